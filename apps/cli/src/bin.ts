@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+import { main } from "./program.js";
+
+// A reader that goes away (`lab ... | head`) is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
+await main(process.argv);

@@ -1,0 +1,57 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { commands } from "./commands/index.js";
+
+/** The version of the `lab` package, read once at start. */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+/** Exit codes every command uses. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/**
+ * Builds the `lab` program. Command modules register options only; each imports its feature
+ * package inside its action, so `lab --help` loads commander and nothing else.
+ */
+export function buildProgram(): Command {
+  const program = new Command("lab")
+    .description("A networking lab on localhost: chat, file transfer, UDP, and the ideas behind them.")
+    .version(VERSION, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .addHelpText(
+      "after",
+      "\nExamples:\n  lab demo                 a chat server and three clients in one terminal\n  lab server               start the chat server on 127.0.0.1:5001\n  lab client --port 5001   join it\n",
+    );
+  for (const register of commands) register(program);
+  setUsageHints(program, "lab");
+  return program;
+}
+
+/** Gives every command a one-line usage hint after its errors, naming its own --help. */
+function setUsageHints(cmd: Command, path: string): void {
+  cmd.showHelpAfterError(`(run '${path} --help' for usage)`);
+  cmd.exitOverride();
+  for (const sub of cmd.commands) setUsageHints(sub, `${path} ${sub.name()}`);
+}
+
+/** Runs `lab` with `argv` (as in process.argv) and sets the exit code. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return;
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const benign = ["commander.helpDisplayed", "commander.version", "commander.help"];
+      process.exitCode = benign.includes(err.code) ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,5 @@
+import type { Suite } from "../types.js";
+import { cliSuite } from "./cli.js";
+
+/** Every suite, in the order `pnpm bench` runs them. Add yours here. */
+export const suites: Suite[] = [cliSuite];

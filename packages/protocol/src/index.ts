@@ -1,0 +1,22 @@
+export { ByteQueue } from "./byte-queue.js";
+export { type Codec, type Decoder, decodeChunk, type Encoder } from "./codec.js";
+export {
+  isNetlabError,
+  NetlabError,
+  type NetlabErrorOptions,
+  ProtocolError,
+  type ProtocolErrorCode,
+  type ProtocolErrorOptions,
+  requirePositiveInt,
+} from "./errors.js";
+export {
+  formatIssues,
+  type JsonOptions,
+  json,
+  type Schema,
+  type SchemaIssue,
+  type Validator,
+} from "./json.js";
+export { LENGTH_PREFIXED_DEFAULTS, type LengthPrefixedOptions, lengthPrefixed } from "./length-prefixed.js";
+export { LINE_DEFAULTS, type LineOptions, lines } from "./lines.js";
+export { mapDecoder } from "./map-decoder.js";

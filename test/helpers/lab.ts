@@ -1,0 +1,175 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import getPort from "get-port";
+import { onTestFinished } from "vitest";
+
+/** The built `lab` entry point that end-to-end tests spawn. */
+export const LAB_BIN = fileURLToPath(new URL("../../apps/cli/dist/bin.js", import.meta.url));
+
+/** Options for {@link startLab}. */
+export interface StartOptions {
+  /** Extra environment variables. NO_COLOR is always set. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Kill the process when the current test finishes (default true). */
+  killOnFinish?: boolean;
+}
+
+/** A running `lab` process with its output captured. */
+export interface LabProcess {
+  readonly child: ChildProcess;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Resolves with the first match once stdout+stderr (or the named stream) matches `pattern`. */
+  waitForOutput(
+    pattern: string | RegExp,
+    opts?: { stream?: "stdout" | "stderr" | "both"; timeoutMs?: number },
+  ): Promise<string>;
+  /** Writes to stdin. */
+  write(text: string | Uint8Array): void;
+  /** Closes stdin. */
+  endInput(): void;
+  /** Resolves with the exit code (or 128+signal) when the process ends. */
+  readonly exited: Promise<number>;
+  /** Sends `signal` and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** Spawns `lab ARGS...`; the process is killed when the test finishes. */
+export function startLab(args: string[], opts: StartOptions = {}): LabProcess {
+  const child = spawn(process.execPath, [LAB_BIN, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...opts.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  const waiters = new Set<() => void>();
+  const notify = () => {
+    for (const w of [...waiters]) w();
+  };
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    notify();
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    err += d;
+    notify();
+  });
+  child.stdin?.on("error", () => {}); // the process may exit before reading all input
+  const exited = new Promise<number>((resolve) => {
+    child.on("exit", (code, signal) => {
+      resolve(code ?? 128 + (SIGNALS[signal ?? ""] ?? 0));
+      notify();
+    });
+  });
+  let isExited = false;
+  void exited.then(() => {
+    isExited = true;
+  });
+
+  if (opts.killOnFinish !== false) {
+    onTestFinished(async () => {
+      if (isExited) return;
+      child.kill("SIGKILL");
+      await exited;
+    });
+  }
+
+  const lab: LabProcess = {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitForOutput(pattern, { stream = "both", timeoutMs = 10_000 } = {}) {
+      const text = () => (stream === "stdout" ? out : stream === "stderr" ? err : `${out}${err}`);
+      const match = (): string | undefined => {
+        const t = text();
+        if (typeof pattern === "string") return t.includes(pattern) ? pattern : undefined;
+        return pattern.exec(t)?.[0];
+      };
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = match();
+          if (m !== undefined) {
+            done();
+            resolve(m);
+          } else if (isExited) {
+            done();
+            reject(new Error(`lab ${args.join(" ")} exited before printing ${String(pattern)}\n${dump()}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${String(pattern)}\n${dump()}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    write(text) {
+      child.stdin?.write(text);
+    },
+    endInput() {
+      child.stdin?.end();
+    },
+    exited,
+    async stop(signal = "SIGTERM") {
+      if (!isExited) child.kill(signal);
+      return exited;
+    },
+  };
+  const dump = () => `--- stdout ---\n${out}\n--- stderr ---\n${err}`;
+  return lab;
+}
+
+/** The result of a finished `lab` run. */
+export interface LabResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `lab ARGS...` to completion (killed after `timeoutMs`), feeding `input` on stdin. */
+export async function runLab(
+  args: string[],
+  opts: StartOptions & { input?: string | Uint8Array; timeoutMs?: number } = {},
+): Promise<LabResult> {
+  const lab = startLab(args, opts);
+  if (opts.input !== undefined) lab.write(opts.input);
+  lab.endInput();
+  const timer = setTimeout(() => lab.child.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+  const code = await lab.exited;
+  clearTimeout(timer);
+  return { code, stdout: lab.stdout(), stderr: lab.stderr() };
+}
+
+/**
+ * Starts a `lab` server on a free port and waits until it prints `ready(port)`. A port taken
+ * between get-port and listen (EADDRINUSE) gets one retry on a fresh port.
+ * @example const { lab, port } = await startServer((p) => ["server", "--port", String(p)], (p) => `listening on 127.0.0.1:${p}`);
+ */
+export async function startServer(
+  args: (port: number) => string[],
+  ready: (port: number) => string | RegExp,
+  opts: StartOptions = {},
+): Promise<{ lab: LabProcess; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await getPort({ host: "127.0.0.1" });
+    const lab = startLab(args(port), opts);
+    try {
+      await lab.waitForOutput(ready(port));
+      return { lab, port };
+    } catch (err) {
+      if (attempt === 0 && /in use|EADDRINUSE/i.test(lab.stderr())) continue;
+      throw err;
+    }
+  }
+}
