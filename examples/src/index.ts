@@ -1,1 +1,1 @@
-export {};
+export { type ExampleInfo, examples } from "./registry.js";
