@@ -27,26 +27,23 @@ export interface Codec<T> extends Decoder<T>, Encoder<T> {}
 const EMPTY = new Uint8Array(0);
 
 /**
- * Pushes `chunk` and collects every frame, reporting recoverable errors to `onError` instead of
- * losing the frames around them. Unrecoverable errors are thrown.
- * @example for (const line of decodeChunk(decoder, chunk, (e) => reply(e.message))) handle(line);
+ * Pushes `chunk` and returns, in stream order, every frame and every recoverable error (as a
+ * ProtocolError item) — so a server can answer a bad line in its place without losing the frames
+ * around it. Unrecoverable errors are thrown.
+ * @example for (const item of decodeChunk(decoder, chunk)) item instanceof ProtocolError ? reply(item.message) : handle(item);
  */
-export function decodeChunk<T>(
-  decoder: Decoder<T>,
-  chunk: Uint8Array,
-  onError: (err: ProtocolError) => void,
-): T[] {
-  const out: T[] = [];
+export function decodeChunk<T>(decoder: Decoder<T>, chunk: Uint8Array): Array<T | ProtocolError> {
+  const out: Array<T | ProtocolError> = [];
   let input = chunk;
   // Each recoverable error consumes at least one byte of the chunk, so this ends.
   for (let i = 0; i <= chunk.length + 1; i++) {
     try {
-      out.push(...decoder.push(input));
+      for (const frame of decoder.push(input)) out.push(frame);
       return out;
     } catch (err) {
       if (!(err instanceof ProtocolError) || !err.recoverable) throw err;
-      out.push(...(err.frames as T[]));
-      onError(err);
+      for (const frame of err.frames as T[]) out.push(frame);
+      out.push(err);
       input = EMPTY;
     }
   }
