@@ -9,7 +9,9 @@ type Hello = z.infer<typeof Hello>;
 
 describe("json()", () => {
   it("decodes NDJSON objects that pass the schema", () => {
-    const input = utf8('{"type":"hello","proto":1,"nick":"alice"}\r\n{"type":"hello","proto":1,"nick":"bob"}\n');
+    const input = utf8(
+      '{"type":"hello","proto":1,"nick":"alice"}\r\n{"type":"hello","proto":1,"nick":"bob"}\n',
+    );
     expect(feed(json(Hello), [input])).toEqual([
       { frame: { type: "hello", proto: 1, nick: "alice" } },
       { frame: { type: "hello", proto: 1, nick: "bob" } },
@@ -55,12 +57,18 @@ describe("json()", () => {
       if (typeof v !== "number" || v % 2 !== 0) throw new Error("expected an even number");
       return v;
     };
-    expect(feed(json(even), [utf8("2\n3\n4\n")])).toEqual([{ frame: 2 }, { error: "BAD_MESSAGE" }, { frame: 4 }]);
+    expect(feed(json(even), [utf8("2\n3\n4\n")])).toEqual([
+      { frame: 2 },
+      { error: "BAD_MESSAGE" },
+      { frame: 4 },
+    ]);
   });
 
   it("encodes one compact JSON line", () => {
     const hello: Hello = { type: "hello", proto: 1, nick: "alice" };
-    expect(new TextDecoder().decode(json(Hello).encode(hello))).toBe('{"type":"hello","proto":1,"nick":"alice"}\n');
+    expect(new TextDecoder().decode(json(Hello).encode(hello))).toBe(
+      '{"type":"hello","proto":1,"nick":"alice"}\n',
+    );
   });
 
   it("round-trips any JSON value through encode and decode, whatever the chunking", () => {

@@ -43,7 +43,9 @@ describe("lengthPrefixed()", () => {
     }
     expect(caught).toMatchObject({ code: "FRAME_TOO_LARGE", recoverable: false });
     expect(decoder.bufferedBytes).toBe(0);
-    expect(() => decoder.push(new Uint8Array(1))).toThrow(expect.objectContaining({ code: "DECODER_FAILED" }));
+    expect(() => decoder.push(new Uint8Array(1))).toThrow(
+      expect.objectContaining({ code: "DECODER_FAILED" }),
+    );
   });
 
   it("rejects a hostile 4 GiB length after reading only its 4 bytes", () => {
@@ -69,7 +71,9 @@ describe("lengthPrefixed()", () => {
   });
 
   it("validates maxFrameBytes", () => {
-    expect(() => lengthPrefixed({ maxFrameBytes: -1 })).toThrow(expect.objectContaining({ code: "INVALID_OPTION" }));
+    expect(() => lengthPrefixed({ maxFrameBytes: -1 })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTION" }),
+    );
     expect(() => lengthPrefixed({ maxFrameBytes: 2 ** 32 })).toThrow(
       expect.objectContaining({ code: "INVALID_OPTION" }),
     );
@@ -84,7 +88,10 @@ describe("lengthPrefixed()", () => {
           fc.array(fc.nat(), { maxLength: 30 }),
           (payloads, cuts) => {
             const bytes = encodeAll(payloads);
-            const chunks = splitAt(bytes, cuts.map((c) => c % (bytes.length + 1)));
+            const chunks = splitAt(
+              bytes,
+              cuts.map((c) => c % (bytes.length + 1)),
+            );
             expect(feed(lengthPrefixed(), chunks)).toEqual(frames(...payloads));
           },
         ),
@@ -93,13 +100,23 @@ describe("lengthPrefixed()", () => {
 
     it("arbitrary bytes never throw anything but ProtocolError", () => {
       fc.assert(
-        fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
-          try {
-            feed(lengthPrefixed({ maxFrameBytes: 32 }), splitAt(bytes, cuts.map((c) => c % (bytes.length + 1))));
-          } catch (err) {
-            expect(err).toBeInstanceOf(ProtocolError);
-          }
-        }),
+        fc.property(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.array(fc.nat(), { maxLength: 10 }),
+          (bytes, cuts) => {
+            try {
+              feed(
+                lengthPrefixed({ maxFrameBytes: 32 }),
+                splitAt(
+                  bytes,
+                  cuts.map((c) => c % (bytes.length + 1)),
+                ),
+              );
+            } catch (err) {
+              expect(err).toBeInstanceOf(ProtocolError);
+            }
+          },
+        ),
       );
     });
 
@@ -114,7 +131,10 @@ describe("lengthPrefixed()", () => {
             const bytes = encodeAll(ok, max);
             const decoder = lengthPrefixed({ maxFrameBytes: max });
             let peak = 0;
-            for (const chunk of splitAt(bytes, cuts.map((c) => c % (bytes.length + 1)))) {
+            for (const chunk of splitAt(
+              bytes,
+              cuts.map((c) => c % (bytes.length + 1)),
+            )) {
               // Chunks are small here, so "held" is bounded by limit + header + one chunk.
               decoder.push(chunk);
               peak = Math.max(peak, decoder.bufferedBytes - chunk.length);
