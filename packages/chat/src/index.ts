@@ -1,1 +1,32 @@
-export {};
+export {
+  ChatClient,
+  type ChatClientOptions,
+  type ClientMode,
+  type ClientState,
+  type WireChunk,
+} from "./client.js";
+export { ChatError, type ChatErrorCode } from "./errors.js";
+export { FLOOD_DEFAULTS, FloodControl, type FloodOptions, type FloodVerdict } from "./flood.js";
+export { formatEvent } from "./format.js";
+export { History } from "./history.js";
+export { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, Session } from "./hub.js";
+export {
+  type Command,
+  checkNick,
+  checkRoom,
+  DEFAULT_ROOM,
+  HELP_LINES,
+  MAX_NICK_CHARS,
+  nickKey,
+  PROTOCOL_TAG,
+  PROTOCOL_VERSION,
+  parseInput,
+} from "./rules.js";
+export {
+  type ChatEvent,
+  type ChatEventOf,
+  type ClientMessage,
+  chatEventSchema,
+  clientMessageSchema,
+  type Hello,
+} from "./schema.js";

@@ -1,0 +1,409 @@
+import { EventEmitter } from "node:events";
+import type net from "node:net";
+import { type Decoder, decodeChunk, lines, NetlabError, ProtocolError } from "@netlab/protocol";
+import { dial } from "./dial.js";
+import { ChatError } from "./errors.js";
+import { type Command, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
+import { type ChatEvent, type ClientMessage, chatEventSchema } from "./schema.js";
+
+/** Where a client is in its life. */
+export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
+/** How the client talks to this server: undecided until the server's first line (or `detectMs`). */
+export type ClientMode = "unknown" | "json" | "plain";
+
+/** Raw bytes as they crossed the socket: one entry per TCP read ("in") or per write ("out"). */
+export interface WireChunk {
+  direction: "in" | "out";
+  bytes: Uint8Array;
+  /** ms since epoch */
+  at: number;
+}
+
+/** Options for {@link ChatClient}. */
+export interface ChatClientOptions {
+  /** Default "127.0.0.1". */
+  host?: string;
+  port: number;
+  /** The nick to ask for in JSON mode; the server picks `guest-N` when absent or taken. */
+  nick?: string;
+  /** Reconnect with backoff when the connection drops. Default false. */
+  reconnect?: boolean;
+  /** Give up a connection attempt after this long. Default 5 000 ms. */
+  connectTimeoutMs?: number;
+  /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */
+  reconnectDelayMs?: number;
+  /** Default 8 000 ms. */
+  maxReconnectDelayMs?: number;
+  /** How long to wait for a server's first line before treating it as a plain line server. Default 300 ms. */
+  detectMs?: number;
+  /** Longest line accepted from the server. Default 1 MiB. */
+  maxLineBytes?: number;
+  /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
+  upgrade?: boolean;
+}
+
+const DEFAULTS = {
+  host: "127.0.0.1",
+  reconnect: false,
+  connectTimeoutMs: 5_000,
+  reconnectDelayMs: 250,
+  maxReconnectDelayMs: 8_000,
+  detectMs: 300,
+  maxLineBytes: 1024 * 1024,
+  upgrade: true,
+};
+
+/**
+ * A chat client: speaks JSON mode to a netlab chat server (upgrading only when the server's first
+ * line announces `netlab chat/1`) and plain lines to anything else, sending nothing the caller did
+ * not give it.
+ *
+ * Events: `event`(ChatEvent) in JSON mode; `line`(string) for each line from a plain server;
+ * `state`(ClientState, error?) on every change, with the NetlabError that caused a drop;
+ * `wire`(WireChunk) for every read and write (only computed when someone listens).
+ * @example
+ * const client = new ChatClient({ port: 5001, nick: "alice" });
+ * client.on("event", (e) => console.log(formatEvent(e)));
+ * await client.connect();
+ * client.send("hello everyone");
+ */
+export class ChatClient extends EventEmitter {
+  readonly #o: typeof DEFAULTS & ChatClientOptions;
+  #state: ClientState = "connecting";
+  #mode: ClientMode = "unknown";
+  #socket: net.Socket | undefined;
+  #decoder: Decoder<string> | undefined;
+  #nick: string | undefined;
+  #room: string | undefined;
+  #wantedNick: string | undefined;
+  /** Input given before the mode was known; sent once it is. */
+  #queued: string[] = [];
+  #detectTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  #pingSeq = 0;
+  readonly #pongWaiters = new Map<string, () => void>();
+  #lastDataAt = 0;
+  #isClosing = false;
+
+  constructor(opts: ChatClientOptions) {
+    super();
+    this.#o = { ...DEFAULTS, ...stripUndefined(opts), port: opts.port };
+    this.#wantedNick = opts.nick;
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+  get mode(): ClientMode {
+    return this.#mode;
+  }
+  /** The nick the server gave us (JSON mode). */
+  get nick(): string | undefined {
+    return this.#nick;
+  }
+  /** The room we are in (JSON mode). */
+  get room(): string | undefined {
+    return this.#room;
+  }
+  get host(): string {
+    return this.#o.host;
+  }
+  get port(): number {
+    return this.#o.port;
+  }
+
+  /**
+   * Connects once. Rejects with a NetlabError such as CONNECTION_REFUSED (`cannot connect to
+   * 127.0.0.1:5001: connection refused`, hint `is 'lab server' running?`); reconnection only
+   * applies to drops after a successful connect.
+   */
+  async connect(): Promise<void> {
+    this.#isClosing = false;
+    this.#setState("connecting");
+    try {
+      await this.#open();
+    } catch (err) {
+      this.#setState("closed", err as NetlabError);
+      throw err;
+    }
+  }
+
+  /**
+   * Sends a line as a person types it. JSON mode: `hello` or `/join #x` become typed commands, and
+   * a line that is not a valid command becomes a local `error` event. Plain mode: the line as is.
+   */
+  send(input: string): void {
+    if (this.#state === "closed") {
+      this.#localError(new ChatError("NOT_CONNECTED", "not connected", { hint: "connect first" }));
+      return;
+    }
+    if (this.#mode === "unknown" || this.#state !== "connected") {
+      this.#queued.push(input);
+      return;
+    }
+    if (this.#mode === "plain") {
+      this.#write(`${input}\n`);
+      return;
+    }
+    let command: Command | undefined;
+    try {
+      command = parseInput(input);
+    } catch (err) {
+      if (err instanceof NetlabError) this.#localError(err);
+      return;
+    }
+    if (command === undefined) return;
+    if (command.type === "nick") this.#wantedNick = command.nick;
+    this.#sendJson(command);
+  }
+
+  /** Sends a typed command (JSON mode only; ignored otherwise). */
+  sendCommand(command: Command): void {
+    if (this.#mode === "json" && this.#state === "connected") this.#sendJson(command);
+  }
+
+  /**
+   * Resolves when every reply to what was sent so far has arrived: in JSON mode the server's
+   * answer to a `ping` sent now (it answers in order); in plain mode once `quietMs` pass without
+   * data or the server closes. Never waits longer than `timeoutMs`.
+   */
+  async settle({ quietMs = 500, timeoutMs = 5_000 } = {}): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.#waitForMode(timeoutMs);
+    if (this.#mode === "json" && this.#state === "connected") {
+      const id = `settle-${++this.#pingSeq}`;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#pongWaiters.set(id, done);
+        this.#sendJson({ type: "ping", id });
+      });
+      this.#pongWaiters.delete(id);
+      return;
+    }
+    this.#lastDataAt = Math.max(this.#lastDataAt, Date.now());
+    this.#socket?.end(); // half-close: a line server sees EOF and can answer, then close
+    while (this.#state === "connected" && Date.now() < deadline) {
+      const quietFor = Date.now() - this.#lastDataAt;
+      if (quietFor >= quietMs) break;
+      await new Promise((r) => setTimeout(r, Math.min(quietMs - quietFor, deadline - Date.now()) + 1));
+    }
+  }
+
+  /** Leaves: sends `quit` in JSON mode, flushes, closes. Stops reconnecting. Harmless twice. */
+  async close(): Promise<void> {
+    this.#isClosing = true;
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#detectTimer);
+    const socket = this.#socket;
+    if (socket && !socket.destroyed) {
+      if (this.#mode === "json" && this.#state === "connected" && socket.writable) {
+        this.#sendJson({ type: "quit" });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => socket.destroy(), 1_000);
+        socket.once("close", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        socket.end();
+      });
+    }
+    this.#setState("closed");
+  }
+
+  async #open(): Promise<void> {
+    const socket = await dial({
+      host: this.#o.host,
+      port: this.#o.port,
+      timeoutMs: this.#o.connectTimeoutMs,
+      hint: "is 'lab server' running?",
+    });
+    if (this.#isClosing) {
+      socket.destroy();
+      return;
+    }
+    this.#socket = socket;
+    this.#decoder = lines({ maxLineBytes: this.#o.maxLineBytes });
+    this.#mode = "unknown";
+    this.#attempt = 0;
+    this.#lastDataAt = Date.now();
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", () => {}); // reported through "close"
+    socket.on("end", () => this.#flushDecoder());
+    socket.on("close", () => this.#onClose(socket));
+    this.#setState("connected");
+    this.#detectTimer = setTimeout(() => this.#decide("plain"), this.#o.detectMs);
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#lastDataAt = Date.now();
+    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+    const decoder = this.#decoder;
+    if (!decoder) return;
+    let items: Array<string | ProtocolError>;
+    try {
+      items = decodeChunk(decoder, chunk);
+    } catch (err) {
+      this.#localError(err as NetlabError);
+      return;
+    }
+    for (const item of items) {
+      if (item instanceof ProtocolError) this.#localError(item);
+      else this.#onLine(item);
+    }
+  }
+
+  #flushDecoder(): void {
+    try {
+      for (const line of this.#decoder?.end() ?? []) this.#onLine(line);
+    } catch (err) {
+      if (err instanceof NetlabError) this.#localError(err);
+    }
+  }
+
+  #onLine(line: string): void {
+    if (this.#mode === "unknown") {
+      const isNetlab = this.#o.upgrade && line.includes(PROTOCOL_TAG);
+      this.#decide(isNetlab ? "json" : "plain");
+      if (isNetlab) return; // the text banner; the JSON welcome follows
+    }
+    if (this.#mode === "plain") {
+      this.emit("line", line);
+      return;
+    }
+    if (!line.startsWith("{")) return; // text lines sent before the server saw our hello
+    let event: ChatEvent;
+    try {
+      const parsed = chatEventSchema.safeParse(JSON.parse(line));
+      if (!parsed.success) return; // an event from a newer server: skip it rather than fail
+      event = parsed.data;
+    } catch {
+      return;
+    }
+    this.#track(event);
+    this.emit("event", event);
+  }
+
+  #track(e: ChatEvent): void {
+    switch (e.type) {
+      case "welcome":
+        this.#nick = e.nick;
+        this.#room = e.room;
+        break;
+      case "nick":
+        if (e.from === this.#nick) {
+          this.#nick = e.to;
+          this.#wantedNick = e.to;
+        }
+        break;
+      case "join":
+        if (e.nick === this.#nick) this.#room = e.room;
+        break;
+      case "pong": {
+        const waiter = e.id === undefined ? undefined : this.#pongWaiters.get(String(e.id));
+        waiter?.();
+        break;
+      }
+    }
+  }
+
+  #decide(mode: "json" | "plain"): void {
+    if (this.#mode !== "unknown") return;
+    clearTimeout(this.#detectTimer);
+    this.#mode = mode;
+    if (mode === "json") {
+      const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
+      if (this.#wantedNick) hello.nick = this.#wantedNick;
+      this.#sendJson(hello);
+    }
+    this.emit("mode", mode);
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const input of queued) this.send(input);
+  }
+
+  async #waitForMode(timeoutMs: number): Promise<void> {
+    if (this.#mode !== "unknown" || this.#state !== "connected") return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.off("mode", done);
+        self.off("state", done);
+        resolve();
+      }
+      this.on("mode", done);
+      this.on("state", done);
+    });
+  }
+
+  #onClose(socket: net.Socket): void {
+    if (socket !== this.#socket) return;
+    clearTimeout(this.#detectTimer);
+    this.#socket = undefined;
+    for (const waiter of this.#pongWaiters.values()) waiter();
+    if (this.#isClosing) {
+      this.#setState("closed");
+      return;
+    }
+    const err = new NetlabError(
+      "CONNECTION_CLOSED",
+      `the server at ${this.#o.host}:${this.#o.port} closed the connection`,
+    );
+    if (!this.#o.reconnect) {
+      this.#setState("closed", err);
+      return;
+    }
+    this.#setState("reconnecting", err);
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    const delay = Math.min(this.#o.maxReconnectDelayMs, this.#o.reconnectDelayMs * 2 ** this.#attempt);
+    this.#attempt++;
+    this.#reconnectTimer = setTimeout(async () => {
+      if (this.#isClosing) return;
+      try {
+        await this.#open();
+      } catch (err) {
+        if (this.#isClosing) return;
+        this.#setState("reconnecting", err as NetlabError);
+        this.#scheduleReconnect();
+      }
+    }, delay);
+  }
+
+  #sendJson(message: ClientMessage): void {
+    this.#write(`${JSON.stringify(message)}\n`);
+  }
+
+  #write(text: string): void {
+    const socket = this.#socket;
+    if (!socket || !socket.writable) return;
+    const bytes = Buffer.from(text, "utf8");
+    socket.write(bytes);
+    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
+  }
+
+  #localError(err: NetlabError): void {
+    const event: ChatEvent = { type: "error", code: err.code, message: err.message };
+    if (err.hint) event.hint = err.hint;
+    this.emit("event", event);
+  }
+
+  #setState(state: ClientState, error?: NetlabError): void {
+    if (state === this.#state && error === undefined) return;
+    this.#state = state;
+    this.emit("state", state, error);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,34 @@
+import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+
+/**
+ * Every code a chat server or client reports. The same codes appear in JSON `error` events, in
+ * text-mode error lines (`! message [CODE]`) and on `ChatError.code`.
+ */
+export type ChatErrorCode =
+  | "NICK_INVALID"
+  | "NICK_TAKEN"
+  | "ROOM_INVALID"
+  | "NO_SUCH_NICK"
+  | "UNKNOWN_COMMAND"
+  | "BAD_ARGUMENTS"
+  | "BAD_MESSAGE"
+  | "FRAME_TOO_LARGE"
+  | "INVALID_UTF8"
+  | "HELLO_TOO_LATE"
+  | "UNSUPPORTED_PROTOCOL"
+  | "FLOOD"
+  | "TOO_MANY_ERRORS"
+  | "SLOW_CONSUMER"
+  | "IDLE_TIMEOUT"
+  | "SERVER_FULL"
+  | "NOT_CONNECTED";
+
+/**
+ * A chat rule broken or a chat-level fault.
+ * @example throw new ChatError("NICK_TAKEN", 'nick "alice" is already taken', { hint: "choose another with /nick NAME" })
+ */
+export class ChatError extends NetlabError<ChatErrorCode> {
+  constructor(code: ChatErrorCode, message: string, options: NetlabErrorOptions = {}) {
+    super(code, message, options);
+  }
+}

@@ -1,0 +1,593 @@
+import { EventEmitter } from "node:events";
+import { formatIssues, NetlabError, type ProtocolError } from "@netlab/protocol";
+import { ChatError, type ChatErrorCode } from "./errors.js";
+import { FloodControl } from "./flood.js";
+import { formatEvent } from "./format.js";
+import { History } from "./history.js";
+import {
+  type Command,
+  checkNick,
+  checkRoom,
+  DEFAULT_ROOM,
+  HELP_LINES,
+  nickKey,
+  PROTOCOL_TAG,
+  PROTOCOL_VERSION,
+  parseInput,
+} from "./rules.js";
+import { type ChatEvent, type ChatEventOf, type ClientMessage, clientMessageSchema } from "./schema.js";
+
+/** The transport under one chat session: a socket, or anything that can take bytes. */
+export interface Link {
+  /** Queues bytes; never waits (a slow reader is cut off by `maxQueueBytes` instead). */
+  write(data: Uint8Array): void;
+  /** Bytes queued and not yet taken by the peer. */
+  readonly bufferedBytes: number;
+  /** Flushes what is queued, then closes. */
+  end(): void;
+  /** Closes at once, dropping anything queued. */
+  destroy(): void;
+  readonly address: string;
+  readonly port: number;
+  readonly bytesIn: number;
+}
+
+/** Limits and tunables of a chat hub; every one has a default. */
+export interface HubOptions {
+  /** Clients at once; the next gets one `SERVER_FULL` line and is closed. Default 1 000. */
+  maxClients: number;
+  /** A client that sends nothing for this long is told and disconnected. Default 600 000 (10 min); `Infinity` is off. */
+  idleTimeoutMs: number;
+  /** Messages per room replayed to a joiner. Default 50. */
+  historySize: number;
+  /** A client whose outgoing queue passes this many bytes is disconnected. Default 1 MiB. */
+  maxQueueBytes: number;
+  /** Messages (lines) per `floodWindowMs` before a warning; twice that disconnects. Default 30; `Infinity` is off. */
+  floodMessages: number;
+  /** Default 5 000 ms. */
+  floodWindowMs: number;
+  /** Bad lines (too long, not UTF-8, bad JSON, unknown command) per 10 s before a disconnect. Default 10. */
+  maxBadLines: number;
+  /** How long a new connection has to open with a JSON `hello` before it is joined in text mode. Default 300 ms. */
+  helloGraceMs: number;
+  /** The server's name in the welcome line. Default "netlab". */
+  serverName: string;
+}
+
+/** Defaults for {@link HubOptions}. */
+export const HUB_DEFAULTS: Readonly<HubOptions> = {
+  maxClients: 1_000,
+  idleTimeoutMs: 600_000,
+  historySize: 50,
+  maxQueueBytes: 1024 * 1024,
+  floodMessages: 30,
+  floodWindowMs: 5_000,
+  maxBadLines: 10,
+  helloGraceMs: 300,
+  serverName: "netlab",
+};
+
+/** A snapshot of one connected client, for logs and the TUI. */
+export interface PeerSnapshot {
+  id: number;
+  nick: string;
+  room: string;
+  address: string;
+  port: number;
+  mode: "text" | "json";
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  /** ms since epoch */
+  connectedAt: number;
+}
+
+/** One connected client. Created by {@link ChatHub.attach}. */
+export class Session {
+  readonly id: number;
+  readonly link: Link;
+  readonly connectedAt = Date.now();
+  nick: string;
+  room = "";
+  mode: "text" | "json" = "text";
+  isJoined = false;
+  linesIn = 0;
+  messagesIn = 0;
+  bytesOut = 0;
+  lastActiveAt = Date.now();
+  /** Why the hub closed this session, when it did. */
+  closeReason: string | undefined;
+  isClosed = false;
+  graceTimer: NodeJS.Timeout | undefined;
+  readonly flood: FloodControl;
+  readonly badLines: FloodControl;
+
+  constructor(id: number, link: Link, o: HubOptions) {
+    this.id = id;
+    this.link = link;
+    this.nick = `guest-${id}`;
+    this.flood = new FloodControl({ floodMessages: o.floodMessages, floodWindowMs: o.floodWindowMs });
+    // Disconnects at 2 × maxBadLines/2 = maxBadLines bad lines in 10 s.
+    this.badLines = new FloodControl({
+      floodMessages: Math.max(1, o.maxBadLines / 2),
+      floodWindowMs: 10_000,
+    });
+  }
+}
+
+interface Room {
+  name: string;
+  members: Set<Session>;
+  history: History<ChatEventOf<"message">>;
+}
+
+/** An event encoded once for each mode, so a broadcast to many costs one serialisation. */
+class Encoded {
+  #text: Buffer | undefined;
+  #json: Buffer | undefined;
+  constructor(readonly event: ChatEvent) {}
+  for(mode: "text" | "json"): Buffer {
+    if (mode === "json") {
+      this.#json ??= Buffer.from(`${JSON.stringify(this.event)}\n`, "utf8");
+      return this.#json;
+    }
+    this.#text ??= Buffer.from(`${formatEvent(this.event)}\n`, "utf8");
+    return this.#text;
+  }
+}
+
+/**
+ * The chat itself, independent of sockets: sessions, nicks, rooms, history, flood control and
+ * slow-consumer cut-off. `ChatServer` feeds it lines from `@netlab/socketserver` handlers.
+ *
+ * Events: "connect"(PeerSnapshot), "disconnect"(PeerSnapshot, reason), "message"({room, from, text}),
+ * "join"({room, nick}), "leave"({room, nick, reason}), "nick"({from, to}).
+ */
+export class ChatHub extends EventEmitter {
+  readonly options: HubOptions;
+  readonly #sessions = new Set<Session>();
+  readonly #byNick = new Map<string, Session>();
+  readonly #rooms = new Map<string, Room>();
+  #nextId = 1;
+  #nextMessageId = 1;
+  #messagesTotal = 0;
+  #bytesOutClosed = 0;
+  #bytesInClosed = 0;
+  #idleSweep: NodeJS.Timeout | undefined;
+  #isShuttingDown = false;
+
+  constructor(opts: Partial<HubOptions> = {}) {
+    super();
+    this.options = { ...HUB_DEFAULTS, ...opts };
+    const idle = this.options.idleTimeoutMs;
+    if (Number.isFinite(idle)) {
+      // One sweep for all sessions: cheaper than a timer per connection at 5 000 idle clients.
+      const every = Math.max(50, Math.min(5_000, Math.floor(idle / 4)));
+      this.#idleSweep = setInterval(() => this.#sweepIdle(), every);
+      this.#idleSweep.unref();
+    }
+  }
+
+  /** Clients connected now. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * A new connection: refused with one SERVER_FULL line when full (returns undefined), else sent
+   * the welcome banner and given `helloGraceMs` to upgrade to JSON before joining `#lobby`.
+   */
+  attach(link: Link): Session | undefined {
+    if (this.#isShuttingDown || this.#sessions.size >= this.options.maxClients) {
+      const why = this.#isShuttingDown
+        ? "the server is shutting down"
+        : `server full: ${this.options.maxClients} clients connected; try again later`;
+      link.write(Buffer.from(`! ${why} [SERVER_FULL]\n`));
+      link.end();
+      return undefined;
+    }
+    const session = new Session(this.#nextId++, link, this.options);
+    this.#sessions.add(session);
+    this.#byNick.set(nickKey(session.nick), session);
+    this.#send(session, this.#welcome(session));
+    session.graceTimer = setTimeout(() => this.#join(session, DEFAULT_ROOM), this.options.helloGraceMs);
+    this.emit("connect", this.snapshot(session));
+    return session;
+  }
+
+  /** One line from the client, already framed and decoded. */
+  receive(session: Session, line: string): void {
+    if (session.isClosed) return;
+    session.lastActiveAt = Date.now();
+    const isFirst = session.linesIn === 0;
+    session.linesIn++;
+    if (isFirst && line.startsWith("{")) {
+      const hello = parseHello(line);
+      if (hello) {
+        this.#hello(session, hello);
+        return;
+      }
+    }
+    if (!session.isJoined) this.#join(session, DEFAULT_ROOM);
+    const verdict = session.flood.check(Date.now());
+    if (verdict === "disconnect") {
+      this.kick(session, "FLOOD", "flooding: too many messages, disconnected");
+      return;
+    }
+    if (verdict === "warn") {
+      this.#notice(
+        session,
+        "warning",
+        `slow down: more than ${this.options.floodMessages} messages in ${this.options.floodWindowMs / 1000} s; messages are dropped, and keeping on disconnects you`,
+      );
+    }
+    if (verdict !== "ok") return;
+    let command: Command | undefined;
+    try {
+      command = session.mode === "json" ? parseJsonCommand(line) : parseInput(line);
+    } catch (err) {
+      this.#error(session, err);
+      this.#badLine(session);
+      return;
+    }
+    if (command === undefined) return;
+    try {
+      this.#run(session, command);
+    } catch (err) {
+      this.#error(session, err);
+    }
+  }
+
+  /** A line the decoder rejected (too long, not UTF-8): an error line, and a disconnect for repeated abuse. */
+  protocolError(session: Session, err: ProtocolError): void {
+    if (session.isClosed) return;
+    session.lastActiveAt = Date.now();
+    session.linesIn++;
+    if (!session.isJoined) this.#join(session, DEFAULT_ROOM);
+    this.#error(session, err);
+    this.#badLine(session);
+  }
+
+  /** The connection is gone: leave the room, free the nick, tell the room. */
+  detach(session: Session, reason = "connection closed"): void {
+    if (!this.#sessions.has(session)) return;
+    clearTimeout(session.graceTimer);
+    session.isClosed = true;
+    this.#sessions.delete(session);
+    if (this.#byNick.get(nickKey(session.nick)) === session) this.#byNick.delete(nickKey(session.nick));
+    const why = session.closeReason ?? reason;
+    if (session.isJoined) this.#leave(session, why);
+    this.#bytesOutClosed += session.bytesOut;
+    this.#bytesInClosed += session.link.bytesIn;
+    this.emit("disconnect", this.snapshot(session), why);
+  }
+
+  /** Tells the client why, then closes it. */
+  kick(session: Session, code: ChatErrorCode, message: string): void {
+    if (session.isClosed) return;
+    session.closeReason = message;
+    this.#send(session, { type: "error", code, message });
+    session.isClosed = true;
+    session.link.end();
+  }
+
+  /** The operator console: `<server> text` to everyone. */
+  broadcast(text: string): void {
+    const e = new Encoded({ type: "notice", kind: "operator", text, ts: Date.now() });
+    for (const s of this.#sessions) this.#send(s, e);
+  }
+
+  /** Sends everyone a shutdown notice and closes every connection after flushing it. */
+  shutdown(text = "the server is shutting down"): void {
+    this.#isShuttingDown = true;
+    clearInterval(this.#idleSweep);
+    const e = new Encoded({ type: "notice", kind: "shutdown", text, ts: Date.now() });
+    for (const s of [...this.#sessions]) {
+      this.#send(s, e);
+      s.closeReason = "server shutdown";
+      s.isClosed = true;
+      s.link.end();
+    }
+  }
+
+  peers(): PeerSnapshot[] {
+    return [...this.#sessions].map((s) => this.snapshot(s));
+  }
+
+  stats(): { clients: number; messagesTotal: number; bytesIn: number; bytesOut: number } {
+    let bytesIn = this.#bytesInClosed;
+    let bytesOut = this.#bytesOutClosed;
+    for (const s of this.#sessions) {
+      bytesIn += s.link.bytesIn;
+      bytesOut += s.bytesOut;
+    }
+    return { clients: this.#sessions.size, messagesTotal: this.#messagesTotal, bytesIn, bytesOut };
+  }
+
+  snapshot(s: Session): PeerSnapshot {
+    return {
+      id: s.id,
+      nick: s.nick,
+      room: s.room,
+      address: s.link.address,
+      port: s.link.port,
+      mode: s.mode,
+      bytesIn: s.link.bytesIn,
+      bytesOut: s.bytesOut,
+      messagesIn: s.messagesIn,
+      connectedAt: s.connectedAt,
+    };
+  }
+
+  #welcome(s: Session): ChatEvent {
+    return {
+      type: "welcome",
+      proto: PROTOCOL_VERSION,
+      server: this.options.serverName,
+      nick: s.nick,
+      room: s.room || DEFAULT_ROOM,
+      text: `${PROTOCOL_TAG} — welcome to ${this.options.serverName}, you are ${s.nick}. /help for commands`,
+    };
+  }
+
+  #hello(s: Session, hello: Extract<ClientMessage, { type: "hello" }>): void {
+    if (hello.proto !== PROTOCOL_VERSION) {
+      if (!s.isJoined) this.#join(s, DEFAULT_ROOM);
+      this.#send(s, {
+        type: "error",
+        code: "UNSUPPORTED_PROTOCOL",
+        message: `protocol ${hello.proto} is not supported; this server speaks ${PROTOCOL_VERSION}; staying in text mode`,
+      });
+      return;
+    }
+    clearTimeout(s.graceTimer);
+    s.mode = "json";
+    let nickError: unknown;
+    if (hello.nick !== undefined && hello.nick !== s.nick) {
+      try {
+        if (s.isJoined) this.#rename(s, hello.nick);
+        else this.#takeNick(s, hello.nick);
+      } catch (err) {
+        nickError = err;
+      }
+    }
+    this.#send(s, this.#welcome(s));
+    if (nickError) this.#error(s, nickError);
+    if (s.isJoined) this.#replayHistory(s, this.#rooms.get(s.room));
+    else this.#join(s, DEFAULT_ROOM);
+  }
+
+  #run(s: Session, c: Command): void {
+    switch (c.type) {
+      case "message":
+      case "me":
+        this.#say(s, c.text, c.type === "me");
+        return;
+      case "nick":
+        this.#rename(s, c.nick);
+        return;
+      case "join": {
+        const room = checkRoom(c.room);
+        if (room === s.room) this.#send(s, this.#who(room));
+        else this.#join(s, room);
+        return;
+      }
+      case "who":
+        this.#send(s, this.#who(s.room));
+        return;
+      case "rooms":
+        this.#send(s, {
+          type: "rooms",
+          rooms: [...this.#rooms.values()]
+            .map((r) => ({ name: r.name, clients: r.members.size }))
+            .sort((a, b) => a.name.localeCompare(b.name)),
+        });
+        return;
+      case "private": {
+        const to = this.#byNick.get(nickKey(c.to));
+        if (!to || to.isClosed) {
+          throw new ChatError("NO_SUCH_NICK", `no one called ${JSON.stringify(c.to)} is here`, {
+            hint: "/who lists your room",
+          });
+        }
+        s.messagesIn++;
+        const e = new Encoded({ type: "private", from: s.nick, to: to.nick, text: c.text, ts: Date.now() });
+        this.#send(to, e);
+        if (to !== s) this.#sendRaw(s, s.mode === "json" ? e.for("json") : line(`-> *${to.nick}* ${c.text}`));
+        return;
+      }
+      case "help":
+        this.#notice(s, "info", HELP_LINES.join("\n"));
+        return;
+      case "quit":
+        s.closeReason = "quit";
+        this.#notice(s, "info", "bye");
+        s.isClosed = true;
+        s.link.end();
+        return;
+      case "ping":
+        this.#send(s, c.id === undefined ? { type: "pong" } : { type: "pong", id: c.id });
+        return;
+    }
+  }
+
+  #say(s: Session, text: string, isAction: boolean): void {
+    const room = this.#rooms.get(s.room);
+    if (!room) return;
+    s.messagesIn++;
+    this.#messagesTotal++;
+    const event: ChatEventOf<"message"> = {
+      type: "message",
+      id: this.#nextMessageId++,
+      room: room.name,
+      from: s.nick,
+      text,
+      ts: Date.now(),
+    };
+    if (isAction) event.action = true;
+    room.history.push(event);
+    const e = new Encoded(event);
+    for (const member of room.members) {
+      // Text clients know what they typed; JSON clients get their message back with its id.
+      if (member !== s || member.mode === "json") this.#send(member, e);
+    }
+    this.emit("message", { room: room.name, from: s.nick, text, action: isAction });
+  }
+
+  #takeNick(s: Session, wanted: string): void {
+    checkNick(wanted);
+    const holder = this.#byNick.get(nickKey(wanted));
+    if (holder && holder !== s) {
+      throw new ChatError("NICK_TAKEN", `nick ${JSON.stringify(wanted)} is already taken`, {
+        hint: "choose another with /nick NAME",
+      });
+    }
+    this.#byNick.delete(nickKey(s.nick));
+    s.nick = wanted;
+    this.#byNick.set(nickKey(wanted), s);
+  }
+
+  #rename(s: Session, wanted: string): void {
+    const from = s.nick;
+    if (wanted === from) return;
+    this.#takeNick(s, wanted);
+    const e = new Encoded({ type: "nick", from, to: wanted, ts: Date.now() });
+    const room = this.#rooms.get(s.room);
+    for (const member of room?.members ?? [s]) this.#send(member, e);
+    this.emit("nick", { from, to: wanted });
+  }
+
+  #join(s: Session, name: string): void {
+    if (s.isClosed) return;
+    clearTimeout(s.graceTimer);
+    if (s.isJoined) this.#leave(s, `joined ${name}`);
+    let room = this.#rooms.get(name);
+    if (!room) {
+      room = { name, members: new Set(), history: new History(this.options.historySize) };
+      this.#rooms.set(name, room);
+    }
+    s.room = name;
+    s.isJoined = true;
+    this.#replayHistory(s, room);
+    room.members.add(s);
+    const e = new Encoded({ type: "join", room: name, nick: s.nick, ts: Date.now() });
+    for (const member of room.members) this.#send(member, e);
+    this.emit("join", { room: name, nick: s.nick });
+  }
+
+  #replayHistory(s: Session, room: Room | undefined): void {
+    for (const m of room?.history.items() ?? []) this.#send(s, { ...m, history: true });
+  }
+
+  #leave(s: Session, reason: string): void {
+    const room = this.#rooms.get(s.room);
+    s.isJoined = false;
+    if (!room) return;
+    room.members.delete(s);
+    const e = new Encoded({ type: "leave", room: room.name, nick: s.nick, ts: Date.now(), reason });
+    for (const member of room.members) this.#send(member, e);
+    if (!s.isClosed) this.#send(s, e);
+    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) this.#rooms.delete(room.name);
+    this.emit("leave", { room: room.name, nick: s.nick, reason });
+  }
+
+  #who(room: string): ChatEvent {
+    const members = this.#rooms.get(room)?.members ?? new Set<Session>();
+    return { type: "who", room, nicks: [...members].map((m) => m.nick).sort() };
+  }
+
+  #notice(s: Session, kind: "info" | "warning", text: string): void {
+    this.#send(s, { type: "notice", kind, text, ts: Date.now() });
+  }
+
+  #error(s: Session, err: unknown): void {
+    if (!(err instanceof NetlabError)) throw err;
+    const e: ChatEvent = { type: "error", code: err.code, message: err.message };
+    if (err.hint) e.hint = err.hint;
+    this.#send(s, e);
+  }
+
+  #badLine(s: Session): void {
+    if (s.badLines.check(Date.now()) === "disconnect") {
+      this.kick(s, "TOO_MANY_ERRORS", "too many bad lines, disconnected");
+    }
+  }
+
+  #send(s: Session, event: ChatEvent | Encoded): void {
+    const e = event instanceof Encoded ? event : new Encoded(event);
+    this.#sendRaw(s, e.for(s.mode));
+  }
+
+  /** Writes without waiting; a client that has stopped reading is cut off rather than slowing the rest. */
+  #sendRaw(s: Session, bytes: Buffer): void {
+    if (s.isClosed) return;
+    s.bytesOut += bytes.length;
+    s.link.write(bytes);
+    if (s.link.bufferedBytes > this.options.maxQueueBytes) {
+      s.closeReason = `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`;
+      s.isClosed = true;
+      s.link.destroy();
+    }
+  }
+
+  #sweepIdle(): void {
+    const cutoff = Date.now() - this.options.idleTimeoutMs;
+    for (const s of this.#sessions) {
+      if (!s.isClosed && s.lastActiveAt <= cutoff) {
+        this.kick(
+          s,
+          "IDLE_TIMEOUT",
+          `idle for ${Math.round(this.options.idleTimeoutMs / 1000)} s, disconnected`,
+        );
+      }
+    }
+  }
+
+  /** Stops the idle sweep (the hub is done). */
+  dispose(): void {
+    clearInterval(this.#idleSweep);
+    for (const s of this.#sessions) clearTimeout(s.graceTimer);
+  }
+}
+
+function line(text: string): Buffer {
+  return Buffer.from(`${text}\n`, "utf8");
+}
+
+function parseHello(text: string): Extract<ClientMessage, { type: "hello" }> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || (value as { type?: unknown }).type !== "hello") {
+    return undefined;
+  }
+  const parsed = clientMessageSchema.safeParse(value);
+  return parsed.success && parsed.data.type === "hello" ? parsed.data : undefined;
+}
+
+function parseJsonCommand(text: string): Command | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new ChatError("BAD_MESSAGE", `bad message: not JSON: ${(cause as Error).message}`, {
+      hint: 'send one JSON object per line, e.g. {"type":"message","text":"hi"}',
+    });
+  }
+  const parsed = clientMessageSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ChatError("BAD_MESSAGE", `bad message: ${formatIssues(parsed.error.issues)}`, {
+      hint: "see docs/PROTOCOL.md for the commands",
+    });
+  }
+  const m = parsed.data;
+  if (m.type === "hello") {
+    throw new ChatError("HELLO_TOO_LATE", "hello must be the first line of the connection", {
+      hint: "reconnect and send hello first",
+    });
+  }
+  return m;
+}
