@@ -1,1 +1,48 @@
-export {};
+export { type HostPort, parseHostPort, parsePort, type ResolvedAddress, resolveHost } from "./address.js";
+export {
+  EMULATOR_DEFAULTS,
+  type EmulatorOptions,
+  type Fate,
+  MAX_EMULATED_DELAY_MS,
+  NetworkEmulator,
+} from "./emulator.js";
+export {
+  formatHostPort,
+  MAX_UDP_PAYLOAD_BYTES,
+  toUdpError,
+  UdpError,
+  type UdpErrorCode,
+  type UdpErrorContext,
+} from "./errors.js";
+export {
+  MAX_TRACKED_PROBES,
+  MIN_INTERVAL_MS,
+  PING_DEFAULTS,
+  type PingEvent,
+  Pinger,
+  type PingerEvents,
+  type PingIgnored,
+  type PingOptions,
+  type PingReply,
+  type PingTimeout,
+  type PingUnreachable,
+  ping,
+} from "./pinger.js";
+export {
+  decodeProbe,
+  encodeProbe,
+  type NotAProbe,
+  PROBE_HEADER_BYTES,
+  PROBE_MAGIC,
+  type Probe,
+} from "./probe.js";
+export { type Random, randomSeed, seededRandom } from "./random.js";
+export {
+  formatPercent,
+  formatRtt,
+  formatSummary,
+  lossPercent,
+  type PingSummary,
+  RttAccumulator,
+  type RttStats,
+} from "./stats.js";
