@@ -1,1 +1,42 @@
-export {};
+export {
+  type ClientOptions,
+  DEFAULT_PORT,
+  type Progress,
+  TransferClient,
+  type TransferOptions,
+  type TransferResult,
+} from "./client.js";
+export { commitPart } from "./commit.js";
+export { fsError, isTransferErrorCode, TransferError, type TransferErrorCode } from "./errors.js";
+export {
+  type Entry,
+  encodeHeader,
+  type Header,
+  type HeaderInput,
+  headerDecoder,
+  headerSchema,
+  MAX_HEADER_BYTES,
+  PROTOCOL_VERSION,
+  parseHeader,
+} from "./header.js";
+export {
+  isWithin,
+  PART_SUFFIX,
+  resolveForRead,
+  resolveForWrite,
+  splitName,
+  type WriteTarget,
+} from "./names.js";
+export { FILE_SERVER_DEFAULTS, FileServer, type FileServerOptions, TransferHandler } from "./server.js";
+export { listFiles, type ServerTransfer, type ServerTransferError, serveConnection } from "./session.js";
+export { formatBytes, megabytesPerSecond, parseSize } from "./size.js";
+export {
+  hashPrefix,
+  receiveRange,
+  STREAM_DEFAULTS,
+  type StreamOptions,
+  sendRange,
+  type WriteFn,
+  writeAll,
+} from "./stream.js";
+export { SocketWire, type SocketWireOptions, type Wire } from "./wire.js";

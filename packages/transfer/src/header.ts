@@ -1,0 +1,122 @@
+import { type Decoder, formatIssues, lengthPrefixed, mapDecoder } from "@netlab/protocol";
+import { z } from "zod";
+import { TransferError } from "./errors.js";
+
+/**
+ * Largest header frame, in bytes. Headers carry names and small numbers (a list reply is split
+ * into several frames), so 64 KiB is generous; file data never goes through a header.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+/** Wire protocol version, sent in every request. */
+export const PROTOCOL_VERSION = 1;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
+const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const name = z.string().min(1).max(4096);
+
+/** Upload request: the client will send `size` bytes of NAME. */
+const put = z.object({
+  op: z.literal("put"),
+  v: z.literal(PROTOCOL_VERSION),
+  name,
+  size,
+  overwrite: z.boolean().default(false),
+  resume: z.boolean().default(false),
+  verify: z.boolean().default(true),
+});
+/** Download request; `offset` + `prefixSha256` when the client holds a partial copy. */
+const get = z.object({
+  op: z.literal("get"),
+  v: z.literal(PROTOCOL_VERSION),
+  name,
+  offset: size.default(0),
+  prefixSha256: sha256.optional(),
+  verify: z.boolean().default(true),
+});
+/** Directory listing request. */
+const list = z.object({ op: z.literal("list"), v: z.literal(PROTOCOL_VERSION) });
+/** Upload, after `accept`: raw bytes from `offset` to the announced size follow this header. */
+const data = z.object({ op: z.literal("data"), offset: size });
+/** Sent after the raw bytes of a file, by whichever side sent them. */
+const end = z.object({ op: z.literal("end"), sha256: sha256.optional() });
+
+/** Server reply to `put`: what it already holds (a resumable `.part`), so the client can check the prefix. */
+const accept = z.object({ op: z.literal("accept"), offset: size, prefixSha256: sha256.optional() });
+/** Server reply to `get`: raw bytes from `offset` to `size` follow, then an `end` header. */
+const file = z.object({ op: z.literal("file"), name, size, offset: size, mtimeMs: z.number() });
+/** Server reply once an upload is verified, synced and visible under its name. */
+const done = z.object({ op: z.literal("done"), name, size, sha256: sha256.optional() });
+/** One file in a listing. */
+export const entrySchema = z.object({ name, size, mtimeMs: z.number() });
+/** Part of a listing; several may follow one another, then `listed`. */
+const entries = z.object({ op: z.literal("entries"), entries: z.array(entrySchema) });
+const listed = z.object({ op: z.literal("listed"), count: size, truncated: z.boolean() });
+/** A failure, with a TransferErrorCode. After it the connection may carry the next request. */
+const error = z.object({
+  op: z.literal("error"),
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().optional(),
+});
+
+/** Every header, either direction. */
+export const headerSchema = z.discriminatedUnion("op", [
+  put,
+  get,
+  list,
+  data,
+  end,
+  accept,
+  file,
+  done,
+  entries,
+  listed,
+  error,
+]);
+
+/** A decoded header. */
+export type Header = z.output<typeof headerSchema>;
+/** A header as written (defaults may be left out). */
+export type HeaderInput = z.input<typeof headerSchema>;
+/** One header of the given op. */
+export type HeaderOf<K extends Header["op"]> = Extract<Header, { op: K }>;
+/** A file in a listing: name relative to the served folder, size in bytes, modification time. */
+export type Entry = z.output<typeof entrySchema>;
+
+const framing = lengthPrefixed({ maxFrameBytes: MAX_HEADER_BYTES });
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * One header as bytes: a u32 big-endian length, then UTF-8 JSON.
+ * @example socket.write(encodeHeader({ op: "list", v: 1 }))
+ */
+export function encodeHeader(header: HeaderInput): Uint8Array {
+  return framing.encode(encoder.encode(JSON.stringify(header)));
+}
+
+/** Parses and validates one header frame's payload; BAD_REQUEST with the reason otherwise. */
+export function parseHeader(payload: Uint8Array): Header {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(payload));
+  } catch (cause) {
+    throw new TransferError("BAD_REQUEST", `bad header: not UTF-8 JSON (${(cause as Error).message})`, {
+      cause,
+      hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
+    });
+  }
+  const result = headerSchema.safeParse(value);
+  if (!result.success) {
+    throw new TransferError("BAD_REQUEST", `bad header: ${formatIssues(result.error.issues)}`, {
+      hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
+    });
+  }
+  return result.data;
+}
+
+/** A decoder of length-prefixed header frames into validated headers (for a StreamRequestHandler). */
+export function headerDecoder(): Decoder<Header> {
+  return mapDecoder(lengthPrefixed({ maxFrameBytes: MAX_HEADER_BYTES }), parseHeader);
+}

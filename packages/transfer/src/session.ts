@@ -1,0 +1,373 @@
+import { createHash, type Hash } from "node:crypto";
+import type { EventEmitter } from "node:events";
+import { type FileHandle, lstat, open, opendir, realpath, stat, unlink } from "node:fs/promises";
+import path from "node:path";
+import { alreadyExists, commitPart, exists } from "./commit.js";
+import { fsError, TransferError } from "./errors.js";
+import type { Entry, Header, HeaderOf } from "./header.js";
+import { isWithin, PART_OPEN_FLAGS, PART_SUFFIX, resolveForRead, resolveForWrite } from "./names.js";
+import { formatBytes } from "./size.js";
+import { hashPrefix, receiveRange, type StreamOptions, sendRange, type WriteFn } from "./stream.js";
+import type { Wire } from "./wire.js";
+
+/** What one connection of a file server needs to know: the folder, the limits, shared state. */
+export interface SessionContext {
+  /** Real path of the served folder. */
+  rootReal: string;
+  maxSizeBytes: number;
+  readOnly: boolean;
+  maxListEntries: number;
+  stream: StreamOptions;
+  /** Writes file data; replaced only to inject faults (tests). */
+  write?: WriteFn;
+  /** Final paths being uploaded right now (server-wide): a second upload of one is BUSY. */
+  activeUploads: Set<string>;
+  /** Where `transfer` / `transferError` events go. */
+  events: EventEmitter;
+}
+
+/** A finished upload or download on the server, emitted as `transfer`. */
+export interface ServerTransfer {
+  op: "put" | "get";
+  name: string;
+  /** Size of the whole file. */
+  size: number;
+  /** Bytes that crossed the wire (less than size after a resume). */
+  transferredBytes: number;
+  /** Where a resumed transfer started; 0 otherwise. */
+  offset: number;
+  sha256: string | undefined;
+  seconds: number;
+  peer: string;
+}
+
+/** A failed request, emitted as `transferError`; the server keeps serving. */
+export interface ServerTransferError {
+  op: string;
+  name: string | undefined;
+  error: TransferError;
+  peer: string;
+}
+
+/** True once raw bytes of a file have started to flow: after an error the stream cannot be trusted. */
+interface State {
+  inBody: boolean;
+}
+
+/**
+ * Serves requests on one connection until the peer closes it: `put` (upload), `get` (download),
+ * `list`. A refused request gets an `error` header and the connection carries on; a failure while
+ * raw file bytes are flowing gets an `error` header (when it can still be sent) and the connection ends.
+ */
+export async function serveConnection(
+  wire: Wire,
+  ctx: SessionContext,
+  peer: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (;;) {
+    const state: State = { inBody: false };
+    let header: Header | undefined;
+    try {
+      header = await wire.readHeader();
+    } catch (err) {
+      const error = asTransferError(err);
+      if (error.code !== "CONNECTION_LOST") {
+        ctx.events.emit("transferError", {
+          op: "?",
+          name: undefined,
+          error,
+          peer,
+        } satisfies ServerTransferError);
+        await wire.writeHeader(errorHeader(error)).catch(() => {});
+      }
+      return;
+    }
+    if (header === undefined || signal?.aborted) return;
+    const name = "name" in header ? header.name : undefined;
+    try {
+      switch (header.op) {
+        case "put":
+          await servePut(wire, ctx, header, peer, state, signal);
+          break;
+        case "get":
+          await serveGet(wire, ctx, header, peer, state, signal);
+          break;
+        case "list":
+          await serveList(wire, ctx);
+          break;
+        default:
+          throw new TransferError(
+            "BAD_REQUEST",
+            `unexpected '${header.op}' header: expected put, get or list`,
+          );
+      }
+    } catch (err) {
+      const error = asTransferError(err);
+      ctx.events.emit("transferError", { op: header.op, name, error, peer } satisfies ServerTransferError);
+      if (error.code === "CONNECTION_LOST") return;
+      if (state.inBody && header.op === "get") return; // mid-file: the client sees the close
+      await wire.writeHeader(errorHeader(error)).catch(() => {});
+      if (state.inBody) return;
+    }
+  }
+}
+
+function errorHeader(error: TransferError) {
+  return { op: "error" as const, code: error.code, message: error.message, hint: error.hint };
+}
+
+/** Turns anything thrown into a TransferError (a bug becomes IO_ERROR with its message). */
+export function asTransferError(err: unknown): TransferError {
+  if (err instanceof TransferError) return err;
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e?.name === "AbortError" || e?.code === "ABORT_ERR") {
+    return new TransferError("CONNECTION_LOST", "the server is shutting down", { cause: err });
+  }
+  if (
+    e?.code === "CONNECTION_RESET" ||
+    e?.code === "TRUNCATED" ||
+    e?.code === "ECONNRESET" ||
+    e?.code === "EPIPE"
+  ) {
+    return new TransferError("CONNECTION_LOST", e.message ?? "connection lost", { cause: err });
+  }
+  return fsError(err, "serving the request");
+}
+
+async function expectHeader<K extends Header["op"]>(wire: Wire, op: K, after: string): Promise<HeaderOf<K>> {
+  const header = await wire.readHeader();
+  if (header === undefined)
+    throw new TransferError("CONNECTION_LOST", `connection closed before '${op}' ${after}`);
+  if (header.op !== op) {
+    throw new TransferError("BAD_REQUEST", `expected a '${op}' header ${after}, got '${header.op}'`);
+  }
+  return header as HeaderOf<K>;
+}
+
+async function servePut(
+  wire: Wire,
+  ctx: SessionContext,
+  req: HeaderOf<"put">,
+  peer: string,
+  state: State,
+  signal?: AbortSignal,
+): Promise<void> {
+  const started = performance.now();
+  if (ctx.readOnly) {
+    throw new TransferError("READ_ONLY", "the server is read-only: uploads are refused", {
+      hint: "restart 'lab files' without --read-only to accept uploads",
+    });
+  }
+  if (req.size > ctx.maxSizeBytes) {
+    throw new TransferError(
+      "TOO_LARGE",
+      `${req.name} is ${formatBytes(req.size)}, over the server's limit of ${formatBytes(ctx.maxSizeBytes)}`,
+      { hint: "start 'lab files' with a larger --max-size" },
+    );
+  }
+  const target = await resolveForWrite(ctx.rootReal, req.name);
+  if (ctx.activeUploads.has(target.finalPath)) {
+    throw new TransferError("BUSY", `${req.name} is being uploaded by another client right now`, {
+      hint: "wait for that upload to finish, then try again",
+    });
+  }
+  ctx.activeUploads.add(target.finalPath);
+  let fh: FileHandle | undefined;
+  let removePart = false;
+  try {
+    if (!req.overwrite && (await exists(target.finalPath))) throw alreadyExists(req.name);
+    fh = await open(target.partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
+      throw fsError(err, `opening ${req.name}${PART_SUFFIX}`);
+    });
+    const info = await fh.stat();
+    if (!info.isFile())
+      throw new TransferError("NOT_A_FILE", `${req.name}${PART_SUFFIX} is not a regular file`);
+    let offered = 0;
+    let prefixSha256: string | undefined;
+    let hash: Hash | undefined;
+    if (req.resume && info.size > 0 && info.size <= req.size) {
+      hash = await hashPrefix(fh, info.size, `${req.name}${PART_SUFFIX}`);
+      prefixSha256 = hash.copy().digest("hex");
+      offered = info.size;
+    }
+    await wire.writeHeader({ op: "accept", offset: offered, prefixSha256 });
+    const data = await expectHeader(wire, "data", "after 'accept'");
+    if (data.offset !== 0 && data.offset !== offered) {
+      throw new TransferError(
+        "BAD_REQUEST",
+        `'data' offset ${data.offset} is neither 0 nor the offered ${offered}`,
+      );
+    }
+    if (data.offset === 0) hash = undefined;
+    if (req.verify) hash ??= createHash("sha256");
+    else hash = undefined;
+    await fh.truncate(data.offset);
+    state.inBody = true;
+    try {
+      await receiveRange(wire, fh, data.offset, req.size, {
+        ...ctx.stream,
+        hash,
+        what: req.name,
+        write: ctx.write,
+        signal,
+      });
+    } catch (err) {
+      if (err instanceof TransferError && err.code === "NO_SPACE") removePart = true;
+      throw err;
+    }
+    const end = await expectHeader(wire, "end", "after the file data");
+    state.inBody = false;
+    const sha256 = hash?.digest("hex");
+    if (sha256 !== undefined && end.sha256 !== sha256) {
+      removePart = true;
+      throw new TransferError(
+        "CHECKSUM_MISMATCH",
+        end.sha256 === undefined
+          ? `${req.name}: the client sent no SHA-256 to verify against`
+          : `${req.name}: SHA-256 mismatch (received ${sha256.slice(0, 12)}…, sender says ${end.sha256.slice(0, 12)}…); the file was not kept`,
+        { hint: "send it again" },
+      );
+    }
+    await fh.sync().catch((err) => {
+      throw fsError(err, `syncing ${req.name}`);
+    });
+    await fh.close();
+    fh = undefined;
+    await commitPart(target.partPath, target.finalPath, req.overwrite, req.name);
+    await wire.writeHeader({ op: "done", name: req.name, size: req.size, sha256 });
+    ctx.events.emit("transfer", {
+      op: "put",
+      name: req.name,
+      size: req.size,
+      transferredBytes: req.size - data.offset,
+      offset: data.offset,
+      sha256,
+      seconds: (performance.now() - started) / 1000,
+      peer,
+    } satisfies ServerTransfer);
+  } finally {
+    await fh?.close().catch(() => {});
+    if (removePart) await unlink(target.partPath).catch(() => {});
+    ctx.activeUploads.delete(target.finalPath);
+  }
+}
+
+async function serveGet(
+  wire: Wire,
+  ctx: SessionContext,
+  req: HeaderOf<"get">,
+  peer: string,
+  state: State,
+  signal?: AbortSignal,
+): Promise<void> {
+  const started = performance.now();
+  const real = await resolveForRead(ctx.rootReal, req.name);
+  const fh = await open(real, "r").catch((err) => {
+    throw fsError(err, `opening ${req.name}`);
+  });
+  try {
+    const info = await fh.stat();
+    if (!info.isFile())
+      throw new TransferError("NOT_A_FILE", `${JSON.stringify(req.name)} is not a regular file`);
+    const size = info.size;
+    let offset = 0;
+    let hash: Hash | undefined;
+    if (req.offset > 0 && req.offset <= size && req.prefixSha256 !== undefined) {
+      const prefix = await hashPrefix(fh, req.offset, req.name);
+      if (prefix.copy().digest("hex") === req.prefixSha256) {
+        offset = req.offset;
+        hash = prefix;
+      }
+    }
+    if (!req.verify) hash = undefined;
+    else if (offset === 0) hash = createHash("sha256");
+    await wire.writeHeader({ op: "file", name: req.name, size, offset, mtimeMs: info.mtimeMs });
+    state.inBody = true;
+    await sendRange(wire, fh, offset, size, {
+      hash,
+      what: req.name,
+      signal,
+      readBlockBytes: ctx.stream.readBlockBytes,
+    });
+    const sha256 = hash?.digest("hex");
+    await wire.writeHeader({ op: "end", sha256 });
+    state.inBody = false;
+    ctx.events.emit("transfer", {
+      op: "get",
+      name: req.name,
+      size,
+      transferredBytes: size - offset,
+      offset,
+      sha256,
+      seconds: (performance.now() - started) / 1000,
+      peer,
+    } satisfies ServerTransfer);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** Upper bound on the JSON of one `entries` header, well under MAX_HEADER_BYTES. */
+const ENTRIES_FRAME_BYTES = 32 * 1024;
+
+async function serveList(wire: Wire, ctx: SessionContext): Promise<void> {
+  const { entries, truncated } = await listFiles(ctx.rootReal, ctx.maxListEntries);
+  let batch: Entry[] = [];
+  let batchBytes = 0;
+  for (const entry of entries) {
+    const bytes = Buffer.byteLength(entry.name) * 2 + 64;
+    if (batchBytes + bytes > ENTRIES_FRAME_BYTES && batch.length > 0) {
+      await wire.writeHeader({ op: "entries", entries: batch });
+      batch = [];
+      batchBytes = 0;
+    }
+    batch.push(entry);
+    batchBytes += bytes;
+  }
+  if (batch.length > 0) await wire.writeHeader({ op: "entries", entries: batch });
+  await wire.writeHeader({ op: "listed", count: entries.length, truncated });
+}
+
+/**
+ * Regular files under `rootReal`, recursively, sorted by name, at most `maxEntries`. Partial
+ * (`.part`) files are left out, as are symlinks that lead outside the folder; symlinked folders
+ * are not entered (no loops).
+ */
+export async function listFiles(
+  rootReal: string,
+  maxEntries: number,
+): Promise<{ entries: Entry[]; truncated: boolean }> {
+  const entries: Entry[] = [];
+  const dirs: string[] = [""];
+  let truncated = false;
+  // Every folder is visited once and the list is capped, so this ends.
+  while (dirs.length > 0 && !truncated) {
+    const rel = dirs.shift()!;
+    const dir = await opendir(path.join(rootReal, rel)).catch(() => undefined);
+    if (!dir) continue;
+    for await (const d of dir) {
+      const name = rel === "" ? d.name : `${rel}/${d.name}`;
+      const full = path.join(rootReal, name);
+      if (d.isDirectory()) {
+        dirs.push(name);
+        continue;
+      }
+      if (d.name.endsWith(PART_SUFFIX)) continue;
+      let info = d.isSymbolicLink() ? undefined : await lstat(full).catch(() => undefined);
+      if (d.isSymbolicLink()) {
+        const real = await realpath(full).catch(() => undefined);
+        if (real === undefined || !isWithin(rootReal, real)) continue;
+        info = await stat(real).catch(() => undefined);
+      }
+      if (!info?.isFile()) continue;
+      if (entries.length >= maxEntries) {
+        truncated = true;
+        break;
+      }
+      entries.push({ name, size: info.size, mtimeMs: info.mtimeMs });
+    }
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { entries, truncated };
+}

@@ -1,0 +1,200 @@
+import { createHash, type Hash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import { fsError, TransferError } from "./errors.js";
+import type { Wire } from "./wire.js";
+
+/** Tunables for moving file bytes; defaults measured on loopback (see docs/benchmarks.md). */
+export interface StreamOptions {
+  /** Size of each file read on the sending side, in bytes. Default 1 MiB. */
+  readBlockBytes?: number;
+  /** Bytes gathered before one positioned write on the receiving side. Default 1 MiB. */
+  writeBatchBytes?: number;
+  /**
+   * On the receiving side, start an fdatasync after every this many bytes, so the kernel writes
+   * back while data is still arriving and the final fsync is short. Default 64 MiB; Infinity = only at the end.
+   */
+  syncEveryBytes?: number;
+}
+
+/** Defaults for {@link StreamOptions}. */
+export const STREAM_DEFAULTS: Readonly<Required<StreamOptions>> = {
+  readBlockBytes: 1024 * 1024,
+  writeBatchBytes: 1024 * 1024,
+  syncEveryBytes: 64 * 1024 * 1024,
+};
+
+/** Writes `buffers` at `position`, looping on short writes. Replaceable to inject faults in tests. */
+export type WriteFn = (fh: FileHandle, buffers: Uint8Array[], position: number) => Promise<void>;
+
+/** The default {@link WriteFn}: one writev per batch. */
+export const writeAll: WriteFn = async (fh, buffers, position) => {
+  let list = buffers;
+  let at = position;
+  for (let guard = 0; list.length > 0; guard++) {
+    const { bytesWritten } = await fh.writev(list, at);
+    if (bytesWritten === 0 && guard > 1000) throw new Error("write made no progress");
+    at += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const b of list) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    list = rest;
+  }
+};
+
+/** Hashes the first `length` bytes of `fh` into `hash` (or a new SHA-256) and returns it. */
+export async function hashPrefix(fh: FileHandle, length: number, what: string, hash?: Hash): Promise<Hash> {
+  const h = hash ?? createHash("sha256");
+  const buf = Buffer.allocUnsafe(Math.min(length, 1024 * 1024) || 1);
+  let at = 0;
+  while (at < length) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - at), at).catch((err) => {
+      throw fsError(err, `reading ${what}`);
+    });
+    if (bytesRead === 0) throw new TransferError("FILE_CHANGED", `${what} became shorter while being read`);
+    h.update(buf.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  return h;
+}
+
+/** Progress callback: bytes of the file done so far (from 0, including a resumed prefix). */
+export type OnBytes = (bytesDone: number) => void;
+
+/**
+ * Sends bytes [start, end) of `fh` over `wire`, updating `hash` as they go (one pass). The next
+ * block is read from disk while the previous one drains into the socket; memory stays at about
+ * two blocks plus the socket buffer.
+ */
+export async function sendRange(
+  wire: Wire,
+  fh: FileHandle,
+  start: number,
+  end: number,
+  opts: { hash?: Hash; onBytes?: OnBytes; what: string; signal?: AbortSignal; readBlockBytes?: number },
+): Promise<void> {
+  const block = opts.readBlockBytes ?? STREAM_DEFAULTS.readBlockBytes;
+  const read = async (at: number): Promise<Uint8Array | undefined> => {
+    if (at >= end) return undefined;
+    const buf = Buffer.allocUnsafe(Math.min(block, end - at));
+    let filled = 0;
+    while (filled < buf.length) {
+      const { bytesRead } = await fh.read(buf, filled, buf.length - filled, at + filled).catch((err) => {
+        throw fsError(err, `reading ${opts.what}`);
+      });
+      if (bytesRead === 0) {
+        throw new TransferError("FILE_CHANGED", `${opts.what} became shorter while being sent`, {
+          hint: "send it again once nothing is writing to it",
+        });
+      }
+      filled += bytesRead;
+    }
+    return buf;
+  };
+  let at = start;
+  let next = read(at);
+  for (;;) {
+    const buf = await next;
+    if (buf === undefined) return;
+    opts.signal?.throwIfAborted();
+    at += buf.length;
+    next = read(at);
+    // A rejected read-ahead is awaited on the next turn; keep it from being reported unhandled meanwhile.
+    next.catch(() => {});
+    opts.hash?.update(buf);
+    await wire.write(buf);
+    opts.onBytes?.(at);
+  }
+}
+
+/**
+ * Receives exactly `end - start` raw bytes from `wire` into `fh` at `start`, updating `hash` as
+ * they arrive. Chunks are gathered into batches of `writeBatchBytes` and written with one writev
+ * while the next batch arrives; at most two batches are held, and the wire pauses the socket
+ * beyond its own bound, so memory stays bounded end to end.
+ */
+export async function receiveRange(
+  wire: Wire,
+  fh: FileHandle,
+  start: number,
+  end: number,
+  opts: StreamOptions & {
+    hash?: Hash;
+    onBytes?: OnBytes;
+    what: string;
+    write?: WriteFn;
+    signal?: AbortSignal;
+  },
+): Promise<void> {
+  const batchBytes = opts.writeBatchBytes ?? STREAM_DEFAULTS.writeBatchBytes;
+  const syncEvery = opts.syncEveryBytes ?? STREAM_DEFAULTS.syncEveryBytes;
+  const write = opts.write ?? writeAll;
+  let received = start;
+  let written = start;
+  let sinceSync = 0;
+  let pending: Promise<void> | undefined;
+  let syncing: Promise<void> | undefined;
+  let batch: Uint8Array[] = [];
+  let batched = 0;
+  const flush = async () => {
+    if (pending) await pending;
+    pending = undefined;
+    if (batched === 0) return;
+    const at = written;
+    const buffers = batch;
+    const size = batched;
+    written += size;
+    batch = [];
+    batched = 0;
+    pending = write(fh, buffers, at).then(
+      () => {
+        opts.onBytes?.(at + size);
+        sinceSync += size;
+        if (sinceSync >= syncEvery && syncing === undefined) {
+          sinceSync = 0;
+          // Started, not awaited: write-back proceeds while the next batches arrive.
+          syncing = fh.datasync().then(
+            () => {
+              syncing = undefined;
+            },
+            () => {
+              syncing = undefined;
+            },
+          );
+        }
+      },
+      (err) => {
+        throw fsError(err, `writing ${opts.what}`);
+      },
+    );
+    pending.catch(() => {});
+  };
+  try {
+    while (received < end) {
+      opts.signal?.throwIfAborted();
+      const chunk = await wire.readChunk(end - received);
+      if (chunk === undefined) {
+        throw new TransferError(
+          "CONNECTION_LOST",
+          `connection lost after ${received} of ${end} bytes of ${opts.what}`,
+        );
+      }
+      opts.hash?.update(chunk);
+      batch.push(chunk);
+      batched += chunk.length;
+      received += chunk.length;
+      if (batched >= batchBytes) await flush();
+    }
+    await flush();
+    if (pending) await pending;
+  } finally {
+    // Leave no write in flight behind an error: the caller may truncate or unlink the file next.
+    await pending?.catch(() => {});
+    await syncing;
+  }
+}

@@ -1,0 +1,196 @@
+import type { Socket } from "node:net";
+import { TransferError } from "./errors.js";
+import { encodeHeader, type Header, type HeaderInput, MAX_HEADER_BYTES, parseHeader } from "./header.js";
+
+/**
+ * What a transfer session needs from a connection: headers, raw chunks, and writes that wait for
+ * the socket to drain. One reader and one writer at a time.
+ */
+export interface Wire {
+  /** The next header, or undefined at a clean end of stream (between headers). */
+  readHeader(): Promise<Header | undefined>;
+  /** The next raw bytes, at most `maxBytes`, as they arrived (no copy); undefined at end of stream. */
+  readChunk(maxBytes: number): Promise<Uint8Array | undefined>;
+  /** Queues `data`; resolves at once, or when the socket drained if it was full. */
+  write(data: Uint8Array): Promise<void>;
+  writeHeader(header: HeaderInput): Promise<void>;
+  /** Half-closes after flushing. */
+  end(): Promise<void>;
+  /** Closes at once. */
+  destroy(): void;
+}
+
+/** Options for {@link SocketWire}. */
+export interface SocketWireOptions {
+  /** Bytes buffered before the socket is paused (TCP backpressure then stops the peer). Default 4 MiB. */
+  maxBufferedBytes?: number;
+  /** Describes the peer in CONNECTION_LOST messages, e.g. "the server". Default "the peer". */
+  peer?: string;
+}
+
+/**
+ * A {@link Wire} over a connected net.Socket. Incoming chunks are queued as they arrive (never
+ * joined, except across a header boundary) and the socket is paused while more than
+ * `maxBufferedBytes` wait, so memory stays bounded whatever the file size.
+ * @example const wire = new SocketWire(await connect({ port })); await wire.writeHeader({ op: "list", v: 1 });
+ */
+export class SocketWire implements Wire {
+  readonly #socket: Socket;
+  readonly #maxBuffered: number;
+  readonly #peer: string;
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: Socket, options: SocketWireOptions = {}) {
+    this.#socket = socket;
+    this.#maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.#peer = options.peer ?? "the peer";
+    socket.on("data", (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#size += chunk.length;
+      if (this.#size > this.#maxBuffered) socket.pause();
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (err) => {
+      this.#error ??= err;
+      this.#notify();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+  }
+
+  /** The socket underneath. */
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  async readHeader(): Promise<Header | undefined> {
+    if (!(await this.#fill(4, true))) return undefined;
+    const head = this.#take(4);
+    const length = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
+    if (length > MAX_HEADER_BYTES) {
+      throw new TransferError("BAD_REQUEST", `header of ${length} bytes exceeds ${MAX_HEADER_BYTES}`, {
+        hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
+      });
+    }
+    await this.#fill(length, false);
+    return parseHeader(this.#take(length));
+  }
+
+  async readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
+    if (!(await this.#fill(1, true))) return undefined;
+    const first = this.#chunks[0]!;
+    if (first.length <= maxBytes) {
+      this.#chunks.shift();
+      this.#size -= first.length;
+      this.#resumeIfLow();
+      return first;
+    }
+    this.#chunks[0] = first.subarray(maxBytes);
+    this.#size -= maxBytes;
+    return first.subarray(0, maxBytes);
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    if (this.#error) throw this.#lost(this.#error);
+    if (socket.destroyed || socket.writableEnded) throw this.#lost();
+    if (socket.write(data)) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        socket.off("drain", onDrain);
+        socket.off("close", onClose);
+        socket.off("error", onError);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(this.#lost(this.#error));
+      const onError = (err: Error) => done(this.#lost(err));
+      socket.on("drain", onDrain);
+      socket.on("close", onClose);
+      socket.on("error", onError);
+    });
+  }
+
+  writeHeader(header: HeaderInput): Promise<void> {
+    return this.write(encodeHeader(header));
+  }
+
+  async end(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    await new Promise<void>((resolve) => {
+      socket.once("close", resolve);
+      socket.end(resolve);
+    });
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  /** Waits until `n` bytes are queued. At end of stream: false if nothing is queued and `cleanEndOk`, else CONNECTION_LOST. */
+  async #fill(n: number, cleanEndOk: boolean): Promise<boolean> {
+    while (this.#size < n) {
+      if (this.#error) throw this.#lost(this.#error);
+      if (this.#ended) {
+        if (cleanEndOk && this.#size === 0) return false;
+        throw this.#lost();
+      }
+      if (this.#socket.isPaused() && this.#size <= this.#maxBuffered) this.#socket.resume();
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+    return true;
+  }
+
+  /** Removes and returns `n` queued bytes (n ≤ size), joining chunks only when it must. */
+  #take(n: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let filled = 0;
+      while (filled < n) {
+        const chunk = this.#chunks[0]!;
+        const want = Math.min(n - filled, chunk.length);
+        out.set(chunk.subarray(0, want), filled);
+        filled += want;
+        if (want === chunk.length) this.#chunks.shift();
+        else this.#chunks[0] = chunk.subarray(want);
+      }
+    }
+    this.#size -= n;
+    this.#resumeIfLow();
+    return out;
+  }
+
+  #resumeIfLow(): void {
+    if (this.#size <= this.#maxBuffered / 2 && this.#socket.isPaused() && !this.#ended) this.#socket.resume();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #lost(cause?: Error): TransferError {
+    return new TransferError("CONNECTION_LOST", `connection to ${this.#peer} lost`, { cause });
+  }
+}
