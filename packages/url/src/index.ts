@@ -1,4 +1,15 @@
 export { UrlError, type UrlErrorCode } from "./errors.js";
+export {
+  HTTP_DEFAULTS,
+  HTTPError,
+  type HttpResponse,
+  type RequestOptions,
+  staticLookup,
+  URLError,
+  type URLErrorCode,
+  type URLErrorOptions,
+  urlopen,
+} from "./http.js";
 export { isIPv4, isIPv6 } from "./ip-address.js";
 export {
   type ParseParts,

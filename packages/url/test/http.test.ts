@@ -1,0 +1,224 @@
+import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { HTTPError, staticLookup, URLError, urlopen } from "@netlab/url";
+import getPort from "get-port";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+
+const BIG = Buffer.alloc(8 * 1024 * 1024);
+for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 31 + (i >> 10)) & 0xff;
+
+const routes: Record<string, Handler> = {
+  "/hello": (_req, res) => {
+    res.setHeader("x-test", "yes");
+    res.end("hello\n");
+  },
+  "/echo": (req, res, body) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ method: req.method, headers: req.headers, body: body.toString("utf8") }));
+  },
+  "/missing": (_req, res) => {
+    res.statusCode = 404;
+    res.end("no such page");
+  },
+  "/teapot": (_req, res) => {
+    res.writeHead(418, "I'm a teapot").end();
+  },
+  "/boom": (_req, res) => {
+    res.statusCode = 500;
+    res.end("x".repeat(200_000));
+  },
+  "/r1": (_req, res) => res.writeHead(302, { location: "/r2" }).end(),
+  "/r2": (_req, res) => res.writeHead(301, { location: "/hello" }).end(),
+  "/see-other": (_req, res) => res.writeHead(303, { location: "/echo" }).end(),
+  "/keep-method": (_req, res) => res.writeHead(307, { location: "/echo" }).end(),
+  "/loop-a": (_req, res) => res.writeHead(302, { location: "/loop-b" }).end(),
+  "/loop-b": (_req, res) => res.writeHead(302, { location: "/loop-a" }).end(),
+  "/big": (_req, res) => {
+    res.setHeader("content-length", BIG.length);
+    res.end(BIG);
+  },
+  "/never": () => {},
+  "/stall": (_req, res) => {
+    res.setHeader("content-length", 1000);
+    res.write("only part of it");
+  },
+  "/hangup": (req) => req.socket.destroy(),
+};
+
+let server: Server;
+let base: string;
+let port: number;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const route = routes[new URL(req.url ?? "/", "http://x").pathname];
+      if (route) route(req, res, Buffer.concat(chunks));
+      else res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = (server.address() as AddressInfo).port;
+  base = `http://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function failure(p: Promise<unknown>): Promise<URLError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof URLError) return err;
+    throw err;
+  }
+  throw new Error("expected the request to fail");
+}
+
+describe("urlopen", () => {
+  it("returns status, reason, headers and the body", async () => {
+    const res = await urlopen(`${base}/hello`);
+    expect(res.status).toBe(200);
+    expect(res.reason).toBe("OK");
+    expect(res.headers.get("x-test")).toBe("yes");
+    expect(await res.text()).toBe("hello\n");
+  });
+
+  it("sends the method, headers and a string body", async () => {
+    const res = await urlopen(`${base}/echo`, { method: "put", headers: { "X-One": "1" }, body: "data=ü" });
+    const echo = JSON.parse(await res.text());
+    expect(echo.method).toBe("PUT");
+    expect(echo.headers["x-one"]).toBe("1");
+    expect(echo.body).toBe("data=ü");
+  });
+
+  it("POSTs form fields encoded like urlencode (doseq)", async () => {
+    const res = await urlopen(`${base}/echo`, { form: { q: "a b", k: ["1", "2"] } });
+    const echo = JSON.parse(await res.text());
+    expect(echo.method).toBe("POST");
+    expect(echo.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(echo.body).toBe("q=a+b&k=1&k=2");
+  });
+
+  it("throws HTTPError for 404 with Python's message, the status, reason and body", async () => {
+    const err = await failure(urlopen(`${base}/missing`));
+    expect(err).toBeInstanceOf(HTTPError);
+    const http = err as HTTPError;
+    expect(http.message).toBe("HTTP Error 404: Not Found");
+    expect(http.code).toBe("HTTP_ERROR");
+    expect(http.status).toBe(404);
+    expect(http.reason).toBe("Not Found");
+    expect(http.text()).toBe("no such page");
+  });
+
+  it("keeps the server's own reason phrase", async () => {
+    const err = await failure(urlopen(`${base}/teapot`));
+    expect(err.message).toBe("HTTP Error 418: I'm a teapot");
+  });
+
+  it("keeps only maxErrorBodyBytes of an error body", async () => {
+    const err = (await failure(urlopen(`${base}/boom`, { maxErrorBodyBytes: 1000 }))) as HTTPError;
+    expect(err.status).toBe(500);
+    expect(err.body.length).toBe(1000);
+    expect(err.truncated).toBe(true);
+  });
+
+  it("follows redirects and lists them", async () => {
+    const res = await urlopen(`${base}/r1`);
+    expect(res.url).toBe(`${base}/hello`);
+    expect(res.redirects).toEqual([`${base}/r1`, `${base}/r2`]);
+    expect(await res.text()).toBe("hello\n");
+  });
+
+  it("turns a POST into a GET without body on 303, and keeps it on 307", async () => {
+    const seeOther = JSON.parse(await (await urlopen(`${base}/see-other`, { body: "x" })).text());
+    expect(seeOther.method).toBe("GET");
+    expect(seeOther.body).toBe("");
+    const keep = JSON.parse(await (await urlopen(`${base}/keep-method`, { body: "x" })).text());
+    expect(keep.method).toBe("POST");
+    expect(keep.body).toBe("x");
+  });
+
+  it("stops a redirect loop with TOO_MANY_REDIRECTS and says it is a loop", async () => {
+    const err = await failure(urlopen(`${base}/loop-a`));
+    expect(err.code).toBe("TOO_MANY_REDIRECTS");
+    expect(err.message).toMatch(/^redirect loop: gave up after 10 redirects: .*loop-a/);
+  });
+
+  it("treats any redirect as too many with maxRedirects 0", async () => {
+    const err = await failure(urlopen(`${base}/r1`, { maxRedirects: 0 }));
+    expect(err.code).toBe("TOO_MANY_REDIRECTS");
+    expect(err.message).toContain("more than 0 redirects");
+  });
+
+  it("streams a large body in several chunks, byte for byte", async () => {
+    const res = await urlopen(`${base}/big`);
+    expect(res.contentLength).toBe(BIG.length);
+    const hash = createHash("sha256");
+    let chunks = 0;
+    for await (const chunk of res.body) {
+      hash.update(chunk);
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(1);
+    expect(hash.digest("hex")).toBe(createHash("sha256").update(BIG).digest("hex"));
+  });
+
+  it("times out with TIMEOUT when the server never answers", async () => {
+    const started = Date.now();
+    const err = await failure(urlopen(`${base}/never`, { timeoutMs: 300 }));
+    expect(err.code).toBe("TIMEOUT");
+    expect(err.reason).toBe("timed out");
+    expect(err.message).toBe(`timed out after 0.3 s waiting for ${base}/never`);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("times out with TIMEOUT when the body stalls half way", async () => {
+    const res = await urlopen(`${base}/stall`, { timeoutMs: 300 });
+    const err = await failure(res.text());
+    expect(err.code).toBe("TIMEOUT");
+  });
+
+  it("reports CONNECTION_REFUSED for a port nobody listens on", async () => {
+    const closed = await getPort({ host: "127.0.0.1" });
+    const err = await failure(urlopen(`http://127.0.0.1:${closed}/`));
+    expect(err.code).toBe("CONNECTION_REFUSED");
+    expect(err.reason).toBe("Connection refused");
+  });
+
+  it("reports DNS_FAILURE when the injected lookup cannot resolve the name", async () => {
+    const err = await failure(urlopen("http://unresolvable.invalid/", { lookup: staticLookup({}) }));
+    expect(err.code).toBe("DNS_FAILURE");
+    expect(err.message).toBe("cannot resolve host unresolvable.invalid (ENOTFOUND)");
+  });
+
+  it("connects to the address an injected lookup gives, sending the name as Host", async () => {
+    const lookup = staticLookup({ "api.test": "127.0.0.1" });
+    const res = await urlopen(`http://api.test:${port}/echo`, { lookup });
+    expect(JSON.parse(await res.text()).headers.host).toBe(`api.test:${port}`);
+  });
+
+  it("reports CONNECTION_FAILED when the server hangs up without answering", async () => {
+    const err = await failure(urlopen(`${base}/hangup`));
+    expect(err.code).toBe("CONNECTION_FAILED");
+  });
+
+  it("refuses a non-HTTP URL with INVALID_URL", async () => {
+    expect((await failure(urlopen("ftp://127.0.0.1/x"))).code).toBe("INVALID_URL");
+    expect((await failure(urlopen("not a url"))).code).toBe("INVALID_URL");
+  });
+
+  it("releases the connection when the body is not read", async () => {
+    const res = await urlopen(`${base}/big`);
+    await res.close();
+    const again = await urlopen(`${base}/hello`);
+    expect(await again.text()).toBe("hello\n");
+  });
+});
