@@ -26,7 +26,12 @@ describe("Semaphore", () => {
     const sem = new Semaphore(1);
     const first = await sem.acquire();
     const order: string[] = [];
-    const ws = ["a", "b", "c"].map((n) => sem.acquire().then((r) => (order.push(n), r())));
+    const ws = ["a", "b", "c"].map((n) =>
+      sem.acquire().then((r) => {
+        order.push(n);
+        r();
+      }),
+    );
     await settle();
     first();
     await Promise.all(ws);
