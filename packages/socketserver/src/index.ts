@@ -1,1 +1,28 @@
-export {};
+export {
+  BaseServer,
+  type BoundAddress,
+  type HandlerClass,
+  type ServeOptions,
+  type ServerState,
+} from "./base-server.js";
+export { EchoHandler, UpperHandler } from "./classic.js";
+export { type ConnectOptions, connect } from "./client.js";
+export { NetworkError, type NetworkErrorCode, type NetworkErrorContext, toNetworkError } from "./errors.js";
+export { BaseRequestHandler, DatagramRequestHandler, StreamRequestHandler } from "./handler.js";
+export {
+  type Mixed,
+  ThreadingMixIn,
+  type ThreadingPolicy,
+  ThreadingTCPServer,
+  ThreadingUDPServer,
+  ThreadingUnixStreamServer,
+} from "./mixins.js";
+export { TCPServer, UnixStreamServer } from "./tcp-server.js";
+export {
+  type ConnectionInfo,
+  type Datagram,
+  type PeerAddress,
+  SERVER_DEFAULTS,
+  type ServerOptions,
+} from "./types.js";
+export { UDPServer, UnixDatagramServer } from "./udp-server.js";

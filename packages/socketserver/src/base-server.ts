@@ -1,0 +1,357 @@
+import { EventEmitter } from "node:events";
+import { NetworkError } from "./errors.js";
+import type { BaseRequestHandler } from "./handler.js";
+import {
+  formatPeer,
+  isConnectionGone,
+  kAbort,
+  kClosing,
+  kDestroy,
+  kRun,
+  kWants,
+  settleWithin,
+  type Wants,
+} from "./internal.js";
+import {
+  type PeerAddress,
+  type ResolvedServerOptions,
+  SERVER_DEFAULTS,
+  type ServerOptions,
+} from "./types.js";
+
+/** A handler class: the server makes one instance per request. */
+// biome-ignore lint/suspicious/noExplicitAny: handler constructors take the transport's request type.
+export type HandlerClass = new (request: any, clientAddress: PeerAddress, server: any) => BaseRequestHandler;
+
+/** Where a server is bound. For Unix sockets: `host` is the path, `port` 0. */
+export interface BoundAddress {
+  host: string;
+  port: number;
+  family: string;
+}
+
+/** Options for {@link BaseServer.serveForever}. */
+export interface ServeOptions {
+  /** Aborting it shuts the server down. */
+  signal?: AbortSignal;
+  /** How often `serviceActions()` runs, in ms. Default 500. Shutdown never waits for it. */
+  pollInterval?: number;
+}
+
+/** Server lifecycle: idle (made) → running (listening) → closing (shutdown started) → closed. */
+export type ServerState = "idle" | "running" | "closing" | "closed";
+
+/**
+ * What every server does, whatever the transport: accept requests, run one handler per request,
+ * enforce limits, shut down promptly. Subclasses supply the transport (`listen`, `serverClose`).
+ *
+ * Call: `listen()`, `serveForever()`, `handleRequest()`, `shutdown()`, `serverClose()`.
+ * Override: `verifyRequest(peer)`, `handleError(err, peer)`, `handleTimeout()`, `serviceActions()`.
+ * Events: `listening`, `open`(info), `close`(info), `bytesIn`(info, n), `bytesOut`(info, n),
+ * `frameIn`(info, frame), `frameOut`(info, frame), `error`(err, peer) — per-connection events are
+ * only computed while someone listens.
+ * @example
+ * await using server = new TCPServer({ port: 0 }, EchoHandler);
+ * await server.listen();
+ * console.log(server.address.port);
+ * await server.serveForever({ signal });
+ */
+export abstract class BaseServer extends EventEmitter {
+  /** The options, with defaults filled in. */
+  readonly options: ResolvedServerOptions;
+  readonly Handler: HandlerClass;
+  /** ms `handleRequest()` waits before calling `handleTimeout()`. From `options.timeout`. */
+  timeout: number;
+
+  /** @internal */
+  readonly [kWants]: Wants = { bytesIn: false, bytesOut: false, frameIn: false, frameOut: false };
+  /** @internal */
+  [kClosing] = false;
+
+  #state: ServerState = "idle";
+  readonly #controller = new AbortController();
+  readonly #connections = new Set<BaseRequestHandler>();
+  readonly #done = new Map<BaseRequestHandler, Promise<void>>();
+  /** Requests accepted while nobody serves (before serveForever, between handleRequest calls). */
+  #pending: unknown[] = [];
+  #pendingWaiter: (() => void) | undefined;
+  #isServing = false;
+  /** Slots taken: handlers alive plus requests being verified. */
+  #active = 0;
+  #shutdown: Promise<void> | undefined;
+  #closedResolve!: () => void;
+  readonly #closed = new Promise<void>((resolve) => {
+    this.#closedResolve = resolve;
+  });
+
+  constructor(options: ServerOptions, Handler: HandlerClass) {
+    super();
+    const o = { ...SERVER_DEFAULTS, ...dropUndefined(options) } as ResolvedServerOptions;
+    checkCount("maxConnections", o.maxConnections);
+    checkCount("requestQueueSize", o.requestQueueSize);
+    checkMs("idleTimeoutMs", o.idleTimeoutMs);
+    checkMs("drainTimeoutMs", o.drainTimeoutMs);
+    checkMs("timeout", o.timeout);
+    this.options = o;
+    this.timeout = o.timeout;
+    this.Handler = Handler;
+    const wants = this[kWants];
+    this.on("newListener", (name: string) => {
+      if (name in wants) wants[name as keyof Wants] = true;
+    });
+    this.on("removeListener", (name: string) => {
+      if (name in wants) wants[name as keyof Wants] = this.listenerCount(name) > 0;
+    });
+  }
+
+  /** Binds and listens; resolves when ready. Throws NetworkError ADDRESS_IN_USE, PERMISSION_DENIED, ADDRESS_NOT_AVAILABLE. */
+  abstract listen(): Promise<void>;
+  /** Where the server is bound; `port` is the real one once listening. */
+  abstract get address(): BoundAddress;
+  /** Stops accepting (closes the listening socket). Connections being handled go on. Twice is harmless. */
+  abstract serverClose(): Promise<void>;
+  /** Turns a request away because the server is full (a stream gets one `ERR` line). */
+  protected abstract refuse(request: unknown): void;
+  /** Closes a request that will get no handler (verifyRequest said no, or shutdown). */
+  protected abstract discard(request: unknown): void;
+  /** The peer of a request, or undefined when it is already gone. */
+  protected abstract peerOf(request: unknown): PeerAddress | undefined;
+
+  /** idle → running → closing → closed. */
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /** Aborted when shutdown starts. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The handlers alive now. */
+  get connections(): ReadonlySet<BaseRequestHandler> {
+    return this.#connections;
+  }
+
+  /**
+   * Listens if needed, then handles every request until shut down (by `shutdown()` or `signal`).
+   * Resolves once shutdown has finished. Unlike Python's, shutdown does not wait for a poll.
+   */
+  async serveForever(opts: ServeOptions = {}): Promise<void> {
+    const { signal, pollInterval = 500 } = opts;
+    if (this.#state === "idle") await this.listen();
+    if (this.#state !== "running") return this.#closed;
+    const stop = () => void this.shutdown();
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop, { once: true });
+    let ticker: NodeJS.Timeout | undefined;
+    if (Number.isFinite(pollInterval) && pollInterval > 0) {
+      ticker = setInterval(() => this.#serviceActionsSafely(), pollInterval);
+      ticker.unref();
+    }
+    this.#isServing = true;
+    for (const request of this.#takePending()) void this.#process(request);
+    try {
+      await this.#closed;
+    } finally {
+      this.#isServing = false;
+      clearInterval(ticker);
+      signal?.removeEventListener("abort", stop);
+    }
+  }
+
+  /**
+   * Handles one request: waits up to `timeout` ms for one (calling `handleTimeout()` if none came),
+   * then runs its handler to the end. Listens first if needed.
+   */
+  async handleRequest(): Promise<void> {
+    if (this.#state === "idle") await this.listen();
+    if (this.#state !== "running") return;
+    let request = this.#pending.shift();
+    if (request === undefined) {
+      const arrived = new Promise<void>((resolve) => {
+        this.#pendingWaiter = resolve;
+      });
+      await settleWithin(Promise.race([arrived, this.#closed]), this.timeout);
+      this.#pendingWaiter = undefined;
+      request = this.#pending.shift();
+    }
+    if (request === undefined) {
+      if (this.#state === "running") this.handleTimeout();
+      return;
+    }
+    await this.#process(request);
+    this.#serviceActionsSafely();
+  }
+
+  /** Whether to serve a peer; false closes the connection before a handler exists. Default true. */
+  verifyRequest(_peer: PeerAddress): boolean | Promise<boolean> {
+    return true;
+  }
+
+  /**
+   * Called when a handler throws (a peer that went away is not an error). Default: when nobody
+   * listens to `error`, one line on stderr; the server keeps serving either way.
+   */
+  handleError(err: unknown, peer?: PeerAddress): void {
+    if (this.listenerCount("error") > 0) return;
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`netlab: error handling request from ${formatPeer(peer)}: ${message}\n`);
+  }
+
+  /** Called by `handleRequest()` when `timeout` passed with no request. Default: nothing. */
+  handleTimeout(): void {}
+
+  /** Called every `pollInterval` ms while serving, and after each `handleRequest()`. Default: nothing. */
+  serviceActions(): void {}
+
+  /**
+   * Stops at once: stops accepting, aborts every handler's signal (their reads end), waits up to
+   * `drainTimeoutMs` for handlers to finish, then destroys what is left. Twice is harmless.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#doShutdown();
+    return this.#shutdown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  /** How long handlers get to finish after shutdown starts before they are destroyed (ms). */
+  protected drainDeadlineMs(): number {
+    return this.options.drainTimeoutMs;
+  }
+
+  /** Whether `shutdown()` resolves only after handlers finished (true) or at once, draining in the background. */
+  protected shutdownWaitsForHandlers(): boolean {
+    return true;
+  }
+
+  /** Subclasses call this once bound. */
+  protected markListening(): void {
+    this.#state = "running";
+    this.emit("listening");
+  }
+
+  /** Subclasses call this for each request that arrives. */
+  protected acceptRequest(request: unknown): void {
+    if (this.#state !== "running") {
+      this.discard(request);
+    } else if (this.#isServing) {
+      void this.#process(request);
+    } else if (this.#pending.length >= this.options.requestQueueSize) {
+      this.refuse(request);
+    } else {
+      this.#pending.push(request);
+      this.#pendingWaiter?.();
+    }
+  }
+
+  #takePending(): unknown[] {
+    const pending = this.#pending;
+    this.#pending = [];
+    return pending;
+  }
+
+  async #process(request: unknown): Promise<void> {
+    const peer = this.peerOf(request);
+    if (!peer) return this.discard(request);
+    if (this.#active >= this.options.maxConnections) return this.refuse(request);
+    this.#active++;
+    try {
+      let isAllowed: boolean;
+      try {
+        isAllowed = await this.verifyRequest(peer);
+      } catch (err) {
+        this.#reportError(err, peer);
+        isAllowed = false;
+      }
+      if (!isAllowed || this.#state !== "running") return this.discard(request);
+      const handler = new this.Handler(request, peer, this);
+      const done = this.#run(handler, peer);
+      this.#done.set(handler, done);
+      await done;
+    } finally {
+      this.#active--;
+    }
+  }
+
+  async #run(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
+    this.#connections.add(handler);
+    if (this.#state !== "running") handler[kAbort](this.signal.reason);
+    this.emit("open", handler.info);
+    try {
+      await handler[kRun]();
+    } catch (err) {
+      if (!(isConnectionGone(err) || (handler.signal.aborted && err === handler.signal.reason))) {
+        this.#reportError(err, peer);
+      }
+    } finally {
+      this.#connections.delete(handler);
+      this.#done.delete(handler);
+      this.emit("close", handler.info);
+    }
+  }
+
+  #reportError(err: unknown, peer: PeerAddress | undefined): void {
+    if (this.listenerCount("error") > 0) this.emit("error", err, peer);
+    try {
+      this.handleError(err, peer);
+    } catch {
+      // handleError must not take the server down.
+    }
+  }
+
+  #serviceActionsSafely(): void {
+    try {
+      this.serviceActions();
+    } catch (err) {
+      this.#reportError(err, undefined);
+    }
+  }
+
+  async #doShutdown(): Promise<void> {
+    const wasListening = this.#state === "running";
+    this.#state = "closing";
+    this[kClosing] = true;
+    const reason = new NetworkError("ABORTED", "the server is shutting down");
+    this.#controller.abort(reason);
+    this.#pendingWaiter?.();
+    try {
+      if (wasListening) await this.serverClose();
+    } catch {
+      // Closing the listener can only fail if it is already closed.
+    }
+    for (const request of this.#takePending()) this.discard(request);
+    for (const handler of this.#connections) handler[kAbort](reason);
+    const drained = this.#drain();
+    if (this.shutdownWaitsForHandlers()) await drained;
+    this.#state = "closed";
+    this.#closedResolve();
+  }
+
+  async #drain(): Promise<void> {
+    const all = () => Promise.all([...this.#done.values()]);
+    if (await settleWithin(all(), this.drainDeadlineMs())) return;
+    for (const handler of this.#connections) handler[kDestroy]();
+    // Handlers parked on I/O end now; one stuck elsewhere is left behind, its connection gone.
+    await settleWithin(all(), 100);
+  }
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkCount(name: string, value: number): void {
+  if (value === Number.POSITIVE_INFINITY) return;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new NetworkError("INVALID_OPTION", `${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+function checkMs(name: string, value: number): void {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new NetworkError("INVALID_OPTION", `${name} must be a number of ms ≥ 0, got ${String(value)}`);
+  }
+}

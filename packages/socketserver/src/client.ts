@@ -1,0 +1,67 @@
+import net from "node:net";
+import { type NetworkError, toNetworkError } from "./errors.js";
+
+/** Options for {@link connect}. */
+export interface ConnectOptions {
+  /** Default "127.0.0.1". */
+  host?: string;
+  port?: number;
+  /** A Unix socket path, instead of host and port. */
+  path?: string;
+  /** Give up after this many ms (TIMEOUT). Default 10 000. */
+  timeoutMs?: number;
+  /** Aborting it cancels the attempt (ABORTED). */
+  signal?: AbortSignal;
+  /** TCP_NODELAY. Default true. */
+  noDelay?: boolean;
+  /** Replaces the default hint of the error. */
+  hint?: string;
+}
+
+/**
+ * Connects, resolving with the socket once connected, or rejects with a NetworkError that says what
+ * happened in one line (`cannot connect to 127.0.0.1:5001: connection refused`).
+ * @example const socket = await connect({ port: 5001, timeoutMs: 2_000 });
+ */
+export function connect(opts: ConnectOptions): Promise<net.Socket> {
+  const { host = "127.0.0.1", port = 0, path, timeoutMs = 10_000, signal, noDelay = true, hint } = opts;
+  const context = path
+    ? { action: "connect" as const, path, hint }
+    : { action: "connect" as const, host, port, hint };
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(toNetworkError(Object.assign(new Error("aborted"), { name: "AbortError" }), context));
+      return;
+    }
+    const socket = path ? net.connect({ path }) : net.connect({ host, port, noDelay });
+    let timer: NodeJS.Timeout | undefined;
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      socket.off("connect", onConnect);
+    };
+    const fail = (err: NetworkError) => {
+      cleanup();
+      socket.destroy();
+      reject(err);
+    };
+    const onError = (err: Error) => fail(toNetworkError(err, context));
+    const onAbort = () =>
+      fail(toNetworkError(Object.assign(new Error("aborted"), { name: "AbortError" }), context));
+    const onConnect = () => {
+      cleanup();
+      if (noDelay && !path) socket.setNoDelay(true);
+      resolve(socket);
+    };
+    socket.once("error", onError);
+    socket.once("connect", onConnect);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (Number.isFinite(timeoutMs)) {
+      timer = setTimeout(
+        () => fail(toNetworkError(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" }), context)),
+        timeoutMs,
+      );
+    }
+  });
+}

@@ -1,0 +1,79 @@
+import { NetworkError } from "./errors.js";
+import type { PeerAddress } from "./types.js";
+
+// Package-private members shared by servers and handlers. Symbols keep them off the public API.
+
+/** handler[kRun](): setup → handle → finish → close; resolves when the connection is closed. */
+export const kRun: unique symbol = Symbol("netlab.run");
+/** handler[kAbort](reason): aborts the handler's signal; reads end, writes still flush. */
+export const kAbort: unique symbol = Symbol("netlab.abort");
+/** handler[kDestroy](): closes the connection now, dropping unsent data. */
+export const kDestroy: unique symbol = Symbol("netlab.destroy");
+/** server[kWants]: which per-connection events have listeners (kept current by the server). */
+export const kWants: unique symbol = Symbol("netlab.wants");
+/** server[kClosing]: shutdown has started; handlers close without lingering. */
+export const kClosing: unique symbol = Symbol("netlab.closing");
+
+/** The per-connection events, computed only when someone listens. */
+export interface Wants {
+  bytesIn: boolean;
+  bytesOut: boolean;
+  frameIn: boolean;
+  frameOut: boolean;
+}
+
+/** A promise that never needs allocating again: what a write that did not fill the buffer returns. */
+export const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Node errno codes that mean the peer went away: normal life for a server, not a bug. */
+const PEER_GONE = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ECONNABORTED",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_WRITE_AFTER_END",
+  "ERR_SOCKET_CLOSED",
+  "ABORT_ERR",
+]);
+
+/** Whether `err` only says that the connection ended (peer reset, shutdown, idle timeout). */
+export function isConnectionGone(err: unknown): boolean {
+  if (err instanceof NetworkError) {
+    return err.code === "CONNECTION_RESET" || err.code === "ABORTED" || err.code === "TIMEOUT";
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (code !== undefined && PEER_GONE.has(code)) || (err as Error | undefined)?.name === "AbortError";
+}
+
+/** `127.0.0.1:5001`, `[::1]:5001`, or the path of a Unix peer. */
+export function formatPeer(peer: PeerAddress | undefined): string {
+  if (!peer) return "?";
+  if (peer.family === "unix") return peer.address || "unix socket";
+  return peer.family === "IPv6" ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+}
+
+/** Rejects nothing, resolves after `ms` or when `promise` settles, whichever is first. */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (!Number.isFinite(ms)) {
+    await promise.then(
+      () => undefined,
+      () => undefined,
+    );
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

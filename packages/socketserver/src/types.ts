@@ -1,0 +1,69 @@
+import type dgram from "node:dgram";
+
+/** Where a peer is. For Unix sockets: `address` is the path (often `""` for a client), `port` is 0. */
+export interface PeerAddress {
+  address: string;
+  port: number;
+  family: "IPv4" | "IPv6" | "unix";
+}
+
+/** Live per-connection counters; the same object is passed to every event for that connection. */
+export interface ConnectionInfo {
+  /** Unique within the server, counting from 1. */
+  id: number;
+  peer: PeerAddress;
+  /** When the handler was created, in ms since the epoch. */
+  openedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+}
+
+/** One received datagram: what `DatagramRequestHandler.request` is. */
+export interface Datagram {
+  packet: Buffer;
+  /** The server's socket, to reply on. */
+  socket: dgram.Socket;
+}
+
+/** Options every server takes. Limits have units in their names; "unlimited" is `Infinity`. */
+export interface ServerOptions {
+  /** Address to bind. Default `"127.0.0.1"`; `"::1"` or `"0.0.0.0"` only when asked. */
+  host?: string;
+  /** Port to bind. Default 0 = an ephemeral port; `server.address.port` is the real one. */
+  port?: number;
+  /** Unix*Server only: the socket path. */
+  path?: string;
+  /**
+   * Most connections handled at once. Default 10 000. The next one gets one line
+   * `ERR server full (N connections)\n` and is closed; the others keep working.
+   */
+  maxConnections?: number;
+  /** A stream connection with no bytes in for this long (ms) is closed and its handler's signal aborts. Default Infinity. */
+  idleTimeoutMs?: number;
+  /** How long `shutdown()` waits for handlers to finish (ms) before destroying what is left. Default 5 000. */
+  drainTimeoutMs?: number;
+  /** Listen backlog. Default 511, as Node's (Python's 5 makes a burst of connects stall). */
+  requestQueueSize?: number;
+  /** Rebind a port in TIME_WAIT (TCP: always so in Node), share a UDP port, replace a stale Unix socket file. Default true. */
+  allowReuseAddress?: boolean;
+  /** ms that `handleRequest()` waits for a request before calling `handleTimeout()`. Default Infinity. */
+  timeout?: number;
+}
+
+/** {@link ServerOptions} with every default filled in. */
+export type ResolvedServerOptions = Required<Omit<ServerOptions, "path">> & { path: string | undefined };
+
+/** Defaults for {@link ServerOptions}. */
+export const SERVER_DEFAULTS: Readonly<ResolvedServerOptions> = {
+  host: "127.0.0.1",
+  port: 0,
+  path: undefined,
+  maxConnections: 10_000,
+  idleTimeoutMs: Number.POSITIVE_INFINITY,
+  drainTimeoutMs: 5_000,
+  requestQueueSize: 511,
+  allowReuseAddress: true,
+  timeout: Number.POSITIVE_INFINITY,
+};

@@ -1,0 +1,101 @@
+import dgram from "node:dgram";
+import { describe, expect, it } from "vitest";
+import { DatagramRequestHandler, NetworkError, UDPServer, UnixDatagramServer } from "../src/index.js";
+import { serve, within } from "./helpers.js";
+
+class Echo extends DatagramRequestHandler {
+  override async handle() {
+    await this.reply(this.packet);
+  }
+}
+
+/** Sends `payloads` from one socket and collects as many replies. */
+async function exchange(port: number, payloads: string[]): Promise<string[]> {
+  const socket = dgram.createSocket("udp4");
+  try {
+    const replies: string[] = [];
+    const all = new Promise<void>((resolve) => {
+      socket.on("message", (msg) => {
+        replies.push(msg.toString());
+        if (replies.length === payloads.length) resolve();
+      });
+    });
+    for (const p of payloads) socket.send(p, port, "127.0.0.1");
+    await within(all, 5_000, "UDP replies");
+    return replies.sort();
+  } finally {
+    socket.close();
+  }
+}
+
+describe("UDPServer", () => {
+  it("runs one DatagramRequestHandler per datagram and replies to the sender", async () => {
+    const { port, server } = await serve(Echo, {}, UDPServer);
+    expect(server.address).toMatchObject({ host: "127.0.0.1", port });
+    expect(await exchange(port, ["one", "two", "three"])).toEqual(["one", "three", "two"]);
+  });
+
+  it("emits open and close per datagram with its byte counts", async () => {
+    const { port, server } = await serve(Echo, {}, UDPServer);
+    const closed = new Promise<{ bytesIn: number; bytesOut: number }>((r) => server.once("close", r));
+    await exchange(port, ["hello"]);
+    expect(await within(closed, 5_000, "close")).toMatchObject({
+      bytesIn: 5,
+      bytesOut: 5,
+      framesIn: 1,
+      framesOut: 1,
+    });
+  });
+
+  it("fails with ADDRESS_IN_USE when the port is bound", async () => {
+    const { port } = await serve(Echo, {}, UDPServer);
+    const second = new UDPServer({ port, allowReuseAddress: false }, Echo);
+    await expect(second.listen()).rejects.toMatchObject({ code: "ADDRESS_IN_USE" });
+  });
+
+  it("drops datagrams beyond maxConnections handlers instead of answering them", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    class Held extends DatagramRequestHandler {
+      override async handle() {
+        await gate;
+        await this.reply(this.packet);
+      }
+    }
+    const { port, server } = await serve(Held, { maxConnections: 1 }, UDPServer);
+    const opened = new Promise((r) => server.once("open", r));
+    const socket = dgram.createSocket("udp4");
+    const replies: string[] = [];
+    const got = new Promise<void>((r) =>
+      socket.on("message", (m) => {
+        replies.push(m.toString());
+        r();
+      }),
+    );
+    socket.send("first", port, "127.0.0.1");
+    await within(opened, 5_000, "first handler");
+    socket.send("second", port, "127.0.0.1");
+    for (let i = 0; i < 200 && server.droppedDatagrams === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    release();
+    await within(got, 5_000, "reply");
+    socket.close();
+    expect(replies).toEqual(["first"]);
+    expect(server.droppedDatagrams).toBe(1);
+  });
+
+  it("says Unix datagram sockets are unsupported, with a hint", () => {
+    let err: unknown;
+    try {
+      new UnixDatagramServer({ path: "/tmp/x.sock" }, Echo);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err).toMatchObject({
+      code: "UNSUPPORTED",
+      hint: "use UnixStreamServer, or UDPServer on 127.0.0.1",
+    });
+  });
+});
