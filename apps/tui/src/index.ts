@@ -1,1 +1,43 @@
-export {};
+export { App, type AppProps } from "./components/App.js";
+export { ClientPane, type ClientPaneProps } from "./components/ClientPane.js";
+export { LEGEND, Legend, type LegendItem, legendItems } from "./components/Legend.js";
+export { ServerPane, type ServerPaneProps } from "./components/ServerPane.js";
+export { TooSmall } from "./components/TooSmall.js";
+export { Transcript, type TranscriptProps } from "./components/Transcript.js";
+export { WireView, type WireViewProps } from "./components/WireView.js";
+export {
+  type ChatFactory,
+  errorText,
+  type LabChatClient,
+  type LabChatServer,
+  LabController,
+  type LabControllerOptions,
+  NICKS,
+} from "./controller.js";
+export { ScriptError, type ScriptErrorCode } from "./errors.js";
+export { type RunScriptOptions, runScript } from "./headless.js";
+export {
+  computeLayout,
+  type FrameLayout,
+  type LayoutOptions,
+  MIN_CLIENT_HEIGHT,
+  MIN_COLUMNS,
+  MIN_PANE_WIDTH,
+  MIN_SERVER_HEIGHT,
+  type Rect,
+  type TooSmall as TooSmallLayout,
+} from "./layout.js";
+export * from "./model.js";
+export { formatTranscripts, type PlayOptions, paneLines, playScript, settle, waitFor } from "./player.js";
+export { type DemoOptions, runDemo } from "./run-demo.js";
+export { MAX_WAIT_MS, parseScript, type Script, type Step } from "./script.js";
+export { COLOR_THEME, PLAIN_THEME, type Theme, ThemeContext, wantsNoColor } from "./theme.js";
+export {
+  type ChunkShape,
+  chunkShapes,
+  WIRE_MARKS,
+  type WireRole,
+  type WireRow,
+  wireRows,
+  wireTotals,
+} from "./wire.js";

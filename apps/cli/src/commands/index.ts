@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerBench } from "./bench.js";
+import { registerDemo } from "./demo.js";
 
 /** A command module: adds its command (options, help, lazy action) to the program. */
 export type Register = (program: Command) => void;
@@ -8,4 +9,4 @@ export type Register = (program: Command) => void;
  * Every command, in the order `lab --help` lists them. Each module imports only commander and
  * types at the top, and its feature package inside the action, so `lab --help` stays fast.
  */
-export const commands: Register[] = [registerBench];
+export const commands: Register[] = [registerDemo, registerBench];

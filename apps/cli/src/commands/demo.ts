@@ -1,0 +1,134 @@
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { action, UsageError } from "../run.js";
+
+interface DemoFlags {
+  clients?: string;
+  script?: string;
+  host: string;
+  expectTimeout: string;
+  json?: boolean;
+}
+
+const MAX_CLIENTS = 6;
+
+/**
+ * `lab demo`: a chat server and N clients side by side in one terminal (an Ink app), or, with
+ * `--script FILE`, the same lab played headlessly with every pane's transcript printed.
+ */
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("a chat server and several clients side by side in one terminal")
+    .option("--clients <n>", `clients to start with, 1..${MAX_CLIENTS} (default 3)`)
+    .option(
+      "--script <file>",
+      "play a scripted conversation without a terminal and print every pane's transcript",
+    )
+    .option("--host <host>", "address the chat server binds", "127.0.0.1")
+    .option("--expect-timeout <seconds>", "how long each `expect` in a script waits", "3")
+    .option("--json", "with --script: print the panes as JSON")
+    .addHelpText(
+      "after",
+      `
+Keys: Tab/Shift-Tab focus · Enter send · ^N add client · ^D drop/reconnect · ^R restart server ·
+      ^W wire view · PgUp/PgDn scroll · ^C quit
+
+Examples:
+  lab demo                       three clients and a server, in this terminal
+  lab demo --clients 5
+  lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
+
+A script, one command a line (see docs/demo.md):
+  client 1: hello everyone
+  expect client 2: hello everyone
+  restart server
+  expect client 1: reconnected`,
+    )
+    .action(
+      action(async (flags: DemoFlags) => {
+        const clients = flags.clients === undefined ? undefined : parseClients(flags.clients);
+        const expectTimeoutMs = parseSeconds("--expect-timeout", flags.expectTimeout);
+        if (flags.json && flags.script === undefined) {
+          throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
+        }
+        if (flags.script !== undefined) {
+          await playScript(flags.script, {
+            clients,
+            host: flags.host,
+            expectTimeoutMs,
+            json: flags.json ?? false,
+          });
+          return;
+        }
+        if (!process.stdin.isTTY || !process.stdout.isTTY) {
+          throw new UsageError(
+            "lab demo needs a terminal (stdin and stdout are not a TTY)",
+            "run it in a terminal, or play a script headlessly: lab demo --script FILE",
+          );
+        }
+        // A person is watching a real terminal: draw frames even when CI is set in the environment
+        // (Ink prints only the last frame under CI). Must happen before Ink is first imported.
+        delete process.env.CI;
+        delete process.env.CONTINUOUS_INTEGRATION;
+        const { runDemo } = await import("@netlab/tui");
+        await runDemo({ clients, host: flags.host });
+      }),
+    );
+}
+
+async function playScript(
+  file: string,
+  opts: { clients: number | undefined; host: string; expectTimeoutMs: number; json: boolean },
+): Promise<void> {
+  let text: string;
+  try {
+    text = file === "-" ? await readStdin() : await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `cannot read script ${file}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`,
+      "pass a file with one command a line (docs/demo.md), or - for stdin",
+    );
+  }
+  const { runScript, ScriptError } = await import("@netlab/tui");
+  try {
+    await runScript({
+      text,
+      clients: opts.clients,
+      host: opts.host,
+      expectTimeoutMs: opts.expectTimeoutMs,
+      json: opts.json,
+      write: (t) => process.stdout.write(t),
+    });
+  } catch (err) {
+    // A script that does not parse is a usage error; one that fails while playing is a failure.
+    if (err instanceof ScriptError && err.code === "BAD_SCRIPT") throw new UsageError(err.message, err.hint);
+    throw err;
+  }
+}
+
+function parseClients(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_CLIENTS) {
+    throw new UsageError(
+      `--clients must be a whole number from 1 to ${MAX_CLIENTS}, got "${value}"`,
+      "e.g. lab demo --clients 3",
+    );
+  }
+  return n;
+}
+
+function parseSeconds(flag: string, value: string): number {
+  const s = Number(value);
+  if (value.trim() === "" || !Number.isFinite(s) || s <= 0 || s > 600) {
+    throw new UsageError(`${flag} must be a number of seconds from 0 to 600, got "${value}"`);
+  }
+  return Math.round(s * 1000);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

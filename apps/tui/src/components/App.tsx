@@ -1,0 +1,168 @@
+import { Box, Text, useApp, useInput } from "ink";
+import { useCallback, useRef, useState, useSyncExternalStore } from "react";
+import { computeLayout } from "../layout.js";
+import type { LabControls } from "../model.js";
+import { truncate } from "../text.js";
+import { useTheme } from "../theme.js";
+import { useTerminalSize } from "../use-terminal-size.js";
+import { ClientPane } from "./ClientPane.js";
+import { Legend } from "./Legend.js";
+import { ServerPane } from "./ServerPane.js";
+import { TooSmall } from "./TooSmall.js";
+import { WireView } from "./WireView.js";
+
+/** Props for {@link App}. */
+export interface AppProps {
+  lab: LabControls;
+  /** Called once the lab is closed after Ctrl-C; the app has exited by then. */
+  onQuit?: () => void;
+}
+
+const PAGE_ROWS = 5;
+
+/** What the app itself remembers: focus, each client's unsent input, scroll positions, toggles. */
+interface UiState {
+  focus: number;
+  inputs: Record<number, string>;
+  offsets: Record<string, number>;
+  isWire: boolean;
+  isQuitting: boolean;
+}
+
+/**
+ * The whole demo: title, client panes, the server pane (and the wire view), the key legend.
+ * Focus starts on client 1; every key goes to the focused client's input except the lab keys.
+ */
+export function App({ lab, onQuit }: AppProps) {
+  const { exit } = useApp();
+  const theme = useTheme();
+  const snapshot = useSyncExternalStore(lab.subscribe, lab.getSnapshot);
+  const { columns, rows } = useTerminalSize();
+  // Key handling reads and writes this ref, not render-time state: keys typed faster than a
+  // render (a paste, tmux send-keys) must each see the effect of the one before.
+  const ui = useRef<UiState>({ focus: 0, inputs: {}, offsets: {}, isWire: false, isQuitting: false });
+  const [, setVersion] = useState(0);
+  const update = useCallback((patch: Partial<UiState>) => {
+    ui.current = { ...ui.current, ...patch };
+    setVersion((v) => v + 1);
+  }, []);
+
+  const quit = useCallback(() => {
+    if (ui.current.isQuitting) return;
+    update({ isQuitting: true });
+    void lab
+      .close()
+      .catch(() => {})
+      .finally(() => {
+        exit();
+        onQuit?.();
+      });
+  }, [lab, exit, onQuit, update]);
+
+  useInput((input, key) => {
+    if (key.ctrl && input === "c") return quit();
+    const state = ui.current;
+    const all = lab.getSnapshot().clients;
+    const current = all[Math.min(state.focus, all.length - 1)];
+    if (state.isQuitting || !current) return;
+    const id = current.id;
+    const scrollKey = state.isWire ? `wire:${id}` : `client:${id}`;
+    const count = all.length;
+    if (key.tab) {
+      const focus = Math.min(state.focus, count - 1);
+      update({ focus: key.shift ? (focus - 1 + count) % count : (focus + 1) % count });
+      return;
+    }
+    if (key.ctrl) {
+      if (input === "n") {
+        void lab.addClient().then((newId) => update({ focus: newId - 1 }));
+      } else if (input === "d") {
+        void (current.state === "closed" ? lab.reconnectClient(id) : lab.dropClient(id));
+      } else if (input === "r") {
+        void lab.restartServer().catch(() => {});
+      } else if (input === "w") {
+        update({ isWire: !state.isWire });
+      } else if (input === "u") {
+        update({ inputs: { ...state.inputs, [id]: "" } });
+      }
+      return;
+    }
+    if (key.pageUp || key.upArrow || key.pageDown || key.downArrow) {
+      const step = key.pageUp || key.pageDown ? PAGE_ROWS : 1;
+      const delta = key.pageUp || key.upArrow ? step : -step;
+      const offset = Math.max(0, (state.offsets[scrollKey] ?? 0) + delta);
+      update({ offsets: { ...state.offsets, [scrollKey]: offset } });
+      return;
+    }
+    if (key.return) {
+      const line = state.inputs[id] ?? "";
+      if (line.trim() === "") return;
+      lab.send(id, line);
+      update({ inputs: { ...state.inputs, [id]: "" }, offsets: { ...state.offsets, [`client:${id}`]: 0 } });
+      return;
+    }
+    if (key.backspace || key.delete) {
+      const shorter = [...(state.inputs[id] ?? "")].slice(0, -1).join("");
+      update({ inputs: { ...state.inputs, [id]: shorter } });
+      return;
+    }
+    if (key.escape || key.meta) return;
+    // Pasted text arrives as one string; control characters never reach the wire.
+    const printable = input.replace(/[\u0000-\u001f\u007f]/g, "");
+    if (printable) update({ inputs: { ...state.inputs, [id]: (state.inputs[id] ?? "") + printable } });
+  });
+
+  const { focus, inputs, offsets, isWire, isQuitting } = ui.current;
+  const clients = snapshot.clients;
+  const focused = clients[Math.min(focus, clients.length - 1)];
+  const focusedId = focused?.id ?? 1;
+
+  const layout = computeLayout(columns, rows, clients.length, { wire: isWire });
+  if (layout.kind === "too-small") return <TooSmall layout={layout} clients={clients.length} />;
+
+  const server = snapshot.server;
+  const title = ` netlab demo `;
+  const subtitle = `  chat server ${server.host}:${server.port} · ${clients.length} client${clients.length === 1 ? "" : "s"} · type in any client and watch the message travel`;
+  const gridRows: number[][] = [];
+  for (let r = 0; r < layout.gridRows; r++) {
+    gridRows.push(clients.slice(r * layout.perRow, (r + 1) * layout.perRow).map((c) => c.id - 1));
+  }
+  return (
+    <Box flexDirection="column" width={columns} height={layout.height}>
+      <Text wrap="truncate">
+        <Text bold inverse color={theme.accent}>
+          {title}
+        </Text>
+        <Text color={theme.dim}>{truncate(subtitle, Math.max(0, columns - title.length))}</Text>
+      </Text>
+      {gridRows.map((row) => (
+        <Box key={row[0]} flexDirection="row">
+          {row.map((index) => {
+            const c = clients[index]!;
+            return (
+              <ClientPane
+                key={c.id}
+                client={c}
+                rect={layout.clients[index]!}
+                isFocused={c.id === focusedId}
+                input={inputs[c.id] ?? ""}
+                offset={offsets[`client:${c.id}`] ?? 0}
+              />
+            );
+          })}
+        </Box>
+      ))}
+      <Box flexDirection="row">
+        {layout.server.width > 0 ? <ServerPane server={server} rect={layout.server} /> : null}
+        {layout.wire && focused ? (
+          <WireView client={focused} rect={layout.wire} offset={offsets[`wire:${focusedId}`] ?? 0} />
+        ) : null}
+      </Box>
+      {isQuitting ? (
+        <Text color={theme.warn}>closing every socket and the server…</Text>
+      ) : (
+        <Legend width={columns} />
+      )}
+    </Box>
+  );
+}

@@ -1,0 +1,54 @@
+import { Box, Text } from "ink";
+import type { Rect } from "../layout.js";
+import type { ClientView } from "../model.js";
+import { truncate } from "../text.js";
+import { stateColor, stateGlyph, useTheme } from "../theme.js";
+import { InputLine } from "./InputLine.js";
+import { Transcript } from "./Transcript.js";
+
+/** Props for {@link ClientPane}. */
+export interface ClientPaneProps {
+  client: ClientView;
+  rect: Rect;
+  isFocused: boolean;
+  input: string;
+  /** Transcript rows scrolled up from the bottom. */
+  offset?: number;
+}
+
+/**
+ * One client: a header (number, nick, state, room), its transcript and its input line, in a
+ * rounded border; the focused one gets a heavy border, a `▶` and the accent colour.
+ */
+export function ClientPane({ client, rect, isFocused, input, offset = 0 }: ClientPaneProps) {
+  const theme = useTheme();
+  const inner = Math.max(1, rect.width - 4);
+  const transcriptHeight = Math.max(1, rect.height - 4);
+  const room = client.room ? `  ${client.room}` : "";
+  const marker = isFocused ? "▶ " : "";
+  const stateText = `${stateGlyph(client.state)} ${client.state}`;
+  const nick = truncate(`${marker}${client.id} ${client.nick}`, Math.max(4, inner - stateText.length - 2));
+  return (
+    <Box
+      flexDirection="column"
+      width={rect.width}
+      height={rect.height}
+      borderStyle={isFocused ? "bold" : "round"}
+      borderColor={isFocused ? theme.accent : theme.dim}
+      paddingX={1}
+    >
+      <Text wrap="truncate">
+        <Text bold color={isFocused ? theme.accent : undefined}>
+          {nick}
+        </Text>
+        {"  "}
+        <Text color={stateColor(theme, client.state)}>{stateText}</Text>
+        <Text color={theme.dim}>
+          {truncate(room, Math.max(0, inner - nick.length - stateText.length - 2))}
+        </Text>
+      </Text>
+      <Transcript lines={client.transcript} width={inner} height={transcriptHeight} offset={offset} />
+      <InputLine value={input} width={inner} isFocused={isFocused} state={client.state} />
+    </Box>
+  );
+}

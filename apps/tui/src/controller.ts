@@ -1,0 +1,492 @@
+import { EventEmitter } from "node:events";
+import {
+  type ClientState,
+  type ClientView,
+  LAB_LIMITS,
+  type LabControls,
+  type LabLimits,
+  type LabSnapshot,
+  type LineKind,
+  type LogLine,
+  MAX_CLIENTS,
+  type PeerView,
+  type ServerView,
+  type WireChunk,
+} from "./model.js";
+
+/** The parts of `@netlab/chat`'s `ChatClient` the lab uses (see docs/demo.md). */
+export interface LabChatClient extends EventEmitter {
+  connect(): Promise<void>;
+  send(input: string): void;
+  close(): Promise<void>;
+  readonly state: ClientState;
+  readonly nick: string | undefined;
+  readonly room: string | undefined;
+}
+
+/** The parts of `@netlab/chat`'s `ChatServer` the lab uses. */
+export interface LabChatServer extends EventEmitter {
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+  peers(): PeerView[];
+  stats(): { clients: number; messagesTotal: number; bytesIn: number; bytesOut: number };
+}
+
+/** How the controller makes servers and clients: `@netlab/chat` in the shipped demo. */
+export interface ChatFactory {
+  createServer(opts: { host: string; port: number }): LabChatServer;
+  createClient(opts: { host: string; port: number; nick: string; reconnect: boolean }): LabChatClient;
+  /** One line for a chat event, as `lab client` shows it; `self` is our nick. */
+  formatEvent(event: unknown, self?: string): string;
+}
+
+/** Options for {@link LabController}. */
+export interface LabControllerOptions extends Partial<LabLimits> {
+  /** Clients to start with, 1..6. Default 3. */
+  clients?: number;
+  /** Where the server listens. Default 127.0.0.1. */
+  host?: string;
+  /** Port to listen on; 0 (the default) picks a free one, which restarts then reuse. */
+  port?: number;
+  /** How often peers and message rates are refreshed, in ms. Default 500. */
+  statsIntervalMs?: number;
+  /** Tries to listen again when a restart finds the port still busy. Default 20 (every 50 ms). */
+  listenRetries?: number;
+}
+
+/** Nicks handed to clients in order; a seventh would never be needed (MAX_CLIENTS is 6). */
+export const NICKS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"] as const;
+
+const RETRY_DELAY_MS = 50;
+
+interface ClientSlot {
+  view: ClientView;
+  client: LabChatClient | undefined;
+  /** Set once this slot has been connected, so a later "connected" reads "reconnected". */
+  wasConnected: boolean;
+  seq: number;
+}
+
+/**
+ * Runs the lab: one chat server and N clients over real TCP sockets on localhost, and a
+ * {@link LabSnapshot} of it all that changes as events arrive. Notifications are batched to one per
+ * tick, so a burst of events costs one render.
+ * @example const lab = new LabController(chatFactory, { clients: 3 }); await lab.start(); lab.send(1, "hi");
+ */
+export class LabController implements LabControls {
+  readonly #factory: ChatFactory;
+  readonly #limits: LabLimits;
+  readonly #host: string;
+  readonly #initialClients: number;
+  readonly #statsIntervalMs: number;
+  readonly #listenRetries: number;
+  #port: number;
+  #server: LabChatServer | undefined;
+  #serverView: ServerView;
+  #serverSeq = 0;
+  #slots: ClientSlot[] = [];
+  #snapshot: LabSnapshot;
+  #listeners = new Set<() => void>();
+  #notifyScheduled = false;
+  #statsTimer: NodeJS.Timeout | undefined;
+  #lastStats = { at: 0, messagesTotal: 0 };
+  #isClosed = false;
+  #restarting: Promise<void> | undefined;
+  /** Resolves whenever anything changes; used by the script player to wait for text. */
+  readonly changes = new EventEmitter();
+
+  constructor(factory: ChatFactory, opts: LabControllerOptions = {}) {
+    this.#factory = factory;
+    this.#limits = {
+      maxTranscriptLines: opts.maxTranscriptLines ?? LAB_LIMITS.maxTranscriptLines,
+      maxWireChunks: opts.maxWireChunks ?? LAB_LIMITS.maxWireChunks,
+      maxLogLines: opts.maxLogLines ?? LAB_LIMITS.maxLogLines,
+    };
+    this.#host = opts.host ?? "127.0.0.1";
+    this.#port = opts.port ?? 0;
+    this.#initialClients = opts.clients ?? 3;
+    this.#statsIntervalMs = opts.statsIntervalMs ?? 500;
+    this.#listenRetries = opts.listenRetries ?? 20;
+    if (!Number.isInteger(this.#initialClients) || this.#initialClients < 1) {
+      throw new RangeError(`clients must be 1..${MAX_CLIENTS}, got ${this.#initialClients}`);
+    }
+    if (this.#initialClients > MAX_CLIENTS) {
+      throw new RangeError(`clients must be 1..${MAX_CLIENTS}, got ${this.#initialClients}`);
+    }
+    this.#serverView = {
+      host: this.#host,
+      port: this.#port,
+      status: "starting",
+      peers: [],
+      log: [],
+      messagesPerSecond: 0,
+      messagesTotal: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    this.#snapshot = { server: this.#serverView, clients: [], scene: "chat" };
+  }
+
+  /** Starts the server, then connects the initial clients; resolves once each has tried once. */
+  async start(): Promise<{ host: string; port: number }> {
+    const address = await this.#listen();
+    this.#statsTimer = setInterval(() => this.#refreshStats(), this.#statsIntervalMs);
+    this.#statsTimer.unref();
+    const ids: number[] = [];
+    for (let i = 0; i < this.#initialClients; i++) ids.push(this.#newSlot());
+    await Promise.all(ids.map((id) => this.#connect(id)));
+    return address;
+  }
+
+  /** The address the server listens on (port 0 until started). */
+  get address(): { host: string; port: number } {
+    return { host: this.#host, port: this.#port };
+  }
+
+  getSnapshot = (): LabSnapshot => this.#snapshot;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  send(id: number, line: string): void {
+    const slot = this.#slot(id);
+    if (!slot.client) {
+      this.#clientLine(slot, "error", "! not connected: ^D (or `reconnect client N`) connects again");
+      return;
+    }
+    try {
+      slot.client.send(line);
+    } catch (err) {
+      this.#clientLine(slot, "error", errorText(err));
+    }
+  }
+
+  async addClient(): Promise<number> {
+    if (this.#slots.length >= MAX_CLIENTS) {
+      this.#serverLine("error", `the demo shows at most ${MAX_CLIENTS} clients`);
+      return this.#slots.length;
+    }
+    const id = this.#newSlot();
+    await this.#connect(id);
+    return id;
+  }
+
+  async dropClient(id: number): Promise<void> {
+    const slot = this.#slot(id);
+    const client = slot.client;
+    if (!client) return;
+    slot.client = undefined;
+    this.#clientLine(slot, "info", "* dropping the connection");
+    await client.close().catch(() => {});
+    this.#updateClient(slot, { state: "closed" });
+    client.removeAllListeners();
+  }
+
+  async reconnectClient(id: number): Promise<void> {
+    const slot = this.#slot(id);
+    if (slot.client) return;
+    await this.#connect(id);
+  }
+
+  restartServer(): Promise<void> {
+    this.#restarting ??= this.#restart().finally(() => {
+      this.#restarting = undefined;
+    });
+    return this.#restarting;
+  }
+
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    if (this.#statsTimer) clearInterval(this.#statsTimer);
+    await this.#restarting?.catch(() => {});
+    const clients = this.#slots.map((s) => s.client).filter((c) => c !== undefined);
+    for (const slot of this.#slots) slot.client = undefined;
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    for (const c of clients) c.removeAllListeners();
+    for (const slot of this.#slots) {
+      if (slot.view.state !== "closed") this.#updateClient(slot, { state: "closed" });
+    }
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) {
+      await server.close().catch(() => {});
+      server.removeAllListeners();
+    }
+    this.#updateServer({ status: "stopped", peers: [] });
+    this.#flush();
+  }
+
+  async #restart(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    this.#updateServer({ status: "restarting" });
+    this.#serverLine("info", "restarting: closing every connection");
+    if (server) {
+      await server.close().catch((err: unknown) => this.#serverLine("error", errorText(err)));
+      server.removeAllListeners();
+    }
+    this.#updateServer({ peers: [] });
+    if (this.#isClosed) return;
+    await this.#listen();
+  }
+
+  async #listen(): Promise<{ host: string; port: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const server = this.#factory.createServer({ host: this.#host, port: this.#port });
+      this.#watchServer(server);
+      try {
+        const address = await server.listen();
+        if (this.#isClosed) {
+          await server.close().catch(() => {});
+          return address;
+        }
+        this.#server = server;
+        this.#port = address.port;
+        this.#lastStats = { at: Date.now(), messagesTotal: 0 };
+        this.#updateServer({ status: "listening", host: address.host, port: address.port });
+        this.#serverLine("info", `listening on ${address.host}:${address.port}`);
+        return address;
+      } catch (err) {
+        server.removeAllListeners();
+        // A restart can race the old socket's close on some systems; a fresh start cannot.
+        const isBusy = (err as { code?: string }).code === "EADDRINUSE" || /in use/i.test(errorText(err));
+        if (this.#port === 0 || !isBusy || attempt >= this.#listenRetries) {
+          this.#updateServer({ status: "stopped" });
+          this.#serverLine("error", errorText(err));
+          throw err;
+        }
+        await delay(RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  #watchServer(server: LabChatServer): void {
+    server.on("connect", (peer: PeerView) => {
+      this.#serverLine("info", `+ ${peer.address}:${peer.port} connected`);
+      this.#refreshPeers(server);
+    });
+    server.on("disconnect", (peer: PeerView, reason: unknown) => {
+      const why = reason === undefined || reason === "" ? "" : ` (${String(reason)})`;
+      this.#serverLine("info", `- ${peer.nick || `${peer.address}:${peer.port}`} disconnected${why}`);
+      this.#refreshPeers(server);
+    });
+    server.on("join", (info: unknown) => {
+      this.#serverLine("info", `${describe(info, "joined")}`);
+      this.#refreshPeers(server);
+    });
+    server.on("leave", (info: unknown) => {
+      this.#serverLine("info", `${describe(info, "left")}`);
+      this.#refreshPeers(server);
+    });
+    server.on("nick", (info: unknown) => {
+      this.#serverLine("info", `${describe(info, "renamed")}`);
+      this.#refreshPeers(server);
+    });
+    server.on("message", () => this.#refreshPeers(server));
+    server.on("error", (err: unknown, peer?: PeerView) => {
+      const who = peer ? `${peer.nick || `${peer.address}:${peer.port}`}: ` : "";
+      this.#serverLine("error", `${who}${errorText(err)}`);
+    });
+  }
+
+  #refreshPeers(server: LabChatServer): void {
+    if (server !== this.#server) return;
+    this.#updateServer({ peers: server.peers().map(toPeerView) });
+  }
+
+  #refreshStats(): void {
+    const server = this.#server;
+    if (!server) {
+      if (this.#serverView.messagesPerSecond !== 0) this.#updateServer({ messagesPerSecond: 0 });
+      return;
+    }
+    const stats = server.stats();
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.#lastStats.at) / 1000);
+    const delta = Math.max(0, stats.messagesTotal - this.#lastStats.messagesTotal);
+    this.#lastStats = { at: now, messagesTotal: stats.messagesTotal };
+    this.#updateServer({
+      peers: server.peers().map(toPeerView),
+      messagesPerSecond: delta / seconds,
+      messagesTotal: stats.messagesTotal,
+      bytesIn: stats.bytesIn,
+      bytesOut: stats.bytesOut,
+    });
+  }
+
+  #newSlot(): number {
+    const id = this.#slots.length + 1;
+    const view: ClientView = {
+      id,
+      nick: NICKS[id - 1] ?? `client${id}`,
+      room: undefined,
+      state: "connecting",
+      error: undefined,
+      transcript: [],
+      wire: [],
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    this.#slots.push({ view, client: undefined, wasConnected: false, seq: 0 });
+    this.#publishClients();
+    return id;
+  }
+
+  async #connect(id: number): Promise<void> {
+    const slot = this.#slot(id);
+    if (this.#isClosed) return;
+    const client = this.#factory.createClient({
+      host: this.#host,
+      port: this.#port,
+      nick: slot.view.nick,
+      reconnect: true,
+    });
+    slot.client = client;
+    client.on("event", (event: unknown) => {
+      if (slot.client !== client) return;
+      const text = this.#factory.formatEvent(event, client.nick);
+      const type = (event as { type?: string }).type;
+      const from = (event as { from?: string }).from;
+      const kind: LineKind =
+        type === "error" ? "error" : type === "message" ? (from === client.nick ? "self" : "chat") : "info";
+      this.#updateClient(slot, { nick: client.nick ?? slot.view.nick, room: client.room });
+      this.#clientLine(slot, kind, text);
+    });
+    client.on("line", (line: string) => {
+      if (slot.client === client) this.#clientLine(slot, "chat", line);
+    });
+    client.on("wire", (chunk: WireChunk) => {
+      if (slot.client !== client) return;
+      const wire = [...slot.view.wire, chunk];
+      if (wire.length > this.#limits.maxWireChunks) wire.splice(0, wire.length - this.#limits.maxWireChunks);
+      const n = chunk.bytes.length;
+      this.#updateClient(slot, {
+        wire,
+        bytesIn: slot.view.bytesIn + (chunk.direction === "in" ? n : 0),
+        bytesOut: slot.view.bytesOut + (chunk.direction === "out" ? n : 0),
+      });
+    });
+    client.on("state", (state: ClientState, err?: unknown) => {
+      if (slot.client !== client) return;
+      this.#onState(slot, client, state, err);
+    });
+    this.#updateClient(slot, { state: "connecting", error: undefined });
+    this.#clientLine(slot, "info", `* connecting to ${this.#host}:${this.#port}`);
+    try {
+      await client.connect();
+    } catch (err) {
+      if (slot.client !== client) return;
+      // With reconnect on, the library keeps trying; without, the pane shows why it stopped.
+      this.#updateClient(slot, { error: errorText(err) });
+      if (client.state === "closed") this.#onState(slot, client, "closed", err);
+    }
+  }
+
+  #onState(slot: ClientSlot, client: LabChatClient, state: ClientState, err?: unknown): void {
+    const prev = slot.view.state;
+    const error = err === undefined ? undefined : errorText(err);
+    this.#updateClient(slot, {
+      state,
+      error: state === "connected" ? undefined : (error ?? slot.view.error),
+      nick: client.nick ?? slot.view.nick,
+      room: client.room,
+    });
+    if (state === prev && error === undefined) return;
+    if (state === "connected") {
+      this.#clientLine(slot, "info", slot.wasConnected ? "* reconnected" : "* connected");
+      slot.wasConnected = true;
+    } else if (state === "reconnecting") {
+      this.#clientLine(slot, "error", `* disconnected${error ? `: ${error}` : ""}; reconnecting`);
+    } else if (state === "closed") {
+      this.#clientLine(slot, error ? "error" : "info", `* closed${error ? `: ${error}` : ""}`);
+    }
+  }
+
+  #slot(id: number): ClientSlot {
+    const slot = this.#slots[id - 1];
+    if (!slot) throw new RangeError(`no client ${id} (there are ${this.#slots.length})`);
+    return slot;
+  }
+
+  #clientLine(slot: ClientSlot, kind: LineKind, text: string): void {
+    const line: LogLine = { seq: ++slot.seq, at: Date.now(), kind, text };
+    const transcript = [...slot.view.transcript, line];
+    if (transcript.length > this.#limits.maxTranscriptLines) {
+      transcript.splice(0, transcript.length - this.#limits.maxTranscriptLines);
+    }
+    this.#updateClient(slot, { transcript });
+  }
+
+  #serverLine(kind: LineKind, text: string): void {
+    const line: LogLine = { seq: ++this.#serverSeq, at: Date.now(), kind, text };
+    const log = [...this.#serverView.log, line];
+    if (log.length > this.#limits.maxLogLines) log.splice(0, log.length - this.#limits.maxLogLines);
+    this.#updateServer({ log });
+  }
+
+  #updateClient(slot: ClientSlot, patch: Partial<ClientView>): void {
+    slot.view = { ...slot.view, ...patch };
+    this.#publishClients();
+  }
+
+  #updateServer(patch: Partial<ServerView>): void {
+    this.#serverView = { ...this.#serverView, ...patch };
+    this.#snapshot = { ...this.#snapshot, server: this.#serverView };
+    this.#scheduleNotify();
+  }
+
+  #publishClients(): void {
+    this.#snapshot = { ...this.#snapshot, clients: this.#slots.map((s) => s.view) };
+    this.#scheduleNotify();
+  }
+
+  #scheduleNotify(): void {
+    this.changes.emit("change");
+    if (this.#notifyScheduled) return;
+    this.#notifyScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#notifyScheduled = false;
+    for (const listener of [...this.#listeners]) listener();
+  }
+}
+
+function toPeerView(p: PeerView): PeerView {
+  return {
+    id: p.id,
+    nick: p.nick,
+    room: p.room,
+    address: p.address,
+    port: p.port,
+    mode: p.mode,
+    bytesIn: p.bytesIn,
+    bytesOut: p.bytesOut,
+    messagesIn: p.messagesIn,
+  };
+}
+
+/** One line for a join/leave/nick payload whatever its exact shape. */
+function describe(info: unknown, verb: string): string {
+  if (typeof info !== "object" || info === null) return `${String(info)} ${verb}`;
+  const o = info as Record<string, unknown>;
+  const nick = typeof o.nick === "string" ? o.nick : typeof o.from === "string" ? o.from : "someone";
+  if (verb === "renamed" && typeof o.to === "string") return `${o.from ?? nick} is now ${o.to}`;
+  if (verb === "renamed" && typeof o.old === "string") return `${o.old} is now ${nick}`;
+  const room = typeof o.room === "string" ? ` ${o.room}` : "";
+  return `${nick} ${verb}${room}`;
+}
+
+/** One line for any error: a netlab error's message, or the best we can say. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
+  return String(err);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

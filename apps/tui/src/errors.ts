@@ -1,0 +1,20 @@
+import { NetlabError } from "@netlab/protocol";
+
+/** Codes a demo script can fail with. */
+export type ScriptErrorCode = "BAD_SCRIPT" | "EXPECT_FAILED" | "NO_SUCH_CLIENT";
+
+/**
+ * A `--script` that cannot be parsed (BAD_SCRIPT, a usage error) or that failed while playing
+ * (EXPECT_FAILED, NO_SUCH_CLIENT). The message names the script line.
+ */
+export class ScriptError extends NetlabError<ScriptErrorCode> {
+  /** 1-based line in the script. */
+  readonly line: number;
+
+  constructor(code: ScriptErrorCode, line: number, message: string, hint?: string) {
+    super(code, `script line ${line}: ${message}`, {
+      hint: hint ?? "see docs/demo.md for the script language",
+    });
+    this.line = line;
+  }
+}

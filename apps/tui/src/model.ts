@@ -1,0 +1,126 @@
+/**
+ * The state the demo shows, as plain immutable data. The lab controller produces a new
+ * {@link LabSnapshot} on every change; components only read it, so they can be tested with a
+ * hand-written snapshot and no sockets.
+ */
+
+/** Where a client stands, as the chat client library reports it. */
+export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
+
+/** Raw bytes as they crossed one client's socket: one entry per TCP read ("in") or per write ("out"). */
+export interface WireChunk {
+  direction: "in" | "out";
+  bytes: Uint8Array;
+  /** `Date.now()` when the read or write happened. */
+  at: number;
+}
+
+/** How a transcript line is shown: chat text, lab notices, errors, or what the person typed. */
+export type LineKind = "chat" | "info" | "error" | "self";
+
+/** One line of a client's transcript or of the server's event log. */
+export interface LogLine {
+  /** Increasing per pane, so a line keeps its identity when old ones are trimmed. */
+  seq: number;
+  /** `Date.now()` when it happened. */
+  at: number;
+  kind: LineKind;
+  text: string;
+}
+
+/** One client pane. */
+export interface ClientView {
+  /** 1-based, stable for the life of the demo: "client 2" in keys, scripts and titles. */
+  id: number;
+  /** The nick the server knows, or the one asked for until the server answers. */
+  nick: string;
+  room: string | undefined;
+  state: ClientState;
+  /** The last connection error while not connected, one line. */
+  error: string | undefined;
+  transcript: readonly LogLine[];
+  wire: readonly WireChunk[];
+  /** Bytes sent and received over this client's socket, over every connection it made. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One connected peer as the server sees it. */
+export interface PeerView {
+  id: number;
+  nick: string;
+  room: string;
+  address: string;
+  port: number;
+  mode: "text" | "json";
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+}
+
+/** The server's lifecycle as the demo drives it. */
+export type ServerStatus = "starting" | "listening" | "restarting" | "stopped";
+
+/** The server pane. */
+export interface ServerView {
+  host: string;
+  /** 0 until the first listen. */
+  port: number;
+  status: ServerStatus;
+  peers: readonly PeerView[];
+  log: readonly LogLine[];
+  /** Chat messages relayed per second, over the last stats interval. */
+  messagesPerSecond: number;
+  messagesTotal: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Everything on screen. A new object on every change (safe for `useSyncExternalStore`). */
+export interface LabSnapshot {
+  server: ServerView;
+  clients: readonly ClientView[];
+  /** The scene being shown; only "chat" today. */
+  scene: "chat";
+}
+
+/** Limits that keep a long-running demo's memory flat. */
+export interface LabLimits {
+  /** Lines kept per client transcript. Default 500. */
+  maxTranscriptLines: number;
+  /** Wire chunks kept per client. Default 300. */
+  maxWireChunks: number;
+  /** Lines kept in the server log. Default 500. */
+  maxLogLines: number;
+}
+
+/** Defaults for {@link LabLimits}. */
+export const LAB_LIMITS: Readonly<LabLimits> = {
+  maxTranscriptLines: 500,
+  maxWireChunks: 300,
+  maxLogLines: 500,
+};
+
+/** How many clients the demo shows at most (`--clients`, and "add client"). */
+export const MAX_CLIENTS = 6;
+
+/**
+ * What the app (and the script player) can ask of the lab. The real implementation is
+ * {@link LabController}; tests of components pass a snapshot and record calls.
+ */
+export interface LabControls {
+  /** Types `line` into client `id` as a person would ("hello", "/join #x"). */
+  send(id: number, line: string): void;
+  /** Adds a client (up to {@link MAX_CLIENTS}) and connects it; resolves with its id. */
+  addClient(): Promise<number>;
+  /** Closes client `id`'s connection; its pane stays, showing "closed". */
+  dropClient(id: number): Promise<void>;
+  /** Connects a dropped client again, with the same nick. */
+  reconnectClient(id: number): Promise<void>;
+  /** Closes the server (clients see the outage) and listens again on the same port. */
+  restartServer(): Promise<void>;
+  /** Closes every client and the server. Safe to call twice. */
+  close(): Promise<void>;
+  subscribe(listener: () => void): () => void;
+  getSnapshot(): LabSnapshot;
+}

@@ -1,0 +1,68 @@
+import { render } from "ink";
+import { chatFactory } from "./chat-factory.js";
+import { App } from "./components/App.js";
+import { type ChatFactory, LabController } from "./controller.js";
+import { COLOR_THEME, PLAIN_THEME, ThemeContext, wantsNoColor } from "./theme.js";
+
+/** Options for {@link runDemo}. */
+export interface DemoOptions {
+  /** Clients to start with, 1..6. Default 3. */
+  clients?: number;
+  /** Where the server listens. Default 127.0.0.1. */
+  host?: string;
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+  /** Honour NO_COLOR from here. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where servers and clients come from; `@netlab/chat` unless a test says otherwise. */
+  factory?: ChatFactory;
+}
+
+const ENTER_ALT_SCREEN = "\u001b[?1049h\u001b[H";
+const LEAVE_ALT_SCREEN = "\u001b[?1049l";
+
+/**
+ * The interactive demo: draws the first frame at once, starts the server and clients behind it,
+ * and runs until Ctrl-C (or SIGINT/SIGTERM/SIGHUP), which closes every socket and the server before
+ * it resolves. Uses the terminal's alternate screen, so the shell is as it was afterwards.
+ * Rejects when the server cannot start (after restoring the screen).
+ */
+export async function runDemo(opts: DemoOptions = {}): Promise<void> {
+  const stdout = opts.stdout ?? process.stdout;
+  const stdin = opts.stdin ?? process.stdin;
+  const lab = new LabController(opts.factory ?? chatFactory, { clients: opts.clients, host: opts.host });
+  const theme = wantsNoColor(opts.env ?? process.env) ? PLAIN_THEME : COLOR_THEME;
+  stdout.write(ENTER_ALT_SCREEN);
+  let isScreenRestored = false;
+  const restoreScreen = () => {
+    if (isScreenRestored) return;
+    isScreenRestored = true;
+    stdout.write(LEAVE_ALT_SCREEN);
+  };
+  process.once("exit", restoreScreen);
+  const instance = render(
+    <ThemeContext.Provider value={theme}>
+      <App lab={lab} />
+    </ThemeContext.Provider>,
+    { stdout, stdin, exitOnCtrlC: false, patchConsole: true },
+  );
+  // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does.
+  const onSignal = () => {
+    void lab.close().finally(() => instance.unmount());
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    const started = lab.start().catch(async (err: unknown) => {
+      await lab.close();
+      instance.unmount();
+      throw err;
+    });
+    await Promise.all([started, instance.waitUntilExit()]);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+    await lab.close();
+    restoreScreen();
+    process.off("exit", restoreScreen);
+  }
+}

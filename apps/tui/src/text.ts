@@ -1,0 +1,63 @@
+/**
+ * Text helpers for fixed-width panes. Widths count UTF-16 code points, one column each; wide
+ * glyphs (CJK, emoji) may overhang, and every line is also rendered with truncation as a guard.
+ */
+
+/** Splits `text` into lines of at most `width` columns, breaking at spaces where it can. */
+export function wrapText(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const out: string[] = [];
+  for (const paragraph of text.split("\n")) {
+    let rest = [...paragraph];
+    if (rest.length === 0) out.push("");
+    while (rest.length > 0) {
+      if (rest.length <= w) {
+        out.push(rest.join(""));
+        break;
+      }
+      let cut = rest.lastIndexOf(" ", w);
+      if (cut <= 0) cut = w;
+      out.push(rest.slice(0, cut).join("").trimEnd());
+      rest = rest.slice(rest[cut] === " " ? cut + 1 : cut);
+    }
+  }
+  return out;
+}
+
+/** `text` cut to `width` columns, ending in `…` when cut. */
+export function truncate(text: string, width: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  if (width <= 0) return "";
+  return `${chars.slice(0, width - 1).join("")}…`;
+}
+
+/** `text` padded with spaces (or cut) to exactly `width` columns. */
+export function fit(text: string, width: number): string {
+  const t = truncate(text, width);
+  return t + " ".repeat(Math.max(0, width - [...t].length));
+}
+
+/** A byte count for humans: `980 B`, `1.2 kB`, `3.4 MB`. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1_000_000) return `${(n / 1000).toFixed(1)} kB`;
+  return `${(n / 1_000_000).toFixed(1)} MB`;
+}
+
+/**
+ * The last `height` lines of `lines` after skipping `offset` lines from the bottom (a scrolled-up
+ * view), with how many lines lie above and below the window.
+ */
+export function tail<T>(
+  lines: readonly T[],
+  height: number,
+  offset = 0,
+): { visible: T[]; above: number; below: number; offset: number } {
+  const h = Math.max(0, height);
+  const maxOffset = Math.max(0, lines.length - h);
+  const o = Math.min(Math.max(0, offset), maxOffset);
+  const end = lines.length - o;
+  const start = Math.max(0, end - h);
+  return { visible: lines.slice(start, end), above: start, below: o, offset: o };
+}

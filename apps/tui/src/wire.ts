@@ -1,0 +1,157 @@
+import type { WireChunk } from "./model.js";
+
+/** What a piece of a wire row is, so the view can colour it (and mark it without colour). */
+export type WireRole = "out" | "in" | "text" | "message-end" | "read-end" | "escape" | "note";
+
+/** A run of text with one role. */
+export interface WireSegment {
+  role: WireRole;
+  text: string;
+}
+
+/** One screen row of the wire view. */
+export type WireRow = WireSegment[];
+
+/** Marks used in the wire view; the legend names them. */
+export const WIRE_MARKS = { messageEnd: "⏎", readEnd: "┃", carriageReturn: "␍", control: "·" } as const;
+
+/** How one read or write relates to the messages in it. */
+export interface ChunkShape {
+  /** Newlines in the chunk: messages that end inside it. */
+  messagesEnded: number;
+  /** The chunk's first byte continues a message begun in an earlier chunk in the same direction. */
+  startsMidMessage: boolean;
+  /** The chunk's last message is cut off: the rest comes in a later chunk. */
+  endsMidMessage: boolean;
+}
+
+/**
+ * The shape of each chunk: how many messages it ends, whether it starts or ends in the middle of
+ * one. "Two messages in one read" is coalescing; "a message across reads" is fragmentation.
+ */
+export function chunkShapes(chunks: readonly WireChunk[]): ChunkShape[] {
+  const openIn = { in: false, out: false };
+  return chunks.map((chunk) => {
+    let messagesEnded = 0;
+    for (const b of chunk.bytes) if (b === 0x0a) messagesEnded++;
+    const startsMidMessage = openIn[chunk.direction];
+    const last = chunk.bytes[chunk.bytes.length - 1];
+    const endsMidMessage = chunk.bytes.length > 0 && last !== 0x0a;
+    if (chunk.bytes.length > 0) openIn[chunk.direction] = endsMidMessage;
+    return { messagesEnded, startsMidMessage, endsMidMessage };
+  });
+}
+
+const LABEL_WIDTH = 10;
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** Options for {@link wireRows}. */
+export interface WireRowsOptions {
+  /** Rows one chunk may take before its content is cut with `…`. Default 3. */
+  maxRowsPerChunk?: number;
+}
+
+/**
+ * Lays chunks out as rows `width` columns wide: a label (`→ 23 B` for a write, `← 58 B` for a read),
+ * the bytes as text with `⏎` where a message ended and `┃` where the read or write ended, and a note
+ * naming coalescing ("2 messages in one read") or fragmentation ("continues in next read").
+ * @example wireRows(client.wire, 60).map((row) => row.map((s) => s.text).join(""))
+ */
+export function wireRows(chunks: readonly WireChunk[], width: number, opts: WireRowsOptions = {}): WireRow[] {
+  const maxRows = opts.maxRowsPerChunk ?? 3;
+  const contentWidth = Math.max(8, width - LABEL_WIDTH);
+  const shapes = chunkShapes(chunks);
+  const rows: WireRow[] = [];
+  chunks.forEach((chunk, i) => {
+    const shape = shapes[i]!;
+    const cells = toCells(chunk.bytes);
+    cells.push({ role: "read-end", text: WIRE_MARKS.readEnd });
+    const note = noteFor(chunk.direction, shape);
+    if (note) cells.push({ role: "note", text: ` ${note}` });
+    const arrow = chunk.direction === "out" ? "→" : "←";
+    const label = `${arrow} ${chunk.bytes.length} B`.padEnd(LABEL_WIDTH - 1).slice(0, LABEL_WIDTH - 1);
+    let row: WireRow = [{ role: chunk.direction, text: `${label} ` }];
+    let used = 0;
+    let rowCount = 1;
+    for (const cell of cells) {
+      // A note is kept whole where it fits; content wraps cell by cell.
+      for (const ch of cell.role === "note" ? [cell.text] : [...cell.text]) {
+        const len = [...ch].length;
+        if (used + len > contentWidth) {
+          if (rowCount >= maxRows) {
+            markCut(row);
+            rows.push(merge(row));
+            row = [];
+            break;
+          }
+          rows.push(merge(row));
+          row = [{ role: "text", text: " ".repeat(LABEL_WIDTH) }];
+          used = 0;
+          rowCount++;
+        }
+        row.push({ role: cell.role, text: ch });
+        used += len;
+      }
+      if (row.length === 0) break;
+    }
+    if (row.length > 0) rows.push(merge(row));
+  });
+  return rows;
+}
+
+/** Totals for the wire view's title: bytes and chunk counts each way. */
+export function wireTotals(chunks: readonly WireChunk[]): {
+  outBytes: number;
+  outWrites: number;
+  inBytes: number;
+  inReads: number;
+} {
+  const t = { outBytes: 0, outWrites: 0, inBytes: 0, inReads: 0 };
+  for (const c of chunks) {
+    if (c.direction === "out") {
+      t.outBytes += c.bytes.length;
+      t.outWrites++;
+    } else {
+      t.inBytes += c.bytes.length;
+      t.inReads++;
+    }
+  }
+  return t;
+}
+
+function noteFor(direction: "in" | "out", shape: ChunkShape): string | undefined {
+  const unit = direction === "in" ? "read" : "write";
+  if (shape.endsMidMessage) return `continues in next ${unit}`;
+  if (shape.messagesEnded > 1) return `${shape.messagesEnded} messages in one ${unit}`;
+  if (shape.startsMidMessage) return `end of a split message`;
+  return undefined;
+}
+
+function toCells(bytes: Uint8Array): WireSegment[] {
+  const out: WireSegment[] = [];
+  for (const ch of decoder.decode(bytes)) {
+    const code = ch.codePointAt(0)!;
+    if (ch === "\n") out.push({ role: "message-end", text: WIRE_MARKS.messageEnd });
+    else if (ch === "\r") out.push({ role: "escape", text: WIRE_MARKS.carriageReturn });
+    else if (code < 0x20 || code === 0x7f) out.push({ role: "escape", text: WIRE_MARKS.control });
+    else out.push({ role: "text", text: ch });
+  }
+  return out;
+}
+
+function markCut(row: WireRow): void {
+  const last = row[row.length - 1];
+  if (last && last.role !== "in" && last.role !== "out") row[row.length - 1] = { role: "note", text: "…" };
+  else row.push({ role: "note", text: "…" });
+}
+
+/** Joins neighbouring segments of the same role, so a row is a handful of Text nodes. */
+function merge(row: WireRow): WireRow {
+  const out: WireRow = [];
+  for (const seg of row) {
+    const prev = out[out.length - 1];
+    if (prev && prev.role === seg.role) out[out.length - 1] = { role: seg.role, text: prev.text + seg.text };
+    else out.push({ ...seg });
+  }
+  return out;
+}
