@@ -1,0 +1,337 @@
+import type { Command } from "commander";
+import { action, ExitCode, UsageError } from "../run.js";
+
+interface GetOpts {
+  request?: string;
+  header: string[];
+  data?: string;
+  form: string[];
+  output?: string;
+  include?: boolean;
+  timeout: string;
+  maxRedirects: string;
+  resolve: string[];
+  silent?: boolean;
+}
+
+/** curl's exit code for each URLError code; anything else is 1. */
+const EXIT_CODES: Record<string, number> = {
+  INVALID_URL: 2,
+  DNS_FAILURE: 6,
+  CONNECTION_REFUSED: 7,
+  CONNECTION_FAILED: 7,
+  HTTP_ERROR: 22,
+  WRITE_FAILED: 23,
+  TIMEOUT: 28,
+  TLS_FAILURE: 35,
+  TOO_MANY_REDIRECTS: 47,
+  ABORTED: 130,
+};
+
+/** Bodies at least this large get a progress bar on a terminal. */
+const PROGRESS_MIN_BYTES = 1024 * 1024;
+
+/** `lab get URL`: fetch a URL and stream its body, with curl's exit codes. */
+export function registerGet(program: Command): void {
+  program
+    .command("get")
+    .description("fetch a URL and stream its body to stdout or a file (exit codes as curl's)")
+    .argument("<url>", "an http:// or https:// URL")
+    .option("-X, --request <method>", "HTTP method (default GET, or POST with -d/-F)")
+    .option("-H, --header <'Name: value'>", "a request header (repeatable)", collect, [])
+    .option(
+      "-d, --data <data>",
+      "request body; @FILE reads a file, @- reads stdin (sent as a form, as curl does)",
+    )
+    .option("-F, --form <name=value>", "a form field, urlencoded into the body (repeatable)", collect, [])
+    .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
+    .option("-i, --include", "print the status line and headers before the body")
+    .option("--timeout <seconds>", "give up when connecting, the headers or any body chunk take longer", "30")
+    .option("--max-redirects <n>", "redirects to follow before giving up (exit 47)", "10")
+    .option("--resolve <host:address>", "use this address for host, without DNS (repeatable)", collect, [])
+    .option("-s, --silent", "no progress bar")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lab get http://127.0.0.1:8000/                          print the body
+  lab get -i http://127.0.0.1:8000/api                    status line and headers, then the body
+  lab get -X POST -H "Content-Type: application/json" -d '{"a":1}' http://127.0.0.1:8000/api
+  lab get -F name=alice -F lang=en http://127.0.0.1:8000/form
+  lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
+
+Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect,
+22 HTTP error (status ≥ 400; "HTTP Error 404: Not Found" on stderr, the body still on stdout),
+23 cannot write the output, 28 timeout, 35 TLS failure, 47 too many redirects, 130 interrupted.`,
+    )
+    .action(action(async (url: string, opts: GetOpts) => runGet(url, opts)));
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+async function runGet(url: string, opts: GetOpts): Promise<void> {
+  const timeoutS = Number(opts.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
+    throw new UsageError(
+      `--timeout must be a positive number of seconds, got ${JSON.stringify(opts.timeout)}`,
+    );
+  }
+  const maxRedirects = Number(opts.maxRedirects);
+  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
+    throw new UsageError(
+      `--max-redirects must be a whole number ≥ 0, got ${JSON.stringify(opts.maxRedirects)}`,
+    );
+  }
+  if (opts.data !== undefined && opts.form.length > 0) throw new UsageError("give either -d or -F, not both");
+  const headers = opts.header.map(parseHeader);
+  const form = opts.form.map((f): [string, string] => {
+    const eq = f.indexOf("=");
+    if (eq < 0) throw new UsageError(`-F wants name=value, got ${JSON.stringify(f)}`);
+    return [f.slice(0, eq), f.slice(eq + 1)];
+  });
+  const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
+
+  const lib = await import("@netlab/url");
+  checkUrl(lib, url);
+  const body = opts.data === undefined ? undefined : await readData(opts.data);
+  if (body !== undefined && !headers.some(([k]) => k.toLowerCase() === "content-type")) {
+    headers.push(["Content-Type", "application/x-www-form-urlencoded"]);
+  }
+
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new Error("interrupted"));
+  process.once("SIGINT", onSigint);
+  const output = opts.output === undefined ? undefined : await openOutput(opts.output);
+  try {
+    let res: import("@netlab/url").HttpResponse;
+    try {
+      res = await lib.urlopen(url, {
+        method: opts.request,
+        headers,
+        body,
+        form: form.length ? form : undefined,
+        timeoutMs: timeoutS * 1000,
+        maxRedirects,
+        lookup: await createLookup(lib, resolve),
+        signal: controller.signal,
+      });
+    } catch (err) {
+      if (err instanceof lib.HTTPError) {
+        if (opts.include) process.stdout.write(head(err.status, err.reason, err.headers));
+        // As curl --fail-with-body: the body often explains the error; never into -o FILE.
+        process.stdout.write(err.body);
+      }
+      throw err;
+    }
+    if (opts.include) process.stdout.write(head(res.status, res.reason, res.headers));
+    const dest = output?.stream ?? process.stdout;
+    const progress =
+      !opts.silent && process.stderr.isTTY && (res.contentLength ?? PROGRESS_MIN_BYTES) >= PROGRESS_MIN_BYTES
+        ? new Progress(res.contentLength)
+        : undefined;
+    for await (const chunk of res.body) {
+      progress?.add(chunk.length);
+      if (!dest.write(chunk)) await drained(dest);
+    }
+    progress?.done();
+    await output?.commit();
+  } catch (err) {
+    await output?.discard();
+    const code = (err as { code?: string }).code ?? "";
+    if (err instanceof lib.URLError && code === "INVALID_URL") {
+      throw new UsageError(err.message, err.hint);
+    }
+    if (err instanceof lib.URLError || code === "WRITE_FAILED") {
+      const e = err as { message: string; hint?: string };
+      process.stderr.write(`lab: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ""}`);
+      throw new ExitCode(EXIT_CODES[code] ?? 1);
+    }
+    throw err;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+/**
+ * Name resolution for this request: `--resolve` pins names to addresses (others use the system
+ * resolver). NETLAB_TEST_RESOLVE_FAIL=1 makes every name fail with ENOTFOUND without a DNS query,
+ * so tests can check exit 6 without touching the network.
+ */
+async function createLookup(
+  lib: typeof import("@netlab/url"),
+  table: Record<string, string>,
+): Promise<import("node:net").LookupFunction | undefined> {
+  if (process.env.NETLAB_TEST_RESOLVE_FAIL === "1") return lib.staticLookup({});
+  if (Object.keys(table).length === 0) return undefined;
+  const dns = await import("node:dns");
+  const pinned = lib.staticLookup(table);
+  return ((hostname: string, options: object, callback: never) => {
+    if (Object.hasOwn(table, hostname)) pinned(hostname, options as never, callback);
+    else dns.lookup(hostname, options as never, callback);
+  }) as import("node:net").LookupFunction;
+}
+
+function parseHeader(h: string): [string, string] {
+  const colon = h.indexOf(":");
+  const name = colon < 0 ? "" : h.slice(0, colon).trim();
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+    throw new UsageError(`-H wants 'Name: value', got ${JSON.stringify(h)}`);
+  }
+  return [name, h.slice(colon + 1).trim()];
+}
+
+function parseResolve(r: string): [string, string] {
+  const colon = r.indexOf(":");
+  if (colon <= 0 || colon === r.length - 1) {
+    throw new UsageError(
+      `--resolve wants host:address, got ${JSON.stringify(r)}`,
+      "e.g. --resolve api.test:127.0.0.1",
+    );
+  }
+  return [r.slice(0, colon), r.slice(colon + 1).replace(/^\[(.*)\]$/, "$1")];
+}
+
+/** An invalid URL is a usage error with Python's or WHATWG's reason. */
+function checkUrl(lib: typeof import("@netlab/url"), url: string): void {
+  let parts: import("@netlab/url").SplitResult;
+  try {
+    parts = lib.urlsplit(url);
+    void parts.port;
+  } catch (err) {
+    const e = err as { message: string; hint?: string };
+    throw new UsageError(`invalid URL: ${e.message}`, e.hint);
+  }
+  if (parts.scheme !== "http" && parts.scheme !== "https") {
+    throw new UsageError(
+      parts.scheme
+        ? `unsupported scheme "${parts.scheme}" in ${url}`
+        : `invalid URL ${JSON.stringify(url)}: no scheme`,
+      "give an absolute http:// or https:// URL",
+    );
+  }
+  if (!parts.hostname)
+    throw new UsageError(`invalid URL ${JSON.stringify(url)}: no host`, "e.g. http://127.0.0.1:8000/");
+  const view = lib.whatwg(url);
+  if (!view.ok) throw new UsageError(`invalid URL ${JSON.stringify(url)}: ${view.error}`);
+}
+
+async function readData(data: string): Promise<Uint8Array> {
+  if (!data.startsWith("@")) return new TextEncoder().encode(data);
+  const { readFile } = await import("node:fs/promises");
+  const name = data.slice(1);
+  if (name === "-") {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await readFile(name);
+  } catch (err) {
+    throw new UsageError(`cannot read ${name}: ${(err as Error).message}`);
+  }
+}
+
+/** The status line and headers as `curl -i` shows them. */
+function head(status: number, reason: string, headers: Headers): string {
+  const lines = [`HTTP/1.1 ${status} ${reason}`];
+  headers.forEach((value, name) => {
+    lines.push(`${name}: ${value}`);
+  });
+  return `${lines.join("\r\n")}\r\n\r\n`;
+}
+
+function drained(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      stream.off("error", onError);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      stream.off("drain", onDrain);
+      reject(err);
+    };
+    stream.once("drain", onDrain);
+    stream.once("error", onError);
+  });
+}
+
+/** `-o FILE`: written to FILE.part, renamed into place only when the whole body has arrived. */
+async function openOutput(file: string) {
+  const fs = await import("node:fs");
+  const part = `${file}.part`;
+  const stream = fs.createWriteStream(part);
+  await new Promise<void>((resolve, reject) => {
+    stream.once("open", () => resolve());
+    stream.once("error", (err) =>
+      reject(Object.assign(new Error(`cannot write ${file}: ${err.message}`), { code: "WRITE_FAILED" })),
+    );
+  });
+  let writeError: Error | undefined;
+  stream.on("error", (err) => {
+    writeError = err;
+  });
+  const close = () => new Promise<void>((resolve) => stream.end(() => resolve()));
+  return {
+    stream,
+    async commit() {
+      await close();
+      if (writeError) {
+        throw Object.assign(new Error(`cannot write ${file}: ${writeError.message}`), {
+          code: "WRITE_FAILED",
+        });
+      }
+      await fs.promises.rename(part, file);
+    },
+    async discard() {
+      if (!stream.closed) await close();
+      await fs.promises.rm(part, { force: true });
+    },
+  };
+}
+
+/** A one-line progress bar on stderr, redrawn at most ten times a second. */
+class Progress {
+  #bytes = 0;
+  #lastDraw = 0;
+  readonly #started = Date.now();
+
+  constructor(readonly total: number | undefined) {}
+
+  add(n: number): void {
+    this.#bytes += n;
+    const now = Date.now();
+    if (now - this.#lastDraw >= 100) {
+      this.#lastDraw = now;
+      this.#draw(now);
+    }
+  }
+
+  done(): void {
+    this.#draw(Date.now());
+    process.stderr.write("\n");
+  }
+
+  #draw(now: number): void {
+    const seconds = Math.max((now - this.#started) / 1000, 0.001);
+    const rate = `${mib(this.#bytes / seconds)}/s`;
+    if (this.total) {
+      const ratio = Math.min(1, this.#bytes / this.total);
+      const width = 30;
+      const filled = Math.round(ratio * width);
+      const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
+      process.stderr.write(
+        `\r[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${mib(this.#bytes)} / ${mib(this.total)}  ${rate}   `,
+      );
+    } else {
+      process.stderr.write(`\r${mib(this.#bytes)}  ${rate}   `);
+    }
+  }
+}
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024
+    ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+    : `${(bytes / 1024).toFixed(0)} KiB`;
+}
