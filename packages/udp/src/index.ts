@@ -1,5 +1,12 @@
 export { type HostPort, parseHostPort, parsePort, type ResolvedAddress, resolveHost } from "./address.js";
 export {
+  type EchoCounters,
+  type EchoDatagram,
+  type UdpEchoEvents,
+  type UdpEchoOptions,
+  UdpEchoServer,
+} from "./echo-server.js";
+export {
   EMULATOR_DEFAULTS,
   type EmulatorOptions,
   type Fate,
@@ -14,6 +21,7 @@ export {
   type UdpErrorCode,
   type UdpErrorContext,
 } from "./errors.js";
+export { type ReceivedDatagram, UdpListener, type UdpListenerOptions } from "./listener.js";
 export {
   MAX_TRACKED_PROBES,
   MIN_INTERVAL_MS,
@@ -37,6 +45,7 @@ export {
   type Probe,
 } from "./probe.js";
 export { type Random, randomSeed, seededRandom } from "./random.js";
+export { type SendOptions, type SendResult, sendDatagram } from "./send.js";
 export {
   formatPercent,
   formatRtt,

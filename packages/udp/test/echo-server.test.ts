@@ -1,0 +1,170 @@
+import dgram from "node:dgram";
+import { describe, expect, it, onTestFinished } from "vitest";
+import {
+  type EchoDatagram,
+  MAX_UDP_PAYLOAD_BYTES,
+  NetworkEmulator,
+  ping,
+  sendDatagram,
+  type UdpEchoOptions,
+  UdpEchoServer,
+} from "../src/index.js";
+
+/** An echo server on 127.0.0.1, port 0, serving until the test ends. */
+async function startEcho(options: UdpEchoOptions = {}): Promise<UdpEchoServer> {
+  const server = new UdpEchoServer({ host: "127.0.0.1", port: 0, ...options });
+  await server.listen();
+  const serving = server.serveForever();
+  onTestFinished(async () => {
+    await server.shutdown();
+    await serving;
+  });
+  return server;
+}
+
+/** A raw client socket on 127.0.0.1; closed when the test ends. */
+async function client(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+  onTestFinished(() => new Promise<void>((r) => socket.close(() => r())));
+  return socket;
+}
+
+/** Sends `data` to `port` and resolves with the next datagram that comes back (2 s at most). */
+function roundTrip(socket: dgram.Socket, port: number, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no echo of ${data.length} bytes`)), 2000);
+    socket.once("message", (msg) => {
+      clearTimeout(timer);
+      resolve(msg);
+    });
+    socket.send(data, port, "127.0.0.1");
+  });
+}
+
+describe("UDP echo server", () => {
+  it("echoes datagrams of every size from 0 to 65,507 bytes unchanged", async () => {
+    const server = await startEcho();
+    const socket = await client();
+    for (const size of [0, 1, 20, 64, 1472, 1473, 8192, 32_768, MAX_UDP_PAYLOAD_BYTES]) {
+      const data = Buffer.alloc(size, size & 0xff);
+      if (size > 0) data[size - 1] = 0x7f;
+      const echoed = await roundTrip(socket, server.address.port, data);
+      expect(echoed.equals(data), `size ${size}`).toBe(true);
+    }
+    expect(server.counters.datagrams).toBe(9);
+  });
+
+  it("answers every sender at its own address", async () => {
+    const server = await startEcho();
+    const [a, b] = [await client(), await client()];
+    const [ra, rb] = await Promise.all([
+      roundTrip(a, server.address.port, Buffer.from("from a")),
+      roundTrip(b, server.address.port, Buffer.from("from b")),
+    ]);
+    expect(ra.toString()).toBe("from a");
+    expect(rb.toString()).toBe("from b");
+  });
+
+  it("emits a datagram event with the peer, size and fate", async () => {
+    const server = await startEcho();
+    const events: EchoDatagram[] = [];
+    server.on("datagram", (d) => events.push(d));
+    const socket = await client();
+    await roundTrip(socket, server.address.port, Buffer.from("hello"));
+    expect(events).toEqual([
+      {
+        index: 1,
+        peer: { address: "127.0.0.1", port: socket.address().port, family: "IPv4" },
+        bytes: 5,
+        fate: { dropped: false, delaysMs: [0], reordered: false },
+      },
+    ]);
+  });
+
+  it("drops exactly the datagrams its seeded emulator decides to drop", async () => {
+    const options = { lossRate: 0.3, seed: 1234 };
+    const server = await startEcho(options);
+    const expected = new NetworkEmulator(options);
+    const count = 300;
+    let expectedReceived = 0;
+    for (let i = 0; i < count; i++) if (!expected.decide().dropped) expectedReceived++;
+    const s = await ping({ port: server.address.port, count, intervalMs: 2, timeoutMs: 500 }).run();
+    expect(s.received).toBe(expectedReceived);
+    expect(server.counters.dropped).toBe(count - expectedReceived);
+    expect(s.lossPercent).toBeCloseTo((100 * (count - expectedReceived)) / count, 10);
+  });
+
+  it("delays replies by --delay, so a short timeout sees them late", async () => {
+    const server = await startEcho({ delayMs: 150 });
+    const s = await ping({
+      port: server.address.port,
+      count: 2,
+      intervalMs: 250,
+      timeoutMs: 50,
+      lingerMs: 300,
+    }).run();
+    expect(s).toMatchObject({ transmitted: 2, received: 0, late: 2 });
+  });
+
+  it("sends duplicated datagrams twice, which the pinger counts", async () => {
+    const server = await startEcho({ duplicateRate: 1, delayMs: 1 });
+    const s = await ping({ port: server.address.port, count: 5, intervalMs: 10, lingerMs: 50 }).run();
+    expect(s).toMatchObject({ transmitted: 5, received: 5, duplicates: 5 });
+    expect(server.counters.duplicated).toBe(5);
+  });
+
+  it("reorders: a held-back reply comes after the next one", async () => {
+    let n = 0;
+    // Hold back every other datagram: draws 3 (reorder) of datagrams 1, 3, 5... are below the rate.
+    const random = () => {
+      const draw = n++ % 10;
+      return draw === 2 ? 0 : 0.99;
+    };
+    const server = await startEcho({ reorderRate: 0.5, random });
+    const s = await ping({ port: server.address.port, count: 4, intervalMs: 20, timeoutMs: 1000 }).run();
+    expect(s.received).toBe(4);
+    expect(s.reordered).toBe(2);
+  });
+
+  it("survives garbage and keeps serving", async () => {
+    const server = await startEcho();
+    const socket = await client();
+    for (let i = 0; i < 50; i++) socket.send(Buffer.from([i, 0xff, 0x00]), server.address.port, "127.0.0.1");
+    socket.send(Buffer.alloc(0), server.address.port, "127.0.0.1");
+    const { reply } = await sendDatagram({ port: server.address.port, data: "still there?", waitMs: 2000 });
+    expect(reply?.packet.toString()).toBe("still there?");
+    const p = await ping({ port: server.address.port, count: 5, intervalMs: 2 }).run();
+    expect(p.received).toBe(5);
+    expect(server.state).toBe("running");
+  });
+
+  it("refuses a port already in use with ADDRESS_IN_USE in one line", async () => {
+    const first = await startEcho();
+    const second = new UdpEchoServer({ port: first.address.port });
+    const err = await second.listen().catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe("ADDRESS_IN_USE");
+    expect((err as Error).message).toMatch(new RegExp(`${first.address.port}.*already in use`));
+  });
+
+  it("cancels scheduled replies on shutdown without errors", async () => {
+    const server = new UdpEchoServer({ port: 0, delayMs: 100 });
+    const errors: unknown[] = [];
+    server.on("error", (e) => errors.push(e));
+    await server.listen();
+    const serving = server.serveForever();
+    const socket = await client();
+    socket.send("x", server.address.port, "127.0.0.1");
+    await new Promise<void>((r) => server.once("datagram", () => r()));
+    await server.shutdown();
+    await serving;
+    expect(server.emulator.heldCount).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it("applies recvBufferSize once bound", async () => {
+    const server = await startEcho({ recvBufferSize: 1 << 20 });
+    // Linux doubles the value asked for (and caps it at rmem_max).
+    expect(server.recvBufferSize).toBeGreaterThan(200_000);
+  });
+});
