@@ -6,7 +6,7 @@ type UrlLib = typeof import("@netlab/url");
 interface ShowOpts {
   json?: boolean;
   whatwg?: boolean;
-  scheme?: string;
+  defaultScheme?: string;
 }
 
 interface BuildOpts {
@@ -34,8 +34,7 @@ export function registerUrl(program: Command): void {
     .argument("[url]", "the URL to take apart")
     .option("--json", "print the parts as JSON")
     .option("--whatwg", "show how a browser (WHATWG URL, Node's URL) reads it, beside Python's view")
-    .option("--scheme <scheme>", "scheme to assume when the URL has none (Python's scheme= argument)")
-    .enablePositionalOptions()
+    .option("--default-scheme <scheme>", "scheme to assume when the URL has none (Python's scheme= argument)")
     .addHelpText(
       "after",
       `
@@ -160,7 +159,7 @@ interface Parts {
 async function showUrl(input: string, opts: ShowOpts): Promise<void> {
   const lib = await import("@netlab/url");
   const parts = asUsage((): Parts => {
-    const r = lib.urlparse(input, opts.scheme === undefined ? {} : { scheme: opts.scheme });
+    const r = lib.urlparse(input, opts.defaultScheme === undefined ? {} : { scheme: opts.defaultScheme });
     // Reading .port is where Python raises for a bad port; read it here so it is a usage error.
     return {
       scheme: r.scheme,
