@@ -49,7 +49,7 @@ describe("lab server --mode echo|upper", () => {
   });
 
   it("--max-clients: the extra connection gets one ERR line, the others keep working", async () => {
-    const { port } = await server("echo", ["--max-clients", "1"]);
+    const { lab, port } = await server("echo", ["--max-clients", "1"]);
     const first = net.connect({ host: "127.0.0.1", port });
     first.setEncoding("utf8");
     await new Promise((r) => first.once("connect", r));
@@ -58,6 +58,7 @@ describe("lab server --mode echo|upper", () => {
       first.write("one\n");
       await new Promise((r) => first.once("data", r));
       expect(await exchange(port, "")).toBe("ERR server full (1 connections)\n");
+      await lab.waitForOutput(/refuse 127\.0\.0\.1:\d+: server full/);
       first.write("two\n");
       expect(await new Promise((r) => first.once("data", r))).toBe("two\n");
     } finally {

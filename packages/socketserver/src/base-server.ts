@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { Event, type Release, Semaphore } from "@netlab/concurrency";
 import { NetworkError } from "./errors.js";
 import type { BaseRequestHandler } from "./handler.js";
 import {
@@ -48,8 +49,8 @@ export type ServerState = "idle" | "running" | "closing" | "closed";
  * Call: `listen()`, `serveForever()`, `handleRequest()`, `shutdown()`, `serverClose()`.
  * Override: `verifyRequest(peer)`, `handleError(err, peer)`, `handleTimeout()`, `serviceActions()`.
  * Events: `listening`, `open`(info), `close`(info), `bytesIn`(info, n), `bytesOut`(info, n),
- * `frameIn`(info, frame), `frameOut`(info, frame), `error`(err, peer) — per-connection events are
- * only computed while someone listens.
+ * `frameIn`(info, frame), `frameOut`(info, frame), `error`(err, peer), `refuse`(peer) when full —
+ * per-connection events are only computed while someone listens.
  * @example
  * await using server = new TCPServer({ port: 0 }, EchoHandler);
  * await server.listen();
@@ -76,13 +77,11 @@ export abstract class BaseServer extends EventEmitter {
   #pending: unknown[] = [];
   #pendingWaiter: (() => void) | undefined;
   #isServing = false;
-  /** Slots taken: handlers alive plus requests being verified. */
-  #active = 0;
+  /** One permit per connection slot (handlers alive plus requests being verified); none when unlimited. */
+  readonly #slots: Semaphore | undefined;
   #shutdown: Promise<void> | undefined;
-  #closedResolve!: () => void;
-  readonly #closed = new Promise<void>((resolve) => {
-    this.#closedResolve = resolve;
-  });
+  /** Set when shutdown has finished. */
+  readonly #closed = new Event();
 
   constructor(options: ServerOptions, Handler: HandlerClass) {
     super();
@@ -93,6 +92,9 @@ export abstract class BaseServer extends EventEmitter {
     checkMs("drainTimeoutMs", o.drainTimeoutMs);
     checkMs("timeout", o.timeout);
     this.options = o;
+    this.#slots = Number.isFinite(o.maxConnections)
+      ? new Semaphore(o.maxConnections, { name: "maxConnections" })
+      : undefined;
     this.timeout = o.timeout;
     this.Handler = Handler;
     const wants = this[kWants];
@@ -139,7 +141,7 @@ export abstract class BaseServer extends EventEmitter {
   async serveForever(opts: ServeOptions = {}): Promise<void> {
     const { signal, pollInterval = 500 } = opts;
     if (this.#state === "idle") await this.listen();
-    if (this.#state !== "running") return this.#closed;
+    if (this.#state !== "running") return this.#closed.wait();
     const stop = () => void this.shutdown();
     if (signal?.aborted) stop();
     signal?.addEventListener("abort", stop, { once: true });
@@ -151,7 +153,7 @@ export abstract class BaseServer extends EventEmitter {
     this.#isServing = true;
     for (const request of this.#takePending()) void this.#process(request);
     try {
-      await this.#closed;
+      await this.#closed.wait();
     } finally {
       this.#isServing = false;
       clearInterval(ticker);
@@ -171,7 +173,7 @@ export abstract class BaseServer extends EventEmitter {
       const arrived = new Promise<void>((resolve) => {
         this.#pendingWaiter = resolve;
       });
-      await settleWithin(Promise.race([arrived, this.#closed]), this.timeout);
+      await settleWithin(Promise.race([arrived, this.#closed.wait()]), this.timeout);
       this.#pendingWaiter = undefined;
       request = this.#pending.shift();
     }
@@ -256,8 +258,14 @@ export abstract class BaseServer extends EventEmitter {
   async #process(request: unknown): Promise<void> {
     const peer = this.peerOf(request);
     if (!peer) return this.discard(request);
-    if (this.#active >= this.options.maxConnections) return this.refuse(request);
-    this.#active++;
+    let release: Release | undefined;
+    if (this.#slots) {
+      release = this.#slots.tryAcquire();
+      if (!release) {
+        this.emit("refuse", peer);
+        return this.refuse(request);
+      }
+    }
     try {
       let isAllowed: boolean;
       try {
@@ -272,7 +280,7 @@ export abstract class BaseServer extends EventEmitter {
       this.#done.set(handler, done);
       await done;
     } finally {
-      this.#active--;
+      release?.();
     }
   }
 
@@ -327,7 +335,7 @@ export abstract class BaseServer extends EventEmitter {
     const drained = this.#drain();
     if (this.shutdownWaitsForHandlers()) await drained;
     this.#state = "closed";
-    this.#closedResolve();
+    this.#closed.set();
   }
 
   async #drain(): Promise<void> {

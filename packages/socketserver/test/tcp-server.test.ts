@@ -295,7 +295,9 @@ describe("rfile and wfile", () => {
 
 describe("limits", () => {
   it("refuses the connection over maxConnections with one ERR line and keeps the others working", async () => {
-    const { port } = await serve(EchoHandler, { maxConnections: 2 });
+    const { port, server } = await serve(EchoHandler, { maxConnections: 2 });
+    const refused: PeerAddress[] = [];
+    server.on("refuse", (peer: PeerAddress) => refused.push(peer));
     const a = await LineClient.open(port);
     const b = await LineClient.open(port);
     a.send("a");
@@ -304,6 +306,7 @@ describe("limits", () => {
     expect(await b.readLine()).toBe("b");
     const c = await LineClient.open(port);
     expect(await c.readAll()).toEqual(["ERR server full (2 connections)"]);
+    expect(refused).toHaveLength(1);
     a.send("a2");
     expect(await a.readLine()).toBe("a2");
     // A slot frees when a client leaves.

@@ -156,6 +156,7 @@ function logConnections(server: BaseServer): void {
   server.on("close", (info: ConnectionInfo) =>
     log(`disconnect ${formatPeer(info.peer)} (#${info.id}, ${info.bytesIn} B in, ${info.bytesOut} B out)`),
   );
+  server.on("refuse", (peer: PeerAddress) => log(`refuse ${formatPeer(peer)}: server full`));
   server.on("error", (err: unknown, peer?: PeerAddress) => {
     const message = err instanceof Error ? err.message : String(err);
     log(peer ? `error from ${formatPeer(peer)}: ${message}` : `error: ${message}`);
