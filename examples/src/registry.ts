@@ -9,4 +9,43 @@ export interface ExampleInfo {
 }
 
 /** Every example, in the order `lab examples` lists them. */
-export const examples: ExampleInfo[] = [];
+export const examples: ExampleInfo[] = [
+  {
+    name: "generics",
+    topic: "generics",
+    summary: "reverse<T>() and Box<T>: one piece of code, many checked types",
+  },
+  { name: "interrupt-signal", topic: "concurrency", summary: "interrupt an async task with an AbortSignal" },
+  {
+    name: "interrupt-flag",
+    topic: "concurrency",
+    summary: "interrupt a worker thread with a shared stop flag",
+  },
+  {
+    name: "deadlock",
+    topic: "concurrency",
+    summary: "a deadlock named by debug mode, and its cure: lock ordering",
+  },
+  { name: "event", topic: "concurrency", summary: "Event as a traffic light: cars wait for green" },
+  { name: "condition", topic: "concurrency", summary: "Condition: producer/consumer over a bounded buffer" },
+  {
+    name: "shared-counter",
+    topic: "concurrency",
+    summary: "worker_threads counter: updates lost without a lock, exact with SharedMutex",
+  },
+  {
+    name: "semaphore",
+    topic: "concurrency",
+    summary: "Semaphore(3): ten downloads, at most three at a time",
+  },
+  {
+    name: "daemon",
+    topic: "concurrency",
+    summary: "daemon workers die with the process, non-daemon ones are waited for",
+  },
+  {
+    name: "priority-queue",
+    topic: "concurrency",
+    summary: "PriorityQueue producer/consumer: urgent jobs overtake",
+  },
+];

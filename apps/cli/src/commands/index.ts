@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerBench } from "./bench.js";
 import { registerDemo } from "./demo.js";
+import { registerExamples } from "./examples.js";
 import { registerGet } from "./get.js";
 import { registerServer } from "./server.js";
 import { registerUrl } from "./url.js";
@@ -12,4 +13,11 @@ export type Register = (program: Command) => void;
  * Every command, in the order `lab --help` lists them. Each module imports only commander and
  * types at the top, and its feature package inside the action, so `lab --help` stays fast.
  */
-export const commands: Register[] = [registerDemo, registerServer, registerUrl, registerGet, registerBench];
+export const commands: Register[] = [
+  registerDemo,
+  registerServer,
+  registerExamples,
+  registerUrl,
+  registerGet,
+  registerBench,
+];

@@ -1,0 +1,111 @@
+import type { ExampleInfo } from "@netlab/examples";
+import type { Command } from "commander";
+import { action, ExitCode, UsageError } from "../run.js";
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** `lab examples` lists the runnable examples; `lab examples run NAME` runs one. */
+export function registerExamples(program: Command): void {
+  const examples = program
+    .command("examples")
+    .description("list the runnable examples, one line each, grouped by topic")
+    .option("--json", "print the list as JSON")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  lab examples              list them\n  lab examples run event    run the traffic-light Event example\n",
+    )
+    .action(
+      action(async (opts: { json?: boolean }) => {
+        const { examples: list } = await import("@netlab/examples");
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+          return;
+        }
+        process.stdout.write(formatList(list));
+      }),
+    );
+
+  examples
+    .command("run")
+    .description("run one example (node examples/dist/NAME.js) and exit with its exit code")
+    .argument("<name>", "the example's name, as `lab examples` lists it")
+    .argument("[args...]", "passed on to the example")
+    .addHelpText("after", "\nExample:\n  lab examples run shared-counter\n")
+    .action(
+      action(async (name: string, args: string[]) => {
+        const { examples: list } = await import("@netlab/examples");
+        const info = list.find((e) => e.name === name);
+        if (!info) throw unknownExample(name, list);
+        const code = await runExample(info, args);
+        if (code !== 0) throw new ExitCode(code);
+      }),
+    );
+}
+
+/** The list, grouped by topic in first-seen order, names aligned. */
+function formatList(list: readonly ExampleInfo[]): string {
+  if (list.length === 0) return "no examples are registered\n";
+  const width = Math.max(...list.map((e) => e.name.length));
+  const topics = [...new Set(list.map((e) => e.topic))];
+  const blocks = topics.map((topic) => {
+    const lines = list.filter((e) => e.topic === topic).map((e) => `  ${e.name.padEnd(width)}  ${e.summary}`);
+    return `${topic}\n${lines.join("\n")}\n`;
+  });
+  return `${blocks.join("\n")}\nrun one with: lab examples run NAME\n`;
+}
+
+/** Runs the built example with inherited stdio; resolves with its exit code (128+n for a signal). */
+async function runExample(info: ExampleInfo, args: string[]): Promise<number> {
+  const { spawn } = await import("node:child_process");
+  const { existsSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const file = fileURLToPath(new URL(`./${info.name}.js`, import.meta.resolve("@netlab/examples")));
+  if (!existsSync(file)) {
+    throw Object.assign(new Error(`example ${info.name} is not built (${file} is missing)`), {
+      code: "NOT_BUILT",
+      hint: "run pnpm build",
+    });
+  }
+  process.stderr.write(`▶ ${info.name}: ${info.summary}\n`);
+  const child = spawn(process.execPath, [file, ...args], { stdio: "inherit" });
+  // Ctrl-C on a terminal reaches the child too; a signal sent to `lab` alone is passed on.
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, forward);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code, signal) => resolve(code ?? 128 + (SIGNALS[signal ?? ""] ?? 0)));
+    });
+  } finally {
+    for (const s of signals) process.off(s, forward);
+  }
+}
+
+/** A usage error naming the examples closest to `name`. */
+function unknownExample(name: string, list: readonly ExampleInfo[]): UsageError {
+  const close = list
+    .map((e) => ({ name: e.name, d: distance(name, e.name) }))
+    .filter(
+      (e) =>
+        e.d <= Math.max(2, Math.floor(e.name.length / 3)) || e.name.includes(name) || name.includes(e.name),
+    )
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map((e) => e.name);
+  const message = `no example named '${name}'${close.length ? ` (did you mean ${close.join(", ")}?)` : ""}`;
+  return new UsageError(message, "run 'lab examples' for the list");
+}
+
+/** Levenshtein distance: names are short, so the plain table is fine. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
