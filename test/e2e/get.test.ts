@@ -1,0 +1,199 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import getPort from "get-port";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runLab, startLab } from "../helpers/lab.js";
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+
+const BIG = Buffer.alloc(24 * 1024 * 1024);
+for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32LE((i * 2654435761) >>> 0, i);
+const BIG_SHA = createHash("sha256").update(BIG).digest("hex");
+
+let releaseStream: (() => void) | undefined;
+
+const routes: Record<string, Handler> = {
+  "/hello": (_req, res) => {
+    res.setHeader("x-test", "yes");
+    res.end("hello\n");
+  },
+  "/echo": (req, res, body) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ method: req.method, headers: req.headers, body: body.toString("utf8") }));
+  },
+  "/missing": (_req, res) => {
+    res.statusCode = 404;
+    res.end("no such page\n");
+  },
+  "/r1": (_req, res) => res.writeHead(302, { location: "/r2" }).end(),
+  "/r2": (_req, res) => res.writeHead(301, { location: "/hello" }).end(),
+  "/loop": (_req, res) => res.writeHead(302, { location: "/loop" }).end(),
+  "/big": (_req, res) => {
+    res.setHeader("content-length", BIG.length);
+    res.end(BIG);
+  },
+  "/never": () => {},
+  // Sends a first line, then waits for the test to see it come out of lab before sending the rest.
+  "/stream": (_req, res) => {
+    res.write("first\n");
+    releaseStream = () => res.end("second\n");
+  },
+};
+
+let server: Server;
+let base: string;
+let port: number;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "lab-get-"));
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const route = routes[new URL(req.url ?? "/", "http://x").pathname];
+      if (route) route(req, res, Buffer.concat(chunks));
+      else res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = (server.address() as AddressInfo).port;
+  base = `http://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe("lab get", () => {
+  it("prints the body to stdout and exits 0", async () => {
+    const r = await runLab(["get", `${base}/hello`]);
+    expect(r).toEqual({ code: 0, stdout: "hello\n", stderr: "" });
+  });
+
+  it("prints the status line and headers first with -i", async () => {
+    const r = await runLab(["get", "-i", `${base}/hello`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(r.stdout).toContain("x-test: yes\r\n");
+    expect(r.stdout.endsWith("\r\n\r\nhello\n")).toBe(true);
+  });
+
+  it("sends -X, -H and -d (as a form body, like curl)", async () => {
+    const r = await runLab(["get", "-X", "PUT", "-H", "X-One: 1", "-d", "a=1&b=2", `${base}/echo`]);
+    const echo = JSON.parse(r.stdout);
+    expect(echo.method).toBe("PUT");
+    expect(echo.headers["x-one"]).toBe("1");
+    expect(echo.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(echo.body).toBe("a=1&b=2");
+  });
+
+  it("POSTs -d with the caller's Content-Type, and -d @- from stdin", async () => {
+    const r = await runLab(["get", "-H", "Content-Type: application/json", "-d", "@-", `${base}/echo`], {
+      input: '{"a":1}',
+    });
+    const echo = JSON.parse(r.stdout);
+    expect(echo.method).toBe("POST");
+    expect(echo.headers["content-type"]).toBe("application/json");
+    expect(echo.body).toBe('{"a":1}');
+  });
+
+  it("POSTs -F fields urlencoded", async () => {
+    const r = await runLab(["get", "-F", "q=a b", "-F", "k=ü&x", `${base}/echo`]);
+    expect(JSON.parse(r.stdout).body).toBe("q=a+b&k=%C3%BC%26x");
+  });
+
+  it("exits 22 with 'HTTP Error 404: Not Found' on stderr, the body on stdout", async () => {
+    const r = await runLab(["get", `${base}/missing`]);
+    expect(r.code).toBe(22);
+    expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 404: Not Found");
+    expect(r.stdout).toBe("no such page\n");
+  });
+
+  it("follows redirects", async () => {
+    const r = await runLab(["get", `${base}/r1`]);
+    expect(r).toMatchObject({ code: 0, stdout: "hello\n" });
+  });
+
+  it("exits 47 on a redirect loop, naming it", async () => {
+    const r = await runLab(["get", "--max-redirects", "3", `${base}/loop`]);
+    expect(r.code).toBe(47);
+    expect(r.stderr).toContain("lab: redirect loop: gave up after 3 redirects");
+  });
+
+  it("exits 28 when the server never answers within --timeout", async () => {
+    const started = Date.now();
+    const r = await runLab(["get", "--timeout", "0.5", `${base}/never`]);
+    expect(r.code).toBe(28);
+    expect(r.stderr).toContain(`lab: timed out after 0.5 s waiting for ${base}/never`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("exits 7 when nothing listens on the port", async () => {
+    const closed = await getPort({ host: "127.0.0.1" });
+    const r = await runLab(["get", `http://127.0.0.1:${closed}/`]);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain(`lab: cannot connect to 127.0.0.1:${closed}: connection refused`);
+  });
+
+  it("exits 6 when the host cannot be resolved (failure injected, no DNS query)", async () => {
+    const r = await runLab(["get", "http://unresolvable.invalid/"], {
+      env: { NETLAB_TEST_RESOLVE_FAIL: "1" },
+    });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain("lab: cannot resolve host unresolvable.invalid (ENOTFOUND)");
+  });
+
+  it("uses --resolve host:address instead of DNS", async () => {
+    const r = await runLab(["get", "--resolve", "api.test:127.0.0.1", `http://api.test:${port}/echo`]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).headers.host).toBe(`api.test:${port}`);
+  });
+
+  it("writes a large body to -o FILE with the right sha256, and no progress bar when piped", async () => {
+    const out = join(dir, "big.bin");
+    const r = await runLab(["get", "-o", out, `${base}/big`]);
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(createHash("sha256").update(readFileSync(out)).digest("hex")).toBe(BIG_SHA);
+    expect(existsSync(`${out}.part`)).toBe(false);
+  });
+
+  it("leaves no file behind with -o when the request fails", async () => {
+    const out = join(dir, "missing.html");
+    const r = await runLab(["get", "-o", out, `${base}/missing`]);
+    expect(r.code).toBe(22);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(`${out}.part`)).toBe(false);
+  });
+
+  it("streams: the first chunk is out before the server has sent the rest", async () => {
+    const lab = startLab(["get", `${base}/stream`]);
+    await lab.waitForOutput("first\n", { stream: "stdout" });
+    expect(lab.stdout()).toBe("first\n");
+    releaseStream?.();
+    expect(await lab.exited).toBe(0);
+    expect(lab.stdout()).toBe("first\nsecond\n");
+  });
+
+  it.each([
+    [["http://[::1/"], "lab: invalid URL: Invalid IPv6 URL"],
+    [["ftp://127.0.0.1/x"], 'lab: unsupported scheme "ftp" in ftp://127.0.0.1/x'],
+    [["not a url"], 'lab: invalid URL "not a url": no scheme'],
+    [["http://127.0.0.1:99999/"], "lab: invalid URL: Port out of range 0-65535"],
+    [
+      ["--timeout", "soon", "http://127.0.0.1/"],
+      'lab: --timeout must be a positive number of seconds, got "soon"',
+    ],
+    [["-H", "nocolon", "http://127.0.0.1/"], "lab: -H wants 'Name: value', got \"nocolon\""],
+  ])("exits 2 for %j", async (args, line) => {
+    const r = await runLab(["get", ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toBe(line);
+  });
+});
