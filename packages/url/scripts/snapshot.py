@@ -3,6 +3,7 @@
 
     python3 packages/url/scripts/snapshot.py            # rewrite test/fixtures/python-snapshot.json
     python3 packages/url/scripts/snapshot.py --stdout   # print the same JSON (pnpm test:interop)
+    python3 packages/url/scripts/snapshot.py --stdin    # run the cases given as JSON on stdin
 
 Each case is {"fn", "args", "kwargs"} plus either "result" or "error" ({"type", "message"}).
 Bytes travel as {"$bytes": "<hex>"}; results that Python keys by dict are lists of pairs, so
@@ -538,6 +539,11 @@ def build():
 
 
 def main():
+    if "--stdin" in sys.argv:
+        calls = json.load(sys.stdin)
+        out = [run(c["fn"], *c["args"], **c.get("kwargs", {})) for c in calls]
+        sys.stdout.write(json.dumps({"python": sys.version.split()[0], "cases": out}, ensure_ascii=True) + "\n")
+        return
     text = json.dumps(build(), ensure_ascii=True, indent=1) + "\n"
     if "--stdout" in sys.argv:
         sys.stdout.write(text)
