@@ -40,7 +40,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     stdout.write(LEAVE_ALT_SCREEN);
   };
   process.once("exit", restoreScreen);
-  const instance = render(
+  // Sockets first: they connect while Ink lays out and draws the first frame.
+  let instance: ReturnType<typeof render> | undefined;
+  const started = lab.start().catch(async (err: unknown) => {
+    await lab.close();
+    instance?.unmount();
+    throw err;
+  });
+  instance = render(
     <ThemeContext.Provider value={theme}>
       <App lab={lab} />
     </ThemeContext.Provider>,
@@ -48,16 +55,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   );
   // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does.
   const onSignal = () => {
-    void lab.close().finally(() => instance.unmount());
+    void lab.close().finally(() => instance?.unmount());
   };
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
   for (const s of signals) process.on(s, onSignal);
   try {
-    const started = lab.start().catch(async (err: unknown) => {
-      await lab.close();
-      instance.unmount();
-      throw err;
-    });
     await Promise.all([started, instance.waitUntilExit()]);
   } finally {
     for (const s of signals) process.off(s, onSignal);

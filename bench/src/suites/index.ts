@@ -1,5 +1,6 @@
 import type { Suite } from "../types.js";
 import { cliSuite } from "./cli.js";
+import { demoSuite } from "./demo.js";
 
 /** Every suite, in the order `pnpm bench` runs them. Add yours here. */
-export const suites: Suite[] = [cliSuite];
+export const suites: Suite[] = [cliSuite, demoSuite];

@@ -71,6 +71,8 @@ A script, one command a line (see docs/demo.md):
         // (Ink prints only the last frame under CI). Must happen before Ink is first imported.
         delete process.env.CI;
         delete process.env.CONTINUOUS_INTEGRATION;
+        // React's production build loads and renders faster; nothing here needs its dev checks.
+        process.env.NODE_ENV ??= "production";
         const { runDemo } = await import("@netlab/tui");
         await runDemo({ clients, host: flags.host });
       }),

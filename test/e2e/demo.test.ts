@@ -1,0 +1,155 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runLab } from "../helpers/lab.js";
+
+const dir = mkdtempSync(join(tmpdir(), "netlab-demo-"));
+let n = 0;
+/** Writes a script file and returns its path. */
+function script(...lines: string[]): string {
+  const file = join(dir, `script-${++n}.txt`);
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+/** The transcript section of one pane: from its `== title ==` to the next blank line. */
+function pane(stdout: string, title: RegExp): string {
+  const at = stdout.split("\n").findIndex((l) => title.test(l));
+  if (at < 0) throw new Error(`no pane ${title} in:\n${stdout}`);
+  const rest = stdout.split("\n").slice(at);
+  const end = rest.indexOf("");
+  return rest.slice(0, end < 0 ? undefined : end).join("\n");
+}
+
+describe("lab demo without a terminal", () => {
+  it("says it needs a terminal and exits 2 when stdin and stdout are pipes", async () => {
+    const r = await runLab(["demo"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("lab: lab demo needs a terminal");
+    expect(r.stderr).toContain(
+      "hint: run it in a terminal, or play a script headlessly: lab demo --script FILE",
+    );
+    expect(r.stdout).toBe("");
+  });
+
+  it.each(["0", "7", "two", "1.5"])("rejects --clients %s with a usage error", async (value) => {
+    const r = await runLab(["demo", "--clients", value]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--clients must be a whole number from 1 to 6, got "${value}"`);
+  });
+
+  it("documents its keys, the script language and an example in --help", async () => {
+    const r = await runLab(["demo", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("--script <file>");
+    expect(r.stdout).toContain("^R restart server");
+    expect(r.stdout).toContain("lab demo --clients 5");
+  });
+});
+
+describe("lab demo --script", () => {
+  it("delivers a message typed in one client to every other client", async () => {
+    const file = script(
+      "# three people in #lobby",
+      "client 2: hello from bob",
+      "expect client 1: <bob> hello from bob",
+      "expect client 3: <bob> hello from bob",
+    );
+    const r = await runLab(["demo", "--script", file]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    for (const title of [/^== client 1 alice/, /^== client 2 bob/, /^== client 3 carol/]) {
+      expect(pane(r.stdout, title)).toContain("<bob> hello from bob");
+    }
+    expect(pane(r.stdout, /^== server 127\.0\.0\.1:\d+ \(listening\)/)).toMatch(/bob joined #lobby/);
+  });
+
+  it("shows the outage and the reconnection when the server restarts", async () => {
+    const file = script(
+      "clients 2",
+      "restart server",
+      "expect client 1: reconnected",
+      "expect client 2: reconnected",
+      "client 1: after the restart",
+      "expect client 2: <alice> after the restart",
+    );
+    const r = await runLab(["demo", "--script", file]);
+    expect(r.code, r.stderr).toBe(0);
+    const server = pane(r.stdout, /^== server/);
+    expect(server).toContain("restarting: closing every connection");
+    expect(server.match(/listening on 127\.0\.0\.1:(\d+)/g)).toHaveLength(2);
+    const [first, second] = server.match(/listening on 127\.0\.0\.1:\d+/g)!;
+    expect(second).toBe(first); // the same port
+    const alice = pane(r.stdout, /^== client 1 alice/);
+    expect(alice).toMatch(/\* disconnected: .*; reconnecting/);
+    expect(alice.indexOf("* reconnected")).toBeGreaterThan(alice.indexOf("reconnecting"));
+    expect(r.stdout).not.toContain("== client 3");
+  });
+
+  it("adds, drops and reconnects clients", async () => {
+    const file = script(
+      "clients 1",
+      "add client",
+      "expect client 1: bob joined",
+      "drop client 2",
+      "expect server: bob disconnected",
+      "reconnect client 2",
+      "expect client 2: reconnected",
+    );
+    const r = await runLab(["demo", "--script", file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(pane(r.stdout, /^== client 2 bob/)).toContain("* dropping the connection");
+  });
+
+  it("prints every pane as JSON with --json", async () => {
+    const file = script("client 1: json please", "expect client 2: json please");
+    const r = await runLab(["demo", "--script", file, "--clients", "2", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      server: { port: number; status: string };
+      clients: Array<{ nick: string; transcript: Array<{ text: string }> }>;
+    };
+    expect(out.server.port).toBeGreaterThan(0);
+    expect(out.clients.map((c) => c.nick)).toEqual(["alice", "bob"]);
+    expect(out.clients[1]!.transcript.map((l) => l.text)).toContain("<alice> json please");
+  });
+
+  it("reads the script from stdin with --script -", async () => {
+    const r = await runLab(["demo", "--script", "-", "--clients", "2"], {
+      input: "client 2: via stdin\nexpect client 1: via stdin\n",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(pane(r.stdout, /^== client 1/)).toContain("<bob> via stdin");
+  });
+
+  it("fails with exit 1 and still prints the transcripts when an expect is never met", async () => {
+    const file = script("client 1: hi", "expect client 2: something nobody said");
+    const r = await runLab(["demo", "--script", file, "--expect-timeout", "0.3"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'lab: script line 2: client 2 never showed "something nobody said" within 300 ms',
+    );
+    expect(pane(r.stdout, /^== client 2/)).toContain("<alice> hi");
+  });
+
+  it("rejects a script that does not parse with exit 2, naming the line, before starting anything", async () => {
+    const file = script("client 1: hi", "shout client 2: hi");
+    const r = await runLab(["demo", "--script", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('lab: script line 2: unknown command "shout"');
+    expect(r.stdout).toBe("");
+  });
+
+  it("rejects a step naming a client that does not exist with exit 1", async () => {
+    const r = await runLab(["demo", "--script", script("client 3: hi"), "--clients", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("lab: script line 1: there is no client 3 (there are 2)");
+  });
+
+  it("says so when the script file does not exist, with exit 2", async () => {
+    const r = await runLab(["demo", "--script", join(dir, "missing.txt")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/lab: cannot read script .*missing\.txt: no such file/);
+  });
+});
