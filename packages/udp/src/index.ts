@@ -21,6 +21,7 @@ export {
   type UdpErrorCode,
   type UdpErrorContext,
 } from "./errors.js";
+export { formatDatagram, type PayloadView, viewPayload } from "./format.js";
 export { type ReceivedDatagram, UdpListener, type UdpListenerOptions } from "./listener.js";
 export {
   MAX_TRACKED_PROBES,

@@ -90,6 +90,8 @@ export interface PingUnreachable {
 export interface PingIgnored {
   type: "ignored";
   bytes: number;
+  /** `host:port` it came from. */
+  from: string;
   /** short/magic/padding: not a probe; session: another run's; unknown: a seq this run never sent. */
   reason: NotAProbe | "session" | "unknown";
 }
@@ -332,7 +334,7 @@ export class Pinger extends EventEmitter<PingerEvents> implements AsyncIterable<
             : undefined;
     if (reason !== undefined || typeof probe === "string" || !record) {
       this.#counts.ignored++;
-      this.#publish({ type: "ignored", bytes: msg.length, reason: reason ?? "unknown" });
+      this.#publish({ type: "ignored", bytes: msg.length, from, reason: reason ?? "unknown" });
       return;
     }
     const reply: PingReply = {
@@ -375,9 +377,12 @@ export class Pinger extends EventEmitter<PingerEvents> implements AsyncIterable<
     const error = toUdpError(err, { action: "send", host: this.options.host, port: this.options.port });
     if (error.code === "PORT_UNREACHABLE") {
       this.#counts.errors++;
-      this.#publish({ type: "unreachable", error });
-      // Before any reply this means nobody is there: say so at once rather than time out.
-      if (this.#counts.received + this.#counts.late > 0) return;
+      // After a reply, the server went away mid-run: count it and go on, as ping does.
+      if (this.#counts.received + this.#counts.late > 0) {
+        this.#publish({ type: "unreachable", error });
+        return;
+      }
+      // Before any reply, nobody is there: fail at once (the error says it) rather than time out.
     }
     this.#failure ??= error;
     this.stop();

@@ -4,6 +4,7 @@ import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
 import { registerGet } from "./get.js";
 import { registerServer } from "./server.js";
+import { registerUdp } from "./udp.js";
 import { registerUrl } from "./url.js";
 
 /** A command module: adds its command (options, help, lazy action) to the program. */
@@ -16,6 +17,7 @@ export type Register = (program: Command) => void;
 export const commands: Register[] = [
   registerDemo,
   registerServer,
+  registerUdp,
   registerExamples,
   registerUrl,
   registerGet,
