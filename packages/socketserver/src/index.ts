@@ -8,6 +8,13 @@ export {
 export { EchoHandler, UpperHandler } from "./classic.js";
 export { type ConnectOptions, connect } from "./client.js";
 export { NetworkError, type NetworkErrorCode, type NetworkErrorContext, toNetworkError } from "./errors.js";
+export {
+  ForkingMixIn,
+  type ForkingPolicy,
+  ForkingTCPServer,
+  ForkingUDPServer,
+  ForkingUnixStreamServer,
+} from "./forking.js";
 export { BaseRequestHandler, DatagramRequestHandler, StreamRequestHandler } from "./handler.js";
 export {
   type Mixed,

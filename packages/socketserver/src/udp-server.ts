@@ -55,7 +55,8 @@ export class UDPServer extends BaseServer {
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);
-        socket.bind({ address: host, port, exclusive: true }, () => {
+        // Not exclusive: in a ForkingMixIn worker the socket is shared through the cluster primary.
+        socket.bind({ address: host, port, exclusive: false }, () => {
           socket.off("error", reject);
           resolve();
         });

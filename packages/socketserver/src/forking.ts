@@ -1,0 +1,216 @@
+import cluster, { type Worker } from "node:cluster";
+import os from "node:os";
+import type { BaseServer, BoundAddress } from "./base-server.js";
+import { NetworkError, type NetworkErrorCode } from "./errors.js";
+import { settleWithin } from "./internal.js";
+import type { Mixed } from "./mixins.js";
+import { TCPServer, UnixStreamServer } from "./tcp-server.js";
+import { UDPServer } from "./udp-server.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: a mixin accepts any server constructor.
+type ServerConstructor<S extends BaseServer = BaseServer> = new (...args: any[]) => S;
+
+/** Set in a worker's environment: the address the primary wants it to serve (JSON). */
+const ENV = "NETLAB_FORK_WORKER";
+
+type WorkerMessage =
+  | { type: "netlab:listening"; address: BoundAddress }
+  | { type: "netlab:error"; code: NetworkErrorCode; message: string; hint?: string };
+
+/** What ForkingMixIn adds. */
+export interface ForkingPolicy {
+  /** Worker processes to start (read by `listen()`). Default: the number of cores. */
+  workers: number;
+  /** The script each worker runs. Default: this program's own script (`process.argv[1]`). */
+  workerScript: string | undefined;
+  /** Node options for the workers. Default: this process's `process.execArgv`. */
+  workerExecArgv: string[] | undefined;
+  /** True inside a worker: this process serves requests; the primary only manages workers. */
+  readonly isWorker: boolean;
+  /** Pids of the workers running now (primary only). */
+  readonly workerPids: number[];
+}
+
+/**
+ * Python's ForkingMixIn, with an honest Node meaning: not one fork per request, but `workers`
+ * processes started by `listen()` through `node:cluster`, all serving the same listening port, so a
+ * CPU-bound handler scales to every core. As with fork(2), your program runs again in each worker:
+ * it must build the same server there, and `server.isWorker` tells which side you are on. In a
+ * worker the server is an ordinary server; in the primary `listen()` forks and waits until every
+ * worker listens, `address` is theirs, and `shutdown()` shuts every worker down (each drains its
+ * handlers within `drainTimeoutMs`) and waits for them to exit. A worker that dies while serving
+ * is replaced. Handler state is per process: share state through the primary or a store.
+ * @example
+ * const server = new ForkingTCPServer({ port: 0 }, PrimeHandler);
+ * if (server.isWorker) await server.serveForever();
+ * else { await server.listen(); await talkTo(server.address.port); await server.shutdown(); }
+ */
+export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, ForkingPolicy> {
+  // The base's transport methods, called directly: TypeScript sees them as abstract on BaseServer.
+  const base = Base.prototype as BaseServer;
+  const baseAddress = (self: BaseServer): BoundAddress =>
+    Reflect.get(Base.prototype, "address", self) as BoundAddress;
+  abstract class Forking extends Base implements ForkingPolicy {
+    workers = os.availableParallelism();
+    workerScript: string | undefined = undefined;
+    workerExecArgv: string[] | undefined = undefined;
+    #workers = new Set<Worker>();
+    #address: BoundAddress | undefined;
+    #isPrimaryListening = false;
+    #isStopping = false;
+
+    // biome-ignore lint/suspicious/noExplicitAny: forwarded to the base server's constructor.
+    constructor(...args: any[]) {
+      super(...args);
+      const wanted = process.env[ENV];
+      if (cluster.isWorker && wanted) {
+        // Serve exactly what the primary bound (its port 0 became a real port in the first worker).
+        Object.assign(this.options, JSON.parse(wanted) as object);
+      }
+    }
+
+    get isWorker(): boolean {
+      return cluster.isWorker && process.env[ENV] !== undefined;
+    }
+
+    get workerPids(): number[] {
+      return [...this.#workers].flatMap((w) => (w.process.pid === undefined ? [] : [w.process.pid]));
+    }
+
+    override get address(): BoundAddress {
+      return this.#address ?? baseAddress(this);
+    }
+
+    override async listen(): Promise<void> {
+      if (this.isWorker) {
+        await this.#listenAsWorker();
+        return;
+      }
+      if (this.state !== "idle" || this.#isPrimaryListening) return;
+      this.#isPrimaryListening = true;
+      if (!Number.isSafeInteger(this.workers) || this.workers < 1) {
+        throw new NetworkError("INVALID_OPTION", `workers must be a positive integer, got ${this.workers}`);
+      }
+      cluster.setupPrimary({
+        exec: this.workerScript ?? process.argv[1],
+        args: process.argv.slice(2),
+        execArgv: this.workerExecArgv ?? process.execArgv,
+      });
+      // Every worker asks for the same address (port 0 included): the cluster primary binds it once
+      // and shares that one listening socket, so all workers get the same real port.
+      const target = { host: this.options.host, port: this.options.port, path: this.options.path };
+      const addresses = await Promise.all(Array.from({ length: this.workers }, () => this.#fork(target)));
+      this.#address = addresses[0];
+      this.markListening();
+    }
+
+    override async serverClose(): Promise<void> {
+      if (this.isWorker) await base.serverClose.call(this);
+    }
+
+    override shutdown(): Promise<void> {
+      if (this.isWorker) {
+        // Then let go of the IPC channel, so the worker exits once its event loop is empty.
+        return super.shutdown().then(() => {
+          if (cluster.worker?.isConnected()) cluster.worker.disconnect();
+        });
+      }
+      if (!this.#isPrimaryListening) return super.shutdown();
+      return this.#shutdownWorkers().then(() => super.shutdown());
+    }
+
+    async #listenAsWorker(): Promise<void> {
+      try {
+        await base.listen.call(this);
+      } catch (err) {
+        // The primary reports it (its listen() rejects with this error); the worker just ends.
+        const e = err as NetworkError;
+        const message: WorkerMessage = {
+          type: "netlab:error",
+          code: e.code ?? "UNKNOWN",
+          message: e.message,
+        };
+        if (e.hint) message.hint = e.hint;
+        process.send?.(message, undefined, {}, () => process.exit(1));
+        return new Promise(() => {});
+      }
+      process.on("message", (m: { type?: string }) => {
+        if (m?.type === "netlab:shutdown") void this.shutdown();
+      });
+      process.send?.({ type: "netlab:listening", address: baseAddress(this) } satisfies WorkerMessage);
+    }
+
+    #fork(target: { host: string; port: number; path: string | undefined }): Promise<BoundAddress> {
+      const worker = cluster.fork({ [ENV]: JSON.stringify(target) });
+      this.#workers.add(worker);
+      worker.on("exit", () => {
+        this.#workers.delete(worker);
+        // A worker that died while serving is replaced, so the server keeps its capacity.
+        if (this.state === "running" && !this.#isStopping) {
+          this.emit("workerExit", worker.process.pid);
+          void this.#fork(target).catch((err) => {
+            if (this.listenerCount("error") > 0) this.emit("error", err);
+          });
+        }
+      });
+      return new Promise((resolve, reject) => {
+        const onMessage = (m: WorkerMessage) => {
+          if (m?.type === "netlab:listening") {
+            cleanup();
+            resolve(m.address);
+          } else if (m?.type === "netlab:error") {
+            cleanup();
+            reject(new NetworkError(m.code, m.message, { hint: m.hint }));
+          }
+        };
+        const onExit = (code: number | null) => {
+          cleanup();
+          reject(
+            new NetworkError("UNKNOWN", `worker ${worker.process.pid} exited (${code}) before listening`, {
+              hint: "the worker script must build the same server and call listen() or serveForever()",
+            }),
+          );
+        };
+        const cleanup = () => {
+          worker.off("message", onMessage);
+          worker.off("exit", onExit);
+        };
+        worker.on("message", onMessage);
+        worker.once("exit", onExit);
+      });
+    }
+
+    async #shutdownWorkers(): Promise<void> {
+      this.#isStopping = true;
+      const workers = [...this.#workers];
+      this.#workers.clear();
+      const exited = Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (w.isDead()) resolve();
+              else w.once("exit", () => resolve());
+            }),
+        ),
+      );
+      for (const w of workers) {
+        if (w.isConnected()) w.send({ type: "netlab:shutdown" });
+      }
+      if (!(await settleWithin(exited, this.options.drainTimeoutMs + 2_000))) {
+        for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
+        await settleWithin(exited, 1_000);
+      }
+    }
+  }
+  return Forking as unknown as Mixed<T, ForkingPolicy>;
+}
+
+/** A TCPServer whose handlers run in `workers` processes sharing the port. */
+export const ForkingTCPServer = ForkingMixIn(TCPServer);
+export type ForkingTCPServer = TCPServer & ForkingPolicy;
+/** A UDPServer whose handlers run in `workers` processes sharing the socket. */
+export const ForkingUDPServer = ForkingMixIn(UDPServer);
+export type ForkingUDPServer = UDPServer & ForkingPolicy;
+/** A UnixStreamServer whose handlers run in `workers` processes sharing the socket. */
+export const ForkingUnixStreamServer = ForkingMixIn(UnixStreamServer);
+export type ForkingUnixStreamServer = UnixStreamServer & ForkingPolicy;
