@@ -104,6 +104,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const onSigint = () => controller.abort(new Error("interrupted"));
   process.once("SIGINT", onSigint);
   const output = opts.output === undefined ? undefined : await openOutput(opts.output);
+  let progress: Progress | undefined;
   try {
     let res: import("@netlab/url").HttpResponse;
     try {
@@ -127,7 +128,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     }
     if (opts.include) process.stdout.write(head(res.status, res.reason, res.headers));
     const dest = output?.stream ?? process.stdout;
-    const progress =
+    progress =
       !opts.silent && process.stderr.isTTY && (res.contentLength ?? PROGRESS_MIN_BYTES) >= PROGRESS_MIN_BYTES
         ? new Progress(res.contentLength)
         : undefined;
@@ -138,6 +139,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     progress?.done();
     await output?.commit();
   } catch (err) {
+    progress?.interrupt();
     await output?.discard();
     const code = (err as { code?: string }).code ?? "";
     if (err instanceof lib.URLError && code === "INVALID_URL") {
@@ -310,6 +312,11 @@ class Progress {
 
   done(): void {
     this.#draw(Date.now());
+    process.stderr.write("\n");
+  }
+
+  /** Ends the bar's line so that an error message starts on its own. */
+  interrupt(): void {
     process.stderr.write("\n");
   }
 
