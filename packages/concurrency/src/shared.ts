@@ -274,18 +274,36 @@ async function sleepOn(
   if (left <= 0) throw timeoutError(what, timeout);
   const result = waitAsync(cell, index, expected, left === Number.POSITIVE_INFINITY ? undefined : left);
   if (!result.async) return; // the value already changed: go round again
+  // A pending waitAsync does not keep Node's event loop alive: without this timer a worker whose
+  // only work is waiting for the lock would simply exit, and the wake-up would go nowhere.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  try {
+    await sleepUntilWoken(result.value, cell, index, signal, what);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+/** Awaits a waitAsync result, or the signal (passing on a wake-up the abandoned wait gets). */
+async function sleepUntilWoken(
+  woken: Promise<"ok" | "timed-out">,
+  cell: Int32Array,
+  index: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<void> {
   if (!signal) {
-    await result.value;
+    await woken;
   } else {
     let onAbort!: () => void;
     const aborted = new Promise<"aborted">((resolve) => {
       onAbort = () => resolve("aborted");
       signal.addEventListener("abort", onAbort, { once: true });
     });
-    const first = await Promise.race([result.value, aborted]);
+    const first = await Promise.race([woken, aborted]);
     signal.removeEventListener("abort", onAbort);
     if (first === "aborted") {
-      void result.value.then((r) => {
+      void woken.then((r) => {
         if (r === "ok") Atomics.notify(cell, index, 1);
       });
       throw abortedError(what, signal);

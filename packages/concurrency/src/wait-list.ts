@@ -11,9 +11,19 @@ export interface WaitOptions {
   timeout?: number | undefined;
 }
 
-interface Entry {
-  /** Removes the entry and settles its promise: resolved through `onWake`, or rejected with `err`. */
-  wake(err?: Error): void;
+/** One parked waiter: a node of the list, settled exactly once. */
+class Entry<T = unknown> {
+  prev: Entry | undefined;
+  next: Entry | undefined;
+  timer: NodeJS.Timeout | undefined;
+  onAbort: (() => void) | undefined;
+
+  constructor(
+    readonly resolve: (value: T) => void,
+    readonly reject: (err: unknown) => void,
+    readonly onWake: () => T,
+    readonly signal: AbortSignal | undefined,
+  ) {}
 }
 
 /**
@@ -22,13 +32,16 @@ interface Entry {
  * Invariant: an entry is in the list exactly while its promise is unsettled. Timeout and abort
  * remove it before rejecting, and `wakeOne` removes it before resolving, both synchronously, so a
  * permit handed out can never land on a waiter that has already given up: it goes to the next one.
+ * A doubly linked list: O(1) append, removal from anywhere, and take from the front.
  */
 export class WaitList {
-  readonly #entries = new Set<Entry>();
+  #head: Entry | undefined;
+  #tail: Entry | undefined;
+  #size = 0;
 
   /** How many waiters are parked. */
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /**
@@ -38,57 +51,70 @@ export class WaitList {
    */
   wait<T>(what: string, opts: WaitOptions, onWake: () => T, onTimeout?: () => Error | undefined): Promise<T> {
     const { signal, timeout = Number.POSITIVE_INFINITY } = opts;
-    checkTimeout(timeout);
+    if (timeout !== Number.POSITIVE_INFINITY) checkTimeout(timeout);
     if (signal?.aborted) return Promise.reject(abortedError(what, signal));
     if (timeout === 0) return Promise.reject(onTimeout?.() ?? timeoutError(what, timeout));
     return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => {
-        this.#entries.delete(entry);
-        clearTimeout(timer);
-        reject(abortedError(what, signal!));
-      };
-      const entry: Entry = {
-        wake: (err) => {
-          this.#entries.delete(entry);
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-          if (err) reject(err);
-          else resolve(onWake());
-        },
-      };
-      this.#entries.add(entry);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const entry = new Entry<T>(resolve, reject, onWake, signal) as Entry;
+      this.#append(entry);
+      if (signal) {
+        entry.onAbort = () => this.#settle(entry, abortedError(what, signal));
+        signal.addEventListener("abort", entry.onAbort, { once: true });
+      }
       if (timeout !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(() => {
-          const err = onTimeout?.() ?? timeoutError(what, timeout);
-          this.#entries.delete(entry);
-          signal?.removeEventListener("abort", onAbort);
-          reject(err);
-        }, timeout);
+        entry.timer = setTimeout(
+          () => this.#settle(entry, onTimeout?.() ?? timeoutError(what, timeout)),
+          timeout,
+        );
       }
     });
   }
 
   /** Wakes the longest-waiting waiter; false when nobody waits. */
   wakeOne(): boolean {
-    const first = this.#entries.values().next();
-    if (first.done) return false;
-    first.value.wake();
+    const first = this.#head;
+    if (!first) return false;
+    this.#settle(first);
     return true;
   }
 
   /** Wakes every waiter parked now, oldest first; returns how many. */
   wakeAll(): number {
-    const all = [...this.#entries];
-    for (const e of all) e.wake();
-    return all.length;
+    const n = this.#size;
+    for (let i = 0; i < n && this.#head; i++) this.#settle(this.#head);
+    return n;
   }
 
   /** Rejects every waiter parked now with `err` (a broken barrier). */
   failAll(err: Error): number {
-    const all = [...this.#entries];
-    for (const e of all) e.wake(err);
-    return all.length;
+    const n = this.#size;
+    for (let i = 0; i < n && this.#head; i++) this.#settle(this.#head, err);
+    return n;
+  }
+
+  /** Removes `entry` and settles it: resolved through `onWake`, or rejected with `err`. */
+  #settle(entry: Entry, err?: Error): void {
+    this.#remove(entry);
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
+    if (err) entry.reject(err);
+    else entry.resolve(entry.onWake());
+  }
+
+  #append(entry: Entry): void {
+    entry.prev = this.#tail;
+    if (this.#tail) this.#tail.next = entry;
+    else this.#head = entry;
+    this.#tail = entry;
+    this.#size++;
+  }
+
+  #remove(entry: Entry): void {
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.#head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.#tail = entry.prev;
+    entry.prev = entry.next = undefined;
+    this.#size--;
   }
 }
