@@ -2,11 +2,18 @@ import { ChatClient, type ChatEvent, ChatServer, formatEvent } from "@netlab/cha
 import type { ChatFactory, LabChatClient, LabChatServer } from "./controller.js";
 
 /**
+ * How long a client waits for the server's first line before it would fall back to plain-text
+ * mode, in ms. The demo's server is always a netlab chat server, and Ink's first render can hold
+ * the event loop for a few hundred ms, so the library's 300 ms default could misjudge it.
+ */
+const DETECT_MS = 10_000;
+
+/**
  * The real thing: `@netlab/chat` servers and clients over TCP on localhost. The server allows
  * address reuse, so a restart can listen on the same port while old connections linger.
  */
 export const chatFactory: ChatFactory = {
   createServer: ({ host, port }) => new ChatServer({ host, port }) as unknown as LabChatServer,
-  createClient: (opts) => new ChatClient(opts) as LabChatClient,
+  createClient: (opts) => new ChatClient({ ...opts, detectMs: DETECT_MS }) as LabChatClient,
   formatEvent: (event, self) => formatEvent(event as ChatEvent, self),
 };

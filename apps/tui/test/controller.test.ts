@@ -96,6 +96,20 @@ describe("LabController over real sockets", () => {
     expect(wire.some((c) => c.direction === "in" && c.bytes.includes(0x0a))).toBe(true);
   });
 
+  it("keeps every client in JSON mode with its own nick when the event loop is busy right after start", async () => {
+    // Ink's first render can hold the loop for a few hundred ms while the server's banner waits.
+    const lab = new LabController(chatFactory, { clients: 3 });
+    onTestFinished(() => lab.close());
+    const started = lab.start();
+    const until = Date.now() + 600;
+    while (Date.now() < until) {
+      // busy, as a first render under load is
+    }
+    await started;
+    await expectSoon(lab, (s) => s.clients.every((c) => c.room === "#lobby"), "everyone in #lobby");
+    expect(lab.getSnapshot().clients.map((c) => c.nick)).toEqual(["alice", "bob", "carol"]);
+  });
+
   it("frees the port and closes every client on close", async () => {
     const lab = await startLab(3);
     const port = lab.getSnapshot().server.port;

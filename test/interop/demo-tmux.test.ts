@@ -1,0 +1,105 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it, onTestFinished } from "vitest";
+
+const LAB_BIN = fileURLToPath(new URL("../../apps/cli/dist/bin.js", import.meta.url));
+/** A private tmux server, so the test never touches a person's sessions. */
+const SOCKET = `netlab-demo-test-${process.pid}`;
+const SESSION = "demo";
+
+function tmux(...args: string[]): string {
+  return execFileSync("tmux", ["-L", SOCKET, ...args], { encoding: "utf8" });
+}
+
+function hasSession(): boolean {
+  return spawnSync("tmux", ["-L", SOCKET, "has-session", "-t", SESSION], { stdio: "ignore" }).status === 0;
+}
+
+function capture(): string {
+  return tmux("capture-pane", "-p", "-t", SESSION);
+}
+
+/** Polls the screen (every 50 ms, at most `timeoutMs`) until `check` holds; returns that screen. */
+async function screenMatching(
+  check: (screen: string) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let screen = "";
+  while (Date.now() < deadline) {
+    screen = hasSession() ? capture() : "";
+    if (check(screen)) return screen;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; screen:\n${screen}`);
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+describe("lab demo in a real terminal (tmux)", () => {
+  it("shows a typed line in every client pane, moves focus with Tab, and quits cleanly on Ctrl-C", async () => {
+    onTestFinished(() => {
+      spawnSync("tmux", ["-L", SOCKET, "kill-server"], { stdio: "ignore" });
+    });
+    // CI is unset inside: a real terminal gets real frames even on a CI machine.
+    const command = `env -u CI NO_COLOR=1 ${process.execPath} ${LAB_BIN} demo --clients 3`;
+    tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command);
+    const pid = Number(tmux("list-panes", "-t", SESSION, "-F", "#{pane_pid}").trim());
+
+    const ready = await screenMatching(
+      (s) => count(s, "● connected") === 3 && s.includes("● listening"),
+      "3 connected clients",
+    );
+    const port = Number(/server 127\.0\.0\.1:(\d+)/.exec(ready)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(ready).toContain("▶ 1 alice");
+
+    tmux("send-keys", "-t", SESSION, "-l", "hello from tmux");
+    await screenMatching((s) => s.includes("› hello from tmux"), "the typed line in the input");
+    tmux("send-keys", "-t", SESSION, "Enter");
+    await screenMatching(
+      (s) => count(s, "<alice> hello from tmux") === 3,
+      "the line in all three client panes",
+    );
+
+    tmux("send-keys", "-t", SESSION, "Tab");
+    await screenMatching((s) => s.includes("▶ 2 bob") && !s.includes("▶ 1 alice"), "focus on client 2");
+    tmux("send-keys", "-t", SESSION, "-l", "and from bob");
+    tmux("send-keys", "-t", SESSION, "Enter");
+    await screenMatching((s) => count(s, "<bob> and from bob") === 3, "bob's line in all three panes");
+
+    tmux("send-keys", "-t", SESSION, "C-c");
+    await until(() => !hasSession(), "the demo to exit");
+    await until(() => !isAlive(pid), "the process to be gone");
+    expect(await canListen(port)).toBe(true);
+  });
+});
