@@ -1,0 +1,314 @@
+import dgram from "node:dgram";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { NetworkEmulator, type PingSummary } from "../../packages/udp/src/index.js";
+import { type LabProcess, runLab, startLab, startServer } from "../helpers/lab.js";
+
+/** `lab udp echo ARGS` on a free port, ready to answer. */
+async function startEcho(args: string[] = []): Promise<{ lab: LabProcess; port: number }> {
+  return startServer(
+    (p) => ["udp", "echo", "--port", String(p), ...args],
+    (p) => `listening on udp 127.0.0.1:${p}`,
+  );
+}
+
+/** `lab udp ping` against `port` with `--json`; the summary and the exit code. */
+async function pingJson(
+  port: number,
+  args: string[],
+): Promise<{ code: number; summary: PingSummary; stderr: string }> {
+  const r = await runLab(["udp", "ping", "--port", String(port), "--json", ...args], { timeoutMs: 25_000 });
+  let summary: PingSummary;
+  try {
+    summary = JSON.parse(r.stdout) as PingSummary;
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { code: r.code, summary, stderr: r.stderr };
+}
+
+/** A raw client socket on 127.0.0.1, closed when the test ends. */
+async function client(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+  onTestFinished(() => new Promise<void>((r) => socket.close(() => r())));
+  return socket;
+}
+
+/** A UDP port with nothing bound to it (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+  const { port } = socket.address();
+  await new Promise<void>((r) => socket.close(() => r()));
+  return port;
+}
+
+function roundTrip(socket: dgram.Socket, port: number, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no echo of ${data.length} bytes`)), 3000);
+    socket.once("message", (msg) => {
+      clearTimeout(timer);
+      resolve(msg);
+    });
+    socket.send(data, port, "127.0.0.1");
+  });
+}
+
+describe("lab udp echo", () => {
+  it("echoes datagrams of many sizes, 0 bytes to the 65,507-byte maximum, unchanged", async () => {
+    const { port } = await startEcho();
+    const socket = await client();
+    for (const size of [0, 1, 20, 64, 512, 1472, 1473, 9000, 32_768, 65_000, 65_507]) {
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) data[i] = (i * 7) & 0xff;
+      const echoed = await roundTrip(socket, port, data);
+      expect(echoed.equals(data), `${size} bytes`).toBe(true);
+    }
+  });
+
+  it("logs one line per datagram with --verbose, and stops on SIGINT with a count", async () => {
+    const { lab, port } = await startEcho(["--verbose"]);
+    const socket = await client();
+    await roundTrip(socket, port, Buffer.from("hi"));
+    await lab.waitForOutput(`#1 127.0.0.1:${socket.address().port}  2 bytes  echoed`, { stream: "stderr" });
+    expect(await lab.stop("SIGINT")).toBe(0);
+    expect(lab.stderr()).toContain("stopped after 1 datagram (0 dropped");
+  });
+
+  it("reports a port in use in one line and exits 1", async () => {
+    const { port } = await startEcho();
+    const r = await runLab(["udp", "echo", "--port", String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `lab: port ${port} on 127.0.0.1 is already in use\nhint: stop the other server or choose another --port\n`,
+    );
+  });
+
+  it("refuses emulator rates outside 0–1 as usage errors (exit 2)", async () => {
+    for (const flag of ["--loss", "--duplicate", "--reorder"]) {
+      const r = await runLab(["udp", "echo", "--port", "0", flag, "1.5"]);
+      expect(r.code, flag).toBe(2);
+      expect(r.stderr).toContain(`lab: ${flag} must be a number from 0 to 1, got "1.5"`);
+    }
+  });
+});
+
+describe("lab udp ping", () => {
+  it("prints one line per probe and the summary, and exits 0", async () => {
+    const { port } = await startEcho();
+    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "5", "-i", "0.02", "-s", "100"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    for (let seq = 0; seq < 5; seq++)
+      expect(lines[seq]).toMatch(new RegExp(`^seq=${seq} bytes=100 time=\\d+\\.\\d+ ms$`));
+    expect(lines[5]).toBe("");
+    expect(lines[6]).toBe(`--- 127.0.0.1:${port} udp ping statistics ---`);
+    expect(lines[7]).toMatch(/^5 packets transmitted, 5 received, 0% packet loss, time \d+ms$/);
+    expect(lines[8]).toMatch(/^rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms$/);
+    expect(r.stderr).toContain(`PING 127.0.0.1:${port} (udp): 100-byte probes`);
+  });
+
+  it("prints a summary whose arithmetic matches its per-probe lines", async () => {
+    const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1", "--jitter", "1"]);
+    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "40", "-i", "0.005", "-W", "0.5"]);
+    const replies = [...r.stdout.matchAll(/^seq=(\d+) bytes=64 time=([\d.]+) ms$/gm)].map((m) =>
+      Number(m[2]),
+    );
+    const timeouts = [...r.stdout.matchAll(/^seq=\d+ timeout$/gm)].length;
+    expect(replies.length + timeouts).toBe(40);
+    const counts = /^(\d+) packets transmitted, (\d+) received, ([\d.]+)% packet loss/m.exec(r.stdout);
+    expect(counts, r.stdout).not.toBeNull();
+    const [tx, rx, loss] = [Number(counts![1]), Number(counts![2]), Number(counts![3])];
+    expect(tx).toBe(40);
+    expect(rx).toBe(replies.length);
+    expect(loss).toBeCloseTo((100 * (tx - rx)) / tx, 3);
+    const rtt = /^rtt min\/avg\/max\/mdev = ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms$/m.exec(r.stdout)!;
+    const [min, avg, max, mdev] = rtt.slice(1).map(Number) as [number, number, number, number];
+    // Per-probe times are rounded for display, so compare within that rounding.
+    const mean = replies.reduce((a, b) => a + b, 0) / replies.length;
+    const sd = Math.sqrt(replies.reduce((a, b) => a + b * b, 0) / replies.length - mean * mean);
+    expect(min).toBeCloseTo(Math.min(...replies), 1);
+    expect(max).toBeCloseTo(Math.max(...replies), 1);
+    expect(Math.abs(avg - mean)).toBeLessThan(0.05);
+    expect(Math.abs(mdev - sd)).toBeLessThan(0.05);
+    expect(r.code).toBe(0);
+  });
+
+  it("measures loss within tolerance of --loss over 1,000 probes, exactly as the seed decides", async () => {
+    const seed = 42;
+    const { port } = await startEcho(["--loss", "0.3", "--seed", String(seed)]);
+    const { code, summary } = await pingJson(port, ["-c", "1000", "-i", "0.002", "-W", "0.5"]);
+    expect(code).toBe(0);
+    expect(summary.transmitted).toBe(1000);
+    expect(Math.abs(summary.lossPercent - 30)).toBeLessThan(5);
+    // The same seed in the library gives the same pattern: the run is repeatable.
+    const emulator = new NetworkEmulator({ lossRate: 0.3, seed });
+    let expected = 0;
+    for (let i = 0; i < 1000; i++) if (!emulator.decide().dropped) expected++;
+    expect(summary.received).toBe(expected);
+  });
+
+  it("counts replies slower than -W as late (not received), and exits 0 because replies came", async () => {
+    const { port } = await startEcho(["--delay", "150"]);
+    const r = await runLab([
+      "udp",
+      "ping",
+      "--port",
+      String(port),
+      "-c",
+      "3",
+      "-i",
+      "0.3",
+      "-W",
+      "0.05",
+      "--linger",
+      "0.4",
+    ]);
+    expect(r.code).toBe(0);
+    for (let seq = 0; seq < 3; seq++) {
+      expect(r.stdout).toContain(`seq=${seq} timeout\n`);
+      expect(r.stdout).toMatch(new RegExp(`^seq=${seq} bytes=64 time=1\\d\\d ms \\(late\\)$`, "m"));
+    }
+    expect(r.stdout).toContain("3 packets transmitted, 0 received, +3 late, 100% packet loss");
+  });
+
+  it("counts duplicates from --duplicate and marks them DUP!", async () => {
+    const { port } = await startEcho(["--duplicate", "1"]);
+    const r = await runLab([
+      "udp",
+      "ping",
+      "--port",
+      String(port),
+      "-c",
+      "4",
+      "-i",
+      "0.05",
+      "--linger",
+      "0.2",
+    ]);
+    expect(r.code).toBe(0);
+    expect([...r.stdout.matchAll(/\(DUP!\)$/gm)].length).toBe(4);
+    expect(r.stdout).toContain("4 packets transmitted, 4 received, +4 duplicates, 0% packet loss");
+  });
+
+  it("prints only the JSON summary on stdout with --json", async () => {
+    const { port } = await startEcho();
+    const { code, summary } = await pingJson(port, ["-c", "3", "-i", "0.01", "-s", "256"]);
+    expect(code).toBe(0);
+    expect(summary).toMatchObject({
+      target: `127.0.0.1:${port}`,
+      host: "127.0.0.1",
+      port,
+      sizeBytes: 256,
+      transmitted: 3,
+      received: 3,
+      late: 0,
+      duplicates: 0,
+      lossPercent: 0,
+    });
+    expect(summary.rtt!.minMs).toBeLessThanOrEqual(summary.rtt!.maxMs);
+  });
+
+  it("exits 1 with 100% loss when no reply comes", async () => {
+    const { port } = await startEcho(["--loss", "1"]);
+    const { code, summary } = await pingJson(port, ["-c", "3", "-i", "0.01", "-W", "0.1"]);
+    expect(code).toBe(1);
+    expect(summary).toMatchObject({ transmitted: 3, received: 0, lossPercent: 100, rtt: null });
+  });
+
+  it("prints the summary so far on Ctrl-C", async () => {
+    const { port } = await startEcho();
+    const lab = startLab(["udp", "ping", "--port", String(port), "-i", "0.05"]);
+    await lab.waitForOutput("seq=2 bytes=64", { stream: "stdout" });
+    expect(await lab.stop("SIGINT")).toBe(0);
+    expect(lab.stdout()).toMatch(/\d+ packets transmitted, \d+ received, .*% packet loss/);
+  });
+
+  it("says in one line that nothing listens (ICMP port unreachable) and exits 1", async () => {
+    const port = await closedPort();
+    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "3", "-i", "0.05"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `lab: no UDP service at 127.0.0.1:${port} (ICMP port unreachable): is 'lab udp echo' running?\n`,
+    );
+    expect(r.stdout).toBe("");
+  });
+
+  it.each([
+    [["-s", "65508"], "-s 65508 is too large: a UDP datagram carries at most 65507 bytes"],
+    [["-s", "65536"], "-s 65536 is too large"],
+    [["-s", "19"], "-s 19 is too small"],
+    [["-i", "0.001"], "-i 0.001: cannot flood; the minimal interval is 0.002 s (2 ms)"],
+    [["-c", "0"], '-c must be a whole number 1 or more, got "0"'],
+    [["-c", "ten"], '-c must be a whole number 1 or more, got "ten"'],
+    [["-W", "0"], "-W 0: the timeout must be at least 0.001 s"],
+    [["-W", "-1"], "-W must be a number from 0 to"],
+    [["--port", "70000"], '--port must be a whole number from 1 to 65535, got "70000"'],
+  ])("refuses %j as a usage error (exit 2)", async (args, message) => {
+    const r = await runLab(["udp", "ping", ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`lab: ${message}`);
+    expect(r.stdout).toBe("");
+  });
+});
+
+describe("lab udp send and listen", () => {
+  it("listen prints the sender's address, size and text; send reports what it sent", async () => {
+    const { lab, port } = await startServer(
+      (p) => ["udp", "listen", "--port", String(p), "-c", "2"],
+      (p) => `listening on udp 127.0.0.1:${p}`,
+    );
+    const sent = await runLab(["udp", "send", `127.0.0.1:${port}`, "hello there"]);
+    expect(sent.code).toBe(0);
+    const from = /from (127\.0\.0\.1:\d+)/.exec(sent.stderr)![1];
+    await lab.waitForOutput(`${from}  11 bytes  hello there\n`, { stream: "stdout" });
+    const binary = await runLab(["udp", "send", `127.0.0.1:${port}`], { input: Buffer.from([0, 1, 0xff]) });
+    expect(binary.code).toBe(0);
+    expect(await lab.exited).toBe(0);
+    expect(lab.stdout()).toMatch(/127\.0\.0\.1:\d+ {2}3 bytes {2}hex 0001ff\n$/);
+  });
+
+  it("listen --json prints one object per datagram", async () => {
+    const { lab, port } = await startServer(
+      (p) => ["udp", "listen", "--port", String(p), "-c", "1", "--json"],
+      (p) => `listening on udp 127.0.0.1:${p}`,
+    );
+    await runLab(["udp", "send", `127.0.0.1:${port}`, "hi\n"]);
+    expect(await lab.exited).toBe(0);
+    const d = JSON.parse(lab.stdout());
+    expect(d).toMatchObject({ address: "127.0.0.1", bytes: 3, text: "hi\n" });
+  });
+
+  it("send --wait prints the echo's reply", async () => {
+    const { port } = await startEcho();
+    const r = await runLab(["udp", "send", `127.0.0.1:${port}`, "echo me", "--wait", "2"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`127.0.0.1:${port}  7 bytes  echo me\n`);
+    const j = await runLab(["udp", "send", `127.0.0.1:${port}`, "", "--wait", "2", "--json"]);
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      bytes: 0,
+      reply: { from: `127.0.0.1:${port}`, bytes: 0, text: "" },
+    });
+  });
+
+  it("send --wait exits 1 in one line when no reply comes", async () => {
+    const { port } = await startEcho(["--loss", "1"]);
+    const r = await runLab(["udp", "send", `127.0.0.1:${port}`, "anyone?", "--wait", "0.2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`lab: no reply from 127.0.0.1:${port} within 0.2 s\n`);
+  });
+
+  it("refuses a datagram over 65,507 bytes as a usage error (exit 2)", async () => {
+    const r = await runLab(["udp", "send", "127.0.0.1:9"], { input: Buffer.alloc(65_508) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "lab: 65508 bytes is too large for one datagram: UDP carries at most 65507 bytes",
+    );
+  });
+
+  it("refuses a target that is not HOST:PORT (exit 2)", async () => {
+    const r = await runLab(["udp", "send", "localhost", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("lab: 'localhost' is not HOST:PORT");
+  });
+});
