@@ -108,6 +108,7 @@ export class WorkerPool<In = unknown, Out = unknown> {
   #nextId = 0;
   /** Set by close(): called whenever a task ends, to see whether the pool has drained. */
   #onIdle: (() => void) | undefined;
+  #drained: Promise<void> | undefined;
 
   constructor(script: URL | string, opts: WorkerPoolOptions = {}) {
     this.size = opts.size ?? availableParallelism();
@@ -157,12 +158,13 @@ export class WorkerPool<In = unknown, Out = unknown> {
     this.#isClosed = true;
     const left = () => [...this.#slots].filter((s) => s.job).length + this.#pending.length;
     if (left() > 0) {
-      const drained = new Promise<void>((resolve) => {
+      // One drain promise however many times close() is called.
+      this.#drained ??= new Promise<void>((resolve) => {
         this.#onIdle = () => {
           if (left() === 0) resolve();
         };
       });
-      await waitWithin(drained, "closing a worker pool", opts);
+      await waitWithin(this.#drained, "closing a worker pool", opts);
     }
     await this.terminate();
   }
