@@ -102,7 +102,8 @@ export function computeLayout(
   let wire: Rect | undefined;
   if (opts.wire) {
     if (columns >= WIRE_BESIDE_COLUMNS) {
-      const serverWidth = Math.floor(columns * 0.42);
+      // Wide enough for the peers table; the wire view gets the rest.
+      const serverWidth = Math.max(56, Math.floor(columns * 0.42));
       server = { width: serverWidth, height: bottomHeight };
       wire = { width: columns - serverWidth, height: bottomHeight };
     } else {

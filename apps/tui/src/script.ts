@@ -70,7 +70,7 @@ function stripComment(line: string): string {
 }
 
 function parseLine(src: string, line: number): Step {
-  const send = /^client\s+(\S+)\s*:\s?(.*)$/.exec(src);
+  const send = /^client\s+([^\s:]+)\s*:\s?(.*)$/.exec(src);
   if (send) {
     const m = send;
     const text = m[2] ?? "";
@@ -78,7 +78,7 @@ function parseLine(src: string, line: number): Step {
       throw new ScriptError("BAD_SCRIPT", line, `nothing to type after "client ${m[1]}:"`);
     return { line, kind: "send", client: clientNumber(m[1]!, line), text };
   }
-  const expectation = /^expect\s+(client\s+(\S+)|server)\s*:\s?(.*)$/.exec(src);
+  const expectation = /^expect\s+(client\s+([^\s:]+)|server)\s*:\s?(.*)$/.exec(src);
   if (expectation) {
     const m = expectation;
     const text = m[3] ?? "";

@@ -64,37 +64,41 @@ export function wireRows(chunks: readonly WireChunk[], width: number, opts: Wire
   const rows: WireRow[] = [];
   chunks.forEach((chunk, i) => {
     const shape = shapes[i]!;
-    const cells = toCells(chunk.bytes);
-    cells.push({ role: "read-end", text: WIRE_MARKS.readEnd });
-    const note = noteFor(chunk.direction, shape);
-    if (note) cells.push({ role: "note", text: ` ${note}` });
     const arrow = chunk.direction === "out" ? "→" : "←";
     const label = `${arrow} ${chunk.bytes.length} B`.padEnd(LABEL_WIDTH - 1).slice(0, LABEL_WIDTH - 1);
-    let row: WireRow = [{ role: chunk.direction, text: `${label} ` }];
+    const note = noteFor(chunk.direction, shape);
+    const tail: WireSegment[] = [{ role: "read-end", text: WIRE_MARKS.readEnd }];
+    if (note) tail.push({ role: "note", text: ` ${note}` });
+    const tailWidth = tail.reduce((n, seg) => n + [...seg.text].length, 0);
+    const cells = toCells(chunk.bytes);
+    // Content fills rows of contentWidth; the end-of-read mark and the note follow it. When it
+    // would take more than maxRows rows, the content is cut with "…" so the mark and note still show.
+    const fitsWhole = cells.length + tailWidth <= contentWidth * maxRows;
+    const room = fitsWhole ? cells.length : Math.max(0, contentWidth * maxRows - tailWidth - 1);
+    const shown: WireSegment[] = cells.slice(0, room);
+    if (!fitsWhole) shown.push({ role: "note", text: "…" });
+    const lines: WireSegment[][] = [[]];
     let used = 0;
-    let rowCount = 1;
-    for (const cell of cells) {
-      // A note is kept whole where it fits; content wraps cell by cell.
-      for (const ch of cell.role === "note" ? [cell.text] : [...cell.text]) {
-        const len = [...ch].length;
-        if (used + len > contentWidth) {
-          if (rowCount >= maxRows) {
-            markCut(row);
-            rows.push(merge(row));
-            row = [];
-            break;
-          }
-          rows.push(merge(row));
-          row = [{ role: "text", text: " ".repeat(LABEL_WIDTH) }];
-          used = 0;
-          rowCount++;
-        }
-        row.push({ role: cell.role, text: ch });
-        used += len;
+    for (const cell of shown) {
+      if (used + 1 > contentWidth) {
+        lines.push([]);
+        used = 0;
       }
-      if (row.length === 0) break;
+      lines[lines.length - 1]!.push(cell);
+      used += 1;
     }
-    if (row.length > 0) rows.push(merge(row));
+    // The tail stays together: on the last row if it fits there, else on a row of its own.
+    if (used + tailWidth > contentWidth && used > 0) {
+      lines.push([]);
+    }
+    lines[lines.length - 1]!.push(...tail);
+    lines.forEach((line, row) => {
+      const head: WireSegment =
+        row === 0
+          ? { role: chunk.direction, text: `${label} ` }
+          : { role: "text", text: " ".repeat(LABEL_WIDTH) };
+      rows.push(merge([head, ...line]));
+    });
   });
   return rows;
 }
@@ -137,12 +141,6 @@ function toCells(bytes: Uint8Array): WireSegment[] {
     else out.push({ role: "text", text: ch });
   }
   return out;
-}
-
-function markCut(row: WireRow): void {
-  const last = row[row.length - 1];
-  if (last && last.role !== "in" && last.role !== "out") row[row.length - 1] = { role: "note", text: "…" };
-  else row.push({ role: "note", text: "…" });
 }
 
 /** Joins neighbouring segments of the same role, so a row is a handful of Text nodes. */

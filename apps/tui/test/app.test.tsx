@@ -121,6 +121,19 @@ describe("App focus and input", () => {
     await app.frameMatching((f) => f.includes("› draft!"));
   });
 
+  it("acts on Enter and Tab inside text that arrives in one read (a paste, tmux send-keys)", async () => {
+    const lab = recordingLab(snapshot(3));
+    const app = await renderApp(lab);
+    await app.press("first\r\tsecond\rthirdd\u007f\u0017");
+    await app.frameMatching(
+      (f) => f.includes("▶ 2 bob") && f.includes("› third") && f.includes("wire · client 2"),
+    );
+    expect(lab.calls).toEqual([
+      ["send", 1, "first"],
+      ["send", 2, "second"],
+    ]);
+  });
+
   it("does not send an empty line", async () => {
     const lab = recordingLab(snapshot(1));
     const app = await renderApp(lab);

@@ -1,4 +1,4 @@
-import { Box, Text, useApp, useInput } from "ink";
+import { Box, type Key, Text, useApp, useInput } from "ink";
 import { useCallback, useRef, useState, useSyncExternalStore } from "react";
 import { computeLayout } from "../layout.js";
 import type { LabControls } from "../model.js";
@@ -19,6 +19,40 @@ export interface AppProps {
 }
 
 const PAGE_ROWS = 5;
+
+/** A key event with nothing pressed, for keys split out of a pasted string. */
+const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
+/** One character of a pasted string as the key it stands for. */
+function splitKey(part: string): [string, Key] {
+  const code = part.length === 1 ? part.charCodeAt(0) : -1;
+  if (code === 0x0d || code === 0x0a) return ["", { ...NO_KEY, return: true }];
+  if (code === 0x09) return ["", { ...NO_KEY, tab: true }];
+  if (code === 0x7f || code === 0x08) return ["", { ...NO_KEY, backspace: true }];
+  if (code >= 0x01 && code <= 0x1a) return [String.fromCharCode(code + 0x60), { ...NO_KEY, ctrl: true }];
+  return [part, NO_KEY];
+}
 
 /** What the app itself remembers: focus, each client's unsent input, scroll positions, toggles. */
 interface UiState {
@@ -59,8 +93,23 @@ export function App({ lab, onQuit }: AppProps) {
       });
   }, [lab, exit, onQuit, update]);
 
-  useInput((input, key) => {
+  const handle = (input: string, key: Key): void => {
     if (key.ctrl && input === "c") return quit();
+    // Keys typed faster than they are read (a paste, tmux send-keys) can arrive as one string:
+    // the control keys inside it (Enter, Tab, Backspace, ^N...) still act as keys. Escape
+    // sequences (arrows, PgUp) are left to Ink.
+    if (
+      !key.ctrl &&
+      !key.meta &&
+      input.length > 1 &&
+      /[\u0000-\u001a\u007f]/.test(input) &&
+      !input.includes("\u001b")
+    ) {
+      for (const part of input.split(/([\u0000-\u001a\u007f])/)) {
+        if (part !== "") handle(...splitKey(part));
+      }
+      return;
+    }
     const state = ui.current;
     const all = lab.getSnapshot().clients;
     const current = all[Math.min(state.focus, all.length - 1)];
@@ -110,7 +159,8 @@ export function App({ lab, onQuit }: AppProps) {
     // Pasted text arrives as one string; control characters never reach the wire.
     const printable = input.replace(/[\u0000-\u001f\u007f]/g, "");
     if (printable) update({ inputs: { ...state.inputs, [id]: (state.inputs[id] ?? "") + printable } });
-  });
+  };
+  useInput(handle);
 
   const { focus, inputs, offsets, isWire, isQuitting } = ui.current;
   const clients = snapshot.clients;
