@@ -190,7 +190,8 @@ export class ChatClient extends EventEmitter {
     while (this.#state === "connected" && Date.now() < deadline) {
       const quietFor = Date.now() - this.#lastDataAt;
       if (quietFor >= quietMs) break;
-      await new Promise((r) => setTimeout(r, Math.min(quietMs - quietFor, deadline - Date.now()) + 1));
+      // Short steps, so a server that closes ends the wait at once.
+      await new Promise((r) => setTimeout(r, Math.min(25, quietMs - quietFor, deadline - Date.now()) + 1));
     }
   }
 
@@ -200,7 +201,10 @@ export class ChatClient extends EventEmitter {
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#detectTimer);
     const socket = this.#socket;
-    if (socket && !socket.destroyed) {
+    if (socket && !socket.destroyed && socket.writableEnded) {
+      // Already half-closed by settle(), which waited for the replies: nothing more is coming.
+      socket.destroy();
+    } else if (socket && !socket.destroyed) {
       if (this.#mode === "json" && this.#state === "connected" && socket.writable) {
         this.#sendJson({ type: "quit" });
       }
@@ -347,6 +351,7 @@ export class ChatClient extends EventEmitter {
     if (socket !== this.#socket) return;
     clearTimeout(this.#detectTimer);
     this.#socket = undefined;
+    this.#mode = "unknown";
     for (const waiter of this.#pongWaiters.values()) waiter();
     if (this.#isClosing) {
       this.#setState("closed");
@@ -385,7 +390,7 @@ export class ChatClient extends EventEmitter {
 
   #write(text: string): void {
     const socket = this.#socket;
-    if (!socket || !socket.writable) return;
+    if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
     socket.write(bytes);
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });

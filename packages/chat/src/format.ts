@@ -3,10 +3,11 @@ import type { ChatEvent } from "./schema.js";
 /**
  * One line of text for an event, as text-mode clients see it and as `lab client` and the TUI show
  * it: `<alice> hi`, `* alice waves`, `* bob joined #lobby`, `*alice* psst`, `! nick … [NICK_TAKEN]`.
- * Multi-line notices (help) contain newlines; everything else is one line.
+ * Multi-line notices (help) contain newlines; everything else is one line. Pass `self` (our nick)
+ * to show our own private messages as `-> *bob* text`.
  * @example formatEvent({ type: "join", room: "#lobby", nick: "bob", ts: 0 }) // → "* bob joined #lobby"
  */
-export function formatEvent(e: ChatEvent): string {
+export function formatEvent(e: ChatEvent, self?: string): string {
   switch (e.type) {
     case "welcome":
       return `* ${e.text}`;
@@ -23,7 +24,10 @@ export function formatEvent(e: ChatEvent): string {
     case "rooms":
       return `* rooms: ${e.rooms.map((r) => `${r.name} (${r.clients})`).join(", ") || "none"}`;
     case "private":
-      return `*${e.from}* ${e.text}`;
+      // Our own private message comes back to us as confirmation.
+      return self !== undefined && e.from === self && e.to !== self
+        ? `-> *${e.to}* ${e.text}`
+        : `*${e.from}* ${e.text}`;
     case "error":
       return `! ${e.message} [${e.code}]`;
     case "notice":

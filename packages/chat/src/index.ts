@@ -30,3 +30,4 @@ export {
   clientMessageSchema,
   type Hello,
 } from "./schema.js";
+export { ChatServer, type ChatServerOptions } from "./server.js";

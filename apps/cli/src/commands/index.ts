@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerBench } from "./bench.js";
+import { registerClient } from "./client.js";
 import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
 import { registerGet } from "./get.js";
@@ -17,6 +18,7 @@ export type Register = (program: Command) => void;
 export const commands: Register[] = [
   registerDemo,
   registerServer,
+  registerClient,
   registerUdp,
   registerExamples,
   registerUrl,

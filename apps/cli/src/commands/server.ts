@@ -25,6 +25,41 @@ export interface ServerMode {
  * inside `create` so `lab --help` stays fast.
  */
 export const SERVER_MODES: Record<string, ServerMode> = {
+  chat: {
+    summary: "a chat: rooms, nicks, /msg, history; lab client or plain nc can join",
+    async create(o) {
+      const { ChatServer } = await import("@netlab/chat");
+      const count = (flag: string, name: string) =>
+        o.raw[name] === undefined
+          ? undefined
+          : parseNumber(flag, String(o.raw[name]), { min: 0, max: 1_000_000, integer: true });
+      const flood = count("--flood", "flood");
+      const chat = new ChatServer({
+        host: o.host,
+        port: o.port,
+        maxClients: o.maxConnections,
+        idleTimeoutMs: o.idleTimeoutMs,
+        historySize: count("--history", "history"),
+        floodMessages: flood === 0 ? Number.POSITIVE_INFINITY : flood,
+      });
+      chat.on("nick", (e: { from: string; to: string }) => log(`nick ${e.from} -> ${e.to}`));
+      chat.on("disconnect", (p: { nick: string }, reason: string) => {
+        if (reason !== "connection closed") log(`${p.nick} left: ${reason}`);
+      });
+      if (process.stdin.isTTY) {
+        // The operator console: each line typed here goes to every client as `<server> text`.
+        const { createInterface } = await import("node:readline");
+        const rl = createInterface({ input: process.stdin, terminal: false });
+        rl.on("line", (text) => {
+          if (text.trim() === "") return;
+          chat.broadcast(text);
+          log(`<server> ${text} (to ${chat.stats().clients} clients)`);
+        });
+        chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
+      }
+      return chat.socketServer;
+    },
+  },
   echo: {
     summary: "each line comes back as sent",
     async create(o) {
@@ -42,7 +77,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
 };
 
 /** The mode used without --mode. */
-export const DEFAULT_SERVER_MODE = "echo";
+export const DEFAULT_SERVER_MODE = "chat";
 
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
@@ -70,7 +105,7 @@ export function registerServer(program: Command): void {
     .join("\n");
   program
     .command("server")
-    .description("run a line server on localhost (echo, upper) until Ctrl-C")
+    .description("run a chat (default) or a line server on localhost until Ctrl-C")
     .option(
       "--mode <mode>",
       `what the server does: ${Object.keys(SERVER_MODES).join(", ")}`,
@@ -80,9 +115,14 @@ export function registerServer(program: Command): void {
     .option("--port <port>", "port to listen on (0 = any free port)", "5001")
     .option(
       "--max-clients <n>",
-      "connections served at once; the next gets 'ERR server full' (default 10000)",
+      "connections served at once; the next gets one 'server full' line (default 10000; chat 1000)",
     )
-    .option("--idle-timeout <seconds>", "close a connection that sends nothing for this long")
+    .option("--idle-timeout <seconds>", "close a connection that sends nothing for this long (chat: 600)")
+    .option("--history <n>", "chat: messages a joiner sees from the room's past (default 50)")
+    .option(
+      "--flood <n>",
+      "chat: messages per 5 s before a warning, twice that disconnects; 0 = off (default 30)",
+    )
     .addHelpText(
       "after",
       `
@@ -90,6 +130,7 @@ Modes:
 ${modes}
 
 Examples:
+  lab server                               a chat on 127.0.0.1:5001; join with lab client or nc 127.0.0.1 5001
   lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
 
