@@ -172,6 +172,12 @@ describe("lab get", () => {
     expect(existsSync(`${out}.part`)).toBe(false);
   });
 
+  it("exits 23 when -o FILE cannot be written", async () => {
+    const r = await runLab(["get", "-o", join(dir, "no-such-dir", "x"), `${base}/hello`]);
+    expect(r.code).toBe(23);
+    expect(r.stderr).toContain("lab: cannot write ");
+  });
+
   it("streams: the first chunk is out before the server has sent the rest", async () => {
     const lab = startLab(["get", `${base}/stream`]);
     await lab.waitForOutput("first\n", { stream: "stdout" });

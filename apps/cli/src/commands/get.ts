@@ -103,7 +103,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const controller = new AbortController();
   const onSigint = () => controller.abort(new Error("interrupted"));
   process.once("SIGINT", onSigint);
-  const output = opts.output === undefined ? undefined : await openOutput(opts.output);
+  const output = opts.output === undefined ? undefined : await openOutput(opts.output).catch(writeFailed);
   let progress: Progress | undefined;
   try {
     let res: import("@netlab/url").HttpResponse;
@@ -173,6 +173,11 @@ async function createLookup(
     if (Object.hasOwn(table, hostname)) pinned(hostname, options as never, callback);
     else dns.lookup(hostname, options as never, callback);
   }) as import("node:net").LookupFunction;
+}
+
+function writeFailed(err: { message: string }): never {
+  process.stderr.write(`lab: ${err.message}\nhint: check that the directory exists and is writable\n`);
+  throw new ExitCode(EXIT_CODES.WRITE_FAILED!);
 }
 
 function parseHeader(h: string): [string, string] {
