@@ -210,6 +210,12 @@ describe("urlopen", () => {
     expect(err.code).toBe("CONNECTION_FAILED");
   });
 
+  it("reports TLS_FAILURE when https:// meets a server that does not speak TLS", async () => {
+    const err = await failure(urlopen(`https://127.0.0.1:${port}/hello`, { timeoutMs: 5000 }));
+    expect(err.code).toBe("TLS_FAILURE");
+    expect(err.message).toMatch(/^TLS failed with 127\.0\.0\.1:\d+: /);
+  });
+
   it("refuses a non-HTTP URL with INVALID_URL", async () => {
     expect((await failure(urlopen("ftp://127.0.0.1/x"))).code).toBe("INVALID_URL");
     expect((await failure(urlopen("not a url"))).code).toBe("INVALID_URL");
