@@ -24,6 +24,10 @@ function rng(seed: number): () => number {
 }
 
 const seed = Number(process.argv[2] ?? 8);
+if (!Number.isSafeInteger(seed)) {
+  console.error(`priority-queue: the seed must be an integer, got ${process.argv[2]}`);
+  process.exit(2);
+}
 const random = rng(seed);
 const LABELS = ["urgent", "normal", "low"];
 const queue = new PriorityQueue<Job>({ maxsize: 4, compare: (a, b) => a.priority - b.priority });

@@ -17,6 +17,18 @@ interface Job {
 if (isMainThread) {
   const workers = Number(process.argv[2] ?? 4);
   const increments = Number(process.argv[3] ?? 200_000);
+  if (
+    !(
+      Number.isSafeInteger(workers) &&
+      workers >= 1 &&
+      workers <= 64 &&
+      Number.isSafeInteger(increments) &&
+      increments >= 1
+    )
+  ) {
+    console.error("usage: shared-counter [workers 1-64] [increments ≥ 1]");
+    process.exit(2);
+  }
 
   /** Starts the workers together and waits for all of them. Returns the final count. */
   const run = async (lock: SharedMutex | undefined): Promise<number> => {

@@ -34,6 +34,12 @@ describe("lab examples", () => {
     expect(r.stdout).toMatch(/^seed 3$/m);
   });
 
+  it("exits with the example's own exit code", async () => {
+    const r = await runLab(["examples", "run", "priority-queue", "not-a-seed"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("priority-queue: the seed must be an integer, got not-a-seed");
+  });
+
   it("an unknown name is a usage error (exit 2) that names close matches", async () => {
     const r = await runLab(["examples", "run", "evnt"]);
     expect(r.code).toBe(2);
