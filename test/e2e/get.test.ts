@@ -150,6 +150,12 @@ describe("lab get", () => {
     expect(r.stderr).toContain("lab: cannot resolve host unresolvable.invalid (ENOTFOUND)");
   });
 
+  it("exits 35 when https:// meets a server that does not speak TLS", async () => {
+    const r = await runLab(["get", `https://127.0.0.1:${port}/hello`]);
+    expect(r.code).toBe(35);
+    expect(r.stderr).toContain(`lab: TLS failed with 127.0.0.1:${port}: wrong version number`);
+  });
+
   it("uses --resolve host:address instead of DNS", async () => {
     const r = await runLab(["get", "--resolve", "api.test:127.0.0.1", `http://api.test:${port}/echo`]);
     expect(r.code).toBe(0);

@@ -385,8 +385,9 @@ function toURLError(err: unknown, url: string, idle: IdleTimer): NetlabError {
     /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code) ||
     /SSL|TLS|certificate/i.test(detail)
   ) {
-    return new URLError("TLS_FAILURE", `TLS failed with ${host}: ${detail}`, {
-      reason: detail,
+    const why = tlsReason(err) ?? detail;
+    return new URLError("TLS_FAILURE", `TLS failed with ${host}: ${why}`, {
+      reason: why,
       url,
       cause: err,
       hint: "the server's certificate is not trusted, or it does not speak TLS on that port",
@@ -405,6 +406,15 @@ function toURLError(err: unknown, url: string, idle: IdleTimer): NetlabError {
     cause: err,
     hint: "the server closed the connection or did not speak HTTP",
   });
+}
+
+// OpenSSL errors carry a short `reason` ("wrong version number"); the message is a long dump.
+function tlsReason(err: unknown): string | undefined {
+  for (let e = err as { reason?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.reason === "string" && e.reason) return e.reason;
+    e = e.cause as typeof e;
+  }
+  return undefined;
 }
 
 function formatSeconds(ms: number): string {
