@@ -6,14 +6,17 @@
 import { Event } from "@netlab/concurrency";
 
 /** Counts steps until aborted. Every wait takes the signal, so an abort cuts it short. */
-async function worker(signal: AbortSignal): Promise<number> {
+async function worker(signal: AbortSignal, blocked: Event): Promise<number> {
   const never = new Event(); // nobody sets it: a stand-in for a slow wait (a socket, a lock)
   let steps = 0;
   try {
     while (!signal.aborted) {
       steps++;
       console.log(`worker: step ${steps}`);
-      if (steps === 3) await never.wait({ signal }); // blocks until the abort
+      if (steps === 3) {
+        blocked.set();
+        await never.wait({ signal }); // blocks until the abort
+      }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } catch (err) {
@@ -27,11 +30,11 @@ async function worker(signal: AbortSignal): Promise<number> {
 }
 
 const controller = new AbortController();
-const running = worker(controller.signal);
+const blocked = new Event();
+const running = worker(controller.signal, blocked);
 // The main task decides when to stop: here, as soon as the worker is blocked at step 3.
-setTimeout(() => {
-  console.log("main: aborting");
-  controller.abort("main says stop");
-}, 50);
+await blocked.wait({ timeout: 5_000 });
+console.log("main: aborting");
+controller.abort("main says stop");
 const steps = await running;
 console.log(`main: worker stopped after ${steps} steps`);
