@@ -62,7 +62,7 @@ export class Mutex implements TrackedLock {
       opts,
       // The releaser hands the lock straight to us: it never becomes free in between.
       () => this.#take(who),
-      () => (who ? deadlockError(who, this, timeout) : undefined),
+      who ? () => deadlockError(who, this, timeout) : undefined,
     );
     if (who) trackWait(who, this, waiting);
     return waiting;
