@@ -40,6 +40,12 @@ describe("lab examples", () => {
     expect(r.stderr).toContain("priority-queue: the seed must be an integer, got not-a-seed");
   });
 
+  it("passes options it does not know on to the example", async () => {
+    const r = await runLab(["examples", "run", "priority-queue", "--seed"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("priority-queue: the seed must be an integer, got --seed");
+  });
+
   it("an unknown name is a usage error (exit 2) that names close matches", async () => {
     const r = await runLab(["examples", "run", "evnt"]);
     expect(r.code).toBe(2);

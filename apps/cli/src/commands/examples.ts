@@ -29,7 +29,8 @@ export function registerExamples(program: Command): void {
     .command("run")
     .description("run one example (node examples/dist/NAME.js) and exit with its exit code")
     .argument("<name>", "the example's name, as `lab examples` lists it")
-    .argument("[args...]", "passed on to the example")
+    .argument("[args...]", "passed on to the example (options too: run NAME --port 9000)")
+    .allowUnknownOption()
     .addHelpText("after", "\nExample:\n  lab examples run shared-counter\n")
     .action(
       action(async (name: string, args: string[]) => {
