@@ -2,7 +2,8 @@ import type { Suite } from "../types.js";
 import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
 import { mutexSuite } from "./mutex.js";
+import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
 
 /** Every suite, in the order `pnpm bench` runs them. Add yours here. */
-export const suites: Suite[] = [cliSuite, demoSuite, mutexSuite, urlSuite];
+export const suites: Suite[] = [cliSuite, demoSuite, mutexSuite, udpSuite, urlSuite];

@@ -1,4 +1,5 @@
 export { type HostPort, parseHostPort, parsePort, type ResolvedAddress, resolveHost } from "./address.js";
+export { BLAST_DEFAULTS, type BlastOptions, type BlastResult, blast } from "./blast.js";
 export {
   type EchoCounters,
   type EchoDatagram,
