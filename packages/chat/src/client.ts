@@ -351,7 +351,6 @@ export class ChatClient extends EventEmitter {
     if (socket !== this.#socket) return;
     clearTimeout(this.#detectTimer);
     this.#socket = undefined;
-    this.#mode = "unknown";
     for (const waiter of this.#pongWaiters.values()) waiter();
     if (this.#isClosing) {
       this.#setState("closed");

@@ -25,6 +25,7 @@ export interface ChatServerOptions extends Partial<HubOptions> {
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
 const KICK_LINGER_MS = 2_000;
 const noop = () => {};
+const handled = new WeakSet<Promise<void>>();
 
 /** The TCP server under a ChatServer: refuses with a chat-style line, reports errors as events. */
 class ChatTCPServer extends TCPServer {
@@ -90,8 +91,12 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
       write(bytes) {
         if (socket.destroyed || socket.writableEnded) return;
         const sent = handler.wfile.write(bytes);
-        // Never awaited (a slow reader must not hold up a broadcast), but a failure must not go unhandled.
-        if (socket.writableNeedDrain) sent.catch(noop);
+        // Never awaited (a slow reader must not hold up a broadcast), but a failure must not go
+        // unhandled. Most writes return the same settled promise, so this costs one lookup.
+        if (!handled.has(sent)) {
+          handled.add(sent);
+          sent.catch(noop);
+        }
       },
       get bufferedBytes() {
         return socket.writableLength;

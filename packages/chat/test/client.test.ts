@@ -1,0 +1,175 @@
+import net from "node:net";
+import getPort from "get-port";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { ChatClient, type ChatEvent, ChatServer, type ClientState, type WireChunk } from "../src/index.js";
+import { lineClient } from "./line-client.js";
+
+async function startChat(port = 0) {
+  const server = new ChatServer({ port, helloGraceMs: 30, drainTimeoutMs: 200 });
+  const address = await server.listen();
+  onTestFinished(() => server.close());
+  return { server, port: address.port };
+}
+
+function newClient(
+  port: number,
+  nick?: string,
+  extra: Partial<ConstructorParameters<typeof ChatClient>[0]> = {},
+) {
+  const client = new ChatClient({ port, nick, ...extra });
+  const events: ChatEvent[] = [];
+  const lines: string[] = [];
+  client.on("event", (e: ChatEvent) => events.push(e));
+  client.on("line", (l: string) => lines.push(l));
+  onTestFinished(() => client.close());
+  return { client, events, lines };
+}
+
+/** Waits until `check()` is true, polling each 5 ms, for at most `timeoutMs`. */
+async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A plain line server that records every byte it gets and answers `echo: LINE`. */
+async function plainServer(greeting?: string) {
+  const received: Buffer[] = [];
+  const server = net.createServer((socket) => {
+    if (greeting) socket.write(`${greeting}\n`);
+    let rest = "";
+    socket.on("data", (d) => {
+      received.push(d);
+      const parts = (rest + d.toString("utf8")).split("\n");
+      rest = parts.pop() ?? "";
+      for (const p of parts) socket.write(`echo: ${p}\n`);
+    });
+    socket.on("end", () => socket.end());
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as net.AddressInfo).port;
+  return { port, received: () => Buffer.concat(received).toString("utf8") };
+}
+
+describe("ChatClient against a netlab chat server", () => {
+  it("upgrades to JSON mode, gets its nick and room, and talks to text clients", async () => {
+    const { port } = await startChat();
+    const text = await lineClient(port);
+    await text.waitFor("joined #lobby");
+    const { client, events } = newClient(port, "alice");
+    await client.connect();
+    await until(() => client.room === "#lobby", "the join");
+    expect(client.mode).toBe("json");
+    expect(client.nick).toBe("alice");
+    client.send("hello text world");
+    await text.waitFor("<alice> hello text world");
+    text.send("hi alice");
+    await until(() => events.some((e) => e.type === "message" && e.text === "hi alice"), "the reply");
+  });
+
+  it("turns typed commands into JSON commands and tracks nick changes", async () => {
+    const { port } = await startChat();
+    const { client, events } = newClient(port, "alice");
+    await client.connect();
+    client.send("/nick alicia");
+    client.send("/join #side");
+    client.send("/who");
+    await client.settle();
+    expect(client.nick).toBe("alicia");
+    expect(client.room).toBe("#side");
+    expect(events.find((e) => e.type === "who")).toEqual({ type: "who", room: "#side", nicks: ["alicia"] });
+  });
+
+  it("reports a mistyped command as a local error event without sending it", async () => {
+    const { port } = await startChat();
+    const { client, events } = newClient(port);
+    await client.connect();
+    client.send("/msg");
+    await until(() => events.some((e) => e.type === "error"), "the error");
+    expect(events.find((e) => e.type === "error")).toMatchObject({ code: "BAD_ARGUMENTS" });
+  });
+
+  it("settle() resolves once the server answered everything sent before it", async () => {
+    const { port } = await startChat();
+    const { client, events } = newClient(port);
+    await client.connect();
+    for (let i = 0; i < 10; i++) client.send(`n${i}`);
+    await client.settle();
+    expect(events.filter((e) => e.type === "message").map((e) => (e as { text: string }).text)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `n${i}`),
+    );
+  });
+
+  it("emits the raw bytes it reads and writes as wire chunks", async () => {
+    const { port } = await startChat();
+    const { client } = newClient(port);
+    const wire: WireChunk[] = [];
+    client.on("wire", (w: WireChunk) => wire.push(w));
+    await client.connect();
+    await client.settle();
+    const text = (d: "in" | "out") =>
+      Buffer.concat(wire.filter((w) => w.direction === d).map((w) => w.bytes)).toString("utf8");
+    expect(text("in")).toContain("netlab chat/1");
+    expect(text("out")).toContain('{"type":"hello","proto":1}');
+  });
+
+  it("reconnects with backoff when the server restarts on the same port", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const first = new ChatServer({ port, helloGraceMs: 30, drainTimeoutMs: 200 });
+    await first.listen();
+    const { client } = newClient(port, "alice", { reconnect: true, reconnectDelayMs: 20 });
+    const states: ClientState[] = [];
+    client.on("state", (s: ClientState) => states.push(s));
+    await client.connect();
+    await until(() => client.room === "#lobby", "the first join");
+    await first.close();
+    await until(() => client.state === "reconnecting", "the drop");
+    await startChat(port);
+    await until(() => client.state === "connected" && client.mode === "json", "the reconnect");
+    await until(() => client.nick === "alice", "the nick back");
+    expect(states).toContain("reconnecting");
+  });
+});
+
+describe("ChatClient against other servers", () => {
+  it("stays plain against a server that does not announce netlab chat/1, sending only what it is given", async () => {
+    const plain = await plainServer("+OK some other server");
+    const { client, lines } = newClient(plain.port, "alice");
+    await client.connect();
+    client.send("hello");
+    client.send("/join #x");
+    await client.settle();
+    expect(client.mode).toBe("plain");
+    expect(plain.received()).toBe("hello\n/join #x\n");
+    expect(lines).toEqual(["+OK some other server", "echo: hello", "echo: /join #x"]);
+  });
+
+  it("treats a silent server as plain after detectMs, and sends queued input then", async () => {
+    const plain = await plainServer();
+    const { client, lines } = newClient(plain.port, undefined, { detectMs: 50 });
+    await client.connect();
+    client.send("first");
+    await client.settle({ quietMs: 100 });
+    expect(plain.received()).toBe("first\n");
+    expect(lines).toEqual(["echo: first"]);
+  });
+
+  it("rejects connect() with CONNECTION_REFUSED and a hint when nothing listens", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const client = new ChatClient({ port });
+    const err = await client.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      code: "CONNECTION_REFUSED",
+      message: `cannot connect to 127.0.0.1:${port}: connection refused`,
+      hint: "is 'lab server' running?",
+    });
+    expect(client.state).toBe("closed");
+  });
+});

@@ -1,0 +1,305 @@
+import { describe, expect, it, onTestFinished } from "vitest";
+import { type ChatEvent, ChatServer, type ChatServerOptions } from "../src/index.js";
+import { lineClient } from "./line-client.js";
+
+async function startChat(opts: ChatServerOptions = {}) {
+  // drainTimeoutMs: clients vanish at the same moment as the server closes in teardown.
+  const server = new ChatServer({ port: 0, helloGraceMs: 30, drainTimeoutMs: 200, ...opts });
+  const { port } = await server.listen();
+  onTestFinished(() => server.close());
+  return { server, port };
+}
+
+/** A text-mode client that has joined #lobby; returns it with its nick. */
+async function textClient(port: number) {
+  const c = await lineClient(port);
+  const welcome = await c.waitFor("netlab chat/1");
+  const nick = /you are (\S+)\./.exec(welcome)?.[1] ?? "";
+  await c.waitFor(`* ${nick} joined #lobby`);
+  return Object.assign(c, { nick });
+}
+
+/** A JSON-mode client; `events()` parses every line received so far. */
+async function jsonClient(port: number, nick?: string) {
+  const c = await lineClient(port);
+  await c.waitFor("netlab chat/1");
+  c.send(JSON.stringify({ type: "hello", proto: 1, ...(nick ? { nick } : {}) }));
+  await c.waitFor(/"type":"join"/);
+  const events = () =>
+    c.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as ChatEvent & Record<string, unknown>);
+  return Object.assign(c, { events });
+}
+
+describe("ChatServer text mode", () => {
+  it("greets with the protocol name and a guest nick, and announces the join", async () => {
+    const { port } = await startChat();
+    const c = await lineClient(port);
+    expect(await c.waitFor("netlab chat/1")).toMatch(
+      /^\* netlab chat\/1 — welcome to netlab, you are guest-\d+\. \/help for commands$/,
+    );
+    await c.waitFor(/^\* guest-\d+ joined #lobby$/);
+  });
+
+  it("sends each line to everyone else in the room as <nick> text, not back to the sender", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    const b = await textClient(port);
+    a.send("hello there");
+    expect(await b.waitFor("hello there")).toBe(`<${a.nick}> hello there`);
+    b.send("/me waves");
+    expect(await a.waitFor("waves")).toBe(`* ${b.nick} waves`);
+    expect(a.lines).not.toContain(`<${a.nick}> hello there`);
+  });
+
+  it("changes nicks, announces it, and rejects taken or invalid ones with a coded error line", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    const b = await textClient(port);
+    a.send("/nick alice");
+    await b.waitFor(`* ${a.nick} is now known as alice`);
+    b.send("/nick ALICE");
+    expect(await b.waitFor("[NICK_TAKEN]")).toBe('! nick "ALICE" is already taken [NICK_TAKEN]');
+    b.send("/nick bad nick");
+    await b.waitFor("[BAD_ARGUMENTS]");
+    b.send("/nick x!");
+    await b.waitFor("[NICK_INVALID]");
+    b.send(`/nick ${"n".repeat(33)}`);
+    expect(b.lines.filter((l) => l.includes("[NICK_INVALID]"))).toHaveLength(1);
+    await b.waitUntil((ls) => ls.filter((l) => l.includes("[NICK_INVALID]")).length === 2, "second error");
+  });
+
+  it("keeps rooms apart and lists rooms and members", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    const b = await textClient(port);
+    const c = await textClient(port);
+    a.send("/join games");
+    await a.waitFor(`* ${a.nick} joined #games`);
+    await b.waitFor(`* ${a.nick} left #lobby (joined #games)`);
+    b.send("/join #games");
+    await a.waitFor(`* ${b.nick} joined #games`);
+    a.send("in games");
+    await b.waitFor(`<${a.nick}> in games`);
+    c.send("/rooms");
+    expect(await c.waitFor("* rooms:")).toBe("* rooms: #games (2), #lobby (1)");
+    a.send("/who");
+    expect(await a.waitFor("* in #games")).toBe(`* in #games: ${[a.nick, b.nick].sort().join(", ")}`);
+    c.send("/join #bad room");
+    await c.waitFor("[BAD_ARGUMENTS]");
+    expect(c.lines.join("\n")).not.toContain("in games");
+  });
+
+  it("delivers private messages across rooms and says when the nick does not exist", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    const b = await textClient(port);
+    b.send("/join #elsewhere");
+    await b.waitFor("joined #elsewhere");
+    a.send(`/msg ${b.nick} psst`);
+    expect(await b.waitFor("psst")).toBe(`*${a.nick}* psst`);
+    expect(await a.waitFor("psst")).toBe(`-> *${b.nick}* psst`);
+    a.send("/msg nobody hi");
+    expect(await a.waitFor("[NO_SUCH_NICK]")).toMatch(/^! no one called "nobody" is here/);
+  });
+
+  it("shows a joiner the room's last --history messages", async () => {
+    const { port } = await startChat({ historySize: 3 });
+    const a = await textClient(port);
+    for (let i = 1; i <= 5; i++) a.send(`line ${i}`);
+    const b = await textClient(port);
+    const seen = b.lines.filter((l) => l.startsWith(`<${a.nick}>`));
+    expect(seen).toEqual([`<${a.nick}> line 3`, `<${a.nick}> line 4`, `<${a.nick}> line 5`]);
+  });
+
+  it("lists the commands for /help and answers unknown ones with UNKNOWN_COMMAND", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    a.send("/help");
+    await a.waitFor("/msg NICK text");
+    a.send("/frobnicate");
+    expect(await a.waitFor("[UNKNOWN_COMMAND]")).toBe("! unknown command /frobnicate [UNKNOWN_COMMAND]");
+  });
+
+  it("says goodbye on /quit and tells the room why", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    const b = await textClient(port);
+    a.send("/quit");
+    await a.closed;
+    await b.waitFor(`* ${a.nick} left #lobby (quit)`);
+  });
+});
+
+describe("ChatServer JSON mode", () => {
+  it("upgrades on a hello first line: welcome with the nick, then NDJSON events", async () => {
+    const { port } = await startChat();
+    const c = await jsonClient(port, "alice");
+    const [welcome, join] = c.events();
+    expect(welcome).toMatchObject({ type: "welcome", proto: 1, nick: "alice", room: "#lobby" });
+    expect(join).toMatchObject({ type: "join", nick: "alice", room: "#lobby" });
+  });
+
+  it("echoes a message to its sender with id, room, from and timestamp, and sends it to text clients", async () => {
+    const { port } = await startChat();
+    const t = await textClient(port);
+    const c = await jsonClient(port, "alice");
+    c.send(JSON.stringify({ type: "message", text: "hi" }));
+    await c.waitFor(/"type":"message"/);
+    const m = c.events().find((e) => e.type === "message");
+    expect(m).toMatchObject({ type: "message", room: "#lobby", from: "alice", text: "hi" });
+    expect(typeof m?.id).toBe("number");
+    expect(Math.abs(Number(m?.ts) - Date.now())).toBeLessThan(10_000);
+    await t.waitFor("<alice> hi");
+  });
+
+  it("answers a bad JSON line with an error event and keeps the connection", async () => {
+    const { port } = await startChat();
+    const c = await jsonClient(port, "alice");
+    c.send("not json");
+    c.send(JSON.stringify({ type: "message" }));
+    c.send(JSON.stringify({ type: "launch", missiles: true }));
+    c.send(JSON.stringify({ type: "ping", id: 1 }));
+    await c.waitFor('"type":"pong"');
+    const errors = c.events().filter((e) => e.type === "error");
+    expect(errors.map((e) => e.code)).toEqual(["BAD_MESSAGE", "BAD_MESSAGE", "BAD_MESSAGE"]);
+    expect(errors[0]?.message).toMatch(/not JSON/);
+    expect(errors[1]?.message).toMatch(/text/);
+  });
+
+  it("keeps the guest nick and reports NICK_TAKEN when hello asks for a taken nick", async () => {
+    const { port } = await startChat();
+    await jsonClient(port, "alice");
+    const c = await jsonClient(port, "alice");
+    const [welcome, error] = c.events();
+    expect(welcome).toMatchObject({ type: "welcome", nick: expect.stringMatching(/^guest-/) });
+    expect(error).toMatchObject({ type: "error", code: "NICK_TAKEN" });
+  });
+
+  it("rejects a hello that is not the first line with HELLO_TOO_LATE", async () => {
+    const { port } = await startChat();
+    const c = await jsonClient(port);
+    c.send(JSON.stringify({ type: "hello", proto: 1 }));
+    await c.waitFor("HELLO_TOO_LATE");
+  });
+
+  it("upgrades a client whose hello arrives after the grace period, replaying the history as JSON", async () => {
+    const { port } = await startChat({ helloGraceMs: 1 });
+    const a = await textClient(port);
+    a.send("before you came");
+    const c = await lineClient(port);
+    await c.waitFor(/joined #lobby/);
+    c.send(JSON.stringify({ type: "hello", proto: 1, nick: "late" }));
+    await c.waitFor('"type":"welcome"');
+    await c.waitFor('"history":true');
+    await a.waitFor(/is now known as late/);
+  });
+});
+
+describe("ChatServer limits and faults", () => {
+  it("refuses the client over --max-clients with one SERVER_FULL line", async () => {
+    const { port } = await startChat({ maxClients: 2 });
+    await textClient(port);
+    await textClient(port);
+    const third = await lineClient(port);
+    await third.closed;
+    expect(third.lines).toEqual(["! server full: 2 clients connected; try again later [SERVER_FULL]"]);
+  });
+
+  it("disconnects an idle client with a line that says why, and tells the room", async () => {
+    const { port } = await startChat({ idleTimeoutMs: 300 });
+    const idle = await textClient(port);
+    const b = await lineClient(port);
+    await b.waitFor("joined #lobby");
+    const keepAlive = setInterval(() => b.send("/who"), 50);
+    onTestFinished(() => clearInterval(keepAlive));
+    await idle.closed;
+    expect(idle.lines.at(-1)).toBe("! idle for 0 s, disconnected [IDLE_TIMEOUT]");
+    await b.waitFor(`* ${idle.nick} left #lobby`);
+  });
+
+  it("answers invalid UTF-8 and over-long lines with error lines and goes on", async () => {
+    const { port } = await startChat({ maxLineBytes: 100 });
+    const a = await textClient(port);
+    const b = await textClient(port);
+    a.socket.write(Buffer.from([0xff, 0xfe, 0x41, 0x0a]));
+    await a.waitFor("[INVALID_UTF8]");
+    a.send("x".repeat(500));
+    await a.waitFor("[FRAME_TOO_LARGE]");
+    a.send("still here");
+    await b.waitFor(`<${a.nick}> still here`);
+  });
+
+  it("disconnects a client that keeps sending garbage, and the server keeps serving", async () => {
+    const { port } = await startChat();
+    const bad = await textClient(port);
+    const good = await textClient(port);
+    for (let i = 0; i < 20; i++) bad.socket.write(Buffer.from([0xc3, 0x28, i, 0x0a]));
+    await bad.closed;
+    expect(bad.lines.at(-1)).toBe("! too many bad lines, disconnected [TOO_MANY_ERRORS]");
+    await good.waitFor(`* ${bad.nick} left #lobby (too many bad lines, disconnected)`);
+    const other = await textClient(port);
+    other.send("ok");
+    await good.waitFor(`<${other.nick}> ok`);
+  });
+
+  it("warns a flooding client, drops its messages, then disconnects it", async () => {
+    const { port } = await startChat({ floodMessages: 5, floodWindowMs: 60_000 });
+    const flooder = await textClient(port);
+    const b = await textClient(port);
+    for (let i = 1; i <= 12; i++) flooder.send(`msg ${i}`);
+    await flooder.closed;
+    expect(flooder.lines.some((l) => l.startsWith("* slow down"))).toBe(true);
+    expect(flooder.lines.at(-1)).toBe("! flooding: too many messages, disconnected [FLOOD]");
+    await b.waitFor(`${flooder.nick} left #lobby`);
+    expect(b.lines.filter((l) => l.startsWith(`<${flooder.nick}>`))).toHaveLength(5);
+  });
+
+  it("cuts off a client that stops reading once its queue passes maxQueueBytes; the others keep up", async () => {
+    const { server, port } = await startChat({
+      maxQueueBytes: 256 * 1024,
+      floodMessages: Number.POSITIVE_INFINITY,
+    });
+    const slow = await textClient(port);
+    slow.socket.pause();
+    const reader = await textClient(port);
+    const sender = await textClient(port);
+    const reasons: string[] = [];
+    server.on("disconnect", (_p, reason: string) => reasons.push(reason));
+    const big = "y".repeat(60_000);
+    const count = 300; // 18 MB: more than the kernel buffers on loopback
+    for (let i = 0; i < count; i++) sender.send(`${i} ${big}`);
+    await reader.waitUntil(
+      (ls) => ls.filter((l) => l.startsWith(`<${sender.nick}>`)).length === count,
+      "all",
+      20_000,
+    );
+    await reader.waitFor(`* ${slow.nick} left #lobby (slow consumer`);
+    expect(reasons).toContain("slow consumer: more than 262144 bytes queued");
+  }, 30_000);
+
+  it("sends every client a shutdown notice on close()", async () => {
+    const { server, port } = await startChat();
+    const a = await textClient(port);
+    const b = await jsonClient(port, "bob");
+    await server.close();
+    await Promise.all([a.closed, b.closed]);
+    expect(a.lines.at(-1)).toBe("* the server is shutting down");
+    expect(b.events().at(-1)).toMatchObject({ type: "notice", kind: "shutdown" });
+  });
+
+  it("sends the operator's broadcast to everyone as <server> text", async () => {
+    const { server, port } = await startChat();
+    const a = await textClient(port);
+    const b = await jsonClient(port, "bob");
+    server.broadcast("maintenance at noon");
+    await a.waitFor("<server> maintenance at noon");
+    await b.waitFor('"kind":"operator"');
+    expect(server.stats().clients).toBe(2);
+    expect(
+      server
+        .peers()
+        .map((p) => p.mode)
+        .sort(),
+    ).toEqual(["json", "text"]);
+  });
+});
