@@ -65,6 +65,10 @@ interface ClientSlot {
   /** Set once this slot has been connected, so a later "connected" reads "reconnected". */
   wasConnected: boolean;
   seq: number;
+  /** Reads and writes so far (bounded); copied into the view when published. */
+  wire: WireChunk[];
+  bytesIn: number;
+  bytesOut: number;
 }
 
 /**
@@ -92,6 +96,7 @@ export class LabController implements LabControls {
   #lastStats = { at: 0, messagesTotal: 0 };
   #isClosed = false;
   #restarting: Promise<void> | undefined;
+  #watchedWire: number | undefined;
   /** Resolves whenever anything changes; used by the script player to wait for text. */
   readonly changes = new EventEmitter();
 
@@ -308,13 +313,22 @@ export class LabController implements LabControls {
     const seconds = Math.max(0.001, (now - this.#lastStats.at) / 1000);
     const delta = Math.max(0, stats.messagesTotal - this.#lastStats.messagesTotal);
     this.#lastStats = { at: now, messagesTotal: stats.messagesTotal };
-    this.#updateServer({
+    const patch = {
       peers: server.peers().map(toPeerView),
       messagesPerSecond: delta / seconds,
       messagesTotal: stats.messagesTotal,
       bytesIn: stats.bytesIn,
       bytesOut: stats.bytesOut,
-    });
+    };
+    // A quiet lab draws no frames: publish only what changed.
+    const v = this.#serverView;
+    const isSame =
+      patch.messagesPerSecond === v.messagesPerSecond &&
+      patch.messagesTotal === v.messagesTotal &&
+      patch.bytesIn === v.bytesIn &&
+      patch.bytesOut === v.bytesOut &&
+      JSON.stringify(patch.peers) === JSON.stringify(v.peers);
+    if (!isSame) this.#updateServer(patch);
   }
 
   #newSlot(): number {
@@ -330,7 +344,15 @@ export class LabController implements LabControls {
       bytesIn: 0,
       bytesOut: 0,
     };
-    this.#slots.push({ view, client: undefined, wasConnected: false, seq: 0 });
+    this.#slots.push({
+      view,
+      client: undefined,
+      wasConnected: false,
+      seq: 0,
+      wire: [],
+      bytesIn: 0,
+      bytesOut: 0,
+    });
     this.#publishClients();
     return id;
   }
@@ -360,14 +382,12 @@ export class LabController implements LabControls {
     });
     client.on("wire", (chunk: WireChunk) => {
       if (slot.client !== client) return;
-      const wire = [...slot.view.wire, chunk];
-      if (wire.length > this.#limits.maxWireChunks) wire.splice(0, wire.length - this.#limits.maxWireChunks);
-      const n = chunk.bytes.length;
-      this.#updateClient(slot, {
-        wire,
-        bytesIn: slot.view.bytesIn + (chunk.direction === "in" ? n : 0),
-        bytesOut: slot.view.bytesOut + (chunk.direction === "out" ? n : 0),
-      });
+      slot.wire.push(chunk);
+      if (slot.wire.length > this.#limits.maxWireChunks) slot.wire.shift();
+      if (chunk.direction === "in") slot.bytesIn += chunk.bytes.length;
+      else slot.bytesOut += chunk.bytes.length;
+      // Every read and write would otherwise cost a frame; only the watched client's are shown.
+      if (this.#watchedWire === slot.view.id) this.#publishWire(slot);
     });
     client.on("state", (state: ClientState, err?: unknown) => {
       if (slot.client !== client) return;
@@ -403,6 +423,27 @@ export class LabController implements LabControls {
     } else if (state === "closed") {
       this.#clientLine(slot, error ? "error" : "info", `* closed${error ? `: ${error}` : ""}`);
     }
+  }
+
+  /**
+   * Which client's wire the screen shows (undefined: none). Wire chunks of the others are kept
+   * but do not cause a new snapshot, so the wire view costs nothing while it is hidden.
+   */
+  watchWire(id: number | undefined): void {
+    if (this.#watchedWire === id) return;
+    this.#watchedWire = id;
+    const slot = id === undefined ? undefined : this.#slots[id - 1];
+    if (slot) this.#publishWire(slot);
+  }
+
+  /** Client `id`'s wire chunks and byte counts as of now, whether watched or not. */
+  wireOf(id: number): { wire: readonly WireChunk[]; bytesIn: number; bytesOut: number } {
+    const slot = this.#slot(id);
+    return { wire: [...slot.wire], bytesIn: slot.bytesIn, bytesOut: slot.bytesOut };
+  }
+
+  #publishWire(slot: ClientSlot): void {
+    this.#updateClient(slot, { wire: [...slot.wire], bytesIn: slot.bytesIn, bytesOut: slot.bytesOut });
   }
 
   #slot(id: number): ClientSlot {

@@ -39,8 +39,9 @@ export interface ClientView {
   /** The last connection error while not connected, one line. */
   error: string | undefined;
   transcript: readonly LogLine[];
+  /** Reads and writes, oldest first; current only for the client being watched (`watchWire`). */
   wire: readonly WireChunk[];
-  /** Bytes sent and received over this client's socket, over every connection it made. */
+  /** Bytes sent and received over this client's socket, over every connection it made; as current as `wire`. */
   bytesIn: number;
   bytesOut: number;
 }
@@ -119,6 +120,8 @@ export interface LabControls {
   reconnectClient(id: number): Promise<void>;
   /** Closes the server (clients see the outage) and listens again on the same port. */
   restartServer(): Promise<void>;
+  /** Which client's wire view is on screen (undefined: none); the others' bytes cause no frames. */
+  watchWire(id: number | undefined): void;
   /** Closes every client and the server. Safe to call twice. */
   close(): Promise<void>;
   subscribe(listener: () => void): () => void;

@@ -51,7 +51,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     <ThemeContext.Provider value={theme}>
       <App lab={lab} />
     </ThemeContext.Provider>,
-    { stdout, stdin, exitOnCtrlC: false, patchConsole: true },
+    // A full frame costs tens of ms to lay out on a busy machine; 20 fps is smooth enough for text.
+    { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: 20 },
   );
   // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does.
   const onSignal = () => {

@@ -86,11 +86,14 @@ describe("LabController over real sockets", () => {
     await expectSoon(lab, shows("server", "at most 6 clients"));
   });
 
-  it("records the bytes each way on a client's wire, newline-terminated messages included", async () => {
+  it("records the bytes each way on a client's wire and publishes them while watched", async () => {
     const lab = await startLab(2);
     lab.send(1, "wire check");
     await expectSoon(lab, shows(1, "<alice> wire check"));
+    expect(lab.getSnapshot().clients[0]!.wire).toEqual([]); // not watched: no frames for it
+    lab.watchWire(1);
     const wire = lab.getSnapshot().clients[0]!.wire;
+    expect(wire).toEqual(lab.wireOf(1).wire);
     const out = Buffer.concat(wire.filter((c) => c.direction === "out").map((c) => c.bytes)).toString();
     expect(out).toContain('"wire check"');
     expect(wire.some((c) => c.direction === "in" && c.bytes.includes(0x0a))).toBe(true);

@@ -80,6 +80,7 @@ export function recordingLab(initial: LabSnapshot) {
     dropClient: async (id) => void calls.push(["dropClient", id]),
     reconnectClient: async (id) => void calls.push(["reconnectClient", id]),
     restartServer: async () => void calls.push(["restartServer"]),
+    watchWire: () => {},
     close: async () => void calls.push(["close"]),
     subscribe: (l) => {
       listeners.add(l);

@@ -68,13 +68,13 @@ describe("parseScript", () => {
     expect(err.hint).toBeTruthy();
   });
 
-  it("types any text exactly as written after `client N: `", () => {
+  it("types any text exactly as written after `client N: ` (surrounding blanks trimmed)", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 6 }),
         fc
           .string({ minLength: 1, maxLength: 40 })
-          .filter((s) => !/[\r\n]/.test(s) && s.trim() !== "" && !s.startsWith(" ")),
+          .filter((s) => !/[\r\n]/.test(s) && s.trim() !== "" && s.trim() === s),
         (client, text) => {
           expect(parseScript(`client ${client}: ${text}`).steps).toEqual([
             { line: 1, kind: "send", client, text },

@@ -1,5 +1,5 @@
 import { Box, type Key, Text, useApp, useInput } from "ink";
-import { useCallback, useRef, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { computeLayout } from "../layout.js";
 import type { LabControls } from "../model.js";
 import { truncate } from "../text.js";
@@ -166,6 +166,8 @@ export function App({ lab, onQuit }: AppProps) {
   const clients = snapshot.clients;
   const focused = clients[Math.min(focus, clients.length - 1)];
   const focusedId = focused?.id ?? 1;
+  const watched = isWire ? focusedId : undefined;
+  useEffect(() => lab.watchWire(watched), [lab, watched]);
 
   const layout = computeLayout(columns, rows, clients.length, { wire: isWire });
   if (layout.kind === "too-small") return <TooSmall layout={layout} clients={clients.length} />;
