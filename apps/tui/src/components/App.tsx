@@ -94,7 +94,10 @@ export function App({ lab, onQuit }: AppProps) {
   }, [lab, exit, onQuit, update]);
 
   const handle = (input: string, key: Key): void => {
-    if (key.ctrl && input === "c") return quit();
+    if (key.ctrl && input === "c") {
+      quit();
+      return;
+    }
     // Keys typed faster than they are read (a paste, tmux send-keys) can arrive as one string:
     // the control keys inside it (Enter, Tab, Backspace, ^N...) still act as keys. Escape
     // sequences (arrows, PgUp) are left to Ink.
