@@ -1,4 +1,4 @@
-import { ConcurrencyError, checkInt } from "./errors.js";
+import { abortedError, ConcurrencyError, checkInt, checkTimeout } from "./errors.js";
 import { WaitList, type WaitOptions } from "./wait-list.js";
 
 /** Options for a {@link Barrier}. */
@@ -45,6 +45,12 @@ export class Barrier {
   /** Arrives and waits for the others; resolves with this party's arrival index. */
   async wait(opts: WaitOptions = {}): Promise<number> {
     if (this.#isBroken) throw brokenError();
+    if (opts.timeout !== undefined) checkTimeout(opts.timeout);
+    if (opts.signal?.aborted) {
+      // An aborted party is not coming: the others must not wait for it (as with a timeout).
+      this.#break();
+      throw abortedError("waiting at a barrier", opts.signal);
+    }
     const index = this.#arrived++;
     if (this.#arrived === this.parties) {
       try {

@@ -1,4 +1,4 @@
-import { WaitList, type WaitOptions } from "./wait-list.js";
+import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
 /**
  * A flag tasks wait on: `set()` wakes every waiter and lets later ones through at once until
@@ -40,7 +40,7 @@ export class Event {
    * or `ABORTED` when `signal` fires.
    */
   wait(opts: WaitOptions = {}): Promise<void> {
-    if (this.#isSet && !opts.signal?.aborted) return Promise.resolve();
+    if (this.#isSet && mayProceed(opts)) return Promise.resolve();
     return this.#waiters.wait("waiting for an event", opts, () => undefined);
   }
 }

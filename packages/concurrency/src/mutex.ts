@@ -1,7 +1,7 @@
 import { deadlockError, isDebug, type TrackedLock, trackWait } from "./debug.js";
 import { oneShot, type Release } from "./release.js";
 import { currentTask, type TaskInfo } from "./task.js";
-import { WaitList, type WaitOptions } from "./wait-list.js";
+import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
 /** Options for a {@link Mutex}. */
 export interface MutexOptions {
@@ -54,7 +54,7 @@ export class Mutex implements TrackedLock {
    * when `signal` fires; an already-aborted signal never acquires.
    */
   acquire(opts: WaitOptions = {}): Promise<Release> {
-    if (!this.#isLocked && !opts.signal?.aborted) return Promise.resolve(this.#take(this.#whoIfDebug()));
+    if (!this.#isLocked && mayProceed(opts)) return Promise.resolve(this.#take(this.#whoIfDebug()));
     const who = this.#whoIfDebug();
     const timeout = opts.timeout ?? Number.POSITIVE_INFINITY;
     const waiting = this.#waiters.wait(

@@ -1,5 +1,5 @@
 import { ConcurrencyError, checkInt } from "./errors.js";
-import { WaitList, type WaitOptions } from "./wait-list.js";
+import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
 /** The order a queue keeps its items in. Queue is FIFO, LifoQueue a stack, PriorityQueue a heap. */
 export interface QueueStore<T> {
@@ -70,7 +70,7 @@ export class Queue<T> {
    */
   put(item: T, opts: WaitOptions = {}): Promise<void> {
     // Invariant: putters wait only while the queue is full, so a free slot means nobody is ahead.
-    if (!this.full() && !opts.signal?.aborted) {
+    if (!this.full() && mayProceed(opts)) {
       this.#add(item);
       return Promise.resolve();
     }
@@ -90,7 +90,7 @@ export class Queue<T> {
   /** Removes and returns the next item, waiting while the queue is empty. */
   get(opts: WaitOptions = {}): Promise<T> {
     // Invariant: getters wait only while the queue is empty.
-    if (!this.empty() && !opts.signal?.aborted) return Promise.resolve(this.#remove());
+    if (!this.empty() && mayProceed(opts)) return Promise.resolve(this.#remove());
     return this.#getters.wait("getting from an empty queue", opts, () => this.#remove());
   }
 
@@ -118,7 +118,7 @@ export class Queue<T> {
 
   /** Resolves when every item put so far has been marked with `taskDone()`. */
   join(opts: WaitOptions = {}): Promise<void> {
-    if (this.#unfinished === 0 && !opts.signal?.aborted) return Promise.resolve();
+    if (this.#unfinished === 0 && mayProceed(opts)) return Promise.resolve();
     return this.#joiners.wait("joining a queue", opts, () => undefined);
   }
 

@@ -1,7 +1,7 @@
 import { deadlockError, isDebug, type TrackedLock, trackWait } from "./debug.js";
 import { oneShot, type Release } from "./release.js";
 import { currentTask, type TaskInfo, task } from "./task.js";
-import { WaitList, type WaitOptions } from "./wait-list.js";
+import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
 /** Options for an {@link RLock}. */
 export interface RLockOptions {
@@ -66,7 +66,7 @@ export class RLock implements TrackedLock {
    */
   acquire(opts: WaitOptions = {}): Promise<Release> {
     const me = currentTask();
-    if ((this.#owner === undefined || this.#owner.id === me.id) && !opts.signal?.aborted) {
+    if ((this.#owner === undefined || this.#owner.id === me.id) && mayProceed(opts)) {
       return Promise.resolve(this.#take(me));
     }
     const timeout = opts.timeout ?? Number.POSITIVE_INFINITY;

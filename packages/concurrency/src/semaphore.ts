@@ -1,6 +1,6 @@
 import { ConcurrencyError, checkInt } from "./errors.js";
 import { oneShot, type Release } from "./release.js";
-import { WaitList, type WaitOptions } from "./wait-list.js";
+import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
 /** Options for a {@link Semaphore}. */
 export interface SemaphoreOptions {
@@ -48,7 +48,7 @@ export class Semaphore {
    * after `timeout` ms or `ABORTED` when `signal` fires; an already-aborted signal never acquires.
    */
   acquire(opts: WaitOptions = {}): Promise<Release> {
-    if (this.#value > 0 && !opts.signal?.aborted) {
+    if (this.#value > 0 && mayProceed(opts)) {
       this.#value--;
       return Promise.resolve(this.#releaser());
     }

@@ -11,6 +11,15 @@ export interface WaitOptions {
   timeout?: number | undefined;
 }
 
+/**
+ * Whether a call may take what it wants without waiting when it is free: not when the signal has
+ * already fired (an aborted call never acquires), nor when the timeout is invalid (the wait then
+ * rejects with INVALID_OPTION, the same whether the lock happened to be free or not).
+ */
+export function mayProceed(opts: WaitOptions): boolean {
+  return !opts.signal?.aborted && (opts.timeout === undefined || opts.timeout >= 0);
+}
+
 /** One parked waiter: a node of the list, settled exactly once. */
 class Entry<T = unknown> {
   prev: Entry | undefined;
@@ -51,7 +60,13 @@ export class WaitList {
    */
   wait<T>(what: string, opts: WaitOptions, onWake: () => T, onTimeout?: () => Error | undefined): Promise<T> {
     const { signal, timeout = Number.POSITIVE_INFINITY } = opts;
-    if (timeout !== Number.POSITIVE_INFINITY) checkTimeout(timeout);
+    if (timeout !== Number.POSITIVE_INFINITY) {
+      try {
+        checkTimeout(timeout);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     if (signal?.aborted) return Promise.reject(abortedError(what, signal));
     if (timeout === 0) return Promise.reject(onTimeout?.() ?? timeoutError(what, timeout));
     return new Promise<T>((resolve, reject) => {

@@ -55,6 +55,13 @@ describe("Barrier", () => {
     await expect(patient).rejects.toMatchObject({ code: "BROKEN_BARRIER" });
   });
 
+  it("a party arriving with an aborted signal breaks it instead of completing the round", async () => {
+    const barrier = new Barrier(2);
+    const first = barrier.wait();
+    await expect(barrier.wait({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: "ABORTED" });
+    await expect(first).rejects.toMatchObject({ code: "BROKEN_BARRIER" });
+  });
+
   it("reset breaks the current round and makes it usable again", async () => {
     const barrier = new Barrier(2);
     const w = barrier.wait();

@@ -131,12 +131,14 @@ describe("Mutex", () => {
     expect(mutex.isLocked).toBe(false);
   });
 
-  it("rejects a negative timeout with INVALID_OPTION", async () => {
+  it("rejects (never throws) a negative or NaN timeout with INVALID_OPTION, free or held", async () => {
     const mutex = new Mutex();
+    const free = mutex.acquire({ timeout: -1 });
+    await expect(free).rejects.toMatchObject({ code: "INVALID_OPTION" });
+    expect(mutex.isLocked).toBe(false);
     mutex.tryAcquire();
-    await expect(async () => mutex.acquire({ timeout: -1 })).rejects.toMatchObject({
-      code: "INVALID_OPTION",
-    });
+    await expect(mutex.acquire({ timeout: Number.NaN })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+    expect(mutex.waiting).toBe(0);
   });
 
   it("in debug mode names the cycle of a two-task deadlock", async () => {
