@@ -1,5 +1,15 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +23,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void
 const BIG = Buffer.alloc(24 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32LE((i * 2654435761) >>> 0, i);
 const BIG_SHA = createHash("sha256").update(BIG).digest("hex");
+
+async function text(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  let out = "";
+  for await (const chunk of stream) out += chunk.toString();
+  return out;
+}
 
 let releaseStream: (() => void) | undefined;
 
@@ -176,6 +192,23 @@ describe("lab get", () => {
     expect(r.code).toBe(22);
     expect(existsSync(out)).toBe(false);
     expect(existsSync(`${out}.part`)).toBe(false);
+  });
+
+  it("writes through a symlink or a FIFO given to -o, never replacing it with a file", async () => {
+    const real = join(dir, "real.txt");
+    const link = join(dir, "link.txt");
+    writeFileSync(real, "old");
+    symlinkSync(real, link);
+    expect((await runLab(["get", "-o", link, `${base}/hello`])).code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, "utf8")).toBe("hello\n");
+
+    const fifo = join(dir, "fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const received = text(createReadStream(fifo));
+    expect((await runLab(["get", "-o", fifo, `${base}/hello`])).code).toBe(0);
+    expect(await received).toBe("hello\n");
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 
   it("exits 23 when -o FILE cannot be written", async () => {

@@ -250,6 +250,9 @@ function head(status: number, reason: string, headers: Headers): string {
 }
 
 function drained(stream: NodeJS.WritableStream): Promise<void> {
+  // A stream that already failed will never drain: fail now rather than wait forever.
+  const failed = (stream as import("node:stream").Writable).errored;
+  if (failed) return Promise.reject(writeError(failed));
   return new Promise((resolve, reject) => {
     const onDrain = () => {
       stream.off("error", onError);
@@ -257,18 +260,28 @@ function drained(stream: NodeJS.WritableStream): Promise<void> {
     };
     const onError = (err: Error) => {
       stream.off("drain", onDrain);
-      reject(err);
+      reject(writeError(err));
     };
     stream.once("drain", onDrain);
     stream.once("error", onError);
   });
 }
 
-/** `-o FILE`: written to FILE.part, renamed into place only when the whole body has arrived. */
+function writeError(err: Error): Error {
+  return Object.assign(new Error(`cannot write the output: ${err.message}`), { code: "WRITE_FAILED" });
+}
+
+/**
+ * `-o FILE`: a regular file (or a new one) is written as FILE.part and renamed into place only
+ * when the whole body has arrived. Anything else that exists — /dev/null, a FIFO, a symlink — is
+ * written directly: renaming over it would replace the device or the link with a plain file.
+ */
 async function openOutput(file: string) {
   const fs = await import("node:fs");
-  const part = `${file}.part`;
-  const stream = fs.createWriteStream(part);
+  const existing = await fs.promises.lstat(file).catch(() => undefined);
+  const isDirect = existing !== undefined && !existing.isFile();
+  const target = isDirect ? file : `${file}.part`;
+  const stream = fs.createWriteStream(target);
   await new Promise<void>((resolve, reject) => {
     stream.once("open", () => resolve());
     stream.once("error", (err) =>
@@ -289,11 +302,11 @@ async function openOutput(file: string) {
           code: "WRITE_FAILED",
         });
       }
-      await fs.promises.rename(part, file);
+      if (!isDirect) await fs.promises.rename(target, file);
     },
     async discard() {
       if (!stream.closed) await close();
-      await fs.promises.rm(part, { force: true });
+      if (!isDirect) await fs.promises.rm(target, { force: true });
     },
   };
 }
