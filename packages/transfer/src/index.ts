@@ -27,6 +27,14 @@ export {
   splitName,
   type WriteTarget,
 } from "./names.js";
+export {
+  RawFileServer,
+  type RawFileServerOptions,
+  type RawGetOptions,
+  type RawGetResult,
+  type RawSent,
+  rawGet,
+} from "./raw.js";
 export { FILE_SERVER_DEFAULTS, FileServer, type FileServerOptions, TransferHandler } from "./server.js";
 export { listFiles, type ServerTransfer, type ServerTransferError, serveConnection } from "./session.js";
 export { formatBytes, megabytesPerSecond, parseSize } from "./size.js";

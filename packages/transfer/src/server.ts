@@ -137,6 +137,10 @@ class HandlerWire implements Wire {
     return this.#h.wfile.write(encodeHeader(header));
   }
 
+  get bufferedBytes(): number {
+    return this.#h.wfile.bufferedBytes;
+  }
+
   end(): Promise<void> {
     return this.#h.wfile.end();
   }

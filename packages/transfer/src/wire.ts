@@ -16,6 +16,8 @@ export interface Wire {
   writeHeader(header: HeaderInput): Promise<void>;
   /** Half-closes after flushing. */
   end(): Promise<void>;
+  /** Bytes queued in the socket, not yet handed to the kernel (0 = every written buffer is free again). */
+  readonly bufferedBytes: number;
   /** Closes at once. */
   destroy(): void;
 }
@@ -66,6 +68,10 @@ export class SocketWire implements Wire {
       this.#ended = true;
       this.#notify();
     });
+  }
+
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
   }
 
   /** The socket underneath. */

@@ -3,8 +3,10 @@ import { registerBench } from "./bench.js";
 import { registerClient } from "./client.js";
 import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
+import { registerFiles } from "./files.js";
 import { registerGet } from "./get.js";
 import { registerServer } from "./server.js";
+import { registerTransfer } from "./transfer.js";
 import { registerUdp } from "./udp.js";
 import { registerUrl } from "./url.js";
 
@@ -19,6 +21,8 @@ export const commands: Register[] = [
   registerDemo,
   registerServer,
   registerClient,
+  registerFiles,
+  registerTransfer,
   registerUdp,
   registerExamples,
   registerUrl,

@@ -1,0 +1,161 @@
+import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
+import type { Command } from "commander";
+import { action, UsageError } from "../run.js";
+
+interface FilesOpts {
+  host: string;
+  port: string;
+  maxSize: string;
+  readOnly?: boolean;
+  raw?: string;
+}
+
+/** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
+export function registerFiles(program: Command): void {
+  program
+    .command("files")
+    .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
+    .argument("[dir]", "the folder to serve", ".")
+    .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0 = any free port)", "5002")
+    .option("--max-size <bytes>", "largest upload accepted, e.g. 500M, 10G, 1.5GiB, 2GB", "64G")
+    .option("--read-only", "refuse uploads; serve downloads and listings only")
+    .option(
+      "--raw <file>",
+      "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lab files ./shared                    serve ./shared on 127.0.0.1:5002
+  lab files . --read-only --port 6000   downloads only
+  lab files --max-size 10G              uploads up to 10 GiB
+  lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+
+Sizes: a number of bytes, or with a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024;
+KB, MB, GB, TB are powers of 1000 (as in dd).
+Uploads land as NAME.part, are checked against the sender's SHA-256, fsynced, then renamed into
+place; names must stay inside the folder. Logs go to stderr: 'serving DIR on HOST:PORT' once
+ready, then one line per file. Ctrl-C stops it (exit 0).`,
+    )
+    .action(action(async (dir: string, opts: FilesOpts) => runFiles(dir, opts)));
+}
+
+async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
+  const port = parsePort(opts.port);
+  const t = await import("@netlab/transfer");
+  const maxSizeBytes = t.parseSize(opts.maxSize);
+  if (maxSizeBytes === undefined) {
+    throw new UsageError(
+      `--max-size must be a size such as 500M, 10G or 1048576, got ${JSON.stringify(opts.maxSize)}`,
+      "suffixes: K, M, G, T (powers of 1024), KB, MB, GB, TB (powers of 1000)",
+    );
+  }
+  const stream = { releaseMemory: await minorGc() };
+  let server: import("@netlab/socketserver").TCPServer;
+  let what: string;
+  if (opts.raw !== undefined) {
+    if (dir !== ".") throw new UsageError("--raw FILE serves one file: drop the folder argument");
+    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, stream });
+    raw.on("sent", (s: import("@netlab/transfer").RawSent) =>
+      log(`sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`),
+    );
+    server = raw;
+    what = `${opts.raw} (raw)`;
+  } else {
+    const files = new t.FileServer({
+      root: dir,
+      host: opts.host,
+      port,
+      maxSizeBytes,
+      readOnly: opts.readOnly ?? false,
+      stream,
+      write: await faultInjection(t),
+    });
+    files.on("transfer", (e: ServerTransfer) => {
+      const verb = e.op === "put" ? "received" : "sent";
+      const dirn = e.op === "put" ? "from" : "to";
+      const resumed = e.offset > 0 ? `, resumed at ${t.formatBytes(e.offset)}` : "";
+      const sha = e.sha256 ? `, sha256 ${e.sha256.slice(0, 16)}…` : ", unverified";
+      log(
+        `${verb} ${e.name} (${t.formatBytes(e.size)}${resumed}${sha}) ${dirn} ${e.peer} in ${e.seconds.toFixed(2)} s`,
+      );
+    });
+    files.on("transferError", (e: ServerTransferError) => {
+      const op = e.op === "put" ? "upload of" : e.op === "get" ? "download of" : `${e.op} request`;
+      log(
+        `${e.error.code === "CONNECTION_LOST" ? "lost" : "refused"} ${op}${e.name === undefined ? "" : ` ${e.name}`} from ${e.peer}: ${e.error.message}`,
+      );
+    });
+    server = files;
+    what = dir;
+  }
+  server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
+  await server.listen();
+  const { host, port: bound } = server.address;
+  log(`serving ${what} on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log(`${signal} again: exiting without waiting`);
+      process.exit(130);
+    }
+    log("shutting down (partial uploads stay as NAME.part, to resume)");
+    void server.shutdown();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await server.serveForever();
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  log("stopped");
+}
+
+/**
+ * Test hook: NETLAB_TRANSFER_FAULT=enospc@BYTES makes writes past BYTES of any upload fail with
+ * ENOSPC, so the disk-full path (message, `.part` removed) can be tested without filling a disk.
+ */
+async function faultInjection(t: typeof import("@netlab/transfer")) {
+  const spec = process.env.NETLAB_TRANSFER_FAULT;
+  const m = spec ? /^enospc@(\d+)$/.exec(spec) : null;
+  if (!m) return undefined;
+  const limit = Number(m[1]);
+  return async (fh: import("node:fs/promises").FileHandle, buffers: Uint8Array[], position: number) => {
+    const size = buffers.reduce((n, b) => n + b.length, 0);
+    if (position + size > limit)
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    await t.writeAll(fh, buffers, position);
+  };
+}
+
+/**
+ * A minor GC every few MiB received. Each socket read allocates a fresh buffer; left alone, V8
+ * lets ~64 MiB of them pile up before collecting, which is most of a transfer's peak RSS.
+ */
+export async function minorGc(): Promise<(() => void) | undefined> {
+  try {
+    const v8 = await import("node:v8");
+    const vm = await import("node:vm");
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as (opts?: { type: "minor" | "major" }) => void;
+    return () => gc({ type: "minor" });
+  } catch {
+    return undefined;
+  }
+}
+
+function parsePort(text: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isInteger(value) || value < 0 || value > 65_535) {
+    throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

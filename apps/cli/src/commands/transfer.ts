@@ -1,0 +1,291 @@
+import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
+import type { Command } from "commander";
+import { action, ExitCode, reportError, UsageError } from "../run.js";
+import { minorGc } from "./files.js";
+
+interface TransferOpts {
+  get?: boolean;
+  list?: boolean;
+  output?: string;
+  name?: string;
+  namePrefix?: string;
+  host: string;
+  port: string;
+  resume?: boolean;
+  overwrite?: boolean;
+  verify: boolean;
+  json?: boolean;
+  raw?: boolean;
+}
+
+/** `lab transfer`: upload, download and list files on a `lab files` server. */
+export function registerTransfer(program: Command): void {
+  program
+    .command("transfer")
+    .description("upload files to a lab files server, download (--get) or list (--list) them")
+    .argument("[files...]", "files to upload; with --get, names to download")
+    .option("--get", "download the named files instead of uploading")
+    .option("-o, --output <path>", "with --get: where to write (a folder for several names)")
+    .option("--list", "list the server's files: size, modified, name")
+    .option("--name <name>", "name on the server for a single upload (default: the file's base name)")
+    .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
+    .option("--host <host>", "server address", "127.0.0.1")
+    .option("--port <port>", "server port", "5002")
+    .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
+    .option("--overwrite", "replace an existing file (atomically)")
+    .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
+    .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
+    .option(
+      "--raw",
+      "with --get: send a greeting line, save everything until the server closes (nc, lab files --raw)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lab transfer test.txt                         upload to 127.0.0.1:5002
+  lab transfer a.bin b.bin --name-prefix in/    several files, into in/ on the server
+  lab transfer --get test.txt -o recv.txt       download
+  lab transfer --list                           what the server has
+  lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
+  lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+
+Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
+then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
+every file arrived, 1 on a failure (the message says how to resume), 2 for a usage error.`,
+    )
+    .action(action(async (files: string[], opts: TransferOpts) => runTransfer(files, opts)));
+}
+
+async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
+  const port = Number(opts.port);
+  if (opts.port.trim() === "" || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new UsageError(`--port must be a whole number from 1 to 65535, got ${JSON.stringify(opts.port)}`);
+  }
+  if (opts.list && (opts.get || files.length > 0)) throw new UsageError("--list takes no files and no --get");
+  if (opts.raw && !opts.get)
+    throw new UsageError("--raw works with --get only", "e.g. lab transfer --get --raw -o out.bin");
+  if (opts.raw && (files.length > 0 || opts.resume)) {
+    throw new UsageError(
+      "--get --raw takes no names and cannot --resume",
+      "e.g. lab transfer --get --raw -o out.bin",
+    );
+  }
+  if (opts.raw && opts.output === undefined) throw new UsageError("--get --raw needs -o OUT");
+  if (!opts.list && !opts.raw && files.length === 0) {
+    throw new UsageError(
+      opts.get ? "name the files to download" : "name the files to upload",
+      "e.g. lab transfer test.txt",
+    );
+  }
+  if (opts.name !== undefined && (opts.get || files.length !== 1)) {
+    throw new UsageError("--name is for a single upload", "use --name-prefix for several files");
+  }
+  if (opts.output !== undefined && !opts.get) throw new UsageError("-o is for downloads (--get)");
+
+  const t = await import("@netlab/transfer");
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    if (opts.raw) return await runRaw(t, opts, port, controller.signal);
+    const client = await t.TransferClient.connect({
+      host: opts.host,
+      port,
+      signal: controller.signal,
+      stream: { releaseMemory: await minorGc() },
+    });
+    try {
+      if (opts.list) return await runList(t, client, opts);
+      await runFiles(t, client, files, opts, controller.signal);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+type Transfer = typeof import("@netlab/transfer");
+
+async function runList(t: Transfer, client: TransferClient, opts: TransferOpts): Promise<void> {
+  const { entries, truncated } = await client.list();
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ files: entries, truncated })}\n`);
+    return;
+  }
+  for (const e of entries) {
+    const when = new Date(e.mtimeMs).toISOString().slice(0, 19).replace("T", " ");
+    process.stdout.write(`${t.formatBytes(e.size).padStart(10)}  ${when}  ${e.name}\n`);
+  }
+  const total = entries.reduce((n, e) => n + e.size, 0);
+  process.stderr.write(
+    `${entries.length} file${entries.length === 1 ? "" : "s"}, ${t.formatBytes(total)}${truncated ? " (list cut short by the server)" : ""}\n`,
+  );
+}
+
+async function runFiles(
+  t: Transfer,
+  client: TransferClient,
+  files: string[],
+  opts: TransferOpts,
+  signal: AbortSignal,
+): Promise<void> {
+  const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(t) : undefined;
+  if (bar) client.on("progress", (p) => bar.update(p));
+  const results: TransferResult[] = [];
+  const started = performance.now();
+  let failure: unknown;
+  for (const file of files) {
+    try {
+      const common = {
+        resume: opts.resume ?? false,
+        overwrite: opts.overwrite ?? false,
+        verify: opts.verify,
+      };
+      const r = opts.get
+        ? await client.download(file, opts.output ?? undefined, common)
+        : await client.upload(file, {
+            ...common,
+            name: opts.name ?? `${opts.namePrefix ?? ""}${baseName(file)}`,
+          });
+      bar?.done(r);
+      results.push(r);
+    } catch (err) {
+      bar?.clear();
+      failure = signal.aborted ? interrupted(file, opts) : err;
+      break;
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const bytes = results.reduce((n, r) => n + r.transferredBytes, 0);
+  if (opts.json) {
+    const summary = results.map((r) => ({
+      name: r.name,
+      path: r.path,
+      direction: r.direction,
+      bytes: r.bytes,
+      transferredBytes: r.transferredBytes,
+      resumedAt: r.offset,
+      sha256: r.sha256 ?? null,
+      seconds: round(r.seconds, 3),
+      mbps: round(r.mbps, 1),
+    }));
+    const error = failure === undefined ? undefined : describe(failure);
+    process.stdout.write(
+      `${JSON.stringify({ ok: failure === undefined, files: summary, ...(error ? { error } : {}) })}\n`,
+    );
+  } else if (!bar && results.length > 0) {
+    const verb = opts.get ? "downloaded" : "uploaded";
+    const what = results.length === 1 ? results[0]!.name : `${results.length} files`;
+    const sha = results.length === 1 && results[0]!.sha256 ? `, sha256 ${results[0]!.sha256}` : "";
+    process.stderr.write(
+      `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.megabytesPerSecond(bytes, seconds).toFixed(1)} MB/s${sha}\n`,
+    );
+  }
+  if (failure !== undefined) {
+    if (results.length > 0 && files.length > 1) {
+      process.stderr.write(`lab: ${results.length} of ${files.length} files done before the failure\n`);
+    }
+    throw new ExitCode(reportError(failure));
+  }
+}
+
+async function runRaw(t: Transfer, opts: TransferOpts, port: number, signal: AbortSignal): Promise<void> {
+  const r = await t.rawGet({
+    host: opts.host,
+    port,
+    out: opts.output!,
+    overwrite: opts.overwrite ?? false,
+    signal,
+  });
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ ok: true, files: [{ path: r.path, bytes: r.bytes, sha256: r.sha256, seconds: round(r.seconds, 3), mbps: round(r.mbps, 1) }] })}\n`,
+    );
+  } else {
+    process.stderr.write(
+      `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s, sha256 ${r.sha256} (raw: not verified)\n`,
+    );
+  }
+}
+
+function interrupted(file: string, opts: TransferOpts): Error {
+  return Object.assign(new Error(`interrupted while ${opts.get ? "downloading" : "uploading"} ${file}`), {
+    code: "INTERRUPTED",
+    hint: "the partial file is kept as .part; run the same command with --resume to continue",
+  });
+}
+
+function describe(err: unknown): { code: string; message: string; hint?: string } {
+  const e = err as { code?: string; message?: string; hint?: string };
+  return {
+    code: String(e?.code ?? "ERROR"),
+    message: e?.message ?? String(err),
+    ...(e?.hint ? { hint: e.hint } : {}),
+  };
+}
+
+function baseName(file: string): string {
+  return file.split(/[\\/]/).filter(Boolean).pop() ?? file;
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/**
+ * One line per file on stderr, redrawn in place at most 10 times a second:
+ * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  180.2 MB/s  ETA 3s`; the finished line stays.
+ */
+class ProgressBar {
+  readonly #t: Transfer;
+  #lastDraw = 0;
+  #drawn = false;
+
+  constructor(t: Transfer) {
+    this.#t = t;
+  }
+
+  update(p: Progress): void {
+    const now = performance.now();
+    if (now - this.#lastDraw < 100 && p.bytesDone < p.totalBytes) return;
+    this.#lastDraw = now;
+    const moved = p.bytesDone - p.offset;
+    const rate = p.elapsedMs > 0 ? moved / (p.elapsedMs / 1000) : 0;
+    const left = rate > 0 ? (p.totalBytes - p.bytesDone) / rate : Number.POSITIVE_INFINITY;
+    const fraction = p.totalBytes === 0 ? 1 : p.bytesDone / p.totalBytes;
+    const width = Math.max(10, Math.min(30, (process.stderr.columns ?? 80) - 70));
+    const filled = Math.round(fraction * width);
+    const f = this.#t.formatBytes;
+    const line = `${p.name}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatEta(left)}`;
+    process.stderr.write(`\r${line}\x1b[K`);
+    this.#drawn = true;
+  }
+
+  done(r: TransferResult): void {
+    const verb = r.direction === "upload" ? "uploaded" : "downloaded";
+    const resumed = r.offset > 0 ? `, resumed at ${this.#t.formatBytes(r.offset)}` : "";
+    const sha = r.sha256 ? `, sha256 ${r.sha256.slice(0, 16)}…` : ", not verified";
+    process.stderr.write(
+      `\r${verb} ${r.name} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s${sha}\x1b[K\n`,
+    );
+    this.#drawn = false;
+  }
+
+  clear(): void {
+    if (this.#drawn) process.stderr.write("\n");
+    this.#drawn = false;
+  }
+}
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "--";
+  if (seconds < 60) return `${Math.ceil(seconds)}s`;
+  if (seconds < 3600)
+    return `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
+}
