@@ -84,8 +84,8 @@ async function pingPong(ctx: BenchContext, children: ChildProcess[]): Promise<Re
     servers.push({ name: "socat UDP-LISTEN PIPE", port });
   }
 
-  const rounds = 5;
-  const perRound = Math.max(500, Math.round(4000 * ctx.scale));
+  const rounds = 10;
+  const perRound = Math.max(200, Math.round(1000 * ctx.scale));
   const rtts = new Map<string, number[]>(servers.map((s) => [s.name, []]));
   const elapsed = new Map<string, number>(servers.map((s) => [s.name, 0]));
   const client = dgram.createSocket("udp4");
@@ -246,8 +246,8 @@ interface BlastCase {
 
 async function blastReport(ctx: BenchContext, children: ChildProcess[]): Promise<Report> {
   const size = 1400;
-  const count = Math.max(20_000, Math.round(150_000 * ctx.scale));
-  const seconds = Math.max(1, Math.round(3 * ctx.scale));
+  const count = Math.max(10_000, Math.round(30_000 * ctx.scale));
+  const seconds = Math.max(1, Math.round(2 * ctx.scale));
   const bigBuffer = 8 * 1024 * 1024;
   const pairs = (ratePps: number, label: string): BlastCase[] => [
     { name: `raw dgram → raw dgram${label}`, sender: "raw", receiver: "raw", rcvbuf: 0, ratePps },
