@@ -1,9 +1,10 @@
 import type { Suite } from "../types.js";
 import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
+import { echoSuite } from "./echo.js";
 import { mutexSuite } from "./mutex.js";
 import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
 
 /** Every suite, in the order `pnpm bench` runs them. Add yours here. */
-export const suites: Suite[] = [cliSuite, demoSuite, mutexSuite, udpSuite, urlSuite];
+export const suites: Suite[] = [cliSuite, demoSuite, echoSuite, mutexSuite, udpSuite, urlSuite];

@@ -108,6 +108,12 @@ const READ_HIGH_WATER_BYTES = 64 * 1024;
 /** How long a finished connection waits for the peer to close before it is destroyed. */
 const LINGER_MS = 2_000;
 const LF = 0x0a;
+const EMPTY = new Uint8Array(0);
+/** #nextFrameNow: no more frames. */
+const END: unique symbol = Symbol("end");
+/** #nextFrameNow: wait for bytes. */
+const PENDING: unique symbol = Symbol("pending");
+const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 
 type Waiter = () => void;
 
@@ -151,6 +157,12 @@ export class StreamRequestHandler<
   #isEof = false;
   #isPaused = false;
   #waiters: Waiter[] = [];
+  /** A frame read waiting for bytes, answered by #wake (one at a time; others wait in #waiters). */
+  #pendingRead:
+    | { resolve: (value: unknown) => void; reject: (err: unknown) => void; asIterator: boolean }
+    | undefined;
+  /** Mirrors signal.aborted, read on every frame. */
+  #isAborted = false;
   #drainWaiter: Promise<void> | undefined;
   #writeError: Error | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -162,6 +174,11 @@ export class StreamRequestHandler<
   constructor(request: net.Socket, clientAddress: PeerAddress, server: S) {
     super(request, clientAddress, server);
     this.timeout = server.options.idleTimeoutMs;
+    // Node counts the bytes already; reading its counters costs nothing per chunk.
+    Object.defineProperties(this.info, {
+      bytesIn: { get: () => request.bytesRead, enumerable: true },
+      bytesOut: { get: () => request.bytesWritten, enumerable: true },
+    });
   }
 
   /** The framing `rfile` reads with. Default: `lines()` (UTF-8, LF or CRLF, 64 KiB per line). */
@@ -192,9 +209,14 @@ export class StreamRequestHandler<
     readBytes: (n) => this.#readBytes(n),
     readChunk: () => this.#readChunk(),
     [Symbol.asyncIterator]: () => ({
-      next: async (): Promise<IteratorResult<F>> => {
-        const frame = await this.#readFrame();
-        return frame === undefined ? { done: true, value: undefined } : { done: false, value: frame };
+      next: (): Promise<IteratorResult<F>> => {
+        const next = this.#nextFrameNow();
+        if (next === END) return ITER_DONE;
+        if (next === PENDING && !this.#pendingRead) return this.#parkRead(true);
+        if (next !== PENDING && !(next instanceof ProtocolError)) {
+          return Promise.resolve({ done: false, value: this.#deliver(next) });
+        }
+        return this.#readFrameSlow(next).then(toIteratorResult);
       },
     }),
   };
@@ -217,6 +239,7 @@ export class StreamRequestHandler<
   protected override start(): void {
     const socket = this.request;
     const wants = this.server[kWants];
+    this.#isAborted = this.signal.aborted;
     this.#closed = new Promise<void>((resolve) => {
       socket.once("close", () => {
         this.#isClosed = true;
@@ -228,7 +251,6 @@ export class StreamRequestHandler<
       });
     });
     socket.on("data", (chunk: Buffer) => {
-      this.info.bytesIn += chunk.length;
       this.#idleTimer?.refresh();
       if (wants.bytesIn) this.server.emit("bytesIn", this.info, chunk.length);
       if (this.#isDiscarding) return;
@@ -250,7 +272,14 @@ export class StreamRequestHandler<
       this.#wake();
     });
     // Reads end when the signal aborts (shutdown, idle timeout), so a handler parked on a read finishes.
-    this.signal.addEventListener("abort", () => this.#wake(), { once: true });
+    this.signal.addEventListener(
+      "abort",
+      () => {
+        this.#isAborted = true;
+        this.#wake();
+      },
+      { once: true },
+    );
     socket.resume();
   }
 
@@ -305,26 +334,62 @@ export class StreamRequestHandler<
   }
 
   #wake(): void {
+    if (this.#pendingRead) this.#fulfilPendingRead();
     const waiters = this.#waiters;
     if (waiters.length === 0) return;
     this.#waiters = [];
     for (const w of waiters) w();
   }
 
-  #wait(): Promise<void> {
+  /**
+   * A frame read parked on PENDING is answered right here, in the data callback: one promise hop
+   * from bytes in to the handler's loop, instead of one per async layer.
+   */
+  #fulfilPendingRead(): void {
+    const next = this.#nextFrameNow();
+    if (next === PENDING) {
+      this.#resumeSocket();
+      return;
+    }
+    const pending = this.#pendingRead!;
+    this.#pendingRead = undefined;
+    if (next === END) {
+      pending.resolve(pending.asIterator ? { done: true, value: undefined } : undefined);
+    } else if (next instanceof ProtocolError) {
+      const slow = this.#readFrameSlow(next);
+      const settled: Promise<unknown> = pending.asIterator ? slow.then(toIteratorResult) : slow;
+      settled.then(pending.resolve, pending.reject);
+    } else {
+      const frame = this.#deliver(next);
+      pending.resolve(pending.asIterator ? { done: false, value: frame } : frame);
+    }
+  }
+
+  /** Parks a frame read until bytes (or the end) arrive. */
+  #parkRead<T>(asIterator: boolean): Promise<T> {
+    this.#resumeSocket();
+    return new Promise<T>((resolve, reject) => {
+      this.#pendingRead = { resolve: resolve as (value: unknown) => void, reject, asIterator };
+    });
+  }
+
+  #resumeSocket(): void {
     if (this.#isPaused && this.#rawBytes < READ_HIGH_WATER_BYTES) {
       this.#isPaused = false;
       this.request.resume();
     }
+  }
+
+  #wait(): Promise<void> {
+    this.#resumeSocket();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Whether reads are over: shutdown, idle timeout, or the peer gone without bytes left. */
-  #isReadDone(): boolean {
-    return this.signal.aborted;
-  }
-
-  async #readFrame(): Promise<F | undefined> {
+  /**
+   * The next frame without waiting: a frame, END (no more frames), PENDING (wait for bytes), or a
+   * ProtocolError for onProtocolError. The common case (bytes already here) allocates no promise.
+   */
+  #nextFrameNow(): F | ProtocolError | typeof END | typeof PENDING {
     for (;;) {
       if (this.#itemHead < this.#items.length) {
         const item = this.#items[this.#itemHead++] as F | ProtocolError;
@@ -332,20 +397,14 @@ export class StreamRequestHandler<
           this.#items = [];
           this.#itemHead = 0;
         }
-        if (item instanceof ProtocolError) {
-          await this.onProtocolError(item);
-          if (!item.recoverable) this.#failDecoder();
-          continue;
-        }
-        this.info.framesIn++;
-        if (this.server[kWants].frameIn) this.server.emit("frameIn", this.info, item);
         return item;
       }
-      if (this.#isReadDone() || this.#decoderEnded) return undefined;
+      if (this.#isAborted || this.#decoderEnded) return END;
       this.#decoder ??= this.createDecoder();
       const decoder = this.#decoder;
       if (this.#rawBytes > 0) {
-        this.#decodeNextPiece(decoder);
+        const frame = this.#decodeNextPiece(decoder);
+        if (frame !== PENDING) return frame;
         continue;
       }
       if (this.#isEof) {
@@ -353,7 +412,38 @@ export class StreamRequestHandler<
         this.#endDecoder(decoder);
         continue;
       }
-      await this.#wait();
+      return PENDING;
+    }
+  }
+
+  /** Counts a frame that is about to be returned. */
+  #deliver(frame: F): F {
+    this.info.framesIn++;
+    if (this.server[kWants].frameIn) this.server.emit("frameIn", this.info, frame);
+    return frame;
+  }
+
+  #readFrame(): Promise<F | undefined> {
+    const next = this.#nextFrameNow();
+    if (next === END) return RESOLVED_UNDEFINED;
+    if (next === PENDING && !this.#pendingRead) return this.#parkRead(false);
+    if (next !== PENDING && !(next instanceof ProtocolError)) return Promise.resolve(this.#deliver(next));
+    return this.#readFrameSlow(next);
+  }
+
+  async #readFrameSlow(first: F | ProtocolError | typeof PENDING): Promise<F | undefined> {
+    let next: F | ProtocolError | typeof END | typeof PENDING = first;
+    for (;;) {
+      if (next === END) return undefined;
+      if (next === PENDING) {
+        await this.#wait();
+      } else if (next instanceof ProtocolError) {
+        await this.onProtocolError(next);
+        if (!next.recoverable) this.#failDecoder();
+      } else {
+        return this.#deliver(next);
+      }
+      next = this.#nextFrameNow();
     }
   }
 
@@ -361,17 +451,33 @@ export class StreamRequestHandler<
    * Feeds the decoder up to and including the next newline, so the decoder never holds the bytes
    * after a line: a handler can switch from frames to raw reads (a header line, then file data).
    */
-  #decodeNextPiece(decoder: Decoder<F>): void {
+  #decodeNextPiece(decoder: Decoder<F>): F | ProtocolError | typeof PENDING {
     const chunk = this.#chunks[this.#head]!;
     const nl = chunk.indexOf(LF, this.#offset);
     const end = nl === -1 ? chunk.length : nl + 1;
     const piece = this.#offset === 0 && end === chunk.length ? chunk : chunk.subarray(this.#offset, end);
     this.#consume(end - this.#offset, chunk);
+    let frames: F[];
     try {
-      for (const item of decodeChunk(decoder, piece)) this.#items.push(item);
+      frames = decoder.push(piece);
     } catch (err) {
-      this.#items.push(asProtocolError(err));
+      // A recoverable error: keep stream order (frames before it, the error, frames after it).
+      const first = asProtocolError(err);
+      for (const frame of first.frames as F[]) this.#items.push(frame);
+      this.#items.push(first);
+      if (first.recoverable) {
+        try {
+          for (const item of decodeChunk(decoder, EMPTY)) this.#items.push(item);
+        } catch (rest) {
+          this.#items.push(asProtocolError(rest));
+        }
+      }
+      return PENDING;
     }
+    if (frames.length === 0) return PENDING;
+    if (frames.length === 1) return frames[0] as F;
+    for (let i = 1; i < frames.length; i++) this.#items.push(frames[i] as F);
+    return frames[0] as F;
   }
 
   #endDecoder(decoder: Decoder<F>): void {
@@ -398,7 +504,7 @@ export class StreamRequestHandler<
       this.#offset = 0;
       this.#head++;
       if (this.#head === this.#chunks.length) {
-        this.#chunks = [];
+        this.#chunks.length = 0;
         this.#head = 0;
       }
     }
@@ -423,7 +529,7 @@ export class StreamRequestHandler<
         this.#consume(out.length, chunk);
         return out;
       }
-      if (this.#isEof || this.#isReadDone()) return undefined;
+      if (this.#isEof || this.#isAborted) return undefined;
       await this.#wait();
     }
   }
@@ -438,7 +544,7 @@ export class StreamRequestHandler<
       );
     }
     while (this.#rawBytes < n) {
-      if (this.#isEof || this.#isReadDone()) {
+      if (this.#isEof || this.#isAborted) {
         throw new ProtocolError("TRUNCATED", `stream ended after ${this.#rawBytes} of ${n} bytes`);
       }
       // Reading past the high-water mark is allowed for a readBytes that asked for more.
@@ -464,13 +570,18 @@ export class StreamRequestHandler<
     const socket = this.request;
     if (this.#writeError) return Promise.reject(this.#gone(this.#writeError));
     if (socket.destroyed || socket.writableEnded) return Promise.reject(this.#gone());
-    const n = typeof data === "string" ? Buffer.byteLength(data) : data.length;
-    this.info.bytesOut += n;
     this.info.framesOut++;
     const wants = this.server[kWants];
     if (wants.frameOut) this.server.emit("frameOut", this.info, data);
-    if (wants.bytesOut) this.server.emit("bytesOut", this.info, n);
-    if (socket.write(data)) return RESOLVED;
+    const isWritten = socket.write(data);
+    if (wants.bytesOut) {
+      this.server.emit(
+        "bytesOut",
+        this.info,
+        typeof data === "string" ? Buffer.byteLength(data) : data.length,
+      );
+    }
+    if (isWritten) return RESOLVED;
     return this.#waitDrain();
   }
 
@@ -522,6 +633,12 @@ function peerText(h: BaseRequestHandler): string {
   const p = h.clientAddress;
   if (p.family === "unix") return p.address || "a unix socket";
   return p.family === "IPv6" ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
+}
+
+const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
+
+function toIteratorResult<F>(frame: F | undefined): IteratorResult<F> {
+  return frame === undefined ? { done: true, value: undefined } : { done: false, value: frame };
 }
 
 function asProtocolError(err: unknown): ProtocolError {

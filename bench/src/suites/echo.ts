@@ -1,0 +1,321 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Report, Suite } from "../types.js";
+import { fmt, hasCommand, median, nowMs, percentile, ratio } from "../util.js";
+
+/**
+ * Echo round trips: a `StreamRequestHandler` echo server (`TCPServer` + `EchoHandler`, lines
+ * decoded and re-encoded) against a raw `net` echo server (bytes straight back) in the same run,
+ * and Python's `socketserver.ThreadingTCPServer` when python3 is installed.
+ *
+ * Each server runs in its own child process (this file, run with `--serve KIND`), so the server's
+ * CPU is its own: the child reports `process.cpuUsage()` on request, and CPU per round trip is the
+ * difference over the measured window divided by the round trips. Python's CPU comes from
+ * /proc/PID/stat. The client runs here: N connections, each sending a 32-byte line and waiting for
+ * the reply before the next (a closed loop), for a fixed time after a warm-up. Runs of the servers
+ * are interleaved and the median of the rounds is reported, so machine noise hits all alike.
+ */
+export const echoSuite: Suite = {
+  name: "echo",
+  description: "echo round trips: socketserver vs raw net (vs python3 socketserver)",
+  async run(ctx) {
+    const seconds = Math.max(0.8, 2 * ctx.scale);
+    const rounds = ctx.scale >= 1 ? 3 : 1;
+    const connections = [1, 50];
+    const kinds: Kind[] = ["raw", "netlab"];
+    const hasPython = hasCommand("python3");
+    const results = new Map<string, Measure[]>();
+    const key = (kind: Kind, conns: number) => `${kind}@${conns}`;
+
+    for (let round = 0; round < rounds; round++) {
+      for (const conns of connections) {
+        const runKinds = conns === 50 && hasPython ? [...kinds, "python" as const] : kinds;
+        for (const kind of runKinds) {
+          const server = await startEchoServer(kind);
+          try {
+            const m = await measure(server, conns, seconds);
+            const list = results.get(key(kind, conns)) ?? [];
+            list.push(m);
+            results.set(key(kind, conns), list);
+            ctx.log(
+              `round ${round + 1}/${rounds} ${kind} × ${conns}: ${fmt(m.perSecond, 0)} rt/s, p99 ${fmt(m.p99Ms, 3)} ms`,
+            );
+          } finally {
+            await server.stop();
+          }
+        }
+      }
+    }
+
+    const summary = (kind: Kind, conns: number) => summarise(results.get(key(kind, conns)));
+    const rows: Array<Array<string | number>> = [];
+    for (const conns of connections) {
+      const raw = summary("raw", conns);
+      for (const kind of ["raw", "netlab", "python"] as const) {
+        const s = summary(kind, conns);
+        if (!s || !raw) continue;
+        rows.push([
+          `${NAMES[kind]}`,
+          conns,
+          fmt(s.perSecond, 0),
+          ratio(s.perSecond, raw.perSecond),
+          fmt(s.p50Ms, 3),
+          fmt(s.p99Ms, 3),
+          ratio(s.p99Ms, raw.p99Ms),
+          s.cpuUsPerRt === undefined ? "–" : fmt(s.cpuUsPerRt, 2),
+          ratio(s.cpuUsPerRt, raw.cpuUsPerRt),
+        ]);
+      }
+    }
+    const notes = [
+      `${rounds} interleaved round(s) of ${seconds} s per server and connection count; median of rounds. Client: 32-byte lines, one outstanding per connection.`,
+      "Server CPU: the server process's own user+system time over the measured window, per round trip.",
+      "Targets (issue 3): socketserver ≥ 0.9 × raw round trips/s, ≤ 1.25 × raw CPU per round trip, p99 ≤ 1.3 × raw, ≥ 2 × python3 ThreadingTCPServer at 50 connections.",
+    ];
+    const py = summary("python", 50);
+    const ours = summary("netlab", 50);
+    if (py && ours)
+      notes.push(
+        `At 50 connections socketserver does ${ratio(ours.perSecond, py.perSecond)} python3's round trips/s.`,
+      );
+    if (!hasPython) notes.push("python3 not installed: no Python baseline in this run.");
+    const report: Report = {
+      title: "Echo round trips (socketserver vs raw net)",
+      columns: [
+        "server",
+        "conns",
+        "round trips/s",
+        "× raw",
+        "p50 ms",
+        "p99 ms",
+        "p99 × raw",
+        "server CPU µs/rt",
+        "CPU × raw",
+      ],
+      rows,
+      notes,
+    };
+    return [report];
+  },
+};
+
+type Kind = "raw" | "netlab" | "python";
+
+const NAMES: Record<Kind, string> = {
+  raw: "raw net (baseline)",
+  netlab: "socketserver EchoHandler",
+  python: "python3 ThreadingTCPServer",
+};
+
+interface Measure {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerRt: number | undefined;
+}
+
+function summarise(list: Measure[] | undefined): Measure | undefined {
+  if (!list || list.length === 0) return undefined;
+  const cpu = list.map((m) => m.cpuUsPerRt).filter((c): c is number => c !== undefined);
+  return {
+    perSecond: median(list.map((m) => m.perSecond)),
+    p50Ms: median(list.map((m) => m.p50Ms)),
+    p99Ms: median(list.map((m) => m.p99Ms)),
+    cpuUsPerRt: cpu.length > 0 ? median(cpu) : undefined,
+  };
+}
+
+interface EchoServer {
+  port: number;
+  /** CPU time the server process has used so far, in µs. */
+  cpuUs(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+const SELF = fileURLToPath(import.meta.url);
+const LINE = Buffer.from(`${"x".repeat(31)}\n`);
+
+const PYTHON_SERVER = `
+import socketserver, sys
+class Echo(socketserver.StreamRequestHandler):
+    disable_nagle_algorithm = True
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line)
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 511
+with Server(("127.0.0.1", 0), Echo) as s:
+    print(s.server_address[1], flush=True)
+    s.serve_forever()
+`;
+
+/** Starts a server child and waits for the port it prints. */
+async function startEchoServer(kind: Kind): Promise<EchoServer> {
+  const child =
+    kind === "python"
+      ? spawn("python3", ["-c", PYTHON_SERVER], { stdio: ["pipe", "pipe", "inherit"] })
+      : spawn(process.execPath, [SELF, "--serve", kind], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = lineReader(child);
+  const port = Number(await lines.next(10_000));
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`${kind} echo server did not start`);
+  return {
+    port,
+    async cpuUs() {
+      if (kind === "python") return procCpuUs(child.pid);
+      child.stdin?.write("cpu\n");
+      return Number(await lines.next(5_000));
+    },
+    async stop() {
+      const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null) resolve();
+        else child.once("exit", () => resolve());
+      });
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** user+system CPU of a process from /proc, in µs (Linux; undefined elsewhere). */
+async function procCpuUs(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const { readFileSync } = await import("node:fs");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    return (ticks / 100) * 1e6; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+function lineReader(child: ChildProcess): { next(timeoutMs: number): Promise<string> } {
+  let buffer = "";
+  const waiting: Array<(line: string) => void> = [];
+  const ready: string[] = [];
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    buffer += d;
+    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      const w = waiting.shift();
+      if (w) w(line);
+      else ready.push(line);
+    }
+  });
+  return {
+    next(timeoutMs) {
+      const line = ready.shift();
+      if (line !== undefined) return Promise.resolve(line);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("echo server child did not answer")), timeoutMs);
+        waiting.push((l) => {
+          clearTimeout(timer);
+          resolve(l);
+        });
+      });
+    },
+  };
+}
+
+/**
+ * Runs `conns` closed-loop clients (callback style, so the client spends as little CPU as it can:
+ * it shares the machine with the server) through a warm-up and then `seconds`, and measures the window.
+ */
+async function measure(server: EchoServer, conns: number, seconds: number): Promise<Measure> {
+  const sockets = await Promise.all(Array.from({ length: conns }, () => open(server.port)));
+  let isMeasuring = false;
+  let isRunning = true;
+  let count = 0;
+  const latencies: number[] = [];
+  for (const socket of sockets) {
+    let pending = 0;
+    let sentAt = 0;
+    const send = () => {
+      pending = LINE.length;
+      sentAt = nowMs();
+      socket.write(LINE);
+    };
+    socket.on("data", (d: Buffer) => {
+      pending -= d.length;
+      if (pending > 0) return;
+      if (isMeasuring) {
+        count++;
+        latencies.push(nowMs() - sentAt);
+      }
+      if (isRunning) send();
+    });
+    socket.on("error", () => {});
+    send();
+  }
+  // Long enough for the JIT to settle on the hot path before measuring.
+  await sleep(Math.max(300, Math.min(1_000, seconds * 250)));
+  const cpuStart = await server.cpuUs();
+  isMeasuring = true;
+  const t0 = nowMs();
+  await sleep(seconds * 1000);
+  isMeasuring = false;
+  const elapsed = nowMs() - t0;
+  const measured = count;
+  const cpuEnd = await server.cpuUs();
+  isRunning = false;
+  for (const s of sockets) s.destroy();
+  return {
+    perSecond: (measured / elapsed) * 1000,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    cpuUsPerRt:
+      cpuStart === undefined || cpuEnd === undefined || measured === 0
+        ? undefined
+        : (cpuEnd - cpuStart) / measured,
+  };
+}
+
+function open(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The child side: `node echo.js --serve raw|netlab` prints its port, answers `cpu` with µs used. */
+async function serveChild(kind: string): Promise<void> {
+  let port: number;
+  if (kind === "raw") {
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      socket.on("data", (d) => socket.write(d));
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, r));
+    port = (server.address() as net.AddressInfo).port;
+  } else {
+    const { TCPServer, EchoHandler } = await import("@netlab/socketserver");
+    const server = new TCPServer({ host: "127.0.0.1", port: 0 }, EchoHandler);
+    await server.listen();
+    void server.serveForever();
+    port = server.address.port;
+  }
+  process.stdout.write(`${port}\n`);
+  process.stdin.setEncoding("utf8").on("data", () => {
+    const u = process.cpuUsage();
+    process.stdout.write(`${u.user + u.system}\n`);
+  });
+}
+
+if (
+  process.argv[1] &&
+  pathToFileURL(process.argv[1]).href === import.meta.url &&
+  process.argv[2] === "--serve"
+) {
+  await serveChild(process.argv[3] ?? "raw");
+}
