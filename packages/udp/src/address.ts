@@ -43,14 +43,18 @@ export interface ResolvedAddress {
 }
 
 /**
- * An IP literal as it is; a name (`localhost`) through the system resolver. A name that does not
- * resolve is a UdpError NOT_FOUND.
+ * An IP literal as it is; a name (`localhost`) through the system resolver, its IPv4 address
+ * preferred. A name that does not resolve is a UdpError NOT_FOUND.
  */
 export async function resolveHost(host: string, port: number): Promise<ResolvedAddress> {
   const family = net.isIP(host);
   if (family !== 0) return { address: host, type: family === 6 ? "udp6" : "udp4" };
   try {
-    const found = await lookup(host);
+    // IPv4 first when a name has both: the lab's servers bind 127.0.0.1 by default, and a UDP
+    // sender cannot fall back the way a TCP connect can (it would only hear ICMP unreachable).
+    const all = await lookup(host, { all: true });
+    const found = all.find((a) => a.family === 4) ?? all[0];
+    if (!found) throw Object.assign(new Error(`no address for ${host}`), { code: "ENOTFOUND" });
     return { address: found.address, type: found.family === 6 ? "udp6" : "udp4" };
   } catch (err) {
     throw toUdpError(err, { action: "send", host, port });

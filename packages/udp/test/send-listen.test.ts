@@ -5,6 +5,7 @@ import {
   parseHostPort,
   parsePort,
   type ReceivedDatagram,
+  resolveHost,
   sendDatagram,
   toUdpError,
   UdpError,
@@ -94,6 +95,12 @@ describe("addresses and error mapping", () => {
     expect(parseHostPort("[::1]:9")).toEqual({ host: "::1", port: 9 });
     expect(parseHostPort("localhost:65535")).toEqual({ host: "localhost", port: 65535 });
     expect(parseHostPort(":7")).toEqual({ host: "127.0.0.1", port: 7 });
+  });
+
+  it("resolves IP literals as they are and localhost to 127.0.0.1 first", async () => {
+    expect(await resolveHost("::1", 1)).toEqual({ address: "::1", type: "udp6" });
+    expect(await resolveHost("127.0.0.1", 1)).toEqual({ address: "127.0.0.1", type: "udp4" });
+    expect(await resolveHost("localhost", 1)).toEqual({ address: "127.0.0.1", type: "udp4" });
   });
 
   it("rejects what is not HOST:PORT, and ports out of range", () => {
