@@ -5,13 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Suite } from "../types.js";
 import { fmt, hasCommand, median, nowMs, ratio } from "../util.js";
 
-// bench/ does not list @netlab/url as a dependency yet, so the built package is loaded by path;
-// these are the two functions the suite uses.
-interface UrlLib {
-  urlsplit(url: string): { hostname: string | null };
-  urlopen(url: string, opts?: { timeoutMs?: number }): Promise<{ body: AsyncIterable<Uint8Array> }>;
-}
-const URL_DIST = new URL("../../../packages/url/dist/index.js", import.meta.url).href;
+type UrlLib = typeof import("@netlab/url");
 const SNAPSHOT = fileURLToPath(
   new URL("../../../packages/url/test/fixtures/python-snapshot.json", import.meta.url),
 );
@@ -23,7 +17,7 @@ export const urlSuite: Suite = {
   description:
     "urlsplit against python3 and Node's URL; urlopen/lab get downloads against node:http and curl",
   async run(ctx) {
-    const lib = (await import(URL_DIST)) as UrlLib;
+    const lib = await import("@netlab/url");
     return [await parsing(lib, ctx.scale, ctx.log), await download(lib, ctx.scale, ctx.log)];
   },
 };
