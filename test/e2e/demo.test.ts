@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runLab } from "../helpers/lab.js";
+import { LAB_BIN, runLab } from "../helpers/lab.js";
 
 const dir = mkdtempSync(join(tmpdir(), "netlab-demo-"));
 let n = 0;
@@ -21,6 +21,20 @@ function pane(stdout: string, title: RegExp): string {
   const end = rest.indexOf("");
   return rest.slice(0, end < 0 ? undefined : end).join("\n");
 }
+
+describe("lab demo and start-up cost", () => {
+  it("loads Ink, React and @netlab/tui only inside the demo action, never at the top of a command module", () => {
+    const dir = join(LAB_BIN, "..", "commands");
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".js"))) {
+      const staticImports =
+        readFileSync(join(dir, file), "utf8").match(/^import .* from ["'][^"']+["'];?$/gm) ?? [];
+      for (const line of staticImports)
+        expect(line, `${file}: ${line}`).not.toMatch(/["'](ink|react|@netlab\/tui)["']/);
+    }
+    const demo = readFileSync(join(dir, "demo.js"), "utf8");
+    expect(demo).toContain('await import("@netlab/tui")');
+  });
+});
 
 describe("lab demo without a terminal", () => {
   it("says it needs a terminal and exits 2 when stdin and stdout are pipes", async () => {

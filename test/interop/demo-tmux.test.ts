@@ -75,9 +75,11 @@ describe("lab demo in a real terminal (tmux)", () => {
     tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command);
     const pid = Number(tmux("list-panes", "-t", SESSION, "-F", "#{pane_pid}").trim());
 
+    // Generous: on a loaded 2-core CI machine loading Ink alone can take seconds.
     const ready = await screenMatching(
       (s) => count(s, "● connected") === 3 && s.includes("● listening"),
       "3 connected clients",
+      30_000,
     );
     const port = Number(/server 127\.0\.0\.1:(\d+)/.exec(ready)?.[1]);
     expect(port).toBeGreaterThan(0);

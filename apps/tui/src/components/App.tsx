@@ -177,7 +177,8 @@ export function App({ lab, onQuit }: AppProps) {
 
   const server = snapshot.server;
   const title = ` netlab demo `;
-  const subtitle = `  chat server ${server.host}:${server.port} · ${clients.length} client${clients.length === 1 ? "" : "s"} · type in any client and watch the message travel`;
+  const where = server.port === 0 ? "starting…" : `${server.host}:${server.port}`;
+  const subtitle = `  chat server ${where} · ${clients.length} client${clients.length === 1 ? "" : "s"} · type in any client and watch the message travel`;
   const gridRows: number[][] = [];
   for (let r = 0; r < layout.gridRows; r++) {
     gridRows.push(clients.slice(r * layout.perRow, (r + 1) * layout.perRow).map((c) => c.id - 1));

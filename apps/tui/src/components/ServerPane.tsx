@@ -36,7 +36,7 @@ export function ServerPane({ server, rect }: ServerPaneProps) {
   const logHeight = isSideBySide ? bodyHeight : Math.max(0, bodyHeight - peersHeight);
   const logWidth = isSideBySide ? inner - PEERS_WIDTH - 1 : inner;
   const status = `${stateGlyph(server.status)} ${server.status}`;
-  const title = `server ${server.host}:${server.port}`;
+  const title = server.port === 0 ? "server" : `server ${server.host}:${server.port}`;
   const stats = `  ${server.peers.length} peers  ${server.messagesPerSecond.toFixed(1)} msg/s  ${server.messagesTotal} msgs  in ${formatBytes(server.bytesIn)}  out ${formatBytes(server.bytesOut)}`;
   return (
     <Box
