@@ -42,6 +42,9 @@ export interface ChatClientOptions {
   upgrade?: boolean;
 }
 
+/** The one line a full netlab chat server sends before closing. */
+const FULL = /^! (.*) \[SERVER_FULL\]$/;
+
 const DEFAULTS = {
   host: "127.0.0.1",
   reconnect: false,
@@ -85,6 +88,8 @@ export class ChatClient extends EventEmitter {
   readonly #pongWaiters = new Map<string, () => void>();
   #lastDataAt = 0;
   #isClosing = false;
+  /** Set when a netlab server refused us (server full). */
+  #refusal: ChatError | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
@@ -120,6 +125,7 @@ export class ChatClient extends EventEmitter {
    */
   async connect(): Promise<void> {
     this.#isClosing = false;
+    this.#refusal = undefined;
     this.#setState("connecting");
     try {
       await this.#open();
@@ -271,6 +277,16 @@ export class ChatClient extends EventEmitter {
   }
 
   #onLine(line: string): void {
+    if (this.#mode === "unknown" && FULL.test(line)) {
+      // A netlab server turning us away: say so, and do not retry (it is not an outage).
+      this.#refusal = new ChatError("SERVER_FULL", line.replace(FULL, "$1"), {
+        hint: "try again later, or ask the operator to raise --max-clients",
+      });
+      this.#localError(this.#refusal);
+      this.#isClosing = true;
+      this.#socket?.destroy();
+      return;
+    }
     if (this.#mode === "unknown") {
       const isNetlab = this.#o.upgrade && line.includes(PROTOCOL_TAG);
       this.#decide(isNetlab ? "json" : "plain");
@@ -353,7 +369,7 @@ export class ChatClient extends EventEmitter {
     this.#socket = undefined;
     for (const waiter of this.#pongWaiters.values()) waiter();
     if (this.#isClosing) {
-      this.#setState("closed");
+      this.#setState("closed", this.#refusal);
       return;
     }
     const err = new NetlabError(

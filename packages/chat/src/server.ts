@@ -134,8 +134,9 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
   protected override onIdleTimeout(): void {
     const session = this.#session;
     if (!session) return;
-    const seconds = Math.round(this.timeout / 1000);
-    this.server.hub.kick(session, "IDLE_TIMEOUT", `idle for ${seconds} s, disconnected`);
+    const ms = this.timeout;
+    const idle = ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+    this.server.hub.kick(session, "IDLE_TIMEOUT", `idle for ${idle}, disconnected`);
   }
 
   override finish(): void {

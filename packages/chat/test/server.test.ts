@@ -213,7 +213,7 @@ describe("ChatServer limits and faults", () => {
     const keepAlive = setInterval(() => b.send("/who"), 50);
     onTestFinished(() => clearInterval(keepAlive));
     await idle.closed;
-    expect(idle.lines.at(-1)).toBe("! idle for 0 s, disconnected [IDLE_TIMEOUT]");
+    expect(idle.lines.at(-1)).toBe("! idle for 300 ms, disconnected [IDLE_TIMEOUT]");
     await b.waitFor(`* ${idle.nick} left #lobby`);
   });
 

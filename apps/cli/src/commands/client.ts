@@ -82,17 +82,19 @@ async function runPiped(
   opts: { json: boolean; waitMs: number },
 ): Promise<void> {
   const out = (text: string) => process.stdout.write(`${text}\n`);
+  let isLeaving = false;
   client.on("event", (e: import("@netlab/chat").ChatEvent) => {
-    if (e.type === "pong" && typeof e.id === "string" && e.id.startsWith("settle-")) return;
+    // The goodbye to our own quit and the settle() pong are not replies the user asked for.
+    if (isLeaving || (e.type === "pong" && typeof e.id === "string" && e.id.startsWith("settle-"))) return;
     out(opts.json ? JSON.stringify(e) : chat.formatEvent(e, client.nick));
   });
   client.on("line", (line: string) => out(opts.json ? JSON.stringify({ type: "line", text: line }) : line));
   let isInputDone = false;
   let dropped: Error | undefined;
   const lost = new Promise<void>((resolve) => {
-    client.on("state", (state: string, err?: Error) => {
+    client.on("state", (state: string, err?: Error & { code?: string }) => {
       if (state !== "closed") return;
-      if (err && !isInputDone) dropped = err;
+      if (err && (!isInputDone || err.code === "SERVER_FULL")) dropped = err;
       resolve();
     });
   });
@@ -112,9 +114,11 @@ async function runPiped(
   await Promise.race([inputDone, lost]);
   if (client.state !== "closed")
     await client.settle({ quietMs: opts.waitMs, timeoutMs: 5_000 + opts.waitMs });
+  isLeaving = true;
   await client.close();
   if (dropped) {
-    process.stderr.write(`lab: ${dropped.message}\n`);
+    const hint = (dropped as { hint?: string }).hint;
+    process.stderr.write(`lab: ${dropped.message}\n${hint ? `hint: ${hint}\n` : ""}`);
     process.exitCode = 1;
   }
   // stdin may still be open (a terminal-less parent that never closes it): do not wait for it.
