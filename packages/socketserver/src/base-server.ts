@@ -242,7 +242,8 @@ export abstract class BaseServer extends EventEmitter {
     } else if (this.#isServing) {
       void this.#process(request);
     } else if (this.#pending.length >= this.options.requestQueueSize) {
-      this.refuse(request);
+      // Like a full listen backlog: not served, closed (no ERR line: the server is not full, just not serving).
+      this.discard(request);
     } else {
       this.#pending.push(request);
       this.#pendingWaiter?.();

@@ -202,12 +202,12 @@ export class StreamRequestHandler<
     readFrame(): Promise<F | undefined>;
     /** Exactly `n` raw bytes (after any already buffered); ProtocolError TRUNCATED at EOF. */
     readBytes(n: number): Promise<Uint8Array>;
-    /** The next raw chunk as it arrived; undefined at EOF. */
-    readChunk(): Promise<Uint8Array | undefined>;
+    /** The next raw chunk as it arrived (at most `maxBytes`, the rest stays buffered); undefined at EOF. */
+    readChunk(maxBytes?: number): Promise<Uint8Array | undefined>;
   } = {
     readFrame: () => this.#readFrame(),
     readBytes: (n) => this.#readBytes(n),
-    readChunk: () => this.#readChunk(),
+    readChunk: (maxBytes = Number.POSITIVE_INFINITY) => this.#readChunk(maxBytes),
     [Symbol.asyncIterator]: () => ({
       next: (): Promise<IteratorResult<F>> => {
         const next = this.#nextFrameNow();
@@ -520,12 +520,16 @@ export class StreamRequestHandler<
     }
   }
 
-  async #readChunk(): Promise<Uint8Array | undefined> {
+  async #readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
     this.#checkRawAllowed();
+    if (!(maxBytes >= 1)) {
+      throw new ProtocolError("INVALID_OPTION", `readChunk(maxBytes) needs maxBytes ≥ 1, got ${maxBytes}`);
+    }
     for (;;) {
       if (this.#rawBytes > 0) {
         const chunk = this.#chunks[this.#head]!;
-        const out = this.#offset === 0 ? chunk : chunk.subarray(this.#offset);
+        const end = Math.min(chunk.length, this.#offset + maxBytes);
+        const out = this.#offset === 0 && end === chunk.length ? chunk : chunk.subarray(this.#offset, end);
         this.#consume(out.length, chunk);
         return out;
       }

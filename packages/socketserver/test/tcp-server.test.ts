@@ -189,6 +189,21 @@ describe("rfile and wfile", () => {
     expect(await client.readLine()).toBe("300000");
   });
 
+  it("caps a raw chunk at maxBytes and keeps the rest for the next read", async () => {
+    class Pieces extends StreamRequestHandler {
+      override async handle() {
+        const sizes: number[] = [];
+        for (let c = await this.rfile.readChunk(4); c; c = await this.rfile.readChunk(4))
+          sizes.push(c.length);
+        await this.wfile.write(`${sizes.join(",")}\n`);
+      }
+    }
+    const { port } = await serve(Pieces);
+    const client = await LineClient.open(port);
+    client.socket.end("0123456789");
+    expect(await client.readLine()).toBe("4,4,2");
+  });
+
   it("rejects readBytes with TRUNCATED when the peer ends early", async () => {
     const seen: string[] = [];
     class Short extends StreamRequestHandler {
