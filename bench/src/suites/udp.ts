@@ -228,6 +228,9 @@ if (kind === "raw") {
 
 interface BlastRow {
   name: string;
+  sender: "raw" | "lib" | "iperf3";
+  ratePps: number;
+  rcvbuf: number;
   sent: number;
   received: number;
   packetsPerSecond: number;
@@ -249,23 +252,11 @@ async function blastReport(ctx: BenchContext, children: ChildProcess[]): Promise
   const count = Math.max(10_000, Math.round(30_000 * ctx.scale));
   const seconds = Math.max(1, Math.round(2 * ctx.scale));
   const bigBuffer = 8 * 1024 * 1024;
-  const pairs = (ratePps: number, label: string): BlastCase[] => [
-    { name: `raw dgram → raw dgram${label}`, sender: "raw", receiver: "raw", rcvbuf: 0, ratePps },
-    {
-      name: `raw dgram → raw dgram, 8 MiB SO_RCVBUF${label}`,
-      sender: "raw",
-      receiver: "raw",
-      rcvbuf: bigBuffer,
-      ratePps,
-    },
-    { name: `blast() → UdpListener${label}`, sender: "lib", receiver: "lib", rcvbuf: 0, ratePps },
-    {
-      name: `blast() → UdpListener, recvBufferSize 8 MiB${label}`,
-      sender: "lib",
-      receiver: "lib",
-      rcvbuf: bigBuffer,
-      ratePps,
-    },
+  const pairs = (ratePps: number): BlastCase[] => [
+    { name: "raw dgram → raw dgram", sender: "raw", receiver: "raw", rcvbuf: 0, ratePps },
+    { name: "raw dgram → raw dgram", sender: "raw", receiver: "raw", rcvbuf: bigBuffer, ratePps },
+    { name: "blast() → UdpListener", sender: "lib", receiver: "lib", rcvbuf: 0, ratePps },
+    { name: "blast() → UdpListener", sender: "lib", receiver: "lib", rcvbuf: bigBuffer, ratePps },
   ];
 
   // 1. iperf3 unpaced: the rate the target is measured against.
@@ -275,40 +266,40 @@ async function blastReport(ctx: BenchContext, children: ChildProcess[]): Promise
     iperf = await iperf3(seconds, size, children);
   }
   // 2. Every pair unpaced: what each side manages when the sender outruns the receiver.
-  const unpaced = await medianRuns(ctx, pairs(0, ", unpaced"), count, size, children);
+  const unpaced = await medianRuns(ctx, pairs(0), count, size, children);
   // 3. Every pair paced at 0.7 × iperf3's delivered rate (or the raw baseline's, without iperf3).
   const reference = iperf?.packetsPerSecond ?? unpaced[0]!.packetsPerSecond;
   const paceRate = Math.round(0.7 * reference);
-  const paced = await medianRuns(
-    ctx,
-    pairs(paceRate, `, paced at ${fmt(paceRate, 0)}/s`),
-    count,
-    size,
-    children,
-  );
+  const paced = await medianRuns(ctx, pairs(paceRate), count, size, children);
 
-  const rows = [...(iperf ? [iperf] : []), ...unpaced, ...paced];
-  const base = unpaced[0]!;
+  const all = [...unpaced, ...paced];
+  const rawTwin = (r: BlastRow) =>
+    all.find((o) => o.sender === "raw" && o.ratePps === r.ratePps && o.rcvbuf === r.rcvbuf);
+  const rows = [...(iperf ? [iperf] : []), ...all];
   return {
     title: `UDP one-way blast, ${fmt(count, 0)} × ${size}-byte datagrams`,
     columns: [
       "sender → receiver",
+      "pace",
+      "SO_RCVBUF",
       "delivered pkt/s",
-      "× raw unpaced",
+      "× raw dgram",
       "× iperf3",
       "loss %",
-      "SO_RCVBUF granted",
     ],
     rows: rows.map((r) => [
       r.name,
+      r.ratePps > 0 ? `${fmt(r.ratePps, 0)}/s` : "unpaced",
+      r.granted === undefined
+        ? "–"
+        : `${r.rcvbuf > 0 ? "asked 8 MiB, " : "default, "}${fmt(r.granted / 1024, 0)} KiB`,
       fmt(r.packetsPerSecond, 0),
-      ratio(r.packetsPerSecond, base.packetsPerSecond),
+      r.sender === "lib" ? ratio(r.packetsPerSecond, rawTwin(r)?.packetsPerSecond) : "–",
       iperf ? ratio(r.packetsPerSecond, iperf.packetsPerSecond) : "–",
       fmt(r.lossPercent, 2),
-      r.granted === undefined ? "–" : `${fmt(r.granted / 1024, 0)} KiB`,
     ]),
     notes: [
-      "Sender and receiver each in their own process; delivered pkt/s = datagrams received / (last received − first sent); median of 3 interleaved runs per row.",
+      "Sender and receiver each in their own process; delivered pkt/s = datagrams received / (last received − first sent); median of 3 interleaved runs per row. × raw dgram compares with the raw pair at the same pace and buffer.",
       iperf
         ? `iperf3 (C on both ends): \`iperf3 -u -b 0 -l ${size} -t ${seconds}\` on 127.0.0.1, with its own loss figure. The paced rows send at 0.7 × its delivered rate: the target is ≤ 1 % loss there for blast() → UdpListener with the larger buffer.`
         : "iperf3 is not installed (apt-get install iperf3): the paced rows send at 0.7 × the unpaced raw baseline instead.",
@@ -326,15 +317,16 @@ async function medianRuns(
   children: ChildProcess[],
 ): Promise<BlastRow[]> {
   const repeats = 3;
-  const results = new Map<string, BlastRow[]>(cases.map((c) => [c.name, []]));
+  const results = cases.map((): BlastRow[] => []);
   for (let rep = 0; rep < repeats; rep++) {
-    for (const c of cases) {
-      ctx.log(`blast ${rep + 1}/${repeats}: ${c.name}`);
-      results.get(c.name)!.push(await oneBlast(c, count, size, children));
+    for (const [i, c] of cases.entries()) {
+      const pace = c.ratePps > 0 ? `${c.ratePps}/s` : "unpaced";
+      ctx.log(`blast ${rep + 1}/${repeats}: ${c.name}, ${pace}, SO_RCVBUF ${c.rcvbuf || "default"}`);
+      results[i]!.push(await oneBlast(c, count, size, children));
     }
   }
-  return cases.map((c) => {
-    const runs = results.get(c.name)!.sort((a, b) => a.packetsPerSecond - b.packetsPerSecond);
+  return results.map((runs) => {
+    runs.sort((a, b) => a.packetsPerSecond - b.packetsPerSecond);
     return runs[Math.floor(runs.length / 2)]!;
   });
 }
@@ -376,6 +368,9 @@ async function oneBlast(
     const spanMs = report.last - sent.startedAt;
     return {
       name: c.name,
+      sender: c.sender,
+      ratePps: c.ratePps,
+      rcvbuf: c.rcvbuf,
       sent: sent.sent,
       received: report.count,
       packetsPerSecond: spanMs > 0 ? (report.count * 1000) / spanMs : 0,
@@ -419,6 +414,9 @@ async function iperf3(
       const received = sum.packets - sum.lost_packets;
       return {
         name: "iperf3 -u -b 0 (comparison)",
+        sender: "iperf3",
+        ratePps: 0,
+        rcvbuf: 0,
         sent: sum.packets,
         received,
         packetsPerSecond: received / sum.seconds,
