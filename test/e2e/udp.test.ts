@@ -137,7 +137,16 @@ describe("lab udp ping", () => {
   it("measures loss within tolerance of --loss over 1,000 probes, exactly as the seed decides", async () => {
     const seed = 42;
     const { port } = await startEcho(["--loss", "0.3", "--seed", String(seed)]);
-    const { code, summary } = await pingJson(port, ["-c", "1000", "-i", "0.002", "-W", "0.5"]);
+    const { code, summary } = await pingJson(port, [
+      "-c",
+      "1000",
+      "-i",
+      "0.002",
+      "-W",
+      "1",
+      "--linger",
+      "0.5",
+    ]);
     expect(code).toBe(0);
     expect(summary.transmitted).toBe(1000);
     expect(Math.abs(summary.lossPercent - 30)).toBeLessThan(5);
@@ -145,7 +154,8 @@ describe("lab udp ping", () => {
     const emulator = new NetworkEmulator({ lossRate: 0.3, seed });
     let expected = 0;
     for (let i = 0; i < 1000; i++) if (!emulator.decide().dropped) expected++;
-    expect(summary.received).toBe(expected);
+    // On a loaded machine a reply may miss -W; late or not, it was not dropped.
+    expect(summary.received + summary.late).toBe(expected);
   });
 
   it("counts replies slower than -W as late (not received), and exits 0 because replies came", async () => {
@@ -167,7 +177,9 @@ describe("lab udp ping", () => {
     expect(r.code).toBe(0);
     for (let seq = 0; seq < 3; seq++) {
       expect(r.stdout).toContain(`seq=${seq} timeout\n`);
-      expect(r.stdout).toMatch(new RegExp(`^seq=${seq} bytes=64 time=1\\d\\d ms \\(late\\)$`, "m"));
+      const late = new RegExp(`^seq=${seq} bytes=64 time=(\\d+) ms \\(late\\)$`, "m").exec(r.stdout);
+      expect(late, r.stdout).not.toBeNull();
+      expect(Number(late![1])).toBeGreaterThanOrEqual(150);
     }
     expect(r.stdout).toContain("3 packets transmitted, 0 received, +3 late, 100% packet loss");
   });
