@@ -50,13 +50,15 @@ export const MAX_EMULATED_DELAY_MS = 3_600_000;
  * seed gives one pattern: datagram n is lost in every run with that seed.
  *
  * Methods: `decide()` (pure given the generator), `submit(send)` (decide and schedule),
- * `close()` (cancel what is scheduled). `isPerfect` is true when nothing is emulated.
+ * `configure(changes)` (new rates from now on), `close()` (cancel what is scheduled).
+ * `isPerfect` is true when nothing is emulated.
  * @example
  * const emulator = new NetworkEmulator({ lossRate: 0.3, delayMs: 20, seed: 1 });
  * emulator.submit(() => socket.send(packet, port, host));
  */
 export class NetworkEmulator {
-  readonly options: Readonly<Required<Omit<EmulatorOptions, "random">>>;
+  /** The settings in force; replaced (never mutated) by `configure()`. */
+  options: Readonly<Required<Omit<EmulatorOptions, "random">>>;
   readonly #random: Random;
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Held-back sends, released when the next non-held copy goes out. */
@@ -64,17 +66,22 @@ export class NetworkEmulator {
   #isClosed = false;
 
   constructor(options: EmulatorOptions = {}) {
-    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    const o = { ...EMULATOR_DEFAULTS, seed: randomSeed(), ...defined } as Required<EmulatorOptions>;
-    requireRange("lossRate", o.lossRate, 0, 1);
-    requireRange("duplicateRate", o.duplicateRate, 0, 1);
-    requireRange("reorderRate", o.reorderRate, 0, 1);
-    requireRange("delayMs", o.delayMs, 0, MAX_EMULATED_DELAY_MS);
-    requireRange("jitterMs", o.jitterMs, 0, MAX_EMULATED_DELAY_MS);
-    requireRange("reorderHoldMs", o.reorderHoldMs, 0, MAX_EMULATED_DELAY_MS);
+    const o = { ...EMULATOR_DEFAULTS, seed: randomSeed(), ...defined(options) } as Required<EmulatorOptions>;
     const { random, ...rest } = o;
+    check(rest);
     this.options = rest;
     this.#random = random ?? seededRandom(o.seed);
+  }
+
+  /**
+   * Changes rates and times from now on, keeping the generator (so no server restart is needed to
+   * turn the loss up). Datagrams already scheduled keep their fate. Throws INVALID_OPTION.
+   * @example server.emulator.configure({ lossRate: 0.5 });
+   */
+  configure(changes: Partial<Omit<EmulatorOptions, "seed" | "random">>): void {
+    const next = { ...this.options, ...defined(changes) };
+    check(next);
+    this.options = next;
   }
 
   /** True when every datagram goes out at once, exactly once: the echo can skip scheduling. */
@@ -152,4 +159,17 @@ export class NetworkEmulator {
       h.send();
     }
   }
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function check(o: Required<Omit<EmulatorOptions, "random">>): void {
+  requireRange("lossRate", o.lossRate, 0, 1);
+  requireRange("duplicateRate", o.duplicateRate, 0, 1);
+  requireRange("reorderRate", o.reorderRate, 0, 1);
+  requireRange("delayMs", o.delayMs, 0, MAX_EMULATED_DELAY_MS);
+  requireRange("jitterMs", o.jitterMs, 0, MAX_EMULATED_DELAY_MS);
+  requireRange("reorderHoldMs", o.reorderHoldMs, 0, MAX_EMULATED_DELAY_MS);
 }

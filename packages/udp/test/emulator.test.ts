@@ -76,6 +76,19 @@ describe("network emulator: decisions", () => {
     expect(sawZero).toBe(true);
   });
 
+  it("changes rates at run time with configure(), keeping the generator's sequence", () => {
+    const a = new NetworkEmulator({ seed: 5 });
+    const b = new NetworkEmulator({ seed: 5, lossRate: 1 });
+    expect(a.decide().dropped).toBe(false);
+    b.decide();
+    a.configure({ lossRate: 1 });
+    expect(a.options.lossRate).toBe(1);
+    expect(a.isPerfect).toBe(false);
+    expect(a.decide()).toEqual(b.decide());
+    expect(() => a.configure({ lossRate: 2 })).toThrow(UdpError);
+    expect(a.options.lossRate).toBe(1);
+  });
+
   it("rejects rates outside 0–1 and negative times with INVALID_OPTION", () => {
     for (const bad of [
       { lossRate: 1.5 },
