@@ -53,6 +53,22 @@ describe("lab demo without a terminal", () => {
     expect(r.stderr).toContain(`--clients must be a whole number from 1 to 6, got "${value}"`);
   });
 
+  it("rejects an unknown scene, and --script with a scene other than chat, with exit 2", async () => {
+    const unknown = await runLab(["demo", "--scene", "nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('lab: unknown scene "nope"');
+    expect(unknown.stderr).toContain("hint: choose from: chat, udp");
+    const scripted = await runLab(["demo", "--scene", "udp", "--script", "-"], { input: "wait 1\n" });
+    expect(scripted.code).toBe(2);
+    expect(scripted.stderr).toContain("lab: --script plays the chat scene only");
+  });
+
+  it("says it needs a terminal for the udp scene too", async () => {
+    const r = await runLab(["demo", "--scene", "udp"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("needs a terminal");
+  });
+
   it("documents its keys, the script language and an example in --help", async () => {
     const r = await runLab(["demo", "--help"]);
     expect(r.code).toBe(0);

@@ -1,6 +1,6 @@
 export { App, type AppProps } from "./components/App.js";
 export { ClientPane, type ClientPaneProps } from "./components/ClientPane.js";
-export { LEGEND, Legend, type LegendItem, legendItems } from "./components/Legend.js";
+export { LEGEND, Legend, type LegendItem, legendItems, UDP_LEGEND } from "./components/Legend.js";
 export { ServerPane, type ServerPaneProps } from "./components/ServerPane.js";
 export { TooSmall } from "./components/TooSmall.js";
 export { Transcript, type TranscriptProps } from "./components/Transcript.js";
@@ -29,9 +29,19 @@ export {
 } from "./layout.js";
 export * from "./model.js";
 export { formatTranscripts, type PlayOptions, paneLines, playScript, settle, waitFor } from "./player.js";
-export { type DemoOptions, runDemo } from "./run-demo.js";
+export { type DemoOptions, runDemo, SCENES, type Scene } from "./run-demo.js";
 export { MAX_WAIT_MS, parseScript, type Script, type Step } from "./script.js";
 export { COLOR_THEME, PLAIN_THEME, type Theme, ThemeContext, wantsNoColor } from "./theme.js";
+export { MAX_SCENE_DELAY_MS, pct, UdpLabController, type UdpLabOptions } from "./udp/controller.js";
+export {
+  type EchoView,
+  type PingerView,
+  type ProbeResult,
+  RTT_HISTORY,
+  type UdpControls,
+  type UdpSnapshot,
+} from "./udp/model.js";
+export { rttStrip, UdpApp, type UdpAppProps } from "./udp/UdpApp.js";
 export {
   type ChunkShape,
   chunkShapes,

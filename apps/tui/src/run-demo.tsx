@@ -3,10 +3,19 @@ import { chatFactory } from "./chat-factory.js";
 import { App } from "./components/App.js";
 import { type ChatFactory, LabController } from "./controller.js";
 import { COLOR_THEME, PLAIN_THEME, ThemeContext, wantsNoColor } from "./theme.js";
+import { UdpLabController } from "./udp/controller.js";
+import { UdpApp } from "./udp/UdpApp.js";
+
+/** The scenes `lab demo --scene` offers. */
+export const SCENES = ["chat", "udp"] as const;
+/** One of {@link SCENES}. */
+export type Scene = (typeof SCENES)[number];
 
 /** Options for {@link runDemo}. */
 export interface DemoOptions {
-  /** Clients to start with, 1..6. Default 3. */
+  /** What to show: a chat server and clients (default), or a UDP echo server and pingers. */
+  scene?: Scene;
+  /** Clients (or pingers) to start with, 1..6. Default 3. */
   clients?: number;
   /** Where the server listens. Default 127.0.0.1. */
   host?: string;
@@ -30,7 +39,10 @@ const LEAVE_ALT_SCREEN = "\u001b[?1049l";
 export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   const stdout = opts.stdout ?? process.stdout;
   const stdin = opts.stdin ?? process.stdin;
-  const lab = new LabController(opts.factory ?? chatFactory, { clients: opts.clients, host: opts.host });
+  const lab =
+    opts.scene === "udp"
+      ? new UdpLabController({ pingers: opts.clients, host: opts.host })
+      : new LabController(opts.factory ?? chatFactory, { clients: opts.clients, host: opts.host });
   const theme = wantsNoColor(opts.env ?? process.env) ? PLAIN_THEME : COLOR_THEME;
   stdout.write(ENTER_ALT_SCREEN);
   let isScreenRestored = false;
@@ -40,20 +52,24 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     stdout.write(LEAVE_ALT_SCREEN);
   };
   process.once("exit", restoreScreen);
-  // Sockets first: they connect while Ink lays out and draws the first frame.
   let instance: ReturnType<typeof render> | undefined;
-  const started = lab.start().catch(async (err: unknown) => {
-    await lab.close();
-    instance?.unmount();
-    throw err;
-  });
+  const start = () =>
+    lab.start().catch(async (err: unknown) => {
+      await lab.close();
+      instance?.unmount();
+      throw err;
+    });
+  // Chat: sockets first, they connect while Ink draws the first frame. UDP: after it, so the first
+  // probes do not time the first render (server and pingers share this process's event loop).
+  let started = lab instanceof UdpLabController ? undefined : start();
   instance = render(
     <ThemeContext.Provider value={theme}>
-      <App lab={lab} />
+      {lab instanceof UdpLabController ? <UdpApp lab={lab} /> : <App lab={lab} />}
     </ThemeContext.Provider>,
     // A full frame costs tens of ms to lay out on a busy machine; 20 fps is smooth enough for text.
     { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: 20 },
   );
+  started ??= start();
   // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does.
   const onSignal = () => {
     void lab.close().finally(() => instance?.unmount());

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { action, UsageError } from "../run.js";
 
 interface DemoFlags {
+  scene: string;
   clients?: string;
   script?: string;
   host: string;
@@ -11,6 +12,8 @@ interface DemoFlags {
 }
 
 const MAX_CLIENTS = 6;
+/** Kept in step with @netlab/tui's SCENES (not imported: this module must not load the TUI). */
+const SCENES = ["chat", "udp"];
 
 /**
  * `lab demo`: a chat server and N clients side by side in one terminal (an Ink app), or, with
@@ -20,7 +23,11 @@ export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description("a chat server and several clients side by side in one terminal")
-    .option("--clients <n>", `clients to start with, 1..${MAX_CLIENTS} (default 3)`)
+    .option("--scene <name>", `what to show: ${SCENES.join(" or ")}`, "chat")
+    .option(
+      "--clients <n>",
+      `clients (pingers in the udp scene) to start with, 1..${MAX_CLIENTS} (default 3)`,
+    )
     .option(
       "--script <file>",
       "play a scripted conversation without a terminal and print every pane's transcript",
@@ -37,6 +44,7 @@ Keys: Tab/Shift-Tab focus · Enter send · ^N add client · ^D drop/reconnect ·
 Examples:
   lab demo                       three clients and a server, in this terminal
   lab demo --clients 5
+  lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
 A script, one command a line (see docs/demo.md):
@@ -47,10 +55,19 @@ A script, one command a line (see docs/demo.md):
     )
     .action(
       action(async (flags: DemoFlags) => {
+        if (!SCENES.includes(flags.scene)) {
+          throw new UsageError(`unknown scene "${flags.scene}"`, `choose from: ${SCENES.join(", ")}`);
+        }
         const clients = flags.clients === undefined ? undefined : parseClients(flags.clients);
         const expectTimeoutMs = parseSeconds("--expect-timeout", flags.expectTimeout);
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
+        }
+        if (flags.script !== undefined && flags.scene !== "chat") {
+          throw new UsageError(
+            "--script plays the chat scene only",
+            "drop --scene, or run the scene in a terminal",
+          );
         }
         if (flags.script !== undefined) {
           await playScript(flags.script, {
@@ -74,7 +91,7 @@ A script, one command a line (see docs/demo.md):
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await import("@netlab/tui");
-        await runDemo({ clients, host: flags.host });
+        await runDemo({ scene: flags.scene as "chat" | "udp", clients, host: flags.host });
       }),
     );
 }
