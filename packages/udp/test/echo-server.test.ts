@@ -168,3 +168,63 @@ describe("UDP echo server", () => {
     expect(server.recvBufferSize).toBeGreaterThan(200_000);
   });
 });
+
+describe("pinger accounting over an emulated network", () => {
+  it.each([1, 2, 3, 4])(
+    "every probe ends once, as a reply or a timeout, and the summary adds up (seed %i)",
+    async (seed) => {
+      const server = await startEcho({
+        lossRate: 0.25,
+        duplicateRate: 0.2,
+        reorderRate: 0.2,
+        // A held-back last reply must still come before its probe times out.
+        reorderHoldMs: 20,
+        delayMs: 3,
+        jitterMs: 3,
+        seed,
+      });
+      const pinger = ping({
+        port: server.address.port,
+        count: 60,
+        intervalMs: 2,
+        timeoutMs: 400,
+        lingerMs: 50,
+      });
+      const onTime = new Map<number, number>();
+      const timedOut = new Set<number>();
+      let late = 0;
+      let duplicates = 0;
+      let reordered = 0;
+      for await (const e of pinger) {
+        if (e.type === "timeout") {
+          expect(timedOut.has(e.seq) || onTime.has(e.seq)).toBe(false);
+          timedOut.add(e.seq);
+        } else if (e.type === "reply") {
+          if (e.duplicate) duplicates++;
+          else if (e.late) late++;
+          else {
+            expect(timedOut.has(e.seq)).toBe(false);
+            onTime.set(e.seq, e.rttMs);
+            if (e.reordered) reordered++;
+          }
+        }
+      }
+      const s = pinger.summary;
+      expect(onTime.size + timedOut.size).toBe(60);
+      expect(s).toMatchObject({
+        transmitted: 60,
+        received: onTime.size,
+        late,
+        duplicates,
+        reordered,
+        ignored: 0,
+      });
+      expect(s.lossPercent).toBeCloseTo((100 * (60 - onTime.size)) / 60, 10);
+      // Every datagram the server did not drop came back: on time, late, or lost to nothing.
+      expect(onTime.size + late).toBe(server.counters.datagrams - server.counters.dropped);
+      const rtts = [...onTime.values()];
+      expect(s.rtt?.minMs).toBe(Math.min(...rtts));
+      expect(s.rtt?.maxMs).toBe(Math.max(...rtts));
+    },
+  );
+});
