@@ -270,6 +270,57 @@ describe("rfile and wfile", () => {
     expect(maxBuffered).toBeLessThanOrEqual(64 * 1024); // Node's side stays within one write over the high-water mark
   });
 
+  it("pauses the socket while a handler does not read, so a flooding peer waits (read side bounded)", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let handler: StreamRequestHandler | undefined;
+    class Lazy extends StreamRequestHandler {
+      override async handle() {
+        handler = this;
+        await gate;
+        let total = 0;
+        for (let c = await this.rfile.readChunk(); c; c = await this.rfile.readChunk()) total += c.length;
+        await this.wfile.write(`${total}\n`);
+      }
+    }
+    const { port } = await serve(Lazy);
+    const client = await LineClient.open(port);
+    const size = 8 * 1024 * 1024;
+    client.socket.end(Buffer.alloc(size, 1));
+    // Wait until the flood stalls: the client can no longer hand bytes to the kernel.
+    let last = -1;
+    for (let i = 0; i < 200 && client.socket.writableLength !== last; i++) {
+      last = client.socket.writableLength;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(handler).toBeDefined();
+    expect(client.socket.writableLength).toBeGreaterThan(0); // the peer is made to wait
+    expect(handler!.info.bytesIn).toBeLessThan(1024 * 1024); // Node read at most ~64 KiB + a chunk
+    release();
+    expect(await client.readLine(10_000)).toBe(String(size));
+  });
+
+  it("refuses readBytes over maxReadBytes with FRAME_TOO_LARGE", async () => {
+    const codes: string[] = [];
+    class Greedy extends StreamRequestHandler {
+      override async handle() {
+        this.maxReadBytes = 1024;
+        try {
+          await this.rfile.readBytes(1025);
+        } catch (err) {
+          codes.push((err as ProtocolError).code);
+        }
+        await this.wfile.write("done\n");
+      }
+    }
+    const { port } = await serve(Greedy);
+    const client = await LineClient.open(port);
+    expect(await client.readLine()).toBe("done");
+    expect(codes).toEqual(["FRAME_TOO_LARGE"]);
+  });
+
   it("rejects a write to a peer that reset, without reporting an error", async () => {
     const errors: unknown[] = [];
     let writeFailure: unknown;
