@@ -247,6 +247,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
           signal: anySignal(stop.signal, this.#signal),
           onBytes: progress,
           readBlockBytes: this.#stream.readBlockBytes ?? STREAM_DEFAULTS.readBlockBytes,
+          rateBytesPerSecond: this.#stream.rateBytesPerSecond,
         });
         await this.#wire.writeHeader({ op: "end", sha256: hash?.digest("hex") });
       } catch (err) {

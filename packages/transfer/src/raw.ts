@@ -88,6 +88,7 @@ class RawFileHandler extends StreamRequestHandler<Uint8Array, RawFileServer> {
         what: this.server.file,
         signal: this.signal,
         readBlockBytes: this.server.stream.readBlockBytes,
+        rateBytesPerSecond: this.server.stream.rateBytesPerSecond,
       });
       await this.wfile.end();
       const peer = `${this.clientAddress.address}:${this.clientAddress.port}`;

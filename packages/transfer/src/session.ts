@@ -289,6 +289,7 @@ async function serveGet(
       what: req.name,
       signal,
       readBlockBytes: ctx.stream.readBlockBytes,
+      rateBytesPerSecond: ctx.stream.rateBytesPerSecond,
     });
     const sha256 = hash?.digest("hex");
     await wire.writeHeader({ op: "end", sha256 });

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fsError, TransferError } from "./errors.js";
 import type { Wire } from "./wire.js";
 
@@ -22,6 +23,12 @@ export interface StreamOptions {
   releaseMemory?: () => void;
   /** See `releaseMemory`. Default 8 MiB. */
   releaseEveryBytes?: number;
+  /**
+   * Cap on file bytes per second, on whichever side applies it (a slow reader slows the sender
+   * through TCP backpressure). Default Infinity. For watching progress, and for tests that must
+   * interrupt a transfer midway.
+   */
+  rateBytesPerSecond?: number;
 }
 
 /** Defaults for {@link StreamOptions}. */
@@ -30,7 +37,21 @@ export const STREAM_DEFAULTS = {
   writeBatchBytes: 1024 * 1024,
   syncEveryBytes: 64 * 1024 * 1024,
   releaseEveryBytes: 8 * 1024 * 1024,
+  rateBytesPerSecond: Number.POSITIVE_INFINITY,
 } as const;
+
+/** Returns a function that waits until `bytes` are due at `rate` bytes/s since it was made. */
+function pacer(
+  rate: number | undefined,
+  signal?: AbortSignal,
+): ((bytes: number) => Promise<void>) | undefined {
+  if (rate === undefined || !Number.isFinite(rate)) return undefined;
+  const started = performance.now();
+  return async (bytes) => {
+    const wait = started + (bytes / rate) * 1000 - performance.now();
+    if (wait > 1) await sleep(wait, undefined, { signal });
+  };
+}
 
 /** Writes `buffers` at `position`, looping on short writes. Replaceable to inject faults in tests. */
 export type WriteFn = (fh: FileHandle, buffers: Uint8Array[], position: number) => Promise<void>;
@@ -85,9 +106,22 @@ export async function sendRange(
   fh: FileHandle,
   start: number,
   end: number,
-  opts: { hash?: Hash; onBytes?: OnBytes; what: string; signal?: AbortSignal; readBlockBytes?: number },
+  opts: {
+    hash?: Hash;
+    onBytes?: OnBytes;
+    what: string;
+    signal?: AbortSignal;
+    readBlockBytes?: number;
+    rateBytesPerSecond?: number;
+  },
 ): Promise<void> {
-  const block = opts.readBlockBytes ?? STREAM_DEFAULTS.readBlockBytes;
+  const pace = pacer(opts.rateBytesPerSecond, opts.signal);
+  const rate = opts.rateBytesPerSecond ?? Number.POSITIVE_INFINITY;
+  // Rate-limited sends go in blocks of ~1/20 s, so the pace is smooth.
+  const block = Math.min(
+    opts.readBlockBytes ?? STREAM_DEFAULTS.readBlockBytes,
+    Math.max(16 * 1024, Math.floor(rate / 20)),
+  );
   // Blocks are recycled once the socket has handed every queued byte to the kernel, so a long file
   // costs a few blocks of memory instead of a stream of garbage for the GC to catch up with.
   const free: Buffer[] = [];
@@ -122,6 +156,7 @@ export async function sendRange(
     // A rejected read-ahead is awaited on the next turn; keep it from being reported unhandled meanwhile.
     next.catch(() => {});
     opts.hash?.update(buf);
+    if (pace) await pace(at - start);
     inFlight.push(buf);
     await wire.write(buf);
     if (wire.bufferedBytes === 0) {
@@ -157,6 +192,7 @@ export async function receiveRange(
   const syncEvery = opts.syncEveryBytes ?? STREAM_DEFAULTS.syncEveryBytes;
   const write = opts.write ?? writeAll;
   const releaseEvery = opts.releaseEveryBytes ?? STREAM_DEFAULTS.releaseEveryBytes;
+  const pace = pacer(opts.rateBytesPerSecond, opts.signal);
   let sinceRelease = 0;
   let received = start;
   let written = start;
@@ -218,6 +254,11 @@ export async function receiveRange(
       if (sinceRelease >= releaseEvery && opts.releaseMemory) {
         sinceRelease = 0;
         opts.releaseMemory();
+      }
+      if (pace) {
+        // Flushing first makes the .part (and progress) follow the pace, not lag a batch behind.
+        await flush();
+        await pace(received - start);
       }
     }
     await flush();

@@ -163,7 +163,7 @@ describe("FileServer + TransferClient", () => {
     expect(sha(await readFile(path.join(root, "big.bin")))).toBe(sha(data));
 
     const corrupt = Buffer.from(data.subarray(0, 500_000));
-    corrupt[123] ^= 0xff;
+    corrupt[123] = corrupt[123]! ^ 0xff;
     await writeFile(path.join(root, "big2.bin.part"), corrupt);
     const r2 = await c.upload(path.join(dir, "big.bin"), { name: "big2.bin", resume: true });
     expect(r2).toMatchObject({ offset: 0, transferredBytes: data.length });
@@ -181,7 +181,7 @@ describe("FileServer + TransferClient", () => {
     expect(sha(await readFile(path.join(dir, "f.bin")))).toBe(sha(data));
 
     const corrupt = Buffer.from(data.subarray(0, 70_000));
-    corrupt[0] ^= 1;
+    corrupt[0] = corrupt[0]! ^ 1;
     await writeFile(path.join(dir, "g.bin.part"), corrupt);
     const r2 = await c.download("f.bin", path.join(dir, "g.bin"), { resume: true });
     expect(r2.offset).toBe(0);

@@ -93,8 +93,6 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   }
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
   await server.listen();
-  const { host, port: bound } = server.address;
-  log(`serving ${what} on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -106,6 +104,9 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Only now say we are ready: a test (or script) may send SIGINT the moment it reads this line.
+  const { host, port: bound } = server.address;
+  log(`serving ${what} on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
   try {
     await server.serveForever();
   } finally {

@@ -16,6 +16,7 @@ interface TransferOpts {
   verify: boolean;
   json?: boolean;
   raw?: boolean;
+  limitRate?: string;
 }
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
@@ -34,6 +35,7 @@ export function registerTransfer(program: Command): void {
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
+    .option("--limit-rate <bytes>", "at most this many bytes per second, e.g. 500K, 20M")
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
     .option(
       "--raw",
@@ -84,17 +86,23 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   if (opts.output !== undefined && !opts.get) throw new UsageError("-o is for downloads (--get)");
 
   const t = await import("@netlab/transfer");
+  const rate = opts.limitRate === undefined ? undefined : t.parseSize(opts.limitRate);
+  if (opts.limitRate !== undefined && (rate === undefined || rate < 1)) {
+    throw new UsageError(
+      `--limit-rate must be a size per second such as 500K or 20M, got ${JSON.stringify(opts.limitRate)}`,
+    );
+  }
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    if (opts.raw) return await runRaw(t, opts, port, controller.signal);
+    if (opts.raw) return await runRaw(t, opts, port, rate, controller.signal);
     const client = await t.TransferClient.connect({
       host: opts.host,
       port,
       signal: controller.signal,
-      stream: { releaseMemory: await minorGc() },
+      stream: { releaseMemory: await minorGc(), rateBytesPerSecond: rate },
     });
     try {
       if (opts.list) return await runList(t, client, opts);
@@ -193,13 +201,20 @@ async function runFiles(
   }
 }
 
-async function runRaw(t: Transfer, opts: TransferOpts, port: number, signal: AbortSignal): Promise<void> {
+async function runRaw(
+  t: Transfer,
+  opts: TransferOpts,
+  port: number,
+  rate: number | undefined,
+  signal: AbortSignal,
+): Promise<void> {
   const r = await t.rawGet({
     host: opts.host,
     port,
     out: opts.output!,
     overwrite: opts.overwrite ?? false,
     signal,
+    stream: { rateBytesPerSecond: rate },
   });
   if (opts.json) {
     process.stdout.write(
