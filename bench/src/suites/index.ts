@@ -1,4 +1,5 @@
 import type { Suite } from "../types.js";
+import { chatSuite } from "./chat.js";
 import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
@@ -7,4 +8,4 @@ import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
 
 /** Every suite, in the order `pnpm bench` runs them. Add yours here. */
-export const suites: Suite[] = [cliSuite, demoSuite, echoSuite, mutexSuite, udpSuite, urlSuite];
+export const suites: Suite[] = [cliSuite, demoSuite, echoSuite, chatSuite, mutexSuite, udpSuite, urlSuite];

@@ -21,7 +21,10 @@ import { type ChatEvent, type ChatEventOf, type ClientMessage, clientMessageSche
 export interface Link {
   /** Queues bytes; never waits (a slow reader is cut off by `maxQueueBytes` instead). */
   write(data: Uint8Array): void;
-  /** Bytes queued and not yet taken by the peer. */
+  /**
+   * Bytes queued that the peer has not taken. A link that batches writes (corks) counts only what
+   * the kernel refused, and calls `ChatHub.checkQueue` once the batch is flushed.
+   */
   readonly bufferedBytes: number;
   /** Flushes what is queued, then closes. */
   end(): void;
@@ -52,6 +55,11 @@ export interface HubOptions {
   helloGraceMs: number;
   /** The server's name in the welcome line. Default "netlab". */
   serverName: string;
+  /**
+   * Joins and leaves are announced to the room only while it has at most this many members, so
+   * thousands of clients joining one room cost O(n) lines rather than O(n²). Default 500.
+   */
+  maxAnnounceMembers: number;
 }
 
 /** Defaults for {@link HubOptions}. */
@@ -65,6 +73,7 @@ export const HUB_DEFAULTS: Readonly<HubOptions> = {
   maxBadLines: 10,
   helloGraceMs: 300,
   serverName: "netlab",
+  maxAnnounceMembers: 500,
 };
 
 /** A snapshot of one connected client, for logs and the TUI. */
@@ -471,7 +480,8 @@ export class ChatHub extends EventEmitter {
     this.#replayHistory(s, room);
     room.members.add(s);
     const e = new Encoded({ type: "join", room: name, nick: s.nick, ts: Date.now() });
-    for (const member of room.members) this.#send(member, e);
+    if (room.members.size > this.options.maxAnnounceMembers) this.#send(s, e);
+    else for (const member of room.members) this.#send(member, e);
     this.emit("join", { room: name, nick: s.nick });
   }
 
@@ -485,7 +495,8 @@ export class ChatHub extends EventEmitter {
     if (!room) return;
     room.members.delete(s);
     const e = new Encoded({ type: "leave", room: room.name, nick: s.nick, ts: Date.now(), reason });
-    for (const member of room.members) this.#send(member, e);
+    if (room.members.size < this.options.maxAnnounceMembers)
+      for (const member of room.members) this.#send(member, e);
     if (!s.isClosed) this.#send(s, e);
     if (room.members.size === 0 && room.name !== DEFAULT_ROOM) this.#rooms.delete(room.name);
     this.emit("leave", { room: room.name, nick: s.nick, reason });
@@ -523,11 +534,15 @@ export class ChatHub extends EventEmitter {
     if (s.isClosed) return;
     s.bytesOut += bytes.length;
     s.link.write(bytes);
-    if (s.link.bufferedBytes > this.options.maxQueueBytes) {
-      s.closeReason = `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`;
-      s.isClosed = true;
-      s.link.destroy();
-    }
+    this.checkQueue(s);
+  }
+
+  /** Cuts off a client whose outgoing queue passed `maxQueueBytes`: it has stopped reading. */
+  checkQueue(s: Session): void {
+    if (s.isClosed || s.link.bufferedBytes <= this.options.maxQueueBytes) return;
+    s.closeReason = `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`;
+    s.isClosed = true;
+    s.link.destroy();
   }
 
   #sweepIdle(): void {
