@@ -99,7 +99,11 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       log(`${signal} again: exiting without waiting`);
       process.exit(130);
     }
-    log("shutting down (partial uploads stay as NAME.part, to resume)");
+    log(
+      opts.raw === undefined
+        ? "shutting down (partial uploads stay as NAME.part, to resume)"
+        : "shutting down",
+    );
     void server.shutdown();
   };
   process.on("SIGINT", onSignal);
