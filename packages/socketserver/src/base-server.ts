@@ -1,4 +1,6 @@
+import diagnostics from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
+import { debuglog } from "node:util";
 import { Event, type Release, Semaphore } from "@netlab/concurrency";
 import { NetworkError } from "./errors.js";
 import type { BaseRequestHandler } from "./handler.js";
@@ -19,6 +21,13 @@ import {
   SERVER_DEFAULTS,
   type ServerOptions,
 } from "./types.js";
+
+/**
+ * Published with `{ server, info }` when a connection opens (and `{ server, info, closed: true }`
+ * when it closes), for tools that watch every server in the process.
+ */
+export const connectionChannel = diagnostics.channel("netlab:server:connection");
+const debug = debuglog("netlab");
 
 /** A handler class: the server makes one instance per request. */
 // biome-ignore lint/suspicious/noExplicitAny: handler constructors take the transport's request type.
@@ -289,16 +298,22 @@ export abstract class BaseServer extends EventEmitter {
     this.#connections.add(handler);
     if (this.#state !== "running") handler[kAbort](this.signal.reason);
     this.emit("open", handler.info);
+    if (connectionChannel.hasSubscribers) connectionChannel.publish({ server: this, info: handler.info });
     try {
       await handler[kRun]();
     } catch (err) {
       if (!(isConnectionGone(err) || (handler.signal.aborted && err === handler.signal.reason))) {
         this.#reportError(err, peer);
+      } else {
+        debug("connection %s ended: %s", formatPeer(peer), (err as Error)?.message ?? err);
       }
     } finally {
       this.#connections.delete(handler);
       this.#done.delete(handler);
       this.emit("close", handler.info);
+      if (connectionChannel.hasSubscribers) {
+        connectionChannel.publish({ server: this, info: handler.info, closed: true });
+      }
     }
   }
 

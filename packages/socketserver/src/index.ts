@@ -1,6 +1,7 @@
 export {
   BaseServer,
   type BoundAddress,
+  connectionChannel,
   type HandlerClass,
   type ServeOptions,
   type ServerState,

@@ -1,5 +1,12 @@
+import diagnostics from "node:diagnostics_channel";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { EchoHandler, type PeerAddress, StreamRequestHandler, TCPServer } from "../src/index.js";
+import {
+  type ConnectionInfo,
+  EchoHandler,
+  type PeerAddress,
+  StreamRequestHandler,
+  TCPServer,
+} from "../src/index.js";
 import { LineClient, serve, within } from "./helpers.js";
 
 describe("BaseServer hooks", () => {
@@ -135,6 +142,29 @@ describe("BaseServer hooks", () => {
     } finally {
       process.stderr.write = write;
     }
+  });
+});
+
+describe("diagnostics_channel", () => {
+  it("publishes each connection's open and close on netlab:server:connection", async () => {
+    const seen: Array<{ id: number; closed: boolean }> = [];
+    const onMessage = (message: unknown) => {
+      const m = message as { info: ConnectionInfo; closed?: boolean };
+      seen.push({ id: m.info.id, closed: m.closed === true });
+    };
+    diagnostics.subscribe("netlab:server:connection", onMessage);
+    onTestFinished(() => {
+      diagnostics.unsubscribe("netlab:server:connection", onMessage);
+    });
+    const { server, port } = await serve(EchoHandler);
+    const closed = new Promise<ConnectionInfo>((r) => server.once("close", r));
+    const client = await LineClient.open(port);
+    client.socket.end();
+    const info = await within(closed, 5_000, "close");
+    expect(seen).toEqual([
+      { id: info.id, closed: false },
+      { id: info.id, closed: true },
+    ]);
   });
 });
 
