@@ -108,6 +108,13 @@ describe("lab udp ping", () => {
     expect(r.stderr).toContain(`PING 127.0.0.1:${port} (udp): 100-byte probes`);
   });
 
+  it("pings with the largest probe, -s 65507", async () => {
+    const { port } = await startEcho();
+    const { code, summary } = await pingJson(port, ["-c", "2", "-i", "0.01", "-s", "65507"]);
+    expect(code).toBe(0);
+    expect(summary).toMatchObject({ sizeBytes: 65_507, transmitted: 2, received: 2, ignored: 0 });
+  });
+
   it("prints a summary whose arithmetic matches its per-probe lines", async () => {
     const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1", "--jitter", "1"]);
     const r = await runLab(["udp", "ping", "--port", String(port), "-c", "40", "-i", "0.005", "-W", "0.5"]);
