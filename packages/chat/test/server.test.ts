@@ -111,6 +111,26 @@ describe("ChatServer text mode", () => {
     expect(seen).toEqual([`<${a.nick}> line 3`, `<${a.nick}> line 4`, `<${a.nick}> line 5`]);
   });
 
+  it("stops announcing joins and leaves in a room over maxAnnounceMembers", async () => {
+    const { port } = await startChat({ maxAnnounceMembers: 2 });
+    const a = await textClient(port);
+    const b = await textClient(port);
+    await a.waitFor(`* ${b.nick} joined #lobby`);
+    const c = await textClient(port); // the third member: told of its own join only
+    const d = await textClient(port);
+    b.send("/who");
+    await b.waitFor("* in #lobby");
+    expect(a.lines.join("\n")).not.toContain(`${c.nick} joined`);
+    expect(a.lines.join("\n")).not.toContain(`${d.nick} joined`);
+    d.send("/quit");
+    await d.closed;
+    c.send("/quit");
+    await c.closed;
+    b.send("/join #elsewhere"); // a room of 2 again: announced
+    await a.waitFor(`* ${b.nick} left #lobby (joined #elsewhere)`);
+    expect(a.lines.join("\n")).not.toContain(`${c.nick} left`);
+  });
+
   it("lists the commands for /help and answers unknown ones with UNKNOWN_COMMAND", async () => {
     const { port } = await startChat();
     const a = await textClient(port);
