@@ -57,7 +57,7 @@ describe("lab demo without a terminal", () => {
     const unknown = await runLab(["demo", "--scene", "nope"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('lab: unknown scene "nope"');
-    expect(unknown.stderr).toContain("hint: choose from: chat, udp");
+    expect(unknown.stderr).toContain("hint: choose from: chat, transfer, udp");
     const scripted = await runLab(["demo", "--scene", "udp", "--script", "-"], { input: "wait 1\n" });
     expect(scripted.code).toBe(2);
     expect(scripted.stderr).toContain("lab: --script plays the chat scene only");

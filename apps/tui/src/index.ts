@@ -1,6 +1,13 @@
 export { App, type AppProps } from "./components/App.js";
 export { ClientPane, type ClientPaneProps } from "./components/ClientPane.js";
-export { LEGEND, Legend, type LegendItem, legendItems, UDP_LEGEND } from "./components/Legend.js";
+export {
+  LEGEND,
+  Legend,
+  type LegendItem,
+  legendItems,
+  TRANSFER_LEGEND,
+  UDP_LEGEND,
+} from "./components/Legend.js";
 export { ServerPane, type ServerPaneProps } from "./components/ServerPane.js";
 export { TooSmall } from "./components/TooSmall.js";
 export { Transcript, type TranscriptProps } from "./components/Transcript.js";
@@ -32,6 +39,14 @@ export { formatTranscripts, type PlayOptions, paneLines, playScript, settle, wai
 export { type DemoOptions, runDemo, SCENES, type Scene } from "./run-demo.js";
 export { MAX_WAIT_MS, parseScript, type Script, type Step } from "./script.js";
 export { COLOR_THEME, PLAIN_THEME, type Theme, ThemeContext, wantsNoColor } from "./theme.js";
+export { TransferLabController, type TransferLabOptions } from "./transfer/controller.js";
+export type {
+  FileServerView,
+  TransferControls,
+  TransferSnapshot,
+  UploaderView,
+} from "./transfer/model.js";
+export { progressBar, TransferApp, type TransferAppProps } from "./transfer/TransferApp.js";
 export { MAX_SCENE_DELAY_MS, pct, UdpLabController, type UdpLabOptions } from "./udp/controller.js";
 export {
   type EchoView,

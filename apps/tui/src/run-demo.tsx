@@ -3,19 +3,21 @@ import { chatFactory } from "./chat-factory.js";
 import { App } from "./components/App.js";
 import { type ChatFactory, LabController } from "./controller.js";
 import { COLOR_THEME, PLAIN_THEME, ThemeContext, wantsNoColor } from "./theme.js";
+import { TransferLabController } from "./transfer/controller.js";
+import { TransferApp } from "./transfer/TransferApp.js";
 import { UdpLabController } from "./udp/controller.js";
 import { UdpApp } from "./udp/UdpApp.js";
 
 /** The scenes `lab demo --scene` offers. */
-export const SCENES = ["chat", "udp"] as const;
+export const SCENES = ["chat", "transfer", "udp"] as const;
 /** One of {@link SCENES}. */
 export type Scene = (typeof SCENES)[number];
 
 /** Options for {@link runDemo}. */
 export interface DemoOptions {
-  /** What to show: a chat server and clients (default), or a UDP echo server and pingers. */
+  /** What to show: a chat server and clients (default), a file server and uploaders, or a UDP echo server and pingers. */
   scene?: Scene;
-  /** Clients (or pingers) to start with, 1..6. Default 3. */
+  /** Clients (uploaders, pingers) to start with, 1..6. Default 3. */
   clients?: number;
   /** Where the server listens. Default 127.0.0.1. */
   host?: string;
@@ -42,7 +44,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   const lab =
     opts.scene === "udp"
       ? new UdpLabController({ pingers: opts.clients, host: opts.host })
-      : new LabController(opts.factory ?? chatFactory, { clients: opts.clients, host: opts.host });
+      : opts.scene === "transfer"
+        ? new TransferLabController({ clients: opts.clients, host: opts.host })
+        : new LabController(opts.factory ?? chatFactory, { clients: opts.clients, host: opts.host });
   const theme = wantsNoColor(opts.env ?? process.env) ? PLAIN_THEME : COLOR_THEME;
   stdout.write(ENTER_ALT_SCREEN);
   let isScreenRestored = false;
@@ -59,12 +63,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
       instance?.unmount();
       throw err;
     });
-  // Chat: sockets first, they connect while Ink draws the first frame. UDP: after it, so the first
-  // probes do not time the first render (server and pingers share this process's event loop).
-  let started = lab instanceof UdpLabController ? undefined : start();
+  // Chat: sockets first, they connect while Ink draws the first frame. UDP and transfer: after it,
+  // so the first probes and uploads do not time the first render (they share this event loop).
+  let started = lab instanceof LabController ? start() : undefined;
   instance = render(
     <ThemeContext.Provider value={theme}>
-      {lab instanceof UdpLabController ? <UdpApp lab={lab} /> : <App lab={lab} />}
+      {lab instanceof UdpLabController ? (
+        <UdpApp lab={lab} />
+      ) : lab instanceof TransferLabController ? (
+        <TransferApp lab={lab} />
+      ) : (
+        <App lab={lab} />
+      )}
     </ThemeContext.Provider>,
     // A full frame costs tens of ms to lay out on a busy machine; 20 fps is smooth enough for text.
     { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: 20 },

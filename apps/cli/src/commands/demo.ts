@@ -13,7 +13,7 @@ interface DemoFlags {
 
 const MAX_CLIENTS = 6;
 /** Kept in step with @netlab/tui's SCENES (not imported: this module must not load the TUI). */
-const SCENES = ["chat", "udp"];
+const SCENES = ["chat", "transfer", "udp"];
 
 /**
  * `lab demo`: a chat server and N clients side by side in one terminal (an Ink app), or, with
@@ -26,7 +26,7 @@ export function registerDemo(program: Command): void {
     .option("--scene <name>", `what to show: ${SCENES.join(" or ")}`, "chat")
     .option(
       "--clients <n>",
-      `clients (pingers in the udp scene) to start with, 1..${MAX_CLIENTS} (default 3)`,
+      `clients (uploaders, pingers in the other scenes) to start with, 1..${MAX_CLIENTS} (default 3)`,
     )
     .option(
       "--script <file>",
@@ -45,6 +45,7 @@ Examples:
   lab demo                       three clients and a server, in this terminal
   lab demo --clients 5
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
+  lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
 A script, one command a line (see docs/demo.md):
@@ -91,7 +92,7 @@ A script, one command a line (see docs/demo.md):
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await import("@netlab/tui");
-        await runDemo({ scene: flags.scene as "chat" | "udp", clients, host: flags.host });
+        await runDemo({ scene: flags.scene as "chat" | "transfer" | "udp", clients, host: flags.host });
       }),
     );
 }

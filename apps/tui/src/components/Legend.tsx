@@ -32,6 +32,16 @@ export const UDP_LEGEND: readonly LegendItem[] = [
   { keys: "^C", label: "quit", short: "quit" },
 ];
 
+/** The transfer scene's keys. */
+export const TRANSFER_LEGEND: readonly LegendItem[] = [
+  { keys: "Tab/⇧Tab", label: "focus", short: "focus" },
+  { keys: "Enter", label: "upload another file", short: "upload" },
+  { keys: "^N", label: "add uploader", short: "add" },
+  { keys: "^R", label: "restart server", short: "restart" },
+  { keys: "PgUp/PgDn", label: "scroll", short: "scroll" },
+  { keys: "^C", label: "quit", short: "quit" },
+];
+
 /** The legend's text at `width`: the long form if it fits, then the short one, then keys only. */
 export function legendItems(
   width: number,

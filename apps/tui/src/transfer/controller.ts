@@ -1,0 +1,337 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  FileServer,
+  type ServerTransfer,
+  type ServerTransferError,
+  TransferClient,
+  type TransferResult,
+} from "@netlab/transfer";
+import { errorText } from "../controller.js";
+import { type LineKind, type LogLine, MAX_CLIENTS } from "../model.js";
+import { formatBytes } from "../text.js";
+import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
+
+/** Options for {@link TransferLabController}. */
+export interface TransferLabOptions {
+  /** Uploaders to start with, 1..6. Default 3. */
+  clients?: number;
+  /** Where the file server binds. Default 127.0.0.1. */
+  host?: string;
+  /** Size of each generated file, in bytes: uploader N sends N × this. Default 16 MiB. */
+  fileBytes?: number;
+  /** Lines kept per log. Default 200. */
+  maxLogLines?: number;
+}
+
+const MiB = 1024 * 1024;
+
+interface Slot {
+  view: UploaderView;
+  client: TransferClient | undefined;
+  seq: number;
+  isBusy: boolean;
+}
+
+/**
+ * The transfer scene: a `FileServer` over a temporary folder and N uploaders (`TransferClient`s),
+ * each sending generated files of its own size over real TCP sockets, with live progress and the
+ * SHA-256 both sides agreed on. The temporary folder is removed on close.
+ * @example const lab = new TransferLabController({ clients: 2 }); await lab.start(); lab.upload(1);
+ */
+export class TransferLabController implements TransferControls {
+  readonly #host: string;
+  readonly #initial: number;
+  readonly #fileBytes: number;
+  readonly #maxLogLines: number;
+  #dir: string | undefined;
+  #port = 0;
+  #server: FileServer | undefined;
+  #serving: Promise<void> | undefined;
+  #view: FileServerView;
+  #seq = 0;
+  #slots: Slot[] = [];
+  #snapshot: TransferSnapshot;
+  #listeners = new Set<() => void>();
+  #isScheduled = false;
+  #isClosed = false;
+  #restarting: Promise<void> | undefined;
+
+  constructor(opts: TransferLabOptions = {}) {
+    this.#host = opts.host ?? "127.0.0.1";
+    this.#initial = opts.clients ?? 3;
+    if (!Number.isInteger(this.#initial) || this.#initial < 1 || this.#initial > MAX_CLIENTS) {
+      throw new RangeError(`clients must be 1..${MAX_CLIENTS}, got ${this.#initial}`);
+    }
+    this.#fileBytes = opts.fileBytes ?? 16 * MiB;
+    this.#maxLogLines = opts.maxLogLines ?? 200;
+    this.#view = {
+      host: this.#host,
+      port: 0,
+      status: "starting",
+      root: "",
+      files: 0,
+      bytesStored: 0,
+      log: [],
+    };
+    this.#snapshot = { scene: "transfer", server: this.#view, clients: [] };
+  }
+
+  /** Makes the temporary folder, starts the server, and starts every uploader's first upload. */
+  async start(): Promise<{ host: string; port: number }> {
+    this.#dir = await mkdtemp(join(tmpdir(), "netlab-demo-"));
+    this.#patch({ root: join(this.#dir, "server") });
+    await this.#listen();
+    for (let i = 0; i < this.#initial; i++) this.upload(this.#newSlot());
+    return { host: this.#host, port: this.#port };
+  }
+
+  getSnapshot = (): TransferSnapshot => this.#snapshot;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  upload(id: number): void {
+    const slot = this.#slots[id - 1];
+    if (!slot || slot.isBusy || this.#isClosed) return;
+    slot.isBusy = true;
+    void this.#upload(slot).finally(() => {
+      slot.isBusy = false;
+    });
+  }
+
+  async addClient(): Promise<number> {
+    if (this.#slots.length >= MAX_CLIENTS) {
+      this.#serverLine("error", `the demo shows at most ${MAX_CLIENTS} uploaders`);
+      return this.#slots.length;
+    }
+    const id = this.#newSlot();
+    this.upload(id);
+    return id;
+  }
+
+  restartServer(): Promise<void> {
+    this.#restarting ??= this.#restart().finally(() => {
+      this.#restarting = undefined;
+    });
+    return this.#restarting;
+  }
+
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    await this.#restarting?.catch(() => {});
+    const clients = this.#slots.map((s) => s.client).filter((c) => c !== undefined);
+    for (const slot of this.#slots) {
+      slot.client = undefined;
+      this.#update(slot, { state: "closed" });
+    }
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await this.#stopServer();
+    this.#patch({ status: "stopped" });
+    if (this.#dir) await rm(this.#dir, { recursive: true, force: true }).catch(() => {});
+    this.#flush();
+  }
+
+  async #upload(slot: Slot): Promise<void> {
+    const dir = this.#dir;
+    if (!dir) return;
+    const n = slot.view.uploads + 1;
+    const name = `uploader${slot.view.id}-${n}.bin`;
+    const size = this.#fileBytes * slot.view.id;
+    const path = join(dir, name);
+    try {
+      await generate(path, size);
+      // A connection kept from an earlier upload may have died with a server restart: one fresh try.
+      for (let attempt = 0; ; attempt++) {
+        const isReused = slot.client !== undefined;
+        try {
+          const r = await this.#uploadOnce(slot, path, name, size);
+          this.#update(slot, {
+            state: "idle",
+            bytesDone: r.bytes,
+            totalBytes: r.bytes,
+            bytesPerSecond: r.mbps * 1e6,
+            uploads: n,
+          });
+          this.#line(
+            slot,
+            "chat",
+            `✓ ${name} ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s (${r.mbps.toFixed(0)} MB/s) sha256 ${short(r.sha256)}`,
+          );
+          return;
+        } catch (err) {
+          const client = slot.client;
+          slot.client = undefined;
+          await client?.close().catch(() => {});
+          if (!isReused || attempt > 0 || this.#isClosed) throw err;
+          this.#line(slot, "info", "* the old connection is gone; connecting again");
+        }
+      }
+    } catch (err) {
+      if (this.#isClosed) return;
+      this.#update(slot, { state: "failed", error: errorText(err) });
+      this.#line(slot, "error", `! ${errorText(err)} (Enter tries again)`);
+    } finally {
+      await rm(path, { force: true }).catch(() => {});
+    }
+  }
+
+  async #uploadOnce(slot: Slot, path: string, name: string, size: number): Promise<TransferResult> {
+    if (!slot.client) {
+      this.#update(slot, { state: "connecting" });
+      const client = await TransferClient.connect({ host: this.#host, port: this.#port, timeoutMs: 5000 });
+      client.on("progress", (p) => {
+        const seconds = Math.max(0.001, p.elapsedMs / 1000);
+        this.#update(slot, {
+          bytesDone: p.bytesDone,
+          totalBytes: p.totalBytes,
+          bytesPerSecond: (p.bytesDone - p.offset) / seconds,
+        });
+      });
+      slot.client = client;
+    }
+    this.#update(slot, {
+      state: "uploading",
+      name,
+      bytesDone: 0,
+      totalBytes: size,
+      bytesPerSecond: 0,
+      error: undefined,
+    });
+    return slot.client.upload(path, { name, overwrite: true });
+  }
+
+  async #restart(): Promise<void> {
+    this.#patch({ status: "restarting" });
+    this.#serverLine("info", "restarting: closing every connection");
+    await this.#stopServer();
+    if (!this.#isClosed) await this.#listen();
+  }
+
+  async #stopServer(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    await server.shutdown().catch(() => {});
+    await this.#serving?.catch(() => {});
+    server.removeAllListeners();
+  }
+
+  async #listen(): Promise<void> {
+    const root = this.#view.root;
+    await mkdir(root, { recursive: true });
+    for (let attempt = 0; ; attempt++) {
+      const server = new FileServer({ root, host: this.#host, port: this.#port });
+      server.on("transfer", (t: ServerTransfer) => {
+        this.#patch({ files: this.#view.files + 1, bytesStored: this.#view.bytesStored + t.size });
+        this.#serverLine(
+          "info",
+          `${t.op} ${t.name} ${formatBytes(t.size)} from ${t.peer} · sha256 ${short(t.sha256)} ✓`,
+        );
+      });
+      server.on("transferError", (e: ServerTransferError) => {
+        this.#serverLine("error", `${e.op} ${e.name ?? ""} from ${e.peer}: ${e.error.message}`);
+      });
+      server.on("error", (err: unknown) => this.#serverLine("error", errorText(err)));
+      try {
+        await server.listen();
+      } catch (err) {
+        server.removeAllListeners();
+        if (this.#port === 0 || attempt >= 20) {
+          this.#patch({ status: "stopped" });
+          this.#serverLine("error", errorText(err));
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      this.#server = server;
+      this.#port = server.address.port;
+      this.#serving = server
+        .serveForever()
+        .catch((err: unknown) => this.#serverLine("error", errorText(err)));
+      this.#patch({ status: "listening", port: this.#port });
+      this.#serverLine("info", `listening on ${this.#host}:${this.#port}, storing into ${root}`);
+      return;
+    }
+  }
+
+  #newSlot(): number {
+    const id = this.#slots.length + 1;
+    const view: UploaderView = {
+      id,
+      state: "connecting",
+      name: undefined,
+      bytesDone: 0,
+      totalBytes: 0,
+      bytesPerSecond: 0,
+      uploads: 0,
+      log: [],
+      error: undefined,
+    };
+    this.#slots.push({ view, client: undefined, seq: 0, isBusy: false });
+    this.#publish();
+    return id;
+  }
+
+  #line(slot: Slot, kind: LineKind, text: string): void {
+    const log = [...slot.view.log, { seq: ++slot.seq, at: Date.now(), kind, text }].slice(-this.#maxLogLines);
+    this.#update(slot, { log });
+  }
+
+  #serverLine(kind: LineKind, text: string): void {
+    const line: LogLine = { seq: ++this.#seq, at: Date.now(), kind, text };
+    this.#patch({ log: [...this.#view.log, line].slice(-this.#maxLogLines) });
+  }
+
+  #update(slot: Slot, patch: Partial<UploaderView>): void {
+    slot.view = { ...slot.view, ...patch };
+    this.#publish();
+  }
+
+  #patch(patch: Partial<FileServerView>): void {
+    this.#view = { ...this.#view, ...patch };
+    this.#snapshot = { ...this.#snapshot, server: this.#view };
+    this.#schedule();
+  }
+
+  #publish(): void {
+    this.#snapshot = { ...this.#snapshot, clients: this.#slots.map((s) => s.view) };
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#isScheduled) return;
+    this.#isScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#isScheduled = false;
+    for (const l of [...this.#listeners]) l();
+  }
+}
+
+/** Writes `size` random bytes to `path`, 1 MiB at a time. */
+async function generate(path: string, size: number): Promise<void> {
+  const fh = await open(path, "w");
+  try {
+    for (let done = 0; done < size; ) {
+      const n = Math.min(MiB, size - done);
+      await fh.write(randomBytes(n));
+      done += n;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The first and last 6 hex digits of a hash: enough to compare by eye. */
+function short(sha256: string | undefined): string {
+  return sha256 ? `${sha256.slice(0, 6)}…${sha256.slice(-6)}` : "(not verified)";
+}
