@@ -23,7 +23,7 @@ export const echoSuite: Suite = {
     const seconds = Math.max(0.8, 2 * ctx.scale);
     const rounds = ctx.scale >= 1 ? 3 : 1;
     const connections = [1, 50];
-    const kinds: Kind[] = ["raw", "netlab"];
+    const kinds: Kind[] = ["raw", "netlab", "chunks"];
     const hasPython = hasCommand("python3");
     const results = new Map<string, Measure[]>();
     const key = (kind: Kind, conns: number) => `${kind}@${conns}`;
@@ -52,7 +52,7 @@ export const echoSuite: Suite = {
     const rows: Array<Array<string | number>> = [];
     for (const conns of connections) {
       const raw = summary("raw", conns);
-      for (const kind of ["raw", "netlab", "python"] as const) {
+      for (const kind of ["raw", "netlab", "chunks", "python"] as const) {
         const s = summary(kind, conns);
         if (!s || !raw) continue;
         rows.push([
@@ -70,7 +70,8 @@ export const echoSuite: Suite = {
     }
     const notes = [
       `${rounds} interleaved round(s) of ${seconds} s per server and connection count; median of rounds. Client: 32-byte lines, one outstanding per connection.`,
-      "Server CPU: the server process's own user+system time over the measured window, per round trip.",
+      "Server CPU: the server process's own user+system time (all its threads, GC included) over the measured window, per round trip.",
+      "socketserver EchoHandler decodes each line (UTF-8 checked) and writes a new string; raw net and `raw chunks` (a StreamRequestHandler echoing rfile.readChunk()) send the received bytes straight back, so the gap between the two socketserver rows is the cost of framing, and the gap between `raw chunks` and raw net the cost of the framework.",
       "Targets (issue 3): socketserver ≥ 0.9 × raw round trips/s, ≤ 1.25 × raw CPU per round trip, p99 ≤ 1.3 × raw, ≥ 2 × python3 ThreadingTCPServer at 50 connections.",
     ];
     const py = summary("python", 50);
@@ -100,11 +101,12 @@ export const echoSuite: Suite = {
   },
 };
 
-type Kind = "raw" | "netlab" | "python";
+type Kind = "raw" | "netlab" | "chunks" | "python";
 
 const NAMES: Record<Kind, string> = {
   raw: "raw net (baseline)",
   netlab: "socketserver EchoHandler",
+  chunks: "socketserver, raw chunks",
   python: "python3 ThreadingTCPServer",
 };
 
@@ -299,8 +301,15 @@ async function serveChild(kind: string): Promise<void> {
     await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, r));
     port = (server.address() as net.AddressInfo).port;
   } else {
-    const { TCPServer, EchoHandler } = await import("@netlab/socketserver");
-    const server = new TCPServer({ host: "127.0.0.1", port: 0 }, EchoHandler);
+    const { TCPServer, EchoHandler, StreamRequestHandler } = await import("@netlab/socketserver");
+    /** The framework without framing: what raw net does, through a handler. */
+    class ChunkEcho extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        for (let c = await this.rfile.readChunk(); c; c = await this.rfile.readChunk())
+          await this.wfile.write(c);
+      }
+    }
+    const server = new TCPServer({ host: "127.0.0.1", port: 0 }, kind === "chunks" ? ChunkEcho : EchoHandler);
     await server.listen();
     void server.serveForever();
     port = server.address.port;
