@@ -23,7 +23,11 @@ export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description("a chat server and several clients side by side in one terminal")
-    .option("--scene <name>", `what to show: ${SCENES.join(" or ")}`, "chat")
+    .option(
+      "--scene <name>",
+      "what to show: chat, transfer (a file server and uploaders) or udp (echo and pingers)",
+      "chat",
+    )
     .option(
       "--clients <n>",
       `clients (uploaders, pingers in the other scenes) to start with, 1..${MAX_CLIENTS} (default 3)`,
