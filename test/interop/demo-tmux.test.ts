@@ -1,12 +1,28 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import dgram from "node:dgram";
+import { existsSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
 
 const LAB_BIN = fileURLToPath(new URL("../../apps/cli/dist/bin.js", import.meta.url));
-/** A private tmux server, so the test never touches a person's sessions. */
-const SOCKET = `netlab-demo-test-${process.pid}`;
+/** A private tmux server per test, so tests never touch a person's sessions (or each other's). */
+let SOCKET = `netlab-demo-test-${process.pid}`;
+let sockets = 0;
 const SESSION = "demo";
+
+/** Starts `lab demo ARGS` in a fresh tmux server (120×40); killed when the test ends. Returns its pid. */
+function startDemo(args: string): number {
+  SOCKET = `netlab-demo-test-${process.pid}-${++sockets}`;
+  const socket = SOCKET;
+  onTestFinished(() => {
+    spawnSync("tmux", ["-L", socket, "kill-server"], { stdio: "ignore" });
+  });
+  // CI is unset inside: a real terminal gets real frames even on a CI machine.
+  const command = `env -u CI NO_COLOR=1 ${process.execPath} ${LAB_BIN} demo ${args}`;
+  tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command);
+  return Number(tmux("list-panes", "-t", SESSION, "-F", "#{pane_pid}").trim());
+}
 
 function tmux(...args: string[]): string {
   return execFileSync("tmux", ["-L", SOCKET, ...args], { encoding: "utf8" });
@@ -57,6 +73,14 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function canBindUdp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket("udp4");
+    socket.once("error", () => resolve(false));
+    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
+  });
+}
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
@@ -67,13 +91,7 @@ function canListen(port: number): Promise<boolean> {
 
 describe("lab demo in a real terminal (tmux)", () => {
   it("shows a typed line in every client pane, moves focus with Tab, and quits cleanly on Ctrl-C", async () => {
-    onTestFinished(() => {
-      spawnSync("tmux", ["-L", SOCKET, "kill-server"], { stdio: "ignore" });
-    });
-    // CI is unset inside: a real terminal gets real frames even on a CI machine.
-    const command = `env -u CI NO_COLOR=1 ${process.execPath} ${LAB_BIN} demo --clients 3`;
-    tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command);
-    const pid = Number(tmux("list-panes", "-t", SESSION, "-F", "#{pane_pid}").trim());
+    const pid = startDemo("--clients 3");
 
     // Generous: on a loaded 2-core CI machine loading Ink alone can take seconds.
     const ready = await screenMatching(
@@ -102,6 +120,42 @@ describe("lab demo in a real terminal (tmux)", () => {
     tmux("send-keys", "-t", SESSION, "C-c");
     await until(() => !hasSession(), "the demo to exit");
     await until(() => !isAlive(pid), "the process to be gone");
+    expect(await canListen(port)).toBe(true);
+  });
+
+  it("udp scene: pingers get echoes, + raises the loss, Ctrl-C quits and frees the UDP port", async () => {
+    const pid = startDemo("--scene udp --clients 2");
+    const ready = await screenMatching(
+      (s) => count(s, "● running") === 2 && /seq=\d+ [\d.]+ ms/.test(s),
+      "echoes",
+      30_000,
+    );
+    const port = Number(/udp echo 127\.0\.0\.1:(\d+)/.exec(ready)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(ready).toContain("loss 10%  delay 20 ms");
+    tmux("send-keys", "-t", SESSION, "+");
+    await screenMatching(
+      (s) => s.includes("loss 15%  delay 20 ms") && s.includes("· loss 15% ·"),
+      "the new loss",
+    );
+    tmux("send-keys", "-t", SESSION, "C-c");
+    await until(() => !hasSession(), "the demo to exit");
+    await until(() => !isAlive(pid), "the process to be gone");
+    expect(await canBindUdp(port)).toBe(true);
+  });
+
+  it("transfer scene: every uploader's file arrives verified, Enter sends another, Ctrl-C removes the folder", async () => {
+    const pid = startDemo("--scene transfer --clients 2");
+    const ready = await screenMatching((s) => count(s, "sha256") >= 4, "two verified uploads", 30_000);
+    const port = Number(/file server 127\.0\.0\.1:(\d+)/.exec(ready)?.[1]);
+    const root = /storing into (\S+)/.exec(ready)?.[1] ?? "";
+    expect(existsSync(root)).toBe(true);
+    tmux("send-keys", "-t", SESSION, "Enter");
+    await screenMatching((s) => s.includes("✓ uploader1-2.bin"), "a second upload from uploader 1", 30_000);
+    tmux("send-keys", "-t", SESSION, "C-c");
+    await until(() => !hasSession(), "the demo to exit");
+    await until(() => !isAlive(pid), "the process to be gone");
+    expect(existsSync(root)).toBe(false);
     expect(await canListen(port)).toBe(true);
   });
 });
