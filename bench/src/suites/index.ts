@@ -4,8 +4,9 @@ import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
 import { mutexSuite } from "./mutex.js";
+import { transferSuite } from "./transfer.js";
 import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
 
 /** Every suite, in the order `pnpm bench` runs them. Add yours here. */
-export const suites: Suite[] = [cliSuite, demoSuite, echoSuite, chatSuite, mutexSuite, udpSuite, urlSuite];
+export const suites: Suite[] = [cliSuite, demoSuite, echoSuite, chatSuite, mutexSuite, transferSuite, udpSuite, urlSuite];

@@ -351,12 +351,14 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
           { hint: "download it again" },
         );
       }
-      await fh.sync().catch((err) => {
-        throw fsError(err, `syncing ${partPath}`);
-      });
+      if (this.#stream.fsync !== false) {
+        await fh.sync().catch((err) => {
+          throw fsError(err, `syncing ${partPath}`);
+        });
+      }
       await fh.close();
       fh = undefined;
-      await commitPart(partPath, out, overwrite, out);
+      await commitPart(partPath, out, overwrite, out, this.#stream.fsync !== false);
       const seconds = (performance.now() - started) / 1000;
       return {
         direction: "download",

@@ -13,6 +13,7 @@ export async function commitPart(
   finalPath: string,
   overwrite: boolean,
   name: string,
+  fsync = true,
 ): Promise<void> {
   if (overwrite) {
     await rename(partPath, finalPath).catch((err) => {
@@ -35,7 +36,7 @@ export async function commitPart(
       });
     }
   }
-  await syncDir(path.dirname(finalPath));
+  if (fsync) await syncDir(path.dirname(finalPath));
 }
 
 /** Whether anything (a file, a link, a folder) has this path. */

@@ -229,12 +229,14 @@ async function servePut(
         { hint: "send it again" },
       );
     }
-    await fh.sync().catch((err) => {
-      throw fsError(err, `syncing ${req.name}`);
-    });
+    if (ctx.stream.fsync !== false) {
+      await fh.sync().catch((err) => {
+        throw fsError(err, `syncing ${req.name}`);
+      });
+    }
     await fh.close();
     fh = undefined;
-    await commitPart(target.partPath, target.finalPath, req.overwrite, req.name);
+    await commitPart(target.partPath, target.finalPath, req.overwrite, req.name, ctx.stream.fsync !== false);
     await wire.writeHeader({ op: "done", name: req.name, size: req.size, sha256 });
     ctx.events.emit("transfer", {
       op: "put",

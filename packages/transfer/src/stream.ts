@@ -16,6 +16,11 @@ export interface StreamOptions {
    */
   syncEveryBytes?: number;
   /**
+   * fsync the received file (and its folder) before it gets its name. Default true: a file that
+   * appeared survives a crash. false trades that for speed on scratch data (the page cache only).
+   */
+  fsync?: boolean;
+  /**
    * Called on the receiving side after every `releaseEveryBytes`: a place for the application to
    * run a minor GC, since every socket read allocates a fresh buffer and V8 otherwise lets ~64 MiB
    * of them pile up before it collects. Default: nothing.
@@ -38,6 +43,7 @@ export const STREAM_DEFAULTS = {
   syncEveryBytes: 64 * 1024 * 1024,
   releaseEveryBytes: 8 * 1024 * 1024,
   rateBytesPerSecond: Number.POSITIVE_INFINITY,
+  fsync: true,
 } as const;
 
 /** Returns a function that waits until `bytes` are due at `rate` bytes/s since it was made. */
@@ -189,7 +195,8 @@ export async function receiveRange(
 ): Promise<number> {
   const limit = end ?? Number.POSITIVE_INFINITY;
   const batchBytes = opts.writeBatchBytes ?? STREAM_DEFAULTS.writeBatchBytes;
-  const syncEvery = opts.syncEveryBytes ?? STREAM_DEFAULTS.syncEveryBytes;
+  const syncEvery =
+    opts.fsync === false ? Number.POSITIVE_INFINITY : (opts.syncEveryBytes ?? STREAM_DEFAULTS.syncEveryBytes);
   const write = opts.write ?? writeAll;
   const releaseEvery = opts.releaseEveryBytes ?? STREAM_DEFAULTS.releaseEveryBytes;
   const pace = pacer(opts.rateBytesPerSecond, opts.signal);

@@ -8,6 +8,7 @@ interface FilesOpts {
   maxSize: string;
   readOnly?: boolean;
   raw?: string;
+  fsync: boolean;
 }
 
 /** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
@@ -20,6 +21,7 @@ export function registerFiles(program: Command): void {
     .option("--port <port>", "port to listen on (0 = any free port)", "5002")
     .option("--max-size <bytes>", "largest upload accepted, e.g. 500M, 10G, 1.5GiB, 2GB", "64G")
     .option("--read-only", "refuse uploads; serve downloads and listings only")
+    .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
     .option(
       "--raw <file>",
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
@@ -52,7 +54,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       "suffixes: K, M, G, T (powers of 1024), KB, MB, GB, TB (powers of 1000)",
     );
   }
-  const stream = { releaseMemory: await minorGc() };
+  const stream = { releaseMemory: await minorGc(), fsync: opts.fsync };
   let server: import("@netlab/socketserver").TCPServer;
   let what: string;
   if (opts.raw !== undefined) {

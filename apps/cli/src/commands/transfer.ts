@@ -17,6 +17,7 @@ interface TransferOpts {
   json?: boolean;
   raw?: boolean;
   limitRate?: string;
+  fsync: boolean;
 }
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
@@ -35,6 +36,7 @@ export function registerTransfer(program: Command): void {
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
+    .option("--no-fsync", "with --get: do not fsync before renaming (faster; a crash may lose the file)")
     .option("--limit-rate <bytes>", "at most this many bytes per second, e.g. 500K, 20M")
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
     .option(
@@ -102,7 +104,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       host: opts.host,
       port,
       signal: controller.signal,
-      stream: { releaseMemory: await minorGc(), rateBytesPerSecond: rate },
+      stream: { releaseMemory: await minorGc(), rateBytesPerSecond: rate, fsync: opts.fsync },
     });
     try {
       if (opts.list) return await runList(t, client, opts);
