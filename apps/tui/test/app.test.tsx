@@ -16,6 +16,7 @@ describe("App layout", () => {
     const header = rowWith(f, "alice");
     expect(header).toContain("bob");
     expect(header).toContain("carol");
+    expect(header).not.toContain("#…"); // a room that does not fit whole is left out
     expect(f).toContain("server 127.0.0.1:40123");
     expect(f).toContain("● listening");
     expect(f).toContain("^C quit");

@@ -44,7 +44,8 @@ export function ClientPane({ client, rect, isFocused, input, offset = 0 }: Clien
         {"  "}
         <Text color={stateColor(theme, client.state)}>{stateText}</Text>
         <Text color={theme.dim}>
-          {truncate(room, Math.max(0, inner - nick.length - stateText.length - 2))}
+          {/* The room only when it fits whole: "#…" says nothing. */}
+          {[...room].length <= inner - [...nick].length - stateText.length - 2 ? room : ""}
         </Text>
       </Text>
       <Transcript lines={client.transcript} width={inner} height={transcriptHeight} offset={offset} />
