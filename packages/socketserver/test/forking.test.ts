@@ -1,9 +1,11 @@
+import dgram from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { EchoHandler, ForkingTCPServer } from "../src/index.js";
+import { DatagramRequestHandler, EchoHandler, ForkingTCPServer, ForkingUDPServer } from "../src/index.js";
 import { LineClient, within } from "./helpers.js";
 
 const WORKER = fileURLToPath(new URL("./fixtures/fork-worker.mjs", import.meta.url));
+const UDP_WORKER = fileURLToPath(new URL("./fixtures/fork-udp-worker.mjs", import.meta.url));
 
 function isAlive(pid: number): boolean {
   try {
@@ -59,5 +61,34 @@ describe("ForkingTCPServer", () => {
     await expect(within(second.listen(), 20_000, "second listen")).rejects.toMatchObject({
       code: "ADDRESS_IN_USE",
     });
+  }, 40_000);
+
+  it("ForkingUDPServer: workers share one UDP port and every datagram is answered", async () => {
+    const server = new ForkingUDPServer({ port: 0 }, DatagramRequestHandler);
+    server.workers = 2;
+    server.workerScript = UDP_WORKER;
+    server.workerExecArgv = [];
+    onTestFinished(() => server.shutdown());
+    await within(server.listen(), 20_000, "workers listening");
+    const client = dgram.createSocket("udp4");
+    onTestFinished(() => {
+      client.close();
+    });
+    const replies: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      client.on("message", (m) => {
+        replies.push(m.toString());
+        if (replies.length === 20) resolve();
+      }),
+    );
+    for (let i = 0; i < 20; i++) client.send(`m${i}`, server.address.port, "127.0.0.1");
+    await within(all, 10_000, "20 replies");
+    expect(replies.map((r) => r.split(" ")[1]).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `m${i}`).sort(),
+    );
+    const pids = new Set(replies.map((r) => r.split(" ")[0]));
+    for (const pid of pids) expect(server.workerPids.map(String)).toContain(pid);
+    await within(server.shutdown(), 15_000, "shutdown");
+    expect(server.workerPids).toEqual([]);
   }, 40_000);
 });
