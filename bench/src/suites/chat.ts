@@ -25,8 +25,8 @@ export const chatSuite: Suite = {
   description:
     "chat fan-out (100 clients, 10 senders) and memory per idle connection, vs raw net and ncat --broker",
   async run(ctx) {
-    const seconds = Math.max(1, 3 * ctx.scale);
-    const rounds = ctx.scale >= 1 ? 2 : 1;
+    const seconds = Math.max(1, 2 * ctx.scale);
+    const rounds = ctx.scale >= 1 ? 3 : 1;
     const kinds: Kind[] = ["raw", "netlab"];
     if (hasCommand("ncat")) kinds.push("ncat");
     const fanout = new Map<Kind, FanOut[]>();
@@ -73,7 +73,8 @@ export const chatSuite: Suite = {
     const ncat = summary("ncat");
     const fanNotes = [
       `${CLIENTS} clients, ${SENDERS} senders, ${WINDOW} messages in flight per sender, ${seconds} s measured after a warm-up; median of ${rounds} interleaved round(s).`,
-      "Raw baseline: a net server that writes each received chunk to every other socket, setNoDelay(true). The chat server parses lines, prefixes <nick> and checks limits.",
+      "Raw baseline: a net server that writes each received chunk to every other socket at once, setNoDelay(true). The chat server parses lines, prefixes <nick>, checks limits, and batches each client's lines into one write per event-loop turn (also no Nagle).",
+      "ncat --broker leaves Nagle on: its small lines coalesce into fewer, larger segments, which the single client process (sharing 2 cores with the server) reads more cheaply; with this window-limited load that beats the one-write-per-chunk raw server here.",
       "Targets (issue 4): ≥ 0.8 × the raw baseline's deliveries/s, p99 ≤ 25 ms.",
     ];
     if (ours && ncat)
