@@ -247,7 +247,9 @@ export class ChatClient extends EventEmitter {
     socket.on("end", () => this.#flushDecoder());
     socket.on("close", () => this.#onClose(socket));
     this.#setState("connected");
-    this.#detectTimer = setTimeout(() => this.#decide("plain"), this.#o.detectMs);
+    // setImmediate: if the event loop was busy past detectMs, the server's first line may be
+    // waiting in this very turn's I/O; let it be read before deciding the server is silent.
+    this.#detectTimer = setTimeout(() => setImmediate(() => this.#decide("plain")), this.#o.detectMs);
   }
 
   #onData(chunk: Buffer): void {

@@ -71,6 +71,18 @@ describe("ChatClient against a netlab chat server", () => {
     await until(() => events.some((e) => e.type === "message" && e.text === "hi alice"), "the reply");
   });
 
+  it("still upgrades when the event loop was busy past detectMs while the banner arrived", async () => {
+    const { port } = await startChat();
+    const { client } = newClient(port, undefined, { detectMs: 20 });
+    await client.connect();
+    const start = Date.now();
+    while (Date.now() - start < 200) {
+      // Busy, as a first Ink render can be: the banner and the detect timer are both due.
+    }
+    await until(() => client.mode !== "unknown", "a decision");
+    expect(client.mode).toBe("json");
+  });
+
   it("turns typed commands into JSON commands and tracks nick changes", async () => {
     const { port } = await startChat();
     const { client, events } = newClient(port, "alice");
