@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
+import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Report, Suite } from "../types.js";
 import { fmt, hasCommand, median, nowMs, percentile, ratio } from "../util.js";
@@ -26,6 +27,7 @@ export const echoSuite: Suite = {
     const connections = [1, 50];
     const kinds: Kind[] = ["raw", "netlab", "chunks"];
     const hasPython = hasCommand("python3");
+    const loadBefore = os.loadavg()[0] ?? 0;
     const results = new Map<string, Measure[]>();
     const key = (kind: Kind, conns: number) => `${kind}@${conns}`;
 
@@ -75,6 +77,10 @@ export const echoSuite: Suite = {
       "socketserver EchoHandler decodes each line (UTF-8 checked) and writes a new string; raw net and `raw chunks` (a StreamRequestHandler echoing rfile.readChunk()) send the received bytes straight back, so the gap between the two socketserver rows is the cost of framing, and the gap between `raw chunks` and raw net the cost of the framework.",
       "Targets (issue 3): socketserver ≥ 0.9 × raw round trips/s, ≤ 1.25 × raw CPU per round trip, p99 ≤ 1.3 × raw, ≥ 2 × python3 ThreadingTCPServer at 50 connections.",
     ];
+    const load = Math.max(loadBefore, os.loadavg()[0] ?? 0);
+    notes.push(
+      `Load average during the run: ${load.toFixed(1)} on ${os.availableParallelism()} cores${load > os.availableParallelism() ? " (other programs were busy: throughput and p99 are noisy; CPU per round trip is the steadier figure)" : ""}.`,
+    );
     const py = summary("python", 50);
     const ours = summary("netlab", 50);
     if (py && ours)
