@@ -151,7 +151,12 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
 
   const rl = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   const promptText = () => `${client.room ?? client.host + ":" + client.port}> `;
+  let isLeaving = false;
   const print = (text: string) => {
+    if (isLeaving) {
+      stdout.write(`${text}\n`);
+      return;
+    }
     // Clear the prompt and whatever is typed (it may wrap), print above, then redraw it as it was.
     const { rows } = rl.getCursorPos();
     readline.moveCursor(stdout, 0, -rows);
@@ -166,10 +171,11 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
   let exitCode = 0;
   const finished = new Promise<void>((resolve) => {
     client.on("event", (e: import("@netlab/chat").ChatEvent) => {
-      if (e.type === "pong") return;
+      if (e.type === "pong" || isLeaving) return;
       const text = chat.formatEvent(e, client.nick);
       if (e.type === "error") print(paint(31, text));
       else if (e.type === "notice" && e.kind !== "operator") print(paint(33, text));
+      else if (e.type === "welcome" || e.type === "who" || e.type === "rooms") print(text);
       else print(colorNicks(text));
     });
     client.on("line", (line: string) => print(line));
@@ -211,6 +217,8 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
   });
   rl.on("SIGINT", () => rl.close());
   rl.on("close", () => {
+    if (isLeaving) return;
+    isLeaving = true;
     stdout.write("\n");
     void client.close();
   });
