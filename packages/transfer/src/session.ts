@@ -108,7 +108,8 @@ export async function serveConnection(
       if (error.code === "CONNECTION_LOST") return;
       if (state.inBody && header.op === "get") return; // mid-file: the client sees the close
       await wire.writeHeader(errorHeader(error)).catch(() => {});
-      if (state.inBody) return;
+      // After raw bytes started, or a header out of place, the stream cannot be trusted.
+      if (state.inBody || error.code === "BAD_REQUEST") return;
     }
   }
 }
@@ -124,12 +125,8 @@ export function asTransferError(err: unknown): TransferError {
   if (e?.name === "AbortError" || e?.code === "ABORT_ERR") {
     return new TransferError("CONNECTION_LOST", "the server is shutting down", { cause: err });
   }
-  if (
-    e?.code === "CONNECTION_RESET" ||
-    e?.code === "TRUNCATED" ||
-    e?.code === "ECONNRESET" ||
-    e?.code === "EPIPE"
-  ) {
+  const lost = ["CONNECTION_RESET", "ABORTED", "TIMEOUT", "TRUNCATED", "ECONNRESET", "EPIPE"];
+  if (e?.code !== undefined && lost.includes(e.code)) {
     return new TransferError("CONNECTION_LOST", e.message ?? "connection lost", { cause: err });
   }
   return fsError(err, "serving the request");

@@ -82,6 +82,14 @@ export class SocketWire implements Wire {
   async readHeader(): Promise<Header | undefined> {
     if (!(await this.#fill(4, true))) return undefined;
     const head = this.#take(4);
+    if (head[0] === 0x45 && head[1] === 0x52 && head[2] === 0x52 && head[3] === 0x20) {
+      // "ERR ": a socketserver refusal line (server full), not a header.
+      const rest = Buffer.concat(this.#chunks.splice(0)).toString("utf8").split("\n")[0] ?? "";
+      this.#size = 0;
+      throw new TransferError("CONNECTION_LOST", `the server refused the connection: ERR ${rest.trim()}`, {
+        hint: "try again later, or ask for a larger --max-clients",
+      });
+    }
     const length = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
     if (length > MAX_HEADER_BYTES) {
       throw new TransferError("BAD_REQUEST", `header of ${length} bytes exceeds ${MAX_HEADER_BYTES}`, {

@@ -287,6 +287,17 @@ describe("FileServer + TransferClient", () => {
     expect(truncated).toBe(true);
   });
 
+  it("turns a full server's refusal line into a clear error", async () => {
+    const server = await start({ maxConnections: 1 });
+    const first = await client(server);
+    await first.list();
+    const second = await client(server);
+    await expect(second.list()).rejects.toMatchObject({
+      code: "CONNECTION_LOST",
+      message: "the server refused the connection: ERR server full (1 connections)",
+    });
+  });
+
   it("says the server is not running in one line", async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
