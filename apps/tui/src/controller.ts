@@ -1,4 +1,4 @@
-import { EventEmitter } from "node:events";
+import type { EventEmitter } from "node:events";
 import {
   type ClientState,
   type ClientView,
@@ -97,8 +97,6 @@ export class LabController implements LabControls {
   #isClosed = false;
   #restarting: Promise<void> | undefined;
   #watchedWire: number | undefined;
-  /** Resolves whenever anything changes; used by the script player to wait for text. */
-  readonly changes = new EventEmitter();
 
   constructor(factory: ChatFactory, opts: LabControllerOptions = {}) {
     this.#factory = factory;
@@ -485,7 +483,6 @@ export class LabController implements LabControls {
   }
 
   #scheduleNotify(): void {
-    this.changes.emit("change");
     if (this.#notifyScheduled) return;
     this.#notifyScheduled = true;
     setImmediate(() => this.#flush());
