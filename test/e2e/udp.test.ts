@@ -108,6 +108,16 @@ describe("lab udp ping", () => {
     expect(r.stderr).toContain(`PING 127.0.0.1:${port} (udp): 100-byte probes`);
   });
 
+  it("works over IPv6: echo on ::1, ping [::1]:PORT", async () => {
+    const { port } = await startServer(
+      (p) => ["udp", "echo", "--host", "::1", "--port", String(p)],
+      (p) => `listening on udp [::1]:${p}`,
+    );
+    const r = await runLab(["udp", "ping", `[::1]:${port}`, "-c", "2", "-i", "0.01", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ target: `[::1]:${port}`, transmitted: 2, received: 2 });
+  });
+
   it("pings with the largest probe, -s 65507", async () => {
     const { port } = await startEcho();
     const { code, summary } = await pingJson(port, ["-c", "2", "-i", "0.01", "-s", "65507"]);
