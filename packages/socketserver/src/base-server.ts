@@ -2,8 +2,8 @@ import diagnostics from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import { debuglog } from "node:util";
 import { Event, type Release, Semaphore } from "@netlab/concurrency";
+import type { BaseRequestHandler } from "./base-handler.js";
 import { NetworkError } from "./errors.js";
-import type { BaseRequestHandler } from "./handler.js";
 import {
   formatPeer,
   isConnectionGone,

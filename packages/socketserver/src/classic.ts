@@ -1,4 +1,4 @@
-import { StreamRequestHandler } from "./handler.js";
+import { StreamRequestHandler } from "./stream-handler.js";
 
 /**
  * The classic first server: each line comes back as it was sent.

@@ -1,3 +1,4 @@
+export { BaseRequestHandler } from "./base-handler.js";
 export {
   BaseServer,
   type BoundAddress,
@@ -8,6 +9,7 @@ export {
 } from "./base-server.js";
 export { EchoHandler, UpperHandler } from "./classic.js";
 export { type ConnectOptions, connect } from "./client.js";
+export { DatagramRequestHandler } from "./datagram-handler.js";
 export { NetworkError, type NetworkErrorCode, type NetworkErrorContext, toNetworkError } from "./errors.js";
 export {
   ForkingMixIn,
@@ -16,7 +18,6 @@ export {
   ForkingUDPServer,
   ForkingUnixStreamServer,
 } from "./forking.js";
-export { BaseRequestHandler, DatagramRequestHandler, StreamRequestHandler } from "./handler.js";
 export {
   type Mixed,
   ThreadingMixIn,
@@ -25,6 +26,7 @@ export {
   ThreadingUDPServer,
   ThreadingUnixStreamServer,
 } from "./mixins.js";
+export { StreamRequestHandler } from "./stream-handler.js";
 export { TCPServer, UnixStreamServer } from "./tcp-server.js";
 export {
   type ConnectionInfo,

@@ -1,107 +1,10 @@
-import type dgram from "node:dgram";
 import type net from "node:net";
 import { type Decoder, decodeChunk, lines, ProtocolError } from "@netlab/protocol";
+import { BaseRequestHandler, peerText } from "./base-handler.js";
 import type { BaseServer } from "./base-server.js";
 import { NetworkError } from "./errors.js";
-import { kAbort, kClosing, kDestroy, kRun, kWants, RESOLVED, settleWithin } from "./internal.js";
-import type { ConnectionInfo, Datagram, PeerAddress } from "./types.js";
-
-let nextId = 1;
-
-/**
- * One instance per request (a stream connection, or a datagram): the server calls `setup()`, then
- * `handle()`, then `finish()` — `finish()` runs even when `handle()` throws. Per-connection state
- * lives on `this`, state shared between connections on `this.server`.
- *
- * Override: `setup`, `handle`, `finish`. Read: `request`, `clientAddress`, `server`, `info`, `signal`.
- * Do not read subclass fields in a constructor (they are set after it); read them in `setup()`.
- * @example
- * class Hello extends StreamRequestHandler {
- *   override async handle() { await this.wfile.write(`hello ${this.clientAddress.address}\n`); }
- * }
- */
-export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
-  readonly server: S;
-  readonly request: net.Socket | Datagram;
-  readonly clientAddress: PeerAddress;
-  /** Live counters for this connection; the object every event for it carries. */
-  readonly info: ConnectionInfo;
-  readonly #controller = new AbortController();
-
-  constructor(request: net.Socket | Datagram, clientAddress: PeerAddress, server: S) {
-    this.request = request;
-    this.clientAddress = clientAddress;
-    this.server = server;
-    this.info = {
-      id: nextId++,
-      peer: clientAddress,
-      openedAt: Date.now(),
-      bytesIn: 0,
-      bytesOut: 0,
-      framesIn: 0,
-      framesOut: 0,
-    };
-  }
-
-  /**
-   * Aborted when the server shuts down, the connection idles out or the peer goes away; `reason`
-   * is a NetworkError (ABORTED, TIMEOUT, CONNECTION_RESET). Pass it to anything long-running.
-   */
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** Runs before `handle()`. Default: nothing. */
-  setup(): void | Promise<void> {}
-
-  /** Serves the request. Default: nothing. */
-  handle(): void | Promise<void> {}
-
-  /** Runs after `handle()`, even when it threw. Default: nothing. */
-  finish(): void | Promise<void> {}
-
-  /** @internal setup → handle → finish, then close; rethrows what setup/handle/finish threw. */
-  async [kRun](): Promise<void> {
-    let failure: unknown;
-    let failed = false;
-    try {
-      this.start();
-      await this.setup();
-      this.started();
-      try {
-        await this.handle();
-      } finally {
-        await this.finish();
-      }
-    } catch (err) {
-      failure = err;
-      failed = true;
-    }
-    await this.close();
-    if (failed) throw failure;
-  }
-
-  /** @internal */
-  [kAbort](reason: unknown): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
-  }
-
-  /** @internal */
-  [kDestroy](): void {
-    this.destroy();
-  }
-
-  /** Transport hook: before setup(). */
-  protected start(): void {}
-  /** Transport hook: after setup() returned (tunables such as `timeout` are read here). */
-  protected started(): void {}
-  /** Transport hook: after finish(); resolves when the transport is closed. */
-  protected close(): Promise<void> {
-    return RESOLVED;
-  }
-  /** Transport hook: close at once. */
-  protected destroy(): void {}
-}
+import { kAbort, kClosing, kWants, RESOLVED, settleWithin } from "./internal.js";
+import type { PeerAddress } from "./types.js";
 
 /** Bytes held unread per connection before the socket is paused (backpressure on the peer). */
 const READ_HIGH_WATER_BYTES = 64 * 1024;
@@ -312,7 +215,8 @@ export class StreamRequestHandler<
       if (socket.writableFinished) resolve();
       else socket.once("finish", resolve);
     });
-    if (linger === 0) await settleWithin(flushed, this.server.options.drainTimeoutMs);
+    if (linger === 0)
+      await settleWithin(Promise.race([flushed, this.#closed]), this.server.options.drainTimeoutMs);
     if (!(await settleWithin(this.#closed, linger))) socket.destroy();
     await this.#closed;
   }
@@ -633,12 +537,6 @@ export class StreamRequestHandler<
   }
 }
 
-function peerText(h: BaseRequestHandler): string {
-  const p = h.clientAddress;
-  if (p.family === "unix") return p.address || "a unix socket";
-  return p.family === "IPv6" ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
-}
-
 const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
 
 function toIteratorResult<F>(frame: F | undefined): IteratorResult<F> {
@@ -650,58 +548,4 @@ function asProtocolError(err: unknown): ProtocolError {
   return new ProtocolError("DECODER_FAILED", `decoder failed: ${(err as Error)?.message ?? String(err)}`, {
     cause: err,
   });
-}
-
-/**
- * One instance per datagram. `packet` is the bytes received, `reply()` sends bytes back to the
- * sender from the server's socket.
- * @example
- * class Echo extends DatagramRequestHandler {
- *   override async handle() { await this.reply(this.packet); }
- * }
- */
-export class DatagramRequestHandler<S extends BaseServer = BaseServer> extends BaseRequestHandler<S> {
-  declare readonly request: Datagram;
-
-  constructor(request: Datagram, clientAddress: PeerAddress, server: S) {
-    super(request, clientAddress, server);
-    this.info.bytesIn = request.packet.length;
-    this.info.framesIn = 1;
-  }
-
-  /** The datagram received. */
-  get packet(): Buffer {
-    return this.request.packet;
-  }
-
-  /** The server's socket. */
-  get socket(): dgram.Socket {
-    return this.request.socket;
-  }
-
-  protected override start(): void {
-    const wants = this.server[kWants];
-    if (wants.bytesIn) this.server.emit("bytesIn", this.info, this.packet.length);
-    if (wants.frameIn) this.server.emit("frameIn", this.info, this.packet);
-  }
-
-  /** Sends `data` to the sender as one datagram; rejects with a NetworkError when it cannot be sent. */
-  reply(data: string | Uint8Array): Promise<void> {
-    const peer = this.clientAddress;
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
-    this.info.bytesOut += bytes.length;
-    this.info.framesOut++;
-    const wants = this.server[kWants];
-    if (wants.frameOut) this.server.emit("frameOut", this.info, bytes);
-    if (wants.bytesOut) this.server.emit("bytesOut", this.info, bytes.length);
-    return new Promise((resolve, reject) => {
-      this.socket.send(bytes, peer.port, peer.address, (err) => {
-        if (err)
-          reject(
-            new NetworkError("UNKNOWN", `cannot reply to ${peerText(this)}: ${err.message}`, { cause: err }),
-          );
-        else resolve();
-      });
-    });
-  }
 }

@@ -1,0 +1,106 @@
+import type net from "node:net";
+import type { BaseServer } from "./base-server.js";
+import { formatPeer, kAbort, kDestroy, kRun, RESOLVED } from "./internal.js";
+import type { ConnectionInfo, Datagram, PeerAddress } from "./types.js";
+
+let nextId = 1;
+
+/**
+ * One instance per request (a stream connection, or a datagram): the server calls `setup()`, then
+ * `handle()`, then `finish()` — `finish()` runs even when `handle()` throws. Per-connection state
+ * lives on `this`, state shared between connections on `this.server`.
+ *
+ * Override: `setup`, `handle`, `finish`. Read: `request`, `clientAddress`, `server`, `info`, `signal`.
+ * Do not read subclass fields in a constructor (they are set after it); read them in `setup()`.
+ * @example
+ * class Hello extends StreamRequestHandler {
+ *   override async handle() { await this.wfile.write(`hello ${this.clientAddress.address}\n`); }
+ * }
+ */
+export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
+  readonly server: S;
+  readonly request: net.Socket | Datagram;
+  readonly clientAddress: PeerAddress;
+  /** Live counters for this connection; the object every event for it carries. */
+  readonly info: ConnectionInfo;
+  readonly #controller = new AbortController();
+
+  constructor(request: net.Socket | Datagram, clientAddress: PeerAddress, server: S) {
+    this.request = request;
+    this.clientAddress = clientAddress;
+    this.server = server;
+    this.info = {
+      id: nextId++,
+      peer: clientAddress,
+      openedAt: Date.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+      framesIn: 0,
+      framesOut: 0,
+    };
+  }
+
+  /**
+   * Aborted when the server shuts down, the connection idles out or the peer goes away; `reason`
+   * is a NetworkError (ABORTED, TIMEOUT, CONNECTION_RESET). Pass it to anything long-running.
+   */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Runs before `handle()`. Default: nothing. */
+  setup(): void | Promise<void> {}
+
+  /** Serves the request. Default: nothing. */
+  handle(): void | Promise<void> {}
+
+  /** Runs after `handle()`, even when it threw. Default: nothing. */
+  finish(): void | Promise<void> {}
+
+  /** @internal setup → handle → finish, then close; rethrows what setup/handle/finish threw. */
+  async [kRun](): Promise<void> {
+    let failure: unknown;
+    let failed = false;
+    try {
+      this.start();
+      await this.setup();
+      this.started();
+      try {
+        await this.handle();
+      } finally {
+        await this.finish();
+      }
+    } catch (err) {
+      failure = err;
+      failed = true;
+    }
+    await this.close();
+    if (failed) throw failure;
+  }
+
+  /** @internal */
+  [kAbort](reason: unknown): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+  }
+
+  /** @internal */
+  [kDestroy](): void {
+    this.destroy();
+  }
+
+  /** Transport hook: before setup(). */
+  protected start(): void {}
+  /** Transport hook: after setup() returned (tunables such as `timeout` are read here). */
+  protected started(): void {}
+  /** Transport hook: after finish(); resolves when the transport is closed. */
+  protected close(): Promise<void> {
+    return RESOLVED;
+  }
+  /** Transport hook: close at once. */
+  protected destroy(): void {}
+}
+
+/** `127.0.0.1:5001`, `[::1]:5001`, or a Unix peer, for messages. */
+export function peerText(h: BaseRequestHandler): string {
+  return formatPeer(h.clientAddress);
+}

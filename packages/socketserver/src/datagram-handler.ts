@@ -1,0 +1,60 @@
+import type dgram from "node:dgram";
+import { BaseRequestHandler, peerText } from "./base-handler.js";
+import type { BaseServer } from "./base-server.js";
+import { NetworkError } from "./errors.js";
+import { kWants } from "./internal.js";
+import type { Datagram, PeerAddress } from "./types.js";
+
+/**
+ * One instance per datagram. `packet` is the bytes received, `reply()` sends bytes back to the
+ * sender from the server's socket.
+ * @example
+ * class Echo extends DatagramRequestHandler {
+ *   override async handle() { await this.reply(this.packet); }
+ * }
+ */
+export class DatagramRequestHandler<S extends BaseServer = BaseServer> extends BaseRequestHandler<S> {
+  declare readonly request: Datagram;
+
+  constructor(request: Datagram, clientAddress: PeerAddress, server: S) {
+    super(request, clientAddress, server);
+    this.info.bytesIn = request.packet.length;
+    this.info.framesIn = 1;
+  }
+
+  /** The datagram received. */
+  get packet(): Buffer {
+    return this.request.packet;
+  }
+
+  /** The server's socket. */
+  get socket(): dgram.Socket {
+    return this.request.socket;
+  }
+
+  protected override start(): void {
+    const wants = this.server[kWants];
+    if (wants.bytesIn) this.server.emit("bytesIn", this.info, this.packet.length);
+    if (wants.frameIn) this.server.emit("frameIn", this.info, this.packet);
+  }
+
+  /** Sends `data` to the sender as one datagram; rejects with a NetworkError when it cannot be sent. */
+  reply(data: string | Uint8Array): Promise<void> {
+    const peer = this.clientAddress;
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    this.info.bytesOut += bytes.length;
+    this.info.framesOut++;
+    const wants = this.server[kWants];
+    if (wants.frameOut) this.server.emit("frameOut", this.info, bytes);
+    if (wants.bytesOut) this.server.emit("bytesOut", this.info, bytes.length);
+    return new Promise((resolve, reject) => {
+      this.socket.send(bytes, peer.port, peer.address, (err) => {
+        if (err)
+          reject(
+            new NetworkError("UNKNOWN", `cannot reply to ${peerText(this)}: ${err.message}`, { cause: err }),
+          );
+        else resolve();
+      });
+    });
+  }
+}
