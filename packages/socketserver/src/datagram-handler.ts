@@ -1,7 +1,7 @@
 import type dgram from "node:dgram";
-import { BaseRequestHandler, peerText } from "./base-handler.js";
+import { BaseRequestHandler } from "./base-handler.js";
 import type { BaseServer } from "./base-server.js";
-import { NetworkError } from "./errors.js";
+import { toNetworkError } from "./errors.js";
 import { kWants } from "./internal.js";
 import type { Datagram, PeerAddress } from "./types.js";
 
@@ -49,10 +49,7 @@ export class DatagramRequestHandler<S extends BaseServer = BaseServer> extends B
     if (wants.bytesOut) this.server.emit("bytesOut", this.info, bytes.length);
     return new Promise((resolve, reject) => {
       this.socket.send(bytes, peer.port, peer.address, (err) => {
-        if (err)
-          reject(
-            new NetworkError("UNKNOWN", `cannot reply to ${peerText(this)}: ${err.message}`, { cause: err }),
-          );
+        if (err) reject(toNetworkError(err, { action: "send", host: peer.address, port: peer.port }));
         else resolve();
       });
     });
