@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm, stat } from "node:fs/promises";
@@ -110,6 +110,8 @@ async function pair(
   check: () => Promise<void>,
 ): Promise<Row> {
   if (ready !== undefined) await receiver.waitFor(ready);
+  // Start every row with no dirty pages left by the one before, so rows do not pay for each other.
+  spawnSync("sync");
   const start = nowMs();
   const sender = startSender();
   const s = await sender.done;
@@ -159,6 +161,7 @@ export const transferSuite: Suite = {
       await rm(file, { force: true });
     };
     const rows: Row[] = [];
+    const rounds = ctx.scale >= 1 ? 2 : 1;
     try {
       ctx.log(`writing a ${size / MiB} MiB file`);
       await makeFile(src, size);
@@ -184,28 +187,18 @@ export const transferSuite: Suite = {
           () => sameSize(out),
         );
       };
-      if (socat) {
-        ctx.log("socat -u");
-        rows.push(await socatRow("socat -u (8 KiB buffer)", []));
-        ctx.log("socat -u -b 131072");
-        rows.push(await socatRow("socat -u -b 131072", ["-b", "131072"]));
-      }
-      ctx.log("node stream.pipeline over net");
-      {
+      const nodeRow = async (name: string) => {
         const port = await getPort({ host: "127.0.0.1" });
         const receiver = measured(process.execPath, ["-e", NODE_RECEIVER, String(port), out]);
-        rows.push(
-          await pair(
-            "node stream.pipeline over net",
-            receiver,
-            "ready",
-            () => measured(process.execPath, ["-e", NODE_SENDER, String(port), src]),
-            { receiverExits: true },
-            () => sameSize(out),
-          ),
+        return pair(
+          name,
+          receiver,
+          "ready",
+          () => measured(process.execPath, ["-e", NODE_SENDER, String(port), src]),
+          { receiverExits: true },
+          () => sameSize(out),
         );
-      }
-
+      };
       const labRow = async (
         name: string,
         serverArgs: string[],
@@ -236,7 +229,7 @@ export const transferSuite: Suite = {
       const up = (extra: string[]) => (port: number) => [
         src,
         "--name",
-        "big.bin",
+        "up.bin",
         "--overwrite",
         "--port",
         String(port),
@@ -244,7 +237,7 @@ export const transferSuite: Suite = {
       ];
       const down = (extra: string[]) => (port: number) => [
         "--get",
-        "big.bin",
+        "dl.bin",
         "-o",
         out,
         "--overwrite",
@@ -252,44 +245,65 @@ export const transferSuite: Suite = {
         String(port),
         ...extra,
       ];
-      ctx.log("lab transfer upload, verified");
-      rows.push(
-        await labRow("lab transfer (upload, SHA-256, fsync)", [], up([]), path.join(shared, "big.bin"), true),
-      );
-      await makeFile(path.join(shared, "big.bin"), size);
-      ctx.log("lab transfer --get, verified");
-      rows.push(await labRow("lab transfer --get (SHA-256, fsync)", [], down([]), out, false));
-      ctx.log("lab transfer upload, verified, no fsync");
-      rows.push(
-        await labRow(
+      const uploaded = path.join(shared, "up.bin");
+      await makeFile(path.join(shared, "dl.bin"), size);
+      const cases: Array<[string, () => Promise<Row>]> = [
+        ...(socat
+          ? ([
+              ["socat -u (8 KiB buffer)", () => socatRow("socat -u (8 KiB buffer)", [])],
+              ["socat -u -b 131072", () => socatRow("socat -u -b 131072", ["-b", "131072"])],
+            ] as Array<[string, () => Promise<Row>]>)
+          : []),
+        ["node stream.pipeline over net", () => nodeRow("node stream.pipeline over net")],
+        [
+          "lab transfer (upload, SHA-256, fsync)",
+          () => labRow("lab transfer (upload, SHA-256, fsync)", [], up([]), uploaded, true),
+        ],
+        [
+          "lab transfer --get (SHA-256, fsync)",
+          () => labRow("lab transfer --get (SHA-256, fsync)", [], down([]), out, false),
+        ],
+        [
           "lab transfer (upload, SHA-256, --no-fsync)",
-          ["--no-fsync"],
-          up([]),
-          path.join(shared, "big.bin"),
-          true,
-        ),
-      );
-      ctx.log("lab transfer upload, unverified");
-      rows.push(
-        await labRow(
+          () => labRow("lab transfer (upload, SHA-256, --no-fsync)", ["--no-fsync"], up([]), uploaded, true),
+        ],
+        [
           "lab transfer --no-verify (upload, --no-fsync)",
-          ["--no-fsync"],
-          up(["--no-verify"]),
-          path.join(shared, "big.bin"),
-          true,
-        ),
-      );
-      await makeFile(path.join(shared, "big.bin"), size);
-      ctx.log("lab transfer --get, unverified");
-      rows.push(
-        await labRow(
+          () =>
+            labRow(
+              "lab transfer --no-verify (upload, --no-fsync)",
+              ["--no-fsync"],
+              up(["--no-verify"]),
+              uploaded,
+              true,
+            ),
+        ],
+        [
           "lab transfer --get --no-verify --no-fsync",
-          [],
-          down(["--no-verify", "--no-fsync"]),
-          out,
-          false,
-        ),
-      );
+          () =>
+            labRow(
+              "lab transfer --get --no-verify --no-fsync",
+              [],
+              down(["--no-verify", "--no-fsync"]),
+              out,
+              false,
+            ),
+        ],
+      ];
+      // Interleaved rounds, best time per case: other work on the machine slows single runs, never speeds them up.
+      for (let round = 0; round < rounds; round++) {
+        for (const [name, run] of cases) {
+          ctx.log(`round ${round + 1}/${rounds}: ${name}`);
+          const row = await run();
+          const best = rows.find((r) => r.name === name);
+          if (!best) rows.push(row);
+          else {
+            best.seconds = Math.min(best.seconds, row.seconds);
+            best.senderMiB = Math.max(best.senderMiB, row.senderMiB);
+            best.receiverMiB = Math.max(best.receiverMiB, row.receiverMiB);
+          }
+        }
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -324,7 +338,7 @@ export const transferSuite: Suite = {
           ratio(r, nodeRow),
         ]),
         notes: [
-          "Each row is two child processes on 127.0.0.1 (lab rows: the real `lab files` and `lab transfer`, CLI start-up included); peak RSS is VmHWM sampled from /proc every 25 ms.",
+          `Best of ${rounds} interleaved round${rounds === 1 ? "" : "s"} per case (peak RSS: the highest seen). Each row is two child processes on 127.0.0.1 (lab rows: the real \`lab files\` and \`lab transfer\`, CLI start-up included); peak RSS is VmHWM sampled from /proc every 25 ms.`,
           "Targets: SHA-256-verified ≥ 0.9 × socat -u; unverified ≥ 0.4 × socat -b 131072; peak RSS < 100 MiB on each side.",
           "socat and the node pipeline neither hash nor fsync. Rows marked fsync wait for the disk (NAME.part is fdatasync'd every 64 MiB and fsync'd before the rename), so on a slow disk they measure the disk; --no-fsync rows isolate the transfer itself.",
           socatU ? "" : "socat is not installed: apt-get install socat to get the socat baselines.",
