@@ -88,6 +88,14 @@ export class ChatClient extends EventEmitter {
   readonly #pongWaiters = new Map<string, () => void>();
   #lastDataAt = 0;
   #isClosing = false;
+  /** JSON lines waiting for the server's welcome, or for room under its flood limit. */
+  #outbox: string[] = [];
+  #isWelcomed = false;
+  #limits: { floodMessages: number; floodWindowMs: number } | undefined;
+  /** When recent lines went out, oldest first: at most the flood budget. */
+  #sentAt: number[] = [];
+  #pumpTimer: NodeJS.Timeout | undefined;
+  #drainWaiters: Array<() => void> = [];
   /** Set when a netlab server refused us (server full). */
   #refusal: ChatError | undefined;
 
@@ -172,15 +180,18 @@ export class ChatClient extends EventEmitter {
   /**
    * Resolves when every reply to what was sent so far has arrived: in JSON mode the server's
    * answer to a `ping` sent now (it answers in order); in plain mode once `quietMs` pass without
-   * data or the server closes. Never waits longer than `timeoutMs`.
+   * data or the server closes. Lines held back to stay under the server's flood limit are sent
+   * first; after that it never waits longer than `timeoutMs`.
    */
   async settle({ quietMs = 500, timeoutMs = 5_000 } = {}): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await this.#waitForMode(timeoutMs);
     if (this.#mode === "json" && this.#state === "connected") {
+      // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
+      await this.#outboxDrained();
       const id = `settle-${++this.#pingSeq}`;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(done, timeoutMs);
         function done() {
           clearTimeout(timer);
           resolve();
@@ -211,8 +222,9 @@ export class ChatClient extends EventEmitter {
       // Already half-closed by settle(), which waited for the replies: nothing more is coming.
       socket.destroy();
     } else if (socket && !socket.destroyed) {
+      this.#outbox = [];
       if (this.#mode === "json" && this.#state === "connected" && socket.writable) {
-        this.#sendJson({ type: "quit" });
+        this.#write(`${JSON.stringify({ type: "quit" })}\n`);
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => socket.destroy(), 1_000);
@@ -240,6 +252,8 @@ export class ChatClient extends EventEmitter {
     this.#socket = socket;
     this.#decoder = lines({ maxLineBytes: this.#o.maxLineBytes });
     this.#mode = "unknown";
+    this.#isWelcomed = false;
+    this.#sentAt = [];
     this.#attempt = 0;
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
@@ -316,6 +330,9 @@ export class ChatClient extends EventEmitter {
       case "welcome":
         this.#nick = e.nick;
         this.#room = e.room;
+        this.#limits = e.limits;
+        this.#isWelcomed = true;
+        queueMicrotask(() => this.#pump());
         break;
       case "nick":
         if (e.from === this.#nick) {
@@ -402,7 +419,48 @@ export class ChatClient extends EventEmitter {
   }
 
   #sendJson(message: ClientMessage): void {
-    this.#write(`${JSON.stringify(message)}\n`);
+    const line = `${JSON.stringify(message)}\n`;
+    if (message.type === "hello") {
+      this.#write(line);
+      return;
+    }
+    this.#outbox.push(line);
+    this.#pump();
+  }
+
+  /**
+   * Sends what the outbox holds once welcomed, staying under 80% of the server's announced flood
+   * limit (a script piping 1 000 lines is paced, not disconnected); waits for the window otherwise.
+   */
+  #pump(): void {
+    clearTimeout(this.#pumpTimer);
+    if (!this.#isWelcomed || this.#state !== "connected") return;
+    const limits = this.#limits;
+    const budget = limits ? Math.max(1, Math.floor(limits.floodMessages * 0.8)) : Number.POSITIVE_INFINITY;
+    while (this.#outbox.length > 0) {
+      const now = Date.now();
+      if (limits) {
+        while (this.#sentAt.length > 0 && this.#sentAt[0]! <= now - limits.floodWindowMs)
+          this.#sentAt.shift();
+        if (this.#sentAt.length >= budget) {
+          // A tenth of a window more: lines can arrive closer together than they left.
+          const waitMs = this.#sentAt[0]! + limits.floodWindowMs * 1.1 - now;
+          this.#pumpTimer = setTimeout(() => this.#pump(), waitMs);
+          return;
+        }
+        this.#sentAt.push(now);
+      }
+      this.#write(this.#outbox.shift()!);
+    }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when the outbox is empty, or the connection is gone. */
+  #outboxDrained(): Promise<void> {
+    if (this.#outbox.length === 0 || this.#state !== "connected") return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #write(text: string): void {
@@ -422,6 +480,12 @@ export class ChatClient extends EventEmitter {
   #setState(state: ClientState, error?: NetlabError): void {
     if (state === this.#state && error === undefined) return;
     this.#state = state;
+    if (state !== "connected") {
+      clearTimeout(this.#pumpTimer);
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) w();
+    }
     this.emit("state", state, error);
   }
 }

@@ -329,7 +329,9 @@ export class ChatHub extends EventEmitter {
   }
 
   #welcome(s: Session): ChatEvent {
+    const { floodMessages, floodWindowMs } = this.options;
     return {
+      ...(Number.isFinite(floodMessages) ? { limits: { floodMessages, floodWindowMs } } : {}),
       type: "welcome",
       proto: PROTOCOL_VERSION,
       server: this.options.serverName,

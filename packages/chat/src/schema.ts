@@ -43,6 +43,8 @@ export const chatEventSchema = z.discriminatedUnion("type", [
     nick: z.string(),
     room: z.string(),
     text: z.string(),
+    /** The server's flood limit, so a client can pace itself below it (absent when there is none). */
+    limits: z.object({ floodMessages: z.number(), floodWindowMs: z.number() }).optional(),
   }),
   z.object({
     type: z.literal("message"),

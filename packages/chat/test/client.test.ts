@@ -116,6 +116,26 @@ describe("ChatClient against a netlab chat server", () => {
     );
   });
 
+  it("paces its lines under the flood limit the server announced, so a long script is not cut off", async () => {
+    const server = new ChatServer({
+      port: 0,
+      helloGraceMs: 30,
+      drainTimeoutMs: 200,
+      floodMessages: 10,
+      floodWindowMs: 300,
+    });
+    const { port } = await server.listen();
+    onTestFinished(() => server.close());
+    const { client, events } = newClient(port);
+    await client.connect();
+    for (let i = 0; i < 24; i++) client.send(`line ${i}`);
+    await client.settle();
+    expect(client.state).toBe("connected");
+    const texts = events.filter((e) => e.type === "message").map((e) => (e as { text: string }).text);
+    expect(texts).toEqual(Array.from({ length: 24 }, (_, i) => `line ${i}`));
+    expect(events.some((e) => e.type === "notice" && e.kind === "warning")).toBe(false);
+  });
+
   it("emits the raw bytes it reads and writes as wire chunks", async () => {
     const { port } = await startChat();
     const { client } = newClient(port);
