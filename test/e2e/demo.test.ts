@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { LAB_BIN, runLab } from "../helpers/lab.js";
 
-const dir = mkdtempSync(join(tmpdir(), "netlab-demo-"));
+const dir = mkdtempSync(join(tmpdir(), "netlab-demo-scripts-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 /** Writes a script file and returns its path. */
 function script(...lines: string[]): string {
