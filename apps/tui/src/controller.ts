@@ -159,6 +159,11 @@ export class LabController implements LabControls {
       this.#clientLine(slot, "error", "! not connected: ^D (or `reconnect client N`) connects again");
       return;
     }
+    // /quit leaves for good, as in `lab client`; left to the library it would reconnect.
+    if (/^\/quit\b/i.test(line.trim())) {
+      void this.dropClient(id);
+      return;
+    }
     try {
       slot.client.send(line);
     } catch (err) {

@@ -77,6 +77,17 @@ describe("LabController over real sockets", () => {
     await expectSoon(lab, shows(2, "* reconnected"));
   });
 
+  it("closes a client that types /quit instead of letting it reconnect", async () => {
+    const lab = await startLab(2);
+    lab.send(1, "/quit");
+    await expectSoon(
+      lab,
+      (s) => s.clients[0]?.state === "closed" && s.server.peers.length === 1,
+      "client 1 gone",
+    );
+    expect(paneLines(lab.getSnapshot(), 1).map((l) => l.text)).toContain("* dropping the connection");
+  });
+
   it("adds clients up to six and refuses a seventh with a note in the server log", async () => {
     const lab = await startLab(5);
     expect(await lab.addClient()).toBe(6);
