@@ -118,11 +118,11 @@ describe("lab server + lab client (chat)", () => {
   });
 
   it("disconnects an idle client after --idle-timeout with a line that says why", async () => {
-    const { lab: server, port } = await chatServer(["--idle-timeout", "0.3"]);
+    const { lab: server, port } = await chatServer(["--idle-timeout", "0.6"]);
     const raw = await rawClient(port);
     await raw.closed;
-    expect(raw.lines.at(-1)).toBe("! idle for 300 ms, disconnected [IDLE_TIMEOUT]");
-    await server.waitForOutput(`${raw.nick} left: idle for 300 ms`, { stream: "stderr" });
+    expect(raw.lines.at(-1)).toBe("! idle for 600 ms, disconnected [IDLE_TIMEOUT]");
+    await server.waitForOutput(`${raw.nick} left: idle for 600 ms`, { stream: "stderr" });
   });
 
   it("answers garbage with error lines, disconnects repeated abuse and keeps serving", async () => {
