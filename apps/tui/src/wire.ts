@@ -87,9 +87,14 @@ export function wireRows(chunks: readonly WireChunk[], width: number, opts: Wire
       lines[lines.length - 1]!.push(cell);
       used += 1;
     }
-    // The tail stays together: on the last row if it fits there, else on a row of its own.
+    // The tail stays together: on the last row if it fits there, else on a new row that takes a few
+    // of the last bytes with it, so the mark never stands alone.
     if (used + tailWidth > contentWidth && used > 0) {
-      lines.push([]);
+      const last = lines[lines.length - 1]!;
+      const carried = last.splice(
+        Math.max(0, last.length - Math.min(8, Math.max(1, contentWidth - tailWidth))),
+      );
+      lines.push(carried);
     }
     lines[lines.length - 1]!.push(...tail);
     lines.forEach((line, row) => {

@@ -52,6 +52,13 @@ describe("wireRows", () => {
     expect(rows[2]).toMatch(/…┃ 2 messages in one read$/);
   });
 
+  it("never leaves the end-of-read mark alone on a row", () => {
+    for (let n = 1; n <= 80; n++) {
+      const rows = text(wireRows([chunk("in", `${"z".repeat(n)}\n`)], 40, { maxRowsPerChunk: 10 }));
+      for (const row of rows) expect(row.trim()).not.toMatch(/^┃/);
+    }
+  });
+
   it("keeps every byte when chunks fit: marks match messages and reads for any chunking", () => {
     fc.assert(
       fc.property(
