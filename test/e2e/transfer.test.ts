@@ -434,6 +434,7 @@ describe("lab files + lab transfer", () => {
     [["transfer", "a", "--port", "99999"], "--port must be"],
     [["transfer", "a", "--limit-rate", "fast"], "--limit-rate must be"],
     [["files", "--max-size", "lots"], "--max-size must be a size"],
+    [["transfer", "--get", "a", "b", "-o", "/nonexistent/out.bin"], "-o must be an existing folder"],
   ])("exits 2 for the usage error in %j", async (args, message) => {
     const r = await runLab(args);
     expect(r.code).toBe(2);

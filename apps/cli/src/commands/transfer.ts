@@ -86,6 +86,18 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     throw new UsageError("--name is for a single upload", "use --name-prefix for several files");
   }
   if (opts.output !== undefined && !opts.get) throw new UsageError("-o is for downloads (--get)");
+  if (opts.get && !opts.raw && files.length > 1 && opts.output !== undefined && !opts.output.endsWith("/")) {
+    const { stat } = await import("node:fs/promises");
+    const isDir = await stat(opts.output).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    if (!isDir)
+      throw new UsageError(
+        "-o must be an existing folder when downloading several names",
+        `e.g. -o ./downloads/`,
+      );
+  }
 
   const t = await import("@netlab/transfer");
   const rate = opts.limitRate === undefined ? undefined : t.parseSize(opts.limitRate);
