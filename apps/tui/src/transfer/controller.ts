@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,6 +83,8 @@ export class TransferLabController implements TransferControls {
   /** Makes the temporary folder, starts the server, and starts every uploader's first upload. */
   async start(): Promise<{ host: string; port: number }> {
     this.#dir = await mkdtemp(join(tmpdir(), "netlab-demo-"));
+    // Even an abrupt end (the terminal gone mid-write) must not leave the folder behind.
+    process.once("exit", this.#removeDirNow);
     this.#patch({ root: join(this.#dir, "server") });
     await this.#listen();
     for (let i = 0; i < this.#initial; i++) this.upload(this.#newSlot());
@@ -134,8 +137,13 @@ export class TransferLabController implements TransferControls {
     await this.#stopServer();
     this.#patch({ status: "stopped" });
     if (this.#dir) await rm(this.#dir, { recursive: true, force: true }).catch(() => {});
+    process.off("exit", this.#removeDirNow);
     this.#flush();
   }
+
+  #removeDirNow = (): void => {
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+  };
 
   async #upload(slot: Slot): Promise<void> {
     const dir = this.#dir;
