@@ -128,7 +128,7 @@ export async function renderApp(
     });
   };
   const frame = () => ui.lastFrame() ?? "";
-  /** Waits (up to 2 s) for a frame that satisfies `check`. */
+  /** Waits (up to 5 s) for a frame that satisfies `check`. */
   const frameMatching = (check: (f: string) => boolean) =>
     vi.waitFor(
       () => {
@@ -136,7 +136,7 @@ export async function renderApp(
         if (!check(f)) throw new Error(`no matching frame; last frame:\n${f}`);
         return f;
       },
-      { timeout: 2000, interval: 5 },
+      { timeout: 5000, interval: 5 },
     );
   /** Writes keys, one write each (as a terminal delivers them). */
   const press = async (...keys: string[]) => {

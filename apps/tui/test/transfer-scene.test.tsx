@@ -141,7 +141,7 @@ describe("TransferApp", () => {
       ui.stdin.write(key);
       await new Promise((r) => setImmediate(r));
     }
-    await vi.waitFor(() => expect(lab.calls).toHaveLength(2), { timeout: 2000, interval: 5 });
+    await vi.waitFor(() => expect(lab.calls).toHaveLength(2), { timeout: 5000, interval: 5 });
     expect(lab.calls).toEqual([["upload", 2], ["addClient"]]);
   });
 });

@@ -153,7 +153,7 @@ describe("UdpApp", () => {
       ui.stdin.write(key);
       await new Promise((r) => setImmediate(r));
     }
-    await vi.waitFor(() => expect(lab.calls).toHaveLength(5), { timeout: 2000, interval: 5 });
+    await vi.waitFor(() => expect(lab.calls).toHaveLength(5), { timeout: 5000, interval: 5 });
     expect(lab.calls).toEqual([
       ["setNetwork", { lossRate: 0.15 }],
       ["setNetwork", { lossRate: 0.05 }],
