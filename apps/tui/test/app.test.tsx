@@ -263,3 +263,13 @@ describe("App error states", () => {
     await app.frameMatching((f) => f.includes("<bob> ping"));
   });
 });
+
+describe("NO_COLOR", () => {
+  it("is honoured when set and not empty (no-color.org)", async () => {
+    const { wantsNoColor, PLAIN_THEME: plain } = await import("../src/theme.js");
+    expect(wantsNoColor({ NO_COLOR: "1" })).toBe(true);
+    expect(wantsNoColor({ NO_COLOR: "" })).toBe(false);
+    expect(wantsNoColor({})).toBe(false);
+    expect(Object.entries(plain).filter(([k, v]) => k !== "isColor" && v !== undefined)).toEqual([]);
+  });
+});
