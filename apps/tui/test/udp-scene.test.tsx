@@ -135,7 +135,8 @@ describe("UdpApp", () => {
     const f = ui.lastFrame() ?? "";
     expect(f).toContain("▶ 1 pinger");
     expect(f).toContain("loss 10.0%");
-    expect(f).toContain("rtt 20.1/21.5/25.0 ms");
+    expect(f).toContain("loss 10.0%  recv 9/10");
+    expect(f).toContain("rtt 20/22/25 ms"); // a narrow pane rounds to whole ms
     expect(f).toContain("▇▇×█");
     expect(f).toContain("udp echo 127.0.0.1:40999");
     expect(f).toContain("loss 10%  delay 20 ms");

@@ -161,9 +161,12 @@ function PingerPane({
     pinger.state === "running" ? "connected" : pinger.state === "stopped" ? "closed" : "connecting";
   const stateText = `${stateGlyph(state)} ${pinger.state}`;
   const rtt = pinger.rtt;
-  const rttText = rtt
-    ? `rtt ${rtt.minMs.toFixed(1)}/${rtt.avgMs.toFixed(1)}/${rtt.maxMs.toFixed(1)} ms`
-    : "rtt –";
+  // Loss first: in a narrow pane it is the figure that must not be cut off.
+  const rttText = !rtt
+    ? "rtt –"
+    : inner >= 36
+      ? `rtt ${rtt.minMs.toFixed(1)}/${rtt.avgMs.toFixed(1)}/${rtt.maxMs.toFixed(1)} ms (min/avg/max)`
+      : `rtt ${rtt.minMs.toFixed(0)}/${rtt.avgMs.toFixed(0)}/${rtt.maxMs.toFixed(0)} ms`;
   return (
     <Box
       flexDirection="column"
@@ -181,12 +184,12 @@ function PingerPane({
         <Text color={stateColor(theme, state)}>{stateText}</Text>
       </Text>
       <Text wrap="truncate">
-        {truncate(`sent ${pinger.transmitted}  recv ${pinger.received}  `, inner)}
         <Text bold color={pinger.lossPercent > 0 ? theme.bad : theme.ok}>
           {`loss ${pinger.lossPercent.toFixed(1)}%`}
         </Text>
+        {`  recv ${pinger.received}/${pinger.transmitted}`}
       </Text>
-      <Text wrap="truncate">{truncate(`${rttText} (min/avg/max)`, inner)}</Text>
+      <Text wrap="truncate">{truncate(rttText, inner)}</Text>
       <Text color={theme.accent} wrap="truncate">
         {rttStrip(pinger.recent, inner) || " "}
       </Text>
