@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -25,6 +25,9 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** OpenBSD netcat (its -d and -N flags differ from ncat's): nc.openbsd when installed, else nc. */
+const NC = spawnSync("sh", ["-c", "command -v nc.openbsd"]).status === 0 ? "nc.openbsd" : "nc";
 
 const sha = async (p: string) =>
   createHash("sha256")
@@ -115,10 +118,10 @@ describe("raw file transfer interop", () => {
       (p) => ["files", "--raw", file, "--port", String(p)],
       (p) => `serving ${file} (raw) on 127.0.0.1:${p}`,
     );
-    const quiet = await run("nc", ["-d", "127.0.0.1", String(port)]);
+    const quiet = await run(NC, ["-d", "127.0.0.1", String(port)]);
     expect(quiet.code).toBe(0);
     expect(createHash("sha256").update(quiet.stdout).digest("hex")).toBe(hash);
-    const greeting = await run("nc", ["-N", "127.0.0.1", String(port)], "Hello server!\n");
+    const greeting = await run(NC, ["-N", "127.0.0.1", String(port)], "Hello server!\n");
     expect(createHash("sha256").update(greeting.stdout).digest("hex")).toBe(hash);
   });
 
@@ -136,7 +139,7 @@ describe("raw file transfer interop", () => {
 
   it("lab transfer --get --raw saves what nc -l sends", async () => {
     const port = await getPort({ host: "127.0.0.1" });
-    await startHelper("sh", ["-c", `nc -N -l 127.0.0.1 ${port} < '${file}'`]);
+    await startHelper("sh", ["-c", `${NC} -N -l 127.0.0.1 ${port} < '${file}'`]);
     const out = path.join(dir, "from-nc.bin");
     // nc -l needs a moment to listen; retry a refused connection a few times (bounded).
     let r = await runLab(["transfer", "--get", "--raw", "--port", String(port), "-o", out]);
