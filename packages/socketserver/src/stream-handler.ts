@@ -67,6 +67,12 @@ export class StreamRequestHandler<
   /** Mirrors signal.aborted, read on every frame. */
   #isAborted = false;
   #drainWaiter: Promise<void> | undefined;
+  /** 0: no write this tick; 1: one write (sent); 2: more, socket corked until the tick ends. */
+  #writeTick: 0 | 1 | 2 = 0;
+  readonly #endWriteTick = (): void => {
+    if (this.#writeTick === 2) this.request.uncork();
+    this.#writeTick = 0;
+  };
   #writeError: Error | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #closed!: Promise<void>;
@@ -481,6 +487,15 @@ export class StreamRequestHandler<
     this.info.framesOut++;
     const wants = this.server[kWants];
     if (wants.frameOut) this.server.emit("frameOut", this.info, data);
+    // The first write of a tick goes straight out; further writes in the same tick are corked
+    // and leave as one writev when the tick ends (a pipelined client, a header and a body).
+    if (this.#writeTick === 0) {
+      this.#writeTick = 1;
+      process.nextTick(this.#endWriteTick);
+    } else if (this.#writeTick === 1) {
+      this.#writeTick = 2;
+      socket.cork();
+    }
     const isWritten = socket.write(data);
     if (wants.bytesOut) {
       this.server.emit(

@@ -43,6 +43,14 @@ describe("TCPServer with the classic handlers", () => {
     expect(await client.readAll()).toEqual(["ONE", "TWO"]);
   });
 
+  it("answers a pipelined burst of 2 000 lines in order (writes in one tick leave together)", async () => {
+    const { port } = await serve(EchoHandler);
+    const client = await LineClient.open(port);
+    const lines = Array.from({ length: 2_000 }, (_, i) => `line ${i}`);
+    client.socket.end(lines.map((l) => `${l}\n`).join(""));
+    expect(await client.readAll()).toEqual(lines);
+  });
+
   it("answers CRLF lines (telnet) without the CR", async () => {
     const { port } = await serve(EchoHandler);
     const client = await LineClient.open(port);
