@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { type Decoder, decodeChunk, lines, NetlabError, ProtocolError } from "@netlab/protocol";
-import { dial } from "./dial.js";
+import { connect, NetworkError } from "@netlab/socketserver";
 import { ChatError } from "./errors.js";
 import { type Command, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
 import { type ChatEvent, type ClientMessage, chatEventSchema } from "./schema.js";
@@ -239,11 +239,14 @@ export class ChatClient extends EventEmitter {
   }
 
   async #open(): Promise<void> {
-    const socket = await dial({
+    const socket = await connect({
       host: this.#o.host,
       port: this.#o.port,
       timeoutMs: this.#o.connectTimeoutMs,
-      hint: "is 'lab server' running?",
+    }).catch((err: unknown) => {
+      // Refused is nearly always "the server is not running": say so. Other causes keep their hint.
+      if (!(err instanceof NetworkError) || err.code !== "CONNECTION_REFUSED") throw err;
+      throw new NetworkError(err.code, err.message, { hint: "is 'lab server' running?", cause: err.cause });
     });
     if (this.#isClosing) {
       socket.destroy();
