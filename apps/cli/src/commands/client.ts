@@ -149,6 +149,8 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
     return paint(90, `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`);
   };
 
+  // Connect first: a refused connection is one error line from action(), before any prompt.
+  await client.connect();
   const rl = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   const promptText = () => `${client.room ?? client.host + ":" + client.port}> `;
   let isLeaving = false;
@@ -196,7 +198,6 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
     });
   });
 
-  await client.connect();
   rl.setPrompt(promptText());
   rl.prompt();
   rl.on("line", (line) => {
