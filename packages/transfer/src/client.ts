@@ -251,8 +251,15 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
         });
         await this.#wire.writeHeader({ op: "end", sha256: hash?.digest("hex") });
       } catch (err) {
+        if (this.#signal?.aborted) {
+          // Ctrl-C: no reason to wait for the server; the stream is cut mid-file anyway.
+          this.#wire.destroy();
+          throw err;
+        }
         // The server's own reason (NO_SPACE, ...) beats the broken pipe it caused.
         const h = await withTimeout(reply, 2_000).catch(() => undefined);
+        // Cut mid-file, the connection cannot carry another request.
+        this.#wire.destroy();
         if (h?.op === "error") throw remoteError(h);
         if (stop.signal.aborted || (err instanceof TransferError && err.code === "CONNECTION_LOST")) {
           throw lostDuringUpload(name);
@@ -304,6 +311,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
       throw fsError(err, `opening ${partPath}`);
     });
     let keepPart = true;
+    let inBody = false;
     let received = 0;
     let size = 0;
     try {
@@ -330,6 +338,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
       else hash = undefined;
       await fh.truncate(offset);
       const progress = this.#progress("download", name, size, offset, started);
+      inBody = true;
       await receiveRange(this.#wire, fh, offset, size, {
         ...this.#stream,
         hash,
@@ -342,6 +351,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
       });
       received = size;
       const end = await this.#reply("end");
+      inBody = false;
       const sha256 = hash?.digest("hex");
       if (sha256 !== undefined && end.sha256 !== sha256) {
         keepPart = false;
@@ -372,6 +382,8 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
         mbps: megabytesPerSecond(size - offset, seconds),
       };
     } catch (err) {
+      // Cut mid-file, the connection cannot carry another request.
+      if (inBody) this.#wire.destroy();
       if (err instanceof TransferError && err.code === "NO_SPACE") keepPart = false;
       if (err instanceof TransferError && err.code === "CONNECTION_LOST" && keepPart) {
         throw new TransferError(
