@@ -161,6 +161,7 @@ export const transferSuite: Suite = {
       await rm(file, { force: true });
     };
     const rows: Row[] = [];
+    const loadBefore = os.loadavg()[0]!;
     const rounds = ctx.scale >= 1 ? 2 : 1;
     try {
       ctx.log(`writing a ${size / MiB} MiB file`);
@@ -341,6 +342,7 @@ export const transferSuite: Suite = {
           `Best of ${rounds} interleaved round${rounds === 1 ? "" : "s"} per case (peak RSS: the highest seen). Each row is two child processes on 127.0.0.1 (lab rows: the real \`lab files\` and \`lab transfer\`, CLI start-up included); peak RSS is VmHWM sampled from /proc every 25 ms.`,
           "Targets: SHA-256-verified ≥ 0.9 × socat -u; unverified ≥ 0.4 × socat -b 131072; peak RSS < 100 MiB on each side.",
           "socat and the node pipeline neither hash nor fsync. Rows marked fsync wait for the disk (NAME.part is fdatasync'd every 64 MiB and fsync'd before the rename), so on a slow disk they measure the disk; --no-fsync rows isolate the transfer itself.",
+          `Machine load (1-min average) ${loadBefore.toFixed(1)} before and ${os.loadavg()[0]!.toFixed(1)} after the run, on ${os.cpus().length} cores: other work competes for CPU and disk, and hashing rows need CPU that socat does not.`,
           socatU ? "" : "socat is not installed: apt-get install socat to get the socat baselines.",
         ].filter(Boolean),
       },
