@@ -1,0 +1,85 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import getPort from "get-port";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { lineClient } from "../../packages/chat/test/line-client.js";
+
+const LAB_BIN = fileURLToPath(new URL("../../apps/cli/dist/bin.js", import.meta.url));
+let count = 0;
+
+/** A private tmux server for one test (killed when it ends), with one window per command. */
+function tmuxServer() {
+  const socket = `netlab-chat-test-${process.pid}-${++count}`;
+  onTestFinished(() => {
+    spawnSync("tmux", ["-L", socket, "kill-server"], { stdio: "ignore" });
+  });
+  const tmux = (...args: string[]) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
+  let windows = 0;
+  return {
+    /** Runs `lab ARGS` in a new 100×20 terminal; returns its target name. */
+    lab(args: string, env = "NO_COLOR=1"): string {
+      const name = `w${++windows}`;
+      const command = `env -u CI ${env} ${process.execPath} ${LAB_BIN} ${args}; sleep 30`;
+      if (windows === 1)
+        tmux("new-session", "-d", "-s", "chat", "-n", name, "-x", "100", "-y", "20", command);
+      else tmux("new-window", "-d", "-t", "chat", "-n", name, command);
+      return `chat:${name}`;
+    },
+    keys(target: string, ...keys: string[]): void {
+      tmux("send-keys", "-t", target, ...keys);
+    },
+    /** Polls the screen every 50 ms (at most `timeoutMs`) until `check` holds; returns it. */
+    async screen(target: string, check: (s: string) => boolean, what: string, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      let screen = "";
+      while (Date.now() < deadline) {
+        screen = tmux("capture-pane", "-p", "-t", target);
+        if (check(screen)) return screen;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; screen:\n${screen}`);
+    },
+  };
+}
+
+describe("chat on a terminal (tmux)", () => {
+  it("lab client keeps the line being typed while messages arrive above it", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const alice = t.lab(`client --port ${port} --nick alice`);
+    await t.screen(alice, (s) => s.includes("* alice joined #lobby"), "alice's join");
+    const raw = await lineClient(port);
+    await raw.waitFor("joined #lobby");
+
+    t.keys(alice, "half a sente");
+    await t.screen(alice, (s) => s.includes("#lobby> half a sente"), "the typed text");
+    raw.send("message from nc");
+    const screen = await t.screen(alice, (s) => /<guest-\d+> message from nc/.test(s), "the message");
+    // The message is above the prompt, and the half-typed line is still there, intact.
+    const rows = screen.trimEnd().split("\n");
+    expect(rows.at(-1)).toBe("#lobby> half a sente");
+    expect(rows.at(-2)).toMatch(/^\d\d:\d\d <guest-\d+> message from nc$/);
+    t.keys(alice, "nce", "Enter");
+    await raw.waitFor("<alice> half a sentence");
+    t.keys(alice, "C-d");
+    await raw.waitFor("* alice left #lobby");
+  });
+
+  it("the server's operator console sends each typed line to every client as <server> text", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const a = await lineClient(port);
+    const b = await lineClient(port);
+    await Promise.all([a.waitFor("joined #lobby"), b.waitFor("joined #lobby")]);
+    t.keys(server, "maintenance at noon", "Enter");
+    await a.waitFor("<server> maintenance at noon");
+    await b.waitFor("<server> maintenance at noon");
+    await t.screen(server, (s) => s.includes("<server> maintenance at noon (to 2 clients)"), "the log line");
+    t.keys(server, "C-c");
+    await a.waitFor("* the server is shutting down");
+  });
+});
