@@ -232,13 +232,12 @@ export class StreamRequestHandler<
   }
 
   async #idledOut(ms: number): Promise<void> {
+    // The goodbye comes first, while the handler still holds the connection, so its words are
+    // written before the handler's end; a goodbye that hangs gets LINGER_MS.
+    const goodbye = (async () => this.onIdleTimeout())();
+    await settleWithin(goodbye, LINGER_MS);
     this[kAbort](new NetworkError("TIMEOUT", `connection from ${peerText(this)} idle for ${ms} ms`));
     this.#wake();
-    try {
-      await this.onIdleTimeout();
-    } catch {
-      // The connection is closing anyway; a failed goodbye changes nothing.
-    }
     if (!this.request.writableEnded) this.request.end();
     setTimeout(() => this.request.destroy(), LINGER_MS).unref();
   }

@@ -416,6 +416,18 @@ describe("limits", () => {
     expect((reasons[0] as NetworkError).code).toBe("TIMEOUT");
   });
 
+  it("lets onIdleTimeout say goodbye before the idle connection closes", async () => {
+    class Polite extends EchoHandler {
+      protected override async onIdleTimeout() {
+        await new Promise((r) => setTimeout(r, 20)); // a goodbye that takes a moment still gets out
+        await this.wfile.write("ERR idle too long, bye\n");
+      }
+    }
+    const { port } = await serve(Polite, { idleTimeoutMs: 100 });
+    const client = await LineClient.open(port);
+    expect(await client.readAll(3_000)).toEqual(["ERR idle too long, bye"]);
+  });
+
   it("lets a handler set its own idle timeout in setup()", async () => {
     class Quick extends EchoHandler {
       override setup() {
