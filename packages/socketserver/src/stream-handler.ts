@@ -135,7 +135,7 @@ export class StreamRequestHandler<
     write(data: string | Uint8Array): Promise<void>;
     /** Half-closes after flushing (the peer sees EOF); resolves when flushed. */
     end(data?: string | Uint8Array): Promise<void>;
-    /** Bytes queued in the socket, not yet handed to the kernel. */
+    /** Bytes queued in the socket, not yet handed to the kernel (this tick's corked writes included). */
     readonly bufferedBytes: number;
   } = ((handler) => ({
     write: (data: string | Uint8Array) => handler.#write(data),
