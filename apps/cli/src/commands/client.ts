@@ -99,6 +99,16 @@ async function runPiped(
     });
   });
   await client.connect();
+  // Ctrl-C or SIGTERM: leave properly (the room sees a quit), then exit 130 / 143.
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    process.once(signal, () => {
+      isLeaving = true;
+      void client.close().finally(() => process.exit(code));
+    });
+  }
 
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
