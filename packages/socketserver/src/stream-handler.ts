@@ -415,6 +415,10 @@ export class StreamRequestHandler<
       if (this.#head === this.#chunks.length) {
         this.#chunks.length = 0;
         this.#head = 0;
+      } else if (this.#head >= 64) {
+        // A reader that is always a chunk behind never drains the queue: drop what it consumed.
+        this.#chunks = this.#chunks.slice(this.#head);
+        this.#head = 0;
       }
     }
   }
