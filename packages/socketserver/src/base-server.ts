@@ -285,7 +285,14 @@ export abstract class BaseServer extends EventEmitter {
         isAllowed = false;
       }
       if (!isAllowed || this.#state !== "running") return this.discard(request);
-      const handler = new this.Handler(request, peer, this);
+      let handler: BaseRequestHandler;
+      try {
+        handler = new this.Handler(request, peer, this);
+      } catch (err) {
+        // A constructor that throws is a handler bug: report it, close, keep serving.
+        this.#reportError(err, peer);
+        return this.discard(request);
+      }
       const done = this.#run(handler, peer);
       this.#done.set(handler, done);
       await done;

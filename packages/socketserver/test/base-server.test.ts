@@ -93,6 +93,30 @@ describe("BaseServer hooks", () => {
     client.socket.destroy();
   });
 
+  it("reports a handler whose constructor throws, closes that connection and keeps serving", async () => {
+    let calls = 0;
+    class Fragile extends EchoHandler {
+      constructor(...args: ConstructorParameters<typeof EchoHandler>) {
+        super(...args);
+        calls++;
+        if (calls === 1) throw new Error("constructor failed");
+      }
+    }
+    const errors: string[] = [];
+    class Server extends TCPServer {
+      override handleError(err: unknown) {
+        errors.push((err as Error).message);
+      }
+    }
+    const { port } = await serve(Fragile, {}, Server);
+    const first = await LineClient.open(port);
+    expect(await first.readLine()).toBeUndefined();
+    const second = await LineClient.open(port);
+    second.send("still serving");
+    expect(await second.readLine()).toBe("still serving");
+    expect(errors).toEqual(["constructor failed"]);
+  });
+
   it("emits error with the peer and prints nothing when someone listens", async () => {
     class Faulty extends StreamRequestHandler {
       override handle() {
