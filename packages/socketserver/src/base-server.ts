@@ -160,7 +160,7 @@ export abstract class BaseServer extends EventEmitter {
       ticker.unref();
     }
     this.#isServing = true;
-    for (const request of this.#takePending()) void this.#process(request);
+    for (const request of this.#takePending()) this.#processSafely(request);
     try {
       await this.#closed.wait();
     } finally {
@@ -249,7 +249,7 @@ export abstract class BaseServer extends EventEmitter {
     if (this.#state !== "running") {
       this.discard(request);
     } else if (this.#isServing) {
-      void this.#process(request);
+      this.#processSafely(request);
     } else if (this.#pending.length >= this.options.requestQueueSize) {
       // Like a full listen backlog: not served, closed (no ERR line: the server is not full, just not serving).
       this.discard(request);
@@ -263,6 +263,11 @@ export abstract class BaseServer extends EventEmitter {
     const pending = this.#pending;
     this.#pending = [];
     return pending;
+  }
+
+  /** #process for fire-and-forget callers: an overridden refuse/discard that throws is reported. */
+  #processSafely(request: unknown): void {
+    this.#process(request).catch((err: unknown) => this.#reportError(err, undefined));
   }
 
   async #process(request: unknown): Promise<void> {
