@@ -1,21 +1,31 @@
+import type { ProtocolError } from "@netlab/protocol";
 import { StreamRequestHandler } from "./stream-handler.js";
 
 /**
- * The classic first server: each line comes back as it was sent.
+ * The classic first server: each line comes back as it was sent. A line it cannot take (over
+ * 64 KiB, not UTF-8) is answered with one `ERR …` line instead of vanishing.
  * @example new TCPServer({ port: 0 }, EchoHandler)
  */
 export class EchoHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
     for await (const line of this.rfile) await this.wfile.write(`${line}\n`);
   }
+
+  protected override async onProtocolError(err: ProtocolError): Promise<void> {
+    await this.wfile.write(`ERR ${err.message}\n`);
+  }
 }
 
 /**
- * Each line comes back upper-cased.
+ * Each line comes back upper-cased; a bad line gets one `ERR …` line, as with EchoHandler.
  * @example new TCPServer({ port: 0 }, UpperHandler)
  */
 export class UpperHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
     for await (const line of this.rfile) await this.wfile.write(`${line.toUpperCase()}\n`);
+  }
+
+  protected override async onProtocolError(err: ProtocolError): Promise<void> {
+    await this.wfile.write(`ERR ${err.message}\n`);
   }
 }

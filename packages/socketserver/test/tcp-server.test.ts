@@ -51,6 +51,20 @@ describe("TCPServer with the classic handlers", () => {
     expect(await client.readAll()).toEqual(lines);
   });
 
+  it("answers a line it cannot take (too long, not UTF-8) with one ERR line and goes on", async () => {
+    const { port } = await serve(EchoHandler);
+    const client = await LineClient.open(port);
+    client.socket.write(Buffer.concat([Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from("ok\n")]));
+    expect(await client.readLine()).toBe("ERR line is not valid UTF-8");
+    expect(await client.readLine()).toBe("ok");
+    client.send("y".repeat(65 * 1024));
+    client.send("after");
+    expect(await client.readLine()).toMatch(
+      /^ERR line of (at least )?\d+ bytes exceeds maxLineBytes \(65536\); it was dropped$/,
+    );
+    expect(await client.readLine()).toBe("after");
+  });
+
   it("answers CRLF lines (telnet) without the CR", async () => {
     const { port } = await serve(EchoHandler);
     const client = await LineClient.open(port);
