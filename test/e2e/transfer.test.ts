@@ -6,7 +6,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import getPort from "get-port";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runLab, startLab, startServer } from "../helpers/lab.js";
+import { type LabResult, type StartOptions, startLab, startServer } from "../helpers/lab.js";
 
 let dir: string;
 let shared: string;
@@ -56,6 +56,24 @@ async function serveFiles(extra: string[] = [], env?: Record<string, string>) {
   );
 }
 
+/**
+ * Like runLab, but resolves only once the child's stdout and stderr are closed: on a busy machine
+ * the exit event can come before the last output, and these tests check the last line.
+ */
+async function runToEnd(
+  args: string[],
+  opts: StartOptions & { timeoutMs?: number } = {},
+): Promise<LabResult> {
+  const lab = startLab(args, opts);
+  const closed = new Promise<void>((resolve) => lab.child.once("close", () => resolve()));
+  lab.endInput();
+  const timer = setTimeout(() => lab.child.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+  const code = await lab.exited;
+  await closed;
+  clearTimeout(timer);
+  return { code, stdout: lab.stdout(), stderr: lab.stderr() };
+}
+
 /** Polls until `file` holds at least `bytes` (bounded by `timeoutMs`). */
 async function waitForSize(file: string, bytes: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -86,7 +104,7 @@ describe("lab files + lab transfer", () => {
     const hashes: Record<string, string> = {};
     for (const [name, size] of Object.entries(sizes))
       hashes[name] = await makeFile(path.join(local, name), size, size);
-    const up = await runLab(
+    const up = await runToEnd(
       ["transfer", ...Object.keys(sizes).map((n) => path.join(local, n)), "--port", String(port), "--json"],
       {},
     );
@@ -97,7 +115,7 @@ describe("lab files + lab transfer", () => {
     for (const name of Object.keys(sizes)) {
       expect(await sha256File(path.join(shared, name))).toBe(hashes[name]);
       const out = path.join(dir, `down-${name}`);
-      const down = await runLab(["transfer", "--get", name, "-o", out, "--port", String(port)]);
+      const down = await runToEnd(["transfer", "--get", name, "-o", out, "--port", String(port)]);
       expect(down.code, down.stderr).toBe(0);
       expect(down.stderr).toMatch(new RegExp(`^downloaded ${name} \\(.*sha256 ${hashes[name]}\\n$`));
       expect(await sha256File(out)).toBe(hashes[name]);
@@ -109,13 +127,16 @@ describe("lab files + lab transfer", () => {
     const { port } = await serveFiles();
     const src = path.join(local, "big.bin");
     const hash = await makeFile(src, 200 * 1024 * 1024, 5);
-    const up = await runLab(["transfer", src, "--port", String(port), "--json"], { timeoutMs: 60_000 });
+    const up = await runToEnd(["transfer", src, "--port", String(port), "--json"], { timeoutMs: 60_000 });
     expect(up.code, up.stderr).toBe(0);
     expect(json(up.stdout).files[0]).toMatchObject({ bytes: 200 * 1024 * 1024, sha256: hash });
     const out = path.join(dir, "back.bin");
-    const down = await runLab(["transfer", "--get", "big.bin", "-o", out, "--port", String(port), "--json"], {
-      timeoutMs: 60_000,
-    });
+    const down = await runToEnd(
+      ["transfer", "--get", "big.bin", "-o", out, "--port", String(port), "--json"],
+      {
+        timeoutMs: 60_000,
+      },
+    );
     expect(down.code, down.stderr).toBe(0);
     expect(await sha256File(out)).toBe(hash);
   });
@@ -124,7 +145,7 @@ describe("lab files + lab transfer", () => {
     const { port } = await serveFiles();
     await writeFile(path.join(local, "a.txt"), "aaa");
     await writeFile(path.join(local, "b.txt"), "b");
-    const up = await runLab([
+    const up = await runToEnd([
       "transfer",
       path.join(local, "a.txt"),
       path.join(local, "b.txt"),
@@ -135,12 +156,12 @@ describe("lab files + lab transfer", () => {
     ]);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/^uploaded 2 files \(4 B\) in [\d.]+ s, [\d.]+ MB\/s\n$/);
-    const list = await runLab(["transfer", "--list", "--port", String(port)]);
+    const list = await runToEnd(["transfer", "--list", "--port", String(port)]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(
       /^ +3 B {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}in\/a\.txt\n +1 B {2}.* {2}in\/b\.txt\n$/,
     );
-    const listJson = await runLab(["transfer", "--list", "--json", "--port", String(port)]);
+    const listJson = await runToEnd(["transfer", "--list", "--json", "--port", String(port)]);
     expect(JSON.parse(listJson.stdout).files.map((f: { name: string }) => f.name)).toEqual([
       "in/a.txt",
       "in/b.txt",
@@ -153,7 +174,7 @@ describe("lab files + lab transfer", () => {
       [0, 1, 2, 3].map((i) => makeFile(path.join(local, `c${i}.bin`), 3_000_000 + i, i)),
     );
     const runs = await Promise.all(
-      [0, 1, 2, 3].map((i) => runLab(["transfer", path.join(local, `c${i}.bin`), "--port", String(port)])),
+      [0, 1, 2, 3].map((i) => runToEnd(["transfer", path.join(local, `c${i}.bin`), "--port", String(port)])),
     );
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     for (const i of [0, 1, 2, 3]) expect(await sha256File(path.join(shared, `c${i}.bin`))).toBe(hashes[i]);
@@ -165,7 +186,7 @@ describe("lab files + lab transfer", () => {
     const hb = await makeFile(path.join(local, "b.bin"), 8 * 1024 * 1024, 2);
     const runs = await Promise.all(
       ["a.bin", "b.bin"].map((f) =>
-        runLab([
+        runToEnd([
           "transfer",
           path.join(local, f),
           "--name",
@@ -194,7 +215,7 @@ describe("lab files + lab transfer", () => {
     await client.exited;
     expect(await readdir(shared)).toEqual(["big.bin.part"]);
     const kept = (await stat(path.join(shared, "big.bin.part"))).size;
-    const again = await runLab(["transfer", src, "--resume", "--json", "--port", String(port)], {
+    const again = await runToEnd(["transfer", src, "--resume", "--json", "--port", String(port)], {
       timeoutMs: 30_000,
     });
     expect(again.code, again.stderr).toBe(0);
@@ -226,7 +247,7 @@ describe("lab files + lab transfer", () => {
     await waitForSize(`${out}.part`, point);
     client.child.kill("SIGKILL");
     await client.exited;
-    const again = await runLab(
+    const again = await runToEnd(
       ["transfer", "--get", "big.bin", "-o", out, "--resume", "--json", "--port", String(port)],
       {
         timeoutMs: 30_000,
@@ -270,7 +291,7 @@ describe("lab files + lab transfer", () => {
     const hash = await makeFile(path.join(shared, "f.bin"), 5_000_000, 14);
     const out = path.join(local, "f.bin");
     await makeFile(`${out}.part`, 2_000_000, 99); // same length as a real prefix, other bytes
-    const r = await runLab([
+    const r = await runToEnd([
       "transfer",
       "--get",
       "f.bin",
@@ -293,7 +314,7 @@ describe("lab files + lab transfer", () => {
     const src = path.join(local, "g.bin");
     const h2 = await makeFile(src, 3_000_000, 15);
     await makeFile(path.join(shared, "g.bin.part"), 1_000_000, 98);
-    const up = await runLab(["transfer", src, "--resume", "--json", "--port", String(port)]);
+    const up = await runToEnd(["transfer", src, "--resume", "--json", "--port", String(port)]);
     expect(json(up.stdout).files[0]).toMatchObject({ resumedAt: 0, sha256: h2 });
     expect(await sha256File(path.join(shared, "g.bin"))).toBe(h2);
   });
@@ -320,9 +341,18 @@ describe("lab files + lab transfer", () => {
     const p = String(port);
     const runs = await Promise.all(
       [...cases, ["link.txt", "leads outside the served folder"] as [string, string]].map(
-        async ([name, why]) => {
-          const down = await runLab(["transfer", "--get", name, "-o", path.join(local, "x"), "--port", p]);
-          const up = await runLab(["transfer", path.join(local, "up.txt"), "--name", name, "--port", p]);
+        async ([name, why], i) => {
+          // One output path per case: parallel downloads must not share a .part.
+          const down = await runToEnd([
+            "transfer",
+            "--get",
+            name,
+            "-o",
+            path.join(local, `x${i}`),
+            "--port",
+            p,
+          ]);
+          const up = await runToEnd(["transfer", path.join(local, "up.txt"), "--name", name, "--port", p]);
           return { name, why, down, up };
         },
       ),
@@ -336,7 +366,7 @@ describe("lab files + lab transfer", () => {
     }
     expect(await readFile(path.join(dir, "secret.txt"), "utf8")).toBe("secret");
     expect(await readdir(local)).toEqual(["up.txt"]);
-    const list = await runLab(["transfer", "--list", "--port", p]);
+    const list = await runToEnd(["transfer", "--list", "--port", p]);
     expect(list.code).toBe(0);
     expect(server.stderr()).toContain("refused download of ../secret.txt from 127.0.0.1:");
   });
@@ -345,12 +375,12 @@ describe("lab files + lab transfer", () => {
     await writeFile(path.join(shared, "here.txt"), "here");
     const { port } = await serveFiles(["--read-only"]);
     await writeFile(path.join(local, "up.txt"), "up");
-    const up = await runLab(["transfer", path.join(local, "up.txt"), "--port", String(port)]);
+    const up = await runToEnd(["transfer", path.join(local, "up.txt"), "--port", String(port)]);
     expect(up.code).toBe(1);
     expect(up.stderr).toBe(
       "lab: the server is read-only: uploads are refused\nhint: restart 'lab files' without --read-only to accept uploads\n",
     );
-    const down = await runLab([
+    const down = await runToEnd([
       "transfer",
       "--get",
       "here.txt",
@@ -367,10 +397,10 @@ describe("lab files + lab transfer", () => {
     const { port } = await serveFiles(["--max-size", "1K"]);
     await makeFile(path.join(local, "big.bin"), 2048);
     await makeFile(path.join(local, "ok.bin"), 1024);
-    const big = await runLab(["transfer", path.join(local, "big.bin"), "--port", String(port)]);
+    const big = await runToEnd(["transfer", path.join(local, "big.bin"), "--port", String(port)]);
     expect(big.code).toBe(1);
     expect(big.stderr).toContain("lab: big.bin is 2.0 KiB, over the server's limit of 1.0 KiB");
-    const ok = await runLab(["transfer", path.join(local, "ok.bin"), "--port", String(port)]);
+    const ok = await runToEnd(["transfer", path.join(local, "ok.bin"), "--port", String(port)]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(await readdir(shared)).toEqual(["ok.bin"]);
   });
@@ -378,7 +408,7 @@ describe("lab files + lab transfer", () => {
   it("reports disk full to the client and removes the .part", async () => {
     const { lab: server, port } = await serveFiles([], { NETLAB_TRANSFER_FAULT: "enospc@2097152" });
     await makeFile(path.join(local, "big.bin"), 16 * 1024 * 1024);
-    const r = await runLab(["transfer", path.join(local, "big.bin"), "--port", String(port)]);
+    const r = await runToEnd(["transfer", path.join(local, "big.bin"), "--port", String(port)]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       "lab: no space left on the device while writing big.bin\nhint: free some disk space and try again\n",
@@ -389,7 +419,7 @@ describe("lab files + lab transfer", () => {
 
   it("says in one line that the server is not running", async () => {
     const port = await getPort({ host: "127.0.0.1" });
-    const r = await runLab(["transfer", "x.txt", "--port", String(port)]);
+    const r = await runToEnd(["transfer", "x.txt", "--port", String(port)]);
     expect(r.code).toBe(1);
     expect(r.stderr.split("\n")[0]).toBe(
       `lab: cannot connect to 127.0.0.1:${port}: connection refused (is 'lab files' running?)`,
@@ -400,7 +430,7 @@ describe("lab files + lab transfer", () => {
     await writeFile(path.join(shared, "f.txt"), "server");
     const { port } = await serveFiles();
     await writeFile(path.join(local, "f.txt"), "mine");
-    const r = await runLab([
+    const r = await runToEnd([
       "transfer",
       "--get",
       "f.txt",
@@ -412,7 +442,7 @@ describe("lab files + lab transfer", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("already exists here");
     expect(await readFile(path.join(local, "f.txt"), "utf8")).toBe("mine");
-    const o = await runLab([
+    const o = await runToEnd([
       "transfer",
       "--get",
       "f.txt",
@@ -436,7 +466,7 @@ describe("lab files + lab transfer", () => {
     [["files", "--max-size", "lots"], "--max-size must be a size"],
     [["transfer", "--get", "a", "b", "-o", "/nonexistent/out.bin"], "-o must be an existing folder"],
   ])("exits 2 for the usage error in %j", async (args, message) => {
-    const r = await runLab(args);
+    const r = await runToEnd(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
   });
