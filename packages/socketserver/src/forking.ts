@@ -58,6 +58,8 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
     #address: BoundAddress | undefined;
     #isPrimaryListening = false;
     #isStopping = false;
+    /** Workers that reported listening (and so handle the shutdown message). */
+    readonly #ready = new WeakSet<Worker>();
 
     // biome-ignore lint/suspicious/noExplicitAny: forwarded to the base server's constructor.
     constructor(...args: any[]) {
@@ -157,6 +159,7 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
         const onMessage = (m: WorkerMessage) => {
           if (m?.type === "netlab:listening") {
             cleanup();
+            this.#ready.add(worker);
             resolve(m.address);
           } else if (m?.type === "netlab:error") {
             cleanup();
@@ -194,7 +197,9 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
         ),
       );
       for (const w of workers) {
-        if (w.isConnected()) w.send({ type: "netlab:shutdown" });
+        // A worker still starting has no connections to drain, and may not listen for messages yet.
+        if (!this.#ready.has(w)) w.process.kill("SIGTERM");
+        else if (w.isConnected()) w.send({ type: "netlab:shutdown" });
       }
       if (!(await settleWithin(exited, this.options.drainTimeoutMs + 2_000))) {
         for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");

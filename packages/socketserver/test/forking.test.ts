@@ -91,4 +91,27 @@ describe("ForkingTCPServer", () => {
     await within(server.shutdown(), 15_000, "shutdown");
     expect(server.workerPids).toEqual([]);
   }, 40_000);
+
+  it("replaces a worker that dies while serving", async () => {
+    const server = new ForkingTCPServer({ port: 0 }, EchoHandler);
+    server.workers = 2;
+    server.workerScript = WORKER;
+    server.workerExecArgv = [];
+    onTestFinished(() => server.shutdown());
+    await within(server.listen(), 20_000, "workers listening");
+    const [victim] = server.workerPids;
+    const replaced = new Promise((r) => server.once("workerExit", r));
+    process.kill(victim!, "SIGKILL");
+    await within(replaced, 10_000, "workerExit");
+    for (let i = 0; i < 200 && server.workerPids.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(server.workerPids).toHaveLength(2);
+    expect(server.workerPids).not.toContain(victim);
+    const client = await LineClient.open(server.address.port);
+    client.send("0");
+    expect(server.workerPids).toContain(Number(await client.readLine(10_000)));
+    // A replacement that is still starting up must not hold shutdown to its deadline.
+    const start = Date.now();
+    await within(server.shutdown(), 15_000, "shutdown");
+    expect(Date.now() - start).toBeLessThan(3_000);
+  }, 40_000);
 });
