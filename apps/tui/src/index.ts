@@ -21,6 +21,7 @@ export {
   type LabControllerOptions,
   NICKS,
 } from "./controller.js";
+export { type DemoOptions, runDemo, SCENES, type Scene } from "./demo.js";
 export { ScriptError, type ScriptErrorCode } from "./errors.js";
 export { type RunScriptOptions, runScript } from "./headless.js";
 export {
@@ -36,7 +37,6 @@ export {
 } from "./layout.js";
 export * from "./model.js";
 export { formatTranscripts, type PlayOptions, paneLines, playScript, settle, waitFor } from "./player.js";
-export { type DemoOptions, runDemo, SCENES, type Scene } from "./run-demo.js";
 export { MAX_WAIT_MS, parseScript, type Script, type Step } from "./script.js";
 export { COLOR_THEME, PLAIN_THEME, type Theme, ThemeContext, wantsNoColor } from "./theme.js";
 export { TransferLabController, type TransferLabOptions } from "./transfer/controller.js";

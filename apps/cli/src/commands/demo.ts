@@ -95,7 +95,7 @@ A script, one command a line (see docs/demo.md):
         delete process.env.CONTINUOUS_INTEGRATION;
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
-        const { runDemo } = await import("@netlab/tui");
+        const { runDemo } = await loadTui();
         await runDemo({ scene: flags.scene as "chat" | "transfer" | "udp", clients, host: flags.host });
       }),
     );
@@ -115,7 +115,7 @@ async function playScript(
       "pass a file with one command a line (docs/demo.md), or - for stdin",
     );
   }
-  const { runScript, ScriptError } = await import("@netlab/tui");
+  const { runScript, ScriptError } = await loadTui();
   try {
     await runScript({
       text,
@@ -130,6 +130,16 @@ async function playScript(
     if (err instanceof ScriptError && err.code === "BAD_SCRIPT") throw new UsageError(err.message, err.hint);
     throw err;
   }
+}
+
+/**
+ * @netlab/tui from its bundle when that is up to date (Ink, React and the lab in a few files, the
+ * chat lab's sockets started before Ink loads: about a second less to start on a 2-core machine),
+ * otherwise from its modules as `tsc` built them.
+ */
+async function loadTui(): Promise<import("@netlab/tui/load").Tui> {
+  const { bundleState, loadBundle } = await import("@netlab/tui/load");
+  return bundleState() === "fresh" ? loadBundle() : await import("@netlab/tui");
 }
 
 function parseClients(value: string): number {

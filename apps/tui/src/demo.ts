@@ -1,0 +1,122 @@
+import type { ComponentType } from "react";
+import type { ChatFactory, LabController } from "./controller.js";
+import type { TransferLabController } from "./transfer/controller.js";
+import type { UdpLabController } from "./udp/controller.js";
+
+/** The scenes `lab demo --scene` offers. */
+export const SCENES = ["chat", "transfer", "udp"] as const;
+/** One of {@link SCENES}. */
+export type Scene = (typeof SCENES)[number];
+
+/** Options for {@link runDemo}. */
+export interface DemoOptions {
+  /** What to show: a chat server and clients (default), a file server and uploaders, or a UDP echo server and pingers. */
+  scene?: Scene;
+  /** Clients (uploaders, pingers) to start with, 1..6. Default 3. */
+  clients?: number;
+  /** Where the server listens. Default 127.0.0.1. */
+  host?: string;
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+  /** Honour NO_COLOR from here. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where servers and clients come from; `@netlab/chat` unless a test says otherwise. */
+  factory?: ChatFactory;
+}
+
+/** A scene's controller and the component that draws it. */
+type SceneLab = LabController | TransferLabController | UdpLabController;
+
+const ENTER_ALT_SCREEN = "\u001b[?1049h\u001b[H";
+const LEAVE_ALT_SCREEN = "\u001b[?1049l";
+
+/**
+ * Loads only the scene asked for: its controller and the library it drives (`@netlab/chat`,
+ * `@netlab/transfer` or `@netlab/udp`), and a loader for its component.
+ */
+async function loadScene(
+  opts: DemoOptions,
+): Promise<{ lab: SceneLab; loadView: () => Promise<ComponentType<{ lab: never }>> }> {
+  if (opts.scene === "udp") {
+    const { UdpLabController } = await import("./udp/controller.js");
+    return {
+      lab: new UdpLabController({ pingers: opts.clients, host: opts.host }),
+      loadView: async () => (await import("./udp/UdpApp.js")).UdpApp,
+    };
+  }
+  if (opts.scene === "transfer") {
+    const { TransferLabController } = await import("./transfer/controller.js");
+    return {
+      lab: new TransferLabController({ clients: opts.clients, host: opts.host }),
+      loadView: async () => (await import("./transfer/TransferApp.js")).TransferApp,
+    };
+  }
+  const [{ LabController }, factory] = await Promise.all([
+    import("./controller.js"),
+    opts.factory ?? import("./chat-factory.js").then((m) => m.chatFactory),
+  ]);
+  return {
+    lab: new LabController(factory, { clients: opts.clients, host: opts.host }),
+    loadView: async () => (await import("./components/App.js")).App,
+  };
+}
+
+/**
+ * The interactive demo: starts the server and clients, draws the frame as soon as Ink is loaded,
+ * and runs until Ctrl-C (or SIGINT/SIGTERM/SIGHUP), which closes every socket and the server before
+ * it resolves. Uses the terminal's alternate screen, so the shell is as it was afterwards.
+ * Rejects when the server cannot start (after restoring the screen).
+ */
+export async function runDemo(opts: DemoOptions = {}): Promise<void> {
+  const stdout = opts.stdout ?? process.stdout;
+  const stdin = opts.stdin ?? process.stdin;
+  const { lab, loadView } = await loadScene(opts);
+  let instance: { unmount(): void; waitUntilExit(): Promise<unknown> } | undefined;
+  const start = () =>
+    lab.start().catch(async (err: unknown) => {
+      await lab.close();
+      instance?.unmount();
+      throw err;
+    });
+  // Chat: sockets first, they listen and connect while Ink and React load (a few hundred ms), so
+  // the first frame usually shows them connected. UDP and transfer: after the first frame, so the
+  // first probes and uploads do not time Ink's start (they share this event loop).
+  const isChat = opts.scene !== "udp" && opts.scene !== "transfer";
+  let started = isChat ? start() : undefined;
+  // Handled below; this keeps a failure while Ink loads from counting as unhandled.
+  let hasFailed = false;
+  started?.catch(() => {
+    hasFailed = true;
+  });
+  stdout.write(ENTER_ALT_SCREEN);
+  let isScreenRestored = false;
+  const restoreScreen = () => {
+    if (isScreenRestored) return;
+    isScreenRestored = true;
+    stdout.write(LEAVE_ALT_SCREEN);
+  };
+  process.once("exit", restoreScreen);
+  // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does.
+  const onSignal = () => {
+    void lab.close().finally(() => instance?.unmount());
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  try {
+    const [{ renderScene }, View] = await Promise.all([import("./demo-view.js"), loadView()]);
+    if (hasFailed) await started; // the server could not start: no frame, just the error
+    instance = renderScene(View as ComponentType<{ lab: SceneLab }>, lab, {
+      stdin,
+      stdout,
+      env: opts.env ?? process.env,
+    });
+    started ??= start();
+    for (const s of signals) process.on(s, onSignal);
+    await Promise.all([started, instance.waitUntilExit()]);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+    await lab.close();
+    instance?.unmount();
+    restoreScreen();
+    process.off("exit", restoreScreen);
+  }
+}
