@@ -27,6 +27,9 @@ export interface DemoOptions {
 /** A scene's controller and the component that draws it. */
 type SceneLab = LabController | TransferLabController | UdpLabController;
 
+/** How long the chat scene's first frame waits for the server and clients to be up, in ms. */
+const FIRST_FRAME_WAIT_MS = 500;
+
 const ENTER_ALT_SCREEN = "\u001b[?1049h\u001b[H";
 const LEAVE_ALT_SCREEN = "\u001b[?1049l";
 
@@ -78,9 +81,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
       instance?.unmount();
       throw err;
     });
-  // Chat: sockets first, they listen and connect while Ink and React load (a few hundred ms), so
-  // the first frame usually shows them connected. UDP and transfer: after the first frame, so the
-  // first probes and uploads do not time Ink's start (they share this event loop).
+  // Chat: sockets first, they listen and connect while Ink and React load (a few hundred ms), and
+  // the first frame waits for them (at most FIRST_FRAME_WAIT_MS), so it shows them connected
+  // instead of costing a second full frame right after. UDP and transfer: after the first frame,
+  // so the first probes and uploads do not time Ink's start (they share this event loop).
   const isChat = opts.scene !== "udp" && opts.scene !== "transfer";
   let started = isChat ? start() : undefined;
   // Handled below; this keeps a failure while Ink loads from counting as unhandled.
@@ -102,7 +106,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   };
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
   try {
-    const [{ renderScene }, View] = await Promise.all([import("./demo-view.js"), loadView()]);
+    const [{ renderScene }, View] = await Promise.all([
+      import("./demo-view.js"),
+      loadView(),
+      started && settledWithin(started, FIRST_FRAME_WAIT_MS),
+    ]);
     if (hasFailed) await started; // the server could not start: no frame, just the error
     instance = renderScene(View as ComponentType<{ lab: SceneLab }>, lab, {
       stdin,
@@ -119,4 +127,16 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     restoreScreen();
     process.off("exit", restoreScreen);
   }
+}
+
+/** Resolves when `promise` settles (either way) or after `ms`, whichever comes first. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
