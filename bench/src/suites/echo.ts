@@ -74,6 +74,7 @@ export const echoSuite: Suite = {
     const notes = [
       `${rounds} interleaved round(s) of ${seconds} s per server and connection count; median of rounds. Client: 32-byte lines, one outstanding per connection.`,
       "Server CPU: the server process's own user+system time (all its threads, GC included) over the measured window, per round trip.",
+      "At 1 connection client and server play ping-pong: whether the scheduler keeps them on one core or wakes the other one for every message moves both rows by up to 2× from run to run (seen: raw net 6,300 or 14,000 round trips/s on the same machine). The 50-connection rows are the steadier comparison.",
       "socketserver EchoHandler decodes each line (UTF-8 checked) and writes a new string; raw net and `raw chunks` (a StreamRequestHandler echoing rfile.readChunk()) send the received bytes straight back, so the gap between the two socketserver rows is the cost of framing, and the gap between `raw chunks` and raw net the cost of the framework.",
       "Targets (issue 3): socketserver ≥ 0.9 × raw round trips/s, ≤ 1.25 × raw CPU per round trip, p99 ≤ 1.3 × raw, ≥ 2 × python3 ThreadingTCPServer at 50 connections.",
     ];
