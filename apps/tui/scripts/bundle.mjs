@@ -12,7 +12,10 @@ import { build } from "esbuild";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = resolve(root, "dist/bundle");
 
-/** Ink imports its devtools (and react-devtools-core, not installed) only when DEV=true. */
+/**
+ * Ink imports its devtools (and react-devtools-core) only when DEV=true, and warns and goes on when
+ * react-devtools-core is not installed, as here: the stub fails the same way.
+ */
 const noInkDevtools = {
   name: "no-ink-devtools",
   setup(b) {
@@ -20,7 +23,8 @@ const noInkDevtools = {
       args.importer.includes("/ink/") ? { path: "ink-devtools", namespace: "stub" } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-      contents: 'throw new Error("Ink devtools (DEV=true) are not part of the lab demo bundle");',
+      contents:
+        'throw Object.assign(new Error("react-devtools-core is not part of the lab demo bundle"), { code: "ERR_MODULE_NOT_FOUND" });',
       loader: "js",
     }));
   },
@@ -38,6 +42,21 @@ const yogaWithoutFetch = {
       const patched = source.replaceAll('"function"!=typeof fetch', "!0");
       if (patched === source) throw new Error(`${args.path}: no fetch check to patch (yoga-layout changed?)`);
       return { contents: patched, loader: "js" };
+    });
+  },
+};
+
+/** Under DEV=true Ink reads its own package.json beside its build/; in the bundle it is inlined. */
+const inkPackageJsonInline = {
+  name: "ink-package-json-inline",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]ink[\\/]build[\\/]reconciler\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const read = "fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')";
+      if (!source.includes(read))
+        throw new Error(`${args.path}: no package.json read to inline (ink changed?)`);
+      const json = await readFile(resolve(dirname(args.path), "../package.json"), "utf8");
+      return { contents: source.replace(read, JSON.stringify(json)), loader: "js" };
     });
   },
 };
@@ -64,7 +83,7 @@ const result = await build({
   banner: {
     js: 'import { createRequire as __netlabCreateRequire } from "node:module";\nconst require = __netlabCreateRequire(import.meta.url);',
   },
-  plugins: [noInkDevtools, yogaWithoutFetch],
+  plugins: [noInkDevtools, yogaWithoutFetch, inkPackageJsonInline],
   legalComments: "none",
   metafile: true,
   logLevel: "warning",

@@ -146,6 +146,9 @@ export const demoSuite: Suite = {
       }
       ctx.log(`run ${i + 1}/${runs}`);
     }
+    const bundleAfter = bundleState();
+    if (bundleAfter !== bundle)
+      ctx.log(`warning: the TUI bundle went from ${bundle} to ${bundleAfter} during the run`);
     const node = median(ready["node -e 0 (spawn to exit)"]!);
     const raw = median(ready["raw net: server + 3 sockets, one line"]!);
     return [
@@ -166,7 +169,7 @@ export const demoSuite: Suite = {
           return [name, fmt(m, 0), `${(m / node).toFixed(2)}×`, `${(m / raw).toFixed(2)}×`, f, q];
         }),
         notes: [
-          `${runs} runs each, interleaved, each under util-linux \`script\` (a real pty). TUI bundle: ${bundle}.`,
+          `${runs} runs each, interleaved, each under util-linux \`script\` (a real pty). TUI bundle: ${bundle === bundleAfter ? bundle : `${bundle}, then ${bundleAfter}`}.`,
           "First full frame: the first frame Ink writes in which the server pane says listening, every client pane says connected, and the key legend is drawn (ANSI stripped; Ink writes each frame whole). First frame: the first one of any kind (the title line).",
           "Baselines: `node -e 0` (spawn to exit in the same pty) and a raw-net program that opens a server and 3 sockets and prints one line. Target: lab demo under 1 s.",
           "`lab demo` loads @netlab/tui from one esbuild bundle (dist/tui.bundle.js) when it is up to date; the unbundled row loads the ~800 modules `tsc` built, as before the bundle (docs/demo.md, Start-up).",

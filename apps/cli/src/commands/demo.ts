@@ -138,6 +138,9 @@ async function playScript(
  * otherwise from its modules as `tsc` built them.
  */
 async function loadTui(): Promise<import("@netlab/tui/load").Tui> {
+  // Node 22.1+ (not 20): V8 caches the compiled TUI on disk (in the OS temp folder) for the next start.
+  const nodeModule = (await import("node:module")) as { enableCompileCache?: () => unknown };
+  nodeModule.enableCompileCache?.();
   const { bundleState, loadBundle } = await import("@netlab/tui/load");
   return bundleState() === "fresh" ? loadBundle() : await import("@netlab/tui");
 }
