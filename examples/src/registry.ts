@@ -15,6 +15,27 @@ export const examples: ExampleInfo[] = [
     topic: "sockets",
     summary: "ping a lossy, slow UDP echo server in one process: timeouts, RTTs, a ping-style summary",
   },
+  { name: "echo-server", topic: "socketserver", summary: "TCPServer + EchoHandler: each line comes back" },
+  {
+    name: "upper-server",
+    topic: "socketserver",
+    summary: "your own StreamRequestHandler: upper-cased lines, two clients at once",
+  },
+  {
+    name: "file-sender",
+    topic: "socketserver",
+    summary: "stream a file with await wfile.write(): backpressure, then SHA-256 checked",
+  },
+  {
+    name: "udp-echo",
+    topic: "socketserver",
+    summary: "UDPServer + DatagramRequestHandler: datagrams come back",
+  },
+  {
+    name: "forking-server",
+    topic: "socketserver",
+    summary: "ForkingTCPServer: a CPU-heavy handler on two worker processes sharing a port",
+  },
   {
     name: "generics",
     topic: "generics",
