@@ -172,7 +172,7 @@ export const demoSuite: Suite = {
           `${runs} runs each, interleaved, each under util-linux \`script\` (a real pty). TUI bundle: ${bundle === bundleAfter ? bundle : `${bundle}, then ${bundleAfter}`}.`,
           "First full frame: the first frame Ink writes in which the server pane says listening, every client pane says connected, and the key legend is drawn (ANSI stripped; Ink writes each frame whole). First frame: the first one of any kind (the title line).",
           "Baselines: `node -e 0` (spawn to exit in the same pty) and a raw-net program that opens a server and 3 sockets and prints one line. Target: lab demo under 1 s.",
-          "`lab demo` loads @netlab/tui from one esbuild bundle (dist/tui.bundle.js) when it is up to date; the unbundled row loads the ~800 modules `tsc` built, as before the bundle (docs/demo.md, Start-up).",
+          "`lab demo` loads @netlab/tui from its esbuild bundle (apps/tui/dist/bundle/) when that is up to date; the unbundled row loads the ~800 modules `tsc` built instead, as before the bundle (it keeps the other start-up change: the first frame waits for the sockets). Why and how: docs/demo.md, Start-up.",
         ],
       },
     ];
