@@ -100,17 +100,22 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     stdout.write(LEAVE_ALT_SCREEN);
   };
   process.once("exit", restoreScreen);
-  // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does.
+  // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does; so does Ctrl-C
+  // while Ink is still loading (the terminal is not in raw mode yet, so it arrives as SIGINT).
+  let isQuitting = false;
   const onSignal = () => {
+    isQuitting = true;
     void lab.close().finally(() => instance?.unmount());
   };
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const s of signals) process.on(s, onSignal);
   try {
     const [{ renderScene }, View] = await Promise.all([
       import("./demo-view.js"),
       loadView(),
       started && settledWithin(started, FIRST_FRAME_WAIT_MS),
     ]);
+    if (isQuitting) return;
     if (hasFailed) await started; // the server could not start: no frame, just the error
     instance = renderScene(View as ComponentType<{ lab: SceneLab }>, lab, {
       stdin,
@@ -118,7 +123,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
       env: opts.env ?? process.env,
     });
     started ??= start();
-    for (const s of signals) process.on(s, onSignal);
     await Promise.all([started, instance.waitUntilExit()]);
   } finally {
     for (const s of signals) process.off(s, onSignal);
