@@ -43,6 +43,14 @@ describe("lab server --mode echo|upper", () => {
     expect(lab.stdout()).toBe("");
   });
 
+  it("a SIGTERM sent the moment the ready line appears still shuts down gracefully (exit 0)", async () => {
+    for (const mode of ["echo", "chat"]) {
+      const { lab } = await server(mode);
+      expect(await lab.stop("SIGTERM")).toBe(0);
+      expect(lab.stderr()).toContain("stopped");
+    }
+  });
+
   it("upper: each line comes back upper-cased, even after the client half-closed", async () => {
     const { port } = await server("upper");
     expect(await exchange(port, "hello\nno newline at the end")).toBe("HELLO\nNO NEWLINE AT THE END\n");

@@ -165,9 +165,6 @@ async function runServer(opts: ServerOpts): Promise<void> {
     raw: opts,
   });
   logConnections(server);
-  await server.listen();
-  const { host, port: bound } = server.address;
-  log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -180,9 +177,14 @@ async function runServer(opts: ServerOpts): Promise<void> {
     log(`shutting down (${open} connection${open === 1 ? "" : "s"} open)`);
     void server.shutdown();
   };
+  // Handlers go in before the ready line: a script that signals as soon as it reads the line
+  // must get a graceful shutdown, not the default kill.
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
+    await server.listen();
+    const { host, port: bound } = server.address;
+    log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
     await server.serveForever();
   } finally {
     process.off("SIGINT", onSignal);
