@@ -9,4 +9,13 @@ import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
 
 /** Every suite, in the order `pnpm bench` runs them. Add yours here. */
-export const suites: Suite[] = [cliSuite, demoSuite, echoSuite, chatSuite, mutexSuite, transferSuite, udpSuite, urlSuite];
+export const suites: Suite[] = [
+  cliSuite,
+  demoSuite,
+  echoSuite,
+  chatSuite,
+  mutexSuite,
+  transferSuite,
+  udpSuite,
+  urlSuite,
+];
