@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import { type FileHandle, open, stat, unlink } from "node:fs/promises";
 import type { Socket } from "node:net";
 import path from "node:path";
+import { Mutex } from "@netlab/concurrency";
 import { connect, NetworkError } from "@netlab/socketserver";
 import { alreadyExists, commitPart, exists } from "./commit.js";
 import { fsError, isTransferErrorCode, TransferError } from "./errors.js";
@@ -74,8 +75,9 @@ export interface TransferResult {
 }
 
 /**
- * A connection to a `lab files` server. One request at a time; the connection is reused for
- * several files. Emits `progress` ({@link Progress}).
+ * A connection to a `lab files` server, reused for several files. Requests run one at a time:
+ * a call made while another is in flight waits its turn (in call order) rather than failing.
+ * Emits `progress` ({@link Progress}).
  * @example
  * await using client = await TransferClient.connect({ port: 5002 });
  * client.on("progress", (p) => console.error(p.bytesDone, "/", p.totalBytes));
@@ -85,7 +87,8 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
   readonly #wire: SocketWire;
   readonly #stream: StreamOptions;
   readonly #signal: AbortSignal | undefined;
-  #busy = false;
+  /** One request on the wire at a time; later calls queue behind it. */
+  readonly #turn = new Mutex({ name: "transfer-client" });
 
   /** Wraps a connected socket (use {@link TransferClient.connect} to dial). */
   constructor(socket: Socket, options: Pick<ClientOptions, "stream" | "signal"> = {}) {
@@ -161,14 +164,12 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
     await this.close();
   }
 
-  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#busy) throw new Error("TransferClient: one request at a time");
-    this.#busy = true;
-    try {
-      return await fn();
-    } finally {
-      this.#busy = false;
-    }
+  /**
+   * Runs `fn` once the requests before it are done. The client's signal also cancels a request
+   * still waiting its turn (a ConcurrencyError ABORTED).
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#turn.runExclusive(fn, { signal: this.#signal });
   }
 
   /** The next header, which must be one of `ops`; an `error` header is thrown as its TransferError. */

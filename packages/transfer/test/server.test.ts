@@ -109,6 +109,47 @@ describe("FileServer + TransferClient", () => {
     expect(await readdir(dir)).not.toContain("x.part");
   });
 
+  it("queues requests made at once on one client and runs them in call order", async () => {
+    const server = await start();
+    const c = await client(server);
+    const big = bytes(3 * 1024 * 1024 + 5, 7);
+    await writeFile(path.join(dir, "big.bin"), big);
+    await writeFile(path.join(root, "small.txt"), "small");
+    const finished: string[] = [];
+    const track = <T>(what: string, p: Promise<T>) =>
+      p.finally(() => {
+        finished.push(what);
+      });
+    const [up, refused, down, listed] = await Promise.allSettled([
+      track("upload", c.upload(path.join(dir, "big.bin"))),
+      track("missing", c.download("missing.txt", path.join(dir, "missing.txt"))),
+      track("download", c.download("small.txt", path.join(dir, "small.txt"))),
+      track("list", c.list()),
+    ]);
+    expect(finished).toEqual(["upload", "missing", "download", "list"]);
+    expect(up).toMatchObject({ status: "fulfilled", value: { bytes: big.length, sha256: sha(big) } });
+    expect(refused).toMatchObject({ status: "rejected", reason: { code: "NOT_FOUND" } });
+    expect(down).toMatchObject({ status: "fulfilled", value: { bytes: 5 } });
+    expect(listed.status === "fulfilled" && listed.value.entries.map((e) => e.name)).toEqual([
+      "big.bin",
+      "small.txt",
+    ]);
+    expect(await readFile(path.join(dir, "small.txt"), "utf8")).toBe("small");
+  });
+
+  it("cancels a request still waiting its turn when the client's signal aborts", async () => {
+    const server = await start();
+    const abort = new AbortController();
+    const c = await TransferClient.connect({ port: server.address.port, signal: abort.signal });
+    clients.push(c);
+    await writeFile(path.join(dir, "big.bin"), bytes(1024 * 1024));
+    const first = c.upload(path.join(dir, "big.bin"));
+    const queued = c.list();
+    abort.abort(new Error("user pressed Ctrl-C"));
+    await expect(queued).rejects.toMatchObject({ code: "ABORTED" });
+    await expect(first).rejects.toBeInstanceOf(Error);
+  });
+
   it("refuses uploads when read-only, and files over maxSizeBytes before any data moves", async () => {
     const ro = await start({ readOnly: true });
     await writeFile(path.join(dir, "a.bin"), bytes(10));
