@@ -31,13 +31,16 @@ export interface LabProcess {
   write(text: string | Uint8Array): void;
   /** Closes stdin. */
   endInput(): void;
-  /** Resolves with the exit code (or 128+signal) when the process ends. */
+  /** Resolves with the exit code (or 128+signal) once the process has ended and its stdio closed. */
   readonly exited: Promise<number>;
   /** Sends `signal` and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
 const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** How long after the process exits its stdio may stay open before the run counts as ended anyway. */
+const CLOSE_GRACE_MS = 2_000;
 
 /** Spawns `lab ARGS...`; the process is killed when the test finishes. */
 export function startLab(args: string[], opts: StartOptions = {}): LabProcess {
@@ -61,10 +64,22 @@ export function startLab(args: string[], opts: StartOptions = {}): LabProcess {
     notify();
   });
   child.stdin?.on("error", () => {}); // the process may exit before reading all input
+  // Resolved on "close", not "exit": "close" comes after stdout and stderr have been read to the
+  // end, so a finished run never reports its exit code with output still in the pipe. A grandchild
+  // that inherited the pipes could hold them open forever, so CLOSE_GRACE_MS after "exit" the
+  // pipes are dropped and the exit code stands.
   const exited = new Promise<number>((resolve) => {
-    child.on("exit", (code, signal) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       resolve(code ?? 128 + (SIGNALS[signal ?? ""] ?? 0));
       notify();
+    };
+    child.on("close", finish);
+    child.on("exit", (code, signal) => {
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code, signal);
+      }, CLOSE_GRACE_MS).unref();
     });
   });
   let isExited = false;
