@@ -1,12 +1,12 @@
-import { Box, type Key, Text, useApp, useInput } from "ink";
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { Box, type Key, useInput } from "ink";
+import { useEffect, useSyncExternalStore } from "react";
 import { computeLayout } from "../layout.js";
 import type { LabControls } from "../model.js";
-import { truncate } from "../text.js";
-import { useTheme } from "../theme.js";
+import { cycleFocus, scrollDelta, useSceneUi } from "../use-scene-ui.js";
 import { useTerminalSize } from "../use-terminal-size.js";
 import { ClientPane } from "./ClientPane.js";
-import { Legend } from "./Legend.js";
+import { LEGEND } from "./Legend.js";
+import { ClientGrid, plural, SceneFrame, serverAddress } from "./SceneFrame.js";
 import { ServerPane } from "./ServerPane.js";
 import { TooSmall } from "./TooSmall.js";
 import { WireView } from "./WireView.js";
@@ -17,8 +17,6 @@ export interface AppProps {
   /** Called once the lab is closed after Ctrl-C; the app has exited by then. */
   onQuit?: () => void;
 }
-
-const PAGE_ROWS = 5;
 
 /** A key event with nothing pressed, for keys split out of a pasted string. */
 const NO_KEY: Key = {
@@ -68,30 +66,13 @@ interface UiState {
  * Focus starts on client 1; every key goes to the focused client's input except the lab keys.
  */
 export function App({ lab, onQuit }: AppProps) {
-  const { exit } = useApp();
-  const theme = useTheme();
   const snapshot = useSyncExternalStore(lab.subscribe, lab.getSnapshot);
   const { columns, rows } = useTerminalSize();
-  // Key handling reads and writes this ref, not render-time state: keys typed faster than a
-  // render (a paste, tmux send-keys) must each see the effect of the one before.
-  const ui = useRef<UiState>({ focus: 0, inputs: {}, offsets: {}, isWire: false, isQuitting: false });
-  const [, setVersion] = useState(0);
-  const update = useCallback((patch: Partial<UiState>) => {
-    ui.current = { ...ui.current, ...patch };
-    setVersion((v) => v + 1);
-  }, []);
-
-  const quit = useCallback(() => {
-    if (ui.current.isQuitting) return;
-    update({ isQuitting: true });
-    void lab
-      .close()
-      .catch(() => {})
-      .finally(() => {
-        exit();
-        onQuit?.();
-      });
-  }, [lab, exit, onQuit, update]);
+  const { ui, update, quit } = useSceneUi<UiState>(
+    lab,
+    { focus: 0, inputs: {}, offsets: {}, isWire: false, isQuitting: false },
+    onQuit,
+  );
 
   const handle = (input: string, key: Key): void => {
     if (key.ctrl && input === "c") {
@@ -121,8 +102,7 @@ export function App({ lab, onQuit }: AppProps) {
     const scrollKey = state.isWire ? `wire:${id}` : `client:${id}`;
     const count = all.length;
     if (key.tab) {
-      const focus = Math.min(state.focus, count - 1);
-      update({ focus: key.shift ? (focus - 1 + count) % count : (focus + 1) % count });
+      update({ focus: cycleFocus(Math.min(state.focus, count - 1), count, key) });
       return;
     }
     if (key.ctrl) {
@@ -139,9 +119,8 @@ export function App({ lab, onQuit }: AppProps) {
       }
       return;
     }
-    if (key.pageUp || key.upArrow || key.pageDown || key.downArrow) {
-      const step = key.pageUp || key.pageDown ? PAGE_ROWS : 1;
-      const delta = key.pageUp || key.upArrow ? step : -step;
+    const delta = scrollDelta(key);
+    if (delta !== undefined) {
       const offset = Math.max(0, (state.offsets[scrollKey] ?? 0) + delta);
       update({ offsets: { ...state.offsets, [scrollKey]: offset } });
       return;
@@ -176,49 +155,38 @@ export function App({ lab, onQuit }: AppProps) {
   if (layout.kind === "too-small") return <TooSmall layout={layout} clients={clients.length} />;
 
   const server = snapshot.server;
-  const title = ` netlab demo `;
-  const where = server.port === 0 ? "starting…" : `${server.host}:${server.port}`;
-  const subtitle = `  chat server ${where} · ${clients.length} client${clients.length === 1 ? "" : "s"} · type in any client and watch the message travel`;
-  const gridRows: number[][] = [];
-  for (let r = 0; r < layout.gridRows; r++) {
-    gridRows.push(clients.slice(r * layout.perRow, (r + 1) * layout.perRow).map((c) => c.id - 1));
-  }
+  const subtitle = `  chat server ${serverAddress(server)} · ${plural(clients.length, "client")} · type in any client and watch the message travel`;
   return (
-    <Box flexDirection="column" width={columns} height={layout.height}>
-      <Text wrap="truncate">
-        <Text bold inverse color={theme.accent}>
-          {title}
-        </Text>
-        <Text color={theme.dim}>{truncate(subtitle, Math.max(0, columns - title.length))}</Text>
-      </Text>
-      {gridRows.map((row) => (
-        <Box key={row[0]} flexDirection="row">
-          {row.map((index) => {
-            const c = clients[index]!;
-            return (
-              <ClientPane
-                key={c.id}
-                client={c}
-                rect={layout.clients[index]!}
-                isFocused={c.id === focusedId}
-                input={inputs[c.id] ?? ""}
-                offset={offsets[`client:${c.id}`] ?? 0}
-              />
-            );
-          })}
-        </Box>
-      ))}
+    <SceneFrame
+      columns={columns}
+      height={layout.height}
+      subtitle={subtitle}
+      legend={LEGEND}
+      isQuitting={isQuitting}
+    >
+      <ClientGrid
+        layout={layout}
+        count={clients.length}
+        pane={(index) => {
+          const c = clients[index]!;
+          return (
+            <ClientPane
+              key={c.id}
+              client={c}
+              rect={layout.clients[index]!}
+              isFocused={c.id === focusedId}
+              input={inputs[c.id] ?? ""}
+              offset={offsets[`client:${c.id}`] ?? 0}
+            />
+          );
+        }}
+      />
       <Box flexDirection="row">
         {layout.server.width > 0 ? <ServerPane server={server} rect={layout.server} /> : null}
         {layout.wire && focused ? (
           <WireView client={focused} rect={layout.wire} offset={offsets[`wire:${focusedId}`] ?? 0} />
         ) : null}
       </Box>
-      {isQuitting ? (
-        <Text color={theme.warn}>closing every socket and the server…</Text>
-      ) : (
-        <Legend width={columns} />
-      )}
-    </Box>
+    </SceneFrame>
   );
 }

@@ -1,9 +1,10 @@
-import { Box, Text } from "ink";
+import { Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { ClientView } from "../model.js";
 import { truncate } from "../text.js";
-import { stateColor, stateGlyph, useTheme } from "../theme.js";
+import { stateGlyph, useTheme } from "../theme.js";
 import { InputLine } from "./InputLine.js";
+import { ClientHeader, Pane, paneInner } from "./Pane.js";
 import { Transcript } from "./Transcript.js";
 
 /** Props for {@link ClientPane}. */
@@ -22,34 +23,22 @@ export interface ClientPaneProps {
  */
 export function ClientPane({ client, rect, isFocused, input, offset = 0 }: ClientPaneProps) {
   const theme = useTheme();
-  const inner = Math.max(1, rect.width - 4);
+  const inner = paneInner(rect);
   const transcriptHeight = Math.max(1, rect.height - 4);
   const room = client.room ? `  ${client.room}` : "";
   const marker = isFocused ? "▶ " : "";
   const stateText = `${stateGlyph(client.state)} ${client.state}`;
   const nick = truncate(`${marker}${client.id} ${client.nick}`, Math.max(4, inner - stateText.length - 2));
   return (
-    <Box
-      flexDirection="column"
-      width={rect.width}
-      height={rect.height}
-      borderStyle={isFocused ? "bold" : "round"}
-      borderColor={isFocused ? theme.accent : theme.dim}
-      paddingX={1}
-    >
-      <Text wrap="truncate">
-        <Text bold color={isFocused ? theme.accent : undefined}>
-          {nick}
-        </Text>
-        {"  "}
-        <Text color={stateColor(theme, client.state)}>{stateText}</Text>
+    <Pane rect={rect} isFocused={isFocused}>
+      <ClientHeader name={nick} isFocused={isFocused} state={client.state}>
         <Text color={theme.dim}>
           {/* The room only when it fits whole: "#…" says nothing. */}
           {[...room].length <= inner - [...nick].length - stateText.length - 2 ? room : ""}
         </Text>
-      </Text>
+      </ClientHeader>
       <Transcript lines={client.transcript} width={inner} height={transcriptHeight} offset={offset} />
       <InputLine value={input} width={inner} isFocused={isFocused} state={client.state} />
-    </Box>
+    </Pane>
   );
 }

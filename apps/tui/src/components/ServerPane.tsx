@@ -2,7 +2,8 @@ import { Box, Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { PeerView, ServerView } from "../model.js";
 import { fit, formatBytes, truncate } from "../text.js";
-import { stateColor, stateGlyph, useTheme } from "../theme.js";
+import { useTheme } from "../theme.js";
+import { Pane, paneInner, ServerHeader } from "./Pane.js";
 import { Transcript } from "./Transcript.js";
 
 /** Props for {@link ServerPane}. */
@@ -26,8 +27,7 @@ const PEERS_WIDTH = PEER_COLUMNS.reduce((n, c) => n + c.width + 1, 0);
  * Side by side when wide enough, stacked otherwise.
  */
 export function ServerPane({ server, rect }: ServerPaneProps) {
-  const theme = useTheme();
-  const inner = Math.max(1, rect.width - 4);
+  const inner = paneInner(rect);
   const bodyHeight = Math.max(1, rect.height - 3);
   const isSideBySide = inner >= PEERS_WIDTH + 24;
   const peersHeight = isSideBySide
@@ -35,26 +35,11 @@ export function ServerPane({ server, rect }: ServerPaneProps) {
     : Math.min(Math.max(2, server.peers.length + 1), Math.ceil(bodyHeight / 2));
   const logHeight = isSideBySide ? bodyHeight : Math.max(0, bodyHeight - peersHeight);
   const logWidth = isSideBySide ? inner - PEERS_WIDTH - 1 : inner;
-  const status = `${stateGlyph(server.status)} ${server.status}`;
   const title = server.port === 0 ? "server" : `server ${server.host}:${server.port}`;
   const stats = `  ${server.peers.length} peers  ${server.messagesPerSecond.toFixed(1)} msg/s  ${server.messagesTotal} msgs  in ${formatBytes(server.bytesIn)}  out ${formatBytes(server.bytesOut)}`;
   return (
-    <Box
-      flexDirection="column"
-      width={rect.width}
-      height={rect.height}
-      borderStyle="round"
-      borderColor={theme.dim}
-      paddingX={1}
-    >
-      <Text wrap="truncate">
-        <Text bold>{title}</Text>
-        {"  "}
-        <Text color={stateColor(theme, server.status)}>{status}</Text>
-        <Text color={theme.dim}>
-          {truncate(stats, Math.max(0, inner - title.length - status.length - 2))}
-        </Text>
-      </Text>
+    <Pane rect={rect}>
+      <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />
       <Box flexDirection={isSideBySide ? "row" : "column"}>
         <Box flexDirection="column" width={isSideBySide ? PEERS_WIDTH : inner} height={peersHeight}>
           <PeerTable peers={server.peers} height={peersHeight} width={isSideBySide ? PEERS_WIDTH : inner} />
@@ -64,7 +49,7 @@ export function ServerPane({ server, rect }: ServerPaneProps) {
           <Transcript lines={server.log} width={logWidth} height={logHeight} placeholder="no events yet" />
         ) : null}
       </Box>
-    </Box>
+    </Pane>
   );
 }
 

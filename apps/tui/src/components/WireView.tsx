@@ -4,6 +4,7 @@ import type { ClientView } from "../model.js";
 import { formatBytes, tail, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 import { WIRE_MARKS, type WireRole, wireRows, wireTotals } from "../wire.js";
+import { Pane, paneInner } from "./Pane.js";
 
 /** Props for {@link WireView}. */
 export interface WireViewProps {
@@ -20,7 +21,7 @@ export interface WireViewProps {
  */
 export function WireView({ client, rect, offset = 0 }: WireViewProps) {
   const theme = useTheme();
-  const inner = Math.max(1, rect.width - 4);
+  const inner = paneInner(rect);
   const height = Math.max(1, rect.height - 4);
   const totals = wireTotals(client.wire);
   const title = `wire · client ${client.id} ${client.nick}`;
@@ -35,14 +36,7 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
     return undefined;
   };
   return (
-    <Box
-      flexDirection="column"
-      width={rect.width}
-      height={rect.height}
-      borderStyle="round"
-      borderColor={theme.accent}
-      paddingX={1}
-    >
+    <Pane rect={rect} borderColor={theme.accent}>
       <Text wrap="truncate">
         <Text bold color={theme.accent}>
           {title}
@@ -73,6 +67,6 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
           ))
         )}
       </Box>
-    </Box>
+    </Pane>
   );
 }

@@ -1,11 +1,14 @@
-import { Box, type Key, Text, useApp, useInput } from "ink";
-import { useCallback, useRef, useState, useSyncExternalStore } from "react";
-import { Legend, TRANSFER_LEGEND } from "../components/Legend.js";
+import { type Key, Text, useInput } from "ink";
+import { useSyncExternalStore } from "react";
+import { TRANSFER_LEGEND } from "../components/Legend.js";
+import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
+import { ClientGrid, plural, SceneFrame, serverAddress } from "../components/SceneFrame.js";
 import { TooSmall } from "../components/TooSmall.js";
 import { Transcript } from "../components/Transcript.js";
 import { computeLayout, type Rect } from "../layout.js";
 import { formatBytes, truncate } from "../text.js";
-import { stateColor, stateGlyph, useTheme } from "../theme.js";
+import { useTheme } from "../theme.js";
+import { cycleFocus, scrollDelta, useSceneUi } from "../use-scene-ui.js";
 import { useTerminalSize } from "../use-terminal-size.js";
 import type { FileServerView, TransferControls, UploaderView } from "./model.js";
 
@@ -15,23 +18,18 @@ export interface TransferAppProps {
   onQuit?: () => void;
 }
 
-const PAGE_ROWS = 5;
-
 /**
  * The transfer scene in the same frame: uploader panes side by side (a progress bar for the file
  * in flight, then each finished file with its SHA-256), the file server below, the legend last.
  */
 export function TransferApp({ lab, onQuit }: TransferAppProps) {
-  const { exit } = useApp();
-  const theme = useTheme();
   const snapshot = useSyncExternalStore(lab.subscribe, lab.getSnapshot);
   const { columns, rows } = useTerminalSize();
-  const ui = useRef({ focus: 0, offsets: {} as Record<number, number>, isQuitting: false });
-  const [, setVersion] = useState(0);
-  const update = useCallback((patch: Partial<typeof ui.current>) => {
-    ui.current = { ...ui.current, ...patch };
-    setVersion((v) => v + 1);
-  }, []);
+  const { ui, update, quit } = useSceneUi(
+    lab,
+    { focus: 0, offsets: {} as Record<number, number>, isQuitting: false },
+    onQuit,
+  );
 
   const handle = (input: string, key: Key): void => {
     if (!key.ctrl && !key.meta && input.length > 1 && !input.includes("\u001b")) {
@@ -40,33 +38,22 @@ export function TransferApp({ lab, onQuit }: TransferAppProps) {
     }
     const state = ui.current;
     if (key.ctrl && input === "c") {
-      if (state.isQuitting) return;
-      update({ isQuitting: true });
-      void lab
-        .close()
-        .catch(() => {})
-        .finally(() => {
-          exit();
-          onQuit?.();
-        });
+      quit();
       return;
     }
     if (state.isQuitting) return;
     const all = lab.getSnapshot().clients;
-    const count = all.length;
-    const focus = Math.min(state.focus, count - 1);
+    const focus = Math.min(state.focus, all.length - 1);
     const current = all[focus];
     if (!current) return;
-    if (key.tab) update({ focus: key.shift ? (focus - 1 + count) % count : (focus + 1) % count });
+    const delta = scrollDelta(key);
+    if (key.tab) update({ focus: cycleFocus(focus, all.length, key) });
     else if (key.return) lab.upload(current.id);
     else if (key.ctrl && input === "n") void lab.addClient().then((id) => update({ focus: id - 1 }));
     else if (key.ctrl && input === "r") void lab.restartServer().catch(() => {});
-    else if (key.pageUp || key.upArrow || key.pageDown || key.downArrow) {
-      const step = key.pageUp || key.pageDown ? PAGE_ROWS : 1;
-      const delta = key.pageUp || key.upArrow ? step : -step;
-      update({
-        offsets: { ...state.offsets, [current.id]: Math.max(0, (state.offsets[current.id] ?? 0) + delta) },
-      });
+    else if (delta !== undefined) {
+      const offset = Math.max(0, (state.offsets[current.id] ?? 0) + delta);
+      update({ offsets: { ...state.offsets, [current.id]: offset } });
     }
   };
   useInput(handle);
@@ -77,44 +64,33 @@ export function TransferApp({ lab, onQuit }: TransferAppProps) {
   const layout = computeLayout(columns, rows, clients.length);
   if (layout.kind === "too-small") return <TooSmall layout={layout} clients={clients.length} />;
   const server = snapshot.server;
-  const title = " netlab demo ";
-  const where = server.port === 0 ? "starting…" : `${server.host}:${server.port}`;
-  const subtitle = `  file server ${where} · ${clients.length} uploader${clients.length === 1 ? "" : "s"} · verified uploads: every file's SHA-256 checked by the server`;
-  const grid: number[][] = [];
-  for (let r = 0; r < layout.gridRows; r++) {
-    grid.push(clients.slice(r * layout.perRow, (r + 1) * layout.perRow).map((c) => c.id - 1));
-  }
+  const subtitle = `  file server ${serverAddress(server)} · ${plural(clients.length, "uploader")} · verified uploads: every file's SHA-256 checked by the server`;
   return (
-    <Box flexDirection="column" width={columns} height={layout.height}>
-      <Text wrap="truncate">
-        <Text bold inverse color={theme.accent}>
-          {title}
-        </Text>
-        <Text color={theme.dim}>{truncate(subtitle, Math.max(0, columns - title.length))}</Text>
-      </Text>
-      {grid.map((row) => (
-        <Box key={row[0]} flexDirection="row">
-          {row.map((index) => {
-            const c = clients[index]!;
-            return (
-              <UploaderPane
-                key={c.id}
-                uploader={c}
-                rect={layout.clients[index]!}
-                isFocused={c.id === focusedId}
-                offset={offsets[c.id] ?? 0}
-              />
-            );
-          })}
-        </Box>
-      ))}
+    <SceneFrame
+      columns={columns}
+      height={layout.height}
+      subtitle={subtitle}
+      legend={TRANSFER_LEGEND}
+      isQuitting={isQuitting}
+    >
+      <ClientGrid
+        layout={layout}
+        count={clients.length}
+        pane={(index) => {
+          const c = clients[index]!;
+          return (
+            <UploaderPane
+              key={c.id}
+              uploader={c}
+              rect={layout.clients[index]!}
+              isFocused={c.id === focusedId}
+              offset={offsets[c.id] ?? 0}
+            />
+          );
+        }}
+      />
       <FileServerPane server={server} rect={layout.server} />
-      {isQuitting ? (
-        <Text color={theme.warn}>closing every socket and the server…</Text>
-      ) : (
-        <Legend width={columns} items={TRANSFER_LEGEND} />
-      )}
-    </Box>
+    </SceneFrame>
   );
 }
 
@@ -137,7 +113,7 @@ function UploaderPane({
   offset: number;
 }) {
   const theme = useTheme();
-  const inner = Math.max(1, rect.width - 4);
+  const inner = paneInner(rect);
   const shown =
     u.state === "uploading" || u.state === "connecting"
       ? "connecting"
@@ -151,21 +127,13 @@ function UploaderPane({
       ? `${formatBytes(u.bytesDone)} / ${formatBytes(u.totalBytes)} · ${formatBytes(Math.round(u.bytesPerSecond))}/s`
       : "waiting";
   return (
-    <Box
-      flexDirection="column"
-      width={rect.width}
-      height={rect.height}
-      borderStyle={isFocused ? "bold" : "round"}
-      borderColor={isFocused ? theme.accent : theme.dim}
-      paddingX={1}
-    >
-      <Text wrap="truncate">
-        <Text bold color={isFocused ? theme.accent : undefined}>
-          {`${isFocused ? "▶ " : ""}${u.id} uploader`}
-        </Text>
-        {"  "}
-        <Text color={stateColor(theme, shown)}>{`${stateGlyph(shown)} ${u.state}`}</Text>
-      </Text>
+    <Pane rect={rect} isFocused={isFocused}>
+      <ClientHeader
+        name={`${isFocused ? "▶ " : ""}${u.id} uploader`}
+        isFocused={isFocused}
+        state={shown}
+        label={u.state}
+      />
       <Text wrap="truncate">{truncate(u.name ?? "no file yet", inner)}</Text>
       <Text wrap="truncate">
         <Text color={u.state === "failed" ? theme.bad : theme.ok}>
@@ -177,39 +145,23 @@ function UploaderPane({
         {truncate(detail, inner)}
       </Text>
       <Transcript lines={u.log} width={inner} height={Math.max(1, rect.height - 6)} offset={offset} />
-    </Box>
+    </Pane>
   );
 }
 
 function FileServerPane({ server, rect }: { server: FileServerView; rect: Rect }) {
-  const theme = useTheme();
-  const inner = Math.max(1, rect.width - 4);
+  const inner = paneInner(rect);
   const title = server.port === 0 ? "file server" : `file server ${server.host}:${server.port}`;
-  const status = `${stateGlyph(server.status)} ${server.status}`;
   const stats = `  ${server.files} files  ${formatBytes(server.bytesStored)} stored`;
   return (
-    <Box
-      flexDirection="column"
-      width={rect.width}
-      height={rect.height}
-      borderStyle="round"
-      borderColor={theme.dim}
-      paddingX={1}
-    >
-      <Text wrap="truncate">
-        <Text bold>{title}</Text>
-        {"  "}
-        <Text color={stateColor(theme, server.status)}>{status}</Text>
-        <Text color={theme.dim}>
-          {truncate(stats, Math.max(0, inner - title.length - status.length - 2))}
-        </Text>
-      </Text>
+    <Pane rect={rect}>
+      <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />
       <Transcript
         lines={server.log}
         width={inner}
         height={Math.max(1, rect.height - 3)}
         placeholder="no events yet"
       />
-    </Box>
+    </Pane>
   );
 }

@@ -1,11 +1,14 @@
-import { Box, type Key, Text, useApp, useInput } from "ink";
-import { useCallback, useRef, useState, useSyncExternalStore } from "react";
-import { Legend, UDP_LEGEND } from "../components/Legend.js";
+import { type Key, Text, useInput } from "ink";
+import { useSyncExternalStore } from "react";
+import { UDP_LEGEND } from "../components/Legend.js";
+import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
+import { ClientGrid, plural, SceneFrame, serverAddress } from "../components/SceneFrame.js";
 import { TooSmall } from "../components/TooSmall.js";
 import { Transcript } from "../components/Transcript.js";
 import { computeLayout, type Rect } from "../layout.js";
 import { truncate } from "../text.js";
-import { stateColor, stateGlyph, useTheme } from "../theme.js";
+import { useTheme } from "../theme.js";
+import { cycleFocus, scrollDelta, useSceneUi } from "../use-scene-ui.js";
 import { useTerminalSize } from "../use-terminal-size.js";
 import { pct } from "./controller.js";
 import type { EchoView, PingerView, ProbeResult, UdpControls } from "./model.js";
@@ -18,7 +21,6 @@ export interface UdpAppProps {
 
 const LOSS_STEP = 0.05;
 const DELAY_STEP_MS = 10;
-const PAGE_ROWS = 5;
 const BARS = "▁▂▃▄▅▆▇█";
 
 /**
@@ -26,16 +28,13 @@ const BARS = "▁▂▃▄▅▆▇█";
  * (with its emulated loss and delay) below, the key legend last.
  */
 export function UdpApp({ lab, onQuit }: UdpAppProps) {
-  const { exit } = useApp();
-  const theme = useTheme();
   const snapshot = useSyncExternalStore(lab.subscribe, lab.getSnapshot);
   const { columns, rows } = useTerminalSize();
-  const ui = useRef({ focus: 0, offsets: {} as Record<number, number>, isQuitting: false });
-  const [, setVersion] = useState(0);
-  const update = useCallback((patch: Partial<typeof ui.current>) => {
-    ui.current = { ...ui.current, ...patch };
-    setVersion((v) => v + 1);
-  }, []);
+  const { ui, update, quit } = useSceneUi(
+    lab,
+    { focus: 0, offsets: {} as Record<number, number>, isQuitting: false },
+    onQuit,
+  );
 
   const handle = (input: string, key: Key): void => {
     // Several keys in one read (typed fast, tmux send-keys): one at a time.
@@ -45,26 +44,17 @@ export function UdpApp({ lab, onQuit }: UdpAppProps) {
     }
     const state = ui.current;
     if (key.ctrl && input === "c") {
-      if (state.isQuitting) return;
-      update({ isQuitting: true });
-      void lab
-        .close()
-        .catch(() => {})
-        .finally(() => {
-          exit();
-          onQuit?.();
-        });
+      quit();
       return;
     }
     if (state.isQuitting) return;
     const all = lab.getSnapshot().clients;
-    const count = all.length;
-    const focus = Math.min(state.focus, count - 1);
+    const focus = Math.min(state.focus, all.length - 1);
     const current = all[focus];
     if (!current) return;
     const server = lab.getSnapshot().server;
-    if (key.tab || input === "\t")
-      update({ focus: key.shift ? (focus - 1 + count) % count : (focus + 1) % count });
+    const delta = scrollDelta(key);
+    if (key.tab || input === "\t") update({ focus: cycleFocus(focus, all.length, key) });
     else if (key.ctrl && input === "n") void lab.addPinger().then((id) => update({ focus: id - 1 }));
     else if (key.ctrl && input === "d") void lab.togglePinger(current.id);
     else if (key.ctrl && input === "r") void lab.restartServer().catch(() => {});
@@ -74,9 +64,7 @@ export function UdpApp({ lab, onQuit }: UdpAppProps) {
       void lab.setNetwork({ lossRate: hundredths(server.lossRate - LOSS_STEP) });
     else if (input === ">" || input === ".") void lab.setNetwork({ delayMs: server.delayMs + DELAY_STEP_MS });
     else if (input === "<" || input === ",") void lab.setNetwork({ delayMs: server.delayMs - DELAY_STEP_MS });
-    else if (key.pageUp || key.upArrow || key.pageDown || key.downArrow) {
-      const step = key.pageUp || key.pageDown ? PAGE_ROWS : 1;
-      const delta = key.pageUp || key.upArrow ? step : -step;
+    else if (delta !== undefined) {
       const offset = Math.max(0, (state.offsets[current.id] ?? 0) + delta);
       update({ offsets: { ...state.offsets, [current.id]: offset } });
     }
@@ -89,44 +77,33 @@ export function UdpApp({ lab, onQuit }: UdpAppProps) {
   const layout = computeLayout(columns, rows, clients.length);
   if (layout.kind === "too-small") return <TooSmall layout={layout} clients={clients.length} />;
   const server = snapshot.server;
-  const title = " netlab demo ";
-  const where = server.port === 0 ? "starting…" : `${server.host}:${server.port}`;
-  const subtitle = `  udp echo ${where} · ${clients.length} pinger${clients.length === 1 ? "" : "s"} · loss ${pct(server.lossRate)}, delay ${server.delayMs} ms: watch RTT and loss change`;
-  const grid: number[][] = [];
-  for (let r = 0; r < layout.gridRows; r++) {
-    grid.push(clients.slice(r * layout.perRow, (r + 1) * layout.perRow).map((c) => c.id - 1));
-  }
+  const subtitle = `  udp echo ${serverAddress(server)} · ${plural(clients.length, "pinger")} · loss ${pct(server.lossRate)}, delay ${server.delayMs} ms: watch RTT and loss change`;
   return (
-    <Box flexDirection="column" width={columns} height={layout.height}>
-      <Text wrap="truncate">
-        <Text bold inverse color={theme.accent}>
-          {title}
-        </Text>
-        <Text color={theme.dim}>{truncate(subtitle, Math.max(0, columns - title.length))}</Text>
-      </Text>
-      {grid.map((row) => (
-        <Box key={row[0]} flexDirection="row">
-          {row.map((index) => {
-            const p = clients[index]!;
-            return (
-              <PingerPane
-                key={p.id}
-                pinger={p}
-                rect={layout.clients[index]!}
-                isFocused={p.id === focusedId}
-                offset={offsets[p.id] ?? 0}
-              />
-            );
-          })}
-        </Box>
-      ))}
+    <SceneFrame
+      columns={columns}
+      height={layout.height}
+      subtitle={subtitle}
+      legend={UDP_LEGEND}
+      isQuitting={isQuitting}
+    >
+      <ClientGrid
+        layout={layout}
+        count={clients.length}
+        pane={(index) => {
+          const p = clients[index]!;
+          return (
+            <PingerPane
+              key={p.id}
+              pinger={p}
+              rect={layout.clients[index]!}
+              isFocused={p.id === focusedId}
+              offset={offsets[p.id] ?? 0}
+            />
+          );
+        }}
+      />
       <EchoPane server={server} rect={layout.server} />
-      {isQuitting ? (
-        <Text color={theme.warn}>closing every socket and the server…</Text>
-      ) : (
-        <Legend width={columns} items={UDP_LEGEND} />
-      )}
-    </Box>
+    </SceneFrame>
   );
 }
 
@@ -155,11 +132,10 @@ function PingerPane({
   offset: number;
 }) {
   const theme = useTheme();
-  const inner = Math.max(1, rect.width - 4);
+  const inner = paneInner(rect);
   const logHeight = Math.max(1, rect.height - 6);
   const state =
     pinger.state === "running" ? "connected" : pinger.state === "stopped" ? "closed" : "connecting";
-  const stateText = `${stateGlyph(state)} ${pinger.state}`;
   const rtt = pinger.rtt;
   // Loss first: in a narrow pane it is the figure that must not be cut off.
   const rttText = !rtt
@@ -168,21 +144,13 @@ function PingerPane({
       ? `rtt ${rtt.minMs.toFixed(1)}/${rtt.avgMs.toFixed(1)}/${rtt.maxMs.toFixed(1)} ms (min/avg/max)`
       : `rtt ${rtt.minMs.toFixed(0)}/${rtt.avgMs.toFixed(0)}/${rtt.maxMs.toFixed(0)} ms`;
   return (
-    <Box
-      flexDirection="column"
-      width={rect.width}
-      height={rect.height}
-      borderStyle={isFocused ? "bold" : "round"}
-      borderColor={isFocused ? theme.accent : theme.dim}
-      paddingX={1}
-    >
-      <Text wrap="truncate">
-        <Text bold color={isFocused ? theme.accent : undefined}>
-          {`${isFocused ? "▶ " : ""}${pinger.id} pinger`}
-        </Text>
-        {"  "}
-        <Text color={stateColor(theme, state)}>{stateText}</Text>
-      </Text>
+    <Pane rect={rect} isFocused={isFocused}>
+      <ClientHeader
+        name={`${isFocused ? "▶ " : ""}${pinger.id} pinger`}
+        isFocused={isFocused}
+        state={state}
+        label={pinger.state}
+      />
       <Text wrap="truncate">
         <Text bold color={pinger.lossPercent > 0 ? theme.bad : theme.ok}>
           {`loss ${pinger.lossPercent.toFixed(1)}%`}
@@ -194,39 +162,23 @@ function PingerPane({
         {rttStrip(pinger.recent, inner) || " "}
       </Text>
       <Transcript lines={pinger.log} width={inner} height={logHeight} offset={offset} />
-    </Box>
+    </Pane>
   );
 }
 
 function EchoPane({ server, rect }: { server: EchoView; rect: Rect }) {
-  const theme = useTheme();
-  const inner = Math.max(1, rect.width - 4);
+  const inner = paneInner(rect);
   const title = server.port === 0 ? "udp echo" : `udp echo ${server.host}:${server.port}`;
-  const status = `${stateGlyph(server.status)} ${server.status}`;
   const stats = `  loss ${pct(server.lossRate)}  delay ${server.delayMs} ms  ${server.datagramsPerSecond.toFixed(1)} dgram/s  ${server.datagrams} datagrams  ${server.dropped} dropped`;
   return (
-    <Box
-      flexDirection="column"
-      width={rect.width}
-      height={rect.height}
-      borderStyle="round"
-      borderColor={theme.dim}
-      paddingX={1}
-    >
-      <Text wrap="truncate">
-        <Text bold>{title}</Text>
-        {"  "}
-        <Text color={stateColor(theme, server.status)}>{status}</Text>
-        <Text color={theme.dim}>
-          {truncate(stats, Math.max(0, inner - title.length - status.length - 2))}
-        </Text>
-      </Text>
+    <Pane rect={rect}>
+      <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />
       <Transcript
         lines={server.log}
         width={inner}
         height={Math.max(1, rect.height - 3)}
         placeholder="no events yet"
       />
-    </Box>
+    </Pane>
   );
 }
