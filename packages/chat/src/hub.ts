@@ -199,9 +199,25 @@ export class ChatHub extends EventEmitter {
     this.#sessions.add(session);
     this.#byNick.set(nickKey(session.nick), session);
     this.#send(session, this.#welcome(session));
-    session.graceTimer = setTimeout(() => this.#join(session, DEFAULT_ROOM), this.options.helloGraceMs);
+    this.#armGrace(session, MAX_GRACE_EXTENSIONS);
     this.emit("connect", this.snapshot(session));
     return session;
+  }
+
+  /**
+   * Joins `s` as a text client when `helloGraceMs` pass without a first line. A timer that fires
+   * late means this process was busy (a UI loading, a loaded machine): a hello that arrived in
+   * time may still be unread, since timers run before socket reads in a turn. Such a client gets
+   * the grace again, up to `extensions` times, rather than joining as a guest and being renamed.
+   */
+  #armGrace(s: Session, extensions: number): void {
+    const graceMs = this.options.helloGraceMs;
+    const dueAt = Date.now() + graceMs;
+    s.graceTimer = setTimeout(() => {
+      const lateMs = Date.now() - dueAt;
+      if (extensions > 0 && lateMs > Math.max(LATE_TIMER_MS, graceMs / 2)) this.#armGrace(s, extensions - 1);
+      else this.#join(s, DEFAULT_ROOM);
+    }, graceMs);
   }
 
   /** One line from the client, already framed and decoded. */
@@ -356,7 +372,9 @@ export class ChatHub extends EventEmitter {
     let nickError: unknown;
     if (hello.nick !== undefined && hello.nick !== s.nick) {
       try {
-        if (s.isJoined) this.#rename(s, hello.nick);
+        // Joined already (the hello came after the grace): the room saw the guest join, so it
+        // sees the rename; the client itself only ever knew its own nick, so it gets a join.
+        if (s.isJoined) this.#rename(s, hello.nick, { tellSelf: false });
         else this.#takeNick(s, hello.nick);
       } catch (err) {
         nickError = err;
@@ -364,8 +382,12 @@ export class ChatHub extends EventEmitter {
     }
     this.#send(s, this.#welcome(s));
     if (nickError) this.#error(s, nickError);
-    if (s.isJoined) this.#replayHistory(s, this.#rooms.get(s.room));
-    else this.#join(s, DEFAULT_ROOM);
+    if (!s.isJoined) {
+      this.#join(s, DEFAULT_ROOM);
+      return;
+    }
+    this.#replayHistory(s, this.#rooms.get(s.room));
+    this.#send(s, { type: "join", room: s.room, nick: s.nick, ts: Date.now() });
   }
 
   #run(s: Session, c: Command): void {
@@ -458,13 +480,13 @@ export class ChatHub extends EventEmitter {
     this.#byNick.set(nickKey(wanted), s);
   }
 
-  #rename(s: Session, wanted: string): void {
+  #rename(s: Session, wanted: string, { tellSelf = true } = {}): void {
     const from = s.nick;
     if (wanted === from) return;
     this.#takeNick(s, wanted);
     const e = new Encoded({ type: "nick", from, to: wanted, ts: Date.now() });
     const room = this.#rooms.get(s.room);
-    for (const member of room?.members ?? [s]) this.#send(member, e);
+    for (const member of room?.members ?? [s]) if (tellSelf || member !== s) this.#send(member, e);
     this.emit("nick", { from, to: wanted });
   }
 
@@ -567,6 +589,11 @@ export class ChatHub extends EventEmitter {
     for (const s of this.#sessions) clearTimeout(s.graceTimer);
   }
 }
+
+/** How many times a late hello timer gives a client its grace again (see `#armGrace`). */
+const MAX_GRACE_EXTENSIONS = 3;
+/** A timer this much past due (or half the grace, if more) means the event loop was blocked. */
+const LATE_TIMER_MS = 20;
 
 function line(text: string): Buffer {
   return Buffer.from(`${text}\n`, "utf8");

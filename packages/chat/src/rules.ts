@@ -19,7 +19,7 @@ export function checkNick(nick: string): string {
   if (!NICK.test(nick)) {
     throw new ChatError(
       "NICK_INVALID",
-      `nick ${JSON.stringify(nick)} is not allowed: use 1–${MAX_NICK_CHARS} letters, digits, _ or -`,
+      `nick ${quoteShort(nick)} is not allowed: use 1–${MAX_NICK_CHARS} letters, digits, _ or -`,
       { hint: "for example /nick alice_2" },
     );
   }
@@ -29,6 +29,12 @@ export function checkNick(nick: string): string {
     });
   }
   return nick;
+}
+
+/** `text` in quotes, cut to 40 characters so an error line never echoes a huge input back. */
+function quoteShort(text: string): string {
+  const chars = [...text];
+  return chars.length > 40 ? `${JSON.stringify(chars.slice(0, 40).join(""))}…` : JSON.stringify(text);
 }
 
 /** Normalises `room` (adds a missing `#`) and throws ROOM_INVALID unless it is `#` + 1–32 letters, digits, `_` or `-`. */

@@ -13,7 +13,8 @@ const ts = z.number();
  * @example {"type":"hello","proto":1,"nick":"alice"}
  */
 export const clientMessageSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("hello"), proto: z.number().int(), nick: name.optional() }),
+  // Any string: a nick the server refuses still upgrades the client, joined as a guest with an error.
+  z.object({ type: z.literal("hello"), proto: z.number().int(), nick: z.string().optional() }),
   z.object({ type: z.literal("message"), text }),
   z.object({ type: z.literal("me"), text }),
   z.object({ type: z.literal("nick"), nick: name }),

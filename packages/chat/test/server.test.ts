@@ -195,6 +195,60 @@ describe("ChatServer JSON mode", () => {
     expect(error).toMatchObject({ type: "error", code: "NICK_TAKEN" });
   });
 
+  it("joins a hello with a free nick under that nick: the room sees one join and no rename", async () => {
+    const { port } = await startChat();
+    const t = await textClient(port);
+    const c = await jsonClient(port, "alice");
+    c.send(JSON.stringify({ type: "ping", id: "sync" }));
+    await c.waitFor('"id":"sync"');
+    expect(c.events().map((e) => e.type)).toEqual(["welcome", "join", "pong"]);
+    t.send("/who");
+    await t.waitFor("* in #lobby:");
+    expect(t.lines.filter((l) => l.includes("alice"))).toEqual([
+      "* alice joined #lobby",
+      `* in #lobby: ${[t.nick, "alice"].sort().join(", ")}`,
+    ]);
+    expect(t.lines.join("\n")).not.toContain("known as");
+  });
+
+  it("joins under the hello's nick even when the server's event loop was blocked past the grace", async () => {
+    const { port } = await startChat({ helloGraceMs: 50 });
+    const t = await textClient(port);
+    const c = await lineClient(port);
+    await c.waitFor("netlab chat/1");
+    c.send(JSON.stringify({ type: "hello", proto: 1, nick: "busy" }));
+    // Block this process (server and clients alike) well past the grace, as loading a UI does:
+    // the grace timer then fires before the hello, already here, is read.
+    const until = Date.now() + 300;
+    while (Date.now() < until) {}
+    await c.waitFor(/"type":"join"/);
+    expect(JSON.parse(c.lines.find((l) => l.includes('"type":"join"')) ?? "{}")).toMatchObject({
+      nick: "busy",
+    });
+    await t.waitFor("* busy joined #lobby");
+    expect(t.lines.filter((l) => l.includes("joined") || l.includes("known as"))).toEqual([
+      `* ${t.nick} joined #lobby`,
+      "* busy joined #lobby",
+    ]);
+  });
+
+  it.each([
+    ["an invalid", "bad nick!", "NICK_INVALID"],
+    ["a reserved", "server", "NICK_INVALID"],
+    ["an over-long", "n".repeat(100), "NICK_INVALID"],
+  ])(
+    "joins a hello with %s nick as a guest, in JSON mode, with an error that says why",
+    async (_what, nick, code) => {
+      const { port } = await startChat();
+      const c = await jsonClient(port, nick);
+      const [welcome, error, join] = c.events();
+      expect(welcome).toMatchObject({ type: "welcome", nick: expect.stringMatching(/^guest-\d+$/) });
+      expect(error).toMatchObject({ type: "error", code, message: expect.stringContaining("nick") });
+      expect(String(error?.message).length).toBeLessThan(200);
+      expect(join).toMatchObject({ type: "join", nick: welcome?.nick, room: "#lobby" });
+    },
+  );
+
   it("rejects a hello that is not the first line with HELLO_TOO_LATE", async () => {
     const { port } = await startChat();
     const c = await jsonClient(port);
@@ -212,6 +266,11 @@ describe("ChatServer JSON mode", () => {
     await c.waitFor('"type":"welcome"');
     await c.waitFor('"history":true');
     await a.waitFor(/is now known as late/);
+    // The client only ever knew itself as "late": it gets a join under that nick, not a rename.
+    await c.waitFor('"type":"join"', { from: c.lines.findIndex((l) => l.includes('"type":"welcome"')) });
+    const json = c.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as ChatEvent);
+    expect(json.map((e) => e.type)).toEqual(["welcome", "message", "join"]);
+    expect(json.at(-1)).toMatchObject({ type: "join", nick: "late", room: "#lobby" });
   });
 });
 
