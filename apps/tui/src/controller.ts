@@ -13,6 +13,7 @@ import {
   type ServerView,
   type WireChunk,
 } from "./model.js";
+import { SnapshotStore } from "./snapshot-store.js";
 
 /** The parts of `@netlab/chat`'s `ChatClient` the lab uses (see docs/demo.md). */
 export interface LabChatClient extends EventEmitter {
@@ -89,9 +90,7 @@ export class LabController implements LabControls {
   #serverView: ServerView;
   #serverSeq = 0;
   #slots: ClientSlot[] = [];
-  #snapshot: LabSnapshot;
-  #listeners = new Set<() => void>();
-  #notifyScheduled = false;
+  readonly #store: SnapshotStore<LabSnapshot>;
   #statsTimer: NodeJS.Timeout | undefined;
   #lastStats = { at: 0, messagesTotal: 0 };
   #isClosed = false;
@@ -127,7 +126,7 @@ export class LabController implements LabControls {
       bytesIn: 0,
       bytesOut: 0,
     };
-    this.#snapshot = { server: this.#serverView, clients: [], scene: "chat" };
+    this.#store = new SnapshotStore<LabSnapshot>({ server: this.#serverView, clients: [], scene: "chat" });
   }
 
   /** Starts the server, then connects the initial clients; resolves once each has tried once. */
@@ -146,12 +145,9 @@ export class LabController implements LabControls {
     return { host: this.#host, port: this.#port };
   }
 
-  getSnapshot = (): LabSnapshot => this.#snapshot;
+  getSnapshot = (): LabSnapshot => this.#store.getSnapshot();
 
-  subscribe = (listener: () => void): (() => void) => {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  };
+  subscribe = (listener: () => void): (() => void) => this.#store.subscribe(listener);
 
   send(id: number, line: string): void {
     const slot = this.#slot(id);
@@ -224,7 +220,7 @@ export class LabController implements LabControls {
       server.removeAllListeners();
     }
     this.#updateServer({ status: "stopped", peers: [] });
-    this.#flush();
+    this.#store.flush();
   }
 
   async #restart(): Promise<void> {
@@ -478,24 +474,11 @@ export class LabController implements LabControls {
 
   #updateServer(patch: Partial<ServerView>): void {
     this.#serverView = { ...this.#serverView, ...patch };
-    this.#snapshot = { ...this.#snapshot, server: this.#serverView };
-    this.#scheduleNotify();
+    this.#store.patch({ server: this.#serverView });
   }
 
   #publishClients(): void {
-    this.#snapshot = { ...this.#snapshot, clients: this.#slots.map((s) => s.view) };
-    this.#scheduleNotify();
-  }
-
-  #scheduleNotify(): void {
-    if (this.#notifyScheduled) return;
-    this.#notifyScheduled = true;
-    setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    this.#notifyScheduled = false;
-    for (const listener of [...this.#listeners]) listener();
+    this.#store.patch({ clients: this.#slots.map((s) => s.view) });
   }
 }
 

@@ -12,6 +12,7 @@ import {
 } from "@netlab/transfer";
 import { errorText } from "../controller.js";
 import { type LineKind, type LogLine, MAX_CLIENTS } from "../model.js";
+import { SnapshotStore } from "../snapshot-store.js";
 import { formatBytes } from "../text.js";
 import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
@@ -54,9 +55,7 @@ export class TransferLabController implements TransferControls {
   #view: FileServerView;
   #seq = 0;
   #slots: Slot[] = [];
-  #snapshot: TransferSnapshot;
-  #listeners = new Set<() => void>();
-  #isScheduled = false;
+  readonly #store: SnapshotStore<TransferSnapshot>;
   #isClosed = false;
   #restarting: Promise<void> | undefined;
 
@@ -77,7 +76,7 @@ export class TransferLabController implements TransferControls {
       bytesStored: 0,
       log: [],
     };
-    this.#snapshot = { scene: "transfer", server: this.#view, clients: [] };
+    this.#store = new SnapshotStore<TransferSnapshot>({ scene: "transfer", server: this.#view, clients: [] });
   }
 
   /** Makes the temporary folder, starts the server, and starts every uploader's first upload. */
@@ -91,12 +90,9 @@ export class TransferLabController implements TransferControls {
     return { host: this.#host, port: this.#port };
   }
 
-  getSnapshot = (): TransferSnapshot => this.#snapshot;
+  getSnapshot = (): TransferSnapshot => this.#store.getSnapshot();
 
-  subscribe = (listener: () => void): (() => void) => {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  };
+  subscribe = (listener: () => void): (() => void) => this.#store.subscribe(listener);
 
   upload(id: number): void {
     const slot = this.#slots[id - 1];
@@ -138,7 +134,7 @@ export class TransferLabController implements TransferControls {
     this.#patch({ status: "stopped" });
     if (this.#dir) await rm(this.#dir, { recursive: true, force: true }).catch(() => {});
     process.off("exit", this.#removeDirNow);
-    this.#flush();
+    this.#store.flush();
   }
 
   #removeDirNow = (): void => {
@@ -304,24 +300,11 @@ export class TransferLabController implements TransferControls {
 
   #patch(patch: Partial<FileServerView>): void {
     this.#view = { ...this.#view, ...patch };
-    this.#snapshot = { ...this.#snapshot, server: this.#view };
-    this.#schedule();
+    this.#store.patch({ server: this.#view });
   }
 
   #publish(): void {
-    this.#snapshot = { ...this.#snapshot, clients: this.#slots.map((s) => s.view) };
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#isScheduled) return;
-    this.#isScheduled = true;
-    setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    this.#isScheduled = false;
-    for (const l of [...this.#listeners]) l();
+    this.#store.patch({ clients: this.#slots.map((s) => s.view) });
   }
 }
 

@@ -1,6 +1,7 @@
 import { type EchoDatagram, type PingEvent, Pinger, UdpEchoServer } from "@netlab/udp";
 import { errorText } from "../controller.js";
 import { type LineKind, type LogLine, MAX_CLIENTS } from "../model.js";
+import { SnapshotStore } from "../snapshot-store.js";
 import { type EchoView, type PingerView, RTT_HISTORY, type UdpControls, type UdpSnapshot } from "./model.js";
 
 /** Options for {@link UdpLabController}. */
@@ -53,9 +54,7 @@ export class UdpLabController implements UdpControls {
   #echo: EchoView;
   #echoSeq = 0;
   #slots: PingerSlot[] = [];
-  #snapshot: UdpSnapshot;
-  #listeners = new Set<() => void>();
-  #notifyScheduled = false;
+  readonly #store: SnapshotStore<UdpSnapshot>;
   #statsTimer: NodeJS.Timeout | undefined;
   #last = { at: 0, datagrams: 0 };
   #isClosed = false;
@@ -85,7 +84,7 @@ export class UdpLabController implements UdpControls {
       datagramsPerSecond: 0,
       log: [],
     };
-    this.#snapshot = { scene: "udp", server: this.#echo, clients: [] };
+    this.#store = new SnapshotStore<UdpSnapshot>({ scene: "udp", server: this.#echo, clients: [] });
   }
 
   /** Starts the echo server, then the pingers. */
@@ -97,12 +96,9 @@ export class UdpLabController implements UdpControls {
     return { host: this.#host, port: this.#port };
   }
 
-  getSnapshot = (): UdpSnapshot => this.#snapshot;
+  getSnapshot = (): UdpSnapshot => this.#store.getSnapshot();
 
-  subscribe = (listener: () => void): (() => void) => {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  };
+  subscribe = (listener: () => void): (() => void) => this.#store.subscribe(listener);
 
   async addPinger(): Promise<number> {
     if (this.#slots.length >= MAX_CLIENTS) {
@@ -161,7 +157,7 @@ export class UdpLabController implements UdpControls {
     await Promise.all(pingers.map((p) => p.run().catch(() => {})));
     await this.#stopServer();
     this.#patchEcho({ status: "stopped" });
-    this.#flush();
+    this.#store.flush();
   }
 
   async #restart(): Promise<void> {
@@ -337,24 +333,11 @@ export class UdpLabController implements UdpControls {
     // Keep the total across restarts: a new server counts from zero.
     if (patch.status === "restarting" && this.#server) this.#echoBase += this.#server.counters.datagrams;
     this.#echo = { ...this.#echo, ...patch };
-    this.#snapshot = { ...this.#snapshot, server: this.#echo };
-    this.#schedule();
+    this.#store.patch({ server: this.#echo });
   }
 
   #publish(): void {
-    this.#snapshot = { ...this.#snapshot, clients: this.#slots.map((s) => s.view) };
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#notifyScheduled) return;
-    this.#notifyScheduled = true;
-    setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    this.#notifyScheduled = false;
-    for (const l of [...this.#listeners]) l();
+    this.#store.patch({ clients: this.#slots.map((s) => s.view) });
   }
 }
 
