@@ -149,17 +149,23 @@ describe("lab server + lab client (chat)", () => {
     const reader = await rawClient(port);
     const sender = await rawClient(port);
     const big = "z".repeat(60_000);
-    const count = 300; // ~18 MB to the slow client: past the kernel buffers and the 1 MiB queue
-    const received = () => reader.lines.filter((l) => l.startsWith(`<${sender.nick}>`)).length;
+    const maxMessages = 900; // 54 MB: far past the kernel buffers on loopback and the 1 MiB queue
+    const numbers = () =>
+      reader.lines.filter((l) => l.startsWith(`<${sender.nick}> `)).map((l) => Number(l.split(" ")[1]));
+    const isCutOff = () =>
+      reader.lines.some((l) => l.startsWith(`* ${slow.nick} left #lobby (slow consumer`));
     // In batches of 10 (600 KB) that the reader takes before the next, so that only the client
-    // that stopped reading, not a busy test process, can fall 1 MiB behind.
-    for (let i = 0; i < count; i += 10) {
-      for (let j = i; j < i + 10; j++) sender.send(`${j} ${big}`);
-      await reader.waitUntil(() => received() >= i + 10, `${i + 10} messages`, 30_000);
+    // that stopped reading, not a busy test process, can fall 1 MiB behind; until it is cut off,
+    // however many that takes. Every wait is on a condition, with room for a loaded machine.
+    let sent = 0;
+    while (!isCutOff() && sent < maxMessages) {
+      for (let j = 0; j < 10; j++) sender.send(`${sent++} ${big}`);
+      await reader.waitUntil(() => numbers().length >= sent, `${sent} messages`, 60_000);
     }
-    await server.waitForOutput(`${slow.nick} left: slow consumer`, { stream: "stderr" });
-    await reader.waitFor(`* ${slow.nick} left #lobby (slow consumer`);
-  }, 40_000);
+    await reader.waitFor(`* ${slow.nick} left #lobby (slow consumer`, { timeoutMs: 60_000 });
+    await server.waitForOutput(`${slow.nick} left: slow consumer`, { stream: "stderr", timeoutMs: 60_000 });
+    expect(numbers()).toEqual(Array.from({ length: sent }, (_, i) => i));
+  }, 180_000);
 
   it("sends every client a shutdown notice on SIGTERM and exits 0", async () => {
     const { lab: server, port } = await chatServer();

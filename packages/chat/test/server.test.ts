@@ -345,16 +345,23 @@ describe("ChatServer limits and faults", () => {
     const reasons: string[] = [];
     server.on("disconnect", (_p, reason: string) => reasons.push(reason));
     const big = "y".repeat(60_000);
-    const count = 300; // 18 MB: more than the kernel buffers on loopback
-    const received = () => reader.lines.filter((l) => l.startsWith(`<${sender.nick}>`)).length;
-    // Batches of 3 (180 KB) that the reader takes before the next: only the paused client falls behind.
-    for (let i = 0; i < count; i += 3) {
-      for (let j = i; j < i + 3; j++) sender.send(`${j} ${big}`);
-      await reader.waitUntil(() => received() >= i + 3, `${i + 3} messages`, 20_000);
+    const maxMessages = 900; // 54 MB: far past what the loopback kernel buffers can hold
+    const numbers = () =>
+      reader.lines.filter((l) => l.startsWith(`<${sender.nick}> `)).map((l) => Number(l.split(" ")[1]));
+    const isCutOff = () => reasons.some((r) => r.startsWith("slow consumer"));
+    // Batches of 3 (180 KB, under maxQueueBytes) that the reader takes before the next, so only the
+    // paused client can fall behind, until it is cut off: how many that takes depends on the
+    // kernel's buffers, not on how fast this machine is. Each wait is on a condition, with room
+    // for a loaded machine.
+    let sent = 0;
+    while (!isCutOff() && sent < maxMessages) {
+      for (let j = 0; j < 3; j++) sender.send(`${sent++} ${big}`);
+      await reader.waitUntil(() => numbers().length >= sent, `${sent} messages`, 60_000);
     }
-    await reader.waitFor(`* ${slow.nick} left #lobby (slow consumer`);
+    await reader.waitFor(`* ${slow.nick} left #lobby (slow consumer`, { timeoutMs: 60_000 });
     expect(reasons).toContain("slow consumer: more than 262144 bytes queued");
-  }, 30_000);
+    expect(numbers()).toEqual(Array.from({ length: sent }, (_, i) => i));
+  }, 180_000);
 
   it("sends every client a shutdown notice on close()", async () => {
     const { server, port } = await startChat();
