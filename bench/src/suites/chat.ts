@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import getPort from "get-port";
+import { connectLocal, killChild, type LineReader, lineReader, sleep } from "../child.js";
 import type { Report, Suite } from "../types.js";
 import { fmt, hasCommand, median, nowMs, percentile, ratio } from "../util.js";
 
@@ -173,7 +174,7 @@ async function startServer(kind: Kind): Promise<ServerChild> {
     child = spawn(process.execPath, ["--expose-gc", SELF, "--serve", kind], {
       stdio: ["pipe", "pipe", "inherit"],
     });
-    lines = lineReader(child);
+    lines = lineReader(child, "chat server child");
     port = Number(await lines.next(10_000));
     if (!Number.isInteger(port) || port <= 0) throw new Error(`${kind} chat server did not start`);
   }
@@ -186,21 +187,14 @@ async function startServer(kind: Kind): Promise<ServerChild> {
     port,
     rss: () => ask("rss"),
     clients: () => ask("clients"),
-    async stop() {
-      const exited = new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once("exit", () => resolve());
-      });
-      child.kill("SIGKILL");
-      await exited;
-    },
+    stop: () => killChild(child),
   };
 }
 
 async function measureFanOut(port: number, seconds: number, isRawLines: boolean): Promise<FanOut> {
   const sockets: net.Socket[] = [];
   for (let i = 0; i < CLIENTS; i += 20) {
-    const batch = Array.from({ length: Math.min(20, CLIENTS - i) }, () => open(port));
+    const batch = Array.from({ length: Math.min(20, CLIENTS - i) }, () => connectLocal(port));
     sockets.push(...(await Promise.all(batch)));
   }
   let isMeasuring = false;
@@ -267,7 +261,7 @@ async function measureMemory(server: ServerChild, count: number, isChat: boolean
   const before = await server.rss();
   const sockets: net.Socket[] = [];
   for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, () => open(server.port));
+    const batch = Array.from({ length: Math.min(200, count - i) }, () => connectLocal(server.port));
     sockets.push(...(await Promise.all(batch)));
   }
   // Wait (bounded) until the server holds every client — for the chat, until each has joined.
@@ -281,19 +275,11 @@ async function measureMemory(server: ServerChild, count: number, isChat: boolean
   return (after - before) / count;
 }
 
-function open(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
-    socket.once("connect", () => resolve(socket));
-    socket.once("error", reject);
-  });
-}
-
 async function waitForListen(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const s = await open(port);
+      const s = await connectLocal(port);
       s.destroy();
       return;
     } catch {
@@ -301,43 +287,6 @@ async function waitForListen(port: number, timeoutMs: number): Promise<void> {
       await sleep(50);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-interface LineReader {
-  next(timeoutMs: number): Promise<string>;
-}
-
-function lineReader(child: ChildProcess): LineReader {
-  let buffer = "";
-  const waiting: Array<(line: string) => void> = [];
-  const ready: string[] = [];
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    buffer += d;
-    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const w = waiting.shift();
-      if (w) w(line);
-      else ready.push(line);
-    }
-  });
-  return {
-    next(timeoutMs) {
-      const line = ready.shift();
-      if (line !== undefined) return Promise.resolve(line);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("chat server child did not answer")), timeoutMs);
-        waiting.push((l) => {
-          clearTimeout(timer);
-          resolve(l);
-        });
-      });
-    },
-  };
 }
 
 /** The child side: `node chat.js --serve raw|netlab` prints its port, then answers `rss` and `clients`. */

@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import net from "node:net";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { connectLocal, killChild, lineReader, sleep } from "../child.js";
 import type { Report, Suite } from "../types.js";
 import { fmt, hasCommand, median, nowMs, percentile, ratio } from "../util.js";
 
@@ -170,7 +171,7 @@ async function startEchoServer(kind: Kind): Promise<EchoServer> {
     kind === "python"
       ? spawn("python3", ["-c", PYTHON_SERVER], { stdio: ["pipe", "pipe", "inherit"] })
       : spawn(process.execPath, [SELF, "--serve", kind], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines = lineReader(child);
+  const lines = lineReader(child, "echo server child");
   const port = Number(await lines.next(10_000));
   if (!Number.isInteger(port) || port <= 0) throw new Error(`${kind} echo server did not start`);
   return {
@@ -180,14 +181,7 @@ async function startEchoServer(kind: Kind): Promise<EchoServer> {
       child.stdin?.write("cpu\n");
       return Number(await lines.next(5_000));
     },
-    async stop() {
-      const exited = new Promise<void>((resolve) => {
-        if (child.exitCode !== null) resolve();
-        else child.once("exit", () => resolve());
-      });
-      child.kill("SIGKILL");
-      await exited;
-    },
+    stop: () => killChild(child),
   };
 }
 
@@ -205,41 +199,12 @@ async function procCpuUs(pid: number | undefined): Promise<number | undefined> {
   }
 }
 
-function lineReader(child: ChildProcess): { next(timeoutMs: number): Promise<string> } {
-  let buffer = "";
-  const waiting: Array<(line: string) => void> = [];
-  const ready: string[] = [];
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    buffer += d;
-    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const w = waiting.shift();
-      if (w) w(line);
-      else ready.push(line);
-    }
-  });
-  return {
-    next(timeoutMs) {
-      const line = ready.shift();
-      if (line !== undefined) return Promise.resolve(line);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("echo server child did not answer")), timeoutMs);
-        waiting.push((l) => {
-          clearTimeout(timer);
-          resolve(l);
-        });
-      });
-    },
-  };
-}
-
 /**
  * Runs `conns` closed-loop clients (callback style, so the client spends as little CPU as it can:
  * it shares the machine with the server) through a warm-up and then `seconds`, and measures the window.
  */
 async function measure(server: EchoServer, conns: number, seconds: number): Promise<Measure> {
-  const sockets = await Promise.all(Array.from({ length: conns }, () => open(server.port)));
+  const sockets = await Promise.all(Array.from({ length: conns }, () => connectLocal(server.port)));
   let isMeasuring = false;
   let isRunning = true;
   let count = 0;
@@ -285,18 +250,6 @@ async function measure(server: EchoServer, conns: number, seconds: number): Prom
         ? undefined
         : (cpuEnd - cpuStart) / measured,
   };
-}
-
-function open(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
-    socket.once("connect", () => resolve(socket));
-    socket.once("error", reject);
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The child side: `node echo.js --serve raw|netlab` prints its port, answers `cpu` with µs used. */
