@@ -1,6 +1,6 @@
 import type net from "node:net";
 import type { BaseServer } from "./base-server.js";
-import { formatPeer, kAbort, kDestroy, kRun, RESOLVED } from "./internal.js";
+import { formatPeer, kAbort, kClose, kDestroy, kRun, kStart, kStarted, RESOLVED } from "./internal.js";
 import type { ConnectionInfo, Datagram, PeerAddress } from "./types.js";
 
 let nextId = 1;
@@ -23,21 +23,16 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
   readonly clientAddress: PeerAddress;
   /** Live counters for this connection; the object every event for it carries. */
   readonly info: ConnectionInfo;
-  readonly #controller = new AbortController();
+  // The controller is made when someone reads `signal`: most requests never do.
+  #controller: AbortController | undefined;
+  #isAborted = false;
+  #abortReason: unknown;
 
   constructor(request: net.Socket | Datagram, clientAddress: PeerAddress, server: S) {
     this.request = request;
     this.clientAddress = clientAddress;
     this.server = server;
-    this.info = {
-      id: nextId++,
-      peer: clientAddress,
-      openedAt: Date.now(),
-      bytesIn: 0,
-      bytesOut: 0,
-      framesIn: 0,
-      framesOut: 0,
-    };
+    this.info = this.createInfo(nextId++, clientAddress);
   }
 
   /**
@@ -45,7 +40,21 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
    * is a NetworkError (ABORTED, TIMEOUT, CONNECTION_RESET). Pass it to anything long-running.
    */
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#isAborted) this.#controller.abort(this.#abortReason);
+    }
     return this.#controller.signal;
+  }
+
+  /** Whether `signal` is aborted (without making the signal). */
+  protected get isAborted(): boolean {
+    return this.#isAborted;
+  }
+
+  /** Why `signal` was aborted (without making the signal); undefined while it is not. */
+  protected get abortReason(): unknown {
+    return this.#abortReason;
   }
 
   /** Runs before `handle()`. Default: nothing. */
@@ -57,7 +66,10 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
   /** Runs after `handle()`, even when it threw. Default: nothing. */
   finish(): void | Promise<void> {}
 
-  /** @internal setup → handle → finish, then close; rethrows what setup/handle/finish threw. */
+  /**
+   * @internal setup → handle → finish, then close; rethrows what setup/handle/finish threw. The
+   * server inlines this (one suspended function less per connection); it stays for other callers.
+   */
   async [kRun](): Promise<void> {
     let failure: unknown;
     let failed = false;
@@ -79,13 +91,37 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
   }
 
   /** @internal */
+  [kStart](): void {
+    this.start();
+  }
+
+  /** @internal */
+  [kStarted](): void {
+    this.started();
+  }
+
+  /** @internal */
+  [kClose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal */
   [kAbort](reason: unknown): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (this.#isAborted) return;
+    this.#isAborted = true;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+    this.aborted();
   }
 
   /** @internal */
   [kDestroy](): void {
     this.destroy();
+  }
+
+  /** The info object `info` is; transports may return one that reads live counters. */
+  protected createInfo(id: number, peer: PeerAddress): ConnectionInfo {
+    return { id, peer, openedAt: Date.now(), bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0 };
   }
 
   /** Transport hook: before setup(). */
@@ -98,6 +134,8 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
   }
   /** Transport hook: close at once. */
   protected destroy(): void {}
+  /** Transport hook: `signal` was just aborted (reads should end). */
+  protected aborted(): void {}
 }
 
 /** `127.0.0.1:5001`, `[::1]:5001`, or a Unix peer, for messages. */

@@ -8,10 +8,13 @@ import {
   formatPeer,
   isConnectionGone,
   kAbort,
+  kClose,
   kClosing,
   kDestroy,
-  kRun,
+  kStart,
+  kStarted,
   kWants,
+  RESOLVED,
   settleWithin,
   type Wants,
 } from "./internal.js";
@@ -81,7 +84,8 @@ export abstract class BaseServer extends EventEmitter {
   #state: ServerState = "idle";
   readonly #controller = new AbortController();
   readonly #connections = new Set<BaseRequestHandler>();
-  readonly #done = new Map<BaseRequestHandler, Promise<void>>();
+  /** Called when the last connection closes (set while shutdown waits for that). */
+  #onIdle: (() => void) | undefined;
   /** Requests accepted while nobody serves (before serveForever, between handleRequest calls). */
   #pending: unknown[] = [];
   #pendingWaiter: (() => void) | undefined;
@@ -270,49 +274,91 @@ export abstract class BaseServer extends EventEmitter {
     this.#process(request).catch((err: unknown) => this.#reportError(err, undefined));
   }
 
-  async #process(request: unknown): Promise<void> {
+  /**
+   * Verifies the request and runs its handler. Without an overridden `verifyRequest` nothing is
+   * awaited here: the handler's run is the only suspended function a connection keeps.
+   */
+  #process(request: unknown): Promise<void> {
     const peer = this.peerOf(request);
-    if (!peer) return this.discard(request);
+    if (!peer) return this.#discard(request);
     let release: Release | undefined;
     if (this.#slots) {
       release = this.#slots.tryAcquire();
       if (!release) {
         this.emit("refuse", peer);
-        return this.refuse(request);
+        this.refuse(request);
+        return RESOLVED;
       }
     }
+    if (this.verifyRequest === BaseServer.prototype.verifyRequest) return this.#start(request, peer, release);
+    return this.#verifyThenStart(request, peer, release);
+  }
+
+  #discard(request: unknown): Promise<void> {
+    this.discard(request);
+    return RESOLVED;
+  }
+
+  async #verifyThenStart(request: unknown, peer: PeerAddress, release: Release | undefined): Promise<void> {
+    let isAllowed: boolean;
     try {
-      let isAllowed: boolean;
-      try {
-        isAllowed = await this.verifyRequest(peer);
-      } catch (err) {
-        this.#reportError(err, peer);
-        isAllowed = false;
+      isAllowed = await this.verifyRequest(peer);
+    } catch (err) {
+      this.#reportError(err, peer);
+      isAllowed = false;
+    }
+    return this.#start(request, peer, release, isAllowed);
+  }
+
+  #start(request: unknown, peer: PeerAddress, release: Release | undefined, isAllowed = true): Promise<void> {
+    try {
+      if (!isAllowed || this.#state !== "running") {
+        release?.();
+        return this.#discard(request);
       }
-      if (!isAllowed || this.#state !== "running") return this.discard(request);
       let handler: BaseRequestHandler;
       try {
         handler = new this.Handler(request, peer, this);
       } catch (err) {
         // A constructor that throws is a handler bug: report it, close, keep serving.
+        release?.();
         this.#reportError(err, peer);
-        return this.discard(request);
+        return this.#discard(request);
       }
-      const done = this.#run(handler, peer);
-      this.#done.set(handler, done);
-      await done;
-    } finally {
+      return this.#run(handler, peer, release);
+    } catch (err) {
       release?.();
+      throw err;
     }
   }
 
-  async #run(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
+  /** setup → handle → finish → close (handler[kRun], inlined), then the bookkeeping. */
+  async #run(handler: BaseRequestHandler, peer: PeerAddress, release: Release | undefined): Promise<void> {
     this.#connections.add(handler);
     if (this.#state !== "running") handler[kAbort](this.signal.reason);
     this.emit("open", handler.info);
     if (connectionChannel.hasSubscribers) connectionChannel.publish({ server: this, info: handler.info });
+    let failure: unknown;
+    let failed = false;
     try {
-      await handler[kRun]();
+      try {
+        handler[kStart]();
+        const setup = handler.setup();
+        if (setup !== undefined) await setup;
+        handler[kStarted]();
+        try {
+          const handled = handler.handle();
+          if (handled !== undefined) await handled;
+        } finally {
+          const finished = handler.finish();
+          if (finished !== undefined) await finished;
+        }
+      } catch (err) {
+        failure = err;
+        failed = true;
+      }
+      await handler[kClose]();
+      if (failed) throw failure;
     } catch (err) {
       if (!(isConnectionGone(err) || (handler.signal.aborted && err === handler.signal.reason))) {
         this.#reportError(err, peer);
@@ -321,7 +367,8 @@ export abstract class BaseServer extends EventEmitter {
       }
     } finally {
       this.#connections.delete(handler);
-      this.#done.delete(handler);
+      if (this.#connections.size === 0 && this.#onIdle) this.#onIdle();
+      release?.();
       this.emit("close", handler.info);
       if (connectionChannel.hasSubscribers) {
         connectionChannel.publish({ server: this, info: handler.info, closed: true });
@@ -366,8 +413,21 @@ export abstract class BaseServer extends EventEmitter {
     this.#closed.set();
   }
 
+  /** Resolves when no handler is alive. */
+  #whenIdle(): Promise<void> {
+    if (this.#connections.size === 0) return RESOLVED;
+    return new Promise<void>((resolve) => {
+      const before = this.#onIdle;
+      this.#onIdle = () => {
+        this.#onIdle = undefined;
+        before?.();
+        resolve();
+      };
+    });
+  }
+
   async #drain(): Promise<void> {
-    const all = () => Promise.all([...this.#done.values()]);
+    const all = () => this.#whenIdle();
     if (await settleWithin(all(), this.drainDeadlineMs())) return;
     for (const handler of this.#connections) handler[kDestroy]();
     // Handlers parked on I/O end now; one stuck elsewhere is left behind, its connection gone.

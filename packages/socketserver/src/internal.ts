@@ -5,6 +5,10 @@ import type { PeerAddress } from "./types.js";
 
 /** handler[kRun](): setup → handle → finish → close; resolves when the connection is closed. */
 export const kRun: unique symbol = Symbol("netlab.run");
+/** handler[kStart](), handler[kStarted](), handler[kClose](): the transport hooks around setup/handle/finish. */
+export const kStart: unique symbol = Symbol("netlab.start");
+export const kStarted: unique symbol = Symbol("netlab.started");
+export const kClose: unique symbol = Symbol("netlab.close");
 /** handler[kAbort](reason): aborts the handler's signal; reads end, writes still flush. */
 export const kAbort: unique symbol = Symbol("netlab.abort");
 /** handler[kDestroy](): closes the connection now, dropping unsent data. */

@@ -4,7 +4,7 @@ import { BaseRequestHandler, peerText } from "./base-handler.js";
 import type { BaseServer } from "./base-server.js";
 import { NetworkError } from "./errors.js";
 import { kAbort, kClosing, kWants, RESOLVED, settleWithin } from "./internal.js";
-import type { PeerAddress } from "./types.js";
+import type { ConnectionInfo, PeerAddress } from "./types.js";
 
 /** Bytes held unread per connection before the socket is paused (backpressure on the peer). */
 const READ_HIGH_WATER_BYTES = 64 * 1024;
@@ -19,6 +19,122 @@ const PENDING: unique symbol = Symbol("pending");
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 
 type Waiter = () => void;
+/** The handler a socket belongs to, so the socket's listeners can be shared functions, not closures. */
+const kOwner: unique symbol = Symbol("netlab.owner");
+type OwnedSocket = net.Socket & { [kOwner]: StreamRequestHandler<unknown> };
+
+/** What `rfile` is: frames in, and raw bytes for binary protocols. Reads end (undefined) at EOF, on shutdown, idle timeout or reset. */
+export interface StreamReader<F> extends AsyncIterable<F> {
+  /** The next frame; undefined at EOF. */
+  readFrame(): Promise<F | undefined>;
+  /** Exactly `n` raw bytes (after any already buffered); ProtocolError TRUNCATED at EOF. */
+  readBytes(n: number): Promise<Uint8Array>;
+  /** The next raw chunk as it arrived (at most `maxBytes`, the rest stays buffered); undefined at EOF. */
+  readChunk(maxBytes?: number): Promise<Uint8Array | undefined>;
+}
+
+/** What `wfile` is: bytes out. `write()` resolves at once unless the socket's buffer is full, then when it drains. */
+export interface StreamWriter {
+  write(data: string | Uint8Array): Promise<void>;
+  /** Half-closes after flushing (the peer sees EOF); resolves when flushed. */
+  end(data?: string | Uint8Array): Promise<void>;
+  /** Bytes queued in the socket, not yet handed to the kernel (this tick's corked writes included). */
+  readonly bufferedBytes: number;
+}
+
+/** The handler's private operations that rfile/wfile call; set in the handler's static block. */
+let ops: {
+  readFrame(h: StreamRequestHandler<unknown>): Promise<unknown>;
+  next(h: StreamRequestHandler<unknown>): Promise<IteratorResult<unknown>>;
+  readBytes(h: StreamRequestHandler<unknown>, n: number): Promise<Uint8Array>;
+  readChunk(h: StreamRequestHandler<unknown>, maxBytes: number): Promise<Uint8Array | undefined>;
+  write(h: StreamRequestHandler<unknown>, data: string | Uint8Array): Promise<void>;
+  end(h: StreamRequestHandler<unknown>, data?: string | Uint8Array): Promise<void>;
+  onClose(h: StreamRequestHandler<unknown>): void;
+  onData(h: StreamRequestHandler<unknown>, socket: OwnedSocket, chunk: Buffer): void;
+  onEnd(h: StreamRequestHandler<unknown>): void;
+  onError(h: StreamRequestHandler<unknown>, err: Error): void;
+};
+
+// The socket's listeners: shared functions (`this` is the socket), not closures per connection.
+function onClose(this: OwnedSocket): void {
+  ops.onClose(this[kOwner]);
+}
+function onData(this: OwnedSocket, chunk: Buffer): void {
+  ops.onData(this[kOwner], this, chunk);
+}
+function onEnd(this: OwnedSocket): void {
+  ops.onEnd(this[kOwner]);
+}
+function onError(this: OwnedSocket, err: Error): void {
+  ops.onError(this[kOwner], err);
+}
+
+/** `rfile`: one small object per connection, its methods on the prototype. It is its own iterator. */
+class Reader<F> implements StreamReader<F>, AsyncIterator<F> {
+  readonly #h: StreamRequestHandler<unknown>;
+  constructor(h: StreamRequestHandler<unknown>) {
+    this.#h = h;
+  }
+  readFrame(): Promise<F | undefined> {
+    return ops.readFrame(this.#h) as Promise<F | undefined>;
+  }
+  readBytes(n: number): Promise<Uint8Array> {
+    return ops.readBytes(this.#h, n);
+  }
+  readChunk(maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array | undefined> {
+    return ops.readChunk(this.#h, maxBytes);
+  }
+  next(): Promise<IteratorResult<F>> {
+    return ops.next(this.#h) as Promise<IteratorResult<F>>;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<F> {
+    return this;
+  }
+}
+
+/** `wfile`: one small object per connection, its methods on the prototype. */
+class Writer implements StreamWriter {
+  readonly #h: StreamRequestHandler<unknown>;
+  constructor(h: StreamRequestHandler<unknown>) {
+    this.#h = h;
+  }
+  write(data: string | Uint8Array): Promise<void> {
+    return ops.write(this.#h, data);
+  }
+  end(data?: string | Uint8Array): Promise<void> {
+    return ops.end(this.#h, data);
+  }
+  get bufferedBytes(): number {
+    return this.#h.request.writableLength;
+  }
+}
+
+/** A stream connection's info: byte counts read live from the socket (Node counts them already). */
+class StreamInfo implements ConnectionInfo {
+  readonly id: number;
+  readonly peer: PeerAddress;
+  readonly openedAt: number;
+  framesIn = 0;
+  framesOut = 0;
+  readonly #socket: net.Socket;
+  constructor(id: number, peer: PeerAddress, socket: net.Socket) {
+    this.id = id;
+    this.peer = peer;
+    this.openedAt = Date.now();
+    this.#socket = socket;
+  }
+  get bytesIn(): number {
+    return this.#socket.bytesRead;
+  }
+  get bytesOut(): number {
+    return this.#socket.bytesWritten;
+  }
+  toJSON(): ConnectionInfo {
+    const { id, peer, openedAt, bytesIn, bytesOut, framesIn, framesOut } = this;
+    return { id, peer, openedAt, bytesIn, bytesOut, framesIn, framesOut };
+  }
+}
 
 /**
  * One instance per TCP or Unix stream connection. `rfile` reads frames (lines by default; override
@@ -48,18 +164,18 @@ export class StreamRequestHandler<
   maxReadBytes = 16 * 1024 * 1024;
 
   // Raw bytes received and not yet decoded or read: chunks[head] from offset on, then the rest.
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array[] = NO_CHUNKS;
   #head = 0;
   #offset = 0;
   #rawBytes = 0;
   // Decoded items (frames, or recoverable errors in their place) not yet returned.
-  #items: Array<F | ProtocolError> = [];
+  #items: Array<F | ProtocolError> = NO_ITEMS as F[];
   #itemHead = 0;
   #decoder: Decoder<F> | undefined;
   #decoderEnded = false;
   #isEof = false;
   #isPaused = false;
-  #waiters: Waiter[] = [];
+  #waiters: Waiter[] | undefined;
   /** A frame read waiting for bytes, answered by #wake (one at a time; others wait in #waiters). */
   #pendingRead:
     | { resolve: (value: unknown) => void; reject: (err: unknown) => void; asIterator: boolean }
@@ -69,13 +185,11 @@ export class StreamRequestHandler<
   #drainWaiter: Promise<void> | undefined;
   /** 0: no write this tick; 1: one write (sent); 2: more, socket corked until the tick ends. */
   #writeTick: 0 | 1 | 2 = 0;
-  readonly #endWriteTick = (): void => {
-    if (this.#writeTick === 2) this.request.uncork();
-    this.#writeTick = 0;
-  };
   #writeError: Error | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
-  #closed!: Promise<void>;
+  /** Made when close() waits for the socket's close; resolved by #onClose. */
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
   #isClosed = false;
   /** After the handler is done, incoming bytes are dropped while the peer closes. */
   #isDiscarding = false;
@@ -83,11 +197,28 @@ export class StreamRequestHandler<
   constructor(request: net.Socket, clientAddress: PeerAddress, server: S) {
     super(request, clientAddress, server);
     this.timeout = server.options.idleTimeoutMs;
+    this.rfile = new Reader<F>(this as StreamRequestHandler<unknown>);
+    this.wfile = new Writer(this as StreamRequestHandler<unknown>);
+  }
+
+  static {
+    ops = {
+      readFrame: (h) => h.#readFrame(),
+      next: (h) => h.#next(),
+      readBytes: (h, n) => h.#readBytes(n),
+      readChunk: (h, maxBytes) => h.#readChunk(maxBytes),
+      write: (h, data) => h.#write(data),
+      end: (h, data) => h.#end(data),
+      onClose: (h) => h.#onClose(),
+      onData: (h, socket, chunk) => h.#onData(socket, chunk),
+      onEnd: (h) => h.#onEnd(),
+      onError: (h, err) => h.#onError(err),
+    };
+  }
+
+  protected override createInfo(id: number, peer: PeerAddress): ConnectionInfo {
     // Node counts the bytes already; reading its counters costs nothing per chunk.
-    Object.defineProperties(this.info, {
-      bytesIn: { get: () => request.bytesRead, enumerable: true },
-      bytesOut: { get: () => request.bytesWritten, enumerable: true },
-    });
+    return new StreamInfo(id, peer, this.request);
   }
 
   /** The framing `rfile` reads with. Default: `lines()` (UTF-8, LF or CRLF, 64 KiB per line). */
@@ -106,90 +237,69 @@ export class StreamRequestHandler<
   protected onIdleTimeout(): void | Promise<void> {}
 
   /** Frames in, and raw bytes for binary protocols. Reads end (undefined) at EOF, on shutdown, idle timeout or reset. */
-  readonly rfile: AsyncIterable<F> & {
-    /** The next frame; undefined at EOF. */
-    readFrame(): Promise<F | undefined>;
-    /** Exactly `n` raw bytes (after any already buffered); ProtocolError TRUNCATED at EOF. */
-    readBytes(n: number): Promise<Uint8Array>;
-    /** The next raw chunk as it arrived (at most `maxBytes`, the rest stays buffered); undefined at EOF. */
-    readChunk(maxBytes?: number): Promise<Uint8Array | undefined>;
-  } = {
-    readFrame: () => this.#readFrame(),
-    readBytes: (n) => this.#readBytes(n),
-    readChunk: (maxBytes = Number.POSITIVE_INFINITY) => this.#readChunk(maxBytes),
-    [Symbol.asyncIterator]: () => ({
-      next: (): Promise<IteratorResult<F>> => {
-        const next = this.#nextFrameNow();
-        if (next === END) return ITER_DONE;
-        if (next === PENDING && !this.#pendingRead) return this.#parkRead(true);
-        if (next !== PENDING && !(next instanceof ProtocolError)) {
-          return Promise.resolve({ done: false, value: this.#deliver(next) });
-        }
-        return this.#readFrameSlow(next).then(toIteratorResult);
-      },
-    }),
-  };
+  readonly rfile: StreamReader<F>;
 
   /** Bytes out. `write()` resolves at once unless the socket's buffer is full, then when it drains. */
-  readonly wfile: {
-    write(data: string | Uint8Array): Promise<void>;
-    /** Half-closes after flushing (the peer sees EOF); resolves when flushed. */
-    end(data?: string | Uint8Array): Promise<void>;
-    /** Bytes queued in the socket, not yet handed to the kernel (this tick's corked writes included). */
-    readonly bufferedBytes: number;
-  } = ((handler) => ({
-    write: (data: string | Uint8Array) => handler.#write(data),
-    end: (data?: string | Uint8Array) => handler.#end(data),
-    get bufferedBytes(): number {
-      return handler.request.writableLength;
-    },
-  }))(this);
+  readonly wfile: StreamWriter;
 
   protected override start(): void {
-    const socket = this.request;
-    const wants = this.server[kWants];
-    this.#isAborted = this.signal.aborted;
-    this.#closed = new Promise<void>((resolve) => {
-      socket.once("close", () => {
-        this.#isClosed = true;
-        this.#isEof = true;
-        clearTimeout(this.#idleTimer);
-        this[kAbort](new NetworkError("CONNECTION_RESET", `connection from ${peerText(this)} closed`));
-        this.#wake();
-        resolve();
-      });
-    });
-    socket.on("data", (chunk: Buffer) => {
-      this.#idleTimer?.refresh();
-      if (wants.bytesIn) this.server.emit("bytesIn", this.info, chunk.length);
-      if (this.#isDiscarding) return;
-      this.#chunks.push(chunk);
-      this.#rawBytes += chunk.length;
-      if (this.#rawBytes >= READ_HIGH_WATER_BYTES && !this.#isPaused) {
-        this.#isPaused = true;
-        socket.pause();
-      }
-      this.#wake();
-    });
-    socket.on("end", () => {
-      this.#isEof = true;
-      this.#wake();
-    });
-    socket.on("error", (err) => {
-      this.#writeError ??= err;
-      this.#isEof = true;
-      this.#wake();
-    });
-    // Reads end when the signal aborts (shutdown, idle timeout), so a handler parked on a read finishes.
-    this.signal.addEventListener(
-      "abort",
-      () => {
-        this.#isAborted = true;
-        this.#wake();
-      },
-      { once: true },
-    );
+    const socket = this.request as OwnedSocket;
+    socket[kOwner] = this as StreamRequestHandler<unknown>;
+    this.#isAborted = this.isAborted;
+    socket.on("close", onClose);
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
     socket.resume();
+  }
+
+  // What the socket's listeners (shared functions, below the class) call.
+  #onClose(): void {
+    this.#isClosed = true;
+    this.#isEof = true;
+    clearTimeout(this.#idleTimer);
+    this[kAbort](new NetworkError("CONNECTION_RESET", `connection from ${peerText(this)} closed`));
+    this.#wake();
+    this.#resolveClosed?.();
+  }
+
+  #onData(socket: OwnedSocket, chunk: Buffer): void {
+    this.#idleTimer?.refresh();
+    if (this.server[kWants].bytesIn) this.server.emit("bytesIn", this.info, chunk.length);
+    if (this.#isDiscarding) return;
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
+    this.#rawBytes += chunk.length;
+    if (this.#rawBytes >= READ_HIGH_WATER_BYTES && !this.#isPaused) {
+      this.#isPaused = true;
+      socket.pause();
+    }
+    this.#wake();
+  }
+
+  #onEnd(): void {
+    this.#isEof = true;
+    this.#wake();
+  }
+
+  #onError(err: Error): void {
+    this.#writeError ??= err;
+    this.#isEof = true;
+    this.#wake();
+  }
+
+  /** Reads end when the signal aborts (shutdown, idle timeout), so a handler parked on a read finishes. */
+  protected override aborted(): void {
+    this.#isAborted = true;
+    this.#wake();
+  }
+
+  #whenClosed(): Promise<void> {
+    if (this.#isClosed) return RESOLVED;
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    return this.#closed;
   }
 
   protected override started(): void {
@@ -207,7 +317,9 @@ export class StreamRequestHandler<
     clearTimeout(this.#idleTimer);
     if (this.#isClosed) return;
     this.#isDiscarding = true;
-    this.#chunks = [];
+    this.#chunks = NO_CHUNKS;
+    this.#head = 0;
+    this.#offset = 0;
     this.#rawBytes = 0;
     if (this.#isPaused) {
       this.#isPaused = false;
@@ -221,10 +333,10 @@ export class StreamRequestHandler<
       if (socket.writableFinished) resolve();
       else socket.once("finish", resolve);
     });
-    if (linger === 0)
-      await settleWithin(Promise.race([flushed, this.#closed]), this.server.options.drainTimeoutMs);
-    if (!(await settleWithin(this.#closed, linger))) socket.destroy();
-    await this.#closed;
+    const closed = this.#whenClosed();
+    if (linger === 0) await settleWithin(Promise.race([flushed, closed]), this.server.options.drainTimeoutMs);
+    if (!(await settleWithin(closed, linger))) socket.destroy();
+    await closed;
   }
 
   protected override destroy(): void {
@@ -245,8 +357,8 @@ export class StreamRequestHandler<
   #wake(): void {
     if (this.#pendingRead) this.#fulfilPendingRead();
     const waiters = this.#waiters;
-    if (waiters.length === 0) return;
-    this.#waiters = [];
+    if (waiters === undefined) return;
+    this.#waiters = undefined;
     for (const w of waiters) w();
   }
 
@@ -291,7 +403,12 @@ export class StreamRequestHandler<
 
   #wait(): Promise<void> {
     this.#resumeSocket();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => this.#addWaiter(resolve));
+  }
+
+  #addWaiter(waiter: Waiter): void {
+    if (this.#waiters) this.#waiters.push(waiter);
+    else this.#waiters = [waiter];
   }
 
   /**
@@ -303,7 +420,7 @@ export class StreamRequestHandler<
       if (this.#itemHead < this.#items.length) {
         const item = this.#items[this.#itemHead++] as F | ProtocolError;
         if (this.#itemHead === this.#items.length) {
-          this.#items = [];
+          this.#items = NO_ITEMS as F[];
           this.#itemHead = 0;
         }
         return item;
@@ -330,6 +447,16 @@ export class StreamRequestHandler<
     this.info.framesIn++;
     if (this.server[kWants].frameIn) this.server.emit("frameIn", this.info, frame);
     return frame;
+  }
+
+  #next(): Promise<IteratorResult<F>> {
+    const next = this.#nextFrameNow();
+    if (next === END) return ITER_DONE;
+    if (next === PENDING && !this.#pendingRead) return this.#parkRead(true);
+    if (next !== PENDING && !(next instanceof ProtocolError)) {
+      return Promise.resolve({ done: false, value: this.#deliver(next) });
+    }
+    return this.#readFrameSlow(next).then(toIteratorResult);
   }
 
   #readFrame(): Promise<F | undefined> {
@@ -372,36 +499,41 @@ export class StreamRequestHandler<
     } catch (err) {
       // A recoverable error: keep stream order (frames before it, the error, frames after it).
       const first = asProtocolError(err);
-      for (const frame of first.frames as F[]) this.#items.push(frame);
-      this.#items.push(first);
+      for (const frame of first.frames as F[]) this.#pushItem(frame);
+      this.#pushItem(first);
       if (first.recoverable) {
         try {
-          for (const item of decodeChunk(decoder, EMPTY)) this.#items.push(item);
+          for (const item of decodeChunk(decoder, EMPTY)) this.#pushItem(item);
         } catch (rest) {
-          this.#items.push(asProtocolError(rest));
+          this.#pushItem(asProtocolError(rest));
         }
       }
       return PENDING;
     }
     if (frames.length === 0) return PENDING;
     if (frames.length === 1) return frames[0] as F;
-    for (let i = 1; i < frames.length; i++) this.#items.push(frames[i] as F);
+    for (let i = 1; i < frames.length; i++) this.#pushItem(frames[i] as F);
     return frames[0] as F;
+  }
+
+  #pushItem(item: F | ProtocolError): void {
+    if (this.#items === NO_ITEMS) this.#items = [];
+    this.#items.push(item);
   }
 
   #endDecoder(decoder: Decoder<F>): void {
     try {
-      for (const frame of decoder.end()) this.#items.push(frame);
+      for (const frame of decoder.end()) this.#pushItem(frame);
     } catch (err) {
       const e = asProtocolError(err);
-      for (const frame of e.frames as F[]) this.#items.push(frame);
-      this.#items.push(e);
+      for (const frame of e.frames as F[]) this.#pushItem(frame);
+      this.#pushItem(e);
     }
   }
 
   #failDecoder(): void {
     this.#decoderEnded = true;
-    this.#items = [];
+    this.#items = NO_ITEMS as F[];
     this.#itemHead = 0;
   }
 
@@ -413,7 +545,7 @@ export class StreamRequestHandler<
       this.#offset = 0;
       this.#head++;
       if (this.#head === this.#chunks.length) {
-        this.#chunks.length = 0;
+        this.#chunks = NO_CHUNKS;
         this.#head = 0;
       } else if (this.#head >= 64) {
         // A reader that is always a chunk behind never drains the queue: drop what it consumed.
@@ -469,7 +601,7 @@ export class StreamRequestHandler<
         this.#isPaused = false;
         this.request.resume();
       }
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      await new Promise<void>((resolve) => this.#addWaiter(resolve));
     }
     const out = new Uint8Array(n);
     let filled = 0;
@@ -494,7 +626,7 @@ export class StreamRequestHandler<
     // and leave as one writev when the tick ends (a pipelined client, a header and a body).
     if (this.#writeTick === 0) {
       this.#writeTick = 1;
-      process.nextTick(this.#endWriteTick);
+      process.nextTick(StreamRequestHandler.#endWriteTick, this);
     } else if (this.#writeTick === 1) {
       this.#writeTick = 2;
       socket.cork();
@@ -509,6 +641,11 @@ export class StreamRequestHandler<
     }
     if (isWritten) return RESOLVED;
     return this.#waitDrain();
+  }
+
+  static #endWriteTick(h: StreamRequestHandler<unknown>): void {
+    if (h.#writeTick === 2) h.request.uncork();
+    h.#writeTick = 0;
   }
 
   #waitDrain(): Promise<void> {
@@ -546,7 +683,7 @@ export class StreamRequestHandler<
 
   /** The error a write gets once the connection is over: why it is over, if known. */
   #gone(cause?: Error): NetworkError {
-    const reason = this.signal.reason as unknown;
+    const reason = this.abortReason;
     if (reason instanceof NetworkError && reason.code !== "CONNECTION_RESET") return reason;
     return new NetworkError("CONNECTION_RESET", `connection from ${peerText(this)} is closed`, {
       cause,
@@ -554,6 +691,10 @@ export class StreamRequestHandler<
     });
   }
 }
+
+/** Shared empty queues: a connection gets its own array when it first needs one. */
+const NO_CHUNKS: Uint8Array[] = [];
+const NO_ITEMS: unknown[] = [];
 
 const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
 
