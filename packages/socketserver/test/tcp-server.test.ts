@@ -594,6 +594,35 @@ describe("shutdown", () => {
     await server.shutdown();
     expect(await client.readLine()).toBe("late reply");
   });
+
+  it("does not wait out drainTimeoutMs for a flush to a client that reset while the handler closed", async () => {
+    let finishing!: () => void;
+    const isFinishing = new Promise<void>((r) => {
+      finishing = r;
+    });
+    class Flooder extends StreamRequestHandler {
+      override async handle() {
+        // More than the kernel buffers hold for a client that reads nothing: 'finish' cannot come.
+        const chunk = new Uint8Array(1024 * 1024);
+        for (let i = 0; i < 16; i++) this.wfile.write(chunk).catch(() => {});
+        await this.rfile.readFrame(); // ends when shutdown aborts the signal
+      }
+      override finish() {
+        finishing();
+      }
+    }
+    const { server, port } = await serve(Flooder, { drainTimeoutMs: 5_000 });
+    const client = net.connect(port, "127.0.0.1");
+    client.on("error", () => {});
+    client.pause();
+    await within(new Promise((r) => server.once("open", r)), 5_000, "open");
+    const start = Date.now();
+    const shutdown = server.shutdown();
+    await within(isFinishing, 2_000, "the handler to finish");
+    client.resetAndDestroy();
+    await within(shutdown, 4_000, "shutdown");
+    expect(Date.now() - start).toBeLessThan(2_000);
+  });
 });
 
 describe("handleRequest", () => {
