@@ -10,15 +10,12 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
 import { runLab, startLab } from "../helpers/lab.js";
-
-type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 
 const BIG = Buffer.alloc(24 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -32,7 +29,7 @@ async function text(stream: AsyncIterable<Buffer | string>): Promise<string> {
 
 let releaseStream: (() => void) | undefined;
 
-const routes: Record<string, Handler> = {
+const routes: Record<string, Route> = {
   "/hello": (_req, res) => {
     res.setHeader("x-test", "yes");
     res.end("hello\n");
@@ -60,31 +57,20 @@ const routes: Record<string, Handler> = {
   },
 };
 
-let server: Server;
+let http: RouteServer;
 let base: string;
 let port: number;
 let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lab-get-"));
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const route = routes[new URL(req.url ?? "/", "http://x").pathname];
-      if (route) route(req, res, Buffer.concat(chunks));
-      else res.writeHead(404).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  port = (server.address() as AddressInfo).port;
-  base = `http://127.0.0.1:${port}`;
+  http = await startRouteServer(routes);
+  ({ base, port } = http);
 });
 
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await http.close();
 });
 
 describe("lab get", () => {

@@ -44,9 +44,26 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** Spawns `lab ARGS...`; the process is killed when the test finishes. */
 export function startLab(args: string[], opts: StartOptions = {}): LabProcess {
-  const child = spawn(process.execPath, [LAB_BIN, ...args], {
+  return startProcess(process.execPath, [LAB_BIN, ...args], {
+    ...opts,
+    env: { NO_COLOR: "1", FORCE_COLOR: "0", ...opts.env },
+    name: `lab ${args.join(" ")}`,
+  });
+}
+
+/**
+ * Spawns any command (nc, python3, a tool to compare with) with its output captured, as
+ * {@link startLab} does for `lab`; `name` is how errors call it (default: the command line).
+ */
+export function startProcess(
+  command: string,
+  args: string[],
+  opts: StartOptions & { name?: string } = {},
+): LabProcess {
+  const name = opts.name ?? [command, ...args].join(" ");
+  const child = spawn(command, args, {
     cwd: opts.cwd,
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...opts.env },
+    env: { ...process.env, ...opts.env },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let out = "";
@@ -74,6 +91,11 @@ export function startLab(args: string[], opts: StartOptions = {}): LabProcess {
       notify();
     };
     child.on("close", finish);
+    // A command that cannot start (not installed): say so on stderr and end as a shell would.
+    child.on("error", (e) => {
+      err += `${e.message}\n`;
+      finish(127, null);
+    });
     child.on("exit", (code, signal) => {
       setTimeout(() => {
         child.stdout?.destroy();
@@ -114,7 +136,7 @@ export function startLab(args: string[], opts: StartOptions = {}): LabProcess {
             resolve(m);
           } else if (isExited) {
             done();
-            reject(new Error(`lab ${args.join(" ")} exited before printing ${String(pattern)}\n${dump()}`));
+            reject(new Error(`${name} exited before printing ${String(pattern)}\n${dump()}`));
           }
         };
         const timer = setTimeout(() => {
@@ -152,18 +174,26 @@ export interface LabResult {
   stderr: string;
 }
 
+/** Options for {@link runLab} and {@link runProcess}. */
+export type RunOptions = StartOptions & { input?: string | Uint8Array; timeoutMs?: number };
+
 /** Runs `lab ARGS...` to completion (killed after `timeoutMs`), feeding `input` on stdin. */
-export async function runLab(
-  args: string[],
-  opts: StartOptions & { input?: string | Uint8Array; timeoutMs?: number } = {},
-): Promise<LabResult> {
-  const lab = startLab(args, opts);
-  if (opts.input !== undefined) lab.write(opts.input);
-  lab.endInput();
-  const timer = setTimeout(() => lab.child.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
-  const code = await lab.exited;
+export function runLab(args: string[], opts: RunOptions = {}): Promise<LabResult> {
+  return finish(startLab(args, opts), opts);
+}
+
+/** Runs any command to completion (killed after `timeoutMs`), feeding `input` on stdin. */
+export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<LabResult> {
+  return finish(startProcess(command, args, opts), opts);
+}
+
+async function finish(proc: LabProcess, opts: RunOptions): Promise<LabResult> {
+  if (opts.input !== undefined) proc.write(opts.input);
+  proc.endInput();
+  const timer = setTimeout(() => proc.child.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+  const code = await proc.exited;
   clearTimeout(timer);
-  return { code, stdout: lab.stdout(), stderr: lab.stderr() };
+  return { code, stdout: proc.stdout(), stderr: proc.stderr() };
 }
 
 /**

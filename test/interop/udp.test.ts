@@ -1,29 +1,5 @@
-import { spawn } from "node:child_process";
-import { describe, expect, it, onTestFinished } from "vitest";
-import { runLab, startServer } from "../helpers/lab.js";
-
-/** Runs a command to completion (killed after `timeoutMs`) with `input` on stdin. */
-function run(
-  cmd: string,
-  args: string[],
-  input = "",
-  timeoutMs = 10_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+import { describe, expect, it } from "vitest";
+import { runLab, runProcess, startProcess, startServer } from "../helpers/lab.js";
 
 /** `lab udp echo` on a free port. */
 function startEcho(): Promise<{ port: number }> {
@@ -55,13 +31,16 @@ describe("lab udp against nc and Python", () => {
     const { port } = await startEcho();
     // OpenBSD nc (what .ci/run installs; ncat's -w means something else): -w1 quits a second
     // after stdin ends, having printed what came back.
-    const r = await run("nc.openbsd", ["-u", "-w1", "127.0.0.1", String(port)], "hello from nc\n");
+    const r = await runProcess("nc.openbsd", ["-u", "-w1", "127.0.0.1", String(port)], {
+      input: "hello from nc\n",
+      timeoutMs: 10_000,
+    });
     expect(r.stdout).toBe("hello from nc\n");
   });
 
   it("echoes a five-line Python sendto/recvfrom script, from the port it sent from", async () => {
     const { port } = await startEcho();
-    const r = await run("python3", ["-c", PY_CLIENT, String(port), "hello from python"]);
+    const r = await runProcess("python3", ["-c", PY_CLIENT, String(port), "hello from python"]);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(`hello from python 127.0.0.1 ${port}\n`);
   });
@@ -74,24 +53,15 @@ describe("lab udp against nc and Python", () => {
     const script = `import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
 s.sendto(b"hi from python", ("127.0.0.1", ${port})); print(s.getsockname()[1])`;
-    const r = await run("python3", ["-c", script]);
+    const r = await runProcess("python3", ["-c", script]);
     const pyPort = r.stdout.trim();
     expect(await lab.exited).toBe(0);
     expect(lab.stdout()).toBe(`127.0.0.1:${pyPort}  14 bytes  hi from python\n`);
   });
 
   it("pings Python's socketserver.UDPServer echo", async () => {
-    const py = spawn("python3", ["-c", PY_ECHO], { stdio: ["ignore", "pipe", "pipe"] });
-    onTestFinished(() => {
-      py.kill("SIGKILL");
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("python echo did not start")), 10_000);
-      py.stdout.setEncoding("utf8").once("data", (d: string) => {
-        clearTimeout(timer);
-        resolve(Number(d.trim()));
-      });
-    });
+    const py = startProcess("python3", ["-c", PY_ECHO]);
+    const port = Number(await py.waitForOutput(/^\d+(?=\n)/, { stream: "stdout" }));
     const r = await runLab(["udp", "ping", "--port", String(port), "-c", "5", "-i", "0.02", "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ transmitted: 5, received: 5, lossPercent: 0 });

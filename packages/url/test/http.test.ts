@@ -1,16 +1,13 @@
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { HTTPError, staticLookup, URLError, urlopen } from "@netlab/url";
 import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+import { type Route, type RouteServer, startRouteServer } from "../../../test/helpers/http.js";
 
 const BIG = Buffer.alloc(8 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 31 + (i >> 10)) & 0xff;
 
-const routes: Record<string, Handler> = {
+const routes: Record<string, Route> = {
   "/hello": (_req, res) => {
     res.setHeader("x-test", "yes");
     res.end("hello\n");
@@ -48,29 +45,16 @@ const routes: Record<string, Handler> = {
   "/hangup": (req) => req.socket.destroy(),
 };
 
-let server: Server;
+let http: RouteServer;
 let base: string;
 let port: number;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const route = routes[new URL(req.url ?? "/", "http://x").pathname];
-      if (route) route(req, res, Buffer.concat(chunks));
-      else res.writeHead(404).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  port = (server.address() as AddressInfo).port;
-  base = `http://127.0.0.1:${port}`;
+  http = await startRouteServer(routes);
+  ({ base, port } = http);
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => http.close());
 
 async function failure(p: Promise<unknown>): Promise<URLError> {
   try {
