@@ -37,6 +37,16 @@ export const examples: ExampleInfo[] = [
     summary: "ForkingTCPServer: a CPU-heavy handler on two worker processes sharing a port",
   },
   {
+    name: "chat-client",
+    topic: "chat",
+    summary: "ChatServer + two ChatClients: join, talk, whisper, leave; each transcript printed",
+  },
+  {
+    name: "file-transfer",
+    topic: "transfer",
+    summary: "FileServer + TransferClient: upload, list, download a 3 MiB file, SHA-256 checked",
+  },
+  {
     name: "generics",
     topic: "generics",
     summary: "reverse<T>() and Box<T>: one piece of code, many checked types",
