@@ -44,6 +44,13 @@ describe("lab server + lab client (chat)", () => {
     alice.write("q\n");
     expect(await alice.exited).toBe(0);
     await raw.waitFor("* alice left #lobby");
+    // Each lab client joined under its --nick at once: no guest-N, no rename.
+    for (const transcript of [alice.stdout(), bob.stdout(), raw.lines.join("\n")]) {
+      expect(transcript).not.toContain("known as");
+    }
+    expect(alice.stdout()).toMatch(
+      /^\* netlab chat\/1 — welcome to netlab, you are alice\. .*\n\* alice joined #lobby\n/,
+    );
     expect(server.stderr()).toMatch(/connect 127\.0\.0\.1:\d+/);
     expect(server.stderr()).toMatch(/disconnect 127\.0\.0\.1:\d+/);
   });
