@@ -1,7 +1,7 @@
-import dgram from "node:dgram";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import { NetworkEmulator, type PingSummary } from "../../packages/udp/src/index.js";
 import { type LabProcess, runLab, startLab, startServer } from "../helpers/lab.js";
+import { closedUdpPort, roundTrip, udpClient } from "../helpers/udp.js";
 
 /** `lab udp echo ARGS` on a free port, ready to answer. */
 async function startEcho(args: string[] = []): Promise<{ lab: LabProcess; port: number }> {
@@ -26,38 +26,10 @@ async function pingJson(
   return { code: r.code, summary, stderr: r.stderr };
 }
 
-/** A raw client socket on 127.0.0.1, closed when the test ends. */
-async function client(): Promise<dgram.Socket> {
-  const socket = dgram.createSocket("udp4");
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-  onTestFinished(() => new Promise<void>((r) => socket.close(() => r())));
-  return socket;
-}
-
-/** A UDP port with nothing bound to it (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const socket = dgram.createSocket("udp4");
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-  const { port } = socket.address();
-  await new Promise<void>((r) => socket.close(() => r()));
-  return port;
-}
-
-function roundTrip(socket: dgram.Socket, port: number, data: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no echo of ${data.length} bytes`)), 3000);
-    socket.once("message", (msg) => {
-      clearTimeout(timer);
-      resolve(msg);
-    });
-    socket.send(data, port, "127.0.0.1");
-  });
-}
-
 describe("lab udp echo", () => {
   it("echoes datagrams of many sizes, 0 bytes to the 65,507-byte maximum, unchanged", async () => {
     const { port } = await startEcho();
-    const socket = await client();
+    const socket = await udpClient();
     for (const size of [0, 1, 20, 64, 512, 1472, 1473, 9000, 32_768, 65_000, 65_507]) {
       const data = Buffer.alloc(size);
       for (let i = 0; i < size; i++) data[i] = (i * 7) & 0xff;
@@ -68,7 +40,7 @@ describe("lab udp echo", () => {
 
   it("logs one line per datagram with --verbose, and stops on SIGINT with a count", async () => {
     const { lab, port } = await startEcho(["--verbose"]);
-    const socket = await client();
+    const socket = await udpClient();
     await roundTrip(socket, port, Buffer.from("hi"));
     await lab.waitForOutput(`#1 127.0.0.1:${socket.address().port}  2 bytes  echoed`, { stream: "stderr" });
     expect(await lab.stop("SIGINT")).toBe(0);
@@ -254,7 +226,7 @@ describe("lab udp ping", () => {
   });
 
   it("says in one line that nothing listens (ICMP port unreachable) and exits 1", async () => {
-    const port = await closedPort();
+    const port = await closedUdpPort();
     const r = await runLab(["udp", "ping", "--port", String(port), "-c", "3", "-i", "0.05"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(

@@ -1,20 +1,10 @@
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import { blast, type ReceivedDatagram, UdpError, UdpListener } from "../src/index.js";
-
-async function startListener(): Promise<UdpListener> {
-  const listener = new UdpListener({ port: 0, recvBufferSize: 4 * 1024 * 1024 });
-  await listener.listen();
-  const serving = listener.serveForever();
-  onTestFinished(async () => {
-    await listener.shutdown();
-    await serving;
-  });
-  return listener;
-}
+import { serveUntilTestEnds } from "./helpers.js";
 
 describe("blast", () => {
   it("sends count datagrams of sizeBytes, each starting with its sequence number", async () => {
-    const listener = await startListener();
+    const listener = await serveUntilTestEnds(new UdpListener({ port: 0, recvBufferSize: 4 * 1024 * 1024 }));
     const seqs: number[] = [];
     listener.on("datagram", (d: ReceivedDatagram) => {
       expect(d.packet.length).toBe(100);
@@ -30,7 +20,7 @@ describe("blast", () => {
   });
 
   it("paces to ratePps", async () => {
-    const listener = await startListener();
+    const listener = await serveUntilTestEnds(new UdpListener({ port: 0, recvBufferSize: 4 * 1024 * 1024 }));
     const r = await blast({ port: listener.address.port, count: 100, sizeBytes: 64, ratePps: 1000 });
     // 100 datagrams at 1000/s: the last leaves at 99 ms at the earliest.
     expect(r.elapsedMs).toBeGreaterThanOrEqual(95);

@@ -1,5 +1,6 @@
-import dgram from "node:dgram";
-import { describe, expect, it, onTestFinished } from "vitest";
+import type dgram from "node:dgram";
+import { describe, expect, it } from "vitest";
+import { roundTrip as echoRoundTrip, udpClient } from "../../../test/helpers/udp.js";
 import {
   type EchoDatagram,
   MAX_UDP_PAYLOAD_BYTES,
@@ -9,43 +10,21 @@ import {
   type UdpEchoOptions,
   UdpEchoServer,
 } from "../src/index.js";
+import { serveUntilTestEnds } from "./helpers.js";
 
 /** An echo server on 127.0.0.1, port 0, serving until the test ends. */
-async function startEcho(options: UdpEchoOptions = {}): Promise<UdpEchoServer> {
-  const server = new UdpEchoServer({ host: "127.0.0.1", port: 0, ...options });
-  await server.listen();
-  const serving = server.serveForever();
-  onTestFinished(async () => {
-    await server.shutdown();
-    await serving;
-  });
-  return server;
+function startEcho(options: UdpEchoOptions = {}): Promise<UdpEchoServer> {
+  return serveUntilTestEnds(new UdpEchoServer({ host: "127.0.0.1", port: 0, ...options }));
 }
 
-/** A raw client socket on 127.0.0.1; closed when the test ends. */
-async function client(): Promise<dgram.Socket> {
-  const socket = dgram.createSocket("udp4");
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-  onTestFinished(() => new Promise<void>((r) => socket.close(() => r())));
-  return socket;
-}
-
-/** Sends `data` to `port` and resolves with the next datagram that comes back (2 s at most). */
-function roundTrip(socket: dgram.Socket, port: number, data: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no echo of ${data.length} bytes`)), 2000);
-    socket.once("message", (msg) => {
-      clearTimeout(timer);
-      resolve(msg);
-    });
-    socket.send(data, port, "127.0.0.1");
-  });
-}
+/** `roundTrip` with a 2 s wait: loopback echoes come back at once. */
+const roundTrip = (socket: dgram.Socket, port: number, data: Buffer) =>
+  echoRoundTrip(socket, port, data, 2_000);
 
 describe("UDP echo server", () => {
   it("echoes datagrams of every size from 0 to 65,507 bytes unchanged", async () => {
     const server = await startEcho();
-    const socket = await client();
+    const socket = await udpClient();
     for (const size of [0, 1, 20, 64, 1472, 1473, 8192, 32_768, MAX_UDP_PAYLOAD_BYTES]) {
       const data = Buffer.alloc(size, size & 0xff);
       if (size > 0) data[size - 1] = 0x7f;
@@ -57,7 +36,7 @@ describe("UDP echo server", () => {
 
   it("answers every sender at its own address", async () => {
     const server = await startEcho();
-    const [a, b] = [await client(), await client()];
+    const [a, b] = [await udpClient(), await udpClient()];
     const [ra, rb] = await Promise.all([
       roundTrip(a, server.address.port, Buffer.from("from a")),
       roundTrip(b, server.address.port, Buffer.from("from b")),
@@ -70,7 +49,7 @@ describe("UDP echo server", () => {
     const server = await startEcho();
     const events: EchoDatagram[] = [];
     server.on("datagram", (d) => events.push(d));
-    const socket = await client();
+    const socket = await udpClient();
     await roundTrip(socket, server.address.port, Buffer.from("hello"));
     expect(events).toEqual([
       {
@@ -129,7 +108,7 @@ describe("UDP echo server", () => {
 
   it("survives garbage and keeps serving", async () => {
     const server = await startEcho();
-    const socket = await client();
+    const socket = await udpClient();
     for (let i = 0; i < 50; i++) socket.send(Buffer.from([i, 0xff, 0x00]), server.address.port, "127.0.0.1");
     socket.send(Buffer.alloc(0), server.address.port, "127.0.0.1");
     const { reply } = await sendDatagram({ port: server.address.port, data: "still there?", waitMs: 2000 });
@@ -153,7 +132,7 @@ describe("UDP echo server", () => {
     server.on("error", (e) => errors.push(e));
     await server.listen();
     const serving = server.serveForever();
-    const socket = await client();
+    const socket = await udpClient();
     socket.send("x", server.address.port, "127.0.0.1");
     await new Promise<void>((r) => server.once("datagram", () => r()));
     await server.shutdown();

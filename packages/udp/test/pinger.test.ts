@@ -1,5 +1,5 @@
-import dgram from "node:dgram";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
+import { closedUdpPort, udpClient } from "../../../test/helpers/udp.js";
 import { encodeProbe, type PingEvent, ping, UdpError } from "../src/index.js";
 
 /** A raw dgram peer on 127.0.0.1 that calls `onMessage` for every datagram; closed when the test ends. */
@@ -7,22 +7,11 @@ async function peer(
   onMessage: (msg: Buffer, reply: (data: Uint8Array) => void) => void,
   type: "udp4" | "udp6" = "udp4",
 ): Promise<number> {
-  const socket = dgram.createSocket(type);
+  const socket = await udpClient(type);
   socket.on("message", (msg, rinfo) =>
     onMessage(msg, (data) => socket.send(data, rinfo.port, rinfo.address)),
   );
-  await new Promise<void>((r) => socket.bind(0, type === "udp6" ? "::1" : "127.0.0.1", () => r()));
-  onTestFinished(() => new Promise<void>((r) => socket.close(() => r())));
   return socket.address().port;
-}
-
-/** A free UDP port with nothing bound to it (bound then closed). */
-async function closedPort(): Promise<number> {
-  const socket = dgram.createSocket("udp4");
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-  const { port } = socket.address();
-  await new Promise<void>((r) => socket.close(() => r()));
-  return port;
 }
 
 const seqOf = (msg: Buffer) => msg.readUInt32BE(8);
@@ -147,7 +136,7 @@ describe("ping against an echo", () => {
 
 describe("ping failures and stopping", () => {
   it("fails with PORT_UNREACHABLE in one line when nothing listens (ICMP port unreachable)", async () => {
-    const port = await closedPort();
+    const port = await closedUdpPort();
     const err = await ping({ port, count: 3, intervalMs: 20 })
       .run()
       .catch((e: unknown) => e);

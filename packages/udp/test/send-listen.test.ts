@@ -1,5 +1,6 @@
 import dgram from "node:dgram";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { closedUdpPort } from "../../../test/helpers/udp.js";
 import {
   MAX_UDP_PAYLOAD_BYTES,
   parseHostPort,
@@ -11,29 +12,11 @@ import {
   UdpError,
   UdpListener,
 } from "../src/index.js";
-
-async function startListener(): Promise<UdpListener> {
-  const listener = new UdpListener({ port: 0 });
-  await listener.listen();
-  const serving = listener.serveForever();
-  onTestFinished(async () => {
-    await listener.shutdown();
-    await serving;
-  });
-  return listener;
-}
-
-async function closedPort(): Promise<number> {
-  const socket = dgram.createSocket("udp4");
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-  const { port } = socket.address();
-  await new Promise<void>((r) => socket.close(() => r()));
-  return port;
-}
+import { serveUntilTestEnds } from "./helpers.js";
 
 describe("sendDatagram and UdpListener (sendto / recvfrom)", () => {
   it("delivers a datagram with the sender's address", async () => {
-    const listener = await startListener();
+    const listener = await serveUntilTestEnds(new UdpListener({ port: 0 }));
     const got = new Promise<ReceivedDatagram>((r) => listener.once("datagram", r));
     const sent = await sendDatagram({ port: listener.address.port, data: "hello" });
     const d = await got;
@@ -44,7 +27,7 @@ describe("sendDatagram and UdpListener (sendto / recvfrom)", () => {
   });
 
   it("sends an empty datagram", async () => {
-    const listener = await startListener();
+    const listener = await serveUntilTestEnds(new UdpListener({ port: 0 }));
     const got = new Promise<ReceivedDatagram>((r) => listener.once("datagram", r));
     await sendDatagram({ port: listener.address.port, data: new Uint8Array(0) });
     expect((await got).packet.length).toBe(0);
@@ -61,7 +44,7 @@ describe("sendDatagram and UdpListener (sendto / recvfrom)", () => {
   });
 
   it("times out with TIMEOUT when no reply comes", async () => {
-    const listener = await startListener();
+    const listener = await serveUntilTestEnds(new UdpListener({ port: 0 }));
     const err = await sendDatagram({ port: listener.address.port, data: "x", waitMs: 50 }).catch(
       (e: unknown) => e,
     );
@@ -70,7 +53,7 @@ describe("sendDatagram and UdpListener (sendto / recvfrom)", () => {
   });
 
   it("reports ICMP port unreachable as PORT_UNREACHABLE when waiting", async () => {
-    const port = await closedPort();
+    const port = await closedUdpPort();
     const err = await sendDatagram({ port, data: "x", waitMs: 2000 }).catch((e: unknown) => e);
     expect((err as UdpError).code).toBe("PORT_UNREACHABLE");
   });
@@ -83,7 +66,7 @@ describe("sendDatagram and UdpListener (sendto / recvfrom)", () => {
   });
 
   it("refuses a listener on a port in use", async () => {
-    const first = await startListener();
+    const first = await serveUntilTestEnds(new UdpListener({ port: 0 }));
     const err = await new UdpListener({ port: first.address.port }).listen().catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe("ADDRESS_IN_USE");
   });
