@@ -1,6 +1,6 @@
 import { ConcurrencyError, checkInt, timeoutError } from "./errors.js";
 import { Mutex } from "./mutex.js";
-import { oneShot, type Release } from "./release.js";
+import { holding, oneShot, type Release } from "./release.js";
 import { WaitList, type WaitOptions } from "./wait-list.js";
 
 /**
@@ -43,13 +43,8 @@ export class Condition {
   }
 
   /** Runs `fn` holding the lock and releases it however `fn` ends. */
-  async runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
-    const release = await this.acquire(opts);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
+  runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+    return holding(() => this.acquire(opts), fn);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { deadlockError, isDebug, type TrackedLock, trackWait } from "./debug.js";
-import { oneShot, type Release } from "./release.js";
+import { holding, oneShot, type Release } from "./release.js";
 import { currentTask, type TaskInfo } from "./task.js";
 import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
@@ -74,13 +74,8 @@ export class Mutex implements TrackedLock {
   }
 
   /** Runs `fn` holding the lock, and releases it however `fn` ends. Returns what `fn` returns. */
-  async runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
-    const release = await this.acquire(opts);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
+  runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+    return holding(() => this.acquire(opts), fn);
   }
 
   #whoIfDebug(): TaskInfo | undefined {

@@ -24,3 +24,26 @@ export function oneShot(what: string, free: () => void): Release {
   };
   return release;
 }
+
+/**
+ * Takes what `acquire` gives, runs `fn`, and releases however `fn` ends: every primitive's
+ * `runExclusive`. A throw from `acquire` itself comes back as a rejection.
+ */
+export async function holding<T>(acquire: () => Promise<Release>, fn: () => T | Promise<T>): Promise<T> {
+  const release = await acquire();
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/** {@link holding} for a blocking `acquireSync`: the `runExclusiveSync` of the shared primitives. */
+export function holdingSync<T>(acquireSync: () => Release, fn: () => T): T {
+  const release = acquireSync();
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}

@@ -1,5 +1,5 @@
 import { deadlockError, isDebug, type TrackedLock, trackWait } from "./debug.js";
-import { oneShot, type Release } from "./release.js";
+import { holding, oneShot, type Release } from "./release.js";
 import { currentTask, type TaskInfo, task } from "./task.js";
 import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
@@ -92,14 +92,7 @@ export class RLock implements TrackedLock {
    * runs as a new task (named after the current one) so concurrent callers are told apart.
    */
   runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
-    const run = async () => {
-      const release = await this.acquire(opts);
-      try {
-        return await fn();
-      } finally {
-        release();
-      }
-    };
+    const run = () => holding(() => this.acquire(opts), fn);
     return this.isOwned() ? run() : task(currentTask().name, run);
   }
 

@@ -1,5 +1,5 @@
 import { ConcurrencyError, checkInt } from "./errors.js";
-import { oneShot, type Release } from "./release.js";
+import { holding, oneShot, type Release } from "./release.js";
 import { mayProceed, WaitList, type WaitOptions } from "./wait-list.js";
 
 /** Options for a {@link Semaphore}. */
@@ -71,13 +71,8 @@ export class Semaphore {
   }
 
   /** Runs `fn` holding a permit and gives it back however `fn` ends. */
-  async runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
-    const release = await this.acquire(opts);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
+  runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+    return holding(() => this.acquire(opts), fn);
   }
 
   /** Hook for {@link BoundedSemaphore}: throws when a release would pass the bound. */

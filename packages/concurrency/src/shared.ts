@@ -1,5 +1,5 @@
 import { abortedError, ConcurrencyError, checkInt, checkTimeout, timeoutError } from "./errors.js";
-import { oneShot, type Release } from "./release.js";
+import { holding, holdingSync, oneShot, type Release } from "./release.js";
 import type { WaitOptions } from "./wait-list.js";
 
 // SharedMutex states (Drepper, "Futexes are tricky", mutex #2).
@@ -93,22 +93,12 @@ export class SharedMutex {
 
   /** Runs `fn` holding the lock (blocking while waiting) and releases it however `fn` ends. */
   runExclusiveSync<T>(fn: () => T, opts: SyncWaitOptions = {}): T {
-    const release = this.acquireSync(opts);
-    try {
-      return fn();
-    } finally {
-      release();
-    }
+    return holdingSync(() => this.acquireSync(opts), fn);
   }
 
   /** Runs `fn` holding the lock (waiting asynchronously) and releases it however `fn` ends. */
-  async runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
-    const release = await this.acquire(opts);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
+  runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+    return holding(() => this.acquire(opts), fn);
   }
 
   #releaser(): Release {
@@ -219,22 +209,12 @@ export class SharedSemaphore {
 
   /** Runs `fn` holding a permit (blocking while waiting). */
   runExclusiveSync<T>(fn: () => T, opts: SyncWaitOptions = {}): T {
-    const release = this.acquireSync(opts);
-    try {
-      return fn();
-    } finally {
-      release();
-    }
+    return holdingSync(() => this.acquireSync(opts), fn);
   }
 
   /** Runs `fn` holding a permit (waiting asynchronously). */
-  async runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
-    const release = await this.acquire(opts);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
+  runExclusive<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+    return holding(() => this.acquire(opts), fn);
   }
 
   #releaser(): Release {
