@@ -214,6 +214,7 @@ export class ChatHub extends EventEmitter {
     const graceMs = this.options.helloGraceMs;
     const dueAt = Date.now() + graceMs;
     s.graceTimer = setTimeout(() => {
+      if (s.isClosed) return;
       const lateMs = Date.now() - dueAt;
       if (extensions > 0 && lateMs > Math.max(LATE_TIMER_MS, graceMs / 2)) this.#armGrace(s, extensions - 1);
       else this.#join(s, DEFAULT_ROOM);
