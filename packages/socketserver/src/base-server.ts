@@ -1,7 +1,7 @@
 import diagnostics from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import { debuglog } from "node:util";
-import { Event, type Release, Semaphore } from "@netlab/concurrency";
+import { Event } from "@netlab/concurrency";
 import type { BaseRequestHandler } from "./base-handler.js";
 import { NetworkError } from "./errors.js";
 import {
@@ -91,7 +91,8 @@ export abstract class BaseServer extends EventEmitter {
   #pendingWaiter: (() => void) | undefined;
   #isServing = false;
   /** One permit per connection slot (handlers alive plus requests being verified); none when unlimited. */
-  readonly #slots: Semaphore | undefined;
+  /** Connection slots taken (handlers alive plus requests being verified), against maxConnections. */
+  #slotsInUse = 0;
   #shutdown: Promise<void> | undefined;
   /** Set when shutdown has finished. */
   readonly #closed = new Event();
@@ -105,9 +106,6 @@ export abstract class BaseServer extends EventEmitter {
     checkMs("drainTimeoutMs", o.drainTimeoutMs);
     checkMs("timeout", o.timeout);
     this.options = o;
-    this.#slots = Number.isFinite(o.maxConnections)
-      ? new Semaphore(o.maxConnections, { name: "maxConnections" })
-      : undefined;
     this.timeout = o.timeout;
     this.Handler = Handler;
     const wants = this[kWants];
@@ -271,8 +269,14 @@ export abstract class BaseServer extends EventEmitter {
 
   /** #process for fire-and-forget callers: an overridden refuse/discard that throws is reported. */
   #processSafely(request: unknown): void {
-    this.#process(request).catch((err: unknown) => this.#reportError(err, undefined));
+    try {
+      this.#process(request).catch(this.#reportUnknown);
+    } catch (err) {
+      this.#reportError(err, undefined);
+    }
   }
+
+  readonly #reportUnknown = (err: unknown): void => this.#reportError(err, undefined);
 
   /**
    * Verifies the request and runs its handler. Without an overridden `verifyRequest` nothing is
@@ -281,17 +285,15 @@ export abstract class BaseServer extends EventEmitter {
   #process(request: unknown): Promise<void> {
     const peer = this.peerOf(request);
     if (!peer) return this.#discard(request);
-    let release: Release | undefined;
-    if (this.#slots) {
-      release = this.#slots.tryAcquire();
-      if (!release) {
-        this.emit("refuse", peer);
-        this.refuse(request);
-        return RESOLVED;
-      }
+    // A plain counter, not a Semaphore: nothing waits for a slot, and no release closure per connection.
+    if (this.#slotsInUse >= this.options.maxConnections) {
+      this.emit("refuse", peer);
+      this.refuse(request);
+      return RESOLVED;
     }
-    if (this.verifyRequest === BaseServer.prototype.verifyRequest) return this.#start(request, peer, release);
-    return this.#verifyThenStart(request, peer, release);
+    this.#slotsInUse++;
+    if (this.verifyRequest === BaseServer.prototype.verifyRequest) return this.#start(request, peer, true);
+    return this.#verifyThenStart(request, peer);
   }
 
   #discard(request: unknown): Promise<void> {
@@ -299,7 +301,7 @@ export abstract class BaseServer extends EventEmitter {
     return RESOLVED;
   }
 
-  async #verifyThenStart(request: unknown, peer: PeerAddress, release: Release | undefined): Promise<void> {
+  async #verifyThenStart(request: unknown, peer: PeerAddress): Promise<void> {
     let isAllowed: boolean;
     try {
       isAllowed = await this.verifyRequest(peer);
@@ -307,33 +309,29 @@ export abstract class BaseServer extends EventEmitter {
       this.#reportError(err, peer);
       isAllowed = false;
     }
-    return this.#start(request, peer, release, isAllowed);
+    return this.#start(request, peer, isAllowed);
   }
 
-  #start(request: unknown, peer: PeerAddress, release: Release | undefined, isAllowed = true): Promise<void> {
-    try {
-      if (!isAllowed || this.#state !== "running") {
-        release?.();
-        return this.#discard(request);
-      }
-      let handler: BaseRequestHandler;
+  /** Runs the request's handler. The slot #process took is given back once: here, or when #run ends. */
+  #start(request: unknown, peer: PeerAddress, isAllowed: boolean): Promise<void> {
+    let handler: BaseRequestHandler | undefined;
+    if (isAllowed && this.#state === "running") {
       try {
         handler = new this.Handler(request, peer, this);
       } catch (err) {
         // A constructor that throws is a handler bug: report it, close, keep serving.
-        release?.();
         this.#reportError(err, peer);
-        return this.#discard(request);
       }
-      return this.#run(handler, peer, release);
-    } catch (err) {
-      release?.();
-      throw err;
     }
+    if (!handler) {
+      this.#slotsInUse--;
+      return this.#discard(request);
+    }
+    return this.#run(handler, peer);
   }
 
   /** setup → handle → finish → close (handler[kRun], inlined), then the bookkeeping. */
-  async #run(handler: BaseRequestHandler, peer: PeerAddress, release: Release | undefined): Promise<void> {
+  async #run(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
     this.#connections.add(handler);
     if (this.#state !== "running") handler[kAbort](this.signal.reason);
     this.emit("open", handler.info);
@@ -357,7 +355,8 @@ export abstract class BaseServer extends EventEmitter {
         failure = err;
         failed = true;
       }
-      await handler[kClose]();
+      const closing = handler[kClose]();
+      if (closing !== RESOLVED) await closing;
       if (failed) throw failure;
     } catch (err) {
       if (!(isConnectionGone(err) || (handler.signal.aborted && err === handler.signal.reason))) {
@@ -368,7 +367,7 @@ export abstract class BaseServer extends EventEmitter {
     } finally {
       this.#connections.delete(handler);
       if (this.#connections.size === 0 && this.#onIdle) this.#onIdle();
-      release?.();
+      this.#slotsInUse--;
       this.emit("close", handler.info);
       if (connectionChannel.hasSubscribers) {
         connectionChannel.publish({ server: this, info: handler.info, closed: true });
