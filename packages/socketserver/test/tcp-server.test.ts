@@ -595,6 +595,39 @@ describe("shutdown", () => {
     expect(await client.readLine()).toBe("late reply");
   });
 
+  it("aborts a signal taken before shutdown, and one first read after it, both with ABORTED", async () => {
+    const early: unknown[] = [];
+    const late: unknown[] = [];
+    class Watcher extends StreamRequestHandler {
+      override setup() {
+        this.signal.addEventListener("abort", () => early.push(this.signal.reason));
+      }
+      override async handle() {
+        for await (const _ of this.rfile);
+      }
+    }
+    class Unwatched extends StreamRequestHandler {
+      override async handle() {
+        for await (const _ of this.rfile);
+      }
+      override finish() {
+        late.push(this.signal.aborted ? this.signal.reason : "not aborted");
+      }
+    }
+    for (const [Handler, seen] of [
+      [Watcher, early],
+      [Unwatched, late],
+    ] as const) {
+      const { server, port } = await serve(Handler);
+      const opened = new Promise((r) => server.once("open", r));
+      await LineClient.open(port);
+      await within(opened, 5_000, "open");
+      await within(server.shutdown(), 2_000, "shutdown");
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ code: "ABORTED" });
+    }
+  });
+
   it("does not wait out drainTimeoutMs for a flush to a client that reset while the handler closed", async () => {
     let finishing!: () => void;
     const isFinishing = new Promise<void>((r) => {

@@ -85,6 +85,57 @@ describe("UDPServer", () => {
     expect(server.droppedDatagrams).toBe(1);
   });
 
+  it("runs sync setup → handle → finish in order, and frees each slot so maxConnections is not used up", async () => {
+    const calls: string[] = [];
+    class Sync extends DatagramRequestHandler {
+      override setup() {
+        calls.push(`setup ${this.packet}`);
+      }
+      override handle() {
+        calls.push(`handle ${this.packet}`);
+        this.reply(this.packet).catch(() => {});
+      }
+      override finish() {
+        calls.push(`finish ${this.packet}`);
+      }
+    }
+    const { port, server } = await serve(Sync, { maxConnections: 1 }, UDPServer);
+    const socket = dgram.createSocket("udp4");
+    try {
+      for (const p of ["a", "b", "c"]) {
+        const reply = new Promise<string>((r) => socket.once("message", (m) => r(m.toString())));
+        socket.send(p, port, "127.0.0.1");
+        expect(await within(reply, 5_000, `reply to ${p}`)).toBe(p);
+      }
+    } finally {
+      socket.close();
+    }
+    expect(calls).toEqual(["a", "b", "c"].flatMap((p) => [`setup ${p}`, `handle ${p}`, `finish ${p}`]));
+    expect(server.droppedDatagrams).toBe(0);
+  });
+
+  it("still asks an overridden verifyRequest, and drops what it refuses", async () => {
+    class Picky extends UDPServer {
+      override async verifyRequest() {
+        await new Promise((r) => setImmediate(r));
+        return this.droppedDatagrams > 0;
+      }
+    }
+    const { port, server } = await serve(Echo, {}, Picky);
+    const socket = dgram.createSocket("udp4");
+    try {
+      socket.send("refused", port, "127.0.0.1");
+      for (let i = 0; i < 400 && server.droppedDatagrams === 0; i++)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(server.droppedDatagrams).toBe(1);
+      const reply = new Promise<string>((r) => socket.once("message", (m) => r(m.toString())));
+      socket.send("served", port, "127.0.0.1");
+      expect(await within(reply, 5_000, "reply")).toBe("served");
+    } finally {
+      socket.close();
+    }
+  });
+
   it("says Unix datagram sockets are unsupported, with a hint", () => {
     let err: unknown;
     try {
