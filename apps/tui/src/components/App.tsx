@@ -166,20 +166,18 @@ export function App({ lab, onQuit }: AppProps) {
     >
       <ClientGrid
         layout={layout}
-        count={clients.length}
-        pane={(index) => {
-          const c = clients[index]!;
-          return (
-            <ClientPane
-              key={c.id}
-              client={c}
-              rect={layout.clients[index]!}
-              isFocused={c.id === focusedId}
-              input={inputs[c.id] ?? ""}
-              offset={offsets[`client:${c.id}`] ?? 0}
-            />
-          );
-        }}
+        clients={clients}
+        focusedId={focusedId}
+        pane={(c, rect, isFocused) => (
+          <ClientPane
+            key={c.id}
+            client={c}
+            rect={rect}
+            isFocused={isFocused}
+            input={inputs[c.id] ?? ""}
+            offset={offsets[`client:${c.id}`] ?? 0}
+          />
+        )}
       />
       <Box flexDirection="row">
         {layout.server.width > 0 ? <ServerPane server={server} rect={layout.server} /> : null}

@@ -1,6 +1,6 @@
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
-import type { FrameLayout } from "../layout.js";
+import type { FrameLayout, Rect } from "../layout.js";
 import { truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 import { Legend, type LegendItem } from "./Legend.js";
@@ -51,29 +51,28 @@ export function serverAddress(server: { host: string; port: number }): string {
 }
 
 /**
- * The client panes in rows of `layout.perRow`, each pane drawn by `pane(index)` (its place in the
- * snapshot's client list, which is also its place in `layout.clients`).
+ * The client panes in rows of `layout.perRow`: `pane` draws one client at its place in the grid
+ * (its `rect` from the layout; `isFocused` when its id is `focusedId`).
  */
-export function ClientGrid({
+export function ClientGrid<C extends { id: number }>({
   layout,
-  count,
+  clients,
+  focusedId,
   pane,
 }: {
   layout: FrameLayout;
-  count: number;
-  pane: (index: number) => ReactNode;
+  clients: readonly C[];
+  focusedId: number;
+  pane: (client: C, rect: Rect, isFocused: boolean) => ReactNode;
 }) {
-  const rows: number[][] = [];
-  for (let r = 0; r < layout.gridRows; r++) {
-    const first = r * layout.perRow;
-    const last = Math.min(count, first + layout.perRow);
-    rows.push(Array.from({ length: Math.max(0, last - first) }, (_, i) => first + i));
-  }
+  const rows: C[][] = [];
+  for (let r = 0; r < layout.gridRows; r++)
+    rows.push(clients.slice(r * layout.perRow, (r + 1) * layout.perRow));
   return (
     <>
-      {rows.map((row) => (
-        <Box key={row[0]} flexDirection="row">
-          {row.map(pane)}
+      {rows.map((row, r) => (
+        <Box key={row[0]?.id ?? r} flexDirection="row">
+          {row.map((c, i) => pane(c, layout.clients[r * layout.perRow + i]!, c.id === focusedId))}
         </Box>
       ))}
     </>

@@ -75,19 +75,17 @@ export function TransferApp({ lab, onQuit }: TransferAppProps) {
     >
       <ClientGrid
         layout={layout}
-        count={clients.length}
-        pane={(index) => {
-          const c = clients[index]!;
-          return (
-            <UploaderPane
-              key={c.id}
-              uploader={c}
-              rect={layout.clients[index]!}
-              isFocused={c.id === focusedId}
-              offset={offsets[c.id] ?? 0}
-            />
-          );
-        }}
+        clients={clients}
+        focusedId={focusedId}
+        pane={(c, rect, isFocused) => (
+          <UploaderPane
+            key={c.id}
+            uploader={c}
+            rect={rect}
+            isFocused={isFocused}
+            offset={offsets[c.id] ?? 0}
+          />
+        )}
       />
       <FileServerPane server={server} rect={layout.server} />
     </SceneFrame>

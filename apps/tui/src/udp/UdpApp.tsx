@@ -88,19 +88,11 @@ export function UdpApp({ lab, onQuit }: UdpAppProps) {
     >
       <ClientGrid
         layout={layout}
-        count={clients.length}
-        pane={(index) => {
-          const p = clients[index]!;
-          return (
-            <PingerPane
-              key={p.id}
-              pinger={p}
-              rect={layout.clients[index]!}
-              isFocused={p.id === focusedId}
-              offset={offsets[p.id] ?? 0}
-            />
-          );
-        }}
+        clients={clients}
+        focusedId={focusedId}
+        pane={(p, rect, isFocused) => (
+          <PingerPane key={p.id} pinger={p} rect={rect} isFocused={isFocused} offset={offsets[p.id] ?? 0} />
+        )}
       />
       <EchoPane server={server} rect={layout.server} />
     </SceneFrame>
