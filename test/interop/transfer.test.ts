@@ -4,8 +4,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import getPort from "get-port";
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
-import { runLab, startServer } from "../helpers/lab.js";
+import { afterEach, beforeEach, describe, expect, it, } from "vitest";
+import { runLab, startProcess, startServer } from "../helpers/lab.js";
 
 // The raw mode of `lab files` / `lab transfer` against the tools and ten-line scripts of the classic
 // socket tutorial: OpenBSD nc and Python's socket module.
@@ -58,26 +58,11 @@ function run(
   });
 }
 
-/** Starts a long-running helper (nc -l, a Python server), killed when the test ends; resolves once it printed `ready` on stderr or stdout. */
-function startHelper(cmd: string, args: string[], ready?: string): Promise<void> {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  onTestFinished(() => {
-    child.kill("SIGKILL");
-  });
-  if (ready === undefined) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const timer = setTimeout(() => reject(new Error(`${cmd} never printed ${ready}: ${text}`)), 10_000);
-    const on = (d: Buffer) => {
-      text += d.toString();
-      if (text.includes(ready)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on("data", on);
-    child.stderr.on("data", on);
-  });
+/** Starts a long-running helper (nc -l, a Python server) with stdin at EOF, killed when the test ends; resolves once it printed `ready` on stderr or stdout. */
+async function startHelper(cmd: string, args: string[], ready?: string): Promise<void> {
+  const helper = startProcess(cmd, args);
+  helper.endInput();
+  if (ready !== undefined) await helper.waitForOutput(ready);
 }
 
 const PY_CLASSIC_CLIENT = `
