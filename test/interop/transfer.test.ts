@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import getPort from "get-port";
-import { afterEach, beforeEach, describe, expect, it, } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runLab, startProcess, startServer } from "../helpers/lab.js";
 
 // The raw mode of `lab files` / `lab transfer` against the tools and ten-line scripts of the classic
