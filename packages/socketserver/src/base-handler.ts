@@ -1,6 +1,6 @@
 import type net from "node:net";
 import type { BaseServer } from "./base-server.js";
-import { formatPeer, kAbort, kClose, kDestroy, kRun, kStart, kStarted, RESOLVED } from "./internal.js";
+import { formatPeer, kAbort, kClose, kDestroy, kStart, kStarted, RESOLVED } from "./internal.js";
 import type { ConnectionInfo, Datagram, PeerAddress } from "./types.js";
 
 let nextId = 1;
@@ -65,30 +65,6 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
 
   /** Runs after `handle()`, even when it threw. Default: nothing. */
   finish(): void | Promise<void> {}
-
-  /**
-   * @internal setup → handle → finish, then close; rethrows what setup/handle/finish threw. The
-   * server inlines this (one suspended function less per connection); it stays for other callers.
-   */
-  async [kRun](): Promise<void> {
-    let failure: unknown;
-    let failed = false;
-    try {
-      this.start();
-      await this.setup();
-      this.started();
-      try {
-        await this.handle();
-      } finally {
-        await this.finish();
-      }
-    } catch (err) {
-      failure = err;
-      failed = true;
-    }
-    await this.close();
-    if (failed) throw failure;
-  }
 
   /** @internal */
   [kStart](): void {

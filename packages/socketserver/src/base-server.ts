@@ -330,7 +330,10 @@ export abstract class BaseServer extends EventEmitter {
     return this.#run(handler, peer);
   }
 
-  /** setup → handle → finish → close (handler[kRun], inlined), then the bookkeeping. */
+  /**
+   * setup → handle → finish (runs even when handle threw) → the transport's close, then the
+   * bookkeeping. Hooks that return nothing are not awaited.
+   */
   async #run(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
     this.#connections.add(handler);
     if (this.#state !== "running") handler[kAbort](this.signal.reason);

@@ -3,8 +3,6 @@ import type { PeerAddress } from "./types.js";
 
 // Package-private members shared by servers and handlers. Symbols keep them off the public API.
 
-/** handler[kRun](): setup → handle → finish → close; resolves when the connection is closed. */
-export const kRun: unique symbol = Symbol("netlab.run");
 /** handler[kStart](), handler[kStarted](), handler[kClose](): the transport hooks around setup/handle/finish. */
 export const kStart: unique symbol = Symbol("netlab.start");
 export const kStarted: unique symbol = Symbol("netlab.started");
