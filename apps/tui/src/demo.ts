@@ -71,6 +71,10 @@ async function loadScene(
  * Rejects when the server cannot start (after restoring the screen).
  */
 export async function runDemo(opts: DemoOptions = {}): Promise<void> {
+  // runDemo draws for a person at a terminal: frames must come even when CI is set in the
+  // environment (Ink then prints only the last frame). Ink reads it when first imported, below.
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
   const stdout = opts.stdout ?? process.stdout;
   const stdin = opts.stdin ?? process.stdin;
   const { lab, loadView } = await loadScene(opts);

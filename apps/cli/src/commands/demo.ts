@@ -89,10 +89,6 @@ A script, one command a line (see docs/demo.md):
             "run it in a terminal, or play a script headlessly: lab demo --script FILE",
           );
         }
-        // A person is watching a real terminal: draw frames even when CI is set in the environment
-        // (Ink prints only the last frame under CI). Must happen before Ink is first imported.
-        delete process.env.CI;
-        delete process.env.CONTINUOUS_INTEGRATION;
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await loadTui();
