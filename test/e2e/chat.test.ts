@@ -200,7 +200,7 @@ describe("lab server + lab client (chat)", () => {
   it("rejects bad options with exit 2", async () => {
     const r = await runLab(["client", "--port", "99999"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("--port must be a port number from 1 to 65535");
+    expect(r.stderr).toContain("--port must be a whole number from 1 to 65535");
     const n = await runLab(["client", "--nick", "no spaces"]);
     expect(n.code).toBe(2);
     expect(n.stderr).toContain("is not allowed");

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface ClientOpts {
@@ -42,14 +43,8 @@ servers, after --wait ms without data or when the server closes).`,
 }
 
 async function runClient(opts: ClientOpts): Promise<void> {
-  const port = Number(opts.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new UsageError(`--port must be a port number from 1 to 65535, got ${JSON.stringify(opts.port)}`);
-  }
-  const waitMs = Number(opts.wait);
-  if (!Number.isFinite(waitMs) || waitMs < 0) {
-    throw new UsageError(`--wait must be a number of milliseconds, got ${JSON.stringify(opts.wait)}`);
-  }
+  const port = parsePort(opts.port);
+  const waitMs = parseNumber("--wait", opts.wait, { min: 0 });
   const chat = await import("@netlab/chat");
   if (opts.nick !== undefined) {
     try {

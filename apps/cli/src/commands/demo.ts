@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface DemoFlags {
@@ -142,14 +143,12 @@ async function loadTui(): Promise<import("@netlab/tui/load").Tui> {
 }
 
 function parseClients(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > MAX_CLIENTS) {
-    throw new UsageError(
-      `--clients must be a whole number from 1 to ${MAX_CLIENTS}, got "${value}"`,
-      "e.g. lab demo --clients 3",
-    );
-  }
-  return n;
+  return parseNumber("--clients", value, {
+    min: 1,
+    max: MAX_CLIENTS,
+    integer: true,
+    hint: "e.g. lab demo --clients 3",
+  });
 }
 
 function parseSeconds(flag: string, value: string): number {

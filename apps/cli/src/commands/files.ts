@@ -1,5 +1,6 @@
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
+import { parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface FilesOpts {
@@ -45,7 +46,7 @@ ready, then one line per file. Ctrl-C stops it (exit 0).`,
 }
 
 async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
-  const port = parsePort(opts.port);
+  const port = parsePort(opts.port, { allowZero: true });
   const t = await import("@netlab/transfer");
   const maxSizeBytes = t.parseSize(opts.maxSize);
   if (maxSizeBytes === undefined) {
@@ -153,14 +154,6 @@ export async function minorGc(): Promise<(() => void) | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function parsePort(text: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isInteger(value) || value < 0 || value > 65_535) {
-    throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(text)}`);
-  }
-  return value;
 }
 
 function log(line: string): void {

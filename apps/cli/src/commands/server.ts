@@ -1,5 +1,6 @@
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
+import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 /** What every mode gets: the options common to all servers, already checked. */
@@ -148,7 +149,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
       `choose one of: ${Object.keys(SERVER_MODES).join(", ")}`,
     );
   }
-  const port = parseNumber("--port", opts.port, { min: 0, max: 65_535, integer: true });
+  const port = parsePort(opts.port, { allowZero: true });
   const maxConnections =
     opts.maxClients === undefined
       ? undefined
@@ -216,18 +217,4 @@ function formatHostPort(host: string, port: number): string {
 
 function formatPeer(peer: PeerAddress): string {
   return peer.family === "unix" ? peer.address || "unix socket" : formatHostPort(peer.address, peer.port);
-}
-
-function parseNumber(
-  flag: string,
-  text: string,
-  { min, max, integer }: { min: number; max: number; integer: boolean },
-): number {
-  const value = Number(text);
-  const ok = text.trim() !== "" && Number.isFinite(value) && (!integer || Number.isInteger(value));
-  if (!ok || value < min || value > max) {
-    const kind = integer ? "a whole number" : "a number";
-    throw new UsageError(`${flag} must be ${kind} from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  }
-  return value;
 }

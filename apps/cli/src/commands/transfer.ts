@@ -1,5 +1,6 @@
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
+import { parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { minorGc } from "./files.js";
 
@@ -62,10 +63,7 @@ every file arrived, 1 on a failure (the message says how to resume), 2 for a usa
 }
 
 async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
-  const port = Number(opts.port);
-  if (opts.port.trim() === "" || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new UsageError(`--port must be a whole number from 1 to 65535, got ${JSON.stringify(opts.port)}`);
-  }
+  const port = parsePort(opts.port);
   if (opts.list && (opts.get || files.length > 0)) throw new UsageError("--list takes no files and no --get");
   if (opts.raw && !opts.get)
     throw new UsageError("--raw works with --get only", "e.g. lab transfer --get --raw -o out.bin");

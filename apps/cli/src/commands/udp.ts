@@ -1,5 +1,6 @@
 import type { EchoDatagram, PingEvent, PingSummary, ReceivedDatagram } from "@netlab/udp";
 import type { Command } from "commander";
+import { parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 
 /** The largest UDP payload over IPv4 (65,535 − 20 IP − 8 UDP header bytes). Kept here so --help needs no import. */
@@ -159,20 +160,23 @@ interface ListenOpts {
 }
 
 async function runEcho(o: EchoOpts): Promise<void> {
-  const port = parseNumber("--port", o.port, 0, 65_535, true);
+  const port = parseNumber("--port", o.port, { min: 0, max: 65_535, integer: true });
   const options = {
     host: o.host,
     port,
-    lossRate: parseNumber("--loss", o.loss, 0, 1),
-    delayMs: parseNumber("--delay", o.delay, 0, 3_600_000),
-    jitterMs: parseNumber("--jitter", o.jitter, 0, 3_600_000),
-    duplicateRate: parseNumber("--duplicate", o.duplicate, 0, 1),
-    reorderRate: parseNumber("--reorder", o.reorder, 0, 1),
-    seed: o.seed === undefined ? undefined : parseNumber("--seed", o.seed, 0, 2 ** 32 - 1, true),
+    lossRate: parseNumber("--loss", o.loss, { min: 0, max: 1 }),
+    delayMs: parseNumber("--delay", o.delay, { min: 0, max: 3_600_000 }),
+    jitterMs: parseNumber("--jitter", o.jitter, { min: 0, max: 3_600_000 }),
+    duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
+    reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
+    seed:
+      o.seed === undefined
+        ? undefined
+        : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
     recvBufferSize:
       o.recvBuffer === undefined
         ? undefined
-        : parseNumber("--recv-buffer", o.recvBuffer, 1, 2 ** 31 - 1, true),
+        : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true }),
   };
   const udp = await import("@netlab/udp");
   const server = new udp.UdpEchoServer(options);
@@ -206,7 +210,7 @@ function describeEcho(d: EchoDatagram, formatHostPort: (host: string, port: numb
 
 async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
   let host = o.host;
-  let port = parseNumber("--port", o.port, 1, 65_535, true);
+  let port = parseNumber("--port", o.port, { min: 1, max: 65_535, integer: true });
   if (target !== undefined) {
     const udp = await import("@netlab/udp");
     const isHostPort = /^\[.*\]:\d+$|^[^:]*:\d+$/.test(target);
@@ -214,19 +218,19 @@ async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
     else host = target.replace(/^\[(.*)\]$/, "$1");
   }
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
-  const intervalS = parseNumber("-i", o.interval, 0, MAX_SECONDS);
+  const intervalS = parseNumber("-i", o.interval, { min: 0, max: MAX_SECONDS });
   if (intervalS < MIN_INTERVAL_S) {
     throw new UsageError(
       `-i ${o.interval}: cannot flood; the minimal interval is ${MIN_INTERVAL_S} s (${MIN_INTERVAL_S * 1000} ms)`,
       `use -i ${MIN_INTERVAL_S} or more`,
     );
   }
-  const timeoutS = parseNumber("-W", o.timeout, 0, MAX_SECONDS);
+  const timeoutS = parseNumber("-W", o.timeout, { min: 0, max: MAX_SECONDS });
   if (timeoutS * 1000 < 1) {
     throw new UsageError(`-W ${o.timeout}: the timeout must be at least 0.001 s`, "use -W 1 for one second");
   }
   const size = parseSize(o.size);
-  const lingerS = parseNumber("--linger", o.linger, 0, MAX_SECONDS);
+  const lingerS = parseNumber("--linger", o.linger, { min: 0, max: MAX_SECONDS });
 
   const udp = await import("@netlab/udp");
   const pinger = udp.ping({
@@ -285,7 +289,7 @@ const IGNORED: Record<Extract<PingEvent, { type: "ignored" }>["reason"], string>
 async function runSend(target: string, text: string | undefined, o: SendOpts): Promise<void> {
   const udp = await import("@netlab/udp");
   const { host, port } = usage(() => udp.parseHostPort(target));
-  const waitS = o.wait === undefined ? 0 : parseNumber("--wait", o.wait, 0.001, MAX_SECONDS);
+  const waitS = o.wait === undefined ? 0 : parseNumber("--wait", o.wait, { min: 0.001, max: MAX_SECONDS });
   const data = text !== undefined ? Buffer.from(text) : await readStdin();
   if (data.length > MAX_PAYLOAD) {
     throw new UsageError(
@@ -322,10 +326,12 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
 }
 
 async function runListen(o: ListenOpts): Promise<void> {
-  const port = parseNumber("--port", o.port, 0, 65_535, true);
+  const port = parseNumber("--port", o.port, { min: 0, max: 65_535, integer: true });
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
   const recvBufferSize =
-    o.recvBuffer === undefined ? undefined : parseNumber("--recv-buffer", o.recvBuffer, 1, 2 ** 31 - 1, true);
+    o.recvBuffer === undefined
+      ? undefined
+      : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true });
   const udp = await import("@netlab/udp");
   const listener = new udp.UdpListener({ host: o.host, port, recvBufferSize });
   listener.on("datagram", (d: ReceivedDatagram) => {
@@ -414,7 +420,7 @@ async function readStdin(): Promise<Buffer> {
 }
 
 function parseSize(text: string): number {
-  const size = parseNumber("-s", text, 0, Number.MAX_SAFE_INTEGER, true);
+  const size = parseNumber("-s", text, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   if (size > MAX_PAYLOAD) {
     throw new UsageError(
       `-s ${size} is too large: a UDP datagram carries at most ${MAX_PAYLOAD} bytes (65,535 minus the IP and UDP headers)`,
@@ -431,18 +437,7 @@ function parseSize(text: string): number {
 }
 
 function parseCount(flag: string, text: string): number {
-  return parseNumber(flag, text, 1, Number.MAX_SAFE_INTEGER, true);
-}
-
-function parseNumber(flag: string, text: string, min: number, max: number, integer = false): number {
-  const value = Number(text);
-  const ok = text.trim() !== "" && Number.isFinite(value) && (!integer || Number.isInteger(value));
-  if (!ok || value < min || value > max) {
-    const kind = integer ? "a whole number" : "a number";
-    const range = max >= Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
-    throw new UsageError(`${flag} must be ${kind} ${range}, got ${JSON.stringify(text)}`);
-  }
-  return value;
+  return parseNumber(flag, text, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
 }
 
 /** Runs `fn`; an INVALID_OPTION from the package becomes a usage error (exit 2). */
