@@ -52,3 +52,12 @@ export function scrollDelta(key: Key): number | undefined {
   const step = key.pageUp || key.pageDown ? PAGE_ROWS : 1;
   return key.pageUp || key.upArrow ? step : -step;
 }
+
+/** `offsets` with the pane at `key` scrolled by `delta` rows; 0 is the newest line, never below it. */
+export function scrolled<K extends PropertyKey>(
+  offsets: Readonly<Record<K, number>>,
+  key: K,
+  delta: number,
+): Record<K, number> {
+  return { ...offsets, [key]: Math.max(0, (offsets[key] ?? 0) + delta) } as Record<K, number>;
+}

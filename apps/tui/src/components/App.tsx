@@ -2,7 +2,7 @@ import { Box, type Key, useInput } from "ink";
 import { useEffect, useSyncExternalStore } from "react";
 import { computeLayout } from "../layout.js";
 import type { LabControls } from "../model.js";
-import { cycleFocus, scrollDelta, useSceneUi } from "../use-scene-ui.js";
+import { cycleFocus, scrollDelta, scrolled, useSceneUi } from "../use-scene-ui.js";
 import { useTerminalSize } from "../use-terminal-size.js";
 import { ClientPane } from "./ClientPane.js";
 import { LEGEND } from "./Legend.js";
@@ -121,8 +121,7 @@ export function App({ lab, onQuit }: AppProps) {
     }
     const delta = scrollDelta(key);
     if (delta !== undefined) {
-      const offset = Math.max(0, (state.offsets[scrollKey] ?? 0) + delta);
-      update({ offsets: { ...state.offsets, [scrollKey]: offset } });
+      update({ offsets: scrolled(state.offsets, scrollKey, delta) });
       return;
     }
     if (key.return) {

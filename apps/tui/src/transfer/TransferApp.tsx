@@ -8,7 +8,7 @@ import { Transcript } from "../components/Transcript.js";
 import { computeLayout, type Rect } from "../layout.js";
 import { formatBytes, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
-import { cycleFocus, scrollDelta, useSceneUi } from "../use-scene-ui.js";
+import { cycleFocus, scrollDelta, scrolled, useSceneUi } from "../use-scene-ui.js";
 import { useTerminalSize } from "../use-terminal-size.js";
 import type { FileServerView, TransferControls, UploaderView } from "./model.js";
 
@@ -52,8 +52,7 @@ export function TransferApp({ lab, onQuit }: TransferAppProps) {
     else if (key.ctrl && input === "n") void lab.addClient().then((id) => update({ focus: id - 1 }));
     else if (key.ctrl && input === "r") void lab.restartServer().catch(() => {});
     else if (delta !== undefined) {
-      const offset = Math.max(0, (state.offsets[current.id] ?? 0) + delta);
-      update({ offsets: { ...state.offsets, [current.id]: offset } });
+      update({ offsets: scrolled(state.offsets, current.id, delta) });
     }
   };
   useInput(handle);

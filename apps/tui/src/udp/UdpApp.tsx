@@ -8,7 +8,7 @@ import { Transcript } from "../components/Transcript.js";
 import { computeLayout, type Rect } from "../layout.js";
 import { truncate } from "../text.js";
 import { useTheme } from "../theme.js";
-import { cycleFocus, scrollDelta, useSceneUi } from "../use-scene-ui.js";
+import { cycleFocus, scrollDelta, scrolled, useSceneUi } from "../use-scene-ui.js";
 import { useTerminalSize } from "../use-terminal-size.js";
 import { pct } from "./controller.js";
 import type { EchoView, PingerView, ProbeResult, UdpControls } from "./model.js";
@@ -65,8 +65,7 @@ export function UdpApp({ lab, onQuit }: UdpAppProps) {
     else if (input === ">" || input === ".") void lab.setNetwork({ delayMs: server.delayMs + DELAY_STEP_MS });
     else if (input === "<" || input === ",") void lab.setNetwork({ delayMs: server.delayMs - DELAY_STEP_MS });
     else if (delta !== undefined) {
-      const offset = Math.max(0, (state.offsets[current.id] ?? 0) + delta);
-      update({ offsets: { ...state.offsets, [current.id]: offset } });
+      update({ offsets: scrolled(state.offsets, current.id, delta) });
     }
   };
   useInput(handle);
