@@ -15,6 +15,10 @@ export const LINE_DEFAULTS: Readonly<LineOptions> = { maxLineBytes: 64 * 1024, c
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
+// Shared by every codec: whole lines are decoded in one call (never `stream: true`), so neither
+// holds state between calls, and a connection does not pay for its own.
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const ENCODER = new TextEncoder();
 
 /**
  * UTF-8 text lines ending in LF or CRLF. An over-long line fails with FRAME_TOO_LARGE as soon as the
@@ -31,8 +35,6 @@ export function lines(opts: Partial<LineOptions> = {}): Codec<string> {
 class LineCodec implements Codec<string> {
   readonly #max: number;
   readonly #ending: string;
-  readonly #utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  readonly #encoder = new TextEncoder();
   #parts: Uint8Array[] = [];
   #size = 0;
   /** Inside an over-long line that was already reported: drop bytes through the next LF. */
@@ -69,6 +71,13 @@ class LineCodec implements Codec<string> {
         this.#size += rest.length;
         return frames;
       }
+      if (start === 0 && nl === chunk.length - 1) {
+        const line = this.#wholeChunkLine(chunk);
+        if (line !== undefined) {
+          frames.push(line);
+          return frames;
+        }
+      }
       const piece = chunk.subarray(start, nl);
       start = nl + 1;
       if (this.#discarding) {
@@ -81,7 +90,7 @@ class LineCodec implements Codec<string> {
         throw this.#tooLarge(line.length, frames, "");
       }
       try {
-        frames.push(this.#utf8.decode(line));
+        frames.push(UTF8.decode(line));
       } catch (cause) {
         this.#pending = chunk.subarray(start);
         throw new ProtocolError("INVALID_UTF8", "line is not valid UTF-8", {
@@ -105,7 +114,7 @@ class LineCodec implements Codec<string> {
     }
     const line = this.#join(EMPTY);
     try {
-      frames.push(this.#utf8.decode(line));
+      frames.push(UTF8.decode(line));
     } catch (cause) {
       throw new ProtocolError("INVALID_UTF8", "last line is not valid UTF-8", { frames, cause });
     }
@@ -118,12 +127,31 @@ class LineCodec implements Codec<string> {
         hint: "send each line separately",
       });
     }
-    const bytes = this.#encoder.encode(line + this.#ending);
+    const bytes = ENCODER.encode(line + this.#ending);
     const size = bytes.length - this.#ending.length;
     if (size > this.#max) {
       throw new ProtocolError("FRAME_TOO_LARGE", `line of ${size} bytes exceeds maxLineBytes (${this.#max})`);
     }
     return bytes;
+  }
+
+  /**
+   * The common case, a chunk that is exactly one line: decoded with its ending, which is then cut
+   * from the string (cheaper than a view of the bytes without it). Undefined when that does not
+   * apply or the line is bad, for the general path to handle and report.
+   */
+  #wholeChunkLine(chunk: Uint8Array): string | undefined {
+    if (this.#size > 0 || this.#discarding) return undefined;
+    const nl = chunk.length - 1;
+    const endingBytes = nl > 0 && chunk[nl - 1] === CR ? 2 : 1;
+    if (chunk.length - endingBytes > this.#max) return undefined;
+    let text: string;
+    try {
+      text = UTF8.decode(chunk);
+    } catch {
+      return undefined;
+    }
+    return text.slice(0, text.length - endingBytes);
   }
 
   #takePending(input: Uint8Array): Uint8Array {
@@ -156,7 +184,7 @@ class LineCodec implements Codec<string> {
   }
 
   #reset(): void {
-    this.#parts = [];
+    if (this.#parts.length > 0) this.#parts = [];
     this.#size = 0;
   }
 
