@@ -176,14 +176,22 @@ export class StreamRequestHandler<
   #isEof = false;
   #isPaused = false;
   #waiters: Waiter[] | undefined;
-  /** A frame read waiting for bytes, answered by #wake (one at a time; others wait in #waiters). */
-  #pendingRead:
-    | { resolve: (value: unknown) => void; reject: (err: unknown) => void; asIterator: boolean }
-    | undefined;
+  // A read waiting for bytes, answered by #wake (one at a time; others wait in #waiters). Kept in
+  // fields rather than an object: one allocation less per read that has to wait.
+  #pendingKind: ReadKind = NO_READ;
+  #pendingResolve: ((value: unknown) => void) | undefined;
+  #pendingReject: ((err: unknown) => void) | undefined;
+  /** For a parked readChunk: its maxBytes. */
+  #pendingMaxBytes = 0;
   /** Mirrors signal.aborted, read on every frame. */
   #isAborted = false;
   #drainWaiter: Promise<void> | undefined;
-  /** 0: no write this tick; 1: one write (sent); 2: more, socket corked until the tick ends. */
+  /**
+   * 0: no write since the last read that waited; 1: one write (sent at once); 2: more writes without
+   * a wait between them (a header and a body, replies to a pipelined client): the socket is corked
+   * and they leave as one writev when the tick ends. A read that waits for bytes ends the tick, so
+   * the usual read-reply-read loop sends each reply at once and schedules nothing.
+   */
   #writeTick: 0 | 1 | 2 = 0;
   #writeError: Error | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -355,7 +363,7 @@ export class StreamRequestHandler<
   }
 
   #wake(): void {
-    if (this.#pendingRead) this.#fulfilPendingRead();
+    if (this.#pendingKind !== NO_READ) this.#fulfilPendingRead();
     const waiters = this.#waiters;
     if (waiters === undefined) return;
     this.#waiters = undefined;
@@ -367,30 +375,51 @@ export class StreamRequestHandler<
    * from bytes in to the handler's loop, instead of one per async layer.
    */
   #fulfilPendingRead(): void {
+    const kind = this.#pendingKind;
+    if (kind === CHUNK_READ) {
+      if (this.#rawBytes > 0) this.#settlePendingRead()(this.#takeChunk(this.#pendingMaxBytes));
+      else if (this.#isEof || this.#isAborted) this.#settlePendingRead()(undefined);
+      else this.#resumeSocket();
+      return;
+    }
     const next = this.#nextFrameNow();
     if (next === PENDING) {
       this.#resumeSocket();
       return;
     }
-    const pending = this.#pendingRead!;
-    this.#pendingRead = undefined;
+    const asIterator = kind === ITERATOR_READ;
+    const reject = this.#pendingReject!;
+    const resolve = this.#settlePendingRead();
     if (next === END) {
-      pending.resolve(pending.asIterator ? { done: true, value: undefined } : undefined);
+      resolve(asIterator ? { done: true, value: undefined } : undefined);
     } else if (next instanceof ProtocolError) {
       const slow = this.#readFrameSlow(next);
-      const settled: Promise<unknown> = pending.asIterator ? slow.then(toIteratorResult) : slow;
-      settled.then(pending.resolve, pending.reject);
+      const settled: Promise<unknown> = asIterator ? slow.then(toIteratorResult) : slow;
+      settled.then(resolve, reject);
     } else {
       const frame = this.#deliver(next);
-      pending.resolve(pending.asIterator ? { done: false, value: frame } : frame);
+      resolve(asIterator ? { done: false, value: frame } : frame);
     }
   }
 
-  /** Parks a frame read until bytes (or the end) arrive. */
-  #parkRead<T>(asIterator: boolean): Promise<T> {
+  /** Clears the parked read and returns its resolve. */
+  #settlePendingRead(): (value: unknown) => void {
+    const resolve = this.#pendingResolve!;
+    this.#pendingKind = NO_READ;
+    this.#pendingResolve = undefined;
+    this.#pendingReject = undefined;
+    return resolve;
+  }
+
+  /** Parks a read until bytes (or the end) arrive. */
+  #parkRead<T>(kind: ReadKind, maxBytes = 0): Promise<T> {
     this.#resumeSocket();
+    if (this.#writeTick === 1) this.#writeTick = 0;
+    this.#pendingKind = kind;
+    this.#pendingMaxBytes = maxBytes;
     return new Promise<T>((resolve, reject) => {
-      this.#pendingRead = { resolve: resolve as (value: unknown) => void, reject, asIterator };
+      this.#pendingResolve = resolve as (value: unknown) => void;
+      this.#pendingReject = reject;
     });
   }
 
@@ -403,6 +432,7 @@ export class StreamRequestHandler<
 
   #wait(): Promise<void> {
     this.#resumeSocket();
+    if (this.#writeTick === 1) this.#writeTick = 0;
     return new Promise((resolve) => this.#addWaiter(resolve));
   }
 
@@ -452,7 +482,7 @@ export class StreamRequestHandler<
   #next(): Promise<IteratorResult<F>> {
     const next = this.#nextFrameNow();
     if (next === END) return ITER_DONE;
-    if (next === PENDING && !this.#pendingRead) return this.#parkRead(true);
+    if (next === PENDING && this.#pendingKind === NO_READ) return this.#parkRead(ITERATOR_READ);
     if (next !== PENDING && !(next instanceof ProtocolError)) {
       return Promise.resolve({ done: false, value: this.#deliver(next) });
     }
@@ -462,7 +492,7 @@ export class StreamRequestHandler<
   #readFrame(): Promise<F | undefined> {
     const next = this.#nextFrameNow();
     if (next === END) return RESOLVED_UNDEFINED;
-    if (next === PENDING && !this.#pendingRead) return this.#parkRead(false);
+    if (next === PENDING && this.#pendingKind === NO_READ) return this.#parkRead(FRAME_READ);
     if (next !== PENDING && !(next instanceof ProtocolError)) return Promise.resolve(this.#deliver(next));
     return this.#readFrameSlow(next);
   }
@@ -565,22 +595,39 @@ export class StreamRequestHandler<
     }
   }
 
-  async #readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
-    this.#checkRawAllowed();
-    if (!(maxBytes >= 1)) {
-      throw new ProtocolError("INVALID_OPTION", `readChunk(maxBytes) needs maxBytes ≥ 1, got ${maxBytes}`);
+  #readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
+    try {
+      this.#checkRawAllowed();
+    } catch (err) {
+      return Promise.reject(err);
     }
+    if (!(maxBytes >= 1)) {
+      return Promise.reject(
+        new ProtocolError("INVALID_OPTION", `readChunk(maxBytes) needs maxBytes ≥ 1, got ${maxBytes}`),
+      );
+    }
+    if (this.#rawBytes > 0) return Promise.resolve(this.#takeChunk(maxBytes));
+    if (this.#isEof || this.#isAborted) return RESOLVED_UNDEFINED;
+    if (this.#pendingKind === NO_READ) return this.#parkRead(CHUNK_READ, maxBytes);
+    return this.#readChunkSlow(maxBytes);
+  }
+
+  /** A second readChunk while one is parked: waits its turn. */
+  async #readChunkSlow(maxBytes: number): Promise<Uint8Array | undefined> {
     for (;;) {
-      if (this.#rawBytes > 0) {
-        const chunk = this.#chunks[this.#head]!;
-        const end = Math.min(chunk.length, this.#offset + maxBytes);
-        const out = this.#offset === 0 && end === chunk.length ? chunk : chunk.subarray(this.#offset, end);
-        this.#consume(out.length, chunk);
-        return out;
-      }
+      if (this.#rawBytes > 0) return this.#takeChunk(maxBytes);
       if (this.#isEof || this.#isAborted) return undefined;
       await this.#wait();
     }
+  }
+
+  /** The head chunk, or its first `maxBytes` (needs #rawBytes > 0). */
+  #takeChunk(maxBytes: number): Uint8Array {
+    const chunk = this.#chunks[this.#head]!;
+    const end = Math.min(chunk.length, this.#offset + maxBytes);
+    const out = this.#offset === 0 && end === chunk.length ? chunk : chunk.subarray(this.#offset, end);
+    this.#consume(out.length, chunk);
+    return out;
   }
 
   async #readBytes(n: number): Promise<Uint8Array> {
@@ -622,14 +669,14 @@ export class StreamRequestHandler<
     this.info.framesOut++;
     const wants = this.server[kWants];
     if (wants.frameOut) this.server.emit("frameOut", this.info, data);
-    // The first write of a tick goes straight out; further writes in the same tick are corked
-    // and leave as one writev when the tick ends (a pipelined client, a header and a body).
+    // A write goes straight out; a second one before the handler waits again corks the socket
+    // until the tick ends (see #writeTick).
     if (this.#writeTick === 0) {
       this.#writeTick = 1;
-      process.nextTick(StreamRequestHandler.#endWriteTick, this);
     } else if (this.#writeTick === 1) {
       this.#writeTick = 2;
       socket.cork();
+      process.nextTick(StreamRequestHandler.#endWriteTick, this);
     }
     const isWritten = socket.write(data);
     if (wants.bytesOut) {
@@ -691,6 +738,13 @@ export class StreamRequestHandler<
     });
   }
 }
+
+/** What a parked read is waiting to return. */
+type ReadKind = 0 | 1 | 2 | 3;
+const NO_READ = 0;
+const FRAME_READ = 1;
+const ITERATOR_READ = 2;
+const CHUNK_READ = 3;
 
 /** Shared empty queues: a connection gets its own array when it first needs one. */
 const NO_CHUNKS: Uint8Array[] = [];
