@@ -22,11 +22,12 @@ export const echoSuite: Suite = {
   name: "echo",
   description: "echo round trips: socketserver vs raw net (vs python3 socketserver)",
   async run(ctx) {
-    // Many short interleaved rounds and their median: the machine is shared, and noise comes in bursts.
-    const seconds = Math.max(0.8, 1.2 * ctx.scale);
-    const rounds = Math.max(1, Math.round(5 * ctx.scale));
+    // Many short interleaved rounds: the machine is shared, and noise comes in bursts that move a
+    // whole round, so each server is compared with the raw server of its own round (paired ratios).
+    const seconds = Math.max(0.8, 1.0 * ctx.scale);
+    const rounds = Math.max(1, Math.round(9 * ctx.scale));
     const connections = [1, 50];
-    const kinds: Kind[] = ["raw", "netlab", "chunks"];
+    const kinds: Kind[] = ["raw", "await", "netlab", "chunks"];
     const hasPython = hasCommand("python3");
     const loadBefore = os.loadavg()[0] ?? 0;
     const results = new Map<string, Measure[]>();
@@ -34,7 +35,10 @@ export const echoSuite: Suite = {
 
     for (let round = 0; round < rounds; round++) {
       for (const conns of connections) {
-        const runKinds = conns === 50 && hasPython ? [...kinds, "python" as const] : kinds;
+        const all = conns === 50 && hasPython ? [...kinds, "python" as const] : kinds;
+        // A different order each round, so no server always runs right after a given other one.
+        const shift = round % all.length;
+        const runKinds = [...all.slice(shift), ...all.slice(0, shift)];
         for (const kind of runKinds) {
           const server = await startEchoServer(kind);
           try {
@@ -53,30 +57,42 @@ export const echoSuite: Suite = {
     }
 
     const summary = (kind: Kind, conns: number) => summarise(results.get(key(kind, conns)));
+    /** Median over rounds of this server's figure over the raw server's in the same round. */
+    const paired = (kind: Kind, conns: number, pick: (m: Measure) => number | undefined) => {
+      const ours = results.get(key(kind, conns)) ?? [];
+      const raw = results.get(key("raw", conns)) ?? [];
+      const ratios: number[] = [];
+      ours.forEach((m, i) => {
+        const a = pick(m);
+        const b = raw[i] ? pick(raw[i]) : undefined;
+        if (a !== undefined && b !== undefined && b > 0) ratios.push(a / b);
+      });
+      return ratios.length > 0 ? `${median(ratios).toFixed(2)}×` : "–";
+    };
     const rows: Array<Array<string | number>> = [];
     for (const conns of connections) {
-      const raw = summary("raw", conns);
-      for (const kind of ["raw", "netlab", "chunks", "python"] as const) {
+      for (const kind of ["raw", "await", "netlab", "chunks", "python"] as const) {
         const s = summary(kind, conns);
-        if (!s || !raw) continue;
+        if (!s) continue;
         rows.push([
           `${NAMES[kind]}`,
           conns,
           fmt(s.perSecond, 0),
-          ratio(s.perSecond, raw.perSecond),
+          paired(kind, conns, (m) => m.perSecond),
           fmt(s.p50Ms, 3),
           fmt(s.p99Ms, 3),
-          ratio(s.p99Ms, raw.p99Ms),
+          paired(kind, conns, (m) => m.p99Ms),
           s.cpuUsPerRt === undefined ? "–" : fmt(s.cpuUsPerRt, 2),
-          ratio(s.cpuUsPerRt, raw.cpuUsPerRt),
+          paired(kind, conns, (m) => m.cpuUsPerRt),
         ]);
       }
     }
     const notes = [
-      `${rounds} interleaved round(s) of ${seconds} s per server and connection count; median of rounds. Client: 32-byte lines, one outstanding per connection.`,
+      `${rounds} interleaved round(s) of ${seconds} s per server and connection count, in a different order each round. Figures are medians of rounds; the × raw columns are the median of each round's ratio to the raw server of the same round (the machine's noise moves whole rounds, up to 2× here). Client: 32-byte lines, one outstanding per connection.`,
       "Server CPU: the server process's own user+system time (all its threads, GC included) over the measured window, per round trip.",
       "At 1 connection client and server play ping-pong: whether the scheduler keeps them on one core or wakes the other one for every message moves both rows by up to 2× from run to run (seen: raw net 6,300 or 14,000 round trips/s on the same machine). The 50-connection rows are the steadier comparison.",
       "socketserver EchoHandler decodes each line (UTF-8 checked) and writes a new string; raw net and `raw chunks` (a StreamRequestHandler echoing rfile.readChunk()) send the received bytes straight back, so the gap between the two socketserver rows is the cost of framing, and the gap between `raw chunks` and raw net the cost of the framework.",
+      "`raw net, await loop` is raw net written the way a handle() is: one async function per connection that awaits each chunk and then its write. It is the floor for any await-style handler API; the gap between it and raw net is the cost of await itself, not of socketserver.",
       "Targets (issue 3): socketserver ≥ 0.9 × raw round trips/s, ≤ 1.25 × raw CPU per round trip, p99 ≤ 1.3 × raw, ≥ 2 × python3 ThreadingTCPServer at 50 connections.",
     ];
     const load = Math.max(loadBefore, os.loadavg()[0] ?? 0);
@@ -110,10 +126,11 @@ export const echoSuite: Suite = {
   },
 };
 
-type Kind = "raw" | "netlab" | "chunks" | "python";
+type Kind = "raw" | "await" | "netlab" | "chunks" | "python";
 
 const NAMES: Record<Kind, string> = {
   raw: "raw net (baseline)",
+  await: "raw net, await loop (reference)",
   netlab: "socketserver EchoHandler",
   chunks: "socketserver, raw chunks",
   python: "python3 ThreadingTCPServer",
@@ -230,7 +247,7 @@ async function measure(server: EchoServer, conns: number, seconds: number): Prom
     send();
   }
   // Long enough for the JIT to settle on the hot path before measuring.
-  await sleep(Math.max(300, Math.min(1_000, seconds * 250)));
+  await sleep(Math.max(500, Math.min(1_000, seconds * 250)));
   const cpuStart = await server.cpuUs();
   isMeasuring = true;
   const t0 = nowMs();
@@ -263,6 +280,14 @@ async function serveChild(kind: string): Promise<void> {
     });
     await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, r));
     port = (server.address() as net.AddressInfo).port;
+  } else if (kind === "await") {
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      socket.on("error", () => {});
+      void awaitLoopEcho(socket);
+    });
+    await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, r));
+    port = (server.address() as net.AddressInfo).port;
   } else {
     const { TCPServer, EchoHandler, StreamRequestHandler } = await import("@netlab/socketserver");
     /** The framework without framing: what raw net does, through a handler. */
@@ -282,6 +307,38 @@ async function serveChild(kind: string): Promise<void> {
     const u = process.cpuUsage();
     process.stdout.write(`${u.user + u.system}\n`);
   });
+}
+
+/** Raw net as a handler would be written: await each chunk, then await the write (drain only when full). */
+async function awaitLoopEcho(socket: net.Socket): Promise<void> {
+  const chunks: Buffer[] = [];
+  let wake: (() => void) | undefined;
+  let isEnded = false;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  socket.on("data", (d: Buffer) => {
+    chunks.push(d);
+    poke();
+  });
+  socket.on("close", () => {
+    isEnded = true;
+    poke();
+  });
+  for (;;) {
+    const chunk = chunks.shift();
+    if (chunk === undefined) {
+      if (isEnded) return;
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+      continue;
+    }
+    if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
+    else await undefined;
+  }
 }
 
 if (
