@@ -15,6 +15,7 @@ export const LINE_DEFAULTS: Readonly<LineOptions> = { maxLineBytes: 64 * 1024, c
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
+const NO_PARTS: Uint8Array[] = [];
 // Shared by every codec: whole lines are decoded in one call (never `stream: true`), so neither
 // holds state between calls, and a connection does not pay for its own.
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -35,7 +36,8 @@ export function lines(opts: Partial<LineOptions> = {}): Codec<string> {
 class LineCodec implements Codec<string> {
   readonly #max: number;
   readonly #ending: string;
-  #parts: Uint8Array[] = [];
+  /** A line's bytes so far, when it came in several chunks; most lines never need the array. */
+  #parts: Uint8Array[] = NO_PARTS;
   #size = 0;
   /** Inside an over-long line that was already reported: drop bytes through the next LF. */
   #discarding = false;
@@ -67,7 +69,8 @@ class LineCodec implements Codec<string> {
           this.#discarding = true;
           throw this.#tooLarge(seen, frames, "at least ");
         }
-        this.#parts.push(rest);
+        if (this.#parts === NO_PARTS) this.#parts = [rest];
+        else this.#parts.push(rest);
         this.#size += rest.length;
         return frames;
       }
@@ -184,7 +187,7 @@ class LineCodec implements Codec<string> {
   }
 
   #reset(): void {
-    if (this.#parts.length > 0) this.#parts = [];
+    this.#parts = NO_PARTS;
     this.#size = 0;
   }
 

@@ -31,6 +31,8 @@ import {
  */
 export const connectionChannel = diagnostics.channel("netlab:server:connection");
 const debug = debuglog("netlab");
+/** #endRun: the handler did not fail (a handler may throw undefined, so undefined cannot say it). */
+const NO_FAILURE: unique symbol = Symbol("no failure");
 
 /** A handler class: the server makes one instance per request. */
 // biome-ignore lint/suspicious/noExplicitAny: handler constructors take the transport's request type.
@@ -332,35 +334,68 @@ export abstract class BaseServer extends EventEmitter {
 
   /**
    * setup → handle → finish (runs even when handle threw) → the transport's close, then the
-   * bookkeeping. Hooks that return nothing are not awaited.
+   * bookkeeping. Hooks that return nothing are not awaited. While handle() runs, a connection
+   * keeps only two reactions on its promise here, not a suspended async function (~0.2 KiB less
+   * per idle connection).
    */
-  async #run(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
+  #run(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
     this.#connections.add(handler);
     if (this.#state !== "running") handler[kAbort](this.signal.reason);
     this.emit("open", handler.info);
     if (connectionChannel.hasSubscribers) connectionChannel.publish({ server: this, info: handler.info });
-    let failure: unknown;
-    let failed = false;
+    let setup: void | Promise<void>;
     try {
-      try {
-        handler[kStart]();
-        const setup = handler.setup();
-        if (setup !== undefined) await setup;
-        handler[kStarted]();
+      handler[kStart]();
+      setup = handler.setup();
+    } catch (err) {
+      return this.#endRun(handler, peer, false, err);
+    }
+    if (setup === undefined) return this.#handle(handler, peer);
+    return setup.then(
+      () => this.#handle(handler, peer),
+      (err: unknown) => this.#endRun(handler, peer, false, err),
+    );
+  }
+
+  #handle(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
+    try {
+      handler[kStarted]();
+    } catch (err) {
+      return this.#endRun(handler, peer, false, err);
+    }
+    let handled: void | Promise<void>;
+    try {
+      handled = handler.handle();
+    } catch (err) {
+      return this.#endRun(handler, peer, true, err);
+    }
+    if (handled === undefined) return this.#endRun(handler, peer, true, NO_FAILURE);
+    return handled.then(
+      () => this.#endRun(handler, peer, true, NO_FAILURE),
+      (err: unknown) => this.#endRun(handler, peer, true, err),
+    );
+  }
+
+  /** finish (when setup got through), the transport's close, then the bookkeeping; never rejects for the handler's errors. */
+  async #endRun(
+    handler: BaseRequestHandler,
+    peer: PeerAddress,
+    runsFinish: boolean,
+    failure: unknown,
+  ): Promise<void> {
+    try {
+      if (runsFinish) {
+        // As in `try { handle() } finally { finish() }`: an error from finish() replaces handle()'s.
         try {
-          const handled = handler.handle();
-          if (handled !== undefined) await handled;
-        } finally {
           const finished = handler.finish();
           if (finished !== undefined) await finished;
+        } catch (err) {
+          failure = err;
         }
-      } catch (err) {
-        failure = err;
-        failed = true;
       }
       const closing = handler[kClose]();
       if (closing !== RESOLVED) await closing;
-      if (failed) throw failure;
+      if (failure !== NO_FAILURE) throw failure;
     } catch (err) {
       if (!(isConnectionGone(err) || (handler.signal.aborted && err === handler.signal.reason))) {
         this.#reportError(err, peer);
