@@ -5,6 +5,7 @@ import { NetworkError, type NetworkErrorCode } from "./errors.js";
 import { settleWithin } from "./internal.js";
 import type { Mixed } from "./mixins.js";
 import { TCPServer, UnixStreamServer } from "./tcp-server.js";
+import type { ConnectionInfo, PeerAddress } from "./types.js";
 import { UDPServer } from "./udp-server.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a mixin accepts any server constructor.
@@ -13,9 +14,25 @@ type ServerConstructor<S extends BaseServer = BaseServer> = new (...args: any[])
 /** Set in a worker's environment: the address the primary wants it to serve (JSON). */
 const ENV = "NETLAB_FORK_WORKER";
 
+/** Per-connection events a worker forwards to the primary, only those the primary listens for. */
+const FORWARDED = ["open", "close", "error", "bytesIn", "bytesOut", "frameIn", "frameOut"] as const;
+type Forwarded = (typeof FORWARDED)[number];
+
+/** An error as it crosses the IPC channel. */
+interface ErrorText {
+  name: string;
+  message: string;
+  code?: NetworkErrorCode;
+  hint?: string;
+}
+
 type WorkerMessage =
   | { type: "netlab:listening"; address: BoundAddress }
-  | { type: "netlab:error"; code: NetworkErrorCode; message: string; hint?: string };
+  | { type: "netlab:error"; code: NetworkErrorCode; message: string; hint?: string }
+  | { type: "netlab:event"; name: Forwarded; info: ConnectionInfo; arg?: unknown }
+  | { type: "netlab:connection-error"; error: ErrorText; peer: PeerAddress | undefined };
+
+type PrimaryMessage = { type: "netlab:shutdown" } | { type: "netlab:wants"; events: Forwarded[] };
 
 /** What ForkingMixIn adds. */
 export interface ForkingPolicy {
@@ -40,6 +57,9 @@ export interface ForkingPolicy {
  * worker listens, `address` is theirs, and `shutdown()` shuts every worker down (each drains its
  * handlers within `drainTimeoutMs`) and waits for them to exit. A worker that dies while serving
  * is replaced. Handler state is per process: share state through the primary or a store.
+ * The primary emits its workers' per-connection events (`open`, `close`, `error`, `bytesIn`, …)
+ * as its own: a worker sends only those the primary has listeners for, and connection ids are
+ * the primary's (unique across workers).
  * @example
  * const server = new ForkingTCPServer({ port: 0 }, PrimeHandler);
  * if (server.isWorker) await server.serveForever();
@@ -60,6 +80,11 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
     #isStopping = false;
     /** Workers that reported listening (and so handle the shutdown message). */
     readonly #ready = new WeakSet<Worker>();
+    /** The primary's info object per open worker connection, keyed by worker pid and the worker's id. */
+    readonly #remote = new Map<string, ConnectionInfo>();
+    #nextRemoteId = 1;
+    /** In a worker: the listeners that forward each event the primary wants. */
+    readonly #forwarders = new Map<Forwarded, (...args: unknown[]) => void>();
 
     // biome-ignore lint/suspicious/noExplicitAny: forwarded to the base server's constructor.
     constructor(...args: any[]) {
@@ -97,7 +122,15 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
         exec: this.workerScript ?? process.argv[1],
         args: process.argv.slice(2),
         execArgv: this.workerExecArgv ?? process.execArgv,
+        // Structured clone, so frames that are bytes or objects reach the primary as they were.
+        serialization: "advanced",
       });
+      // A listener added or removed later changes what the workers send.
+      const onListenersChanged = (name: string) => {
+        if ((FORWARDED as readonly string[]).includes(name)) queueMicrotask(() => this.#sendWants());
+      };
+      this.on("newListener", onListenersChanged);
+      this.on("removeListener", onListenersChanged);
       // Every worker asks for the same address (port 0 included): the cluster primary binds it once
       // and shares that one listening socket, so all workers get the same real port.
       const target = { host: this.options.host, port: this.options.port, path: this.options.path };
@@ -136,16 +169,80 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
         process.send?.(message, undefined, {}, () => process.exit(1));
         return new Promise(() => {});
       }
-      process.on("message", (m: { type?: string }) => {
+      process.on("message", (m: PrimaryMessage) => {
         if (m?.type === "netlab:shutdown") void this.shutdown();
+        else if (m?.type === "netlab:wants") this.#forward(m.events);
       });
       process.send?.({ type: "netlab:listening", address: baseAddress(this) } satisfies WorkerMessage);
+    }
+
+    /** In a worker: forward exactly the events the primary listens for. */
+    #forward(events: Forwarded[]): void {
+      for (const name of FORWARDED) {
+        const forwarder = this.#forwarders.get(name);
+        if (events.includes(name) && !forwarder) {
+          const send =
+            name === "error" ? forwardError : (info: unknown, arg?: unknown) => forwardEvent(name, info, arg);
+          this.#forwarders.set(name, send as (...args: unknown[]) => void);
+          this.on(name, send);
+        } else if (!events.includes(name) && forwarder) {
+          this.#forwarders.delete(name);
+          this.off(name, forwarder);
+        }
+      }
+    }
+
+    /** In the primary: tell every listening worker which events to send. */
+    #sendWants(worker?: Worker): void {
+      const message: PrimaryMessage = {
+        type: "netlab:wants",
+        events: FORWARDED.filter((name) => this.listenerCount(name) > 0),
+      };
+      for (const w of worker ? [worker] : this.#workers) {
+        if (this.#ready.has(w) && w.isConnected()) w.send(message);
+      }
+    }
+
+    /** In the primary: a worker's event, emitted as the primary's own with a stable info object. */
+    #onWorkerEvent(worker: Worker, m: WorkerMessage): void {
+      if (m.type === "netlab:connection-error") {
+        const { code, message, hint, name } = m.error;
+        const err = code
+          ? new NetworkError(code, message, { hint })
+          : Object.assign(new Error(message), { name });
+        if (this.listenerCount("error") > 0) this.emit("error", err, m.peer);
+        return;
+      }
+      if (m.type !== "netlab:event") return;
+      const key = `${worker.process.pid}:${m.info.id}`;
+      let info = this.#remote.get(key);
+      if (!info) {
+        info = { ...m.info, id: this.#nextRemoteId++ };
+        this.#remote.set(key, info);
+      } else {
+        Object.assign(info, { ...m.info, id: info.id });
+      }
+      if (m.name === "close") this.#remote.delete(key);
+      if (m.name === "open" || m.name === "close") this.emit(m.name, info);
+      else this.emit(m.name, info, m.arg);
+    }
+
+    /** In the primary: a worker that died cannot say its connections closed; say it for it. */
+    #closeWorkerConnections(worker: Worker): void {
+      const prefix = `${worker.process.pid}:`;
+      for (const [key, info] of this.#remote) {
+        if (!key.startsWith(prefix)) continue;
+        this.#remote.delete(key);
+        this.emit("close", info);
+      }
     }
 
     #fork(target: { host: string; port: number; path: string | undefined }): Promise<BoundAddress> {
       const worker = cluster.fork({ [ENV]: JSON.stringify(target) });
       this.#workers.add(worker);
+      worker.on("message", (m: WorkerMessage) => this.#onWorkerEvent(worker, m));
       worker.on("exit", () => {
+        this.#closeWorkerConnections(worker);
         this.#workers.delete(worker);
         // A worker that died while serving is replaced, so the server keeps its capacity.
         if (this.state === "running" && !this.#isStopping) {
@@ -160,6 +257,7 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
           if (m?.type === "netlab:listening") {
             cleanup();
             this.#ready.add(worker);
+            this.#sendWants(worker);
             resolve(m.address);
           } else if (m?.type === "netlab:error") {
             cleanup();
@@ -208,6 +306,40 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
     }
   }
   return Forking as unknown as Mixed<T, ForkingPolicy>;
+}
+
+/** In a worker: one connection event to the primary (counters as they are now, not live getters). */
+function forwardEvent(name: Forwarded, info: unknown, arg?: unknown): void {
+  const i = info as ConnectionInfo;
+  const snapshot: ConnectionInfo = {
+    id: i.id,
+    peer: i.peer,
+    openedAt: i.openedAt,
+    bytesIn: i.bytesIn,
+    bytesOut: i.bytesOut,
+    framesIn: i.framesIn,
+    framesOut: i.framesOut,
+  };
+  const message: WorkerMessage = { type: "netlab:event", name, info: snapshot };
+  if (arg !== undefined) message.arg = arg;
+  if (!process.connected) return;
+  try {
+    process.send?.(message);
+  } catch {
+    // A frame that does not clone (it holds functions, say) goes without its payload.
+    delete message.arg;
+    process.send?.(message);
+  }
+}
+
+/** In a worker: a connection's error to the primary, as text (an Error's fields do not all clone). */
+function forwardError(err: unknown, peer?: PeerAddress): void {
+  const e = err as Partial<NetworkError> | undefined;
+  const error: ErrorText = { name: e?.name ?? "Error", message: e?.message ?? String(err) };
+  if (e?.code) error.code = e.code;
+  if (e?.hint) error.hint = e.hint;
+  if (process.connected)
+    process.send?.({ type: "netlab:connection-error", error, peer } satisfies WorkerMessage);
 }
 
 /** A TCPServer whose handlers run in `workers` processes sharing the port. */

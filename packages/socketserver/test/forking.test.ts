@@ -1,7 +1,13 @@
 import dgram from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { DatagramRequestHandler, EchoHandler, ForkingTCPServer, ForkingUDPServer } from "../src/index.js";
+import {
+  type ConnectionInfo,
+  DatagramRequestHandler,
+  EchoHandler,
+  ForkingTCPServer,
+  ForkingUDPServer,
+} from "../src/index.js";
 import { LineClient, within } from "./helpers.js";
 
 const WORKER = fileURLToPath(new URL("./fixtures/fork-worker.mjs", import.meta.url));
@@ -43,6 +49,45 @@ describe("ForkingTCPServer", () => {
     expect(server.state).toBe("closed");
     expect(server.workerPids).toEqual([]);
     for (const pid of workers) expect(isAlive(pid)).toBe(false);
+  }, 40_000);
+
+  it("the primary emits its workers' connection events, one info object per connection, ids unique", async () => {
+    const server = new ForkingTCPServer({ port: 0 }, EchoHandler);
+    server.workers = 2;
+    server.workerScript = WORKER;
+    server.workerExecArgv = [];
+    onTestFinished(() => server.shutdown());
+    const opened: ConnectionInfo[] = [];
+    const closed: ConnectionInfo[] = [];
+    const frames: Array<[number, unknown]> = [];
+    let closedAll!: () => void;
+    const allClosed = new Promise<void>((resolve) => {
+      closedAll = resolve;
+    });
+    server.on("open", (info: ConnectionInfo) => opened.push(info));
+    server.on("frameIn", (info: ConnectionInfo, frame: unknown) => frames.push([info.id, frame]));
+    server.on("close", (info: ConnectionInfo) => {
+      closed.push(info);
+      if (closed.length === 4) closedAll();
+    });
+    await within(server.listen(), 20_000, "workers listening");
+    const clients = await Promise.all(Array.from({ length: 4 }, () => LineClient.open(server.address.port)));
+    for (const c of clients) c.send("1");
+    const pids = await Promise.all(clients.map((c) => c.readLine(10_000)));
+    expect(new Set(pids).size).toBe(2); // both workers served, so ids from both had to be told apart
+    for (const c of clients) c.socket.end();
+    await within(allClosed, 10_000, "four close events");
+
+    expect(opened).toHaveLength(4);
+    expect(new Set(opened.map((i) => i.id)).size).toBe(4);
+    expect(new Set(closed)).toEqual(new Set(opened)); // the same objects, updated in place
+    for (const info of closed) {
+      expect(info.framesIn).toBe(1);
+      expect(info.bytesIn).toBe(2); // "1\n"
+      expect(info.peer.address).toBe("127.0.0.1");
+    }
+    expect(frames.map(([, frame]) => frame)).toEqual(["1", "1", "1", "1"]);
+    expect(new Set(frames.map(([id]) => id))).toEqual(new Set(opened.map((i) => i.id)));
   }, 40_000);
 
   it("rejects listen with the worker's error when the port is taken", async () => {
