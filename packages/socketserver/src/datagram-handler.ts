@@ -3,11 +3,12 @@ import { BaseRequestHandler } from "./base-handler.js";
 import type { BaseServer } from "./base-server.js";
 import { toNetworkError } from "./errors.js";
 import { kWants } from "./internal.js";
-import type { Datagram, PeerAddress } from "./types.js";
+import type { Datagram, PeerAddress, UnixDatagramSocket } from "./types.js";
+import { sendToPath } from "./udp-server.js";
 
 /**
- * One instance per datagram. `packet` is the bytes received, `reply()` sends bytes back to the
- * sender from the server's socket.
+ * One instance per datagram, for a UDPServer or a UnixDatagramServer. `packet` is the bytes
+ * received, `reply()` sends bytes back to the sender from the server's socket.
  * @example
  * class Echo extends DatagramRequestHandler {
  *   override async handle() { await this.reply(this.packet); }
@@ -27,8 +28,8 @@ export class DatagramRequestHandler<S extends BaseServer = BaseServer> extends B
     return this.request.packet;
   }
 
-  /** The server's socket. */
-  get socket(): dgram.Socket {
+  /** The server's socket: a `dgram.Socket`, or a UnixDatagramServer's AF_UNIX socket. */
+  get socket(): dgram.Socket | UnixDatagramSocket {
     return this.request.socket;
   }
 
@@ -38,17 +39,22 @@ export class DatagramRequestHandler<S extends BaseServer = BaseServer> extends B
     if (wants.frameIn) this.server.emit("frameIn", this.info, this.packet);
   }
 
-  /** Sends `data` to the sender as one datagram; rejects with a NetworkError when it cannot be sent. */
+  /**
+   * Sends `data` to the sender as one datagram; rejects with a NetworkError when it cannot be sent
+   * (NOT_FOUND for a Unix sender that did not bind its socket to a path: it has no address).
+   */
   reply(data: string | Uint8Array): Promise<void> {
     const peer = this.clientAddress;
+    const socket = this.socket;
     const bytes = typeof data === "string" ? Buffer.from(data) : data;
     this.info.bytesOut += bytes.length;
     this.info.framesOut++;
     const wants = this.server[kWants];
     if (wants.frameOut) this.server.emit("frameOut", this.info, bytes);
     if (wants.bytesOut) this.server.emit("bytesOut", this.info, bytes.length);
+    if ("sendTo" in socket) return sendToPath(socket, bytes, peer.address);
     return new Promise((resolve, reject) => {
-      this.socket.send(bytes, peer.port, peer.address, (err) => {
+      socket.send(bytes, peer.port, peer.address, (err) => {
         if (err) reject(toNetworkError(err, { action: "send", host: peer.address, port: peer.port }));
         else resolve();
       });

@@ -34,5 +34,6 @@ export {
   type PeerAddress,
   SERVER_DEFAULTS,
   type ServerOptions,
+  type UnixDatagramSocket,
 } from "./types.js";
 export { UDPServer, UnixDatagramServer } from "./udp-server.js";

@@ -23,8 +23,25 @@ export interface ConnectionInfo {
 /** One received datagram: what `DatagramRequestHandler.request` is. */
 export interface Datagram {
   packet: Buffer;
-  /** The server's socket, to reply on. */
-  socket: dgram.Socket;
+  /** The server's socket, to reply on: a UDPServer's `dgram.Socket`, or a UnixDatagramServer's AF_UNIX socket. */
+  socket: dgram.Socket | UnixDatagramSocket;
+}
+
+/**
+ * A UnixDatagramServer's AF_UNIX datagram socket: the part of `node-unix-socket`'s `DgramSocket`
+ * (loaded at run time, so typed here) that a handler may use.
+ */
+export interface UnixDatagramSocket {
+  /** Sends `length` bytes of `buf` from `offset` as one datagram to the socket bound at `path`. */
+  sendTo(
+    buf: Buffer,
+    offset: number,
+    length: number,
+    path: string,
+    onSent?: (err: Error | undefined) => void,
+  ): void;
+  /** The path the socket is bound to. */
+  address(): string;
 }
 
 /** Options every server takes. Limits have units in their names; "unlimited" is `Infinity`. */

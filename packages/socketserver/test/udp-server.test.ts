@@ -1,6 +1,6 @@
 import dgram from "node:dgram";
 import { describe, expect, it } from "vitest";
-import { DatagramRequestHandler, NetworkError, UDPServer, UnixDatagramServer } from "../src/index.js";
+import { DatagramRequestHandler, UDPServer } from "../src/index.js";
 import { serve, within } from "./helpers.js";
 
 class Echo extends DatagramRequestHandler {
@@ -134,19 +134,5 @@ describe("UDPServer", () => {
     } finally {
       socket.close();
     }
-  });
-
-  it("says Unix datagram sockets are unsupported, with a hint", () => {
-    let err: unknown;
-    try {
-      new UnixDatagramServer({ path: "/tmp/x.sock" }, Echo);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(NetworkError);
-    expect(err).toMatchObject({
-      code: "UNSUPPORTED",
-      hint: "use UnixStreamServer, or UDPServer on 127.0.0.1",
-    });
   });
 });
