@@ -24,6 +24,7 @@ export {
   type ThreadingPolicy,
   ThreadingTCPServer,
   ThreadingUDPServer,
+  ThreadingUnixDatagramServer,
   ThreadingUnixStreamServer,
 } from "./mixins.js";
 export { StreamRequestHandler } from "./stream-handler.js";

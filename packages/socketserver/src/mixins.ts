@@ -1,6 +1,6 @@
 import type { BaseServer } from "./base-server.js";
 import { TCPServer, UnixStreamServer } from "./tcp-server.js";
-import { UDPServer } from "./udp-server.js";
+import { UDPServer, UnixDatagramServer } from "./udp-server.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a mixin accepts any server constructor.
 type ServerConstructor<S extends BaseServer = BaseServer> = new (...args: any[]) => S;
@@ -58,3 +58,6 @@ export type ThreadingUDPServer = UDPServer & ThreadingPolicy;
 /** A UnixStreamServer with Python's threading shutdown policy. */
 export const ThreadingUnixStreamServer = ThreadingMixIn(UnixStreamServer);
 export type ThreadingUnixStreamServer = UnixStreamServer & ThreadingPolicy;
+/** A UnixDatagramServer with Python's threading shutdown policy. */
+export const ThreadingUnixDatagramServer = ThreadingMixIn(UnixDatagramServer);
+export type ThreadingUnixDatagramServer = UnixDatagramServer & ThreadingPolicy;

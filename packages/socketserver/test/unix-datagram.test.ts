@@ -11,7 +11,7 @@ import {
   type HandlerClass,
   NetworkError,
   type PeerAddress,
-  ThreadingMixIn,
+  ThreadingUnixDatagramServer,
   UnixDatagramServer,
 } from "../src/index.js";
 import { within } from "./helpers.js";
@@ -336,7 +336,7 @@ describe.skipIf(!DgramSocket)("UnixDatagramServer", () => {
 
   it("works under ThreadingMixIn", { timeout: 10_000 }, async () => {
     const dir = tempDir();
-    const server = await serveAt(dir, Upper, ThreadingMixIn(UnixDatagramServer));
+    const server = await serveAt(dir, Upper, ThreadingUnixDatagramServer);
     const c = client(dir, "c.sock");
     await c.send("threaded", server.address.host);
     expect(await c.next()).toBe("THREADED");
