@@ -1,13 +1,7 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
-import {
-  type HandlerClass,
-  NetworkError,
-  type PeerAddress,
-  StreamRequestHandler,
-  TCPServer,
-} from "@netlab/socketserver";
+import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
@@ -25,16 +19,23 @@ export interface ChatServerOptions extends Partial<HubOptions> {
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
 const KICK_LINGER_MS = 2_000;
 const noop = () => {};
-const handled = new WeakSet<Promise<void>>();
+/** The hub's events, which a ChatServer passes on. */
+const HUB_EVENTS: ReadonlySet<string | symbol> = new Set([
+  "connect",
+  "disconnect",
+  "message",
+  "join",
+  "leave",
+  "nick",
+]);
 
 /** The TCP server under a ChatServer: refuses with a chat-style line, reports errors as events. */
 class ChatTCPServer extends TCPServer {
   readonly hub: ChatHub;
   readonly maxLineBytes: number;
   readonly owner: ChatServer;
-  /** Connections written to in this turn of the event loop, corked until it ends. */
-  readonly #corked = new Set<ChatHandler>();
-  #isFlushScheduled = false;
+  /** Connections with lines batched in this turn of the event loop, written when it ends. */
+  #batched: ChatHandler[] = [];
 
   constructor(
     owner: ChatServer,
@@ -46,6 +47,7 @@ class ChatTCPServer extends TCPServer {
         host: o.host,
         port: o.port,
         maxConnections: hub.options.maxClients,
+        // Checked here (INVALID_OPTION); the hub's sweep enforces it, see ChatHandler.timeout.
         idleTimeoutMs: o.idleTimeoutMs ?? HUB_DEFAULTS.idleTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs ?? 2_000,
       },
@@ -57,24 +59,20 @@ class ChatTCPServer extends TCPServer {
   }
 
   /**
-   * Corks `socket` until the end of this turn of the event loop, so the lines a broadcast burst
-   * sends to one client leave in one write (one syscall) rather than one each. Latency cost: none
-   * beyond the current turn.
+   * Writes `handler`'s batch at the end of this turn of the event loop, so the lines a broadcast
+   * burst sends to one client leave in one write (one syscall) rather than one each. Latency cost:
+   * none beyond the current turn. Called once per batch, when its first line is queued.
    */
-  cork(handler: ChatHandler): void {
-    if (this.#corked.has(handler)) return;
-    handler.request.cork();
-    this.#corked.add(handler);
-    if (!this.#isFlushScheduled) {
-      this.#isFlushScheduled = true;
-      setImmediate(() => this.#uncorkAll());
-    }
+  scheduleFlush(handler: ChatHandler): void {
+    this.#batched.push(handler);
+    if (this.#batched.length === 1) setImmediate(flushAll, this);
   }
 
-  #uncorkAll(): void {
-    this.#isFlushScheduled = false;
-    for (const handler of this.#corked) handler.flush();
-    this.#corked.clear();
+  /** @internal for flushAll */
+  flushBatches(): void {
+    const batched = this.#batched;
+    this.#batched = [];
+    for (let i = 0; i < batched.length; i++) batched[i]!.flush();
   }
 
   protected override refuse(request: unknown): void {
@@ -100,17 +98,94 @@ class ChatTCPServer extends TCPServer {
   }
 }
 
-/** One chat connection: lines in go to the hub; the hub writes to it through a Link. */
-class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
-  #session: Session | undefined;
-  /** Bytes written while corked in this turn: not yet offered to the kernel, so not a backlog. */
-  #corkedBytes = 0;
+/**
+ * The hub's side of one connection: a reference to the handler, its methods on the prototype. An
+ * object literal of closures and accessors cost ~1 KB per idle client (V8 kept it as a dictionary).
+ */
+class HandlerLink implements Link {
+  readonly #h: ChatHandler;
+  constructor(handler: ChatHandler) {
+    this.#h = handler;
+  }
+  write(bytes: Uint8Array): void {
+    this.#h.send(bytes);
+  }
+  get bufferedBytes(): number {
+    return this.#h.request.writableLength;
+  }
+  end(): void {
+    const socket = this.#h.request;
+    // This turn's batch goes first: end() writes nothing after it.
+    this.#h.flush();
+    if (!socket.writableEnded) socket.end();
+    setTimeout(destroySocket, KICK_LINGER_MS, socket).unref();
+  }
+  destroy(): void {
+    this.#h.request.destroy();
+  }
+  get address(): string {
+    return this.#h.clientAddress.address;
+  }
+  get port(): number {
+    return this.#h.clientAddress.port;
+  }
+  get bytesIn(): number {
+    return this.#h.info.bytesIn;
+  }
+}
 
-  /** Ends this turn's batch: one write to the kernel, then the slow-consumer check on what it refused. */
+function destroySocket(socket: net.Socket): void {
+  socket.destroy();
+}
+
+function flushAll(server: ChatTCPServer): void {
+  server.flushBatches();
+}
+
+/** One chat connection: lines in go to the hub; the hub writes to it through a HandlerLink. */
+class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
+  /** The hub's idle sweep times clients out: one interval for all, not a timer per connection. */
+  override timeout = Number.POSITIVE_INFINITY;
+  #session: Session | undefined;
+  /**
+   * Lines queued in this turn, not yet offered to the socket (so not a backlog): one buffer, or
+   * several. Kept here rather than in a corked socket: a line costs an array slot, not a stream entry.
+   */
+  #batch: Uint8Array | Uint8Array[] | undefined;
+  #batchBytes = 0;
+
+  /** Writes this turn's batch in one write, then the slow-consumer check on what the kernel refused. */
   flush(): void {
-    this.request.uncork();
-    this.#corkedBytes = 0;
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    const bytes = Array.isArray(batch) ? Buffer.concat(batch, this.#batchBytes) : batch;
+    this.#batchBytes = 0;
+    const socket = this.request;
+    if (socket.destroyed || socket.writableEnded) return;
+    // Straight to the socket, not through wfile: nothing waits for drain (the hub cuts off a slow
+    // reader instead), the batch is this turn's already, and wfile would cork every other batch
+    // (its tick heuristic expects writes from handle(), and these come from the hub). Errors reach
+    // the socket's error listener, which ends the reads.
+    this.info.framesOut++;
+    socket.write(bytes);
     if (this.#session) this.server.hub.checkQueue(this.#session);
+  }
+
+  /** Queues `bytes` in this turn's batch; never waits (the hub cuts off a slow reader instead). */
+  send(bytes: Uint8Array): void {
+    const socket = this.request;
+    if (socket.destroyed || socket.writableEnded) return;
+    const batch = this.#batch;
+    if (batch === undefined) {
+      this.#batch = bytes;
+      this.server.scheduleFlush(this);
+    } else if (Array.isArray(batch)) {
+      batch.push(bytes);
+    } else {
+      this.#batch = [batch, bytes];
+    }
+    this.#batchBytes += bytes.length;
   }
 
   protected override createDecoder(): Decoder<string> {
@@ -118,46 +193,16 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
   }
 
   override setup(): void {
-    const socket = this.request;
-    const handler = this;
-    const server = this.server;
-    const link: Link = {
-      write(bytes) {
-        if (socket.destroyed || socket.writableEnded) return;
-        server.cork(handler);
-        handler.#corkedBytes += bytes.length;
-        const sent = handler.wfile.write(bytes);
-        // Never awaited (a slow reader must not hold up a broadcast), but a failure must not go
-        // unhandled. Most writes return the same settled promise, so this costs one lookup.
-        if (!handled.has(sent)) {
-          handled.add(sent);
-          sent.catch(noop);
-        }
-      },
-      get bufferedBytes() {
-        return Math.max(0, socket.writableLength - handler.#corkedBytes);
-      },
-      end() {
-        if (!socket.writableEnded) socket.end();
-        setTimeout(() => socket.destroy(), KICK_LINGER_MS).unref();
-      },
-      destroy() {
-        socket.destroy();
-      },
-      address: this.clientAddress.address,
-      port: this.clientAddress.port,
-      get bytesIn() {
-        return handler.info.bytesIn;
-      },
-    };
-    this.#session = this.server.hub.attach(link);
+    this.#session = this.server.hub.attach(new HandlerLink(this));
   }
 
   override async handle(): Promise<void> {
     const session = this.#session;
     if (!session) return;
     const hub = this.server.hub;
-    for await (const line of this.rfile) {
+    const rfile = this.rfile;
+    // readFrame() rather than `for await`: no iterator result object per line. Same frames.
+    for (let line = await rfile.readFrame(); line !== undefined; line = await rfile.readFrame()) {
       hub.receive(session, line);
       if (session.isClosed) break;
     }
@@ -167,21 +212,12 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     if (this.#session) this.server.hub.protocolError(this.#session, err);
   }
 
-  protected override onIdleTimeout(): void {
-    const session = this.#session;
-    if (!session) return;
-    const ms = this.timeout;
-    const idle = ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
-    this.server.hub.kick(session, "IDLE_TIMEOUT", `idle for ${idle}, disconnected`);
-  }
-
   override finish(): void {
+    // Replies to the last lines go out before the framework ends the connection.
+    this.flush();
     const session = this.#session;
     if (!session) return;
-    const reason = this.signal.reason as unknown;
-    let why = "connection closed";
-    if (this.server.state !== "running") why = "server shutdown";
-    else if (reason instanceof NetworkError && reason.code === "TIMEOUT") why = "idle timeout";
+    const why = this.server.state === "running" ? "connection closed" : "server shutdown";
     this.server.hub.detach(session, why);
   }
 }
@@ -208,11 +244,14 @@ export class ChatServer extends EventEmitter {
   constructor(opts: ChatServerOptions = {}) {
     super();
     const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
-    // The socket server owns idle timeouts (its timer is refreshed by every byte in).
-    this.hub = new ChatHub({ ...defined, idleTimeoutMs: Number.POSITIVE_INFINITY });
-    for (const name of ["connect", "disconnect", "message", "join", "leave", "nick"]) {
+    this.hub = new ChatHub(defined);
+    // An event is forwarded from its first listener on, so the hub builds no payloads nobody reads.
+    const forwarded = new Set<string | symbol>();
+    this.on("newListener", (name: string | symbol) => {
+      if (!HUB_EVENTS.has(name) || forwarded.has(name)) return;
+      forwarded.add(name);
       this.hub.on(name, (...args: unknown[]) => this.emit(name, ...args));
-    }
+    });
     this.#tcp = new ChatTCPServer(this, this.hub, { host: "127.0.0.1", port: 0, ...defined });
   }
 
@@ -231,7 +270,7 @@ export class ChatServer extends EventEmitter {
 
   /** The limits in force. */
   get options(): HubOptions {
-    return { ...this.hub.options, idleTimeoutMs: this.#tcp.options.idleTimeoutMs };
+    return { ...this.hub.options };
   }
 
   /** Every client gets a shutdown notice, then the server closes. Harmless twice. */
@@ -255,6 +294,11 @@ export class ChatServer extends EventEmitter {
 
   peers(): PeerSnapshot[] {
     return this.hub.peers();
+  }
+
+  /** The rooms and how many clients each holds, by name (what `/rooms` lists); no per-client work. */
+  rooms(): { name: string; clients: number }[] {
+    return this.hub.rooms();
   }
 
   stats(): { clients: number; messagesTotal: number; bytesIn: number; bytesOut: number } {

@@ -296,6 +296,32 @@ describe("ChatServer limits and faults", () => {
     await b.waitFor(`* ${idle.nick} left #lobby`);
   });
 
+  it("counts bytes of an unfinished line as activity, so a slow typist is not idled out", async () => {
+    const { port } = await startChat({ idleTimeoutMs: 400 });
+    const slow = await textClient(port);
+    // Two characters every 80 ms, no newline: 800 ms with nothing but a part of a line.
+    for (let i = 0; i < 10; i++) {
+      slow.socket.write("ab");
+      await new Promise((r) => setTimeout(r, 80));
+    }
+    slow.send("done");
+    slow.send("/who");
+    await slow.waitFor(`* in #lobby: ${slow.nick}`);
+    expect(slow.lines.join("\n")).not.toContain("IDLE_TIMEOUT");
+  });
+
+  it("lists its rooms with their joined clients, without a snapshot per client", async () => {
+    const { server, port } = await startChat();
+    await textClient(port);
+    const b = await textClient(port);
+    b.send("/join #games");
+    await b.waitFor(`* ${b.nick} joined #games`);
+    expect(server.rooms()).toEqual([
+      { name: "#games", clients: 1 },
+      { name: "#lobby", clients: 1 },
+    ]);
+  });
+
   it("answers invalid UTF-8 and over-long lines with error lines and goes on", async () => {
     const { port } = await startChat({ maxLineBytes: 100 });
     const a = await textClient(port);
