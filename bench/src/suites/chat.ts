@@ -322,7 +322,9 @@ async function serveChild(kind: string): Promise<void> {
       floodMessages: Number.POSITIVE_INFINITY,
     });
     port = (await server.listen()).port;
-    clients = () => server.peers().filter((p) => p.room !== "").length;
+    // Counted from the room, not from peers(): a snapshot per client per poll is garbage made in
+    // the process being measured, which the raw and echo children (a Set's size) do not make.
+    clients = () => server.rooms().find((r) => r.name === "#lobby")?.clients ?? 0;
   }
   process.stdout.write(`${port}\n`);
   let buffer = "";
