@@ -315,7 +315,8 @@ export class StreamRequestHandler<
     if (this.disableNagleAlgorithm) socket.setNoDelay(true);
     const ms = this.timeout;
     if (Number.isFinite(ms) && ms > 0 && !this.#isClosed) {
-      this.#idleTimer = setTimeout(() => void this.#idledOut(ms), ms);
+      // A shared callback with the handler as its argument: no closure per connection.
+      this.#idleTimer = setTimeout(StreamRequestHandler.#onIdleTimer, ms, this, ms);
       this.#idleTimer.unref();
     }
   }
@@ -349,6 +350,10 @@ export class StreamRequestHandler<
 
   protected override destroy(): void {
     this.request.destroy();
+  }
+
+  static #onIdleTimer(h: StreamRequestHandler<unknown>, ms: number): void {
+    void h.#idledOut(ms);
   }
 
   async #idledOut(ms: number): Promise<void> {
@@ -671,8 +676,10 @@ export class StreamRequestHandler<
     if (wants.frameOut) this.server.emit("frameOut", this.info, data);
     // A write goes straight out; a second one before the handler waits again corks the socket
     // until the tick ends (see #writeTick).
-    if (this.#writeTick === 0) {
-      this.#writeTick = 1;
+    // Writes while a read is parked come from elsewhere (a broadcast to this connection): each is
+    // a first write, since the heuristic knows the handler's own turns only.
+    if (this.#writeTick === 0 || this.#pendingKind !== NO_READ) {
+      if (this.#writeTick === 0) this.#writeTick = 1;
     } else if (this.#writeTick === 1) {
       this.#writeTick = 2;
       socket.cork();
