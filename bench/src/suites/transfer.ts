@@ -162,7 +162,7 @@ export const transferSuite: Suite = {
     };
     const rows: Row[] = [];
     const loadBefore = os.loadavg()[0]!;
-    const rounds = ctx.scale >= 1 ? 2 : 1;
+    const rounds = ctx.scale >= 1 ? 3 : 1;
     try {
       ctx.log(`writing a ${size / MiB} MiB file`);
       await makeFile(src, size);
