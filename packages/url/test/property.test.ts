@@ -47,6 +47,10 @@ describe("urlunsplit(urlsplit(u)) round trips", () => {
       fc.property(anyUrl, (url) => {
         const first = trySplit(url);
         if (!first) return;
+        // Python 3.11's urlunsplit (the snapshot we match) drops an empty netloc, so a path that
+        // starts with "//" becomes the netloc of the result, which may not parse ("////@[" gives
+        // "//@[", an unclosed IPv6 bracket). CPython 3.12.4 keeps the "//"; 3.11 does not.
+        if (first.netloc === "" && first.path.startsWith("//")) return;
         const once = urlunsplit(first);
         const second = trySplit(once);
         expect(second).toBeDefined();
