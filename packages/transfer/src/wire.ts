@@ -28,6 +28,12 @@ export interface SocketWireOptions {
   maxBufferedBytes?: number;
   /** Describes the peer in CONNECTION_LOST messages, e.g. "the server". Default "the peer". */
   peer?: string;
+  /**
+   * Read a reset from the peer as the end of the stream, after every byte that arrived before it.
+   * For raw mode only, where the end is wherever the peer stops: `nc -N -l` closes with our
+   * greeting unread, and the kernel then sends a reset instead of a FIN. Default false.
+   */
+  isResetAnEnd?: boolean;
 }
 
 /**
@@ -44,12 +50,14 @@ export class SocketWire implements Wire {
   #size = 0;
   #ended = false;
   #error: Error | undefined;
+  readonly #isResetAnEnd: boolean;
   #wake: (() => void) | undefined;
 
   constructor(socket: Socket, options: SocketWireOptions = {}) {
     this.#socket = socket;
     this.#maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.#peer = options.peer ?? "the peer";
+    this.#isResetAnEnd = options.isResetAnEnd ?? false;
     socket.on("data", (chunk: Buffer) => {
       this.#chunks.push(chunk);
       this.#size += chunk.length;
@@ -156,7 +164,7 @@ export class SocketWire implements Wire {
   /** Waits until `n` bytes are queued. At end of stream: false if nothing is queued and `cleanEndOk`, else CONNECTION_LOST. */
   async #fill(n: number, cleanEndOk: boolean): Promise<boolean> {
     while (this.#size < n) {
-      if (this.#error) throw this.#lost(this.#error);
+      if (this.#error && !(this.#isResetAnEnd && isReset(this.#error))) throw this.#lost(this.#error);
       if (this.#ended) {
         if (cleanEndOk && this.#size === 0) return false;
         throw this.#lost();
@@ -207,4 +215,10 @@ export class SocketWire implements Wire {
   #lost(cause?: Error): TransferError {
     return new TransferError("CONNECTION_LOST", `connection to ${this.#peer} lost`, { cause });
   }
+}
+
+/** The peer reset the connection (or it was reset under a write). */
+function isReset(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ECONNRESET" || code === "EPIPE";
 }
