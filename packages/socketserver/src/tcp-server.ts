@@ -1,7 +1,7 @@
-import { lstatSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
+import { isStaleSocket, removeSocketFile } from "./socket-file.js";
 import type { PeerAddress, ServerOptions } from "./types.js";
 
 /** How long a refused connection may take to read its `ERR` line and close before it is destroyed. */
@@ -121,7 +121,7 @@ export class UnixStreamServer extends TCPServer {
 
   override async listen(): Promise<void> {
     const path = this.options.path!;
-    if (this.options.allowReuseAddress && (await isStaleSocket(path))) unlinkSync(path);
+    if (this.options.allowReuseAddress && (await isStaleSocket(path))) removeSocketFile(path);
     await super.listen();
   }
 
@@ -144,30 +144,5 @@ export class UnixStreamServer extends TCPServer {
     const socket = request as net.Socket;
     if (socket.destroyed) return undefined;
     return { address: "", port: 0, family: "unix" };
-  }
-}
-
-/** A socket file that nobody listens on any more. */
-async function isStaleSocket(path: string): Promise<boolean> {
-  try {
-    if (!lstatSync(path).isSocket()) return false;
-  } catch {
-    return false;
-  }
-  return new Promise((resolve) => {
-    const probe = net.connect({ path });
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(false);
-    });
-    probe.once("error", () => resolve(true));
-  });
-}
-
-function removeSocketFile(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // Already gone: what we wanted.
   }
 }

@@ -1,10 +1,10 @@
 import dgram from "node:dgram";
-import { lstatSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import { dirname } from "node:path";
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
+import { isStaleSocket, removeSocketFile } from "./socket-file.js";
 import type { Datagram, PeerAddress, ServerOptions, UnixDatagramSocket } from "./types.js";
 
 /** What the server queues per datagram: the request plus where it came from. */
@@ -178,7 +178,7 @@ export class UnixDatagramServer extends BaseServer {
     if (this.state !== "idle" || this.#socket) return;
     const path = this.options.path!;
     const DgramSocket = loadDgramSocket();
-    if (this.options.allowReuseAddress && (await isStaleSocket(path))) unlinkSync(path);
+    if (this.options.allowReuseAddress && (await isStaleSocket(path))) removeSocketFile(path);
     const socket = new DgramSocket();
     try {
       socket.bind(path);
@@ -325,32 +325,4 @@ function sendError(err: unknown, path: string): NetworkError {
     path,
     ...(isPeerGone ? { hint: "the sender closed its socket before the reply" } : {}),
   });
-}
-
-/**
- * A socket file nobody is bound to. Probed with a stream connect, which sends nothing: a bound
- * datagram socket answers EPROTOTYPE (a live stream server accepts), an orphaned file ECONNREFUSED.
- */
-async function isStaleSocket(path: string): Promise<boolean> {
-  try {
-    if (!lstatSync(path).isSocket()) return false;
-  } catch {
-    return false;
-  }
-  return new Promise((resolve) => {
-    const probe = net.connect({ path });
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(false);
-    });
-    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
-  });
-}
-
-function removeSocketFile(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // Already gone: what we wanted.
-  }
 }
