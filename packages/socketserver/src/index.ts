@@ -37,4 +37,4 @@ export {
   type ServerOptions,
   type UnixDatagramSocket,
 } from "./types.js";
-export { UDPServer, UnixDatagramServer } from "./udp-server.js";
+export { DatagramServer, UDPServer, UnixDatagramServer } from "./udp-server.js";

@@ -13,6 +13,29 @@ interface Received extends Datagram {
 }
 
 /**
+ * What UDPServer and UnixDatagramServer share: no connections, so a datagram that cannot be served
+ * (the server is full, or not serving yet) is dropped and counted, never answered, so a flood
+ * cannot be amplified.
+ */
+export abstract class DatagramServer extends BaseServer {
+  /** Datagrams dropped because the server was full or not serving yet. */
+  droppedDatagrams = 0;
+
+  /** A socket error after listen(): an event for whoever listens, not a crash. */
+  protected reportSocketError(err: Error): void {
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+  }
+
+  protected refuse(_request: unknown): void {
+    this.droppedDatagrams++;
+  }
+
+  protected discard(_request: unknown): void {
+    this.droppedDatagrams++;
+  }
+}
+
+/**
  * A UDP server: one `DatagramRequestHandler` per datagram. There is no connection: `maxConnections`
  * bounds handlers running at once, and a datagram over it is dropped (counted in `droppedDatagrams`)
  * rather than answered, so a flood cannot be amplified.
@@ -20,9 +43,7 @@ interface Received extends Datagram {
  * class Echo extends DatagramRequestHandler { override async handle() { await this.reply(this.packet); } }
  * const server = new UDPServer({ port: 0 }, Echo);
  */
-export class UDPServer extends BaseServer {
-  /** Datagrams dropped because the server was full or not serving yet. */
-  droppedDatagrams = 0;
+export class UDPServer extends DatagramServer {
   #socket: dgram.Socket | undefined;
 
   constructor(options: ServerOptions, Handler: HandlerClass) {
@@ -68,9 +89,7 @@ export class UDPServer extends BaseServer {
       socket.close();
       throw toNetworkError(err, { action: "listen", host, port });
     }
-    socket.on("error", (err) => {
-      if (this.listenerCount("error") > 0) this.emit("error", err);
-    });
+    socket.on("error", (err) => this.reportSocketError(err));
     socket.on("message", (packet, rinfo) => {
       const request: Received = { packet, socket, rinfo };
       this.acceptRequest(request);
@@ -90,14 +109,6 @@ export class UDPServer extends BaseServer {
   protected peerOf(request: unknown): PeerAddress {
     const { rinfo } = request as Received;
     return { address: rinfo.address, port: rinfo.port, family: rinfo.family === "IPv6" ? "IPv6" : "IPv4" };
-  }
-
-  protected refuse(_request: unknown): void {
-    this.droppedDatagrams++;
-  }
-
-  protected discard(_request: unknown): void {
-    this.droppedDatagrams++;
   }
 }
 
@@ -140,9 +151,7 @@ const requireOptional = createRequire(import.meta.url);
  * const server = new UnixDatagramServer({ path: "/tmp/echo.sock" }, Echo);
  * await server.serveForever();
  */
-export class UnixDatagramServer extends BaseServer {
-  /** Datagrams dropped because the server was full or not serving yet. */
-  droppedDatagrams = 0;
+export class UnixDatagramServer extends DatagramServer {
   #socket: DgramSocket | undefined;
   #isClosed = false;
 
@@ -187,10 +196,9 @@ export class UnixDatagramServer extends BaseServer {
       throw bindError(err, path);
     }
     // node-unix-socket closes the socket on a receive error; it is reported, not thrown.
-    socket.on("error", (err) => {
-      if (this.listenerCount("error") > 0)
-        this.emit("error", toNetworkError(withErrno(err), { action: "listen", path }));
-    });
+    socket.on("error", (err) =>
+      this.reportSocketError(toNetworkError(withErrno(err), { action: "listen", path })),
+    );
     socket.on("data", (packet, senderPath) => {
       // Datagrams already read when serverClose() ran are not served: replies could not leave.
       if (this.#isClosed) return;
@@ -212,14 +220,6 @@ export class UnixDatagramServer extends BaseServer {
 
   protected peerOf(request: unknown): PeerAddress {
     return { address: (request as ReceivedOnPath).senderPath, port: 0, family: "unix" };
-  }
-
-  protected refuse(_request: unknown): void {
-    this.droppedDatagrams++;
-  }
-
-  protected discard(_request: unknown): void {
-    this.droppedDatagrams++;
   }
 }
 
