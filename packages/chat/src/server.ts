@@ -164,9 +164,8 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     const socket = this.request;
     if (socket.destroyed || socket.writableEnded) return;
     // Straight to the socket, not through wfile: nothing waits for drain (the hub cuts off a slow
-    // reader instead), the batch is this turn's already, and wfile would cork every other batch
-    // (its tick heuristic expects writes from handle(), and these come from the hub). Errors reach
-    // the socket's error listener, which ends the reads.
+    // reader instead) and the batch is this turn's already, so wfile's promise per write would buy
+    // nothing. Errors reach the socket's error listener, which ends the reads.
     this.info.framesOut++;
     socket.write(bytes);
     if (this.#session) this.server.hub.checkQueue(this.#session);
