@@ -20,3 +20,11 @@ export {
 export { LENGTH_PREFIXED_DEFAULTS, type LengthPrefixedOptions, lengthPrefixed } from "./length-prefixed.js";
 export { LINE_DEFAULTS, type LineOptions, lines } from "./lines.js";
 export { mapDecoder } from "./map-decoder.js";
+export {
+  type EscapeOptions,
+  escapeControls,
+  hasControls,
+  safeLine,
+  showControl,
+  UNSAFE_TEXT,
+} from "./terminal.js";

@@ -1,0 +1,45 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { escapeControls, hasControls, safeLine, UNSAFE_TEXT } from "../src/index.js";
+
+describe("escapeControls", () => {
+  it("shows the attack from issue 13 visibly: no ESC, BEL or CR survives", () => {
+    const attack = "hi \x1b]0;PWNED\x07\x1b[2J\r* server is shutting down";
+    const shown = escapeControls(attack);
+    expect(shown).toBe("hi ^[]0;PWNED^G^[[2J^M* server is shutting down");
+    expect(hasControls(shown)).toBe(false);
+  });
+
+  it("shows C1 controls, bidi overrides, isolates, separators and the BOM as <U+XXXX>", () => {
+    expect(escapeControls("a\u009bb")).toBe("a<U+009B>b");
+    expect(escapeControls("\u202Egnp.exe")).toBe("<U+202E>gnp.exe");
+    expect(escapeControls("\u2066x\u2069")).toBe("<U+2066>x<U+2069>");
+    expect(escapeControls("a\u2028b\u2029c\ufeff")).toBe("a<U+2028>b<U+2029>c<U+FEFF>");
+    expect(escapeControls("\x00\x08\x7f")).toBe("^@^H^?");
+  });
+
+  it("keeps ordinary text, emoji and non-Latin scripts byte for byte", () => {
+    for (const text of ["hello", "héllo wörld", "日本語", "👋🏽", "a\u00a0b", "ѕerver"]) {
+      expect(escapeControls(text)).toBe(text);
+    }
+  });
+
+  it("keeps newlines and tabs only when asked", () => {
+    expect(escapeControls("a\tb\nc")).toBe("a^Ib^Jc");
+    expect(escapeControls("a\tb\nc\x1b", { keepLayout: true })).toBe("a\tb\nc^[");
+  });
+
+  it("never leaves an unsafe character, whatever the input", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 200 }), (text) => {
+        expect(UNSAFE_TEXT.test(escapeControls(text))).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("safeLine keeps one message on one line and cuts long ones", () => {
+    expect(safeLine("a\nb")).toBe("a^Jb");
+    expect(safeLine("abcdef", 4)).toBe("abc…");
+  });
+});
