@@ -9,6 +9,7 @@ export default defineConfig({
       "apps/*/test/**/*.test.{ts,tsx}",
       "examples/test/**/*.test.ts",
       "test/e2e/**/*.test.ts",
+      "test/adversarial/**/*.test.ts",
     ],
     testTimeout: 30_000,
     hookTimeout: 30_000,

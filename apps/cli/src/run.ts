@@ -1,4 +1,9 @@
+// The subpath, not the front door: this runs on every start, and loads one small module.
+import { safeLine } from "@netlab/protocol/terminal";
 import { EXIT } from "./program.js";
+
+/** Longest `lab:` or `hint:` line printed, in characters; longer ones end in `…`. */
+export const MAX_MESSAGE_CHARS = 500;
 
 /** A mistake in how the command was called: printed with the usage hint, exit 2. */
 export class UsageError extends Error {
@@ -38,9 +43,11 @@ export function action<A extends unknown[]>(
 export function reportError(err: unknown): number {
   if (err instanceof ExitCode) return err.code;
   const e = err as { message?: string; hint?: string; code?: string };
-  const message = e?.message ?? String(err);
+  // Messages and hints may quote a peer (a server's error text, a file name): shown, never obeyed,
+  // and cut so that a hostile peer cannot flood the terminal with one "line".
+  const message = safeLine(e?.message ?? String(err), MAX_MESSAGE_CHARS);
   process.stderr.write(`lab: ${message}\n`);
-  if (e?.hint) process.stderr.write(`hint: ${e.hint}\n`);
+  if (e?.hint) process.stderr.write(`hint: ${safeLine(e.hint, MAX_MESSAGE_CHARS)}\n`);
   if (err instanceof UsageError) return EXIT.usage;
   if (!(err instanceof Error) || !("code" in err)) {
     // An unexpected bug: keep the stack where a developer can find it.
