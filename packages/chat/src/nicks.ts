@@ -9,6 +9,11 @@ const NICK = /^[\p{L}\p{N}_-]{1,32}$/u;
 /** Letters that show as nothing (Hangul fillers, U+115F, U+3164, U+FFA0): a blank nick. */
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
+/** Whether `name` holds a letter that shows as nothing (Default_Ignorable_Code_Point). */
+export function hasInvisible(name: string): boolean {
+  return INVISIBLE.test(name);
+}
+
 /**
  * Nicks nobody may take, nor imitate with look-alike letters (`ѕerver` with a Cyrillic s):
  * `server` is how the operator's `<server> text` lines start, `netlab` the default server name,
@@ -96,7 +101,7 @@ export function checkNick(nick: string): string {
       { hint: "for example /nick alice_2" },
     );
   }
-  if (INVISIBLE.test(nick)) {
+  if (hasInvisible(nick)) {
     throw new ChatError(
       "NICK_INVALID",
       `nick ${quoteShort(nick)} is not allowed: it contains invisible letters`,

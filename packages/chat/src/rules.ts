@@ -1,6 +1,6 @@
 import { hasControls } from "@netlab/protocol";
 import { ChatError } from "./errors.js";
-import { quoteShort } from "./nicks.js";
+import { hasInvisible, quoteShort } from "./nicks.js";
 
 /** The protocol name and version the server announces in its first line; clients upgrade on seeing it. */
 export const PROTOCOL_TAG = "netlab chat/1";
@@ -27,6 +27,15 @@ export function checkRoom(room: string): string {
       "ROOM_INVALID",
       `room ${quoteShort(room)} is not allowed: use # and 1–32 letters, digits, _ or -`,
       { hint: "for example /join #games" },
+    );
+  }
+  if (hasInvisible(name)) {
+    throw new ChatError(
+      "ROOM_INVALID",
+      `room ${quoteShort(room)} is not allowed: it contains invisible letters`,
+      {
+        hint: "use letters that show, for example /join #games",
+      },
     );
   }
   return name;
