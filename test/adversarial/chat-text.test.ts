@@ -172,4 +172,21 @@ describe("#13 chat server: nicks are unique as people read them", () => {
     expect(victim.lines.join("\n")).not.toContain("known as");
     expectInert(victim);
   }, 20_000);
+
+  it("#13: a room name that looks like an existing room's (case, width, Cyrillic) joins that room", async () => {
+    const { port } = await chatServer();
+    const a = await ncClient(port);
+    const b = await ncClient(port);
+    a.send("/join #games");
+    await a.waitFor(`* ${a.nick} joined #games`);
+    for (const look of ["#GAMES", "#ｇａｍｅｓ", "#g\u0430mes"]) {
+      const from = b.lines.length;
+      b.send(`/join ${look}`);
+      await b.waitFor(`* ${b.nick} joined #games`, { from });
+      b.send("/join #lobby");
+      await b.waitFor(`* ${b.nick} joined #lobby`, { from });
+    }
+    b.send("/rooms");
+    expect(await b.waitFor("* rooms:")).toBe("* rooms: #games (1), #lobby (1)");
+  }, 20_000);
 });

@@ -11,6 +11,9 @@ import { createRequire } from "node:module";
  * @example skeleton("ѕerver") === skeleton("server") // true (U+0455 Cyrillic dze looks like s)
  */
 export function skeleton(text: string): string {
+  // Guest names and most nicks are ASCII: NFD leaves them as they are and ASCII_PROTOTYPES holds
+  // every ASCII entry of the table, so they never load it.
+  if (ASCII_WORD.test(text)) return text.replace(ASCII_CONFUSABLE, (ch) => ASCII_PROTOTYPES[ch] ?? ch);
   const table = prototypes();
   let out = "";
   // UTS #39: skeleton(X) = NFD(map every character of NFD(X) to its prototype).
@@ -18,14 +21,30 @@ export function skeleton(text: string): string {
   return out.normalize("NFD");
 }
 
+/**
+ * The table's entries for printable ASCII characters whose prototypes are ASCII too (`%` maps to
+ * `º/₀`, so a string with `%` takes the table's path). A unit test checks this against the table.
+ */
+export const ASCII_PROTOTYPES: Readonly<Record<string, string>> = {
+  "0": "O",
+  "1": "l",
+  I: "l",
+  "|": "l",
+  m: "rn",
+  "`": "'",
+  '"': "''",
+};
+const ASCII_WORD = /^[\x20-\x24\x26-\x7e]*$/;
+const ASCII_CONFUSABLE = /[01I|m`"]/g;
+
 let table: ReadonlyMap<string, string> | undefined;
 
 /**
- * The character → prototype table, read on first use: only a server that checks nicks pays the
- * ~100 KB parse (about 2 ms), not every `lab` command that imports the chat package. Read through
- * require: a JSON import would print an ExperimentalWarning on Node 20.
+ * The character → prototype table, read on first use: only a server that meets a non-ASCII nick or
+ * room name pays the ~100 KB parse (10–30 ms), not every `lab` command that imports the chat
+ * package. Read through require: a JSON import prints an ExperimentalWarning on Node 20.
  */
-function prototypes(): ReadonlyMap<string, string> {
+export function prototypes(): ReadonlyMap<string, string> {
   if (!table) {
     const data = createRequire(import.meta.url)("unhomoglyph/data.json") as Record<string, string>;
     table = new Map(Object.entries(data));

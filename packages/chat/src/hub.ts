@@ -3,7 +3,7 @@ import { formatIssues, NetlabError, type ProtocolError } from "@netlab/protocol"
 import { ChatError, type ChatErrorCode } from "./errors.js";
 import { FloodControl } from "./flood.js";
 import { History } from "./history.js";
-import { NickRegistry, quoteShort } from "./nicks.js";
+import { lookalikeKey, NickRegistry, quoteShort } from "./nicks.js";
 import {
   type Command,
   checkRoom,
@@ -176,6 +176,8 @@ export class ChatHub extends EventEmitter {
   readonly #sessions = new Set<Session>();
   readonly #nicks: NickRegistry<Session>;
   readonly #rooms = new Map<string, Room>();
+  /** Each room's name by its look-alike key: `/join #LOBBY` or `#lоbby` (Cyrillic о) is #lobby. */
+  readonly #roomsByLook = new Map<string, string>();
   #nextId = 1;
   #nextMessageId = 1;
   #messagesTotal = 0;
@@ -484,7 +486,10 @@ export class ChatHub extends EventEmitter {
         this.#rename(s, c.nick);
         return;
       case "join": {
-        const room = checkRoom(c.room);
+        const wanted = checkRoom(c.room);
+        const room = this.#rooms.has(wanted)
+          ? wanted
+          : (this.#roomsByLook.get(lookalikeKey(wanted)) ?? wanted);
         if (room === s.room) this.#send(s, this.#who(room));
         else this.#join(s, room);
         return;
@@ -570,6 +575,7 @@ export class ChatHub extends EventEmitter {
     if (!room) {
       room = { name, members: new Set(), history: new History(this.options.historySize) };
       this.#rooms.set(name, room);
+      this.#roomsByLook.set(lookalikeKey(name), name);
     }
     s.room = name;
     s.isJoined = true;
@@ -594,7 +600,10 @@ export class ChatHub extends EventEmitter {
     const e = new Encoded({ type: "leave", room: room.name, nick: s.nick, ts: Date.now(), reason });
     if (room.members.size < this.options.maxAnnounceMembers) this.#sendAll(room.members, e);
     if (!s.isClosed) this.#send(s, e);
-    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) this.#rooms.delete(room.name);
+    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) {
+      this.#rooms.delete(room.name);
+      this.#roomsByLook.delete(lookalikeKey(room.name));
+    }
     if (this.listenerCount("leave") > 0) this.emit("leave", { room: room.name, nick: s.nick, reason });
   }
 

@@ -5,6 +5,7 @@ import { ChatError } from "./errors.js";
 /** Longest nick, in characters (code points). */
 export const MAX_NICK_CHARS = 32;
 
+const ASCII = /^[\x00-\x7f]*$/;
 const NICK = /^[\p{L}\p{N}_-]{1,32}$/u;
 /** Letters that show as nothing (Hangul fillers, U+115F, U+3164, U+FFA0): a blank nick. */
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
@@ -43,6 +44,8 @@ export const RESERVED_NICKS: readonly string[] = [
  * @example nickKey("ＡＬＩＣＥ") // "alice"
  */
 export function nickKey(nick: string): string {
+  // NFKC leaves ASCII as it is, and ASCII has no case pairs beyond A–Z.
+  if (ASCII.test(nick)) return nick.toLowerCase();
   return nick.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC");
 }
 
@@ -198,10 +201,11 @@ export class NickRegistry<T> {
     for (let n = 1; ; n++) {
       const nick = n === 1 ? `guest-${id}` : `guest-${id}-${n}`;
       const key = nickKey(nick);
-      if (this.#byKey.has(key) || this.#byLookalike.has(lookalikeKey(nick))) continue;
+      const lookalike = lookalikeKey(nick);
+      if (this.#byKey.has(key) || this.#byLookalike.has(lookalike)) continue;
       const entry = { owner, nick };
       this.#byKey.set(key, entry);
-      this.#byLookalike.set(lookalikeKey(nick), entry);
+      this.#byLookalike.set(lookalike, entry);
       return nick;
     }
   }

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ASCII_PROTOTYPES, prototypes } from "../src/confusables.js";
 import {
   ChatError,
   checkNick,
@@ -96,6 +97,22 @@ describe("#13: nicks unique as people read them", () => {
     expect(lookalikeKey("guest-1")).toBe(lookalikeKey("guest-l"));
     expect(lookalikeKey("bob")).not.toBe(lookalikeKey("rob"));
     expect(lookalikeKey("jürgen")).not.toBe(lookalikeKey("jurgen"));
+  });
+
+  it("skeletons ASCII without the table exactly as the table would", () => {
+    const table = prototypes();
+    for (let code = 0x20; code < 0x7f; code++) {
+      const ch = String.fromCharCode(code);
+      const proto = table.get(ch);
+      if (ch === "%") expect(proto).toMatch(/[^\x00-\x7f]/);
+      else expect(ASCII_PROTOTYPES[ch], ch).toBe(proto);
+    }
+    const slow = (s: string) => [...s].map((ch) => table.get(ch) ?? ch).join("");
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme-ascii", maxLength: 20 }), (s) => {
+        expect(skeleton(s)).toBe(slow(s).normalize("NFD"));
+      }),
+    );
   });
 
   it("refuses reserved names and their look-alikes, in any case", () => {
