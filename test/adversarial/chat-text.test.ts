@@ -27,6 +27,7 @@ async function ncClient(port: number) {
   });
   const welcome = await c.waitFor("netlab chat/1");
   const nick = /you are (\S+)\./.exec(welcome)?.[1] ?? "";
+  c.send(""); // any first line joins at once, rather than after the JSON hello's grace
   await c.waitFor(`* ${nick} joined #lobby`);
   return Object.assign(c, { nick, raw: () => raw });
 }
