@@ -178,7 +178,8 @@ export async function sendRange(
  * undefined, everything until the peer closes), updating `hash` as they arrive. Chunks are
  * gathered into batches of `writeBatchBytes` and written with one writev while the next batch
  * arrives; at most two batches are held, and the wire pauses the socket beyond its own bound, so
- * memory stays bounded end to end. Returns the offset reached.
+ * memory stays bounded end to end. Returns the offset reached. When the wire fails midway, the bytes
+ * already received are written before the error is rethrown, so the file holds all of them.
  */
 export async function receiveRange(
   wire: Wire,
@@ -271,6 +272,11 @@ export async function receiveRange(
     await flush();
     if (pending) await pending;
     return received;
+  } catch (err) {
+    // Cut off (lost, stalled, interrupted): what arrived is a good prefix, so it goes to the file
+    // and a resume need not fetch it again. A failed write rejects the flush before it writes more.
+    await flush().catch(() => {});
+    throw err;
   } finally {
     // Leave no write in flight behind an error: the caller may truncate or unlink the file next.
     await pending?.catch(() => {});
