@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, open, stat, unlink } from "node:fs/promises";
-import { connect, type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import { CLIENT_DEFAULTS, dial } from "./client.js";
 import { alreadyExists, commitPart, exists } from "./commit.js";
 import { fsError, TransferError } from "./errors.js";
 import { PART_OPEN_FLAGS, PART_SUFFIX } from "./names.js";
@@ -113,7 +114,16 @@ export interface RawGetOptions {
   /** The line sent first. Default "hello". */
   greeting?: string;
   overwrite?: boolean;
+  /** Give up connecting after this many ms. Default 10 000. */
+  connectTimeoutMs?: number;
+  /** @deprecated The old name of {@link RawGetOptions.connectTimeoutMs}. */
   timeoutMs?: number;
+  /**
+   * Give up (TIMEOUT, the `.part` removed) when no byte arrives for this many ms. Default 30 000:
+   * a raw server ends by closing, so silence is a server that hangs. Infinity waits forever.
+   */
+  stallTimeoutMs?: number;
+  /** Aborting it ends the download at once (ABORTED); nothing is kept, raw cannot resume. */
   signal?: AbortSignal;
   stream?: StreamOptions;
   onBytes?: (bytes: number) => void;
@@ -138,13 +148,20 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
   const started = performance.now();
   const overwrite = opts.overwrite ?? false;
   if (!overwrite && (await exists(opts.out))) throw alreadyExists(opts.out, "here");
-  const socket = await connect({
+  const socket = await dial({
     host: opts.host ?? "127.0.0.1",
     port: opts.port,
-    timeoutMs: opts.timeoutMs ?? 10_000,
+    connectTimeoutMs: opts.connectTimeoutMs ?? opts.timeoutMs,
+    signal: opts.signal,
+    what: "the server",
+    start: `lab files --raw FILE --port ${opts.port}' or 'nc -l ${opts.port} < FILE`,
+  });
+  const wire = new SocketWire(socket, {
+    peer: "the server",
+    isResetAnEnd: true,
+    stallTimeoutMs: opts.stallTimeoutMs ?? CLIENT_DEFAULTS.stallTimeoutMs,
     signal: opts.signal,
   });
-  const wire = new SocketWire(socket, { peer: "the server", isResetAnEnd: true });
   const partPath = opts.out + PART_SUFFIX;
   let fh: FileHandle | undefined;
   let keep = false;
