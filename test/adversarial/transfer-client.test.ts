@@ -49,21 +49,41 @@ interface Hostile {
 }
 
 /**
- * A server on 127.0.0.1 that reads each connection's first header and hands it to `script`
- * (which may answer, or not); `script` undefined = accept and never answer, never read on.
+ * A TCP server on 127.0.0.1 (port from get-port) whose connections are destroyed, and which is
+ * closed, when the test finishes.
  */
-async function hostileServer(
-  script?: (socket: net.Socket, request: Record<string, unknown>) => void,
-): Promise<Hostile> {
+async function serve(onConnection: (socket: net.Socket) => void): Promise<number> {
   const sockets = new Set<net.Socket>();
-  let gotFirst: (r: Record<string, unknown>) => void = () => {};
-  const firstRequest = new Promise<Record<string, unknown>>((resolve) => {
-    gotFirst = resolve;
-  });
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("error", () => {});
     socket.on("close", () => sockets.delete(socket));
+    onConnection(socket);
+  });
+  const port = await getPort({ host: "127.0.0.1" });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  onTestFinished(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return port;
+}
+
+/**
+ * A server that reads each connection's first header and hands it to `script` (which may answer,
+ * or not); `script` undefined = accept and never answer.
+ */
+async function hostileServer(
+  script?: (socket: net.Socket, request: Record<string, unknown>) => void,
+): Promise<Hostile> {
+  let gotFirst: (r: Record<string, unknown>) => void = () => {};
+  const firstRequest = new Promise<Record<string, unknown>>((resolve) => {
+    gotFirst = resolve;
+  });
+  const port = await serve((socket) => {
     let buf = Buffer.alloc(0);
     let handled = false;
     socket.on("data", (chunk) => {
@@ -73,57 +93,24 @@ async function hostileServer(
       const length = buf.readUInt32BE(0);
       if (buf.length < 4 + length) return;
       handled = true;
-      // Not a header (raw mode's greeting line): hand over what came.
-      const request = (() => {
-        try {
-          return JSON.parse(buf.subarray(4, 4 + length).toString("utf8")) as Record<string, unknown>;
-        } catch {
-          return { raw: buf.toString("utf8") };
-        }
-      })();
+      const request = JSON.parse(buf.subarray(4, 4 + length).toString("utf8")) as Record<string, unknown>;
       gotFirst(request);
       script?.(socket, request);
     });
-  });
-  const port = await getPort({ host: "127.0.0.1" });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return { port, firstRequest };
 }
 
 /** A server that accepts, reads whatever comes (so the client's writes never block), and never writes. */
-async function silentServer(): Promise<Hostile & { received: () => number }> {
-  let received = 0;
+async function silentServer(): Promise<Hostile> {
   let gotFirst: (r: Record<string, unknown>) => void = () => {};
   const firstRequest = new Promise<Record<string, unknown>>((resolve) => {
     gotFirst = resolve;
   });
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("data", (chunk) => {
-      received += chunk.length;
-      gotFirst({ bytes: received });
-    });
+  const port = await serve((socket) => {
+    socket.on("data", (chunk) => gotFirst({ bytes: chunk.length }));
   });
-  const port = await getPort({ host: "127.0.0.1" });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port, firstRequest, received: () => received };
+  return { port, firstRequest };
 }
 
 /** Answers a `get` with a `file` header, `body`, then `end` (with `endHeader` fields). */
@@ -265,7 +252,7 @@ describe("#13: lab transfer never hangs on a server that accepts and never answe
     const r = await runLab(["transfer", "--help"]);
     expect(r.stdout).toMatch(/--connect-timeout <s>[^-]*\(default:\s+"10"\)/);
     expect(r.stdout).toMatch(/--stall-timeout <s>[^-]*\(default:\s+"30"\)/);
-    expect(r.stdout).toMatch(/--max-size <bytes>[\s\S]*free on the disk/);
+    expect(r.stdout).toMatch(/--max-size <bytes>[\s\S]*free on\s+the\s+disk/);
   });
 });
 
@@ -371,6 +358,31 @@ describe("#13: sizes and fields from the server are checked", () => {
     expect(await readdir(out)).toEqual([]);
   });
 
+  it("--get --raw stops a server that sends more than --max-size, and keeps nothing", async () => {
+    // 4 MiB to whoever connects: a bounded stand-in for an endless sender.
+    const floodPort = await serve((socket) => {
+      socket.resume();
+      socket.end(Buffer.alloc(4 * 1024 * 1024, 1));
+    });
+    const out = path.join(dir, "raw.bin");
+    const r = await timed([
+      "transfer",
+      "--get",
+      "--raw",
+      "-o",
+      out,
+      "--max-size",
+      "1M",
+      "--port",
+      String(floodPort),
+    ]);
+    expectCleanFailure(
+      r,
+      /^the server sent more than --max-size allows \(1\.0 MiB\); .*raw\.bin was not kept$/,
+    );
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it("--get refuses by default a size larger than the disk has free", async () => {
     const { port } = await hostileServer((socket, req) => {
       socket.write(
@@ -394,19 +406,21 @@ describe("#13: sizes and fields from the server are checked", () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it.each([
-    ["negative", -1],
-    ["huge", 1e300],
-    ["not a number", "NaN"],
-  ])("an impossible mtimeMs (%s) in a listing is one clear line", async (_, mtimeMs) => {
-    const { port } = await hostileServer((socket) => {
-      socket.write(frame({ op: "entries", entries: [{ name: "a.txt", size: 1, mtimeMs }] }));
-      socket.write(frame({ op: "listed", count: 1, truncated: false }));
-    });
-    const r = await timed(["transfer", "--list", "--port", String(port)]);
-    expectCleanFailure(r, /^the server sent a bad header: entries\.0\.mtimeMs: /);
-    expect(r.stderr.split("\n").filter((l) => l.startsWith("lab:"))).toHaveLength(1);
-    expect(r.stdout).toBe("");
+  it("an impossible mtimeMs (negative, huge, not a number) in a listing is one clear line", async () => {
+    const runs = await Promise.all(
+      [-1, 1e300, "NaN"].map(async (mtimeMs) => {
+        const { port } = await hostileServer((socket) => {
+          socket.write(frame({ op: "entries", entries: [{ name: "a.txt", size: 1, mtimeMs }] }));
+          socket.write(frame({ op: "listed", count: 1, truncated: false }));
+        });
+        return timed(["transfer", "--list", "--port", String(port)]);
+      }),
+    );
+    for (const r of runs) {
+      expectCleanFailure(r, /^the server sent a bad header: entries\.0\.mtimeMs: /);
+      expect(r.stderr.split("\n").filter((l) => l.startsWith("lab:"))).toHaveLength(1);
+      expect(r.stdout).toBe("");
+    }
   });
 
   it("an impossible mtimeMs on a download is refused before anything is written", async () => {
@@ -507,19 +521,12 @@ describe("#13: terminal safety and confinement of what the server names", () => 
     const { port } = await hostileServer(serveBody(body, { name: "../escaped.txt" }));
     const out = path.join(dir, "a", "b");
     await mkdir(out, { recursive: true });
-    for (const name of ["x/..", "x/.", "..", ".", "x/", "x\\..\\..\\y"]) {
-      const r = await timed([
-        "transfer",
-        "--get",
-        name,
-        "-o",
-        `${out}/`,
-        "--overwrite",
-        "--port",
-        String(port),
-      ]);
-      expectCleanFailure(r, /cannot save .*: its last part is not a file name/);
-    }
+    const refused = await Promise.all(
+      ["x/..", "x/.", "..", ".", "x/", "x\\..\\..\\y"].map((name) =>
+        timed(["transfer", "--get", name, "-o", `${out}/`, "--overwrite", "--port", String(port)]),
+      ),
+    );
+    for (const r of refused) expectCleanFailure(r, /cannot save .*: its last part is not a file name/);
     const ok = await timed(["transfer", "--get", "in/../ok.txt", "-o", `${out}/`, "--port", String(port)]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(await readdir(out)).toEqual(["ok.txt"]);

@@ -621,7 +621,7 @@ function localName(name: string): string {
 }
 
 /** Bytes the current user may still write on the disk holding `dir`; Infinity if unknown. */
-async function freeBytes(dir: string): Promise<number> {
+export async function freeBytes(dir: string): Promise<number> {
   const fs = await statfs(dir).catch(() => undefined);
   return fs === undefined ? Number.POSITIVE_INFINITY : fs.bavail * fs.bsize;
 }

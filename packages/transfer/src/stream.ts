@@ -192,9 +192,13 @@ export async function receiveRange(
     what: string;
     write?: WriteFn;
     signal?: AbortSignal;
+    /** With `end` undefined: more than this many bytes is TOO_LARGE. Default Infinity. */
+    maxBytes?: number;
   },
 ): Promise<number> {
-  const limit = end ?? Number.POSITIVE_INFINITY;
+  const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  // Open-ended, one byte past the cap is enough to know the peer sent too much.
+  const limit = end ?? start + maxBytes + 1;
   const batchBytes = opts.writeBatchBytes ?? STREAM_DEFAULTS.writeBatchBytes;
   const syncEvery =
     opts.fsync === false ? Number.POSITIVE_INFINITY : (opts.syncEveryBytes ?? STREAM_DEFAULTS.syncEveryBytes);
@@ -252,6 +256,11 @@ export async function receiveRange(
           "CONNECTION_LOST",
           `connection lost after ${received} of ${end} bytes of ${opts.what}`,
         );
+      }
+      if (end === undefined && received + chunk.length > start + maxBytes) {
+        throw new TransferError("TOO_LARGE", `more than ${maxBytes} bytes of ${opts.what} arrived`, {
+          hint: "pass a larger --max-size if that much is expected",
+        });
       }
       opts.hash?.update(chunk);
       batch.push(chunk);

@@ -48,7 +48,7 @@ export function registerTransfer(program: Command): void {
     .option("--limit-rate <bytes>", "at most this many bytes per second, e.g. 500K, 20M")
     .option(
       "--max-size <bytes>",
-      "with --get: refuse a file larger than this, e.g. 2G (default: the space free on the disk)",
+      "with --get: refuse a file larger than this (--raw: stop receiving), e.g. 2G (default: the space free on the disk)",
     )
     .option("--connect-timeout <s>", "give up connecting after this many seconds", "10")
     .option(
@@ -136,7 +136,8 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   process.once("SIGTERM", onSignal);
   try {
     if (opts.raw) {
-      return await runRaw(t, opts, port, { rate, connectTimeoutMs, stallTimeoutMs }, controller.signal);
+      const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
+      return await runRaw(t, opts, port, limits, controller.signal);
     }
     const client = await t.TransferClient.connect({
       host: opts.host,
@@ -262,7 +263,12 @@ async function runRaw(
   t: Transfer,
   opts: TransferOpts,
   port: number,
-  limits: { rate: number | undefined; connectTimeoutMs: number; stallTimeoutMs: number },
+  limits: {
+    rate: number | undefined;
+    connectTimeoutMs: number;
+    stallTimeoutMs: number;
+    maxSizeBytes: number | undefined;
+  },
   signal: AbortSignal,
 ): Promise<void> {
   const r = await t.rawGet({
@@ -272,6 +278,7 @@ async function runRaw(
     overwrite: opts.overwrite ?? false,
     connectTimeoutMs: limits.connectTimeoutMs,
     stallTimeoutMs: limits.stallTimeoutMs,
+    maxSizeBytes: limits.maxSizeBytes,
     signal,
     stream: { rateBytesPerSecond: limits.rate },
   });
