@@ -126,7 +126,11 @@ export class SocketWire implements Wire {
     const head = this.#take(4);
     if (head[0] === 0x45 && head[1] === 0x52 && head[2] === 0x52 && head[3] === 0x20) {
       // "ERR ": a socketserver refusal line (server full), not a header.
-      const rest = Buffer.concat(this.#chunks.splice(0)).toString("utf8").split("\n")[0] ?? "";
+      // The peer's text, cut: a "refusal" of megabytes is no refusal.
+      const rest = (Buffer.concat(this.#chunks.splice(0)).toString("utf8").split("\n")[0] ?? "").slice(
+        0,
+        200,
+      );
       this.#size = 0;
       throw new TransferError("CONNECTION_LOST", `the server refused the connection: ERR ${rest.trim()}`, {
         hint: "try again later, or ask for a larger --max-clients",
