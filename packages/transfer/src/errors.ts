@@ -27,6 +27,10 @@ export type TransferErrorCode =
   | "CHECKSUM_MISMATCH"
   /** The peer closed the connection before the transfer finished. */
   | "CONNECTION_LOST"
+  /** Nothing moved in either direction for the stall timeout while waiting on the peer. */
+  | "TIMEOUT"
+  /** Cancelled through the caller's AbortSignal (Ctrl-C); a download keeps its `.part`. */
+  | "ABORTED"
   /** The local file changed size while it was being sent. */
   | "FILE_CHANGED"
   /** A header that is not valid JSON, fails its schema, or comes out of order. */
@@ -52,6 +56,8 @@ const CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
   "NO_SPACE",
   "CHECKSUM_MISMATCH",
   "CONNECTION_LOST",
+  "TIMEOUT",
+  "ABORTED",
   "FILE_CHANGED",
   "BAD_REQUEST",
   "IO_ERROR",

@@ -1,4 +1,5 @@
 export {
+  CLIENT_DEFAULTS,
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
@@ -47,4 +48,4 @@ export {
   type WriteFn,
   writeAll,
 } from "./stream.js";
-export { SocketWire, type SocketWireOptions, type Wire } from "./wire.js";
+export { SocketWire, type SocketWireOptions, WIRE_DEFAULTS, type Wire } from "./wire.js";
