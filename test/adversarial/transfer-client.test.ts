@@ -406,9 +406,9 @@ describe("#13: sizes and fields from the server are checked", () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it("an impossible mtimeMs (negative, huge, not a number) in a listing is one clear line", async () => {
+  it("an impossible mtimeMs (out of a Date's range either way, not a number) in a listing is one clear line", async () => {
     const runs = await Promise.all(
-      [-1, 1e300, "NaN"].map(async (mtimeMs) => {
+      [-1e300, 1e300, "NaN"].map(async (mtimeMs) => {
         const { port } = await hostileServer((socket) => {
           socket.write(frame({ op: "entries", entries: [{ name: "a.txt", size: 1, mtimeMs }] }));
           socket.write(frame({ op: "listed", count: 1, truncated: false }));
@@ -424,7 +424,7 @@ describe("#13: sizes and fields from the server are checked", () => {
   });
 
   it("an impossible mtimeMs on a download is refused before anything is written", async () => {
-    const { port } = await hostileServer(serveBody(Buffer.from("hello"), { mtimeMs: -5 }));
+    const { port } = await hostileServer(serveBody(Buffer.from("hello"), { mtimeMs: -9e15 }));
     const r = await timed(["transfer", "--get", "t.txt", "--port", String(port)]);
     expectCleanFailure(r, /^the server sent a bad header: mtimeMs: /);
     expect(await readdir(dir)).toEqual([]);

@@ -14,15 +14,16 @@ export const PROTOCOL_VERSION = 1;
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const name = z.string().min(1).max(4096);
-/** Largest time a Date can hold, in ms since 1970 (year 275760). */
+/** Furthest time from 1970 a Date can hold, in ms either way (years -271821 to 275760). */
 const MAX_DATE_MS = 8.64e15;
 /**
- * A modification time in ms since 1970, one a Date can show: a peer's NaN, negative or huge value
- * is a bad header, never an "Invalid time value" where the time is printed.
+ * A modification time in ms since 1970, one a Date can show: a peer's NaN or out-of-range value is
+ * a bad header, never an "Invalid time value" where the time is printed. Files from before 1970
+ * have negative times, so those pass.
  */
 const mtimeMs = z
   .number()
-  .min(0, "expected a modification time in ms since 1970, got a negative number")
+  .min(-MAX_DATE_MS, "expected a modification time in ms since 1970, got one before year -271821")
   .max(MAX_DATE_MS, "expected a modification time in ms since 1970, got one past year 275760");
 
 /** Upload request: the client will send `size` bytes of NAME. */
