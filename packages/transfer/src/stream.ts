@@ -241,12 +241,19 @@ export async function receiveRange(
     );
     pending.catch(() => {});
   };
+  // Before giving up on a lost connection or a shutdown, what did arrive goes to disk, so a resume
+  // does not need it again. A write failing then keeps the first error as the one reported.
+  const keepReceived = () => flush().then(() => pending).catch(() => {});
   try {
     while (received < limit) {
-      opts.signal?.throwIfAborted();
+      if (opts.signal?.aborted) {
+        await keepReceived();
+        opts.signal.throwIfAborted();
+      }
       const chunk = await wire.readChunk(limit - received);
       if (chunk === undefined) {
         if (end === undefined) break;
+        await keepReceived();
         throw new TransferError(
           "CONNECTION_LOST",
           `connection lost after ${received} of ${end} bytes of ${opts.what}`,
