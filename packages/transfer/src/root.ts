@@ -6,8 +6,8 @@ import { checkSegment, type NameRules, outside, splitName } from "./names.js";
 
 /** Symlinks followed while resolving one name before it is refused (as Linux's own limit). */
 const MAX_SYMLINKS = 40;
-/** A folder created for an upload that keeps vanishing before it can be opened: give up after this many tries. */
-const MAX_MKDIR_RETRIES = 8;
+/** Tries at one component that changes under us (a folder made for an upload vanishes, a link turns into a folder). */
+const MAX_RETRIES = 8;
 
 const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -219,7 +219,7 @@ export class ServedRoot {
           stack.push(await top().openChild(segment));
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (code === "ENOENT" && mode === "write" && retries++ < MAX_MKDIR_RETRIES) {
+          if (code === "ENOENT" && mode === "write" && retries++ < MAX_RETRIES) {
             await mkdir(at).catch((e: NodeJS.ErrnoException) => {
               if (e.code !== "EEXIST") throw fsError(e, `creating the folder for ${name}`);
             });
@@ -232,6 +232,11 @@ export class ServedRoot {
           const info = await lstat(at).catch((e) => {
             throw fsError(e, `opening ${name}`);
           });
+          if (info.isDirectory() && retries++ < MAX_RETRIES) {
+            // It was something else when opened and is a folder now: a rename raced us; look again.
+            queue.unshift(segment);
+            continue;
+          }
           if (!info.isSymbolicLink()) {
             throw new TransferError(
               "INVALID_NAME",

@@ -233,12 +233,13 @@ async function servePut(
     await fh.truncate(data.offset);
     state.inBody = true;
     try {
+      // No signal: on shutdown or a reset the wire's reads end by themselves, after the bytes
+      // already received, so all of those reach the .part (a resume need not send them again).
       await receiveRange(wire, fh, data.offset, req.size, {
         ...ctx.stream,
         hash,
         what: req.name,
         write: ctx.write,
-        signal,
       });
     } catch (err) {
       if (err instanceof TransferError && err.code === "NO_SPACE") removePart = true;

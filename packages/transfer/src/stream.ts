@@ -243,7 +243,10 @@ export async function receiveRange(
   };
   // Before giving up on a lost connection or a shutdown, what did arrive goes to disk, so a resume
   // does not need it again. A write failing then keeps the first error as the one reported.
-  const keepReceived = () => flush().then(() => pending).catch(() => {});
+  const keepReceived = () =>
+    flush()
+      .then(() => pending)
+      .catch(() => {});
   try {
     while (received < limit) {
       if (opts.signal?.aborted) {
