@@ -92,7 +92,7 @@ export async function serveConnection(
     try {
       switch (header.op) {
         case "put":
-          await servePut(wire, ctx, header, peer, state, signal);
+          await servePut(wire, ctx, header, peer, state);
           break;
         case "get":
           await serveGet(wire, ctx, header, peer, state, signal);
@@ -165,7 +165,6 @@ async function servePut(
   req: HeaderOf<"put">,
   peer: string,
   state: State,
-  signal?: AbortSignal,
 ): Promise<void> {
   const started = performance.now();
   if (ctx.readOnly) {

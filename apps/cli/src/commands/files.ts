@@ -96,7 +96,8 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   let what: string;
   if (opts.raw !== undefined) {
     if (dir !== ".") throw new UsageError("--raw FILE serves one file: drop the folder argument");
-    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, stream });
+    // Its clients send nothing while the file flows, so the bytes-in idle timeout does not apply.
+    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, maxConnections, stream });
     raw.on("sent", (s: import("@netlab/transfer").RawSent) =>
       log(`sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`),
     );
