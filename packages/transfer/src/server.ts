@@ -1,3 +1,4 @@
+import { requirePositiveInt } from "@netlab/protocol";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
 import { encodeHeader, type Header, type HeaderInput, MAX_HEADER_BYTES, parseHeader } from "./header.js";
@@ -83,17 +84,8 @@ export class FileServer extends TCPServer {
     this.root = options.root;
     this.#fileOptions = options;
     const o = { ...FILE_SERVER_DEFAULTS, ...dropUndefined(options) };
-    for (const [name, ms] of [
-      ["idleTimeoutMs", o.idleTimeoutMs],
-      ["headerTimeoutMs", o.headerTimeoutMs],
-    ] as const) {
-      if (!(ms > 0)) {
-        throw new TransferError(
-          "BAD_REQUEST",
-          `${name} must be a positive number of ms (or Infinity), got ${ms}`,
-        );
-      }
-    }
+    requirePositiveInt("idleTimeoutMs", o.idleTimeoutMs, { allowInfinity: true });
+    requirePositiveInt("headerTimeoutMs", o.headerTimeoutMs, { allowInfinity: true });
   }
 
   /**
