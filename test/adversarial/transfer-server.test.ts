@@ -64,8 +64,11 @@ async function rawConnection(port: number) {
   const headers: Header[] = [];
   let waiter: (() => void) | undefined;
   let isClosed = false;
-  socket.on("data", (chunk) => {
-    headers.push(...decoder.push(chunk));
+  let bodyBytes = 0;
+  socket.on("data", (chunk: Buffer) => {
+    // After a `file` header come raw file bytes, not headers: count them instead.
+    if (headers.at(-1)?.op === "file") bodyBytes += chunk.length;
+    else headers.push(...decoder.push(chunk));
     waiter?.();
   });
   socket.on("close", () => {
@@ -93,6 +96,9 @@ async function rawConnection(port: number) {
     headers,
     get isClosed() {
       return isClosed;
+    },
+    get bodyBytes() {
+      return bodyBytes;
     },
     until,
     send: (h: Parameters<typeof encodeHeader>[0]) => socket.write(encodeHeader(h)),
@@ -322,11 +328,19 @@ describe("issue #13: lab files against hostile peers", () => {
     reader.send({ op: "get", v: 1, name: "big.bin" });
     await reader.until(() => reader.headers.some((h) => h.op === "file"), "the file header");
     reader.socket.pause();
+    // Stuck for real: the kernel holds a send queue the paused client's window does not take.
+    await waitFor(
+      async () => (await sendQueueBytes(port, reader.socket.localPort!)) > 256 * 1024,
+      "the download to stall",
+    );
+    const bodyBefore = reader.bodyBytes;
     const started = Date.now();
     const code = await lab.stop("SIGTERM");
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(code).toBe(0);
     expect((await stat(part)).size).toBe(60_000);
+    // The download really was stuck: the client had read little of it.
+    expect(bodyBefore).toBeLessThan(32 * 1024 * 1024);
     expect(lab.stderr()).toContain("partial uploads stay as NAME.part");
   });
 
@@ -342,6 +356,19 @@ describe("issue #13: lab files against hostile peers", () => {
     expect(reply.message).not.toContain("/proc/self");
   });
 });
+
+/**
+ * Bytes queued in the kernel for the TCP connection 127.0.0.1:`localPort` → 127.0.0.1:`remotePort`
+ * (tx_queue in /proc/net/tcp, Linux): sent but not yet taken by the peer.
+ */
+async function sendQueueBytes(localPort: number, remotePort: number): Promise<number> {
+  const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of (await readFile("/proc/net/tcp", "utf8")).split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === hex(localPort) && f[2] === hex(remotePort)) return Number.parseInt(f[4]!.split(":")[0]!, 16);
+  }
+  return 0;
+}
 
 /** Polls `ok` every 10 ms until it holds (bounded by `timeoutMs`). */
 async function waitFor(ok: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {

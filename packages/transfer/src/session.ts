@@ -131,7 +131,8 @@ function errorHeader(error: TransferError) {
 }
 
 function cut(text: string): string {
-  const line = text.replace(/\s+/g, " ");
+  // An OS message names the file as the server opened it (through /proc/self/fd): say just the name.
+  const line = text.replace(/\s+/g, " ").replace(/\/proc\/self\/fd\/\d+\/?/g, "");
   return line.length <= MAX_ERROR_TEXT_CHARS ? line : `${line.slice(0, MAX_ERROR_TEXT_CHARS - 1)}…`;
 }
 
