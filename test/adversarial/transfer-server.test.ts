@@ -283,6 +283,21 @@ describe("issue #13: lab files against hostile peers", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("#13: does not count a long download to a client that sends nothing as idle", {
+    timeout: 20_000,
+  }, async () => {
+    const size = 8 * 1024 * 1024;
+    await writeFile(path.join(shared, "slow.bin"), Buffer.alloc(size, 3));
+    const { port } = await serveFiles(["--idle-timeout", "1"]);
+    // About 2.5 s at 3.2 MB/s: longer than the idle timeout, with bytes moving all along.
+    const c = await TransferClient.connect({ port, stream: { fsync: false, rateBytesPerSecond: 3_200_000 } });
+    clients.push(c);
+    const started = Date.now();
+    const r = await c.download("slow.bin", path.join(local, "slow.bin"));
+    expect(Date.now() - started).toBeGreaterThan(1_500);
+    expect(r.bytes).toBe(size);
+  });
+
   it("#13: keeps every byte received before a reset in the .part, so a resume sends only the rest", {
     timeout: 30_000,
   }, async () => {
