@@ -253,7 +253,7 @@ export class ServedRoot {
           });
           if (path.isAbsolute(target)) {
             const rel = path.relative(this.real, target);
-            if (rel.startsWith("..") || path.isAbsolute(rel)) throw outside(name);
+            if (rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) throw outside(name);
             await keepOnly(undefined);
             queue.unshift(...rel.split(path.sep));
           } else {
