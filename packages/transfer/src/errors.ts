@@ -5,7 +5,7 @@ import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
  * travel to the client in an `error` header and are rethrown there with the same code.
  */
 export type TransferErrorCode =
-  /** The name is not a plain relative path: empty, absolute, `..`, NUL, control characters, a device name, a `.part` suffix. */
+  /** The name is not a plain relative path: empty, absolute, `..`, dots and spaces only, control or bidi characters, a device name, a `.part` suffix in any case, a dotfile without `--dotfiles`. */
   | "INVALID_NAME"
   /** The name leads outside the served folder through a symlink. */
   | "OUTSIDE_ROOT"
