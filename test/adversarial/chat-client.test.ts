@@ -244,6 +244,43 @@ describe("#13 nothing hangs: lab client", () => {
     expect(client.stdout()).toContain("hint: ");
   });
 
+  it("--connect-timeout: a server whose accept queue is full (the SYN goes unanswered) fails within the timeout", async () => {
+    // A listener with a backlog of 1 whose event loop is blocked (Atomics.wait: no CPU) never
+    // accepts; once its queue is full, the kernel drops further SYNs and a connect just waits.
+    const blocked = startProcess(process.execPath, [
+      "-e",
+      `const s = require("node:net").createServer();
+       s.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+         console.log("port " + s.address().port);
+         setImmediate(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+       });`,
+    ]);
+    const port = Number((await blocked.waitForOutput(/port \d+/)).split(" ")[1]);
+    const fillers: net.Socket[] = [];
+    onTestFinished(() => {
+      for (const f of fillers) f.destroy();
+    });
+    for (let i = 0; i < 20; i++) {
+      const filler = net.connect(port, "127.0.0.1").on("error", () => {});
+      fillers.push(filler);
+      const isConnected = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 300);
+        filler.once("connect", () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!isConnected) break; // the queue is full: the next connect hangs too
+    }
+    const start = Date.now();
+    const r = await runLab(["client", "--port", String(port), "--connect-timeout", "1"], { input: "hi\n" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `lab: cannot connect to 127.0.0.1:${port}: timed out\nhint: check the host and port, or raise the timeout\n`,
+    );
+    expect(Date.now() - start).toBeLessThan(5_000);
+  });
+
   it("a quiet chat is not a stall: nothing owed, no disconnect", async () => {
     const server = new ChatServer({ port: 0 });
     const { port } = await server.listen();

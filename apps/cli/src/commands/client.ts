@@ -127,7 +127,7 @@ const UNSAFE_TEXT_GLOBAL = new RegExp(UNSAFE_TEXT.source, "g");
 
 /**
  * One JSON line whose strings carry the exact text, with every character a terminal could act on
- * written as a `\\u` escape (JSON.stringify leaves DEL, C1, bidi controls and U+2028 raw): the same
+ * written as a `\uXXXX` escape (JSON.stringify leaves DEL, C1, bidi controls and U+2028 raw): the same
  * value for a program, inert on a terminal.
  */
 function jsonLine(value: unknown): string {
