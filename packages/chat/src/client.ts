@@ -3,7 +3,7 @@ import type net from "node:net";
 import { type Decoder, decodeChunk, lines, NetlabError, ProtocolError } from "@netlab/protocol";
 import { connect, NetworkError } from "@netlab/socketserver";
 import { ChatError } from "./errors.js";
-import { type Command, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
+import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
 import { type ChatEvent, type ClientMessage, chatEventSchema } from "./schema.js";
 
 /** Where a client is in its life. */
@@ -366,8 +366,10 @@ export class ChatClient extends EventEmitter {
   #track(e: ChatEvent): void {
     switch (e.type) {
       case "welcome":
-        // Asked for a nick and given another: it was refused, so a reconnect must not claim it.
-        if (this.#wantedNick !== undefined && e.nick !== this.#wantedNick) this.#wantedNick = undefined;
+        // Given the nick we asked for (as people read it): remember the server's spelling. Given
+        // another: ours was refused, and a reconnect must not claim it.
+        if (this.#wantedNick !== undefined)
+          this.#wantedNick = nickKey(e.nick) === nickKey(this.#wantedNick) ? e.nick : undefined;
         this.#nick = e.nick;
         this.#room = e.room;
         this.#limits = e.limits;
