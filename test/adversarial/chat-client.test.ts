@@ -264,7 +264,7 @@ describe("#13 nothing hangs: lab client", () => {
       const filler = net.connect(port, "127.0.0.1").on("error", () => {});
       fillers.push(filler);
       const isConnected = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 300);
+        const timer = setTimeout(() => resolve(false), 1_000); // on localhost a handshake the kernel completes takes microseconds
         filler.once("connect", () => {
           clearTimeout(timer);
           resolve(true);

@@ -1,14 +1,14 @@
-import { escapeControls } from "@netlab/protocol";
+import { escapeControls, hasControls } from "@netlab/protocol";
 import type { ChatEvent } from "./schema.js";
 
 /** Options for {@link formatEvent}. */
 export interface FormatOptions {
   /**
-   * For a terminal: every field that came from the network (text, nicks, rooms, messages) has its
-   * control and bidi characters shown (`^[`, `<U+202E>`, see `escapeControls`), never live, and a
-   * newline inside a message shows as `^J`, so one message stays one line. Only a multi-line
-   * notice (help) keeps its line breaks, each line starting with `* `. Default false: the exact
-   * text, for a pipe a script reads.
+   * For a terminal (or an nc user, see `textLine`): every string of the event (text, nicks, rooms,
+   * reasons, error texts, lists) has its control and bidi characters shown (`^[`, `<U+202E>`, see
+   * `escapeControls`), never live, and a newline inside a message shows as `^J`, so one message
+   * stays one line. Only the server's own notices (help) keep their line breaks, each line
+   * starting with `* `. Default false: the exact text, for a pipe a script reads.
    */
   escape?: boolean;
 }
@@ -23,38 +23,73 @@ export interface FormatOptions {
  * @example formatEvent(event, client.nick, { escape: process.stdout.isTTY })
  */
 export function formatEvent(e: ChatEvent, self?: string, options: FormatOptions = {}): string {
-  // Each field is escaped on its own, before the line is put together: the line breaks formatEvent
-  // adds (notices) stay, the ones a peer sent do not.
-  const f = options.escape ? (text: string) => escapeControls(text) : (text: string) => text;
+  if (options.escape && needsEscape(e)) {
+    // Every string of the event is escaped before the line is put together: the line breaks
+    // formatEvent adds stay, the ones a peer sent do not. Only the server's own notices (help)
+    // keep theirs.
+    const keepLines = e.type === "notice" && e.kind !== "operator";
+    return formatEvent(
+      escapeAll(e, keepLines) as ChatEvent,
+      self === undefined ? undefined : escapeControls(self),
+    );
+  }
   switch (e.type) {
     case "welcome":
-      return `* ${f(e.text)}`;
+      return `* ${e.text}`;
     case "message":
-      return e.action ? `* ${f(e.from)} ${f(e.text)}` : `<${f(e.from)}> ${f(e.text)}`;
+      return e.action ? `* ${e.from} ${e.text}` : `<${e.from}> ${e.text}`;
     case "join":
-      return `* ${f(e.nick)} joined ${f(e.room)}`;
+      return `* ${e.nick} joined ${e.room}`;
     case "leave":
-      return `* ${f(e.nick)} left ${f(e.room)}${e.reason ? ` (${f(e.reason)})` : ""}`;
+      return `* ${e.nick} left ${e.room}${e.reason ? ` (${e.reason})` : ""}`;
     case "nick":
-      return `* ${f(e.from)} is now known as ${f(e.to)}`;
+      return `* ${e.from} is now known as ${e.to}`;
     case "who":
-      return `* in ${f(e.room)}: ${e.nicks.map(f).join(", ")}`;
+      return `* in ${e.room}: ${e.nicks.join(", ")}`;
     case "rooms":
-      return `* rooms: ${e.rooms.map((r) => `${f(r.name)} (${r.clients})`).join(", ") || "none"}`;
+      return `* rooms: ${e.rooms.map((r) => `${r.name} (${r.clients})`).join(", ") || "none"}`;
     case "private":
       // Our own private message comes back to us as confirmation.
       return self !== undefined && e.from === self && e.to !== self
-        ? `-> *${f(e.to)}* ${f(e.text)}`
-        : `*${f(e.from)}* ${f(e.text)}`;
+        ? `-> *${e.to}* ${e.text}`
+        : `*${e.from}* ${e.text}`;
     case "error":
-      return `! ${f(e.message)} [${f(e.code)}]`;
+      return `! ${e.message} [${e.code}]`;
     case "notice":
-      if (e.kind === "operator") return `<server> ${f(e.text)}`;
+      if (e.kind === "operator") return `<server> ${e.text}`;
       return e.text
         .split("\n")
-        .map((l) => `* ${f(l)}`)
+        .map((l) => `* ${l}`)
         .join("\n");
     case "pong":
-      return `* pong${e.id === undefined ? "" : ` ${f(String(e.id))}`}`;
+      return `* pong${e.id === undefined ? "" : ` ${e.id}`}`;
   }
+}
+
+/** Whether any string in `value` holds a character to show; most events have none and are not copied. */
+function needsEscape(value: unknown): boolean {
+  if (typeof value === "string") return hasControls(value);
+  if (Array.isArray(value)) return value.some(needsEscape);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(needsEscape);
+  return false;
+}
+
+/**
+ * A copy of `value` with every string escaped (`keepLines`: except `\n`): walks all fields, so a
+ * field added to an event later is covered too.
+ */
+function escapeAll(value: unknown, keepLines: boolean): unknown {
+  if (typeof value === "string") {
+    return keepLines
+      ? value
+          .split("\n")
+          .map((line) => escapeControls(line))
+          .join("\n")
+      : escapeControls(value);
+  }
+  if (Array.isArray(value)) return value.map((v) => escapeAll(v, keepLines));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeAll(v, keepLines)]));
+  }
+  return value;
 }
