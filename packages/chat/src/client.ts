@@ -206,8 +206,9 @@ export class ChatClient extends EventEmitter {
   /**
    * Resolves when every reply to what was sent so far has arrived: in JSON mode the server's
    * answer to a `ping` sent now (it answers in order); in plain mode once `quietMs` pass without
-   * data or the server closes (but not before a server that never spoke answers, or stalls). Lines held back to stay under the server's flood limit are sent
-   * first; after that it never waits longer than `timeoutMs`.
+   * data or the server closes (a server that has not said a word yet owes one: quiet does not end
+   * the wait, an answer or a stall does). Lines held back to stay under the server's flood limit
+   * are sent first; after that it never waits longer than `timeoutMs`.
    */
   async settle({ quietMs = 500, timeoutMs = 5_000 } = {}): Promise<void> {
     const deadline = Date.now() + timeoutMs;
