@@ -21,7 +21,9 @@ export type ChatErrorCode =
   | "SLOW_CONSUMER"
   | "IDLE_TIMEOUT"
   | "SERVER_FULL"
-  | "NOT_CONNECTED";
+  | "NOT_CONNECTED"
+  | "STALLED"
+  | "RECONNECT_FAILED";
 
 /**
  * A chat rule broken or a chat-level fault.
