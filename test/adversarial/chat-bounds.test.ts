@@ -119,3 +119,67 @@ describe("chat server: bounded output queues", () => {
     expect(await lobbySize(talker)).toBe(2);
   });
 });
+
+/** Writes `text` one byte every `everyMs` until done or the socket closes. */
+function dribble(socket: net.Socket, text: string, everyMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let i = 0;
+    const timer = setInterval(() => {
+      if (i >= text.length || socket.destroyed || socket.writableEnded) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      socket.write(text[i++]!);
+    }, everyMs);
+    socket.once("close", () => {
+      clearInterval(timer);
+      resolve();
+    });
+  });
+}
+
+describe("chat server: slow lines (slowloris)", () => {
+  it("#13: a client dribbling one byte every 200 ms is told and cut; a normal client is unaffected", async () => {
+    const { lab, port } = await chat(["--line-timeout", "0.6"]);
+    const normal = await lineClient(port);
+    const slow = await lineClient(port);
+    await normal.waitFor(/^\* guest-1 joined #lobby/);
+    await slow.waitFor(/^\* guest-2 joined #lobby/);
+    const start = Date.now();
+    const sending = dribble(slow.socket, "x".repeat(200), 200);
+    await slow.waitFor("! line not completed within 600 ms, disconnected [LINE_TIMEOUT]");
+    await slow.closed;
+    expect(Date.now() - start).toBeLessThan(5_000);
+    await sending;
+    await normal.waitFor(/^\* guest-2 left #lobby \(line not completed within 600 ms/);
+    await lab.waitForOutput("guest-2 left: line not completed within 600 ms", { stream: "stderr" });
+    // The normal client, whole lines a while apart, is still served.
+    normal.send("/rooms");
+    expect(await normal.waitFor(/^\* rooms: /)).toBe("* rooms: #lobby (1)");
+  });
+});
+
+describe("chat server: a line cut off by a reset", () => {
+  /** A talker sends `complete\npartial`, then ends its connection with `end`; what does the room see? */
+  async function roomSees(end: (socket: net.Socket) => void): Promise<string[]> {
+    const { port } = await chat();
+    const observer = await lineClient(port);
+    const talker = await lineClient(port);
+    await observer.waitFor(/^\* guest-2 joined #lobby/);
+    talker.socket.write("complete\npartial");
+    await observer.waitFor("<guest-2> complete");
+    end(talker.socket);
+    // Whatever the server makes of "partial" comes before the leave it announces.
+    await observer.waitFor(/^\* guest-2 left #lobby/);
+    return observer.lines.filter((l) => l.startsWith("<guest-2> "));
+  }
+
+  it("#13: a connection reset drops the unfinished line instead of broadcasting it", async () => {
+    expect(await roomSees((s) => s.resetAndDestroy())).toEqual(["<guest-2> complete"]);
+  });
+
+  it("#13: a clean end of input (FIN) still delivers a final line without its newline, as nc users expect", async () => {
+    expect(await roomSees((s) => s.end())).toEqual(["<guest-2> complete", "<guest-2> partial"]);
+  });
+});
