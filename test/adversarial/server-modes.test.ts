@@ -151,9 +151,17 @@ describe("lab server: one signal stops it within a second", () => {
       // Each peer's echo fills its own socket until the handler waits for a drain that never
       // comes and the server stops reading: then the peer's own writes back up.
       for (const p of peers) for (let i = 0; i < 200; i++) p.write(line);
-      await until("the server to stall on every peer", () =>
-        peers.every((p) => p.bytesWritten > 1024 * 1024 && p.writableLength > 0),
-      );
+      // Stalled: the kernel has taken nothing more from any peer for 300 ms.
+      let last = "";
+      let sameSince = Date.now();
+      await until("the server to stall on every peer", () => {
+        const now = peers.map((p) => p.bytesWritten).join();
+        if (now !== last) {
+          last = now;
+          sameSince = Date.now();
+        }
+        return Date.now() - sameSince >= 300 && peers.every((p) => p.writableLength > 0);
+      });
     }
     return peers;
   }

@@ -13,7 +13,7 @@ export interface ServerModeOptions {
   idleTimeoutMs: number;
   /** `--line-timeout` in ms: a line still incomplete after this closes its connection. Default 30 000; 0 is off. */
   frameTimeoutMs: number;
-  /** How long shutdown waits for peers to take what is queued for them, in ms (500: one Ctrl-C ends within 1 s). */
+  /** How long shutdown waits for peers to take what is queued for them, in ms (300: one Ctrl-C ends within 1 s). */
   drainTimeoutMs: number;
   /** Every option commander parsed, for modes that add their own. */
   raw: Record<string, unknown>;
@@ -24,7 +24,7 @@ export const SERVER_LIMIT_DEFAULTS = {
   maxConnections: 1_000,
   idleTimeoutMs: 600_000,
   frameTimeoutMs: 30_000,
-  drainTimeoutMs: 500,
+  drainTimeoutMs: 300,
 } as const;
 
 /** One `--mode`: a line for --help and how to build its server (not yet listening). */
