@@ -2,20 +2,19 @@ import { EventEmitter } from "node:events";
 import { formatIssues, NetlabError, type ProtocolError } from "@netlab/protocol";
 import { ChatError, type ChatErrorCode } from "./errors.js";
 import { FloodControl } from "./flood.js";
-import { formatEvent } from "./format.js";
 import { History } from "./history.js";
+import { lookalikeKey, NickRegistry, quoteShort } from "./nicks.js";
 import {
   type Command,
-  checkNick,
   checkRoom,
   DEFAULT_ROOM,
   HELP_LINES,
-  nickKey,
   PROTOCOL_TAG,
   PROTOCOL_VERSION,
   parseInput,
 } from "./rules.js";
 import { type ChatEvent, type ChatEventOf, type ClientMessage, clientMessageSchema } from "./schema.js";
+import { textLine } from "./text-mode.js";
 
 /** The transport under one chat session: a socket, or anything that can take bytes. */
 export interface Link {
@@ -174,7 +173,7 @@ class Encoded {
       this.#json ??= Buffer.from(`${JSON.stringify(this.event)}\n`, "utf8");
       return this.#json;
     }
-    this.#text ??= Buffer.from(`${formatEvent(this.event)}\n`, "utf8");
+    this.#text ??= textLine(this.event);
     return this.#text;
   }
 }
@@ -190,8 +189,10 @@ class Encoded {
 export class ChatHub extends EventEmitter {
   readonly options: HubOptions;
   readonly #sessions = new Set<Session>();
-  readonly #byNick = new Map<string, Session>();
+  readonly #nicks: NickRegistry<Session>;
   readonly #rooms = new Map<string, Room>();
+  /** Each room's name by its look-alike key: `/join #LOBBY` or `#lоbby` (Cyrillic о) is #lobby. */
+  readonly #roomsByLook = new Map<string, string>();
   #nextId = 1;
   #nextMessageId = 1;
   #messagesTotal = 0;
@@ -219,6 +220,7 @@ export class ChatHub extends EventEmitter {
       const value = this.options[name];
       if (!(value >= 1)) throw new RangeError(`${name} must be a number of bytes ≥ 1, got ${value}`);
     }
+    this.#nicks = new NickRegistry([this.options.serverName]);
     const idle = this.options.idleTimeoutMs;
     if (Number.isFinite(idle) && idle > 0) {
       // One sweep for all sessions: cheaper than a timer per connection at 5 000 idle clients.
@@ -248,7 +250,7 @@ export class ChatHub extends EventEmitter {
     }
     const session = new Session(this.#nextId++, link, this.options);
     this.#sessions.add(session);
-    this.#byNick.set(nickKey(session.nick), session);
+    session.nick = this.#nicks.guest(session, session.id);
     // A new client is in text mode: its banner is one line of text (formatEvent's), no event.
     this.#sendRaw(session, line(`* ${this.#welcomeText(session)}`));
     this.#armGrace(session, MAX_GRACE_EXTENSIONS);
@@ -374,7 +376,7 @@ export class ChatHub extends EventEmitter {
     if (!this.#sessions.has(session)) return;
     session.isClosed = true;
     this.#sessions.delete(session);
-    if (this.#byNick.get(nickKey(session.nick)) === session) this.#byNick.delete(nickKey(session.nick));
+    this.#nicks.release(session, session.nick);
     const why = session.closeReason ?? reason;
     if (session.isJoined) this.#leave(session, why);
     this.#uncount(session);
@@ -506,7 +508,10 @@ export class ChatHub extends EventEmitter {
         this.#rename(s, c.nick);
         return;
       case "join": {
-        const room = checkRoom(c.room);
+        const wanted = checkRoom(c.room);
+        const room = this.#rooms.has(wanted)
+          ? wanted
+          : (this.#roomsByLook.get(lookalikeKey(wanted)) ?? wanted);
         if (room === s.room) this.#send(s, this.#who(room));
         else this.#join(s, room);
         return;
@@ -518,16 +523,16 @@ export class ChatHub extends EventEmitter {
         this.#send(s, { type: "rooms", rooms: this.rooms() });
         return;
       case "private": {
-        const to = this.#byNick.get(nickKey(c.to));
+        const to = this.#nicks.get(c.to);
         if (!to || to.isClosed) {
-          throw new ChatError("NO_SUCH_NICK", `no one called ${JSON.stringify(c.to)} is here`, {
+          throw new ChatError("NO_SUCH_NICK", `no one called ${quoteShort(c.to)} is here`, {
             hint: "/who lists your room",
           });
         }
         s.messagesIn++;
         const e = new Encoded({ type: "private", from: s.nick, to: to.nick, text: c.text, ts: Date.now() });
         this.#send(to, e);
-        if (to !== s) this.#sendRaw(s, s.mode === "json" ? e.for("json") : line(`-> *${to.nick}* ${c.text}`));
+        if (to !== s) this.#sendRaw(s, s.mode === "json" ? e.for("json") : textLine(e.event, s.nick));
         return;
       }
       case "help":
@@ -569,17 +574,10 @@ export class ChatHub extends EventEmitter {
       this.emit("message", { room: room.name, from: s.nick, text, action: isAction });
   }
 
+  /** Unique by NFKC + case folding and by look-alike skeleton; reserved names refused (nicks.ts). */
   #takeNick(s: Session, wanted: string): void {
-    checkNick(wanted);
-    const holder = this.#byNick.get(nickKey(wanted));
-    if (holder && holder !== s) {
-      throw new ChatError("NICK_TAKEN", `nick ${JSON.stringify(wanted)} is already taken`, {
-        hint: "choose another with /nick NAME",
-      });
-    }
-    this.#byNick.delete(nickKey(s.nick));
+    this.#nicks.claim(s, wanted, s.nick);
     s.nick = wanted;
-    this.#byNick.set(nickKey(wanted), s);
   }
 
   #rename(s: Session, wanted: string, { tellSelf = true } = {}): void {
@@ -599,6 +597,7 @@ export class ChatHub extends EventEmitter {
     if (!room) {
       room = { name, members: new Set(), history: new History(this.options.historySize) };
       this.#rooms.set(name, room);
+      this.#roomsByLook.set(lookalikeKey(name), name);
     }
     s.room = name;
     s.isJoined = true;
@@ -644,7 +643,10 @@ export class ChatHub extends EventEmitter {
     const e = new Encoded({ type: "leave", room: room.name, nick: s.nick, ts: Date.now(), reason });
     if (room.members.size < this.options.maxAnnounceMembers) this.#sendAll(room.members, e);
     if (!s.isClosed) this.#send(s, e);
-    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) this.#rooms.delete(room.name);
+    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) {
+      this.#rooms.delete(room.name);
+      this.#roomsByLook.delete(lookalikeKey(room.name));
+    }
     if (this.listenerCount("leave") > 0) this.emit("leave", { room: room.name, nick: s.nick, reason });
   }
 

@@ -5,11 +5,13 @@ export {
   type ClientState,
   type WireChunk,
 } from "./client.js";
+export { skeleton } from "./confusables.js";
 export { ChatError, type ChatErrorCode } from "./errors.js";
 export { FLOOD_DEFAULTS, FloodControl, type FloodOptions, type FloodVerdict } from "./flood.js";
 export { formatEvent } from "./format.js";
 export { History } from "./history.js";
 export { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, Session } from "./hub.js";
+export { isReservedNick, lookalikeKey, NickRegistry, RESERVED_NICKS } from "./nicks.js";
 export {
   type Command,
   checkNick,
@@ -31,3 +33,4 @@ export {
   type Hello,
 } from "./schema.js";
 export { ChatServer, type ChatServerOptions } from "./server.js";
+export { textLine } from "./text-mode.js";

@@ -1,4 +1,6 @@
+import { hasControls } from "@netlab/protocol";
 import { ChatError } from "./errors.js";
+import { hasInvisible, quoteShort } from "./nicks.js";
 
 /** The protocol name and version the server announces in its first line; clients upgrade on seeing it. */
 export const PROTOCOL_TAG = "netlab chat/1";
@@ -6,53 +8,37 @@ export const PROTOCOL_TAG = "netlab chat/1";
 export const PROTOCOL_VERSION = 1;
 /** The room every client starts in. */
 export const DEFAULT_ROOM = "#lobby";
-/** Longest nick, in characters. */
-export const MAX_NICK_CHARS = 32;
+export { checkNick, MAX_NICK_CHARS, nickKey } from "./nicks.js";
 
-const NICK = /^[\p{L}\p{N}_-]{1,32}$/u;
 const ROOM = /^#[\p{L}\p{N}_-]{1,32}$/u;
-/** Nicks nobody may take, so `<server> text` can only come from the operator. */
-const RESERVED = new Set(["server"]);
-
-/** Throws NICK_INVALID unless `nick` is 1–32 letters, digits, `_` or `-` (and not reserved). */
-export function checkNick(nick: string): string {
-  if (!NICK.test(nick)) {
-    throw new ChatError(
-      "NICK_INVALID",
-      `nick ${quoteShort(nick)} is not allowed: use 1–${MAX_NICK_CHARS} letters, digits, _ or -`,
-      { hint: "for example /nick alice_2" },
-    );
-  }
-  if (RESERVED.has(nick.toLowerCase())) {
-    throw new ChatError("NICK_INVALID", `nick ${JSON.stringify(nick)} is reserved`, {
-      hint: "choose another nick",
-    });
-  }
-  return nick;
-}
-
-/** `text` in quotes, cut to 40 characters so an error line never echoes a huge input back. */
-function quoteShort(text: string): string {
-  const chars = [...text];
-  return chars.length > 40 ? `${JSON.stringify(chars.slice(0, 40).join(""))}…` : JSON.stringify(text);
-}
 
 /** Normalises `room` (adds a missing `#`) and throws ROOM_INVALID unless it is `#` + 1–32 letters, digits, `_` or `-`. */
 export function checkRoom(room: string): string {
   const name = room.startsWith("#") ? room : `#${room}`;
+  if (hasControls(name)) {
+    throw new ChatError(
+      "ROOM_INVALID",
+      `room ${quoteShort(room)} is not allowed: it contains control or text-direction characters`,
+      { hint: "use # and 1–32 letters, digits, _ or -, for example /join #games" },
+    );
+  }
   if (!ROOM.test(name)) {
     throw new ChatError(
       "ROOM_INVALID",
-      `room ${JSON.stringify(room)} is not allowed: use # and 1–32 letters, digits, _ or -`,
+      `room ${quoteShort(room)} is not allowed: use # and 1–32 letters, digits, _ or -`,
       { hint: "for example /join #games" },
     );
   }
+  if (hasInvisible(name)) {
+    throw new ChatError(
+      "ROOM_INVALID",
+      `room ${quoteShort(room)} is not allowed: it contains invisible letters`,
+      {
+        hint: "use letters that show, for example /join #games",
+      },
+    );
+  }
   return name;
-}
-
-/** Case-insensitive key for nick uniqueness: `Alice` and `alice` are the same person. */
-export function nickKey(nick: string): string {
-  return nick.toLowerCase();
 }
 
 /** A command as typed in text mode, or sent as JSON: the one shape the server acts on. */

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ASCII_PROTOTYPES, prototypes } from "../src/confusables.js";
 import {
   ChatError,
   checkNick,
@@ -7,7 +8,13 @@ import {
   FloodControl,
   formatEvent,
   History,
+  isReservedNick,
+  lookalikeKey,
+  NickRegistry,
+  nickKey,
   parseInput,
+  skeleton,
+  textLine,
 } from "../src/index.js";
 
 describe("parseInput", () => {
@@ -72,6 +79,137 @@ describe("nick and room rules", () => {
     expect(checkRoom("#games")).toBe("#games");
     expect(() => checkRoom("#")).toThrow(expect.objectContaining({ code: "ROOM_INVALID" }));
     expect(() => checkRoom("#a b")).toThrow(expect.objectContaining({ code: "ROOM_INVALID" }));
+  });
+});
+
+describe("#13: nicks unique as people read them", () => {
+  it("keys nicks by NFKC and case folding: Alice, alice, ａｌｉｃｅ, ALICE are one", () => {
+    for (const n of ["Alice", "alice", "ａｌｉｃｅ", "ALICE", "𝐚𝐥𝐢𝐜𝐞"]) expect(nickKey(n), n).toBe("alice");
+    expect(nickKey("Straße")).toBe(nickKey("STRASSE"));
+    expect(nickKey("ΣΟΦΟΣ")).toBe(nickKey("σοφος"));
+  });
+
+  it("gives look-alikes one skeleton (UTS #39): Cyrillic, Greek, digits, fullwidth, math letters", () => {
+    expect(skeleton("\u0455erver")).toBe(skeleton("server"));
+    expect(lookalikeKey("b0b")).toBe(lookalikeKey("bob"));
+    expect(lookalikeKey("p\u0430ypal")).toBe(lookalikeKey("paypal"));
+    expect(lookalikeKey("\u03bfmega")).toBe(lookalikeKey("omega"));
+    expect(lookalikeKey("guest-1")).toBe(lookalikeKey("guest-l"));
+    expect(lookalikeKey("bob")).not.toBe(lookalikeKey("rob"));
+    expect(lookalikeKey("jürgen")).not.toBe(lookalikeKey("jurgen"));
+  });
+
+  it("skeletons ASCII without the table exactly as the table would", () => {
+    const table = prototypes();
+    for (let code = 0x20; code < 0x7f; code++) {
+      const ch = String.fromCharCode(code);
+      const proto = table.get(ch);
+      if (ch === "%") expect(proto).toMatch(/[^\x00-\x7f]/);
+      else expect(ASCII_PROTOTYPES[ch], ch).toBe(proto);
+    }
+    const slow = (s: string) => [...s].map((ch) => table.get(ch) ?? ch).join("");
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme-ascii", maxLength: 20 }), (s) => {
+        expect(skeleton(s)).toBe(slow(s).normalize("NFD"));
+      }),
+    );
+  });
+
+  it("refuses reserved names and their look-alikes, in any case", () => {
+    for (const n of [
+      "server",
+      "SERVER",
+      "Server",
+      "\u0455erver",
+      "\u0405ERVER",
+      "ｓｅｒｖｅｒ",
+      "𝐬𝐞𝐫𝐯𝐞𝐫",
+      "s\u0435rv\u0435r",
+      "the",
+      "netlab",
+    ]) {
+      expect(isReservedNick(n), n).toBe(true);
+      expect(() => checkNick(n), n).toThrow(expect.objectContaining({ code: "NICK_INVALID" }));
+    }
+    expect(isReservedNick("servers")).toBe(false);
+    expect(isReservedNick("Iab", ["lab"])).toBe(true);
+  });
+
+  it("refuses control, bidi and invisible characters in nicks and rooms, showing them", () => {
+    expect(() => checkNick("a\x1bb")).toThrow(
+      'nick "a^[b" is not allowed: it contains control or text-direction',
+    );
+    expect(() => checkNick("bob\u202e")).toThrow('"bob<U+202E>"');
+    expect(() => checkNick("\u3164")).toThrow("invisible");
+    expect(() => checkRoom("#a\u2066b")).toThrow(expect.objectContaining({ code: "ROOM_INVALID" }));
+    expect(() => checkRoom("#\u3164")).toThrow("invisible");
+  });
+
+  it("a registry refuses a nick held by another (same key or look-alike) and frees it on release", () => {
+    const nicks = new NickRegistry<string>(["mychat"]);
+    nicks.claim("a", "Alice");
+    expect(() => nicks.claim("b", "alice")).toThrow(expect.objectContaining({ code: "NICK_TAKEN" }));
+    expect(() => nicks.claim("b", "\u0430lice")).toThrow('looks too much like "Alice"');
+    expect(() => nicks.claim("b", "MyChat")).toThrow(expect.objectContaining({ code: "NICK_INVALID" }));
+    expect(nicks.get("ALICE")).toBe("a");
+    nicks.claim("a", "ALICE", "Alice"); // a re-cases her own nick
+    nicks.release("a", "ALICE");
+    expect(nicks.get("alice")).toBeUndefined();
+    nicks.claim("b", "alice");
+    expect(nicks.get("Alice")).toBe("b");
+  });
+
+  it("never hands out a guest name someone holds", () => {
+    const nicks = new NickRegistry<string>();
+    nicks.claim("a", "guest-2");
+    nicks.claim("b", "guest-2-2");
+    expect(nicks.guest("c", 2)).toBe("guest-2-3");
+    expect(nicks.guest("d", 3)).toBe("guest-3");
+    expect(() => nicks.claim("e", "GUEST-3")).toThrow(expect.objectContaining({ code: "NICK_TAKEN" }));
+  });
+});
+
+describe("#13: textLine (what an nc user receives)", () => {
+  const message = (text: string, from = "eve") => ({
+    type: "message" as const,
+    id: 1,
+    room: "#lobby",
+    from,
+    text,
+    ts: 0,
+  });
+
+  it("shows every control and bidi character in peer text, cat -v style, on one line", () => {
+    expect(textLine(message("hi \x1b]0;PWNED\x07\x1b[2J\r* server is shutting down")).toString()).toBe(
+      "<eve> hi ^[]0;PWNED^G^[[2J^M* server is shutting down\n",
+    );
+    expect(textLine(message("a\nb\u0085\u202e\u2029")).toString()).toBe(
+      "<eve> a^Jb<U+0085><U+202E><U+2029>\n",
+    );
+  });
+
+  it("escapes every field, errors and lists included, and keeps the server's multi-line notices", () => {
+    expect(textLine({ type: "who", room: "#lobby", nicks: ["a\x1b", "b"] }).toString()).toBe(
+      "* in #lobby: a^[, b\n",
+    );
+    expect(textLine({ type: "error", code: "X", message: "no \x07" }).toString()).toBe("! no ^G [X]\n");
+    expect(textLine({ type: "notice", kind: "info", text: "a\nb\x1b", ts: 0 }).toString()).toBe(
+      "* a\n* b^[\n",
+    );
+    expect(textLine({ type: "notice", kind: "operator", text: "a\nb", ts: 0 }).toString()).toBe(
+      "<server> a^Jb\n",
+    );
+  });
+
+  it("never lets any text put a live control byte on the wire", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 40 }), (text) => {
+        const out = textLine(message(text)).toString();
+        expect(out.slice(0, -1)).not.toMatch(
+          /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/,
+        );
+      }),
+    );
   });
 });
 
