@@ -30,7 +30,8 @@ export const SERVER_LIMIT_DEFAULTS = {
 /** One `--mode`: a line for --help and how to build its server (not yet listening). */
 export interface ServerMode {
   summary: string;
-  create(options: ServerModeOptions): Promise<BaseServer>;
+  /** The server, and the limits it applies beyond the common ones (for the `limits:` log line). */
+  create(options: ServerModeOptions): Promise<{ server: BaseServer; limits?: string }>;
 }
 
 /**
@@ -58,7 +59,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         floodMessages: flood === 0 ? Number.POSITIVE_INFINITY : flood,
         maxQueuedBytesTotal: await maxQueued(o.raw.maxQueued),
       });
-      log(`limits: ${limitsText(o)}, output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`);
+
       chat.on("nick", (e: { from: string; to: string }) => log(`nick ${e.from} -> ${e.to}`));
       chat.on("disconnect", (p: { nick: string }, reason: string) => {
         if (reason !== "connection closed") log(`${p.nick} left: ${reason}`);
@@ -74,23 +75,22 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         });
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
-      return chat.socketServer;
+      const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
+      return { server: chat.socketServer, limits: queued };
     },
   },
   echo: {
     summary: "each line comes back as sent",
     async create(o) {
       const ss = await import("@netlab/socketserver");
-      log(`limits: ${limitsText(o)}`);
-      return new ss.TCPServer(common(o), ss.EchoHandler);
+      return { server: new ss.TCPServer(common(o), ss.EchoHandler) };
     },
   },
   upper: {
     summary: "each line comes back upper-cased",
     async create(o) {
       const ss = await import("@netlab/socketserver");
-      log(`limits: ${limitsText(o)}`);
-      return new ss.TCPServer(common(o), ss.UpperHandler);
+      return { server: new ss.TCPServer(common(o), ss.UpperHandler) };
     },
   },
 };
@@ -188,7 +188,7 @@ Examples:
 
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
-Logs go to stderr: 'limits: …', 'listening on HOST:PORT (MODE)', then one line per connect and
+Logs go to stderr: 'listening on HOST:PORT (MODE)', 'limits: …', then one line per connect and
 disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.`,
     )
     .action(action(async (opts: ServerOpts) => runServer(opts)));
@@ -212,7 +212,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     text === undefined
       ? fallback
       : Math.round(parseNumber(flag, text, { min: 0, max: 86_400 * 365, integer: false }) * 1000);
-  const server = await mode.create({
+  const modeOptions: ServerModeOptions = {
     host: opts.host,
     port,
     maxConnections,
@@ -220,7 +220,8 @@ async function runServer(opts: ServerOpts): Promise<void> {
     frameTimeoutMs: ms("--line-timeout", opts.lineTimeout, defaults.frameTimeoutMs),
     drainTimeoutMs: defaults.drainTimeoutMs,
     raw: opts,
-  });
+  };
+  const { server, limits } = await mode.create(modeOptions);
   logConnections(server);
 
   let signals = 0;
@@ -242,6 +243,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     await server.listen();
     const { host, port: bound } = server.address;
     log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
+    log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
     await server.serveForever();
   } finally {
     process.off("SIGINT", onSignal);
