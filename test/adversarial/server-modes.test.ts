@@ -1,6 +1,6 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { type LabProcess, startServer } from "../helpers/lab.js";
+import { type LabProcess, runLab, startServer } from "../helpers/lab.js";
 
 /** Issue #13: `lab server` in every mode has the chat server's limits, and one signal always stops it. */
 
@@ -77,6 +77,30 @@ describe("lab server --mode echo|upper: the limits chat has", () => {
         stream: "stderr",
       });
       expect(await lab.stop()).toBe(0);
+    }
+    const { lab } = await server("chat", [
+      "--max-queued",
+      "1M",
+      "--line-timeout",
+      "0",
+      "--idle-timeout",
+      "0",
+    ]);
+    await lab.waitForOutput(
+      "limits: 1000 clients, idle timeout off, line timeout off, output queues 1 MiB in all",
+      {
+        stream: "stderr",
+      },
+    );
+  });
+
+  it("#13: a --max-queued that is not a size, or under 64K, is a usage error", async () => {
+    for (const bad of ["lots", "1000"]) {
+      const r = await runLab(["server", "--max-queued", bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toContain(
+        `lab: --max-queued must be a size of at least 64K, such as 64M or 1G, got "${bad}"`,
+      );
     }
   });
 
