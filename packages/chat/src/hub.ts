@@ -25,6 +25,8 @@ export interface Link {
    * batch and what the kernel refused, and calls `ChatHub.checkQueue` once the batch is flushed.
    */
   readonly bufferedBytes: number;
+  /** Hands the batch to the kernel now, before the turn ends (then calls `ChatHub.checkQueue`). Optional. */
+  flush?(): void;
   /** Flushes what is queued, then closes. */
   end(): void;
   /** Closes at once, dropping anything queued. */
@@ -688,12 +690,19 @@ export class ChatHub extends EventEmitter {
   }
 
   /**
-   * Queues without waiting. A line that would take the client's queue past `maxQueueBytes` cuts
-   * the client off instead (it has stopped reading): its queue never holds more than that.
+   * Queues without waiting. A line that would take the client's queue past `maxQueueBytes` first
+   * sends this turn's batch on (a burst to a client that reads is taken by the kernel); if the
+   * line still does not fit, the client has stopped reading and is cut off: its queue never holds
+   * more than `maxQueueBytes`.
    */
   #sendRaw(s: Session, bytes: Buffer): void {
     if (s.isClosed) return;
-    const queued = s.link.bufferedBytes + bytes.length;
+    let queued = s.link.bufferedBytes + bytes.length;
+    if (queued > this.options.maxQueueBytes && s.link.flush) {
+      s.link.flush();
+      if (s.isClosed) return;
+      queued = s.link.bufferedBytes + bytes.length;
+    }
     if (queued > this.options.maxQueueBytes) {
       this.#cut(s, `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`);
       return;

@@ -127,6 +127,9 @@ class HandlerLink implements Link {
   get bufferedBytes(): number {
     return this.#h.queuedBytes;
   }
+  flush(): void {
+    this.#h.flush();
+  }
   end(): void {
     const socket = this.#h.request;
     // This turn's batch goes first: end() writes nothing after it.

@@ -27,6 +27,13 @@ class StuckLink implements Link {
   }
 }
 
+/** A peer that reads whatever the kernel is handed: `flush()` empties its queue. */
+class ReadingLink extends StuckLink {
+  flush(): void {
+    this.drain();
+  }
+}
+
 function hub(opts: Partial<HubOptions>): ChatHub {
   const h = new ChatHub({
     helloGraceMs: 60_000,
@@ -39,7 +46,7 @@ function hub(opts: Partial<HubOptions>): ChatHub {
 }
 
 /** Attaches a peer and joins it to #lobby (any line joins a text client). */
-function join(h: ChatHub, link = new StuckLink()) {
+function join<L extends StuckLink>(h: ChatHub, link: L = new StuckLink() as L) {
   const session = h.attach(link)!;
   h.receive(session, "/who");
   return { session, link };
@@ -79,6 +86,19 @@ describe("output queues (#13)", () => {
     expect(stuck.link.peak).toBeLessThanOrEqual(2_000);
     h.detach(stuck.session);
     expect(reasons).toEqual(["slow consumer: more than 2000 bytes queued"]);
+  });
+
+  it("sends a burst bigger than maxQueueBytes on early to a client that reads, instead of cutting it", () => {
+    const h = hub({ maxQueueBytes: 2_000 });
+    const talker = join(h);
+    const reader = join(h, new ReadingLink());
+    const stuck = join(h);
+    // One turn: 30 lines of ~110 bytes to each, with no end-of-turn flush between them.
+    for (let i = 0; i < 30; i++) h.receive(talker.session, "v".repeat(100));
+    expect(reader.link.isDestroyed).toBe(false);
+    expect(reader.link.written.filter((l) => l.startsWith("<guest-1> "))).toHaveLength(30);
+    expect(reader.link.peak).toBeLessThanOrEqual(2_000);
+    expect(stuck.link.isDestroyed).toBe(true);
   });
 
   it("holds all queues under maxQueuedBytesTotal by cutting the largest ones first", () => {
