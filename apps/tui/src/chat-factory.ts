@@ -15,5 +15,6 @@ const DETECT_MS = 10_000;
 export const chatFactory: ChatFactory = {
   createServer: ({ host, port }) => new ChatServer({ host, port }) as unknown as LabChatServer,
   createClient: (opts) => new ChatClient({ ...opts, detectMs: DETECT_MS }) as LabChatClient,
-  formatEvent: (event, self) => formatEvent(event as ChatEvent, self),
+  // The transcript is what a person reads: control characters from the network shown, not live.
+  formatEvent: (event, self) => formatEvent(event as ChatEvent, self, { escape: true }),
 };

@@ -37,7 +37,10 @@ export interface LabChatServer extends EventEmitter {
 export interface ChatFactory {
   createServer(opts: { host: string; port: number }): LabChatServer;
   createClient(opts: { host: string; port: number; nick: string; reconnect: boolean }): LabChatClient;
-  /** One line for a chat event, as `lab client` shows it; `self` is our nick. */
+  /**
+   * One line for a chat event, as `lab client` shows it on a terminal (control characters from the
+   * network escaped, a message on one line); `self` is our nick.
+   */
   formatEvent(event: unknown, self?: string): string;
 }
 

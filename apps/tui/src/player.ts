@@ -1,6 +1,7 @@
 import { ScriptError } from "./errors.js";
 import type { LabControls, LabSnapshot, LogLine } from "./model.js";
 import type { Step } from "./script.js";
+import { screenText } from "./text.js";
 
 /** Options for {@link playScript}. */
 export interface PlayOptions {
@@ -139,7 +140,8 @@ export function formatTranscripts(snapshot: LabSnapshot): string {
   for (const c of snapshot.clients) {
     parts.push("", `== client ${c.id} ${c.nick} (${c.state}) ==`, ...c.transcript.map((l) => l.text));
   }
-  return `${parts.join("\n")}\n`;
+  // Read by a person (a CI log is a terminal too): shown, never obeyed.
+  return `${parts.map(screenText).join("\n")}\n`;
 }
 
 function requireClient(lab: LabControls, line: number, id: number): void {

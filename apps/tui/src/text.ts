@@ -1,13 +1,33 @@
+import { escapeControls } from "@netlab/protocol";
+
 /**
  * Text helpers for fixed-width panes. Widths count UTF-16 code points, one column each; wide
  * glyphs (CJK, emoji) may overhang, and every line is also rendered with truncation as a guard.
+ *
+ * Every string a pane shows goes through one of them, and each starts with {@link screenText}:
+ * text from the network (messages, nicks, file names, payloads) is shown, never obeyed.
  */
+
+/**
+ * `text` as a pane may draw it: every control and bidi character shown (`^[`, `^G`, `<U+202E>`,
+ * as `escapeControls` does), except the line breaks that {@link wrapText} lays out. Idempotent,
+ * so text escaped earlier is unchanged.
+ * @example screenText("hi \x1b[2J") // "hi ^[[2J"
+ */
+export function screenText(text: string): string {
+  return text.includes("\n")
+    ? text
+        .split("\n")
+        .map((line) => escapeControls(line))
+        .join("\n")
+    : escapeControls(text);
+}
 
 /** Splits `text` into lines of at most `width` columns, breaking at spaces where it can. */
 export function wrapText(text: string, width: number): string[] {
   const w = Math.max(1, width);
   const out: string[] = [];
-  for (const paragraph of text.split("\n")) {
+  for (const paragraph of screenText(text).split("\n")) {
     let rest = [...paragraph];
     if (rest.length === 0) out.push("");
     while (rest.length > 0) {
@@ -24,10 +44,16 @@ export function wrapText(text: string, width: number): string[] {
   return out;
 }
 
-/** `text` cut to `width` columns, ending in `…` when cut. */
+/** `text` on one line, every control and bidi character shown: a newline is `^J`. */
+export function oneLine(text: string): string {
+  return escapeControls(text);
+}
+
+/** `text` on one line (see {@link screenText}; a newline shows as `^J`), cut to `width` columns, ending in `…` when cut. */
 export function truncate(text: string, width: number): string {
-  const chars = [...text];
-  if (chars.length <= width) return text;
+  const shown = escapeControls(text);
+  const chars = [...shown];
+  if (chars.length <= width) return shown;
   if (width <= 0) return "";
   return `${chars.slice(0, width - 1).join("")}…`;
 }

@@ -1,3 +1,4 @@
+import { UNSAFE_TEXT } from "@netlab/protocol";
 import type { WireChunk } from "./model.js";
 
 /** What a piece of a wire row is, so the view can colour it (and mark it without colour). */
@@ -139,10 +140,10 @@ function noteFor(direction: "in" | "out", shape: ChunkShape): string | undefined
 function toCells(bytes: Uint8Array): WireSegment[] {
   const out: WireSegment[] = [];
   for (const ch of decoder.decode(bytes)) {
-    const code = ch.codePointAt(0)!;
     if (ch === "\n") out.push({ role: "message-end", text: WIRE_MARKS.messageEnd });
     else if (ch === "\r") out.push({ role: "escape", text: WIRE_MARKS.carriageReturn });
-    else if (code < 0x20 || code === 0x7f) out.push({ role: "escape", text: WIRE_MARKS.control });
+    // Every other control, C1 and bidi character is a mark: the wire view shows bytes, never obeys them.
+    else if (UNSAFE_TEXT.test(ch)) out.push({ role: "escape", text: WIRE_MARKS.control });
     else out.push({ role: "text", text: ch });
   }
   return out;

@@ -3,7 +3,7 @@ import type net from "node:net";
 import { type Decoder, decodeChunk, lines, NetlabError, ProtocolError } from "@netlab/protocol";
 import { connect, NetworkError } from "@netlab/socketserver";
 import { ChatError } from "./errors.js";
-import { type Command, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
+import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
 import { type ChatEvent, type ClientMessage, chatEventSchema } from "./schema.js";
 
 /** Where a client is in its life. */
@@ -28,12 +28,26 @@ export interface ChatClientOptions {
   nick?: string;
   /** Reconnect with backoff when the connection drops. Default false. */
   reconnect?: boolean;
-  /** Give up a connection attempt after this long. Default 5 000 ms. */
+  /** Give up a connection attempt after this long. Default 10 000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Give up when the server owes an answer and sends nothing for this long, in ms: after we wrote
+   * something (in JSON mode a netlab server answers every line: hello, commands, pings) no byte
+   * came back; against a plain line server, only while it has not sent a single byte on this
+   * connection (a line server may rightly say nothing to a line). A quiet chat is not a stall:
+   * nothing is owed while we send nothing. The client then closes with STALLED and does not
+   * reconnect. Default 10 000 ms; `Infinity` waits forever.
+   */
+  stallTimeoutMs?: number;
   /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */
   reconnectDelayMs?: number;
   /** Default 8 000 ms. */
   maxReconnectDelayMs?: number;
+  /**
+   * Stop reconnecting when no connection has been made for this long since the drop, in ms: the
+   * client closes with RECONNECT_FAILED. Default 60 000 ms; `Infinity` retries forever.
+   */
+  reconnectTimeoutMs?: number;
   /** How long to wait for a server's first line before treating it as a plain line server. Default 300 ms. */
   detectMs?: number;
   /** Longest line accepted from the server. Default 1 MiB. */
@@ -48,9 +62,11 @@ const FULL = /^! (.*) \[SERVER_FULL\]$/;
 const DEFAULTS = {
   host: "127.0.0.1",
   reconnect: false,
-  connectTimeoutMs: 5_000,
+  connectTimeoutMs: 10_000,
+  stallTimeoutMs: 10_000,
   reconnectDelayMs: 250,
   maxReconnectDelayMs: 8_000,
+  reconnectTimeoutMs: 60_000,
   detectMs: 300,
   maxLineBytes: 1024 * 1024,
   upgrade: true,
@@ -78,12 +94,22 @@ export class ChatClient extends EventEmitter {
   #decoder: Decoder<string> | undefined;
   #nick: string | undefined;
   #room: string | undefined;
+  /**
+   * The nick to ask for on (re)connect: the one given, until the server answers; from then on
+   * only a nick the server accepted, so a refused `/nick alice` is never claimed on a reconnect.
+   */
   #wantedNick: string | undefined;
   /** Input given before the mode was known; sent once it is. */
   #queued: string[] = [];
   #detectTimer: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
+  /** When the last connection dropped (reconnect mode), for `reconnectTimeoutMs`. */
+  #droppedAt = 0;
+  /** Fires when an owed answer does not come within `stallTimeoutMs`. */
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** Bytes read on the current connection. */
+  #bytesHeard = 0;
   #pingSeq = 0;
   readonly #pongWaiters = new Map<string, () => void>();
   #lastDataAt = 0;
@@ -96,7 +122,7 @@ export class ChatClient extends EventEmitter {
   #sentAt: number[] = [];
   #pumpTimer: NodeJS.Timeout | undefined;
   #drainWaiters: Array<() => void> = [];
-  /** Set when a netlab server refused us (server full). */
+  /** Why the client closed itself: a netlab server refused us (server full), or stopped answering. */
   #refusal: ChatError | undefined;
 
   constructor(opts: ChatClientOptions) {
@@ -168,7 +194,7 @@ export class ChatClient extends EventEmitter {
       return;
     }
     if (command === undefined) return;
-    if (command.type === "nick") this.#wantedNick = command.nick;
+    // A /nick is remembered only once the server accepts it (the `nick` event, in #track).
     this.#sendJson(command);
   }
 
@@ -180,8 +206,9 @@ export class ChatClient extends EventEmitter {
   /**
    * Resolves when every reply to what was sent so far has arrived: in JSON mode the server's
    * answer to a `ping` sent now (it answers in order); in plain mode once `quietMs` pass without
-   * data or the server closes. Lines held back to stay under the server's flood limit are sent
-   * first; after that it never waits longer than `timeoutMs`.
+   * data or the server closes (a server that has not said a word yet owes one: quiet does not end
+   * the wait, an answer or a stall does). Lines held back to stay under the server's flood limit
+   * are sent first; after that it never waits longer than `timeoutMs`.
    */
   async settle({ quietMs = 500, timeoutMs = 5_000 } = {}): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -189,6 +216,7 @@ export class ChatClient extends EventEmitter {
     if (this.#mode === "json" && this.#state === "connected") {
       // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
       await this.#outboxDrained();
+      if (this.#state !== "connected") return; // stalled or dropped while waiting: nothing will answer
       const id = `settle-${++this.#pingSeq}`;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
@@ -206,9 +234,11 @@ export class ChatClient extends EventEmitter {
     this.#socket?.end(); // half-close: a line server sees EOF and can answer, then close
     while (this.#state === "connected" && Date.now() < deadline) {
       const quietFor = Date.now() - this.#lastDataAt;
-      if (quietFor >= quietMs) break;
+      // A server that has not said a word yet owes one (the stall clock runs): quiet is no answer.
+      if (quietFor >= quietMs && this.#stallTimer === undefined) break;
       // Short steps, so a server that closes ends the wait at once.
-      await new Promise((r) => setTimeout(r, Math.min(25, quietMs - quietFor, deadline - Date.now()) + 1));
+      const step = Math.min(25, quietFor >= quietMs ? 25 : quietMs - quietFor, deadline - Date.now());
+      await new Promise((r) => setTimeout(r, Math.max(0, step) + 1));
     }
   }
 
@@ -217,6 +247,7 @@ export class ChatClient extends EventEmitter {
     this.#isClosing = true;
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#detectTimer);
+    clearTimeout(this.#stallTimer);
     const socket = this.#socket;
     if (socket && !socket.destroyed && socket.writableEnded) {
       // Already half-closed by settle(), which waited for the replies: nothing more is coming.
@@ -258,6 +289,7 @@ export class ChatClient extends EventEmitter {
     this.#isWelcomed = false;
     this.#sentAt = [];
     this.#attempt = 0;
+    this.#bytesHeard = 0;
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", () => {}); // reported through "close"
@@ -271,6 +303,10 @@ export class ChatClient extends EventEmitter {
 
   #onData(chunk: Buffer): void {
     this.#lastDataAt = Date.now();
+    this.#bytesHeard += chunk.length;
+    // Any byte is an answer: what was owed has started to arrive.
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
     const decoder = this.#decoder;
     if (!decoder) return;
@@ -331,6 +367,10 @@ export class ChatClient extends EventEmitter {
   #track(e: ChatEvent): void {
     switch (e.type) {
       case "welcome":
+        // Given the nick we asked for (as people read it): remember the server's spelling. Given
+        // another: ours was refused, and a reconnect must not claim it.
+        if (this.#wantedNick !== undefined)
+          this.#wantedNick = nickKey(e.nick) === nickKey(this.#wantedNick) ? e.nick : undefined;
         this.#nick = e.nick;
         this.#room = e.room;
         this.#limits = e.limits;
@@ -388,6 +428,8 @@ export class ChatClient extends EventEmitter {
   #onClose(socket: net.Socket): void {
     if (socket !== this.#socket) return;
     clearTimeout(this.#detectTimer);
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
     this.#socket = undefined;
     for (const waiter of this.#pongWaiters.values()) waiter();
     if (this.#isClosing) {
@@ -402,12 +444,28 @@ export class ChatClient extends EventEmitter {
       this.#setState("closed", err);
       return;
     }
+    this.#droppedAt = Date.now();
     this.#setState("reconnecting", err);
-    this.#scheduleReconnect();
+    this.#scheduleReconnect(err);
   }
 
-  #scheduleReconnect(): void {
+  /** The next attempt after backoff, unless it would start past `reconnectTimeoutMs`: then give up. */
+  #scheduleReconnect(lastError: NetlabError): void {
     const delay = Math.min(this.#o.maxReconnectDelayMs, this.#o.reconnectDelayMs * 2 ** this.#attempt);
+    const elapsed = Date.now() - this.#droppedAt;
+    if (elapsed + delay > this.#o.reconnectTimeoutMs) {
+      const seconds = Math.round(this.#o.reconnectTimeoutMs / 1000);
+      this.#isClosing = true;
+      this.#setState(
+        "closed",
+        new ChatError(
+          "RECONNECT_FAILED",
+          `gave up reconnecting to ${this.#o.host}:${this.#o.port} after ${seconds} s: ${lastError.message}`,
+          { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
+        ),
+      );
+      return;
+    }
     this.#attempt++;
     this.#reconnectTimer = setTimeout(async () => {
       if (this.#isClosing) return;
@@ -416,9 +474,36 @@ export class ChatClient extends EventEmitter {
       } catch (err) {
         if (this.#isClosing) return;
         this.#setState("reconnecting", err as NetlabError);
-        this.#scheduleReconnect();
+        this.#scheduleReconnect(err as NetlabError);
       }
     }, delay);
+  }
+
+  /**
+   * Starts the stall clock after a write, when the server owes an answer (see `stallTimeoutMs`)
+   * and the clock is not already running; any byte read stops it.
+   */
+  #expectAnswer(): void {
+    if (this.#stallTimer !== undefined || this.#isClosing) return;
+    if (!Number.isFinite(this.#o.stallTimeoutMs)) return;
+    const isOwed = this.#mode === "json" || (this.#mode === "plain" && this.#bytesHeard === 0);
+    if (!isOwed) return;
+    const socket = this.#socket;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#isClosing || socket !== this.#socket) return;
+      const seconds = this.#o.stallTimeoutMs / 1000;
+      this.#refusal = new ChatError(
+        "STALLED",
+        `no answer from ${this.#o.host}:${this.#o.port} in ${seconds} s`,
+        {
+          hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
+        },
+      );
+      // Not an outage to retry: a server that accepts and says nothing would only do it again.
+      this.#isClosing = true;
+      socket?.destroy();
+    }, this.#o.stallTimeoutMs);
   }
 
   #sendJson(message: ClientMessage): void {
@@ -471,6 +556,7 @@ export class ChatClient extends EventEmitter {
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
     socket.write(bytes);
+    this.#expectAnswer();
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
   }
 

@@ -22,7 +22,9 @@ export type ChatErrorCode =
   | "IDLE_TIMEOUT"
   | "LINE_TIMEOUT"
   | "SERVER_FULL"
-  | "NOT_CONNECTED";
+  | "NOT_CONNECTED"
+  | "STALLED"
+  | "RECONNECT_FAILED";
 
 /**
  * A chat rule broken or a chat-level fault.

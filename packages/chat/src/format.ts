@@ -1,13 +1,38 @@
+import { escapeControls, hasControls } from "@netlab/protocol";
 import type { ChatEvent } from "./schema.js";
+
+/** Options for {@link formatEvent}. */
+export interface FormatOptions {
+  /**
+   * For a terminal (or an nc user, see `textLine`): every string of the event (text, nicks, rooms,
+   * reasons, error texts, lists) has its control and bidi characters shown (`^[`, `<U+202E>`, see
+   * `escapeControls`), never live, and a newline inside a message shows as `^J`, so one message
+   * stays one line. Only the server's own notices (help) keep their line breaks, each line
+   * starting with `* `. Default false: the exact text, for a pipe a script reads.
+   */
+  escape?: boolean;
+}
 
 /**
  * One line of text for an event, as text-mode clients see it and as `lab client` and the TUI show
  * it: `<alice> hi`, `* alice waves`, `* bob joined #lobby`, `*alice* psst`, `! nick … [NICK_TAKEN]`.
  * Multi-line notices (help) contain newlines; everything else is one line. Pass `self` (our nick)
- * to show our own private messages as `-> *bob* text`.
+ * to show our own private messages as `-> *bob* text`; pass `{ escape: true }` when the line goes
+ * to a terminal.
  * @example formatEvent({ type: "join", room: "#lobby", nick: "bob", ts: 0 }) // → "* bob joined #lobby"
+ * @example formatEvent(event, client.nick, { escape: process.stdout.isTTY })
  */
-export function formatEvent(e: ChatEvent, self?: string): string {
+export function formatEvent(e: ChatEvent, self?: string, options: FormatOptions = {}): string {
+  if (options.escape && needsEscape(e)) {
+    // Every string of the event is escaped before the line is put together: the line breaks
+    // formatEvent adds stay, the ones a peer sent do not. Only the server's own notices (help)
+    // keep theirs.
+    const keepLines = e.type === "notice" && e.kind !== "operator";
+    return formatEvent(
+      escapeAll(e, keepLines) as ChatEvent,
+      self === undefined ? undefined : escapeControls(self),
+    );
+  }
   switch (e.type) {
     case "welcome":
       return `* ${e.text}`;
@@ -39,4 +64,32 @@ export function formatEvent(e: ChatEvent, self?: string): string {
     case "pong":
       return `* pong${e.id === undefined ? "" : ` ${e.id}`}`;
   }
+}
+
+/** Whether any string in `value` holds a character to show; most events have none and are not copied. */
+function needsEscape(value: unknown): boolean {
+  if (typeof value === "string") return hasControls(value);
+  if (Array.isArray(value)) return value.some(needsEscape);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(needsEscape);
+  return false;
+}
+
+/**
+ * A copy of `value` with every string escaped (`keepLines`: except `\n`): walks all fields, so a
+ * field added to an event later is covered too.
+ */
+function escapeAll(value: unknown, keepLines: boolean): unknown {
+  if (typeof value === "string") {
+    return keepLines
+      ? value
+          .split("\n")
+          .map((line) => escapeControls(line))
+          .join("\n")
+      : escapeControls(value);
+  }
+  if (Array.isArray(value)) return value.map((v) => escapeAll(v, keepLines));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeAll(v, keepLines)]));
+  }
+  return value;
 }

@@ -8,7 +8,7 @@ export {
 export { skeleton } from "./confusables.js";
 export { ChatError, type ChatErrorCode } from "./errors.js";
 export { FLOOD_DEFAULTS, FloodControl, type FloodOptions, type FloodVerdict } from "./flood.js";
-export { formatEvent } from "./format.js";
+export { type FormatOptions, formatEvent } from "./format.js";
 export { History } from "./history.js";
 export { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, Session } from "./hub.js";
 export { isReservedNick, lookalikeKey, NickRegistry, RESERVED_NICKS } from "./nicks.js";

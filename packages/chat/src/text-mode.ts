@@ -1,4 +1,3 @@
-import { escapeControls, hasControls } from "@netlab/protocol";
 import { formatEvent } from "./format.js";
 import type { ChatEvent } from "./schema.js";
 
@@ -10,30 +9,11 @@ import type { ChatEvent } from "./schema.js";
  * `<U+202E>`), before it is formatted, so a peer can neither drive the reader's terminal nor start
  * a line of its own (a `\n` or `\r` in JSON-sent text shows as `^J`, `^M`). Only the server's own
  * notices keep their newlines (help is several lines). JSON-mode clients get the exact text.
- * Pass `self` (the reader's nick) for the sender's copy of a private message.
+ * Pass `self` (the reader's nick) for the sender's copy of a private message. The escaping is
+ * `formatEvent`'s `escape` option, the same that `lab client` and the demo use on a terminal.
  * @example textLine({ type: "message", id: 1, room: "#lobby", from: "eve", text: "hi\x1b[2J", ts: 0 })
  *   // → "<eve> hi^[[2J\n"
  */
 export function textLine(e: ChatEvent, self?: string): Buffer {
-  const keepLayout = e.type === "notice" && e.kind !== "operator";
-  const shown = needsEscape(e) ? (escapeAll(e, keepLayout) as ChatEvent) : e;
-  return Buffer.from(`${formatEvent(shown, self)}\n`, "utf8");
-}
-
-/** Whether any string in `value` holds a character to show; most events have none and are not copied. */
-function needsEscape(value: unknown): boolean {
-  if (typeof value === "string") return hasControls(value);
-  if (Array.isArray(value)) return value.some(needsEscape);
-  if (typeof value === "object" && value !== null) return Object.values(value).some(needsEscape);
-  return false;
-}
-
-/** A copy of `value` with every string escaped: walks all fields, so a field added later is covered too. */
-function escapeAll(value: unknown, keepLayout: boolean): unknown {
-  if (typeof value === "string") return escapeControls(value, { keepLayout });
-  if (Array.isArray(value)) return value.map((v) => escapeAll(v, keepLayout));
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeAll(v, keepLayout)]));
-  }
-  return value;
+  return Buffer.from(`${formatEvent(e, self, { escape: true })}\n`, "utf8");
 }

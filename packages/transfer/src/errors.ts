@@ -5,7 +5,7 @@ import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
  * travel to the client in an `error` header and are rethrown there with the same code.
  */
 export type TransferErrorCode =
-  /** The name is not a plain relative path: empty, absolute, `..`, NUL, control characters, a device name, a `.part` suffix. */
+  /** The name is not a plain relative path: empty, absolute, `..`, dots and spaces only, control or bidi characters, a device name, a `.part` suffix in any case, a dotfile without `--dotfiles`. */
   | "INVALID_NAME"
   /** The name leads outside the served folder through a symlink. */
   | "OUTSIDE_ROOT"
@@ -27,6 +27,10 @@ export type TransferErrorCode =
   | "CHECKSUM_MISMATCH"
   /** The peer closed the connection before the transfer finished. */
   | "CONNECTION_LOST"
+  /** Nothing moved in either direction for the stall timeout while waiting on the peer. */
+  | "TIMEOUT"
+  /** Cancelled through the caller's AbortSignal (Ctrl-C); a download keeps its `.part`. */
+  | "ABORTED"
   /** The local file changed size while it was being sent. */
   | "FILE_CHANGED"
   /** A header that is not valid JSON, fails its schema, or comes out of order. */
@@ -52,6 +56,8 @@ const CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
   "NO_SPACE",
   "CHECKSUM_MISMATCH",
   "CONNECTION_LOST",
+  "TIMEOUT",
+  "ABORTED",
   "FILE_CHANGED",
   "BAD_REQUEST",
   "IO_ERROR",

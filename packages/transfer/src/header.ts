@@ -14,6 +14,17 @@ export const PROTOCOL_VERSION = 1;
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const name = z.string().min(1).max(4096);
+/** Furthest time from 1970 a Date can hold, in ms either way (years -271821 to 275760). */
+const MAX_DATE_MS = 8.64e15;
+/**
+ * A modification time in ms since 1970, one a Date can show: a peer's NaN or out-of-range value is
+ * a bad header, never an "Invalid time value" where the time is printed. Files from before 1970
+ * have negative times, so those pass.
+ */
+const mtimeMs = z
+  .number()
+  .min(-MAX_DATE_MS, "expected a modification time in ms since 1970, got one before year -271821")
+  .max(MAX_DATE_MS, "expected a modification time in ms since 1970, got one past year 275760");
 
 /** Upload request: the client will send `size` bytes of NAME. */
 const put = z.object({
@@ -44,11 +55,11 @@ const end = z.object({ op: z.literal("end"), sha256: sha256.optional() });
 /** Server reply to `put`: what it already holds (a resumable `.part`), so the client can check the prefix. */
 const accept = z.object({ op: z.literal("accept"), offset: size, prefixSha256: sha256.optional() });
 /** Server reply to `get`: raw bytes from `offset` to `size` follow, then an `end` header. */
-const file = z.object({ op: z.literal("file"), name, size, offset: size, mtimeMs: z.number() });
+const file = z.object({ op: z.literal("file"), name, size, offset: size, mtimeMs });
 /** Server reply once an upload is verified, synced and visible under its name. */
 const done = z.object({ op: z.literal("done"), name, size, sha256: sha256.optional() });
 /** One file in a listing. */
-export const entrySchema = z.object({ name, size, mtimeMs: z.number() });
+export const entrySchema = z.object({ name, size, mtimeMs });
 /** Part of a listing; several may follow one another, then `listed`. */
 const entries = z.object({ op: z.literal("entries"), entries: z.array(entrySchema) });
 const listed = z.object({ op: z.literal("listed"), count: size, truncated: z.boolean() });

@@ -1,4 +1,5 @@
 export {
+  CLIENT_DEFAULTS,
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
@@ -19,14 +20,7 @@ export {
   PROTOCOL_VERSION,
   parseHeader,
 } from "./header.js";
-export {
-  isWithin,
-  PART_SUFFIX,
-  resolveForRead,
-  resolveForWrite,
-  splitName,
-  type WriteTarget,
-} from "./names.js";
+export { checkSegment, isWithin, type NameRules, PART_SUFFIX, splitName } from "./names.js";
 export {
   RawFileServer,
   type RawFileServerOptions,
@@ -35,8 +29,15 @@ export {
   type RawSent,
   rawGet,
 } from "./raw.js";
+export { ServedDir, ServedRoot, type ServedRootOptions, type UploadTarget } from "./root.js";
 export { FILE_SERVER_DEFAULTS, FileServer, type FileServerOptions, TransferHandler } from "./server.js";
-export { listFiles, type ServerTransfer, type ServerTransferError, serveConnection } from "./session.js";
+export {
+  listFiles,
+  MAX_ERROR_TEXT_CHARS,
+  type ServerTransfer,
+  type ServerTransferError,
+  serveConnection,
+} from "./session.js";
 export { formatBytes, megabytesPerSecond, parseSize } from "./size.js";
 export {
   hashPrefix,
@@ -47,4 +48,4 @@ export {
   type WriteFn,
   writeAll,
 } from "./stream.js";
-export { SocketWire, type SocketWireOptions, type Wire } from "./wire.js";
+export { SocketWire, type SocketWireOptions, WIRE_DEFAULTS, type Wire } from "./wire.js";

@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, open, stat, unlink } from "node:fs/promises";
-import { connect, type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import path from "node:path";
+import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import { CLIENT_DEFAULTS, dial, freeBytes } from "./client.js";
 import { alreadyExists, commitPart, exists } from "./commit.js";
 import { fsError, TransferError } from "./errors.js";
 import { PART_OPEN_FLAGS, PART_SUFFIX } from "./names.js";
-import { megabytesPerSecond } from "./size.js";
+import { formatBytes, megabytesPerSecond } from "./size.js";
 import { receiveRange, type StreamOptions, sendRange } from "./stream.js";
 import { SocketWire, type Wire } from "./wire.js";
 
@@ -113,8 +115,22 @@ export interface RawGetOptions {
   /** The line sent first. Default "hello". */
   greeting?: string;
   overwrite?: boolean;
+  /** Give up connecting after this many ms. Default 10 000. */
+  connectTimeoutMs?: number;
+  /** @deprecated The old name of {@link RawGetOptions.connectTimeoutMs}. */
   timeoutMs?: number;
+  /**
+   * Give up (TIMEOUT, the `.part` removed) when no byte arrives for this many ms. Default 30 000:
+   * a raw server ends by closing, so silence is a server that hangs. Infinity waits forever.
+   */
+  stallTimeoutMs?: number;
+  /** Aborting it ends the download at once (ABORTED); nothing is kept, raw cannot resume. */
   signal?: AbortSignal;
+  /**
+   * Most bytes accepted: a server that sends more is cut off (TOO_LARGE, nothing kept). Default:
+   * the space free on the output's disk (fs.statfs), so an endless sender cannot fill it.
+   */
+  maxSizeBytes?: number;
   stream?: StreamOptions;
   onBytes?: (bytes: number) => void;
 }
@@ -138,13 +154,20 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
   const started = performance.now();
   const overwrite = opts.overwrite ?? false;
   if (!overwrite && (await exists(opts.out))) throw alreadyExists(opts.out, "here");
-  const socket = await connect({
+  const socket = await dial({
     host: opts.host ?? "127.0.0.1",
     port: opts.port,
-    timeoutMs: opts.timeoutMs ?? 10_000,
+    connectTimeoutMs: opts.connectTimeoutMs ?? opts.timeoutMs,
+    signal: opts.signal,
+    what: "the server",
+    start: `lab files --raw FILE --port ${opts.port}' or 'nc -l ${opts.port} < FILE`,
+  });
+  const wire = new SocketWire(socket, {
+    peer: "the server",
+    isResetAnEnd: true,
+    stallTimeoutMs: opts.stallTimeoutMs ?? CLIENT_DEFAULTS.stallTimeoutMs,
     signal: opts.signal,
   });
-  const wire = new SocketWire(socket, { peer: "the server", isResetAnEnd: true });
   const partPath = opts.out + PART_SUFFIX;
   let fh: FileHandle | undefined;
   let keep = false;
@@ -157,12 +180,22 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
     // lands: what it sent is still there to read, so a failed greeting is not a failed download.
     await wire.write(Buffer.from(`${opts.greeting ?? "hello"}\n`)).catch(() => {});
     const hash = createHash("sha256");
+    const maxBytes = opts.maxSizeBytes ?? (await freeBytes(path.dirname(path.resolve(opts.out))));
     const bytes = await receiveRange(wire, fh, 0, undefined, {
       ...opts.stream,
       hash,
       what: opts.out,
       signal: opts.signal,
       onBytes: opts.onBytes,
+      maxBytes,
+    }).catch((err: unknown) => {
+      if (!(err instanceof TransferError && err.code === "TOO_LARGE")) throw err;
+      const allowed = opts.maxSizeBytes === undefined ? "the disk has free" : "--max-size allows";
+      throw new TransferError(
+        "TOO_LARGE",
+        `the server sent more than ${allowed} (${formatBytes(maxBytes)}); ${opts.out} was not kept`,
+        { hint: "free some space, or pass a larger --max-size if that much is expected", cause: err },
+      );
     });
     await fh.sync();
     await fh.close();

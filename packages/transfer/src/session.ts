@@ -1,26 +1,30 @@
 import { createHash, type Hash } from "node:crypto";
 import type { EventEmitter } from "node:events";
-import { type FileHandle, lstat, open, opendir, realpath, stat, unlink } from "node:fs/promises";
-import path from "node:path";
-import { alreadyExists, commitPart, exists } from "./commit.js";
+import { type FileHandle, lstat, open, opendir, unlink } from "node:fs/promises";
+import { alreadyExists, commitPart } from "./commit.js";
 import { fsError, TransferError } from "./errors.js";
 import type { Entry, Header, HeaderOf } from "./header.js";
-import { isWithin, PART_OPEN_FLAGS, PART_SUFFIX, resolveForRead, resolveForWrite } from "./names.js";
+import { PART_OPEN_FLAGS, PART_SUFFIX } from "./names.js";
+import type { ServedDir, ServedRoot } from "./root.js";
 import { formatBytes } from "./size.js";
 import { hashPrefix, receiveRange, type StreamOptions, sendRange, type WriteFn } from "./stream.js";
 import type { Wire } from "./wire.js";
 
 /** What one connection of a file server needs to know: the folder, the limits, shared state. */
 export interface SessionContext {
-  /** Real path of the served folder. */
-  rootReal: string;
+  /** The served folder, opened once; every name is resolved through it. */
+  root: ServedRoot;
   maxSizeBytes: number;
   readOnly: boolean;
+  /** No byte either way for this long (ms) closes the connection. */
+  idleTimeoutMs: number;
+  /** A header must arrive whole within this long (ms) of its first byte. */
+  headerTimeoutMs: number;
   maxListEntries: number;
   stream: StreamOptions;
   /** Writes file data; replaced only to inject faults (tests). */
   write?: WriteFn;
-  /** Final paths being uploaded right now (server-wide): a second upload of one is BUSY. */
+  /** Uploads in progress (server-wide), as `dev:ino/name` of the final name: a second upload of one is BUSY. */
   activeUploads: Set<string>;
   /** Where `transfer` / `transferError` events go. */
   events: EventEmitter;
@@ -88,7 +92,7 @@ export async function serveConnection(
     try {
       switch (header.op) {
         case "put":
-          await servePut(wire, ctx, header, peer, state, signal);
+          await servePut(wire, ctx, header, peer, state);
           break;
         case "get":
           await serveGet(wire, ctx, header, peer, state, signal);
@@ -114,8 +118,22 @@ export async function serveConnection(
   }
 }
 
+/** Longest error message or hint the server sends, in characters: one short line each. */
+export const MAX_ERROR_TEXT_CHARS = 300;
+
 function errorHeader(error: TransferError) {
-  return { op: "error" as const, code: error.code, message: error.message, hint: error.hint };
+  return {
+    op: "error" as const,
+    code: error.code,
+    message: cut(error.message),
+    hint: error.hint === undefined ? undefined : cut(error.hint),
+  };
+}
+
+function cut(text: string): string {
+  // An OS message names the file as the server opened it (through /proc/self/fd): say just the name.
+  const line = text.replace(/\s+/g, " ").replace(/\/proc\/self\/fd\/\d+\/?/g, "");
+  return line.length <= MAX_ERROR_TEXT_CHARS ? line : `${line.slice(0, MAX_ERROR_TEXT_CHARS - 1)}…`;
 }
 
 /** Turns anything thrown into a TransferError (a bug becomes IO_ERROR with its message). */
@@ -148,7 +166,6 @@ async function servePut(
   req: HeaderOf<"put">,
   peer: string,
   state: State,
-  signal?: AbortSignal,
 ): Promise<void> {
   const started = performance.now();
   if (ctx.readOnly) {
@@ -163,18 +180,32 @@ async function servePut(
       { hint: "start 'lab files' with a larger --max-size" },
     );
   }
-  const target = await resolveForWrite(ctx.rootReal, req.name);
-  if (ctx.activeUploads.has(target.finalPath)) {
+  const { dir, base } = await ctx.root.parentFor(req.name);
+  let key: string;
+  try {
+    key = `${await dir.key()}/${base}`;
+  } catch (err) {
+    await dir.close();
+    throw fsError(err, `opening the folder of ${req.name}`);
+  }
+  if (ctx.activeUploads.has(key)) {
+    await dir.close();
     throw new TransferError("BUSY", `${req.name} is being uploaded by another client right now`, {
       hint: "wait for that upload to finish, then try again",
     });
   }
-  ctx.activeUploads.add(target.finalPath);
+  ctx.activeUploads.add(key);
+  // Named through the folder's descriptor: a rename of a folder on the way cannot redirect them.
+  const finalPath = dir.at(base);
+  const partPath = dir.at(base + PART_SUFFIX);
   let fh: FileHandle | undefined;
   let removePart = false;
   try {
-    if (!req.overwrite && (await exists(target.finalPath))) throw alreadyExists(req.name);
-    fh = await open(target.partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
+    const existing = await lstat(finalPath).catch(() => undefined);
+    if (existing?.isDirectory())
+      throw new TransferError("NOT_A_FILE", `${JSON.stringify(req.name)} is a folder on the server`);
+    if (!req.overwrite && existing !== undefined) throw alreadyExists(req.name);
+    fh = await open(partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
       throw fsError(err, `opening ${req.name}${PART_SUFFIX}`);
     });
     const info = await fh.stat();
@@ -202,12 +233,13 @@ async function servePut(
     await fh.truncate(data.offset);
     state.inBody = true;
     try {
+      // No signal: on shutdown or a reset the wire's reads end by themselves, after the bytes
+      // already received, so all of those reach the .part (a resume need not send them again).
       await receiveRange(wire, fh, data.offset, req.size, {
         ...ctx.stream,
         hash,
         what: req.name,
         write: ctx.write,
-        signal,
       });
     } catch (err) {
       if (err instanceof TransferError && err.code === "NO_SPACE") removePart = true;
@@ -233,7 +265,7 @@ async function servePut(
     }
     await fh.close();
     fh = undefined;
-    await commitPart(target.partPath, target.finalPath, req.overwrite, req.name, ctx.stream.fsync !== false);
+    await commitPart(partPath, finalPath, req.overwrite, req.name, ctx.stream.fsync !== false);
     await wire.writeHeader({ op: "done", name: req.name, size: req.size, sha256 });
     ctx.events.emit("transfer", {
       op: "put",
@@ -247,8 +279,9 @@ async function servePut(
     } satisfies ServerTransfer);
   } finally {
     await fh?.close().catch(() => {});
-    if (removePart) await unlink(target.partPath).catch(() => {});
-    ctx.activeUploads.delete(target.finalPath);
+    if (removePart) await unlink(partPath).catch(() => {});
+    ctx.activeUploads.delete(key);
+    await dir.close();
   }
 }
 
@@ -261,14 +294,9 @@ async function serveGet(
   signal?: AbortSignal,
 ): Promise<void> {
   const started = performance.now();
-  const real = await resolveForRead(ctx.rootReal, req.name);
-  const fh = await open(real, "r").catch((err) => {
-    throw fsError(err, `opening ${req.name}`);
-  });
+  // Opened (not just checked) through the confined walk: what is sent is what was checked.
+  const { fh, info } = await ctx.root.openRead(req.name);
   try {
-    const info = await fh.stat();
-    if (!info.isFile())
-      throw new TransferError("NOT_A_FILE", `${JSON.stringify(req.name)} is not a regular file`);
     const size = info.size;
     let offset = 0;
     let hash: Hash | undefined;
@@ -312,7 +340,7 @@ async function serveGet(
 const ENTRIES_FRAME_BYTES = 32 * 1024;
 
 async function serveList(wire: Wire, ctx: SessionContext): Promise<void> {
-  const { entries, truncated } = await listFiles(ctx.rootReal, ctx.maxListEntries);
+  const { entries, truncated } = await listFiles(ctx.root, ctx.maxListEntries);
   let batch: Entry[] = [];
   let batchBytes = 0;
   for (const entry of entries) {
@@ -330,44 +358,64 @@ async function serveList(wire: Wire, ctx: SessionContext): Promise<void> {
 }
 
 /**
- * Regular files under `rootReal`, recursively, sorted by name, at most `maxEntries`. Partial
- * (`.part`) files are left out, as are symlinks that lead outside the folder; symlinked folders
- * are not entered (no loops).
+ * Regular files under the served folder, recursively, sorted by name, at most `maxEntries`.
+ * Left out: partial (`.part`) files, names the server would refuse (dotfiles unless allowed,
+ * control characters, ...), and symlinks that lead outside the folder; symlinked folders are not
+ * entered (no loops). Folders are opened through the root's descriptors, as downloads are.
  */
 export async function listFiles(
-  rootReal: string,
+  root: ServedRoot,
   maxEntries: number,
 ): Promise<{ entries: Entry[]; truncated: boolean }> {
   const entries: Entry[] = [];
   const dirs: string[] = [""];
+  const seen = new Set<string>();
   let truncated = false;
-  // Every folder is visited once and the list is capped, so this ends.
+  // Every folder is visited once (by identity) and the list is capped, so this ends.
   while (dirs.length > 0 && !truncated) {
     const rel = dirs.shift()!;
-    const dir = await opendir(path.join(rootReal, rel)).catch(() => undefined);
-    if (!dir) continue;
-    for await (const d of dir) {
-      const name = rel === "" ? d.name : `${rel}/${d.name}`;
-      const full = path.join(rootReal, name);
-      if (d.isDirectory()) {
-        dirs.push(name);
-        continue;
+    const served: ServedDir | undefined = await root.openDir(rel).catch(() => undefined);
+    if (!served) continue;
+    try {
+      const key = await served.key();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const dir = await opendir(served.at("")).catch(() => undefined);
+      if (!dir) continue;
+      for await (const d of dir) {
+        const name = rel === "" ? d.name : `${rel}/${d.name}`;
+        if (!isServable(root, name)) continue;
+        if (d.isDirectory()) {
+          dirs.push(name);
+          continue;
+        }
+        let info = d.isSymbolicLink() ? undefined : await lstat(served.at(d.name)).catch(() => undefined);
+        if (d.isSymbolicLink()) {
+          const opened = await root.openRead(name).catch(() => undefined);
+          info = opened?.info;
+          await opened?.fh.close();
+        }
+        if (!info?.isFile()) continue;
+        if (entries.length >= maxEntries) {
+          truncated = true;
+          break;
+        }
+        entries.push({ name, size: info.size, mtimeMs: info.mtimeMs });
       }
-      if (d.name.endsWith(PART_SUFFIX)) continue;
-      let info = d.isSymbolicLink() ? undefined : await lstat(full).catch(() => undefined);
-      if (d.isSymbolicLink()) {
-        const real = await realpath(full).catch(() => undefined);
-        if (real === undefined || !isWithin(rootReal, real)) continue;
-        info = await stat(real).catch(() => undefined);
-      }
-      if (!info?.isFile()) continue;
-      if (entries.length >= maxEntries) {
-        truncated = true;
-        break;
-      }
-      entries.push({ name, size: info.size, mtimeMs: info.mtimeMs });
+    } finally {
+      await served.close();
     }
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { entries, truncated };
+}
+
+/** Whether a client could ask for `name`: listing what cannot be fetched would only confuse. */
+function isServable(root: ServedRoot, name: string): boolean {
+  try {
+    root.split(name);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -178,7 +178,8 @@ export async function sendRange(
  * undefined, everything until the peer closes), updating `hash` as they arrive. Chunks are
  * gathered into batches of `writeBatchBytes` and written with one writev while the next batch
  * arrives; at most two batches are held, and the wire pauses the socket beyond its own bound, so
- * memory stays bounded end to end. Returns the offset reached.
+ * memory stays bounded end to end. Returns the offset reached. When the wire fails midway, the bytes
+ * already received are written before the error is rethrown, so the file holds all of them.
  */
 export async function receiveRange(
   wire: Wire,
@@ -191,9 +192,13 @@ export async function receiveRange(
     what: string;
     write?: WriteFn;
     signal?: AbortSignal;
+    /** With `end` undefined: more than this many bytes is TOO_LARGE. Default Infinity. */
+    maxBytes?: number;
   },
 ): Promise<number> {
-  const limit = end ?? Number.POSITIVE_INFINITY;
+  const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  // Open-ended, one byte past the cap is enough to know the peer sent too much.
+  const limit = end ?? start + maxBytes + 1;
   const batchBytes = opts.writeBatchBytes ?? STREAM_DEFAULTS.writeBatchBytes;
   const syncEvery =
     opts.fsync === false ? Number.POSITIVE_INFINITY : (opts.syncEveryBytes ?? STREAM_DEFAULTS.syncEveryBytes);
@@ -252,6 +257,11 @@ export async function receiveRange(
           `connection lost after ${received} of ${end} bytes of ${opts.what}`,
         );
       }
+      if (end === undefined && received + chunk.length > start + maxBytes) {
+        throw new TransferError("TOO_LARGE", `more than ${maxBytes} bytes of ${opts.what} arrived`, {
+          hint: "pass a larger --max-size if that much is expected",
+        });
+      }
       opts.hash?.update(chunk);
       batch.push(chunk);
       batched += chunk.length;
@@ -271,6 +281,11 @@ export async function receiveRange(
     await flush();
     if (pending) await pending;
     return received;
+  } catch (err) {
+    // Cut off (lost, stalled, interrupted): what arrived is a good prefix, so it goes to the file
+    // and a resume need not fetch it again. A failed write rejects the flush before it writes more.
+    await flush().catch(() => {});
+    throw err;
   } finally {
     // Leave no write in flight behind an error: the caller may truncate or unlink the file next.
     await pending?.catch(() => {});

@@ -34,7 +34,22 @@ export interface SocketWireOptions {
    * greeting unread, and the kernel then sends a reset instead of a FIN. Default false.
    */
   isResetAnEnd?: boolean;
+  /**
+   * While a read or a write waits on the peer, give up (a TIMEOUT error, and the socket is
+   * destroyed) once nothing has moved in either direction for this many ms: no byte arrived and no
+   * queued write was taken by the kernel. Time spent elsewhere (hashing, disk) does not count.
+   * Default Infinity (no limit); the client uses 30 000.
+   */
+  stallTimeoutMs?: number;
+  /** Aborting it ends any wait at once (an ABORTED error) and destroys the socket. */
+  signal?: AbortSignal;
 }
+
+/** Defaults of {@link SocketWireOptions}. */
+export const WIRE_DEFAULTS = {
+  maxBufferedBytes: 4 * 1024 * 1024,
+  stallTimeoutMs: Number.POSITIVE_INFINITY,
+} as const;
 
 /**
  * A {@link Wire} over a connected net.Socket. Incoming chunks are queued as they arrive (never
@@ -52,13 +67,31 @@ export class SocketWire implements Wire {
   #error: Error | undefined;
   readonly #isResetAnEnd: boolean;
   #wake: (() => void) | undefined;
+  readonly #stallTimeoutMs: number;
+  /** Reads and writes now waiting on the peer; the stall clock runs only while this is above 0. */
+  #waiting = 0;
+  /** performance.now() when a byte last moved, or a wait began. */
+  #movedAt = 0;
+  #stallTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, options: SocketWireOptions = {}) {
     this.#socket = socket;
-    this.#maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.#maxBuffered = options.maxBufferedBytes ?? WIRE_DEFAULTS.maxBufferedBytes;
     this.#peer = options.peer ?? "the peer";
     this.#isResetAnEnd = options.isResetAnEnd ?? false;
+    this.#stallTimeoutMs = options.stallTimeoutMs ?? WIRE_DEFAULTS.stallTimeoutMs;
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = () =>
+        this.#fail(new TransferError("ABORTED", `interrupted while talking to ${this.#peer}`));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        socket.once("close", () => signal.removeEventListener("abort", onAbort));
+      }
+    }
     socket.on("data", (chunk: Buffer) => {
+      this.#movedAt = performance.now();
       this.#chunks.push(chunk);
       this.#size += chunk.length;
       if (this.#size > this.#maxBuffered) socket.pause();
@@ -74,6 +107,7 @@ export class SocketWire implements Wire {
     });
     socket.on("close", () => {
       this.#ended = true;
+      clearTimeout(this.#stallTimer);
       this.#notify();
     });
   }
@@ -92,7 +126,11 @@ export class SocketWire implements Wire {
     const head = this.#take(4);
     if (head[0] === 0x45 && head[1] === 0x52 && head[2] === 0x52 && head[3] === 0x20) {
       // "ERR ": a socketserver refusal line (server full), not a header.
-      const rest = Buffer.concat(this.#chunks.splice(0)).toString("utf8").split("\n")[0] ?? "";
+      // The peer's text, cut: a "refusal" of megabytes is no refusal.
+      const rest = (Buffer.concat(this.#chunks.splice(0)).toString("utf8").split("\n")[0] ?? "").slice(
+        0,
+        200,
+      );
       this.#size = 0;
       throw new TransferError("CONNECTION_LOST", `the server refused the connection: ERR ${rest.trim()}`, {
         hint: "try again later, or ask for a larger --max-clients",
@@ -100,9 +138,13 @@ export class SocketWire implements Wire {
     }
     const length = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
     if (length > MAX_HEADER_BYTES) {
-      throw new TransferError("BAD_REQUEST", `header of ${length} bytes exceeds ${MAX_HEADER_BYTES}`, {
-        hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
-      });
+      throw new TransferError(
+        "BAD_REQUEST",
+        `bad header: ${length} bytes, over the ${MAX_HEADER_BYTES}-byte limit`,
+        {
+          hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
+        },
+      );
     }
     await this.#fill(length, false);
     return parseHeader(this.#take(length));
@@ -124,24 +166,30 @@ export class SocketWire implements Wire {
 
   async write(data: Uint8Array): Promise<void> {
     const socket = this.#socket;
-    if (this.#error) throw this.#lost(this.#error);
+    if (this.#error) throw this.#failure(this.#error);
     if (socket.destroyed || socket.writableEnded) throw this.#lost();
-    if (socket.write(data)) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        socket.off("drain", onDrain);
-        socket.off("close", onClose);
-        socket.off("error", onError);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const onClose = () => done(this.#lost(this.#error));
-      const onError = (err: Error) => done(this.#lost(err));
-      socket.on("drain", onDrain);
-      socket.on("close", onClose);
-      socket.on("error", onError);
-    });
+    // The callback runs once the kernel took these bytes: progress, for the stall clock.
+    if (socket.write(data, this.#onWritten)) return;
+    this.#beginWait();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: Error) => {
+          socket.off("drain", onDrain);
+          socket.off("close", onClose);
+          socket.off("error", onError);
+          if (err) reject(err);
+          else resolve();
+        };
+        const onDrain = () => done();
+        const onClose = () => done(this.#failure(this.#error));
+        const onError = (err: Error) => done(this.#failure(this.#error ?? err));
+        socket.on("drain", onDrain);
+        socket.on("close", onClose);
+        socket.on("error", onError);
+      });
+    } finally {
+      this.#endWait();
+    }
   }
 
   writeHeader(header: HeaderInput): Promise<void> {
@@ -158,23 +206,84 @@ export class SocketWire implements Wire {
   }
 
   destroy(): void {
+    clearTimeout(this.#stallTimer);
     this.#socket.destroy();
   }
 
   /** Waits until `n` bytes are queued. At end of stream: false if nothing is queued and `cleanEndOk`, else CONNECTION_LOST. */
   async #fill(n: number, cleanEndOk: boolean): Promise<boolean> {
     while (this.#size < n) {
-      if (this.#error && !(this.#isResetAnEnd && isReset(this.#error))) throw this.#lost(this.#error);
+      if (this.#error && !(this.#isResetAnEnd && isReset(this.#error))) throw this.#failure(this.#error);
       if (this.#ended) {
         if (cleanEndOk && this.#size === 0) return false;
         throw this.#lost();
       }
       if (this.#socket.isPaused() && this.#size <= this.#maxBuffered) this.#socket.resume();
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      this.#beginWait();
+      try {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+      } finally {
+        this.#endWait();
+      }
     }
     return true;
+  }
+
+  readonly #onWritten = (err?: Error | null): void => {
+    if (!err) this.#movedAt = performance.now();
+  };
+
+  /** Starts the stall clock for one more waiter (a wait beginning counts as movement). */
+  #beginWait(): void {
+    this.#movedAt = performance.now();
+    this.#waiting++;
+    if (this.#waiting === 1 && Number.isFinite(this.#stallTimeoutMs)) this.#armStall(this.#stallTimeoutMs);
+  }
+
+  #endWait(): void {
+    this.#waiting--;
+    if (this.#waiting === 0) {
+      clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+    }
+  }
+
+  /** One timer per wire, re-armed for the time left rather than reset on every chunk. */
+  #armStall(ms: number): void {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = setTimeout(
+      () => {
+        this.#stallTimer = undefined;
+        if (this.#waiting === 0) return;
+        const idle = performance.now() - this.#movedAt;
+        if (idle < this.#stallTimeoutMs) {
+          this.#armStall(this.#stallTimeoutMs - idle);
+          return;
+        }
+        const seconds = formatSeconds(this.#stallTimeoutMs);
+        this.#fail(
+          new TransferError("TIMEOUT", `no byte to or from ${this.#peer} for ${seconds} s (stall timeout)`, {
+            hint: `${this.#peer} may be stuck or unreachable; raise --stall-timeout if it is only slow`,
+          }),
+        );
+      },
+      Math.max(1, Math.ceil(ms)),
+    );
+  }
+
+  /** Ends every wait with `err` (a stall or an abort) and closes the connection. */
+  #fail(err: TransferError): void {
+    this.#error ??= err;
+    clearTimeout(this.#stallTimer);
+    this.#notify();
+    this.#socket.destroy();
+  }
+
+  /** What a wait throws: our own TIMEOUT/ABORTED as is, a socket error as CONNECTION_LOST. */
+  #failure(err: Error | undefined): TransferError {
+    return err instanceof TransferError ? err : this.#lost(err);
   }
 
   /** Removes and returns `n` queued bytes (n ≤ size), joining chunks only when it must. */
@@ -215,6 +324,11 @@ export class SocketWire implements Wire {
   #lost(cause?: Error): TransferError {
     return new TransferError("CONNECTION_LOST", `connection to ${this.#peer} lost`, { cause });
   }
+}
+
+/** `30`, `0.5`: seconds for messages, without a trailing `.0`. */
+function formatSeconds(ms: number): string {
+  return String(Math.round(ms) / 1000);
 }
 
 /** The peer reset the connection (or it was reset under a write). */

@@ -15,6 +15,14 @@ describe("headers", () => {
     expect(h).toEqual({ op: "put", v: 1, name: "a", size: 3, overwrite: false, resume: false, verify: true });
   });
 
+  it("accept a file dated before 1970 (a negative mtimeMs) but not one a Date cannot hold", () => {
+    const old = parseHeader(Buffer.from('{"op":"file","name":"a","size":1,"offset":0,"mtimeMs":-86400000}'));
+    expect(old).toMatchObject({ op: "file", mtimeMs: -86_400_000 });
+    expect(() =>
+      parseHeader(Buffer.from('{"op":"file","name":"a","size":1,"offset":0,"mtimeMs":-9e15}')),
+    ).toThrow("mtimeMs");
+  });
+
   it.each([
     ['{"op":"put","v":1,"name":"a","size":-1}', "size"],
     ['{"op":"put","v":1,"name":"a","size":1.5}', "size"],

@@ -1,6 +1,7 @@
+import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/protocol/terminal";
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
-import { action, UsageError } from "../run.js";
+import { action, reportError, UsageError } from "../run.js";
 
 interface ClientOpts {
   host: string;
@@ -9,7 +10,15 @@ interface ClientOpts {
   reconnect: boolean;
   json?: boolean;
   wait: string;
+  connectTimeout: string;
+  stallTimeout: string;
+  reconnectTimeout: string;
 }
+
+/** Exit code of a client stopped by Ctrl-C or SIGTERM, as a shell expects of an interrupted command. */
+const EXIT_INTERRUPTED = 130;
+/** After Ctrl-C or SIGTERM, how long the client may spend saying goodbye before it exits anyway, in ms. */
+const INTERRUPT_GRACE_MS = 400;
 
 /** `lab client`: an interactive chat client on a TTY, a scriptable line client when piped. */
 export function registerClient(program: Command): void {
@@ -26,6 +35,17 @@ export function registerClient(program: Command): void {
       "piped, against a plain line server: after end of input, wait this long without data before exiting",
       "500",
     )
+    .option("--connect-timeout <seconds>", "give up connecting after this long", "10")
+    .option(
+      "--stall-timeout <seconds>",
+      "give up when the server owes an answer (to a line you sent, or its welcome) and sends nothing for this long; 0 waits forever",
+      "10",
+    )
+    .option(
+      "--reconnect-timeout <seconds>",
+      "on a terminal, stop reconnecting after this long without a connection; 0 retries forever",
+      "60",
+    )
     .addHelpText(
       "after",
       `
@@ -37,7 +57,11 @@ Examples:
 On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave.
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
 at q, /quit or end of input once the replies have arrived (a netlab server confirms; for other
-servers, after --wait ms without data or when the server closes).`,
+servers, after --wait ms without data or when the server closes).
+
+Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
+^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
+Ctrl-C or SIGTERM leaves within a second, exit 130.`,
     )
     .action(action(async (opts: ClientOpts) => runClient(opts)));
 }
@@ -45,6 +69,10 @@ servers, after --wait ms without data or when the server closes).`,
 async function runClient(opts: ClientOpts): Promise<void> {
   const port = parsePort(opts.port);
   const waitMs = parseNumber("--wait", opts.wait, { min: 0 });
+  const connectTimeoutMs =
+    1000 * parseNumber("--connect-timeout", opts.connectTimeout, { min: 0.1, max: 3600 });
+  const stallTimeoutMs = secondsOrForever("--stall-timeout", opts.stallTimeout);
+  const reconnectTimeoutMs = secondsOrForever("--reconnect-timeout", opts.reconnectTimeout);
   const chat = await import("@netlab/chat");
   if (opts.nick !== undefined) {
     try {
@@ -60,12 +88,53 @@ async function runClient(opts: ClientOpts): Promise<void> {
     port,
     nick: opts.nick,
     reconnect: isTty && opts.reconnect,
+    connectTimeoutMs,
+    stallTimeoutMs,
+    reconnectTimeoutMs,
   });
   if (isTty) {
     await runInteractive(client, chat);
   } else {
-    await runPiped(client, chat, { json: opts.json ?? false, waitMs });
+    const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
+    await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs });
   }
+}
+
+/** Seconds as ms, with 0 meaning no limit (`Infinity`). */
+function secondsOrForever(flag: string, text: string): number {
+  const seconds = parseNumber(flag, text, { min: 0, max: 86_400, hint: "0 means no limit" });
+  return seconds === 0 ? Number.POSITIVE_INFINITY : seconds * 1000;
+}
+
+/**
+ * Ctrl-C or SIGTERM, at any moment (connecting included): `leave` gets INTERRUPT_GRACE_MS to say
+ * goodbye (the room sees a quit), then the process exits 130 whatever the server does.
+ */
+function onInterrupt(leave: () => Promise<unknown>): () => void {
+  let isInterrupted = false;
+  const interrupt = () => {
+    if (isInterrupted) return;
+    isInterrupted = true;
+    const grace = new Promise((resolve) => setTimeout(resolve, INTERRUPT_GRACE_MS).unref());
+    void Promise.race([leave().catch(() => {}), grace]).finally(() => process.exit(EXIT_INTERRUPTED));
+  };
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
+  return interrupt;
+}
+
+const UNSAFE_TEXT_GLOBAL = new RegExp(UNSAFE_TEXT.source, "g");
+
+/**
+ * One JSON line whose strings carry the exact text, with every character a terminal could act on
+ * written as a `\uXXXX` escape (JSON.stringify leaves DEL, C1, bidi controls and U+2028 raw): the same
+ * value for a program, inert on a terminal.
+ */
+function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(
+    UNSAFE_TEXT_GLOBAL,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 type Chat = typeof import("@netlab/chat");
@@ -74,36 +143,37 @@ type Chat = typeof import("@netlab/chat");
 async function runPiped(
   client: import("@netlab/chat").ChatClient,
   chat: Chat,
-  opts: { json: boolean; waitMs: number },
+  opts: { json: boolean; waitMs: number; settleMs: number },
 ): Promise<void> {
+  // Piped to a file or a program: the exact text. Piped input but a terminal for output: escaped.
+  const isTerminal = process.stdout.isTTY === true;
   const out = (text: string) => process.stdout.write(`${text}\n`);
   let isLeaving = false;
   client.on("event", (e: import("@netlab/chat").ChatEvent) => {
     // The goodbye to our own quit and the settle() pong are not replies the user asked for.
     if (isLeaving || (e.type === "pong" && typeof e.id === "string" && e.id.startsWith("settle-"))) return;
-    out(opts.json ? JSON.stringify(e) : chat.formatEvent(e, client.nick));
+    out(opts.json ? jsonLine(e) : chat.formatEvent(e, client.nick, { escape: isTerminal }));
   });
-  client.on("line", (line: string) => out(opts.json ? JSON.stringify({ type: "line", text: line }) : line));
+  client.on("line", (line: string) =>
+    out(opts.json ? jsonLine({ type: "line", text: line }) : isTerminal ? safeLine(line) : line),
+  );
   let isInputDone = false;
   let dropped: Error | undefined;
   const lost = new Promise<void>((resolve) => {
     client.on("state", (state: string, err?: Error & { code?: string }) => {
       if (state !== "closed") return;
-      if (err && (!isInputDone || err.code === "SERVER_FULL")) dropped = err;
+      // After the input ended a server may close (that is how line servers answer), but one
+      // that refused us or stopped answering is a failure whenever it happens.
+      const isFailure = err?.code === "SERVER_FULL" || err?.code === "STALLED";
+      if (err && (!isInputDone || isFailure)) dropped = err;
       resolve();
     });
   });
+  onInterrupt(() => {
+    isLeaving = true;
+    return client.close();
+  });
   await client.connect();
-  // Ctrl-C or SIGTERM: leave properly (the room sees a quit), then exit 130 / 143.
-  for (const [signal, code] of [
-    ["SIGINT", 130],
-    ["SIGTERM", 143],
-  ] as const) {
-    process.once(signal, () => {
-      isLeaving = true;
-      void client.close().finally(() => process.exit(code));
-    });
-  }
 
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
@@ -117,22 +187,20 @@ async function runPiped(
     rl.close();
   })();
   await Promise.race([inputDone, lost]);
-  if (client.state !== "closed")
-    await client.settle({ quietMs: opts.waitMs, timeoutMs: 5_000 + opts.waitMs });
+  if (client.state !== "closed") await client.settle({ quietMs: opts.waitMs, timeoutMs: opts.settleMs });
   isLeaving = true;
   await client.close();
-  if (dropped) {
-    const hint = (dropped as { hint?: string }).hint;
-    process.stderr.write(`lab: ${dropped.message}\n${hint ? `hint: ${hint}\n` : ""}`);
-    process.exitCode = 1;
-  }
+  if (dropped) process.exitCode = reportError(dropped);
   // stdin may still be open (a terminal-less parent that never closes it): do not wait for it.
   process.stdin.destroy();
 }
 
 const COLORS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
 
-/** A terminal client: incoming lines are printed above the prompt; what is being typed stays put. */
+/**
+ * A terminal client: incoming lines are printed above the prompt; what is being typed stays put.
+ * Everything from the server is escaped before it is painted: colours are ours, never the peer's.
+ */
 async function runInteractive(client: import("@netlab/chat").ChatClient, chat: Chat): Promise<void> {
   const readline = await import("node:readline");
   const { stdin, stdout } = process;
@@ -154,61 +222,70 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
     return paint(90, `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`);
   };
 
+  let rl: import("node:readline").Interface | undefined;
+  let isLeaving = false;
+  let isInterrupted = false;
+  onInterrupt(() => {
+    isInterrupted = true;
+    isLeaving = true;
+    rl?.close(); // the terminal leaves raw mode before the process exits
+    return client.close();
+  });
   // Connect first: a refused connection is one error line from action(), before any prompt.
   await client.connect();
-  const rl = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
-  const promptText = () => `${client.room ?? client.host + ":" + client.port}> `;
-  let isLeaving = false;
-  const print = (text: string) => {
+  const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
+  rl = prompt;
+  const promptText = () => `${safeLine(client.room ?? `${client.host}:${client.port}`, 40)}> `;
+  /** Prints `text` above the prompt, each line escaped, then decorated (coloured) by `decorate`. */
+  const print = (text: string, decorate: (line: string) => string = (line) => line) => {
+    const lines = text.split("\n").map((line) => decorate(escapeControls(line)));
     if (isLeaving) {
-      stdout.write(`${text}\n`);
+      for (const line of lines) stdout.write(`${line}\n`);
       return;
     }
     // Clear the prompt and whatever is typed (it may wrap), print above, then redraw it as it was.
-    const { rows } = rl.getCursorPos();
+    const { rows } = prompt.getCursorPos();
     readline.moveCursor(stdout, 0, -rows);
     readline.cursorTo(stdout, 0);
     readline.clearScreenDown(stdout);
-    for (const line of text.split("\n")) stdout.write(`${stamp()} ${line}\n`);
-    rl.setPrompt(promptText());
-    rl.prompt(true);
+    for (const line of lines) stdout.write(`${stamp()} ${line}\n`);
+    prompt.setPrompt(promptText());
+    prompt.prompt(true);
   };
+  const red = (line: string) => paint(31, line);
 
   let wasDropped = false;
-  let exitCode = 0;
+  let failure: Error | undefined;
   const finished = new Promise<void>((resolve) => {
     client.on("event", (e: import("@netlab/chat").ChatEvent) => {
       if (e.type === "pong" || isLeaving) return;
-      const text = chat.formatEvent(e, client.nick);
-      if (e.type === "error") print(paint(31, text));
-      else if (e.type === "notice" && e.kind !== "operator") print(paint(33, text));
+      const text = chat.formatEvent(e, client.nick, { escape: true });
+      if (e.type === "error") print(text, red);
+      else if (e.type === "notice" && e.kind !== "operator") print(text, (line) => paint(33, line));
       else if (e.type === "welcome" || e.type === "who" || e.type === "rooms") print(text);
-      else print(colorNicks(text));
+      else print(text, colorNicks);
     });
-    client.on("line", (line: string) => print(line));
+    client.on("line", (line: string) => print(safeLine(line)));
     client.on("state", (state: string, err?: Error) => {
       if (state === "reconnecting" && err && !wasDropped) {
         wasDropped = true;
-        print(paint(33, `* ${err.message}; reconnecting (Ctrl-D to leave)`));
+        print(`* ${safeLine(err.message)}; reconnecting (Ctrl-D to leave)`, (line) => paint(33, line));
       } else if (state === "connected" && wasDropped) {
         wasDropped = false;
-        print(paint(32, `* reconnected to ${client.host}:${client.port}`));
+        print(`* reconnected to ${client.host}:${client.port}`, (line) => paint(32, line));
       } else if (state === "closed") {
-        if (err) {
-          print(paint(31, `* ${err.message}`));
-          exitCode = 1;
-        }
+        failure = err;
         resolve();
       }
     });
   });
 
-  rl.setPrompt(promptText());
-  rl.prompt();
-  rl.on("line", (line) => {
+  prompt.setPrompt(promptText());
+  prompt.prompt();
+  prompt.on("line", (line) => {
     const cmd = line.trim().toLowerCase();
     if (cmd === "q" || cmd === "/quit") {
-      rl.close();
+      prompt.close();
       return;
     }
     if (client.mode === "json" && line.trim() !== "") {
@@ -219,17 +296,19 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
       readline.clearScreenDown(stdout);
     }
     client.send(line);
-    rl.prompt();
+    prompt.prompt();
   });
-  rl.on("SIGINT", () => rl.close());
-  rl.on("close", () => {
+  // Ctrl-C in raw mode arrives here rather than as a signal: the same as SIGINT.
+  prompt.on("SIGINT", () => process.emit("SIGINT"));
+  prompt.on("close", () => {
     if (isLeaving) return;
     isLeaving = true;
     stdout.write("\n");
     void client.close();
   });
-  process.once("SIGTERM", () => rl.close());
   await finished;
-  rl.close();
-  process.exitCode = exitCode;
+  if (isInterrupted) return; // onInterrupt exits 130
+  prompt.close();
+  // A dropped connection with no way back (stalled, gave up reconnecting, --no-reconnect): say why.
+  if (failure) process.exitCode = reportError(failure);
 }

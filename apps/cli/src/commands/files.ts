@@ -1,6 +1,7 @@
+import { escapeControls } from "@netlab/protocol/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parsePort } from "../options.js";
+import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface FilesOpts {
@@ -10,6 +11,10 @@ interface FilesOpts {
   readOnly?: boolean;
   raw?: string;
   fsync: boolean;
+  dotfiles?: boolean;
+  maxClients: string;
+  idleTimeout: string;
+  headerTimeout: string;
 }
 
 /** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
@@ -23,6 +28,22 @@ export function registerFiles(program: Command): void {
     .option("--max-size <bytes>", "largest upload accepted, e.g. 500M, 10G, 1.5GiB, 2GB", "64G")
     .option("--read-only", "refuse uploads; serve downloads and listings only")
     .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
+    .option("--dotfiles", "also serve names starting with '.' (hidden by default: .env, .git/, ...)")
+    .option(
+      "--max-clients <n>",
+      "connections served at once; the next gets one 'server full' line",
+      String(FILES_DEFAULTS.maxClients),
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      "close a connection where no byte moves either way for this long",
+      String(FILES_DEFAULTS.idleTimeoutSeconds),
+    )
+    .option(
+      "--header-timeout <seconds>",
+      "close a connection whose request header takes longer than this to arrive (slowloris)",
+      String(FILES_DEFAULTS.headerTimeoutSeconds),
+    )
     .option(
       "--raw <file>",
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
@@ -39,14 +60,29 @@ Examples:
 Sizes: a number of bytes, or with a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024;
 KB, MB, GB, TB are powers of 1000 (as in dd).
 Uploads land as NAME.part, are checked against the sender's SHA-256, fsynced, then renamed into
-place; names must stay inside the folder. Logs go to stderr: 'serving DIR on HOST:PORT' once
-ready, then one line per file. Ctrl-C stops it (exit 0).`,
+place; names must stay inside the folder (on Linux every name is opened step by step from the
+folder's own descriptor, so even a local user renaming folders into symlinks cannot lead a request
+outside). Names starting with '.' are hidden unless --dotfiles. Logs go to stderr: 'serving DIR on
+HOST:PORT' once ready, then one line per file. Ctrl-C or SIGTERM stops it within a second (exit 0);
+partial uploads stay as NAME.part, to resume.`,
     )
     .action(action(async (dir: string, opts: FilesOpts) => runFiles(dir, opts)));
 }
 
+/** Defaults of `lab files`' limits (those of FileServer, in the units the flags use). */
+export const FILES_DEFAULTS = { maxClients: 256, idleTimeoutSeconds: 300, headerTimeoutSeconds: 10 } as const;
+
 async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   const port = parsePort(opts.port, { allowZero: true });
+  const maxConnections = parseNumber("--max-clients", opts.maxClients, {
+    min: 1,
+    max: 1_000_000,
+    integer: true,
+  });
+  const seconds = (flag: string, text: string) =>
+    Math.round(parseNumber(flag, text, { min: 0.001, max: 86_400 * 365 }) * 1000);
+  const idleTimeoutMs = seconds("--idle-timeout", opts.idleTimeout);
+  const headerTimeoutMs = seconds("--header-timeout", opts.headerTimeout);
   const t = await import("@netlab/transfer");
   const maxSizeBytes = t.parseSize(opts.maxSize);
   if (maxSizeBytes === undefined) {
@@ -60,7 +96,8 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   let what: string;
   if (opts.raw !== undefined) {
     if (dir !== ".") throw new UsageError("--raw FILE serves one file: drop the folder argument");
-    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, stream });
+    // Its clients send nothing while the file flows, so the bytes-in idle timeout does not apply.
+    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, maxConnections, stream });
     raw.on("sent", (s: import("@netlab/transfer").RawSent) =>
       log(`sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`),
     );
@@ -73,6 +110,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       port,
       maxSizeBytes,
       readOnly: opts.readOnly ?? false,
+      dotfiles: opts.dotfiles ?? false,
+      maxConnections,
+      idleTimeoutMs,
+      headerTimeoutMs,
       stream,
       write: await faultInjection(t),
     });
@@ -86,7 +127,14 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       );
     });
     files.on("transferError", (e: ServerTransferError) => {
-      const op = e.op === "put" ? "upload of" : e.op === "get" ? "download of" : `${e.op} request`;
+      const op =
+        e.op === "put"
+          ? "upload of"
+          : e.op === "get"
+            ? "download of"
+            : e.op === "?"
+              ? "request"
+              : `${e.op} request`;
       log(
         `${e.error.code === "CONNECTION_LOST" ? "lost" : "refused"} ${op}${e.name === undefined ? "" : ` ${e.name}`} from ${e.peer}: ${e.error.message}`,
       );
@@ -94,6 +142,9 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     server = files;
     what = dir;
   }
+  server.on("refuse", (peer: { address: string; port: number }) =>
+    log(`refuse ${peer.address}:${peer.port}: server full`),
+  );
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
   await server.listen();
   let signals = 0;
@@ -156,6 +207,7 @@ export async function minorGc(): Promise<(() => void) | undefined> {
   }
 }
 
+/** One log line for the operator; names and errors come from peers, so they are escaped (cat -v style). */
 function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${escapeControls(line)}\n`);
 }

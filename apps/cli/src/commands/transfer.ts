@@ -1,6 +1,7 @@
+import { escapeControls } from "@netlab/protocol/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parsePort } from "../options.js";
+import { parseNumber, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { minorGc } from "./files.js";
 
@@ -18,8 +19,14 @@ interface TransferOpts {
   json?: boolean;
   raw?: boolean;
   limitRate?: string;
+  maxSize?: string;
+  connectTimeout: string;
+  stallTimeout: string;
   fsync: boolean;
 }
+
+/** Exit code of a transfer cut short by Ctrl-C or SIGTERM, as a shell reports an interrupted command. */
+const EXIT_INTERRUPTED = 130;
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
 export function registerTransfer(program: Command): void {
@@ -39,6 +46,16 @@ export function registerTransfer(program: Command): void {
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
     .option("--no-fsync", "with --get: do not fsync before renaming (faster; a crash may lose the file)")
     .option("--limit-rate <bytes>", "at most this many bytes per second, e.g. 500K, 20M")
+    .option(
+      "--max-size <bytes>",
+      "with --get: refuse a file larger than this (--raw: stop receiving), e.g. 2G (default: the space free on the disk)",
+    )
+    .option("--connect-timeout <s>", "give up connecting after this many seconds", "10")
+    .option(
+      "--stall-timeout <s>",
+      "give up when no byte moves either way for this many seconds while waiting on the server",
+      "30",
+    )
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
     .option(
       "--raw",
@@ -57,7 +74,8 @@ Examples:
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
-every file arrived, 1 on a failure (the message says how to resume), 2 for a usage error.`,
+every file arrived, 1 on a failure (the message says how to resume), 2 for a usage error, 130 when
+interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume).`,
     )
     .action(action(async (files: string[], opts: TransferOpts) => runTransfer(files, opts)));
 }
@@ -104,24 +122,41 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       `--limit-rate must be a size per second such as 500K or 20M, got ${JSON.stringify(opts.limitRate)}`,
     );
   }
+  const maxSizeBytes = opts.maxSize === undefined ? undefined : t.parseSize(opts.maxSize);
+  if (opts.maxSize !== undefined && maxSizeBytes === undefined) {
+    throw new UsageError(`--max-size must be a size such as 500M or 2G, got ${JSON.stringify(opts.maxSize)}`);
+  }
+  if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
+  const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
+  const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
+  // Ctrl-C or SIGTERM cuts the connection at once; a second one kills outright (default action).
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    if (opts.raw) return await runRaw(t, opts, port, rate, controller.signal);
+    if (opts.raw) {
+      const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
+      return await runRaw(t, opts, port, limits, controller.signal);
+    }
     const client = await t.TransferClient.connect({
       host: opts.host,
       port,
       signal: controller.signal,
+      connectTimeoutMs,
+      stallTimeoutMs,
       stream: { releaseMemory: await minorGc(), rateBytesPerSecond: rate, fsync: opts.fsync },
     });
     try {
       if (opts.list) return await runList(t, client, opts);
-      await runFiles(t, client, files, opts, controller.signal);
+      await runFiles(t, client, files, { ...opts, maxSizeBytes }, controller.signal);
     } finally {
       await client.close();
     }
+  } catch (err) {
+    if (!controller.signal.aborted || err instanceof ExitCode) throw err;
+    reportError(interrupted(opts.list ? "listing" : opts.raw ? opts.output! : files[0]!, opts));
+    throw new ExitCode(EXIT_INTERRUPTED);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -130,15 +165,22 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
 
 type Transfer = typeof import("@netlab/transfer");
 
+/** Seconds as given on the command line, in ms. */
+function seconds(flag: string, text: string): number {
+  return parseNumber(flag, text, { min: 0.001, hint: "in seconds, e.g. 5 or 0.5" }) * 1000;
+}
+
 async function runList(t: Transfer, client: TransferClient, opts: TransferOpts): Promise<void> {
   const { entries, truncated } = await client.list();
   if (opts.json) {
+    // Exact names for scripts; a reader of JSON sees escapes, never live control codes.
     process.stdout.write(`${JSON.stringify({ files: entries, truncated })}\n`);
     return;
   }
   for (const e of entries) {
     const when = new Date(e.mtimeMs).toISOString().slice(0, 19).replace("T", " ");
-    process.stdout.write(`${t.formatBytes(e.size).padStart(10)}  ${when}  ${e.name}\n`);
+    // Names come from the server: shown, never obeyed (ESC, BEL, CR, bidi overrides as ^[ etc.).
+    process.stdout.write(`${t.formatBytes(e.size).padStart(10)}  ${when}  ${escapeControls(e.name)}\n`);
   }
   const total = entries.reduce((n, e) => n + e.size, 0);
   process.stderr.write(
@@ -150,7 +192,7 @@ async function runFiles(
   t: Transfer,
   client: TransferClient,
   files: string[],
-  opts: TransferOpts,
+  opts: TransferOpts & { maxSizeBytes: number | undefined },
   signal: AbortSignal,
 ): Promise<void> {
   const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(t) : undefined;
@@ -166,7 +208,10 @@ async function runFiles(
         verify: opts.verify,
       };
       const r = opts.get
-        ? await client.download(file, opts.output ?? undefined, common)
+        ? await client.download(file, opts.output ?? undefined, {
+            ...common,
+            maxSizeBytes: opts.maxSizeBytes,
+          })
         : await client.upload(file, {
             ...common,
             name: opts.name ?? `${opts.namePrefix ?? ""}${baseName(file)}`,
@@ -199,7 +244,7 @@ async function runFiles(
     );
   } else if (!bar && results.length > 0) {
     const verb = opts.get ? "downloaded" : "uploaded";
-    const what = results.length === 1 ? results[0]!.name : `${results.length} files`;
+    const what = results.length === 1 ? escapeControls(results[0]!.name) : `${results.length} files`;
     const sha = results.length === 1 && results[0]!.sha256 ? `, sha256 ${results[0]!.sha256}` : "";
     process.stderr.write(
       `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.megabytesPerSecond(bytes, seconds).toFixed(1)} MB/s${sha}\n`,
@@ -209,7 +254,8 @@ async function runFiles(
     if (results.length > 0 && files.length > 1) {
       process.stderr.write(`lab: ${results.length} of ${files.length} files done before the failure\n`);
     }
-    throw new ExitCode(reportError(failure));
+    const code = reportError(failure);
+    throw new ExitCode(signal.aborted ? EXIT_INTERRUPTED : code);
   }
 }
 
@@ -217,7 +263,12 @@ async function runRaw(
   t: Transfer,
   opts: TransferOpts,
   port: number,
-  rate: number | undefined,
+  limits: {
+    rate: number | undefined;
+    connectTimeoutMs: number;
+    stallTimeoutMs: number;
+    maxSizeBytes: number | undefined;
+  },
   signal: AbortSignal,
 ): Promise<void> {
   const r = await t.rawGet({
@@ -225,8 +276,11 @@ async function runRaw(
     port,
     out: opts.output!,
     overwrite: opts.overwrite ?? false,
+    connectTimeoutMs: limits.connectTimeoutMs,
+    stallTimeoutMs: limits.stallTimeoutMs,
+    maxSizeBytes: limits.maxSizeBytes,
     signal,
-    stream: { rateBytesPerSecond: rate },
+    stream: { rateBytesPerSecond: limits.rate },
   });
   if (opts.json) {
     process.stdout.write(
@@ -240,6 +294,18 @@ async function runRaw(
 }
 
 function interrupted(file: string, opts: TransferOpts): Error {
+  if (opts.list) {
+    return Object.assign(new Error("interrupted while listing"), {
+      code: "INTERRUPTED",
+      hint: "run it again",
+    });
+  }
+  if (opts.raw) {
+    return Object.assign(new Error(`interrupted while receiving ${file}`), {
+      code: "INTERRUPTED",
+      hint: "raw mode cannot resume: run the same command again",
+    });
+  }
   return Object.assign(new Error(`interrupted while ${opts.get ? "downloading" : "uploading"} ${file}`), {
     code: "INTERRUPTED",
     hint: "the partial file is kept as .part; run the same command with --resume to continue",
@@ -288,7 +354,7 @@ class ProgressBar {
     const width = Math.max(10, Math.min(30, (process.stderr.columns ?? 80) - 70));
     const filled = Math.round(fraction * width);
     const f = this.#t.formatBytes;
-    const line = `${p.name}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatEta(left)}`;
+    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatEta(left)}`;
     process.stderr.write(`\r${line}\x1b[K`);
     this.#drawn = true;
   }
@@ -298,7 +364,7 @@ class ProgressBar {
     const resumed = r.offset > 0 ? `, resumed at ${this.#t.formatBytes(r.offset)}` : "";
     const sha = r.sha256 ? `, sha256 ${r.sha256.slice(0, 16)}…` : ", not verified";
     process.stderr.write(
-      `\r${verb} ${r.name} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s${sha}\x1b[K\n`,
+      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s${sha}\x1b[K\n`,
     );
     this.#drawn = false;
   }

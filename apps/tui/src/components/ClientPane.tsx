@@ -1,7 +1,7 @@
 import { Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { ClientView } from "../model.js";
-import { truncate } from "../text.js";
+import { oneLine, truncate } from "../text.js";
 import { stateGlyph, useTheme } from "../theme.js";
 import { InputLine } from "./InputLine.js";
 import { ClientHeader, Pane, paneInner } from "./Pane.js";
@@ -25,7 +25,7 @@ export function ClientPane({ client, rect, isFocused, input, offset = 0 }: Clien
   const theme = useTheme();
   const inner = paneInner(rect);
   const transcriptHeight = Math.max(1, rect.height - 4);
-  const room = client.room ? `  ${client.room}` : "";
+  const room = client.room ? `  ${oneLine(client.room)}` : "";
   const marker = isFocused ? "▶ " : "";
   const stateText = `${stateGlyph(client.state)} ${client.state}`;
   const nick = truncate(`${marker}${client.id} ${client.nick}`, Math.max(4, inner - stateText.length - 2));

@@ -1,6 +1,6 @@
 import { Text } from "ink";
 import type { ClientState } from "../model.js";
-import { truncate } from "../text.js";
+import { oneLine, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 
 /** Props for {@link InputLine}. */
@@ -16,8 +16,10 @@ export function InputLine({ value, width, isFocused, state }: InputLineProps) {
   const theme = useTheme();
   const room = Math.max(1, width - 3);
   // Keep the end of a long line (where the cursor is) in view.
-  const chars = [...value];
-  const shown = chars.length > room ? `…${chars.slice(chars.length - room + 1).join("")}` : value;
+  // What was typed or pasted may hold control characters too: shown, like everything else.
+  const visible = oneLine(value);
+  const chars = [...visible];
+  const shown = chars.length > room ? `…${chars.slice(chars.length - room + 1).join("")}` : visible;
   if (!isFocused) {
     return (
       <Text color={theme.dim} wrap="truncate">

@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import type { Rect } from "../layout.js";
 import type { ClientState, ServerStatus } from "../model.js";
-import { truncate } from "../text.js";
+import { oneLine, truncate } from "../text.js";
 import { stateColor, stateGlyph, useTheme } from "../theme.js";
 
 /** Props for {@link Pane}. */
@@ -53,7 +53,7 @@ export function ServerHeader({
   const statusText = `${stateGlyph(status)} ${status}`;
   return (
     <Text wrap="truncate">
-      <Text bold>{title}</Text>
+      <Text bold>{oneLine(title)}</Text>
       {"  "}
       <Text color={stateColor(theme, status)}>{statusText}</Text>
       <Text color={theme.dim}>
@@ -85,7 +85,7 @@ export function ClientHeader({
   return (
     <Text wrap="truncate">
       <Text bold color={isFocused ? theme.accent : undefined}>
-        {name}
+        {oneLine(name)}
       </Text>
       {"  "}
       <Text color={stateColor(theme, state)}>{`${stateGlyph(state)} ${label}`}</Text>

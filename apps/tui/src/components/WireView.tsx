@@ -1,7 +1,7 @@
 import { Box, Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { ClientView } from "../model.js";
-import { formatBytes, tail, truncate } from "../text.js";
+import { formatBytes, oneLine, tail, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 import { WIRE_MARKS, type WireRole, wireRows, wireTotals } from "../wire.js";
 import { Pane, paneInner } from "./Pane.js";
@@ -24,7 +24,7 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
   const inner = paneInner(rect);
   const height = Math.max(1, rect.height - 4);
   const totals = wireTotals(client.wire);
-  const title = `wire · client ${client.id} ${client.nick}`;
+  const title = oneLine(`wire · client ${client.id} ${client.nick}`);
   const summary = `  → ${formatBytes(totals.outBytes)} in ${totals.outWrites} writes  ← ${formatBytes(totals.inBytes)} in ${totals.inReads} reads`;
   const rows = wireRows(client.wire, inner);
   const view = tail(rows, height, offset);
