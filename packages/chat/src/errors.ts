@@ -20,6 +20,7 @@ export type ChatErrorCode =
   | "TOO_MANY_ERRORS"
   | "SLOW_CONSUMER"
   | "IDLE_TIMEOUT"
+  | "LINE_TIMEOUT"
   | "SERVER_FULL"
   | "NOT_CONNECTED"
   | "STALLED"

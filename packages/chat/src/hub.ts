@@ -21,10 +21,12 @@ export interface Link {
   /** Queues bytes; never waits (a slow reader is cut off by `maxQueueBytes` instead). */
   write(data: Uint8Array): void;
   /**
-   * Bytes queued that the peer has not taken. A link that batches writes (corks) counts only what
-   * the kernel refused, and calls `ChatHub.checkQueue` once the batch is flushed.
+   * Every byte queued for the peer that it has not taken: a link that batches writes counts its
+   * batch and what the kernel refused, and calls `ChatHub.checkQueue` once the batch is flushed.
    */
   readonly bufferedBytes: number;
+  /** Hands the batch to the kernel now, before the turn ends (then calls `ChatHub.checkQueue`). Optional. */
+  flush?(): void;
   /** Flushes what is queued, then closes. */
   end(): void;
   /** Closes at once, dropping anything queued. */
@@ -47,8 +49,19 @@ export interface HubOptions {
   idleTimeoutMs: number;
   /** Messages per room replayed to a joiner. Default 50. */
   historySize: number;
-  /** A client whose outgoing queue passes this many bytes is disconnected. Default 1 MiB. */
+  /**
+   * A client's output queue, in bytes: every byte queued for it and not yet taken (this turn's
+   * batch, and what the kernel refused) counts, history replay included. A line that would take
+   * the queue past it disconnects the client (it has stopped reading). History replay to a joiner
+   * is cut to the newest messages that fit in half of it. Default 1 MiB.
+   */
   maxQueueBytes: number;
+  /**
+   * Every client's output queue together, in bytes. When a flush leaves more than this queued, the
+   * clients with the largest queues are disconnected until it fits; history replay is cut to what
+   * fits under it. Default 64 MiB; `Infinity` is off.
+   */
+  maxQueuedBytesTotal: number;
   /** Messages (lines) per `floodWindowMs` before a warning; twice that disconnects. Default 30; `Infinity` is off. */
   floodMessages: number;
   /** Default 5 000 ms. */
@@ -72,6 +85,7 @@ export const HUB_DEFAULTS: Readonly<HubOptions> = {
   idleTimeoutMs: 600_000,
   historySize: 50,
   maxQueueBytes: 1024 * 1024,
+  maxQueuedBytesTotal: 64 * 1024 * 1024,
   floodMessages: 30,
   floodWindowMs: 5_000,
   maxBadLines: 10,
@@ -107,6 +121,8 @@ export class Session {
   linesIn = 0;
   messagesIn = 0;
   bytesOut = 0;
+  /** The output queue as last counted towards the hub's total (see `ChatHub.checkQueue`). */
+  queuedBytes = 0;
   lastActiveAt = Date.now();
   /** `link.bytesIn` at the last idle sweep: a part of a line counts as activity too. */
   bytesInAtSweep = 0;
@@ -145,7 +161,8 @@ export class Session {
 interface Room {
   name: string;
   members: Set<Session>;
-  history: History<ChatEventOf<"message">>;
+  /** Messages as replayed (`history: true`), encoded once for every joiner to share. */
+  history: History<Encoded>;
 }
 
 /** An event encoded once for each mode, so a broadcast to many costs one serialisation. */
@@ -183,6 +200,8 @@ export class ChatHub extends EventEmitter {
   #messagesTotal = 0;
   #bytesOutClosed = 0;
   #bytesInClosed = 0;
+  /** Σ session.queuedBytes: every client's output queue as last counted (exact after #recount). */
+  #queuedTotal = 0;
   #idleSweep: NodeJS.Timeout | undefined;
   #isShuttingDown = false;
   /**
@@ -199,6 +218,10 @@ export class ChatHub extends EventEmitter {
   constructor(opts: Partial<HubOptions> = {}) {
     super();
     this.options = { ...HUB_DEFAULTS, ...opts };
+    for (const name of ["maxQueueBytes", "maxQueuedBytesTotal"] as const) {
+      const value = this.options[name];
+      if (!(value >= 1)) throw new RangeError(`${name} must be a number of bytes ≥ 1, got ${value}`);
+    }
     this.#nicks = new NickRegistry([this.options.serverName]);
     const idle = this.options.idleTimeoutMs;
     if (Number.isFinite(idle) && idle > 0) {
@@ -358,6 +381,7 @@ export class ChatHub extends EventEmitter {
     this.#nicks.release(session, session.nick);
     const why = session.closeReason ?? reason;
     if (session.isJoined) this.#leave(session, why);
+    this.#uncount(session);
     this.#bytesOutClosed += session.bytesOut;
     this.#bytesInClosed += session.link.bytesIn;
     if (this.listenerCount("disconnect") > 0) this.emit("disconnect", this.snapshot(session), why);
@@ -542,7 +566,7 @@ export class ChatHub extends EventEmitter {
       ts: Date.now(),
     };
     if (isAction) event.action = true;
-    room.history.push(event);
+    room.history.push(new Encoded({ ...event, history: true }));
     const e = new Encoded(event);
     for (const member of room.members) {
       // Text clients know what they typed; JSON clients get their message back with its id.
@@ -587,9 +611,30 @@ export class ChatHub extends EventEmitter {
     if (this.listenerCount("join") > 0) this.emit("join", { room: name, nick: s.nick });
   }
 
+  /**
+   * The room's last messages, newest ones first in line for the budget: as many as fit in half of
+   * the client's queue and under the server's total; the client is told how many were left out.
+   */
   #replayHistory(s: Session, room: Room | undefined): void {
     if (!room || room.history.size === 0) return;
-    for (const m of room.history.items()) this.#send(s, { ...m, history: true });
+    const { maxQueueBytes, maxQueuedBytesTotal } = this.options;
+    const queued = s.link.bufferedBytes;
+    const budget = Math.min(maxQueueBytes / 2 - queued, maxQueuedBytesTotal - this.#queuedTotal);
+    const items = room.history.items();
+    let first = items.length;
+    for (let bytes = 0; first > 0; first--) {
+      bytes += items[first - 1]!.for(s.mode).length;
+      if (bytes > budget) break;
+    }
+    if (first > 0) {
+      const shown = items.length - first;
+      this.#notice(
+        s,
+        "info",
+        `history: ${first} older message${first === 1 ? "" : "s"} not shown, only the last ${shown} fit in this connection's output queue`,
+      );
+    }
+    for (let i = first; i < items.length; i++) this.#sendRaw(s, items[i]!.for(s.mode));
   }
 
   #leave(s: Session, reason: string): void {
@@ -644,19 +689,89 @@ export class ChatHub extends EventEmitter {
     this.#sendRaw(s, e.for(s.mode));
   }
 
-  /** Writes without waiting; a client that has stopped reading is cut off rather than slowing the rest. */
+  /**
+   * Queues without waiting. A line that would take the client's queue past `maxQueueBytes` first
+   * sends this turn's batch on (a burst to a client that reads is taken by the kernel); if the
+   * line still does not fit, the client has stopped reading and is cut off: its queue never holds
+   * more than `maxQueueBytes`.
+   */
   #sendRaw(s: Session, bytes: Buffer): void {
     if (s.isClosed) return;
+    let queued = s.link.bufferedBytes + bytes.length;
+    if (queued > this.options.maxQueueBytes && s.link.flush) {
+      s.link.flush();
+      if (s.isClosed) return;
+      queued = s.link.bufferedBytes + bytes.length;
+    }
+    if (queued > this.options.maxQueueBytes) {
+      this.#cut(s, `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`);
+      return;
+    }
     s.bytesOut += bytes.length;
     s.link.write(bytes);
-    this.checkQueue(s);
+    this.#count(s, queued);
   }
 
-  /** Cuts off a client whose outgoing queue passed `maxQueueBytes`: it has stopped reading. */
+  /**
+   * A link calls this after flushing a batch: the client's queue is what the kernel refused now.
+   * Cuts off a client whose queue passed `maxQueueBytes`.
+   */
   checkQueue(s: Session): void {
-    if (s.isClosed || s.link.bufferedBytes <= this.options.maxQueueBytes) return;
-    s.closeReason = `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`;
+    if (s.isClosed) return;
+    const queued = s.link.bufferedBytes;
+    this.#count(s, queued);
+    if (queued > this.options.maxQueueBytes) {
+      this.#cut(s, `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`);
+    }
+  }
+
+  /**
+   * Holds every client's queue together under `maxQueuedBytesTotal`: when the count says it is
+   * over, it is made exact, and the clients with the largest queues are cut off until it fits.
+   * Called once per flush of every batch (a turn of the event loop), so it costs nothing per line.
+   */
+  checkQueuedTotal(): void {
+    const max = this.options.maxQueuedBytesTotal;
+    if (this.#queuedTotal <= max) return;
+    this.#recount();
+    if (this.#queuedTotal <= max) return;
+    const largestFirst = [...this.#sessions]
+      .filter((s) => !s.isClosed && s.queuedBytes > 0)
+      .sort((a, b) => b.queuedBytes - a.queuedBytes);
+    for (const s of largestFirst) {
+      if (this.#queuedTotal <= max) break;
+      this.#cut(
+        s,
+        `slow consumer: the server's output queues passed ${max} bytes, and this client's (${s.queuedBytes} bytes) was among the largest`,
+      );
+    }
+  }
+
+  /** Every queue counted afresh: queues that drained since they were last counted shrink. */
+  #recount(): void {
+    let total = 0;
+    this.#sessions.forEach((s) => {
+      s.queuedBytes = s.isClosed ? 0 : s.link.bufferedBytes;
+      total += s.queuedBytes;
+    });
+    this.#queuedTotal = total;
+  }
+
+  #count(s: Session, queued: number): void {
+    this.#queuedTotal += queued - s.queuedBytes;
+    s.queuedBytes = queued;
+  }
+
+  #uncount(s: Session): void {
+    this.#queuedTotal -= s.queuedBytes;
+    s.queuedBytes = 0;
+  }
+
+  /** Closes at once, dropping what is queued: the client stopped reading, so nothing more reaches it. */
+  #cut(s: Session, reason: string): void {
+    s.closeReason = reason;
     s.isClosed = true;
+    this.#uncount(s);
     s.link.destroy();
   }
 

@@ -14,10 +14,22 @@ export interface ChatServerOptions extends Partial<HubOptions> {
   maxLineBytes?: number;
   /** How long `close()` waits for clients to take the shutdown notice. Default 2 000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * Longest a line may take to arrive once its first byte is in, in ms: a client still sending one
+   * line after this is told (`LINE_TIMEOUT`) and disconnected, so one byte a second cannot hold a
+   * slot forever. Default 30 000; `Infinity` (or 0) is off.
+   */
+  frameTimeoutMs?: number;
 }
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
 const KICK_LINGER_MS = 2_000;
+/**
+ * A batch up to this size is joined into one buffer before it is written; a larger one is written
+ * buffer by buffer in one corked writev, so lines shared by many clients (a broadcast, the history
+ * replayed to every joiner) are not copied once per client.
+ */
+const JOIN_BATCH_BYTES = 16 * 1024;
 const noop = () => {};
 /** The hub's events, which a ChatServer passes on. */
 const HUB_EVENTS: ReadonlySet<string | symbol> = new Set([
@@ -49,6 +61,7 @@ class ChatTCPServer extends TCPServer {
         maxConnections: hub.options.maxClients,
         // Checked here (INVALID_OPTION); the hub's sweep enforces it, see ChatHandler.timeout.
         idleTimeoutMs: o.idleTimeoutMs ?? HUB_DEFAULTS.idleTimeoutMs,
+        frameTimeoutMs: o.frameTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs ?? 2_000,
       },
       ChatHandler as unknown as HandlerClass,
@@ -73,6 +86,7 @@ class ChatTCPServer extends TCPServer {
     const batched = this.#batched;
     this.#batched = [];
     for (let i = 0; i < batched.length; i++) batched[i]!.flush();
+    this.hub.checkQueuedTotal();
   }
 
   protected override refuse(request: unknown): void {
@@ -111,7 +125,10 @@ class HandlerLink implements Link {
     this.#h.send(bytes);
   }
   get bufferedBytes(): number {
-    return this.#h.request.writableLength;
+    return this.#h.queuedBytes;
+  }
+  flush(): void {
+    this.#h.flush();
   }
   end(): void {
     const socket = this.#h.request;
@@ -154,12 +171,17 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
   #batch: Uint8Array | Uint8Array[] | undefined;
   #batchBytes = 0;
 
+  /** Every byte queued for this client and not yet taken: this turn's batch, and what the kernel refused. */
+  get queuedBytes(): number {
+    return this.#batchBytes + this.request.writableLength;
+  }
+
   /** Writes this turn's batch in one write, then the slow-consumer check on what the kernel refused. */
   flush(): void {
     const batch = this.#batch;
     if (batch === undefined) return;
     this.#batch = undefined;
-    const bytes = Array.isArray(batch) ? Buffer.concat(batch, this.#batchBytes) : batch;
+    const batchBytes = this.#batchBytes;
     this.#batchBytes = 0;
     const socket = this.request;
     if (socket.destroyed || socket.writableEnded) return;
@@ -167,7 +189,15 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     // reader instead) and the batch is this turn's already, so wfile's promise per write would buy
     // nothing. Errors reach the socket's error listener, which ends the reads.
     this.info.framesOut++;
-    socket.write(bytes);
+    if (!Array.isArray(batch)) {
+      socket.write(batch);
+    } else if (batchBytes <= JOIN_BATCH_BYTES) {
+      socket.write(Buffer.concat(batch, batchBytes));
+    } else {
+      socket.cork();
+      for (let i = 0; i < batch.length; i++) socket.write(batch[i]!);
+      socket.uncork();
+    }
     if (this.#session) this.server.hub.checkQueue(this.#session);
   }
 
@@ -209,6 +239,13 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
 
   protected override onProtocolError(err: ProtocolError): void {
     if (this.#session) this.server.hub.protocolError(this.#session, err);
+  }
+
+  protected override onFrameTimeout(): void {
+    if (!this.#session) return;
+    const ms = this.frameTimeout;
+    const after = ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+    this.server.hub.kick(this.#session, "LINE_TIMEOUT", `line not completed within ${after}, disconnected`);
   }
 
   override finish(): void {

@@ -105,6 +105,7 @@ export abstract class BaseServer extends EventEmitter {
     checkCount("maxConnections", o.maxConnections);
     checkCount("requestQueueSize", o.requestQueueSize);
     checkMs("idleTimeoutMs", o.idleTimeoutMs);
+    checkMs("frameTimeoutMs", o.frameTimeoutMs);
     checkMs("drainTimeoutMs", o.drainTimeoutMs);
     checkMs("timeout", o.timeout);
     this.options = o;

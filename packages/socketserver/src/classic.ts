@@ -3,7 +3,8 @@ import { StreamRequestHandler } from "./stream-handler.js";
 
 /**
  * The classic first server: each line comes back as it was sent. A line it cannot take (over
- * 64 KiB, not UTF-8) is answered with one `ERR …` line instead of vanishing.
+ * 64 KiB, not UTF-8) is answered with one `ERR …` line instead of vanishing, and so is a line still
+ * incomplete after `frameTimeout` ms, before the connection is closed.
  * @example new TCPServer({ port: 0 }, EchoHandler)
  */
 export class EchoHandler extends StreamRequestHandler {
@@ -17,6 +18,10 @@ export class EchoHandler extends StreamRequestHandler {
 
   protected override async onProtocolError(err: ProtocolError): Promise<void> {
     await this.wfile.write(`ERR ${err.message}\n`);
+  }
+
+  protected override async onFrameTimeout(): Promise<void> {
+    await this.wfile.write(frameTimeoutLine(this.frameTimeout));
   }
 }
 
@@ -34,4 +39,13 @@ export class UpperHandler extends StreamRequestHandler {
   protected override async onProtocolError(err: ProtocolError): Promise<void> {
     await this.wfile.write(`ERR ${err.message}\n`);
   }
+
+  protected override async onFrameTimeout(): Promise<void> {
+    await this.wfile.write(frameTimeoutLine(this.frameTimeout));
+  }
+}
+
+/** The goodbye of a line server to a peer whose line took too long: one `ERR …` line. */
+function frameTimeoutLine(ms: number): string {
+  return `ERR line not completed within ${ms} ms; closing\n`;
 }

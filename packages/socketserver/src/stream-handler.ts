@@ -23,7 +23,11 @@ type Waiter = () => void;
 const kOwner: unique symbol = Symbol("netlab.owner");
 type OwnedSocket = net.Socket & { [kOwner]: StreamRequestHandler<unknown> };
 
-/** What `rfile` is: frames in, and raw bytes for binary protocols. Reads end (undefined) at EOF, on shutdown, idle timeout or reset. */
+/**
+ * What `rfile` is: frames in, and raw bytes for binary protocols. Reads end (undefined) at EOF, on
+ * shutdown, idle or frame timeout, or reset. A final frame without its terminator (a last line with
+ * no newline) is delivered only after a clean end of input (FIN); after a reset it is dropped.
+ */
 export interface StreamReader<F> extends AsyncIterable<F> {
   /** The next frame; undefined at EOF. */
   readFrame(): Promise<F | undefined>;
@@ -142,8 +146,10 @@ class StreamInfo implements ConnectionInfo {
  * socket's buffer is full, so a slow reader cannot grow the server's memory.
  *
  * Tunables (set as fields, read after `setup()`): `timeout` (idle ms, default the server's
- * `idleTimeoutMs`), `disableNagleAlgorithm` (default true), `maxReadBytes` (largest `readBytes(n)`).
- * Hooks: `onProtocolError(err)` for bad frames, `onIdleTimeout()` before an idle connection closes.
+ * `idleTimeoutMs`), `frameTimeout` (ms a partial frame may wait, default the server's
+ * `frameTimeoutMs`), `disableNagleAlgorithm` (default true), `maxReadBytes` (largest `readBytes(n)`).
+ * Hooks: `onProtocolError(err)` for bad frames, `onIdleTimeout()` before an idle connection closes,
+ * `onFrameTimeout()` before a connection stuck on a partial frame closes.
  * @example
  * class Upper extends StreamRequestHandler {
  *   override async handle() {
@@ -158,6 +164,13 @@ export class StreamRequestHandler<
   declare readonly request: net.Socket;
   /** Idle timeout in ms: no bytes in for this long closes the connection. Default: the server's `idleTimeoutMs`. */
   timeout: number;
+  /**
+   * Longest a frame may take to arrive, in ms, counted from when the handler waits on a frame whose
+   * first bytes are in (time the handler spends elsewhere does not count). Past it the connection
+   * is closed (`onFrameTimeout()` may say why first). Default: the server's `frameTimeoutMs`
+   * (30 000); 0 or `Infinity` is off.
+   */
+  frameTimeout: number;
   /** Send small writes at once (TCP_NODELAY). Default true: latency matters more than packet count. */
   disableNagleAlgorithm = true;
   /** Largest `rfile.readBytes(n)`, in bytes. Default 16 MiB. */
@@ -174,6 +187,16 @@ export class StreamRequestHandler<
   #decoder: Decoder<F> | undefined;
   #decoderEnded = false;
   #isEof = false;
+  /** The peer ended its side (FIN): a final unterminated frame is complete by its word. */
+  #isCleanEnd = false;
+  /**
+   * performance.now() when the handler began waiting on a partial frame; 0 while none is pending.
+   * One timestamp per connection, and a timer only while a partial frame waits: nothing per chunk.
+   */
+  #partialSince = 0;
+  #frameTimer: NodeJS.Timeout | undefined;
+  /** The last piece fed to the decoder ended mid-line and completed nothing (a line being dropped too). */
+  #isOpenPiece = false;
   #isPaused = false;
   #waiters: Waiter[] | undefined;
   // A read waiting for bytes, answered by #wake (one at a time; others wait in #waiters). Kept in
@@ -205,6 +228,7 @@ export class StreamRequestHandler<
   constructor(request: net.Socket, clientAddress: PeerAddress, server: S) {
     super(request, clientAddress, server);
     this.timeout = server.options.idleTimeoutMs;
+    this.frameTimeout = server.options.frameTimeoutMs;
     this.rfile = new Reader<F>(this as StreamRequestHandler<unknown>);
     this.wfile = new Writer(this as StreamRequestHandler<unknown>);
   }
@@ -244,6 +268,12 @@ export class StreamRequestHandler<
   /** Called when the connection idled out, before it is closed: a last chance to say why. Default: nothing. */
   protected onIdleTimeout(): void | Promise<void> {}
 
+  /**
+   * Called when a partial frame waited longer than `frameTimeout`, before the connection is closed:
+   * a last chance to say why (the protocol decides how). Default: nothing.
+   */
+  protected onFrameTimeout(): void | Promise<void> {}
+
   /** Frames in, and raw bytes for binary protocols. Reads end (undefined) at EOF, on shutdown, idle timeout or reset. */
   readonly rfile: StreamReader<F>;
 
@@ -266,6 +296,7 @@ export class StreamRequestHandler<
     this.#isClosed = true;
     this.#isEof = true;
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#frameTimer);
     this[kAbort](new NetworkError("CONNECTION_RESET", `connection from ${peerText(this)} closed`));
     this.#wake();
     this.#resolveClosed?.();
@@ -287,6 +318,7 @@ export class StreamRequestHandler<
 
   #onEnd(): void {
     this.#isEof = true;
+    this.#isCleanEnd = true;
     this.#wake();
   }
 
@@ -324,6 +356,7 @@ export class StreamRequestHandler<
   protected override async close(): Promise<void> {
     const socket = this.request;
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#frameTimer);
     if (this.#isClosed) return;
     this.#isDiscarding = true;
     this.#chunks = NO_CHUNKS;
@@ -353,15 +386,50 @@ export class StreamRequestHandler<
   }
 
   static #onIdleTimer(h: StreamRequestHandler<unknown>, ms: number): void {
-    void h.#idledOut(ms);
+    const reason = new NetworkError("TIMEOUT", `connection from ${peerText(h)} idle for ${ms} ms`);
+    void h.#timedOut(() => h.onIdleTimeout(), reason);
   }
 
-  async #idledOut(ms: number): Promise<void> {
+  /** A read found part of a frame and waits for the rest: the frame's deadline starts, once. */
+  #partialPending(): void {
+    if (this.#partialSince !== 0) return;
+    const ms = this.frameTimeout;
+    if (!(ms > 0 && Number.isFinite(ms)) || this.#isClosed) return;
+    this.#partialSince = performance.now();
+    if (this.#frameTimer === undefined) {
+      this.#frameTimer = setTimeout(StreamRequestHandler.#onFrameTimer, ms, this);
+      this.#frameTimer.unref();
+    }
+  }
+
+  /**
+   * The frame timer: armed once per pending frame and left running when the frame completes; if
+   * another partial frame began meanwhile it waits out that one's remainder, else it stops.
+   */
+  static #onFrameTimer(h: StreamRequestHandler<unknown>): void {
+    h.#frameTimer = undefined;
+    if (h.#partialSince === 0 || h.#isClosed || h.#isAborted) return;
+    const ms = h.frameTimeout;
+    const waited = performance.now() - h.#partialSince;
+    // libuv's clock is whole ms: a timer may fire up to a ms early by performance.now().
+    if (waited + 1 < ms) {
+      h.#frameTimer = setTimeout(StreamRequestHandler.#onFrameTimer, ms - waited, h);
+      h.#frameTimer.unref();
+      return;
+    }
+    const reason = new NetworkError(
+      "TIMEOUT",
+      `connection from ${peerText(h)}: a frame was still incomplete after ${ms} ms`,
+      { hint: "send each line whole; raise frameTimeoutMs (lab server --line-timeout) for slow links" },
+    );
+    void h.#timedOut(() => h.onFrameTimeout(), reason);
+  }
+
+  async #timedOut(goodbye: () => void | Promise<void>, reason: NetworkError): Promise<void> {
     // The goodbye comes first, while the handler still holds the connection, so its words are
     // written before the handler's end; a goodbye that hangs gets LINGER_MS.
-    const goodbye = (async () => this.onIdleTimeout())();
-    await settleWithin(goodbye, LINGER_MS);
-    this[kAbort](new NetworkError("TIMEOUT", `connection from ${peerText(this)} idle for ${ms} ms`));
+    await settleWithin((async () => goodbye())(), LINGER_MS);
+    this[kAbort](reason);
     this.#wake();
     if (!this.request.writableEnded) this.request.end();
     setTimeout(() => this.request.destroy(), LINGER_MS).unref();
@@ -470,15 +538,20 @@ export class StreamRequestHandler<
       }
       if (this.#isEof) {
         this.#decoderEnded = true;
-        this.#endDecoder(decoder);
+        // Only a clean end (FIN) completes a final unterminated frame: after a reset (or our own
+        // destroy) the bytes of an unfinished line are dropped, never delivered as if whole.
+        if (this.#isCleanEnd) this.#endDecoder(decoder);
         continue;
       }
+      if (decoder.bufferedBytes > 0 || this.#isOpenPiece) this.#partialPending();
+      else this.#partialSince = 0;
       return PENDING;
     }
   }
 
   /** Counts a frame that is about to be returned. */
   #deliver(frame: F): F {
+    this.#partialSince = 0;
     this.info.framesIn++;
     if (this.server[kWants].frameIn) this.server.emit("frameIn", this.info, frame);
     return frame;
@@ -532,6 +605,7 @@ export class StreamRequestHandler<
     try {
       frames = decoder.push(piece);
     } catch (err) {
+      this.#isOpenPiece = nl === -1;
       // A recoverable error: keep stream order (frames before it, the error, frames after it).
       const first = asProtocolError(err);
       for (const frame of first.frames as F[]) this.#pushItem(frame);
@@ -545,6 +619,7 @@ export class StreamRequestHandler<
       }
       return PENDING;
     }
+    this.#isOpenPiece = nl === -1 && frames.length === 0;
     if (frames.length === 0) return PENDING;
     if (frames.length === 1) return frames[0] as F;
     for (let i = 1; i < frames.length; i++) this.#pushItem(frames[i] as F);

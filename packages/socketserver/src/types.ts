@@ -59,6 +59,13 @@ export interface ServerOptions {
   maxConnections?: number;
   /** A stream connection with no bytes in for this long (ms) is closed and its handler's signal aborts. Default Infinity. */
   idleTimeoutMs?: number;
+  /**
+   * Longest a frame (a line) may take to arrive once its first byte is in, in ms: a stream
+   * connection whose handler waits on a partial frame for longer is closed (slowloris: one byte a
+   * second would otherwise hold a connection forever, as every byte resets the idle timeout). The
+   * handler's `onFrameTimeout()` may say why first. Default 30 000; `Infinity` is off.
+   */
+  frameTimeoutMs?: number;
   /** How long `shutdown()` waits for handlers to finish (ms) before destroying what is left. Default 5 000. */
   drainTimeoutMs?: number;
   /** Listen backlog. Default 511, as Node's (Python's 5 makes a burst of connects stall). */
@@ -79,6 +86,7 @@ export const SERVER_DEFAULTS: Readonly<ResolvedServerOptions> = {
   path: undefined,
   maxConnections: 10_000,
   idleTimeoutMs: Number.POSITIVE_INFINITY,
+  frameTimeoutMs: 30_000,
   drainTimeoutMs: 5_000,
   requestQueueSize: 511,
   allowReuseAddress: true,

@@ -3,22 +3,35 @@ import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
-/** What every mode gets: the options common to all servers, already checked. */
+/** What every mode gets: the options common to all servers, already checked, defaults filled in. */
 export interface ServerModeOptions {
   host: string;
   port: number;
-  /** `--max-clients`; undefined when not given (the framework default, 10 000, applies). */
-  maxConnections: number | undefined;
-  /** `--idle-timeout` in ms; undefined when not given. */
-  idleTimeoutMs: number | undefined;
+  /** `--max-clients`: connections served at once. Default 1 000 in every mode. */
+  maxConnections: number;
+  /** `--idle-timeout` in ms: a connection that sends nothing this long is closed. Default 600 000; 0 is off. */
+  idleTimeoutMs: number;
+  /** `--line-timeout` in ms: a line still incomplete after this closes its connection. Default 30 000; 0 is off. */
+  frameTimeoutMs: number;
+  /** How long shutdown waits for peers to take what is queued for them, in ms (300: one Ctrl-C ends within 1 s). */
+  drainTimeoutMs: number;
   /** Every option commander parsed, for modes that add their own. */
   raw: Record<string, unknown>;
 }
 
+/** The limits every mode of `lab server` applies unless told otherwise (the chat server's own). */
+export const SERVER_LIMIT_DEFAULTS = {
+  maxConnections: 1_000,
+  idleTimeoutMs: 600_000,
+  frameTimeoutMs: 30_000,
+  drainTimeoutMs: 300,
+} as const;
+
 /** One `--mode`: a line for --help and how to build its server (not yet listening). */
 export interface ServerMode {
   summary: string;
-  create(options: ServerModeOptions): Promise<BaseServer>;
+  /** The server, and the limits it applies beyond the common ones (for the `limits:` log line). */
+  create(options: ServerModeOptions): Promise<{ server: BaseServer; limits?: string }>;
 }
 
 /**
@@ -40,9 +53,13 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         port: o.port,
         maxClients: o.maxConnections,
         idleTimeoutMs: o.idleTimeoutMs,
+        frameTimeoutMs: o.frameTimeoutMs,
+        drainTimeoutMs: o.drainTimeoutMs,
         historySize: count("--history", "history"),
         floodMessages: flood === 0 ? Number.POSITIVE_INFINITY : flood,
+        maxQueuedBytesTotal: await maxQueued(o.raw.maxQueued),
       });
+
       chat.on("nick", (e: { from: string; to: string }) => log(`nick ${e.from} -> ${e.to}`));
       chat.on("disconnect", (p: { nick: string }, reason: string) => {
         if (reason !== "connection closed") log(`${p.nick} left: ${reason}`);
@@ -58,21 +75,22 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         });
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
-      return chat.socketServer;
+      const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
+      return { server: chat.socketServer, limits: queued };
     },
   },
   echo: {
     summary: "each line comes back as sent",
     async create(o) {
       const ss = await import("@netlab/socketserver");
-      return new ss.TCPServer(common(o), ss.EchoHandler);
+      return { server: new ss.TCPServer(common(o), ss.EchoHandler) };
     },
   },
   upper: {
     summary: "each line comes back upper-cased",
     async create(o) {
       const ss = await import("@netlab/socketserver");
-      return new ss.TCPServer(common(o), ss.UpperHandler);
+      return { server: new ss.TCPServer(common(o), ss.UpperHandler) };
     },
   },
 };
@@ -82,12 +100,33 @@ export const DEFAULT_SERVER_MODE = "chat";
 
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
-  return {
-    host: o.host,
-    port: o.port,
-    ...(o.maxConnections === undefined ? {} : { maxConnections: o.maxConnections }),
-    ...(o.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: o.idleTimeoutMs }),
-  };
+  const { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
+  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs };
+}
+
+/** `--max-queued SIZE` in bytes; undefined (the chat default, 64 MiB) when not given. */
+async function maxQueued(text: unknown): Promise<number | undefined> {
+  if (text === undefined) return undefined;
+  const { parseSize } = await import("@netlab/transfer");
+  const bytes = parseSize(String(text));
+  if (bytes === undefined || bytes < 64 * 1024) {
+    throw new UsageError(
+      `--max-queued must be a size of at least 64K, such as 64M or 1G, got ${JSON.stringify(text)}`,
+      "suffixes: K, M, G (powers of 1024), KB, MB, GB (powers of 1000)",
+    );
+  }
+  return bytes;
+}
+
+/** The limits in force, for the log: `1000 clients, idle timeout 600 s, line timeout 30 s`. */
+function limitsText(o: ServerModeOptions): string {
+  const seconds = (ms: number) => (ms === 0 ? "off" : `${ms / 1000} s`);
+  return `${o.maxConnections} clients, idle timeout ${seconds(o.idleTimeoutMs)}, line timeout ${seconds(o.frameTimeoutMs)}`;
+}
+
+function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return "unlimited";
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
 interface ServerOpts {
@@ -96,6 +135,7 @@ interface ServerOpts {
   port: string;
   maxClients?: string;
   idleTimeout?: string;
+  lineTimeout?: string;
   [key: string]: unknown;
 }
 
@@ -116,13 +156,24 @@ export function registerServer(program: Command): void {
     .option("--port <port>", "port to listen on (0 = any free port)", "5001")
     .option(
       "--max-clients <n>",
-      "connections served at once; the next gets one 'server full' line (default 10000; chat 1000)",
+      "connections served at once; the next gets one 'server full' line (default 1000)",
     )
-    .option("--idle-timeout <seconds>", "close a connection that sends nothing for this long (chat: 600)")
+    .option(
+      "--idle-timeout <seconds>",
+      "close a connection that sends nothing for this long; 0 = off (default 600)",
+    )
+    .option(
+      "--line-timeout <seconds>",
+      "close a connection whose line is still incomplete after this long (slowloris); 0 = off (default 30)",
+    )
     .option("--history <n>", "chat: messages a joiner sees from the room's past (default 50)")
     .option(
       "--flood <n>",
       "chat: messages per 5 s before a warning, twice that disconnects; 0 = off (default 30)",
+    )
+    .option(
+      "--max-queued <size>",
+      "chat: output queued for all clients together; past it the largest queues are cut (default 64M)",
     )
     .addHelpText(
       "after",
@@ -135,8 +186,10 @@ Examples:
   lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
 
-Logs go to stderr: 'listening on HOST:PORT (MODE)', then one line per connect and disconnect.
-Ctrl-C (or SIGTERM) shuts down gracefully and exits 0.`,
+Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
+stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
+Logs go to stderr: 'listening on HOST:PORT (MODE)', 'limits: …', then one line per connect and
+disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.`,
     )
     .action(action(async (opts: ServerOpts) => runServer(opts)));
 }
@@ -150,21 +203,25 @@ async function runServer(opts: ServerOpts): Promise<void> {
     );
   }
   const port = parsePort(opts.port, { allowZero: true });
+  const defaults = SERVER_LIMIT_DEFAULTS;
   const maxConnections =
     opts.maxClients === undefined
-      ? undefined
+      ? defaults.maxConnections
       : parseNumber("--max-clients", opts.maxClients, { min: 1, max: 1_000_000, integer: true });
-  const idleSeconds =
-    opts.idleTimeout === undefined
-      ? undefined
-      : parseNumber("--idle-timeout", opts.idleTimeout, { min: 0.001, max: 86_400 * 365, integer: false });
-  const server = await mode.create({
+  const ms = (flag: string, text: string | undefined, fallback: number) =>
+    text === undefined
+      ? fallback
+      : Math.round(parseNumber(flag, text, { min: 0, max: 86_400 * 365, integer: false }) * 1000);
+  const modeOptions: ServerModeOptions = {
     host: opts.host,
     port,
     maxConnections,
-    idleTimeoutMs: idleSeconds === undefined ? undefined : Math.round(idleSeconds * 1000),
+    idleTimeoutMs: ms("--idle-timeout", opts.idleTimeout, defaults.idleTimeoutMs),
+    frameTimeoutMs: ms("--line-timeout", opts.lineTimeout, defaults.frameTimeoutMs),
+    drainTimeoutMs: defaults.drainTimeoutMs,
     raw: opts,
-  });
+  };
+  const { server, limits } = await mode.create(modeOptions);
   logConnections(server);
 
   let signals = 0;
@@ -186,6 +243,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     await server.listen();
     const { host, port: bound } = server.address;
     log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
+    log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
     await server.serveForever();
   } finally {
     process.off("SIGINT", onSignal);
