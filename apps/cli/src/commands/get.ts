@@ -1,5 +1,7 @@
+import { escapeControls } from "@netlab/protocol/terminal";
 import type { Command } from "commander";
-import { action, ExitCode, UsageError } from "../run.js";
+import { parseNumber } from "../options.js";
+import { action, ExitCode, reportError, UsageError } from "../run.js";
 
 interface GetOpts {
   request?: string;
@@ -9,6 +11,9 @@ interface GetOpts {
   output?: string;
   include?: boolean;
   timeout: string;
+  maxTime?: string;
+  maxFilesize?: string;
+  maxRatio: string;
   maxRedirects: string;
   resolve: string[];
   silent?: boolean;
@@ -25,6 +30,9 @@ const EXIT_CODES: Record<string, number> = {
   TIMEOUT: 28,
   TLS_FAILURE: 35,
   TOO_MANY_REDIRECTS: 47,
+  BAD_CONTENT_ENCODING: 61,
+  BODY_TOO_LARGE: 63,
+  DECOMPRESSION_BOMB: 63,
   ABORTED: 130,
 };
 
@@ -47,6 +55,16 @@ export function registerGet(program: Command): void {
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
     .option("-i, --include", "print the status line and headers before the body")
     .option("--timeout <seconds>", "give up when connecting, the headers or any body chunk take longer", "30")
+    .option("-m, --max-time <seconds>", "give up when the whole transfer takes longer (exit 28)")
+    .option(
+      "--max-filesize <bytes>",
+      "refuse a body larger than this, e.g. 500K, 20M, 1G (exit 63; from Content-Length before writing)",
+    )
+    .option(
+      "--max-ratio <n>",
+      "refuse a gzip/deflate/br body that decodes to more than n times its size past 1 MiB (exit 63)",
+      "100",
+    )
     .option("--max-redirects <n>", "redirects to follow before giving up (exit 47)", "10")
     .option("--resolve <host:address>", "use this address for host, without DNS (repeatable)", collect, [])
     .option("-s, --silent", "no progress bar")
@@ -62,7 +80,9 @@ Examples:
 
 Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect,
 22 HTTP error (status ≥ 400; "HTTP Error 404: Not Found" on stderr, the body still on stdout),
-23 cannot write the output, 28 timeout, 35 TLS failure, 47 too many redirects, 130 interrupted.`,
+23 cannot write the output, 28 timeout (--timeout, --max-time), 35 TLS failure, 47 too many redirects,
+61 a corrupt compressed body, 63 larger than --max-filesize or a decompression bomb (--max-ratio),
+130 interrupted (Ctrl-C or SIGTERM; no partial file is left).`,
     )
     .action(action(async (url: string, opts: GetOpts) => runGet(url, opts)));
 }
@@ -78,6 +98,13 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       `--timeout must be a positive number of seconds, got ${JSON.stringify(opts.timeout)}`,
     );
   }
+  const maxTimeS =
+    opts.maxTime === undefined
+      ? undefined
+      : parseNumber("--max-time", opts.maxTime, { min: 0.001, max: 2_000_000 });
+  const maxBodyBytes =
+    opts.maxFilesize === undefined ? undefined : parseBytes("--max-filesize", opts.maxFilesize);
+  const maxRatio = parseNumber("--max-ratio", opts.maxRatio, { min: 1, max: Number.MAX_SAFE_INTEGER });
   const maxRedirects = Number(opts.maxRedirects);
   if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
     throw new UsageError(
@@ -100,10 +127,16 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     headers.push(["Content-Type", "application/x-www-form-urlencoded"]);
   }
 
+  // The first Ctrl-C or SIGTERM aborts the request (the partial file is removed, exit 130); a second
+  // one exits at once.
   const controller = new AbortController();
-  const onSigint = () => controller.abort(new Error("interrupted"));
-  process.once("SIGINT", onSigint);
-  const output = opts.output === undefined ? undefined : await openOutput(opts.output).catch(writeFailed);
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new Error("interrupted"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let output: Output | undefined;
   let progress: Progress | undefined;
   try {
     let res: import("@netlab/url").HttpResponse;
@@ -114,6 +147,9 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         body,
         form: form.length ? form : undefined,
         timeoutMs: timeoutS * 1000,
+        totalTimeoutMs: maxTimeS === undefined ? undefined : maxTimeS * 1000,
+        maxBodyBytes,
+        maxDecompressionRatio: maxRatio,
         maxRedirects,
         lookup: await createLookup(lib, resolve),
         signal: controller.signal,
@@ -127,10 +163,20 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       throw err;
     }
     if (opts.include) process.stdout.write(head(res.status, res.reason, res.headers));
+    // Opened only now: a refused answer (an HTTP error, a Content-Length over --max-filesize)
+    // never creates a file.
+    if (opts.output !== undefined) {
+      output = await openOutput(opts.output).catch((err) => {
+        void res.close();
+        return writeFailed(err);
+      });
+    }
     const dest = output?.stream ?? process.stdout;
+    // A decoded body's length is not the Content-Length: the bar then shows bytes, not a ratio.
+    const total = res.isDecoded ? undefined : res.contentLength;
     progress =
-      !opts.silent && process.stderr.isTTY && (res.contentLength ?? PROGRESS_MIN_BYTES) >= PROGRESS_MIN_BYTES
-        ? new Progress(res.contentLength)
+      !opts.silent && process.stderr.isTTY && (total ?? PROGRESS_MIN_BYTES) >= PROGRESS_MIN_BYTES
+        ? new Progress(total)
         : undefined;
     for await (const chunk of res.body) {
       progress?.add(chunk.length);
@@ -145,14 +191,19 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     if (err instanceof lib.URLError && code === "INVALID_URL") {
       throw new UsageError(err.message, err.hint);
     }
+    if (controller.signal.aborted) {
+      process.stderr.write("lab: interrupted\nhint: nothing was saved; run the command again to fetch it\n");
+      throw new ExitCode(130);
+    }
     if (err instanceof lib.URLError || code === "WRITE_FAILED") {
-      const e = err as { message: string; hint?: string };
-      process.stderr.write(`lab: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ""}`);
+      // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
+      reportError(err);
       throw new ExitCode(EXIT_CODES[code] ?? 1);
     }
     throw err;
   } finally {
-    process.off("SIGINT", onSigint);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }
 
@@ -176,8 +227,22 @@ async function createLookup(
 }
 
 function writeFailed(err: { message: string }): never {
-  process.stderr.write(`lab: ${err.message}\nhint: check that the directory exists and is writable\n`);
+  reportError({ message: err.message, hint: "check that the directory exists and is writable" });
   throw new ExitCode(EXIT_CODES.WRITE_FAILED!);
+}
+
+const BYTE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** A size as curl reads it: bytes, or with a K, M, G or T suffix (powers of 1024). */
+function parseBytes(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmgt]?)b?$/i.exec(text.trim());
+  const value = m ? Math.floor(Number(m[1]) * BYTE_UNITS[m[2]!.toUpperCase()]!) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new UsageError(
+      `${flag} must be a size in bytes (e.g. 1000, 500K, 20M, 1G), got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
 }
 
 function parseHeader(h: string): [string, string] {
@@ -240,13 +305,17 @@ async function readData(data: string): Promise<Uint8Array> {
   }
 }
 
-/** The status line and headers as `curl -i` shows them. */
+/**
+ * The status line and headers as `curl -i` shows them. On a terminal the server's text is shown,
+ * never obeyed (control and bidi characters escaped); piped, it is kept exact.
+ */
 function head(status: number, reason: string, headers: Headers): string {
   const lines = [`HTTP/1.1 ${status} ${reason}`];
   headers.forEach((value, name) => {
     lines.push(`${name}: ${value}`);
   });
-  return `${lines.join("\r\n")}\r\n\r\n`;
+  const shown = process.stdout.isTTY ? lines.map((line) => escapeControls(line)) : lines;
+  return `${shown.join("\r\n")}\r\n\r\n`;
 }
 
 function drained(stream: NodeJS.WritableStream): Promise<void> {
@@ -276,6 +345,8 @@ function writeError(err: Error): Error {
  * when the whole body has arrived. Anything else that exists — /dev/null, a FIFO, a symlink — is
  * written directly: renaming over it would replace the device or the link with a plain file.
  */
+type Output = Awaited<ReturnType<typeof openOutput>>;
+
 async function openOutput(file: string) {
   const fs = await import("node:fs");
   const existing = await fs.promises.lstat(file).catch(() => undefined);
