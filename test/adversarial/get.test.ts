@@ -40,7 +40,7 @@ const routes: Record<string, Route> = {
     res.writeHead(200);
     res.end(ONE_MIB);
   },
-  // Claims 1000 bytes, sends 1 MiB: Node's parser stops at the claim, the rest is not body.
+  // Content-Length says 200-odd bytes; decoded, the body is 18 000.
   // Sends a first chunk, then keeps the connection open until released (or the test ends).
   "/slow": (_req, res) => {
     res.writeHead(200, { "content-length": 10 * MiB });
@@ -53,7 +53,8 @@ const routes: Record<string, Route> = {
     res.on("close", () => clearInterval(timer));
   },
   "/hostile-error": (_req, res) => {
-    res.writeHead(500, "Oops \u009b2J \u202eevil");
+    // A C1 CSI (U+009B, sent as the byte 0x9B) in the reason phrase: "clear the screen".
+    res.writeHead(500, "Oops \u009b2J");
     res.end();
   },
 };
@@ -109,4 +110,113 @@ describe("#13 lab get: the known crash", () => {
       expect(existsSync(`${out}.part`)).toBe(false);
     }
   }, 30_000);
+});
+
+/** Polls `check` every 20 ms until it holds (fails after `timeoutMs`): for conditions no event announces. */
+async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function leftovers(prefix: string): string[] {
+  return readdirSync(dir).filter((f) => f.startsWith(prefix));
+}
+
+describe("#13 lab get: limits on what a server sends", () => {
+  it("#13: --max-time ends a transfer that trickles forever with exit 28, leaving no file", async () => {
+    const out = join(dir, "trickle.txt");
+    const started = Date.now();
+    const r = await runLab(["get", "--max-time", "1", "-o", out, `${base}/trickle`]);
+    expect(r.code).toBe(28);
+    expect(r.stderr).toContain(`lab: operation timed out after 1 s (${base}/trickle)`);
+    expectCleanFailure(r);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(leftovers("trickle")).toEqual([]);
+  });
+
+  it("#13: --max-filesize refuses a larger Content-Length with exit 63 before writing anything", async () => {
+    const r = await runLab(["get", "--max-filesize", "1000", "-o", join(dir, "cl.bin"), `${base}/one-mib`]);
+    expect(r.code).toBe(63);
+    expect(r.stderr).toContain(`is ${MiB} bytes (Content-Length), more than the limit of 1000 bytes`);
+    expectCleanFailure(r);
+    expect(leftovers("cl.bin")).toEqual([]);
+  });
+
+  it("#13: --max-filesize stops a body without a Content-Length once it passes the limit (exit 63)", async () => {
+    const r = await runLab([
+      "get",
+      "--max-filesize",
+      "100K",
+      "-o",
+      join(dir, "chunked.bin"),
+      `${base}/one-mib-chunked`,
+    ]);
+    expect(r.code).toBe(63);
+    expect(r.stderr).toContain("is larger, more than the limit of 102400 bytes");
+    expectCleanFailure(r);
+    expect(leftovers("chunked.bin")).toEqual([]);
+  });
+
+  it("#13: --max-filesize counts decoded bytes, so a small Content-Length cannot hide a large body", async () => {
+    const r = await runLab([
+      "get",
+      "--max-filesize",
+      "10000",
+      "-o",
+      join(dir, "lie.txt"),
+      `${base}/gzip-text`,
+    ]);
+    expect(r.code).toBe(63);
+    expectCleanFailure(r);
+    expect(leftovers("lie.txt")).toEqual([]);
+  });
+
+  it("still decodes an honest gzip body", async () => {
+    const r = await runLab(["get", `${base}/gzip-text`]);
+    expect(r).toEqual({ code: 0, stdout: "hello, compressed\n".repeat(1000), stderr: "" });
+  });
+
+  it("#13: a 1 MB gzip bomb (1 GiB decoded) fails with exit 63 and leaves no file, having written little", async () => {
+    const out = join(dir, "bomb.bin");
+    const r = await runLab(["get", "-o", out, `${base}/bomb`]);
+    expect(r.code).toBe(63);
+    expect(r.stderr).toMatch(
+      /lab: the gzip body of .*\/bomb decodes to over \d+ bytes from \d+: more than 100 times larger/,
+    );
+    expectCleanFailure(r);
+    // What was decoded before the guard tripped stays far below the gigabyte.
+    const decoded = Number(/decodes to over (\d+) bytes/.exec(r.stderr)?.[1]);
+    expect(decoded).toBeLessThan(64 * MiB);
+    expect(leftovers("bomb.bin")).toEqual([]);
+  });
+
+  it("#13: shows a server's reason phrase escaped, never as live control codes", async () => {
+    const r = await runLab(["get", `${base}/hostile-error`]);
+    expect(r.code).toBe(22);
+    expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 500: Oops <U+009B>2J");
+    expect(r.stderr).not.toContain("\u009b");
+    expectCleanFailure(r);
+  });
+});
+
+describe("#13 lab get: one signal stops it", () => {
+  it.each(["SIGINT", "SIGTERM"] as const)(
+    "#13: one %s ends a download within 1 s, exit 130, no partial file left",
+    async (signal) => {
+      const out = join(dir, `stopped-${signal}.bin`);
+      const lab = startLab(["get", "-o", out, `${base}/slow`]);
+      await until(() => existsSync(`${out}.part`) && statSync(`${out}.part`).size > 0, "the .part file");
+      const sent = Date.now();
+      expect(await lab.stop(signal)).toBe(130);
+      expect(Date.now() - sent).toBeLessThan(1_000);
+      expect(lab.stderr()).toBe(
+        "lab: interrupted\nhint: nothing was saved; run the command again to fetch it\n",
+      );
+      expect(leftovers(`stopped-${signal}`)).toEqual([]);
+    },
+  );
 });
