@@ -656,7 +656,7 @@ async function* readBody(
       ) {
         throw new URLError(
           "DECOMPRESSION_BOMB",
-          `the ${codings.join("+")} body of ${url} decodes to over ${decodedBytes} bytes from ${wireBytes}: more than ${limits.maxDecompressionRatio} times larger, a likely decompression bomb`,
+          `the ${codings.join("+")} body of ${url} grew to ${decodedBytes} bytes from ${wireBytes} received: more than ${limits.maxDecompressionRatio} times larger, a likely decompression bomb`,
           {
             reason: "decompression bomb",
             url,
