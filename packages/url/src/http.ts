@@ -439,12 +439,11 @@ class Timers {
     return this.expired === "total" ? this.#totalMs : this.#idleMs;
   }
 
-  /** Progress was made: the idle limit starts again. */
+  /** Progress was made: the idle limit starts again (refresh() reuses the timer: once per chunk). */
   reset(): void {
-    if (this.#idle) clearTimeout(this.#idle);
-    this.#idle = undefined;
     if (this.#idleMs === Number.POSITIVE_INFINITY || this.#controller.signal.aborted) return;
-    this.#idle = setTimeout(() => this.#expire("idle"), this.#idleMs);
+    if (this.#idle) this.#idle.refresh();
+    else this.#idle = setTimeout(() => this.#expire("idle"), this.#idleMs);
   }
 
   /** The request is over: no timer may keep the process alive. */
