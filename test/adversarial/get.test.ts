@@ -3,7 +3,20 @@
 // Ctrl-C ends the download without leaving a partial file.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -219,4 +232,26 @@ describe("#13 lab get: one signal stops it", () => {
       expect(leftovers(`stopped-${signal}`)).toEqual([]);
     },
   );
+
+  it("#13: one SIGINT ends it within 1 s even when the reader of -o FIFO stopped reading", async () => {
+    const fifo = join(dir, "stuck.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    // A reader that opens the FIFO and never reads: the pipe fills, lab's writes block.
+    const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    onTestFinished(() => closeSync(fd));
+    const lab = startLab(["get", "-o", fifo, `${base}/one-mib`]);
+    // Bytes in the FIFO: lab is writing; it fills the pipe again at once and stays blocked.
+    const peek = Buffer.alloc(16);
+    await until(() => {
+      try {
+        return readSync(fd, peek) > 0;
+      } catch {
+        return false; // EAGAIN: nothing written yet
+      }
+    }, "lab to write into the FIFO");
+    const sent = Date.now();
+    expect(await lab.stop("SIGINT")).toBe(130);
+    expect(Date.now() - sent).toBeLessThan(1_000);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+  });
 });

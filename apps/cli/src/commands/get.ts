@@ -129,6 +129,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
 
   // The first Ctrl-C or SIGTERM aborts the request (the partial file is removed, exit 130); a second
   // one exits at once.
+  const started = Date.now();
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -172,6 +173,11 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       });
     }
     const dest = output?.stream ?? process.stdout;
+    // urlopen's own timers stop reading; this stops a wait for a reader that does not read.
+    const writeSignal =
+      maxTimeS === undefined
+        ? controller.signal
+        : AbortSignal.any([controller.signal, outputDeadline(maxTimeS - (Date.now() - started) / 1000)]);
     // A decoded body's length is not the Content-Length: the bar then shows bytes, not a ratio.
     const total = res.isDecoded ? undefined : res.contentLength;
     progress =
@@ -180,31 +186,44 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         : undefined;
     for await (const chunk of res.body) {
       progress?.add(chunk.length);
-      if (!dest.write(chunk)) await drained(dest);
+      if (!dest.write(chunk)) await drained(dest, writeSignal);
     }
     progress?.done();
     await output?.commit();
   } catch (err) {
     progress?.interrupt();
+    const failure = reported(err, controller.signal.aborted, lib);
+    // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
+    // file is removed if that can be done in time, and the exit does not wait longer for it.
+    if (failure instanceof ExitCode) setTimeout(() => process.exit(failure.code), DISCARD_GRACE_MS).unref();
     await output?.discard();
-    const code = (err as { code?: string }).code ?? "";
-    if (err instanceof lib.URLError && code === "INVALID_URL") {
-      throw new UsageError(err.message, err.hint);
-    }
-    if (controller.signal.aborted) {
-      process.stderr.write("lab: interrupted\nhint: nothing was saved; run the command again to fetch it\n");
-      throw new ExitCode(130);
-    }
-    if (err instanceof lib.URLError || code === "WRITE_FAILED") {
-      // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
-      reportError(err);
-      throw new ExitCode(EXIT_CODES[code] ?? 1);
-    }
-    throw err;
+    throw failure;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** How long a failed `lab get` waits for its partial file to be closed and removed, in ms. */
+const DISCARD_GRACE_MS = 500;
+
+/**
+ * What a failure ends with: an ExitCode once its `lab:`/`hint:` lines are printed (curl's code;
+ * 130 when interrupted), a UsageError, or the error itself for reportError to print.
+ */
+function reported(err: unknown, isInterrupted: boolean, lib: typeof import("@netlab/url")): unknown {
+  const code = (err as { code?: string }).code ?? "";
+  if (err instanceof lib.URLError && code === "INVALID_URL") return new UsageError(err.message, err.hint);
+  if (isInterrupted) {
+    process.stderr.write("lab: interrupted\nhint: nothing was saved; run the command again to fetch it\n");
+    return new ExitCode(130);
+  }
+  if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "TIMEOUT") {
+    // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
+    reportError(err);
+    return new ExitCode(EXIT_CODES[code] ?? 1);
+  }
+  return err;
 }
 
 /**
@@ -318,22 +337,54 @@ function head(status: number, reason: string, headers: Headers): string {
   return `${shown.join("\r\n")}\r\n\r\n`;
 }
 
-function drained(stream: NodeJS.WritableStream): Promise<void> {
+/**
+ * Waits for `stream` to take more. A reader that stopped reading (a paused pager, a stuck FIFO)
+ * must not hold `lab get` past Ctrl-C or --max-time: `signal` ends the wait with its reason.
+ */
+function drained(stream: NodeJS.WritableStream, signal: AbortSignal): Promise<void> {
   // A stream that already failed will never drain: fail now rather than wait forever.
   const failed = (stream as import("node:stream").Writable).errored;
   if (failed) return Promise.reject(writeError(failed));
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const onDrain = () => {
+    const done = () => {
+      stream.off("drain", onDrain);
       stream.off("error", onError);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onDrain = () => {
+      done();
       resolve();
     };
     const onError = (err: Error) => {
-      stream.off("drain", onDrain);
+      done();
       reject(writeError(err));
+    };
+    const onAbort = () => {
+      done();
+      reject(signal.reason);
     };
     stream.once("drain", onDrain);
     stream.once("error", onError);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** Fires after `seconds` with --max-time's TIMEOUT (exit 28), for a write the reader never takes. */
+function outputDeadline(seconds: number): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        Object.assign(new Error("operation timed out: the output was not read within --max-time"), {
+          code: "TIMEOUT",
+          hint: "whatever reads lab's output stopped reading; raise --max-time",
+        }),
+      ),
+    Math.max(0, seconds * 1000),
+  );
+  timer.unref();
+  return controller.signal;
 }
 
 function writeError(err: Error): Error {
@@ -352,34 +403,56 @@ async function openOutput(file: string) {
   const existing = await fs.promises.lstat(file).catch(() => undefined);
   const isDirect = existing !== undefined && !existing.isFile();
   const target = isDirect ? file : `${file}.part`;
-  const stream = fs.createWriteStream(target);
-  await new Promise<void>((resolve, reject) => {
-    stream.once("open", () => resolve());
-    stream.once("error", (err) =>
-      reject(Object.assign(new Error(`cannot write ${file}: ${err.message}`), { code: "WRITE_FAILED" })),
-    );
-  });
+  const failed = (err: Error) =>
+    Object.assign(new Error(`cannot write ${file}: ${err.message}`), { code: "WRITE_FAILED" });
+  const isFifo = isDirect && (await fs.promises.stat(file).catch(() => undefined))?.isFIFO() === true;
+  let stream: import("node:stream").Writable;
+  if (isFifo) {
+    stream = await openFifo(file).catch((err: Error) => {
+      throw failed(err);
+    });
+  } else {
+    const fileStream = fs.createWriteStream(target);
+    await new Promise<void>((resolve, reject) => {
+      fileStream.once("open", () => resolve());
+      fileStream.once("error", (err) => reject(failed(err)));
+    });
+    stream = fileStream;
+  }
   let writeError: Error | undefined;
   stream.on("error", (err) => {
     writeError = err;
   });
-  const close = () => new Promise<void>((resolve) => stream.end(() => resolve()));
+  const closed = () =>
+    stream.closed ? Promise.resolve() : new Promise<void>((resolve) => stream.once("close", () => resolve()));
   return {
     stream,
     async commit() {
-      await close();
-      if (writeError) {
-        throw Object.assign(new Error(`cannot write ${file}: ${writeError.message}`), {
-          code: "WRITE_FAILED",
-        });
-      }
+      await new Promise<void>((resolve) => stream.end(() => resolve()));
+      await closed();
+      if (writeError) throw failed(writeError);
       if (!isDirect) await fs.promises.rename(target, file);
     },
+    /** Drops what is not written yet (a reader that stopped reading must not hold it) and removes the .part. */
     async discard() {
-      if (!stream.closed) await close();
+      stream.destroy();
+      await closed();
       if (!isDirect) await fs.promises.rm(target, { force: true });
     },
   };
+}
+
+/**
+ * A FIFO is opened in the thread pool (the open waits for a reader), then written through the
+ * event loop as a pipe: a reader that stops reading then blocks no thread, and a blocked thread
+ * would keep even process.exit() from ending lab.
+ */
+async function openFifo(file: string): Promise<import("node:stream").Writable> {
+  const [fs, net] = await Promise.all([import("node:fs"), import("node:net")]);
+  const fd = await new Promise<number>((resolve, reject) =>
+    fs.open(file, "w", (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
+  return new net.Socket({ fd, readable: false, writable: true });
 }
 
 /** A one-line progress bar on stderr, redrawn at most ten times a second. */
