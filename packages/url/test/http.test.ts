@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
+import { type AddressInfo, createServer } from "node:net";
 import { gzipSync } from "node:zlib";
 import { HTTPError, staticLookup, URLError, urlopen } from "@netlab/url";
 import getPort from "get-port";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { type Route, type RouteServer, startRouteServer } from "../../../test/helpers/http.js";
 
 const BIG = Buffer.alloc(8 * 1024 * 1024);
@@ -297,5 +298,29 @@ describe("urlopen limits (#13)", () => {
     const res = await urlopen(`${at}/trickle`, { signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
     expect((await failure(res.bytes())).code).toBe("ABORTED");
+  });
+});
+
+describe("urlopen and a server that closes as soon as it has sent (#13)", () => {
+  it("#13: a slow reader gets the whole body though the server sent its FIN long before (undici 6 crashed)", async () => {
+    const body = Buffer.alloc(1024 * 1024, 0x61);
+    // python3 -m http.server's way: HTTP/1.0, Content-Length, the body, then close at once.
+    const server = createServer((socket) => {
+      socket.once("data", () => {
+        socket.write(`HTTP/1.0 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        socket.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port: rawPort } = server.address() as AddressInfo;
+    const res = await urlopen(`http://127.0.0.1:${rawPort}/`);
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      // A reader slower than the network (a disk, a terminal): the parser falls behind the socket.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(size).toBe(body.length);
   });
 });
