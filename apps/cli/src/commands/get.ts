@@ -192,7 +192,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     await output?.commit();
   } catch (err) {
     progress?.interrupt();
-    const failure = reported(err, controller.signal.aborted, lib);
+    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, lib);
     // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
     // file is removed if that can be done in time, and the exit does not wait longer for it.
     if (failure instanceof ExitCode) setTimeout(() => process.exit(failure.code), DISCARD_GRACE_MS).unref();
@@ -211,11 +211,19 @@ const DISCARD_GRACE_MS = 500;
  * What a failure ends with: an ExitCode once its `lab:`/`hint:` lines are printed (curl's code;
  * 130 when interrupted), a UsageError, or the error itself for reportError to print.
  */
-function reported(err: unknown, isInterrupted: boolean, lib: typeof import("@netlab/url")): unknown {
+function reported(
+  err: unknown,
+  isInterrupted: boolean,
+  isToFile: boolean,
+  lib: typeof import("@netlab/url"),
+): unknown {
   const code = (err as { code?: string }).code ?? "";
   if (err instanceof lib.URLError && code === "INVALID_URL") return new UsageError(err.message, err.hint);
   if (isInterrupted) {
-    process.stderr.write("lab: interrupted\nhint: nothing was saved; run the command again to fetch it\n");
+    const hint = isToFile
+      ? "nothing was saved; run the command again to fetch it"
+      : "what was printed is only the start of the body; run the command again to fetch it";
+    process.stderr.write(`lab: interrupted\nhint: ${hint}\n`);
     return new ExitCode(130);
   }
   if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "TIMEOUT") {
