@@ -60,6 +60,7 @@ const routes: Record<string, Route> = {
     res.write(ONE_MIB.subarray(0, 64 * 1024));
     releaseSlow = () => res.destroy();
   },
+  "/silent": () => {},
   "/trickle": (_req, res) => {
     res.writeHead(200);
     const timer = setInterval(() => res.write("x"), 100);
@@ -232,6 +233,22 @@ describe("#13 lab get: one signal stops it", () => {
       expect(leftovers(`stopped-${signal}`)).toEqual([]);
     },
   );
+
+  it("#13: one SIGINT ends it within 1 s while it waits for an answer that never comes", async () => {
+    const out = join(dir, "silent.txt");
+    let asked: () => void = () => {};
+    const isAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    http.server.once("request", () => asked());
+    const lab = startLab(["get", "-o", out, `${base}/silent`]);
+    await isAsked;
+    const sent = Date.now();
+    expect(await lab.stop("SIGINT")).toBe(130);
+    expect(Date.now() - sent).toBeLessThan(1_000);
+    expect(lab.stderr()).toMatch(/^lab: interrupted\nhint: .+\n$/);
+    expect(leftovers("silent")).toEqual([]);
+  });
 
   it("#13: one SIGINT ends it within 1 s even when the reader of -o FIFO stopped reading", async () => {
     const fifo = join(dir, "stuck.fifo");
