@@ -250,6 +250,22 @@ describe("#13 lab get: one signal stops it", () => {
     expect(leftovers("silent")).toEqual([]);
   });
 
+  it("#13: one SIGINT ends it within 1 s while -o FIFO waits for a reader that never comes", async () => {
+    const fifo = join(dir, "lonely.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    let asked: () => void = () => {};
+    const isAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    http.server.once("request", () => asked());
+    const lab = startLab(["get", "-o", fifo, `${base}/one-mib`]);
+    await isAsked;
+    const sent = Date.now();
+    expect(await lab.stop("SIGINT")).toBe(130);
+    expect(Date.now() - sent).toBeLessThan(1_000);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+  });
+
   it("#13: one SIGINT ends it within 1 s even when the reader of -o FIFO stopped reading", async () => {
     const fifo = join(dir, "stuck.fifo");
     expect(spawnSync("mkfifo", [fifo]).status).toBe(0);

@@ -167,8 +167,9 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     // Opened only now: a refused answer (an HTTP error, a Content-Length over --max-filesize)
     // never creates a file.
     if (opts.output !== undefined) {
-      output = await openOutput(opts.output).catch((err) => {
+      output = await openOutput(opts.output, controller.signal).catch((err) => {
         void res.close();
+        if (controller.signal.aborted) throw err;
         return writeFailed(err);
       });
     }
@@ -406,7 +407,7 @@ function writeError(err: Error): Error {
  */
 type Output = Awaited<ReturnType<typeof openOutput>>;
 
-async function openOutput(file: string) {
+async function openOutput(file: string, signal: AbortSignal) {
   const fs = await import("node:fs");
   const existing = await fs.promises.lstat(file).catch(() => undefined);
   const isDirect = existing !== undefined && !existing.isFile();
@@ -416,7 +417,8 @@ async function openOutput(file: string) {
   const isFifo = isDirect && (await fs.promises.stat(file).catch(() => undefined))?.isFIFO() === true;
   let stream: import("node:stream").Writable;
   if (isFifo) {
-    stream = await openFifo(file).catch((err: Error) => {
+    stream = await openFifo(file, signal).catch((err: Error) => {
+      if (signal.aborted) throw err;
       throw failed(err);
     });
   } else {
@@ -450,17 +452,30 @@ async function openOutput(file: string) {
   };
 }
 
+/** How often `-o FIFO` looks for a reader to appear, in ms (a FIFO announces none). */
+const FIFO_READER_POLL_MS = 100;
+
 /**
- * A FIFO is opened in the thread pool (the open waits for a reader), then written through the
- * event loop as a pipe: a reader that stops reading then blocks no thread, and a blocked thread
- * would keep even process.exit() from ending lab.
+ * A FIFO is opened without blocking (a blocking open waits in a pool thread for a reader, and a
+ * blocked thread keeps even process.exit() from ending lab), retried until a reader comes or
+ * `signal` fires, then written through the event loop as a pipe, so a reader that stops reading
+ * blocks no thread either.
  */
-async function openFifo(file: string): Promise<import("node:stream").Writable> {
+async function openFifo(file: string, signal: AbortSignal): Promise<import("node:stream").Writable> {
   const [fs, net] = await Promise.all([import("node:fs"), import("node:net")]);
-  const fd = await new Promise<number>((resolve, reject) =>
-    fs.open(file, "w", (err, fd) => (err ? reject(err) : resolve(fd))),
-  );
-  return new net.Socket({ fd, readable: false, writable: true });
+  const flags = fs.constants.O_WRONLY | fs.constants.O_NONBLOCK;
+  for (;;) {
+    if (signal.aborted) throw signal.reason;
+    try {
+      const fd = await new Promise<number>((resolve, reject) =>
+        fs.open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))),
+      );
+      return new net.Socket({ fd, readable: false, writable: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENXIO") throw err; // ENXIO: no reader yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, FIFO_READER_POLL_MS));
+  }
 }
 
 /** A one-line progress bar on stderr, redrawn at most ten times a second. */
