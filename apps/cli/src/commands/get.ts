@@ -2,6 +2,7 @@ import { escapeControls } from "@netlab/protocol/terminal";
 import type { Command } from "commander";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
+import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 
 interface GetOpts {
   request?: string;
@@ -33,7 +34,7 @@ const EXIT_CODES: Record<string, number> = {
   BAD_CONTENT_ENCODING: 61,
   BODY_TOO_LARGE: 63,
   DECOMPRESSION_BOMB: 63,
-  ABORTED: 130,
+  ABORTED: EXIT_INTERRUPTED,
 };
 
 /** Bodies at least this large get a progress bar on a terminal. */
@@ -131,12 +132,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   // one exits at once.
   const started = Date.now();
   const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort(new Error("interrupted"));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stopSignals = onInterrupt(() => controller.abort(new Error("interrupted")));
   let output: Output | undefined;
   let progress: Progress | undefined;
   try {
@@ -200,8 +196,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     await output?.discard();
     throw failure;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopSignals();
   }
 }
 

@@ -2,6 +2,7 @@ import type { EchoDatagram, PingEvent, PingSummary, ReceivedDatagram } from "@ne
 import type { Command } from "commander";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
+import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 
 /** The largest UDP payload over IPv4 (65,535 − 20 IP − 8 UDP header bytes). Kept here so --help needs no import. */
 const MAX_PAYLOAD = 65_507;
@@ -13,8 +14,6 @@ const MIN_INTERVAL_S = 0.002;
 const MAX_SECONDS = 2_000_000;
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
 const DEFAULT_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
-/** The exit code of a client command stopped by Ctrl-C or SIGTERM, as a shell reports it. */
-const EXIT_INTERRUPTED = 130;
 
 /** `lab udp echo|ping|send|listen`: the classic UDP pinger lab, with a network emulator. */
 export function registerUdp(program: Command): void {
@@ -427,23 +426,9 @@ async function untilSignal(
   }
 }
 
-/** Calls `first` on the first SIGINT/SIGTERM, exits 130 on the second; returns a function that detaches. */
+/** Every udp command's Ctrl-C/SIGTERM: `first` on the first, exit 130 on the second. */
 function onSignals(first: () => void): () => void {
-  let count = 0;
-  const handler = (signal: NodeJS.Signals) => {
-    count++;
-    if (count > 1) {
-      log(`${signal} again: exiting without waiting`);
-      process.exit(EXIT_INTERRUPTED);
-    }
-    first();
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return () => {
-    process.off("SIGINT", handler);
-    process.off("SIGTERM", handler);
-  };
+  return onInterrupt(first, { onAgain: (signal) => log(`${signal} again: exiting without waiting`) });
 }
 
 async function readStdin(): Promise<Buffer> {
