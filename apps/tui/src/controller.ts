@@ -12,13 +12,7 @@ import {
   type ServerView,
   type WireChunk,
 } from "./model.js";
-import {
-  appendLine,
-  checkClientCount,
-  errorText,
-  SceneController,
-  type SceneSlot,
-} from "./scene/controller.js";
+import { appendLine, errorText, SceneController, type SceneSlot } from "./scene/controller.js";
 
 export { errorText };
 
@@ -87,8 +81,6 @@ interface ClientSlot extends SceneSlot<ClientView> {
 export class LabController extends SceneController<LabSnapshot, ClientSlot> implements LabControls {
   readonly #factory: ChatFactory;
   readonly #limits: LabLimits;
-  readonly #host: string;
-  readonly #initialClients: number;
   readonly #statsIntervalMs: number;
   #server: LabChatServer | undefined;
   #lastStats = { at: 0, messagesTotal: 0 };
@@ -100,24 +92,10 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       maxWireChunks: opts.maxWireChunks ?? LAB_LIMITS.maxWireChunks,
       maxLogLines: opts.maxLogLines ?? LAB_LIMITS.maxLogLines,
     };
-    const host = opts.host ?? "127.0.0.1";
-    const server: ServerView = {
-      host,
-      port: opts.port ?? 0,
-      status: "starting",
-      peers: [],
-      log: [],
-      messagesPerSecond: 0,
-      messagesTotal: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-    };
-    super({ scene: "chat", server, clients: [] }, limits.maxLogLines);
+    const server = { peers: [], messagesPerSecond: 0, messagesTotal: 0, bytesIn: 0, bytesOut: 0 };
+    super("chat", server, { ...opts, what: "clients", maxLogLines: limits.maxLogLines });
     this.#factory = factory;
     this.#limits = limits;
-    this.#host = host;
-    this.#initialClients = opts.clients ?? 3;
-    checkClientCount(this.#initialClients, "clients");
     this.#statsIntervalMs = opts.statsIntervalMs ?? 500;
   }
 
@@ -126,14 +104,14 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
     const address = await this.#listen();
     this.every(this.#statsIntervalMs, () => this.#refreshStats());
     const ids: number[] = [];
-    for (let i = 0; i < this.#initialClients; i++) ids.push(this.#newSlot());
+    for (let i = 0; i < this.initialClients; i++) ids.push(this.#newSlot());
     await Promise.all(ids.map((id) => this.#connect(id)));
     return address;
   }
 
   /** The address the server listens on (port 0 until started). */
   get address(): { host: string; port: number } {
-    return { host: this.#host, port: this.server.port };
+    return { host: this.host, port: this.server.port };
   }
 
   send(id: number, line: string): void {
@@ -209,7 +187,7 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
 
   async #listen(): Promise<{ host: string; port: number }> {
     const { server, listened } = await this.listenWithRetries(() => {
-      const server = this.#factory.createServer({ host: this.#host, port: this.server.port });
+      const server = this.#factory.createServer({ host: this.host, port: this.server.port });
       this.#watchServer(server);
       return server;
     });
@@ -316,7 +294,7 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
     const slot = this.#slot(id);
     if (this.isClosed) return;
     const client = this.#factory.createClient({
-      host: this.#host,
+      host: this.host,
       port: this.server.port,
       nick: slot.view.nick,
       reconnect: true,
@@ -349,7 +327,7 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       this.#onState(slot, client, state, err);
     });
     this.updateSlot(slot, { state: "connecting", error: undefined });
-    this.#clientLine(slot, "info", `* connecting to ${this.#host}:${this.server.port}`);
+    this.#clientLine(slot, "info", `* connecting to ${this.host}:${this.server.port}`);
     try {
       await client.connect();
     } catch (err) {

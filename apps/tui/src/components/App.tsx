@@ -1,7 +1,16 @@
 import { Box } from "ink";
 import { useEffect } from "react";
 import type { LabControls, LabSnapshot } from "../model.js";
-import { ctrl, focusKey, type KeyBinding, quitKey, type SceneUi, scrollKey } from "../scene/keys.js";
+import {
+  addKey,
+  ctrl,
+  focusKey,
+  type KeyBinding,
+  quitKey,
+  restartKey,
+  type SceneUi,
+  scrollKey,
+} from "../scene/keys.js";
 import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
 import { type SceneProps, useScene } from "../scene/use-scene.js";
 import { ClientPane } from "./ClientPane.js";
@@ -44,13 +53,7 @@ export const CHAT_KEYS: readonly ChatKey[] = [
       };
     },
   },
-  {
-    keys: "^N",
-    label: "add client",
-    short: "add",
-    matches: ctrl("n"),
-    act: () => ({ run: ({ lab, set }) => void lab.addClient().then((id) => set({ focus: id - 1 })) }),
-  },
+  addKey("add client", (lab) => lab.addClient()),
   {
     keys: "^D",
     label: "drop/reconnect",
@@ -60,13 +63,7 @@ export const CHAT_KEYS: readonly ChatKey[] = [
       run: ({ lab }) => void (state === "closed" ? lab.reconnectClient(id) : lab.dropClient(id)),
     }),
   },
-  {
-    keys: "^R",
-    label: "restart server",
-    short: "restart",
-    matches: ctrl("r"),
-    act: () => ({ run: ({ lab }) => void lab.restartServer().catch(() => {}) }),
-  },
+  restartKey(),
   {
     keys: "^W",
     label: "wire view",
@@ -105,13 +102,7 @@ export const CHAT_KEYS: readonly ChatKey[] = [
  */
 export function App(props: AppProps) {
   const { lab } = props;
-  const { snapshot, ui, focused, columns, rows } = useScene(props, CHAT_KEYS, {
-    focus: 0,
-    offsets: {},
-    isQuitting: false,
-    inputs: {},
-    isWire: false,
-  });
+  const { snapshot, ui, focused, columns, rows } = useScene(props, CHAT_KEYS, { inputs: {}, isWire: false });
   const watched = ui.isWire ? focused?.id : undefined;
   useEffect(() => lab.watchWire(watched), [lab, watched]);
   const { server, clients } = snapshot;

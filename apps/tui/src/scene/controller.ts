@@ -49,6 +49,10 @@ export abstract class SceneController<
 > {
   protected readonly slots: Slot[] = [];
   protected isClosed = false;
+  /** Where the server listens. */
+  protected readonly host: string;
+  /** Clients to start with. */
+  protected readonly initialClients: number;
   /** Lines kept in the server log (and each client's log, where a scene uses it). */
   protected readonly maxLogLines: number;
   readonly #store: SnapshotStore<Snap>;
@@ -56,9 +60,31 @@ export abstract class SceneController<
   #restarting: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(initial: Snap, maxLogLines: number) {
-    this.#store = new SnapshotStore(initial);
-    this.maxLogLines = maxLogLines;
+  /**
+   * `server` is what the scene's server pane adds to the common fields; `clients` (1..6) is named
+   * `what` in the error when it is out of range.
+   */
+  constructor(
+    scene: Snap["scene"],
+    server: Omit<Snap["server"], keyof SceneServerView>,
+    opts: { host?: string; port?: number; clients?: number; what: string; maxLogLines: number },
+  ) {
+    this.host = opts.host ?? "127.0.0.1";
+    this.initialClients = opts.clients ?? 3;
+    if (
+      !Number.isInteger(this.initialClients) ||
+      this.initialClients < 1 ||
+      this.initialClients > MAX_CLIENTS
+    ) {
+      throw new RangeError(`${opts.what} must be 1..${MAX_CLIENTS}, got ${this.initialClients}`);
+    }
+    this.maxLogLines = opts.maxLogLines;
+    const common: SceneServerView = { host: this.host, port: opts.port ?? 0, status: "starting", log: [] };
+    this.#store = new SnapshotStore({
+      scene,
+      server: { ...common, ...server },
+      clients: [],
+    } as SceneSnapshot as Snap);
   }
 
   getSnapshot = (): Snap => this.#store.getSnapshot();
@@ -174,13 +200,6 @@ export function appendLine(
   max: number,
 ): LogLine[] {
   return [...lines, { seq, at: Date.now(), kind, text }].slice(-max);
-}
-
-/** Throws unless `n` clients (`what`: "clients", "pingers") is 1..{@link MAX_CLIENTS}. */
-export function checkClientCount(n: number, what: string): void {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CLIENTS) {
-    throw new RangeError(`${what} must be 1..${MAX_CLIENTS}, got ${n}`);
-  }
 }
 
 /** Whether a listen failed because the address is taken: netlab's code, or Node's own errno. */

@@ -113,29 +113,53 @@ export function quitKey<U extends SceneUi, L, S extends SceneSnapshot>(): KeyBin
   };
 }
 
+/** ^N: add a client (`what`: "add client") with `add`, and focus it. */
+export function addKey<U extends SceneUi, L, S extends SceneSnapshot>(
+  what: string,
+  add: (lab: L) => Promise<number>,
+): KeyBinding<U, L, S> {
+  return {
+    keys: "^N",
+    label: what,
+    short: "add",
+    matches: ctrl("n"),
+    act: () => ({ run: ({ lab, set }) => void add(lab).then((id) => set({ focus: id - 1 } as Partial<U>)) }),
+  };
+}
+
+/** ^R: restart the server (it logs its own failures). */
+export function restartKey<
+  U extends SceneUi,
+  L extends { restartServer(): Promise<void> },
+  S extends SceneSnapshot,
+>(): KeyBinding<U, L, S> {
+  return {
+    keys: "^R",
+    label: "restart server",
+    short: "restart",
+    matches: ctrl("r"),
+    act: () => ({ run: ({ lab }) => void lab.restartServer().catch(() => {}) }),
+  };
+}
+
 /** A key event with nothing pressed, for keys split out of one read. */
-const NO_KEY: Key = {
-  upArrow: false,
-  downArrow: false,
-  leftArrow: false,
-  rightArrow: false,
-  pageDown: false,
-  pageUp: false,
-  home: false,
-  end: false,
-  return: false,
-  escape: false,
-  ctrl: false,
-  shift: false,
-  tab: false,
-  backspace: false,
-  delete: false,
-  meta: false,
-  super: false,
-  hyper: false,
-  capsLock: false,
-  numLock: false,
-};
+const NO_KEY = Object.fromEntries(
+  ["upArrow", "downArrow", "leftArrow", "rightArrow", "pageDown", "pageUp", "home", "end", "return"]
+    .concat([
+      "escape",
+      "ctrl",
+      "shift",
+      "tab",
+      "backspace",
+      "delete",
+      "meta",
+      "super",
+      "hyper",
+      "capsLock",
+      "numLock",
+    ])
+    .map((name) => [name, false]),
+) as unknown as Key;
 
 /**
  * Keys typed faster than they are read (a paste, tmux send-keys) arrive as one string: each

@@ -62,13 +62,17 @@ function sceneReducer<U extends SceneUi, L, S extends SceneSnapshot>(keyMap: rea
 export function useScene<U extends SceneUi, L extends Lab<S>, S extends SceneSnapshot>(
   { lab, onQuit }: SceneProps<L>,
   keyMap: readonly KeyBinding<U, L, S>[],
-  initial: U,
+  /** What the scene's UI adds to {@link SceneUi} (focus on client 1, nothing scrolled). */
+  initial: Omit<U, keyof SceneUi> = {} as Omit<U, keyof SceneUi>,
 ): TerminalSize & { snapshot: S; ui: U; focused: S["clients"][number] | undefined } {
   const snapshot = useSyncExternalStore(lab.subscribe, lab.getSnapshot);
   const size = useTerminalSize();
   const { exit } = useApp();
   const reducer = useMemo(() => sceneReducer(keyMap), [keyMap]);
-  const [state, dispatch] = useReducer(reducer, { ui: initial, outbox: [] });
+  const [state, dispatch] = useReducer(reducer, initial, (extra) => ({
+    ui: { focus: 0, offsets: {}, isQuitting: false, ...extra } as U,
+    outbox: [],
+  }));
 
   useInput(
     useCallback(

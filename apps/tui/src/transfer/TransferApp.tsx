@@ -2,7 +2,16 @@ import { Text } from "ink";
 import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
 import { Transcript } from "../components/Transcript.js";
 import type { Rect } from "../layout.js";
-import { ctrl, focusKey, type KeyBinding, quitKey, type SceneUi, scrollKey } from "../scene/keys.js";
+import {
+  addKey,
+  ctrl,
+  focusKey,
+  type KeyBinding,
+  quitKey,
+  restartKey,
+  type SceneUi,
+  scrollKey,
+} from "../scene/keys.js";
 import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
 import { type SceneProps, useScene } from "../scene/use-scene.js";
 import { formatBytes, truncate } from "../text.js";
@@ -22,20 +31,8 @@ export const TRANSFER_KEYS: readonly KeyBinding<SceneUi, TransferControls, Trans
     matches: (_, key) => key.return,
     act: ({ focused }) => ({ run: ({ lab }) => lab.upload(focused.id) }),
   },
-  {
-    keys: "^N",
-    label: "add uploader",
-    short: "add",
-    matches: ctrl("n"),
-    act: () => ({ run: ({ lab, set }) => void lab.addClient().then((id) => set({ focus: id - 1 })) }),
-  },
-  {
-    keys: "^R",
-    label: "restart server",
-    short: "restart",
-    matches: ctrl("r"),
-    act: () => ({ run: ({ lab }) => void lab.restartServer().catch(() => {}) }),
-  },
+  addKey("add uploader", (lab) => lab.addClient()),
+  restartKey(),
   scrollKey(),
   quitKey(),
 ];
@@ -45,11 +42,7 @@ export const TRANSFER_KEYS: readonly KeyBinding<SceneUi, TransferControls, Trans
  * in flight, then each finished file with its SHA-256), the file server below, the legend last.
  */
 export function TransferApp(props: TransferAppProps) {
-  const { snapshot, ui, focused, columns, rows } = useScene(props, TRANSFER_KEYS, {
-    focus: 0,
-    offsets: {},
-    isQuitting: false,
-  });
+  const { snapshot, ui, focused, columns, rows } = useScene(props, TRANSFER_KEYS);
   const { server, clients } = snapshot;
   return (
     <SceneShell

@@ -11,13 +11,7 @@ import {
   type TransferResult,
 } from "@netlab/transfer";
 import type { LineKind } from "../model.js";
-import {
-  appendLine,
-  checkClientCount,
-  errorText,
-  SceneController,
-  type SceneSlot,
-} from "../scene/controller.js";
+import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
 import { formatBytes } from "../text.js";
 import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
@@ -50,28 +44,14 @@ export class TransferLabController
   extends SceneController<TransferSnapshot, Slot>
   implements TransferControls
 {
-  readonly #host: string;
-  readonly #initial: number;
   readonly #fileBytes: number;
   #dir: string | undefined;
   #server: FileServer | undefined;
   #serving: Promise<void> | undefined;
 
   constructor(opts: TransferLabOptions = {}) {
-    const host = opts.host ?? "127.0.0.1";
-    const server: FileServerView = {
-      host,
-      port: 0,
-      status: "starting",
-      root: "",
-      files: 0,
-      bytesStored: 0,
-      log: [],
-    };
-    super({ scene: "transfer", server, clients: [] }, opts.maxLogLines ?? 200);
-    this.#host = host;
-    this.#initial = opts.clients ?? 3;
-    checkClientCount(this.#initial, "clients");
+    const server = { root: "", files: 0, bytesStored: 0 };
+    super("transfer", server, { ...opts, what: "clients", maxLogLines: opts.maxLogLines ?? 200 });
     this.#fileBytes = opts.fileBytes ?? 16 * MiB;
   }
 
@@ -82,8 +62,8 @@ export class TransferLabController
     process.once("exit", this.#removeDirNow);
     this.patchServer({ root: join(this.#dir, "server") });
     await this.#listen();
-    for (let i = 0; i < this.#initial; i++) this.upload(this.#newSlot());
-    return { host: this.#host, port: this.server.port };
+    for (let i = 0; i < this.initialClients; i++) this.upload(this.#newSlot());
+    return { host: this.host, port: this.server.port };
   }
 
   upload(id: number): void {
@@ -166,7 +146,7 @@ export class TransferLabController
     if (!slot.client) {
       this.updateSlot(slot, { state: "connecting" });
       const client = await TransferClient.connect({
-        host: this.#host,
+        host: this.host,
         port: this.server.port,
         timeoutMs: 5000,
       });
@@ -211,7 +191,7 @@ export class TransferLabController
     const root = this.server.root;
     await mkdir(root, { recursive: true });
     const { server } = await this.listenWithRetries(() => {
-      const server = new FileServer({ root, host: this.#host, port: this.server.port });
+      const server = new FileServer({ root, host: this.host, port: this.server.port });
       server.on("transfer", (t: ServerTransfer) => {
         this.patchServer({ files: this.server.files + 1, bytesStored: this.server.bytesStored + t.size });
         this.serverLine(
@@ -229,7 +209,7 @@ export class TransferLabController
     const port = server.address.port;
     this.#serving = server.serveForever().catch((err: unknown) => this.serverLine("error", errorText(err)));
     this.patchServer({ status: "listening", port });
-    this.serverLine("info", `listening on ${this.#host}:${port}, storing into ${root}`);
+    this.serverLine("info", `listening on ${this.host}:${port}, storing into ${root}`);
   }
 
   #newSlot(): number {

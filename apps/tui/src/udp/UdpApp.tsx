@@ -2,7 +2,17 @@ import { Text } from "ink";
 import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
 import { Transcript } from "../components/Transcript.js";
 import type { Rect } from "../layout.js";
-import { ctrl, focusKey, type KeyBinding, quitKey, type SceneUi, scrollKey, typed } from "../scene/keys.js";
+import {
+  addKey,
+  ctrl,
+  focusKey,
+  type KeyBinding,
+  quitKey,
+  restartKey,
+  type SceneUi,
+  scrollKey,
+  typed,
+} from "../scene/keys.js";
 import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
 import { type SceneProps, useScene } from "../scene/use-scene.js";
 import { truncate } from "../text.js";
@@ -20,13 +30,7 @@ const BARS = "▁▂▃▄▅▆▇█";
 /** The UDP scene's keys, in the legend's order. */
 export const UDP_KEYS: readonly KeyBinding<SceneUi, UdpControls, UdpSnapshot>[] = [
   focusKey(),
-  {
-    keys: "^N",
-    label: "add pinger",
-    short: "add",
-    matches: ctrl("n"),
-    act: () => ({ run: ({ lab, set }) => void lab.addPinger().then((id) => set({ focus: id - 1 })) }),
-  },
+  addKey("add pinger", (lab) => lab.addPinger()),
   {
     keys: "^D",
     label: "stop/start pinger",
@@ -55,13 +59,7 @@ export const UDP_KEYS: readonly KeyBinding<SceneUi, UdpControls, UdpSnapshot>[] 
       return { run: ({ lab }) => void lab.setNetwork({ delayMs: snapshot.server.delayMs + step }) };
     },
   },
-  {
-    keys: "^R",
-    label: "restart server",
-    short: "restart",
-    matches: ctrl("r"),
-    act: () => ({ run: ({ lab }) => void lab.restartServer().catch(() => {}) }),
-  },
+  restartKey(),
   scrollKey(),
   quitKey(),
 ];
@@ -71,11 +69,7 @@ export const UDP_KEYS: readonly KeyBinding<SceneUi, UdpControls, UdpSnapshot>[] 
  * (with its emulated loss and delay) below, the key legend last.
  */
 export function UdpApp(props: UdpAppProps) {
-  const { snapshot, ui, focused, columns, rows } = useScene(props, UDP_KEYS, {
-    focus: 0,
-    offsets: {},
-    isQuitting: false,
-  });
+  const { snapshot, ui, focused, columns, rows } = useScene(props, UDP_KEYS);
   const { server, clients } = snapshot;
   return (
     <SceneShell

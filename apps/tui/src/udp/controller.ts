@@ -1,12 +1,6 @@
 import { type EchoDatagram, type PingEvent, Pinger, UdpEchoServer } from "@netlab/udp";
 import type { LineKind } from "../model.js";
-import {
-  appendLine,
-  checkClientCount,
-  errorText,
-  SceneController,
-  type SceneSlot,
-} from "../scene/controller.js";
+import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
 import { type EchoView, type PingerView, RTT_HISTORY, type UdpControls, type UdpSnapshot } from "./model.js";
 
 /** Options for {@link UdpLabController}. */
@@ -43,8 +37,6 @@ interface PingerSlot extends SceneSlot<PingerView> {
  * @example const lab = new UdpLabController({ pingers: 2, lossRate: 0.2 }); await lab.start();
  */
 export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> implements UdpControls {
-  readonly #host: string;
-  readonly #initial: number;
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   readonly #statsIntervalMs: number;
@@ -58,24 +50,11 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
   #isNetworkChanged = false;
 
   constructor(opts: UdpLabOptions = {}) {
-    const host = opts.host ?? "127.0.0.1";
     const lossRate = clamp(opts.lossRate ?? 0.1, 0, 1);
     const delayMs = clamp(opts.delayMs ?? 20, 0, MAX_SCENE_DELAY_MS);
-    const server: EchoView = {
-      host,
-      port: 0,
-      status: "starting",
-      lossRate,
-      delayMs,
-      datagrams: 0,
-      dropped: 0,
-      datagramsPerSecond: 0,
-      log: [],
-    };
-    super({ scene: "udp", server, clients: [] }, opts.maxLogLines ?? 200);
-    this.#host = host;
-    this.#initial = opts.pingers ?? 3;
-    checkClientCount(this.#initial, "pingers");
+    const server = { lossRate, delayMs, datagrams: 0, dropped: 0, datagramsPerSecond: 0 };
+    const limits = { clients: opts.pingers, what: "pingers", maxLogLines: opts.maxLogLines ?? 200 };
+    super("udp", server, { host: opts.host, ...limits });
     this.#lossRate = lossRate;
     this.#delayMs = delayMs;
     this.#intervalMs = opts.intervalMs ?? 200;
@@ -87,8 +66,8 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
   async start(): Promise<{ host: string; port: number }> {
     await this.#listen();
     this.every(this.#statsIntervalMs, () => this.#refreshStats());
-    for (let i = 0; i < this.#initial; i++) this.#startPinger(this.#newSlot());
-    return { host: this.#host, port: this.server.port };
+    for (let i = 0; i < this.initialClients; i++) this.#startPinger(this.#newSlot());
+    return { host: this.host, port: this.server.port };
   }
 
   async addPinger(): Promise<number> {
@@ -161,7 +140,7 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
   async #listen(): Promise<void> {
     const { server } = await this.listenWithRetries(() => {
       const server = new UdpEchoServer({
-        host: this.#host,
+        host: this.host,
         port: this.server.port,
         lossRate: this.#lossRate,
         delayMs: this.#delayMs,
@@ -215,7 +194,7 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
     if (!slot || this.isClosed) return;
     const port = this.server.port;
     const pinger = new Pinger({
-      host: this.#host,
+      host: this.host,
       port,
       intervalMs: this.#intervalMs,
       timeoutMs: this.#timeoutMs,
@@ -225,7 +204,7 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
     pinger.on("ready", ({ local }) => {
       if (slot.pinger !== pinger) return;
       this.updateSlot(slot, { state: "running" });
-      this.#line(slot, "info", `* pinging ${this.#host}:${port} from ${local} every ${this.#intervalMs} ms`);
+      this.#line(slot, "info", `* pinging ${this.host}:${port} from ${local} every ${this.#intervalMs} ms`);
     });
     pinger.on("event", (e: PingEvent) => {
       if (slot.pinger !== pinger) return;
