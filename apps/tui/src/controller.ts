@@ -9,7 +9,6 @@ import {
   type LabSnapshot,
   type LineKind,
   type PeerView,
-  type ServerView,
   type WireChunk,
 } from "./model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "./scene/controller.js";

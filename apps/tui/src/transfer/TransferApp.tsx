@@ -4,7 +4,6 @@ import { Transcript } from "../components/Transcript.js";
 import type { Rect } from "../layout.js";
 import {
   addKey,
-  ctrl,
   focusKey,
   type KeyBinding,
   quitKey,

@@ -13,7 +13,7 @@ import {
 import type { LineKind } from "../model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
 import { formatBytes } from "../text.js";
-import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
+import type { TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
 /** Options for {@link TransferLabController}. */
 export interface TransferLabOptions {

@@ -1,7 +1,7 @@
 import { type EchoDatagram, type PingEvent, Pinger, UdpEchoServer } from "@netlab/udp";
 import type { LineKind } from "../model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
-import { type EchoView, type PingerView, RTT_HISTORY, type UdpControls, type UdpSnapshot } from "./model.js";
+import { type PingerView, RTT_HISTORY, type UdpControls, type UdpSnapshot } from "./model.js";
 
 /** Options for {@link UdpLabController}. */
 export interface UdpLabOptions {
