@@ -129,9 +129,11 @@ class StreamInfo implements ConnectionInfo {
  *
  * Tunables (set as fields, read after `setup()`): `timeout` (idle ms, default the server's
  * `idleTimeoutMs`), `frameTimeout` (ms a partial frame may wait, default the server's
- * `frameTimeoutMs`), `disableNagleAlgorithm` (default true), `maxReadBytes` (largest `readBytes(n)`).
+ * `frameTimeoutMs`), `disableNagleAlgorithm` (default true), `maxReadBytes` (largest `readBytes(n)`),
+ * `maxQueuedBytes` (what `wfile.send()` may leave queued, default Infinity).
  * Hooks: `onProtocolError(err)` for bad frames, `onIdleTimeout()` before an idle connection closes,
- * `onFrameTimeout()` before a connection stuck on a partial frame closes.
+ * `onFrameTimeout()` before a connection stuck on a partial frame closes, `onSlowConsumer(bytes)`
+ * before a peer over `maxQueuedBytes` is cut.
  * @example
  * class Upper extends StreamRequestHandler {
  *   override async handle() {
@@ -418,7 +420,7 @@ export class StreamRequestHandler<
     await settleWithin((async () => goodbye())(), LINGER_MS);
     this[kAbort](reason);
     this.#wake();
-    if (!this.request.writableEnded) this.request.end();
+    this.#writer.endNow();
     setTimeout(() => this.request.destroy(), LINGER_MS).unref();
   }
 
