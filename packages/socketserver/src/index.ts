@@ -27,7 +27,7 @@ export {
   ThreadingUnixDatagramServer,
   ThreadingUnixStreamServer,
 } from "./mixins.js";
-export { StreamRequestHandler } from "./stream-handler.js";
+export { type StreamReader, StreamRequestHandler } from "./stream-handler.js";
 export { TCPServer, UnixStreamServer } from "./tcp-server.js";
 export {
   type ConnectionInfo,
@@ -38,3 +38,4 @@ export {
   type UnixDatagramSocket,
 } from "./types.js";
 export { DatagramServer, UDPServer, UnixDatagramServer } from "./udp-server.js";
+export type { StreamWriter } from "./writer.js";
