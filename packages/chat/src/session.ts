@@ -1,0 +1,109 @@
+// One connection as the hub sees it: its transport (Link), its state (Session) and its snapshot.
+// Link, PeerSnapshot and Session are public (index.ts, via hub.ts); snapshot() is internal.
+import { FloodControl } from "./flood.js";
+import type { HubOptions } from "./options.js";
+
+/**
+ * The transport under one chat session: a socket's writer (`wfile.send()` in `@netlab/socketserver`),
+ * or anything that can take bytes under a cap.
+ */
+export interface Link {
+  /**
+   * Queues bytes; never waits. The link holds its queue under `maxQueuedBytes`: false means these
+   * bytes would pass it (the peer stopped reading), nothing was queued and the link cut the
+   * connection. A link that cuts later (when its batch leaves) calls `ChatHub.slowConsumer`.
+   */
+  send(data: Uint8Array): boolean;
+  /** Every byte queued for the peer that it has not taken (a batch, and what the kernel refused). */
+  readonly bufferedBytes: number;
+  /** The cap `send` holds the queue under; the hub sets it to `maxQueueBytes` on attach. */
+  maxQueuedBytes: number;
+  /** Flushes what is queued, then closes. */
+  end(): void;
+  /** Closes at once, dropping anything queued. */
+  destroy(): void;
+  readonly address: string;
+  readonly port: number;
+  /** Bytes received so far; the idle sweep counts any new ones, a part of a line too, as activity. */
+  readonly bytesIn: number;
+}
+
+/** A snapshot of one connected client, for logs and the TUI. */
+export interface PeerSnapshot {
+  id: number;
+  nick: string;
+  room: string;
+  address: string;
+  port: number;
+  mode: "text" | "json";
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  /** ms since epoch */
+  connectedAt: number;
+}
+
+/** One connected client. Created by {@link ChatHub.attach}. */
+export class Session {
+  readonly id: number;
+  readonly link: Link;
+  readonly connectedAt = Date.now();
+  nick: string;
+  room = "";
+  mode: "text" | "json" = "text";
+  isJoined = false;
+  linesIn = 0;
+  messagesIn = 0;
+  bytesOut = 0;
+  /** The output queue as last counted towards the hub's total (see `ChatHub.checkQueuedTotal`). */
+  queuedBytes = 0;
+  lastActiveAt = Date.now();
+  /** `link.bytesIn` at the last idle sweep: a part of a line counts as activity too. */
+  bytesInAtSweep = 0;
+  /** Why the hub closed this session, when it did. */
+  closeReason: string | undefined;
+  isClosed = false;
+  readonly #options: HubOptions;
+  // Made on the first line: an idle client (most of them, at 5 000) never needs them.
+  #flood: FloodControl | undefined;
+  #badLines: FloodControl | undefined;
+
+  constructor(id: number, link: Link, o: HubOptions) {
+    this.id = id;
+    this.link = link;
+    this.nick = `guest-${id}`;
+    this.#options = o;
+  }
+
+  /** The message rate limit (`floodMessages` per `floodWindowMs`). */
+  get flood(): FloodControl {
+    const o = this.#options;
+    this.#flood ??= new FloodControl({ floodMessages: o.floodMessages, floodWindowMs: o.floodWindowMs });
+    return this.#flood;
+  }
+
+  /** Bad lines: disconnects at 2 × maxBadLines/2 = maxBadLines in 10 s. */
+  get badLines(): FloodControl {
+    this.#badLines ??= new FloodControl({
+      floodMessages: Math.max(1, this.#options.maxBadLines / 2),
+      floodWindowMs: 10_000,
+    });
+    return this.#badLines;
+  }
+}
+
+/** `s` as plain data, for logs and the TUI. */
+export function snapshot(s: Session): PeerSnapshot {
+  return {
+    id: s.id,
+    nick: s.nick,
+    room: s.room,
+    address: s.link.address,
+    port: s.link.port,
+    mode: s.mode,
+    bytesIn: s.link.bytesIn,
+    bytesOut: s.bytesOut,
+    messagesIn: s.messagesIn,
+    connectedAt: s.connectedAt,
+  };
+}
