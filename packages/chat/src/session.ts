@@ -43,7 +43,7 @@ export interface PeerSnapshot {
   connectedAt: number;
 }
 
-/** One connected client. Created by {@link ChatHub.attach}. */
+/** One connected client. Created by `ChatHub.attach`. */
 export class Session {
   readonly id: number;
   readonly link: Link;
@@ -55,7 +55,7 @@ export class Session {
   linesIn = 0;
   messagesIn = 0;
   bytesOut = 0;
-  /** The output queue as last counted towards the hub's total (see `ChatHub.checkQueuedTotal`). */
+  /** The output queue as last counted towards the hub's total (see `Outbox` in output.ts). */
   queuedBytes = 0;
   lastActiveAt = Date.now();
   /** `link.bytesIn` at the last idle sweep: a part of a line counts as activity too. */
