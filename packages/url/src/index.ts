@@ -1,17 +1,9 @@
+export { DECOMPRESSION_RATIO_FLOOR_BYTES } from "./body.js";
 export { UrlError, type UrlErrorCode } from "./errors.js";
-export {
-  DECOMPRESSION_RATIO_FLOOR_BYTES,
-  HTTP_DEFAULTS,
-  HTTPError,
-  type HttpResponse,
-  type RequestOptions,
-  staticLookup,
-  URLError,
-  type URLErrorCode,
-  type URLErrorOptions,
-  urlopen,
-} from "./http.js";
+export { HTTP_DEFAULTS, type HttpResponse, type RequestOptions, urlopen } from "./http.js";
+export { HTTPError, URLError, type URLErrorCode, type URLErrorOptions } from "./http-errors.js";
 export { isIPv4, isIPv6 } from "./ip-address.js";
+export { staticLookup } from "./lookup.js";
 export {
   type ParseParts,
   ParseResult,

@@ -1,0 +1,239 @@
+// urlopen's errors: URLError and HTTPError, and the mapping from Node's errors (errno codes, TLS
+// and zlib failures, our timers) to a URLError code with a reason and a hint.
+import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import type { Timers } from "./timers.js";
+
+/**
+ * Why a request failed before an HTTP answer (or, for HTTP_ERROR, with one). The CLI turns each
+ * into curl's exit code: DNS_FAILURE 6, CONNECTION_REFUSED / CONNECTION_FAILED 7, TIMEOUT 28,
+ * HTTP_ERROR 22, TLS_FAILURE 35, TOO_MANY_REDIRECTS 47, BAD_CONTENT_ENCODING 61, BODY_TOO_LARGE
+ * and DECOMPRESSION_BOMB 63.
+ */
+export type URLErrorCode =
+  | "INVALID_URL"
+  | "DNS_FAILURE"
+  | "CONNECTION_REFUSED"
+  | "CONNECTION_FAILED"
+  | "TIMEOUT"
+  | "TLS_FAILURE"
+  | "TOO_MANY_REDIRECTS"
+  | "ABORTED"
+  | "BODY_TOO_LARGE"
+  | "DECOMPRESSION_BOMB"
+  | "BAD_CONTENT_ENCODING"
+  | "HTTP_ERROR";
+
+/** Options for a URLError: the short reason (Python's `URLError.reason`) and the URL. */
+export interface URLErrorOptions extends NetlabErrorOptions {
+  reason: string;
+  url: string;
+}
+
+/**
+ * The request got no usable HTTP answer: the name did not resolve, the connection was refused,
+ * TLS failed, it timed out, or redirects did not end. As Python's `urllib.error.URLError`,
+ * `reason` says why in a few words ("Connection refused", "timed out").
+ * @example try { await urlopen(url) } catch (e) { if (e instanceof URLError && e.code === "TIMEOUT") retry(); }
+ */
+export class URLError<C extends URLErrorCode = URLErrorCode> extends NetlabError<C> {
+  /** Why, in a few words: "Name or service not known", "Connection refused", "timed out"... */
+  readonly reason: string;
+  /** The URL being fetched when it failed (after any redirects). */
+  readonly url: string;
+
+  constructor(code: C, message: string, options: URLErrorOptions) {
+    super(code, message, options);
+    this.reason = options.reason;
+    this.url = options.url;
+  }
+}
+
+/**
+ * The server answered with status ≥ 400. As Python's `urllib.error.HTTPError` (a URLError), it
+ * carries the answer: `status` (Python's `HTTPError.code`; `code` is netlab's stable "HTTP_ERROR"),
+ * `reason` ("Not Found"), `headers`, and the body (up to `maxErrorBodyBytes`) as `body` / `text()`.
+ * Its message is Python's: `HTTP Error 404: Not Found`.
+ */
+export class HTTPError extends URLError<"HTTP_ERROR"> {
+  readonly status: number;
+  readonly headers: Headers;
+  /** The start of the response body (up to maxErrorBodyBytes); `truncated` says if there was more. */
+  readonly body: Uint8Array;
+  readonly truncated: boolean;
+
+  constructor(
+    url: string,
+    status: number,
+    reason: string,
+    headers: Headers,
+    body: Uint8Array,
+    truncated: boolean,
+  ) {
+    super("HTTP_ERROR", `HTTP Error ${status}: ${reason}`, {
+      reason,
+      url,
+      hint:
+        status === 404 ? "check the path" : status >= 500 ? "the server failed; try again later" : undefined,
+    });
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+    this.truncated = truncated;
+  }
+
+  /** The error body as UTF-8 text (invalid bytes become U+FFFD). */
+  text(): string {
+    return new TextDecoder().decode(this.body);
+  }
+}
+
+export function tooManyRedirects(chain: string[], next: string, max: number): URLError {
+  const loop = chain.includes(next);
+  const shown = [...chain.slice(-4), next].join(" → ");
+  return new URLError(
+    "TOO_MANY_REDIRECTS",
+    loop ? `redirect loop: gave up after ${max} redirects: ${shown}` : `more than ${max} redirects: ${shown}`,
+    {
+      reason: loop ? "redirect loop" : "too many redirects",
+      url: chain.at(-1)!,
+      hint: loop ? "the server redirects in a circle; fix its Location headers" : "raise --max-redirects",
+    },
+  );
+}
+
+export function bodyTooLarge(url: string, max: number, what: string): URLError {
+  return new URLError("BODY_TOO_LARGE", `the body of ${url} ${what}, more than the limit of ${max} bytes`, {
+    reason: "Maximum file size exceeded",
+    url,
+    hint: "raise --max-filesize if you expect a body this large",
+  });
+}
+
+const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME", "EAI_NODATA"]);
+const CONNECT_CODES = new Set([
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENETDOWN",
+  "EADDRNOTAVAIL",
+]);
+
+function errorCode(err: unknown): string | undefined {
+  for (
+    let e = err as { code?: unknown; cause?: unknown; errors?: unknown[] } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (typeof e.code === "string" && e.code !== "ABORT_ERR") return e.code;
+    if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0]);
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/** Any failure of a request as a URLError (a NetlabError is kept as it is); `timers` says if one expired. */
+export function toURLError(err: unknown, url: string, timers: Timers): NetlabError {
+  if (err instanceof NetlabError) return err;
+  const host = new URL(url).host;
+  if (timers.expired === "total") {
+    return new URLError("TIMEOUT", `operation timed out after ${formatSeconds(timers.expiredMs)} (${url})`, {
+      reason: "timed out",
+      url,
+      cause: err,
+      hint: "the whole request took longer than --max-time; raise it",
+    });
+  }
+  if (timers.expired === "idle") {
+    return new URLError("TIMEOUT", `timed out after ${formatSeconds(timers.expiredMs)} waiting for ${url}`, {
+      reason: "timed out",
+      url,
+      cause: err,
+      hint: "the server is slow or not answering; raise --timeout",
+    });
+  }
+  if (timers.callerSignal?.aborted) {
+    return new URLError("ABORTED", `request to ${url} was aborted`, { reason: "aborted", url, cause: err });
+  }
+  const code = errorCode(err) ?? "";
+  const detail =
+    (err as { cause?: { message?: string } })?.cause?.message ?? (err as Error)?.message ?? String(err);
+  if (DNS_CODES.has(code)) {
+    return new URLError("DNS_FAILURE", `cannot resolve host ${new URL(url).hostname} (${code})`, {
+      reason: "Name or service not known",
+      url,
+      cause: err,
+      hint: "check the host name, or your network and DNS settings",
+    });
+  }
+  if (code === "ECONNREFUSED") {
+    return new URLError("CONNECTION_REFUSED", `cannot connect to ${host}: connection refused`, {
+      reason: "Connection refused",
+      url,
+      cause: err,
+      hint: "is a server listening on that port?",
+    });
+  }
+  if (code === "ETIMEDOUT") {
+    return new URLError("TIMEOUT", `timed out connecting to ${host}`, {
+      reason: "timed out",
+      url,
+      cause: err,
+      hint: "the host did not answer; check the address and port",
+    });
+  }
+  if (/^Z_|BROTLI/.test(code)) {
+    return new URLError("BAD_CONTENT_ENCODING", `cannot decode the body of ${url}: ${detail}`, {
+      reason: "Unrecognized content encoding",
+      url,
+      cause: err,
+      hint: "the server's compressed body is corrupt or cut short",
+    });
+  }
+  if (
+    /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code) ||
+    /SSL|TLS|certificate/i.test(detail)
+  ) {
+    const why = tlsReason(err) ?? detail;
+    return new URLError("TLS_FAILURE", `TLS failed with ${host}: ${why}`, {
+      reason: why,
+      url,
+      cause: err,
+      hint: "the server's certificate is not trusted, or it does not speak TLS on that port",
+    });
+  }
+  if (CONNECT_CODES.has(code)) {
+    return new URLError("CONNECTION_FAILED", `cannot connect to ${host}: ${detail}`, {
+      reason: detail,
+      url,
+      cause: err,
+      hint: "the server closed the connection or did not speak HTTP",
+    });
+  }
+  return new URLError("CONNECTION_FAILED", `request to ${url} failed: ${detail}`, {
+    reason: detail,
+    url,
+    cause: err,
+    hint: "the server closed the connection or did not speak HTTP",
+  });
+}
+
+// OpenSSL errors carry a short `reason` ("wrong version number"), or only a long dump in the
+// message: `write EPROTO 80…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:…`.
+function tlsReason(err: unknown): string | undefined {
+  for (
+    let e = err as { reason?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (typeof e.reason === "string" && e.reason) return e.reason;
+    const dumped = typeof e.message === "string" && /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/.exec(e.message);
+    if (dumped) return dumped[1];
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
