@@ -3,6 +3,8 @@ import type { Command } from "commander";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+import { drained, type Output, openOutput, outputDeadline } from "./get-output.js";
+import { PROGRESS_MIN_BYTES, Progress } from "./get-progress.js";
 
 interface GetOpts {
   request?: string;
@@ -36,9 +38,6 @@ const EXIT_CODES: Record<string, number> = {
   DECOMPRESSION_BOMB: 63,
   ABORTED: EXIT_INTERRUPTED,
 };
-
-/** Bodies at least this large get a progress bar on a terminal. */
-const PROGRESS_MIN_BYTES = 1024 * 1024;
 
 /** `lab get URL`: fetch a URL and stream its body, with curl's exit codes. */
 export function registerGet(program: Command): void {
@@ -339,186 +338,4 @@ function head(status: number, reason: string, headers: Headers): string {
   });
   const shown = process.stdout.isTTY ? lines.map((line) => escapeControls(line)) : lines;
   return `${shown.join("\r\n")}\r\n\r\n`;
-}
-
-/**
- * Waits for `stream` to take more. A reader that stopped reading (a paused pager, a stuck FIFO)
- * must not hold `lab get` past Ctrl-C or --max-time: `signal` ends the wait with its reason.
- */
-function drained(stream: NodeJS.WritableStream, signal: AbortSignal): Promise<void> {
-  // A stream that already failed will never drain: fail now rather than wait forever.
-  const failed = (stream as import("node:stream").Writable).errored;
-  if (failed) return Promise.reject(writeError(failed));
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      stream.off("drain", onDrain);
-      stream.off("error", onError);
-      signal.removeEventListener("abort", onAbort);
-    };
-    const onDrain = () => {
-      done();
-      resolve();
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(writeError(err));
-    };
-    const onAbort = () => {
-      done();
-      reject(signal.reason);
-    };
-    stream.once("drain", onDrain);
-    stream.once("error", onError);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Fires after `seconds` with --max-time's TIMEOUT (exit 28), for a write the reader never takes. */
-function outputDeadline(seconds: number): AbortSignal {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () =>
-      controller.abort(
-        Object.assign(new Error("operation timed out: the output was not read within --max-time"), {
-          code: "TIMEOUT",
-          hint: "whatever reads lab's output stopped reading; raise --max-time",
-        }),
-      ),
-    Math.max(0, seconds * 1000),
-  );
-  timer.unref();
-  return controller.signal;
-}
-
-function writeError(err: Error): Error {
-  return Object.assign(new Error(`cannot write the output: ${err.message}`), { code: "WRITE_FAILED" });
-}
-
-/**
- * `-o FILE`: a regular file (or a new one) is written as FILE.part and renamed into place only
- * when the whole body has arrived. Anything else that exists — /dev/null, a FIFO, a symlink — is
- * written directly: renaming over it would replace the device or the link with a plain file.
- */
-type Output = Awaited<ReturnType<typeof openOutput>>;
-
-async function openOutput(file: string, signal: AbortSignal) {
-  const fs = await import("node:fs");
-  const existing = await fs.promises.lstat(file).catch(() => undefined);
-  const isDirect = existing !== undefined && !existing.isFile();
-  const target = isDirect ? file : `${file}.part`;
-  const failed = (err: Error) =>
-    Object.assign(new Error(`cannot write ${file}: ${err.message}`), { code: "WRITE_FAILED" });
-  const isFifo = isDirect && (await fs.promises.stat(file).catch(() => undefined))?.isFIFO() === true;
-  let stream: import("node:stream").Writable;
-  if (isFifo) {
-    stream = await openFifo(file, signal).catch((err: Error) => {
-      if (signal.aborted) throw err;
-      throw failed(err);
-    });
-  } else {
-    const fileStream = fs.createWriteStream(target);
-    await new Promise<void>((resolve, reject) => {
-      fileStream.once("open", () => resolve());
-      fileStream.once("error", (err) => reject(failed(err)));
-    });
-    stream = fileStream;
-  }
-  let writeError: Error | undefined;
-  stream.on("error", (err) => {
-    writeError = err;
-  });
-  const closed = () =>
-    stream.closed ? Promise.resolve() : new Promise<void>((resolve) => stream.once("close", () => resolve()));
-  return {
-    stream,
-    async commit() {
-      await new Promise<void>((resolve) => stream.end(() => resolve()));
-      await closed();
-      if (writeError) throw failed(writeError);
-      if (!isDirect) await fs.promises.rename(target, file);
-    },
-    /** Drops what is not written yet (a reader that stopped reading must not hold it) and removes the .part. */
-    async discard() {
-      stream.destroy();
-      await closed();
-      if (!isDirect) await fs.promises.rm(target, { force: true });
-    },
-  };
-}
-
-/** How often `-o FIFO` looks for a reader to appear, in ms (a FIFO announces none). */
-const FIFO_READER_POLL_MS = 100;
-
-/**
- * A FIFO is opened without blocking (a blocking open waits in a pool thread for a reader, and a
- * blocked thread keeps even process.exit() from ending lab), retried until a reader comes or
- * `signal` fires, then written through the event loop as a pipe, so a reader that stops reading
- * blocks no thread either.
- */
-async function openFifo(file: string, signal: AbortSignal): Promise<import("node:stream").Writable> {
-  const [fs, net] = await Promise.all([import("node:fs"), import("node:net")]);
-  const flags = fs.constants.O_WRONLY | fs.constants.O_NONBLOCK;
-  for (;;) {
-    if (signal.aborted) throw signal.reason;
-    try {
-      const fd = await new Promise<number>((resolve, reject) =>
-        fs.open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))),
-      );
-      return new net.Socket({ fd, readable: false, writable: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENXIO") throw err; // ENXIO: no reader yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, FIFO_READER_POLL_MS));
-  }
-}
-
-/** A one-line progress bar on stderr, redrawn at most ten times a second. */
-class Progress {
-  #bytes = 0;
-  #lastDraw = 0;
-  readonly #started = Date.now();
-
-  constructor(readonly total: number | undefined) {}
-
-  add(n: number): void {
-    this.#bytes += n;
-    const now = Date.now();
-    if (now - this.#lastDraw >= 100) {
-      this.#lastDraw = now;
-      this.#draw(now);
-    }
-  }
-
-  done(): void {
-    this.#draw(Date.now());
-    process.stderr.write("\n");
-  }
-
-  /** Ends the bar's line so that an error message starts on its own. */
-  interrupt(): void {
-    process.stderr.write("\n");
-  }
-
-  #draw(now: number): void {
-    const seconds = Math.max((now - this.#started) / 1000, 0.001);
-    const rate = `${mib(this.#bytes / seconds)}/s`;
-    if (this.total) {
-      const ratio = Math.min(1, this.#bytes / this.total);
-      const width = 30;
-      const filled = Math.round(ratio * width);
-      const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
-      process.stderr.write(
-        `\r[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${mib(this.#bytes)} / ${mib(this.total)}  ${rate}   `,
-      );
-    } else {
-      process.stderr.write(`\r${mib(this.#bytes)}  ${rate}   `);
-    }
-  }
-}
-
-function mib(bytes: number): string {
-  return bytes >= 1024 * 1024
-    ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
-    : `${(bytes / 1024).toFixed(0)} KiB`;
 }
