@@ -1,5 +1,5 @@
 // The subpath, not the front door: this runs on every start, and loads one small module.
-import { safeLine } from "@netlab/protocol/terminal";
+import { safeLine } from "@netlab/core/terminal";
 import { EXIT } from "./program.js";
 
 /** Longest `lab:` or `hint:` line printed, in characters; longer ones end in `…`. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import { formatIssues, NetlabError, type ProtocolError } from "@netlab/protocol";
+import { NetlabError } from "@netlab/core";
+import { formatIssues, type ProtocolError } from "@netlab/protocol";
 import { ChatError, type ChatErrorCode } from "./errors.js";
 import { FloodControl } from "./flood.js";
 import { History } from "./history.js";

@@ -1,4 +1,4 @@
-import { NetlabError } from "@netlab/protocol";
+import { NetlabError } from "@netlab/core";
 
 /** Codes a concurrency primitive can fail with. Callers branch on these, never on the message. */
 export type ConcurrencyErrorCode =

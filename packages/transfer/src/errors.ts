@@ -1,4 +1,4 @@
-import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import { NetlabError, type NetlabErrorOptions } from "@netlab/core";
 
 /**
  * Codes a transfer can fail with; stable, listed in docs/PROTOCOL.md. Errors the server reports

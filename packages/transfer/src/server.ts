@@ -1,4 +1,4 @@
-import { requirePositiveInt } from "@netlab/protocol";
+import { requirePositiveInt } from "@netlab/core";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
 import { encodeHeader, type Header, type HeaderInput, MAX_HEADER_BYTES, parseHeader } from "./header.js";

@@ -1,4 +1,4 @@
-import { NetlabError } from "@netlab/protocol";
+import { NetlabError } from "@netlab/core";
 
 /** Codes the UDP package fails with. Callers branch on these, never on the message. */
 export type UdpErrorCode =

@@ -1,4 +1,4 @@
-import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import { NetlabError, type NetlabErrorOptions } from "@netlab/core";
 
 /**
  * Codes a URL function can fail with. The `message` of each is Python's `ValueError` text word for

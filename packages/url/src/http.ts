@@ -3,7 +3,7 @@ import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { pipeline, type Readable, Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import { NetlabError, type NetlabErrorOptions } from "@netlab/core";
 import { type UrlencodeInput, urlencode } from "./query.js";
 
 /**

@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/protocol/terminal";
+import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
