@@ -28,12 +28,7 @@ export function isNetlabError(err: unknown, code?: string): err is NetlabError {
 }
 
 /**
- * A bad option value (a zero-sized buffer, a negative timeout), thrown by the validators in
- * `options.ts` when an object is built, not later when the option is used. Code INVALID_OPTION in
- * every package.
+ * A bad option value (a zero-sized buffer, a negative timeout), thrown when an object is built,
+ * not later when the option is used, by validators not bound to a package's own error class.
  */
-export class OptionError extends NetlabError<"INVALID_OPTION"> {
-  constructor(message: string, options: NetlabErrorOptions = {}) {
-    super("INVALID_OPTION", message, options);
-  }
-}
+export class OptionError extends NetlabError<"INVALID_OPTION"> {}

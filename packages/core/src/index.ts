@@ -10,6 +10,9 @@ export {
 export { isNetlabError, NetlabError, type NetlabErrorOptions, OptionError } from "./errors.js";
 export {
   type IntBounds,
+  type OptionChecks,
+  type OptionErrorClass,
+  optionChecks,
   requireInt,
   requireMs,
   requirePositiveInt,

@@ -26,38 +26,58 @@ export interface IntBounds {
   allowInfinity?: boolean;
 }
 
+/** A package's error class, to throw INVALID_OPTION as (`UdpError`, `NetworkError`…). */
+export type OptionErrorClass = new (code: "INVALID_OPTION", message: string) => Error;
+
+/** The option validators; each throws INVALID_OPTION, naming the option and the value it got. */
+export interface OptionChecks {
+  /**
+   * Throws unless `value` is an integer in [min, max] (or Infinity when allowed).
+   * @example requireInt("port", port, { min: 1, max: 65_535 })
+   */
+  requireInt(name: string, value: number, bounds?: IntBounds): void;
+  /** Throws unless `value` is a positive integer (or Infinity where allowed). */
+  requirePositiveInt(name: string, value: number, options?: { allowInfinity?: boolean }): void;
+  /** Throws unless `value` is a number (not NaN) in [min, max]; Infinity passes when max is. */
+  requireRange(name: string, value: number, min: number, max: number): void;
+  /** Throws unless `value` is a number of ms ≥ 0 (Infinity, meaning no limit, allowed). */
+  requireMs(name: string, value: number): void;
+}
+
 /**
- * Throws INVALID_OPTION unless `value` is an integer in [min, max] (or Infinity when allowed).
- * @example requireInt("port", port, { min: 1, max: 65_535 })
+ * The one set of option validators, throwing INVALID_OPTION as `ErrorClass` so that a package's
+ * callers catch its own error type. Without a class they throw {@link OptionError}.
+ * @example export const { requireInt, requireRange } = optionChecks(UdpError);
  */
-export function requireInt(name: string, value: number, bounds: IntBounds = {}): void {
-  const { min = 0, max = Number.MAX_SAFE_INTEGER, allowInfinity = false } = bounds;
-  if (allowInfinity && value === Number.POSITIVE_INFINITY) return;
-  if (Number.isSafeInteger(value) && value >= min && value <= max) return;
-  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
-  throw new OptionError(
-    `${name} must be an integer ${range}${allowInfinity ? " or Infinity" : ""}, got ${String(value)}`,
-  );
+export function optionChecks(ErrorClass: OptionErrorClass = OptionError): OptionChecks {
+  const fail = (message: string): never => {
+    throw new ErrorClass("INVALID_OPTION", message);
+  };
+  return {
+    requireInt(name, value, { min = 0, max = Number.MAX_SAFE_INTEGER, allowInfinity = false } = {}) {
+      if (allowInfinity && value === Number.POSITIVE_INFINITY) return;
+      if (Number.isSafeInteger(value) && value >= min && value <= max) return;
+      const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+      fail(`${name} must be an integer ${range}${allowInfinity ? " or Infinity" : ""}, got ${String(value)}`);
+    },
+    requirePositiveInt(name, value, { allowInfinity = false } = {}) {
+      if (allowInfinity && value === Number.POSITIVE_INFINITY) return;
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        fail(`${name} must be a positive integer, got ${String(value)}`);
+      }
+    },
+    requireRange(name, value, min, max) {
+      if (typeof value !== "number" || Number.isNaN(value) || value < min || value > max) {
+        fail(`${name} must be between ${min} and ${max}, got ${String(value)}`);
+      }
+    },
+    requireMs(name, value) {
+      if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+        fail(`${name} must be a number of ms ≥ 0, got ${String(value)}`);
+      }
+    },
+  };
 }
 
-/** Throws INVALID_OPTION unless `value` is a positive integer (or Infinity where allowed). */
-export function requirePositiveInt(name: string, value: number, { allowInfinity = false } = {}): void {
-  if (allowInfinity && value === Number.POSITIVE_INFINITY) return;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new OptionError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-}
-
-/** Throws INVALID_OPTION unless `value` is a number (not NaN) in [min, max]; Infinity passes when max is. */
-export function requireRange(name: string, value: number, min: number, max: number): void {
-  if (typeof value !== "number" || Number.isNaN(value) || value < min || value > max) {
-    throw new OptionError(`${name} must be between ${min} and ${max}, got ${String(value)}`);
-  }
-}
-
-/** Throws INVALID_OPTION unless `value` is a number of ms ≥ 0 (Infinity, meaning no limit, allowed). */
-export function requireMs(name: string, value: number): void {
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new OptionError(`${name} must be a number of ms ≥ 0, got ${String(value)}`);
-  }
-}
+/** The validators throwing {@link OptionError}, for code without an error class of its own. */
+export const { requireInt, requirePositiveInt, requireRange, requireMs } = optionChecks();

@@ -3,6 +3,7 @@ import {
   isNetlabError,
   NetlabError,
   OptionError,
+  optionChecks,
   requireInt,
   requireMs,
   requirePositiveInt,
@@ -27,7 +28,10 @@ describe("NetlabError", () => {
   });
 
   it("OptionError is INVALID_OPTION", () => {
-    expect(new OptionError("bad")).toMatchObject({ name: "OptionError", code: "INVALID_OPTION" });
+    expect(new OptionError("INVALID_OPTION", "bad")).toMatchObject({
+      name: "OptionError",
+      code: "INVALID_OPTION",
+    });
   });
 });
 
@@ -82,5 +86,15 @@ describe("validators", () => {
     for (const ok of [0, 2.5, Number.POSITIVE_INFINITY]) expect(() => requireMs("t", ok)).not.toThrow();
     expect(() => requireMs("t", -1)).toThrow("t must be a number of ms ≥ 0, got -1");
     expect(() => requireMs("t", Number.NaN)).toThrow(invalid);
+  });
+});
+
+describe("optionChecks", () => {
+  it("throws INVALID_OPTION as the package's own error class", () => {
+    class DemoError extends NetlabError<"INVALID_OPTION" | "OTHER"> {}
+    const { requireInt: check } = optionChecks(DemoError);
+    expect(() => check("n", -1)).toThrow(DemoError);
+    expect(() => check("n", -1)).toThrow(invalid);
+    expect(() => requireInt("n", -1)).toThrow(OptionError);
   });
 });

@@ -1,4 +1,4 @@
-import { NetlabError, type NetlabErrorOptions } from "@netlab/core";
+import { NetlabError, type NetlabErrorOptions, optionChecks } from "@netlab/core";
 
 /** Codes a decoder or encoder can fail with. */
 export type ProtocolErrorCode =
@@ -6,7 +6,7 @@ export type ProtocolErrorCode =
   | "INVALID_UTF8"
   | "BAD_MESSAGE"
   | "TRUNCATED"
-  /** readChunk(maxBytes) with maxBytes < 1; option validators throw core's OptionError, same code. */
+  /** A bad option value (a zero maxLineBytes; readChunk(maxBytes) with maxBytes < 1). */
   | "INVALID_OPTION"
   | "DECODER_FAILED";
 
@@ -35,3 +35,6 @@ export class ProtocolError extends NetlabError<ProtocolErrorCode> {
     this.frames = options.frames ?? [];
   }
 }
+
+/** The option validators, throwing INVALID_OPTION as a ProtocolError. */
+export const { requireInt, requirePositiveInt } = optionChecks(ProtocolError);

@@ -1,7 +1,7 @@
-import { requireInt, withDefaults } from "@netlab/core";
+import { withDefaults } from "@netlab/core";
 import { ByteQueue } from "./byte-queue.js";
 import type { Codec } from "./codec.js";
-import { ProtocolError } from "./errors.js";
+import { ProtocolError, requireInt } from "./errors.js";
 
 /** Options for {@link lengthPrefixed}. */
 export interface LengthPrefixedOptions {

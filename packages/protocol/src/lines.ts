@@ -1,6 +1,6 @@
-import { requirePositiveInt, withDefaults } from "@netlab/core";
+import { withDefaults } from "@netlab/core";
 import type { Codec } from "./codec.js";
-import { ProtocolError } from "./errors.js";
+import { ProtocolError, requirePositiveInt } from "./errors.js";
 
 /** Options for {@link lines}. */
 export interface LineOptions {

@@ -28,7 +28,8 @@ const EXIT_CODES: Record<string, number> = {
   CONNECTION_FAILED: 7,
   HTTP_ERROR: 22,
   WRITE_FAILED: 23,
-  TIMEOUT: 28,
+  CONNECT_TIMEOUT: 28,
+  REQUEST_TIMEOUT: 28,
   TLS_FAILURE: 35,
   TOO_MANY_REDIRECTS: 47,
   BAD_CONTENT_ENCODING: 61,
@@ -222,7 +223,7 @@ function reported(
     process.stderr.write(`lab: interrupted\nhint: ${hint}\n`);
     return new ExitCode(130);
   }
-  if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "TIMEOUT") {
+  if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "REQUEST_TIMEOUT") {
     // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
     reportError(err);
     return new ExitCode(EXIT_CODES[code] ?? 1);
@@ -374,14 +375,14 @@ function drained(stream: NodeJS.WritableStream, signal: AbortSignal): Promise<vo
   });
 }
 
-/** Fires after `seconds` with --max-time's TIMEOUT (exit 28), for a write the reader never takes. */
+/** Fires after `seconds` with --max-time's REQUEST_TIMEOUT (exit 28), for a write the reader never takes. */
 function outputDeadline(seconds: number): AbortSignal {
   const controller = new AbortController();
   const timer = setTimeout(
     () =>
       controller.abort(
         Object.assign(new Error("operation timed out: the output was not read within --max-time"), {
-          code: "TIMEOUT",
+          code: "REQUEST_TIMEOUT",
           hint: "whatever reads lab's output stopped reading; raise --max-time",
         }),
       ),
