@@ -207,12 +207,13 @@ export abstract class BaseServer extends EventEmitter {
 
   /**
    * Called when a handler throws (a peer that went away is not an error). Default: when nobody
-   * listens to `error`, one line on stderr; the server keeps serving either way.
+   * listens to `error`, one line to the `log` option (silent unless given); the server keeps
+   * serving either way.
    */
   handleError(err: unknown, peer?: PeerAddress): void {
     if (this.listenerCount("error") > 0) return;
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`netlab: error handling request from ${formatPeer(peer)}: ${message}\n`);
+    this.options.log(`netlab: error handling request from ${formatPeer(peer)}: ${message}`);
   }
 
   /** Called by `handleRequest()` when `timeout` passed with no request. Default: nothing. */
