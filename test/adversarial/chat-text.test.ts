@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
-import { UNSAFE_TEXT } from "../../packages/protocol/src/index.js";
+import { UNSAFE_TEXT } from "../../packages/core/src/index.js";
 import { startServer } from "../helpers/lab.js";
 
 // Issue 13, "terminal safety" and "nicks are unique as people read them", for the chat server:

@@ -20,8 +20,8 @@ describe("lab (the CLI skeleton)", () => {
     const r = await runLab(["nosuchcommand"]);
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split("\n");
-    expect(lines[0]).toMatch(/^error: .*nosuchcommand/);
-    expect(lines.at(-1)).toBe("(run 'lab --help' for usage)");
+    expect(lines[0]).toMatch(/^lab: .*nosuchcommand/);
+    expect(lines.at(-1)).toBe("hint: run 'lab --help' for usage");
     expect(r.stdout).toBe("");
   });
 
@@ -29,5 +29,32 @@ describe("lab (the CLI skeleton)", () => {
     const r = await runLab(["--no-such-flag"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--no-such-flag'");
+  });
+
+  it("prints commander's usage errors and an action's in one format: lab + hint, exit 2", async () => {
+    const unknown = await runLab(["server", "--no-such-flag"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(
+      "lab: unknown option '--no-such-flag'\nhint: run 'lab server --help' for usage\n",
+    );
+    const missing = await runLab(["server", "--port"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(
+      "lab: option '--port <port>' argument missing\nhint: run 'lab server --help' for usage\n",
+    );
+    const bad = await runLab(["server", "--port", "abc"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      "lab: --port must be a whole number from 0 to 65535, got \"abc\"\nhint: run 'lab server --help' for usage\n",
+    );
+    for (const r of [unknown, missing, bad]) expect(r.stdout).toBe("");
+  });
+
+  it("turns commander's suggestion into the hint", async () => {
+    const r = await runLab(["clien"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "lab: unknown command 'clien'\nhint: did you mean client? run 'lab --help' for usage\n",
+    );
   });
 });

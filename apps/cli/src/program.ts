@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { commands } from "./commands/index.js";
+import { formatUsageError } from "./run.js";
 
 // commander is CommonJS; require() loads it in about a third of the time an ESM import takes
 // (measured 17 ms against 47 ms here), and it is most of what `lab --help` costs.
@@ -35,9 +36,12 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Gives every command a one-line usage hint after its errors, naming its own --help. */
+/**
+ * Makes commander's own usage errors (an unknown option, a missing argument) print as an action's
+ * do: `lab: …` then `hint: …` naming the command's --help, exit 2.
+ */
 function setUsageHints(cmd: Command, path: string): void {
-  cmd.showHelpAfterError(`(run '${path} --help' for usage)`);
+  cmd.configureOutput({ outputError: (text, write) => write(formatUsageError(text, path)) });
   cmd.exitOverride();
   for (const sub of cmd.commands) setUsageHints(sub, `${path} ${sub.name()}`);
 }

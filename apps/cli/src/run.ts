@@ -1,5 +1,5 @@
 // The subpath, not the front door: this runs on every start, and loads one small module.
-import { safeLine } from "@netlab/protocol/terminal";
+import { safeLine } from "@netlab/core/terminal";
 import { EXIT } from "./program.js";
 
 /** Longest `lab:` or `hint:` line printed, in characters; longer ones end in `…`. */
@@ -34,20 +34,68 @@ export function action<A extends unknown[]>(
     try {
       await fn(...args);
     } catch (err) {
-      process.exitCode = reportError(err);
+      process.exitCode = reportError(err, commandPath(args.at(-1)));
     }
   };
 }
 
-/** Prints `err` as `lab: message` plus its hint and returns the exit code it deserves. */
-export function reportError(err: unknown): number {
-  if (err instanceof ExitCode) return err.code;
-  const e = err as { message?: string; hint?: string; code?: string };
+/** `lab server` for the Command commander passes an action last; `lab` when there is none. */
+function commandPath(command: unknown): string {
+  const names: string[] = [];
+  for (
+    let c = command as CommandLike | undefined;
+    c && typeof c.name === "function";
+    c = c.parent ?? undefined
+  ) {
+    names.unshift(c.name());
+  }
+  return names.length > 0 ? names.join(" ") : "lab";
+}
+
+interface CommandLike {
+  name(): string;
+  parent: CommandLike | null;
+}
+
+/** The hint a usage error without one of its own gets: the command's --help. */
+function usageHint(commandPath: string): string {
+  return `run '${commandPath} --help' for usage`;
+}
+
+/** The two lines every failure prints; both escaped and cut, as they may quote a peer or argv. */
+function formatFailure(message: string, hint: string | undefined): string {
   // Messages and hints may quote a peer (a server's error text, a file name): shown, never obeyed,
   // and cut so that a hostile peer cannot flood the terminal with one "line".
-  const message = safeLine(e?.message ?? String(err), MAX_MESSAGE_CHARS);
-  process.stderr.write(`lab: ${message}\n`);
-  if (e?.hint) process.stderr.write(`hint: ${safeLine(e.hint, MAX_MESSAGE_CHARS)}\n`);
+  const head = `lab: ${safeLine(message, MAX_MESSAGE_CHARS)}\n`;
+  return hint ? `${head}hint: ${safeLine(hint, MAX_MESSAGE_CHARS)}\n` : head;
+}
+
+/**
+ * Rewrites one of commander's usage errors (`error: unknown option '--x'\n(Did you mean --y?)`)
+ * in the format every failure uses: `lab: unknown option '--x'` + `hint: did you mean --y? run …`.
+ */
+export function formatUsageError(text: string, commandPath: string): string {
+  const [first = "", ...rest] = text.trim().split("\n");
+  const suggestion = rest
+    .join(" ")
+    .replace(/^\((.*)\)$/, "$1")
+    .trim();
+  const hint = usageHint(commandPath);
+  return formatFailure(
+    first.replace(/^error: /, ""),
+    suggestion ? `${suggestion.charAt(0).toLowerCase()}${suggestion.slice(1)} ${hint}` : hint,
+  );
+}
+
+/**
+ * Prints `err` as `lab: message` plus its hint and returns the exit code it deserves. A usage
+ * error without a hint of its own points at `commandPath --help`.
+ */
+export function reportError(err: unknown, commandPath = "lab"): number {
+  if (err instanceof ExitCode) return err.code;
+  const e = err as { message?: string; hint?: string; code?: string };
+  const hint = e?.hint || (err instanceof UsageError ? usageHint(commandPath) : undefined);
+  process.stderr.write(formatFailure(e?.message ?? String(err), hint));
   if (err instanceof UsageError) return EXIT.usage;
   if (!(err instanceof Error) || !("code" in err)) {
     // An unexpected bug: keep the stack where a developer can find it.

@@ -1,4 +1,4 @@
-import { NetlabError } from "@netlab/protocol";
+import { NetlabError } from "@netlab/core";
 
 /** Codes a demo script can fail with. */
 export type ScriptErrorCode = "BAD_SCRIPT" | "EXPECT_FAILED" | "NO_SUCH_CLIENT";

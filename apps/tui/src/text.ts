@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/protocol";
+import { escapeControls } from "@netlab/core";
 
 /**
  * Text helpers for fixed-width panes. Widths count UTF-16 code points, one column each; wide

@@ -1,4 +1,4 @@
-import { UNSAFE_TEXT } from "@netlab/protocol";
+import { UNSAFE_TEXT } from "@netlab/core";
 import type { WireChunk } from "./model.js";
 
 /** What a piece of a wire row is, so the view can colour it (and mark it without colour). */

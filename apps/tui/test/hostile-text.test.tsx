@@ -1,5 +1,5 @@
 // Issue 13: text from the network reaches every pane of every scene shown, never obeyed.
-import { UNSAFE_TEXT } from "@netlab/protocol";
+import { UNSAFE_TEXT } from "@netlab/core";
 import { cleanup, render } from "ink-testing-library";
 import { afterEach, describe, expect, it } from "vitest";
 import { chatFactory } from "../src/chat-factory.js";

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
-import { type Decoder, decodeChunk, lines, NetlabError, ProtocolError } from "@netlab/protocol";
+import { NetlabError } from "@netlab/core";
+import { type Decoder, decodeChunk, lines, ProtocolError } from "@netlab/protocol";
 import { connect, NetworkError } from "@netlab/socketserver";
 import { ChatError } from "./errors.js";
 import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";

@@ -1,4 +1,4 @@
-import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import { NetlabError, type NetlabErrorOptions } from "@netlab/core";
 
 /**
  * Every code a chat server or client reports. The same codes appear in JSON `error` events, in

@@ -1,4 +1,4 @@
-import { escapeControls, hasControls } from "@netlab/protocol";
+import { escapeControls, hasControls } from "@netlab/core";
 import type { ChatEvent } from "./schema.js";
 
 /** Options for {@link formatEvent}. */

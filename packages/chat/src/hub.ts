@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import { NetlabError, type ProtocolError } from "@netlab/protocol";
+import { NetlabError } from "@netlab/core";
+import type { ProtocolError } from "@netlab/protocol";
 import { parseHello, parseJsonCommand } from "./commands.js";
 import { ChatError, type ChatErrorCode } from "./errors.js";
 import { HelloGrace } from "./grace.js";

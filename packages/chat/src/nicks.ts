@@ -1,4 +1,4 @@
-import { escapeControls, hasControls } from "@netlab/protocol";
+import { escapeControls, hasControls } from "@netlab/core";
 import { skeleton } from "./confusables.js";
 import { ChatError } from "./errors.js";
 

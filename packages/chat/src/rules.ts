@@ -1,4 +1,4 @@
-import { hasControls } from "@netlab/protocol";
+import { hasControls } from "@netlab/core";
 import { ChatError } from "./errors.js";
 import { hasInvisible, quoteShort } from "./nicks.js";
 

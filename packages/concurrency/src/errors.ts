@@ -1,4 +1,4 @@
-import { NetlabError } from "@netlab/protocol";
+import { NetlabError, optionChecks } from "@netlab/core";
 
 /** Codes a concurrency primitive can fail with. Callers branch on these, never on the message. */
 export type ConcurrencyErrorCode =
@@ -47,23 +47,14 @@ export function abortedError(what: string, signal: AbortSignal): ConcurrencyErro
   return new ConcurrencyError("ABORTED", `${what} was aborted`, { cause: signal.reason as unknown });
 }
 
+const checks = optionChecks(ConcurrencyError);
+
 /** Throws INVALID_OPTION unless `timeout` is a number of ms ≥ 0 (Infinity allowed). */
 export function checkTimeout(timeout: number): void {
-  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
-    throw new ConcurrencyError(
-      "INVALID_OPTION",
-      `timeout must be a number of ms ≥ 0, got ${String(timeout)}`,
-    );
-  }
+  checks.requireMs("timeout", timeout);
 }
 
 /** Throws INVALID_OPTION unless `value` is an integer ≥ `min` (or Infinity when allowed). */
 export function checkInt(name: string, value: number, min: number, allowInfinity = false): void {
-  if (allowInfinity && value === Number.POSITIVE_INFINITY) return;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ConcurrencyError(
-      "INVALID_OPTION",
-      `${name} must be an integer ≥ ${min}${allowInfinity ? " or Infinity" : ""}, got ${String(value)}`,
-    );
-  }
+  checks.requireInt(name, value, { min, allowInfinity });
 }

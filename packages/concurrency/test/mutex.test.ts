@@ -1,4 +1,4 @@
-import { isNetlabError } from "@netlab/protocol";
+import { isNetlabError } from "@netlab/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ConcurrencyError, Event, Mutex, setDebug, task } from "../src/index.js";
 

@@ -1,14 +1,6 @@
 export { ByteQueue } from "./byte-queue.js";
 export { type Codec, type Decoder, decodeChunk, type Encoder } from "./codec.js";
-export {
-  isNetlabError,
-  NetlabError,
-  type NetlabErrorOptions,
-  ProtocolError,
-  type ProtocolErrorCode,
-  type ProtocolErrorOptions,
-  requirePositiveInt,
-} from "./errors.js";
+export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorOptions } from "./errors.js";
 export {
   formatIssues,
   type JsonOptions,
@@ -20,11 +12,3 @@ export {
 export { LENGTH_PREFIXED_DEFAULTS, type LengthPrefixedOptions, lengthPrefixed } from "./length-prefixed.js";
 export { LINE_DEFAULTS, type LineOptions, lines } from "./lines.js";
 export { mapDecoder } from "./map-decoder.js";
-export {
-  type EscapeOptions,
-  escapeControls,
-  hasControls,
-  safeLine,
-  showControl,
-  UNSAFE_TEXT,
-} from "./terminal.js";

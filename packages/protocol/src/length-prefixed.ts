@@ -1,6 +1,7 @@
+import { withDefaults } from "@netlab/core";
 import { ByteQueue } from "./byte-queue.js";
 import type { Codec } from "./codec.js";
-import { ProtocolError, requirePositiveInt } from "./errors.js";
+import { ProtocolError, requireInt } from "./errors.js";
 
 /** Options for {@link lengthPrefixed}. */
 export interface LengthPrefixedOptions {
@@ -20,14 +21,8 @@ const MAX_U32 = 0xffff_ffff;
  * @example const codec = lengthPrefixed(); socket.write(codec.encode(payload));
  */
 export function lengthPrefixed(opts: Partial<LengthPrefixedOptions> = {}): Codec<Uint8Array> {
-  const o = { ...LENGTH_PREFIXED_DEFAULTS, ...opts };
-  requirePositiveInt("maxFrameBytes", o.maxFrameBytes);
-  if (o.maxFrameBytes > MAX_U32) {
-    throw new ProtocolError(
-      "INVALID_OPTION",
-      `maxFrameBytes must be at most ${MAX_U32}, got ${o.maxFrameBytes}`,
-    );
-  }
+  const o = withDefaults(LENGTH_PREFIXED_DEFAULTS, opts);
+  requireInt("maxFrameBytes", o.maxFrameBytes, { min: 1, max: MAX_U32 });
   return new LengthPrefixedCodec(o.maxFrameBytes);
 }
 

@@ -1,3 +1,4 @@
+import { withDefaults } from "@netlab/core";
 import type { Codec } from "./codec.js";
 import { ProtocolError, requirePositiveInt } from "./errors.js";
 
@@ -28,7 +29,7 @@ const ENCODER = new TextEncoder();
  * @example const codec = lines({ maxLineBytes: 1024 }); codec.push(bytes) // → ["hello"]
  */
 export function lines(opts: Partial<LineOptions> = {}): Codec<string> {
-  const o = { ...LINE_DEFAULTS, ...opts };
+  const o = withDefaults(LINE_DEFAULTS, opts);
   requirePositiveInt("maxLineBytes", o.maxLineBytes, { allowInfinity: true });
   return new LineCodec(o);
 }

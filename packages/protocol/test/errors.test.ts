@@ -1,5 +1,6 @@
+import { isNetlabError, NetlabError, requirePositiveInt } from "@netlab/core";
 import { describe, expect, it } from "vitest";
-import { isNetlabError, NetlabError, ProtocolError, requirePositiveInt } from "../src/index.js";
+import { ProtocolError } from "../src/index.js";
 
 describe("errors", () => {
   it("carries a stable code, a hint and a cause", () => {

@@ -2,8 +2,9 @@ import diagnostics from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import { debuglog } from "node:util";
 import { Event } from "@netlab/concurrency";
+import { withDefaults } from "@netlab/core";
 import type { BaseRequestHandler } from "./base-handler.js";
-import { NetworkError } from "./errors.js";
+import { NetworkError, requireMs, requirePositiveInt } from "./errors.js";
 import {
   formatPeer,
   isConnectionGone,
@@ -101,13 +102,13 @@ export abstract class BaseServer extends EventEmitter {
 
   constructor(options: ServerOptions, Handler: HandlerClass) {
     super();
-    const o = { ...SERVER_DEFAULTS, ...dropUndefined(options) } as ResolvedServerOptions;
-    checkCount("maxConnections", o.maxConnections);
-    checkCount("requestQueueSize", o.requestQueueSize);
-    checkMs("idleTimeoutMs", o.idleTimeoutMs);
-    checkMs("frameTimeoutMs", o.frameTimeoutMs);
-    checkMs("drainTimeoutMs", o.drainTimeoutMs);
-    checkMs("timeout", o.timeout);
+    const o = withDefaults(SERVER_DEFAULTS, options) as ResolvedServerOptions;
+    requirePositiveInt("maxConnections", o.maxConnections, { allowInfinity: true });
+    requirePositiveInt("requestQueueSize", o.requestQueueSize, { allowInfinity: true });
+    requireMs("idleTimeoutMs", o.idleTimeoutMs);
+    requireMs("frameTimeoutMs", o.frameTimeoutMs);
+    requireMs("drainTimeoutMs", o.drainTimeoutMs);
+    requireMs("timeout", o.timeout);
     this.options = o;
     this.timeout = o.timeout;
     this.Handler = Handler;
@@ -206,12 +207,13 @@ export abstract class BaseServer extends EventEmitter {
 
   /**
    * Called when a handler throws (a peer that went away is not an error). Default: when nobody
-   * listens to `error`, one line on stderr; the server keeps serving either way.
+   * listens to `error`, one line to the `log` option (silent unless given); the server keeps
+   * serving either way.
    */
   handleError(err: unknown, peer?: PeerAddress): void {
     if (this.listenerCount("error") > 0) return;
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`netlab: error handling request from ${formatPeer(peer)}: ${message}\n`);
+    this.options.log(`netlab: error handling request from ${formatPeer(peer)}: ${message}`);
   }
 
   /** Called by `handleRequest()` when `timeout` passed with no request. Default: nothing. */
@@ -470,22 +472,5 @@ export abstract class BaseServer extends EventEmitter {
     for (const handler of this.#connections) handler[kDestroy]();
     // Handlers parked on I/O end now; one stuck elsewhere is left behind, its connection gone.
     await settleWithin(all(), 100);
-  }
-}
-
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function checkCount(name: string, value: number): void {
-  if (value === Number.POSITIVE_INFINITY) return;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new NetworkError("INVALID_OPTION", `${name} must be a positive integer, got ${String(value)}`);
-  }
-}
-
-function checkMs(name: string, value: number): void {
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new NetworkError("INVALID_OPTION", `${name} must be a number of ms ≥ 0, got ${String(value)}`);
   }
 }

@@ -41,7 +41,7 @@ export class DatagramRequestHandler<S extends BaseServer = BaseServer> extends B
 
   /**
    * Sends `data` to the sender as one datagram; rejects with a NetworkError when it cannot be sent
-   * (NOT_FOUND for a Unix sender that did not bind its socket to a path: it has no address).
+   * (NO_SUCH_SOCKET for a Unix sender that did not bind its socket to a path: it has no address).
    */
   reply(data: string | Uint8Array): Promise<void> {
     const peer = this.clientAddress;

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import os from "node:os";
 import type { BaseServer, BoundAddress } from "./base-server.js";
-import { NetworkError, type NetworkErrorCode } from "./errors.js";
+import { NetworkError, type NetworkErrorCode, requirePositiveInt } from "./errors.js";
 import { settleWithin } from "./internal.js";
 import type { Mixed } from "./mixins.js";
 import { TCPServer, UnixStreamServer } from "./tcp-server.js";
@@ -115,9 +115,7 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
       }
       if (this.state !== "idle" || this.#isPrimaryListening) return;
       this.#isPrimaryListening = true;
-      if (!Number.isSafeInteger(this.workers) || this.workers < 1) {
-        throw new NetworkError("INVALID_OPTION", `workers must be a positive integer, got ${this.workers}`);
-      }
+      requirePositiveInt("workers", this.workers);
       cluster.setupPrimary({
         exec: this.workerScript ?? process.argv[1],
         args: process.argv.slice(2),

@@ -74,6 +74,11 @@ export interface ServerOptions {
   allowReuseAddress?: boolean;
   /** ms that `handleRequest()` waits for a request before calling `handleTimeout()`. Default Infinity. */
   timeout?: number;
+  /**
+   * Where the server's own lines go (a handler's error when nobody listens to `error`). The
+   * package never prints: default silent; the CLI passes a writer to stderr.
+   */
+  log?: (line: string) => void;
 }
 
 /** {@link ServerOptions} with every default filled in. */
@@ -91,4 +96,5 @@ export const SERVER_DEFAULTS: Readonly<ResolvedServerOptions> = {
   requestQueueSize: 511,
   allowReuseAddress: true,
   timeout: Number.POSITIVE_INFINITY,
+  log: () => {},
 };

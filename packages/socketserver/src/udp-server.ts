@@ -137,7 +137,7 @@ const requireOptional = createRequire(import.meta.url);
  *
  * - `clientAddress` is `{ address: senderPath, port: 0, family: "unix" }`. A sender that did not bind
  *   its socket to a path has the path "" and cannot be replied to, as in Python: `reply()` rejects
- *   with NOT_FOUND, which goes to `handleError`, and the server goes on.
+ *   with NO_SUCH_SOCKET, which goes to `handleError`, and the server goes on.
  * - `allowReuseAddress` (default true): a stale socket file (nobody bound to it) is replaced; a live
  *   one is ADDRESS_IN_USE. `serverClose()` closes the socket and removes the file.
  * - A datagram over 65 535 bytes arrives truncated to that (node-unix-socket's receive buffer;
@@ -226,14 +226,14 @@ export class UnixDatagramServer extends DatagramServer {
 /**
  * Sends `bytes` as one datagram from a UnixDatagramServer's socket to the socket bound at `path`:
  * what `DatagramRequestHandler.reply()` does for a Unix peer. A sender that did not bind (path "")
- * is NOT_FOUND; a sender that closed its socket is CONNECTION_REFUSED or NOT_FOUND.
+ * is NO_SUCH_SOCKET; a sender that closed its socket is CONNECTION_REFUSED or NO_SUCH_SOCKET.
  * @example await sendToPath(server.socket!, Buffer.from("hi\n"), "/tmp/client.sock");
  */
 export function sendToPath(socket: UnixDatagramSocket, bytes: Uint8Array, path: string): Promise<void> {
   if (path === "") {
     return Promise.reject(
       new NetworkError(
-        "NOT_FOUND",
+        "NO_SUCH_SOCKET",
         "cannot reply to a Unix datagram sender that has no path (its socket is unbound)",
         {
           hint: "the client must bind its socket to a path before sending, to get replies",
@@ -296,7 +296,7 @@ function bindError(err: unknown, path: string): NetworkError {
   const e = withErrno(err);
   if (e.code === "ENOENT") {
     return new NetworkError(
-      "NOT_FOUND",
+      "NO_SUCH_SOCKET",
       `cannot listen on ${path}: directory ${dirname(path)} does not exist`,
       {
         hint: "create the directory, or choose another path",

@@ -46,7 +46,7 @@ describe("toNetworkError", () => {
   it.each([
     ["ECONNREFUSED", "CONNECTION_REFUSED", "cannot connect to 127.0.0.1:5001: connection refused"],
     ["ECONNRESET", "CONNECTION_RESET", "connection to 127.0.0.1:5001 was reset by the peer"],
-    ["ETIMEDOUT", "TIMEOUT", "cannot connect to 127.0.0.1:5001: timed out"],
+    ["ETIMEDOUT", "CONNECT_TIMEOUT", "cannot connect to 127.0.0.1:5001: timed out"],
     ["EHOSTUNREACH", "HOST_UNREACHABLE", "cannot connect to 127.0.0.1:5001: host unreachable"],
     [
       "EADDRNOTAVAIL",
@@ -83,7 +83,7 @@ describe("toNetworkError", () => {
       host: "nosuchhost.invalid",
       port: 1,
     });
-    expect(err).toMatchObject({ code: "NOT_FOUND", message: "cannot resolve host nosuchhost.invalid" });
+    expect(err).toMatchObject({ code: "DNS_FAILURE", message: "cannot resolve host nosuchhost.invalid" });
   });
 
   it("brackets IPv6 hosts and passes a NetworkError through", () => {

@@ -258,7 +258,7 @@ describe.skipIf(!DgramSocket)("UnixDatagramServer", () => {
     const server = new UnixDatagramServer({ path: join(dir, "nope", "s.sock") }, Echo);
     onTestFinished(() => server.shutdown());
     await expect(server.listen()).rejects.toMatchObject({
-      code: "NOT_FOUND",
+      code: "NO_SUCH_SOCKET",
       message: `cannot listen on ${join(dir, "nope", "s.sock")}: directory ${join(dir, "nope")} does not exist`,
       hint: "create the directory, or choose another path",
     });
@@ -305,7 +305,7 @@ describe.skipIf(!DgramSocket)("UnixDatagramServer", () => {
     expect(errors[0]!.peer).toEqual({ address: "", port: 0, family: "unix" });
     expect(errors[0]!.err).toBeInstanceOf(NetworkError);
     expect(errors[0]!.err).toMatchObject({
-      code: "NOT_FOUND",
+      code: "NO_SUCH_SOCKET",
       message: "cannot reply to a Unix datagram sender that has no path (its socket is unbound)",
       hint: "the client must bind its socket to a path before sending, to get replies",
     });

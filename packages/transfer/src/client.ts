@@ -34,12 +34,12 @@ export interface ClientOptions {
   host?: string;
   /** Default 5002. */
   port?: number;
-  /** Give up connecting after this many ms (a NetworkError TIMEOUT). Default 10 000. */
+  /** Give up connecting after this many ms (a NetworkError CONNECT_TIMEOUT). Default 10 000. */
   connectTimeoutMs?: number;
   /** @deprecated The old name of {@link ClientOptions.connectTimeoutMs}. */
   timeoutMs?: number;
   /**
-   * Give up (a TransferError TIMEOUT) when, while waiting on the server, no byte moves in either
+   * Give up (a TransferError STALLED) when, while waiting on the server, no byte moves in either
    * direction for this many ms. Default 30 000; Infinity waits forever.
    */
   stallTimeoutMs?: number;
@@ -506,9 +506,9 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
           { hint: "run the same command again with --resume to continue", cause: err },
         );
       }
-      if (err instanceof TransferError && err.code === "TIMEOUT" && keepPart && inBody) {
+      if (err instanceof TransferError && err.code === "STALLED" && keepPart && inBody) {
         throw new TransferError(
-          "TIMEOUT",
+          "STALLED",
           `${err.message}; ${received} of ${size} bytes of ${name} are kept in ${partPath}`,
           {
             hint: "run the same command again with --resume to continue (raise --stall-timeout if the server is only slow)",
@@ -578,7 +578,7 @@ export async function dial(opts: {
         cause: err.cause,
       });
     }
-    if (err instanceof NetworkError && err.code === "TIMEOUT") {
+    if (err instanceof NetworkError && err.code === "CONNECT_TIMEOUT") {
       throw new NetworkError(err.code, `${err.message} (no answer in ${timeoutMs / 1000} s)`, {
         hint: "check --host and --port (a firewall may drop the packets), or raise --connect-timeout",
         cause: err.cause,

@@ -1,4 +1,4 @@
-import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import { NetlabError, type NetlabErrorOptions } from "@netlab/core";
 
 /**
  * Codes a transfer can fail with; stable, listed in docs/PROTOCOL.md. Errors the server reports
@@ -27,8 +27,8 @@ export type TransferErrorCode =
   | "CHECKSUM_MISMATCH"
   /** The peer closed the connection before the transfer finished. */
   | "CONNECTION_LOST"
-  /** Nothing moved in either direction for the stall timeout while waiting on the peer. */
-  | "TIMEOUT"
+  /** Nothing moved in either direction for the stall timeout while waiting on the peer (as chat's STALLED). */
+  | "STALLED"
   /** Cancelled through the caller's AbortSignal (Ctrl-C); a download keeps its `.part`. */
   | "ABORTED"
   /** The local file changed size while it was being sent. */
@@ -56,7 +56,7 @@ const CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
   "NO_SPACE",
   "CHECKSUM_MISMATCH",
   "CONNECTION_LOST",
-  "TIMEOUT",
+  "STALLED",
   "ABORTED",
   "FILE_CHANGED",
   "BAD_REQUEST",

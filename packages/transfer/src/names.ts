@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import path from "node:path";
-import { UNSAFE_TEXT } from "@netlab/protocol";
+import { UNSAFE_TEXT } from "@netlab/core";
 import { TransferError } from "./errors.js";
 
 /** Suffix of a file being received: `NAME.part`, renamed to NAME once verified. */

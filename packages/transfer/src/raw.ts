@@ -120,7 +120,7 @@ export interface RawGetOptions {
   /** @deprecated The old name of {@link RawGetOptions.connectTimeoutMs}. */
   timeoutMs?: number;
   /**
-   * Give up (TIMEOUT, the `.part` removed) when no byte arrives for this many ms. Default 30 000:
+   * Give up (STALLED, the `.part` removed) when no byte arrives for this many ms. Default 30 000:
    * a raw server ends by closing, so silence is a server that hangs. Infinity waits forever.
    */
   stallTimeoutMs?: number;

@@ -1,4 +1,4 @@
-import { requirePositiveInt } from "@netlab/protocol";
+import { requirePositiveInt, withDefaults } from "@netlab/core";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
 import { encodeHeader, type Header, type HeaderInput, MAX_HEADER_BYTES, parseHeader } from "./header.js";
@@ -75,15 +75,14 @@ export class FileServer extends TCPServer {
     // The framework's idle timer counts bytes in only; the handler keeps its own, both ways.
     super(
       {
-        maxConnections: FILE_SERVER_DEFAULTS.maxConnections,
-        ...dropUndefined(options),
+        ...withDefaults({ maxConnections: FILE_SERVER_DEFAULTS.maxConnections }, options),
         idleTimeoutMs: Infinity,
       },
       TransferHandler,
     );
     this.root = options.root;
     this.#fileOptions = options;
-    const o = { ...FILE_SERVER_DEFAULTS, ...dropUndefined(options) };
+    const o = withDefaults(FILE_SERVER_DEFAULTS, options);
     requirePositiveInt("idleTimeoutMs", o.idleTimeoutMs, { allowInfinity: true });
     requirePositiveInt("headerTimeoutMs", o.headerTimeoutMs, { allowInfinity: true });
   }
@@ -94,7 +93,7 @@ export class FileServer extends TCPServer {
    */
   override async listen(): Promise<void> {
     if (this.context === undefined) {
-      const o = { ...FILE_SERVER_DEFAULTS, ...dropUndefined(this.#fileOptions) };
+      const o = withDefaults(FILE_SERVER_DEFAULTS, this.#fileOptions);
       const root = await ServedRoot.open(this.root, { dotfiles: o.dotfiles });
       this.context = {
         root,
@@ -261,10 +260,6 @@ function concat(parts: Uint8Array[], n: number): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-function dropUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 export type { ServerTransfer, ServerTransferError };

@@ -35,7 +35,7 @@ export interface SocketWireOptions {
    */
   isResetAnEnd?: boolean;
   /**
-   * While a read or a write waits on the peer, give up (a TIMEOUT error, and the socket is
+   * While a read or a write waits on the peer, give up (a STALLED error, and the socket is
    * destroyed) once nothing has moved in either direction for this many ms: no byte arrived and no
    * queued write was taken by the kernel. Time spent elsewhere (hashing, disk) does not count.
    * Default Infinity (no limit); the client uses 30 000.
@@ -264,7 +264,7 @@ export class SocketWire implements Wire {
         }
         const seconds = formatSeconds(this.#stallTimeoutMs);
         this.#fail(
-          new TransferError("TIMEOUT", `no byte to or from ${this.#peer} for ${seconds} s (stall timeout)`, {
+          new TransferError("STALLED", `no byte to or from ${this.#peer} for ${seconds} s (stall timeout)`, {
             hint: `${this.#peer} may be stuck or unreachable; raise --stall-timeout if it is only slow`,
           }),
         );
@@ -281,7 +281,7 @@ export class SocketWire implements Wire {
     this.#socket.destroy();
   }
 
-  /** What a wait throws: our own TIMEOUT/ABORTED as is, a socket error as CONNECTION_LOST. */
+  /** What a wait throws: our own STALLED/ABORTED as is, a socket error as CONNECTION_LOST. */
   #failure(err: Error | undefined): TransferError {
     return err instanceof TransferError ? err : this.#lost(err);
   }

@@ -21,14 +21,14 @@ async function pair(): Promise<{ client: net.Socket; server: net.Socket }> {
 }
 
 describe("SocketWire stall timeout and abort", () => {
-  it("a read that gets no byte for stallTimeoutMs fails with TIMEOUT and closes the socket", {
+  it("a read that gets no byte for stallTimeoutMs fails with STALLED and closes the socket", {
     timeout: 5_000,
   }, async () => {
     const { client } = await pair();
     const wire = new SocketWire(client, { peer: "the server", stallTimeoutMs: 200 });
     const started = performance.now();
     await expect(wire.readChunk(1024)).rejects.toMatchObject({
-      code: "TIMEOUT",
+      code: "STALLED",
       message: "no byte to or from the server for 0.2 s (stall timeout)",
     });
     expect(performance.now() - started).toBeGreaterThanOrEqual(190);
@@ -62,7 +62,7 @@ describe("SocketWire stall timeout and abort", () => {
     expect(client.destroyed).toBe(false);
   });
 
-  it("a write the peer never drains fails with TIMEOUT", { timeout: 10_000 }, async () => {
+  it("a write the peer never drains fails with STALLED", { timeout: 10_000 }, async () => {
     const { client, server } = await pair();
     server.pause();
     const wire = new SocketWire(client, { stallTimeoutMs: 300 });
@@ -70,7 +70,7 @@ describe("SocketWire stall timeout and abort", () => {
     const write = async () => {
       for (let i = 0; i < 256; i++) await wire.write(block);
     };
-    await expect(write()).rejects.toMatchObject({ code: "TIMEOUT" });
+    await expect(write()).rejects.toMatchObject({ code: "STALLED" });
   });
 
   it("aborting the signal ends a waiting read at once with ABORTED", { timeout: 5_000 }, async () => {

@@ -44,7 +44,7 @@ export interface ResolvedAddress {
 
 /**
  * An IP literal as it is; a name (`localhost`) through the system resolver, its IPv4 address
- * preferred. A name that does not resolve is a UdpError NOT_FOUND.
+ * preferred. A name that does not resolve is a UdpError DNS_FAILURE.
  */
 export async function resolveHost(host: string, port: number): Promise<ResolvedAddress> {
   const family = net.isIP(host);

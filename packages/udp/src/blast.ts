@@ -47,10 +47,10 @@ export async function blast(options: BlastOptions): Promise<BlastResult> {
     ...BLAST_DEFAULTS,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as Required<Omit<BlastOptions, "signal">> & { signal?: AbortSignal };
-  requireInt("port", o.port, 1, 65_535);
-  requireInt("count", o.count, 0, Number.MAX_SAFE_INTEGER);
-  requireInt("sizeBytes", o.sizeBytes, 4, MAX_UDP_PAYLOAD_BYTES);
-  requireInt("windowSize", o.windowSize, 1, 4096);
+  requireInt("port", o.port, { min: 1, max: 65_535 });
+  requireInt("count", o.count, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  requireInt("sizeBytes", o.sizeBytes, { min: 4, max: MAX_UDP_PAYLOAD_BYTES });
+  requireInt("windowSize", o.windowSize, { min: 1, max: 4096 });
   if (o.ratePps !== Number.POSITIVE_INFINITY) requireRange("ratePps", o.ratePps, 1, 1e9);
   const target = await resolveHost(o.host, o.port);
   const socket = dgram.createSocket(target.type);

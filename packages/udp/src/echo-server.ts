@@ -100,8 +100,10 @@ export class UdpEchoServer extends UDPServer {
       seed,
       random,
     });
-    if (recvBufferSize !== undefined) requireInt("recvBufferSize", recvBufferSize, 1, 2 ** 31 - 1);
-    if (sendBufferSize !== undefined) requireInt("sendBufferSize", sendBufferSize, 1, 2 ** 31 - 1);
+    if (recvBufferSize !== undefined)
+      requireInt("recvBufferSize", recvBufferSize, { min: 1, max: 2 ** 31 - 1 });
+    if (sendBufferSize !== undefined)
+      requireInt("sendBufferSize", sendBufferSize, { min: 1, max: 2 ** 31 - 1 });
     this.#buffers = { recv: recvBufferSize, send: sendBufferSize };
     // Scheduled replies must not outlive the socket.
     this.signal.addEventListener("abort", () => this.emulator.close(), { once: true });

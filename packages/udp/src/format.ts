@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/protocol";
+import { escapeControls } from "@netlab/core";
 
 /** A payload as one readable line: the text when it is printable UTF-8, else hex. */
 export interface PayloadView {

@@ -40,7 +40,8 @@ export class UdpListener extends UDPServer {
   constructor(options: UdpListenerOptions = {}) {
     const { recvBufferSize, ...server } = options;
     super({ allowReuseAddress: false, ...server }, ListenHandler);
-    if (recvBufferSize !== undefined) requireInt("recvBufferSize", recvBufferSize, 1, 2 ** 31 - 1);
+    if (recvBufferSize !== undefined)
+      requireInt("recvBufferSize", recvBufferSize, { min: 1, max: 2 ** 31 - 1 });
     this.#recvBufferSize = recvBufferSize;
   }
 

@@ -134,7 +134,7 @@ function now(): number {
  *
  * Methods: `run()` (starts once; resolves with the summary), `stop()` (ends now, the summary so far),
  * `summary` (live). Events: see {@link PingerEvents}. Failures reject `run()` with a UdpError:
- * PORT_UNREACHABLE when ICMP port unreachable comes back before any reply, NOT_FOUND,
+ * PORT_UNREACHABLE when ICMP port unreachable comes back before any reply, DNS_FAILURE,
  * MESSAGE_TOO_LARGE, INVALID_OPTION.
  * @example
  * for await (const e of ping({ port: 5003, count: 3, intervalMs: 200 })) console.log(e);
@@ -163,12 +163,12 @@ export class Pinger extends EventEmitter<PingerEvents> implements AsyncIterable<
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as Required<PingOptions>;
     const { signal, ...rest } = o;
-    requireInt("port", rest.port, 1, 65_535);
-    if (rest.count !== Number.POSITIVE_INFINITY) requireInt("count", rest.count, 1, Number.MAX_SAFE_INTEGER);
+    requireInt("port", rest.port, { min: 1, max: 65_535 });
+    requireInt("count", rest.count, { min: 1, allowInfinity: true });
     requireRange("intervalMs", rest.intervalMs, MIN_INTERVAL_MS, MAX_TIMER_MS);
     requireRange("timeoutMs", rest.timeoutMs, 1, MAX_TIMER_MS);
     requireRange("lingerMs", rest.lingerMs, 0, MAX_TIMER_MS);
-    requireInt("sizeBytes", rest.sizeBytes, PROBE_HEADER_BYTES, MAX_UDP_PAYLOAD_BYTES);
+    requireInt("sizeBytes", rest.sizeBytes, { min: PROBE_HEADER_BYTES, max: MAX_UDP_PAYLOAD_BYTES });
     this.options = rest;
     this.#signal = signal;
   }

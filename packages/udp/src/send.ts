@@ -28,7 +28,7 @@ export interface SendResult {
  * Sends one datagram from a connected socket (`sendto`), and with `waitMs` waits for a reply
  * (`recvfrom`). Connected, so ICMP port unreachable comes back as PORT_UNREACHABLE rather than
  * silence. Fails with UdpError: MESSAGE_TOO_LARGE (over 65,507 bytes, before sending),
- * PORT_UNREACHABLE, TIMEOUT (no reply within `waitMs`), NOT_FOUND, HOST_UNREACHABLE.
+ * PORT_UNREACHABLE, NO_REPLY (none within `waitMs`), ABORTED, DNS_FAILURE, HOST_UNREACHABLE.
  * @example const { reply } = await sendDatagram({ port: 5003, data: "hello", waitMs: 1000 });
  */
 export async function sendDatagram(options: SendOptions): Promise<SendResult> {
@@ -66,7 +66,7 @@ export async function sendDatagram(options: SendOptions): Promise<SendResult> {
               if (err) reject(err);
               else resolve(value!);
             };
-            const abort = () => finish(new UdpError("TIMEOUT", "stopped before a reply came"));
+            const abort = () => finish(new UdpError("ABORTED", "stopped before a reply came"));
             const timer = setTimeout(() => finish(noReply(host, port, waitMs)), waitMs);
             signal?.addEventListener("abort", abort, { once: true });
             onError = (err) => finish(err);
@@ -94,7 +94,7 @@ export async function sendDatagram(options: SendOptions): Promise<SendResult> {
 }
 
 function noReply(host: string, port: number, waitMs: number): UdpError {
-  return new UdpError("TIMEOUT", `no reply from ${formatHostPort(host, port)} within ${waitMs / 1000} s`, {
+  return new UdpError("NO_REPLY", `no reply from ${formatHostPort(host, port)} within ${waitMs / 1000} s`, {
     hint: "check that something answers on that port, or wait longer with --wait",
   });
 }

@@ -1,4 +1,4 @@
-import { hasControls } from "@netlab/protocol";
+import { hasControls } from "@netlab/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatDatagram, viewPayload } from "../src/index.js";

@@ -43,12 +43,12 @@ describe("sendDatagram and UdpListener (sendto / recvfrom)", () => {
     expect(reply?.from).toBe(`127.0.0.1:${peer.address().port}`);
   });
 
-  it("times out with TIMEOUT when no reply comes", async () => {
+  it("fails with NO_REPLY when no reply comes", async () => {
     const listener = await serveUntilTestEnds(new UdpListener({ port: 0 }));
     const err = await sendDatagram({ port: listener.address.port, data: "x", waitMs: 50 }).catch(
       (e: unknown) => e,
     );
-    expect((err as UdpError).code).toBe("TIMEOUT");
+    expect((err as UdpError).code).toBe("NO_REPLY");
     expect((err as UdpError).message).toBe(`no reply from 127.0.0.1:${listener.address.port} within 0.05 s`);
   });
 

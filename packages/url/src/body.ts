@@ -3,7 +3,7 @@
 import type { IncomingMessage } from "node:http";
 import { pipeline, type Readable, Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { NetlabError } from "@netlab/protocol";
+import { NetlabError } from "@netlab/core";
 import { bodyTooLarge, toURLError, URLError } from "./http-errors.js";
 import type { Timers } from "./timers.js";
 

@@ -1,4 +1,4 @@
-import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import { NetlabError, type NetlabErrorOptions } from "@netlab/core";
 
 /**
  * Codes a URL function can fail with. The `message` of each is Python's `ValueError` text word for
@@ -13,8 +13,7 @@ export type UrlErrorCode =
   | "BAD_QUERY_FIELD"
   | "TOO_MANY_FIELDS"
   | "INVALID_SEPARATOR"
-  | "ENCODE_ERROR"
-  | "INVALID_OPTION";
+  | "ENCODE_ERROR";
 
 /**
  * A URL that cannot be parsed, or a part of it that cannot be read (Python raises `ValueError`).

@@ -1,11 +1,11 @@
 // urlopen's errors: URLError and HTTPError, and the mapping from Node's errors (errno codes, TLS
 // and zlib failures, our timers) to a URLError code with a reason and a hint.
-import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
+import { type ErrnoErrorCode, errnoCode, errnoOf, NetlabError, type NetlabErrorOptions } from "@netlab/core";
 import type { Timers } from "./timers.js";
 
 /**
  * Why a request failed before an HTTP answer (or, for HTTP_ERROR, with one). The CLI turns each
- * into curl's exit code: DNS_FAILURE 6, CONNECTION_REFUSED / CONNECTION_FAILED 7, TIMEOUT 28,
+ * into curl's exit code: DNS_FAILURE 6, CONNECTION_REFUSED / CONNECTION_FAILED 7, CONNECT_TIMEOUT / REQUEST_TIMEOUT 28,
  * HTTP_ERROR 22, TLS_FAILURE 35, TOO_MANY_REDIRECTS 47, BAD_CONTENT_ENCODING 61, BODY_TOO_LARGE
  * and DECOMPRESSION_BOMB 63.
  */
@@ -14,7 +14,10 @@ export type URLErrorCode =
   | "DNS_FAILURE"
   | "CONNECTION_REFUSED"
   | "CONNECTION_FAILED"
-  | "TIMEOUT"
+  /** The connection attempt got no answer (ETIMEDOUT): socket errnos map through @netlab/core. */
+  | "CONNECT_TIMEOUT"
+  /** No byte for `timeoutMs` while waiting, or the whole request past `totalTimeoutMs`. */
+  | "REQUEST_TIMEOUT"
   | "TLS_FAILURE"
   | "TOO_MANY_REDIRECTS"
   | "ABORTED"
@@ -33,7 +36,7 @@ export interface URLErrorOptions extends NetlabErrorOptions {
  * The request got no usable HTTP answer: the name did not resolve, the connection was refused,
  * TLS failed, it timed out, or redirects did not end. As Python's `urllib.error.URLError`,
  * `reason` says why in a few words ("Connection refused", "timed out").
- * @example try { await urlopen(url) } catch (e) { if (e instanceof URLError && e.code === "TIMEOUT") retry(); }
+ * @example try { await urlopen(url) } catch (e) { if (e instanceof URLError && e.code === "REQUEST_TIMEOUT") retry(); }
  */
 export class URLError<C extends URLErrorCode = URLErrorCode> extends NetlabError<C> {
   /** Why, in a few words: "Name or service not known", "Connection refused", "timed out"... */
@@ -109,56 +112,50 @@ export function bodyTooLarge(url: string, max: number, what: string): URLError {
   });
 }
 
-const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME", "EAI_NODATA"]);
-const CONNECT_CODES = new Set([
-  "ECONNRESET",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EHOSTDOWN",
-  "ENETDOWN",
-  "EADDRNOTAVAIL",
+/** Socket failures that are curl's "cannot connect" (exit 7) but not a refusal. */
+const CONNECT_FAILURES: ReadonlySet<ErrnoErrorCode> = new Set([
+  "CONNECTION_RESET",
+  "HOST_UNREACHABLE",
+  "ADDRESS_NOT_AVAILABLE",
 ]);
-
-function errorCode(err: unknown): string | undefined {
-  for (
-    let e = err as { code?: unknown; cause?: unknown; errors?: unknown[] } | undefined, depth = 0;
-    e && depth < 5;
-    depth++
-  ) {
-    if (typeof e.code === "string" && e.code !== "ABORT_ERR") return e.code;
-    if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0]);
-    e = e.cause as typeof e;
-  }
-  return undefined;
-}
 
 /** Any failure of a request as a URLError (a NetlabError is kept as it is); `timers` says if one expired. */
 export function toURLError(err: unknown, url: string, timers: Timers): NetlabError {
   if (err instanceof NetlabError) return err;
   const host = new URL(url).host;
   if (timers.expired === "total") {
-    return new URLError("TIMEOUT", `operation timed out after ${formatSeconds(timers.expiredMs)} (${url})`, {
-      reason: "timed out",
-      url,
-      cause: err,
-      hint: "the whole request took longer than --max-time; raise it",
-    });
+    return new URLError(
+      "REQUEST_TIMEOUT",
+      `operation timed out after ${formatSeconds(timers.expiredMs)} (${url})`,
+      {
+        reason: "timed out",
+        url,
+        cause: err,
+        hint: "the whole request took longer than --max-time; raise it",
+      },
+    );
   }
   if (timers.expired === "idle") {
-    return new URLError("TIMEOUT", `timed out after ${formatSeconds(timers.expiredMs)} waiting for ${url}`, {
-      reason: "timed out",
-      url,
-      cause: err,
-      hint: "the server is slow or not answering; raise --timeout",
-    });
+    return new URLError(
+      "REQUEST_TIMEOUT",
+      `timed out after ${formatSeconds(timers.expiredMs)} waiting for ${url}`,
+      {
+        reason: "timed out",
+        url,
+        cause: err,
+        hint: "the server is slow or not answering; raise --timeout",
+      },
+    );
   }
   if (timers.callerSignal?.aborted) {
     return new URLError("ABORTED", `request to ${url} was aborted`, { reason: "aborted", url, cause: err });
   }
-  const code = errorCode(err) ?? "";
+  const errno = errnoOf(err);
+  const code = errno === undefined || errno === "ABORT_ERR" ? "" : errno;
+  const kind = errnoCode(code);
   const detail =
     (err as { cause?: { message?: string } })?.cause?.message ?? (err as Error)?.message ?? String(err);
-  if (DNS_CODES.has(code)) {
+  if (kind === "DNS_FAILURE") {
     return new URLError("DNS_FAILURE", `cannot resolve host ${new URL(url).hostname} (${code})`, {
       reason: "Name or service not known",
       url,
@@ -166,7 +163,7 @@ export function toURLError(err: unknown, url: string, timers: Timers): NetlabErr
       hint: "check the host name, or your network and DNS settings",
     });
   }
-  if (code === "ECONNREFUSED") {
+  if (kind === "CONNECTION_REFUSED") {
     return new URLError("CONNECTION_REFUSED", `cannot connect to ${host}: connection refused`, {
       reason: "Connection refused",
       url,
@@ -174,8 +171,8 @@ export function toURLError(err: unknown, url: string, timers: Timers): NetlabErr
       hint: "is a server listening on that port?",
     });
   }
-  if (code === "ETIMEDOUT") {
-    return new URLError("TIMEOUT", `timed out connecting to ${host}`, {
+  if (kind === "CONNECT_TIMEOUT") {
+    return new URLError("CONNECT_TIMEOUT", `timed out connecting to ${host}`, {
       reason: "timed out",
       url,
       cause: err,
@@ -202,7 +199,7 @@ export function toURLError(err: unknown, url: string, timers: Timers): NetlabErr
       hint: "the server's certificate is not trusted, or it does not speak TLS on that port",
     });
   }
-  if (CONNECT_CODES.has(code)) {
+  if (CONNECT_FAILURES.has(kind)) {
     return new URLError("CONNECTION_FAILED", `cannot connect to ${host}: ${detail}`, {
       reason: detail,
       url,

@@ -90,7 +90,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * Requests `url` with Node's own `http`/`https`, following redirects and streaming the body
  * (decoding gzip, deflate and br), in the manner of Python's `urllib.request.urlopen`: an answer
  * ≥ 400 throws HTTPError; no answer throws URLError with a code (DNS_FAILURE, CONNECTION_REFUSED,
- * TIMEOUT, TLS_FAILURE, TOO_MANY_REDIRECTS, BODY_TOO_LARGE, DECOMPRESSION_BOMB...). Every error,
+ * CONNECT_TIMEOUT, REQUEST_TIMEOUT, TLS_FAILURE, TOO_MANY_REDIRECTS, BODY_TOO_LARGE, DECOMPRESSION_BOMB...). Every error,
  * however the server misbehaves, is a URLError: never a stray event or an unhandled rejection.
  * @example
  * const res = await urlopen("http://127.0.0.1:8000/", { timeoutMs: 5000 });

@@ -157,19 +157,19 @@ describe("urlopen", () => {
     expect(hash.digest("hex")).toBe(createHash("sha256").update(BIG).digest("hex"));
   });
 
-  it("times out with TIMEOUT when the server never answers", async () => {
+  it("times out with REQUEST_TIMEOUT when the server never answers", async () => {
     const started = Date.now();
     const err = await failure(urlopen(`${base}/never`, { timeoutMs: 300 }));
-    expect(err.code).toBe("TIMEOUT");
+    expect(err.code).toBe("REQUEST_TIMEOUT");
     expect(err.reason).toBe("timed out");
     expect(err.message).toBe(`timed out after 0.3 s waiting for ${base}/never`);
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it("times out with TIMEOUT when the body stalls half way", async () => {
+  it("times out with REQUEST_TIMEOUT when the body stalls half way", async () => {
     const res = await urlopen(`${base}/stall`, { timeoutMs: 300 });
     const err = await failure(res.text());
-    expect(err.code).toBe("TIMEOUT");
+    expect(err.code).toBe("REQUEST_TIMEOUT");
   });
 
   it("reports CONNECTION_REFUSED for a port nobody listens on", async () => {
@@ -288,7 +288,7 @@ describe("urlopen limits (#13)", () => {
     const started = Date.now();
     const res = await urlopen(`${at}/trickle`, { timeoutMs: 1000, totalTimeoutMs: 400 });
     const err = await failure(res.bytes());
-    expect(err.code).toBe("TIMEOUT");
+    expect(err.code).toBe("REQUEST_TIMEOUT");
     expect(err.message).toBe(`operation timed out after 0.4 s (${at}/trickle)`);
     expect(Date.now() - started).toBeLessThan(3000);
   });

@@ -1,4 +1,4 @@
-import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/protocol/terminal";
+import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";

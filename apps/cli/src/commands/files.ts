@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/protocol/terminal";
+import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
@@ -98,7 +98,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   if (opts.raw !== undefined) {
     if (dir !== ".") throw new UsageError("--raw FILE serves one file: drop the folder argument");
     // Its clients send nothing while the file flows, so the bytes-in idle timeout does not apply.
-    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, maxConnections, stream });
+    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, maxConnections, stream, log });
     raw.on("sent", (s: import("@netlab/transfer").RawSent) =>
       log(`sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`),
     );
@@ -117,6 +117,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       headerTimeoutMs,
       stream,
       write: await faultInjection(t),
+      log,
     });
     files.on("transfer", (e: ServerTransfer) => {
       const verb = e.op === "put" ? "received" : "sent";

@@ -34,14 +34,14 @@ export function drained(stream: NodeJS.WritableStream, signal: AbortSignal): Pro
   });
 }
 
-/** Fires after `seconds` with --max-time's TIMEOUT (exit 28), for a write the reader never takes. */
+/** Fires after `seconds` with --max-time's REQUEST_TIMEOUT (exit 28), for a write the reader never takes. */
 export function outputDeadline(seconds: number): AbortSignal {
   const controller = new AbortController();
   const timer = setTimeout(
     () =>
       controller.abort(
         Object.assign(new Error("operation timed out: the output was not read within --max-time"), {
-          code: "TIMEOUT",
+          code: "REQUEST_TIMEOUT",
           hint: "whatever reads lab's output stopped reading; raise --max-time",
         }),
       ),

@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/protocol/terminal";
+import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
@@ -30,7 +30,8 @@ const EXIT_CODES: Record<string, number> = {
   CONNECTION_FAILED: 7,
   HTTP_ERROR: 22,
   WRITE_FAILED: 23,
-  TIMEOUT: 28,
+  CONNECT_TIMEOUT: 28,
+  REQUEST_TIMEOUT: 28,
   TLS_FAILURE: 35,
   TOO_MANY_REDIRECTS: 47,
   BAD_CONTENT_ENCODING: 61,
@@ -221,7 +222,7 @@ function reported(
     process.stderr.write(`lab: interrupted\nhint: ${hint}\n`);
     return new ExitCode(130);
   }
-  if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "TIMEOUT") {
+  if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "REQUEST_TIMEOUT") {
     // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
     reportError(err);
     return new ExitCode(EXIT_CODES[code] ?? 1);

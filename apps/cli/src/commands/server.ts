@@ -102,7 +102,7 @@ export const DEFAULT_SERVER_MODE = "chat";
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
   const { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
-  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs };
+  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, log };
 }
 
 /** `--max-queued SIZE` in bytes; undefined (the chat default, 64 MiB) when not given. */

@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/protocol/terminal";
+import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
