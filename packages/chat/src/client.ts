@@ -267,7 +267,9 @@ export class ChatClient extends EventEmitter {
         socket.end();
       });
     }
-    this.#setState("closed");
+    // A stall or a refusal may have destroyed the socket already: it is why we closed, so say it
+    // now rather than when its "close" event comes (a caller checks right after close() resolves).
+    this.#setState("closed", this.#refusal);
   }
 
   async #open(): Promise<void> {
@@ -434,7 +436,7 @@ export class ChatClient extends EventEmitter {
     this.#socket = undefined;
     for (const waiter of this.#pongWaiters.values()) waiter();
     if (this.#isClosing) {
-      this.#setState("closed", this.#refusal);
+      if (this.#state !== "closed") this.#setState("closed", this.#refusal);
       return;
     }
     const err = new NetlabError(

@@ -205,3 +205,33 @@ describe("ChatClient against other servers", () => {
     expect(client.state).toBe("closed");
   });
 });
+
+describe("a stall and close() in the same turn", () => {
+  it("close() right after the stall cut still reports STALLED, not a clean close", async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+    const port = (silent.address() as net.AddressInfo).port;
+    const client = new ChatClient({ port, stallTimeoutMs: 50, detectMs: 10 });
+    const closes: (string | undefined)[] = [];
+    client.on("state", (state: ClientState, err?: { code?: string }) => {
+      if (state === "closed") closes.push(err?.code);
+    });
+    await client.connect();
+    await until(() => client.mode === "plain", "plain mode");
+    client.send("hello?");
+    // Same duration, created after the stall timer: fires right after it, before the socket's
+    // "close" event, as a busy event loop can order them.
+    await new Promise<void>((resolve) => setTimeout(() => void client.close().then(resolve), 50));
+    expect(closes[0]).toBe("STALLED");
+    await until(() => client.state === "closed", "closed");
+    expect(closes).toEqual(["STALLED"]);
+  });
+});
