@@ -155,19 +155,29 @@ describe("lab server: one signal stops it within a second", () => {
       await until("the reply to /rooms", () => heard.includes("* rooms: "));
     } else {
       // Each peer's echo fills its own socket until the handler waits for a drain that never
-      // comes and the server stops reading: then the peer's own writes back up.
-      for (const p of peers) for (let i = 0; i < 200; i++) p.write(line);
+      // comes and the server stops reading: then the peer's own writes back up. Loopback buffers
+      // autotune to several MB each way, so each peer keeps writing whenever the kernel takes
+      // more (bounded at 64 MiB) rather than sending a fixed amount that might all fit.
+      const maxBytes = 64 * 1024 * 1024;
+      let lastDrainAt = Date.now();
+      for (const p of peers) {
+        let sent = 0;
+        const fill = () => {
+          lastDrainAt = Date.now();
+          while (sent < maxBytes && !p.destroyed) {
+            sent += line.length;
+            if (!p.write(line)) return;
+          }
+        };
+        p.on("drain", fill);
+        fill();
+      }
       // Stalled: the kernel has taken nothing more from any peer for 300 ms.
-      let last = "";
-      let sameSince = Date.now();
-      await until("the server to stall on every peer", () => {
-        const now = peers.map((p) => p.bytesWritten).join();
-        if (now !== last) {
-          last = now;
-          sameSince = Date.now();
-        }
-        return Date.now() - sameSince >= 300 && peers.every((p) => p.writableLength > 0);
-      });
+      await until(
+        "the server to stall on every peer",
+        () => Date.now() - lastDrainAt >= 300 && peers.every((p) => p.writableLength > 0),
+        20_000,
+      );
     }
     return peers;
   }
