@@ -26,4 +26,28 @@ export {
   loadIdentity,
   loadOrCreateIdentity,
 } from "./identity.js";
+export {
+  hostKey,
+  IdentityChangedError,
+  KNOWN_HOSTS_DEFAULTS,
+  type KnownHost,
+  type KnownHosts,
+  type KnownHostsOptions,
+  type KnownHostsProblem,
+  parseKnownHosts,
+  readKnownHosts,
+  type TofuResult,
+  trustOnFirstUse,
+} from "./known-hosts.js";
 export { configDir, defaultKnownHostsFile } from "./paths.js";
+export {
+  type ClientTrust,
+  type ClientTrustOptions,
+  CONNECT_DEFAULTS,
+  type ConnectTlsOptions,
+  clientTrust,
+  connectTls,
+  INSECURE_WARNING,
+  type PeerCheck,
+  type TrustMode,
+} from "./trust.js";
