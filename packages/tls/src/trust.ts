@@ -231,7 +231,9 @@ function handshakeError(err: NodeJS.ErrnoException, host: string, port: number):
   if (UNTRUSTED.test(code)) return untrusted(host, port, code, err);
   if (code === "ECONNRESET" || code.startsWith("ERR_SSL") || /ssl|tls/i.test(err.message)) {
     const plaintext = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNEXPECTED_EOF|HTTP_REQUEST/.test(code);
-    return new TlsError("HANDSHAKE_FAILED", `TLS handshake with ${host}:${port} failed: ${err.message}`, {
+    // OpenSSL's own text leads with an address and a source path; its `reason` is the readable part.
+    const reason = (err as { reason?: string }).reason ?? err.message;
+    return new TlsError("HANDSHAKE_FAILED", `TLS handshake with ${host}:${port} failed: ${reason}`, {
       hint:
         plaintext || code === "ECONNRESET"
           ? "the server may not speak TLS: try without --tls"
