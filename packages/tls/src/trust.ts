@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { type ConnectionOptions, connect, type PeerCertificate, type TLSSocket } from "node:tls";
@@ -281,6 +282,13 @@ async function readCa(caFile: string): Promise<string> {
       hint: "give the CA certificate as PEM (-----BEGIN CERTIFICATE-----)",
     });
   }
-  fingerprint(text); // throws BAD_CERT_FILE when the first block does not parse
+  try {
+    new X509Certificate(text);
+  } catch (cause) {
+    throw new TlsError("BAD_CERT_FILE", `${caFile} holds a certificate that does not parse`, {
+      hint: "give the CA certificate as PEM (-----BEGIN CERTIFICATE-----)",
+      cause,
+    });
+  }
   return text;
 }
