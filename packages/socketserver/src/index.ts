@@ -19,6 +19,14 @@ export {
   ForkingUnixStreamServer,
 } from "./forking.js";
 export {
+  FramedReader,
+  type FramedReaderHooks,
+  type FramedReaderOptions,
+  READ_HIGH_WATER_BYTES,
+  type ReaderState,
+  type StreamReader,
+} from "./framed-reader.js";
+export {
   type Mixed,
   ThreadingMixIn,
   type ThreadingPolicy,
