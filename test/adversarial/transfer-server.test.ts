@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ByteQueue } from "@netlab/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ByteQueue } from "../../packages/protocol/src/index.js";
 import {
   encodeHeader,
   type Header,
