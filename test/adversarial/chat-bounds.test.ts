@@ -3,6 +3,7 @@ import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
 import { type LabProcess, startServer } from "../helpers/lab.js";
+import { dribble } from "../helpers/slow-peer.js";
 
 /** Issue #13, chat server side: memory stays bounded, slow lines are cut, a reset line is not a line. */
 
@@ -119,25 +120,6 @@ describe("chat server: bounded output queues", () => {
     expect(await lobbySize(talker)).toBe(2);
   });
 });
-
-/** Writes `text` one byte every `everyMs` until done or the socket closes. */
-function dribble(socket: net.Socket, text: string, everyMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    let i = 0;
-    const timer = setInterval(() => {
-      if (i >= text.length || socket.destroyed || socket.writableEnded) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      socket.write(text[i++]!);
-    }, everyMs);
-    socket.once("close", () => {
-      clearInterval(timer);
-      resolve();
-    });
-  });
-}
 
 describe("chat server: slow lines (slowloris)", () => {
   it("#13: a client dribbling one byte every 200 ms is told and cut; a normal client is unaffected", async () => {

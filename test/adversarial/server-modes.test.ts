@@ -1,6 +1,7 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { type LabProcess, runLab, startServer } from "../helpers/lab.js";
+import { dribble } from "../helpers/slow-peer.js";
 
 /** Issue #13: `lab server` in every mode has the chat server's limits, and one signal always stops it. */
 
@@ -48,25 +49,6 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Writes `text` one byte every `everyMs` until done or the socket closes. */
-function dribble(socket: net.Socket, text: string, everyMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    let i = 0;
-    const timer = setInterval(() => {
-      if (i >= text.length || socket.destroyed || socket.writableEnded) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      socket.write(text[i++]!);
-    }, everyMs);
-    socket.once("close", () => {
-      clearInterval(timer);
-      resolve();
-    });
-  });
 }
 
 describe("lab server --mode echo|upper: the limits chat has", () => {

@@ -217,11 +217,11 @@ describe("lab udp ping", () => {
     expect(summary).toMatchObject({ transmitted: 3, received: 0, lossPercent: 100, rtt: null });
   });
 
-  it("prints the summary so far on Ctrl-C", async () => {
+  it("prints the summary so far on Ctrl-C, and exits 130 as an interrupted command", async () => {
     const { port } = await startEcho();
     const lab = startLab(["udp", "ping", "--port", String(port), "-i", "0.05"]);
     await lab.waitForOutput("seq=2 bytes=64", { stream: "stdout" });
-    expect(await lab.stop("SIGINT")).toBe(0);
+    expect(await lab.stop("SIGINT")).toBe(130);
     expect(lab.stdout()).toMatch(/\d+ packets transmitted, \d+ received, .*% packet loss/);
   });
 

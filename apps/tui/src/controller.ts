@@ -1,4 +1,5 @@
 import type { EventEmitter } from "node:events";
+import type { PeerSnapshot } from "@netlab/chat";
 import {
   type ClientState,
   type ClientView,
@@ -7,13 +8,12 @@ import {
   type LabLimits,
   type LabSnapshot,
   type LineKind,
-  type LogLine,
-  MAX_CLIENTS,
   type PeerView,
-  type ServerView,
   type WireChunk,
 } from "./model.js";
-import { SnapshotStore } from "./snapshot-store.js";
+import { appendLine, errorText, SceneController, type SceneSlot } from "./scene/controller.js";
+
+export { errorText };
 
 /** The parts of `@netlab/chat`'s `ChatClient` the lab uses (see docs/demo.md). */
 export interface LabChatClient extends EventEmitter {
@@ -29,7 +29,7 @@ export interface LabChatClient extends EventEmitter {
 export interface LabChatServer extends EventEmitter {
   listen(): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
-  peers(): PeerView[];
+  peers(): PeerSnapshot[];
   stats(): { clients: number; messagesTotal: number; bytesIn: number; bytesOut: number };
 }
 
@@ -61,14 +61,10 @@ export interface LabControllerOptions extends Partial<LabLimits> {
 /** Nicks handed to clients in order; a seventh would never be needed (MAX_CLIENTS is 6). */
 export const NICKS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"] as const;
 
-const RETRY_DELAY_MS = 50;
-
-interface ClientSlot {
-  view: ClientView;
+interface ClientSlot extends SceneSlot<ClientView> {
   client: LabChatClient | undefined;
   /** Set once this slot has been connected, so a later "connected" reads "reconnected". */
   wasConnected: boolean;
-  seq: number;
   /** Reads and writes so far (bounded); copied into the view when published. */
   wire: WireChunk[];
   bytesIn: number;
@@ -76,81 +72,46 @@ interface ClientSlot {
 }
 
 /**
- * Runs the lab: one chat server and N clients over real TCP sockets on localhost, and a
+ * Runs the chat scene: one chat server and N clients over real TCP sockets on localhost, and a
  * {@link LabSnapshot} of it all that changes as events arrive. Notifications are batched to one per
  * tick, so a burst of events costs one render.
  * @example const lab = new LabController(chatFactory, { clients: 3 }); await lab.start(); lab.send(1, "hi");
  */
-export class LabController implements LabControls {
+export class LabController extends SceneController<LabSnapshot, ClientSlot> implements LabControls {
   readonly #factory: ChatFactory;
   readonly #limits: LabLimits;
-  readonly #host: string;
-  readonly #initialClients: number;
   readonly #statsIntervalMs: number;
-  readonly #listenRetries: number;
-  #port: number;
   #server: LabChatServer | undefined;
-  #serverView: ServerView;
-  #serverSeq = 0;
-  #slots: ClientSlot[] = [];
-  readonly #store: SnapshotStore<LabSnapshot>;
-  #statsTimer: NodeJS.Timeout | undefined;
   #lastStats = { at: 0, messagesTotal: 0 };
-  #isClosed = false;
-  #restarting: Promise<void> | undefined;
   #watchedWire: number | undefined;
 
   constructor(factory: ChatFactory, opts: LabControllerOptions = {}) {
-    this.#factory = factory;
-    this.#limits = {
+    const limits: LabLimits = {
       maxTranscriptLines: opts.maxTranscriptLines ?? LAB_LIMITS.maxTranscriptLines,
       maxWireChunks: opts.maxWireChunks ?? LAB_LIMITS.maxWireChunks,
       maxLogLines: opts.maxLogLines ?? LAB_LIMITS.maxLogLines,
     };
-    this.#host = opts.host ?? "127.0.0.1";
-    this.#port = opts.port ?? 0;
-    this.#initialClients = opts.clients ?? 3;
+    const server = { peers: [], messagesPerSecond: 0, messagesTotal: 0, bytesIn: 0, bytesOut: 0 };
+    super("chat", server, { ...opts, what: "clients", maxLogLines: limits.maxLogLines });
+    this.#factory = factory;
+    this.#limits = limits;
     this.#statsIntervalMs = opts.statsIntervalMs ?? 500;
-    this.#listenRetries = opts.listenRetries ?? 20;
-    if (!Number.isInteger(this.#initialClients) || this.#initialClients < 1) {
-      throw new RangeError(`clients must be 1..${MAX_CLIENTS}, got ${this.#initialClients}`);
-    }
-    if (this.#initialClients > MAX_CLIENTS) {
-      throw new RangeError(`clients must be 1..${MAX_CLIENTS}, got ${this.#initialClients}`);
-    }
-    this.#serverView = {
-      host: this.#host,
-      port: this.#port,
-      status: "starting",
-      peers: [],
-      log: [],
-      messagesPerSecond: 0,
-      messagesTotal: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-    };
-    this.#store = new SnapshotStore<LabSnapshot>({ server: this.#serverView, clients: [], scene: "chat" });
   }
 
   /** Starts the server, then connects the initial clients; resolves once each has tried once. */
   async start(): Promise<{ host: string; port: number }> {
     const address = await this.#listen();
-    this.#statsTimer = setInterval(() => this.#refreshStats(), this.#statsIntervalMs);
-    this.#statsTimer.unref();
+    this.every(this.#statsIntervalMs, () => this.#refreshStats());
     const ids: number[] = [];
-    for (let i = 0; i < this.#initialClients; i++) ids.push(this.#newSlot());
+    for (let i = 0; i < this.initialClients; i++) ids.push(this.#newSlot());
     await Promise.all(ids.map((id) => this.#connect(id)));
     return address;
   }
 
   /** The address the server listens on (port 0 until started). */
   get address(): { host: string; port: number } {
-    return { host: this.#host, port: this.#port };
+    return { host: this.host, port: this.server.port };
   }
-
-  getSnapshot = (): LabSnapshot => this.#store.getSnapshot();
-
-  subscribe = (listener: () => void): (() => void) => this.#store.subscribe(listener);
 
   send(id: number, line: string): void {
     const slot = this.#slot(id);
@@ -171,10 +132,7 @@ export class LabController implements LabControls {
   }
 
   async addClient(): Promise<number> {
-    if (this.#slots.length >= MAX_CLIENTS) {
-      this.#serverLine("error", `the demo shows at most ${MAX_CLIENTS} clients`);
-      return this.#slots.length;
-    }
+    if (!this.hasRoomFor("clients")) return this.slots.length;
     const id = this.#newSlot();
     await this.#connect(id);
     return id;
@@ -187,7 +145,7 @@ export class LabController implements LabControls {
     slot.client = undefined;
     this.#clientLine(slot, "info", "* dropping the connection");
     await client.close().catch(() => {});
-    this.#updateClient(slot, { state: "closed" });
+    this.updateSlot(slot, { state: "closed" });
     client.removeAllListeners();
   }
 
@@ -197,117 +155,91 @@ export class LabController implements LabControls {
     await this.#connect(id);
   }
 
-  restartServer(): Promise<void> {
-    this.#restarting ??= this.#restart().finally(() => {
-      this.#restarting = undefined;
-    });
-    return this.#restarting;
-  }
-
-  async close(): Promise<void> {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
-    if (this.#statsTimer) clearInterval(this.#statsTimer);
-    await this.#restarting?.catch(() => {});
-    const clients = this.#slots.map((s) => s.client).filter((c) => c !== undefined);
-    for (const slot of this.#slots) slot.client = undefined;
+  protected async stop(): Promise<void> {
+    const clients = this.slots.map((s) => s.client).filter((c) => c !== undefined);
+    for (const slot of this.slots) slot.client = undefined;
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
     for (const c of clients) c.removeAllListeners();
-    for (const slot of this.#slots) {
-      if (slot.view.state !== "closed") this.#updateClient(slot, { state: "closed" });
+    for (const slot of this.slots) {
+      if (slot.view.state !== "closed") this.updateSlot(slot, { state: "closed" });
     }
-    const server = this.#server;
-    this.#server = undefined;
-    if (server) {
-      await server.close().catch(() => {});
-      server.removeAllListeners();
-    }
-    this.#updateServer({ status: "stopped", peers: [] });
-    this.#store.flush();
+    await this.#closeServer(() => {});
+    this.patchServer({ peers: [] });
   }
 
-  async #restart(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    this.#updateServer({ status: "restarting" });
-    this.#serverLine("info", "restarting: closing every connection");
-    if (server) {
-      await server.close().catch((err: unknown) => this.#serverLine("error", errorText(err)));
-      server.removeAllListeners();
-    }
-    this.#updateServer({ peers: [] });
-    if (this.#isClosed) return;
+  protected async restart(): Promise<void> {
+    this.patchServer({ status: "restarting" });
+    this.serverLine("info", "restarting: closing every connection");
+    await this.#closeServer((err) => this.serverLine("error", errorText(err)));
+    this.patchServer({ peers: [] });
+    if (this.isClosed) return;
     await this.#listen();
   }
 
+  async #closeServer(onError: (err: unknown) => void): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    await server.close().catch(onError);
+    server.removeAllListeners();
+  }
+
   async #listen(): Promise<{ host: string; port: number }> {
-    for (let attempt = 0; ; attempt++) {
-      const server = this.#factory.createServer({ host: this.#host, port: this.#port });
+    const { server, listened } = await this.listenWithRetries(() => {
+      const server = this.#factory.createServer({ host: this.host, port: this.server.port });
       this.#watchServer(server);
-      try {
-        const address = await server.listen();
-        if (this.#isClosed) {
-          await server.close().catch(() => {});
-          return address;
-        }
-        this.#server = server;
-        this.#port = address.port;
-        this.#lastStats = { at: Date.now(), messagesTotal: 0 };
-        this.#updateServer({ status: "listening", host: address.host, port: address.port });
-        this.#serverLine("info", `listening on ${address.host}:${address.port}`);
-        return address;
-      } catch (err) {
-        server.removeAllListeners();
-        // A restart can race the old socket's close on some systems; a fresh start cannot.
-        const isBusy = (err as { code?: string }).code === "EADDRINUSE" || /in use/i.test(errorText(err));
-        if (this.#port === 0 || !isBusy || attempt >= this.#listenRetries) {
-          this.#updateServer({ status: "stopped" });
-          this.#serverLine("error", errorText(err));
-          throw err;
-        }
-        await delay(RETRY_DELAY_MS);
-      }
+      return server;
+    });
+    if (this.isClosed) {
+      await server.close().catch(() => {});
+      return this.address;
     }
+    this.#server = server;
+    const { host, port } = listened;
+    this.#lastStats = { at: Date.now(), messagesTotal: 0 };
+    this.patchServer({ status: "listening", host, port });
+    this.serverLine("info", `listening on ${host}:${port}`);
+    return { host, port };
   }
 
   #watchServer(server: LabChatServer): void {
-    server.on("connect", (peer: PeerView) => {
-      this.#serverLine("info", `+ ${peer.address}:${peer.port} connected`);
+    server.on("connect", (peer: PeerSnapshot) => {
+      this.serverLine("info", `+ ${peer.address}:${peer.port} connected`);
       this.#refreshPeers(server);
     });
-    server.on("disconnect", (peer: PeerView, reason: unknown) => {
+    server.on("disconnect", (peer: PeerSnapshot, reason: unknown) => {
       const why = reason === undefined || reason === "" ? "" : ` (${String(reason)})`;
-      this.#serverLine("info", `- ${peer.nick || `${peer.address}:${peer.port}`} disconnected${why}`);
+      this.serverLine("info", `- ${peer.nick || `${peer.address}:${peer.port}`} disconnected${why}`);
       this.#refreshPeers(server);
     });
     server.on("join", (info: unknown) => {
-      this.#serverLine("info", `${describe(info, "joined")}`);
+      this.serverLine("info", `${describe(info, "joined")}`);
       this.#refreshPeers(server);
     });
     server.on("leave", (info: unknown) => {
-      this.#serverLine("info", `${describe(info, "left")}`);
+      this.serverLine("info", `${describe(info, "left")}`);
       this.#refreshPeers(server);
     });
     server.on("nick", (info: unknown) => {
-      this.#serverLine("info", `${describe(info, "renamed")}`);
+      this.serverLine("info", `${describe(info, "renamed")}`);
       this.#refreshPeers(server);
     });
     server.on("message", () => this.#refreshPeers(server));
-    server.on("error", (err: unknown, peer?: PeerView) => {
+    server.on("error", (err: unknown, peer?: PeerSnapshot) => {
       const who = peer ? `${peer.nick || `${peer.address}:${peer.port}`}: ` : "";
-      this.#serverLine("error", `${who}${errorText(err)}`);
+      this.serverLine("error", `${who}${errorText(err)}`);
     });
   }
 
   #refreshPeers(server: LabChatServer): void {
     if (server !== this.#server) return;
-    this.#updateServer({ peers: server.peers().map(toPeerView) });
+    this.patchServer({ peers: server.peers().map(toPeerView) });
   }
 
   #refreshStats(): void {
     const server = this.#server;
     if (!server) {
-      if (this.#serverView.messagesPerSecond !== 0) this.#updateServer({ messagesPerSecond: 0 });
+      if (this.server.messagesPerSecond !== 0) this.patchServer({ messagesPerSecond: 0 });
       return;
     }
     const stats = server.stats();
@@ -323,18 +255,18 @@ export class LabController implements LabControls {
       bytesOut: stats.bytesOut,
     };
     // A quiet lab draws no frames: publish only what changed.
-    const v = this.#serverView;
+    const v = this.server;
     const isSame =
       patch.messagesPerSecond === v.messagesPerSecond &&
       patch.messagesTotal === v.messagesTotal &&
       patch.bytesIn === v.bytesIn &&
       patch.bytesOut === v.bytesOut &&
       JSON.stringify(patch.peers) === JSON.stringify(v.peers);
-    if (!isSame) this.#updateServer(patch);
+    if (!isSame) this.patchServer(patch);
   }
 
   #newSlot(): number {
-    const id = this.#slots.length + 1;
+    const id = this.slots.length + 1;
     const view: ClientView = {
       id,
       nick: NICKS[id - 1] ?? `client${id}`,
@@ -346,7 +278,7 @@ export class LabController implements LabControls {
       bytesIn: 0,
       bytesOut: 0,
     };
-    this.#slots.push({
+    return this.addSlot({
       view,
       client: undefined,
       wasConnected: false,
@@ -355,16 +287,14 @@ export class LabController implements LabControls {
       bytesIn: 0,
       bytesOut: 0,
     });
-    this.#publishClients();
-    return id;
   }
 
   async #connect(id: number): Promise<void> {
     const slot = this.#slot(id);
-    if (this.#isClosed) return;
+    if (this.isClosed) return;
     const client = this.#factory.createClient({
-      host: this.#host,
-      port: this.#port,
+      host: this.host,
+      port: this.server.port,
       nick: slot.view.nick,
       reconnect: true,
     });
@@ -376,7 +306,7 @@ export class LabController implements LabControls {
       const from = (event as { from?: string }).from;
       const kind: LineKind =
         type === "error" ? "error" : type === "message" ? (from === client.nick ? "self" : "chat") : "info";
-      this.#updateClient(slot, { nick: client.nick ?? slot.view.nick, room: client.room });
+      this.updateSlot(slot, { nick: client.nick ?? slot.view.nick, room: client.room });
       this.#clientLine(slot, kind, text);
     });
     client.on("line", (line: string) => {
@@ -395,14 +325,14 @@ export class LabController implements LabControls {
       if (slot.client !== client) return;
       this.#onState(slot, client, state, err);
     });
-    this.#updateClient(slot, { state: "connecting", error: undefined });
-    this.#clientLine(slot, "info", `* connecting to ${this.#host}:${this.#port}`);
+    this.updateSlot(slot, { state: "connecting", error: undefined });
+    this.#clientLine(slot, "info", `* connecting to ${this.host}:${this.server.port}`);
     try {
       await client.connect();
     } catch (err) {
       if (slot.client !== client) return;
       // With reconnect on, the library keeps trying; without, the pane shows why it stopped.
-      this.#updateClient(slot, { error: errorText(err) });
+      this.updateSlot(slot, { error: errorText(err) });
       if (client.state === "closed") this.#onState(slot, client, "closed", err);
     }
   }
@@ -410,7 +340,7 @@ export class LabController implements LabControls {
   #onState(slot: ClientSlot, client: LabChatClient, state: ClientState, err?: unknown): void {
     const prev = slot.view.state;
     const error = err === undefined ? undefined : errorText(err);
-    this.#updateClient(slot, {
+    this.updateSlot(slot, {
       state,
       error: state === "connected" ? undefined : (error ?? slot.view.error),
       nick: client.nick ?? slot.view.nick,
@@ -434,7 +364,7 @@ export class LabController implements LabControls {
   watchWire(id: number | undefined): void {
     if (this.#watchedWire === id) return;
     this.#watchedWire = id;
-    const slot = id === undefined ? undefined : this.#slots[id - 1];
+    const slot = id === undefined ? undefined : this.slots[id - 1];
     if (slot) this.#publishWire(slot);
   }
 
@@ -445,47 +375,22 @@ export class LabController implements LabControls {
   }
 
   #publishWire(slot: ClientSlot): void {
-    this.#updateClient(slot, { wire: [...slot.wire], bytesIn: slot.bytesIn, bytesOut: slot.bytesOut });
+    this.updateSlot(slot, { wire: [...slot.wire], bytesIn: slot.bytesIn, bytesOut: slot.bytesOut });
   }
 
   #slot(id: number): ClientSlot {
-    const slot = this.#slots[id - 1];
-    if (!slot) throw new RangeError(`no client ${id} (there are ${this.#slots.length})`);
+    const slot = this.slots[id - 1];
+    if (!slot) throw new RangeError(`no client ${id} (there are ${this.slots.length})`);
     return slot;
   }
 
   #clientLine(slot: ClientSlot, kind: LineKind, text: string): void {
-    const line: LogLine = { seq: ++slot.seq, at: Date.now(), kind, text };
-    const transcript = [...slot.view.transcript, line];
-    if (transcript.length > this.#limits.maxTranscriptLines) {
-      transcript.splice(0, transcript.length - this.#limits.maxTranscriptLines);
-    }
-    this.#updateClient(slot, { transcript });
-  }
-
-  #serverLine(kind: LineKind, text: string): void {
-    const line: LogLine = { seq: ++this.#serverSeq, at: Date.now(), kind, text };
-    const log = [...this.#serverView.log, line];
-    if (log.length > this.#limits.maxLogLines) log.splice(0, log.length - this.#limits.maxLogLines);
-    this.#updateServer({ log });
-  }
-
-  #updateClient(slot: ClientSlot, patch: Partial<ClientView>): void {
-    slot.view = { ...slot.view, ...patch };
-    this.#publishClients();
-  }
-
-  #updateServer(patch: Partial<ServerView>): void {
-    this.#serverView = { ...this.#serverView, ...patch };
-    this.#store.patch({ server: this.#serverView });
-  }
-
-  #publishClients(): void {
-    this.#store.patch({ clients: this.#slots.map((s) => s.view) });
+    const max = this.#limits.maxTranscriptLines;
+    this.updateSlot(slot, { transcript: appendLine(slot.view.transcript, ++slot.seq, kind, text, max) });
   }
 }
 
-function toPeerView(p: PeerView): PeerView {
+function toPeerView(p: PeerSnapshot): PeerView {
   return {
     id: p.id,
     nick: p.nick,
@@ -508,14 +413,4 @@ function describe(info: unknown, verb: string): string {
   if (verb === "renamed" && typeof o.old === "string") return `${o.old} is now ${nick}`;
   const room = typeof o.room === "string" ? ` ${o.room}` : "";
   return `${nick} ${verb}${room}`;
-}
-
-/** One line for any error: a netlab error's message, or the best we can say. */
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
-  return String(err);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,20 +1,10 @@
-export { App, type AppProps } from "./components/App.js";
+export { App, type AppProps, CHAT_KEYS } from "./components/App.js";
 export { ClientPane, type ClientPaneProps } from "./components/ClientPane.js";
-export {
-  LEGEND,
-  Legend,
-  type LegendItem,
-  legendItems,
-  TRANSFER_LEGEND,
-  UDP_LEGEND,
-} from "./components/Legend.js";
 export { ServerPane, type ServerPaneProps } from "./components/ServerPane.js";
-export { TooSmall } from "./components/TooSmall.js";
 export { Transcript, type TranscriptProps } from "./components/Transcript.js";
 export { WireView, type WireViewProps } from "./components/WireView.js";
 export {
   type ChatFactory,
-  errorText,
   type LabChatClient,
   type LabChatServer,
   LabController,
@@ -37,6 +27,10 @@ export {
 } from "./layout.js";
 export * from "./model.js";
 export { formatTranscripts, type PlayOptions, paneLines, playScript, settle, waitFor } from "./player.js";
+export { errorText, SceneController, type SceneServerView, type SceneSnapshot } from "./scene/controller.js";
+export { type KeyBinding, type SceneUi, splitKeys } from "./scene/keys.js";
+export { type LegendItem, legendItems, SceneShell, type SceneShellProps } from "./scene/SceneShell.js";
+export { type SceneProps, useScene } from "./scene/use-scene.js";
 export { MAX_WAIT_MS, parseScript, type Script, type Step } from "./script.js";
 export { COLOR_THEME, PLAIN_THEME, type Theme, ThemeContext, wantsNoColor } from "./theme.js";
 export { TransferLabController, type TransferLabOptions } from "./transfer/controller.js";
@@ -46,7 +40,7 @@ export type {
   TransferSnapshot,
   UploaderView,
 } from "./transfer/model.js";
-export { progressBar, TransferApp, type TransferAppProps } from "./transfer/TransferApp.js";
+export { progressBar, TRANSFER_KEYS, TransferApp, type TransferAppProps } from "./transfer/TransferApp.js";
 export { MAX_SCENE_DELAY_MS, pct, UdpLabController, type UdpLabOptions } from "./udp/controller.js";
 export {
   type EchoView,
@@ -56,7 +50,7 @@ export {
   type UdpControls,
   type UdpSnapshot,
 } from "./udp/model.js";
-export { rttStrip, UdpApp, type UdpAppProps } from "./udp/UdpApp.js";
+export { rttStrip, UDP_KEYS, UdpApp, type UdpAppProps } from "./udp/UdpApp.js";
 export {
   type ChunkShape,
   chunkShapes,

@@ -4,16 +4,10 @@
  * hand-written snapshot and no sockets.
  */
 
-/** Where a client stands, as the chat client library reports it. */
-export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
+import type { ClientState, PeerSnapshot, WireChunk } from "@netlab/chat";
 
-/** Raw bytes as they crossed one client's socket: one entry per TCP read ("in") or per write ("out"). */
-export interface WireChunk {
-  direction: "in" | "out";
-  bytes: Uint8Array;
-  /** `Date.now()` when the read or write happened. */
-  at: number;
-}
+// The chat library's own types, as the lab shows them (type-only: nothing of the library loads).
+export type { ClientState, WireChunk };
 
 /** How a transcript line is shown: chat text, lab notices, errors, or what the person typed. */
 export type LineKind = "chat" | "info" | "error" | "self";
@@ -46,18 +40,8 @@ export interface ClientView {
   bytesOut: number;
 }
 
-/** One connected peer as the server sees it. */
-export interface PeerView {
-  id: number;
-  nick: string;
-  room: string;
-  address: string;
-  port: number;
-  mode: "text" | "json";
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-}
+/** One connected peer as the server sees it: `@netlab/chat`'s peer, less the time it connected. */
+export type PeerView = Omit<PeerSnapshot, "connectedAt">;
 
 /** The server's lifecycle as the demo drives it. */
 export type ServerStatus = "starting" | "listening" | "restarting" | "stopped";
@@ -77,12 +61,11 @@ export interface ServerView {
   bytesOut: number;
 }
 
-/** Everything on screen. A new object on every change (safe for `useSyncExternalStore`). */
+/** Everything on screen in the chat scene. A new object on every change (safe for `useSyncExternalStore`). */
 export interface LabSnapshot {
+  scene: "chat";
   server: ServerView;
   clients: readonly ClientView[];
-  /** The scene being shown; only "chat" today. */
-  scene: "chat";
 }
 
 /** Limits that keep a long-running demo's memory flat. */

@@ -16,17 +16,21 @@ import {
 import { type ChatEvent, type ChatEventOf, type ClientMessage, clientMessageSchema } from "./schema.js";
 import { textLine } from "./text-mode.js";
 
-/** The transport under one chat session: a socket, or anything that can take bytes. */
+/**
+ * The transport under one chat session: a socket's writer (`wfile.send()` in `@netlab/socketserver`),
+ * or anything that can take bytes under a cap.
+ */
 export interface Link {
-  /** Queues bytes; never waits (a slow reader is cut off by `maxQueueBytes` instead). */
-  write(data: Uint8Array): void;
   /**
-   * Every byte queued for the peer that it has not taken: a link that batches writes counts its
-   * batch and what the kernel refused, and calls `ChatHub.checkQueue` once the batch is flushed.
+   * Queues bytes; never waits. The link holds its queue under `maxQueuedBytes`: false means these
+   * bytes would pass it (the peer stopped reading), nothing was queued and the link cut the
+   * connection. A link that cuts later (when its batch leaves) calls `ChatHub.slowConsumer`.
    */
+  send(data: Uint8Array): boolean;
+  /** Every byte queued for the peer that it has not taken (a batch, and what the kernel refused). */
   readonly bufferedBytes: number;
-  /** Hands the batch to the kernel now, before the turn ends (then calls `ChatHub.checkQueue`). Optional. */
-  flush?(): void;
+  /** The cap `send` holds the queue under; the hub sets it to `maxQueueBytes` on attach. */
+  maxQueuedBytes: number;
   /** Flushes what is queued, then closes. */
   end(): void;
   /** Closes at once, dropping anything queued. */
@@ -121,7 +125,7 @@ export class Session {
   linesIn = 0;
   messagesIn = 0;
   bytesOut = 0;
-  /** The output queue as last counted towards the hub's total (see `ChatHub.checkQueue`). */
+  /** The output queue as last counted towards the hub's total (see `ChatHub.checkQueuedTotal`). */
   queuedBytes = 0;
   lastActiveAt = Date.now();
   /** `link.bytesIn` at the last idle sweep: a part of a line counts as activity too. */
@@ -202,6 +206,8 @@ export class ChatHub extends EventEmitter {
   #bytesInClosed = 0;
   /** Σ session.queuedBytes: every client's output queue as last counted (exact after #recount). */
   #queuedTotal = 0;
+  /** A checkQueuedTotal is scheduled for when this turn's batches have left. */
+  #totalCheck: NodeJS.Immediate | undefined;
   #idleSweep: NodeJS.Timeout | undefined;
   #isShuttingDown = false;
   /**
@@ -246,10 +252,11 @@ export class ChatHub extends EventEmitter {
       const why = this.#isShuttingDown
         ? "the server is shutting down"
         : `server full: ${this.options.maxClients} clients connected; try again later`;
-      link.write(Buffer.from(`! ${why} [SERVER_FULL]\n`));
+      link.send(Buffer.from(`! ${why} [SERVER_FULL]\n`));
       link.end();
       return undefined;
     }
+    link.maxQueuedBytes = this.options.maxQueueBytes;
     const session = new Session(this.#nextId++, link, this.options);
     this.#sessions.add(session);
     session.nick = this.#nicks.guest(session, session.id);
@@ -619,6 +626,8 @@ export class ChatHub extends EventEmitter {
     if (!room || room.history.size === 0) return;
     const { maxQueueBytes, maxQueuedBytesTotal } = this.options;
     const queued = s.link.bufferedBytes;
+    // The total may count queues that drained since: made exact when it is the tighter budget.
+    if (maxQueuedBytesTotal - this.#queuedTotal < maxQueueBytes / 2 - queued) this.#recount();
     const budget = Math.min(maxQueueBytes / 2 - queued, maxQueuedBytesTotal - this.#queuedTotal);
     const items = room.history.items();
     let first = items.length;
@@ -690,47 +699,33 @@ export class ChatHub extends EventEmitter {
   }
 
   /**
-   * Queues without waiting. A line that would take the client's queue past `maxQueueBytes` first
-   * sends this turn's batch on (a burst to a client that reads is taken by the kernel); if the
-   * line still does not fit, the client has stopped reading and is cut off: its queue never holds
-   * more than `maxQueueBytes`.
+   * Queues without waiting. The link holds the client's queue under `maxQueueBytes` (it sends its
+   * batch on early for a burst, and cuts a client that stopped reading); the hub counts the queue
+   * towards `maxQueuedBytesTotal`.
    */
   #sendRaw(s: Session, bytes: Buffer): void {
     if (s.isClosed) return;
-    let queued = s.link.bufferedBytes + bytes.length;
-    if (queued > this.options.maxQueueBytes && s.link.flush) {
-      s.link.flush();
-      if (s.isClosed) return;
-      queued = s.link.bufferedBytes + bytes.length;
-    }
-    if (queued > this.options.maxQueueBytes) {
-      this.#cut(s, `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`);
+    if (!s.link.send(bytes)) {
+      this.slowConsumer(s);
       return;
     }
     s.bytesOut += bytes.length;
-    s.link.write(bytes);
-    this.#count(s, queued);
+    this.#count(s, s.link.bufferedBytes);
   }
 
-  /**
-   * A link calls this after flushing a batch: the client's queue is what the kernel refused now.
-   * Cuts off a client whose queue passed `maxQueueBytes`.
-   */
-  checkQueue(s: Session): void {
+  /** The link cut `s`: its queue would have passed `maxQueueBytes` (the client stopped reading). */
+  slowConsumer(s: Session): void {
     if (s.isClosed) return;
-    const queued = s.link.bufferedBytes;
-    this.#count(s, queued);
-    if (queued > this.options.maxQueueBytes) {
-      this.#cut(s, `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`);
-    }
+    this.#cut(s, `slow consumer: more than ${this.options.maxQueueBytes} bytes queued`);
   }
 
   /**
    * Holds every client's queue together under `maxQueuedBytesTotal`: when the count says it is
    * over, it is made exact, and the clients with the largest queues are cut off until it fits.
-   * Called once per flush of every batch (a turn of the event loop), so it costs nothing per line.
+   * Runs once the turn's batches have left (see #count), so it costs nothing per line.
    */
   checkQueuedTotal(): void {
+    this.#totalCheck = undefined;
     const max = this.options.maxQueuedBytesTotal;
     if (this.#queuedTotal <= max) return;
     this.#recount();
@@ -760,6 +755,11 @@ export class ChatHub extends EventEmitter {
   #count(s: Session, queued: number): void {
     this.#queuedTotal += queued - s.queuedBytes;
     s.queuedBytes = queued;
+    // Checked after the links' end-of-turn flush (their setImmediate was queued before this one),
+    // when what the kernel took no longer counts.
+    if (this.#queuedTotal > this.options.maxQueuedBytesTotal && this.#totalCheck === undefined) {
+      this.#totalCheck = setImmediate(checkTotal, this);
+    }
   }
 
   #uncount(s: Session): void {
@@ -796,11 +796,16 @@ export class ChatHub extends EventEmitter {
   /** Stops the idle sweep and the hello grace timer (the hub is done). */
   dispose(): void {
     clearInterval(this.#idleSweep);
+    clearImmediate(this.#totalCheck);
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     this.#graceHead = this.#graceSessions.length;
     this.#compactGraces();
   }
+}
+
+function checkTotal(hub: ChatHub): void {
+  hub.checkQueuedTotal();
 }
 
 /** How many times a late hello timer gives a client its grace again (see `#armGrace`). */

@@ -24,12 +24,6 @@ export interface ChatServerOptions extends Partial<HubOptions> {
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
 const KICK_LINGER_MS = 2_000;
-/**
- * A batch up to this size is joined into one buffer before it is written; a larger one is written
- * buffer by buffer in one corked writev, so lines shared by many clients (a broadcast, the history
- * replayed to every joiner) are not copied once per client.
- */
-const JOIN_BATCH_BYTES = 16 * 1024;
 const noop = () => {};
 /** The hub's events, which a ChatServer passes on. */
 const HUB_EVENTS: ReadonlySet<string | symbol> = new Set([
@@ -46,8 +40,6 @@ class ChatTCPServer extends TCPServer {
   readonly hub: ChatHub;
   readonly maxLineBytes: number;
   readonly owner: ChatServer;
-  /** Connections with lines batched in this turn of the event loop, written when it ends. */
-  #batched: ChatHandler[] = [];
 
   constructor(
     owner: ChatServer,
@@ -69,24 +61,6 @@ class ChatTCPServer extends TCPServer {
     this.owner = owner;
     this.hub = hub;
     this.maxLineBytes = o.maxLineBytes ?? LINE_DEFAULTS.maxLineBytes;
-  }
-
-  /**
-   * Writes `handler`'s batch at the end of this turn of the event loop, so the lines a broadcast
-   * burst sends to one client leave in one write (one syscall) rather than one each. Latency cost:
-   * none beyond the current turn. Called once per batch, when its first line is queued.
-   */
-  scheduleFlush(handler: ChatHandler): void {
-    this.#batched.push(handler);
-    if (this.#batched.length === 1) setImmediate(flushAll, this);
-  }
-
-  /** @internal for flushAll */
-  flushBatches(): void {
-    const batched = this.#batched;
-    this.#batched = [];
-    for (let i = 0; i < batched.length; i++) batched[i]!.flush();
-    this.hub.checkQueuedTotal();
   }
 
   protected override refuse(request: unknown): void {
@@ -113,7 +87,8 @@ class ChatTCPServer extends TCPServer {
 }
 
 /**
- * The hub's side of one connection: a reference to the handler, its methods on the prototype. An
+ * The hub's side of one connection: the handler's writer (`wfile.send()`: batched per turn, held
+ * under `maxQueuedBytes`), and the handler for the rest. Its methods are on the prototype: an
  * object literal of closures and accessors cost ~1 KB per idle client (V8 kept it as a dictionary).
  */
 class HandlerLink implements Link {
@@ -121,21 +96,22 @@ class HandlerLink implements Link {
   constructor(handler: ChatHandler) {
     this.#h = handler;
   }
-  write(bytes: Uint8Array): void {
-    this.#h.send(bytes);
+  send(bytes: Uint8Array): boolean {
+    return this.#h.wfile.send(bytes);
   }
   get bufferedBytes(): number {
-    return this.#h.queuedBytes;
+    return this.#h.wfile.bufferedBytes;
   }
-  flush(): void {
-    this.#h.flush();
+  get maxQueuedBytes(): number {
+    return this.#h.maxQueuedBytes;
+  }
+  set maxQueuedBytes(bytes: number) {
+    this.#h.maxQueuedBytes = bytes;
   }
   end(): void {
-    const socket = this.#h.request;
-    // This turn's batch goes first: end() writes nothing after it.
-    this.#h.flush();
-    if (!socket.writableEnded) socket.end();
-    setTimeout(destroySocket, KICK_LINGER_MS, socket).unref();
+    // This turn's batch goes first; a client that does not close is cut off after a while.
+    this.#h.wfile.end().catch(noop);
+    setTimeout(destroySocket, KICK_LINGER_MS, this.#h.request).unref();
   }
   destroy(): void {
     this.#h.request.destroy();
@@ -155,67 +131,11 @@ function destroySocket(socket: net.Socket): void {
   socket.destroy();
 }
 
-function flushAll(server: ChatTCPServer): void {
-  server.flushBatches();
-}
-
 /** One chat connection: lines in go to the hub; the hub writes to it through a HandlerLink. */
 class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
   /** The hub's idle sweep times clients out: one interval for all, not a timer per connection. */
   override timeout = Number.POSITIVE_INFINITY;
   #session: Session | undefined;
-  /**
-   * Lines queued in this turn, not yet offered to the socket (so not a backlog): one buffer, or
-   * several. Kept here rather than in a corked socket: a line costs an array slot, not a stream entry.
-   */
-  #batch: Uint8Array | Uint8Array[] | undefined;
-  #batchBytes = 0;
-
-  /** Every byte queued for this client and not yet taken: this turn's batch, and what the kernel refused. */
-  get queuedBytes(): number {
-    return this.#batchBytes + this.request.writableLength;
-  }
-
-  /** Writes this turn's batch in one write, then the slow-consumer check on what the kernel refused. */
-  flush(): void {
-    const batch = this.#batch;
-    if (batch === undefined) return;
-    this.#batch = undefined;
-    const batchBytes = this.#batchBytes;
-    this.#batchBytes = 0;
-    const socket = this.request;
-    if (socket.destroyed || socket.writableEnded) return;
-    // Straight to the socket, not through wfile: nothing waits for drain (the hub cuts off a slow
-    // reader instead) and the batch is this turn's already, so wfile's promise per write would buy
-    // nothing. Errors reach the socket's error listener, which ends the reads.
-    this.info.framesOut++;
-    if (!Array.isArray(batch)) {
-      socket.write(batch);
-    } else if (batchBytes <= JOIN_BATCH_BYTES) {
-      socket.write(Buffer.concat(batch, batchBytes));
-    } else {
-      socket.cork();
-      for (let i = 0; i < batch.length; i++) socket.write(batch[i]!);
-      socket.uncork();
-    }
-    if (this.#session) this.server.hub.checkQueue(this.#session);
-  }
-
-  /** Queues `bytes` in this turn's batch; never waits (the hub cuts off a slow reader instead). */
-  send(bytes: Uint8Array): void {
-    const socket = this.request;
-    if (socket.destroyed || socket.writableEnded) return;
-    const batch = this.#batch;
-    if (batch === undefined) {
-      this.#batch = bytes;
-      this.server.scheduleFlush(this);
-    } else if (Array.isArray(batch)) {
-      batch.push(bytes);
-    } else {
-      this.#batch = [batch, bytes];
-    }
-    this.#batchBytes += bytes.length;
-  }
 
   protected override createDecoder(): Decoder<string> {
     return lines({ maxLineBytes: this.server.maxLineBytes });
@@ -248,9 +168,14 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     this.server.hub.kick(this.#session, "LINE_TIMEOUT", `line not completed within ${after}, disconnected`);
   }
 
+  /** The writer cut this client (its queue passed `maxQueueBytes`): the hub says why to the room. */
+  protected override onSlowConsumer(): void {
+    if (this.#session) this.server.hub.slowConsumer(this.#session);
+  }
+
   override finish(): void {
-    // Replies to the last lines go out before the framework ends the connection.
-    this.flush();
+    // Replies to the last lines go out when the framework ends the connection (the writer's batch
+    // leaves before its end).
     const session = this.#session;
     if (!session) return;
     const why = this.server.state === "running" ? "connection closed" : "server shutdown";

@@ -1,21 +1,37 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ChatHub, type HubOptions, type Link } from "../src/hub.js";
 
-/** A peer that never reads: everything written stays queued, as with a socket nobody drains. */
+/**
+ * A peer that never reads: everything written stays queued, as with a socket nobody drains. It
+ * keeps the Link contract as `wfile.send()` does (socketserver's tests check the writer itself):
+ * past `maxQueuedBytes`, even after `flush()`, nothing is queued and the link is cut.
+ */
 class StuckLink implements Link {
   readonly address = "127.0.0.1";
   readonly port = 1;
   readonly bytesIn = 0;
   readonly written: string[] = [];
   bufferedBytes = 0;
+  maxQueuedBytes = Number.POSITIVE_INFINITY;
   isDestroyed = false;
   /** The most this link ever held queued. */
   peak = 0;
-  write(data: Uint8Array): void {
+  send(data: Uint8Array): boolean {
+    if (this.isDestroyed) return true;
+    if (this.bufferedBytes + data.length > this.maxQueuedBytes) {
+      this.flush();
+      if (this.bufferedBytes + data.length > this.maxQueuedBytes) {
+        this.destroy();
+        return false;
+      }
+    }
     this.written.push(Buffer.from(data).toString("utf8"));
     this.bufferedBytes += data.length;
     this.peak = Math.max(this.peak, this.bufferedBytes);
+    return true;
   }
+  /** Hands the batch to the kernel: this peer takes none of it. */
+  flush(): void {}
   end(): void {}
   destroy(): void {
     this.isDestroyed = true;
@@ -29,7 +45,7 @@ class StuckLink implements Link {
 
 /** A peer that reads whatever the kernel is handed: `flush()` empties its queue. */
 class ReadingLink extends StuckLink {
-  flush(): void {
+  override flush(): void {
     this.drain();
   }
 }

@@ -389,6 +389,22 @@ describe("ChatServer limits and faults", () => {
     expect(numbers()).toEqual(Array.from({ length: sent }, (_, i) => i));
   }, 180_000);
 
+  it("#14: counts every line it sends as a frame of the socket server (frameOut, bytesOut, framesOut)", async () => {
+    const { server, port } = await startChat();
+    const frames: string[] = [];
+    let bytesOut = 0;
+    server.socketServer.on("frameOut", (_info: unknown, frame: Uint8Array) => frames.push(String(frame)));
+    server.socketServer.on("bytesOut", (_info: unknown, n: number) => {
+      bytesOut += n;
+    });
+    const c = await textClient(port);
+    c.send("/who");
+    await c.waitFor(/^\* in #lobby: /);
+    expect(frames[0]).toMatch(/^\* netlab chat\/1 — welcome/);
+    expect(frames.at(-1)).toMatch(/^\* in #lobby: /);
+    expect(bytesOut).toBe(frames.reduce((sum, f) => sum + Buffer.byteLength(f), 0));
+  });
+
   it("sends every client a shutdown notice on close()", async () => {
     const { server, port } = await startChat();
     const a = await textClient(port);

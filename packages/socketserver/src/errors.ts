@@ -12,6 +12,7 @@ export type NetworkErrorCode =
   | "ADDRESS_NOT_AVAILABLE"
   | "ABORTED"
   | "SERVER_FULL"
+  | "SLOW_CONSUMER"
   | "UNSUPPORTED"
   | "INVALID_OPTION"
   | "UNKNOWN";

@@ -46,3 +46,4 @@ export {
   type UnixDatagramSocket,
 } from "./types.js";
 export { DatagramServer, UDPServer, UnixDatagramServer } from "./udp-server.js";
+export type { StreamWriter } from "./writer.js";

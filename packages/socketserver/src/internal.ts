@@ -15,6 +15,12 @@ export const kDestroy: unique symbol = Symbol("netlab.destroy");
 export const kWants: unique symbol = Symbol("netlab.wants");
 /** server[kClosing]: shutdown has started; handlers close without lingering. */
 export const kClosing: unique symbol = Symbol("netlab.closing");
+/** handler[kReadParked]: a read waits for bytes (the writer's cork heuristic asks). */
+export const kReadParked: unique symbol = Symbol("netlab.readParked");
+/** handler[kWriteGone](cause): the error a write gets once the connection is over. */
+export const kWriteGone: unique symbol = Symbol("netlab.writeGone");
+/** handler[kSlowConsumer](queuedBytes): the writer's queue passed maxQueuedBytes; cut the peer. */
+export const kSlowConsumer: unique symbol = Symbol("netlab.slowConsumer");
 
 /** The per-connection events, computed only when someone listens. */
 export interface Wants {
@@ -41,7 +47,12 @@ const PEER_GONE = new Set([
 /** Whether `err` only says that the connection ended (peer reset, shutdown, idle timeout). */
 export function isConnectionGone(err: unknown): boolean {
   if (err instanceof NetworkError) {
-    return err.code === "CONNECTION_RESET" || err.code === "ABORTED" || err.code === "TIMEOUT";
+    return (
+      err.code === "CONNECTION_RESET" ||
+      err.code === "ABORTED" ||
+      err.code === "TIMEOUT" ||
+      err.code === "SLOW_CONSUMER"
+    );
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return (code !== undefined && PEER_GONE.has(code)) || (err as Error | undefined)?.name === "AbortError";

@@ -4,43 +4,21 @@ import { BaseRequestHandler, peerText } from "./base-handler.js";
 import type { BaseServer } from "./base-server.js";
 import { NetworkError } from "./errors.js";
 import { FramedReader, type StreamReader } from "./framed-reader.js";
-import { kAbort, kClosing, kWants, RESOLVED, settleWithin } from "./internal.js";
+import {
+  kAbort,
+  kClosing,
+  kReadParked,
+  kSlowConsumer,
+  kWants,
+  kWriteGone,
+  RESOLVED,
+  settleWithin,
+} from "./internal.js";
 import type { ConnectionInfo, PeerAddress } from "./types.js";
+import { SocketWriter, type StreamWriter } from "./writer.js";
 
 /** How long a finished connection waits for the peer to close before it is destroyed. */
 const LINGER_MS = 2_000;
-
-/** What `wfile` is: bytes out. `write()` resolves at once unless the socket's buffer is full, then when it drains. */
-export interface StreamWriter {
-  write(data: string | Uint8Array): Promise<void>;
-  /** Half-closes after flushing (the peer sees EOF); resolves when flushed. */
-  end(data?: string | Uint8Array): Promise<void>;
-  /** Bytes queued in the socket, not yet handed to the kernel (this tick's corked writes included). */
-  readonly bufferedBytes: number;
-}
-
-/** The handler's private operations that wfile calls; set in the handler's static block. */
-let ops: {
-  write(h: StreamRequestHandler<unknown>, data: string | Uint8Array): Promise<void>;
-  end(h: StreamRequestHandler<unknown>, data?: string | Uint8Array): Promise<void>;
-};
-
-/** `wfile`: one small object per connection, its methods on the prototype. */
-class Writer implements StreamWriter {
-  readonly #h: StreamRequestHandler<unknown>;
-  constructor(h: StreamRequestHandler<unknown>) {
-    this.#h = h;
-  }
-  write(data: string | Uint8Array): Promise<void> {
-    return ops.write(this.#h, data);
-  }
-  end(data?: string | Uint8Array): Promise<void> {
-    return ops.end(this.#h, data);
-  }
-  get bufferedBytes(): number {
-    return this.#h.request.writableLength;
-  }
-}
 
 /** A stream connection's info: byte counts read live from the socket (Node counts them already). */
 class StreamInfo implements ConnectionInfo {
@@ -75,9 +53,11 @@ class StreamInfo implements ConnectionInfo {
  *
  * Tunables (set as fields, read after `setup()`): `timeout` (idle ms, default the server's
  * `idleTimeoutMs`), `frameTimeout` (ms a partial frame may wait, default the server's
- * `frameTimeoutMs`), `disableNagleAlgorithm` (default true), `maxReadBytes` (largest `readBytes(n)`).
+ * `frameTimeoutMs`), `disableNagleAlgorithm` (default true), `maxReadBytes` (largest `readBytes(n)`),
+ * `maxQueuedBytes` (what `wfile.send()` may leave queued, default Infinity).
  * Hooks: `onProtocolError(err)` for bad frames, `onIdleTimeout()` before an idle connection closes,
- * `onFrameTimeout()` before a connection stuck on a partial frame closes.
+ * `onFrameTimeout()` before a connection stuck on a partial frame closes, `onSlowConsumer(bytes)`
+ * before a peer over `maxQueuedBytes` is cut.
  * @example
  * class Upper extends StreamRequestHandler {
  *   override async handle() {
@@ -103,16 +83,15 @@ export class StreamRequestHandler<
   disableNagleAlgorithm = true;
   /** Largest `rfile.readBytes(n)`, in bytes. Default 16 MiB. */
   maxReadBytes = 16 * 1024 * 1024;
-
-  #drainWaiter: Promise<void> | undefined;
   /**
-   * 0: no write since the last read that waited; 1: one write (sent at once); 2: more writes without
-   * a wait between them (a header and a body, replies to a pipelined client): the socket is corked
-   * and they leave as one writev when the tick ends. A read that waits for bytes ends the tick, so
-   * the usual read-reply-read loop sends each reply at once and schedules nothing.
+   * Most bytes `wfile.send()` may leave queued for the peer (the batch and what the kernel refused):
+   * a send that would pass it, even after the batch went out, cuts the connection (`onSlowConsumer()`).
+   * `write()` waits for drain instead and is not capped. Default `Infinity`.
    */
-  #writeTick: 0 | 1 | 2 = 0;
-  #writeError: Error | undefined;
+  maxQueuedBytes = Number.POSITIVE_INFINITY;
+
+  /** `wfile`: the connection's one write path (writer.ts). */
+  readonly #writer: SocketWriter;
   #idleTimer: NodeJS.Timeout | undefined;
   /** Made when close() waits for the socket's close; resolved by #onClose. */
   #closed: Promise<void> | undefined;
@@ -123,14 +102,7 @@ export class StreamRequestHandler<
     super(request, clientAddress, server);
     this.timeout = server.options.idleTimeoutMs;
     this.frameTimeout = server.options.frameTimeoutMs;
-    this.wfile = new Writer(this as StreamRequestHandler<unknown>);
-  }
-
-  static {
-    ops = {
-      write: (h, data) => h.#write(data),
-      end: (h, data) => h.#end(data),
-    };
+    this.#writer = new SocketWriter(request, this);
   }
 
   protected override createInfo(id: number, peer: PeerAddress): ConnectionInfo {
@@ -150,6 +122,14 @@ export class StreamRequestHandler<
    */
   protected onProtocolError(_err: ProtocolError): void | Promise<void> {}
 
+  /**
+   * Called when `wfile.send()` would leave more than `maxQueuedBytes` queued (the peer stopped
+   * reading), before the signal aborts (NetworkError SLOW_CONSUMER) and the socket is destroyed.
+   * Nothing more reaches the peer, so this is for the rest of the server (a chat tells the room
+   * why). Default: nothing.
+   */
+  protected onSlowConsumer(_queuedBytes: number): void {}
+
   /** Called when the connection idled out, before it is closed: a last chance to say why. Default: nothing. */
   protected onIdleTimeout(): void | Promise<void> {}
 
@@ -166,15 +146,18 @@ export class StreamRequestHandler<
   rfile!: StreamReader<F>;
   #reader: FramedReader<F> | undefined;
 
-  /** Bytes out. `write()` resolves at once unless the socket's buffer is full, then when it drains. */
-  readonly wfile: StreamWriter;
+  /**
+   * Bytes out. `write()` resolves at once unless the socket's buffer is full, then when it drains;
+   * `send()` batches bytes from elsewhere (a broadcast) without waiting, under `maxQueuedBytes`.
+   */
+  get wfile(): StreamWriter {
+    return this.#writer;
+  }
 
   protected override start(): void {
     const socket = this.request;
     socket.on("close", () => this.#onClose());
-    socket.on("error", (err: Error) => {
-      this.#writeError ??= err;
-    });
+    socket.on("error", (err: Error) => this.#writer.fail(err));
     const h = this;
     const reader = new FramedReader<F>(socket, this.createDecoder(), {
       // Tunables read when they apply: a handler may change them in setup() or later.
@@ -195,9 +178,7 @@ export class StreamRequestHandler<
       onProtocolError: (err) => this.onProtocolError(err),
       onFrameTimeout: () => this.#onFrameTimeout(),
       // A read that waits ends the handler's turn: its next write is a first write again.
-      onWait: () => {
-        if (this.#writeTick === 1) this.#writeTick = 0;
-      },
+      onWait: () => this.#writer.readWaits(),
     });
     this.#reader = reader;
     this.rfile = reader;
@@ -242,17 +223,12 @@ export class StreamRequestHandler<
     // Incoming bytes are dropped from now on while the peer closes.
     this.#reader?.stop();
     if (this.#isClosed) return;
-    if (!socket.writableEnded) socket.end();
     // The peer normally closes its side once it sees EOF; one that does not is destroyed after a
-    // moment, and at once during shutdown (after our bytes reached the kernel).
-    const linger = this.server[kClosing] ? 0 : LINGER_MS;
-    const flushed = new Promise<void>((resolve) => {
-      if (socket.writableFinished) resolve();
-      else socket.once("finish", resolve);
-    });
+    // moment, and at once during shutdown (after our bytes reached the kernel, or drainTimeoutMs).
+    const isClosing = this.server[kClosing];
     const closed = this.#whenClosed();
-    if (linger === 0) await settleWithin(Promise.race([flushed, closed]), this.server.options.drainTimeoutMs);
-    if (!(await settleWithin(closed, linger))) socket.destroy();
+    await this.#writer.close(isClosing ? this.server.options.drainTimeoutMs : 0, closed);
+    if (!(await settleWithin(closed, isClosing ? 0 : LINGER_MS))) socket.destroy();
     await closed;
   }
 
@@ -281,80 +257,32 @@ export class StreamRequestHandler<
     // written before the handler's end; a goodbye that hangs gets LINGER_MS.
     await settleWithin((async () => goodbye())(), LINGER_MS);
     this[kAbort](reason);
-    if (!this.request.writableEnded) this.request.end();
+    this.#writer.endNow();
     setTimeout(() => this.request.destroy(), LINGER_MS).unref();
   }
 
-  #write(data: string | Uint8Array): Promise<void> {
-    const socket = this.request;
-    if (this.#writeError) return Promise.reject(this.#gone(this.#writeError));
-    if (socket.destroyed || socket.writableEnded) return Promise.reject(this.#gone());
-    this.info.framesOut++;
-    const wants = this.server[kWants];
-    if (wants.frameOut) this.server.emit("frameOut", this.info, data);
-    // A write goes straight out; a second one before the handler waits again corks the socket
-    // until the tick ends (see #writeTick).
-    // Writes while a read is parked come from elsewhere (a broadcast to this connection): each is
-    // a first write, since the heuristic knows the handler's own turns only.
-    if (this.#writeTick === 0 || this.#reader?.isWaiting) {
-      if (this.#writeTick === 0) this.#writeTick = 1;
-    } else if (this.#writeTick === 1) {
-      this.#writeTick = 2;
-      socket.cork();
-      process.nextTick(StreamRequestHandler.#endWriteTick, this);
+  /** @internal for the writer's cork heuristic */
+  get [kReadParked](): boolean {
+    return this.#reader?.isWaiting ?? false;
+  }
+
+  /** @internal the writer's queue passed maxQueuedBytes */
+  [kSlowConsumer](queuedBytes: number): void {
+    const reason = new NetworkError(
+      "SLOW_CONSUMER",
+      `connection from ${peerText(this)}: ${queuedBytes} bytes queued, over maxQueuedBytes (${this.maxQueuedBytes})`,
+      { hint: "the peer stopped reading; raise maxQueuedBytes for slow links" },
+    );
+    try {
+      this.onSlowConsumer(queuedBytes);
+    } finally {
+      this[kAbort](reason);
+      this.request.destroy();
     }
-    const isWritten = socket.write(data);
-    if (wants.bytesOut) {
-      this.server.emit(
-        "bytesOut",
-        this.info,
-        typeof data === "string" ? Buffer.byteLength(data) : data.length,
-      );
-    }
-    if (isWritten) return RESOLVED;
-    return this.#waitDrain();
   }
 
-  static #endWriteTick(h: StreamRequestHandler<unknown>): void {
-    if (h.#writeTick === 2) h.request.uncork();
-    h.#writeTick = 0;
-  }
-
-  #waitDrain(): Promise<void> {
-    this.#drainWaiter ??= new Promise<void>((resolve, reject) => {
-      const socket = this.request;
-      const done = (err?: Error) => {
-        socket.off("drain", onDrain);
-        socket.off("close", onClose);
-        this.#drainWaiter = undefined;
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const onClose = () => done(this.#gone(this.#writeError));
-      socket.on("drain", onDrain);
-      socket.on("close", onClose);
-    });
-    return this.#drainWaiter;
-  }
-
-  async #end(data?: string | Uint8Array): Promise<void> {
-    const socket = this.request;
-    if (data !== undefined) await this.#write(data);
-    if (socket.writableFinished) return;
-    if (socket.destroyed) throw this.#gone(this.#writeError);
-    await new Promise<void>((resolve, reject) => {
-      const onClose = () => reject(this.#gone(this.#writeError));
-      socket.once("close", onClose);
-      socket.end(() => {
-        socket.off("close", onClose);
-        resolve();
-      });
-    });
-  }
-
-  /** The error a write gets once the connection is over: why it is over, if known. */
-  #gone(cause?: Error): NetworkError {
+  /** @internal the error a write gets once the connection is over: why it is over, if known. */
+  [kWriteGone](cause: Error | undefined): NetworkError {
     const reason = this.abortReason;
     if (reason instanceof NetworkError && reason.code !== "CONNECTION_RESET") return reason;
     return new NetworkError("CONNECTION_RESET", `connection from ${peerText(this)} is closed`, {

@@ -1,26 +1,8 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
+import { dribble } from "../../../test/helpers/slow-peer.js";
 import { EchoHandler, type NetworkError, StreamRequestHandler, TCPServer } from "../src/index.js";
 import { LineClient, serve, within } from "./helpers.js";
-
-/** Writes `text` one byte every `everyMs` until it is written or the socket closes. */
-function dribble(socket: net.Socket, text: string, everyMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    let i = 0;
-    const timer = setInterval(() => {
-      if (i >= text.length || socket.destroyed || socket.writableEnded) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      socket.write(text[i++]!);
-    }, everyMs);
-    socket.once("close", () => {
-      clearInterval(timer);
-      resolve();
-    });
-  });
-}
 
 describe("frameTimeoutMs (slowloris)", () => {
   it("#13: cuts a client that dribbles one byte every 200 ms, with an ERR line saying why", async () => {

@@ -36,6 +36,8 @@ export interface EchoCounters {
   duplicated: number;
   /** Datagrams held back behind the next one. */
   reordered: number;
+  /** Datagrams dropped because the emulator's queue was full (maxQueuedBytes); not in `dropped`. */
+  queueDrops: number;
 }
 
 /** Events of a {@link UdpEchoServer}, on top of a UDPServer's. */
@@ -61,7 +63,14 @@ export interface UdpEchoEvents {
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only adds typed event overloads.
 export class UdpEchoServer extends UDPServer {
   readonly emulator: NetworkEmulator;
-  readonly counters: EchoCounters = { datagrams: 0, bytesIn: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  readonly counters: EchoCounters = {
+    datagrams: 0,
+    bytesIn: 0,
+    dropped: 0,
+    duplicated: 0,
+    reordered: 0,
+    queueDrops: 0,
+  };
   readonly #buffers: { recv: number | undefined; send: number | undefined };
 
   constructor(options: UdpEchoOptions = {}) {
@@ -72,6 +81,7 @@ export class UdpEchoServer extends UDPServer {
       duplicateRate,
       reorderRate,
       reorderHoldMs,
+      maxQueuedBytes,
       seed,
       random,
       recvBufferSize,
@@ -86,6 +96,7 @@ export class UdpEchoServer extends UDPServer {
       duplicateRate,
       reorderRate,
       reorderHoldMs,
+      maxQueuedBytes,
       seed,
       random,
     });
@@ -122,8 +133,9 @@ class EchoHandler extends DatagramRequestHandler<UdpEchoServer> {
     }
     const fate = server.emulator.submit(() => {
       this.reply(packet).catch((err: unknown) => server.handleError(err, this.clientAddress));
-    });
-    if (fate.dropped) c.dropped++;
+    }, packet.length);
+    if (fate.queueFull) c.queueDrops++;
+    else if (fate.dropped) c.dropped++;
     if (fate.delaysMs.length > 1) c.duplicated++;
     if (fate.reordered) c.reordered++;
     if (server.listenerCount("datagram") > 0) {

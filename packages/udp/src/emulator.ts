@@ -15,6 +15,11 @@ export interface EmulatorOptions {
   reorderRate?: number;
   /** A held-back datagram goes out after this long even if no other comes, ms. Default 1000. */
   reorderHoldMs?: number;
+  /**
+   * Most bytes of datagrams waiting (delayed or held back) at once; a datagram whose copies do not
+   * fit is dropped and counted in `queueDrops`. Default 16 MiB; `Infinity` for no limit.
+   */
+  maxQueuedBytes?: number;
   /** Seed for the default generator, so a run can be replayed. Default random (see `seed`). */
   seed?: number;
   /** The generator itself, for tests. Default `seededRandom(seed)`. */
@@ -29,6 +34,7 @@ export const EMULATOR_DEFAULTS = {
   duplicateRate: 0,
   reorderRate: 0,
   reorderHoldMs: 1000,
+  maxQueuedBytes: 16 * 1024 * 1024,
 } as const;
 
 /** What the emulator decided for one datagram. */
@@ -39,6 +45,8 @@ export interface Fate {
   delaysMs: number[];
   /** Held back until the next datagram has gone out. */
   reordered: boolean;
+  /** Set by `submit()` when the datagram was dropped because the queue had no room (maxQueuedBytes). */
+  queueFull?: boolean;
 }
 
 /** Longest delay or hold accepted, ms (one hour: a lab, not a tarpit). */
@@ -49,12 +57,13 @@ export const MAX_EMULATED_DELAY_MS = 3_600_000;
  * schedules the sends. Every datagram draws the same five numbers whatever happens to it, so one
  * seed gives one pattern: datagram n is lost in every run with that seed.
  *
- * Methods: `decide()` (pure given the generator), `submit(send)` (decide and schedule),
+ * Methods: `decide()` (pure given the generator), `submit(send, bytes)` (decide and schedule),
  * `configure(changes)` (new rates from now on), `close()` (cancel what is scheduled).
- * `isPerfect` is true when nothing is emulated.
+ * `isPerfect` is true when nothing is emulated. What waits is bounded in bytes
+ * (`maxQueuedBytes`): read `queuedBytes`, `peakQueuedBytes` and `queueDrops`.
  * @example
  * const emulator = new NetworkEmulator({ lossRate: 0.3, delayMs: 20, seed: 1 });
- * emulator.submit(() => socket.send(packet, port, host));
+ * emulator.submit(() => socket.send(packet, port, host), packet.length);
  */
 export class NetworkEmulator {
   /** The settings in force; replaced (never mutated) by `configure()`. */
@@ -64,6 +73,9 @@ export class NetworkEmulator {
   /** Held-back sends, released when the next non-held copy goes out. */
   #held: Array<{ send: () => void; timer: NodeJS.Timeout }> = [];
   #isClosed = false;
+  #queuedBytes = 0;
+  #peakQueuedBytes = 0;
+  #queueDrops = 0;
 
   constructor(options: EmulatorOptions = {}) {
     const o = { ...EMULATOR_DEFAULTS, seed: randomSeed(), ...defined(options) } as Required<EmulatorOptions>;
@@ -97,6 +109,21 @@ export class NetworkEmulator {
     return this.#held.length;
   }
 
+  /** Bytes of datagrams delayed or held back right now (each copy counted). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** The most `queuedBytes` has been since the emulator was made. */
+  get peakQueuedBytes(): number {
+    return this.#peakQueuedBytes;
+  }
+
+  /** Datagrams dropped because their copies did not fit in `maxQueuedBytes`. */
+  get queueDrops(): number {
+    return this.#queueDrops;
+  }
+
   /** The fate of the next datagram. Draws exactly five numbers from the generator. */
   decide(): Fate {
     const o = this.options;
@@ -109,12 +136,30 @@ export class NetworkEmulator {
     return { dropped: false, delaysMs, reordered: reorderDraw < o.reorderRate };
   }
 
-  /** Decides the next datagram's fate and schedules `send` once per copy; returns the fate. */
-  submit(send: () => void): Fate {
+  /**
+   * Decides the next datagram's fate and schedules `send` once per copy; returns the fate. `bytes`
+   * is the datagram's size: copies that wait count against maxQueuedBytes until they are sent, and
+   * a datagram whose waiting copies do not fit is dropped (`queueFull` in the fate).
+   */
+  submit(send: () => void, bytes = 0): Fate {
     const fate = this.decide();
     if (this.#isClosed) return fate;
+    const waiting = fate.delaysMs.filter((ms) => ms > 0 || fate.reordered).length;
+    if (waiting > 0 && this.#queuedBytes + waiting * bytes > this.options.maxQueuedBytes) {
+      this.#queueDrops++;
+      return { dropped: true, delaysMs: [], reordered: false, queueFull: true };
+    }
     for (const delayMs of fate.delaysMs) {
-      const go = fate.reordered ? () => this.#hold(send) : () => this.#release(send);
+      let copy = send;
+      if (delayMs > 0 || fate.reordered) {
+        this.#queuedBytes += bytes;
+        this.#peakQueuedBytes = Math.max(this.#peakQueuedBytes, this.#queuedBytes);
+        copy = () => {
+          this.#queuedBytes -= bytes;
+          send();
+        };
+      }
+      const go = fate.reordered ? () => this.#hold(copy) : () => this.#release(copy);
       if (delayMs === 0) go();
       else this.#later(delayMs, go);
     }
@@ -128,6 +173,7 @@ export class NetworkEmulator {
     this.#timers.clear();
     for (const h of this.#held) clearTimeout(h.timer);
     this.#held = [];
+    this.#queuedBytes = 0;
   }
 
   #later(ms: number, fn: () => void): void {
@@ -172,4 +218,5 @@ function check(o: Required<Omit<EmulatorOptions, "random">>): void {
   requireRange("delayMs", o.delayMs, 0, MAX_EMULATED_DELAY_MS);
   requireRange("jitterMs", o.jitterMs, 0, MAX_EMULATED_DELAY_MS);
   requireRange("reorderHoldMs", o.reorderHoldMs, 0, MAX_EMULATED_DELAY_MS);
+  requireRange("maxQueuedBytes", o.maxQueuedBytes, 0, Number.POSITIVE_INFINITY);
 }

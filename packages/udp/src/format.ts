@@ -1,18 +1,27 @@
+import { escapeControls } from "@netlab/protocol";
+
 /** A payload as one readable line: the text when it is printable UTF-8, else hex. */
 export interface PayloadView {
   kind: "text" | "hex" | "empty";
-  /** Text with `\n`, `\r`, `\t` and `\\` escaped, or lowercase hex; cut at `maxChars`. */
+  /**
+   * Text with `\n`, `\r`, `\t` and `\\` escaped and every other character a terminal could act
+   * on shown as `<U+XXXX>` (C1 controls, bidi overrides, U+2028/2029, the BOM: the project's one
+   * rule, `escapeControls`), or lowercase hex; cut at `maxChars`.
+   */
   value: string;
   /** True when `value` was cut. */
   isTruncated: boolean;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading BOM in the text, so it is shown rather than silently dropped.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
- * Shows a datagram's payload on one line: printable UTF-8 as text (escaping newlines, so one
- * datagram stays one line), anything else as hex.
+ * Shows a datagram's payload on one line, safe for a terminal: UTF-8 text as text (escaping
+ * newlines, so one datagram stays one line, and showing C1 controls, bidi overrides, line
+ * separators and the BOM as `<U+XXXX>`), anything with other control bytes, or not UTF-8, as hex.
  * @example viewPayload(Buffer.from("hi\n")) // { kind: "text", value: "hi\\n", isTruncated: false }
+ * @example viewPayload(Buffer.from("a\u202eb")).value // "a<U+202E>b"
  */
 export function viewPayload(packet: Uint8Array, maxChars = Number.POSITIVE_INFINITY): PayloadView {
   if (packet.length === 0) return { kind: "empty", value: "", isTruncated: false };
@@ -28,7 +37,7 @@ export function viewPayload(packet: Uint8Array, maxChars = Number.POSITIVE_INFIN
       /[\\\n\r\t]/g,
       (c) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c]!,
     );
-    return cut("text", escaped, maxChars);
+    return cut("text", escapeControls(escaped), maxChars);
   }
   return cut(
     "hex",

@@ -207,3 +207,19 @@ describe("pinger accounting over an emulated network", () => {
     },
   );
 });
+
+describe("UDP echo server: the delay queue under a blast (#13)", () => {
+  it("#13: queues at most maxQueuedBytes of delayed replies and counts the rest in counters.queueDrops", async () => {
+    const server = await startEcho({ delayMs: 5_000, maxQueuedBytes: 3 * 1000 });
+    const socket = await udpClient();
+    // One at a time, so the kernel's receive buffer drops none: every datagram meets the emulator.
+    for (let i = 0; i < 10; i++) {
+      const next = new Promise<void>((resolve) => server.once("datagram", () => resolve()));
+      socket.send(Buffer.alloc(1000, i), server.address.port, "127.0.0.1");
+      await next;
+    }
+    expect(server.counters).toMatchObject({ datagrams: 10, dropped: 0, queueDrops: 7 });
+    expect(server.emulator.queuedBytes).toBe(3000);
+    expect(server.emulator.peakQueuedBytes).toBe(3000);
+  });
+});

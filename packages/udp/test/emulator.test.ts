@@ -166,3 +166,48 @@ describe("network emulator: scheduling", () => {
     expect(sent).toBe(0);
   });
 });
+
+describe("network emulator: a queue bounded in bytes (#13)", () => {
+  it("#13: drops and counts what does not fit in maxQueuedBytes while delayed copies wait", async () => {
+    const em = new NetworkEmulator({ delayMs: 50, maxQueuedBytes: 3 * 1000, seed: 1 });
+    let sent = 0;
+    const fates = Array.from({ length: 10 }, () => em.submit(() => sent++, 1000));
+    expect(fates.filter((f) => f.queueFull)).toHaveLength(7);
+    expect(fates[3]).toEqual({ dropped: true, delaysMs: [], reordered: false, queueFull: true });
+    expect(em.queuedBytes).toBe(3000);
+    expect(em.peakQueuedBytes).toBe(3000);
+    expect(em.queueDrops).toBe(7);
+    await until(() => sent === 3);
+    expect(em.queuedBytes).toBe(0);
+    // Room again once the queue has drained.
+    expect(em.submit(() => sent++, 1000).queueFull).toBeUndefined();
+    em.close();
+  });
+
+  it("#13: counts both copies of a duplicate and held-back datagrams against the bound", () => {
+    const dup = new NetworkEmulator({ delayMs: 1000, duplicateRate: 1, maxQueuedBytes: 1500, seed: 1 });
+    expect(dup.submit(() => {}, 1000).queueFull).toBe(true);
+    expect(dup.submit(() => {}, 700).queueFull).toBeUndefined();
+    expect(dup.queuedBytes).toBe(1400);
+    dup.close();
+    expect(dup.queuedBytes).toBe(0);
+
+    const held = new NetworkEmulator({ reorderRate: 1, maxQueuedBytes: 1000, seed: 1 });
+    held.submit(() => {}, 600);
+    expect(held.heldCount).toBe(1);
+    expect(held.submit(() => {}, 600).queueFull).toBe(true);
+    held.close();
+  });
+
+  it("never queues what goes out at once, whatever maxQueuedBytes", () => {
+    const em = new NetworkEmulator({ lossRate: 0.5, maxQueuedBytes: 0, seed: 3 });
+    let sent = 0;
+    for (let i = 0; i < 100; i++) em.submit(() => sent++, 65_507);
+    expect(em.queueDrops).toBe(0);
+    expect(sent).toBeGreaterThan(0);
+  });
+
+  it("rejects a negative maxQueuedBytes with INVALID_OPTION", () => {
+    expect(() => new NetworkEmulator({ maxQueuedBytes: -1 })).toThrow(UdpError);
+  });
+});

@@ -1,3 +1,4 @@
+import { hasControls } from "@netlab/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatDatagram, viewPayload } from "../src/index.js";
@@ -40,12 +41,35 @@ describe("showing a datagram on one line", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme", maxLength: 50 }), (text) => {
         const view = viewPayload(Buffer.from(text));
-        if (view.kind !== "text") return;
+        // Characters a terminal could act on are shown as <U+XXXX>, not kept (tested below).
+        if (view.kind !== "text" || hasControls(text.replace(/[\t\n\r]/g, ""))) return;
         const unescaped = view.value.replace(
           /\\(.)/g,
           (_, c: string) => ({ n: "\n", r: "\r", t: "\t" })[c] ?? c,
         );
         expect(unescaped).toBe(text);
+      }),
+    );
+  });
+});
+
+describe("a datagram's text never reaches the terminal as live controls (#13)", () => {
+  it.each([
+    ["C1 CSI", "a\u009b2Jb", "a<U+009B>2Jb"],
+    ["a bidi override", "evil\u202etxt.exe", "evil<U+202E>txt.exe"],
+    ["an isolate", "x\u2066y", "x<U+2066>y"],
+    ["a line separator", "one\u2028two", "one<U+2028>two"],
+    ["a paragraph separator", "one\u2029two", "one<U+2029>two"],
+    ["a BOM", "\ufeffhello", "<U+FEFF>hello"],
+  ])("#13: shows %s visibly", (_what, text, shown) => {
+    expect(viewPayload(Buffer.from(text))).toEqual({ kind: "text", value: shown, isTruncated: false });
+    expect(formatDatagram("127.0.0.1:1", Buffer.from(text))).toContain(shown);
+  });
+
+  it("#13: no line it prints holds a character escapeControls would rewrite (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 60 }), (text) => {
+        expect(hasControls(formatDatagram("127.0.0.1:1", Buffer.from(text)))).toBe(false);
       }),
     );
   });

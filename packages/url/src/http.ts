@@ -1,12 +1,16 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
+import { pipeline, type Readable, Transform } from "node:stream";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { NetlabError, type NetlabErrorOptions } from "@netlab/protocol";
-import { Agent, fetch } from "undici";
 import { type UrlencodeInput, urlencode } from "./query.js";
 
 /**
  * Why a request failed before an HTTP answer (or, for HTTP_ERROR, with one). The CLI turns each
  * into curl's exit code: DNS_FAILURE 6, CONNECTION_REFUSED / CONNECTION_FAILED 7, TIMEOUT 28,
- * HTTP_ERROR 22, TLS_FAILURE 35, TOO_MANY_REDIRECTS 47.
+ * HTTP_ERROR 22, TLS_FAILURE 35, TOO_MANY_REDIRECTS 47, BAD_CONTENT_ENCODING 61, BODY_TOO_LARGE
+ * and DECOMPRESSION_BOMB 63.
  */
 export type URLErrorCode =
   | "INVALID_URL"
@@ -17,6 +21,9 @@ export type URLErrorCode =
   | "TLS_FAILURE"
   | "TOO_MANY_REDIRECTS"
   | "ABORTED"
+  | "BODY_TOO_LARGE"
+  | "DECOMPRESSION_BOMB"
+  | "BAD_CONTENT_ENCODING"
   | "HTTP_ERROR";
 
 /** Options for a URLError: the short reason (Python's `URLError.reason`) and the URL. */
@@ -87,11 +94,38 @@ export class HTTPError extends URLError<"HTTP_ERROR"> {
 export const HTTP_DEFAULTS = {
   /** Longest wait for the connection, the headers, or the next body chunk: 30 s. */
   timeoutMs: 30_000,
+  /** Longest the whole request may take, body included (curl's --max-time): no limit. */
+  totalTimeoutMs: Number.POSITIVE_INFINITY,
   /** Redirects followed before TOO_MANY_REDIRECTS: 10, as Python's HTTPRedirectHandler. */
   maxRedirects: 10,
   /** How much of an error body an HTTPError keeps: 64 KiB. */
   maxErrorBodyBytes: 64 * 1024,
-} as const;
+  /** Largest body accepted, after decoding (curl's --max-filesize): no limit. */
+  maxBodyBytes: Number.POSITIVE_INFINITY,
+  /**
+   * How many times larger than the bytes received a compressed body may decode to: 100. Text
+   * compresses 3–10×; a gzip bomb about 1000×. Checked once the decoded body passes
+   * {@link DECOMPRESSION_RATIO_FLOOR_BYTES}.
+   */
+  maxDecompressionRatio: 100,
+};
+
+/** Decoded bodies up to this size (1 MiB) are never refused by the ratio: small ones compress well. */
+export const DECOMPRESSION_RATIO_FLOOR_BYTES = 1024 * 1024;
+
+/** Content codings decoded, outermost last; any other coding leaves the body as the server sent it. */
+const DECODERS: Record<string, () => Transform> = {
+  gzip: () => createGunzip(),
+  "x-gzip": () => createGunzip(),
+  deflate: () => createInflate(),
+  br: () => createBrotliDecompress(),
+};
+
+/** More codings than this on one body (`gzip, gzip, …`) is refused: each costs a decoder's memory. */
+const MAX_CODINGS = 4;
+
+/** setTimeout's limit (about 24.8 days); a longer wait would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Options for {@link urlopen}. */
 export interface RequestOptions {
@@ -104,10 +138,23 @@ export interface RequestOptions {
   form?: UrlencodeInput;
   /** Idle limit in ms for connecting, the headers and each body chunk; default 30 000; Infinity for none. */
   timeoutMs?: number;
+  /** Limit in ms for the whole request, reading the body included; default Infinity (none). */
+  totalTimeoutMs?: number;
   /** Redirects to follow; default 10; 0 makes any redirect an error. */
   maxRedirects?: number;
   /** How much of an error body HTTPError keeps, in bytes; default 64 KiB. */
   maxErrorBodyBytes?: number;
+  /**
+   * Largest body, in bytes after decoding; default Infinity. A larger Content-Length is refused
+   * before the body is read (BODY_TOO_LARGE); a body without one, or longer than it said, fails
+   * while streaming as soon as it passes the limit.
+   */
+  maxBodyBytes?: number;
+  /**
+   * A gzip/deflate/br body may decode to at most this many times the bytes received (once past
+   * 1 MiB decoded); default 100; Infinity for no limit. Beyond it: DECOMPRESSION_BOMB.
+   */
+  maxDecompressionRatio?: number;
   /** Resolves host names instead of the system resolver (`dns.lookup`'s signature), e.g. to pin or fail names in tests. */
   lookup?: LookupFunction;
   signal?: AbortSignal;
@@ -123,9 +170,11 @@ export interface HttpResponse extends AsyncDisposable {
   readonly headers: Headers;
   /** Every URL that answered with a redirect, in order. */
   readonly redirects: readonly string[];
-  /** Content-Length when the server sent one. */
+  /** Content-Length when the server sent one (of the body as sent, before any decoding). */
   readonly contentLength: number | undefined;
-  /** The body as it arrives; each chunk resets the idle timeout. Ends the connection when done. */
+  /** True when the body is decoded from a Content-Encoding (gzip, deflate, br) as it is read. */
+  readonly isDecoded: boolean;
+  /** The body as it arrives (decoded); each chunk resets the idle timeout. Ends the connection when done. */
   readonly body: AsyncIterable<Uint8Array>;
   /** Reads the whole body. */
   bytes(): Promise<Uint8Array>;
@@ -137,24 +186,36 @@ export interface HttpResponse extends AsyncDisposable {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/** The limits that apply while a body is read. */
+interface BodyLimits {
+  maxBodyBytes: number;
+  maxDecompressionRatio: number;
+}
+
 /**
- * Requests `url` with Node's fetch (undici), following redirects and streaming the body, in the
- * manner of Python's `urllib.request.urlopen`: an answer ≥ 400 throws HTTPError; no answer throws
- * URLError with a code (DNS_FAILURE, CONNECTION_REFUSED, TIMEOUT, TLS_FAILURE, TOO_MANY_REDIRECTS).
+ * Requests `url` with Node's own `http`/`https`, following redirects and streaming the body
+ * (decoding gzip, deflate and br), in the manner of Python's `urllib.request.urlopen`: an answer
+ * ≥ 400 throws HTTPError; no answer throws URLError with a code (DNS_FAILURE, CONNECTION_REFUSED,
+ * TIMEOUT, TLS_FAILURE, TOO_MANY_REDIRECTS, BODY_TOO_LARGE, DECOMPRESSION_BOMB...). Every error,
+ * however the server misbehaves, is a URLError: never a stray event or an unhandled rejection.
  * @example
  * const res = await urlopen("http://127.0.0.1:8000/", { timeoutMs: 5000 });
  * for await (const chunk of res.body) process.stdout.write(chunk);
  */
 export async function urlopen(url: string, opts: RequestOptions = {}): Promise<HttpResponse> {
-  const timeoutMs = opts.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
-  const maxRedirects = opts.maxRedirects ?? HTTP_DEFAULTS.maxRedirects;
-  const maxErrorBodyBytes = opts.maxErrorBodyBytes ?? HTTP_DEFAULTS.maxErrorBodyBytes;
-  checkLimit("timeoutMs", timeoutMs, url);
-  checkLimit("maxRedirects", maxRedirects, url, { allowZero: true });
-  checkLimit("maxErrorBodyBytes", maxErrorBodyBytes, url, { allowZero: true });
+  const o = { ...HTTP_DEFAULTS, ...defined(opts) };
+  checkLimit("timeoutMs", o.timeoutMs, url);
+  checkLimit("totalTimeoutMs", o.totalTimeoutMs, url);
+  checkLimit("maxRedirects", o.maxRedirects, url, { allowZero: true });
+  checkLimit("maxErrorBodyBytes", o.maxErrorBodyBytes, url, { allowZero: true });
+  checkLimit("maxBodyBytes", o.maxBodyBytes, url, { allowZero: true });
+  checkLimit("maxDecompressionRatio", o.maxDecompressionRatio, url);
+  const limits: BodyLimits = { maxBodyBytes: o.maxBodyBytes, maxDecompressionRatio: o.maxDecompressionRatio };
 
   let target = checkUrl(url);
   const headers = new Headers(opts.headers as ConstructorParameters<typeof Headers>[0]);
+  if (!headers.has("accept")) headers.set("accept", "*/*");
+  if (!headers.has("accept-encoding")) headers.set("accept-encoding", "gzip, deflate, br");
   let body: Uint8Array | undefined;
   if (opts.form !== undefined) {
     body = new TextEncoder().encode(urlencode(opts.form, { doseq: true }));
@@ -164,38 +225,34 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
   }
   let method = (opts.method ?? (body ? "POST" : "GET")).toUpperCase();
 
-  const agent = new Agent({
-    connect: opts.lookup ? { lookup: opts.lookup } : {},
-    // Our own idle timer is the limit; undici's defaults (10 s connect, 300 s headers) stay out of its way.
-    connectTimeout: 0,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
-  const idle = new IdleTimer(timeoutMs, opts.signal);
+  const timers = new Timers(o.timeoutMs, o.totalTimeoutMs, opts.signal);
   const redirects: string[] = [];
+  let res: IncomingMessage | undefined;
   try {
     for (;;) {
-      idle.reset();
-      let res: Awaited<ReturnType<typeof fetch>>;
+      timers.reset();
       try {
-        res = await fetch(target, {
-          method,
-          headers,
-          body,
-          redirect: "manual",
-          dispatcher: agent,
-          signal: idle.signal,
-        });
+        res = await send(target, method, headers, body, opts.lookup, timers.signal);
       } catch (err) {
-        throw toURLError(err, target, idle);
+        throw toURLError(err, target, timers);
       }
-      const location = res.headers.get("location");
-      if (REDIRECTS.has(res.status) && location !== null) {
-        await res.body?.cancel().catch(() => {});
-        const next = new URL(location, target).href;
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if (REDIRECTS.has(status) && location !== undefined) {
+        res.destroy();
+        let next: string;
+        try {
+          next = new URL(location, target).href;
+        } catch {
+          throw new URLError("CONNECTION_FAILED", `${target} redirected to an invalid URL`, {
+            reason: "bad redirect",
+            url: target,
+            hint: "the server's Location header is not a URL",
+          });
+        }
         redirects.push(target);
-        if (redirects.length > maxRedirects) throw tooManyRedirects(redirects, next, maxRedirects);
-        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+        if (redirects.length > o.maxRedirects) throw tooManyRedirects(redirects, next, o.maxRedirects);
+        if (status === 303 || ((status === 301 || status === 302) && method === "POST")) {
           if (method !== "HEAD") method = "GET";
           body = undefined;
           headers.delete("content-type");
@@ -208,33 +265,77 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
         target = checkUrl(next);
         continue;
       }
-      const reason = res.statusText || STATUS_TEXT[res.status] || "";
-      if (res.status >= 400) {
-        const [bytes, truncated] = await readCapped(res.body, maxErrorBodyBytes, idle, target);
-        idle.clear();
-        await agent.close();
-        throw new HTTPError(target, res.status, reason, res.headers, bytes, truncated);
+      const reason = res.statusMessage || STATUS_TEXT[status] || "";
+      const responseHeaders = toHeaders(res.rawHeaders);
+      if (status >= 400) {
+        const [bytes, truncated] = await readCapped(res, o.maxErrorBodyBytes, timers, target, limits);
+        timers.clear();
+        throw new HTTPError(target, status, reason, responseHeaders, bytes, truncated);
       }
-      return makeResponse(res, target, reason, redirects, agent, idle);
+      const contentLength = parseLength(res.headers["content-length"]);
+      if (contentLength !== undefined && contentLength > o.maxBodyBytes) {
+        throw bodyTooLarge(target, o.maxBodyBytes, `is ${contentLength} bytes (Content-Length)`);
+      }
+      return makeResponse(res, target, reason, responseHeaders, redirects, timers, limits);
     }
   } catch (err) {
-    idle.clear();
-    void agent.destroy().catch(() => {});
+    timers.clear();
+    res?.destroy();
     throw err;
   }
 }
 
+/**
+ * Sends one request on a connection of its own (no pooling: a command makes one request at a
+ * time, and a pooled socket is one more thing that can outlive it).
+ */
+function send(
+  target: string,
+  method: string,
+  headers: Headers,
+  body: Uint8Array | undefined,
+  lookup: LookupFunction | undefined,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
+  const url = new URL(target);
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method,
+      headers: Object.fromEntries(headers),
+      agent: false,
+      signal,
+      ...(lookup ? { lookup } : {}),
+    });
+    // Stays attached for the request's whole life: an error after the answer (a reset while the
+    // body streams) then reaches the body's reader, never the process as an uncaught 'error'.
+    req.on("error", reject);
+    req.on("response", (res) => {
+      res.on("error", () => {});
+      resolve(res);
+    });
+    req.end(body);
+  });
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 function checkLimit(name: string, value: number, url: string, { allowZero = false } = {}): void {
+  const isTime = name.endsWith("Ms");
+  const isRatio = name === "maxDecompressionRatio";
   const ok =
     value === Number.POSITIVE_INFINITY ||
     (Number.isFinite(value) &&
       value >= 0 &&
       (allowZero || value > 0) &&
-      (name === "timeoutMs" || Number.isInteger(value)));
+      (isTime || isRatio || Number.isInteger(value)) &&
+      (!isTime || value <= MAX_TIMER_MS));
   if (!ok) {
     throw new URLError(
       "INVALID_URL",
-      `${name} must be a ${allowZero ? "non-negative" : "positive"} number, got ${value}`,
+      `${name} must be a ${allowZero ? "non-negative" : "positive"} number${isTime ? ` up to ${MAX_TIMER_MS}` : ""}, got ${value}`,
       {
         reason: "invalid option",
         url,
@@ -278,20 +379,54 @@ function tooManyRedirects(chain: string[], next: string, max: number): URLError 
   );
 }
 
-/** An AbortSignal that fires when no progress is made for `ms`, or when the caller's signal fires. */
-class IdleTimer {
+function bodyTooLarge(url: string, max: number, what: string): URLError {
+  return new URLError("BODY_TOO_LARGE", `the body of ${url} ${what}, more than the limit of ${max} bytes`, {
+    reason: "Maximum file size exceeded",
+    url,
+    hint: "raise --max-filesize if you expect a body this large",
+  });
+}
+
+function parseLength(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/** The response's headers, in order, as a fetch `Headers`; a pair fetch would refuse is left out. */
+function toHeaders(raw: readonly string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    try {
+      headers.append(raw[i]!, raw[i + 1]!);
+    } catch {
+      // Node's parser let it through, fetch's rules do not: not worth failing the request for.
+    }
+  }
+  return headers;
+}
+
+/**
+ * One AbortSignal for the request, fired when no progress is made for `idleMs`, when the whole
+ * request has taken `totalMs`, or when the caller's signal fires. `expired` says which timer did.
+ */
+class Timers {
   readonly #controller = new AbortController();
-  readonly #ms: number;
-  #timer: NodeJS.Timeout | undefined;
-  isTimedOut = false;
+  readonly #idleMs: number;
+  readonly #totalMs: number;
+  #idle: NodeJS.Timeout | undefined;
+  #total: NodeJS.Timeout | undefined;
+  expired: "idle" | "total" | undefined;
   readonly callerSignal: AbortSignal | undefined;
 
-  constructor(ms: number, signal: AbortSignal | undefined) {
-    this.#ms = ms;
+  constructor(idleMs: number, totalMs: number, signal: AbortSignal | undefined) {
+    this.#idleMs = idleMs;
+    this.#totalMs = totalMs;
     this.callerSignal = signal;
     if (signal) {
       if (signal.aborted) this.#controller.abort(signal.reason);
       else signal.addEventListener("abort", () => this.#controller.abort(signal.reason), { once: true });
+    }
+    if (totalMs !== Number.POSITIVE_INFINITY) {
+      this.#total = setTimeout(() => this.#expire("total"), totalMs);
     }
   }
 
@@ -299,22 +434,30 @@ class IdleTimer {
     return this.#controller.signal;
   }
 
-  get ms(): number {
-    return this.#ms;
+  /** The limit that expired, in ms. */
+  get expiredMs(): number {
+    return this.expired === "total" ? this.#totalMs : this.#idleMs;
   }
 
+  /** Progress was made: the idle limit starts again (refresh() reuses the timer: once per chunk). */
   reset(): void {
-    this.clear();
-    if (this.#ms === Number.POSITIVE_INFINITY) return;
-    this.#timer = setTimeout(() => {
-      this.isTimedOut = true;
-      this.#controller.abort(new Error("timed out"));
-    }, this.#ms);
+    if (this.#idleMs === Number.POSITIVE_INFINITY || this.#controller.signal.aborted) return;
+    if (this.#idle) this.#idle.refresh();
+    else this.#idle = setTimeout(() => this.#expire("idle"), this.#idleMs);
   }
 
+  /** The request is over: no timer may keep the process alive. */
   clear(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#idle) clearTimeout(this.#idle);
+    if (this.#total) clearTimeout(this.#total);
+    this.#idle = undefined;
+    this.#total = undefined;
+  }
+
+  #expire(which: "idle" | "total"): void {
+    this.expired ??= which;
+    this.clear();
+    this.#controller.abort(new Error("timed out"));
   }
 }
 
@@ -341,18 +484,26 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function toURLError(err: unknown, url: string, idle: IdleTimer): NetlabError {
+function toURLError(err: unknown, url: string, timers: Timers): NetlabError {
   if (err instanceof NetlabError) return err;
   const host = new URL(url).host;
-  if (idle.isTimedOut) {
-    return new URLError("TIMEOUT", `timed out after ${formatSeconds(idle.ms)} waiting for ${url}`, {
+  if (timers.expired === "total") {
+    return new URLError("TIMEOUT", `operation timed out after ${formatSeconds(timers.expiredMs)} (${url})`, {
+      reason: "timed out",
+      url,
+      cause: err,
+      hint: "the whole request took longer than --max-time; raise it",
+    });
+  }
+  if (timers.expired === "idle") {
+    return new URLError("TIMEOUT", `timed out after ${formatSeconds(timers.expiredMs)} waiting for ${url}`, {
       reason: "timed out",
       url,
       cause: err,
       hint: "the server is slow or not answering; raise --timeout",
     });
   }
-  if (idle.callerSignal?.aborted) {
+  if (timers.callerSignal?.aborted) {
     return new URLError("ABORTED", `request to ${url} was aborted`, { reason: "aborted", url, cause: err });
   }
   const code = errorCode(err) ?? "";
@@ -374,11 +525,20 @@ function toURLError(err: unknown, url: string, idle: IdleTimer): NetlabError {
       hint: "is a server listening on that port?",
     });
   }
-  if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") {
+  if (code === "ETIMEDOUT") {
     return new URLError("TIMEOUT", `timed out connecting to ${host}`, {
       reason: "timed out",
       url,
       cause: err,
+      hint: "the host did not answer; check the address and port",
+    });
+  }
+  if (/^Z_|BROTLI/.test(code)) {
+    return new URLError("BAD_CONTENT_ENCODING", `cannot decode the body of ${url}: ${detail}`, {
+      reason: "Unrecognized content encoding",
+      url,
+      cause: err,
+      hint: "the server's compressed body is corrupt or cut short",
     });
   }
   if (
@@ -398,6 +558,7 @@ function toURLError(err: unknown, url: string, idle: IdleTimer): NetlabError {
       reason: detail,
       url,
       cause: err,
+      hint: "the server closed the connection or did not speak HTTP",
     });
   }
   return new URLError("CONNECTION_FAILED", `request to ${url} failed: ${detail}`, {
@@ -408,10 +569,17 @@ function toURLError(err: unknown, url: string, idle: IdleTimer): NetlabError {
   });
 }
 
-// OpenSSL errors carry a short `reason` ("wrong version number"); the message is a long dump.
+// OpenSSL errors carry a short `reason` ("wrong version number"), or only a long dump in the
+// message: `write EPROTO 80…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:…`.
 function tlsReason(err: unknown): string | undefined {
-  for (let e = err as { reason?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+  for (
+    let e = err as { reason?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
     if (typeof e.reason === "string" && e.reason) return e.reason;
+    const dumped = typeof e.message === "string" && /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/.exec(e.message);
+    if (dumped) return dumped[1];
     e = e.cause as typeof e;
   }
   return undefined;
@@ -421,31 +589,126 @@ function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
-async function readCapped(
-  stream: ReadableStream<Uint8Array> | null,
-  max: number,
-  idle: IdleTimer,
+/** The codings to undo, in the order to undo them; empty when the body is to be kept as sent. */
+function codingsOf(header: string | undefined, url: string): string[] {
+  if (header === undefined) return [];
+  const codings = header
+    .split(",")
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== "" && c !== "identity");
+  if (codings.length > MAX_CODINGS) {
+    throw new URLError("BAD_CONTENT_ENCODING", `the body of ${url} has ${codings.length} content codings`, {
+      reason: "Unrecognized content encoding",
+      url,
+      hint: `at most ${MAX_CODINGS} are decoded; the server is misbehaving`,
+    });
+  }
+  // A coding we cannot undo: the bytes are kept as sent (as curl without --compressed).
+  if (!codings.every((c) => Object.hasOwn(DECODERS, c))) return [];
+  return codings.reverse();
+}
+
+/**
+ * The body as it arrives, decoded, with the limits enforced before each chunk is handed on: a
+ * chunk past maxBodyBytes, or past the decompression ratio, is never yielded. Ends (or fails) with
+ * the response destroyed.
+ */
+async function* readBody(
+  res: IncomingMessage,
   url: string,
+  timers: Timers,
+  limits: BodyLimits,
+): AsyncGenerator<Uint8Array> {
+  let wireBytes = 0;
+  let decodedBytes = 0;
+  const streams: Readable[] = [res];
+  try {
+    const codings = codingsOf(res.headers["content-encoding"], url);
+    let source: Readable = res;
+    if (codings.length > 0) {
+      const count = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          wireBytes += chunk.length;
+          timers.reset();
+          done(null, chunk);
+        },
+      });
+      const decoders = codings.map((c) => DECODERS[c]!());
+      streams.push(count, ...decoders);
+      // Errors reach the reader through the last stream's iterator; the callback only has to exist.
+      pipeline([res, count, ...decoders], () => {});
+      source = decoders.at(-1)!;
+    }
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (codings.length === 0) {
+        wireBytes += chunk.length;
+        timers.reset();
+      }
+      decodedBytes += chunk.length;
+      if (decodedBytes > limits.maxBodyBytes) {
+        throw bodyTooLarge(url, limits.maxBodyBytes, "is larger");
+      }
+      if (
+        codings.length > 0 &&
+        decodedBytes > DECOMPRESSION_RATIO_FLOOR_BYTES &&
+        decodedBytes > limits.maxDecompressionRatio * wireBytes
+      ) {
+        throw new URLError(
+          "DECOMPRESSION_BOMB",
+          `the ${codings.join("+")} body of ${url} grew to ${decodedBytes} bytes from ${wireBytes} received: more than ${limits.maxDecompressionRatio} times larger, a likely decompression bomb`,
+          {
+            reason: "decompression bomb",
+            url,
+            hint: "raise --max-ratio if you trust the server",
+          },
+        );
+      }
+      yield chunk;
+    }
+  } catch (err) {
+    if (err instanceof NetlabError) throw err;
+    const broke = toURLError(err, url, timers);
+    if (broke.code !== "CONNECTION_FAILED") throw broke;
+    const length = parseLength(res.headers["content-length"]);
+    throw new URLError(
+      "CONNECTION_FAILED",
+      `the connection to ${new URL(url).host} broke after ${wireBytes}${length === undefined ? "" : ` of ${length}`} bytes of the body`,
+      {
+        reason: "connection broken",
+        url,
+        cause: err,
+        hint: "the server closed the connection early; try again",
+      },
+    );
+  } finally {
+    for (const s of streams) s.destroy();
+  }
+}
+
+async function readCapped(
+  res: IncomingMessage,
+  max: number,
+  timers: Timers,
+  url: string,
+  limits: BodyLimits,
 ): Promise<[Uint8Array, boolean]> {
-  if (!stream) return [new Uint8Array(0), false];
   const chunks: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
-  try {
-    for await (const chunk of stream) {
-      idle.reset();
-      const room = max - size;
-      if (chunk.length > room) {
-        chunks.push(chunk.subarray(0, room));
-        size = max;
-        truncated = true;
-        break;
-      }
-      chunks.push(chunk);
-      size += chunk.length;
+  // The cap is ours, not the caller's maxBodyBytes: an error body is kept short whatever its size.
+  for await (const chunk of readBody(res, url, timers, {
+    ...limits,
+    maxBodyBytes: Number.POSITIVE_INFINITY,
+  })) {
+    const room = max - size;
+    if (chunk.length > room) {
+      chunks.push(chunk.subarray(0, room));
+      size = max;
+      truncated = true;
+      break;
     }
-  } catch (err) {
-    throw toURLError(err, url, idle);
+    chunks.push(chunk);
+    size += chunk.length;
   }
   return [concat(chunks, size), truncated];
 }
@@ -461,37 +724,32 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
 }
 
 function makeResponse(
-  res: Awaited<ReturnType<typeof fetch>>,
+  res: IncomingMessage,
   url: string,
   reason: string,
+  headers: Headers,
   redirects: string[],
-  agent: Agent,
-  idle: IdleTimer,
+  timers: Timers,
+  limits: BodyLimits,
 ): HttpResponse {
-  const length = res.headers.get("content-length");
   let isConsumed = false;
-  const release = async () => {
-    idle.clear();
-    await agent.close().catch(() => {});
+  // A timer or the caller's signal ends the body wherever the reader is waiting.
+  const onAbort = () => res.destroy(new Error("aborted"));
+  timers.signal.addEventListener("abort", onAbort, { once: true });
+  const release = () => {
+    timers.clear();
+    timers.signal.removeEventListener("abort", onAbort);
+    res.destroy();
   };
   async function* stream(): AsyncGenerator<Uint8Array> {
     if (isConsumed) throw new Error("the response body was already read");
     isConsumed = true;
-    if (!res.body) {
-      await release();
-      return;
-    }
-    idle.reset();
+    timers.reset();
     try {
-      for await (const chunk of res.body) {
-        idle.reset();
-        yield chunk;
-      }
-    } catch (err) {
-      throw toURLError(err, url, idle);
+      yield* readBody(res, url, timers, limits);
     } finally {
-      // Leaving the loop early cancels the stream; either way the connection is done.
-      await release();
+      // Leaving the loop early destroys the response; either way the connection is done.
+      release();
     }
   }
   const body = stream();
@@ -506,18 +764,22 @@ function makeResponse(
   };
   const close = async () => {
     await body.return(undefined);
-    if (!isConsumed) {
-      await res.body?.cancel().catch(() => {});
-      await release();
-    }
+    if (!isConsumed) release();
   };
+  let isDecoded: boolean;
+  try {
+    isDecoded = codingsOf(res.headers["content-encoding"], url).length > 0;
+  } catch {
+    isDecoded = true; // refused when the body is read
+  }
   return {
     url,
-    status: res.status,
+    status: res.statusCode ?? 0,
     reason,
-    headers: res.headers as unknown as Headers,
+    headers,
     redirects,
-    contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+    contentLength: parseLength(res.headers["content-length"]),
+    isDecoded,
     body,
     bytes,
     text: async () => new TextDecoder().decode(await bytes()),

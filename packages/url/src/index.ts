@@ -1,5 +1,6 @@
 export { UrlError, type UrlErrorCode } from "./errors.js";
 export {
+  DECOMPRESSION_RATIO_FLOOR_BYTES,
   HTTP_DEFAULTS,
   HTTPError,
   type HttpResponse,

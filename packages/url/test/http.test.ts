@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { type AddressInfo, createServer } from "node:net";
+import { gzipSync } from "node:zlib";
 import { HTTPError, staticLookup, URLError, urlopen } from "@netlab/url";
 import getPort from "get-port";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { type Route, type RouteServer, startRouteServer } from "../../../test/helpers/http.js";
 
 const BIG = Buffer.alloc(8 * 1024 * 1024);
@@ -210,5 +212,115 @@ describe("urlopen", () => {
     await res.close();
     const again = await urlopen(`${base}/hello`);
     expect(await again.text()).toBe("hello\n");
+  });
+});
+
+describe("urlopen limits (#13)", () => {
+  const gzipped = gzipSync(Buffer.from("abc".repeat(100_000)));
+  const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+  let limited: RouteServer;
+  let at: string;
+
+  beforeAll(async () => {
+    limited = await startRouteServer({
+      "/gzip": (_req, res) => res.writeHead(200, { "content-encoding": "gzip" }).end(gzipped),
+      "/bomb": (_req, res) => res.writeHead(200, { "content-encoding": "gzip" }).end(bomb),
+      "/corrupt": (_req, res) => res.writeHead(200, { "content-encoding": "gzip" }).end("not gzip at all"),
+      "/unknown": (_req, res) => res.writeHead(200, { "content-encoding": "zstd" }).end("as sent"),
+      "/sized": (_req, res) => res.writeHead(200, { "content-length": 5000 }).end("x".repeat(5000)),
+      "/trickle": (_req, res) => {
+        res.writeHead(200);
+        const timer = setInterval(() => res.write("x"), 50);
+        res.on("close", () => clearInterval(timer));
+      },
+    });
+    at = limited.base;
+  });
+
+  afterAll(() => limited.close());
+
+  it("decodes gzip and says so", async () => {
+    const res = await urlopen(`${at}/gzip`);
+    expect(res.isDecoded).toBe(true);
+    expect(await res.text()).toBe("abc".repeat(100_000));
+  });
+
+  it("keeps a body in a coding it cannot undo as sent", async () => {
+    const res = await urlopen(`${at}/unknown`);
+    expect(res.isDecoded).toBe(false);
+    expect(await res.text()).toBe("as sent");
+  });
+
+  it("refuses a body that decodes to more than maxDecompressionRatio times its size", async () => {
+    const res = await urlopen(`${at}/bomb`);
+    const err = await failure(res.bytes());
+    expect(err.code).toBe("DECOMPRESSION_BOMB");
+    expect(err.message).toMatch(/more than 100 times larger, a likely decompression bomb$/);
+  });
+
+  it("lets a highly compressed body through when maxDecompressionRatio is Infinity", async () => {
+    const res = await urlopen(`${at}/bomb`, { maxDecompressionRatio: Number.POSITIVE_INFINITY });
+    let size = 0;
+    for await (const chunk of res.body) size += chunk.length;
+    expect(size).toBe(64 * 1024 * 1024);
+  });
+
+  it("reports a corrupt gzip body as BAD_CONTENT_ENCODING", async () => {
+    const res = await urlopen(`${at}/corrupt`);
+    expect((await failure(res.text())).code).toBe("BAD_CONTENT_ENCODING");
+  });
+
+  it("refuses a Content-Length over maxBodyBytes before the body is read", async () => {
+    const err = await failure(urlopen(`${at}/sized`, { maxBodyBytes: 4999 }));
+    expect(err.code).toBe("BODY_TOO_LARGE");
+    expect(err.message).toBe(
+      `the body of ${at}/sized is 5000 bytes (Content-Length), more than the limit of 4999 bytes`,
+    );
+    expect(await (await urlopen(`${at}/sized`, { maxBodyBytes: 5000 })).text()).toHaveLength(5000);
+  });
+
+  it("counts decoded bytes against maxBodyBytes", async () => {
+    const res = await urlopen(`${at}/gzip`, { maxBodyBytes: 1000 });
+    expect((await failure(res.bytes())).code).toBe("BODY_TOO_LARGE");
+  });
+
+  it("ends a body that never finishes after totalTimeoutMs, though it never idles", async () => {
+    const started = Date.now();
+    const res = await urlopen(`${at}/trickle`, { timeoutMs: 1000, totalTimeoutMs: 400 });
+    const err = await failure(res.bytes());
+    expect(err.code).toBe("TIMEOUT");
+    expect(err.message).toBe(`operation timed out after 0.4 s (${at}/trickle)`);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("ends the request when the caller's signal fires, as ABORTED", async () => {
+    const controller = new AbortController();
+    const res = await urlopen(`${at}/trickle`, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    expect((await failure(res.bytes())).code).toBe("ABORTED");
+  });
+});
+
+describe("urlopen and a server that closes as soon as it has sent (#13)", () => {
+  it("#13: a slow reader gets the whole body though the server sent its FIN long before (undici 6 crashed)", async () => {
+    const body = Buffer.alloc(1024 * 1024, 0x61);
+    // python3 -m http.server's way: HTTP/1.0, Content-Length, the body, then close at once.
+    const server = createServer((socket) => {
+      socket.once("data", () => {
+        socket.write(`HTTP/1.0 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        socket.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port: rawPort } = server.address() as AddressInfo;
+    const res = await urlopen(`http://127.0.0.1:${rawPort}/`);
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += chunk.length;
+      // A reader slower than the network (a disk, a terminal): the parser falls behind the socket.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(size).toBe(body.length);
   });
 });

@@ -2,6 +2,7 @@ import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/protocol/terminal
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
+import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
 
 interface ClientOpts {
   host: string;
@@ -15,8 +16,6 @@ interface ClientOpts {
   reconnectTimeout: string;
 }
 
-/** Exit code of a client stopped by Ctrl-C or SIGTERM, as a shell expects of an interrupted command. */
-const EXIT_INTERRUPTED = 130;
 /** After Ctrl-C or SIGTERM, how long the client may spend saying goodbye before it exits anyway, in ms. */
 const INTERRUPT_GRACE_MS = 400;
 
@@ -118,8 +117,7 @@ function onInterrupt(leave: () => Promise<unknown>): () => void {
     const grace = new Promise((resolve) => setTimeout(resolve, INTERRUPT_GRACE_MS).unref());
     void Promise.race([leave().catch(() => {}), grace]).finally(() => process.exit(EXIT_INTERRUPTED));
   };
-  process.once("SIGINT", interrupt);
-  process.once("SIGTERM", interrupt);
+  onSignals(interrupt);
   return interrupt;
 }
 

@@ -3,6 +3,7 @@ import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
+import { onInterrupt } from "../signals.js";
 
 interface FilesOpts {
   host: string;
@@ -147,29 +148,24 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   );
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
   await server.listen();
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      log(`${signal} again: exiting without waiting`);
-      process.exit(130);
-    }
-    log(
-      opts.raw === undefined
-        ? "shutting down (partial uploads stay as NAME.part, to resume)"
-        : "shutting down",
-    );
-    void server.shutdown();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stopSignals = onInterrupt(
+    () => {
+      log(
+        opts.raw === undefined
+          ? "shutting down (partial uploads stay as NAME.part, to resume)"
+          : "shutting down",
+      );
+      void server.shutdown();
+    },
+    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+  );
   // Only now say we are ready: a test (or script) may send SIGINT the moment it reads this line.
   const { host, port: bound } = server.address;
   log(`serving ${what} on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
   try {
     await server.serveForever();
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopSignals();
   }
   log("stopped");
 }

@@ -2,6 +2,7 @@ import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserv
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
+import { onInterrupt } from "../signals.js";
 
 /** What every mode gets: the options common to all servers, already checked, defaults filled in. */
 export interface ServerModeOptions {
@@ -224,21 +225,16 @@ async function runServer(opts: ServerOpts): Promise<void> {
   const { server, limits } = await mode.create(modeOptions);
   logConnections(server);
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      log(`${signal} again: exiting without waiting`);
-      process.exit(130);
-    }
-    const open = server.connections.size;
-    log(`shutting down (${open} connection${open === 1 ? "" : "s"} open)`);
-    void server.shutdown();
-  };
   // Handlers go in before the ready line: a script that signals as soon as it reads the line
   // must get a graceful shutdown, not the default kill.
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stopSignals = onInterrupt(
+    () => {
+      const open = server.connections.size;
+      log(`shutting down (${open} connection${open === 1 ? "" : "s"} open)`);
+      void server.shutdown();
+    },
+    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+  );
   try {
     await server.listen();
     const { host, port: bound } = server.address;
@@ -246,8 +242,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
     await server.serveForever();
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopSignals();
   }
   log("stopped");
 }

@@ -3,6 +3,7 @@ import type { Progress, TransferClient, TransferResult } from "@netlab/transfer"
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
+import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { minorGc } from "./files.js";
 
 interface TransferOpts {
@@ -24,9 +25,6 @@ interface TransferOpts {
   stallTimeout: string;
   fsync: boolean;
 }
-
-/** Exit code of a transfer cut short by Ctrl-C or SIGTERM, as a shell reports an interrupted command. */
-const EXIT_INTERRUPTED = 130;
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
 export function registerTransfer(program: Command): void {
@@ -129,11 +127,9 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
-  // Ctrl-C or SIGTERM cuts the connection at once; a second one kills outright (default action).
+  // Ctrl-C or SIGTERM cuts the connection at once (a download keeps its .part); a second exits.
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const stopSignals = onInterrupt(() => controller.abort());
   try {
     if (opts.raw) {
       const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
@@ -158,8 +154,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     reportError(interrupted(opts.list ? "listing" : opts.raw ? opts.output! : files[0]!, opts));
     throw new ExitCode(EXIT_INTERRUPTED);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopSignals();
   }
 }
 

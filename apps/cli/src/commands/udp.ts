@@ -2,6 +2,7 @@ import type { EchoDatagram, PingEvent, PingSummary, ReceivedDatagram } from "@ne
 import type { Command } from "commander";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
+import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 
 /** The largest UDP payload over IPv4 (65,535 − 20 IP − 8 UDP header bytes). Kept here so --help needs no import. */
 const MAX_PAYLOAD = 65_507;
@@ -11,6 +12,8 @@ const PROBE_HEADER = 20;
 const MIN_INTERVAL_S = 0.002;
 /** The longest wait any option accepts, in seconds (setTimeout's limit, about 24 days). */
 const MAX_SECONDS = 2_000_000;
+/** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
+const DEFAULT_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
 
 /** `lab udp echo|ping|send|listen`: the classic UDP pinger lab, with a network emulator. */
 export function registerUdp(program: Command): void {
@@ -38,6 +41,11 @@ Examples:
     .option("--duplicate <rate>", "send this fraction of replies twice, 0–1", "0")
     .option("--reorder <rate>", "hold this fraction of replies back until the next one has gone, 0–1", "0")
     .option("--seed <n>", "seed the emulator's random choices, to replay a run exactly")
+    .option(
+      "--max-queue-bytes <bytes>",
+      "most bytes of delayed or held-back replies at once; what does not fit is dropped and counted",
+      String(DEFAULT_MAX_QUEUE_BYTES),
+    )
     .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
     .option("-v, --verbose", "log one line per datagram")
     .addHelpText(
@@ -49,6 +57,9 @@ Examples:
   lab udp echo --duplicate 0.1 --reorder 0.1 --seed 7 -v
 
 Answers any sender: lab udp ping, nc -u 127.0.0.1 5003, or Python's sendto/recvfrom.
+Replies waiting out a --delay or a --reorder hold take memory: at most --max-queue-bytes
+(default 16 MiB) at once; a datagram that does not fit is dropped ('dropped, delay queue full'
+with -v) and counted in the summary.
 Logs go to stderr: 'listening on udp HOST:PORT' once ready. Ctrl-C stops it (exit 0).`,
     )
     .action(action(async (opts: EchoOpts) => runEcho(opts)));
@@ -76,8 +87,8 @@ Examples:
 
 Prints 'seq=3 bytes=64 time=0.210 ms' per reply (late, DUP! and out of order are marked) or
 'seq=4 timeout', then a summary as ping does. A reply after its timeout is counted as late, not as
-received. Ctrl-C prints the summary so far. Exit 0 when any reply came, 1 when none did, 2 on a
-usage error.`,
+received. Ctrl-C (or SIGTERM) prints the summary so far and exits 130. Exit 0 when any reply came,
+1 when none did, 2 on a usage error.`,
     )
     .action(action(async (target: string | undefined, opts: PingOpts) => runPing(target, opts)));
 
@@ -95,7 +106,8 @@ Examples:
   lab udp send 127.0.0.1:5003 hello --wait 1      prints the echo: '127.0.0.1:5003  5 bytes  hello'
   printf 'raw\\x00bytes' | lab udp send 127.0.0.1:9999
 
-At most ${MAX_PAYLOAD} bytes. Without --wait it only sends (UDP has no delivery receipt).`,
+At most ${MAX_PAYLOAD} bytes. Without --wait it only sends (UDP has no delivery receipt).
+Ctrl-C while waiting exits 130.`,
     )
     .action(
       action(async (target: string, text: string | undefined, opts: SendOpts) => runSend(target, text, opts)),
@@ -116,7 +128,9 @@ Examples:
   lab udp listen --port 9999           then: lab udp send 127.0.0.1:9999 hi
   lab udp listen --port 9999 -c 1 --json
 
-Prints 'FROM_ADDR:PORT  N bytes  text' per datagram (hex when it is not text). Ctrl-C stops it.`,
+Prints 'FROM_ADDR:PORT  N bytes  text' per datagram (hex when it holds control bytes or is not
+UTF-8; C1 controls, bidi overrides and line separators shown as <U+XXXX>, never obeyed). --json
+keeps the exact text. Ctrl-C stops it (exit 0).`,
     )
     .action(action(async (opts: ListenOpts) => runListen(opts)));
 }
@@ -131,6 +145,7 @@ interface EchoOpts {
   reorder: string;
   seed?: string;
   recvBuffer?: string;
+  maxQueueBytes: string;
   verbose?: boolean;
 }
 
@@ -177,30 +192,39 @@ async function runEcho(o: EchoOpts): Promise<void> {
       o.recvBuffer === undefined
         ? undefined
         : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true }),
+    maxQueuedBytes: parseNumber("--max-queue-bytes", o.maxQueueBytes, {
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      integer: true,
+    }),
   };
   const udp = await import("@netlab/udp");
   const server = new udp.UdpEchoServer(options);
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
   if (o.verbose) server.on("datagram", (d) => log(describeEcho(d, udp.formatHostPort)));
   await server.listen();
-  log(`listening on udp ${udp.formatHostPort(server.address.host, server.address.port)}`);
-  if (!server.emulator.isPerfect) {
-    const e = server.emulator.options;
-    const pct = (rate: number) => `${udp.formatPercent(rate * 100)}%`;
-    log(
-      `emulating: loss ${pct(e.lossRate)}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${pct(e.duplicateRate)}, reorder ${pct(e.reorderRate)} (--seed ${e.seed} replays it)`,
-    );
-  }
-  await untilSignal(server, () => log("shutting down"));
+  const ready = () => {
+    log(`listening on udp ${udp.formatHostPort(server.address.host, server.address.port)}`);
+    if (!server.emulator.isPerfect) {
+      const e = server.emulator.options;
+      const pct = (rate: number) => `${udp.formatPercent(rate * 100)}%`;
+      log(
+        `emulating: loss ${pct(e.lossRate)}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${pct(e.duplicateRate)}, reorder ${pct(e.reorderRate)} (--seed ${e.seed} replays it)`,
+      );
+    }
+  };
+  await untilSignal(server, ready, () => log("shutting down"));
   const c = server.counters;
+  const queue = `${c.queueDrops} dropped for a full delay queue, peak ${server.emulator.peakQueuedBytes} of ${server.emulator.options.maxQueuedBytes} bytes queued`;
   log(
-    `stopped after ${c.datagrams} datagram${c.datagrams === 1 ? "" : "s"} (${c.dropped} dropped, ${c.duplicated} duplicated, ${c.reordered} reordered)`,
+    `stopped after ${c.datagrams} datagram${c.datagrams === 1 ? "" : "s"} (${c.dropped} dropped, ${c.duplicated} duplicated, ${c.reordered} reordered; ${queue})`,
   );
 }
 
 function describeEcho(d: EchoDatagram, formatHostPort: (host: string, port: number) => string): string {
   const head = `#${d.index} ${formatHostPort(d.peer.address, d.peer.port)}  ${d.bytes} bytes  `;
   const f = d.fate;
+  if (f.queueFull) return `${head}dropped, delay queue full`;
   if (f.dropped) return `${head}dropped`;
   const delays = f.delaysMs.filter((ms) => ms > 0).map((ms) => `${ms.toFixed(1)} ms`);
   const what = f.delaysMs.length > 1 ? "echoed twice" : "echoed";
@@ -247,7 +271,11 @@ async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
     log(`PING ${to} (udp): ${size}-byte probes, every ${intervalS} s, timeout ${timeoutS} s`),
   );
   if (!json && !o.quiet) pinger.on("event", (e) => out(describePing(e, udp.formatRtt)));
-  const stop = onSignals(() => pinger.stop());
+  let isInterrupted = false;
+  const stop = onSignals(() => {
+    isInterrupted = true;
+    pinger.stop();
+  });
   let summary: PingSummary;
   try {
     summary = await pinger.run();
@@ -256,6 +284,7 @@ async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
   }
   if (json) out(JSON.stringify({ ...summary, rtt: summary.rtt ?? null }, null, 2));
   else out(["", ...udp.formatSummary(summary)].join("\n"));
+  if (isInterrupted) throw new ExitCode(EXIT_INTERRUPTED);
   if (summary.received + summary.late === 0) throw new ExitCode(1);
 }
 
@@ -300,13 +329,18 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
   const controller = new AbortController();
   const stop = onSignals(() => controller.abort());
   try {
-    const result = await udp.sendDatagram({
-      host,
-      port,
-      data,
-      waitMs: waitS * 1000,
-      signal: controller.signal,
-    });
+    const result = await udp
+      .sendDatagram({
+        host,
+        port,
+        data,
+        waitMs: waitS * 1000,
+        signal: controller.signal,
+      })
+      .catch((err: unknown) => {
+        if (controller.signal.aborted) throw new ExitCode(EXIT_INTERRUPTED);
+        throw err;
+      });
     const to = udp.formatHostPort(host, port);
     if (o.json) {
       const reply = result.reply && {
@@ -353,8 +387,9 @@ async function runListen(o: ListenOpts): Promise<void> {
     if (d.index === count) void listener.shutdown();
   });
   await listener.listen();
-  log(`listening on udp ${udp.formatHostPort(listener.address.host, listener.address.port)}`);
-  await untilSignal(listener, () => log("shutting down"));
+  const ready = () =>
+    log(`listening on udp ${udp.formatHostPort(listener.address.host, listener.address.port)}`);
+  await untilSignal(listener, ready, () => log("shutting down"));
   const n = Math.min(listener.datagrams, count);
   log(`stopped after ${n} datagram${n === 1 ? "" : "s"}`);
 }
@@ -369,15 +404,21 @@ function payloadJson(
   return view.kind === "text" ? { text: packet.toString("utf8") } : { hex: packet.toString("hex") };
 }
 
-/** Serves until shut down; the first SIGINT/SIGTERM shuts down gracefully, a second exits at once. */
+/**
+ * Serves until shut down; the first SIGINT/SIGTERM shuts down gracefully, a second exits at once.
+ * `onReady` (the "listening on" line) runs once the handlers are in place: a signal sent the
+ * moment that line is seen must not meet the default action, which kills without a summary.
+ */
 async function untilSignal(
   server: { serveForever(): Promise<void>; shutdown(): Promise<void> },
+  onReady: () => void,
   onFirst: () => void,
 ): Promise<void> {
   const stop = onSignals(() => {
     onFirst();
     void server.shutdown();
   });
+  onReady();
   try {
     await server.serveForever();
   } finally {
@@ -385,23 +426,9 @@ async function untilSignal(
   }
 }
 
-/** Calls `first` on the first SIGINT/SIGTERM, exits 130 on the second; returns a function that detaches. */
+/** Every udp command's Ctrl-C/SIGTERM: `first` on the first, exit 130 on the second. */
 function onSignals(first: () => void): () => void {
-  let count = 0;
-  const handler = (signal: NodeJS.Signals) => {
-    count++;
-    if (count > 1) {
-      log(`${signal} again: exiting without waiting`);
-      process.exit(130);
-    }
-    first();
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return () => {
-    process.off("SIGINT", handler);
-    process.off("SIGTERM", handler);
-  };
+  return onInterrupt(first, { onAgain: (signal) => log(`${signal} again: exiting without waiting`) });
 }
 
 async function readStdin(): Promise<Buffer> {

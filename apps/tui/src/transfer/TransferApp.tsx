@@ -1,93 +1,68 @@
-import { type Key, Text, useInput } from "ink";
-import { useSyncExternalStore } from "react";
-import { TRANSFER_LEGEND } from "../components/Legend.js";
+import { Text } from "ink";
 import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
-import { ClientGrid, plural, SceneFrame, serverAddress } from "../components/SceneFrame.js";
-import { TooSmall } from "../components/TooSmall.js";
 import { Transcript } from "../components/Transcript.js";
-import { computeLayout, type Rect } from "../layout.js";
+import type { Rect } from "../layout.js";
+import {
+  addKey,
+  focusKey,
+  type KeyBinding,
+  quitKey,
+  restartKey,
+  type SceneUi,
+  scrollKey,
+} from "../scene/keys.js";
+import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
+import { type SceneProps, useScene } from "../scene/use-scene.js";
 import { formatBytes, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
-import { cycleFocus, scrollDelta, scrolled, useSceneUi } from "../use-scene-ui.js";
-import { useTerminalSize } from "../use-terminal-size.js";
-import type { FileServerView, TransferControls, UploaderView } from "./model.js";
+import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
 /** Props for {@link TransferApp}. */
-export interface TransferAppProps {
-  lab: TransferControls;
-  onQuit?: () => void;
-}
+export type TransferAppProps = SceneProps<TransferControls>;
+
+/** The transfer scene's keys, in the legend's order. */
+export const TRANSFER_KEYS: readonly KeyBinding<SceneUi, TransferControls, TransferSnapshot>[] = [
+  focusKey(),
+  {
+    keys: "Enter",
+    label: "upload another file",
+    short: "upload",
+    matches: (_, key) => key.return,
+    act: ({ focused }) => ({ run: ({ lab }) => lab.upload(focused.id) }),
+  },
+  addKey("add uploader", (lab) => lab.addClient()),
+  restartKey(),
+  scrollKey(),
+  quitKey(),
+];
 
 /**
  * The transfer scene in the same frame: uploader panes side by side (a progress bar for the file
  * in flight, then each finished file with its SHA-256), the file server below, the legend last.
  */
-export function TransferApp({ lab, onQuit }: TransferAppProps) {
-  const snapshot = useSyncExternalStore(lab.subscribe, lab.getSnapshot);
-  const { columns, rows } = useTerminalSize();
-  const { ui, update, quit } = useSceneUi(
-    lab,
-    { focus: 0, offsets: {} as Record<number, number>, isQuitting: false },
-    onQuit,
-  );
-
-  const handle = (input: string, key: Key): void => {
-    if (!key.ctrl && !key.meta && input.length > 1 && !input.includes("\u001b")) {
-      for (const ch of input) handle(ch, { ...key, return: ch === "\r", tab: ch === "\t" });
-      return;
-    }
-    const state = ui.current;
-    if (key.ctrl && input === "c") {
-      quit();
-      return;
-    }
-    if (state.isQuitting) return;
-    const all = lab.getSnapshot().clients;
-    const focus = Math.min(state.focus, all.length - 1);
-    const current = all[focus];
-    if (!current) return;
-    const delta = scrollDelta(key);
-    if (key.tab) update({ focus: cycleFocus(focus, all.length, key) });
-    else if (key.return) lab.upload(current.id);
-    else if (key.ctrl && input === "n") void lab.addClient().then((id) => update({ focus: id - 1 }));
-    else if (key.ctrl && input === "r") void lab.restartServer().catch(() => {});
-    else if (delta !== undefined) {
-      update({ offsets: scrolled(state.offsets, current.id, delta) });
-    }
-  };
-  useInput(handle);
-
-  const clients = snapshot.clients;
-  const { focus, offsets, isQuitting } = ui.current;
-  const focusedId = clients[Math.min(focus, clients.length - 1)]?.id ?? 1;
-  const layout = computeLayout(columns, rows, clients.length);
-  if (layout.kind === "too-small") return <TooSmall layout={layout} clients={clients.length} />;
-  const server = snapshot.server;
-  const subtitle = `  file server ${serverAddress(server)} · ${plural(clients.length, "uploader")} · verified uploads: every file's SHA-256 checked by the server`;
+export function TransferApp(props: TransferAppProps) {
+  const { snapshot, ui, focused, columns, rows } = useScene(props, TRANSFER_KEYS);
+  const { server, clients } = snapshot;
   return (
-    <SceneFrame
+    <SceneShell
       columns={columns}
-      height={layout.height}
-      subtitle={subtitle}
-      legend={TRANSFER_LEGEND}
-      isQuitting={isQuitting}
-    >
-      <ClientGrid
-        layout={layout}
-        clients={clients}
-        focusedId={focusedId}
-        pane={(c, rect, isFocused) => (
-          <UploaderPane
-            key={c.id}
-            uploader={c}
-            rect={rect}
-            isFocused={isFocused}
-            offset={offsets[c.id] ?? 0}
-          />
-        )}
-      />
-      <FileServerPane server={server} rect={layout.server} />
-    </SceneFrame>
+      rows={rows}
+      subtitle={`  file server ${serverAddress(server)} · ${plural(clients.length, "uploader")} · verified uploads: every file's SHA-256 checked by the server`}
+      clients={clients}
+      focusedId={focused?.id}
+      keyMap={TRANSFER_KEYS}
+      isQuitting={ui.isQuitting}
+      pane={(c, rect, isFocused) => (
+        <UploaderPane
+          key={c.id}
+          uploader={c}
+          rect={rect}
+          isFocused={isFocused}
+          offset={ui.offsets[`client:${c.id}`] ?? 0}
+        />
+      )}
+      below={(layout) => <FileServerPane server={server} rect={layout.server} />}
+    />
   );
 }
 

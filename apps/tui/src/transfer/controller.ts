@@ -10,11 +10,10 @@ import {
   TransferClient,
   type TransferResult,
 } from "@netlab/transfer";
-import { errorText } from "../controller.js";
-import { type LineKind, type LogLine, MAX_CLIENTS } from "../model.js";
-import { SnapshotStore } from "../snapshot-store.js";
+import type { LineKind } from "../model.js";
+import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
 import { formatBytes } from "../text.js";
-import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
+import type { TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
 /** Options for {@link TransferLabController}. */
 export interface TransferLabOptions {
@@ -30,10 +29,8 @@ export interface TransferLabOptions {
 
 const MiB = 1024 * 1024;
 
-interface Slot {
-  view: UploaderView;
+interface Slot extends SceneSlot<UploaderView> {
   client: TransferClient | undefined;
-  seq: number;
   isBusy: boolean;
 }
 
@@ -43,40 +40,19 @@ interface Slot {
  * SHA-256 both sides agreed on. The temporary folder is removed on close.
  * @example const lab = new TransferLabController({ clients: 2 }); await lab.start(); lab.upload(1);
  */
-export class TransferLabController implements TransferControls {
-  readonly #host: string;
-  readonly #initial: number;
+export class TransferLabController
+  extends SceneController<TransferSnapshot, Slot>
+  implements TransferControls
+{
   readonly #fileBytes: number;
-  readonly #maxLogLines: number;
   #dir: string | undefined;
-  #port = 0;
   #server: FileServer | undefined;
   #serving: Promise<void> | undefined;
-  #view: FileServerView;
-  #seq = 0;
-  #slots: Slot[] = [];
-  readonly #store: SnapshotStore<TransferSnapshot>;
-  #isClosed = false;
-  #restarting: Promise<void> | undefined;
 
   constructor(opts: TransferLabOptions = {}) {
-    this.#host = opts.host ?? "127.0.0.1";
-    this.#initial = opts.clients ?? 3;
-    if (!Number.isInteger(this.#initial) || this.#initial < 1 || this.#initial > MAX_CLIENTS) {
-      throw new RangeError(`clients must be 1..${MAX_CLIENTS}, got ${this.#initial}`);
-    }
+    const server = { root: "", files: 0, bytesStored: 0 };
+    super("transfer", server, { ...opts, what: "clients", maxLogLines: opts.maxLogLines ?? 200 });
     this.#fileBytes = opts.fileBytes ?? 16 * MiB;
-    this.#maxLogLines = opts.maxLogLines ?? 200;
-    this.#view = {
-      host: this.#host,
-      port: 0,
-      status: "starting",
-      root: "",
-      files: 0,
-      bytesStored: 0,
-      log: [],
-    };
-    this.#store = new SnapshotStore<TransferSnapshot>({ scene: "transfer", server: this.#view, clients: [] });
   }
 
   /** Makes the temporary folder, starts the server, and starts every uploader's first upload. */
@@ -84,19 +60,15 @@ export class TransferLabController implements TransferControls {
     this.#dir = await mkdtemp(join(tmpdir(), "netlab-demo-"));
     // Even an abrupt end (the terminal gone mid-write) must not leave the folder behind.
     process.once("exit", this.#removeDirNow);
-    this.#patch({ root: join(this.#dir, "server") });
+    this.patchServer({ root: join(this.#dir, "server") });
     await this.#listen();
-    for (let i = 0; i < this.#initial; i++) this.upload(this.#newSlot());
-    return { host: this.#host, port: this.#port };
+    for (let i = 0; i < this.initialClients; i++) this.upload(this.#newSlot());
+    return { host: this.host, port: this.server.port };
   }
 
-  getSnapshot = (): TransferSnapshot => this.#store.getSnapshot();
-
-  subscribe = (listener: () => void): (() => void) => this.#store.subscribe(listener);
-
   upload(id: number): void {
-    const slot = this.#slots[id - 1];
-    if (!slot || slot.isBusy || this.#isClosed) return;
+    const slot = this.slots[id - 1];
+    if (!slot || slot.isBusy || this.isClosed) return;
     slot.isBusy = true;
     void this.#upload(slot).finally(() => {
       slot.isBusy = false;
@@ -104,37 +76,22 @@ export class TransferLabController implements TransferControls {
   }
 
   async addClient(): Promise<number> {
-    if (this.#slots.length >= MAX_CLIENTS) {
-      this.#serverLine("error", `the demo shows at most ${MAX_CLIENTS} uploaders`);
-      return this.#slots.length;
-    }
+    if (!this.hasRoomFor("uploaders")) return this.slots.length;
     const id = this.#newSlot();
     this.upload(id);
     return id;
   }
 
-  restartServer(): Promise<void> {
-    this.#restarting ??= this.#restart().finally(() => {
-      this.#restarting = undefined;
-    });
-    return this.#restarting;
-  }
-
-  async close(): Promise<void> {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
-    await this.#restarting?.catch(() => {});
-    const clients = this.#slots.map((s) => s.client).filter((c) => c !== undefined);
-    for (const slot of this.#slots) {
+  protected async stop(): Promise<void> {
+    const clients = this.slots.map((s) => s.client).filter((c) => c !== undefined);
+    for (const slot of this.slots) {
       slot.client = undefined;
-      this.#update(slot, { state: "closed" });
+      this.updateSlot(slot, { state: "closed" });
     }
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
     await this.#stopServer();
-    this.#patch({ status: "stopped" });
     if (this.#dir) await rm(this.#dir, { recursive: true, force: true }).catch(() => {});
     process.off("exit", this.#removeDirNow);
-    this.#store.flush();
   }
 
   #removeDirNow = (): void => {
@@ -155,7 +112,7 @@ export class TransferLabController implements TransferControls {
         const isReused = slot.client !== undefined;
         try {
           const r = await this.#uploadOnce(slot, path, name, size);
-          this.#update(slot, {
+          this.updateSlot(slot, {
             state: "idle",
             bytesDone: r.bytes,
             totalBytes: r.bytes,
@@ -172,13 +129,13 @@ export class TransferLabController implements TransferControls {
           const client = slot.client;
           slot.client = undefined;
           await client?.close().catch(() => {});
-          if (!isReused || attempt > 0 || this.#isClosed) throw err;
+          if (!isReused || attempt > 0 || this.isClosed) throw err;
           this.#line(slot, "info", "* the old connection is gone; connecting again");
         }
       }
     } catch (err) {
-      if (this.#isClosed) return;
-      this.#update(slot, { state: "failed", error: errorText(err) });
+      if (this.isClosed) return;
+      this.updateSlot(slot, { state: "failed", error: errorText(err) });
       this.#line(slot, "error", `! ${errorText(err)} (Enter tries again)`);
     } finally {
       await rm(path, { force: true }).catch(() => {});
@@ -187,11 +144,15 @@ export class TransferLabController implements TransferControls {
 
   async #uploadOnce(slot: Slot, path: string, name: string, size: number): Promise<TransferResult> {
     if (!slot.client) {
-      this.#update(slot, { state: "connecting" });
-      const client = await TransferClient.connect({ host: this.#host, port: this.#port, timeoutMs: 5000 });
+      this.updateSlot(slot, { state: "connecting" });
+      const client = await TransferClient.connect({
+        host: this.host,
+        port: this.server.port,
+        timeoutMs: 5000,
+      });
       client.on("progress", (p) => {
         const seconds = Math.max(0.001, p.elapsedMs / 1000);
-        this.#update(slot, {
+        this.updateSlot(slot, {
           bytesDone: p.bytesDone,
           totalBytes: p.totalBytes,
           bytesPerSecond: (p.bytesDone - p.offset) / seconds,
@@ -199,7 +160,7 @@ export class TransferLabController implements TransferControls {
       });
       slot.client = client;
     }
-    this.#update(slot, {
+    this.updateSlot(slot, {
       state: "uploading",
       name,
       bytesDone: 0,
@@ -210,11 +171,11 @@ export class TransferLabController implements TransferControls {
     return slot.client.upload(path, { name, overwrite: true });
   }
 
-  async #restart(): Promise<void> {
-    this.#patch({ status: "restarting" });
-    this.#serverLine("info", "restarting: closing every connection");
+  protected async restart(): Promise<void> {
+    this.patchServer({ status: "restarting" });
+    this.serverLine("info", "restarting: closing every connection");
     await this.#stopServer();
-    if (!this.#isClosed) await this.#listen();
+    if (!this.isClosed) await this.#listen();
   }
 
   async #stopServer(): Promise<void> {
@@ -227,48 +188,33 @@ export class TransferLabController implements TransferControls {
   }
 
   async #listen(): Promise<void> {
-    const root = this.#view.root;
+    const root = this.server.root;
     await mkdir(root, { recursive: true });
-    for (let attempt = 0; ; attempt++) {
-      const server = new FileServer({ root, host: this.#host, port: this.#port });
+    const { server } = await this.listenWithRetries(() => {
+      const server = new FileServer({ root, host: this.host, port: this.server.port });
       server.on("transfer", (t: ServerTransfer) => {
-        this.#patch({ files: this.#view.files + 1, bytesStored: this.#view.bytesStored + t.size });
-        this.#serverLine(
+        this.patchServer({ files: this.server.files + 1, bytesStored: this.server.bytesStored + t.size });
+        this.serverLine(
           "info",
           `${t.op} ${t.name} ${formatBytes(t.size)} from ${t.peer} · sha256 ${short(t.sha256)} ✓`,
         );
       });
       server.on("transferError", (e: ServerTransferError) => {
-        this.#serverLine("error", `${e.op} ${e.name ?? ""} from ${e.peer}: ${e.error.message}`);
+        this.serverLine("error", `${e.op} ${e.name ?? ""} from ${e.peer}: ${e.error.message}`);
       });
-      server.on("error", (err: unknown) => this.#serverLine("error", errorText(err)));
-      try {
-        await server.listen();
-      } catch (err) {
-        server.removeAllListeners();
-        if (this.#port === 0 || attempt >= 20) {
-          this.#patch({ status: "stopped" });
-          this.#serverLine("error", errorText(err));
-          throw err;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      this.#server = server;
-      this.#port = server.address.port;
-      this.#serving = server
-        .serveForever()
-        .catch((err: unknown) => this.#serverLine("error", errorText(err)));
-      this.#patch({ status: "listening", port: this.#port });
-      this.#serverLine("info", `listening on ${this.#host}:${this.#port}, storing into ${root}`);
-      return;
-    }
+      server.on("error", (err: unknown) => this.serverLine("error", errorText(err)));
+      return server;
+    });
+    this.#server = server;
+    const port = server.address.port;
+    this.#serving = server.serveForever().catch((err: unknown) => this.serverLine("error", errorText(err)));
+    this.patchServer({ status: "listening", port });
+    this.serverLine("info", `listening on ${this.host}:${port}, storing into ${root}`);
   }
 
   #newSlot(): number {
-    const id = this.#slots.length + 1;
     const view: UploaderView = {
-      id,
+      id: this.slots.length + 1,
       state: "connecting",
       name: undefined,
       bytesDone: 0,
@@ -278,33 +224,11 @@ export class TransferLabController implements TransferControls {
       log: [],
       error: undefined,
     };
-    this.#slots.push({ view, client: undefined, seq: 0, isBusy: false });
-    this.#publish();
-    return id;
+    return this.addSlot({ view, client: undefined, seq: 0, isBusy: false });
   }
 
   #line(slot: Slot, kind: LineKind, text: string): void {
-    const log = [...slot.view.log, { seq: ++slot.seq, at: Date.now(), kind, text }].slice(-this.#maxLogLines);
-    this.#update(slot, { log });
-  }
-
-  #serverLine(kind: LineKind, text: string): void {
-    const line: LogLine = { seq: ++this.#seq, at: Date.now(), kind, text };
-    this.#patch({ log: [...this.#view.log, line].slice(-this.#maxLogLines) });
-  }
-
-  #update(slot: Slot, patch: Partial<UploaderView>): void {
-    slot.view = { ...slot.view, ...patch };
-    this.#publish();
-  }
-
-  #patch(patch: Partial<FileServerView>): void {
-    this.#view = { ...this.#view, ...patch };
-    this.#store.patch({ server: this.#view });
-  }
-
-  #publish(): void {
-    this.#store.patch({ clients: this.#slots.map((s) => s.view) });
+    this.updateSlot(slot, { log: appendLine(slot.view.log, ++slot.seq, kind, text, this.maxLogLines) });
   }
 }
 

@@ -1,105 +1,97 @@
-import { type Key, Text, useInput } from "ink";
-import { useSyncExternalStore } from "react";
-import { UDP_LEGEND } from "../components/Legend.js";
+import { Text } from "ink";
 import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
-import { ClientGrid, plural, SceneFrame, serverAddress } from "../components/SceneFrame.js";
-import { TooSmall } from "../components/TooSmall.js";
 import { Transcript } from "../components/Transcript.js";
-import { computeLayout, type Rect } from "../layout.js";
+import type { Rect } from "../layout.js";
+import {
+  addKey,
+  ctrl,
+  focusKey,
+  type KeyBinding,
+  quitKey,
+  restartKey,
+  type SceneUi,
+  scrollKey,
+  typed,
+} from "../scene/keys.js";
+import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
+import { type SceneProps, useScene } from "../scene/use-scene.js";
 import { truncate } from "../text.js";
 import { useTheme } from "../theme.js";
-import { cycleFocus, scrollDelta, scrolled, useSceneUi } from "../use-scene-ui.js";
-import { useTerminalSize } from "../use-terminal-size.js";
 import { pct } from "./controller.js";
-import type { EchoView, PingerView, ProbeResult, UdpControls } from "./model.js";
+import type { EchoView, PingerView, ProbeResult, UdpControls, UdpSnapshot } from "./model.js";
 
 /** Props for {@link UdpApp}. */
-export interface UdpAppProps {
-  lab: UdpControls;
-  onQuit?: () => void;
-}
+export type UdpAppProps = SceneProps<UdpControls>;
 
 const LOSS_STEP = 0.05;
 const DELAY_STEP_MS = 10;
 const BARS = "▁▂▃▄▅▆▇█";
 
+/** The UDP scene's keys, in the legend's order. */
+export const UDP_KEYS: readonly KeyBinding<SceneUi, UdpControls, UdpSnapshot>[] = [
+  focusKey(),
+  addKey("add pinger", (lab) => lab.addPinger()),
+  {
+    keys: "^D",
+    label: "stop/start pinger",
+    short: "stop",
+    matches: ctrl("d"),
+    act: ({ focused }) => ({ run: ({ lab }) => void lab.togglePinger(focused.id) }),
+  },
+  {
+    keys: "+/-",
+    label: "loss ±5%",
+    short: "loss",
+    matches: typed("+", "=", "-", "_"),
+    act: ({ input, snapshot }) => {
+      const step = input === "+" || input === "=" ? LOSS_STEP : -LOSS_STEP;
+      const lossRate = Math.round((snapshot.server.lossRate + step) * 100) / 100;
+      return { run: ({ lab }) => void lab.setNetwork({ lossRate }) };
+    },
+  },
+  {
+    keys: "</>",
+    label: "delay ±10 ms",
+    short: "delay",
+    matches: typed("<", ",", ">", "."),
+    act: ({ input, snapshot }) => {
+      const step = input === ">" || input === "." ? DELAY_STEP_MS : -DELAY_STEP_MS;
+      return { run: ({ lab }) => void lab.setNetwork({ delayMs: snapshot.server.delayMs + step }) };
+    },
+  },
+  restartKey(),
+  scrollKey(),
+  quitKey(),
+];
+
 /**
  * The UDP scene in the same frame as the chat demo: pinger panes side by side, the echo server
  * (with its emulated loss and delay) below, the key legend last.
  */
-export function UdpApp({ lab, onQuit }: UdpAppProps) {
-  const snapshot = useSyncExternalStore(lab.subscribe, lab.getSnapshot);
-  const { columns, rows } = useTerminalSize();
-  const { ui, update, quit } = useSceneUi(
-    lab,
-    { focus: 0, offsets: {} as Record<number, number>, isQuitting: false },
-    onQuit,
-  );
-
-  const handle = (input: string, key: Key): void => {
-    // Several keys in one read (typed fast, tmux send-keys): one at a time.
-    if (!key.ctrl && !key.meta && input.length > 1 && !input.includes("\u001b")) {
-      for (const ch of input) handle(ch, key);
-      return;
-    }
-    const state = ui.current;
-    if (key.ctrl && input === "c") {
-      quit();
-      return;
-    }
-    if (state.isQuitting) return;
-    const all = lab.getSnapshot().clients;
-    const focus = Math.min(state.focus, all.length - 1);
-    const current = all[focus];
-    if (!current) return;
-    const server = lab.getSnapshot().server;
-    const delta = scrollDelta(key);
-    if (key.tab || input === "\t") update({ focus: cycleFocus(focus, all.length, key) });
-    else if (key.ctrl && input === "n") void lab.addPinger().then((id) => update({ focus: id - 1 }));
-    else if (key.ctrl && input === "d") void lab.togglePinger(current.id);
-    else if (key.ctrl && input === "r") void lab.restartServer().catch(() => {});
-    else if (input === "+" || input === "=")
-      void lab.setNetwork({ lossRate: hundredths(server.lossRate + LOSS_STEP) });
-    else if (input === "-" || input === "_")
-      void lab.setNetwork({ lossRate: hundredths(server.lossRate - LOSS_STEP) });
-    else if (input === ">" || input === ".") void lab.setNetwork({ delayMs: server.delayMs + DELAY_STEP_MS });
-    else if (input === "<" || input === ",") void lab.setNetwork({ delayMs: server.delayMs - DELAY_STEP_MS });
-    else if (delta !== undefined) {
-      update({ offsets: scrolled(state.offsets, current.id, delta) });
-    }
-  };
-  useInput(handle);
-
-  const clients = snapshot.clients;
-  const { focus, offsets, isQuitting } = ui.current;
-  const focusedId = clients[Math.min(focus, clients.length - 1)]?.id ?? 1;
-  const layout = computeLayout(columns, rows, clients.length);
-  if (layout.kind === "too-small") return <TooSmall layout={layout} clients={clients.length} />;
-  const server = snapshot.server;
-  const subtitle = `  udp echo ${serverAddress(server)} · ${plural(clients.length, "pinger")} · loss ${pct(server.lossRate)}, delay ${server.delayMs} ms: watch RTT and loss change`;
+export function UdpApp(props: UdpAppProps) {
+  const { snapshot, ui, focused, columns, rows } = useScene(props, UDP_KEYS);
+  const { server, clients } = snapshot;
   return (
-    <SceneFrame
+    <SceneShell
       columns={columns}
-      height={layout.height}
-      subtitle={subtitle}
-      legend={UDP_LEGEND}
-      isQuitting={isQuitting}
-    >
-      <ClientGrid
-        layout={layout}
-        clients={clients}
-        focusedId={focusedId}
-        pane={(p, rect, isFocused) => (
-          <PingerPane key={p.id} pinger={p} rect={rect} isFocused={isFocused} offset={offsets[p.id] ?? 0} />
-        )}
-      />
-      <EchoPane server={server} rect={layout.server} />
-    </SceneFrame>
+      rows={rows}
+      subtitle={`  udp echo ${serverAddress(server)} · ${plural(clients.length, "pinger")} · loss ${pct(server.lossRate)}, delay ${server.delayMs} ms: watch RTT and loss change`}
+      clients={clients}
+      focusedId={focused?.id}
+      keyMap={UDP_KEYS}
+      isQuitting={ui.isQuitting}
+      pane={(p, rect, isFocused) => (
+        <PingerPane
+          key={p.id}
+          pinger={p}
+          rect={rect}
+          isFocused={isFocused}
+          offset={ui.offsets[`client:${p.id}`] ?? 0}
+        />
+      )}
+      below={(layout) => <EchoPane server={server} rect={layout.server} />}
+    />
   );
-}
-
-function hundredths(n: number): number {
-  return Math.round(n * 100) / 100;
 }
 
 /** RTTs as bars scaled to the largest in view; `×` for a probe that timed out. */

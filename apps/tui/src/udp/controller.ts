@@ -1,8 +1,7 @@
 import { type EchoDatagram, type PingEvent, Pinger, UdpEchoServer } from "@netlab/udp";
-import { errorText } from "../controller.js";
-import { type LineKind, type LogLine, MAX_CLIENTS } from "../model.js";
-import { SnapshotStore } from "../snapshot-store.js";
-import { type EchoView, type PingerView, RTT_HISTORY, type UdpControls, type UdpSnapshot } from "./model.js";
+import type { LineKind } from "../model.js";
+import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
+import { type PingerView, RTT_HISTORY, type UdpControls, type UdpSnapshot } from "./model.js";
 
 /** Options for {@link UdpLabController}. */
 export interface UdpLabOptions {
@@ -27,10 +26,8 @@ export interface UdpLabOptions {
 /** Largest emulated delay the scene offers, ms: long enough to see, short of the probe timeout. */
 export const MAX_SCENE_DELAY_MS = 900;
 
-interface PingerSlot {
-  view: PingerView;
+interface PingerSlot extends SceneSlot<PingerView> {
   pinger: Pinger | undefined;
-  seq: number;
 }
 
 /**
@@ -39,79 +36,49 @@ interface PingerSlot {
  * Changing the network restarts the server on the same port; pingers ride through the gap.
  * @example const lab = new UdpLabController({ pingers: 2, lossRate: 0.2 }); await lab.start();
  */
-export class UdpLabController implements UdpControls {
-  readonly #host: string;
-  readonly #initial: number;
+export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> implements UdpControls {
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
-  readonly #maxLogLines: number;
   readonly #statsIntervalMs: number;
-  #port = 0;
   #lossRate: number;
   #delayMs: number;
   #server: UdpEchoServer | undefined;
   #serving: Promise<void> | undefined;
-  #echo: EchoView;
-  #echoSeq = 0;
-  #slots: PingerSlot[] = [];
-  readonly #store: SnapshotStore<UdpSnapshot>;
-  #statsTimer: NodeJS.Timeout | undefined;
   #last = { at: 0, datagrams: 0 };
-  #isClosed = false;
-  #restarting: Promise<void> | undefined;
+  /** Datagrams echoed by servers before the current one: the pane shows totals since the start. */
+  #echoedBefore = 0;
   #isNetworkChanged = false;
 
   constructor(opts: UdpLabOptions = {}) {
-    this.#host = opts.host ?? "127.0.0.1";
-    this.#initial = opts.pingers ?? 3;
-    if (!Number.isInteger(this.#initial) || this.#initial < 1 || this.#initial > MAX_CLIENTS) {
-      throw new RangeError(`pingers must be 1..${MAX_CLIENTS}, got ${this.#initial}`);
-    }
-    this.#lossRate = clamp(opts.lossRate ?? 0.1, 0, 1);
-    this.#delayMs = clamp(opts.delayMs ?? 20, 0, MAX_SCENE_DELAY_MS);
+    const lossRate = clamp(opts.lossRate ?? 0.1, 0, 1);
+    const delayMs = clamp(opts.delayMs ?? 20, 0, MAX_SCENE_DELAY_MS);
+    const server = { lossRate, delayMs, datagrams: 0, dropped: 0, datagramsPerSecond: 0 };
+    const limits = { clients: opts.pingers, what: "pingers", maxLogLines: opts.maxLogLines ?? 200 };
+    super("udp", server, { host: opts.host, ...limits });
+    this.#lossRate = lossRate;
+    this.#delayMs = delayMs;
     this.#intervalMs = opts.intervalMs ?? 200;
     this.#timeoutMs = opts.timeoutMs ?? 1000;
-    this.#maxLogLines = opts.maxLogLines ?? 200;
     this.#statsIntervalMs = opts.statsIntervalMs ?? 500;
-    this.#echo = {
-      host: this.#host,
-      port: 0,
-      status: "starting",
-      lossRate: this.#lossRate,
-      delayMs: this.#delayMs,
-      datagrams: 0,
-      dropped: 0,
-      datagramsPerSecond: 0,
-      log: [],
-    };
-    this.#store = new SnapshotStore<UdpSnapshot>({ scene: "udp", server: this.#echo, clients: [] });
   }
 
   /** Starts the echo server, then the pingers. */
   async start(): Promise<{ host: string; port: number }> {
     await this.#listen();
-    this.#statsTimer = setInterval(() => this.#refreshStats(), this.#statsIntervalMs);
-    this.#statsTimer.unref();
-    for (let i = 0; i < this.#initial; i++) this.#startPinger(this.#newSlot());
-    return { host: this.#host, port: this.#port };
+    this.every(this.#statsIntervalMs, () => this.#refreshStats());
+    for (let i = 0; i < this.initialClients; i++) this.#startPinger(this.#newSlot());
+    return { host: this.host, port: this.server.port };
   }
 
-  getSnapshot = (): UdpSnapshot => this.#store.getSnapshot();
-
-  subscribe = (listener: () => void): (() => void) => this.#store.subscribe(listener);
-
   async addPinger(): Promise<number> {
-    if (this.#slots.length >= MAX_CLIENTS) {
-      this.#echoLine("error", `the demo shows at most ${MAX_CLIENTS} pingers`);
-      return this.#slots.length;
-    }
+    if (!this.hasRoomFor("pingers")) return this.slots.length;
     const id = this.#newSlot();
     this.#startPinger(id);
     return id;
   }
 
   async togglePinger(id: number): Promise<void> {
-    const slot = this.#slots[id - 1];
+    const slot = this.slots[id - 1];
     if (!slot) return;
     const pinger = slot.pinger;
     if (pinger) {
@@ -119,55 +86,43 @@ export class UdpLabController implements UdpControls {
       pinger.stop();
       await pinger.run().catch(() => {});
       pinger.removeAllListeners();
-      this.#update(slot, { state: "stopped" });
+      this.updateSlot(slot, { state: "stopped" });
       this.#line(slot, "info", "* stopped");
       return;
     }
     this.#startPinger(id);
   }
 
-  restartServer(): Promise<void> {
-    this.#restarting ??= this.#restart().finally(() => {
-      this.#restarting = undefined;
-    });
-    return this.#restarting;
-  }
-
   async setNetwork(change: { lossRate?: number; delayMs?: number }): Promise<void> {
     if (change.lossRate !== undefined) this.#lossRate = round(clamp(change.lossRate, 0, 1), 2);
     if (change.delayMs !== undefined)
       this.#delayMs = Math.round(clamp(change.delayMs, 0, MAX_SCENE_DELAY_MS));
-    this.#patchEcho({ lossRate: this.#lossRate, delayMs: this.#delayMs });
+    this.patchServer({ lossRate: this.#lossRate, delayMs: this.#delayMs });
     // A restart already under way may have read the old settings: it goes round once more.
     this.#isNetworkChanged = true;
     await this.restartServer();
   }
 
-  async close(): Promise<void> {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
-    if (this.#statsTimer) clearInterval(this.#statsTimer);
-    await this.#restarting?.catch(() => {});
-    const pingers = this.#slots.map((s) => s.pinger).filter((p) => p !== undefined);
-    for (const slot of this.#slots) {
+  protected async stop(): Promise<void> {
+    const pingers = this.slots.map((s) => s.pinger).filter((p) => p !== undefined);
+    for (const slot of this.slots) {
       slot.pinger = undefined;
-      if (slot.view.state !== "stopped") this.#update(slot, { state: "stopped" });
+      if (slot.view.state !== "stopped") this.updateSlot(slot, { state: "stopped" });
     }
     for (const p of pingers) p.stop();
     await Promise.all(pingers.map((p) => p.run().catch(() => {})));
     await this.#stopServer();
-    this.#patchEcho({ status: "stopped" });
-    this.#store.flush();
   }
 
-  async #restart(): Promise<void> {
+  protected async restart(): Promise<void> {
     // Each round applies the settings as they are when it listens; bounded, as keys are.
-    for (let round = 0; round < 100 && !this.#isClosed; round++) {
+    for (let round = 0; round < 100 && !this.isClosed; round++) {
       this.#isNetworkChanged = false;
-      this.#patchEcho({ status: "restarting" });
-      this.#echoLine("info", "restarting the echo server");
+      if (this.#server) this.#echoedBefore += this.#server.counters.datagrams;
+      this.patchServer({ status: "restarting" });
+      this.serverLine("info", "restarting the echo server");
       await this.#stopServer();
-      if (!this.#isClosed) await this.#listen();
+      if (!this.isClosed) await this.#listen();
       if (!this.#isNetworkChanged) return;
     }
   }
@@ -183,60 +138,43 @@ export class UdpLabController implements UdpControls {
   }
 
   async #listen(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    const { server } = await this.listenWithRetries(() => {
       const server = new UdpEchoServer({
-        host: this.#host,
-        port: this.#port,
+        host: this.host,
+        port: this.server.port,
         lossRate: this.#lossRate,
         delayMs: this.#delayMs,
       });
-      server.on("error", (err: unknown) => this.#echoLine("error", errorText(err)));
+      server.on("error", (err: unknown) => this.serverLine("error", errorText(err)));
       server.on("datagram", (d: EchoDatagram) => {
-        if (d.fate.dropped) this.#patchEcho({ dropped: this.#echo.dropped + 1 });
+        if (d.fate.dropped) this.patchServer({ dropped: this.server.dropped + 1 });
       });
-      try {
-        await server.listen();
-      } catch (err) {
-        server.removeAllListeners();
-        if (this.#port === 0 || attempt >= 20) {
-          this.#patchEcho({ status: "stopped" });
-          this.#echoLine("error", errorText(err));
-          throw err;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      this.#server = server;
-      this.#port = server.address.port;
-      this.#serving = server.serveForever().catch((err: unknown) => this.#echoLine("error", errorText(err)));
-      this.#patchEcho({ status: "listening", port: this.#port, host: server.address.host });
-      this.#echoLine(
-        "info",
-        `listening on udp ${server.address.host}:${this.#port} · loss ${pct(this.#lossRate)} · delay ${this.#delayMs} ms`,
-      );
-      return;
-    }
+      return server;
+    });
+    this.#server = server;
+    const { host, port } = server.address;
+    this.#serving = server.serveForever().catch((err: unknown) => this.serverLine("error", errorText(err)));
+    this.patchServer({ status: "listening", port, host });
+    this.serverLine(
+      "info",
+      `listening on udp ${host}:${port} · loss ${pct(this.#lossRate)} · delay ${this.#delayMs} ms`,
+    );
   }
 
   #refreshStats(): void {
-    const server = this.#server;
-    const datagrams = (server?.counters.datagrams ?? 0) + this.#echoBase;
+    const datagrams = (this.#server?.counters.datagrams ?? 0) + this.#echoedBefore;
     const now = Date.now();
     const seconds = Math.max(0.001, (now - this.#last.at) / 1000);
     const rate = Math.max(0, datagrams - this.#last.datagrams) / seconds;
     this.#last = { at: now, datagrams };
-    if (rate !== this.#echo.datagramsPerSecond || datagrams !== this.#echo.datagrams) {
-      this.#patchEcho({ datagrams, datagramsPerSecond: rate });
+    if (rate !== this.server.datagramsPerSecond || datagrams !== this.server.datagrams) {
+      this.patchServer({ datagrams, datagramsPerSecond: rate });
     }
   }
 
-  // Counters restart with each server; the pane shows totals since the demo started.
-  #echoBase = 0;
-
   #newSlot(): number {
-    const id = this.#slots.length + 1;
     const view: PingerView = {
-      id,
+      id: this.slots.length + 1,
       state: "starting",
       transmitted: 0,
       received: 0,
@@ -248,30 +186,25 @@ export class UdpLabController implements UdpControls {
       log: [],
       error: undefined,
     };
-    this.#slots.push({ view, pinger: undefined, seq: 0 });
-    this.#publish();
-    return id;
+    return this.addSlot({ view, pinger: undefined, seq: 0 });
   }
 
   #startPinger(id: number): void {
-    const slot = this.#slots[id - 1];
-    if (!slot || this.#isClosed) return;
+    const slot = this.slots[id - 1];
+    if (!slot || this.isClosed) return;
+    const port = this.server.port;
     const pinger = new Pinger({
-      host: this.#host,
-      port: this.#port,
+      host: this.host,
+      port,
       intervalMs: this.#intervalMs,
       timeoutMs: this.#timeoutMs,
     });
     slot.pinger = pinger;
-    this.#update(slot, { state: "starting", error: undefined, recent: [] });
+    this.updateSlot(slot, { state: "starting", error: undefined, recent: [] });
     pinger.on("ready", ({ local }) => {
       if (slot.pinger !== pinger) return;
-      this.#update(slot, { state: "running" });
-      this.#line(
-        slot,
-        "info",
-        `* pinging ${this.#host}:${this.#port} from ${local} every ${this.#intervalMs} ms`,
-      );
+      this.updateSlot(slot, { state: "running" });
+      this.#line(slot, "info", `* pinging ${this.host}:${port} from ${local} every ${this.#intervalMs} ms`);
     });
     pinger.on("event", (e: PingEvent) => {
       if (slot.pinger !== pinger) return;
@@ -280,7 +213,7 @@ export class UdpLabController implements UdpControls {
     pinger.run().catch((err: unknown) => {
       if (slot.pinger !== pinger) return;
       slot.pinger = undefined;
-      this.#update(slot, { state: "stopped", error: errorText(err) });
+      this.updateSlot(slot, { state: "stopped", error: errorText(err) });
       this.#line(slot, "error", `! ${errorText(err)}`);
     });
   }
@@ -297,47 +230,25 @@ export class UdpLabController implements UdpControls {
     };
     if (e.type === "reply" && !e.late && !e.duplicate) {
       patch.recent = [...slot.view.recent, e.rttMs].slice(-RTT_HISTORY);
-      this.#update(slot, patch);
+      this.updateSlot(slot, patch);
       this.#line(slot, "chat", `seq=${e.seq} ${e.rttMs.toFixed(1)} ms`);
     } else if (e.type === "reply") {
-      this.#update(slot, patch);
+      this.updateSlot(slot, patch);
       this.#line(slot, "info", `seq=${e.seq} ${e.rttMs.toFixed(1)} ms (${e.late ? "late" : "duplicate"})`);
     } else if (e.type === "timeout") {
       patch.recent = [...slot.view.recent, null].slice(-RTT_HISTORY);
-      this.#update(slot, patch);
+      this.updateSlot(slot, patch);
       this.#line(slot, "error", `seq=${e.seq} timeout`);
     } else if (e.type === "unreachable") {
-      this.#update(slot, patch);
+      this.updateSlot(slot, patch);
       this.#line(slot, "error", `! ${e.error.message}`);
     } else {
-      this.#update(slot, patch);
+      this.updateSlot(slot, patch);
     }
   }
 
   #line(slot: PingerSlot, kind: LineKind, text: string): void {
-    const log = [...slot.view.log, { seq: ++slot.seq, at: Date.now(), kind, text }].slice(-this.#maxLogLines);
-    this.#update(slot, { log });
-  }
-
-  #echoLine(kind: LineKind, text: string): void {
-    const line: LogLine = { seq: ++this.#echoSeq, at: Date.now(), kind, text };
-    this.#patchEcho({ log: [...this.#echo.log, line].slice(-this.#maxLogLines) });
-  }
-
-  #update(slot: PingerSlot, patch: Partial<PingerView>): void {
-    slot.view = { ...slot.view, ...patch };
-    this.#publish();
-  }
-
-  #patchEcho(patch: Partial<EchoView>): void {
-    // Keep the total across restarts: a new server counts from zero.
-    if (patch.status === "restarting" && this.#server) this.#echoBase += this.#server.counters.datagrams;
-    this.#echo = { ...this.#echo, ...patch };
-    this.#store.patch({ server: this.#echo });
-  }
-
-  #publish(): void {
-    this.#store.patch({ clients: this.#slots.map((s) => s.view) });
+    this.updateSlot(slot, { log: appendLine(slot.view.log, ++slot.seq, kind, text, this.maxLogLines) });
   }
 }
 
