@@ -65,7 +65,8 @@ type Step<F> = F | typeof END | typeof PENDING;
 const NO_READ = 0;
 const FRAME_READ = 1;
 const ITERATOR_READ = 2;
-type ReadKind = typeof NO_READ | typeof FRAME_READ | typeof ITERATOR_READ;
+const CHUNK_READ = 3;
+type ReadKind = typeof NO_READ | typeof FRAME_READ | typeof ITERATOR_READ | typeof CHUNK_READ;
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
@@ -101,11 +102,13 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
    */
   #partialSince = 0;
   #frameTimer: NodeJS.Timeout | undefined;
-  // A frame read waiting for bytes, answered in the data callback itself (one promise hop from
-  // bytes in to the caller). Fields rather than an object: one allocation less per waiting read.
+  // A frame or chunk read waiting for bytes, answered in the data callback itself (one promise hop
+  // from bytes in to the caller). Fields rather than an object: one allocation less per waiting read.
   #parked: ReadKind = NO_READ;
   #resolve: ((value: unknown) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
+  /** A parked readChunk's maxBytes. */
+  #parkedMaxBytes = 0;
   /** Slow-path reads (raw reads, reads after an error) waiting for bytes or the end. */
   #waiters: Array<() => void> | undefined;
 
@@ -191,16 +194,39 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     return this.#queue.take(n);
   }
 
-  /** The next raw bytes as they arrived (at most `maxBytes`; the rest stays queued); undefined at the end. */
-  async readChunk(maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array | undefined> {
-    this.#checkRawAllowed();
-    if (!(maxBytes >= 1)) {
-      throw new ProtocolError("INVALID_OPTION", `readChunk(maxBytes) needs maxBytes ≥ 1, got ${maxBytes}`);
+  /**
+   * The next raw bytes as they arrived (at most `maxBytes`; the rest stays queued); undefined at
+   * the end. Not an async function: bytes already queued cost one resolved promise, and a read that
+   * waits is parked and answered from the data callback.
+   */
+  readChunk(maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array | undefined> {
+    try {
+      this.#checkRawAllowed();
+    } catch (err) {
+      return Promise.reject(err);
     }
+    if (!(maxBytes >= 1)) {
+      return Promise.reject(
+        new ProtocolError("INVALID_OPTION", `readChunk(maxBytes) needs maxBytes ≥ 1, got ${maxBytes}`),
+      );
+    }
+    if (this.#queue.size > 0) return Promise.resolve(this.#takeChunk(maxBytes));
+    if (this.#isOver()) return RESOLVED_UNDEFINED;
+    if (this.#parked !== NO_READ) return this.#readChunkSlow(maxBytes);
+    this.#parkedMaxBytes = maxBytes;
+    return this.#park(CHUNK_READ);
+  }
+
+  /** A readChunk while another read is parked: waits its turn. */
+  async #readChunkSlow(maxBytes: number): Promise<Uint8Array | undefined> {
     while (this.#queue.size === 0) {
       if (this.#isOver()) return undefined;
       await this.#wait();
     }
+    return this.#takeChunk(maxBytes);
+  }
+
+  #takeChunk(maxBytes: number): Uint8Array {
     const chunk = this.#queue.takeChunk(maxBytes);
     this.#resumeIfLow();
     return chunk;
@@ -359,8 +385,13 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     for (const w of waiters) w();
   }
 
-  /** Answers the parked frame read if the queue now holds its frame (or the end came). */
+  /** Answers the parked read if the queue now holds its frame or bytes (or the end came). */
   #answerParked(): void {
+    if (this.#parked === CHUNK_READ) {
+      if (this.#queue.size > 0) this.#unpark()(this.#takeChunk(this.#parkedMaxBytes));
+      else if (this.#isOver()) this.#unpark()(undefined);
+      return;
+    }
     const isIterator = this.#parked === ITERATOR_READ;
     let next: Step<F>;
     try {
