@@ -35,7 +35,7 @@ const conns = Number(opts.conns);
 const depth = Number(opts.depth);
 const LINE = Buffer.from(`${"x".repeat(31)}\n`);
 const server = [path.join(opts.repo, "bench/dist/suites/echo.js"), "--serve", opts.kind];
-const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "echo-insns-"));
+const outDir = process.env.KEEP_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "echo-insns-"));
 const outFile = path.join(outDir, "callgrind.out");
 const child = opts.native
   ? spawn(process.execPath, server, { stdio: ["pipe", "pipe", "ignore"] })
@@ -139,5 +139,5 @@ if (opts.native) {
 for (const s of sockets) s.destroy();
 child.kill("SIGTERM");
 await new Promise((resolve) => child.once("exit", resolve));
-fs.rmSync(outDir, { recursive: true, force: true });
+if (!process.env.KEEP_DIR) fs.rmSync(outDir, { recursive: true, force: true });
 console.log(JSON.stringify(result));

@@ -3,7 +3,7 @@ import { type Decoder, lines, type ProtocolError } from "@netlab/protocol";
 import { BaseRequestHandler, peerText } from "./base-handler.js";
 import type { BaseServer } from "./base-server.js";
 import { NetworkError } from "./errors.js";
-import { FramedReader, type StreamReader } from "./framed-reader.js";
+import { FramedReader, type FramedReaderOptions, type StreamReader } from "./framed-reader.js";
 import {
   kAbort,
   kClosing,
@@ -19,6 +19,48 @@ import { SocketWriter, type StreamWriter } from "./writer.js";
 
 /** How long a finished connection waits for the peer to close before it is destroyed. */
 const LINGER_MS = 2_000;
+
+/** The handler's private operations that its reader's hooks call; set in the handler's static block. */
+let ops: {
+  onChunk(h: StreamRequestHandler<unknown>, chunk: Uint8Array): void;
+  onFrame(h: StreamRequestHandler<unknown>, frame: unknown): void;
+  onProtocolError(h: StreamRequestHandler<unknown>, err: ProtocolError): void | Promise<void>;
+  onFrameTimeout(h: StreamRequestHandler<unknown>): void;
+  onWait(h: StreamRequestHandler<unknown>): void;
+};
+
+/**
+ * What the handler's reader tells it: one small object per connection, its methods on the
+ * prototype, rather than an object of closures. The tunables are read when they apply, so a
+ * handler may change them in setup() or later.
+ */
+class ReaderHooks implements FramedReaderOptions<unknown> {
+  readonly #h: StreamRequestHandler<unknown>;
+  constructor(h: StreamRequestHandler<unknown>) {
+    this.#h = h;
+  }
+  get maxReadBytes(): number {
+    return this.#h.maxReadBytes;
+  }
+  get frameTimeoutMs(): number {
+    return this.#h.frameTimeout;
+  }
+  onChunk(chunk: Uint8Array): void {
+    ops.onChunk(this.#h, chunk);
+  }
+  onFrame(frame: unknown): void {
+    ops.onFrame(this.#h, frame);
+  }
+  onProtocolError(err: ProtocolError): void | Promise<void> {
+    return ops.onProtocolError(this.#h, err);
+  }
+  onFrameTimeout(): void {
+    ops.onFrameTimeout(this.#h);
+  }
+  onWait(): void {
+    ops.onWait(this.#h);
+  }
+}
 
 /** A stream connection's info: byte counts read live from the socket (Node counts them already). */
 class StreamInfo implements ConnectionInfo {
@@ -158,32 +200,29 @@ export class StreamRequestHandler<
     const socket = this.request;
     socket.on("close", () => this.#onClose());
     socket.on("error", (err: Error) => this.#writer.fail(err));
-    const h = this;
-    const reader = new FramedReader<F>(socket, this.createDecoder(), {
-      // Tunables read when they apply: a handler may change them in setup() or later.
-      get maxReadBytes() {
-        return h.maxReadBytes;
-      },
-      get frameTimeoutMs() {
-        return h.frameTimeout;
-      },
-      onChunk: (chunk) => {
-        this.#idleTimer?.refresh();
-        if (this.server[kWants].bytesIn) this.server.emit("bytesIn", this.info, chunk.length);
-      },
-      onFrame: (frame) => {
-        this.info.framesIn++;
-        if (this.server[kWants].frameIn) this.server.emit("frameIn", this.info, frame);
-      },
-      onProtocolError: (err) => this.onProtocolError(err),
-      onFrameTimeout: () => this.#onFrameTimeout(),
-      // A read that waits ends the handler's turn: its next write is a first write again.
-      onWait: () => this.#writer.readWaits(),
-    });
+    const hooks = new ReaderHooks(this as StreamRequestHandler<unknown>) as FramedReaderOptions<F>;
+    const reader = new FramedReader<F>(socket, this.createDecoder(), hooks);
     this.#reader = reader;
     this.rfile = reader;
     if (this.isAborted) reader.stop();
     socket.resume();
+  }
+
+  static {
+    ops = {
+      onChunk(h, chunk) {
+        h.#idleTimer?.refresh();
+        if (h.server[kWants].bytesIn) h.server.emit("bytesIn", h.info, chunk.length);
+      },
+      onFrame(h, frame) {
+        h.info.framesIn++;
+        if (h.server[kWants].frameIn) h.server.emit("frameIn", h.info, frame);
+      },
+      onProtocolError: (h, err) => h.onProtocolError(err),
+      onFrameTimeout: (h) => h.#onFrameTimeout(),
+      // A read that waits ends the handler's turn: its next write is a first write again.
+      onWait: (h) => h.#writer.readWaits(),
+    };
   }
 
   #onClose(): void {
