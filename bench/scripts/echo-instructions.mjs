@@ -10,6 +10,8 @@
 // --repo points at another worktree's build (compare against main: `git worktree add`, pnpm
 // install --offline, pnpm build there). --native skips valgrind and prints read/write syscalls and
 // user/system CPU per round trip instead (CPU is load-dependent; syscalls are not).
+// KEEP_DIR=dir keeps callgrind's dump there; with NODE_OPTIONS=--perf-basic-prof the JIT's
+// addresses in it can be named from /tmp/perf-PID.map (where the instructions go, per function).
 // Needs Linux, valgrind (callgrind_control) and a built tree (pnpm build).
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
