@@ -109,7 +109,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   #reject: ((err: unknown) => void) | undefined;
   /** A parked readChunk's maxBytes. */
   #parkedMaxBytes = 0;
-  /** Slow-path reads (raw reads, reads after an error) waiting for bytes or the end. */
+  /** Slow-path reads (readBytes, a read while another is parked, reads after an error) waiting for bytes or the end. */
   #waiters: Array<() => void> | undefined;
 
   constructor(socket: net.Socket, decoder: Decoder<F>, options: FramedReaderOptions<F> = {}) {
