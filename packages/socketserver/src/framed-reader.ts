@@ -24,6 +24,10 @@ export interface FramedReaderHooks<F> {
   onFrameTimeout?(): void;
   /** A read is about to wait for bytes: the owner's turn is over (the writer ends its write tick). */
   onWait?(): void;
+  /** The socket closed; called before the reader's own reads end. */
+  onClose?(): void;
+  /** The socket failed (a `close` follows). Given this hook, the reader is the socket's error listener. */
+  onError?(err: Error): void;
 }
 
 /**
@@ -71,11 +75,18 @@ type ReadKind = typeof NO_READ | typeof FRAME_READ | typeof ITERATOR_READ | type
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
 
+/** Each socket's reader (one per socket), for the shared socket listeners. */
+const readers = new WeakMap<net.Socket, FramedReader<unknown>>();
+let onData: (this: net.Socket, chunk: Buffer) => void;
+let onEnd: (this: net.Socket) => void;
+let onClose: (this: net.Socket) => void;
+let onError: (this: net.Socket, err: Error) => void;
+
 /**
  * Frames and raw bytes from one socket, in stream order: the reader owns the bytes (one
  * {@link ByteQueue}) and its decoder takes one frame at a time from the front, so `readFrame()`,
  * `readBytes(n)` and `readChunk()` alternate freely (a header line, then file data, then the next
- * line). One read at a time.
+ * line). One reader per socket, one read at a time.
  *
  * Memory: while no read waits, the socket is paused once `highWaterBytes` are unread; while one
  * waits, bytes flow and the decoder's limit bounds them (it fails as soon as the queue passes it).
@@ -117,9 +128,11 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     this.#decoder = decoder;
     this.#hooks = options;
     this.#highWater = options.highWaterBytes ?? READ_HIGH_WATER_BYTES;
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
-    socket.on("close", this.#onClose);
+    readers.set(socket, this as FramedReader<unknown>);
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("close", onClose);
+    if (options.onError) socket.on("error", onError);
   }
 
   get state(): ReaderState {
@@ -232,8 +245,24 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     return chunk;
   }
 
-  // The socket's listeners: one closure each per reader.
-  readonly #onData = (chunk: Buffer): void => {
+  // The socket's listeners: shared functions (`this` is the socket) that find their reader in
+  // `readers`, rather than a closure each per connection (about 0.2 KiB of each idle connection).
+  static {
+    onData = function (this: net.Socket, chunk: Buffer): void {
+      readers.get(this)!.#data(chunk);
+    };
+    onEnd = function (this: net.Socket): void {
+      readers.get(this)!.#end();
+    };
+    onClose = function (this: net.Socket): void {
+      readers.get(this)!.#close();
+    };
+    onError = function (this: net.Socket, err: Error): void {
+      readers.get(this)!.#hooks.onError?.(err);
+    };
+  }
+
+  #data(chunk: Buffer): void {
     this.#hooks.onChunk?.(chunk);
     if (this.#state === "stopped") return;
     this.#queue.append(chunk);
@@ -248,18 +277,19 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
       this.#state = "paused";
       this.#socket.pause();
     }
-  };
+  }
 
-  readonly #onEnd = (): void => {
+  #end(): void {
     if (this.#state === "flowing" || this.#state === "paused") this.#state = "fin";
     this.#wake();
-  };
+  }
 
-  readonly #onClose = (): void => {
+  #close(): void {
+    this.#hooks.onClose?.();
     if (this.#state === "flowing" || this.#state === "paused") this.#state = "reset";
     clearTimeout(this.#frameTimer);
     this.#wake();
-  };
+  }
 
   #isOver(): boolean {
     return this.#state === "fin" || this.#state === "reset" || this.#state === "stopped";

@@ -27,11 +27,13 @@ let ops: {
   onProtocolError(h: StreamRequestHandler<unknown>, err: ProtocolError): void | Promise<void>;
   onFrameTimeout(h: StreamRequestHandler<unknown>): void;
   onWait(h: StreamRequestHandler<unknown>): void;
+  onClose(h: StreamRequestHandler<unknown>): void;
+  onError(h: StreamRequestHandler<unknown>, err: Error): void;
 };
 
 /**
- * What the handler's reader tells it: one small object per connection, its methods on the
- * prototype, rather than an object of closures. The tunables are read when they apply, so a
+ * What the handler's reader tells it (the socket's close and error too): one small object per
+ * connection, its methods on the prototype, rather than an object of closures. The tunables are read when they apply, so a
  * handler may change them in setup() or later.
  */
 class ReaderHooks implements FramedReaderOptions<unknown> {
@@ -59,6 +61,12 @@ class ReaderHooks implements FramedReaderOptions<unknown> {
   }
   onWait(): void {
     ops.onWait(this.#h);
+  }
+  onClose(): void {
+    ops.onClose(this.#h);
+  }
+  onError(err: Error): void {
+    ops.onError(this.#h, err);
   }
 }
 
@@ -198,8 +206,6 @@ export class StreamRequestHandler<
 
   protected override start(): void {
     const socket = this.request;
-    socket.on("close", () => this.#onClose());
-    socket.on("error", (err: Error) => this.#writer.fail(err));
     const hooks = new ReaderHooks(this as StreamRequestHandler<unknown>) as FramedReaderOptions<F>;
     const reader = new FramedReader<F>(socket, this.createDecoder(), hooks);
     this.#reader = reader;
@@ -222,6 +228,9 @@ export class StreamRequestHandler<
       onFrameTimeout: (h) => h.#onFrameTimeout(),
       // A read that waits ends the handler's turn: its next write is a first write again.
       onWait: (h) => h.#writer.readWaits(),
+      onClose: (h) => h.#onClose(),
+      // Later writes are rejected with why the socket failed.
+      onError: (h, err) => h.#writer.fail(err),
     };
   }
 
