@@ -5,6 +5,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ByteQueue } from "../../packages/protocol/src/index.js";
 import {
   encodeHeader,
   type Header,
@@ -61,6 +62,7 @@ async function rawConnection(port: number) {
   });
   socket.on("error", () => {});
   const decoder = headerDecoder();
+  const queue = new ByteQueue();
   const headers: Header[] = [];
   let waiter: (() => void) | undefined;
   let isClosed = false;
@@ -68,7 +70,10 @@ async function rawConnection(port: number) {
   socket.on("data", (chunk: Buffer) => {
     // After a `file` header come raw file bytes, not headers: count them instead.
     if (headers.at(-1)?.op === "file") bodyBytes += chunk.length;
-    else headers.push(...decoder.push(chunk));
+    else {
+      queue.append(chunk);
+      for (let h = decoder.decode(queue); h !== undefined; h = decoder.decode(queue)) headers.push(h);
+    }
     waiter?.();
   });
   socket.on("close", () => {

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { NetlabError } from "@netlab/core";
-import { type Decoder, decodeChunk, lines, ProtocolError } from "@netlab/protocol";
-import { connect, NetworkError } from "@netlab/socketserver";
+import { lines } from "@netlab/protocol";
+import { connect, FramedReader, NetworkError } from "@netlab/socketserver";
 import { ChatError } from "./errors.js";
 import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
 import { type ChatEvent, type ClientMessage, chatEventSchema } from "./schema.js";
@@ -92,7 +92,6 @@ export class ChatClient extends EventEmitter {
   #state: ClientState = "connecting";
   #mode: ClientMode = "unknown";
   #socket: net.Socket | undefined;
-  #decoder: Decoder<string> | undefined;
   #nick: string | undefined;
   #room: string | undefined;
   /**
@@ -287,7 +286,6 @@ export class ChatClient extends EventEmitter {
       return;
     }
     this.#socket = socket;
-    this.#decoder = lines({ maxLineBytes: this.#o.maxLineBytes });
     this.#mode = "unknown";
     this.#isWelcomed = false;
     this.#sentAt = [];
@@ -296,8 +294,12 @@ export class ChatClient extends EventEmitter {
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", () => {}); // reported through "close"
-    socket.on("end", () => this.#flushDecoder());
     socket.on("close", () => this.#onClose(socket));
+    // A bad line (too long, not UTF-8) is a local error event, and the next line is read.
+    const reader = new FramedReader(socket, lines({ maxLineBytes: this.#o.maxLineBytes }), {
+      onProtocolError: (err) => this.#localError(err),
+    });
+    this.#readLines(reader, socket).catch((err: NetlabError) => this.#localError(err));
     this.#setState("connected");
     // setImmediate: if the event loop was busy past detectMs, the server's first line may be
     // waiting in this very turn's I/O; let it be read before deciding the server is silent.
@@ -311,26 +313,13 @@ export class ChatClient extends EventEmitter {
     clearTimeout(this.#stallTimer);
     this.#stallTimer = undefined;
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
-    const decoder = this.#decoder;
-    if (!decoder) return;
-    let items: Array<string | ProtocolError>;
-    try {
-      items = decodeChunk(decoder, chunk);
-    } catch (err) {
-      this.#localError(err as NetlabError);
-      return;
-    }
-    for (const item of items) {
-      if (item instanceof ProtocolError) this.#localError(item);
-      else this.#onLine(item);
-    }
   }
 
-  #flushDecoder(): void {
-    try {
-      for (const line of this.#decoder?.end() ?? []) this.#onLine(line);
-    } catch (err) {
-      if (err instanceof NetlabError) this.#localError(err);
+  /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
+  async #readLines(reader: FramedReader<string>, socket: net.Socket): Promise<void> {
+    for (let line = await reader.readFrame(); line !== undefined; line = await reader.readFrame()) {
+      if (socket !== this.#socket && socket.destroyed) return;
+      this.#onLine(line);
     }
   }
 

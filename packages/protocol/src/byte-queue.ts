@@ -1,9 +1,13 @@
+/** Shared empty list: a queue gets its own array when its first chunk arrives. */
+const NO_CHUNKS: Uint8Array[] = [];
+
 /**
  * A FIFO of bytes that joins chunks only when a caller takes across them, so a stream of small
- * chunks costs one copy per frame rather than one per chunk.
+ * chunks costs one copy per frame rather than one per chunk. A reader owns one; decoders look into
+ * it and take the bytes of each frame they decode.
  */
 export class ByteQueue {
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array[] = NO_CHUNKS;
   #head = 0; // offset into #chunks[0]
   #size = 0;
 
@@ -14,17 +18,48 @@ export class ByteQueue {
 
   append(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
     this.#size += chunk.length;
   }
 
-  /** Removes and returns the first `n` bytes; `n` must be ≤ size. */
+  /** The byte at `index` (< size), without removing anything. */
+  byteAt(index: number): number {
+    let i = index + this.#head;
+    for (const chunk of this.#chunks) {
+      if (i < chunk.length) return chunk[i]!;
+      i -= chunk.length;
+    }
+    throw new RangeError(`byteAt(${index}) with ${this.#size} bytes queued`);
+  }
+
+  /** Position of the first `byte` at or after `from`, or -1: a search across chunks, no copy. */
+  indexOf(byte: number, from = 0): number {
+    const chunks = this.#chunks;
+    let pos = 0; // queue position of the current chunk's first unread byte
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
+      const skip = i === 0 ? this.#head : 0;
+      const end = pos + chunk.length - skip;
+      if (from < end) {
+        const at = chunk.indexOf(byte, skip + Math.max(0, from - pos));
+        if (at !== -1) return pos + at - skip;
+      }
+      pos = end;
+    }
+    return -1;
+  }
+
+  /**
+   * Removes and returns the first `n` bytes; `n` must be ≤ size. A view of the chunk when they lie
+   * in one (the chunk itself when they are all of it), a copy only across chunks.
+   */
   take(n: number): Uint8Array {
     if (n > this.#size) throw new RangeError(`take(${n}) with ${this.#size} bytes queued`);
-    const first = this.#chunks[0];
     if (n === 0) return new Uint8Array(0);
-    if (first && first.length - this.#head >= n) {
-      const out = first.subarray(this.#head, this.#head + n);
+    const first = this.#chunks[0]!;
+    if (first.length - this.#head >= n) {
+      const out = this.#head === 0 && n === first.length ? first : first.subarray(this.#head, this.#head + n);
       this.#skipInFirst(n, first);
       return out;
     }
@@ -38,6 +73,12 @@ export class ByteQueue {
       this.#skipInFirst(want, chunk);
     }
     return out;
+  }
+
+  /** Removes and returns the rest of the first chunk, at most `maxBytes` of it (size must be > 0): no copy. */
+  takeChunk(maxBytes: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    return this.take(Math.min(first.length - this.#head, maxBytes));
   }
 
   /** Removes and returns everything. */
@@ -63,7 +104,7 @@ export class ByteQueue {
   }
 
   clear(): void {
-    this.#chunks = [];
+    this.#chunks = NO_CHUNKS;
     this.#head = 0;
     this.#size = 0;
   }
@@ -72,8 +113,9 @@ export class ByteQueue {
     this.#head += n;
     this.#size -= n;
     if (this.#head === first.length) {
-      this.#chunks.shift();
       this.#head = 0;
+      if (this.#chunks.length === 1) this.#chunks = NO_CHUNKS;
+      else this.#chunks.shift();
     }
   }
 }

@@ -1,19 +1,24 @@
-import { ProtocolError } from "./errors.js";
+import type { ByteQueue } from "./byte-queue.js";
 
 /**
- * Turns a byte stream into frames. Stateful: one instance per connection.
- * Whatever the chunk boundaries (one byte at a time included), the frames are the same.
+ * Turns bytes into frames, tokio-style: the reader owns the bytes (a {@link ByteQueue}) and asks
+ * for one frame at a time. A decoder keeps only small state between calls (where it stopped
+ * looking, a frame's announced length); whatever the chunking, the frames are the same.
+ *
+ * - `decode(buf)` takes one frame's bytes from the front of `buf` and returns the frame, or
+ *   returns undefined when `buf` holds no whole frame yet (it may have dropped bytes it will never
+ *   use, such as the rest of an over-long line). It throws ProtocolError for a bad frame: when
+ *   `recoverable`, that frame's bytes are gone and the next call goes on after them; otherwise the
+ *   stream is unusable. It throws FRAME_TOO_LARGE as soon as `buf` passes the limit, so a reader
+ *   that calls it after each chunk holds at most the limit plus one chunk.
+ * - `decodeEof(buf)` is called instead at a clean end of input (FIN): the next frame, a final
+ *   unterminated one where the framing allows it, undefined when nothing is left, or TRUNCATED.
+ *
+ * Frames are never `undefined`.
  */
 export interface Decoder<T> {
-  /**
-   * Feeds bytes and returns the frames they complete; the rest stays buffered, never more than the
-   * decoder's limit. Throws ProtocolError; when `recoverable`, push again (an empty chunk is fine).
-   */
-  push(chunk: Uint8Array): T[];
-  /** Signals end of input; returns a final unterminated frame where the framing allows one, else throws TRUNCATED. */
-  end(): T[];
-  /** Bytes currently held by the decoder (bounded by its limit). */
-  readonly bufferedBytes: number;
+  decode(buf: ByteQueue): T | undefined;
+  decodeEof(buf: ByteQueue): T | undefined;
 }
 
 /** Turns a value into the bytes of one frame. */
@@ -23,29 +28,3 @@ export interface Encoder<T> {
 
 /** A decoder and an encoder for the same frame type. */
 export interface Codec<T> extends Decoder<T>, Encoder<T> {}
-
-const EMPTY = new Uint8Array(0);
-
-/**
- * Pushes `chunk` and returns, in stream order, every frame and every recoverable error (as a
- * ProtocolError item) — so a server can answer a bad line in its place without losing the frames
- * around it. Unrecoverable errors are thrown.
- * @example for (const item of decodeChunk(decoder, chunk)) item instanceof ProtocolError ? reply(item.message) : handle(item);
- */
-export function decodeChunk<T>(decoder: Decoder<T>, chunk: Uint8Array): Array<T | ProtocolError> {
-  const out: Array<T | ProtocolError> = [];
-  let input = chunk;
-  // Each recoverable error consumes at least one byte of the chunk, so this ends.
-  for (let i = 0; i <= chunk.length + 1; i++) {
-    try {
-      for (const frame of decoder.push(input)) out.push(frame);
-      return out;
-    } catch (err) {
-      if (!(err instanceof ProtocolError) || !err.recoverable) throw err;
-      for (const frame of err.frames as T[]) out.push(frame);
-      out.push(err);
-      input = EMPTY;
-    }
-  }
-  throw new ProtocolError("DECODER_FAILED", "decoder made no progress after a recoverable error");
-}

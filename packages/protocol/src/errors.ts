@@ -10,15 +10,13 @@ export type ProtocolErrorCode =
   | "INVALID_OPTION"
   | "DECODER_FAILED";
 
-/** Options for a ProtocolError: whether the stream can go on after it, and the frames decoded before it. */
+/** Options for a ProtocolError: whether the stream can go on after it. */
 export interface ProtocolErrorOptions extends NetlabErrorOptions {
   /**
-   * True when the decoder skipped the bad frame and can keep decoding: push more bytes
-   * (an empty chunk is fine) to get the frames after it. False means the stream is unusable.
+   * True when the decoder dropped the bad frame's bytes and can keep decoding: call `decode` again
+   * for the frames after it. False means the stream is unusable.
    */
   recoverable?: boolean;
-  /** Frames that decoded cleanly in the same `push` before the error. */
-  frames?: unknown[];
 }
 
 /**
@@ -27,12 +25,10 @@ export interface ProtocolErrorOptions extends NetlabErrorOptions {
  */
 export class ProtocolError extends NetlabError<ProtocolErrorCode> {
   readonly recoverable: boolean;
-  readonly frames: unknown[];
 
   constructor(code: ProtocolErrorCode, message: string, options: ProtocolErrorOptions = {}) {
     super(code, message, options);
     this.recoverable = options.recoverable ?? false;
-    this.frames = options.frames ?? [];
   }
 }
 

@@ -1,5 +1,5 @@
 export { ByteQueue } from "./byte-queue.js";
-export { type Codec, type Decoder, decodeChunk, type Encoder } from "./codec.js";
+export type { Codec, Decoder, Encoder } from "./codec.js";
 export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorOptions } from "./errors.js";
 export {
   formatIssues,

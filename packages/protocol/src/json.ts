@@ -43,11 +43,8 @@ export function json<T>(validate: Validator<T>, opts: JsonOptions = {}): Codec<T
     return check(value);
   });
   return {
-    push: (chunk) => decoder.push(chunk),
-    end: () => decoder.end(),
-    get bufferedBytes() {
-      return decoder.bufferedBytes;
-    },
+    decode: (buf) => decoder.decode(buf),
+    decodeEof: (buf) => decoder.decodeEof(buf),
     encode: (value: T) => framing.encode(JSON.stringify(value)),
   };
 }

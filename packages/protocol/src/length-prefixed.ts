@@ -1,5 +1,5 @@
 import { withDefaults } from "@netlab/core";
-import { ByteQueue } from "./byte-queue.js";
+import type { ByteQueue } from "./byte-queue.js";
 import type { Codec } from "./codec.js";
 import { ProtocolError, requireInt } from "./errors.js";
 
@@ -16,8 +16,9 @@ const MAX_U32 = 0xffff_ffff;
 
 /**
  * Frames as a u32 big-endian length then that many payload bytes. The length is checked before the
- * body is buffered, so a hostile prefix costs 4 bytes; a frame over the limit is unrecoverable
- * (the stream cannot be trusted after it). Frames may share memory with the pushed chunks.
+ * body is waited for, so a hostile prefix costs 4 bytes (and the chunk it came in); a frame over
+ * the limit is unrecoverable (the stream cannot be trusted after it). Frames may share memory with
+ * the chunks they arrived in.
  * @example const codec = lengthPrefixed(); socket.write(codec.encode(payload));
  */
 export function lengthPrefixed(opts: Partial<LengthPrefixedOptions> = {}): Codec<Uint8Array> {
@@ -26,58 +27,53 @@ export function lengthPrefixed(opts: Partial<LengthPrefixedOptions> = {}): Codec
   return new LengthPrefixedCodec(o.maxFrameBytes);
 }
 
-type State = { kind: "header" } | { kind: "body"; size: number } | { kind: "failed" };
+/** Body bytes of the frame being read, or -1 while reading a length (no length state kept otherwise). */
+const HEADER = -1;
+/** An over-long length was seen: the stream cannot be trusted after it. */
+const FAILED = -2;
 
 class LengthPrefixedCodec implements Codec<Uint8Array> {
   readonly #max: number;
-  readonly #buf = new ByteQueue();
-  #state: State = { kind: "header" };
+  #body = HEADER;
 
   constructor(max: number) {
     this.#max = max;
   }
 
-  get bufferedBytes(): number {
-    return this.#buf.size;
-  }
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    if (this.#state.kind === "failed") {
+  decode(buf: ByteQueue): Uint8Array | undefined {
+    if (this.#body === FAILED) {
       throw new ProtocolError("DECODER_FAILED", "the stream already failed; close the connection");
     }
-    this.#buf.append(chunk);
-    const frames: Uint8Array[] = [];
-    for (;;) {
-      if (this.#state.kind === "header") {
-        if (this.#buf.size < 4) return frames;
-        const size = this.#buf.takeUint32BE();
-        if (size > this.#max) {
-          this.#state = { kind: "failed" };
-          this.#buf.clear();
-          throw new ProtocolError(
-            "FRAME_TOO_LARGE",
-            `frame of ${size} bytes exceeds maxFrameBytes (${this.#max})`,
-            { frames, hint: "raise maxFrameBytes, or check that both sides speak the same protocol" },
-          );
-        }
-        this.#state = { kind: "body", size };
+    if (this.#body === HEADER) {
+      if (buf.size < 4) return undefined;
+      const size = buf.takeUint32BE();
+      if (size > this.#max) {
+        this.#body = FAILED;
+        buf.clear();
+        throw new ProtocolError(
+          "FRAME_TOO_LARGE",
+          `frame of ${size} bytes exceeds maxFrameBytes (${this.#max})`,
+          {
+            hint: "raise maxFrameBytes, or check that both sides speak the same protocol",
+          },
+        );
       }
-      if (this.#state.kind !== "body" || this.#buf.size < this.#state.size) return frames;
-      frames.push(this.#buf.take(this.#state.size));
-      this.#state = { kind: "header" };
+      this.#body = size;
     }
+    if (buf.size < this.#body) return undefined;
+    const frame = buf.take(this.#body);
+    this.#body = HEADER;
+    return frame;
   }
 
-  end(): Uint8Array[] {
-    if (this.#state.kind === "body" || this.#buf.size > 0) {
-      const expected =
-        this.#state.kind === "body" ? `${this.#state.size} bytes of payload` : "a 4-byte length";
-      const got = this.#buf.size;
-      this.#buf.clear();
-      this.#state = { kind: "header" };
-      throw new ProtocolError("TRUNCATED", `stream ended mid-frame: expected ${expected}, got ${got} bytes`);
-    }
-    return [];
+  decodeEof(buf: ByteQueue): Uint8Array | undefined {
+    const frame = this.decode(buf);
+    if (frame !== undefined || (this.#body === HEADER && buf.size === 0)) return frame;
+    const expected = this.#body === HEADER ? "a 4-byte length" : `${this.#body} bytes of payload`;
+    const got = buf.size;
+    buf.clear();
+    this.#body = HEADER;
+    throw new ProtocolError("TRUNCATED", `stream ended mid-frame: expected ${expected}, got ${got} bytes`);
   }
 
   encode(payload: Uint8Array): Uint8Array {

@@ -1,4 +1,5 @@
 import { withDefaults } from "@netlab/core";
+import type { ByteQueue } from "./byte-queue.js";
 import type { Codec } from "./codec.js";
 import { ProtocolError, requirePositiveInt } from "./errors.js";
 
@@ -15,8 +16,6 @@ export const LINE_DEFAULTS: Readonly<LineOptions> = { maxLineBytes: 64 * 1024, c
 
 const LF = 0x0a;
 const CR = 0x0d;
-const EMPTY = new Uint8Array(0);
-const NO_PARTS: Uint8Array[] = [];
 // Shared by every codec: whole lines are decoded in one call (never `stream: true`), so neither
 // holds state between calls, and a connection does not pay for its own.
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -24,9 +23,10 @@ const ENCODER = new TextEncoder();
 
 /**
  * UTF-8 text lines ending in LF or CRLF. An over-long line fails with FRAME_TOO_LARGE as soon as the
- * limit is passed (never buffering more than `maxLineBytes + 1`) and is skipped through its newline;
- * a line that is not UTF-8 fails with INVALID_UTF8. Both are recoverable: the next line decodes.
- * @example const codec = lines({ maxLineBytes: 1024 }); codec.push(bytes) // → ["hello"]
+ * queue passes the limit (so a reader holds at most `maxLineBytes + 1` plus one chunk) and is
+ * dropped through its newline; a line that is not UTF-8 fails with INVALID_UTF8. Both are
+ * recoverable: the next line decodes. At a clean end, a last line without a newline is a line.
+ * @example const codec = lines({ maxLineBytes: 1024 }); codec.decode(queue) // → "hello"
  */
 export function lines(opts: Partial<LineOptions> = {}): Codec<string> {
   const o = withDefaults(LINE_DEFAULTS, opts);
@@ -37,92 +37,76 @@ export function lines(opts: Partial<LineOptions> = {}): Codec<string> {
 class LineCodec implements Codec<string> {
   readonly #max: number;
   readonly #ending: string;
-  /** A line's bytes so far, when it came in several chunks; most lines never need the array. */
-  #parts: Uint8Array[] = NO_PARTS;
-  #size = 0;
+  /** Bytes at the front of the queue already searched for LF: a line in many chunks is scanned once. */
+  #scanned = 0;
   /** Inside an over-long line that was already reported: drop bytes through the next LF. */
-  #discarding = false;
-  /** Bytes after a recoverable error, decoded on the next push. */
-  #pending: Uint8Array = EMPTY;
+  #isDiscarding = false;
 
   constructor(o: LineOptions) {
     this.#max = o.maxLineBytes;
     this.#ending = o.crlf ? "\r\n" : "\n";
   }
 
-  get bufferedBytes(): number {
-    return this.#size + this.#pending.length;
-  }
-
-  push(input: Uint8Array): string[] {
-    const chunk = this.#takePending(input);
-    const frames: string[] = [];
-    let start = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(LF, start);
+  decode(buf: ByteQueue): string | undefined {
+    for (;;) {
+      const nl = buf.indexOf(LF, this.#scanned);
       if (nl === -1) {
-        const rest = chunk.subarray(start);
-        if (this.#discarding) return frames;
+        if (this.#isDiscarding) {
+          buf.clear();
+          this.#scanned = 0;
+          return undefined;
+        }
         // +1 leaves room for the CR of a CRLF line that is exactly at the limit.
-        if (this.#size + rest.length > this.#max + 1) {
-          const seen = this.#size + rest.length;
-          this.#reset();
-          this.#discarding = true;
-          throw this.#tooLarge(seen, frames, "at least ");
+        if (buf.size > this.#max + 1) {
+          const seen = buf.size;
+          buf.clear();
+          this.#scanned = 0;
+          this.#isDiscarding = true;
+          throw this.#tooLarge(seen, "at least ");
         }
-        if (this.#parts === NO_PARTS) this.#parts = [rest];
-        else this.#parts.push(rest);
-        this.#size += rest.length;
-        return frames;
+        this.#scanned = buf.size;
+        return undefined;
       }
-      if (start === 0 && nl === chunk.length - 1) {
-        const line = this.#wholeChunkLine(chunk);
-        if (line !== undefined) {
-          frames.push(line);
-          return frames;
-        }
-      }
-      const piece = chunk.subarray(start, nl);
-      start = nl + 1;
-      if (this.#discarding) {
-        this.#discarding = false;
+      this.#scanned = 0;
+      if (this.#isDiscarding) {
+        buf.discard(nl + 1);
+        this.#isDiscarding = false;
         continue;
       }
-      const line = this.#join(piece);
-      if (line.length > this.#max) {
-        this.#pending = chunk.subarray(start);
-        throw this.#tooLarge(line.length, frames, "");
+      const endingBytes = nl > 0 && buf.byteAt(nl - 1) === CR ? 2 : 1;
+      const size = nl + 1 - endingBytes;
+      if (size > this.#max) {
+        buf.discard(nl + 1);
+        throw this.#tooLarge(size, "");
       }
-      try {
-        frames.push(UTF8.decode(line));
-      } catch (cause) {
-        this.#pending = chunk.subarray(start);
-        throw new ProtocolError("INVALID_UTF8", "line is not valid UTF-8", {
-          recoverable: true,
-          frames,
-          cause,
-          hint: "send text encoded as UTF-8",
-        });
-      }
+      // Decoded with its ending, which is then cut from the string: for the common line that is a
+      // whole chunk, take() returns the chunk itself and no view is made.
+      return this.#text(buf.take(nl + 1), endingBytes, "line is not valid UTF-8");
     }
-    return frames;
   }
 
-  end(): string[] {
-    const rest = this.#pending;
-    this.#pending = EMPTY;
-    const frames = rest.length > 0 ? this.push(rest) : [];
-    if (this.#discarding || this.#size === 0) {
-      this.#reset();
-      return frames;
-    }
-    const line = this.#join(EMPTY);
+  decodeEof(buf: ByteQueue): string | undefined {
+    const line = this.decode(buf);
+    if (line !== undefined || buf.size === 0) return line;
+    this.#scanned = 0;
+    const bytes = buf.takeAll();
+    const endingBytes = bytes[bytes.length - 1] === CR ? 1 : 0;
+    if (bytes.length - endingBytes > this.#max) throw this.#tooLarge(bytes.length - endingBytes, "");
+    return this.#text(bytes, endingBytes, "last line is not valid UTF-8");
+  }
+
+  #text(bytes: Uint8Array, endingBytes: number, what: string): string {
+    let text: string;
     try {
-      frames.push(UTF8.decode(line));
+      text = UTF8.decode(bytes);
     } catch (cause) {
-      throw new ProtocolError("INVALID_UTF8", "last line is not valid UTF-8", { frames, cause });
+      throw new ProtocolError("INVALID_UTF8", what, {
+        recoverable: true,
+        cause,
+        hint: "send text encoded as UTF-8",
+      });
     }
-    return frames;
+    return endingBytes === 0 ? text : text.slice(0, text.length - endingBytes);
   }
 
   encode(line: string): Uint8Array {
@@ -139,64 +123,11 @@ class LineCodec implements Codec<string> {
     return bytes;
   }
 
-  /**
-   * The common case, a chunk that is exactly one line: decoded with its ending, which is then cut
-   * from the string (cheaper than a view of the bytes without it). Undefined when that does not
-   * apply or the line is bad, for the general path to handle and report.
-   */
-  #wholeChunkLine(chunk: Uint8Array): string | undefined {
-    if (this.#size > 0 || this.#discarding) return undefined;
-    const nl = chunk.length - 1;
-    const endingBytes = nl > 0 && chunk[nl - 1] === CR ? 2 : 1;
-    if (chunk.length - endingBytes > this.#max) return undefined;
-    let text: string;
-    try {
-      text = UTF8.decode(chunk);
-    } catch {
-      return undefined;
-    }
-    return text.slice(0, text.length - endingBytes);
-  }
-
-  #takePending(input: Uint8Array): Uint8Array {
-    const pending = this.#pending;
-    if (pending.length === 0) return input;
-    this.#pending = EMPTY;
-    if (input.length === 0) return pending;
-    const joined = new Uint8Array(pending.length + input.length);
-    joined.set(pending);
-    joined.set(input, pending.length);
-    return joined;
-  }
-
-  /** Buffered parts + `tail`, without the line ending's CR; resets the buffer. */
-  #join(tail: Uint8Array): Uint8Array {
-    let line: Uint8Array;
-    if (this.#parts.length === 0) {
-      line = tail;
-    } else {
-      line = new Uint8Array(this.#size + tail.length);
-      let at = 0;
-      for (const part of this.#parts) {
-        line.set(part, at);
-        at += part.length;
-      }
-      line.set(tail, at);
-    }
-    this.#reset();
-    return line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, line.length - 1) : line;
-  }
-
-  #reset(): void {
-    this.#parts = NO_PARTS;
-    this.#size = 0;
-  }
-
-  #tooLarge(size: number, frames: string[], prefix: string): ProtocolError {
+  #tooLarge(size: number, prefix: string): ProtocolError {
     return new ProtocolError(
       "FRAME_TOO_LARGE",
       `line of ${prefix}${size} bytes exceeds maxLineBytes (${this.#max}); it was dropped`,
-      { recoverable: true, frames, hint: "send shorter lines" },
+      { recoverable: true, hint: "send shorter lines" },
     );
   }
 }

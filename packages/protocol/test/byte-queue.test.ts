@@ -20,6 +20,24 @@ describe("ByteQueue", () => {
     expect(q.takeUint32BE()).toBe(0x12345678);
   });
 
+  it("finds a byte and reads one across chunks, after a partial take, as one array would", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 8 }),
+        fc.nat(),
+        fc.nat(),
+        (chunks, skip, from) => {
+          const q = new ByteQueue();
+          for (const c of chunks) q.append(c);
+          const all = Buffer.concat(chunks).subarray(Math.min(skip % 5, q.size));
+          q.take(Math.min(skip % 5, q.size));
+          for (const byte of [0, 1, 7]) expect(q.indexOf(byte, from % 40)).toBe(all.indexOf(byte, from % 40));
+          for (let i = 0; i < all.length; i++) expect(q.byteAt(i)).toBe(all[i]);
+        },
+      ),
+    );
+  });
+
   it("refuses to take more than it holds", () => {
     expect(() => new ByteQueue().take(1)).toThrow(RangeError);
   });

@@ -1,17 +1,39 @@
-import { type Decoder, decodeChunk, ProtocolError } from "../src/index.js";
+import { ByteQueue, type Decoder, ProtocolError } from "../src/index.js";
 
 /** What a decoder produced for a stream: frames and recoverable error codes, in order. */
 export type Outcome<T> = Array<{ frame: T } | { error: string }>;
 
-/** Feeds `chunks` to `decoder` (then `end()`), recording frames and recoverable errors in order. */
-export function feed<T>(decoder: Decoder<T>, chunks: Uint8Array[], { end = true } = {}): Outcome<T> {
-  const out: Outcome<T> = [];
-  for (const chunk of chunks) {
-    for (const item of decodeChunk(decoder, chunk)) {
-      out.push(item instanceof ProtocolError ? { error: item.code } : { frame: item });
+/**
+ * Appends `chunk` to `queue` and decodes every frame it completes, as a reader does: recoverable
+ * errors are recorded in their place, unrecoverable ones thrown.
+ */
+export function decodeAll<T>(
+  decoder: Decoder<T>,
+  queue: ByteQueue,
+  chunk: Uint8Array,
+  out: Outcome<T> = [],
+): Outcome<T> {
+  queue.append(chunk);
+  for (;;) {
+    try {
+      const frame = decoder.decode(queue);
+      if (frame === undefined) return out;
+      out.push({ frame });
+    } catch (err) {
+      if (!(err instanceof ProtocolError) || !err.recoverable) throw err;
+      out.push({ error: err.code });
     }
   }
-  if (end) for (const frame of decoder.end()) out.push({ frame });
+}
+
+/** Feeds `chunks` to `decoder` over one queue (then the clean end), recording frames and recoverable errors in order. */
+export function feed<T>(decoder: Decoder<T>, chunks: Uint8Array[], { end = true } = {}): Outcome<T> {
+  const queue = new ByteQueue();
+  const out: Outcome<T> = [];
+  for (const chunk of chunks) decodeAll(decoder, queue, chunk, out);
+  if (end)
+    for (let frame = decoder.decodeEof(queue); frame !== undefined; frame = decoder.decodeEof(queue))
+      out.push({ frame });
   return out;
 }
 

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { json, ProtocolError } from "../src/index.js";
+import { ByteQueue, json, ProtocolError } from "../src/index.js";
 import { byteByByte, feed, utf8 } from "./helpers.js";
 
 const Hello = z.object({ type: z.literal("hello"), proto: z.literal(1), nick: z.string().min(1).max(32) });
@@ -21,16 +21,18 @@ describe("json()", () => {
   it("reports a message that fails validation with the field and reason, then goes on", () => {
     const decoder = json(Hello);
     const input = utf8('{"type":"hello","proto":1,"nick":""}\n{"type":"hello","proto":1,"nick":"ok"}\n');
+    const queue = new ByteQueue();
+    queue.append(input);
     let error: ProtocolError | undefined;
     try {
-      decoder.push(input);
+      decoder.decode(queue);
     } catch (err) {
       error = err as ProtocolError;
     }
     expect(error?.code).toBe("BAD_MESSAGE");
     expect(error?.recoverable).toBe(true);
     expect(error?.message).toMatch(/^bad message: nick: /);
-    expect(decoder.push(new Uint8Array(0))).toEqual([{ type: "hello", proto: 1, nick: "ok" }]);
+    expect(decoder.decode(queue)).toEqual({ type: "hello", proto: 1, nick: "ok" });
   });
 
   it("reports text that is not JSON as BAD_MESSAGE", () => {

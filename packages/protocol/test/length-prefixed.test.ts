@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LENGTH_PREFIXED_DEFAULTS, lengthPrefixed, ProtocolError } from "../src/index.js";
-import { byteByByte, concat, feed, frames, splitAt, utf8 } from "./helpers.js";
+import { ByteQueue, LENGTH_PREFIXED_DEFAULTS, lengthPrefixed, ProtocolError } from "../src/index.js";
+import { byteByByte, concat, decodeAll, feed, frames, splitAt, utf8 } from "./helpers.js";
+
+const queueOf = (...bytes: number[]) => {
+  const queue = new ByteQueue();
+  queue.append(new Uint8Array(bytes));
+  return queue;
+};
 
 const encodeAll = (payloads: Uint8Array[], max?: number) => {
   const codec = lengthPrefixed(max === undefined ? {} : { maxFrameBytes: max });
@@ -35,33 +41,35 @@ describe("lengthPrefixed()", () => {
 
   it("rejects a length one over maxFrameBytes before buffering the body, and stays failed", () => {
     const decoder = lengthPrefixed({ maxFrameBytes: 16 });
+    const queue = queueOf(0, 0, 0, 17);
     let caught: unknown;
     try {
-      decoder.push(new Uint8Array([0, 0, 0, 17]));
+      decoder.decode(queue);
     } catch (err) {
       caught = err;
     }
     expect(caught).toMatchObject({ code: "FRAME_TOO_LARGE", recoverable: false });
-    expect(decoder.bufferedBytes).toBe(0);
-    expect(() => decoder.push(new Uint8Array(1))).toThrow(
-      expect.objectContaining({ code: "DECODER_FAILED" }),
-    );
+    expect(queue.size).toBe(0);
+    queue.append(new Uint8Array(1));
+    expect(() => decoder.decode(queue)).toThrow(expect.objectContaining({ code: "DECODER_FAILED" }));
   });
 
   it("rejects a hostile 4 GiB length after reading only its 4 bytes", () => {
     const decoder = lengthPrefixed();
-    expect(() => decoder.push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))).toThrow(
+    expect(() => decoder.decode(queueOf(0xff, 0xff, 0xff, 0xff, 1, 2, 3))).toThrow(
       expect.objectContaining({ code: "FRAME_TOO_LARGE" }),
     );
   });
 
   it("throws TRUNCATED when the stream ends mid-header or mid-body", () => {
     const mid = lengthPrefixed();
-    mid.push(new Uint8Array([0, 0]));
-    expect(() => mid.end()).toThrow(expect.objectContaining({ code: "TRUNCATED" }));
+    const midQueue = queueOf(0, 0);
+    expect(mid.decode(midQueue)).toBeUndefined();
+    expect(() => mid.decodeEof(midQueue)).toThrow(expect.objectContaining({ code: "TRUNCATED" }));
     const body = lengthPrefixed();
-    body.push(new Uint8Array([0, 0, 0, 3, 1]));
-    expect(() => body.end()).toThrow(expect.objectContaining({ code: "TRUNCATED" }));
+    const bodyQueue = queueOf(0, 0, 0, 3, 1);
+    expect(body.decode(bodyQueue)).toBeUndefined();
+    expect(() => body.decodeEof(bodyQueue)).toThrow(expect.objectContaining({ code: "TRUNCATED" }));
   });
 
   it("refuses to encode a payload over the limit", () => {
@@ -130,14 +138,15 @@ describe("lengthPrefixed()", () => {
             const ok = payloads.filter((p) => p.length <= max);
             const bytes = encodeAll(ok, max);
             const decoder = lengthPrefixed({ maxFrameBytes: max });
+            const queue = new ByteQueue();
             let peak = 0;
             for (const chunk of splitAt(
               bytes,
               cuts.map((c) => c % (bytes.length + 1)),
             )) {
-              // Chunks are small here, so "held" is bounded by limit + header + one chunk.
-              decoder.push(chunk);
-              peak = Math.max(peak, decoder.bufferedBytes - chunk.length);
+              // What the reader holds between chunks: less than one frame and its header.
+              decodeAll(decoder, queue, chunk);
+              peak = Math.max(peak, queue.size);
             }
             expect(peak).toBeLessThanOrEqual(max + 4);
           },
@@ -151,12 +160,13 @@ describe("lengthPrefixed()", () => {
     const codec = lengthPrefixed({ maxFrameBytes: max });
     const frame = codec.encode(new Uint8Array(max).fill(1));
     const decoder = lengthPrefixed({ maxFrameBytes: max });
+    const queue = new ByteQueue();
     let count = 0;
     let peak = 0;
     for (let i = 0; i < 100; i++) {
       for (let at = 0; at < frame.length; at += 333) {
-        count += decoder.push(frame.subarray(at, at + 333)).length;
-        peak = Math.max(peak, decoder.bufferedBytes);
+        count += decodeAll(decoder, queue, frame.subarray(at, at + 333)).length;
+        peak = Math.max(peak, queue.size);
       }
     }
     expect(count).toBe(100);

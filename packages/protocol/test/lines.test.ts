@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LINE_DEFAULTS, lines, ProtocolError } from "../src/index.js";
-import { byteByByte, concat, feed, frames, splitAt, utf8 } from "./helpers.js";
+import { ByteQueue, LINE_DEFAULTS, lines, ProtocolError } from "../src/index.js";
+import { byteByByte, concat, decodeAll, feed, frames, splitAt, utf8 } from "./helpers.js";
 
 describe("lines()", () => {
   it("decodes LF and CRLF lines from one chunk", () => {
@@ -66,10 +66,12 @@ describe("lines()", () => {
 
   it("fails as soon as the limit is passed, before any newline arrives", () => {
     const decoder = lines({ maxLineBytes: 4 });
-    expect(decoder.push(utf8("abcd"))).toEqual([]);
-    expect(() => decoder.push(utf8("ef"))).toThrow(ProtocolError);
-    expect(decoder.bufferedBytes).toBe(0);
-    expect(decoder.push(utf8("still the same line\nnext\n"))).toEqual(["next"]);
+    const queue = new ByteQueue();
+    expect(decodeAll(decoder, queue, utf8("abcd"))).toEqual([]);
+    queue.append(utf8("ef"));
+    expect(() => decoder.decode(queue)).toThrow(ProtocolError);
+    expect(queue.size).toBe(0);
+    expect(decodeAll(decoder, queue, utf8("still the same line\nnext\n"))).toEqual(frames("next"));
   });
 
   it("encodes with LF, or CRLF when asked", () => {
@@ -158,22 +160,13 @@ describe("lines()", () => {
           fc.array(fc.uint8Array({ minLength: 1, maxLength: 50 }), { minLength: 1, maxLength: 60 }),
           (max, chunks) => {
             const decoder = lines({ maxLineBytes: max });
-            let peak = 0;
+            const queue = new ByteQueue();
             for (const chunk of chunks) {
-              try {
-                decoder.push(chunk);
-              } catch {
-                // recoverable errors leave the rest of the chunk pending; drain it
-                for (let i = 0; i < chunk.length + 1; i++) {
-                  try {
-                    decoder.push(new Uint8Array(0));
-                    break;
-                  } catch {}
-                }
-              }
-              peak = Math.max(peak, decoder.bufferedBytes);
+              decodeAll(decoder, queue, chunk);
+              // Held between chunks (so at most this plus one chunk while one is decoded): never
+              // more than the limit, +1 for a CR.
+              expect(queue.size).toBeLessThanOrEqual(max + 1);
             }
-            expect(peak).toBeLessThanOrEqual(max + 1);
           },
         ),
       );
@@ -183,20 +176,19 @@ describe("lines()", () => {
   it("holds at most one limit while 100 × limit bytes without a newline stream through", () => {
     const max = 1024;
     const decoder = lines({ maxLineBytes: max });
+    const queue = new ByteQueue();
     const chunk = new Uint8Array(97).fill(0x61);
     let errors = 0;
     let peak = 0;
     for (let sent = 0; sent < 100 * max; sent += chunk.length) {
-      try {
-        decoder.push(chunk);
-      } catch (err) {
-        expect((err as ProtocolError).code).toBe("FRAME_TOO_LARGE");
+      for (const item of decodeAll(decoder, queue, chunk)) {
+        expect(item).toEqual({ error: "FRAME_TOO_LARGE" });
         errors++;
       }
-      peak = Math.max(peak, decoder.bufferedBytes);
+      peak = Math.max(peak, queue.size);
     }
     expect(errors).toBe(1);
     expect(peak).toBeLessThanOrEqual(max + 1);
-    expect(decoder.push(utf8("\nafter\n"))).toEqual(["after"]);
+    expect(decodeAll(decoder, queue, utf8("\nafter\n"))).toEqual(frames("after"));
   });
 });

@@ -19,6 +19,14 @@ export {
   ForkingUnixStreamServer,
 } from "./forking.js";
 export {
+  FramedReader,
+  type FramedReaderHooks,
+  type FramedReaderOptions,
+  READ_HIGH_WATER_BYTES,
+  type ReaderState,
+  type StreamReader,
+} from "./framed-reader.js";
+export {
   type Mixed,
   ThreadingMixIn,
   type ThreadingPolicy,
@@ -27,7 +35,7 @@ export {
   ThreadingUnixDatagramServer,
   ThreadingUnixStreamServer,
 } from "./mixins.js";
-export { type StreamReader, StreamRequestHandler } from "./stream-handler.js";
+export { StreamRequestHandler } from "./stream-handler.js";
 export { TCPServer, UnixStreamServer } from "./tcp-server.js";
 export {
   type ConnectionInfo,

@@ -1,4 +1,4 @@
-import { type Decoder, formatIssues, lengthPrefixed, mapDecoder } from "@netlab/protocol";
+import { type Decoder, formatIssues, lengthPrefixed, mapDecoder, ProtocolError } from "@netlab/protocol";
 import { z } from "zod";
 import { TransferError } from "./errors.js";
 
@@ -127,7 +127,24 @@ export function parseHeader(payload: Uint8Array): Header {
   return result.data;
 }
 
-/** A decoder of length-prefixed header frames into validated headers (for a StreamRequestHandler). */
+/** A decoder of length-prefixed header frames into validated headers (what both wires read with). */
 export function headerDecoder(): Decoder<Header> {
   return mapDecoder(lengthPrefixed({ maxFrameBytes: MAX_HEADER_BYTES }), parseHeader);
+}
+
+/**
+ * What a header read throws, as a TransferError: a header cut short by the end of the stream is a
+ * lost connection, any other framing error (a length over MAX_HEADER_BYTES) a bad request.
+ */
+export function headerError(err: unknown): unknown {
+  if (!(err instanceof ProtocolError)) return err;
+  if (err.code === "TRUNCATED") {
+    return new TransferError("CONNECTION_LOST", "connection closed in the middle of a header", {
+      cause: err,
+    });
+  }
+  return new TransferError("BAD_REQUEST", `bad header: ${err.message}`, {
+    cause: err,
+    hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
+  });
 }

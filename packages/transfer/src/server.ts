@@ -1,9 +1,11 @@
 import { requirePositiveInt, withDefaults } from "@netlab/core";
+import type { Decoder, ProtocolError } from "@netlab/protocol";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
-import { encodeHeader, type Header, type HeaderInput, MAX_HEADER_BYTES, parseHeader } from "./header.js";
+import { encodeHeader, type Header, type HeaderInput, headerDecoder, headerError } from "./header.js";
 import { ServedRoot } from "./root.js";
 import {
+  refuseHeader,
   type ServerTransfer,
   type ServerTransferError,
   type SessionContext,
@@ -118,21 +120,51 @@ export class FileServer extends TCPServer {
   }
 }
 
-/** One connection of a {@link FileServer}: a loop of requests over the handler's raw reads. */
-export class TransferHandler extends StreamRequestHandler<Uint8Array, FileServer> {
+/**
+ * One connection of a {@link FileServer}: a loop of requests, headers read as frames of `rfile`
+ * (the header decoder) and file data as its raw chunks. A header's deadline is the handler's frame
+ * timeout: it starts with the header's first byte (waiting between requests is idle time).
+ */
+export class TransferHandler extends StreamRequestHandler<Header, FileServer> {
+  #wire: HandlerWire | undefined;
+
   override async setup(): Promise<void> {
     const ctx = this.server.context;
     if (ctx === undefined) return;
+    this.frameTimeout = ctx.headerTimeoutMs;
     // Node's socket timeout sees traffic both ways: a download to a quiet client is not idle.
     if (Number.isFinite(ctx.idleTimeoutMs)) {
       this.request.setTimeout(ctx.idleTimeoutMs, () => this.request.destroy());
     }
   }
 
+  protected override createDecoder(): Decoder<Header> {
+    return headerDecoder();
+  }
+
+  /** A bad header fails the read that wanted it: the session answers with an `error` header. */
+  protected override onProtocolError(err: ProtocolError): never {
+    throw headerError(err);
+  }
+
+  /** A header that dribbles in past --header-timeout: say so (event and `error` header), then the connection closes. */
+  protected override async onFrameTimeout(): Promise<void> {
+    const ctx = this.server.context;
+    if (ctx === undefined || this.#wire === undefined) return;
+    const seconds = this.frameTimeout / 1000;
+    const error = new TransferError(
+      "BAD_REQUEST",
+      `request header not complete within ${seconds} s; closing`,
+      {
+        hint: "send each header at once (see docs/PROTOCOL.md)",
+      },
+    );
+    await refuseHeader(this.#wire, ctx, this.#peer(), error);
+  }
+
   override async handle(): Promise<void> {
     const ctx = this.server.context;
     if (ctx === undefined) return;
-    const peer = `${this.clientAddress.address}:${this.clientAddress.port}`;
     // On shutdown reads end at once, but a download blocked on a client that does not read would
     // wait for drainTimeoutMs: cut it after a short grace (an upload keeps what it received).
     let cut: NodeJS.Timeout | undefined;
@@ -144,74 +176,34 @@ export class TransferHandler extends StreamRequestHandler<Uint8Array, FileServer
     const shutdown = this.signal;
     if (shutdown.aborted) onShutdown();
     else shutdown.addEventListener("abort", onShutdown, { once: true });
+    this.#wire = new HandlerWire(this);
     try {
-      await serveConnection(new HandlerWire(this, ctx.headerTimeoutMs), ctx, peer, this.signal);
+      await serveConnection(this.#wire, ctx, this.#peer(), this.signal);
     } finally {
       shutdown.removeEventListener("abort", onShutdown);
       clearTimeout(cut);
     }
   }
+
+  #peer(): string {
+    return `${this.clientAddress.address}:${this.clientAddress.port}`;
+  }
 }
 
-/**
- * The transfer {@link Wire} over a handler's `rfile`/`wfile`. Headers are read as exact byte
- * counts and file data as raw chunks, so the handler's frame decoder is never involved; a chunk
- * that runs past the end of a file's bytes is split and the rest kept for the next read.
- */
+/** The transfer {@link Wire} over a handler's `rfile` (headers as frames, data as raw chunks) and `wfile`. */
 class HandlerWire implements Wire {
   readonly #h: TransferHandler;
-  readonly #headerTimeoutMs: number;
-  #rest: Uint8Array | undefined;
 
-  constructor(handler: TransferHandler, headerTimeoutMs: number) {
+  constructor(handler: TransferHandler) {
     this.#h = handler;
-    this.#headerTimeoutMs = headerTimeoutMs;
   }
 
-  /** The next header; its deadline starts with its first byte (waiting between requests is idle time). */
-  async readHeader(): Promise<Header | undefined> {
-    const first = await this.readChunk(4);
-    if (first === undefined) return undefined;
-    const rest = this.#restOfHeader(first);
-    if (!Number.isFinite(this.#headerTimeoutMs)) return rest;
-    // The losing read is left parked; it ends when the connection closes, and must not be reported.
-    rest.catch(() => {});
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const seconds = this.#headerTimeoutMs / 1000;
-        reject(
-          new TransferError("BAD_REQUEST", `request header not complete within ${seconds} s; closing`, {
-            hint: "send each header at once (see docs/PROTOCOL.md)",
-          }),
-        );
-      }, this.#headerTimeoutMs);
-    });
-    try {
-      return await Promise.race([rest, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+  readHeader(): Promise<Header | undefined> {
+    return this.#h.rfile.readFrame();
   }
 
-  async #restOfHeader(first: Uint8Array): Promise<Header> {
-    const head =
-      first.length === 4 ? first : concat([first, (await this.#exact(4 - first.length, false))!], 4);
-    const length = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
-    if (length > MAX_HEADER_BYTES) {
-      throw new TransferError("BAD_REQUEST", `header of ${length} bytes exceeds ${MAX_HEADER_BYTES}`, {
-        hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
-      });
-    }
-    return parseHeader((await this.#exact(length, false))!);
-  }
-
-  async readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
-    const chunk = this.#rest ?? (await this.#h.rfile.readChunk());
-    this.#rest = undefined;
-    if (chunk === undefined || chunk.length <= maxBytes) return chunk;
-    this.#rest = chunk.subarray(maxBytes);
-    return chunk.subarray(0, maxBytes);
+  readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
+    return this.#h.rfile.readChunk(maxBytes);
   }
 
   write(data: Uint8Array): Promise<void> {
@@ -233,33 +225,6 @@ class HandlerWire implements Wire {
   destroy(): void {
     this.#h.request.destroy();
   }
-
-  /** Exactly `n` bytes; undefined if the stream ends cleanly before any (when allowed). */
-  async #exact(n: number, cleanEndOk: boolean): Promise<Uint8Array | undefined> {
-    const parts: Uint8Array[] = [];
-    let have = 0;
-    // Each turn takes ≥ 1 byte or ends.
-    while (have < n) {
-      const chunk = await this.readChunk(n - have);
-      if (chunk === undefined) {
-        if (cleanEndOk && have === 0) return undefined;
-        throw new TransferError("CONNECTION_LOST", `connection closed in the middle of a header`);
-      }
-      parts.push(chunk);
-      have += chunk.length;
-    }
-    return parts.length === 1 ? parts[0]! : concat(parts, n);
-  }
-}
-
-function concat(parts: Uint8Array[], n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 export type { ServerTransfer, ServerTransferError };

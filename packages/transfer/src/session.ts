@@ -76,15 +76,7 @@ export async function serveConnection(
       header = await wire.readHeader();
     } catch (err) {
       const error = asTransferError(err);
-      if (error.code !== "CONNECTION_LOST") {
-        ctx.events.emit("transferError", {
-          op: "?",
-          name: undefined,
-          error,
-          peer,
-        } satisfies ServerTransferError);
-        await wire.writeHeader(errorHeader(error)).catch(() => {});
-      }
+      if (error.code !== "CONNECTION_LOST") await refuseHeader(wire, ctx, peer, error);
       return;
     }
     if (header === undefined || signal?.aborted) return;
@@ -116,6 +108,17 @@ export async function serveConnection(
       if (state.inBody || error.code === "BAD_REQUEST") return;
     }
   }
+}
+
+/** Reports a header that could not be read (the event, and an `error` header to the peer); the connection then ends. */
+export async function refuseHeader(
+  wire: Wire,
+  ctx: SessionContext,
+  peer: string,
+  error: TransferError,
+): Promise<void> {
+  ctx.events.emit("transferError", { op: "?", name: undefined, error, peer } satisfies ServerTransferError);
+  await wire.writeHeader(errorHeader(error)).catch(() => {});
 }
 
 /** Longest error message or hint the server sends, in characters: one short line each. */

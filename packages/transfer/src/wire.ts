@@ -1,6 +1,8 @@
 import type { Socket } from "node:net";
+import type { ByteQueue, Decoder } from "@netlab/protocol";
+import { FramedReader } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
-import { encodeHeader, type Header, type HeaderInput, MAX_HEADER_BYTES, parseHeader } from "./header.js";
+import { encodeHeader, type Header, type HeaderInput, headerDecoder, headerError } from "./header.js";
 
 /**
  * What a transfer session needs from a connection: headers, raw chunks, and writes that wait for
@@ -52,21 +54,17 @@ export const WIRE_DEFAULTS = {
 } as const;
 
 /**
- * A {@link Wire} over a connected net.Socket. Incoming chunks are queued as they arrive (never
- * joined, except across a header boundary) and the socket is paused while more than
- * `maxBufferedBytes` wait, so memory stays bounded whatever the file size.
+ * A {@link Wire} over a connected net.Socket: headers and raw chunks come from one FramedReader
+ * (the header decoder), which pauses the socket while `maxBufferedBytes` wait unread, so memory
+ * stays bounded whatever the file size. This class adds the transfer's stall clock and abort.
  * @example const wire = new SocketWire(await connect({ port })); await wire.writeHeader({ op: "list", v: 1 });
  */
 export class SocketWire implements Wire {
   readonly #socket: Socket;
-  readonly #maxBuffered: number;
+  readonly #reader: FramedReader<Header>;
   readonly #peer: string;
-  #chunks: Uint8Array[] = [];
-  #size = 0;
-  #ended = false;
   #error: Error | undefined;
   readonly #isResetAnEnd: boolean;
-  #wake: (() => void) | undefined;
   readonly #stallTimeoutMs: number;
   /** Reads and writes now waiting on the peer; the stall clock runs only while this is above 0. */
   #waiting = 0;
@@ -76,10 +74,15 @@ export class SocketWire implements Wire {
 
   constructor(socket: Socket, options: SocketWireOptions = {}) {
     this.#socket = socket;
-    this.#maxBuffered = options.maxBufferedBytes ?? WIRE_DEFAULTS.maxBufferedBytes;
     this.#peer = options.peer ?? "the peer";
     this.#isResetAnEnd = options.isResetAnEnd ?? false;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? WIRE_DEFAULTS.stallTimeoutMs;
+    this.#reader = new FramedReader(socket, refusalAware(headerDecoder()), {
+      highWaterBytes: options.maxBufferedBytes ?? WIRE_DEFAULTS.maxBufferedBytes,
+      onChunk: () => {
+        this.#movedAt = performance.now();
+      },
+    });
     const signal = options.signal;
     if (signal) {
       const onAbort = () =>
@@ -90,26 +93,10 @@ export class SocketWire implements Wire {
         socket.once("close", () => signal.removeEventListener("abort", onAbort));
       }
     }
-    socket.on("data", (chunk: Buffer) => {
-      this.#movedAt = performance.now();
-      this.#chunks.push(chunk);
-      this.#size += chunk.length;
-      if (this.#size > this.#maxBuffered) socket.pause();
-      this.#notify();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
     socket.on("error", (err) => {
       this.#error ??= err;
-      this.#notify();
     });
-    socket.on("close", () => {
-      this.#ended = true;
-      clearTimeout(this.#stallTimer);
-      this.#notify();
-    });
+    socket.on("close", () => clearTimeout(this.#stallTimer));
   }
 
   get bufferedBytes(): number {
@@ -122,46 +109,38 @@ export class SocketWire implements Wire {
   }
 
   async readHeader(): Promise<Header | undefined> {
-    if (!(await this.#fill(4, true))) return undefined;
-    const head = this.#take(4);
-    if (head[0] === 0x45 && head[1] === 0x52 && head[2] === 0x52 && head[3] === 0x20) {
-      // "ERR ": a socketserver refusal line (server full), not a header.
-      // The peer's text, cut: a "refusal" of megabytes is no refusal.
-      const rest = (Buffer.concat(this.#chunks.splice(0)).toString("utf8").split("\n")[0] ?? "").slice(
-        0,
-        200,
-      );
-      this.#size = 0;
-      throw new TransferError("CONNECTION_LOST", `the server refused the connection: ERR ${rest.trim()}`, {
-        hint: "try again later, or ask for a larger --max-clients",
-      });
+    let header: Header | undefined;
+    this.#beginWait();
+    try {
+      header = await this.#reader.readFrame();
+    } catch (err) {
+      throw this.#error instanceof TransferError ? this.#error : headerError(err);
+    } finally {
+      this.#endWait();
     }
-    const length = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
-    if (length > MAX_HEADER_BYTES) {
-      throw new TransferError(
-        "BAD_REQUEST",
-        `bad header: ${length} bytes, over the ${MAX_HEADER_BYTES}-byte limit`,
-        {
-          hint: "both sides must speak the netlab transfer protocol (see docs/PROTOCOL.md)",
-        },
-      );
-    }
-    await this.#fill(length, false);
-    return parseHeader(this.#take(length));
+    if (header === undefined) this.#checkEnd(this.#reader.bufferedBytes > 0);
+    return header;
   }
 
   async readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
-    if (!(await this.#fill(1, true))) return undefined;
-    const first = this.#chunks[0]!;
-    if (first.length <= maxBytes) {
-      this.#chunks.shift();
-      this.#size -= first.length;
-      this.#resumeIfLow();
-      return first;
+    // Only a read that will wait starts the stall clock: nothing per chunk while data streams in.
+    const willWait = this.#reader.bufferedBytes === 0;
+    if (willWait) this.#beginWait();
+    let chunk: Uint8Array | undefined;
+    try {
+      chunk = await this.#reader.readChunk(maxBytes);
+    } finally {
+      if (willWait) this.#endWait();
     }
-    this.#chunks[0] = first.subarray(maxBytes);
-    this.#size -= maxBytes;
-    return first.subarray(0, maxBytes);
+    if (chunk === undefined) this.#checkEnd(false);
+    return chunk;
+  }
+
+  /** At the end of input: why, unless it was a clean end (or a reset that counts as one) between frames. */
+  #checkEnd(isMidFrame: boolean): void {
+    const err = this.#error;
+    if (err && !(this.#isResetAnEnd && isReset(err))) throw this.#failure(err);
+    if (isMidFrame) throw this.#lost();
   }
 
   async write(data: Uint8Array): Promise<void> {
@@ -210,27 +189,6 @@ export class SocketWire implements Wire {
     this.#socket.destroy();
   }
 
-  /** Waits until `n` bytes are queued. At end of stream: false if nothing is queued and `cleanEndOk`, else CONNECTION_LOST. */
-  async #fill(n: number, cleanEndOk: boolean): Promise<boolean> {
-    while (this.#size < n) {
-      if (this.#error && !(this.#isResetAnEnd && isReset(this.#error))) throw this.#failure(this.#error);
-      if (this.#ended) {
-        if (cleanEndOk && this.#size === 0) return false;
-        throw this.#lost();
-      }
-      if (this.#socket.isPaused() && this.#size <= this.#maxBuffered) this.#socket.resume();
-      this.#beginWait();
-      try {
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-      } finally {
-        this.#endWait();
-      }
-    }
-    return true;
-  }
-
   readonly #onWritten = (err?: Error | null): void => {
     if (!err) this.#movedAt = performance.now();
   };
@@ -277,7 +235,6 @@ export class SocketWire implements Wire {
   #fail(err: TransferError): void {
     this.#error ??= err;
     clearTimeout(this.#stallTimer);
-    this.#notify();
     this.#socket.destroy();
   }
 
@@ -286,44 +243,54 @@ export class SocketWire implements Wire {
     return err instanceof TransferError ? err : this.#lost(err);
   }
 
-  /** Removes and returns `n` queued bytes (n ≤ size), joining chunks only when it must. */
-  #take(n: number): Uint8Array {
-    const first = this.#chunks[0]!;
-    let out: Uint8Array;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-    } else {
-      out = new Uint8Array(n);
-      let filled = 0;
-      while (filled < n) {
-        const chunk = this.#chunks[0]!;
-        const want = Math.min(n - filled, chunk.length);
-        out.set(chunk.subarray(0, want), filled);
-        filled += want;
-        if (want === chunk.length) this.#chunks.shift();
-        else this.#chunks[0] = chunk.subarray(want);
-      }
-    }
-    this.#size -= n;
-    this.#resumeIfLow();
-    return out;
-  }
-
-  #resumeIfLow(): void {
-    if (this.#size <= this.#maxBuffered / 2 && this.#socket.isPaused() && !this.#ended) this.#socket.resume();
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
   #lost(cause?: Error): TransferError {
     return new TransferError("CONNECTION_LOST", `connection to ${this.#peer} lost`, { cause });
   }
+}
+
+/** "ERR " at the start of a reply: a socketserver refusal line (server full), not a header. */
+const ERR = [0x45, 0x52, 0x52, 0x20];
+/** Longest refusal text kept: a "refusal" of megabytes is no refusal. */
+const MAX_REFUSAL_CHARS = 200;
+
+/**
+ * The header decoder, except that a reply starting with "ERR " is a server's refusal line: it
+ * fails as CONNECTION_LOST with the server's words (up to the newline, the end, or 200 bytes).
+ */
+function refusalAware(headers: Decoder<Header>): Decoder<Header> {
+  /** The inner decoder holds no half-read length: the queue starts where a header would. */
+  let isBetweenHeaders = true;
+  const isRefusal = (buf: ByteQueue) =>
+    isBetweenHeaders && buf.size >= ERR.length && ERR.every((b, i) => buf.byteAt(i) === b);
+  const refusal = (buf: ByteQueue): TransferError => {
+    const nl = buf.indexOf(0x0a);
+    const text = Buffer.from(buf.take(nl === -1 ? Math.min(buf.size, MAX_REFUSAL_CHARS) : nl)).toString(
+      "utf8",
+    );
+    buf.clear();
+    return new TransferError(
+      "CONNECTION_LOST",
+      `the server refused the connection: ${text.slice(0, MAX_REFUSAL_CHARS).trim()}`,
+      { hint: "try again later, or ask for a larger --max-clients" },
+    );
+  };
+  return {
+    decode(buf) {
+      if (isRefusal(buf)) {
+        // Wait for the whole line (the server closes right after it), up to the cut.
+        if (buf.indexOf(0x0a) === -1 && buf.size < MAX_REFUSAL_CHARS) return undefined;
+        throw refusal(buf);
+      }
+      const before = buf.size;
+      const header = headers.decode(buf);
+      isBetweenHeaders = header !== undefined || before < 4;
+      return header;
+    },
+    decodeEof(buf) {
+      if (isRefusal(buf)) throw refusal(buf);
+      return headers.decodeEof(buf);
+    },
+  };
 }
 
 /** `30`, `0.5`: seconds for messages, without a trailing `.0`. */
