@@ -65,6 +65,8 @@ describe("urlunsplit(urlsplit(u)) round trips", () => {
       fc.property(anyUrl, (url) => {
         const first = trySplit(url);
         if (!first) return;
+        // The same Python 3.11 behaviour as above: an empty netloc before a "//" path does not survive.
+        if (first.netloc === "" && first.path.startsWith("//")) return;
         const once = urlunsplit(first);
         const again = urlsplit(once);
         expect(urlsplit(urlunsplit(again)).toArray()).toEqual(again.toArray());
