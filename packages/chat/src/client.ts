@@ -3,75 +3,24 @@ import type net from "node:net";
 import { NetlabError } from "@netlab/core";
 import { lines } from "@netlab/protocol";
 import { connect, FramedReader, NetworkError } from "@netlab/socketserver";
+import { Backoff } from "./backoff.js";
+import {
+  type ChatClientOptions,
+  CLIENT_DEFAULTS,
+  type ClientMode,
+  type ClientState,
+  stripUndefined,
+} from "./client-options.js";
 import { ChatError } from "./errors.js";
+import { Outbox } from "./outbox.js";
 import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
-import { type ChatEvent, type ClientMessage, chatEventSchema } from "./schema.js";
+import type { ChatEvent, ClientMessage } from "./schema.js";
+import { parseEvent, serverFull } from "./server-line.js";
+import { StallClock } from "./stall-clock.js";
+import { firstEvent } from "./wait.js";
 
-/** Where a client is in its life. */
-export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
-/** How the client talks to this server: undecided until the server's first line (or `detectMs`). */
-export type ClientMode = "unknown" | "json" | "plain";
-
-/** Raw bytes as they crossed the socket: one entry per TCP read ("in") or per write ("out"). */
-export interface WireChunk {
-  direction: "in" | "out";
-  bytes: Uint8Array;
-  /** ms since epoch */
-  at: number;
-}
-
-/** Options for {@link ChatClient}. */
-export interface ChatClientOptions {
-  /** Default "127.0.0.1". */
-  host?: string;
-  port: number;
-  /** The nick to ask for in JSON mode; the server picks `guest-N` when absent or taken. */
-  nick?: string;
-  /** Reconnect with backoff when the connection drops. Default false. */
-  reconnect?: boolean;
-  /** Give up a connection attempt after this long. Default 10 000 ms. */
-  connectTimeoutMs?: number;
-  /**
-   * Give up when the server owes an answer and sends nothing for this long, in ms: after we wrote
-   * something (in JSON mode a netlab server answers every line: hello, commands, pings) no byte
-   * came back; against a plain line server, only while it has not sent a single byte on this
-   * connection (a line server may rightly say nothing to a line). A quiet chat is not a stall:
-   * nothing is owed while we send nothing. The client then closes with STALLED and does not
-   * reconnect. Default 10 000 ms; `Infinity` waits forever.
-   */
-  stallTimeoutMs?: number;
-  /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */
-  reconnectDelayMs?: number;
-  /** Default 8 000 ms. */
-  maxReconnectDelayMs?: number;
-  /**
-   * Stop reconnecting when no connection has been made for this long since the drop, in ms: the
-   * client closes with RECONNECT_FAILED. Default 60 000 ms; `Infinity` retries forever.
-   */
-  reconnectTimeoutMs?: number;
-  /** How long to wait for a server's first line before treating it as a plain line server. Default 300 ms. */
-  detectMs?: number;
-  /** Longest line accepted from the server. Default 1 MiB. */
-  maxLineBytes?: number;
-  /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
-  upgrade?: boolean;
-}
-
-/** The one line a full netlab chat server sends before closing. */
-const FULL = /^! (.*) \[SERVER_FULL\]$/;
-
-const DEFAULTS = {
-  host: "127.0.0.1",
-  reconnect: false,
-  connectTimeoutMs: 10_000,
-  stallTimeoutMs: 10_000,
-  reconnectDelayMs: 250,
-  maxReconnectDelayMs: 8_000,
-  reconnectTimeoutMs: 60_000,
-  detectMs: 300,
-  maxLineBytes: 1024 * 1024,
-  upgrade: true,
-};
+/** The events that end a wait for the mode: it is decided, or the connection changed. */
+const MODE_OR_STATE = ["mode", "state"] as const;
 
 /**
  * A chat client: speaks JSON mode to a netlab chat server (upgrading only when the server's first
@@ -88,7 +37,7 @@ const DEFAULTS = {
  * client.send("hello everyone");
  */
 export class ChatClient extends EventEmitter {
-  readonly #o: typeof DEFAULTS & ChatClientOptions;
+  readonly #o: typeof CLIENT_DEFAULTS & ChatClientOptions;
   #state: ClientState = "connecting";
   #mode: ClientMode = "unknown";
   #socket: net.Socket | undefined;
@@ -102,12 +51,9 @@ export class ChatClient extends EventEmitter {
   /** Input given before the mode was known; sent once it is. */
   #queued: string[] = [];
   #detectTimer: NodeJS.Timeout | undefined;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #attempt = 0;
-  /** When the last connection dropped (reconnect mode), for `reconnectTimeoutMs`. */
-  #droppedAt = 0;
+  readonly #backoff: Backoff;
   /** Fires when an owed answer does not come within `stallTimeoutMs`. */
-  #stallTimer: NodeJS.Timeout | undefined;
+  readonly #stall = new StallClock();
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
   #pingSeq = 0;
@@ -115,20 +61,18 @@ export class ChatClient extends EventEmitter {
   #lastDataAt = 0;
   #isClosing = false;
   /** JSON lines waiting for the server's welcome, or for room under its flood limit. */
-  #outbox: string[] = [];
-  #isWelcomed = false;
-  #limits: { floodMessages: number; floodWindowMs: number } | undefined;
-  /** When recent lines went out, oldest first: at most the flood budget. */
-  #sentAt: number[] = [];
-  #pumpTimer: NodeJS.Timeout | undefined;
-  #drainWaiters: Array<() => void> = [];
+  readonly #outbox = new Outbox(
+    (line) => this.#write(line),
+    () => this.#state === "connected",
+  );
   /** Why the client closed itself: a netlab server refused us (server full), or stopped answering. */
   #refusal: ChatError | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
-    this.#o = { ...DEFAULTS, ...stripUndefined(opts), port: opts.port };
+    this.#o = { ...CLIENT_DEFAULTS, ...stripUndefined(opts), port: opts.port };
     this.#wantedNick = opts.nick;
+    this.#backoff = new Backoff(this.#o);
   }
 
   get state(): ClientState {
@@ -215,7 +159,7 @@ export class ChatClient extends EventEmitter {
     await this.#waitForMode(timeoutMs);
     if (this.#mode === "json" && this.#state === "connected") {
       // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
-      await this.#outboxDrained();
+      await this.#outbox.drained();
       if (this.#state !== "connected") return; // stalled or dropped while waiting: nothing will answer
       const id = `settle-${++this.#pingSeq}`;
       await new Promise<void>((resolve) => {
@@ -235,7 +179,7 @@ export class ChatClient extends EventEmitter {
     while (this.#state === "connected" && Date.now() < deadline) {
       const quietFor = Date.now() - this.#lastDataAt;
       // A server that has not said a word yet owes one (the stall clock runs): quiet is no answer.
-      if (quietFor >= quietMs && this.#stallTimer === undefined) break;
+      if (quietFor >= quietMs && !this.#stall.isRunning) break;
       // Short steps, so a server that closes ends the wait at once.
       const step = Math.min(25, quietFor >= quietMs ? 25 : quietMs - quietFor, deadline - Date.now());
       await new Promise((r) => setTimeout(r, Math.max(0, step) + 1));
@@ -245,15 +189,15 @@ export class ChatClient extends EventEmitter {
   /** Leaves: sends `quit` in JSON mode, flushes, closes. Stops reconnecting. Harmless twice. */
   async close(): Promise<void> {
     this.#isClosing = true;
-    clearTimeout(this.#reconnectTimer);
+    this.#backoff.cancel();
     clearTimeout(this.#detectTimer);
-    clearTimeout(this.#stallTimer);
+    this.#stall.stop();
     const socket = this.#socket;
     if (socket && !socket.destroyed && socket.writableEnded) {
       // Already half-closed by settle(), which waited for the replies: nothing more is coming.
       socket.destroy();
     } else if (socket && !socket.destroyed) {
-      this.#outbox = [];
+      this.#outbox.clear();
       if (this.#mode === "json" && this.#state === "connected" && socket.writable) {
         this.#write(`${JSON.stringify({ type: "quit" })}\n`);
       }
@@ -287,9 +231,8 @@ export class ChatClient extends EventEmitter {
     }
     this.#socket = socket;
     this.#mode = "unknown";
-    this.#isWelcomed = false;
-    this.#sentAt = [];
-    this.#attempt = 0;
+    this.#outbox.reset();
+    this.#backoff.connected();
     this.#bytesHeard = 0;
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
@@ -310,8 +253,7 @@ export class ChatClient extends EventEmitter {
     this.#lastDataAt = Date.now();
     this.#bytesHeard += chunk.length;
     // Any byte is an answer: what was owed has started to arrive.
-    clearTimeout(this.#stallTimer);
-    this.#stallTimer = undefined;
+    this.#stall.stop();
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
   }
 
@@ -324,11 +266,10 @@ export class ChatClient extends EventEmitter {
   }
 
   #onLine(line: string): void {
-    if (this.#mode === "unknown" && FULL.test(line)) {
+    const refusal = this.#mode === "unknown" ? serverFull(line) : undefined;
+    if (refusal !== undefined) {
       // A netlab server turning us away: say so, and do not retry (it is not an outage).
-      this.#refusal = new ChatError("SERVER_FULL", line.replace(FULL, "$1"), {
-        hint: "try again later, or ask the operator to raise --max-clients",
-      });
+      this.#refusal = refusal;
       this.#localError(this.#refusal);
       this.#isClosing = true;
       this.#socket?.destroy();
@@ -343,15 +284,8 @@ export class ChatClient extends EventEmitter {
       this.emit("line", line);
       return;
     }
-    if (!line.startsWith("{")) return; // text lines sent before the server saw our hello
-    let event: ChatEvent;
-    try {
-      const parsed = chatEventSchema.safeParse(JSON.parse(line));
-      if (!parsed.success) return; // an event from a newer server: skip it rather than fail
-      event = parsed.data;
-    } catch {
-      return;
-    }
+    const event = parseEvent(line);
+    if (event === undefined) return;
     this.#track(event);
     this.emit("event", event);
   }
@@ -365,9 +299,7 @@ export class ChatClient extends EventEmitter {
           this.#wantedNick = nickKey(e.nick) === nickKey(this.#wantedNick) ? e.nick : undefined;
         this.#nick = e.nick;
         this.#room = e.room;
-        this.#limits = e.limits;
-        this.#isWelcomed = true;
-        queueMicrotask(() => this.#pump());
+        this.#outbox.welcome(e.limits);
         break;
       case "nick":
         if (e.from === this.#nick) {
@@ -403,25 +335,13 @@ export class ChatClient extends EventEmitter {
 
   async #waitForMode(timeoutMs: number): Promise<void> {
     if (this.#mode !== "unknown" || this.#state !== "connected") return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.off("mode", done);
-        self.off("state", done);
-        resolve();
-      }
-      this.on("mode", done);
-      this.on("state", done);
-    });
+    await firstEvent(this, MODE_OR_STATE, timeoutMs);
   }
 
   #onClose(socket: net.Socket): void {
     if (socket !== this.#socket) return;
     clearTimeout(this.#detectTimer);
-    clearTimeout(this.#stallTimer);
-    this.#stallTimer = undefined;
+    this.#stall.stop();
     this.#socket = undefined;
     for (const waiter of this.#pongWaiters.values()) waiter();
     if (this.#isClosing) {
@@ -436,30 +356,14 @@ export class ChatClient extends EventEmitter {
       this.#setState("closed", err);
       return;
     }
-    this.#droppedAt = Date.now();
+    this.#backoff.dropped();
     this.#setState("reconnecting", err);
     this.#scheduleReconnect(err);
   }
 
   /** The next attempt after backoff, unless it would start past `reconnectTimeoutMs`: then give up. */
   #scheduleReconnect(lastError: NetlabError): void {
-    const delay = Math.min(this.#o.maxReconnectDelayMs, this.#o.reconnectDelayMs * 2 ** this.#attempt);
-    const elapsed = Date.now() - this.#droppedAt;
-    if (elapsed + delay > this.#o.reconnectTimeoutMs) {
-      const seconds = Math.round(this.#o.reconnectTimeoutMs / 1000);
-      this.#isClosing = true;
-      this.#setState(
-        "closed",
-        new ChatError(
-          "RECONNECT_FAILED",
-          `gave up reconnecting to ${this.#o.host}:${this.#o.port} after ${seconds} s: ${lastError.message}`,
-          { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
-        ),
-      );
-      return;
-    }
-    this.#attempt++;
-    this.#reconnectTimer = setTimeout(async () => {
+    const isScheduled = this.#backoff.schedule(async () => {
       if (this.#isClosing) return;
       try {
         await this.#open();
@@ -468,7 +372,18 @@ export class ChatClient extends EventEmitter {
         this.#setState("reconnecting", err as NetlabError);
         this.#scheduleReconnect(err as NetlabError);
       }
-    }, delay);
+    });
+    if (isScheduled) return;
+    const seconds = Math.round(this.#o.reconnectTimeoutMs / 1000);
+    this.#isClosing = true;
+    this.#setState(
+      "closed",
+      new ChatError(
+        "RECONNECT_FAILED",
+        `gave up reconnecting to ${this.#o.host}:${this.#o.port} after ${seconds} s: ${lastError.message}`,
+        { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
+      ),
+    );
   }
 
   /**
@@ -476,13 +391,12 @@ export class ChatClient extends EventEmitter {
    * and the clock is not already running; any byte read stops it.
    */
   #expectAnswer(): void {
-    if (this.#stallTimer !== undefined || this.#isClosing) return;
+    if (this.#stall.isRunning || this.#isClosing) return;
     if (!Number.isFinite(this.#o.stallTimeoutMs)) return;
     const isOwed = this.#mode === "json" || (this.#mode === "plain" && this.#bytesHeard === 0);
     if (!isOwed) return;
     const socket = this.#socket;
-    this.#stallTimer = setTimeout(() => {
-      this.#stallTimer = undefined;
+    this.#stall.start(this.#o.stallTimeoutMs, () => {
       if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
       this.#refusal = new ChatError(
@@ -495,7 +409,7 @@ export class ChatClient extends EventEmitter {
       // Not an outage to retry: a server that accepts and says nothing would only do it again.
       this.#isClosing = true;
       socket?.destroy();
-    }, this.#o.stallTimeoutMs);
+    });
   }
 
   #sendJson(message: ClientMessage): void {
@@ -505,42 +419,6 @@ export class ChatClient extends EventEmitter {
       return;
     }
     this.#outbox.push(line);
-    this.#pump();
-  }
-
-  /**
-   * Sends what the outbox holds once welcomed, staying under 80% of the server's announced flood
-   * limit (a script piping 1 000 lines is paced, not disconnected); waits for the window otherwise.
-   */
-  #pump(): void {
-    clearTimeout(this.#pumpTimer);
-    if (!this.#isWelcomed || this.#state !== "connected") return;
-    const limits = this.#limits;
-    const budget = limits ? Math.max(1, Math.floor(limits.floodMessages * 0.8)) : Number.POSITIVE_INFINITY;
-    while (this.#outbox.length > 0) {
-      const now = Date.now();
-      if (limits) {
-        while (this.#sentAt.length > 0 && this.#sentAt[0]! <= now - limits.floodWindowMs)
-          this.#sentAt.shift();
-        if (this.#sentAt.length >= budget) {
-          // A tenth of a window more: lines can arrive closer together than they left.
-          const waitMs = this.#sentAt[0]! + limits.floodWindowMs * 1.1 - now;
-          this.#pumpTimer = setTimeout(() => this.#pump(), waitMs);
-          return;
-        }
-        this.#sentAt.push(now);
-      }
-      this.#write(this.#outbox.shift()!);
-    }
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  /** Resolves when the outbox is empty, or the connection is gone. */
-  #outboxDrained(): Promise<void> {
-    if (this.#outbox.length === 0 || this.#state !== "connected") return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #write(text: string): void {
@@ -562,15 +440,8 @@ export class ChatClient extends EventEmitter {
     if (state === this.#state && error === undefined) return;
     this.#state = state;
     if (state !== "connected") {
-      clearTimeout(this.#pumpTimer);
-      const waiters = this.#drainWaiters;
-      this.#drainWaiters = [];
-      for (const w of waiters) w();
+      this.#outbox.stop();
     }
     this.emit("state", state, error);
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,10 +1,5 @@
-export {
-  ChatClient,
-  type ChatClientOptions,
-  type ClientMode,
-  type ClientState,
-  type WireChunk,
-} from "./client.js";
+export { ChatClient } from "./client.js";
+export type { ChatClientOptions, ClientMode, ClientState, WireChunk } from "./client-options.js";
 export { skeleton } from "./confusables.js";
 export { ChatError, type ChatErrorCode } from "./errors.js";
 export { FLOOD_DEFAULTS, FloodControl, type FloodOptions, type FloodVerdict } from "./flood.js";

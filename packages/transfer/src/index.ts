@@ -1,12 +1,12 @@
+export { TransferClient } from "./client.js";
 export {
   CLIENT_DEFAULTS,
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
-  TransferClient,
   type TransferOptions,
   type TransferResult,
-} from "./client.js";
+} from "./client-options.js";
 export { commitPart } from "./commit.js";
 export { fsError, isTransferErrorCode, TransferError, type TransferErrorCode } from "./errors.js";
 export {

@@ -1,0 +1,117 @@
+import type { EchoDatagram } from "@netlab/udp";
+import type { Command } from "commander";
+import { parseNumber } from "../options.js";
+import { action } from "../run.js";
+import { log, untilSignal } from "./udp-shared.js";
+
+/** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
+const DEFAULT_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
+
+/** `lab udp echo`: echo every datagram back to its sender, optionally through a network emulator. */
+export function registerUdpEcho(udp: Command): void {
+  udp
+    .command("echo")
+    .description("echo every datagram back to its sender, optionally through a network emulator")
+    .option("--host <host>", "address to bind (0.0.0.0 or :: to accept other machines)", "127.0.0.1")
+    .option("--port <port>", "UDP port (0 = any free port)", "5003")
+    .option("--loss <rate>", "drop this fraction of datagrams, 0–1", "0")
+    .option("--delay <ms>", "delay every reply by this many ms", "0")
+    .option("--jitter <ms>", "vary each delay uniformly by ± this many ms", "0")
+    .option("--duplicate <rate>", "send this fraction of replies twice, 0–1", "0")
+    .option("--reorder <rate>", "hold this fraction of replies back until the next one has gone, 0–1", "0")
+    .option("--seed <n>", "seed the emulator's random choices, to replay a run exactly")
+    .option(
+      "--max-queue-bytes <bytes>",
+      "most bytes of delayed or held-back replies at once; what does not fit is dropped and counted",
+      String(DEFAULT_MAX_QUEUE_BYTES),
+    )
+    .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
+    .option("-v, --verbose", "log one line per datagram")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lab udp echo                                     plain echo on 127.0.0.1:5003
+  lab udp echo --loss 0.3 --delay 20 --jitter 5    a lossy, slow, jittery network
+  lab udp echo --duplicate 0.1 --reorder 0.1 --seed 7 -v
+
+Answers any sender: lab udp ping, nc -u 127.0.0.1 5003, or Python's sendto/recvfrom.
+Replies waiting out a --delay or a --reorder hold take memory: at most --max-queue-bytes
+(default 16 MiB) at once; a datagram that does not fit is dropped ('dropped, delay queue full'
+with -v) and counted in the summary.
+Logs go to stderr: 'listening on udp HOST:PORT' once ready. Ctrl-C stops it (exit 0).`,
+    )
+    .action(action(async (opts: EchoOpts) => runEcho(opts)));
+}
+
+interface EchoOpts {
+  host: string;
+  port: string;
+  loss: string;
+  delay: string;
+  jitter: string;
+  duplicate: string;
+  reorder: string;
+  seed?: string;
+  recvBuffer?: string;
+  maxQueueBytes: string;
+  verbose?: boolean;
+}
+
+async function runEcho(o: EchoOpts): Promise<void> {
+  const port = parseNumber("--port", o.port, { min: 0, max: 65_535, integer: true });
+  const options = {
+    host: o.host,
+    port,
+    lossRate: parseNumber("--loss", o.loss, { min: 0, max: 1 }),
+    delayMs: parseNumber("--delay", o.delay, { min: 0, max: 3_600_000 }),
+    jitterMs: parseNumber("--jitter", o.jitter, { min: 0, max: 3_600_000 }),
+    duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
+    reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
+    seed:
+      o.seed === undefined
+        ? undefined
+        : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
+    recvBufferSize:
+      o.recvBuffer === undefined
+        ? undefined
+        : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true }),
+    maxQueuedBytes: parseNumber("--max-queue-bytes", o.maxQueueBytes, {
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      integer: true,
+    }),
+  };
+  const udp = await import("@netlab/udp");
+  const server = new udp.UdpEchoServer(options);
+  server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
+  if (o.verbose) server.on("datagram", (d) => log(describeEcho(d, udp.formatHostPort)));
+  await server.listen();
+  const ready = () => {
+    log(`listening on udp ${udp.formatHostPort(server.address.host, server.address.port)}`);
+    if (!server.emulator.isPerfect) {
+      const e = server.emulator.options;
+      const pct = (rate: number) => `${udp.formatPercent(rate * 100)}%`;
+      log(
+        `emulating: loss ${pct(e.lossRate)}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${pct(e.duplicateRate)}, reorder ${pct(e.reorderRate)} (--seed ${e.seed} replays it)`,
+      );
+    }
+  };
+  await untilSignal(server, ready, () => log("shutting down"));
+  const c = server.counters;
+  const queue = `${c.queueDrops} dropped for a full delay queue, peak ${server.emulator.peakQueuedBytes} of ${server.emulator.options.maxQueuedBytes} bytes queued`;
+  log(
+    `stopped after ${c.datagrams} datagram${c.datagrams === 1 ? "" : "s"} (${c.dropped} dropped, ${c.duplicated} duplicated, ${c.reordered} reordered; ${queue})`,
+  );
+}
+
+function describeEcho(d: EchoDatagram, formatHostPort: (host: string, port: number) => string): string {
+  const head = `#${d.index} ${formatHostPort(d.peer.address, d.peer.port)}  ${d.bytes} bytes  `;
+  const f = d.fate;
+  if (f.queueFull) return `${head}dropped, delay queue full`;
+  if (f.dropped) return `${head}dropped`;
+  const delays = f.delaysMs.filter((ms) => ms > 0).map((ms) => `${ms.toFixed(1)} ms`);
+  const what = f.delaysMs.length > 1 ? "echoed twice" : "echoed";
+  const after = delays.length > 0 ? ` after ${delays.join(" and ")}` : "";
+  return `${head}${f.reordered ? "held back, then " : ""}${what}${after}`;
+}

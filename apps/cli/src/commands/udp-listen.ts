@@ -1,0 +1,72 @@
+import type { ReceivedDatagram } from "@netlab/udp";
+import type { Command } from "commander";
+import { parseNumber } from "../options.js";
+import { action } from "../run.js";
+import { log, out, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
+
+/** `lab udp listen`: prints every datagram that arrives, and who sent it. */
+export function registerUdpListen(udp: Command): void {
+  udp
+    .command("listen")
+    .description("print every datagram that arrives, and who sent it (recvfrom)")
+    .option("--host <host>", "address to bind", "127.0.0.1")
+    .option("--port <port>", "UDP port (0 = any free port)", "0")
+    .option("-c, --count <n>", "exit after n datagrams")
+    .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
+    .option("--json", "one JSON object per datagram")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lab udp listen --port 9999           then: lab udp send 127.0.0.1:9999 hi
+  lab udp listen --port 9999 -c 1 --json
+
+Prints 'FROM_ADDR:PORT  N bytes  text' per datagram (hex when it holds control bytes or is not
+UTF-8; C1 controls, bidi overrides and line separators shown as <U+XXXX>, never obeyed). --json
+keeps the exact text. Ctrl-C stops it (exit 0).`,
+    )
+    .action(action(async (opts: ListenOpts) => runListen(opts)));
+}
+
+interface ListenOpts {
+  host: string;
+  port: string;
+  count?: string;
+  recvBuffer?: string;
+  json?: boolean;
+}
+
+async function runListen(o: ListenOpts): Promise<void> {
+  const port = parseNumber("--port", o.port, { min: 0, max: 65_535, integer: true });
+  const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
+  const recvBufferSize =
+    o.recvBuffer === undefined
+      ? undefined
+      : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true });
+  const udp = await import("@netlab/udp");
+  const listener = new udp.UdpListener({ host: o.host, port, recvBufferSize });
+  listener.on("datagram", (d: ReceivedDatagram) => {
+    if (d.index > count) return;
+    const from = udp.formatHostPort(d.peer.address, d.peer.port);
+    if (o.json) {
+      out(
+        JSON.stringify({
+          from,
+          address: d.peer.address,
+          port: d.peer.port,
+          bytes: d.packet.length,
+          ...payloadJson(d.packet, udp.viewPayload),
+        }),
+      );
+    } else {
+      out(udp.formatDatagram(from, d.packet));
+    }
+    if (d.index === count) void listener.shutdown();
+  });
+  await listener.listen();
+  const ready = () =>
+    log(`listening on udp ${udp.formatHostPort(listener.address.host, listener.address.port)}`);
+  await untilSignal(listener, ready, () => log("shutting down"));
+  const n = Math.min(listener.datagrams, count);
+  log(`stopped after ${n} datagram${n === 1 ? "" : "s"}`);
+}

@@ -1,0 +1,83 @@
+import { parseNumber } from "../options.js";
+import { UsageError } from "../run.js";
+import { onInterrupt } from "../signals.js";
+
+/** The largest UDP payload over IPv4 (65,535 − 20 IP − 8 UDP header bytes). Kept here so --help needs no import. */
+export const MAX_PAYLOAD = 65_507;
+/** The longest wait any option accepts, in seconds (setTimeout's limit, about 24 days). */
+export const MAX_SECONDS = 2_000_000;
+
+/** `text` when the payload is printable UTF-8, else `hex`; nothing for an empty one. */
+export function payloadJson(
+  packet: Buffer,
+  viewPayload: typeof import("@netlab/udp").viewPayload,
+): { text?: string; hex?: string } {
+  const view = viewPayload(packet);
+  if (view.kind === "empty") return { text: "" };
+  return view.kind === "text" ? { text: packet.toString("utf8") } : { hex: packet.toString("hex") };
+}
+
+/**
+ * Serves until shut down; the first SIGINT/SIGTERM shuts down gracefully, a second exits at once.
+ * `onReady` (the "listening on" line) runs once the handlers are in place: a signal sent the
+ * moment that line is seen must not meet the default action, which kills without a summary.
+ */
+export async function untilSignal(
+  server: { serveForever(): Promise<void>; shutdown(): Promise<void> },
+  onReady: () => void,
+  onFirst: () => void,
+): Promise<void> {
+  const stop = onSignals(() => {
+    onFirst();
+    void server.shutdown();
+  });
+  onReady();
+  try {
+    await server.serveForever();
+  } finally {
+    stop();
+  }
+}
+
+/** Every udp command's Ctrl-C/SIGTERM: `first` on the first, exit 130 on the second. */
+export function onSignals(first: () => void): () => void {
+  return onInterrupt(first, { onAgain: (signal) => log(`${signal} again: exiting without waiting`) });
+}
+
+export async function readStdin(): Promise<Buffer> {
+  if (process.stdin.isTTY) {
+    throw new UsageError("nothing to send", "give the text as an argument, or pipe data on standard input");
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    // One byte over the limit is enough to refuse; stop reading there.
+    if (size > MAX_PAYLOAD) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+export function parseCount(flag: string, text: string): number {
+  return parseNumber(flag, text, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
+}
+
+/** Runs `fn`; an INVALID_OPTION from the package becomes a usage error (exit 2). */
+export function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as { code?: string; message?: string; hint?: string };
+    if (e?.code === "INVALID_OPTION") throw new UsageError(e.message ?? String(err), e.hint);
+    throw err;
+  }
+}
+
+export function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

@@ -1,0 +1,68 @@
+/** Where a client is in its life. */
+export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
+/** How the client talks to this server: undecided until the server's first line (or `detectMs`). */
+export type ClientMode = "unknown" | "json" | "plain";
+
+/** Raw bytes as they crossed the socket: one entry per TCP read ("in") or per write ("out"). */
+export interface WireChunk {
+  direction: "in" | "out";
+  bytes: Uint8Array;
+  /** ms since epoch */
+  at: number;
+}
+
+/** Options for {@link ChatClient}. */
+export interface ChatClientOptions {
+  /** Default "127.0.0.1". */
+  host?: string;
+  port: number;
+  /** The nick to ask for in JSON mode; the server picks `guest-N` when absent or taken. */
+  nick?: string;
+  /** Reconnect with backoff when the connection drops. Default false. */
+  reconnect?: boolean;
+  /** Give up a connection attempt after this long. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /**
+   * Give up when the server owes an answer and sends nothing for this long, in ms: after we wrote
+   * something (in JSON mode a netlab server answers every line: hello, commands, pings) no byte
+   * came back; against a plain line server, only while it has not sent a single byte on this
+   * connection (a line server may rightly say nothing to a line). A quiet chat is not a stall:
+   * nothing is owed while we send nothing. The client then closes with STALLED and does not
+   * reconnect. Default 10 000 ms; `Infinity` waits forever.
+   */
+  stallTimeoutMs?: number;
+  /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */
+  reconnectDelayMs?: number;
+  /** Default 8 000 ms. */
+  maxReconnectDelayMs?: number;
+  /**
+   * Stop reconnecting when no connection has been made for this long since the drop, in ms: the
+   * client closes with RECONNECT_FAILED. Default 60 000 ms; `Infinity` retries forever.
+   */
+  reconnectTimeoutMs?: number;
+  /** How long to wait for a server's first line before treating it as a plain line server. Default 300 ms. */
+  detectMs?: number;
+  /** Longest line accepted from the server. Default 1 MiB. */
+  maxLineBytes?: number;
+  /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
+  upgrade?: boolean;
+}
+
+/** Defaults of {@link ChatClientOptions}. */
+export const CLIENT_DEFAULTS = {
+  host: "127.0.0.1",
+  reconnect: false,
+  connectTimeoutMs: 10_000,
+  stallTimeoutMs: 10_000,
+  reconnectDelayMs: 250,
+  maxReconnectDelayMs: 8_000,
+  reconnectTimeoutMs: 60_000,
+  detectMs: 300,
+  maxLineBytes: 1024 * 1024,
+  upgrade: true,
+};
+
+/** `o` without its undefined fields, so that they do not hide a default when spread. */
+export function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

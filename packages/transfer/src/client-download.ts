@@ -1,0 +1,189 @@
+import { createHash, type Hash } from "node:crypto";
+import { type FileHandle, open, stat, statfs, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { ClientConnection } from "./client-connection.js";
+import type { TransferOptions, TransferResult } from "./client-options.js";
+import { alreadyExists, commitPart, exists } from "./commit.js";
+import { fsError, TransferError } from "./errors.js";
+import type { HeaderOf } from "./header.js";
+import { PART_OPEN_FLAGS, PART_SUFFIX } from "./names.js";
+import { formatBytes, megabytesPerSecond } from "./size.js";
+import { hashPrefix, receiveRange } from "./stream.js";
+
+/**
+ * Downloads `name` into `outPath` over `conn`; see {@link TransferClient.download}. The size and
+ * resume point the server announces are checked before a byte is written; a connection lost or
+ * stalled mid-file keeps the `.part` for a resume.
+ */
+export async function download(
+  conn: ClientConnection,
+  name: string,
+  outPath: string | undefined,
+  options: TransferOptions,
+): Promise<TransferResult> {
+  const verify = options.verify ?? true;
+  const overwrite = options.overwrite ?? false;
+  const started = performance.now();
+  let out = outPath ?? localName(name);
+  if (
+    outPath !== undefined &&
+    (outPath.endsWith("/") || (await stat(outPath).catch(() => undefined))?.isDirectory())
+  ) {
+    out = path.join(outPath, localName(name));
+  }
+  if (!overwrite && (await exists(out))) throw alreadyExists(out, "here");
+  const partPath = out + PART_SUFFIX;
+  const hadPart = await exists(partPath);
+  let fh: FileHandle | undefined = await open(partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
+    throw fsError(err, `opening ${partPath}`);
+  });
+  let keepPart = true;
+  let inBody = false;
+  let received = 0;
+  let size = 0;
+  try {
+    const have = options.resume ? (await fh.stat()).size : 0;
+    let hash: Hash | undefined;
+    let prefixSha256: string | undefined;
+    if (have > 0) {
+      hash = await hashPrefix(fh, have, partPath);
+      prefixSha256 = hash.copy().digest("hex");
+    }
+    await conn.wire.writeHeader({ op: "get", v: 1, name, offset: have, prefixSha256, verify });
+    let file: HeaderOf<"file">;
+    try {
+      file = await conn.reply("file");
+      // Checked before a byte is written: a size the disk cannot hold, or a resume point that
+      // is not the one asked for (which would leave a hole of zeros in the file).
+      if ((file.offset !== 0 && file.offset !== have) || file.offset > file.size) {
+        conn.wire.destroy();
+        throw new TransferError(
+          "BAD_REQUEST",
+          `the server offered ${name} from byte ${file.offset} of ${file.size}; asked for ${have}`,
+          { hint: "is that a 'lab files' server (of this version)? check --host and --port" },
+        );
+      }
+      const limit = options.maxSizeBytes ?? (await freeBytes(path.dirname(path.resolve(out)))) + have;
+      if (file.size > limit) {
+        conn.wire.destroy();
+        throw new TransferError(
+          "TOO_LARGE",
+          `${name} is ${formatBytes(file.size)} (${file.size} bytes), more than ${options.maxSizeBytes === undefined ? "the disk has free" : "--max-size allows"} (${formatBytes(limit)}); nothing was written`,
+          { hint: "free some space, or pass a larger --max-size if the size is right" },
+        );
+      }
+    } catch (err) {
+      if (!hadPart) keepPart = false;
+      throw err;
+    }
+    size = file.size;
+    const offset = file.offset;
+    received = offset;
+    if (offset === 0) hash = undefined;
+    if (verify) hash ??= createHash("sha256");
+    else hash = undefined;
+    await fh.truncate(offset);
+    const progress = conn.progress("download", name, size, offset, started);
+    inBody = true;
+    await receiveRange(conn.wire, fh, offset, size, {
+      ...conn.stream,
+      hash,
+      what: name,
+      signal: conn.signal,
+      onBytes: (n) => {
+        received = n;
+        progress(n);
+      },
+    });
+    received = size;
+    const end = await conn.reply("end");
+    inBody = false;
+    const sha256 = hash?.digest("hex");
+    if (sha256 !== undefined && end.sha256 === undefined) {
+      keepPart = false;
+      throw new TransferError(
+        "CHECKSUM_MISMATCH",
+        `the server sent ${name} without its SHA-256, so it cannot be checked; the file was not kept`,
+        { hint: "download it again; --no-verify accepts a file unchecked" },
+      );
+    }
+    if (sha256 !== undefined && end.sha256 !== sha256) {
+      keepPart = false;
+      throw new TransferError(
+        "CHECKSUM_MISMATCH",
+        `${name}: SHA-256 mismatch (received ${sha256.slice(0, 12)}…, server says ${end.sha256?.slice(0, 12)}…); the file was not kept`,
+        { hint: "download it again" },
+      );
+    }
+    if (conn.stream.fsync !== false) {
+      await fh.sync().catch((err) => {
+        throw fsError(err, `syncing ${partPath}`);
+      });
+    }
+    await fh.close();
+    fh = undefined;
+    await commitPart(partPath, out, overwrite, out, conn.stream.fsync !== false);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      direction: "download",
+      name,
+      path: out,
+      bytes: size,
+      transferredBytes: size - offset,
+      offset,
+      sha256,
+      seconds,
+      mbps: megabytesPerSecond(size - offset, seconds),
+    };
+  } catch (err) {
+    // Cut mid-file, the connection cannot carry another request.
+    if (inBody) conn.wire.destroy();
+    // A server that broke the protocol midway may have sent anything: keep none of it.
+    if (err instanceof TransferError && (err.code === "NO_SPACE" || err.code === "BAD_REQUEST")) {
+      keepPart = false;
+    }
+    if (err instanceof TransferError && err.code === "CONNECTION_LOST" && keepPart) {
+      throw new TransferError(
+        "CONNECTION_LOST",
+        `connection lost after ${received} of ${size} bytes of ${name}; the partial file is kept in ${partPath}`,
+        { hint: "run the same command again with --resume to continue", cause: err },
+      );
+    }
+    if (err instanceof TransferError && err.code === "STALLED" && keepPart && inBody) {
+      throw new TransferError(
+        "STALLED",
+        `${err.message}; ${received} of ${size} bytes of ${name} are kept in ${partPath}`,
+        {
+          hint: "run the same command again with --resume to continue (raise --stall-timeout if the server is only slow)",
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  } finally {
+    await fh?.close().catch(() => {});
+    if (!keepPart) await unlink(partPath).catch(() => {});
+  }
+}
+
+/**
+ * The local file name for a download of `name`: its last segment, which must be a plain name, so
+ * that no name (typed, or taken from a server's listing) can point the client outside its folder.
+ */
+function localName(name: string): string {
+  const base = name.split("/").pop() ?? "";
+  if (base === "" || base === "." || base === ".." || base.includes("\\") || base.includes("\0")) {
+    throw new TransferError(
+      "INVALID_NAME",
+      `cannot save ${JSON.stringify(name)}: its last part is not a file name`,
+      { hint: "name a file, e.g. in/a.bin (saved as a.bin)" },
+    );
+  }
+  return base;
+}
+
+/** Bytes the current user may still write on the disk holding `dir`; Infinity if unknown. */
+export async function freeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir).catch(() => undefined);
+  return fs === undefined ? Number.POSITIVE_INFINITY : fs.bavail * fs.bsize;
+}

@@ -1,0 +1,90 @@
+import type { StreamOptions } from "./stream.js";
+
+/** Default port of `lab files`. */
+export const DEFAULT_PORT = 5002;
+
+/** Defaults of {@link ClientOptions} and {@link TransferOptions}. */
+export const CLIENT_DEFAULTS = {
+  /** curl's `--connect-timeout` is the model; 10 s is plenty on any network a lab runs on. */
+  connectTimeoutMs: 10_000,
+  /** Long enough for a busy server's fsync of a large file, short enough that a dead one is noticed. */
+  stallTimeoutMs: 30_000,
+  /** Most entries a listing may bring (a hostile server could otherwise send them forever). */
+  maxListEntries: 1_000_000,
+  /** Longest error message or hint taken from the server, in characters; the rest is cut. */
+  maxRemoteTextChars: 1_000,
+} as const;
+
+/** Where to connect, and how long to wait. */
+export interface ClientOptions {
+  /** Default "127.0.0.1". */
+  host?: string;
+  /** Default 5002. */
+  port?: number;
+  /** Give up connecting after this many ms (a NetworkError CONNECT_TIMEOUT). Default 10 000. */
+  connectTimeoutMs?: number;
+  /** @deprecated The old name of {@link ClientOptions.connectTimeoutMs}. */
+  timeoutMs?: number;
+  /**
+   * Give up (a TransferError STALLED) when, while waiting on the server, no byte moves in either
+   * direction for this many ms. Default 30 000; Infinity waits forever.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Aborts the connection attempt and any transfer in progress at once (an ABORTED error); a
+   * download keeps its `.part`, with every byte received, for a resume.
+   */
+  signal?: AbortSignal;
+  /** Read/write block sizes and sync cadence. */
+  stream?: StreamOptions;
+}
+
+/** Options of one upload or download. */
+export interface TransferOptions {
+  /** Replace an existing file (atomically). Default false: ALREADY_EXISTS. */
+  overwrite?: boolean;
+  /** Continue from a partial file if its prefix matches; start over if it does not. Default false. */
+  resume?: boolean;
+  /** Compute and check SHA-256 on both sides. Default true. */
+  verify?: boolean;
+  /**
+   * Downloads only: the largest file accepted, in bytes, checked against the size the server
+   * announces before anything is written (TOO_LARGE). Default: the space free on the output's
+   * disk (fs.statfs), plus the resumable `.part` already there.
+   */
+  maxSizeBytes?: number;
+}
+
+/** Progress of the file in flight, emitted as `progress` about once per MiB. */
+export interface Progress {
+  direction: "upload" | "download";
+  /** Name on the server. */
+  name: string;
+  /** Bytes of the file done, counting a resumed prefix. */
+  bytesDone: number;
+  totalBytes: number;
+  /** Where this transfer started (a resumed prefix), 0 otherwise. */
+  offset: number;
+  /** ms since this transfer started. */
+  elapsedMs: number;
+}
+
+/** What a finished transfer reports (the `--json` summary has these fields). */
+export interface TransferResult {
+  direction: "upload" | "download";
+  /** Name on the server. */
+  name: string;
+  /** The local file. */
+  path: string;
+  /** Size of the whole file in bytes. */
+  bytes: number;
+  /** Bytes that crossed the wire: less than `bytes` after a resume. */
+  transferredBytes: number;
+  /** Where a resumed transfer started; 0 otherwise. */
+  offset: number;
+  /** Hex SHA-256 of the whole file, checked by the receiver; undefined with verify: false. */
+  sha256: string | undefined;
+  seconds: number;
+  /** transferredBytes per second, in MB (10^6). */
+  mbps: number;
+}

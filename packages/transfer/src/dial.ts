@@ -1,0 +1,37 @@
+import type { Socket } from "node:net";
+import { connect, NetworkError } from "@netlab/socketserver";
+import { CLIENT_DEFAULTS } from "./client-options.js";
+
+/**
+ * Connects for a client, with errors that say what to do: refused (is the server running?) or no
+ * answer within `connectTimeoutMs` (default 10 000).
+ */
+export async function dial(opts: {
+  host: string;
+  port: number;
+  connectTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** The server to suggest starting, e.g. "'lab files'". */
+  what: string;
+  /** How to start it, e.g. "lab files DIR --port 5002". */
+  start: string;
+}): Promise<Socket> {
+  const timeoutMs = opts.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
+  try {
+    return await connect({ host: opts.host, port: opts.port, timeoutMs, signal: opts.signal });
+  } catch (err) {
+    if (err instanceof NetworkError && err.code === "CONNECTION_REFUSED") {
+      throw new NetworkError(err.code, `${err.message} (is ${opts.what} running?)`, {
+        hint: `start it with '${opts.start}', or pass the right --host/--port`,
+        cause: err.cause,
+      });
+    }
+    if (err instanceof NetworkError && err.code === "CONNECT_TIMEOUT") {
+      throw new NetworkError(err.code, `${err.message} (no answer in ${timeoutMs / 1000} s)`, {
+        hint: "check --host and --port (a firewall may drop the packets), or raise --connect-timeout",
+        cause: err.cause,
+      });
+    }
+    throw err;
+  }
+}
