@@ -211,8 +211,9 @@ export class ChatClient extends EventEmitter {
       });
     }
     // A stall or a refusal may have destroyed the socket already: it is why we closed, so say it
-    // now rather than when its "close" event comes (a caller checks right after close() resolves).
-    this.#setState("closed", this.#refusal);
+    // now rather than when its "close" event comes (a caller checks right after close() resolves);
+    // once, whichever of the two comes first.
+    if (this.#state !== "closed") this.#setState("closed", this.#refusal);
   }
 
   async #open(): Promise<void> {

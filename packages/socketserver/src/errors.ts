@@ -12,11 +12,10 @@ import {
  */
 export type NetworkErrorCode =
   | ErrnoErrorCode
-  /**
-   * A connection closed by a server deadline: idle for idleTimeoutMs, or a frame not finished
-   * within frameTimeoutMs. (To become IDLE_TIMEOUT / FRAME_TIMEOUT, as chat's, with the reader rework.)
-   */
-  | "TIMEOUT"
+  /** A connection closed by the server: nothing arrived for idleTimeoutMs. */
+  | "IDLE_TIMEOUT"
+  /** A connection closed by the server: a frame was still partial after frameTimeoutMs (slowloris). */
+  | "FRAME_TIMEOUT"
   /** A peer that did not read its output within the server's limits was dropped. */
   | "SLOW_CONSUMER"
   /** Not possible here: Unix datagrams without node-unix-socket, or under ForkingMixIn. */

@@ -50,7 +50,8 @@ export function isConnectionGone(err: unknown): boolean {
     return (
       err.code === "CONNECTION_RESET" ||
       err.code === "ABORTED" ||
-      err.code === "TIMEOUT" ||
+      err.code === "IDLE_TIMEOUT" ||
+      err.code === "FRAME_TIMEOUT" ||
       err.code === "SLOW_CONSUMER"
     );
   }

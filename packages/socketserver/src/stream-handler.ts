@@ -285,7 +285,7 @@ export class StreamRequestHandler<
   }
 
   static #onIdleTimer(h: StreamRequestHandler<unknown>, ms: number): void {
-    const reason = new NetworkError("TIMEOUT", `connection from ${peerText(h)} idle for ${ms} ms`);
+    const reason = new NetworkError("IDLE_TIMEOUT", `connection from ${peerText(h)} idle for ${ms} ms`);
     void h.#timedOut(() => h.onIdleTimeout(), reason);
   }
 
@@ -293,7 +293,7 @@ export class StreamRequestHandler<
   #onFrameTimeout(): void {
     const ms = this.frameTimeout;
     const reason = new NetworkError(
-      "TIMEOUT",
+      "FRAME_TIMEOUT",
       `connection from ${peerText(this)}: a frame was still incomplete after ${ms} ms`,
       { hint: "send each line whole; raise frameTimeoutMs (lab server --line-timeout) for slow links" },
     );

@@ -21,7 +21,7 @@ describe("frameTimeoutMs (slowloris)", () => {
     expect(tookMs).toBeGreaterThanOrEqual(450);
     expect(tookMs).toBeLessThan(4_000);
     await within(sending, 5_000, "the dribble to stop");
-    expect((reasons[0] as NetworkError).code).toBe("TIMEOUT");
+    expect((reasons[0] as NetworkError).code).toBe("FRAME_TIMEOUT");
     expect((reasons[0] as NetworkError).message).toMatch(/incomplete after 500 ms/);
   });
 

@@ -412,7 +412,7 @@ describe("limits", () => {
     expect(d).toBeDefined();
   });
 
-  it("closes a connection idle for idleTimeoutMs and aborts its handler's signal with TIMEOUT", async () => {
+  it("closes a connection idle for idleTimeoutMs and aborts its handler's signal with IDLE_TIMEOUT", async () => {
     const reasons: unknown[] = [];
     class Idle extends EchoHandler {
       override finish() {
@@ -427,7 +427,7 @@ describe("limits", () => {
     expect(await client.readLine(3_000)).toBeUndefined();
     expect(Date.now() - start).toBeGreaterThanOrEqual(100);
     expect(reasons).toHaveLength(1);
-    expect((reasons[0] as NetworkError).code).toBe("TIMEOUT");
+    expect((reasons[0] as NetworkError).code).toBe("IDLE_TIMEOUT");
   });
 
   it("lets onIdleTimeout say goodbye before the idle connection closes", async () => {
