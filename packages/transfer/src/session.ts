@@ -146,7 +146,15 @@ export function asTransferError(err: unknown): TransferError {
   if (e?.name === "AbortError" || e?.code === "ABORT_ERR") {
     return new TransferError("CONNECTION_LOST", "the server is shutting down", { cause: err });
   }
-  const lost = ["CONNECTION_RESET", "ABORTED", "IDLE_TIMEOUT", "FRAME_TIMEOUT", "TRUNCATED", "ECONNRESET", "EPIPE"];
+  const lost = [
+    "CONNECTION_RESET",
+    "ABORTED",
+    "IDLE_TIMEOUT",
+    "FRAME_TIMEOUT",
+    "TRUNCATED",
+    "ECONNRESET",
+    "EPIPE",
+  ];
   if (e?.code !== undefined && lost.includes(e.code)) {
     return new TransferError("CONNECTION_LOST", e.message ?? "connection lost", { cause: err });
   }
