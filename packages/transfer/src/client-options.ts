@@ -23,8 +23,6 @@ export interface ClientOptions {
   port?: number;
   /** Give up connecting after this many ms (a NetworkError CONNECT_TIMEOUT). Default 10 000. */
   connectTimeoutMs?: number;
-  /** @deprecated The old name of {@link ClientOptions.connectTimeoutMs}. */
-  timeoutMs?: number;
   /**
    * Give up (a TransferError STALLED) when, while waiting on the server, no byte moves in either
    * direction for this many ms. Default 30 000; Infinity waits forever.

@@ -46,7 +46,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
     const socket = await dial({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? DEFAULT_PORT,
-      connectTimeoutMs: options.connectTimeoutMs ?? options.timeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
       signal: options.signal,
       what: "'lab files'",
       start: `lab files DIR --port ${options.port ?? DEFAULT_PORT}`,

@@ -119,8 +119,6 @@ export interface RawGetOptions {
   overwrite?: boolean;
   /** Give up connecting after this many ms. Default 10 000. */
   connectTimeoutMs?: number;
-  /** @deprecated The old name of {@link RawGetOptions.connectTimeoutMs}. */
-  timeoutMs?: number;
   /**
    * Give up (STALLED, the `.part` removed) when no byte arrives for this many ms. Default 30 000:
    * a raw server ends by closing, so silence is a server that hangs. Infinity waits forever.
@@ -159,7 +157,7 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
   const socket = await dial({
     host: opts.host ?? "127.0.0.1",
     port: opts.port,
-    connectTimeoutMs: opts.connectTimeoutMs ?? opts.timeoutMs,
+    connectTimeoutMs: opts.connectTimeoutMs,
     signal: opts.signal,
     what: "the server",
     start: `lab files --raw FILE --port ${opts.port}' or 'nc -l ${opts.port} < FILE`,

@@ -148,7 +148,7 @@ export class TransferLabController
       const client = await TransferClient.connect({
         host: this.host,
         port: this.server.port,
-        timeoutMs: 5000,
+        connectTimeoutMs: 5000,
       });
       client.on("progress", (p) => {
         const seconds = Math.max(0.001, p.elapsedMs / 1000);
