@@ -32,7 +32,8 @@ export interface FramedReaderHooks<F> {
 
 /**
  * What `rfile` is: frames in, and raw bytes for binary protocols. Reads end (undefined) at EOF, on
- * shutdown, idle or frame timeout, or reset. A final frame without its terminator (a last line with
+ * shutdown, idle or frame timeout, or reset; after a reset, the whole frames and raw bytes that
+ * arrived before it are still read first. A final frame without its terminator (a last line with
  * no newline) is delivered only after a clean end of input (FIN); after a reset it is dropped.
  */
 export interface StreamReader<F> extends AsyncIterable<F> {

@@ -241,9 +241,13 @@ export class StreamRequestHandler<
     this.#resolveClosed?.();
   }
 
-  /** Reads end when the signal aborts (shutdown, idle timeout), so a handler parked on a read finishes. */
+  /**
+   * Reads end when the signal aborts (shutdown, idle timeout), so a handler parked on a read finishes.
+   * Not when the abort is the socket's close: the reader then ends by itself after what arrived
+   * before the reset (whole frames and raw bytes: an upload keeps every byte it received).
+   */
   protected override aborted(): void {
-    this.#reader?.stop();
+    if (!this.#isClosed) this.#reader?.stop();
   }
 
   #whenClosed(): Promise<void> {

@@ -379,6 +379,54 @@ describe("rfile and wfile", () => {
     expect((writeFailure as NetworkError).code).toBe("CONNECTION_RESET");
     expect(errors).toEqual([]);
   });
+  it("#13: after a reset, still hands the handler every byte that arrived before it; only a partial line is dropped", async () => {
+    const total = 50_000;
+    let received = 0;
+    const lines: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      class LateReader extends StreamRequestHandler {
+        override async handle() {
+          expect(await this.rfile.readFrame()).toBe("go");
+          // Read nothing until the reset has arrived, so every byte waits in the reader's queue.
+          if (!this.request.destroyed) await new Promise((r) => this.request.once("close", r));
+          for (let i = 0; i < total; i++) {
+            const chunk = await this.rfile.readChunk(total - received);
+            if (chunk === undefined) break;
+            received += chunk.length;
+            if (received === total) break;
+          }
+          for (let i = 0; i < 10; i++) {
+            const line = await this.rfile.readFrame();
+            if (line === undefined) break;
+            lines.push(line as string);
+          }
+          resolve();
+        }
+      }
+      void serve(LateReader).then(async ({ server, port }) => {
+        let bytesIn = 0;
+        server.on("bytesIn", (_info: unknown, n: number) => {
+          bytesIn += n;
+        });
+        const client = await LineClient.open(port);
+        const tail = "one\ntwo\npartial";
+        client.socket.write(Buffer.concat([Buffer.from("go\n"), Buffer.alloc(total, 7), Buffer.from(tail)]));
+        const sent = 3 + total + tail.length;
+        await within(
+          (async () => {
+            for (let i = 0; i < 500 && bytesIn < sent; i++) await new Promise((r) => setTimeout(r, 10));
+          })(),
+          6_000,
+          "the server to receive every byte",
+        );
+        expect(bytesIn).toBe(sent);
+        client.socket.resetAndDestroy();
+      });
+    });
+    await within(done, 10_000, "the handler to finish reading");
+    expect(received).toBe(total);
+    expect(lines).toEqual(["one", "two"]);
+  });
 });
 
 describe("limits", () => {
