@@ -19,14 +19,20 @@ export interface TokenOpts {
 
 /** Adds --token-file (and the hidden --token that is refused) to a client command. */
 export function addClientTokenOptions(cmd: Command): Command {
-  cmd.option("--token-file <file>", `read the server's token from FILE (or set ${TOKEN_ENV}; never on the command line)`);
+  cmd.option(
+    "--token-file <file>",
+    `read the server's token from FILE (or set ${TOKEN_ENV}; never on the command line)`,
+  );
   cmd.addOption(cmd.createOption("--token <value>", "refused: use --token-file or LAB_TOKEN").hideHelp());
   return cmd;
 }
 
 /** Adds --token-file, --allow-plaintext-auth and --auth-delay (and the refused --token) to a server command. */
 export function addServerTokenOptions(cmd: Command, what: string): Command {
-  cmd.option("--token-file <file>", `require a token from FILE: one per line, [name:]TOKEN[:ro|:rw] (${what})`);
+  cmd.option(
+    "--token-file <file>",
+    `require a token from FILE: one per line, [name:]TOKEN[:ro|:rw] (${what})`,
+  );
   cmd.option("--allow-plaintext-auth", "accept tokens without TLS (anyone on the path can read them)");
   cmd.option(
     "--auth-delay <seconds>",
@@ -56,7 +62,9 @@ export async function serverTokens(
   const authDelayMs =
     opts.authDelay === undefined
       ? undefined
-      : Math.round(parseNumber("--auth-delay", opts.authDelay, { min: 0, max: 30, hint: "in seconds, e.g. 1" }) * 1000);
+      : Math.round(
+          parseNumber("--auth-delay", opts.authDelay, { min: 0, max: 30, hint: "in seconds, e.g. 1" }) * 1000,
+        );
   if (opts.tokenFile === undefined) {
     if (opts.allowPlaintextAuth || opts.authDelay !== undefined) {
       throw new UsageError("--allow-plaintext-auth and --auth-delay need --token-file FILE");

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
-import { requireSafeAuth } from "@netlab/core";
 import type net from "node:net";
+import { requireSafeAuth } from "@netlab/core";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
 import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { ChatError } from "./errors.js";

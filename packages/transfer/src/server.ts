@@ -114,7 +114,8 @@ export class FileServer extends TCPServer {
       isEncrypted: Boolean((options as { tls?: unknown }).tls),
       allowPlaintextAuth: options.allowPlaintextAuth ?? false,
     });
-    this.#gate = options.tokens === undefined ? undefined : new TokenGate(options.tokens, options.authBackoff);
+    this.#gate =
+      options.tokens === undefined ? undefined : new TokenGate(options.tokens, options.authBackoff);
   }
 
   /**

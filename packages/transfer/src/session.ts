@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
-import { isNetlabError, type TokenGate, type TokenGrant } from "@netlab/core";
 import type { EventEmitter } from "node:events";
 import { type FileHandle, lstat, open, opendir, unlink } from "node:fs/promises";
+import { isNetlabError, type TokenGate, type TokenGrant } from "@netlab/core";
 import { alreadyExists, commitPart } from "./commit.js";
 import { fsError, TransferError } from "./errors.js";
 import type { Entry, Header, HeaderOf } from "./header.js";

@@ -157,7 +157,13 @@ function jsonLine(value: unknown): string {
 type Chat = typeof import("@netlab/chat");
 
 /** Why a server may close on us that is a failure even after the input ended. */
-const FAILURES: ReadonlySet<string> = new Set(["SERVER_FULL", "STALLED", "AUTH_FAILED", "AUTH_REQUIRED", "NICK_TAKEN"]);
+const FAILURES: ReadonlySet<string> = new Set([
+  "SERVER_FULL",
+  "STALLED",
+  "AUTH_FAILED",
+  "AUTH_REQUIRED",
+  "NICK_TAKEN",
+]);
 
 /** Piped stdin: send each line, print each line received, leave at q, /quit or EOF once replies arrived. */
 async function runPiped(

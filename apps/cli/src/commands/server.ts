@@ -82,7 +82,8 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
       const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
-      const auth = tokens === undefined ? undefined : `${tokens.size} token${tokens.size === 1 ? "" : "s"} required`;
+      const auth =
+        tokens === undefined ? undefined : `${tokens.size} token${tokens.size === 1 ? "" : "s"} required`;
       return { server: chat.socketServer, limits: [queued, auth].filter(Boolean).join(", ") };
     },
   },
@@ -216,7 +217,10 @@ async function runServer(opts: ServerOpts): Promise<void> {
   }
   refuseArgvToken(opts);
   if (opts.mode !== "chat" && opts.tokenFile !== undefined) {
-    throw new UsageError("--token-file works with --mode chat only", "echo and upper serve anyone who connects");
+    throw new UsageError(
+      "--token-file works with --mode chat only",
+      "echo and upper serve anyone who connects",
+    );
   }
   const port = parsePort(opts.port, { allowZero: true });
   const defaults = SERVER_LIMIT_DEFAULTS;

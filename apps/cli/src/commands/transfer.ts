@@ -241,7 +241,8 @@ async function runFiles(
       results.push(r);
     } catch (err) {
       bar?.clear();
-      if (opts.askOnAuth && results.length === 0 && isAuthRequired(err)) throw new AuthRequired("", { cause: err });
+      if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
+        throw new AuthRequired("", { cause: err });
       failure = signal.aborted ? interrupted(file, opts) : err;
       break;
     }
