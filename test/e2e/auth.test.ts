@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
-import { runLab, startServer } from "../helpers/lab.js";
+import { LAB_BIN, runLab, startProcess, startServer } from "../helpers/lab.js";
 
 const RW = "rw-token-0123456789abcdef";
 const RO = "ro-token-0123456789abcdef";
@@ -162,6 +162,46 @@ describe("chat with --token-file", () => {
     const missing = await runLab(["client", "--port", String(port)], { input: "hi\n" });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^lab: the server requires a token\nhint: .*--token-file/m);
+  });
+});
+
+/** `lab ARGS` on a pseudo-terminal (util-linux `script`), as a person would run it. */
+function startOnTty(args: string[]) {
+  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
+  return startProcess("script", [
+    "-qfec",
+    `env -u LAB_TOKEN NO_COLOR=1 COLUMNS=120 LINES=40 ${lab}`,
+    "/dev/null",
+  ]);
+}
+
+describe("the token prompt on a terminal", () => {
+  it("lab client asks for the token only when the server wants one, and does not echo it", async () => {
+    const { port } = await chatServer();
+    const client = startOnTty(["client", "--port", String(port)]);
+    await client.waitForOutput(`token for 127.0.0.1:${port}: `);
+    client.write(`${ALICE}\r`);
+    await client.waitForOutput("you are alice");
+    client.write("q\r");
+    expect(await client.exited).toBe(0);
+    expect(client.stdout()).not.toContain(ALICE);
+  });
+
+  it("lab transfer asks after the server says a token is required, then retries with it", async () => {
+    const shared = path.join(dir, "shared");
+    await mkdir(shared);
+    await writeFile(path.join(shared, "there.txt"), "x\n");
+    const { port } = await startServer(
+      (p) => ["files", shared, "--port", String(p), "--token-file", tokens, "--allow-plaintext-auth"],
+      (p) => `serving ${shared} on 127.0.0.1:${p}`,
+    );
+    const t = startOnTty(["transfer", "--list", "--port", String(port)]);
+    await t.waitForOutput(`token for 127.0.0.1:${port}: `);
+    t.write(`${RO}\r`);
+    await t.waitForOutput("there.txt");
+    expect(await t.exited).toBe(0);
+    expect(t.stdout()).not.toContain(RO);
   });
 });
 

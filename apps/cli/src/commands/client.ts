@@ -263,9 +263,17 @@ async function runInteractive(
   });
   // Connect first: a refused connection is one error line from action(), before any prompt.
   await client.connect();
-  // A server that wants a token is asked for it (no echo) before the chat prompt takes the terminal.
+  // A server that wants a token is asked for it (no echo) before the chat prompt takes the
+  // terminal. What arrives meanwhile is kept, and replayed once the prompt and its listeners exist.
+  const early: [string, unknown[]][] = [];
+  const keepers = (["event", "line", "state"] as const).map((name) => {
+    const keep = (...args: unknown[]) => early.push([name, args]);
+    client.on(name, keep);
+    return () => client.off(name, keep);
+  });
   if (client.mode === "unknown") await Promise.race([once(client, "mode"), once(client, "state")]);
   await tokenPrompt();
+  for (const stop of keepers) stop();
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
   const promptText = () => `${safeLine(client.room ?? `${client.host}:${client.port}`, 40)}> `;
@@ -313,6 +321,7 @@ async function runInteractive(
     });
   });
 
+  for (const [name, args] of early) client.emit(name, ...args);
   prompt.setPrompt(promptText());
   prompt.prompt();
   prompt.on("line", (line) => {
