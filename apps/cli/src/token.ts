@@ -114,8 +114,9 @@ export function promptToken(question = "token: "): Promise<string | undefined> {
   return new Promise((resolve) => {
     let typed = "";
     const wasRaw = stdin.isRaw;
-    stderr.write(question);
+    // Echo off before the question shows: an answer typed (or pasted) at once is never echoed.
     stdin.setRawMode(true);
+    stderr.write(question);
     stdin.resume();
     stdin.setEncoding("utf8");
     const finish = (answer: string | undefined) => {
