@@ -14,10 +14,12 @@ export class ClientConnection {
   readonly stream: StreamOptions;
   readonly signal: AbortSignal | undefined;
   readonly #onProgress: (progress: Progress) => void;
+  /** Sent with the first request only: the server checks it once per connection. */
+  #token: string | undefined;
 
   constructor(
     socket: Socket,
-    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs">,
+    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "token">,
     onProgress: (progress: Progress) => void,
   ) {
     this.wire = new SocketWire(socket, {
@@ -28,6 +30,14 @@ export class ClientConnection {
     this.stream = options.stream ?? {};
     this.signal = options.signal;
     this.#onProgress = onProgress;
+    this.#token = options.token;
+  }
+
+  /** The token field of the next request header: the token on the first request, then nothing. */
+  auth(): { token?: string } {
+    const token = this.#token;
+    this.#token = undefined;
+    return token === undefined ? {} : { token };
   }
 
   /** The next header, which must be one of `ops`; an `error` header is thrown as its TransferError. */

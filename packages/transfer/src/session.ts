@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { type FileHandle, lstat, open, opendir, unlink } from "node:fs/promises";
+import { isNetlabError, type TokenGate, type TokenGrant } from "@netlab/core";
 import { alreadyExists, commitPart } from "./commit.js";
 import { fsError, TransferError } from "./errors.js";
 import type { Entry, Header, HeaderOf } from "./header.js";
@@ -28,6 +29,8 @@ export interface SessionContext {
   activeUploads: Set<string>;
   /** Where `transfer` / `transferError` events go. */
   events: EventEmitter;
+  /** Checks the token of each connection's first request; undefined when the server is open. */
+  gate?: TokenGate | undefined;
 }
 
 /** A finished upload or download on the server, emitted as `transfer`. */
@@ -68,7 +71,10 @@ export async function serveConnection(
   ctx: SessionContext,
   peer: string,
   signal?: AbortSignal,
+  peerAddress: string = peer,
 ): Promise<void> {
+  /** What this connection's token allows, once its first request carried one that matched. */
+  let grant: TokenGrant | undefined;
   for (;;) {
     const state: State = { inBody: false };
     let header: Header | undefined;
@@ -81,9 +87,27 @@ export async function serveConnection(
     }
     if (header === undefined || signal?.aborted) return;
     const name = "name" in header ? header.name : undefined;
+    if (ctx.gate !== undefined && grant === undefined) {
+      try {
+        const token = "token" in header ? header.token : undefined;
+        grant = await ctx.gate.check(token, peerAddress, signal);
+      } catch (err) {
+        if (!isNetlabError(err)) return; // shut down during the delay
+        const code = err.code === "AUTH_REQUIRED" ? "AUTH_REQUIRED" : "AUTH_FAILED";
+        const error = new TransferError(code, err.message, { hint: err.hint });
+        // One attempt per connection: each guess costs a connection and the address's delay.
+        await refuseHeader(wire, ctx, peer, error);
+        return;
+      }
+    }
     try {
       switch (header.op) {
         case "put":
+          if (grant?.access === "ro") {
+            throw new TransferError("READ_ONLY", "your token is read-only: uploads are refused", {
+              hint: "ask the server's operator for a TOKEN:rw line",
+            });
+          }
           await servePut(wire, ctx, header, peer, state);
           break;
         case "get":
