@@ -40,6 +40,8 @@ export type WireEvent =
       conn: WireConnection;
       direction: WireDirection;
       bytes: Uint8Array;
+      /** Bytes this connection carried that way before this chunk: the chunk's offset in its stream. */
+      offset: number;
       /** UDP: the datagram's sender or destination. */
       peer?: PeerAddress;
     }
@@ -133,9 +135,10 @@ export function tapOpen(socket: net.Socket, side: WireSide): WireConnection {
 export function tapData(socket: net.Socket, direction: WireDirection, data: string | Uint8Array): void {
   const conn = connections.get(socket) ?? tapOpen(socket, "client");
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  const offset = direction === "in" ? conn.bytesIn : conn.bytesOut;
   if (direction === "in") conn.bytesIn += bytes.length;
   else conn.bytesOut += bytes.length;
-  wireChannel.publish({ type: "data", time: wireNow(), conn, direction, bytes });
+  wireChannel.publish({ type: "data", time: wireNow(), conn, direction, bytes, offset });
 }
 
 /** Marks why the connection is about to close (a timeout), for its `close` event. */
@@ -181,9 +184,10 @@ export function tapDatagram(
     connections.set(socket, conn);
     wireChannel.publish({ type: "open", time: conn.openedAt, conn });
   }
+  const offset = direction === "in" ? conn.bytesIn : conn.bytesOut;
   if (direction === "in") conn.bytesIn += bytes.length;
   else conn.bytesOut += bytes.length;
-  const event: WireEvent = { type: "data", time: wireNow(), conn, direction, bytes };
+  const event: WireEvent = { type: "data", time: wireNow(), conn, direction, bytes, offset };
   if (peer) event.peer = addressOf(peer.address, peer.port);
   wireChannel.publish(event);
 }

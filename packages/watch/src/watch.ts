@@ -128,9 +128,8 @@ export function formatHexEvent(e: WireEvent): string {
     case "data": {
       const arrow = e.direction === "in" ? "<" : ">";
       const peer = formatEndpoint(e.peer ?? e.conn.peer);
-      const offset = (e.direction === "in" ? e.conn.bytesIn : e.conn.bytesOut) - e.bytes.length;
       const head = `${at} #${e.conn.id} ${arrow} ${e.direction === "in" ? "from" : "to"} ${peer} ${e.bytes.length} B`;
-      return [head, ...hexLines(e.bytes, offset)].join("\n");
+      return [head, ...hexLines(e.bytes, e.offset)].join("\n");
     }
   }
 }
