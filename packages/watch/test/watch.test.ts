@@ -1,9 +1,15 @@
-import { readFile } from "node:fs/promises";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { eventsJsonSchema, hexLines, LineSink, parseSession, sessionJsonSchema, sessionToPcap } from "../src/index.js";
+import {
+  eventsJsonSchema,
+  hexLines,
+  LineSink,
+  parseSession,
+  sessionJsonSchema,
+  sessionToPcap,
+} from "../src/index.js";
 
 describe("LineSink", () => {
   it("never waits, drops the oldest when full and reports the exact count before the next line", async () => {
@@ -19,7 +25,11 @@ describe("LineSink", () => {
     for (let i = 1; i <= 100; i++) sink.push(i);
     await sink.close();
     const lines = (await readFile(path, "utf8")).trimEnd().split("\n");
-    expect(lines).toEqual(["1", "dropped 89 before 91", ...Array.from({ length: 10 }, (_, i) => String(91 + i))]);
+    expect(lines).toEqual([
+      "1",
+      "dropped 89 before 91",
+      ...Array.from({ length: 10 }, (_, i) => String(91 + i)),
+    ]);
     expect(sink.droppedTotal).toBe(89);
   });
 });
@@ -37,8 +47,12 @@ describe("hexLines", () => {
 describe("published schemas", () => {
   it("docs/schema/*.json are the ones the zod schemas generate", async () => {
     const docs = new URL("../../../docs/schema/", import.meta.url);
-    expect(JSON.parse(await readFile(new URL("events.schema.json", docs), "utf8"))).toEqual(eventsJsonSchema());
-    expect(JSON.parse(await readFile(new URL("session.schema.json", docs), "utf8"))).toEqual(sessionJsonSchema());
+    expect(JSON.parse(await readFile(new URL("events.schema.json", docs), "utf8"))).toEqual(
+      eventsJsonSchema(),
+    );
+    expect(JSON.parse(await readFile(new URL("session.schema.json", docs), "utf8"))).toEqual(
+      sessionJsonSchema(),
+    );
   });
 });
 
@@ -47,7 +61,14 @@ describe("sessionToPcap", () => {
     const session = parseSession(
       [
         { netlab: "session", v: 1, ts: 1_000, side: "server" },
-        { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:40000", server: "127.0.0.1:5001" },
+        {
+          type: "open",
+          t: 0,
+          conn: 1,
+          transport: "tcp",
+          client: "127.0.0.1:40000",
+          server: "127.0.0.1:5001",
+        },
         { type: "data", t: 1, conn: 1, from: "client", b64: Buffer.from("ping\n").toString("base64") },
         { type: "close", t: 2, conn: 1, reason: "fin" },
       ]
