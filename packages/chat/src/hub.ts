@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { NetlabError, TokenGate, type TokenGrant } from "@netlab/core";
 import type { ProtocolError } from "@netlab/protocol";
+import { type ChatWireEvent, chatChannel } from "./channel.js";
 import { parseHello, parseJsonCommand } from "./commands.js";
 import { ChatError, type ChatErrorCode } from "./errors.js";
 import { HelloGrace } from "./grace.js";
@@ -434,6 +435,10 @@ export class ChatHub extends EventEmitter {
     }
     if (this.listenerCount("message") > 0)
       this.emit("message", { room: room.name, from: s.nick, text, action: isAction });
+    if (chatChannel.hasSubscribers) {
+      const m: ChatWireEvent = { type: "message", room: room.name, from: s.nick, text, action: isAction };
+      chatChannel.publish(m);
+    }
   }
 
   /** Unique by NFKC + case folding and by look-alike skeleton; reserved names refused (nicks.ts). */
@@ -450,6 +455,8 @@ export class ChatHub extends EventEmitter {
     const room = this.#rooms.get(s.room);
     for (const member of room?.members ?? [s]) if (tellSelf || member !== s) this.#out.send(member, e);
     if (this.listenerCount("nick") > 0) this.emit("nick", { from, to: wanted });
+    if (chatChannel.hasSubscribers)
+      chatChannel.publish({ type: "nick", from, to: wanted } satisfies ChatWireEvent);
   }
 
   #join(s: Session, name: string): void {
@@ -464,6 +471,8 @@ export class ChatHub extends EventEmitter {
     if (room.members.size > this.options.maxAnnounceMembers) this.#out.send(s, e);
     else this.#out.sendAll(room.members, e);
     if (this.listenerCount("join") > 0) this.emit("join", { room: name, nick: s.nick });
+    if (chatChannel.hasSubscribers)
+      chatChannel.publish({ type: "join", room: name, nick: s.nick } satisfies ChatWireEvent);
   }
 
   #leave(s: Session, reason: string): void {
@@ -476,6 +485,9 @@ export class ChatHub extends EventEmitter {
     if (!s.isClosed) this.#out.send(s, e);
     this.#rooms.closeIfEmpty(room);
     if (this.listenerCount("leave") > 0) this.emit("leave", { room: room.name, nick: s.nick, reason });
+    if (chatChannel.hasSubscribers) {
+      chatChannel.publish({ type: "leave", room: room.name, nick: s.nick, reason } satisfies ChatWireEvent);
+    }
   }
 
   #error(s: Session, err: unknown): void {

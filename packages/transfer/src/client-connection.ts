@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { type TransferWireEvent, transferChannel } from "./channel.js";
 import { CLIENT_DEFAULTS, type ClientOptions, type Progress } from "./client-options.js";
 import { isTransferErrorCode, TransferError } from "./errors.js";
 import type { Header, HeaderOf } from "./header.js";
@@ -89,6 +90,17 @@ export class ClientConnection {
     offset: number,
     started: number,
   ) {
+    const op = direction === "upload" ? "put" : "get";
+    if (transferChannel.hasSubscribers) {
+      transferChannel.publish({
+        type: "start",
+        side: "client",
+        op,
+        name,
+        size: totalBytes,
+        offset,
+      } satisfies TransferWireEvent);
+    }
     this.#onProgress({
       direction,
       name,
@@ -98,6 +110,23 @@ export class ClientConnection {
       elapsedMs: performance.now() - started,
     });
     return (bytesDone: number) => {
+      if (transferChannel.hasSubscribers) {
+        const e: TransferWireEvent = { type: "progress", side: "client", op, name, bytesDone, totalBytes };
+        transferChannel.publish(e);
+        if (bytesDone === totalBytes) {
+          const seconds = (performance.now() - started) / 1000;
+          const transferredBytes = totalBytes - offset;
+          transferChannel.publish({
+            type: "done",
+            side: "client",
+            op,
+            name,
+            size: totalBytes,
+            transferredBytes,
+            seconds,
+          } satisfies TransferWireEvent);
+        }
+      }
       this.#onProgress({
         direction,
         name,

@@ -2,6 +2,7 @@ import { createHash, type Hash } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { type FileHandle, lstat, open, opendir, unlink } from "node:fs/promises";
 import { isNetlabError, type TokenGate, type TokenGrant } from "@netlab/core";
+import { type TransferWireEvent, transferChannel } from "./channel.js";
 import { alreadyExists, commitPart } from "./commit.js";
 import { fsError, TransferError } from "./errors.js";
 import type { Entry, Header, HeaderOf } from "./header.js";
@@ -101,6 +102,11 @@ export async function serveConnection(
       }
     }
     try {
+      if (transferChannel.hasSubscribers && (header.op === "put" || header.op === "get")) {
+        const start: TransferWireEvent = { type: "start", side: "server", op: header.op, name: header.name };
+        if (header.op === "put") start.size = header.size;
+        transferChannel.publish(start);
+      }
       switch (header.op) {
         case "put":
           if (grant?.access === "ro") {
@@ -125,6 +131,7 @@ export async function serveConnection(
     } catch (err) {
       const error = asTransferError(err);
       ctx.events.emit("transferError", { op: header.op, name, error, peer } satisfies ServerTransferError);
+      publishError("server", header.op, name, error);
       if (error.code === "CONNECTION_LOST") return;
       if (state.inBody && header.op === "get") return; // mid-file: the client sees the close
       await wire.writeHeader(errorHeader(error)).catch(() => {});
@@ -142,6 +149,7 @@ export async function refuseHeader(
   error: TransferError,
 ): Promise<void> {
   ctx.events.emit("transferError", { op: "?", name: undefined, error, peer } satisfies ServerTransferError);
+  publishError("server", "?", undefined, error);
   await wire.writeHeader(errorHeader(error)).catch(() => {});
 }
 
@@ -312,6 +320,7 @@ async function servePut(
       seconds: (performance.now() - started) / 1000,
       peer,
     } satisfies ServerTransfer);
+    publishDone("put", req.name, req.size, req.size - data.offset, started);
   } finally {
     await fh?.close().catch(() => {});
     if (removePart) await unlink(partPath).catch(() => {});
@@ -366,6 +375,7 @@ async function serveGet(
       seconds: (performance.now() - started) / 1000,
       peer,
     } satisfies ServerTransfer);
+    publishDone("get", req.name, size, size - offset, started);
   } finally {
     await fh.close().catch(() => {});
   }
@@ -453,4 +463,29 @@ function isServable(root: ServedRoot, name: string): boolean {
   } catch {
     return false;
   }
+}
+
+function publishDone(
+  op: string,
+  name: string,
+  size: number,
+  transferredBytes: number,
+  started: number,
+): void {
+  if (!transferChannel.hasSubscribers) return;
+  const seconds = (performance.now() - started) / 1000;
+  const e: TransferWireEvent = { type: "done", side: "server", op, name, size, transferredBytes, seconds };
+  transferChannel.publish(e);
+}
+
+function publishError(
+  side: "client" | "server",
+  op: string,
+  name: string | undefined,
+  error: TransferError,
+): void {
+  if (!transferChannel.hasSubscribers) return;
+  const e: TransferWireEvent = { type: "error", side, op, code: error.code, message: error.message };
+  if (name !== undefined) e.name = name;
+  transferChannel.publish(e);
 }

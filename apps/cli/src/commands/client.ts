@@ -5,6 +5,7 @@ import { parseNumber, parsePort } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
 import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
+import { stopWatching } from "../watch.js";
 
 interface ClientOpts extends TokenOpts {
   host: string;
@@ -134,7 +135,9 @@ function onInterrupt(leave: () => Promise<unknown>): () => void {
     if (isInterrupted) return;
     isInterrupted = true;
     const grace = new Promise((resolve) => setTimeout(resolve, INTERRUPT_GRACE_MS).unref());
-    void Promise.race([leave().catch(() => {}), grace]).finally(() => process.exit(EXIT_INTERRUPTED));
+    void Promise.race([leave().catch(() => {}), grace])
+      .then(() => stopWatching())
+      .finally(() => process.exit(EXIT_INTERRUPTED));
   };
   onSignals(interrupt);
   return interrupt;
