@@ -40,6 +40,11 @@ export interface HubOptions {
    * thousands of clients joining one room cost O(n) lines rather than O(n²). Default 500.
    */
   maxAnnounceMembers: number;
+  /**
+   * Cluster mode: most messages a JSON client reconnecting with `hello.since` is replayed (the
+   * newest of what it missed; older ones are reported as a history gap). Default 1 000.
+   */
+  maxCatchUpMessages: number;
 }
 
 /** Defaults for {@link HubOptions}. */
@@ -55,6 +60,7 @@ export const HUB_DEFAULTS: Readonly<HubOptions> = {
   helloGraceMs: 300,
   serverName: "netlab",
   maxAnnounceMembers: 500,
+  maxCatchUpMessages: 1_000,
 };
 
 /** The defaults under `opts`, checked: the queue caps must be byte counts ≥ 1. */

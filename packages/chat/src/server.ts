@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
 import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import type { ChatBackend } from "./backend.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
@@ -20,6 +21,11 @@ export interface ChatServerOptions extends Partial<HubOptions> {
    * slot forever. Default 30 000; `Infinity` (or 0) is off.
    */
   frameTimeoutMs?: number;
+  /**
+   * Cluster mode: rooms span every node on the same backend (`@netlab/chat-redis`). Started by
+   * `listen()`, closed by `close()`. Default none: one process, as always.
+   */
+  backend?: ChatBackend;
 }
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
@@ -33,6 +39,8 @@ const HUB_EVENTS: ReadonlySet<string | symbol> = new Set([
   "join",
   "leave",
   "nick",
+  "cluster",
+  "error",
 ]);
 
 /** The TCP server under a ChatServer: refuses with a chat-style line, reports errors as events. */
@@ -152,7 +160,9 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     const rfile = this.rfile;
     // readFrame() rather than `for await`: no iterator result object per line. Same frames.
     for (let line = await rfile.readFrame(); line !== undefined; line = await rfile.readFrame()) {
-      hub.receive(session, line);
+      // A promise only in cluster mode, when the answer comes from the cluster: replies stay in order.
+      const pending = hub.receive(session, line);
+      if (pending) await pending;
       if (session.isClosed) break;
     }
   }
@@ -200,12 +210,15 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
 export class ChatServer extends EventEmitter {
   readonly hub: ChatHub;
   readonly #tcp: ChatTCPServer;
+  readonly #backend: ChatBackend | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(opts: ChatServerOptions = {}) {
     super();
-    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
-    this.hub = new ChatHub(defined);
+    const { backend, ...rest } = opts;
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    this.#backend = backend;
+    this.hub = new ChatHub(defined, backend);
     // An event is forwarded from its first listener on, so the hub builds no payloads nobody reads.
     const forwarded = new Set<string | symbol>();
     this.on("newListener", (name: string | symbol) => {
@@ -216,8 +229,12 @@ export class ChatServer extends EventEmitter {
     this.#tcp = new ChatTCPServer(this, this.hub, { host: "127.0.0.1", port: 0, ...defined });
   }
 
-  /** Binds and starts serving. Throws NetworkError ADDRESS_IN_USE and the like. */
+  /**
+   * Binds and starts serving. Throws NetworkError ADDRESS_IN_USE and the like; in cluster mode it
+   * joins the cluster first (and throws the backend's error: unreachable, auth, duplicate node id).
+   */
   async listen(): Promise<{ host: string; port: number }> {
+    await this.hub.start();
     await this.#tcp.listen();
     void this.#tcp.serveForever();
     return this.address;
@@ -236,7 +253,7 @@ export class ChatServer extends EventEmitter {
 
   /** Every client gets a shutdown notice, then the server closes. Harmless twice. */
   close(): Promise<void> {
-    this.#closing ??= this.#tcp.shutdown();
+    this.#closing ??= this.#tcp.shutdown().then(() => this.#backend?.close());
     return this.#closing;
   }
 
