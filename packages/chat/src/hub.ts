@@ -59,6 +59,7 @@ export class ChatHub extends EventEmitter {
   /** Cluster mode: rooms being opened (their history fetched), so two joiners share one fetch. */
   readonly #opening = new Map<string, Promise<Room>>();
   #isDegraded = false;
+  #starting: Promise<void> | undefined;
 
   /** `backend`: cluster mode (see `ChatBackend`); without it the hub is one process, as it always was. */
   constructor(opts: Partial<HubOptions> = {}, backend?: ChatBackend) {
@@ -82,7 +83,12 @@ export class ChatHub extends EventEmitter {
    * Cluster mode: connects the backend and opens `#lobby` (its history comes from the cluster).
    * Call before the first `attach`; a hub without a backend needs nothing.
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const backend = this.#backend;
     if (!backend) return;
     await backend.start({
@@ -91,6 +97,12 @@ export class ChatHub extends EventEmitter {
       status: (state) => this.#clusterStatus(state),
     });
     await this.#openRoom(DEFAULT_ROOM);
+  }
+
+  /** Cluster mode: leaves the cluster (after `shutdown`: the leaves have gone out). Harmless twice. */
+  async stop(): Promise<void> {
+    if (this.#starting) await this.#starting.catch(noop);
+    await this.#backend?.close();
   }
 
   /** Cluster mode: the link to the cluster is down and rooms are served from this node only. */

@@ -86,6 +86,7 @@ class ChatTCPServer extends TCPServer {
     this.hub.shutdown();
     await super.shutdown();
     this.hub.dispose();
+    await this.hub.stop();
   }
 
   override handleError(err: unknown, peer?: PeerAddress): void {
@@ -210,14 +211,12 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
 export class ChatServer extends EventEmitter {
   readonly hub: ChatHub;
   readonly #tcp: ChatTCPServer;
-  readonly #backend: ChatBackend | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(opts: ChatServerOptions = {}) {
     super();
     const { backend, ...rest } = opts;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-    this.#backend = backend;
     this.hub = new ChatHub(defined, backend);
     // An event is forwarded from its first listener on, so the hub builds no payloads nobody reads.
     const forwarded = new Set<string | symbol>();
@@ -253,7 +252,7 @@ export class ChatServer extends EventEmitter {
 
   /** Every client gets a shutdown notice, then the server closes. Harmless twice. */
   close(): Promise<void> {
-    this.#closing ??= this.#tcp.shutdown().then(() => this.#backend?.close());
+    this.#closing ??= this.#tcp.shutdown();
     return this.#closing;
   }
 
