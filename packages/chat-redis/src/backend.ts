@@ -183,8 +183,10 @@ export class RedisBackend implements ChatBackend {
       ...base,
       connectionName: `netlab-reader-${this.nodeId}`,
       enableOfflineQueue: true,
-      // The reader waits out an outage: its next XREAD goes once the connection is back.
+      // The reader waits out an outage: the XREAD it was in is sent again, from the same ids, once
+      // the connection is back (without the resend ioredis would leave that promise unsettled).
       maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: true,
     });
     reader.on("error", (err) => debug("cluster: reader: %s", (err as Error).message));
     this.#reader = reader;
