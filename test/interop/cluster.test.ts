@@ -54,21 +54,35 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     const redis = await startRedis({ password: "s3cret" });
     const down = await runLab(["server", "--port", "0", "--cluster", "redis://127.0.0.1:1"]);
     expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/^lab: cannot reach Redis at 127\.0\.0\.1:1: connection refused\nhint: .*apt-get install redis-server/);
+    expect(down.stderr).toMatch(
+      /^lab: cannot reach Redis at 127\.0\.0\.1:1: connection refused\nhint: .*apt-get install redis-server/,
+    );
     const scheme = await runLab(["server", "--port", "0", "--cluster", "http://127.0.0.1:6379"]);
     expect(scheme.code).toBe(2);
-    expect(scheme.stderr).toMatch(/^lab: --cluster "http:\/\/127\.0\.0\.1:6379": the scheme is "http", not redis\nhint: /);
+    expect(scheme.stderr).toMatch(
+      /^lab: --cluster "http:\/\/127\.0\.0\.1:6379": the scheme is "http", not redis\nhint: /,
+    );
     const noauth = await runLab(["server", "--port", "0", "--cluster", `redis://127.0.0.1:${redis.port}`]);
     expect(noauth.code).toBe(1);
     expect(noauth.stderr).toMatch(/^lab: Redis at 127\.0\.0\.1:\d+ wants a password \(NOAUTH\)\nhint: /);
-    const wrong = await runLab(["server", "--port", "0", "--cluster", `redis://:nope@127.0.0.1:${redis.port}`]);
+    const wrong = await runLab([
+      "server",
+      "--port",
+      "0",
+      "--cluster",
+      `redis://:nope@127.0.0.1:${redis.port}`,
+    ]);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^lab: Redis at 127\.0\.0\.1:\d+ refused the password \(WRONGPASS\)\nhint: /);
+    expect(wrong.stderr).toMatch(
+      /^lab: Redis at 127\.0\.0\.1:\d+ refused the password \(WRONGPASS\)\nhint: /,
+    );
     expect(wrong.stderr).not.toContain("nope");
     await node(redis, "a");
     const twice = await runLab(["server", "--port", "0", "--cluster", redis.url, "--node-id", "a"]);
     expect(twice.code).toBe(1);
-    expect(twice.stderr).toMatch(/^lab: another node with --node-id a is in the cluster at 127\.0\.0\.1:\d+\nhint: /);
+    expect(twice.stderr).toMatch(
+      /^lab: another node with --node-id a is in the cluster at 127\.0\.0\.1:\d+\nhint: /,
+    );
     for (const r of [down, scheme, noauth, wrong, twice]) expect(r.stderr.split("\n").length).toBe(3);
   });
 
@@ -96,7 +110,8 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     const LINES = 100;
     const redis = await startRedis();
     const nodes = [];
-    for (let i = 0; i < NODES; i++) nodes.push(await node(redis, `n${i}`, ["--flood", "0", "--history", "0"]));
+    for (let i = 0; i < NODES; i++)
+      nodes.push(await node(redis, `n${i}`, ["--flood", "0", "--history", "0"]));
     // Each joins within the hello grace (300 ms): all at once, not one after another.
     const clients = (
       await Promise.all(nodes.flatMap((n) => Array.from({ length: PER_NODE }, () => joined(n.port, 60_000))))
@@ -109,7 +124,8 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
       c.socket.write(Array.from({ length: LINES }, (_, n) => `c${i} ${n}\n`).join(""));
     });
     const MESSAGE = /^<guest-\d+> (c\d+ \d+)$/;
-    const messages = (c: LineClient) => c.lines.map((l) => MESSAGE.exec(l)?.[1]).filter((m) => m !== undefined);
+    const messages = (c: LineClient) =>
+      c.lines.map((l) => MESSAGE.exec(l)?.[1]).filter((m) => m !== undefined);
     const total = NODES * PER_NODE * LINES;
     const count = (want: number) => {
       let seen = 0;
@@ -120,17 +136,21 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
       };
     };
     await Promise.all(observers.map((o) => o.waitUntil(count(total), `${total} messages`, 90_000)));
-    await Promise.all(clients.map((c) => c.waitUntil(count(total - LINES), `${total - LINES} messages`, 90_000)));
+    await Promise.all(
+      clients.map((c) => c.waitUntil(count(total - LINES), `${total - LINES} messages`, 90_000)),
+    );
     const order = messages(observers[0]!);
     const problems: string[] = [];
-    if (new Set(order).size !== total) problems.push(`observer 0 got ${new Set(order).size} distinct of ${total}`);
+    if (new Set(order).size !== total)
+      problems.push(`observer 0 got ${new Set(order).size} distinct of ${total}`);
     observers.forEach((o, i) => {
       if (messages(o).join("\n") !== order.join("\n")) problems.push(`observer ${i} saw another order`);
     });
     clients.forEach((c, i) => {
       const expected = order.filter((m) => !m.startsWith(`c${i} `));
       const got = messages(c);
-      if (got.length !== expected.length) problems.push(`client ${i} got ${got.length}, expected ${expected.length}`);
+      if (got.length !== expected.length)
+        problems.push(`client ${i} got ${got.length}, expected ${expected.length}`);
       else if (got.join("\n") !== expected.join("\n")) problems.push(`client ${i} saw another order`);
     });
     expect(problems.slice(0, 10)).toEqual([]);
@@ -164,12 +184,13 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     await onA.c.waitFor(/cluster degraded: lost the link to Redis/, { timeoutMs: 10_000 });
     await redis.restart();
     await onA.c.waitFor(/cluster back: Redis at .* answers again/, { timeoutMs: 20_000 });
-    await Promise.all(
-      [onA.c, onB.c].map((c) => c.waitFor(line(TOTAL - 1), { timeoutMs: 60_000 })),
-    );
+    await Promise.all([onA.c, onB.c].map((c) => c.waitFor(line(TOTAL - 1), { timeoutMs: 60_000 })));
     clearInterval(timer);
     for (const c of [onA.c, onB.c]) {
-      const got = c.lines.map((l) => /^<guest-\d+> m (\d+)$/.exec(l)?.[1]).filter((m) => m !== undefined).map(Number);
+      const got = c.lines
+        .map((l) => /^<guest-\d+> m (\d+)$/.exec(l)?.[1])
+        .filter((m) => m !== undefined)
+        .map(Number);
       const lost = TOTAL - new Set(got).size;
       const twice = got.length - new Set(got).size;
       expect({ lost, twice }).toEqual({ lost: 0, twice: 0 });

@@ -14,7 +14,12 @@ import {
 } from "@netlab/chat";
 import { Redis, type RedisOptions } from "ioredis";
 import { ClusterError } from "./errors.js";
-import { type ClusterAddress, parseClusterUrl, type RedisBackendOptions, redisBackendOptions } from "./options.js";
+import {
+  type ClusterAddress,
+  parseClusterUrl,
+  type RedisBackendOptions,
+  redisBackendOptions,
+} from "./options.js";
 
 const debug = debuglog("netlab");
 const noop = () => {};
@@ -205,7 +210,13 @@ export class RedisBackend implements ChatBackend {
     let last = "0-0";
     if (!this.#isDegraded) {
       try {
-        const entries = (await this.#command().xrevrange(key, "+", "-", "COUNT", Math.max(count, 1))) as Entry[];
+        const entries = (await this.#command().xrevrange(
+          key,
+          "+",
+          "-",
+          "COUNT",
+          Math.max(count, 1),
+        )) as Entry[];
         if (entries.length > 0) last = entries[0]![0];
         history = entries
           .slice(0, count)
@@ -261,7 +272,8 @@ export class RedisBackend implements ChatBackend {
     )) as string | null;
     if (holder !== null) {
       const [node = "?", held = nick] = holder.split("|");
-      const like = nickKey(held) === nickKey(nick) ? "is already taken" : `looks too much like "${held}", who is here`;
+      const like =
+        nickKey(held) === nickKey(nick) ? "is already taken" : `looks too much like "${held}", who is here`;
       throw new ClusterError("NICK_TAKEN", `nick ${JSON.stringify(nick)} ${like} (on node ${node})`, {
         hint: "choose another with /nick NAME",
       });
@@ -272,9 +284,7 @@ export class RedisBackend implements ChatBackend {
 
   releaseNick(nick: string): void {
     if (!this.#held.delete(nick) || this.#isDegraded) return;
-    this.#command()
-      .eval(RELEASE, 2, this.#nickKey(nick), this.#lookKey(nick), this.nodeId)
-      .catch(noop);
+    this.#command().eval(RELEASE, 2, this.#nickKey(nick), this.#lookKey(nick), this.nodeId).catch(noop);
   }
 
   guestNumber(): number {
@@ -295,7 +305,9 @@ export class RedisBackend implements ChatBackend {
   async rooms(): Promise<{ name: string; clients: number }[]> {
     const counts = new Map<string, number>();
     for (const m of await this.#allMembers()) counts.set(m.room, (counts.get(m.room) ?? 0) + 1);
-    return [...counts].map(([name, clients]) => ({ name, clients })).sort((a, b) => a.name.localeCompare(b.name));
+    return [...counts]
+      .map(([name, clients]) => ({ name, clients }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async nodes(): Promise<NodeInfo[]> {
@@ -303,7 +315,9 @@ export class RedisBackend implements ChatBackend {
     const cmd = this.#command();
     const ids = await cmd.zrangebyscore(this.#key("nodes"), Date.now(), "+inf");
     const sizes = await Promise.all(ids.map((id) => cmd.hlen(this.#membersKey(id))));
-    return ids.map((id, i) => ({ id, clients: sizes[i] ?? 0, self: id === this.nodeId })).sort((a, b) => a.id.localeCompare(b.id));
+    return ids
+      .map((id, i) => ({ id, clients: sizes[i] ?? 0, self: id === this.nodeId }))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async sendPrivate(event: PrivateEvent): Promise<boolean> {
@@ -416,7 +430,8 @@ export class RedisBackend implements ChatBackend {
   #decode(entry: Entry, isHistory: boolean): (DeliveredEvent & { mid?: string })[] {
     try {
       const w = JSON.parse(fieldOf(entry)) as WireEvent;
-      if (typeof w !== "object" || w === null || typeof w.room !== "string" || typeof w.node !== "string") return [];
+      if (typeof w !== "object" || w === null || typeof w.room !== "string" || typeof w.node !== "string")
+        return [];
       if (isHistory && w.mid !== undefined) this.#remember(w.mid);
       return [{ ...w, streamId: entry[0] }];
     } catch {

@@ -56,7 +56,9 @@ export function defaultNodeId(): string {
 }
 
 /** The options in force, checked (INVALID_OPTION, CLUSTER_URL_INVALID). */
-export function redisBackendOptions(opts: Partial<RedisBackendOptions> & { url: string }): RedisBackendOptions {
+export function redisBackendOptions(
+  opts: Partial<RedisBackendOptions> & { url: string },
+): RedisBackendOptions {
   const o = withDefaults({ ...REDIS_BACKEND_DEFAULTS, nodeId: defaultNodeId() }, opts) as RedisBackendOptions;
   parseClusterUrl(o.url);
   if (!NODE_ID.test(o.nodeId)) {

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { NetlabError } from "@netlab/core";
 import type { ProtocolError } from "@netlab/protocol";
-import { type ChatBackend, type DeliveredEvent, type PrivateEvent, compareStreamIds } from "./backend.js";
+import { type ChatBackend, compareStreamIds, type DeliveredEvent, type PrivateEvent } from "./backend.js";
 import { parseHello, parseJsonCommand } from "./commands.js";
 import { ChatError, type ChatErrorCode } from "./errors.js";
 import { HelloGrace } from "./grace.js";
@@ -673,11 +673,21 @@ export class ChatHub extends EventEmitter {
         const e = new Encoded(
           d.type === "join"
             ? { type: "join", room: d.room, nick: d.nick, ts: d.ts }
-            : { type: "leave", room: d.room, nick: d.nick, ts: d.ts, ...(d.reason ? { reason: d.reason } : {}) },
+            : {
+                type: "leave",
+                room: d.room,
+                nick: d.nick,
+                ts: d.ts,
+                ...(d.reason ? { reason: d.reason } : {}),
+              },
         );
         for (const member of room.members) if (member.id !== origin) out.send(member, e);
         if (this.listenerCount(d.type) > 0) {
-          this.emit(d.type, { room: d.room, nick: d.nick, ...(d.type === "leave" ? { reason: d.reason } : {}) });
+          this.emit(d.type, {
+            room: d.room,
+            nick: d.nick,
+            ...(d.type === "leave" ? { reason: d.reason } : {}),
+          });
         }
         return;
       }

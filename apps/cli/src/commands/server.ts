@@ -80,7 +80,9 @@ export const SERVER_MODES: Record<string, ServerMode> = {
       }
       if (backend) {
         chat.on("cluster", (e: { reason: string }) => log(e.reason));
-        chat.on("error", (err: unknown) => log(`cluster: ${err instanceof Error ? err.message : String(err)}`));
+        chat.on("error", (err: unknown) =>
+          log(`cluster: ${err instanceof Error ? err.message : String(err)}`),
+        );
         // Joined before listening: a cluster that cannot be reached is exit 1, not a half-started node.
         await chat.hub.start();
         log(`cluster: node ${backend.nodeId} joined through Redis at ${backend.address.where}`);
@@ -123,7 +125,10 @@ async function clusterBackend(raw: Record<string, unknown>) {
   if (url === undefined || url === "") {
     for (const flag of ["nodeId", "clusterLease", "clusterBuffer", "clusterMaxLen"]) {
       if (raw[flag] !== undefined) {
-        throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --cluster`, "for example --cluster redis://127.0.0.1:6379");
+        throw new UsageError(
+          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --cluster`,
+          "for example --cluster redis://127.0.0.1:6379",
+        );
       }
     }
     return undefined;
@@ -134,7 +139,9 @@ async function clusterBackend(raw: Record<string, unknown>) {
       ? undefined
       : Math.round(parseNumber(flag, String(raw[name]), { min: 0.2, max: 3_600, integer: false }) * 1000);
   const count = (flag: string, name: string) =>
-    raw[name] === undefined ? undefined : parseNumber(flag, String(raw[name]), { min: 1, max: 100_000_000, integer: true });
+    raw[name] === undefined
+      ? undefined
+      : parseNumber(flag, String(raw[name]), { min: 1, max: 100_000_000, integer: true });
   const leaseMs = seconds("--cluster-lease", "clusterLease");
   try {
     return new RedisBackend({
