@@ -1,6 +1,7 @@
 import type { Suite } from "../types.js";
 import { chatSuite } from "./chat.js";
 import { cliSuite } from "./cli.js";
+import { clusterSuite } from "./cluster.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
 import { mutexSuite } from "./mutex.js";
@@ -14,6 +15,7 @@ export const suites: Suite[] = [
   demoSuite,
   echoSuite,
   chatSuite,
+  clusterSuite,
   mutexSuite,
   transferSuite,
   udpSuite,

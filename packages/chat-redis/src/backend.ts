@@ -92,7 +92,8 @@ export class RedisBackend implements ChatBackend {
   readonly #seenRing: string[];
   #seenAt = 0;
   /** Publishers waiting for their event to come back from the stream, by message id. */
-  readonly #waiters = new Map<string, () => void>();
+  readonly #waiters = new Map<string, { at: number; done: () => void }>();
+  #waiterSweep: NodeJS.Timeout | undefined;
   /** Room events that could not be sent (degraded), oldest first. */
   #buffer: WireEvent[] = [];
   /** This node's members: nick → room, mirrored in the `node:ID:members` hash. */
@@ -143,6 +144,8 @@ export class RedisBackend implements ChatBackend {
       connectionName: `netlab-cmd-${this.nodeId}`,
       // Commands fail at once while the link is down: the node goes degraded rather than waiting.
       enableOfflineQueue: false,
+      // The XADDs of one turn of the event loop leave in one write.
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
     });
     this.#cmd = cmd;
@@ -243,7 +246,7 @@ export class RedisBackend implements ChatBackend {
     return this.#send(wire).then(
       () => delivered,
       (err: unknown) => {
-        this.#waiters.get(wire.mid)?.();
+        this.#waiters.get(wire.mid)?.done();
         debug("cluster: publish: %s", (err as Error).message);
         this.#linkDown();
         return this.#hold(wire);
@@ -349,7 +352,8 @@ export class RedisBackend implements ChatBackend {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearInterval(this.#heartbeat);
-    for (const done of this.#waiters.values()) done();
+    clearInterval(this.#waiterSweep);
+    for (const w of [...this.#waiters.values()]) w.done();
     const cmd = this.#cmd;
     if (cmd && this.#isStarted && !this.#isDegraded && cmd.status === "ready") {
       try {
@@ -410,7 +414,7 @@ export class RedisBackend implements ChatBackend {
     if (mid !== undefined) {
       if (this.#seen.has(mid)) return;
       this.#remember(mid);
-      this.#waiters.get(mid)?.();
+      this.#waiters.get(mid)?.done();
     }
     this.#sink?.deliver(e);
   }
@@ -448,18 +452,29 @@ export class RedisBackend implements ChatBackend {
     this.#seenAt = (this.#seenAt + 1) % ring.length;
   }
 
-  /** Resolves when `mid` came back from the stream (or after publishTimeoutMs: it may yet come). */
+  /**
+   * Resolves when `mid` came back from the stream, or once it is publishTimeoutMs old (it may yet
+   * come). One sweep for every waiter, not a timer per message: at thousands a second they add up.
+   */
   #waitFor(mid: string): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.options.publishTimeoutMs);
       const waiters = this.#waiters;
-      function done() {
-        clearTimeout(timer);
-        waiters.delete(mid);
-        resolve();
-      }
-      waiters.set(mid, done);
+      waiters.set(mid, { at: Date.now(), done: () => waiters.delete(mid) && resolve() });
+      this.#waiterSweep ??= setInterval(
+        () => this.#sweepWaiters(),
+        Math.min(1_000, this.options.publishTimeoutMs),
+      );
+      this.#waiterSweep.unref();
     });
+  }
+
+  #sweepWaiters(): void {
+    const oldest = Date.now() - this.options.publishTimeoutMs;
+    // A Map iterates in insertion order: the first one still young ends the sweep.
+    for (const w of this.#waiters.values()) {
+      if (w.at > oldest) break;
+      w.done();
+    }
   }
 
   /** The blocking XREAD is cut short so that it reads the streams just opened too. */
@@ -484,8 +499,13 @@ export class RedisBackend implements ChatBackend {
 
   #send(w: WireEvent): Promise<unknown> {
     const o = this.options;
+    const key = this.#roomKey(w.room);
+    const entry = JSON.stringify(w);
+    if (w.type === "message")
+      return this.#command().xadd(key, "MAXLEN", "~", o.maxStreamEntries, "*", "e", entry);
+    // A join, leave or nick change and the node's member list change together.
     const m = this.#command().multi();
-    m.xadd(this.#roomKey(w.room), "MAXLEN", "~", o.maxStreamEntries, "*", "e", JSON.stringify(w));
+    m.xadd(key, "MAXLEN", "~", o.maxStreamEntries, "*", "e", entry);
     const members = this.#membersKey(this.nodeId);
     if (w.type === "join") m.hset(members, w.nick, w.room);
     else if (w.type === "leave") m.hdel(members, w.nick);

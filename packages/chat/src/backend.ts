@@ -97,10 +97,13 @@ export interface ChatBackend {
  * @example compareStreamIds("1700000000000-9", "1700000000000-10") // → -1
  */
 export function compareStreamIds(a: string, b: string): number {
-  const [am = "0", as = "0"] = a.split("-");
-  const [bm = "0", bs = "0"] = b.split("-");
-  const ms = BigInt(am) - BigInt(bm);
-  if (ms !== 0n) return ms < 0n ? -1 : 1;
-  const seq = BigInt(as) - BigInt(bs);
-  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+  const ad = a.indexOf("-");
+  const bd = b.indexOf("-");
+  // Decimal strings without leading zeros: the longer is larger, else they compare as text.
+  return compareDecimal(a.slice(0, ad), b.slice(0, bd)) || compareDecimal(a.slice(ad + 1), b.slice(bd + 1));
+}
+
+function compareDecimal(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a === b ? 0 : a < b ? -1 : 1;
 }

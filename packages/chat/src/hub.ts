@@ -178,6 +178,16 @@ export class ChatHub extends EventEmitter {
       return;
     }
     if (command === undefined) return;
+    // Cluster mode: a command's answer (a pong, a /who) comes after the echoes of the messages
+    // sent before it, as on one node.
+    if (session.inFlight > 0 && command.type !== "message" && command.type !== "me") {
+      const after = command;
+      return session.lastPublish?.then(() => this.#runCatching(session, after));
+    }
+    return this.#runCatching(session, command);
+  }
+
+  #runCatching(session: Session, command: Command): Promise<void> | undefined {
     try {
       const pending = this.#run(session, command);
       if (pending) return pending.catch((err: unknown) => this.#error(session, err));
@@ -462,6 +472,23 @@ export class ChatHub extends EventEmitter {
     this.#out.sendRaw(s, s.mode === "json" ? e.for("json") : textLine(e.event, s.nick));
   }
 
+  /**
+   * Cluster mode: the message goes to the cluster and comes back through #deliver. The client's
+   * next lines are read meanwhile (XADDs pipeline), up to `maxInFlightMessages` not yet back.
+   */
+  #sayInCluster(s: Session, room: string, text: string, isAction: boolean): Promise<void> | undefined {
+    const published = { type: "message", room, from: s.nick, text, ts: Date.now(), sid: s.id } as const;
+    s.inFlight++;
+    const done = (this.#backend as ChatBackend)
+      .publish(isAction ? { ...published, action: true } : published)
+      .catch((err: unknown) => this.#error(s, err))
+      .finally(() => {
+        s.inFlight--;
+      });
+    s.lastPublish = done;
+    return s.inFlight >= this.options.maxInFlightMessages ? done : undefined;
+  }
+
   #deliverPrivate(p: PrivateEvent): void {
     const to = this.#nicks.get(p.to);
     if (to && !to.isClosed) this.#out.send(to, { type: "private", ...p });
@@ -472,11 +499,7 @@ export class ChatHub extends EventEmitter {
     if (!room) return;
     s.messagesIn++;
     this.#messagesTotal++;
-    if (this.#backend) {
-      const ts = Date.now();
-      const published = { type: "message", room: room.name, from: s.nick, text, ts, sid: s.id } as const;
-      return this.#backend.publish(isAction ? { ...published, action: true } : published);
-    }
+    if (this.#backend) return this.#sayInCluster(s, room.name, text, isAction);
     const event: ChatEventOf<"message"> = {
       type: "message",
       id: this.#nextMessageId++,

@@ -45,6 +45,11 @@ export interface HubOptions {
    * newest of what it missed; older ones are reported as a history gap). Default 1 000.
    */
   maxCatchUpMessages: number;
+  /**
+   * Cluster mode: one client's messages sent to the cluster and not yet back; past it the server
+   * reads the client's next line only once one is back (the client is slowed, never cut). Default 64.
+   */
+  maxInFlightMessages: number;
 }
 
 /** Defaults for {@link HubOptions}. */
@@ -61,6 +66,7 @@ export const HUB_DEFAULTS: Readonly<HubOptions> = {
   serverName: "netlab",
   maxAnnounceMembers: 500,
   maxCatchUpMessages: 1_000,
+  maxInFlightMessages: 64,
 };
 
 /** The defaults under `opts`, checked: the queue caps must be byte counts ≥ 1. */
