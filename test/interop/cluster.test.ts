@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ChatClient, type ChatEvent } from "../../packages/chat/src/index.js";
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
 import { runLab, startServer } from "../helpers/lab.js";
 import { HAS_REDIS, REDIS_MISSING, type RedisServer, startRedis } from "../helpers/redis.js";
@@ -225,4 +226,37 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     gone.send(JSON.stringify({ type: "hello", proto: 1, room: "#lobby", since }));
     await gone.waitFor(/"kind":"gap","text":"history gap: #lobby no longer holds every message after/);
   }, 60_000);
+
+  it("a ChatClient given several nodes fails over to the next when its node dies, and gets what it missed once", async () => {
+    const redis = await startRedis();
+    const a = await node(redis, "a", ["--flood", "0"]);
+    const b = await node(redis, "b", ["--flood", "0"]);
+    const talker = await joined(b.port);
+    const client = new ChatClient({
+      port: a.port,
+      failover: [{ port: b.port }],
+      nick: "fay",
+      reconnect: true,
+      reconnectDelayMs: 50,
+    });
+    const texts: string[] = [];
+    client.on("event", (e: ChatEvent) => {
+      if (e.type === "message") texts.push(e.text);
+    });
+    await client.connect();
+    await talker.c.waitFor("* fay joined #lobby");
+    for (let i = 0; i < 3; i++) talker.c.send(`one ${i}`);
+    await client.settle({ quietMs: 200 });
+    const reconnected = new Promise<void>((resolve) => {
+      client.on("state", (state: string) => {
+        if (state === "connected" && client.port === b.port) resolve();
+      });
+    });
+    a.lab.child.kill("SIGKILL");
+    for (let i = 0; i < 3; i++) talker.c.send(`two ${i}`);
+    await reconnected;
+    await client.settle({ quietMs: 300 });
+    await client.close();
+    expect(texts).toEqual(["one 0", "one 1", "one 2", "two 0", "two 1", "two 2"]);
+  });
 });

@@ -46,6 +46,12 @@ export interface ChatClientOptions {
   maxLineBytes?: number;
   /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
   upgrade?: boolean;
+  /**
+   * Other nodes of the same chat cluster (`lab server --cluster`): with `reconnect`, a dropped
+   * connection is retried on the next address in turn (`host`/`port` first, then these), and the
+   * client asks the new node for the messages after the last one it saw (`hello.since`). Default none.
+   */
+  failover?: ReadonlyArray<{ host?: string; port: number }>;
 }
 
 /** Defaults of {@link ChatClientOptions}. */

@@ -272,7 +272,7 @@ export class ChatHub extends EventEmitter {
     return snapshot(s);
   }
 
-  #welcome(s: Session): ChatEvent {
+  #welcome(s: Session): ChatEventOf<"welcome"> {
     const { floodMessages, floodWindowMs } = this.options;
     return {
       ...(Number.isFinite(floodMessages) ? { limits: { floodMessages, floodWindowMs } } : {}),
@@ -334,16 +334,19 @@ export class ChatHub extends EventEmitter {
       }
     }
     if (s.isClosed) return;
-    this.#out.send(s, this.#welcome(s));
-    if (nickError) this.#error(s, nickError);
     let room = DEFAULT_ROOM;
+    let roomError: unknown;
     if (hello.room !== undefined) {
       try {
         room = this.#rooms.resolve(checkRoom(hello.room));
       } catch (err) {
-        this.#error(s, err);
+        roomError = err;
       }
     }
+    // The welcome names the room the client is about to be in (a reconnect's, not #lobby).
+    this.#out.send(s, { ...this.#welcome(s), room: s.isJoined ? s.room : room });
+    if (nickError) this.#error(s, nickError);
+    if (roomError) this.#error(s, roomError);
     if (hello.since !== undefined) {
       await this.#rejoinSince(s, room, hello.since);
       return;
