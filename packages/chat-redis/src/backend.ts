@@ -146,6 +146,8 @@ export class RedisBackend implements ChatBackend {
       enableOfflineQueue: false,
       // The XADDs of one turn of the event loop leave in one write.
       enableAutoPipelining: true,
+      // A Redis that accepts and never answers is an outage too (degraded), not a wait forever.
+      commandTimeout: o.publishTimeoutMs,
       maxRetriesPerRequest: 0,
     });
     this.#cmd = cmd;
@@ -596,7 +598,12 @@ export class RedisBackend implements ChatBackend {
 
   /** Renews this node's lease and its nicks', then reaps nodes whose lease ran out. */
   async #beat(): Promise<void> {
-    if (this.#isDegraded || this.#isClosed) return;
+    if (this.#isClosed) return;
+    if (this.#isDegraded) {
+      // Degraded by a failed command on a link that never dropped (no "ready" to wait for): retry.
+      if (this.#command().status === "ready") await this.#linkUp();
+      return;
+    }
     const o = this.options;
     try {
       const m = this.#command().multi();
