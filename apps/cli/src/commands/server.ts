@@ -272,6 +272,12 @@ async function runServer(opts: ServerOpts): Promise<void> {
       `choose one of: ${Object.keys(SERVER_MODES).join(", ")}`,
     );
   }
+  if (opts.cluster !== undefined && opts.mode !== "chat") {
+    throw new UsageError(
+      `--cluster joins chat servers; --mode ${opts.mode} has no rooms to share`,
+      "drop --mode, or --cluster",
+    );
+  }
   const port = parsePort(opts.port, { allowZero: true });
   const defaults = SERVER_LIMIT_DEFAULTS;
   const maxConnections =
