@@ -1,6 +1,7 @@
 import type { Suite } from "../types.js";
 import { chatSuite } from "./chat.js";
 import { cliSuite } from "./cli.js";
+import { clusterSuite } from "./cluster.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
 import { eventsSuite } from "./events.js";
@@ -16,6 +17,7 @@ export const suites: Suite[] = [
   echoSuite,
   chatSuite,
   eventsSuite,
+  clusterSuite,
   mutexSuite,
   transferSuite,
   udpSuite,

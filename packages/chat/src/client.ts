@@ -74,12 +74,21 @@ export class ChatClient extends EventEmitter {
   #isAuthRequired = false;
   /** No welcome yet on this connection: an auth error now is a refusal, not a passing error. */
   #isWelcomed = false;
+  /** `host`/`port`, then `failover`'s; `#at` is the one in use. */
+  readonly #addresses: { host: string; port: number }[];
+  #at = 0;
+  /** Cluster mode: the `streamId` of the last message seen in `#room`, asked after on a reconnect. */
+  #lastStreamId: string | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
     this.#o = { ...CLIENT_DEFAULTS, ...stripUndefined(opts), port: opts.port };
     this.#wantedNick = opts.nick;
     this.#backoff = new Backoff(this.#o);
+    this.#addresses = [
+      { host: this.#o.host, port: this.#o.port },
+      ...(opts.failover ?? []).map((a) => ({ host: a.host ?? this.#o.host, port: a.port })),
+    ];
   }
 
   get state(): ClientState {
@@ -96,11 +105,12 @@ export class ChatClient extends EventEmitter {
   get room(): string | undefined {
     return this.#room;
   }
+  /** The server connected to (or tried next): `host`, or one of `failover`'s. */
   get host(): string {
-    return this.#o.host;
+    return this.#addresses[this.#at]?.host ?? this.#o.host;
   }
   get port(): number {
-    return this.#o.port;
+    return this.#addresses[this.#at]?.port ?? this.#o.port;
   }
 
   /**
@@ -225,8 +235,8 @@ export class ChatClient extends EventEmitter {
 
   async #open(): Promise<void> {
     const socket = await connect({
-      host: this.#o.host,
-      port: this.#o.port,
+      host: this.host,
+      port: this.port,
       timeoutMs: this.#o.connectTimeoutMs,
     }).catch((err: unknown) => {
       // Refused is nearly always "the server is not running": say so. Other causes keep their hint.
@@ -328,7 +338,13 @@ export class ChatClient extends EventEmitter {
         }
         break;
       case "join":
-        if (e.nick === this.#nick) this.#room = e.room;
+        if (e.nick === this.#nick) {
+          if (e.room !== this.#room) this.#lastStreamId = undefined;
+          this.#room = e.room;
+        }
+        break;
+      case "message":
+        if (e.streamId !== undefined && e.room === this.#room) this.#lastStreamId = e.streamId;
         break;
       case "pong": {
         const waiter = e.id === undefined ? undefined : this.#pongWaiters.get(String(e.id));
@@ -353,6 +369,11 @@ export class ChatClient extends EventEmitter {
   #sendHello(): void {
     const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
     if (this.#wantedNick) hello.nick = this.#wantedNick;
+    // A reconnect to a cluster: back to our room, with what we missed since the last message seen.
+    if (this.#room !== undefined && this.#lastStreamId !== undefined) {
+      hello.room = this.#room;
+      hello.since = this.#lastStreamId;
+    }
     if (!this.#isAuthRequired) {
       this.#sendJson(hello);
       return;
@@ -387,7 +408,7 @@ export class ChatClient extends EventEmitter {
     }
     const err = new NetlabError(
       "CONNECTION_CLOSED",
-      `the server at ${this.#o.host}:${this.#o.port} closed the connection`,
+      `the server at ${this.host}:${this.port} closed the connection`,
     );
     if (!this.#o.reconnect) {
       this.#setState("closed", err);
@@ -402,6 +423,8 @@ export class ChatClient extends EventEmitter {
   #scheduleReconnect(lastError: NetlabError): void {
     const isScheduled = this.#backoff.schedule(async () => {
       if (this.#isClosing) return;
+      // Each attempt goes to the next node of the cluster (with one address: the same one).
+      this.#at = (this.#at + 1) % this.#addresses.length;
       try {
         await this.#open();
       } catch (err) {
@@ -417,7 +440,7 @@ export class ChatClient extends EventEmitter {
       "closed",
       new ChatError(
         "RECONNECT_FAILED",
-        `gave up reconnecting to ${this.#o.host}:${this.#o.port} after ${seconds} s: ${lastError.message}`,
+        `gave up reconnecting to ${this.host}:${this.port} after ${seconds} s: ${lastError.message}`,
         { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
       ),
     );
@@ -436,13 +459,9 @@ export class ChatClient extends EventEmitter {
     this.#stall.start(this.#o.stallTimeoutMs, () => {
       if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      this.#refusal = new ChatError(
-        "STALLED",
-        `no answer from ${this.#o.host}:${this.#o.port} in ${seconds} s`,
-        {
-          hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
-        },
-      );
+      this.#refusal = new ChatError("STALLED", `no answer from ${this.host}:${this.port} in ${seconds} s`, {
+        hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
+      });
       // Not an outage to retry: a server that accepts and says nothing would only do it again.
       this.#isClosing = true;
       socket?.destroy();
