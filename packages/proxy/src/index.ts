@@ -1,0 +1,37 @@
+export { ProxyError, type ProxyErrorCode } from "./errors.js";
+export {
+  LINK_DEFAULTS,
+  type LinkClose,
+  type LinkInfo,
+  type LinkOptions,
+  linkSockets,
+  ToxicLink,
+  type ToxicLinkEvents,
+} from "./link.js";
+export { type ChunkEvent, PIPELINE_DEFAULTS, Pipeline, type PipelineOptions } from "./pipeline.js";
+export { isAffected, type Random, randomSeed, seededRandom, toxicRandom } from "./random.js";
+export {
+  type Chunk,
+  createStage,
+  MAX_PENDING_LINE_BYTES,
+  type Next,
+  Stage,
+  type StageHost,
+  sleepUntil,
+} from "./stages.js";
+export { ToxicSet, type ToxicSetEvents } from "./toxic-set.js";
+export {
+  type AttributeKind,
+  DEFAULT_STREAM,
+  isToxicType,
+  MAX_TOXIC_MS,
+  normalizeToxic,
+  parseToxicSpec,
+  type Stream,
+  TOXIC_KINDS,
+  type Toxic,
+  type ToxicAttributes,
+  type ToxicKind,
+  type ToxicSpec,
+  type ToxicType,
+} from "./toxics.js";
