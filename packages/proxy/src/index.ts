@@ -1,3 +1,5 @@
+export { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
+export { API_DEFAULTS, API_VERSION, ProxyApi, type ProxyApiOptions } from "./api.js";
 export { ProxyError, type ProxyErrorCode } from "./errors.js";
 export {
   LINK_DEFAULTS,
@@ -19,6 +21,13 @@ export {
   type StageHost,
   sleepUntil,
 } from "./stages.js";
+export {
+  type ProxyJson,
+  TCP_PROXY_DEFAULTS,
+  TcpProxy,
+  type TcpProxyEvents,
+  type TcpProxyOptions,
+} from "./tcp-proxy.js";
 export { ToxicSet, type ToxicSetEvents } from "./toxic-set.js";
 export {
   type AttributeKind,
@@ -35,3 +44,10 @@ export {
   type ToxicSpec,
   type ToxicType,
 } from "./toxics.js";
+export {
+  UDP_PROXY_DEFAULTS,
+  UdpProxy,
+  type UdpProxyDatagram,
+  type UdpProxyEvents,
+  type UdpProxyOptions,
+} from "./udp-proxy.js";
