@@ -79,6 +79,10 @@ describe("lab proxy --api, driven by toxiproxy-node-client 4.x unchanged", () =>
     // GET /connections: which toxics act on which connection.
     const s = net.connect({ port: listenPort, host: "127.0.0.1" });
     await new Promise((r) => s.once("connect", r));
+    await new Promise((r) => {
+      s.once("data", r); // an answer: the proxy has linked this connection
+      s.write("y\n");
+    });
     const connections = (await (await fetch(`${api}/connections`)).json()) as Record<
       string,
       Array<{ toxics: object }>
