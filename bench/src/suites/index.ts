@@ -4,6 +4,7 @@ import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
 import { mutexSuite } from "./mutex.js";
+import { proxySuite } from "./proxy.js";
 import { transferSuite } from "./transfer.js";
 import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
@@ -15,6 +16,7 @@ export const suites: Suite[] = [
   echoSuite,
   chatSuite,
   mutexSuite,
+  proxySuite,
   transferSuite,
   udpSuite,
   urlSuite,
