@@ -26,8 +26,18 @@ export const proxySuite: Suite = {
         /proxying 127\.0\.0\.1:(\d+)/,
       );
       children.push(proxy.child);
-      const proxyPort = Number(proxy.match[1]);
-      return [await pingPong(ctx, serverPort, proxyPort), await bulk(ctx, serverPort, proxyPort)];
+      const raw = await spawnReady(
+        process.execPath,
+        ["--input-type=module", "-e", RAW_PROXY, String(serverPort)],
+        /port (\d+)/,
+      );
+      children.push(raw.child);
+      const paths: Path[] = [
+        { name: "direct (baseline)", port: serverPort },
+        { name: "raw Node proxy, a.pipe(b) (comparison)", port: Number(raw.match[1]) },
+        { name: "through lab proxy, no toxics", port: Number(proxy.match[1]) },
+      ];
+      return [await pingPong(ctx, paths), await bulk(ctx, paths)];
     } finally {
       for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     }
@@ -51,13 +61,25 @@ const s = net.createServer({ allowHalfOpen: true, noDelay: true }, (c) => {
 });
 s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`;
 
-async function pingPong(ctx: BenchContext, direct: number, proxied: number): Promise<Report> {
+/** The least a Node proxy can do: pipe each side into the other, half-close included. */
+const RAW_PROXY = `
+import net from "node:net";
+const upstream = Number(process.argv[1]);
+const s = net.createServer({ allowHalfOpen: true, noDelay: true }, (c) => {
+  const u = net.connect({ port: upstream, host: "127.0.0.1", allowHalfOpen: true, noDelay: true });
+  c.pipe(u); u.pipe(c);
+  c.on("error", () => u.destroy()); u.on("error", () => c.destroy());
+});
+s.listen(0, "127.0.0.1", () => console.log("port " + s.address().port));`;
+
+interface Path {
+  name: string;
+  port: number;
+}
+
+async function pingPong(ctx: BenchContext, paths: Path[]): Promise<Report> {
   const rounds = 10;
   const perRound = Math.max(200, Math.round(2000 * ctx.scale));
-  const paths = [
-    { name: "direct (baseline)", port: direct },
-    { name: "through lab proxy, no toxics", port: proxied },
-  ];
   const sockets = await Promise.all(paths.map((p) => connect(p.port)));
   const rtts = paths.map((): number[] => []);
   try {
@@ -76,31 +98,29 @@ async function pingPong(ctx: BenchContext, direct: number, proxied: number): Pro
   } finally {
     for (const s of sockets) s.destroy();
   }
-  const [base, through] = rtts as [number[], number[]];
   const us = (ms: number) => fmt(ms * 1000, 0);
-  const p50 = [percentile(base, 0.5), percentile(through, 0.5)] as const;
-  const p99 = [percentile(base, 0.99), percentile(through, 0.99)] as const;
+  const p50 = rtts.map((r) => percentile(r, 0.5));
+  const p99 = rtts.map((r) => percentile(r, 0.99));
   return {
     title: "lab proxy, no toxics: 64-byte round trips (one connection, in sequence)",
     columns: ["path", "p50 µs", "p99 µs", "added p50 µs", "added p99 µs"],
-    rows: [
-      [paths[0]!.name, us(p50[0]), us(p99[0]), "–", "–"],
-      [paths[1]!.name, us(p50[1]), us(p99[1]), us(p50[1] - p50[0]), us(p99[1] - p99[0])],
-    ],
+    rows: paths.map((p, i) => [
+      p.name,
+      us(p50[i]!),
+      us(p99[i]!),
+      i === 0 ? "–" : us(p50[i]! - p50[0]!),
+      i === 0 ? "–" : us(p99[i]! - p99[0]!),
+    ]),
     notes: [
-      `${rounds} interleaved rounds of ${perRound} round trips per path, after 200 warm-up; the server a raw net echo in its own process, the proxy \`lab proxy\` in another, the client in the bench process.`,
+      `${rounds} interleaved rounds of ${perRound} round trips per path, after 200 warm-up; the server a raw net echo in its own process, each proxy in another, the client in the bench process.`,
       "Targets (issue 17): added p50 ≤ 50 µs, added p99 ≤ 500 µs.",
     ],
   };
 }
 
-async function bulk(ctx: BenchContext, direct: number, proxied: number): Promise<Report> {
+async function bulk(ctx: BenchContext, paths: Path[]): Promise<Report> {
   const bytes = Math.max(64, Math.round(512 * ctx.scale)) * 1024 * 1024;
   const repeats = 3;
-  const paths = [
-    { name: "direct (baseline)", port: direct },
-    { name: "through lab proxy, no toxics", port: proxied },
-  ];
   const rates = paths.map((): number[] => []);
   for (let rep = 0; rep < repeats; rep++) {
     for (const [i, p] of paths.entries()) {
