@@ -107,6 +107,28 @@ describe("lab proxy: bad inputs, one clear line each", () => {
   });
 });
 
+describe("lab proxy: running", () => {
+  it("half-close through the CLI, -v lines, and Ctrl-C stops it with exit 0", {
+    timeout: 20_000,
+  }, async () => {
+    const upstream = await echoServer();
+    const { lab, port } = await startProxy(upstream, ["-v", "--api", "127.0.0.1:0", "--toxic", "latency=10"]);
+    await lab.waitForOutput(/api on http:\/\/127\.0\.0\.1:\d+/);
+    const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    const got: Buffer[] = [];
+    s.on("data", (d: Buffer) => got.push(d));
+    const ended = new Promise<void>((r) => s.once("end", () => r()));
+    s.end("one\ntwo\n");
+    await ended;
+    s.destroy();
+    expect(Buffer.concat(got).toString()).toBe("one\ntwo\n");
+    await lab.waitForOutput(/#1 127\.0\.0\.1:\d+ connected; toxics: latency_downstream/);
+    await lab.waitForOutput(/#1 closed \(closed by both sides\); 8 B up, 8 B down/);
+    expect(await lab.stop("SIGINT")).toBe(0);
+    expect(lab.stderr()).toMatch(/shutting down \(0 connections open\)\nstopped\n$/);
+  });
+});
+
 describe("netlab's own programs through lab proxy", () => {
   it("chat under slicing: every line still arrives whole", { timeout: 30_000 }, async () => {
     const { port: chat } = await startServer(

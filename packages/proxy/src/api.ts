@@ -156,11 +156,11 @@ export class ProxyApi {
     this.#listen = { host, port: (server.address() as { port: number }).port };
   }
 
-  /** Stops the API and every proxy (connections reset). */
-  async close(): Promise<void> {
+  /** Stops the API and, unless `keepProxies`, every proxy (their connections reset). */
+  async close({ keepProxies = false } = {}): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
-    await Promise.all([...this.proxies.values()].map((p) => p.close()));
+    if (!keepProxies) await Promise.all([...this.proxies.values()].map((p) => p.close()));
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -20,6 +20,8 @@ export type ProxyErrorCode =
   | "DUPLICATE_PROXY"
   /** The listen address is the upstream: every connection would connect to itself. */
   | "PROXY_LOOP"
+  /** More than maxConnections at once: the new client was reset. */
+  | "PROXY_FULL"
   /** A request body that is not the JSON expected (HTTP 400). */
   | "BAD_REQUEST";
 

@@ -66,7 +66,6 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
   readonly #closeGraceMs: number;
   readonly #openedAt = new Date();
   #ending: LinkClose | undefined;
-  #ended = 0;
   #onChange = () => this.#sync();
 
   constructor(client: net.Socket, upstream: net.Socket, options: LinkOptions) {
@@ -83,22 +82,17 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
       s.allowHalfOpen = true;
       s.setNoDelay(true);
     }
-    const onEnd = () => {
-      this.#ended++;
-    };
     this.#up = new Pipeline(client, upstream, {
       connection: this.id,
       direction: "upstream",
       maxBufferedBytes,
       onChunk,
-      onEnd,
     });
     this.#down = new Pipeline(upstream, client, {
       connection: this.id,
       direction: "downstream",
       maxBufferedBytes,
       onChunk,
-      onEnd,
     });
     this.closed = new Promise((resolve) => {
       let open = 2;
@@ -118,10 +112,7 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
         s.on("error", (err: NodeJS.ErrnoException) => {
           // A reset on one side is passed on as a reset on the other; any other error likewise
           // ends the pair, since half a connection is no use.
-          this.reset(
-            `${side} ${err.code === "ECONNRESET" ? "reset" : `error ${err.code ?? err.message}`}`,
-            "reset",
-          );
+          this.reset(`${side} ${err.code === "ECONNRESET" ? "reset" : `error ${err.code ?? err.message}`}`);
         });
       }
     });
@@ -152,9 +143,9 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
   }
 
   /** Resets both sides (RST): what a peer's reset, a socket error or `reset_peer` does. */
-  reset(reason: string, how: "reset" = "reset"): void {
+  reset(reason: string): void {
     if (this.#ending?.how === "reset") return;
-    this.#ending = { how, reason };
+    this.#ending = { how: "reset", reason };
     this.#stopAll();
     for (const s of [this.client, this.upstream]) if (!s.destroyed) s.resetAndDestroy();
   }
@@ -226,11 +217,6 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
     this.#down.stop();
     for (const stage of this.#stages.values()) stage.stop();
     this.#stages.clear();
-  }
-
-  /** Both FINs have gone on: 2 when the connection closed cleanly both ways. */
-  get finsPassed(): number {
-    return this.#ended;
   }
 }
 

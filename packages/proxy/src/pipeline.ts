@@ -27,7 +27,7 @@ export interface PipelineOptions {
   /** Called for each chunk written, when given. */
   onChunk?: ((event: ChunkEvent) => void) | undefined;
   /** Called once the FIN went on to the destination. */
-  onEnd: () => void;
+  onEnd?: (() => void) | undefined;
 }
 
 /** Defaults for the pipeline options a caller may set. */
@@ -117,7 +117,7 @@ export class Pipeline {
             await stages[i]?.end((c) => this.#through(i + 1, c, stages));
           if (!this.#isStopped) {
             this.#dest.end();
-            this.#o.onEnd();
+            this.#o.onEnd?.();
           }
           return;
         }

@@ -129,13 +129,13 @@ class Latency extends Stage {
 }
 
 class Bandwidth extends Stage {
-  readonly #own = { nextFreeMs: 0 };
+  readonly #own = { nextFreeMs: now() };
 
   #clock(): { nextFreeMs: number } {
     if (this.toxic.attributes.shared !== true) return this.#own;
     let clock = this.host.sharedBandwidth.get(this.toxic.name);
     if (!clock) {
-      clock = { nextFreeMs: 0 };
+      clock = { nextFreeMs: now() };
       this.host.sharedBandwidth.set(this.toxic.name, clock);
     }
     return clock;
@@ -149,7 +149,8 @@ class Bandwidth extends Stage {
       const piece = data.subarray(0, Math.max(1, Math.floor(bytesPerMs * 100)));
       data = data.subarray(piece.length);
       const clock = this.#clock();
-      clock.nextFreeMs = Math.max(now(), clock.nextFreeMs) + piece.length / bytesPerMs;
+      // Up to one piece (100 ms) of credit: a timer that fired late is made up for, not added up.
+      clock.nextFreeMs = Math.max(now() - 100, clock.nextFreeMs) + piece.length / bytesPerMs;
       await sleepUntil(clock.nextFreeMs, this.signal);
       await next({ ...c, data: piece });
     }

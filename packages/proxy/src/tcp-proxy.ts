@@ -194,7 +194,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
         client,
         id,
         who,
-        new ProxyError("INVALID_OPTION", `more than maxConnections (${this.#o.maxConnections}) at once`),
+        new ProxyError("PROXY_FULL", `${this.#o.maxConnections} connections open already (maxConnections)`, {
+          hint: "raise --max-connections",
+        }),
       );
       return;
     }

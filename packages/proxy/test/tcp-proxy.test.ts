@@ -277,6 +277,95 @@ describe("TcpProxy", () => {
     expect(await run()).toEqual(first);
   });
 
+  it("corrupt=1 flips exactly one bit in every byte", { timeout: 10_000 }, async () => {
+    const data = Buffer.alloc(1000, 0x55);
+    const proxy = await startProxy(await sendingServer(data), [
+      { type: "corrupt", attributes: { probability: 1 } },
+    ]);
+    const { data: got } = await readAll(await connect(portOf(proxy)));
+    expect(got.length).toBe(data.length);
+    for (const byte of got) expect([1, 2, 4, 8, 16, 32, 64, 128]).toContain(byte ^ 0x55);
+  });
+
+  it("blackhole=5: five bytes, then silence on an open connection", { timeout: 10_000 }, async () => {
+    const proxy = await startProxy(await echoServer(), [{ type: "blackhole", attributes: { bytes: 5 } }]);
+    const s = await connect(portOf(proxy));
+    const got: Buffer[] = [];
+    s.on("data", (d: Buffer) => got.push(d));
+    s.write("12345678\n");
+    await new Promise<void>((resolve) => s.once("data", () => resolve()));
+    s.write("more\n");
+    // The hole swallows the rest; the connection stays open (an echo through it still costs nothing).
+    const ended = await Promise.race([
+      new Promise<string>((r) => s.once("end", () => r("end"))),
+      new Promise<string>((r) => setTimeout(() => r("open"), 300)),
+    ]);
+    expect(ended).toBe("open");
+    expect(Buffer.concat(got).toString()).toBe("12345");
+  });
+
+  it("limit_time=200 ends the connection with a FIN about 200 ms in", { timeout: 10_000 }, async () => {
+    const proxy = await startProxy(await echoServer(), [{ type: "limit_time", attributes: { time: 200 } }]);
+    const t0 = performance.now();
+    const { error } = await readAll(await connect(portOf(proxy)));
+    expect(error).toBeUndefined();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+  });
+
+  it("slow_close=200 holds the FIN back 200 ms after the last byte", { timeout: 10_000 }, async () => {
+    const proxy = await startProxy(await sendingServer(Buffer.from("bye\n")), [
+      { type: "slow_close", attributes: { delay: 200 } },
+    ]);
+    const s = await connect(portOf(proxy));
+    const firstByte = new Promise<number>((r) => s.once("data", () => r(performance.now())));
+    await readAll(s);
+    expect(performance.now() - (await firstByte)).toBeGreaterThanOrEqual(190);
+  });
+
+  it("bandwidth shared=true: two connections share one rate", { timeout: 15_000 }, async () => {
+    const size = 50_000;
+    const timeBoth = async (shared: boolean) => {
+      const proxy = await startProxy(await sendingServer(Buffer.alloc(size, 3)), [
+        { type: "bandwidth", attributes: { rate: 100, shared } },
+      ]);
+      const t0 = performance.now();
+      await Promise.all([1, 2].map(async () => readAll(await connect(portOf(proxy)))));
+      return (performance.now() - t0) / 1000;
+    };
+    // 2 × 50 KB at 100 KB/s: 0.5 s each side by side, 1 s when they share the rate.
+    expect(await timeBoth(false)).toBeLessThan(0.8);
+    expect(await timeBoth(true)).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it("line_split writes each line of a coalesced write on its own", { timeout: 10_000 }, async () => {
+    const text = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join("");
+    const proxy = await startProxy(await sendingServer(Buffer.from(text)), [{ type: "line_split" }]);
+    const s = await connect(portOf(proxy));
+    const reads: string[] = [];
+    s.on("data", (d: Buffer) => reads.push(d.toString()));
+    await readAll(s);
+    expect(reads.join("")).toBe(text);
+    expect(reads.filter((r) => /^line \d+\n$/.test(r)).length).toBeGreaterThanOrEqual(45);
+  });
+
+  it("a toxic for connection=2 leaves connections 1 and 3 alone", { timeout: 10_000 }, async () => {
+    const proxy = await startProxy(await sendingServer(Buffer.from("x"), { end: false }), [
+      { type: "corrupt", connection: 2, attributes: { probability: 1 } },
+    ]);
+    const results = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await connect(portOf(proxy));
+      results.push(
+        await new Promise<string>((resolve) => {
+          s.once("data", (d: Buffer) => resolve(d.toString()));
+        }),
+      );
+    }
+    expect(results[0]).toBe("x");
+    expect(results[1]).not.toBe("x");
+    expect(results[2]).toBe("x");
+  });
+
   it("toxicity=0 adds no stage: the connection takes the no-toxic path", { timeout: 10_000 }, async () => {
     const proxy = await startProxy(await echoServer(), [{ type: "timeout", toxicity: 0 }]);
     const infos: LinkInfo[] = [];

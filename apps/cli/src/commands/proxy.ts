@@ -173,7 +173,11 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
   const stopSignals = onInterrupt(
     () => {
       log(`shutting down (${proxy.links.size} connection${proxy.links.size === 1 ? "" : "s"} open)`);
-      void Promise.all([proxy.shutdown(), api?.close()]).then(stopped);
+      // The API first, so nothing adds work; then open connections get their drain time.
+      void (async () => {
+        await api?.close({ keepProxies: true });
+        await proxy.shutdown();
+      })().then(stopped);
     },
     { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
   );
