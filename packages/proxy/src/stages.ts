@@ -30,16 +30,23 @@ const now = (): number => performance.now();
 
 /** Resolves at `atMs` (performance.now clock), or at once when `signal` aborts. Never rejects. */
 export function sleepUntil(atMs: number, signal: AbortSignal): Promise<void> {
-  const wait = atMs - now();
-  if (wait <= 0 || signal.aborted) return Promise.resolve();
+  if (atMs - now() <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
+    let timer: NodeJS.Timeout;
     const done = () => {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, wait);
+    // setTimeout counts whole ms from the loop's cached clock, so it can fire up to 1 ms early:
+    // a latency toxic promises at least its latency, so check and wait out the rest.
+    const check = () => {
+      const wait = atMs - now();
+      if (wait <= 0) done();
+      else timer = setTimeout(check, Math.max(1, Math.ceil(wait)));
+    };
     signal.addEventListener("abort", done, { once: true });
+    check();
   });
 }
 

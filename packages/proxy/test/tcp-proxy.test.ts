@@ -137,21 +137,30 @@ describe("TcpProxy", () => {
         },
       );
       // 20 connections × 10 round trips: latency counts from each chunk's arrival, so they overlap.
+      // Beside each round trip, a plain setTimeout(100) started at the same moment: how late it
+      // fires is what the machine's load costs any timer at that moment, the proxy's included.
       const sockets = await Promise.all(Array.from({ length: 20 }, () => connect(portOf(proxy))));
-      const { result, lateMs } = await timerLateness(
-        100,
-        Promise.all(
-          sockets.map(async (s) => {
-            const mine: number[] = [];
-            for (let i = 0; i < 10; i++) mine.push(await ping(s));
-            return mine;
-          }),
-        ),
+      const late: number[] = [];
+      const result = await Promise.all(
+        sockets.map(async (s) => {
+          const mine: number[] = [];
+          for (let i = 0; i < 10; i++) {
+            const t0 = performance.now();
+            const reference = new Promise<void>((r) => setTimeout(r, 100)).then(() => {
+              late.push(performance.now() - t0 - 100);
+            });
+            mine.push(await ping(s));
+            await reference;
+          }
+          return mine;
+        }),
       );
+      const lateMs = p95(late);
       const rtts = result.flat();
       expect(rtts.length).toBe(200);
       expect(delays.length).toBe(200);
-      // ±5 ms on a quiet machine; on a loaded one, plus what plain timers lose in the same run.
+      // ±5 ms, widened by what plain timers started alongside lose: about 1 ms on a quiet machine,
+      // 5–10 ms on this shared 2-core one under load.
       const off = p95(delays.map((ms) => Math.abs(ms - 100)));
       expect(
         off,
@@ -188,7 +197,7 @@ describe("TcpProxy", () => {
     expect(Math.max(...a.delays) - Math.min(...a.delays)).toBeGreaterThan(20); // the jitter is there
     // Equal up to timer noise: a different draw would differ by up to 60 ms.
     const apart = p95(a.delays.map((ms, i) => Math.abs(ms - (b.delays[i] as number))));
-    expect(apart).toBeLessThanOrEqual(5 + Math.max(a.lateMs, b.lateMs));
+    expect(apart).toBeLessThanOrEqual(5 + 2 * Math.max(a.lateMs, b.lateMs));
   });
 
   it("slicer with 1-byte slices: the receiver sees ≥ 95 % of slice boundaries as separate reads", {
