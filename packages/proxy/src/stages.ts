@@ -32,8 +32,10 @@ const now = (): number => performance.now();
 export function sleepUntil(atMs: number, signal: AbortSignal): Promise<void> {
   if (atMs - now() <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    let timer: NodeJS.Timeout;
+    let timer: NodeJS.Timeout | undefined;
+    let isDone = false;
     const done = () => {
+      isDone = true;
       clearTimeout(timer);
       signal.removeEventListener("abort", done);
       resolve();
@@ -41,9 +43,13 @@ export function sleepUntil(atMs: number, signal: AbortSignal): Promise<void> {
     // setTimeout counts whole ms from the loop's cached clock, so it can fire up to 1 ms early:
     // a latency toxic promises at least its latency, so check and wait out the rest.
     const check = () => {
+      if (isDone) return;
       const wait = atMs - now();
       if (wait <= 0) done();
-      else timer = setTimeout(check, Math.max(1, Math.ceil(wait)));
+      // The last fraction of a ms on the check queue: a second timer could be late by a whole
+      // scheduling slice on a loaded machine.
+      else if (wait < 1) setImmediate(check);
+      else timer = setTimeout(check, Math.ceil(wait));
     };
     signal.addEventListener("abort", done, { once: true });
     check();
