@@ -6,6 +6,7 @@ import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
 import { eventsSuite } from "./events.js";
 import { mutexSuite } from "./mutex.js";
+import { proxySuite } from "./proxy.js";
 import { transferSuite } from "./transfer.js";
 import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
@@ -19,6 +20,7 @@ export const suites: Suite[] = [
   eventsSuite,
   clusterSuite,
   mutexSuite,
+  proxySuite,
   transferSuite,
   udpSuite,
   urlSuite,
