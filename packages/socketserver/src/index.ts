@@ -38,6 +38,13 @@ export {
 export { StreamRequestHandler } from "./stream-handler.js";
 export { TCPServer, UnixStreamServer } from "./tcp-server.js";
 export {
+  type ServerTlsOptions,
+  TLS_DEFAULTS,
+  TLS_HANDSHAKE_BYTE,
+  TlsAcceptor,
+  type TlsRefusal,
+} from "./tls-accept.js";
+export {
   type ConnectionInfo,
   type Datagram,
   type PeerAddress,
