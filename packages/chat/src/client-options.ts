@@ -1,3 +1,5 @@
+import type { ClientTlsOptions } from "@netlab/tls";
+
 /** Where a client is in its life. */
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
 /** How the client talks to this server: undecided until the server's first line (or `detectMs`). */
@@ -46,6 +48,11 @@ export interface ChatClientOptions {
   maxLineBytes?: number;
   /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
   upgrade?: boolean;
+  /**
+   * Speak TLS (ALPN `netlab-chat/1`): every (re)connect is handshaken and the server trusted before
+   * a byte is sent; a refused server ends the client with the TlsError (no reconnect). Default: plaintext.
+   */
+  tls?: ClientTlsOptions;
 }
 
 /** Defaults of {@link ChatClientOptions}. */

@@ -2,7 +2,8 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { NetlabError } from "@netlab/core";
 import { lines } from "@netlab/protocol";
-import { connect, FramedReader, NetworkError } from "@netlab/socketserver";
+import { connect, FramedReader, NetworkError, toNetworkError } from "@netlab/socketserver";
+import { connectTls, TlsError, tlsExitCode } from "@netlab/tls";
 import { Backoff } from "./backoff.js";
 import {
   type ChatClientOptions,
@@ -13,7 +14,7 @@ import {
 } from "./client-options.js";
 import { ChatError } from "./errors.js";
 import { Outbox } from "./outbox.js";
-import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
+import { CHAT_ALPN, type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
 import type { ChatEvent, ClientMessage } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
@@ -217,11 +218,7 @@ export class ChatClient extends EventEmitter {
   }
 
   async #open(): Promise<void> {
-    const socket = await connect({
-      host: this.#o.host,
-      port: this.#o.port,
-      timeoutMs: this.#o.connectTimeoutMs,
-    }).catch((err: unknown) => {
+    const socket = await this.#dial().catch((err: unknown) => {
       // Refused is nearly always "the server is not running": say so. Other causes keep their hint.
       if (!(err instanceof NetworkError) || err.code !== "CONNECTION_REFUSED") throw err;
       throw new NetworkError(err.code, err.message, { hint: "is 'lab server' running?", cause: err.cause });
@@ -248,6 +245,27 @@ export class ChatClient extends EventEmitter {
     // setImmediate: if the event loop was busy past detectMs, the server's first line may be
     // waiting in this very turn's I/O; let it be read before deciding the server is silent.
     this.#detectTimer = setTimeout(() => setImmediate(() => this.#decide("plain")), this.#o.detectMs);
+  }
+
+  /** A plain TCP connection, or a TLS one whose server is trusted (nothing sent yet either way). */
+  async #dial(): Promise<net.Socket> {
+    const { host, port, tls } = this.#o;
+    if (!tls) return connect({ host, port, timeoutMs: this.#o.connectTimeoutMs });
+    try {
+      const { socket, peer } = await connectTls({
+        host,
+        port,
+        trust: tls.trust,
+        handshakeTimeoutMs: tls.handshakeTimeoutMs ?? this.#o.connectTimeoutMs,
+        alpnProtocols: [CHAT_ALPN],
+      });
+      socket.setNoDelay(true);
+      tls.onPeer?.(peer);
+      return socket;
+    } catch (err) {
+      if (err instanceof TlsError) throw err;
+      throw toNetworkError(err, { action: "connect", host, port });
+    }
   }
 
   #onData(chunk: Buffer): void {
@@ -370,6 +388,12 @@ export class ChatClient extends EventEmitter {
         await this.#open();
       } catch (err) {
         if (this.#isClosing) return;
+        if (err instanceof TlsError && tlsExitCode(err) === 60) {
+          // A server we no longer trust stays untrusted: retrying would only ask again.
+          this.#isClosing = true;
+          this.#setState("closed", err);
+          return;
+        }
         this.#setState("reconnecting", err as NetlabError);
         this.#scheduleReconnect(err as NetlabError);
       }

@@ -1,7 +1,14 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
-import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import {
+  type HandlerClass,
+  type PeerAddress,
+  type ServerTlsOptions,
+  StreamRequestHandler,
+  TCPServer,
+} from "@netlab/socketserver";
+import { CHAT_ALPN } from "./rules.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
@@ -20,6 +27,8 @@ export interface ChatServerOptions extends Partial<HubOptions> {
    * slot forever. Default 30 000; `Infinity` (or 0) is off.
    */
   frameTimeoutMs?: number;
+  /** Speak TLS with this certificate and key; ALPN defaults to `netlab-chat/1`. Default: plaintext. */
+  tls?: ServerTlsOptions;
 }
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
@@ -55,6 +64,7 @@ class ChatTCPServer extends TCPServer {
         idleTimeoutMs: o.idleTimeoutMs ?? HUB_DEFAULTS.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs ?? 2_000,
+        tls: o.tls && { ...o.tls, alpnProtocols: o.tls.alpnProtocols ?? [CHAT_ALPN] },
       },
       ChatHandler as unknown as HandlerClass,
     );

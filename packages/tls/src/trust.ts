@@ -234,7 +234,10 @@ function handshakeError(err: NodeJS.ErrnoException, host: string, port: number):
     const plaintext = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNEXPECTED_EOF|HTTP_REQUEST/.test(code);
     // OpenSSL's own text leads with an address and a source path; its `reason` is the readable part.
     const reason = (err as { reason?: string }).reason ?? err.message;
-    return new TlsError("HANDSHAKE_FAILED", `TLS handshake with ${host}:${port} failed: ${reason}`, {
+    const message = plaintext
+      ? `${host}:${port} does not speak TLS: the handshake failed (${reason})`
+      : `TLS handshake with ${host}:${port} failed: ${reason}`;
+    return new TlsError("HANDSHAKE_FAILED", message, {
       hint:
         plaintext || code === "ECONNRESET"
           ? "the server may not speak TLS: try without --tls"
@@ -291,4 +294,17 @@ async function readCa(caFile: string): Promise<string> {
     });
   }
   return text;
+}
+
+/** TLS for a client library (ChatClient, TransferClient): how to trust the server and who hears about it. */
+export interface ClientTlsOptions {
+  /** From {@link clientTrust}: trust on first use, a pin, a CA file, or insecure. */
+  trust: ClientTrust;
+  /** Default {@link CONNECT_DEFAULTS}.handshakeTimeoutMs. */
+  handshakeTimeoutMs?: number;
+  /**
+   * Called after each verified handshake, before any application byte is sent: the place to print
+   * `peer.warning` (insecure, on every connect), a first-use notice, and `peer.problems`.
+   */
+  onPeer?: (peer: PeerCheck) => void;
 }

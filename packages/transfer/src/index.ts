@@ -5,6 +5,7 @@ export {
   DEFAULT_PORT,
   type Progress,
   type TransferOptions,
+  TRANSFER_ALPN,
   type TransferResult,
 } from "./client-options.js";
 export { commitPart } from "./commit.js";

@@ -1,6 +1,7 @@
 import { requirePositiveInt, withDefaults } from "@netlab/core";
 import type { Decoder, ProtocolError } from "@netlab/protocol";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import { TRANSFER_ALPN } from "./client-options.js";
 import { TransferError } from "./errors.js";
 import { encodeHeader, type Header, type HeaderInput, headerDecoder, headerError } from "./header.js";
 import { ServedRoot } from "./root.js";
@@ -79,6 +80,7 @@ export class FileServer extends TCPServer {
       {
         ...withDefaults({ maxConnections: FILE_SERVER_DEFAULTS.maxConnections }, options),
         idleTimeoutMs: Infinity,
+        tls: options.tls && { ...options.tls, alpnProtocols: options.tls.alpnProtocols ?? [TRANSFER_ALPN] },
       },
       TransferHandler,
     );

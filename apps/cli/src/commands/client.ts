@@ -3,8 +3,9 @@ import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
+import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 
-interface ClientOpts {
+interface ClientOpts extends ClientTlsFlags {
   host: string;
   port: string;
   nick?: string;
@@ -21,7 +22,7 @@ const INTERRUPT_GRACE_MS = 400;
 
 /** `lab client`: an interactive chat client on a TTY, a scriptable line client when piped. */
 export function registerClient(program: Command): void {
-  program
+  const command = program
     .command("client")
     .description("join a chat server (or talk to any line-based TCP server)")
     .option("--host <host>", "server address", "127.0.0.1")
@@ -44,7 +45,8 @@ export function registerClient(program: Command): void {
       "--reconnect-timeout <seconds>",
       "on a terminal, stop reconnecting after this long without a connection; 0 retries forever",
       "60",
-    )
+    );
+  addClientTlsOptions(command)
     .addHelpText(
       "after",
       `
@@ -52,6 +54,7 @@ Examples:
   lab client --nick alice                  chat on the server at 127.0.0.1:5001
   printf 'hi\\n/who\\n' | lab client          send two lines, print the replies, exit
   echo hello | lab client --port 9000      talk to any line server (nothing is added to what you type)
+  lab client --tls --nick alice            over TLS, trusting the server's certificate on first use
 
 On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave.
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
@@ -60,7 +63,9 @@ servers, after --wait ms without data or when the server closes).
 
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
 ^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
-Ctrl-C or SIGTERM leaves within a second, exit 130.`,
+Ctrl-C or SIGTERM leaves within a second, exit 130.
+TLS: exit 35 when the handshake fails, 60 when the certificate is not trusted (changed since first
+use, not the pinned one, not signed by --tls-ca); nothing is sent to a server that is not trusted.`,
     )
     .action(action(async (opts: ClientOpts) => runClient(opts)));
 }
@@ -90,6 +95,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
     connectTimeoutMs,
     stallTimeoutMs,
     reconnectTimeoutMs,
+    tls: await clientTls(opts, (line) => process.stderr.write(`${safeLine(line)}\n`)),
   });
   if (isTty) {
     await runInteractive(client, chat);

@@ -4,8 +4,9 @@ import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 
-interface FilesOpts {
+interface FilesOpts extends ServerTlsFlags {
   host: string;
   port: string;
   maxSize: string;
@@ -20,7 +21,7 @@ interface FilesOpts {
 
 /** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
 export function registerFiles(program: Command): void {
-  program
+  const command = program
     .command("files")
     .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
     .argument("[dir]", "the folder to serve", ".")
@@ -48,7 +49,8 @@ export function registerFiles(program: Command): void {
     .option(
       "--raw <file>",
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
-    )
+    );
+  addServerTlsOptions(command)
     .addHelpText(
       "after",
       `
@@ -57,6 +59,7 @@ Examples:
   lab files . --read-only --port 6000   downloads only
   lab files --max-size 10G              uploads up to 10 GiB
   lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+  lab files ./shared --tls              TLS; then: lab transfer --tls FILE
 
 Sizes: a number of bytes, or with a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024;
 KB, MB, GB, TB are powers of 1000 (as in dd).
@@ -93,6 +96,13 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     );
   }
   const stream = { releaseMemory: await minorGc(), fsync: opts.fsync };
+  if (opts.tls && opts.raw !== undefined) {
+    throw new UsageError("--raw serves plain nc clients: it has no --tls", "drop --tls, or --raw");
+  }
+  const tlsSetup = await serverTls(
+    opts,
+    `this port speaks TLS; try: lab transfer --tls --port ${port === 0 ? "PORT" : port} …\n`,
+  );
   let server: import("@netlab/socketserver").TCPServer;
   let what: string;
   if (opts.raw !== undefined) {
@@ -116,6 +126,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       idleTimeoutMs,
       headerTimeoutMs,
       stream,
+      tls: tlsSetup?.tls,
       write: await faultInjection(t),
       log,
     });
@@ -148,6 +159,9 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     log(`refuse ${peer.address}:${peer.port}: server full`),
   );
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
+  server.on("tlsRefused", (peer: { address: string; port: number }, refusal: { message: string }) =>
+    log(`tls: ${peer.address}:${peer.port}: ${refusal.message}`),
+  );
   await server.listen();
   const stopSignals = onInterrupt(
     () => {
@@ -163,6 +177,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   // Only now say we are ready: a test (or script) may send SIGINT the moment it reads this line.
   const { host, port: bound } = server.address;
   log(`serving ${what} on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
+  for (const line of tlsSetup?.lines ?? []) log(line);
   try {
     await server.serveForever();
   } finally {

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 
 /** What every mode gets: the options common to all servers, already checked, defaults filled in. */
 export interface ServerModeOptions {
@@ -16,6 +17,8 @@ export interface ServerModeOptions {
   frameTimeoutMs: number;
   /** How long shutdown waits for peers to take what is queued for them, in ms (300: one Ctrl-C ends within 1 s). */
   drainTimeoutMs: number;
+  /** `--tls`: the certificate and key to speak TLS with; undefined for plaintext. */
+  tls: import("@netlab/socketserver").ServerTlsOptions | undefined;
   /** Every option commander parsed, for modes that add their own. */
   raw: Record<string, unknown>;
 }
@@ -56,6 +59,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         idleTimeoutMs: o.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs,
+        tls: o.tls,
         historySize: count("--history", "history"),
         floodMessages: flood === 0 ? Number.POSITIVE_INFINITY : flood,
         maxQueuedBytesTotal: await maxQueued(o.raw.maxQueued),
@@ -101,8 +105,8 @@ export const DEFAULT_SERVER_MODE = "chat";
 
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
-  const { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
-  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, log };
+  const { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, tls } = o;
+  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, tls, log };
 }
 
 /** `--max-queued SIZE` in bytes; undefined (the chat default, 64 MiB) when not given. */
@@ -130,7 +134,7 @@ function formatBytes(n: number): string {
   return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
-interface ServerOpts {
+interface ServerOpts extends ServerTlsFlags {
   mode: string;
   host: string;
   port: string;
@@ -145,7 +149,7 @@ export function registerServer(program: Command): void {
   const modes = Object.entries(SERVER_MODES)
     .map(([name, m]) => `  ${name.padEnd(8)} ${m.summary}`)
     .join("\n");
-  program
+  const command = program
     .command("server")
     .description("run a chat (default) or a line server on localhost until Ctrl-C")
     .option(
@@ -175,7 +179,8 @@ export function registerServer(program: Command): void {
     .option(
       "--max-queued <size>",
       "chat: output queued for all clients together; past it the largest queues are cut (default 64M)",
-    )
+    );
+  addServerTlsOptions(command)
     .addHelpText(
       "after",
       `
@@ -186,6 +191,7 @@ Examples:
   lab server                               a chat on 127.0.0.1:5001; join with lab client or nc 127.0.0.1 5001
   lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
+  lab server --tls                         TLS; prints the certificate's SHA256 fingerprint on start
 
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
@@ -220,8 +226,14 @@ async function runServer(opts: ServerOpts): Promise<void> {
     idleTimeoutMs: ms("--idle-timeout", opts.idleTimeout, defaults.idleTimeoutMs),
     frameTimeoutMs: ms("--line-timeout", opts.lineTimeout, defaults.frameTimeoutMs),
     drainTimeoutMs: defaults.drainTimeoutMs,
+    tls: undefined,
     raw: opts,
   };
+  const tlsSetup = await serverTls(
+    opts,
+    `this port speaks TLS; try: lab client --tls --port ${port === 0 ? "PORT" : port}\n`,
+  );
+  modeOptions.tls = tlsSetup?.tls;
   const { server, limits } = await mode.create(modeOptions);
   logConnections(server);
 
@@ -240,6 +252,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     const { host, port: bound } = server.address;
     log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
     log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
+    for (const line of tlsSetup?.lines ?? []) log(line);
     await server.serveForever();
   } finally {
     stopSignals();
@@ -254,6 +267,9 @@ function logConnections(server: BaseServer): void {
     log(`disconnect ${formatPeer(info.peer)} (#${info.id}, ${info.bytesIn} B in, ${info.bytesOut} B out)`),
   );
   server.on("refuse", (peer: PeerAddress) => log(`refuse ${formatPeer(peer)}: server full`));
+  server.on("tlsRefused", (peer: PeerAddress, refusal: { message: string }) =>
+    log(`tls: ${formatPeer(peer)}: ${refusal.message}`),
+  );
   server.on("error", (err: unknown, peer?: PeerAddress) => {
     const message = err instanceof Error ? err.message : String(err);
     log(peer ? `error from ${formatPeer(peer)}: ${message}` : `error: ${message}`);

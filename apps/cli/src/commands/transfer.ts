@@ -4,9 +4,10 @@ import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 import { minorGc } from "./files.js";
 
-interface TransferOpts {
+interface TransferOpts extends ClientTlsFlags {
   get?: boolean;
   list?: boolean;
   output?: string;
@@ -28,7 +29,7 @@ interface TransferOpts {
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
 export function registerTransfer(program: Command): void {
-  program
+  const command = program
     .command("transfer")
     .description("upload files to a lab files server, download (--get) or list (--list) them")
     .argument("[files...]", "files to upload; with --get, names to download")
@@ -58,7 +59,8 @@ export function registerTransfer(program: Command): void {
     .option(
       "--raw",
       "with --get: send a greeting line, save everything until the server closes (nc, lab files --raw)",
-    )
+    );
+  addClientTlsOptions(command)
     .addHelpText(
       "after",
       `
@@ -69,11 +71,13 @@ Examples:
   lab transfer --list                           what the server has
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
   lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+  lab transfer --tls test.txt                   over TLS to lab files --tls (trust on first use)
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
 every file arrived, 1 on a failure (the message says how to resume), 2 for a usage error, 130 when
-interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume).`,
+interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume); with --tls, 35 when
+the handshake fails, 60 when the server's certificate is not trusted (nothing was sent to it).`,
     )
     .action(action(async (files: string[], opts: TransferOpts) => runTransfer(files, opts)));
 }
@@ -125,6 +129,8 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     throw new UsageError(`--max-size must be a size such as 500M or 2G, got ${JSON.stringify(opts.maxSize)}`);
   }
   if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
+  if (opts.raw && opts.tls) throw new UsageError("--raw talks to plain nc servers: it has no --tls");
+  const tls = await clientTls(opts, (line) => process.stderr.write(`${escapeControls(line)}\n`));
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
   // Ctrl-C or SIGTERM cuts the connection at once (a download keeps its .part); a second exits.
@@ -141,6 +147,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       signal: controller.signal,
       connectTimeoutMs,
       stallTimeoutMs,
+      tls,
       stream: { releaseMemory: await minorGc(), rateBytesPerSecond: rate, fsync: opts.fsync },
     });
     try {
