@@ -29,7 +29,10 @@ export function addServerTlsOptions(command: Command): Command {
     .option("--tls", "speak TLS; without --tls-cert, netlab's own certificate (made on first use) is used")
     .option("--tls-cert <file>", "with --tls: the certificate (PEM) to present instead of netlab's own")
     .option("--tls-key <file>", "with --tls-cert: its private key (PEM, unencrypted)")
-    .option("--tls-new-cert", "with --tls: make a new certificate and key (clients will see a changed identity)")
+    .option(
+      "--tls-new-cert",
+      "with --tls: make a new certificate and key (clients will see a changed identity)",
+    )
     .option(
       "--tls-san <name>",
       "with --tls: another host name or IP the certificate names (repeatable)",
@@ -116,14 +119,18 @@ export async function clientTls(
     return undefined;
   }
   if (given.length > 1) {
-    throw new UsageError(`${given.join(" and ")} cannot be used together`, "choose one way to trust the server");
+    throw new UsageError(
+      `${given.join(" and ")} cannot be used together`,
+      "choose one way to trust the server",
+    );
   }
   const t = await import("@netlab/tls");
   let trust: import("@netlab/tls").ClientTrust;
   try {
     trust = await t.clientTrust({ pin: flags.tlsPin, caFile: flags.tlsCa, insecure: flags.tlsInsecure });
   } catch (err) {
-    if (err instanceof t.TlsError && err.code === "INVALID_OPTION") throw new UsageError(err.message, err.hint);
+    if (err instanceof t.TlsError && err.code === "INVALID_OPTION")
+      throw new UsageError(err.message, err.hint);
     throw err;
   }
   const file = t.defaultKnownHostsFile();

@@ -8,8 +8,8 @@ import {
   StreamRequestHandler,
   TCPServer,
 } from "@netlab/socketserver";
-import { CHAT_ALPN } from "./rules.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
+import { CHAT_ALPN } from "./rules.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
 export interface ChatServerOptions extends Partial<HubOptions> {

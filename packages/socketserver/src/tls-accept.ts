@@ -67,10 +67,14 @@ export class TlsAcceptor {
     try {
       this.#context = tls.createSecureContext({ cert: options.cert, key: options.key });
     } catch (cause) {
-      throw new NetworkError("INVALID_OPTION", `tls: the certificate or key cannot be used: ${reason(cause)}`, {
-        hint: "give a PEM certificate and the unencrypted key that belongs to it",
-        cause,
-      });
+      throw new NetworkError(
+        "INVALID_OPTION",
+        `tls: the certificate or key cannot be used: ${reason(cause)}`,
+        {
+          hint: "give a PEM certificate and the unencrypted key that belongs to it",
+          cause,
+        },
+      );
     }
   }
 

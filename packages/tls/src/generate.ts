@@ -112,7 +112,9 @@ export async function generateCertificate(options: GenerateOptions = {}): Promis
     extensions.push(extension(OID.subjectAltName, false, der.sequence(...sans.map(generalName))));
   }
   if (authorityKeyId) {
-    extensions.push(extension(OID.authorityKeyIdentifier, false, der.sequence(der.tlv(0x80, authorityKeyId))));
+    extensions.push(
+      extension(OID.authorityKeyIdentifier, false, der.sequence(der.tlv(0x80, authorityKeyId))),
+    );
   }
   const signatureAlgorithm = der.sequence(der.oid(OID.ecdsaWithSha256));
   const tbs = der.sequence(
@@ -178,7 +180,7 @@ function ipv6Bytes(address: string): Buffer {
   const right = tail === undefined ? [] : groups(tail);
   const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
   const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  for (const [i, g] of all.entries()) out.writeUInt16BE(g, i * 2);
   return out;
 }
 

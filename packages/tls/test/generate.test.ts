@@ -62,7 +62,10 @@ describe("generateCertificate (Node crypto, no certificate library)", () => {
 
   it("a certificate made with notBefore two years back and 1 day of validity is refused as expired", async () => {
     const dir = await tempDir();
-    const pair = await generateCertificate({ notBefore: new Date(Date.now() - 2 * 365 * 86_400_000), validDays: 1 });
+    const pair = await generateCertificate({
+      notBefore: new Date(Date.now() - 2 * 365 * 86_400_000),
+      validDays: 1,
+    });
     await writeFile(join(dir, "c.pem"), pair.cert);
     await writeFile(join(dir, "k.pem"), pair.key, { mode: 0o600 });
     const err = await loadIdentity(join(dir, "c.pem"), join(dir, "k.pem")).catch((e: unknown) => e);

@@ -4,8 +4,8 @@ export {
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
-  type TransferOptions,
   TRANSFER_ALPN,
+  type TransferOptions,
   type TransferResult,
 } from "./client-options.js";
 export { commitPart } from "./commit.js";
