@@ -4,6 +4,7 @@ import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
 import { mutexSuite } from "./mutex.js";
+import { tlsSuite } from "./tls.js";
 import { transferSuite } from "./transfer.js";
 import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
@@ -16,6 +17,7 @@ export const suites: Suite[] = [
   chatSuite,
   mutexSuite,
   transferSuite,
+  tlsSuite,
   udpSuite,
   urlSuite,
 ];
