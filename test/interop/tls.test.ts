@@ -97,7 +97,7 @@ const TOOLS: Array<{
 ];
 
 describe("TLS interop: third-party clients join lab server --tls", () => {
-  it.each(TOOLS)("$name joins the chat and exchanges a line", async ({ tool, apt, args }, ctx) => {
+  it.for(TOOLS)("$name joins the chat and exchanges a line", async ({ tool, apt, args }, ctx) => {
     if (!has(tool)) ctx.skip(`${tool} is not on PATH (apt-get install ${apt}; .ci/run does)`);
     const { port, cert } = await tlsChat();
     const other = await witness(port);
