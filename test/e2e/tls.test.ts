@@ -275,3 +275,19 @@ describe("lab files --tls and lab transfer --tls", () => {
     await lab.waitForOutput(/sent big\.bin .*sha256/, { stream: "stderr" });
   });
 });
+
+describe("lab demo --tls", () => {
+  it("plays a chat script over TLS, touching neither the identity nor known_hosts", async () => {
+    const r = await runLab(["demo", "--tls", "--script", "-", "--clients", "2"], {
+      input: "client 1: hello over tls\nexpect client 2: hello over tls\n",
+      env: clientEnv,
+      timeoutMs: 20_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("<alice> hello over tls");
+    await expect(readFile(knownHosts(), "utf8")).rejects.toMatchObject({ code: "ENOENT" });
+    const refused = await runLab(["demo", "--tls", "--scene", "udp"], { env: clientEnv });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^lab: --tls runs the chat scene only\nhint: /);
+  });
+});

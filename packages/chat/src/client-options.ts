@@ -11,6 +11,8 @@ export interface WireChunk {
   bytes: Uint8Array;
   /** ms since epoch */
   at: number;
+  /** The bytes are TLS records (ciphertext); the plaintext arrives as events and lines. */
+  tls?: boolean;
 }
 
 /** Options for {@link ChatClient}. */

@@ -30,7 +30,9 @@ const MODE_OR_STATE = ["mode", "state"] as const;
  *
  * Events: `event`(ChatEvent) in JSON mode; `line`(string) for each line from a plain server;
  * `state`(ClientState, error?) on every change, with the NetlabError that caused a drop;
- * `wire`(WireChunk) for every read and write (only computed when someone listens).
+ * `wire`(WireChunk) for every read and write (only computed when someone listens); over TLS, the
+ * TLS records as they crossed TCP (`tls: true`: ciphertext, handshake included) when someone
+ * listened at connect time.
  * @example
  * const client = new ChatClient({ port: 5001, nick: "alice" });
  * client.on("event", (e) => console.log(formatEvent(e)));
@@ -258,6 +260,13 @@ export class ChatClient extends EventEmitter {
         trust: tls.trust,
         handshakeTimeoutMs: tls.handshakeTimeoutMs ?? this.#o.connectTimeoutMs,
         alpnProtocols: [CHAT_ALPN],
+        // What crosses TCP is ciphertext: that is what a wire view must show.
+        ...(this.listenerCount("wire") > 0
+          ? {
+              tap: (direction: "in" | "out", bytes: Uint8Array) =>
+                this.emit("wire", { direction, bytes, at: Date.now(), tls: true }),
+            }
+          : {}),
       });
       socket.setNoDelay(true);
       tls.onPeer?.(peer);
@@ -273,7 +282,9 @@ export class ChatClient extends EventEmitter {
     this.#bytesHeard += chunk.length;
     // Any byte is an answer: what was owed has started to arrive.
     this.#stall.stop();
-    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+    if (!this.#o.tls && this.listenerCount("wire") > 0) {
+      this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+    }
   }
 
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
@@ -452,7 +463,8 @@ export class ChatClient extends EventEmitter {
     const bytes = Buffer.from(text, "utf8");
     socket.write(bytes);
     this.#expectAnswer();
-    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
+    if (!this.#o.tls && this.listenerCount("wire") > 0)
+      this.emit("wire", { direction: "out", bytes, at: Date.now() });
   }
 
   #localError(err: NetlabError): void {

@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { isIP } from "node:net";
+import { isIP, connect as netConnect } from "node:net";
+import { Duplex } from "node:stream";
 import { type ConnectionOptions, connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { requireMs, TlsError } from "./errors.js";
 import { fingerprint, parsePin, pinMatches } from "./fingerprint.js";
@@ -157,6 +158,11 @@ export interface ConnectTlsOptions {
   handshakeTimeoutMs?: number;
   /** ALPN protocols to offer, such as `["netlab-chat/1"]`. */
   alpnProtocols?: string[];
+  /**
+   * Sees every chunk of TLS records as it crosses the TCP socket (ciphertext, handshake included),
+   * for a wire view; the TLS layer then reads through a JS stream, which costs some speed.
+   */
+  tap?: (direction: "in" | "out", bytes: Uint8Array) => void;
 }
 
 /**
@@ -174,8 +180,7 @@ export async function connectTls(
   requireMs("handshakeTimeoutMs", timeoutMs);
   const bare = host.replace(/^\[(.*)\]$/, "$1");
   const socket = connect({
-    host: bare,
-    port,
+    ...(options.tap ? { socket: tappedConnection(bare, port, options.tap) } : { host: bare, port }),
     // SNI carries names only (RFC 6066); Node warns when given an IP address.
     ...(isIP(bare) === 0 ? { servername: bare } : {}),
     ...(options.alpnProtocols ? { ALPNProtocols: options.alpnProtocols } : {}),
@@ -222,6 +227,35 @@ function handshake(socket: TLSSocket, host: string, port: number, timeoutMs: num
     };
     socket.once("secureConnect", onSecure).once("error", onError).once("close", onClose);
   });
+}
+
+/** A TCP connection wrapped in a Duplex that shows `tap` each chunk both ways, for tls.connect({ socket }). */
+function tappedConnection(host: string, port: number, tap: NonNullable<ConnectTlsOptions["tap"]>): Duplex {
+  const raw = netConnect({ host, port, noDelay: true });
+  const duplex = new Duplex({
+    read() {
+      raw.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      tap("out", chunk);
+      raw.write(chunk, callback);
+    },
+    final(callback) {
+      raw.end(callback);
+    },
+    destroy(err, callback) {
+      raw.destroy();
+      callback(err);
+    },
+  });
+  raw.on("data", (chunk: Buffer) => {
+    tap("in", chunk);
+    if (!duplex.push(chunk)) raw.pause();
+  });
+  raw.on("end", () => duplex.push(null));
+  raw.on("error", (err) => duplex.destroy(err));
+  raw.on("close", () => duplex.destroy());
+  return duplex;
 }
 
 /** Certificate verification codes OpenSSL and Node report for a chain or name that fails (exit 60). */

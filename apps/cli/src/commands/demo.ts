@@ -10,6 +10,7 @@ interface DemoFlags {
   host: string;
   expectTimeout: string;
   json?: boolean;
+  tls?: boolean;
 }
 
 const MAX_CLIENTS = 6;
@@ -40,6 +41,7 @@ export function registerDemo(program: Command): void {
     .option("--host <host>", "address the chat server binds", "127.0.0.1")
     .option("--expect-timeout <seconds>", "how long each `expect` in a script waits", "3")
     .option("--json", "with --script: print the panes as JSON")
+    .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
     .addHelpText(
       "after",
       `
@@ -51,6 +53,7 @@ Examples:
   lab demo --clients 5
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
+  lab demo --tls                 the chat over TLS: Ctrl-W shows the encrypted bytes on the wire
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
 A script, one command a line (see docs/demo.md):
@@ -69,6 +72,9 @@ A script, one command a line (see docs/demo.md):
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
         }
+        if (flags.tls && flags.scene !== "chat") {
+          throw new UsageError("--tls runs the chat scene only", "drop --scene, or drop --tls");
+        }
         if (flags.script !== undefined && flags.scene !== "chat") {
           throw new UsageError(
             "--script plays the chat scene only",
@@ -79,6 +85,7 @@ A script, one command a line (see docs/demo.md):
           await playScript(flags.script, {
             clients,
             host: flags.host,
+            tls: flags.tls ?? false,
             expectTimeoutMs,
             json: flags.json ?? false,
           });
@@ -93,14 +100,19 @@ A script, one command a line (see docs/demo.md):
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await loadTui();
-        await runDemo({ scene: flags.scene as "chat" | "transfer" | "udp", clients, host: flags.host });
+        await runDemo({
+          scene: flags.scene as "chat" | "transfer" | "udp",
+          clients,
+          host: flags.host,
+          tls: flags.tls ?? false,
+        });
       }),
     );
 }
 
 async function playScript(
   file: string,
-  opts: { clients: number | undefined; host: string; expectTimeoutMs: number; json: boolean },
+  opts: { clients: number | undefined; host: string; tls: boolean; expectTimeoutMs: number; json: boolean },
 ): Promise<void> {
   let text: string;
   try {
@@ -118,6 +130,7 @@ async function playScript(
       text,
       clients: opts.clients,
       host: opts.host,
+      tls: opts.tls,
       expectTimeoutMs: opts.expectTimeoutMs,
       json: opts.json,
       write: (t) => process.stdout.write(t),
