@@ -274,6 +274,43 @@ describe("lab files --tls and lab transfer --tls", () => {
     ).toBe(hash);
     await lab.waitForOutput(/sent big\.bin .*sha256/, { stream: "stderr" });
   });
+
+  it("lab transfer --tls-pin with another fingerprint exits 60 and sends no request", async () => {
+    const shared = path.join(dir, "shared");
+    await mkdir(shared);
+    const { lab, port } = await startServer(
+      (p) => ["files", shared, "--tls", "--port", String(p)],
+      () => FINGERPRINT,
+      { env: serverEnv },
+    );
+    await writeFile(path.join(dir, "x.txt"), "must not arrive\n");
+    const r = await runLab(
+      [
+        "transfer",
+        "--tls",
+        "--tls-pin",
+        `SHA256:${"A".repeat(43)}`,
+        path.join(dir, "x.txt"),
+        "--port",
+        String(port),
+      ],
+      { env: clientEnv, timeoutMs: 15_000 },
+    );
+    expect(r.code).toBe(60);
+    expect(r.stderr).toMatch(
+      /^lab: the server at 127\.0\.0\.1:\d+ shows SHA256:.*not the pinned one\nhint: /,
+    );
+    const plain = await runLab(["transfer", "--list", "--port", String(port)], {
+      env: clientEnv,
+      timeoutMs: 15_000,
+    });
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toBe(
+      "lab: the server speaks TLS (it answered: this port speaks TLS)\nhint: add --tls\n",
+    );
+    await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: a plaintext client on a TLS port/, { stream: "stderr" });
+    expect(lab.stderr()).not.toMatch(/received|refused upload/);
+  });
 });
 
 describe("lab demo --tls", () => {
