@@ -68,7 +68,8 @@ place; names must stay inside the folder (on Linux every name is opened step by 
 folder's own descriptor, so even a local user renaming folders into symlinks cannot lead a request
 outside). Names starting with '.' are hidden unless --dotfiles. Logs go to stderr: 'serving DIR on
 HOST:PORT' once ready, then one line per file. Ctrl-C or SIGTERM stops it within a second (exit 0);
-partial uploads stay as NAME.part, to resume.`,
+partial uploads stay as NAME.part, to resume. With --tls it logs 'TLS identity SHA256:…' after the
+ready line (see lab server --help for the certificate).`,
     )
     .action(action(async (dir: string, opts: FilesOpts) => runFiles(dir, opts)));
 }

@@ -196,7 +196,12 @@ Examples:
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
 Logs go to stderr: 'listening on HOST:PORT (MODE)', 'limits: …', then one line per connect and
-disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.`,
+disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.
+
+TLS: --tls uses netlab's own certificate (EC P-256, made on first use in $XDG_CONFIG_HOME/netlab/
+identity, for localhost, 127.0.0.1, ::1 and each --tls-san) and logs 'TLS identity SHA256:…' after
+the ready line: clients compare it on first use. A handshake must finish within 10 s; a plaintext
+client gets one line saying the port speaks TLS.`,
     )
     .action(action(async (opts: ServerOpts) => runServer(opts)));
 }
