@@ -150,6 +150,17 @@ describe("the wrong side of the wire", () => {
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: a plaintext client on a TLS port/, { stream: "stderr" });
   });
 
+  it("--tls-handshake-timeout closes a connection that never starts its handshake", async () => {
+    const { lab, port } = await tlsServer(["--tls-handshake-timeout", "0.3"]);
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    await new Promise<void>((resolve, reject) => {
+      socket.once("close", () => resolve());
+      setTimeout(() => reject(new Error("not closed within 5 s")), 5_000).unref();
+    });
+    await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/, { stream: "stderr" });
+  });
+
   it("a TLS client on a plaintext port (chat, echo, files) exits 35 with one lab: line and a hint", async () => {
     for (const [args, ready, client] of [
       [["server"], "listening on", ["client", "--tls"]],

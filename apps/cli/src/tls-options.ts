@@ -2,6 +2,7 @@
 // (client side). @netlab/tls is imported only when --tls is given, so plaintext runs never load it.
 import type { ClientTlsOptions } from "@netlab/tls";
 import type { Command } from "commander";
+import { parseNumber } from "./options.js";
 import { UsageError } from "./run.js";
 
 /** The server-side flags, as commander parses them. */
@@ -11,6 +12,7 @@ export interface ServerTlsFlags {
   tlsKey?: string;
   tlsNewCert?: boolean;
   tlsSan?: string[];
+  tlsHandshakeTimeout?: string;
 }
 
 /** The client-side flags, as commander parses them. */
@@ -37,6 +39,10 @@ export function addServerTlsOptions(command: Command): Command {
       "--tls-san <name>",
       "with --tls: another host name or IP the certificate names (repeatable)",
       collect,
+    )
+    .option(
+      "--tls-handshake-timeout <seconds>",
+      "with --tls: close a connection whose handshake is not done within this long (default 10)",
     );
 }
 
@@ -69,6 +75,7 @@ export async function serverTls(
     flags.tlsKey !== undefined && "--tls-key",
     flags.tlsNewCert && "--tls-new-cert",
     flags.tlsSan !== undefined && "--tls-san",
+    flags.tlsHandshakeTimeout !== undefined && "--tls-handshake-timeout",
   ].filter(Boolean);
   if (!flags.tls) {
     if (given.length > 0) throw new UsageError(`${given[0]} needs --tls`, `add --tls`);
@@ -86,6 +93,10 @@ export async function serverTls(
       "drop it, or drop --tls-cert/--tls-key",
     );
   }
+  const handshakeTimeoutMs =
+    flags.tlsHandshakeTimeout === undefined
+      ? undefined
+      : 1000 * parseNumber("--tls-handshake-timeout", flags.tlsHandshakeTimeout, { min: 0.1, max: 3600 });
   const t = await import("@netlab/tls");
   const identity =
     flags.tlsCert !== undefined
@@ -93,7 +104,7 @@ export async function serverTls(
       : await t.loadOrCreateIdentity({ sans: flags.tlsSan, rotate: flags.tlsNewCert });
   const origin = identity.created ? `new, saved in ${identity.certFile}` : identity.certFile;
   return {
-    tls: { cert: identity.cert, key: identity.key, plaintextReply },
+    tls: { cert: identity.cert, key: identity.key, plaintextReply, handshakeTimeoutMs },
     lines: [
       `TLS identity ${identity.fingerprint} (${origin})`,
       ...identity.warnings.map((w) => `warning: ${w}`),
