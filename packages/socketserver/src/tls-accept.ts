@@ -37,7 +37,7 @@ const PLAINTEXT_LINGER_MS = 1_000;
 
 /** Why a connection never reached its handler: for the server's `tlsError` event. */
 export interface TlsRefusal {
-  /** `plaintext`: the client spoke first, not TLS; `handshake`: the handshake failed or timed out. */
+  /** `plaintext`: the client spoke first, not TLS; `handshake`: the handshake failed (an alert, a reset); `timeout`: not done within handshakeTimeoutMs. */
   reason: "plaintext" | "handshake" | "timeout";
   /** What went wrong, one line. */
   message: string;
@@ -109,6 +109,8 @@ export class TlsAcceptor {
         message: `no TLS handshake within ${this.#timeoutMs} ms`,
       });
     }, this.#timeoutMs);
+    // The socket keeps the process alive while it is open; the timer alone must not after shutdown.
+    timer.unref();
     socket.once("close", () => settle());
 
     socket.once("data", (first: Buffer) => {
