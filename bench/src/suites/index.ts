@@ -3,6 +3,7 @@ import { chatSuite } from "./chat.js";
 import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
+import { eventsSuite } from "./events.js";
 import { mutexSuite } from "./mutex.js";
 import { tlsSuite } from "./tls.js";
 import { transferSuite } from "./transfer.js";
@@ -15,6 +16,7 @@ export const suites: Suite[] = [
   demoSuite,
   echoSuite,
   chatSuite,
+  eventsSuite,
   mutexSuite,
   transferSuite,
   tlsSuite,

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
+import { requireSafeAuth } from "@netlab/core";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
 import {
   type HandlerClass,
@@ -8,8 +9,9 @@ import {
   StreamRequestHandler,
   TCPServer,
 } from "@netlab/socketserver";
+import { ChatError } from "./errors.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
-import { CHAT_ALPN } from "./rules.js";
+import { CHAT_ALPN, checkNick } from "./rules.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
 export interface ChatServerOptions extends Partial<HubOptions> {
@@ -29,6 +31,11 @@ export interface ChatServerOptions extends Partial<HubOptions> {
   frameTimeoutMs?: number;
   /** Speak TLS with this certificate and key; ALPN defaults to `netlab-chat/1`. Default: plaintext. */
   tls?: ServerTlsOptions;
+  /**
+   * Take `tokens` over a connection without TLS (where anyone on the path can read them). Default
+   * false: a server with tokens and no TLS refuses to start (PLAINTEXT_AUTH).
+   */
+  allowPlaintextAuth?: boolean;
 }
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
@@ -135,6 +142,9 @@ class HandlerLink implements Link {
   get bytesIn(): number {
     return this.#h.info.bytesIn;
   }
+  get signal(): AbortSignal {
+    return this.#h.signal;
+  }
 }
 
 function destroySocket(socket: net.Socket): void {
@@ -162,7 +172,8 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     const rfile = this.rfile;
     // readFrame() rather than `for await`: no iterator result object per line. Same frames.
     for (let line = await rfile.readFrame(); line !== undefined; line = await rfile.readFrame()) {
-      hub.receive(session, line);
+      const checking = hub.receive(session, line);
+      if (checking) await checking;
       if (session.isClosed) break;
     }
   }
@@ -215,6 +226,7 @@ export class ChatServer extends EventEmitter {
   constructor(opts: ChatServerOptions = {}) {
     super();
     const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    checkTokens(opts);
     this.hub = new ChatHub(defined);
     // An event is forwarded from its first listener on, so the hub builds no payloads nobody reads.
     const forwarded = new Set<string | symbol>();
@@ -278,5 +290,27 @@ export class ChatServer extends EventEmitter {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/**
+ * Refuses, before anything binds, tokens over plaintext (unless allowed) and token names that
+ * could never be nicks. A server with the `tls` option is encrypted.
+ */
+function checkTokens(opts: ChatServerOptions): void {
+  const tokens = opts.tokens;
+  requireSafeAuth({
+    hasTokens: tokens !== undefined,
+    isEncrypted: opts.tls !== undefined,
+    allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
+  });
+  for (const grant of tokens?.grants() ?? []) {
+    if (grant.name === undefined) continue;
+    try {
+      checkNick(grant.name);
+    } catch (err) {
+      const e = err as ChatError;
+      throw new ChatError(e.code, `token file, line ${grant.line}: ${e.message}`, { hint: e.hint });
+    }
   }
 }

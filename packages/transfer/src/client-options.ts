@@ -44,6 +44,11 @@ export interface ClientOptions {
    * a TlsError (IDENTITY_CHANGED, PIN_MISMATCH, CERT_UNTRUSTED, HANDSHAKE_FAILED). Default: plaintext.
    */
   tls?: ClientTlsOptions;
+  /**
+   * The shared secret of a server started with a token file, sent in the connection's first
+   * request header. Never take it from argv: read it from a file, an environment variable or a prompt.
+   */
+  token?: string;
 }
 
 /** Options of one upload or download. */

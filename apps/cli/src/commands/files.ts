@@ -5,8 +5,9 @@ import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
+import { addServerTokenOptions, serverTokens, type TokenOpts } from "../token.js";
 
-interface FilesOpts extends ServerTlsFlags {
+interface FilesOpts extends TokenOpts, ServerTlsFlags {
   host: string;
   port: string;
   maxSize: string;
@@ -21,7 +22,7 @@ interface FilesOpts extends ServerTlsFlags {
 
 /** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
 export function registerFiles(program: Command): void {
-  const command = program
+  const cmd = program
     .command("files")
     .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
     .argument("[dir]", "the folder to serve", ".")
@@ -50,7 +51,9 @@ export function registerFiles(program: Command): void {
       "--raw <file>",
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
     );
-  addServerTlsOptions(command)
+  addServerTokenOptions(cmd, "TOKEN:rw may upload, TOKEN:ro only list and download");
+  addServerTlsOptions(cmd);
+  cmd
     .addHelpText(
       "after",
       `
@@ -59,6 +62,7 @@ Examples:
   lab files . --read-only --port 6000   downloads only
   lab files --max-size 10G              uploads up to 10 GiB
   lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+  lab files . --token-file tokens.txt --allow-plaintext-auth   clients need a token from tokens.txt
   lab files ./shared --tls              TLS; then: lab transfer --tls FILE
 
 Sizes: a number of bytes, or with a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024;
@@ -100,10 +104,14 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   if (opts.tls && opts.raw !== undefined) {
     throw new UsageError("--raw serves plain nc clients: it has no --tls", "drop --tls, or --raw");
   }
+  if (opts.raw !== undefined && opts.tokenFile !== undefined) {
+    throw new UsageError("--token-file does not work with --raw", "a raw client (nc) cannot send a token");
+  }
   const tlsSetup = await serverTls(
     opts,
     `this port speaks TLS; try: lab transfer --tls --port ${port === 0 ? "PORT" : port} …\n`,
   );
+  const { tokens, authDelayMs } = await serverTokens(opts);
   let server: import("@netlab/socketserver").TCPServer;
   let what: string;
   if (opts.raw !== undefined) {
@@ -130,6 +138,9 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       tls: tlsSetup?.tls,
       write: await faultInjection(t),
       log,
+      tokens,
+      authBackoff: { authDelayMs },
+      allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
     });
     files.on("transfer", (e: ServerTransfer) => {
       const verb = e.op === "put" ? "received" : "sent";
@@ -155,6 +166,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     });
     server = files;
     what = dir;
+    if (tokens !== undefined) {
+      const ro = tokens.grants().filter((g) => g.access === "ro").length;
+      log(`tokens: ${tokens.size} required (${tokens.size - ro} rw, ${ro} ro)`);
+    }
   }
   server.on("refuse", (peer: { address: string; port: number }) =>
     log(`refuse ${peer.address}:${peer.port}: server full`),

@@ -4,6 +4,7 @@ import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
+import { addServerTokenOptions, refuseArgvToken, serverTokens, type TokenOpts } from "../token.js";
 
 /** What every mode gets: the options common to all servers, already checked, defaults filled in. */
 export interface ServerModeOptions {
@@ -52,7 +53,11 @@ export const SERVER_MODES: Record<string, ServerMode> = {
           ? undefined
           : parseNumber(flag, String(o.raw[name]), { min: 0, max: 1_000_000, integer: true });
       const flood = count("--flood", "flood");
+      const { tokens, authDelayMs } = await serverTokens(o.raw as TokenOpts);
       const chat = new ChatServer({
+        tokens,
+        authDelayMs,
+        allowPlaintextAuth: (o.raw as TokenOpts).allowPlaintextAuth ?? false,
         host: o.host,
         port: o.port,
         maxClients: o.maxConnections,
@@ -81,7 +86,9 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
       const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
-      return { server: chat.socketServer, limits: queued };
+      const auth =
+        tokens === undefined ? undefined : `${tokens.size} token${tokens.size === 1 ? "" : "s"} required`;
+      return { server: chat.socketServer, limits: [queued, auth].filter(Boolean).join(", ") };
     },
   },
   echo: {
@@ -134,7 +141,7 @@ function formatBytes(n: number): string {
   return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
-interface ServerOpts extends ServerTlsFlags {
+interface ServerOpts extends TokenOpts, ServerTlsFlags {
   mode: string;
   host: string;
   port: string;
@@ -149,7 +156,7 @@ export function registerServer(program: Command): void {
   const modes = Object.entries(SERVER_MODES)
     .map(([name, m]) => `  ${name.padEnd(8)} ${m.summary}`)
     .join("\n");
-  const command = program
+  const cmd = program
     .command("server")
     .description("run a chat (default) or a line server on localhost until Ctrl-C")
     .option(
@@ -180,7 +187,9 @@ export function registerServer(program: Command): void {
       "--max-queued <size>",
       "chat: output queued for all clients together; past it the largest queues are cut (default 64M)",
     );
-  addServerTlsOptions(command)
+  addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
+  addServerTlsOptions(cmd);
+  cmd
     .addHelpText(
       "after",
       `
@@ -192,6 +201,9 @@ Examples:
   lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
   lab server --tls                         TLS; prints the certificate's SHA256 fingerprint on start
+
+Tokens (chat): --token-file FILE makes every client send one first (/auth TOKEN from nc, or
+lab client --token-file / LAB_TOKEN). Without TLS this also needs --allow-plaintext-auth.
 
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
@@ -212,6 +224,13 @@ async function runServer(opts: ServerOpts): Promise<void> {
     throw new UsageError(
       `unknown --mode ${JSON.stringify(opts.mode)}`,
       `choose one of: ${Object.keys(SERVER_MODES).join(", ")}`,
+    );
+  }
+  refuseArgvToken(opts);
+  if (opts.mode !== "chat" && opts.tokenFile !== undefined) {
+    throw new UsageError(
+      "--token-file works with --mode chat only",
+      "echo and upper serve anyone who connects",
     );
   }
   const port = parsePort(opts.port, { allowZero: true });
