@@ -339,3 +339,25 @@ describe("lab demo --tls", () => {
     expect(refused.stderr).toMatch(/^lab: --tls runs the chat scene only\nhint: /);
   });
 });
+
+describe("tokens over TLS", () => {
+  it("a server with --token-file and --tls needs no --allow-plaintext-auth; the token travels encrypted", async () => {
+    const tokens = path.join(dir, "tokens.txt");
+    await writeFile(tokens, "alice:s3cret-token-over-tls\n", { mode: 0o600 });
+    const refused = await runLab(["server", "--token-file", tokens, "--port", "0"], {
+      env: serverEnv,
+      timeoutMs: 15_000,
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^lab: [^\n]+\nhint: add --tls/);
+    const { lab, port } = await tlsServer(["--token-file", tokens]);
+    const r = await runLab(["client", "--tls", "--port", String(port)], {
+      input: "hello with a token\n",
+      env: { ...clientEnv, LAB_TOKEN: "s3cret-token-over-tls" },
+      timeoutMs: 15_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("<alice> hello with a token");
+    await lab.waitForOutput(/disconnect 127\.0\.0\.1:\d+/, { stream: "stderr" });
+  });
+});
