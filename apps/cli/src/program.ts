@@ -1,12 +1,9 @@
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
 import { formatUsageError } from "./run.js";
 
-// commander is CommonJS; require() loads it in about a third of the time an ESM import takes
-// (measured 17 ms against 47 ms here), and it is most of what `lab --help` costs.
-const { Command, CommanderError } = createRequire(import.meta.url)("commander") as typeof import("commander");
-type Command = import("commander").Command;
+// commander is bundled into dist/bin.js (scripts/bundle.mjs): no module resolution at start.
 
 /** The version of the `lab` package, read once at start. */
 export const VERSION: string = (

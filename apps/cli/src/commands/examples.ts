@@ -1,5 +1,6 @@
 import type { ExampleInfo } from "@netlab/examples";
 import type { Command } from "commander";
+import { importFromCheckout } from "../checkout.js";
 import { action, ExitCode, UsageError } from "../run.js";
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -16,7 +17,7 @@ export function registerExamples(program: Command): void {
     )
     .action(
       action(async (opts: { json?: boolean }) => {
-        const { examples: list } = await import("@netlab/examples");
+        const { examples: list } = await importFromCheckout("lab examples", () => import("@netlab/examples"));
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return;
@@ -34,7 +35,7 @@ export function registerExamples(program: Command): void {
     .addHelpText("after", "\nExample:\n  lab examples run shared-counter\n")
     .action(
       action(async (name: string, args: string[]) => {
-        const { examples: list } = await import("@netlab/examples");
+        const { examples: list } = await importFromCheckout("lab examples", () => import("@netlab/examples"));
         const info = list.find((e) => e.name === name);
         if (!info) throw unknownExample(name, list);
         const code = await runExample(info, args);
