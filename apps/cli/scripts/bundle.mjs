@@ -6,7 +6,8 @@
 // commands import them lazily. Built from the sources, so it does not depend on `tsc -b`; run by the
 // root build/prepare scripts.
 //
-// `--standalone` (run by `prepack`, so `pnpm pack` ships it) bundles everything else too: every
+// `--standalone` (run by `prepack`; package.json's publishConfig makes standalone/bin.js the packed
+// `lab`, so packing never rewrites the dist/bin.js that the workspace runs) bundles everything else too: every
 // @netlab package from its sources and their npm dependencies (Ink, React, zod …), split so that
 // each lazy import stays a chunk loaded only when its command runs. The tarball then installs with
 // nothing but Node, offline. `lab bench` and `lab examples run` need a netlab checkout and say so.
@@ -34,10 +35,11 @@ const inlineCreateRequire = {
   },
 };
 
-await rm(resolve(root, "dist/chunks"), { recursive: true, force: true });
+const outdir = resolve(root, standalone ? "standalone" : "dist");
+await rm(resolve(outdir, "chunks"), { recursive: true, force: true });
 await build({
   entryPoints: { bin: resolve(root, "src/main.ts") },
-  outdir: resolve(root, "dist"),
+  outdir,
   bundle: true,
   platform: "node",
   format: "esm",
