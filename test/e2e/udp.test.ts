@@ -98,7 +98,7 @@ describe("lab udp ping", () => {
   });
 
   it("prints a summary whose arithmetic matches its per-probe lines", async () => {
-    const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1", "--jitter", "1"]);
+    const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1ms", "--jitter", "1ms"]);
     const r = await runLab(["udp", "ping", "--port", String(port), "-c", "40", "-i", "0.005", "-W", "0.5"]);
     const replies = [...r.stdout.matchAll(/^seq=(\d+) bytes=64 time=([\d.]+) ms$/gm)].map((m) =>
       Number(m[2]),
@@ -148,7 +148,7 @@ describe("lab udp ping", () => {
   });
 
   it("counts replies slower than -W as late (not received), and exits 0 because replies came", async () => {
-    const { port } = await startEcho(["--delay", "150"]);
+    const { port } = await startEcho(["--delay", "150ms"]);
     const r = await runLab([
       "udp",
       "ping",

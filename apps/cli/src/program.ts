@@ -26,7 +26,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .addHelpText(
       "after",
-      "\nExamples:\n  lab demo                 a chat server and three clients in one terminal\n  lab server               start the chat server on 127.0.0.1:5001\n  lab client --port 5001   join it\n",
+      "\nExamples:\n  lab demo                 a chat server and three clients in one terminal\n  lab server               start the chat server on 127.0.0.1:5001\n  lab client --port 5001   join it\n\nTimes take a unit (500ms, 2s, 1m); a bare number is seconds. Ports: --port or -p.\n",
     );
   for (const register of commands) register(program);
   setUsageHints(program, "lab");
@@ -40,6 +40,12 @@ export function buildProgram(): Command {
 function setUsageHints(cmd: Command, path: string): void {
   cmd.configureOutput({ outputError: (text, write) => write(formatUsageError(text, path)) });
   cmd.exitOverride();
+  // Help shows a default as typed (`default: 5001`, `default: 10s`), not as a quoted JSON string.
+  for (const option of cmd.options) {
+    if (typeof option.defaultValue === "string" && option.defaultValue !== "") {
+      option.defaultValueDescription ??= option.defaultValue;
+    }
+  }
   for (const sub of cmd.commands) setUsageHints(sub, `${path} ${sub.name()}`);
 }
 

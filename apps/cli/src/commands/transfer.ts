@@ -1,7 +1,7 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { minorGc } from "./files.js";
@@ -38,7 +38,7 @@ export function registerTransfer(program: Command): void {
     .option("--name <name>", "name on the server for a single upload (default: the file's base name)")
     .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
     .option("--host <host>", "server address", "127.0.0.1")
-    .option("--port <port>", "server port", "5002")
+    .option("-p, --port <port>", "server port", "5002")
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
@@ -48,11 +48,11 @@ export function registerTransfer(program: Command): void {
       "--max-size <bytes>",
       "with --get: refuse a file larger than this (--raw: stop receiving), e.g. 2G (default: the space free on the disk)",
     )
-    .option("--connect-timeout <s>", "give up connecting after this many seconds", "10")
+    .option("--connect-timeout <time>", "give up connecting after this long", "10s")
     .option(
-      "--stall-timeout <s>",
-      "give up when no byte moves either way for this many seconds while waiting on the server",
-      "30",
+      "--stall-timeout <time>",
+      "give up when no byte moves either way for this long while waiting on the server",
+      "30s",
     )
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
     .option(
@@ -68,7 +68,7 @@ Examples:
   lab transfer --get test.txt -o recv.txt       download
   lab transfer --list                           what the server has
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
-  lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+  lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -N -l 6001 < file
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
@@ -160,9 +160,9 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
 
 type Transfer = typeof import("@netlab/transfer");
 
-/** Seconds as given on the command line, in ms. */
+/** A time as given on the command line (`5`, `500ms`, `1m`), in ms. */
 function seconds(flag: string, text: string): number {
-  return parseNumber(flag, text, { min: 0.001, hint: "in seconds, e.g. 5 or 0.5" }) * 1000;
+  return parseDuration(flag, text, { minMs: 1 });
 }
 
 async function runList(t: Transfer, client: TransferClient, opts: TransferOpts): Promise<void> {
