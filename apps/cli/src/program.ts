@@ -41,9 +41,9 @@ function setUsageHints(cmd: Command, path: string): void {
   cmd.configureOutput({ outputError: (text, write) => write(formatUsageError(text, path)) });
   cmd.exitOverride();
   // Help shows a default as typed (`default: 5001`, `default: 10s`), not as a quoted JSON string.
-  for (const option of cmd.options) {
-    if (typeof option.defaultValue === "string" && option.defaultValue !== "") {
-      option.defaultValueDescription ??= option.defaultValue;
+  for (const item of [...cmd.options, ...cmd.registeredArguments]) {
+    if (typeof item.defaultValue === "string" && item.defaultValue !== "") {
+      item.defaultValueDescription ??= item.defaultValue;
     }
   }
   for (const sub of cmd.commands) setUsageHints(sub, `${path} ${sub.name()}`);
