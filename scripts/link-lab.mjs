@@ -28,7 +28,9 @@ function pnpmDir() {
 /** A link this script made, in this or another checkout: replacing it is what a re-install means. */
 function isOurs(path) {
   try {
-    return lstatSync(path).isSymbolicLink() && /[\\/]apps[\\/]cli[\\/]dist[\\/]bin\.js$/.test(readlinkSync(path));
+    return (
+      lstatSync(path).isSymbolicLink() && /[\\/]apps[\\/]cli[\\/]dist[\\/]bin\.js$/.test(readlinkSync(path))
+    );
   } catch {
     return false;
   }

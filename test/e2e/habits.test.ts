@@ -1,5 +1,9 @@
 // Issue #20: lab behaves as the tools people already know (nc, curl, ping) and in one style.
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { runLab, startServer } from "../helpers/lab.js";
 
 const upper = () =>
@@ -35,14 +39,25 @@ describe("#20 nc habits", () => {
     ]) {
       const r = await runLab(args);
       expect(r.code, args.join(" ")).toBe(2);
-      expect(r.stderr, args.join(" ")).toMatch(/^lab: \S+ must be a time .*\(500ms, 2s, 1m; bare numbers are seconds\), got "/);
+      expect(r.stderr, args.join(" ")).toMatch(
+        /^lab: \S+ must be a time .*\(500ms, 2s, 1m; bare numbers are seconds\), got "/,
+      );
     }
   });
 
   it("#20: help shows defaults as numbers with units, never as quoted strings", async () => {
     const commands = [
-      ["server"], ["client"], ["files"], ["transfer"], ["udp", "echo"], ["udp", "ping"], ["udp", "listen"],
-      ["udp", "send"], ["get"], ["demo"], ["url"],
+      ["server"],
+      ["client"],
+      ["files"],
+      ["transfer"],
+      ["udp", "echo"],
+      ["udp", "ping"],
+      ["udp", "listen"],
+      ["udp", "send"],
+      ["get"],
+      ["demo"],
+      ["url"],
     ];
     for (const cmd of commands) {
       const r = await runLab([...cmd, "--help"]);
@@ -56,5 +71,71 @@ describe("#20 nc habits", () => {
     const server = (await runLab(["server", "--help"])).stdout.replace(/\s+/g, " ");
     expect(server).toContain("(default: 10m)");
     expect(server).toContain("echo hello | nc -N 127.0.0.1 9000");
+  });
+});
+
+const chatServer = () =>
+  startServer(
+    (p) => ["server", "--port", String(p)],
+    (p) => `listening on 127.0.0.1:${p}`,
+  );
+
+describe("#20 wrong-protocol detection", () => {
+  it("#20: lab transfer pointed at a chat port says it reached a chat server", async () => {
+    const { port } = await chatServer();
+    const r = await runLab(["transfer", "--list", "--port", String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^lab: reached a chat server, not a 'lab files' server \(it said '\* netlab chat\/1 /,
+    );
+    expect(r.stderr).toContain("hint: join a chat with 'lab client'");
+    expect(r.stderr).not.toMatch(/exceeds|bytes exceeds/);
+  });
+
+  it("#20: lab client pointed at a file server says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-habits-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const { port } = await startServer(
+      (p) => ["files", dir, "--port", String(p)],
+      (p) => `127.0.0.1:${p}`,
+    );
+    const r = await runLab(["client", "127.0.0.1", String(port)], { input: "hello\n" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^lab: reached a netlab file server \\(lab files\\) at 127\\.0\\.0\\.1:${port}, not a chat or line server`,
+      ),
+    );
+    expect(r.stderr).toContain("hint: send and fetch files with 'lab transfer'");
+  });
+
+  it("#20: lab get at a non-HTTP port exits 8 with what it reached", async () => {
+    const { port } = await chatServer();
+    const r = await runLab(["get", `http://127.0.0.1:${port}/`]);
+    expect(r.code).toBe(8);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^lab: 127\\.0\\.0\\.1:${port} answered with something that is not HTTP: a netlab chat server`,
+      ),
+    );
+  });
+
+  it("#20: lab get quotes a non-HTTP answer safely: escaped, one line, cut", async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.end("SSH-2.0-x\x1b]0;PWNED\x07 then more\r\nsecond line\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+    const { port } = server.address() as AddressInfo;
+    const r = await runLab(["get", `http://127.0.0.1:${port}/`]);
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain("an SSH server (it sent 'SSH-2.0-x^[]0;PWNED^G then more^M')");
+    expect(r.stderr).not.toContain("\x1b");
+    expect(r.stderr).not.toContain("second line");
   });
 });

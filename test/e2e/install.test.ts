@@ -7,7 +7,8 @@ import { LAB_BIN, runLab, runProcess } from "../helpers/lab.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const cliDir = join(root, "apps/cli");
-const VERSION = (JSON.parse(readFileSync(join(cliDir, "package.json"), "utf8")) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(join(cliDir, "package.json"), "utf8")) as { version: string })
+  .version;
 const temp = mkdtempSync(join(tmpdir(), "lab-install-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
@@ -67,12 +68,20 @@ describe("#20: lab on PATH, --version, completion, a packed CLI", () => {
     expect(fish.stdout).toContain("complete -c lab -f -n '__fish_use_subcommand' -a server");
     expect(fish.stdout).toContain("__fish_seen_subcommand_from udp; and __fish_seen_subcommand_from ping");
     const bad = await runLab(["completion", "tcsh"]);
-    expect(bad).toMatchObject({ code: 2, stderr: "lab: no completion for shell 'tcsh'\nhint: use one of: bash, zsh, fish\n" });
+    expect(bad).toMatchObject({
+      code: 2,
+      stderr: "lab: no completion for shell 'tcsh'\nhint: use one of: bash, zsh, fish\n",
+    });
   });
 
-  it("packs with pnpm pack and installs from the tarball offline, with nothing but Node", { timeout: 180_000 }, async () => {
+  it("packs with pnpm pack and installs from the tarball offline, with nothing but Node", {
+    timeout: 180_000,
+  }, async () => {
     const out = mkdtempSync(join(temp, "pack-"));
-    const pack = await runProcess("pnpm", ["pack", "--pack-destination", out], { cwd: cliDir, timeoutMs: 120_000 });
+    const pack = await runProcess("pnpm", ["pack", "--pack-destination", out], {
+      cwd: cliDir,
+      timeoutMs: 120_000,
+    });
     expect(pack.code, pack.stderr).toBe(0);
     const tarball = join(out, `netlab-cli-${VERSION}.tgz`);
     const prefix = join(temp, "prefix");
@@ -84,7 +93,9 @@ describe("#20: lab on PATH, --version, completion, a packed CLI", () => {
     expect(install.code, install.stderr).toBe(0);
     const lab = join(prefix, "bin", "lab");
     // Nothing of the workspace is reachable from the prefix: every package is in the bundle.
-    expect(await runProcess(lab, ["--version"], { env: { PATH: pathWith(join(prefix, "bin")) } })).toMatchObject({
+    expect(
+      await runProcess(lab, ["--version"], { env: { PATH: pathWith(join(prefix, "bin")) } }),
+    ).toMatchObject({
       code: 0,
       stdout: `${VERSION}\n`,
     });
@@ -93,7 +104,9 @@ describe("#20: lab on PATH, --version, completion, a packed CLI", () => {
     });
     expect(url.code, url.stderr).toBe(0);
     expect(JSON.parse(url.stdout)).toMatchObject({ netloc: "example.test:8080" });
-    const chat = await runProcess(lab, ["client", "--nick", "x!"], { env: { PATH: pathWith(join(prefix, "bin")) } });
+    const chat = await runProcess(lab, ["client", "--nick", "x!"], {
+      env: { PATH: pathWith(join(prefix, "bin")) },
+    });
     expect(chat.stderr).toMatch(/^lab: .*nick/);
     const bench = await runProcess(lab, ["bench"], { env: { PATH: pathWith(join(prefix, "bin")) } });
     expect(bench).toMatchObject({ code: 1 });

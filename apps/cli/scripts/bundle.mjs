@@ -47,7 +47,9 @@ await build({
   sourcemap: "linked",
   logLevel: "warning",
   // CommonJS dependencies inlined in an ES module (commander) still require() Node built-ins.
-  banner: { js: 'import { createRequire as __labRequire } from "node:module"; const require = __labRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __labRequire } from "node:module"; const require = __labRequire(import.meta.url);',
+  },
   ...(standalone
     ? {
         splitting: true,

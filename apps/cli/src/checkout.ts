@@ -7,9 +7,12 @@ export async function importFromCheckout<T>(name: string, load: () => Promise<T>
     return await load();
   } catch (err) {
     if ((err as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw err;
-    throw Object.assign(new Error(`${name} is not part of this installed lab (it runs from a netlab checkout)`), {
-      code: "NOT_INSTALLED",
-      hint: "clone netlab and run it there: pnpm install && lab ...",
-    });
+    throw Object.assign(
+      new Error(`${name} is not part of this installed lab (it runs from a netlab checkout)`),
+      {
+        code: "NOT_INSTALLED",
+        hint: "clone netlab and run it there: pnpm install && lab ...",
+      },
+    );
   }
 }

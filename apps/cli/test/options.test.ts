@@ -26,7 +26,15 @@ describe("parseDuration (every time option of lab)", () => {
 
   it("formats durations as people write them", () => {
     expect([0, 1, 500, 1000, 1500, 30_000, 60_000, 600_000, 3_600_000].map(formatDuration)).toEqual([
-      "0s", "1ms", "500ms", "1s", "1500ms", "30s", "1m", "10m", "1h",
+      "0s",
+      "1ms",
+      "500ms",
+      "1s",
+      "1500ms",
+      "30s",
+      "1m",
+      "10m",
+      "1h",
     ]);
   });
 });

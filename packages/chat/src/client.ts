@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
-import { NetlabError } from "@netlab/core";
+import { describeBytes, NetlabError, sniffProtocol } from "@netlab/core";
 import { lines } from "@netlab/protocol";
 import { connect, FramedReader, NetworkError } from "@netlab/socketserver";
 import { Backoff } from "./backoff.js";
@@ -18,6 +18,9 @@ import type { ChatEvent, ClientMessage } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
 import { firstEvent } from "./wait.js";
+
+/** How many of a connection's first bytes are kept to tell a binary protocol from lines. */
+const SNIFF_BYTES = 16;
 
 /** The events that end a wait for the mode: it is decided, or the connection changed. */
 const MODE_OR_STATE = ["mode", "state"] as const;
@@ -56,6 +59,8 @@ export class ChatClient extends EventEmitter {
   readonly #stall = new StallClock();
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
+  /** The first SNIFF_BYTES of the connection, for #sniff. */
+  #firstBytes: Buffer = Buffer.alloc(0);
   #pingSeq = 0;
   readonly #pongWaiters = new Map<string, () => void>();
   #lastDataAt = 0;
@@ -235,6 +240,7 @@ export class ChatClient extends EventEmitter {
     this.#outbox.reset();
     this.#backoff.connected();
     this.#bytesHeard = 0;
+    this.#firstBytes = Buffer.alloc(0);
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", () => {}); // reported through "close"
@@ -252,10 +258,35 @@ export class ChatClient extends EventEmitter {
 
   #onData(chunk: Buffer): void {
     this.#lastDataAt = Date.now();
+    if (this.#bytesHeard < SNIFF_BYTES) this.#sniff(chunk);
     this.#bytesHeard += chunk.length;
     // Any byte is an answer: what was owed has started to arrive.
     this.#stall.stop();
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+  }
+
+  /**
+   * The first bytes of a connection, checked once for a binary protocol no line client can talk
+   * (a lab files server's header, a TLS record): that ends the client with what it reached, not
+   * with a line of mojibake. Text banners (HTTP, SMTP, SSH) are for a line client to read.
+   */
+  #sniff(chunk: Buffer): void {
+    this.#firstBytes = Buffer.concat([this.#firstBytes, chunk]).subarray(0, SNIFF_BYTES);
+    if (this.#firstBytes.length < SNIFF_BYTES && this.#firstBytes.length < 6) return;
+    const sniffed = sniffProtocol(this.#firstBytes);
+    if (sniffed?.name !== "netlab-files" && sniffed?.name !== "tls") return;
+    const isFiles = sniffed.name === "netlab-files";
+    this.#refusal = new ChatError(
+      "WRONG_PROTOCOL",
+      `reached ${sniffed.description} at ${this.#o.host}:${this.#o.port}, not a chat or line server (it sent ${describeBytes(this.#firstBytes)})`,
+      {
+        hint: isFiles
+          ? "send and fetch files with 'lab transfer'; lab server listens on 5001 unless told otherwise: check --port"
+          : "that port wants TLS: check --port, or use a TLS client",
+      },
+    );
+    this.#isClosing = true;
+    this.#socket?.destroy();
   }
 
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */

@@ -24,7 +24,9 @@ export type ChatErrorCode =
   | "SERVER_FULL"
   | "NOT_CONNECTED"
   | "STALLED"
-  | "RECONNECT_FAILED";
+  | "RECONNECT_FAILED"
+  /** Client side: the server speaks a binary protocol (a lab files server, TLS), not lines. */
+  | "WRONG_PROTOCOL";
 
 /**
  * A chat rule broken or a chat-level fault.

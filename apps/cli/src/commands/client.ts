@@ -76,7 +76,10 @@ Ctrl-C or SIGTERM leaves within a second, exit 130.`,
 async function runClient(opts: ClientOpts): Promise<void> {
   const port = parsePort(opts.port);
   const waitMs = parseDuration("--wait", opts.wait, { minMs: 0, maxMs: 3_600_000 });
-  const connectTimeoutMs = parseDuration("--connect-timeout", opts.connectTimeout, { minMs: 100, maxMs: 3_600_000 });
+  const connectTimeoutMs = parseDuration("--connect-timeout", opts.connectTimeout, {
+    minMs: 100,
+    maxMs: 3_600_000,
+  });
   const stallTimeoutMs = secondsOrForever("--stall-timeout", opts.stallTimeout);
   const reconnectTimeoutMs = secondsOrForever("--reconnect-timeout", opts.reconnectTimeout);
   const chat = await import("@netlab/chat");
@@ -169,7 +172,8 @@ async function runPiped(
       if (state !== "closed") return;
       // After the input ended a server may close (that is how line servers answer), but one
       // that refused us or stopped answering is a failure whenever it happens.
-      const isFailure = err?.code === "SERVER_FULL" || err?.code === "STALLED";
+      const isFailure =
+        err?.code === "SERVER_FULL" || err?.code === "STALLED" || err?.code === "WRONG_PROTOCOL";
       if (err && (!isInputDone || isFailure)) dropped = err;
       resolve();
     });

@@ -74,7 +74,10 @@ function bashScript(root: Node): string {
   const nodes = walk(root);
   const subPaths = nodes.filter((n) => n.path !== root.path).map((n) => `"${n.path}"`);
   const cases = nodes.map((n) => {
-    const words = [...n.subcommands.map((s) => s.path.split(" ").at(-1)), ...n.options.flatMap((o) => o.flags)];
+    const words = [
+      ...n.subcommands.map((s) => s.path.split(" ").at(-1)),
+      ...n.options.flatMap((o) => o.flags),
+    ];
     return `    "${n.path}") words="${words.join(" ")}" ;;`;
   });
   return `# lab completion for bash: source <(lab completion bash)
@@ -102,8 +105,12 @@ function fishScript(root: Node): string {
     const children = node.subcommands.map((s) => s.path.split(" ").at(-1));
     // At `lab udp`, after `udp` and before any of its own subcommands.
     const here = [
-      words.length === 0 ? "__fish_use_subcommand" : words.map((w) => `__fish_seen_subcommand_from ${w}`).join("; and "),
-      ...(children.length > 0 && words.length > 0 ? [`not __fish_seen_subcommand_from ${children.join(" ")}`] : []),
+      words.length === 0
+        ? "__fish_use_subcommand"
+        : words.map((w) => `__fish_seen_subcommand_from ${w}`).join("; and "),
+      ...(children.length > 0 && words.length > 0
+        ? [`not __fish_seen_subcommand_from ${children.join(" ")}`]
+        : []),
     ].join("; and ");
     for (const sub of node.subcommands) {
       const name = sub.path.split(" ").at(-1);

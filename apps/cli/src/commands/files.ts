@@ -80,7 +80,8 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     max: 1_000_000,
     integer: true,
   });
-  const seconds = (flag: string, text: string) => parseDuration(flag, text, { minMs: 1, maxMs: 86_400_000 * 365 });
+  const seconds = (flag: string, text: string) =>
+    parseDuration(flag, text, { minMs: 1, maxMs: 86_400_000 * 365 });
   const idleTimeoutMs = seconds("--idle-timeout", opts.idleTimeout);
   const headerTimeoutMs = seconds("--header-timeout", opts.headerTimeout);
   const t = await import("@netlab/transfer");

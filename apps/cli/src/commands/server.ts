@@ -210,9 +210,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
       ? defaults.maxConnections
       : parseNumber("--max-clients", opts.maxClients, { min: 1, max: 1_000_000, integer: true });
   const ms = (flag: string, text: string | undefined, fallback: number) =>
-    text === undefined
-      ? fallback
-      : parseDuration(flag, text, { minMs: 0, maxMs: 86_400_000 * 365 });
+    text === undefined ? fallback : parseDuration(flag, text, { minMs: 0, maxMs: 86_400_000 * 365 });
   const modeOptions: ServerModeOptions = {
     host: opts.host,
     port,

@@ -1,7 +1,7 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseDuration, parseNumber, parsePort } from "../options.js";
+import { parseDuration, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { minorGc } from "./files.js";

@@ -45,7 +45,10 @@ interface SendOpts {
 async function runSend(target: string, text: string | undefined, o: SendOpts): Promise<void> {
   const udp = await import("@netlab/udp");
   const { host, port } = usage(() => udp.parseHostPort(target));
-  const waitS = o.wait === undefined ? 0 : parseDuration("--wait", o.wait, { minMs: 1, maxMs: MAX_SECONDS * 1000 }) / 1000;
+  const waitS =
+    o.wait === undefined
+      ? 0
+      : parseDuration("--wait", o.wait, { minMs: 1, maxMs: MAX_SECONDS * 1000 }) / 1000;
   const data = text !== undefined ? Buffer.from(text) : await readStdin();
   if (data.length > MAX_PAYLOAD) {
     throw new UsageError(
