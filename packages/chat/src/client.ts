@@ -22,6 +22,9 @@ import { firstEvent } from "./wait.js";
 /** How many of a connection's first bytes are kept to tell a binary protocol from lines. */
 const SNIFF_BYTES = 16;
 
+/** The id prefix of settle()'s pings, whose pongs are not emitted as events. */
+const SETTLE_ID = "settle-";
+
 /** The events that end a wait for the mode: it is decided, or the connection changed. */
 const MODE_OR_STATE = ["mode", "state"] as const;
 
@@ -166,7 +169,7 @@ export class ChatClient extends EventEmitter {
       // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
       await this.#outbox.drained();
       if (this.#state !== "connected") return; // stalled or dropped while waiting: nothing will answer
-      const id = `settle-${++this.#pingSeq}`;
+      const id = `${SETTLE_ID}${++this.#pingSeq}`;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
         function done() {
@@ -319,6 +322,9 @@ export class ChatClient extends EventEmitter {
     const event = parseEvent(line);
     if (event === undefined) return;
     this.#track(event);
+    // settle()'s own ping is bookkeeping, not a reply anyone asked for (docs/chat.md showed
+    // "* pong settle-1" to every library user who printed events).
+    if (event.type === "pong" && typeof event.id === "string" && event.id.startsWith(SETTLE_ID)) return;
     this.emit("event", event);
   }
 
