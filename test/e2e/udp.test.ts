@@ -243,7 +243,7 @@ describe("lab udp ping", () => {
     [["-c", "0"], '-c must be a whole number 1 or more, got "0"'],
     [["-c", "ten"], '-c must be a whole number 1 or more, got "ten"'],
     [["-W", "0"], "-W 0: the timeout must be at least 0.001 s"],
-    [["-W", "-1"], "-W must be a number from 0 to"],
+    [["-W", "-1"], "-W must be a time from 0s to"],
     [["--port", "70000"], '--port must be a whole number from 1 to 65535, got "70000"'],
   ])("refuses %j as a usage error (exit 2)", async (args, message) => {
     const r = await runLab(["udp", "ping", ...args]);

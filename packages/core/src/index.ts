@@ -19,6 +19,7 @@ export {
   requireRange,
   withDefaults,
 } from "./options.js";
+export { closest } from "./suggest.js";
 export { describeBytes, SNIFF_EXCERPT_CHARS, type SniffedProtocol, sniffProtocol } from "./sniff.js";
 export {
   type EscapeOptions,
