@@ -115,7 +115,9 @@ async function runTranscript(block: Block): Promise<void> {
 }
 
 async function runTypeScript(block: Block): Promise<void> {
-  const esbuild = createRequire(join(root, "apps/cli/package.json"))("esbuild") as typeof import("esbuild");
+  const esbuild = createRequire(join(root, "apps/cli/package.json"))("esbuild") as {
+    build(options: Record<string, unknown>): Promise<unknown>;
+  };
   const out = join(mkdtempSync(join(temp, "ts-")), "block.mjs");
   await esbuild.build({
     // bench depends on every library package; apps/cli adds the rest.

@@ -114,9 +114,13 @@ export function parseInput(line: string): Command | undefined {
     default: {
       const near = closest(name, COMMAND_NAMES);
       // The suggestion is in the message: a chat's error line shows the message, not the hint.
-      throw new ChatError("UNKNOWN_COMMAND", `unknown command /${name}${near ? `: did you mean /${near}?` : ""}`, {
-        hint: "/help lists the commands; start a line with // to send text that begins with /",
-      });
+      throw new ChatError(
+        "UNKNOWN_COMMAND",
+        `unknown command /${name}${near ? `: did you mean /${near}?` : ""}`,
+        {
+          hint: "/help lists the commands; start a line with // to send text that begins with /",
+        },
+      );
     }
   }
 }

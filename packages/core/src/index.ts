@@ -19,8 +19,8 @@ export {
   requireRange,
   withDefaults,
 } from "./options.js";
-export { closest } from "./suggest.js";
 export { describeBytes, SNIFF_EXCERPT_CHARS, type SniffedProtocol, sniffProtocol } from "./sniff.js";
+export { closest } from "./suggest.js";
 export {
   type EscapeOptions,
   escapeControls,
@@ -29,3 +29,4 @@ export {
   showControl,
   UNSAFE_TEXT,
 } from "./terminal.js";
+export { formatBytes, formatRate } from "./units.js";

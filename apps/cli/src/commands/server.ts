@@ -76,6 +76,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         });
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
+      const { formatBytes } = await import("@netlab/core");
       const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
       return { server: chat.socketServer, limits: queued };
     },
@@ -123,11 +124,6 @@ async function maxQueued(text: unknown): Promise<number | undefined> {
 function limitsText(o: ServerModeOptions): string {
   const seconds = (ms: number) => (ms === 0 ? "off" : `${ms / 1000} s`);
   return `${o.maxConnections} clients, idle timeout ${seconds(o.idleTimeoutMs)}, line timeout ${seconds(o.frameTimeoutMs)}`;
-}
-
-function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return "unlimited";
-  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
 interface ServerOpts {

@@ -242,7 +242,7 @@ async function runFiles(
     const what = results.length === 1 ? escapeControls(results[0]!.name) : `${results.length} files`;
     const sha = results.length === 1 && results[0]!.sha256 ? `, sha256 ${results[0]!.sha256}` : "";
     process.stderr.write(
-      `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.megabytesPerSecond(bytes, seconds).toFixed(1)} MB/s${sha}\n`,
+      `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.formatRate(seconds > 0 ? bytes / seconds : 0)}${sha}\n`,
     );
   }
   if (failure !== undefined) {
@@ -283,7 +283,7 @@ async function runRaw(
     );
   } else {
     process.stderr.write(
-      `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s, sha256 ${r.sha256} (raw: not verified)\n`,
+      `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${t.formatRate(r.mbps * 1e6)}, sha256 ${r.sha256} (raw: not verified)\n`,
     );
   }
 }
@@ -327,7 +327,7 @@ function round(n: number, digits: number): number {
 
 /**
  * One line per file on stderr, redrawn in place at most 10 times a second:
- * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  180.2 MB/s  ETA 3s`; the finished line stays.
+ * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  171.9 MiB/s  ETA 3s`; the finished line stays.
  */
 class ProgressBar {
   readonly #t: Transfer;
@@ -349,7 +349,7 @@ class ProgressBar {
     const width = Math.max(10, Math.min(30, (process.stderr.columns ?? 80) - 70));
     const filled = Math.round(fraction * width);
     const f = this.#t.formatBytes;
-    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatEta(left)}`;
+    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${this.#t.formatRate(rate)}  ETA ${formatEta(left)}`;
     process.stderr.write(`\r${line}\x1b[K`);
     this.#drawn = true;
   }
@@ -359,7 +359,7 @@ class ProgressBar {
     const resumed = r.offset > 0 ? `, resumed at ${this.#t.formatBytes(r.offset)}` : "";
     const sha = r.sha256 ? `, sha256 ${r.sha256.slice(0, 16)}…` : ", not verified";
     process.stderr.write(
-      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s${sha}\x1b[K\n`,
+      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${this.#t.formatRate(r.mbps * 1e6)}${sha}\x1b[K\n`,
     );
     this.#drawn = false;
   }
