@@ -1,10 +1,10 @@
 // Issue #20: lab behaves as the tools people already know (nc, curl, ping) and in one style.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { runLab, startServer } from "../helpers/lab.js";
+import { LAB_BIN, runLab, runProcess, startServer } from "../helpers/lab.js";
 
 const upper = () =>
   startServer(
@@ -137,5 +137,47 @@ describe("#20 wrong-protocol detection", () => {
     expect(r.stderr).toContain("an SSH server (it sent 'SSH-2.0-x^[]0;PWNED^G then more^M')");
     expect(r.stderr).not.toContain("\x1b");
     expect(r.stderr).not.toContain("second line");
+  });
+});
+
+describe("#20 one style", () => {
+  it("#20: lab examples run X | head ends quietly, without an EPIPE trace", async () => {
+    const r = await runProcess("bash", [
+      "-c",
+      `"${process.execPath}" "${LAB_BIN}" examples run event | head -n 1`,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("light: RED\n");
+    expect(r.stderr).not.toMatch(/EPIPE|at .*\.js:\d+/);
+  });
+
+  it("#20: an unknown chat /command gets a did-you-mean", async () => {
+    const { port } = await chatServer();
+    const r = await runLab(["client", "-p", String(port)], { input: "/hwo\n" });
+    expect(r.stdout).toContain("! unknown command /hwo: did you mean /who? [UNKNOWN_COMMAND]");
+  });
+
+  it("#20: an unknown option gets commander's suggestion as a hint", async () => {
+    const r = await runLab(["client", "--nik", "bob"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "lab: unknown option '--nik'\nhint: did you mean --nick? run 'lab client --help' for usage\n",
+    );
+  });
+
+  it("#20: a transfer reports sizes and rates in binary units", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-habits-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "one.bin"), Buffer.alloc(1024 * 1024, 7));
+    mkdirSync(join(dir, "srv"));
+    const { port } = await startServer(
+      (p) => ["files", join(dir, "srv"), "--port", String(p)],
+      (p) => `127.0.0.1:${p}`,
+    );
+    const r = await runLab(["transfer", join(dir, "one.bin"), "-p", String(port)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^uploaded one\.bin \(1\.0 MiB\) in [\d.]+ s, [\d.]+ (B|KiB|MiB|GiB)\/s, sha256 /,
+    );
   });
 });
