@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
-import { NetlabError } from "@netlab/core";
+import { describeBytes, NetlabError, sniffProtocol } from "@netlab/core";
 import { lines } from "@netlab/protocol";
 import {
   connect,
@@ -29,6 +29,12 @@ import { firstEvent } from "./wait.js";
 
 /** Errors before the welcome that mean the server will not let us in with what we have. */
 const AUTH_REFUSALS: ReadonlySet<string> = new Set(["AUTH_FAILED", "AUTH_REQUIRED", "NICK_TAKEN"]);
+
+/** How many of a connection's first bytes are kept to tell a binary protocol from lines. */
+const SNIFF_BYTES = 16;
+
+/** The id prefix of settle()'s pings, whose pongs are not emitted as events. */
+const SETTLE_ID = "settle-";
 
 /** The events that end a wait for the mode: it is decided, or the connection changed. */
 const MODE_OR_STATE = ["mode", "state"] as const;
@@ -69,6 +75,8 @@ export class ChatClient extends EventEmitter {
   readonly #stall = new StallClock();
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
+  /** The first SNIFF_BYTES of the connection, for #sniff. */
+  #firstBytes: Buffer = Buffer.alloc(0);
   #pingSeq = 0;
   readonly #pongWaiters = new Map<string, () => void>();
   #lastDataAt = 0;
@@ -188,7 +196,7 @@ export class ChatClient extends EventEmitter {
       // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
       await this.#outbox.drained();
       if (this.#state !== "connected") return; // stalled or dropped while waiting: nothing will answer
-      const id = `settle-${++this.#pingSeq}`;
+      const id = `${SETTLE_ID}${++this.#pingSeq}`;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
         function done() {
@@ -260,6 +268,7 @@ export class ChatClient extends EventEmitter {
     this.#outbox.reset();
     this.#backoff.connected();
     this.#bytesHeard = 0;
+    this.#firstBytes = Buffer.alloc(0);
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", () => {}); // reported through "close"
@@ -306,12 +315,37 @@ export class ChatClient extends EventEmitter {
 
   #onData(chunk: Buffer): void {
     this.#lastDataAt = Date.now();
+    if (this.#bytesHeard < SNIFF_BYTES) this.#sniff(chunk);
     this.#bytesHeard += chunk.length;
     // Any byte is an answer: what was owed has started to arrive.
     this.#stall.stop();
     if (!this.#o.tls && this.listenerCount("wire") > 0) {
       this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
     }
+  }
+
+  /**
+   * The first bytes of a connection, checked once for a binary protocol no line client can talk
+   * (a lab files server's header, a TLS record): that ends the client with what it reached, not
+   * with a line of mojibake. Text banners (HTTP, SMTP, SSH) are for a line client to read.
+   */
+  #sniff(chunk: Buffer): void {
+    this.#firstBytes = Buffer.concat([this.#firstBytes, chunk]).subarray(0, SNIFF_BYTES);
+    if (this.#firstBytes.length < SNIFF_BYTES && this.#firstBytes.length < 6) return;
+    const sniffed = sniffProtocol(this.#firstBytes);
+    if (sniffed?.name !== "netlab-files" && sniffed?.name !== "tls") return;
+    const isFiles = sniffed.name === "netlab-files";
+    this.#refusal = new ChatError(
+      "WRONG_PROTOCOL",
+      `reached ${sniffed.description} at ${this.#o.host}:${this.#o.port}, not a chat or line server (it sent ${describeBytes(this.#firstBytes)})`,
+      {
+        hint: isFiles
+          ? "send and fetch files with 'lab transfer'; lab server listens on 5001 unless told otherwise: check --port"
+          : "that port wants TLS: check --port, or use a TLS client",
+      },
+    );
+    this.#isClosing = true;
+    this.#socket?.destroy();
   }
 
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
@@ -345,6 +379,9 @@ export class ChatClient extends EventEmitter {
     const event = parseEvent(line);
     if (event === undefined) return;
     this.#track(event);
+    // settle()'s own ping is bookkeeping, not a reply anyone asked for (docs/chat.md showed
+    // "* pong settle-1" to every library user who printed events).
+    if (event.type === "pong" && typeof event.id === "string" && event.id.startsWith(SETTLE_ID)) return;
     this.emit("event", event);
     if (event.type === "error" && !this.#isWelcomed && AUTH_REFUSALS.has(event.code)) {
       // Refused at the door: retrying with the same token would only earn a longer delay.

@@ -1,4 +1,4 @@
-import { hasControls } from "@netlab/core";
+import { closest, hasControls } from "@netlab/core";
 import { ChatError } from "./errors.js";
 import { hasInvisible, quoteShort } from "./nicks.js";
 
@@ -72,6 +72,9 @@ export const HELP_LINES: readonly string[] = [
   "anything else is a message to your room; start a line with // to send one starting with /",
 ];
 
+/** Every command parseInput knows, aliases included: what a did-you-mean chooses from. */
+const COMMAND_NAMES = ["nick", "join", "rooms", "who", "names", "msg", "tell", "me", "help", "quit", "exit"];
+
 /**
  * Parses one line as a person types it: text is a message, `/cmd args` a command, `//x` the
  * message `/x`. Returns undefined for an empty line. Throws UNKNOWN_COMMAND or BAD_ARGUMENTS.
@@ -114,10 +117,17 @@ export function parseInput(line: string): Command | undefined {
     case "quit":
     case "exit":
       return { type: "quit" };
-    default:
-      throw new ChatError("UNKNOWN_COMMAND", `unknown command /${name}`, {
-        hint: "/help lists the commands; start a line with // to send text that begins with /",
-      });
+    default: {
+      const near = closest(name, COMMAND_NAMES);
+      // The suggestion is in the message: a chat's error line shows the message, not the hint.
+      throw new ChatError(
+        "UNKNOWN_COMMAND",
+        `unknown command /${name}${near ? `: did you mean /${near}?` : ""}`,
+        {
+          hint: "/help lists the commands; start a line with // to send text that begins with /",
+        },
+      );
+    }
   }
 }
 

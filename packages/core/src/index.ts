@@ -38,6 +38,8 @@ export {
   requireRange,
   withDefaults,
 } from "./options.js";
+export { describeBytes, SNIFF_EXCERPT_CHARS, type SniffedProtocol, sniffProtocol } from "./sniff.js";
+export { closest } from "./suggest.js";
 export {
   type EscapeOptions,
   escapeControls,
@@ -46,3 +48,4 @@ export {
   showControl,
   UNSAFE_TEXT,
 } from "./terminal.js";
+export { formatBytes, formatRate } from "./units.js";

@@ -40,7 +40,7 @@ export {
   type ServerTransferError,
   serveConnection,
 } from "./session.js";
-export { formatBytes, megabytesPerSecond, parseSize } from "./size.js";
+export { formatBytes, formatRate, megabytesPerSecond, parseSize } from "./size.js";
 export {
   hashPrefix,
   receiveRange,

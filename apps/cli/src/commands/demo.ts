@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface DemoFlags {
@@ -39,7 +39,7 @@ export function registerDemo(program: Command): void {
       "play a scripted conversation without a terminal and print every pane's transcript",
     )
     .option("--host <host>", "address the chat server binds", "127.0.0.1")
-    .option("--expect-timeout <seconds>", "how long each `expect` in a script waits", "3")
+    .option("--expect-timeout <time>", "how long each `expect` in a script waits", "3s")
     .option("--json", "with --script: print the panes as JSON")
     .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
     .addHelpText(
@@ -166,11 +166,7 @@ function parseClients(value: string): number {
 }
 
 function parseSeconds(flag: string, value: string): number {
-  const s = Number(value);
-  if (value.trim() === "" || !Number.isFinite(s) || s <= 0 || s > 600) {
-    throw new UsageError(`${flag} must be a number of seconds from 0 to 600, got "${value}"`);
-  }
-  return Math.round(s * 1000);
+  return parseDuration(flag, value, { minMs: 1, maxMs: 600_000 });
 }
 
 async function readStdin(): Promise<string> {

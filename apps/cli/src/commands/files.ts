@@ -1,7 +1,7 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { formatDuration, parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
@@ -27,7 +27,7 @@ export function registerFiles(program: Command): void {
     .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
     .argument("[dir]", "the folder to serve", ".")
     .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0 = any free port)", "5002")
+    .option("-p, --port <port>", "port to listen on (0 = any free port)", "5002")
     .option("--max-size <bytes>", "largest upload accepted, e.g. 500M, 10G, 1.5GiB, 2GB", "64G")
     .option("--read-only", "refuse uploads; serve downloads and listings only")
     .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
@@ -38,14 +38,14 @@ export function registerFiles(program: Command): void {
       String(FILES_DEFAULTS.maxClients),
     )
     .option(
-      "--idle-timeout <seconds>",
+      "--idle-timeout <time>",
       "close a connection where no byte moves either way for this long",
-      String(FILES_DEFAULTS.idleTimeoutSeconds),
+      formatDuration(FILES_DEFAULTS.idleTimeoutSeconds * 1000),
     )
     .option(
-      "--header-timeout <seconds>",
+      "--header-timeout <time>",
       "close a connection whose request header takes longer than this to arrive (slowloris)",
-      String(FILES_DEFAULTS.headerTimeoutSeconds),
+      formatDuration(FILES_DEFAULTS.headerTimeoutSeconds * 1000),
     )
     .option(
       "--raw <file>",
@@ -61,7 +61,7 @@ Examples:
   lab files ./shared                    serve ./shared on 127.0.0.1:5002
   lab files . --read-only --port 6000   downloads only
   lab files --max-size 10G              uploads up to 10 GiB
-  lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+  lab files --raw test.txt --port 6001  then: nc -d 127.0.0.1 6001 > copy.txt
   lab files . --token-file tokens.txt --allow-plaintext-auth   clients need a token from tokens.txt
   lab files ./shared --tls              TLS; then: lab transfer --tls FILE
 
@@ -89,7 +89,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     integer: true,
   });
   const seconds = (flag: string, text: string) =>
-    Math.round(parseNumber(flag, text, { min: 0.001, max: 86_400 * 365 }) * 1000);
+    parseDuration(flag, text, { minMs: 1, maxMs: 86_400_000 * 365 });
   const idleTimeoutMs = seconds("--idle-timeout", opts.idleTimeout);
   const headerTimeoutMs = seconds("--header-timeout", opts.headerTimeout);
   const t = await import("@netlab/transfer");

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerBench } from "./bench.js";
 import { registerClient } from "./client.js";
+import { registerCompletion } from "./completion.js";
 import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
 import { registerFiles } from "./files.js";
@@ -32,4 +33,5 @@ export const commands: Register[] = [
   registerUrl,
   registerGet,
   registerBench,
+  registerCompletion,
 ];

@@ -1,6 +1,6 @@
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { formatDuration, parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
@@ -87,6 +87,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         });
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
+      const { formatBytes } = await import("@netlab/core");
       if (backend) {
         chat.on("cluster", (e: { reason: string }) => log(e.reason));
         chat.on("error", (err: unknown) =>
@@ -190,11 +191,6 @@ function limitsText(o: ServerModeOptions): string {
   return `${o.maxConnections} clients, idle timeout ${seconds(o.idleTimeoutMs)}, line timeout ${seconds(o.frameTimeoutMs)}`;
 }
 
-function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return "unlimited";
-  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
-}
-
 interface ServerOpts extends TokenOpts, ServerTlsFlags {
   mode: string;
   host: string;
@@ -219,18 +215,18 @@ export function registerServer(program: Command): void {
       DEFAULT_SERVER_MODE,
     )
     .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0 = any free port)", "5001")
+    .option("-p, --port <port>", "port to listen on (0 = any free port)", "5001")
     .option(
       "--max-clients <n>",
       "connections served at once; the next gets one 'server full' line (default 1000)",
     )
     .option(
-      "--idle-timeout <seconds>",
-      "close a connection that sends nothing for this long; 0 = off (default 600)",
+      "--idle-timeout <time>",
+      `close a connection that sends nothing for this long; 0 = off (default: ${formatDuration(SERVER_LIMIT_DEFAULTS.idleTimeoutMs)})`,
     )
     .option(
-      "--line-timeout <seconds>",
-      "close a connection whose line is still incomplete after this long (slowloris); 0 = off (default 30)",
+      "--line-timeout <time>",
+      `close a connection whose line is still incomplete after this long (slowloris); 0 = off (default: ${formatDuration(SERVER_LIMIT_DEFAULTS.frameTimeoutMs)})`,
     )
     .option("--history <n>", "chat: messages a joiner sees from the room's past (default 50)")
     .option(
@@ -266,7 +262,7 @@ ${modes}
 
 Examples:
   lab server                               a chat on 127.0.0.1:5001; join with lab client or nc 127.0.0.1 5001
-  lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
+  lab server --mode upper --port 9000      then: echo hello | nc -N 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
   lab server --cluster redis://127.0.0.1:6379 --node-id a   one node of a chat cluster (docs/cluster.md)
   lab server --tls                         TLS; prints the certificate's SHA256 fingerprint on start
@@ -315,9 +311,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
       ? defaults.maxConnections
       : parseNumber("--max-clients", opts.maxClients, { min: 1, max: 1_000_000, integer: true });
   const ms = (flag: string, text: string | undefined, fallback: number) =>
-    text === undefined
-      ? fallback
-      : Math.round(parseNumber(flag, text, { min: 0, max: 86_400 * 365, integer: false }) * 1000);
+    text === undefined ? fallback : parseDuration(flag, text, { minMs: 0, maxMs: 86_400_000 * 365 });
   const modeOptions: ServerModeOptions = {
     host: opts.host,
     port,

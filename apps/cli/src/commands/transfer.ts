@@ -1,7 +1,7 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { parseDuration, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
@@ -40,7 +40,7 @@ export function registerTransfer(program: Command): void {
     .option("--name <name>", "name on the server for a single upload (default: the file's base name)")
     .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
     .option("--host <host>", "server address", "127.0.0.1")
-    .option("--port <port>", "server port", "5002")
+    .option("-p, --port <port>", "server port", "5002")
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
@@ -50,11 +50,11 @@ export function registerTransfer(program: Command): void {
       "--max-size <bytes>",
       "with --get: refuse a file larger than this (--raw: stop receiving), e.g. 2G (default: the space free on the disk)",
     )
-    .option("--connect-timeout <s>", "give up connecting after this many seconds", "10")
+    .option("--connect-timeout <time>", "give up connecting after this long", "10s")
     .option(
-      "--stall-timeout <s>",
-      "give up when no byte moves either way for this many seconds while waiting on the server",
-      "30",
+      "--stall-timeout <time>",
+      "give up when no byte moves either way for this long while waiting on the server",
+      "30s",
     )
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
     .option(
@@ -73,7 +73,7 @@ Examples:
   lab transfer --get test.txt -o recv.txt       download
   lab transfer --list                           what the server has
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
-  lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+  lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -N -l 6001 < file
   lab transfer --tls test.txt                   over TLS to lab files --tls (trust on first use)
 
 A server started with --token-file wants a token: from --token-file FILE, else $LAB_TOKEN, else
@@ -193,9 +193,9 @@ function isAuthRequired(err: unknown): boolean {
   return (err as { code?: unknown } | undefined)?.code === "AUTH_REQUIRED";
 }
 
-/** Seconds as given on the command line, in ms. */
+/** A time as given on the command line (`5`, `500ms`, `1m`), in ms. */
 function seconds(flag: string, text: string): number {
-  return parseNumber(flag, text, { min: 0.001, hint: "in seconds, e.g. 5 or 0.5" }) * 1000;
+  return parseDuration(flag, text, { minMs: 1 });
 }
 
 async function runList(t: Transfer, client: TransferClient, opts: TransferOpts): Promise<void> {
@@ -277,7 +277,7 @@ async function runFiles(
     const what = results.length === 1 ? escapeControls(results[0]!.name) : `${results.length} files`;
     const sha = results.length === 1 && results[0]!.sha256 ? `, sha256 ${results[0]!.sha256}` : "";
     process.stderr.write(
-      `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.megabytesPerSecond(bytes, seconds).toFixed(1)} MB/s${sha}\n`,
+      `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.formatRate(seconds > 0 ? bytes / seconds : 0)}${sha}\n`,
     );
   }
   if (failure !== undefined) {
@@ -318,7 +318,7 @@ async function runRaw(
     );
   } else {
     process.stderr.write(
-      `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s, sha256 ${r.sha256} (raw: not verified)\n`,
+      `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${t.formatRate(r.mbps * 1e6)}, sha256 ${r.sha256} (raw: not verified)\n`,
     );
   }
 }
@@ -362,7 +362,7 @@ function round(n: number, digits: number): number {
 
 /**
  * One line per file on stderr, redrawn in place at most 10 times a second:
- * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  180.2 MB/s  ETA 3s`; the finished line stays.
+ * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  171.9 MiB/s  ETA 3s`; the finished line stays.
  */
 class ProgressBar {
   readonly #t: Transfer;
@@ -384,7 +384,7 @@ class ProgressBar {
     const width = Math.max(10, Math.min(30, (process.stderr.columns ?? 80) - 70));
     const filled = Math.round(fraction * width);
     const f = this.#t.formatBytes;
-    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatEta(left)}`;
+    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${this.#t.formatRate(rate)}  ETA ${formatEta(left)}`;
     process.stderr.write(`\r${line}\x1b[K`);
     this.#drawn = true;
   }
@@ -394,7 +394,7 @@ class ProgressBar {
     const resumed = r.offset > 0 ? `, resumed at ${this.#t.formatBytes(r.offset)}` : "";
     const sha = r.sha256 ? `, sha256 ${r.sha256.slice(0, 16)}…` : ", not verified";
     process.stderr.write(
-      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s${sha}\x1b[K\n`,
+      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${this.#t.formatRate(r.mbps * 1e6)}${sha}\x1b[K\n`,
     );
     this.#drawn = false;
   }

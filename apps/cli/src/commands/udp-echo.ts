@@ -1,6 +1,6 @@
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action } from "../run.js";
 import { log, untilSignal } from "./udp-shared.js";
 
@@ -13,10 +13,10 @@ export function registerUdpEcho(udp: Command): void {
     .command("echo")
     .description("echo every datagram back to its sender, optionally through a network emulator")
     .option("--host <host>", "address to bind (0.0.0.0 or :: to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "UDP port (0 = any free port)", "5003")
+    .option("-p, --port <port>", "UDP port (0 = any free port)", "5003")
     .option("--loss <rate>", "drop this fraction of datagrams, 0–1", "0")
-    .option("--delay <ms>", "delay every reply by this many ms", "0")
-    .option("--jitter <ms>", "vary each delay uniformly by ± this many ms", "0")
+    .option("--delay <time>", "delay every reply by this long (20ms, 1s; a bare number is seconds)", "0s")
+    .option("--jitter <time>", "vary each delay uniformly by ± this much", "0s")
     .option("--duplicate <rate>", "send this fraction of replies twice, 0–1", "0")
     .option("--reorder <rate>", "hold this fraction of replies back until the next one has gone, 0–1", "0")
     .option("--seed <n>", "seed the emulator's random choices, to replay a run exactly")
@@ -32,7 +32,7 @@ export function registerUdpEcho(udp: Command): void {
       `
 Examples:
   lab udp echo                                     plain echo on 127.0.0.1:5003
-  lab udp echo --loss 0.3 --delay 20 --jitter 5    a lossy, slow, jittery network
+  lab udp echo --loss 0.3 --delay 20ms --jitter 5ms    a lossy, slow, jittery network
   lab udp echo --duplicate 0.1 --reorder 0.1 --seed 7 -v
 
 Answers any sender: lab udp ping, nc -u 127.0.0.1 5003, or Python's sendto/recvfrom.
@@ -64,8 +64,8 @@ async function runEcho(o: EchoOpts): Promise<void> {
     host: o.host,
     port,
     lossRate: parseNumber("--loss", o.loss, { min: 0, max: 1 }),
-    delayMs: parseNumber("--delay", o.delay, { min: 0, max: 3_600_000 }),
-    jitterMs: parseNumber("--jitter", o.jitter, { min: 0, max: 3_600_000 }),
+    delayMs: parseDuration("--delay", o.delay, { minMs: 0, maxMs: 3_600_000 }),
+    jitterMs: parseDuration("--jitter", o.jitter, { minMs: 0, maxMs: 3_600_000 }),
     duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
     reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
     seed:

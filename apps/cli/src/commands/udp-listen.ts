@@ -10,7 +10,7 @@ export function registerUdpListen(udp: Command): void {
     .command("listen")
     .description("print every datagram that arrives, and who sent it (recvfrom)")
     .option("--host <host>", "address to bind", "127.0.0.1")
-    .option("--port <port>", "UDP port (0 = any free port)", "0")
+    .option("-p, --port <port>", "UDP port (0 = any free port)", "0")
     .option("-c, --count <n>", "exit after n datagrams")
     .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
     .option("--json", "one JSON object per datagram")

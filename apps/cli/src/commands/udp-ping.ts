@@ -1,6 +1,6 @@
 import type { PingEvent, PingSummary } from "@netlab/udp";
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
 import { log, MAX_PAYLOAD, MAX_SECONDS, onSignals, out, parseCount, usage } from "./udp-shared.js";
@@ -17,12 +17,12 @@ export function registerUdpPing(udp: Command): void {
     .description("send numbered, timestamped probes to a UDP echo server and report RTT and loss")
     .argument("[target]", "HOST or HOST:PORT of the echo server (instead of --host/--port)")
     .option("--host <host>", "echo server address", "127.0.0.1")
-    .option("--port <port>", "echo server UDP port", "5003")
+    .option("-p, --port <port>", "echo server UDP port", "5003")
     .option("-c, --count <n>", "stop after n probes (default: until Ctrl-C)")
-    .option("-i, --interval <seconds>", `seconds between probes (at least ${MIN_INTERVAL_S})`, "1")
-    .option("-W, --timeout <seconds>", "seconds to wait for each reply before it counts as lost", "1")
+    .option("-i, --interval <time>", `time between probes (at least ${MIN_INTERVAL_S * 1000}ms)`, "1s")
+    .option("-W, --timeout <time>", "how long to wait for each reply before it counts as lost", "1s")
     .option("-s, --size <bytes>", `probe size in bytes, ${PROBE_HEADER}–${MAX_PAYLOAD}`, "64")
-    .option("--linger <seconds>", "after the last probe, keep listening this long for late replies", "0")
+    .option("--linger <time>", "after the last probe, keep listening this long for late replies", "0s")
     .option("-q, --quiet", "print only the summary")
     .option("--json", "print the summary as JSON (and nothing else on stdout)")
     .addHelpText(
@@ -63,19 +63,19 @@ async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
     else host = target.replace(/^\[(.*)\]$/, "$1");
   }
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
-  const intervalS = parseNumber("-i", o.interval, { min: 0, max: MAX_SECONDS });
+  const intervalS = parseDuration("-i", o.interval, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
   if (intervalS < MIN_INTERVAL_S) {
     throw new UsageError(
       `-i ${o.interval}: cannot flood; the minimal interval is ${MIN_INTERVAL_S} s (${MIN_INTERVAL_S * 1000} ms)`,
       `use -i ${MIN_INTERVAL_S} or more`,
     );
   }
-  const timeoutS = parseNumber("-W", o.timeout, { min: 0, max: MAX_SECONDS });
+  const timeoutS = parseDuration("-W", o.timeout, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
   if (timeoutS * 1000 < 1) {
     throw new UsageError(`-W ${o.timeout}: the timeout must be at least 0.001 s`, "use -W 1 for one second");
   }
   const size = parseSize(o.size);
-  const lingerS = parseNumber("--linger", o.linger, { min: 0, max: MAX_SECONDS });
+  const lingerS = parseDuration("--linger", o.linger, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
 
   const udp = await import("@netlab/udp");
   const pinger = udp.ping({

@@ -13,7 +13,7 @@ import {
 } from "../scene/keys.js";
 import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
 import { type SceneProps, useScene } from "../scene/use-scene.js";
-import { formatBytes, truncate } from "../text.js";
+import { formatBytes, formatRate, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
@@ -96,7 +96,7 @@ function UploaderPane({
   const figures = ` ${String(percent).padStart(3)}%`;
   const detail =
     u.totalBytes > 0
-      ? `${formatBytes(u.bytesDone)} / ${formatBytes(u.totalBytes)} · ${formatBytes(Math.round(u.bytesPerSecond))}/s`
+      ? `${formatBytes(u.bytesDone)} / ${formatBytes(u.totalBytes)} · ${formatRate(u.bytesPerSecond)}`
       : "waiting";
   return (
     <Pane rect={rect} isFocused={isFocused}>

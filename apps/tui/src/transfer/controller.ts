@@ -12,7 +12,7 @@ import {
 } from "@netlab/transfer";
 import type { LineKind } from "../model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
-import { formatBytes } from "../text.js";
+import { formatBytes, formatRate } from "../text.js";
 import type { TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
 /** Options for {@link TransferLabController}. */
@@ -122,7 +122,7 @@ export class TransferLabController
           this.#line(
             slot,
             "chat",
-            `✓ ${name} ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s (${r.mbps.toFixed(0)} MB/s) sha256 ${short(r.sha256)}`,
+            `✓ ${name} ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s (${formatRate(r.mbps * 1e6)}) sha256 ${short(r.sha256)}`,
           );
           return;
         } catch (err) {
