@@ -1,0 +1,9 @@
+import { it } from "vitest";
+import { formatHuman } from "../src/index.js";
+import { fixture, grade } from "./helpers.js";
+
+it("scratch", async () => {
+  const [profile, script, ...rest] = (process.env.SCRATCH ?? "").split(" ");
+  const r = await grade(profile as string, ["python3", fixture(script as string), "{port}", ...rest]);
+  console.log(formatHuman(r));
+}, 120_000);
