@@ -61,8 +61,9 @@ export class Conn {
   readonly label: string;
   readonly #options: ConnOptions;
   readonly #signal: AbortSignal;
-  #chunks: Buffer[] = [];
-  #buffer = Buffer.alloc(0);
+  /** What the target sent, in a buffer that doubles as it fills: each byte is copied once. */
+  #store = Buffer.allocUnsafe(64 * 1024);
+  #length = 0;
   #receivedTotal = 0;
   #sent: Buffer[] = [];
   #sentKept = 0;
@@ -85,7 +86,7 @@ export class Conn {
     socket.on("data", (d: Buffer) => {
       this.lastDataAt = performance.now();
       this.#receivedTotal += d.length;
-      this.#chunks.push(d);
+      this.#append(d);
       if (this.#receivedTotal >= this.#options.maxReceiveBytes) {
         // A target that sends forever: keep what we have, stop reading, let the test fail on it.
         this.#capped = true;
@@ -151,13 +152,19 @@ export class Conn {
     });
   }
 
-  /** Everything received so far (joined once per new chunk). */
+  /** Everything received so far (a view: valid until the next read grows the buffer). */
   get received(): Buffer {
-    if (this.#chunks.length > 0) {
-      this.#buffer = Buffer.concat([this.#buffer, ...this.#chunks]);
-      this.#chunks = [];
+    return this.#store.subarray(0, this.#length);
+  }
+
+  #append(d: Buffer): void {
+    if (this.#length + d.length > this.#store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.#store.length * 2, this.#length + d.length));
+      this.#store.copy(grown, 0, 0, this.#length);
+      this.#store = grown;
     }
-    return this.#buffer;
+    d.copy(this.#store, this.#length);
+    this.#length += d.length;
   }
 
   get receivedBytes(): number {

@@ -22,7 +22,7 @@ class Member {
     readonly conn: Conn,
     public name: string,
   ) {
-    this.aliases = [name];
+    this.aliases = name ? [name] : [];
   }
 
   /** Reads lines until one satisfies `pred` (scanning from `next`); returns its index in `log`. */
@@ -137,7 +137,7 @@ async function expectRefused(ctx: TestContext, name: string, what: string, obser
   if (leak !== undefined) {
     fail({
       expected: `${what} refused (no join announced, nothing it says broadcast)`,
-      observed: `the room saw ${JSON.stringify(leak)}${answered ? "" : " (the newcomer got no answer)"}`,
+      observed: `the room saw ${JSON.stringify(leak.length > 80 ? `${leak.slice(0, 80)}…` : leak)}${answered ? "" : " (the newcomer got no answer)"}`,
       conn: x.conn,
     });
   }
@@ -292,7 +292,7 @@ const tests: CheckTest[] = [
         const text = `${tag} ${i} ${pad}`;
         await a.say(text);
         const sentAt = performance.now();
-        await b.waitLine((l) => isMessage(l, a, text), 10_000, `message ${i} at B`).catch((err) => {
+        await b.waitLine((l) => isMessage(l, a, text), 1_500, `message ${i} at B`).catch((err) => {
           if (!(err instanceof WaitTimeout)) throw err;
           fail({
             expected: "each message at B within 500 ms",
