@@ -1,4 +1,6 @@
 import net from "node:net";
+import { PassThrough, type Duplex } from "node:stream";
+import { createStage, normalizeToxic, Pipeline, type Stage, type StageHost, type ToxicSpec, toxicRandom } from "@netlab/proxy";
 import { CheckError } from "./errors.js";
 
 /** How a connection's input ended, as far as we have seen. */
@@ -28,6 +30,16 @@ export interface ConnOptions {
   keepSentBytes: number;
   /** Connect timeout, ms. Default 2 000. */
   connectTimeoutMs: number;
+  /**
+   * Faults on this connection, as `lab proxy` toxics run in-process (one implementation): `upstream`
+   * acts on what we send (slicer, latency, reset_peer…), `downstream` on what we receive
+   * (bandwidth: a slow reader). Default none.
+   */
+  toxics: ToxicSpec[];
+  /** Seeds the toxics' draws, with `id`. Default 1. */
+  seed: number;
+  /** This connection's number in its test, for the toxics' draws. Default 1. */
+  id: number;
 }
 
 /** {@link ConnOptions} defaults. */
@@ -35,7 +47,13 @@ export const CONN_DEFAULTS: ConnOptions = {
   maxReceiveBytes: 16 * 1024 * 1024,
   keepSentBytes: 1024 * 1024,
   connectTimeoutMs: 2_000,
+  toxics: [],
+  seed: 1,
+  id: 1,
 };
+
+/** Bytes a fault pipeline holds before it pauses its source: a slow-reader toxic pushes back on the server. */
+const FAULT_BUFFER_BYTES = 64 * 1024;
 
 /** A wait that ran out of time, or was cut by the test's deadline; `what` says what we waited for. */
 export class WaitTimeout extends Error {
@@ -76,6 +94,12 @@ export class Conn {
   pos = 0;
   /** performance.now() of the last data event. */
   lastDataAt = 0;
+  /** Where our writes go: the socket, or the upstream fault pipeline's input. */
+  readonly #out: Duplex;
+  /** Where the target's bytes come from: the socket, or the downstream fault pipeline's output. */
+  readonly #in: Duplex;
+  readonly #stages: Stage[] = [];
+  readonly #pipelines: Pipeline[] = [];
 
   private constructor(socket: net.Socket, label: string, options: ConnOptions, signal: AbortSignal) {
     this.socket = socket;
@@ -83,18 +107,52 @@ export class Conn {
     this.#options = options;
     this.#signal = signal;
     socket.setNoDelay(true);
-    socket.on("data", (d: Buffer) => {
+    this.#out = socket;
+    this.#in = socket;
+    const toxics = options.toxics.map((t) => normalizeToxic(t));
+    const host: StageHost = {
+      reset: () => this.reset(),
+      close: () => this.destroy(),
+      sharedBandwidth: new Map(),
+    };
+    for (const stream of ["upstream", "downstream"] as const) {
+      const mine = toxics.filter((t) => t.stream === stream);
+      if (mine.length === 0) continue;
+      socket.allowHalfOpen = true;
+      const pass = new PassThrough();
+      const stages = mine.map((t) => createStage(t, host, toxicRandom(options.seed, t.name, options.id)));
+      const [source, dest] = stream === "upstream" ? [pass, socket] : [socket, pass];
+      const pipeline = new Pipeline(source, dest, {
+        connection: options.id,
+        direction: stream,
+        maxBufferedBytes: FAULT_BUFFER_BYTES,
+        onEnd: () => {},
+      });
+      pipeline.setStages(stages);
+      this.#stages.push(...stages);
+      this.#pipelines.push(pipeline);
+      if (stream === "upstream") this.#out = pass;
+      else this.#in = pass;
+    }
+    socket.once("connect", () => {
+      for (const stage of this.#stages) stage.start();
+    });
+    socket.once("close", () => {
+      for (const stage of this.#stages) stage.stop();
+      for (const p of this.#pipelines) p.stop();
+    });
+    this.#in.on("data", (d: Buffer) => {
       this.lastDataAt = performance.now();
       this.#receivedTotal += d.length;
       this.#append(d);
       if (this.#receivedTotal >= this.#options.maxReceiveBytes) {
         // A target that sends forever: keep what we have, stop reading, let the test fail on it.
         this.#capped = true;
-        socket.pause();
+        this.#in.pause();
       }
       this.#notify();
     });
-    socket.on("end", () => {
+    this.#in.on("end", () => {
       if (this.#end === "open") this.#end = "fin";
       this.#notify();
     });
@@ -189,24 +247,24 @@ export class Conn {
     const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.#record(bytes);
     return new Promise((resolve, reject) => {
-      if (this.socket.destroyed || this.socket.writableEnded) {
+      if (this.socket.destroyed || this.#out.writableEnded) {
         reject(this.#writeError ?? new Error("connection already closed"));
         return;
       }
-      this.socket.write(bytes, (err) => (err ? reject(err) : resolve()));
+      this.#out.write(bytes, (err) => (err ? reject(err) : resolve()));
     });
   }
 
   /** Writes without waiting; for pipelines that pace themselves. */
   writeNow(data: Buffer): boolean {
     this.#record(data);
-    if (this.socket.destroyed || this.socket.writableEnded) return false;
-    return this.socket.write(data);
+    if (this.socket.destroyed || this.#out.writableEnded) return false;
+    return this.#out.write(data);
   }
 
-  /** Half-closes: sends FIN, keeps reading. */
+  /** Half-closes: sends FIN (after what a fault pipeline still holds), keeps reading. */
   endWrite(): void {
-    this.socket.end();
+    this.#out.end();
   }
 
   /** Aborts with a TCP RST (SO_LINGER 0), as a crashed or impatient client does. */
@@ -221,11 +279,11 @@ export class Conn {
 
   /** Stops reading: the kernel's buffers fill and the target's writes block. */
   pause(): void {
-    this.socket.pause();
+    this.#in.pause();
   }
 
   resume(): void {
-    if (!this.#capped) this.socket.resume();
+    if (!this.#capped) this.#in.resume();
   }
 
   /**

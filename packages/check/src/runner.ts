@@ -176,6 +176,7 @@ async function runOne(
   // Every connection and wait of a test listens on its signal: 50 clients are more than 10.
   setMaxListeners(0, ac.signal);
   const conns: Conn[] = [];
+  let opened = 0;
   const ctx: TestContext = {
     host: options.host,
     port: options.port,
@@ -185,7 +186,9 @@ async function runOne(
     inputs,
     state,
     async open(label: string, connOptions?: Partial<ConnOptions>) {
-      const conn = await Conn.open(options.host, options.port, label, ac.signal, connOptions);
+      // Toxic draws are seeded by the run's seed, the test and the connection's number in it.
+      const id = ++opened;
+      const conn = await Conn.open(options.host, options.port, label, ac.signal, { seed: seedFor(seed, test.id), id, ...connOptions });
       conns.push(conn);
       if (ac.signal.aborted) conn.destroy();
       return conn;
@@ -222,6 +225,11 @@ async function runOne(
   // Let the target see the closes before the next test opens its connections.
   await delay(SETTLE_MS);
   return result;
+}
+
+/** The run's seed mixed with a test id, as a u32. */
+function seedFor(seed: number, testId: string): number {
+  return Math.floor(seeded(seed, testId)() * 2 ** 32);
 }
 
 function failed(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number): TestResult {

@@ -1,6 +1,5 @@
 import type { Conn } from "../conn.js";
 import { fail } from "../failure.js";
-import { writeSliced } from "../faults.js";
 import { showBytes } from "../hex.js";
 import { word } from "../random.js";
 import type { CheckTest, Profile, TestContext } from "../types.js";
@@ -36,10 +35,11 @@ const tests: CheckTest[] = [
     timeoutMs: 3_000,
     hint: "buffer bytes until the newline (rfile.readline(), or split on b'\\n' and keep the rest); one recv() is not one line",
     async run(ctx) {
-      const conn = await ctx.open("client");
+      // lab proxy's slicer, in-process: two segments 100 ms apart, so no single read holds the line.
+      const slicer = { type: "slicer", stream: "upstream", attributes: { average_size: 7, delay: 100_000 } };
+      const conn = await ctx.open("client (line in 2 slices)", { toxics: [slicer] });
       const w = word(ctx.random, 12);
-      // Two TCP segments 100 ms apart, so the server's first read cannot hold the whole line.
-      await writeSliced(conn, Buffer.from(`${w}\n`), 6, 100);
+      await conn.write(`${w}\n`);
       await expectLine(conn, apply(ctx, Buffer.from(w)), 2_000, "the reply to the line sent in two pieces");
     },
   },
@@ -149,9 +149,11 @@ const tests: CheckTest[] = [
     timeoutMs: 3_000,
     hint: "catch ConnectionResetError around the handler's reads; one peer's reset ends only its connection",
     async run(ctx) {
-      const rude = await ctx.open("client that resets");
+      // lab proxy's reset_peer, in-process: an RST 100 ms after connecting, the line still unfinished.
+      const reset = { type: "reset_peer", stream: "upstream", attributes: { timeout: 100 } };
+      const rude = await ctx.open("client that resets", { toxics: [reset] });
       await rude.write(`${word(ctx.random, 20)}`);
-      rude.reset();
+      await rude.waitEnd(2_000, "the reset");
       const conn = await ctx.open("next client");
       const w = word(ctx.random);
       await conn.write(`${w}\n`);

@@ -6,6 +6,9 @@ function expected(ctx: TestContext): Buffer {
   return ctx.inputs.file as Buffer;
 }
 
+/** How fast the slow reader reads, KB/s (toxiproxy's 1 KB = 1000 bytes). */
+const SLOW_READ_KBPS = 1_000;
+
 const tests: CheckTest[] = [
   {
     id: "transfer.exact-bytes",
@@ -55,16 +58,11 @@ const tests: CheckTest[] = [
     hint: "a blocking sendall() waits for a slow reader; with timeouts or non-blocking sockets, retry what was not sent",
     async run(ctx) {
       const file = expected(ctx);
-      const conn = await ctx.open("slow client", { maxReceiveBytes: file.length + 1024 * 1024 });
-      conn.pause();
-      // Read one chunk every 20 ms: the server's writes stall and must resume, many times over.
-      while (conn.receivedBytes < file.length && conn.end === "open") {
-        const before = conn.receivedBytes;
-        conn.resume();
-        await conn.waitFor("more of the file", () => (conn.receivedBytes > before || conn.end !== "open" ? true : undefined), 5_000);
-        conn.pause();
-        await ctx.pace(20);
-      }
+      // lab proxy's bandwidth toxic on what we receive: 1 MB/s, so the server's writes stall and resume.
+      const slow = { type: "bandwidth", stream: "downstream", attributes: { rate: SLOW_READ_KBPS } };
+      const conn = await ctx.open("slow client", { maxReceiveBytes: file.length + 1024 * 1024, toxics: [slow] });
+      const seconds = Math.ceil(file.length / (SLOW_READ_KBPS * 1000)) + 5;
+      await conn.waitFor(`all ${file.length} bytes at ${SLOW_READ_KBPS} KB/s`, () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined), seconds * 1000);
       const got = conn.received;
       if (!got.equals(file)) {
         const at = Math.max(0, firstDifference(got, file));
