@@ -201,7 +201,9 @@ export class Conn {
       function onError(err: NodeJS.ErrnoException) {
         fail(
           err.code === "ECONNREFUSED"
-            ? new CheckError("NOT_LISTENING", `connection to ${host}:${port} refused`)
+            ? new CheckError("NOT_LISTENING", `connection to ${host}:${port} refused: nothing listens there`, {
+                hint: "is the server running, on that port? (or give a command: lab check PROFILE -- CMD {port})",
+              })
             : err,
         );
       }

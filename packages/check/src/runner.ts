@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import tls from "node:tls";
 import { setTimeout as delay } from "node:timers/promises";
 import { Conn, type ConnOptions, WaitTimeout } from "./conn.js";
 import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
@@ -22,6 +23,8 @@ export interface CheckOptions {
   /** Every test's deadline in ms, instead of its own. */
   timeoutMs?: number;
   inputs?: CheckInputs;
+  /** Called once the target proved it listens, before the first test. */
+  onStart?: () => void;
   /** Called as each test ends, for live output. */
   onResult?: (result: TestResult) => void;
   /** Called with each test's transcripts, for `--transcript DIR`. */
@@ -85,6 +88,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const startedAt = new Date();
   const t0 = performance.now();
   await preflight(options.host, options.port);
+  options.onStart?.();
 
   let state: Record<string, unknown> = {};
   if (profile.prepare) {
@@ -137,8 +141,9 @@ function tlsError(host: string, port: number): CheckError {
 }
 
 /**
- * One connection before the tests: the target must accept it (NOT_LISTENING otherwise), and if it
- * says nothing first, a few empty lines must not draw a TLS record back.
+ * One connection before the tests: the target must accept it (NOT_LISTENING otherwise). A target
+ * that says nothing first gets a TLS ClientHello on a second connection: a handshake that completes
+ * means it speaks TLS, and every test would fail for that one reason.
  */
 async function preflight(host: string, port: number): Promise<void> {
   const ac = new AbortController();
@@ -152,16 +157,30 @@ async function preflight(host: string, port: number): Promise<void> {
       });
     });
     const c = conn;
-    const greeted = await c.waitFor("a greeting", () => (c.receivedBytes > 0 || c.end !== "open" ? true : undefined), CHECK_DEFAULTS.greetingWaitMs).catch(() => false);
-    if (!greeted) {
-      await c.write("\r\n\r\n\r\n").catch(() => {});
-      await c.waitFor("an answer", () => (c.receivedBytes >= 3 || c.end !== "open" ? true : undefined), CHECK_DEFAULTS.greetingWaitMs).catch(() => false);
-    }
-    if (looksLikeTls(c.received)) throw tlsError(host, port);
+    const greeted = await c
+      .waitFor("a greeting", () => (c.receivedBytes > 0 || c.end !== "open" ? true : undefined), CHECK_DEFAULTS.greetingWaitMs)
+      .catch(() => false);
+    if (greeted ? looksLikeTls(c.received) : await speaksTls(host, port)) throw tlsError(host, port);
   } finally {
     clearTimeout(timer);
     conn?.destroy();
   }
+}
+
+/** Whether a TLS handshake with `host:port` completes (certificates not checked) within the greeting wait. */
+function speaksTls(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, servername: undefined });
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), CHECK_DEFAULTS.greetingWaitMs * 2);
+    socket.once("secureConnect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.once("close", () => done(false));
+  });
 }
 
 async function runOne(

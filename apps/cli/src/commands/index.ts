@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerBench } from "./bench.js";
+import { registerCheck } from "./check.js";
 import { registerClient } from "./client.js";
 import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
@@ -26,6 +27,7 @@ export const commands: Register[] = [
   registerTransfer,
   registerUdp,
   registerProxy,
+  registerCheck,
   registerExamples,
   registerUrl,
   registerGet,
