@@ -111,7 +111,7 @@ async function join(ctx: TestContext, label: string, name: string, eol = "\n"): 
  * rename. Budget chat: an observer in the room must see neither a join for it nor a message the
  * refused client sends; a later joiner's announcement bounds the wait, so absence is never a sleep.
  */
-async function expectRefused(ctx: TestContext, name: string, what: string, observer?: Member): Promise<void> {
+async function expectRefused(ctx: TestContext, name: string, what: string): Promise<void> {
   if (dialect(ctx) === "netlab") {
     const { m } = await connect(ctx, "newcomer");
     await m.say(`/nick ${name}`);
@@ -121,7 +121,7 @@ async function expectRefused(ctx: TestContext, name: string, what: string, obser
     }
     return;
   }
-  const x = observer ?? (await join(ctx, "observer", newName(ctx, "obs")));
+  const x = await join(ctx, "observer", newName(ctx, "obs"));
   const from = x.log.length;
   const { m } = await connect(ctx, "newcomer");
   await m.say(name);
@@ -179,7 +179,8 @@ const tests: CheckTest[] = [
     hint: "keep the set of names in use (under a lock) and refuse one that is taken",
     async run(ctx) {
       const x = await join(ctx, "first", newName(ctx, "dup"));
-      await expectRefused(ctx, x.name, `a second ${x.name}`, x);
+      // Watched by a third member: the first holder's own join may echo back to it on a buggy server.
+      await expectRefused(ctx, x.name, `a second ${x.name}`);
     },
   },
   {
