@@ -240,7 +240,7 @@ async function runOne(
   }
   result.durationMs = Math.round(performance.now() - started);
   if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received))) throw tlsError(options.host, options.port);
-  await options.onTranscript?.(test.id, conns);
+  if (!test.id.endsWith(".prepare")) await options.onTranscript?.(test.id, conns);
   // Let the target see the closes before the next test opens its connections.
   await delay(SETTLE_MS);
   return result;
