@@ -1,6 +1,14 @@
 import net from "node:net";
-import { PassThrough, type Duplex } from "node:stream";
-import { createStage, normalizeToxic, Pipeline, type Stage, type StageHost, type ToxicSpec, toxicRandom } from "@netlab/proxy";
+import { type Duplex, PassThrough } from "node:stream";
+import {
+  createStage,
+  normalizeToxic,
+  Pipeline,
+  type Stage,
+  type StageHost,
+  type ToxicSpec,
+  toxicRandom,
+} from "@netlab/proxy";
 import { CheckError } from "./errors.js";
 
 /** How a connection's input ended, as far as we have seen. */
@@ -179,7 +187,10 @@ export class Conn {
     const o = { ...CONN_DEFAULTS, ...options };
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
-      const timer = setTimeout(() => fail(new WaitTimeout(`a connection to ${host}:${port}`)), o.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new WaitTimeout(`a connection to ${host}:${port}`)),
+        o.connectTimeoutMs,
+      );
       const onAbort = () => fail(new WaitTimeout(`a connection to ${host}:${port}`));
       signal.addEventListener("abort", onAbort, { once: true });
       const conn = new Conn(socket, label, o, signal);
@@ -201,9 +212,13 @@ export class Conn {
       function onError(err: NodeJS.ErrnoException) {
         fail(
           err.code === "ECONNREFUSED"
-            ? new CheckError("NOT_LISTENING", `connection to ${host}:${port} refused: nothing listens there`, {
-                hint: "is the server running, on that port? (or give a command: lab check PROFILE -- CMD {port})",
-              })
+            ? new CheckError(
+                "NOT_LISTENING",
+                `connection to ${host}:${port} refused: nothing listens there`,
+                {
+                  hint: "is the server running, on that port? (or give a command: lab check PROFILE -- CMD {port})",
+                },
+              )
             : err,
         );
       }
@@ -246,7 +261,10 @@ export class Conn {
 
   /** Writes `data`; resolves once the kernel took it, rejects if the connection broke. */
   write(data: Uint8Array | string): Promise<void> {
-    const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const bytes =
+      typeof data === "string"
+        ? Buffer.from(data)
+        : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.#record(bytes);
     return new Promise((resolve, reject) => {
       if (this.socket.destroyed || this.#out.writableEnded) {
@@ -365,7 +383,11 @@ export class Conn {
 
   /** Waits for the end of input (FIN, RST or close); returns how it ended. */
   waitEnd(timeoutMs?: number, what = "the connection to end"): Promise<EndState> {
-    return this.waitFor(what, () => (this.#end !== "open" ? this.#end : this.#capped ? "open" : undefined), timeoutMs);
+    return this.waitFor(
+      what,
+      () => (this.#end !== "open" ? this.#end : this.#capped ? "open" : undefined),
+      timeoutMs,
+    );
   }
 
   /** A copy of the transcript so far. */

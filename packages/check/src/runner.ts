@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
-import tls from "node:tls";
 import { setTimeout as delay } from "node:timers/promises";
+import tls from "node:tls";
 import { Conn, type ConnOptions, WaitTimeout } from "./conn.js";
 import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
 import { fail, TestFailure } from "./failure.js";
@@ -98,7 +98,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
       timeoutMs: 5_000,
       hint: "",
       run: async (ctx) => {
-        state = await profile.prepare?.(ctx) ?? {};
+        state = (await profile.prepare?.(ctx)) ?? {};
       },
     };
     const r = await runOne(prepare, options, seed, inputs, state);
@@ -106,7 +106,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
       // The variant could not be told: every test would fail the same way; say it once per test.
       const results = tests.map((t) => ({ ...r, id: t.id, title: t.title }));
       for (const x of results) options.onResult?.(x);
-      return { profile: profile.name, target: label(options), seed, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results };
+      return {
+        profile: profile.name,
+        target: label(options),
+        seed,
+        startedAt: startedAt.toISOString(),
+        durationMs: Math.round(performance.now() - t0),
+        results,
+      };
     }
   }
   const results: TestResult[] = [];
@@ -131,13 +138,22 @@ function label(o: CheckOptions): string {
 
 /** A TLS record header (handshake or alert, version 3.x): what a TLS server answers plain text with. */
 export function looksLikeTls(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && (bytes[0] === 0x16 || bytes[0] === 0x15) && bytes[1] === 0x03 && (bytes[2] ?? 9) <= 0x04;
+  return (
+    bytes.length >= 3 &&
+    (bytes[0] === 0x16 || bytes[0] === 0x15) &&
+    bytes[1] === 0x03 &&
+    (bytes[2] ?? 9) <= 0x04
+  );
 }
 
 function tlsError(host: string, port: number): CheckError {
-  return new CheckError("TARGET_SPEAKS_TLS", `${host}:${port} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`, {
-    hint: "lab check talks plain TCP: run the server without TLS, or check its plain port",
-  });
+  return new CheckError(
+    "TARGET_SPEAKS_TLS",
+    `${host}:${port} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`,
+    {
+      hint: "lab check talks plain TCP: run the server without TLS, or check its plain port",
+    },
+  );
 }
 
 /**
@@ -158,7 +174,11 @@ async function preflight(host: string, port: number): Promise<void> {
     });
     const c = conn;
     const greeted = await c
-      .waitFor("a greeting", () => (c.receivedBytes > 0 || c.end !== "open" ? true : undefined), CHECK_DEFAULTS.greetingWaitMs)
+      .waitFor(
+        "a greeting",
+        () => (c.receivedBytes > 0 || c.end !== "open" ? true : undefined),
+        CHECK_DEFAULTS.greetingWaitMs,
+      )
       .catch(() => false);
     if (greeted ? looksLikeTls(c.received) : await speaksTls(host, port)) throw tlsError(host, port);
   } finally {
@@ -207,7 +227,11 @@ async function runOne(
     async open(label: string, connOptions?: Partial<ConnOptions>) {
       // Toxic draws are seeded by the run's seed, the test and the connection's number in it.
       const id = ++opened;
-      const conn = await Conn.open(options.host, options.port, label, ac.signal, { seed: seedFor(seed, test.id), id, ...connOptions });
+      const conn = await Conn.open(options.host, options.port, label, ac.signal, {
+        seed: seedFor(seed, test.id),
+        id,
+        ...connOptions,
+      });
       conns.push(conn);
       if (ac.signal.aborted) conn.destroy();
       return conn;
@@ -226,7 +250,10 @@ async function runOne(
   try {
     const outcome = await Promise.race([test.run(ctx).then(() => "done" as const), deadline]);
     if (outcome === "deadline") {
-      fail({ expected: `the test to finish within ${timeoutMs / 1000} s`, observed: "it was still waiting on the target at its deadline" });
+      fail({
+        expected: `the test to finish within ${timeoutMs / 1000} s`,
+        observed: "it was still waiting on the target at its deadline",
+      });
     }
     result = { id: test.id, title: test.title, status: "pass", durationMs: 0 };
   } catch (err) {
@@ -239,7 +266,8 @@ async function runOne(
     for (const c of conns) c.destroy();
   }
   result.durationMs = Math.round(performance.now() - started);
-  if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received))) throw tlsError(options.host, options.port);
+  if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received)))
+    throw tlsError(options.host, options.port);
   if (!test.id.endsWith(".prepare")) await options.onTranscript?.(test.id, conns);
   // Let the target see the closes before the next test opens its connections.
   await delay(SETTLE_MS);
@@ -255,7 +283,13 @@ function failed(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number)
   const base = { id: test.id, title: test.title, status: "fail" as const, durationMs: 0, hint: test.hint };
   if (err instanceof TestFailure) {
     const { expected, observed, hint, conn, side = "received", at } = err.info;
-    return { ...base, expected, observed, hint: hint ?? test.hint, excerpt: excerpt(conn ?? conns.at(-1), side, at) };
+    return {
+      ...base,
+      expected,
+      observed,
+      hint: hint ?? test.hint,
+      excerpt: excerpt(conn ?? conns.at(-1), side, at),
+    };
   }
   if (err instanceof WaitTimeout) {
     const busiest = conns.at(-1);
@@ -267,14 +301,31 @@ function failed(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number)
     };
   }
   if (err instanceof CheckError && err.code === "NOT_LISTENING") {
-    return { ...base, expected: "the server to accept a connection", observed: `${err.message} (did it crash?)`, excerpt: excerpt(conns.at(-1), "received", undefined) };
+    return {
+      ...base,
+      expected: "the server to accept a connection",
+      observed: `${err.message} (did it crash?)`,
+      excerpt: excerpt(conns.at(-1), "received", undefined),
+    };
   }
   const e = err as NodeJS.ErrnoException;
-  const what = e?.code === "ECONNRESET" || e?.code === "EPIPE" ? "the server reset the connection" : `${e?.message ?? String(err)}`;
-  return { ...base, expected: "the connection to stay usable", observed: what, excerpt: excerpt(conns.at(-1), "received", undefined) };
+  const what =
+    e?.code === "ECONNRESET" || e?.code === "EPIPE"
+      ? "the server reset the connection"
+      : `${e?.message ?? String(err)}`;
+  return {
+    ...base,
+    expected: "the connection to stay usable",
+    observed: what,
+    excerpt: excerpt(conns.at(-1), "received", undefined),
+  };
 }
 
-function excerpt(conn: Conn | undefined, side: "sent" | "received", at: number | undefined): string | undefined {
+function excerpt(
+  conn: Conn | undefined,
+  side: "sent" | "received",
+  at: number | undefined,
+): string | undefined {
   if (!conn) return undefined;
   const t = conn.transcript();
   const bytes = side === "sent" ? t.sent.bytes : t.received.bytes;

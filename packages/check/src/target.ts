@@ -6,7 +6,9 @@ import { CheckError } from "./errors.js";
 
 /** A `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` target; host defaults to 127.0.0.1. */
 export function parseAddress(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? (/^(\d+)$/.test(text) ? [text, undefined, "", text] : null);
+  const m =
+    /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ??
+    (/^(\d+)$/.test(text) ? [text, undefined, "", text] : null);
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || !Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new CheckError("INVALID_OPTION", `target ${JSON.stringify(text)} is not HOST:PORT or PORT`, {
@@ -30,7 +32,11 @@ export interface StartTargetOptions {
 }
 
 /** {@link StartTargetOptions} defaults. */
-export const TARGET_DEFAULTS = { startupTimeoutMs: 10_000, stopTimeoutMs: 2_000, stderrTailBytes: 2_048 } as const;
+export const TARGET_DEFAULTS = {
+  startupTimeoutMs: 10_000,
+  stopTimeoutMs: 2_000,
+  stderrTailBytes: 2_048,
+} as const;
 
 /** A program `lab check` started; `stop()` ends it by its own process id. */
 export interface StartedTarget {
@@ -51,11 +57,18 @@ export interface StartedTarget {
  */
 export async function startTarget(argv: string[], options: StartTargetOptions = {}): Promise<StartedTarget> {
   const o = { ...TARGET_DEFAULTS, ...options };
-  if (argv.length === 0) throw new CheckError("INVALID_OPTION", "no command after --", { hint: "lab check line -- python3 server.py {port}" });
-  if (!argv.some((a) => a.includes("{port}"))) {
-    throw new CheckError("PORT_PLACEHOLDER_MISSING", `the command has no {port}: netlab cannot tell it where to listen`, {
-      hint: `write {port} where the program takes its port: lab check … -- ${argv.join(" ")} {port}`,
+  if (argv.length === 0)
+    throw new CheckError("INVALID_OPTION", "no command after --", {
+      hint: "lab check line -- python3 server.py {port}",
     });
+  if (!argv.some((a) => a.includes("{port}"))) {
+    throw new CheckError(
+      "PORT_PLACEHOLDER_MISSING",
+      `the command has no {port}: netlab cannot tell it where to listen`,
+      {
+        hint: `write {port} where the program takes its port: lab check … -- ${argv.join(" ")} {port}`,
+      },
+    );
   }
   const host = "127.0.0.1";
   const port = await getPort({ host });
@@ -91,19 +104,35 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
   for (;;) {
     if (exit) {
       // Let the last of its stderr arrive: the reason it exited is usually there.
-      await new Promise((r) => (child.stderr && !child.stderr.readableEnded ? child.stderr.once("close", r) : r(undefined)));
-      const how = exit.error ? exit.error.message : exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+      await new Promise((r) =>
+        child.stderr && !child.stderr.readableEnded ? child.stderr.once("close", r) : r(undefined),
+      );
+      const how = exit.error
+        ? exit.error.message
+        : exit.signal
+          ? `was killed by ${exit.signal}`
+          : `exited with code ${exit.code}`;
       const last = stderrTail().trim().split("\n").slice(-5).join(" | ");
-      throw new CheckError("TARGET_EXITED", `${command} ${how} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`, {
-        hint: exit.error ? `is ${command} installed and on PATH?` : "run the command by hand to see the whole error",
-      });
+      throw new CheckError(
+        "TARGET_EXITED",
+        `${command} ${how} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
+        {
+          hint: exit.error
+            ? `is ${command} installed and on PATH?`
+            : "run the command by hand to see the whole error",
+        },
+      );
     }
     if (await accepts(host, port)) return target;
     if (performance.now() > deadline) {
       await target.stop();
-      throw new CheckError("NOT_LISTENING", `${command} did not listen on ${host}:${port} within ${o.startupTimeoutMs / 1000} s`, {
-        hint: "does it bind the port given by {port} on 127.0.0.1? (--startup-timeout raises the wait)",
-      });
+      throw new CheckError(
+        "NOT_LISTENING",
+        `${command} did not listen on ${host}:${port} within ${o.startupTimeoutMs / 1000} s`,
+        {
+          hint: "does it bind the port given by {port} on 127.0.0.1? (--startup-timeout raises the wait)",
+        },
+      );
     }
     await Promise.race([delay(50), exited]);
   }
@@ -124,7 +153,12 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>, isDone: () => boolean, graceMs: number): Promise<void> {
+async function stopChild(
+  child: ChildProcess,
+  exited: Promise<void>,
+  isDone: () => boolean,
+  graceMs: number,
+): Promise<void> {
   if (isDone() || child.pid === undefined) return;
   child.kill("SIGTERM");
   const timer = setTimeout(() => {

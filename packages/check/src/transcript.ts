@@ -14,7 +14,8 @@ export async function writeTranscript(dir: string, testId: string, conns: Conn[]
   await mkdir(dir, { recursive: true });
   const parts = conns.map((c) => {
     const t = c.transcript();
-    const dump = (bytes: Buffer) => (bytes.length === 0 ? "(nothing)" : hexExcerpt(bytes.subarray(0, TRANSCRIPT_BYTES), 0, TRANSCRIPT_BYTES));
+    const dump = (bytes: Buffer) =>
+      bytes.length === 0 ? "(nothing)" : hexExcerpt(bytes.subarray(0, TRANSCRIPT_BYTES), 0, TRANSCRIPT_BYTES);
     return [
       `== ${t.label}: sent ${t.sent.total} bytes, received ${t.received.total}, ended: ${t.end}`,
       "-- sent",

@@ -69,7 +69,13 @@ describe("#18: bad inputs, one clear error each", () => {
       pump();
     });
     const file = Buffer.alloc(1024, 0x61);
-    const report = await runCheck({ profile: "transfer", host: "127.0.0.1", port, inputs: { file }, timeoutMs: 3_000 });
+    const report = await runCheck({
+      profile: "transfer",
+      host: "127.0.0.1",
+      port,
+      inputs: { file },
+      timeoutMs: 3_000,
+    });
     const exact = report.results.find((r) => r.id === "transfer.exact-bytes");
     expect(exact?.status).toBe("fail");
     const extra = Number(/(\d+) extra bytes/.exec(exact?.observed ?? "")?.[1]);
@@ -84,11 +90,20 @@ describe("#18: bad inputs, one clear error each", () => {
     expect(report.results).toHaveLength(8);
     for (const r of report.results) expect(r.durationMs).toBeLessThanOrEqual(2_000);
     // Only the backpressure lesson passes: a server that never reads does push back.
-    expect(report.results.filter((r) => r.status === "pass").map((r) => r.id)).toEqual(["echo.slow-reader-bounded"]);
+    expect(report.results.filter((r) => r.status === "pass").map((r) => r.id)).toEqual([
+      "echo.slow-reader-bounded",
+    ]);
   }, 30_000);
 
   it("a command that exits before listening shows the tail of its stderr", async () => {
-    const e = await codeOf(startTarget(["python3", "-c", "import sys; sys.stderr.write('Traceback: port {port} boom\\n'); sys.exit(1)", "{port}"]));
+    const e = await codeOf(
+      startTarget([
+        "python3",
+        "-c",
+        "import sys; sys.stderr.write('Traceback: port {port} boom\\n'); sys.exit(1)",
+        "{port}",
+      ]),
+    );
     expect(e.code).toBe("TARGET_EXITED");
     expect(e.message).toMatch(/exited with code 1 .*its stderr ends: Traceback: port \d+ boom/);
   });
@@ -100,7 +115,9 @@ describe("#18: bad inputs, one clear error each", () => {
   });
 
   it("a command that never listens is NOT_LISTENING after the startup timeout, and is stopped", async () => {
-    const e = await codeOf(startTarget(["python3", "-c", "import time; time.sleep(60)", "{port}"], { startupTimeoutMs: 500 }));
+    const e = await codeOf(
+      startTarget(["python3", "-c", "import time; time.sleep(60)", "{port}"], { startupTimeoutMs: 500 }),
+    );
     expect(e.code).toBe("NOT_LISTENING");
     expect(e.message).toMatch(/did not listen on 127\.0\.0\.1:\d+ within 0\.5 s/);
   });

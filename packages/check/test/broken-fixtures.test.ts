@@ -13,7 +13,9 @@ describe.concurrent("#18: each deliberately broken server is caught by exactly t
   for (const row of BROKEN) {
     it(`${row.profile}: ${row.name} fails ${row.caughtBy.join(", ")} and nothing else`, async () => {
       const [script, ...args] = row.argv;
-      const report = await twoAtATime(() => grade(row.profile, ["python3", fixture(script as string), ...args]));
+      const report = await twoAtATime(() =>
+        grade(row.profile, ["python3", fixture(script as string), ...args]),
+      );
       expect(failedIds(report)).toEqual([...row.caughtBy].sort());
     }, 60_000);
   }

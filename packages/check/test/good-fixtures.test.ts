@@ -8,7 +8,9 @@ describe.concurrent("#18: the good fixture servers pass their profile, and the s
   for (const row of [...GOOD, ...SEEDS]) {
     it(`${row.profile}: ${row.name} fails ${row.caughtBy.length === 0 ? "nothing" : row.caughtBy.join(", ")}`, async () => {
       const [script, ...args] = row.argv;
-      const report = await twoAtATime(() => grade(row.profile, ["python3", fixture(script as string), ...args]));
+      const report = await twoAtATime(() =>
+        grade(row.profile, ["python3", fixture(script as string), ...args]),
+      );
       expect(failedIds(report)).toEqual([...row.caughtBy].sort());
       expect(report.results.length).toBeGreaterThan(0);
     }, 60_000);

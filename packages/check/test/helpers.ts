@@ -12,12 +12,25 @@ export const fixture = (name: string) => `${FIXTURES}${name}`;
  * Starts `argv` (with `{port}`, `{file}`, `{dir}`) and grades it with `profile`; the program is
  * stopped when the test finishes. Returns the report.
  */
-export async function grade(profile: string, argv: string[], seed = 1, only?: string[]): Promise<CheckReport> {
+export async function grade(
+  profile: string,
+  argv: string[],
+  seed = 1,
+  only?: string[],
+): Promise<CheckReport> {
   const made = await makeInputs(seed);
   const target = await startTarget(argv, { placeholders: { file: made.file, dir: made.dir } });
-    const inputs: CheckInputs = { file: await readFile(made.file), root: made.dir };
+  const inputs: CheckInputs = { file: await readFile(made.file), root: made.dir };
   try {
-    return await runCheck({ profile, host: target.host, port: target.port, seed, only, inputs, targetLabel: argv.join(" ") });
+    return await runCheck({
+      profile,
+      host: target.host,
+      port: target.port,
+      seed,
+      only,
+      inputs,
+      targetLabel: argv.join(" "),
+    });
   } finally {
     await target.stop();
     await rm(made.folder, { recursive: true, force: true });
@@ -46,5 +59,8 @@ export function limit(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
 
 /** The ids of the failed tests, sorted. */
 export function failedIds(report: CheckReport): string[] {
-  return report.results.filter((r) => r.status === "fail").map((r) => r.id).sort();
+  return report.results
+    .filter((r) => r.status === "fail")
+    .map((r) => r.id)
+    .sort();
 }

@@ -26,7 +26,9 @@ const NASTY: CheckReport = {
   ],
 };
 
-function tapCounts(text: string): Promise<{ count: number; pass: number; fail: number; ok: boolean; plan: { end: number } }> {
+function tapCounts(
+  text: string,
+): Promise<{ count: number; pass: number; fail: number; ok: boolean; plan: { end: number } }> {
   return new Promise((resolve) => {
     const p = new Parser((results) => resolve(results as never));
     p.end(text);
@@ -37,7 +39,10 @@ function tapCounts(text: string): Promise<{ count: number; pass: number; fail: n
 function parseXml(text: string): [number, number] {
   const out = execFileSync(
     "python3",
-    ["-c", "import sys, xml.dom.minidom as m; d = m.parse(sys.stdin); print(len(d.getElementsByTagName('testcase')), len(d.getElementsByTagName('failure')))"],
+    [
+      "-c",
+      "import sys, xml.dom.minidom as m; d = m.parse(sys.stdin); print(len(d.getElementsByTagName('testcase')), len(d.getElementsByTagName('failure')))",
+    ],
     { input: text, encoding: "utf8" },
   );
   const [cases, failures] = out.trim().split(" ").map(Number);
@@ -57,7 +62,13 @@ describe("#18: reports", () => {
   });
 
   it("a real run's TAP, JUnit and JSON agree on the counts", async () => {
-    const report = await grade("http", ["python3", fixture("http_server.py"), "{port}", "{dir}", "one-request-per-connection"]);
+    const report = await grade("http", [
+      "python3",
+      fixture("http_server.py"),
+      "{port}",
+      "{dir}",
+      "one-request-per-connection",
+    ]);
     expect(await tapCounts(formatTap(report))).toMatchObject({ count: 6, pass: 5, fail: 1 });
     expect(parseXml(formatJunit(report))).toEqual([6, 1]);
     expect(JSON.parse(formatJson(report)).summary).toEqual({ total: 6, passed: 5, failed: 1 });
@@ -67,7 +78,11 @@ describe("#18: reports", () => {
     const argv = ["python3", fixture("echo_server.py"), "{port}", "mangle-bytes"];
     const only = ["echo.all-bytes", "echo.sliced"];
     const strip = (json: string) => json.replace(/"(startedAt|durationMs)": ("[^"]*"|\d+)/g, '"$1": 0');
-    const [a, b, other] = await Promise.all([grade("echo", argv, 5, only), grade("echo", argv, 5, only), grade("echo", argv, 6, only)]);
+    const [a, b, other] = await Promise.all([
+      grade("echo", argv, 5, only),
+      grade("echo", argv, 5, only),
+      grade("echo", argv, 6, only),
+    ]);
     expect(a.results.map((r) => r.status)).toEqual(["fail", "pass"]);
     expect(strip(formatJson(a))).toBe(strip(formatJson(b)));
     expect(strip(formatJson(a))).not.toBe(strip(formatJson(other)));

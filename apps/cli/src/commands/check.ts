@@ -46,7 +46,10 @@ export function registerCheck(program: Command): void {
     .option("--timeout <seconds>", "every test's deadline, instead of its own (1–60 s each by default)")
     .option("--transcript <dir>", "write each test's bytes, both ways, as a hex dump to DIR/ID.txt")
     .option("--file <path>", "transfer: the file the server sends (or put {file} in the command)")
-    .option("--root <dir>", "http: the folder the server serves, holding hello.txt and bytes.bin (or put {dir} in the command)")
+    .option(
+      "--root <dir>",
+      "http: the folder the server serves, holding hello.txt and bytes.bin (or put {dir} in the command)",
+    )
     .option("--startup-timeout <seconds>", "with a command: how long it has to start listening", "10")
     .addHelpText(
       "after",
@@ -64,7 +67,11 @@ Examples:
   lab check transfer -- python3 sender.py {port} {file}
   lab check http --only http.head,http.not-found -- python3 web.py {port} {dir}`,
     )
-    .action(action(async (profile: string, target: string[], opts: CheckOpts, cmd: Command) => runCheckCommand(profile, target, opts, cmd)));
+    .action(
+      action(async (profile: string, target: string[], opts: CheckOpts, cmd: Command) =>
+        runCheckCommand(profile, target, opts, cmd),
+      ),
+    );
 }
 
 /** Whether `--` came before the target on the command line (commander drops it). */
@@ -75,19 +82,39 @@ function hadDoubleDash(cmd: Command): boolean {
   return ((root as unknown as { rawArgs?: string[] }).rawArgs ?? []).includes("--");
 }
 
-async function runCheckCommand(profileName: string, target: string[], opts: CheckOpts, cmd: Command): Promise<void> {
+async function runCheckCommand(
+  profileName: string,
+  target: string[],
+  opts: CheckOpts,
+  cmd: Command,
+): Promise<void> {
   const format = opts.format as Format;
   if (!FORMATS.includes(format)) {
-    throw new UsageError(`unknown --format ${JSON.stringify(opts.format)}`, `choose one of: ${FORMATS.join(", ")}`);
+    throw new UsageError(
+      `unknown --format ${JSON.stringify(opts.format)}`,
+      `choose one of: ${FORMATS.join(", ")}`,
+    );
   }
   const seed = parseNumber("--seed", opts.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
-  const timeoutMs = opts.timeout === undefined ? undefined : Math.round(parseNumber("--timeout", opts.timeout, { min: 0.1, max: 600 }) * 1000);
-  const startupTimeoutMs = Math.round(parseNumber("--startup-timeout", opts.startupTimeout, { min: 0.1, max: 600 }) * 1000);
-  const only = opts.only?.split(",").map((s) => s.trim()).filter(Boolean);
+  const timeoutMs =
+    opts.timeout === undefined
+      ? undefined
+      : Math.round(parseNumber("--timeout", opts.timeout, { min: 0.1, max: 600 }) * 1000);
+  const startupTimeoutMs = Math.round(
+    parseNumber("--startup-timeout", opts.startupTimeout, { min: 0.1, max: 600 }) * 1000,
+  );
+  const only = opts.only
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const isCommand = hadDoubleDash(cmd);
-  if (target.length === 0) throw new UsageError("no target: give HOST:PORT, PORT, or -- CMD ARGS with {port}");
+  if (target.length === 0)
+    throw new UsageError("no target: give HOST:PORT, PORT, or -- CMD ARGS with {port}");
   if (!isCommand && target.length > 1) {
-    throw new UsageError(`one address expected, got ${target.length} words`, `to run a program, put it after --: lab check ${profileName} -- ${target.join(" ")}`);
+    throw new UsageError(
+      `one address expected, got ${target.length} words`,
+      `to run a program, put it after --: lab check ${profileName} -- ${target.join(" ")}`,
+    );
   }
 
   const check = await import("@netlab/check");
@@ -102,17 +129,25 @@ async function runCheckCommand(profileName: string, target: string[], opts: Chec
   } catch (err) {
     usage(err);
   }
-  const address = isCommand ? undefined : (() => {
-    try {
-      return check.parseAddress(target[0] as string);
-    } catch (err) {
-      return usage(err);
-    }
-  })();
+  const address = isCommand
+    ? undefined
+    : (() => {
+        try {
+          return check.parseAddress(target[0] as string);
+        } catch (err) {
+          return usage(err);
+        }
+      })();
   if (isCommand && !target.some((a) => a.includes("{port}"))) {
-    usage(new check.CheckError("PORT_PLACEHOLDER_MISSING", "the command has no {port}: netlab cannot tell it where to listen", {
-      hint: `write {port} where the program takes its port: lab check ${profileName} -- ${target.join(" ")} {port}`,
-    }));
+    usage(
+      new check.CheckError(
+        "PORT_PLACEHOLDER_MISSING",
+        "the command has no {port}: netlab cannot tell it where to listen",
+        {
+          hint: `write {port} where the program takes its port: lab check ${profileName} -- ${target.join(" ")} {port}`,
+        },
+      ),
+    );
   }
 
   let made: { folder: string; file: string; dir: string } | undefined;
@@ -159,10 +194,13 @@ async function runCheckCommand(profileName: string, target: string[], opts: Chec
       timeoutMs,
       inputs,
       onStart: () => {
-        if (format === "human") process.stdout.write(check.humanHeader(profileName, targetLabel ?? `${host}:${port}`, seed));
+        if (format === "human")
+          process.stdout.write(check.humanHeader(profileName, targetLabel ?? `${host}:${port}`, seed));
       },
       onResult: format === "human" ? (r) => process.stdout.write(check.humanResult(r)) : undefined,
-      onTranscript: transcriptDir ? (id, conns) => check.writeTranscript(transcriptDir, id, conns) : undefined,
+      onTranscript: transcriptDir
+        ? (id, conns) => check.writeTranscript(transcriptDir, id, conns)
+        : undefined,
     });
     const text = {
       human: () => check.humanSummary(report),

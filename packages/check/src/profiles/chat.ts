@@ -53,7 +53,8 @@ class Member {
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-const hasWord = (line: string, w: string) => new RegExp(`(^|[^A-Za-z0-9_-])${escapeRe(w)}($|[^A-Za-z0-9_-])`).test(line);
+const hasWord = (line: string, w: string) =>
+  new RegExp(`(^|[^A-Za-z0-9_-])${escapeRe(w)}($|[^A-Za-z0-9_-])`).test(line);
 const LEAVE = /\b(left|leav|quit|exit|part|disconnect|gone)/i;
 const JOIN = /\b(enter|join|arriv|came)/i;
 
@@ -62,7 +63,9 @@ function isLeave(line: string, m: Member): boolean {
 }
 
 function isJoin(line: string, m: Member): boolean {
-  return line.startsWith("*") && !LEAVE.test(line) && JOIN.test(line) && m.aliases.some((a) => hasWord(line, a));
+  return (
+    line.startsWith("*") && !LEAVE.test(line) && JOIN.test(line) && m.aliases.some((a) => hasWord(line, a))
+  );
 }
 
 /** `<name> text` (netlab) or `[name] text` (budget chat), exactly. */
@@ -94,8 +97,13 @@ async function join(ctx: TestContext, label: string, name: string, eol = "\n"): 
     const guest = /you are (\S+?)\./.exec(greeting)?.[1];
     if (guest) m.aliases.push(guest);
     await m.say(`/nick ${name}`, eol);
-    const i = await m.waitLine((l) => l.includes(`is now known as ${name}`) || l.startsWith("!"), 2_000, `${label} to be called ${name}`);
-    if ((m.log[i] as string).startsWith("!")) fail({ expected: `the name ${name} to be accepted`, observed: m.log[i] as string, conn: m.conn });
+    const i = await m.waitLine(
+      (l) => l.includes(`is now known as ${name}`) || l.startsWith("!"),
+      2_000,
+      `${label} to be called ${name}`,
+    );
+    if ((m.log[i] as string).startsWith("!"))
+      fail({ expected: `the name ${name} to be accepted`, observed: m.log[i] as string, conn: m.conn });
   } else {
     await m.say(name, eol);
     // Budget chat answers a good name with the room's member list.
@@ -115,7 +123,11 @@ async function expectRefused(ctx: TestContext, name: string, what: string): Prom
   if (dialect(ctx) === "netlab") {
     const { m } = await connect(ctx, "newcomer");
     await m.say(`/nick ${name}`);
-    const i = await m.waitLine((l) => l.startsWith("!") || l.includes("is now known as"), 2_000, `an error for ${what}`);
+    const i = await m.waitLine(
+      (l) => l.startsWith("!") || l.includes("is now known as"),
+      2_000,
+      `an error for ${what}`,
+    );
     if (!(m.log[i] as string).startsWith("!")) {
       fail({ expected: `${what} refused with an error`, observed: m.log[i] as string, conn: m.conn });
     }
@@ -127,15 +139,25 @@ async function expectRefused(ctx: TestContext, name: string, what: string): Prom
   await m.say(name);
   const probe = `probe${word(ctx.random, 8)}`;
   const answered = await m.conn
-    .waitFor("an answer to the name", () => (m.conn.received.length > m.conn.pos || m.conn.end !== "open" ? true : undefined), 1_000)
+    .waitFor(
+      "an answer to the name",
+      () => (m.conn.received.length > m.conn.pos || m.conn.end !== "open" ? true : undefined),
+      1_000,
+    )
     .catch(() => false);
   if (m.conn.end === "open") await m.say(probe).catch(() => {});
   const marker = await join(ctx, "marker", newName(ctx, "mark"));
-  const at = await x.waitLine((l) => isJoin(l, marker), 2_000, `the observer to see the marker ${marker.name} join`);
+  const at = await x.waitLine(
+    (l) => isJoin(l, marker),
+    2_000,
+    `the observer to see the marker ${marker.name} join`,
+  );
   const seen = x.log.slice(from, at);
   // A join announcement about anyone but the observer and the marker is the refused name's.
   const leak = seen.find(
-    (l) => (l.startsWith("*") && JOIN.test(l) && !LEAVE.test(l) && !isJoin(l, x) && !isJoin(l, marker)) || l.includes(probe),
+    (l) =>
+      (l.startsWith("*") && JOIN.test(l) && !LEAVE.test(l) && !isJoin(l, x) && !isJoin(l, marker)) ||
+      l.includes(probe),
   );
   if (leak !== undefined) {
     fail({
@@ -155,7 +177,8 @@ const tests: CheckTest[] = [
     async run(ctx) {
       const conn = await ctx.open("client");
       const line = await conn.readLine(1_000, "a greeting within 1 s");
-      if (line === undefined) fail({ expected: "a greeting within 1 s", observed: `the connection ${conn.end} first`, conn });
+      if (line === undefined)
+        fail({ expected: "a greeting within 1 s", observed: `the connection ${conn.end} first`, conn });
     },
   },
   {
@@ -194,7 +217,8 @@ const tests: CheckTest[] = [
       const c = await join(ctx, "C", newName(ctx, "c"));
       const text = `hello ${word(ctx.random, 8)}`;
       await a.say(text);
-      for (const m of [b, c]) await m.waitLine((l) => isMessage(l, a, text), 2_000, `${m.conn.label} to get A's message "${text}"`);
+      for (const m of [b, c])
+        await m.waitLine((l) => isMessage(l, a, text), 2_000, `${m.conn.label} to get A's message "${text}"`);
     },
   },
   {
@@ -214,7 +238,11 @@ const tests: CheckTest[] = [
       const at = await a.waitLine((l) => isMessage(l, b, theirs), 2_000, `A to get B's later message`);
       const echoed = a.log.slice(from, at).find((l) => l.includes(mine));
       if (echoed !== undefined) {
-        fail({ expected: "A not to get its own message back", observed: `A got ${JSON.stringify(echoed)}`, conn: a.conn });
+        fail({
+          expected: "A not to get its own message back",
+          observed: `A got ${JSON.stringify(echoed)}`,
+          conn: a.conn,
+        });
       }
     },
   },
@@ -259,12 +287,18 @@ const tests: CheckTest[] = [
       const prefixes = [`<${a.name}> ${tag} `, `[${a.name}] ${tag} `];
       try {
         while (got.length < texts.length) {
-          const i = await b.waitLine((l) => prefixes.some((p) => l.startsWith(p)), 3_000, `message ${got.length + 1} of 1,000 at B`);
+          const i = await b.waitLine(
+            (l) => prefixes.some((p) => l.startsWith(p)),
+            3_000,
+            `message ${got.length + 1} of 1,000 at B`,
+          );
           const line = b.log[i] as string;
           got.push(Number(line.slice(line.lastIndexOf(" ") + 1)));
         }
       } catch (err) {
-        const flood = a.log.concat(a.conn.received.subarray(a.conn.pos).toString("utf8").split("\n")).find((l) => /slow down|flood/i.test(l));
+        const flood = a.log
+          .concat(a.conn.received.subarray(a.conn.pos).toString("utf8").split("\n"))
+          .find((l) => /slow down|flood/i.test(l));
         if (flood) {
           fail({
             expected: "1,000 messages at B",
@@ -277,7 +311,12 @@ const tests: CheckTest[] = [
       }
       await writing;
       const wrong = got.findIndex((n, i) => n !== i);
-      if (wrong >= 0) fail({ expected: `message ${wrong} as the ${wrong + 1}th`, observed: `message ${got[wrong]}`, conn: b.conn });
+      if (wrong >= 0)
+        fail({
+          expected: `message ${wrong} as the ${wrong + 1}th`,
+          observed: `message ${got[wrong]}`,
+          conn: b.conn,
+        });
     },
   },
   {
@@ -296,14 +335,16 @@ const tests: CheckTest[] = [
         const text = `${tag} ${i} ${pad}`;
         await a.say(text);
         const sentAt = performance.now();
-        await b.waitLine((l) => isMessage(l, a, text), 1_500, `message ${i} at B`).catch((err) => {
-          if (!(err instanceof WaitTimeout)) throw err;
-          fail({
-            expected: "each message at B within 500 ms",
-            observed: `message ${i} had not reached B after ${Math.round(performance.now() - sentAt)} ms (${((i * pad.length) / 1048576).toFixed(1)} MiB sent while S read nothing)`,
-            conn: b.conn,
+        await b
+          .waitLine((l) => isMessage(l, a, text), 1_500, `message ${i} at B`)
+          .catch((err) => {
+            if (!(err instanceof WaitTimeout)) throw err;
+            fail({
+              expected: "each message at B within 500 ms",
+              observed: `message ${i} had not reached B after ${Math.round(performance.now() - sentAt)} ms (${((i * pad.length) / 1048576).toFixed(1)} MiB sent while S read nothing)`,
+              conn: b.conn,
+            });
           });
-        });
         const waited = performance.now() - sentAt;
         if (waited > 500) {
           fail({
@@ -326,7 +367,11 @@ const tests: CheckTest[] = [
       const y = await join(ctx, "telnet user", newName(ctx, "tel"), "\r\n");
       const text = `crlf ${word(ctx.random, 8)}`;
       await y.say(text, "\r\n");
-      const at = await x.waitLine((l) => l.includes(text), 2_000, `the observer to get the telnet user's message`);
+      const at = await x.waitLine(
+        (l) => l.includes(text),
+        2_000,
+        `the observer to get the telnet user's message`,
+      );
       const seen = x.log.slice(from, at + 1);
       const bad = seen.find((l) => l.includes("\r"));
       const line = x.log[at] as string;
@@ -350,7 +395,10 @@ export const chatProfile: Profile = {
   async prepare(ctx) {
     const conn = await ctx.open("probe");
     const line = await conn.readLine(2_000, "a greeting");
-    if (line === undefined) fail({ expected: "a greeting line", observed: `the connection ${conn.end}`, conn });
-    return { dialect: (line.toString("utf8").includes("netlab chat/1") ? "netlab" : "budget") satisfies Dialect };
+    if (line === undefined)
+      fail({ expected: "a greeting line", observed: `the connection ${conn.end}`, conn });
+    return {
+      dialect: (line.toString("utf8").includes("netlab chat/1") ? "netlab" : "budget") satisfies Dialect,
+    };
   },
 };

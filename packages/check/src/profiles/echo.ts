@@ -14,7 +14,9 @@ const STALL_MS = 500;
 async function concurrent(ctx: Parameters<CheckTest["run"]>[0], n: number, bytes: number): Promise<void> {
   const conns = await openMany((l) => ctx.open(l), n);
   const payloads = conns.map(() => printable(ctx.random, bytes));
-  await Promise.all(conns.map((c, i) => roundTrip(c, payloads[i] as Buffer, 3_000, `${c.label}'s own ${bytes} bytes back`)));
+  await Promise.all(
+    conns.map((c, i) => roundTrip(c, payloads[i] as Buffer, 3_000, `${c.label}'s own ${bytes} bytes back`)),
+  );
 }
 
 const tests: CheckTest[] = [
@@ -93,7 +95,8 @@ const tests: CheckTest[] = [
   },
   {
     id: "echo.slow-reader-isolation",
-    title: "a client that sends 8 MiB and stops reading does not stop a second client being served within 1 s",
+    title:
+      "a client that sends 8 MiB and stops reading does not stop a second client being served within 1 s",
     timeoutMs: 6_000,
     hint: "one stuck peer must not block the others: a thread or task per connection, never one loop serving all",
     async run(ctx) {
@@ -110,7 +113,8 @@ const tests: CheckTest[] = [
   },
   {
     id: "echo.slow-reader-bounded",
-    title: "a client that never reads its echo is eventually pushed back on: the server does not buffer without bound",
+    title:
+      "a client that never reads its echo is eventually pushed back on: the server does not buffer without bound",
     timeoutMs: 8_000,
     hint: "write with sendall()/await drain before reading more; an unbounded queue per client is a memory leak a slow peer can trigger",
     async run(ctx) {

@@ -23,7 +23,12 @@ interface Response {
 }
 
 /** Reads one response: status line, headers, then a body by Content-Length, chunks, or to EOF. */
-async function readResponse(conn: Conn, timeoutMs: number, what: string, bodyless = false): Promise<Response> {
+async function readResponse(
+  conn: Conn,
+  timeoutMs: number,
+  what: string,
+  bodyless = false,
+): Promise<Response> {
   const at = conn.pos;
   const headEnd = await conn.waitFor(
     what,
@@ -36,12 +41,26 @@ async function readResponse(conn: Conn, timeoutMs: number, what: string, bodyles
     timeoutMs,
   );
   if (headEnd < 0) {
-    fail({ expected: what, observed: conn.end === "open" ? "a head over 64 KiB" : `the connection ${conn.end} before a whole response head`, conn, at });
+    fail({
+      expected: what,
+      observed:
+        conn.end === "open"
+          ? "a head over 64 KiB"
+          : `the connection ${conn.end} before a whole response head`,
+      conn,
+      at,
+    });
   }
   const head = conn.received.subarray(conn.pos, headEnd).toString("latin1").split("\r\n");
   conn.pos = headEnd + 4;
   const status = /^(HTTP\/\d\.\d) (\d{3})/.exec(head[0] ?? "");
-  if (!status) fail({ expected: "a status line like HTTP/1.1 200 OK", observed: showBytes(Buffer.from(head[0] ?? "", "latin1")), conn, at });
+  if (!status)
+    fail({
+      expected: "a status line like HTTP/1.1 200 OK",
+      observed: showBytes(Buffer.from(head[0] ?? "", "latin1")),
+      conn,
+      at,
+    });
   const headers = new Map<string, string>();
   for (const h of head.slice(1)) {
     const colon = h.indexOf(":");
@@ -139,10 +158,19 @@ const tests: CheckTest[] = [
       if (r.status !== 200) fail({ expected: "200", observed: `${r.status}`, conn, at: r.at });
       const length = r.headers.get("content-length");
       const size = files(ctx).text.length;
-      if (length !== undefined && Number(length) !== size) fail({ expected: `Content-Length: ${size}`, observed: `Content-Length: ${length}`, conn, at: r.at });
-      await conn.waitEnd(2_000, "the connection to close after the HEAD response (we sent Connection: close)");
+      if (length !== undefined && Number(length) !== size)
+        fail({ expected: `Content-Length: ${size}`, observed: `Content-Length: ${length}`, conn, at: r.at });
+      await conn.waitEnd(
+        2_000,
+        "the connection to close after the HEAD response (we sent Connection: close)",
+      );
       if (conn.received.length > conn.pos) {
-        fail({ expected: "no body after a HEAD response", observed: `${conn.received.length - conn.pos} bytes of body`, conn, at: conn.pos });
+        fail({
+          expected: "no body after a HEAD response",
+          observed: `${conn.received.length - conn.pos} bytes of body`,
+          conn,
+          at: conn.pos,
+        });
       }
     },
   },
@@ -160,7 +188,8 @@ const tests: CheckTest[] = [
   },
   {
     id: "http.keep-alive",
-    title: "HTTP/1.1 keeps the connection open for a second request, unless the server says Connection: close",
+    title:
+      "HTTP/1.1 keeps the connection open for a second request, unless the server says Connection: close",
     timeoutMs: 5_000,
     hint: "after a response, read the next request on the same socket; if you close, send Connection: close (or answer HTTP/1.0)",
     async run(ctx) {

@@ -10,7 +10,9 @@ type Transform = "echo" | "upper";
 
 function apply(ctx: TestContext, line: Uint8Array): Buffer {
   const out = Buffer.from(line);
-  if (ctx.state.transform === "upper") for (let i = 0; i < out.length; i++) if ((out[i] as number) >= 0x61 && (out[i] as number) <= 0x7a) out[i] = (out[i] as number) - 0x20;
+  if (ctx.state.transform === "upper")
+    for (let i = 0; i < out.length; i++)
+      if ((out[i] as number) >= 0x61 && (out[i] as number) <= 0x7a) out[i] = (out[i] as number) - 0x20;
   return out;
 }
 
@@ -19,10 +21,20 @@ async function expectLine(conn: Conn, expected: Uint8Array, timeoutMs: number, w
   const start = conn.pos;
   const line = await readLine(conn, timeoutMs, what);
   if (line === undefined) {
-    fail({ expected: what, observed: `the connection ${conn.end === "reset" ? "was reset" : "ended"} first`, conn, at: start });
+    fail({
+      expected: what,
+      observed: `the connection ${conn.end === "reset" ? "was reset" : "ended"} first`,
+      conn,
+      at: start,
+    });
   }
   if (!line.equals(expected)) {
-    fail({ expected: `${what}: ${showBytes(expected)}`, observed: `the line ${showBytes(line)}`, conn, at: start });
+    fail({
+      expected: `${what}: ${showBytes(expected)}`,
+      observed: `the line ${showBytes(line)}`,
+      conn,
+      at: start,
+    });
   }
 }
 
@@ -52,7 +64,8 @@ const tests: CheckTest[] = [
       const conn = await ctx.open("client");
       const words = [word(ctx.random), word(ctx.random), word(ctx.random)];
       await conn.write(words.map((w) => `${w}\n`).join(""));
-      for (const [i, w] of words.entries()) await expectLine(conn, apply(ctx, Buffer.from(w)), 2_000, `the reply to line ${i + 1} of 3`);
+      for (const [i, w] of words.entries())
+        await expectLine(conn, apply(ctx, Buffer.from(w)), 2_000, `the reply to line ${i + 1} of 3`);
     },
   },
   {
@@ -102,7 +115,10 @@ const tests: CheckTest[] = [
       if (!whole && !refused) {
         fail({
           expected: "one line for the 1 MiB line: all of it, or a short error",
-          observed: `${before.length} lines (${before.map((l) => l.length).slice(0, 5).join(", ")}${before.length > 5 ? ", …" : ""} bytes)`,
+          observed: `${before.length} lines (${before
+            .map((l) => l.length)
+            .slice(0, 5)
+            .join(", ")}${before.length > 5 ? ", …" : ""} bytes)`,
           hint: "the line was answered in pieces: buffer until the newline",
           conn,
           at: 0,
@@ -130,17 +146,28 @@ const tests: CheckTest[] = [
     async run(ctx) {
       const conn = await ctx.open("client");
       const next = word(ctx.random);
-      await conn.write(Buffer.concat([Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from(`${word(ctx.random)}\n${next}\n`)]));
+      await conn.write(
+        Buffer.concat([Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from(`${word(ctx.random)}\n${next}\n`)]),
+      );
       const expected = apply(ctx, Buffer.from(next));
       for (let i = 0; i < 2; i++) {
         const start = conn.pos;
         const line = await readLine(conn, 2_000, "the reply to the line after the invalid one");
         if (line === undefined) {
-          fail({ expected: "a reply to the line after the invalid UTF-8 one", observed: `the connection ${conn.end}`, conn, at: start });
+          fail({
+            expected: "a reply to the line after the invalid UTF-8 one",
+            observed: `the connection ${conn.end}`,
+            conn,
+            at: start,
+          });
         }
         if (line.equals(expected)) return;
       }
-      fail({ expected: "the reply to the next line, after at most one line for the invalid one", observed: "other lines", conn });
+      fail({
+        expected: "the reply to the next line, after at most one line for the invalid one",
+        observed: "other lines",
+        conn,
+      });
     },
   },
   {
@@ -157,7 +184,12 @@ const tests: CheckTest[] = [
       const conn = await ctx.open("next client");
       const w = word(ctx.random);
       await conn.write(`${w}\n`);
-      await expectLine(conn, apply(ctx, Buffer.from(w)), 2_000, "a reply on a new connection after another client's reset");
+      await expectLine(
+        conn,
+        apply(ctx, Buffer.from(w)),
+        2_000,
+        "a reply on a new connection after another client's reset",
+      );
     },
   },
   {
@@ -171,7 +203,8 @@ const tests: CheckTest[] = [
       await Promise.all(conns.map((c, i) => c.write((words[i] as string[]).map((w) => `${w}\n`).join(""))));
       await Promise.all(
         conns.map(async (c, i) => {
-          for (const w of words[i] as string[]) await expectLine(c, apply(ctx, Buffer.from(w)), 4_000, `${c.label}'s reply`);
+          for (const w of words[i] as string[])
+            await expectLine(c, apply(ctx, Buffer.from(w)), 4_000, `${c.label}'s reply`);
         }),
       );
     },
@@ -188,7 +221,8 @@ export const lineProfile: Profile = {
     await conn.write("netlab\n");
     const line = await readLine(conn, 3_000, "an answer to the line netlab");
     const text = line?.toString("latin1");
-    const transform: Transform | undefined = text === "netlab" ? "echo" : text === "NETLAB" ? "upper" : undefined;
+    const transform: Transform | undefined =
+      text === "netlab" ? "echo" : text === "NETLAB" ? "upper" : undefined;
     if (!transform) {
       fail({
         expected: "the line netlab back as netlab (echo) or NETLAB (upper)",

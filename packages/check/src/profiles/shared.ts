@@ -6,7 +6,12 @@ import { showBytes } from "../hex.js";
  * Waits until `conn` received `expected.length` bytes past its cursor (or input ended), then
  * compares; fails at the first differing byte with the excerpt centred on it.
  */
-export async function expectBytes(conn: Conn, expected: Uint8Array, timeoutMs: number, what: string): Promise<void> {
+export async function expectBytes(
+  conn: Conn,
+  expected: Uint8Array,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const start = conn.pos;
   let got: Buffer;
   try {
@@ -37,7 +42,12 @@ export async function expectBytes(conn: Conn, expected: Uint8Array, timeoutMs: n
 }
 
 /** Writes `data` and reads its echo at the same time (a 1 MiB echo would deadlock done one after the other). */
-export async function roundTrip(conn: Conn, data: Uint8Array, timeoutMs: number, what: string): Promise<void> {
+export async function roundTrip(
+  conn: Conn,
+  data: Uint8Array,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const writing = conn.write(data);
   await Promise.all([writing, expectBytes(conn, data, timeoutMs, what)]);
 }

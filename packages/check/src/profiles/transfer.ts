@@ -18,7 +18,11 @@ const tests: CheckTest[] = [
     async run(ctx) {
       const file = expected(ctx);
       const conn = await ctx.open("client", { maxReceiveBytes: file.length + 1024 * 1024 });
-      await conn.waitFor(`all ${file.length} bytes`, () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined), 9_000);
+      await conn.waitFor(
+        `all ${file.length} bytes`,
+        () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined),
+        9_000,
+      );
       const got = conn.received;
       const at = firstDifference(got.subarray(0, file.length), file);
       if (at >= 0 || got.length < file.length) {
@@ -34,7 +38,12 @@ const tests: CheckTest[] = [
         });
       }
       if (got.length > file.length) {
-        fail({ expected: `${file.length} bytes`, observed: `${got.length - file.length} extra bytes after the file`, conn, at: file.length });
+        fail({
+          expected: `${file.length} bytes`,
+          observed: `${got.length - file.length} extra bytes after the file`,
+          conn,
+          at: file.length,
+        });
       }
     },
   },
@@ -46,7 +55,11 @@ const tests: CheckTest[] = [
     async run(ctx) {
       const file = expected(ctx);
       const conn = await ctx.open("client", { maxReceiveBytes: file.length + 1024 * 1024 });
-      await conn.waitFor(`all ${file.length} bytes`, () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined), 8_000);
+      await conn.waitFor(
+        `all ${file.length} bytes`,
+        () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined),
+        8_000,
+      );
       const end = await conn.waitEnd(1_000, "EOF within 1 s of the last byte");
       if (end === "reset") fail({ expected: "EOF (FIN) after the file", observed: "a reset (RST)", conn });
     },
@@ -60,13 +73,25 @@ const tests: CheckTest[] = [
       const file = expected(ctx);
       // lab proxy's bandwidth toxic on what we receive: 1 MB/s, so the server's writes stall and resume.
       const slow = { type: "bandwidth", stream: "downstream", attributes: { rate: SLOW_READ_KBPS } };
-      const conn = await ctx.open("slow client", { maxReceiveBytes: file.length + 1024 * 1024, toxics: [slow] });
+      const conn = await ctx.open("slow client", {
+        maxReceiveBytes: file.length + 1024 * 1024,
+        toxics: [slow],
+      });
       const seconds = Math.ceil(file.length / (SLOW_READ_KBPS * 1000)) + 5;
-      await conn.waitFor(`all ${file.length} bytes at ${SLOW_READ_KBPS} KB/s`, () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined), seconds * 1000);
+      await conn.waitFor(
+        `all ${file.length} bytes at ${SLOW_READ_KBPS} KB/s`,
+        () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined),
+        seconds * 1000,
+      );
       const got = conn.received;
       if (!got.equals(file)) {
         const at = Math.max(0, firstDifference(got, file));
-        fail({ expected: `${file.length} bytes, the file's`, observed: `${got.length} bytes, differing from byte ${at}`, conn, at });
+        fail({
+          expected: `${file.length} bytes, the file's`,
+          observed: `${got.length} bytes, differing from byte ${at}`,
+          conn,
+          at,
+        });
       }
     },
   },

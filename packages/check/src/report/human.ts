@@ -27,5 +27,9 @@ export function humanSummary(report: CheckReport): string {
 
 /** The whole human report at once (the CLI prints it test by test instead). */
 export function formatHuman(report: CheckReport): string {
-  return humanHeader(report.profile, report.target, report.seed) + report.results.map(humanResult).join("") + humanSummary(report);
+  return (
+    humanHeader(report.profile, report.target, report.seed) +
+    report.results.map(humanResult).join("") +
+    humanSummary(report)
+  );
 }

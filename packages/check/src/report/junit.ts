@@ -17,7 +17,12 @@ export function formatJunit(report: CheckReport): string {
   const cases = report.results.map((r) => {
     const open = `    <testcase classname="lab-check.${xml(report.profile)}" name="${xml(r.id)}" time="${seconds(r.durationMs)}">`;
     if (r.status === "pass") return `${open}</testcase>`;
-    const body = [`expected: ${r.expected ?? ""}`, `observed: ${r.observed ?? ""}`, r.hint ? `hint: ${r.hint}` : "", r.excerpt ?? ""]
+    const body = [
+      `expected: ${r.expected ?? ""}`,
+      `observed: ${r.observed ?? ""}`,
+      r.hint ? `hint: ${r.hint}` : "",
+      r.excerpt ?? "",
+    ]
       .filter(Boolean)
       .join("\n");
     return `${open}\n      <failure message="${xml(r.observed ?? "failed")}" type="${xml(r.id)}">${xml(body)}</failure>\n    </testcase>`;
