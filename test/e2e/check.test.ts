@@ -164,6 +164,17 @@ describe("#18: lab check's command line", () => {
     25_000,
   );
 
+  it("--role client grades a client against netlab's misbehaving server", async () => {
+    const r = await runLab(
+      ["check", "line", "--role", "client", "--", "python3", `${FIXTURES}line_client.py`, "{host}", "{port}"],
+      {
+        timeoutMs: 40_000,
+      },
+    );
+    expect(r.stdout).toMatch(/4 passed, 0 failed \(of 4\)/);
+    expect(r.code).toBe(0);
+  }, 45_000);
+
   it("a target that never listened exits 3", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     const r = await runLab(["check", "echo", String(port)], { timeoutMs: 20_000 });

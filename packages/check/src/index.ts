@@ -1,3 +1,4 @@
+export { CLIENT_TESTS, type ClientCheckOptions, runClientCheck } from "./client-role.js";
 export {
   CONN_DEFAULTS,
   Conn,

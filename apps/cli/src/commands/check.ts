@@ -23,6 +23,7 @@ const FORMATS = ["human", "tap", "junit", "json"] as const;
 type Format = (typeof FORMATS)[number];
 
 interface CheckOpts {
+  role: string;
   only?: string;
   format: string;
   seed: string;
@@ -40,6 +41,11 @@ export function registerCheck(program: Command): void {
     .description("test your own server the way the network will: slicing, resets, slow and silent peers")
     .argument("<profile>", "what kind of server: echo, line, chat, transfer, http")
     .argument("[target...]", "HOST:PORT or PORT, or -- CMD ARGS with {port} where the program takes its port")
+    .option(
+      "--role <role>",
+      "server: test your server; client: netlab plays a misbehaving line server for your client",
+      "server",
+    )
     .option("--only <ids>", "run only these tests, comma-separated (e.g. line.partial-line,line.crlf)")
     .option("--format <format>", `report format: ${FORMATS.join(", ")}`, "human")
     .option("--seed <n>", "seed of every payload, name and fault: the same seed gives the same report", "1")
@@ -65,7 +71,8 @@ Examples:
   lab check echo -- python3 echo_server.py {port}
   lab check chat --format junit -- python3 chat.py {port} > report.xml
   lab check transfer -- python3 sender.py {port} {file}
-  lab check http --only http.head,http.not-found -- python3 web.py {port} {dir}`,
+  lab check http --only http.head,http.not-found -- python3 web.py {port} {dir}
+  lab check line --role client -- python3 client.py {host} {port}   (the client gets one line on stdin)`,
     )
     .action(
       action(async (profile: string, target: string[], opts: CheckOpts, cmd: Command) =>
@@ -118,6 +125,12 @@ async function runCheckCommand(
   }
 
   const check = await import("@netlab/check");
+  if (opts.role !== "server") {
+    if (opts.role !== "client")
+      throw new UsageError(`unknown --role ${JSON.stringify(opts.role)}`, "choose server or client");
+    await runClientRole(check, profileName, target, isCommand, { format, seed, timeoutMs, only });
+    return;
+  }
   const { readFile, rm } = await import("node:fs/promises");
   // Usage mistakes first, before anything starts.
   const usage = (err: unknown): never => {
@@ -224,4 +237,50 @@ async function runCheckCommand(
     await started?.stop();
     if (made) await rm(made.folder, { recursive: true, force: true });
   }
+}
+
+/** `--role client`: the learner's client against netlab's misbehaving line server. */
+async function runClientRole(
+  check: typeof import("@netlab/check"),
+  profileName: string,
+  target: string[],
+  isCommand: boolean,
+  o: { format: Format; seed: number; timeoutMs: number | undefined; only: string[] | undefined },
+): Promise<void> {
+  if (profileName !== "line") {
+    throw new UsageError(
+      `--role client checks line clients only, not ${JSON.stringify(profileName)}`,
+      "lab check line --role client -- CMD {host} {port}",
+    );
+  }
+  if (!isCommand)
+    throw new UsageError(
+      "--role client needs the client's command after --",
+      "lab check line --role client -- python3 client.py {host} {port}",
+    );
+  let report: import("@netlab/check").CheckReport;
+  try {
+    if (o.format === "human")
+      process.stdout.write(check.humanHeader("line --role client", target.join(" "), o.seed));
+    report = await check.runClientCheck({
+      argv: target,
+      seed: o.seed,
+      only: o.only,
+      timeoutMs: o.timeoutMs,
+      onResult: o.format === "human" ? (r) => process.stdout.write(check.humanResult(r)) : undefined,
+    });
+  } catch (err) {
+    const e = err as { code?: string; message: string; hint?: string };
+    if (e.code === "UNKNOWN_TEST" || e.code === "PORT_PLACEHOLDER_MISSING")
+      throw new UsageError(e.message, e.hint);
+    throw err;
+  }
+  const text = {
+    human: () => check.humanSummary(report),
+    tap: () => check.formatTap(report),
+    junit: () => check.formatJunit(report),
+    json: () => check.formatJson(report),
+  }[o.format]();
+  process.stdout.write(text);
+  if (report.results.some((r) => r.status === "fail")) throw new ExitCode(1);
 }
