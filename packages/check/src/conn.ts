@@ -100,8 +100,6 @@ export class Conn {
   readonly #waiters = new Set<() => void>();
   /** Read cursor into {@link received}: bytes before it were consumed by `readLine` and friends. */
   pos = 0;
-  /** performance.now() of the last data event. */
-  lastDataAt = 0;
   /** Where our writes go: the socket, or the upstream fault pipeline's input. */
   readonly #out: Duplex;
   /** Where the target's bytes come from: the socket, or the downstream fault pipeline's output. */
@@ -150,7 +148,6 @@ export class Conn {
       for (const p of this.#pipelines) p.stop();
     });
     this.#in.on("data", (d: Buffer) => {
-      this.lastDataAt = performance.now();
       this.#receivedTotal += d.length;
       this.#append(d);
       if (this.#receivedTotal >= this.#options.maxReceiveBytes) {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { parseNumber } from "../options.js";
-import { action, ExitCode, UsageError } from "../run.js";
+import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 
 /** The profiles, for --help without importing @netlab/check (kept equal to its PROFILES). */
@@ -227,8 +227,8 @@ async function runCheckCommand(
     const code = (err as { code?: string }).code;
     if (code === "MISSING_INPUT") usage(err);
     if (code === "NOT_LISTENING" || code === "TARGET_EXITED") {
-      const e = err as { message: string; hint?: string };
-      process.stderr.write(`lab: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ""}`);
+      // Printed (escaped: it may quote the program's stderr) the way every failure is, then exit 3.
+      reportError(err, "lab check");
       throw new ExitCode(EXIT_NOT_LISTENING);
     }
     throw err;
