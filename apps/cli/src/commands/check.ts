@@ -49,7 +49,7 @@ export function registerCheck(program: Command): void {
     .option("--only <ids>", "run only these tests, comma-separated (e.g. line.partial-line,line.crlf)")
     .option("--format <format>", `report format: ${FORMATS.join(", ")}`, "human")
     .option("--seed <n>", "seed of every payload, name and fault: the same seed gives the same report", "1")
-    .option("--timeout <seconds>", "every test's deadline, instead of its own (1–60 s each by default)")
+    .option("--timeout <seconds>", "every test's deadline, instead of its own (3–20 s each by default)")
     .option("--transcript <dir>", "write each test's bytes, both ways, as a hex dump to DIR/ID.txt")
     .option("--file <path>", "transfer: the file the server sends (or put {file} in the command)")
     .option(
