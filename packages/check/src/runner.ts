@@ -87,6 +87,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   }
   const startedAt = new Date();
   const t0 = performance.now();
+  const report = (results: TestResult[]): CheckReport => ({
+    profile: profile.name,
+    target: label(options),
+    seed,
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    results,
+  });
   await preflight(options.host, options.port);
   options.onStart?.();
 
@@ -106,14 +114,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
       // The variant could not be told: every test would fail the same way; say it once per test.
       const results = tests.map((t) => ({ ...r, id: t.id, title: t.title }));
       for (const x of results) options.onResult?.(x);
-      return {
-        profile: profile.name,
-        target: label(options),
-        seed,
-        startedAt: startedAt.toISOString(),
-        durationMs: Math.round(performance.now() - t0),
-        results,
-      };
+      return report(results);
     }
   }
   const results: TestResult[] = [];
@@ -122,14 +123,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     results.push(result);
     options.onResult?.(result);
   }
-  return {
-    profile: profile.name,
-    target: label(options),
-    seed,
-    startedAt: startedAt.toISOString(),
-    durationMs: Math.round(performance.now() - t0),
-    results,
-  };
+  return report(results);
 }
 
 function label(o: CheckOptions): string {

@@ -95,6 +95,17 @@ describe("#18: bad inputs, one clear error each", () => {
     ]);
   }, 30_000);
 
+  it("a server that is not what the profile expects fails every test once, with the reason", async () => {
+    const port = await serve((s) => s.write("220 welcome to my FTP server\n"));
+    const report = await runCheck({ profile: "line", host: "127.0.0.1", port });
+    expect(report.results).toHaveLength(8);
+    for (const r of report.results) {
+      expect(r.status).toBe("fail");
+      expect(r.observed).toBe("the line 220 welcome to my FTP server");
+      expect(r.hint).toMatch(/is this a line server\?/);
+    }
+  });
+
   it("a command that exits before listening shows the tail of its stderr", async () => {
     const e = await codeOf(
       startTarget([
