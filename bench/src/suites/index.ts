@@ -1,8 +1,10 @@
 import type { Suite } from "../types.js";
 import { chatSuite } from "./chat.js";
 import { cliSuite } from "./cli.js";
+import { clusterSuite } from "./cluster.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
+import { eventsSuite } from "./events.js";
 import { mutexSuite } from "./mutex.js";
 import { transferSuite } from "./transfer.js";
 import { udpSuite } from "./udp.js";
@@ -14,6 +16,8 @@ export const suites: Suite[] = [
   demoSuite,
   echoSuite,
   chatSuite,
+  eventsSuite,
+  clusterSuite,
   mutexSuite,
   transferSuite,
   udpSuite,

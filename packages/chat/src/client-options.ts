@@ -46,6 +46,23 @@ export interface ChatClientOptions {
   maxLineBytes?: number;
   /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
   upgrade?: boolean;
+  /**
+   * The shared secret for a server that asks for one (its banner says `[AUTH_REQUIRED]`); sent in
+   * the hello, and only to a server that asked. Never take it from argv: read it from a file, an
+   * environment variable or a prompt.
+   */
+  token?: string;
+  /**
+   * Called when a server asks for a token and `token` is not set (e.g. a no-echo prompt on a
+   * terminal); its answer is sent in the hello. Without it, such a server closes with AUTH_REQUIRED.
+   */
+  requestToken?: () => Promise<string | undefined>;
+  /**
+   * Other nodes of the same chat cluster (`lab server --cluster`): with `reconnect`, a dropped
+   * connection is retried on the next address in turn (`host`/`port` first, then these), and the
+   * client asks the new node for the messages after the last one it saw (`hello.since`). Default none.
+   */
+  failover?: ReadonlyArray<{ host?: string; port: number }>;
 }
 
 /** Defaults of {@link ChatClientOptions}. */

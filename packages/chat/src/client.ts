@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { NetlabError } from "@netlab/core";
 import { lines } from "@netlab/protocol";
-import { connect, FramedReader, NetworkError } from "@netlab/socketserver";
+import { connect, FramedReader, NetworkError, tapData, wireChannel } from "@netlab/socketserver";
 import { Backoff } from "./backoff.js";
 import {
   type ChatClientOptions,
@@ -18,6 +18,9 @@ import type { ChatEvent, ClientMessage } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
 import { firstEvent } from "./wait.js";
+
+/** Errors before the welcome that mean the server will not let us in with what we have. */
+const AUTH_REFUSALS: ReadonlySet<string> = new Set(["AUTH_FAILED", "AUTH_REQUIRED", "NICK_TAKEN"]);
 
 /** The events that end a wait for the mode: it is decided, or the connection changed. */
 const MODE_OR_STATE = ["mode", "state"] as const;
@@ -67,12 +70,25 @@ export class ChatClient extends EventEmitter {
   );
   /** Why the client closed itself: a netlab server refused us (server full), or stopped answering. */
   #refusal: ChatError | undefined;
+  /** The server's banner asked for a token. */
+  #isAuthRequired = false;
+  /** No welcome yet on this connection: an auth error now is a refusal, not a passing error. */
+  #isWelcomed = false;
+  /** `host`/`port`, then `failover`'s; `#at` is the one in use. */
+  readonly #addresses: { host: string; port: number }[];
+  #at = 0;
+  /** Cluster mode: the `streamId` of the last message seen in `#room`, asked after on a reconnect. */
+  #lastStreamId: string | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
     this.#o = { ...CLIENT_DEFAULTS, ...stripUndefined(opts), port: opts.port };
     this.#wantedNick = opts.nick;
     this.#backoff = new Backoff(this.#o);
+    this.#addresses = [
+      { host: this.#o.host, port: this.#o.port },
+      ...(opts.failover ?? []).map((a) => ({ host: a.host ?? this.#o.host, port: a.port })),
+    ];
   }
 
   get state(): ClientState {
@@ -89,11 +105,12 @@ export class ChatClient extends EventEmitter {
   get room(): string | undefined {
     return this.#room;
   }
+  /** The server connected to (or tried next): `host`, or one of `failover`'s. */
   get host(): string {
-    return this.#o.host;
+    return this.#addresses[this.#at]?.host ?? this.#o.host;
   }
   get port(): number {
-    return this.#o.port;
+    return this.#addresses[this.#at]?.port ?? this.#o.port;
   }
 
   /**
@@ -218,8 +235,8 @@ export class ChatClient extends EventEmitter {
 
   async #open(): Promise<void> {
     const socket = await connect({
-      host: this.#o.host,
-      port: this.#o.port,
+      host: this.host,
+      port: this.port,
       timeoutMs: this.#o.connectTimeoutMs,
     }).catch((err: unknown) => {
       // Refused is nearly always "the server is not running": say so. Other causes keep their hint.
@@ -232,6 +249,8 @@ export class ChatClient extends EventEmitter {
     }
     this.#socket = socket;
     this.#mode = "unknown";
+    this.#isAuthRequired = false;
+    this.#isWelcomed = false;
     this.#outbox.reset();
     this.#backoff.connected();
     this.#bytesHeard = 0;
@@ -278,6 +297,7 @@ export class ChatClient extends EventEmitter {
     }
     if (this.#mode === "unknown") {
       const isNetlab = this.#o.upgrade && line.includes(PROTOCOL_TAG);
+      this.#isAuthRequired = isNetlab && line.includes("[AUTH_REQUIRED]");
       this.#decide(isNetlab ? "json" : "plain");
       if (isNetlab) return; // the text banner; the JSON welcome follows
     }
@@ -289,11 +309,20 @@ export class ChatClient extends EventEmitter {
     if (event === undefined) return;
     this.#track(event);
     this.emit("event", event);
+    if (event.type === "error" && !this.#isWelcomed && AUTH_REFUSALS.has(event.code)) {
+      // Refused at the door: retrying with the same token would only earn a longer delay.
+      this.#refusal = new ChatError(event.code as "AUTH_FAILED", event.message, {
+        hint: event.hint ?? "check --token-file or LAB_TOKEN",
+      });
+      this.#isClosing = true;
+      this.#socket?.destroy();
+    }
   }
 
   #track(e: ChatEvent): void {
     switch (e.type) {
       case "welcome":
+        this.#isWelcomed = true;
         // Given the nick we asked for (as people read it): remember the server's spelling. Given
         // another: ours was refused, and a reconnect must not claim it.
         if (this.#wantedNick !== undefined)
@@ -309,7 +338,13 @@ export class ChatClient extends EventEmitter {
         }
         break;
       case "join":
-        if (e.nick === this.#nick) this.#room = e.room;
+        if (e.nick === this.#nick) {
+          if (e.room !== this.#room) this.#lastStreamId = undefined;
+          this.#room = e.room;
+        }
+        break;
+      case "message":
+        if (e.streamId !== undefined && e.room === this.#room) this.#lastStreamId = e.streamId;
         break;
       case "pong": {
         const waiter = e.id === undefined ? undefined : this.#pongWaiters.get(String(e.id));
@@ -323,15 +358,37 @@ export class ChatClient extends EventEmitter {
     if (this.#mode !== "unknown") return;
     clearTimeout(this.#detectTimer);
     this.#mode = mode;
-    if (mode === "json") {
-      const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
-      if (this.#wantedNick) hello.nick = this.#wantedNick;
-      this.#sendJson(hello);
-    }
+    if (mode === "json") this.#sendHello();
     this.emit("mode", mode);
     const queued = this.#queued;
     this.#queued = [];
     for (const input of queued) this.send(input);
+  }
+
+  /** The hello, with the token when the server asked for one (asking `requestToken` if need be). */
+  #sendHello(): void {
+    const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
+    if (this.#wantedNick) hello.nick = this.#wantedNick;
+    // A reconnect to a cluster: back to our room, with what we missed since the last message seen.
+    if (this.#room !== undefined && this.#lastStreamId !== undefined) {
+      hello.room = this.#room;
+      hello.since = this.#lastStreamId;
+    }
+    if (!this.#isAuthRequired) {
+      this.#sendJson(hello);
+      return;
+    }
+    const socket = this.#socket;
+    const send = (token: string | undefined) => {
+      if (socket !== this.#socket || this.#isClosing) return;
+      if (token) hello.token = token;
+      this.#sendJson(hello);
+    };
+    if (this.#o.token !== undefined || this.#o.requestToken === undefined) {
+      send(this.#o.token);
+      return;
+    }
+    this.#o.requestToken().then(send, () => send(undefined));
   }
 
   async #waitForMode(timeoutMs: number): Promise<void> {
@@ -351,7 +408,7 @@ export class ChatClient extends EventEmitter {
     }
     const err = new NetlabError(
       "CONNECTION_CLOSED",
-      `the server at ${this.#o.host}:${this.#o.port} closed the connection`,
+      `the server at ${this.host}:${this.port} closed the connection`,
     );
     if (!this.#o.reconnect) {
       this.#setState("closed", err);
@@ -366,6 +423,8 @@ export class ChatClient extends EventEmitter {
   #scheduleReconnect(lastError: NetlabError): void {
     const isScheduled = this.#backoff.schedule(async () => {
       if (this.#isClosing) return;
+      // Each attempt goes to the next node of the cluster (with one address: the same one).
+      this.#at = (this.#at + 1) % this.#addresses.length;
       try {
         await this.#open();
       } catch (err) {
@@ -381,7 +440,7 @@ export class ChatClient extends EventEmitter {
       "closed",
       new ChatError(
         "RECONNECT_FAILED",
-        `gave up reconnecting to ${this.#o.host}:${this.#o.port} after ${seconds} s: ${lastError.message}`,
+        `gave up reconnecting to ${this.host}:${this.port} after ${seconds} s: ${lastError.message}`,
         { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
       ),
     );
@@ -400,13 +459,9 @@ export class ChatClient extends EventEmitter {
     this.#stall.start(this.#o.stallTimeoutMs, () => {
       if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      this.#refusal = new ChatError(
-        "STALLED",
-        `no answer from ${this.#o.host}:${this.#o.port} in ${seconds} s`,
-        {
-          hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
-        },
-      );
+      this.#refusal = new ChatError("STALLED", `no answer from ${this.host}:${this.port} in ${seconds} s`, {
+        hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
+      });
       // Not an outage to retry: a server that accepts and says nothing would only do it again.
       this.#isClosing = true;
       socket?.destroy();
@@ -427,6 +482,7 @@ export class ChatClient extends EventEmitter {
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
     socket.write(bytes);
+    if (wireChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
   }

@@ -1,7 +1,18 @@
 // The hub's limits. HubOptions and HUB_DEFAULTS are public (index.ts, via hub.ts); hubOptions is internal.
+import { AUTH_BACKOFF_DEFAULTS, type AuthBackoffOptions, type TokenSet } from "@netlab/core";
 
-/** Limits and tunables of a chat hub; every one has a default. */
-export interface HubOptions {
+/**
+ * Limits and tunables of a chat hub; every one has a default. The `auth*` ones (see
+ * `AuthBackoffOptions` in @netlab/core) apply only with `tokens`.
+ */
+export interface HubOptions extends AuthBackoffOptions {
+  /**
+   * The tokens a client must present (`/auth TOKEN` in text mode, `hello.token` in JSON mode)
+   * before it joins; `name:` binds the nick, `:ro` makes it listen-only. Default undefined: open.
+   */
+  tokens: TokenSet | undefined;
+  /** How long a new connection has to present its token before it is told and cut, in ms. Default 30 000. */
+  authTimeoutMs: number;
   /** Clients at once; the next gets one `SERVER_FULL` line and is closed. Default 1 000. */
   maxClients: number;
   /**
@@ -40,10 +51,23 @@ export interface HubOptions {
    * thousands of clients joining one room cost O(n) lines rather than O(n²). Default 500.
    */
   maxAnnounceMembers: number;
+  /**
+   * Cluster mode: most messages a JSON client reconnecting with `hello.since` is replayed (the
+   * newest of what it missed; older ones are reported as a history gap). Default 1 000.
+   */
+  maxCatchUpMessages: number;
+  /**
+   * Cluster mode: one client's messages sent to the cluster and not yet back; past it the server
+   * reads the client's next line only once one is back (the client is slowed, never cut). Default 64.
+   */
+  maxInFlightMessages: number;
 }
 
 /** Defaults for {@link HubOptions}. */
 export const HUB_DEFAULTS: Readonly<HubOptions> = {
+  ...AUTH_BACKOFF_DEFAULTS,
+  tokens: undefined,
+  authTimeoutMs: 30_000,
   maxClients: 1_000,
   idleTimeoutMs: 600_000,
   historySize: 50,
@@ -55,6 +79,8 @@ export const HUB_DEFAULTS: Readonly<HubOptions> = {
   helloGraceMs: 300,
   serverName: "netlab",
   maxAnnounceMembers: 500,
+  maxCatchUpMessages: 1_000,
+  maxInFlightMessages: 64,
 };
 
 /** The defaults under `opts`, checked: the queue caps must be byte counts ≥ 1. */

@@ -115,6 +115,10 @@ export class UnixStreamServer extends TCPServer {
     }
   }
 
+  protected override wireTransport(): "unix" {
+    return "unix";
+  }
+
   override get address(): BoundAddress {
     return { host: this.options.path ?? "", port: 0, family: "unix" };
   }

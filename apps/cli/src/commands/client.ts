@@ -1,10 +1,13 @@
+import { once } from "node:events";
 import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
+import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
+import { stopWatching } from "../watch.js";
 
-interface ClientOpts {
+interface ClientOpts extends TokenOpts {
   host: string;
   port: string;
   nick?: string;
@@ -21,7 +24,7 @@ const INTERRUPT_GRACE_MS = 400;
 
 /** `lab client`: an interactive chat client on a TTY, a scriptable line client when piped. */
 export function registerClient(program: Command): void {
-  program
+  const cmd = program
     .command("client")
     .description("join a chat server (or talk to any line-based TCP server)")
     .option("--host <host>", "server address", "127.0.0.1")
@@ -44,7 +47,9 @@ export function registerClient(program: Command): void {
       "--reconnect-timeout <seconds>",
       "on a terminal, stop reconnecting after this long without a connection; 0 retries forever",
       "60",
-    )
+    );
+  addClientTokenOptions(cmd);
+  cmd
     .addHelpText(
       "after",
       `
@@ -52,6 +57,9 @@ Examples:
   lab client --nick alice                  chat on the server at 127.0.0.1:5001
   printf 'hi\\n/who\\n' | lab client          send two lines, print the replies, exit
   echo hello | lab client --port 9000      talk to any line server (nothing is added to what you type)
+
+A server started with --token-file asks for a token: from --token-file FILE, else $LAB_TOKEN,
+else (on a terminal) a prompt that does not echo. Never on the command line.
 
 On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave.
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
@@ -82,7 +90,19 @@ async function runClient(opts: ClientOpts): Promise<void> {
     }
   }
   const isTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const token = await clientToken(opts);
+  // Asked only when a server wants a token and none was given; the terminal is free until then.
+  let asking: Promise<string | undefined> | undefined;
+  const requestToken =
+    token === undefined && canPrompt()
+      ? () => {
+          asking = promptToken(`token for ${opts.host}:${port}: `);
+          return asking;
+        }
+      : undefined;
   const client = new chat.ChatClient({
+    token,
+    requestToken,
     host: opts.host,
     port,
     nick: opts.nick,
@@ -92,7 +112,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
     reconnectTimeoutMs,
   });
   if (isTty) {
-    await runInteractive(client, chat);
+    await runInteractive(client, chat, () => asking);
   } else {
     const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
     await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs });
@@ -115,7 +135,9 @@ function onInterrupt(leave: () => Promise<unknown>): () => void {
     if (isInterrupted) return;
     isInterrupted = true;
     const grace = new Promise((resolve) => setTimeout(resolve, INTERRUPT_GRACE_MS).unref());
-    void Promise.race([leave().catch(() => {}), grace]).finally(() => process.exit(EXIT_INTERRUPTED));
+    void Promise.race([leave().catch(() => {}), grace])
+      .then(() => stopWatching())
+      .finally(() => process.exit(EXIT_INTERRUPTED));
   };
   onSignals(interrupt);
   return interrupt;
@@ -136,6 +158,15 @@ function jsonLine(value: unknown): string {
 }
 
 type Chat = typeof import("@netlab/chat");
+
+/** Why a server may close on us that is a failure even after the input ended. */
+const FAILURES: ReadonlySet<string> = new Set([
+  "SERVER_FULL",
+  "STALLED",
+  "AUTH_FAILED",
+  "AUTH_REQUIRED",
+  "NICK_TAKEN",
+]);
 
 /** Piped stdin: send each line, print each line received, leave at q, /quit or EOF once replies arrived. */
 async function runPiped(
@@ -162,7 +193,7 @@ async function runPiped(
       if (state !== "closed") return;
       // After the input ended a server may close (that is how line servers answer), but one
       // that refused us or stopped answering is a failure whenever it happens.
-      const isFailure = err?.code === "SERVER_FULL" || err?.code === "STALLED";
+      const isFailure = FAILURES.has(err?.code ?? "");
       if (err && (!isInputDone || isFailure)) dropped = err;
       resolve();
     });
@@ -199,7 +230,11 @@ const COLORS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
  * A terminal client: incoming lines are printed above the prompt; what is being typed stays put.
  * Everything from the server is escaped before it is painted: colours are ours, never the peer's.
  */
-async function runInteractive(client: import("@netlab/chat").ChatClient, chat: Chat): Promise<void> {
+async function runInteractive(
+  client: import("@netlab/chat").ChatClient,
+  chat: Chat,
+  tokenPrompt: () => Promise<string | undefined> | undefined,
+): Promise<void> {
   const readline = await import("node:readline");
   const { stdin, stdout } = process;
   const hasColor = !process.env.NO_COLOR && stdout.hasColors?.() === true;
@@ -231,6 +266,17 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
   });
   // Connect first: a refused connection is one error line from action(), before any prompt.
   await client.connect();
+  // A server that wants a token is asked for it (no echo) before the chat prompt takes the
+  // terminal. What arrives meanwhile is kept, and replayed once the prompt and its listeners exist.
+  const early: [string, unknown[]][] = [];
+  const keepers = (["event", "line", "state"] as const).map((name) => {
+    const keep = (...args: unknown[]) => early.push([name, args]);
+    client.on(name, keep);
+    return () => client.off(name, keep);
+  });
+  if (client.mode === "unknown") await Promise.race([once(client, "mode"), once(client, "state")]);
+  await tokenPrompt();
+  for (const stop of keepers) stop();
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
   const promptText = () => `${safeLine(client.room ?? `${client.host}:${client.port}`, 40)}> `;
@@ -278,6 +324,7 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
     });
   });
 
+  for (const [name, args] of early) client.emit(name, ...args);
   prompt.setPrompt(promptText());
   prompt.prompt();
   prompt.on("line", (line) => {

@@ -4,8 +4,9 @@ import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTokenOptions, serverTokens, type TokenOpts } from "../token.js";
 
-interface FilesOpts {
+interface FilesOpts extends TokenOpts {
   host: string;
   port: string;
   maxSize: string;
@@ -20,7 +21,7 @@ interface FilesOpts {
 
 /** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
 export function registerFiles(program: Command): void {
-  program
+  const cmd = program
     .command("files")
     .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
     .argument("[dir]", "the folder to serve", ".")
@@ -48,7 +49,9 @@ export function registerFiles(program: Command): void {
     .option(
       "--raw <file>",
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
-    )
+    );
+  addServerTokenOptions(cmd, "TOKEN:rw may upload, TOKEN:ro only list and download");
+  cmd
     .addHelpText(
       "after",
       `
@@ -57,6 +60,7 @@ Examples:
   lab files . --read-only --port 6000   downloads only
   lab files --max-size 10G              uploads up to 10 GiB
   lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+  lab files . --token-file tokens.txt --allow-plaintext-auth   clients need a token from tokens.txt
 
 Sizes: a number of bytes, or with a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024;
 KB, MB, GB, TB are powers of 1000 (as in dd).
@@ -93,6 +97,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     );
   }
   const stream = { releaseMemory: await minorGc(), fsync: opts.fsync };
+  if (opts.raw !== undefined && opts.tokenFile !== undefined) {
+    throw new UsageError("--token-file does not work with --raw", "a raw client (nc) cannot send a token");
+  }
+  const { tokens, authDelayMs } = await serverTokens(opts);
   let server: import("@netlab/socketserver").TCPServer;
   let what: string;
   if (opts.raw !== undefined) {
@@ -118,6 +126,9 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       stream,
       write: await faultInjection(t),
       log,
+      tokens,
+      authBackoff: { authDelayMs },
+      allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
     });
     files.on("transfer", (e: ServerTransfer) => {
       const verb = e.op === "put" ? "received" : "sent";
@@ -143,6 +154,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     });
     server = files;
     what = dir;
+    if (tokens !== undefined) {
+      const ro = tokens.grants().filter((g) => g.access === "ro").length;
+      log(`tokens: ${tokens.size} required (${tokens.size - ro} rw, ${ro} ro)`);
+    }
   }
   server.on("refuse", (peer: { address: string; port: number }) =>
     log(`refuse ${peer.address}:${peer.port}: server full`),

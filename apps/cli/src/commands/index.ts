@@ -7,6 +7,7 @@ import { registerExamples } from "./examples.js";
 import { registerFiles } from "./files.js";
 import { registerGet } from "./get.js";
 import { registerProxy } from "./proxy.js";
+import { registerReplay } from "./replay.js";
 import { registerServer } from "./server.js";
 import { registerTransfer } from "./transfer.js";
 import { registerUdp } from "./udp.js";
@@ -28,6 +29,7 @@ export const commands: Register[] = [
   registerUdp,
   registerProxy,
   registerCheck,
+  registerReplay,
   registerExamples,
   registerUrl,
   registerGet,

@@ -4,9 +4,10 @@ import type { Command } from "commander";
 import { parseNumber, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { minorGc } from "./files.js";
 
-interface TransferOpts {
+interface TransferOpts extends TokenOpts {
   get?: boolean;
   list?: boolean;
   output?: string;
@@ -28,7 +29,7 @@ interface TransferOpts {
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
 export function registerTransfer(program: Command): void {
-  program
+  const cmd = program
     .command("transfer")
     .description("upload files to a lab files server, download (--get) or list (--list) them")
     .argument("[files...]", "files to upload; with --get, names to download")
@@ -58,7 +59,9 @@ export function registerTransfer(program: Command): void {
     .option(
       "--raw",
       "with --get: send a greeting line, save everything until the server closes (nc, lab files --raw)",
-    )
+    );
+  addClientTokenOptions(cmd);
+  cmd
     .addHelpText(
       "after",
       `
@@ -69,6 +72,9 @@ Examples:
   lab transfer --list                           what the server has
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
   lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+
+A server started with --token-file wants a token: from --token-file FILE, else $LAB_TOKEN, else
+(on a terminal) a prompt that does not echo. Never on the command line.
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
@@ -127,6 +133,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
+  let token = await clientToken(opts);
   // Ctrl-C or SIGTERM cuts the connection at once (a download keeps its .part); a second exits.
   const controller = new AbortController();
   const stopSignals = onInterrupt(() => controller.abort());
@@ -135,19 +142,31 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
       return await runRaw(t, opts, port, limits, controller.signal);
     }
-    const client = await t.TransferClient.connect({
-      host: opts.host,
-      port,
-      signal: controller.signal,
-      connectTimeoutMs,
-      stallTimeoutMs,
-      stream: { releaseMemory: await minorGc(), rateBytesPerSecond: rate, fsync: opts.fsync },
-    });
-    try {
-      if (opts.list) return await runList(t, client, opts);
-      await runFiles(t, client, files, { ...opts, maxSizeBytes }, controller.signal);
-    } finally {
-      await client.close();
+    const releaseMemory = await minorGc();
+    for (let attempt = 0; ; attempt++) {
+      const client = await t.TransferClient.connect({
+        host: opts.host,
+        port,
+        signal: controller.signal,
+        connectTimeoutMs,
+        stallTimeoutMs,
+        token,
+        stream: { releaseMemory, rateBytesPerSecond: rate, fsync: opts.fsync },
+      });
+      // On a terminal, a server that wants a token we did not have gets one asked for, once.
+      const askOnAuth = attempt === 0 && token === undefined && canPrompt();
+      try {
+        if (opts.list) return await runList(t, client, opts);
+        await runFiles(t, client, files, { ...opts, maxSizeBytes, askOnAuth }, controller.signal);
+        return;
+      } catch (err) {
+        const needsToken = err instanceof AuthRequired || (askOnAuth && opts.list && isAuthRequired(err));
+        if (!needsToken) throw err;
+        token = await promptToken(`token for ${opts.host}:${port}: `);
+        if (token === undefined) throw err instanceof AuthRequired ? err.cause : err;
+      } finally {
+        await client.close();
+      }
     }
   } catch (err) {
     if (!controller.signal.aborted || err instanceof ExitCode) throw err;
@@ -159,6 +178,13 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
 }
 
 type Transfer = typeof import("@netlab/transfer");
+
+/** The first request met AUTH_REQUIRED and a prompt may ask for the token: try again with it. */
+class AuthRequired extends Error {}
+
+function isAuthRequired(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === "AUTH_REQUIRED";
+}
 
 /** Seconds as given on the command line, in ms. */
 function seconds(flag: string, text: string): number {
@@ -187,7 +213,7 @@ async function runFiles(
   t: Transfer,
   client: TransferClient,
   files: string[],
-  opts: TransferOpts & { maxSizeBytes: number | undefined },
+  opts: TransferOpts & { maxSizeBytes: number | undefined; askOnAuth?: boolean },
   signal: AbortSignal,
 ): Promise<void> {
   const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(t) : undefined;
@@ -215,6 +241,8 @@ async function runFiles(
       results.push(r);
     } catch (err) {
       bar?.clear();
+      if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
+        throw new AuthRequired("", { cause: err });
       failure = signal.aborted ? interrupted(file, opts) : err;
       break;
     }
