@@ -124,6 +124,9 @@ export async function runClientCheck(options: ClientCheckOptions): Promise<Check
   };
 }
 
+/** Pause between the reply's one-byte slices in `client.reassembles`, µs. */
+const SLICE_GAP_US = 50_000;
+
 /** Writes `data` to `socket` through lab proxy's slicer (1 byte per segment), in-process. */
 function sliced(socket: net.Socket, seed: number): PassThrough {
   const pass = new PassThrough();
@@ -132,7 +135,13 @@ function sliced(socket: net.Socket, seed: number): PassThrough {
     close: () => socket.destroy(),
     sharedBandwidth: new Map(),
   };
-  const spec: ToxicSpec = { type: "slicer", stream: "downstream", attributes: { average_size: 1, delay: 0 } };
+  // 50 ms between bytes: a client that takes one recv() for the reply gets the first byte alone,
+  // however slowly a loaded machine schedules it.
+  const spec: ToxicSpec = {
+    type: "slicer",
+    stream: "downstream",
+    attributes: { average_size: 1, delay: SLICE_GAP_US },
+  };
   const toxic = normalizeToxic(spec);
   const pipeline = new Pipeline(pass, socket, {
     connection: 1,
