@@ -47,8 +47,8 @@ const tests: CheckTest[] = [
     timeoutMs: 3_000,
     hint: "buffer bytes until the newline (rfile.readline(), or split on b'\\n' and keep the rest); one recv() is not one line",
     async run(ctx) {
-      // lab proxy's slicer, in-process: two segments 100 ms apart, so no single read holds the line.
-      const slicer = { type: "slicer", stream: "upstream", attributes: { average_size: 7, delay: 100_000 } };
+      // lab proxy's slicer, in-process: two segments 250 ms apart, so no single read holds the line (even on a busy machine).
+      const slicer = { type: "slicer", stream: "upstream", attributes: { average_size: 7, delay: 250_000 } };
       const conn = await ctx.open("client (line in 2 slices)", { toxics: [slicer] });
       const w = word(ctx.random, 12);
       await conn.write(`${w}\n`);
