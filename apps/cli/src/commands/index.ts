@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerBench } from "./bench.js";
+import { registerCheck } from "./check.js";
 import { registerClient } from "./client.js";
 import { registerCompletion } from "./completion.js";
 import { registerDemo } from "./demo.js";
@@ -28,6 +29,7 @@ export const commands: Register[] = [
   registerTransfer,
   registerUdp,
   registerProxy,
+  registerCheck,
   registerReplay,
   registerExamples,
   registerUrl,
