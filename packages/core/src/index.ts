@@ -1,11 +1,34 @@
 export {
+  type AbstractAddress,
+  type Address,
+  AddressError,
+  type AddressErrorCode,
+  formatAddress,
+  formatHost,
+  formatHostPort,
+  formatPeer,
+  formatSocketPath,
+  type HostAddress,
+  MAX_UNIX_PATH_BYTES,
+  type ParseAddressOptions,
+  type PeerLike,
+  parseAddress,
+  parseHost,
+  parsePortText,
+  parseSocketPath,
+  type SocketTarget,
+  socketPath,
+  socketTarget,
+  type UnixAddress,
+  unmapIPv4,
+} from "./address.js";
+export {
   describeErrno,
   type ErrnoContext,
   type ErrnoDescription,
   type ErrnoErrorCode,
   errnoCode,
   errnoOf,
-  formatHost,
 } from "./errno.js";
 export { isNetlabError, NetlabError, type NetlabErrorOptions, OptionError } from "./errors.js";
 export {
