@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
-import { NetlabError } from "@netlab/core";
+import { formatHostPort, formatSocketPath, NetlabError } from "@netlab/core";
 import { lines } from "@netlab/protocol";
 import { connect, FramedReader, NetworkError } from "@netlab/socketserver";
 import { Backoff } from "./backoff.js";
@@ -94,6 +94,12 @@ export class ChatClient extends EventEmitter {
   }
   get port(): number {
     return this.#o.port;
+  }
+  /** Where the client connects, as the address grammar writes it: `[::1]:5001`, `unix:/path`. */
+  get address(): string {
+    return this.#o.path === undefined
+      ? formatHostPort(this.#o.host, this.#o.port)
+      : formatSocketPath(this.#o.path);
   }
 
   /**
@@ -220,6 +226,8 @@ export class ChatClient extends EventEmitter {
     const socket = await connect({
       host: this.#o.host,
       port: this.#o.port,
+      path: this.#o.path,
+      family: this.#o.family,
       timeoutMs: this.#o.connectTimeoutMs,
     }).catch((err: unknown) => {
       // Refused is nearly always "the server is not running": say so. Other causes keep their hint.
@@ -349,10 +357,7 @@ export class ChatClient extends EventEmitter {
       if (this.#state !== "closed") this.#setState("closed", this.#refusal);
       return;
     }
-    const err = new NetlabError(
-      "CONNECTION_CLOSED",
-      `the server at ${this.#o.host}:${this.#o.port} closed the connection`,
-    );
+    const err = new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`);
     if (!this.#o.reconnect) {
       this.#setState("closed", err);
       return;
@@ -381,7 +386,7 @@ export class ChatClient extends EventEmitter {
       "closed",
       new ChatError(
         "RECONNECT_FAILED",
-        `gave up reconnecting to ${this.#o.host}:${this.#o.port} after ${seconds} s: ${lastError.message}`,
+        `gave up reconnecting to ${this.address} after ${seconds} s: ${lastError.message}`,
         { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
       ),
     );
@@ -400,13 +405,9 @@ export class ChatClient extends EventEmitter {
     this.#stall.start(this.#o.stallTimeoutMs, () => {
       if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      this.#refusal = new ChatError(
-        "STALLED",
-        `no answer from ${this.#o.host}:${this.#o.port} in ${seconds} s`,
-        {
-          hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
-        },
-      );
+      this.#refusal = new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
+        hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
+      });
       // Not an outage to retry: a server that accepts and says nothing would only do it again.
       this.#isClosing = true;
       socket?.destroy();

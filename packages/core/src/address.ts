@@ -93,7 +93,9 @@ export function parseAddress(text: string, options: ParseAddressOptions = {}): A
     const last = text.lastIndexOf(":");
     const hint = isIPv6(text.slice(0, last))
       ? `write it as [${text.slice(0, last)}]:${text.slice(last + 1)}`
-      : "put an IPv6 address in brackets: [::1]:5001";
+      : isIPv6(text)
+        ? `write [${text}]:PORT, or [${text}] alone where a default port applies`
+        : "put an IPv6 address in brackets: [::1]:5001";
     throw new AddressError(
       "INVALID_ADDRESS",
       `${quote(text)} is ambiguous: an IPv6 address with a port needs brackets`,
@@ -271,7 +273,8 @@ export function socketTarget(address: Address): SocketTarget {
 export interface PeerLike {
   address: string;
   port: number;
-  family: string;
+  /** "IPv4", "IPv6", "unix"; when absent, an address that is "" with port 0, or a path, is a Unix peer. */
+  family?: string;
 }
 
 /**
@@ -281,6 +284,9 @@ export interface PeerLike {
  */
 export function formatPeer(peer: PeerLike | undefined): string {
   if (!peer) return "?";
-  if (peer.family === "unix") return peer.address === "" ? "unix socket" : formatSocketPath(peer.address);
+  const isUnix =
+    peer.family === "unix" ||
+    (peer.family === undefined && ((peer.address === "" && peer.port === 0) || /^[/\0]/.test(peer.address)));
+  if (isUnix) return peer.address === "" ? "unix socket" : formatSocketPath(peer.address);
   return formatHostPort(peer.address, peer.port);
 }

@@ -39,7 +39,11 @@ describe("parseAddress", () => {
 
   it("takes the default port for a bare host or [IPv6], and requires one otherwise", () => {
     expect(parseAddress("[::1]", { defaultPort: 5001 })).toEqual({ kind: "host", host: "::1", port: 5001 });
-    expect(parseAddress("example.test", { defaultPort: 7 })).toEqual({ kind: "host", host: "example.test", port: 7 });
+    expect(parseAddress("example.test", { defaultPort: 7 })).toEqual({
+      kind: "host",
+      host: "example.test",
+      port: 7,
+    });
     expect(refusal(() => parseAddress("localhost")).message).toMatch(/has no port/);
   });
 
@@ -119,10 +123,14 @@ describe("formatAddress and formatPeer", () => {
 });
 
 const hex = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
-const ipv4 = fc.tuple(...Array.from({ length: 4 }, () => fc.integer({ min: 0, max: 255 }))).map((p) => p.join("."));
+const ipv4 = fc
+  .tuple(...Array.from({ length: 4 }, () => fc.integer({ min: 0, max: 255 })))
+  .map((p) => p.join("."));
 const ipv6 = fc.oneof(
   fc.array(hex, { minLength: 8, maxLength: 8 }).map((g) => g.join(":")),
-  fc.tuple(fc.array(hex, { maxLength: 3 }), fc.array(hex, { maxLength: 3 })).map(([a, b]) => `${a.join(":")}::${b.join(":")}`),
+  fc
+    .tuple(fc.array(hex, { maxLength: 3 }), fc.array(hex, { maxLength: 3 }))
+    .map(([a, b]) => `${a.join(":")}::${b.join(":")}`),
   fc.constantFrom("::1", "::", "fe80::1%eth0", "fe80::abcd%lo"),
 );
 const name = fc.stringMatching(/^[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?$/).filter((s) => !s.includes(".."));
@@ -133,7 +141,7 @@ const path = fc
 const address: fc.Arbitrary<Address> = fc.oneof(
   fc.record({ kind: fc.constant("host" as const), host: fc.oneof(ipv4, ipv6, name), port }),
   fc.record({ kind: fc.constant("unix" as const), path }),
-  fc.record({ kind: fc.constant("abstract" as const), name: fc.stringMatching(/^[A-Za-z0-9._:@\/-]{1,40}$/) }),
+  fc.record({ kind: fc.constant("abstract" as const), name: fc.stringMatching(/^[A-Za-z0-9._:@/-]{1,40}$/) }),
 );
 
 describe("parse ∘ format", () => {

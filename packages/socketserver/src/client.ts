@@ -26,7 +26,16 @@ export interface ConnectOptions {
  * @example const socket = await connect({ port: 5001, timeoutMs: 2_000 });
  */
 export function connect(opts: ConnectOptions): Promise<net.Socket> {
-  const { host = "127.0.0.1", port = 0, path, family = 0, timeoutMs = 10_000, signal, noDelay = true, hint } = opts;
+  const {
+    host = "127.0.0.1",
+    port = 0,
+    path,
+    family = 0,
+    timeoutMs = 10_000,
+    signal,
+    noDelay = true,
+    hint,
+  } = opts;
   const context = path
     ? { action: "connect" as const, path, hint }
     : { action: "connect" as const, host, port, hint };

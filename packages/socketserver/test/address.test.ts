@@ -1,10 +1,17 @@
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type net from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { connect, EchoHandler, NetworkError, type PeerAddress, TCPServer, UpperHandler } from "../src/index.js";
+import {
+  connect,
+  EchoHandler,
+  NetworkError,
+  type PeerAddress,
+  TCPServer,
+  UpperHandler,
+} from "../src/index.js";
 import { LineClient, within } from "./helpers.js";
 
 const hasIPv6Loopback = Object.values(networkInterfaces())
@@ -23,7 +30,7 @@ async function started(server: TCPServer): Promise<void> {
   void server.serveForever();
 }
 
-async function roundTrip(socket: net.Socket, line: string): Promise<string> {
+async function roundTrip(socket: net.Socket, line: string): Promise<string | undefined> {
   const client = LineClient.fromSocket(socket);
   client.send(line);
   const reply = await within(client.readLine(), 5_000, "reply");
@@ -71,7 +78,9 @@ describe("a TCPServer given a path", () => {
     const dir = tempDir();
     const path = join(dir, "p".repeat(108 - dir.length));
     expect(Buffer.byteLength(path)).toBe(109);
-    const err = (await new TCPServer({ path }, EchoHandler).listen().catch((e: unknown) => e)) as NetworkError;
+    const err = (await new TCPServer({ path }, EchoHandler)
+      .listen()
+      .catch((e: unknown) => e)) as NetworkError;
     expect(err.code).toBe("INVALID_OPTION");
     expect(err.message).toMatch(/^Unix socket path is 109 bytes, over the kernel's 107/);
     expect(existsSync(path)).toBe(false);

@@ -1,4 +1,4 @@
-import { requirePositiveInt, withDefaults } from "@netlab/core";
+import { formatPeer, requirePositiveInt, withDefaults } from "@netlab/core";
 import type { Decoder, ProtocolError } from "@netlab/protocol";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
@@ -186,7 +186,7 @@ export class TransferHandler extends StreamRequestHandler<Header, FileServer> {
   }
 
   #peer(): string {
-    return `${this.clientAddress.address}:${this.clientAddress.port}`;
+    return formatPeer(this.clientAddress);
   }
 }
 

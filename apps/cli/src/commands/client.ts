@@ -1,12 +1,15 @@
 import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/core/terminal";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { ADDRESS_HELP, addFamilyOptions, connectAddress } from "../address.js";
+import { parseNumber } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
 
 interface ClientOpts {
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   nick?: string;
   reconnect: boolean;
   json?: boolean;
@@ -21,11 +24,12 @@ const INTERRUPT_GRACE_MS = 400;
 
 /** `lab client`: an interactive chat client on a TTY, a scriptable line client when piped. */
 export function registerClient(program: Command): void {
-  program
+  const command = program
     .command("client")
     .description("join a chat server (or talk to any line-based TCP server)")
-    .option("--host <host>", "server address", "127.0.0.1")
-    .option("--port <port>", "server port", "5001")
+    .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
+    .option("--port <port>", "server port", "5001");
+  addFamilyOptions(command, "connect")
     .option("--nick <name>", "the nick to ask for (1-32 letters, digits, _ or -)")
     .option("--no-reconnect", "on a TTY, do not reconnect when the server goes away")
     .option("--json", "print each chat event as one JSON line (piped use)")
@@ -52,6 +56,9 @@ Examples:
   lab client --nick alice                  chat on the server at 127.0.0.1:5001
   printf 'hi\\n/who\\n' | lab client          send two lines, print the replies, exit
   echo hello | lab client --port 9000      talk to any line server (nothing is added to what you type)
+  lab client --host '[::1]'                over IPv6; --host unix:/tmp/chat.sock for a Unix socket
+
+${ADDRESS_HELP}
 
 On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave.
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
@@ -66,7 +73,7 @@ Ctrl-C or SIGTERM leaves within a second, exit 130.`,
 }
 
 async function runClient(opts: ClientOpts): Promise<void> {
-  const port = parsePort(opts.port);
+  const where = connectAddress(opts);
   const waitMs = parseNumber("--wait", opts.wait, { min: 0 });
   const connectTimeoutMs =
     1000 * parseNumber("--connect-timeout", opts.connectTimeout, { min: 0.1, max: 3600 });
@@ -83,8 +90,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
   }
   const isTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const client = new chat.ChatClient({
-    host: opts.host,
-    port,
+    ...where,
     nick: opts.nick,
     reconnect: isTty && opts.reconnect,
     connectTimeoutMs,
@@ -233,7 +239,7 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
   await client.connect();
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
-  const promptText = () => `${safeLine(client.room ?? `${client.host}:${client.port}`, 40)}> `;
+  const promptText = () => `${safeLine(client.room ?? client.address, 40)}> `;
   /** Prints `text` above the prompt, each line escaped, then decorated (coloured) by `decorate`. */
   const print = (text: string, decorate: (line: string) => string = (line) => line) => {
     const lines = text.split("\n").map((line) => decorate(escapeControls(line)));
@@ -270,7 +276,7 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
         print(`* ${safeLine(err.message)}; reconnecting (Ctrl-D to leave)`, (line) => paint(33, line));
       } else if (state === "connected" && wasDropped) {
         wasDropped = false;
-        print(`* reconnected to ${client.host}:${client.port}`, (line) => paint(32, line));
+        print(`* reconnected to ${client.address}`, (line) => paint(32, line));
       } else if (state === "closed") {
         failure = err;
         resolve();

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { hostFlag } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 
@@ -78,7 +79,7 @@ A script, one command a line (see docs/demo.md):
         if (flags.script !== undefined) {
           await playScript(flags.script, {
             clients,
-            host: flags.host,
+            host: hostFlag(flags.host),
             expectTimeoutMs,
             json: flags.json ?? false,
           });
@@ -93,7 +94,11 @@ A script, one command a line (see docs/demo.md):
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await loadTui();
-        await runDemo({ scene: flags.scene as "chat" | "transfer" | "udp", clients, host: flags.host });
+        await runDemo({
+          scene: flags.scene as "chat" | "transfer" | "udp",
+          clients,
+          host: hostFlag(flags.host),
+        });
       }),
     );
 }

@@ -1,13 +1,17 @@
+import { formatPeer } from "@netlab/core/address";
 import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../address.js";
+import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
 interface FilesOpts {
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   maxSize: string;
   readOnly?: boolean;
   raw?: string;
@@ -20,12 +24,17 @@ interface FilesOpts {
 
 /** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
 export function registerFiles(program: Command): void {
-  program
+  const command = program
     .command("files")
     .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
     .argument("[dir]", "the folder to serve", ".")
-    .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0 = any free port)", "5002")
+    .option(
+      "--host <host>",
+      "address to bind (0.0.0.0 or :: to accept other machines; unix:/path or @name for a Unix socket)",
+      "127.0.0.1",
+    )
+    .option("--port <port>", "port to listen on (0 = any free port)", "5002");
+  addFamilyOptions(command, "listen")
     .option("--max-size <bytes>", "largest upload accepted, e.g. 500M, 10G, 1.5GiB, 2GB", "64G")
     .option("--read-only", "refuse uploads; serve downloads and listings only")
     .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
@@ -57,6 +66,9 @@ Examples:
   lab files . --read-only --port 6000   downloads only
   lab files --max-size 10G              uploads up to 10 GiB
   lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+  lab files . --host unix:/tmp/files.sock   then: lab transfer --host unix:/tmp/files.sock --list
+
+${ADDRESS_HELP}
 
 Sizes: a number of bytes, or with a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024;
 KB, MB, GB, TB are powers of 1000 (as in dd).
@@ -74,7 +86,7 @@ partial uploads stay as NAME.part, to resume.`,
 export const FILES_DEFAULTS = { maxClients: 256, idleTimeoutSeconds: 300, headerTimeoutSeconds: 10 } as const;
 
 async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
-  const port = parsePort(opts.port, { allowZero: true });
+  const where = listenAddress(opts);
   const maxConnections = parseNumber("--max-clients", opts.maxClients, {
     min: 1,
     max: 1_000_000,
@@ -98,7 +110,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   if (opts.raw !== undefined) {
     if (dir !== ".") throw new UsageError("--raw FILE serves one file: drop the folder argument");
     // Its clients send nothing while the file flows, so the bytes-in idle timeout does not apply.
-    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, maxConnections, stream, log });
+    const raw = new t.RawFileServer({ file: opts.raw, ...where, maxConnections, stream, log });
     raw.on("sent", (s: import("@netlab/transfer").RawSent) =>
       log(`sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`),
     );
@@ -107,8 +119,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   } else {
     const files = new t.FileServer({
       root: dir,
-      host: opts.host,
-      port,
+      ...where,
       maxSizeBytes,
       readOnly: opts.readOnly ?? false,
       dotfiles: opts.dotfiles ?? false,
@@ -144,8 +155,8 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     server = files;
     what = dir;
   }
-  server.on("refuse", (peer: { address: string; port: number }) =>
-    log(`refuse ${peer.address}:${peer.port}: server full`),
+  server.on("refuse", (peer: import("@netlab/socketserver").PeerAddress) =>
+    log(`refuse ${formatPeer(peer)}: server full`),
   );
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
   await server.listen();
@@ -161,8 +172,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
   );
   // Only now say we are ready: a test (or script) may send SIGINT the moment it reads this line.
-  const { host, port: bound } = server.address;
-  log(`serving ${what} on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
+  log(`serving ${what} on ${formatBound(server.address)}`);
   try {
     await server.serveForever();
   } finally {

@@ -1,6 +1,8 @@
+import { formatPeer } from "@netlab/core/address";
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../address.js";
+import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -8,6 +10,10 @@ import { onInterrupt } from "../signals.js";
 export interface ServerModeOptions {
   host: string;
   port: number;
+  /** A Unix socket path (NUL + name: abstract) instead of host and port. */
+  path?: string;
+  /** `-6 --host ::`: IPv6 clients only. */
+  ipv6Only: boolean;
   /** `--max-clients`: connections served at once. Default 1 000 in every mode. */
   maxConnections: number;
   /** `--idle-timeout` in ms: a connection that sends nothing this long is closed. Default 600 000; 0 is off. */
@@ -52,6 +58,8 @@ export const SERVER_MODES: Record<string, ServerMode> = {
       const chat = new ChatServer({
         host: o.host,
         port: o.port,
+        path: o.path,
+        ipv6Only: o.ipv6Only,
         maxClients: o.maxConnections,
         idleTimeoutMs: o.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
@@ -101,8 +109,8 @@ export const DEFAULT_SERVER_MODE = "chat";
 
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
-  const { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
-  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, log };
+  const { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
+  return { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, log };
 }
 
 /** `--max-queued SIZE` in bytes; undefined (the chat default, 64 MiB) when not given. */
@@ -134,6 +142,8 @@ interface ServerOpts {
   mode: string;
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   maxClients?: string;
   idleTimeout?: string;
   lineTimeout?: string;
@@ -145,7 +155,7 @@ export function registerServer(program: Command): void {
   const modes = Object.entries(SERVER_MODES)
     .map(([name, m]) => `  ${name.padEnd(8)} ${m.summary}`)
     .join("\n");
-  program
+  const command = program
     .command("server")
     .description("run a chat (default) or a line server on localhost until Ctrl-C")
     .option(
@@ -153,8 +163,13 @@ export function registerServer(program: Command): void {
       `what the server does: ${Object.keys(SERVER_MODES).join(", ")}`,
       DEFAULT_SERVER_MODE,
     )
-    .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0 = any free port)", "5001")
+    .option(
+      "--host <host>",
+      "address to bind (0.0.0.0 or :: to accept other machines; unix:/path or @name for a Unix socket)",
+      "127.0.0.1",
+    )
+    .option("--port <port>", "port to listen on (0 = any free port)", "5001");
+  addFamilyOptions(command, "listen")
     .option(
       "--max-clients <n>",
       "connections served at once; the next gets one 'server full' line (default 1000)",
@@ -186,6 +201,10 @@ Examples:
   lab server                               a chat on 127.0.0.1:5001; join with lab client or nc 127.0.0.1 5001
   lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
+  lab server --host :: --port 5001         IPv6 and IPv4 (peers shown as 127.0.0.1:…)
+  lab server --host unix:/tmp/chat.sock    a Unix socket (mode 0600); nc -U /tmp/chat.sock
+
+${ADDRESS_HELP}
 
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
@@ -203,7 +222,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
       `choose one of: ${Object.keys(SERVER_MODES).join(", ")}`,
     );
   }
-  const port = parsePort(opts.port, { allowZero: true });
+  const where = listenAddress(opts);
   const defaults = SERVER_LIMIT_DEFAULTS;
   const maxConnections =
     opts.maxClients === undefined
@@ -214,8 +233,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
       ? fallback
       : Math.round(parseNumber(flag, text, { min: 0, max: 86_400 * 365, integer: false }) * 1000);
   const modeOptions: ServerModeOptions = {
-    host: opts.host,
-    port,
+    ...where,
     maxConnections,
     idleTimeoutMs: ms("--idle-timeout", opts.idleTimeout, defaults.idleTimeoutMs),
     frameTimeoutMs: ms("--line-timeout", opts.lineTimeout, defaults.frameTimeoutMs),
@@ -237,8 +255,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
   );
   try {
     await server.listen();
-    const { host, port: bound } = server.address;
-    log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
+    log(`listening on ${formatBound(server.address)} (${opts.mode})`);
     log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
     await server.serveForever();
   } finally {
@@ -262,12 +279,4 @@ function logConnections(server: BaseServer): void {
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function formatPeer(peer: PeerAddress): string {
-  return peer.family === "unix" ? peer.address || "unix socket" : formatHostPort(peer.address, peer.port);
 }

@@ -1,7 +1,8 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { ADDRESS_HELP, addFamilyOptions, type ConnectAddress, connectAddress } from "../address.js";
+import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { minorGc } from "./files.js";
@@ -14,6 +15,8 @@ interface TransferOpts {
   namePrefix?: string;
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   resume?: boolean;
   overwrite?: boolean;
   verify: boolean;
@@ -28,7 +31,7 @@ interface TransferOpts {
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
 export function registerTransfer(program: Command): void {
-  program
+  const command = program
     .command("transfer")
     .description("upload files to a lab files server, download (--get) or list (--list) them")
     .argument("[files...]", "files to upload; with --get, names to download")
@@ -37,8 +40,9 @@ export function registerTransfer(program: Command): void {
     .option("--list", "list the server's files: size, modified, name")
     .option("--name <name>", "name on the server for a single upload (default: the file's base name)")
     .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
-    .option("--host <host>", "server address", "127.0.0.1")
-    .option("--port <port>", "server port", "5002")
+    .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
+    .option("--port <port>", "server port", "5002");
+  addFamilyOptions(command, "connect")
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
@@ -69,6 +73,9 @@ Examples:
   lab transfer --list                           what the server has
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
   lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+  lab transfer --host unix:/tmp/files.sock --list   a lab files on a Unix socket
+
+${ADDRESS_HELP}
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
@@ -79,7 +86,7 @@ interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume).`,
 }
 
 async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
-  const port = parsePort(opts.port);
+  const where = connectAddress(opts);
   if (opts.list && (opts.get || files.length > 0)) throw new UsageError("--list takes no files and no --get");
   if (opts.raw && !opts.get)
     throw new UsageError("--raw works with --get only", "e.g. lab transfer --get --raw -o out.bin");
@@ -133,11 +140,10 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   try {
     if (opts.raw) {
       const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
-      return await runRaw(t, opts, port, limits, controller.signal);
+      return await runRaw(t, opts, where, limits, controller.signal);
     }
     const client = await t.TransferClient.connect({
-      host: opts.host,
-      port,
+      ...where,
       signal: controller.signal,
       connectTimeoutMs,
       stallTimeoutMs,
@@ -257,7 +263,7 @@ async function runFiles(
 async function runRaw(
   t: Transfer,
   opts: TransferOpts,
-  port: number,
+  where: ConnectAddress,
   limits: {
     rate: number | undefined;
     connectTimeoutMs: number;
@@ -267,8 +273,7 @@ async function runRaw(
   signal: AbortSignal,
 ): Promise<void> {
   const r = await t.rawGet({
-    host: opts.host,
-    port,
+    ...where,
     out: opts.output!,
     overwrite: opts.overwrite ?? false,
     connectTimeoutMs: limits.connectTimeoutMs,
