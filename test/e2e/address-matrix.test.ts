@@ -176,6 +176,11 @@ describe("#19 bad addresses: one line each, exit 2 before anything is created", 
     const r = await runLab(["client", "--port", "70000"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
+      "lab: --port must be a whole number from 1 to 65535, got \"70000\"\nhint: run 'lab client --help' for usage\n",
+    );
+    const positional = await runLab(["udp", "send", "127.0.0.1:70000", "x"]);
+    expect(positional.code).toBe(2);
+    expect(positional.stderr).toBe(
       'lab: port must be a number from 1 to 65535, got "70000"\nhint: the server\'s port, such as 5001\n',
     );
   });

@@ -5,10 +5,10 @@ import {
   formatPeer,
   parseAddress,
   parseHost,
-  parsePortText,
   socketPath,
 } from "@netlab/core/address";
 import type { Command } from "commander";
+import { parsePort } from "./options.js";
 import { UsageError } from "./run.js";
 
 /** The address options every command that listens or connects reads (`--host`, `--port`, `-4`, `-6`). */
@@ -76,21 +76,18 @@ function readAddress(
 ): Address {
   if (flags.ipv4 && flags.ipv6)
     throw new UsageError("-4 and -6 together leave no address family", "choose one");
+  // --port is checked as every numeric flag is (the message names the flag), and only when used.
+  const port = () => parsePort(flags.port, { allowZero: o.allowZeroPort });
   const address = usage(() => {
     if (positional !== undefined) {
-      const defaultPort = parsePortText(flags.port, { allowZero: o.allowZeroPort });
       return parseAddress(positional, {
         defaultHost: parseHost(flags.host),
-        defaultPort,
+        defaultPort: port(),
         allowZeroPort: o.allowZeroPort,
       });
     }
     if (flags.host.startsWith("unix:") || flags.host.startsWith("@")) return parseAddress(flags.host);
-    return {
-      kind: "host" as const,
-      host: parseHost(flags.host),
-      port: parsePortText(flags.port, { allowZero: o.allowZeroPort }),
-    };
+    return { kind: "host" as const, host: parseHost(flags.host), port: port() };
   });
   if (address.kind !== "host" && (flags.ipv4 || flags.ipv6)) {
     throw new UsageError(
