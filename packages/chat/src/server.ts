@@ -199,7 +199,7 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
  * @example
  * const server = new ChatServer({ port: 5001 });
  * const { port } = await server.listen();
- * server.on("connect", (p) => console.error(`connect ${p.address}:${p.port}`));
+ * server.on("connect", (p) => console.error(`connect ${formatPeer(p)}`)); // formatPeer from @netlab/core
  * // later
  * await server.close();
  */
