@@ -2,7 +2,9 @@
 import {
   type Address,
   AddressError,
+  formatHostPort,
   formatPeer,
+  formatSocketPath,
   parseAddress,
   parseHost,
   socketPath,
@@ -147,6 +149,11 @@ function usage<T>(fn: () => T): T {
     if (err instanceof AddressError) throw new UsageError(err.message, err.hint);
     throw err;
   }
+}
+
+/** Where a client connects, as the grammar writes it: `[::1]:5001`, `unix:/path`, `@name`. */
+export function formatWhere(where: ConnectAddress): string {
+  return where.path === undefined ? formatHostPort(where.host, where.port) : formatSocketPath(where.path);
 }
 
 /** Where a server is bound, for its `listening on` line: `127.0.0.1:5001`, `[::1]:5001`, `unix:/path`, `@name`. */

@@ -3,6 +3,7 @@ import { chatSuite } from "./chat.js";
 import { cliSuite } from "./cli.js";
 import { demoSuite } from "./demo.js";
 import { echoSuite } from "./echo.js";
+import { eventsSuite } from "./events.js";
 import { mutexSuite } from "./mutex.js";
 import { transferSuite } from "./transfer.js";
 import { udpSuite } from "./udp.js";
@@ -14,6 +15,7 @@ export const suites: Suite[] = [
   demoSuite,
   echoSuite,
   chatSuite,
+  eventsSuite,
   mutexSuite,
   transferSuite,
   udpSuite,

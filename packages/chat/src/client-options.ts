@@ -50,6 +50,17 @@ export interface ChatClientOptions {
   maxLineBytes?: number;
   /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
   upgrade?: boolean;
+  /**
+   * The shared secret for a server that asks for one (its banner says `[AUTH_REQUIRED]`); sent in
+   * the hello, and only to a server that asked. Never take it from argv: read it from a file, an
+   * environment variable or a prompt.
+   */
+  token?: string;
+  /**
+   * Called when a server asks for a token and `token` is not set (e.g. a no-echo prompt on a
+   * terminal); its answer is sent in the hello. Without it, such a server closes with AUTH_REQUIRED.
+   */
+  requestToken?: () => Promise<string | undefined>;
 }
 
 /** Defaults of {@link ChatClientOptions}. */

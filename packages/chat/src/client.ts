@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { formatHostPort, formatSocketPath, NetlabError } from "@netlab/core";
 import { lines } from "@netlab/protocol";
-import { connect, FramedReader, NetworkError } from "@netlab/socketserver";
+import { connect, FramedReader, NetworkError, tapData, wireChannel } from "@netlab/socketserver";
 import { Backoff } from "./backoff.js";
 import {
   type ChatClientOptions,
@@ -18,6 +18,9 @@ import type { ChatEvent, ClientMessage } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
 import { firstEvent } from "./wait.js";
+
+/** Errors before the welcome that mean the server will not let us in with what we have. */
+const AUTH_REFUSALS: ReadonlySet<string> = new Set(["AUTH_FAILED", "AUTH_REQUIRED", "NICK_TAKEN"]);
 
 /** The events that end a wait for the mode: it is decided, or the connection changed. */
 const MODE_OR_STATE = ["mode", "state"] as const;
@@ -67,6 +70,10 @@ export class ChatClient extends EventEmitter {
   );
   /** Why the client closed itself: a netlab server refused us (server full), or stopped answering. */
   #refusal: ChatError | undefined;
+  /** The server's banner asked for a token. */
+  #isAuthRequired = false;
+  /** No welcome yet on this connection: an auth error now is a refusal, not a passing error. */
+  #isWelcomed = false;
 
   constructor(opts: ChatClientOptions) {
     super();
@@ -240,6 +247,8 @@ export class ChatClient extends EventEmitter {
     }
     this.#socket = socket;
     this.#mode = "unknown";
+    this.#isAuthRequired = false;
+    this.#isWelcomed = false;
     this.#outbox.reset();
     this.#backoff.connected();
     this.#bytesHeard = 0;
@@ -286,6 +295,7 @@ export class ChatClient extends EventEmitter {
     }
     if (this.#mode === "unknown") {
       const isNetlab = this.#o.upgrade && line.includes(PROTOCOL_TAG);
+      this.#isAuthRequired = isNetlab && line.includes("[AUTH_REQUIRED]");
       this.#decide(isNetlab ? "json" : "plain");
       if (isNetlab) return; // the text banner; the JSON welcome follows
     }
@@ -297,11 +307,20 @@ export class ChatClient extends EventEmitter {
     if (event === undefined) return;
     this.#track(event);
     this.emit("event", event);
+    if (event.type === "error" && !this.#isWelcomed && AUTH_REFUSALS.has(event.code)) {
+      // Refused at the door: retrying with the same token would only earn a longer delay.
+      this.#refusal = new ChatError(event.code as "AUTH_FAILED", event.message, {
+        hint: event.hint ?? "check --token-file or LAB_TOKEN",
+      });
+      this.#isClosing = true;
+      this.#socket?.destroy();
+    }
   }
 
   #track(e: ChatEvent): void {
     switch (e.type) {
       case "welcome":
+        this.#isWelcomed = true;
         // Given the nick we asked for (as people read it): remember the server's spelling. Given
         // another: ours was refused, and a reconnect must not claim it.
         if (this.#wantedNick !== undefined)
@@ -331,15 +350,32 @@ export class ChatClient extends EventEmitter {
     if (this.#mode !== "unknown") return;
     clearTimeout(this.#detectTimer);
     this.#mode = mode;
-    if (mode === "json") {
-      const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
-      if (this.#wantedNick) hello.nick = this.#wantedNick;
-      this.#sendJson(hello);
-    }
+    if (mode === "json") this.#sendHello();
     this.emit("mode", mode);
     const queued = this.#queued;
     this.#queued = [];
     for (const input of queued) this.send(input);
+  }
+
+  /** The hello, with the token when the server asked for one (asking `requestToken` if need be). */
+  #sendHello(): void {
+    const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
+    if (this.#wantedNick) hello.nick = this.#wantedNick;
+    if (!this.#isAuthRequired) {
+      this.#sendJson(hello);
+      return;
+    }
+    const socket = this.#socket;
+    const send = (token: string | undefined) => {
+      if (socket !== this.#socket || this.#isClosing) return;
+      if (token) hello.token = token;
+      this.#sendJson(hello);
+    };
+    if (this.#o.token !== undefined || this.#o.requestToken === undefined) {
+      send(this.#o.token);
+      return;
+    }
+    this.#o.requestToken().then(send, () => send(undefined));
   }
 
   async #waitForMode(timeoutMs: number): Promise<void> {
@@ -428,6 +464,7 @@ export class ChatClient extends EventEmitter {
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
     socket.write(bytes);
+    if (wireChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
   }

@@ -24,7 +24,15 @@ export type ChatErrorCode =
   | "SERVER_FULL"
   | "NOT_CONNECTED"
   | "STALLED"
-  | "RECONNECT_FAILED";
+  | "RECONNECT_FAILED"
+  /** The server requires a token (`/auth TOKEN`, `hello.token`) before anything else. */
+  | "AUTH_REQUIRED"
+  /** The server refused the token (or this address failed too often, too fast). */
+  | "AUTH_FAILED"
+  /** A listen-only (`:ro`) token: messages, actions, private messages and nick changes are refused. */
+  | "READ_ONLY"
+  /** The nick is bound to the token (`name:` in the token file) and cannot change. */
+  | "NICK_BOUND";
 
 /**
  * A chat rule broken or a chat-level fault.

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
-import { NetlabError } from "@netlab/core";
+import { NetlabError, TokenGate, type TokenGrant } from "@netlab/core";
 import type { ProtocolError } from "@netlab/protocol";
+import { type ChatWireEvent, chatChannel } from "./channel.js";
 import { parseHello, parseJsonCommand } from "./commands.js";
 import { ChatError, type ChatErrorCode } from "./errors.js";
 import { HelloGrace } from "./grace.js";
@@ -43,6 +44,8 @@ export class ChatHub extends EventEmitter {
   readonly #rooms: Rooms;
   readonly #out: Outbox;
   readonly #grace: HelloGrace;
+  /** Checks tokens, with the per-address delay after failures; undefined when the hub is open. */
+  readonly #gate: TokenGate | undefined;
   #nextId = 1;
   #nextMessageId = 1;
   #messagesTotal = 0;
@@ -58,10 +61,14 @@ export class ChatHub extends EventEmitter {
     this.#rooms = new Rooms(this.options.historySize);
     this.#out = new Outbox(this.options, this.#sessions);
     this.#grace = new HelloGrace(this.options.helloGraceMs, (s) => this.#join(s, DEFAULT_ROOM));
-    const idle = this.options.idleTimeoutMs;
-    if (Number.isFinite(idle) && idle > 0) {
+    const o = this.options;
+    this.#gate = o.tokens === undefined ? undefined : new TokenGate(o.tokens, o);
+    const deadlines = [o.idleTimeoutMs, this.#gate ? o.authTimeoutMs : 0].filter(
+      (ms) => Number.isFinite(ms) && ms > 0,
+    );
+    if (deadlines.length > 0) {
       // One sweep for all sessions: cheaper than a timer per connection at 5 000 idle clients.
-      const every = Math.max(50, Math.min(5_000, Math.floor(idle / 4)));
+      const every = Math.max(50, Math.min(5_000, Math.floor(Math.min(...deadlines) / 4)));
       this.#idleSweep = setInterval(() => this.#sweepIdle(), every);
       this.#idleSweep.unref();
     }
@@ -90,18 +97,33 @@ export class ChatHub extends EventEmitter {
     this.#sessions.add(session);
     session.nick = this.#nicks.guest(session, session.id);
     // A new client is in text mode: its banner is one line of text (formatEvent's), no event.
-    this.#out.sendRaw(session, line(`* ${this.#welcomeText(session)}`));
-    this.#grace.start(session);
+    if (this.#gate) {
+      // It joins once its token is accepted; the tag lets ChatClient see it must send one.
+      this.#out.sendRaw(session, line(`* ${this.#authText()}`));
+    } else {
+      this.#out.sendRaw(session, line(`* ${this.#welcomeText(session)}`));
+      this.#grace.start(session);
+    }
     if (this.listenerCount("connect") > 0) this.emit("connect", this.snapshot(session));
     return session;
   }
 
-  /** One line from the client, already framed and decoded. */
-  receive(session: Session, line: string): void {
-    if (session.isClosed) return;
+  /**
+   * One line from the client, already framed and decoded. A promise while a token is being
+   * checked (it may wait out a delay the address earned): the caller reads no further line until
+   * it settles.
+   */
+  receive(session: Session, line: string): Promise<void> | undefined {
+    if (session.isClosed) return undefined;
     session.lastActiveAt = Date.now();
     const isFirst = session.linesIn === 0;
     session.linesIn++;
+    if (this.#gate && session.grant === undefined) return this.#authenticate(session, line, isFirst);
+    this.#receive(session, line, isFirst);
+    return undefined;
+  }
+
+  #receive(session: Session, line: string, isFirst: boolean): void {
     if (isFirst && line.startsWith("{")) {
       const hello = parseHello(line);
       if (hello) {
@@ -144,6 +166,11 @@ export class ChatHub extends EventEmitter {
     if (session.isClosed) return;
     session.lastActiveAt = Date.now();
     session.linesIn++;
+    if (!session.isJoined && session.grant === undefined && this.#gate) {
+      this.#error(session, err);
+      this.#badLine(session);
+      return;
+    }
     if (!session.isJoined) this.#join(session, DEFAULT_ROOM);
     this.#error(session, err);
     this.#badLine(session);
@@ -227,6 +254,77 @@ export class ChatHub extends EventEmitter {
     };
   }
 
+  #authText(): string {
+    return `${PROTOCOL_TAG} — ${this.options.serverName} requires a token: send /auth TOKEN first [AUTH_REQUIRED]`;
+  }
+
+  /**
+   * The first lines on a server with tokens: `/auth TOKEN` (text mode) or a hello with `token`
+   * (JSON mode). One attempt per connection: a refused or missing token closes it, so each guess
+   * costs a connection and the per-address delay. Other lines before it get AUTH_REQUIRED.
+   */
+  async #authenticate(s: Session, text: string, isFirst: boolean): Promise<void> {
+    const gate = this.#gate!;
+    const hello = isFirst && text.startsWith("{") ? parseHello(text) : undefined;
+    let token: string | undefined;
+    if (hello) {
+      s.mode = "json"; // a refusal reaches a JSON client as an `error` event
+      token = hello.token;
+    } else {
+      const m = /^\/auth(?:\s+(.*))?$/is.exec(text.trim());
+      if (!m) {
+        this.#error(
+          s,
+          new ChatError("AUTH_REQUIRED", "this server requires a token: send /auth TOKEN first", {
+            hint: "lab client reads it from --token-file or LAB_TOKEN",
+          }),
+        );
+        this.#badLine(s);
+        return;
+      }
+      token = m[1]?.trim();
+    }
+    let grant: TokenGrant;
+    try {
+      grant = await gate.check(token, s.link.address, s.link.signal);
+    } catch (err) {
+      if (s.isClosed || s.link.signal?.aborted || !(err instanceof NetlabError)) return;
+      this.#refuse(s, err);
+      return;
+    }
+    if (s.isClosed) return;
+    s.grant = grant;
+    if (grant.name !== undefined) {
+      try {
+        this.#takeNick(s, grant.name);
+      } catch (err) {
+        const taken = err instanceof ChatError && err.code === "NICK_TAKEN";
+        const why = taken
+          ? new ChatError("NICK_TAKEN", `${quoteShort(grant.name)} is already connected`, {
+              hint: "your token binds that nick: leave the other session first",
+            })
+          : err;
+        if (why instanceof NetlabError) this.#refuse(s, why);
+        return;
+      }
+    }
+    if (hello) {
+      this.#hello(s, grant.name === undefined ? hello : { ...hello, nick: grant.name });
+      return;
+    }
+    const as = grant.access === "ro" ? " (listen-only)" : "";
+    this.#out.notice(s, "info", `token accepted: you are ${s.nick}${as}. /help for commands`);
+    this.#join(s, DEFAULT_ROOM);
+  }
+
+  /** Says why (code, message, hint) and closes: a refused token, or one bound to a nick in use. */
+  #refuse(s: Session, err: NetlabError): void {
+    s.closeReason = err.message;
+    this.#error(s, err);
+    s.isClosed = true;
+    s.link.end();
+  }
+
   #welcomeText(s: Session): string {
     return `${PROTOCOL_TAG} — welcome to ${this.options.serverName}, you are ${s.nick}. /help for commands`;
   }
@@ -264,6 +362,7 @@ export class ChatHub extends EventEmitter {
   }
 
   #run(s: Session, c: Command): void {
+    if (s.grant !== undefined) checkGrant(s.grant, c);
     switch (c.type) {
       case "message":
       case "me":
@@ -336,6 +435,10 @@ export class ChatHub extends EventEmitter {
     }
     if (this.listenerCount("message") > 0)
       this.emit("message", { room: room.name, from: s.nick, text, action: isAction });
+    if (chatChannel.hasSubscribers) {
+      const m: ChatWireEvent = { type: "message", room: room.name, from: s.nick, text, action: isAction };
+      chatChannel.publish(m);
+    }
   }
 
   /** Unique by NFKC + case folding and by look-alike skeleton; reserved names refused (nicks.ts). */
@@ -352,6 +455,8 @@ export class ChatHub extends EventEmitter {
     const room = this.#rooms.get(s.room);
     for (const member of room?.members ?? [s]) if (tellSelf || member !== s) this.#out.send(member, e);
     if (this.listenerCount("nick") > 0) this.emit("nick", { from, to: wanted });
+    if (chatChannel.hasSubscribers)
+      chatChannel.publish({ type: "nick", from, to: wanted } satisfies ChatWireEvent);
   }
 
   #join(s: Session, name: string): void {
@@ -366,6 +471,8 @@ export class ChatHub extends EventEmitter {
     if (room.members.size > this.options.maxAnnounceMembers) this.#out.send(s, e);
     else this.#out.sendAll(room.members, e);
     if (this.listenerCount("join") > 0) this.emit("join", { room: name, nick: s.nick });
+    if (chatChannel.hasSubscribers)
+      chatChannel.publish({ type: "join", room: name, nick: s.nick } satisfies ChatWireEvent);
   }
 
   #leave(s: Session, reason: string): void {
@@ -378,6 +485,9 @@ export class ChatHub extends EventEmitter {
     if (!s.isClosed) this.#out.send(s, e);
     this.#rooms.closeIfEmpty(room);
     if (this.listenerCount("leave") > 0) this.emit("leave", { room: room.name, nick: s.nick, reason });
+    if (chatChannel.hasSubscribers) {
+      chatChannel.publish({ type: "leave", room: room.name, nick: s.nick, reason } satisfies ChatWireEvent);
+    }
   }
 
   #error(s: Session, err: unknown): void {
@@ -406,6 +516,7 @@ export class ChatHub extends EventEmitter {
   #sweepIdle(): void {
     const now = Date.now();
     const idleMs = this.options.idleTimeoutMs;
+    const authMs = this.options.authTimeoutMs;
     // forEach: this runs cold every few seconds, where for…of makes an object per session.
     this.#sessions.forEach((s) => {
       if (s.isClosed) return;
@@ -414,7 +525,10 @@ export class ChatHub extends EventEmitter {
       if (bytesIn !== s.bytesInAtSweep) {
         s.bytesInAtSweep = bytesIn;
         if (s.lastActiveAt < now) s.lastActiveAt = now;
-      } else if (now - s.lastActiveAt >= idleMs) {
+      } else if (s.grant === undefined && this.#gate && now - s.connectedAt >= authMs) {
+        const after = authMs < 10_000 ? `${authMs} ms` : `${Math.round(authMs / 1000)} s`;
+        this.kick(s, "AUTH_REQUIRED", `no token within ${after}, disconnected`);
+      } else if (idleMs > 0 && now - s.lastActiveAt >= idleMs) {
         const idle = idleMs < 10_000 ? `${idleMs} ms` : `${Math.round(idleMs / 1000)} s`;
         this.kick(s, "IDLE_TIMEOUT", `idle for ${idle}, disconnected`);
       }
@@ -426,5 +540,22 @@ export class ChatHub extends EventEmitter {
     clearInterval(this.#idleSweep);
     this.#out.dispose();
     this.#grace.dispose();
+  }
+}
+
+/** Throws READ_ONLY or NICK_BOUND when `grant` does not allow `c`. */
+function checkGrant(grant: TokenGrant, c: Command): void {
+  const speaks = c.type === "message" || c.type === "me" || c.type === "private" || c.type === "nick";
+  if (grant.access === "ro" && speaks) {
+    throw new ChatError(
+      "READ_ONLY",
+      "your token is listen-only: you can read, /join, /who and /rooms, but not send or change your nick",
+      { hint: "ask the server's operator for a token without :ro" },
+    );
+  }
+  if (c.type === "nick" && grant.name !== undefined) {
+    throw new ChatError("NICK_BOUND", `your nick is bound to your token: you are ${quoteShort(grant.name)}`, {
+      hint: "the server's token file names you",
+    });
   }
 }

@@ -1,3 +1,4 @@
+export { type ChatWireEvent, chatChannel } from "./channel.js";
 export { ChatClient } from "./client.js";
 export type { ChatClientOptions, ClientMode, ClientState, WireChunk } from "./client-options.js";
 export { skeleton } from "./confusables.js";

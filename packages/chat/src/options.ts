@@ -1,7 +1,18 @@
 // The hub's limits. HubOptions and HUB_DEFAULTS are public (index.ts, via hub.ts); hubOptions is internal.
+import { AUTH_BACKOFF_DEFAULTS, type AuthBackoffOptions, type TokenSet } from "@netlab/core";
 
-/** Limits and tunables of a chat hub; every one has a default. */
-export interface HubOptions {
+/**
+ * Limits and tunables of a chat hub; every one has a default. The `auth*` ones (see
+ * `AuthBackoffOptions` in @netlab/core) apply only with `tokens`.
+ */
+export interface HubOptions extends AuthBackoffOptions {
+  /**
+   * The tokens a client must present (`/auth TOKEN` in text mode, `hello.token` in JSON mode)
+   * before it joins; `name:` binds the nick, `:ro` makes it listen-only. Default undefined: open.
+   */
+  tokens: TokenSet | undefined;
+  /** How long a new connection has to present its token before it is told and cut, in ms. Default 30 000. */
+  authTimeoutMs: number;
   /** Clients at once; the next gets one `SERVER_FULL` line and is closed. Default 1 000. */
   maxClients: number;
   /**
@@ -44,6 +55,9 @@ export interface HubOptions {
 
 /** Defaults for {@link HubOptions}. */
 export const HUB_DEFAULTS: Readonly<HubOptions> = {
+  ...AUTH_BACKOFF_DEFAULTS,
+  tokens: undefined,
+  authTimeoutMs: 30_000,
   maxClients: 1_000,
   idleTimeoutMs: 600_000,
   historySize: 50,

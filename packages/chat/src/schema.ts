@@ -14,7 +14,13 @@ const ts = z.number();
  */
 export const clientMessageSchema = z.discriminatedUnion("type", [
   // Any string: a nick the server refuses still upgrades the client, joined as a guest with an error.
-  z.object({ type: z.literal("hello"), proto: z.number().int(), nick: z.string().optional() }),
+  z.object({
+    type: z.literal("hello"),
+    proto: z.number().int(),
+    nick: z.string().optional(),
+    /** The shared secret, for a server started with a token file; ignored by one without. */
+    token: z.string().max(1024).optional(),
+  }),
   z.object({ type: z.literal("message"), text }),
   z.object({ type: z.literal("me"), text }),
   z.object({ type: z.literal("nick"), nick: name }),

@@ -1,8 +1,11 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
+import { requireSafeAuth } from "@netlab/core";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
 import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import { ChatError } from "./errors.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
+import { checkNick } from "./rules.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
 export interface ChatServerOptions extends Partial<HubOptions> {
@@ -24,6 +27,11 @@ export interface ChatServerOptions extends Partial<HubOptions> {
    * slot forever. Default 30 000; `Infinity` (or 0) is off.
    */
   frameTimeoutMs?: number;
+  /**
+   * Take `tokens` over a connection without TLS (where anyone on the path can read them). Default
+   * false: a server with tokens and no TLS refuses to start (PLAINTEXT_AUTH).
+   */
+  allowPlaintextAuth?: boolean;
 }
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
@@ -131,6 +139,9 @@ class HandlerLink implements Link {
   get bytesIn(): number {
     return this.#h.info.bytesIn;
   }
+  get signal(): AbortSignal {
+    return this.#h.signal;
+  }
 }
 
 function destroySocket(socket: net.Socket): void {
@@ -158,7 +169,8 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     const rfile = this.rfile;
     // readFrame() rather than `for await`: no iterator result object per line. Same frames.
     for (let line = await rfile.readFrame(); line !== undefined; line = await rfile.readFrame()) {
-      hub.receive(session, line);
+      const checking = hub.receive(session, line);
+      if (checking) await checking;
       if (session.isClosed) break;
     }
   }
@@ -211,6 +223,7 @@ export class ChatServer extends EventEmitter {
   constructor(opts: ChatServerOptions = {}) {
     super();
     const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    checkTokens(opts);
     this.hub = new ChatHub(defined);
     // An event is forwarded from its first listener on, so the hub builds no payloads nobody reads.
     const forwarded = new Set<string | symbol>();
@@ -274,5 +287,27 @@ export class ChatServer extends EventEmitter {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/**
+ * Refuses, before anything binds, tokens over plaintext (unless allowed) and token names that
+ * could never be nicks. TLS counts as encrypted once the server has a `tls` option.
+ */
+function checkTokens(opts: ChatServerOptions): void {
+  const tokens = opts.tokens;
+  requireSafeAuth({
+    hasTokens: tokens !== undefined,
+    isEncrypted: Boolean((opts as { tls?: unknown }).tls),
+    allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
+  });
+  for (const grant of tokens?.grants() ?? []) {
+    if (grant.name === undefined) continue;
+    try {
+      checkNick(grant.name);
+    } catch (err) {
+      const e = err as ChatError;
+      throw new ChatError(e.code, `token file, line ${grant.line}: ${e.message}`, { hint: e.hint });
+    }
   }
 }

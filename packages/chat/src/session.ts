@@ -1,5 +1,6 @@
 // One connection as the hub sees it: its transport (Link), its state (Session) and its snapshot.
 // Link, PeerSnapshot and Session are public (index.ts, via hub.ts); snapshot() is internal.
+import type { TokenGrant } from "@netlab/core";
 import { FloodControl } from "./flood.js";
 import type { HubOptions } from "./options.js";
 
@@ -26,6 +27,8 @@ export interface Link {
   readonly port: number;
   /** Bytes received so far; the idle sweep counts any new ones, a part of a line too, as activity. */
   readonly bytesIn: number;
+  /** Aborts when the connection or the server goes away: ends an authentication delay early. */
+  readonly signal?: AbortSignal;
 }
 
 /** A snapshot of one connected client, for logs and the TUI. */
@@ -52,6 +55,8 @@ export class Session {
   room = "";
   mode: "text" | "json" = "text";
   isJoined = false;
+  /** What the client's token allows, once accepted; undefined on a server without tokens. */
+  grant: TokenGrant | undefined;
   linesIn = 0;
   messagesIn = 0;
   bytesOut = 0;

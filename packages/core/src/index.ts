@@ -23,6 +23,26 @@ export {
   unmapIPv4,
 } from "./address.js";
 export {
+  AUTH_BACKOFF_DEFAULTS,
+  AuthBackoff,
+  type AuthBackoffOptions,
+  AuthError,
+  type AuthErrorCode,
+  addressKey,
+  type LoadedTokenFile,
+  loadTokenFile,
+  MIN_TOKEN_CHARS,
+  parseTokenFile,
+  requireSafeAuth,
+  type TokenAccess,
+  type TokenFileEntry,
+  TokenGate,
+  type TokenGrant,
+  TokenSet,
+  tokenRefused,
+} from "./auth.js";
+
+export {
   describeErrno,
   type ErrnoContext,
   type ErrnoDescription,

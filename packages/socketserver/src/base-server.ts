@@ -19,6 +19,7 @@ import {
   settleWithin,
   type Wants,
 } from "./internal.js";
+import { tapListen, wireChannel } from "./tap.js";
 import {
   type PeerAddress,
   type ResolvedServerOptions,
@@ -245,9 +246,20 @@ export abstract class BaseServer extends EventEmitter {
     return true;
   }
 
+  /** What the tap's `listen` event calls this server's transport. Default "tcp". */
+  protected wireTransport(): "tcp" | "unix" | "udp" {
+    return "tcp";
+  }
+
   /** Subclasses call this once bound. */
   protected markListening(): void {
     this.#state = "running";
+    if (wireChannel.hasSubscribers) {
+      const { host, port } = this.address;
+      const transport = this.wireTransport();
+      const family = transport === "unix" ? "unix" : host.includes(":") ? "IPv6" : "IPv4";
+      tapListen(transport, { address: host, port, family });
+    }
     this.emit("listening");
   }
 

@@ -1,5 +1,6 @@
 import net from "node:net";
 import { type NetworkError, toNetworkError } from "./errors.js";
+import { tapOpen, wireChannel } from "./tap.js";
 
 /** Options for {@link connect}. */
 export interface ConnectOptions {
@@ -63,6 +64,7 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
     const onConnect = () => {
       cleanup();
       if (noDelay && !path) socket.setNoDelay(true);
+      if (wireChannel.hasSubscribers) tapOpen(socket, "client");
       resolve(socket);
     };
     socket.once("error", onError);

@@ -36,6 +36,18 @@ export {
   ThreadingUnixStreamServer,
 } from "./mixins.js";
 export { StreamRequestHandler } from "./stream-handler.js";
+export {
+  tapData,
+  tapDatagram,
+  tapOpen,
+  type WireCloseReason,
+  type WireConnection,
+  type WireDirection,
+  type WireEvent,
+  type WireSide,
+  wireChannel,
+  wireNow,
+} from "./tap.js";
 export { TCPServer, UnixStreamServer } from "./tcp-server.js";
 export {
   type ConnectionInfo,

@@ -14,6 +14,7 @@ import {
   RESOLVED,
   settleWithin,
 } from "./internal.js";
+import { tapOpen, tapReason, wireChannel } from "./tap.js";
 import type { ConnectionInfo, PeerAddress } from "./types.js";
 import { SocketWriter, type StreamWriter } from "./writer.js";
 
@@ -206,6 +207,7 @@ export class StreamRequestHandler<
 
   protected override start(): void {
     const socket = this.request;
+    if (wireChannel.hasSubscribers) tapOpen(socket, "server");
     const hooks = new ReaderHooks(this as StreamRequestHandler<unknown>) as FramedReaderOptions<F>;
     const reader = new FramedReader<F>(socket, this.createDecoder(), hooks);
     this.#reader = reader;
@@ -308,6 +310,7 @@ export class StreamRequestHandler<
     // The goodbye comes first, while the handler still holds the connection, so its words are
     // written before the handler's end; a goodbye that hangs gets LINGER_MS.
     await settleWithin((async () => goodbye())(), LINGER_MS);
+    if (wireChannel.hasSubscribers) tapReason(this.request, "timeout");
     this[kAbort](reason);
     this.#writer.endNow();
     setTimeout(() => this.request.destroy(), LINGER_MS).unref();

@@ -76,6 +76,10 @@ export class TCPServer extends BaseServer {
     if (path !== undefined && !isAbstract(path)) removeSocketFile(path);
   }
 
+  protected override wireTransport(): "tcp" | "unix" {
+    return this.options.path === undefined ? "tcp" : "unix";
+  }
+
   /** What `net.Server.listen` gets. */
   protected listenOptions(): net.ListenOptions {
     const { path, host, port, requestQueueSize: backlog, ipv6Only } = this.options;

@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
 import { isStaleSocket, removeSocketFile } from "./socket-file.js";
+import { tapDatagram, wireChannel } from "./tap.js";
 import type { Datagram, PeerAddress, ServerOptions, UnixDatagramSocket } from "./types.js";
 
 /** What the server queues per datagram: the request plus where it came from. */
@@ -55,6 +56,10 @@ export class UDPServer extends DatagramServer {
     return this.#socket;
   }
 
+  protected override wireTransport(): "udp" {
+    return "udp";
+  }
+
   get address(): BoundAddress {
     try {
       const a = this.#socket?.address();
@@ -92,6 +97,7 @@ export class UDPServer extends DatagramServer {
     }
     socket.on("error", (err) => this.reportSocketError(err));
     socket.on("message", (packet, rinfo) => {
+      if (wireChannel.hasSubscribers) tapDatagram(socket, "server", "in", rinfo, packet);
       const request: Received = { packet, socket, rinfo };
       this.acceptRequest(request);
     });
@@ -178,6 +184,10 @@ export class UnixDatagramServer extends DatagramServer {
   /** The bound AF_UNIX socket (undefined before `listen()`). */
   get socket(): UnixDatagramSocket | undefined {
     return this.#socket;
+  }
+
+  protected override wireTransport(): "unix" {
+    return "unix";
   }
 
   get address(): BoundAddress {

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { type TransferWireEvent, transferChannel } from "./channel.js";
 import { CLIENT_DEFAULTS, type ClientOptions, type Progress } from "./client-options.js";
 import { isTransferErrorCode, TransferError } from "./errors.js";
 import type { Header, HeaderOf } from "./header.js";
@@ -14,10 +15,12 @@ export class ClientConnection {
   readonly stream: StreamOptions;
   readonly signal: AbortSignal | undefined;
   readonly #onProgress: (progress: Progress) => void;
+  /** Sent with the first request only: the server checks it once per connection. */
+  #token: string | undefined;
 
   constructor(
     socket: Socket,
-    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs">,
+    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "token">,
     onProgress: (progress: Progress) => void,
   ) {
     this.wire = new SocketWire(socket, {
@@ -28,6 +31,14 @@ export class ClientConnection {
     this.stream = options.stream ?? {};
     this.signal = options.signal;
     this.#onProgress = onProgress;
+    this.#token = options.token;
+  }
+
+  /** The token field of the next request header: the token on the first request, then nothing. */
+  auth(): { token?: string } {
+    const token = this.#token;
+    this.#token = undefined;
+    return token === undefined ? {} : { token };
   }
 
   /** The next header, which must be one of `ops`; an `error` header is thrown as its TransferError. */
@@ -79,6 +90,17 @@ export class ClientConnection {
     offset: number,
     started: number,
   ) {
+    const op = direction === "upload" ? "put" : "get";
+    if (transferChannel.hasSubscribers) {
+      transferChannel.publish({
+        type: "start",
+        side: "client",
+        op,
+        name,
+        size: totalBytes,
+        offset,
+      } satisfies TransferWireEvent);
+    }
     this.#onProgress({
       direction,
       name,
@@ -88,6 +110,23 @@ export class ClientConnection {
       elapsedMs: performance.now() - started,
     });
     return (bytesDone: number) => {
+      if (transferChannel.hasSubscribers) {
+        const e: TransferWireEvent = { type: "progress", side: "client", op, name, bytesDone, totalBytes };
+        transferChannel.publish(e);
+        if (bytesDone === totalBytes) {
+          const seconds = (performance.now() - started) / 1000;
+          const transferredBytes = totalBytes - offset;
+          transferChannel.publish({
+            type: "done",
+            side: "client",
+            op,
+            name,
+            size: totalBytes,
+            transferredBytes,
+            seconds,
+          } satisfies TransferWireEvent);
+        }
+      }
       this.#onProgress({
         direction,
         name,

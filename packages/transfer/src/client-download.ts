@@ -49,7 +49,15 @@ export async function download(
       hash = await hashPrefix(fh, have, partPath);
       prefixSha256 = hash.copy().digest("hex");
     }
-    await conn.wire.writeHeader({ op: "get", v: 1, name, offset: have, prefixSha256, verify });
+    await conn.wire.writeHeader({
+      op: "get",
+      v: 1,
+      ...conn.auth(),
+      name,
+      offset: have,
+      prefixSha256,
+      verify,
+    });
     let file: HeaderOf<"file">;
     try {
       file = await conn.reply("file");

@@ -8,7 +8,7 @@ export async function list(
   conn: ClientConnection,
   maxEntries: number = CLIENT_DEFAULTS.maxListEntries,
 ): Promise<{ entries: Entry[]; truncated: boolean }> {
-  await conn.wire.writeHeader({ op: "list", v: 1 });
+  await conn.wire.writeHeader({ op: "list", v: 1, ...conn.auth() });
   const entries: Entry[] = [];
   for (;;) {
     const h = await conn.reply("entries", "listed");

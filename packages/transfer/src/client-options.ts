@@ -39,6 +39,11 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** Read/write block sizes and sync cadence. */
   stream?: StreamOptions;
+  /**
+   * The shared secret of a server started with a token file, sent in the connection's first
+   * request header. Never take it from argv: read it from a file, an environment variable or a prompt.
+   */
+  token?: string;
 }
 
 /** Options of one upload or download. */

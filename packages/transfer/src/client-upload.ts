@@ -31,6 +31,7 @@ export async function upload(
     await conn.wire.writeHeader({
       op: "put",
       v: 1,
+      ...conn.auth(),
       name,
       size,
       overwrite: options.overwrite ?? false,

@@ -31,7 +31,10 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
   readonly #turn = new Mutex({ name: "transfer-client" });
 
   /** Wraps a connected socket (use {@link TransferClient.connect} to dial). */
-  constructor(socket: Socket, options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs"> = {}) {
+  constructor(
+    socket: Socket,
+    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "token"> = {},
+  ) {
     super();
     socket.setNoDelay(true);
     this.#conn = new ClientConnection(socket, options, (p) => this.emit("progress", p));

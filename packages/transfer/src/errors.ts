@@ -17,8 +17,12 @@ export type TransferErrorCode =
   | "ALREADY_EXISTS"
   /** Another upload of the same name is in progress. */
   | "BUSY"
-  /** The server was started with --read-only. */
+  /** The server was started with --read-only, or the client's token is read-only (`TOKEN:ro`). */
   | "READ_ONLY"
+  /** The server has a token file and the first request carried no token. */
+  | "AUTH_REQUIRED"
+  /** The server refused the token (or this address failed too often, too fast). */
+  | "AUTH_FAILED"
   /** The file is larger than the server's maxSizeBytes. */
   | "TOO_LARGE"
   /** The disk (or quota) is full: ENOSPC/EDQUOT. The partial file was removed. */
@@ -52,6 +56,8 @@ const CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
   "ALREADY_EXISTS",
   "BUSY",
   "READ_ONLY",
+  "AUTH_REQUIRED",
+  "AUTH_FAILED",
   "TOO_LARGE",
   "NO_SPACE",
   "CHECKSUM_MISMATCH",

@@ -14,6 +14,8 @@ export const PROTOCOL_VERSION = 1;
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const name = z.string().min(1).max(4096);
+/** The shared secret, on the first request of a connection to a server with a token file. */
+const token = z.string().min(1).max(1024).optional();
 /** Furthest time from 1970 a Date can hold, in ms either way (years -271821 to 275760). */
 const MAX_DATE_MS = 8.64e15;
 /**
@@ -30,6 +32,7 @@ const mtimeMs = z
 const put = z.object({
   op: z.literal("put"),
   v: z.literal(PROTOCOL_VERSION),
+  token,
   name,
   size,
   overwrite: z.boolean().default(false),
@@ -40,13 +43,14 @@ const put = z.object({
 const get = z.object({
   op: z.literal("get"),
   v: z.literal(PROTOCOL_VERSION),
+  token,
   name,
   offset: size.default(0),
   prefixSha256: sha256.optional(),
   verify: z.boolean().default(true),
 });
 /** Directory listing request. */
-const list = z.object({ op: z.literal("list"), v: z.literal(PROTOCOL_VERSION) });
+const list = z.object({ op: z.literal("list"), v: z.literal(PROTOCOL_VERSION), token });
 /** Upload, after `accept`: raw bytes from `offset` to the announced size follow this header. */
 const data = z.object({ op: z.literal("data"), offset: size });
 /** Sent after the raw bytes of a file, by whichever side sent them. */

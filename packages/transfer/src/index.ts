@@ -1,3 +1,4 @@
+export { type TransferWireEvent, transferChannel } from "./channel.js";
 export { TransferClient } from "./client.js";
 export {
   CLIENT_DEFAULTS,

@@ -1,4 +1,12 @@
-import { formatPeer, requirePositiveInt, withDefaults } from "@netlab/core";
+import {
+  type AuthBackoffOptions,
+  formatPeer,
+  requirePositiveInt,
+  requireSafeAuth,
+  TokenGate,
+  type TokenSet,
+  withDefaults,
+} from "@netlab/core";
 import type { Decoder, ProtocolError } from "@netlab/protocol";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
@@ -40,6 +48,19 @@ export interface FileServerOptions extends ServerOptions {
    * byte, or the connection is cut: a peer dribbling one byte a second holds no slot. Default 10 000.
    */
   headerTimeoutMs?: number;
+  /**
+   * The tokens a client must send in the first header of each connection: `TOKEN:rw` may upload,
+   * `TOKEN:ro` only list and download (READ_ONLY). `readOnly` still refuses every upload.
+   * Default undefined: anyone who can connect may do anything `readOnly` allows.
+   */
+  tokens?: TokenSet;
+  /** The delay after repeated wrong tokens from one address (see AuthBackoffOptions in @netlab/core). */
+  authBackoff?: Partial<AuthBackoffOptions>;
+  /**
+   * Take `tokens` over a connection without TLS. Default false: a server with tokens and no TLS
+   * refuses to start (PLAINTEXT_AUTH).
+   */
+  allowPlaintextAuth?: boolean;
 }
 
 /** Defaults for {@link FileServerOptions}. */
@@ -72,6 +93,7 @@ export class FileServer extends TCPServer {
   /** @internal shared by every connection; filled by listen(). */
   context: SessionContext | undefined;
   readonly #fileOptions: FileServerOptions;
+  readonly #gate: TokenGate | undefined;
 
   constructor(options: FileServerOptions) {
     // The framework's idle timer counts bytes in only; the handler keeps its own, both ways.
@@ -87,6 +109,14 @@ export class FileServer extends TCPServer {
     const o = withDefaults(FILE_SERVER_DEFAULTS, options);
     requirePositiveInt("idleTimeoutMs", o.idleTimeoutMs, { allowInfinity: true });
     requirePositiveInt("headerTimeoutMs", o.headerTimeoutMs, { allowInfinity: true });
+    requireSafeAuth({
+      hasTokens: options.tokens !== undefined,
+      // TLS counts once the server takes a `tls` option.
+      isEncrypted: Boolean((options as { tls?: unknown }).tls),
+      allowPlaintextAuth: options.allowPlaintextAuth ?? false,
+    });
+    this.#gate =
+      options.tokens === undefined ? undefined : new TokenGate(options.tokens, options.authBackoff);
   }
 
   /**
@@ -108,6 +138,7 @@ export class FileServer extends TCPServer {
         write: o.write,
         activeUploads: new Set(),
         events: this,
+        gate: this.#gate,
       };
     }
     await super.listen();
@@ -178,7 +209,7 @@ export class TransferHandler extends StreamRequestHandler<Header, FileServer> {
     else shutdown.addEventListener("abort", onShutdown, { once: true });
     this.#wire = new HandlerWire(this);
     try {
-      await serveConnection(this.#wire, ctx, this.#peer(), this.signal);
+      await serveConnection(this.#wire, ctx, this.#peer(), this.signal, this.clientAddress.address);
     } finally {
       shutdown.removeEventListener("abort", onShutdown);
       clearTimeout(cut);

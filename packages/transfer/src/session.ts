@@ -1,6 +1,8 @@
 import { createHash, type Hash } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { type FileHandle, lstat, open, opendir, unlink } from "node:fs/promises";
+import { isNetlabError, type TokenGate, type TokenGrant } from "@netlab/core";
+import { type TransferWireEvent, transferChannel } from "./channel.js";
 import { alreadyExists, commitPart } from "./commit.js";
 import { fsError, TransferError } from "./errors.js";
 import type { Entry, Header, HeaderOf } from "./header.js";
@@ -28,6 +30,8 @@ export interface SessionContext {
   activeUploads: Set<string>;
   /** Where `transfer` / `transferError` events go. */
   events: EventEmitter;
+  /** Checks the token of each connection's first request; undefined when the server is open. */
+  gate?: TokenGate | undefined;
 }
 
 /** A finished upload or download on the server, emitted as `transfer`. */
@@ -68,7 +72,10 @@ export async function serveConnection(
   ctx: SessionContext,
   peer: string,
   signal?: AbortSignal,
+  peerAddress: string = peer,
 ): Promise<void> {
+  /** What this connection's token allows, once its first request carried one that matched. */
+  let grant: TokenGrant | undefined;
   for (;;) {
     const state: State = { inBody: false };
     let header: Header | undefined;
@@ -81,9 +88,32 @@ export async function serveConnection(
     }
     if (header === undefined || signal?.aborted) return;
     const name = "name" in header ? header.name : undefined;
+    if (ctx.gate !== undefined && grant === undefined) {
+      try {
+        const token = "token" in header ? header.token : undefined;
+        grant = await ctx.gate.check(token, peerAddress, signal);
+      } catch (err) {
+        if (!isNetlabError(err)) return; // shut down during the delay
+        const code = err.code === "AUTH_REQUIRED" ? "AUTH_REQUIRED" : "AUTH_FAILED";
+        const error = new TransferError(code, err.message, { hint: err.hint });
+        // One attempt per connection: each guess costs a connection and the address's delay.
+        await refuseHeader(wire, ctx, peer, error);
+        return;
+      }
+    }
     try {
+      if (transferChannel.hasSubscribers && (header.op === "put" || header.op === "get")) {
+        const start: TransferWireEvent = { type: "start", side: "server", op: header.op, name: header.name };
+        if (header.op === "put") start.size = header.size;
+        transferChannel.publish(start);
+      }
       switch (header.op) {
         case "put":
+          if (grant?.access === "ro") {
+            throw new TransferError("READ_ONLY", "your token is read-only: uploads are refused", {
+              hint: "ask the server's operator for a TOKEN:rw line",
+            });
+          }
           await servePut(wire, ctx, header, peer, state);
           break;
         case "get":
@@ -101,6 +131,7 @@ export async function serveConnection(
     } catch (err) {
       const error = asTransferError(err);
       ctx.events.emit("transferError", { op: header.op, name, error, peer } satisfies ServerTransferError);
+      publishError("server", header.op, name, error);
       if (error.code === "CONNECTION_LOST") return;
       if (state.inBody && header.op === "get") return; // mid-file: the client sees the close
       await wire.writeHeader(errorHeader(error)).catch(() => {});
@@ -118,6 +149,7 @@ export async function refuseHeader(
   error: TransferError,
 ): Promise<void> {
   ctx.events.emit("transferError", { op: "?", name: undefined, error, peer } satisfies ServerTransferError);
+  publishError("server", "?", undefined, error);
   await wire.writeHeader(errorHeader(error)).catch(() => {});
 }
 
@@ -288,6 +320,7 @@ async function servePut(
       seconds: (performance.now() - started) / 1000,
       peer,
     } satisfies ServerTransfer);
+    publishDone("put", req.name, req.size, req.size - data.offset, started);
   } finally {
     await fh?.close().catch(() => {});
     if (removePart) await unlink(partPath).catch(() => {});
@@ -342,6 +375,7 @@ async function serveGet(
       seconds: (performance.now() - started) / 1000,
       peer,
     } satisfies ServerTransfer);
+    publishDone("get", req.name, size, size - offset, started);
   } finally {
     await fh.close().catch(() => {});
   }
@@ -429,4 +463,29 @@ function isServable(root: ServedRoot, name: string): boolean {
   } catch {
     return false;
   }
+}
+
+function publishDone(
+  op: string,
+  name: string,
+  size: number,
+  transferredBytes: number,
+  started: number,
+): void {
+  if (!transferChannel.hasSubscribers) return;
+  const seconds = (performance.now() - started) / 1000;
+  const e: TransferWireEvent = { type: "done", side: "server", op, name, size, transferredBytes, seconds };
+  transferChannel.publish(e);
+}
+
+function publishError(
+  side: "client" | "server",
+  op: string,
+  name: string | undefined,
+  error: TransferError,
+): void {
+  if (!transferChannel.hasSubscribers) return;
+  const e: TransferWireEvent = { type: "error", side, op, code: error.code, message: error.message };
+  if (name !== undefined) e.name = name;
+  transferChannel.publish(e);
 }

@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
+import { tapDatagram, wireChannel } from "@netlab/socketserver";
 import { resolveHost } from "./address.js";
 import {
   formatHostPort,
@@ -254,7 +255,10 @@ export class Pinger extends EventEmitter<PingerEvents> implements AsyncIterable<
       const target = await resolveHost(host, port);
       socket = dgram.createSocket(target.type);
       const sock = socket;
-      sock.on("message", (msg, rinfo) => this.#onMessage(msg, formatHostPort(rinfo.address, rinfo.port)));
+      sock.on("message", (msg, rinfo) => {
+        if (wireChannel.hasSubscribers) tapDatagram(sock, "client", "in", rinfo, msg);
+        this.#onMessage(msg, formatHostPort(rinfo.address, rinfo.port));
+      });
       sock.on("error", (err) => this.#onSocketError(err));
       await new Promise<void>((resolve, reject) => {
         const fail = (err: Error) => reject(toUdpError(err, { action: "send", host, port }));
@@ -302,6 +306,7 @@ export class Pinger extends EventEmitter<PingerEvents> implements AsyncIterable<
     this.#pending++;
     record.timer = setTimeout(() => this.#onTimeout(seq, record), this.options.timeoutMs);
     this.emit("sent", { seq, sentAt, bytes: sizeBytes });
+    if (wireChannel.hasSubscribers) tapDatagram(socket, "client", "out", undefined, packet);
     socket.send(packet, (err) => {
       if (err) this.#onSocketError(err);
     });

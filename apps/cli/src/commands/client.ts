@@ -1,11 +1,14 @@
+import { once } from "node:events";
 import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/core/terminal";
 import type { Command } from "commander";
-import { ADDRESS_HELP, addFamilyOptions, connectAddress } from "../address.js";
+import { ADDRESS_HELP, addFamilyOptions, connectAddress, formatWhere } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
+import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
+import { stopWatching } from "../watch.js";
 
-interface ClientOpts {
+interface ClientOpts extends TokenOpts {
   host: string;
   port: string;
   ipv4?: boolean;
@@ -24,12 +27,12 @@ const INTERRUPT_GRACE_MS = 400;
 
 /** `lab client`: an interactive chat client on a TTY, a scriptable line client when piped. */
 export function registerClient(program: Command): void {
-  const command = program
+  const cmd = program
     .command("client")
     .description("join a chat server (or talk to any line-based TCP server)")
     .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
     .option("--port <port>", "server port", "5001");
-  addFamilyOptions(command, "connect")
+  addFamilyOptions(cmd, "connect")
     .option("--nick <name>", "the nick to ask for (1-32 letters, digits, _ or -)")
     .option("--no-reconnect", "on a TTY, do not reconnect when the server goes away")
     .option("--json", "print each chat event as one JSON line (piped use)")
@@ -48,7 +51,9 @@ export function registerClient(program: Command): void {
       "--reconnect-timeout <seconds>",
       "on a terminal, stop reconnecting after this long without a connection; 0 retries forever",
       "60",
-    )
+    );
+  addClientTokenOptions(cmd);
+  cmd
     .addHelpText(
       "after",
       `
@@ -59,6 +64,9 @@ Examples:
   lab client --host '[::1]'                over IPv6; --host unix:/tmp/chat.sock for a Unix socket
 
 ${ADDRESS_HELP}
+
+A server started with --token-file asks for a token: from --token-file FILE, else $LAB_TOKEN,
+else (on a terminal) a prompt that does not echo. Never on the command line.
 
 On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave.
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
@@ -89,7 +97,19 @@ async function runClient(opts: ClientOpts): Promise<void> {
     }
   }
   const isTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const token = await clientToken(opts);
+  // Asked only when a server wants a token and none was given; the terminal is free until then.
+  let asking: Promise<string | undefined> | undefined;
+  const requestToken =
+    token === undefined && canPrompt()
+      ? () => {
+          asking = promptToken(`token for ${formatWhere(where)}: `);
+          return asking;
+        }
+      : undefined;
   const client = new chat.ChatClient({
+    token,
+    requestToken,
     ...where,
     nick: opts.nick,
     reconnect: isTty && opts.reconnect,
@@ -98,7 +118,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
     reconnectTimeoutMs,
   });
   if (isTty) {
-    await runInteractive(client, chat);
+    await runInteractive(client, chat, () => asking);
   } else {
     const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
     await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs });
@@ -121,7 +141,9 @@ function onInterrupt(leave: () => Promise<unknown>): () => void {
     if (isInterrupted) return;
     isInterrupted = true;
     const grace = new Promise((resolve) => setTimeout(resolve, INTERRUPT_GRACE_MS).unref());
-    void Promise.race([leave().catch(() => {}), grace]).finally(() => process.exit(EXIT_INTERRUPTED));
+    void Promise.race([leave().catch(() => {}), grace])
+      .then(() => stopWatching())
+      .finally(() => process.exit(EXIT_INTERRUPTED));
   };
   onSignals(interrupt);
   return interrupt;
@@ -142,6 +164,15 @@ function jsonLine(value: unknown): string {
 }
 
 type Chat = typeof import("@netlab/chat");
+
+/** Why a server may close on us that is a failure even after the input ended. */
+const FAILURES: ReadonlySet<string> = new Set([
+  "SERVER_FULL",
+  "STALLED",
+  "AUTH_FAILED",
+  "AUTH_REQUIRED",
+  "NICK_TAKEN",
+]);
 
 /** Piped stdin: send each line, print each line received, leave at q, /quit or EOF once replies arrived. */
 async function runPiped(
@@ -168,7 +199,7 @@ async function runPiped(
       if (state !== "closed") return;
       // After the input ended a server may close (that is how line servers answer), but one
       // that refused us or stopped answering is a failure whenever it happens.
-      const isFailure = err?.code === "SERVER_FULL" || err?.code === "STALLED";
+      const isFailure = FAILURES.has(err?.code ?? "");
       if (err && (!isInputDone || isFailure)) dropped = err;
       resolve();
     });
@@ -205,7 +236,11 @@ const COLORS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
  * A terminal client: incoming lines are printed above the prompt; what is being typed stays put.
  * Everything from the server is escaped before it is painted: colours are ours, never the peer's.
  */
-async function runInteractive(client: import("@netlab/chat").ChatClient, chat: Chat): Promise<void> {
+async function runInteractive(
+  client: import("@netlab/chat").ChatClient,
+  chat: Chat,
+  tokenPrompt: () => Promise<string | undefined> | undefined,
+): Promise<void> {
   const readline = await import("node:readline");
   const { stdin, stdout } = process;
   const hasColor = !process.env.NO_COLOR && stdout.hasColors?.() === true;
@@ -237,6 +272,17 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
   });
   // Connect first: a refused connection is one error line from action(), before any prompt.
   await client.connect();
+  // A server that wants a token is asked for it (no echo) before the chat prompt takes the
+  // terminal. What arrives meanwhile is kept, and replayed once the prompt and its listeners exist.
+  const early: [string, unknown[]][] = [];
+  const keepers = (["event", "line", "state"] as const).map((name) => {
+    const keep = (...args: unknown[]) => early.push([name, args]);
+    client.on(name, keep);
+    return () => client.off(name, keep);
+  });
+  if (client.mode === "unknown") await Promise.race([once(client, "mode"), once(client, "state")]);
+  await tokenPrompt();
+  for (const stop of keepers) stop();
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
   const promptText = () => `${safeLine(client.room ?? client.address, 40)}> `;
@@ -284,6 +330,7 @@ async function runInteractive(client: import("@netlab/chat").ChatClient, chat: C
     });
   });
 
+  for (const [name, args] of early) client.emit(name, ...args);
   prompt.setPrompt(promptText());
   prompt.prompt();
   prompt.on("line", (line) => {

@@ -6,8 +6,9 @@ import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../a
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTokenOptions, serverTokens, type TokenOpts } from "../token.js";
 
-interface FilesOpts {
+interface FilesOpts extends TokenOpts {
   host: string;
   port: string;
   ipv4?: boolean;
@@ -24,7 +25,7 @@ interface FilesOpts {
 
 /** `lab files [DIR]`: serve a folder for `lab transfer` (or one file, raw, for nc). */
 export function registerFiles(program: Command): void {
-  const command = program
+  const cmd = program
     .command("files")
     .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
     .argument("[dir]", "the folder to serve", ".")
@@ -34,7 +35,7 @@ export function registerFiles(program: Command): void {
       "127.0.0.1",
     )
     .option("--port <port>", "port to listen on (0 = any free port)", "5002");
-  addFamilyOptions(command, "listen")
+  addFamilyOptions(cmd, "listen")
     .option("--max-size <bytes>", "largest upload accepted, e.g. 500M, 10G, 1.5GiB, 2GB", "64G")
     .option("--read-only", "refuse uploads; serve downloads and listings only")
     .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
@@ -57,7 +58,9 @@ export function registerFiles(program: Command): void {
     .option(
       "--raw <file>",
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
-    )
+    );
+  addServerTokenOptions(cmd, "TOKEN:rw may upload, TOKEN:ro only list and download");
+  cmd
     .addHelpText(
       "after",
       `
@@ -66,6 +69,7 @@ Examples:
   lab files . --read-only --port 6000   downloads only
   lab files --max-size 10G              uploads up to 10 GiB
   lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+  lab files . --token-file tokens.txt --allow-plaintext-auth   clients need a token from tokens.txt
   lab files . --host unix:/tmp/files.sock   then: lab transfer --host unix:/tmp/files.sock --list
 
 ${ADDRESS_HELP}
@@ -105,6 +109,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     );
   }
   const stream = { releaseMemory: await minorGc(), fsync: opts.fsync };
+  if (opts.raw !== undefined && opts.tokenFile !== undefined) {
+    throw new UsageError("--token-file does not work with --raw", "a raw client (nc) cannot send a token");
+  }
+  const { tokens, authDelayMs } = await serverTokens(opts);
   let server: import("@netlab/socketserver").TCPServer;
   let what: string;
   if (opts.raw !== undefined) {
@@ -129,6 +137,9 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       stream,
       write: await faultInjection(t),
       log,
+      tokens,
+      authBackoff: { authDelayMs },
+      allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
     });
     files.on("transfer", (e: ServerTransfer) => {
       const verb = e.op === "put" ? "received" : "sent";
@@ -154,6 +165,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     });
     server = files;
     what = dir;
+    if (tokens !== undefined) {
+      const ro = tokens.grants().filter((g) => g.access === "ro").length;
+      log(`tokens: ${tokens.size} required (${tokens.size - ro} rw, ${ro} ro)`);
+    }
   }
   server.on("refuse", (peer: import("@netlab/socketserver").PeerAddress) =>
     log(`refuse ${formatPeer(peer)}: server full`),

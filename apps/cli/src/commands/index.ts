@@ -5,6 +5,7 @@ import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
 import { registerFiles } from "./files.js";
 import { registerGet } from "./get.js";
+import { registerReplay } from "./replay.js";
 import { registerServer } from "./server.js";
 import { registerTransfer } from "./transfer.js";
 import { registerUdp } from "./udp.js";
@@ -24,6 +25,7 @@ export const commands: Register[] = [
   registerFiles,
   registerTransfer,
   registerUdp,
+  registerReplay,
   registerExamples,
   registerUrl,
   registerGet,

@@ -5,6 +5,7 @@ import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../a
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTokenOptions, refuseArgvToken, serverTokens, type TokenOpts } from "../token.js";
 
 /** What every mode gets: the options common to all servers, already checked, defaults filled in. */
 export interface ServerModeOptions {
@@ -55,7 +56,11 @@ export const SERVER_MODES: Record<string, ServerMode> = {
           ? undefined
           : parseNumber(flag, String(o.raw[name]), { min: 0, max: 1_000_000, integer: true });
       const flood = count("--flood", "flood");
+      const { tokens, authDelayMs } = await serverTokens(o.raw as TokenOpts);
       const chat = new ChatServer({
+        tokens,
+        authDelayMs,
+        allowPlaintextAuth: (o.raw as TokenOpts).allowPlaintextAuth ?? false,
         host: o.host,
         port: o.port,
         path: o.path,
@@ -85,7 +90,9 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
       const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
-      return { server: chat.socketServer, limits: queued };
+      const auth =
+        tokens === undefined ? undefined : `${tokens.size} token${tokens.size === 1 ? "" : "s"} required`;
+      return { server: chat.socketServer, limits: [queued, auth].filter(Boolean).join(", ") };
     },
   },
   echo: {
@@ -138,7 +145,7 @@ function formatBytes(n: number): string {
   return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
-interface ServerOpts {
+interface ServerOpts extends TokenOpts {
   mode: string;
   host: string;
   port: string;
@@ -155,7 +162,7 @@ export function registerServer(program: Command): void {
   const modes = Object.entries(SERVER_MODES)
     .map(([name, m]) => `  ${name.padEnd(8)} ${m.summary}`)
     .join("\n");
-  const command = program
+  const cmd = program
     .command("server")
     .description("run a chat (default) or a line server on localhost until Ctrl-C")
     .option(
@@ -169,7 +176,7 @@ export function registerServer(program: Command): void {
       "127.0.0.1",
     )
     .option("--port <port>", "port to listen on (0 = any free port)", "5001");
-  addFamilyOptions(command, "listen")
+  addFamilyOptions(cmd, "listen")
     .option(
       "--max-clients <n>",
       "connections served at once; the next gets one 'server full' line (default 1000)",
@@ -190,7 +197,9 @@ export function registerServer(program: Command): void {
     .option(
       "--max-queued <size>",
       "chat: output queued for all clients together; past it the largest queues are cut (default 64M)",
-    )
+    );
+  addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
+  cmd
     .addHelpText(
       "after",
       `
@@ -206,6 +215,9 @@ Examples:
 
 ${ADDRESS_HELP}
 
+Tokens (chat): --token-file FILE makes every client send one first (/auth TOKEN from nc, or
+lab client --token-file / LAB_TOKEN). Without TLS this also needs --allow-plaintext-auth.
+
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
 Logs go to stderr: 'listening on HOST:PORT (MODE)', 'limits: …', then one line per connect and
@@ -220,6 +232,13 @@ async function runServer(opts: ServerOpts): Promise<void> {
     throw new UsageError(
       `unknown --mode ${JSON.stringify(opts.mode)}`,
       `choose one of: ${Object.keys(SERVER_MODES).join(", ")}`,
+    );
+  }
+  refuseArgvToken(opts);
+  if (opts.mode !== "chat" && opts.tokenFile !== undefined) {
+    throw new UsageError(
+      "--token-file works with --mode chat only",
+      "echo and upper serve anyone who connects",
     );
   }
   const where = listenAddress(opts);

@@ -1,13 +1,20 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
-import { ADDRESS_HELP, addFamilyOptions, type ConnectAddress, connectAddress } from "../address.js";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  type ConnectAddress,
+  connectAddress,
+  formatWhere,
+} from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { minorGc } from "./files.js";
 
-interface TransferOpts {
+interface TransferOpts extends TokenOpts {
   get?: boolean;
   list?: boolean;
   output?: string;
@@ -31,7 +38,7 @@ interface TransferOpts {
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
 export function registerTransfer(program: Command): void {
-  const command = program
+  const cmd = program
     .command("transfer")
     .description("upload files to a lab files server, download (--get) or list (--list) them")
     .argument("[files...]", "files to upload; with --get, names to download")
@@ -42,7 +49,7 @@ export function registerTransfer(program: Command): void {
     .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
     .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
     .option("--port <port>", "server port", "5002");
-  addFamilyOptions(command, "connect")
+  addFamilyOptions(cmd, "connect")
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
@@ -62,7 +69,9 @@ export function registerTransfer(program: Command): void {
     .option(
       "--raw",
       "with --get: send a greeting line, save everything until the server closes (nc, lab files --raw)",
-    )
+    );
+  addClientTokenOptions(cmd);
+  cmd
     .addHelpText(
       "after",
       `
@@ -76,6 +85,9 @@ Examples:
   lab transfer --host unix:/tmp/files.sock --list   a lab files on a Unix socket
 
 ${ADDRESS_HELP}
+
+A server started with --token-file wants a token: from --token-file FILE, else $LAB_TOKEN, else
+(on a terminal) a prompt that does not echo. Never on the command line.
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
@@ -134,6 +146,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
+  let token = await clientToken(opts);
   // Ctrl-C or SIGTERM cuts the connection at once (a download keeps its .part); a second exits.
   const controller = new AbortController();
   const stopSignals = onInterrupt(() => controller.abort());
@@ -142,18 +155,30 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
       return await runRaw(t, opts, where, limits, controller.signal);
     }
-    const client = await t.TransferClient.connect({
-      ...where,
-      signal: controller.signal,
-      connectTimeoutMs,
-      stallTimeoutMs,
-      stream: { releaseMemory: await minorGc(), rateBytesPerSecond: rate, fsync: opts.fsync },
-    });
-    try {
-      if (opts.list) return await runList(t, client, opts);
-      await runFiles(t, client, files, { ...opts, maxSizeBytes }, controller.signal);
-    } finally {
-      await client.close();
+    const releaseMemory = await minorGc();
+    for (let attempt = 0; ; attempt++) {
+      const client = await t.TransferClient.connect({
+        ...where,
+        signal: controller.signal,
+        connectTimeoutMs,
+        stallTimeoutMs,
+        token,
+        stream: { releaseMemory, rateBytesPerSecond: rate, fsync: opts.fsync },
+      });
+      // On a terminal, a server that wants a token we did not have gets one asked for, once.
+      const askOnAuth = attempt === 0 && token === undefined && canPrompt();
+      try {
+        if (opts.list) return await runList(t, client, opts);
+        await runFiles(t, client, files, { ...opts, maxSizeBytes, askOnAuth }, controller.signal);
+        return;
+      } catch (err) {
+        const needsToken = err instanceof AuthRequired || (askOnAuth && opts.list && isAuthRequired(err));
+        if (!needsToken) throw err;
+        token = await promptToken(`token for ${formatWhere(where)}: `);
+        if (token === undefined) throw err instanceof AuthRequired ? err.cause : err;
+      } finally {
+        await client.close();
+      }
     }
   } catch (err) {
     if (!controller.signal.aborted || err instanceof ExitCode) throw err;
@@ -165,6 +190,13 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
 }
 
 type Transfer = typeof import("@netlab/transfer");
+
+/** The first request met AUTH_REQUIRED and a prompt may ask for the token: try again with it. */
+class AuthRequired extends Error {}
+
+function isAuthRequired(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === "AUTH_REQUIRED";
+}
 
 /** Seconds as given on the command line, in ms. */
 function seconds(flag: string, text: string): number {
@@ -193,7 +225,7 @@ async function runFiles(
   t: Transfer,
   client: TransferClient,
   files: string[],
-  opts: TransferOpts & { maxSizeBytes: number | undefined },
+  opts: TransferOpts & { maxSizeBytes: number | undefined; askOnAuth?: boolean },
   signal: AbortSignal,
 ): Promise<void> {
   const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(t) : undefined;
@@ -221,6 +253,8 @@ async function runFiles(
       results.push(r);
     } catch (err) {
       bar?.clear();
+      if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
+        throw new AuthRequired("", { cause: err });
       failure = signal.aborted ? interrupted(file, opts) : err;
       break;
     }

@@ -1,0 +1,29 @@
+export { WatchError, type WatchErrorCode } from "./errors.js";
+export { clockTime, formatEndpoint, HEXDUMP_BYTES_PER_LINE, hexLines } from "./hexdump.js";
+export { PCAP_SEGMENT_BYTES, sessionToPcap } from "./pcap.js";
+export {
+  checkReplayOptions,
+  REPLAY_DEFAULTS,
+  REPLAY_PACES,
+  type ReplayDifference,
+  type ReplayOptions,
+  type ReplayPace,
+  type ReplayResult,
+  replay,
+} from "./replay.js";
+export {
+  EVENT_NAMES,
+  EVENTS_VERSION,
+  type EventLine,
+  eventLineSchema,
+  eventsJsonSchema,
+  SESSION_VERSION,
+  type SessionHeader,
+  type SessionRecord,
+  sessionHeaderSchema,
+  sessionJsonSchema,
+  sessionRecordSchema,
+} from "./schema.js";
+export { connectionsOf, parseSession, readSession, type Session, type SessionConnection } from "./session.js";
+export { LineSink, type LineSinkOptions, SINK_MAX_QUEUED_ITEMS } from "./sink.js";
+export { formatHexEvent, startWatch, type Watch, type WatchOptions } from "./watch.js";

@@ -1,0 +1,312 @@
+import diagnostics from "node:diagnostics_channel";
+import { type WireConnection, type WireEvent, wireChannel } from "@netlab/socketserver";
+import { clockTime, formatEndpoint, hexLines } from "./hexdump.js";
+import {
+  EVENTS_VERSION,
+  type EventLine,
+  SESSION_VERSION,
+  type SessionHeader,
+  type SessionRecord,
+} from "./schema.js";
+import { LineSink, SINK_MAX_QUEUED_ITEMS } from "./sink.js";
+
+/** What to watch, and where each goes. A path of `undefined` with the flag on means stderr. */
+export interface WatchOptions {
+  /** `--hexdump[=FILE]`: every chunk in and out, xxd style. */
+  hexdump?: { path?: string };
+  /** `--events[=FILE]`: one JSON object per line. */
+  events?: { path?: string; bodies?: boolean };
+  /** `--record FILE`: a session recording (JSONL, base64). */
+  record?: { path: string; command?: string };
+  /** Lines held per output while its writer is behind; past it the oldest are dropped (counted). Default 10 000. */
+  maxQueuedLines?: number;
+  /** Where outputs without a file go. Default process.stderr. */
+  stream?: NodeJS.WritableStream;
+}
+
+/** What {@link startWatch} returns: stop it to flush and close every output. */
+export interface Watch {
+  /** Unsubscribes, writes what is queued, closes files. Returns how many lines each output dropped. */
+  stop(): Promise<{ hexdump: number; events: number; record: number }>;
+}
+
+type Attrs = Record<string, string | number | boolean>;
+interface PendingEvent {
+  ts: number;
+  seq: number;
+  event: EventLine["event"];
+  attrs: Attrs;
+}
+
+function endpointAttrs(
+  prefix: "network.peer" | "network.local" | "server",
+  a: WireConnection["peer"],
+  into: Attrs,
+) {
+  if (!a) return;
+  into[`${prefix}.address`] = a.address;
+  if (a.family !== "unix") into[`${prefix}.port`] = a.port;
+}
+
+/**
+ * Subscribes to the tap (`netlab:wire`) and the chat and transfer channels, and writes what
+ * `options` ask for. Every output has its own bounded queue: a slow file never slows the sockets.
+ * Throws WatchError FILE_ERROR before subscribing if a file cannot be created.
+ * @example const watch = await startWatch({ events: { path: "events.jsonl" } }); … await watch.stop();
+ */
+export async function startWatch(options: WatchOptions): Promise<Watch> {
+  const stream = options.stream ?? process.stderr;
+  const max = options.maxQueuedLines ?? SINK_MAX_QUEUED_ITEMS;
+  const subscriptions: Array<() => void> = [];
+  const sinks: Array<LineSink<unknown> | undefined> = [];
+  try {
+    const hex = options.hexdump ? await openHexdump(options.hexdump.path, max, stream) : undefined;
+    const events = options.events ? await openEvents(options.events, max, stream) : undefined;
+    const record = options.record ? await openRecord(options.record, max) : undefined;
+    sinks.push(hex?.sink, events?.sink, record?.sink);
+    const onWire = (message: unknown) => {
+      const e = message as WireEvent;
+      hex?.onWire(e);
+      events?.onWire(e);
+      record?.onWire(e);
+    };
+    wireChannel.subscribe(onWire);
+    subscriptions.push(() => wireChannel.unsubscribe(onWire));
+    if (events) {
+      for (const [name, handler] of [
+        ["netlab:chat", events.onChat],
+        ["netlab:transfer", events.onTransfer],
+      ] as const) {
+        const channel = diagnostics.channel(name);
+        channel.subscribe(handler);
+        subscriptions.push(() => channel.unsubscribe(handler));
+      }
+    }
+    return {
+      async stop() {
+        for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
+        await Promise.all(sinks.map((s) => s?.close()));
+        return {
+          hexdump: hex?.sink.droppedTotal ?? 0,
+          events: events?.sink.droppedTotal ?? 0,
+          record: record?.sink.droppedTotal ?? 0,
+        };
+      },
+    };
+  } catch (err) {
+    for (const unsubscribe of subscriptions) unsubscribe();
+    await Promise.all(sinks.map((s) => s?.close().catch(() => {})));
+    throw err;
+  }
+}
+
+async function openHexdump(path: string | undefined, max: number, stream: NodeJS.WritableStream) {
+  const sink = await LineSink.open<WireEvent>(
+    path,
+    {
+      maxQueuedItems: max,
+      format: formatHexEvent,
+      dropped: (n) => `-- ${n} chunk${n === 1 ? "" : "s"} dropped (the output could not keep up)`,
+    },
+    stream,
+  );
+  return { sink, onWire: (e: WireEvent) => sink.push(e) };
+}
+
+/** One tap event as hexdump text: a header line, then the bytes (data events). */
+export function formatHexEvent(e: WireEvent): string {
+  const at = clockTime(e.time);
+  switch (e.type) {
+    case "listen":
+      return `${at} listening ${e.transport} ${formatEndpoint(e.local)}`;
+    case "open":
+      return `${at} #${e.conn.id} open ${e.conn.transport} ${e.conn.side} ${formatEndpoint(e.conn.local)} <-> ${formatEndpoint(e.conn.peer)}`;
+    case "half-close":
+      return `${at} #${e.conn.id} ${e.direction === "in" ? "peer sent FIN" : "sent FIN"}`;
+    case "close":
+      return `${at} #${e.conn.id} close ${e.reason}${e.error ? ` (${e.error})` : ""}: ${e.conn.bytesIn} B in, ${e.conn.bytesOut} B out`;
+    case "data": {
+      const arrow = e.direction === "in" ? "<" : ">";
+      const peer = formatEndpoint(e.peer ?? e.conn.peer);
+      const head = `${at} #${e.conn.id} ${arrow} ${e.direction === "in" ? "from" : "to"} ${peer} ${e.bytes.length} B`;
+      return [head, ...hexLines(e.bytes, e.offset)].join("\n");
+    }
+  }
+}
+
+async function openEvents(
+  o: { path?: string; bodies?: boolean },
+  max: number,
+  stream: NodeJS.WritableStream,
+) {
+  let seq = 0;
+  const sink = await LineSink.open<PendingEvent>(
+    o.path,
+    {
+      maxQueuedItems: max,
+      format: (p) =>
+        JSON.stringify({ v: EVENTS_VERSION, ts: p.ts, seq: p.seq, event: p.event, attrs: p.attrs }),
+      // The dropped events held seqs just below the next one written: this line takes the last of them.
+      dropped: (count, next) => {
+        const s = next ? (next as PendingEvent).seq - 1 : seq;
+        return JSON.stringify({
+          v: EVENTS_VERSION,
+          ts: Date.now(),
+          seq: s,
+          event: "events.dropped",
+          attrs: { "netlab.events.dropped": count },
+        });
+      },
+    },
+    stream,
+  );
+  const emit = (event: PendingEvent["event"], attrs: Attrs, ts = Date.now()) => {
+    sink.push({ ts: Math.round(ts * 1000) / 1000, seq: ++seq, event, attrs });
+  };
+  const conn = (c: WireConnection): Attrs => ({
+    "netlab.connection.id": c.id,
+    "netlab.side": c.side,
+    "network.transport": c.transport,
+  });
+  const onWire = (e: WireEvent) => {
+    switch (e.type) {
+      case "listen": {
+        const attrs: Attrs = { "network.transport": e.transport };
+        endpointAttrs("server", e.local, attrs);
+        emit("server.listen", attrs, e.time);
+        return;
+      }
+      case "open": {
+        const attrs = conn(e.conn);
+        endpointAttrs("network.peer", e.conn.peer, attrs);
+        endpointAttrs("network.local", e.conn.local, attrs);
+        emit("connection.open", attrs, e.time);
+        return;
+      }
+      case "half-close":
+        emit(
+          "connection.half_close",
+          { ...conn(e.conn), "network.io.direction": e.direction === "in" ? "receive" : "transmit" },
+          e.time,
+        );
+        return;
+      case "close": {
+        const attrs: Attrs = {
+          ...conn(e.conn),
+          "netlab.close.reason": e.reason,
+          "netlab.bytes_in": e.conn.bytesIn,
+          "netlab.bytes_out": e.conn.bytesOut,
+          "netlab.duration_ms": Math.round((e.time - e.conn.openedAt) * 1000) / 1000,
+        };
+        if (e.error) attrs["error.message"] = e.error;
+        emit("connection.close", attrs, e.time);
+        return;
+      }
+      case "data":
+        return;
+    }
+  };
+  const onChat = (message: unknown) => {
+    const m = message as { type: string; [k: string]: unknown };
+    switch (m.type) {
+      case "join":
+        emit("chat.join", { "netlab.chat.room": String(m.room), "netlab.chat.nick": String(m.nick) });
+        return;
+      case "leave":
+        emit("chat.leave", {
+          "netlab.chat.room": String(m.room),
+          "netlab.chat.nick": String(m.nick),
+          "netlab.chat.reason": String(m.reason),
+        });
+        return;
+      case "nick":
+        emit("chat.nick", { "netlab.chat.nick.from": String(m.from), "netlab.chat.nick.to": String(m.to) });
+        return;
+      case "message": {
+        const text = String(m.text);
+        const attrs: Attrs = {
+          "netlab.chat.room": String(m.room),
+          "netlab.chat.nick": String(m.from),
+          "netlab.chat.action": Boolean(m.action),
+          "netlab.chat.message.bytes": Buffer.byteLength(text),
+        };
+        if (o.bodies) attrs["netlab.chat.message.body"] = text;
+        emit("chat.message", attrs);
+        return;
+      }
+    }
+  };
+  const onTransfer = (message: unknown) => {
+    const m = message as { type: string; [k: string]: unknown };
+    const attrs: Attrs = {};
+    for (const [k, v] of Object.entries(m)) {
+      if (k === "type" || v === undefined) continue;
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean")
+        attrs[`netlab.transfer.${snake(k)}`] = v;
+    }
+    if (m.type === "start" || m.type === "progress" || m.type === "done" || m.type === "error") {
+      emit(`transfer.${m.type}`, attrs);
+    }
+  };
+  return { sink, onWire, onChat, onTransfer };
+}
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+type RecordItem = SessionHeader | SessionRecord;
+
+async function openRecord(o: { path: string; command?: string }, max: number) {
+  const started = Date.now();
+  const sink = await LineSink.open<RecordItem>(o.path, {
+    // A recording is worth more than a live view: a larger ring (still bounded).
+    maxQueuedItems: Math.max(max, 100_000),
+    format: (r) => JSON.stringify(r),
+  });
+  let side: "client" | "server" | undefined;
+  const header = (s: "client" | "server") => {
+    if (side) return;
+    side = s;
+    const h: SessionHeader = { netlab: "session", v: SESSION_VERSION, ts: started, side: s };
+    if (o.command) h.command = o.command;
+    sink.push(h);
+  };
+  const t = (time: number) => Math.round((time - started) * 1000) / 1000;
+  const who = (c: WireConnection, direction: "in" | "out"): "client" | "server" =>
+    (c.side === "server") === (direction === "in") ? "client" : "server";
+  const onWire = (e: WireEvent) => {
+    if (e.type === "listen") {
+      header("server");
+      return;
+    }
+    if (e.conn.transport === "udp") return;
+    header(e.conn.side);
+    switch (e.type) {
+      case "open": {
+        const c = e.conn;
+        const isServer = c.side === "server";
+        const client = formatEndpoint(isServer ? c.peer : c.local);
+        const server = formatEndpoint(isServer ? c.local : c.peer);
+        sink.push({ type: "open", t: t(e.time), conn: c.id, transport: c.transport, client, server });
+        return;
+      }
+      case "data":
+        sink.push({
+          type: "data",
+          t: t(e.time),
+          conn: e.conn.id,
+          from: who(e.conn, e.direction),
+          b64: Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength).toString("base64"),
+        });
+        return;
+      case "half-close":
+        sink.push({ type: "half_close", t: t(e.time), conn: e.conn.id, from: who(e.conn, e.direction) });
+        return;
+      case "close":
+        sink.push({ type: "close", t: t(e.time), conn: e.conn.id, reason: e.reason });
+        return;
+    }
+  };
+  return { sink, onWire };
+}

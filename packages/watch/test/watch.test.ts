@@ -1,0 +1,83 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import {
+  eventsJsonSchema,
+  hexLines,
+  LineSink,
+  parseSession,
+  sessionJsonSchema,
+  sessionToPcap,
+} from "../src/index.js";
+
+describe("LineSink", () => {
+  it("never waits, drops the oldest when full and reports the exact count before the next line", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "netlab-sink-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, "out.txt");
+    const sink = await LineSink.open<number>(path, {
+      maxQueuedItems: 10,
+      format: (n) => String(n),
+      dropped: (count, next) => `dropped ${count} before ${next}`,
+    });
+    // One push starts a write; the next 99 arrive while it is in flight: 89 of them are dropped.
+    for (let i = 1; i <= 100; i++) sink.push(i);
+    await sink.close();
+    const lines = (await readFile(path, "utf8")).trimEnd().split("\n");
+    expect(lines).toEqual([
+      "1",
+      "dropped 89 before 91",
+      ...Array.from({ length: 10 }, (_, i) => String(91 + i)),
+    ]);
+    expect(sink.droppedTotal).toBe(89);
+  });
+});
+
+describe("hexLines", () => {
+  it("prints offset, 16 bytes in two groups, and ASCII with dots for every non-printable byte", () => {
+    const bytes = Buffer.from("hello\r\n\u001b[31mworld!\u0000\u00ff", "latin1");
+    expect(hexLines(bytes, 0x20)).toEqual([
+      "00000020  68 65 6c 6c 6f 0d 0a 1b  5b 33 31 6d 77 6f 72 6c  hello...[31mworl",
+      "00000030  64 21 00 ff                                       d!..",
+    ]);
+  });
+});
+
+describe("published schemas", () => {
+  it("docs/schema/*.json are the ones the zod schemas generate", async () => {
+    const docs = new URL("../../../docs/schema/", import.meta.url);
+    expect(JSON.parse(await readFile(new URL("events.schema.json", docs), "utf8"))).toEqual(
+      eventsJsonSchema(),
+    );
+    expect(JSON.parse(await readFile(new URL("session.schema.json", docs), "utf8"))).toEqual(
+      sessionJsonSchema(),
+    );
+  });
+});
+
+describe("sessionToPcap", () => {
+  it("writes a pcap with a handshake and the payload bytes", () => {
+    const session = parseSession(
+      [
+        { netlab: "session", v: 1, ts: 1_000, side: "server" },
+        {
+          type: "open",
+          t: 0,
+          conn: 1,
+          transport: "tcp",
+          client: "127.0.0.1:40000",
+          server: "127.0.0.1:5001",
+        },
+        { type: "data", t: 1, conn: 1, from: "client", b64: Buffer.from("ping\n").toString("base64") },
+        { type: "close", t: 2, conn: 1, reason: "fin" },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join("\n")
+        .concat("\n"),
+    );
+    const pcap = sessionToPcap(session);
+    expect(pcap.readUInt32LE(0)).toBe(0xa1b2c3d4);
+    expect(pcap.includes(Buffer.from("ping\n"))).toBe(true);
+  });
+});

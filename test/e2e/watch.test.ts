@@ -1,0 +1,180 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { lineClient } from "../../packages/chat/test/line-client.js";
+import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
+import { runLab, startServer } from "../helpers/lab.js";
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "netlab-watch-"));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const chatServer = (extra: string[]) =>
+  startServer(
+    (p) => ["server", "--port", String(p), ...extra],
+    (p) => `listening on 127.0.0.1:${p}`,
+  );
+
+async function lines(path: string): Promise<unknown[]> {
+  const text = await readFile(path, "utf8");
+  expect(text.endsWith("\n"), `${path} ends with a newline`).toBe(true);
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+}
+
+describe("#19 watching and recording", () => {
+  it("records a chat session of two clients; every --events and --record line validates; replay lockstep --compare finds 0 differences", async () => {
+    const dir = await tempDir();
+    const rec = join(dir, "chat.jsonl");
+    const ev = join(dir, "events.jsonl");
+    const { lab: server, port } = await chatServer(["--record", rec, "--events", ev, "--events-bodies"]);
+    // Plain-text clients, as nc: lab client speaks JSON, whose lines carry the server's clock.
+    const a = await lineClient(port);
+    await a.waitFor(/welcome/);
+    a.send("hello from a");
+    const b = await lineClient(port);
+    await a.waitFor(/guest-2 joined/);
+    b.send("/nick bob");
+    await a.waitFor(/now known as bob/);
+    a.send("/me waves");
+    await b.waitFor(/waves/);
+    b.socket.end();
+    await a.waitFor(/bob left/);
+    a.socket.end();
+    await server.waitForOutput(/disconnect .*#1/);
+    expect(await server.stop("SIGINT")).toBe(0);
+
+    const events = (await lines(ev)).map((l) => eventLineSchema.parse(l));
+    const seqs = events.map((e) => e.seq);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]!);
+    const names = events.map((e) => e.event);
+    for (const n of [
+      "server.listen",
+      "connection.open",
+      "connection.close",
+      "chat.join",
+      "chat.nick",
+      "chat.message",
+      "chat.leave",
+    ]) {
+      expect(names).toContain(n);
+    }
+    const close = events.find((e) => e.event === "connection.close")!;
+    expect(close.attrs["netlab.close.reason"]).toBe("fin");
+    expect(events.some((e) => e.attrs["netlab.chat.message.body"] === "hello from a")).toBe(true);
+
+    const [header, ...records] = await lines(rec);
+    sessionHeaderSchema.parse(header);
+    for (const r of records) sessionRecordSchema.parse(r);
+
+    const { lab: fresh, port: freshPort } = await chatServer([]);
+    const same = await runLab(["replay", rec, "--to", `127.0.0.1:${freshPort}`, "--compare"], {
+      timeoutMs: 15_000,
+    });
+    expect(same.stderr).toContain("0 differences");
+    expect(same.code).toBe(0);
+    await fresh.stop("SIGINT");
+  });
+
+  it("replay --compare exits 1 naming the offset when the server's greeting changed", async () => {
+    const dir = await tempDir();
+    const rec = join(dir, "one.jsonl");
+    const { lab: server, port } = await chatServer(["--record", rec]);
+    const c = await lineClient(port);
+    await c.waitFor(/welcome/);
+    c.send("hi");
+    await c.waitFor(/joined/);
+    c.socket.end();
+    await server.waitForOutput(/disconnect/);
+    await server.stop("SIGINT");
+    // Replayed twice against one server: the second run is greeted as guest-2, not guest-1.
+    const { lab: other, port: otherPort } = await chatServer([]);
+    expect((await runLab(["replay", rec, "--to", `127.0.0.1:${otherPort}`, "--compare"])).code).toBe(0);
+    const second = await runLab([
+      "replay",
+      rec,
+      "--to",
+      `127.0.0.1:${otherPort}`,
+      "--compare",
+      "--wait",
+      "2",
+    ]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/differ from the recording at offset 53\n {2}expected: 31 2e/);
+    await other.stop("SIGINT");
+  });
+
+  it("--hexdump shows chunks xxd style with direction and connection, control bytes as dots", async () => {
+    const { lab: server, port } = await chatServer(["--mode", "echo", "--hexdump"]);
+    const r = await runLab(["client", "--port", String(port)], { input: "a\u001b[2Jb\n", timeoutMs: 10_000 });
+    expect(r.code).toBe(0);
+    await server.waitForOutput(
+      /#\d+ < from 127\.0\.0\.1:\d+ 7 B\n00000000 {2}61 1b 5b 32 4a 62 0a +a\.\[2Jb\./,
+      {
+        stream: "stderr",
+      },
+    );
+    expect(server.stderr()).not.toContain("\u001b");
+    await server.stop("SIGINT");
+  });
+
+  it("bad inputs say what happened in one line", async () => {
+    const dir = await tempDir();
+    const missing = await runLab(["server", "--port", "0", "--events", join(dir, "nope", "ev.jsonl")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^lab: cannot write .*ev\.jsonl: its folder does not exist\nhint: /);
+
+    const write = async (name: string, text: string) => {
+      const p = join(dir, name);
+      await writeFile(p, text);
+      return p;
+    };
+    const head = `${JSON.stringify({ netlab: "session", v: 1, ts: 1, side: "server" })}\n`;
+    const open = `${JSON.stringify({ type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" })}\n`;
+    const cases: Array<[string, string, RegExp]> = [
+      [
+        "v9.jsonl",
+        `${JSON.stringify({ netlab: "session", v: 9, ts: 1, side: "server" })}\n`,
+        /record version 9 is not supported/,
+      ],
+      ["notes.txt", "hello\n", /is not a netlab session/],
+      [
+        "b64.jsonl",
+        `${head}${open}{"type":"data","t":1,"conn":1,"from":"client","b64":"@@@"}\n`,
+        /line 3: invalid base64/,
+      ],
+    ];
+    for (const [name, text, message] of cases) {
+      const r = await runLab(["session", "export", await write(name, text), "--pcap", join(dir, "x.pcap")]);
+      expect(r.code, name).toBe(1);
+      expect(r.stderr.split("\n")[0], name).toMatch(message);
+    }
+    const truncated = await write("cut.jsonl", `${head}${open}{"type":"data","t":1,"conn":1,"fr`);
+    const cut = await runLab(["session", "export", truncated, "--pcap", join(dir, "cut.pcap")]);
+    expect(cut.code).toBe(0);
+    expect(cut.stderr).toMatch(/warning: .*line 3 is truncated/);
+
+    const speed = await runLab([
+      "replay",
+      truncated,
+      "--to",
+      "127.0.0.1:9",
+      "--pace",
+      "original",
+      "--speed",
+      "0",
+    ]);
+    expect(speed.code).toBe(2);
+    expect(speed.stderr).toMatch(/^lab: --speed: speed must be a number above 0, got 0\n/);
+    const pace = await runLab(["replay", truncated, "--to", "127.0.0.1:9", "--pace", "slow"]);
+    expect(pace.code).toBe(2);
+    expect(pace.stderr).toMatch(
+      /^lab: --pace: unknown pace "slow"\nhint: choose one of: lockstep, original, fast/,
+    );
+  });
+});
