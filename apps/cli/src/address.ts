@@ -117,6 +117,16 @@ function withFamily(host: string, flags: AddressFlags): string {
   return host;
 }
 
+/**
+ * An address argument that must name its port (`--to HOST:PORT`, `[v6]:PORT`, `unix:/path`, `@name`),
+ * as a client connects to it.
+ */
+export function addressArgument(text: string): ConnectAddress {
+  const address = usage(() => parseAddress(text));
+  if (address.kind !== "host") return { host: "127.0.0.1", port: 0, path: socketPath(address), family: 0 };
+  return { host: address.host, port: address.port, family: 0 };
+}
+
 /** Where a UDP command binds or sends: an IP address, never a Unix socket (lab udp speaks UDP). */
 export function udpAddress(
   side: "listen" | "connect",
