@@ -61,6 +61,12 @@ export interface ChatClientOptions {
    * terminal); its answer is sent in the hello. Without it, such a server closes with AUTH_REQUIRED.
    */
   requestToken?: () => Promise<string | undefined>;
+  /**
+   * Other nodes of the same chat cluster (`lab server --cluster`): with `reconnect`, a dropped
+   * connection is retried on the next address in turn (`host`/`port` first, then these), and the
+   * client asks the new node for the messages after the last one it saw (`hello.since`). Default none.
+   */
+  failover?: ReadonlyArray<{ host?: string; port: number }>;
 }
 
 /** Defaults of {@link ChatClientOptions}. */

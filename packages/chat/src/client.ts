@@ -74,12 +74,21 @@ export class ChatClient extends EventEmitter {
   #isAuthRequired = false;
   /** No welcome yet on this connection: an auth error now is a refusal, not a passing error. */
   #isWelcomed = false;
+  /** `host`/`port`, then `failover`'s; `#at` is the one in use. */
+  readonly #addresses: { host: string; port: number }[];
+  #at = 0;
+  /** Cluster mode: the `streamId` of the last message seen in `#room`, asked after on a reconnect. */
+  #lastStreamId: string | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
     this.#o = { ...CLIENT_DEFAULTS, ...stripUndefined(opts), port: opts.port };
     this.#wantedNick = opts.nick;
     this.#backoff = new Backoff(this.#o);
+    this.#addresses = [
+      { host: this.#o.host, port: this.#o.port },
+      ...(opts.failover ?? []).map((a) => ({ host: a.host ?? this.#o.host, port: a.port })),
+    ];
   }
 
   get state(): ClientState {
@@ -96,17 +105,16 @@ export class ChatClient extends EventEmitter {
   get room(): string | undefined {
     return this.#room;
   }
+  /** The server connected to (or tried next): `host`, or one of `failover`'s. */
   get host(): string {
-    return this.#o.host;
+    return this.#addresses[this.#at]?.host ?? this.#o.host;
   }
   get port(): number {
-    return this.#o.port;
+    return this.#addresses[this.#at]?.port ?? this.#o.port;
   }
   /** Where the client connects, as the address grammar writes it: `[::1]:5001`, `unix:/path`. */
   get address(): string {
-    return this.#o.path === undefined
-      ? formatHostPort(this.#o.host, this.#o.port)
-      : formatSocketPath(this.#o.path);
+    return this.#o.path === undefined ? formatHostPort(this.host, this.port) : formatSocketPath(this.#o.path);
   }
 
   /**
@@ -231,8 +239,8 @@ export class ChatClient extends EventEmitter {
 
   async #open(): Promise<void> {
     const socket = await connect({
-      host: this.#o.host,
-      port: this.#o.port,
+      host: this.host,
+      port: this.port,
       path: this.#o.path,
       family: this.#o.family,
       timeoutMs: this.#o.connectTimeoutMs,
@@ -336,7 +344,13 @@ export class ChatClient extends EventEmitter {
         }
         break;
       case "join":
-        if (e.nick === this.#nick) this.#room = e.room;
+        if (e.nick === this.#nick) {
+          if (e.room !== this.#room) this.#lastStreamId = undefined;
+          this.#room = e.room;
+        }
+        break;
+      case "message":
+        if (e.streamId !== undefined && e.room === this.#room) this.#lastStreamId = e.streamId;
         break;
       case "pong": {
         const waiter = e.id === undefined ? undefined : this.#pongWaiters.get(String(e.id));
@@ -361,6 +375,11 @@ export class ChatClient extends EventEmitter {
   #sendHello(): void {
     const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
     if (this.#wantedNick) hello.nick = this.#wantedNick;
+    // A reconnect to a cluster: back to our room, with what we missed since the last message seen.
+    if (this.#room !== undefined && this.#lastStreamId !== undefined) {
+      hello.room = this.#room;
+      hello.since = this.#lastStreamId;
+    }
     if (!this.#isAuthRequired) {
       this.#sendJson(hello);
       return;
@@ -407,6 +426,8 @@ export class ChatClient extends EventEmitter {
   #scheduleReconnect(lastError: NetlabError): void {
     const isScheduled = this.#backoff.schedule(async () => {
       if (this.#isClosing) return;
+      // Each attempt goes to the next node of the cluster (with one address: the same one).
+      this.#at = (this.#at + 1) % this.#addresses.length;
       try {
         await this.#open();
       } catch (err) {

@@ -1,3 +1,13 @@
+export {
+  type BackendSink,
+  type CatchUp,
+  type ChatBackend,
+  compareStreamIds,
+  type DeliveredEvent,
+  type NodeInfo,
+  type PrivateEvent,
+  type RoomEvent,
+} from "./backend.js";
 export { type ChatWireEvent, chatChannel } from "./channel.js";
 export { ChatClient } from "./client.js";
 export type { ChatClientOptions, ClientMode, ClientState, WireChunk } from "./client-options.js";

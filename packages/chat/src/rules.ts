@@ -49,6 +49,7 @@ export type Command =
   | { type: "join"; room: string }
   | { type: "who" }
   | { type: "rooms" }
+  | { type: "nodes" }
   | { type: "private"; to: string; text: string }
   | { type: "help" }
   | { type: "quit" }
@@ -61,6 +62,7 @@ export const HELP_LINES: readonly string[] = [
   "  /join #room       leave this room and join another (created on first join)",
   "  /rooms            list rooms and how many are in each",
   "  /who              list who is in your room",
+  "  /nodes            list the cluster's nodes (one, when not in a cluster)",
   "  /msg NICK text    a private message",
   "  /me action        an action: * alice waves",
   "  /help             this list",
@@ -90,6 +92,8 @@ export function parseInput(line: string): Command | undefined {
       return { type: "join", room: first };
     case "rooms":
       return { type: "rooms" };
+    case "nodes":
+      return { type: "nodes" };
     case "who":
     case "names":
       return { type: "who" };

@@ -3,6 +3,7 @@ import type net from "node:net";
 import { requireSafeAuth } from "@netlab/core";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
 import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import type { ChatBackend } from "./backend.js";
 import { ChatError } from "./errors.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
 import { checkNick } from "./rules.js";
@@ -32,6 +33,11 @@ export interface ChatServerOptions extends Partial<HubOptions> {
    * false: a server with tokens and no TLS refuses to start (PLAINTEXT_AUTH).
    */
   allowPlaintextAuth?: boolean;
+  /**
+   * Cluster mode: rooms span every node on the same backend (`@netlab/chat-redis`). Started by
+   * `listen()`, closed by `close()`. Default none: one process, as always.
+   */
+  backend?: ChatBackend;
 }
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
@@ -45,6 +51,8 @@ const HUB_EVENTS: ReadonlySet<string | symbol> = new Set([
   "join",
   "leave",
   "nick",
+  "cluster",
+  "error",
 ]);
 
 /** The TCP server under a ChatServer: refuses with a chat-style line, reports errors as events. */
@@ -92,6 +100,7 @@ class ChatTCPServer extends TCPServer {
     this.hub.shutdown();
     await super.shutdown();
     this.hub.dispose();
+    await this.hub.stop();
   }
 
   override handleError(err: unknown, peer?: PeerAddress): void {
@@ -169,8 +178,10 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     const rfile = this.rfile;
     // readFrame() rather than `for await`: no iterator result object per line. Same frames.
     for (let line = await rfile.readFrame(); line !== undefined; line = await rfile.readFrame()) {
-      const checking = hub.receive(session, line);
-      if (checking) await checking;
+      // A promise while a token is checked, or (cluster mode) when the answer comes from the cluster:
+      // the next line waits for it, so replies stay in order.
+      const pending = hub.receive(session, line);
+      if (pending) await pending;
       if (session.isClosed) break;
     }
   }
@@ -222,9 +233,10 @@ export class ChatServer extends EventEmitter {
 
   constructor(opts: ChatServerOptions = {}) {
     super();
-    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    const { backend, ...rest } = opts;
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     checkTokens(opts);
-    this.hub = new ChatHub(defined);
+    this.hub = new ChatHub(defined, backend);
     // An event is forwarded from its first listener on, so the hub builds no payloads nobody reads.
     const forwarded = new Set<string | symbol>();
     this.on("newListener", (name: string | symbol) => {
@@ -235,8 +247,12 @@ export class ChatServer extends EventEmitter {
     this.#tcp = new ChatTCPServer(this, this.hub, { host: "127.0.0.1", port: 0, ...defined });
   }
 
-  /** Binds and starts serving. Throws NetworkError ADDRESS_IN_USE and the like. */
+  /**
+   * Binds and starts serving. Throws NetworkError ADDRESS_IN_USE and the like; in cluster mode it
+   * joins the cluster first (and throws the backend's error: unreachable, auth, duplicate node id).
+   */
   async listen(): Promise<{ host: string; port: number }> {
+    await this.hub.start();
     await this.#tcp.listen();
     void this.#tcp.serveForever();
     return this.address;

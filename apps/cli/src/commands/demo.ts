@@ -15,7 +15,7 @@ interface DemoFlags {
 
 const MAX_CLIENTS = 6;
 /** Kept in step with @netlab/tui's SCENES (not imported: this module must not load the TUI). */
-const SCENES = ["chat", "transfer", "udp"];
+const SCENES = ["chat", "transfer", "udp", "proxy"];
 
 /**
  * `lab demo`: a chat server and N clients side by side in one terminal (an Ink app), or, with
@@ -27,7 +27,7 @@ export function registerDemo(program: Command): void {
     .description("a chat server and several clients side by side in one terminal")
     .option(
       "--scene <name>",
-      "what to show: chat, transfer (a file server and uploaders) or udp (echo and pingers)",
+      "what to show: chat, transfer (a file server and uploaders), udp (echo and pingers) or proxy (toxics on the wire)",
       "chat",
     )
     .option(
@@ -52,6 +52,7 @@ Examples:
   lab demo --clients 5
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
+  lab demo --scene proxy         a client, lab proxy and a server: see chunks coalesce and slice
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
 A script, one command a line (see docs/demo.md):
@@ -95,7 +96,7 @@ A script, one command a line (see docs/demo.md):
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await loadTui();
         await runDemo({
-          scene: flags.scene as "chat" | "transfer" | "udp",
+          scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
           clients,
           host: hostFlag(flags.host),
         });

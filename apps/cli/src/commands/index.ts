@@ -5,6 +5,7 @@ import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
 import { registerFiles } from "./files.js";
 import { registerGet } from "./get.js";
+import { registerProxy } from "./proxy.js";
 import { registerReplay } from "./replay.js";
 import { registerServer } from "./server.js";
 import { registerTransfer } from "./transfer.js";
@@ -25,6 +26,7 @@ export const commands: Register[] = [
   registerFiles,
   registerTransfer,
   registerUdp,
+  registerProxy,
   registerReplay,
   registerExamples,
   registerUrl,

@@ -57,7 +57,9 @@ export const SERVER_MODES: Record<string, ServerMode> = {
           : parseNumber(flag, String(o.raw[name]), { min: 0, max: 1_000_000, integer: true });
       const flood = count("--flood", "flood");
       const { tokens, authDelayMs } = await serverTokens(o.raw as TokenOpts);
+      const backend = await clusterBackend(o.raw);
       const chat = new ChatServer({
+        backend,
         tokens,
         authDelayMs,
         allowPlaintextAuth: (o.raw as TokenOpts).allowPlaintextAuth ?? false,
@@ -89,6 +91,15 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         });
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
+      if (backend) {
+        chat.on("cluster", (e: { reason: string }) => log(e.reason));
+        chat.on("error", (err: unknown) =>
+          log(`cluster: ${err instanceof Error ? err.message : String(err)}`),
+        );
+        // Joined before listening: a cluster that cannot be reached is exit 1, not a half-started node.
+        await chat.hub.start();
+        log(`cluster: node ${backend.nodeId} joined through Redis at ${backend.address.where}`);
+      }
       const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
       const auth =
         tokens === undefined ? undefined : `${tokens.size} token${tokens.size === 1 ? "" : "s"} required`;
@@ -118,6 +129,49 @@ export const DEFAULT_SERVER_MODE = "chat";
 function common(o: ServerModeOptions) {
   const { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
   return { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, log };
+}
+
+/**
+ * `--cluster URL` (or LAB_CLUSTER): the Redis backend, loaded only then, so a single node never
+ * loads ioredis. Undefined without one.
+ */
+async function clusterBackend(raw: Record<string, unknown>) {
+  const url = (raw.cluster as string | undefined) ?? process.env.LAB_CLUSTER;
+  if (url === undefined || url === "") {
+    for (const flag of ["nodeId", "clusterLease", "clusterBuffer", "clusterMaxLen"]) {
+      if (raw[flag] !== undefined) {
+        throw new UsageError(
+          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --cluster`,
+          "for example --cluster redis://127.0.0.1:6379",
+        );
+      }
+    }
+    return undefined;
+  }
+  const { RedisBackend, ClusterError } = await import("@netlab/chat-redis");
+  const seconds = (flag: string, name: string) =>
+    raw[name] === undefined
+      ? undefined
+      : Math.round(parseNumber(flag, String(raw[name]), { min: 0.2, max: 3_600, integer: false }) * 1000);
+  const count = (flag: string, name: string) =>
+    raw[name] === undefined
+      ? undefined
+      : parseNumber(flag, String(raw[name]), { min: 1, max: 100_000_000, integer: true });
+  const leaseMs = seconds("--cluster-lease", "clusterLease");
+  try {
+    return new RedisBackend({
+      url,
+      nodeId: raw.nodeId as string | undefined,
+      leaseMs,
+      heartbeatMs: leaseMs === undefined ? undefined : Math.max(50, Math.floor(leaseMs / 3)),
+      maxBufferedEvents: count("--cluster-buffer", "clusterBuffer"),
+      maxStreamEntries: count("--cluster-max-len", "clusterMaxLen"),
+    } as ConstructorParameters<typeof RedisBackend>[0]);
+  } catch (err) {
+    // A bad URL or node id is a usage mistake (exit 2), like any other bad flag.
+    if (err instanceof ClusterError) throw new UsageError(err.message, err.hint);
+    throw err;
+  }
 }
 
 /** `--max-queued SIZE` in bytes; undefined (the chat default, 64 MiB) when not given. */
@@ -197,7 +251,21 @@ export function registerServer(program: Command): void {
     .option(
       "--max-queued <size>",
       "chat: output queued for all clients together; past it the largest queues are cut (default 64M)",
-    );
+    )
+    .option(
+      "--cluster <url>",
+      "chat: join other nodes through Redis, redis://HOST:PORT (or LAB_CLUSTER); rooms span every node",
+    )
+    .option("--node-id <id>", "chat cluster: this node's id, unique in the cluster (default HOSTNAME-PID)")
+    .option(
+      "--cluster-lease <seconds>",
+      "chat cluster: a node silent this long is gone, its users leave every room (default 15)",
+    )
+    .option(
+      "--cluster-buffer <n>",
+      "chat cluster: room events held while Redis is unreachable; past it messages are refused (default 10000)",
+    )
+    .option("--cluster-max-len <n>", "chat cluster: entries each room's stream keeps (default 10000)");
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
   cmd
     .addHelpText(
@@ -210,6 +278,7 @@ Examples:
   lab server                               a chat on 127.0.0.1:5001; join with lab client or nc 127.0.0.1 5001
   lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
+  lab server --cluster redis://127.0.0.1:6379 --node-id a   one node of a chat cluster (docs/cluster.md)
   lab server --host :: --port 5001         IPv6 and IPv4 (peers shown as 127.0.0.1:…)
   lab server --host unix:/tmp/chat.sock    a Unix socket (mode 0600); nc -U /tmp/chat.sock
 
@@ -239,6 +308,12 @@ async function runServer(opts: ServerOpts): Promise<void> {
     throw new UsageError(
       "--token-file works with --mode chat only",
       "echo and upper serve anyone who connects",
+    );
+  }
+  if (opts.cluster !== undefined && opts.mode !== "chat") {
+    throw new UsageError(
+      `--cluster joins chat servers; --mode ${opts.mode} has no rooms to share`,
+      "drop --mode, or --cluster",
     );
   }
   const where = listenAddress(opts);
