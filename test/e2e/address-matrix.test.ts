@@ -163,6 +163,24 @@ describe.skipIf(!hasIPv6Loopback)("#19 dual-stack (skipped: this machine has no 
   }, 30_000);
 });
 
+describe.skipIf(!hasIPv6Loopback)("#19 lab proxy over IPv6 (skipped: this machine has no ::1)", () => {
+  it("relays a line server on [::1] from [::1]", async () => {
+    const server = startLab(["server", "--mode", "upper", "--host", "::1", "--port", "0"]);
+    const up = Number(/\[::1\]:(\d+)/.exec(await server.waitForOutput(/listening on \[::1\]:\d+/))![1]);
+    const proxy = startLab(["proxy", "[::1]:0", `[::1]:${up}`]);
+    const line = await proxy.waitForOutput(/proxying \[::1\]:\d+ → \[::1\]:\d+/);
+    const port = Number(/proxying \[::1\]:(\d+)/.exec(line)![1]);
+    const r = await runLab(["client", "--host", "[::1]", "--port", String(port)], { input: "through\n" });
+    expect(r.stdout, r.stderr).toBe("THROUGH\n");
+  }, 30_000);
+
+  it("refuses an unbracketed IPv6 listen address", async () => {
+    const r = await runLab(["proxy", "::1:0", "127.0.0.1:1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("needs brackets");
+  });
+});
+
 describe("#19 bad addresses: one line each, exit 2 before anything is created", () => {
   it("an unbracketed IPv6 address with a port", async () => {
     const r = await runLab(["udp", "ping", "::1:5003", "-c", "1"]);
