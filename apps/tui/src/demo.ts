@@ -23,6 +23,8 @@ export interface DemoOptions {
   env?: NodeJS.ProcessEnv;
   /** Where servers and clients come from; `@netlab/chat` unless a test says otherwise. */
   factory?: ChatFactory;
+  /** Chat scene: speak TLS (a certificate made for this run, pinned by every client). */
+  tls?: boolean;
 }
 
 /** A scene's controller and the component that draws it. */
@@ -64,7 +66,8 @@ async function loadScene(
   }
   const [{ LabController }, factory] = await Promise.all([
     import("./controller.js"),
-    opts.factory ?? import("./chat-factory.js").then((m) => m.chatFactory),
+    opts.factory ??
+      import("./chat-factory.js").then((m) => (opts.tls ? m.createTlsChatFactory() : m.chatFactory)),
   ]);
   return {
     lab: new LabController(factory, { clients: opts.clients, host: opts.host }),

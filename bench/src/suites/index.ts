@@ -7,6 +7,7 @@ import { echoSuite } from "./echo.js";
 import { eventsSuite } from "./events.js";
 import { mutexSuite } from "./mutex.js";
 import { proxySuite } from "./proxy.js";
+import { tlsSuite } from "./tls.js";
 import { transferSuite } from "./transfer.js";
 import { udpSuite } from "./udp.js";
 import { urlSuite } from "./url.js";
@@ -22,6 +23,7 @@ export const suites: Suite[] = [
   mutexSuite,
   proxySuite,
   transferSuite,
+  tlsSuite,
   udpSuite,
   urlSuite,
 ];

@@ -1,3 +1,5 @@
+import type { ClientTlsOptions } from "@netlab/tls";
+
 /** Where a client is in its life. */
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
 /** How the client talks to this server: undecided until the server's first line (or `detectMs`). */
@@ -9,6 +11,8 @@ export interface WireChunk {
   bytes: Uint8Array;
   /** ms since epoch */
   at: number;
+  /** The bytes are TLS records (ciphertext); the plaintext arrives as events and lines. */
+  tls?: boolean;
 }
 
 /** Options for {@link ChatClient}. */
@@ -50,6 +54,11 @@ export interface ChatClientOptions {
   maxLineBytes?: number;
   /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
   upgrade?: boolean;
+  /**
+   * Speak TLS (ALPN `netlab-chat/1`): every (re)connect is handshaken and the server trusted before
+   * a byte is sent; a refused server ends the client with the TlsError (no reconnect). Default: plaintext.
+   */
+  tls?: ClientTlsOptions;
   /**
    * The shared secret for a server that asks for one (its banner says `[AUTH_REQUIRED]`); sent in
    * the hello, and only to a server that asked. Never take it from argv: read it from a file, an

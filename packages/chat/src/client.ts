@@ -2,7 +2,15 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { formatHostPort, formatSocketPath, NetlabError } from "@netlab/core";
 import { lines } from "@netlab/protocol";
-import { connect, FramedReader, NetworkError, tapData, wireChannel } from "@netlab/socketserver";
+import {
+  connect,
+  FramedReader,
+  NetworkError,
+  tapData,
+  toNetworkError,
+  wireChannel,
+} from "@netlab/socketserver";
+import { connectTls, TlsError, tlsExitCode } from "@netlab/tls";
 import { Backoff } from "./backoff.js";
 import {
   type ChatClientOptions,
@@ -13,7 +21,7 @@ import {
 } from "./client-options.js";
 import { ChatError } from "./errors.js";
 import { Outbox } from "./outbox.js";
-import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
+import { CHAT_ALPN, type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
 import type { ChatEvent, ClientMessage } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
@@ -32,7 +40,9 @@ const MODE_OR_STATE = ["mode", "state"] as const;
  *
  * Events: `event`(ChatEvent) in JSON mode; `line`(string) for each line from a plain server;
  * `state`(ClientState, error?) on every change, with the NetlabError that caused a drop;
- * `wire`(WireChunk) for every read and write (only computed when someone listens).
+ * `wire`(WireChunk) for every read and write (only computed when someone listens); over TLS, the
+ * TLS records as they crossed TCP (`tls: true`: ciphertext, handshake included) when someone
+ * listened at connect time.
  * @example
  * const client = new ChatClient({ port: 5001, nick: "alice" });
  * client.on("event", (e) => console.log(formatEvent(e)));
@@ -238,13 +248,7 @@ export class ChatClient extends EventEmitter {
   }
 
   async #open(): Promise<void> {
-    const socket = await connect({
-      host: this.host,
-      port: this.port,
-      path: this.#o.path,
-      family: this.#o.family,
-      timeoutMs: this.#o.connectTimeoutMs,
-    }).catch((err: unknown) => {
+    const socket = await this.#dial().catch((err: unknown) => {
       // Refused is nearly always "the server is not running": say so. Other causes keep their hint.
       if (!(err instanceof NetworkError) || err.code !== "CONNECTION_REFUSED") throw err;
       throw new NetworkError(err.code, err.message, { hint: "is 'lab server' running?", cause: err.cause });
@@ -275,12 +279,44 @@ export class ChatClient extends EventEmitter {
     this.#detectTimer = setTimeout(() => setImmediate(() => this.#decide("plain")), this.#o.detectMs);
   }
 
+  /** A plain TCP connection, or a TLS one whose server is trusted (nothing sent yet either way). */
+  async #dial(): Promise<net.Socket> {
+    const { host, port } = this;
+    const { tls } = this.#o;
+    const { path, family } = this.#o;
+    if (!tls) return connect({ host, port, path, family, timeoutMs: this.#o.connectTimeoutMs });
+    try {
+      const { socket, peer } = await connectTls({
+        host,
+        port,
+        trust: tls.trust,
+        handshakeTimeoutMs: tls.handshakeTimeoutMs ?? this.#o.connectTimeoutMs,
+        alpnProtocols: [CHAT_ALPN],
+        // What crosses TCP is ciphertext: that is what a wire view must show.
+        ...(this.listenerCount("wire") > 0
+          ? {
+              tap: (direction: "in" | "out", bytes: Uint8Array) =>
+                this.emit("wire", { direction, bytes, at: Date.now(), tls: true }),
+            }
+          : {}),
+      });
+      socket.setNoDelay(true);
+      tls.onPeer?.(peer);
+      return socket;
+    } catch (err) {
+      if (err instanceof TlsError) throw err;
+      throw toNetworkError(err, { action: "connect", host, port });
+    }
+  }
+
   #onData(chunk: Buffer): void {
     this.#lastDataAt = Date.now();
     this.#bytesHeard += chunk.length;
     // Any byte is an answer: what was owed has started to arrive.
     this.#stall.stop();
-    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+    if (!this.#o.tls && this.listenerCount("wire") > 0) {
+      this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+    }
   }
 
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
@@ -432,6 +468,12 @@ export class ChatClient extends EventEmitter {
         await this.#open();
       } catch (err) {
         if (this.#isClosing) return;
+        if (err instanceof TlsError && tlsExitCode(err) === 60) {
+          // A server we no longer trust stays untrusted: retrying would only ask again.
+          this.#isClosing = true;
+          this.#setState("closed", err);
+          return;
+        }
         this.#setState("reconnecting", err as NetlabError);
         this.#scheduleReconnect(err as NetlabError);
       }
@@ -487,7 +529,8 @@ export class ChatClient extends EventEmitter {
     socket.write(bytes);
     if (wireChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
-    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
+    if (!this.#o.tls && this.listenerCount("wire") > 0)
+      this.emit("wire", { direction: "out", bytes, at: Date.now() });
   }
 
   #localError(err: NetlabError): void {

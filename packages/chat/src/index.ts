@@ -19,6 +19,7 @@ export { History } from "./history.js";
 export { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, Session } from "./hub.js";
 export { isReservedNick, lookalikeKey, NickRegistry, RESERVED_NICKS } from "./nicks.js";
 export {
+  CHAT_ALPN,
   type Command,
   checkNick,
   checkRoom,

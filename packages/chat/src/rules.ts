@@ -4,6 +4,8 @@ import { hasInvisible, quoteShort } from "./nicks.js";
 
 /** The protocol name and version the server announces in its first line; clients upgrade on seeing it. */
 export const PROTOCOL_TAG = "netlab chat/1";
+/** The ALPN protocol a chat server and client agree on over TLS. */
+export const CHAT_ALPN = "netlab-chat/1";
 /** The JSON-mode protocol version (`hello.proto`). */
 export const PROTOCOL_VERSION = 1;
 /** The room every client starts in. */

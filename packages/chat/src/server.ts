@@ -2,11 +2,17 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { requireSafeAuth } from "@netlab/core";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
-import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import {
+  type HandlerClass,
+  type PeerAddress,
+  type ServerTlsOptions,
+  StreamRequestHandler,
+  TCPServer,
+} from "@netlab/socketserver";
 import type { ChatBackend } from "./backend.js";
 import { ChatError } from "./errors.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
-import { checkNick } from "./rules.js";
+import { CHAT_ALPN, checkNick } from "./rules.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
 export interface ChatServerOptions extends Partial<HubOptions> {
@@ -28,6 +34,8 @@ export interface ChatServerOptions extends Partial<HubOptions> {
    * slot forever. Default 30 000; `Infinity` (or 0) is off.
    */
   frameTimeoutMs?: number;
+  /** Speak TLS with this certificate and key; ALPN defaults to `netlab-chat/1`. Default: plaintext. */
+  tls?: ServerTlsOptions;
   /**
    * Take `tokens` over a connection without TLS (where anyone on the path can read them). Default
    * false: a server with tokens and no TLS refuses to start (PLAINTEXT_AUTH).
@@ -77,6 +85,7 @@ class ChatTCPServer extends TCPServer {
         idleTimeoutMs: o.idleTimeoutMs ?? HUB_DEFAULTS.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs ?? 2_000,
+        tls: o.tls && { ...o.tls, alpnProtocols: o.tls.alpnProtocols ?? [CHAT_ALPN] },
       },
       ChatHandler as unknown as HandlerClass,
     );
@@ -308,13 +317,13 @@ export class ChatServer extends EventEmitter {
 
 /**
  * Refuses, before anything binds, tokens over plaintext (unless allowed) and token names that
- * could never be nicks. TLS counts as encrypted once the server has a `tls` option.
+ * could never be nicks. A server with the `tls` option is encrypted.
  */
 function checkTokens(opts: ChatServerOptions): void {
   const tokens = opts.tokens;
   requireSafeAuth({
     hasTokens: tokens !== undefined,
-    isEncrypted: Boolean((opts as { tls?: unknown }).tls),
+    isEncrypted: opts.tls !== undefined,
     allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
   });
   for (const grant of tokens?.grants() ?? []) {

@@ -4,6 +4,7 @@ import { type AddressError, formatSocketPath, parseSocketPath } from "@netlab/co
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
 import { isStaleSocket, removeSocketFile } from "./socket-file.js";
+import { TlsAcceptor } from "./tls-accept.js";
 import type { PeerAddress, ServerOptions } from "./types.js";
 
 /** How long a refused connection may take to read its `ERR` line and close before it is destroyed. */
@@ -11,7 +12,9 @@ const REFUSE_LINGER_MS = 1_000;
 
 /**
  * A TCP server: one `StreamRequestHandler` per connection, every connection served at once (Node's
- * I/O is concurrent without threads). Binds 127.0.0.1 unless `host` says otherwise.
+ * I/O is concurrent without threads). Binds 127.0.0.1 unless `host` says otherwise. With the `tls`
+ * option each connection is handshaken before its handler exists (handlers see a `TLSSocket`);
+ * `tlsRefused`(peer, {reason, message}) reports a plaintext client or a failed handshake.
  * @example
  * const server = new TCPServer({ host: "127.0.0.1", port: 0 }, EchoHandler);
  * await server.listen();
@@ -19,9 +22,18 @@ const REFUSE_LINGER_MS = 1_000;
  */
 export class TCPServer extends BaseServer {
   #server: net.Server | undefined;
+  readonly #tls: TlsAcceptor | undefined;
 
   constructor(options: ServerOptions, Handler: HandlerClass) {
     super(options, Handler);
+    const { tls, maxConnections } = this.options;
+    // Handshakes under way are bounded like connections: a flood of silent sockets holds no more.
+    this.#tls = tls ? new TlsAcceptor(tls, maxConnections) : undefined;
+  }
+
+  /** Whether connections speak TLS (the `tls` option). */
+  get isTls(): boolean {
+    return this.#tls !== undefined;
   }
 
   get address(): BoundAddress {
@@ -40,7 +52,22 @@ export class TCPServer extends BaseServer {
     const path = this.options.path;
     if (path !== undefined) await prepareSocketPath(path, this.options.allowReuseAddress);
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-    server.on("connection", (socket) => this.acceptRequest(socket));
+    const acceptor = this.#tls;
+    if (acceptor) {
+      server.on("connection", (socket: net.Socket) => {
+        // Read now: a socket destroyed after a failed handshake no longer knows its peer.
+        const peer = this.peerOf(socket);
+        acceptor.accept(
+          socket,
+          (secure) => this.acceptRequest(secure),
+          (_raw, refusal) => {
+            if (peer && this.listenerCount("tlsRefused") > 0) this.emit("tlsRefused", peer, refusal);
+          },
+        );
+      });
+    } else {
+      server.on("connection", (socket) => this.acceptRequest(socket));
+    }
     // A listener error after listen() (rare: EMFILE on accept) is reported, not thrown.
     const onError = (err: Error) => this.emit("error", err);
     try {

@@ -1,4 +1,5 @@
 import type dgram from "node:dgram";
+import type { ServerTlsOptions } from "./tls-accept.js";
 
 /** Where a peer is. For Unix sockets: `address` is the path (often `""` for a client), `port` is 0. */
 export interface PeerAddress {
@@ -84,10 +85,19 @@ export interface ServerOptions {
    * package never prints: default silent; the CLI passes a writer to stderr.
    */
   log?: (line: string) => void;
+  /**
+   * Stream servers on TCP: speak TLS with this certificate and key. A connection reaches its
+   * handler only once its handshake is done; a plaintext client gets one line and is closed
+   * (the server's `tlsRefused` event says so). Default: plaintext.
+   */
+  tls?: ServerTlsOptions;
 }
 
 /** {@link ServerOptions} with every default filled in. */
-export type ResolvedServerOptions = Required<Omit<ServerOptions, "path">> & { path: string | undefined };
+export type ResolvedServerOptions = Required<Omit<ServerOptions, "path" | "tls">> & {
+  path: string | undefined;
+  tls: ServerTlsOptions | undefined;
+};
 
 /** Defaults for {@link ServerOptions}. */
 export const SERVER_DEFAULTS: Readonly<ResolvedServerOptions> = {
@@ -95,6 +105,7 @@ export const SERVER_DEFAULTS: Readonly<ResolvedServerOptions> = {
   port: 0,
   path: undefined,
   ipv6Only: false,
+  tls: undefined,
   maxConnections: 10_000,
   idleTimeoutMs: Number.POSITIVE_INFINITY,
   frameTimeoutMs: 30_000,

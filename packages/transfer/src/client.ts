@@ -55,6 +55,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
       signal: options.signal,
       what: "'lab files'",
       start: `lab files DIR --port ${options.port ?? DEFAULT_PORT}`,
+      tls: options.tls,
     });
     return new TransferClient(socket, options);
   }

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
-import { connect, NetworkError } from "@netlab/socketserver";
-import { CLIENT_DEFAULTS } from "./client-options.js";
+import { connect, NetworkError, toNetworkError } from "@netlab/socketserver";
+import { type ClientTlsOptions, connectTls, TlsError } from "@netlab/tls";
+import { CLIENT_DEFAULTS, TRANSFER_ALPN } from "./client-options.js";
 
 /**
  * Connects for a client, with errors that say what to do: refused (is the server running?) or no
@@ -18,9 +19,12 @@ export async function dial(opts: {
   what: string;
   /** How to start it, e.g. "lab files DIR --port 5002". */
   start: string;
+  /** Speak TLS: the server is trusted before this resolves. */
+  tls?: ClientTlsOptions;
 }): Promise<Socket> {
   const timeoutMs = opts.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
   try {
+    if (opts.tls) return await dialTls(opts, opts.tls, timeoutMs);
     const { host, port, path, family, signal } = opts;
     return await connect({ host, port, path, family, timeoutMs, signal });
   } catch (err) {
@@ -37,5 +41,33 @@ export async function dial(opts: {
       });
     }
     throw err;
+  }
+}
+
+/** A TLS connection whose server is trusted; nothing is sent before that. */
+async function dialTls(
+  opts: { host: string; port: number; signal?: AbortSignal },
+  tls: ClientTlsOptions,
+  timeoutMs: number,
+): Promise<Socket> {
+  const { host, port } = opts;
+  try {
+    opts.signal?.throwIfAborted();
+    const { socket, peer } = await connectTls({
+      host,
+      port,
+      trust: tls.trust,
+      handshakeTimeoutMs: tls.handshakeTimeoutMs ?? timeoutMs,
+      alpnProtocols: [TRANSFER_ALPN],
+    });
+    if (opts.signal?.aborted) {
+      socket.destroy();
+      opts.signal.throwIfAborted();
+    }
+    tls.onPeer?.(peer);
+    return socket;
+  } catch (err) {
+    if (err instanceof TlsError) throw err;
+    throw toNetworkError(err, { action: "connect", host, port });
   }
 }

@@ -5,6 +5,7 @@ export {
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
+  TRANSFER_ALPN,
   type TransferOptions,
   type TransferResult,
 } from "./client-options.js";

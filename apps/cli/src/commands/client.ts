@@ -5,10 +5,11 @@ import { ADDRESS_HELP, addFamilyOptions, connectAddress, formatWhere } from "../
 import { parseNumber } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
+import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { stopWatching } from "../watch.js";
 
-interface ClientOpts extends TokenOpts {
+interface ClientOpts extends TokenOpts, ClientTlsFlags {
   host: string;
   port: string;
   ipv4?: boolean;
@@ -53,6 +54,7 @@ export function registerClient(program: Command): void {
       "60",
     );
   addClientTokenOptions(cmd);
+  addClientTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
@@ -61,6 +63,7 @@ Examples:
   lab client --nick alice                  chat on the server at 127.0.0.1:5001
   printf 'hi\\n/who\\n' | lab client          send two lines, print the replies, exit
   echo hello | lab client --port 9000      talk to any line server (nothing is added to what you type)
+  lab client --tls --nick alice            over TLS, trusting the server's certificate on first use
   lab client --host '[::1]'                over IPv6; --host unix:/tmp/chat.sock for a Unix socket
 
 ${ADDRESS_HELP}
@@ -75,7 +78,9 @@ servers, after --wait ms without data or when the server closes).
 
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
 ^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
-Ctrl-C or SIGTERM leaves within a second, exit 130.`,
+Ctrl-C or SIGTERM leaves within a second, exit 130.
+TLS: exit 35 when the handshake fails, 60 when the certificate is not trusted (changed since first
+use, not the pinned one, not signed by --tls-ca); nothing is sent to a server that is not trusted.`,
     )
     .action(action(async (opts: ClientOpts) => runClient(opts)));
 }
@@ -116,6 +121,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
     connectTimeoutMs,
     stallTimeoutMs,
     reconnectTimeoutMs,
+    tls: await clientTls(opts, (line) => process.stderr.write(`${safeLine(line)}\n`)),
   });
   if (isTty) {
     await runInteractive(client, chat, () => asking);

@@ -11,6 +11,7 @@ interface DemoFlags {
   host: string;
   expectTimeout: string;
   json?: boolean;
+  tls?: boolean;
 }
 
 const MAX_CLIENTS = 6;
@@ -41,6 +42,7 @@ export function registerDemo(program: Command): void {
     .option("--host <host>", "address the chat server binds", "127.0.0.1")
     .option("--expect-timeout <seconds>", "how long each `expect` in a script waits", "3")
     .option("--json", "with --script: print the panes as JSON")
+    .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
     .addHelpText(
       "after",
       `
@@ -53,6 +55,7 @@ Examples:
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
   lab demo --scene proxy         a client, lab proxy and a server: see chunks coalesce and slice
+  lab demo --tls                 the chat over TLS: Ctrl-W shows the encrypted bytes on the wire
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
 A script, one command a line (see docs/demo.md):
@@ -71,6 +74,9 @@ A script, one command a line (see docs/demo.md):
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
         }
+        if (flags.tls && flags.scene !== "chat") {
+          throw new UsageError("--tls runs the chat scene only", "drop --scene, or drop --tls");
+        }
         if (flags.script !== undefined && flags.scene !== "chat") {
           throw new UsageError(
             "--script plays the chat scene only",
@@ -81,6 +87,7 @@ A script, one command a line (see docs/demo.md):
           await playScript(flags.script, {
             clients,
             host: hostFlag(flags.host),
+            tls: flags.tls ?? false,
             expectTimeoutMs,
             json: flags.json ?? false,
           });
@@ -99,6 +106,7 @@ A script, one command a line (see docs/demo.md):
           scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
           clients,
           host: hostFlag(flags.host),
+          tls: flags.tls ?? false,
         });
       }),
     );
@@ -106,7 +114,7 @@ A script, one command a line (see docs/demo.md):
 
 async function playScript(
   file: string,
-  opts: { clients: number | undefined; host: string; expectTimeoutMs: number; json: boolean },
+  opts: { clients: number | undefined; host: string; tls: boolean; expectTimeoutMs: number; json: boolean },
 ): Promise<void> {
   let text: string;
   try {
@@ -124,6 +132,7 @@ async function playScript(
       text,
       clients: opts.clients,
       host: opts.host,
+      tls: opts.tls,
       expectTimeoutMs: opts.expectTimeoutMs,
       json: opts.json,
       write: (t) => process.stdout.write(t),

@@ -6,9 +6,10 @@ import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../a
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 import { addServerTokenOptions, serverTokens, type TokenOpts } from "../token.js";
 
-interface FilesOpts extends TokenOpts {
+interface FilesOpts extends TokenOpts, ServerTlsFlags {
   host: string;
   port: string;
   ipv4?: boolean;
@@ -60,6 +61,7 @@ export function registerFiles(program: Command): void {
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
     );
   addServerTokenOptions(cmd, "TOKEN:rw may upload, TOKEN:ro only list and download");
+  addServerTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
@@ -70,6 +72,7 @@ Examples:
   lab files --max-size 10G              uploads up to 10 GiB
   lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
   lab files . --token-file tokens.txt --allow-plaintext-auth   clients need a token from tokens.txt
+  lab files ./shared --tls              TLS; then: lab transfer --tls FILE
   lab files . --host unix:/tmp/files.sock   then: lab transfer --host unix:/tmp/files.sock --list
 
 ${ADDRESS_HELP}
@@ -81,7 +84,8 @@ place; names must stay inside the folder (on Linux every name is opened step by 
 folder's own descriptor, so even a local user renaming folders into symlinks cannot lead a request
 outside). Names starting with '.' are hidden unless --dotfiles. Logs go to stderr: 'serving DIR on
 HOST:PORT' once ready, then one line per file. Ctrl-C or SIGTERM stops it within a second (exit 0);
-partial uploads stay as NAME.part, to resume.`,
+partial uploads stay as NAME.part, to resume. With --tls it logs 'TLS identity SHA256:…' after the
+ready line (see lab server --help for the certificate).`,
     )
     .action(action(async (dir: string, opts: FilesOpts) => runFiles(dir, opts)));
 }
@@ -109,9 +113,16 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     );
   }
   const stream = { releaseMemory: await minorGc(), fsync: opts.fsync };
+  if (opts.tls && opts.raw !== undefined) {
+    throw new UsageError("--raw serves plain nc clients: it has no --tls", "drop --tls, or --raw");
+  }
   if (opts.raw !== undefined && opts.tokenFile !== undefined) {
     throw new UsageError("--token-file does not work with --raw", "a raw client (nc) cannot send a token");
   }
+  const tlsSetup = await serverTls(
+    opts,
+    `this port speaks TLS; try: lab transfer --tls --port ${where.port === 0 ? "PORT" : where.port} …\n`,
+  );
   const { tokens, authDelayMs } = await serverTokens(opts);
   let server: import("@netlab/socketserver").TCPServer;
   let what: string;
@@ -135,6 +146,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       idleTimeoutMs,
       headerTimeoutMs,
       stream,
+      tls: tlsSetup?.tls,
       write: await faultInjection(t),
       log,
       tokens,
@@ -174,6 +186,9 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     log(`refuse ${formatPeer(peer)}: server full`),
   );
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
+  server.on("tlsRefused", (peer: { address: string; port: number }, refusal: { message: string }) =>
+    log(`tls: ${peer.address}:${peer.port}: ${refusal.message}`),
+  );
   await server.listen();
   const stopSignals = onInterrupt(
     () => {
@@ -188,6 +203,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   );
   // Only now say we are ready: a test (or script) may send SIGINT the moment it reads this line.
   log(`serving ${what} on ${formatBound(server.address)}`);
+  for (const line of tlsSetup?.lines ?? []) log(line);
   try {
     await server.serveForever();
   } finally {

@@ -5,6 +5,7 @@ import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../a
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 import { addServerTokenOptions, refuseArgvToken, serverTokens, type TokenOpts } from "../token.js";
 
 /** What every mode gets: the options common to all servers, already checked, defaults filled in. */
@@ -23,6 +24,8 @@ export interface ServerModeOptions {
   frameTimeoutMs: number;
   /** How long shutdown waits for peers to take what is queued for them, in ms (300: one Ctrl-C ends within 1 s). */
   drainTimeoutMs: number;
+  /** `--tls`: the certificate and key to speak TLS with; undefined for plaintext. */
+  tls: import("@netlab/socketserver").ServerTlsOptions | undefined;
   /** Every option commander parsed, for modes that add their own. */
   raw: Record<string, unknown>;
 }
@@ -71,6 +74,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         idleTimeoutMs: o.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs,
+        tls: o.tls,
         historySize: count("--history", "history"),
         floodMessages: flood === 0 ? Number.POSITIVE_INFINITY : flood,
         maxQueuedBytesTotal: await maxQueued(o.raw.maxQueued),
@@ -127,8 +131,20 @@ export const DEFAULT_SERVER_MODE = "chat";
 
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
-  const { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
-  return { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, log };
+  const { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, tls } =
+    o;
+  return {
+    host,
+    port,
+    path,
+    ipv6Only,
+    maxConnections,
+    idleTimeoutMs,
+    frameTimeoutMs,
+    drainTimeoutMs,
+    tls,
+    log,
+  };
 }
 
 /**
@@ -199,7 +215,7 @@ function formatBytes(n: number): string {
   return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
-interface ServerOpts extends TokenOpts {
+interface ServerOpts extends TokenOpts, ServerTlsFlags {
   mode: string;
   host: string;
   port: string;
@@ -267,6 +283,7 @@ export function registerServer(program: Command): void {
     )
     .option("--cluster-max-len <n>", "chat cluster: entries each room's stream keeps (default 10000)");
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
+  addServerTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
@@ -279,6 +296,7 @@ Examples:
   lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
   lab server --cluster redis://127.0.0.1:6379 --node-id a   one node of a chat cluster (docs/cluster.md)
+  lab server --tls                         TLS; prints the certificate's SHA256 fingerprint on start
   lab server --host :: --port 5001         IPv6 and IPv4 (peers shown as 127.0.0.1:…)
   lab server --host unix:/tmp/chat.sock    a Unix socket (mode 0600); nc -U /tmp/chat.sock
 
@@ -290,7 +308,12 @@ lab client --token-file / LAB_TOKEN). Without TLS this also needs --allow-plaint
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
 Logs go to stderr: 'listening on HOST:PORT (MODE)', 'limits: …', then one line per connect and
-disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.`,
+disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.
+
+TLS: --tls uses netlab's own certificate (EC P-256, made on first use in $XDG_CONFIG_HOME/netlab/
+identity, for localhost, 127.0.0.1, ::1 and each --tls-san) and logs 'TLS identity SHA256:…' after
+the ready line: clients compare it on first use. A handshake must finish within 10 s; a plaintext
+client gets one line saying the port speaks TLS.`,
     )
     .action(action(async (opts: ServerOpts) => runServer(opts)));
 }
@@ -332,8 +355,14 @@ async function runServer(opts: ServerOpts): Promise<void> {
     idleTimeoutMs: ms("--idle-timeout", opts.idleTimeout, defaults.idleTimeoutMs),
     frameTimeoutMs: ms("--line-timeout", opts.lineTimeout, defaults.frameTimeoutMs),
     drainTimeoutMs: defaults.drainTimeoutMs,
+    tls: undefined,
     raw: opts,
   };
+  const tlsSetup = await serverTls(
+    opts,
+    `this port speaks TLS; try: lab client --tls --port ${where.port === 0 ? "PORT" : where.port}\n`,
+  );
+  modeOptions.tls = tlsSetup?.tls;
   const { server, limits } = await mode.create(modeOptions);
   logConnections(server);
 
@@ -351,6 +380,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     await server.listen();
     log(`listening on ${formatBound(server.address)} (${opts.mode})`);
     log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
+    for (const line of tlsSetup?.lines ?? []) log(line);
     await server.serveForever();
   } finally {
     stopSignals();
@@ -365,6 +395,9 @@ function logConnections(server: BaseServer): void {
     log(`disconnect ${formatPeer(info.peer)} (#${info.id}, ${info.bytesIn} B in, ${info.bytesOut} B out)`),
   );
   server.on("refuse", (peer: PeerAddress) => log(`refuse ${formatPeer(peer)}: server full`));
+  server.on("tlsRefused", (peer: PeerAddress, refusal: { message: string }) =>
+    log(`tls: ${formatPeer(peer)}: ${refusal.message}`),
+  );
   server.on("error", (err: unknown, peer?: PeerAddress) => {
     const message = err instanceof Error ? err.message : String(err);
     log(peer ? `error from ${formatPeer(peer)}: ${message}` : `error: ${message}`);

@@ -11,10 +11,11 @@ import {
 import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { minorGc } from "./files.js";
 
-interface TransferOpts extends TokenOpts {
+interface TransferOpts extends TokenOpts, ClientTlsFlags {
   get?: boolean;
   list?: boolean;
   output?: string;
@@ -71,6 +72,7 @@ export function registerTransfer(program: Command): void {
       "with --get: send a greeting line, save everything until the server closes (nc, lab files --raw)",
     );
   addClientTokenOptions(cmd);
+  addClientTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
@@ -82,6 +84,7 @@ Examples:
   lab transfer --list                           what the server has
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
   lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+  lab transfer --tls test.txt                   over TLS to lab files --tls (trust on first use)
   lab transfer --host unix:/tmp/files.sock --list   a lab files on a Unix socket
 
 ${ADDRESS_HELP}
@@ -92,7 +95,8 @@ A server started with --token-file wants a token: from --token-file FILE, else $
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
 every file arrived, 1 on a failure (the message says how to resume), 2 for a usage error, 130 when
-interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume).`,
+interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume); with --tls, 35 when
+the handshake fails, 60 when the server's certificate is not trusted (nothing was sent to it).`,
     )
     .action(action(async (files: string[], opts: TransferOpts) => runTransfer(files, opts)));
 }
@@ -144,6 +148,8 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     throw new UsageError(`--max-size must be a size such as 500M or 2G, got ${JSON.stringify(opts.maxSize)}`);
   }
   if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
+  if (opts.raw && opts.tls) throw new UsageError("--raw talks to plain nc servers: it has no --tls");
+  const tls = await clientTls(opts, (line) => process.stderr.write(`${escapeControls(line)}\n`));
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
   let token = await clientToken(opts);
@@ -163,6 +169,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
         connectTimeoutMs,
         stallTimeoutMs,
         token,
+        tls,
         stream: { releaseMemory, rateBytesPerSecond: rate, fsync: opts.fsync },
       });
       // On a terminal, a server that wants a token we did not have gets one asked for, once.
