@@ -231,6 +231,14 @@ describe("#19 bad addresses: one line each, exit 2 before anything is created", 
     expect(r.stderr).not.toContain("cannot resolve host");
   });
 
+  it("--tls with a Unix socket (TLS runs over TCP here)", async () => {
+    const r = await runLab(["client", "--tls", "--host", "unix:/tmp/netlab-never.sock"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "lab: --tls works over TCP, not over a Unix socket\nhint: drop --tls, or give --host/--port\n",
+    );
+  });
+
   it("a Unix socket made by lab server is mode 0600", async () => {
     const sock = path.join(tempDir(), "m.sock");
     const lab = startLab(["server", "--mode", "echo", "--host", `unix:${sock}`]);

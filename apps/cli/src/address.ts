@@ -151,6 +151,13 @@ export function hostFlag(text: string): string {
   return usage(() => parseHost(text));
 }
 
+/** `--tls` runs over TCP only here: a Unix socket with it is a usage error, not a silent TCP dial. */
+export function refuseTlsOverUnix(where: { path?: string }, flags: { tls?: boolean }): void {
+  if (flags.tls && where.path !== undefined) {
+    throw new UsageError("--tls works over TCP, not over a Unix socket", "drop --tls, or give --host/--port");
+  }
+}
+
 /** Runs `fn`; a refused address becomes a usage error (exit 2) with its hint. */
 function usage<T>(fn: () => T): T {
   try {

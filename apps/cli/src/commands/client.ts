@@ -1,7 +1,13 @@
 import { once } from "node:events";
 import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/core/terminal";
 import type { Command } from "commander";
-import { ADDRESS_HELP, addFamilyOptions, connectAddress, formatWhere } from "../address.js";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  connectAddress,
+  formatWhere,
+  refuseTlsOverUnix,
+} from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
@@ -87,6 +93,7 @@ use, not the pinned one, not signed by --tls-ca); nothing is sent to a server th
 
 async function runClient(opts: ClientOpts): Promise<void> {
   const where = connectAddress(opts);
+  refuseTlsOverUnix(where, opts);
   const waitMs = parseNumber("--wait", opts.wait, { min: 0 });
   const connectTimeoutMs =
     1000 * parseNumber("--connect-timeout", opts.connectTimeout, { min: 0.1, max: 3600 });

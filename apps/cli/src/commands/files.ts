@@ -2,7 +2,7 @@ import { formatPeer } from "@netlab/core/address";
 import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
-import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../address.js";
+import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -95,6 +95,7 @@ export const FILES_DEFAULTS = { maxClients: 256, idleTimeoutSeconds: 300, header
 
 async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   const where = listenAddress(opts);
+  refuseTlsOverUnix(where, opts);
   const maxConnections = parseNumber("--max-clients", opts.maxClients, {
     min: 1,
     max: 1_000_000,

@@ -1,7 +1,7 @@
 import { formatPeer } from "@netlab/core/address";
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
-import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress } from "../address.js";
+import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -340,6 +340,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     );
   }
   const where = listenAddress(opts);
+  refuseTlsOverUnix(where, opts);
   const defaults = SERVER_LIMIT_DEFAULTS;
   const maxConnections =
     opts.maxClients === undefined

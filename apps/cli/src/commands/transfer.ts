@@ -7,6 +7,7 @@ import {
   type ConnectAddress,
   connectAddress,
   formatWhere,
+  refuseTlsOverUnix,
 } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
@@ -103,6 +104,7 @@ the handshake fails, 60 when the server's certificate is not trusted (nothing wa
 
 async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   const where = connectAddress(opts);
+  refuseTlsOverUnix(where, opts);
   if (opts.list && (opts.get || files.length > 0)) throw new UsageError("--list takes no files and no --get");
   if (opts.raw && !opts.get)
     throw new UsageError("--raw works with --get only", "e.g. lab transfer --get --raw -o out.bin");
