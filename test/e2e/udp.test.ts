@@ -310,6 +310,6 @@ describe("lab udp send and listen", () => {
   it("refuses a target that is not HOST:PORT (exit 2)", async () => {
     const r = await runLab(["udp", "send", "localhost", "x"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("lab: 'localhost' is not HOST:PORT");
+    expect(r.stderr).toContain('lab: "localhost" has no port');
   });
 });

@@ -20,6 +20,10 @@ export interface ChatClientOptions {
   /** Default "127.0.0.1". */
   host?: string;
   port: number;
+  /** A Unix socket path instead of host and port (a leading NUL: a Linux abstract socket). */
+  path?: string;
+  /** Resolve the host to IPv4 only (4) or IPv6 only (6). Default 0: either. */
+  family?: 0 | 4 | 6;
   /** The nick to ask for in JSON mode; the server picks `guest-N` when absent or taken. */
   nick?: string;
   /** Reconnect with backoff when the connection drops. Default false. */

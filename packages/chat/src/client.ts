@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
-import { describeBytes, NetlabError, sniffProtocol } from "@netlab/core";
+import { describeBytes, formatHostPort, formatSocketPath, NetlabError, sniffProtocol } from "@netlab/core";
 import { lines } from "@netlab/protocol";
 import {
   connect,
@@ -129,6 +129,10 @@ export class ChatClient extends EventEmitter {
   }
   get port(): number {
     return this.#addresses[this.#at]?.port ?? this.#o.port;
+  }
+  /** Where the client connects, as the address grammar writes it: `[::1]:5001`, `unix:/path`. */
+  get address(): string {
+    return this.#o.path === undefined ? formatHostPort(this.host, this.port) : formatSocketPath(this.#o.path);
   }
 
   /**
@@ -288,7 +292,8 @@ export class ChatClient extends EventEmitter {
   async #dial(): Promise<net.Socket> {
     const { host, port } = this;
     const { tls } = this.#o;
-    if (!tls) return connect({ host, port, timeoutMs: this.#o.connectTimeoutMs });
+    const { path, family } = this.#o;
+    if (!tls) return connect({ host, port, path, family, timeoutMs: this.#o.connectTimeoutMs });
     try {
       const { socket, peer } = await connectTls({
         host,
@@ -480,10 +485,7 @@ export class ChatClient extends EventEmitter {
       if (this.#state !== "closed") this.#setState("closed", this.#refusal);
       return;
     }
-    const err = new NetlabError(
-      "CONNECTION_CLOSED",
-      `the server at ${this.host}:${this.port} closed the connection`,
-    );
+    const err = new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`);
     if (!this.#o.reconnect) {
       this.#setState("closed", err);
       return;
@@ -520,7 +522,7 @@ export class ChatClient extends EventEmitter {
       "closed",
       new ChatError(
         "RECONNECT_FAILED",
-        `gave up reconnecting to ${this.host}:${this.port} after ${seconds} s: ${lastError.message}`,
+        `gave up reconnecting to ${this.address} after ${seconds} s: ${lastError.message}`,
         { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
       ),
     );
@@ -539,7 +541,7 @@ export class ChatClient extends EventEmitter {
     this.#stall.start(this.#o.stallTimeoutMs, () => {
       if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      this.#refusal = new ChatError("STALLED", `no answer from ${this.host}:${this.port} in ${seconds} s`, {
+      this.#refusal = new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
         hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
       });
       // Not an outage to retry: a server that accepts and says nothing would only do it again.

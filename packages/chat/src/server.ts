@@ -20,6 +20,10 @@ export interface ChatServerOptions extends Partial<HubOptions> {
   host?: string;
   /** Default 0 (an ephemeral port; `listen()` returns the real one). `lab server` uses 5001. */
   port?: number;
+  /** A Unix socket path instead of host and port (see socketserver's TCPServer: 0600, ≤ 107 bytes). */
+  path?: string;
+  /** With host `::`, IPv6 clients only. Default false (dual-stack). */
+  ipv6Only?: boolean;
   /** Longest line a client may send, in bytes. Default 64 KiB. */
   maxLineBytes?: number;
   /** How long `close()` waits for clients to take the shutdown notice. Default 2 000 ms. */
@@ -74,6 +78,8 @@ class ChatTCPServer extends TCPServer {
       {
         host: o.host,
         port: o.port,
+        path: o.path,
+        ipv6Only: o.ipv6Only,
         maxConnections: hub.options.maxClients,
         // Checked here (INVALID_OPTION); the hub's sweep enforces it, see ChatHandler.timeout.
         idleTimeoutMs: o.idleTimeoutMs ?? HUB_DEFAULTS.idleTimeoutMs,
@@ -225,7 +231,7 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
  * @example
  * const server = new ChatServer({ port: 5001 });
  * const { port } = await server.listen();
- * server.on("connect", (p) => console.error(`connect ${p.address}:${p.port}`));
+ * server.on("connect", (p) => console.error(`connect ${formatPeer(p)}`)); // formatPeer from @netlab/core
  * // later
  * await server.close();
  */

@@ -1,4 +1,4 @@
-import { formatHost } from "@netlab/core";
+import { AddressError, formatHost, parseAddress as parseAnyAddress } from "@netlab/core";
 import { ProxyError } from "./errors.js";
 
 /** A host and port as written on a command line or in a toxiproxy `listen`/`upstream` field. */
@@ -8,8 +8,9 @@ export interface Address {
 }
 
 /**
- * Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (host `defaultHost`). Port 0 (any free port) only
- * when `allowZero`. Throws INVALID_OPTION naming `what`.
+ * Parses `HOST:PORT`, `[IPv6]:PORT` (zone ids too) or `:PORT` (host `defaultHost`) through core's
+ * one address grammar; a bare `::1:6001` is refused with a hint to bracket it. Port 0 (any free
+ * port) only when `allowZero`. Unix sockets are not proxied yet. Throws INVALID_OPTION naming `what`.
  * @example parseAddress("[::1]:6001", "listen") // { host: "::1", port: 6001 }
  */
 export function parseAddress(
@@ -17,15 +18,23 @@ export function parseAddress(
   what: string,
   { defaultHost = "127.0.0.1", allowZero = false } = {},
 ): Address {
-  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(String(text));
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65_535 || port < (allowZero ? 0 : 1)) {
-    throw new ProxyError("INVALID_OPTION", `${what} '${String(text)}' is not HOST:PORT`, {
-      hint: `write it as 127.0.0.1:6001, [::1]:6001 or :6001 (port ${allowZero ? 0 : 1}–65535)`,
-    });
+  let address: ReturnType<typeof parseAnyAddress>;
+  try {
+    address = parseAnyAddress(String(text), { defaultHost, allowZeroPort: allowZero });
+  } catch (err) {
+    if (!(err instanceof AddressError)) throw err;
+    throw new ProxyError("INVALID_OPTION", `${what}: ${err.message}`, { hint: err.hint, cause: err });
   }
-  const host = m[1] ?? m[2] ?? "";
-  return { host: host === "" ? defaultHost : host, port };
+  if (address.kind !== "host") {
+    throw new ProxyError(
+      "INVALID_OPTION",
+      `${what} '${String(text)}' is a Unix socket; lab proxy relays TCP`,
+      {
+        hint: "write it as 127.0.0.1:6001, [::1]:6001 or :6001",
+      },
+    );
+  }
+  return { host: address.host, port: address.port };
 }
 
 /** `host:port`, with brackets around an IPv6 host. */

@@ -51,8 +51,13 @@ export interface ServerOptions {
   host?: string;
   /** Port to bind. Default 0 = an ephemeral port; `server.address.port` is the real one. */
   port?: number;
-  /** Unix*Server only: the socket path. */
+  /**
+   * A Unix socket path, instead of host and port (any stream server; required by Unix*Server).
+   * Created with mode 0600; at most 107 bytes; a leading NUL makes a Linux abstract socket.
+   */
   path?: string;
+  /** With host `::`, accept IPv6 clients only (no IPv4-mapped peers). Default false: dual-stack. */
+  ipv6Only?: boolean;
   /**
    * Most connections handled at once. Default 10 000. The next one gets one line
    * `ERR server full (N connections)\n` and is closed; the others keep working.
@@ -99,6 +104,7 @@ export const SERVER_DEFAULTS: Readonly<ResolvedServerOptions> = {
   host: "127.0.0.1",
   port: 0,
   path: undefined,
+  ipv6Only: false,
   tls: undefined,
   maxConnections: 10_000,
   idleTimeoutMs: Number.POSITIVE_INFINITY,

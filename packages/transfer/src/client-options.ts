@@ -25,6 +25,10 @@ export interface ClientOptions {
   host?: string;
   /** Default 5002. */
   port?: number;
+  /** A Unix socket path instead of host and port (a leading NUL: a Linux abstract socket). */
+  path?: string;
+  /** Resolve the host to IPv4 only (4) or IPv6 only (6). Default 0: either. */
+  family?: 0 | 4 | 6;
   /** Give up connecting after this many ms (a NetworkError CONNECT_TIMEOUT). Default 10 000. */
   connectTimeoutMs?: number;
   /**

@@ -10,6 +10,9 @@ import { CLIENT_DEFAULTS, TRANSFER_ALPN } from "./client-options.js";
 export async function dial(opts: {
   host: string;
   port: number;
+  /** A Unix socket path instead of host and port. */
+  path?: string;
+  family?: 0 | 4 | 6;
   connectTimeoutMs?: number;
   signal?: AbortSignal;
   /** The server to suggest starting, e.g. "'lab files'". */
@@ -22,17 +25,18 @@ export async function dial(opts: {
   const timeoutMs = opts.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
   try {
     if (opts.tls) return await dialTls(opts, opts.tls, timeoutMs);
-    return await connect({ host: opts.host, port: opts.port, timeoutMs, signal: opts.signal });
+    const { host, port, path, family, signal } = opts;
+    return await connect({ host, port, path, family, timeoutMs, signal });
   } catch (err) {
     if (err instanceof NetworkError && err.code === "CONNECTION_REFUSED") {
       throw new NetworkError(err.code, `${err.message} (is ${opts.what} running?)`, {
-        hint: `start it with '${opts.start}', or pass the right --host/--port`,
+        hint: `start it with '${opts.start}', or pass the right address`,
         cause: err.cause,
       });
     }
     if (err instanceof NetworkError && err.code === "CONNECT_TIMEOUT") {
       throw new NetworkError(err.code, `${err.message} (no answer in ${timeoutMs / 1000} s)`, {
-        hint: "check --host and --port (a firewall may drop the packets), or raise --connect-timeout",
+        hint: "check the address (a firewall may drop the packets), or raise --connect-timeout",
         cause: err.cause,
       });
     }

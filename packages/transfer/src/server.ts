@@ -1,5 +1,6 @@
 import {
   type AuthBackoffOptions,
+  formatPeer,
   requirePositiveInt,
   requireSafeAuth,
   TokenGate,
@@ -217,7 +218,7 @@ export class TransferHandler extends StreamRequestHandler<Header, FileServer> {
   }
 
   #peer(): string {
-    return `${this.clientAddress.address}:${this.clientAddress.port}`;
+    return formatPeer(this.clientAddress);
   }
 }
 

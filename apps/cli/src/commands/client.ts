@@ -1,6 +1,13 @@
 import { once } from "node:events";
 import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/core/terminal";
 import type { Command } from "commander";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  connectAddress,
+  formatWhere,
+  refuseTlsOverUnix,
+} from "../address.js";
 import { parseDuration, parsePort } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
@@ -11,6 +18,10 @@ import { stopWatching } from "../watch.js";
 interface ClientOpts extends TokenOpts, ClientTlsFlags {
   host: string;
   port: string;
+  /** One positional address (HOST:PORT, [::1]:PORT, unix:/path), instead of nc's HOST PORT. */
+  address?: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   nick?: string;
   reconnect: boolean;
   json?: boolean;
@@ -30,8 +41,9 @@ export function registerClient(program: Command): void {
     .description("join a chat server (or talk to any line-based TCP server)")
     .argument("[host]", "server address, as in nc HOST PORT (default: --host)")
     .argument("[port]", "server port (default: --port)")
-    .option("--host <host>", "server address", "127.0.0.1")
-    .option("-p, --port <port>", "server port", "5001")
+    .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
+    .option("-p, --port <port>", "server port", "5001");
+  addFamilyOptions(cmd, "connect")
     .option("--nick <name>", "the nick to ask for (1-32 letters, digits, _ or -)")
     .option("--no-reconnect", "on a TTY, do not reconnect when the server goes away")
     .option("--json", "print each chat event as one JSON line (piped use)")
@@ -63,6 +75,9 @@ Examples:
   printf 'hi\\n/who\\n' | lab client          send two lines, print the replies, exit
   echo hello | lab client --port 9000      talk to any line server (nothing is added to what you type)
   lab client --tls --nick alice            over TLS, trusting the server's certificate on first use
+  lab client --host '[::1]'                over IPv6; --host unix:/tmp/chat.sock for a Unix socket
+
+${ADDRESS_HELP}
 
 A server started with --token-file asks for a token: from --token-file FILE, else $LAB_TOKEN,
 else (on a terminal) a prompt that does not echo. Never on the command line.
@@ -81,13 +96,17 @@ use, not the pinned one, not signed by --tls-ca); nothing is sent to a server th
     )
     .action(
       action(async (host: string | undefined, port: string | undefined, opts: ClientOpts) =>
-        runClient({ ...opts, host: host ?? opts.host, port: port ?? opts.port }),
+        // nc's HOST PORT, or one address in the grammar every command reads (HOST:PORT, [::1]:PORT, unix:/path).
+        runClient(
+          port === undefined ? { ...opts, address: host } : { ...opts, host: host ?? opts.host, port },
+        ),
       ),
     );
 }
 
 async function runClient(opts: ClientOpts): Promise<void> {
-  const port = parsePort(opts.port);
+  const where = connectAddress(opts, opts.address);
+  refuseTlsOverUnix(where, opts);
   const waitMs = parseDuration("--wait", opts.wait, { minMs: 0, maxMs: 3_600_000 });
   const connectTimeoutMs = parseDuration("--connect-timeout", opts.connectTimeout, {
     minMs: 100,
@@ -111,15 +130,14 @@ async function runClient(opts: ClientOpts): Promise<void> {
   const requestToken =
     token === undefined && canPrompt()
       ? () => {
-          asking = promptToken(`token for ${opts.host}:${port}: `);
+          asking = promptToken(`token for ${formatWhere(where)}: `);
           return asking;
         }
       : undefined;
   const client = new chat.ChatClient({
     token,
     requestToken,
-    host: opts.host,
-    port,
+    ...where,
     nick: opts.nick,
     reconnect: isTty && opts.reconnect,
     connectTimeoutMs,
@@ -296,7 +314,7 @@ async function runInteractive(
   for (const stop of keepers) stop();
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
-  const promptText = () => `${safeLine(client.room ?? `${client.host}:${client.port}`, 40)}> `;
+  const promptText = () => `${safeLine(client.room ?? client.address, 40)}> `;
   /** Prints `text` above the prompt, each line escaped, then decorated (coloured) by `decorate`. */
   const print = (text: string, decorate: (line: string) => string = (line) => line) => {
     const lines = text.split("\n").map((line) => decorate(escapeControls(line)));
@@ -333,7 +351,7 @@ async function runInteractive(
         print(`* ${safeLine(err.message)}; reconnecting (Ctrl-D to leave)`, (line) => paint(33, line));
       } else if (state === "connected" && wasDropped) {
         wasDropped = false;
-        print(`* reconnected to ${client.host}:${client.port}`, (line) => paint(32, line));
+        print(`* reconnected to ${client.address}`, (line) => paint(32, line));
       } else if (state === "closed") {
         failure = err;
         resolve();

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { hostFlag } from "../address.js";
 import { parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 
@@ -85,7 +86,7 @@ A script, one command a line (see docs/demo.md):
         if (flags.script !== undefined) {
           await playScript(flags.script, {
             clients,
-            host: flags.host,
+            host: hostFlag(flags.host),
             tls: flags.tls ?? false,
             expectTimeoutMs,
             json: flags.json ?? false,
@@ -104,7 +105,7 @@ A script, one command a line (see docs/demo.md):
         await runDemo({
           scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
           clients,
-          host: flags.host,
+          host: hostFlag(flags.host),
           tls: flags.tls ?? false,
         });
       }),

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { addressArgument } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -19,7 +20,7 @@ export function registerReplay(program: Command): void {
       "play the client side of a recorded session against a server; --compare makes it a regression test",
     )
     .argument("<file>", "a session recorded with lab server --record or lab client --record")
-    .requiredOption("--to <addr>", "the server: HOST:PORT, [v6]:PORT or unix:/path")
+    .requiredOption("--to <addr>", "the server: HOST:PORT, [v6]:PORT, unix:/path or @name")
     .option(
       "--pace <pace>",
       "lockstep (wait for the server's bytes), original (the recorded timing) or fast",
@@ -69,18 +70,6 @@ Examples:
 }
 
 /** `HOST:PORT`, `[v6]:PORT`, `unix:/path`. */
-function parseAddress(text: string): { host?: string; port?: number; path?: string } {
-  if (text.startsWith("unix:")) return { path: text.slice(5) };
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
-  if (!m) {
-    throw new UsageError(
-      `--to must be HOST:PORT, [v6]:PORT or unix:/path, got ${JSON.stringify(text)}`,
-      "for example --to 127.0.0.1:5001",
-    );
-  }
-  return { host: m[1], port: parseNumber("--to port", m[2]!, { min: 1, max: 65_535, integer: true }) };
-}
-
 async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   const { checkReplayOptions, readSession, replay, WatchError } = await import("@netlab/watch");
   const speed = Number(opts.speed);
@@ -95,7 +84,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       );
     throw err;
   }
-  const address = parseAddress(opts.to);
+  const address = addressArgument(opts.to);
   const session = await readSession(file);
   for (const w of session.warnings) process.stderr.write(`lab: warning: ${w}\n`);
   const controller = new AbortController();

@@ -1,5 +1,7 @@
+import { formatPeer } from "@netlab/core/address";
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
+import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
 import { formatDuration, parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -10,6 +12,10 @@ import { addServerTokenOptions, refuseArgvToken, serverTokens, type TokenOpts } 
 export interface ServerModeOptions {
   host: string;
   port: number;
+  /** A Unix socket path (NUL + name: abstract) instead of host and port. */
+  path?: string;
+  /** `-6 --host ::`: IPv6 clients only. */
+  ipv6Only: boolean;
   /** `--max-clients`: connections served at once. Default 1 000 in every mode. */
   maxConnections: number;
   /** `--idle-timeout` in ms: a connection that sends nothing this long is closed. Default 600 000; 0 is off. */
@@ -62,6 +68,8 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         allowPlaintextAuth: (o.raw as TokenOpts).allowPlaintextAuth ?? false,
         host: o.host,
         port: o.port,
+        path: o.path,
+        ipv6Only: o.ipv6Only,
         maxClients: o.maxConnections,
         idleTimeoutMs: o.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
@@ -124,8 +132,20 @@ export const DEFAULT_SERVER_MODE = "chat";
 
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
-  const { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, tls } = o;
-  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, tls, log };
+  const { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, tls } =
+    o;
+  return {
+    host,
+    port,
+    path,
+    ipv6Only,
+    maxConnections,
+    idleTimeoutMs,
+    frameTimeoutMs,
+    drainTimeoutMs,
+    tls,
+    log,
+  };
 }
 
 /**
@@ -195,6 +215,8 @@ interface ServerOpts extends TokenOpts, ServerTlsFlags {
   mode: string;
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   maxClients?: string;
   idleTimeout?: string;
   lineTimeout?: string;
@@ -214,8 +236,13 @@ export function registerServer(program: Command): void {
       `what the server does: ${Object.keys(SERVER_MODES).join(", ")}`,
       DEFAULT_SERVER_MODE,
     )
-    .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
-    .option("-p, --port <port>", "port to listen on (0 = any free port)", "5001")
+    .option(
+      "--host <host>",
+      "address to bind (0.0.0.0 or :: to accept other machines; unix:/path or @name for a Unix socket)",
+      "127.0.0.1",
+    )
+    .option("-p, --port <port>", "port to listen on (0 = any free port)", "5001");
+  addFamilyOptions(cmd, "listen")
     .option(
       "--max-clients <n>",
       "connections served at once; the next gets one 'server full' line (default 1000)",
@@ -266,6 +293,10 @@ Examples:
   lab server --mode echo --max-clients 2 --idle-timeout 30
   lab server --cluster redis://127.0.0.1:6379 --node-id a   one node of a chat cluster (docs/cluster.md)
   lab server --tls                         TLS; prints the certificate's SHA256 fingerprint on start
+  lab server --host :: --port 5001         IPv6 and IPv4 (peers shown as 127.0.0.1:…)
+  lab server --host unix:/tmp/chat.sock    a Unix socket (mode 0600); nc -U /tmp/chat.sock
+
+${ADDRESS_HELP}
 
 Tokens (chat): --token-file FILE makes every client send one first (/auth TOKEN from nc, or
 lab client --token-file / LAB_TOKEN). Without TLS this also needs --allow-plaintext-auth.
@@ -304,7 +335,8 @@ async function runServer(opts: ServerOpts): Promise<void> {
       "drop --mode, or --cluster",
     );
   }
-  const port = parsePort(opts.port, { allowZero: true });
+  const where = listenAddress(opts);
+  refuseTlsOverUnix(where, opts);
   const defaults = SERVER_LIMIT_DEFAULTS;
   const maxConnections =
     opts.maxClients === undefined
@@ -313,8 +345,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
   const ms = (flag: string, text: string | undefined, fallback: number) =>
     text === undefined ? fallback : parseDuration(flag, text, { minMs: 0, maxMs: 86_400_000 * 365 });
   const modeOptions: ServerModeOptions = {
-    host: opts.host,
-    port,
+    ...where,
     maxConnections,
     idleTimeoutMs: ms("--idle-timeout", opts.idleTimeout, defaults.idleTimeoutMs),
     frameTimeoutMs: ms("--line-timeout", opts.lineTimeout, defaults.frameTimeoutMs),
@@ -324,7 +355,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
   };
   const tlsSetup = await serverTls(
     opts,
-    `this port speaks TLS; try: lab client --tls --port ${port === 0 ? "PORT" : port}\n`,
+    `this port speaks TLS; try: lab client --tls --port ${where.port === 0 ? "PORT" : where.port}\n`,
   );
   modeOptions.tls = tlsSetup?.tls;
   const { server, limits } = await mode.create(modeOptions);
@@ -342,8 +373,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
   );
   try {
     await server.listen();
-    const { host, port: bound } = server.address;
-    log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
+    log(`listening on ${formatBound(server.address)} (${opts.mode})`);
     log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
     for (const line of tlsSetup?.lines ?? []) log(line);
     await server.serveForever();
@@ -371,12 +401,4 @@ function logConnections(server: BaseServer): void {
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function formatPeer(peer: PeerAddress): string {
-  return peer.family === "unix" ? peer.address || "unix socket" : formatHostPort(peer.address, peer.port);
 }

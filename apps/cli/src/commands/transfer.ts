@@ -1,6 +1,14 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  type ConnectAddress,
+  connectAddress,
+  formatWhere,
+  refuseTlsOverUnix,
+} from "../address.js";
 import { parseDuration, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
@@ -16,6 +24,8 @@ interface TransferOpts extends TokenOpts, ClientTlsFlags {
   namePrefix?: string;
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   resume?: boolean;
   overwrite?: boolean;
   verify: boolean;
@@ -39,8 +49,9 @@ export function registerTransfer(program: Command): void {
     .option("--list", "list the server's files: size, modified, name")
     .option("--name <name>", "name on the server for a single upload (default: the file's base name)")
     .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
-    .option("--host <host>", "server address", "127.0.0.1")
-    .option("-p, --port <port>", "server port", "5002")
+    .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
+    .option("-p, --port <port>", "server port", "5002");
+  addFamilyOptions(cmd, "connect")
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
@@ -75,6 +86,9 @@ Examples:
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
   lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -N -l 6001 < file
   lab transfer --tls test.txt                   over TLS to lab files --tls (trust on first use)
+  lab transfer --host unix:/tmp/files.sock --list   a lab files on a Unix socket
+
+${ADDRESS_HELP}
 
 A server started with --token-file wants a token: from --token-file FILE, else $LAB_TOKEN, else
 (on a terminal) a prompt that does not echo. Never on the command line.
@@ -89,7 +103,8 @@ the handshake fails, 60 when the server's certificate is not trusted (nothing wa
 }
 
 async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
-  const port = parsePort(opts.port);
+  const where = connectAddress(opts);
+  refuseTlsOverUnix(where, opts);
   if (opts.list && (opts.get || files.length > 0)) throw new UsageError("--list takes no files and no --get");
   if (opts.raw && !opts.get)
     throw new UsageError("--raw works with --get only", "e.g. lab transfer --get --raw -o out.bin");
@@ -146,13 +161,12 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   try {
     if (opts.raw) {
       const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
-      return await runRaw(t, opts, port, limits, controller.signal);
+      return await runRaw(t, opts, where, limits, controller.signal);
     }
     const releaseMemory = await minorGc();
     for (let attempt = 0; ; attempt++) {
       const client = await t.TransferClient.connect({
-        host: opts.host,
-        port,
+        ...where,
         signal: controller.signal,
         connectTimeoutMs,
         stallTimeoutMs,
@@ -169,7 +183,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       } catch (err) {
         const needsToken = err instanceof AuthRequired || (askOnAuth && opts.list && isAuthRequired(err));
         if (!needsToken) throw err;
-        token = await promptToken(`token for ${opts.host}:${port}: `);
+        token = await promptToken(`token for ${formatWhere(where)}: `);
         if (token === undefined) throw err instanceof AuthRequired ? err.cause : err;
       } finally {
         await client.close();
@@ -292,7 +306,7 @@ async function runFiles(
 async function runRaw(
   t: Transfer,
   opts: TransferOpts,
-  port: number,
+  where: ConnectAddress,
   limits: {
     rate: number | undefined;
     connectTimeoutMs: number;
@@ -302,8 +316,7 @@ async function runRaw(
   signal: AbortSignal,
 ): Promise<void> {
   const r = await t.rawGet({
-    host: opts.host,
-    port,
+    ...where,
     out: opts.output!,
     overwrite: opts.overwrite ?? false,
     connectTimeoutMs: limits.connectTimeoutMs,

@@ -1,5 +1,6 @@
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
+import { udpAddress } from "../address.js";
 import { parseDuration, parseNumber } from "../options.js";
 import { action } from "../run.js";
 import { log, untilSignal } from "./udp-shared.js";
@@ -14,6 +15,8 @@ export function registerUdpEcho(udp: Command): void {
     .description("echo every datagram back to its sender, optionally through a network emulator")
     .option("--host <host>", "address to bind (0.0.0.0 or :: to accept other machines)", "127.0.0.1")
     .option("-p, --port <port>", "UDP port (0 = any free port)", "5003")
+    .option("-4, --ipv4", "listen over IPv4 only")
+    .option("-6, --ipv6", "listen over IPv6 only (the loopback becomes ::1)")
     .option("--loss <rate>", "drop this fraction of datagrams, 0–1", "0")
     .option("--delay <time>", "delay every reply by this long (20ms, 1s; a bare number is seconds)", "0s")
     .option("--jitter <time>", "vary each delay uniformly by ± this much", "0s")
@@ -47,6 +50,8 @@ Logs go to stderr: 'listening on udp HOST:PORT' once ready. Ctrl-C stops it (exi
 interface EchoOpts {
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   loss: string;
   delay: string;
   jitter: string;
@@ -59,10 +64,11 @@ interface EchoOpts {
 }
 
 async function runEcho(o: EchoOpts): Promise<void> {
-  const port = parseNumber("--port", o.port, { min: 0, max: 65_535, integer: true });
+  const { host, port, ipv6Only } = udpAddress("listen", o);
   const options = {
-    host: o.host,
+    host,
     port,
+    ipv6Only,
     lossRate: parseNumber("--loss", o.loss, { min: 0, max: 1 }),
     delayMs: parseDuration("--delay", o.delay, { minMs: 0, maxMs: 3_600_000 }),
     jitterMs: parseDuration("--jitter", o.jitter, { minMs: 0, maxMs: 3_600_000 }),

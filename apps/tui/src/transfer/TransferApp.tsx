@@ -1,3 +1,4 @@
+import { formatHostPort } from "@netlab/core";
 import { Text } from "ink";
 import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
 import { Transcript } from "../components/Transcript.js";
@@ -123,7 +124,7 @@ function UploaderPane({
 
 function FileServerPane({ server, rect }: { server: FileServerView; rect: Rect }) {
   const inner = paneInner(rect);
-  const title = server.port === 0 ? "file server" : `file server ${server.host}:${server.port}`;
+  const title = server.port === 0 ? "file server" : `file server ${formatHostPort(server.host, server.port)}`;
   const stats = `  ${server.files} files  ${formatBytes(server.bytesStored)} stored`;
   return (
     <Pane rect={rect}>

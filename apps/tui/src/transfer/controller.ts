@@ -3,6 +3,7 @@ import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { formatHostPort } from "@netlab/core";
 import {
   FileServer,
   type ServerTransfer,
@@ -209,7 +210,7 @@ export class TransferLabController
     const port = server.address.port;
     this.#serving = server.serveForever().catch((err: unknown) => this.serverLine("error", errorText(err)));
     this.patchServer({ status: "listening", port });
-    this.serverLine("info", `listening on ${this.host}:${port}, storing into ${root}`);
+    this.serverLine("info", `listening on ${formatHostPort(this.host, port)}, storing into ${root}`);
   }
 
   #newSlot(): number {
