@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { NetlabError } from "@netlab/core";
 import { lines } from "@netlab/protocol";
-import { connect, FramedReader, NetworkError, tapData, wireChannel } from "@netlab/socketserver";
+import { connect, FramedReader, NetworkError, tapData, wireDataChannel } from "@netlab/socketserver";
 import { Backoff } from "./backoff.js";
 import {
   type ChatClientOptions,
@@ -463,7 +463,7 @@ export class ChatClient extends EventEmitter {
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
     socket.write(bytes);
-    if (wireChannel.hasSubscribers) tapData(socket, "out", bytes);
+    if (wireDataChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
     if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
   }
