@@ -14,6 +14,9 @@ export interface LineSinkOptions<T> {
 /** Default {@link LineSinkOptions.maxQueuedItems}. */
 export const SINK_MAX_QUEUED_ITEMS = 10_000;
 
+/** Items formatted and written per write at most. */
+const SINK_BATCH_ITEMS = 1024;
+
 interface Target {
   write(text: string): Promise<void>;
   close(): Promise<void>;
@@ -83,9 +86,15 @@ export class LineSink<T> {
         cause: err,
       });
     }
+    // One buffer reused for every write (writes never overlap): no large allocation per batch.
+    let buffer = Buffer.allocUnsafe(64 * 1024);
     const target: Target = {
       write: async (text) => {
-        await fh.write(text);
+        const size = Buffer.byteLength(text);
+        if (size > buffer.length) buffer = Buffer.allocUnsafe(Math.max(size, buffer.length * 2));
+        buffer.write(text, 0, size);
+        // A pipe may take part of a write: go on from where it stopped.
+        for (let at = 0; at < size; ) at += (await fh.write(buffer, at, size - at)).bytesWritten;
       },
       close: () => fh.close(),
     };
@@ -117,7 +126,7 @@ export class LineSink<T> {
   async #drain(): Promise<void> {
     try {
       while (this.#size > 0 || this.#dropped > 0) {
-        const text = this.#takeAll();
+        const text = this.#takeBatch();
         if (text.length > 0) await this.#target.write(text);
       }
     } catch (err) {
@@ -127,7 +136,7 @@ export class LineSink<T> {
     }
   }
 
-  #takeAll(): string {
+  #takeBatch(): string {
     const ring = this.#ring;
     const cap = ring.length;
     const parts: string[] = [];
@@ -136,7 +145,9 @@ export class LineSink<T> {
       this.#dropped = 0;
       if (line !== undefined) parts.push(line);
     }
-    while (this.#size > 0) {
+    // A bounded batch: after a stall the ring may hold thousands of lines, and formatting them all
+    // in one turn would hold up the sockets; the write's await lets them run between batches.
+    for (let n = 0; n < SINK_BATCH_ITEMS && this.#size > 0; n++) {
       const item = ring[this.#head] as T;
       ring[this.#head] = undefined;
       this.#head = (this.#head + 1) % cap;
