@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
-import { runLab, startServer } from "../helpers/lab.js";
+import { runLab, startLab, startServer } from "../helpers/lab.js";
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "netlab-watch-"));
@@ -176,5 +176,36 @@ describe("#19 watching and recording", () => {
     expect(pace.stderr).toMatch(
       /^lab: --pace: unknown pace "slow"\nhint: choose one of: lockstep, original, fast/,
     );
+  });
+  it("Ctrl-C on lab client with --events and --record: both files end cleanly, every line valid, the close recorded", async () => {
+    const dir = await tempDir();
+    const ev = join(dir, "client-events.jsonl");
+    const rec = join(dir, "client.jsonl");
+    const { lab: server, port } = await chatServer([]);
+    // Piped stdin that stays open: the client runs until the signal.
+    const client = startLab(["client", "--port", String(port), "--events", ev, "--record", rec]);
+    client.write("hello before ctrl-c\n");
+    await client.waitForOutput(/hello before ctrl-c/, { stream: "stdout" });
+    expect(await client.stop("SIGINT")).toBe(130);
+
+    const events = (await lines(ev)).map((l) => eventLineSchema.parse(l));
+    // The client said goodbye (a quit) before exiting: the connection closed cleanly, and was logged.
+    expect(events[0]).toMatchObject({ event: "connection.open", attrs: { "netlab.side": "client" } });
+    expect(events.at(-1)).toMatchObject({
+      event: "connection.close",
+      attrs: { "netlab.close.reason": "fin" },
+    });
+
+    const [header, ...records] = await lines(rec);
+    expect(sessionHeaderSchema.parse(header).side).toBe("client");
+    const parsed = records.map((r) => sessionRecordSchema.parse(r));
+    expect(parsed[0]?.type).toBe("open");
+    expect(parsed.at(-1)?.type).toBe("close");
+    const sent = parsed
+      .filter((r) => r.type === "data" && r.from === "client")
+      .map((r) => Buffer.from((r as { b64: string }).b64, "base64").toString())
+      .join("");
+    expect(sent).toContain("hello before ctrl-c");
+    await server.stop("SIGINT");
   });
 });
