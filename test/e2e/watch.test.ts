@@ -208,4 +208,32 @@ describe("#19 watching and recording", () => {
     expect(sent).toContain("hello before ctrl-c");
     await server.stop("SIGINT");
   });
+  it("a lab client recording (JSON lines with the server's ts) replays with --compare --ignore-json-fields ts: 0 differences", async () => {
+    const dir = await tempDir();
+    const rec = join(dir, "client.jsonl");
+    const { lab: server, port } = await chatServer([]);
+    const r = await runLab(["client", "--port", String(port), "--record", rec], {
+      input: "hello\n/nick zed\nbye\n",
+      timeoutMs: 15_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    await server.stop("SIGINT");
+
+    const { lab: fresh, port: freshPort } = await chatServer([]);
+    const to = `127.0.0.1:${freshPort}`;
+    // The server's clock is in every JSON line: a plain byte comparison fails there …
+    const strict = await runLab(["replay", rec, "--to", to, "--compare"], { timeoutMs: 15_000 });
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/differ from the recording at offset \d+/);
+    await fresh.stop("SIGINT");
+    // … and with ts left out, a fresh server answers exactly as recorded.
+    const { lab: again, port: againPort } = await chatServer([]);
+    const masked = await runLab(
+      ["replay", rec, "--to", `127.0.0.1:${againPort}`, "--compare", "--ignore-json-fields", "ts"],
+      { timeoutMs: 15_000 },
+    );
+    expect(masked.stderr).toContain("0 differences");
+    expect(masked.code).toBe(0);
+    await again.stop("SIGINT");
+  });
 });

@@ -3,6 +3,7 @@ export { clockTime, formatEndpoint, HEXDUMP_BYTES_PER_LINE, hexLines } from "./h
 export { PCAP_SEGMENT_BYTES, sessionToPcap } from "./pcap.js";
 export {
   checkReplayOptions,
+  maskJsonFields,
   REPLAY_DEFAULTS,
   REPLAY_PACES,
   type ReplayDifference,

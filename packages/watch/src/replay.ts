@@ -26,18 +26,31 @@ export interface ReplayOptions {
   compare?: boolean;
   /** Longest wait for the server's bytes at any step, in ms. Default 5 000. */
   waitMs?: number;
+  /**
+   * With `compare`: fields left out of every line that is a JSON object, at any depth, before
+   * comparing (a server's clock, `ts`; ids). Lines are compared once complete. Default none.
+   */
+  ignoreJsonFields?: readonly string[];
   signal?: AbortSignal;
 }
 
 /** Defaults for {@link ReplayOptions}. */
-export const REPLAY_DEFAULTS = { pace: "lockstep" as ReplayPace, speed: 1, compare: false, waitMs: 5_000 };
+export const REPLAY_DEFAULTS = {
+  pace: "lockstep" as ReplayPace,
+  speed: 1,
+  compare: false,
+  waitMs: 5_000,
+  ignoreJsonFields: [] as readonly string[],
+};
 
 /** Where the server's answer first differs from the recording. */
 export interface ReplayDifference {
   /** The connection's id in the recording. */
   conn: number;
-  /** Offset in the bytes the server sent on that connection. */
+  /** Offset in the bytes the server sent on that connection (with `ignoreJsonFields`, in its lines with those fields left out). */
   offset: number;
+  /** The line (from 1) of the server's bytes that offset is in. */
+  line: number;
   /** The recording's bytes from `offset` (up to 16), hex; "" when the server sent more than recorded. */
   expectedHex: string;
   /** The server's bytes from `offset` (up to 16), hex; "" when it sent less. */
@@ -53,14 +66,55 @@ export interface ReplayResult {
   difference?: ReplayDifference;
 }
 
+/** `value` without the keys in `fields`, at any depth. */
+function without(value: unknown, fields: ReadonlySet<string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => without(v, fields));
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (!fields.has(k)) out[k] = without(v, fields);
+  return out;
+}
+
+/**
+ * The bytes a comparison sees: with no fields to ignore, `bytes`; otherwise each complete line
+ * that is a JSON object re-serialized without them, other lines as they are, and a last line
+ * without its newline only once `isFinal` (it may still be arriving).
+ */
+export function maskJsonFields(bytes: Buffer, fields: ReadonlySet<string>, isFinal: boolean): Buffer {
+  if (fields.size === 0) return bytes;
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = bytes.indexOf(0x0a, start);
+    if (nl < 0) break;
+    parts.push(maskLine(bytes.subarray(start, nl), fields), NEWLINE);
+    start = nl + 1;
+  }
+  if (isFinal && start < bytes.length) parts.push(maskLine(bytes.subarray(start), fields));
+  return Buffer.concat(parts);
+}
+
+const NEWLINE = Buffer.from("\n");
+
+function maskLine(line: Buffer, fields: ReadonlySet<string>): Buffer {
+  if (line[0] !== 0x7b /* { */) return line;
+  try {
+    return Buffer.from(JSON.stringify(without(JSON.parse(line.toString("utf8")), fields)));
+  } catch {
+    return line;
+  }
+}
+
 class Live {
   received = Buffer.alloc(0);
   expected = Buffer.alloc(0);
   isClosed = false;
   #wake: (() => void) | undefined;
+  #views = new Map<string, { length: number; view: Buffer }>();
   constructor(
     readonly conn: number,
     readonly socket: net.Socket,
+    readonly fields: ReadonlySet<string>,
   ) {
     socket.on("data", (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk]);
@@ -71,6 +125,17 @@ class Live {
       this.isClosed = true;
       this.#wake?.();
     });
+  }
+  /** What a comparison sees of `expected` or `received` (see {@link maskJsonFields}), cached by length. */
+  view(which: "expected" | "received", isFinal: boolean): Buffer {
+    const bytes = this[which];
+    if (this.fields.size === 0) return bytes;
+    const key = `${which}:${isFinal}`;
+    const cached = this.#views.get(key);
+    if (cached?.length === bytes.length) return cached.view;
+    const view = maskJsonFields(bytes, this.fields, isFinal);
+    this.#views.set(key, { length: bytes.length, view });
+    return view;
   }
   /** Resolves once `ready()` holds, the socket closed, or `ms` passed. */
   async until(ready: () => boolean, ms: number): Promise<void> {
@@ -115,23 +180,44 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
   checkReplayOptions(o);
   const live = new Map<number, Live>();
   const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
+  const fields = new Set(o.ignoreJsonFields);
   const check = (l: Live, isFinal: boolean): ReplayDifference | undefined => {
     if (!o.compare) return undefined;
-    const at = firstDifference(l.expected, l.received);
+    const expected = l.view("expected", isFinal);
+    const received = l.view("received", isFinal);
+    const at = firstDifference(expected, received);
+    const line = (offset: number, bytes: Buffer) => {
+      let n = 1;
+      for (let i = bytes.indexOf(0x0a); i >= 0 && i < offset; i = bytes.indexOf(0x0a, i + 1)) n++;
+      return n;
+    };
     if (at >= 0)
       return {
         conn: l.conn,
         offset: at,
-        expectedHex: hexAt(l.expected, at),
-        actualHex: hexAt(l.received, at),
+        line: line(at, received),
+        expectedHex: hexAt(expected, at),
+        actualHex: hexAt(received, at),
       };
-    if (l.received.length > l.expected.length && isFinal) {
-      const off = l.expected.length;
-      return { conn: l.conn, offset: off, expectedHex: "", actualHex: hexAt(l.received, off) };
+    if (received.length > expected.length && isFinal) {
+      const off = expected.length;
+      return {
+        conn: l.conn,
+        offset: off,
+        line: line(off, received),
+        expectedHex: "",
+        actualHex: hexAt(received, off),
+      };
     }
-    if (l.received.length < l.expected.length && isFinal) {
-      const off = l.received.length;
-      return { conn: l.conn, offset: off, expectedHex: hexAt(l.expected, off), actualHex: "" };
+    if (received.length < expected.length && isFinal) {
+      const off = received.length;
+      return {
+        conn: l.conn,
+        offset: off,
+        line: line(off, expected),
+        expectedHex: hexAt(expected, off),
+        actualHex: "",
+      };
     }
     return undefined;
   };
@@ -147,7 +233,7 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
         const socket = await connect(
           o.path ? { path: o.path } : { host: o.host, port: o.port, signal: o.signal },
         );
-        live.set(r.conn, new Live(r.conn, socket));
+        live.set(r.conn, new Live(r.conn, socket, fields));
         result.connections++;
         continue;
       }
@@ -160,13 +246,13 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
       } else if (r.type === "data") {
         l.expected = Buffer.concat([l.expected, Buffer.from(r.b64, "base64")]);
         if (o.pace === "lockstep") {
-          const want = l.expected.length;
+          const want = l.view("expected", false).length;
+          const has = () => l.view("received", false).length;
           await l.until(
-            () => l.received.length >= want || firstDifference(l.expected, l.received) >= 0,
+            () => has() >= want || firstDifference(l.view("expected", false), l.view("received", false)) >= 0,
             o.waitMs,
           );
-          const diff =
-            check(l, false) ?? (l.received.length < want && o.compare ? check(l, true) : undefined);
+          const diff = check(l, false) ?? (has() < want && o.compare ? check(l, true) : undefined);
           if (diff) {
             result.difference = diff;
             break;
@@ -178,7 +264,8 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
     }
     if (!result.difference) {
       for (const l of live.values()) {
-        await l.until(() => l.received.length >= l.expected.length, o.waitMs);
+        const want = l.view("expected", true).length;
+        await l.until(() => l.view("received", true).length >= want, o.waitMs);
         const diff = check(l, true);
         if (diff) {
           result.difference = diff;

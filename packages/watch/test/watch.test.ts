@@ -6,6 +6,7 @@ import {
   eventsJsonSchema,
   hexLines,
   LineSink,
+  maskJsonFields,
   parseSession,
   sessionJsonSchema,
   sessionToPcap,
@@ -79,5 +80,17 @@ describe("sessionToPcap", () => {
     const pcap = sessionToPcap(session);
     expect(pcap.readUInt32LE(0)).toBe(0xa1b2c3d4);
     expect(pcap.includes(Buffer.from("ping\n"))).toBe(true);
+  });
+});
+
+describe("maskJsonFields", () => {
+  it("leaves the fields out of complete JSON lines at any depth, other lines as they are, a partial line until the end", () => {
+    const fields = new Set(["ts"]);
+    const bytes = Buffer.from('* hello\n{"type":"join","ts":17,"a":{"ts":1,"b":2}}\n{"type":"x","ts":');
+    expect(maskJsonFields(bytes, fields, false).toString()).toBe('* hello\n{"type":"join","a":{"b":2}}\n');
+    expect(maskJsonFields(bytes, fields, true).toString()).toBe(
+      '* hello\n{"type":"join","a":{"b":2}}\n{"type":"x","ts":',
+    );
+    expect(maskJsonFields(bytes, new Set(), false)).toBe(bytes);
   });
 });

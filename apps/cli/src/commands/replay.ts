@@ -9,6 +9,7 @@ interface ReplayOpts {
   speed: string;
   compare?: boolean;
   wait: string;
+  ignoreJsonFields?: string;
 }
 
 /** `lab replay FILE --to ADDR` and `lab session export FILE --pcap OUT`. */
@@ -30,6 +31,10 @@ export function registerReplay(program: Command): void {
       "--compare",
       "check every byte the server sends against the recording; exit 1 at the first difference",
     )
+    .option(
+      "--ignore-json-fields <names>",
+      "with --compare: leave these fields (comma-separated, any depth) out of JSON lines, e.g. ts for lab client recordings",
+    )
     .option("--wait <seconds>", "longest wait for the server's bytes at any step", "5")
     .addHelpText(
       "after",
@@ -37,6 +42,7 @@ export function registerReplay(program: Command): void {
 Examples:
   lab server --record chat.jsonl            record, then in another terminal: lab client …
   lab replay chat.jsonl --to 127.0.0.1:5001 --compare
+  lab replay client.jsonl --to 127.0.0.1:5001 --compare --ignore-json-fields ts   (lab client --record)
   lab session export chat.jsonl --pcap chat.pcap && wireshark chat.pcap`,
     )
     .action(action(async (file: string, opts: ReplayOpts) => runReplay(file, opts)));
@@ -95,6 +101,16 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       );
     throw err;
   }
+  const ignoreJsonFields = (opts.ignoreJsonFields ?? "")
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
+  if (opts.ignoreJsonFields !== undefined && ignoreJsonFields.length === 0) {
+    throw new UsageError(
+      "--ignore-json-fields needs at least one field name",
+      "for example --ignore-json-fields ts",
+    );
+  }
   const address = parseAddress(opts.to);
   const session = await readSession(file);
   for (const w of session.warnings) process.stderr.write(`lab: warning: ${w}\n`);
@@ -107,6 +123,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       speed,
       compare: opts.compare === true,
       waitMs: waitSeconds * 1000,
+      ignoreJsonFields,
       signal: controller.signal,
     });
     process.stderr.write(
@@ -116,8 +133,12 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
     if (d) {
       const expected = d.expectedHex || "(nothing: the server sent more)";
       const actual = d.actualHex || "(nothing: the server sent less)";
+      const where =
+        ignoreJsonFields.length === 0
+          ? `at offset ${d.offset}`
+          : `in line ${d.line} (offset ${d.offset} with ${ignoreJsonFields.join(", ")} left out)`;
       process.stderr.write(
-        `lab: connection ${d.conn}: the server's bytes differ from the recording at offset ${d.offset}\n  expected: ${expected}\n  got:      ${actual}\n`,
+        `lab: connection ${d.conn}: the server's bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n`,
       );
       throw new ExitCode(1);
     }
