@@ -236,4 +236,48 @@ describe("#19 watching and recording", () => {
     expect(masked.code).toBe(0);
     await again.stop("SIGINT");
   });
+  it("replay --as-server plays a recorded server to a client: the same client finds 0 differences, another input exits 1", async () => {
+    const dir = await tempDir();
+    const rec = join(dir, "client.jsonl");
+    const { lab: server, port } = await chatServer([]);
+    const input = "hello\n/nick zed\nbye\n";
+    const recorded = await runLab(["client", "--port", String(port), "--record", rec], {
+      input,
+      timeoutMs: 15_000,
+    });
+    expect(recorded.code, recorded.stderr).toBe(0);
+    await server.stop("SIGINT");
+
+    const asServer = async (clientInput: string) => {
+      const { lab: replayer, port: replayPort } = await startServer(
+        (p) => [
+          "replay",
+          rec,
+          "--as-server",
+          "--listen",
+          `127.0.0.1:${p}`,
+          "--compare",
+          "--accept-wait",
+          "15",
+        ],
+        (p) => `listening on 127.0.0.1:${p}: playing the server side of 1 connection`,
+      );
+      const client = await runLab(["client", "--port", String(replayPort)], {
+        input: clientInput,
+        timeoutMs: 15_000,
+      });
+      return { client, code: await replayer.exited, stderr: replayer.stderr() };
+    };
+    const same = await asServer(input);
+    // The client sees the recorded server, line for line.
+    expect(same.client.stdout).toBe(recorded.stdout);
+    expect(same.stderr).toContain("0 differences");
+    expect(same.code).toBe(0);
+
+    const other = await asServer("hello\n/nick zed\nbye!\n");
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(
+      /connection 1: the client's bytes differ from the recording at offset \d+\n {2}expected: 22 7d 0a\n {2}got: {6}21 22 7d 0a/,
+    );
+  });
 });

@@ -4,13 +4,16 @@ export { PCAP_SEGMENT_BYTES, sessionToPcap } from "./pcap.js";
 export {
   checkReplayOptions,
   maskJsonFields,
+  REPLAY_ACCEPT_WAIT_MS,
   REPLAY_DEFAULTS,
   REPLAY_PACES,
   type ReplayDifference,
   type ReplayOptions,
   type ReplayPace,
   type ReplayResult,
+  type ReplayServerOptions,
   replay,
+  replayAsServer,
 } from "./replay.js";
 export {
   EVENT_NAMES,

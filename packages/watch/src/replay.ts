@@ -1,6 +1,7 @@
-import type net from "node:net";
+import net from "node:net";
 import { connect } from "@netlab/socketserver";
 import { WatchError } from "./errors.js";
+import type { SessionRecord } from "./schema.js";
 import type { Session } from "./session.js";
 
 /** How a replay times the client's bytes. */
@@ -169,6 +170,47 @@ function hexAt(buf: Buffer, offset: number): string {
     .replace(/(..)(?!$)/g, "$1 ");
 }
 
+/** Where what `l` received first differs from what it expected; at the end, a shorter or longer stream too. */
+function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
+  const expected = l.view("expected", isFinal);
+  const received = l.view("received", isFinal);
+  const at = firstDifference(expected, received);
+  const line = (offset: number, bytes: Buffer) => {
+    let n = 1;
+    for (let i = bytes.indexOf(0x0a); i >= 0 && i < offset; i = bytes.indexOf(0x0a, i + 1)) n++;
+    return n;
+  };
+  if (at >= 0)
+    return {
+      conn: l.conn,
+      offset: at,
+      line: line(at, received),
+      expectedHex: hexAt(expected, at),
+      actualHex: hexAt(received, at),
+    };
+  if (received.length > expected.length && isFinal) {
+    const off = expected.length;
+    return {
+      conn: l.conn,
+      offset: off,
+      line: line(off, received),
+      expectedHex: "",
+      actualHex: hexAt(received, off),
+    };
+  }
+  if (received.length < expected.length && isFinal) {
+    const off = received.length;
+    return {
+      conn: l.conn,
+      offset: off,
+      line: line(off, expected),
+      expectedHex: hexAt(expected, off),
+      actualHex: "",
+    };
+  }
+  return undefined;
+}
+
 /**
  * Plays the client side of every connection of `session` against a server, in the recording's
  * order; with `compare`, checks every byte the server sends against the recording.
@@ -181,46 +223,7 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
   const live = new Map<number, Live>();
   const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
   const fields = new Set(o.ignoreJsonFields);
-  const check = (l: Live, isFinal: boolean): ReplayDifference | undefined => {
-    if (!o.compare) return undefined;
-    const expected = l.view("expected", isFinal);
-    const received = l.view("received", isFinal);
-    const at = firstDifference(expected, received);
-    const line = (offset: number, bytes: Buffer) => {
-      let n = 1;
-      for (let i = bytes.indexOf(0x0a); i >= 0 && i < offset; i = bytes.indexOf(0x0a, i + 1)) n++;
-      return n;
-    };
-    if (at >= 0)
-      return {
-        conn: l.conn,
-        offset: at,
-        line: line(at, received),
-        expectedHex: hexAt(expected, at),
-        actualHex: hexAt(received, at),
-      };
-    if (received.length > expected.length && isFinal) {
-      const off = expected.length;
-      return {
-        conn: l.conn,
-        offset: off,
-        line: line(off, received),
-        expectedHex: "",
-        actualHex: hexAt(received, off),
-      };
-    }
-    if (received.length < expected.length && isFinal) {
-      const off = received.length;
-      return {
-        conn: l.conn,
-        offset: off,
-        line: line(off, expected),
-        expectedHex: hexAt(expected, off),
-        actualHex: "",
-      };
-    }
-    return undefined;
-  };
+  const check = (l: Live, isFinal: boolean) => (o.compare ? differenceOf(l, isFinal) : undefined);
   const startedAt = performance.now();
   try {
     for (const r of session.records) {
@@ -283,7 +286,12 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
 }
 
 /** Throws WatchError INVALID_OPTION for a pace or speed a replay cannot use. */
-export function checkReplayOptions(o: { pace?: string; speed?: number; waitMs?: number }): void {
+export function checkReplayOptions(o: {
+  pace?: string;
+  speed?: number;
+  waitMs?: number;
+  acceptWaitMs?: number;
+}): void {
   if (o.pace !== undefined && !REPLAY_PACES.includes(o.pace as ReplayPace)) {
     throw new WatchError("INVALID_OPTION", `unknown pace ${JSON.stringify(o.pace)}`, {
       hint: `choose one of: ${REPLAY_PACES.join(", ")}`,
@@ -297,4 +305,155 @@ export function checkReplayOptions(o: { pace?: string; speed?: number; waitMs?: 
   if (o.waitMs !== undefined && !(o.waitMs > 0)) {
     throw new WatchError("INVALID_OPTION", `waitMs must be above 0, got ${o.waitMs}`);
   }
+  if (o.acceptWaitMs !== undefined && !(o.acceptWaitMs > 0)) {
+    throw new WatchError("INVALID_OPTION", `acceptWaitMs must be above 0, got ${o.acceptWaitMs}`);
+  }
+}
+
+/** Options for {@link replayAsServer}: where to listen, and how long to wait for each client. */
+export interface ReplayServerOptions extends Omit<ReplayOptions, "host" | "port" | "path"> {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: any free port (see `onListening`). */
+  port?: number;
+  /** A Unix socket path instead of host and port. */
+  path?: string;
+  /** Longest wait for the next client to connect, in ms. Default 60 000. */
+  acceptWaitMs?: number;
+  /** Called once listening, with the address clients should connect to. */
+  onListening?(address: string): void;
+}
+
+/** Default {@link ReplayServerOptions.acceptWaitMs}. */
+export const REPLAY_ACCEPT_WAIT_MS = 60_000;
+
+/**
+ * Plays the server side of a recording to test a client: listens, and plays the recording's n-th
+ * connection to the n-th client that connects (its bytes, its half-close), in lockstep by default
+ * (before each send, waits until the client has sent as much as it had). With `compare`, the
+ * client's bytes are checked against the recording's; the first difference ends the replay.
+ * Resolves once every recorded connection was played. Throws WatchError TIMEOUT when no client
+ * comes within `acceptWaitMs`.
+ * @example await replayAsServer(await readSession("c.jsonl"), { port: 5001, compare: true, onListening: console.log });
+ */
+export async function replayAsServer(session: Session, options: ReplayServerOptions): Promise<ReplayResult> {
+  const o = { ...REPLAY_DEFAULTS, acceptWaitMs: REPLAY_ACCEPT_WAIT_MS, ...options };
+  checkReplayOptions(o);
+  const fields = new Set(o.ignoreJsonFields);
+  const byConn = new Map<number, SessionRecord[]>();
+  for (const r of session.records) {
+    if (r.type === "open") byConn.set(r.conn, []);
+    else byConn.get(r.conn)?.push(r);
+  }
+  const recorded = [...byConn.keys()];
+  const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
+  const arrivals: net.Socket[] = [];
+  let wake: (() => void) | undefined;
+  const server = net.createServer((socket) => {
+    if (arrivals.length >= recorded.length) {
+      socket.destroy(); // more clients than recorded connections
+      return;
+    }
+    arrivals.push(socket);
+    wake?.();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.path ? { path: o.path } : { host: o.host ?? "127.0.0.1", port: o.port ?? 0 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  o.onListening?.(
+    typeof address === "string"
+      ? `unix:${address}`
+      : address?.family === "IPv6"
+        ? `[${address.address}]:${address.port}`
+        : `${address?.address}:${address?.port}`,
+  );
+  const live: Live[] = [];
+  const onAbort = () => wake?.();
+  o.signal?.addEventListener("abort", onAbort);
+  try {
+    const plays: Promise<ReplayDifference | undefined>[] = [];
+    for (const [i, conn] of recorded.entries()) {
+      const deadline = performance.now() + o.acceptWaitMs;
+      while (arrivals.length <= i && !o.signal?.aborted) {
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          throw new WatchError(
+            "TIMEOUT",
+            `no client connected for recorded connection ${conn} within ${o.acceptWaitMs / 1000} s`,
+            { hint: "start the client against the address printed, or raise the wait" },
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+      if (o.signal?.aborted) break;
+      const l = new Live(conn, arrivals[i]!, fields);
+      live.push(l);
+      result.connections++;
+      plays.push(playServerSide(l, byConn.get(conn)!, o, result));
+    }
+    for (const diff of await Promise.all(plays)) {
+      if (diff && !result.difference) result.difference = diff;
+    }
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
+    for (const l of live) {
+      result.bytesReceived += l.received.length;
+      l.socket.destroy();
+    }
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  return result;
+}
+
+/** One recorded connection's server side, played to a client; the first difference, with `compare`. */
+async function playServerSide(
+  l: Live,
+  records: SessionRecord[],
+  o: Required<Pick<ReplayOptions, "pace" | "speed" | "compare" | "waitMs">> & { signal?: AbortSignal },
+  result: ReplayResult,
+): Promise<ReplayDifference | undefined> {
+  const check = (isFinal: boolean) => (o.compare ? differenceOf(l, isFinal) : undefined);
+  const startedAt = performance.now();
+  const openedT = records[0]?.t ?? 0;
+  for (const r of records) {
+    if (o.signal?.aborted || l.isClosed) break;
+    if (o.pace === "original") {
+      const wait = startedAt + (r.t - openedT) / o.speed - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    if (r.type === "data" && r.from === "server") {
+      const bytes = Buffer.from(r.b64, "base64");
+      result.bytesSent += bytes.length;
+      if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.write(bytes);
+    } else if (r.type === "data") {
+      l.expected = Buffer.concat([l.expected, Buffer.from(r.b64, "base64")]);
+      if (o.pace === "lockstep") {
+        const want = l.view("expected", false).length;
+        const has = () => l.view("received", false).length;
+        await l.until(
+          () => has() >= want || firstDifference(l.view("expected", false), l.view("received", false)) >= 0,
+          o.waitMs,
+        );
+        const diff = check(false) ?? (has() < want ? check(true) : undefined);
+        if (diff) return diff;
+      }
+    } else if ((r.type === "half_close" && r.from === "server") || r.type === "close") {
+      if (!l.socket.destroyed) l.socket.end();
+    }
+  }
+  const want = l.view("expected", true).length;
+  await l.until(() => l.view("received", true).length >= want, o.waitMs);
+  return check(true);
 }

@@ -4,7 +4,10 @@ import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
 interface ReplayOpts {
-  to: string;
+  to?: string;
+  asServer?: boolean;
+  listen: string;
+  acceptWait: string;
   pace: string;
   speed: string;
   compare?: boolean;
@@ -20,7 +23,17 @@ export function registerReplay(program: Command): void {
       "play the client side of a recorded session against a server; --compare makes it a regression test",
     )
     .argument("<file>", "a session recorded with lab server --record or lab client --record")
-    .requiredOption("--to <addr>", "the server: HOST:PORT, [v6]:PORT or unix:/path")
+    .option("--to <addr>", "the server: HOST:PORT, [v6]:PORT or unix:/path")
+    .option(
+      "--as-server",
+      "play the server side instead, to test a client: listen, and play each recorded connection to the next client",
+    )
+    .option(
+      "--listen <addr>",
+      "with --as-server: where to listen (port 0: any free port, printed)",
+      "127.0.0.1:0",
+    )
+    .option("--accept-wait <seconds>", "with --as-server: longest wait for each client to connect", "60")
     .option(
       "--pace <pace>",
       "lockstep (wait for the server's bytes), original (the recorded timing) or fast",
@@ -43,6 +56,7 @@ Examples:
   lab server --record chat.jsonl            record, then in another terminal: lab client …
   lab replay chat.jsonl --to 127.0.0.1:5001 --compare
   lab replay client.jsonl --to 127.0.0.1:5001 --compare --ignore-json-fields ts   (lab client --record)
+  lab replay chat.jsonl --as-server --listen 127.0.0.1:5001 --compare   then run the client to test
   lab session export chat.jsonl --pcap chat.pcap && wireshark chat.pcap`,
     )
     .action(action(async (file: string, opts: ReplayOpts) => runReplay(file, opts)));
@@ -74,21 +88,27 @@ Examples:
     );
 }
 
-/** `HOST:PORT`, `[v6]:PORT`, `unix:/path`. */
-function parseAddress(text: string): { host?: string; port?: number; path?: string } {
+/** `HOST:PORT`, `[v6]:PORT`, `unix:/path`; `--listen` may name port 0 (any free port). */
+function parseAddress(
+  text: string,
+  flag: "--to" | "--listen",
+): { host?: string; port?: number; path?: string } {
   if (text.startsWith("unix:")) return { path: text.slice(5) };
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
   if (!m) {
     throw new UsageError(
-      `--to must be HOST:PORT, [v6]:PORT or unix:/path, got ${JSON.stringify(text)}`,
-      "for example --to 127.0.0.1:5001",
+      `${flag} must be HOST:PORT, [v6]:PORT or unix:/path, got ${JSON.stringify(text)}`,
+      `for example ${flag} 127.0.0.1:5001`,
     );
   }
-  return { host: m[1], port: parseNumber("--to port", m[2]!, { min: 1, max: 65_535, integer: true }) };
+  const min = flag === "--listen" ? 0 : 1;
+  return { host: m[1], port: parseNumber(`${flag} port`, m[2]!, { min, max: 65_535, integer: true }) };
 }
 
 async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
-  const { checkReplayOptions, readSession, replay, WatchError } = await import("@netlab/watch");
+  const { checkReplayOptions, connectionsOf, readSession, replay, replayAsServer, WatchError } = await import(
+    "@netlab/watch"
+  );
   const speed = Number(opts.speed);
   const waitSeconds = parseNumber("--wait", opts.wait, { min: 0.001, max: 3600 });
   try {
@@ -111,34 +131,56 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       "for example --ignore-json-fields ts",
     );
   }
-  const address = parseAddress(opts.to);
+  if ((opts.to === undefined) === (opts.asServer !== true)) {
+    throw new UsageError(
+      opts.to === undefined
+        ? "say which server to replay to with --to ADDR, or test a client with --as-server"
+        : "--to and --as-server do not go together",
+      "--to HOST:PORT plays the client side; --as-server [--listen HOST:PORT] plays the server side",
+    );
+  }
+  const acceptWaitSeconds = parseNumber("--accept-wait", opts.acceptWait, { min: 0.001, max: 86_400 });
+  const address = parseAddress(opts.to ?? opts.listen, opts.to === undefined ? "--listen" : "--to");
   const session = await readSession(file);
   for (const w of session.warnings) process.stderr.write(`lab: warning: ${w}\n`);
   const controller = new AbortController();
   const stop = onInterrupt(() => controller.abort());
   try {
-    const result = await replay(session, {
-      ...address,
+    const common = {
       pace: opts.pace as "lockstep",
       speed,
       compare: opts.compare === true,
       waitMs: waitSeconds * 1000,
       ignoreJsonFields,
       signal: controller.signal,
-    });
+    };
+    const result = opts.asServer
+      ? await replayAsServer(session, {
+          ...address,
+          ...common,
+          acceptWaitMs: acceptWaitSeconds * 1000,
+          onListening: (at) => {
+            const n = connectionsOf(session).length;
+            process.stderr.write(
+              `listening on ${at}: playing the server side of ${n} connection${n === 1 ? "" : "s"}\n`,
+            );
+          },
+        })
+      : await replay(session, { ...address, ...common });
     process.stderr.write(
       `replayed ${result.connections} connection${result.connections === 1 ? "" : "s"}: ${result.bytesSent} B sent, ${result.bytesReceived} B received\n`,
     );
     const d = result.difference;
     if (d) {
-      const expected = d.expectedHex || "(nothing: the server sent more)";
-      const actual = d.actualHex || "(nothing: the server sent less)";
+      const peer = opts.asServer ? "client" : "server";
+      const expected = d.expectedHex || `(nothing: the ${peer} sent more)`;
+      const actual = d.actualHex || `(nothing: the ${peer} sent less)`;
       const where =
         ignoreJsonFields.length === 0
           ? `at offset ${d.offset}`
           : `in line ${d.line} (offset ${d.offset} with ${ignoreJsonFields.join(", ")} left out)`;
       process.stderr.write(
-        `lab: connection ${d.conn}: the server's bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n`,
+        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n`,
       );
       throw new ExitCode(1);
     }
