@@ -37,11 +37,11 @@ export interface Watch {
 }
 
 type Attrs = Record<string, string | number | boolean>;
-interface PendingEvent {
-  ts: number;
-  seq: number;
-  event: EventLine["event"];
-  attrs: Attrs;
+
+/** The `seq` of an events line this module wrote (`…,"seq":N,…`). */
+function seqOf(line: string): number {
+  const at = line.indexOf(',"seq":') + 7;
+  return Number(line.slice(at, line.indexOf(",", at)));
 }
 
 function endpointAttrs(
@@ -144,29 +144,26 @@ async function openEvents(
   stream: NodeJS.WritableStream,
 ) {
   let seq = 0;
-  const sink = await LineSink.open<PendingEvent>(
+  // Lines are formatted when the event happens: the ring holds one string each, not the objects
+  // they came from, which would live until written (and cost the collector more than the line).
+  const sink = await LineSink.open<string>(
     o.path,
     {
       maxQueuedItems: max,
-      // Event names are plain ASCII and numbers print the same in JSON: only attrs need escaping.
-      format: (p) =>
-        `{"v":${EVENTS_VERSION},"ts":${p.ts},"seq":${p.seq},"event":"${p.event}","attrs":${JSON.stringify(p.attrs)}}`,
+      format: (line) => line,
       // The dropped events held seqs just below the next one written: this line takes the last of them.
       dropped: (count, next) => {
-        const s = next ? (next as PendingEvent).seq - 1 : seq;
-        return JSON.stringify({
-          v: EVENTS_VERSION,
-          ts: Date.now(),
-          seq: s,
-          event: "events.dropped",
-          attrs: { "netlab.events.dropped": count },
-        });
+        const s = next === undefined ? seq : seqOf(next) - 1;
+        return `{"v":${EVENTS_VERSION},"ts":${Date.now()},"seq":${s},"event":"events.dropped","attrs":{"netlab.events.dropped":${count}}}`;
       },
     },
     stream,
   );
-  const emit = (event: PendingEvent["event"], attrs: Attrs, ts = Date.now()) => {
-    sink.push({ ts: Math.round(ts * 1000) / 1000, seq: ++seq, event, attrs });
+  // Event names are plain ASCII and numbers print the same in JSON: only attrs need escaping.
+  const emit = (event: EventLine["event"], attrs: Attrs, ts = Date.now()) => {
+    sink.push(
+      `{"v":${EVENTS_VERSION},"ts":${Math.round(ts * 1000) / 1000},"seq":${++seq},"event":"${event}","attrs":${JSON.stringify(attrs)}}`,
+    );
   };
   const conn = (c: WireConnection): Attrs => ({
     "netlab.connection.id": c.id,
