@@ -33,6 +33,24 @@ describe("LineSink", () => {
     ]);
     expect(sink.droppedTotal).toBe(89);
   });
+
+  it("keeps every byte of lines that wrap around its ring and lines longer than the ring", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "netlab-sink-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, "out.txt");
+    const sink = await LineSink.open<string>(path, { maxQueuedItems: 100_000, format: (t) => t });
+    const want: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // Mixed lengths (multi-byte characters too), a few far longer than the first ring (64 KiB).
+      const line = i % 997 === 0 ? `${i}:${"é".repeat(50_000)}` : `${i}:${"x".repeat(i % 300)}ü`;
+      want.push(line);
+      sink.push(line);
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await sink.close();
+    expect((await readFile(path, "utf8")).split("\n")).toEqual([...want, ""]);
+    expect(sink.droppedTotal).toBe(0);
+  });
 });
 
 describe("hexLines", () => {
