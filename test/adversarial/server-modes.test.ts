@@ -69,7 +69,7 @@ describe("lab server --mode echo|upper: the limits chat has", () => {
       "0",
     ]);
     await lab.waitForOutput(
-      "limits: 1000 clients, idle timeout off, line timeout off, output queues 1 MiB in all",
+      "limits: 1000 clients, idle timeout off, line timeout off, output queues 1.0 MiB in all",
       {
         stream: "stderr",
       },

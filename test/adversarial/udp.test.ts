@@ -23,8 +23,8 @@ async function stopTimed(lab: LabProcess, signal: NodeJS.Signals): Promise<{ cod
 }
 
 describe("#13 lab udp echo: the delay queue is bounded in bytes", () => {
-  it("#13: under a blast of 64 KB datagrams with --delay 3000, queues at most --max-queue-bytes and counts the drops", async () => {
-    const { lab, port } = await startEcho(["--delay", "3000", "--max-queue-bytes", String(MAX_QUEUE), "-v"]);
+  it("#13: under a blast of 64 KB datagrams with --delay 3s, queues at most --max-queue-bytes and counts the drops", async () => {
+    const { lab, port } = await startEcho(["--delay", "3s", "--max-queue-bytes", String(MAX_QUEUE), "-v"]);
     const socket = await udpClient();
     const me = `127.0.0.1:${socket.address().port}`;
     const count = 40; // 2.56 MB offered; 16 fit in 1 MiB
@@ -47,7 +47,7 @@ describe("#13 lab udp echo: the delay queue is bounded in bytes", () => {
   });
 
   it("#13: bounds the queue by default (16 MiB) and says so in the summary", async () => {
-    const { lab, port } = await startEcho(["--delay", "3000", "-v"]);
+    const { lab, port } = await startEcho(["--delay", "3s", "-v"]);
     const socket = await udpClient();
     socket.send(Buffer.alloc(BIG), port, "127.0.0.1");
     await lab.waitForOutput(`${BIG} bytes  echoed after`, { stream: "stderr" });
@@ -89,7 +89,7 @@ describe("#13 lab udp: one Ctrl-C or SIGTERM ends it within 1 s", () => {
   it.each(["SIGINT", "SIGTERM"] as const)(
     "#13: ping with replies still pending ends on one %s with exit 130, summary printed",
     async (signal) => {
-      const { port } = await startEcho(["--delay", "3000"]);
+      const { port } = await startEcho(["--delay", "3s"]);
       const lab = startLab([
         "udp",
         "ping",
@@ -121,7 +121,7 @@ describe("#13 lab udp: one Ctrl-C or SIGTERM ends it within 1 s", () => {
   });
 
   it("#13: echo with delayed replies queued ends on one SIGTERM within 1 s", async () => {
-    const { lab, port } = await startEcho(["--delay", "3000", "-v"]);
+    const { lab, port } = await startEcho(["--delay", "3s", "-v"]);
     const socket = await udpClient();
     socket.send(Buffer.from("later"), port, "127.0.0.1");
     await lab.waitForOutput("echoed after", { stream: "stderr" });

@@ -40,7 +40,7 @@ describe("lab (the CLI skeleton)", () => {
     const missing = await runLab(["server", "--port"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe(
-      "lab: option '--port <port>' argument missing\nhint: run 'lab server --help' for usage\n",
+      "lab: option '-p, --port <port>' argument missing\nhint: run 'lab server --help' for usage\n",
     );
     const bad = await runLab(["server", "--port", "abc"]);
     expect(bad.code).toBe(2);

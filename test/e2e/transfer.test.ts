@@ -155,7 +155,7 @@ describe("lab files + lab transfer", () => {
       String(port),
     ]);
     expect(up.code, up.stderr).toBe(0);
-    expect(up.stderr).toMatch(/^uploaded 2 files \(4 B\) in [\d.]+ s, [\d.]+ MB\/s\n$/);
+    expect(up.stderr).toMatch(/^uploaded 2 files \(4 B\) in [\d.]+ s, [\d.]+ (B|KiB|MiB|GiB)\/s\n$/);
     const list = await runToEnd(["transfer", "--list", "--port", String(port)]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(

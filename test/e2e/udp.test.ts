@@ -98,7 +98,7 @@ describe("lab udp ping", () => {
   });
 
   it("prints a summary whose arithmetic matches its per-probe lines", async () => {
-    const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1", "--jitter", "1"]);
+    const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1ms", "--jitter", "1ms"]);
     const r = await runLab(["udp", "ping", "--port", String(port), "-c", "40", "-i", "0.005", "-W", "0.5"]);
     const replies = [...r.stdout.matchAll(/^seq=(\d+) bytes=64 time=([\d.]+) ms$/gm)].map((m) =>
       Number(m[2]),
@@ -148,7 +148,7 @@ describe("lab udp ping", () => {
   });
 
   it("counts replies slower than -W as late (not received), and exits 0 because replies came", async () => {
-    const { port } = await startEcho(["--delay", "150"]);
+    const { port } = await startEcho(["--delay", "150ms"]);
     const r = await runLab([
       "udp",
       "ping",
@@ -243,7 +243,7 @@ describe("lab udp ping", () => {
     [["-c", "0"], '-c must be a whole number 1 or more, got "0"'],
     [["-c", "ten"], '-c must be a whole number 1 or more, got "ten"'],
     [["-W", "0"], "-W 0: the timeout must be at least 0.001 s"],
-    [["-W", "-1"], "-W must be a number from 0 to"],
+    [["-W", "-1"], "-W must be a time from 0s to"],
     [["--port", "70000"], '--port must be a whole number from 1 to 65535, got "70000"'],
   ])("refuses %j as a usage error (exit 2)", async (args, message) => {
     const r = await runLab(["udp", "ping", ...args]);
@@ -310,6 +310,6 @@ describe("lab udp send and listen", () => {
   it("refuses a target that is not HOST:PORT (exit 2)", async () => {
     const r = await runLab(["udp", "send", "localhost", "x"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("lab: 'localhost' is not HOST:PORT");
+    expect(r.stderr).toContain('lab: "localhost" has no port');
   });
 });

@@ -32,3 +32,47 @@ export function parseNumber(
 export function parsePort(text: string, { flag = "--port", allowZero = false } = {}): number {
   return parseNumber(flag, text, { min: allowZero ? 0 : 1, max: 65_535, integer: true });
 }
+
+/** Milliseconds per unit a time option accepts; a bare number is seconds, as in ping, nc and timeout. */
+const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Bounds for {@link parseDuration}, in milliseconds. `maxMs` defaults to no upper bound. */
+export interface DurationBounds {
+  minMs: number;
+  maxMs?: number;
+  hint?: string;
+}
+
+/**
+ * Reads a time option (`500ms`, `2s`, `1.5m`, `1h`, or a bare number of seconds) and returns it
+ * in milliseconds, or throws a usage error that names the flag, the range and what was given:
+ * `--wait must be a time from 0s to 1h (500ms, 2s, 1m; bare numbers are seconds), got "soon"`.
+ * @example parseDuration("--wait", "500ms", { minMs: 0 }) // 500
+ */
+export function parseDuration(flag: string, text: string, { minMs, maxMs, hint }: DurationBounds): number {
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$/i.exec(text);
+  const ms = m ? Number(m[1]) * (TIME_UNITS[(m[2] ?? "s").toLowerCase()] ?? 1000) : Number.NaN;
+  const upper = maxMs ?? Number.POSITIVE_INFINITY;
+  if (!Number.isFinite(ms) || ms < minMs || ms > upper) {
+    const range = Number.isFinite(upper)
+      ? `from ${formatDuration(minMs)} to ${formatDuration(upper)}`
+      : `of ${formatDuration(minMs)} or more`;
+    throw new UsageError(
+      `${flag} must be a time ${range} (500ms, 2s, 1m; bare numbers are seconds), got ${JSON.stringify(text)}`,
+      hint,
+    );
+  }
+  return Math.round(ms);
+}
+
+/**
+ * A duration as people write one, in the largest unit that divides it: `500ms`, `10s`, `10m`, `1h`;
+ * what --help shows as a time option's default and what range errors quote.
+ */
+export function formatDuration(ms: number): string {
+  for (const unit of ["h", "m", "s"] as const) {
+    const per = TIME_UNITS[unit]!;
+    if (ms >= per && ms % per === 0) return `${ms / per}${unit}`;
+  }
+  return ms === 0 ? "0s" : `${ms}ms`;
+}

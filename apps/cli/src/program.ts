@@ -1,13 +1,10 @@
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
 import { formatUsageError } from "./run.js";
 import { addWatchOptions } from "./watch.js";
 
-// commander is CommonJS; require() loads it in about a third of the time an ESM import takes
-// (measured 17 ms against 47 ms here), and it is most of what `lab --help` costs.
-const { Command, CommanderError } = createRequire(import.meta.url)("commander") as typeof import("commander");
-type Command = import("commander").Command;
+// commander is bundled into dist/bin.js (scripts/bundle.mjs): no module resolution at start.
 
 /** The version of the `lab` package, read once at start. */
 export const VERSION: string = (
@@ -30,7 +27,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .addHelpText(
       "after",
-      "\nExamples:\n  lab demo                 a chat server and three clients in one terminal\n  lab server               start the chat server on 127.0.0.1:5001\n  lab client --port 5001   join it\n",
+      "\nExamples:\n  lab demo                 a chat server and three clients in one terminal\n  lab server               start the chat server on 127.0.0.1:5001\n  lab client --port 5001   join it\n\nTimes take a unit (500ms, 2s, 1m); a bare number is seconds. Ports: --port or -p.\n",
     );
   for (const register of commands) register(program);
   addWatchOptions(program);
@@ -45,6 +42,12 @@ export function buildProgram(): Command {
 function setUsageHints(cmd: Command, path: string): void {
   cmd.configureOutput({ outputError: (text, write) => write(formatUsageError(text, path)) });
   cmd.exitOverride();
+  // Help shows a default as typed (`default: 5001`, `default: 10s`), not as a quoted JSON string.
+  for (const item of [...cmd.options, ...cmd.registeredArguments]) {
+    if (typeof item.defaultValue === "string" && item.defaultValue !== "") {
+      item.defaultValueDescription ??= item.defaultValue;
+    }
+  }
   for (const sub of cmd.commands) setUsageHints(sub, `${path} ${sub.name()}`);
 }
 

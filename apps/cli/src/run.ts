@@ -97,6 +97,9 @@ export function reportError(err: unknown, commandPath = "lab"): number {
   const hint = e?.hint || (err instanceof UsageError ? usageHint(commandPath) : undefined);
   process.stderr.write(formatFailure(e?.message ?? String(err), hint));
   if (err instanceof UsageError) return EXIT.usage;
+  // An error may name its own status (a TlsError: 35 for a failed handshake, 60 for an untrusted certificate, as curl).
+  const own = (err as { exitCode?: unknown } | undefined)?.exitCode;
+  if (typeof own === "number" && Number.isInteger(own) && own > 0 && own < 126) return own;
   if (!(err instanceof Error) || !("code" in err)) {
     // An unexpected bug: keep the stack where a developer can find it.
     if (process.env.NETLAB_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);

@@ -1,4 +1,5 @@
 import { ChatClient, type ChatEvent, ChatServer, formatEvent } from "@netlab/chat";
+import { clientTrust, fingerprint, generateCertificate } from "@netlab/tls";
 import type { ChatFactory, LabChatClient, LabChatServer } from "./controller.js";
 
 /**
@@ -18,3 +19,21 @@ export const chatFactory: ChatFactory = {
   // The transcript is what a person reads: control characters from the network shown, not live.
   formatEvent: (event, self) => formatEvent(event as ChatEvent, self, { escape: true }),
 };
+
+/**
+ * The chat scene over TLS (`lab demo --tls`): the server gets a certificate made for this run (in
+ * memory: the demo neither reads nor writes the user's identity or known_hosts), and each client
+ * pins it. Clients' wire views then show the TLS records, ciphertext, while panes show plaintext.
+ */
+export async function createTlsChatFactory(): Promise<ChatFactory & { fingerprint: string }> {
+  const { cert, key } = await generateCertificate();
+  const print = fingerprint(cert);
+  const trust = await clientTrust({ pin: print });
+  return {
+    fingerprint: print,
+    createServer: ({ host, port }) =>
+      new ChatServer({ host, port, tls: { cert, key } }) as unknown as LabChatServer,
+    createClient: (opts) => new ChatClient({ ...opts, detectMs: DETECT_MS, tls: { trust } }) as LabChatClient,
+    formatEvent: chatFactory.formatEvent,
+  };
+}

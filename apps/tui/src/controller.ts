@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
 import type { PeerSnapshot } from "@netlab/chat";
+import { formatHostPort, formatPeer } from "@netlab/core";
 import {
   type ClientState,
   type ClientView,
@@ -198,18 +199,18 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
     const { host, port } = listened;
     this.#lastStats = { at: Date.now(), messagesTotal: 0 };
     this.patchServer({ status: "listening", host, port });
-    this.serverLine("info", `listening on ${host}:${port}`);
+    this.serverLine("info", `listening on ${formatHostPort(host, port)}`);
     return { host, port };
   }
 
   #watchServer(server: LabChatServer): void {
     server.on("connect", (peer: PeerSnapshot) => {
-      this.serverLine("info", `+ ${peer.address}:${peer.port} connected`);
+      this.serverLine("info", `+ ${formatPeer(peer)} connected`);
       this.#refreshPeers(server);
     });
     server.on("disconnect", (peer: PeerSnapshot, reason: unknown) => {
       const why = reason === undefined || reason === "" ? "" : ` (${String(reason)})`;
-      this.serverLine("info", `- ${peer.nick || `${peer.address}:${peer.port}`} disconnected${why}`);
+      this.serverLine("info", `- ${peer.nick || `${formatPeer(peer)}`} disconnected${why}`);
       this.#refreshPeers(server);
     });
     server.on("join", (info: unknown) => {
@@ -226,7 +227,7 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
     });
     server.on("message", () => this.#refreshPeers(server));
     server.on("error", (err: unknown, peer?: PeerSnapshot) => {
-      const who = peer ? `${peer.nick || `${peer.address}:${peer.port}`}: ` : "";
+      const who = peer ? `${peer.nick || `${formatPeer(peer)}`}: ` : "";
       this.serverLine("error", `${who}${errorText(err)}`);
     });
   }
@@ -326,7 +327,7 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       this.#onState(slot, client, state, err);
     });
     this.updateSlot(slot, { state: "connecting", error: undefined });
-    this.#clientLine(slot, "info", `* connecting to ${this.host}:${this.server.port}`);
+    this.#clientLine(slot, "info", `* connecting to ${formatHostPort(this.host, this.server.port)}`);
     try {
       await client.connect();
     } catch (err) {

@@ -1,10 +1,11 @@
 import type { ComponentType } from "react";
 import type { ChatFactory, LabController } from "./controller.js";
+import type { ProxyLabController } from "./proxy/controller.js";
 import type { TransferLabController } from "./transfer/controller.js";
 import type { UdpLabController } from "./udp/controller.js";
 
 /** The scenes `lab demo --scene` offers. */
-export const SCENES = ["chat", "transfer", "udp"] as const;
+export const SCENES = ["chat", "transfer", "udp", "proxy"] as const;
 /** One of {@link SCENES}. */
 export type Scene = (typeof SCENES)[number];
 
@@ -22,10 +23,12 @@ export interface DemoOptions {
   env?: NodeJS.ProcessEnv;
   /** Where servers and clients come from; `@netlab/chat` unless a test says otherwise. */
   factory?: ChatFactory;
+  /** Chat scene: speak TLS (a certificate made for this run, pinned by every client). */
+  tls?: boolean;
 }
 
 /** A scene's controller and the component that draws it. */
-type SceneLab = LabController | TransferLabController | UdpLabController;
+type SceneLab = LabController | TransferLabController | UdpLabController | ProxyLabController;
 
 /** How long the chat scene's first frame waits for the server and clients to be up, in ms. */
 const FIRST_FRAME_WAIT_MS = 500;
@@ -47,6 +50,13 @@ async function loadScene(
       loadView: async () => (await import("./udp/UdpApp.js")).UdpApp,
     };
   }
+  if (opts.scene === "proxy") {
+    const { ProxyLabController } = await import("./proxy/controller.js");
+    return {
+      lab: new ProxyLabController({ host: opts.host }),
+      loadView: async () => (await import("./proxy/ProxyApp.js")).ProxyApp,
+    };
+  }
   if (opts.scene === "transfer") {
     const { TransferLabController } = await import("./transfer/controller.js");
     return {
@@ -56,7 +66,8 @@ async function loadScene(
   }
   const [{ LabController }, factory] = await Promise.all([
     import("./controller.js"),
-    opts.factory ?? import("./chat-factory.js").then((m) => m.chatFactory),
+    opts.factory ??
+      import("./chat-factory.js").then((m) => (opts.tls ? m.createTlsChatFactory() : m.chatFactory)),
   ]);
   return {
     lab: new LabController(factory, { clients: opts.clients, host: opts.host }),
@@ -89,7 +100,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   // the first frame waits for them (at most FIRST_FRAME_WAIT_MS), so it shows them connected
   // instead of costing a second full frame right after. UDP and transfer: after the first frame,
   // so the first probes and uploads do not time Ink's start (they share this event loop).
-  const isChat = opts.scene !== "udp" && opts.scene !== "transfer";
+  const isChat = opts.scene === undefined || opts.scene === "chat";
   let started = isChat ? start() : undefined;
   // Handled below; this keeps a failure while Ink loads from counting as unhandled.
   let hasFailed = false;

@@ -1,4 +1,4 @@
-import { chatFactory } from "./chat-factory.js";
+import { chatFactory, createTlsChatFactory } from "./chat-factory.js";
 import { type ChatFactory, LabController } from "./controller.js";
 import type { LabSnapshot } from "./model.js";
 import { formatTranscripts, playScript, settle, waitFor } from "./player.js";
@@ -23,6 +23,8 @@ export interface RunScriptOptions {
   signal?: AbortSignal;
   /** Where servers and clients come from; `@netlab/chat` unless a test says otherwise. */
   factory?: ChatFactory;
+  /** Speak TLS (a certificate made for this run, pinned by every client). */
+  tls?: boolean;
 }
 
 /** Longest wait for the starting clients to be connected and welcomed, in ms. */
@@ -36,7 +38,8 @@ const READY_TIMEOUT_MS = 5000;
  */
 export async function runScript(opts: RunScriptOptions): Promise<void> {
   const script = parseScript(opts.text);
-  const lab = new LabController(opts.factory ?? chatFactory, {
+  const factory = opts.factory ?? (opts.tls ? await createTlsChatFactory() : chatFactory);
+  const lab = new LabController(factory, {
     clients: opts.clients ?? script.clients ?? 3,
     host: opts.host,
     maxTranscriptLines: 10_000,

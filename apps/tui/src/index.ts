@@ -27,6 +27,9 @@ export {
 } from "./layout.js";
 export * from "./model.js";
 export { formatTranscripts, type PlayOptions, paneLines, playScript, settle, waitFor } from "./player.js";
+export { ProxyLabController, type ProxyLabOptions, SCENE_TOXICS } from "./proxy/controller.js";
+export type { LaneView, ProxyControls, ProxySnapshot, ProxyView, SceneToxic } from "./proxy/model.js";
+export { PROXY_KEYS, ProxyApp, type ProxyAppProps } from "./proxy/ProxyApp.js";
 export { errorText, SceneController, type SceneServerView, type SceneSnapshot } from "./scene/controller.js";
 export { type KeyBinding, type SceneUi, splitKeys } from "./scene/keys.js";
 export { type LegendItem, legendItems, SceneShell, type SceneShellProps } from "./scene/SceneShell.js";

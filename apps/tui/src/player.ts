@@ -1,3 +1,4 @@
+import { formatHostPort } from "@netlab/core";
 import { ScriptError } from "./errors.js";
 import type { LabControls, LabSnapshot, LogLine } from "./model.js";
 import type { Step } from "./script.js";
@@ -136,7 +137,7 @@ export function settle(lab: LabControls, quietMs = 150, maxMs = 2000): Promise<v
 /** Every pane as plain text: the server log, then each client's transcript, headed by its title. */
 export function formatTranscripts(snapshot: LabSnapshot): string {
   const s = snapshot.server;
-  const parts = [`== server ${s.host}:${s.port} (${s.status}) ==`, ...s.log.map((l) => l.text)];
+  const parts = [`== server ${formatHostPort(s.host, s.port)} (${s.status}) ==`, ...s.log.map((l) => l.text)];
   for (const c of snapshot.clients) {
     parts.push("", `== client ${c.id} ${c.nick} (${c.state}) ==`, ...c.transcript.map((l) => l.text));
   }

@@ -64,12 +64,8 @@ export function fit(text: string, width: number): string {
   return t + " ".repeat(Math.max(0, width - [...t].length));
 }
 
-/** A byte count for humans: `980 B`, `1.2 kB`, `3.4 MB`. */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  if (n < 1_000_000) return `${(n / 1000).toFixed(1)} kB`;
-  return `${(n / 1_000_000).toFixed(1)} MB`;
-}
+/** A byte count for people (`1.2 KiB`): netlab's one formatter, from @netlab/core. */
+export { formatBytes, formatRate } from "@netlab/core";
 
 /**
  * The last `height` lines of `lines` after skipping `offset` lines from the bottom (a scrolled-up

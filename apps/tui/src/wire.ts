@@ -33,6 +33,8 @@ export interface ChunkShape {
 export function chunkShapes(chunks: readonly WireChunk[]): ChunkShape[] {
   const openIn = { in: false, out: false };
   return chunks.map((chunk) => {
+    // Ciphertext has no messages to see: a 0x0a in it is noise.
+    if (chunk.tls) return { messagesEnded: 0, startsMidMessage: false, endsMidMessage: false };
     let messagesEnded = 0;
     for (const b of chunk.bytes) if (b === 0x0a) messagesEnded++;
     const startsMidMessage = openIn[chunk.direction];
@@ -67,11 +69,11 @@ export function wireRows(chunks: readonly WireChunk[], width: number, opts: Wire
     const shape = shapes[i]!;
     const arrow = chunk.direction === "out" ? "→" : "←";
     const label = `${arrow} ${chunk.bytes.length} B`.padEnd(LABEL_WIDTH - 1).slice(0, LABEL_WIDTH - 1);
-    const note = noteFor(chunk.direction, shape);
+    const note = chunk.tls ? "TLS, encrypted" : noteFor(chunk.direction, shape);
     const tail: WireSegment[] = [{ role: "read-end", text: WIRE_MARKS.readEnd }];
     if (note) tail.push({ role: "note", text: ` ${note}` });
     const tailWidth = tail.reduce((n, seg) => n + [...seg.text].length, 0);
-    const cells = toCells(chunk.bytes);
+    const cells = chunk.tls ? hexCells(chunk.bytes) : toCells(chunk.bytes);
     // Content fills rows of contentWidth; the end-of-read mark and the note follow it. When it
     // would take more than maxRows rows, the content is cut with "…" so the mark and note still show.
     const fitsWhole = cells.length + tailWidth <= contentWidth * maxRows;
@@ -135,6 +137,17 @@ function noteFor(direction: "in" | "out", shape: ChunkShape): string | undefined
   if (shape.messagesEnded > 1) return `${shape.messagesEnded} messages in one ${unit}`;
   if (shape.startsMidMessage) return `end of a split message`;
   return undefined;
+}
+
+/** TLS records as hex pairs (`17 03 03 00 2a …`: an application-data record and its length). */
+function hexCells(bytes: Uint8Array): WireSegment[] {
+  const out: WireSegment[] = [];
+  for (const [i, b] of bytes.entries()) {
+    if (i > 0) out.push({ role: "text", text: " " });
+    const hex = b.toString(16).padStart(2, "0");
+    out.push({ role: "text", text: hex[0]! }, { role: "text", text: hex[1]! });
+  }
+  return out;
 }
 
 function toCells(bytes: Uint8Array): WireSegment[] {

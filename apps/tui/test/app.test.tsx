@@ -79,7 +79,7 @@ describe("App layout", () => {
     const { frame } = await renderApp(lab, { columns: 120, rows: 30 });
     const row = rowWith(frame(), "127.0.0.1:51000");
     expect(row).toContain("alice");
-    expect(row).toContain("1.2 kB");
+    expect(row).toContain("1.2 KiB");
     expect(row).toContain("99 B");
     expect(row).toMatch(/\b7\b/);
     expect(frame()).toContain("2.5 msg/s");

@@ -124,7 +124,7 @@ describe("TransferApp", () => {
     const f = ui.lastFrame() ?? "";
     expect(f).toContain("▶ 1 uploader");
     expect(f).toMatch(/█+░+ {2}50%/);
-    expect(f).toContain("5.0 MB / 10.0 MB · 50.0 MB/s");
+    expect(f).toContain("4.8 MiB / 9.5 MiB · 47.7 MiB/s");
     expect(f).toContain("file server 127.0.0.1:41234");
     expect(f).toContain("sha256 abcdef…123456 ✓");
     expect(f).toContain("Enter upload");

@@ -1,3 +1,5 @@
+import type { ClientTlsOptions } from "@netlab/tls";
+
 /** Where a client is in its life. */
 export type ClientState = "connecting" | "connected" | "reconnecting" | "closed";
 /** How the client talks to this server: undecided until the server's first line (or `detectMs`). */
@@ -9,6 +11,8 @@ export interface WireChunk {
   bytes: Uint8Array;
   /** ms since epoch */
   at: number;
+  /** The bytes are TLS records (ciphertext); the plaintext arrives as events and lines. */
+  tls?: boolean;
 }
 
 /** Options for {@link ChatClient}. */
@@ -16,6 +20,10 @@ export interface ChatClientOptions {
   /** Default "127.0.0.1". */
   host?: string;
   port: number;
+  /** A Unix socket path instead of host and port (a leading NUL: a Linux abstract socket). */
+  path?: string;
+  /** Resolve the host to IPv4 only (4) or IPv6 only (6). Default 0: either. */
+  family?: 0 | 4 | 6;
   /** The nick to ask for in JSON mode; the server picks `guest-N` when absent or taken. */
   nick?: string;
   /** Reconnect with backoff when the connection drops. Default false. */
@@ -47,6 +55,11 @@ export interface ChatClientOptions {
   /** Upgrade to JSON mode when the server announces `netlab chat/1`. Default true. */
   upgrade?: boolean;
   /**
+   * Speak TLS (ALPN `netlab-chat/1`): every (re)connect is handshaken and the server trusted before
+   * a byte is sent; a refused server ends the client with the TlsError (no reconnect). Default: plaintext.
+   */
+  tls?: ClientTlsOptions;
+  /**
    * The shared secret for a server that asks for one (its banner says `[AUTH_REQUIRED]`); sent in
    * the hello, and only to a server that asked. Never take it from argv: read it from a file, an
    * environment variable or a prompt.
@@ -57,6 +70,12 @@ export interface ChatClientOptions {
    * terminal); its answer is sent in the hello. Without it, such a server closes with AUTH_REQUIRED.
    */
   requestToken?: () => Promise<string | undefined>;
+  /**
+   * Other nodes of the same chat cluster (`lab server --cluster`): with `reconnect`, a dropped
+   * connection is retried on the next address in turn (`host`/`port` first, then these), and the
+   * client asks the new node for the messages after the last one it saw (`hello.since`). Default none.
+   */
+  failover?: ReadonlyArray<{ host?: string; port: number }>;
 }
 
 /** Defaults of {@link ChatClientOptions}. */

@@ -1,8 +1,16 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
-import { NetlabError } from "@netlab/core";
+import { describeBytes, formatHostPort, formatSocketPath, NetlabError, sniffProtocol } from "@netlab/core";
 import { lines } from "@netlab/protocol";
-import { connect, FramedReader, NetworkError, tapData, wireDataChannel } from "@netlab/socketserver";
+import {
+  connect,
+  FramedReader,
+  NetworkError,
+  tapData,
+  toNetworkError,
+  wireDataChannel,
+} from "@netlab/socketserver";
+import { connectTls, TlsError, tlsExitCode } from "@netlab/tls";
 import { Backoff } from "./backoff.js";
 import {
   type ChatClientOptions,
@@ -13,7 +21,7 @@ import {
 } from "./client-options.js";
 import { ChatError } from "./errors.js";
 import { Outbox } from "./outbox.js";
-import { type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
+import { CHAT_ALPN, type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
 import type { ChatEvent, ClientMessage } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
@@ -21,6 +29,12 @@ import { firstEvent } from "./wait.js";
 
 /** Errors before the welcome that mean the server will not let us in with what we have. */
 const AUTH_REFUSALS: ReadonlySet<string> = new Set(["AUTH_FAILED", "AUTH_REQUIRED", "NICK_TAKEN"]);
+
+/** How many of a connection's first bytes are kept to tell a binary protocol from lines. */
+const SNIFF_BYTES = 16;
+
+/** The id prefix of settle()'s pings, whose pongs are not emitted as events. */
+const SETTLE_ID = "settle-";
 
 /** The events that end a wait for the mode: it is decided, or the connection changed. */
 const MODE_OR_STATE = ["mode", "state"] as const;
@@ -32,7 +46,9 @@ const MODE_OR_STATE = ["mode", "state"] as const;
  *
  * Events: `event`(ChatEvent) in JSON mode; `line`(string) for each line from a plain server;
  * `state`(ClientState, error?) on every change, with the NetlabError that caused a drop;
- * `wire`(WireChunk) for every read and write (only computed when someone listens).
+ * `wire`(WireChunk) for every read and write (only computed when someone listens); over TLS, the
+ * TLS records as they crossed TCP (`tls: true`: ciphertext, handshake included) when someone
+ * listened at connect time.
  * @example
  * const client = new ChatClient({ port: 5001, nick: "alice" });
  * client.on("event", (e) => console.log(formatEvent(e)));
@@ -59,6 +75,8 @@ export class ChatClient extends EventEmitter {
   readonly #stall = new StallClock();
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
+  /** The first SNIFF_BYTES of the connection, for #sniff. */
+  #firstBytes: Buffer = Buffer.alloc(0);
   #pingSeq = 0;
   readonly #pongWaiters = new Map<string, () => void>();
   #lastDataAt = 0;
@@ -74,12 +92,21 @@ export class ChatClient extends EventEmitter {
   #isAuthRequired = false;
   /** No welcome yet on this connection: an auth error now is a refusal, not a passing error. */
   #isWelcomed = false;
+  /** `host`/`port`, then `failover`'s; `#at` is the one in use. */
+  readonly #addresses: { host: string; port: number }[];
+  #at = 0;
+  /** Cluster mode: the `streamId` of the last message seen in `#room`, asked after on a reconnect. */
+  #lastStreamId: string | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
     this.#o = { ...CLIENT_DEFAULTS, ...stripUndefined(opts), port: opts.port };
     this.#wantedNick = opts.nick;
     this.#backoff = new Backoff(this.#o);
+    this.#addresses = [
+      { host: this.#o.host, port: this.#o.port },
+      ...(opts.failover ?? []).map((a) => ({ host: a.host ?? this.#o.host, port: a.port })),
+    ];
   }
 
   get state(): ClientState {
@@ -96,11 +123,16 @@ export class ChatClient extends EventEmitter {
   get room(): string | undefined {
     return this.#room;
   }
+  /** The server connected to (or tried next): `host`, or one of `failover`'s. */
   get host(): string {
-    return this.#o.host;
+    return this.#addresses[this.#at]?.host ?? this.#o.host;
   }
   get port(): number {
-    return this.#o.port;
+    return this.#addresses[this.#at]?.port ?? this.#o.port;
+  }
+  /** Where the client connects, as the address grammar writes it: `[::1]:5001`, `unix:/path`. */
+  get address(): string {
+    return this.#o.path === undefined ? formatHostPort(this.host, this.port) : formatSocketPath(this.#o.path);
   }
 
   /**
@@ -168,7 +200,7 @@ export class ChatClient extends EventEmitter {
       // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
       await this.#outbox.drained();
       if (this.#state !== "connected") return; // stalled or dropped while waiting: nothing will answer
-      const id = `settle-${++this.#pingSeq}`;
+      const id = `${SETTLE_ID}${++this.#pingSeq}`;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
         function done() {
@@ -224,11 +256,7 @@ export class ChatClient extends EventEmitter {
   }
 
   async #open(): Promise<void> {
-    const socket = await connect({
-      host: this.#o.host,
-      port: this.#o.port,
-      timeoutMs: this.#o.connectTimeoutMs,
-    }).catch((err: unknown) => {
+    const socket = await this.#dial().catch((err: unknown) => {
       // Refused is nearly always "the server is not running": say so. Other causes keep their hint.
       if (!(err instanceof NetworkError) || err.code !== "CONNECTION_REFUSED") throw err;
       throw new NetworkError(err.code, err.message, { hint: "is 'lab server' running?", cause: err.cause });
@@ -244,6 +272,7 @@ export class ChatClient extends EventEmitter {
     this.#outbox.reset();
     this.#backoff.connected();
     this.#bytesHeard = 0;
+    this.#firstBytes = Buffer.alloc(0);
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", () => {}); // reported through "close"
@@ -259,12 +288,69 @@ export class ChatClient extends EventEmitter {
     this.#detectTimer = setTimeout(() => setImmediate(() => this.#decide("plain")), this.#o.detectMs);
   }
 
+  /** A plain TCP connection, or a TLS one whose server is trusted (nothing sent yet either way). */
+  async #dial(): Promise<net.Socket> {
+    const { host, port } = this;
+    const { tls } = this.#o;
+    const { path, family } = this.#o;
+    if (!tls) return connect({ host, port, path, family, timeoutMs: this.#o.connectTimeoutMs });
+    try {
+      const { socket, peer } = await connectTls({
+        host,
+        port,
+        trust: tls.trust,
+        handshakeTimeoutMs: tls.handshakeTimeoutMs ?? this.#o.connectTimeoutMs,
+        alpnProtocols: [CHAT_ALPN],
+        // What crosses TCP is ciphertext: that is what a wire view must show.
+        ...(this.listenerCount("wire") > 0
+          ? {
+              tap: (direction: "in" | "out", bytes: Uint8Array) =>
+                this.emit("wire", { direction, bytes, at: Date.now(), tls: true }),
+            }
+          : {}),
+      });
+      socket.setNoDelay(true);
+      tls.onPeer?.(peer);
+      return socket;
+    } catch (err) {
+      if (err instanceof TlsError) throw err;
+      throw toNetworkError(err, { action: "connect", host, port });
+    }
+  }
+
   #onData(chunk: Buffer): void {
     this.#lastDataAt = Date.now();
+    if (this.#bytesHeard < SNIFF_BYTES) this.#sniff(chunk);
     this.#bytesHeard += chunk.length;
     // Any byte is an answer: what was owed has started to arrive.
     this.#stall.stop();
-    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+    if (!this.#o.tls && this.listenerCount("wire") > 0) {
+      this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
+    }
+  }
+
+  /**
+   * The first bytes of a connection, checked once for a binary protocol no line client can talk
+   * (a lab files server's header, a TLS record): that ends the client with what it reached, not
+   * with a line of mojibake. Text banners (HTTP, SMTP, SSH) are for a line client to read.
+   */
+  #sniff(chunk: Buffer): void {
+    this.#firstBytes = Buffer.concat([this.#firstBytes, chunk]).subarray(0, SNIFF_BYTES);
+    if (this.#firstBytes.length < SNIFF_BYTES && this.#firstBytes.length < 6) return;
+    const sniffed = sniffProtocol(this.#firstBytes);
+    if (sniffed?.name !== "netlab-files" && sniffed?.name !== "tls") return;
+    const isFiles = sniffed.name === "netlab-files";
+    this.#refusal = new ChatError(
+      "WRONG_PROTOCOL",
+      `reached ${sniffed.description} at ${this.#o.host}:${this.#o.port}, not a chat or line server (it sent ${describeBytes(this.#firstBytes)})`,
+      {
+        hint: isFiles
+          ? "send and fetch files with 'lab transfer'; lab server listens on 5001 unless told otherwise: check --port"
+          : "that port wants TLS: check --port, or use a TLS client",
+      },
+    );
+    this.#isClosing = true;
+    this.#socket?.destroy();
   }
 
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
@@ -298,6 +384,9 @@ export class ChatClient extends EventEmitter {
     const event = parseEvent(line);
     if (event === undefined) return;
     this.#track(event);
+    // settle()'s own ping is bookkeeping, not a reply anyone asked for (docs/chat.md showed
+    // "* pong settle-1" to every library user who printed events).
+    if (event.type === "pong" && typeof event.id === "string" && event.id.startsWith(SETTLE_ID)) return;
     this.emit("event", event);
     if (event.type === "error" && !this.#isWelcomed && AUTH_REFUSALS.has(event.code)) {
       // Refused at the door: retrying with the same token would only earn a longer delay.
@@ -328,7 +417,13 @@ export class ChatClient extends EventEmitter {
         }
         break;
       case "join":
-        if (e.nick === this.#nick) this.#room = e.room;
+        if (e.nick === this.#nick) {
+          if (e.room !== this.#room) this.#lastStreamId = undefined;
+          this.#room = e.room;
+        }
+        break;
+      case "message":
+        if (e.streamId !== undefined && e.room === this.#room) this.#lastStreamId = e.streamId;
         break;
       case "pong": {
         const waiter = e.id === undefined ? undefined : this.#pongWaiters.get(String(e.id));
@@ -353,6 +448,11 @@ export class ChatClient extends EventEmitter {
   #sendHello(): void {
     const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
     if (this.#wantedNick) hello.nick = this.#wantedNick;
+    // A reconnect to a cluster: back to our room, with what we missed since the last message seen.
+    if (this.#room !== undefined && this.#lastStreamId !== undefined) {
+      hello.room = this.#room;
+      hello.since = this.#lastStreamId;
+    }
     if (!this.#isAuthRequired) {
       this.#sendJson(hello);
       return;
@@ -385,10 +485,7 @@ export class ChatClient extends EventEmitter {
       if (this.#state !== "closed") this.#setState("closed", this.#refusal);
       return;
     }
-    const err = new NetlabError(
-      "CONNECTION_CLOSED",
-      `the server at ${this.#o.host}:${this.#o.port} closed the connection`,
-    );
+    const err = new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`);
     if (!this.#o.reconnect) {
       this.#setState("closed", err);
       return;
@@ -402,10 +499,18 @@ export class ChatClient extends EventEmitter {
   #scheduleReconnect(lastError: NetlabError): void {
     const isScheduled = this.#backoff.schedule(async () => {
       if (this.#isClosing) return;
+      // Each attempt goes to the next node of the cluster (with one address: the same one).
+      this.#at = (this.#at + 1) % this.#addresses.length;
       try {
         await this.#open();
       } catch (err) {
         if (this.#isClosing) return;
+        if (err instanceof TlsError && tlsExitCode(err) === 60) {
+          // A server we no longer trust stays untrusted: retrying would only ask again.
+          this.#isClosing = true;
+          this.#setState("closed", err);
+          return;
+        }
         this.#setState("reconnecting", err as NetlabError);
         this.#scheduleReconnect(err as NetlabError);
       }
@@ -417,7 +522,7 @@ export class ChatClient extends EventEmitter {
       "closed",
       new ChatError(
         "RECONNECT_FAILED",
-        `gave up reconnecting to ${this.#o.host}:${this.#o.port} after ${seconds} s: ${lastError.message}`,
+        `gave up reconnecting to ${this.address} after ${seconds} s: ${lastError.message}`,
         { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
       ),
     );
@@ -436,13 +541,9 @@ export class ChatClient extends EventEmitter {
     this.#stall.start(this.#o.stallTimeoutMs, () => {
       if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      this.#refusal = new ChatError(
-        "STALLED",
-        `no answer from ${this.#o.host}:${this.#o.port} in ${seconds} s`,
-        {
-          hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
-        },
-      );
+      this.#refusal = new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
+        hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
+      });
       // Not an outage to retry: a server that accepts and says nothing would only do it again.
       this.#isClosing = true;
       socket?.destroy();
@@ -465,7 +566,8 @@ export class ChatClient extends EventEmitter {
     socket.write(bytes);
     if (wireDataChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
-    if (this.listenerCount("wire") > 0) this.emit("wire", { direction: "out", bytes, at: Date.now() });
+    if (!this.#o.tls && this.listenerCount("wire") > 0)
+      this.emit("wire", { direction: "out", bytes, at: Date.now() });
   }
 
   #localError(err: NetlabError): void {

@@ -32,7 +32,9 @@ export type ChatErrorCode =
   /** A listen-only (`:ro`) token: messages, actions, private messages and nick changes are refused. */
   | "READ_ONLY"
   /** The nick is bound to the token (`name:` in the token file) and cannot change. */
-  | "NICK_BOUND";
+  | "NICK_BOUND"
+  /** Client side: the server speaks a binary protocol (a lab files server, TLS), not lines. */
+  | "WRONG_PROTOCOL";
 
 /**
  * A chat rule broken or a chat-level fault.

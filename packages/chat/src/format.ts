@@ -48,6 +48,8 @@ export function formatEvent(e: ChatEvent, self?: string, options: FormatOptions 
       return `* in ${e.room}: ${e.nicks.join(", ")}`;
     case "rooms":
       return `* rooms: ${e.rooms.map((r) => `${r.name} (${r.clients})`).join(", ") || "none"}`;
+    case "nodes":
+      return `* nodes: ${e.nodes.map((n) => `${n.id} (${n.clients} client${n.clients === 1 ? "" : "s"}${n.self ? ", this node" : ""})`).join(", ")}`;
     case "private":
       // Our own private message comes back to us as confirmation.
       return self !== undefined && e.from === self && e.to !== self

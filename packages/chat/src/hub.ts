@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { NetlabError, TokenGate, type TokenGrant } from "@netlab/core";
 import type { ProtocolError } from "@netlab/protocol";
+import { type ChatBackend, compareStreamIds, type DeliveredEvent, type PrivateEvent } from "./backend.js";
 import { type ChatWireEvent, chatChannel } from "./channel.js";
 import { parseHello, parseJsonCommand } from "./commands.js";
 import { ChatError, type ChatErrorCode } from "./errors.js";
@@ -8,7 +9,7 @@ import { HelloGrace } from "./grace.js";
 import { NickRegistry, quoteShort } from "./nicks.js";
 import { type HubOptions, hubOptions } from "./options.js";
 import { Encoded, line, Outbox } from "./output.js";
-import { Rooms, replayHistory } from "./rooms.js";
+import { type Room, Rooms, replayHistory, replayItems } from "./rooms.js";
 import {
   type Command,
   checkRoom,
@@ -29,12 +30,15 @@ import { textLine } from "./text-mode.js";
 export { HUB_DEFAULTS, type HubOptions } from "./options.js";
 export { type Link, type PeerSnapshot, Session } from "./session.js";
 
+const noop = () => {};
+
 /**
  * The chat itself, independent of sockets: sessions, nicks, rooms, history, flood control and
  * slow-consumer cut-off. `ChatServer` feeds it lines from `@netlab/socketserver` handlers.
  *
  * Events: "connect"(PeerSnapshot), "disconnect"(PeerSnapshot, reason), "message"({room, from, text}),
- * "join"({room, nick}), "leave"({room, nick, reason}), "nick"({from, to}). A payload is only built
+ * "join"({room, nick}), "leave"({room, nick, reason}), "nick"({from, to}), and in cluster mode
+ * "cluster"({isDegraded, reason}) and "error"(err) for a publish that failed. A payload is only built
  * while someone listens: at thousands of clients, a snapshot per connect adds up.
  */
 export class ChatHub extends EventEmitter {
@@ -53,9 +57,17 @@ export class ChatHub extends EventEmitter {
   #bytesInClosed = 0;
   #idleSweep: NodeJS.Timeout | undefined;
   #isShuttingDown = false;
+  /** Cluster mode only: every room event goes out through it and comes back through #deliver. */
+  readonly #backend: ChatBackend | undefined;
+  /** Cluster mode: rooms being opened (their history fetched), so two joiners share one fetch. */
+  readonly #opening = new Map<string, Promise<Room>>();
+  #isDegraded = false;
+  #starting: Promise<void> | undefined;
 
-  constructor(opts: Partial<HubOptions> = {}) {
+  /** `backend`: cluster mode (see `ChatBackend`); without it the hub is one process, as it always was. */
+  constructor(opts: Partial<HubOptions> = {}, backend?: ChatBackend) {
     super();
+    this.#backend = backend;
     this.options = hubOptions(opts);
     this.#nicks = new NickRegistry([this.options.serverName]);
     this.#rooms = new Rooms(this.options.historySize);
@@ -72,6 +84,37 @@ export class ChatHub extends EventEmitter {
       this.#idleSweep = setInterval(() => this.#sweepIdle(), every);
       this.#idleSweep.unref();
     }
+  }
+
+  /**
+   * Cluster mode: connects the backend and opens `#lobby` (its history comes from the cluster).
+   * Call before the first `attach`; a hub without a backend needs nothing.
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const backend = this.#backend;
+    if (!backend) return;
+    await backend.start({
+      deliver: (e) => this.#deliver(e),
+      deliverPrivate: (e) => this.#deliverPrivate(e),
+      status: (state) => this.#clusterStatus(state),
+    });
+    await this.#openRoom(DEFAULT_ROOM);
+  }
+
+  /** Cluster mode: leaves the cluster (after `shutdown`: the leaves have gone out). Harmless twice. */
+  async stop(): Promise<void> {
+    if (this.#starting) await this.#starting.catch(noop);
+    await this.#backend?.close();
+  }
+
+  /** Cluster mode: the link to the cluster is down and rooms are served from this node only. */
+  get isDegraded(): boolean {
+    return this.#isDegraded;
   }
 
   /** Clients connected now. */
@@ -95,7 +138,9 @@ export class ChatHub extends EventEmitter {
     link.maxQueuedBytes = this.options.maxQueueBytes;
     const session = new Session(this.#nextId++, link, this.options);
     this.#sessions.add(session);
-    session.nick = this.#nicks.guest(session, session.id);
+    session.nick = this.#nicks.guest(session, this.#backend?.guestNumber() ?? session.id);
+    // Guest numbers are the cluster's own (no other node gives them out): held there without waiting.
+    this.#backend?.claimNick(session.nick).catch(noop);
     // A new client is in text mode: its banner is one line of text (formatEvent's), no event.
     if (this.#gate) {
       // It joins once its token is accepted; the tag lets ChatClient see it must send one.
@@ -109,9 +154,10 @@ export class ChatHub extends EventEmitter {
   }
 
   /**
-   * One line from the client, already framed and decoded. A promise while a token is being
-   * checked (it may wait out a delay the address earned): the caller reads no further line until
-   * it settles.
+   * One line from the client, already framed and decoded. Returns a promise when the line's answer
+   * comes later: while a token is being checked (it may wait out a delay the address earned), or
+   * (cluster mode) from the cluster. The handler awaits it before the next line, so replies keep
+   * the order of the lines.
    */
   receive(session: Session, line: string): Promise<void> | undefined {
     if (session.isClosed) return undefined;
@@ -119,17 +165,13 @@ export class ChatHub extends EventEmitter {
     const isFirst = session.linesIn === 0;
     session.linesIn++;
     if (this.#gate && session.grant === undefined) return this.#authenticate(session, line, isFirst);
-    this.#receive(session, line, isFirst);
-    return undefined;
+    return this.#receive(session, line, isFirst);
   }
 
-  #receive(session: Session, line: string, isFirst: boolean): void {
+  #receive(session: Session, line: string, isFirst: boolean): Promise<void> | undefined {
     if (isFirst && line.startsWith("{")) {
       const hello = parseHello(line);
-      if (hello) {
-        this.#hello(session, hello);
-        return;
-      }
+      if (hello) return this.#hello(session, hello);
     }
     if (!session.isJoined) this.#join(session, DEFAULT_ROOM);
     const verdict = session.flood.check(Date.now());
@@ -154,8 +196,19 @@ export class ChatHub extends EventEmitter {
       return;
     }
     if (command === undefined) return;
+    // Cluster mode: a command's answer (a pong, a /who) comes after the echoes of the messages
+    // sent before it, as on one node.
+    if (session.inFlight > 0 && command.type !== "message" && command.type !== "me") {
+      const after = command;
+      return session.lastPublish?.then(() => this.#runCatching(session, after));
+    }
+    return this.#runCatching(session, command);
+  }
+
+  #runCatching(session: Session, command: Command): Promise<void> | undefined {
     try {
-      this.#run(session, command);
+      const pending = this.#run(session, command);
+      if (pending) return pending.catch((err: unknown) => this.#error(session, err));
     } catch (err) {
       this.#error(session, err);
     }
@@ -182,6 +235,7 @@ export class ChatHub extends EventEmitter {
     session.isClosed = true;
     this.#sessions.delete(session);
     this.#nicks.release(session, session.nick);
+    this.#backend?.releaseNick(session.nick);
     const why = session.closeReason ?? reason;
     if (session.isJoined) this.#leave(session, why);
     this.#out.uncount(session);
@@ -241,7 +295,7 @@ export class ChatHub extends EventEmitter {
     return snapshot(s);
   }
 
-  #welcome(s: Session): ChatEvent {
+  #welcome(s: Session): ChatEventOf<"welcome"> {
     const { floodMessages, floodWindowMs } = this.options;
     return {
       ...(Number.isFinite(floodMessages) ? { limits: { floodMessages, floodWindowMs } } : {}),
@@ -296,7 +350,7 @@ export class ChatHub extends EventEmitter {
     s.grant = grant;
     if (grant.name !== undefined) {
       try {
-        this.#takeNick(s, grant.name);
+        await this.#takeNick(s, grant.name);
       } catch (err) {
         const taken = err instanceof ChatError && err.code === "NICK_TAKEN";
         const why = taken
@@ -309,12 +363,12 @@ export class ChatHub extends EventEmitter {
       }
     }
     if (hello) {
-      this.#hello(s, grant.name === undefined ? hello : { ...hello, nick: grant.name });
+      await this.#hello(s, grant.name === undefined ? hello : { ...hello, nick: grant.name });
       return;
     }
     const as = grant.access === "ro" ? " (listen-only)" : "";
     this.#out.notice(s, "info", `token accepted: you are ${s.nick}${as}. /help for commands`);
-    this.#join(s, DEFAULT_ROOM);
+    await this.#join(s, DEFAULT_ROOM);
   }
 
   /** Says why (code, message, hint) and closes: a refused token, or one bound to a nick in use. */
@@ -329,7 +383,7 @@ export class ChatHub extends EventEmitter {
     return `${PROTOCOL_TAG} — welcome to ${this.options.serverName}, you are ${s.nick}. /help for commands`;
   }
 
-  #hello(s: Session, hello: Hello): void {
+  #hello(s: Session, hello: Hello): Promise<void> | undefined {
     if (hello.proto !== PROTOCOL_VERSION) {
       if (!s.isJoined) this.#join(s, DEFAULT_ROOM);
       this.#out.send(s, {
@@ -340,6 +394,7 @@ export class ChatHub extends EventEmitter {
       return;
     }
     s.mode = "json";
+    if (this.#backend) return this.#helloInCluster(s, hello);
     let nickError: unknown;
     if (hello.nick !== undefined && hello.nick !== s.nick) {
       try {
@@ -361,31 +416,113 @@ export class ChatHub extends EventEmitter {
     this.#out.send(s, { type: "join", room: s.room, nick: s.nick, ts: Date.now() });
   }
 
-  #run(s: Session, c: Command): void {
+  /** The hello of cluster mode: the nick is claimed cluster-wide, and a reconnect catches up. */
+  async #helloInCluster(s: Session, hello: Hello): Promise<void> {
+    let nickError: unknown;
+    if (hello.nick !== undefined && hello.nick !== s.nick) {
+      try {
+        if (s.isJoined) await this.#rename(s, hello.nick, { tellSelf: false });
+        else await this.#takeNick(s, hello.nick);
+      } catch (err) {
+        nickError = err;
+      }
+    }
+    if (s.isClosed) return;
+    let room = DEFAULT_ROOM;
+    let roomError: unknown;
+    if (hello.room !== undefined) {
+      try {
+        room = this.#rooms.resolve(checkRoom(hello.room));
+      } catch (err) {
+        roomError = err;
+      }
+    }
+    // The welcome names the room the client is about to be in (a reconnect's, not #lobby).
+    this.#out.send(s, { ...this.#welcome(s), room: s.isJoined ? s.room : room });
+    if (nickError) this.#error(s, nickError);
+    if (roomError) this.#error(s, roomError);
+    if (hello.since !== undefined) {
+      await this.#rejoinSince(s, room, hello.since);
+      return;
+    }
+    if (!s.isJoined || s.room !== room) {
+      await this.#join(s, room);
+      return;
+    }
+    replayHistory(this.#out, s, this.#rooms.get(s.room));
+    this.#out.send(s, { type: "join", room: s.room, nick: s.nick, ts: Date.now() });
+  }
+
+  /**
+   * A reconnecting client: exactly the messages after `since` (from the stream, then from the
+   * room's local history for what arrived meanwhile), or a `gap` notice when the stream lost some.
+   */
+  async #rejoinSince(s: Session, name: string, since: string): Promise<void> {
+    const backend = this.#backend as ChatBackend;
+    const room = this.#rooms.get(name) ?? (await this.#openRoom(name));
+    const max = this.options.maxCatchUpMessages;
+    const missed = await backend.catchUp(name, since, max);
+    if (s.isClosed) return;
+    if (s.isJoined) this.#leave(s, `joined ${name}`);
+    if (missed.isGap) {
+      this.#out.send(s, {
+        type: "notice",
+        kind: "gap",
+        text: `history gap: ${name} no longer holds every message after ${since} (the stream was trimmed); the ${missed.events.length} oldest still held follow`,
+        ts: Date.now(),
+      });
+    }
+    const items: Encoded[] = [];
+    let last = since;
+    for (const d of missed.events) {
+      if (d.type !== "message") continue;
+      items.push(new Encoded(this.#messageEvent(d, true)));
+      if (d.streamId) last = d.streamId;
+    }
+    // What this node delivered while the stream was read: the newer part of its history.
+    for (const e of room.history.items()) {
+      const id = (e.event as { streamId?: string }).streamId;
+      if (id !== undefined && compareStreamIds(id, last) > 0) items.push(e);
+    }
+    if (room !== this.#rooms.get(name)) return; // closed and reopened meanwhile: rare, rejoin plainly
+    replayItems(this.#out, s, items);
+    this.#enter(s, room);
+  }
+
+  #run(s: Session, c: Command): Promise<void> | undefined {
     if (s.grant !== undefined) checkGrant(s.grant, c);
     switch (c.type) {
       case "message":
       case "me":
-        this.#say(s, c.text, c.type === "me");
-        return;
+        return this.#say(s, c.text, c.type === "me");
       case "nick":
-        this.#rename(s, c.nick);
-        return;
+        return this.#rename(s, c.nick);
       case "join": {
         const wanted = checkRoom(c.room);
         const room = this.#rooms.resolve(wanted);
-        if (room === s.room) this.#out.send(s, this.#rooms.who(room));
-        else this.#join(s, room);
-        return;
+        if (room === s.room) return this.#who(s);
+        return this.#join(s, room);
       }
       case "who":
-        this.#out.send(s, this.#rooms.who(s.room));
-        return;
+        return this.#who(s);
       case "rooms":
+        if (this.#backend) {
+          return this.#backend.rooms().then((rooms) => this.#out.send(s, { type: "rooms", rooms }));
+        }
         this.#out.send(s, { type: "rooms", rooms: this.rooms() });
+        return;
+      case "nodes":
+        if (this.#backend) {
+          return this.#backend.nodes().then((nodes) => this.#out.send(s, { type: "nodes", nodes }));
+        }
+        this.#out.send(s, {
+          type: "nodes",
+          nodes: [{ id: this.options.serverName, clients: this.#sessions.size, self: true }],
+        });
         return;
       case "private": {
         const to = this.#nicks.get(c.to);
+        if ((!to || to.isClosed) && this.#backend) return this.#privateInCluster(s, c.to, c.text);
         if (!to || to.isClosed) {
           throw new ChatError("NO_SUCH_NICK", `no one called ${quoteShort(c.to)} is here`, {
             hint: "/who lists your room",
@@ -412,11 +549,55 @@ export class ChatHub extends EventEmitter {
     }
   }
 
-  #say(s: Session, text: string, isAction: boolean): void {
+  #who(s: Session): Promise<void> | undefined {
+    const room = s.room;
+    if (!this.#backend) {
+      this.#out.send(s, this.#rooms.who(room));
+      return;
+    }
+    return this.#backend.who(room).then((nicks) => this.#out.send(s, { type: "who", room, nicks }));
+  }
+
+  async #privateInCluster(s: Session, to: string, text: string): Promise<void> {
+    const event: PrivateEvent = { from: s.nick, to, text, ts: Date.now() };
+    s.messagesIn++;
+    if (!(await (this.#backend as ChatBackend).sendPrivate(event))) {
+      throw new ChatError("NO_SUCH_NICK", `no one called ${quoteShort(to)} is here`, {
+        hint: "/who lists your room",
+      });
+    }
+    const e = new Encoded({ type: "private", ...event });
+    this.#out.sendRaw(s, s.mode === "json" ? e.for("json") : textLine(e.event, s.nick));
+  }
+
+  /**
+   * Cluster mode: the message goes to the cluster and comes back through #deliver. The client's
+   * next lines are read meanwhile (XADDs pipeline), up to `maxInFlightMessages` not yet back.
+   */
+  #sayInCluster(s: Session, room: string, text: string, isAction: boolean): Promise<void> | undefined {
+    const published = { type: "message", room, from: s.nick, text, ts: Date.now(), sid: s.id } as const;
+    s.inFlight++;
+    const done = (this.#backend as ChatBackend)
+      .publish(isAction ? { ...published, action: true } : published)
+      .catch((err: unknown) => this.#error(s, err))
+      .finally(() => {
+        s.inFlight--;
+      });
+    s.lastPublish = done;
+    return s.inFlight >= this.options.maxInFlightMessages ? done : undefined;
+  }
+
+  #deliverPrivate(p: PrivateEvent): void {
+    const to = this.#nicks.get(p.to);
+    if (to && !to.isClosed) this.#out.send(to, { type: "private", ...p });
+  }
+
+  #say(s: Session, text: string, isAction: boolean): Promise<void> | undefined {
     const room = this.#rooms.get(s.room);
     if (!room) return;
     s.messagesIn++;
     this.#messagesTotal++;
+    if (this.#backend) return this.#sayInCluster(s, room.name, text, isAction);
     const event: ChatEventOf<"message"> = {
       type: "message",
       id: this.#nextMessageId++,
@@ -441,17 +622,54 @@ export class ChatHub extends EventEmitter {
     }
   }
 
-  /** Unique by NFKC + case folding and by look-alike skeleton; reserved names refused (nicks.ts). */
-  #takeNick(s: Session, wanted: string): void {
-    this.#nicks.claim(s, wanted, s.nick);
-    s.nick = wanted;
+  /**
+   * Unique by NFKC + case folding and by look-alike skeleton; reserved names refused (nicks.ts). In
+   * a cluster the local check comes first, then the cluster's (the old nick is held until it says yes).
+   */
+  #takeNick(s: Session, wanted: string): Promise<void> | undefined {
+    const backend = this.#backend;
+    if (!backend) {
+      this.#nicks.claim(s, wanted, s.nick);
+      s.nick = wanted;
+      return;
+    }
+    const previous = s.nick;
+    this.#nicks.claim(s, wanted);
+    return backend.claimNick(wanted, previous).then(
+      () => {
+        if (s.isClosed) {
+          this.#nicks.release(s, wanted);
+          backend.releaseNick(wanted);
+          return;
+        }
+        this.#nicks.release(s, previous);
+        s.nick = wanted;
+      },
+      (err: unknown) => {
+        this.#nicks.release(s, wanted);
+        throw err;
+      },
+    );
   }
 
-  #rename(s: Session, wanted: string, { tellSelf = true } = {}): void {
+  #rename(s: Session, wanted: string, { tellSelf = true } = {}): Promise<void> | undefined {
     const from = s.nick;
     if (wanted === from) return;
-    this.#takeNick(s, wanted);
-    const e = new Encoded({ type: "nick", from, to: wanted, ts: Date.now() });
+    const taken = this.#takeNick(s, wanted);
+    if (taken) return taken.then(() => this.#renamed(s, from, wanted, tellSelf));
+    this.#renamed(s, from, wanted, tellSelf);
+  }
+
+  #renamed(s: Session, from: string, wanted: string, tellSelf: boolean): void {
+    const ts = Date.now();
+    const e = new Encoded({ type: "nick", from, to: wanted, ts });
+    if (this.#backend) {
+      if (s.isClosed) return;
+      if (tellSelf) this.#out.send(s, e);
+      // The room hears it from the cluster (#deliver), in the order every node sees.
+      if (s.isJoined) this.#publish({ type: "nick", room: s.room, from, to: wanted, ts, sid: s.id });
+      return;
+    }
     const room = this.#rooms.get(s.room);
     for (const member of room?.members ?? [s]) if (tellSelf || member !== s) this.#out.send(member, e);
     if (this.listenerCount("nick") > 0) this.emit("nick", { from, to: wanted });
@@ -459,20 +677,40 @@ export class ChatHub extends EventEmitter {
       chatChannel.publish({ type: "nick", from, to: wanted } satisfies ChatWireEvent);
   }
 
-  #join(s: Session, name: string): void {
+  #join(s: Session, name: string): Promise<void> | undefined {
     if (s.isClosed) return;
+    // Cluster mode: a room new to this node first gets its history from the cluster.
+    if (this.#backend && !this.#rooms.has(name)) {
+      return this.#openRoom(name).then((room) => {
+        if (s.isClosed) return;
+        if (s.isJoined) this.#leave(s, `joined ${name}`);
+        replayHistory(this.#out, s, room);
+        this.#enter(s, room);
+      });
+    }
     if (s.isJoined) this.#leave(s, `joined ${name}`);
     const room = this.#rooms.open(name);
-    s.room = name;
-    s.isJoined = true;
     replayHistory(this.#out, s, room);
+    this.#enter(s, room);
+  }
+
+  /** `s` joins `room` (its history replayed already) and the room is told. */
+  #enter(s: Session, room: Room): void {
+    s.room = room.name;
+    s.isJoined = true;
     room.members.add(s);
-    const e = new Encoded({ type: "join", room: name, nick: s.nick, ts: Date.now() });
+    const ts = Date.now();
+    const e = new Encoded({ type: "join", room: room.name, nick: s.nick, ts });
+    if (this.#backend) {
+      this.#out.send(s, e);
+      this.#publish({ type: "join", room: room.name, nick: s.nick, ts, sid: s.id });
+      return;
+    }
     if (room.members.size > this.options.maxAnnounceMembers) this.#out.send(s, e);
     else this.#out.sendAll(room.members, e);
-    if (this.listenerCount("join") > 0) this.emit("join", { room: name, nick: s.nick });
+    if (this.listenerCount("join") > 0) this.emit("join", { room: room.name, nick: s.nick });
     if (chatChannel.hasSubscribers)
-      chatChannel.publish({ type: "join", room: name, nick: s.nick } satisfies ChatWireEvent);
+      chatChannel.publish({ type: "join", room: room.name, nick: s.nick } satisfies ChatWireEvent);
   }
 
   #leave(s: Session, reason: string): void {
@@ -480,7 +718,14 @@ export class ChatHub extends EventEmitter {
     s.isJoined = false;
     if (!room) return;
     room.members.delete(s);
-    const e = new Encoded({ type: "leave", room: room.name, nick: s.nick, ts: Date.now(), reason });
+    const ts = Date.now();
+    const e = new Encoded({ type: "leave", room: room.name, nick: s.nick, ts, reason });
+    if (this.#backend) {
+      if (!s.isClosed) this.#out.send(s, e);
+      this.#publish({ type: "leave", room: room.name, nick: s.nick, ts, sid: s.id, reason });
+      if (this.#rooms.closeIfEmpty(room)) this.#backend.closeRoom(room.name);
+      return;
+    }
     if (room.members.size < this.options.maxAnnounceMembers) this.#out.sendAll(room.members, e);
     if (!s.isClosed) this.#out.send(s, e);
     this.#rooms.closeIfEmpty(room);
@@ -488,6 +733,111 @@ export class ChatHub extends EventEmitter {
     if (chatChannel.hasSubscribers) {
       chatChannel.publish({ type: "leave", room: room.name, nick: s.nick, reason } satisfies ChatWireEvent);
     }
+  }
+
+  /** Cluster mode: a join, leave or nick change goes out without waiting (nothing answers it). */
+  #publish(event: Parameters<ChatBackend["publish"]>[0]): void {
+    (this.#backend as ChatBackend).publish(event).catch((err: unknown) => {
+      if (this.listenerCount("error") > 0) this.emit("error", err);
+    });
+  }
+
+  /** Cluster mode: the room opened on this node, seeded with its history from the cluster. */
+  #openRoom(name: string): Promise<Room> {
+    let opening = this.#opening.get(name);
+    if (!opening) {
+      opening = (this.#backend as ChatBackend)
+        .openRoom(name, this.options.historySize)
+        .then((history) => {
+          const room = this.#rooms.open(name);
+          for (const d of history) {
+            if (d.type === "message") room.history.push(new Encoded(this.#messageEvent(d, true)));
+          }
+          return room;
+        })
+        .finally(() => this.#opening.delete(name));
+      this.#opening.set(name, opening);
+    }
+    return opening;
+  }
+
+  #messageEvent(d: DeliveredEvent & { type: "message" }, isHistory: boolean): ChatEventOf<"message"> {
+    const event: ChatEventOf<"message"> = {
+      type: "message",
+      id: this.#nextMessageId++,
+      room: d.room,
+      from: d.from,
+      text: d.text,
+      ts: d.ts,
+    };
+    if (d.action) event.action = true;
+    if (isHistory) event.history = true;
+    if (d.streamId !== undefined) event.streamId = d.streamId;
+    event.node = d.node;
+    return event;
+  }
+
+  /**
+   * Cluster mode: one room event, in the order every node sees, to this node's members of its
+   * room. The session that caused it on this node was told already (except a JSON client's own
+   * message, which comes back with its id, as on one node).
+   */
+  #deliver(d: DeliveredEvent): void {
+    const room = this.#rooms.get(d.room);
+    if (!room) return;
+    const origin = d.node === (this.#backend as ChatBackend).nodeId ? d.sid : -1;
+    const out = this.#out;
+    switch (d.type) {
+      case "message": {
+        const event = this.#messageEvent(d, false);
+        room.history.push(new Encoded({ ...event, history: true }));
+        const e = new Encoded(event);
+        for (const member of room.members) {
+          if (member.id !== origin || member.mode === "json") out.send(member, e);
+        }
+        if (this.listenerCount("message") > 0)
+          this.emit("message", { room: room.name, from: d.from, text: d.text, action: d.action === true });
+        return;
+      }
+      case "join":
+      case "leave": {
+        if (room.members.size > this.options.maxAnnounceMembers) return;
+        const e = new Encoded(
+          d.type === "join"
+            ? { type: "join", room: d.room, nick: d.nick, ts: d.ts }
+            : {
+                type: "leave",
+                room: d.room,
+                nick: d.nick,
+                ts: d.ts,
+                ...(d.reason ? { reason: d.reason } : {}),
+              },
+        );
+        for (const member of room.members) if (member.id !== origin) out.send(member, e);
+        if (this.listenerCount(d.type) > 0) {
+          this.emit(d.type, {
+            room: d.room,
+            nick: d.nick,
+            ...(d.type === "leave" ? { reason: d.reason } : {}),
+          });
+        }
+        return;
+      }
+      case "nick": {
+        const e = new Encoded({ type: "nick", from: d.from, to: d.to, ts: d.ts });
+        for (const member of room.members) if (member.id !== origin) out.send(member, e);
+        if (this.listenerCount("nick") > 0) this.emit("nick", { from: d.from, to: d.to });
+        return;
+      }
+    }
+  }
+
+  /** The cluster link broke or came back: every client is told, and the `cluster` event says so. */
+  #clusterStatus(state: { isDegraded: boolean; reason: string }): void {
+    this.#isDegraded = state.isDegraded;
+    const e = new Encoded({ type: "notice", kind: "cluster", text: state.reason, ts: Date.now() });
+    for (const s of this.#sessions) if (s.isJoined) this.#out.send(s, e);
+    if (this.listenerCount("cluster") > 0) this.emit("cluster", state);
   }
 
   #error(s: Session, err: unknown): void {

@@ -1,3 +1,13 @@
+export {
+  type BackendSink,
+  type CatchUp,
+  type ChatBackend,
+  compareStreamIds,
+  type DeliveredEvent,
+  type NodeInfo,
+  type PrivateEvent,
+  type RoomEvent,
+} from "./backend.js";
 export { type ChatWireEvent, chatChannel } from "./channel.js";
 export { ChatClient } from "./client.js";
 export type { ChatClientOptions, ClientMode, ClientState, WireChunk } from "./client-options.js";
@@ -9,6 +19,7 @@ export { History } from "./history.js";
 export { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, Session } from "./hub.js";
 export { isReservedNick, lookalikeKey, NickRegistry, RESERVED_NICKS } from "./nicks.js";
 export {
+  CHAT_ALPN,
   type Command,
   checkNick,
   checkRoom,

@@ -51,6 +51,16 @@ export interface HubOptions extends AuthBackoffOptions {
    * thousands of clients joining one room cost O(n) lines rather than O(n²). Default 500.
    */
   maxAnnounceMembers: number;
+  /**
+   * Cluster mode: most messages a JSON client reconnecting with `hello.since` is replayed (the
+   * newest of what it missed; older ones are reported as a history gap). Default 1 000.
+   */
+  maxCatchUpMessages: number;
+  /**
+   * Cluster mode: one client's messages sent to the cluster and not yet back; past it the server
+   * reads the client's next line only once one is back (the client is slowed, never cut). Default 64.
+   */
+  maxInFlightMessages: number;
 }
 
 /** Defaults for {@link HubOptions}. */
@@ -69,6 +79,8 @@ export const HUB_DEFAULTS: Readonly<HubOptions> = {
   helloGraceMs: 300,
   serverName: "netlab",
   maxAnnounceMembers: 500,
+  maxCatchUpMessages: 1_000,
+  maxInFlightMessages: 64,
 };
 
 /** The defaults under `opts`, checked: the queue caps must be byte counts ≥ 1. */

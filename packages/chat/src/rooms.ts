@@ -44,12 +44,14 @@ export class Rooms extends Map<string, Room> {
     return room;
   }
 
-  /** Closes `room` once its last member left; the default room stays open. */
-  closeIfEmpty(room: Room): void {
+  /** Closes `room` once its last member left (true when it did); the default room stays open. */
+  closeIfEmpty(room: Room): boolean {
     if (room.members.size === 0 && room.name !== DEFAULT_ROOM) {
       this.delete(room.name);
       this.#byLook.delete(lookalikeKey(room.name));
+      return true;
     }
+    return false;
   }
 
   /** Who is in `name`, as the `who` event. */
@@ -72,8 +74,13 @@ export class Rooms extends Map<string, Room> {
  */
 export function replayHistory(out: Outbox, s: Session, room: Room | undefined): void {
   if (!room || room.history.size === 0) return;
+  replayItems(out, s, room.history.items());
+}
+
+/** `items` (oldest first) to `s`, as many of the newest as fit its budget; it is told how many did not. */
+export function replayItems(out: Outbox, s: Session, items: readonly Encoded[]): void {
+  if (items.length === 0) return;
   const budget = out.budget(s);
-  const items = room.history.items();
   let first = items.length;
   for (let bytes = 0; first > 0; first--) {
     bytes += items[first - 1]!.for(s.mode).length;

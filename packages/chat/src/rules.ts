@@ -1,9 +1,11 @@
-import { hasControls } from "@netlab/core";
+import { closest, hasControls } from "@netlab/core";
 import { ChatError } from "./errors.js";
 import { hasInvisible, quoteShort } from "./nicks.js";
 
 /** The protocol name and version the server announces in its first line; clients upgrade on seeing it. */
 export const PROTOCOL_TAG = "netlab chat/1";
+/** The ALPN protocol a chat server and client agree on over TLS. */
+export const CHAT_ALPN = "netlab-chat/1";
 /** The JSON-mode protocol version (`hello.proto`). */
 export const PROTOCOL_VERSION = 1;
 /** The room every client starts in. */
@@ -49,6 +51,7 @@ export type Command =
   | { type: "join"; room: string }
   | { type: "who" }
   | { type: "rooms" }
+  | { type: "nodes" }
   | { type: "private"; to: string; text: string }
   | { type: "help" }
   | { type: "quit" }
@@ -61,12 +64,16 @@ export const HELP_LINES: readonly string[] = [
   "  /join #room       leave this room and join another (created on first join)",
   "  /rooms            list rooms and how many are in each",
   "  /who              list who is in your room",
+  "  /nodes            list the cluster's nodes (one, when not in a cluster)",
   "  /msg NICK text    a private message",
   "  /me action        an action: * alice waves",
   "  /help             this list",
   "  /quit             leave",
   "anything else is a message to your room; start a line with // to send one starting with /",
 ];
+
+/** Every command parseInput knows, aliases included: what a did-you-mean chooses from. */
+const COMMAND_NAMES = ["nick", "join", "rooms", "who", "names", "msg", "tell", "me", "help", "quit", "exit"];
 
 /**
  * Parses one line as a person types it: text is a message, `/cmd args` a command, `//x` the
@@ -90,6 +97,8 @@ export function parseInput(line: string): Command | undefined {
       return { type: "join", room: first };
     case "rooms":
       return { type: "rooms" };
+    case "nodes":
+      return { type: "nodes" };
     case "who":
     case "names":
       return { type: "who" };
@@ -108,10 +117,17 @@ export function parseInput(line: string): Command | undefined {
     case "quit":
     case "exit":
       return { type: "quit" };
-    default:
-      throw new ChatError("UNKNOWN_COMMAND", `unknown command /${name}`, {
-        hint: "/help lists the commands; start a line with // to send text that begins with /",
-      });
+    default: {
+      const near = closest(name, COMMAND_NAMES);
+      // The suggestion is in the message: a chat's error line shows the message, not the hint.
+      throw new ChatError(
+        "UNKNOWN_COMMAND",
+        `unknown command /${name}${near ? `: did you mean /${near}?` : ""}`,
+        {
+          hint: "/help lists the commands; start a line with // to send text that begins with /",
+        },
+      );
+    }
   }
 }
 

@@ -20,6 +20,12 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     nick: z.string().optional(),
     /** The shared secret, for a server started with a token file; ignored by one without. */
     token: z.string().max(1024).optional(),
+    /** Cluster mode: the room to rejoin and the last `streamId` seen in it; what was missed is replayed. */
+    room: name.optional(),
+    since: z
+      .string()
+      .regex(/^\d{1,20}-\d{1,20}$/)
+      .optional(),
   }),
   z.object({ type: z.literal("message"), text }),
   z.object({ type: z.literal("me"), text }),
@@ -27,6 +33,7 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("join"), room: name }),
   z.object({ type: z.literal("who") }),
   z.object({ type: z.literal("rooms") }),
+  z.object({ type: z.literal("nodes") }),
   z.object({ type: z.literal("private"), to: name, text }),
   z.object({ type: z.literal("help") }),
   z.object({ type: z.literal("quit") }),
@@ -64,6 +71,10 @@ export const chatEventSchema = z.discriminatedUnion("type", [
     action: z.boolean().optional(),
     /** Replayed from the room's history on join. */
     history: z.boolean().optional(),
+    /** Cluster mode: the message's place in its room's stream, for a reconnect's `hello.since`. */
+    streamId: z.string().optional(),
+    /** Cluster mode: the node the sender is on. */
+    node: z.string().optional(),
   }),
   z.object({ type: z.literal("join"), room: z.string(), nick: z.string(), ts }),
   z.object({
@@ -79,12 +90,20 @@ export const chatEventSchema = z.discriminatedUnion("type", [
     type: z.literal("rooms"),
     rooms: z.array(z.object({ name: z.string(), clients: z.number() })),
   }),
+  z.object({
+    type: z.literal("nodes"),
+    nodes: z.array(z.object({ id: z.string(), clients: z.number(), self: z.boolean() })),
+  }),
   z.object({ type: z.literal("private"), from: z.string(), to: z.string(), text: z.string(), ts }),
   z.object({ type: z.literal("error"), code: z.string(), message: z.string(), hint: z.string().optional() }),
   z.object({
     type: z.literal("notice"),
-    /** `operator`: typed at the server console; `shutdown`: the server is stopping; `info`: help and the like; `warning`: flood control and other last warnings. */
-    kind: z.enum(["operator", "shutdown", "info", "warning"]),
+    /**
+     * `operator`: typed at the server console; `shutdown`: the server is stopping; `info`: help and
+     * the like; `warning`: flood control and other last warnings; `cluster`: the node lost or got
+     * back its link to the cluster (degraded); `gap`: a reconnect's history has a hole.
+     */
+    kind: z.enum(["operator", "shutdown", "info", "warning", "cluster", "gap"]),
     text: z.string(),
     ts,
   }),

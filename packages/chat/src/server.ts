@@ -2,10 +2,17 @@ import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { requireSafeAuth } from "@netlab/core";
 import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
-import { type HandlerClass, type PeerAddress, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import {
+  type HandlerClass,
+  type PeerAddress,
+  type ServerTlsOptions,
+  StreamRequestHandler,
+  TCPServer,
+} from "@netlab/socketserver";
+import type { ChatBackend } from "./backend.js";
 import { ChatError } from "./errors.js";
 import { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, type Session } from "./hub.js";
-import { checkNick } from "./rules.js";
+import { CHAT_ALPN, checkNick } from "./rules.js";
 
 /** Options for {@link ChatServer}: where to listen, and the hub's limits. Every one has a default. */
 export interface ChatServerOptions extends Partial<HubOptions> {
@@ -13,6 +20,10 @@ export interface ChatServerOptions extends Partial<HubOptions> {
   host?: string;
   /** Default 0 (an ephemeral port; `listen()` returns the real one). `lab server` uses 5001. */
   port?: number;
+  /** A Unix socket path instead of host and port (see socketserver's TCPServer: 0600, ≤ 107 bytes). */
+  path?: string;
+  /** With host `::`, IPv6 clients only. Default false (dual-stack). */
+  ipv6Only?: boolean;
   /** Longest line a client may send, in bytes. Default 64 KiB. */
   maxLineBytes?: number;
   /** How long `close()` waits for clients to take the shutdown notice. Default 2 000 ms. */
@@ -23,11 +34,18 @@ export interface ChatServerOptions extends Partial<HubOptions> {
    * slot forever. Default 30 000; `Infinity` (or 0) is off.
    */
   frameTimeoutMs?: number;
+  /** Speak TLS with this certificate and key; ALPN defaults to `netlab-chat/1`. Default: plaintext. */
+  tls?: ServerTlsOptions;
   /**
    * Take `tokens` over a connection without TLS (where anyone on the path can read them). Default
    * false: a server with tokens and no TLS refuses to start (PLAINTEXT_AUTH).
    */
   allowPlaintextAuth?: boolean;
+  /**
+   * Cluster mode: rooms span every node on the same backend (`@netlab/chat-redis`). Started by
+   * `listen()`, closed by `close()`. Default none: one process, as always.
+   */
+  backend?: ChatBackend;
 }
 
 /** How long a client told to go (kicked, quit, timed out) has to close before it is cut off. */
@@ -41,6 +59,8 @@ const HUB_EVENTS: ReadonlySet<string | symbol> = new Set([
   "join",
   "leave",
   "nick",
+  "cluster",
+  "error",
 ]);
 
 /** The TCP server under a ChatServer: refuses with a chat-style line, reports errors as events. */
@@ -58,11 +78,14 @@ class ChatTCPServer extends TCPServer {
       {
         host: o.host,
         port: o.port,
+        path: o.path,
+        ipv6Only: o.ipv6Only,
         maxConnections: hub.options.maxClients,
         // Checked here (INVALID_OPTION); the hub's sweep enforces it, see ChatHandler.timeout.
         idleTimeoutMs: o.idleTimeoutMs ?? HUB_DEFAULTS.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs ?? 2_000,
+        tls: o.tls && { ...o.tls, alpnProtocols: o.tls.alpnProtocols ?? [CHAT_ALPN] },
       },
       ChatHandler as unknown as HandlerClass,
     );
@@ -86,6 +109,7 @@ class ChatTCPServer extends TCPServer {
     this.hub.shutdown();
     await super.shutdown();
     this.hub.dispose();
+    await this.hub.stop();
   }
 
   override handleError(err: unknown, peer?: PeerAddress): void {
@@ -163,8 +187,10 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     const rfile = this.rfile;
     // readFrame() rather than `for await`: no iterator result object per line. Same frames.
     for (let line = await rfile.readFrame(); line !== undefined; line = await rfile.readFrame()) {
-      const checking = hub.receive(session, line);
-      if (checking) await checking;
+      // A promise while a token is checked, or (cluster mode) when the answer comes from the cluster:
+      // the next line waits for it, so replies stay in order.
+      const pending = hub.receive(session, line);
+      if (pending) await pending;
       if (session.isClosed) break;
     }
   }
@@ -205,7 +231,7 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
  * @example
  * const server = new ChatServer({ port: 5001 });
  * const { port } = await server.listen();
- * server.on("connect", (p) => console.error(`connect ${p.address}:${p.port}`));
+ * server.on("connect", (p) => console.error(`connect ${formatPeer(p)}`)); // formatPeer from @netlab/core
  * // later
  * await server.close();
  */
@@ -216,9 +242,10 @@ export class ChatServer extends EventEmitter {
 
   constructor(opts: ChatServerOptions = {}) {
     super();
-    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    const { backend, ...rest } = opts;
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     checkTokens(opts);
-    this.hub = new ChatHub(defined);
+    this.hub = new ChatHub(defined, backend);
     // An event is forwarded from its first listener on, so the hub builds no payloads nobody reads.
     const forwarded = new Set<string | symbol>();
     this.on("newListener", (name: string | symbol) => {
@@ -229,8 +256,12 @@ export class ChatServer extends EventEmitter {
     this.#tcp = new ChatTCPServer(this, this.hub, { host: "127.0.0.1", port: 0, ...defined });
   }
 
-  /** Binds and starts serving. Throws NetworkError ADDRESS_IN_USE and the like. */
+  /**
+   * Binds and starts serving. Throws NetworkError ADDRESS_IN_USE and the like; in cluster mode it
+   * joins the cluster first (and throws the backend's error: unreachable, auth, duplicate node id).
+   */
   async listen(): Promise<{ host: string; port: number }> {
+    await this.hub.start();
     await this.#tcp.listen();
     void this.#tcp.serveForever();
     return this.address;
@@ -286,13 +317,13 @@ export class ChatServer extends EventEmitter {
 
 /**
  * Refuses, before anything binds, tokens over plaintext (unless allowed) and token names that
- * could never be nicks. TLS counts as encrypted once the server has a `tls` option.
+ * could never be nicks. A server with the `tls` option is encrypted.
  */
 function checkTokens(opts: ChatServerOptions): void {
   const tokens = opts.tokens;
   requireSafeAuth({
     hasTokens: tokens !== undefined,
-    isEncrypted: Boolean((opts as { tls?: unknown }).tls),
+    isEncrypted: opts.tls !== undefined,
     allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
   });
   for (const grant of tokens?.grants() ?? []) {

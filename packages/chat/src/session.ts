@@ -68,6 +68,9 @@ export class Session {
   /** Why the hub closed this session, when it did. */
   closeReason: string | undefined;
   isClosed = false;
+  /** Cluster mode: messages published and not yet back from the cluster, and the last one's promise. */
+  inFlight = 0;
+  lastPublish: Promise<void> | undefined;
   readonly #options: HubOptions;
   // Made on the first line: an idle client (most of them, at 5 000) never needs them.
   #flood: FloodControl | undefined;

@@ -287,3 +287,12 @@ describe("formatEvent", () => {
     expect(formatEvent({ type: "rooms", rooms: [{ name: "#x", clients: 2 }] })).toBe("* rooms: #x (2)");
   });
 });
+
+describe("#20: unknown commands", () => {
+  it("#20: suggests the closest command, in the message a chat line shows", () => {
+    expect(() => parseInput("/hwo")).toThrow("unknown command /hwo: did you mean /who?");
+    expect(() => parseInput("/jion #x")).toThrow("unknown command /jion: did you mean /join?");
+    expect(() => parseInput("/qiut")).toThrow("unknown command /qiut: did you mean /quit?");
+    expect(() => parseInput("/frobnicate")).toThrow(/^unknown command \/frobnicate$/);
+  });
+});

@@ -31,6 +31,18 @@ async function jsonClient(port: number, nick?: string) {
 }
 
 describe("ChatServer text mode", () => {
+  it("#16: /nodes without a cluster lists this server alone; hello.since is ignored there", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    a.send("/nodes");
+    await a.waitFor("* nodes: netlab (1 client, this node)");
+    const j = await lineClient(port);
+    await j.waitFor("netlab chat/1");
+    j.send(JSON.stringify({ type: "hello", proto: 1, room: "#lobby", since: "1-0" }));
+    await j.waitFor(/"type":"join","room":"#lobby"/);
+    expect(j.lines.some((l) => l.includes('"kind":"gap"'))).toBe(false);
+  });
+
   it("greets with the protocol name and a guest nick, and announces the join", async () => {
     const { port } = await startChat();
     const c = await lineClient(port);

@@ -1,3 +1,5 @@
+import { formatHost, formatHostPort, formatSocketPath } from "./address.js";
+
 /**
  * The one mapping from Node's errno codes (`ECONNREFUSED`) to netlab's error codes and one-line
  * messages. socketserver (TCP, Unix sockets), udp and url all read it, each adding only what is
@@ -105,7 +107,7 @@ export function describeErrno(err: unknown, context: ErrnoContext): ErrnoDescrip
   const host = context.host ?? "127.0.0.1";
   const port = context.port ?? 0;
   const transport = context.transport ? `${context.transport} ` : "";
-  const where = context.path ?? `${formatHost(host)}:${port}`;
+  const where = context.path === undefined ? formatHostPort(host, port) : formatSocketPath(context.path);
   const doing =
     context.action === "connect"
       ? `cannot connect to ${transport}${where}`
@@ -137,9 +139,9 @@ export function describeErrno(err: unknown, context: ErrnoContext): ErrnoDescrip
         return [`${doing}: no such socket`, "check the path, and that the server is running"];
       case "ADDRESS_IN_USE":
         return context.path
-          ? [`socket path ${context.path} is already in use`, "stop the other server or choose another path"]
+          ? [`socket ${where} is already in use`, "stop the other server or choose another path"]
           : [
-              `${transport}port ${port} on ${host} is already in use`,
+              `${transport}port ${port} on ${formatHost(host)} is already in use`,
               "stop the other server or choose another --port",
             ];
       case "PERMISSION_DENIED":
@@ -161,9 +163,4 @@ export function describeErrno(err: unknown, context: ErrnoContext): ErrnoDescrip
     }
   })();
   return { code, message, hint: context.hint ?? hint };
-}
-
-/** `::1` → `[::1]` so that `host:port` reads unambiguously. */
-export function formatHost(host: string): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

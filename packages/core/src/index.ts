@@ -1,4 +1,28 @@
 export {
+  type AbstractAddress,
+  type Address,
+  AddressError,
+  type AddressErrorCode,
+  formatAddress,
+  formatHost,
+  formatHostPort,
+  formatPeer,
+  formatSocketPath,
+  type HostAddress,
+  MAX_UNIX_PATH_BYTES,
+  type ParseAddressOptions,
+  type PeerLike,
+  parseAddress,
+  parseHost,
+  parsePortText,
+  parseSocketPath,
+  type SocketTarget,
+  socketPath,
+  socketTarget,
+  type UnixAddress,
+  unmapIPv4,
+} from "./address.js";
+export {
   AUTH_BACKOFF_DEFAULTS,
   AuthBackoff,
   type AuthBackoffOptions,
@@ -17,6 +41,7 @@ export {
   TokenSet,
   tokenRefused,
 } from "./auth.js";
+
 export {
   describeErrno,
   type ErrnoContext,
@@ -24,7 +49,6 @@ export {
   type ErrnoErrorCode,
   errnoCode,
   errnoOf,
-  formatHost,
 } from "./errno.js";
 export { isNetlabError, NetlabError, type NetlabErrorOptions, OptionError } from "./errors.js";
 export {
@@ -38,6 +62,8 @@ export {
   requireRange,
   withDefaults,
 } from "./options.js";
+export { describeBytes, SNIFF_EXCERPT_CHARS, type SniffedProtocol, sniffProtocol } from "./sniff.js";
+export { closest } from "./suggest.js";
 export {
   type EscapeOptions,
   escapeControls,
@@ -46,3 +72,4 @@ export {
   showControl,
   UNSAFE_TEXT,
 } from "./terminal.js";
+export { formatBytes, formatRate } from "./units.js";

@@ -68,7 +68,7 @@ describe("describeErrno", () => {
     expect(describeErrno(errno("ECONNREFUSED"), { ...at, host: "::1" }).message).toContain("[::1]:5001");
     expect(describeErrno(errno("ENOENT"), { action: "connect", path: "/tmp/x.sock" })).toMatchObject({
       code: "NO_SUCH_SOCKET",
-      message: "cannot connect to /tmp/x.sock: no such socket",
+      message: "cannot connect to unix:/tmp/x.sock: no such socket",
     });
     expect(describeErrno(errno("EADDRINUSE"), { action: "listen", port: 9, transport: "udp" }).message).toBe(
       "udp port 9 on 127.0.0.1 is already in use",

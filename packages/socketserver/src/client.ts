@@ -7,8 +7,10 @@ export interface ConnectOptions {
   /** Default "127.0.0.1". */
   host?: string;
   port?: number;
-  /** A Unix socket path, instead of host and port. */
+  /** A Unix socket path, instead of host and port (a leading NUL: a Linux abstract socket). */
   path?: string;
+  /** Resolve the host to IPv4 only (4) or IPv6 only (6). Default 0: either. */
+  family?: 0 | 4 | 6;
   /** Give up after this many ms (TIMEOUT). Default 10 000. */
   timeoutMs?: number;
   /** Aborting it cancels the attempt (ABORTED). */
@@ -25,7 +27,16 @@ export interface ConnectOptions {
  * @example const socket = await connect({ port: 5001, timeoutMs: 2_000 });
  */
 export function connect(opts: ConnectOptions): Promise<net.Socket> {
-  const { host = "127.0.0.1", port = 0, path, timeoutMs = 10_000, signal, noDelay = true, hint } = opts;
+  const {
+    host = "127.0.0.1",
+    port = 0,
+    path,
+    family = 0,
+    timeoutMs = 10_000,
+    signal,
+    noDelay = true,
+    hint,
+  } = opts;
   const context = path
     ? { action: "connect" as const, path, hint }
     : { action: "connect" as const, host, port, hint };
@@ -34,7 +45,7 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
       reject(toNetworkError(Object.assign(new Error("aborted"), { name: "AbortError" }), context));
       return;
     }
-    const socket = path ? net.connect({ path }) : net.connect({ host, port, noDelay });
+    const socket = path ? net.connect({ path }) : net.connect({ host, port, noDelay, family });
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
       clearTimeout(timer);

@@ -54,6 +54,13 @@ export {
 } from "./tap.js";
 export { TCPServer, UnixStreamServer } from "./tcp-server.js";
 export {
+  type ServerTlsOptions,
+  TLS_DEFAULTS,
+  TLS_HANDSHAKE_BYTE,
+  TlsAcceptor,
+  type TlsRefusal,
+} from "./tls-accept.js";
+export {
   type ConnectionInfo,
   type Datagram,
   type PeerAddress,

@@ -1,5 +1,4 @@
 import { NetworkError } from "./errors.js";
-import type { PeerAddress } from "./types.js";
 
 // Package-private members shared by servers and handlers. Symbols keep them off the public API.
 
@@ -59,12 +58,8 @@ export function isConnectionGone(err: unknown): boolean {
   return (code !== undefined && PEER_GONE.has(code)) || (err as Error | undefined)?.name === "AbortError";
 }
 
-/** `127.0.0.1:5001`, `[::1]:5001`, or the path of a Unix peer. */
-export function formatPeer(peer: PeerAddress | undefined): string {
-  if (!peer) return "?";
-  if (peer.family === "unix") return peer.address || "unix socket";
-  return peer.family === "IPv6" ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
-}
+/** A peer for logs: core's one formatter (IPv4-mapped shown as IPv4, IPv6 bracketed). */
+export { formatPeer } from "@netlab/core";
 
 /** Rejects nothing, resolves after `ms` or when `promise` settles, whichever is first. */
 export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

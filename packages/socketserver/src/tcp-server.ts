@@ -1,7 +1,10 @@
+import { chmodSync, lstatSync } from "node:fs";
 import net from "node:net";
+import { type AddressError, formatSocketPath, parseSocketPath } from "@netlab/core";
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
 import { isStaleSocket, removeSocketFile } from "./socket-file.js";
+import { TlsAcceptor } from "./tls-accept.js";
 import type { PeerAddress, ServerOptions } from "./types.js";
 
 /** How long a refused connection may take to read its `ERR` line and close before it is destroyed. */
@@ -9,7 +12,9 @@ const REFUSE_LINGER_MS = 1_000;
 
 /**
  * A TCP server: one `StreamRequestHandler` per connection, every connection served at once (Node's
- * I/O is concurrent without threads). Binds 127.0.0.1 unless `host` says otherwise.
+ * I/O is concurrent without threads). Binds 127.0.0.1 unless `host` says otherwise. With the `tls`
+ * option each connection is handshaken before its handler exists (handlers see a `TLSSocket`);
+ * `tlsRefused`(peer, {reason, message}) reports a plaintext client or a failed handshake.
  * @example
  * const server = new TCPServer({ host: "127.0.0.1", port: 0 }, EchoHandler);
  * await server.listen();
@@ -17,12 +22,22 @@ const REFUSE_LINGER_MS = 1_000;
  */
 export class TCPServer extends BaseServer {
   #server: net.Server | undefined;
+  readonly #tls: TlsAcceptor | undefined;
 
   constructor(options: ServerOptions, Handler: HandlerClass) {
     super(options, Handler);
+    const { tls, maxConnections } = this.options;
+    // Handshakes under way are bounded like connections: a flood of silent sockets holds no more.
+    this.#tls = tls ? new TlsAcceptor(tls, maxConnections) : undefined;
+  }
+
+  /** Whether connections speak TLS (the `tls` option). */
+  get isTls(): boolean {
+    return this.#tls !== undefined;
   }
 
   get address(): BoundAddress {
+    if (this.options.path !== undefined) return { host: this.options.path, port: 0, family: "unix" };
     const a = this.#server?.address();
     if (a && typeof a === "object") return { host: a.address, port: a.port, family: a.family };
     return {
@@ -34,19 +49,41 @@ export class TCPServer extends BaseServer {
 
   async listen(): Promise<void> {
     if (this.state !== "idle" || this.#server) return;
+    const path = this.options.path;
+    if (path !== undefined) await prepareSocketPath(path, this.options.allowReuseAddress);
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
-    server.on("connection", (socket) => this.acceptRequest(socket));
+    const acceptor = this.#tls;
+    if (acceptor) {
+      server.on("connection", (socket: net.Socket) => {
+        // Read now: a socket destroyed after a failed handshake no longer knows its peer.
+        const peer = this.peerOf(socket);
+        acceptor.accept(
+          socket,
+          (secure) => this.acceptRequest(secure),
+          (_raw, refusal) => {
+            if (peer && this.listenerCount("tlsRefused") > 0) this.emit("tlsRefused", peer, refusal);
+          },
+        );
+      });
+    } else {
+      server.on("connection", (socket) => this.acceptRequest(socket));
+    }
     // A listener error after listen() (rare: EMFILE on accept) is reported, not thrown.
     const onError = (err: Error) => this.emit("error", err);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(this.listenOptions(), () => {
+        const listening = () => {
           server.off("error", reject);
           resolve();
-        });
+        };
+        if (path === undefined || isAbstract(path)) server.listen(this.listenOptions(), listening);
+        // The socket file is born 0600: no window in which another user may connect.
+        else withUmask(0o177, () => server.listen(this.listenOptions(), listening));
       });
+      if (path !== undefined && !isAbstract(path)) chmodSync(path, 0o600);
     } catch (err) {
+      server.close();
       throw this.listenError(err);
     }
     server.on("error", (err) => {
@@ -61,19 +98,33 @@ export class TCPServer extends BaseServer {
     if (!server?.listening) return;
     // net.Server.close's callback waits for every connection; the listening socket itself closes at once.
     server.close();
+    // Node unlinks the socket file when the server closes; this covers a crash-free double close.
+    const path = this.options.path;
+    if (path !== undefined && !isAbstract(path)) removeSocketFile(path);
+  }
+
+  protected override wireTransport(): "tcp" | "unix" {
+    return this.options.path === undefined ? "tcp" : "unix";
   }
 
   /** What `net.Server.listen` gets. */
   protected listenOptions(): net.ListenOptions {
-    return { host: this.options.host, port: this.options.port, backlog: this.options.requestQueueSize };
+    const { path, host, port, requestQueueSize: backlog, ipv6Only } = this.options;
+    if (path !== undefined) return { path, backlog };
+    return ipv6Only ? { host, port, backlog, ipv6Only } : { host, port, backlog };
   }
 
   protected listenError(err: unknown): NetworkError {
-    return toNetworkError(err, { action: "listen", host: this.options.host, port: this.options.port });
+    const { path, host, port } = this.options;
+    if (path !== undefined) return toNetworkError(err, { action: "listen", path });
+    return toNetworkError(err, { action: "listen", host, port });
   }
 
   protected peerOf(request: unknown): PeerAddress | undefined {
     const socket = request as net.Socket;
+    if (this.options.path !== undefined) {
+      return socket.destroyed ? undefined : { address: "", port: 0, family: "unix" };
+    }
     if (socket.remoteAddress === undefined) return undefined;
     return {
       address: socket.remoteAddress,
@@ -100,9 +151,12 @@ export class TCPServer extends BaseServer {
 }
 
 /**
- * A stream server on a Unix socket `path` (peers' `clientAddress.family` is "unix"). With
- * `allowReuseAddress` (default true) a stale socket file left by a dead server is replaced; a live
- * one is ADDRESS_IN_USE. The file is removed on `serverClose()`.
+ * A stream server on a Unix socket `path` (peers' `clientAddress.family` is "unix"): a TCPServer
+ * that must have a path. Any TCPServer given `path` behaves the same way: the file is created
+ * with mode 0600; with `allowReuseAddress` (default true) a stale socket file left by a dead
+ * server is replaced, a live one is ADDRESS_IN_USE, and anything that is not a socket is never
+ * touched; a path over 107 bytes is refused before anything is created; a path starting with NUL
+ * is a Linux abstract socket (no file). The file is removed on `serverClose()`.
  * @example new UnixStreamServer({ path: "/tmp/echo.sock" }, EchoHandler)
  */
 export class UnixStreamServer extends TCPServer {
@@ -114,39 +168,51 @@ export class UnixStreamServer extends TCPServer {
       });
     }
   }
+}
 
-  protected override wireTransport(): "unix" {
-    return "unix";
+function isAbstract(path: string): boolean {
+  return path.startsWith("\0");
+}
+
+/**
+ * Checks a socket path before anything is created: too long (Node 20 would cut it and bind
+ * another path), or taken by something that is not a socket. A stale socket is removed.
+ */
+async function prepareSocketPath(path: string, allowReuseAddress: boolean): Promise<void> {
+  try {
+    parseSocketPath(isAbstract(path) ? `@${path.slice(1)}` : path);
+  } catch (err) {
+    const e = err as AddressError;
+    throw new NetworkError("INVALID_OPTION", e.message, { hint: e.hint, cause: e });
   }
-
-  override get address(): BoundAddress {
-    return { host: this.options.path ?? "", port: 0, family: "unix" };
+  if (isAbstract(path)) return;
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
   }
-
-  override async listen(): Promise<void> {
-    const path = this.options.path!;
-    if (this.options.allowReuseAddress && (await isStaleSocket(path))) removeSocketFile(path);
-    await super.listen();
+  if (!isSocket) {
+    throw new NetworkError(
+      "ADDRESS_IN_USE",
+      `cannot listen on ${formatSocketPath(path)}: a file that is not a socket is there`,
+      { hint: "it is never replaced: choose another path, or remove it yourself" },
+    );
   }
+  if (allowReuseAddress && (await isStaleSocket(path))) removeSocketFile(path);
+}
 
-  override async serverClose(): Promise<void> {
-    const wasListening = this.state === "running" || this.state === "closing";
-    await super.serverClose();
-    // Node unlinks the socket file when the server closes; this covers a crash-free double close.
-    if (wasListening) removeSocketFile(this.options.path!);
+/** Runs `fn` (a synchronous bind) under `mask`; where umask cannot be set (a worker), as it is. */
+function withUmask(mask: number, fn: () => void): void {
+  let old: number | undefined;
+  try {
+    old = process.umask(mask);
+  } catch {
+    old = undefined;
   }
-
-  protected override listenOptions(): net.ListenOptions {
-    return { path: this.options.path!, backlog: this.options.requestQueueSize };
-  }
-
-  protected override listenError(err: unknown): NetworkError {
-    return toNetworkError(err, { action: "listen", path: this.options.path! });
-  }
-
-  protected override peerOf(request: unknown): PeerAddress | undefined {
-    const socket = request as net.Socket;
-    if (socket.destroyed) return undefined;
-    return { address: "", port: 0, family: "unix" };
+  try {
+    fn();
+  } finally {
+    if (old !== undefined) process.umask(old);
   }
 }

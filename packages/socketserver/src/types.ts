@@ -1,4 +1,5 @@
 import type dgram from "node:dgram";
+import type { ServerTlsOptions } from "./tls-accept.js";
 
 /** Where a peer is. For Unix sockets: `address` is the path (often `""` for a client), `port` is 0. */
 export interface PeerAddress {
@@ -50,8 +51,13 @@ export interface ServerOptions {
   host?: string;
   /** Port to bind. Default 0 = an ephemeral port; `server.address.port` is the real one. */
   port?: number;
-  /** Unix*Server only: the socket path. */
+  /**
+   * A Unix socket path, instead of host and port (any stream server; required by Unix*Server).
+   * Created with mode 0600; at most 107 bytes; a leading NUL makes a Linux abstract socket.
+   */
   path?: string;
+  /** With host `::`, accept IPv6 clients only (no IPv4-mapped peers). Default false: dual-stack. */
+  ipv6Only?: boolean;
   /**
    * Most connections handled at once. Default 10 000. The next one gets one line
    * `ERR server full (N connections)\n` and is closed; the others keep working.
@@ -79,16 +85,27 @@ export interface ServerOptions {
    * package never prints: default silent; the CLI passes a writer to stderr.
    */
   log?: (line: string) => void;
+  /**
+   * Stream servers on TCP: speak TLS with this certificate and key. A connection reaches its
+   * handler only once its handshake is done; a plaintext client gets one line and is closed
+   * (the server's `tlsRefused` event says so). Default: plaintext.
+   */
+  tls?: ServerTlsOptions;
 }
 
 /** {@link ServerOptions} with every default filled in. */
-export type ResolvedServerOptions = Required<Omit<ServerOptions, "path">> & { path: string | undefined };
+export type ResolvedServerOptions = Required<Omit<ServerOptions, "path" | "tls">> & {
+  path: string | undefined;
+  tls: ServerTlsOptions | undefined;
+};
 
 /** Defaults for {@link ServerOptions}. */
 export const SERVER_DEFAULTS: Readonly<ResolvedServerOptions> = {
   host: "127.0.0.1",
   port: 0,
   path: undefined,
+  ipv6Only: false,
+  tls: undefined,
   maxConnections: 10_000,
   idleTimeoutMs: Number.POSITIVE_INFINITY,
   frameTimeoutMs: 30_000,

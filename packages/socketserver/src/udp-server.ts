@@ -76,10 +76,11 @@ export class UDPServer extends DatagramServer {
 
   async listen(): Promise<void> {
     if (this.state !== "idle" || this.#socket) return;
-    const { host, port, allowReuseAddress } = this.options;
+    const { host, port, allowReuseAddress, ipv6Only } = this.options;
     const socket = dgram.createSocket({
       type: net.isIPv6(host) ? "udp6" : "udp4",
       reuseAddr: allowReuseAddress,
+      ipv6Only,
     });
     try {
       await new Promise<void>((resolve, reject) => {

@@ -229,7 +229,7 @@ describe.skipIf(!DgramSocket)("UnixDatagramServer", () => {
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({
       code: "ADDRESS_IN_USE",
-      message: `socket path ${first.address.host} is already in use`,
+      message: `socket unix:${first.address.host} is already in use`,
       hint: "stop the other server or choose another path",
       errno: "EADDRINUSE",
     });

@@ -21,7 +21,12 @@ export type TlsErrorCode =
  * A TLS failure said in one line, with a hint. The CLI maps {@link tlsExitCode} to its exit status.
  * @example throw new TlsError("PIN_MISMATCH", "server at localhost:5001 is SHA256:abc…, not the pinned SHA256:def…")
  */
-export class TlsError extends NetlabError<TlsErrorCode> {}
+export class TlsError extends NetlabError<TlsErrorCode> {
+  /** The exit status a command ends with on this error: {@link tlsExitCode}. */
+  get exitCode(): number {
+    return tlsExitCode(this);
+  }
+}
 
 /** Builds a TlsError; a short form for the many throw sites. */
 export function tlsError(code: TlsErrorCode, message: string, options: NetlabErrorOptions = {}): TlsError {

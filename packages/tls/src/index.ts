@@ -41,6 +41,7 @@ export {
 } from "./known-hosts.js";
 export { configDir, defaultKnownHostsFile } from "./paths.js";
 export {
+  type ClientTlsOptions,
   type ClientTrust,
   type ClientTrustOptions,
   CONNECT_DEFAULTS,

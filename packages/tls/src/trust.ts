@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { isIP } from "node:net";
+import { isIP, connect as netConnect } from "node:net";
+import { Duplex } from "node:stream";
 import { type ConnectionOptions, connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { requireMs, TlsError } from "./errors.js";
 import { fingerprint, parsePin, pinMatches } from "./fingerprint.js";
@@ -157,6 +158,11 @@ export interface ConnectTlsOptions {
   handshakeTimeoutMs?: number;
   /** ALPN protocols to offer, such as `["netlab-chat/1"]`. */
   alpnProtocols?: string[];
+  /**
+   * Sees every chunk of TLS records as it crosses the TCP socket (ciphertext, handshake included),
+   * for a wire view; the TLS layer then reads through a JS stream, which costs some speed.
+   */
+  tap?: (direction: "in" | "out", bytes: Uint8Array) => void;
 }
 
 /**
@@ -174,8 +180,7 @@ export async function connectTls(
   requireMs("handshakeTimeoutMs", timeoutMs);
   const bare = host.replace(/^\[(.*)\]$/, "$1");
   const socket = connect({
-    host: bare,
-    port,
+    ...(options.tap ? { socket: tappedConnection(bare, port, options.tap) } : { host: bare, port }),
     // SNI carries names only (RFC 6066); Node warns when given an IP address.
     ...(isIP(bare) === 0 ? { servername: bare } : {}),
     ...(options.alpnProtocols ? { ALPNProtocols: options.alpnProtocols } : {}),
@@ -224,6 +229,35 @@ function handshake(socket: TLSSocket, host: string, port: number, timeoutMs: num
   });
 }
 
+/** A TCP connection wrapped in a Duplex that shows `tap` each chunk both ways, for tls.connect({ socket }). */
+function tappedConnection(host: string, port: number, tap: NonNullable<ConnectTlsOptions["tap"]>): Duplex {
+  const raw = netConnect({ host, port, noDelay: true });
+  const duplex = new Duplex({
+    read() {
+      raw.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      tap("out", chunk);
+      raw.write(chunk, callback);
+    },
+    final(callback) {
+      raw.end(callback);
+    },
+    destroy(err, callback) {
+      raw.destroy();
+      callback(err);
+    },
+  });
+  raw.on("data", (chunk: Buffer) => {
+    tap("in", chunk);
+    if (!duplex.push(chunk)) raw.pause();
+  });
+  raw.on("end", () => duplex.push(null));
+  raw.on("error", (err) => duplex.destroy(err));
+  raw.on("close", () => duplex.destroy());
+  return duplex;
+}
+
 /** Certificate verification codes OpenSSL and Node report for a chain or name that fails (exit 60). */
 const UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ISSUER|ALTNAME|CHAIN/;
 
@@ -234,7 +268,10 @@ function handshakeError(err: NodeJS.ErrnoException, host: string, port: number):
     const plaintext = /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNEXPECTED_EOF|HTTP_REQUEST/.test(code);
     // OpenSSL's own text leads with an address and a source path; its `reason` is the readable part.
     const reason = (err as { reason?: string }).reason ?? err.message;
-    return new TlsError("HANDSHAKE_FAILED", `TLS handshake with ${host}:${port} failed: ${reason}`, {
+    const message = plaintext
+      ? `${host}:${port} does not speak TLS: the handshake failed (${reason})`
+      : `TLS handshake with ${host}:${port} failed: ${reason}`;
+    return new TlsError("HANDSHAKE_FAILED", message, {
       hint:
         plaintext || code === "ECONNRESET"
           ? "the server may not speak TLS: try without --tls"
@@ -291,4 +328,17 @@ async function readCa(caFile: string): Promise<string> {
     });
   }
   return text;
+}
+
+/** TLS for a client library (ChatClient, TransferClient): how to trust the server and who hears about it. */
+export interface ClientTlsOptions {
+  /** From {@link clientTrust}: trust on first use, a pin, a CA file, or insecure. */
+  trust: ClientTrust;
+  /** Default {@link CONNECT_DEFAULTS}.handshakeTimeoutMs. */
+  handshakeTimeoutMs?: number;
+  /**
+   * Called after each verified handshake, before any application byte is sent: the place to print
+   * `peer.warning` (insecure, on every connect), a first-use notice, and `peer.problems`.
+   */
+  onPeer?: (peer: PeerCheck) => void;
 }

@@ -1,7 +1,11 @@
+import type { ClientTlsOptions } from "@netlab/tls";
 import type { StreamOptions } from "./stream.js";
 
 /** Default port of `lab files`. */
 export const DEFAULT_PORT = 5002;
+
+/** The ALPN protocol a file server and client agree on over TLS. */
+export const TRANSFER_ALPN = "netlab-xfer/1";
 
 /** Defaults of {@link ClientOptions} and {@link TransferOptions}. */
 export const CLIENT_DEFAULTS = {
@@ -21,6 +25,10 @@ export interface ClientOptions {
   host?: string;
   /** Default 5002. */
   port?: number;
+  /** A Unix socket path instead of host and port (a leading NUL: a Linux abstract socket). */
+  path?: string;
+  /** Resolve the host to IPv4 only (4) or IPv6 only (6). Default 0: either. */
+  family?: 0 | 4 | 6;
   /** Give up connecting after this many ms (a NetworkError CONNECT_TIMEOUT). Default 10 000. */
   connectTimeoutMs?: number;
   /**
@@ -35,6 +43,11 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** Read/write block sizes and sync cadence. */
   stream?: StreamOptions;
+  /**
+   * Speak TLS (ALPN `netlab-xfer/1`): the server is trusted before a byte is sent; a refused one is
+   * a TlsError (IDENTITY_CHANGED, PIN_MISMATCH, CERT_UNTRUSTED, HANDSHAKE_FAILED). Default: plaintext.
+   */
+  tls?: ClientTlsOptions;
   /**
    * The shared secret of a server started with a token file, sent in the connection's first
    * request header. Never take it from argv: read it from a file, an environment variable or a prompt.

@@ -49,10 +49,13 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
     const socket = await dial({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? DEFAULT_PORT,
+      path: options.path,
+      family: options.family,
       connectTimeoutMs: options.connectTimeoutMs,
       signal: options.signal,
       what: "'lab files'",
       start: `lab files DIR --port ${options.port ?? DEFAULT_PORT}`,
+      tls: options.tls,
     });
     return new TransferClient(socket, options);
   }

@@ -39,6 +39,8 @@ export type TransferErrorCode =
   | "FILE_CHANGED"
   /** A header that is not valid JSON, fails its schema, or comes out of order. */
   | "BAD_REQUEST"
+  /** The peer speaks another protocol (a chat server, HTTP, TLS …): its first bytes are not a header. */
+  | "WRONG_PROTOCOL"
   /** Any other file-system failure (permissions, I/O error), with the OS reason in the message. */
   | "IO_ERROR";
 
@@ -66,6 +68,7 @@ const CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
   "ABORTED",
   "FILE_CHANGED",
   "BAD_REQUEST",
+  "WRONG_PROTOCOL",
   "IO_ERROR",
 ]);
 

@@ -5,6 +5,7 @@ export {
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
+  TRANSFER_ALPN,
   type TransferOptions,
   type TransferResult,
 } from "./client-options.js";
@@ -39,7 +40,7 @@ export {
   type ServerTransferError,
   serveConnection,
 } from "./session.js";
-export { formatBytes, megabytesPerSecond, parseSize } from "./size.js";
+export { formatBytes, formatRate, megabytesPerSecond, parseSize } from "./size.js";
 export {
   hashPrefix,
   receiveRange,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, open, stat, unlink } from "node:fs/promises";
 import path from "node:path";
+import { formatPeer } from "@netlab/core";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
 import { freeBytes } from "./client-download.js";
 import { CLIENT_DEFAULTS } from "./client-options.js";
@@ -95,7 +96,7 @@ class RawFileHandler extends StreamRequestHandler<Uint8Array, RawFileServer> {
         rateBytesPerSecond: this.server.stream.rateBytesPerSecond,
       });
       await this.wfile.end();
-      const peer = `${this.clientAddress.address}:${this.clientAddress.port}`;
+      const peer = formatPeer(this.clientAddress);
       this.server.emit("sent", {
         peer,
         bytes: size,
@@ -112,6 +113,10 @@ class RawFileHandler extends StreamRequestHandler<Uint8Array, RawFileServer> {
 export interface RawGetOptions {
   host?: string;
   port: number;
+  /** A Unix socket path instead of host and port. */
+  path?: string;
+  /** Resolve the host to IPv4 only (4) or IPv6 only (6). Default 0: either. */
+  family?: 0 | 4 | 6;
   /** Where the bytes go (through `OUT.part`, renamed at the end). */
   out: string;
   /** The line sent first. Default "hello". */
@@ -157,6 +162,8 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
   const socket = await dial({
     host: opts.host ?? "127.0.0.1",
     port: opts.port,
+    path: opts.path,
+    family: opts.family,
     connectTimeoutMs: opts.connectTimeoutMs,
     signal: opts.signal,
     what: "the server",

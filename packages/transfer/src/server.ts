@@ -1,5 +1,6 @@
 import {
   type AuthBackoffOptions,
+  formatPeer,
   requirePositiveInt,
   requireSafeAuth,
   TokenGate,
@@ -8,6 +9,7 @@ import {
 } from "@netlab/core";
 import type { Decoder, ProtocolError } from "@netlab/protocol";
 import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/socketserver";
+import { TRANSFER_ALPN } from "./client-options.js";
 import { TransferError } from "./errors.js";
 import { encodeHeader, type Header, type HeaderInput, headerDecoder, headerError } from "./header.js";
 import { ServedRoot } from "./root.js";
@@ -100,6 +102,7 @@ export class FileServer extends TCPServer {
       {
         ...withDefaults({ maxConnections: FILE_SERVER_DEFAULTS.maxConnections }, options),
         idleTimeoutMs: Infinity,
+        tls: options.tls && { ...options.tls, alpnProtocols: options.tls.alpnProtocols ?? [TRANSFER_ALPN] },
       },
       TransferHandler,
     );
@@ -110,8 +113,7 @@ export class FileServer extends TCPServer {
     requirePositiveInt("headerTimeoutMs", o.headerTimeoutMs, { allowInfinity: true });
     requireSafeAuth({
       hasTokens: options.tokens !== undefined,
-      // TLS counts once the server takes a `tls` option.
-      isEncrypted: Boolean((options as { tls?: unknown }).tls),
+      isEncrypted: options.tls !== undefined,
       allowPlaintextAuth: options.allowPlaintextAuth ?? false,
     });
     this.#gate =
@@ -216,7 +218,7 @@ export class TransferHandler extends StreamRequestHandler<Header, FileServer> {
   }
 
   #peer(): string {
-    return `${this.clientAddress.address}:${this.clientAddress.port}`;
+    return formatPeer(this.clientAddress);
   }
 }
 

@@ -30,21 +30,8 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
-/**
- * A byte count for people: `0 B`, `1023 B`, `1.5 KiB`, `200.0 MiB`, `64.0 GiB`.
- * @example formatBytes(1536) // → "1.5 KiB"
- */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes / 1024;
-  let i = 0;
-  while (value >= 1024 && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return `${value.toFixed(1)} ${units[i]}`;
-}
+/** A byte count for people (`1.5 KiB`); netlab's one formatter, from @netlab/core. */
+export { formatBytes, formatRate } from "@netlab/core";
 
 /** Megabytes (10^6 bytes) per second, as reported in summaries. */
 export function megabytesPerSecond(bytes: number, seconds: number): number {

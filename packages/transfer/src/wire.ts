@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { describeBytes, sniffProtocol } from "@netlab/core";
 import type { ByteQueue, Decoder } from "@netlab/protocol";
 import { FramedReader, tapData, wireDataChannel } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
@@ -275,8 +276,15 @@ function refusalAware(headers: Decoder<Header>): Decoder<Header> {
       { hint: "try again later, or ask for a larger --max-clients" },
     );
   };
+  // A header's length is at most 64 KiB, so its first byte is 0: anything else is another protocol
+  // (a chat's welcome read as a length is "header of 706768485 bytes"), named once a line is in.
+  const isForeign = (buf: ByteQueue) => isBetweenHeaders && buf.size > 0 && buf.byteAt(0) !== 0;
   return {
     decode(buf) {
+      if (isForeign(buf) && !isRefusal(buf)) {
+        if (buf.indexOf(0x0a) === -1 && buf.size < MAX_REFUSAL_CHARS) return undefined;
+        throw wrongProtocol(buf);
+      }
       if (isRefusal(buf)) {
         // Wait for the whole line (the server closes right after it), up to the cut.
         if (buf.indexOf(0x0a) === -1 && buf.size < MAX_REFUSAL_CHARS) return undefined;
@@ -289,9 +297,32 @@ function refusalAware(headers: Decoder<Header>): Decoder<Header> {
     },
     decodeEof(buf) {
       if (isRefusal(buf)) throw refusal(buf);
+      if (isForeign(buf)) throw wrongProtocol(buf);
       return headers.decodeEof(buf);
     },
   };
+}
+
+/** The server's first bytes were not a header: say what it is, or what it said. */
+function wrongProtocol(buf: ByteQueue): TransferError {
+  const bytes = buf.take(Math.min(buf.size, MAX_REFUSAL_CHARS));
+  buf.clear();
+  const sniffed = sniffProtocol(bytes);
+  const said = describeBytes(bytes);
+  if (sniffed?.name === "netlab-chat") {
+    return new TransferError(
+      "WRONG_PROTOCOL",
+      `reached a chat server, not a 'lab files' server (it said ${said})`,
+      {
+        hint: "join a chat with 'lab client'; lab files listens on 5002 unless told otherwise: check --port",
+      },
+    );
+  }
+  return new TransferError(
+    "WRONG_PROTOCOL",
+    `${sniffed ? `reached ${sniffed.description}` : "the server does not speak the lab files protocol"}, not a 'lab files' server (it said ${said})`,
+    { hint: "check --host and --port: lab files listens on 5002 unless told otherwise" },
+  );
 }
 
 /** `30`, `0.5`: seconds for messages, without a trailing `.0`. */

@@ -1,5 +1,6 @@
 import { lookup } from "node:dns/promises";
 import net from "node:net";
+import { AddressError, parseAddress, parseHost, parsePortText } from "@netlab/core";
 import { toUdpError, UdpError } from "./errors.js";
 
 /** A host and port, as written on a command line. */
@@ -9,31 +10,38 @@ export interface HostPort {
 }
 
 /**
- * Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (host 127.0.0.1). Throws INVALID_OPTION with what
- * was wrong.
+ * Parses `HOST:PORT`, `[IPv6]:PORT` (zone ids too) or `:PORT` (host `defaultHost`), through core's
+ * one address grammar; a bare `::1:5003` is refused with a hint to bracket it, and so is a Unix
+ * address (lab udp speaks UDP). Throws INVALID_OPTION with what was wrong.
  * @example parseHostPort("[::1]:5003") // { host: "::1", port: 5003 }
  */
 export function parseHostPort(text: string, defaultHost = "127.0.0.1"): HostPort {
-  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(text);
-  if (!m) {
-    throw new UdpError("INVALID_OPTION", `'${text}' is not HOST:PORT`, {
-      hint: "write it as 127.0.0.1:5003, [::1]:5003 or localhost:5003",
+  const address = asUdpError(() => parseAddress(text, { defaultHost }));
+  if (address.kind !== "host") {
+    throw new UdpError("INVALID_OPTION", `'${text}' is a Unix socket; lab udp sends UDP datagrams`, {
+      hint: "write HOST:PORT, such as 127.0.0.1:5003 or [::1]:5003",
     });
   }
-  const host = m[1] ?? m[2] ?? "";
-  return { host: host === "" ? defaultHost : host, port: parsePort(m[3]!, { allowZero: false }) };
+  return { host: address.host, port: address.port };
 }
 
 /** Parses a port number 1–65535 (or 0 when `allowZero`, meaning "any free port"). */
 export function parsePort(text: string, { allowZero = false } = {}): number {
-  const port = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isInteger(port) || port > 65_535 || port < (allowZero ? 0 : 1)) {
-    throw new UdpError(
-      "INVALID_OPTION",
-      `port must be a number from ${allowZero ? 0 : 1} to 65535, got '${text}'`,
-    );
+  return asUdpError(() => parsePortText(text, { allowZero }));
+}
+
+/** A host for `--host`: a name, IPv4, or IPv6 bare or bracketed (`[::1]` → `::1`). */
+export function parseUdpHost(text: string): string {
+  return asUdpError(() => parseHost(text));
+}
+
+function asUdpError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof AddressError)) throw err;
+    throw new UdpError("INVALID_OPTION", err.message, { hint: err.hint, cause: err });
   }
-  return port;
 }
 
 /** An address to send to, and the socket type that reaches it. */

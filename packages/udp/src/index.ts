@@ -1,4 +1,11 @@
-export { type HostPort, parseHostPort, parsePort, type ResolvedAddress, resolveHost } from "./address.js";
+export {
+  type HostPort,
+  parseHostPort,
+  parsePort,
+  parseUdpHost,
+  type ResolvedAddress,
+  resolveHost,
+} from "./address.js";
 export { BLAST_DEFAULTS, type BlastOptions, type BlastResult, blast } from "./blast.js";
 export {
   type EchoCounters,

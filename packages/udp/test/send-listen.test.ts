@@ -91,7 +91,7 @@ describe("addresses and error mapping", () => {
       expect(() => parseHostPort(bad), bad).toThrow(UdpError);
     }
     expect(parsePort("0", { allowZero: true })).toBe(0);
-    expect(() => parsePort("-1")).toThrow(/port must be a number from 1 to 65535, got '-1'/);
+    expect(() => parsePort("-1")).toThrow(/port must be a number from 1 to 65535, got "-1"/);
   });
 
   it("maps errno codes to one-line errors with hints", () => {

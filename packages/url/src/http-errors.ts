@@ -1,6 +1,14 @@
 // urlopen's errors: URLError and HTTPError, and the mapping from Node's errors (errno codes, TLS
 // and zlib failures, our timers) to a URLError code with a reason and a hint.
-import { type ErrnoErrorCode, errnoCode, errnoOf, NetlabError, type NetlabErrorOptions } from "@netlab/core";
+import {
+  describeBytes,
+  type ErrnoErrorCode,
+  errnoCode,
+  errnoOf,
+  NetlabError,
+  type NetlabErrorOptions,
+  sniffProtocol,
+} from "@netlab/core";
 import type { Timers } from "./timers.js";
 
 /**
@@ -24,6 +32,8 @@ export type URLErrorCode =
   | "BODY_TOO_LARGE"
   | "DECOMPRESSION_BOMB"
   | "BAD_CONTENT_ENCODING"
+  /** The server's answer is not HTTP (curl's CURLE_WEIRD_SERVER_REPLY, exit 8): a chat, TLS, SSH … */
+  | "WEIRD_SERVER_REPLY"
   | "HTTP_ERROR";
 
 /** Options for a URLError: the short reason (Python's `URLError.reason`) and the URL. */
@@ -198,6 +208,24 @@ export function toURLError(err: unknown, url: string, timers: Timers): NetlabErr
       cause: err,
       hint: "the server's certificate is not trusted, or it does not speak TLS on that port",
     });
+  }
+  // llhttp could not parse the answer (HPE_INVALID_CONSTANT …): the server spoke something else.
+  // Node keeps the bytes it choked on in `rawPacket`.
+  if (code.startsWith("HPE_")) {
+    const e = err as { rawPacket?: Uint8Array; cause?: { rawPacket?: Uint8Array } };
+    const raw = e.rawPacket ?? e.cause?.rawPacket;
+    const sniffed = raw ? sniffProtocol(raw) : undefined;
+    const said = raw && raw.length > 0 ? describeBytes(raw) : "nothing it could parse";
+    return new URLError(
+      "WEIRD_SERVER_REPLY",
+      `${host} answered with something that is not HTTP${sniffed ? `: ${sniffed.description}` : ""} (it sent ${said})`,
+      {
+        reason: "Weird server reply",
+        url,
+        cause: err,
+        hint: sniffed?.name === "tls" ? "use https://" : "check the port: is an HTTP server listening there?",
+      },
+    );
   }
   if (CONNECT_FAILURES.has(kind)) {
     return new URLError("CONNECTION_FAILED", `cannot connect to ${host}: ${detail}`, {

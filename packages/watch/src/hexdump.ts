@@ -1,3 +1,4 @@
+import { formatPeer } from "@netlab/core";
 import type { PeerAddress } from "@netlab/socketserver";
 
 /** Bytes per hexdump line, as xxd and `ncat -x`. */
@@ -29,11 +30,9 @@ export function hexLines(bytes: Uint8Array, startOffset = 0): string[] {
   return out;
 }
 
-/** `127.0.0.1:5001`, `[::1]:5001`, `unix:/path`. */
+/** `127.0.0.1:5001`, `[::1]:5001`, `unix:/path`: core's one peer formatter (IPv4-mapped shown as IPv4). */
 export function formatEndpoint(a: PeerAddress | undefined): string {
-  if (!a) return "?";
-  if (a.family === "unix") return a.address ? `unix:${a.address}` : "unix";
-  return a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  return formatPeer(a);
 }
 
 /** `08:58:19.123` in UTC: hexdumps are read next to logs. */

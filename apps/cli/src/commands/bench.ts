@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { importFromCheckout } from "../checkout.js";
 import { action } from "../run.js";
 
 /** `lab bench [SUITE...]`: the same runner as `pnpm bench`. */
@@ -12,7 +13,7 @@ export function registerBench(program: Command): void {
     .addHelpText("after", "\nExample:\n  lab bench cli echo --quick")
     .action(
       action(async (names: string[], opts: { json?: boolean; quick?: boolean }) => {
-        const { runBench } = await import("@netlab/bench");
+        const { runBench } = await importFromCheckout("lab bench", () => import("@netlab/bench"));
         await runBench({
           names,
           json: opts.json ?? false,

@@ -1,15 +1,27 @@
 import { once } from "node:events";
 import { escapeControls, safeLine, UNSAFE_TEXT } from "@netlab/core/terminal";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  connectAddress,
+  formatWhere,
+  refuseTlsOverUnix,
+} from "../address.js";
+import { parseDuration, parsePort } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
+import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { stopWatching } from "../watch.js";
 
-interface ClientOpts extends TokenOpts {
+interface ClientOpts extends TokenOpts, ClientTlsFlags {
   host: string;
   port: string;
+  /** One positional address (HOST:PORT, [::1]:PORT, unix:/path), instead of nc's HOST PORT. */
+  address?: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   nick?: string;
   reconnect: boolean;
   json?: boolean;
@@ -27,36 +39,45 @@ export function registerClient(program: Command): void {
   const cmd = program
     .command("client")
     .description("join a chat server (or talk to any line-based TCP server)")
-    .option("--host <host>", "server address", "127.0.0.1")
-    .option("--port <port>", "server port", "5001")
+    .argument("[host]", "server address, as in nc HOST PORT (default: --host)")
+    .argument("[port]", "server port (default: --port)")
+    .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
+    .option("-p, --port <port>", "server port", "5001");
+  addFamilyOptions(cmd, "connect")
     .option("--nick <name>", "the nick to ask for (1-32 letters, digits, _ or -)")
     .option("--no-reconnect", "on a TTY, do not reconnect when the server goes away")
     .option("--json", "print each chat event as one JSON line (piped use)")
     .option(
-      "--wait <ms>",
+      "--wait <time>",
       "piped, against a plain line server: after end of input, wait this long without data before exiting",
-      "500",
+      "500ms",
     )
-    .option("--connect-timeout <seconds>", "give up connecting after this long", "10")
+    .option("--connect-timeout <time>", "give up connecting after this long", "10s")
     .option(
-      "--stall-timeout <seconds>",
+      "--stall-timeout <time>",
       "give up when the server owes an answer (to a line you sent, or its welcome) and sends nothing for this long; 0 waits forever",
-      "10",
+      "10s",
     )
     .option(
-      "--reconnect-timeout <seconds>",
+      "--reconnect-timeout <time>",
       "on a terminal, stop reconnecting after this long without a connection; 0 retries forever",
-      "60",
+      "1m",
     );
   addClientTokenOptions(cmd);
+  addClientTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
       `
 Examples:
   lab client --nick alice                  chat on the server at 127.0.0.1:5001
+  lab client 127.0.0.1 5001                the same, as nc HOST PORT (or -p 5001)
   printf 'hi\\n/who\\n' | lab client          send two lines, print the replies, exit
   echo hello | lab client --port 9000      talk to any line server (nothing is added to what you type)
+  lab client --tls --nick alice            over TLS, trusting the server's certificate on first use
+  lab client --host '[::1]'                over IPv6; --host unix:/tmp/chat.sock for a Unix socket
+
+${ADDRESS_HELP}
 
 A server started with --token-file asks for a token: from --token-file FILE, else $LAB_TOKEN,
 else (on a terminal) a prompt that does not echo. Never on the command line.
@@ -64,20 +85,33 @@ else (on a terminal) a prompt that does not echo. Never on the command line.
 On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave.
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
 at q, /quit or end of input once the replies have arrived (a netlab server confirms; for other
-servers, after --wait ms without data or when the server closes).
+servers, after --wait without data or when the server closes). Times take 500ms, 2s or 1m; a bare
+number is seconds.
 
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
 ^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
-Ctrl-C or SIGTERM leaves within a second, exit 130.`,
+Ctrl-C or SIGTERM leaves within a second, exit 130.
+TLS: exit 35 when the handshake fails, 60 when the certificate is not trusted (changed since first
+use, not the pinned one, not signed by --tls-ca); nothing is sent to a server that is not trusted.`,
     )
-    .action(action(async (opts: ClientOpts) => runClient(opts)));
+    .action(
+      action(async (host: string | undefined, port: string | undefined, opts: ClientOpts) =>
+        // nc's HOST PORT, or one address in the grammar every command reads (HOST:PORT, [::1]:PORT, unix:/path).
+        runClient(
+          port === undefined ? { ...opts, address: host } : { ...opts, host: host ?? opts.host, port },
+        ),
+      ),
+    );
 }
 
 async function runClient(opts: ClientOpts): Promise<void> {
-  const port = parsePort(opts.port);
-  const waitMs = parseNumber("--wait", opts.wait, { min: 0 });
-  const connectTimeoutMs =
-    1000 * parseNumber("--connect-timeout", opts.connectTimeout, { min: 0.1, max: 3600 });
+  const where = connectAddress(opts, opts.address);
+  refuseTlsOverUnix(where, opts);
+  const waitMs = parseDuration("--wait", opts.wait, { minMs: 0, maxMs: 3_600_000 });
+  const connectTimeoutMs = parseDuration("--connect-timeout", opts.connectTimeout, {
+    minMs: 100,
+    maxMs: 3_600_000,
+  });
   const stallTimeoutMs = secondsOrForever("--stall-timeout", opts.stallTimeout);
   const reconnectTimeoutMs = secondsOrForever("--reconnect-timeout", opts.reconnectTimeout);
   const chat = await import("@netlab/chat");
@@ -96,20 +130,20 @@ async function runClient(opts: ClientOpts): Promise<void> {
   const requestToken =
     token === undefined && canPrompt()
       ? () => {
-          asking = promptToken(`token for ${opts.host}:${port}: `);
+          asking = promptToken(`token for ${formatWhere(where)}: `);
           return asking;
         }
       : undefined;
   const client = new chat.ChatClient({
     token,
     requestToken,
-    host: opts.host,
-    port,
+    ...where,
     nick: opts.nick,
     reconnect: isTty && opts.reconnect,
     connectTimeoutMs,
     stallTimeoutMs,
     reconnectTimeoutMs,
+    tls: await clientTls(opts, (line) => process.stderr.write(`${safeLine(line)}\n`)),
   });
   if (isTty) {
     await runInteractive(client, chat, () => asking);
@@ -119,10 +153,10 @@ async function runClient(opts: ClientOpts): Promise<void> {
   }
 }
 
-/** Seconds as ms, with 0 meaning no limit (`Infinity`). */
+/** A time in ms, with 0 meaning no limit (`Infinity`). */
 function secondsOrForever(flag: string, text: string): number {
-  const seconds = parseNumber(flag, text, { min: 0, max: 86_400, hint: "0 means no limit" });
-  return seconds === 0 ? Number.POSITIVE_INFINITY : seconds * 1000;
+  const ms = parseDuration(flag, text, { minMs: 0, maxMs: 86_400_000, hint: "0 means no limit" });
+  return ms === 0 ? Number.POSITIVE_INFINITY : ms;
 }
 
 /**
@@ -166,6 +200,7 @@ const FAILURES: ReadonlySet<string> = new Set([
   "AUTH_FAILED",
   "AUTH_REQUIRED",
   "NICK_TAKEN",
+  "WRONG_PROTOCOL",
 ]);
 
 /** Piped stdin: send each line, print each line received, leave at q, /quit or EOF once replies arrived. */
@@ -279,7 +314,7 @@ async function runInteractive(
   for (const stop of keepers) stop();
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
-  const promptText = () => `${safeLine(client.room ?? `${client.host}:${client.port}`, 40)}> `;
+  const promptText = () => `${safeLine(client.room ?? client.address, 40)}> `;
   /** Prints `text` above the prompt, each line escaped, then decorated (coloured) by `decorate`. */
   const print = (text: string, decorate: (line: string) => string = (line) => line) => {
     const lines = text.split("\n").map((line) => decorate(escapeControls(line)));
@@ -316,7 +351,7 @@ async function runInteractive(
         print(`* ${safeLine(err.message)}; reconnecting (Ctrl-D to leave)`, (line) => paint(33, line));
       } else if (state === "connected" && wasDropped) {
         wasDropped = false;
-        print(`* reconnected to ${client.host}:${client.port}`, (line) => paint(32, line));
+        print(`* reconnected to ${client.address}`, (line) => paint(32, line));
       } else if (state === "closed") {
         failure = err;
         resolve();

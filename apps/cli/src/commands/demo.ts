@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { hostFlag } from "../address.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface DemoFlags {
@@ -10,11 +11,12 @@ interface DemoFlags {
   host: string;
   expectTimeout: string;
   json?: boolean;
+  tls?: boolean;
 }
 
 const MAX_CLIENTS = 6;
 /** Kept in step with @netlab/tui's SCENES (not imported: this module must not load the TUI). */
-const SCENES = ["chat", "transfer", "udp"];
+const SCENES = ["chat", "transfer", "udp", "proxy"];
 
 /**
  * `lab demo`: a chat server and N clients side by side in one terminal (an Ink app), or, with
@@ -26,7 +28,7 @@ export function registerDemo(program: Command): void {
     .description("a chat server and several clients side by side in one terminal")
     .option(
       "--scene <name>",
-      "what to show: chat, transfer (a file server and uploaders) or udp (echo and pingers)",
+      "what to show: chat, transfer (a file server and uploaders), udp (echo and pingers) or proxy (toxics on the wire)",
       "chat",
     )
     .option(
@@ -38,8 +40,9 @@ export function registerDemo(program: Command): void {
       "play a scripted conversation without a terminal and print every pane's transcript",
     )
     .option("--host <host>", "address the chat server binds", "127.0.0.1")
-    .option("--expect-timeout <seconds>", "how long each `expect` in a script waits", "3")
+    .option("--expect-timeout <time>", "how long each `expect` in a script waits", "3s")
     .option("--json", "with --script: print the panes as JSON")
+    .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
     .addHelpText(
       "after",
       `
@@ -51,6 +54,8 @@ Examples:
   lab demo --clients 5
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
+  lab demo --scene proxy         a client, lab proxy and a server: see chunks coalesce and slice
+  lab demo --tls                 the chat over TLS: Ctrl-W shows the encrypted bytes on the wire
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
 A script, one command a line (see docs/demo.md):
@@ -69,6 +74,9 @@ A script, one command a line (see docs/demo.md):
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
         }
+        if (flags.tls && flags.scene !== "chat") {
+          throw new UsageError("--tls runs the chat scene only", "drop --scene, or drop --tls");
+        }
         if (flags.script !== undefined && flags.scene !== "chat") {
           throw new UsageError(
             "--script plays the chat scene only",
@@ -78,7 +86,8 @@ A script, one command a line (see docs/demo.md):
         if (flags.script !== undefined) {
           await playScript(flags.script, {
             clients,
-            host: flags.host,
+            host: hostFlag(flags.host),
+            tls: flags.tls ?? false,
             expectTimeoutMs,
             json: flags.json ?? false,
           });
@@ -93,14 +102,19 @@ A script, one command a line (see docs/demo.md):
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await loadTui();
-        await runDemo({ scene: flags.scene as "chat" | "transfer" | "udp", clients, host: flags.host });
+        await runDemo({
+          scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
+          clients,
+          host: hostFlag(flags.host),
+          tls: flags.tls ?? false,
+        });
       }),
     );
 }
 
 async function playScript(
   file: string,
-  opts: { clients: number | undefined; host: string; expectTimeoutMs: number; json: boolean },
+  opts: { clients: number | undefined; host: string; tls: boolean; expectTimeoutMs: number; json: boolean },
 ): Promise<void> {
   let text: string;
   try {
@@ -118,6 +132,7 @@ async function playScript(
       text,
       clients: opts.clients,
       host: opts.host,
+      tls: opts.tls,
       expectTimeoutMs: opts.expectTimeoutMs,
       json: opts.json,
       write: (t) => process.stdout.write(t),
@@ -152,11 +167,7 @@ function parseClients(value: string): number {
 }
 
 function parseSeconds(flag: string, value: string): number {
-  const s = Number(value);
-  if (value.trim() === "" || !Number.isFinite(s) || s <= 0 || s > 600) {
-    throw new UsageError(`${flag} must be a number of seconds from 0 to 600, got "${value}"`);
-  }
-  return Math.round(s * 1000);
+  return parseDuration(flag, value, { minMs: 1, maxMs: 600_000 });
 }
 
 async function readStdin(): Promise<string> {

@@ -1,5 +1,6 @@
 import type { ExampleInfo } from "@netlab/examples";
 import type { Command } from "commander";
+import { importFromCheckout } from "../checkout.js";
 import { action, ExitCode, UsageError } from "../run.js";
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -16,7 +17,7 @@ export function registerExamples(program: Command): void {
     )
     .action(
       action(async (opts: { json?: boolean }) => {
-        const { examples: list } = await import("@netlab/examples");
+        const { examples: list } = await importFromCheckout("lab examples", () => import("@netlab/examples"));
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return;
@@ -34,7 +35,7 @@ export function registerExamples(program: Command): void {
     .addHelpText("after", "\nExample:\n  lab examples run shared-counter\n")
     .action(
       action(async (name: string, args: string[]) => {
-        const { examples: list } = await import("@netlab/examples");
+        const { examples: list } = await importFromCheckout("lab examples", () => import("@netlab/examples"));
         const info = list.find((e) => e.name === name);
         if (!info) throw unknownExample(name, list);
         const code = await runExample(info, args);
@@ -55,6 +56,14 @@ function formatList(list: readonly ExampleInfo[]): string {
   return `${blocks.join("\n")}\nrun one with: lab examples run NAME\n`;
 }
 
+/**
+ * Preloaded into each example: a reader that goes away (`lab examples run X | head`) ends it
+ * quietly, as it ends `lab` itself (main.ts), instead of with Node's EPIPE stack trace.
+ */
+const QUIET_EPIPE = `data:text/javascript,${encodeURIComponent(
+  "for (const s of [process.stdout, process.stderr]) s.on('error', (e) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); throw e; });",
+)}`;
+
 /** Runs the built example with inherited stdio; resolves with its exit code (128+n for a signal). */
 async function runExample(info: ExampleInfo, args: string[]): Promise<number> {
   const { spawn } = await import("node:child_process");
@@ -68,7 +77,7 @@ async function runExample(info: ExampleInfo, args: string[]): Promise<number> {
     });
   }
   process.stderr.write(`▶ ${info.name}: ${info.summary}\n`);
-  const child = spawn(process.execPath, [file, ...args], { stdio: "inherit" });
+  const child = spawn(process.execPath, ["--import", QUIET_EPIPE, file, ...args], { stdio: "inherit" });
   // Ctrl-C on a terminal reaches the child too; a signal sent to `lab` alone is passed on.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];

@@ -1,14 +1,19 @@
+import { formatPeer } from "@netlab/core/address";
 import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
+import { formatDuration, parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 import { addServerTokenOptions, serverTokens, type TokenOpts } from "../token.js";
 
-interface FilesOpts extends TokenOpts {
+interface FilesOpts extends TokenOpts, ServerTlsFlags {
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   maxSize: string;
   readOnly?: boolean;
   raw?: string;
@@ -25,8 +30,13 @@ export function registerFiles(program: Command): void {
     .command("files")
     .description("serve a folder for lab transfer: verified, resumable uploads into it and downloads from it")
     .argument("[dir]", "the folder to serve", ".")
-    .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0 = any free port)", "5002")
+    .option(
+      "--host <host>",
+      "address to bind (0.0.0.0 or :: to accept other machines; unix:/path or @name for a Unix socket)",
+      "127.0.0.1",
+    )
+    .option("-p, --port <port>", "port to listen on (0 = any free port)", "5002");
+  addFamilyOptions(cmd, "listen")
     .option("--max-size <bytes>", "largest upload accepted, e.g. 500M, 10G, 1.5GiB, 2GB", "64G")
     .option("--read-only", "refuse uploads; serve downloads and listings only")
     .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
@@ -37,20 +47,21 @@ export function registerFiles(program: Command): void {
       String(FILES_DEFAULTS.maxClients),
     )
     .option(
-      "--idle-timeout <seconds>",
+      "--idle-timeout <time>",
       "close a connection where no byte moves either way for this long",
-      String(FILES_DEFAULTS.idleTimeoutSeconds),
+      formatDuration(FILES_DEFAULTS.idleTimeoutSeconds * 1000),
     )
     .option(
-      "--header-timeout <seconds>",
+      "--header-timeout <time>",
       "close a connection whose request header takes longer than this to arrive (slowloris)",
-      String(FILES_DEFAULTS.headerTimeoutSeconds),
+      formatDuration(FILES_DEFAULTS.headerTimeoutSeconds * 1000),
     )
     .option(
       "--raw <file>",
       "instead: send FILE to each client that connects, then close (for nc and classic scripts)",
     );
   addServerTokenOptions(cmd, "TOKEN:rw may upload, TOKEN:ro only list and download");
+  addServerTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
@@ -59,8 +70,12 @@ Examples:
   lab files ./shared                    serve ./shared on 127.0.0.1:5002
   lab files . --read-only --port 6000   downloads only
   lab files --max-size 10G              uploads up to 10 GiB
-  lab files --raw test.txt --port 6001  then: nc 127.0.0.1 6001 > copy.txt
+  lab files --raw test.txt --port 6001  then: nc -d 127.0.0.1 6001 > copy.txt
   lab files . --token-file tokens.txt --allow-plaintext-auth   clients need a token from tokens.txt
+  lab files ./shared --tls              TLS; then: lab transfer --tls FILE
+  lab files . --host unix:/tmp/files.sock   then: lab transfer --host unix:/tmp/files.sock --list
+
+${ADDRESS_HELP}
 
 Sizes: a number of bytes, or with a suffix: K, M, G, T (and KiB, MiB, GiB, TiB) are powers of 1024;
 KB, MB, GB, TB are powers of 1000 (as in dd).
@@ -69,7 +84,8 @@ place; names must stay inside the folder (on Linux every name is opened step by 
 folder's own descriptor, so even a local user renaming folders into symlinks cannot lead a request
 outside). Names starting with '.' are hidden unless --dotfiles. Logs go to stderr: 'serving DIR on
 HOST:PORT' once ready, then one line per file. Ctrl-C or SIGTERM stops it within a second (exit 0);
-partial uploads stay as NAME.part, to resume.`,
+partial uploads stay as NAME.part, to resume. With --tls it logs 'TLS identity SHA256:…' after the
+ready line (see lab server --help for the certificate).`,
     )
     .action(action(async (dir: string, opts: FilesOpts) => runFiles(dir, opts)));
 }
@@ -78,14 +94,15 @@ partial uploads stay as NAME.part, to resume.`,
 export const FILES_DEFAULTS = { maxClients: 256, idleTimeoutSeconds: 300, headerTimeoutSeconds: 10 } as const;
 
 async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
-  const port = parsePort(opts.port, { allowZero: true });
+  const where = listenAddress(opts);
+  refuseTlsOverUnix(where, opts);
   const maxConnections = parseNumber("--max-clients", opts.maxClients, {
     min: 1,
     max: 1_000_000,
     integer: true,
   });
   const seconds = (flag: string, text: string) =>
-    Math.round(parseNumber(flag, text, { min: 0.001, max: 86_400 * 365 }) * 1000);
+    parseDuration(flag, text, { minMs: 1, maxMs: 86_400_000 * 365 });
   const idleTimeoutMs = seconds("--idle-timeout", opts.idleTimeout);
   const headerTimeoutMs = seconds("--header-timeout", opts.headerTimeout);
   const t = await import("@netlab/transfer");
@@ -97,16 +114,23 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     );
   }
   const stream = { releaseMemory: await minorGc(), fsync: opts.fsync };
+  if (opts.tls && opts.raw !== undefined) {
+    throw new UsageError("--raw serves plain nc clients: it has no --tls", "drop --tls, or --raw");
+  }
   if (opts.raw !== undefined && opts.tokenFile !== undefined) {
     throw new UsageError("--token-file does not work with --raw", "a raw client (nc) cannot send a token");
   }
+  const tlsSetup = await serverTls(
+    opts,
+    `this port speaks TLS; try: lab transfer --tls --port ${where.port === 0 ? "PORT" : where.port} …\n`,
+  );
   const { tokens, authDelayMs } = await serverTokens(opts);
   let server: import("@netlab/socketserver").TCPServer;
   let what: string;
   if (opts.raw !== undefined) {
     if (dir !== ".") throw new UsageError("--raw FILE serves one file: drop the folder argument");
     // Its clients send nothing while the file flows, so the bytes-in idle timeout does not apply.
-    const raw = new t.RawFileServer({ file: opts.raw, host: opts.host, port, maxConnections, stream, log });
+    const raw = new t.RawFileServer({ file: opts.raw, ...where, maxConnections, stream, log });
     raw.on("sent", (s: import("@netlab/transfer").RawSent) =>
       log(`sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`),
     );
@@ -115,8 +139,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   } else {
     const files = new t.FileServer({
       root: dir,
-      host: opts.host,
-      port,
+      ...where,
       maxSizeBytes,
       readOnly: opts.readOnly ?? false,
       dotfiles: opts.dotfiles ?? false,
@@ -124,6 +147,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       idleTimeoutMs,
       headerTimeoutMs,
       stream,
+      tls: tlsSetup?.tls,
       write: await faultInjection(t),
       log,
       tokens,
@@ -159,10 +183,13 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       log(`tokens: ${tokens.size} required (${tokens.size - ro} rw, ${ro} ro)`);
     }
   }
-  server.on("refuse", (peer: { address: string; port: number }) =>
-    log(`refuse ${peer.address}:${peer.port}: server full`),
+  server.on("refuse", (peer: import("@netlab/socketserver").PeerAddress) =>
+    log(`refuse ${formatPeer(peer)}: server full`),
   );
   server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
+  server.on("tlsRefused", (peer: { address: string; port: number }, refusal: { message: string }) =>
+    log(`tls: ${peer.address}:${peer.port}: ${refusal.message}`),
+  );
   await server.listen();
   const stopSignals = onInterrupt(
     () => {
@@ -176,8 +203,8 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
   );
   // Only now say we are ready: a test (or script) may send SIGINT the moment it reads this line.
-  const { host, port: bound } = server.address;
-  log(`serving ${what} on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
+  log(`serving ${what} on ${formatBound(server.address)}`);
+  for (const line of tlsSetup?.lines ?? []) log(line);
   try {
     await server.serveForever();
   } finally {

@@ -1,6 +1,6 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { drained, type Output, openOutput, outputDeadline } from "./get-output.js";
@@ -28,6 +28,7 @@ const EXIT_CODES: Record<string, number> = {
   DNS_FAILURE: 6,
   CONNECTION_REFUSED: 7,
   CONNECTION_FAILED: 7,
+  WEIRD_SERVER_REPLY: 8,
   HTTP_ERROR: 22,
   WRITE_FAILED: 23,
   CONNECT_TIMEOUT: 28,
@@ -55,8 +56,8 @@ export function registerGet(program: Command): void {
     .option("-F, --form <name=value>", "a form field, urlencoded into the body (repeatable)", collect, [])
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
     .option("-i, --include", "print the status line and headers before the body")
-    .option("--timeout <seconds>", "give up when connecting, the headers or any body chunk take longer", "30")
-    .option("-m, --max-time <seconds>", "give up when the whole transfer takes longer (exit 28)")
+    .option("--timeout <time>", "give up when connecting, the headers or any body chunk take longer", "30s")
+    .option("-m, --max-time <time>", "give up when the whole transfer takes longer (exit 28); 5 = 5s")
     .option(
       "--max-filesize <bytes>",
       "refuse a body larger than this, e.g. 500K, 20M, 1G (exit 63; from Content-Length before writing)",
@@ -93,16 +94,11 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 async function runGet(url: string, opts: GetOpts): Promise<void> {
-  const timeoutS = Number(opts.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
-    throw new UsageError(
-      `--timeout must be a positive number of seconds, got ${JSON.stringify(opts.timeout)}`,
-    );
-  }
+  const timeoutS = parseDuration("--timeout", opts.timeout, { minMs: 1 }) / 1000;
   const maxTimeS =
     opts.maxTime === undefined
       ? undefined
-      : parseNumber("--max-time", opts.maxTime, { min: 0.001, max: 2_000_000 });
+      : parseDuration("--max-time", opts.maxTime, { minMs: 1, maxMs: 2_000_000_000 }) / 1000;
   const maxBodyBytes =
     opts.maxFilesize === undefined ? undefined : parseBytes("--max-filesize", opts.maxFilesize);
   const maxRatio = parseNumber("--max-ratio", opts.maxRatio, { min: 1, max: Number.MAX_SAFE_INTEGER });

@@ -1,10 +1,13 @@
 import type { Command } from "commander";
 import { registerBench } from "./bench.js";
+import { registerCheck } from "./check.js";
 import { registerClient } from "./client.js";
+import { registerCompletion } from "./completion.js";
 import { registerDemo } from "./demo.js";
 import { registerExamples } from "./examples.js";
 import { registerFiles } from "./files.js";
 import { registerGet } from "./get.js";
+import { registerProxy } from "./proxy.js";
 import { registerReplay } from "./replay.js";
 import { registerServer } from "./server.js";
 import { registerTransfer } from "./transfer.js";
@@ -25,9 +28,12 @@ export const commands: Register[] = [
   registerFiles,
   registerTransfer,
   registerUdp,
+  registerProxy,
+  registerCheck,
   registerReplay,
   registerExamples,
   registerUrl,
   registerGet,
   registerBench,
+  registerCompletion,
 ];

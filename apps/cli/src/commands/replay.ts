@@ -1,4 +1,6 @@
+import { formatSocketPath } from "@netlab/core/address";
 import type { Command } from "commander";
+import { addressArgument, listenAddress } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -23,14 +25,14 @@ export function registerReplay(program: Command): void {
       "play the client side of a recorded session against a server; --compare makes it a regression test",
     )
     .argument("<file>", "a session recorded with lab server --record or lab client --record")
-    .option("--to <addr>", "the server: HOST:PORT, [v6]:PORT or unix:/path")
+    .option("--to <addr>", "the server: HOST:PORT, [v6]:PORT, unix:/path or @name")
     .option(
       "--as-server",
       "play the server side instead, to test a client: listen, and play each recorded connection to the next client",
     )
     .option(
       "--listen <addr>",
-      "with --as-server: where to listen (port 0: any free port, printed)",
+      "with --as-server: where to listen, in the same grammar (port 0: any free port, printed)",
       "127.0.0.1:0",
     )
     .option("--accept-wait <seconds>", "with --as-server: longest wait for each client to connect", "60")
@@ -88,23 +90,6 @@ Examples:
     );
 }
 
-/** `HOST:PORT`, `[v6]:PORT`, `unix:/path`; `--listen` may name port 0 (any free port). */
-function parseAddress(
-  text: string,
-  flag: "--to" | "--listen",
-): { host?: string; port?: number; path?: string } {
-  if (text.startsWith("unix:")) return { path: text.slice(5) };
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
-  if (!m) {
-    throw new UsageError(
-      `${flag} must be HOST:PORT, [v6]:PORT or unix:/path, got ${JSON.stringify(text)}`,
-      `for example ${flag} 127.0.0.1:5001`,
-    );
-  }
-  const min = flag === "--listen" ? 0 : 1;
-  return { host: m[1], port: parseNumber(`${flag} port`, m[2]!, { min, max: 65_535, integer: true }) };
-}
-
 async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   const { checkReplayOptions, connectionsOf, readSession, replay, replayAsServer, WatchError } = await import(
     "@netlab/watch"
@@ -140,7 +125,10 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
     );
   }
   const acceptWaitSeconds = parseNumber("--accept-wait", opts.acceptWait, { min: 0.001, max: 86_400 });
-  const address = parseAddress(opts.to ?? opts.listen, opts.to === undefined ? "--listen" : "--to");
+  const address =
+    opts.to === undefined
+      ? listenAddress({ host: "127.0.0.1", port: "0" }, opts.listen)
+      : addressArgument(opts.to);
   const session = await readSession(file);
   for (const w of session.warnings) process.stderr.write(`lab: warning: ${w}\n`);
   const controller = new AbortController();
@@ -161,8 +149,9 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
           acceptWaitMs: acceptWaitSeconds * 1000,
           onListening: (at) => {
             const n = connectionsOf(session).length;
+            const where = address.path === undefined ? at : formatSocketPath(address.path);
             process.stderr.write(
-              `listening on ${at}: playing the server side of ${n} connection${n === 1 ? "" : "s"}\n`,
+              `listening on ${where}: playing the server side of ${n} connection${n === 1 ? "" : "s"}\n`,
             );
           },
         })

@@ -1,14 +1,21 @@
+import { formatPeer } from "@netlab/core/address";
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
+import { formatDuration, parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 import { addServerTokenOptions, refuseArgvToken, serverTokens, type TokenOpts } from "../token.js";
 
 /** What every mode gets: the options common to all servers, already checked, defaults filled in. */
 export interface ServerModeOptions {
   host: string;
   port: number;
+  /** A Unix socket path (NUL + name: abstract) instead of host and port. */
+  path?: string;
+  /** `-6 --host ::`: IPv6 clients only. */
+  ipv6Only: boolean;
   /** `--max-clients`: connections served at once. Default 1 000 in every mode. */
   maxConnections: number;
   /** `--idle-timeout` in ms: a connection that sends nothing this long is closed. Default 600 000; 0 is off. */
@@ -17,6 +24,8 @@ export interface ServerModeOptions {
   frameTimeoutMs: number;
   /** How long shutdown waits for peers to take what is queued for them, in ms (300: one Ctrl-C ends within 1 s). */
   drainTimeoutMs: number;
+  /** `--tls`: the certificate and key to speak TLS with; undefined for plaintext. */
+  tls: import("@netlab/socketserver").ServerTlsOptions | undefined;
   /** Every option commander parsed, for modes that add their own. */
   raw: Record<string, unknown>;
 }
@@ -51,16 +60,21 @@ export const SERVER_MODES: Record<string, ServerMode> = {
           : parseNumber(flag, String(o.raw[name]), { min: 0, max: 1_000_000, integer: true });
       const flood = count("--flood", "flood");
       const { tokens, authDelayMs } = await serverTokens(o.raw as TokenOpts);
+      const backend = await clusterBackend(o.raw);
       const chat = new ChatServer({
+        backend,
         tokens,
         authDelayMs,
         allowPlaintextAuth: (o.raw as TokenOpts).allowPlaintextAuth ?? false,
         host: o.host,
         port: o.port,
+        path: o.path,
+        ipv6Only: o.ipv6Only,
         maxClients: o.maxConnections,
         idleTimeoutMs: o.idleTimeoutMs,
         frameTimeoutMs: o.frameTimeoutMs,
         drainTimeoutMs: o.drainTimeoutMs,
+        tls: o.tls,
         historySize: count("--history", "history"),
         floodMessages: flood === 0 ? Number.POSITIVE_INFINITY : flood,
         maxQueuedBytesTotal: await maxQueued(o.raw.maxQueued),
@@ -80,6 +94,16 @@ export const SERVER_MODES: Record<string, ServerMode> = {
           log(`<server> ${text} (to ${chat.stats().clients} clients)`);
         });
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
+      }
+      const { formatBytes } = await import("@netlab/core");
+      if (backend) {
+        chat.on("cluster", (e: { reason: string }) => log(e.reason));
+        chat.on("error", (err: unknown) =>
+          log(`cluster: ${err instanceof Error ? err.message : String(err)}`),
+        );
+        // Joined before listening: a cluster that cannot be reached is exit 1, not a half-started node.
+        await chat.hub.start();
+        log(`cluster: node ${backend.nodeId} joined through Redis at ${backend.address.where}`);
       }
       const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
       const auth =
@@ -108,8 +132,63 @@ export const DEFAULT_SERVER_MODE = "chat";
 
 /** The socketserver options every mode shares. */
 function common(o: ServerModeOptions) {
-  const { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs } = o;
-  return { host, port, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, log };
+  const { host, port, path, ipv6Only, maxConnections, idleTimeoutMs, frameTimeoutMs, drainTimeoutMs, tls } =
+    o;
+  return {
+    host,
+    port,
+    path,
+    ipv6Only,
+    maxConnections,
+    idleTimeoutMs,
+    frameTimeoutMs,
+    drainTimeoutMs,
+    tls,
+    log,
+  };
+}
+
+/**
+ * `--cluster URL` (or LAB_CLUSTER): the Redis backend, loaded only then, so a single node never
+ * loads ioredis. Undefined without one.
+ */
+async function clusterBackend(raw: Record<string, unknown>) {
+  const url = (raw.cluster as string | undefined) ?? process.env.LAB_CLUSTER;
+  if (url === undefined || url === "") {
+    for (const flag of ["nodeId", "clusterLease", "clusterBuffer", "clusterMaxLen"]) {
+      if (raw[flag] !== undefined) {
+        throw new UsageError(
+          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --cluster`,
+          "for example --cluster redis://127.0.0.1:6379",
+        );
+      }
+    }
+    return undefined;
+  }
+  const { RedisBackend, ClusterError } = await import("@netlab/chat-redis");
+  const seconds = (flag: string, name: string) =>
+    raw[name] === undefined
+      ? undefined
+      : Math.round(parseNumber(flag, String(raw[name]), { min: 0.2, max: 3_600, integer: false }) * 1000);
+  const count = (flag: string, name: string) =>
+    raw[name] === undefined
+      ? undefined
+      : parseNumber(flag, String(raw[name]), { min: 1, max: 100_000_000, integer: true });
+  const leaseMs = seconds("--cluster-lease", "clusterLease");
+  try {
+    return new RedisBackend({
+      url,
+      nodeId: raw.nodeId as string | undefined,
+      leaseMs,
+      heartbeatMs: leaseMs === undefined ? undefined : Math.max(50, Math.floor(leaseMs / 3)),
+      maxBufferedEvents: count("--cluster-buffer", "clusterBuffer"),
+      maxStreamEntries: count("--cluster-max-len", "clusterMaxLen"),
+    } as ConstructorParameters<typeof RedisBackend>[0]);
+  } catch (err) {
+    // A bad URL or node id is a usage mistake (exit 2), like any other bad flag.
+    if (err instanceof ClusterError) throw new UsageError(err.message, err.hint);
+    throw err;
+  }
 }
 
 /** `--max-queued SIZE` in bytes; undefined (the chat default, 64 MiB) when not given. */
@@ -132,15 +211,12 @@ function limitsText(o: ServerModeOptions): string {
   return `${o.maxConnections} clients, idle timeout ${seconds(o.idleTimeoutMs)}, line timeout ${seconds(o.frameTimeoutMs)}`;
 }
 
-function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return "unlimited";
-  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
-}
-
-interface ServerOpts extends TokenOpts {
+interface ServerOpts extends TokenOpts, ServerTlsFlags {
   mode: string;
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   maxClients?: string;
   idleTimeout?: string;
   lineTimeout?: string;
@@ -160,19 +236,24 @@ export function registerServer(program: Command): void {
       `what the server does: ${Object.keys(SERVER_MODES).join(", ")}`,
       DEFAULT_SERVER_MODE,
     )
-    .option("--host <host>", "address to bind (use 0.0.0.0 to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "port to listen on (0 = any free port)", "5001")
+    .option(
+      "--host <host>",
+      "address to bind (0.0.0.0 or :: to accept other machines; unix:/path or @name for a Unix socket)",
+      "127.0.0.1",
+    )
+    .option("-p, --port <port>", "port to listen on (0 = any free port)", "5001");
+  addFamilyOptions(cmd, "listen")
     .option(
       "--max-clients <n>",
       "connections served at once; the next gets one 'server full' line (default 1000)",
     )
     .option(
-      "--idle-timeout <seconds>",
-      "close a connection that sends nothing for this long; 0 = off (default 600)",
+      "--idle-timeout <time>",
+      `close a connection that sends nothing for this long; 0 = off (default: ${formatDuration(SERVER_LIMIT_DEFAULTS.idleTimeoutMs)})`,
     )
     .option(
-      "--line-timeout <seconds>",
-      "close a connection whose line is still incomplete after this long (slowloris); 0 = off (default 30)",
+      "--line-timeout <time>",
+      `close a connection whose line is still incomplete after this long (slowloris); 0 = off (default: ${formatDuration(SERVER_LIMIT_DEFAULTS.frameTimeoutMs)})`,
     )
     .option("--history <n>", "chat: messages a joiner sees from the room's past (default 50)")
     .option(
@@ -182,8 +263,23 @@ export function registerServer(program: Command): void {
     .option(
       "--max-queued <size>",
       "chat: output queued for all clients together; past it the largest queues are cut (default 64M)",
-    );
+    )
+    .option(
+      "--cluster <url>",
+      "chat: join other nodes through Redis, redis://HOST:PORT (or LAB_CLUSTER); rooms span every node",
+    )
+    .option("--node-id <id>", "chat cluster: this node's id, unique in the cluster (default HOSTNAME-PID)")
+    .option(
+      "--cluster-lease <seconds>",
+      "chat cluster: a node silent this long is gone, its users leave every room (default 15)",
+    )
+    .option(
+      "--cluster-buffer <n>",
+      "chat cluster: room events held while Redis is unreachable; past it messages are refused (default 10000)",
+    )
+    .option("--cluster-max-len <n>", "chat cluster: entries each room's stream keeps (default 10000)");
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
+  addServerTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
@@ -193,8 +289,14 @@ ${modes}
 
 Examples:
   lab server                               a chat on 127.0.0.1:5001; join with lab client or nc 127.0.0.1 5001
-  lab server --mode upper --port 9000      then: echo hello | nc 127.0.0.1 9000  → HELLO
+  lab server --mode upper --port 9000      then: echo hello | nc -N 127.0.0.1 9000  → HELLO
   lab server --mode echo --max-clients 2 --idle-timeout 30
+  lab server --cluster redis://127.0.0.1:6379 --node-id a   one node of a chat cluster (docs/cluster.md)
+  lab server --tls                         TLS; prints the certificate's SHA256 fingerprint on start
+  lab server --host :: --port 5001         IPv6 and IPv4 (peers shown as 127.0.0.1:…)
+  lab server --host unix:/tmp/chat.sock    a Unix socket (mode 0600); nc -U /tmp/chat.sock
+
+${ADDRESS_HELP}
 
 Tokens (chat): --token-file FILE makes every client send one first (/auth TOKEN from nc, or
 lab client --token-file / LAB_TOKEN). Without TLS this also needs --allow-plaintext-auth.
@@ -202,7 +304,12 @@ lab client --token-file / LAB_TOKEN). Without TLS this also needs --allow-plaint
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
 Logs go to stderr: 'listening on HOST:PORT (MODE)', 'limits: …', then one line per connect and
-disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.`,
+disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.
+
+TLS: --tls uses netlab's own certificate (EC P-256, made on first use in $XDG_CONFIG_HOME/netlab/
+identity, for localhost, 127.0.0.1, ::1 and each --tls-san) and logs 'TLS identity SHA256:…' after
+the ready line: clients compare it on first use. A handshake must finish within 10 s; a plaintext
+client gets one line saying the port speaks TLS.`,
     )
     .action(action(async (opts: ServerOpts) => runServer(opts)));
 }
@@ -222,25 +329,35 @@ async function runServer(opts: ServerOpts): Promise<void> {
       "echo and upper serve anyone who connects",
     );
   }
-  const port = parsePort(opts.port, { allowZero: true });
+  if (opts.cluster !== undefined && opts.mode !== "chat") {
+    throw new UsageError(
+      `--cluster joins chat servers; --mode ${opts.mode} has no rooms to share`,
+      "drop --mode, or --cluster",
+    );
+  }
+  const where = listenAddress(opts);
+  refuseTlsOverUnix(where, opts);
   const defaults = SERVER_LIMIT_DEFAULTS;
   const maxConnections =
     opts.maxClients === undefined
       ? defaults.maxConnections
       : parseNumber("--max-clients", opts.maxClients, { min: 1, max: 1_000_000, integer: true });
   const ms = (flag: string, text: string | undefined, fallback: number) =>
-    text === undefined
-      ? fallback
-      : Math.round(parseNumber(flag, text, { min: 0, max: 86_400 * 365, integer: false }) * 1000);
+    text === undefined ? fallback : parseDuration(flag, text, { minMs: 0, maxMs: 86_400_000 * 365 });
   const modeOptions: ServerModeOptions = {
-    host: opts.host,
-    port,
+    ...where,
     maxConnections,
     idleTimeoutMs: ms("--idle-timeout", opts.idleTimeout, defaults.idleTimeoutMs),
     frameTimeoutMs: ms("--line-timeout", opts.lineTimeout, defaults.frameTimeoutMs),
     drainTimeoutMs: defaults.drainTimeoutMs,
+    tls: undefined,
     raw: opts,
   };
+  const tlsSetup = await serverTls(
+    opts,
+    `this port speaks TLS; try: lab client --tls --port ${where.port === 0 ? "PORT" : where.port}\n`,
+  );
+  modeOptions.tls = tlsSetup?.tls;
   const { server, limits } = await mode.create(modeOptions);
   logConnections(server);
 
@@ -256,9 +373,9 @@ async function runServer(opts: ServerOpts): Promise<void> {
   );
   try {
     await server.listen();
-    const { host, port: bound } = server.address;
-    log(`listening on ${formatHostPort(host, bound)} (${opts.mode})`);
+    log(`listening on ${formatBound(server.address)} (${opts.mode})`);
     log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
+    for (const line of tlsSetup?.lines ?? []) log(line);
     await server.serveForever();
   } finally {
     stopSignals();
@@ -273,6 +390,9 @@ function logConnections(server: BaseServer): void {
     log(`disconnect ${formatPeer(info.peer)} (#${info.id}, ${info.bytesIn} B in, ${info.bytesOut} B out)`),
   );
   server.on("refuse", (peer: PeerAddress) => log(`refuse ${formatPeer(peer)}: server full`));
+  server.on("tlsRefused", (peer: PeerAddress, refusal: { message: string }) =>
+    log(`tls: ${formatPeer(peer)}: ${refusal.message}`),
+  );
   server.on("error", (err: unknown, peer?: PeerAddress) => {
     const message = err instanceof Error ? err.message : String(err);
     log(peer ? `error from ${formatPeer(peer)}: ${message}` : `error: ${message}`);
@@ -281,12 +401,4 @@ function logConnections(server: BaseServer): void {
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function formatPeer(peer: PeerAddress): string {
-  return peer.family === "unix" ? peer.address || "unix socket" : formatHostPort(peer.address, peer.port);
 }

@@ -1,13 +1,22 @@
 import { escapeControls } from "@netlab/core/terminal";
 import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
-import { parseNumber, parsePort } from "../options.js";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  type ConnectAddress,
+  connectAddress,
+  formatWhere,
+  refuseTlsOverUnix,
+} from "../address.js";
+import { parseDuration, parsePort } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { minorGc } from "./files.js";
 
-interface TransferOpts extends TokenOpts {
+interface TransferOpts extends TokenOpts, ClientTlsFlags {
   get?: boolean;
   list?: boolean;
   output?: string;
@@ -15,6 +24,8 @@ interface TransferOpts extends TokenOpts {
   namePrefix?: string;
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   resume?: boolean;
   overwrite?: boolean;
   verify: boolean;
@@ -38,8 +49,9 @@ export function registerTransfer(program: Command): void {
     .option("--list", "list the server's files: size, modified, name")
     .option("--name <name>", "name on the server for a single upload (default: the file's base name)")
     .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
-    .option("--host <host>", "server address", "127.0.0.1")
-    .option("--port <port>", "server port", "5002")
+    .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
+    .option("-p, --port <port>", "server port", "5002");
+  addFamilyOptions(cmd, "connect")
     .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
@@ -49,11 +61,11 @@ export function registerTransfer(program: Command): void {
       "--max-size <bytes>",
       "with --get: refuse a file larger than this (--raw: stop receiving), e.g. 2G (default: the space free on the disk)",
     )
-    .option("--connect-timeout <s>", "give up connecting after this many seconds", "10")
+    .option("--connect-timeout <time>", "give up connecting after this long", "10s")
     .option(
-      "--stall-timeout <s>",
-      "give up when no byte moves either way for this many seconds while waiting on the server",
-      "30",
+      "--stall-timeout <time>",
+      "give up when no byte moves either way for this long while waiting on the server",
+      "30s",
     )
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
     .option(
@@ -61,6 +73,7 @@ export function registerTransfer(program: Command): void {
       "with --get: send a greeting line, save everything until the server closes (nc, lab files --raw)",
     );
   addClientTokenOptions(cmd);
+  addClientTlsOptions(cmd);
   cmd
     .addHelpText(
       "after",
@@ -71,7 +84,11 @@ Examples:
   lab transfer --get test.txt -o recv.txt       download
   lab transfer --list                           what the server has
   lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
-  lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -l 6001 < file
+  lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -N -l 6001 < file
+  lab transfer --tls test.txt                   over TLS to lab files --tls (trust on first use)
+  lab transfer --host unix:/tmp/files.sock --list   a lab files on a Unix socket
+
+${ADDRESS_HELP}
 
 A server started with --token-file wants a token: from --token-file FILE, else $LAB_TOKEN, else
 (on a terminal) a prompt that does not echo. Never on the command line.
@@ -79,13 +96,15 @@ A server started with --token-file wants a token: from --token-file FILE, else $
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
 then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
 every file arrived, 1 on a failure (the message says how to resume), 2 for a usage error, 130 when
-interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume).`,
+interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume); with --tls, 35 when
+the handshake fails, 60 when the server's certificate is not trusted (nothing was sent to it).`,
     )
     .action(action(async (files: string[], opts: TransferOpts) => runTransfer(files, opts)));
 }
 
 async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
-  const port = parsePort(opts.port);
+  const where = connectAddress(opts);
+  refuseTlsOverUnix(where, opts);
   if (opts.list && (opts.get || files.length > 0)) throw new UsageError("--list takes no files and no --get");
   if (opts.raw && !opts.get)
     throw new UsageError("--raw works with --get only", "e.g. lab transfer --get --raw -o out.bin");
@@ -131,6 +150,8 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     throw new UsageError(`--max-size must be a size such as 500M or 2G, got ${JSON.stringify(opts.maxSize)}`);
   }
   if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
+  if (opts.raw && opts.tls) throw new UsageError("--raw talks to plain nc servers: it has no --tls");
+  const tls = await clientTls(opts, (line) => process.stderr.write(`${escapeControls(line)}\n`));
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
   let token = await clientToken(opts);
@@ -140,17 +161,17 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   try {
     if (opts.raw) {
       const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
-      return await runRaw(t, opts, port, limits, controller.signal);
+      return await runRaw(t, opts, where, limits, controller.signal);
     }
     const releaseMemory = await minorGc();
     for (let attempt = 0; ; attempt++) {
       const client = await t.TransferClient.connect({
-        host: opts.host,
-        port,
+        ...where,
         signal: controller.signal,
         connectTimeoutMs,
         stallTimeoutMs,
         token,
+        tls,
         stream: { releaseMemory, rateBytesPerSecond: rate, fsync: opts.fsync },
       });
       // On a terminal, a server that wants a token we did not have gets one asked for, once.
@@ -162,7 +183,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       } catch (err) {
         const needsToken = err instanceof AuthRequired || (askOnAuth && opts.list && isAuthRequired(err));
         if (!needsToken) throw err;
-        token = await promptToken(`token for ${opts.host}:${port}: `);
+        token = await promptToken(`token for ${formatWhere(where)}: `);
         if (token === undefined) throw err instanceof AuthRequired ? err.cause : err;
       } finally {
         await client.close();
@@ -186,9 +207,9 @@ function isAuthRequired(err: unknown): boolean {
   return (err as { code?: unknown } | undefined)?.code === "AUTH_REQUIRED";
 }
 
-/** Seconds as given on the command line, in ms. */
+/** A time as given on the command line (`5`, `500ms`, `1m`), in ms. */
 function seconds(flag: string, text: string): number {
-  return parseNumber(flag, text, { min: 0.001, hint: "in seconds, e.g. 5 or 0.5" }) * 1000;
+  return parseDuration(flag, text, { minMs: 1 });
 }
 
 async function runList(t: Transfer, client: TransferClient, opts: TransferOpts): Promise<void> {
@@ -270,7 +291,7 @@ async function runFiles(
     const what = results.length === 1 ? escapeControls(results[0]!.name) : `${results.length} files`;
     const sha = results.length === 1 && results[0]!.sha256 ? `, sha256 ${results[0]!.sha256}` : "";
     process.stderr.write(
-      `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.megabytesPerSecond(bytes, seconds).toFixed(1)} MB/s${sha}\n`,
+      `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.formatRate(seconds > 0 ? bytes / seconds : 0)}${sha}\n`,
     );
   }
   if (failure !== undefined) {
@@ -285,7 +306,7 @@ async function runFiles(
 async function runRaw(
   t: Transfer,
   opts: TransferOpts,
-  port: number,
+  where: ConnectAddress,
   limits: {
     rate: number | undefined;
     connectTimeoutMs: number;
@@ -295,8 +316,7 @@ async function runRaw(
   signal: AbortSignal,
 ): Promise<void> {
   const r = await t.rawGet({
-    host: opts.host,
-    port,
+    ...where,
     out: opts.output!,
     overwrite: opts.overwrite ?? false,
     connectTimeoutMs: limits.connectTimeoutMs,
@@ -311,7 +331,7 @@ async function runRaw(
     );
   } else {
     process.stderr.write(
-      `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s, sha256 ${r.sha256} (raw: not verified)\n`,
+      `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${t.formatRate(r.mbps * 1e6)}, sha256 ${r.sha256} (raw: not verified)\n`,
     );
   }
 }
@@ -355,7 +375,7 @@ function round(n: number, digits: number): number {
 
 /**
  * One line per file on stderr, redrawn in place at most 10 times a second:
- * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  180.2 MB/s  ETA 3s`; the finished line stays.
+ * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  171.9 MiB/s  ETA 3s`; the finished line stays.
  */
 class ProgressBar {
   readonly #t: Transfer;
@@ -377,7 +397,7 @@ class ProgressBar {
     const width = Math.max(10, Math.min(30, (process.stderr.columns ?? 80) - 70));
     const filled = Math.round(fraction * width);
     const f = this.#t.formatBytes;
-    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatEta(left)}`;
+    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${this.#t.formatRate(rate)}  ETA ${formatEta(left)}`;
     process.stderr.write(`\r${line}\x1b[K`);
     this.#drawn = true;
   }
@@ -387,7 +407,7 @@ class ProgressBar {
     const resumed = r.offset > 0 ? `, resumed at ${this.#t.formatBytes(r.offset)}` : "";
     const sha = r.sha256 ? `, sha256 ${r.sha256.slice(0, 16)}…` : ", not verified";
     process.stderr.write(
-      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${r.mbps.toFixed(1)} MB/s${sha}\x1b[K\n`,
+      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${this.#t.formatRate(r.mbps * 1e6)}${sha}\x1b[K\n`,
     );
     this.#drawn = false;
   }

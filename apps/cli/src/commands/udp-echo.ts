@@ -1,6 +1,7 @@
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { udpAddress } from "../address.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action } from "../run.js";
 import { log, untilSignal } from "./udp-shared.js";
 
@@ -13,10 +14,12 @@ export function registerUdpEcho(udp: Command): void {
     .command("echo")
     .description("echo every datagram back to its sender, optionally through a network emulator")
     .option("--host <host>", "address to bind (0.0.0.0 or :: to accept other machines)", "127.0.0.1")
-    .option("--port <port>", "UDP port (0 = any free port)", "5003")
+    .option("-p, --port <port>", "UDP port (0 = any free port)", "5003")
+    .option("-4, --ipv4", "listen over IPv4 only")
+    .option("-6, --ipv6", "listen over IPv6 only (the loopback becomes ::1)")
     .option("--loss <rate>", "drop this fraction of datagrams, 0–1", "0")
-    .option("--delay <ms>", "delay every reply by this many ms", "0")
-    .option("--jitter <ms>", "vary each delay uniformly by ± this many ms", "0")
+    .option("--delay <time>", "delay every reply by this long (20ms, 1s; a bare number is seconds)", "0s")
+    .option("--jitter <time>", "vary each delay uniformly by ± this much", "0s")
     .option("--duplicate <rate>", "send this fraction of replies twice, 0–1", "0")
     .option("--reorder <rate>", "hold this fraction of replies back until the next one has gone, 0–1", "0")
     .option("--seed <n>", "seed the emulator's random choices, to replay a run exactly")
@@ -32,7 +35,7 @@ export function registerUdpEcho(udp: Command): void {
       `
 Examples:
   lab udp echo                                     plain echo on 127.0.0.1:5003
-  lab udp echo --loss 0.3 --delay 20 --jitter 5    a lossy, slow, jittery network
+  lab udp echo --loss 0.3 --delay 20ms --jitter 5ms    a lossy, slow, jittery network
   lab udp echo --duplicate 0.1 --reorder 0.1 --seed 7 -v
 
 Answers any sender: lab udp ping, nc -u 127.0.0.1 5003, or Python's sendto/recvfrom.
@@ -47,6 +50,8 @@ Logs go to stderr: 'listening on udp HOST:PORT' once ready. Ctrl-C stops it (exi
 interface EchoOpts {
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   loss: string;
   delay: string;
   jitter: string;
@@ -59,13 +64,14 @@ interface EchoOpts {
 }
 
 async function runEcho(o: EchoOpts): Promise<void> {
-  const port = parseNumber("--port", o.port, { min: 0, max: 65_535, integer: true });
+  const { host, port, ipv6Only } = udpAddress("listen", o);
   const options = {
-    host: o.host,
+    host,
     port,
+    ipv6Only,
     lossRate: parseNumber("--loss", o.loss, { min: 0, max: 1 }),
-    delayMs: parseNumber("--delay", o.delay, { min: 0, max: 3_600_000 }),
-    jitterMs: parseNumber("--jitter", o.jitter, { min: 0, max: 3_600_000 }),
+    delayMs: parseDuration("--delay", o.delay, { minMs: 0, maxMs: 3_600_000 }),
+    jitterMs: parseDuration("--jitter", o.jitter, { minMs: 0, maxMs: 3_600_000 }),
     duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
     reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
     seed:

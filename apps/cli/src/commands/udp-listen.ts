@@ -1,5 +1,6 @@
 import type { ReceivedDatagram } from "@netlab/udp";
 import type { Command } from "commander";
+import { udpAddress } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action } from "../run.js";
 import { log, out, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
@@ -10,7 +11,9 @@ export function registerUdpListen(udp: Command): void {
     .command("listen")
     .description("print every datagram that arrives, and who sent it (recvfrom)")
     .option("--host <host>", "address to bind", "127.0.0.1")
-    .option("--port <port>", "UDP port (0 = any free port)", "0")
+    .option("-p, --port <port>", "UDP port (0 = any free port)", "0")
+    .option("-4, --ipv4", "listen over IPv4 only")
+    .option("-6, --ipv6", "listen over IPv6 only (the loopback becomes ::1)")
     .option("-c, --count <n>", "exit after n datagrams")
     .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
     .option("--json", "one JSON object per datagram")
@@ -31,20 +34,22 @@ keeps the exact text. Ctrl-C stops it (exit 0).`,
 interface ListenOpts {
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   count?: string;
   recvBuffer?: string;
   json?: boolean;
 }
 
 async function runListen(o: ListenOpts): Promise<void> {
-  const port = parseNumber("--port", o.port, { min: 0, max: 65_535, integer: true });
+  const { host, port } = udpAddress("listen", o);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
   const recvBufferSize =
     o.recvBuffer === undefined
       ? undefined
       : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true });
   const udp = await import("@netlab/udp");
-  const listener = new udp.UdpListener({ host: o.host, port, recvBufferSize });
+  const listener = new udp.UdpListener({ host, port, recvBufferSize });
   listener.on("datagram", (d: ReceivedDatagram) => {
     if (d.index > count) return;
     const from = udp.formatHostPort(d.peer.address, d.peer.port);

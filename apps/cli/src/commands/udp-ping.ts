@@ -1,9 +1,10 @@
 import type { PingEvent, PingSummary } from "@netlab/udp";
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { udpAddress } from "../address.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
-import { log, MAX_PAYLOAD, MAX_SECONDS, onSignals, out, parseCount, usage } from "./udp-shared.js";
+import { log, MAX_PAYLOAD, MAX_SECONDS, onSignals, out, parseCount } from "./udp-shared.js";
 
 /** A probe's header: magic, session id, seq, send time (see @netlab/udp's probe format). */
 const PROBE_HEADER = 20;
@@ -15,14 +16,16 @@ export function registerUdpPing(udp: Command): void {
   udp
     .command("ping")
     .description("send numbered, timestamped probes to a UDP echo server and report RTT and loss")
-    .argument("[target]", "HOST or HOST:PORT of the echo server (instead of --host/--port)")
+    .argument("[target]", "HOST, HOST:PORT or [IPv6]:PORT of the echo server (instead of --host/--port)")
     .option("--host <host>", "echo server address", "127.0.0.1")
-    .option("--port <port>", "echo server UDP port", "5003")
+    .option("-p, --port <port>", "echo server UDP port", "5003")
+    .option("-4, --ipv4", "connect over IPv4 only")
+    .option("-6, --ipv6", "connect over IPv6 only (the loopback becomes ::1)")
     .option("-c, --count <n>", "stop after n probes (default: until Ctrl-C)")
-    .option("-i, --interval <seconds>", `seconds between probes (at least ${MIN_INTERVAL_S})`, "1")
-    .option("-W, --timeout <seconds>", "seconds to wait for each reply before it counts as lost", "1")
+    .option("-i, --interval <time>", `time between probes (at least ${MIN_INTERVAL_S * 1000}ms)`, "1s")
+    .option("-W, --timeout <time>", "how long to wait for each reply before it counts as lost", "1s")
     .option("-s, --size <bytes>", `probe size in bytes, ${PROBE_HEADER}–${MAX_PAYLOAD}`, "64")
-    .option("--linger <seconds>", "after the last probe, keep listening this long for late replies", "0")
+    .option("--linger <time>", "after the last probe, keep listening this long for late replies", "0s")
     .option("-q, --quiet", "print only the summary")
     .option("--json", "print the summary as JSON (and nothing else on stdout)")
     .addHelpText(
@@ -44,6 +47,8 @@ received. Ctrl-C (or SIGTERM) prints the summary so far and exits 130. Exit 0 wh
 interface PingOpts {
   host: string;
   port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
   count?: string;
   interval: string;
   timeout: string;
@@ -54,28 +59,21 @@ interface PingOpts {
 }
 
 async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
-  let host = o.host;
-  let port = parseNumber("--port", o.port, { min: 1, max: 65_535, integer: true });
-  if (target !== undefined) {
-    const udp = await import("@netlab/udp");
-    const isHostPort = /^\[.*\]:\d+$|^[^:]*:\d+$/.test(target);
-    if (isHostPort) ({ host, port } = usage(() => udp.parseHostPort(target)));
-    else host = target.replace(/^\[(.*)\]$/, "$1");
-  }
+  const { host, port } = udpAddress("connect", o, target);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
-  const intervalS = parseNumber("-i", o.interval, { min: 0, max: MAX_SECONDS });
+  const intervalS = parseDuration("-i", o.interval, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
   if (intervalS < MIN_INTERVAL_S) {
     throw new UsageError(
       `-i ${o.interval}: cannot flood; the minimal interval is ${MIN_INTERVAL_S} s (${MIN_INTERVAL_S * 1000} ms)`,
       `use -i ${MIN_INTERVAL_S} or more`,
     );
   }
-  const timeoutS = parseNumber("-W", o.timeout, { min: 0, max: MAX_SECONDS });
+  const timeoutS = parseDuration("-W", o.timeout, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
   if (timeoutS * 1000 < 1) {
     throw new UsageError(`-W ${o.timeout}: the timeout must be at least 0.001 s`, "use -W 1 for one second");
   }
   const size = parseSize(o.size);
-  const lingerS = parseNumber("--linger", o.linger, { min: 0, max: MAX_SECONDS });
+  const lingerS = parseDuration("--linger", o.linger, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
 
   const udp = await import("@netlab/udp");
   const pinger = udp.ping({

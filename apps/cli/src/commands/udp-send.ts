@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { parseDuration } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
 import {
@@ -20,7 +20,7 @@ export function registerUdpSend(udp: Command): void {
     .description("send one datagram (sendto), and optionally wait for a reply")
     .argument("<target>", "HOST:PORT to send to, e.g. 127.0.0.1:5003 or [::1]:5003")
     .argument("[text]", "what to send (default: standard input)")
-    .option("--wait <seconds>", "wait this long for a reply and print it (exit 1 if none)")
+    .option("--wait <time>", "wait this long for a reply and print it (exit 1 if none); 1 = 1s")
     .option("--json", "print what happened as JSON")
     .addHelpText(
       "after",
@@ -45,7 +45,10 @@ interface SendOpts {
 async function runSend(target: string, text: string | undefined, o: SendOpts): Promise<void> {
   const udp = await import("@netlab/udp");
   const { host, port } = usage(() => udp.parseHostPort(target));
-  const waitS = o.wait === undefined ? 0 : parseNumber("--wait", o.wait, { min: 0.001, max: MAX_SECONDS });
+  const waitS =
+    o.wait === undefined
+      ? 0
+      : parseDuration("--wait", o.wait, { minMs: 1, maxMs: MAX_SECONDS * 1000 }) / 1000;
   const data = text !== undefined ? Buffer.from(text) : await readStdin();
   if (data.length > MAX_PAYLOAD) {
     throw new UsageError(

@@ -1,3 +1,4 @@
+import { formatHostPort, formatPeer } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { PeerView, ServerView } from "../model.js";
@@ -35,7 +36,7 @@ export function ServerPane({ server, rect }: ServerPaneProps) {
     : Math.min(Math.max(2, server.peers.length + 1), Math.ceil(bodyHeight / 2));
   const logHeight = isSideBySide ? bodyHeight : Math.max(0, bodyHeight - peersHeight);
   const logWidth = isSideBySide ? inner - PEERS_WIDTH - 1 : inner;
-  const title = server.port === 0 ? "server" : `server ${server.host}:${server.port}`;
+  const title = server.port === 0 ? "server" : `server ${formatHostPort(server.host, server.port)}`;
   const stats = `  ${server.peers.length} peers  ${server.messagesPerSecond.toFixed(1)} msg/s  ${server.messagesTotal} msgs  in ${formatBytes(server.bytesIn)}  out ${formatBytes(server.bytesOut)}`;
   return (
     <Pane rect={rect}>
@@ -74,7 +75,7 @@ function PeerTable({ peers, height, width }: { peers: readonly PeerView[]; heigh
           {truncate(
             [
               cell(p.nick || "-", 9),
-              cell(`${p.address}:${p.port}`, 16),
+              cell(formatPeer(p), 16),
               cell(formatBytes(p.bytesIn), 8, true),
               cell(formatBytes(p.bytesOut), 8, true),
               cell(String(p.messagesIn), 5, true),

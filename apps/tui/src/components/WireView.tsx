@@ -27,6 +27,10 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
   const title = oneLine(`wire · client ${client.id} ${client.nick}`);
   const summary = `  → ${formatBytes(totals.outBytes)} in ${totals.outWrites} writes  ← ${formatBytes(totals.inBytes)} in ${totals.inReads} reads`;
   const rows = wireRows(client.wire, inner);
+  const isTls = client.wire.some((c) => c.tls);
+  const legend = isTls
+    ? "TLS: the bytes on the wire are ciphertext (hex); the pane shows the plaintext"
+    : `→ write  ← read  ${WIRE_MARKS.messageEnd} end of message  ${WIRE_MARKS.readEnd} end of read/write`;
   const view = tail(rows, height, offset);
   const roleColor = (role: WireRole): string | undefined => {
     if (role === "out") return theme.out;
@@ -44,10 +48,7 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
         <Text color={theme.dim}>{truncate(summary, Math.max(0, inner - title.length))}</Text>
       </Text>
       <Text color={theme.dim} wrap="truncate">
-        {truncate(
-          `→ write  ← read  ${WIRE_MARKS.messageEnd} end of message  ${WIRE_MARKS.readEnd} end of read/write`,
-          inner,
-        )}
+        {truncate(legend, inner)}
       </Text>
       <Box flexDirection="column" height={height}>
         {rows.length === 0 ? (

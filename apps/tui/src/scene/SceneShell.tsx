@@ -1,3 +1,4 @@
+import { formatHostPort } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import { computeLayout, type FrameLayout, type Rect } from "../layout.js";
@@ -122,5 +123,5 @@ export function plural(n: number, thing: string): string {
 
 /** `host:port`, or "starting…" before the server has a port. */
 export function serverAddress(server: { host: string; port: number }): string {
-  return server.port === 0 ? "starting…" : `${server.host}:${server.port}`;
+  return server.port === 0 ? "starting…" : formatHostPort(server.host, server.port);
 }

@@ -1,3 +1,4 @@
+import { formatHostPort } from "@netlab/core";
 import { Text } from "ink";
 import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
 import { Transcript } from "../components/Transcript.js";
@@ -13,7 +14,7 @@ import {
 } from "../scene/keys.js";
 import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
 import { type SceneProps, useScene } from "../scene/use-scene.js";
-import { formatBytes, truncate } from "../text.js";
+import { formatBytes, formatRate, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
@@ -96,7 +97,7 @@ function UploaderPane({
   const figures = ` ${String(percent).padStart(3)}%`;
   const detail =
     u.totalBytes > 0
-      ? `${formatBytes(u.bytesDone)} / ${formatBytes(u.totalBytes)} · ${formatBytes(Math.round(u.bytesPerSecond))}/s`
+      ? `${formatBytes(u.bytesDone)} / ${formatBytes(u.totalBytes)} · ${formatRate(u.bytesPerSecond)}`
       : "waiting";
   return (
     <Pane rect={rect} isFocused={isFocused}>
@@ -123,7 +124,7 @@ function UploaderPane({
 
 function FileServerPane({ server, rect }: { server: FileServerView; rect: Rect }) {
   const inner = paneInner(rect);
-  const title = server.port === 0 ? "file server" : `file server ${server.host}:${server.port}`;
+  const title = server.port === 0 ? "file server" : `file server ${formatHostPort(server.host, server.port)}`;
   const stats = `  ${server.files} files  ${formatBytes(server.bytesStored)} stored`;
   return (
     <Pane rect={rect}>

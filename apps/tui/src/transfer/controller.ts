@@ -3,6 +3,7 @@ import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { formatHostPort } from "@netlab/core";
 import {
   FileServer,
   type ServerTransfer,
@@ -12,7 +13,7 @@ import {
 } from "@netlab/transfer";
 import type { LineKind } from "../model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
-import { formatBytes } from "../text.js";
+import { formatBytes, formatRate } from "../text.js";
 import type { TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
 /** Options for {@link TransferLabController}. */
@@ -122,7 +123,7 @@ export class TransferLabController
           this.#line(
             slot,
             "chat",
-            `✓ ${name} ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s (${r.mbps.toFixed(0)} MB/s) sha256 ${short(r.sha256)}`,
+            `✓ ${name} ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s (${formatRate(r.mbps * 1e6)}) sha256 ${short(r.sha256)}`,
           );
           return;
         } catch (err) {
@@ -209,7 +210,7 @@ export class TransferLabController
     const port = server.address.port;
     this.#serving = server.serveForever().catch((err: unknown) => this.serverLine("error", errorText(err)));
     this.patchServer({ status: "listening", port });
-    this.serverLine("info", `listening on ${this.host}:${port}, storing into ${root}`);
+    this.serverLine("info", `listening on ${formatHostPort(this.host, port)}, storing into ${root}`);
   }
 
   #newSlot(): number {

@@ -1,3 +1,4 @@
+import { formatHostPort } from "@netlab/core";
 import { Text } from "ink";
 import { ClientHeader, Pane, paneInner, ServerHeader } from "../components/Pane.js";
 import { Transcript } from "../components/Transcript.js";
@@ -151,7 +152,7 @@ function PingerPane({
 
 function EchoPane({ server, rect }: { server: EchoView; rect: Rect }) {
   const inner = paneInner(rect);
-  const title = server.port === 0 ? "udp echo" : `udp echo ${server.host}:${server.port}`;
+  const title = server.port === 0 ? "udp echo" : `udp echo ${formatHostPort(server.host, server.port)}`;
   const stats = `  loss ${pct(server.lossRate)}  delay ${server.delayMs} ms  ${server.datagramsPerSecond.toFixed(1)} dgram/s  ${server.datagrams} datagrams  ${server.dropped} dropped`;
   return (
     <Pane rect={rect}>

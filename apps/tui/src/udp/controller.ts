@@ -1,3 +1,4 @@
+import { formatHostPort } from "@netlab/core";
 import { type EchoDatagram, type PingEvent, Pinger, UdpEchoServer } from "@netlab/udp";
 import type { LineKind } from "../model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
@@ -157,7 +158,7 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
     this.patchServer({ status: "listening", port, host });
     this.serverLine(
       "info",
-      `listening on udp ${host}:${port} · loss ${pct(this.#lossRate)} · delay ${this.#delayMs} ms`,
+      `listening on udp ${formatHostPort(host, port)} · loss ${pct(this.#lossRate)} · delay ${this.#delayMs} ms`,
     );
   }
 
@@ -204,7 +205,11 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
     pinger.on("ready", ({ local }) => {
       if (slot.pinger !== pinger) return;
       this.updateSlot(slot, { state: "running" });
-      this.#line(slot, "info", `* pinging ${this.host}:${port} from ${local} every ${this.#intervalMs} ms`);
+      this.#line(
+        slot,
+        "info",
+        `* pinging ${formatHostPort(this.host, port)} from ${local} every ${this.#intervalMs} ms`,
+      );
     });
     pinger.on("event", (e: PingEvent) => {
       if (slot.pinger !== pinger) return;

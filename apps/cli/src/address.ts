@@ -1,0 +1,179 @@
+// The subpath, not the front door: every command that listens or connects loads it at start.
+import {
+  type Address,
+  AddressError,
+  formatHostPort,
+  formatPeer,
+  formatSocketPath,
+  parseAddress,
+  parseHost,
+  socketPath,
+} from "@netlab/core/address";
+import type { Command } from "commander";
+import { parsePort } from "./options.js";
+import { UsageError } from "./run.js";
+
+/** The address options every command that listens or connects reads (`--host`, `--port`, `-4`, `-6`). */
+export interface AddressFlags {
+  host: string;
+  port: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
+}
+
+/** Where a server listens: host and port, or a Unix socket path (NUL + name for an abstract one). */
+export interface ListenAddress {
+  host: string;
+  port: number;
+  path?: string;
+  /** `-6` with host `::`: no IPv4 clients. */
+  ipv6Only: boolean;
+}
+
+/** Where a client connects: host and port (resolved as `family` says), or a Unix socket path. */
+export interface ConnectAddress {
+  host: string;
+  port: number;
+  path?: string;
+  family: 0 | 4 | 6;
+}
+
+/** Adds `-4` and `-6` to a command that listens or connects. */
+export function addFamilyOptions(command: Command, side: "listen" | "connect"): Command {
+  const doing = side === "listen" ? "listen" : "connect";
+  return command
+    .option("-4, --ipv4", `${doing} over IPv4 only`)
+    .option("-6, --ipv6", `${doing} over IPv6 only (default host ::1; with --host :: no IPv4 clients)`);
+}
+
+/** The help lines on the address grammar that every such command prints. */
+export const ADDRESS_HELP = `Addresses: --host takes a name, 127.0.0.1, ::1 or [::1], unix:/path (a Unix socket) or
+@name (a Linux abstract socket); HOST:PORT and [IPv6]:PORT where a command takes an address argument.`;
+
+/**
+ * Reads where a server listens. `--host ::` is dual-stack (IPv4 peers are shown as 127.0.0.1);
+ * `-6` alone listens on ::1, `-6 --host ::` on IPv6 only; `-4` keeps IPv4.
+ */
+export function listenAddress(flags: AddressFlags, positional?: string): ListenAddress {
+  const address = readAddress(flags, positional, { allowZeroPort: true });
+  if (address.kind !== "host") {
+    return { host: "127.0.0.1", port: 0, path: socketPath(address), ipv6Only: false };
+  }
+  const host = withFamily(address.host, flags);
+  return { host, port: address.port, ipv6Only: flags.ipv6 === true && host === "::" };
+}
+
+/** Reads where a client connects: `--host/--port`, or an address argument in the grammar. */
+export function connectAddress(flags: AddressFlags, positional?: string): ConnectAddress {
+  const address = readAddress(flags, positional, { allowZeroPort: false });
+  if (address.kind !== "host") return { host: "127.0.0.1", port: 0, path: socketPath(address), family: 0 };
+  const family = flags.ipv4 ? 4 : flags.ipv6 ? 6 : 0;
+  return { host: withFamily(address.host, flags), port: address.port, family };
+}
+
+function readAddress(
+  flags: AddressFlags,
+  positional: string | undefined,
+  o: { allowZeroPort: boolean },
+): Address {
+  if (flags.ipv4 && flags.ipv6)
+    throw new UsageError("-4 and -6 together leave no address family", "choose one");
+  // --port is checked as every numeric flag is (the message names the flag), and only when used.
+  const port = () => parsePort(flags.port, { allowZero: o.allowZeroPort });
+  const address = usage(() => {
+    if (positional !== undefined) {
+      return parseAddress(positional, {
+        defaultHost: parseHost(flags.host),
+        defaultPort: port(),
+        allowZeroPort: o.allowZeroPort,
+      });
+    }
+    if (flags.host.startsWith("unix:") || flags.host.startsWith("@")) return parseAddress(flags.host);
+    return { kind: "host" as const, host: parseHost(flags.host), port: port() };
+  });
+  if (address.kind !== "host" && (flags.ipv4 || flags.ipv6)) {
+    throw new UsageError(
+      `-${flags.ipv4 ? 4 : 6} means an IP address, but this is a Unix socket`,
+      "drop -4/-6",
+    );
+  }
+  return address;
+}
+
+/** The host `-4`/`-6` leave: the loopback and the wildcard swap families; any other must match. */
+function withFamily(host: string, flags: AddressFlags): string {
+  const isV6 = host.includes(":");
+  const isV4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
+  if (flags.ipv6 && isV4) {
+    if (host === "127.0.0.1") return "::1";
+    if (host === "0.0.0.0") return "::";
+    throw new UsageError(`-6 with the IPv4 address ${host}`, "give an IPv6 address, or drop -6");
+  }
+  if (flags.ipv4 && isV6) {
+    if (host === "::1") return "127.0.0.1";
+    if (host === "::") return "0.0.0.0";
+    throw new UsageError(`-4 with the IPv6 address ${host}`, "give an IPv4 address, or drop -4");
+  }
+  return host;
+}
+
+/**
+ * An address argument that must name its port (`--to HOST:PORT`, `[v6]:PORT`, `unix:/path`, `@name`),
+ * as a client connects to it.
+ */
+export function addressArgument(text: string): ConnectAddress {
+  const address = usage(() => parseAddress(text));
+  if (address.kind !== "host") return { host: "127.0.0.1", port: 0, path: socketPath(address), family: 0 };
+  return { host: address.host, port: address.port, family: 0 };
+}
+
+/** Where a UDP command binds or sends: an IP address, never a Unix socket (lab udp speaks UDP). */
+export function udpAddress(
+  side: "listen" | "connect",
+  flags: AddressFlags,
+  positional?: string,
+): ListenAddress {
+  const where =
+    side === "listen"
+      ? listenAddress(flags, positional)
+      : { ...connectAddress(flags, positional), ipv6Only: false };
+  if (where.path !== undefined) {
+    throw new UsageError(
+      "lab udp sends UDP datagrams, not to a Unix socket",
+      "give HOST:PORT or --host/--port",
+    );
+  }
+  return { host: where.host, port: where.port, ipv6Only: where.ipv6Only };
+}
+
+/** `--host` alone (a name, IPv4, IPv6 bare or bracketed), for commands with no port of their own. */
+export function hostFlag(text: string): string {
+  return usage(() => parseHost(text));
+}
+
+/** `--tls` runs over TCP only here: a Unix socket with it is a usage error, not a silent TCP dial. */
+export function refuseTlsOverUnix(where: { path?: string }, flags: { tls?: boolean }): void {
+  if (flags.tls && where.path !== undefined) {
+    throw new UsageError("--tls works over TCP, not over a Unix socket", "drop --tls, or give --host/--port");
+  }
+}
+
+/** Runs `fn`; a refused address becomes a usage error (exit 2) with its hint. */
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof AddressError) throw new UsageError(err.message, err.hint);
+    throw err;
+  }
+}
+
+/** Where a client connects, as the grammar writes it: `[::1]:5001`, `unix:/path`, `@name`. */
+export function formatWhere(where: ConnectAddress): string {
+  return where.path === undefined ? formatHostPort(where.host, where.port) : formatSocketPath(where.path);
+}
+
+/** Where a server is bound, for its `listening on` line: `127.0.0.1:5001`, `[::1]:5001`, `unix:/path`, `@name`. */
+export function formatBound(bound: { host: string; port: number; family: string }): string {
+  return formatPeer({ address: bound.host, port: bound.port, family: bound.family });
+}

@@ -1,0 +1,286 @@
+import type { Command } from "commander";
+import { parseNumber } from "../options.js";
+import { action, ExitCode, reportError, UsageError } from "../run.js";
+import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+
+/** The profiles, for --help without importing @netlab/check (kept equal to its PROFILES). */
+const PROFILE_HELP = `
+Profiles (each test is named for the lesson it checks; --only picks some):
+  echo       a byte echo server (RFC 862): all 256 byte values, 1 MiB, 1-byte slices, 5 and 50
+             clients, half-close, a client that stops reading
+  line       the seed's line server (echo or upper): split lines, several in one read, CRLF, a
+             1 MiB line, NUL and invalid UTF-8, a reset mid-line, 50 clients
+  chat       netlab's chat or a budget chat (name prompt): greeting, name rules, broadcast,
+             join/leave once, order of 1,000 messages, a member that stops reading
+  transfer   a raw file sender: exact bytes, EOF after the file, a slow reader (needs --file or {file})
+  http       a first web server: GET text and binary, 404, HEAD, keep-alive, an idle client
+             (needs {dir} or --root)`;
+
+/** Exit code when the target never listened (or its command exited first). */
+export const EXIT_NOT_LISTENING = 3;
+
+const FORMATS = ["human", "tap", "junit", "json"] as const;
+type Format = (typeof FORMATS)[number];
+
+interface CheckOpts {
+  role: string;
+  only?: string;
+  format: string;
+  seed: string;
+  timeout?: string;
+  transcript?: string;
+  file?: string;
+  root?: string;
+  startupTimeout: string;
+}
+
+/** `lab check PROFILE TARGET`: grade a server (an address, or a command netlab starts) with one profile. */
+export function registerCheck(program: Command): void {
+  program
+    .command("check")
+    .description("test your own server the way the network will: slicing, resets, slow and silent peers")
+    .argument("<profile>", "what kind of server: echo, line, chat, transfer, http")
+    .argument("[target...]", "HOST:PORT or PORT, or -- CMD ARGS with {port} where the program takes its port")
+    .option(
+      "--role <role>",
+      "server: test your server; client: netlab plays a misbehaving line server for your client",
+      "server",
+    )
+    .option("--only <ids>", "run only these tests, comma-separated (e.g. line.partial-line,line.crlf)")
+    .option("--format <format>", `report format: ${FORMATS.join(", ")}`, "human")
+    .option("--seed <n>", "seed of every payload, name and fault: the same seed gives the same report", "1")
+    .option("--timeout <seconds>", "every test's deadline, instead of its own (3–20 s each by default)")
+    .option("--transcript <dir>", "write each test's bytes, both ways, as a hex dump to DIR/ID.txt")
+    .option("--file <path>", "transfer: the file the server sends (or put {file} in the command)")
+    .option(
+      "--root <dir>",
+      "http: the folder the server serves, holding hello.txt and bytes.bin (or put {dir} in the command)",
+    )
+    .option("--startup-timeout <seconds>", "with a command: how long it has to start listening", "10")
+    .addHelpText(
+      "after",
+      `${PROFILE_HELP}
+
+With a command, netlab picks a free port, substitutes {port} (and {host}, {file}, {dir}), starts
+the program, waits for the port, runs the tests, and stops the program by its process id.
+
+Exit: 0 all passed, 1 some failed, 2 usage, 3 the target never listened.
+
+Examples:
+  lab check line 127.0.0.1:5001
+  lab check echo -- python3 echo_server.py {port}
+  lab check chat --format junit -- python3 chat.py {port} > report.xml
+  lab check transfer -- python3 sender.py {port} {file}
+  lab check http --only http.head,http.not-found -- python3 web.py {port} {dir}
+  lab check line --role client -- python3 client.py {host} {port}   (the client gets one line on stdin)`,
+    )
+    .action(
+      action(async (profile: string, target: string[], opts: CheckOpts, cmd: Command) =>
+        runCheckCommand(profile, target, opts, cmd),
+      ),
+    );
+}
+
+/** Whether `--` came before the target on the command line (commander drops it). */
+function hadDoubleDash(cmd: Command): boolean {
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  // rawArgs is commander's record of argv, untyped in its declarations.
+  return ((root as unknown as { rawArgs?: string[] }).rawArgs ?? []).includes("--");
+}
+
+async function runCheckCommand(
+  profileName: string,
+  target: string[],
+  opts: CheckOpts,
+  cmd: Command,
+): Promise<void> {
+  const format = opts.format as Format;
+  if (!FORMATS.includes(format)) {
+    throw new UsageError(
+      `unknown --format ${JSON.stringify(opts.format)}`,
+      `choose one of: ${FORMATS.join(", ")}`,
+    );
+  }
+  const seed = parseNumber("--seed", opts.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
+  const timeoutMs =
+    opts.timeout === undefined
+      ? undefined
+      : Math.round(parseNumber("--timeout", opts.timeout, { min: 0.1, max: 600 }) * 1000);
+  const startupTimeoutMs = Math.round(
+    parseNumber("--startup-timeout", opts.startupTimeout, { min: 0.1, max: 600 }) * 1000,
+  );
+  const only = opts.only
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const isCommand = hadDoubleDash(cmd);
+  if (target.length === 0)
+    throw new UsageError("no target: give HOST:PORT, PORT, or -- CMD ARGS with {port}");
+  if (!isCommand && target.length > 1) {
+    throw new UsageError(
+      `one address expected, got ${target.length} words`,
+      `to run a program, put it after --: lab check ${profileName} -- ${target.join(" ")}`,
+    );
+  }
+
+  const check = await import("@netlab/check");
+  if (opts.role !== "server") {
+    if (opts.role !== "client")
+      throw new UsageError(`unknown --role ${JSON.stringify(opts.role)}`, "choose server or client");
+    await runClientRole(check, profileName, target, isCommand, { format, seed, timeoutMs, only });
+    return;
+  }
+  const { readFile, rm } = await import("node:fs/promises");
+  // Usage mistakes first, before anything starts.
+  const usage = (err: unknown): never => {
+    const e = err as { code?: string; message: string; hint?: string };
+    throw new UsageError(e.message, e.hint);
+  };
+  try {
+    check.selectTests(check.getProfile(profileName), only);
+  } catch (err) {
+    usage(err);
+  }
+  const address = isCommand
+    ? undefined
+    : (() => {
+        try {
+          return check.parseAddress(target[0] as string);
+        } catch (err) {
+          return usage(err);
+        }
+      })();
+  if (isCommand && !target.some((a) => a.includes("{port}"))) {
+    usage(
+      new check.CheckError(
+        "PORT_PLACEHOLDER_MISSING",
+        "the command has no {port}: netlab cannot tell it where to listen",
+        {
+          hint: `write {port} where the program takes its port: lab check ${profileName} -- ${target.join(" ")} {port}`,
+        },
+      ),
+    );
+  }
+
+  let made: { folder: string; file: string; dir: string } | undefined;
+  let started: import("@netlab/check").StartedTarget | undefined;
+  const stopSignals = onInterrupt(() => {
+    void (async () => {
+      await started?.stop();
+      if (made) await rm(made.folder, { recursive: true, force: true });
+      process.exit(EXIT_INTERRUPTED);
+    })();
+  });
+  try {
+    const inputs: import("@netlab/check").CheckInputs = {};
+    const needsMade = isCommand && target.some((a) => a.includes("{file}") || a.includes("{dir}"));
+    if (needsMade) made = await check.makeInputs(seed);
+    const file = opts.file ?? (target.some((a) => a.includes("{file}")) ? made?.file : undefined);
+    if (file !== undefined) {
+      inputs.file = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+        throw new UsageError(`cannot read --file ${file}: ${err.code ?? err.message}`);
+      });
+    }
+    inputs.root = opts.root ?? (target.some((a) => a.includes("{dir}")) ? made?.dir : undefined);
+
+    let host: string;
+    let port: number;
+    if (address) {
+      ({ host, port } = address);
+    } else {
+      started = await check.startTarget(target, {
+        startupTimeoutMs,
+        placeholders: made ? { file: made.file, dir: made.dir } : {},
+      });
+      ({ host, port } = started);
+    }
+    const targetLabel = isCommand ? target.join(" ") : undefined;
+    const transcriptDir = opts.transcript;
+    const report = await check.runCheck({
+      profile: profileName,
+      host,
+      port,
+      targetLabel,
+      only,
+      seed,
+      timeoutMs,
+      inputs,
+      onStart: () => {
+        if (format === "human")
+          process.stdout.write(check.humanHeader(profileName, targetLabel ?? `${host}:${port}`, seed));
+      },
+      onResult: format === "human" ? (r) => process.stdout.write(check.humanResult(r)) : undefined,
+      onTranscript: transcriptDir
+        ? (id, conns) => check.writeTranscript(transcriptDir, id, conns)
+        : undefined,
+    });
+    const text = {
+      human: () => check.humanSummary(report),
+      tap: () => check.formatTap(report),
+      junit: () => check.formatJunit(report),
+      json: () => check.formatJson(report),
+    }[format]();
+    process.stdout.write(text);
+    if (report.results.some((r) => r.status === "fail")) throw new ExitCode(1);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "MISSING_INPUT") usage(err);
+    if (code === "NOT_LISTENING" || code === "TARGET_EXITED") {
+      // Printed (escaped: it may quote the program's stderr) the way every failure is, then exit 3.
+      reportError(err, "lab check");
+      throw new ExitCode(EXIT_NOT_LISTENING);
+    }
+    throw err;
+  } finally {
+    stopSignals();
+    await started?.stop();
+    if (made) await rm(made.folder, { recursive: true, force: true });
+  }
+}
+
+/** `--role client`: the learner's client against netlab's misbehaving line server. */
+async function runClientRole(
+  check: typeof import("@netlab/check"),
+  profileName: string,
+  target: string[],
+  isCommand: boolean,
+  o: { format: Format; seed: number; timeoutMs: number | undefined; only: string[] | undefined },
+): Promise<void> {
+  if (profileName !== "line") {
+    throw new UsageError(
+      `--role client checks line clients only, not ${JSON.stringify(profileName)}`,
+      "lab check line --role client -- CMD {host} {port}",
+    );
+  }
+  if (!isCommand)
+    throw new UsageError(
+      "--role client needs the client's command after --",
+      "lab check line --role client -- python3 client.py {host} {port}",
+    );
+  let report: import("@netlab/check").CheckReport;
+  try {
+    if (o.format === "human")
+      process.stdout.write(check.humanHeader("line --role client", target.join(" "), o.seed));
+    report = await check.runClientCheck({
+      argv: target,
+      seed: o.seed,
+      only: o.only,
+      timeoutMs: o.timeoutMs,
+      onResult: o.format === "human" ? (r) => process.stdout.write(check.humanResult(r)) : undefined,
+    });
+  } catch (err) {
+    const e = err as { code?: string; message: string; hint?: string };
+    if (e.code === "UNKNOWN_TEST" || e.code === "PORT_PLACEHOLDER_MISSING")
+      throw new UsageError(e.message, e.hint);
+    throw err;
+  }
+  const text = {
+    human: () => check.humanSummary(report),
+    tap: () => check.formatTap(report),
+    junit: () => check.formatJunit(report),
+    json: () => check.formatJson(report),
+  }[o.format]();
+  process.stdout.write(text);
+  if (report.results.some((r) => r.status === "fail")) throw new ExitCode(1);
+}

@@ -1,0 +1,127 @@
+import type { Command } from "commander";
+import { action, UsageError } from "../run.js";
+
+const SHELLS = ["bash", "zsh", "fish"] as const;
+type Shell = (typeof SHELLS)[number];
+
+/** One command of the tree a completion script is made from: its words and its options. */
+interface Node {
+  /** `lab udp ping`, as typed. */
+  path: string;
+  description: string;
+  subcommands: Node[];
+  /** `--port`, `-p` … each with its help line. */
+  options: { flags: string[]; description: string }[];
+}
+
+/**
+ * `lab completion bash|zsh|fish`: prints a completion script generated from the program itself
+ * (every command, subcommand and option as commander knows them), so it cannot drift from --help.
+ */
+export function registerCompletion(program: Command): void {
+  program
+    .command("completion")
+    .description("print a shell completion script (bash, zsh or fish) for lab's commands and options")
+    .argument("<shell>", `one of ${SHELLS.join(", ")}`)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  source <(lab completion bash)                            this shell (add it to ~/.bashrc to keep it)
+  lab completion zsh > "\${fpath[1]}/_lab"                  zsh, from the next shell on
+  lab completion fish > ~/.config/fish/completions/lab.fish`,
+    )
+    .action(
+      action((shell: string, _opts: unknown, cmd: Command) => {
+        if (!(SHELLS as readonly string[]).includes(shell)) {
+          throw new UsageError(`no completion for shell '${shell}'`, `use one of: ${SHELLS.join(", ")}`);
+        }
+        let root = cmd;
+        while (root.parent) root = root.parent;
+        process.stdout.write(completionScript(shell as Shell, tree(root, root.name())));
+      }),
+    );
+}
+
+function tree(cmd: Command, path: string): Node {
+  const options = cmd.options
+    .filter((o) => !o.hidden)
+    .map((o) => ({ flags: [o.long, o.short].filter((f): f is string => !!f), description: o.description }));
+  options.push({ flags: ["--help", "-h"], description: "show help" });
+  return {
+    path,
+    description: cmd.description(),
+    subcommands: cmd.commands
+      .filter((c) => !(c as unknown as { _hidden?: boolean })._hidden)
+      .map((c) => tree(c, `${path} ${c.name()}`)),
+    options,
+  };
+}
+
+function walk(node: Node): Node[] {
+  return [node, ...node.subcommands.flatMap(walk)];
+}
+
+/** The completion script for `shell`. */
+export function completionScript(shell: Shell, root: Node): string {
+  if (shell === "fish") return fishScript(root);
+  const bash = bashScript(root);
+  // zsh runs the bash function through its own compatibility layer: one script to keep right.
+  return shell === "zsh" ? `#compdef lab\nautoload -U +X bashcompinit && bashcompinit\n${bash}` : bash;
+}
+
+function bashScript(root: Node): string {
+  const nodes = walk(root);
+  const subPaths = nodes.filter((n) => n.path !== root.path).map((n) => `"${n.path}"`);
+  const cases = nodes.map((n) => {
+    const words = [
+      ...n.subcommands.map((s) => s.path.split(" ").at(-1)),
+      ...n.options.flatMap((o) => o.flags),
+    ];
+    return `    "${n.path}") words="${words.join(" ")}" ;;`;
+  });
+  return `# lab completion for bash: source <(lab completion bash)
+_lab_complete() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}" path="${root.path}" words="" i
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "$path \${COMP_WORDS[i]}" in
+      ${subPaths.join("|")}) path="$path \${COMP_WORDS[i]}" ;;
+    esac
+  done
+  case "$path" in
+${cases.join("\n")}
+  esac
+  COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -o default -F _lab_complete ${root.path}
+`;
+}
+
+function fishScript(root: Node): string {
+  const quote = (s: string) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  const lines = [`# lab completion for fish: lab completion fish > ~/.config/fish/completions/lab.fish`];
+  for (const node of walk(root)) {
+    const words = node.path.split(" ").slice(1);
+    const children = node.subcommands.map((s) => s.path.split(" ").at(-1));
+    // At `lab udp`, after `udp` and before any of its own subcommands.
+    const here = [
+      words.length === 0
+        ? "__fish_use_subcommand"
+        : words.map((w) => `__fish_seen_subcommand_from ${w}`).join("; and "),
+      ...(children.length > 0 && words.length > 0
+        ? [`not __fish_seen_subcommand_from ${children.join(" ")}`]
+        : []),
+    ].join("; and ");
+    for (const sub of node.subcommands) {
+      const name = sub.path.split(" ").at(-1);
+      lines.push(`complete -c lab -f -n ${quote(here)} -a ${name} -d ${quote(sub.description)}`);
+    }
+    for (const o of node.options) {
+      const long = o.flags.find((f) => f.startsWith("--"))?.slice(2);
+      const short = o.flags.find((f) => /^-[^-]$/.test(f))?.slice(1);
+      const flags = [long ? `-l ${long}` : "", short ? `-s ${short}` : ""].filter(Boolean).join(" ");
+      lines.push(`complete -c lab -n ${quote(here)} ${flags} -d ${quote(o.description)}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,308 @@
+import type { Command } from "commander";
+import { parseNumber } from "../options.js";
+import { action, UsageError } from "../run.js";
+import { onInterrupt } from "../signals.js";
+
+/** The toxic types, for --help without importing @netlab/proxy (kept equal to its TOXIC_KINDS). */
+const TOXIC_HELP = `
+Toxics (--toxic TYPE=VALUE[,KEY=VALUE]...; VALUE sets the first attribute; toxiproxy's names and units):
+  latency=MS[,jitter=MS]                 delay each chunk
+  bandwidth=KBPS[,shared=true]           limit the rate, KB/s (1 KB = 1000 B); shared: one rate for all
+  slow_close=MS                          delay the FIN
+  timeout=MS                             hold all data; close after MS (0: until the toxic is removed)
+  reset_peer=MS                          reset (RST) the connection after MS
+  slicer=BYTES[,size_variation=B,delay=US]  slice data into small writes
+  limit_data=BYTES                       pass BYTES, then close
+  limit_time=MS                          close MS after the connection opened
+  corrupt=P                              flip a bit in each byte with chance P
+  blackhole=BYTES[,time=MS]              after BYTES (and MS), drop everything silently
+  line_latency=MS[,jitter=MS]            delay each whole line
+  line_split[=US]                        write each line on its own
+Every toxic also takes stream=upstream|downstream|both (default downstream: server → client),
+toxicity=0..1 (chance a connection is affected, drawn from --seed), name=NAME,
+client=HOST[:PORT] and connection=ID (act on one client or connection only).`;
+
+/** `lab proxy LISTEN UPSTREAM`: a TCP (or UDP) proxy that breaks the network on purpose. */
+export function registerProxy(program: Command): void {
+  program
+    .command("proxy")
+    .description(
+      "a proxy that breaks the network on purpose: latency, slicing, resets, … (toxiproxy-compatible)",
+    )
+    .argument("<listen>", "where to listen, HOST:PORT or :PORT (port 0: any free port)")
+    .argument("<upstream>", "the server to forward to, HOST:PORT")
+    .option("--toxic <spec>", "add a toxic (repeatable); see below", collect, [])
+    .option("--seed <n>", "seed every per-connection draw (toxicity, jitter, slices), to replay a run")
+    .option("--api [host:port]", "serve toxiproxy's HTTP API (default 127.0.0.1:8474 when given bare)")
+    .option("--api-allow-remote", "let the API listen on an address other machines can reach")
+    .option("--name <name>", "the proxy's name in the API", "proxy")
+    .option("--max-connections <n>", "connections proxied at once; more are reset", "1000")
+    .option("--connect-timeout <s>", "give up connecting upstream after this long, seconds", "10")
+    .option(
+      "--max-buffer-bytes <bytes>",
+      "per direction, most bytes held by the toxics before reading pauses",
+      String(1024 * 1024),
+    )
+    .option("--udp", "proxy UDP instead, through the network emulator (--loss, --delay, …)")
+    .option("--loss <rate>", "UDP: drop this fraction of datagrams each way, 0–1", "0")
+    .option("--delay <ms>", "UDP: delay every datagram by this many ms", "0")
+    .option("--jitter <ms>", "UDP: vary each delay by ± this many ms", "0")
+    .option("--duplicate <rate>", "UDP: send this fraction twice, 0–1", "0")
+    .option("--reorder <rate>", "UDP: hold this fraction back behind the next, 0–1", "0")
+    .option("-v, --verbose", "log one line per connection (or datagram) and the toxics that act on it")
+    .addHelpText(
+      "after",
+      `${TOXIC_HELP}
+
+Examples:
+  lab proxy :6001 127.0.0.1:5001 --toxic latency=100 --toxic slicer=1
+  lab proxy :6001 127.0.0.1:5001 --toxic reset_peer=500,toxicity=0.3 --seed 1
+  lab proxy :6001 127.0.0.1:5001 --api          then drive it with toxiproxy-cli or a toxiproxy client
+  lab proxy --udp :6003 127.0.0.1:5003 --loss 0.2 --delay 30 --jitter 10
+
+A FIN from one side passes on as a FIN (half-close works); a reset as a reset. A client's bytes
+are read only once its upstream connection is up; if the upstream refuses, the client is reset.
+Logs go to stderr: 'proxying LISTEN → UPSTREAM' once ready. Ctrl-C stops it (exit 0).`,
+    )
+    .action(
+      action(async (listen: string, upstream: string, opts: ProxyOpts) => runProxy(listen, upstream, opts)),
+    );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+interface ProxyOpts {
+  toxic: string[];
+  seed?: string;
+  api?: string | boolean;
+  apiAllowRemote?: boolean;
+  name: string;
+  maxConnections: string;
+  connectTimeout: string;
+  maxBufferBytes: string;
+  udp?: boolean;
+  loss: string;
+  delay: string;
+  jitter: string;
+  duplicate: string;
+  reorder: string;
+  verbose?: boolean;
+}
+
+/** An INVALID_OPTION, INVALID_TOXIC or PROXY_LOOP from the package is a usage error (exit 2). */
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as { code?: string; message?: string; hint?: string };
+    if (e?.code === "INVALID_OPTION" || e?.code === "INVALID_TOXIC" || e?.code === "PROXY_LOOP") {
+      throw new UsageError(e.message ?? String(err), e.hint);
+    }
+    throw err;
+  }
+}
+
+async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise<void> {
+  const seed =
+    o.seed === undefined
+      ? undefined
+      : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
+  const px = await import("@netlab/proxy");
+  if (o.udp) return runUdp(px, listen, upstream, o, seed);
+  const specs = usage(() => o.toxic.flatMap((text) => expandBoth(px.parseToxicSpec(text))));
+  const toxics = usage(() => new px.ToxicSet({ seed, toxics: specs }));
+  const proxy = usage(
+    () =>
+      new px.TcpProxy({
+        name: o.name,
+        listen,
+        upstream,
+        toxics,
+        maxConnections: parseNumber("--max-connections", o.maxConnections, {
+          min: 1,
+          max: 1_000_000,
+          integer: true,
+        }),
+        connectTimeoutMs:
+          parseNumber("--connect-timeout", o.connectTimeout, { min: 0.001, max: 3600 }) * 1000,
+        maxBufferedBytes: parseNumber("--max-buffer-bytes", o.maxBufferBytes, {
+          min: 1024,
+          max: 2 ** 31,
+          integer: true,
+        }),
+      }),
+  );
+  const api =
+    o.api === undefined
+      ? undefined
+      : usage(
+          () =>
+            new px.ProxyApi({
+              listen: o.api === true ? px.API_DEFAULTS.listen : String(o.api),
+              allowRemote: o.apiAllowRemote === true,
+              seed: toxics.seed,
+            }),
+        );
+  await checkUpstream(proxy.upstreamAddress, px);
+
+  proxy.on("refused", ({ id, client, error }) =>
+    log(`#${id} ${client}: ${error.message}; the client was reset`),
+  );
+  if (o.verbose) {
+    proxy.on("open", (link) => {
+      const info = link.info();
+      const acting = Object.entries(info.toxics)
+        .filter(([, on]) => on)
+        .map(([name]) => name);
+      log(`#${link.id} ${info.client} connected; toxics: ${acting.join(", ") || "none"}`);
+    });
+    proxy.on("close", (link, how) => {
+      const info = link.info();
+      log(
+        `#${link.id} ${how.how} (${how.reason}); ${info.bytesUpstream} B up, ${info.bytesDownstream} B down`,
+      );
+    });
+  }
+
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const stopSignals = onInterrupt(
+    () => {
+      log(`shutting down (${proxy.links.size} connection${proxy.links.size === 1 ? "" : "s"} open)`);
+      // The API first, so nothing adds work; then open connections get their drain time.
+      void (async () => {
+        await api?.close({ keepProxies: true });
+        await proxy.shutdown();
+      })().then(stopped);
+    },
+    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+  );
+  try {
+    await proxy.listen();
+    if (api) {
+      api.add(proxy);
+      await api.listen();
+    }
+    log(`proxying ${proxy.listenAddress} → ${proxy.upstreamAddress}`);
+    for (const t of toxics.list()) log(`toxic ${describeToxic(t)}`);
+    log(`seed ${toxics.seed} (--seed ${toxics.seed} replays the same choices)`);
+    if (api) log(`api on http://${api.address} (toxiproxy-compatible; GET /connections)`);
+    await done;
+  } catch (err) {
+    await Promise.all([proxy.close(), api?.close()]);
+    throw err;
+  } finally {
+    stopSignals();
+  }
+  log("stopped");
+}
+
+type Px = typeof import("@netlab/proxy");
+
+/** `stream=both` is the command line's shorthand for one toxic each way. */
+function expandBoth(spec: import("@netlab/proxy").ToxicSpec): import("@netlab/proxy").ToxicSpec[] {
+  if (spec.stream !== "both") return [spec];
+  return (["upstream", "downstream"] as const).map((stream) => ({
+    ...spec,
+    stream,
+    name: spec.name === undefined ? undefined : `${spec.name}_${stream}`,
+  }));
+}
+
+function describeToxic(t: import("@netlab/proxy").Toxic): string {
+  const attrs = Object.entries(t.attributes)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(",");
+  const target = [
+    t.client === undefined ? "" : ` client ${t.client}`,
+    t.connection === undefined ? "" : ` connection #${t.connection}`,
+  ].join("");
+  return `${t.name}: ${t.type} ${attrs} on ${t.stream}, toxicity ${t.toxicity}${target}`;
+}
+
+/** Fails at start when nothing listens upstream: a proxy to nowhere only resets its clients. */
+async function checkUpstream(upstream: string, px: Px): Promise<void> {
+  const { connect } = await import("@netlab/socketserver");
+  const { host, port } = px.parseAddress(upstream, "upstream");
+  try {
+    const socket = await connect({
+      host,
+      port,
+      timeoutMs: 5000,
+      hint: `start the server first (e.g. lab server --port ${port}), then the proxy`,
+    });
+    socket.destroy();
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    throw Object.assign(new Error(`upstream ${upstream} is not answering: ${e.message}`), {
+      code: "UPSTREAM",
+      hint: e.hint,
+    });
+  }
+}
+
+async function runUdp(
+  px: Px,
+  listen: string,
+  upstream: string,
+  o: ProxyOpts,
+  seed: number | undefined,
+): Promise<void> {
+  if (o.toxic.length > 0) {
+    throw new UsageError(
+      "--toxic is for TCP; UDP takes --loss, --delay, --jitter, --duplicate and --reorder",
+    );
+  }
+  const proxy = usage(
+    () =>
+      new px.UdpProxy({
+        listen,
+        upstream,
+        seed,
+        lossRate: parseNumber("--loss", o.loss, { min: 0, max: 1 }),
+        delayMs: parseNumber("--delay", o.delay, { min: 0, max: 3_600_000 }),
+        jitterMs: parseNumber("--jitter", o.jitter, { min: 0, max: 3_600_000 }),
+        duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
+        reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
+      }),
+  );
+  if (o.verbose) {
+    proxy.on("datagram", (d) => {
+      const fate = d.dropped
+        ? "dropped"
+        : `${d.copies > 1 ? "sent twice" : "sent"}${d.reordered ? ", held back" : ""}${d.delaysMs.some((ms) => ms > 0) ? ` after ${d.delaysMs.map((ms) => ms.toFixed(1)).join(" and ")} ms` : ""}`;
+      log(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${d.bytes} bytes ${fate}`);
+    });
+  }
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const stopSignals = onInterrupt(
+    () => {
+      log("shutting down");
+      void proxy.close().then(stopped);
+    },
+    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+  );
+  try {
+    await proxy.listen();
+    const e = proxy.upstreamEmulator.options;
+    log(`proxying udp ${proxy.listenAddress} → ${upstream}`);
+    log(
+      `emulating each way: loss ${e.lossRate}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${e.duplicateRate}, reorder ${e.reorderRate} (--seed ${e.seed} replays it)`,
+    );
+    await done;
+  } finally {
+    stopSignals();
+  }
+  log("stopped");
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { formatDuration, parseDuration } from "../src/options.js";
+
+describe("parseDuration (every time option of lab)", () => {
+  it("#20: reads ms, s, m and h, and a bare number as seconds", () => {
+    const at = (text: string) => parseDuration("--wait", text, { minMs: 0 });
+    expect(at("500ms")).toBe(500);
+    expect(at("2s")).toBe(2000);
+    expect(at("1m")).toBe(60_000);
+    expect(at("1h")).toBe(3_600_000);
+    expect(at("1.5")).toBe(1500);
+    expect(at(".25s")).toBe(250);
+    expect(at("0")).toBe(0);
+    expect(at(" 2 S ")).toBe(2000);
+  });
+
+  it("#20: refuses what is not a time, or out of range, naming the flag, the range and the text", () => {
+    expect(() => parseDuration("--wait", "soon", { minMs: 0, maxMs: 3_600_000 })).toThrow(
+      '--wait must be a time from 0s to 1h (500ms, 2s, 1m; bare numbers are seconds), got "soon"',
+    );
+    expect(() => parseDuration("-W", "0ms", { minMs: 1 })).toThrow("-W must be a time of 1ms or more");
+    for (const bad of ["", "-1", "1d", "1e3", "ms", "1 2s"]) {
+      expect(() => parseDuration("--x", bad, { minMs: 0 }), bad).toThrow(/--x must be a time/);
+    }
+  });
+
+  it("formats durations as people write them", () => {
+    expect([0, 1, 500, 1000, 1500, 30_000, 60_000, 600_000, 3_600_000].map(formatDuration)).toEqual([
+      "0s",
+      "1ms",
+      "500ms",
+      "1s",
+      "1500ms",
+      "30s",
+      "1m",
+      "10m",
+      "1h",
+    ]);
+  });
+});

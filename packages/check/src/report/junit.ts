@@ -1,0 +1,40 @@
+import type { CheckReport } from "../types.js";
+
+/** Escapes text for XML, dropping characters XML 1.0 cannot hold at all. */
+export function xml(text: string): string {
+  return text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "\uFFFD")
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
+}
+
+/** JUnit XML: one testsuite per run, one testcase per test, a `<failure>` for each failure. */
+export function formatJunit(report: CheckReport): string {
+  const failures = report.results.filter((r) => r.status === "fail").length;
+  const seconds = (ms: number) => (ms / 1000).toFixed(3);
+  const cases = report.results.map((r) => {
+    const open = `    <testcase classname="lab-check.${xml(report.profile)}" name="${xml(r.id)}" time="${seconds(r.durationMs)}">`;
+    if (r.status === "pass") return `${open}</testcase>`;
+    const body = [
+      `expected: ${r.expected ?? ""}`,
+      `observed: ${r.observed ?? ""}`,
+      r.hint ? `hint: ${r.hint}` : "",
+      r.excerpt ?? "",
+    ]
+      .filter(Boolean)
+      .join("\n");
+    return `${open}\n      <failure message="${xml(r.observed ?? "failed")}" type="${xml(r.id)}">${xml(body)}</failure>\n    </testcase>`;
+  });
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="lab check" tests="${report.results.length}" failures="${failures}" time="${seconds(report.durationMs)}">`,
+    `  <testsuite name="${xml(`${report.profile} ${report.target}`)}" tests="${report.results.length}" failures="${failures}" errors="0" skipped="0" time="${seconds(report.durationMs)}" timestamp="${xml(report.startedAt)}">`,
+    `    <properties><property name="seed" value="${report.seed}"/></properties>`,
+    ...cases,
+    "  </testsuite>",
+    "</testsuites>",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,330 @@
+import { setMaxListeners } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
+import tls from "node:tls";
+import { Conn, type ConnOptions, WaitTimeout } from "./conn.js";
+import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
+import { fail, TestFailure } from "./failure.js";
+import { hexExcerpt } from "./hex.js";
+import { PROFILES } from "./profiles/index.js";
+import { seeded } from "./random.js";
+import type { CheckInputs, CheckReport, CheckTest, Profile, TestContext, TestResult } from "./types.js";
+
+/** Options for {@link runCheck}. */
+export interface CheckOptions {
+  profile: string;
+  host: string;
+  port: number;
+  /** How the report names the target (`127.0.0.1:5001`, or the command with `{port}`). Default host:port. */
+  targetLabel?: string;
+  /** Test ids to run (all when empty or absent); unknown ones are UNKNOWN_TEST. */
+  only?: string[];
+  /** Seed of every payload and choice. Default 1. */
+  seed?: number;
+  /** Every test's deadline in ms, instead of its own. */
+  timeoutMs?: number;
+  inputs?: CheckInputs;
+  /** Called once the target proved it listens, before the first test. */
+  onStart?: () => void;
+  /** Called as each test ends, for live output. */
+  onResult?: (result: TestResult) => void;
+  /** Called with each test's transcripts, for `--transcript DIR`. */
+  onTranscript?: (testId: string, conns: Conn[]) => void | Promise<void>;
+}
+
+/** {@link CheckOptions} defaults. */
+export const CHECK_DEFAULTS = { seed: 1, greetingWaitMs: 300 } as const;
+
+/** How long after its deadline a test's connections are given to close before the next test. */
+const SETTLE_MS = 50;
+
+/** The profile called `name`, or UNKNOWN_PROFILE naming the choices. */
+export function getProfile(name: string): Profile {
+  const profile = Object.hasOwn(PROFILES, name) ? PROFILES[name] : undefined;
+  if (!profile) {
+    throw new CheckError("UNKNOWN_PROFILE", `unknown profile ${JSON.stringify(name)}`, {
+      hint: `choose one of: ${Object.keys(PROFILES).join(", ")}`,
+    });
+  }
+  return profile;
+}
+
+/** The tests `only` selects, in the profile's order; UNKNOWN_TEST for an id the profile lacks. */
+export function selectTests(profile: Profile, only: string[] | undefined): CheckTest[] {
+  if (!only || only.length === 0) return profile.tests;
+  const ids = new Set(profile.tests.map((t) => t.id));
+  for (const id of only) {
+    if (!ids.has(id)) {
+      throw new CheckError("UNKNOWN_TEST", `profile ${profile.name} has no test ${JSON.stringify(id)}`, {
+        hint: `its tests: ${[...ids].join(", ")}`,
+      });
+    }
+  }
+  return profile.tests.filter((t) => only.includes(t.id));
+}
+
+/**
+ * Grades the server at `host:port` with one profile: checks that it listens (NOT_LISTENING
+ * otherwise) and does not speak TLS, runs each selected test under its deadline, one at a time, and
+ * returns every result. A failing test is a result; only a target that cannot be graded throws.
+ * @example const report = await runCheck({ profile: "line", host: "127.0.0.1", port: 5001 });
+ */
+export async function runCheck(options: CheckOptions): Promise<CheckReport> {
+  const profile = getProfile(options.profile);
+  const tests = selectTests(profile, options.only);
+  const seed = options.seed ?? CHECK_DEFAULTS.seed;
+  requireInt("seed", seed, { min: 0, max: 2 ** 32 - 1 });
+  if (options.timeoutMs !== undefined) requirePositiveInt("timeoutMs", options.timeoutMs);
+  const inputs = options.inputs ?? {};
+  if (profile.needs === "file" && !inputs.file) {
+    throw new CheckError("MISSING_INPUT", "the transfer profile needs the file the server sends", {
+      hint: "give it with --file PATH, or put {file} in the command and netlab makes one",
+    });
+  }
+  if (profile.needs === "root" && !inputs.root) {
+    throw new CheckError("MISSING_INPUT", "the http profile needs the folder the server serves", {
+      hint: "put {dir} in the command and netlab fills a folder, or give --root DIR with hello.txt and bytes.bin in it",
+    });
+  }
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const report = (results: TestResult[]): CheckReport => ({
+    profile: profile.name,
+    target: label(options),
+    seed,
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    results,
+  });
+  await preflight(options.host, options.port);
+  options.onStart?.();
+
+  let state: Record<string, unknown> = {};
+  if (profile.prepare) {
+    const prepare: CheckTest = {
+      id: `${profile.name}.prepare`,
+      title: "",
+      timeoutMs: 5_000,
+      hint: "",
+      run: async (ctx) => {
+        state = (await profile.prepare?.(ctx)) ?? {};
+      },
+    };
+    const r = await runOne(prepare, options, seed, inputs, state);
+    if (r.status === "fail") {
+      // The variant could not be told: every test would fail the same way; say it once per test.
+      const results = tests.map((t) => ({ ...r, id: t.id, title: t.title }));
+      for (const x of results) options.onResult?.(x);
+      return report(results);
+    }
+  }
+  const results: TestResult[] = [];
+  for (const test of tests) {
+    const result = await runOne(test, options, seed, inputs, state);
+    results.push(result);
+    options.onResult?.(result);
+  }
+  return report(results);
+}
+
+function label(o: CheckOptions): string {
+  return o.targetLabel ?? `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+}
+
+/** A TLS record header (handshake or alert, version 3.x): what a TLS server answers plain text with. */
+export function looksLikeTls(bytes: Uint8Array): boolean {
+  return (
+    bytes.length >= 3 &&
+    (bytes[0] === 0x16 || bytes[0] === 0x15) &&
+    bytes[1] === 0x03 &&
+    (bytes[2] ?? 9) <= 0x04
+  );
+}
+
+function tlsError(host: string, port: number): CheckError {
+  return new CheckError(
+    "TARGET_SPEAKS_TLS",
+    `${host}:${port} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`,
+    {
+      hint: "lab check talks plain TCP: run the server without TLS, or check its plain port",
+    },
+  );
+}
+
+/**
+ * One connection before the tests: the target must accept it (NOT_LISTENING otherwise). A target
+ * that says nothing first gets a TLS ClientHello on a second connection: a handshake that completes
+ * means it speaks TLS, and every test would fail for that one reason.
+ */
+async function preflight(host: string, port: number): Promise<void> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 2_000);
+  let conn: Conn | undefined;
+  try {
+    conn = await Conn.open(host, port, "preflight", ac.signal).catch((err) => {
+      if (err instanceof CheckError) throw err;
+      throw new CheckError("NOT_LISTENING", `cannot connect to ${host}:${port}: ${(err as Error).message}`, {
+        hint: "is the server running, on that port?",
+      });
+    });
+    const c = conn;
+    const greeted = await c
+      .waitFor(
+        "a greeting",
+        () => (c.receivedBytes > 0 || c.end !== "open" ? true : undefined),
+        CHECK_DEFAULTS.greetingWaitMs,
+      )
+      .catch(() => false);
+    if (greeted ? looksLikeTls(c.received) : await speaksTls(host, port)) throw tlsError(host, port);
+  } finally {
+    clearTimeout(timer);
+    conn?.destroy();
+  }
+}
+
+/** Whether a TLS handshake with `host:port` completes (certificates not checked) within the greeting wait. */
+function speaksTls(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, servername: undefined });
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), CHECK_DEFAULTS.greetingWaitMs * 2);
+    socket.once("secureConnect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.once("close", () => done(false));
+  });
+}
+
+async function runOne(
+  test: CheckTest,
+  options: CheckOptions,
+  seed: number,
+  inputs: CheckInputs,
+  state: Record<string, unknown>,
+): Promise<TestResult> {
+  const timeoutMs = options.timeoutMs ?? test.timeoutMs;
+  const ac = new AbortController();
+  // Every connection and wait of a test listens on its signal: 50 clients are more than 10.
+  setMaxListeners(0, ac.signal);
+  const conns: Conn[] = [];
+  let opened = 0;
+  const ctx: TestContext = {
+    host: options.host,
+    port: options.port,
+    seed,
+    random: seeded(seed, test.id),
+    signal: ac.signal,
+    inputs,
+    state,
+    async open(label: string, connOptions?: Partial<ConnOptions>) {
+      // Toxic draws are seeded by the run's seed, the test and the connection's number in it.
+      const id = ++opened;
+      const conn = await Conn.open(options.host, options.port, label, ac.signal, {
+        seed: seedFor(seed, test.id),
+        id,
+        ...connOptions,
+      });
+      conns.push(conn);
+      if (ac.signal.aborted) conn.destroy();
+      return conn;
+    },
+    pace: (ms) => delay(ms, undefined, { signal: ac.signal }).catch(() => {}),
+  };
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<"deadline">((resolve) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      resolve("deadline");
+    }, timeoutMs);
+  });
+  let result: TestResult;
+  try {
+    const outcome = await Promise.race([test.run(ctx).then(() => "done" as const), deadline]);
+    if (outcome === "deadline") {
+      fail({
+        expected: `the test to finish within ${timeoutMs / 1000} s`,
+        observed: "it was still waiting on the target at its deadline",
+      });
+    }
+    result = { id: test.id, title: test.title, status: "pass", durationMs: 0 };
+  } catch (err) {
+    // A target that cannot be graded at all (a missing input): not one test's failure.
+    if (err instanceof CheckError && err.code !== "NOT_LISTENING") throw err;
+    result = failed(test, err, conns, timeoutMs);
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+    for (const c of conns) c.destroy();
+  }
+  result.durationMs = Math.round(performance.now() - started);
+  if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received)))
+    throw tlsError(options.host, options.port);
+  if (!test.id.endsWith(".prepare")) await options.onTranscript?.(test.id, conns);
+  // Let the target see the closes before the next test opens its connections.
+  await delay(SETTLE_MS);
+  return result;
+}
+
+/** The run's seed mixed with a test id, as a u32. */
+function seedFor(seed: number, testId: string): number {
+  return Math.floor(seeded(seed, testId)() * 2 ** 32);
+}
+
+function failed(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number): TestResult {
+  const base = { id: test.id, title: test.title, status: "fail" as const, durationMs: 0, hint: test.hint };
+  if (err instanceof TestFailure) {
+    const { expected, observed, hint, conn, side = "received", at } = err.info;
+    return {
+      ...base,
+      expected,
+      observed,
+      hint: hint ?? test.hint,
+      excerpt: excerpt(conn ?? conns.at(-1), side, at),
+    };
+  }
+  if (err instanceof WaitTimeout) {
+    const busiest = conns.at(-1);
+    return {
+      ...base,
+      expected: `${err.what} within ${(err.ms ?? timeoutMs) / 1000} s`,
+      observed: "nothing more arrived before the deadline",
+      excerpt: excerpt(busiest, "received", undefined),
+    };
+  }
+  if (err instanceof CheckError && err.code === "NOT_LISTENING") {
+    return {
+      ...base,
+      expected: "the server to accept a connection",
+      observed: `${err.message} (did it crash?)`,
+      excerpt: excerpt(conns.at(-1), "received", undefined),
+    };
+  }
+  const e = err as NodeJS.ErrnoException;
+  const what =
+    e?.code === "ECONNRESET" || e?.code === "EPIPE"
+      ? "the server reset the connection"
+      : `${e?.message ?? String(err)}`;
+  return {
+    ...base,
+    expected: "the connection to stay usable",
+    observed: what,
+    excerpt: excerpt(conns.at(-1), "received", undefined),
+  };
+}
+
+function excerpt(
+  conn: Conn | undefined,
+  side: "sent" | "received",
+  at: number | undefined,
+): string | undefined {
+  if (!conn) return undefined;
+  const t = conn.transcript();
+  const bytes = side === "sent" ? t.sent.bytes : t.received.bytes;
+  const total = side === "sent" ? t.sent.total : t.received.total;
+  const where = at ?? Math.max(0, bytes.length - 1);
+  const head = `${conn.label}, ${side === "sent" ? "sent to" : "received from"} the server (${total} bytes in all, ended: ${t.end}), around offset ${where}:`;
+  return `${head}\n${hexExcerpt(bytes, where)}`;
+}

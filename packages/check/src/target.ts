@@ -1,0 +1,169 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import getPort from "get-port";
+import { CheckError } from "./errors.js";
+
+/** A `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` target; host defaults to 127.0.0.1. */
+export function parseAddress(text: string): { host: string; port: number } {
+  const m =
+    /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ??
+    (/^(\d+)$/.test(text) ? [text, undefined, "", text] : null);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new CheckError("INVALID_OPTION", `target ${JSON.stringify(text)} is not HOST:PORT or PORT`, {
+      hint: "give an address (127.0.0.1:5001, 5001) or a command after --: lab check line -- python3 server.py {port}",
+    });
+  }
+  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
+}
+
+/** Options for {@link startTarget}. */
+export interface StartTargetOptions {
+  /** Values for `{file}`, `{dir}` besides `{port}` and `{host}`. */
+  placeholders?: Record<string, string>;
+  /** How long the program has to start listening, ms. Default 10 000. */
+  startupTimeoutMs?: number;
+  /** How long after SIGTERM before SIGKILL, ms. Default 2 000. */
+  stopTimeoutMs?: number;
+  /** Bytes of its stderr kept, to show when it exits early. Default 2 048. */
+  stderrTailBytes?: number;
+  cwd?: string;
+}
+
+/** {@link StartTargetOptions} defaults. */
+export const TARGET_DEFAULTS = {
+  startupTimeoutMs: 10_000,
+  stopTimeoutMs: 2_000,
+  stderrTailBytes: 2_048,
+} as const;
+
+/** A program `lab check` started; `stop()` ends it by its own process id. */
+export interface StartedTarget {
+  host: string;
+  port: number;
+  pid: number;
+  /** The last bytes of its stderr. */
+  stderrTail(): string;
+  /** SIGTERM, then SIGKILL after `stopTimeoutMs`; resolves once it exited. Harmless twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `command args…` with `{port}` (a free port from get-port), `{host}` and the given
+ * placeholders substituted, and waits until something accepts connections on that port. Throws
+ * PORT_PLACEHOLDER_MISSING, TARGET_EXITED (with its stderr tail) or NOT_LISTENING.
+ * @example await using t = await startTarget(["python3", "server.py", "{port}"]);
+ */
+export async function startTarget(argv: string[], options: StartTargetOptions = {}): Promise<StartedTarget> {
+  const o = { ...TARGET_DEFAULTS, ...options };
+  if (argv.length === 0)
+    throw new CheckError("INVALID_OPTION", "no command after --", {
+      hint: "lab check line -- python3 server.py {port}",
+    });
+  if (!argv.some((a) => a.includes("{port}"))) {
+    throw new CheckError(
+      "PORT_PLACEHOLDER_MISSING",
+      `the command has no {port}: netlab cannot tell it where to listen`,
+      {
+        hint: `write {port} where the program takes its port: lab check … -- ${argv.join(" ")} {port}`,
+      },
+    );
+  }
+  const host = "127.0.0.1";
+  const port = await getPort({ host });
+  const values: Record<string, string> = { ...o.placeholders, port: String(port), host };
+  const args = argv.map((a) => a.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole));
+  const [command, ...rest] = args as [string, ...string[]];
+  const child = spawn(command, rest, { cwd: o.cwd, stdio: ["ignore", "ignore", "pipe"] });
+  let tail = Buffer.alloc(0);
+  child.stderr?.on("data", (d: Buffer) => {
+    tail = Buffer.concat([tail, d]);
+    if (tail.length > o.stderrTailBytes) tail = tail.subarray(tail.length - o.stderrTailBytes);
+  });
+  let exit: { code: number | null; signal: string | null; error?: Error } | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once("error", (error) => {
+      exit = { code: null, signal: null, error };
+      resolve();
+    });
+    child.once("exit", (code, signal) => {
+      exit ??= { code, signal };
+      resolve();
+    });
+  });
+  const stderrTail = () => tail.toString("utf8");
+  const target: StartedTarget = {
+    host,
+    port,
+    pid: child.pid ?? -1,
+    stderrTail,
+    stop: () => stopChild(child, exited, () => exit !== undefined, o.stopTimeoutMs),
+  };
+  const deadline = performance.now() + o.startupTimeoutMs;
+  for (;;) {
+    if (exit) {
+      // Let the last of its stderr arrive: the reason it exited is usually there.
+      await new Promise((r) =>
+        child.stderr && !child.stderr.readableEnded ? child.stderr.once("close", r) : r(undefined),
+      );
+      const how = exit.error
+        ? exit.error.message
+        : exit.signal
+          ? `was killed by ${exit.signal}`
+          : `exited with code ${exit.code}`;
+      const last = stderrTail().trim().split("\n").slice(-5).join(" | ");
+      throw new CheckError(
+        "TARGET_EXITED",
+        `${command} ${how} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
+        {
+          hint: exit.error
+            ? `is ${command} installed and on PATH?`
+            : "run the command by hand to see the whole error",
+        },
+      );
+    }
+    if (await accepts(host, port)) return target;
+    if (performance.now() > deadline) {
+      await target.stop();
+      throw new CheckError(
+        "NOT_LISTENING",
+        `${command} did not listen on ${host}:${port} within ${o.startupTimeoutMs / 1000} s`,
+        {
+          hint: "does it bind the port given by {port} on 127.0.0.1? (--startup-timeout raises the wait)",
+        },
+      );
+    }
+    await Promise.race([delay(50), exited]);
+  }
+}
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+    s.setTimeout(500, () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function stopChild(
+  child: ChildProcess,
+  exited: Promise<void>,
+  isDone: () => boolean,
+  graceMs: number,
+): Promise<void> {
+  if (isDone() || child.pid === undefined) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => {
+    if (!isDone()) child.kill("SIGKILL");
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,354 @@
+import http from "node:http";
+import { isNetlabError } from "@netlab/core";
+import { toNetworkError } from "@netlab/socketserver";
+import { type Address, formatAddress, parseAddress } from "./address.js";
+import { ProxyError } from "./errors.js";
+import type { LinkInfo } from "./link.js";
+import { randomSeed } from "./random.js";
+import { TcpProxy, type TcpProxyOptions } from "./tcp-proxy.js";
+import { ToxicSet } from "./toxic-set.js";
+import type { ToxicSpec } from "./toxics.js";
+
+/** The version GET /version reports: toxiproxy's API level, and that it is netlab behind it. */
+export const API_VERSION = "2.12.0-netlab";
+
+/** Options of a {@link ProxyApi}. */
+export interface ProxyApiOptions {
+  /** Where the API listens, `HOST:PORT`. Default `127.0.0.1:8474` (toxiproxy's port). */
+  listen?: string;
+  /** Accept an address other machines can reach. Default false: the API can open ports and break traffic. */
+  allowRemote?: boolean;
+  /** Seed of the toxic sets of proxies created through the API. Default random. */
+  seed?: number;
+  /** Largest request body, bytes; more is answered 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Options every proxy created through the API gets (limits, observers). */
+  proxyDefaults?: Omit<TcpProxyOptions, "name" | "listen" | "upstream" | "enabled" | "toxics">;
+}
+
+/** Defaults of {@link ProxyApiOptions}. */
+export const API_DEFAULTS = {
+  listen: "127.0.0.1:8474",
+  allowRemote: false,
+  maxBodyBytes: 1024 * 1024,
+} as const;
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
+
+const STATUS: Partial<Record<string, number>> = {
+  UNKNOWN_PROXY: 404,
+  UNKNOWN_TOXIC: 404,
+  DUPLICATE_PROXY: 409,
+  DUPLICATE_TOXIC: 409,
+  ADDRESS_IN_USE: 409,
+  INVALID_OPTION: 400,
+  INVALID_TOXIC: 400,
+  BAD_REQUEST: 400,
+  PROXY_LOOP: 400,
+};
+
+/**
+ * A toxiproxy-compatible HTTP API over a set of {@link TcpProxy}s, so toxiproxy's clients
+ * (toxiproxy-node-client, toxiproxy-cli) drive netlab unchanged: `/proxies`, `/proxies/{name}`,
+ * `/proxies/{name}/toxics`, `/proxies/{name}/toxics/{toxic}`, `/reset`, `/populate`, `/version`,
+ * plus `GET /connections` (which toxics act on which connection). Errors are toxiproxy's
+ * `{ "error": …, "status": … }` with netlab's `code` and `hint` added.
+ * @example
+ * const api = new ProxyApi({ listen: "127.0.0.1:8474", seed: 1 });
+ * await api.listen();
+ */
+export class ProxyApi {
+  readonly proxies = new Map<string, TcpProxy>();
+  readonly seed: number;
+  #listen: Address;
+  readonly #maxBodyBytes: number;
+  readonly #proxyDefaults: ProxyApiOptions["proxyDefaults"];
+  #server: http.Server | undefined;
+
+  constructor(options: ProxyApiOptions = {}) {
+    this.#listen = parseAddress(options.listen ?? API_DEFAULTS.listen, "API address", { allowZero: true });
+    if (!(options.allowRemote ?? API_DEFAULTS.allowRemote) && !LOOPBACK_HOSTS.has(this.#listen.host)) {
+      throw new ProxyError(
+        "INVALID_OPTION",
+        `the API would listen on ${formatAddress(this.#listen)}, reachable from other machines`,
+        {
+          hint: "anyone who reaches it can open ports and break traffic; bind 127.0.0.1, or pass --api-allow-remote",
+        },
+      );
+    }
+    this.seed = options.seed ?? randomSeed();
+    this.#maxBodyBytes = options.maxBodyBytes ?? API_DEFAULTS.maxBodyBytes;
+    this.#proxyDefaults = options.proxyDefaults;
+  }
+
+  /** The address listened on, `HOST:PORT` (the real port once listening). */
+  get address(): string {
+    return formatAddress(this.#listen);
+  }
+
+  /** Adds a proxy (already made, e.g. from the command line) to the API; DUPLICATE_PROXY if the name is taken. */
+  add(proxy: TcpProxy): void {
+    if (this.proxies.has(proxy.name)) {
+      throw new ProxyError("DUPLICATE_PROXY", `a proxy named '${proxy.name}' already exists`, {
+        hint: "choose another name, or delete the old one first",
+      });
+    }
+    this.proxies.set(proxy.name, proxy);
+  }
+
+  /** Creates, starts and adds a proxy from toxiproxy's JSON (`name`, `listen`, `upstream`, `enabled`). */
+  async create(body: unknown): Promise<TcpProxy> {
+    const o = asObject(body, "a proxy");
+    const name = o.name;
+    if (typeof name !== "string" || !/^[\w.-]{1,64}$/.test(name)) {
+      throw new ProxyError(
+        "BAD_REQUEST",
+        `proxy name must be 1–64 letters, digits, _ . or -, got ${JSON.stringify(name)}`,
+      );
+    }
+    if (this.proxies.has(name)) {
+      throw new ProxyError("DUPLICATE_PROXY", `a proxy named '${name}' already exists`, {
+        hint: "choose another name, or delete the old one first",
+      });
+    }
+    const proxy = new TcpProxy({
+      ...this.#proxyDefaults,
+      name,
+      listen: stringField(o, "listen"),
+      upstream: stringField(o, "upstream"),
+      enabled: o.enabled === undefined ? true : o.enabled === true,
+      toxics: new ToxicSet({ seed: this.seed }),
+    });
+    await proxy.listen();
+    this.proxies.set(name, proxy);
+    return proxy;
+  }
+
+  /** The proxy with this name; throws UNKNOWN_PROXY. */
+  get(name: string): TcpProxy {
+    const proxy = this.proxies.get(name);
+    if (!proxy) {
+      throw new ProxyError("UNKNOWN_PROXY", `no proxy named '${name}'`, {
+        hint: `proxies here: ${[...this.proxies.keys()].join(", ") || "none"}`,
+      });
+    }
+    return proxy;
+  }
+
+  /** Every proxy's open connections, by proxy name. */
+  connections(): Record<string, LinkInfo[]> {
+    return Object.fromEntries([...this.proxies].map(([name, p]) => [name, p.connections()]));
+  }
+
+  /** Starts serving the API. Throws ADDRESS_IN_USE and the like. */
+  async listen(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      this.#handle(req, res).catch((err: unknown) => reply(res, statusOf(err), errorBody(err)));
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    const { host, port } = this.#listen;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) => reject(toNetworkError(err, { action: "listen", host, port })));
+      server.listen(port, host, () => resolve());
+    });
+    this.#server = server;
+    this.#listen = { host, port: (server.address() as { port: number }).port };
+  }
+
+  /** Stops the API and, unless `keepProxies`, every proxy (their connections reset). */
+  async close({ keepProxies = false } = {}): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!keepProxies) await Promise.all([...this.proxies.values()].map((p) => p.close()));
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = req.method ?? "GET";
+    const parts = new URL(req.url ?? "/", "http://api").pathname
+      .split("/")
+      .filter(Boolean)
+      .map(decodeURIComponent);
+    const body = method === "POST" ? await readJson(req, this.#maxBodyBytes) : undefined;
+    const route = `${method} /${parts.map((p, i) => (i === 1 || i === 3 ? "*" : p)).join("/")}`;
+    const [, name = "", , toxic = ""] = parts;
+    switch (route) {
+      case "GET /version":
+        return reply(res, 200, { version: API_VERSION });
+      case "GET /connections":
+        return reply(res, 200, this.connections());
+      case "POST /reset":
+        for (const p of this.proxies.values()) {
+          p.toxics.clear();
+          await p.update({ enabled: true });
+        }
+        return reply(res, 204);
+      case "POST /populate":
+        return reply(res, 201, { proxies: await this.#populate(body) });
+      case "GET /proxies":
+        return reply(res, 200, Object.fromEntries([...this.proxies].map(([n, p]) => [n, p.toJSON()])));
+      case "POST /proxies":
+        return reply(res, 201, (await this.create(body)).toJSON());
+      case "GET /proxies/*":
+        return reply(res, 200, this.get(name).toJSON());
+      case "POST /proxies/*": {
+        const proxy = this.get(name);
+        const o = asObject(body, "a proxy update");
+        await proxy.update({
+          listen: optionalString(o, "listen"),
+          upstream: optionalString(o, "upstream"),
+          enabled: typeof o.enabled === "boolean" ? o.enabled : undefined,
+        });
+        return reply(res, 200, proxy.toJSON());
+      }
+      case "DELETE /proxies/*": {
+        const proxy = this.get(name);
+        this.proxies.delete(name);
+        await proxy.close();
+        return reply(res, 204);
+      }
+      case "GET /proxies/*/toxics":
+        return reply(res, 200, this.get(name).toxics.list());
+      case "POST /proxies/*/toxics":
+        return reply(res, 200, this.get(name).toxics.add(toxicSpec(body)));
+      case "GET /proxies/*/toxics/*":
+        return reply(res, 200, this.get(name).toxics.get(toxic));
+      case "POST /proxies/*/toxics/*": {
+        const {
+          type: _type,
+          name: _name,
+          ...changes
+        } = toxicSpec({ type: "latency", ...asObject(body, "a toxic") });
+        return reply(res, 200, this.get(name).toxics.update(toxic, changes));
+      }
+      case "DELETE /proxies/*/toxics/*":
+        this.get(name).toxics.remove(toxic);
+        return reply(res, 204);
+      default:
+        return reply(res, 404, {
+          error: `no route ${method} ${req.url ?? "/"}`,
+          status: 404,
+          hint: "routes: /proxies, /proxies/{name}, /proxies/{name}/toxics[/{toxic}], /reset, /populate, /version, /connections",
+        });
+    }
+  }
+
+  /** Creates the proxies given, replacing any of the same name whose listen or upstream differs (as toxiproxy). */
+  async #populate(body: unknown): Promise<unknown[]> {
+    if (!Array.isArray(body)) throw new ProxyError("BAD_REQUEST", "populate takes a JSON array of proxies");
+    const out: unknown[] = [];
+    for (const item of body) {
+      const o = asObject(item, "a proxy");
+      const old = typeof o.name === "string" ? this.proxies.get(o.name) : undefined;
+      if (old && old.upstreamAddress === normal(o.upstream) && old.listenAddress === normal(o.listen)) {
+        out.push(old.toJSON());
+        continue;
+      }
+      if (old) {
+        this.proxies.delete(old.name);
+        await old.close();
+      }
+      out.push((await this.create(o)).toJSON());
+    }
+    return out;
+  }
+}
+
+function normal(text: unknown): string | undefined {
+  try {
+    return formatAddress(parseAddress(String(text), "address", { allowZero: true }));
+  } catch {
+    return undefined;
+  }
+}
+
+function toxicSpec(body: unknown): ToxicSpec {
+  const o = asObject(body, "a toxic");
+  const spec: ToxicSpec = { type: String(o.type) };
+  if (o.name !== undefined) spec.name = String(o.name);
+  if (o.stream !== undefined) spec.stream = String(o.stream);
+  if (o.toxicity !== undefined) spec.toxicity = o.toxicity as number;
+  if (o.attributes !== undefined) spec.attributes = asObject(o.attributes, "toxic attributes");
+  if (o.client !== undefined) spec.client = o.client as string;
+  if (o.connection !== undefined) spec.connection = o.connection as number;
+  return spec;
+}
+
+function asObject(body: unknown, what: string): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ProxyError("BAD_REQUEST", `expected ${what} as a JSON object`);
+  }
+  return body as Record<string, unknown>;
+}
+
+function stringField(o: Record<string, unknown>, key: string): string {
+  if (typeof o[key] !== "string") throw new ProxyError("BAD_REQUEST", `'${key}' must be a HOST:PORT string`);
+  return o[key] as string;
+}
+
+function optionalString(o: Record<string, unknown>, key: string): string | undefined {
+  return o[key] === undefined || o[key] === "" ? undefined : stringField(o, key);
+}
+
+function readJson(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) {
+        reject(
+          Object.assign(new ProxyError("BAD_REQUEST", `request body over ${maxBytes} bytes`), {
+            status: 413,
+          }),
+        );
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("error", reject);
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (text.trim() === "") return resolve(undefined);
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(
+          new ProxyError("BAD_REQUEST", "request body is not JSON", {
+            hint: 'send a JSON object, e.g. {"type":"latency"}',
+          }),
+        );
+      }
+    });
+  });
+}
+
+function statusOf(err: unknown): number {
+  const explicit = (err as { status?: number }).status;
+  if (typeof explicit === "number") return explicit;
+  return isNetlabError(err) ? (STATUS[err.code] ?? 500) : 500;
+}
+
+function errorBody(err: unknown): Record<string, unknown> {
+  const status = statusOf(err);
+  if (isNetlabError(err))
+    return { error: err.message, status, code: err.code, ...(err.hint ? { hint: err.hint } : {}) };
+  return { error: err instanceof Error ? err.message : String(err), status };
+}
+
+function reply(res: http.ServerResponse, status: number, body?: unknown): void {
+  if (res.headersSent) return;
+  if (body === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const text = `${JSON.stringify(body)}\n`;
+  res
+    .writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+    .end(text);
+}

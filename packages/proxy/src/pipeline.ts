@@ -1,0 +1,184 @@
+import type { Duplex } from "node:stream";
+import type { Chunk, Stage } from "./stages.js";
+import type { Stream } from "./toxics.js";
+
+/** A chunk that left the proxy, for observers (`lab demo --scene proxy`, GET /connections). */
+export interface ChunkEvent {
+  connection: number;
+  direction: Stream;
+  bytes: number;
+  /** When it was read from the source, ms (performance.now). */
+  arrivedAt: number;
+  /** When it was written to the destination, ms (performance.now). */
+  leftAt: number;
+  /** The toxics it went through. */
+  toxics: string[];
+}
+
+/** Options of a {@link Pipeline}. */
+export interface PipelineOptions {
+  connection: number;
+  direction: Stream;
+  /**
+   * Most bytes read from the source and not yet through the toxics; past it the source is paused
+   * (backpressure reaches the sender). Default 1 MiB.
+   */
+  maxBufferedBytes: number;
+  /** Called for each chunk written, when given. */
+  onChunk?: ((event: ChunkEvent) => void) | undefined;
+  /** Called once the FIN went on to the destination. */
+  onEnd?: (() => void) | undefined;
+}
+
+/** Defaults for the pipeline options a caller may set. */
+export const PIPELINE_DEFAULTS = { maxBufferedBytes: 1024 * 1024 } as const;
+
+type Item = Chunk | "end";
+
+/**
+ * One direction of a proxied connection: reads chunks from `source`, runs each through the toxic
+ * stages in order, writes what comes out to `dest`, and passes the FIN on after the last byte.
+ * With no stages (no toxics, or toxicity 0 for this connection) each chunk is written as it is read,
+ * with no queue and no timer in between. Bounded: at most `maxBufferedBytes` waiting plus the one
+ * chunk a stage holds; the source pauses past that, and while the destination is not draining.
+ */
+export class Pipeline {
+  readonly #source: Duplex;
+  readonly #dest: Duplex;
+  readonly #o: PipelineOptions;
+  #stages: Stage[] = [];
+  #queue: Item[] = [];
+  #queuedBytes = 0;
+  #isPumping = false;
+  #isStopped = false;
+  #pausedForQueue = false;
+  #pausedForDrain = false;
+  /** Bytes read from the source. */
+  bytesIn = 0;
+  /** Bytes written to the destination. */
+  bytesOut = 0;
+
+  constructor(source: Duplex, dest: Duplex, options: PipelineOptions) {
+    this.#source = source;
+    this.#dest = dest;
+    this.#o = options;
+    source.on("data", (data: Buffer) => this.#onData(data));
+    source.on("end", () => this.#push("end"));
+  }
+
+  /** The stages in force from the next chunk on; the link sets them when the toxics change. */
+  setStages(stages: Stage[]): void {
+    this.#stages = stages;
+  }
+
+  /** Stops moving data: what is queued is dropped (the connection is closing or was reset). */
+  stop(): void {
+    this.#isStopped = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#isStopped) return;
+    this.bytesIn += data.length;
+    const arrivedAt = performance.now();
+    if (!this.#isPumping && this.#stages.length === 0) {
+      // The no-toxic path: straight through, the destination's backpressure pausing the source.
+      if (!this.#write({ data, arrivedAt })) this.#waitDrain(() => {});
+      return;
+    }
+    this.#push({ data, arrivedAt });
+  }
+
+  #push(item: Item): void {
+    if (this.#isStopped) return;
+    this.#queue.push(item);
+    if (item !== "end") {
+      this.#queuedBytes += item.data.length;
+      if (this.#queuedBytes > this.#o.maxBufferedBytes && !this.#pausedForQueue) {
+        this.#pausedForQueue = true;
+        this.#source.pause();
+      }
+    }
+    if (!this.#isPumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#isPumping = true;
+    try {
+      for (
+        let item = this.#queue.shift();
+        item !== undefined && !this.#isStopped;
+        item = this.#queue.shift()
+      ) {
+        const stages = this.#stages;
+        if (item === "end") {
+          for (let i = 0; i < stages.length; i++)
+            await stages[i]?.end((c) => this.#through(i + 1, c, stages));
+          if (!this.#isStopped) {
+            this.#dest.end();
+            this.#o.onEnd?.();
+          }
+          return;
+        }
+        this.#queuedBytes -= item.data.length;
+        if (this.#pausedForQueue && this.#queuedBytes <= this.#o.maxBufferedBytes / 2) {
+          this.#pausedForQueue = false;
+          this.#resume();
+        }
+        await this.#through(0, item, stages);
+      }
+    } finally {
+      this.#isPumping = false;
+    }
+  }
+
+  #through(i: number, chunk: Chunk, stages: Stage[]): Promise<void> {
+    if (this.#isStopped) return Promise.resolve();
+    const stage = stages[i];
+    if (stage === undefined) {
+      if (this.#write(chunk)) return Promise.resolve();
+      return new Promise((resolve) => this.#waitDrain(resolve));
+    }
+    if (stage.signal.aborted) return this.#through(i + 1, chunk, stages);
+    if (this.#o.onChunk) chunk.touched = [...(chunk.touched ?? []), stage.toxic.name];
+    return stage.chunk(chunk, (c) => this.#through(i + 1, c, stages));
+  }
+
+  /** Writes; false when the destination wants the writer to wait for `drain`. */
+  #write(chunk: Chunk): boolean {
+    const dest = this.#dest;
+    if (this.#isStopped || dest.destroyed || dest.writableEnded) return true;
+    this.bytesOut += chunk.data.length;
+    const ok = dest.write(chunk.data);
+    this.#o.onChunk?.({
+      connection: this.#o.connection,
+      direction: this.#o.direction,
+      bytes: chunk.data.length,
+      arrivedAt: chunk.arrivedAt,
+      leftAt: performance.now(),
+      toxics: chunk.touched ?? [],
+    });
+    return ok;
+  }
+
+  #waitDrain(then: () => void): void {
+    if (!this.#pausedForDrain) {
+      this.#pausedForDrain = true;
+      this.#source.pause();
+    }
+    const done = () => {
+      this.#dest.off("drain", done);
+      this.#dest.off("close", done);
+      this.#pausedForDrain = false;
+      this.#resume();
+      then();
+    };
+    this.#dest.on("drain", done);
+    this.#dest.on("close", done);
+  }
+
+  #resume(): void {
+    if (!this.#pausedForDrain && !this.#pausedForQueue && !this.#isStopped) this.#source.resume();
+  }
+}

@@ -1,0 +1,253 @@
+import { EventEmitter } from "node:events";
+import net from "node:net";
+import { toNetworkError } from "@netlab/socketserver";
+import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
+import { ProxyError } from "./errors.js";
+import { type LinkClose, type LinkInfo, ToxicLink } from "./link.js";
+import type { ChunkEvent } from "./pipeline.js";
+import { ToxicSet } from "./toxic-set.js";
+import type { Toxic, ToxicSpec } from "./toxics.js";
+
+/** Options of a {@link TcpProxy}. */
+export interface TcpProxyOptions {
+  /** The proxy's name in the API. Default `proxy`. */
+  name?: string;
+  /** Where to listen, `HOST:PORT` (port 0: any free port). */
+  listen: string;
+  /** Where to connect, `HOST:PORT`. */
+  upstream: string;
+  /** Accepting connections. Default true. */
+  enabled?: boolean;
+  /** The toxics; a new set with `seed` when left out. */
+  toxics?: ToxicSet;
+  /** Seed of a new toxic set. Default random. */
+  seed?: number;
+  /** Toxics to start with (in a new set). */
+  initialToxics?: ToxicSpec[];
+  /** Give up connecting upstream after this long, ms; the client is then reset. Default 10 000. */
+  connectTimeoutMs?: number;
+  /** Most connections proxied at once; more are reset at once. Default 1000. */
+  maxConnections?: number;
+  /** Per direction, most bytes read and not yet through the toxics. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Called for every chunk written, either way. */
+  onChunk?: (event: ChunkEvent) => void;
+}
+
+/** Defaults of {@link TcpProxyOptions}. */
+export const TCP_PROXY_DEFAULTS = {
+  name: "proxy",
+  enabled: true,
+  connectTimeoutMs: 10_000,
+  maxConnections: 1000,
+  maxBufferedBytes: 1024 * 1024,
+} as const;
+
+/** Events of a {@link TcpProxy}. */
+export interface TcpProxyEvents {
+  /** A client was linked to the upstream. */
+  open: [ToxicLink];
+  /** A linked connection ended. */
+  close: [ToxicLink, LinkClose];
+  /** A client could not be served (upstream refused, too many connections); it was reset. */
+  refused: [{ id: number; client: string; error: Error }];
+}
+
+/** toxiproxy's JSON for a proxy. */
+export interface ProxyJson {
+  name: string;
+  listen: string;
+  upstream: string;
+  enabled: boolean;
+  toxics: Toxic[];
+}
+
+/**
+ * A TCP proxy with toxics: each client is linked to a fresh upstream connection through the
+ * toxic set. A client's bytes are not read until its upstream connection is up (toxiproxy #265);
+ * if that fails the client is reset, so it never sees an accepted connection that goes nowhere.
+ * @example
+ * const proxy = new TcpProxy({ listen: "127.0.0.1:6001", upstream: "127.0.0.1:5001", seed: 1 });
+ * proxy.toxics.add({ type: "latency", attributes: { latency: 100 } });
+ * await proxy.listen();
+ */
+export class TcpProxy extends EventEmitter<TcpProxyEvents> {
+  readonly name: string;
+  readonly toxics: ToxicSet;
+  /** Open connections by id. */
+  readonly links = new Map<number, ToxicLink>();
+  #listen: Address;
+  #upstream: Address;
+  #server: net.Server | undefined;
+  #enabled: boolean;
+  #nextId = 1;
+  readonly #o: Required<Pick<TcpProxyOptions, "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes">> &
+    Pick<TcpProxyOptions, "onChunk">;
+
+  constructor(options: TcpProxyOptions) {
+    super();
+    this.name = options.name ?? TCP_PROXY_DEFAULTS.name;
+    this.#listen = parseAddress(options.listen, "listen", { allowZero: true });
+    this.#upstream = parseAddress(options.upstream, "upstream");
+    checkLoop(this.#listen, this.#upstream);
+    this.#enabled = options.enabled ?? TCP_PROXY_DEFAULTS.enabled;
+    this.toxics = options.toxics ?? new ToxicSet({ seed: options.seed, toxics: options.initialToxics });
+    this.#o = {
+      connectTimeoutMs: options.connectTimeoutMs ?? TCP_PROXY_DEFAULTS.connectTimeoutMs,
+      maxConnections: options.maxConnections ?? TCP_PROXY_DEFAULTS.maxConnections,
+      maxBufferedBytes: options.maxBufferedBytes ?? TCP_PROXY_DEFAULTS.maxBufferedBytes,
+      onChunk: options.onChunk,
+    };
+  }
+
+  /** The address listened on (the real port once listening), `HOST:PORT`. */
+  get listenAddress(): string {
+    return formatAddress(this.#listen);
+  }
+
+  /** The upstream, `HOST:PORT`. */
+  get upstreamAddress(): string {
+    return formatAddress(this.#upstream);
+  }
+
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** Starts listening (when enabled). Throws ADDRESS_IN_USE and the like as a NetworkError. */
+  async listen(): Promise<void> {
+    if (!this.#enabled || this.#server) return;
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (c) =>
+      this.#accept(c),
+    );
+    const { host, port } = this.#listen;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) => reject(toNetworkError(err, { action: "listen", host, port })));
+      server.listen(port, host, () => resolve());
+    });
+    server.on("error", () => {});
+    this.#server = server;
+    this.#listen = { host, port: (server.address() as net.AddressInfo).port };
+  }
+
+  /**
+   * Changes the upstream, the listen address or whether it is enabled, as toxiproxy's
+   * POST /proxies/{name}. Disabling closes the listener and resets every connection.
+   */
+  async update(changes: { upstream?: string; listen?: string; enabled?: boolean }): Promise<void> {
+    const listen =
+      changes.listen === undefined
+        ? this.#listen
+        : parseAddress(changes.listen, "listen", { allowZero: true });
+    const upstream =
+      changes.upstream === undefined ? this.#upstream : parseAddress(changes.upstream, "upstream");
+    checkLoop(listen, upstream);
+    this.#upstream = upstream;
+    const moved = listen.host !== this.#listen.host || listen.port !== this.#listen.port;
+    if (moved || changes.enabled === false) await this.close();
+    this.#listen = listen;
+    if (changes.enabled !== undefined) this.#enabled = changes.enabled;
+    if (this.#enabled) await this.listen();
+  }
+
+  /** Stops listening and resets every open connection (as toxiproxy does on disable and delete). */
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const link of this.links.values()) link.reset("proxy closed");
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Stops listening and lets open connections finish on their own; resolves when they have (or after `drainMs`). */
+  async shutdown(drainMs = 2000): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) server.close();
+    const all = Promise.all([...this.links.values()].map((l) => l.closed));
+    const timer = new Promise<void>((r) => setTimeout(r, drainMs).unref());
+    await Promise.race([all, timer]);
+    for (const link of this.links.values()) link.reset("proxy shut down");
+  }
+
+  /** What GET /connections shows for this proxy. */
+  connections(): LinkInfo[] {
+    return [...this.links.values()].map((l) => l.info());
+  }
+
+  /** toxiproxy's JSON for this proxy. */
+  toJSON(): ProxyJson {
+    return {
+      name: this.name,
+      listen: this.listenAddress,
+      upstream: this.upstreamAddress,
+      enabled: this.#enabled,
+      toxics: this.toxics.list(),
+    };
+  }
+
+  #accept(client: net.Socket): void {
+    const id = this.#nextId++;
+    const who = `${client.remoteAddress}:${client.remotePort}`;
+    client.on("error", () => {});
+    if (this.links.size >= this.#o.maxConnections) {
+      this.#refuse(
+        client,
+        id,
+        who,
+        new ProxyError("PROXY_FULL", `${this.#o.maxConnections} connections open already (maxConnections)`, {
+          hint: "raise --max-connections",
+        }),
+      );
+      return;
+    }
+    const { host, port } = this.#upstream;
+    const upstream = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const timer = setTimeout(
+      () => upstream.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
+      this.#o.connectTimeoutMs,
+    );
+    const onClientGone = () => upstream.destroy();
+    client.once("close", onClientGone);
+    upstream.once("error", (err) => {
+      clearTimeout(timer);
+      this.#refuse(client, id, who, toNetworkError(err, { action: "connect", host, port }));
+    });
+    upstream.once("connect", () => {
+      clearTimeout(timer);
+      client.off("close", onClientGone);
+      upstream.removeAllListeners("error");
+      if (client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      const link = new ToxicLink(client, upstream, {
+        toxics: this.toxics,
+        id,
+        maxBufferedBytes: this.#o.maxBufferedBytes,
+        onChunk: this.#o.onChunk,
+      });
+      this.links.set(id, link);
+      link.closed.then((how) => {
+        this.links.delete(id);
+        this.emit("close", link, how);
+      });
+      this.emit("open", link);
+      client.resume();
+    });
+  }
+
+  #refuse(client: net.Socket, id: number, who: string, error: Error): void {
+    if (!client.destroyed) client.resetAndDestroy();
+    this.emit("refused", { id, client: who, error });
+  }
+}
+
+function checkLoop(listen: Address, upstream: Address): void {
+  if (isLoop(listen, upstream)) {
+    throw new ProxyError(
+      "PROXY_LOOP",
+      `listen ${formatAddress(listen)} is the upstream ${formatAddress(upstream)}: the proxy would connect to itself`,
+      { hint: "point the upstream at the real server's port, and listen on another" },
+    );
+  }
+}

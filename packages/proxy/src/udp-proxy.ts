@@ -1,0 +1,184 @@
+import dgram from "node:dgram";
+import { EventEmitter } from "node:events";
+import net from "node:net";
+import { type EmulatorOptions, NetworkEmulator, toUdpError } from "@netlab/udp";
+import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
+import { ProxyError } from "./errors.js";
+import { randomSeed } from "./random.js";
+
+/** Options of a {@link UdpProxy}: where, and how the emulated path treats datagrams (both ways). */
+export interface UdpProxyOptions extends Omit<EmulatorOptions, "random"> {
+  /** Where to listen, `HOST:PORT` (port 0: any free port). */
+  listen: string;
+  /** Where to send, `HOST:PORT`. */
+  upstream: string;
+  /** Most clients tracked at once (each has its own upstream socket); datagrams from more are dropped. Default 1000. */
+  maxSessions?: number;
+  /** A client silent this long loses its upstream socket, ms. Default 60 000. */
+  sessionIdleMs?: number;
+}
+
+/** Defaults of {@link UdpProxyOptions}. */
+export const UDP_PROXY_DEFAULTS = { maxSessions: 1000, sessionIdleMs: 60_000 } as const;
+
+/** One datagram through the UDP proxy and what the emulator did with it. */
+export interface UdpProxyDatagram {
+  direction: "upstream" | "downstream";
+  client: string;
+  bytes: number;
+  dropped: boolean;
+  copies: number;
+  reordered: boolean;
+  delaysMs: number[];
+}
+
+/** Events of a {@link UdpProxy}. */
+export interface UdpProxyEvents {
+  /** Emitted only while someone listens. */
+  datagram: [UdpProxyDatagram];
+}
+
+interface Session {
+  socket: dgram.Socket;
+  timer: NodeJS.Timeout;
+  client: { address: string; port: number };
+}
+
+/**
+ * A UDP proxy between any UDP client and server, each way through `@netlab/udp`'s
+ * {@link NetworkEmulator} (loss, delay, jitter, duplicate, reorder): toxiproxy declined UDP
+ * (Shopify/toxiproxy#39). Each client gets its own upstream socket, so replies find their way
+ * back; sessions are bounded (`maxSessions`) and expire (`sessionIdleMs`).
+ * @example
+ * const proxy = new UdpProxy({ listen: "127.0.0.1:6003", upstream: "127.0.0.1:5003", lossRate: 0.2, seed: 1 });
+ * await proxy.listen();
+ */
+export class UdpProxy extends EventEmitter<UdpProxyEvents> {
+  /** Client → server. */
+  readonly upstreamEmulator: NetworkEmulator;
+  /** Server → client. */
+  readonly downstreamEmulator: NetworkEmulator;
+  readonly #sessions = new Map<string, Session>();
+  #listen: Address;
+  readonly #upstream: Address;
+  readonly #maxSessions: number;
+  readonly #sessionIdleMs: number;
+  #socket: dgram.Socket | undefined;
+
+  constructor(options: UdpProxyOptions) {
+    super();
+    const { listen, upstream, maxSessions, sessionIdleMs, ...emulation } = options;
+    this.#listen = parseAddress(listen, "listen", { allowZero: true });
+    this.#upstream = parseAddress(upstream, "upstream");
+    if (isLoop(this.#listen, this.#upstream)) {
+      throw new ProxyError(
+        "PROXY_LOOP",
+        `listen ${formatAddress(this.#listen)} is the upstream: the proxy would send to itself`,
+        {
+          hint: "point the upstream at the real server's port, and listen on another",
+        },
+      );
+    }
+    this.#maxSessions = maxSessions ?? UDP_PROXY_DEFAULTS.maxSessions;
+    this.#sessionIdleMs = sessionIdleMs ?? UDP_PROXY_DEFAULTS.sessionIdleMs;
+    const seed = emulation.seed ?? randomSeed();
+    this.upstreamEmulator = new NetworkEmulator({ ...emulation, seed });
+    // Its own seed, derived: the two directions draw independently yet replay together.
+    this.downstreamEmulator = new NetworkEmulator({ ...emulation, seed: (seed ^ 0x5bd1e995) >>> 0 });
+  }
+
+  /** The address listened on, `HOST:PORT`. */
+  get listenAddress(): string {
+    return formatAddress(this.#listen);
+  }
+
+  /** Clients tracked right now. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Binds the listening socket. Throws ADDRESS_IN_USE and the like as a UdpError. */
+  async listen(): Promise<void> {
+    const { host, port } = this.#listen;
+    const socket = dgram.createSocket(net.isIPv6(host) ? "udp6" : "udp4");
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", (err) => reject(toUdpError(err, { action: "bind", host, port })));
+      socket.bind(port, host, () => resolve());
+    });
+    socket.on("error", () => {});
+    socket.on("message", (msg, rinfo) => this.#fromClient(msg, rinfo));
+    this.#socket = socket;
+    this.#listen = { host, port: socket.address().port };
+  }
+
+  /** Closes every socket and cancels what the emulators hold. */
+  async close(): Promise<void> {
+    this.upstreamEmulator.close();
+    this.downstreamEmulator.close();
+    for (const s of this.#sessions.values()) {
+      clearTimeout(s.timer);
+      s.socket.close();
+    }
+    this.#sessions.clear();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  #fromClient(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    let session = this.#sessions.get(key);
+    if (!session) {
+      if (this.#sessions.size >= this.#maxSessions) return;
+      session = this.#open(key, { address: rinfo.address, port: rinfo.port });
+    }
+    session.timer.refresh();
+    const s = session;
+    const fate = this.upstreamEmulator.submit(
+      () => s.socket.send(msg, this.#upstream.port, this.#upstream.host, () => {}),
+      msg.length,
+    );
+    this.#report("upstream", key, msg.length, fate);
+  }
+
+  #open(key: string, client: { address: string; port: number }): Session {
+    const socket = dgram.createSocket(net.isIPv6(this.#upstream.host) ? "udp6" : "udp4");
+    socket.on("error", () => {});
+    socket.on("message", (msg) => {
+      const listener = this.#socket;
+      if (!listener) return;
+      session.timer.refresh();
+      const fate = this.downstreamEmulator.submit(
+        () => listener.send(msg, client.port, client.address, () => {}),
+        msg.length,
+      );
+      this.#report("downstream", key, msg.length, fate);
+    });
+    const timer = setTimeout(() => {
+      this.#sessions.delete(key);
+      socket.close();
+    }, this.#sessionIdleMs);
+    timer.unref();
+    const session: Session = { socket, timer, client };
+    this.#sessions.set(key, session);
+    return session;
+  }
+
+  #report(
+    direction: "upstream" | "downstream",
+    client: string,
+    bytes: number,
+    fate: { dropped: boolean; delaysMs: number[]; reordered: boolean },
+  ): void {
+    if (this.listenerCount("datagram") === 0) return;
+    this.emit("datagram", {
+      direction,
+      client,
+      bytes,
+      dropped: fate.dropped,
+      copies: fate.delaysMs.length,
+      reordered: fate.reordered,
+      delaysMs: fate.delaysMs,
+    });
+  }
+}

@@ -1,0 +1,127 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type net from "node:net";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import {
+  connect,
+  EchoHandler,
+  NetworkError,
+  type PeerAddress,
+  TCPServer,
+  UpperHandler,
+} from "../src/index.js";
+import { LineClient, within } from "./helpers.js";
+
+const hasIPv6Loopback = Object.values(networkInterfaces())
+  .flat()
+  .some((i) => i?.address === "::1");
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "netlab-addr-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function started(server: TCPServer): Promise<void> {
+  onTestFinished(() => server.shutdown());
+  await server.listen();
+  void server.serveForever();
+}
+
+async function roundTrip(socket: net.Socket, line: string): Promise<string | undefined> {
+  const client = LineClient.fromSocket(socket);
+  client.send(line);
+  const reply = await within(client.readLine(), 5_000, "reply");
+  socket.destroy();
+  return reply;
+}
+
+function peers(server: TCPServer): PeerAddress[] {
+  const seen: PeerAddress[] = [];
+  server.on("open", (info: { peer: PeerAddress }) => seen.push(info.peer));
+  return seen;
+}
+
+describe("a TCPServer given a path", () => {
+  it("listens on a Unix socket created with mode 0600", async () => {
+    const path = join(tempDir(), "u.sock");
+    const server = new TCPServer({ path }, UpperHandler);
+    await started(server);
+    expect(lstatSync(path).mode & 0o777).toBe(0o600);
+    expect(server.address).toEqual({ host: path, port: 0, family: "unix" });
+    expect(await roundTrip(await connect({ path }), "hi")).toBe("HI");
+  });
+
+  it("replaces a stale socket file but refuses to touch a regular file", async () => {
+    const dir = tempDir();
+    const stale = join(dir, "stale.sock");
+    // A socket file nobody listens on: left by a server killed before it could unlink it.
+    const script = `require("node:net").createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, "SIGKILL"))`;
+    expect(spawnSync(process.execPath, ["-e", script], { timeout: 10_000 }).signal).toBe("SIGKILL");
+    expect(lstatSync(stale).isSocket()).toBe(true);
+    await started(new TCPServer({ path: stale }, EchoHandler));
+    expect(await roundTrip(await connect({ path: stale }), "x")).toBe("x");
+
+    const regular = join(dir, "notes.txt");
+    writeFileSync(regular, "keep me");
+    const err = await new TCPServer({ path: regular }, EchoHandler).listen().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect((err as NetworkError).message).toBe(
+      `cannot listen on unix:${regular}: a file that is not a socket is there`,
+    );
+    expect(readFileSync(regular, "utf8")).toBe("keep me");
+  });
+
+  it("refuses a path over 107 bytes before creating anything", async () => {
+    const dir = tempDir();
+    const path = join(dir, "p".repeat(108 - dir.length));
+    expect(Buffer.byteLength(path)).toBe(109);
+    const err = (await new TCPServer({ path }, EchoHandler)
+      .listen()
+      .catch((e: unknown) => e)) as NetworkError;
+    expect(err.code).toBe("INVALID_OPTION");
+    expect(err.message).toMatch(/^Unix socket path is 109 bytes, over the kernel's 107/);
+    expect(existsSync(path)).toBe(false);
+    // Node 20 would have bound the path cut at 107 bytes: nothing there either.
+    expect(existsSync(path.slice(0, 107))).toBe(false);
+  });
+
+  it.runIf(process.platform === "linux")("listens on a Linux abstract socket (NUL + name)", async () => {
+    const path = `\0netlab-test-${process.pid}-${Date.now()}`;
+    const server = new TCPServer({ path }, UpperHandler);
+    await started(server);
+    expect(await roundTrip(await connect({ path }), "abs")).toBe("ABS");
+  });
+});
+
+describe.skipIf(!hasIPv6Loopback)("IPv6 (skipped: this machine has no ::1)", () => {
+  it("serves on ::1 and shows the peer bracketed-ready", async () => {
+    const server = new TCPServer({ host: "::1", port: 0 }, EchoHandler);
+    const seen = peers(server);
+    await started(server);
+    const socket = await connect({ host: "::1", port: server.address.port });
+    expect(await roundTrip(socket, "v6")).toBe("v6");
+    expect(seen[0]).toMatchObject({ address: "::1", family: "IPv6" });
+  });
+
+  it("on :: is dual-stack; an IPv4 peer arrives IPv4-mapped, which the formatter unmaps", async () => {
+    const { formatPeer } = await import("@netlab/core");
+    const server = new TCPServer({ host: "::", port: 0 }, EchoHandler);
+    const seen = peers(server);
+    await started(server);
+    const port = server.address.port;
+    expect(await roundTrip(await connect({ host: "127.0.0.1", port }), "v4")).toBe("v4");
+    expect(formatPeer(seen[0])).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it("on :: with ipv6Only refuses IPv4 clients", async () => {
+    const server = new TCPServer({ host: "::", port: 0, ipv6Only: true }, EchoHandler);
+    await started(server);
+    const err = await connect({ host: "127.0.0.1", port: server.address.port, timeoutMs: 2_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as NetworkError).code).toBe("CONNECTION_REFUSED");
+  });
+});

@@ -1,0 +1,110 @@
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { type ConnectionInfo, EchoHandler, NetworkError, type TlsRefusal } from "../src/index.js";
+import { serve, within } from "./helpers.js";
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
+const cert = fixture("tls-cert.pem");
+const key = fixture("tls-key.pem");
+const ALPN = ["netlab-chat/1"];
+
+/** Connects with TLS (any certificate), writes `line`, resolves with what came back and the ALPN chosen. */
+function tlsRoundTrip(
+  port: number,
+  line: string,
+  alpn?: string[],
+): Promise<{ reply: string; alpn: string | false }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: "127.0.0.1",
+      port,
+      rejectUnauthorized: false,
+      ...(alpn ? { ALPNProtocols: alpn } : {}),
+    });
+    onTestFinished(() => void socket.destroy());
+    let reply = "";
+    socket.on("secureConnect", () => socket.write(line));
+    socket.on("data", (d: Buffer) => {
+      reply += d.toString();
+      if (reply.endsWith("\n")) {
+        resolve({ reply, alpn: socket.alpnProtocol ?? false });
+        socket.end();
+      }
+    });
+    socket.on("error", reject);
+  });
+}
+
+describe("TCPServer with the tls option", () => {
+  it("serves a line over TLS and agrees on the ALPN protocol", async () => {
+    const { port } = await serve(EchoHandler, { tls: { cert, key, alpnProtocols: ALPN } });
+    const result = await within(tlsRoundTrip(port, "hello\n", ALPN), 5_000, "echo over TLS");
+    expect(result).toEqual({ reply: "hello\n", alpn: "netlab-chat/1" });
+  });
+
+  it("serves a client that offers no ALPN (ncat, socat, openssl s_client)", async () => {
+    const { port } = await serve(EchoHandler, { tls: { cert, key, alpnProtocols: ALPN } });
+    const result = await within(tlsRoundTrip(port, "plain alpn-less\n"), 5_000, "echo");
+    expect(result.reply).toBe("plain alpn-less\n");
+  });
+
+  it("answers a wrong ALPN protocol with the no_application_protocol alert", async () => {
+    const { server, port } = await serve(EchoHandler, { tls: { cert, key, alpnProtocols: ALPN } });
+    const refused = new Promise<TlsRefusal>((resolve) => server.once("tlsRefused", (_p, r) => resolve(r)));
+    const err = await within(
+      tlsRoundTrip(port, "x\n", ["h2"]).then(
+        () => undefined,
+        (e: NodeJS.ErrnoException) => e,
+      ),
+      5_000,
+      "the alert",
+    );
+    expect(err?.code).toBe("ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL");
+    expect((await within(refused, 5_000, "tlsRefused")).reason).toBe("handshake");
+  });
+
+  it("tells a plaintext client in one line that the port speaks TLS, and closes", async () => {
+    const { server, port } = await serve(EchoHandler, { tls: { cert, key } });
+    const refused = new Promise<TlsRefusal>((resolve) => server.once("tlsRefused", (_p, r) => resolve(r)));
+    const text = await within(
+      new Promise<string>((resolve) => {
+        const socket = net.connect(port, "127.0.0.1", () => socket.write("hello\n"));
+        let got = "";
+        socket.on("data", (d: Buffer) => {
+          got += d.toString();
+        });
+        socket.on("close", () => resolve(got));
+      }),
+      5_000,
+      "the plaintext reply and close",
+    );
+    expect(text).toBe("this port speaks TLS; try: lab client --tls HOST PORT\n");
+    expect((await refused).reason).toBe("plaintext");
+  });
+
+  it("closes a connection that starts no handshake within handshakeTimeoutMs", async () => {
+    const { server, port } = await serve(EchoHandler, { tls: { cert, key, handshakeTimeoutMs: 200 } });
+    const refused = new Promise<TlsRefusal>((resolve) => server.once("tlsRefused", (_p, r) => resolve(r)));
+    const socket = net.connect(port, "127.0.0.1");
+    onTestFinished(() => void socket.destroy());
+    socket.on("error", () => {});
+    await within(new Promise((resolve) => socket.once("close", resolve)), 5_000, "the close");
+    expect((await refused).reason).toBe("timeout");
+  });
+
+  it("counts application bytes, not TLS records, in a connection's bytesIn", async () => {
+    const { server, port } = await serve(EchoHandler, { tls: { cert, key } });
+    const closed = new Promise<ConnectionInfo>((resolve) => server.once("close", resolve));
+    await within(tlsRoundTrip(port, "12345\n"), 5_000, "echo");
+    const info = await within(closed, 5_000, "close");
+    expect(info.bytesIn).toBe(6);
+  });
+
+  it("refuses a key that does not belong to the certificate with INVALID_OPTION", async () => {
+    const attempt = serve(EchoHandler, { tls: { cert, key: cert } });
+    await expect(attempt).rejects.toThrow(NetworkError);
+    await expect(attempt).rejects.toMatchObject({ code: "INVALID_OPTION" });
+  });
+});

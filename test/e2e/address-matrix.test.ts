@@ -1,0 +1,248 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { networkInterfaces, tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { type LabProcess, runLab, startLab } from "../helpers/lab.js";
+
+/** #19: every server and client over IPv4, IPv6 loopback, a Unix socket and an abstract socket. */
+
+const hasIPv6Loopback = Object.values(networkInterfaces())
+  .flat()
+  .some((i) => i?.address === "::1");
+const isLinux = process.platform === "linux";
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "netlab-am-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** One row of the matrix: how a server binds, and how a client then names the address it printed. */
+interface Transport {
+  name: string;
+  /** Why the row is skipped on this machine, if it is. */
+  skip?: string;
+  /** `--host`/`--port` for a server; a fresh Unix path per call. */
+  listen(): string[];
+  /** The `listening on X` / `serving D on X` address, as a pattern with the port captured. */
+  shown: RegExp;
+  /** `--host`/`--port` for a client, given what the server printed. */
+  connect(shown: string, port: number): string[];
+}
+
+const TRANSPORTS: Transport[] = [
+  {
+    name: "IPv4",
+    listen: () => ["--host", "127.0.0.1", "--port", "0"],
+    shown: /127\.0\.0\.1:(\d+)/,
+    connect: (_s, port) => ["--host", "127.0.0.1", "--port", String(port)],
+  },
+  {
+    name: "IPv6 loopback",
+    skip: hasIPv6Loopback ? undefined : "this machine has no ::1",
+    listen: () => ["--host", "::1", "--port", "0"],
+    shown: /\[::1\]:(\d+)/,
+    connect: (_s, port) => ["--host", "[::1]", "--port", String(port)],
+  },
+  {
+    name: "Unix socket",
+    listen: () => ["--host", `unix:${path.join(tempDir(), "s.sock")}`],
+    shown: /unix:(\S+\.sock)()/,
+    connect: (shown) => ["--host", shown],
+  },
+  {
+    name: "abstract socket",
+    skip: isLinux ? undefined : "abstract sockets exist only on Linux",
+    listen: () => ["--host", `@netlab-am-${process.pid}-${Math.random().toString(36).slice(2)}`],
+    shown: /(@netlab-am-\S+)()/,
+    connect: (shown) => ["--host", shown],
+  },
+];
+
+/** Starts `lab ARGS` and waits for the line naming where it listens; returns that address. */
+async function serve(
+  args: string[],
+  t: Transport,
+): Promise<{ lab: LabProcess; shown: string; port: number }> {
+  const lab = startLab(args);
+  const line = await lab.waitForOutput(new RegExp(`(?:listening on|serving \\S+ on) ${t.shown.source}`), {
+    stream: "stderr",
+  });
+  const m = t.shown.exec(line)!;
+  return { lab, shown: m[0]!, port: Number(m[1]) };
+}
+
+for (const t of TRANSPORTS) {
+  describe.skipIf(t.skip !== undefined)(`#19 over ${t.name}${t.skip ? ` (skipped: ${t.skip})` : ""}`, () => {
+    it("chat: two lines through lab server and lab client, the peer logged in the one format", async () => {
+      const { lab, shown, port } = await serve(["server", ...t.listen()], t);
+      const r = await runLab(["client", ...t.connect(shown, port), "--nick", "alice"], {
+        input: "hello over the wire\n/who\n",
+      });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("hello over the wire");
+      expect(r.stdout).toContain("alice");
+      await lab.waitForOutput(
+        t.name.includes("Unix") || t.name.includes("abstract")
+          ? "connect unix socket"
+          : /connect \S+:\d+ \(#1\)/,
+      );
+      expect(await lab.stop("SIGINT")).toBe(0);
+    }, 30_000);
+
+    it("upper (the line servers share one code path with echo): a line comes back upper-cased", async () => {
+      const { lab, shown, port } = await serve(["server", "--mode", "upper", ...t.listen()], t);
+      const r = await runLab(["client", ...t.connect(shown, port)], { input: "hello\n" });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe("HELLO\n");
+      expect(await lab.stop("SIGINT")).toBe(0);
+    }, 30_000);
+
+    it("files/transfer: upload, list, download back the same bytes", async () => {
+      const dir = tempDir();
+      const shared = path.join(dir, "shared");
+      const local = path.join(dir, "local");
+      for (const d of [shared, local]) rmSync(d, { recursive: true, force: true });
+      await import("node:fs/promises").then((fs) => Promise.all([fs.mkdir(shared), fs.mkdir(local)]));
+      const src = path.join(local, "a.bin");
+      writeFileSync(src, Buffer.alloc(100_000, 7));
+      const { lab, shown, port } = await serve(["files", shared, ...t.listen()], t);
+      const where = t.connect(shown, port);
+      const up = await runLab(["transfer", src, ...where, "--json"]);
+      expect(up.code, up.stderr).toBe(0);
+      const list = await runLab(["transfer", "--list", ...where]);
+      expect(list.stdout).toContain("a.bin");
+      const out = path.join(local, "back.bin");
+      const down = await runLab(["transfer", "--get", "a.bin", "-o", out, ...where]);
+      expect(down.code, down.stderr).toBe(0);
+      expect(statSync(out).size).toBe(100_000);
+      expect(await lab.stop("SIGINT")).toBe(0);
+    }, 40_000);
+
+    it.runIf(t.name.startsWith("IPv"))(
+      "udp: echo and ping",
+      async () => {
+        const lab = startLab(["udp", "echo", ...t.listen()]);
+        const line = await lab.waitForOutput(new RegExp(`listening on udp ${t.shown.source}`));
+        const port = Number(t.shown.exec(line)![1]);
+        const target = t.name === "IPv4" ? `127.0.0.1:${port}` : `[::1]:${port}`;
+        const r = await runLab(["udp", "ping", target, "-c", "3", "-i", "0.01", "--json"]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(JSON.parse(r.stdout)).toMatchObject({ transmitted: 3, received: 3 });
+      },
+      30_000,
+    );
+  });
+}
+
+describe.skipIf(!hasIPv6Loopback)("#19 dual-stack (skipped: this machine has no ::1)", () => {
+  it("lab server --host :: takes IPv4 and IPv6 clients and logs the IPv4 one as 127.0.0.1", async () => {
+    const t = TRANSPORTS[1]!;
+    const lab = startLab(["server", "--mode", "upper", "--host", "::", "--port", "0"]);
+    const line = await lab.waitForOutput(/listening on \[::\]:(\d+)/);
+    const port = Number(/\[::\]:(\d+)/.exec(line)![1]);
+    const v4 = await runLab(["client", "--host", "127.0.0.1", "--port", String(port)], { input: "a\n" });
+    expect(v4.stdout).toBe("A\n");
+    await lab.waitForOutput(/connect 127\.0\.0\.1:\d+ \(#1\)/);
+    expect(lab.stderr()).not.toContain("::ffff:");
+    const v6 = await runLab(["client", ...t.connect("", port)], { input: "b\n" });
+    expect(v6.stdout).toBe("B\n");
+    await lab.waitForOutput(/connect \[::1\]:\d+ \(#2\)/);
+    expect(await lab.stop("SIGINT")).toBe(0);
+  }, 30_000);
+
+  it("-6 with --host :: refuses IPv4 clients; -6 alone listens on ::1", async () => {
+    const lab = startLab(["server", "--mode", "echo", "-6", "--host", "::", "--port", "0"]);
+    const port = Number(/\[::\]:(\d+)/.exec(await lab.waitForOutput(/listening on \[::\]:(\d+)/))![1]);
+    const v4 = await runLab(["client", "--host", "127.0.0.1", "--port", String(port)], { input: "a\n" });
+    expect(v4.code).toBe(1);
+    expect(v4.stderr).toContain("connection refused");
+    const only6 = startLab(["server", "--mode", "echo", "-6", "--port", "0"]);
+    await only6.waitForOutput(/listening on \[::1\]:\d+ \(echo\)/);
+  }, 30_000);
+});
+
+describe.skipIf(!hasIPv6Loopback)("#19 lab proxy over IPv6 (skipped: this machine has no ::1)", () => {
+  it("relays a line server on [::1] from [::1]", async () => {
+    const server = startLab(["server", "--mode", "upper", "--host", "::1", "--port", "0"]);
+    const up = Number(/\[::1\]:(\d+)/.exec(await server.waitForOutput(/listening on \[::1\]:\d+/))![1]);
+    const proxy = startLab(["proxy", "[::1]:0", `[::1]:${up}`]);
+    const line = await proxy.waitForOutput(/proxying \[::1\]:\d+ → \[::1\]:\d+/);
+    const port = Number(/proxying \[::1\]:(\d+)/.exec(line)![1]);
+    const r = await runLab(["client", "--host", "[::1]", "--port", String(port)], { input: "through\n" });
+    expect(r.stdout, r.stderr).toBe("THROUGH\n");
+  }, 30_000);
+
+  it("refuses an unbracketed IPv6 listen address", async () => {
+    const r = await runLab(["proxy", "::1:0", "127.0.0.1:1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("needs brackets");
+  });
+});
+
+describe("#19 bad addresses: one line each, exit 2 before anything is created", () => {
+  it("an unbracketed IPv6 address with a port", async () => {
+    const r = await runLab(["udp", "ping", "::1:5003", "-c", "1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'lab: "::1:5003" is ambiguous: an IPv6 address with a port needs brackets\nhint: write it as [::1]:5003\n',
+    );
+  });
+
+  it("a port out of range", async () => {
+    const r = await runLab(["client", "--port", "70000"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "lab: --port must be a whole number from 1 to 65535, got \"70000\"\nhint: run 'lab client --help' for usage\n",
+    );
+    const positional = await runLab(["udp", "send", "127.0.0.1:70000", "x"]);
+    expect(positional.code).toBe(2);
+    expect(positional.stderr).toBe(
+      'lab: port must be a number from 1 to 65535, got "70000"\nhint: the server\'s port, such as 5001\n',
+    );
+  });
+
+  it("a Unix path over 107 bytes, and nothing is created", async () => {
+    const dir = tempDir();
+    const long = path.join(dir, "x".repeat(120));
+    const r = await runLab(["server", "--host", `unix:${long}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^lab: Unix socket path is \d+ bytes, over the kernel's 107: ".*"\nhint: choose a shorter path, such as one in \/tmp\n$/,
+    );
+    expect(() => statSync(long)).toThrow();
+    expect(() => statSync(long.slice(0, 107))).toThrow();
+  });
+
+  it("a regular file at the socket path is left alone", async () => {
+    const file = path.join(tempDir(), "notes.txt");
+    writeFileSync(file, "keep");
+    const r = await runLab(["files", tempDir(), "--host", `unix:${file}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `lab: cannot listen on unix:${file}: a file that is not a socket is there\nhint: it is never replaced: choose another path, or remove it yourself\n`,
+    );
+    expect(statSync(file).size).toBe(4);
+  });
+
+  it("a --host with brackets now resolves ([::1] is no longer a host name)", async () => {
+    const r = await runLab(["client", "--host", "[::1]", "--port", "1"], { input: "" });
+    expect(r.stderr).not.toContain("cannot resolve host");
+  });
+
+  it("--tls with a Unix socket (TLS runs over TCP here)", async () => {
+    const r = await runLab(["client", "--tls", "--host", "unix:/tmp/netlab-never.sock"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "lab: --tls works over TCP, not over a Unix socket\nhint: drop --tls, or give --host/--port\n",
+    );
+  });
+
+  it("a Unix socket made by lab server is mode 0600", async () => {
+    const sock = path.join(tempDir(), "m.sock");
+    const lab = startLab(["server", "--mode", "echo", "--host", `unix:${sock}`]);
+    await lab.waitForOutput(`listening on unix:${sock} (echo)`);
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+  });
+});
