@@ -150,6 +150,24 @@ describe("the wrong side of the wire", () => {
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: a plaintext client on a TLS port/, { stream: "stderr" });
   });
 
+  it("a plaintext lab client on a TLS port (chat, echo) is one lab: line, a hint to add --tls, exit 1", async () => {
+    for (const mode of ["chat", "echo"]) {
+      const { port } = await tlsServer(["--mode", mode]);
+      const r = await runLab(["client", "127.0.0.1", String(port)], {
+        input: "hello\n",
+        env: clientEnv,
+        timeoutMs: 15_000,
+      });
+      expect(r.code, `${mode}: ${r.stderr}`).toBe(1);
+      // The server's line is what the client reports, never printed as if it were chat.
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        `lab: the server at 127.0.0.1:${port} speaks TLS (it sent 'this port speaks TLS; try: lab client --tls --port ${port}')\n` +
+          `hint: add --tls: lab client --tls 127.0.0.1:${port}\n`,
+      );
+    }
+  });
+
   it("--tls-handshake-timeout closes a connection that never starts its handshake", async () => {
     const { lab, port } = await tlsServer(["--tls-handshake-timeout", "0.3"]);
     const socket = net.connect(port, "127.0.0.1");
@@ -317,7 +335,7 @@ describe("lab files --tls and lab transfer --tls", () => {
     });
     expect(plain.code).toBe(1);
     expect(plain.stderr).toBe(
-      "lab: the server speaks TLS (it answered: this port speaks TLS)\nhint: add --tls\n",
+      `lab: the server speaks TLS (it said 'this port speaks TLS; try: lab transfer --tls --port ${port} …')\nhint: add --tls\n`,
     );
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: a plaintext client on a TLS port/, { stream: "stderr" });
     expect(lab.stderr()).not.toMatch(/received|refused upload/);

@@ -8,6 +8,12 @@ export interface SniffedProtocol {
   description: string;
 }
 
+/**
+ * How a netlab TLS server's one line to a plaintext client starts: servers begin their reply with
+ * it and clients recognise it by it ({@link sniffProtocol} names it `tls`).
+ */
+export const TLS_PLAINTEXT_REPLY = "this port speaks TLS";
+
 /** Longest excerpt {@link describeBytes} shows, in characters. */
 export const SNIFF_EXCERPT_CHARS = 60;
 
@@ -27,7 +33,9 @@ export function sniffProtocol(bytes: Uint8Array): SniffedProtocol | undefined {
     return { name: "netlab-files", description: "a netlab file server (lab files)" };
   }
   if (/^HTTP\/\d/.test(head)) return { name: "http", description: "an HTTP server" };
-  // A TLS record: handshake (22) or alert (21), version 3.x.
+  // A TLS record: handshake (22) or alert (21), version 3.x; or a netlab TLS server's answer to
+  // a client that spoke plaintext to it.
+  if (head.startsWith(TLS_PLAINTEXT_REPLY)) return { name: "tls", description: "a TLS server" };
   if (bytes.length >= 2 && (bytes[0] === 0x16 || bytes[0] === 0x15) && bytes[1] === 0x03) {
     return { name: "tls", description: "a TLS server" };
   }

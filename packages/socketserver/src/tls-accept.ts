@@ -1,5 +1,6 @@
 import type net from "node:net";
 import tls from "node:tls";
+import { TLS_PLAINTEXT_REPLY } from "@netlab/core";
 import { NetworkError, requireMs } from "./errors.js";
 
 /** What a TCP server needs to speak TLS (`ServerOptions.tls`). */
@@ -18,7 +19,8 @@ export interface ServerTlsOptions {
   handshakeTimeoutMs?: number;
   /**
    * The line a plaintext client (first byte not a TLS handshake record) gets before it is closed.
-   * Default {@link TLS_DEFAULTS}.plaintextReply.
+   * Default {@link TLS_DEFAULTS}.plaintextReply. Start it with `TLS_PLAINTEXT_REPLY` (@netlab/core):
+   * that is how netlab clients tell it from a protocol they speak.
    */
   plaintextReply?: string;
 }
@@ -26,8 +28,8 @@ export interface ServerTlsOptions {
 /** Defaults of {@link ServerTlsOptions}. */
 export const TLS_DEFAULTS = {
   handshakeTimeoutMs: 10_000,
-  plaintextReply: "this port speaks TLS; try: lab client --tls HOST PORT\n",
-} as const;
+  plaintextReply: `${TLS_PLAINTEXT_REPLY}; try: lab client --tls HOST PORT\n`,
+};
 
 /** The first byte of every TLS record that starts a handshake (ContentType handshake, RFC 8446 §5.1). */
 export const TLS_HANDSHAKE_BYTE = 0x16;

@@ -7,12 +7,6 @@ import type { StreamOptions } from "./stream.js";
 import { SocketWire } from "./wire.js";
 
 /**
- * A netlab TLS server answers a plaintext client with a line starting "this port speaks TLS"; read
- * as a header's 4-byte length prefix, "this" is this many bytes.
- */
-const TLS_REPLY_AS_LENGTH = Buffer.from("this", "latin1").readUInt32BE(0);
-
-/**
  * The client's side of one connection, shared by upload, download and list: the wire, the stream
  * options and abort signal, the checks every reply from the server passes, and progress reports.
  */
@@ -68,12 +62,6 @@ export class ClientConnection {
     } catch (err) {
       if (!(err instanceof TransferError) || err.code !== "BAD_REQUEST") throw err;
       this.wire.destroy();
-      if (err.message.includes(`frame of ${TLS_REPLY_AS_LENGTH} bytes`)) {
-        throw new TransferError("BAD_REQUEST", "the server speaks TLS (it answered: this port speaks TLS)", {
-          hint: "add --tls",
-          cause: err,
-        });
-      }
       throw new TransferError("BAD_REQUEST", `the server sent a ${err.message}`, {
         hint: "is that a 'lab files' server (of this version)? check --host and --port",
         cause: err,

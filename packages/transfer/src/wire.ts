@@ -318,6 +318,11 @@ function wrongProtocol(buf: ByteQueue): TransferError {
       },
     );
   }
+  if (sniffed?.name === "tls") {
+    return new TransferError("WRONG_PROTOCOL", `the server speaks TLS (it said ${said})`, {
+      hint: "add --tls",
+    });
+  }
   return new TransferError(
     "WRONG_PROTOCOL",
     `${sniffed ? `reached ${sniffed.description}` : "the server does not speak the lab files protocol"}, not a 'lab files' server (it said ${said})`,

@@ -1,4 +1,5 @@
 import { formatPeer } from "@netlab/core/address";
+import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
 import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
@@ -355,7 +356,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
   };
   const tlsSetup = await serverTls(
     opts,
-    `this port speaks TLS; try: lab client --tls --port ${where.port === 0 ? "PORT" : where.port}\n`,
+    `${TLS_PLAINTEXT_REPLY}; try: lab client --tls --port ${where.port === 0 ? "PORT" : where.port}\n`,
   );
   modeOptions.tls = tlsSetup?.tls;
   const { server, limits } = await mode.create(modeOptions);
