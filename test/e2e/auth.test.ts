@@ -275,12 +275,19 @@ describe("bad token inputs", () => {
     const none = path.join(dir, "none.txt");
     await writeFile(none, "# no token yet\n\n", { mode: 0o600 });
     for (const cmd of [["client"], ["transfer", "--list"]]) {
-      const fromFile = await runLab([...cmd, "--port", String(port), "--token-file", none], { input: "hi\n" });
+      const fromFile = await runLab([...cmd, "--port", String(port), "--token-file", none], {
+        input: "hi\n",
+      });
       expect(fromFile.code, cmd[0]).toBe(1);
       expect(fromFile.stderr).toMatch(/^lab: token file .*none\.txt holds no token\nhint: [^\n]+\n$/);
-      const blank = await runLab([...cmd, "--port", String(port)], { input: "hi\n", env: { LAB_TOKEN: "  " } });
+      const blank = await runLab([...cmd, "--port", String(port)], {
+        input: "hi\n",
+        env: { LAB_TOKEN: "  " },
+      });
       expect(blank.code, cmd[0]).toBe(1);
-      expect(blank.stderr).toBe("lab: LAB_TOKEN is set but empty\nhint: unset LAB_TOKEN, or set it to the token\n");
+      expect(blank.stderr).toBe(
+        "lab: LAB_TOKEN is set but empty\nhint: unset LAB_TOKEN, or set it to the token\n",
+      );
     }
   });
 
