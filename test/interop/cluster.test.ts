@@ -84,7 +84,14 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     expect(twice.stderr).toMatch(
       /^lab: another node with --node-id a is in the cluster at 127\.0\.0\.1:\d+\nhint: /,
     );
-    for (const r of [down, scheme, noauth, wrong, twice]) expect(r.stderr.split("\n").length).toBe(3);
+    const mode = await runLab(["server", "--port", "0", "--cluster", redis.url, "--cluster-mode", "gossip"]);
+    expect(mode.code).toBe(2);
+    expect(mode.stderr).toMatch(/^lab: --cluster-mode must be streams or pubsub, got "gossip"\nhint: /);
+    const alone = await runLab(["server", "--port", "0", "--cluster-mode", "pubsub"]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/^lab: --cluster-mode needs --cluster\nhint: /);
+    for (const r of [down, scheme, noauth, wrong, twice, mode, alone])
+      expect(r.stderr.split("\n").length).toBe(3);
   });
 
   it("a node killed with SIGKILL leaves: its users leave the room on the others within the lease, their nicks are free", async () => {
