@@ -169,14 +169,32 @@ describe("the wrong side of the wire", () => {
     }
   });
 
+  it("a plaintext lab client that types nothing is told too, once the handshake timeout passes", async () => {
+    const { port } = await tlsServer(["--tls-handshake-timeout", "0.5"]);
+    // stdin stays open: a person at the prompt, waiting for a banner a TLS server never sends.
+    const client = startLab(["client", "127.0.0.1", String(port)], { env: clientEnv });
+    await client.waitForOutput(/^hint: /m, { stream: "stderr", timeoutMs: 10_000 });
+    expect(await client.exited).toBe(1);
+    expect(client.stdout()).toBe("");
+    expect(client.stderr()).toBe(
+      `lab: the server at 127.0.0.1:${port} speaks TLS (it sent 'this port speaks TLS; try: lab client --tls --port ${port}')\n` +
+        `hint: add --tls: lab client --tls 127.0.0.1:${port}\n`,
+    );
+  });
+
   it("--tls-handshake-timeout closes a connection that never starts its handshake", async () => {
     const { lab, port } = await tlsServer(["--tls-handshake-timeout", "0.3"]);
     const socket = net.connect(port, "127.0.0.1");
     socket.on("error", () => {});
+    let got = "";
+    socket.setEncoding("utf8").on("data", (d: string) => {
+      got += d;
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once("close", () => resolve());
       setTimeout(() => reject(new Error("not closed within 5 s")), 5_000).unref();
     });
+    expect(got).toBe(`this port speaks TLS; try: lab client --tls --port ${port}\n`);
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/, { stream: "stderr" });
   });
 
