@@ -262,6 +262,9 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     // Nothing hidden: what arrived and what was reported lost add up to what was said, in order.
     expect(heard.length + lost.reduce((x, y) => x + y, 0)).toBe(TOTAL);
     expect(heard).toEqual([...heard].sort((x, y) => x - y));
+    await b.lab.waitForOutput(/cluster: \d+ messages? from node a lost in #lobby \(pubsub\)/, {
+      stream: "stderr",
+    });
   }, 60_000);
 
   it("a ChatClient given several nodes fails over to the next when its node dies, and gets what it missed once", async () => {

@@ -16,6 +16,9 @@ import type { ClusterAddress, RedisBackendOptions } from "./options.js";
 
 const debug = debuglog("netlab");
 
+/** A node id as options.ts allows it: what reaches the log and the room's "lost" line is never more. */
+const NODE_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
 /** A room message on a Pub/Sub channel: the event, its node, and the sender's sequence number in the room. */
 type PubSubMessage = RoomEvent & { type: "message"; node: string; sender: string; seq: number };
 
@@ -198,6 +201,7 @@ export class RedisPubSubBackend implements ChatBackend {
       channel !== this.#channel(m.room) ||
       typeof m.sender !== "string" ||
       typeof m.node !== "string" ||
+      !NODE_ID.test(m.node) ||
       !Number.isSafeInteger(m.seq)
     ) {
       return;

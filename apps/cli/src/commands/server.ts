@@ -99,6 +99,11 @@ export const SERVER_MODES: Record<string, ServerMode> = {
       const { formatBytes } = await import("@netlab/core");
       if (backend) {
         chat.on("cluster", (e: { reason: string }) => log(e.reason));
+        chat.on("lost", (e: { room: string; count: number; node: string }) =>
+          log(
+            `cluster: ${e.count} message${e.count === 1 ? "" : "s"} from node ${e.node} lost in ${e.room} (pubsub)`,
+          ),
+        );
         chat.on("error", (err: unknown) =>
           log(`cluster: ${err instanceof Error ? err.message : String(err)}`),
         );
