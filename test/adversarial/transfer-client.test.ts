@@ -250,8 +250,8 @@ describe("#13: lab transfer never hangs on a server that accepts and never answe
 
   it("--help names both timeouts and their defaults", async () => {
     const r = await runLab(["transfer", "--help"]);
-    expect(r.stdout).toMatch(/--connect-timeout <s>[^-]*\(default:\s+"10"\)/);
-    expect(r.stdout).toMatch(/--stall-timeout <s>[^-]*\(default:\s+"30"\)/);
+    expect(r.stdout).toMatch(/--connect-timeout <time>[^-]*\(default:\s+10s\)/);
+    expect(r.stdout).toMatch(/--stall-timeout <time>[^-]*\(default:\s+30s\)/);
     expect(r.stdout).toMatch(/--max-size <bytes>[\s\S]*free on\s+the\s+disk/);
   });
 });

@@ -1,23 +1,61 @@
 // Issue #20, docs that run: every shell and TypeScript block in README.md and docs/**/*.md is run
-// here, or carries `<!-- not-run: reason -->` on the line before its fence (counted and reported).
-// - A transcript (console/sh lines starting with `$ `) runs each command with bash, `lab` on PATH
-//   (the built one), in a scratch folder; the output shown under a command (stdout then stderr) must
-//   be what it prints. Ports the docs use (5001, 8000 …) become free ports, in commands and output.
-// - A TypeScript block is bundled from the packages' sources and run with node; when a ```text block
-//   after it starts with `<!-- output -->`, its stdout must be that.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+// here, or carries `<!-- not-run: reason -->` just above its fence (counted and reported).
+//
+// What a block is:
+// - A transcript (lines starting with `$ `): each command runs with bash, `lab` on PATH (the built
+//   one), in a scratch folder; the output shown under a command (stdout then stderr) must be what
+//   it prints.
+// - Any other shell block is a script: it runs with `bash -euo pipefail` and must exit 0.
+// - A TypeScript block is bundled from the packages' sources and run with node; when a ```text
+//   block after it starts with `<!-- output -->`, its stdout must be that.
+//
+// Markers, one per line, just above the fence (see DOCS_MARKERS in docs-preludes.ts):
+// - `<!-- server -->`: the block's commands are servers that run until stopped. Each is started,
+//   must print its ready line (a transcript's shown output, else listening/serving/proxying), and
+//   stays up for the `<!-- client -->` blocks that follow it in the same file, which run in the
+//   same folder. Then each server gets SIGINT and must exit 0 (a graceful shutdown).
+// - `<!-- run-with: CMD; CMD -->`: servers started for this one block.
+// - `<!-- prelude: NAME -->`: a fragment that is part of a whole; PRELUDES[NAME] (docs-preludes.ts)
+//   supplies the rest: for TypeScript, code before (and after) the block; for a shell block,
+//   commands run first in its folder (the files it names).
+//
+// Placeholders in shown output, and nowhere else: `…` stands for any text (a timing, a
+// fingerprint, a date), `<port>` for a port number. Everything else is compared exactly.
+//
+// Ports: each block or server group runs in a private network namespace (`unshare -rn`), so the
+// docs' own ports (the default 5001, 8474 …) are free and used as written; nothing outside sees
+// them. Where user namespaces are not allowed, the ports the docs write out become free ports,
+// and groups that start servers are skipped with a message (they rely on default ports).
+import { spawnSync } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { afterAll, describe, expect, it } from "vitest";
-import { LAB_BIN, runProcess, startProcess } from "../helpers/lab.js";
+import { LAB_BIN, type LabProcess, startProcess } from "../helpers/lab.js";
+import { HAS_REDIS, REDIS_MISSING } from "../helpers/redis.js";
+import { PRELUDES } from "./docs-preludes.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const RUN_LANGS = new Set(["sh", "bash", "shell", "console", "ts", "typescript"]);
-/** Ports the docs write out; each becomes a free port, the same one throughout a block. */
-const DOC_PORTS = [5001, 5002, 5003, 5999, 6001, 6002, 8000, 9000, 9999];
+/** Ports the docs write out; without a namespace each becomes a free port, the same in a group. */
+const DOC_PORTS = [
+  5001, 5002, 5003, 5999, 6001, 6002, 6003, 7401, 7402, 7403, 7404, 7405, 7406, 8000, 8474, 9000, 9999,
+];
+/** How long a server may take to print its ready line. */
+const READY_TIMEOUT_MS = 15_000;
+/** How long one command, script or program may run. */
+const STEP_TIMEOUT_MS = 20_000;
 
 interface Block {
   file: string;
@@ -25,6 +63,9 @@ interface Block {
   lang: string;
   code: string;
   notRun?: string;
+  server?: boolean;
+  client?: boolean;
+  prelude?: string;
   /** `<!-- run-with: CMD; CMD -->`: servers started (with the block's ports) before it runs. */
   runWith?: string[];
   output?: string;
@@ -38,7 +79,7 @@ function markdownFiles(): string[] {
   return ["README.md", ...docs("docs")];
 }
 
-/** The fenced blocks of one Markdown file, with the marker before each and an output block after. */
+/** The fenced blocks of one Markdown file, with the markers before each and an output block after. */
 function extractBlocks(file: string, text: string): Block[] {
   const lines = text.split("\n");
   const blocks: Block[] = [];
@@ -49,10 +90,17 @@ function extractBlocks(file: string, text: string): Block[] {
     const block: Block = { file, line: i + 1, lang: open[1]!, code: lines.slice(i + 1, end).join("\n") };
     let k = i - 1;
     while (k >= 0 && lines[k]!.trim() === "") k--;
-    const marker = /^<!-- not-run: (.+?) -->$/.exec(lines[k]?.trim() ?? "");
-    if (marker) block.notRun = marker[1];
-    const runWith = /^<!-- run-with: (.+?) -->$/.exec(lines[k]?.trim() ?? "");
-    if (runWith) block.runWith = runWith[1]!.split(";").map((c) => c.trim());
+    for (; k >= 0; k--) {
+      const m = /^<!-- ([\w-]+)(?:: (.+?))? -->$/.exec(lines[k]!.trim());
+      if (!m || m[1] === "output") break;
+      const [, name, arg] = m;
+      if (name === "not-run") block.notRun = arg;
+      else if (name === "run-with") block.runWith = arg!.split(";").map((c) => c.trim());
+      else if (name === "server") block.server = true;
+      else if (name === "client") block.client = true;
+      else if (name === "prelude") block.prelude = arg;
+      else throw new Error(`${file}:${k + 1}: unknown docs marker <!-- ${name} -->`);
+    }
     let n = end + 1;
     while (n < lines.length && lines[n]!.trim() === "") n++;
     if (lines[n]?.trim() === "<!-- output -->" && lines[n + 1]?.startsWith("```")) {
@@ -68,21 +116,101 @@ function extractBlocks(file: string, text: string): Block[] {
 const blocks = markdownFiles()
   .flatMap((f) => extractBlocks(f, readFileSync(join(root, f), "utf8")))
   .filter((b) => RUN_LANGS.has(b.lang));
+
+/** A server block with its client blocks, or one block on its own: what one test runs. */
+interface Group {
+  name: string;
+  blocks: Block[];
+}
+
+function groups(runnable: Block[]): Group[] {
+  const out: Group[] = [];
+  for (const b of runnable) {
+    const last = out.at(-1);
+    const head = last?.blocks[0];
+    if (b.client) {
+      if (!last || !head?.server || head.file !== b.file)
+        throw new Error(
+          `${b.file}:${b.line}: a <!-- client --> block needs a <!-- server --> block before it`,
+        );
+      last.blocks.push(b);
+      last.name += `+${b.line}`;
+    } else out.push({ name: `${b.file}:${b.line}`, blocks: [b] });
+  }
+  return out;
+}
+
 const temp = mkdtempSync(join(tmpdir(), "lab-docs-"));
 const bin = mkdtempSync(join(temp, "bin-"));
 symlinkSync(LAB_BIN, join(bin, "lab"));
 const PATH = [bin, dirname(process.execPath), process.env.PATH ?? ""].join(delimiter);
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
-/** The block with every doc port replaced by a free one. */
-async function withFreePorts(text: string): Promise<string> {
-  let out = text;
-  for (const port of DOC_PORTS) {
-    if (!new RegExp(`\\b${port}\\b`).test(out)) continue;
-    const free = await getPort({ host: "127.0.0.1" });
-    out = out.replace(new RegExp(`\\b${port}\\b`, "g"), String(free));
+/** Whether this machine lets us make a network namespace with loopback up, and enter it. */
+const HAS_NETNS =
+  spawnSync("unshare", ["-rn", "sh", "-c", "ip link set lo up"], { timeout: 5_000 }).status === 0 &&
+  spawnSync("nsenter", ["--help"], { timeout: 5_000 }).status === 0;
+const NO_NETNS =
+  "user network namespaces are not available (unshare -rn, nsenter from util-linux, ip from iproute2): blocks that start servers on the docs' default ports are skipped";
+
+/** Where a group's processes run: a private network namespace, or the machine's own network. */
+interface Net {
+  spawn(command: string, args: string[], cwd: string, env: Record<string, string>): LabProcess;
+  /** The group's text with its doc ports made free ones (outside a namespace only). */
+  ports(text: string): string;
+}
+
+/** Tests run concurrently, so each group kills its own processes (the helper's hook is per test). */
+async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
+  const track = (p: LabProcess) => {
+    procs.push(p);
+    return p;
+  };
+  if (HAS_NETNS) {
+    // The holder keeps the namespace alive while the group runs.
+    const holder = track(
+      startProcess("unshare", ["-rn", "sh", "-c", "ip link set lo up && echo up && exec cat"], {
+        killOnFinish: false,
+      }),
+    );
+    await holder.waitForOutput("up");
+    const enter = ["-t", String(holder.child.pid), "-U", "-n", "--preserve-credentials"];
+    return {
+      spawn: (command, args, cwd, env) =>
+        track(
+          startProcess("nsenter", [...enter, command, ...args], {
+            cwd,
+            env,
+            name: [command, ...args].join(" "),
+            killOnFinish: false,
+          }),
+        ),
+      ports: (t) => t,
+    };
   }
-  return out;
+  const map = new Map<string, string>();
+  for (const port of DOC_PORTS)
+    if (new RegExp(`\\b${port}\\b`).test(text))
+      map.set(String(port), String(await getPort({ host: "127.0.0.1" })));
+  return {
+    spawn: (command, args, cwd, env) => track(startProcess(command, args, { cwd, env, killOnFinish: false })),
+    ports: (t) => t.replace(/\b\d{4}\b/g, (p) => map.get(p) ?? p),
+  };
+}
+
+/** Shown output as a pattern: `…` is any text, `<port>` a number, the rest literal. */
+function shownAsPattern(shown: string): RegExp {
+  const parts = shown
+    .split(/(…|<port>)/)
+    .map((p) =>
+      p === "…" ? "[\\s\\S]*?" : p === "<port>" ? "\\d+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+    );
+  return new RegExp(`^${parts.join("")}$`);
+}
+
+function expectShown(actual: string, shown: string, what: string): void {
+  if (!/…|<port>/.test(shown)) expect(actual, what).toBe(shown);
+  else expect(actual, `${what}\nshown:\n${shown}`).toMatch(shownAsPattern(shown));
 }
 
 /** `$ command` lines, each with the output shown under it. */
@@ -95,33 +223,133 @@ function transcript(code: string): { command: string; output: string }[] {
   return steps.map((s) => ({ command: s.command, output: s.output.join("\n").trimEnd() }));
 }
 
-async function runTranscript(block: Block): Promise<void> {
-  const cwd = mkdtempSync(join(temp, "run-"));
-  const ports = await withFreePorts([block.code, ...(block.runWith ?? [])].join("\u0000"));
-  const [code = "", ...servers] = ports.split("\u0000");
-  for (const server of servers) {
-    const [command = "", ...args] = server.split(/\s+/);
-    const proc = startProcess(command === "lab" ? join(bin, "lab") : command, args, { cwd, env: { PATH } });
-    await proc.waitForOutput(/listening|serving/);
+const isTranscript = (b: Block) => b.code.split("\n").some((l) => l.startsWith("$ "));
+const isTypeScript = (b: Block) => b.lang === "ts" || b.lang === "typescript";
+
+/** A line that starts a server: it runs until stopped, so it is started and waited for. */
+const SERVER_LINE = /^(lab (server|files|proxy|udp echo)|redis-server)\b/;
+/** What a server prints once it accepts connections. */
+const READY = /listening|serving|proxying|Ready to accept connections/;
+
+/**
+ * The steps of a server block: a transcript's commands are servers whose shown output is their
+ * ready line; in a script, each server line is one, and the lines between are run as scripts.
+ */
+function serverSteps(b: Block): { server?: string; script?: string; ready?: RegExp }[] {
+  if (isTranscript(b))
+    return transcript(b.code).map((s) => ({
+      server: s.command,
+      ready: new RegExp(shownAsPattern(s.output).source.slice(1, -1)),
+    }));
+  const steps: { server?: string; script?: string; ready?: RegExp }[] = [];
+  for (const line of b.code.split("\n")) {
+    if (SERVER_LINE.test(line.trim())) steps.push({ server: line.trim(), ready: READY });
+    else if (steps.at(-1)?.script !== undefined) steps.at(-1)!.script += `\n${line}`;
+    else steps.push({ script: line });
   }
-  for (const { command, output } of transcript(code)) {
-    const r = await runProcess("bash", ["-c", command], {
-      cwd,
-      env: { PATH, NO_COLOR: "1" },
-      timeoutMs: 20_000,
-    });
-    expect(`${r.stdout}${r.stderr}`.trimEnd(), `$ ${command}`).toBe(output);
+  return steps.filter((s) => s.server || s.script!.replace(/#.*/g, "").trim() !== "");
+}
+
+async function runGroup(group: Group, skip: (why: string) => void): Promise<void> {
+  const all = group.blocks;
+  const startsServers = all.some((b) => b.server || b.runWith);
+  if (startsServers && !HAS_NETNS) return skip(NO_NETNS);
+  const needsRedis = all.some((b) => [b.code, ...(b.runWith ?? [])].some((c) => /^redis-server\b/m.test(c)));
+  if (needsRedis && !HAS_REDIS) return skip(REDIS_MISSING);
+  const procs: LabProcess[] = [];
+  try {
+    await runIn(group, procs);
+  } finally {
+    for (const p of procs.reverse()) await stopWithin(p, "SIGKILL");
   }
 }
 
-async function runTypeScript(block: Block): Promise<void> {
+async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
+  const all = group.blocks;
+  const net = await openNet(
+    all.map((b) => [b.code, ...(b.runWith ?? []), b.output ?? ""].join("\n")).join("\n"),
+    procs,
+  );
+  const cwd = mkdtempSync(join(temp, "run-"));
+  // HOME is the scratch folder too, so TLS identities and known_hosts are the run's own.
+  // DOCS_ROOT lets a prelude copy the repository's fixtures (the reader's own programs).
+  const env = { PATH, NO_COLOR: "1", HOME: cwd, DOCS_ROOT: root };
+  const bash = (script: string, flags: string[] = []) =>
+    finish(net.spawn("bash", [...flags, "-c", script], cwd, env));
+  const servers: { name: string; proc: LabProcess }[] = [];
+  const start = async (command: string, ready: RegExp) => {
+    const proc = net.spawn("bash", ["-c", `exec ${command}`], cwd, env);
+    await proc.waitForOutput(ready, { timeoutMs: READY_TIMEOUT_MS });
+    servers.push({ name: command, proc });
+  };
+  for (const b of all) {
+    const prelude = b.prelude === undefined ? undefined : PRELUDES[b.prelude];
+    if (b.prelude !== undefined && !prelude)
+      throw new Error(`${b.file}:${b.line}: no prelude named ${b.prelude}`);
+    if (prelude?.sh) {
+      const r = await bash(prelude.sh, ["-euo", "pipefail"]);
+      expect(r.code, `prelude ${b.prelude}: ${r.stderr}`).toBe(0);
+    }
+    for (const command of b.runWith ?? []) await start(net.ports(command), READY);
+    if (b.server) {
+      for (const s of serverSteps(b)) {
+        if (s.server) await start(net.ports(s.server), s.ready!);
+        else {
+          const r = await bash(net.ports(s.script!), ["-euo", "pipefail"]);
+          expect(r.code, `${b.file}:${b.line}: ${s.script}\n${r.stdout}\n${r.stderr}`).toBe(0);
+        }
+      }
+    } else if (isTypeScript(b)) {
+      await runTypeScript(b, net, cwd, env);
+    } else if (isTranscript(b)) {
+      for (const { command, output } of transcript(net.ports(b.code))) {
+        const r = await bash(command);
+        expectShown(`${r.stdout}${r.stderr}`.trimEnd(), output, `${b.file}:${b.line}: $ ${command}`);
+      }
+    } else {
+      const r = await bash(net.ports(b.code), ["-euo", "pipefail"]);
+      expect(r.code, `${b.file}:${b.line} exits 0\n${r.stdout}\n${r.stderr}`).toBe(0);
+    }
+  }
+  // A server's job is to run until stopped: Ctrl-C ends it cleanly, with exit 0.
+  for (const s of servers.reverse()) {
+    expect(await stopWithin(s.proc, "SIGINT"), `${s.name} exits 0 on Ctrl-C\n${s.proc.stderr()}`).toBe(0);
+  }
+}
+
+async function stopWithin(proc: LabProcess, signal: NodeJS.Signals): Promise<number> {
+  const timer = setTimeout(() => proc.child.kill("SIGKILL"), 10_000);
+  const code = await proc.stop(signal);
+  clearTimeout(timer);
+  return code;
+}
+
+async function finish(proc: LabProcess): Promise<{ code: number; stdout: string; stderr: string }> {
+  proc.endInput();
+  const timer = setTimeout(() => proc.child.kill("SIGKILL"), STEP_TIMEOUT_MS);
+  const code = await proc.exited;
+  clearTimeout(timer);
+  return { code, stdout: proc.stdout(), stderr: proc.stderr() };
+}
+
+async function runTypeScript(
+  block: Block,
+  net: Net,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<void> {
   const esbuild = createRequire(join(root, "apps/cli/package.json"))("esbuild") as {
     build(options: Record<string, unknown>): Promise<unknown>;
   };
-  const out = join(mkdtempSync(join(temp, "ts-")), "block.mjs");
+  const prelude = block.prelude === undefined ? undefined : PRELUDES[block.prelude];
+  const dir = join(cwd, "ts");
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, "block.mjs");
+  const source = [prelude?.before ?? "", block.code, prelude?.after ?? ""].join("\n");
+  writeFileSync(join(dir, "block.ts"), source);
   await esbuild.build({
     // bench depends on every library package; apps/cli adds the rest.
-    stdin: { contents: await withFreePorts(block.code), resolveDir: join(root, "bench"), loader: "ts" },
+    stdin: { contents: net.ports(source), resolveDir: join(root, "bench"), loader: "ts" },
     nodePaths: [join(root, "apps/cli/node_modules")],
     bundle: true,
     platform: "node",
@@ -134,9 +362,22 @@ async function runTypeScript(block: Block): Promise<void> {
       js: 'import { createRequire as __r } from "node:module"; const require = __r(import.meta.url);',
     },
   });
-  const r = await runProcess(process.execPath, [out], { cwd: dirname(out), timeoutMs: 20_000 });
-  expect(r.code, r.stderr).toBe(0);
-  if (block.output !== undefined) expect(r.stdout).toBe(block.output);
+  for (const [name, text] of Object.entries(prelude?.files ?? {})) {
+    await esbuild.build({
+      stdin: { contents: text, resolveDir: join(root, "bench"), loader: "ts" },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      conditions: ["@netlab/source"],
+      outfile: join(dir, name),
+      logLevel: "silent",
+    });
+  }
+  const r = await finish(net.spawn(process.execPath, [out], dir, env));
+  expect(r.code, `${block.file}:${block.line}\n${r.stderr}`).toBe(0);
+  if (block.output !== undefined)
+    expectShown(r.stdout, net.ports(block.output), `${block.file}:${block.line} prints`);
 }
 
 describe("#20 docs that run", () => {
@@ -149,18 +390,13 @@ describe("#20 docs that run", () => {
       `docs: ${blocks.length} shell/TypeScript blocks, ${runnable.length} run, ${skipped.length} marked not-run:\n${report}\n`,
     );
     expect(runnable.length).toBeGreaterThan(5);
+    for (const b of skipped) expect(b.notRun, `${b.file}:${b.line} says why`).toMatch(/\w{3,}/);
   });
 
-  it.each(runnable.map((b) => [`${b.file}:${b.line}`, b] as const))(
+  // Each group has its own folder and network (or free ports), so groups run side by side.
+  it.concurrent.for(groups(runnable).map((g) => [g.name, g] as const))(
     "%s runs as shown",
-    async (_name, block) => {
-      if (block.lang === "ts" || block.lang === "typescript") return runTypeScript(block);
-      if (!block.code.split("\n").some((l) => l.startsWith("$ "))) {
-        throw new Error(
-          `${block.file}:${block.line}: a ${block.lang} block without '$ ' commands cannot be checked; write it as a transcript or mark it <!-- not-run: reason -->`,
-        );
-      }
-      return runTranscript(block);
-    },
+    { timeout: 45_000 },
+    async ([, group], ctx) => runGroup(group, (why) => ctx.skip(why)),
   );
 });

@@ -219,7 +219,7 @@ describe("lab get", () => {
     [["http://127.0.0.1:99999/"], "lab: invalid URL: Port out of range 0-65535"],
     [
       ["--timeout", "soon", "http://127.0.0.1/"],
-      'lab: --timeout must be a positive number of seconds, got "soon"',
+      'lab: --timeout must be a time of 1ms or more (500ms, 2s, 1m; bare numbers are seconds), got "soon"',
     ],
     [["-H", "nocolon", "http://127.0.0.1/"], "lab: -H wants 'Name: value', got \"nocolon\""],
   ])("exits 2 for %j", async (args, line) => {

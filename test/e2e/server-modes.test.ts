@@ -110,7 +110,7 @@ describe("lab server --mode echo|upper", () => {
     const bad = [
       [["--port", "70000"], "--port must be a whole number from 0 to 65535"],
       [["--max-clients", "0"], "--max-clients must be a whole number from 1"],
-      [["--idle-timeout", "soon"], "--idle-timeout must be a number"],
+      [["--idle-timeout", "soon"], "--idle-timeout must be a time"],
       [["--mode", "nosuch"], 'unknown --mode "nosuch"'],
     ] as const;
     for (const [args, message] of bad) {

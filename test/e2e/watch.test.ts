@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
-import { runLab, startServer } from "../helpers/lab.js";
+import { runLab, startLab, startServer } from "../helpers/lab.js";
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "netlab-watch-"));
@@ -175,6 +175,109 @@ describe("#19 watching and recording", () => {
     expect(pace.code).toBe(2);
     expect(pace.stderr).toMatch(
       /^lab: --pace: unknown pace "slow"\nhint: choose one of: lockstep, original, fast/,
+    );
+  });
+  it("Ctrl-C on lab client with --events and --record: both files end cleanly, every line valid, the close recorded", async () => {
+    const dir = await tempDir();
+    const ev = join(dir, "client-events.jsonl");
+    const rec = join(dir, "client.jsonl");
+    const { lab: server, port } = await chatServer([]);
+    // Piped stdin that stays open: the client runs until the signal.
+    const client = startLab(["client", "--port", String(port), "--events", ev, "--record", rec]);
+    client.write("hello before ctrl-c\n");
+    await client.waitForOutput(/hello before ctrl-c/, { stream: "stdout" });
+    expect(await client.stop("SIGINT")).toBe(130);
+
+    const events = (await lines(ev)).map((l) => eventLineSchema.parse(l));
+    // The client said goodbye (a quit) before exiting: the connection closed cleanly, and was logged.
+    expect(events[0]).toMatchObject({ event: "connection.open", attrs: { "netlab.side": "client" } });
+    expect(events.at(-1)).toMatchObject({
+      event: "connection.close",
+      attrs: { "netlab.close.reason": "fin" },
+    });
+
+    const [header, ...records] = await lines(rec);
+    expect(sessionHeaderSchema.parse(header).side).toBe("client");
+    const parsed = records.map((r) => sessionRecordSchema.parse(r));
+    expect(parsed[0]?.type).toBe("open");
+    expect(parsed.at(-1)?.type).toBe("close");
+    const sent = parsed
+      .filter((r) => r.type === "data" && r.from === "client")
+      .map((r) => Buffer.from((r as { b64: string }).b64, "base64").toString())
+      .join("");
+    expect(sent).toContain("hello before ctrl-c");
+    await server.stop("SIGINT");
+  });
+  it("a lab client recording (JSON lines with the server's ts) replays with --compare --ignore-json-fields ts: 0 differences", async () => {
+    const dir = await tempDir();
+    const rec = join(dir, "client.jsonl");
+    const { lab: server, port } = await chatServer([]);
+    const r = await runLab(["client", "--port", String(port), "--record", rec], {
+      input: "hello\n/nick zed\nbye\n",
+      timeoutMs: 15_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    await server.stop("SIGINT");
+
+    const { lab: fresh, port: freshPort } = await chatServer([]);
+    const to = `127.0.0.1:${freshPort}`;
+    // The server's clock is in every JSON line: a plain byte comparison fails there …
+    const strict = await runLab(["replay", rec, "--to", to, "--compare"], { timeoutMs: 15_000 });
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/differ from the recording at offset \d+/);
+    await fresh.stop("SIGINT");
+    // … and with ts left out, a fresh server answers exactly as recorded.
+    const { lab: again, port: againPort } = await chatServer([]);
+    const masked = await runLab(
+      ["replay", rec, "--to", `127.0.0.1:${againPort}`, "--compare", "--ignore-json-fields", "ts"],
+      { timeoutMs: 15_000 },
+    );
+    expect(masked.stderr).toContain("0 differences");
+    expect(masked.code).toBe(0);
+    await again.stop("SIGINT");
+  });
+  it("replay --as-server plays a recorded server to a client: the same client finds 0 differences, another input exits 1", async () => {
+    const dir = await tempDir();
+    const rec = join(dir, "client.jsonl");
+    const { lab: server, port } = await chatServer([]);
+    const input = "hello\n/nick zed\nbye\n";
+    const recorded = await runLab(["client", "--port", String(port), "--record", rec], {
+      input,
+      timeoutMs: 15_000,
+    });
+    expect(recorded.code, recorded.stderr).toBe(0);
+    await server.stop("SIGINT");
+
+    const asServer = async (clientInput: string) => {
+      const { lab: replayer, port: replayPort } = await startServer(
+        (p) => [
+          "replay",
+          rec,
+          "--as-server",
+          "--listen",
+          `127.0.0.1:${p}`,
+          "--compare",
+          "--accept-wait",
+          "15",
+        ],
+        (p) => `listening on 127.0.0.1:${p}: playing the server side of 1 connection`,
+      );
+      const client = await runLab(["client", "--port", String(replayPort)], {
+        input: clientInput,
+        timeoutMs: 15_000,
+      });
+      return { client, code: await replayer.exited, stderr: replayer.stderr() };
+    };
+    const same = await asServer(input);
+    // The client sees the recorded server, line for line.
+    expect(same.client.stdout).toBe(recorded.stdout);
+    expect(same.stderr).toContain("0 differences");
+    expect(same.code).toBe(0);
+
+    const other = await asServer("hello\n/nick zed\nbye!\n");
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(
+      /connection 1: the client's bytes differ from the recording at offset \d+\n {2}expected: 22 7d 0a\n {2}got: {6}21 22 7d 0a/,
     );
   });
 });

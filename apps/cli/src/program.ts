@@ -7,9 +7,24 @@ import { addWatchOptions } from "./watch.js";
 // commander is bundled into dist/bin.js (scripts/bundle.mjs): no module resolution at start.
 
 /** The version of the `lab` package, read once at start. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+export const VERSION: string = readVersion();
+
+function readVersion(): string {
+  // Bundled, this module may sit in dist/, standalone/ or a shared chunk under standalone/chunks/:
+  // walk up to the package's own package.json.
+  let dir = new URL(".", import.meta.url);
+  for (let depth = 0; depth < 4; depth++) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "@netlab/cli" && pkg.version) return pkg.version;
+    } catch {}
+    dir = new URL("..", dir);
+  }
+  return "unknown";
+}
 
 /** Exit codes every command uses. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;

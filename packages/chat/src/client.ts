@@ -8,7 +8,7 @@ import {
   NetworkError,
   tapData,
   toNetworkError,
-  wireChannel,
+  wireDataChannel,
 } from "@netlab/socketserver";
 import { connectTls, TlsError, tlsExitCode } from "@netlab/tls";
 import { Backoff } from "./backoff.js";
@@ -574,7 +574,7 @@ export class ChatClient extends EventEmitter {
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
     socket.write(bytes);
-    if (wireChannel.hasSubscribers) tapData(socket, "out", bytes);
+    if (wireDataChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
     if (!this.#o.tls && this.listenerCount("wire") > 0)
       this.emit("wire", { direction: "out", bytes, at: Date.now() });

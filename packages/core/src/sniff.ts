@@ -2,7 +2,7 @@ import { safeLine } from "./terminal.js";
 
 /** What {@link sniffProtocol} recognised at the start of what a peer sent. */
 export interface SniffedProtocol {
-  /** Stable name: `netlab-chat`, `netlab-files`, `http`, `tls`, `ssh`, `smtp-like`. */
+  /** Stable name: `netlab-chat`, `netlab-files`, `netlab-tls-port`, `http`, `tls`, `ssh`, `smtp-like`. */
   name: string;
   /** How a message calls the peer: "a netlab chat server (lab server)". */
   description: string;
@@ -31,6 +31,10 @@ export function sniffProtocol(bytes: Uint8Array): SniffedProtocol | undefined {
   // A transfer header: a 4-byte big-endian length (at most 64 KiB), then JSON with an `op`.
   if (bytes.length >= 6 && bytes[0] === 0 && bytes[1]! <= 1 && head.slice(4).startsWith('{"op":')) {
     return { name: "netlab-files", description: "a netlab file server (lab files)" };
+  }
+  // What a netlab server started with --tls answers a plaintext client, before it closes.
+  if (head.startsWith("this port speaks TLS")) {
+    return { name: "netlab-tls-port", description: "a netlab server that speaks TLS" };
   }
   if (/^HTTP\/\d/.test(head)) return { name: "http", description: "an HTTP server" };
   // A TLS record: handshake (22) or alert (21), version 3.x; or a netlab TLS server's answer to

@@ -1,6 +1,6 @@
 import net from "node:net";
 import { type NetworkError, toNetworkError } from "./errors.js";
-import { tapOpen, wireChannel } from "./tap.js";
+import { isWireWatched, tapOpen } from "./tap.js";
 
 /** Options for {@link connect}. */
 export interface ConnectOptions {
@@ -64,7 +64,7 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
     const onConnect = () => {
       cleanup();
       if (noDelay && !path) socket.setNoDelay(true);
-      if (wireChannel.hasSubscribers) tapOpen(socket, "client");
+      if (isWireWatched()) tapOpen(socket, "client");
       resolve(socket);
     };
     socket.once("error", onError);

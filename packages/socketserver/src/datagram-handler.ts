@@ -3,7 +3,7 @@ import { BaseRequestHandler } from "./base-handler.js";
 import type { BaseServer } from "./base-server.js";
 import { toNetworkError } from "./errors.js";
 import { kWants } from "./internal.js";
-import { tapDatagram, wireChannel } from "./tap.js";
+import { isWireWatched, tapDatagram } from "./tap.js";
 import type { Datagram, PeerAddress, UnixDatagramSocket } from "./types.js";
 import { sendToPath } from "./udp-server.js";
 
@@ -54,7 +54,7 @@ export class DatagramRequestHandler<S extends BaseServer = BaseServer> extends B
     if (wants.frameOut) this.server.emit("frameOut", this.info, bytes);
     if (wants.bytesOut) this.server.emit("bytesOut", this.info, bytes.length);
     if ("sendTo" in socket) return sendToPath(socket, bytes, peer.address);
-    if (wireChannel.hasSubscribers) tapDatagram(socket, "server", "out", peer, bytes);
+    if (isWireWatched()) tapDatagram(socket, "server", "out", peer, bytes);
     return new Promise((resolve, reject) => {
       socket.send(bytes, peer.port, peer.address, (err) => {
         if (err) reject(toNetworkError(err, { action: "send", host: peer.address, port: peer.port }));

@@ -1,6 +1,6 @@
 import type net from "node:net";
 import { ByteQueue, type Decoder, ProtocolError } from "@netlab/protocol";
-import { tapData, wireChannel } from "./tap.js";
+import { tapData, wireDataChannel } from "./tap.js";
 
 /**
  * Where a reader is: reading (`flowing`, or `paused` while unread bytes pass the high-water mark),
@@ -265,7 +265,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   }
 
   #data(chunk: Buffer): void {
-    if (wireChannel.hasSubscribers) tapData(this.#socket, "in", chunk);
+    if (wireDataChannel.hasSubscribers) tapData(this.#socket, "in", chunk);
     this.#hooks.onChunk?.(chunk);
     if (this.#state === "stopped") return;
     this.#queue.append(chunk);

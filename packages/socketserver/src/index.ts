@@ -37,15 +37,19 @@ export {
 } from "./mixins.js";
 export { StreamRequestHandler } from "./stream-handler.js";
 export {
+  isWireWatched,
   tapData,
   tapDatagram,
   tapOpen,
   type WireCloseReason,
   type WireConnection,
+  type WireDataEvent,
   type WireDirection,
   type WireEvent,
+  type WireLifecycleEvent,
   type WireSide,
   wireChannel,
+  wireDataChannel,
   wireNow,
 } from "./tap.js";
 export { TCPServer, UnixStreamServer } from "./tcp-server.js";

@@ -14,7 +14,7 @@ import {
   RESOLVED,
   settleWithin,
 } from "./internal.js";
-import { tapOpen, tapReason, wireChannel } from "./tap.js";
+import { isWireWatched, tapOpen, tapReason, wireChannel } from "./tap.js";
 import type { ConnectionInfo, PeerAddress } from "./types.js";
 import { SocketWriter, type StreamWriter } from "./writer.js";
 
@@ -207,7 +207,7 @@ export class StreamRequestHandler<
 
   protected override start(): void {
     const socket = this.request;
-    if (wireChannel.hasSubscribers) tapOpen(socket, "server");
+    if (isWireWatched()) tapOpen(socket, "server");
     const hooks = new ReaderHooks(this as StreamRequestHandler<unknown>) as FramedReaderOptions<F>;
     const reader = new FramedReader<F>(socket, this.createDecoder(), hooks);
     this.#reader = reader;

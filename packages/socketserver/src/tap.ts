@@ -27,35 +27,43 @@ export interface WireConnection {
   reason?: WireCloseReason;
 }
 
-/**
- * What `wireChannel` publishes: every chunk read and written on every socket of the process, and
- * the life of each connection. `time` is ms since the epoch, fractional.
- */
-export type WireEvent =
+/** What `wireDataChannel` publishes: one chunk read (`in`) or written (`out`). */
+export interface WireDataEvent {
+  type: "data";
+  time: number;
+  conn: WireConnection;
+  direction: WireDirection;
+  bytes: Uint8Array;
+  /** Bytes this connection carried that way before this chunk: the chunk's offset in its stream. */
+  offset: number;
+  /** UDP: the datagram's sender or destination. */
+  peer?: PeerAddress;
+}
+
+/** What `wireChannel` publishes: the life of each connection. `time` is ms since the epoch, fractional. */
+export type WireLifecycleEvent =
   | { type: "listen"; time: number; transport: "tcp" | "unix" | "udp"; local: PeerAddress }
   | { type: "open"; time: number; conn: WireConnection }
-  | {
-      type: "data";
-      time: number;
-      conn: WireConnection;
-      direction: WireDirection;
-      bytes: Uint8Array;
-      /** Bytes this connection carried that way before this chunk: the chunk's offset in its stream. */
-      offset: number;
-      /** UDP: the datagram's sender or destination. */
-      peer?: PeerAddress;
-    }
   | { type: "half-close"; time: number; conn: WireConnection; direction: WireDirection }
   | { type: "close"; time: number; conn: WireConnection; reason: WireCloseReason; error?: string };
 
+/** Anything the tap publishes, on either channel. */
+export type WireEvent = WireLifecycleEvent | WireDataEvent;
+
 /**
- * The tap: subscribe to see every byte every command reads and writes (hexdumps, event logs,
- * recordings). Nothing is computed while nobody subscribes: each call site checks
- * `wireChannel.hasSubscribers` first.
- * @example
- * wireChannel.subscribe((e) => { if (e.type === "data") console.log(e.direction, e.bytes.length); });
+ * The tap, lifecycle half: every listen, open, half-close and close of the process (event logs).
+ * Close events carry the connection's byte counts whether or not anyone watched its chunks.
+ * Nothing is computed while nobody subscribes: each call site checks `hasSubscribers` first.
+ * @example wireChannel.subscribe((e) => console.log((e as WireLifecycleEvent).type));
  */
 export const wireChannel = diagnostics.channel("netlab:wire");
+
+/**
+ * The tap, data half: every chunk every command reads and writes (hexdumps, recordings). Its own
+ * channel so that watching only connections (`--events`) costs nothing per chunk.
+ * @example wireDataChannel.subscribe((e) => console.log((e as WireDataEvent).bytes.length));
+ */
+export const wireDataChannel = diagnostics.channel("netlab:wire:data");
 
 let nextId = 1;
 const connections = new WeakMap<object, WireConnection>();
@@ -77,7 +85,7 @@ function addressOf(
 
 /**
  * Starts watching a stream socket: publishes `open` now, and `half-close`/`close` as they happen.
- * Call sites check `wireChannel.hasSubscribers`; a socket first seen later is opened on its first chunk.
+ * Call sites check {@link isWireWatched}; a socket first seen later is opened on its first chunk.
  */
 export function tapOpen(socket: net.Socket, side: WireSide): WireConnection {
   const known = connections.get(socket);
@@ -116,6 +124,9 @@ export function tapOpen(socket: net.Socket, side: WireSide): WireConnection {
   });
   socket.once("close", (hadError: boolean) => {
     if (!wireChannel.hasSubscribers) return;
+    // The socket's own counts: right even when nobody watched the chunks (TLS sockets count plaintext).
+    conn.bytesIn = socket.bytesRead;
+    conn.bytesOut = socket.bytesWritten;
     const err = (socket as unknown as { errored?: Error | null }).errored ?? undefined;
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     let reason: WireCloseReason;
@@ -123,7 +134,7 @@ export function tapOpen(socket: net.Socket, side: WireSide): WireConnection {
     else if (code === "ECONNRESET" || code === "EPIPE") reason = "rst";
     else if (hadError || err) reason = "error";
     else reason = isInEnded && isOutEnded ? "fin" : "rst";
-    const event: WireEvent = { type: "close", time: wireNow(), conn, reason };
+    const event: WireLifecycleEvent = { type: "close", time: wireNow(), conn, reason };
     if (err && reason === "error") event.error = err.message;
     wireChannel.publish(event);
   });
@@ -131,14 +142,14 @@ export function tapOpen(socket: net.Socket, side: WireSide): WireConnection {
   return conn;
 }
 
-/** Publishes one chunk read (`in`) or written (`out`) on a stream socket. Call only with subscribers. */
+/** Publishes one chunk read (`in`) or written (`out`) on a stream socket. Call only when `wireDataChannel` has subscribers. */
 export function tapData(socket: net.Socket, direction: WireDirection, data: string | Uint8Array): void {
   const conn = connections.get(socket) ?? tapOpen(socket, "client");
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   const offset = direction === "in" ? conn.bytesIn : conn.bytesOut;
   if (direction === "in") conn.bytesIn += bytes.length;
   else conn.bytesOut += bytes.length;
-  wireChannel.publish({ type: "data", time: wireNow(), conn, direction, bytes, offset });
+  wireDataChannel.publish({ type: "data", time: wireNow(), conn, direction, bytes, offset });
 }
 
 /** Marks why the connection is about to close (a timeout), for its `close` event. */
@@ -147,7 +158,10 @@ export function tapReason(socket: net.Socket, reason: WireCloseReason): void {
   if (conn && !conn.reason) conn.reason = reason;
 }
 
-/** Publishes one datagram received (`in`) or sent (`out`) on a UDP socket. Call only with subscribers. */
+/**
+ * Publishes one datagram received (`in`) or sent (`out`) on a UDP socket: its socket's `open` the
+ * first time, then the datagram. Call only when {@link isWireWatched}.
+ */
 export function tapDatagram(
   socket: dgram.Socket,
   side: WireSide,
@@ -187,9 +201,15 @@ export function tapDatagram(
   const offset = direction === "in" ? conn.bytesIn : conn.bytesOut;
   if (direction === "in") conn.bytesIn += bytes.length;
   else conn.bytesOut += bytes.length;
-  const event: WireEvent = { type: "data", time: wireNow(), conn, direction, bytes, offset };
+  if (!wireDataChannel.hasSubscribers) return;
+  const event: WireDataEvent = { type: "data", time: wireNow(), conn, direction, bytes, offset };
   if (peer) event.peer = addressOf(peer.address, peer.port);
-  wireChannel.publish(event);
+  wireDataChannel.publish(event);
+}
+
+/** Whether anyone watches the tap, either half (for call sites that publish on both). */
+export function isWireWatched(): boolean {
+  return wireChannel.hasSubscribers || wireDataChannel.hasSubscribers;
 }
 
 /** Publishes that a server is listening. Call only with subscribers. */

@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
 import { isStaleSocket, removeSocketFile } from "./socket-file.js";
-import { tapDatagram, wireChannel } from "./tap.js";
+import { isWireWatched, tapDatagram } from "./tap.js";
 import type { Datagram, PeerAddress, ServerOptions, UnixDatagramSocket } from "./types.js";
 
 /** What the server queues per datagram: the request plus where it came from. */
@@ -97,7 +97,7 @@ export class UDPServer extends DatagramServer {
     }
     socket.on("error", (err) => this.reportSocketError(err));
     socket.on("message", (packet, rinfo) => {
-      if (wireChannel.hasSubscribers) tapDatagram(socket, "server", "in", rinfo, packet);
+      if (isWireWatched()) tapDatagram(socket, "server", "in", rinfo, packet);
       const request: Received = { packet, socket, rinfo };
       this.acceptRequest(request);
     });

@@ -2,7 +2,7 @@ import type net from "node:net";
 import type { BaseServer } from "./base-server.js";
 import type { NetworkError } from "./errors.js";
 import { kReadParked, kSlowConsumer, kWants, kWriteGone, RESOLVED, settleWithin } from "./internal.js";
-import { tapData, wireChannel } from "./tap.js";
+import { tapData, wireDataChannel } from "./tap.js";
 import type { ConnectionInfo } from "./types.js";
 
 /**
@@ -129,7 +129,7 @@ export class SocketWriter implements StreamWriter {
       process.nextTick(uncorkAtTickEnd, this);
     }
     this.#count(data);
-    if (wireChannel.hasSubscribers) tapData(socket, "out", data);
+    if (wireDataChannel.hasSubscribers) tapData(socket, "out", data);
     // One shared resolved promise: a write that did not fill the buffer allocates nothing.
     if (socket.write(data)) return RESOLVED;
     return this.#waitDrain();
@@ -166,7 +166,7 @@ export class SocketWriter implements StreamWriter {
       }
     }
     this.#count(data);
-    if (wireChannel.hasSubscribers) tapData(socket, "out", data);
+    if (wireDataChannel.hasSubscribers) tapData(socket, "out", data);
     const batch = this.#batch;
     if (batch === undefined) {
       this.#batch = data;

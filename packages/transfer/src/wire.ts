@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { describeBytes, sniffProtocol } from "@netlab/core";
 import type { ByteQueue, Decoder } from "@netlab/protocol";
-import { FramedReader, tapData, wireChannel } from "@netlab/socketserver";
+import { FramedReader, tapData, wireDataChannel } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
 import { encodeHeader, type Header, type HeaderInput, headerDecoder, headerError } from "./header.js";
 
@@ -148,7 +148,7 @@ export class SocketWire implements Wire {
     const socket = this.#socket;
     if (this.#error) throw this.#failure(this.#error);
     if (socket.destroyed || socket.writableEnded) throw this.#lost();
-    if (wireChannel.hasSubscribers) tapData(socket, "out", data);
+    if (wireDataChannel.hasSubscribers) tapData(socket, "out", data);
     // The callback runs once the kernel took these bytes: progress, for the stall clock.
     if (socket.write(data, this.#onWritten)) return;
     this.#beginWait();
@@ -309,6 +309,11 @@ function wrongProtocol(buf: ByteQueue): TransferError {
   buf.clear();
   const sniffed = sniffProtocol(bytes);
   const said = describeBytes(bytes);
+  if (sniffed?.name === "netlab-tls-port") {
+    return new TransferError("WRONG_PROTOCOL", "the server speaks TLS (it answered: this port speaks TLS)", {
+      hint: "add --tls",
+    });
+  }
   if (sniffed?.name === "netlab-chat") {
     return new TransferError(
       "WRONG_PROTOCOL",

@@ -1,5 +1,5 @@
 import dgram from "node:dgram";
-import { tapDatagram, wireChannel } from "@netlab/socketserver";
+import { isWireWatched, tapDatagram } from "@netlab/socketserver";
 import { resolveHost } from "./address.js";
 import { MAX_UDP_PAYLOAD_BYTES, requireInt, requireRange, toUdpError } from "./errors.js";
 
@@ -94,7 +94,7 @@ export async function blast(options: BlastOptions): Promise<BlastResult> {
       const buf = buffers[sent % buffers.length]!;
       buf.writeUInt32BE(sent >>> 0, 0);
       inFlight++;
-      if (wireChannel.hasSubscribers) tapDatagram(socket, "client", "out", undefined, buf);
+      if (isWireWatched()) tapDatagram(socket, "client", "out", undefined, buf);
       socket.send(buf, onSent);
       sent++;
     }

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
-import { tapDatagram, wireChannel } from "@netlab/socketserver";
+import { isWireWatched, tapDatagram } from "@netlab/socketserver";
 import { resolveHost } from "./address.js";
 import {
   formatHostPort,
@@ -256,7 +256,7 @@ export class Pinger extends EventEmitter<PingerEvents> implements AsyncIterable<
       socket = dgram.createSocket(target.type);
       const sock = socket;
       sock.on("message", (msg, rinfo) => {
-        if (wireChannel.hasSubscribers) tapDatagram(sock, "client", "in", rinfo, msg);
+        if (isWireWatched()) tapDatagram(sock, "client", "in", rinfo, msg);
         this.#onMessage(msg, formatHostPort(rinfo.address, rinfo.port));
       });
       sock.on("error", (err) => this.#onSocketError(err));
@@ -306,7 +306,7 @@ export class Pinger extends EventEmitter<PingerEvents> implements AsyncIterable<
     this.#pending++;
     record.timer = setTimeout(() => this.#onTimeout(seq, record), this.options.timeoutMs);
     this.emit("sent", { seq, sentAt, bytes: sizeBytes });
-    if (wireChannel.hasSubscribers) tapDatagram(socket, "client", "out", undefined, packet);
+    if (isWireWatched()) tapDatagram(socket, "client", "out", undefined, packet);
     socket.send(packet, (err) => {
       if (err) this.#onSocketError(err);
     });

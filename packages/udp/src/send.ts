@@ -1,5 +1,5 @@
 import dgram from "node:dgram";
-import { tapDatagram, wireChannel } from "@netlab/socketserver";
+import { isWireWatched, tapDatagram } from "@netlab/socketserver";
 import { resolveHost } from "./address.js";
 import { formatHostPort, MAX_UDP_PAYLOAD_BYTES, requireRange, toUdpError, UdpError } from "./errors.js";
 
@@ -72,7 +72,7 @@ export async function sendDatagram(options: SendOptions): Promise<SendResult> {
             signal?.addEventListener("abort", abort, { once: true });
             onError = (err) => finish(err);
             socket.on("message", (packet, rinfo) => {
-              if (wireChannel.hasSubscribers) tapDatagram(socket, "client", "in", rinfo, packet);
+              if (isWireWatched()) tapDatagram(socket, "client", "in", rinfo, packet);
               finish(undefined, {
                 from: formatHostPort(rinfo.address, rinfo.port),
                 packet,
@@ -83,7 +83,7 @@ export async function sendDatagram(options: SendOptions): Promise<SendResult> {
         : undefined;
     // Attach before sending so an early failure is not unhandled.
     reply?.catch(() => {});
-    if (wireChannel.hasSubscribers) tapDatagram(socket, "client", "out", undefined, bytes);
+    if (isWireWatched()) tapDatagram(socket, "client", "out", undefined, bytes);
     await new Promise<void>((resolve, reject) => {
       socket.send(bytes, (err) => (err ? reject(err) : resolve()));
     });

@@ -3,13 +3,17 @@ export { clockTime, formatEndpoint, HEXDUMP_BYTES_PER_LINE, hexLines } from "./h
 export { PCAP_SEGMENT_BYTES, sessionToPcap } from "./pcap.js";
 export {
   checkReplayOptions,
+  maskJsonFields,
+  REPLAY_ACCEPT_WAIT_MS,
   REPLAY_DEFAULTS,
   REPLAY_PACES,
   type ReplayDifference,
   type ReplayOptions,
   type ReplayPace,
   type ReplayResult,
+  type ReplayServerOptions,
   replay,
+  replayAsServer,
 } from "./replay.js";
 export {
   EVENT_NAMES,

@@ -1,6 +1,7 @@
-import type net from "node:net";
+import net from "node:net";
 import { connect } from "@netlab/socketserver";
 import { WatchError } from "./errors.js";
+import type { SessionRecord } from "./schema.js";
 import type { Session } from "./session.js";
 
 /** How a replay times the client's bytes. */
@@ -26,18 +27,31 @@ export interface ReplayOptions {
   compare?: boolean;
   /** Longest wait for the server's bytes at any step, in ms. Default 5 000. */
   waitMs?: number;
+  /**
+   * With `compare`: fields left out of every line that is a JSON object, at any depth, before
+   * comparing (a server's clock, `ts`; ids). Lines are compared once complete. Default none.
+   */
+  ignoreJsonFields?: readonly string[];
   signal?: AbortSignal;
 }
 
 /** Defaults for {@link ReplayOptions}. */
-export const REPLAY_DEFAULTS = { pace: "lockstep" as ReplayPace, speed: 1, compare: false, waitMs: 5_000 };
+export const REPLAY_DEFAULTS = {
+  pace: "lockstep" as ReplayPace,
+  speed: 1,
+  compare: false,
+  waitMs: 5_000,
+  ignoreJsonFields: [] as readonly string[],
+};
 
 /** Where the server's answer first differs from the recording. */
 export interface ReplayDifference {
   /** The connection's id in the recording. */
   conn: number;
-  /** Offset in the bytes the server sent on that connection. */
+  /** Offset in the bytes the server sent on that connection (with `ignoreJsonFields`, in its lines with those fields left out). */
   offset: number;
+  /** The line (from 1) of the server's bytes that offset is in. */
+  line: number;
   /** The recording's bytes from `offset` (up to 16), hex; "" when the server sent more than recorded. */
   expectedHex: string;
   /** The server's bytes from `offset` (up to 16), hex; "" when it sent less. */
@@ -53,14 +67,55 @@ export interface ReplayResult {
   difference?: ReplayDifference;
 }
 
+/** `value` without the keys in `fields`, at any depth. */
+function without(value: unknown, fields: ReadonlySet<string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => without(v, fields));
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (!fields.has(k)) out[k] = without(v, fields);
+  return out;
+}
+
+/**
+ * The bytes a comparison sees: with no fields to ignore, `bytes`; otherwise each complete line
+ * that is a JSON object re-serialized without them, other lines as they are, and a last line
+ * without its newline only once `isFinal` (it may still be arriving).
+ */
+export function maskJsonFields(bytes: Buffer, fields: ReadonlySet<string>, isFinal: boolean): Buffer {
+  if (fields.size === 0) return bytes;
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = bytes.indexOf(0x0a, start);
+    if (nl < 0) break;
+    parts.push(maskLine(bytes.subarray(start, nl), fields), NEWLINE);
+    start = nl + 1;
+  }
+  if (isFinal && start < bytes.length) parts.push(maskLine(bytes.subarray(start), fields));
+  return Buffer.concat(parts);
+}
+
+const NEWLINE = Buffer.from("\n");
+
+function maskLine(line: Buffer, fields: ReadonlySet<string>): Buffer {
+  if (line[0] !== 0x7b /* { */) return line;
+  try {
+    return Buffer.from(JSON.stringify(without(JSON.parse(line.toString("utf8")), fields)));
+  } catch {
+    return line;
+  }
+}
+
 class Live {
   received = Buffer.alloc(0);
   expected = Buffer.alloc(0);
   isClosed = false;
   #wake: (() => void) | undefined;
+  #views = new Map<string, { length: number; view: Buffer }>();
   constructor(
     readonly conn: number,
     readonly socket: net.Socket,
+    readonly fields: ReadonlySet<string>,
   ) {
     socket.on("data", (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk]);
@@ -71,6 +126,17 @@ class Live {
       this.isClosed = true;
       this.#wake?.();
     });
+  }
+  /** What a comparison sees of `expected` or `received` (see {@link maskJsonFields}), cached by length. */
+  view(which: "expected" | "received", isFinal: boolean): Buffer {
+    const bytes = this[which];
+    if (this.fields.size === 0) return bytes;
+    const key = `${which}:${isFinal}`;
+    const cached = this.#views.get(key);
+    if (cached?.length === bytes.length) return cached.view;
+    const view = maskJsonFields(bytes, this.fields, isFinal);
+    this.#views.set(key, { length: bytes.length, view });
+    return view;
   }
   /** Resolves once `ready()` holds, the socket closed, or `ms` passed. */
   async until(ready: () => boolean, ms: number): Promise<void> {
@@ -104,6 +170,47 @@ function hexAt(buf: Buffer, offset: number): string {
     .replace(/(..)(?!$)/g, "$1 ");
 }
 
+/** Where what `l` received first differs from what it expected; at the end, a shorter or longer stream too. */
+function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
+  const expected = l.view("expected", isFinal);
+  const received = l.view("received", isFinal);
+  const at = firstDifference(expected, received);
+  const line = (offset: number, bytes: Buffer) => {
+    let n = 1;
+    for (let i = bytes.indexOf(0x0a); i >= 0 && i < offset; i = bytes.indexOf(0x0a, i + 1)) n++;
+    return n;
+  };
+  if (at >= 0)
+    return {
+      conn: l.conn,
+      offset: at,
+      line: line(at, received),
+      expectedHex: hexAt(expected, at),
+      actualHex: hexAt(received, at),
+    };
+  if (received.length > expected.length && isFinal) {
+    const off = expected.length;
+    return {
+      conn: l.conn,
+      offset: off,
+      line: line(off, received),
+      expectedHex: "",
+      actualHex: hexAt(received, off),
+    };
+  }
+  if (received.length < expected.length && isFinal) {
+    const off = received.length;
+    return {
+      conn: l.conn,
+      offset: off,
+      line: line(off, expected),
+      expectedHex: hexAt(expected, off),
+      actualHex: "",
+    };
+  }
+  return undefined;
+}
+
 /**
  * Plays the client side of every connection of `session` against a server, in the recording's
  * order; with `compare`, checks every byte the server sends against the recording.
@@ -115,26 +222,8 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
   checkReplayOptions(o);
   const live = new Map<number, Live>();
   const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
-  const check = (l: Live, isFinal: boolean): ReplayDifference | undefined => {
-    if (!o.compare) return undefined;
-    const at = firstDifference(l.expected, l.received);
-    if (at >= 0)
-      return {
-        conn: l.conn,
-        offset: at,
-        expectedHex: hexAt(l.expected, at),
-        actualHex: hexAt(l.received, at),
-      };
-    if (l.received.length > l.expected.length && isFinal) {
-      const off = l.expected.length;
-      return { conn: l.conn, offset: off, expectedHex: "", actualHex: hexAt(l.received, off) };
-    }
-    if (l.received.length < l.expected.length && isFinal) {
-      const off = l.received.length;
-      return { conn: l.conn, offset: off, expectedHex: hexAt(l.expected, off), actualHex: "" };
-    }
-    return undefined;
-  };
+  const fields = new Set(o.ignoreJsonFields);
+  const check = (l: Live, isFinal: boolean) => (o.compare ? differenceOf(l, isFinal) : undefined);
   const startedAt = performance.now();
   try {
     for (const r of session.records) {
@@ -147,7 +236,7 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
         const socket = await connect(
           o.path ? { path: o.path } : { host: o.host, port: o.port, signal: o.signal },
         );
-        live.set(r.conn, new Live(r.conn, socket));
+        live.set(r.conn, new Live(r.conn, socket, fields));
         result.connections++;
         continue;
       }
@@ -160,13 +249,13 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
       } else if (r.type === "data") {
         l.expected = Buffer.concat([l.expected, Buffer.from(r.b64, "base64")]);
         if (o.pace === "lockstep") {
-          const want = l.expected.length;
+          const want = l.view("expected", false).length;
+          const has = () => l.view("received", false).length;
           await l.until(
-            () => l.received.length >= want || firstDifference(l.expected, l.received) >= 0,
+            () => has() >= want || firstDifference(l.view("expected", false), l.view("received", false)) >= 0,
             o.waitMs,
           );
-          const diff =
-            check(l, false) ?? (l.received.length < want && o.compare ? check(l, true) : undefined);
+          const diff = check(l, false) ?? (has() < want && o.compare ? check(l, true) : undefined);
           if (diff) {
             result.difference = diff;
             break;
@@ -178,7 +267,8 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
     }
     if (!result.difference) {
       for (const l of live.values()) {
-        await l.until(() => l.received.length >= l.expected.length, o.waitMs);
+        const want = l.view("expected", true).length;
+        await l.until(() => l.view("received", true).length >= want, o.waitMs);
         const diff = check(l, true);
         if (diff) {
           result.difference = diff;
@@ -196,7 +286,12 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
 }
 
 /** Throws WatchError INVALID_OPTION for a pace or speed a replay cannot use. */
-export function checkReplayOptions(o: { pace?: string; speed?: number; waitMs?: number }): void {
+export function checkReplayOptions(o: {
+  pace?: string;
+  speed?: number;
+  waitMs?: number;
+  acceptWaitMs?: number;
+}): void {
   if (o.pace !== undefined && !REPLAY_PACES.includes(o.pace as ReplayPace)) {
     throw new WatchError("INVALID_OPTION", `unknown pace ${JSON.stringify(o.pace)}`, {
       hint: `choose one of: ${REPLAY_PACES.join(", ")}`,
@@ -210,4 +305,155 @@ export function checkReplayOptions(o: { pace?: string; speed?: number; waitMs?: 
   if (o.waitMs !== undefined && !(o.waitMs > 0)) {
     throw new WatchError("INVALID_OPTION", `waitMs must be above 0, got ${o.waitMs}`);
   }
+  if (o.acceptWaitMs !== undefined && !(o.acceptWaitMs > 0)) {
+    throw new WatchError("INVALID_OPTION", `acceptWaitMs must be above 0, got ${o.acceptWaitMs}`);
+  }
+}
+
+/** Options for {@link replayAsServer}: where to listen, and how long to wait for each client. */
+export interface ReplayServerOptions extends Omit<ReplayOptions, "host" | "port" | "path"> {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: any free port (see `onListening`). */
+  port?: number;
+  /** A Unix socket path instead of host and port. */
+  path?: string;
+  /** Longest wait for the next client to connect, in ms. Default 60 000. */
+  acceptWaitMs?: number;
+  /** Called once listening, with the address clients should connect to. */
+  onListening?(address: string): void;
+}
+
+/** Default {@link ReplayServerOptions.acceptWaitMs}. */
+export const REPLAY_ACCEPT_WAIT_MS = 60_000;
+
+/**
+ * Plays the server side of a recording to test a client: listens, and plays the recording's n-th
+ * connection to the n-th client that connects (its bytes, its half-close), in lockstep by default
+ * (before each send, waits until the client has sent as much as it had). With `compare`, the
+ * client's bytes are checked against the recording's; the first difference ends the replay.
+ * Resolves once every recorded connection was played. Throws WatchError TIMEOUT when no client
+ * comes within `acceptWaitMs`.
+ * @example await replayAsServer(await readSession("c.jsonl"), { port: 5001, compare: true, onListening: console.log });
+ */
+export async function replayAsServer(session: Session, options: ReplayServerOptions): Promise<ReplayResult> {
+  const o = { ...REPLAY_DEFAULTS, acceptWaitMs: REPLAY_ACCEPT_WAIT_MS, ...options };
+  checkReplayOptions(o);
+  const fields = new Set(o.ignoreJsonFields);
+  const byConn = new Map<number, SessionRecord[]>();
+  for (const r of session.records) {
+    if (r.type === "open") byConn.set(r.conn, []);
+    else byConn.get(r.conn)?.push(r);
+  }
+  const recorded = [...byConn.keys()];
+  const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
+  const arrivals: net.Socket[] = [];
+  let wake: (() => void) | undefined;
+  const server = net.createServer((socket) => {
+    if (arrivals.length >= recorded.length) {
+      socket.destroy(); // more clients than recorded connections
+      return;
+    }
+    arrivals.push(socket);
+    wake?.();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.path ? { path: o.path } : { host: o.host ?? "127.0.0.1", port: o.port ?? 0 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  o.onListening?.(
+    typeof address === "string"
+      ? `unix:${address}`
+      : address?.family === "IPv6"
+        ? `[${address.address}]:${address.port}`
+        : `${address?.address}:${address?.port}`,
+  );
+  const live: Live[] = [];
+  const onAbort = () => wake?.();
+  o.signal?.addEventListener("abort", onAbort);
+  try {
+    const plays: Promise<ReplayDifference | undefined>[] = [];
+    for (const [i, conn] of recorded.entries()) {
+      const deadline = performance.now() + o.acceptWaitMs;
+      while (arrivals.length <= i && !o.signal?.aborted) {
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          throw new WatchError(
+            "TIMEOUT",
+            `no client connected for recorded connection ${conn} within ${o.acceptWaitMs / 1000} s`,
+            { hint: "start the client against the address printed, or raise the wait" },
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+      if (o.signal?.aborted) break;
+      const l = new Live(conn, arrivals[i]!, fields);
+      live.push(l);
+      result.connections++;
+      plays.push(playServerSide(l, byConn.get(conn)!, o, result));
+    }
+    for (const diff of await Promise.all(plays)) {
+      if (diff && !result.difference) result.difference = diff;
+    }
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
+    for (const l of live) {
+      result.bytesReceived += l.received.length;
+      l.socket.destroy();
+    }
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  return result;
+}
+
+/** One recorded connection's server side, played to a client; the first difference, with `compare`. */
+async function playServerSide(
+  l: Live,
+  records: SessionRecord[],
+  o: Required<Pick<ReplayOptions, "pace" | "speed" | "compare" | "waitMs">> & { signal?: AbortSignal },
+  result: ReplayResult,
+): Promise<ReplayDifference | undefined> {
+  const check = (isFinal: boolean) => (o.compare ? differenceOf(l, isFinal) : undefined);
+  const startedAt = performance.now();
+  const openedT = records[0]?.t ?? 0;
+  for (const r of records) {
+    if (o.signal?.aborted || l.isClosed) break;
+    if (o.pace === "original") {
+      const wait = startedAt + (r.t - openedT) / o.speed - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    if (r.type === "data" && r.from === "server") {
+      const bytes = Buffer.from(r.b64, "base64");
+      result.bytesSent += bytes.length;
+      if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.write(bytes);
+    } else if (r.type === "data") {
+      l.expected = Buffer.concat([l.expected, Buffer.from(r.b64, "base64")]);
+      if (o.pace === "lockstep") {
+        const want = l.view("expected", false).length;
+        const has = () => l.view("received", false).length;
+        await l.until(
+          () => has() >= want || firstDifference(l.view("expected", false), l.view("received", false)) >= 0,
+          o.waitMs,
+        );
+        const diff = check(false) ?? (has() < want ? check(true) : undefined);
+        if (diff) return diff;
+      }
+    } else if ((r.type === "half_close" && r.from === "server") || r.type === "close") {
+      if (!l.socket.destroyed) l.socket.end();
+    }
+  }
+  const want = l.view("expected", true).length;
+  await l.until(() => l.view("received", true).length >= want, o.waitMs);
+  return check(true);
 }

@@ -5,24 +5,33 @@ import { WatchError } from "./errors.js";
 export interface LineSinkOptions<T> {
   /** Items held while the writer is behind; past it the oldest are dropped. Default 10 000. */
   maxQueuedItems?: number;
-  /** One item as its line (no newline). Called when the item is written, not when queued. */
+  /** One item as its line (no newline). Called when the item is pushed. */
   format(item: T): string;
-  /** The line that stands for `count` items dropped just before `next` (may return undefined: say nothing). */
-  dropped?(count: number, next: T | undefined): string | undefined;
+  /**
+   * The line that stands for `count` lines dropped just before `next` (the next line written, as
+   * text; undefined when none is queued). May return undefined: say nothing.
+   */
+  dropped?(count: number, next: string | undefined): string | undefined;
 }
 
 /** Default {@link LineSinkOptions.maxQueuedItems}. */
 export const SINK_MAX_QUEUED_ITEMS = 10_000;
 
+/** Bytes written per write at most (more when one line is longer). */
+const SINK_BATCH_BYTES = 256 * 1024;
+
 interface Target {
-  write(text: string): Promise<void>;
+  write(bytes: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * Lines to a file or a stream without ever making the producer wait: items go into a bounded ring;
- * a writer takes everything queued in one write; when the ring is full the oldest item is dropped
- * and counted, and the next line written is preceded by `dropped(count)`'s line, so the count is exact.
+ * Lines to a file or a stream without ever making the producer wait: each item is formatted when
+ * pushed and its bytes go into a bounded ring outside the JS heap (lines held as strings or objects
+ * until written would live long enough to cost the garbage collector more than formatting them);
+ * a writer takes what is queued, up to 256 KiB a write; when the ring holds `maxQueuedItems` lines
+ * the oldest is dropped and counted, and the next line written is preceded by `dropped(count)`'s
+ * line, so the count is exact.
  * @example
  * const sink = await LineSink.open("events.jsonl", { format: (o) => JSON.stringify(o) });
  * sink.push({ hello: 1 }); await sink.close();
@@ -30,7 +39,12 @@ interface Target {
 export class LineSink<T> {
   readonly #target: Target;
   readonly #o: Required<Omit<LineSinkOptions<T>, "dropped">> & Pick<LineSinkOptions<T>, "dropped">;
-  readonly #ring: (T | undefined)[];
+  /** The queued lines' bytes, newline included, oldest at #start, wrapping at its end. */
+  #bytes = Buffer.allocUnsafe(64 * 1024);
+  #start = 0;
+  #used = 0;
+  /** Each queued line's byte length, oldest at #head. */
+  readonly #lengths: Uint32Array;
   #head = 0;
   #size = 0;
   #dropped = 0;
@@ -42,7 +56,7 @@ export class LineSink<T> {
   private constructor(target: Target, options: LineSinkOptions<T>) {
     this.#target = target;
     this.#o = { maxQueuedItems: SINK_MAX_QUEUED_ITEMS, ...options };
-    this.#ring = new Array(this.#o.maxQueuedItems);
+    this.#lengths = new Uint32Array(this.#o.maxQueuedItems);
   }
 
   /**
@@ -63,9 +77,9 @@ export class LineSink<T> {
     }
     if (path === undefined) {
       const target: Target = {
-        write: (text) =>
+        write: (bytes) =>
           new Promise<void>((resolve) => {
-            if (stream.write(text)) resolve();
+            if (stream.write(bytes)) resolve();
             else stream.once("drain", resolve);
           }),
         close: async () => {},
@@ -84,8 +98,11 @@ export class LineSink<T> {
       });
     }
     const target: Target = {
-      write: async (text) => {
-        await fh.write(text);
+      write: async (bytes) => {
+        // A pipe may take part of a write: go on from where it stopped.
+        for (let at = 0; at < bytes.length; ) {
+          at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
+        }
       },
       close: () => fh.close(),
     };
@@ -99,26 +116,62 @@ export class LineSink<T> {
 
   /** Queues an item; never waits. */
   push(item: T): void {
-    const ring = this.#ring;
-    const cap = ring.length;
-    if (this.#size === cap) {
+    const line = `${this.#o.format(item)}\n`;
+    const length = Buffer.byteLength(line);
+    const lengths = this.#lengths;
+    if (this.#size === lengths.length) {
       // Full: the oldest goes, counted.
-      ring[this.#head] = undefined;
-      this.#head = (this.#head + 1) % cap;
+      this.#skip(lengths[this.#head]!);
+      this.#head = this.#head + 1 === lengths.length ? 0 : this.#head + 1;
       this.#size--;
       this.#dropped++;
       this.droppedTotal++;
     }
-    ring[(this.#head + this.#size) % cap] = item;
+    if (this.#used + length > this.#bytes.length) this.#grow(this.#used + length);
+    const ring = this.#bytes;
+    const end = (this.#start + this.#used) % ring.length;
+    if (end + length <= ring.length) {
+      ring.write(line, end, length);
+    } else {
+      const bytes = Buffer.from(line);
+      const first = ring.length - end;
+      bytes.copy(ring, end, 0, first);
+      bytes.copy(ring, 0, first);
+    }
+    this.#used += length;
+    lengths[(this.#head + this.#size) % lengths.length] = length;
     this.#size++;
     if (this.#writing === undefined && this.#failure === undefined) this.#writing = this.#drain();
+  }
+
+  #skip(length: number): void {
+    this.#start = (this.#start + length) % this.#bytes.length;
+    this.#used -= length;
+  }
+
+  /** A larger ring holding the same bytes, from offset 0. */
+  #grow(needed: number): void {
+    let size = this.#bytes.length * 2;
+    while (size < needed) size *= 2;
+    const bigger = Buffer.allocUnsafe(size);
+    this.#copyOut(bigger, 0, this.#used);
+    this.#bytes = bigger;
+    this.#start = 0;
+  }
+
+  /** Copies `count` queued bytes from the oldest into `into` at `at`. */
+  #copyOut(into: Buffer, at: number, count: number): void {
+    const ring = this.#bytes;
+    const first = Math.min(count, ring.length - this.#start);
+    ring.copy(into, at, this.#start, this.#start + first);
+    if (count > first) ring.copy(into, at + first, 0, count - first);
   }
 
   async #drain(): Promise<void> {
     try {
       while (this.#size > 0 || this.#dropped > 0) {
-        const text = this.#takeAll();
-        if (text.length > 0) await this.#target.write(text);
+        const bytes = this.#takeBatch();
+        if (bytes.length > 0) await this.#target.write(bytes);
       }
     } catch (err) {
       this.#failure = err as Error;
@@ -127,23 +180,39 @@ export class LineSink<T> {
     }
   }
 
-  #takeAll(): string {
-    const ring = this.#ring;
-    const cap = ring.length;
-    const parts: string[] = [];
+  /**
+   * Whole lines from the oldest, up to SINK_BATCH_BYTES (at least one), after the dropped line if
+   * some were: a copy, since the ring's bytes may be overwritten while the write is in flight.
+   */
+  #takeBatch(): Buffer {
+    let head = Buffer.alloc(0);
     if (this.#dropped > 0) {
-      const line = this.#o.dropped?.(this.#dropped, this.#size > 0 ? ring[this.#head] : undefined);
+      let next: string | undefined;
+      if (this.#size > 0) {
+        const first = Buffer.allocUnsafe(this.#lengths[this.#head]!);
+        this.#copyOut(first, 0, first.length);
+        next = first.toString("utf8", 0, first.length - 1);
+      }
+      const line = this.#o.dropped?.(this.#dropped, next);
       this.#dropped = 0;
-      if (line !== undefined) parts.push(line);
+      if (line !== undefined) head = Buffer.from(`${line}\n`);
     }
-    while (this.#size > 0) {
-      const item = ring[this.#head] as T;
-      ring[this.#head] = undefined;
-      this.#head = (this.#head + 1) % cap;
-      this.#size--;
-      parts.push(this.#o.format(item));
+    const lengths = this.#lengths;
+    let count = 0;
+    let n = 0;
+    for (let i = this.#head; n < this.#size; n++) {
+      const length = lengths[i]!;
+      if (n > 0 && count + length > SINK_BATCH_BYTES) break;
+      count += length;
+      i = i + 1 === lengths.length ? 0 : i + 1;
     }
-    return parts.length === 0 ? "" : `${parts.join("\n")}\n`;
+    const out = Buffer.allocUnsafe(head.length + count);
+    head.copy(out, 0);
+    this.#copyOut(out, head.length, count);
+    this.#skip(count);
+    this.#head = (this.#head + n) % lengths.length;
+    this.#size -= n;
+    return out;
   }
 
   /** Writes what is queued, then closes the file. Rejects with the write error, if one happened. */

@@ -1,5 +1,11 @@
 import diagnostics from "node:diagnostics_channel";
-import { type WireConnection, type WireEvent, wireChannel } from "@netlab/socketserver";
+import {
+  type WireConnection,
+  type WireEvent,
+  type WireLifecycleEvent,
+  wireChannel,
+  wireDataChannel,
+} from "@netlab/socketserver";
 import { clockTime, formatEndpoint, hexLines } from "./hexdump.js";
 import {
   EVENTS_VERSION,
@@ -31,11 +37,11 @@ export interface Watch {
 }
 
 type Attrs = Record<string, string | number | boolean>;
-interface PendingEvent {
-  ts: number;
-  seq: number;
-  event: EventLine["event"];
-  attrs: Attrs;
+
+/** The `seq` of an events line this module wrote (`…,"seq":N,…`). */
+function seqOf(line: string): number {
+  const at = line.indexOf(',"seq":') + 7;
+  return Number(line.slice(at, line.indexOf(",", at)));
 }
 
 function endpointAttrs(
@@ -64,23 +70,21 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
     const events = options.events ? await openEvents(options.events, max, stream) : undefined;
     const record = options.record ? await openRecord(options.record, max) : undefined;
     sinks.push(hex?.sink, events?.sink, record?.sink);
-    const onWire = (message: unknown) => {
-      const e = message as WireEvent;
-      hex?.onWire(e);
-      events?.onWire(e);
-      record?.onWire(e);
+    const watch = (channel: diagnostics.Channel, handler: (message: unknown) => void) => {
+      channel.subscribe(handler);
+      subscriptions.push(() => channel.unsubscribe(handler));
     };
-    wireChannel.subscribe(onWire);
-    subscriptions.push(() => wireChannel.unsubscribe(onWire));
+    // Each output subscribes to what it writes: --events alone leaves the data channel without
+    // subscribers, so chunks cost nothing.
+    for (const output of [hex, events, record]) {
+      if (output) watch(wireChannel, output.onWire as (message: unknown) => void);
+    }
+    for (const output of [hex, record]) {
+      if (output) watch(wireDataChannel, output.onWire as (message: unknown) => void);
+    }
     if (events) {
-      for (const [name, handler] of [
-        ["netlab:chat", events.onChat],
-        ["netlab:transfer", events.onTransfer],
-      ] as const) {
-        const channel = diagnostics.channel(name);
-        channel.subscribe(handler);
-        subscriptions.push(() => channel.unsubscribe(handler));
-      }
+      watch(diagnostics.channel("netlab:chat"), events.onChat);
+      watch(diagnostics.channel("netlab:transfer"), events.onTransfer);
     }
     return {
       async stop() {
@@ -140,35 +144,33 @@ async function openEvents(
   stream: NodeJS.WritableStream,
 ) {
   let seq = 0;
-  const sink = await LineSink.open<PendingEvent>(
+  // Lines are formatted when the event happens: the ring holds one string each, not the objects
+  // they came from, which would live until written (and cost the collector more than the line).
+  const sink = await LineSink.open<string>(
     o.path,
     {
       maxQueuedItems: max,
-      format: (p) =>
-        JSON.stringify({ v: EVENTS_VERSION, ts: p.ts, seq: p.seq, event: p.event, attrs: p.attrs }),
+      format: (line) => line,
       // The dropped events held seqs just below the next one written: this line takes the last of them.
       dropped: (count, next) => {
-        const s = next ? (next as PendingEvent).seq - 1 : seq;
-        return JSON.stringify({
-          v: EVENTS_VERSION,
-          ts: Date.now(),
-          seq: s,
-          event: "events.dropped",
-          attrs: { "netlab.events.dropped": count },
-        });
+        const s = next === undefined ? seq : seqOf(next) - 1;
+        return `{"v":${EVENTS_VERSION},"ts":${Date.now()},"seq":${s},"event":"events.dropped","attrs":{"netlab.events.dropped":${count}}}`;
       },
     },
     stream,
   );
-  const emit = (event: PendingEvent["event"], attrs: Attrs, ts = Date.now()) => {
-    sink.push({ ts: Math.round(ts * 1000) / 1000, seq: ++seq, event, attrs });
+  // Event names are plain ASCII and numbers print the same in JSON: only attrs need escaping.
+  const emit = (event: EventLine["event"], attrs: Attrs, ts = Date.now()) => {
+    sink.push(
+      `{"v":${EVENTS_VERSION},"ts":${Math.round(ts * 1000) / 1000},"seq":${++seq},"event":"${event}","attrs":${JSON.stringify(attrs)}}`,
+    );
   };
   const conn = (c: WireConnection): Attrs => ({
     "netlab.connection.id": c.id,
     "netlab.side": c.side,
     "network.transport": c.transport,
   });
-  const onWire = (e: WireEvent) => {
+  const onWire = (e: WireLifecycleEvent) => {
     switch (e.type) {
       case "listen": {
         const attrs: Attrs = { "network.transport": e.transport };
@@ -202,8 +204,6 @@ async function openEvents(
         emit("connection.close", attrs, e.time);
         return;
       }
-      case "data":
-        return;
     }
   };
   const onChat = (message: unknown) => {

@@ -6,6 +6,7 @@ import {
   eventsJsonSchema,
   hexLines,
   LineSink,
+  maskJsonFields,
   parseSession,
   sessionJsonSchema,
   sessionToPcap,
@@ -31,6 +32,24 @@ describe("LineSink", () => {
       ...Array.from({ length: 10 }, (_, i) => String(91 + i)),
     ]);
     expect(sink.droppedTotal).toBe(89);
+  });
+
+  it("keeps every byte of lines that wrap around its ring and lines longer than the ring", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "netlab-sink-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, "out.txt");
+    const sink = await LineSink.open<string>(path, { maxQueuedItems: 100_000, format: (t) => t });
+    const want: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      // Mixed lengths (multi-byte characters too), a few far longer than the first ring (64 KiB).
+      const line = i % 997 === 0 ? `${i}:${"é".repeat(50_000)}` : `${i}:${"x".repeat(i % 300)}ü`;
+      want.push(line);
+      sink.push(line);
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await sink.close();
+    expect((await readFile(path, "utf8")).split("\n")).toEqual([...want, ""]);
+    expect(sink.droppedTotal).toBe(0);
   });
 });
 
@@ -79,5 +98,17 @@ describe("sessionToPcap", () => {
     const pcap = sessionToPcap(session);
     expect(pcap.readUInt32LE(0)).toBe(0xa1b2c3d4);
     expect(pcap.includes(Buffer.from("ping\n"))).toBe(true);
+  });
+});
+
+describe("maskJsonFields", () => {
+  it("leaves the fields out of complete JSON lines at any depth, other lines as they are, a partial line until the end", () => {
+    const fields = new Set(["ts"]);
+    const bytes = Buffer.from('* hello\n{"type":"join","ts":17,"a":{"ts":1,"b":2}}\n{"type":"x","ts":');
+    expect(maskJsonFields(bytes, fields, false).toString()).toBe('* hello\n{"type":"join","a":{"b":2}}\n');
+    expect(maskJsonFields(bytes, fields, true).toString()).toBe(
+      '* hello\n{"type":"join","a":{"b":2}}\n{"type":"x","ts":',
+    );
+    expect(maskJsonFields(bytes, new Set(), false)).toBe(bytes);
   });
 });

@@ -8,7 +8,7 @@ import {
   formatWhere,
   refuseTlsOverUnix,
 } from "../address.js";
-import { parseDuration, parsePort } from "../options.js";
+import { parseDuration } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";

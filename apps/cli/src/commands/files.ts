@@ -4,7 +4,7 @@ import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
 import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
-import { formatDuration, parseDuration, parseNumber, parsePort } from "../options.js";
+import { formatDuration, parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";

@@ -1,15 +1,20 @@
+import { formatSocketPath } from "@netlab/core/address";
 import type { Command } from "commander";
-import { addressArgument } from "../address.js";
+import { addressArgument, listenAddress } from "../address.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
 interface ReplayOpts {
-  to: string;
+  to?: string;
+  asServer?: boolean;
+  listen: string;
+  acceptWait: string;
   pace: string;
   speed: string;
   compare?: boolean;
   wait: string;
+  ignoreJsonFields?: string;
 }
 
 /** `lab replay FILE --to ADDR` and `lab session export FILE --pcap OUT`. */
@@ -20,7 +25,17 @@ export function registerReplay(program: Command): void {
       "play the client side of a recorded session against a server; --compare makes it a regression test",
     )
     .argument("<file>", "a session recorded with lab server --record or lab client --record")
-    .requiredOption("--to <addr>", "the server: HOST:PORT, [v6]:PORT, unix:/path or @name")
+    .option("--to <addr>", "the server: HOST:PORT, [v6]:PORT, unix:/path or @name")
+    .option(
+      "--as-server",
+      "play the server side instead, to test a client: listen, and play each recorded connection to the next client",
+    )
+    .option(
+      "--listen <addr>",
+      "with --as-server: where to listen, in the same grammar (port 0: any free port, printed)",
+      "127.0.0.1:0",
+    )
+    .option("--accept-wait <seconds>", "with --as-server: longest wait for each client to connect", "60")
     .option(
       "--pace <pace>",
       "lockstep (wait for the server's bytes), original (the recorded timing) or fast",
@@ -31,6 +46,10 @@ export function registerReplay(program: Command): void {
       "--compare",
       "check every byte the server sends against the recording; exit 1 at the first difference",
     )
+    .option(
+      "--ignore-json-fields <names>",
+      "with --compare: leave these fields (comma-separated, any depth) out of JSON lines, e.g. ts for lab client recordings",
+    )
     .option("--wait <seconds>", "longest wait for the server's bytes at any step", "5")
     .addHelpText(
       "after",
@@ -38,6 +57,8 @@ export function registerReplay(program: Command): void {
 Examples:
   lab server --record chat.jsonl            record, then in another terminal: lab client …
   lab replay chat.jsonl --to 127.0.0.1:5001 --compare
+  lab replay client.jsonl --to 127.0.0.1:5001 --compare --ignore-json-fields ts   (lab client --record)
+  lab replay chat.jsonl --as-server --listen 127.0.0.1:5001 --compare   then run the client to test
   lab session export chat.jsonl --pcap chat.pcap && wireshark chat.pcap`,
     )
     .action(action(async (file: string, opts: ReplayOpts) => runReplay(file, opts)));
@@ -69,9 +90,10 @@ Examples:
     );
 }
 
-/** `HOST:PORT`, `[v6]:PORT`, `unix:/path`. */
 async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
-  const { checkReplayOptions, readSession, replay, WatchError } = await import("@netlab/watch");
+  const { checkReplayOptions, connectionsOf, readSession, replay, replayAsServer, WatchError } = await import(
+    "@netlab/watch"
+  );
   const speed = Number(opts.speed);
   const waitSeconds = parseNumber("--wait", opts.wait, { min: 0.001, max: 3600 });
   try {
@@ -84,29 +106,70 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       );
     throw err;
   }
-  const address = addressArgument(opts.to);
+  const ignoreJsonFields = (opts.ignoreJsonFields ?? "")
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
+  if (opts.ignoreJsonFields !== undefined && ignoreJsonFields.length === 0) {
+    throw new UsageError(
+      "--ignore-json-fields needs at least one field name",
+      "for example --ignore-json-fields ts",
+    );
+  }
+  if ((opts.to === undefined) === (opts.asServer !== true)) {
+    throw new UsageError(
+      opts.to === undefined
+        ? "say which server to replay to with --to ADDR, or test a client with --as-server"
+        : "--to and --as-server do not go together",
+      "--to HOST:PORT plays the client side; --as-server [--listen HOST:PORT] plays the server side",
+    );
+  }
+  const acceptWaitSeconds = parseNumber("--accept-wait", opts.acceptWait, { min: 0.001, max: 86_400 });
+  const address =
+    opts.to === undefined
+      ? listenAddress({ host: "127.0.0.1", port: "0" }, opts.listen)
+      : addressArgument(opts.to);
   const session = await readSession(file);
   for (const w of session.warnings) process.stderr.write(`lab: warning: ${w}\n`);
   const controller = new AbortController();
   const stop = onInterrupt(() => controller.abort());
   try {
-    const result = await replay(session, {
-      ...address,
+    const common = {
       pace: opts.pace as "lockstep",
       speed,
       compare: opts.compare === true,
       waitMs: waitSeconds * 1000,
+      ignoreJsonFields,
       signal: controller.signal,
-    });
+    };
+    const result = opts.asServer
+      ? await replayAsServer(session, {
+          ...address,
+          ...common,
+          acceptWaitMs: acceptWaitSeconds * 1000,
+          onListening: (at) => {
+            const n = connectionsOf(session).length;
+            const where = address.path === undefined ? at : formatSocketPath(address.path);
+            process.stderr.write(
+              `listening on ${where}: playing the server side of ${n} connection${n === 1 ? "" : "s"}\n`,
+            );
+          },
+        })
+      : await replay(session, { ...address, ...common });
     process.stderr.write(
       `replayed ${result.connections} connection${result.connections === 1 ? "" : "s"}: ${result.bytesSent} B sent, ${result.bytesReceived} B received\n`,
     );
     const d = result.difference;
     if (d) {
-      const expected = d.expectedHex || "(nothing: the server sent more)";
-      const actual = d.actualHex || "(nothing: the server sent less)";
+      const peer = opts.asServer ? "client" : "server";
+      const expected = d.expectedHex || `(nothing: the ${peer} sent more)`;
+      const actual = d.actualHex || `(nothing: the ${peer} sent less)`;
+      const where =
+        ignoreJsonFields.length === 0
+          ? `at offset ${d.offset}`
+          : `in line ${d.line} (offset ${d.offset} with ${ignoreJsonFields.join(", ")} left out)`;
       process.stderr.write(
-        `lab: connection ${d.conn}: the server's bytes differ from the recording at offset ${d.offset}\n  expected: ${expected}\n  got:      ${actual}\n`,
+        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n`,
       );
       throw new ExitCode(1);
     }

@@ -3,7 +3,7 @@ import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
 import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
-import { formatDuration, parseDuration, parseNumber, parsePort } from "../options.js";
+import { formatDuration, parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
