@@ -342,7 +342,7 @@ export class ChatClient extends EventEmitter {
     this.#firstBytes = Buffer.concat([this.#firstBytes, chunk]).subarray(0, SNIFF_BYTES);
     if (this.#firstBytes.length < SNIFF_BYTES && this.#firstBytes.length < 6) return;
     const sniffed = sniffProtocol(this.#firstBytes);
-    if (sniffed?.name !== "netlab-files" && sniffed?.name !== "tls") return;
+    if (sniffed === undefined || !["netlab-files", "netlab-tls-port", "tls"].includes(sniffed.name)) return;
     const at = formatHostPort(this.#o.host, this.#o.port);
     const said = describeBytes(this.#firstBytes);
     this.#refusal =

@@ -10,7 +10,7 @@ export interface SniffedProtocol {
 
 /**
  * How a netlab TLS server's one line to a plaintext client starts: servers begin their reply with
- * it and clients recognise it by it ({@link sniffProtocol} names it `tls`).
+ * it and clients recognise it by it ({@link sniffProtocol} names it `netlab-tls-port`).
  */
 export const TLS_PLAINTEXT_REPLY = "this port speaks TLS";
 
@@ -33,13 +33,11 @@ export function sniffProtocol(bytes: Uint8Array): SniffedProtocol | undefined {
     return { name: "netlab-files", description: "a netlab file server (lab files)" };
   }
   // What a netlab server started with --tls answers a plaintext client, before it closes.
-  if (head.startsWith("this port speaks TLS")) {
+  if (head.startsWith(TLS_PLAINTEXT_REPLY)) {
     return { name: "netlab-tls-port", description: "a netlab server that speaks TLS" };
   }
   if (/^HTTP\/\d/.test(head)) return { name: "http", description: "an HTTP server" };
-  // A TLS record: handshake (22) or alert (21), version 3.x; or a netlab TLS server's answer to
-  // a client that spoke plaintext to it.
-  if (head.startsWith(TLS_PLAINTEXT_REPLY)) return { name: "tls", description: "a TLS server" };
+  // A TLS record: handshake (22) or alert (21), version 3.x.
   if (bytes.length >= 2 && (bytes[0] === 0x16 || bytes[0] === 0x15) && bytes[1] === 0x03) {
     return { name: "tls", description: "a TLS server" };
   }

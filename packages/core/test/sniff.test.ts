@@ -10,7 +10,9 @@ describe("sniffProtocol", () => {
     expect(sniffProtocol(b("HTTP/1.1 200 OK\r\n"))?.name).toBe("http");
     expect(sniffProtocol(b([0x15, 0x03, 0x03, 0, 2, 2, 70]))?.name).toBe("tls");
     expect(sniffProtocol(b("SSH-2.0-OpenSSH_9\r\n"))?.name).toBe("ssh");
-    expect(sniffProtocol(b(`${TLS_PLAINTEXT_REPLY}; try: lab client --tls --port 5001\n`))?.name).toBe("tls");
+    expect(sniffProtocol(b(`${TLS_PLAINTEXT_REPLY}; try: lab client --tls --port 5001\n`))?.name).toBe(
+      "netlab-tls-port",
+    );
     expect(sniffProtocol(b("hello\n"))).toBeUndefined();
     expect(sniffProtocol(b([]))).toBeUndefined();
   });
