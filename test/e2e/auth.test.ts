@@ -246,6 +246,60 @@ describe("bad token inputs", () => {
     );
   });
 
+  it("warns (and still starts) when lab files' token file is readable by others", async () => {
+    await chmod(tokens, 0o640);
+    const { lab } = await startServer(
+      (p) => ["files", dir, "--port", String(p), "--token-file", tokens, "--allow-plaintext-auth"],
+      (p) => `serving ${dir} on 127.0.0.1:${p}`,
+    );
+    expect(lab.stderr()).toMatch(
+      /^lab: warning: token file .* is readable or writable by other users \(mode 0640\)\nhint: .*chmod 600/m,
+    );
+  });
+
+  it("a client's token file readable by others warns, and the client still joins with it", async () => {
+    const { port } = await chatServer();
+    const mine = path.join(dir, "mine.txt");
+    await writeFile(mine, `${ALICE}\n`);
+    await chmod(mine, 0o644);
+    const r = await runLab(["client", "--port", String(port), "--token-file", mine], { input: "hi\n" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("<alice> hi");
+    expect(r.stderr).toMatch(
+      /^lab: warning: token file .*mine\.txt is readable or writable by other users \(mode 0644\)\nhint: .*chmod 600 /m,
+    );
+  });
+
+  it("an empty token on the client side (a file with none, a blank LAB_TOKEN) is one lab: line, in lab client and lab transfer", async () => {
+    const { port } = await chatServer();
+    const none = path.join(dir, "none.txt");
+    await writeFile(none, "# no token yet\n\n", { mode: 0o600 });
+    for (const cmd of [["client"], ["transfer", "--list"]]) {
+      const fromFile = await runLab([...cmd, "--port", String(port), "--token-file", none], {
+        input: "hi\n",
+      });
+      expect(fromFile.code, cmd[0]).toBe(1);
+      expect(fromFile.stderr).toMatch(/^lab: token file .*none\.txt holds no token\nhint: [^\n]+\n$/);
+      const blank = await runLab([...cmd, "--port", String(port)], {
+        input: "hi\n",
+        env: { LAB_TOKEN: "  " },
+      });
+      expect(blank.code, cmd[0]).toBe(1);
+      expect(blank.stderr).toBe(
+        "lab: LAB_TOKEN is set but empty\nhint: unset LAB_TOKEN, or set it to the token\n",
+      );
+    }
+  });
+
+  it("an empty answer at the token prompt is 'the server requires a token', exit 1", async () => {
+    const { port } = await chatServer();
+    const client = startOnTty(["client", "--port", String(port)]);
+    await client.waitForOutput(`token for 127.0.0.1:${port}: `);
+    client.write("\r");
+    expect(await client.exited).toBe(1);
+    expect(client.stdout()).toMatch(/lab: the server requires a token\r?\nhint: /);
+  });
+
   it("refuses a token on argv with a hint, in every command", async () => {
     for (const args of [
       ["client", "--token", "s3cret"],

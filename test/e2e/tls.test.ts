@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import tls from "node:tls";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type LabProcess, runLab, startLab, startServer } from "../helpers/lab.js";
 
@@ -150,14 +151,50 @@ describe("the wrong side of the wire", () => {
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: a plaintext client on a TLS port/, { stream: "stderr" });
   });
 
+  it("a plaintext lab client on a TLS port (chat, echo) is one lab: line, a hint to add --tls, exit 1", async () => {
+    for (const mode of ["chat", "echo"]) {
+      const { port } = await tlsServer(["--mode", mode]);
+      const r = await runLab(["client", "127.0.0.1", String(port)], {
+        input: "hello\n",
+        env: clientEnv,
+        timeoutMs: 15_000,
+      });
+      expect(r.code, `${mode}: ${r.stderr}`).toBe(1);
+      // The server's line is what the client reports, never printed as if it were chat.
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        `lab: the server at 127.0.0.1:${port} speaks TLS (it sent 'this port speaks TLS; try: lab client --tls --port ${port}')\n` +
+          `hint: add --tls: lab client --tls 127.0.0.1:${port}\n`,
+      );
+    }
+  });
+
+  it("a plaintext lab client that types nothing is told too, once the handshake timeout passes", async () => {
+    const { port } = await tlsServer(["--tls-handshake-timeout", "0.5"]);
+    // stdin stays open: a person at the prompt, waiting for a banner a TLS server never sends.
+    const client = startLab(["client", "127.0.0.1", String(port)], { env: clientEnv });
+    await client.waitForOutput(/^hint: /m, { stream: "stderr", timeoutMs: 10_000 });
+    expect(await client.exited).toBe(1);
+    expect(client.stdout()).toBe("");
+    expect(client.stderr()).toBe(
+      `lab: the server at 127.0.0.1:${port} speaks TLS (it sent 'this port speaks TLS; try: lab client --tls --port ${port}')\n` +
+        `hint: add --tls: lab client --tls 127.0.0.1:${port}\n`,
+    );
+  });
+
   it("--tls-handshake-timeout closes a connection that never starts its handshake", async () => {
     const { lab, port } = await tlsServer(["--tls-handshake-timeout", "0.3"]);
     const socket = net.connect(port, "127.0.0.1");
     socket.on("error", () => {});
+    let got = "";
+    socket.setEncoding("utf8").on("data", (d: string) => {
+      got += d;
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once("close", () => resolve());
       setTimeout(() => reject(new Error("not closed within 5 s")), 5_000).unref();
     });
+    expect(got).toBe(`this port speaks TLS; try: lab client --tls --port ${port}\n`);
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/, { stream: "stderr" });
   });
 
@@ -317,7 +354,7 @@ describe("lab files --tls and lab transfer --tls", () => {
     });
     expect(plain.code).toBe(1);
     expect(plain.stderr).toBe(
-      "lab: the server speaks TLS (it answered: this port speaks TLS)\nhint: add --tls\n",
+      `lab: the server speaks TLS (it said 'this port speaks TLS; try: lab transfer --tls --port ${port} …')\nhint: add --tls\n`,
     );
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: a plaintext client on a TLS port/, { stream: "stderr" });
     expect(lab.stderr()).not.toMatch(/received|refused upload/);
@@ -359,5 +396,85 @@ describe("tokens over TLS", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("<alice> hello with a token");
     await lab.waitForOutput(/disconnect 127\.0\.0\.1:\d+/, { stream: "stderr" });
+  });
+});
+
+/** A raw TLS line client (as `ncat --ssl` would be) that trusts the server's own certificate. */
+async function tlsLines(port: number) {
+  const ca = await readFile(path.join(dir, "server-config", "netlab", "identity", "cert.pem"));
+  const socket = tls.connect({ host: "127.0.0.1", port, ca });
+  onTestFinished(() => {
+    socket.destroy();
+  });
+  let text = "";
+  const waiters = new Set<() => void>();
+  socket.setEncoding("utf8").on("data", (d: string) => {
+    text += d;
+    for (const w of [...waiters]) w();
+  });
+  socket.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once("secureConnect", resolve).once("error", reject);
+  });
+  return {
+    socket,
+    /** Resolves once `needle` has arrived; rejects after 10 s. */
+    waitFor: (needle: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${needle}; got:\n${text.slice(-500)}`));
+        }, 10_000);
+        const check = () => {
+          if (!text.includes(needle)) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
+describe("limits over TLS", () => {
+  it("--max-clients and the line limit hold: the extra client and the over-long line are refused, the rest served", async () => {
+    const { lab, port } = await tlsServer(["--max-clients", "2"]);
+    const a = await tlsLines(port);
+    const b = await tlsLines(port);
+    await a.waitFor("you are guest-");
+    await b.waitFor("you are guest-");
+
+    const full = await runLab(["client", "--tls", "--port", String(port)], {
+      input: "",
+      env: clientEnv,
+      timeoutMs: 15_000,
+    });
+    expect(full.code).toBe(1);
+    expect(full.stdout).toBe("! server full: 2 clients connected; try again later [SERVER_FULL]\n");
+    expect(full.stderr).toContain("lab: server full: 2 clients connected; try again later");
+
+    a.socket.write(`${"A".repeat(70 * 1024)}\n`);
+    await a.waitFor("[FRAME_TOO_LARGE]");
+    a.socket.write("still here\n");
+    await b.waitFor("> still here\n");
+    b.socket.write("/who\n");
+    await b.waitFor("* in #lobby");
+    expect(lab.child.exitCode).toBeNull();
+  });
+
+  it("--line-timeout cuts a TLS client whose line never ends (slowloris inside TLS)", async () => {
+    const { lab, port } = await tlsServer(["--line-timeout", "0.5"]);
+    const slow = await tlsLines(port);
+    await slow.waitFor("you are guest-");
+    slow.socket.write("a line that never ");
+    await new Promise<void>((resolve, reject) => {
+      slow.socket.once("close", () => resolve());
+      setTimeout(() => reject(new Error("not closed within 10 s")), 10_000).unref();
+    });
+    await slow.waitFor("[LINE_TIMEOUT]");
+    await lab.waitForOutput(/guest-1 left: line not completed within/, { stream: "stderr" });
+    const next = await tlsLines(port);
+    await next.waitFor("you are guest-");
   });
 });

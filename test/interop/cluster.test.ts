@@ -84,7 +84,14 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     expect(twice.stderr).toMatch(
       /^lab: another node with --node-id a is in the cluster at 127\.0\.0\.1:\d+\nhint: /,
     );
-    for (const r of [down, scheme, noauth, wrong, twice]) expect(r.stderr.split("\n").length).toBe(3);
+    const mode = await runLab(["server", "--port", "0", "--cluster", redis.url, "--cluster-mode", "gossip"]);
+    expect(mode.code).toBe(2);
+    expect(mode.stderr).toMatch(/^lab: --cluster-mode must be streams or pubsub, got "gossip"\nhint: /);
+    const alone = await runLab(["server", "--port", "0", "--cluster-mode", "pubsub"]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/^lab: --cluster-mode needs --cluster\nhint: /);
+    for (const r of [down, scheme, noauth, wrong, twice, mode, alone])
+      expect(r.stderr.split("\n").length).toBe(3);
   });
 
   it("a node killed with SIGKILL leaves: its users leave the room on the others within the lease, their nicks are free", async () => {
@@ -225,6 +232,39 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     const gone = await lineClient(b.port);
     gone.send(JSON.stringify({ type: "hello", proto: 1, room: "#lobby", since }));
     await gone.waitFor(/"kind":"gap","text":"history gap: #lobby no longer holds every message after/);
+  }, 60_000);
+
+  it("--cluster-mode pubsub: killing the subscriber connections mid-run loses messages, and the room is told how many", async () => {
+    const redis = await startRedis();
+    const a = await node(redis, "a", ["--cluster-mode", "pubsub", "--flood", "0"]);
+    const b = await node(redis, "b", ["--cluster-mode", "pubsub", "--flood", "0"]);
+    const talker = await joined(a.port);
+    const watcher = await joined(b.port);
+    await talker.c.waitFor(`* ${watcher.nick} joined #lobby`);
+    const TOTAL = 5_000;
+    for (let i = 0; i < TOTAL; i++) talker.c.send(`m ${i}`);
+    await watcher.c.waitFor(`<${talker.nick}> m 50`);
+    expect(await redis.cli("CLIENT", "KILL", "TYPE", "pubsub")).toMatch(/^[1-9]/);
+    // Both nodes subscribe again on their own; only then can "after" reach the watcher.
+    const channel = "netlab:pubsub:#lobby";
+    const deadline = Date.now() + 10_000;
+    while (!(await redis.cli("PUBSUB", "NUMSUB", channel)).includes(`${channel}\n2`)) {
+      if (Date.now() > deadline) throw new Error("the nodes did not subscribe again within 10 s");
+    }
+    talker.c.send("after");
+    await watcher.c.waitFor(`<${talker.nick}> after`, { timeoutMs: 30_000 });
+    const said = new RegExp(`^<${talker.nick}> m (\\d+)$`);
+    const heard = watcher.c.lines.flatMap((l) => said.exec(l)?.[1] ?? []).map(Number);
+    const lost = watcher.c.lines
+      .flatMap((l) => /^\* (\d+) messages? (?:was|were) lost \(from node a: /.exec(l)?.[1] ?? [])
+      .map(Number);
+    expect(lost.length).toBeGreaterThan(0);
+    // Nothing hidden: what arrived and what was reported lost add up to what was said, in order.
+    expect(heard.length + lost.reduce((x, y) => x + y, 0)).toBe(TOTAL);
+    expect(heard).toEqual([...heard].sort((x, y) => x - y));
+    await b.lab.waitForOutput(/cluster: \d+ messages? from node a lost in #lobby \(pubsub\)/, {
+      stream: "stderr",
+    });
   }, 60_000);
 
   it("a ChatClient given several nodes fails over to the next when its node dies, and gets what it missed once", async () => {

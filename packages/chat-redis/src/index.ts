@@ -7,3 +7,4 @@ export {
   REDIS_BACKEND_DEFAULTS,
   type RedisBackendOptions,
 } from "./options.js";
+export { RedisPubSubBackend } from "./pubsub.js";

@@ -49,6 +49,11 @@ export interface BackendSink {
   deliverPrivate(event: PrivateEvent): void;
   /** The link to the cluster broke (`degraded`) or came back; `reason` is one line for people. */
   status(state: { isDegraded: boolean; reason: string }): void;
+  /**
+   * A backend that can lose room events (Redis Pub/Sub) found `count` of `node`'s events in `room`
+   * missing (a gap in its sequence numbers): the room's members are told, never left to guess.
+   */
+  lost(gap: { room: string; count: number; node: string }): void;
 }
 
 /**

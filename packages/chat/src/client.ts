@@ -30,8 +30,11 @@ import { firstEvent } from "./wait.js";
 /** Errors before the welcome that mean the server will not let us in with what we have. */
 const AUTH_REFUSALS: ReadonlySet<string> = new Set(["AUTH_FAILED", "AUTH_REQUIRED", "NICK_TAKEN"]);
 
-/** How many of a connection's first bytes are kept to tell a binary protocol from lines. */
-const SNIFF_BYTES = 16;
+/**
+ * How many of a connection's first bytes are kept to tell a protocol no line client can talk:
+ * enough for sniffProtocol to see a TLS server's "this port speaks TLS" and the message to quote it.
+ */
+const SNIFF_BYTES = 64;
 
 /** The id prefix of settle()'s pings, whose pongs are not emitted as events. */
 const SETTLE_ID = "settle-";
@@ -330,25 +333,30 @@ export class ChatClient extends EventEmitter {
   }
 
   /**
-   * The first bytes of a connection, checked once for a binary protocol no line client can talk
-   * (a lab files server's header, a TLS record): that ends the client with what it reached, not
-   * with a line of mojibake. Text banners (HTTP, SMTP, SSH) are for a line client to read.
+   * The first bytes of a connection, checked for a protocol no line client can talk (a lab files
+   * server's header, a TLS record or a netlab TLS server's one line to plaintext clients): that ends
+   * the client with what it reached and how to reach it, not with mojibake or a line printed as if
+   * it were chat. Text banners (HTTP, SMTP, SSH) are for a line client to read.
    */
   #sniff(chunk: Buffer): void {
     this.#firstBytes = Buffer.concat([this.#firstBytes, chunk]).subarray(0, SNIFF_BYTES);
     if (this.#firstBytes.length < SNIFF_BYTES && this.#firstBytes.length < 6) return;
     const sniffed = sniffProtocol(this.#firstBytes);
-    if (sniffed?.name !== "netlab-files" && sniffed?.name !== "tls") return;
-    const isFiles = sniffed.name === "netlab-files";
-    this.#refusal = new ChatError(
-      "WRONG_PROTOCOL",
-      `reached ${sniffed.description} at ${this.#o.host}:${this.#o.port}, not a chat or line server (it sent ${describeBytes(this.#firstBytes)})`,
-      {
-        hint: isFiles
-          ? "send and fetch files with 'lab transfer'; lab server listens on 5001 unless told otherwise: check --port"
-          : "that port wants TLS: check --port, or use a TLS client",
-      },
-    );
+    if (sniffed === undefined || !["netlab-files", "netlab-tls-port", "tls"].includes(sniffed.name)) return;
+    const at = formatHostPort(this.#o.host, this.#o.port);
+    const said = describeBytes(this.#firstBytes);
+    this.#refusal =
+      sniffed.name === "netlab-files"
+        ? new ChatError(
+            "WRONG_PROTOCOL",
+            `reached ${sniffed.description} at ${at}, not a chat or line server (it sent ${said})`,
+            {
+              hint: "send and fetch files with 'lab transfer'; lab server listens on 5001 unless told otherwise: check --port",
+            },
+          )
+        : new ChatError("WRONG_PROTOCOL", `the server at ${at} speaks TLS (it sent ${said})`, {
+            hint: `add --tls: lab client --tls ${at}`,
+          });
     this.#isClosing = true;
     this.#socket?.destroy();
   }
@@ -356,7 +364,9 @@ export class ChatClient extends EventEmitter {
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
   async #readLines(reader: FramedReader<string>, socket: net.Socket): Promise<void> {
     for (let line = await reader.readFrame(); line !== undefined; line = await reader.readFrame()) {
-      if (socket !== this.#socket && socket.destroyed) return;
+      // A refused connection (wrong protocol, server full) was destroyed on purpose: what it still
+      // had buffered is not chat.
+      if (socket.destroyed && (socket !== this.#socket || this.#refusal !== undefined)) return;
       this.#onLine(line);
     }
   }

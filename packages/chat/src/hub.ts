@@ -38,7 +38,8 @@ const noop = () => {};
  *
  * Events: "connect"(PeerSnapshot), "disconnect"(PeerSnapshot, reason), "message"({room, from, text}),
  * "join"({room, nick}), "leave"({room, nick, reason}), "nick"({from, to}), and in cluster mode
- * "cluster"({isDegraded, reason}) and "error"(err) for a publish that failed. A payload is only built
+ * "cluster"({isDegraded, reason}), "lost"({room, count, node}) when a Pub/Sub cluster lost events,
+ * and "error"(err) for a publish that failed. A payload is only built
  * while someone listens: at thousands of clients, a snapshot per connect adds up.
  */
 export class ChatHub extends EventEmitter {
@@ -102,6 +103,7 @@ export class ChatHub extends EventEmitter {
       deliver: (e) => this.#deliver(e),
       deliverPrivate: (e) => this.#deliverPrivate(e),
       status: (state) => this.#clusterStatus(state),
+      lost: (gap) => this.#lost(gap),
     });
     await this.#openRoom(DEFAULT_ROOM);
   }
@@ -838,6 +840,16 @@ export class ChatHub extends EventEmitter {
     const e = new Encoded({ type: "notice", kind: "cluster", text: state.reason, ts: Date.now() });
     for (const s of this.#sessions) if (s.isJoined) this.#out.send(s, e);
     if (this.listenerCount("cluster") > 0) this.emit("cluster", state);
+  }
+
+  /** Cluster mode over a lossy backend: the room's members here learn that events are missing. */
+  #lost(gap: { room: string; count: number; node: string }): void {
+    const room = this.#rooms.get(gap.room);
+    if (!room) return;
+    const text = `${gap.count} message${gap.count === 1 ? " was" : "s were"} lost (from node ${gap.node}: Pub/Sub keeps nothing for a subscriber that was away)`;
+    const e = new Encoded({ type: "notice", kind: "gap", text, ts: Date.now() });
+    for (const member of room.members) this.#out.send(member, e);
+    if (this.listenerCount("lost") > 0) this.emit("lost", gap);
   }
 
   #error(s: Session, err: unknown): void {

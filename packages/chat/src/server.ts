@@ -60,6 +60,7 @@ const HUB_EVENTS: ReadonlySet<string | symbol> = new Set([
   "leave",
   "nick",
   "cluster",
+  "lost",
   "error",
 ]);
 
@@ -227,7 +228,8 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
  * whose first line is a `hello`.
  *
  * Events: "connect"(PeerSnapshot), "disconnect"(PeerSnapshot, reason), "message"({room, from, text}),
- * "join"({room, nick}), "leave"({room, nick, reason}), "nick"({from, to}), "error"(err, peer?).
+ * "join"({room, nick}), "leave"({room, nick, reason}), "nick"({from, to}), "error"(err, peer?); in
+ * cluster mode also "cluster"({isDegraded, reason}) and "lost"({room, count, node}) (Pub/Sub).
  * @example
  * const server = new ChatServer({ port: 5001 });
  * const { port } = await server.listen();

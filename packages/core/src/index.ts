@@ -62,7 +62,13 @@ export {
   requireRange,
   withDefaults,
 } from "./options.js";
-export { describeBytes, SNIFF_EXCERPT_CHARS, type SniffedProtocol, sniffProtocol } from "./sniff.js";
+export {
+  describeBytes,
+  SNIFF_EXCERPT_CHARS,
+  type SniffedProtocol,
+  sniffProtocol,
+  TLS_PLAINTEXT_REPLY,
+} from "./sniff.js";
 export { closest } from "./suggest.js";
 export {
   type EscapeOptions,

@@ -8,6 +8,12 @@ export interface SniffedProtocol {
   description: string;
 }
 
+/**
+ * How a netlab TLS server's one line to a plaintext client starts: servers begin their reply with
+ * it and clients recognise it by it ({@link sniffProtocol} names it `netlab-tls-port`).
+ */
+export const TLS_PLAINTEXT_REPLY = "this port speaks TLS";
+
 /** Longest excerpt {@link describeBytes} shows, in characters. */
 export const SNIFF_EXCERPT_CHARS = 60;
 
@@ -27,7 +33,7 @@ export function sniffProtocol(bytes: Uint8Array): SniffedProtocol | undefined {
     return { name: "netlab-files", description: "a netlab file server (lab files)" };
   }
   // What a netlab server started with --tls answers a plaintext client, before it closes.
-  if (head.startsWith("this port speaks TLS")) {
+  if (head.startsWith(TLS_PLAINTEXT_REPLY)) {
     return { name: "netlab-tls-port", description: "a netlab server that speaks TLS" };
   }
   if (/^HTTP\/\d/.test(head)) return { name: "http", description: "an HTTP server" };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeBytes, sniffProtocol } from "../src/index.js";
+import { describeBytes, sniffProtocol, TLS_PLAINTEXT_REPLY } from "../src/index.js";
 
 const b = (s: string | number[]) => (typeof s === "string" ? Buffer.from(s) : Uint8Array.from(s));
 
@@ -10,6 +10,9 @@ describe("sniffProtocol", () => {
     expect(sniffProtocol(b("HTTP/1.1 200 OK\r\n"))?.name).toBe("http");
     expect(sniffProtocol(b([0x15, 0x03, 0x03, 0, 2, 2, 70]))?.name).toBe("tls");
     expect(sniffProtocol(b("SSH-2.0-OpenSSH_9\r\n"))?.name).toBe("ssh");
+    expect(sniffProtocol(b(`${TLS_PLAINTEXT_REPLY}; try: lab client --tls --port 5001\n`))?.name).toBe(
+      "netlab-tls-port",
+    );
     expect(sniffProtocol(b("hello\n"))).toBeUndefined();
     expect(sniffProtocol(b([]))).toBeUndefined();
   });

@@ -1,5 +1,6 @@
 import type net from "node:net";
 import tls from "node:tls";
+import { TLS_PLAINTEXT_REPLY } from "@netlab/core";
 import { NetworkError, requireMs } from "./errors.js";
 
 /** What a TCP server needs to speak TLS (`ServerOptions.tls`). */
@@ -17,8 +18,10 @@ export interface ServerTlsOptions {
   /** Longest a connection may take from accept to a finished handshake, in ms. Default 10 000 (Node's own is 120 s). */
   handshakeTimeoutMs?: number;
   /**
-   * The line a plaintext client (first byte not a TLS handshake record) gets before it is closed.
-   * Default {@link TLS_DEFAULTS}.plaintextReply.
+   * The line a plaintext client (first byte not a TLS handshake record, or no byte at all within
+   * `handshakeTimeoutMs`) gets before it is closed.
+   * Default {@link TLS_DEFAULTS}.plaintextReply. Start it with `TLS_PLAINTEXT_REPLY` (@netlab/core):
+   * that is how netlab clients tell it from a protocol they speak.
    */
   plaintextReply?: string;
 }
@@ -26,8 +29,8 @@ export interface ServerTlsOptions {
 /** Defaults of {@link ServerTlsOptions}. */
 export const TLS_DEFAULTS = {
   handshakeTimeoutMs: 10_000,
-  plaintextReply: "this port speaks TLS; try: lab client --tls HOST PORT\n",
-} as const;
+  plaintextReply: `${TLS_PLAINTEXT_REPLY}; try: lab client --tls HOST PORT\n`,
+};
 
 /** The first byte of every TLS record that starts a handshake (ContentType handshake, RFC 8446 §5.1). */
 export const TLS_HANDSHAKE_BYTE = 0x16;
@@ -101,9 +104,16 @@ export class TlsAcceptor {
       clearTimeout(timer);
       return true;
     };
+    let hasSpoken = false;
     const timer = setTimeout(() => {
       if (!settle()) return;
-      socket.destroy();
+      if (hasSpoken) socket.destroy();
+      else {
+        // Silent all along: not a TLS client (those speak first) but one waiting for a banner, as
+        // a plaintext chat client does. Tell it what the port speaks before closing.
+        socket.end(this.#plaintextReply);
+        setTimeout(() => socket.destroy(), PLAINTEXT_LINGER_MS).unref();
+      }
       onRefused(socket, {
         reason: "timeout",
         message: `no TLS handshake within ${this.#timeoutMs} ms`,
@@ -114,6 +124,7 @@ export class TlsAcceptor {
     socket.once("close", () => settle());
 
     socket.once("data", (first: Buffer) => {
+      hasSpoken = true;
       socket.pause();
       if (first[0] !== TLS_HANDSHAKE_BYTE) {
         if (!settle()) return;

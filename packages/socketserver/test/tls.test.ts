@@ -90,8 +90,29 @@ describe("TCPServer with the tls option", () => {
     const socket = net.connect(port, "127.0.0.1");
     onTestFinished(() => void socket.destroy());
     socket.on("error", () => {});
+    let got = "";
+    socket.on("data", (d: Buffer) => {
+      got += d.toString();
+    });
     await within(new Promise((resolve) => socket.once("close", resolve)), 5_000, "the close");
     expect((await refused).reason).toBe("timeout");
+    // Silent all along, as a plaintext client waiting for a banner is: it is told what the port speaks.
+    expect(got).toBe("this port speaks TLS; try: lab client --tls HOST PORT\n");
+  });
+
+  it("closes a connection that stalls inside its handshake without a plaintext line", async () => {
+    const { server, port } = await serve(EchoHandler, { tls: { cert, key, handshakeTimeoutMs: 200 } });
+    const refused = new Promise<TlsRefusal>((resolve) => server.once("tlsRefused", (_p, r) => resolve(r)));
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(Buffer.from([0x16, 0x03, 0x01])));
+    onTestFinished(() => void socket.destroy());
+    socket.on("error", () => {});
+    let got = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+    });
+    await within(new Promise((resolve) => socket.once("close", resolve)), 5_000, "the close");
+    expect((await refused).reason).toBe("timeout");
+    expect(got.toString()).not.toContain("speaks TLS");
   });
 
   it("counts application bytes, not TLS records, in a connection's bytesIn", async () => {

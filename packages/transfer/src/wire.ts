@@ -309,11 +309,6 @@ function wrongProtocol(buf: ByteQueue): TransferError {
   buf.clear();
   const sniffed = sniffProtocol(bytes);
   const said = describeBytes(bytes);
-  if (sniffed?.name === "netlab-tls-port") {
-    return new TransferError("WRONG_PROTOCOL", "the server speaks TLS (it answered: this port speaks TLS)", {
-      hint: "add --tls",
-    });
-  }
   if (sniffed?.name === "netlab-chat") {
     return new TransferError(
       "WRONG_PROTOCOL",
@@ -322,6 +317,11 @@ function wrongProtocol(buf: ByteQueue): TransferError {
         hint: "join a chat with 'lab client'; lab files listens on 5002 unless told otherwise: check --port",
       },
     );
+  }
+  if (sniffed?.name === "netlab-tls-port") {
+    return new TransferError("WRONG_PROTOCOL", `the server speaks TLS (it said ${said})`, {
+      hint: "add --tls",
+    });
   }
   return new TransferError(
     "WRONG_PROTOCOL",

@@ -1,4 +1,5 @@
 import { formatPeer } from "@netlab/core/address";
+import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
@@ -122,7 +123,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   }
   const tlsSetup = await serverTls(
     opts,
-    `this port speaks TLS; try: lab transfer --tls --port ${where.port === 0 ? "PORT" : where.port} …\n`,
+    `${TLS_PLAINTEXT_REPLY}; try: lab transfer --tls --port ${where.port === 0 ? "PORT" : where.port} …\n`,
   );
   const { tokens, authDelayMs } = await serverTokens(opts);
   let server: import("@netlab/socketserver").TCPServer;

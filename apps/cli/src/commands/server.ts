@@ -1,4 +1,5 @@
 import { formatPeer } from "@netlab/core/address";
+import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
 import type { Command } from "commander";
 import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
@@ -98,6 +99,11 @@ export const SERVER_MODES: Record<string, ServerMode> = {
       const { formatBytes } = await import("@netlab/core");
       if (backend) {
         chat.on("cluster", (e: { reason: string }) => log(e.reason));
+        chat.on("lost", (e: { room: string; count: number; node: string }) =>
+          log(
+            `cluster: ${e.count} message${e.count === 1 ? "" : "s"} from node ${e.node} lost in ${e.room} (pubsub)`,
+          ),
+        );
         chat.on("error", (err: unknown) =>
           log(`cluster: ${err instanceof Error ? err.message : String(err)}`),
         );
@@ -155,7 +161,7 @@ function common(o: ServerModeOptions) {
 async function clusterBackend(raw: Record<string, unknown>) {
   const url = (raw.cluster as string | undefined) ?? process.env.LAB_CLUSTER;
   if (url === undefined || url === "") {
-    for (const flag of ["nodeId", "clusterLease", "clusterBuffer", "clusterMaxLen"]) {
+    for (const flag of ["nodeId", "clusterLease", "clusterBuffer", "clusterMaxLen", "clusterMode"]) {
       if (raw[flag] !== undefined) {
         throw new UsageError(
           `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --cluster`,
@@ -165,7 +171,15 @@ async function clusterBackend(raw: Record<string, unknown>) {
     }
     return undefined;
   }
-  const { RedisBackend, ClusterError } = await import("@netlab/chat-redis");
+  const { RedisBackend, RedisPubSubBackend, ClusterError } = await import("@netlab/chat-redis");
+  const mode = (raw.clusterMode as string | undefined) ?? "streams";
+  if (mode !== "streams" && mode !== "pubsub") {
+    throw new UsageError(
+      `--cluster-mode must be streams or pubsub, got ${JSON.stringify(mode.slice(0, 40))}`,
+      "streams loses nothing; pubsub is there to show what losing messages looks like",
+    );
+  }
+  const Backend = mode === "pubsub" ? RedisPubSubBackend : RedisBackend;
   const seconds = (flag: string, name: string) =>
     raw[name] === undefined
       ? undefined
@@ -176,7 +190,7 @@ async function clusterBackend(raw: Record<string, unknown>) {
       : parseNumber(flag, String(raw[name]), { min: 1, max: 100_000_000, integer: true });
   const leaseMs = seconds("--cluster-lease", "clusterLease");
   try {
-    return new RedisBackend({
+    return new Backend({
       url,
       nodeId: raw.nodeId as string | undefined,
       leaseMs,
@@ -277,7 +291,11 @@ export function registerServer(program: Command): void {
       "--cluster-buffer <n>",
       "chat cluster: room events held while Redis is unreachable; past it messages are refused (default 10000)",
     )
-    .option("--cluster-max-len <n>", "chat cluster: entries each room's stream keeps (default 10000)");
+    .option("--cluster-max-len <n>", "chat cluster: entries each room's stream keeps (default 10000)")
+    .option(
+      "--cluster-mode <mode>",
+      "chat cluster: streams (nothing lost, one order) or pubsub (to see messages lost on a reconnect, and counted) (default streams)",
+    );
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
   addServerTlsOptions(cmd);
   cmd
@@ -355,7 +373,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
   };
   const tlsSetup = await serverTls(
     opts,
-    `this port speaks TLS; try: lab client --tls --port ${where.port === 0 ? "PORT" : where.port}\n`,
+    `${TLS_PLAINTEXT_REPLY}; try: lab client --tls --port ${where.port === 0 ? "PORT" : where.port}\n`,
   );
   modeOptions.tls = tlsSetup?.tls;
   const { server, limits } = await mode.create(modeOptions);
