@@ -439,7 +439,10 @@ export class RedisBackend implements ChatBackend {
       if (typeof w !== "object" || w === null || typeof w.room !== "string" || typeof w.node !== "string")
         return [];
       if (isHistory && w.mid !== undefined) this.#remember(w.mid);
-      return [{ ...w, streamId: entry[0] }];
+      // The parsed object is ours alone: tagged in place rather than copied, once per message per node.
+      const e = w as DeliveredEvent & { mid?: string };
+      e.streamId = entry[0];
+      return [e];
     } catch {
       return [];
     }
