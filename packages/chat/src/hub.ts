@@ -584,7 +584,10 @@ export class ChatHub extends EventEmitter {
         s.inFlight--;
       });
     s.lastPublish = done;
-    return s.inFlight >= this.options.maxInFlightMessages ? done : undefined;
+    const window = s.publishes;
+    window.push(done);
+    if (window.length > this.options.maxInFlightMessages) window.shift();
+    return s.inFlight >= this.options.maxInFlightMessages ? window[0] : undefined;
   }
 
   #deliverPrivate(p: PrivateEvent): void {
