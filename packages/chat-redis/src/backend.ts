@@ -466,9 +466,9 @@ export class RedisBackend implements ChatBackend {
       this.#waiters.get(mid)?.done();
       return;
     }
-    let written = this.#written.get(key);
-    if (!written) this.#written.set(key, (written = []));
-    written.push({ id, mid });
+    const written = this.#written.get(key);
+    if (written) written.push({ id, mid });
+    else this.#written.set(key, [{ id, mid }]);
   }
 
   /** The reader read `key` up to its last id: every message written at or before it is done. */
