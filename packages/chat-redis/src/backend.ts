@@ -93,6 +93,12 @@ export class RedisBackend implements ChatBackend {
   #seenAt = 0;
   /** Publishers waiting for their event to come back from the stream, by message id. */
   readonly #waiters = new Map<string, { at: number; done: () => void }>();
+  /**
+   * Stream key → the published messages' entry ids (as their XADD answered, so ascending) and ids.
+   * Once the reader is past an entry its waiter is done, whether it was delivered or trimmed
+   * before this node read it: a trimmed entry's sender does not wait out publishTimeoutMs.
+   */
+  readonly #written = new Map<string, { id: string; mid: string }[]>();
   #waiterSweep: NodeJS.Timeout | undefined;
   /** Room events that could not be sent (degraded), oldest first. */
   #buffer: WireEvent[] = [];
@@ -238,6 +244,7 @@ export class RedisBackend implements ChatBackend {
 
   closeRoom(room: string): void {
     this.#watched.delete(this.#roomKey(room));
+    this.#written.delete(this.#roomKey(room));
   }
 
   publish(event: RoomEvent): Promise<void> {
@@ -246,7 +253,10 @@ export class RedisBackend implements ChatBackend {
     if (this.#isDegraded || this.#isFlushing) return this.#hold(wire);
     const delivered = this.#waitFor(wire.mid);
     return this.#send(wire).then(
-      () => delivered,
+      (id) => {
+        if (typeof id === "string") this.#wrote(this.#roomKey(wire.room), id, wire.mid);
+        return delivered;
+      },
       (err: unknown) => {
         this.#waiters.get(wire.mid)?.done();
         debug("cluster: publish: %s", (err as Error).message);
@@ -407,6 +417,7 @@ export class RedisBackend implements ChatBackend {
           if (key.startsWith(this.#key("inbox:"))) this.#deliverPrivate(entry);
           else for (const e of this.#decode(entry, false)) this.#deliver(e);
         }
+        this.#passed(key);
       }
     }
   }
@@ -439,10 +450,38 @@ export class RedisBackend implements ChatBackend {
       if (typeof w !== "object" || w === null || typeof w.room !== "string" || typeof w.node !== "string")
         return [];
       if (isHistory && w.mid !== undefined) this.#remember(w.mid);
-      return [{ ...w, streamId: entry[0] }];
+      // The parsed object is ours alone: tagged in place rather than copied, once per message per node.
+      const e = w as DeliveredEvent & { mid?: string };
+      e.streamId = entry[0];
+      return [e];
     } catch {
       return [];
     }
+  }
+
+  /** A message's XADD answered `id`: its waiter is done once the reader is at or past it. */
+  #wrote(key: string, id: string, mid: string): void {
+    const last = this.#watched.get(key);
+    if (last === undefined || compareStreamIds(id, last) <= 0) {
+      this.#waiters.get(mid)?.done();
+      return;
+    }
+    const written = this.#written.get(key);
+    if (written) written.push({ id, mid });
+    else this.#written.set(key, [{ id, mid }]);
+  }
+
+  /** The reader read `key` up to its last id: every message written at or before it is done. */
+  #passed(key: string): void {
+    const written = this.#written.get(key);
+    const last = this.#watched.get(key);
+    if (!written || last === undefined) return;
+    let n = 0;
+    while (n < written.length && compareStreamIds((written[n] as { id: string }).id, last) <= 0) {
+      this.#waiters.get((written[n] as { mid: string }).mid)?.done();
+      n++;
+    }
+    if (n > 0) written.splice(0, n);
   }
 
   #remember(mid: string): void {

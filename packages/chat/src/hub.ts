@@ -586,7 +586,10 @@ export class ChatHub extends EventEmitter {
         s.inFlight--;
       });
     s.lastPublish = done;
-    return s.inFlight >= this.options.maxInFlightMessages ? done : undefined;
+    const window = s.publishes;
+    window.push(done);
+    if (window.length > this.options.maxInFlightMessages) window.shift();
+    return s.inFlight >= this.options.maxInFlightMessages ? window[0] : undefined;
   }
 
   #deliverPrivate(p: PrivateEvent): void {
@@ -792,7 +795,8 @@ export class ChatHub extends EventEmitter {
     switch (d.type) {
       case "message": {
         const event = this.#messageEvent(d, false);
-        room.history.push(new Encoded({ ...event, history: true }));
+        // A copy per message only when the room keeps history (historySize 0 keeps none).
+        if (room.history.capacity > 0) room.history.push(new Encoded({ ...event, history: true }));
         const e = new Encoded(event);
         for (const member of room.members) {
           if (member.id !== origin || member.mode === "json") out.send(member, e);

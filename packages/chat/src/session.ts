@@ -71,6 +71,12 @@ export class Session {
   /** Cluster mode: messages published and not yet back from the cluster, and the last one's promise. */
   inFlight = 0;
   lastPublish: Promise<void> | undefined;
+  /**
+   * Cluster mode: the last `maxInFlightMessages` publishes, oldest first. A full window waits for
+   * its oldest only (they come back in stream order), so the pipeline stays full instead of
+   * draining to empty before the client's next line is read.
+   */
+  readonly publishes: Promise<void>[] = [];
   readonly #options: HubOptions;
   // Made on the first line: an idle client (most of them, at 5 000) never needs them.
   #flood: FloodControl | undefined;
