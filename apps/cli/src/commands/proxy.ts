@@ -233,6 +233,8 @@ async function checkUpstream(upstream: string, px: Px): Promise<void> {
       host,
       port,
       timeoutMs: 5000,
+      // A probe, not a proxied connection: kept out of --record, --hexdump and --events.
+      tap: false,
       hint: `start the server first (e.g. lab server --port ${port}), then the proxy`,
     });
     socket.destroy();
