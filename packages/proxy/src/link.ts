@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
+import { isWireWatched, tapOpen } from "@netlab/socketserver";
 import { type ChunkEvent, PIPELINE_DEFAULTS, Pipeline } from "./pipeline.js";
 import { isAffected, toxicRandom } from "./random.js";
 import { createStage, type Stage, type StageHost } from "./stages.js";
@@ -82,17 +83,22 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
       s.allowHalfOpen = true;
       s.setNoDelay(true);
     }
+    // The tap sees the client's connection as a server's: what the client sent and what it got
+    // (after the toxics), so a recording replays against the real server like a server's own.
+    if (isWireWatched()) tapOpen(client, "server");
     this.#up = new Pipeline(client, upstream, {
       connection: this.id,
       direction: "upstream",
       maxBufferedBytes,
       onChunk,
+      tapped: "source",
     });
     this.#down = new Pipeline(upstream, client, {
       connection: this.id,
       direction: "downstream",
       maxBufferedBytes,
       onChunk,
+      tapped: "dest",
     });
     this.closed = new Promise((resolve) => {
       let open = 2;

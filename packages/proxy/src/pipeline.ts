@@ -1,4 +1,6 @@
+import type net from "node:net";
 import type { Duplex } from "node:stream";
+import { tapData, wireDataChannel } from "@netlab/socketserver";
 import type { Chunk, Stage } from "./stages.js";
 import type { Stream } from "./toxics.js";
 
@@ -28,6 +30,11 @@ export interface PipelineOptions {
   onChunk?: ((event: ChunkEvent) => void) | undefined;
   /** Called once the FIN went on to the destination. */
   onEnd?: (() => void) | undefined;
+  /**
+   * Which end is the socket the tap watches (the client's), whose chunks go to `netlab:wire:data`
+   * as read (`source`) or written (`dest`): what the client sent and what it received.
+   */
+  tapped?: "source" | "dest" | undefined;
 }
 
 /** Defaults for the pipeline options a caller may set. */
@@ -81,6 +88,8 @@ export class Pipeline {
   #onData(data: Buffer): void {
     if (this.#isStopped) return;
     this.bytesIn += data.length;
+    if (this.#o.tapped === "source" && wireDataChannel.hasSubscribers)
+      tapData(this.#source as net.Socket, "in", data);
     const arrivedAt = performance.now();
     if (!this.#isPumping && this.#stages.length === 0) {
       // The no-toxic path: straight through, the destination's backpressure pausing the source.
@@ -151,6 +160,8 @@ export class Pipeline {
     if (this.#isStopped || dest.destroyed || dest.writableEnded) return true;
     this.bytesOut += chunk.data.length;
     const ok = dest.write(chunk.data);
+    if (this.#o.tapped === "dest" && wireDataChannel.hasSubscribers)
+      tapData(dest as net.Socket, "out", chunk.data);
     this.#o.onChunk?.({
       connection: this.#o.connection,
       direction: this.#o.direction,

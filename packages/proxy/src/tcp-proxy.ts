@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
-import { toNetworkError } from "@netlab/socketserver";
+import { tapListen, toNetworkError, wireChannel } from "@netlab/socketserver";
 import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
 import { ProxyError } from "./errors.js";
 import { type LinkClose, type LinkInfo, ToxicLink } from "./link.js";
@@ -128,6 +128,14 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     server.on("error", () => {});
     this.#server = server;
     this.#listen = { host, port: (server.address() as net.AddressInfo).port };
+    if (wireChannel.hasSubscribers) {
+      const local = server.address() as net.AddressInfo;
+      tapListen("tcp", {
+        address: local.address,
+        port: local.port,
+        family: local.family === "IPv6" ? "IPv6" : "IPv4",
+      });
+    }
   }
 
   /**

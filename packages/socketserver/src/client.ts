@@ -19,6 +19,8 @@ export interface ConnectOptions {
   noDelay?: boolean;
   /** Replaces the default hint of the error. */
   hint?: string;
+  /** Publish the connection on the tap (watched commands). Default true; false for a probe that is no part of the session. */
+  tap?: boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
     signal,
     noDelay = true,
     hint,
+    tap = true,
   } = opts;
   const context = path
     ? { action: "connect" as const, path, hint }
@@ -64,7 +67,7 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
     const onConnect = () => {
       cleanup();
       if (noDelay && !path) socket.setNoDelay(true);
-      if (isWireWatched()) tapOpen(socket, "client");
+      if (tap && isWireWatched()) tapOpen(socket, "client");
       resolve(socket);
     };
     socket.once("error", onError);

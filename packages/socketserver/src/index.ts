@@ -40,6 +40,7 @@ export {
   isWireWatched,
   tapData,
   tapDatagram,
+  tapListen,
   tapOpen,
   type WireCloseReason,
   type WireConnection,

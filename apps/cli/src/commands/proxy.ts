@@ -43,6 +43,10 @@ export function registerProxy(program: Command): void {
       "per direction, most bytes held by the toxics before reading pauses",
       String(1024 * 1024),
     )
+    .option(
+      "--no-check-upstream",
+      "skip the start-up probe of the upstream (it is a connection the server sees: a chat server counts it as guest-1)",
+    )
     .option("--udp", "proxy UDP instead, through the network emulator (--loss, --delay, …)")
     .option("--loss <rate>", "UDP: drop this fraction of datagrams each way, 0–1", "0")
     .option("--delay <ms>", "UDP: delay every datagram by this many ms", "0")
@@ -82,6 +86,7 @@ interface ProxyOpts {
   maxConnections: string;
   connectTimeout: string;
   maxBufferBytes: string;
+  checkUpstream: boolean;
   udp?: boolean;
   loss: string;
   delay: string;
@@ -145,7 +150,7 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
               seed: toxics.seed,
             }),
         );
-  await checkUpstream(proxy.upstreamAddress, px);
+  if (o.checkUpstream) await checkUpstream(proxy.upstreamAddress, px);
 
   proxy.on("refused", ({ id, client, error }) =>
     log(`#${id} ${client}: ${error.message}; the client was reset`),
@@ -233,6 +238,8 @@ async function checkUpstream(upstream: string, px: Px): Promise<void> {
       host,
       port,
       timeoutMs: 5000,
+      // A probe, not a proxied connection: kept out of --record, --hexdump and --events.
+      tap: false,
       hint: `start the server first (e.g. lab server --port ${port}), then the proxy`,
     });
     socket.destroy();
