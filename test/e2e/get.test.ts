@@ -34,6 +34,11 @@ const routes: Record<string, Route> = {
     res.setHeader("x-test", "yes");
     res.end("hello\n");
   },
+  // Header names in mixed case, one repeated around another: -i must show them as they came.
+  "/raw": (_req, res) => {
+    res.writeHead(200, ["X-Mixed-Case", "A", "content-type", "text/plain", "X-Mixed-Case", "B"]).end("raw\n");
+  },
+  "/moved": (_req, res) => res.writeHead(302, { location: "/hello" }).end("moved here\n"),
   "/echo": (req, res, body) => {
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ method: req.method, headers: req.headers, body: body.toString("utf8") }));
@@ -87,6 +92,44 @@ describe("lab get", () => {
     expect(r.stdout.endsWith("\r\n\r\nhello\n")).toBe(true);
   });
 
+  it("-i shows the headers as received: the server's case and order, repeats kept apart", async () => {
+    const r = await runLab(["get", "-i", `${base}/raw`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^HTTP\/1\.1 200 OK\r\nX-Mixed-Case: A\r\ncontent-type: text\/plain\r\nX-Mixed-Case: B\r\n(.+\r\n)*\r\nraw\n$/,
+    );
+  });
+
+  it("takes a URL without a scheme as http://, as curl", async () => {
+    const r = await runLab(["get", `127.0.0.1:${port}/hello`]);
+    expect(r).toEqual({ code: 0, stdout: "hello\n", stderr: "" });
+  });
+
+  it("-I sends HEAD and prints only the status line and headers", async () => {
+    const r = await runLab(["get", "-I", `${base}/echo`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(r.stdout).toContain("content-type: application/json\r\n");
+    expect(r.stdout.endsWith("\r\n\r\n")).toBe(true);
+  });
+
+  it("-v prints the request (>) and the response (<) heads on stderr, the body alone on stdout", async () => {
+    const r = await runLab(["get", "-v", "-H", "X-One: 1", `${base}/raw`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("raw\n");
+    const lines = r.stderr.split("\n");
+    expect(lines[0]).toBe("> GET /raw HTTP/1.1");
+    expect(lines).toContain("> x-one: 1");
+    expect(lines).toContain(`> Host: 127.0.0.1:${port}`);
+    const response = lines.indexOf("< HTTP/1.1 200 OK");
+    expect(response).toBeGreaterThan(0);
+    expect(lines.slice(response + 1, response + 4)).toEqual([
+      "< X-Mixed-Case: A",
+      "< content-type: text/plain",
+      "< X-Mixed-Case: B",
+    ]);
+  });
+
   it("sends -X, -H and -d (as a form body, like curl)", async () => {
     const r = await runLab(["get", "-X", "PUT", "-H", "X-One: 1", "-d", "a=1&b=2", `${base}/echo`]);
     const echo = JSON.parse(r.stdout);
@@ -111,20 +154,38 @@ describe("lab get", () => {
     expect(JSON.parse(r.stdout).body).toBe("q=a+b&k=%C3%BC%26x");
   });
 
-  it("exits 22 with 'HTTP Error 404: Not Found' on stderr, the body on stdout", async () => {
+  it("prints a 404's body and exits 0 without -f, as curl", async () => {
     const r = await runLab(["get", `${base}/missing`]);
-    expect(r.code).toBe(22);
-    expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 404: Not Found");
-    expect(r.stdout).toBe("no such page\n");
+    expect(r).toEqual({ code: 0, stdout: "no such page\n", stderr: "" });
   });
 
-  it("follows redirects", async () => {
-    const r = await runLab(["get", `${base}/r1`]);
+  it("-f exits 22 with 'HTTP Error 404: Not Found' on stderr and no body", async () => {
+    const r = await runLab(["get", "-f", `${base}/missing`]);
+    expect(r.code).toBe(22);
+    expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 404: Not Found");
+    expect(r.stdout).toBe("");
+  });
+
+  it("--fail-with-body exits 22 and still prints the body", async () => {
+    const r = await runLab(["get", "--fail-with-body", `${base}/missing`]);
+    expect(r).toMatchObject({ code: 22, stdout: "no such page\n" });
+  });
+
+  it("-s says nothing on failure (exit code only); -sS still prints the error", async () => {
+    expect(await runLab(["get", "-sf", `${base}/missing`])).toEqual({ code: 22, stdout: "", stderr: "" });
+    const r = await runLab(["get", "-sSf", `${base}/missing`]);
+    expect(r.code).toBe(22);
+    expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 404: Not Found");
+  });
+
+  it("without -L prints the 3xx answer's body; -L follows the redirects", async () => {
+    expect(await runLab(["get", `${base}/moved`])).toEqual({ code: 0, stdout: "moved here\n", stderr: "" });
+    const r = await runLab(["get", "-L", `${base}/r1`]);
     expect(r).toMatchObject({ code: 0, stdout: "hello\n" });
   });
 
-  it("exits 47 on a redirect loop, naming it", async () => {
-    const r = await runLab(["get", "--max-redirects", "3", `${base}/loop`]);
+  it("-L exits 47 on a redirect loop, naming it", async () => {
+    const r = await runLab(["get", "-L", "--max-redirs", "3", `${base}/loop`]);
     expect(r.code).toBe(47);
     expect(r.stderr).toContain("lab: redirect loop: gave up after 3 redirects");
   });
@@ -174,7 +235,7 @@ describe("lab get", () => {
 
   it("leaves no file behind with -o when the request fails", async () => {
     const out = join(dir, "missing.html");
-    const r = await runLab(["get", "-o", out, `${base}/missing`]);
+    const r = await runLab(["get", "-f", "-o", out, `${base}/missing`]);
     expect(r.code).toBe(22);
     expect(existsSync(out)).toBe(false);
     expect(existsSync(`${out}.part`)).toBe(false);
@@ -215,7 +276,7 @@ describe("lab get", () => {
   it.each([
     [["http://[::1/"], "lab: invalid URL: Invalid IPv6 URL"],
     [["ftp://127.0.0.1/x"], 'lab: unsupported scheme "ftp" in ftp://127.0.0.1/x'],
-    [["not a url"], 'lab: invalid URL "not a url": no scheme'],
+    [["not a url"], 'lab: invalid URL "http://not a url": Invalid URL'],
     [["http://127.0.0.1:99999/"], "lab: invalid URL: Port out of range 0-65535"],
     [
       ["--timeout", "soon", "http://127.0.0.1/"],

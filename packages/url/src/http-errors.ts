@@ -73,6 +73,8 @@ export class HTTPError extends URLError<"HTTP_ERROR"> {
   /** The start of the response body (up to maxErrorBodyBytes); `truncated` says if there was more. */
   readonly body: Uint8Array;
   readonly truncated: boolean;
+  /** The headers as received, in the server's case and order: [name, value, …] (empty if not given). */
+  readonly rawHeaders: readonly string[];
 
   constructor(
     url: string,
@@ -81,6 +83,7 @@ export class HTTPError extends URLError<"HTTP_ERROR"> {
     headers: Headers,
     body: Uint8Array,
     truncated: boolean,
+    rawHeaders: readonly string[] = [],
   ) {
     super("HTTP_ERROR", `HTTP Error ${status}: ${reason}`, {
       reason,
@@ -92,6 +95,7 @@ export class HTTPError extends URLError<"HTTP_ERROR"> {
     this.headers = headers;
     this.body = body;
     this.truncated = truncated;
+    this.rawHeaders = rawHeaders;
   }
 
   /** The error body as UTF-8 text (invalid bytes become U+FFFD). */

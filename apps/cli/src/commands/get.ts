@@ -13,11 +13,17 @@ interface GetOpts {
   form: string[];
   output?: string;
   include?: boolean;
+  head?: boolean;
+  fail?: boolean;
+  failWithBody?: boolean;
+  location?: boolean;
+  showError?: boolean;
+  verbose?: boolean;
   timeout: string;
   maxTime?: string;
   maxFilesize?: string;
   maxRatio: string;
-  maxRedirects: string;
+  maxRedirs: string;
   resolve: string[];
   silent?: boolean;
 }
@@ -46,7 +52,7 @@ export function registerGet(program: Command): void {
   program
     .command("get")
     .description("fetch a URL and stream its body to stdout or a file (exit codes as curl's)")
-    .argument("<url>", "an http:// or https:// URL")
+    .argument("<url>", "an http:// or https:// URL; without a scheme, http:// (as curl)")
     .option("-X, --request <method>", "HTTP method (default GET, or POST with -d/-F)")
     .option("-H, --header <'Name: value'>", "a request header (repeatable)", collect, [])
     .option(
@@ -55,7 +61,11 @@ export function registerGet(program: Command): void {
     )
     .option("-F, --form <name=value>", "a form field, urlencoded into the body (repeatable)", collect, [])
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
-    .option("-i, --include", "print the status line and headers before the body")
+    .option("-i, --include", "print the status line and headers as received (case and order) before the body")
+    .option("-I, --head", "send HEAD and print only the status line and headers")
+    .option("-f, --fail", "exit 22 on an HTTP status ≥ 400, printing no body (as curl)")
+    .option("--fail-with-body", "exit 22 on an HTTP status ≥ 400, printing the body")
+    .option("-L, --location", "follow redirects (without it, a 3xx answer is printed as it came)")
     .option("--timeout <time>", "give up when connecting, the headers or any body chunk take longer", "30s")
     .option("-m, --max-time <time>", "give up when the whole transfer takes longer (exit 28); 5 = 5s")
     .option(
@@ -67,9 +77,11 @@ export function registerGet(program: Command): void {
       "refuse a gzip/deflate/br body that decodes to more than n times its size past 1 MiB (exit 63)",
       "100",
     )
-    .option("--max-redirects <n>", "redirects to follow before giving up (exit 47)", "10")
+    .option("--max-redirs <n>", "redirects -L follows before giving up (exit 47)", "50")
     .option("--resolve <host:address>", "use this address for host, without DNS (repeatable)", collect, [])
-    .option("-s, --silent", "no progress bar")
+    .option("-s, --silent", "no progress bar and no error messages (exit code only; add -S for errors)")
+    .option("-S, --show-error", "with -s, still print errors")
+    .option("-v, --verbose", "print the request and response headers to stderr (> sent, < received)")
     .addHelpText(
       "after",
       `
@@ -79,9 +91,10 @@ Examples:
   lab get -X POST -H "Content-Type: application/json" -d '{"a":1}' http://127.0.0.1:8000/api
   lab get -F name=alice -F lang=en http://127.0.0.1:8000/form
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
+  lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
 
 Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect,
-22 HTTP error (status ≥ 400; "HTTP Error 404: Not Found" on stderr, the body still on stdout),
+22 HTTP error with -f (status ≥ 400; "HTTP Error 404: Not Found" on stderr; the body only with --fail-with-body),
 23 cannot write the output, 28 timeout (--timeout, --max-time), 35 TLS failure, 47 too many redirects,
 61 a corrupt compressed body, 63 larger than --max-filesize or a decompression bomb (--max-ratio),
 130 interrupted (Ctrl-C or SIGTERM; no partial file is left).`,
@@ -102,11 +115,14 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const maxBodyBytes =
     opts.maxFilesize === undefined ? undefined : parseBytes("--max-filesize", opts.maxFilesize);
   const maxRatio = parseNumber("--max-ratio", opts.maxRatio, { min: 1, max: Number.MAX_SAFE_INTEGER });
-  const maxRedirects = Number(opts.maxRedirects);
+  const maxRedirects = Number(opts.maxRedirs);
   if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
-    throw new UsageError(
-      `--max-redirects must be a whole number ≥ 0, got ${JSON.stringify(opts.maxRedirects)}`,
-    );
+    throw new UsageError(`--max-redirs must be a whole number ≥ 0, got ${JSON.stringify(opts.maxRedirs)}`);
+  }
+  const isFail = opts.fail === true || opts.failWithBody === true;
+  const isQuiet = opts.silent === true && opts.showError !== true;
+  if (opts.head && (opts.data !== undefined || opts.form.length > 0)) {
+    throw new UsageError("-I sends HEAD, which has no body: drop -d/-F");
   }
   if (opts.data !== undefined && opts.form.length > 0) throw new UsageError("give either -d or -F, not both");
   const headers = opts.header.map(parseHeader);
@@ -118,6 +134,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
 
   const lib = await import("@netlab/url");
+  url = withScheme(url);
   checkUrl(lib, url);
   const body = opts.data === undefined ? undefined : await readData(opts.data);
   if (body !== undefined && !headers.some(([k]) => k.toLowerCase() === "content-type")) {
@@ -135,7 +152,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     let res: import("@netlab/url").HttpResponse;
     try {
       res = await lib.urlopen(url, {
-        method: opts.request,
+        method: opts.request ?? (opts.head ? "HEAD" : undefined),
         headers,
         body,
         form: form.length ? form : undefined,
@@ -144,18 +161,27 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         maxBodyBytes,
         maxDecompressionRatio: maxRatio,
         maxRedirects,
+        followRedirects: opts.location === true,
+        throwHttpErrors: isFail,
+        onRequestHead: opts.verbose ? (text) => process.stderr.write(verboseHead(">", text)) : undefined,
         lookup: await createLookup(lib, resolve),
         signal: controller.signal,
       });
     } catch (err) {
-      if (err instanceof lib.HTTPError) {
-        if (opts.include) process.stdout.write(head(err.status, err.reason, err.headers));
-        // As curl --fail-with-body: the body often explains the error; never into -o FILE.
+      if (err instanceof lib.HTTPError && opts.failWithBody) {
+        // The body often explains the error; never into -o FILE.
+        if (opts.include) process.stdout.write(shown(head("1.1", err.status, err.reason, err.rawHeaders)));
         process.stdout.write(err.body);
       }
       throw err;
     }
-    if (opts.include) process.stdout.write(head(res.status, res.reason, res.headers));
+    const statusHead = head(res.httpVersion, res.status, res.reason, res.rawHeaders);
+    if (opts.verbose) process.stderr.write(verboseHead("<", statusHead));
+    if (opts.include || opts.head) process.stdout.write(shown(statusHead));
+    if (opts.head) {
+      await res.close();
+      return;
+    }
     // Opened only now: a refused answer (an HTTP error, a Content-Length over --max-filesize)
     // never creates a file.
     if (opts.output !== undefined) {
@@ -185,7 +211,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     await output?.commit();
   } catch (err) {
     progress?.interrupt();
-    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, lib);
+    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, isQuiet, lib);
     // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
     // file is removed if that can be done in time, and the exit does not wait longer for it.
     if (failure instanceof ExitCode) setTimeout(() => process.exit(failure.code), DISCARD_GRACE_MS).unref();
@@ -207,6 +233,7 @@ function reported(
   err: unknown,
   isInterrupted: boolean,
   isToFile: boolean,
+  isQuiet: boolean,
   lib: typeof import("@netlab/url"),
 ): unknown {
   const code = (err as { code?: string }).code ?? "";
@@ -220,7 +247,7 @@ function reported(
   }
   if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "REQUEST_TIMEOUT") {
     // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
-    reportError(err);
+    if (!isQuiet) reportError(err);
     return new ExitCode(EXIT_CODES[code] ?? 1);
   }
   return err;
@@ -324,15 +351,29 @@ async function readData(data: string): Promise<Uint8Array> {
   }
 }
 
-/**
- * The status line and headers as `curl -i` shows them. On a terminal the server's text is shown,
- * never obeyed (control and bidi characters escaped); piped, it is kept exact.
- */
-function head(status: number, reason: string, headers: Headers): string {
-  const lines = [`HTTP/1.1 ${status} ${reason}`];
-  headers.forEach((value, name) => {
-    lines.push(`${name}: ${value}`);
-  });
-  const shown = process.stdout.isTTY ? lines.map((line) => escapeControls(line)) : lines;
-  return `${shown.join("\r\n")}\r\n\r\n`;
+/** A URL without a scheme means http://, as curl takes `127.0.0.1:8000/x` or `example.test/`. */
+function withScheme(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+}
+
+/** The status line and headers as `curl -i` shows them: as received, the server's case and order. */
+function head(version: string, status: number, reason: string, raw: readonly string[]): string {
+  const lines = [`HTTP/${version} ${status}${reason ? ` ${reason}` : ""}`];
+  for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+  return `${lines.join("\r\n")}\r\n\r\n`;
+}
+
+/** On a terminal the server's text is shown, never obeyed (control and bidi characters escaped); piped, it is kept exact. */
+function shown(text: string): string {
+  if (!process.stdout.isTTY) return text;
+  return text
+    .split("\r\n")
+    .map((line) => escapeControls(line))
+    .join("\r\n");
+}
+
+/** A head as curl -v prints it on stderr: each line behind `> ` (sent) or `< ` (received), escaped. */
+function verboseHead(mark: ">" | "<", text: string): string {
+  const lines = text.replace(/(\r\n)+$/, "").split("\r\n");
+  return `${lines.map((line) => `${mark} ${escapeControls(line)}`).join("\n")}\n${mark} \n`;
 }
