@@ -219,10 +219,20 @@ describe("lab get", () => {
     expect(r.stderr).toContain(`lab: TLS failed with 127.0.0.1:${port}: wrong version number`);
   });
 
-  it("uses --resolve host:address instead of DNS", async () => {
-    const r = await runLab(["get", "--resolve", "api.test:127.0.0.1", `http://api.test:${port}/echo`]);
+  it("uses --resolve HOST:PORT:ADDR (curl's syntax) instead of DNS, for that port only", async () => {
+    // NETLAB_TEST_RESOLVE_FAIL: any name --resolve does not pin fails without a DNS query.
+    const env = { NETLAB_TEST_RESOLVE_FAIL: "1" };
+    const pinned = `example.test:${port}:127.0.0.1`;
+    const r = await runLab(["get", "--resolve", pinned, `example.test:${port}/echo`], { env });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).headers.host).toBe(`api.test:${port}`);
+    expect(JSON.parse(r.stdout).headers.host).toBe(`example.test:${port}`);
+    const other = await runLab(["get", "--resolve", pinned, `http://example.test:${port + 1}/`], { env });
+    expect(other.code).toBe(6);
+    const bad = await runLab(["get", "--resolve", "example.test:127.0.0.1", `http://example.test:${port}/`]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split("\n")[0]).toBe(
+      'lab: --resolve wants HOST:PORT:ADDR (as curl), got "example.test:127.0.0.1"',
+    );
   });
 
   it("writes a large body to -o FILE with the right sha256, and no progress bar when piped", async () => {

@@ -3,6 +3,7 @@ import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { type BodyLimits, codingsOf, concat, parseLength, readBody, readCapped } from "./body.js";
 import { bodyTooLarge, HTTPError, tooManyRedirects, toURLError, URLError } from "./http-errors.js";
+import { staticLookup } from "./lookup.js";
 import { type UrlencodeInput, urlencode } from "./query.js";
 import { STATUS_TEXT } from "./status.js";
 import { MAX_TIMER_MS, Timers } from "./timers.js";
@@ -61,6 +62,11 @@ export interface RequestOptions {
   throwHttpErrors?: boolean;
   /** Called with each request's head as sent (request line and headers, CRLF-separated), for curl -v. */
   onRequestHead?: (head: string) => void;
+  /**
+   * Pinned addresses, as curl's --resolve: `"HOST:PORT"` → IP address. A request to that host and
+   * port (a redirect's too) connects there without any lookup; the Host header keeps the name.
+   */
+  resolve?: Readonly<Record<string, string>>;
   /** Resolves host names instead of the system resolver (`dns.lookup`'s signature), e.g. to pin or fail names in tests. */
   lookup?: LookupFunction;
   signal?: AbortSignal;
@@ -136,7 +142,8 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
     for (;;) {
       timers.reset();
       try {
-        res = await send(target, method, headers, body, opts.lookup, timers.signal, opts.onRequestHead);
+        const lookup = pinnedLookup(target, opts.resolve) ?? opts.lookup;
+        res = await send(target, method, headers, body, lookup, timers.signal, opts.onRequestHead);
       } catch (err) {
         throw toURLError(err, target, timers);
       }
@@ -229,6 +236,19 @@ function send(
     });
     req.end(body);
   });
+}
+
+/** A lookup answering `target`'s host with the address `resolve` pins for its host and port, if any. */
+function pinnedLookup(
+  target: string,
+  resolve: Readonly<Record<string, string>> | undefined,
+): LookupFunction | undefined {
+  if (!resolve) return undefined;
+  const u = new URL(target);
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  const address = resolve[`${host}:${port}`];
+  return address === undefined ? undefined : staticLookup({ [host]: address });
 }
 
 function defined<T extends object>(o: T): Partial<T> {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { parseDuration, parseNumber } from "../options.js";
@@ -78,7 +79,12 @@ export function registerGet(program: Command): void {
       "100",
     )
     .option("--max-redirs <n>", "redirects -L follows before giving up (exit 47)", "50")
-    .option("--resolve <host:address>", "use this address for host, without DNS (repeatable)", collect, [])
+    .option(
+      "--resolve <host:port:addr>",
+      "connect to ADDR for HOST on PORT, without DNS, as curl's --resolve (repeatable)",
+      collect,
+      [],
+    )
     .option("-s, --silent", "no progress bar and no error messages (exit code only; add -S for errors)")
     .option("-S, --show-error", "with -s, still print errors")
     .option("-v, --verbose", "print the request and response headers to stderr (> sent, < received)")
@@ -132,6 +138,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     return [f.slice(0, eq), f.slice(eq + 1)];
   });
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
+  const hasResolve = opts.resolve.length > 0;
 
   const lib = await import("@netlab/url");
   url = withScheme(url);
@@ -164,7 +171,8 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         followRedirects: opts.location === true,
         throwHttpErrors: isFail,
         onRequestHead: opts.verbose ? (text) => process.stderr.write(verboseHead(">", text)) : undefined,
-        lookup: await createLookup(lib, resolve),
+        resolve: hasResolve ? resolve : undefined,
+        lookup: process.env.NETLAB_TEST_RESOLVE_FAIL === "1" ? lib.staticLookup({}) : undefined,
         signal: controller.signal,
       });
     } catch (err) {
@@ -253,25 +261,6 @@ function reported(
   return err;
 }
 
-/**
- * Name resolution for this request: `--resolve` pins names to addresses (others use the system
- * resolver). NETLAB_TEST_RESOLVE_FAIL=1 makes every name fail with ENOTFOUND without a DNS query,
- * so tests can check exit 6 without touching the network.
- */
-async function createLookup(
-  lib: typeof import("@netlab/url"),
-  table: Record<string, string>,
-): Promise<import("node:net").LookupFunction | undefined> {
-  if (process.env.NETLAB_TEST_RESOLVE_FAIL === "1") return lib.staticLookup({});
-  if (Object.keys(table).length === 0) return undefined;
-  const dns = await import("node:dns");
-  const pinned = lib.staticLookup(table);
-  return ((hostname: string, options: object, callback: never) => {
-    if (Object.hasOwn(table, hostname)) pinned(hostname, options as never, callback);
-    else dns.lookup(hostname, options as never, callback);
-  }) as import("node:net").LookupFunction;
-}
-
 function writeFailed(err: { message: string }): never {
   reportError({ message: err.message, hint: "check that the directory exists and is writable" });
   throw new ExitCode(EXIT_CODES.WRITE_FAILED!);
@@ -300,15 +289,22 @@ function parseHeader(h: string): [string, string] {
   return [name, h.slice(colon + 1).trim()];
 }
 
+/**
+ * curl's `--resolve HOST:PORT:ADDR` (ADDR an IPv4 address or a bracketed IPv6 one) as a
+ * `"host:port"` → address pair. NETLAB_TEST_RESOLVE_FAIL=1 makes every other name fail with
+ * ENOTFOUND without a DNS query, so tests can check exit 6 without touching the network.
+ */
 function parseResolve(r: string): [string, string] {
-  const colon = r.indexOf(":");
-  if (colon <= 0 || colon === r.length - 1) {
+  const m = /^([^:\s]+):(\d{1,5}):(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+)$/.exec(r);
+  const port = m ? Number(m[2]) : 0;
+  const address = m ? m[3]!.replace(/^\[(.*)\]$/, "$1") : "";
+  if (!m || port < 1 || port > 65535 || isIP(address) === 0) {
     throw new UsageError(
-      `--resolve wants host:address, got ${JSON.stringify(r)}`,
-      "e.g. --resolve api.test:127.0.0.1",
+      `--resolve wants HOST:PORT:ADDR (as curl), got ${JSON.stringify(r)}`,
+      "e.g. --resolve example.test:8080:127.0.0.1 or --resolve example.test:443:[::1]",
     );
   }
-  return [r.slice(0, colon), r.slice(colon + 1).replace(/^\[(.*)\]$/, "$1")];
+  return [`${m[1]!.toLowerCase()}:${port}`, address];
 }
 
 /** An invalid URL is a usage error with Python's or WHATWG's reason. */
