@@ -27,6 +27,9 @@ async function text(stream: AsyncIterable<Buffer | string>): Promise<string> {
   return out;
 }
 
+const RANGED = Buffer.from("0123456789abcdefghijklmnopqrstuvwxyz".repeat(100));
+let lastRange: string | undefined;
+
 let releaseStream: (() => void) | undefined;
 
 const routes: Record<string, Route> = {
@@ -55,6 +58,19 @@ const routes: Record<string, Route> = {
     res.end(BIG);
   },
   "/never": () => {},
+  // Serves RANGED with byte ranges (bytes=N- only), as a file server that can resume does.
+  "/ranged": (req, res) => {
+    lastRange = req.headers.range;
+    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? "")?.[1] ?? 0);
+    if (start >= RANGED.length)
+      return res.writeHead(416, { "content-range": `bytes */${RANGED.length}` }).end();
+    if (start === 0) return res.writeHead(200, { "content-length": RANGED.length }).end(RANGED);
+    res.writeHead(206, {
+      "content-range": `bytes ${start}-${RANGED.length - 1}/${RANGED.length}`,
+      "content-length": RANGED.length - start,
+    });
+    res.end(RANGED.subarray(start));
+  },
   // Sends a first line, then waits for the test to see it come out of lab before sending the rest.
   "/stream": (_req, res) => {
     res.write("first\n");
@@ -266,6 +282,30 @@ describe("lab get", () => {
     expect((await runLab(["get", "-o", fifo, `${base}/hello`])).code).toBe(0);
     expect(await received).toBe("hello\n");
     expect(lstatSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it("-C - resumes -o FILE from its size with a Range request and appends the rest", async () => {
+    const out = join(dir, "resume.bin");
+    writeFileSync(out, RANGED.subarray(0, 1000));
+    const r = await runLab(["get", "-C", "-", "-o", out, `${base}/ranged`]);
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(lastRange).toBe("bytes=1000-");
+    expect(readFileSync(out).equals(RANGED)).toBe(true);
+    // Already whole: the server answers 416, and that is success with nothing written.
+    const again = await runLab(["get", "-C", "-", "-o", out, `${base}/ranged`]);
+    expect(again).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(readFileSync(out).equals(RANGED)).toBe(true);
+  });
+
+  it("-C - exits 33 when the server ignores the Range, leaving the partial file as it was", async () => {
+    const out = join(dir, "no-resume.bin");
+    writeFileSync(out, "hel");
+    const r = await runLab(["get", "-C", "-", "-o", out, `${base}/hello`]);
+    expect(r.code).toBe(33);
+    expect(r.stderr.split("\n")[0]).toBe(
+      "lab: the server does not resume (it answered 200, not 206 Partial Content)",
+    );
+    expect(readFileSync(out, "utf8")).toBe("hel");
   });
 
   it("exits 23 when -o FILE cannot be written", async () => {

@@ -20,6 +20,7 @@ interface GetOpts {
   location?: boolean;
   showError?: boolean;
   verbose?: boolean;
+  continueAt?: string;
   timeout: string;
   maxTime?: string;
   maxFilesize?: string;
@@ -62,6 +63,10 @@ export function registerGet(program: Command): void {
     )
     .option("-F, --form <name=value>", "a form field, urlencoded into the body (repeatable)", collect, [])
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
+    .option(
+      "-C, --continue-at <offset>",
+      "resume -o FILE: '-' asks the server for the rest after FILE's size (Range), or from OFFSET bytes",
+    )
     .option("-i, --include", "print the status line and headers as received (case and order) before the body")
     .option("-I, --head", "send HEAD and print only the status line and headers")
     .option("-f, --fail", "exit 22 on an HTTP status ≥ 400, printing no body (as curl)")
@@ -138,6 +143,9 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     return [f.slice(0, eq), f.slice(eq + 1)];
   });
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
+  const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
+  if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
+  if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
   const hasResolve = opts.resolve.length > 0;
 
   const lib = await import("@netlab/url");
@@ -176,6 +184,8 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         signal: controller.signal,
       });
     } catch (err) {
+      // 416 to a resume: the file is already whole (curl says the same and exits 0).
+      if (err instanceof lib.HTTPError && err.status === 416 && (resumeFrom ?? 0) > 0) return;
       if (err instanceof lib.HTTPError && opts.failWithBody) {
         // The body often explains the error; never into -o FILE.
         if (opts.include) process.stdout.write(shown(head("1.1", err.status, err.reason, err.rawHeaders)));
@@ -190,10 +200,12 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       await res.close();
       return;
     }
+    if (resumeFrom !== undefined && resumeFrom > 0 && !(await resumable(res, resumeFrom))) return;
     // Opened only now: a refused answer (an HTTP error, a Content-Length over --max-filesize)
     // never creates a file.
     if (opts.output !== undefined) {
-      output = await openOutput(opts.output, controller.signal).catch((err) => {
+      const isAppend = resumeFrom !== undefined && res.status === 206;
+      output = await openOutput(opts.output, controller.signal, { isAppend }).catch((err) => {
         void res.close();
         if (controller.signal.aborted) throw err;
         return writeFailed(err);
@@ -259,6 +271,49 @@ function reported(
     return new ExitCode(EXIT_CODES[code] ?? 1);
   }
   return err;
+}
+
+/**
+ * Where `-C` resumes: `-` is the size of `-o FILE` (0 if it does not exist), a number is itself.
+ * undefined without -C.
+ */
+async function resumeOffset(continueAt: string | undefined, output: string | undefined) {
+  if (continueAt === undefined) return undefined;
+  if (output === undefined) {
+    throw new UsageError("-C resumes a file: give -o FILE", "e.g. lab get -C - -o big.iso URL");
+  }
+  if (continueAt === "-") {
+    const { stat } = await import("node:fs/promises");
+    return (await stat(output).catch(() => undefined))?.size ?? 0;
+  }
+  const offset = Number(continueAt);
+  if (!/^\d+$/.test(continueAt) || !Number.isSafeInteger(offset)) {
+    throw new UsageError(`-C wants - or a byte offset, got ${JSON.stringify(continueAt)}`);
+  }
+  return offset;
+}
+
+/**
+ * Whether the answer to a Range request continues the file: 206 from `offset`. A 416 means the
+ * file is already whole (nothing to do, exit 0); a 200 or a range from elsewhere cannot be
+ * appended, as curl says with exit 33.
+ */
+async function resumable(res: import("@netlab/url").HttpResponse, offset: number): Promise<boolean> {
+  if (res.status === 416) {
+    await res.close();
+    return false;
+  }
+  const start = /^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1];
+  if (res.status === 206 && Number(start) === offset) return true;
+  await res.close();
+  reportError({
+    message:
+      res.status === 206
+        ? `the server sent a range from byte ${start ?? "?"}, not ${offset}: cannot resume`
+        : `the server does not resume (it answered ${res.status}, not 206 Partial Content)`,
+    hint: "fetch the whole file again without -C",
+  });
+  throw new ExitCode(33);
 }
 
 function writeFailed(err: { message: string }): never {
