@@ -10,10 +10,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
 import { runLab, startLab } from "../helpers/lab.js";
 
@@ -337,5 +340,65 @@ describe("lab get", () => {
     const r = await runLab(["get", ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr.split("\n")[0]).toBe(line);
+  });
+});
+
+describe("lab get https: -k, --cacert, exit 60 (a lab-made certificate on 127.0.0.1)", () => {
+  let https: HttpsServer;
+  let url: string;
+  let tlsPort: number;
+  let caFile: string;
+  let otherCaFile: string;
+
+  beforeAll(async () => {
+    const ca = await generateCertificate({ isCa: true, commonName: "netlab get CA" });
+    const other = await generateCertificate({ isCa: true, commonName: "someone else" });
+    const leaf = await generateCertificate({ issuer: ca, sans: ["127.0.0.1", "localhost"] });
+    caFile = join(dir, "ca.pem");
+    otherCaFile = join(dir, "other-ca.pem");
+    writeFileSync(caFile, ca.cert);
+    writeFileSync(otherCaFile, other.cert);
+    https = createHttpsServer({ cert: leaf.cert, key: leaf.key }, (_req, res) => res.end("secret\n"));
+    await new Promise<void>((resolve) => https.listen(0, "127.0.0.1", resolve));
+    tlsPort = (https.address() as AddressInfo).port;
+    url = `https://127.0.0.1:${tlsPort}/`;
+  });
+
+  afterAll(async () => {
+    https.closeAllConnections();
+    await new Promise((resolve) => https.close(resolve));
+  });
+
+  it("exits 60 when the certificate is not trusted, naming the fix", async () => {
+    const r = await runLab(["get", url]);
+    expect(r.code).toBe(60);
+    expect(r.stderr).toMatch(/^lab: the certificate of 127\.0\.0\.1:\d+ is not trusted: /);
+    expect(r.stderr).toContain("hint: give the CA that signed it with --cacert FILE, or -k");
+    const wrongCa = await runLab(["get", "--cacert", otherCaFile, url]);
+    expect(wrongCa.code).toBe(60);
+  });
+
+  it("trusts the CA given with --cacert", async () => {
+    expect(await runLab(["get", "--cacert", caFile, url])).toEqual({
+      code: 0,
+      stdout: "secret\n",
+      stderr: "",
+    });
+  });
+
+  it("exits 60 when the certificate is for another name (--resolve keeps the name for TLS)", async () => {
+    const pinned = `example.test:${tlsPort}:127.0.0.1`;
+    const r = await runLab(
+      ["get", "--cacert", caFile, "--resolve", pinned, `https://example.test:${tlsPort}/`],
+      {
+        env: { NETLAB_TEST_RESOLVE_FAIL: "1" },
+      },
+    );
+    expect(r.code).toBe(60);
+    expect(r.stderr).toContain("hint: the certificate is for another name");
+  });
+
+  it("-k accepts any certificate", async () => {
+    expect(await runLab(["get", "-k", url])).toEqual({ code: 0, stdout: "secret\n", stderr: "" });
   });
 });

@@ -62,6 +62,10 @@ export interface RequestOptions {
   throwHttpErrors?: boolean;
   /** Called with each request's head as sent (request line and headers, CRLF-separated), for curl -v. */
   onRequestHead?: (head: string) => void;
+  /** Certificates (PEM) to trust for https instead of the system's, as curl's --cacert. */
+  ca?: string | Uint8Array;
+  /** Accept any certificate for https, as curl's -k (the connection is encrypted but not authenticated). */
+  insecure?: boolean;
   /**
    * Pinned addresses, as curl's --resolve: `"HOST:PORT"` → IP address. A request to that host and
    * port (a redirect's too) connects there without any lookup; the Host header keeps the name.
@@ -143,7 +147,8 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
       timers.reset();
       try {
         const lookup = pinnedLookup(target, opts.resolve) ?? opts.lookup;
-        res = await send(target, method, headers, body, lookup, timers.signal, opts.onRequestHead);
+        const tls = { ca: opts.ca, insecure: opts.insecure === true };
+        res = await send(target, method, headers, body, lookup, tls, timers.signal, opts.onRequestHead);
       } catch (err) {
         throw toURLError(err, target, timers);
       }
@@ -206,6 +211,7 @@ function send(
   headers: Headers,
   body: Uint8Array | undefined,
   lookup: LookupFunction | undefined,
+  tls: { ca: string | Uint8Array | undefined; insecure: boolean },
   signal: AbortSignal,
   onRequestHead?: (head: string) => void,
 ): Promise<IncomingMessage> {
@@ -218,6 +224,9 @@ function send(
       agent: false,
       signal,
       ...(lookup ? { lookup } : {}),
+      ...(url.protocol === "https:"
+        ? { rejectUnauthorized: !tls.insecure, ...(tls.ca === undefined ? {} : { ca: Buffer.from(tls.ca) }) }
+        : {}),
     });
     // Stays attached for the request's whole life: an error after the answer (a reset while the
     // body streams) then reaches the body's reader, never the process as an uncaught 'error'.

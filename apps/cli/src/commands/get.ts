@@ -21,6 +21,8 @@ interface GetOpts {
   showError?: boolean;
   verbose?: boolean;
   continueAt?: string;
+  insecure?: boolean;
+  cacert?: string;
   timeout: string;
   maxTime?: string;
   maxFilesize?: string;
@@ -42,6 +44,7 @@ const EXIT_CODES: Record<string, number> = {
   CONNECT_TIMEOUT: 28,
   REQUEST_TIMEOUT: 28,
   TLS_FAILURE: 35,
+  CERT_UNTRUSTED: 60,
   TOO_MANY_REDIRECTS: 47,
   BAD_CONTENT_ENCODING: 61,
   BODY_TOO_LARGE: 63,
@@ -67,6 +70,8 @@ export function registerGet(program: Command): void {
       "-C, --continue-at <offset>",
       "resume -o FILE: '-' asks the server for the rest after FILE's size (Range), or from OFFSET bytes",
     )
+    .option("-k, --insecure", "https: accept any certificate (encrypted, but not authenticated)")
+    .option("--cacert <file>", "https: trust the CA certificates (PEM) in FILE instead of the system's")
     .option("-i, --include", "print the status line and headers as received (case and order) before the body")
     .option("-I, --head", "send HEAD and print only the status line and headers")
     .option("-f, --fail", "exit 22 on an HTTP status ≥ 400, printing no body (as curl)")
@@ -104,9 +109,10 @@ Examples:
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
   lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
 
-Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect,
+Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect, 8 not HTTP,
 22 HTTP error with -f (status ≥ 400; "HTTP Error 404: Not Found" on stderr; the body only with --fail-with-body),
-23 cannot write the output, 28 timeout (--timeout, --max-time), 35 TLS failure, 47 too many redirects,
+23 cannot write the output, 28 timeout (--timeout, --max-time), 33 -C: the server does not resume,
+35 TLS failure, 47 too many redirects (-L), 60 certificate not trusted (--cacert, -k),
 61 a corrupt compressed body, 63 larger than --max-filesize or a decompression bomb (--max-ratio),
 130 interrupted (Ctrl-C or SIGTERM; no partial file is left).`,
     )
@@ -143,6 +149,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     return [f.slice(0, eq), f.slice(eq + 1)];
   });
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
+  const ca = opts.cacert === undefined ? undefined : await readCa(opts.cacert);
   const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
   if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
   if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
@@ -180,6 +187,8 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         throwHttpErrors: isFail,
         onRequestHead: opts.verbose ? (text) => process.stderr.write(verboseHead(">", text)) : undefined,
         resolve: hasResolve ? resolve : undefined,
+        ca,
+        insecure: opts.insecure,
         lookup: process.env.NETLAB_TEST_RESOLVE_FAIL === "1" ? lib.staticLookup({}) : undefined,
         signal: controller.signal,
       });
@@ -314,6 +323,20 @@ async function resumable(res: import("@netlab/url").HttpResponse, offset: number
     hint: "fetch the whole file again without -C",
   });
   throw new ExitCode(33);
+}
+
+async function readCa(file: string): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const text = await readFile(file, "utf8").catch((err: Error) => {
+    throw new UsageError(`cannot read --cacert ${file}: ${err.message}`);
+  });
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new UsageError(
+      `--cacert ${file} holds no PEM certificate`,
+      "give a file with -----BEGIN CERTIFICATE----- blocks",
+    );
+  }
+  return text;
 }
 
 function writeFailed(err: { message: string }): never {
