@@ -168,9 +168,44 @@ describe("lab get", () => {
     expect(echo.body).toBe('{"a":1}');
   });
 
-  it("POSTs -F fields urlencoded", async () => {
-    const r = await runLab(["get", "-F", "q=a b", "-F", "k=ü&x", `${base}/echo`]);
-    expect(JSON.parse(r.stdout).body).toBe("q=a+b&k=%C3%BC%26x");
+  it("POSTs -F as multipart/form-data: fields, a file upload (@, typed by extension as curl) and a file's text (<)", async () => {
+    const upload = join(dir, "notes.txt");
+    writeFileSync(upload, "line one\nline two\n");
+    const r = await runLab([
+      "get",
+      "-F",
+      "q=a b",
+      "-F",
+      `doc=@${upload};type=text/plain`,
+      "-F",
+      `text=<${upload}`,
+      `${base}/echo`,
+    ]);
+    expect(r.code).toBe(0);
+    const echo = JSON.parse(r.stdout);
+    expect(echo.method).toBe("POST");
+    const boundary = /^multipart\/form-data; boundary=(.+)$/.exec(echo.headers["content-type"])?.[1];
+    expect(boundary).toBeDefined();
+    expect(echo.body).toBe(
+      // The same bytes as curl 7.88 sends for these -F, boundary aside.
+      [
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="q"',
+        "",
+        "a b",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="doc"; filename="notes.txt"',
+        "Content-Type: text/plain",
+        "",
+        "line one\nline two\n",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="text"',
+        "",
+        "line one\nline two\n",
+        `--${boundary}--`,
+        "",
+      ].join("\r\n"),
+    );
   });
 
   it("prints a 404's body and exits 0 without -f, as curl", async () => {

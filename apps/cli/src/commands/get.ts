@@ -64,7 +64,12 @@ export function registerGet(program: Command): void {
       "-d, --data <data>",
       "request body; @FILE reads a file, @- reads stdin (sent as a form, as curl does)",
     )
-    .option("-F, --form <name=value>", "a form field, urlencoded into the body (repeatable)", collect, [])
+    .option(
+      "-F, --form <name=value>",
+      "a multipart/form-data field (repeatable); name=@FILE uploads FILE, name=<FILE sends its text, ;type=T sets the type",
+      collect,
+      [],
+    )
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
     .option(
       "-C, --continue-at <offset>",
@@ -105,7 +110,7 @@ Examples:
   lab get http://127.0.0.1:8000/                          print the body
   lab get -i http://127.0.0.1:8000/api                    status line and headers, then the body
   lab get -X POST -H "Content-Type: application/json" -d '{"a":1}' http://127.0.0.1:8000/api
-  lab get -F name=alice -F lang=en http://127.0.0.1:8000/form
+  lab get -F name=alice -F photo=@me.png http://127.0.0.1:8000/form     multipart, as curl
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
   lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
 
@@ -143,11 +148,6 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   }
   if (opts.data !== undefined && opts.form.length > 0) throw new UsageError("give either -d or -F, not both");
   const headers = opts.header.map(parseHeader);
-  const form = opts.form.map((f): [string, string] => {
-    const eq = f.indexOf("=");
-    if (eq < 0) throw new UsageError(`-F wants name=value, got ${JSON.stringify(f)}`);
-    return [f.slice(0, eq), f.slice(eq + 1)];
-  });
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
   const ca = opts.cacert === undefined ? undefined : await readCa(opts.cacert);
   const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
@@ -158,7 +158,13 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const lib = await import("@netlab/url");
   url = withScheme(url);
   checkUrl(lib, url);
-  const body = opts.data === undefined ? undefined : await readData(opts.data);
+  let body = opts.data === undefined ? undefined : await readData(opts.data);
+  if (opts.form.length > 0) {
+    const form = lib.multipartForm(await Promise.all(opts.form.map(readFormPart)));
+    body = form.body;
+    if (!headers.some(([k]) => k.toLowerCase() === "content-type"))
+      headers.push(["Content-Type", form.contentType]);
+  }
   if (body !== undefined && !headers.some(([k]) => k.toLowerCase() === "content-type")) {
     headers.push(["Content-Type", "application/x-www-form-urlencoded"]);
   }
@@ -177,7 +183,6 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         method: opts.request ?? (opts.head ? "HEAD" : undefined),
         headers,
         body,
-        form: form.length ? form : undefined,
         timeoutMs: timeoutS * 1000,
         totalTimeoutMs: maxTimeS === undefined ? undefined : maxTimeS * 1000,
         maxBodyBytes,
@@ -407,6 +412,48 @@ function checkUrl(lib: typeof import("@netlab/url"), url: string): void {
     throw new UsageError(`invalid URL ${JSON.stringify(url)}: no host`, "e.g. http://127.0.0.1:8000/");
   const view = lib.whatwg(url);
   if (!view.ok) throw new UsageError(`invalid URL ${JSON.stringify(url)}: ${view.error}`);
+}
+
+/** curl's own guesses for an uploaded file's type, by extension (others: application/octet-stream). */
+const CURL_FILE_TYPES: Record<string, string> = {
+  gif: "image/gif",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  svg: "image/svg+xml",
+  txt: "text/plain",
+  htm: "text/html",
+  html: "text/html",
+  pdf: "application/pdf",
+  xml: "application/xml",
+};
+
+function guessType(file: string): string | undefined {
+  const ext = /\.([^./]+)$/.exec(file)?.[1]?.toLowerCase();
+  return ext === undefined ? undefined : CURL_FILE_TYPES[ext];
+}
+
+/**
+ * One `-F` as curl reads it: `name=value`, `name=@FILE` (a file upload, named by its base name),
+ * `name=<FILE` (FILE's contents as the value), with an optional `;type=TYPE` after a file.
+ */
+async function readFormPart(spec: string): Promise<import("@netlab/url").FormPart> {
+  const eq = spec.indexOf("=");
+  if (eq <= 0)
+    throw new UsageError(`-F wants name=value, name=@FILE or name=<FILE, got ${JSON.stringify(spec)}`);
+  const name = spec.slice(0, eq);
+  const value = spec.slice(eq + 1);
+  if (!value.startsWith("@") && !value.startsWith("<")) return { name, value };
+  const typed = /^(.*);type=([^;]+)$/.exec(value.slice(1));
+  const file = typed ? typed[1]! : value.slice(1);
+  const { readFile } = await import("node:fs/promises");
+  const { basename } = await import("node:path");
+  const contents = await readFile(file).catch((err: Error) => {
+    throw new UsageError(`-F ${name}: cannot read ${file}: ${err.message}`);
+  });
+  return value.startsWith("@")
+    ? { name, value: contents, filename: basename(file), contentType: typed?.[2] ?? guessType(file) }
+    : { name, value: contents, contentType: typed?.[2] };
 }
 
 async function readData(data: string): Promise<Uint8Array> {
