@@ -209,7 +209,7 @@ describe("#13 lab get: limits on what a server sends", () => {
   });
 
   it("#13: shows a server's reason phrase escaped, never as live control codes", async () => {
-    const r = await runLab(["get", `${base}/hostile-error`]);
+    const r = await runLab(["get", "-f", `${base}/hostile-error`]);
     expect(r.code).toBe(22);
     expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 500: Oops <U+009B>2J");
     expect(r.stderr).not.toContain("\u009b");

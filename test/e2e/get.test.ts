@@ -10,10 +10,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
 import { runLab, startLab } from "../helpers/lab.js";
 
@@ -27,6 +30,9 @@ async function text(stream: AsyncIterable<Buffer | string>): Promise<string> {
   return out;
 }
 
+const RANGED = Buffer.from("0123456789abcdefghijklmnopqrstuvwxyz".repeat(100));
+let lastRange: string | undefined;
+
 let releaseStream: (() => void) | undefined;
 
 const routes: Record<string, Route> = {
@@ -34,6 +40,11 @@ const routes: Record<string, Route> = {
     res.setHeader("x-test", "yes");
     res.end("hello\n");
   },
+  // Header names in mixed case, one repeated around another: -i must show them as they came.
+  "/raw": (_req, res) => {
+    res.writeHead(200, ["X-Mixed-Case", "A", "content-type", "text/plain", "X-Mixed-Case", "B"]).end("raw\n");
+  },
+  "/moved": (_req, res) => res.writeHead(302, { location: "/hello" }).end("moved here\n"),
   "/echo": (req, res, body) => {
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ method: req.method, headers: req.headers, body: body.toString("utf8") }));
@@ -50,6 +61,19 @@ const routes: Record<string, Route> = {
     res.end(BIG);
   },
   "/never": () => {},
+  // Serves RANGED with byte ranges (bytes=N- only), as a file server that can resume does.
+  "/ranged": (req, res) => {
+    lastRange = req.headers.range;
+    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? "")?.[1] ?? 0);
+    if (start >= RANGED.length)
+      return res.writeHead(416, { "content-range": `bytes */${RANGED.length}` }).end();
+    if (start === 0) return res.writeHead(200, { "content-length": RANGED.length }).end(RANGED);
+    res.writeHead(206, {
+      "content-range": `bytes ${start}-${RANGED.length - 1}/${RANGED.length}`,
+      "content-length": RANGED.length - start,
+    });
+    res.end(RANGED.subarray(start));
+  },
   // Sends a first line, then waits for the test to see it come out of lab before sending the rest.
   "/stream": (_req, res) => {
     res.write("first\n");
@@ -87,6 +111,44 @@ describe("lab get", () => {
     expect(r.stdout.endsWith("\r\n\r\nhello\n")).toBe(true);
   });
 
+  it("-i shows the headers as received: the server's case and order, repeats kept apart", async () => {
+    const r = await runLab(["get", "-i", `${base}/raw`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^HTTP\/1\.1 200 OK\r\nX-Mixed-Case: A\r\ncontent-type: text\/plain\r\nX-Mixed-Case: B\r\n(.+\r\n)*\r\nraw\n$/,
+    );
+  });
+
+  it("takes a URL without a scheme as http://, as curl", async () => {
+    const r = await runLab(["get", `127.0.0.1:${port}/hello`]);
+    expect(r).toEqual({ code: 0, stdout: "hello\n", stderr: "" });
+  });
+
+  it("-I sends HEAD and prints only the status line and headers", async () => {
+    const r = await runLab(["get", "-I", `${base}/echo`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(r.stdout).toContain("content-type: application/json\r\n");
+    expect(r.stdout.endsWith("\r\n\r\n")).toBe(true);
+  });
+
+  it("-v prints the request (>) and the response (<) heads on stderr, the body alone on stdout", async () => {
+    const r = await runLab(["get", "-v", "-H", "X-One: 1", `${base}/raw`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("raw\n");
+    const lines = r.stderr.split("\n");
+    expect(lines[0]).toBe("> GET /raw HTTP/1.1");
+    expect(lines).toContain("> x-one: 1");
+    expect(lines).toContain(`> Host: 127.0.0.1:${port}`);
+    const response = lines.indexOf("< HTTP/1.1 200 OK");
+    expect(response).toBeGreaterThan(0);
+    expect(lines.slice(response + 1, response + 4)).toEqual([
+      "< X-Mixed-Case: A",
+      "< content-type: text/plain",
+      "< X-Mixed-Case: B",
+    ]);
+  });
+
   it("sends -X, -H and -d (as a form body, like curl)", async () => {
     const r = await runLab(["get", "-X", "PUT", "-H", "X-One: 1", "-d", "a=1&b=2", `${base}/echo`]);
     const echo = JSON.parse(r.stdout);
@@ -106,25 +168,78 @@ describe("lab get", () => {
     expect(echo.body).toBe('{"a":1}');
   });
 
-  it("POSTs -F fields urlencoded", async () => {
-    const r = await runLab(["get", "-F", "q=a b", "-F", "k=ü&x", `${base}/echo`]);
-    expect(JSON.parse(r.stdout).body).toBe("q=a+b&k=%C3%BC%26x");
+  it("POSTs -F as multipart/form-data: fields, a file upload (@, typed by extension as curl) and a file's text (<)", async () => {
+    const upload = join(dir, "notes.txt");
+    writeFileSync(upload, "line one\nline two\n");
+    const r = await runLab([
+      "get",
+      "-F",
+      "q=a b",
+      "-F",
+      `doc=@${upload};type=text/plain`,
+      "-F",
+      `text=<${upload}`,
+      `${base}/echo`,
+    ]);
+    expect(r.code).toBe(0);
+    const echo = JSON.parse(r.stdout);
+    expect(echo.method).toBe("POST");
+    const boundary = /^multipart\/form-data; boundary=(.+)$/.exec(echo.headers["content-type"])?.[1];
+    expect(boundary).toBeDefined();
+    expect(echo.body).toBe(
+      // The same bytes as curl 7.88 sends for these -F, boundary aside.
+      [
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="q"',
+        "",
+        "a b",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="doc"; filename="notes.txt"',
+        "Content-Type: text/plain",
+        "",
+        "line one\nline two\n",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="text"',
+        "",
+        "line one\nline two\n",
+        `--${boundary}--`,
+        "",
+      ].join("\r\n"),
+    );
   });
 
-  it("exits 22 with 'HTTP Error 404: Not Found' on stderr, the body on stdout", async () => {
+  it("prints a 404's body and exits 0 without -f, as curl", async () => {
     const r = await runLab(["get", `${base}/missing`]);
+    expect(r).toEqual({ code: 0, stdout: "no such page\n", stderr: "" });
+  });
+
+  it("-f exits 22 with 'HTTP Error 404: Not Found' on stderr and no body", async () => {
+    const r = await runLab(["get", "-f", `${base}/missing`]);
     expect(r.code).toBe(22);
     expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 404: Not Found");
-    expect(r.stdout).toBe("no such page\n");
+    expect(r.stdout).toBe("");
   });
 
-  it("follows redirects", async () => {
-    const r = await runLab(["get", `${base}/r1`]);
+  it("--fail-with-body exits 22 and still prints the body", async () => {
+    const r = await runLab(["get", "--fail-with-body", `${base}/missing`]);
+    expect(r).toMatchObject({ code: 22, stdout: "no such page\n" });
+  });
+
+  it("-s says nothing on failure (exit code only); -sS still prints the error", async () => {
+    expect(await runLab(["get", "-sf", `${base}/missing`])).toEqual({ code: 22, stdout: "", stderr: "" });
+    const r = await runLab(["get", "-sSf", `${base}/missing`]);
+    expect(r.code).toBe(22);
+    expect(r.stderr.split("\n")[0]).toBe("lab: HTTP Error 404: Not Found");
+  });
+
+  it("without -L prints the 3xx answer's body; -L follows the redirects", async () => {
+    expect(await runLab(["get", `${base}/moved`])).toEqual({ code: 0, stdout: "moved here\n", stderr: "" });
+    const r = await runLab(["get", "-L", `${base}/r1`]);
     expect(r).toMatchObject({ code: 0, stdout: "hello\n" });
   });
 
-  it("exits 47 on a redirect loop, naming it", async () => {
-    const r = await runLab(["get", "--max-redirects", "3", `${base}/loop`]);
+  it("-L exits 47 on a redirect loop, naming it", async () => {
+    const r = await runLab(["get", "-L", "--max-redirs", "3", `${base}/loop`]);
     expect(r.code).toBe(47);
     expect(r.stderr).toContain("lab: redirect loop: gave up after 3 redirects");
   });
@@ -158,10 +273,20 @@ describe("lab get", () => {
     expect(r.stderr).toContain(`lab: TLS failed with 127.0.0.1:${port}: wrong version number`);
   });
 
-  it("uses --resolve host:address instead of DNS", async () => {
-    const r = await runLab(["get", "--resolve", "api.test:127.0.0.1", `http://api.test:${port}/echo`]);
+  it("uses --resolve HOST:PORT:ADDR (curl's syntax) instead of DNS, for that port only", async () => {
+    // NETLAB_TEST_RESOLVE_FAIL: any name --resolve does not pin fails without a DNS query.
+    const env = { NETLAB_TEST_RESOLVE_FAIL: "1" };
+    const pinned = `example.test:${port}:127.0.0.1`;
+    const r = await runLab(["get", "--resolve", pinned, `example.test:${port}/echo`], { env });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).headers.host).toBe(`api.test:${port}`);
+    expect(JSON.parse(r.stdout).headers.host).toBe(`example.test:${port}`);
+    const other = await runLab(["get", "--resolve", pinned, `http://example.test:${port + 1}/`], { env });
+    expect(other.code).toBe(6);
+    const bad = await runLab(["get", "--resolve", "example.test:127.0.0.1", `http://example.test:${port}/`]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split("\n")[0]).toBe(
+      'lab: --resolve wants HOST:PORT:ADDR (as curl), got "example.test:127.0.0.1"',
+    );
   });
 
   it("writes a large body to -o FILE with the right sha256, and no progress bar when piped", async () => {
@@ -174,7 +299,7 @@ describe("lab get", () => {
 
   it("leaves no file behind with -o when the request fails", async () => {
     const out = join(dir, "missing.html");
-    const r = await runLab(["get", "-o", out, `${base}/missing`]);
+    const r = await runLab(["get", "-f", "-o", out, `${base}/missing`]);
     expect(r.code).toBe(22);
     expect(existsSync(out)).toBe(false);
     expect(existsSync(`${out}.part`)).toBe(false);
@@ -197,6 +322,30 @@ describe("lab get", () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 
+  it("-C - resumes -o FILE from its size with a Range request and appends the rest", async () => {
+    const out = join(dir, "resume.bin");
+    writeFileSync(out, RANGED.subarray(0, 1000));
+    const r = await runLab(["get", "-C", "-", "-o", out, `${base}/ranged`]);
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(lastRange).toBe("bytes=1000-");
+    expect(readFileSync(out).equals(RANGED)).toBe(true);
+    // Already whole: the server answers 416, and that is success with nothing written.
+    const again = await runLab(["get", "-C", "-", "-o", out, `${base}/ranged`]);
+    expect(again).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(readFileSync(out).equals(RANGED)).toBe(true);
+  });
+
+  it("-C - exits 33 when the server ignores the Range, leaving the partial file as it was", async () => {
+    const out = join(dir, "no-resume.bin");
+    writeFileSync(out, "hel");
+    const r = await runLab(["get", "-C", "-", "-o", out, `${base}/hello`]);
+    expect(r.code).toBe(33);
+    expect(r.stderr.split("\n")[0]).toBe(
+      "lab: the server does not resume (it answered 200, not 206 Partial Content)",
+    );
+    expect(readFileSync(out, "utf8")).toBe("hel");
+  });
+
   it("exits 23 when -o FILE cannot be written", async () => {
     const r = await runLab(["get", "-o", join(dir, "no-such-dir", "x"), `${base}/hello`]);
     expect(r.code).toBe(23);
@@ -215,7 +364,7 @@ describe("lab get", () => {
   it.each([
     [["http://[::1/"], "lab: invalid URL: Invalid IPv6 URL"],
     [["ftp://127.0.0.1/x"], 'lab: unsupported scheme "ftp" in ftp://127.0.0.1/x'],
-    [["not a url"], 'lab: invalid URL "not a url": no scheme'],
+    [["not a url"], 'lab: invalid URL "http://not a url": Invalid URL'],
     [["http://127.0.0.1:99999/"], "lab: invalid URL: Port out of range 0-65535"],
     [
       ["--timeout", "soon", "http://127.0.0.1/"],
@@ -226,5 +375,65 @@ describe("lab get", () => {
     const r = await runLab(["get", ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr.split("\n")[0]).toBe(line);
+  });
+});
+
+describe("lab get https: -k, --cacert, exit 60 (a lab-made certificate on 127.0.0.1)", () => {
+  let https: HttpsServer;
+  let url: string;
+  let tlsPort: number;
+  let caFile: string;
+  let otherCaFile: string;
+
+  beforeAll(async () => {
+    const ca = await generateCertificate({ isCa: true, commonName: "netlab get CA" });
+    const other = await generateCertificate({ isCa: true, commonName: "someone else" });
+    const leaf = await generateCertificate({ issuer: ca, sans: ["127.0.0.1", "localhost"] });
+    caFile = join(dir, "ca.pem");
+    otherCaFile = join(dir, "other-ca.pem");
+    writeFileSync(caFile, ca.cert);
+    writeFileSync(otherCaFile, other.cert);
+    https = createHttpsServer({ cert: leaf.cert, key: leaf.key }, (_req, res) => res.end("secret\n"));
+    await new Promise<void>((resolve) => https.listen(0, "127.0.0.1", resolve));
+    tlsPort = (https.address() as AddressInfo).port;
+    url = `https://127.0.0.1:${tlsPort}/`;
+  });
+
+  afterAll(async () => {
+    https.closeAllConnections();
+    await new Promise((resolve) => https.close(resolve));
+  });
+
+  it("exits 60 when the certificate is not trusted, naming the fix", async () => {
+    const r = await runLab(["get", url]);
+    expect(r.code).toBe(60);
+    expect(r.stderr).toMatch(/^lab: the certificate of 127\.0\.0\.1:\d+ is not trusted: /);
+    expect(r.stderr).toContain("hint: give the CA that signed it with --cacert FILE, or -k");
+    const wrongCa = await runLab(["get", "--cacert", otherCaFile, url]);
+    expect(wrongCa.code).toBe(60);
+  });
+
+  it("trusts the CA given with --cacert", async () => {
+    expect(await runLab(["get", "--cacert", caFile, url])).toEqual({
+      code: 0,
+      stdout: "secret\n",
+      stderr: "",
+    });
+  });
+
+  it("exits 60 when the certificate is for another name (--resolve keeps the name for TLS)", async () => {
+    const pinned = `example.test:${tlsPort}:127.0.0.1`;
+    const r = await runLab(
+      ["get", "--cacert", caFile, "--resolve", pinned, `https://example.test:${tlsPort}/`],
+      {
+        env: { NETLAB_TEST_RESOLVE_FAIL: "1" },
+      },
+    );
+    expect(r.code).toBe(60);
+    expect(r.stderr).toContain("hint: the certificate is for another name");
+  });
+
+  it("-k accepts any certificate", async () => {
+    expect(await runLab(["get", "-k", url])).toEqual({ code: 0, stdout: "secret\n", stderr: "" });
   });
 });

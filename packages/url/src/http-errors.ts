@@ -14,7 +14,7 @@ import type { Timers } from "./timers.js";
 /**
  * Why a request failed before an HTTP answer (or, for HTTP_ERROR, with one). The CLI turns each
  * into curl's exit code: DNS_FAILURE 6, CONNECTION_REFUSED / CONNECTION_FAILED 7, CONNECT_TIMEOUT / REQUEST_TIMEOUT 28,
- * HTTP_ERROR 22, TLS_FAILURE 35, TOO_MANY_REDIRECTS 47, BAD_CONTENT_ENCODING 61, BODY_TOO_LARGE
+ * HTTP_ERROR 22, TLS_FAILURE 35, CERT_UNTRUSTED 60, TOO_MANY_REDIRECTS 47, BAD_CONTENT_ENCODING 61, BODY_TOO_LARGE
  * and DECOMPRESSION_BOMB 63.
  */
 export type URLErrorCode =
@@ -27,6 +27,8 @@ export type URLErrorCode =
   /** No byte for `timeoutMs` while waiting, or the whole request past `totalTimeoutMs`. */
   | "REQUEST_TIMEOUT"
   | "TLS_FAILURE"
+  /** The server's certificate is not trusted or not for this host (curl's CURLE_PEER_FAILED_VERIFICATION, exit 60). */
+  | "CERT_UNTRUSTED"
   | "TOO_MANY_REDIRECTS"
   | "ABORTED"
   | "BODY_TOO_LARGE"
@@ -73,6 +75,8 @@ export class HTTPError extends URLError<"HTTP_ERROR"> {
   /** The start of the response body (up to maxErrorBodyBytes); `truncated` says if there was more. */
   readonly body: Uint8Array;
   readonly truncated: boolean;
+  /** The headers as received, in the server's case and order: [name, value, …] (empty if not given). */
+  readonly rawHeaders: readonly string[];
 
   constructor(
     url: string,
@@ -81,6 +85,7 @@ export class HTTPError extends URLError<"HTTP_ERROR"> {
     headers: Headers,
     body: Uint8Array,
     truncated: boolean,
+    rawHeaders: readonly string[] = [],
   ) {
     super("HTTP_ERROR", `HTTP Error ${status}: ${reason}`, {
       reason,
@@ -92,6 +97,7 @@ export class HTTPError extends URLError<"HTTP_ERROR"> {
     this.headers = headers;
     this.body = body;
     this.truncated = truncated;
+    this.rawHeaders = rawHeaders;
   }
 
   /** The error body as UTF-8 text (invalid bytes become U+FFFD). */
@@ -197,10 +203,18 @@ export function toURLError(err: unknown, url: string, timers: Timers): NetlabErr
       hint: "the server's compressed body is corrupt or cut short",
     });
   }
-  if (
-    /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code) ||
-    /SSL|TLS|certificate/i.test(detail)
-  ) {
+  if (/^(CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_TLS_CERT_ALTNAME)/.test(code)) {
+    return new URLError("CERT_UNTRUSTED", `the certificate of ${host} is not trusted: ${detail} (${code})`, {
+      reason: detail,
+      url,
+      cause: err,
+      hint:
+        code === "ERR_TLS_CERT_ALTNAME_INVALID"
+          ? "the certificate is for another name; use the name it was made for"
+          : "give the CA that signed it with --cacert FILE, or -k to skip the check (not authenticated)",
+    });
+  }
+  if (/^(ERR_TLS|ERR_SSL|ERR_OSSL)/.test(code) || /SSL|TLS|certificate/i.test(detail)) {
     const why = tlsReason(err) ?? detail;
     return new URLError("TLS_FAILURE", `TLS failed with ${host}: ${why}`, {
       reason: why,

@@ -3,6 +3,7 @@ import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { type BodyLimits, codingsOf, concat, parseLength, readBody, readCapped } from "./body.js";
 import { bodyTooLarge, HTTPError, tooManyRedirects, toURLError, URLError } from "./http-errors.js";
+import { staticLookup } from "./lookup.js";
 import { type UrlencodeInput, urlencode } from "./query.js";
 import { STATUS_TEXT } from "./status.js";
 import { MAX_TIMER_MS, Timers } from "./timers.js";
@@ -55,6 +56,21 @@ export interface RequestOptions {
    * 1 MiB decoded); default 100; Infinity for no limit. Beyond it: DECOMPRESSION_BOMB.
    */
   maxDecompressionRatio?: number;
+  /** Follow 3xx redirects (default true); false returns the 3xx answer itself, as curl without -L. */
+  followRedirects?: boolean;
+  /** Throw HTTPError for a status ≥ 400 (default true); false returns the answer, as curl without -f. */
+  throwHttpErrors?: boolean;
+  /** Called with each request's head as sent (request line and headers, CRLF-separated), for curl -v. */
+  onRequestHead?: (head: string) => void;
+  /** Certificates (PEM) to trust for https instead of the system's, as curl's --cacert. */
+  ca?: string | Uint8Array;
+  /** Accept any certificate for https, as curl's -k (the connection is encrypted but not authenticated). */
+  insecure?: boolean;
+  /**
+   * Pinned addresses, as curl's --resolve: `"HOST:PORT"` → IP address. A request to that host and
+   * port (a redirect's too) connects there without any lookup; the Host header keeps the name.
+   */
+  resolve?: Readonly<Record<string, string>>;
   /** Resolves host names instead of the system resolver (`dns.lookup`'s signature), e.g. to pin or fail names in tests. */
   lookup?: LookupFunction;
   signal?: AbortSignal;
@@ -68,6 +84,10 @@ export interface HttpResponse extends AsyncDisposable {
   /** The status text: "OK", "Not Found". */
   readonly reason: string;
   readonly headers: Headers;
+  /** The headers as received, names in the server's case and order: [name, value, name, value …]. */
+  readonly rawHeaders: readonly string[];
+  /** "1.1" or "1.0", from the status line. */
+  readonly httpVersion: string;
   /** Every URL that answered with a redirect, in order. */
   readonly redirects: readonly string[];
   /** Content-Length when the server sent one (of the body as sent, before any decoding). */
@@ -126,13 +146,15 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
     for (;;) {
       timers.reset();
       try {
-        res = await send(target, method, headers, body, opts.lookup, timers.signal);
+        const lookup = pinnedLookup(target, opts.resolve) ?? opts.lookup;
+        const tls = { ca: opts.ca, insecure: opts.insecure === true };
+        res = await send(target, method, headers, body, lookup, tls, timers.signal, opts.onRequestHead);
       } catch (err) {
         throw toURLError(err, target, timers);
       }
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
-      if (REDIRECTS.has(status) && location !== undefined) {
+      if (REDIRECTS.has(status) && location !== undefined && opts.followRedirects !== false) {
         res.destroy();
         let next: string;
         try {
@@ -161,10 +183,10 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
       }
       const reason = res.statusMessage || STATUS_TEXT[status] || "";
       const responseHeaders = toHeaders(res.rawHeaders);
-      if (status >= 400) {
+      if (status >= 400 && opts.throwHttpErrors !== false) {
         const [bytes, truncated] = await readCapped(res, o.maxErrorBodyBytes, timers, target, limits);
         timers.clear();
-        throw new HTTPError(target, status, reason, responseHeaders, bytes, truncated);
+        throw new HTTPError(target, status, reason, responseHeaders, bytes, truncated, res.rawHeaders);
       }
       const contentLength = parseLength(res.headers["content-length"]);
       if (contentLength !== undefined && contentLength > o.maxBodyBytes) {
@@ -189,7 +211,9 @@ function send(
   headers: Headers,
   body: Uint8Array | undefined,
   lookup: LookupFunction | undefined,
+  tls: { ca: string | Uint8Array | undefined; insecure: boolean },
   signal: AbortSignal,
+  onRequestHead?: (head: string) => void,
 ): Promise<IncomingMessage> {
   const url = new URL(target);
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
@@ -200,16 +224,40 @@ function send(
       agent: false,
       signal,
       ...(lookup ? { lookup } : {}),
+      ...(url.protocol === "https:"
+        ? { rejectUnauthorized: !tls.insecure, ...(tls.ca === undefined ? {} : { ca: Buffer.from(tls.ca) }) }
+        : {}),
     });
     // Stays attached for the request's whole life: an error after the answer (a reset while the
     // body streams) then reaches the body's reader, never the process as an uncaught 'error'.
     req.on("error", reject);
+    // Node keeps the head it wrote in `_header` (not public API, but stable since 0.x): the only
+    // way to show what was actually sent, Host and Connection included.
+    if (onRequestHead) {
+      req.once("finish", () => {
+        const head = (req as unknown as { _header?: unknown })._header;
+        if (typeof head === "string") onRequestHead(head);
+      });
+    }
     req.on("response", (res) => {
       res.on("error", () => {});
       resolve(res);
     });
     req.end(body);
   });
+}
+
+/** A lookup answering `target`'s host with the address `resolve` pins for its host and port, if any. */
+function pinnedLookup(
+  target: string,
+  resolve: Readonly<Record<string, string>> | undefined,
+): LookupFunction | undefined {
+  if (!resolve) return undefined;
+  const u = new URL(target);
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  const address = resolve[`${host}:${port}`];
+  return address === undefined ? undefined : staticLookup({ [host]: address });
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -326,6 +374,8 @@ function makeResponse(
     status: res.statusCode ?? 0,
     reason,
     headers,
+    rawHeaders: res.rawHeaders,
+    httpVersion: res.httpVersion,
     redirects,
     contentLength: parseLength(res.headers["content-length"]),
     isDecoded,

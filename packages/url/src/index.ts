@@ -4,6 +4,7 @@ export { HTTP_DEFAULTS, type HttpResponse, type RequestOptions, urlopen } from "
 export { HTTPError, URLError, type URLErrorCode, type URLErrorOptions } from "./http-errors.js";
 export { isIPv4, isIPv6 } from "./ip-address.js";
 export { staticLookup } from "./lookup.js";
+export { type FormPart, multipartForm } from "./multipart.js";
 export {
   type ParseParts,
   ParseResult,

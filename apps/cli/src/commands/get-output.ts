@@ -56,16 +56,17 @@ function writeError(err: Error): Error {
 }
 
 /**
- * `-o FILE`: a regular file (or a new one) is written as FILE.part and renamed into place only
+ * `-o FILE`: with `isAppend` (resume), FILE itself, appended to. Otherwise a regular file (or a new one) is written as FILE.part and renamed into place only
  * when the whole body has arrived. Anything else that exists — /dev/null, a FIFO, a symlink — is
  * written directly: renaming over it would replace the device or the link with a plain file.
  */
 export type Output = Awaited<ReturnType<typeof openOutput>>;
 
-export async function openOutput(file: string, signal: AbortSignal) {
+export async function openOutput(file: string, signal: AbortSignal, { isAppend = false } = {}) {
   const fs = await import("node:fs");
   const existing = await fs.promises.lstat(file).catch(() => undefined);
-  const isDirect = existing !== undefined && !existing.isFile();
+  // Resuming (-C) appends to FILE itself and keeps what arrived on failure: that is the point of it.
+  const isDirect = isAppend || (existing !== undefined && !existing.isFile());
   const target = isDirect ? file : `${file}.part`;
   const failed = (err: Error) =>
     Object.assign(new Error(`cannot write ${file}: ${err.message}`), { code: "WRITE_FAILED" });
@@ -77,7 +78,7 @@ export async function openOutput(file: string, signal: AbortSignal) {
       throw failed(err);
     });
   } else {
-    const fileStream = fs.createWriteStream(target);
+    const fileStream = fs.createWriteStream(target, { flags: isAppend ? "a" : "w" });
     await new Promise<void>((resolve, reject) => {
       fileStream.once("open", () => resolve());
       fileStream.once("error", (err) => reject(failed(err)));

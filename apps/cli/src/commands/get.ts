@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { parseDuration, parseNumber } from "../options.js";
@@ -13,11 +14,20 @@ interface GetOpts {
   form: string[];
   output?: string;
   include?: boolean;
+  head?: boolean;
+  fail?: boolean;
+  failWithBody?: boolean;
+  location?: boolean;
+  showError?: boolean;
+  verbose?: boolean;
+  continueAt?: string;
+  insecure?: boolean;
+  cacert?: string;
   timeout: string;
   maxTime?: string;
   maxFilesize?: string;
   maxRatio: string;
-  maxRedirects: string;
+  maxRedirs: string;
   resolve: string[];
   silent?: boolean;
 }
@@ -34,6 +44,7 @@ const EXIT_CODES: Record<string, number> = {
   CONNECT_TIMEOUT: 28,
   REQUEST_TIMEOUT: 28,
   TLS_FAILURE: 35,
+  CERT_UNTRUSTED: 60,
   TOO_MANY_REDIRECTS: 47,
   BAD_CONTENT_ENCODING: 61,
   BODY_TOO_LARGE: 63,
@@ -46,16 +57,31 @@ export function registerGet(program: Command): void {
   program
     .command("get")
     .description("fetch a URL and stream its body to stdout or a file (exit codes as curl's)")
-    .argument("<url>", "an http:// or https:// URL")
+    .argument("<url>", "an http:// or https:// URL; without a scheme, http:// (as curl)")
     .option("-X, --request <method>", "HTTP method (default GET, or POST with -d/-F)")
     .option("-H, --header <'Name: value'>", "a request header (repeatable)", collect, [])
     .option(
       "-d, --data <data>",
       "request body; @FILE reads a file, @- reads stdin (sent as a form, as curl does)",
     )
-    .option("-F, --form <name=value>", "a form field, urlencoded into the body (repeatable)", collect, [])
+    .option(
+      "-F, --form <name=value>",
+      "a multipart/form-data field (repeatable); name=@FILE uploads FILE, name=<FILE sends its text, ;type=T sets the type",
+      collect,
+      [],
+    )
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
-    .option("-i, --include", "print the status line and headers before the body")
+    .option(
+      "-C, --continue-at <offset>",
+      "resume -o FILE: '-' asks the server for the rest after FILE's size (Range), or from OFFSET bytes",
+    )
+    .option("-k, --insecure", "https: accept any certificate (encrypted, but not authenticated)")
+    .option("--cacert <file>", "https: trust the CA certificates (PEM) in FILE instead of the system's")
+    .option("-i, --include", "print the status line and headers as received (case and order) before the body")
+    .option("-I, --head", "send HEAD and print only the status line and headers")
+    .option("-f, --fail", "exit 22 on an HTTP status ≥ 400, printing no body (as curl)")
+    .option("--fail-with-body", "exit 22 on an HTTP status ≥ 400, printing the body")
+    .option("-L, --location", "follow redirects (without it, a 3xx answer is printed as it came)")
     .option("--timeout <time>", "give up when connecting, the headers or any body chunk take longer", "30s")
     .option("-m, --max-time <time>", "give up when the whole transfer takes longer (exit 28); 5 = 5s")
     .option(
@@ -67,9 +93,16 @@ export function registerGet(program: Command): void {
       "refuse a gzip/deflate/br body that decodes to more than n times its size past 1 MiB (exit 63)",
       "100",
     )
-    .option("--max-redirects <n>", "redirects to follow before giving up (exit 47)", "10")
-    .option("--resolve <host:address>", "use this address for host, without DNS (repeatable)", collect, [])
-    .option("-s, --silent", "no progress bar")
+    .option("--max-redirs <n>", "redirects -L follows before giving up (exit 47)", "50")
+    .option(
+      "--resolve <host:port:addr>",
+      "connect to ADDR for HOST on PORT, without DNS, as curl's --resolve (repeatable)",
+      collect,
+      [],
+    )
+    .option("-s, --silent", "no progress bar and no error messages (exit code only; add -S for errors)")
+    .option("-S, --show-error", "with -s, still print errors")
+    .option("-v, --verbose", "print the request and response headers to stderr (> sent, < received)")
     .addHelpText(
       "after",
       `
@@ -77,12 +110,14 @@ Examples:
   lab get http://127.0.0.1:8000/                          print the body
   lab get -i http://127.0.0.1:8000/api                    status line and headers, then the body
   lab get -X POST -H "Content-Type: application/json" -d '{"a":1}' http://127.0.0.1:8000/api
-  lab get -F name=alice -F lang=en http://127.0.0.1:8000/form
+  lab get -F name=alice -F photo=@me.png http://127.0.0.1:8000/form     multipart, as curl
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
+  lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
 
-Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect,
-22 HTTP error (status ≥ 400; "HTTP Error 404: Not Found" on stderr, the body still on stdout),
-23 cannot write the output, 28 timeout (--timeout, --max-time), 35 TLS failure, 47 too many redirects,
+Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect, 8 not HTTP,
+22 HTTP error with -f (status ≥ 400; "HTTP Error 404: Not Found" on stderr; the body only with --fail-with-body),
+23 cannot write the output, 28 timeout (--timeout, --max-time), 33 -C: the server does not resume,
+35 TLS failure, 47 too many redirects (-L), 60 certificate not trusted (--cacert, -k),
 61 a corrupt compressed body, 63 larger than --max-filesize or a decompression bomb (--max-ratio),
 130 interrupted (Ctrl-C or SIGTERM; no partial file is left).`,
     )
@@ -102,24 +137,34 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const maxBodyBytes =
     opts.maxFilesize === undefined ? undefined : parseBytes("--max-filesize", opts.maxFilesize);
   const maxRatio = parseNumber("--max-ratio", opts.maxRatio, { min: 1, max: Number.MAX_SAFE_INTEGER });
-  const maxRedirects = Number(opts.maxRedirects);
+  const maxRedirects = Number(opts.maxRedirs);
   if (!Number.isInteger(maxRedirects) || maxRedirects < 0) {
-    throw new UsageError(
-      `--max-redirects must be a whole number ≥ 0, got ${JSON.stringify(opts.maxRedirects)}`,
-    );
+    throw new UsageError(`--max-redirs must be a whole number ≥ 0, got ${JSON.stringify(opts.maxRedirs)}`);
+  }
+  const isFail = opts.fail === true || opts.failWithBody === true;
+  const isQuiet = opts.silent === true && opts.showError !== true;
+  if (opts.head && (opts.data !== undefined || opts.form.length > 0)) {
+    throw new UsageError("-I sends HEAD, which has no body: drop -d/-F");
   }
   if (opts.data !== undefined && opts.form.length > 0) throw new UsageError("give either -d or -F, not both");
   const headers = opts.header.map(parseHeader);
-  const form = opts.form.map((f): [string, string] => {
-    const eq = f.indexOf("=");
-    if (eq < 0) throw new UsageError(`-F wants name=value, got ${JSON.stringify(f)}`);
-    return [f.slice(0, eq), f.slice(eq + 1)];
-  });
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
+  const ca = opts.cacert === undefined ? undefined : await readCa(opts.cacert);
+  const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
+  if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
+  if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
+  const hasResolve = opts.resolve.length > 0;
 
   const lib = await import("@netlab/url");
+  url = withScheme(url);
   checkUrl(lib, url);
-  const body = opts.data === undefined ? undefined : await readData(opts.data);
+  let body = opts.data === undefined ? undefined : await readData(opts.data);
+  if (opts.form.length > 0) {
+    const form = lib.multipartForm(await Promise.all(opts.form.map(readFormPart)));
+    body = form.body;
+    if (!headers.some(([k]) => k.toLowerCase() === "content-type"))
+      headers.push(["Content-Type", form.contentType]);
+  }
   if (body !== undefined && !headers.some(([k]) => k.toLowerCase() === "content-type")) {
     headers.push(["Content-Type", "application/x-www-form-urlencoded"]);
   }
@@ -135,31 +180,46 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     let res: import("@netlab/url").HttpResponse;
     try {
       res = await lib.urlopen(url, {
-        method: opts.request,
+        method: opts.request ?? (opts.head ? "HEAD" : undefined),
         headers,
         body,
-        form: form.length ? form : undefined,
         timeoutMs: timeoutS * 1000,
         totalTimeoutMs: maxTimeS === undefined ? undefined : maxTimeS * 1000,
         maxBodyBytes,
         maxDecompressionRatio: maxRatio,
         maxRedirects,
-        lookup: await createLookup(lib, resolve),
+        followRedirects: opts.location === true,
+        throwHttpErrors: isFail,
+        onRequestHead: opts.verbose ? (text) => process.stderr.write(verboseHead(">", text)) : undefined,
+        resolve: hasResolve ? resolve : undefined,
+        ca,
+        insecure: opts.insecure,
+        lookup: process.env.NETLAB_TEST_RESOLVE_FAIL === "1" ? lib.staticLookup({}) : undefined,
         signal: controller.signal,
       });
     } catch (err) {
-      if (err instanceof lib.HTTPError) {
-        if (opts.include) process.stdout.write(head(err.status, err.reason, err.headers));
-        // As curl --fail-with-body: the body often explains the error; never into -o FILE.
+      // 416 to a resume: the file is already whole (curl says the same and exits 0).
+      if (err instanceof lib.HTTPError && err.status === 416 && (resumeFrom ?? 0) > 0) return;
+      if (err instanceof lib.HTTPError && opts.failWithBody) {
+        // The body often explains the error; never into -o FILE.
+        if (opts.include) process.stdout.write(shown(head("1.1", err.status, err.reason, err.rawHeaders)));
         process.stdout.write(err.body);
       }
       throw err;
     }
-    if (opts.include) process.stdout.write(head(res.status, res.reason, res.headers));
+    const statusHead = head(res.httpVersion, res.status, res.reason, res.rawHeaders);
+    if (opts.verbose) process.stderr.write(verboseHead("<", statusHead));
+    if (opts.include || opts.head) process.stdout.write(shown(statusHead));
+    if (opts.head) {
+      await res.close();
+      return;
+    }
+    if (resumeFrom !== undefined && resumeFrom > 0 && !(await resumable(res, resumeFrom))) return;
     // Opened only now: a refused answer (an HTTP error, a Content-Length over --max-filesize)
     // never creates a file.
     if (opts.output !== undefined) {
-      output = await openOutput(opts.output, controller.signal).catch((err) => {
+      const isAppend = resumeFrom !== undefined && res.status === 206;
+      output = await openOutput(opts.output, controller.signal, { isAppend }).catch((err) => {
         void res.close();
         if (controller.signal.aborted) throw err;
         return writeFailed(err);
@@ -185,7 +245,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     await output?.commit();
   } catch (err) {
     progress?.interrupt();
-    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, lib);
+    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, isQuiet, lib);
     // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
     // file is removed if that can be done in time, and the exit does not wait longer for it.
     if (failure instanceof ExitCode) setTimeout(() => process.exit(failure.code), DISCARD_GRACE_MS).unref();
@@ -207,6 +267,7 @@ function reported(
   err: unknown,
   isInterrupted: boolean,
   isToFile: boolean,
+  isQuiet: boolean,
   lib: typeof import("@netlab/url"),
 ): unknown {
   const code = (err as { code?: string }).code ?? "";
@@ -220,29 +281,67 @@ function reported(
   }
   if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "REQUEST_TIMEOUT") {
     // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
-    reportError(err);
+    if (!isQuiet) reportError(err);
     return new ExitCode(EXIT_CODES[code] ?? 1);
   }
   return err;
 }
 
 /**
- * Name resolution for this request: `--resolve` pins names to addresses (others use the system
- * resolver). NETLAB_TEST_RESOLVE_FAIL=1 makes every name fail with ENOTFOUND without a DNS query,
- * so tests can check exit 6 without touching the network.
+ * Where `-C` resumes: `-` is the size of `-o FILE` (0 if it does not exist), a number is itself.
+ * undefined without -C.
  */
-async function createLookup(
-  lib: typeof import("@netlab/url"),
-  table: Record<string, string>,
-): Promise<import("node:net").LookupFunction | undefined> {
-  if (process.env.NETLAB_TEST_RESOLVE_FAIL === "1") return lib.staticLookup({});
-  if (Object.keys(table).length === 0) return undefined;
-  const dns = await import("node:dns");
-  const pinned = lib.staticLookup(table);
-  return ((hostname: string, options: object, callback: never) => {
-    if (Object.hasOwn(table, hostname)) pinned(hostname, options as never, callback);
-    else dns.lookup(hostname, options as never, callback);
-  }) as import("node:net").LookupFunction;
+async function resumeOffset(continueAt: string | undefined, output: string | undefined) {
+  if (continueAt === undefined) return undefined;
+  if (output === undefined) {
+    throw new UsageError("-C resumes a file: give -o FILE", "e.g. lab get -C - -o big.iso URL");
+  }
+  if (continueAt === "-") {
+    const { stat } = await import("node:fs/promises");
+    return (await stat(output).catch(() => undefined))?.size ?? 0;
+  }
+  const offset = Number(continueAt);
+  if (!/^\d+$/.test(continueAt) || !Number.isSafeInteger(offset)) {
+    throw new UsageError(`-C wants - or a byte offset, got ${JSON.stringify(continueAt)}`);
+  }
+  return offset;
+}
+
+/**
+ * Whether the answer to a Range request continues the file: 206 from `offset`. A 416 means the
+ * file is already whole (nothing to do, exit 0); a 200 or a range from elsewhere cannot be
+ * appended, as curl says with exit 33.
+ */
+async function resumable(res: import("@netlab/url").HttpResponse, offset: number): Promise<boolean> {
+  if (res.status === 416) {
+    await res.close();
+    return false;
+  }
+  const start = /^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1];
+  if (res.status === 206 && Number(start) === offset) return true;
+  await res.close();
+  reportError({
+    message:
+      res.status === 206
+        ? `the server sent a range from byte ${start ?? "?"}, not ${offset}: cannot resume`
+        : `the server does not resume (it answered ${res.status}, not 206 Partial Content)`,
+    hint: "fetch the whole file again without -C",
+  });
+  throw new ExitCode(33);
+}
+
+async function readCa(file: string): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const text = await readFile(file, "utf8").catch((err: Error) => {
+    throw new UsageError(`cannot read --cacert ${file}: ${err.message}`);
+  });
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new UsageError(
+      `--cacert ${file} holds no PEM certificate`,
+      "give a file with -----BEGIN CERTIFICATE----- blocks",
+    );
+  }
+  return text;
 }
 
 function writeFailed(err: { message: string }): never {
@@ -273,15 +372,22 @@ function parseHeader(h: string): [string, string] {
   return [name, h.slice(colon + 1).trim()];
 }
 
+/**
+ * curl's `--resolve HOST:PORT:ADDR` (ADDR an IPv4 address or a bracketed IPv6 one) as a
+ * `"host:port"` → address pair. NETLAB_TEST_RESOLVE_FAIL=1 makes every other name fail with
+ * ENOTFOUND without a DNS query, so tests can check exit 6 without touching the network.
+ */
 function parseResolve(r: string): [string, string] {
-  const colon = r.indexOf(":");
-  if (colon <= 0 || colon === r.length - 1) {
+  const m = /^([^:\s]+):(\d{1,5}):(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+)$/.exec(r);
+  const port = m ? Number(m[2]) : 0;
+  const address = m ? m[3]!.replace(/^\[(.*)\]$/, "$1") : "";
+  if (!m || port < 1 || port > 65535 || isIP(address) === 0) {
     throw new UsageError(
-      `--resolve wants host:address, got ${JSON.stringify(r)}`,
-      "e.g. --resolve api.test:127.0.0.1",
+      `--resolve wants HOST:PORT:ADDR (as curl), got ${JSON.stringify(r)}`,
+      "e.g. --resolve example.test:8080:127.0.0.1 or --resolve example.test:443:[::1]",
     );
   }
-  return [r.slice(0, colon), r.slice(colon + 1).replace(/^\[(.*)\]$/, "$1")];
+  return [`${m[1]!.toLowerCase()}:${port}`, address];
 }
 
 /** An invalid URL is a usage error with Python's or WHATWG's reason. */
@@ -308,6 +414,48 @@ function checkUrl(lib: typeof import("@netlab/url"), url: string): void {
   if (!view.ok) throw new UsageError(`invalid URL ${JSON.stringify(url)}: ${view.error}`);
 }
 
+/** curl's own guesses for an uploaded file's type, by extension (others: application/octet-stream). */
+const CURL_FILE_TYPES: Record<string, string> = {
+  gif: "image/gif",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  svg: "image/svg+xml",
+  txt: "text/plain",
+  htm: "text/html",
+  html: "text/html",
+  pdf: "application/pdf",
+  xml: "application/xml",
+};
+
+function guessType(file: string): string | undefined {
+  const ext = /\.([^./]+)$/.exec(file)?.[1]?.toLowerCase();
+  return ext === undefined ? undefined : CURL_FILE_TYPES[ext];
+}
+
+/**
+ * One `-F` as curl reads it: `name=value`, `name=@FILE` (a file upload, named by its base name),
+ * `name=<FILE` (FILE's contents as the value), with an optional `;type=TYPE` after a file.
+ */
+async function readFormPart(spec: string): Promise<import("@netlab/url").FormPart> {
+  const eq = spec.indexOf("=");
+  if (eq <= 0)
+    throw new UsageError(`-F wants name=value, name=@FILE or name=<FILE, got ${JSON.stringify(spec)}`);
+  const name = spec.slice(0, eq);
+  const value = spec.slice(eq + 1);
+  if (!value.startsWith("@") && !value.startsWith("<")) return { name, value };
+  const typed = /^(.*);type=([^;]+)$/.exec(value.slice(1));
+  const file = typed ? typed[1]! : value.slice(1);
+  const { readFile } = await import("node:fs/promises");
+  const { basename } = await import("node:path");
+  const contents = await readFile(file).catch((err: Error) => {
+    throw new UsageError(`-F ${name}: cannot read ${file}: ${err.message}`);
+  });
+  return value.startsWith("@")
+    ? { name, value: contents, filename: basename(file), contentType: typed?.[2] ?? guessType(file) }
+    : { name, value: contents, contentType: typed?.[2] };
+}
+
 async function readData(data: string): Promise<Uint8Array> {
   if (!data.startsWith("@")) return new TextEncoder().encode(data);
   const { readFile } = await import("node:fs/promises");
@@ -324,15 +472,29 @@ async function readData(data: string): Promise<Uint8Array> {
   }
 }
 
-/**
- * The status line and headers as `curl -i` shows them. On a terminal the server's text is shown,
- * never obeyed (control and bidi characters escaped); piped, it is kept exact.
- */
-function head(status: number, reason: string, headers: Headers): string {
-  const lines = [`HTTP/1.1 ${status} ${reason}`];
-  headers.forEach((value, name) => {
-    lines.push(`${name}: ${value}`);
-  });
-  const shown = process.stdout.isTTY ? lines.map((line) => escapeControls(line)) : lines;
-  return `${shown.join("\r\n")}\r\n\r\n`;
+/** A URL without a scheme means http://, as curl takes `127.0.0.1:8000/x` or `example.test/`. */
+function withScheme(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+}
+
+/** The status line and headers as `curl -i` shows them: as received, the server's case and order. */
+function head(version: string, status: number, reason: string, raw: readonly string[]): string {
+  const lines = [`HTTP/${version} ${status}${reason ? ` ${reason}` : ""}`];
+  for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+  return `${lines.join("\r\n")}\r\n\r\n`;
+}
+
+/** On a terminal the server's text is shown, never obeyed (control and bidi characters escaped); piped, it is kept exact. */
+function shown(text: string): string {
+  if (!process.stdout.isTTY) return text;
+  return text
+    .split("\r\n")
+    .map((line) => escapeControls(line))
+    .join("\r\n");
+}
+
+/** A head as curl -v prints it on stderr: each line behind `> ` (sent) or `< ` (received), escaped. */
+function verboseHead(mark: ">" | "<", text: string): string {
+  const lines = text.replace(/(\r\n)+$/, "").split("\r\n");
+  return `${lines.map((line) => `${mark} ${escapeControls(line)}`).join("\n")}\n${mark} \n`;
 }
