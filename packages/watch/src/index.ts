@@ -6,6 +6,7 @@ export {
   maskJsonFields,
   REPLAY_ACCEPT_WAIT_MS,
   REPLAY_DEFAULTS,
+  REPLAY_EXTRA_BYTES,
   REPLAY_PACES,
   type ReplayDifference,
   type ReplayOptions,

@@ -44,6 +44,23 @@ export const REPLAY_DEFAULTS = {
   ignoreJsonFields: [] as readonly string[],
 };
 
+/**
+ * Bytes a peer may send past what the recording says it sent, before the replay stops reading it:
+ * enough to show where it went wrong, and a bound on a peer that sends forever.
+ */
+export const REPLAY_EXTRA_BYTES = 1024 * 1024;
+
+/** Bytes `from` sent on each connection of `records`, as recorded. */
+function bytesFrom(records: readonly SessionRecord[], from: "client" | "server"): Map<number, number> {
+  const sent = new Map<number, number>();
+  for (const r of records) {
+    if (r.type === "data" && r.from === from) {
+      sent.set(r.conn, (sent.get(r.conn) ?? 0) + Buffer.byteLength(r.b64, "base64"));
+    }
+  }
+  return sent;
+}
+
 /** Where the server's answer first differs from the recording. */
 export interface ReplayDifference {
   /** The connection's id in the recording. */
@@ -106,6 +123,9 @@ function maskLine(line: Buffer, fields: ReadonlySet<string>): Buffer {
   }
 }
 
+/** What playing one side of a connection needs to know. */
+type PlayOptions = Required<Pick<ReplayOptions, "pace" | "compare" | "waitMs">>;
+
 class Live {
   received = Buffer.alloc(0);
   expected = Buffer.alloc(0);
@@ -116,9 +136,15 @@ class Live {
     readonly conn: number,
     readonly socket: net.Socket,
     readonly fields: ReadonlySet<string>,
+    /** What the recording says the peer sent, in bytes: past it by REPLAY_EXTRA_BYTES, reading stops. */
+    recordedBytes: number,
   ) {
+    const max = recordedBytes + REPLAY_EXTRA_BYTES;
     socket.on("data", (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
+      const room = max - this.received.length;
+      this.received = Buffer.concat([this.received, room < chunk.length ? chunk.subarray(0, room) : chunk]);
+      // A peer far past its recording differs already; what it sends beyond is not kept.
+      if (room <= chunk.length) socket.destroy();
       this.#wake?.();
     });
     socket.on("error", () => {});
@@ -137,6 +163,34 @@ class Live {
     const view = maskJsonFields(bytes, this.fields, isFinal);
     this.#views.set(key, { length: bytes.length, view });
     return view;
+  }
+  /** Sends recorded bytes to the peer, unless it has gone; returns how many. */
+  send(b64: string): number {
+    const bytes = Buffer.from(b64, "base64");
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(bytes);
+    return bytes.length;
+  }
+  /**
+   * The peer's next recorded bytes: queued as what it should send; in lockstep, waited for (up to
+   * `waitMs`, or until they differ). With `compare`, the first difference so far.
+   */
+  async expect(b64: string, o: PlayOptions): Promise<ReplayDifference | undefined> {
+    this.expected = Buffer.concat([this.expected, Buffer.from(b64, "base64")]);
+    if (o.pace !== "lockstep") return undefined;
+    const want = this.view("expected", false).length;
+    const has = () => this.view("received", false).length;
+    await this.until(
+      () => has() >= want || firstDifference(this.view("expected", false), this.view("received", false)) >= 0,
+      o.waitMs,
+    );
+    if (!o.compare) return undefined;
+    return differenceOf(this, false) ?? (has() < want ? differenceOf(this, true) : undefined);
+  }
+  /** Waits for the rest of what the peer should send; with `compare`, the first difference. */
+  async finish(o: PlayOptions): Promise<ReplayDifference | undefined> {
+    const want = this.view("expected", true).length;
+    await this.until(() => this.view("received", true).length >= want, o.waitMs);
+    return o.compare ? differenceOf(this, true) : undefined;
   }
   /** Resolves once `ready()` holds, the socket closed, or `ms` passed. */
   async until(ready: () => boolean, ms: number): Promise<void> {
@@ -223,7 +277,7 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
   const live = new Map<number, Live>();
   const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
   const fields = new Set(o.ignoreJsonFields);
-  const check = (l: Live, isFinal: boolean) => (o.compare ? differenceOf(l, isFinal) : undefined);
+  const fromServer = bytesFrom(session.records, "server");
   const startedAt = performance.now();
   try {
     for (const r of session.records) {
@@ -236,30 +290,19 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
         const socket = await connect(
           o.path ? { path: o.path } : { host: o.host, port: o.port, signal: o.signal },
         );
-        live.set(r.conn, new Live(r.conn, socket, fields));
+        live.set(r.conn, new Live(r.conn, socket, fields, fromServer.get(r.conn) ?? 0));
         result.connections++;
         continue;
       }
       const l = live.get(r.conn);
       if (!l) continue;
       if (r.type === "data" && r.from === "client") {
-        const bytes = Buffer.from(r.b64, "base64");
-        result.bytesSent += bytes.length;
-        if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.write(bytes);
+        result.bytesSent += l.send(r.b64);
       } else if (r.type === "data") {
-        l.expected = Buffer.concat([l.expected, Buffer.from(r.b64, "base64")]);
-        if (o.pace === "lockstep") {
-          const want = l.view("expected", false).length;
-          const has = () => l.view("received", false).length;
-          await l.until(
-            () => has() >= want || firstDifference(l.view("expected", false), l.view("received", false)) >= 0,
-            o.waitMs,
-          );
-          const diff = check(l, false) ?? (has() < want && o.compare ? check(l, true) : undefined);
-          if (diff) {
-            result.difference = diff;
-            break;
-          }
+        const diff = await l.expect(r.b64, o);
+        if (diff) {
+          result.difference = diff;
+          break;
         }
       } else if (r.type === "half_close" && r.from === "client") {
         l.socket.end();
@@ -267,9 +310,7 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
     }
     if (!result.difference) {
       for (const l of live.values()) {
-        const want = l.view("expected", true).length;
-        await l.until(() => l.view("received", true).length >= want, o.waitMs);
-        const diff = check(l, true);
+        const diff = await l.finish(o);
         if (diff) {
           result.difference = diff;
           break;
@@ -340,6 +381,7 @@ export async function replayAsServer(session: Session, options: ReplayServerOpti
   const o = { ...REPLAY_DEFAULTS, acceptWaitMs: REPLAY_ACCEPT_WAIT_MS, ...options };
   checkReplayOptions(o);
   const fields = new Set(o.ignoreJsonFields);
+  const fromClient = bytesFrom(session.records, "client");
   const byConn = new Map<number, SessionRecord[]>();
   for (const r of session.records) {
     if (r.type === "open") byConn.set(r.conn, []);
@@ -398,7 +440,7 @@ export async function replayAsServer(session: Session, options: ReplayServerOpti
         wake = undefined;
       }
       if (o.signal?.aborted) break;
-      const l = new Live(conn, arrivals[i]!, fields);
+      const l = new Live(conn, arrivals[i]!, fields, fromClient.get(conn) ?? 0);
       live.push(l);
       result.connections++;
       plays.push(playServerSide(l, byConn.get(conn)!, o, result));
@@ -424,7 +466,6 @@ async function playServerSide(
   o: Required<Pick<ReplayOptions, "pace" | "speed" | "compare" | "waitMs">> & { signal?: AbortSignal },
   result: ReplayResult,
 ): Promise<ReplayDifference | undefined> {
-  const check = (isFinal: boolean) => (o.compare ? differenceOf(l, isFinal) : undefined);
   const startedAt = performance.now();
   const openedT = records[0]?.t ?? 0;
   for (const r of records) {
@@ -434,26 +475,13 @@ async function playServerSide(
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
     if (r.type === "data" && r.from === "server") {
-      const bytes = Buffer.from(r.b64, "base64");
-      result.bytesSent += bytes.length;
-      if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.write(bytes);
+      result.bytesSent += l.send(r.b64);
     } else if (r.type === "data") {
-      l.expected = Buffer.concat([l.expected, Buffer.from(r.b64, "base64")]);
-      if (o.pace === "lockstep") {
-        const want = l.view("expected", false).length;
-        const has = () => l.view("received", false).length;
-        await l.until(
-          () => has() >= want || firstDifference(l.view("expected", false), l.view("received", false)) >= 0,
-          o.waitMs,
-        );
-        const diff = check(false) ?? (has() < want ? check(true) : undefined);
-        if (diff) return diff;
-      }
+      const diff = await l.expect(r.b64, o);
+      if (diff) return diff;
     } else if ((r.type === "half_close" && r.from === "server") || r.type === "close") {
       if (!l.socket.destroyed) l.socket.end();
     }
   }
-  const want = l.view("expected", true).length;
-  await l.until(() => l.view("received", true).length >= want, o.waitMs);
-  return check(true);
+  return l.finish(o);
 }

@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -8,6 +9,8 @@ import {
   LineSink,
   maskJsonFields,
   parseSession,
+  REPLAY_EXTRA_BYTES,
+  replay,
   sessionJsonSchema,
   sessionToPcap,
 } from "../src/index.js";
@@ -110,5 +113,57 @@ describe("maskJsonFields", () => {
       '* hello\n{"type":"join","a":{"b":2}}\n{"type":"x","ts":',
     );
     expect(maskJsonFields(bytes, new Set(), false)).toBe(bytes);
+  });
+});
+
+describe("replay against a hostile server", () => {
+  it("stops reading a server that sends without end, past the recording by REPLAY_EXTRA_BYTES, and names the first extra byte", {
+    timeout: 20_000,
+  }, async () => {
+    // A real server that answers one line with 64 MiB of 'x' (bounded: the loop ends on its own).
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {});
+      socket.write("hi\n");
+      let left = 1024;
+      const pump = () => {
+        while (left > 0 && !socket.destroyed) {
+          left--;
+          if (!socket.write(Buffer.alloc(64 * 1024, 0x78))) return void socket.once("drain", pump);
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as net.AddressInfo;
+    const session = parseSession(
+      [
+        { netlab: "session", v: 1, ts: 1_000, side: "client" },
+        {
+          type: "open",
+          t: 0,
+          conn: 1,
+          transport: "tcp",
+          client: "127.0.0.1:40000",
+          server: "127.0.0.1:5001",
+        },
+        { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from("hi\n").toString("base64") },
+        // A second later, at the recording's pace: meanwhile the server floods.
+        { type: "data", t: 1_000, conn: 1, from: "client", b64: Buffer.from("bye\n").toString("base64") },
+        { type: "close", t: 1_001, conn: 1, reason: "fin" },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join("\n")
+        .concat("\n"),
+    );
+    const r = await replay(session, {
+      host: "127.0.0.1",
+      port,
+      compare: true,
+      pace: "original",
+      waitMs: 2_000,
+    });
+    expect(r.bytesReceived).toBeLessThanOrEqual(3 + REPLAY_EXTRA_BYTES);
+    expect(r.difference).toMatchObject({ conn: 1, offset: 3, expectedHex: "" });
   });
 });
