@@ -1,3 +1,4 @@
+import type { Conn, ConnOptions } from "../conn.js";
 import { fail, firstDifference } from "../failure.js";
 import { showBytes } from "../hex.js";
 import type { CheckTest, Profile, TestContext } from "../types.js";
@@ -9,6 +10,25 @@ function expected(ctx: TestContext): Buffer {
 /** How fast the slow reader reads, KB/s (toxiproxy's 1 KB = 1000 bytes). */
 const SLOW_READ_KBPS = 1_000;
 
+/**
+ * Connects as `label` and waits (up to `ms`) until the whole file arrived or the server ended the
+ * connection; what it received is kept up to a MiB past the file's size.
+ */
+async function receiveFile(
+  ctx: TestContext,
+  file: Buffer,
+  ms: number,
+  { label = "client", how = "", ...options }: Partial<ConnOptions> & { label?: string; how?: string } = {},
+): Promise<Conn> {
+  const conn = await ctx.open(label, { maxReceiveBytes: file.length + 1024 * 1024, ...options });
+  await conn.waitFor(
+    `all ${file.length} bytes${how}`,
+    () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined),
+    ms,
+  );
+  return conn;
+}
+
 const tests: CheckTest[] = [
   {
     id: "transfer.exact-bytes",
@@ -17,12 +37,7 @@ const tests: CheckTest[] = [
     hint: "send with sendall() (send() may write only part), in binary mode, and flush before closing",
     async run(ctx) {
       const file = expected(ctx);
-      const conn = await ctx.open("client", { maxReceiveBytes: file.length + 1024 * 1024 });
-      await conn.waitFor(
-        `all ${file.length} bytes`,
-        () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined),
-        9_000,
-      );
+      const conn = await receiveFile(ctx, file, 9_000);
       const got = conn.received;
       const at = firstDifference(got.subarray(0, file.length), file);
       if (at >= 0 || got.length < file.length) {
@@ -54,12 +69,7 @@ const tests: CheckTest[] = [
     hint: "close the socket when the file is sent: the reader knows the file ended only by EOF",
     async run(ctx) {
       const file = expected(ctx);
-      const conn = await ctx.open("client", { maxReceiveBytes: file.length + 1024 * 1024 });
-      await conn.waitFor(
-        `all ${file.length} bytes`,
-        () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined),
-        8_000,
-      );
+      const conn = await receiveFile(ctx, file, 8_000);
       const end = await conn.waitEnd(1_000, "EOF within 1 s of the last byte");
       if (end === "reset") fail({ expected: "EOF (FIN) after the file", observed: "a reset (RST)", conn });
     },
@@ -73,16 +83,12 @@ const tests: CheckTest[] = [
       const file = expected(ctx);
       // lab proxy's bandwidth toxic on what we receive: 1 MB/s, so the server's writes stall and resume.
       const slow = { type: "bandwidth", stream: "downstream", attributes: { rate: SLOW_READ_KBPS } };
-      const conn = await ctx.open("slow client", {
-        maxReceiveBytes: file.length + 1024 * 1024,
+      const seconds = Math.ceil(file.length / (SLOW_READ_KBPS * 1000)) + 5;
+      const conn = await receiveFile(ctx, file, seconds * 1000, {
+        label: "slow client",
+        how: ` at ${SLOW_READ_KBPS} KB/s`,
         toxics: [slow],
       });
-      const seconds = Math.ceil(file.length / (SLOW_READ_KBPS * 1000)) + 5;
-      await conn.waitFor(
-        `all ${file.length} bytes at ${SLOW_READ_KBPS} KB/s`,
-        () => (conn.receivedBytes >= file.length || conn.end !== "open" ? true : undefined),
-        seconds * 1000,
-      );
       const got = conn.received;
       if (!got.equals(file)) {
         const at = Math.max(0, firstDifference(got, file));
