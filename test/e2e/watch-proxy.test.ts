@@ -1,37 +1,16 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
 import { runLab, startServer } from "../helpers/lab.js";
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "netlab-watch-proxy-"));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const chatServer = () =>
-  startServer(
-    (p) => ["server", "--port", String(p)],
-    (p) => `listening on 127.0.0.1:${p}`,
-  );
-
-async function lines(path: string): Promise<unknown[]> {
-  const text = await readFile(path, "utf8");
-  expect(text.endsWith("\n"), `${path} ends with a newline`).toBe(true);
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((l) => JSON.parse(l));
-}
+import { chatServer, jsonLines, watchTempDir } from "../helpers/watch.js";
 
 describe("#19 lab proxy --record, --events, --hexdump (the same tap as servers and clients)", () => {
   it("records a two-client chat through the proxy; every line validates; replay lockstep --compare: 0 differences on a fresh server, exit 1 naming the offset when the greeting differs", {
     timeout: 60_000,
   }, async () => {
-    const dir = await tempDir();
+    const dir = await watchTempDir("netlab-watch-proxy-");
     const rec = join(dir, "proxy.jsonl");
     const ev = join(dir, "events.jsonl");
     const hex = join(dir, "hex.txt");
@@ -72,7 +51,7 @@ describe("#19 lab proxy --record, --events, --hexdump (the same tap as servers a
     expect(await proxy.stop("SIGINT")).toBe(0);
     await server.stop("SIGINT");
 
-    const [header, ...records] = await lines(rec);
+    const [header, ...records] = await jsonLines(rec);
     // The proxy's clients are its server connections: the recording replays like a server's own.
     expect(sessionHeaderSchema.parse(header)).toMatchObject({ side: "server", command: "lab proxy" });
     const parsed = records.map((r) => sessionRecordSchema.parse(r));
@@ -86,7 +65,7 @@ describe("#19 lab proxy --record, --events, --hexdump (the same tap as servers a
     expect(sent).toContain("hello from a");
     expect(parsed.filter((r) => r.type === "close")).toHaveLength(2);
 
-    const events = (await lines(ev)).map((l) => eventLineSchema.parse(l));
+    const events = (await jsonLines(ev)).map((l) => eventLineSchema.parse(l));
     const seqs = events.map((e) => e.seq);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]!);
     expect(events[0]).toMatchObject({ event: "server.listen", attrs: { "server.port": port } });

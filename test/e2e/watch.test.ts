@@ -1,35 +1,14 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "netlab-watch-"));
-  onTestFinished(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const chatServer = (extra: string[]) =>
-  startServer(
-    (p) => ["server", "--port", String(p), ...extra],
-    (p) => `listening on 127.0.0.1:${p}`,
-  );
-
-async function lines(path: string): Promise<unknown[]> {
-  const text = await readFile(path, "utf8");
-  expect(text.endsWith("\n"), `${path} ends with a newline`).toBe(true);
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((l) => JSON.parse(l));
-}
+import { chatServer, jsonLines, watchTempDir } from "../helpers/watch.js";
 
 describe("#19 watching and recording", () => {
   it("records a chat session of two clients; every --events and --record line validates; replay lockstep --compare finds 0 differences", async () => {
-    const dir = await tempDir();
+    const dir = await watchTempDir();
     const rec = join(dir, "chat.jsonl");
     const ev = join(dir, "events.jsonl");
     const { lab: server, port } = await chatServer(["--record", rec, "--events", ev, "--events-bodies"]);
@@ -49,7 +28,7 @@ describe("#19 watching and recording", () => {
     await server.waitForOutput(/disconnect .*#1/);
     expect(await server.stop("SIGINT")).toBe(0);
 
-    const events = (await lines(ev)).map((l) => eventLineSchema.parse(l));
+    const events = (await jsonLines(ev)).map((l) => eventLineSchema.parse(l));
     const seqs = events.map((e) => e.seq);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]!);
     const names = events.map((e) => e.event);
@@ -68,7 +47,7 @@ describe("#19 watching and recording", () => {
     expect(close.attrs["netlab.close.reason"]).toBe("fin");
     expect(events.some((e) => e.attrs["netlab.chat.message.body"] === "hello from a")).toBe(true);
 
-    const [header, ...records] = await lines(rec);
+    const [header, ...records] = await jsonLines(rec);
     sessionHeaderSchema.parse(header);
     for (const r of records) sessionRecordSchema.parse(r);
 
@@ -82,7 +61,7 @@ describe("#19 watching and recording", () => {
   });
 
   it("replay --compare exits 1 naming the offset when the server's greeting changed", async () => {
-    const dir = await tempDir();
+    const dir = await watchTempDir();
     const rec = join(dir, "one.jsonl");
     const { lab: server, port } = await chatServer(["--record", rec]);
     const c = await lineClient(port);
@@ -124,7 +103,7 @@ describe("#19 watching and recording", () => {
   });
 
   it("bad inputs say what happened in one line", async () => {
-    const dir = await tempDir();
+    const dir = await watchTempDir();
     const missing = await runLab(["server", "--port", "0", "--events", join(dir, "nope", "ev.jsonl")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^lab: cannot write .*ev\.jsonl: its folder does not exist\nhint: /);
@@ -178,7 +157,7 @@ describe("#19 watching and recording", () => {
     );
   });
   it("Ctrl-C on lab client with --events and --record: both files end cleanly, every line valid, the close recorded", async () => {
-    const dir = await tempDir();
+    const dir = await watchTempDir();
     const ev = join(dir, "client-events.jsonl");
     const rec = join(dir, "client.jsonl");
     const { lab: server, port } = await chatServer([]);
@@ -188,7 +167,7 @@ describe("#19 watching and recording", () => {
     await client.waitForOutput(/hello before ctrl-c/, { stream: "stdout" });
     expect(await client.stop("SIGINT")).toBe(130);
 
-    const events = (await lines(ev)).map((l) => eventLineSchema.parse(l));
+    const events = (await jsonLines(ev)).map((l) => eventLineSchema.parse(l));
     // The client said goodbye (a quit) before exiting: the connection closed cleanly, and was logged.
     expect(events[0]).toMatchObject({ event: "connection.open", attrs: { "netlab.side": "client" } });
     expect(events.at(-1)).toMatchObject({
@@ -196,7 +175,7 @@ describe("#19 watching and recording", () => {
       attrs: { "netlab.close.reason": "fin" },
     });
 
-    const [header, ...records] = await lines(rec);
+    const [header, ...records] = await jsonLines(rec);
     expect(sessionHeaderSchema.parse(header).side).toBe("client");
     const parsed = records.map((r) => sessionRecordSchema.parse(r));
     expect(parsed[0]?.type).toBe("open");
@@ -209,7 +188,7 @@ describe("#19 watching and recording", () => {
     await server.stop("SIGINT");
   });
   it("a lab client recording (JSON lines with the server's ts) replays with --compare --ignore-json-fields ts: 0 differences", async () => {
-    const dir = await tempDir();
+    const dir = await watchTempDir();
     const rec = join(dir, "client.jsonl");
     const { lab: server, port } = await chatServer([]);
     const r = await runLab(["client", "--port", String(port), "--record", rec], {
@@ -237,7 +216,7 @@ describe("#19 watching and recording", () => {
     await again.stop("SIGINT");
   });
   it("replay --as-server plays a recorded server to a client: the same client finds 0 differences, another input exits 1", async () => {
-    const dir = await tempDir();
+    const dir = await watchTempDir();
     const rec = join(dir, "client.jsonl");
     const { lab: server, port } = await chatServer([]);
     const input = "hello\n/nick zed\nbye\n";

@@ -1,0 +1,29 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, onTestFinished } from "vitest";
+import { startServer } from "./lab.js";
+
+/** A fresh folder under the system temp dir, removed when the test finishes. */
+export async function watchTempDir(prefix = "netlab-watch-"): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `lab server` (chat) on a free port, with `extra` flags. */
+export const chatServer = (extra: string[] = []) =>
+  startServer(
+    (p) => ["server", "--port", String(p), ...extra],
+    (p) => `listening on 127.0.0.1:${p}`,
+  );
+
+/** Every line of a JSON-lines file, parsed; the file must end with a newline (cleanly closed). */
+export async function jsonLines(path: string): Promise<unknown[]> {
+  const text = await readFile(path, "utf8");
+  expect(text.endsWith("\n"), `${path} ends with a newline`).toBe(true);
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+}
