@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as net from "node:net";
 
 /** Reads a child's stdout one line at a time: the port it prints, then its answers to questions. */
@@ -59,4 +59,37 @@ export function connectLocal(port: number): Promise<net.Socket> {
 /** Resolves after `ms` (between measured phases; never in place of waiting for a condition). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Spawns and resolves once stdout or stderr matches `pattern` (10 s at most). */
+export function spawnReady(
+  cmd: string,
+  args: string[],
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let text = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} did not start in 10 s:\n${text}`));
+    }, 10_000);
+    const onData = (d: Buffer) => {
+      text += d.toString();
+      const match = pattern.exec(text);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout?.off("data", onData);
+        child.stderr?.off("data", onData);
+        resolve({ child, match });
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited ${code} before it was ready:\n${text}`));
+    });
+  });
 }

@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import { spawnReady } from "../child.js";
 import type { BenchContext, Report, Suite } from "../types.js";
 import { fmt, nowMs, percentile, ratio } from "../util.js";
 
@@ -187,31 +188,4 @@ async function roundTrips(s: net.Socket, count: number): Promise<number[]> {
     out.push(nowMs() - started);
   }
   return out;
-}
-
-/** Spawns and resolves once stdout or stderr matches `pattern` (10 s at most). */
-function spawnReady(
-  cmd: string,
-  args: string[],
-  pattern: RegExp,
-): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${cmd} did not start in 10 s:\n${text}`));
-    }, 10_000);
-    const onData = (d: Buffer) => {
-      text += d.toString();
-      const match = pattern.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, match });
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.on("error", reject);
-  });
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { fileURLToPath } from "node:url";
+import { spawnReady } from "../child.js";
 import type { BenchContext, Report, Suite } from "../types.js";
 import { fmt, hasCommand, nowMs, percentile, ratio } from "../util.js";
 
@@ -431,39 +432,6 @@ async function iperf3(
 
 // ---------------------------------------------------------------------------------------------
 // Process helpers
-
-/** Spawns and resolves once stdout or stderr matches `pattern` (10 s at most). */
-function spawnReady(
-  cmd: string,
-  args: string[],
-  pattern: RegExp,
-): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let text = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${cmd} did not start in 10 s:\n${text}`));
-    }, 10_000);
-    const onData = (d: Buffer) => {
-      text += d.toString();
-      const match = pattern.exec(text);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout?.off("data", onData);
-        child.stderr?.off("data", onData);
-        resolve({ child, match });
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited ${code} before it was ready:\n${text}`));
-    });
-  });
-}
 
 /** Runs to the end (60 s at most) and resolves with stdout; rejects on a non-zero exit. */
 function runToEnd(cmd: string, args: string[]): Promise<string> {
