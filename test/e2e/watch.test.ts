@@ -133,6 +133,17 @@ describe("#19 watching and recording", () => {
       expect(r.code, name).toBe(1);
       expect(r.stderr.split("\n")[0], name).toMatch(message);
     }
+    const noFile = await runLab([
+      "session",
+      "export",
+      join(dir, "none.jsonl"),
+      "--pcap",
+      join(dir, "x.pcap"),
+    ]);
+    expect(noFile.code).toBe(1);
+    expect(noFile.stderr).toBe(
+      `lab: cannot read ${join(dir, "none.jsonl")}: no such file\nhint: give the file a --record FILE wrote\n`,
+    );
     const truncated = await write("cut.jsonl", `${head}${open}{"type":"data","t":1,"conn":1,"fr`);
     const cut = await runLab(["session", "export", truncated, "--pcap", join(dir, "cut.pcap")]);
     expect(cut.code).toBe(0);

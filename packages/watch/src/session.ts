@@ -29,7 +29,19 @@ export async function readSession(path: string): Promise<Session> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new WatchError("FILE_ERROR", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a folder"
+            : (err as Error).message;
+    throw new WatchError("FILE_ERROR", `cannot read ${path}: ${why}`, {
+      hint: "give the file a --record FILE wrote",
+      cause: err,
+    });
   }
   return parseSession(text, path);
 }
