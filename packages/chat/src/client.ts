@@ -17,12 +17,13 @@ import {
   CLIENT_DEFAULTS,
   type ClientMode,
   type ClientState,
+  type Reconnected,
   stripUndefined,
 } from "./client-options.js";
 import { ChatError } from "./errors.js";
 import { Outbox } from "./outbox.js";
 import { CHAT_ALPN, type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
-import type { ChatEvent, ClientMessage } from "./schema.js";
+import type { ChatEvent, ClientMessage, Hello } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
 import { firstEvent } from "./wait.js";
@@ -49,6 +50,8 @@ const MODE_OR_STATE = ["mode", "state"] as const;
  *
  * Events: `event`(ChatEvent) in JSON mode; `line`(string) for each line from a plain server;
  * `state`(ClientState, error?) on every change, with the NetlabError that caused a drop;
+ * `reconnected`(Reconnected) once a reconnect has been made and (JSON mode) asked for the room and
+ * the messages missed;
  * `wire`(WireChunk) for every read and write (only computed when someone listens); over TLS, the
  * TLS records as they crossed TCP (`tls: true`: ciphertext, handshake included) when someone
  * listened at connect time.
@@ -100,6 +103,8 @@ export class ChatClient extends EventEmitter {
   #at = 0;
   /** Cluster mode: the `streamId` of the last message seen in `#room`, asked after on a reconnect. */
   #lastStreamId: string | undefined;
+  /** The address a dropped connection was on, until the next connection is told what to resume. */
+  #droppedFrom: string | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
@@ -447,25 +452,33 @@ export class ChatClient extends EventEmitter {
     if (this.#mode !== "unknown") return;
     clearTimeout(this.#detectTimer);
     this.#mode = mode;
-    if (mode === "json") this.#sendHello();
+    const hello = mode === "json" ? this.#sendHello() : undefined;
+    if (this.#droppedFrom !== undefined) {
+      const reconnected: Reconnected = { from: this.#droppedFrom, to: this.address };
+      if (hello?.room !== undefined) reconnected.room = hello.room;
+      if (hello?.since !== undefined) reconnected.since = hello.since;
+      this.#droppedFrom = undefined;
+      this.emit("reconnected", reconnected);
+    }
     this.emit("mode", mode);
     const queued = this.#queued;
     this.#queued = [];
     for (const input of queued) this.send(input);
   }
 
-  /** The hello, with the token when the server asked for one (asking `requestToken` if need be). */
-  #sendHello(): void {
-    const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
+  /**
+   * The hello, with the token when the server asked for one (asking `requestToken` if need be).
+   * On a reconnect it asks for the room we were in and, in a cluster, the messages after the last
+   * one seen there.
+   */
+  #sendHello(): Hello {
+    const hello: Hello = { type: "hello", proto: PROTOCOL_VERSION };
     if (this.#wantedNick) hello.nick = this.#wantedNick;
-    // A reconnect to a cluster: back to our room, with what we missed since the last message seen.
-    if (this.#room !== undefined && this.#lastStreamId !== undefined) {
-      hello.room = this.#room;
-      hello.since = this.#lastStreamId;
-    }
+    if (this.#room !== undefined) hello.room = this.#room;
+    if (this.#room !== undefined && this.#lastStreamId !== undefined) hello.since = this.#lastStreamId;
     if (!this.#isAuthRequired) {
       this.#sendJson(hello);
-      return;
+      return hello;
     }
     const socket = this.#socket;
     const send = (token: string | undefined) => {
@@ -475,9 +488,10 @@ export class ChatClient extends EventEmitter {
     };
     if (this.#o.token !== undefined || this.#o.requestToken === undefined) {
       send(this.#o.token);
-      return;
+      return hello;
     }
     this.#o.requestToken().then(send, () => send(undefined));
+    return hello;
   }
 
   async #waitForMode(timeoutMs: number): Promise<void> {
@@ -501,6 +515,7 @@ export class ChatClient extends EventEmitter {
       return;
     }
     this.#backoff.dropped();
+    this.#droppedFrom ??= this.address;
     this.#setState("reconnecting", err);
     this.#scheduleReconnect(err);
   }
