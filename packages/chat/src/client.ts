@@ -144,20 +144,29 @@ export class ChatClient extends EventEmitter {
   }
 
   /**
-   * Connects once. Rejects with a NetlabError such as CONNECTION_REFUSED (`cannot connect to
-   * 127.0.0.1:5001: connection refused`, hint `is 'lab server' running?`); reconnection only
+   * Connects once (with `failover`, to the first address that answers, in turn). Rejects with a
+   * NetlabError such as CONNECTION_REFUSED (`cannot connect to 127.0.0.1:5001: connection refused`,
+   * hint `is 'lab server' running?`), the first address's when none answered; reconnection only
    * applies to drops after a successful connect.
    */
   async connect(): Promise<void> {
     this.#isClosing = false;
     this.#refusal = undefined;
     this.#setState("connecting");
-    try {
-      await this.#open();
-    } catch (err) {
-      this.#setState("closed", err as NetlabError);
-      throw err;
+    let first: unknown;
+    for (let tried = 1; ; tried++) {
+      try {
+        await this.#open();
+        return;
+      } catch (err) {
+        first ??= err;
+        // A node that is down is the cluster's other nodes' cue; a TLS refusal or a bad option is not.
+        if (!(err instanceof NetworkError) || tried >= this.#addresses.length || this.#isClosing) break;
+        this.#at = (this.#at + 1) % this.#addresses.length;
+      }
     }
+    this.#setState("closed", first as NetlabError);
+    throw first;
   }
 
   /**

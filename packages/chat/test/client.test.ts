@@ -207,6 +207,22 @@ describe("ChatClient against other servers", () => {
     expect(lines).toEqual(["echo: first"]);
   });
 
+  it("#16: connect() goes on to the next failover address when the first does not answer", async () => {
+    const down = await getPort({ host: "127.0.0.1" });
+    const { port } = await startChat();
+    const { client } = newClient(down, "fay", { failover: [{ port }] });
+    await client.connect();
+    expect(client.port).toBe(port);
+    await until(() => client.room === "#lobby", "the join");
+    const none = new ChatClient({ port: down, failover: [{ port: down }] });
+    const err = await none.connect().then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    expect(err?.code).toBe("CONNECTION_REFUSED");
+    expect(err?.message).toBe(`cannot connect to 127.0.0.1:${down}: connection refused`);
+  });
+
   it("rejects connect() with CONNECTION_REFUSED and a hint when nothing listens", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     const client = new ChatClient({ port });
