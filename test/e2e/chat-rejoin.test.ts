@@ -88,3 +88,29 @@ describe("#20: history lines in lab client", () => {
     expect(await tty.exited).toBe(0);
   });
 });
+
+describe("#16: lab client --node", () => {
+  it("refuses a Unix socket or an address without a port, with one lab: line and a hint", async () => {
+    const unix = await runLab(["client", "--node", "unix:/tmp/chat.sock"], { input: "" });
+    expect(unix.code).toBe(2);
+    expect(unix.stderr).toBe(
+      "lab: --node names a chat server over TCP, not a Unix socket\nhint: give each node as HOST:PORT, such as --node 10.0.0.12:5001\n",
+    );
+    const portless = await runLab(["client", "--node", "10.0.0.12"], { input: "" });
+    expect(portless.code).toBe(2);
+    expect(portless.stderr).toMatch(/^lab: "10\.0\.0\.12" has no port\nhint: write HOST:PORT/);
+  });
+
+  it("connects to the next node when the first does not answer", async () => {
+    const down = await getPort({ host: "127.0.0.1" });
+    const { port } = await startServer(
+      (p) => ["server", "--port", String(p)],
+      (p) => `listening on 127.0.0.1:${p}`,
+    );
+    const r = await runLab(["client", "--node", `127.0.0.1:${down}`, "--node", `127.0.0.1:${port}`], {
+      input: "/who\n",
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\* in #lobby: guest-\d+$/m);
+  });
+});

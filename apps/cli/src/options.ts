@@ -78,6 +78,6 @@ export function formatDuration(ms: number): string {
 }
 
 /** Commander's accumulator for a repeatable option (`--node A --node B` → ["A", "B"]). */
-export function collect(value: string, previous: string[]): string[] {
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }

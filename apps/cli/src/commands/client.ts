@@ -26,7 +26,7 @@ interface ClientOpts extends TokenOpts, ClientTlsFlags {
   ipv6?: boolean;
   nick?: string;
   /** `--node HOST:PORT`, repeated: the nodes of a cluster to fail over between. */
-  node: string[];
+  node?: string[];
   /** Whether `--host`/`--port` were given (not their defaults): with --node alone, the first node comes first. */
   isAddressGiven?: boolean;
   reconnect: boolean;
@@ -55,7 +55,6 @@ export function registerClient(program: Command): void {
       "--node <host:port>",
       "a node of the same chat cluster to fail over to (repeatable); on a drop the next one in turn is tried",
       collect,
-      [],
     )
     .option(
       "--no-reconnect",
@@ -106,7 +105,8 @@ once: "* connection to A lost; now on B, resumed after id X". Messages replayed 
 history show the time they were said: "[12:03] (history) <alice> hi".
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
 at q, /quit or end of input once the replies have arrived (a netlab server confirms; for other
-servers, after --wait without data or when the server closes). Times take 500ms, 2s or 1m; a bare
+servers, after --wait without data or when the server closes); a drop ends it, unless --node
+named nodes to fail over to (the "* connection to A lost" line goes to stderr). Times take 500ms, 2s or 1m; a bare
 number is seconds.
 
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
@@ -189,7 +189,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
 function clientAddresses(opts: ClientOpts): [ConnectAddress, ...ConnectAddress[]] {
   const first = connectAddress(opts, opts.address);
   const family = first.family;
-  const nodes = opts.node.map((text) => ({ ...addressArgument(text), family }));
+  const nodes = (opts.node ?? []).map((text) => ({ ...addressArgument(text), family }));
   if (nodes.some((n) => n.path !== undefined) || (nodes.length > 0 && first.path !== undefined)) {
     throw new UsageError(
       "--node names a chat server over TCP, not a Unix socket",
