@@ -88,6 +88,24 @@ describe.skipIf(!HAS_REDIS)("lab client --node: failing over between cluster nod
     expect(events.filter((e) => e.type === "join" && e.room === "#lobby")).toHaveLength(1);
     observer.c.send("/who");
     await observer.c.waitFor(new RegExp(`^\\* in #ops: .*\\b${rejoined.nick}\\b`));
+    // History from the room's stream (XREVRANGE, on a node new to #ops) keeps each line's own
+    // time: the ts the client saw it said with, live or caught up.
+    const saidAt = new Map(events.flatMap((e) => (e.type === "message" ? [[e.text, e.ts] as const] : [])));
+    const c = await node(redis, "c");
+    const joiner = await lineClient(c.port);
+    await joiner.waitFor("netlab chat/1");
+    joiner.send(JSON.stringify({ type: "hello", proto: 1, room: "#ops" }));
+    await joiner.waitFor('"type":"join"');
+    const history = joiner.lines
+      .filter((l) => l.includes('"type":"message"'))
+      .map((l) => JSON.parse(l) as Extract<ChatEvent, { type: "message" }>);
+    expect(history.length).toBeGreaterThan(0);
+    for (const m of history)
+      expect({ text: m.text, history: m.history, ts: m.ts }).toEqual({
+        text: m.text,
+        history: true,
+        ts: saidAt.get(m.text),
+      });
     client.endInput();
     expect(await client.exited).toBe(0);
   }, 60_000);

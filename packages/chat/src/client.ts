@@ -357,7 +357,7 @@ export class ChatClient extends EventEmitter {
     if (this.#firstBytes.length < SNIFF_BYTES && this.#firstBytes.length < 6) return;
     const sniffed = sniffProtocol(this.#firstBytes);
     if (sniffed === undefined || !["netlab-files", "netlab-tls-port", "tls"].includes(sniffed.name)) return;
-    const at = formatHostPort(this.#o.host, this.#o.port);
+    const at = this.address;
     const said = describeBytes(this.#firstBytes);
     this.#refusal =
       sniffed.name === "netlab-files"
