@@ -101,6 +101,43 @@ describe("#16: lab client --node", () => {
     expect(portless.stderr).toMatch(/^lab: "10\.0\.0\.12" has no port\nhint: write HOST:PORT/);
   });
 
+  it("piped: moves to the next node when its node stops, back in its room; gives up naming every node", async () => {
+    const chat = () =>
+      startServer(
+        (p) => ["server", "--port", String(p)],
+        (p) => `listening on 127.0.0.1:${p}`,
+      );
+    const [a, b] = [await chat(), await chat()];
+    const client = startLab([
+      "client",
+      "--nick",
+      "fay",
+      "--reconnect-timeout",
+      "1s",
+      "--node",
+      `127.0.0.1:${a.port}`,
+      "--node",
+      `127.0.0.1:${b.port}`,
+    ]);
+    client.write("/join #ops\n");
+    await client.waitForOutput("* fay joined #ops", { stream: "stdout" });
+    expect(await a.lab.stop("SIGTERM")).toBe(0);
+    await client.waitForOutput(
+      `* connection to 127.0.0.1:${a.port} lost; now on 127.0.0.1:${b.port}, back in #ops\n`,
+      { stream: "stderr" },
+    );
+    client.write("/who\n");
+    await client.waitForOutput("* in #ops: fay\n", { stream: "stdout" });
+    expect(await b.lab.stop("SIGTERM")).toBe(0);
+    expect(await client.exited).toBe(1);
+    expect(client.stderr()).toMatch(
+      new RegExp(
+        `^lab: gave up reconnecting to 127\\.0\\.0\\.1:${a.port} or 127\\.0\\.0\\.1:${b.port} after 1 s: .*\nhint: `,
+        "m",
+      ),
+    );
+  });
+
   it("connects to the next node when the first does not answer", async () => {
     const down = await getPort({ host: "127.0.0.1" });
     const { port } = await startServer(

@@ -556,10 +556,16 @@ export class ChatClient extends EventEmitter {
       "closed",
       new ChatError(
         "RECONNECT_FAILED",
-        `gave up reconnecting to ${this.address} after ${seconds} s: ${lastError.message}`,
+        `gave up reconnecting to ${this.#everyAddress()} after ${seconds} s: ${lastError.message}`,
         { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
       ),
     );
+  }
+
+  /** Every address this client tries, as people read them: `127.0.0.1:5001 or 127.0.0.1:5002`. */
+  #everyAddress(): string {
+    if (this.#o.path !== undefined || this.#addresses.length === 1) return this.address;
+    return this.#addresses.map((a) => formatHostPort(a.host, a.port)).join(" or ");
   }
 
   /**
