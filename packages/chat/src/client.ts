@@ -152,6 +152,8 @@ export class ChatClient extends EventEmitter {
   async connect(): Promise<void> {
     this.#isClosing = false;
     this.#refusal = undefined;
+    this.#droppedFrom = undefined;
+    this.#at = 0;
     this.#setState("connecting");
     let first: unknown;
     for (let tried = 1; ; tried++) {

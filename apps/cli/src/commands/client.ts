@@ -106,8 +106,8 @@ history show the time they were said: "[12:03] (history) <alice> hi".
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
 at q, /quit or end of input once the replies have arrived (a netlab server confirms; for other
 servers, after --wait without data or when the server closes); a drop ends it, unless --node
-named nodes to fail over to (the "* connection to A lost" line goes to stderr). Times take 500ms, 2s or 1m; a bare
-number is seconds.
+named nodes to fail over to (the "* connection to A lost" line goes to stderr). Times take 500ms,
+2s or 1m; a bare number is seconds.
 
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
 ^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
