@@ -76,3 +76,8 @@ export function formatDuration(ms: number): string {
   }
   return ms === 0 ? "0s" : `${ms}ms`;
 }
+
+/** Commander's accumulator for a repeatable option (`--node A --node B` → ["A", "B"]). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
