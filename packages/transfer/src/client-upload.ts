@@ -70,9 +70,13 @@ export async function upload(
       const done = await conn.reply("done");
       if (!done.existed || done.sha256 !== sha256 || done.size !== size) {
         conn.wire.destroy();
-        throw new TransferError("BAD_REQUEST", `the server answered a question about ${name} with an upload`, {
-          hint: "is that a 'lab files' server (of this version)? check --host and --port",
-        });
+        throw new TransferError(
+          "BAD_REQUEST",
+          `the server answered a question about ${name} with an upload`,
+          {
+            hint: "is that a 'lab files' server (of this version)? check --host and --port",
+          },
+        );
       }
       const seconds = (performance.now() - started) / 1000;
       return {

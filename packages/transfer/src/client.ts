@@ -71,10 +71,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress]; resume:
    * Uploads `localPath` as `name` (default: its base name). The server writes `NAME.part`,
    * verifies the SHA-256, fsyncs, and renames; the result arrives once the file is visible.
    */
-  async upload(
-    localPath: string,
-    options: UploadOptions = {},
-  ): Promise<TransferResult> {
+  async upload(localPath: string, options: UploadOptions = {}): Promise<TransferResult> {
     return this.#exclusive(() => upload(this.#conn, localPath, options));
   }
 

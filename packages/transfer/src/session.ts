@@ -251,7 +251,13 @@ async function servePut(
     if (!req.overwrite && existing !== undefined) {
       if (existing.isFile() && req.sha256 !== undefined && existing.size === req.size) {
         if ((await hashExisting(finalPath, req.name, existing.size)) === req.sha256) {
-          await wire.writeHeader({ op: "done", name: req.name, size: req.size, sha256: req.sha256, existed: true });
+          await wire.writeHeader({
+            op: "done",
+            name: req.name,
+            size: req.size,
+            sha256: req.sha256,
+            existed: true,
+          });
           return;
         }
         throw alreadyExists(req.name, "on the server (a different file)");
