@@ -244,7 +244,7 @@ describe("#20: uploads resume by themselves", () => {
   it("re-run without --resume after a kill goes on from the server's .part and says where", {
     timeout: 60_000,
   }, async () => {
-    const { port } = await serveFiles();
+    const { lab: server, port } = await serveFiles();
     const size = 24 * 1024 * 1024;
     const src = path.join(local, "big.bin");
     const hash = await makeFile(src, size, 11);
@@ -252,6 +252,8 @@ describe("#20: uploads resume by themselves", () => {
     await waitForSize(path.join(shared, "big.bin.part"), 4 * 1024 * 1024);
     client.child.kill("SIGKILL");
     await client.exited;
+    // The server may still be writing what the kernel had buffered: the .part is final once it says so.
+    await server.waitForOutput("lost upload of big.bin");
     const kept = (await stat(path.join(shared, "big.bin.part"))).size;
     const again = await runLab(["transfer", src, "--port", String(port), "--json"], { timeoutMs: 30_000 });
     expect(again.code, again.stderr).toBe(0);
