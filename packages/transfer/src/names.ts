@@ -29,8 +29,12 @@ const DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$
 // Only dots and spaces: `...`, `. .`; Windows drops trailing dots and spaces, so these name nothing sane.
 const DOTS_AND_SPACES = /^[. ]+$/;
 
+/** Characters of a refused name quoted in its error: the reason must survive the one-line cut. */
+const MAX_QUOTED_NAME_CHARS = 100;
+
 function invalid(name: string, why: string, hint?: string): TransferError {
-  return new TransferError("INVALID_NAME", `invalid name ${JSON.stringify(name)}: ${why}`, {
+  const shown = name.length > MAX_QUOTED_NAME_CHARS ? `${name.slice(0, MAX_QUOTED_NAME_CHARS - 1)}…` : name;
+  return new TransferError("INVALID_NAME", `invalid name ${JSON.stringify(shown)}: ${why}`, {
     hint: hint ?? "use a relative path inside the served folder, with / between folders (e.g. in/a.bin)",
   });
 }
@@ -53,6 +57,11 @@ export function splitName(name: string, rules: NameRules = {}): string[] {
   if (/^[a-zA-Z]:/.test(name)) throw invalid(name, "drive-letter paths are not allowed");
   if (name.includes("\\")) throw invalid(name, "backslashes are not allowed");
   const segments = name.split("/");
+  for (const segment of segments) {
+    if (segment === "..") throw invalid(name, "'..' is not allowed");
+    if (segment === "." || segment === "") throw invalid(name, "empty or '.' path segments are not allowed");
+    checkSegment(name, segment, rules);
+  }
   const maxDepth = rules.maxDepth ?? MAX_NAME_DEPTH;
   if (segments.length > maxDepth) {
     throw invalid(
@@ -60,11 +69,6 @@ export function splitName(name: string, rules: NameRules = {}): string[] {
       `${segments.length} path segments, more than the server's limit of ${maxDepth}`,
       "use a shallower path, or start 'lab files' with a larger --max-depth",
     );
-  }
-  for (const segment of segments) {
-    if (segment === "..") throw invalid(name, "'..' is not allowed");
-    if (segment === "." || segment === "") throw invalid(name, "empty or '.' path segments are not allowed");
-    checkSegment(name, segment, rules);
   }
   return segments;
 }
