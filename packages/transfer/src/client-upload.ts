@@ -50,14 +50,13 @@ export async function upload(
     const put = {
       op: "put",
       v: 1,
-      ...conn.auth(),
       name,
       size,
       overwrite: options.overwrite ?? false,
       resume: options.resume ?? false,
       verify,
     } as const;
-    await conn.wire.writeHeader(put);
+    await conn.wire.writeHeader({ ...put, ...conn.auth() });
     let accept: HeaderOf<"accept">;
     try {
       accept = await conn.reply("accept");
@@ -67,7 +66,18 @@ export async function upload(
       // Ask again with the whole file's hash: the server says whether its copy is this one.
       const sha256 = (await hashPrefix(fh, size, localPath)).digest("hex");
       await conn.wire.writeHeader({ ...put, sha256 });
-      const done = await conn.reply("done");
+      const done = await conn.reply("done", "accept");
+      if (done.op === "accept") {
+        // NAME went away between the two requests: the server now waits for data we did not plan.
+        conn.wire.destroy();
+        throw new TransferError(
+          "CONNECTION_LOST",
+          `${name} changed on the server while it was being compared`,
+          {
+            hint: "send it again",
+          },
+        );
+      }
       if (!done.existed || done.sha256 !== sha256 || done.size !== size) {
         conn.wire.destroy();
         throw new TransferError(
