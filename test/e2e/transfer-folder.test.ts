@@ -209,6 +209,34 @@ describe("#20: lab transfer DIR sends a folder", () => {
     );
   });
 
+  it("reconnects with the same token after a failure cut the connection", { timeout: 30_000 }, async () => {
+    const token = "b".repeat(32);
+    await writeFile(path.join(dir, "tokens.txt"), `${token}:rw\n`);
+    await writeFile(path.join(dir, "client.token"), `${token}\n`);
+    const { port } = await serveFiles(
+      ["--token-file", path.join(dir, "tokens.txt"), "--allow-plaintext-auth"],
+      { NETLAB_TRANSFER_FAULT: "enospc@1048576" },
+    );
+    const src = path.join(local, "tok");
+    await mkdir(src);
+    await makeFile(path.join(src, "a-big.bin"), 2 * 1024 * 1024, 9);
+    const hb = await makeFile(path.join(src, "b.bin"), 1_000, 10);
+    const r = await runLab([
+      "transfer",
+      src,
+      "--token-file",
+      path.join(dir, "client.token"),
+      "--port",
+      String(port),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^failed tok\/a-big\.bin: no space left on the device while writing tok\/a-big\.bin$/m,
+    );
+    expect(r.stderr).toMatch(/^sent 1 file \(1000 B\) in .*; 0 already there, 0 skipped, 1 failed$/m);
+    expect(await tree(path.join(shared, "tok"))).toEqual({ "b.bin": hb });
+  });
+
   it("refuses a folder over --max-files or --max-depth before sending anything; --help shows the defaults", {
     timeout: 30_000,
   }, async () => {
