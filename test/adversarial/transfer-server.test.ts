@@ -12,7 +12,7 @@ import {
   headerDecoder,
   TransferClient,
 } from "../../packages/transfer/src/index.js";
-import { type LabProcess, type StartOptions, startProcess, startServer } from "../helpers/lab.js";
+import { type LabProcess, runLab, type StartOptions, startProcess, startServer } from "../helpers/lab.js";
 
 let dir: string;
 let shared: string;
@@ -374,6 +374,103 @@ describe("issue #13: lab files against hostile peers", () => {
     expect(reply.message.length).toBeLessThanOrEqual(300);
     expect(reply.message).not.toContain("\n");
     expect(reply.message).not.toContain("/proc/self");
+  });
+});
+
+describe("issue #20: relative paths of a folder send against a hostile local user and peer", () => {
+  it("#20: uploads making nested subfolders under a folder swapped for a symlink never write outside", {
+    timeout: 60_000,
+  }, async () => {
+    // The racing folder sits three levels down, and each upload makes two new folders below it.
+    const base = path.join(shared, "deep", "er");
+    await mkdir(path.join(base, "race", "sub"), { recursive: true });
+    await symlink(outside, path.join(base, "race-link"));
+    await writeFile(path.join(outside, "secret.txt"), "outside");
+    await writeFile(path.join(local, "up.bin"), Buffer.alloc(16 * 1024, 5));
+    const { port } = await serveFiles();
+    const racer = startProcess(process.execPath, ["-e", RACER, base, "5000", "200000"], { name: "racer" });
+    let raceOver = false;
+    const raceDone = racer.exited.then((code) => {
+      raceOver = true;
+      return code;
+    });
+    await racer.waitForOutput("racing", { timeoutMs: 10_000 });
+    const put = { ok: 0, refused: 0 };
+    const uploader = async (w: number) => {
+      let c = await connect(port);
+      for (let i = 0; !raceOver; i++) {
+        const name = i % 2 === 0 ? `deep/er/race/n-${w}-${i}/x/y.bin` : `deep/er/race/sub/m-${w}-${i}/z.bin`;
+        try {
+          await c.upload(path.join(local, "up.bin"), { name });
+          put.ok++;
+        } catch (err) {
+          put.refused++;
+          if ((err as { code?: string }).code === "CONNECTION_LOST") c = await connect(port);
+        }
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(uploader));
+    expect(await raceDone).toBe(0);
+    const race = JSON.parse(racer.stdout().trim().split("\n").at(-1)!) as { swaps: number };
+    expect(race.swaps).toBeGreaterThan(1_000);
+    expect(put.ok).toBeGreaterThan(0);
+    expect(put.refused).toBeGreaterThan(0);
+    // Nothing was made or written through the link.
+    expect(await readdir(outside, { recursive: true })).toEqual(["secret.txt"]);
+    expect(await readFile(path.join(outside, "secret.txt"), "utf8")).toBe("outside");
+  });
+
+  it("#20: refuses nested names that climb, are empty, absolute, hold NUL or backslashes, or are too deep", {
+    timeout: 20_000,
+  }, async () => {
+    const { lab, port } = await serveFiles(["--max-depth", "3"]);
+    const conn = await rawConnection(port);
+    const cases: Array<[string, string]> = [
+      ["a/b/../../../x", "'..' is not allowed"],
+      ["a/../b", "'..' is not allowed"],
+      ["a//b", "empty or '.' path segments"],
+      ["a/./b", "empty or '.' path segments"],
+      ["a/b/", "empty or '.' path segments"],
+      ["a\\..\\..\\x", "backslashes are not allowed"],
+      ["a/b\u0000/c", "NUL"],
+      ["/a/b", "absolute paths are not allowed"],
+      ["C:/a/b", "drive-letter paths are not allowed"],
+      ["a/b/c/d", "4 path segments, more than the server's limit of 3"],
+      [Array(200).fill("x").join("/"), "200 path segments, more than the server's limit of 3"],
+    ];
+    for (const [i, [name, why]] of cases.entries()) {
+      conn.send({ op: "put", v: 1, name, size: 1 });
+      await conn.until(() => conn.headers.length > i, `the reply to ${JSON.stringify(name)}`);
+      expect(conn.headers[i], JSON.stringify(name)).toMatchObject({ op: "error", code: "INVALID_NAME" });
+      expect((conn.headers[i] as { message: string }).message, JSON.stringify(name)).toContain(why);
+    }
+    // Not one folder was made for any of them; three segments are still fine.
+    expect(await readdir(shared)).toEqual([]);
+    conn.send({ op: "put", v: 1, name: "a/b/c", size: 1 });
+    await conn.until(() => conn.headers.length > cases.length, "the reply to a/b/c");
+    expect(conn.headers[cases.length]).toMatchObject({ op: "accept", offset: 0 });
+    conn.socket.destroy();
+    await lab.waitForOutput("lost upload of a/b/c");
+  });
+
+  it("#20: a folder whose file names are hostile sends the rest, names the failures escaped, writes nothing outside", {
+    timeout: 20_000,
+  }, async () => {
+    const { port } = await serveFiles();
+    const evil = path.join(local, "evil");
+    await mkdir(path.join(evil, "sub"), { recursive: true });
+    await writeFile(path.join(evil, "..\\..\\escape.txt"), "climb");
+    await writeFile(path.join(evil, "\u001b]0;PWNED\u0007.txt"), "title");
+    await writeFile(path.join(evil, "sub", "ok.txt"), "fine");
+    const r = await runLab(["transfer", evil, "--port", String(port)]);
+    expect(r.code).toBe(1);
+    expect(await readFile(path.join(shared, "evil", "sub", "ok.txt"), "utf8")).toBe("fine");
+    expect(await readdir(path.join(shared, "evil"))).toEqual(["sub"]);
+    expect((await readdir(dir)).sort()).toEqual(["local", "outside", "shared"]);
+    expect(r.stderr).not.toMatch(/[\u001b\u0007]/);
+    expect(r.stderr).toContain("failed evil/..\\..\\escape.txt: invalid name");
+    expect(r.stderr).toContain("failed evil/^[]0;PWNED^G.txt: invalid name");
+    expect(r.stderr).toMatch(/^lab: 2 of 3 files failed: /m);
   });
 });
 

@@ -204,7 +204,7 @@ describe("lab files + lab transfer", () => {
   });
 
   it("resumes an upload after the client is killed midway", { timeout: 60_000 }, async () => {
-    const { port } = await serveFiles();
+    const { lab: server, port } = await serveFiles();
     const size = 48 * 1024 * 1024;
     const src = path.join(local, "big.bin");
     const hash = await makeFile(src, size, 11);
@@ -213,6 +213,8 @@ describe("lab files + lab transfer", () => {
     await waitForSize(path.join(shared, "big.bin.part"), point);
     client.child.kill("SIGKILL");
     await client.exited;
+    // The server may still be writing what the kernel had buffered: the .part is final once it says so.
+    await server.waitForOutput("lost upload of big.bin");
     expect(await readdir(shared)).toEqual(["big.bin.part"]);
     const kept = (await stat(path.join(shared, "big.bin.part"))).size;
     const again = await runToEnd(["transfer", src, "--resume", "--json", "--port", String(port)], {

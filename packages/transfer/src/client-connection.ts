@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { type TransferWireEvent, transferChannel } from "./channel.js";
-import { CLIENT_DEFAULTS, type ClientOptions, type Progress } from "./client-options.js";
+import { CLIENT_DEFAULTS, type ClientOptions, type Progress, type ResumeInfo } from "./client-options.js";
 import { isTransferErrorCode, TransferError } from "./errors.js";
 import type { Header, HeaderOf } from "./header.js";
 import type { StreamOptions } from "./stream.js";
@@ -15,6 +15,8 @@ export class ClientConnection {
   readonly stream: StreamOptions;
   readonly signal: AbortSignal | undefined;
   readonly #onProgress: (progress: Progress) => void;
+  /** Told when an upload meets a partial file on the server (continued or replaced). */
+  readonly onResume: (info: ResumeInfo) => void;
   /** Sent with the first request only: the server checks it once per connection. */
   #token: string | undefined;
 
@@ -22,6 +24,7 @@ export class ClientConnection {
     socket: Socket,
     options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "token">,
     onProgress: (progress: Progress) => void,
+    onResume: (info: ResumeInfo) => void = () => {},
   ) {
     this.wire = new SocketWire(socket, {
       peer: "the server",
@@ -31,6 +34,7 @@ export class ClientConnection {
     this.stream = options.stream ?? {};
     this.signal = options.signal;
     this.#onProgress = onProgress;
+    this.onResume = onResume;
     this.#token = options.token;
   }
 

@@ -59,8 +59,18 @@ export interface ClientOptions {
 export interface TransferOptions {
   /** Replace an existing file (atomically). Default false: ALREADY_EXISTS. */
   overwrite?: boolean;
-  /** Continue from a partial file if its prefix matches; start over if it does not. Default false. */
+  /**
+   * Continue from a partial file if its prefix matches (by SHA-256); start over if it does not.
+   * Default false here; `lab transfer` turns it on for every upload (croc's auto-resume).
+   */
   resume?: boolean;
+  /**
+   * Uploads only: when NAME already exists on the server, hash the local file and ask whether the
+   * server's is the same (size and SHA-256); if so the upload succeeds with `existed: true` and no
+   * data moves, otherwise it is ALREADY_EXISTS "(a different file)". Default false: ALREADY_EXISTS
+   * without asking.
+   */
+  skipIdentical?: boolean;
   /** Compute and check SHA-256 on both sides. Default true. */
   verify?: boolean;
   /**
@@ -69,6 +79,21 @@ export interface TransferOptions {
    * disk (fs.statfs), plus the resumable `.part` already there.
    */
   maxSizeBytes?: number;
+}
+
+/**
+ * An upload met a partial file (`NAME.part`) on the server, emitted as `resume` before any data
+ * moves: continued from `offset` when its SHA-256 prefix matched the local file, else replaced.
+ */
+export interface ResumeInfo {
+  /** Name on the server. */
+  name: string;
+  /** Bytes the server's `.part` held. */
+  partBytes: number;
+  /** Whether those bytes match the start of the local file (then the upload goes on from there). */
+  matched: boolean;
+  /** Where the upload starts: `partBytes` when matched, 0 when the partial is replaced. */
+  offset: number;
 }
 
 /** Progress of the file in flight, emitted as `progress` about once per MiB. */
@@ -103,4 +128,6 @@ export interface TransferResult {
   seconds: number;
   /** transferredBytes per second, in MB (10^6). */
   mbps: number;
+  /** Uploads with `skipIdentical`: the server already had this exact file, so nothing was sent. */
+  existed?: boolean;
 }

@@ -1,12 +1,29 @@
 import { createHash, type Hash } from "node:crypto";
+import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
 import { type ClientConnection, remoteError, withTimeout } from "./client-connection.js";
 import type { TransferOptions, TransferResult } from "./client-options.js";
 import { fsError, TransferError } from "./errors.js";
+import type { HeaderOf } from "./header.js";
 import { PART_SUFFIX } from "./names.js";
 import { megabytesPerSecond } from "./size.js";
 import { hashPrefix, STREAM_DEFAULTS, sendRange } from "./stream.js";
+
+/** Options of one upload: those of every transfer, plus the name and how the local file is opened. */
+export interface UploadOptions extends TransferOptions {
+  /** Name on the server. Default: the local file's base name. */
+  name?: string;
+  /**
+   * Refuse (NOT_A_FILE) a local path that is a symlink or a special file when opened, rather than
+   * following it: a folder send skips symlinks, and one swapped in after the walk must not slip
+   * through. Default false.
+   */
+  noFollow?: boolean;
+}
+
+/** A local file opened without following a symlink and without blocking on a FIFO. */
+const NO_FOLLOW_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /**
  * Uploads `localPath` as `options.name` (default: its base name) over `conn`; see
@@ -16,29 +33,75 @@ import { hashPrefix, STREAM_DEFAULTS, sendRange } from "./stream.js";
 export async function upload(
   conn: ClientConnection,
   localPath: string,
-  options: TransferOptions & { name?: string },
+  options: UploadOptions,
 ): Promise<TransferResult> {
   const name = options.name ?? path.basename(localPath);
   const verify = options.verify ?? true;
   const started = performance.now();
-  const fh = await open(localPath, "r").catch((err) => {
-    throw fsError(err, localPath);
+  const fh = await open(localPath, options.noFollow ? NO_FOLLOW_FLAGS : "r").catch((err) => {
+    throw (err as NodeJS.ErrnoException).code === "ELOOP"
+      ? new TransferError("NOT_A_FILE", `${localPath} is a symlink, not a regular file`)
+      : fsError(err, localPath);
   });
   try {
     const info = await fh.stat();
     if (!info.isFile()) throw new TransferError("NOT_A_FILE", `${localPath} is not a regular file`);
     const size = info.size;
-    await conn.wire.writeHeader({
+    const put = {
       op: "put",
       v: 1,
-      ...conn.auth(),
       name,
       size,
       overwrite: options.overwrite ?? false,
       resume: options.resume ?? false,
       verify,
-    });
-    const accept = await conn.reply("accept");
+    } as const;
+    await conn.wire.writeHeader({ ...put, ...conn.auth() });
+    let accept: HeaderOf<"accept">;
+    try {
+      accept = await conn.reply("accept");
+    } catch (err) {
+      const exists = err instanceof TransferError && err.code === "ALREADY_EXISTS";
+      if (!exists || !options.skipIdentical || put.overwrite) throw err;
+      // Ask again with the whole file's hash: the server says whether its copy is this one.
+      const sha256 = (await hashPrefix(fh, size, localPath)).digest("hex");
+      await conn.wire.writeHeader({ ...put, sha256 });
+      const done = await conn.reply("done", "accept");
+      if (done.op === "accept") {
+        // NAME went away between the two requests: the server now waits for data we did not plan.
+        conn.wire.destroy();
+        throw new TransferError(
+          "CONNECTION_LOST",
+          `${name} changed on the server while it was being compared`,
+          {
+            hint: "send it again",
+          },
+        );
+      }
+      if (!done.existed || done.sha256 !== sha256 || done.size !== size) {
+        conn.wire.destroy();
+        throw new TransferError(
+          "BAD_REQUEST",
+          `the server answered a question about ${name} with an upload`,
+          {
+            hint: "is that a 'lab files' server (of this version)? check --host and --port",
+          },
+        );
+      }
+      const seconds = (performance.now() - started) / 1000;
+      return {
+        direction: "upload",
+        name,
+        path: localPath,
+        bytes: size,
+        transferredBytes: 0,
+        offset: size,
+        sha256,
+        seconds,
+        mbps: 0,
+        existed: true,
+      };
+    }
     if (accept.offset > size) {
       conn.wire.destroy();
       throw new TransferError(
@@ -55,6 +118,7 @@ export async function upload(
         offset = accept.offset;
         hash = prefix;
       }
+      conn.onResume({ name, partBytes: accept.offset, matched: offset > 0, offset });
     }
     if (!verify) hash = undefined;
     else hash ??= createHash("sha256");
@@ -134,7 +198,7 @@ export async function upload(
 
 function lostDuringUpload(name: string): TransferError {
   return new TransferError("CONNECTION_LOST", `connection to the server lost while uploading ${name}`, {
-    hint: `the server keeps ${name}${PART_SUFFIX}; run the same command again with --resume to continue`,
+    hint: `the server keeps ${name}${PART_SUFFIX}; run the same command again to continue from there`,
   });
 }
 

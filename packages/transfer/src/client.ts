@@ -8,23 +8,25 @@ import {
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
+  type ResumeInfo,
   type TransferOptions,
   type TransferResult,
 } from "./client-options.js";
-import { upload } from "./client-upload.js";
+import { type UploadOptions, upload } from "./client-upload.js";
 import { dial } from "./dial.js";
 import type { Entry } from "./header.js";
 
 /**
  * A connection to a `lab files` server, reused for several files. Requests run one at a time:
  * a call made while another is in flight waits its turn (in call order) rather than failing.
- * Emits `progress` ({@link Progress}).
+ * Emits `progress` ({@link Progress}) and, when an upload meets a partial file on the server,
+ * `resume` ({@link ResumeInfo}).
  * @example
  * await using client = await TransferClient.connect({ port: 5002 });
  * client.on("progress", (p) => console.error(p.bytesDone, "/", p.totalBytes));
  * const r = await client.upload("test.txt"); // r.sha256
  */
-export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
+export class TransferClient extends EventEmitter<{ progress: [Progress]; resume: [ResumeInfo] }> {
   readonly #conn: ClientConnection;
   readonly #signal: AbortSignal | undefined;
   /** One request on the wire at a time; later calls queue behind it. */
@@ -37,7 +39,12 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
   ) {
     super();
     socket.setNoDelay(true);
-    this.#conn = new ClientConnection(socket, options, (p) => this.emit("progress", p));
+    this.#conn = new ClientConnection(
+      socket,
+      options,
+      (p) => this.emit("progress", p),
+      (r) => this.emit("resume", r),
+    );
     this.#signal = options.signal;
   }
 
@@ -64,10 +71,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress] }> {
    * Uploads `localPath` as `name` (default: its base name). The server writes `NAME.part`,
    * verifies the SHA-256, fsyncs, and renames; the result arrives once the file is visible.
    */
-  async upload(
-    localPath: string,
-    options: TransferOptions & { name?: string } = {},
-  ): Promise<TransferResult> {
+  async upload(localPath: string, options: UploadOptions = {}): Promise<TransferResult> {
     return this.#exclusive(() => upload(this.#conn, localPath, options));
   }
 

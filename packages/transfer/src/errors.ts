@@ -23,7 +23,7 @@ export type TransferErrorCode =
   | "AUTH_REQUIRED"
   /** The server refused the token (or this address failed too often, too fast). */
   | "AUTH_FAILED"
-  /** The file is larger than the server's maxSizeBytes. */
+  /** The file is larger than the server's maxSizeBytes; or a folder to send holds too many entries or nests too deep. */
   | "TOO_LARGE"
   /** The disk (or quota) is full: ENOSPC/EDQUOT. The partial file was removed. */
   | "NO_SPACE"

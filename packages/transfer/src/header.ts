@@ -38,6 +38,12 @@ const put = z.object({
   overwrite: z.boolean().default(false),
   resume: z.boolean().default(false),
   verify: z.boolean().default(true),
+  /**
+   * The whole file's SHA-256, sent when the client asks whether NAME is already there: a server
+   * holding a regular file of this size and hash under NAME answers `done` with `existed` and no
+   * data moves; any other file under NAME is still ALREADY_EXISTS (without `overwrite`).
+   */
+  sha256: sha256.optional(),
 });
 /** Download request; `offset` + `prefixSha256` when the client holds a partial copy. */
 const get = z.object({
@@ -60,8 +66,17 @@ const end = z.object({ op: z.literal("end"), sha256: sha256.optional() });
 const accept = z.object({ op: z.literal("accept"), offset: size, prefixSha256: sha256.optional() });
 /** Server reply to `get`: raw bytes from `offset` to `size` follow, then an `end` header. */
 const file = z.object({ op: z.literal("file"), name, size, offset: size, mtimeMs });
-/** Server reply once an upload is verified, synced and visible under its name. */
-const done = z.object({ op: z.literal("done"), name, size, sha256: sha256.optional() });
+/**
+ * Server reply once an upload is verified, synced and visible under its name; `existed` when the
+ * identical file (size and the `put`'s SHA-256) was already there, so nothing was sent.
+ */
+const done = z.object({
+  op: z.literal("done"),
+  name,
+  size,
+  sha256: sha256.optional(),
+  existed: z.boolean().default(false),
+});
 /** One file in a listing. */
 export const entrySchema = z.object({ name, size, mtimeMs });
 /** Part of a listing; several may follow one another, then `listed`. */

@@ -5,12 +5,22 @@ export {
   type ClientOptions,
   DEFAULT_PORT,
   type Progress,
+  type ResumeInfo,
   TRANSFER_ALPN,
   type TransferOptions,
   type TransferResult,
 } from "./client-options.js";
+export type { UploadOptions } from "./client-upload.js";
 export { commitPart } from "./commit.js";
 export { fsError, isTransferErrorCode, TransferError, type TransferErrorCode } from "./errors.js";
+export {
+  FOLDER_DEFAULTS,
+  type FolderFile,
+  type FolderSkip,
+  type FolderWalk,
+  type FolderWalkOptions,
+  walkFolder,
+} from "./folder.js";
 export {
   type Entry,
   encodeHeader,
@@ -22,7 +32,7 @@ export {
   PROTOCOL_VERSION,
   parseHeader,
 } from "./header.js";
-export { checkSegment, isWithin, type NameRules, PART_SUFFIX, splitName } from "./names.js";
+export { checkSegment, isWithin, MAX_NAME_DEPTH, type NameRules, PART_SUFFIX, splitName } from "./names.js";
 export {
   RawFileServer,
   type RawFileServerOptions,

@@ -9,10 +9,19 @@ export const PART_SUFFIX = ".part";
 /** Longest path segment accepted, in bytes, leaving room for `.part` within the usual 255. */
 export const MAX_SEGMENT_BYTES = 250;
 
-/** Which names a server serves besides plain ones. */
+/** Most path segments in one name (`a/b/c.txt` has 3), unless a server says otherwise. */
+export const MAX_NAME_DEPTH = 64;
+
+/** Which names a server serves besides plain ones, and how deep. */
 export interface NameRules {
   /** Serve names with a segment starting with `.` (dotfiles, `.git/…`). Default false. */
   dotfiles?: boolean;
+  /**
+   * Most path segments in a name (`a/b/c.txt` has 3): each is a folder opened (and maybe made)
+   * on the way, so a name cannot make the server walk or create folders without bound.
+   * Default {@link MAX_NAME_DEPTH} (64).
+   */
+  maxDepth?: number;
 }
 
 // Names Windows reserves for devices, with or without an extension (`nul.txt` is still NUL).
@@ -20,8 +29,12 @@ const DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$
 // Only dots and spaces: `...`, `. .`; Windows drops trailing dots and spaces, so these name nothing sane.
 const DOTS_AND_SPACES = /^[. ]+$/;
 
+/** Characters of a refused name quoted in its error: the reason must survive the one-line cut. */
+const MAX_QUOTED_NAME_CHARS = 100;
+
 function invalid(name: string, why: string, hint?: string): TransferError {
-  return new TransferError("INVALID_NAME", `invalid name ${JSON.stringify(name)}: ${why}`, {
+  const shown = name.length > MAX_QUOTED_NAME_CHARS ? `${name.slice(0, MAX_QUOTED_NAME_CHARS - 1)}…` : name;
+  return new TransferError("INVALID_NAME", `invalid name ${JSON.stringify(shown)}: ${why}`, {
     hint: hint ?? "use a relative path inside the served folder, with / between folders (e.g. in/a.bin)",
   });
 }
@@ -32,7 +45,8 @@ function invalid(name: string, why: string, hint?: string): TransferError {
  * and spaces, control characters and the other text a terminal could act on (C0, DEL, C1, bidi
  * overrides and isolates, U+2028/U+2029, BOM: `UNSAFE_TEXT`), Windows device names (CON, NUL,
  * COM1, LPT1, ... with any extension), segments over {@link MAX_SEGMENT_BYTES}, the reserved
- * `.part` suffix in any case on any segment, and (unless `rules.dotfiles`) segments starting with `.`.
+ * `.part` suffix in any case on any segment, more than `rules.maxDepth` segments (default 64), and
+ * (unless `rules.dotfiles`) segments starting with `.`.
  * @example splitName("in/a.bin") // → ["in", "a.bin"]
  */
 export function splitName(name: string, rules: NameRules = {}): string[] {
@@ -47,6 +61,14 @@ export function splitName(name: string, rules: NameRules = {}): string[] {
     if (segment === "..") throw invalid(name, "'..' is not allowed");
     if (segment === "." || segment === "") throw invalid(name, "empty or '.' path segments are not allowed");
     checkSegment(name, segment, rules);
+  }
+  const maxDepth = rules.maxDepth ?? MAX_NAME_DEPTH;
+  if (segments.length > maxDepth) {
+    throw invalid(
+      name,
+      `${segments.length} path segments, more than the server's limit of ${maxDepth}`,
+      "use a shallower path, or start 'lab files' with a larger --max-depth",
+    );
   }
   return segments;
 }

@@ -12,6 +12,7 @@ import { type ServerOptions, StreamRequestHandler, TCPServer } from "@netlab/soc
 import { TRANSFER_ALPN } from "./client-options.js";
 import { TransferError } from "./errors.js";
 import { encodeHeader, type Header, type HeaderInput, headerDecoder, headerError } from "./header.js";
+import { MAX_NAME_DEPTH } from "./names.js";
 import { ServedRoot } from "./root.js";
 import {
   refuseHeader,
@@ -45,6 +46,11 @@ export interface FileServerOptions extends ServerOptions {
   /** Serve names with a segment starting with `.` (listing, downloads, uploads). Default false. */
   dotfiles?: boolean;
   /**
+   * Most path segments in an uploaded or requested name (`a/b/c.txt` has 3): a deeper name is
+   * INVALID_NAME before any folder is opened or made. Default 64.
+   */
+  maxDepth?: number;
+  /**
    * A request header (the length-prefixed JSON) must arrive whole within this many ms of its first
    * byte, or the connection is cut: a peer dribbling one byte a second holds no slot. Default 10 000.
    */
@@ -73,6 +79,7 @@ export const FILE_SERVER_DEFAULTS = {
   idleTimeoutMs: 5 * 60_000,
   headerTimeoutMs: 10_000,
   dotfiles: false,
+  maxDepth: MAX_NAME_DEPTH,
 } as const;
 
 /** After shutdown starts, how long a connection may still finish its request before it is cut (ms). */
@@ -111,6 +118,7 @@ export class FileServer extends TCPServer {
     const o = withDefaults(FILE_SERVER_DEFAULTS, options);
     requirePositiveInt("idleTimeoutMs", o.idleTimeoutMs, { allowInfinity: true });
     requirePositiveInt("headerTimeoutMs", o.headerTimeoutMs, { allowInfinity: true });
+    requirePositiveInt("maxDepth", o.maxDepth);
     requireSafeAuth({
       hasTokens: options.tokens !== undefined,
       isEncrypted: options.tls !== undefined,
@@ -127,7 +135,7 @@ export class FileServer extends TCPServer {
   override async listen(): Promise<void> {
     if (this.context === undefined) {
       const o = withDefaults(FILE_SERVER_DEFAULTS, this.#fileOptions);
-      const root = await ServedRoot.open(this.root, { dotfiles: o.dotfiles });
+      const root = await ServedRoot.open(this.root, { dotfiles: o.dotfiles, maxDepth: o.maxDepth });
       this.context = {
         root,
         idleTimeoutMs: o.idleTimeoutMs,

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import type { EventEmitter } from "node:events";
+import { constants } from "node:fs";
 import { type FileHandle, lstat, open, opendir, unlink } from "node:fs/promises";
 import { isNetlabError, type TokenGate, type TokenGrant } from "@netlab/core";
 import { type TransferWireEvent, transferChannel } from "./channel.js";
@@ -247,7 +248,22 @@ async function servePut(
     const existing = await lstat(finalPath).catch(() => undefined);
     if (existing?.isDirectory())
       throw new TransferError("NOT_A_FILE", `${JSON.stringify(req.name)} is a folder on the server`);
-    if (!req.overwrite && existing !== undefined) throw alreadyExists(req.name);
+    if (!req.overwrite && existing !== undefined) {
+      if (existing.isFile() && req.sha256 !== undefined && existing.size === req.size) {
+        if ((await hashExisting(finalPath, req.name, existing.size)) === req.sha256) {
+          await wire.writeHeader({
+            op: "done",
+            name: req.name,
+            size: req.size,
+            sha256: req.sha256,
+            existed: true,
+          });
+          return;
+        }
+        throw alreadyExists(req.name, "on the server (a different file)");
+      }
+      throw alreadyExists(req.name);
+    }
     fh = await open(partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
       throw fsError(err, `opening ${req.name}${PART_SUFFIX}`);
     });
@@ -328,6 +344,25 @@ async function servePut(
     await dir.close();
   }
 }
+
+/**
+ * The SHA-256 of the file already under an upload's name, opened without following a symlink
+ * (lstat said regular file, but it may have been swapped since) and checked to still be one.
+ */
+async function hashExisting(finalPath: string, name: string, size: number): Promise<string | undefined> {
+  const fh = await open(finalPath, EXISTING_READ_FLAGS).catch(() => undefined);
+  if (fh === undefined) return undefined;
+  try {
+    const info = await fh.stat();
+    if (!info.isFile() || info.size !== size) return undefined;
+    return (await hashPrefix(fh, size, name)).digest("hex");
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** A file compared by hash: never through a symlink, never blocking on a FIFO swapped in. */
+const EXISTING_READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 async function serveGet(
   wire: Wire,

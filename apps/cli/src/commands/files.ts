@@ -20,6 +20,7 @@ interface FilesOpts extends TokenOpts, ServerTlsFlags {
   raw?: string;
   fsync: boolean;
   dotfiles?: boolean;
+  maxDepth: string;
   maxClients: string;
   idleTimeout: string;
   headerTimeout: string;
@@ -42,6 +43,7 @@ export function registerFiles(program: Command): void {
     .option("--read-only", "refuse uploads; serve downloads and listings only")
     .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
     .option("--dotfiles", "also serve names starting with '.' (hidden by default: .env, .git/, ...)")
+    .option("--max-depth <n>", "most path segments in a name (a/b/c.txt has 3)", "64")
     .option(
       "--max-clients <n>",
       "connections served at once; the next gets one 'server full' line",
@@ -102,6 +104,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     max: 1_000_000,
     integer: true,
   });
+  const maxDepth = parseNumber("--max-depth", opts.maxDepth, { min: 1, max: 1024, integer: true });
   const seconds = (flag: string, text: string) =>
     parseDuration(flag, text, { minMs: 1, maxMs: 86_400_000 * 365 });
   const idleTimeoutMs = seconds("--idle-timeout", opts.idleTimeout);
@@ -144,6 +147,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       maxSizeBytes,
       readOnly: opts.readOnly ?? false,
       dotfiles: opts.dotfiles ?? false,
+      maxDepth,
       maxConnections,
       idleTimeoutMs,
       headerTimeoutMs,

@@ -1,5 +1,5 @@
 import { escapeControls } from "@netlab/core/terminal";
-import type { Progress, TransferClient, TransferResult } from "@netlab/transfer";
+import type { TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
 import {
   ADDRESS_HELP,
@@ -9,12 +9,14 @@ import {
   formatWhere,
   refuseTlsOverUnix,
 } from "../address.js";
-import { parseDuration } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { minorGc } from "./files.js";
+import { describe, FOLDER_LIMITS, planUploads, runBatch, type UploadPlan } from "./transfer-folder.js";
+import { alreadyThere, ProgressBar, resumeLine } from "./transfer-progress.js";
 
 interface TransferOpts extends TokenOpts, ClientTlsFlags {
   get?: boolean;
@@ -36,6 +38,8 @@ interface TransferOpts extends TokenOpts, ClientTlsFlags {
   connectTimeout: string;
   stallTimeout: string;
   fsync: boolean;
+  maxFiles: string;
+  maxDepth: string;
 }
 
 /** `lab transfer`: upload, download and list files on a `lab files` server. */
@@ -43,7 +47,10 @@ export function registerTransfer(program: Command): void {
   const cmd = program
     .command("transfer")
     .description("upload files to a lab files server, download (--get) or list (--list) them")
-    .argument("[files...]", "files to upload; with --get, names to download")
+    .argument(
+      "[files...]",
+      "files or folders to upload (a folder: everything in it); with --get, names to download",
+    )
     .option("--get", "download the named files instead of uploading")
     .option("-o, --output <path>", "with --get: where to write (a folder for several names)")
     .option("--list", "list the server's files: size, modified, name")
@@ -52,7 +59,11 @@ export function registerTransfer(program: Command): void {
     .option("--host <host>", "server address: a name, an IP, [::1], unix:/path or @name", "127.0.0.1")
     .option("-p, --port <port>", "server port", "5002");
   addFamilyOptions(cmd, "connect")
-    .option("--resume", "continue an interrupted transfer from its .part (checked by SHA-256 first)")
+    .option(
+      "--resume",
+      "continue an interrupted transfer from its .part (checked by SHA-256 first); uploads do this unasked",
+    )
+    .option("--no-resume", "uploads: start over even when the server's .part matches")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
     .option("--no-fsync", "with --get: do not fsync before renaming (faster; a crash may lose the file)")
@@ -66,6 +77,16 @@ export function registerTransfer(program: Command): void {
       "--stall-timeout <time>",
       "give up when no byte moves either way for this long while waiting on the server",
       "30s",
+    )
+    .option(
+      "--max-files <n>",
+      "a folder send holding more entries (files, folders, things skipped) is refused before sending",
+      String(FOLDER_LIMITS.maxFiles),
+    )
+    .option(
+      "--max-depth <n>",
+      "a folder send nesting more folders deep than this is refused before sending",
+      String(FOLDER_LIMITS.maxDepth),
     )
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
     .option(
@@ -81,9 +102,10 @@ export function registerTransfer(program: Command): void {
 Examples:
   lab transfer test.txt                         upload to 127.0.0.1:5002
   lab transfer a.bin b.bin --name-prefix in/    several files, into in/ on the server
+  lab transfer photos/                          a folder, recursively, as photos/... on the server
   lab transfer --get test.txt -o recv.txt       download
   lab transfer --list                           what the server has
-  lab transfer --get big.iso --resume           continue an interrupted download (uploads resume too)
+  lab transfer --get big.iso --resume           continue an interrupted download (uploads resume unasked)
   lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -N -l 6001 < file
   lab transfer --tls test.txt                   over TLS to lab files --tls (trust on first use)
   lab transfer --host unix:/tmp/files.sock --list   a lab files on a Unix socket
@@ -94,10 +116,15 @@ A server started with --token-file wants a token: from --token-file FILE, else $
 (on a terminal) a prompt that does not echo. Never on the command line.
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
-then). On a terminal a progress bar per file goes to stderr; piped, one summary line. Exit 0 when
-every file arrived, 1 on a failure (the message says how to resume), 2 for a usage error, 130 when
-interrupted by Ctrl-C or SIGTERM (a download keeps its .part for --resume); with --tls, 35 when
-the handshake fails, 60 when the server's certificate is not trusted (nothing was sent to it).`,
+then). An upload run again goes on from the server's NAME.part when its SHA-256 prefix matches (one
+line says so; a partial that does not match is replaced), and a file the server already has, byte
+for byte, is not sent again. A folder sends its regular files; symlinks, FIFOs, sockets and devices
+are skipped and empty folders are not created (each listed in the summary); a file that fails is
+named and the rest still go. On a terminal a progress bar per file goes to stderr; piped, one
+summary line. Exit 0 when every file arrived, 1 on a failure (the message says how to resume), 2 for
+a usage error, 130 when interrupted by Ctrl-C or SIGTERM (a download keeps its .part for
+--resume); with --tls, 35 when the handshake fails, 60 when the server's certificate is not trusted
+(nothing was sent to it).`,
     )
     .action(action(async (files: string[], opts: TransferOpts) => runTransfer(files, opts)));
 }
@@ -150,6 +177,13 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     throw new UsageError(`--max-size must be a size such as 500M or 2G, got ${JSON.stringify(opts.maxSize)}`);
   }
   if (opts.maxSize !== undefined && !opts.get) throw new UsageError("--max-size is for downloads (--get)");
+  const maxFiles = parseNumber("--max-files", opts.maxFiles, { min: 1, max: 100_000_000, integer: true });
+  const maxDepth = parseNumber("--max-depth", opts.maxDepth, { min: 1, max: 1024, integer: true });
+  // Folders are walked before connecting: a folder over the limits sends nothing.
+  const plan =
+    opts.list || opts.get || opts.raw
+      ? undefined
+      : await planUploads(t, files, { ...opts, maxFiles, maxDepth });
   if (opts.raw && opts.tls) throw new UsageError("--raw talks to plain nc servers: it has no --tls");
   const tls = await clientTls(opts, (line) => process.stderr.write(`${escapeControls(line)}\n`));
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
@@ -164,8 +198,8 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       return await runRaw(t, opts, where, limits, controller.signal);
     }
     const releaseMemory = await minorGc();
-    for (let attempt = 0; ; attempt++) {
-      const client = await t.TransferClient.connect({
+    const connect = () =>
+      t.TransferClient.connect({
         ...where,
         signal: controller.signal,
         connectTimeoutMs,
@@ -174,11 +208,17 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
         tls,
         stream: { releaseMemory, rateBytesPerSecond: rate, fsync: opts.fsync },
       });
+    for (let attempt = 0; ; attempt++) {
+      const client = await connect();
       // On a terminal, a server that wants a token we did not have gets one asked for, once.
       const askOnAuth = attempt === 0 && token === undefined && canPrompt();
       try {
         if (opts.list) return await runList(t, client, opts);
-        await runFiles(t, client, files, { ...opts, maxSizeBytes, askOnAuth }, controller.signal);
+        if (plan?.isBatch) {
+          await runFolder(t, client, plan, { ...opts, askOnAuth }, controller.signal, connect);
+          return;
+        }
+        await runFiles(t, client, files, { ...opts, maxSizeBytes, askOnAuth, plan }, controller.signal);
         return;
       } catch (err) {
         const needsToken = err instanceof AuthRequired || (askOnAuth && opts.list && isAuthRequired(err));
@@ -230,34 +270,81 @@ async function runList(t: Transfer, client: TransferClient, opts: TransferOpts):
   );
 }
 
+/** Shows progress and resume lines of one connection; returns the bar, if any. */
+function watch(t: Transfer, client: TransferClient, bar: ProgressBar | undefined): void {
+  if (bar) client.on("progress", (p) => bar.update(p));
+  client.on("resume", (r) => process.stderr.write(`${resumeLine(t, r)}\n`));
+}
+
+/** A send naming a folder: every file goes, failures are noted, one summary at the end. */
+async function runFolder(
+  t: Transfer,
+  client: TransferClient,
+  plan: UploadPlan,
+  opts: TransferOpts & { askOnAuth?: boolean },
+  signal: AbortSignal,
+  connect: () => Promise<TransferClient>,
+): Promise<void> {
+  const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(t) : undefined;
+  watch(t, client, bar);
+  await runBatch(
+    t,
+    client,
+    plan,
+    {
+      json: opts.json,
+      resume: opts.resume ?? true,
+      overwrite: opts.overwrite ?? false,
+      verify: opts.verify,
+    },
+    signal,
+    {
+      reconnect: connect,
+      watch: (c) => watch(t, c, bar),
+      onDone: (r) => bar?.done(r),
+      onFail: () => bar?.clear(),
+      isAuthRetry: (err, isFirst) => {
+        if (!(opts.askOnAuth && isFirst && isAuthRequired(err))) return false;
+        throw new AuthRequired("", { cause: err });
+      },
+    },
+  );
+}
+
 async function runFiles(
   t: Transfer,
   client: TransferClient,
   files: string[],
-  opts: TransferOpts & { maxSizeBytes: number | undefined; askOnAuth?: boolean },
+  opts: TransferOpts & {
+    maxSizeBytes: number | undefined;
+    askOnAuth?: boolean;
+    plan: UploadPlan | undefined;
+  },
   signal: AbortSignal,
 ): Promise<void> {
   const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(t) : undefined;
-  if (bar) client.on("progress", (p) => bar.update(p));
+  watch(t, client, bar);
   const results: TransferResult[] = [];
   const started = performance.now();
   let failure: unknown;
-  for (const file of files) {
+  for (const [i, file] of files.entries()) {
     try {
-      const common = {
-        resume: opts.resume ?? false,
-        overwrite: opts.overwrite ?? false,
-        verify: opts.verify,
-      };
-      const r = opts.get
-        ? await client.download(file, opts.output ?? undefined, {
-            ...common,
-            maxSizeBytes: opts.maxSizeBytes,
-          })
-        : await client.upload(file, {
-            ...common,
-            name: opts.name ?? `${opts.namePrefix ?? ""}${baseName(file)}`,
-          });
+      const common = { overwrite: opts.overwrite ?? false, verify: opts.verify };
+      const item = opts.plan?.items[i];
+      const r =
+        item === undefined
+          ? await client.download(file, opts.output ?? undefined, {
+              ...common,
+              resume: opts.resume ?? false,
+              maxSizeBytes: opts.maxSizeBytes,
+            })
+          : await client.upload(item.path, {
+              ...common,
+              name: item.name,
+              // croc's habit: a matching .part is continued, and an identical file is not sent again.
+              resume: opts.resume ?? true,
+              skipIdentical: !common.overwrite,
+            });
       bar?.done(r);
       results.push(r);
     } catch (err) {
@@ -269,7 +356,8 @@ async function runFiles(
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  const bytes = results.reduce((n, r) => n + r.transferredBytes, 0);
+  const moved = results.filter((r) => !r.existed);
+  const bytes = moved.reduce((n, r) => n + r.transferredBytes, 0);
   if (opts.json) {
     const summary = results.map((r) => ({
       name: r.name,
@@ -277,7 +365,8 @@ async function runFiles(
       direction: r.direction,
       bytes: r.bytes,
       transferredBytes: r.transferredBytes,
-      resumedAt: r.offset,
+      resumedAt: r.existed ? 0 : r.offset,
+      ...(r.direction === "upload" ? { existed: r.existed ?? false } : {}),
       sha256: r.sha256 ?? null,
       seconds: round(r.seconds, 3),
       mbps: round(r.mbps, 1),
@@ -287,9 +376,12 @@ async function runFiles(
       `${JSON.stringify({ ok: failure === undefined, files: summary, ...(error ? { error } : {}) })}\n`,
     );
   } else if (!bar && results.length > 0) {
+    for (const r of results) if (r.existed) process.stderr.write(`${alreadyThere(r)}\n`);
+  }
+  if (!opts.json && !bar && moved.length > 0) {
     const verb = opts.get ? "downloaded" : "uploaded";
-    const what = results.length === 1 ? escapeControls(results[0]!.name) : `${results.length} files`;
-    const sha = results.length === 1 && results[0]!.sha256 ? `, sha256 ${results[0]!.sha256}` : "";
+    const what = moved.length === 1 ? escapeControls(moved[0]!.name) : `${moved.length} files`;
+    const sha = moved.length === 1 && moved[0]!.sha256 ? `, sha256 ${moved[0]!.sha256}` : "";
     process.stderr.write(
       `${verb} ${what} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.formatRate(seconds > 0 ? bytes / seconds : 0)}${sha}\n`,
     );
@@ -351,77 +443,13 @@ function interrupted(file: string, opts: TransferOpts): Error {
   }
   return Object.assign(new Error(`interrupted while ${opts.get ? "downloading" : "uploading"} ${file}`), {
     code: "INTERRUPTED",
-    hint: "the partial file is kept as .part; run the same command with --resume to continue",
+    hint: opts.get
+      ? "the partial file is kept as .part; run the same command with --resume to continue"
+      : "the server keeps the partial file; run the same command again to continue from there",
   });
-}
-
-function describe(err: unknown): { code: string; message: string; hint?: string } {
-  const e = err as { code?: string; message?: string; hint?: string };
-  return {
-    code: String(e?.code ?? "ERROR"),
-    message: e?.message ?? String(err),
-    ...(e?.hint ? { hint: e.hint } : {}),
-  };
-}
-
-function baseName(file: string): string {
-  return file.split(/[\\/]/).filter(Boolean).pop() ?? file;
 }
 
 function round(n: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
-}
-
-/**
- * One line per file on stderr, redrawn in place at most 10 times a second:
- * `name  [#####.....]  45%  450.0 MiB / 1.0 GiB  171.9 MiB/s  ETA 3s`; the finished line stays.
- */
-class ProgressBar {
-  readonly #t: Transfer;
-  #lastDraw = 0;
-  #drawn = false;
-
-  constructor(t: Transfer) {
-    this.#t = t;
-  }
-
-  update(p: Progress): void {
-    const now = performance.now();
-    if (now - this.#lastDraw < 100 && p.bytesDone < p.totalBytes) return;
-    this.#lastDraw = now;
-    const moved = p.bytesDone - p.offset;
-    const rate = p.elapsedMs > 0 ? moved / (p.elapsedMs / 1000) : 0;
-    const left = rate > 0 ? (p.totalBytes - p.bytesDone) / rate : Number.POSITIVE_INFINITY;
-    const fraction = p.totalBytes === 0 ? 1 : p.bytesDone / p.totalBytes;
-    const width = Math.max(10, Math.min(30, (process.stderr.columns ?? 80) - 70));
-    const filled = Math.round(fraction * width);
-    const f = this.#t.formatBytes;
-    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${this.#t.formatRate(rate)}  ETA ${formatEta(left)}`;
-    process.stderr.write(`\r${line}\x1b[K`);
-    this.#drawn = true;
-  }
-
-  done(r: TransferResult): void {
-    const verb = r.direction === "upload" ? "uploaded" : "downloaded";
-    const resumed = r.offset > 0 ? `, resumed at ${this.#t.formatBytes(r.offset)}` : "";
-    const sha = r.sha256 ? `, sha256 ${r.sha256.slice(0, 16)}…` : ", not verified";
-    process.stderr.write(
-      `\r${verb} ${escapeControls(r.name)} (${this.#t.formatBytes(r.bytes)}${resumed}) in ${r.seconds.toFixed(2)} s, ${this.#t.formatRate(r.mbps * 1e6)}${sha}\x1b[K\n`,
-    );
-    this.#drawn = false;
-  }
-
-  clear(): void {
-    if (this.#drawn) process.stderr.write("\n");
-    this.#drawn = false;
-  }
-}
-
-function formatEta(seconds: number): string {
-  if (!Number.isFinite(seconds)) return "--";
-  if (seconds < 60) return `${Math.ceil(seconds)}s`;
-  if (seconds < 3600)
-    return `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, "0")}s`;
-  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
 }
