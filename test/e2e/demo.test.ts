@@ -1,8 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import net from "node:net";
 import { join } from "node:path";
+import getPort from "get-port";
 import { afterAll, describe, expect, it } from "vitest";
-import { LAB_BIN, runLab } from "../helpers/lab.js";
+import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
+import { LAB_BIN, runLab, startLab } from "../helpers/lab.js";
 
 const dir = mkdtempSync(join(tmpdir(), "netlab-demo-scripts-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -182,5 +185,59 @@ describe("lab demo --script", () => {
     const r = await runLab(["demo", "--script", join(dir, "missing.txt")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/lab: cannot read script .*missing\.txt: no such file/);
+  });
+});
+
+/** Connects to the demo's port once it listens (every 50 ms, at most `timeoutMs`). */
+async function joinWhenListening(port: number, timeoutMs = 15_000): Promise<LineClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await lineClient(port);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+describe("lab demo --port (#20)", () => {
+  it("listens on the port given, so a raw TCP client (what nc does) joins the demo's room", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const demo = startLab(["demo", "--script", "-", "--port", String(port), "--expect-timeout", "15s"]);
+    demo.write("clients 1\nexpect client 1: <visitor> hello from nc\nclient 1: welcome, visitor\n");
+    demo.endInput();
+    const nc = await joinWhenListening(port);
+    await nc.waitFor(/netlab chat\/1 .*you are/);
+    nc.send("/nick visitor");
+    await nc.waitFor("is now known as visitor");
+    nc.send("hello from nc");
+    await nc.waitFor("<alice> welcome, visitor");
+    expect(await demo.exited, demo.stderr()).toBe(0);
+    expect(pane(demo.stdout(), new RegExp(`^== server 127\\.0\\.0\\.1:${port} `))).toContain(
+      `listening on 127.0.0.1:${port}`,
+    );
+    expect(pane(demo.stdout(), /^== client 1 alice/)).toContain("<visitor> hello from nc");
+  });
+
+  it("says the port is taken, with a hint, and exits 1 when another server holds it", async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const r = await runLab(["demo", "--script", "-", "--port", String(port)], { input: "wait 1\n" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `lab: port ${port} on 127.0.0.1 is already in use\nhint: stop the other server or choose another --port\n`,
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it.each(["-1", "65536", "http"])("rejects --port %s with a usage error", async (value) => {
+    const r = await runLab(["demo", "--port", value]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`lab: --port must be a whole number from 0 to 65535, got "${value}"`);
   });
 });

@@ -17,6 +17,8 @@ export interface DemoOptions {
   clients?: number;
   /** Where the server listens. Default 127.0.0.1. */
   host?: string;
+  /** The server's port (the proxy's in the proxy scene); 0 (the default) picks a free one. */
+  port?: number;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
   /** Honour NO_COLOR from here. Default process.env. */
@@ -46,21 +48,21 @@ async function loadScene(
   if (opts.scene === "udp") {
     const { UdpLabController } = await import("./udp/controller.js");
     return {
-      lab: new UdpLabController({ pingers: opts.clients, host: opts.host }),
+      lab: new UdpLabController({ pingers: opts.clients, host: opts.host, port: opts.port }),
       loadView: async () => (await import("./udp/UdpApp.js")).UdpApp,
     };
   }
   if (opts.scene === "proxy") {
     const { ProxyLabController } = await import("./proxy/controller.js");
     return {
-      lab: new ProxyLabController({ host: opts.host }),
+      lab: new ProxyLabController({ host: opts.host, port: opts.port }),
       loadView: async () => (await import("./proxy/ProxyApp.js")).ProxyApp,
     };
   }
   if (opts.scene === "transfer") {
     const { TransferLabController } = await import("./transfer/controller.js");
     return {
-      lab: new TransferLabController({ clients: opts.clients, host: opts.host }),
+      lab: new TransferLabController({ clients: opts.clients, host: opts.host, port: opts.port }),
       loadView: async () => (await import("./transfer/TransferApp.js")).TransferApp,
     };
   }
@@ -70,7 +72,7 @@ async function loadScene(
       import("./chat-factory.js").then((m) => (opts.tls ? m.createTlsChatFactory() : m.chatFactory)),
   ]);
   return {
-    lab: new LabController(factory, { clients: opts.clients, host: opts.host }),
+    lab: new LabController(factory, { clients: opts.clients, host: opts.host, port: opts.port }),
     loadView: async () => (await import("./components/App.js")).App,
   };
 }

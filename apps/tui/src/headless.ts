@@ -12,6 +12,8 @@ export interface RunScriptOptions {
   clients?: number;
   /** Where the server listens. Default 127.0.0.1. */
   host?: string;
+  /** The server's port, so `nc` or `lab client` can join; 0 (the default) picks a free one. */
+  port?: number;
   /** How long each `expect` waits, in ms. Default 3000. */
   expectTimeoutMs?: number;
   /** Receives the transcripts (text, or JSON when `json`). */
@@ -42,6 +44,7 @@ export async function runScript(opts: RunScriptOptions): Promise<void> {
   const lab = new LabController(factory, {
     clients: opts.clients ?? script.clients ?? 3,
     host: opts.host,
+    port: opts.port,
     maxTranscriptLines: 10_000,
     maxLogLines: 10_000,
   });

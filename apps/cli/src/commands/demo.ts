@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { hostFlag } from "../address.js";
-import { parseDuration, parseNumber } from "../options.js";
+import { parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface DemoFlags {
@@ -9,6 +9,7 @@ interface DemoFlags {
   clients?: string;
   script?: string;
   host: string;
+  port: string;
   expectTimeout: string;
   json?: boolean;
   tls?: boolean;
@@ -40,6 +41,11 @@ export function registerDemo(program: Command): void {
       "play a scripted conversation without a terminal and print every pane's transcript",
     )
     .option("--host <host>", "address the chat server binds", "127.0.0.1")
+    .option(
+      "-p, --port <port>",
+      "the server's port, so nc or lab client can join the demo (the file server's, udp echo's or proxy's in the other scenes; 0 = any free port)",
+      "0",
+    )
     .option("--expect-timeout <time>", "how long each `expect` in a script waits", "3s")
     .option("--json", "with --script: print the panes as JSON")
     .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
@@ -55,6 +61,7 @@ Examples:
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
   lab demo --scene proxy         a client, lab proxy and a server: see chunks coalesce and slice
+  lab demo --port 7000           then, in another terminal: nc -N 127.0.0.1 7000
   lab demo --tls                 the chat over TLS: Ctrl-W shows the encrypted bytes on the wire
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
@@ -71,6 +78,7 @@ A script, one command a line (see docs/demo.md):
         }
         const clients = flags.clients === undefined ? undefined : parseClients(flags.clients);
         const expectTimeoutMs = parseSeconds("--expect-timeout", flags.expectTimeout);
+        const port = parsePort(flags.port, { allowZero: true });
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
         }
@@ -87,6 +95,7 @@ A script, one command a line (see docs/demo.md):
           await playScript(flags.script, {
             clients,
             host: hostFlag(flags.host),
+            port,
             tls: flags.tls ?? false,
             expectTimeoutMs,
             json: flags.json ?? false,
@@ -106,6 +115,7 @@ A script, one command a line (see docs/demo.md):
           scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
           clients,
           host: hostFlag(flags.host),
+          port,
           tls: flags.tls ?? false,
         });
       }),
@@ -114,7 +124,14 @@ A script, one command a line (see docs/demo.md):
 
 async function playScript(
   file: string,
-  opts: { clients: number | undefined; host: string; tls: boolean; expectTimeoutMs: number; json: boolean },
+  opts: {
+    clients: number | undefined;
+    host: string;
+    port: number;
+    tls: boolean;
+    expectTimeoutMs: number;
+    json: boolean;
+  },
 ): Promise<void> {
   let text: string;
   try {
@@ -132,6 +149,7 @@ async function playScript(
       text,
       clients: opts.clients,
       host: opts.host,
+      port: opts.port,
       tls: opts.tls,
       expectTimeoutMs: opts.expectTimeoutMs,
       json: opts.json,

@@ -22,6 +22,8 @@ export interface TransferLabOptions {
   clients?: number;
   /** Where the file server binds. Default 127.0.0.1. */
   host?: string;
+  /** The file server's port; 0 (the default) picks a free one. */
+  port?: number;
   /** Size of each generated file, in bytes: uploader N sends N × this. Default 16 MiB. */
   fileBytes?: number;
   /** Lines kept per log. Default 200. */
