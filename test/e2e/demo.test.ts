@@ -241,3 +241,20 @@ describe("lab demo --port (#20)", () => {
     expect(r.stderr).toContain(`lab: --port must be a whole number from 0 to 65535, got "${value}"`);
   });
 });
+
+describe("lab demo --rate (#20)", () => {
+  it("takes a rate in netlab's units and refuses one it cannot read, or outside the transfer scene", async () => {
+    const bad = await runLab(["demo", "--scene", "transfer", "--rate", "fast"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      'lab: --rate must be a rate such as 1MiB/s or 500K (a bare number is bytes per second), got "fast"',
+    );
+    const chat = await runLab(["demo", "--rate", "1MiB/s"]);
+    expect(chat.code).toBe(2);
+    expect(chat.stderr).toContain("lab: --rate slows the transfer scene only");
+    // A good rate passes parsing and reaches the terminal check.
+    const ok = await runLab(["demo", "--scene", "transfer", "--rate", "1MiB/s"]);
+    expect(ok.code).toBe(2);
+    expect(ok.stderr).toContain("needs a terminal");
+  });
+});

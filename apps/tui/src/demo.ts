@@ -25,6 +25,8 @@ export interface DemoOptions {
   env?: NodeJS.ProcessEnv;
   /** Where servers and clients come from; `@netlab/chat` unless a test says otherwise. */
   factory?: ChatFactory;
+  /** Transfer scene: each uploader's cap in bytes per second, so the progress can be watched. Default Infinity. */
+  rateBytesPerSecond?: number;
   /** Chat scene: speak TLS (a certificate made for this run, pinned by every client). */
   tls?: boolean;
 }
@@ -62,7 +64,12 @@ async function loadScene(
   if (opts.scene === "transfer") {
     const { TransferLabController } = await import("./transfer/controller.js");
     return {
-      lab: new TransferLabController({ clients: opts.clients, host: opts.host, port: opts.port }),
+      lab: new TransferLabController({
+        clients: opts.clients,
+        host: opts.host,
+        port: opts.port,
+        rateBytesPerSecond: opts.rateBytesPerSecond,
+      }),
       loadView: async () => (await import("./transfer/TransferApp.js")).TransferApp,
     };
   }

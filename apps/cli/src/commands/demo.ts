@@ -13,6 +13,7 @@ interface DemoFlags {
   expectTimeout: string;
   json?: boolean;
   tls?: boolean;
+  rate?: string;
 }
 
 const MAX_CLIENTS = 6;
@@ -48,6 +49,10 @@ export function registerDemo(program: Command): void {
     )
     .option("--expect-timeout <time>", "how long each `expect` in a script waits", "3s")
     .option("--json", "with --script: print the panes as JSON")
+    .option(
+      "--rate <rate>",
+      "transfer scene: each uploader sends at most this many bytes per second, e.g. 1MiB/s or 500K (a bare number is bytes/s) (default: no limit)",
+    )
     .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
     .addHelpText(
       "after",
@@ -60,6 +65,7 @@ Examples:
   lab demo --clients 5
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
+  lab demo --scene transfer --rate 2MiB/s   the same, slow enough to watch the bars fill
   lab demo --scene proxy         a client, lab proxy and a server: see chunks coalesce and slice
   lab demo --port 7000           then, in another terminal: nc -N 127.0.0.1 7000
   lab demo --tls                 the chat over TLS: Ctrl-W shows the encrypted bytes on the wire
@@ -84,6 +90,10 @@ A script, one command a line (see docs/demo.md):
         }
         if (flags.tls && flags.scene !== "chat") {
           throw new UsageError("--tls runs the chat scene only", "drop --scene, or drop --tls");
+        }
+        const rateBytesPerSecond = flags.rate === undefined ? undefined : await parseRateFlag(flags.rate);
+        if (flags.rate !== undefined && flags.scene !== "transfer") {
+          throw new UsageError("--rate slows the transfer scene only", "lab demo --scene transfer --rate 1MiB/s");
         }
         if (flags.script !== undefined && flags.scene !== "chat") {
           throw new UsageError(
@@ -117,6 +127,7 @@ A script, one command a line (see docs/demo.md):
           host: hostFlag(flags.host),
           port,
           tls: flags.tls ?? false,
+          rateBytesPerSecond,
         });
       }),
     );
@@ -182,6 +193,19 @@ function parseClients(value: string): number {
     integer: true,
     hint: "e.g. lab demo --clients 3",
   });
+}
+
+/** `--rate`: a size per second through @netlab/core's one parser (loaded only when given). */
+async function parseRateFlag(text: string): Promise<number> {
+  const { parseRate } = await import("@netlab/core");
+  const rate = parseRate(text);
+  if (rate === undefined) {
+    throw new UsageError(
+      `--rate must be a rate such as 1MiB/s or 500K (a bare number is bytes per second), got ${JSON.stringify(text)}`,
+      "lab demo --scene transfer --rate 1MiB/s",
+    );
+  }
+  return rate;
 }
 
 function parseSeconds(flag: string, value: string): number {
