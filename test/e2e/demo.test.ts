@@ -258,3 +258,28 @@ describe("lab demo --rate (#20)", () => {
     expect(ok.stderr).toContain("needs a terminal");
   });
 });
+
+describe("lab demo --cluster without redis (#16)", () => {
+  it("says redis-server is not installed, with the apt and brew commands, and exits 1", async () => {
+    // PATH is a folder of scripts only (lab runs by node's full path): no redis-server to find.
+    const r = await runLab(["demo", "--cluster", "--script", "-"], { input: "wait 1\n", env: { PATH: dir } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "lab: lab demo --cluster needs redis-server, and it is not installed\n" +
+        "hint: install it (sudo apt-get install redis-server, or brew install redis), or pass a URL: lab demo --cluster redis://HOST:PORT\n",
+    );
+    expect(r.stdout).toBe("");
+  });
+
+  it("refuses a URL that is not redis://, and --cluster with another scene or --tls, with exit 2", async () => {
+    const scheme = await runLab(["demo", "--cluster", "http://127.0.0.1:6379", "--script", "-"], { input: "" });
+    expect(scheme.code).toBe(2);
+    expect(scheme.stderr).toMatch(/^lab: --cluster "http:\/\/127\.0\.0\.1:6379": the scheme is "http", not redis\nhint: /);
+    const udp = await runLab(["demo", "--cluster", "--scene", "udp"]);
+    expect(udp.code).toBe(2);
+    expect(udp.stderr).toContain("lab: --cluster runs the chat scene only");
+    const tls = await runLab(["demo", "--cluster", "--tls"]);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toContain("lab: --cluster and --tls do not go together in the demo");
+  });
+});

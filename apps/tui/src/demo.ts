@@ -27,6 +27,11 @@ export interface DemoOptions {
   factory?: ChatFactory;
   /** Transfer scene: each uploader's cap in bytes per second, so the progress can be watched. Default Infinity. */
   rateBytesPerSecond?: number;
+  /**
+   * Chat scene as a cluster: two nodes joined through Redis at this URL, or, with `true`, through a
+   * `redis-server` the demo starts on a free port (and stops on quit).
+   */
+  cluster?: string | true;
   /** Chat scene: speak TLS (a certificate made for this run, pinned by every client). */
   tls?: boolean;
 }
@@ -46,7 +51,7 @@ const LEAVE_ALT_SCREEN = "\u001b[?1049l";
  */
 async function loadScene(
   opts: DemoOptions,
-): Promise<{ lab: SceneLab; loadView: () => Promise<ComponentType<{ lab: never }>> }> {
+): Promise<{ lab: SceneLab; loadView: () => Promise<ComponentType<{ lab: never }>>; stop?: () => Promise<void> }> {
   if (opts.scene === "udp") {
     const { UdpLabController } = await import("./udp/controller.js");
     return {
@@ -73,15 +78,40 @@ async function loadScene(
       loadView: async () => (await import("./transfer/TransferApp.js")).TransferApp,
     };
   }
-  const [{ LabController }, factory] = await Promise.all([
+  const [{ LabController }, { factory, stop }] = await Promise.all([
     import("./controller.js"),
-    opts.factory ??
-      import("./chat-factory.js").then((m) => (opts.tls ? m.createTlsChatFactory() : m.chatFactory)),
+    chatSceneFactory(opts),
   ]);
   return {
     lab: new LabController(factory, { clients: opts.clients, host: opts.host, port: opts.port }),
     loadView: async () => (await import("./components/App.js")).App,
+    stop,
   };
+}
+
+/**
+ * Where the chat scene's servers and clients come from: a test's factory, TLS, a cluster (with the
+ * `redis-server` it started, if any, for `stop` to end) or plain `@netlab/chat`.
+ */
+export async function chatSceneFactory(opts: {
+  factory?: ChatFactory;
+  tls?: boolean;
+  cluster?: string | true;
+}): Promise<{ factory: ChatFactory; stop?: () => Promise<void> }> {
+  if (opts.factory) return { factory: opts.factory };
+  if (opts.cluster !== undefined) {
+    const { createClusterChatFactory, startRedisServer } = await import("./cluster.js");
+    const redis = opts.cluster === true ? await startRedisServer() : undefined;
+    try {
+      const factory = await createClusterChatFactory(redis?.url ?? (opts.cluster as string));
+      return { factory, stop: redis?.stop };
+    } catch (err) {
+      await redis?.stop();
+      throw err;
+    }
+  }
+  const m = await import("./chat-factory.js");
+  return { factory: opts.tls ? await m.createTlsChatFactory() : m.chatFactory };
 }
 
 /**
@@ -97,7 +127,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   delete process.env.CONTINUOUS_INTEGRATION;
   const stdout = opts.stdout ?? process.stdout;
   const stdin = opts.stdin ?? process.stdin;
-  const { lab, loadView } = await loadScene(opts);
+  const { lab, loadView, stop } = await loadScene(opts);
   let instance: { unmount(): void; waitUntilExit(): Promise<unknown> } | undefined;
   const start = () =>
     lab.start().catch(async (err: unknown) => {
@@ -151,6 +181,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   } finally {
     for (const s of signals) process.off(s, onSignal);
     await lab.close();
+    await stop?.();
     instance?.unmount();
     restoreScreen();
     process.off("exit", restoreScreen);

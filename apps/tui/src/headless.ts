@@ -1,5 +1,5 @@
-import { chatFactory, createTlsChatFactory } from "./chat-factory.js";
 import { type ChatFactory, LabController } from "./controller.js";
+import { chatSceneFactory } from "./demo.js";
 import type { LabSnapshot } from "./model.js";
 import { formatTranscripts, playScript, settle, waitFor } from "./player.js";
 import { parseScript, type Step } from "./script.js";
@@ -27,6 +27,8 @@ export interface RunScriptOptions {
   factory?: ChatFactory;
   /** Speak TLS (a certificate made for this run, pinned by every client). */
   tls?: boolean;
+  /** Two nodes joined through Redis at this URL, or (`true`) a `redis-server` started for the run. */
+  cluster?: string | true;
 }
 
 /** Longest wait for the starting clients to be connected and welcomed, in ms. */
@@ -40,7 +42,7 @@ const READY_TIMEOUT_MS = 5000;
  */
 export async function runScript(opts: RunScriptOptions): Promise<void> {
   const script = parseScript(opts.text);
-  const factory = opts.factory ?? (opts.tls ? await createTlsChatFactory() : chatFactory);
+  const { factory, stop } = await chatSceneFactory(opts);
   const lab = new LabController(factory, {
     clients: opts.clients ?? script.clients ?? 3,
     host: opts.host,
@@ -67,6 +69,7 @@ export async function runScript(opts: RunScriptOptions): Promise<void> {
     opts.write(opts.json ? `${JSON.stringify(toJson(snapshot), null, 2)}\n` : formatTranscripts(snapshot));
   } finally {
     await lab.close();
+    await stop?.();
   }
   if (failure !== undefined) throw failure;
 }

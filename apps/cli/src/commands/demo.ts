@@ -14,6 +14,7 @@ interface DemoFlags {
   json?: boolean;
   tls?: boolean;
   rate?: string;
+  cluster?: string | true;
 }
 
 const MAX_CLIENTS = 6;
@@ -53,6 +54,10 @@ export function registerDemo(program: Command): void {
       "--rate <rate>",
       "transfer scene: each uploader sends at most this many bytes per second, e.g. 1MiB/s or 500K (a bare number is bytes/s) (default: no limit)",
     )
+    .option(
+      "--cluster [url]",
+      "chat scene as a cluster: two lab server --cluster nodes joined through Redis at URL (default: a redis-server started on a free port for the demo), clients spread over them, each message marked a→b (sent on node a, delivered by b)",
+    )
     .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
     .addHelpText(
       "after",
@@ -68,6 +73,7 @@ Examples:
   lab demo --scene transfer --rate 2MiB/s   the same, slow enough to watch the bars fill
   lab demo --scene proxy         a client, lab proxy and a server: see chunks coalesce and slice
   lab demo --port 7000           then, in another terminal: nc -N 127.0.0.1 7000
+  lab demo --cluster             two nodes through a redis-server of its own: which node each message crossed
   lab demo --tls                 the chat over TLS: Ctrl-W shows the encrypted bytes on the wire
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
@@ -88,6 +94,13 @@ A script, one command a line (see docs/demo.md):
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
         }
+        if (flags.cluster !== undefined && flags.scene !== "chat") {
+          throw new UsageError("--cluster runs the chat scene only", "drop --scene, or drop --cluster");
+        }
+        if (flags.cluster !== undefined && flags.tls) {
+          throw new UsageError("--cluster and --tls do not go together in the demo", "drop one of them");
+        }
+        const cluster = flags.cluster === undefined ? undefined : await clusterUrl(flags.cluster);
         if (flags.tls && flags.scene !== "chat") {
           throw new UsageError("--tls runs the chat scene only", "drop --scene, or drop --tls");
         }
@@ -107,6 +120,7 @@ A script, one command a line (see docs/demo.md):
             host: hostFlag(flags.host),
             port,
             tls: flags.tls ?? false,
+            cluster,
             expectTimeoutMs,
             json: flags.json ?? false,
           });
@@ -128,6 +142,7 @@ A script, one command a line (see docs/demo.md):
           port,
           tls: flags.tls ?? false,
           rateBytesPerSecond,
+          cluster,
         });
       }),
     );
@@ -140,6 +155,7 @@ async function playScript(
     host: string;
     port: number;
     tls: boolean;
+    cluster: string | true | undefined;
     expectTimeoutMs: number;
     json: boolean;
   },
@@ -162,6 +178,7 @@ async function playScript(
       host: opts.host,
       port: opts.port,
       tls: opts.tls,
+      cluster: opts.cluster,
       expectTimeoutMs: opts.expectTimeoutMs,
       json: opts.json,
       write: (t) => process.stdout.write(t),
@@ -193,6 +210,22 @@ function parseClients(value: string): number {
     integer: true,
     hint: "e.g. lab demo --clients 3",
   });
+}
+
+/**
+ * `--cluster [URL]`: true (start a redis-server) or the URL, checked now so a bad one is a usage
+ * error before anything starts; @netlab/chat-redis loads only then.
+ */
+async function clusterUrl(value: string | true): Promise<string | true> {
+  if (value === true) return true;
+  const { parseClusterUrl, ClusterError } = await import("@netlab/chat-redis");
+  try {
+    parseClusterUrl(value);
+  } catch (err) {
+    if (err instanceof ClusterError) throw new UsageError(err.message, err.hint);
+    throw err;
+  }
+  return value;
 }
 
 /** `--rate`: a size per second through @netlab/core's one parser (loaded only when given). */
