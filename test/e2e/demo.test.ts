@@ -1,6 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, describe, expect, it } from "vitest";
@@ -272,9 +272,13 @@ describe("lab demo --cluster without redis (#16)", () => {
   });
 
   it("refuses a URL that is not redis://, and --cluster with another scene or --tls, with exit 2", async () => {
-    const scheme = await runLab(["demo", "--cluster", "http://127.0.0.1:6379", "--script", "-"], { input: "" });
+    const scheme = await runLab(["demo", "--cluster", "http://127.0.0.1:6379", "--script", "-"], {
+      input: "",
+    });
     expect(scheme.code).toBe(2);
-    expect(scheme.stderr).toMatch(/^lab: --cluster "http:\/\/127\.0\.0\.1:6379": the scheme is "http", not redis\nhint: /);
+    expect(scheme.stderr).toMatch(
+      /^lab: --cluster "http:\/\/127\.0\.0\.1:6379": the scheme is "http", not redis\nhint: /,
+    );
     const udp = await runLab(["demo", "--cluster", "--scene", "udp"]);
     expect(udp.code).toBe(2);
     expect(udp.stderr).toContain("lab: --cluster runs the chat scene only");

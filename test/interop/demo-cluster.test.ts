@@ -64,7 +64,16 @@ describe.skipIf(!HAS_REDIS)("lab demo --cluster (#16)", () => {
   });
 
   it("starts a redis-server of its own without a URL, and stops it on exit", async () => {
-    const demo = startLab(["demo", "--cluster", "--script", "-", "--clients", "2", "--expect-timeout", "10s"]);
+    const demo = startLab([
+      "demo",
+      "--cluster",
+      "--script",
+      "-",
+      "--clients",
+      "2",
+      "--expect-timeout",
+      "10s",
+    ]);
     demo.write("client 2: hi from b\nexpect client 1: b→a <bob> hi from b\n");
     demo.endInput();
     expect(await demo.exited, demo.stderr()).toBe(0);
@@ -79,8 +88,20 @@ describe.skipIf(!HAS_REDIS)("lab demo --cluster (#16)", () => {
       (p) => ["server", "--port", String(p), "--cluster", redis.url, "--node-id", "c"],
       (p) => `listening on 127.0.0.1:${p}`,
     );
-    const demo = startLab(["demo", "--cluster", redis.url, "--script", "-", "--clients", "2", "--expect-timeout", "15s"]);
-    demo.write("expect client 1: c→a <visitor> over the cluster\nexpect client 2: c→b <visitor> over the cluster\n");
+    const demo = startLab([
+      "demo",
+      "--cluster",
+      redis.url,
+      "--script",
+      "-",
+      "--clients",
+      "2",
+      "--expect-timeout",
+      "15s",
+    ]);
+    demo.write(
+      "expect client 1: c→a <visitor> over the cluster\nexpect client 2: c→b <visitor> over the cluster\n",
+    );
     demo.endInput();
     const visitor = await lineClient(port);
     await visitor.waitFor(/you are/);

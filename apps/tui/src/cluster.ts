@@ -37,10 +37,14 @@ export async function createClusterChatFactory(url: string): Promise<ChatFactory
   const nodeOf = new WeakMap<LabChatClient, ClusterNodeView>();
   return {
     createServer: ({ host, port }) =>
-      new ClusterPair(redis, (i) => {
-        const backend = new RedisBackend({ url, nodeId: CLUSTER_NODES[i] });
-        return new ChatServer({ host, port: i === 0 ? port : (ports[i] ?? 0), backend });
-      }, ports) as LabChatServer,
+      new ClusterPair(
+        redis,
+        (i) => {
+          const backend = new RedisBackend({ url, nodeId: CLUSTER_NODES[i] });
+          return new ChatServer({ host, port: i === 0 ? port : (ports[i] ?? 0), backend });
+        },
+        ports,
+      ) as LabChatServer,
     createClient: (opts) => {
       const i = ((opts.id ?? 1) - 1) % CLUSTER_NODES.length;
       const node = { id: CLUSTER_NODES[i] ?? "a", host: opts.host, port: ports[i] ?? opts.port };

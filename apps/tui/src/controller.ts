@@ -15,8 +15,8 @@ import {
 } from "./model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "./scene/controller.js";
 
-export { errorText };
 export type { ClusterNodeView };
+export { errorText };
 
 /** The parts of `@netlab/chat`'s `ChatClient` the lab uses (see docs/demo.md). */
 export interface LabChatClient extends EventEmitter {
@@ -42,7 +42,13 @@ export interface LabChatServer extends EventEmitter {
 export interface ChatFactory {
   createServer(opts: { host: string; port: number }): LabChatServer;
   /** `id` is the client's pane (1-based); the cluster scene spreads clients over its nodes by it. */
-  createClient(opts: { host: string; port: number; nick: string; reconnect: boolean; id?: number }): LabChatClient;
+  createClient(opts: {
+    host: string;
+    port: number;
+    nick: string;
+    reconnect: boolean;
+    id?: number;
+  }): LabChatClient;
   /**
    * One line for a chat event, as `lab client` shows it on a terminal (control characters from the
    * network escaped, a message on one line); `self` is our nick.
@@ -208,8 +214,12 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
     const cluster = server.cluster?.();
     this.patchServer({ status: "listening", host, port, cluster });
     if (cluster) {
-      for (const n of cluster.nodes) this.serverLine("info", `node ${n.id} listening on ${formatHostPort(n.host, n.port)}`);
-      this.serverLine("info", `nodes ${cluster.nodes.map((n) => n.id).join(" and ")} joined through Redis at ${cluster.redis}`);
+      for (const n of cluster.nodes)
+        this.serverLine("info", `node ${n.id} listening on ${formatHostPort(n.host, n.port)}`);
+      this.serverLine(
+        "info",
+        `nodes ${cluster.nodes.map((n) => n.id).join(" and ")} joined through Redis at ${cluster.redis}`,
+      );
     } else {
       this.serverLine("info", `listening on ${formatHostPort(host, port)}`);
     }
@@ -344,7 +354,9 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       this.#onState(slot, client, state, err);
     });
     this.updateSlot(slot, { state: "connecting", error: undefined, node: node?.id });
-    const to = node ? `node ${node.id} at ${formatHostPort(node.host, node.port)}` : formatHostPort(this.host, this.server.port);
+    const to = node
+      ? `node ${node.id} at ${formatHostPort(node.host, node.port)}`
+      : formatHostPort(this.host, this.server.port);
     this.#clientLine(slot, "info", `* connecting to ${to}`);
     try {
       await client.connect();

@@ -51,7 +51,11 @@ const LEAVE_ALT_SCREEN = "\u001b[?1049l";
  */
 async function loadScene(
   opts: DemoOptions,
-): Promise<{ lab: SceneLab; loadView: () => Promise<ComponentType<{ lab: never }>>; stop?: () => Promise<void> }> {
+): Promise<{
+  lab: SceneLab;
+  loadView: () => Promise<ComponentType<{ lab: never }>>;
+  stop?: () => Promise<void>;
+}> {
   if (opts.scene === "udp") {
     const { UdpLabController } = await import("./udp/controller.js");
     return {

@@ -1,3 +1,9 @@
+export {
+  CLUSTER_NODES,
+  createClusterChatFactory,
+  type RedisProcess,
+  startRedisServer,
+} from "./cluster.js";
 export { App, type AppProps, CHAT_KEYS } from "./components/App.js";
 export { ClientPane, type ClientPaneProps } from "./components/ClientPane.js";
 export { ServerPane, type ServerPaneProps } from "./components/ServerPane.js";
@@ -13,12 +19,6 @@ export {
   NICKS,
 } from "./controller.js";
 export { chatSceneFactory, type DemoOptions, runDemo, SCENES, type Scene } from "./demo.js";
-export {
-  CLUSTER_NODES,
-  createClusterChatFactory,
-  type RedisProcess,
-  startRedisServer,
-} from "./cluster.js";
 export { DemoError, type DemoErrorCode, ScriptError, type ScriptErrorCode } from "./errors.js";
 export { type RunScriptOptions, runScript } from "./headless.js";
 export {

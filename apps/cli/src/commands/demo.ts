@@ -106,7 +106,10 @@ A script, one command a line (see docs/demo.md):
         }
         const rateBytesPerSecond = flags.rate === undefined ? undefined : await parseRateFlag(flags.rate);
         if (flags.rate !== undefined && flags.scene !== "transfer") {
-          throw new UsageError("--rate slows the transfer scene only", "lab demo --scene transfer --rate 1MiB/s");
+          throw new UsageError(
+            "--rate slows the transfer scene only",
+            "lab demo --scene transfer --rate 1MiB/s",
+          );
         }
         if (flags.script !== undefined && flags.scene !== "chat") {
           throw new UsageError(

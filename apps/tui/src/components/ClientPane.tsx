@@ -30,7 +30,10 @@ export function ClientPane({ client, rect, isFocused, input, offset = 0 }: Clien
   const stateText = `${stateGlyph(client.state)} ${client.state}`;
   // Cluster scene: the node this client is on, so `a→b` in its transcript reads at a glance.
   const node = client.node ? ` @${client.node}` : "";
-  const nick = truncate(`${marker}${client.id} ${client.nick}${node}`, Math.max(4, inner - stateText.length - 2));
+  const nick = truncate(
+    `${marker}${client.id} ${client.nick}${node}`,
+    Math.max(4, inner - stateText.length - 2),
+  );
   return (
     <Pane rect={rect} isFocused={isFocused}>
       <ClientHeader name={nick} isFocused={isFocused} state={client.state}>

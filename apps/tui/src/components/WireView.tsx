@@ -1,3 +1,4 @@
+import { plural } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { ClientView } from "../model.js";
@@ -25,7 +26,7 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
   const height = Math.max(1, rect.height - 4);
   const totals = wireTotals(client.wire);
   const title = oneLine(`wire · client ${client.id} ${client.nick}`);
-  const summary = `  → ${formatBytes(totals.outBytes)} in ${totals.outWrites} writes  ← ${formatBytes(totals.inBytes)} in ${totals.inReads} reads`;
+  const summary = `  → ${formatBytes(totals.outBytes)} in ${plural(totals.outWrites, "write")}  ← ${formatBytes(totals.inBytes)} in ${plural(totals.inReads, "read")}`;
   const rows = wireRows(client.wire, inner);
   const isTls = client.wire.some((c) => c.tls);
   const legend = isTls

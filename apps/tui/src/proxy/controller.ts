@@ -1,5 +1,5 @@
 import net from "node:net";
-import { escapeControls } from "@netlab/core";
+import { escapeControls, plural } from "@netlab/core";
 import { type ChunkEvent, TcpProxy, type ToxicSpec } from "@netlab/proxy";
 import type { LineKind } from "../model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
@@ -237,7 +237,7 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
     const events = this.#pending;
     this.#pending = [];
     if (this.#skipped > 0)
-      this.serverLine("info", `${this.#skipped} events not shown (more than fit a frame)`);
+      this.serverLine("info", `${plural(this.#skipped, "event")} not shown (more than fit a frame)`);
     this.#skipped = 0;
     for (const slot of this.slots) {
       let { chunks, reads, bytes } = slot.view;

@@ -1,4 +1,4 @@
-import { formatHostPort } from "@netlab/core";
+import { formatHostPort, plural } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import { computeLayout, type FrameLayout, type Rect } from "../layout.js";
@@ -116,10 +116,8 @@ function Legend({ width, items }: { width: number; items: readonly LegendItem[] 
   );
 }
 
-/** `n thing` or `n things`. */
-export function plural(n: number, thing: string): string {
-  return `${n} ${thing}${n === 1 ? "" : "s"}`;
-}
+/** `1 client`, `2 clients`: netlab's one helper, from @netlab/core. */
+export { plural };
 
 /** `host:port`, or "starting…" before the server has a port. */
 export function serverAddress(server: { host: string; port: number }): string {

@@ -125,7 +125,7 @@ function UploaderPane({
 function FileServerPane({ server, rect }: { server: FileServerView; rect: Rect }) {
   const inner = paneInner(rect);
   const title = server.port === 0 ? "file server" : `file server ${formatHostPort(server.host, server.port)}`;
-  const stats = `  ${server.files} files  ${formatBytes(server.bytesStored)} stored`;
+  const stats = `  ${plural(server.files, "file")}  ${formatBytes(server.bytesStored)} stored`;
   return (
     <Pane rect={rect}>
       <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />
