@@ -49,9 +49,7 @@ const LEAVE_ALT_SCREEN = "\u001b[?1049l";
  * Loads only the scene asked for: its controller and the library it drives (`@netlab/chat`,
  * `@netlab/transfer` or `@netlab/udp`), and a loader for its component.
  */
-async function loadScene(
-  opts: DemoOptions,
-): Promise<{
+async function loadScene(opts: DemoOptions): Promise<{
   lab: SceneLab;
   loadView: () => Promise<ComponentType<{ lab: never }>>;
   stop?: () => Promise<void>;

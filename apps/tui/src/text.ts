@@ -170,3 +170,32 @@ export function tail<T>(
   const start = Math.max(0, end - h);
   return { visible: lines.slice(start, end), above: start, below: o, offset: o };
 }
+
+/**
+ * `visible` with the rows at its top that continue a line scrolled out of view blanked: a wrapped
+ * piece is never shown without the start of its line (an orphaned fragment).
+ */
+export function blankPartialTop<T>(
+  visible: readonly T[],
+  isContinuation: (row: T) => boolean,
+  blank: (row: T) => T,
+): T[] {
+  let partial = 0;
+  while (partial < visible.length && isContinuation(visible[partial] as T)) partial++;
+  return visible.map((row, i) => (i < partial ? blank(row) : row));
+}
+
+/**
+ * As many whole `fields` as fit in `width` columns, joined by `separator`: a status line or a
+ * subtitle loses its last fields on a narrow screen instead of ending in the middle of one
+ * ("" when not even the first fits).
+ */
+export function fitFields(fields: readonly string[], width: number, separator: string): string {
+  let line = "";
+  for (const field of fields) {
+    const next = line === "" ? field : `${line}${separator}${field}`;
+    if ([...next].length > width) return line;
+    line = next;
+  }
+  return line;
+}

@@ -2,9 +2,9 @@ import { plural } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { ClientView } from "../model.js";
-import { formatBytes, oneLine, tail, truncate } from "../text.js";
+import { blankPartialTop, formatBytes, oneLine, tail, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
-import { WIRE_MARKS, type WireRole, wireRows, wireTotals } from "../wire.js";
+import { WIRE_MARKS, type WireRole, type WireRow, wireRows, wireTotals } from "../wire.js";
 import { Pane, paneInner } from "./Pane.js";
 
 /** Props for {@link WireView}. */
@@ -33,6 +33,12 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
     ? "TLS: the bytes on the wire are ciphertext (hex); the pane shows the plaintext"
     : `→ write  ← read  ${WIRE_MARKS.messageEnd} end of message  ${WIRE_MARKS.readEnd} end of read/write`;
   const view = tail(rows, height, offset);
+  // A chunk's later rows start with blank label space; without their first row they say nothing.
+  const visible = blankPartialTop(
+    view.visible,
+    (row) => row[0]?.text.startsWith(" ") === true,
+    (): WireRow => [{ role: "text", text: " " }],
+  );
   const roleColor = (role: WireRole): string | undefined => {
     if (role === "out") return theme.out;
     if (role === "in") return theme.in;
@@ -55,7 +61,7 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
         {rows.length === 0 ? (
           <Text color={theme.dim}>no bytes yet: type in this client</Text>
         ) : (
-          view.visible.map((row, i) => (
+          visible.map((row, i) => (
             // Rows have no identity beyond their place in the window.
             // biome-ignore lint/suspicious/noArrayIndexKey: see above
             <Text key={i} wrap="truncate">
