@@ -1,8 +1,5 @@
-/** Sizes as `--max-size` and `--limit-rate` read them; netlab's one parser, from @netlab/core. */
-export { parseSize } from "@netlab/core";
-
-/** A byte count for people (`1.5 KiB`); netlab's one formatter, from @netlab/core. */
-export { formatBytes, formatRate } from "@netlab/core";
+/** Sizes and their formatting: netlab's one parser and formatter, from @netlab/core (`--max-size`, `--limit-rate`, `1.5 KiB`). */
+export { formatBytes, formatRate, parseSize } from "@netlab/core";
 
 /** Megabytes (10^6 bytes) per second, as reported in summaries. */
 export function megabytesPerSecond(bytes: number, seconds: number): number {
