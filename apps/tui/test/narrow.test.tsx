@@ -90,6 +90,29 @@ describe("#20 every scene at 80×24", () => {
     expectTidy(f);
   });
 
+  it("chat as a cluster: each pane names its node unless that would cut the nick; the server pane names the nodes", async () => {
+    const cluster = {
+      redis: "127.0.0.1:6379",
+      nodes: [
+        { id: "a", host: "127.0.0.1", port: 40123 },
+        { id: "b", host: "127.0.0.1", port: 40124 },
+      ],
+    };
+    const lab = recordingLab(
+      snapshot(3, {
+        server: server({ cluster }),
+        clients: [client(1, { node: "a" }), client(2, { node: "b" }), client(3, { node: "a" })],
+      }),
+    );
+    const app = await renderApp(lab, { columns: COLUMNS, rows: ROWS });
+    const f = app.frame();
+    expect(f).toContain("▶ 1 alice  ● connected"); // focused: no room for "@a", and no "alic…"
+    expect(f).toContain("2 bob @b");
+    expect(f).toContain("3 carol @a");
+    expect(f).toContain("nodes a and b via Redis 127.0.0.1:6379");
+    expectTidy(f);
+  });
+
   it("transfer: one uploader, its file verified: tidy, '1 uploader' and '1 file'", async () => {
     const lab = new TransferLabController({ clients: 1, fileBytes: 64 * 1024 });
     onTestFinished(() => lab.close());

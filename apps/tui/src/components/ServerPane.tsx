@@ -36,7 +36,11 @@ export function ServerPane({ server, rect }: ServerPaneProps) {
     : Math.min(Math.max(2, server.peers.length + 1), Math.ceil(bodyHeight / 2));
   const logHeight = isSideBySide ? bodyHeight : Math.max(0, bodyHeight - peersHeight);
   const logWidth = isSideBySide ? inner - PEERS_WIDTH - 1 : inner;
-  const title = server.port === 0 ? "server" : `server ${formatHostPort(server.host, server.port)}`;
+  const title = server.cluster
+    ? `nodes ${server.cluster.nodes.map((n) => n.id).join(" and ")} via Redis ${server.cluster.redis}`
+    : server.port === 0
+      ? "server"
+      : `server ${formatHostPort(server.host, server.port)}`;
   const stats = `  ${plural(server.peers.length, "peer")}  ${server.messagesPerSecond.toFixed(1)} msg/s  ${plural(server.messagesTotal, "msg")}  in ${formatBytes(server.bytesIn)}  out ${formatBytes(server.bytesOut)}`;
   return (
     <Pane rect={rect}>
