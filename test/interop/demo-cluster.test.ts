@@ -64,20 +64,21 @@ describe.skipIf(!HAS_REDIS)("lab demo --cluster (#16)", () => {
   });
 
   it("starts a redis-server of its own without a URL, and stops it on exit", async () => {
-    const demo = startLab([
-      "demo",
-      "--cluster",
-      "--script",
-      "-",
-      "--clients",
-      "2",
-      "--expect-timeout",
-      "10s",
-    ]);
+    const args = ["--clients", "2", "--json", "--expect-timeout", "10s"];
+    const demo = startLab(["demo", "--cluster", "--script", "-", ...args]);
     demo.write("client 2: hi from b\nexpect client 1: b→a <bob> hi from b\n");
     demo.endInput();
     expect(await demo.exited, demo.stderr()).toBe(0);
-    const port = Number(/joined through Redis at 127\.0\.0\.1:(\d+)/.exec(demo.stdout())?.[1]);
+    const out = JSON.parse(demo.stdout()) as {
+      server: { cluster: { redis: string; nodes: Array<{ id: string }> } };
+      clients: Array<{ nick: string; node: string }>;
+    };
+    expect(out.server.cluster.nodes.map((n) => n.id)).toEqual(["a", "b"]);
+    expect(out.clients.map((c) => [c.nick, c.node])).toEqual([
+      ["alice", "a"],
+      ["bob", "b"],
+    ]);
+    const port = Number(/^127\.0\.0\.1:(\d+)$/.exec(out.server.cluster.redis)?.[1]);
     expect(port).toBeGreaterThan(0);
     expect(await canConnect(port)).toBe(false);
   });

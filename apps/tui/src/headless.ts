@@ -88,6 +88,7 @@ function toJson(s: LabSnapshot) {
       host: s.server.host,
       port: s.server.port,
       status: s.server.status,
+      ...(s.server.cluster === undefined ? {} : { cluster: s.server.cluster }),
       log: s.server.log.map((l) => ({ at: l.at, kind: l.kind, text: l.text })),
     },
     clients: s.clients.map((c) => ({
@@ -95,6 +96,7 @@ function toJson(s: LabSnapshot) {
       nick: c.nick,
       state: c.state,
       room: c.room ?? null,
+      ...(c.node === undefined ? {} : { node: c.node }),
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
       transcript: c.transcript.map((l) => ({ at: l.at, kind: l.kind, text: l.text })),
