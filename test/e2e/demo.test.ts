@@ -1,8 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import getPort from "get-port";
 import { afterAll, describe, expect, it } from "vitest";
-import { LAB_BIN, runLab } from "../helpers/lab.js";
+import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
+import { LAB_BIN, runLab, startLab } from "../helpers/lab.js";
 
 const dir = mkdtempSync(join(tmpdir(), "netlab-demo-scripts-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -182,5 +185,105 @@ describe("lab demo --script", () => {
     const r = await runLab(["demo", "--script", join(dir, "missing.txt")]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/lab: cannot read script .*missing\.txt: no such file/);
+  });
+});
+
+/** Connects to the demo's port once it listens (every 50 ms, at most `timeoutMs`). */
+async function joinWhenListening(port: number, timeoutMs = 15_000): Promise<LineClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await lineClient(port);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+describe("lab demo --port (#20)", () => {
+  it("listens on the port given, so a raw TCP client (what nc does) joins the demo's room", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const demo = startLab(["demo", "--script", "-", "--port", String(port), "--expect-timeout", "15s"]);
+    demo.write("clients 1\nexpect client 1: <visitor> hello from nc\nclient 1: welcome, visitor\n");
+    demo.endInput();
+    const nc = await joinWhenListening(port);
+    await nc.waitFor(/netlab chat\/1 .*you are/);
+    nc.send("/nick visitor");
+    await nc.waitFor("is now known as visitor");
+    nc.send("hello from nc");
+    await nc.waitFor("<alice> welcome, visitor");
+    expect(await demo.exited, demo.stderr()).toBe(0);
+    expect(pane(demo.stdout(), new RegExp(`^== server 127\\.0\\.0\\.1:${port} `))).toContain(
+      `listening on 127.0.0.1:${port}`,
+    );
+    expect(pane(demo.stdout(), /^== client 1 alice/)).toContain("<visitor> hello from nc");
+  });
+
+  it("says the port is taken, with a hint, and exits 1 when another server holds it", async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const r = await runLab(["demo", "--script", "-", "--port", String(port)], { input: "wait 1\n" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `lab: port ${port} on 127.0.0.1 is already in use\nhint: stop the other server or choose another --port\n`,
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it.each(["-1", "65536", "http"])("rejects --port %s with a usage error", async (value) => {
+    const r = await runLab(["demo", "--port", value]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`lab: --port must be a whole number from 0 to 65535, got "${value}"`);
+  });
+});
+
+describe("lab demo --rate (#20)", () => {
+  it("takes a rate in netlab's units and refuses one it cannot read, or outside the transfer scene", async () => {
+    const bad = await runLab(["demo", "--scene", "transfer", "--rate", "fast"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      'lab: --rate must be a rate such as 1MiB/s or 500K (a bare number is bytes per second), got "fast"',
+    );
+    const chat = await runLab(["demo", "--rate", "1MiB/s"]);
+    expect(chat.code).toBe(2);
+    expect(chat.stderr).toContain("lab: --rate slows the transfer scene only");
+    // A good rate passes parsing and reaches the terminal check.
+    const ok = await runLab(["demo", "--scene", "transfer", "--rate", "1MiB/s"]);
+    expect(ok.code).toBe(2);
+    expect(ok.stderr).toContain("needs a terminal");
+  });
+});
+
+describe("lab demo --cluster without redis (#16)", () => {
+  it("says redis-server is not installed, with the apt and brew commands, and exits 1", async () => {
+    // PATH is a folder of scripts only (lab runs by node's full path): no redis-server to find.
+    const r = await runLab(["demo", "--cluster", "--script", "-"], { input: "wait 1\n", env: { PATH: dir } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "lab: lab demo --cluster needs redis-server, and it is not installed\n" +
+        "hint: install it (sudo apt-get install redis-server, or brew install redis), or pass a URL: lab demo --cluster redis://HOST:PORT\n",
+    );
+    expect(r.stdout).toBe("");
+  });
+
+  it("refuses a URL that is not redis://, and --cluster with another scene or --tls, with exit 2", async () => {
+    const scheme = await runLab(["demo", "--cluster", "http://127.0.0.1:6379", "--script", "-"], {
+      input: "",
+    });
+    expect(scheme.code).toBe(2);
+    expect(scheme.stderr).toMatch(
+      /^lab: --cluster "http:\/\/127\.0\.0\.1:6379": the scheme is "http", not redis\nhint: /,
+    );
+    const udp = await runLab(["demo", "--cluster", "--scene", "udp"]);
+    expect(udp.code).toBe(2);
+    expect(udp.stderr).toContain("lab: --cluster runs the chat scene only");
+    const tls = await runLab(["demo", "--cluster", "--tls"]);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toContain("lab: --cluster and --tls do not go together in the demo");
   });
 });

@@ -3,7 +3,9 @@ import dgram from "node:dgram";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { runProcess } from "../helpers/lab.js";
 
 const LAB_BIN = fileURLToPath(new URL("../../apps/cli/dist/bin.js", import.meta.url));
 /** A private tmux server per test, so tests never touch a person's sessions (or each other's). */
@@ -11,8 +13,8 @@ let SOCKET = `netlab-demo-test-${process.pid}`;
 let sockets = 0;
 const SESSION = "demo";
 
-/** Starts `lab demo ARGS` in a fresh tmux server (120×40); killed when the test ends. Returns its pid. */
-function startDemo(args: string): number {
+/** Starts `lab demo ARGS` in a fresh tmux server (120×40 unless told); killed when the test ends. Returns its pid. */
+function startDemo(args: string, size = { columns: 120, rows: 40 }): number {
   SOCKET = `netlab-demo-test-${process.pid}-${++sockets}`;
   const socket = SOCKET;
   onTestFinished(() => {
@@ -20,7 +22,7 @@ function startDemo(args: string): number {
   });
   // CI is unset inside: a real terminal gets real frames even on a CI machine.
   const command = `env -u CI NO_COLOR=1 ${process.execPath} ${LAB_BIN} demo ${args}`;
-  tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command);
+  tmux("new-session", "-d", "-s", SESSION, "-x", String(size.columns), "-y", String(size.rows), command);
   return Number(tmux("list-panes", "-t", SESSION, "-F", "#{pane_pid}").trim());
 }
 
@@ -158,4 +160,47 @@ describe("lab demo in a real terminal (tmux)", () => {
     expect(existsSync(root)).toBe(false);
     expect(await canListen(port)).toBe(true);
   });
+
+  it("#20: --port fixes the chat server's port, and Debian's nc -N joins the demo's room", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    startDemo(`--clients 2 --port ${port}`);
+    await screenMatching(
+      (s) => count(s, "● connected") === 2 && s.includes(`server 127.0.0.1:${port}`),
+      "the demo on the port given",
+      30_000,
+    );
+    const nc = await runProcess(
+      "bash",
+      ["-c", `printf '/nick visitor\\nhello from nc\\n' | nc -N 127.0.0.1 ${port}`],
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    expect(nc.code, nc.stderr).toBe(0);
+    expect(nc.stdout).toContain("netlab chat/1");
+    await screenMatching((s) => count(s, "<visitor> hello from nc") === 2, "nc's line in both panes");
+    tmux("send-keys", "-t", SESSION, "C-c");
+    await until(() => !hasSession(), "the demo to exit");
+  });
+
+  it.each([
+    ["chat", "--clients 1", (s: string) => s.includes("for commands")],
+    ["transfer", "--scene transfer --clients 1 --rate 4MiB/s", (s: string) => / ([1-9]|[1-9]\d)%/.test(s)], // midway: --rate makes the progress visible
+    ["udp", "--scene udp --clients 1", (s: string) => /seq=\d+ [\d.]+ ms/.test(s)],
+    ["proxy", "--scene proxy", (s: string) => s.includes("read 21 B")],
+  ])(
+    "#20: the %s scene at 80×24 fits, cuts no word at a line's end and says 1 of a thing in the singular",
+    async (_name, args, ready) => {
+      startDemo(args, { columns: 80, rows: 24 });
+      const screen = await screenMatching(ready, "the scene running", 30_000);
+      const rows = screen.trimEnd().split("\n");
+      expect(rows.length).toBeLessThanOrEqual(24);
+      for (const row of rows) expect([...row].length, row).toBeLessThanOrEqual(80);
+      expect(rows[0]?.trimEnd()).not.toMatch(/…$/); // the subtitle keeps whole parts
+      expect(rows.at(-1)?.trimEnd()).toMatch(/\^C quit$/); // the legend ends whole
+      expect(screen).not.toMatch(/\b1 (clients|uploaders|pingers|peers|msgs|connections|files)\b/);
+      tmux("send-keys", "-t", SESSION, "C-c");
+      await until(() => !hasSession(), "the demo to exit");
+    },
+  );
 });

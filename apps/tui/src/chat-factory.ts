@@ -7,7 +7,7 @@ import type { ChatFactory, LabChatClient, LabChatServer } from "./controller.js"
  * mode, in ms. The demo's server is always a netlab chat server, and Ink's first render can hold
  * the event loop for a few hundred ms, so the library's 300 ms default could misjudge it.
  */
-const DETECT_MS = 10_000;
+export const DETECT_MS = 10_000;
 
 /**
  * The real thing: `@netlab/chat` servers and clients over TCP on localhost. The server allows

@@ -1,9 +1,10 @@
 import type { EventEmitter } from "node:events";
 import type { PeerSnapshot } from "@netlab/chat";
-import { formatHostPort, formatPeer } from "@netlab/core";
+import { escapeControls, formatHostPort, formatPeer } from "@netlab/core";
 import {
   type ClientState,
   type ClientView,
+  type ClusterNodeView,
   LAB_LIMITS,
   type LabControls,
   type LabLimits,
@@ -14,6 +15,7 @@ import {
 } from "./model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "./scene/controller.js";
 
+export type { ClusterNodeView };
 export { errorText };
 
 /** The parts of `@netlab/chat`'s `ChatClient` the lab uses (see docs/demo.md). */
@@ -32,17 +34,28 @@ export interface LabChatServer extends EventEmitter {
   close(): Promise<void>;
   peers(): PeerSnapshot[];
   stats(): { clients: number; messagesTotal: number; bytesIn: number; bytesOut: number };
+  /** Cluster scene: the nodes this server stands for and the Redis they meet at. */
+  cluster?(): { redis: string; nodes: ClusterNodeView[] };
 }
 
 /** How the controller makes servers and clients: `@netlab/chat` in the shipped demo. */
 export interface ChatFactory {
   createServer(opts: { host: string; port: number }): LabChatServer;
-  createClient(opts: { host: string; port: number; nick: string; reconnect: boolean }): LabChatClient;
+  /** `id` is the client's pane (1-based); the cluster scene spreads clients over its nodes by it. */
+  createClient(opts: {
+    host: string;
+    port: number;
+    nick: string;
+    reconnect: boolean;
+    id?: number;
+  }): LabChatClient;
   /**
    * One line for a chat event, as `lab client` shows it on a terminal (control characters from the
    * network escaped, a message on one line); `self` is our nick.
    */
   formatEvent(event: unknown, self?: string): string;
+  /** Cluster scene: the node `client` was sent to. */
+  nodeOf?(client: LabChatClient): ClusterNodeView | undefined;
 }
 
 /** Options for {@link LabController}. */
@@ -198,8 +211,18 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
     this.#server = server;
     const { host, port } = listened;
     this.#lastStats = { at: Date.now(), messagesTotal: 0 };
-    this.patchServer({ status: "listening", host, port });
-    this.serverLine("info", `listening on ${formatHostPort(host, port)}`);
+    const cluster = server.cluster?.();
+    this.patchServer({ status: "listening", host, port, cluster });
+    if (cluster) {
+      for (const n of cluster.nodes)
+        this.serverLine("info", `node ${n.id} listening on ${formatHostPort(n.host, n.port)}`);
+      this.serverLine(
+        "info",
+        `nodes ${cluster.nodes.map((n) => n.id).join(" and ")} joined through Redis at ${cluster.redis}`,
+      );
+    } else {
+      this.serverLine("info", `listening on ${formatHostPort(host, port)}`);
+    }
     return { host, port };
   }
 
@@ -226,6 +249,8 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       this.#refreshPeers(server);
     });
     server.on("message", () => this.#refreshPeers(server));
+    // Cluster scene: a node lost or found its link to Redis (one line for people).
+    server.on("cluster", (e: { reason?: string }) => this.serverLine("info", String(e?.reason ?? "")));
     server.on("error", (err: unknown, peer?: PeerSnapshot) => {
       const who = peer ? `${peer.nick || `${formatPeer(peer)}`}: ` : "";
       this.serverLine("error", `${who}${errorText(err)}`);
@@ -298,8 +323,10 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       port: this.server.port,
       nick: slot.view.nick,
       reconnect: true,
+      id,
     });
     slot.client = client;
+    const node = this.#factory.nodeOf?.(client);
     client.on("event", (event: unknown) => {
       if (slot.client !== client) return;
       const text = this.#factory.formatEvent(event, client.nick);
@@ -308,7 +335,7 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       const kind: LineKind =
         type === "error" ? "error" : type === "message" ? (from === client.nick ? "self" : "chat") : "info";
       this.updateSlot(slot, { nick: client.nick ?? slot.view.nick, room: client.room });
-      this.#clientLine(slot, kind, text);
+      this.#clientLine(slot, kind, `${route(event, node)}${text}`);
     });
     client.on("line", (line: string) => {
       if (slot.client === client) this.#clientLine(slot, "chat", line);
@@ -326,8 +353,11 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       if (slot.client !== client) return;
       this.#onState(slot, client, state, err);
     });
-    this.updateSlot(slot, { state: "connecting", error: undefined });
-    this.#clientLine(slot, "info", `* connecting to ${formatHostPort(this.host, this.server.port)}`);
+    this.updateSlot(slot, { state: "connecting", error: undefined, node: node?.id });
+    const to = node
+      ? `node ${node.id} at ${formatHostPort(node.host, node.port)}`
+      : formatHostPort(this.host, this.server.port);
+    this.#clientLine(slot, "info", `* connecting to ${to}`);
     try {
       await client.connect();
     } catch (err) {
@@ -403,6 +433,18 @@ function toPeerView(p: PeerSnapshot): PeerView {
     bytesOut: p.bytesOut,
     messagesIn: p.messagesIn,
   };
+}
+
+/**
+ * Cluster scene: where a message crossed, `a→b ` (entered on node a, delivered by node b, the
+ * client's), from the `node` field a cluster message carries; "" for anything else.
+ */
+function route(event: unknown, node: ClusterNodeView | undefined): string {
+  const from = (event as { type?: string; node?: unknown }).node;
+  if (node === undefined || (event as { type?: string }).type !== "message" || typeof from !== "string") {
+    return "";
+  }
+  return `${escapeControls(from.slice(0, 32))}→${node.id} `;
 }
 
 /** One line for a join/leave/nick payload whatever its exact shape. */

@@ -17,12 +17,21 @@ export interface DemoOptions {
   clients?: number;
   /** Where the server listens. Default 127.0.0.1. */
   host?: string;
+  /** The server's port (the proxy's in the proxy scene); 0 (the default) picks a free one. */
+  port?: number;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
   /** Honour NO_COLOR from here. Default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Where servers and clients come from; `@netlab/chat` unless a test says otherwise. */
   factory?: ChatFactory;
+  /** Transfer scene: each uploader's cap in bytes per second, so the progress can be watched. Default Infinity. */
+  rateBytesPerSecond?: number;
+  /**
+   * Chat scene as a cluster: two nodes joined through Redis at this URL, or, with `true`, through a
+   * `redis-server` the demo starts on a free port (and stops on quit).
+   */
+  cluster?: string | true;
   /** Chat scene: speak TLS (a certificate made for this run, pinned by every client). */
   tls?: boolean;
 }
@@ -40,39 +49,71 @@ const LEAVE_ALT_SCREEN = "\u001b[?1049l";
  * Loads only the scene asked for: its controller and the library it drives (`@netlab/chat`,
  * `@netlab/transfer` or `@netlab/udp`), and a loader for its component.
  */
-async function loadScene(
-  opts: DemoOptions,
-): Promise<{ lab: SceneLab; loadView: () => Promise<ComponentType<{ lab: never }>> }> {
+async function loadScene(opts: DemoOptions): Promise<{
+  lab: SceneLab;
+  loadView: () => Promise<ComponentType<{ lab: never }>>;
+  stop?: () => Promise<void>;
+}> {
   if (opts.scene === "udp") {
     const { UdpLabController } = await import("./udp/controller.js");
     return {
-      lab: new UdpLabController({ pingers: opts.clients, host: opts.host }),
+      lab: new UdpLabController({ pingers: opts.clients, host: opts.host, port: opts.port }),
       loadView: async () => (await import("./udp/UdpApp.js")).UdpApp,
     };
   }
   if (opts.scene === "proxy") {
     const { ProxyLabController } = await import("./proxy/controller.js");
     return {
-      lab: new ProxyLabController({ host: opts.host }),
+      lab: new ProxyLabController({ host: opts.host, port: opts.port }),
       loadView: async () => (await import("./proxy/ProxyApp.js")).ProxyApp,
     };
   }
   if (opts.scene === "transfer") {
     const { TransferLabController } = await import("./transfer/controller.js");
     return {
-      lab: new TransferLabController({ clients: opts.clients, host: opts.host }),
+      lab: new TransferLabController({
+        clients: opts.clients,
+        host: opts.host,
+        port: opts.port,
+        rateBytesPerSecond: opts.rateBytesPerSecond,
+      }),
       loadView: async () => (await import("./transfer/TransferApp.js")).TransferApp,
     };
   }
-  const [{ LabController }, factory] = await Promise.all([
+  const [{ LabController }, { factory, stop }] = await Promise.all([
     import("./controller.js"),
-    opts.factory ??
-      import("./chat-factory.js").then((m) => (opts.tls ? m.createTlsChatFactory() : m.chatFactory)),
+    chatSceneFactory(opts),
   ]);
   return {
-    lab: new LabController(factory, { clients: opts.clients, host: opts.host }),
+    lab: new LabController(factory, { clients: opts.clients, host: opts.host, port: opts.port }),
     loadView: async () => (await import("./components/App.js")).App,
+    stop,
   };
+}
+
+/**
+ * Where the chat scene's servers and clients come from: a test's factory, TLS, a cluster (with the
+ * `redis-server` it started, if any, for `stop` to end) or plain `@netlab/chat`.
+ */
+export async function chatSceneFactory(opts: {
+  factory?: ChatFactory;
+  tls?: boolean;
+  cluster?: string | true;
+}): Promise<{ factory: ChatFactory; stop?: () => Promise<void> }> {
+  if (opts.factory) return { factory: opts.factory };
+  if (opts.cluster !== undefined) {
+    const { createClusterChatFactory, startRedisServer } = await import("./cluster.js");
+    const redis = opts.cluster === true ? await startRedisServer() : undefined;
+    try {
+      const factory = await createClusterChatFactory(redis?.url ?? (opts.cluster as string));
+      return { factory, stop: redis?.stop };
+    } catch (err) {
+      await redis?.stop();
+      throw err;
+    }
+  }
+  const m = await import("./chat-factory.js");
+  return { factory: opts.tls ? await m.createTlsChatFactory() : m.chatFactory };
 }
 
 /**
@@ -88,7 +129,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   delete process.env.CONTINUOUS_INTEGRATION;
   const stdout = opts.stdout ?? process.stdout;
   const stdin = opts.stdin ?? process.stdin;
-  const { lab, loadView } = await loadScene(opts);
+  const { lab, loadView, stop } = await loadScene(opts);
   let instance: { unmount(): void; waitUntilExit(): Promise<unknown> } | undefined;
   const start = () =>
     lab.start().catch(async (err: unknown) => {
@@ -142,6 +183,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   } finally {
     for (const s of signals) process.off(s, onSignal);
     await lab.close();
+    await stop?.();
     instance?.unmount();
     restoreScreen();
     process.off("exit", restoreScreen);

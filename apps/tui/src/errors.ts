@@ -18,3 +18,9 @@ export class ScriptError extends NetlabError<ScriptErrorCode> {
     this.line = line;
   }
 }
+
+/** Codes `lab demo` itself can fail with (not a script's). */
+export type DemoErrorCode = "REDIS_NOT_INSTALLED" | "REDIS_DID_NOT_START";
+
+/** The demo could not set up its scene: `--cluster` without a URL and no `redis-server` to start. */
+export class DemoError extends NetlabError<DemoErrorCode> {}

@@ -1,5 +1,5 @@
-import { chatFactory, createTlsChatFactory } from "./chat-factory.js";
 import { type ChatFactory, LabController } from "./controller.js";
+import { chatSceneFactory } from "./demo.js";
 import type { LabSnapshot } from "./model.js";
 import { formatTranscripts, playScript, settle, waitFor } from "./player.js";
 import { parseScript, type Step } from "./script.js";
@@ -12,6 +12,8 @@ export interface RunScriptOptions {
   clients?: number;
   /** Where the server listens. Default 127.0.0.1. */
   host?: string;
+  /** The server's port, so `nc` or `lab client` can join; 0 (the default) picks a free one. */
+  port?: number;
   /** How long each `expect` waits, in ms. Default 3000. */
   expectTimeoutMs?: number;
   /** Receives the transcripts (text, or JSON when `json`). */
@@ -25,6 +27,8 @@ export interface RunScriptOptions {
   factory?: ChatFactory;
   /** Speak TLS (a certificate made for this run, pinned by every client). */
   tls?: boolean;
+  /** Two nodes joined through Redis at this URL, or (`true`) a `redis-server` started for the run. */
+  cluster?: string | true;
 }
 
 /** Longest wait for the starting clients to be connected and welcomed, in ms. */
@@ -38,10 +42,11 @@ const READY_TIMEOUT_MS = 5000;
  */
 export async function runScript(opts: RunScriptOptions): Promise<void> {
   const script = parseScript(opts.text);
-  const factory = opts.factory ?? (opts.tls ? await createTlsChatFactory() : chatFactory);
+  const { factory, stop } = await chatSceneFactory(opts);
   const lab = new LabController(factory, {
     clients: opts.clients ?? script.clients ?? 3,
     host: opts.host,
+    port: opts.port,
     maxTranscriptLines: 10_000,
     maxLogLines: 10_000,
   });
@@ -64,6 +69,7 @@ export async function runScript(opts: RunScriptOptions): Promise<void> {
     opts.write(opts.json ? `${JSON.stringify(toJson(snapshot), null, 2)}\n` : formatTranscripts(snapshot));
   } finally {
     await lab.close();
+    await stop?.();
   }
   if (failure !== undefined) throw failure;
 }
@@ -82,6 +88,7 @@ function toJson(s: LabSnapshot) {
       host: s.server.host,
       port: s.server.port,
       status: s.server.status,
+      ...(s.server.cluster === undefined ? {} : { cluster: s.server.cluster }),
       log: s.server.log.map((l) => ({ at: l.at, kind: l.kind, text: l.text })),
     },
     clients: s.clients.map((c) => ({
@@ -89,6 +96,7 @@ function toJson(s: LabSnapshot) {
       nick: c.nick,
       state: c.state,
       room: c.room ?? null,
+      ...(c.node === undefined ? {} : { node: c.node }),
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
       transcript: c.transcript.map((l) => ({ at: l.at, kind: l.kind, text: l.text })),

@@ -1,3 +1,9 @@
+export {
+  CLUSTER_NODES,
+  createClusterChatFactory,
+  type RedisProcess,
+  startRedisServer,
+} from "./cluster.js";
 export { App, type AppProps, CHAT_KEYS } from "./components/App.js";
 export { ClientPane, type ClientPaneProps } from "./components/ClientPane.js";
 export { ServerPane, type ServerPaneProps } from "./components/ServerPane.js";
@@ -5,14 +11,15 @@ export { Transcript, type TranscriptProps } from "./components/Transcript.js";
 export { WireView, type WireViewProps } from "./components/WireView.js";
 export {
   type ChatFactory,
+  type ClusterNodeView,
   type LabChatClient,
   type LabChatServer,
   LabController,
   type LabControllerOptions,
   NICKS,
 } from "./controller.js";
-export { type DemoOptions, runDemo, SCENES, type Scene } from "./demo.js";
-export { ScriptError, type ScriptErrorCode } from "./errors.js";
+export { chatSceneFactory, type DemoOptions, runDemo, SCENES, type Scene } from "./demo.js";
+export { DemoError, type DemoErrorCode, ScriptError, type ScriptErrorCode } from "./errors.js";
 export { type RunScriptOptions, runScript } from "./headless.js";
 export {
   computeLayout,

@@ -38,6 +38,15 @@ export interface ClientView {
   /** Bytes sent and received over this client's socket, over every connection it made; as current as `wire`. */
   bytesIn: number;
   bytesOut: number;
+  /** Cluster scene: the node this client is connected to (`a`, `b`). */
+  node?: string;
+}
+
+/** One node of the cluster scene. */
+export interface ClusterNodeView {
+  id: string;
+  host: string;
+  port: number;
 }
 
 /** One connected peer as the server sees it: `@netlab/chat`'s peer, less the time it connected. */
@@ -59,6 +68,8 @@ export interface ServerView {
   messagesTotal: number;
   bytesIn: number;
   bytesOut: number;
+  /** Cluster scene: the nodes (node a on `port`) and the Redis they meet at (`host:port`). */
+  cluster?: { redis: string; nodes: readonly ClusterNodeView[] };
 }
 
 /** Everything on screen in the chat scene. A new object on every change (safe for `useSyncExternalStore`). */

@@ -123,7 +123,8 @@ describe("ProxyApp", () => {
     const f = ui.lastFrame() ?? "";
     expect(f).toContain("client → server");
     expect(f).toContain("server → client");
-    expect(f).toContain("22 B held 300.1");
+    expect(f).toContain("22 B held");
+    expect(f).toContain("300.1 ms"); // #20: a number and its unit stay on one row
     expect(f).toContain("read 22 B");
     expect(f).toContain("lab proxy 127.0.0.1:41000");
     expect(f).toMatch(/l latency/);

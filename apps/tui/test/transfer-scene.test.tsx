@@ -57,6 +57,28 @@ describe("TransferLabController over real sockets", () => {
     expect(lab.getSnapshot().clients[0]!.state).toBe("idle");
   });
 
+  it("#20: --rate slows every upload to at least size/rate, with progress seen midway", async () => {
+    const rate = 256 * 1024;
+    const fileBytes = 192 * 1024;
+    const lab = new TransferLabController({ clients: 1, fileBytes, rateBytesPerSecond: rate });
+    onTestFinished(() => lab.close());
+    let sawMidway = false;
+    lab.subscribe(() => {
+      const c = lab.getSnapshot().clients[0];
+      if (c && c.state === "uploading" && c.bytesDone > 0 && c.bytesDone < c.totalBytes) sawMidway = true;
+    });
+    const started = performance.now();
+    await lab.start();
+    await waitForLab(lab, (s) => s.clients[0]?.uploads === 1, "the rate-limited upload");
+    const seconds = (performance.now() - started) / 1000;
+    expect(seconds).toBeGreaterThanOrEqual(fileBytes / rate);
+    expect(sawMidway).toBe(true);
+    expect(lab.getSnapshot().server.log.map((l) => l.text)).toContain(
+      "each uploader sends at most 256.0 KiB/s (--rate)",
+    );
+    expect(() => new TransferLabController({ rateBytesPerSecond: 0 })).toThrow(RangeError);
+  });
+
   it("removes its temporary folder on close", async () => {
     const lab = new TransferLabController({ clients: 1, fileBytes: 10_000 });
     await lab.start();

@@ -78,4 +78,4 @@ export {
   showControl,
   UNSAFE_TEXT,
 } from "./terminal.js";
-export { formatBytes, formatRate } from "./units.js";
+export { formatBytes, formatRate, parseRate, parseSize, plural } from "./units.js";

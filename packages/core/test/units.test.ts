@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { closest, formatBytes, formatRate } from "../src/index.js";
+import { closest, formatBytes, formatRate, parseRate, parseSize, plural } from "../src/index.js";
 
 describe("formatBytes / formatRate: one unit system", () => {
   it("#20: counts in binary prefixes everywhere, a 16 MiB file included", () => {
@@ -20,5 +20,37 @@ describe("closest", () => {
     expect(closest("jion", ["nick", "join"])).toBe("join");
     expect(closest("frobnicate", ["who", "help"])).toBeUndefined();
     expect(closest("x", ["me"])).toBeUndefined();
+  });
+});
+
+describe("parseRate", () => {
+  it.each([
+    ["1MiB/s", 1024 ** 2],
+    ["1MiB", 1024 ** 2],
+    ["500K/s", 500 * 1024],
+    ["2 MB/s", 2e6],
+    ["4096", 4096],
+    ["4096/s", 4096],
+    ["64 KiB / sec", 64 * 1024],
+  ])("#20: parses %j as %d bytes per second (a bare number is bytes/s)", (text, bytes) => {
+    expect(parseRate(text)).toBe(bytes);
+  });
+
+  it.each(["", "0", "0/s", "fast", "1MiB/h", "-5", "/s"])("rejects %j", (text) => {
+    expect(parseRate(text)).toBeUndefined();
+  });
+
+  it("reads sizes as parseSize does", () => {
+    expect(parseRate("1.5GiB/s")).toBe(parseSize("1.5GiB"));
+  });
+});
+
+describe("plural", () => {
+  it('#20: says "1 write", "2 writes", "0 writes", and takes an irregular plural', () => {
+    expect(plural(1, "write")).toBe("1 write");
+    expect(plural(2, "write")).toBe("2 writes");
+    expect(plural(0, "client")).toBe("0 clients");
+    expect(plural(1, "entry", "entries")).toBe("1 entry");
+    expect(plural(3, "entry", "entries")).toBe("3 entries");
   });
 });

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { hostFlag } from "../address.js";
-import { parseDuration, parseNumber } from "../options.js";
+import { parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 interface DemoFlags {
@@ -9,9 +9,12 @@ interface DemoFlags {
   clients?: string;
   script?: string;
   host: string;
+  port: string;
   expectTimeout: string;
   json?: boolean;
   tls?: boolean;
+  rate?: string;
+  cluster?: string | true;
 }
 
 const MAX_CLIENTS = 6;
@@ -40,8 +43,21 @@ export function registerDemo(program: Command): void {
       "play a scripted conversation without a terminal and print every pane's transcript",
     )
     .option("--host <host>", "address the chat server binds", "127.0.0.1")
+    .option(
+      "-p, --port <port>",
+      "the server's port, so nc or lab client can join the demo (the file server's, udp echo's or proxy's in the other scenes; 0 = any free port)",
+      "0",
+    )
     .option("--expect-timeout <time>", "how long each `expect` in a script waits", "3s")
     .option("--json", "with --script: print the panes as JSON")
+    .option(
+      "--rate <rate>",
+      "transfer scene: each uploader sends at most this many bytes per second, e.g. 1MiB/s or 500K (a bare number is bytes/s) (default: no limit)",
+    )
+    .option(
+      "--cluster [url]",
+      "chat scene as a cluster: two lab server --cluster nodes joined through Redis at URL (default: a redis-server started on a free port for the demo), clients spread over them, each message marked a→b (sent on node a, delivered by b)",
+    )
     .option("--tls", "chat scene over TLS: the wire view shows ciphertext, the panes plaintext")
     .addHelpText(
       "after",
@@ -54,7 +70,10 @@ Examples:
   lab demo --clients 5
   lab demo --scene udp           a UDP echo server with adjustable loss and delay, and pingers
   lab demo --scene transfer      a file server and uploaders: progress bars and verified hashes
+  lab demo --scene transfer --rate 2MiB/s   the same, slow enough to watch the bars fill
   lab demo --scene proxy         a client, lab proxy and a server: see chunks coalesce and slice
+  lab demo --port 7000           then, in another terminal: nc -N 127.0.0.1 7000
+  lab demo --cluster             two nodes through a redis-server of its own: which node each message crossed
   lab demo --tls                 the chat over TLS: Ctrl-W shows the encrypted bytes on the wire
   lab demo --script lesson.txt   play a script headlessly (e.g. in CI) and print the transcripts
 
@@ -71,11 +90,26 @@ A script, one command a line (see docs/demo.md):
         }
         const clients = flags.clients === undefined ? undefined : parseClients(flags.clients);
         const expectTimeoutMs = parseSeconds("--expect-timeout", flags.expectTimeout);
+        const port = parsePort(flags.port, { allowZero: true });
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
         }
+        if (flags.cluster !== undefined && flags.scene !== "chat") {
+          throw new UsageError("--cluster runs the chat scene only", "drop --scene, or drop --cluster");
+        }
+        if (flags.cluster !== undefined && flags.tls) {
+          throw new UsageError("--cluster and --tls do not go together in the demo", "drop one of them");
+        }
+        const cluster = flags.cluster === undefined ? undefined : await clusterUrl(flags.cluster);
         if (flags.tls && flags.scene !== "chat") {
           throw new UsageError("--tls runs the chat scene only", "drop --scene, or drop --tls");
+        }
+        const rateBytesPerSecond = flags.rate === undefined ? undefined : await parseRateFlag(flags.rate);
+        if (flags.rate !== undefined && flags.scene !== "transfer") {
+          throw new UsageError(
+            "--rate slows the transfer scene only",
+            "lab demo --scene transfer --rate 1MiB/s",
+          );
         }
         if (flags.script !== undefined && flags.scene !== "chat") {
           throw new UsageError(
@@ -87,7 +121,9 @@ A script, one command a line (see docs/demo.md):
           await playScript(flags.script, {
             clients,
             host: hostFlag(flags.host),
+            port,
             tls: flags.tls ?? false,
+            cluster,
             expectTimeoutMs,
             json: flags.json ?? false,
           });
@@ -106,7 +142,10 @@ A script, one command a line (see docs/demo.md):
           scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
           clients,
           host: hostFlag(flags.host),
+          port,
           tls: flags.tls ?? false,
+          rateBytesPerSecond,
+          cluster,
         });
       }),
     );
@@ -114,7 +153,15 @@ A script, one command a line (see docs/demo.md):
 
 async function playScript(
   file: string,
-  opts: { clients: number | undefined; host: string; tls: boolean; expectTimeoutMs: number; json: boolean },
+  opts: {
+    clients: number | undefined;
+    host: string;
+    port: number;
+    tls: boolean;
+    cluster: string | true | undefined;
+    expectTimeoutMs: number;
+    json: boolean;
+  },
 ): Promise<void> {
   let text: string;
   try {
@@ -132,7 +179,9 @@ async function playScript(
       text,
       clients: opts.clients,
       host: opts.host,
+      port: opts.port,
       tls: opts.tls,
+      cluster: opts.cluster,
       expectTimeoutMs: opts.expectTimeoutMs,
       json: opts.json,
       write: (t) => process.stdout.write(t),
@@ -164,6 +213,35 @@ function parseClients(value: string): number {
     integer: true,
     hint: "e.g. lab demo --clients 3",
   });
+}
+
+/**
+ * `--cluster [URL]`: true (start a redis-server) or the URL, checked now so a bad one is a usage
+ * error before anything starts; @netlab/chat-redis loads only then.
+ */
+async function clusterUrl(value: string | true): Promise<string | true> {
+  if (value === true) return true;
+  const { parseClusterUrl, ClusterError } = await import("@netlab/chat-redis");
+  try {
+    parseClusterUrl(value);
+  } catch (err) {
+    if (err instanceof ClusterError) throw new UsageError(err.message, err.hint);
+    throw err;
+  }
+  return value;
+}
+
+/** `--rate`: a size per second through @netlab/core's one parser (loaded only when given). */
+async function parseRateFlag(text: string): Promise<number> {
+  const { parseRate } = await import("@netlab/core");
+  const rate = parseRate(text);
+  if (rate === undefined) {
+    throw new UsageError(
+      `--rate must be a rate such as 1MiB/s or 500K (a bare number is bytes per second), got ${JSON.stringify(text)}`,
+      "lab demo --scene transfer --rate 1MiB/s",
+    );
+  }
+  return rate;
 }
 
 function parseSeconds(flag: string, value: string): number {

@@ -110,7 +110,11 @@ export function App(props: AppProps) {
     <SceneShell
       columns={columns}
       rows={rows}
-      subtitle={`  chat server ${serverAddress(server)} · ${plural(clients.length, "client")} · type in any client and watch the message travel`}
+      subtitle={
+        server.cluster
+          ? `  chat cluster ${server.cluster.nodes.map((n) => `${n.id} :${n.port}`).join(", ")} · Redis ${server.cluster.redis} · ${plural(clients.length, "client")} · a→b: sent on node a, delivered by b`
+          : `  chat server ${serverAddress(server)} · ${plural(clients.length, "client")} · type in any client and watch the message travel`
+      }
       clients={clients}
       focusedId={focused?.id}
       keyMap={CHAT_KEYS}

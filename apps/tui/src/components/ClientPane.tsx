@@ -28,7 +28,14 @@ export function ClientPane({ client, rect, isFocused, input, offset = 0 }: Clien
   const room = client.room ? `  ${oneLine(client.room)}` : "";
   const marker = isFocused ? "▶ " : "";
   const stateText = `${stateGlyph(client.state)} ${client.state}`;
-  const nick = truncate(`${marker}${client.id} ${client.nick}`, Math.max(4, inner - stateText.length - 2));
+  // Cluster scene: the node this client is on, so `a→b` in its transcript reads at a glance; a
+  // narrow pane drops it before it would cut the nick.
+  const nickWidth = Math.max(4, inner - stateText.length - 2);
+  const withNode = `${marker}${client.id} ${client.nick}${client.node ? ` @${client.node}` : ""}`;
+  const nick =
+    [...withNode].length <= nickWidth
+      ? withNode
+      : truncate(`${marker}${client.id} ${client.nick}`, nickWidth);
   return (
     <Pane rect={rect} isFocused={isFocused}>
       <ClientHeader name={nick} isFocused={isFocused} state={client.state}>

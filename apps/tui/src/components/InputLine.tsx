@@ -1,6 +1,6 @@
 import { Text } from "ink";
 import type { ClientState } from "../model.js";
-import { oneLine, truncate } from "../text.js";
+import { fitFields, oneLine, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 
 /** Props for {@link InputLine}. */
@@ -36,7 +36,8 @@ export function InputLine({ value, width, isFocused, state }: InputLineProps) {
         </Text>
         <Text inverse> </Text>
         <Text color={theme.dim} dimColor={!theme.isColor}>
-          {truncate(` ${hint}`, Math.max(0, width - 3))}
+          {/* Whole phrases only: "type a message, /help" rather than "…, Enter se…". */}
+          {` ${fitFields(hint.split(", "), Math.max(0, width - 4), ", ")}`}
         </Text>
       </Text>
     );

@@ -2,7 +2,7 @@ import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import type { Rect } from "../layout.js";
 import type { ClientState, ServerStatus } from "../model.js";
-import { oneLine, truncate } from "../text.js";
+import { fitFields, oneLine } from "../text.js";
 import { stateColor, stateGlyph, useTheme } from "../theme.js";
 
 /** Props for {@link Pane}. */
@@ -37,7 +37,17 @@ export function paneInner(rect: Rect): number {
   return Math.max(1, rect.width - 4);
 }
 
-/** A server pane's header: bold title, the status with its glyph and colour, then dim figures cut to fit. */
+/**
+ * `stats` (figures separated by two spaces, after two leading ones) with as many whole figures as
+ * fit in `width`: on a narrow screen the last ones go, none is cut in the middle.
+ */
+function fitStats(stats: string, width: number): string {
+  const fields = stats.trim().split("  ");
+  const shown = fitFields(fields, width - 2, "  ");
+  return shown === "" ? "" : `  ${shown}`;
+}
+
+/** A server pane's header: bold title, the status with its glyph and colour, then the dim figures that fit. */
 export function ServerHeader({
   title,
   status,
@@ -57,7 +67,7 @@ export function ServerHeader({
       {"  "}
       <Text color={stateColor(theme, status)}>{statusText}</Text>
       <Text color={theme.dim}>
-        {truncate(stats, Math.max(0, inner - title.length - statusText.length - 2))}
+        {fitStats(stats, Math.max(0, inner - [...title].length - statusText.length - 2))}
       </Text>
     </Text>
   );

@@ -1,4 +1,4 @@
-import { formatHostPort, formatPeer } from "@netlab/core";
+import { formatHostPort, formatPeer, plural } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { PeerView, ServerView } from "../model.js";
@@ -36,8 +36,12 @@ export function ServerPane({ server, rect }: ServerPaneProps) {
     : Math.min(Math.max(2, server.peers.length + 1), Math.ceil(bodyHeight / 2));
   const logHeight = isSideBySide ? bodyHeight : Math.max(0, bodyHeight - peersHeight);
   const logWidth = isSideBySide ? inner - PEERS_WIDTH - 1 : inner;
-  const title = server.port === 0 ? "server" : `server ${formatHostPort(server.host, server.port)}`;
-  const stats = `  ${server.peers.length} peers  ${server.messagesPerSecond.toFixed(1)} msg/s  ${server.messagesTotal} msgs  in ${formatBytes(server.bytesIn)}  out ${formatBytes(server.bytesOut)}`;
+  const title = server.cluster
+    ? `nodes ${server.cluster.nodes.map((n) => n.id).join(" and ")} via Redis ${server.cluster.redis}`
+    : server.port === 0
+      ? "server"
+      : `server ${formatHostPort(server.host, server.port)}`;
+  const stats = `  ${plural(server.peers.length, "peer")}  ${server.messagesPerSecond.toFixed(1)} msg/s  ${plural(server.messagesTotal, "msg")}  in ${formatBytes(server.bytesIn)}  out ${formatBytes(server.bytesOut)}`;
   return (
     <Pane rect={rect}>
       <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />

@@ -1,6 +1,6 @@
 import { Box, Text } from "ink";
 import type { LogLine } from "../model.js";
-import { tail, truncate, wrapText } from "../text.js";
+import { blankPartialTop, tail, truncate, wrapText } from "../text.js";
 import { lineColor, useTheme } from "../theme.js";
 
 /** Props for {@link Transcript}. */
@@ -21,20 +21,36 @@ export interface TranscriptProps {
 export function Transcript({ lines, width, height, offset = 0, placeholder }: TranscriptProps) {
   const theme = useTheme();
   const rows = lines.flatMap((line) =>
-    wrapText(line.text, width).map((text, i) => ({ key: `${line.seq}:${i}`, text, kind: line.kind })),
+    wrapText(line.text, width).map((text, i) => ({
+      key: `${line.seq}:${i}`,
+      text,
+      kind: line.kind,
+      isContinuation: i > 0,
+    })),
   );
   const view = tail(rows, height, offset);
-  const visible = view.visible.map((r) => ({ ...r, note: false }));
+  const visible = blankPartialTop(
+    view.visible.map((r) => ({ ...r, note: false })),
+    (r) => r.isContinuation,
+    (r) => ({ ...r, text: "" }),
+  );
   if (view.below > 0 && visible.length > 0) {
     visible[visible.length - 1] = {
       key: "below",
       text: `↓ ${view.below} more (PgDn)`,
       kind: "info",
       note: true,
+      isContinuation: false,
     };
   }
   if (view.above > 0 && view.offset > 0 && visible.length > 1) {
-    visible[0] = { key: "above", text: `↑ ${view.above} more`, kind: "info", note: true };
+    visible[0] = {
+      key: "above",
+      text: `↑ ${view.above} more`,
+      kind: "info",
+      note: true,
+      isContinuation: false,
+    };
   }
   return (
     <Box flexDirection="column" width={width} height={height}>

@@ -1,9 +1,10 @@
+import { plural } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { Rect } from "../layout.js";
 import type { ClientView } from "../model.js";
-import { formatBytes, oneLine, tail, truncate } from "../text.js";
+import { blankPartialTop, formatBytes, oneLine, tail, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
-import { WIRE_MARKS, type WireRole, wireRows, wireTotals } from "../wire.js";
+import { WIRE_MARKS, type WireRole, type WireRow, wireRows, wireTotals } from "../wire.js";
 import { Pane, paneInner } from "./Pane.js";
 
 /** Props for {@link WireView}. */
@@ -25,13 +26,19 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
   const height = Math.max(1, rect.height - 4);
   const totals = wireTotals(client.wire);
   const title = oneLine(`wire · client ${client.id} ${client.nick}`);
-  const summary = `  → ${formatBytes(totals.outBytes)} in ${totals.outWrites} writes  ← ${formatBytes(totals.inBytes)} in ${totals.inReads} reads`;
+  const summary = `  → ${formatBytes(totals.outBytes)} in ${plural(totals.outWrites, "write")}  ← ${formatBytes(totals.inBytes)} in ${plural(totals.inReads, "read")}`;
   const rows = wireRows(client.wire, inner);
   const isTls = client.wire.some((c) => c.tls);
   const legend = isTls
     ? "TLS: the bytes on the wire are ciphertext (hex); the pane shows the plaintext"
     : `→ write  ← read  ${WIRE_MARKS.messageEnd} end of message  ${WIRE_MARKS.readEnd} end of read/write`;
   const view = tail(rows, height, offset);
+  // A chunk's later rows start with blank label space; without their first row they say nothing.
+  const visible = blankPartialTop(
+    view.visible,
+    (row) => row[0]?.text.startsWith(" ") === true,
+    (): WireRow => [{ role: "text", text: " " }],
+  );
   const roleColor = (role: WireRole): string | undefined => {
     if (role === "out") return theme.out;
     if (role === "in") return theme.in;
@@ -54,7 +61,7 @@ export function WireView({ client, rect, offset = 0 }: WireViewProps) {
         {rows.length === 0 ? (
           <Text color={theme.dim}>no bytes yet: type in this client</Text>
         ) : (
-          view.visible.map((row, i) => (
+          visible.map((row, i) => (
             // Rows have no identity beyond their place in the window.
             // biome-ignore lint/suspicious/noArrayIndexKey: see above
             <Text key={i} wrap="truncate">

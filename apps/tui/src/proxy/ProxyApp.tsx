@@ -11,7 +11,7 @@ import {
   scrollKey,
   typed,
 } from "../scene/keys.js";
-import { SceneShell, serverAddress } from "../scene/SceneShell.js";
+import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
 import { type SceneProps, useScene } from "../scene/use-scene.js";
 import { useTheme } from "../theme.js";
 import type { LaneView, ProxyControls, ProxySnapshot, ProxyView, SceneToxic } from "./model.js";
@@ -129,7 +129,7 @@ function LanePane({
 function ProxyPane({ server, rect }: { server: ProxyView; rect: Rect }) {
   const inner = paneInner(rect);
   const title = server.port === 0 ? "lab proxy" : `lab proxy ${server.host}:${server.port}`;
-  const stats = `  → echo :${server.upstreamPort}  ${server.connections} connections  toxics: ${server.toxics.join(", ") || "none"}`;
+  const stats = `  → echo :${server.upstreamPort}  ${plural(server.connections, "connection")}  toxics: ${server.toxics.join(", ") || "none"}`;
   return (
     <Pane rect={rect}>
       <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />

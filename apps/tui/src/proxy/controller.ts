@@ -1,5 +1,5 @@
 import net from "node:net";
-import { escapeControls } from "@netlab/core";
+import { escapeControls, plural } from "@netlab/core";
 import { type ChunkEvent, TcpProxy, type ToxicSpec } from "@netlab/proxy";
 import type { LineKind } from "../model.js";
 import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
@@ -8,6 +8,8 @@ import type { LaneView, ProxyControls, ProxySnapshot, SceneToxic } from "./model
 /** Options for {@link ProxyLabController}. */
 export interface ProxyLabOptions {
   host?: string;
+  /** The proxy's listening port; 0 (the default) picks a free one. */
+  port?: number;
   /** Time between the client's bursts, ms. Default 1000. */
   intervalMs?: number;
   /** How often the lanes are redrawn, ms: events are batched, so drawing never slows the data. Default 100 (≤ 10 frames/s). */
@@ -77,6 +79,7 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
     const server = { upstreamPort: 0, toxics: [], connections: 0 };
     super("proxy", server, {
       host: opts.host,
+      port: opts.port,
       clients: 2,
       what: "lanes",
       maxLogLines: opts.maxLogLines ?? 200,
@@ -234,7 +237,7 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
     const events = this.#pending;
     this.#pending = [];
     if (this.#skipped > 0)
-      this.serverLine("info", `${this.#skipped} events not shown (more than fit a frame)`);
+      this.serverLine("info", `${plural(this.#skipped, "event")} not shown (more than fit a frame)`);
     this.#skipped = 0;
     for (const slot of this.slots) {
       let { chunks, reads, bytes } = slot.view;

@@ -1,8 +1,8 @@
-import { formatHostPort } from "@netlab/core";
+import { formatHostPort, plural } from "@netlab/core";
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import { computeLayout, type FrameLayout, type Rect } from "../layout.js";
-import { truncate } from "../text.js";
+import { fitFields, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 
 const TITLE = " netlab demo ";
@@ -64,7 +64,7 @@ export function SceneShell<C extends { id: number }>(props: SceneShellProps<C>) 
         <Text bold inverse color={theme.accent}>
           {TITLE}
         </Text>
-        <Text color={theme.dim}>{truncate(subtitle, Math.max(0, columns - TITLE.length))}</Text>
+        <Text color={theme.dim}>{fitSubtitle(subtitle, Math.max(0, columns - TITLE.length))}</Text>
       </Text>
       {grid.map((row, r) => (
         <Box key={row[0]?.id ?? r} flexDirection="row">
@@ -81,6 +81,12 @@ export function SceneShell<C extends { id: number }>(props: SceneShellProps<C>) 
   );
 }
 
+/** The subtitle's `·`-separated parts that fit whole; the first is cut with `…` when even it does not. */
+function fitSubtitle(subtitle: string, width: number): string {
+  const parts = subtitle.split(" · ");
+  return fitFields(parts, width, " · ") || truncate(subtitle, width);
+}
+
 /** The legend's text at `width`: the long form if it fits, then the short one, then keys only. */
 export function legendItems(
   width: number,
@@ -92,11 +98,13 @@ export function legendItems(
     items.map((i) => ({ keys: i.keys, label: i.short ?? i.label ?? "" })),
     items.filter((i) => i.keys !== "PgUp/PgDn").map((i) => ({ keys: i.keys, label: i.short ?? "" })),
   ];
-  for (const form of forms) {
-    const length = form.reduce((n, i) => n + i.keys.length + 1 + i.label.length + 2, 0);
-    if (length <= width) return form;
-  }
-  return forms[2]!;
+  const length = (form: Array<{ keys: string; label: string }>) =>
+    form.reduce((n, i) => n + i.keys.length + 1 + i.label.length + 2, 0) - 2;
+  for (const form of forms) if (length(form) <= width) return form;
+  // Still too wide: whole items go, from the one before the last (^C quit always stays), never half of one.
+  const form = [...forms[2]!];
+  while (form.length > 1 && length(form) > width) form.splice(form.length - 2, 1);
+  return form;
 }
 
 /** The one-line key legend at the bottom of the frame. */
@@ -104,22 +112,21 @@ function Legend({ width, items }: { width: number; items: readonly LegendItem[] 
   const theme = useTheme();
   return (
     <Text wrap="truncate">
-      {legendItems(width, items).map((item) => (
+      {legendItems(width, items).map((item, i) => (
         <Text key={item.keys}>
+          {i > 0 ? "  " : ""}
           <Text bold color={theme.accent} inverse={!theme.isColor}>
             {item.keys}
           </Text>
-          <Text color={theme.dim}>{` ${item.label}  `}</Text>
+          <Text color={theme.dim}>{` ${item.label}`}</Text>
         </Text>
       ))}
     </Text>
   );
 }
 
-/** `n thing` or `n things`. */
-export function plural(n: number, thing: string): string {
-  return `${n} ${thing}${n === 1 ? "" : "s"}`;
-}
+/** `1 client`, `2 clients`: netlab's one helper, from @netlab/core. */
+export { plural };
 
 /** `host:port`, or "starting…" before the server has a port. */
 export function serverAddress(server: { host: string; port: number }): string {

@@ -59,6 +59,8 @@ export abstract class SceneController<
   #serverSeq = 0;
   #restarting: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Set after the first listen: only a restart can race its own old socket. */
+  #hasListened = false;
 
   /**
    * `server` is what the scene's server pane adds to the common fields; `clients` (1..6) is named
@@ -155,10 +157,11 @@ export abstract class SceneController<
   }
 
   /**
-   * Makes a server with `create` and listens; resolves with it and what its `listen` resolved with. A restart can race the old socket's close on some
-   * systems, so an address still in use (the error's `code`) is tried again a few times when the port
-   * is a fixed one; a fresh start on port 0 cannot race. Any other failure marks the server stopped,
-   * logs it and throws.
+   * Makes a server with `create` and listens; resolves with it and what its `listen` resolved with.
+   * A restart can race the old socket's close on some systems, so there an address still in use
+   * (the error's `code`) is tried again a few times; the first start is not retried, as a port fixed
+   * with `--port` that is taken is someone else's. Any other failure marks the server stopped, logs
+   * it and throws.
    */
   protected async listenWithRetries<S extends Listener>(
     create: () => S,
@@ -167,10 +170,11 @@ export abstract class SceneController<
       const server = create();
       try {
         const listened = (await server.listen()) as Awaited<ReturnType<S["listen"]>>;
+        this.#hasListened = true;
         return { server, listened };
       } catch (err) {
         server.removeAllListeners();
-        if (this.server.port === 0 || !isAddressInUse(err) || attempt >= LISTEN_RETRIES) {
+        if (!this.#hasListened || !isAddressInUse(err) || attempt >= LISTEN_RETRIES) {
           this.#patchCommon({ status: "stopped" });
           this.serverLine("error", errorText(err));
           throw err;

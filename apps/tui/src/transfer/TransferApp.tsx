@@ -14,7 +14,7 @@ import {
 } from "../scene/keys.js";
 import { plural, SceneShell, serverAddress } from "../scene/SceneShell.js";
 import { type SceneProps, useScene } from "../scene/use-scene.js";
-import { formatBytes, formatRate, truncate } from "../text.js";
+import { fitFields, formatBytes, formatRate, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 import type { FileServerView, TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
@@ -95,18 +95,20 @@ function UploaderPane({
         : "closed";
   const percent = u.totalBytes > 0 ? Math.floor((100 * u.bytesDone) / u.totalBytes) : 0;
   const figures = ` ${String(percent).padStart(3)}%`;
+  // Narrow panes drop the total (the bar shows the share) before the rate, never half a figure.
+  const full = `${formatBytes(u.bytesDone)} / ${formatBytes(u.totalBytes)} · ${formatRate(u.bytesPerSecond)}`;
   const detail =
-    u.totalBytes > 0
-      ? `${formatBytes(u.bytesDone)} / ${formatBytes(u.totalBytes)} · ${formatRate(u.bytesPerSecond)}`
-      : "waiting";
+    u.totalBytes === 0
+      ? "waiting"
+      : [...full].length <= inner
+        ? full
+        : fitFields([formatBytes(u.bytesDone), formatRate(u.bytesPerSecond)], inner, " · ");
+  // "1 uploader  ○ uploading" needs 23 columns: a narrower pane says "1  ○ uploading".
+  const who = `${isFocused ? "▶ " : ""}${u.id}`;
+  const name = [...`${who} uploader  ○ ${u.state}`].length <= inner ? `${who} uploader` : who;
   return (
     <Pane rect={rect} isFocused={isFocused}>
-      <ClientHeader
-        name={`${isFocused ? "▶ " : ""}${u.id} uploader`}
-        isFocused={isFocused}
-        state={shown}
-        label={u.state}
-      />
+      <ClientHeader name={name} isFocused={isFocused} state={shown} label={u.state} />
       <Text wrap="truncate">{truncate(u.name ?? "no file yet", inner)}</Text>
       <Text wrap="truncate">
         <Text color={u.state === "failed" ? theme.bad : theme.ok}>
@@ -125,7 +127,7 @@ function UploaderPane({
 function FileServerPane({ server, rect }: { server: FileServerView; rect: Rect }) {
   const inner = paneInner(rect);
   const title = server.port === 0 ? "file server" : `file server ${formatHostPort(server.host, server.port)}`;
-  const stats = `  ${server.files} files  ${formatBytes(server.bytesStored)} stored`;
+  const stats = `  ${plural(server.files, "file")}  ${formatBytes(server.bytesStored)} stored`;
   return (
     <Pane rect={rect}>
       <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />

@@ -22,8 +22,15 @@ export interface TransferLabOptions {
   clients?: number;
   /** Where the file server binds. Default 127.0.0.1. */
   host?: string;
+  /** The file server's port; 0 (the default) picks a free one. */
+  port?: number;
   /** Size of each generated file, in bytes: uploader N sends N × this. Default 16 MiB. */
   fileBytes?: number;
+  /**
+   * Cap on each uploader's bytes per second (`lab demo --rate`), so the progress can be watched.
+   * Default Infinity: as fast as the machine goes.
+   */
+  rateBytesPerSecond?: number;
   /** Lines kept per log. Default 200. */
   maxLogLines?: number;
 }
@@ -46,6 +53,7 @@ export class TransferLabController
   implements TransferControls
 {
   readonly #fileBytes: number;
+  readonly #rateBytesPerSecond: number;
   #dir: string | undefined;
   #server: FileServer | undefined;
   #serving: Promise<void> | undefined;
@@ -54,6 +62,10 @@ export class TransferLabController
     const server = { root: "", files: 0, bytesStored: 0 };
     super("transfer", server, { ...opts, what: "clients", maxLogLines: opts.maxLogLines ?? 200 });
     this.#fileBytes = opts.fileBytes ?? 16 * MiB;
+    this.#rateBytesPerSecond = opts.rateBytesPerSecond ?? Number.POSITIVE_INFINITY;
+    if (!(this.#rateBytesPerSecond > 0)) {
+      throw new RangeError(`rateBytesPerSecond must be above 0, got ${this.#rateBytesPerSecond}`);
+    }
   }
 
   /** Makes the temporary folder, starts the server, and starts every uploader's first upload. */
@@ -63,6 +75,9 @@ export class TransferLabController
     process.once("exit", this.#removeDirNow);
     this.patchServer({ root: join(this.#dir, "server") });
     await this.#listen();
+    if (Number.isFinite(this.#rateBytesPerSecond)) {
+      this.serverLine("info", `each uploader sends at most ${formatRate(this.#rateBytesPerSecond)} (--rate)`);
+    }
     for (let i = 0; i < this.initialClients; i++) this.upload(this.#newSlot());
     return { host: this.host, port: this.server.port };
   }
@@ -150,6 +165,7 @@ export class TransferLabController
         host: this.host,
         port: this.server.port,
         connectTimeoutMs: 5000,
+        stream: { rateBytesPerSecond: this.#rateBytesPerSecond },
       });
       client.on("progress", (p) => {
         const seconds = Math.max(0.001, p.elapsedMs / 1000);

@@ -153,7 +153,7 @@ function PingerPane({
 function EchoPane({ server, rect }: { server: EchoView; rect: Rect }) {
   const inner = paneInner(rect);
   const title = server.port === 0 ? "udp echo" : `udp echo ${formatHostPort(server.host, server.port)}`;
-  const stats = `  loss ${pct(server.lossRate)}  delay ${server.delayMs} ms  ${server.datagramsPerSecond.toFixed(1)} dgram/s  ${server.datagrams} datagrams  ${server.dropped} dropped`;
+  const stats = `  loss ${pct(server.lossRate)}  delay ${server.delayMs} ms  ${server.datagramsPerSecond.toFixed(1)} dgram/s  ${plural(server.datagrams, "datagram")}  ${server.dropped} dropped`;
   return (
     <Pane rect={rect}>
       <ServerHeader title={title} status={server.status} stats={stats} inner={inner} />

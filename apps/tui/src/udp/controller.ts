@@ -10,6 +10,8 @@ export interface UdpLabOptions {
   pingers?: number;
   /** Where the echo server binds. Default 127.0.0.1. */
   host?: string;
+  /** The echo server's port; 0 (the default) picks a free one. */
+  port?: number;
   /** Chance a datagram is dropped, 0..1. Default 0.1 (so there is something to see). */
   lossRate?: number;
   /** Delay added to each echo, ms. Default 20. */
@@ -55,7 +57,7 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
     const delayMs = clamp(opts.delayMs ?? 20, 0, MAX_SCENE_DELAY_MS);
     const server = { lossRate, delayMs, datagrams: 0, dropped: 0, datagramsPerSecond: 0 };
     const limits = { clients: opts.pingers, what: "pingers", maxLogLines: opts.maxLogLines ?? 200 };
-    super("udp", server, { host: opts.host, ...limits });
+    super("udp", server, { host: opts.host, port: opts.port, ...limits });
     this.#lossRate = lossRate;
     this.#delayMs = delayMs;
     this.#intervalMs = opts.intervalMs ?? 200;
