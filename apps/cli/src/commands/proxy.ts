@@ -184,7 +184,7 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
       const ms = Date.now() - (opened.get(link.id) ?? Date.now());
       opened.delete(link.id);
       log.debug(
-        `#${link.id} ${info.client} ${how.how} (${how.reason}) after ${seconds(ms)}; ${info.bytesUpstream} B up, ${info.bytesDownstream} B down`,
+        `#${link.id} ${how.how} (${how.reason}); ${info.bytesUpstream} B up, ${info.bytesDownstream} B down, ${seconds(ms)}, client ${info.client}`,
         {
           event: "disconnect",
           id: link.id,
