@@ -68,7 +68,18 @@ describe("lab udp echo", () => {
 describe("lab udp ping", () => {
   it("prints one line per probe and the summary, and exits 0", async () => {
     const { port } = await startEcho();
-    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "5", "--interval", "0.02", "--size", "100"]);
+    const r = await runLab([
+      "udp",
+      "ping",
+      "--port",
+      String(port),
+      "-c",
+      "5",
+      "--interval",
+      "0.02",
+      "--size",
+      "100",
+    ]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     for (let seq = 0; seq < 5; seq++)
@@ -99,7 +110,18 @@ describe("lab udp ping", () => {
 
   it("prints a summary whose arithmetic matches its per-probe lines", async () => {
     const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1ms", "--jitter", "1ms"]);
-    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "40", "--interval", "0.005", "-W", "0.5"]);
+    const r = await runLab([
+      "udp",
+      "ping",
+      "--port",
+      String(port),
+      "-c",
+      "40",
+      "--interval",
+      "0.005",
+      "-W",
+      "0.5",
+    ]);
     const replies = [...r.stdout.matchAll(/^seq=(\d+) bytes=64 time=([\d.]+) ms$/gm)].map((m) =>
       Number(m[2]),
     );
