@@ -117,7 +117,7 @@ export function addLogOptions(cmd: Command, verbose?: string): Command {
     .option("-q, --quiet", "log warnings and errors only (and the ready line)")
     .option(
       "--log-format <format>",
-      "text (UTC timestamp, level, message), json (one object per line) or plain (message only)",
+      "text (UTC time, level, message), json (an object per line), plain (message only)",
       "text",
     );
 }

@@ -195,7 +195,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
             : e.op === "?"
               ? "request"
               : `${e.op} request`;
-      log.warn(
+      // A peer's mistake or departure is a warning; the server's own failure (disk full, I/O) an error.
+      const level = e.error.code === "NO_SPACE" || e.error.code === "IO_ERROR" ? "error" : "warn";
+      log.log(
+        level,
         `${e.error.code === "CONNECTION_LOST" ? "lost" : "refused"} ${op}${e.name === undefined ? "" : ` ${e.name}`} from ${e.peer}: ${e.error.message}`,
         { event: "transferError", op: e.op, name: e.name, peer: e.peer, code: e.error.code },
       );
