@@ -125,7 +125,7 @@ describe("lab proxy: running", () => {
     await lab.waitForOutput(/#1 127\.0\.0\.1:\d+ connected; toxics: latency_downstream/);
     await lab.waitForOutput(/#1 closed \(closed by both sides\); 8 B up, 8 B down/);
     expect(await lab.stop("SIGINT")).toBe(0);
-    expect(lab.stderr()).toMatch(/shutting down \(0 connections open\)\nstopped\n$/);
+    expect(lab.stderr()).toMatch(/shutting down \(0 connections open\)\n\S+Z info {2}stopped\n$/);
   });
 });
 

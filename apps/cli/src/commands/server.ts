@@ -117,7 +117,9 @@ export const SERVER_MODES: Record<string, ServerMode> = {
       }
       const { formatBytes } = await import("@netlab/core");
       if (backend) {
-        chat.on("cluster", (e: { reason: string }) => log.warn(e.reason, { event: "cluster" }));
+        chat.on("cluster", (e: { isDegraded: boolean; reason: string }) =>
+          log.log(e.isDegraded ? "warn" : "info", e.reason, { event: "cluster", isDegraded: e.isDegraded }),
+        );
         chat.on("lost", (e: { room: string; count: number; node: string }) =>
           log.warn(
             `cluster: ${e.count} message${e.count === 1 ? "" : "s"} from node ${e.node} lost in ${e.room} (pubsub)`,
