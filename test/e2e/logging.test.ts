@@ -215,14 +215,20 @@ describe("#20 servers log like servers", () => {
 
 describe("#20 one style: -s, -i, -v, -q mean one thing in every command", () => {
   it.each([
-    ["-i", "0.2", "--interval"],
-    ["-s", "100", "--size"],
-  ])("lab udp ping %s answers with the spelling to use", { timeout: 20_000 }, async (flag, value, long) => {
-    const r = await runLab(["udp", "ping", "-c", "1", flag, value]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^lab: ${flag} is not an option of lab udp ping`));
-    expect(r.stderr).toContain(`hint: write ping's ${flag} ${value} as ${long} ${value}\n`);
-  });
+    [["udp", "ping", "-c", "1"], "-i", "0.2", "--interval", "--include"],
+    [["udp", "ping", "-c", "1"], "-s", "100", "--size", "--silent"],
+    [["url", "build", "--scheme", "http", "--netloc", "h"], "-f", "q=1", "--field", "--fail"],
+  ])(
+    "%j %s answers with the spelling to use",
+    { timeout: 20_000 },
+    async (command, flag, value, long, meaning) => {
+      const r = await runLab([...command, flag, value]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        `lab: ${flag} is not an option of lab ${command.slice(0, 2).join(" ")} (in lab, ${flag} is ${meaning}, as in curl)\nhint: write ${flag} ${value} as ${long} ${value}\n`,
+      );
+    },
+  );
 
   it("--help: every server lists -v/--verbose, -q/--quiet and --log-format with its default", {
     timeout: 20_000,

@@ -101,9 +101,9 @@ describe("lab url", () => {
       "http",
       "--netloc",
       "h",
-      "-f",
+      "--field",
       "q=a b&c",
-      "-f",
+      "--field",
       "k=ü",
     ]);
     expect(f.stdout).toBe("http://h?q=a+b%26c&k=%C3%BC\n");

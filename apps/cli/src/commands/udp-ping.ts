@@ -1,10 +1,19 @@
 import type { PingEvent, PingSummary } from "@netlab/udp";
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { udpAddress } from "../address.js";
-import { parseDuration, parseNumber } from "../options.js";
+import {
+  addRefusedShortFlags,
+  parseDuration,
+  parseNumber,
+  refuseShortFlags,
+  type ShortFlagSpellings,
+} from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
 import { log, MAX_PAYLOAD, MAX_SECONDS, onSignals, out, parseCount } from "./udp-shared.js";
+
+/** ping's -i and -s, spelled long here: in lab, -i is include and -s silent (lab get, as curl). */
+const PING_SHORTS: ShortFlagSpellings = { "-i": "--interval", "-s": "--size" };
 
 /** A probe's header: magic, session id, seq, send time (see @netlab/udp's probe format). */
 const PROBE_HEADER = 20;
@@ -13,7 +22,7 @@ const MIN_INTERVAL_S = 0.002;
 
 /** `lab udp ping`: probes a UDP echo server and reports RTT and loss. */
 export function registerUdpPing(udp: Command): void {
-  udp
+  const cmd = udp
     .command("ping")
     .description("send numbered, timestamped probes to a UDP echo server and report RTT and loss")
     .argument("[target]", "HOST, HOST:PORT or [IPv6]:PORT of the echo server (instead of --host/--port)")
@@ -27,10 +36,8 @@ export function registerUdpPing(udp: Command): void {
     .option("--size <bytes>", `probe size in bytes, ${PROBE_HEADER}–${MAX_PAYLOAD}`, "64")
     .option("--linger <time>", "after the last probe, keep listening this long for late replies", "0s")
     .option("-q, --quiet", "print only the summary")
-    .option("--json", "print the summary as JSON (and nothing else on stdout)")
-    // ping's -i and -s, refused with the spelling to use: in lab, -i is include and -s silent (lab get).
-    .addOption(new Option("-i <time>").hideHelp())
-    .addOption(new Option("-s <bytes>").hideHelp())
+    .option("--json", "print the summary as JSON (and nothing else on stdout)");
+  addRefusedShortFlags(cmd, PING_SHORTS)
     .addHelpText(
       "after",
       `
@@ -60,30 +67,11 @@ interface PingOpts {
   linger: string;
   quiet?: boolean;
   json?: boolean;
-  /** ping's -i and -s, refused (see registerUdpPing). */
-  i?: string;
-  s?: string;
-}
-
-/**
- * ping's `-i 0.2` and `-s 100` get the spelling lab uses instead: `-i` and `-s` mean the same in
- * every lab command (include headers and silent, as in curl's lab get), so ping's are long only.
- */
-function refusePingShorts(o: PingOpts): void {
-  for (const [flag, value, long] of [
-    ["-i", o.i, "--interval"],
-    ["-s", o.s, "--size"],
-  ] as const) {
-    if (value === undefined) continue;
-    throw new UsageError(
-      `${flag} is not an option of lab udp ping (in lab, ${flag} is ${flag === "-i" ? "--include" : "--silent"}, as in curl)`,
-      `write ping's ${flag} ${value} as ${long} ${value}`,
-    );
-  }
+  [short: string]: unknown;
 }
 
 async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
-  refusePingShorts(o);
+  refuseShortFlags("lab udp ping", o, PING_SHORTS);
   const { host, port } = udpAddress("connect", o, target);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
   const intervalS = parseDuration("--interval", o.interval, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
