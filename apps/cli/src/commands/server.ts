@@ -321,7 +321,7 @@ export function registerServer(program: Command): void {
     );
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
   addServerTlsOptions(cmd);
-  addLogOptions(cmd, "chat: a line per room join and leave");
+  addLogOptions(cmd, "a line per chat room join and leave");
   cmd
     .addHelpText(
       "after",
