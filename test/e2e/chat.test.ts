@@ -112,7 +112,13 @@ describe("lab server + lab client (chat)", () => {
     const r = await runLab(["client", "--port", String(port)], { input: "" });
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain("old 1");
-    expect(r.stdout).toContain(`<${raw.nick}> old 2\n<${raw.nick}> old 3`);
+    // #20: marked as history, with the time each was said.
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^\\[\\d\\d:\\d\\d\\] \\(history\\) <${raw.nick}> old 2\n\\[\\d\\d:\\d\\d\\] \\(history\\) <${raw.nick}> old 3$`,
+        "m",
+      ),
+    );
   });
 
   it("refuses the client over --max-clients with one clear line and exit 1", async () => {

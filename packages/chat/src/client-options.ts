@@ -5,6 +5,18 @@ export type ClientState = "connecting" | "connected" | "reconnecting" | "closed"
 /** How the client talks to this server: undecided until the server's first line (or `detectMs`). */
 export type ClientMode = "unknown" | "json" | "plain";
 
+/**
+ * What a reconnect resumed: the address that dropped and the one now in use (the same one, or the
+ * next of `failover`), and in JSON mode the room asked for and the last `streamId` seen in it.
+ */
+export interface Reconnected {
+  from: string;
+  to: string;
+  room?: string;
+  /** Cluster mode: the new node replays the room's messages after this id. */
+  since?: string;
+}
+
 /** Raw bytes as they crossed the socket: one entry per TCP read ("in") or per write ("out"). */
 export interface WireChunk {
   direction: "in" | "out";

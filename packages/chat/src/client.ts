@@ -17,12 +17,13 @@ import {
   CLIENT_DEFAULTS,
   type ClientMode,
   type ClientState,
+  type Reconnected,
   stripUndefined,
 } from "./client-options.js";
 import { ChatError } from "./errors.js";
 import { Outbox } from "./outbox.js";
 import { CHAT_ALPN, type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
-import type { ChatEvent, ClientMessage } from "./schema.js";
+import type { ChatEvent, ClientMessage, Hello } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
 import { firstEvent } from "./wait.js";
@@ -49,6 +50,8 @@ const MODE_OR_STATE = ["mode", "state"] as const;
  *
  * Events: `event`(ChatEvent) in JSON mode; `line`(string) for each line from a plain server;
  * `state`(ClientState, error?) on every change, with the NetlabError that caused a drop;
+ * `reconnected`(Reconnected) once a reconnect has been made and (JSON mode) asked for the room and
+ * the messages missed;
  * `wire`(WireChunk) for every read and write (only computed when someone listens); over TLS, the
  * TLS records as they crossed TCP (`tls: true`: ciphertext, handshake included) when someone
  * listened at connect time.
@@ -100,6 +103,8 @@ export class ChatClient extends EventEmitter {
   #at = 0;
   /** Cluster mode: the `streamId` of the last message seen in `#room`, asked after on a reconnect. */
   #lastStreamId: string | undefined;
+  /** The address a dropped connection was on, until the next connection is told what to resume. */
+  #droppedFrom: string | undefined;
 
   constructor(opts: ChatClientOptions) {
     super();
@@ -139,20 +144,31 @@ export class ChatClient extends EventEmitter {
   }
 
   /**
-   * Connects once. Rejects with a NetlabError such as CONNECTION_REFUSED (`cannot connect to
-   * 127.0.0.1:5001: connection refused`, hint `is 'lab server' running?`); reconnection only
+   * Connects once (with `failover`, to the first address that answers, in turn). Rejects with a
+   * NetlabError such as CONNECTION_REFUSED (`cannot connect to 127.0.0.1:5001: connection refused`,
+   * hint `is 'lab server' running?`), the first address's when none answered; reconnection only
    * applies to drops after a successful connect.
    */
   async connect(): Promise<void> {
     this.#isClosing = false;
     this.#refusal = undefined;
+    this.#droppedFrom = undefined;
+    this.#at = 0;
     this.#setState("connecting");
-    try {
-      await this.#open();
-    } catch (err) {
-      this.#setState("closed", err as NetlabError);
-      throw err;
+    let first: unknown;
+    for (let tried = 1; ; tried++) {
+      try {
+        await this.#open();
+        return;
+      } catch (err) {
+        first ??= err;
+        // A node that is down is the cluster's other nodes' cue; a TLS refusal or a bad option is not.
+        if (!(err instanceof NetworkError) || tried >= this.#addresses.length || this.#isClosing) break;
+        this.#at = (this.#at + 1) % this.#addresses.length;
+      }
     }
+    this.#setState("closed", first as NetlabError);
+    throw first;
   }
 
   /**
@@ -343,7 +359,7 @@ export class ChatClient extends EventEmitter {
     if (this.#firstBytes.length < SNIFF_BYTES && this.#firstBytes.length < 6) return;
     const sniffed = sniffProtocol(this.#firstBytes);
     if (sniffed === undefined || !["netlab-files", "netlab-tls-port", "tls"].includes(sniffed.name)) return;
-    const at = formatHostPort(this.#o.host, this.#o.port);
+    const at = this.address;
     const said = describeBytes(this.#firstBytes);
     this.#refusal =
       sniffed.name === "netlab-files"
@@ -447,25 +463,33 @@ export class ChatClient extends EventEmitter {
     if (this.#mode !== "unknown") return;
     clearTimeout(this.#detectTimer);
     this.#mode = mode;
-    if (mode === "json") this.#sendHello();
+    const hello = mode === "json" ? this.#sendHello() : undefined;
+    if (this.#droppedFrom !== undefined) {
+      const reconnected: Reconnected = { from: this.#droppedFrom, to: this.address };
+      if (hello?.room !== undefined) reconnected.room = hello.room;
+      if (hello?.since !== undefined) reconnected.since = hello.since;
+      this.#droppedFrom = undefined;
+      this.emit("reconnected", reconnected);
+    }
     this.emit("mode", mode);
     const queued = this.#queued;
     this.#queued = [];
     for (const input of queued) this.send(input);
   }
 
-  /** The hello, with the token when the server asked for one (asking `requestToken` if need be). */
-  #sendHello(): void {
-    const hello: ClientMessage = { type: "hello", proto: PROTOCOL_VERSION };
+  /**
+   * The hello, with the token when the server asked for one (asking `requestToken` if need be).
+   * On a reconnect it asks for the room we were in and, in a cluster, the messages after the last
+   * one seen there.
+   */
+  #sendHello(): Hello {
+    const hello: Hello = { type: "hello", proto: PROTOCOL_VERSION };
     if (this.#wantedNick) hello.nick = this.#wantedNick;
-    // A reconnect to a cluster: back to our room, with what we missed since the last message seen.
-    if (this.#room !== undefined && this.#lastStreamId !== undefined) {
-      hello.room = this.#room;
-      hello.since = this.#lastStreamId;
-    }
+    if (this.#room !== undefined) hello.room = this.#room;
+    if (this.#room !== undefined && this.#lastStreamId !== undefined) hello.since = this.#lastStreamId;
     if (!this.#isAuthRequired) {
       this.#sendJson(hello);
-      return;
+      return hello;
     }
     const socket = this.#socket;
     const send = (token: string | undefined) => {
@@ -475,9 +499,10 @@ export class ChatClient extends EventEmitter {
     };
     if (this.#o.token !== undefined || this.#o.requestToken === undefined) {
       send(this.#o.token);
-      return;
+      return hello;
     }
     this.#o.requestToken().then(send, () => send(undefined));
+    return hello;
   }
 
   async #waitForMode(timeoutMs: number): Promise<void> {
@@ -501,6 +526,7 @@ export class ChatClient extends EventEmitter {
       return;
     }
     this.#backoff.dropped();
+    this.#droppedFrom ??= this.address;
     this.#setState("reconnecting", err);
     this.#scheduleReconnect(err);
   }
@@ -532,10 +558,16 @@ export class ChatClient extends EventEmitter {
       "closed",
       new ChatError(
         "RECONNECT_FAILED",
-        `gave up reconnecting to ${this.address} after ${seconds} s: ${lastError.message}`,
+        `gave up reconnecting to ${this.#everyAddress()} after ${seconds} s: ${lastError.message}`,
         { hint: lastError.hint ?? "is 'lab server' running? start it and connect again", cause: lastError },
       ),
     );
+  }
+
+  /** Every address this client tries, as people read them: `127.0.0.1:5001 or 127.0.0.1:5002`. */
+  #everyAddress(): string {
+    if (this.#o.path !== undefined || this.#addresses.length === 1) return this.address;
+    return this.#addresses.map((a) => formatHostPort(a.host, a.port)).join(" or ");
   }
 
   /**

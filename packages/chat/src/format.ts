@@ -11,6 +11,26 @@ export interface FormatOptions {
    * starting with `* `. Default false: the exact text, for a pipe a script reads.
    */
   escape?: boolean;
+  /**
+   * Mark messages replayed from the room's history (`history: true`) with the time they were said
+   * and `(history)`: `[12:03] (history) <alice> hi` (local time; the date too when not today), so
+   * a reader tells them from live ones. Default false: the server's own text mode sends them as
+   * live lines.
+   */
+  markHistory?: boolean;
+}
+
+/**
+ * A time as a chat line shows it, in local time: `12:03` today, `2026-12-05 12:03` another day.
+ * @example clockTime(Date.now()) // → "12:03"
+ */
+export function clockTime(ts: number, now: number = Date.now()): string {
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return "--:--"; // a peer's ts is any number
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  if (d.toDateString() === new Date(now).toDateString()) return time;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
 }
 
 /**
@@ -23,6 +43,10 @@ export interface FormatOptions {
  * @example formatEvent(event, client.nick, { escape: process.stdout.isTTY })
  */
 export function formatEvent(e: ChatEvent, self?: string, options: FormatOptions = {}): string {
+  if (options.markHistory && e.type === "message" && e.history) {
+    const line = formatEvent(e, self, { escape: options.escape ?? false });
+    return `[${clockTime(e.ts)}] (history) ${line}`;
+  }
   if (options.escape && needsEscape(e)) {
     // Every string of the event is escaped before the line is put together: the line breaks
     // formatEvent adds stay, the ones a peer sent do not. Only the server's own notices (help)

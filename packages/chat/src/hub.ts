@@ -408,10 +408,13 @@ export class ChatHub extends EventEmitter {
         nickError = err;
       }
     }
-    this.#out.send(s, this.#welcome(s));
+    const { room, roomError } = this.#helloRoom(hello);
+    // The welcome names the room the client is about to be in (a reconnect's, not #lobby).
+    this.#out.send(s, { ...this.#welcome(s), room: s.isJoined ? s.room : room });
     if (nickError) this.#error(s, nickError);
-    if (!s.isJoined) {
-      this.#join(s, DEFAULT_ROOM);
+    if (roomError) this.#error(s, roomError);
+    if (!s.isJoined || s.room !== room) {
+      this.#join(s, room);
       return;
     }
     replayHistory(this.#out, s, this.#rooms.get(s.room));
@@ -430,15 +433,7 @@ export class ChatHub extends EventEmitter {
       }
     }
     if (s.isClosed) return;
-    let room = DEFAULT_ROOM;
-    let roomError: unknown;
-    if (hello.room !== undefined) {
-      try {
-        room = this.#rooms.resolve(checkRoom(hello.room));
-      } catch (err) {
-        roomError = err;
-      }
-    }
+    const { room, roomError } = this.#helloRoom(hello);
     // The welcome names the room the client is about to be in (a reconnect's, not #lobby).
     this.#out.send(s, { ...this.#welcome(s), room: s.isJoined ? s.room : room });
     if (nickError) this.#error(s, nickError);
@@ -453,6 +448,16 @@ export class ChatHub extends EventEmitter {
     }
     replayHistory(this.#out, s, this.#rooms.get(s.room));
     this.#out.send(s, { type: "join", room: s.room, nick: s.nick, ts: Date.now() });
+  }
+
+  /** The room a hello asks for (a reconnecting client's), else `#lobby`; a bad name is an error and `#lobby`. */
+  #helloRoom(hello: Hello): { room: string; roomError?: unknown } {
+    if (hello.room === undefined) return { room: DEFAULT_ROOM };
+    try {
+      return { room: this.#rooms.resolve(checkRoom(hello.room)) };
+    } catch (roomError) {
+      return { room: DEFAULT_ROOM, roomError };
+    }
   }
 
   /**

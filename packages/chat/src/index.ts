@@ -10,11 +10,11 @@ export {
 } from "./backend.js";
 export { type ChatWireEvent, chatChannel } from "./channel.js";
 export { ChatClient } from "./client.js";
-export type { ChatClientOptions, ClientMode, ClientState, WireChunk } from "./client-options.js";
+export type { ChatClientOptions, ClientMode, ClientState, Reconnected, WireChunk } from "./client-options.js";
 export { skeleton } from "./confusables.js";
 export { ChatError, type ChatErrorCode } from "./errors.js";
 export { FLOOD_DEFAULTS, FloodControl, type FloodOptions, type FloodVerdict } from "./flood.js";
-export { type FormatOptions, formatEvent } from "./format.js";
+export { clockTime, type FormatOptions, formatEvent } from "./format.js";
 export { History } from "./history.js";
 export { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, Session } from "./hub.js";
 export { isReservedNick, lookalikeKey, NickRegistry, RESERVED_NICKS } from "./nicks.js";

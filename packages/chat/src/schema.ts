@@ -20,8 +20,9 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     nick: z.string().optional(),
     /** The shared secret, for a server started with a token file; ignored by one without. */
     token: z.string().max(1024).optional(),
-    /** Cluster mode: the room to rejoin and the last `streamId` seen in it; what was missed is replayed. */
+    /** A reconnecting client's room, joined instead of `#lobby` (any server). */
     room: name.optional(),
+    /** Cluster mode: the last `streamId` seen in `room`; what was missed since is replayed. */
     since: z
       .string()
       .regex(/^\d{1,20}-\d{1,20}$/)

@@ -1,7 +1,14 @@
 import net from "node:net";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { ChatClient, type ChatEvent, ChatServer, type ClientState, type WireChunk } from "../src/index.js";
+import {
+  ChatClient,
+  type ChatEvent,
+  ChatServer,
+  type ClientState,
+  type Reconnected,
+  type WireChunk,
+} from "../src/index.js";
 import { lineClient } from "./line-client.js";
 
 async function startChat(port = 0) {
@@ -149,20 +156,30 @@ describe("ChatClient against a netlab chat server", () => {
     expect(text("out")).toContain('{"type":"hello","proto":1}');
   });
 
-  it("reconnects with backoff when the server restarts on the same port", async () => {
+  it("reconnects with backoff when the server restarts on the same port, back in its room under its nick", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     const first = new ChatServer({ port, helloGraceMs: 30, drainTimeoutMs: 200 });
     await first.listen();
-    const { client } = newClient(port, "alice", { reconnect: true, reconnectDelayMs: 20 });
+    const { client, events } = newClient(port, "alice", { reconnect: true, reconnectDelayMs: 20 });
     const states: ClientState[] = [];
     client.on("state", (s: ClientState) => states.push(s));
+    const reconnects: Reconnected[] = [];
+    client.on("reconnected", (r: Reconnected) => reconnects.push(r));
     await client.connect();
-    await until(() => client.room === "#lobby", "the first join");
+    client.send("/join #ops");
+    await until(() => client.room === "#ops", "the join to #ops");
     await first.close();
     await until(() => client.state === "reconnecting", "the drop");
-    await startChat(port);
-    await until(() => client.state === "connected" && client.mode === "json", "the reconnect");
-    await until(() => client.nick === "alice", "the nick back");
+    const { server } = await startChat(port);
+    await until(() => reconnects.length === 1, "the reconnect");
+    expect(reconnects).toEqual([{ from: `127.0.0.1:${port}`, to: `127.0.0.1:${port}`, room: "#ops" }]);
+    // The new server has the client in #ops at once: no visit to #lobby on the way.
+    await until(
+      () => events.filter((e) => e.type === "join" && e.room === "#ops").length === 2,
+      "the rejoin",
+    );
+    expect(client.nick).toBe("alice");
+    expect(server.hub.rooms()).toEqual([{ name: "#ops", clients: 1 }]);
     expect(states).toContain("reconnecting");
   });
 });
@@ -188,6 +205,22 @@ describe("ChatClient against other servers", () => {
     await client.settle({ quietMs: 100 });
     expect(plain.received()).toBe("first\n");
     expect(lines).toEqual(["echo: first"]);
+  });
+
+  it("#16: connect() goes on to the next failover address when the first does not answer", async () => {
+    const down = await getPort({ host: "127.0.0.1" });
+    const { port } = await startChat();
+    const { client } = newClient(down, "fay", { failover: [{ port }] });
+    await client.connect();
+    expect(client.port).toBe(port);
+    await until(() => client.room === "#lobby", "the join");
+    const none = new ChatClient({ port: down, failover: [{ port: down }] });
+    const err = await none.connect().then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    expect(err?.code).toBe("CONNECTION_REFUSED");
+    expect(err?.message).toBe(`cannot connect to 127.0.0.1:${down}: connection refused`);
   });
 
   it("rejects connect() with CONNECTION_REFUSED and a hint when nothing listens", async () => {

@@ -5,6 +5,7 @@ import {
   ChatError,
   checkNick,
   checkRoom,
+  clockTime,
   FloodControl,
   formatEvent,
   History,
@@ -285,6 +286,32 @@ describe("formatEvent", () => {
     expect(formatEvent({ type: "notice", kind: "info", text: "a\nb", ts: 0 })).toBe("* a\n* b");
     expect(formatEvent({ type: "who", room: "#x", nicks: ["a", "b"] })).toBe("* in #x: a, b");
     expect(formatEvent({ type: "rooms", rooms: [{ name: "#x", clients: 2 }] })).toBe("* rooms: #x (2)");
+  });
+});
+
+describe("#20: history lines", () => {
+  const said = new Date(2026, 11, 6, 12, 3).getTime();
+  const event = { type: "message", id: 1, room: "#lobby", from: "alice", text: "hi", ts: said } as const;
+
+  it("show the time they were said and (history) when asked, and only history lines", () => {
+    const now = new Date(2026, 11, 6, 15, 0).getTime();
+    expect(clockTime(said, now)).toBe("12:03");
+    expect(clockTime(said, now + 86_400_000)).toBe("2026-12-06 12:03");
+    expect(clockTime(Number.NaN)).toBe("--:--");
+    expect(formatEvent({ ...event, history: true }, undefined, { markHistory: true })).toBe(
+      `[${clockTime(said)}] (history) <alice> hi`,
+    );
+    expect(formatEvent(event, undefined, { markHistory: true })).toBe("<alice> hi");
+    // The server's text mode (no markHistory) sends history as it always did.
+    expect(formatEvent({ ...event, history: true })).toBe("<alice> hi");
+  });
+
+  it("are escaped like live ones", () => {
+    const line = formatEvent({ ...event, text: "\x1b]0;PWNED\x07", history: true }, undefined, {
+      markHistory: true,
+      escape: true,
+    });
+    expect(line).toBe(`[${clockTime(said)}] (history) <alice> ^[]0;PWNED^G`);
   });
 });
 

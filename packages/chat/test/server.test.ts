@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from "vitest";
-import { type ChatEvent, ChatServer, type ChatServerOptions } from "../src/index.js";
+import { type ChatEvent, type ChatEventOf, ChatServer, type ChatServerOptions } from "../src/index.js";
 import { lineClient } from "./line-client.js";
 
 async function startChat(opts: ChatServerOptions = {}) {
@@ -283,6 +283,44 @@ describe("ChatServer JSON mode", () => {
     const json = c.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as ChatEvent);
     expect(json.map((e) => e.type)).toEqual(["welcome", "message", "join"]);
     expect(json.at(-1)).toMatchObject({ type: "join", nick: "late", room: "#lobby" });
+  });
+});
+
+describe("#20: a reconnecting JSON client", () => {
+  it("is joined straight to the room its hello names, and is replayed its history with the times the lines were said", async () => {
+    const { port } = await startChat();
+    const a = await textClient(port);
+    a.send("/join #ops");
+    await a.waitFor(`* ${a.nick} joined #ops`);
+    const before = Date.now();
+    a.send("said earlier");
+    a.send("/who"); // a text client's own line is not echoed: the answer to the next one says it was taken
+    await a.waitFor("* in #ops");
+    const c = await lineClient(port);
+    await c.waitFor("netlab chat/1");
+    c.send(JSON.stringify({ type: "hello", proto: 1, nick: "back", room: "#ops" }));
+    await c.waitFor('"type":"join"');
+    const json = c.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as ChatEvent);
+    expect(json.map((e) => e.type)).toEqual(["welcome", "message", "join"]);
+    expect(json[0]).toMatchObject({ type: "welcome", room: "#ops", nick: "back" });
+    const replayed = json[1] as ChatEventOf<"message">;
+    expect(replayed).toMatchObject({ room: "#ops", text: "said earlier", history: true });
+    expect(replayed.ts).toBeGreaterThanOrEqual(before);
+    expect(replayed.ts).toBeLessThan(Date.now());
+    expect(json[2]).toMatchObject({ type: "join", room: "#ops", nick: "back" });
+    await a.waitFor("* back joined #ops");
+    expect(a.lines.join("\n")).not.toContain("back joined #lobby");
+  });
+
+  it("asking for a room with a bad name gets an error and #lobby", async () => {
+    const { port } = await startChat();
+    const c = await lineClient(port);
+    await c.waitFor("netlab chat/1");
+    c.send(JSON.stringify({ type: "hello", proto: 1, room: "#not a room" }));
+    await c.waitFor('"type":"join"');
+    const json = c.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as ChatEvent);
+    expect(json.map((e) => e.type)).toEqual(["welcome", "error", "join"]);
+    expect(json[2]).toMatchObject({ room: "#lobby" });
   });
 });
 

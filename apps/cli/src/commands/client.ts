@@ -4,11 +4,13 @@ import type { Command } from "commander";
 import {
   ADDRESS_HELP,
   addFamilyOptions,
+  addressArgument,
+  type ConnectAddress,
   connectAddress,
   formatWhere,
   refuseTlsOverUnix,
 } from "../address.js";
-import { parseDuration } from "../options.js";
+import { collect, parseDuration } from "../options.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
@@ -23,6 +25,10 @@ interface ClientOpts extends TokenOpts, ClientTlsFlags {
   ipv4?: boolean;
   ipv6?: boolean;
   nick?: string;
+  /** `--node HOST:PORT`, repeated: the nodes of a cluster to fail over between. */
+  node?: string[];
+  /** Whether `--host`/`--port` were given (not their defaults): with --node alone, the first node comes first. */
+  isAddressGiven?: boolean;
   reconnect: boolean;
   json?: boolean;
   wait: string;
@@ -45,7 +51,15 @@ export function registerClient(program: Command): void {
     .option("-p, --port <port>", "server port", "5001");
   addFamilyOptions(cmd, "connect")
     .option("--nick <name>", "the nick to ask for (1-32 letters, digits, _ or -)")
-    .option("--no-reconnect", "on a TTY, do not reconnect when the server goes away")
+    .option(
+      "--node <host:port>",
+      "a node of the same chat cluster to fail over to (repeatable); on a drop the next one in turn is tried",
+      collect,
+    )
+    .option(
+      "--no-reconnect",
+      "do not reconnect when the server goes away (a terminal reconnects; so does a pipe given --node)",
+    )
     .option("--json", "print each chat event as one JSON line (piped use)")
     .option(
       "--wait <time>",
@@ -76,17 +90,24 @@ Examples:
   echo hello | lab client --port 9000      talk to any line server (nothing is added to what you type)
   lab client --tls --nick alice            over TLS, trusting the server's certificate on first use
   lab client --host '[::1]'                over IPv6; --host unix:/tmp/chat.sock for a Unix socket
+  lab client --node 10.0.0.11:5001 --node 10.0.0.12:5001
+                                           a cluster (lab server --cluster): on a drop, the next node
 
 ${ADDRESS_HELP}
 
 A server started with --token-file asks for a token: from --token-file FILE, else $LAB_TOKEN,
 else (on a terminal) a prompt that does not echo. Never on the command line.
 
-On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave.
+On a terminal: type to talk, /help for the server's commands; q, /quit or Ctrl-D leave. When the
+connection drops the client reconnects (with --node, to the next node in turn) and rejoins the room
+it was in, under its nick if that is free; in a cluster it asks for the messages it missed, each
+once: "* connection to A lost; now on B, resumed after id X". Messages replayed from a room's
+history show the time they were said: "[12:03] (history) <alice> hi".
 Piped: each input line is sent and every line received is printed to stdout; the client exits 0
 at q, /quit or end of input once the replies have arrived (a netlab server confirms; for other
-servers, after --wait without data or when the server closes). Times take 500ms, 2s or 1m; a bare
-number is seconds.
+servers, after --wait without data or when the server closes); a drop ends it, unless --node
+named nodes to fail over to (the "* connection to A lost" line goes to stderr). Times take 500ms,
+2s or 1m; a bare number is seconds.
 
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
 ^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
@@ -95,17 +116,23 @@ TLS: exit 35 when the handshake fails, 60 when the certificate is not trusted (c
 use, not the pinned one, not signed by --tls-ca); nothing is sent to a server that is not trusted.`,
     )
     .action(
-      action(async (host: string | undefined, port: string | undefined, opts: ClientOpts) =>
+      action(async (host: string | undefined, port: string | undefined, opts: ClientOpts) => {
+        const isAddressGiven =
+          host !== undefined ||
+          cmd.getOptionValueSource("host") !== "default" ||
+          cmd.getOptionValueSource("port") !== "default";
         // nc's HOST PORT, or one address in the grammar every command reads (HOST:PORT, [::1]:PORT, unix:/path).
-        runClient(
-          port === undefined ? { ...opts, address: host } : { ...opts, host: host ?? opts.host, port },
-        ),
-      ),
+        return runClient(
+          port === undefined
+            ? { ...opts, address: host, isAddressGiven }
+            : { ...opts, host: host ?? opts.host, port, isAddressGiven },
+        );
+      }),
     );
 }
 
 async function runClient(opts: ClientOpts): Promise<void> {
-  const where = connectAddress(opts, opts.address);
+  const [where, ...failover] = clientAddresses(opts);
   refuseTlsOverUnix(where, opts);
   const waitMs = parseDuration("--wait", opts.wait, { minMs: 0, maxMs: 3_600_000 });
   const connectTimeoutMs = parseDuration("--connect-timeout", opts.connectTimeout, {
@@ -138,8 +165,10 @@ async function runClient(opts: ClientOpts): Promise<void> {
     token,
     requestToken,
     ...where,
+    failover,
     nick: opts.nick,
-    reconnect: isTty && opts.reconnect,
+    // Piped, a drop ends the run, unless the nodes to fail over to were named.
+    reconnect: (isTty || failover.length > 0) && opts.reconnect,
     connectTimeoutMs,
     stallTimeoutMs,
     reconnectTimeoutMs,
@@ -151,6 +180,25 @@ async function runClient(opts: ClientOpts): Promise<void> {
     const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
     await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs });
   }
+}
+
+/**
+ * The addresses to connect to, in turn: the argument (or --host/--port), then each --node; with
+ * --node alone, the nodes. Cluster nodes are TCP addresses: a Unix socket cannot fail over.
+ */
+function clientAddresses(opts: ClientOpts): [ConnectAddress, ...ConnectAddress[]] {
+  const first = connectAddress(opts, opts.address);
+  const family = first.family;
+  const nodes = (opts.node ?? []).map((text) => ({ ...addressArgument(text), family }));
+  if (nodes.some((n) => n.path !== undefined) || (nodes.length > 0 && first.path !== undefined)) {
+    throw new UsageError(
+      "--node names a chat server over TCP, not a Unix socket",
+      "give each node as HOST:PORT, such as --node 10.0.0.12:5001",
+    );
+  }
+  const [head, ...rest] = nodes;
+  if (head !== undefined && !opts.isAddressGiven) return [head, ...rest];
+  return [first, ...nodes];
 }
 
 /** A time in ms, with 0 meaning no limit (`Infinity`). */
@@ -216,8 +264,14 @@ async function runPiped(
   client.on("event", (e: import("@netlab/chat").ChatEvent) => {
     // The goodbye to our own quit and the settle() pong are not replies the user asked for.
     if (isLeaving || (e.type === "pong" && typeof e.id === "string" && e.id.startsWith("settle-"))) return;
-    out(opts.json ? jsonLine(e) : chat.formatEvent(e, client.nick, { escape: isTerminal }));
+    out(
+      opts.json ? jsonLine(e) : chat.formatEvent(e, client.nick, { escape: isTerminal, markHistory: true }),
+    );
   });
+  // Status, not chat: stderr, so what a program reads on stdout stays the chat's.
+  client.on("reconnected", (r: import("@netlab/chat").Reconnected) =>
+    process.stderr.write(`${reconnectedLine(r)}\n`),
+  );
   client.on("line", (line: string) =>
     out(opts.json ? jsonLine({ type: "line", text: line }) : isTerminal ? safeLine(line) : line),
   );
@@ -259,6 +313,25 @@ async function runPiped(
   process.stdin.destroy();
 }
 
+/**
+ * The one line a reconnect prints: `* connection to A lost; now on B, resumed after id X` when it
+ * failed over to another node, `* reconnected to A, back in #room` when it came back to the same.
+ */
+function reconnectedLine(r: import("@netlab/chat").Reconnected): string {
+  const back =
+    r.since !== undefined
+      ? `, resumed after id ${r.since} in ${r.room}`
+      : r.room !== undefined
+        ? `, back in ${r.room}`
+        : "";
+  const line =
+    r.from === r.to
+      ? `* reconnected to ${r.to}${back}`
+      : `* connection to ${r.from} lost; now on ${r.to}${back}`;
+  // The room name came from the server.
+  return safeLine(line);
+}
+
 const COLORS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
 
 /**
@@ -285,10 +358,7 @@ async function runInteractive(
         ? `${lead}${paint(1, nick)}`
         : `${lead}${paint(nickColor(nick), nick)}`,
     );
-  const stamp = () => {
-    const d = new Date();
-    return paint(90, `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`);
-  };
+  const stamp = (at = Date.now()) => paint(90, chat.clockTime(at, Date.now()));
 
   let rl: import("node:readline").Interface | undefined;
   let isLeaving = false;
@@ -315,8 +385,11 @@ async function runInteractive(
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
   const promptText = () => `${safeLine(client.room ?? client.address, 40)}> `;
-  /** Prints `text` above the prompt, each line escaped, then decorated (coloured) by `decorate`. */
-  const print = (text: string, decorate: (line: string) => string = (line) => line) => {
+  /**
+   * Prints `text` above the prompt, each line escaped, then decorated (coloured) by `decorate`,
+   * stamped with the time it was said (`at`, a history line's) or now.
+   */
+  const print = (text: string, decorate: (line: string) => string = (line) => line, at?: number) => {
     const lines = text.split("\n").map((line) => decorate(escapeControls(line)));
     if (isLeaving) {
       for (const line of lines) stdout.write(`${line}\n`);
@@ -327,7 +400,7 @@ async function runInteractive(
     readline.moveCursor(stdout, 0, -rows);
     readline.cursorTo(stdout, 0);
     readline.clearScreenDown(stdout);
-    for (const line of lines) stdout.write(`${stamp()} ${line}\n`);
+    for (const line of lines) stdout.write(`${stamp(at)} ${line}\n`);
     prompt.setPrompt(promptText());
     prompt.prompt(true);
   };
@@ -339,19 +412,22 @@ async function runInteractive(
     client.on("event", (e: import("@netlab/chat").ChatEvent) => {
       if (e.type === "pong" || isLeaving) return;
       const text = chat.formatEvent(e, client.nick, { escape: true });
-      if (e.type === "error") print(text, red);
+      if (e.type === "message" && e.history) print(`(history) ${text}`, (line) => paint(2, line), e.ts);
+      else if (e.type === "error") print(text, red);
       else if (e.type === "notice" && e.kind !== "operator") print(text, (line) => paint(33, line));
       else if (e.type === "welcome" || e.type === "who" || e.type === "rooms") print(text);
       else print(text, colorNicks);
     });
     client.on("line", (line: string) => print(safeLine(line)));
+    client.on("reconnected", (r: import("@netlab/chat").Reconnected) =>
+      print(reconnectedLine(r), (line) => paint(32, line)),
+    );
     client.on("state", (state: string, err?: Error) => {
       if (state === "reconnecting" && err && !wasDropped) {
         wasDropped = true;
         print(`* ${safeLine(err.message)}; reconnecting (Ctrl-D to leave)`, (line) => paint(33, line));
-      } else if (state === "connected" && wasDropped) {
+      } else if (state === "connected") {
         wasDropped = false;
-        print(`* reconnected to ${client.address}`, (line) => paint(32, line));
       } else if (state === "closed") {
         failure = err;
         resolve();
