@@ -118,6 +118,7 @@ export function refuseShortFlags(
       `write ${flag} ${String(value)} as ${long} ${String(value)}`,
     );
   }
+}
 
 /** Commander's accumulator for a repeatable option (`--node A --node B` → ["A", "B"]). */
 export function collect(value: string, previous: string[] = []): string[] {
