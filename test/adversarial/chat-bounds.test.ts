@@ -104,7 +104,7 @@ describe("chat server: bounded output queues", () => {
 
     for (const s of sockets) s.destroy();
     await until("every joiner's disconnect to be logged", 10_000, () => {
-      return count(lab.stderr(), /\ndisconnect /) >= JOINERS;
+      return count(lab.stderr(), / disconnect 127\./) >= JOINERS;
     });
     let after = procBytes(pid, "VmRSS");
     // V8 hands memory back a moment after the allocations stop: give it a few seconds.

@@ -95,7 +95,7 @@ describe("#13 lab udp: one Ctrl-C or SIGTERM ends it within 1 s", () => {
         "ping",
         "--port",
         String(port),
-        "-i",
+        "--interval",
         "0.05",
         "-W",
         "10",

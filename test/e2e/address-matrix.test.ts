@@ -127,7 +127,7 @@ for (const t of TRANSPORTS) {
         const line = await lab.waitForOutput(new RegExp(`listening on udp ${t.shown.source}`));
         const port = Number(t.shown.exec(line)![1]);
         const target = t.name === "IPv4" ? `127.0.0.1:${port}` : `[::1]:${port}`;
-        const r = await runLab(["udp", "ping", target, "-c", "3", "-i", "0.01", "--json"]);
+        const r = await runLab(["udp", "ping", target, "-c", "3", "--interval", "0.01", "--json"]);
         expect(r.code, r.stderr).toBe(0);
         expect(JSON.parse(r.stdout)).toMatchObject({ transmitted: 3, received: 3 });
       }, 30_000);

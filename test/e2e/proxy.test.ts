@@ -125,7 +125,7 @@ describe("lab proxy: running", () => {
     await lab.waitForOutput(/#1 127\.0\.0\.1:\d+ connected; toxics: latency_downstream/);
     await lab.waitForOutput(/#1 closed \(closed by both sides\); 8 B up, 8 B down/);
     expect(await lab.stop("SIGINT")).toBe(0);
-    expect(lab.stderr()).toMatch(/shutting down \(0 connections open\)\nstopped\n$/);
+    expect(lab.stderr()).toMatch(/shutting down \(0 connections open\)\n\S+Z info {2}stopped\n$/);
   });
 });
 
@@ -225,7 +225,7 @@ describe("lab proxy --udp", () => {
     ]);
     await lab.waitForOutput(`proxying udp 127.0.0.1:${proxyPort}`);
     const r = await runLab(
-      ["udp", "ping", "--port", String(proxyPort), "-c", "3", "-i", "0.1", "-W", "2", "--json"],
+      ["udp", "ping", "--port", String(proxyPort), "-c", "3", "--interval", "0.1", "-W", "2", "--json"],
       {
         timeoutMs: 20_000,
       },
@@ -240,7 +240,7 @@ describe("lab proxy --udp", () => {
     const line = await lossy.waitForOutput(/proxying udp 127\.0\.0\.1:(\d+)/);
     const lossyPort = /:(\d+)/.exec(line)?.[1] ?? "";
     const lost = await runLab(
-      ["udp", "ping", "--port", lossyPort, "-c", "2", "-i", "0.1", "-W", "0.5", "--json"],
+      ["udp", "ping", "--port", lossyPort, "-c", "2", "--interval", "0.1", "-W", "0.5", "--json"],
       {
         timeoutMs: 20_000,
       },

@@ -68,7 +68,18 @@ describe("lab udp echo", () => {
 describe("lab udp ping", () => {
   it("prints one line per probe and the summary, and exits 0", async () => {
     const { port } = await startEcho();
-    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "5", "-i", "0.02", "-s", "100"]);
+    const r = await runLab([
+      "udp",
+      "ping",
+      "--port",
+      String(port),
+      "-c",
+      "5",
+      "--interval",
+      "0.02",
+      "--size",
+      "100",
+    ]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     for (let seq = 0; seq < 5; seq++)
@@ -85,21 +96,32 @@ describe("lab udp ping", () => {
       (p) => ["udp", "echo", "--host", "::1", "--port", String(p)],
       (p) => `listening on udp [::1]:${p}`,
     );
-    const r = await runLab(["udp", "ping", `[::1]:${port}`, "-c", "2", "-i", "0.01", "--json"]);
+    const r = await runLab(["udp", "ping", `[::1]:${port}`, "-c", "2", "--interval", "0.01", "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ target: `[::1]:${port}`, transmitted: 2, received: 2 });
   });
 
-  it("pings with the largest probe, -s 65507", async () => {
+  it("pings with the largest probe, --size 65507", async () => {
     const { port } = await startEcho();
-    const { code, summary } = await pingJson(port, ["-c", "2", "-i", "0.01", "-s", "65507"]);
+    const { code, summary } = await pingJson(port, ["-c", "2", "--interval", "0.01", "--size", "65507"]);
     expect(code).toBe(0);
     expect(summary).toMatchObject({ sizeBytes: 65_507, transmitted: 2, received: 2, ignored: 0 });
   });
 
   it("prints a summary whose arithmetic matches its per-probe lines", async () => {
     const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1ms", "--jitter", "1ms"]);
-    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "40", "-i", "0.005", "-W", "0.5"]);
+    const r = await runLab([
+      "udp",
+      "ping",
+      "--port",
+      String(port),
+      "-c",
+      "40",
+      "--interval",
+      "0.005",
+      "-W",
+      "0.5",
+    ]);
     const replies = [...r.stdout.matchAll(/^seq=(\d+) bytes=64 time=([\d.]+) ms$/gm)].map((m) =>
       Number(m[2]),
     );
@@ -129,7 +151,7 @@ describe("lab udp ping", () => {
     const { code, summary } = await pingJson(port, [
       "-c",
       "1000",
-      "-i",
+      "--interval",
       "0.002",
       "-W",
       "1",
@@ -156,7 +178,7 @@ describe("lab udp ping", () => {
       String(port),
       "-c",
       "3",
-      "-i",
+      "--interval",
       "0.3",
       "-W",
       "0.05",
@@ -182,7 +204,7 @@ describe("lab udp ping", () => {
       String(port),
       "-c",
       "4",
-      "-i",
+      "--interval",
       "0.05",
       "--linger",
       "0.2",
@@ -194,7 +216,7 @@ describe("lab udp ping", () => {
 
   it("prints only the JSON summary on stdout with --json", async () => {
     const { port } = await startEcho();
-    const { code, summary } = await pingJson(port, ["-c", "3", "-i", "0.01", "-s", "256"]);
+    const { code, summary } = await pingJson(port, ["-c", "3", "--interval", "0.01", "--size", "256"]);
     expect(code).toBe(0);
     expect(summary).toMatchObject({
       target: `127.0.0.1:${port}`,
@@ -212,14 +234,14 @@ describe("lab udp ping", () => {
 
   it("exits 1 with 100% loss when no reply comes", async () => {
     const { port } = await startEcho(["--loss", "1"]);
-    const { code, summary } = await pingJson(port, ["-c", "3", "-i", "0.01", "-W", "0.1"]);
+    const { code, summary } = await pingJson(port, ["-c", "3", "--interval", "0.01", "-W", "0.1"]);
     expect(code).toBe(1);
     expect(summary).toMatchObject({ transmitted: 3, received: 0, lossPercent: 100, rtt: null });
   });
 
   it("prints the summary so far on Ctrl-C, and exits 130 as an interrupted command", async () => {
     const { port } = await startEcho();
-    const lab = startLab(["udp", "ping", "--port", String(port), "-i", "0.05"]);
+    const lab = startLab(["udp", "ping", "--port", String(port), "--interval", "0.05"]);
     await lab.waitForOutput("seq=2 bytes=64", { stream: "stdout" });
     expect(await lab.stop("SIGINT")).toBe(130);
     expect(lab.stdout()).toMatch(/\d+ packets transmitted, \d+ received, .*% packet loss/);
@@ -227,7 +249,7 @@ describe("lab udp ping", () => {
 
   it("says in one line that nothing listens (ICMP port unreachable) and exits 1", async () => {
     const port = await closedUdpPort();
-    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "3", "-i", "0.05"]);
+    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "3", "--interval", "0.05"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       `lab: no UDP service at 127.0.0.1:${port} (ICMP port unreachable): is 'lab udp echo' running?\n`,
@@ -236,10 +258,10 @@ describe("lab udp ping", () => {
   });
 
   it.each([
-    [["-s", "65508"], "-s 65508 is too large: a UDP datagram carries at most 65507 bytes"],
-    [["-s", "65536"], "-s 65536 is too large"],
-    [["-s", "19"], "-s 19 is too small"],
-    [["-i", "0.001"], "-i 0.001: cannot flood; the minimal interval is 0.002 s (2 ms)"],
+    [["--size", "65508"], "--size 65508 is too large: a UDP datagram carries at most 65507 bytes"],
+    [["--size", "65536"], "--size 65536 is too large"],
+    [["--size", "19"], "--size 19 is too small"],
+    [["--interval", "0.001"], "--interval 0.001: cannot flood; the minimal interval is 0.002 s (2 ms)"],
     [["-c", "0"], '-c must be a whole number 1 or more, got "0"'],
     [["-c", "ten"], '-c must be a whole number 1 or more, got "ten"'],
     [["-W", "0"], "-W 0: the timeout must be at least 0.001 s"],

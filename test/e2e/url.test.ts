@@ -88,7 +88,7 @@ describe("lab url", () => {
     expect(r.stdout).toBe("https://example.com/a?x=1&y=2#top\n");
   });
 
-  it("builds a netloc from --host/--port (brackets for IPv6) and encodes -f fields", async () => {
+  it("builds a netloc from --host/--port (brackets for IPv6) and encodes --field fields", async () => {
     const r = await runLab(
       ["url", "build", "--scheme", "http", "--host", "::1", "--port", "8080", "--path", "/s"],
       {},
@@ -101,9 +101,9 @@ describe("lab url", () => {
       "http",
       "--netloc",
       "h",
-      "-f",
+      "--field",
       "q=a b&c",
-      "-f",
+      "--field",
       "k=ü",
     ]);
     expect(f.stdout).toBe("http://h?q=a+b%26c&k=%C3%BC\n");

@@ -62,7 +62,17 @@ s.sendto(b"hi from python", ("127.0.0.1", ${port})); print(s.getsockname()[1])`;
   it("pings Python's socketserver.UDPServer echo", async () => {
     const py = startProcess("python3", ["-c", PY_ECHO]);
     const port = Number(await py.waitForOutput(/^\d+(?=\n)/, { stream: "stdout" }));
-    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "5", "-i", "0.02", "--json"]);
+    const r = await runLab([
+      "udp",
+      "ping",
+      "--port",
+      String(port),
+      "-c",
+      "5",
+      "--interval",
+      "0.02",
+      "--json",
+    ]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ transmitted: 5, received: 5, lossPercent: 0 });
   });

@@ -1,3 +1,4 @@
+import { type Command, Option } from "commander";
 import { UsageError } from "./run.js";
 
 /** Bounds for {@link parseNumber}. `max` defaults to no upper bound. */
@@ -75,6 +76,48 @@ export function formatDuration(ms: number): string {
     if (ms >= per && ms % per === 0) return `${ms / per}${unit}`;
   }
   return ms === 0 ? "0s" : `${ms}ms`;
+}
+
+/**
+ * What a short flag means in every lab command that has it (curl's meanings, from lab get; -v and
+ * -q also on every server). A command whose own long option would want one of them spells that
+ * option long only, and takes the short flag hidden, to answer it with {@link refuseShortFlags}.
+ */
+export const SHORT_FLAG_MEANINGS = {
+  "-f": "--fail",
+  "-i": "--include",
+  "-q": "--quiet",
+  "-s": "--silent",
+  "-v": "--verbose",
+} as const;
+
+/** `short → the long option this command uses instead`, e.g. `{ "-i": "--interval" }` for lab udp ping. */
+export type ShortFlagSpellings = Partial<Record<keyof typeof SHORT_FLAG_MEANINGS, string>>;
+
+/** Takes each short flag hidden (with a value), so {@link refuseShortFlags} can say what to write. */
+export function addRefusedShortFlags(cmd: Command, spellings: ShortFlagSpellings): Command {
+  for (const flag of Object.keys(spellings)) cmd.addOption(new Option(`${flag} <value>`).hideHelp());
+  return cmd;
+}
+
+/**
+ * A usage error for a short flag this command does not use (another habit's: ping's -i, a
+ * form's -f), naming what it means in lab and the spelling to use here.
+ * @example refuseShortFlags("lab udp ping", opts, { "-i": "--interval" })
+ */
+export function refuseShortFlags(
+  command: string,
+  opts: Record<string, unknown>,
+  spellings: ShortFlagSpellings,
+): void {
+  for (const [flag, long] of Object.entries(spellings) as [keyof typeof SHORT_FLAG_MEANINGS, string][]) {
+    const value = opts[flag.slice(1)];
+    if (value === undefined) continue;
+    throw new UsageError(
+      `${flag} is not an option of ${command} (in lab, ${flag} is ${SHORT_FLAG_MEANINGS[flag]}, as in curl)`,
+      `write ${flag} ${String(value)} as ${long} ${String(value)}`,
+    );
+  }
 }
 
 /** Commander's accumulator for a repeatable option (`--node A --node B` → ["A", "B"]). */

@@ -1,6 +1,15 @@
 import type net from "node:net";
 import type { BaseServer } from "./base-server.js";
-import { formatPeer, kAbort, kClose, kDestroy, kStart, kStarted, RESOLVED } from "./internal.js";
+import {
+  formatPeer,
+  kAbort,
+  kAbortReason,
+  kClose,
+  kDestroy,
+  kStart,
+  kStarted,
+  RESOLVED,
+} from "./internal.js";
 import type { ConnectionInfo, Datagram, PeerAddress } from "./types.js";
 
 let nextId = 1;
@@ -88,6 +97,11 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
     this.#abortReason = reason;
     this.#controller?.abort(reason);
     this.aborted();
+  }
+
+  /** @internal */
+  get [kAbortReason](): unknown {
+    return this.#abortReason;
   }
 
   /** @internal */

@@ -9,6 +9,7 @@ import {
   formatPeer,
   isConnectionGone,
   kAbort,
+  kAbortReason,
   kClose,
   kClosing,
   kDestroy,
@@ -21,6 +22,7 @@ import {
 } from "./internal.js";
 import { tapListen, wireChannel } from "./tap.js";
 import {
+  type CloseReason,
   type PeerAddress,
   type ResolvedServerOptions,
   SERVER_DEFAULTS,
@@ -421,6 +423,7 @@ export abstract class BaseServer extends EventEmitter {
       this.#connections.delete(handler);
       if (this.#connections.size === 0 && this.#onIdle) this.#onIdle();
       this.#slotsInUse--;
+      handler.info.closeReason ??= closeReasonOf(handler[kAbortReason], failure);
       this.emit("close", handler.info);
       if (connectionChannel.hasSubscribers) {
         connectionChannel.publish({ server: this, info: handler.info, closed: true });
@@ -485,4 +488,15 @@ export abstract class BaseServer extends EventEmitter {
     // Handlers parked on I/O end now; one stuck elsewhere is left behind, its connection gone.
     await settleWithin(all(), 100);
   }
+}
+
+/** Why a connection ended, from why its signal was aborted (timeouts, shutdown) or how its handler ended. */
+function closeReasonOf(abortReason: unknown, failure: unknown): CloseReason {
+  const code = abortReason instanceof NetworkError ? abortReason.code : undefined;
+  if (code === "IDLE_TIMEOUT") return "idle-timeout";
+  if (code === "FRAME_TIMEOUT") return "frame-timeout";
+  if (code === "SLOW_CONSUMER") return "slow-consumer";
+  if (code === "ABORTED") return "shutdown";
+  if (failure === NO_FAILURE) return "closed";
+  return isConnectionGone(failure) ? "reset" : "error";
 }

@@ -62,6 +62,7 @@ export {
   type TlsRefusal,
 } from "./tls-accept.js";
 export {
+  type CloseReason,
   type ConnectionInfo,
   type Datagram,
   type PeerAddress,

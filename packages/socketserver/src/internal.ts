@@ -8,6 +8,8 @@ export const kStarted: unique symbol = Symbol("netlab.started");
 export const kClose: unique symbol = Symbol("netlab.close");
 /** handler[kAbort](reason): aborts the handler's signal; reads end, writes still flush. */
 export const kAbort: unique symbol = Symbol("netlab.abort");
+/** handler[kAbortReason]: why `signal` was aborted, undefined while it is not. */
+export const kAbortReason: unique symbol = Symbol("netlab.abortReason");
 /** handler[kDestroy](): closes the connection now, dropping unsent data. */
 export const kDestroy: unique symbol = Symbol("netlab.destroy");
 /** server[kWants]: which per-connection events have listeners (kept current by the server). */

@@ -15,7 +15,7 @@ import {
   settleWithin,
 } from "./internal.js";
 import { isWireWatched, tapOpen, tapReason, wireChannel } from "./tap.js";
-import type { ConnectionInfo, PeerAddress } from "./types.js";
+import type { CloseReason, ConnectionInfo, PeerAddress } from "./types.js";
 import { SocketWriter, type StreamWriter } from "./writer.js";
 
 /** How long a finished connection waits for the peer to close before it is destroyed. */
@@ -78,6 +78,7 @@ class StreamInfo implements ConnectionInfo {
   readonly openedAt: number;
   framesIn = 0;
   framesOut = 0;
+  closeReason?: CloseReason;
   readonly #socket: net.Socket;
   constructor(id: number, peer: PeerAddress, socket: net.Socket) {
     this.id = id;
@@ -92,8 +93,8 @@ class StreamInfo implements ConnectionInfo {
     return this.#socket.bytesWritten;
   }
   toJSON(): ConnectionInfo {
-    const { id, peer, openedAt, bytesIn, bytesOut, framesIn, framesOut } = this;
-    return { id, peer, openedAt, bytesIn, bytesOut, framesIn, framesOut };
+    const { id, peer, openedAt, bytesIn, bytesOut, framesIn, framesOut, closeReason } = this;
+    return { id, peer, openedAt, bytesIn, bytesOut, framesIn, framesOut, closeReason };
   }
 }
 

@@ -19,7 +19,23 @@ export interface ConnectionInfo {
   bytesOut: number;
   framesIn: number;
   framesOut: number;
+  /** Why the connection ended; set just before `close` is emitted (logs say it). */
+  closeReason?: CloseReason;
 }
+
+/**
+ * Why a connection ended: `closed` (EOF, or the handler finished), `reset` (the peer went away
+ * mid-request), `shutdown`, `idle-timeout`, `frame-timeout`, `slow-consumer` (the peer stopped
+ * reading), `error` (the handler failed).
+ */
+export type CloseReason =
+  | "closed"
+  | "reset"
+  | "shutdown"
+  | "idle-timeout"
+  | "frame-timeout"
+  | "slow-consumer"
+  | "error";
 
 /** One received datagram: what `DatagramRequestHandler.request` is. */
 export interface Datagram {

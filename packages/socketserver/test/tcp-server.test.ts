@@ -564,6 +564,32 @@ describe("events", () => {
   });
 });
 
+describe("ConnectionInfo.closeReason", () => {
+  it("says closed, idle-timeout or shutdown, set before the close event", async () => {
+    const { server, port } = await serve(EchoHandler, { idleTimeoutMs: 150 });
+    const reasons: (string | undefined)[] = [];
+    server.on("close", (info: ConnectionInfo) => reasons.push(info.closeReason));
+    const next = () => new Promise<void>((resolve) => server.once("close", () => resolve()));
+
+    const polite = await LineClient.open(port);
+    polite.send("hi");
+    expect(await polite.readLine()).toBe("hi");
+    polite.socket.end();
+    await within(next(), 5_000, "the first close");
+
+    await LineClient.open(port);
+    await within(next(), 5_000, "the idle close");
+
+    const opened = new Promise<void>((resolve) => server.once("open", () => resolve()));
+    await LineClient.open(port);
+    await within(opened, 5_000, "the third open");
+    const last = next();
+    void server.shutdown();
+    await within(last, 5_000, "the shutdown close");
+    expect(reasons).toEqual(["closed", "idle-timeout", "shutdown"]);
+  });
+});
+
 describe("shutdown", () => {
   it("acts at once even with an idle client connected, and closes that client", async () => {
     const { server, port, serving } = await serve(EchoHandler, { drainTimeoutMs: 5_000 });

@@ -1,16 +1,15 @@
-import { formatPeer } from "@netlab/core/address";
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
-import { escapeControls } from "@netlab/core/terminal";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import type { Command } from "commander";
 import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
+import { addLogOptions, createLogger, type LogOpts, logConnections } from "../log.js";
 import { formatDuration, parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 import { addServerTokenOptions, serverTokens, type TokenOpts } from "../token.js";
 
-interface FilesOpts extends TokenOpts, ServerTlsFlags {
+interface FilesOpts extends TokenOpts, ServerTlsFlags, LogOpts {
   host: string;
   port: string;
   ipv4?: boolean;
@@ -65,6 +64,7 @@ export function registerFiles(program: Command): void {
     );
   addServerTokenOptions(cmd, "TOKEN:rw may upload, TOKEN:ro only list and download");
   addServerTlsOptions(cmd);
+  addLogOptions(cmd, "a line per connection and disconnect (peer, bytes, duration, why it closed)");
   cmd
     .addHelpText(
       "after",
@@ -86,7 +86,8 @@ Uploads land as NAME.part, are checked against the sender's SHA-256, fsynced, th
 place; names must stay inside the folder (on Linux every name is opened step by step from the
 folder's own descriptor, so even a local user renaming folders into symlinks cannot lead a request
 outside). Names starting with '.' are hidden unless --dotfiles. Logs go to stderr: 'serving DIR on
-HOST:PORT' once ready, then one line per file. Ctrl-C or SIGTERM stops it within a second (exit 0);
+HOST:PORT' once ready, then one line per file; each line is 'UTC-TIME LEVEL MESSAGE' (-v, -q and
+--log-format as lab server's; docs/logging.md). Ctrl-C or SIGTERM stops it within a second (exit 0);
 partial uploads stay as NAME.part, to resume. With --tls it logs 'TLS identity SHA256:…' after the
 ready line (see lab server --help for the certificate).`,
     )
@@ -97,6 +98,7 @@ ready line (see lab server --help for the certificate).`,
 export const FILES_DEFAULTS = { maxClients: 256, idleTimeoutSeconds: 300, headerTimeoutSeconds: 10 } as const;
 
 async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
+  const log = createLogger(opts);
   const where = listenAddress(opts);
   refuseTlsOverUnix(where, opts);
   const maxConnections = parseNumber("--max-clients", opts.maxClients, {
@@ -124,6 +126,8 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   if (opts.raw !== undefined && opts.tokenFile !== undefined) {
     throw new UsageError("--token-file does not work with --raw", "a raw client (nc) cannot send a token");
   }
+  // Only reached when nobody listens to `error`; logConnections does, so this is a safety net.
+  const serverLog = (line: string) => log.error(line);
   const tlsSetup = await serverTls(
     opts,
     `${TLS_PLAINTEXT_REPLY}; try: lab transfer --tls --port ${where.port === 0 ? "PORT" : where.port} …\n`,
@@ -134,9 +138,18 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   if (opts.raw !== undefined) {
     if (dir !== ".") throw new UsageError("--raw FILE serves one file: drop the folder argument");
     // Its clients send nothing while the file flows, so the bytes-in idle timeout does not apply.
-    const raw = new t.RawFileServer({ file: opts.raw, ...where, maxConnections, stream, log });
+    const raw = new t.RawFileServer({ file: opts.raw, ...where, maxConnections, stream, log: serverLog });
     raw.on("sent", (s: import("@netlab/transfer").RawSent) =>
-      log(`sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`),
+      log.info(
+        `sent ${opts.raw} (${t.formatBytes(s.bytes)}, sha256 ${s.sha256.slice(0, 16)}…) to ${s.peer}`,
+        {
+          event: "sent",
+          name: opts.raw,
+          bytes: s.bytes,
+          sha256: s.sha256,
+          peer: s.peer,
+        },
+      ),
     );
     server = raw;
     what = `${opts.raw} (raw)`;
@@ -154,7 +167,7 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       stream,
       tls: tlsSetup?.tls,
       write: await faultInjection(t),
-      log,
+      log: serverLog,
       tokens,
       authBackoff: { authDelayMs },
       allowPlaintextAuth: opts.allowPlaintextAuth ?? false,
@@ -164,8 +177,17 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
       const dirn = e.op === "put" ? "from" : "to";
       const resumed = e.offset > 0 ? `, resumed at ${t.formatBytes(e.offset)}` : "";
       const sha = e.sha256 ? `, sha256 ${e.sha256.slice(0, 16)}…` : ", unverified";
-      log(
+      log.info(
         `${verb} ${e.name} (${t.formatBytes(e.size)}${resumed}${sha}) ${dirn} ${e.peer} in ${e.seconds.toFixed(2)} s`,
+        {
+          event: e.op === "put" ? "received" : "sent",
+          name: e.name,
+          bytes: e.size,
+          offset: e.offset,
+          sha256: e.sha256,
+          peer: e.peer,
+          durationMs: Math.round(e.seconds * 1000),
+        },
       );
     });
     files.on("transferError", (e: ServerTransferError) => {
@@ -177,45 +199,47 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
             : e.op === "?"
               ? "request"
               : `${e.op} request`;
-      log(
+      // A peer's mistake or departure is a warning; the server's own failure (disk full, I/O) an error.
+      const level = e.error.code === "NO_SPACE" || e.error.code === "IO_ERROR" ? "error" : "warn";
+      log.log(
+        level,
         `${e.error.code === "CONNECTION_LOST" ? "lost" : "refused"} ${op}${e.name === undefined ? "" : ` ${e.name}`} from ${e.peer}: ${e.error.message}`,
+        { event: "transferError", op: e.op, name: e.name, peer: e.peer, code: e.error.code },
       );
     });
     server = files;
     what = dir;
     if (tokens !== undefined) {
       const ro = tokens.grants().filter((g) => g.access === "ro").length;
-      log(`tokens: ${tokens.size} required (${tokens.size - ro} rw, ${ro} ro)`);
+      log.info(`tokens: ${tokens.size} required (${tokens.size - ro} rw, ${ro} ro)`);
     }
   }
-  server.on("refuse", (peer: import("@netlab/socketserver").PeerAddress) =>
-    log(`refuse ${formatPeer(peer)}: server full`),
-  );
-  server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
-  server.on("tlsRefused", (peer: { address: string; port: number }, refusal: { message: string }) =>
-    log(`tls: ${peer.address}:${peer.port}: ${refusal.message}`),
-  );
+  // One line per file is this server's access log; connections are detail, for -v.
+  logConnections(server, log, "debug");
   await server.listen();
   const stopSignals = onInterrupt(
     () => {
-      log(
+      log.info(
         opts.raw === undefined
           ? "shutting down (partial uploads stay as NAME.part, to resume)"
           : "shutting down",
       );
       void server.shutdown();
     },
-    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+    { onAgain: (signal) => log.warn(`${signal} again: exiting without waiting`) },
   );
   // Only now say we are ready: a test (or script) may send SIGINT the moment it reads this line.
-  log(`serving ${what} on ${formatBound(server.address)}`);
-  for (const line of tlsSetup?.lines ?? []) log(line);
+  log.ready(`serving ${what} on ${formatBound(server.address)}`, {
+    event: "listening",
+    address: formatBound(server.address),
+  });
+  for (const line of tlsSetup?.lines ?? []) log.ready(line);
   try {
     await server.serveForever();
   } finally {
     stopSignals();
   }
-  log("stopped");
+  log.info("stopped");
 }
 
 /**
@@ -249,9 +273,4 @@ export async function minorGc(): Promise<(() => void) | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** One log line for the operator; names and errors come from peers, so they are escaped (cat -v style). */
-function log(line: string): void {
-  process.stderr.write(`${escapeControls(line)}\n`);
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
 import { parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -24,7 +25,7 @@ client=HOST[:PORT] and connection=ID (act on one client or connection only).`;
 
 /** `lab proxy LISTEN UPSTREAM`: a TCP (or UDP) proxy that breaks the network on purpose. */
 export function registerProxy(program: Command): void {
-  program
+  const cmd = program
     .command("proxy")
     .description(
       "a proxy that breaks the network on purpose: latency, slicing, resets, … (toxiproxy-compatible)",
@@ -52,8 +53,11 @@ export function registerProxy(program: Command): void {
     .option("--delay <ms>", "UDP: delay every datagram by this many ms", "0")
     .option("--jitter <ms>", "UDP: vary each delay by ± this many ms", "0")
     .option("--duplicate <rate>", "UDP: send this fraction twice, 0–1", "0")
-    .option("--reorder <rate>", "UDP: hold this fraction back behind the next, 0–1", "0")
-    .option("-v, --verbose", "log one line per connection (or datagram) and the toxics that act on it")
+    .option("--reorder <rate>", "UDP: hold this fraction back behind the next, 0–1", "0");
+  addLogOptions(
+    cmd,
+    "a line per connection open (toxics acting on it) and close (bytes, duration, reason), or per datagram",
+  )
     .addHelpText(
       "after",
       `${TOXIC_HELP}
@@ -66,7 +70,8 @@ Examples:
 
 A FIN from one side passes on as a FIN (half-close works); a reset as a reset. A client's bytes
 are read only once its upstream connection is up; if the upstream refuses, the client is reset.
-Logs go to stderr: 'proxying LISTEN → UPSTREAM' once ready. Ctrl-C stops it (exit 0).`,
+Logs go to stderr: 'proxying LISTEN → UPSTREAM' once ready, 'UTC-TIME LEVEL MESSAGE' per line
+(-q, --log-format as lab server's; docs/logging.md). Ctrl-C stops it (exit 0).`,
     )
     .action(
       action(async (listen: string, upstream: string, opts: ProxyOpts) => runProxy(listen, upstream, opts)),
@@ -77,7 +82,7 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-interface ProxyOpts {
+interface ProxyOpts extends LogOpts {
   toxic: string[];
   seed?: string;
   api?: string | boolean;
@@ -93,7 +98,6 @@ interface ProxyOpts {
   jitter: string;
   duplicate: string;
   reorder: string;
-  verbose?: boolean;
 }
 
 /** An INVALID_OPTION, INVALID_TOXIC or PROXY_LOOP from the package is a usage error (exit 2). */
@@ -110,12 +114,13 @@ function usage<T>(fn: () => T): T {
 }
 
 async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise<void> {
+  const log = createLogger(o);
   const seed =
     o.seed === undefined
       ? undefined
       : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
   const px = await import("@netlab/proxy");
-  if (o.udp) return runUdp(px, listen, upstream, o, seed);
+  if (o.udp) return runUdp(px, listen, upstream, o, seed, log);
   const specs = usage(() => o.toxic.flatMap((text) => expandBoth(px.parseToxicSpec(text))));
   const toxics = usage(() => new px.ToxicSet({ seed, toxics: specs }));
   const proxy = usage(
@@ -153,20 +158,43 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
   if (o.checkUpstream) await checkUpstream(proxy.upstreamAddress, px);
 
   proxy.on("refused", ({ id, client, error }) =>
-    log(`#${id} ${client}: ${error.message}; the client was reset`),
+    log.warn(`#${id} ${client}: ${error.message}; the client was reset`, {
+      event: "refused",
+      id,
+      peer: client,
+    }),
   );
-  if (o.verbose) {
+  if (log.isVerbose) {
+    const opened = new Map<number, number>();
     proxy.on("open", (link) => {
+      opened.set(link.id, Date.now());
       const info = link.info();
       const acting = Object.entries(info.toxics)
         .filter(([, on]) => on)
         .map(([name]) => name);
-      log(`#${link.id} ${info.client} connected; toxics: ${acting.join(", ") || "none"}`);
+      log.debug(`#${link.id} ${info.client} connected; toxics: ${acting.join(", ") || "none"}`, {
+        event: "connect",
+        id: link.id,
+        peer: info.client,
+        toxics: acting.join(","),
+      });
     });
     proxy.on("close", (link, how) => {
       const info = link.info();
-      log(
-        `#${link.id} ${how.how} (${how.reason}); ${info.bytesUpstream} B up, ${info.bytesDownstream} B down`,
+      const ms = Date.now() - (opened.get(link.id) ?? Date.now());
+      opened.delete(link.id);
+      log.debug(
+        `#${link.id} ${how.how} (${how.reason}); ${info.bytesUpstream} B up, ${info.bytesDownstream} B down, ${seconds(ms)}, client ${info.client}`,
+        {
+          event: "disconnect",
+          id: link.id,
+          peer: info.client,
+          how: how.how,
+          reason: how.reason,
+          durationMs: ms,
+          bytesUp: info.bytesUpstream,
+          bytesDown: info.bytesDownstream,
+        },
       );
     });
   }
@@ -177,14 +205,14 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
   });
   const stopSignals = onInterrupt(
     () => {
-      log(`shutting down (${proxy.links.size} connection${proxy.links.size === 1 ? "" : "s"} open)`);
+      log.info(`shutting down (${proxy.links.size} connection${proxy.links.size === 1 ? "" : "s"} open)`);
       // The API first, so nothing adds work; then open connections get their drain time.
       void (async () => {
         await api?.close({ keepProxies: true });
         await proxy.shutdown();
       })().then(stopped);
     },
-    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+    { onAgain: (signal) => log.warn(`${signal} again: exiting without waiting`) },
   );
   try {
     await proxy.listen();
@@ -192,10 +220,14 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
       api.add(proxy);
       await api.listen();
     }
-    log(`proxying ${proxy.listenAddress} → ${proxy.upstreamAddress}`);
-    for (const t of toxics.list()) log(`toxic ${describeToxic(t)}`);
-    log(`seed ${toxics.seed} (--seed ${toxics.seed} replays the same choices)`);
-    if (api) log(`api on http://${api.address} (toxiproxy-compatible; GET /connections)`);
+    log.ready(`proxying ${proxy.listenAddress} → ${proxy.upstreamAddress}`, {
+      event: "listening",
+      address: proxy.listenAddress,
+      upstream: proxy.upstreamAddress,
+    });
+    for (const t of toxics.list()) log.info(`toxic ${describeToxic(t)}`);
+    log.info(`seed ${toxics.seed} (--seed ${toxics.seed} replays the same choices)`);
+    if (api) log.ready(`api on http://${api.address} (toxiproxy-compatible; GET /connections)`);
     await done;
   } catch (err) {
     await Promise.all([proxy.close(), api?.close()]);
@@ -203,7 +235,7 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
   } finally {
     stopSignals();
   }
-  log("stopped");
+  log.info("stopped");
 }
 
 type Px = typeof import("@netlab/proxy");
@@ -258,6 +290,7 @@ async function runUdp(
   upstream: string,
   o: ProxyOpts,
   seed: number | undefined,
+  log: Logger,
 ): Promise<void> {
   if (o.toxic.length > 0) {
     throw new UsageError(
@@ -277,12 +310,17 @@ async function runUdp(
         reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
       }),
   );
-  if (o.verbose) {
+  if (log.isVerbose) {
     proxy.on("datagram", (d) => {
       const fate = d.dropped
         ? "dropped"
         : `${d.copies > 1 ? "sent twice" : "sent"}${d.reordered ? ", held back" : ""}${d.delaysMs.some((ms) => ms > 0) ? ` after ${d.delaysMs.map((ms) => ms.toFixed(1)).join(" and ")} ms` : ""}`;
-      log(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${d.bytes} bytes ${fate}`);
+      log.debug(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${d.bytes} bytes ${fate}`, {
+        event: "datagram",
+        direction: d.direction,
+        peer: d.client,
+        bytes: d.bytes,
+      });
     });
   }
   let stopped!: () => void;
@@ -291,25 +329,25 @@ async function runUdp(
   });
   const stopSignals = onInterrupt(
     () => {
-      log("shutting down");
+      log.info("shutting down");
       void proxy.close().then(stopped);
     },
-    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+    { onAgain: (signal) => log.warn(`${signal} again: exiting without waiting`) },
   );
   try {
     await proxy.listen();
     const e = proxy.upstreamEmulator.options;
-    log(`proxying udp ${proxy.listenAddress} → ${upstream}`);
-    log(
+    log.ready(`proxying udp ${proxy.listenAddress} → ${upstream}`, {
+      event: "listening",
+      address: proxy.listenAddress,
+      upstream,
+    });
+    log.info(
       `emulating each way: loss ${e.lossRate}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${e.duplicateRate}, reorder ${e.reorderRate} (--seed ${e.seed} replays it)`,
     );
     await done;
   } finally {
     stopSignals();
   }
-  log("stopped");
-}
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  log.info("stopped");
 }

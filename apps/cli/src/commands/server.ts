@@ -1,8 +1,8 @@
-import { formatPeer } from "@netlab/core/address";
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
-import type { BaseServer, ConnectionInfo, PeerAddress } from "@netlab/socketserver";
+import type { BaseServer } from "@netlab/socketserver";
 import type { Command } from "commander";
 import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
+import { addLogOptions, createLogger, type Logger, type LogOpts, logConnections } from "../log.js";
 import { formatDuration, parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -29,6 +29,8 @@ export interface ServerModeOptions {
   tls: import("@netlab/socketserver").ServerTlsOptions | undefined;
   /** Every option commander parsed, for modes that add their own. */
   raw: Record<string, unknown>;
+  /** The server's log (-v, -q, --log-format). */
+  log: Logger;
 }
 
 /** The limits every mode of `lab server` applies unless told otherwise (the chat server's own). */
@@ -81,10 +83,27 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         maxQueuedBytesTotal: await maxQueued(o.raw.maxQueued),
       });
 
-      chat.on("nick", (e: { from: string; to: string }) => log(`nick ${e.from} -> ${e.to}`));
+      const log = o.log;
+      chat.on("nick", (e: { from: string; to: string }) =>
+        log.info(`nick ${e.from} -> ${e.to}`, { event: "nick", from: e.from, to: e.to }),
+      );
       chat.on("disconnect", (p: { nick: string }, reason: string) => {
-        if (reason !== "connection closed") log(`${p.nick} left: ${reason}`);
+        if (reason !== "connection closed")
+          log.info(`${p.nick} left: ${reason}`, { event: "left", nick: p.nick });
       });
+      if (log.isVerbose) {
+        chat.on("join", (e: { room: string; nick: string }) =>
+          log.debug(`${e.nick} joined ${e.room}`, { event: "join", ...e }),
+        );
+        chat.on("leave", (e: { room: string; nick: string; reason?: string }) =>
+          log.debug(`${e.nick} left ${e.room}${e.reason ? `: ${e.reason}` : ""}`, {
+            event: "leave",
+            room: e.room,
+            nick: e.nick,
+            reason: e.reason,
+          }),
+        );
+      }
       if (process.stdin.isTTY) {
         // The operator console: each line typed here goes to every client as `<server> text`.
         const { createInterface } = await import("node:readline");
@@ -92,24 +111,27 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         rl.on("line", (text) => {
           if (text.trim() === "") return;
           chat.broadcast(text);
-          log(`<server> ${text} (to ${chat.stats().clients} clients)`);
+          log.info(`<server> ${text} (to ${chat.stats().clients} clients)`, { event: "broadcast" });
         });
         chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
       }
       const { formatBytes } = await import("@netlab/core");
       if (backend) {
-        chat.on("cluster", (e: { reason: string }) => log(e.reason));
+        chat.on("cluster", (e: { isDegraded: boolean; reason: string }) =>
+          log.log(e.isDegraded ? "warn" : "info", e.reason, { event: "cluster", isDegraded: e.isDegraded }),
+        );
         chat.on("lost", (e: { room: string; count: number; node: string }) =>
-          log(
+          log.warn(
             `cluster: ${e.count} message${e.count === 1 ? "" : "s"} from node ${e.node} lost in ${e.room} (pubsub)`,
+            { event: "lost", room: e.room, count: e.count, node: e.node },
           ),
         );
         chat.on("error", (err: unknown) =>
-          log(`cluster: ${err instanceof Error ? err.message : String(err)}`),
+          log.error(`cluster: ${err instanceof Error ? err.message : String(err)}`, { event: "cluster" }),
         );
         // Joined before listening: a cluster that cannot be reached is exit 1, not a half-started node.
         await chat.hub.start();
-        log(`cluster: node ${backend.nodeId} joined through Redis at ${backend.address.where}`);
+        log.info(`cluster: node ${backend.nodeId} joined through Redis at ${backend.address.where}`);
       }
       const queued = `output queues ${formatBytes(chat.options.maxQueuedBytesTotal)} in all`;
       const auth =
@@ -150,7 +172,8 @@ function common(o: ServerModeOptions) {
     frameTimeoutMs,
     drainTimeoutMs,
     tls,
-    log,
+    // Only reached when nobody listens to `error`; logConnections does, so this is a safety net.
+    log: (line: string) => o.log.error(line),
   };
 }
 
@@ -225,7 +248,7 @@ function limitsText(o: ServerModeOptions): string {
   return `${o.maxConnections} clients, idle timeout ${seconds(o.idleTimeoutMs)}, line timeout ${seconds(o.frameTimeoutMs)}`;
 }
 
-interface ServerOpts extends TokenOpts, ServerTlsFlags {
+interface ServerOpts extends TokenOpts, ServerTlsFlags, LogOpts {
   mode: string;
   host: string;
   port: string;
@@ -298,6 +321,7 @@ export function registerServer(program: Command): void {
     );
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
   addServerTlsOptions(cmd);
+  addLogOptions(cmd, "a line per chat room join and leave");
   cmd
     .addHelpText(
       "after",
@@ -322,7 +346,9 @@ lab client --token-file / LAB_TOKEN). Without TLS this also needs --allow-plaint
 Limits (every mode): --max-clients, --idle-timeout, --line-timeout; chat also cuts a client that
 stops reading once 1 MiB is queued for it, and the largest queues once --max-queued is passed.
 Logs go to stderr: 'listening on HOST:PORT (MODE)', 'limits: …', then one line per connect and
-disconnect. Ctrl-C (or SIGTERM) shuts down within a second and exits 0.
+disconnect (peer, bytes, duration, why it closed). Each line is 'UTC-TIME LEVEL MESSAGE'; -q keeps
+warnings, errors and the listening line; --log-format json for one JSON object per line, plain for
+the message alone (docs/logging.md). Ctrl-C (or SIGTERM) shuts down within a second and exits 0.
 
 TLS: --tls uses netlab's own certificate (EC P-256, made on first use in $XDG_CONFIG_HOME/netlab/
 identity, for localhost, 127.0.0.1, ::1 and each --tls-san) and logs 'TLS identity SHA256:…' after
@@ -353,6 +379,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
       "drop --mode, or --cluster",
     );
   }
+  const log = createLogger(opts);
   const where = listenAddress(opts);
   refuseTlsOverUnix(where, opts);
   const defaults = SERVER_LIMIT_DEFAULTS;
@@ -370,6 +397,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     drainTimeoutMs: defaults.drainTimeoutMs,
     tls: undefined,
     raw: opts,
+    log,
   };
   const tlsSetup = await serverTls(
     opts,
@@ -377,46 +405,31 @@ async function runServer(opts: ServerOpts): Promise<void> {
   );
   modeOptions.tls = tlsSetup?.tls;
   const { server, limits } = await mode.create(modeOptions);
-  logConnections(server);
+  // A chat's connections are its access log, shown by default as nginx's are.
+  logConnections(server, log, "info");
 
   // Handlers go in before the ready line: a script that signals as soon as it reads the line
   // must get a graceful shutdown, not the default kill.
   const stopSignals = onInterrupt(
     () => {
       const open = server.connections.size;
-      log(`shutting down (${open} connection${open === 1 ? "" : "s"} open)`);
+      log.info(`shutting down (${open} connection${open === 1 ? "" : "s"} open)`);
       void server.shutdown();
     },
-    { onAgain: (signal) => log(`${signal} again: exiting without waiting`) },
+    { onAgain: (signal) => log.warn(`${signal} again: exiting without waiting`) },
   );
   try {
     await server.listen();
-    log(`listening on ${formatBound(server.address)} (${opts.mode})`);
-    log(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
-    for (const line of tlsSetup?.lines ?? []) log(line);
+    log.ready(`listening on ${formatBound(server.address)} (${opts.mode})`, {
+      event: "listening",
+      address: formatBound(server.address),
+      mode: opts.mode,
+    });
+    log.info(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
+    for (const line of tlsSetup?.lines ?? []) log.ready(line);
     await server.serveForever();
   } finally {
     stopSignals();
   }
-  log("stopped");
-}
-
-/** One stderr line per connect and disconnect, and per handler error. */
-function logConnections(server: BaseServer): void {
-  server.on("open", (info: ConnectionInfo) => log(`connect ${formatPeer(info.peer)} (#${info.id})`));
-  server.on("close", (info: ConnectionInfo) =>
-    log(`disconnect ${formatPeer(info.peer)} (#${info.id}, ${info.bytesIn} B in, ${info.bytesOut} B out)`),
-  );
-  server.on("refuse", (peer: PeerAddress) => log(`refuse ${formatPeer(peer)}: server full`));
-  server.on("tlsRefused", (peer: PeerAddress, refusal: { message: string }) =>
-    log(`tls: ${formatPeer(peer)}: ${refusal.message}`),
-  );
-  server.on("error", (err: unknown, peer?: PeerAddress) => {
-    const message = err instanceof Error ? err.message : String(err);
-    log(peer ? `error from ${formatPeer(peer)}: ${message}` : `error: ${message}`);
-  });
-}
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  log.info("stopped");
 }

@@ -1,16 +1,17 @@
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { udpAddress } from "../address.js";
+import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseDuration, parseNumber } from "../options.js";
 import { action } from "../run.js";
-import { log, untilSignal } from "./udp-shared.js";
+import { untilSignal } from "./udp-shared.js";
 
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
 const DEFAULT_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
 
 /** `lab udp echo`: echo every datagram back to its sender, optionally through a network emulator. */
 export function registerUdpEcho(udp: Command): void {
-  udp
+  const cmd = udp
     .command("echo")
     .description("echo every datagram back to its sender, optionally through a network emulator")
     .option("--host <host>", "address to bind (0.0.0.0 or :: to accept other machines)", "127.0.0.1")
@@ -28,8 +29,8 @@ export function registerUdpEcho(udp: Command): void {
       "most bytes of delayed or held-back replies at once; what does not fit is dropped and counted",
       String(DEFAULT_MAX_QUEUE_BYTES),
     )
-    .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
-    .option("-v, --verbose", "log one line per datagram")
+    .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for");
+  addLogOptions(cmd, "a line per datagram (peer, bytes, what the emulator did)")
     .addHelpText(
       "after",
       `
@@ -42,12 +43,13 @@ Answers any sender: lab udp ping, nc -u 127.0.0.1 5003, or Python's sendto/recvf
 Replies waiting out a --delay or a --reorder hold take memory: at most --max-queue-bytes
 (default 16 MiB) at once; a datagram that does not fit is dropped ('dropped, delay queue full'
 with -v) and counted in the summary.
-Logs go to stderr: 'listening on udp HOST:PORT' once ready. Ctrl-C stops it (exit 0).`,
+Logs go to stderr: 'listening on udp HOST:PORT' once ready, 'UTC-TIME LEVEL MESSAGE' per line
+(-q, --log-format as lab server's; docs/logging.md). Ctrl-C stops it (exit 0).`,
     )
     .action(action(async (opts: EchoOpts) => runEcho(opts)));
 }
 
-interface EchoOpts {
+interface EchoOpts extends LogOpts {
   host: string;
   port: string;
   ipv4?: boolean;
@@ -60,10 +62,10 @@ interface EchoOpts {
   seed?: string;
   recvBuffer?: string;
   maxQueueBytes: string;
-  verbose?: boolean;
 }
 
 async function runEcho(o: EchoOpts): Promise<void> {
+  const log = createLogger(o);
   const { host, port, ipv6Only } = udpAddress("listen", o);
   const options = {
     host,
@@ -90,23 +92,35 @@ async function runEcho(o: EchoOpts): Promise<void> {
   };
   const udp = await import("@netlab/udp");
   const server = new udp.UdpEchoServer(options);
-  server.on("error", (err: unknown) => log(`error: ${err instanceof Error ? err.message : String(err)}`));
-  if (o.verbose) server.on("datagram", (d) => log(describeEcho(d, udp.formatHostPort)));
+  server.on("error", (err: unknown) =>
+    log.error(`error: ${err instanceof Error ? err.message : String(err)}`, { event: "error" }),
+  );
+  if (log.isVerbose) {
+    server.on("datagram", (d) =>
+      log.debug(describeEcho(d, udp.formatHostPort), {
+        event: "datagram",
+        index: d.index,
+        peer: udp.formatHostPort(d.peer.address, d.peer.port),
+        bytes: d.bytes,
+      }),
+    );
+  }
   await server.listen();
   const ready = () => {
-    log(`listening on udp ${udp.formatHostPort(server.address.host, server.address.port)}`);
+    const address = udp.formatHostPort(server.address.host, server.address.port);
+    log.ready(`listening on udp ${address}`, { event: "listening", address });
     if (!server.emulator.isPerfect) {
       const e = server.emulator.options;
       const pct = (rate: number) => `${udp.formatPercent(rate * 100)}%`;
-      log(
+      log.info(
         `emulating: loss ${pct(e.lossRate)}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${pct(e.duplicateRate)}, reorder ${pct(e.reorderRate)} (--seed ${e.seed} replays it)`,
       );
     }
   };
-  await untilSignal(server, ready, () => log("shutting down"));
+  await untilSignal(server, ready, log);
   const c = server.counters;
   const queue = `${c.queueDrops} dropped for a full delay queue, peak ${server.emulator.peakQueuedBytes} of ${server.emulator.options.maxQueuedBytes} bytes queued`;
-  log(
+  log.info(
     `stopped after ${c.datagrams} datagram${c.datagrams === 1 ? "" : "s"} (${c.dropped} dropped, ${c.duplicated} duplicated, ${c.reordered} reordered; ${queue})`,
   );
 }

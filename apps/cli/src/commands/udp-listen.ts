@@ -1,13 +1,14 @@
 import type { ReceivedDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { udpAddress } from "../address.js";
+import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseNumber } from "../options.js";
 import { action } from "../run.js";
-import { log, out, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
+import { out, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
 
 /** `lab udp listen`: prints every datagram that arrives, and who sent it. */
 export function registerUdpListen(udp: Command): void {
-  udp
+  const cmd = udp
     .command("listen")
     .description("print every datagram that arrives, and who sent it (recvfrom)")
     .option("--host <host>", "address to bind", "127.0.0.1")
@@ -16,7 +17,9 @@ export function registerUdpListen(udp: Command): void {
     .option("-6, --ipv6", "listen over IPv6 only (the loopback becomes ::1)")
     .option("-c, --count <n>", "exit after n datagrams")
     .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
-    .option("--json", "one JSON object per datagram")
+    .option("--json", "one JSON object per datagram");
+  // Datagrams are its output (stdout); the log (stderr) has no per-datagram detail for a -v.
+  addLogOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -26,12 +29,13 @@ Examples:
 
 Prints 'FROM_ADDR:PORT  N bytes  text' per datagram (hex when it holds control bytes or is not
 UTF-8; C1 controls, bidi overrides and line separators shown as <U+XXXX>, never obeyed). --json
-keeps the exact text. Ctrl-C stops it (exit 0).`,
+keeps the exact text. Its own lines ('listening on udp …', 'stopped after …') go to stderr as every
+server's log (-q, --log-format; docs/logging.md). Ctrl-C stops it (exit 0).`,
     )
     .action(action(async (opts: ListenOpts) => runListen(opts)));
 }
 
-interface ListenOpts {
+interface ListenOpts extends LogOpts {
   host: string;
   port: string;
   ipv4?: boolean;
@@ -42,6 +46,7 @@ interface ListenOpts {
 }
 
 async function runListen(o: ListenOpts): Promise<void> {
+  const log = createLogger(o);
   const { host, port } = udpAddress("listen", o);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
   const recvBufferSize =
@@ -69,9 +74,11 @@ async function runListen(o: ListenOpts): Promise<void> {
     if (d.index === count) void listener.shutdown();
   });
   await listener.listen();
-  const ready = () =>
-    log(`listening on udp ${udp.formatHostPort(listener.address.host, listener.address.port)}`);
-  await untilSignal(listener, ready, () => log("shutting down"));
+  const ready = () => {
+    const address = udp.formatHostPort(listener.address.host, listener.address.port);
+    log.ready(`listening on udp ${address}`, { event: "listening", address });
+  };
+  await untilSignal(listener, ready, log);
   const n = Math.min(listener.datagrams, count);
-  log(`stopped after ${n} datagram${n === 1 ? "" : "s"}`);
+  log.info(`stopped after ${n} datagram${n === 1 ? "" : "s"}`);
 }

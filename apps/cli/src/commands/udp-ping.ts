@@ -1,19 +1,28 @@
 import type { PingEvent, PingSummary } from "@netlab/udp";
 import type { Command } from "commander";
 import { udpAddress } from "../address.js";
-import { parseDuration, parseNumber } from "../options.js";
+import {
+  addRefusedShortFlags,
+  parseDuration,
+  parseNumber,
+  refuseShortFlags,
+  type ShortFlagSpellings,
+} from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
 import { log, MAX_PAYLOAD, MAX_SECONDS, onSignals, out, parseCount } from "./udp-shared.js";
 
+/** ping's -i and -s, spelled long here: in lab, -i is include and -s silent (lab get, as curl). */
+const PING_SHORTS: ShortFlagSpellings = { "-i": "--interval", "-s": "--size" };
+
 /** A probe's header: magic, session id, seq, send time (see @netlab/udp's probe format). */
 const PROBE_HEADER = 20;
-/** The shortest -i, in seconds: iputils' floor for an unprivileged user. */
+/** The shortest --interval, in seconds: iputils' floor for an unprivileged user. */
 const MIN_INTERVAL_S = 0.002;
 
 /** `lab udp ping`: probes a UDP echo server and reports RTT and loss. */
 export function registerUdpPing(udp: Command): void {
-  udp
+  const cmd = udp
     .command("ping")
     .description("send numbered, timestamped probes to a UDP echo server and report RTT and loss")
     .argument("[target]", "HOST, HOST:PORT or [IPv6]:PORT of the echo server (instead of --host/--port)")
@@ -22,24 +31,26 @@ export function registerUdpPing(udp: Command): void {
     .option("-4, --ipv4", "connect over IPv4 only")
     .option("-6, --ipv6", "connect over IPv6 only (the loopback becomes ::1)")
     .option("-c, --count <n>", "stop after n probes (default: until Ctrl-C)")
-    .option("-i, --interval <time>", `time between probes (at least ${MIN_INTERVAL_S * 1000}ms)`, "1s")
+    .option("--interval <time>", `time between probes (at least ${MIN_INTERVAL_S * 1000}ms)`, "1s")
     .option("-W, --timeout <time>", "how long to wait for each reply before it counts as lost", "1s")
-    .option("-s, --size <bytes>", `probe size in bytes, ${PROBE_HEADER}–${MAX_PAYLOAD}`, "64")
+    .option("--size <bytes>", `probe size in bytes, ${PROBE_HEADER}–${MAX_PAYLOAD}`, "64")
     .option("--linger <time>", "after the last probe, keep listening this long for late replies", "0s")
     .option("-q, --quiet", "print only the summary")
-    .option("--json", "print the summary as JSON (and nothing else on stdout)")
+    .option("--json", "print the summary as JSON (and nothing else on stdout)");
+  addRefusedShortFlags(cmd, PING_SHORTS)
     .addHelpText(
       "after",
       `
 Examples:
-  lab udp ping -c 10 -i 0.2 -W 1 -s 64
-  lab udp ping 127.0.0.1:5003 -c 1000 -i 0.01 -q
+  lab udp ping -c 10 --interval 0.2 -W 1 --size 64
+  lab udp ping 127.0.0.1:5003 -c 1000 --interval 0.01 -q
   lab udp ping -c 5 --json | jq .lossPercent
 
 Prints 'seq=3 bytes=64 time=0.210 ms' per reply (late, DUP! and out of order are marked) or
 'seq=4 timeout', then a summary as ping does. A reply after its timeout is counted as late, not as
 received. Ctrl-C (or SIGTERM) prints the summary so far and exits 130. Exit 0 when any reply came,
-1 when none did, 2 on a usage error.`,
+1 when none did, 2 on a usage error. ping's -i and -s are spelled --interval and --size here: in
+every lab command -s means silent and -i include headers (lab get, as curl).`,
     )
     .action(action(async (target: string | undefined, opts: PingOpts) => runPing(target, opts)));
 }
@@ -56,16 +67,18 @@ interface PingOpts {
   linger: string;
   quiet?: boolean;
   json?: boolean;
+  [short: string]: unknown;
 }
 
 async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
+  refuseShortFlags("lab udp ping", o, PING_SHORTS);
   const { host, port } = udpAddress("connect", o, target);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
-  const intervalS = parseDuration("-i", o.interval, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
+  const intervalS = parseDuration("--interval", o.interval, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
   if (intervalS < MIN_INTERVAL_S) {
     throw new UsageError(
-      `-i ${o.interval}: cannot flood; the minimal interval is ${MIN_INTERVAL_S} s (${MIN_INTERVAL_S * 1000} ms)`,
-      `use -i ${MIN_INTERVAL_S} or more`,
+      `--interval ${o.interval}: cannot flood; the minimal interval is ${MIN_INTERVAL_S} s (${MIN_INTERVAL_S * 1000} ms)`,
+      `use --interval ${MIN_INTERVAL_S} or more`,
     );
   }
   const timeoutS = parseDuration("-W", o.timeout, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
@@ -135,17 +148,17 @@ const IGNORED: Record<Extract<PingEvent, { type: "ignored" }>["reason"], string>
 };
 
 function parseSize(text: string): number {
-  const size = parseNumber("-s", text, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+  const size = parseNumber("--size", text, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   if (size > MAX_PAYLOAD) {
     throw new UsageError(
-      `-s ${size} is too large: a UDP datagram carries at most ${MAX_PAYLOAD} bytes (65,535 minus the IP and UDP headers)`,
-      `use -s ${MAX_PAYLOAD} or less`,
+      `--size ${size} is too large: a UDP datagram carries at most ${MAX_PAYLOAD} bytes (65,535 minus the IP and UDP headers)`,
+      `use --size ${MAX_PAYLOAD} or less`,
     );
   }
   if (size < PROBE_HEADER) {
     throw new UsageError(
-      `-s ${size} is too small: a probe needs ${PROBE_HEADER} bytes (magic, run id, seq, send time)`,
-      `use -s ${PROBE_HEADER} or more; 'lab udp send' sends datagrams of any size`,
+      `--size ${size} is too small: a probe needs ${PROBE_HEADER} bytes (magic, run id, seq, send time)`,
+      `use --size ${PROBE_HEADER} or more; 'lab udp send' sends datagrams of any size`,
     );
   }
   return size;

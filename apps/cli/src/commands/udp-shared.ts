@@ -1,3 +1,4 @@
+import type { Logger } from "../log.js";
 import { parseNumber } from "../options.js";
 import { UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -25,12 +26,15 @@ export function payloadJson(
 export async function untilSignal(
   server: { serveForever(): Promise<void>; shutdown(): Promise<void> },
   onReady: () => void,
-  onFirst: () => void,
+  log: Logger,
 ): Promise<void> {
-  const stop = onSignals(() => {
-    onFirst();
-    void server.shutdown();
-  });
+  const stop = onInterrupt(
+    () => {
+      log.info("shutting down");
+      void server.shutdown();
+    },
+    { onAgain: (signal) => log.warn(`${signal} again: exiting without waiting`) },
+  );
   onReady();
   try {
     await server.serveForever();

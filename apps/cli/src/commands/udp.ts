@@ -14,7 +14,7 @@ export function registerUdp(program: Command): void {
       `
 Examples:
   lab udp echo --port 5003 --loss 0.3 --delay 20ms echo server that drops 30% and delays 20 ms
-  lab udp ping -c 10 -i 0.2 -W 1 -s 64             ping it: one line per probe, then a summary
+  lab udp ping -c 10 --interval 0.2 -W 1 --size 64 ping it: one line per probe, then a summary
   lab udp listen --port 9999                        print each datagram and who sent it
   lab udp send 127.0.0.1:9999 hello                 send one datagram`,
     );

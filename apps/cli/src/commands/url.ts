@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { addRefusedShortFlags, refuseShortFlags, type ShortFlagSpellings } from "../options.js";
 import { action, UsageError } from "../run.js";
 
 type UrlLib = typeof import("@netlab/url");
@@ -21,7 +22,11 @@ interface BuildOpts {
   query?: string;
   field: string[];
   fragment?: string;
+  [short: string]: unknown;
 }
+
+/** -f is --fail in lab (lab get, as curl): a query field is --field only. */
+const BUILD_SHORTS: ShortFlagSpellings = { "-f": "--field" };
 
 const PARTS = ["scheme", "netloc", "path", "params", "query", "fragment"] as const;
 const NETLOC_PARTS = ["username", "password", "hostname", "port"] as const;
@@ -56,7 +61,7 @@ An invalid URL (unbalanced [ ], a bad IPv6 host, a port out of range) is a usage
       }),
     );
 
-  url
+  const build = url
     .command("build")
     .description("put parts together into a URL (Python's urlunparse)")
     .option("--scheme <scheme>", "e.g. https")
@@ -69,18 +74,19 @@ An invalid URL (unbalanced [ ], a bad IPv6 host, a port out of range) is a usage
     .option("--params <params>", "the ;params of the last path segment")
     .option("--query <query>", "the query as it should appear, e.g. 'x=1&y=2'")
     .option(
-      "-f, --field <name=value>",
+      "--field <name=value>",
       "a query field, percent-encoded as urlencode does (repeatable)",
       collect,
       [],
     )
-    .option("--fragment <fragment>", "the part after #")
+    .option("--fragment <fragment>", "the part after #");
+  addRefusedShortFlags(build, BUILD_SHORTS)
     .addHelpText(
       "after",
       `
 Examples:
   lab url build --scheme https --netloc example.com --path /a --query "x=1&y=2"
-  lab url build --scheme http --host ::1 --port 8080 --path /search -f "q=a b" -f lang=en
+  lab url build --scheme http --host ::1 --port 8080 --path /search --field "q=a b" --field lang=en
     → http://[::1]:8080/search?q=a+b&lang=en`,
     )
     .action(action(async (opts: BuildOpts) => buildUrl(opts)));
@@ -245,6 +251,7 @@ function queryTable(query: string, pairs: Array<[string, string]>): string {
 }
 
 async function buildUrl(opts: BuildOpts): Promise<void> {
+  refuseShortFlags("lab url build", opts, BUILD_SHORTS);
   const lib = await import("@netlab/url");
   if (opts.netloc !== undefined && (opts.host ?? opts.user ?? opts.port ?? opts.password) !== undefined) {
     throw new UsageError("give either --netloc or --host/--user/--password/--port, not both");
