@@ -79,7 +79,7 @@ export const clusterSuite: Suite = {
         const base = await withNodes(redis, 0, (nodes) => openLoop(nodes, [0, 0, 0, 0], rate, seconds));
         const cluster = await withNodes(redis, 4, (nodes) => openLoop(nodes, [0, 1, 2, 3], rate, seconds));
         ctx.log(
-          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, ${fmt(cluster.cpuPerK)} CPU ms per 1,000, kept up ${fmt(cluster.keptUp * 100, 0)} %, Redis calls per message: ${cluster.calls}; one server p99 ${fmt(base.p99Ms)} ms, ${fmt(base.cpuPerK)} CPU ms per 1,000`,
+          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, ${fmt(cluster.cpuPerK)} CPU ms per 1,000, kept up ${fmt(cluster.keptUp * 100, 0)} %, the bench's clients ${fmt(cluster.clientCpuPerK)} CPU ms per 1,000, Redis calls per message: ${cluster.calls}; one server p99 ${fmt(base.p99Ms)} ms, ${fmt(base.cpuPerK)} CPU ms per 1,000`,
         );
         latency.push([
           `4 × ${rate} msg/s`,
@@ -105,7 +105,7 @@ export const clusterSuite: Suite = {
           notes: [
             `${CLIENTS} clients spread evenly over the nodes, ${SENDERS} senders with ${WINDOW} messages in flight each, ${seconds} s measured after a warm-up; one run each. Redis, every node and the clients share the machine's 2 cores, so more nodes here means more processes on the same cores, not more machines.`,
             "Every message goes through Redis (XADD, then each node's blocking XREAD), and a sender's next line waits until its message came back from the stream: the cost of one order for everyone.",
-            "CPU ms per 1,000 messages: user + system time of the server processes (every node and redis-server; the one server alone for the baseline) over the measured seconds, per 1,000 messages sent; each message is delivered to every other client.",
+            "CPU ms per 1,000 messages: user + system time of the server processes (every node and redis-server; the one server alone for the baseline) over the measured seconds, per 1,000 messages delivered (each to every client but its sender).",
             `What the machine can do at all (redis-benchmark on the same redis-server, same cores, 50 connections): ${ceiling}.`,
             `Load average when this ran (1, 5, 15 min): ${load}, on ${cpus().length} cores.`,
           ],
@@ -366,7 +366,15 @@ async function openLoop(
   on: number[],
   rate: number,
   seconds: number,
-): Promise<{ p50Ms: number; p99Ms: number; cpuPerK: number; keptUp: number; calls: string }> {
+): Promise<{
+  p50Ms: number;
+  p99Ms: number;
+  cpuPerK: number;
+  /** The bench's own clients (this process), per 1,000 messages received. */
+  clientCpuPerK: number;
+  keptUp: number;
+  calls: string;
+}> {
   const ports = on.map((i) => nodes.ports[i]!);
   const senders = await clients(ports, ports.length);
   const listeners = await clients(
@@ -402,10 +410,12 @@ async function openLoop(
   isMeasuring = true;
   const seq0 = seq;
   const cpu0 = nodes.cpuMs();
+  const own0 = process.cpuUsage();
   const calls0 = nodes.redisCalls();
   await sleep(seconds * 1000);
   isMeasuring = false;
   const cpu = nodes.cpuMs() - cpu0;
+  const own = process.cpuUsage(own0);
   const calls = callsPerMessage(calls0, nodes.redisCalls(), received);
   clearInterval(timer);
   for (const c of [...senders, ...listeners]) c.socket.destroy();
@@ -413,6 +423,7 @@ async function openLoop(
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     cpuPerK: (cpu / received) * 1000,
+    clientCpuPerK: ((own.user + own.system) / 1000 / received) * 1000,
     keptUp: received / (seq - seq0),
     calls,
   };
