@@ -107,7 +107,7 @@ export const clusterSuite: Suite = {
             "Every message goes through Redis (XADD, then each node's blocking XREAD), and a sender's next line waits until its message came back from the stream: the cost of one order for everyone.",
             "CPU ms per 1,000 messages: user + system time of the server processes (every node and redis-server; the one server alone for the baseline) over the measured seconds, per 1,000 messages delivered (each to every client but its sender).",
             `What the machine can do at all (redis-benchmark on the same redis-server, same cores, 50 connections): ${ceiling}.`,
-            `Load average when this ran (1, 5, 15 min): ${load}, on ${cpus().length} cores.`,
+            `Load average at the end of this run (1, 5, 15 min): ${load}, on ${cpus().length} cores.`,
           ],
         },
         {
