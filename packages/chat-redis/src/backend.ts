@@ -68,9 +68,6 @@ for i = 2, #KEYS do
 end
 return ids`;
 
-/** Events per APPEND call: a burst of thousands goes as several, so Redis serves others between. */
-const APPEND_SLICE = 256;
-
 /** Deletes keys this node holds (value `NODE|…`). */
 const RELEASE = `
 local prefix = ARGV[1] .. '|'
@@ -287,12 +284,13 @@ export class RedisBackend implements ChatBackend {
     return new Promise((resolve) => this.#outgoing.push({ wire, done: resolve }));
   }
 
-  /** Sends the turn's events, APPEND_SLICE to a call; each publish resolves once its event came back. */
+  /** Sends the turn's events, `appendBatch` to a call; each publish resolves once its event came back. */
   #flush(): void {
     const outgoing = this.#outgoing;
     this.#outgoing = [];
-    for (let at = 0; at < outgoing.length; at += APPEND_SLICE) {
-      const batch = outgoing.slice(at, at + APPEND_SLICE);
+    const size = this.options.appendBatch;
+    for (let at = 0; at < outgoing.length; at += size) {
+      const batch = outgoing.slice(at, at + size);
       const delivered = batch.map(({ wire }) => this.#waitFor(wire.mid));
       this.#append(batch.map((b) => b.wire)).then(
         (ids) => {
@@ -640,7 +638,7 @@ export class RedisBackend implements ChatBackend {
       await this.#register();
       let sent = 0;
       while (this.#buffer.length > 0) {
-        const slice = this.#buffer.slice(0, APPEND_SLICE);
+        const slice = this.#buffer.slice(0, this.options.appendBatch);
         await this.#append(slice);
         this.#buffer.splice(0, slice.length);
         sent += slice.length;
