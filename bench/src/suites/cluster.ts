@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type net from "node:net";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import getPort from "get-port";
@@ -22,6 +22,11 @@ import { fmt, hasCommand, nowMs, percentile, ratio } from "../util.js";
  * Cross-node latency: 4 nodes, one sender each at a fixed rate (open loop), 4 listeners per node;
  * the latency of a message is its receipt time minus its send time, counted only on nodes other
  * than the sender's. The same senders and listeners on one server give the single-node p99.
+ *
+ * Both report the server processes' CPU per 1,000 messages (from /proc), and the notes carry the
+ * XADD rate redis-benchmark gets on the same machine and the load average. For profiling:
+ * NETLAB_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" passes flags to every node process, and
+ * NETLAB_BENCH_CLUSTER=latency runs the latency table only.
  */
 export const clusterSuite: Suite = {
   name: "cluster",
@@ -41,27 +46,40 @@ export const clusterSuite: Suite = {
     const redis = await startRedis();
     try {
       const aggregate: Array<Array<string | number>> = [];
-      const single = await withNodes(redis.url, 0, (ports) => closedLoop(ports, seconds));
-      ctx.log(`single server: ${fmt(single, 0)} delivered/s`);
-      aggregate.push(["one server, no cluster (baseline)", 0, fmt(single, 0), "1.00×"]);
-      for (const n of [1, 2, 4]) {
-        const d = await withNodes(redis.url, n, (ports) => closedLoop(ports, seconds));
-        ctx.log(`${n} node(s): ${fmt(d, 0)} delivered/s`);
+      // NETLAB_BENCH_CLUSTER=latency: the latency table only (a quicker loop while profiling).
+      const isAggregate = process.env.NETLAB_BENCH_CLUSTER !== "latency";
+      const single = isAggregate
+        ? await withNodes(redis, 0, (nodes) => closedLoop(nodes, seconds))
+        : { perSecond: Number.NaN, cpuPerK: Number.NaN };
+      ctx.log(
+        `single server: ${fmt(single.perSecond, 0)} delivered/s, ${fmt(single.cpuPerK)} CPU ms per 1,000 messages`,
+      );
+      aggregate.push([
+        "one server, no cluster (baseline)",
+        0,
+        fmt(single.perSecond, 0),
+        "1.00×",
+        fmt(single.cpuPerK),
+      ]);
+      for (const n of isAggregate ? [1, 2, 4] : []) {
+        const d = await withNodes(redis, n, (nodes) => closedLoop(nodes, seconds));
+        ctx.log(
+          `${n} node(s): ${fmt(d.perSecond, 0)} delivered/s, ${fmt(d.cpuPerK)} CPU ms per 1,000 messages`,
+        );
         aggregate.push([
           `lab server --cluster, ${n} node${n === 1 ? "" : "s"}`,
           n,
-          fmt(d, 0),
-          ratio(d, single),
+          fmt(d.perSecond, 0),
+          ratio(d.perSecond, single.perSecond),
+          fmt(d.cpuPerK),
         ]);
       }
       const latency: Array<Array<string | number>> = [];
       for (const rate of [500, 2_500]) {
-        const base = await withNodes(redis.url, 0, (ports) =>
-          openLoop([ports[0]!, ports[0]!, ports[0]!, ports[0]!], rate, seconds),
-        );
-        const cluster = await withNodes(redis.url, 4, (ports) => openLoop(ports, rate, seconds));
+        const base = await withNodes(redis, 0, (nodes) => openLoop(nodes, [0, 0, 0, 0], rate, seconds));
+        const cluster = await withNodes(redis, 4, (nodes) => openLoop(nodes, [0, 1, 2, 3], rate, seconds));
         ctx.log(
-          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, one server p99 ${fmt(base.p99Ms)} ms`,
+          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, ${fmt(cluster.cpuPerK)} CPU ms per 1,000, kept up ${fmt(cluster.keptUp * 100, 0)} %, the bench's clients ${fmt(cluster.clientCpuPerK)} CPU ms per 1,000, Redis calls per message: ${cluster.calls}; one server p99 ${fmt(base.p99Ms)} ms, ${fmt(base.cpuPerK)} CPU ms per 1,000`,
         );
         latency.push([
           `4 × ${rate} msg/s`,
@@ -70,16 +88,26 @@ export const clusterSuite: Suite = {
           fmt(base.p99Ms),
           fmt(cluster.p99Ms - base.p99Ms),
           rate === 500 ? "≤ 10" : "≤ 25",
+          `${fmt(cluster.keptUp * 100, 0)} %`,
+          fmt(cluster.cpuPerK),
+          fmt(base.cpuPerK),
         ]);
       }
+      const ceiling = redisCeiling(redis);
+      const load = loadavg()
+        .map((l) => l.toFixed(1))
+        .join(", ");
       return [
         {
           title: `Chat cluster: aggregate deliveries (${CLIENTS} clients, ${SENDERS} sending)`,
-          columns: ["setup", "nodes", "delivered/s", "× one server"],
+          columns: ["setup", "nodes", "delivered/s", "× one server", "CPU ms per 1,000 messages"],
           rows: aggregate,
           notes: [
             `${CLIENTS} clients spread evenly over the nodes, ${SENDERS} senders with ${WINDOW} messages in flight each, ${seconds} s measured after a warm-up; one run each. Redis, every node and the clients share the machine's 2 cores, so more nodes here means more processes on the same cores, not more machines.`,
             "Every message goes through Redis (XADD, then each node's blocking XREAD), and a sender's next line waits until its message came back from the stream: the cost of one order for everyone.",
+            "CPU ms per 1,000 messages: user + system time of the server processes (every node and redis-server; the one server alone for the baseline) over the measured seconds, per 1,000 messages delivered (each to every client but its sender).",
+            `What the machine can do at all (redis-benchmark on the same redis-server, same cores, 50 connections): ${ceiling}.`,
+            `Load average at the end of this run (1, 5, 15 min): ${load}, on ${cpus().length} cores.`,
           ],
         },
         {
@@ -91,10 +119,15 @@ export const clusterSuite: Suite = {
             "one server p99 ms",
             "p99 added by Redis, ms",
             "target p99 ms",
+            "delivered / sent",
+            "CPU ms per 1,000 (cluster)",
+            "CPU ms per 1,000 (one server)",
           ],
           rows: latency,
           notes: [
             `4 nodes, one sender per node at the given rate (a batch every 10 ms), ${LISTENERS} listeners per node; latency counted only on nodes other than the sender's. One server: the same senders and listeners on a single lab server without --cluster. ${seconds} s measured each.`,
+            "Delivered / sent: messages a listener received while measuring over messages sent meanwhile; under 100 % the nodes fell behind (a queue grows, and so does p99). CPU ms per 1,000: the server processes' user + system time per 1,000 messages received (nodes and redis-server; the one server alone).",
+            "p99 added by Redis: cluster p99 minus one server's p99, at the same load.",
           ],
         },
       ] satisfies Report[];
@@ -111,7 +144,13 @@ const LISTENERS = 4;
 const MESSAGE = /m (\d+) (\d+) (\d+\.\d+)$/;
 const SELF = fileURLToPath(import.meta.url);
 
-async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+interface Redis {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startRedis(): Promise<Redis> {
   const port = await getPort({ host: "127.0.0.1" });
   const dir = mkdtempSync(join(tmpdir(), "netlab-bench-redis-"));
   const child = spawn(
@@ -133,6 +172,7 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
   child.stdout?.resume();
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid ?? 0,
     async stop() {
       await killChild(child);
       rmSync(dir, { recursive: true, force: true });
@@ -140,24 +180,120 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
   };
 }
 
-/** Runs `count` cluster nodes (0: one server without a cluster), calls `fn` with their ports, stops them. */
-async function withNodes<T>(url: string, count: number, fn: (ports: number[]) => Promise<T>): Promise<T> {
+/**
+ * The XADD rate redis-server alone manages on this machine, one command per round trip and 16 in a
+ * pipeline: the ceiling for any cluster on it (every message is one XADD).
+ */
+function redisCeiling(redis: Redis): string {
+  if (!hasCommand("redis-benchmark")) return "redis-benchmark not installed";
+  const port = new URL(redis.url).port;
+  const rate = (pipeline: number) => {
+    const r = spawnSync(
+      "redis-benchmark",
+      [
+        "-p",
+        port,
+        "-q",
+        "-n",
+        "100000",
+        "-P",
+        String(pipeline),
+        "XADD",
+        "bench:ceiling",
+        "MAXLEN",
+        "~",
+        "10000",
+        "*",
+        "e",
+        "x".repeat(150),
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    const m = /([\d.]+) requests per second/.exec(r.stdout ?? "");
+    return m ? `${fmt(Number(m[1]), 0)} XADD/s` : "–";
+  };
+  return `${rate(1)} one at a time, ${rate(16)} pipelined 16 deep`;
+}
+
+/** The nodes of one setup: their ports, and the CPU time the nodes and Redis have used so far. */
+interface Nodes {
+  ports: number[];
+  /** Milliseconds of user + system CPU of the node processes and redis-server (NaN off Linux). */
+  cpuMs(): number;
+  /** Redis's count of calls so far, by command (INFO commandstats): XADD, XREAD, EVALSHA… */
+  redisCalls(): Map<string, number>;
+}
+
+/** Runs `count` cluster nodes (0: one server without a cluster), calls `fn` with them, stops them. */
+async function withNodes<T>(redis: Redis, count: number, fn: (nodes: Nodes) => Promise<T>): Promise<T> {
   const children: ChildProcess[] = [];
   const run = String(Date.now());
+  // NETLAB_BENCH_NODE_FLAGS: node flags for the node processes (e.g. --cpu-prof --cpu-prof-dir=DIR).
+  const flags = (process.env.NETLAB_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
   try {
     const ports: number[] = [];
     for (let i = 0; i < Math.max(1, count); i++) {
-      const args = count === 0 ? ["-", "-"] : [url, `b${run}-${i}`];
-      const child = spawn(process.execPath, [SELF, "--node", ...args], {
+      const args = count === 0 ? ["-", "-"] : [redis.url, `b${run}-${i}`];
+      const child = spawn(process.execPath, [...flags, SELF, "--node", ...args], {
         stdio: ["pipe", "pipe", "inherit"],
       });
       children.push(child);
       ports.push(Number(await lineReader(child, "cluster node").next(15_000)));
     }
-    return await fn(ports);
+    const pids = children.map((c) => c.pid ?? 0);
+    if (count > 0) pids.push(redis.pid);
+    return await fn({
+      ports,
+      cpuMs: () => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0),
+      redisCalls: () => redisCalls(redis),
+    });
   } finally {
+    // A profiled node writes its profile on a graceful exit only.
+    if (flags.length > 0) await Promise.all(children.map((c) => stopChild(c)));
     await Promise.all(children.map((c) => killChild(c)));
   }
+}
+
+function redisCalls(redis: Redis): Map<string, number> {
+  const r = spawnSync("redis-cli", ["-u", redis.url, "INFO", "commandstats"], {
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  const calls = new Map<string, number>();
+  for (const m of (r.stdout ?? "").matchAll(/cmdstat_(\w+):calls=(\d+)/g)) calls.set(m[1]!, Number(m[2]));
+  return calls;
+}
+
+/** Calls per message of each command called more than 0.01 times a message between `a` and `b`. */
+function callsPerMessage(a: Map<string, number>, b: Map<string, number>, messages: number): string {
+  return [...b]
+    .map(([cmd, n]) => [cmd, (n - (a.get(cmd) ?? 0)) / messages] as const)
+    .filter(([, per]) => per >= 0.01)
+    .sort((x, y) => y[1] - x[1])
+    .map(([cmd, per]) => `${cmd} ${per.toFixed(2)}`)
+    .join(", ");
+}
+
+/** User + system CPU milliseconds of process `pid` from /proc (NaN where there is no /proc). */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // After "(comm)": state is field 3, utime and stime fields 14 and 15, in clock ticks (100 Hz).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** SIGTERM, then SIGKILL after 5 s: a node run with --cpu-prof writes its profile as it exits. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 interface Client {
@@ -186,8 +322,8 @@ async function clients(ports: number[], count: number): Promise<Client[]> {
 }
 
 /** Deliveries per second with every sender keeping WINDOW messages in flight. */
-async function closedLoop(ports: number[], seconds: number): Promise<number> {
-  const all = await clients(ports, CLIENTS);
+async function closedLoop(nodes: Nodes, seconds: number): Promise<{ perSecond: number; cpuPerK: number }> {
+  const all = await clients(nodes.ports, CLIENTS);
   let isRunning = true;
   let isMeasuring = false;
   let delivered = 0;
@@ -209,20 +345,37 @@ async function closedLoop(ports: number[], seconds: number): Promise<number> {
   await sleep(1_000);
   isMeasuring = true;
   const t0 = nowMs();
+  const cpu0 = nodes.cpuMs();
   await sleep(seconds * 1000);
   isMeasuring = false;
   const elapsed = nowMs() - t0;
+  const cpu = nodes.cpuMs() - cpu0;
   isRunning = false;
   for (const c of all) c.socket.destroy();
-  return (delivered / elapsed) * 1000;
+  // Every message reaches every client but its sender.
+  const messages = delivered / (CLIENTS - 1);
+  return { perSecond: (delivered / elapsed) * 1000, cpuPerK: (cpu / messages) * 1000 };
 }
 
-/** One sender per port at `rate` msg/s; latency of messages received on another port than the sender's. */
+/**
+ * One sender on each node `on[i]` at `rate` msg/s, LISTENERS listeners beside each; latency of the
+ * messages a listener receives from a sender on another node (every message, on one server).
+ */
 async function openLoop(
-  ports: number[],
+  nodes: Nodes,
+  on: number[],
   rate: number,
   seconds: number,
-): Promise<{ p50Ms: number; p99Ms: number }> {
+): Promise<{
+  p50Ms: number;
+  p99Ms: number;
+  cpuPerK: number;
+  /** The bench's own clients (this process), per 1,000 messages received. */
+  clientCpuPerK: number;
+  keptUp: number;
+  calls: string;
+}> {
+  const ports = on.map((i) => nodes.ports[i]!);
   const senders = await clients(ports, ports.length);
   const listeners = await clients(
     ports.flatMap((p) => Array.from({ length: LISTENERS }, () => p)),
@@ -231,11 +384,15 @@ async function openLoop(
   const isSingle = new Set(ports).size === 1;
   let isMeasuring = false;
   const latencies: number[] = [];
+  // Messages the first listener received while measuring (every sender's): the CPU's denominator,
+  // so that a cluster which falls behind is not credited with messages still queued.
+  let received = 0;
   listeners.forEach((c, index) => {
     const node = Math.floor(index / LISTENERS);
     c.onLine((line, at) => {
       if (!isMeasuring) return;
       const m = MESSAGE.exec(line);
+      if (m && index === 0) received++;
       if (!m || (!isSingle && Number(m[1]) === node)) return;
       latencies.push(at - Number(m[3]));
     });
@@ -251,11 +408,25 @@ async function openLoop(
   }, 10);
   await sleep(1_000);
   isMeasuring = true;
+  const seq0 = seq;
+  const cpu0 = nodes.cpuMs();
+  const own0 = process.cpuUsage();
+  const calls0 = nodes.redisCalls();
   await sleep(seconds * 1000);
   isMeasuring = false;
+  const cpu = nodes.cpuMs() - cpu0;
+  const own = process.cpuUsage(own0);
+  const calls = callsPerMessage(calls0, nodes.redisCalls(), received);
   clearInterval(timer);
   for (const c of [...senders, ...listeners]) c.socket.destroy();
-  return { p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
+  return {
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    cpuPerK: (cpu / received) * 1000,
+    clientCpuPerK: ((own.user + own.system) / 1000 / received) * 1000,
+    keptUp: received / (seq - seq0),
+    calls,
+  };
 }
 
 /** The child side: `node cluster.js --node URL ID` (or `- -`: no cluster) prints its port. */
@@ -275,6 +446,7 @@ async function serveNode(url: string, id: string): Promise<void> {
     ...(backend ? { backend } : {}),
   });
   const { port } = await server.listen();
+  process.on("SIGTERM", () => process.exit(0));
   process.stdout.write(`${port}\n`);
 }
 

@@ -44,6 +44,30 @@ for i = 3, 4 do
 end
 return false`;
 
+/**
+ * Appends a batch of room events, in order, and keeps this node's member hash in step: one call for
+ * everything a node publishes in one turn of its event loop. KEYS[1] is the member hash, KEYS[2…]
+ * each event's room stream; ARGV[1] the streams' MAXLEN, then 5 per event: the entry, what it does
+ * to the member hash (m: nothing, j: HSET a b, l: HDEL a, n: HDEL a and HSET b c) and a, b, c.
+ * Blocked readers are served once the script ends, so each reads the whole batch in one XREAD
+ * (one XADD at a time woke every reader after the first of a batch).
+ */
+const APPEND = `
+local members = KEYS[1]
+local ids = {}
+for i = 2, #KEYS do
+  local at = 2 + (i - 2) * 5
+  ids[i - 1] = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[at])
+  local op = ARGV[at + 1]
+  if op == 'j' then redis.call('HSET', members, ARGV[at + 2], ARGV[at + 3])
+  elseif op == 'l' then redis.call('HDEL', members, ARGV[at + 2])
+  elseif op == 'n' then
+    redis.call('HDEL', members, ARGV[at + 2])
+    redis.call('HSET', members, ARGV[at + 3], ARGV[at + 4])
+  end
+end
+return ids`;
+
 /** Deletes keys this node holds (value `NODE|…`). */
 const RELEASE = `
 local prefix = ARGV[1] .. '|'
@@ -100,6 +124,8 @@ export class RedisBackend implements ChatBackend {
    */
   readonly #written = new Map<string, { id: string; mid: string }[]>();
   #waiterSweep: NodeJS.Timeout | undefined;
+  /** Room events published in this turn of the event loop, sent together at its end (#flush). */
+  #outgoing: { wire: WireEvent; done: (result: Promise<void>) => void }[] = [];
   /** Room events that could not be sent (degraded), oldest first. */
   #buffer: WireEvent[] = [];
   /** This node's members: nick → room, mirrored in the `node:ID:members` hash. */
@@ -156,6 +182,7 @@ export class RedisBackend implements ChatBackend {
       commandTimeout: o.publishTimeoutMs,
       maxRetriesPerRequest: 0,
     });
+    cmd.defineCommand("netlabAppend", { lua: APPEND });
     this.#cmd = cmd;
     let lastError: unknown;
     cmd.on("error", (err) => {
@@ -251,19 +278,40 @@ export class RedisBackend implements ChatBackend {
     const wire: WireEvent = { ...event, node: this.nodeId, mid: `${this.#token}:${++this.#seq}` };
     this.#trackMember(event);
     if (this.#isDegraded || this.#isFlushing) return this.#hold(wire);
-    const delivered = this.#waitFor(wire.mid);
-    return this.#send(wire).then(
-      (id) => {
-        if (typeof id === "string") this.#wrote(this.#roomKey(wire.room), id, wire.mid);
-        return delivered;
-      },
-      (err: unknown) => {
-        this.#waiters.get(wire.mid)?.done();
-        debug("cluster: publish: %s", (err as Error).message);
-        this.#linkDown();
-        return this.#hold(wire);
-      },
-    );
+    // The events of one turn (a client's chunk of lines, several clients' lines) leave in one call
+    // once the turn's microtasks are done: the hub reads a chunk's lines one microtask apart.
+    if (this.#outgoing.length === 0) process.nextTick(() => this.#flush());
+    return new Promise((resolve) => this.#outgoing.push({ wire, done: resolve }));
+  }
+
+  /** Sends the turn's events, `appendBatch` to a call; each publish resolves once its event came back. */
+  #flush(): void {
+    const outgoing = this.#outgoing;
+    this.#outgoing = [];
+    const size = this.options.appendBatch;
+    for (let at = 0; at < outgoing.length; at += size) {
+      const batch = outgoing.slice(at, at + size);
+      const delivered = batch.map(({ wire }) => this.#waitFor(wire.mid));
+      this.#append(batch.map((b) => b.wire)).then(
+        (ids) => {
+          for (let i = 0; i < batch.length; i++) {
+            const { wire, done } = batch[i] as (typeof batch)[number];
+            const id = ids[i];
+            if (typeof id === "string") this.#wrote(this.#roomKey(wire.room), id, wire.mid);
+            else this.#waiters.get(wire.mid)?.done();
+            done(delivered[i] as Promise<void>);
+          }
+        },
+        (err: unknown) => {
+          debug("cluster: publish: %s", (err as Error).message);
+          this.#linkDown();
+          for (const { wire, done } of batch) {
+            this.#waiters.get(wire.mid)?.done();
+            done(this.#hold(wire));
+          }
+        },
+      );
+    }
   }
 
   async claimNick(nick: string, previous?: string): Promise<void> {
@@ -538,24 +586,19 @@ export class RedisBackend implements ChatBackend {
 
   // ── writing, and the degraded mode ─────────────────────────────────────────────────────────
 
-  #send(w: WireEvent): Promise<unknown> {
-    const o = this.options;
-    const key = this.#roomKey(w.room);
-    const entry = JSON.stringify(w);
-    if (w.type === "message")
-      return this.#command().xadd(key, "MAXLEN", "~", o.maxStreamEntries, "*", "e", entry);
-    // A join, leave or nick change and the node's member list change together.
-    const m = this.#command().multi();
-    m.xadd(key, "MAXLEN", "~", o.maxStreamEntries, "*", "e", entry);
-    const members = this.#membersKey(this.nodeId);
-    if (w.type === "join") m.hset(members, w.nick, w.room);
-    else if (w.type === "leave") m.hdel(members, w.nick);
-    else if (w.type === "nick") m.hdel(members, w.from).hset(members, w.to, w.room);
-    return m.exec().then((results) => {
-      const failed = results?.find(([err]) => err !== null)?.[0];
-      if (failed) throw failed;
-      if (results === null) throw new Error("transaction aborted");
-    });
+  /** Appends `events` in order (one APPEND); resolves with their entry ids. */
+  #append(events: readonly WireEvent[]): Promise<unknown[]> {
+    const keys = [this.#membersKey(this.nodeId)];
+    const args: (string | number)[] = [this.options.maxStreamEntries];
+    for (const w of events) {
+      keys.push(this.#roomKey(w.room));
+      const entry = JSON.stringify(w);
+      if (w.type === "join") args.push(entry, "j", w.nick, w.room, "");
+      else if (w.type === "leave") args.push(entry, "l", w.nick, "", "");
+      else if (w.type === "nick") args.push(entry, "n", w.from, w.to, w.room);
+      else args.push(entry, "m", "", "", "");
+    }
+    return (this.#command() as AppendingRedis).netlabAppend(keys.length, ...keys, ...args);
   }
 
   /** Degraded: the event reaches this node's clients now and the cluster when Redis is back. */
@@ -581,6 +624,10 @@ export class RedisBackend implements ChatBackend {
       isDegraded: true,
       reason: `cluster degraded: lost the link to Redis at ${this.address.where}; serving this node's clients only, and holding up to ${this.options.maxBufferedEvents} events to send when it is back`,
     });
+    // Published this turn, not sent yet: held now, ahead of anything published after.
+    const queued = this.#outgoing;
+    this.#outgoing = [];
+    for (const { wire, done } of queued) done(this.#hold(wire));
   }
 
   /** Redis is back: the buffer goes out in order, the node's state is written again, then it is whole. */
@@ -591,9 +638,10 @@ export class RedisBackend implements ChatBackend {
       await this.#register();
       let sent = 0;
       while (this.#buffer.length > 0) {
-        await this.#send(this.#buffer[0] as WireEvent);
-        this.#buffer.shift();
-        sent++;
+        const slice = this.#buffer.slice(0, this.options.appendBatch);
+        await this.#append(slice);
+        this.#buffer.splice(0, slice.length);
+        sent += slice.length;
       }
       this.#isDegraded = false;
       this.#sink?.status({
@@ -785,6 +833,9 @@ export class RedisBackend implements ChatBackend {
     });
   }
 }
+
+/** The command connection with APPEND defined on it (EVALSHA, EVAL when Redis lost the script). */
+type AppendingRedis = Redis & { netlabAppend(...args: (string | number)[]): Promise<unknown[]> };
 
 /** An XRANGE entry as ioredis returns it: id, then the flat field/value list. */
 type Entry = [string, string[]];

@@ -27,6 +27,11 @@ export interface RedisBackendOptions {
   blockMs: number;
   /** Entries taken per XREAD. Default 1 000. */
   readCount: number;
+  /**
+   * Room events sent in one APPEND script call: what a node publishes in one turn of its event loop
+   * goes in calls of at most this many, so a burst does not hold Redis up for everyone. Default 256.
+   */
+  appendBatch: number;
   /** How long the first connection to Redis may take. Default 5 000 ms. */
   connectTimeoutMs: number;
   /** Longest a sender waits for its own message to come back from the stream. Default 5 000 ms. */
@@ -43,6 +48,7 @@ export const REDIS_BACKEND_DEFAULTS: Readonly<Omit<RedisBackendOptions, "url" | 
   heartbeatMs: 5_000,
   blockMs: 1_000,
   readCount: 1_000,
+  appendBatch: 256,
   connectTimeoutMs: 5_000,
   publishTimeoutMs: 5_000,
 };
@@ -76,6 +82,7 @@ export function redisBackendOptions(
     "heartbeatMs",
     "blockMs",
     "readCount",
+    "appendBatch",
     "connectTimeoutMs",
     "publishTimeoutMs",
   ] as const) {

@@ -33,12 +33,16 @@ describe("cluster options", () => {
     expect(() => new RedisBackend({ url: "redis://127.0.0.1:1", nodeId: "a", maxBufferedEvents: 0 })).toThrow(
       /maxBufferedEvents must be a positive integer/,
     );
+    expect(() => new RedisBackend({ url: "redis://127.0.0.1:1", nodeId: "a", appendBatch: 0 })).toThrow(
+      /appendBatch must be a positive integer/,
+    );
     expect(
       () => new RedisBackend({ url: "redis://127.0.0.1:1", nodeId: "a", leaseMs: 1000, heartbeatMs: 600 }),
     ).toThrow(/at most half of leaseMs/);
     const b = new RedisBackend({ url: "redis://127.0.0.1:1" });
     expect(b.nodeId).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
     expect(b.options.maxStreamEntries).toBe(REDIS_BACKEND_DEFAULTS.maxStreamEntries);
+    expect(b.options.appendBatch).toBe(256);
   });
 
   it("orders stream ids by time, then by sequence, past 2^53 too", () => {
