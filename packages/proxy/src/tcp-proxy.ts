@@ -164,8 +164,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   /**
    * Keeps `upstream`, a connection to the upstream already made (the start-up check's), for the
    * next client instead of connecting afresh, so the server never sees a connection that no client
-   * is behind (a chat server would count it: the first client would be its guest-2). Dropped if
-   * the server closes it before a client comes.
+   * is behind (a chat server would count it: the first client would be its guest-2). Dropped if it
+   * is reset before a client comes; what the server sent meanwhile (a greeting, even its FIN)
+   * reaches that client, as it would have reached a client connected directly at that moment.
    */
   keepUpstream(upstream: net.Socket): void {
     this.#spare?.drop();
