@@ -227,7 +227,7 @@ async function bulk(ctx: BenchContext, serverPid: number, paths: Path[]): Promis
       rows,
       notes: [
         `${rounds} rounds after a warm-up transfer per path; each round runs every path once, the order rotating. × direct is the median over rounds of the path's rate ÷ direct's rate in the same round. Client (64 KiB writes, paced by \`drain\`), proxy and server (a raw net sink that answers its byte count after the FIN; the time ends when that answer arrives) each run in a process of their own; CPU time (user + system, from /proc, 10 ms ticks) is per MiB moved.`,
-        "Target (issue 17): through the proxy ≥ 0.6 × direct. A proxy reads every byte and writes it again, two kernel copies where the server makes one (its read) and the client one (its write): so a copying proxy costs about 2 × the server's CPU per MiB, whatever its code (the raw a.pipe(b) proxy and socat show the floor), and it is one more busy process.",
+        "Target (issue 17): through the proxy ≥ 0.6 × direct. A proxy reads every byte and writes it again, and is a third busy process on the same cores. socat's row is what the copies themselves cost; the raw a.pipe(b) row adds what Node spends per read (a fresh 64 KiB buffer, an event-loop turn per chunk), the floor for any proxy written on Node's streams: compare lab proxy's CPU per MiB with that row.",
         coreBound(paths, runs, direct),
         `Load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${os.cpus().length} cores${loadBefore > 1 || loadAfter > 1 ? ": other work shared the cores, so throughput and its ratio are noisy; CPU per MiB is the steadier figure" : ""}.`,
       ],
@@ -248,7 +248,7 @@ function coreBound(
   const allMs = median(lab.map((x) => x.allMs));
   const bound = (cores * 1000) / allMs;
   const directRate = median(direct.map((x) => x.mibps));
-  return `What limits it here: client, lab proxy and server together used ${fmt(allMs, 2)} ms of CPU per MiB, so ${cores} cores move at most ${fmt(bound, 0)} MiB/s through the proxy, ${(bound / directRate).toFixed(2)} × direct's ${fmt(directRate, 0)} MiB/s, even with perfect scheduling; and the proxy, one thread, moves at most 1000 ÷ its CPU per MiB.`;
+  return `What limits it here: client, lab proxy and server together used ${fmt(allMs, 2)} ms of CPU per MiB, so ${cores} cores move at most ${fmt(bound, 0)} MiB/s through the proxy, ${(bound / directRate).toFixed(2)} × direct's ${fmt(directRate, 0)} MiB/s, even with perfect scheduling and no other work on the cores; and the proxy, one thread, moves at most 1000 ÷ its CPU per MiB.`;
 }
 
 /** The sending side of a bulk run: reads `PORT BYTES` lines, answers each with the ms it took. */
