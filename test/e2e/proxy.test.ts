@@ -129,6 +129,33 @@ describe("lab proxy: running", () => {
   });
 });
 
+describe("lab proxy: the start-up check", () => {
+  it("its connection is the first client's: the server sees no extra one", { timeout: 20_000 }, async () => {
+    // A server that numbers its connections, as a chat server numbers guests.
+    let accepted = 0;
+    const server = net.createServer((c) => {
+      accepted += 1;
+      c.end(`you are #${accepted}\n`);
+      c.on("error", () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { lab, port } = await startProxy((server.address() as net.AddressInfo).port);
+    try {
+      for (const want of ["you are #1\n", "you are #2\n"]) {
+        const s = net.connect({ port, host: "127.0.0.1" });
+        const got: Buffer[] = [];
+        s.on("data", (d: Buffer) => got.push(d));
+        await new Promise<void>((r) => s.once("close", () => r()));
+        expect(Buffer.concat(got).toString()).toBe(want);
+      }
+      expect(accepted).toBe(2);
+    } finally {
+      await lab.stop("SIGINT");
+      server.close();
+    }
+  });
+});
+
 describe("netlab's own programs through lab proxy", () => {
   it("chat under slicing: every line still arrives whole", { timeout: 30_000 }, async () => {
     const { port: chat } = await startServer(

@@ -26,9 +26,6 @@ describe("#19 lab proxy --record, --events, --hexdump (the same tap as servers a
         ev,
         "--hexdump",
         hex,
-        // The start-up probe would be the server's connection 1 (guest-1): a fresh server would
-        // then greet the replay's first client differently from the recorded one.
-        "--no-check-upstream",
       ],
       (p) => `proxying 127.0.0.1:${p} → 127.0.0.1:${serverPort}`,
     );

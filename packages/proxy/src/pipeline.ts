@@ -60,6 +60,8 @@ export class Pipeline {
   #isStopped = false;
   #pausedForQueue = false;
   #pausedForDrain = false;
+  /** Who waits for the destination's `drain` (the no-toxic path, the pump): at most two. */
+  #drainWaiters: Array<() => void> = [];
   /** Bytes read from the source. */
   bytesIn = 0;
   /** Bytes written to the destination. */
@@ -90,13 +92,14 @@ export class Pipeline {
     this.bytesIn += data.length;
     if (this.#o.tapped === "source" && wireDataChannel.hasSubscribers)
       tapData(this.#source as net.Socket, "in", data);
-    const arrivedAt = performance.now();
     if (!this.#isPumping && this.#stages.length === 0) {
-      // The no-toxic path: straight through, the destination's backpressure pausing the source.
-      if (!this.#write({ data, arrivedAt })) this.#waitDrain(() => {});
+      // The no-toxic path: straight through, the destination's backpressure pausing the source;
+      // no chunk object, clock read, promise or closure per chunk unless someone observes chunks.
+      const arrivedAt = this.#o.onChunk ? performance.now() : 0;
+      if (!this.#write(data, arrivedAt, undefined)) this.#waitDrain(undefined);
       return;
     }
-    this.#push({ data, arrivedAt });
+    this.#push({ data, arrivedAt: performance.now() });
   }
 
   #push(item: Item): void {
@@ -146,7 +149,7 @@ export class Pipeline {
     if (this.#isStopped) return Promise.resolve();
     const stage = stages[i];
     if (stage === undefined) {
-      if (this.#write(chunk)) return Promise.resolve();
+      if (this.#write(chunk.data, chunk.arrivedAt, chunk.touched)) return Promise.resolve();
       return new Promise((resolve) => this.#waitDrain(resolve));
     }
     if (stage.signal.aborted) return this.#through(i + 1, chunk, stages);
@@ -155,39 +158,43 @@ export class Pipeline {
   }
 
   /** Writes; false when the destination wants the writer to wait for `drain`. */
-  #write(chunk: Chunk): boolean {
+  #write(data: Buffer, arrivedAt: number, touched: string[] | undefined): boolean {
     const dest = this.#dest;
     if (this.#isStopped || dest.destroyed || dest.writableEnded) return true;
-    this.bytesOut += chunk.data.length;
-    const ok = dest.write(chunk.data);
-    if (this.#o.tapped === "dest" && wireDataChannel.hasSubscribers)
-      tapData(dest as net.Socket, "out", chunk.data);
+    this.bytesOut += data.length;
+    const ok = dest.write(data);
+    if (this.#o.tapped === "dest" && wireDataChannel.hasSubscribers) tapData(dest as net.Socket, "out", data);
     this.#o.onChunk?.({
       connection: this.#o.connection,
       direction: this.#o.direction,
-      bytes: chunk.data.length,
-      arrivedAt: chunk.arrivedAt,
+      bytes: data.length,
+      arrivedAt,
       leftAt: performance.now(),
-      toxics: chunk.touched ?? [],
+      toxics: touched ?? [],
     });
     return ok;
   }
 
-  #waitDrain(then: () => void): void {
-    if (!this.#pausedForDrain) {
-      this.#pausedForDrain = true;
-      this.#source.pause();
-    }
-    const done = () => {
-      this.#dest.off("drain", done);
-      this.#dest.off("close", done);
-      this.#pausedForDrain = false;
-      this.#resume();
-      then();
-    };
-    this.#dest.on("drain", done);
-    this.#dest.on("close", done);
+  /** Pauses the source until the destination drains (or closes), then calls `then`. */
+  #waitDrain(then: (() => void) | undefined): void {
+    if (then) this.#drainWaiters.push(then);
+    if (this.#pausedForDrain) return;
+    this.#pausedForDrain = true;
+    this.#source.pause();
+    this.#dest.on("drain", this.#onDrain);
+    this.#dest.on("close", this.#onDrain);
   }
+
+  /** One handler for the life of the pipeline, rather than a closure per wait. */
+  readonly #onDrain = (): void => {
+    this.#dest.off("drain", this.#onDrain);
+    this.#dest.off("close", this.#onDrain);
+    this.#pausedForDrain = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    this.#resume();
+    for (const then of waiters) then();
+  };
 
   #resume(): void {
     if (!this.#pausedForDrain && !this.#pausedForQueue && !this.#isStopped) this.#source.resume();

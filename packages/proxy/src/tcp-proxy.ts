@@ -81,6 +81,8 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   #server: net.Server | undefined;
   #enabled: boolean;
   #nextId = 1;
+  /** An upstream connection made before any client came (the start-up check's), for the first one. */
+  #spare: { socket: net.Socket; drop: () => void } | undefined;
   readonly #o: Required<Pick<TcpProxyOptions, "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes">> &
     Pick<TcpProxyOptions, "onChunk">;
 
@@ -150,6 +152,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     const upstream =
       changes.upstream === undefined ? this.#upstream : parseAddress(changes.upstream, "upstream");
     checkLoop(listen, upstream);
+    if (changes.upstream !== undefined) this.#spare?.drop();
     this.#upstream = upstream;
     const moved = listen.host !== this.#listen.host || listen.port !== this.#listen.port;
     if (moved || changes.enabled === false) await this.close();
@@ -158,10 +161,49 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     if (this.#enabled) await this.listen();
   }
 
+  /**
+   * Keeps `upstream`, a connection to the upstream already made (the start-up check's), for the
+   * next client instead of connecting afresh, so the server never sees a connection that no client
+   * is behind (a chat server would count it: the first client would be its guest-2). Dropped if it
+   * is reset before a client comes; what the server sent meanwhile (a greeting, even its FIN)
+   * reaches that client, as it would have reached a client connected directly at that moment.
+   */
+  keepUpstream(upstream: net.Socket): void {
+    this.#spare?.drop();
+    const drop = () => {
+      upstream.off("error", drop);
+      upstream.off("end", drop);
+      upstream.off("close", drop);
+      upstream.destroy();
+      if (this.#spare?.socket === upstream) this.#spare = undefined;
+    };
+    upstream.on("error", drop);
+    upstream.on("end", drop);
+    upstream.on("close", drop);
+    this.#spare = { socket: upstream, drop };
+  }
+
+  /** The kept upstream connection, if it is still open; the caller owns it from now on. */
+  #takeSpare(): net.Socket | undefined {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare === undefined) return undefined;
+    const { socket, drop } = spare;
+    socket.off("error", drop);
+    socket.off("end", drop);
+    socket.off("close", drop);
+    if (socket.destroyed || socket.readableEnded || socket.writableEnded) {
+      socket.destroy();
+      return undefined;
+    }
+    return socket;
+  }
+
   /** Stops listening and resets every open connection (as toxiproxy does on disable and delete). */
   async close(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
+    this.#spare?.drop();
     for (const link of this.links.values()) link.reset("proxy closed");
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -170,6 +212,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   async shutdown(drainMs = 2000): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
+    this.#spare?.drop();
     if (server) server.close();
     const all = Promise.all([...this.links.values()].map((l) => l.closed));
     const timer = new Promise<void>((r) => setTimeout(r, drainMs).unref());
@@ -208,6 +251,11 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       );
       return;
     }
+    const spare = this.#takeSpare();
+    if (spare) {
+      this.#link(client, spare, id);
+      return;
+    }
     const { host, port } = this.#upstream;
     const upstream = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
     const timer = setTimeout(
@@ -228,20 +276,25 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
         upstream.destroy();
         return;
       }
-      const link = new ToxicLink(client, upstream, {
-        toxics: this.toxics,
-        id,
-        maxBufferedBytes: this.#o.maxBufferedBytes,
-        onChunk: this.#o.onChunk,
-      });
-      this.links.set(id, link);
-      link.closed.then((how) => {
-        this.links.delete(id);
-        this.emit("close", link, how);
-      });
-      this.emit("open", link);
-      client.resume();
+      this.#link(client, upstream, id);
     });
+  }
+
+  /** Links a client to its connected upstream and starts reading the client. */
+  #link(client: net.Socket, upstream: net.Socket, id: number): void {
+    const link = new ToxicLink(client, upstream, {
+      toxics: this.toxics,
+      id,
+      maxBufferedBytes: this.#o.maxBufferedBytes,
+      onChunk: this.#o.onChunk,
+    });
+    this.links.set(id, link);
+    link.closed.then((how) => {
+      this.links.delete(id);
+      this.emit("close", link, how);
+    });
+    this.emit("open", link);
+    client.resume();
   }
 
   #refuse(client: net.Socket, id: number, who: string, error: Error): void {

@@ -400,6 +400,39 @@ describe("TcpProxy", () => {
     expect((await refused).message).toMatch(/connection refused/);
   });
 
+  it("keepUpstream: the kept connection serves the first client; one the server dropped is not used", {
+    timeout: 10_000,
+  }, async () => {
+    let accepted = 0;
+    let second!: (c: net.Socket) => void;
+    const secondAccepted = new Promise<net.Socket>((r) => {
+      second = r;
+    });
+    const port = await listen(
+      net.createServer((c) => {
+        accepted += 1;
+        c.on("error", () => {});
+        if (accepted === 2) second(c);
+        else c.end(`you are #${accepted}`);
+      }),
+    );
+    const proxy = await startProxy(port);
+    const kept = (): Promise<net.Socket> =>
+      new Promise((resolve) => {
+        const s = net.connect({ port, host: "127.0.0.1" }, () => resolve(s));
+      });
+    proxy.keepUpstream(await kept());
+    expect((await readAll(await connect(portOf(proxy)))).data.toString()).toBe("you are #1");
+    const dropped = await kept();
+    const gone = new Promise((r) => dropped.once("close", r));
+    proxy.keepUpstream(dropped);
+    // The server resets the kept connection before any client comes.
+    (await secondAccepted).resetAndDestroy();
+    await gone;
+    expect((await readAll(await connect(portOf(proxy)))).data.toString()).toBe("you are #3");
+    expect(accepted).toBe(3);
+  });
+
   it("refuses to listen on its own upstream (PROXY_LOOP)", () => {
     expect(() => new TcpProxy({ listen: "127.0.0.1:6001", upstream: "localhost:6001" })).toThrow(
       expect.objectContaining({ code: "PROXY_LOOP" }),

@@ -46,7 +46,7 @@ export function registerProxy(program: Command): void {
     )
     .option(
       "--no-check-upstream",
-      "skip the start-up probe of the upstream (it is a connection the server sees: a chat server counts it as guest-1)",
+      "skip the start-up check that the upstream answers (its connection is kept for the first client)",
     )
     .option("--udp", "proxy UDP instead, through the network emulator (--loss, --delay, …)")
     .option("--loss <rate>", "UDP: drop this fraction of datagrams each way, 0–1", "0")
@@ -155,7 +155,8 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
               seed: toxics.seed,
             }),
         );
-  if (o.checkUpstream) await checkUpstream(proxy.upstreamAddress, px);
+  // The check's connection becomes the first client's upstream, so the server counts no extra one.
+  if (o.checkUpstream) proxy.keepUpstream(await checkUpstream(proxy.upstreamAddress, px));
 
   proxy.on("refused", ({ id, client, error }) =>
     log.warn(`#${id} ${client}: ${error.message}; the client was reset`, {
@@ -262,7 +263,7 @@ function describeToxic(t: import("@netlab/proxy").Toxic): string {
 }
 
 /** Fails at start when nothing listens upstream: a proxy to nowhere only resets its clients. */
-async function checkUpstream(upstream: string, px: Px): Promise<void> {
+async function checkUpstream(upstream: string, px: Px): Promise<import("node:net").Socket> {
   const { connect } = await import("@netlab/socketserver");
   const { host, port } = px.parseAddress(upstream, "upstream");
   try {
@@ -270,11 +271,11 @@ async function checkUpstream(upstream: string, px: Px): Promise<void> {
       host,
       port,
       timeoutMs: 5000,
-      // A probe, not a proxied connection: kept out of --record, --hexdump and --events.
+      // It becomes the first client's upstream leg, which is off the tap like every upstream leg.
       tap: false,
       hint: `start the server first (e.g. lab server --port ${port}), then the proxy`,
     });
-    socket.destroy();
+    return socket;
   } catch (err) {
     const e = err as Error & { hint?: string };
     throw Object.assign(new Error(`upstream ${upstream} is not answering: ${e.message}`), {
