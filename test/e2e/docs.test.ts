@@ -16,7 +16,9 @@
 //   same folder. Then each server gets SIGINT and must exit 0 (a graceful shutdown).
 // - `<!-- run-with: CMD; CMD -->`: servers started for this one block.
 // - `<!-- prelude: NAME -->`: a fragment that is part of a whole; PRELUDES[NAME] (docs-preludes.ts)
-//   supplies the rest: for TypeScript, code before (and after) the block; for a shell block,
+//   supplies the rest: for TypeScript, code before (and after) the block (the block's imports go
+//   first, so the prelude may wrap its code in a function), the files it loads, and whether it
+//   shows several files or ends with the output it prints as a comment; for a shell block,
 //   commands run first in its folder (the files it names).
 //
 // Placeholders in shown output, and nowhere else: `…` stands for any text (a timing, a
@@ -344,40 +346,77 @@ async function runTypeScript(
   const prelude = block.prelude === undefined ? undefined : PRELUDES[block.prelude];
   const dir = join(cwd, "ts");
   mkdirSync(dir, { recursive: true });
+  // The modules are ES modules, whatever their file names (a worker's `./worker.js`).
+  writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+  const { main, others } = modules(block.code, prelude?.modules === true);
   const out = join(dir, "block.mjs");
-  const source = [prelude?.before ?? "", block.code, prelude?.after ?? ""].join("\n");
+  // Imports go first, so a prelude may wrap the block's code in a function (for a `return`, or
+  // to give it parameters): ES modules hoist imports anyway, so the meaning is the same.
+  const { imports, body } = liftImports(main);
+  const source = [imports, prelude?.before ?? "", body, prelude?.after ?? ""].join("\n");
   writeFileSync(join(dir, "block.ts"), source);
-  await esbuild.build({
-    // bench depends on every library package; apps/cli adds the rest.
-    stdin: { contents: net.ports(source), resolveDir: join(root, "bench"), loader: "ts" },
-    nodePaths: [join(root, "apps/cli/node_modules")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    conditions: ["@netlab/source"],
-    outfile: out,
-    logLevel: "silent",
-    banner: {
-      js: 'import { createRequire as __r } from "node:module"; const require = __r(import.meta.url);',
-    },
-  });
-  for (const [name, text] of Object.entries(prelude?.files ?? {})) {
-    await esbuild.build({
-      stdin: { contents: text, resolveDir: join(root, "bench"), loader: "ts" },
+  const bundle = (contents: string, outfile: string) =>
+    esbuild.build({
+      // bench depends on every library package; apps/cli adds the rest.
+      stdin: { contents, resolveDir: join(root, "bench"), loader: "ts" },
+      nodePaths: [join(root, "apps/cli/node_modules")],
       bundle: true,
       platform: "node",
       format: "esm",
       target: "node20",
       conditions: ["@netlab/source"],
-      outfile: join(dir, name),
+      outfile,
       logLevel: "silent",
+      banner: {
+        js: 'import { createRequire as __r } from "node:module"; const require = __r(import.meta.url);',
+      },
     });
-  }
+  await bundle(net.ports(source), out);
+  const files = { ...others, ...prelude?.files };
+  for (const [name, text] of Object.entries(files)) await bundle(net.ports(text), join(dir, name));
   const r = await finish(net.spawn(process.execPath, [out], dir, env));
   expect(r.code, `${block.file}:${block.line}\n${r.stderr}`).toBe(0);
   if (block.output !== undefined)
     expectShown(r.stdout, net.ports(block.output), `${block.file}:${block.line} prints`);
+  if (prelude?.shownInComment)
+    expectShown(r.stdout.trimEnd(), trailingComment(block.code), `${block.file}:${block.line} prints`);
+}
+
+/**
+ * A block that shows several files (`// main.ts`, then `// worker.ts`): main.ts is the program,
+ * each other one a module bundled next to it as NAME.js, the name the program loads.
+ */
+function modules(code: string, split: boolean): { main: string; others: Record<string, string> } {
+  if (!split) return { main: code, others: {} };
+  const parts = code.split(/^\/\/ ([\w-]+)\.ts$/m);
+  const others: Record<string, string> = {};
+  let main: string | undefined;
+  for (let i = 1; i < parts.length; i += 2) {
+    if (parts[i] === "main") main = parts[i + 1]!;
+    else others[`${parts[i]}.js`] = parts[i + 1]!;
+  }
+  if (main === undefined) throw new Error("a block of several files needs a `// main.ts` part");
+  return { main, others };
+}
+
+function liftImports(code: string): { imports: string; body: string } {
+  const imports: string[] = [];
+  const body = code.replace(/^import .* from "[^"]+";$/gm, (line) => {
+    imports.push(line);
+    return "";
+  });
+  return { imports: imports.join("\n"), body };
+}
+
+/** The `// …` lines that end a block, as one line: what the block says it prints. */
+function trailingComment(code: string): string {
+  const lines = code.trimEnd().split("\n");
+  let k = lines.length;
+  while (k > 0 && lines[k - 1]!.trim().startsWith("//")) k--;
+  return lines
+    .slice(k)
+    .map((l) => l.trim().replace(/^\/\/ ?/, ""))
+    .join(" ");
 }
 
 describe("#20 docs that run", () => {
