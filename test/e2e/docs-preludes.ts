@@ -80,6 +80,81 @@ export const PRELUDES: Record<string, Prelude> = {
   },
   "check-client": { sh: 'cp "$DOCS_ROOT/test/fixtures/check/line_client.py" client.py' },
 
+  // docs/socketserver.md: the reader's client, "from elsewhere": it waits for the server, sends two
+  // lines, checks the replies, then shuts the server down (the block's comment says how).
+  "upper-client": {
+    before: `${CHECK}
+import { connect as dial } from "@netlab/socketserver";
+import { createInterface } from "node:readline";
+void (async () => {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const socket = await dial({ port: 9000, timeoutMs: 5000 });
+      const lines = createInterface({ input: socket })[Symbol.asyncIterator]();
+      socket.write("hello\\nsocket server\\n");
+      const got = [(await lines.next()).value, (await lines.next()).value];
+      check(got.join("|") === "HELLO|SOCKET SERVER", \`upper-cased lines (got \${got.join("|")})\`);
+      socket.destroy();
+      await server.shutdown();
+      return;
+    } catch (err) {
+      // The server is not listening yet: try again, for a while.
+      if ((err as { code?: string }).code !== "CONNECTION_REFUSED" || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+})();`,
+  },
+  // docs/transfer.md: the reader's log and progress bar, and the file they upload.
+  "transfer-library": {
+    sh: "mkdir -p ts/shared; head -c 3000000 /dev/urandom > ts/big.iso",
+    before: `${CHECK}
+import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+const logged: string[] = [];
+const log = (line: string) => logged.push(line);
+let drawn = 0;
+const draw = (done: number, total: number) => { drawn = done / total; };`,
+    after: `const sha = createHash("sha256").update(readFileSync("big.iso")).digest("hex");
+check(r.sha256 === sha && r.offset === 0 && r.mbps > 0, "the upload's result");
+check(readFileSync("shared/big.iso").equals(readFileSync("big.iso")), "the file arrived");
+check(drawn === 1, "progress reached the end");
+await new Promise((resolve) => setImmediate(resolve));
+check(logged.join() === \`put big.iso \${sha}\`, \`the server logged the transfer (\${logged.join()})\`);`,
+  },
+  // docs/udp.md: show() keeps what it is shown.
+  "udp-library": {
+    before: `${CHECK}
+const shown: unknown[][] = [];
+const show = (...what: unknown[]) => shown.push(what);`,
+    after: `await pinger.run();
+const replies = shown.filter(([e]) => (e as { type?: string }).type === "reply").length;
+check(summary.transmitted === 10 && summary.received === replies, \`the summary (\${JSON.stringify(summary)})\`);
+check(shown.some(([, , fate]) => fate !== undefined), "the server showed each datagram's fate");`,
+  },
+  // docs/url.md: an HTTP server with the two URLs, and out, where the body goes. console.log is
+  // watched: the comments under each call say what it prints.
+  "urlopen-errors": {
+    before: `${CHECK}
+import { createServer } from "node:http";
+import { Writable } from "node:stream";
+import { HTTPError, URLError, urlopen } from "@netlab/url";
+const web = createServer((req, res) => {
+  if (req.url === "/big") res.end(Buffer.alloc(1_000_000, "x"));
+  else { res.statusCode = 404; res.end("no such page"); }
+});
+await new Promise<void>((r) => web.listen(8000, "127.0.0.1", () => r()));
+let received = 0;
+const out = new Writable({ write(chunk, _encoding, done) { received += chunk.length; done(); } });
+const printed: unknown[][] = [];
+const print = console.log;
+console.log = (...args: unknown[]) => { printed.push(args); print(...args); };`,
+    after: `check(received === 1_000_000, "the body was streamed to out");
+check(JSON.stringify(printed) === JSON.stringify([["HTTP Error 404: Not Found", 404, "Not Found", "no such page"]]), \`what the comment shows (\${JSON.stringify(printed)})\`);
+web.close();`,
+  },
+
   // docs/concurrency/README.md: a lock someone else holds, and a shutdown that aborts the wait.
   "abort-wait": {
     before: `${CHECK}
