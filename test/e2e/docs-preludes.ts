@@ -27,6 +27,13 @@ const RTT = (() => {
   return doc.split("with `rtt.mjs`:\n\n```js\n")[1]!.split("```")[0]!;
 })();
 
+/** docs/socketserver.md's Python client of the Unix datagram server, as the doc writes it. */
+const UNIX_CLIENT = (() => {
+  const doc = readFileSync(new URL("../../docs/socketserver.md", import.meta.url), "utf8");
+  const [, code, reply] = /A Python client: `([^`]+)` gets `([^`]+)`/.exec(doc.replace(/\n/g, " "))!;
+  return { code: code!.replace(/; /g, "\n"), reply: reply! };
+})();
+
 /** An echo server on a free port, and a client of it: for fragments whose names are clients. */
 const LINE_SERVER = `
 import { createInterface as __lines } from "node:readline";
@@ -106,6 +113,28 @@ void (async () => {
   }
 })();`,
   },
+  // docs/socketserver.md: the imports, and the doc's Python client, once the socket is there;
+  // then the server is shut down.
+  "unix-upper": {
+    before: `${CHECK}
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { DatagramRequestHandler, UnixDatagramServer } from "@netlab/socketserver";
+void (async () => {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync("/tmp/upper.sock")) {
+    check(Date.now() < deadline, "the server bound /tmp/upper.sock within 10 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const python = ${JSON.stringify(`from socket import *\nimport socket\n${UNIX_CLIENT.code.replace("s.recv(65536)", "print(s.recv(65536))")}\n`)};
+  const got = await new Promise<string>((resolve, reject) =>
+    execFile("python3", ["-c", python], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
+  );
+  check(got.replace(/'/g, '"') === ${JSON.stringify(UNIX_CLIENT.reply)}, \`the reply (\${got})\`);
+  await server.shutdown();
+})();`,
+  },
+
   // docs/transfer.md: the reader's log and progress bar, and the file they upload.
   "transfer-library": {
     sh: "mkdir -p ts/shared; head -c 3000000 /dev/urandom > ts/big.iso",

@@ -24,9 +24,9 @@
 // Placeholders in shown output, and nowhere else: `…` stands for any text (a timing, a
 // fingerprint, a date), `<port>` for a port number. Everything else is compared exactly.
 //
-// Ports: each block or server group runs in a private network namespace (`unshare -rn`), so the
-// docs' own ports (the default 5001, 8474 …) are free and used as written; nothing outside sees
-// them. Where user namespaces are not allowed, the ports the docs write out become free ports,
+// Ports: each block or server group runs in a private network namespace, with a private /tmp
+// for the docs' socket paths (`unshare -rnm`), so the docs' own ports (the default 5001, 8474 …)
+// and paths are free and used as written; nothing outside sees them. Where user namespaces are not allowed, the ports the docs write out become free ports,
 // and groups that start servers are skipped with a message (they rely on default ports).
 import { spawnSync } from "node:child_process";
 import {
@@ -148,12 +148,26 @@ symlinkSync(LAB_BIN, join(bin, "lab"));
 const PATH = [bin, dirname(process.execPath), process.env.PATH ?? ""].join(delimiter);
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
-/** Whether this machine lets us make a network namespace with loopback up, and enter it. */
+/**
+ * A private network and a private /tmp, in one user namespace: the holder mounts a tmpfs on /tmp
+ * (the docs' `/tmp/upper.sock` is then the run's own) and binds this test's scratch folder back
+ * at its path through a descriptor opened before (mount -c: the path itself is hidden by then).
+ */
+const PRIVATE_NET_AND_TMP = [
+  'exec 3<"$0"',
+  "mount -t tmpfs tmpfs /tmp",
+  'mkdir -p "$0"',
+  'mount -c --bind "/proc/$$/fd/3" "$0"',
+  "exec 3<&-",
+  "ip link set lo up",
+].join(" && ");
+
+/** Whether this machine lets us make those namespaces, and enter them. */
 const HAS_NETNS =
-  spawnSync("unshare", ["-rn", "sh", "-c", "ip link set lo up"], { timeout: 5_000 }).status === 0 &&
+  spawnSync("unshare", ["-rnm", "bash", "-c", PRIVATE_NET_AND_TMP, temp], { timeout: 5_000 }).status === 0 &&
   spawnSync("nsenter", ["--help"], { timeout: 5_000 }).status === 0;
 const NO_NETNS =
-  "user network namespaces are not available (unshare -rn, nsenter from util-linux, ip from iproute2): blocks that start servers on the docs' default ports are skipped";
+  "user namespaces are not available (unshare -rnm, nsenter from util-linux, ip from iproute2): blocks that start servers on the docs' default ports are skipped";
 
 /** Where a group's processes run: a private network namespace, or the machine's own network. */
 interface Net {
@@ -171,12 +185,12 @@ async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
   if (HAS_NETNS) {
     // The holder keeps the namespace alive while the group runs.
     const holder = track(
-      startProcess("unshare", ["-rn", "sh", "-c", "ip link set lo up && echo up && exec cat"], {
+      startProcess("unshare", ["-rnm", "bash", "-c", `${PRIVATE_NET_AND_TMP} && echo up && exec cat`, temp], {
         killOnFinish: false,
       }),
     );
     await holder.waitForOutput("up");
-    const enter = ["-t", String(holder.child.pid), "-U", "-n", "--preserve-credentials"];
+    const enter = ["-t", String(holder.child.pid), "-U", "-n", "-m", "--preserve-credentials"];
     return {
       spawn: (command, args, cwd, env) =>
         track(
