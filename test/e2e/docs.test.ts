@@ -15,6 +15,9 @@
 //   stays up for the `<!-- client -->` blocks that follow it in the same file, which run in the
 //   same folder. Then each server gets SIGINT and must exit 0 (a graceful shutdown).
 // - `<!-- run-with: CMD; CMD -->`: servers started for this one block.
+// - `<!-- machines: NAME=ADDRESS … -->`: the block runs on other machines, emulated (see openNet):
+//   on the first one named, and after a `# machine NAME` line, on that one. A block may be both
+//   `<!-- client -->` and `<!-- server -->`: servers that join the group's servers.
 // - `<!-- prelude: NAME -->`: a fragment that is part of a whole; PRELUDES[NAME] (docs-preludes.ts)
 //   supplies the rest: for TypeScript, code before (and after) the block (the block's imports go
 //   first, so the prelude may wrap its code in a function), the files it loads, and whether it
@@ -70,6 +73,8 @@ interface Block {
   prelude?: string;
   /** `<!-- run-with: CMD; CMD -->`: servers started (with the block's ports) before it runs. */
   runWith?: string[];
+  /** `<!-- machines: NAME=ADDRESS … -->`: the machines the block's commands run on. */
+  machines?: Map<string, string>;
   output?: string;
 }
 
@@ -101,6 +106,8 @@ function extractBlocks(file: string, text: string): Block[] {
       else if (name === "server") block.server = true;
       else if (name === "client") block.client = true;
       else if (name === "prelude") block.prelude = arg;
+      else if (name === "machines")
+        block.machines = new Map(arg!.split(/\s+/).map((m) => m.split("=") as [string, string]));
       else throw new Error(`${file}:${k + 1}: unknown docs marker <!-- ${name} -->`);
     }
     let n = end + 1;
@@ -171,7 +178,14 @@ const NO_NETNS =
 
 /** Where a group's processes run: a private network namespace, or the machine's own network. */
 interface Net {
-  spawn(command: string, args: string[], cwd: string, env: Record<string, string>): LabProcess;
+  /** Runs a command; with `on`, on the emulated machine of that address (namespaces only). */
+  spawn(
+    command: string,
+    args: string[],
+    cwd: string,
+    env: Record<string, string>,
+    on?: string,
+  ): Promise<LabProcess>;
   /** The group's text with its doc ports made free ones (outside a namespace only). */
   ports(text: string): string;
 }
@@ -190,16 +204,56 @@ async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
       }),
     );
     await holder.waitForOutput("up");
-    const enter = ["-t", String(holder.child.pid), "-U", "-n", "-m", "--preserve-credentials"];
+    const enter = (pid: number) => ["-t", String(pid), "-U", "-n", "-m", "--preserve-credentials"];
+    const run = async (pid: number, script: string) => {
+      const r = await finish(
+        track(startProcess("nsenter", [...enter(pid), "sh", "-ec", script], { killOnFinish: false })),
+      );
+      expect(r.code, `${script}\n${r.stderr}`).toBe(0);
+    };
+    // Machines for blocks that name other hosts: each is a network namespace of its own (in the
+    // group's user namespace, sharing its /tmp), with eth0 on a bridge in the group's namespace:
+    // one LAN, so "on machine A … on machine B" runs as written, addresses and ports included.
+    const machines = new Map<string, Promise<number>>();
+    const machine = (address: string) => {
+      const made = async () => {
+        if (machines.size === 0)
+          await run(holder.child.pid!, "ip link add lan type bridge && ip link set lan up");
+        const box = track(
+          startProcess(
+            "nsenter",
+            [...enter(holder.child.pid!), "unshare", "-n", "sh", "-c", "echo up && exec cat"],
+            {
+              killOnFinish: false,
+            },
+          ),
+        );
+        await box.waitForOutput("up");
+        const pid = box.child.pid!;
+        await run(
+          holder.child.pid!,
+          `ip link add v${pid} type veth peer name eth0 netns ${pid} && ip link set v${pid} master lan up`,
+        );
+        await run(pid, `ip addr add ${address}/24 dev eth0 && ip link set eth0 up && ip link set lo up`);
+        return pid;
+      };
+      const pid = machines.get(address) ?? made();
+      machines.set(address, pid);
+      return pid;
+    };
     return {
-      spawn: (command, args, cwd, env) =>
+      spawn: async (command, args, cwd, env, on) =>
         track(
-          startProcess("nsenter", [...enter, command, ...args], {
-            cwd,
-            env,
-            name: [command, ...args].join(" "),
-            killOnFinish: false,
-          }),
+          startProcess(
+            "nsenter",
+            [...enter(await (on === undefined ? holder.child.pid! : machine(on))), command, ...args],
+            {
+              cwd,
+              env,
+              name: [command, ...args].join(" "),
+              killOnFinish: false,
+            },
+          ),
         ),
       ports: (t) => t,
     };
@@ -209,7 +263,8 @@ async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
     if (new RegExp(`\\b${port}\\b`).test(text))
       map.set(String(port), String(await getPort({ host: "127.0.0.1" })));
   return {
-    spawn: (command, args, cwd, env) => track(startProcess(command, args, { cwd, env, killOnFinish: false })),
+    spawn: async (command, args, cwd, env) =>
+      track(startProcess(command, args, { cwd, env, killOnFinish: false })),
     ports: (t) => t.replace(/\b\d{4}\b/g, (p) => map.get(p) ?? p),
   };
 }
@@ -243,7 +298,7 @@ const isTranscript = (b: Block) => b.code.split("\n").some((l) => l.startsWith("
 const isTypeScript = (b: Block) => b.lang === "ts" || b.lang === "typescript";
 
 /** A line that starts a server: it runs until stopped, so it is started and waited for. */
-const SERVER_LINE = /^(lab (server|files|proxy|udp echo)|redis-server)\b/;
+const SERVER_LINE = /^(\w+=\S*\s+)*(lab (server|files|proxy|udp echo)|redis-server)\b/;
 /** What a server prints once it accepts connections. */
 const READY = /listening|serving|proxying|Ready to accept connections/;
 
@@ -251,24 +306,46 @@ const READY = /listening|serving|proxying|Ready to accept connections/;
  * The steps of a server block: a transcript's commands are servers whose shown output is their
  * ready line; in a script, each server line is one, and the lines between are run as scripts.
  */
-function serverSteps(b: Block): { server?: string; script?: string; ready?: RegExp }[] {
+function serverSteps(b: Block): Step[] {
   if (isTranscript(b))
     return transcript(b.code).map((s) => ({
       server: s.command,
       ready: new RegExp(shownAsPattern(s.output).source.slice(1, -1)),
+      on: firstMachine(b),
     }));
-  const steps: { server?: string; script?: string; ready?: RegExp }[] = [];
+  const steps: Step[] = [];
+  let on = firstMachine(b);
   for (const line of b.code.split("\n")) {
-    if (SERVER_LINE.test(line.trim())) steps.push({ server: line.trim(), ready: READY });
-    else if (steps.at(-1)?.script !== undefined) steps.at(-1)!.script += `\n${line}`;
-    else steps.push({ script: line });
+    // `# machine A`: the lines after it run on machine A.
+    const named = /^#\s*machine (\S+)/.exec(line.trim())?.[1];
+    if (named !== undefined) {
+      on = b.machines?.get(named);
+      if (on === undefined) throw new Error(`${b.file}:${b.line}: no machine ${named} in <!-- machines -->`);
+    }
+    const last = steps.at(-1);
+    if (SERVER_LINE.test(line.trim())) steps.push({ server: line.trim(), ready: READY, on });
+    else if (last?.script !== undefined && last.on === on) last.script += `\n${line}`;
+    else steps.push({ script: line, on });
   }
   return steps.filter((s) => s.server || s.script!.replace(/#.*/g, "").trim() !== "");
 }
 
+/** One step of a server block: a server to start, or a script to run, on a machine or not. */
+interface Step {
+  server?: string;
+  script?: string;
+  ready?: RegExp;
+  on?: string;
+}
+
+const firstMachine = (b: Block) => b.machines?.values().next().value;
+
+/** `exec` the command itself (after its variable assignments), so signals reach it. */
+const execLine = (command: string) => command.replace(/^((?:\w+=\S*\s+)*)/, "$1exec ");
+
 async function runGroup(group: Group, skip: (why: string) => void): Promise<void> {
   const all = group.blocks;
-  const startsServers = all.some((b) => b.server || b.runWith);
+  const startsServers = all.some((b) => b.server || b.runWith || b.machines);
   if (startsServers && !HAS_NETNS) return skip(NO_NETNS);
   const needsRedis = all.some((b) => [b.code, ...(b.runWith ?? [])].some((c) => /^redis-server\b/m.test(c)));
   if (needsRedis && !HAS_REDIS) return skip(REDIS_MISSING);
@@ -290,11 +367,11 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
   // HOME is the scratch folder too, so TLS identities and known_hosts are the run's own.
   // DOCS_ROOT lets a prelude copy the repository's fixtures (the reader's own programs).
   const env = { PATH, NO_COLOR: "1", HOME: cwd, DOCS_ROOT: root };
-  const bash = (script: string, flags: string[] = []) =>
-    finish(net.spawn("bash", [...flags, "-c", script], cwd, env));
+  const bash = async (script: string, flags: string[] = [], on?: string) =>
+    finish(await net.spawn("bash", [...flags, "-c", script], cwd, env, on));
   const servers: { name: string; proc: LabProcess }[] = [];
-  const start = async (command: string, ready: RegExp) => {
-    const proc = net.spawn("bash", ["-c", `exec ${command}`], cwd, env);
+  const start = async (command: string, ready: RegExp, on?: string) => {
+    const proc = await net.spawn("bash", ["-c", execLine(command)], cwd, env, on);
     await proc.waitForOutput(ready, { timeoutMs: READY_TIMEOUT_MS });
     servers.push({ name: command, proc });
   };
@@ -309,9 +386,9 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
     for (const command of b.runWith ?? []) await start(net.ports(command), READY);
     if (b.server) {
       for (const s of serverSteps(b)) {
-        if (s.server) await start(net.ports(s.server), s.ready!);
+        if (s.server) await start(net.ports(s.server), s.ready!, s.on);
         else {
-          const r = await bash(net.ports(s.script!), ["-euo", "pipefail"]);
+          const r = await bash(net.ports(s.script!), ["-euo", "pipefail"], s.on);
           expect(r.code, `${b.file}:${b.line}: ${s.script}\n${r.stdout}\n${r.stderr}`).toBe(0);
         }
       }
@@ -319,11 +396,11 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
       await runTypeScript(b, net, cwd, env);
     } else if (isTranscript(b)) {
       for (const { command, output } of transcript(net.ports(b.code))) {
-        const r = await bash(command);
+        const r = await bash(command, [], firstMachine(b));
         expectShown(`${r.stdout}${r.stderr}`.trimEnd(), output, `${b.file}:${b.line}: $ ${command}`);
       }
     } else {
-      const r = await bash(net.ports(b.code), ["-euo", "pipefail"]);
+      const r = await bash(net.ports(b.code), ["-euo", "pipefail"], firstMachine(b));
       expect(r.code, `${b.file}:${b.line} exits 0\n${r.stdout}\n${r.stderr}`).toBe(0);
     }
   }
@@ -388,7 +465,7 @@ async function runTypeScript(
   await bundle(net.ports(source), out);
   const files = { ...others, ...prelude?.files };
   for (const [name, text] of Object.entries(files)) await bundle(net.ports(text), join(dir, name));
-  const r = await finish(net.spawn(process.execPath, [out], dir, env));
+  const r = await finish(await net.spawn(process.execPath, [out], dir, env));
   expect(r.code, `${block.file}:${block.line}\n${r.stderr}`).toBe(0);
   if (block.output !== undefined)
     expectShown(r.stdout, net.ports(block.output), `${block.file}:${block.line} prints`);
