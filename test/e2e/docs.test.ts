@@ -298,7 +298,7 @@ const isTranscript = (b: Block) => b.code.split("\n").some((l) => l.startsWith("
 const isTypeScript = (b: Block) => b.lang === "ts" || b.lang === "typescript";
 
 /** A line that starts a server: it runs until stopped, so it is started and waited for. */
-const SERVER_LINE = /^(\w+=\S*\s+)*(lab (server|files|proxy|udp echo)|redis-server)\b/;
+const SERVER_LINE = /^(\w+=\S*\s+)*(lab (server|files|proxy|udp echo)|redis-server|nc\s.*-\w*l\b)/;
 /** What a server prints once it accepts connections. */
 const READY = /listening|serving|proxying|Ready to accept connections/;
 
@@ -323,7 +323,8 @@ function serverSteps(b: Block): Step[] {
       if (on === undefined) throw new Error(`${b.file}:${b.line}: no machine ${named} in <!-- machines -->`);
     }
     const last = steps.at(-1);
-    if (SERVER_LINE.test(line.trim())) steps.push({ server: line.trim(), ready: READY, on });
+    if (SERVER_LINE.test(line.trim()))
+      steps.push({ server: line.trim(), ready: /^nc\s/.test(line.trim()) ? undefined : READY, on });
     else if (last?.script !== undefined && last.on === on) last.script += `\n${line}`;
     else steps.push({ script: line, on });
   }
@@ -334,6 +335,7 @@ function serverSteps(b: Block): Step[] {
 interface Step {
   server?: string;
   script?: string;
+  /** What it prints once ready; none (nc -l): ready once its port listens. */
   ready?: RegExp;
   on?: string;
 }
@@ -370,9 +372,19 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
   const bash = async (script: string, flags: string[] = [], on?: string) =>
     finish(await net.spawn("bash", [...flags, "-c", script], cwd, env, on));
   const servers: { name: string; proc: LabProcess }[] = [];
-  const start = async (command: string, ready: RegExp, on?: string) => {
+  const start = async (command: string, ready: RegExp | undefined, on?: string) => {
     const proc = await net.spawn("bash", ["-c", execLine(command)], cwd, env, on);
-    await proc.waitForOutput(ready, { timeoutMs: READY_TIMEOUT_MS });
+    if (ready) await proc.waitForOutput(ready, { timeoutMs: READY_TIMEOUT_MS });
+    else {
+      // A server that says nothing (nc -l): wait until its port (the line's last number) listens.
+      const port = command
+        .split(/[<>]/)[0]!
+        .match(/\b\d{2,5}\b/g)
+        ?.at(-1);
+      const wait = `until ss -Hltn "sport = :${port}" | grep -q .; do sleep 0.05; done`;
+      const r = await bash(`timeout ${READY_TIMEOUT_MS / 1000} bash -c '${wait}'`, [], on);
+      expect(r.code, `${command} listens on ${port}`).toBe(0);
+    }
     servers.push({ name: command, proc });
   };
   for (const b of all) {
@@ -386,7 +398,7 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
     for (const command of b.runWith ?? []) await start(net.ports(command), READY);
     if (b.server) {
       for (const s of serverSteps(b)) {
-        if (s.server) await start(net.ports(s.server), s.ready!, s.on);
+        if (s.server) await start(net.ports(s.server), s.ready, s.on);
         else {
           const r = await bash(net.ports(s.script!), ["-euo", "pipefail"], s.on);
           expect(r.code, `${b.file}:${b.line}: ${s.script}\n${r.stdout}\n${r.stderr}`).toBe(0);
