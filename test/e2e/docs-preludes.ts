@@ -34,6 +34,25 @@ const UNIX_CLIENT = (() => {
   return { code: code!.replace(/; /g, "\n"), reply: reply! };
 })();
 
+/** The reader's HTTP server for docs/url.md's `lab get` examples: the routes they name. */
+const ROUTES = `import { createServer } from "node:http";
+const big = Buffer.alloc(16 * 1024 * 1024, 7);
+createServer((req, res) => {
+  const body = [];
+  req.on("data", (c) => body.push(c)).on("end", () => {
+    const text = Buffer.concat(body).toString();
+    if (req.url === "/hello") { res.setHeader("x-test", "yes"); res.end("hello\\n"); }
+    else if (req.url === "/install.sh") res.writeHead(302, { location: "/get/install.sh" }).end();
+    else if (req.url === "/get/install.sh") res.end("touch installed\\n");
+    else if (req.url === "/api" && req.method === "POST" && text === '{"a":1}') res.writeHead(204).end();
+    else if (req.url === "/form" && req.method === "POST" && text.includes('filename="me.png"')) res.writeHead(204).end();
+    else if (req.url === "/big.iso") res.end(big);
+    else res.writeHead(404).end("no such page\\n");
+  });
+}).listen(8000, "127.0.0.1", () => console.log("listening on 127.0.0.1:8000"));
+process.on("SIGINT", () => process.exit(0)); // a server: Ctrl-C ends it cleanly
+`;
+
 /** An echo server on a free port, and a client of it: for fragments whose names are clients. */
 const LINE_SERVER = `
 import { createInterface as __lines } from "node:readline";
@@ -74,6 +93,8 @@ export const PRELUDES: Record<string, Prelude> = {
   "shared-folder": { sh: "mkdir -p shared; echo hello > test.txt" },
   // docs/tls.md: the folder and the report the example serves and sends.
   "report-pdf": { sh: "mkdir -p shared; head -c 50000 /dev/urandom > report.pdf" },
+  // docs/url.md: the HTTP server of the lab get examples (started by run-with), and me.png.
+  "http-routes": { sh: `cat > routes.mjs <<'EOF'\n${ROUTES}EOF\nhead -c 2000 /dev/urandom > me.png` },
   // docs/proxy.md: rtt.mjs as the doc shows it.
   rtt: { sh: `cat > rtt.mjs <<'EOF'\n${RTT}EOF` },
   // docs/cluster.md: the reader's program goes on; here it ends once connected.

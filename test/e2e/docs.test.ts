@@ -409,7 +409,9 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
     } else if (isTranscript(b)) {
       for (const { command, output } of transcript(net.ports(b.code))) {
         const r = await bash(command, [], firstMachine(b));
-        expectShown(`${r.stdout}${r.stderr}`.trimEnd(), output, `${b.file}:${b.line}: $ ${command}`);
+        // A terminal shows CRLF (HTTP headers, as curl -i prints them) as a line end.
+        const shown = `${r.stdout}${r.stderr}`.replace(/\r\n/g, "\n").trimEnd();
+        expectShown(shown, output, `${b.file}:${b.line}: $ ${command}`);
       }
     } else {
       const r = await bash(net.ports(b.code), ["-euo", "pipefail"], firstMachine(b));
