@@ -15,6 +15,8 @@
 //   stays up for the `<!-- client -->` blocks that follow it in the same file, which run in the
 //   same folder. Then each server gets SIGINT and must exit 0 (a graceful shutdown).
 // - `<!-- run-with: CMD; CMD -->`: servers started for this one block.
+// - `<!-- alternatives -->`, with `<!-- server -->`: each server line is one way of doing the same
+//   thing (on the same port): each is started, must be ready, and is stopped before the next.
 // - `<!-- machines: NAME=ADDRESS … -->`: the block runs on other machines, emulated (see openNet):
 //   on the first one named, and after a `# machine NAME` line, on that one. A block may be both
 //   `<!-- client -->` and `<!-- server -->`: servers that join the group's servers.
@@ -73,6 +75,8 @@ interface Block {
   prelude?: string;
   /** `<!-- run-with: CMD; CMD -->`: servers started (with the block's ports) before it runs. */
   runWith?: string[];
+  /** `<!-- alternatives -->`: its servers are ways of doing one thing: each runs, then stops. */
+  alternatives?: boolean;
   /** `<!-- machines: NAME=ADDRESS … -->`: the machines the block's commands run on. */
   machines?: Map<string, string>;
   output?: string;
@@ -105,6 +109,7 @@ function extractBlocks(file: string, text: string): Block[] {
       else if (name === "run-with") block.runWith = arg!.split(";").map((c) => c.trim());
       else if (name === "server") block.server = true;
       else if (name === "client") block.client = true;
+      else if (name === "alternatives") block.alternatives = true;
       else if (name === "prelude") block.prelude = arg;
       else if (name === "machines")
         block.machines = new Map(arg!.split(/\s+/).map((m) => m.split("=") as [string, string]));
@@ -398,8 +403,10 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
     for (const command of b.runWith ?? []) await start(net.ports(command), READY);
     if (b.server) {
       for (const s of serverSteps(b)) {
-        if (s.server) await start(net.ports(s.server), s.ready, s.on);
-        else {
+        if (s.server) {
+          await start(net.ports(s.server), s.ready, s.on);
+          if (b.alternatives) await stopServer(servers.pop()!);
+        } else {
           const r = await bash(net.ports(s.script!), ["-euo", "pipefail"], s.on);
           expect(r.code, `${b.file}:${b.line}: ${s.script}\n${r.stdout}\n${r.stderr}`).toBe(0);
         }
@@ -418,10 +425,12 @@ async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
       expect(r.code, `${b.file}:${b.line} exits 0\n${r.stdout}\n${r.stderr}`).toBe(0);
     }
   }
-  // A server's job is to run until stopped: Ctrl-C ends it cleanly, with exit 0.
-  for (const s of servers.reverse()) {
-    expect(await stopWithin(s.proc, "SIGINT"), `${s.name} exits 0 on Ctrl-C\n${s.proc.stderr()}`).toBe(0);
-  }
+  for (const s of servers.reverse()) await stopServer(s);
+}
+
+/** A server's job is to run until stopped: Ctrl-C ends it cleanly, with exit 0. */
+async function stopServer(s: { name: string; proc: LabProcess }): Promise<void> {
+  expect(await stopWithin(s.proc, "SIGINT"), `${s.name} exits 0 on Ctrl-C\n${s.proc.stderr()}`).toBe(0);
 }
 
 async function stopWithin(proc: LabProcess, signal: NodeJS.Signals): Promise<number> {
