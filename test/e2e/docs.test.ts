@@ -39,6 +39,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -60,9 +61,9 @@ const DOC_PORTS = [
   5001, 5002, 5003, 5999, 6001, 6002, 6003, 7401, 7402, 7403, 7404, 7405, 7406, 8000, 8474, 9000, 9999,
 ];
 /** How long a server may take to print its ready line. */
-const READY_TIMEOUT_MS = 15_000;
+const READY_TIMEOUT_MS = 30_000;
 /** How long one command, script or program may run. */
-const STEP_TIMEOUT_MS = 20_000;
+const STEP_TIMEOUT_MS = 30_000;
 
 interface Block {
   file: string;
@@ -196,7 +197,7 @@ interface Net {
 }
 
 /** Tests run concurrently, so each group kills its own processes (the helper's hook is per test). */
-async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
+async function openNet(text: string, procs: LabProcess[], spaces: number[]): Promise<Net> {
   const track = (p: LabProcess) => {
     procs.push(p);
     return p;
@@ -209,6 +210,8 @@ async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
       }),
     );
     await holder.waitForOutput("up");
+    spaces.push(holder.child.pid!);
+    // Entering a mount namespace moves to its root: each command is given its folder (--wd).
     const enter = (pid: number) => ["-t", String(pid), "-U", "-n", "-m", "--preserve-credentials"];
     const run = async (pid: number, script: string) => {
       const r = await finish(
@@ -235,6 +238,7 @@ async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
         );
         await box.waitForOutput("up");
         const pid = box.child.pid!;
+        spaces.push(pid);
         await run(
           holder.child.pid!,
           `ip link add v${pid} type veth peer name eth0 netns ${pid} && ip link set v${pid} master lan up`,
@@ -251,7 +255,12 @@ async function openNet(text: string, procs: LabProcess[]): Promise<Net> {
         track(
           startProcess(
             "nsenter",
-            [...enter(await (on === undefined ? holder.child.pid! : machine(on))), command, ...args],
+            [
+              ...enter(await (on === undefined ? holder.child.pid! : machine(on))),
+              `--wd=${cwd}`,
+              command,
+              ...args,
+            ],
             {
               cwd,
               env,
@@ -357,18 +366,45 @@ async function runGroup(group: Group, skip: (why: string) => void): Promise<void
   const needsRedis = all.some((b) => [b.code, ...(b.runWith ?? [])].some((c) => /^redis-server\b/m.test(c)));
   if (needsRedis && !HAS_REDIS) return skip(REDIS_MISSING);
   const procs: LabProcess[] = [];
+  const spaces: number[] = [];
   try {
-    await runIn(group, procs);
+    await runIn(group, procs, spaces);
   } finally {
+    killNamespaces(spaces);
     for (const p of procs.reverse()) await stopWithin(p, "SIGKILL");
   }
 }
 
-async function runIn(group: Group, procs: LabProcess[]): Promise<void> {
+/**
+ * Kills every process still in these processes' network namespaces: a script's `cmd &` outlives
+ * the script when a step times out, and only the namespace knows it is the group's.
+ */
+function killNamespaces(pids: number[]): void {
+  const netns = (pid: number | string) => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/net`);
+    } catch {
+      return undefined; // gone already, or not ours to read
+    }
+  };
+  const ours = new Set(pids.map(netns).filter((ns) => ns !== undefined));
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    const ns = netns(pid);
+    if (ns === undefined || !ours.has(ns)) continue;
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // it ended meanwhile
+    }
+  }
+}
+
+async function runIn(group: Group, procs: LabProcess[], spaces: number[]): Promise<void> {
   const all = group.blocks;
   const net = await openNet(
     all.map((b) => [b.code, ...(b.runWith ?? []), b.output ?? ""].join("\n")).join("\n"),
     procs,
+    spaces,
   );
   const cwd = mkdtempSync(join(temp, "run-"));
   // HOME is the scratch folder too, so TLS identities and known_hosts are the run's own.
@@ -549,7 +585,7 @@ describe("#20 docs that run", () => {
   // Each group has its own folder and network (or free ports), so groups run side by side.
   it.concurrent.for(groups(runnable).map((g) => [g.name, g] as const))(
     "%s runs as shown",
-    { timeout: 45_000 },
+    { timeout: 90_000 },
     async ([, group], ctx) => runGroup(group, (why) => ctx.skip(why)),
   );
 });
