@@ -63,7 +63,7 @@ const DOC_PORTS = [
 /** How long a server may take to print its ready line. */
 const READY_TIMEOUT_MS = 30_000;
 /** How long one command, script or program may run. */
-const STEP_TIMEOUT_MS = 30_000;
+const STEP_TIMEOUT_MS = 60_000;
 
 interface Block {
   file: string;
@@ -585,7 +585,7 @@ describe("#20 docs that run", () => {
   // Each group has its own folder and network (or free ports), so groups run side by side.
   it.concurrent.for(groups(runnable).map((g) => [g.name, g] as const))(
     "%s runs as shown",
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async ([, group], ctx) => runGroup(group, (why) => ctx.skip(why)),
   );
 });
