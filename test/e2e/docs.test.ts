@@ -9,7 +9,7 @@
 // - A TypeScript block is bundled from the packages' sources and run with node; when a ```text
 //   block after it starts with `<!-- output -->`, its stdout must be that.
 //
-// Markers, one per line, just above the fence (see DOCS_MARKERS in docs-preludes.ts):
+// Markers, one per line, just above the fence:
 // - `<!-- server -->`: the block's commands are servers that run until stopped. Each is started,
 //   must print its ready line (a transcript's shown output, else listening/serving/proxying), and
 //   stays up for the `<!-- client -->` blocks that follow it in the same file, which run in the
@@ -31,8 +31,10 @@
 //
 // Ports: each block or server group runs in a private network namespace, with a private /tmp
 // for the docs' socket paths (`unshare -rnm`), so the docs' own ports (the default 5001, 8474 …)
-// and paths are free and used as written; nothing outside sees them. Where user namespaces are not allowed, the ports the docs write out become free ports,
-// and groups that start servers are skipped with a message (they rely on default ports).
+// and paths are free and used as written; nothing outside sees them. Server lines are `lab
+// server|files|proxy|udp echo`, `redis-server` and `nc -l` (ready once its port listens).
+// Where user namespaces are not allowed, the ports the docs write out become free ports, and
+// groups that start servers are skipped with a message (they rely on default ports).
 import { spawnSync } from "node:child_process";
 import {
   mkdirSync,
