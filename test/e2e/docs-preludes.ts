@@ -53,6 +53,12 @@ createServer((req, res) => {
 process.on("SIGINT", () => process.exit(0)); // a server: Ctrl-C ends it cleanly
 `;
 
+/** docs/demo.md's lesson.txt, as its `$ cat lesson.txt` shows it. */
+const LESSON = (() => {
+  const doc = readFileSync(new URL("../../docs/demo.md", import.meta.url), "utf8");
+  return doc.split("$ cat lesson.txt\n")[1]!.split("$ ")[0]!;
+})();
+
 /** An echo server on a free port, and a client of it: for fragments whose names are clients. */
 const LINE_SERVER = `
 import { createInterface as __lines } from "node:readline";
@@ -95,6 +101,8 @@ export const PRELUDES: Record<string, Prelude> = {
   "report-pdf": { sh: "mkdir -p shared; head -c 50000 /dev/urandom > report.pdf" },
   // docs/url.md: the HTTP server of the lab get examples (started by run-with), and me.png.
   "http-routes": { sh: `cat > routes.mjs <<'EOF'\n${ROUTES}EOF\nhead -c 2000 /dev/urandom > me.png` },
+  // docs/demo.md: the lesson the reader wrote.
+  "demo-lesson": { sh: `cat > lesson.txt <<'EOF'\n${LESSON}EOF` },
   // docs/proxy.md: rtt.mjs as the doc shows it.
   rtt: { sh: `cat > rtt.mjs <<'EOF'\n${RTT}EOF` },
   // docs/cluster.md: the reader's program goes on; here it ends once connected.

@@ -285,14 +285,28 @@ async function openNet(text: string, procs: LabProcess[], spaces: number[]): Pro
   };
 }
 
-/** Shown output as a pattern: `…` is any text, `<port>` a number, the rest literal. */
+/**
+ * Shown output as a pattern: `…` is any text, `<port>` a number, the rest literal. A line that is
+ * only `…` stands for any number of lines, none included (an excerpt's cut).
+ */
 function shownAsPattern(shown: string): RegExp {
-  const parts = shown
-    .split(/(…|<port>)/)
-    .map((p) =>
-      p === "…" ? "[\\s\\S]*?" : p === "<port>" ? "\\d+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
-    );
-  return new RegExp(`^${parts.join("")}$`);
+  const inline = (line: string) =>
+    line
+      .split(/(…|<port>)/)
+      .map((p) =>
+        p === "…" ? "[\\s\\S]*?" : p === "<port>" ? "\\d+" : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+      )
+      .join("");
+  let source = "";
+  let first = true;
+  for (const line of shown.split("\n")) {
+    if (line === "…") source += first ? "(?:[^\\n]*(?:\\n|$))*?" : "(?:\\n[^\\n]*)*?";
+    else {
+      source += (first ? "" : "\\n") + inline(line);
+      first = false;
+    }
+  }
+  return new RegExp(`^${source}$`);
 }
 
 function expectShown(actual: string, shown: string, what: string): void {
