@@ -147,7 +147,7 @@ void (async () => {
   "unix-upper": {
     before: `${CHECK}
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { DatagramRequestHandler, UnixDatagramServer } from "@netlab/socketserver";
 void (async () => {
   const deadline = Date.now() + 10_000;
@@ -156,9 +156,13 @@ void (async () => {
     await new Promise((r) => setTimeout(r, 20));
   }
   const python = ${JSON.stringify(`from socket import *\nimport socket\n${UNIX_CLIENT.code.replace("s.recv(65536)", "print(s.recv(65536))")}\n`)};
+  // The client's socket file stays behind (the doc's client does not remove it): without a
+  // private /tmp, a run after this one would find it bound.
+  rmSync("/tmp/me.sock", { force: true });
   const got = await new Promise<string>((resolve, reject) =>
     execFile("python3", ["-c", python], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
   );
+  rmSync("/tmp/me.sock", { force: true });
   check(got.replace(/'/g, '"') === ${JSON.stringify(UNIX_CLIENT.reply)}, \`the reply (\${got})\`);
   await server.shutdown();
 })();`,
