@@ -598,8 +598,18 @@ describe("#20 docs that run", () => {
     for (const b of skipped) expect(b.notRun, `${b.file}:${b.line} says why`).toMatch(/\w{3,}/);
   });
 
-  // Each group has its own folder and network (or free ports), so groups run side by side.
-  it.concurrent.for(groups(runnable).map((g) => [g.name, g] as const))(
+  // Each group has its own folder and network (or free ports), so groups run side by side. The
+  // longest start first (those with servers, the most commands first), so none starts last alone.
+  const commands = (g: Group) =>
+    g.blocks.reduce(
+      (n, b) => n + (isTypeScript(b) ? 1 : b.code.split("\n").filter((l) => /^\$? ?\w/.test(l)).length),
+      0,
+    );
+  const starts = (g: Group) => g.blocks.some((b) => b.server || b.runWith || b.machines);
+  const longestFirst = groups(runnable).sort(
+    (a, b) => Number(starts(b)) - Number(starts(a)) || commands(b) - commands(a),
+  );
+  it.concurrent.for(longestFirst.map((g) => [g.name, g] as const))(
     "%s runs as shown",
     { timeout: 150_000 },
     async ([, group], ctx) => runGroup(group, (why) => ctx.skip(why)),
