@@ -3,8 +3,9 @@
 //
 // What a block is:
 // - A transcript (lines starting with `$ `): each command runs with bash, `lab` on PATH (the built
-//   one), in a scratch folder; the output shown under a command (stdout then stderr) must be what
-//   it prints.
+//   one), in a scratch folder; the output shown under a command (stdout and stderr, in the order
+//   printed) must be what it prints. A listener (`lab udp listen`) runs in the background while
+//   the commands after it run; then it gets Ctrl-C, and what it printed must be its shown output.
 // - Any other shell block is a script: it runs with `bash -euo pipefail` and must exit 0.
 // - A TypeScript block is bundled from the packages' sources and run with node; when a ```text
 //   block after it starts with `<!-- output -->`, its stdout must be that.
@@ -329,6 +330,8 @@ const isTypeScript = (b: Block) => b.lang === "ts" || b.lang === "typescript";
 
 /** A line that starts a server: it runs until stopped, so it is started and waited for. */
 const SERVER_LINE = /^(\w+=\S*\s+)*(lab (server|files|proxy|udp echo)|redis-server|nc\s.*-\w*l\b)/;
+/** A transcript's command that runs until stopped, in a terminal of its own. */
+const RUNS_UNTIL_STOPPED = /^(lab udp listen)\b/;
 /** What a server prints once it accepts connections. */
 const READY = /listening|serving|proxying|Ready to accept connections/;
 
@@ -466,11 +469,36 @@ async function runIn(group: Group, procs: LabProcess[], spaces: number[]): Promi
     } else if (isTypeScript(b)) {
       await runTypeScript(b, net, cwd, env);
     } else if (isTranscript(b)) {
+      const running: { command: string; output: string; proc: LabProcess }[] = [];
       for (const { command, output } of transcript(net.ports(b.code))) {
-        const r = await bash(command, [], firstMachine(b));
+        if (RUNS_UNTIL_STOPPED.test(command)) {
+          // A server or listener in another terminal: it runs while the commands after it do,
+          // and what it printed meanwhile is compared when they are done.
+          const proc = await net.spawn(
+            "bash",
+            ["-c", `exec 2>&1\n${execLine(command)}`],
+            cwd,
+            env,
+            firstMachine(b),
+          );
+          const ready = shownAsPattern(output.split("\n")[0]!).source.slice(1, -1);
+          await proc.waitForOutput(new RegExp(ready), { timeoutMs: READY_TIMEOUT_MS });
+          running.push({ command, output, proc });
+          continue;
+        }
+        // One pipe for stdout and stderr: the lines come in the order a terminal shows them.
+        const r = await bash(`exec 2>&1\n${command}`, [], firstMachine(b));
         // A terminal shows CRLF (HTTP headers, as curl -i prints them) as a line end.
-        const shown = `${r.stdout}${r.stderr}`.replace(/\r\n/g, "\n").trimEnd();
+        const shown = r.stdout.replace(/\r\n/g, "\n").trimEnd();
         expectShown(shown, output, `${b.file}:${b.line}: $ ${command}`);
+      }
+      for (const { command, output, proc } of running) {
+        // Its last lines may still be on their way; if they never come, the comparison says how not.
+        await proc
+          .waitForOutput(new RegExp(shownAsPattern(output).source.slice(1, -1)), { timeoutMs: 10_000 })
+          .catch(() => {});
+        await stopServer({ name: command, proc });
+        expectShown(proc.stdout().trimEnd(), output, `${b.file}:${b.line}: $ ${command}`);
       }
     } else {
       const r = await bash(net.ports(b.code), ["-euo", "pipefail"], firstMachine(b));
