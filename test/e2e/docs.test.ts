@@ -178,10 +178,21 @@ const PRIVATE_NET_AND_TMP = [
   "ip link set lo up",
 ].join(" && ");
 
-/** Whether this machine lets us make those namespaces, and enter them. */
-const HAS_NETNS =
-  spawnSync("unshare", ["-rnm", "bash", "-c", PRIVATE_NET_AND_TMP, temp], { timeout: 5_000 }).status === 0 &&
-  spawnSync("nsenter", ["--help"], { timeout: 5_000 }).status === 0;
+const works = (args: string[]) => spawnSync("unshare", args, { timeout: 5_000 }).status === 0;
+/**
+ * What this machine lets us make: the network and /tmp; only the network where mounts are not
+ * allowed in a user namespace (then /tmp is shared: the docs' socket paths still work, one run
+ * at a time); or nothing.
+ */
+const NAMESPACES: { unshare: string[]; setup: string; enter: string[] } | undefined = (() => {
+  if (spawnSync("nsenter", ["--help"], { timeout: 5_000 }).status !== 0) return undefined;
+  if (works(["-rnm", "bash", "-c", PRIVATE_NET_AND_TMP, temp]))
+    return { unshare: ["-rnm"], setup: PRIVATE_NET_AND_TMP, enter: ["-n", "-m"] };
+  if (works(["-rn", "bash", "-c", "ip link set lo up"]))
+    return { unshare: ["-rn"], setup: "ip link set lo up", enter: ["-n"] };
+  return undefined;
+})();
+const HAS_NETNS = NAMESPACES !== undefined;
 const NO_NETNS =
   "user namespaces are not available (unshare -rnm, nsenter from util-linux, ip from iproute2): blocks that start servers on the docs' default ports are skipped";
 
@@ -205,17 +216,21 @@ async function openNet(text: string, procs: LabProcess[], spaces: number[]): Pro
     procs.push(p);
     return p;
   };
-  if (HAS_NETNS) {
+  if (NAMESPACES) {
     // The holder keeps the namespace alive while the group runs.
     const holder = track(
-      startProcess("unshare", ["-rnm", "bash", "-c", `${PRIVATE_NET_AND_TMP} && echo up && exec cat`, temp], {
-        killOnFinish: false,
-      }),
+      startProcess(
+        "unshare",
+        [...NAMESPACES.unshare, "bash", "-c", `${NAMESPACES.setup} && echo up && exec cat`, temp],
+        {
+          killOnFinish: false,
+        },
+      ),
     );
     await holder.waitForOutput("up");
     spaces.push(holder.child.pid!);
     // Entering a mount namespace moves to its root: each command is given its folder (--wd).
-    const enter = (pid: number) => ["-t", String(pid), "-U", "-n", "-m", "--preserve-credentials"];
+    const enter = (pid: number) => ["-t", String(pid), "-U", ...NAMESPACES.enter, "--preserve-credentials"];
     const run = async (pid: number, script: string) => {
       const r = await finish(
         track(startProcess("nsenter", [...enter(pid), "sh", "-ec", script], { killOnFinish: false })),
