@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseNumber } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 
@@ -49,14 +49,14 @@ export function registerCheck(program: Command): void {
     .option("--only <ids>", "run only these tests, comma-separated (e.g. line.partial-line,line.crlf)")
     .option("--format <format>", `report format: ${FORMATS.join(", ")}`, "human")
     .option("--seed <n>", "seed of every payload, name and fault: the same seed gives the same report", "1")
-    .option("--timeout <seconds>", "every test's deadline, instead of its own (3–20 s each by default)")
+    .option("--timeout <time>", "every test's deadline, instead of its own (3–20 s each by default)")
     .option("--transcript <dir>", "write each test's bytes, both ways, as a hex dump to DIR/ID.txt")
     .option("--file <path>", "transfer: the file the server sends (or put {file} in the command)")
     .option(
       "--root <dir>",
       "http: the folder the server serves, holding hello.txt and bytes.bin (or put {dir} in the command)",
     )
-    .option("--startup-timeout <seconds>", "with a command: how long it has to start listening", "10")
+    .option("--startup-timeout <time>", "with a command: how long it has to start listening", "10s")
     .addHelpText(
       "after",
       `${PROFILE_HELP}
@@ -106,10 +106,11 @@ async function runCheckCommand(
   const timeoutMs =
     opts.timeout === undefined
       ? undefined
-      : Math.round(parseNumber("--timeout", opts.timeout, { min: 0.1, max: 600 }) * 1000);
-  const startupTimeoutMs = Math.round(
-    parseNumber("--startup-timeout", opts.startupTimeout, { min: 0.1, max: 600 }) * 1000,
-  );
+      : parseDuration("--timeout", opts.timeout, { minMs: 100, maxMs: 600_000 });
+  const startupTimeoutMs = parseDuration("--startup-timeout", opts.startupTimeout, {
+    minMs: 100,
+    maxMs: 600_000,
+  });
   const only = opts.only
     ?.split(",")
     .map((s) => s.trim())

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
-import { parseNumber } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -38,7 +38,7 @@ export function registerProxy(program: Command): void {
     .option("--api-allow-remote", "let the API listen on an address other machines can reach")
     .option("--name <name>", "the proxy's name in the API", "proxy")
     .option("--max-connections <n>", "connections proxied at once; more are reset", "1000")
-    .option("--connect-timeout <s>", "give up connecting upstream after this long, seconds", "10")
+    .option("--connect-timeout <time>", "give up connecting upstream after this long", "10s")
     .option(
       "--max-buffer-bytes <bytes>",
       "per direction, most bytes held by the toxics before reading pauses",
@@ -50,8 +50,8 @@ export function registerProxy(program: Command): void {
     )
     .option("--udp", "proxy UDP instead, through the network emulator (--loss, --delay, …)")
     .option("--loss <rate>", "UDP: drop this fraction of datagrams each way, 0–1", "0")
-    .option("--delay <ms>", "UDP: delay every datagram by this many ms", "0")
-    .option("--jitter <ms>", "UDP: vary each delay by ± this many ms", "0")
+    .option("--delay <time>", "UDP: delay every datagram by this long (bare numbers are seconds)", "0s")
+    .option("--jitter <time>", "UDP: vary each delay by ± this much", "0s")
     .option("--duplicate <rate>", "UDP: send this fraction twice, 0–1", "0")
     .option("--reorder <rate>", "UDP: hold this fraction back behind the next, 0–1", "0");
   addLogOptions(
@@ -135,8 +135,10 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
           max: 1_000_000,
           integer: true,
         }),
-        connectTimeoutMs:
-          parseNumber("--connect-timeout", o.connectTimeout, { min: 0.001, max: 3600 }) * 1000,
+        connectTimeoutMs: parseDuration("--connect-timeout", o.connectTimeout, {
+          minMs: 1,
+          maxMs: 3_600_000,
+        }),
         maxBufferedBytes: parseNumber("--max-buffer-bytes", o.maxBufferBytes, {
           min: 1024,
           max: 2 ** 31,
@@ -305,8 +307,8 @@ async function runUdp(
         upstream,
         seed,
         lossRate: parseNumber("--loss", o.loss, { min: 0, max: 1 }),
-        delayMs: parseNumber("--delay", o.delay, { min: 0, max: 3_600_000 }),
-        jitterMs: parseNumber("--jitter", o.jitter, { min: 0, max: 3_600_000 }),
+        delayMs: parseDuration("--delay", o.delay, { minMs: 0, maxMs: 3_600_000 }),
+        jitterMs: parseDuration("--jitter", o.jitter, { minMs: 0, maxMs: 3_600_000 }),
         duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
         reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
       }),
