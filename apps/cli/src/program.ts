@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { commands } from "./commands/index.js";
 import { formatUsageError } from "./run.js";
 import { addWatchOptions } from "./watch.js";
@@ -57,6 +57,7 @@ export function buildProgram(): Command {
 function setUsageHints(cmd: Command, path: string): void {
   cmd.configureOutput({ outputError: (text, write) => write(formatUsageError(text, path)) });
   cmd.exitOverride();
+  cmd.configureHelp({ ...cmd.configureHelp(), optionDescription: describeOption });
   // Help shows a default as typed (`default: 5001`, `default: 10s`), not as a quoted JSON string.
   for (const item of [...cmd.options, ...cmd.registeredArguments]) {
     if (typeof item.defaultValue === "string" && item.defaultValue !== "") {
@@ -64,6 +65,13 @@ function setUsageHints(cmd: Command, path: string): void {
     }
   }
   for (const sub of cmd.commands) setUsageHints(sub, `${path} ${sub.name()}`);
+}
+
+/** Commander's option line, less the `(default: [])` of a repeatable option that starts empty. */
+function describeOption(this: Help, option: Option): string {
+  const text = Help.prototype.optionDescription.call(this, option);
+  const empty = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
+  return empty ? text.replace(/ ?\(default: \[\]\)$/, "") : text;
 }
 
 /** Runs `lab` with `argv` (as in process.argv) and sets the exit code. */
