@@ -124,7 +124,7 @@ function maskLine(line: Buffer, fields: ReadonlySet<string>): Buffer {
 }
 
 /** What playing one side of a connection needs to know. */
-type PlayOptions = Required<Pick<ReplayOptions, "pace" | "compare" | "waitMs">>;
+type PlayOptions = Required<Pick<ReplayOptions, "pace" | "compare" | "waitMs">> & { signal?: AbortSignal };
 
 class Live {
   received = Buffer.alloc(0);
@@ -182,6 +182,7 @@ class Live {
     await this.until(
       () => has() >= want || firstDifference(this.view("expected", false), this.view("received", false)) >= 0,
       o.waitMs,
+      o.signal,
     );
     if (!o.compare) return undefined;
     return differenceOf(this, false) ?? (has() < want ? differenceOf(this, true) : undefined);
@@ -189,21 +190,24 @@ class Live {
   /** Waits for the rest of what the peer should send; with `compare`, the first difference. */
   async finish(o: PlayOptions): Promise<ReplayDifference | undefined> {
     const want = this.view("expected", true).length;
-    await this.until(() => this.view("received", true).length >= want, o.waitMs);
+    await this.until(() => this.view("received", true).length >= want, o.waitMs, o.signal);
     return o.compare ? differenceOf(this, true) : undefined;
   }
-  /** Resolves once `ready()` holds, the socket closed, or `ms` passed. */
-  async until(ready: () => boolean, ms: number): Promise<void> {
+  /** Resolves once `ready()` holds, the socket closed, `ms` passed or `signal` aborted (Ctrl-C). */
+  async until(ready: () => boolean, ms: number, signal?: AbortSignal): Promise<void> {
     const deadline = performance.now() + ms;
-    while (!ready() && !this.isClosed) {
+    while (!ready() && !this.isClosed && !signal?.aborted) {
       const left = deadline - performance.now();
       if (left <= 0) return;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
+        const wake = () => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", wake);
           resolve();
         };
+        const timer = setTimeout(wake, left);
+        signal?.addEventListener("abort", wake, { once: true });
+        this.#wake = wake;
       });
       this.#wake = undefined;
     }
