@@ -15,8 +15,18 @@ export function registerExamples(program: Command): void {
       "after",
       "\nExamples:\n  lab examples              list them\n  lab examples run event    run the traffic-light Event example\n",
     )
+    // A word after `lab examples` is a mistyped `run` or an example's name: said as commander says
+    // an unknown command, not as "too many arguments".
+    .allowExcessArguments()
     .action(
-      action(async (opts: { json?: boolean }) => {
+      action(async (opts: { json?: boolean }, cmd: Command) => {
+        const [word] = cmd.args;
+        if (word !== undefined) {
+          throw new UsageError(
+            `unknown command '${word}'`,
+            `did you mean ${nearRun(word) ? "run" : `'lab examples run ${word}'`}? run 'lab examples --help' for usage`,
+          );
+        }
         const { examples: list } = await importFromCheckout("lab examples", () => import("@netlab/examples"));
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -42,6 +52,21 @@ export function registerExamples(program: Command): void {
         if (code !== 0) throw new ExitCode(code);
       }),
     );
+}
+
+/** A mistyped `run` (`rn`, `runx`, `ran`): one letter added, dropped or changed. */
+function nearRun(word: string): boolean {
+  const w = word.toLowerCase();
+  // Levenshtein distance to "run", one row at a time.
+  let row = [0, 1, 2, 3];
+  for (const ch of w) {
+    const next = [row[0]! + 1];
+    for (let j = 1; j <= 3; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + ("run"[j - 1] === ch ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[3]! <= 1;
 }
 
 /** The list, grouped by topic in first-seen order, names aligned. */
