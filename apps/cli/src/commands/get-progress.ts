@@ -1,13 +1,26 @@
 /** Bodies at least this large get a progress bar on a terminal. */
 export const PROGRESS_MIN_BYTES = 1024 * 1024;
 
+/** How the bar words sizes and rates: netlab's one unit system (@netlab/core formatBytes/formatRate). */
+export interface ProgressUnits {
+  formatBytes(bytes: number): string;
+  formatRate(bytesPerSecond: number): string;
+}
+
 /** A one-line progress bar on stderr, redrawn at most ten times a second. */
 export class Progress {
   #bytes = 0;
   #lastDraw = 0;
   readonly #started = Date.now();
+  readonly #units: ProgressUnits;
 
-  constructor(readonly total: number | undefined) {}
+  /** `units`: @netlab/core's formatters, passed in so that loading this module loads no package. */
+  constructor(
+    readonly total: number | undefined,
+    units: ProgressUnits,
+  ) {
+    this.#units = units;
+  }
 
   add(n: number): void {
     this.#bytes += n;
@@ -30,23 +43,18 @@ export class Progress {
 
   #draw(now: number): void {
     const seconds = Math.max((now - this.#started) / 1000, 0.001);
-    const rate = `${mib(this.#bytes / seconds)}/s`;
+    const { formatBytes, formatRate } = this.#units;
+    const rate = formatRate(this.#bytes / seconds);
     if (this.total) {
       const ratio = Math.min(1, this.#bytes / this.total);
       const width = 30;
       const filled = Math.round(ratio * width);
       const bar = `${"#".repeat(filled)}${"-".repeat(width - filled)}`;
       process.stderr.write(
-        `\r[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${mib(this.#bytes)} / ${mib(this.total)}  ${rate}   `,
+        `\r[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${formatBytes(this.#bytes)} / ${formatBytes(this.total)}  ${rate}   `,
       );
     } else {
-      process.stderr.write(`\r${mib(this.#bytes)}  ${rate}   `);
+      process.stderr.write(`\r${formatBytes(this.#bytes)}  ${rate}   `);
     }
   }
-}
-
-function mib(bytes: number): string {
-  return bytes >= 1024 * 1024
-    ? `${(bytes / 1024 / 1024).toFixed(1)} MiB`
-    : `${(bytes / 1024).toFixed(0)} KiB`;
 }

@@ -235,7 +235,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     const total = res.isDecoded ? undefined : res.contentLength;
     progress =
       !opts.silent && process.stderr.isTTY && (total ?? PROGRESS_MIN_BYTES) >= PROGRESS_MIN_BYTES
-        ? new Progress(total)
+        ? new Progress(total, await import("@netlab/core"))
         : undefined;
     for await (const chunk of res.body) {
       progress?.add(chunk.length);
