@@ -69,6 +69,17 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
       })
       .catch((err: unknown) => {
         if (controller.signal.aborted) throw new ExitCode(EXIT_INTERRUPTED);
+        // --json prints a report even when nothing came back: the datagram went, no reply did.
+        if (o.json && (err as { code?: unknown }).code === "NO_REPLY") {
+          out(
+            JSON.stringify({
+              to: udp.formatHostPort(host, port),
+              from: null,
+              bytes: data.length,
+              reply: null,
+            }),
+          );
+        }
         throw err;
       });
     const to = udp.formatHostPort(host, port);
