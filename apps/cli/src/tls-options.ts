@@ -2,7 +2,7 @@
 // (client side). @netlab/tls is imported only when --tls is given, so plaintext runs never load it.
 import type { ClientTlsOptions } from "@netlab/tls";
 import type { Command } from "commander";
-import { parseNumber } from "./options.js";
+import { parseDuration } from "./options.js";
 import { UsageError } from "./run.js";
 
 /** The server-side flags, as commander parses them. */
@@ -41,8 +41,8 @@ export function addServerTlsOptions(command: Command): Command {
       collect,
     )
     .option(
-      "--tls-handshake-timeout <seconds>",
-      "with --tls: close a connection whose handshake is not done within this long (default 10)",
+      "--tls-handshake-timeout <time>",
+      "with --tls: close a connection whose handshake is not done within this long (default 10s)",
     );
 }
 
@@ -96,7 +96,7 @@ export async function serverTls(
   const handshakeTimeoutMs =
     flags.tlsHandshakeTimeout === undefined
       ? undefined
-      : 1000 * parseNumber("--tls-handshake-timeout", flags.tlsHandshakeTimeout, { min: 0.1, max: 3600 });
+      : parseDuration("--tls-handshake-timeout", flags.tlsHandshakeTimeout, { minMs: 100, maxMs: 3_600_000 });
   const t = await import("@netlab/tls");
   const identity =
     flags.tlsCert !== undefined

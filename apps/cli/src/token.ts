@@ -2,7 +2,7 @@
 // secret may come from (a file, LAB_TOKEN, a no-echo prompt; never argv) and how a server loads its
 // token file.
 import type { Command } from "commander";
-import { parseNumber } from "./options.js";
+import { parseDuration } from "./options.js";
 import { UsageError } from "./run.js";
 
 /** The environment variable a client reads its token from when no --token-file is given. */
@@ -35,8 +35,8 @@ export function addServerTokenOptions(cmd: Command, what: string): Command {
   );
   cmd.option("--allow-plaintext-auth", "accept tokens without TLS (anyone on the path can read them)");
   cmd.option(
-    "--auth-delay <seconds>",
-    "after 5 wrong tokens from one address, wait this long before the next, doubling to 30 s (default 1)",
+    "--auth-delay <time>",
+    "after 5 wrong tokens from one address, wait this long before the next, doubling to 30 s (default 1s)",
   );
   cmd.addOption(cmd.createOption("--token <value>", "refused: use --token-file").hideHelp());
   return cmd;
@@ -62,9 +62,11 @@ export async function serverTokens(
   const authDelayMs =
     opts.authDelay === undefined
       ? undefined
-      : Math.round(
-          parseNumber("--auth-delay", opts.authDelay, { min: 0, max: 30, hint: "in seconds, e.g. 1" }) * 1000,
-        );
+      : parseDuration("--auth-delay", opts.authDelay, {
+          minMs: 0,
+          maxMs: 30_000,
+          hint: "for example 1s or 500ms",
+        });
   if (opts.tokenFile === undefined) {
     if (opts.allowPlaintextAuth || opts.authDelay !== undefined) {
       throw new UsageError("--allow-plaintext-auth and --auth-delay need --token-file FILE");

@@ -203,15 +203,15 @@ async function clusterBackend(raw: Record<string, unknown>) {
     );
   }
   const Backend = mode === "pubsub" ? RedisPubSubBackend : RedisBackend;
-  const seconds = (flag: string, name: string) =>
+  const time = (flag: string, name: string) =>
     raw[name] === undefined
       ? undefined
-      : Math.round(parseNumber(flag, String(raw[name]), { min: 0.2, max: 3_600, integer: false }) * 1000);
+      : parseDuration(flag, String(raw[name]), { minMs: 200, maxMs: 3_600_000 });
   const count = (flag: string, name: string) =>
     raw[name] === undefined
       ? undefined
       : parseNumber(flag, String(raw[name]), { min: 1, max: 100_000_000, integer: true });
-  const leaseMs = seconds("--cluster-lease", "clusterLease");
+  const leaseMs = time("--cluster-lease", "clusterLease");
   try {
     return new Backend({
       url,
@@ -307,8 +307,8 @@ export function registerServer(program: Command): void {
     )
     .option("--node-id <id>", "chat cluster: this node's id, unique in the cluster (default HOSTNAME-PID)")
     .option(
-      "--cluster-lease <seconds>",
-      "chat cluster: a node silent this long is gone, its users leave every room (default 15)",
+      "--cluster-lease <time>",
+      "chat cluster: a node silent this long is gone, its users leave every room (default 15s)",
     )
     .option(
       "--cluster-buffer <n>",
