@@ -30,6 +30,7 @@ interface GetOpts {
   maxRedirs: string;
   resolve: string[];
   silent?: boolean;
+  json?: boolean;
 }
 
 /** curl's exit code for each URLError code; anything else is 1. */
@@ -103,6 +104,10 @@ export function registerGet(program: Command): void {
     .option("-s, --silent", "no progress bar and no error messages (exit code only; add -S for errors)")
     .option("-S, --show-error", "with -s, still print errors")
     .option("-v, --verbose", "print the request and response headers to stderr (> sent, < received)")
+    .option(
+      "--json",
+      "print a report instead of the body: status, headers as received, bytes, sha256, seconds (as curl -w '%{json}'); the body goes to -o FILE if given",
+    )
     .addHelpText(
       "after",
       `
@@ -113,6 +118,7 @@ Examples:
   lab get -F name=alice -F photo=@me.png http://127.0.0.1:8000/form     multipart, as curl
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
   lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
+  lab get --json -o page.html 127.0.0.1:8000/ | jq .status   the body saved, a report on stdout
 
 Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect, 8 not HTTP,
 22 HTTP error with -f (status ≥ 400; "HTTP Error 404: Not Found" on stderr; the body only with --fail-with-body),
@@ -209,9 +215,22 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     }
     const statusHead = head(res.httpVersion, res.status, res.reason, res.rawHeaders);
     if (opts.verbose) process.stderr.write(verboseHead("<", statusHead));
-    if (opts.include || opts.head) process.stdout.write(shown(statusHead));
+    if (!opts.json && (opts.include || opts.head)) process.stdout.write(shown(statusHead));
+    const { createHash } = await import("node:crypto");
+    const hash = createHash("sha256");
+    let bytes = 0;
+    const report = () => {
+      const fields = { url: res.url, status: res.status, reason: res.reason, httpVersion: res.httpVersion };
+      const headers = pairs(res.rawHeaders);
+      const seconds = (Date.now() - started) / 1000;
+      const file = opts.output ?? null;
+      process.stdout.write(
+        `${JSON.stringify({ ...fields, headers, bytes, sha256: hash.digest("hex"), seconds, file })}\n`,
+      );
+    };
     if (opts.head) {
       await res.close();
+      if (opts.json) report();
       return;
     }
     if (resumeFrom !== undefined && resumeFrom > 0 && !(await resumable(res, resumeFrom))) return;
@@ -225,7 +244,8 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         return writeFailed(err);
       });
     }
-    const dest = output?.stream ?? process.stdout;
+    // --json reports on stdout: the body goes to -o FILE, or nowhere.
+    const dest = output?.stream ?? (opts.json ? undefined : process.stdout);
     // urlopen's own timers stop reading; this stops a wait for a reader that does not read.
     const writeSignal =
       maxTimeS === undefined
@@ -239,12 +259,23 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         : undefined;
     for await (const chunk of res.body) {
       progress?.add(chunk.length);
-      if (!dest.write(chunk)) await drained(dest, writeSignal);
+      bytes += chunk.length;
+      hash.update(chunk);
+      if (dest && !dest.write(chunk)) await drained(dest, writeSignal);
     }
     progress?.done();
     await output?.commit();
+    if (opts.json) report();
   } catch (err) {
     progress?.interrupt();
+    // --json prints a report even when nothing came back; the lab:/hint: lines still say why.
+    if (opts.json && !(err instanceof UsageError)) {
+      const status = (err as { status?: unknown }).status;
+      const message = err instanceof Error ? err.message : String(err);
+      process.stdout.write(
+        `${JSON.stringify({ url, status: typeof status === "number" ? status : null, error: message })}\n`,
+      );
+    }
     const failure = reported(err, controller.signal.aborted, opts.output !== undefined, isQuiet, lib);
     // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
     // file is removed if that can be done in time, and the exit does not wait longer for it.
@@ -478,6 +509,13 @@ function withScheme(url: string): string {
 }
 
 /** The status line and headers as `curl -i` shows them: as received, the server's case and order. */
+/** `[name, value, name, value]` as `[[name, value], …]`: the order and case they came in. */
+function pairs(raw: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i] ?? "", raw[i + 1] ?? ""]);
+  return out;
+}
+
 function head(version: string, status: number, reason: string, raw: readonly string[]): string {
   const lines = [`HTTP/${version} ${status}${reason ? ` ${reason}` : ""}`];
   for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
