@@ -5,11 +5,12 @@
 
 import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { SERVER_MODES } from "../../apps/cli/src/commands/server.js";
 import { SHORT_FLAG_MEANINGS } from "../../apps/cli/src/options.js";
 import { buildProgram } from "../../apps/cli/src/program.js";
@@ -60,8 +61,8 @@ async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>
 const visible = (cmd: Command): Option[] =>
   cmd.options.filter((o) => !o.hidden && o.long !== "--help" && o.long !== "--version");
 
-/** A time option: its placeholder says so (`<time>`, `<seconds>`, `<ms>`, `<s>`). */
-const isTimeOption = (o: Option) => /<(time|seconds|s|ms)>/.test(o.flags);
+/** A time option: its placeholder says so (`<time>`; `<seconds>` or `<ms>` are caught below). */
+const isTimeOption = (o: Option) => /<(time|seconds|secs?|s|ms|millis)>/.test(o.flags);
 
 /** What --help prints as an option's default, as commander words it. */
 function shownDefault(o: Option): string | undefined {
@@ -105,6 +106,10 @@ describe("#20 one style, every command", () => {
         if (isTimeOption(o) && !/^\d+(\.\d+)?(ms|s|m|h)$/.test(shown)) {
           bad.push(`${o.long}: time default ${shown} has no unit`);
         }
+      }
+      // A time takes a unit (500ms, 2s, 1m): its placeholder is <time>, never <seconds> or <ms>.
+      for (const o of visible(cmd)) {
+        if (/<(seconds|secs?|s|ms|millis)>/.test(o.flags)) bad.push(`${o.long}: ${o.flags} takes no unit`);
       }
       // -s, -i, -v (and -f, -q) mean what they mean in curl wherever they appear.
       for (const o of cmd.options) {
@@ -368,6 +373,8 @@ describe("#20 one style: --json", () => {
     stream?: boolean;
     /** Runs until stopped: Ctrl-C it once this shows on stderr. */
     stopAfter?: string;
+    /** What the report must say: undefined when it does, else what is wrong. */
+    check?: (value: Record<string, unknown>) => string | undefined;
   }
   const JSON_CASES: Record<string, () => Promise<JsonCase | undefined>> = {
     client: async () => {
@@ -409,6 +416,17 @@ describe("#20 one style: --json", () => {
       stopAfter: "listening on udp",
     }),
     url: async () => ({ args: ["url", "--json", "http://example.test/"] }),
+    get: async () => {
+      // An HTTP server whose answer has an empty body.
+      const server = createHttpServer((_req, res) => res.end());
+      const port = await getPort({ host: "127.0.0.1" });
+      await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+      onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      return {
+        args: ["get", "--json", `http://127.0.0.1:${port}/`],
+        check: (v) => (v.status === 200 && v.bytes === 0 ? undefined : "want status 200, bytes 0"),
+      };
+    },
     examples: async () => ({ args: ["examples", "--json"] }),
     demo: async () => {
       const script = join(dir, "empty-script.txt");
@@ -447,8 +465,8 @@ describe("#20 one style: --json", () => {
           : [`${what}: printed nothing on stdout with --json (exit ${code})\n${lab.stderr()}`];
       }
       try {
-        JSON.parse(out);
-        return [];
+        const wrong = c.check?.(JSON.parse(out));
+        return wrong ? [`${what}: ${wrong}: ${out}`] : [];
       } catch {
         // JSON Lines: one value a line.
         const bad = out.split("\n").find((line) => {
