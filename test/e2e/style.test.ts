@@ -232,7 +232,10 @@ describe("#20 one style: Ctrl-C", () => {
     args: () => string[];
     /** Resolves once the command is doing its job (default: the sinks hear from it). */
     started?: (lab: LabProcess) => Promise<unknown>;
+    /** Its stderr is a server-style log (timestamped lines), not one message. */
+    logs?: boolean;
   }
+  let listenPort = 0;
   const tcp = () => String(sinks.tcpPort);
   const udp = () => String(sinks.udpPort);
   const CLIENTS: Record<string, ClientCase> = {
@@ -243,6 +246,12 @@ describe("#20 one style: Ctrl-C", () => {
     get: { args: () => ["get", `http://127.0.0.1:${tcp()}/`] },
     "udp ping": { args: () => ["udp", "ping", "-p", udp(), "-c", "100"] },
     "udp send --wait": { args: () => ["udp", "send", `127.0.0.1:${udp()}`, "hi", "--wait", "30s"] },
+    // With -c the job is that many datagrams; without, udp listen is a server (below).
+    "udp listen -c": {
+      args: () => ["udp", "listen", "-p", String(listenPort), "-c", "1"],
+      started: (lab) => lab.waitForOutput("listening on udp"),
+      logs: true,
+    },
     replay: {
       args: () => ["replay", join(dir, "session.jsonl"), "--to", `127.0.0.1:${tcp()}`, "--wait", "30s"],
     },
@@ -263,6 +272,7 @@ describe("#20 one style: Ctrl-C", () => {
   };
 
   it("#20: a client command interrupted before its job is done exits 130, one message, no trace", async () => {
+    listenPort = await getPort({ host: "127.0.0.1" });
     // replay needs a recorded session: a short one from lab server --record.
     const record = join(dir, "session.jsonl");
     const { lab: server, port } = await startServer(
@@ -297,7 +307,11 @@ describe("#20 one style: Ctrl-C", () => {
         continue;
       }
       if (code !== 130) failures.push(`${what}: exit ${code} on Ctrl-C, want 130\n${lab.stderr()}`);
-      const msg = oneMessage(lab.stderr());
+      const msg = c.logs
+        ? /^\s+at /m.test(lab.stderr())
+          ? `stack trace on stderr:\n${lab.stderr()}`
+          : undefined
+        : oneMessage(lab.stderr());
       if (msg) failures.push(`${what}: ${msg}`);
     }
     expect(failures).toEqual([]);

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseNumber } from "../options.js";
-import { action } from "../run.js";
+import { action, ExitCode } from "../run.js";
+import { EXIT_INTERRUPTED } from "../signals.js";
 import { out, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
 
 /** `lab udp listen`: prints every datagram that arrives, and who sent it. */
@@ -81,4 +82,6 @@ async function runListen(o: ListenOpts): Promise<void> {
   await untilSignal(listener, ready, log);
   const n = Math.min(listener.datagrams, count);
   log.info(`stopped after ${n} datagram${n === 1 ? "" : "s"}`);
+  // With -c N the job is N datagrams: stopped before them, it was interrupted (130), as udp ping.
+  if (n < count && Number.isFinite(count)) throw new ExitCode(EXIT_INTERRUPTED);
 }
