@@ -245,7 +245,7 @@ describe("lab proxy --udp", () => {
       `127.0.0.1:${proxyPort}`,
       `127.0.0.1:${echo}`,
       "--delay",
-      "50",
+      "50ms",
       "--seed",
       "3",
       "-v",
