@@ -123,7 +123,8 @@ describe("#20 one style, every command", () => {
   });
 
   it("#20: an unknown option gets lab: + hint: with a did-you-mean, exit 2, on every command", async () => {
-    const failures = await pool(COMMANDS, POOL, async ({ path, cmd }) => {
+    const all = [{ path: [] as string[], cmd: buildProgram() }, ...COMMANDS];
+    const failures = await pool(all, POOL, async ({ path, cmd }) => {
       // Mandatory options are given: commander reports a missing one before an unknown one.
       const required = cmd.options.filter((o) => o.mandatory).flatMap((o) => [o.long ?? "", "x"]);
       const near = visible(cmd).find((o) => o.long && !o.long.startsWith("--no-"))?.long;
@@ -236,8 +237,10 @@ describe("#20 one style: Ctrl-C", () => {
     logs?: boolean;
   }
   let listenPort = 0;
-  const tcp = () => String(sinks.tcpPort);
-  const udp = () => String(sinks.udpPort);
+  /** Where client commands go: the sinks, or (for the failure check) ports where nothing listens. */
+  let target: { tcp: number; udp: number } | undefined;
+  const tcp = () => String(target?.tcp ?? sinks.tcpPort);
+  const udp = () => String(target?.udp ?? sinks.udpPort);
   const CLIENTS: Record<string, ClientCase> = {
     client: { args: () => ["client", "-p", tcp()] },
     "transfer (upload)": { args: () => ["transfer", join(dir, "hello.txt"), "-p", tcp()] },
@@ -271,17 +274,48 @@ describe("#20 one style: Ctrl-C", () => {
     },
   };
 
-  it("#20: a client command interrupted before its job is done exits 130, one message, no trace", async () => {
+  beforeAll(async () => {
     listenPort = await getPort({ host: "127.0.0.1" });
     // replay needs a recorded session: a short one from lab server --record.
     const record = join(dir, "session.jsonl");
     const { lab: server, port } = await startServer(
       (p) => ["server", "--mode", "upper", "-p", String(p), "--record", record],
       (p) => `listening on 127.0.0.1:${p}`,
+      { killOnFinish: false },
     );
-    await runLab(["client", "-p", String(port), "--wait", "200ms"], { input: "hi\n", timeoutMs: 10_000 });
+    await runLab(["client", "-p", String(port), "--wait", "200ms"], {
+      input: "hi\n",
+      timeoutMs: 10_000,
+      killOnFinish: false,
+    });
     expect(await server.stop("SIGINT")).toBe(0);
+  });
 
+  it("#20: a client command pointed where nothing listens says lab: + hint:, exits non-zero, no trace", async () => {
+    target = { tcp: await getPort({ host: "127.0.0.1" }), udp: await getPort({ host: "127.0.0.1" }) };
+    try {
+      // udp listen -c waits for datagrams, not for a peer; check with a command waits for it to listen.
+      const cases = Object.entries(CLIENTS).filter(([what]) => what !== "udp listen -c" && what !== "check");
+      cases.push(["check", { args: () => ["check", "echo", `127.0.0.1:${tcp()}`] }]);
+      const failures = await pool(cases, POOL, async ([what, c]) => {
+        const r = await runLab(c.args(), { timeoutMs: 15_000 });
+        const lines = r.stderr.trim().split("\n");
+        const last = lines.slice(-2);
+        const ok =
+          r.code !== 0 &&
+          r.code !== 137 &&
+          !/^\s+at /m.test(r.stderr) &&
+          last[0]?.startsWith("lab: ") === true &&
+          last[1]?.startsWith("hint: ") === true;
+        return ok ? [] : [`${what}: exit ${r.code}\n${r.stderr}`];
+      });
+      expect(failures.flat()).toEqual([]);
+    } finally {
+      target = undefined;
+    }
+  });
+
+  it("#20: a client command interrupted before its job is done exits 130, one message, no trace", async () => {
     // One at a time: each waits for the sink to hear from it, and the sinks are shared.
     const failures: string[] = [];
     for (const [what, c] of Object.entries(CLIENTS)) {
