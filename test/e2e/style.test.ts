@@ -222,6 +222,7 @@ describe("#20 one style: Ctrl-C", () => {
     sinks = await startSinks();
     dir = mkdtempSync(join(tmpdir(), "lab-style-"));
     writeFileSync(join(dir, "hello.txt"), "hello\n");
+    await prepare();
   });
   afterAll(async () => {
     await sinks.close();
@@ -274,7 +275,8 @@ describe("#20 one style: Ctrl-C", () => {
     },
   };
 
-  beforeAll(async () => {
+  /** Picks udp listen's port and records the short session replay plays. */
+  const prepare = async () => {
     listenPort = await getPort({ host: "127.0.0.1" });
     // replay needs a recorded session: a short one from lab server --record.
     const record = join(dir, "session.jsonl");
@@ -289,7 +291,7 @@ describe("#20 one style: Ctrl-C", () => {
       killOnFinish: false,
     });
     expect(await server.stop("SIGINT")).toBe(0);
-  });
+  };
 
   it("#20: a client command pointed where nothing listens says lab: + hint:, exits non-zero, no trace", async () => {
     target = { tcp: await getPort({ host: "127.0.0.1" }), udp: await getPort({ host: "127.0.0.1" }) };
