@@ -42,7 +42,7 @@ export function addServerTlsOptions(command: Command): Command {
     )
     .option(
       "--tls-handshake-timeout <time>",
-      "with --tls: close a connection whose handshake is not done within this long (default 10s)",
+      "with --tls: close a connection whose handshake is not done within this long (default: 10s)",
     );
 }
 

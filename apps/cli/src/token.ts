@@ -36,7 +36,7 @@ export function addServerTokenOptions(cmd: Command, what: string): Command {
   cmd.option("--allow-plaintext-auth", "accept tokens without TLS (anyone on the path can read them)");
   cmd.option(
     "--auth-delay <time>",
-    "after 5 wrong tokens from one address, wait this long before the next, doubling to 30 s (default 1s)",
+    "after 5 wrong tokens from one address, wait this long before the next, doubling to 30 s (default: 1s)",
   );
   cmd.addOption(cmd.createOption("--token <value>", "refused: use --token-file").hideHelp());
   return cmd;

@@ -44,7 +44,7 @@ export function addWatchOptions(program: Command): void {
         .option("--events-bodies", "with --events: include chat message bodies (left out by default)")
         .option(
           "--events-queue <lines>",
-          "lines held per --events/--hexdump output while it is behind; then the oldest are dropped and counted (default 10000)",
+          "lines held per --events/--hexdump output while it is behind; then the oldest are dropped and counted (default: 10000)",
         );
       if (spec.record)
         cmd.option(

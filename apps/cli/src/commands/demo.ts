@@ -36,7 +36,7 @@ export function registerDemo(program: Command): void {
     )
     .option(
       "--clients <n>",
-      `clients (uploaders, pingers in the other scenes) to start with, 1..${MAX_CLIENTS} (default 3)`,
+      `clients (uploaders, pingers in the other scenes) to start with, 1..${MAX_CLIENTS} (default: 3)`,
     )
     .option(
       "--script <file>",

@@ -34,7 +34,7 @@ export function registerProxy(program: Command): void {
     .argument("<upstream>", "the server to forward to, HOST:PORT")
     .option("--toxic <spec>", "add a toxic (repeatable); see below", collect, [])
     .option("--seed <n>", "seed every per-connection draw (toxicity, jitter, slices), to replay a run")
-    .option("--api [host:port]", "serve toxiproxy's HTTP API (default 127.0.0.1:8474 when given bare)")
+    .option("--api [host:port]", "serve toxiproxy's HTTP API (default: 127.0.0.1:8474 when given bare)")
     .option("--api-allow-remote", "let the API listen on an address other machines can reach")
     .option("--name <name>", "the proxy's name in the API", "proxy")
     .option("--max-connections <n>", "connections proxied at once; more are reset", "1000")

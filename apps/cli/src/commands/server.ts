@@ -282,7 +282,7 @@ export function registerServer(program: Command): void {
   addFamilyOptions(cmd, "listen")
     .option(
       "--max-clients <n>",
-      "connections served at once; the next gets one 'server full' line (default 1000)",
+      "connections served at once; the next gets one 'server full' line (default: 1000)",
     )
     .option(
       "--idle-timeout <time>",
@@ -292,32 +292,32 @@ export function registerServer(program: Command): void {
       "--line-timeout <time>",
       `close a connection whose line is still incomplete after this long (slowloris); 0 = off (default: ${formatDuration(SERVER_LIMIT_DEFAULTS.frameTimeoutMs)})`,
     )
-    .option("--history <n>", "chat: messages a joiner sees from the room's past (default 50)")
+    .option("--history <n>", "chat: messages a joiner sees from the room's past (default: 50)")
     .option(
       "--flood <n>",
-      "chat: messages per 5 s before a warning, twice that disconnects; 0 = off (default 30)",
+      "chat: messages per 5 s before a warning, twice that disconnects; 0 = off (default: 30)",
     )
     .option(
       "--max-queued <size>",
-      "chat: output queued for all clients together; past it the largest queues are cut (default 64M)",
+      "chat: output queued for all clients together; past it the largest queues are cut (default: 64M)",
     )
     .option(
       "--cluster <url>",
       "chat: join other nodes through Redis, redis://HOST:PORT (or LAB_CLUSTER); rooms span every node",
     )
-    .option("--node-id <id>", "chat cluster: this node's id, unique in the cluster (default HOSTNAME-PID)")
+    .option("--node-id <id>", "chat cluster: this node's id, unique in the cluster (default: HOSTNAME-PID)")
     .option(
       "--cluster-lease <time>",
-      "chat cluster: a node silent this long is gone, its users leave every room (default 15s)",
+      "chat cluster: a node silent this long is gone, its users leave every room (default: 15s)",
     )
     .option(
       "--cluster-buffer <n>",
-      "chat cluster: room events held while Redis is unreachable; past it messages are refused (default 10000)",
+      "chat cluster: room events held while Redis is unreachable; past it messages are refused (default: 10000)",
     )
-    .option("--cluster-max-len <n>", "chat cluster: entries each room's stream keeps (default 10000)")
+    .option("--cluster-max-len <n>", "chat cluster: entries each room's stream keeps (default: 10000)")
     .option(
       "--cluster-mode <mode>",
-      "chat cluster: streams (nothing lost, one order) or pubsub (to see messages lost on a reconnect, and counted) (default streams)",
+      "chat cluster: streams (nothing lost, one order) or pubsub (to see messages lost on a reconnect, and counted) (default: streams)",
     );
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
   addServerTlsOptions(cmd);

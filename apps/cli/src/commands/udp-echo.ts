@@ -41,7 +41,7 @@ Examples:
 
 Answers any sender: lab udp ping, nc -u 127.0.0.1 5003, or Python's sendto/recvfrom.
 Replies waiting out a --delay or a --reorder hold take memory: at most --max-queue-bytes
-(default 16 MiB) at once; a datagram that does not fit is dropped ('dropped, delay queue full'
+(default: 16 MiB) at once; a datagram that does not fit is dropped ('dropped, delay queue full'
 with -v) and counted in the summary.
 Logs go to stderr: 'listening on udp HOST:PORT' once ready, 'UTC-TIME LEVEL MESSAGE' per line
 (-q, --log-format as lab server's; docs/logging.md). Ctrl-C stops it (exit 0).`,
