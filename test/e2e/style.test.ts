@@ -467,6 +467,15 @@ describe("#20 one style: --json", () => {
       stopAfter: "listening on udp",
     }),
     url: async () => ({ args: ["url", "--json", "http://example.test/"] }),
+    // The url group's --json reaches its subcommands, as it would any option of theirs.
+    "url join": async () => ({
+      args: ["url", "join", "http://a/b/", "c", "--json"],
+      check: (v) => (v.url === "http://a/b/c" ? undefined : "want url http://a/b/c"),
+    }),
+    "url quote": async () => ({
+      args: ["url", "quote", "a b", "--json"],
+      check: (v) => (v.text === "a%20b" ? undefined : "want text a%20b"),
+    }),
     get: async () => {
       // An HTTP server whose answer has an empty body.
       const server = createHttpServer((_req, res) => res.end());

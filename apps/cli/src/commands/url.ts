@@ -37,7 +37,7 @@ export function registerUrl(program: Command): void {
     .command("url")
     .description("split a URL into its parts as Python's urllib.parse does (and build, join, quote)")
     .argument("[url]", "the URL to take apart")
-    .option("--json", "print the parts as JSON")
+    .option("--json", 'print the parts as JSON (build, join, quote, unquote: {"url"} or {"text"})')
     .option("--whatwg", "show how a browser (WHATWG URL, Node's URL) reads it, beside Python's view")
     .option("--default-scheme <scheme>", "scheme to assume when the URL has none (Python's scheme= argument)")
     .addHelpText(
@@ -89,7 +89,7 @@ Examples:
   lab url build --scheme http --host ::1 --port 8080 --path /search --field "q=a b" --field lang=en
     → http://[::1]:8080/search?q=a+b&lang=en`,
     )
-    .action(action(async (opts: BuildOpts) => buildUrl(opts)));
+    .action(action(async (opts: BuildOpts, cmd: Command) => buildUrl(opts, cmd)));
 
   url
     .command("join")
@@ -98,9 +98,13 @@ Examples:
     .argument("<ref>", "the reference, e.g. ../g or ?q")
     .addHelpText("after", '\nExample:\n  lab url join "http://a/b/c/d;p?q" "../g"     → http://a/b/g')
     .action(
-      action(async (base: string, ref: string) => {
+      action(async (base: string, ref: string, _opts: unknown, cmd: Command) => {
         const lib = await import("@netlab/url");
-        process.stdout.write(`${asUsage(() => lib.urljoin(base, ref))}\n`);
+        printResult(
+          cmd,
+          "url",
+          asUsage(() => lib.urljoin(base, ref)),
+        );
       }),
     );
 
@@ -112,11 +116,14 @@ Examples:
     .option("--plus", "encode spaces as + (for form values)")
     .addHelpText("after", '\nExample:\n  lab url quote "a b/ü"          → a%20b/%C3%BC')
     .action(
-      action(async (text: string, opts: { safe?: string; plus?: boolean }) => {
+      action(async (text: string, opts: { safe?: string; plus?: boolean }, cmd: Command) => {
         const lib = await import("@netlab/url");
         const safe = opts.safe === undefined ? {} : { safe: opts.safe };
-        const out = asUsage(() => (opts.plus ? lib.quotePlus(text, safe) : lib.quote(text, safe)));
-        process.stdout.write(`${out}\n`);
+        printResult(
+          cmd,
+          "text",
+          asUsage(() => (opts.plus ? lib.quotePlus(text, safe) : lib.quote(text, safe))),
+        );
       }),
     );
 
@@ -127,11 +134,17 @@ Examples:
     .option("--plus", "also turn + into a space")
     .addHelpText("after", '\nExample:\n  lab url unquote "caf%C3%A9"     → café')
     .action(
-      action(async (text: string, opts: { plus?: boolean }) => {
+      action(async (text: string, opts: { plus?: boolean }, cmd: Command) => {
         const lib = await import("@netlab/url");
-        process.stdout.write(`${opts.plus ? lib.unquotePlus(text) : lib.unquote(text)}\n`);
+        printResult(cmd, "text", opts.plus ? lib.unquotePlus(text) : lib.unquote(text));
       }),
     );
+}
+
+/** A subcommand's result on its own line, or with `lab url --json` as `{ key: value }`. */
+function printResult(cmd: Command, key: string, value: string): void {
+  const isJson = (cmd.optsWithGlobals() as { json?: boolean }).json === true;
+  process.stdout.write(isJson ? `${JSON.stringify({ [key]: value })}\n` : `${value}\n`);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -250,7 +263,7 @@ function queryTable(query: string, pairs: Array<[string, string]>): string {
   return `\nquery fields (parse_qsl, blank values kept):\n${lines.join("\n")}\n`;
 }
 
-async function buildUrl(opts: BuildOpts): Promise<void> {
+async function buildUrl(opts: BuildOpts, cmd: Command): Promise<void> {
   refuseShortFlags("lab url build", opts, BUILD_SHORTS);
   const lib = await import("@netlab/url");
   if (opts.netloc !== undefined && (opts.host ?? opts.user ?? opts.port ?? opts.password) !== undefined) {
@@ -289,5 +302,5 @@ async function buildUrl(opts: BuildOpts): Promise<void> {
   ]);
   // What we print must read back: check it the way `lab url` would.
   asUsage(() => lib.urlsplit(url).port);
-  process.stdout.write(`${url}\n`);
+  printResult(cmd, "url", url);
 }
