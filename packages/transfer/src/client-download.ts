@@ -34,7 +34,8 @@ export async function download(
   try {
     if (!overwrite && (await exists(out))) {
       if (options.expectedBytes === undefined) throw alreadyExists(shown, "here");
-      return await alreadyHere(conn, name, out, shown, options.expectedBytes, started);
+      // The place's folder descriptor is released here; closing it again below is harmless.
+      return await alreadyHere(conn, name, out, shown, options.expectedBytes, started).finally(place.close);
     }
     hadPart = await exists(partPath);
     fh = await open(partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
