@@ -200,6 +200,18 @@ describe("#20: a folder fetch treats the server's listing as hostile", () => {
     expect(await readdir(moved)).toEqual(["y.txt"]);
   });
 
+  it("keeps only the names under the folder from a server that ignores the listing's prefix", async () => {
+    let asked: unknown;
+    const port = await hostileServer((socket, req) => {
+      if (req.op === "list") asked = req.prefix;
+      return listing(["a.txt", "d/x.txt", "d/sub/y.txt", "dd/z.txt"])(socket, req);
+    });
+    const r = await fetch(port);
+    expect(r.code, r.stderr).toBe(0);
+    expect(asked).toBe("d");
+    expect(await tree(path.join(dir, "dest"))).toEqual(["sub/", "sub/y.txt", "x.txt"]);
+  });
+
   it("keeps no file whose bytes do not match the server's SHA-256", async () => {
     const port = await hostileServer(async (socket, req) => {
       if (req.op === "list") {

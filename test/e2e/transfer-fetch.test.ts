@@ -218,6 +218,12 @@ describe("#20: lab transfer --get DIR/ fetches a folder", () => {
       'lab: no files under "nothing/" on the server\nhint: check the name with: lab transfer --list\n',
     );
     expect(await readdir(local)).toEqual([]);
+    await makeFile(path.join(shared, "photos", "a.jpg"), 10, 1);
+    const noSlash = await runLab(["transfer", "--get", "photos", "--port", String(port)], { cwd: local });
+    expect(noSlash.code).toBe(1);
+    expect(noSlash.stderr).toBe(
+      'lab: "photos" is not a regular file\nhint: to fetch a folder, end its name with a /: lab transfer --get photos/\n',
+    );
   });
 });
 

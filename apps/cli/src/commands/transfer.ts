@@ -443,7 +443,7 @@ async function runFiles(
       bar?.clear();
       if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
         throw new AuthRequired("", { cause: err });
-      failure = signal.aborted ? interrupted(file, opts) : err;
+      failure = signal.aborted ? interrupted(file, opts) : opts.get ? folderHint(err, file) : err;
       break;
     }
   }
@@ -518,6 +518,14 @@ async function runRaw(
       `received ${r.path} (${t.formatBytes(r.bytes)}) in ${r.seconds.toFixed(2)} s, ${t.formatRate(r.mbps * 1e6)}, sha256 ${r.sha256} (raw: not verified)\n`,
     );
   }
+}
+
+/** A `--get NAME` that names a folder on the server: say how to fetch a folder. */
+function folderHint(err: unknown, name: string): unknown {
+  if ((err as { code?: unknown } | undefined)?.code !== "NOT_A_FILE") return err;
+  return Object.assign(err as Error, {
+    hint: `to fetch a folder, end its name with a /: lab transfer --get ${escapeControls(name.replace(/\/+$/, ""))}/`,
+  });
 }
 
 function interrupted(file: string, opts: TransferOpts): Error {
