@@ -55,7 +55,11 @@ async function hostileServer(script: Script): Promise<number> {
         const length = buf.readUInt32BE(0);
         const request = JSON.parse(buf.subarray(4, 4 + length).toString("utf8")) as Request;
         buf = buf.subarray(4 + length);
-        chain = chain.then(() => script(socket, request)).catch(() => socket.destroy());
+        chain = chain
+          .then(() => script(socket, request))
+          .catch(() => {
+            socket.destroy();
+          });
       }
     });
   });

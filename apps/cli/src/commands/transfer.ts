@@ -254,7 +254,9 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
         await runFiles(t, client, files, { ...opts, maxSizeBytes, askOnAuth, plan }, controller.signal);
         return;
       } catch (err) {
-        const needsToken = err instanceof AuthRequired || (askOnAuth && opts.list && isAuthRequired(err));
+        // A listing (--list, or the first step of a folder fetch) is the connection's first request.
+        const listedFirst = opts.list || isFetchBatch;
+        const needsToken = err instanceof AuthRequired || (askOnAuth && listedFirst && isAuthRequired(err));
         if (!needsToken) throw err;
         token = await promptToken(`token for ${formatWhere(where)}: `);
         if (token === undefined) throw err instanceof AuthRequired ? err.cause : err;
