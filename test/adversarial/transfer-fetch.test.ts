@@ -5,7 +5,7 @@
  * and write nothing outside the folder it was given.
  */
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rename, rm, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -187,6 +187,24 @@ describe("#20: a folder fetch treats the server's listing as hostile", () => {
       /^failed d\/a\/x\.txt: "a\/x\.txt" leads outside dest \(a symlink there\); nothing was written$/m,
     );
     expect(await readdir(outside)).toEqual([]);
+
+    // A link where the file or its .part goes: neither is followed, even with --overwrite.
+    await writeFile(path.join(outside, "keep.txt"), "mine");
+    await rm(path.join(dir, "dest"), { recursive: true });
+    await mkdir(path.join(dir, "dest"));
+    await symlink(path.join(outside, "keep.txt"), path.join(dir, "dest", "f.txt"));
+    await symlink(path.join(outside, "keep.txt"), path.join(dir, "dest", "g.txt.part"));
+    const links = await hostileServer(listing(["d/f.txt", "d/g.txt"]));
+    const l = await fetch(links);
+    expect(l.code, l.stderr).toBe(1);
+    expect(l.stderr).toMatch(/^failed d\/f\.txt: .*already exists here \(a different file\)$/m);
+    expect(l.stderr).toMatch(/^failed d\/g\.txt: .*g\.txt\.part/m);
+    const o = await fetch(links, ["--overwrite"]);
+    expect(o.code, o.stderr).toBe(1);
+    expect(o.stderr).toMatch(/^failed d\/g\.txt: /m);
+    expect(await readFile(path.join(outside, "keep.txt"), "utf8")).toBe("mine");
+    expect(await readdir(outside)).toEqual(["keep.txt"]);
+    await rm(path.join(outside, "keep.txt"));
 
     // During: once the client made dest/b and asked for b/y.txt, b is swapped for a link outside.
     await rm(path.join(dir, "dest"), { recursive: true });

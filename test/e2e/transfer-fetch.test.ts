@@ -210,6 +210,22 @@ describe("#20: lab transfer --get DIR/ fetches a folder", () => {
     expect(fresh.stderr).toBe("");
   });
 
+  it("Ctrl-C mid-fetch exits 130, keeps the .part and says how to go on", { timeout: 30_000 }, async () => {
+    const { port } = await serveFiles();
+    await makeFile(path.join(shared, "d", "big.bin"), 16 * 1024 * 1024, 8);
+    const part = path.join(local, "d", "big.bin.part");
+    const client = startLab(["transfer", "--get", "d/", "--port", String(port), "--limit-rate", "4M"], {
+      cwd: local,
+    });
+    await waitForSize(part, 1024 * 1024);
+    client.child.kill("SIGINT");
+    expect(await client.exited).toBe(130);
+    expect(client.stderr()).toMatch(
+      /^lab: interrupted while downloading d\/\nhint: the partial file is kept as \.part; run the same command again to continue from there\n$/m,
+    );
+    expect((await stat(part)).size).toBeGreaterThanOrEqual(1024 * 1024);
+  });
+
   it("an empty or missing server folder is one lab: line", { timeout: 20_000 }, async () => {
     const { port } = await serveFiles();
     const r = await runLab(["transfer", "--get", "nothing/", "--port", String(port)], { cwd: local });
