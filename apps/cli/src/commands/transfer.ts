@@ -405,6 +405,7 @@ async function runFolder(
   });
 }
 
+/** One file, either way (several go through {@link runBatch}). */
 async function runFiles(
   t: Transfer,
   client: TransferClient,
@@ -481,9 +482,6 @@ async function runFiles(
     );
   }
   if (failure !== undefined) {
-    if (results.length > 0 && files.length > 1) {
-      process.stderr.write(`lab: ${results.length} of ${files.length} files done before the failure\n`);
-    }
     const code = reportError(failure);
     throw new ExitCode(signal.aborted ? EXIT_INTERRUPTED : code);
   }
