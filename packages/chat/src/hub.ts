@@ -584,12 +584,18 @@ export class ChatHub extends EventEmitter {
   #sayInCluster(s: Session, room: string, text: string, isAction: boolean): Promise<void> | undefined {
     const published = { type: "message", room, from: s.nick, text, ts: Date.now(), sid: s.id } as const;
     s.inFlight++;
+    // One `then` for both outcomes: a promise less per message than catch + finally.
     const done = (this.#backend as ChatBackend)
       .publish(isAction ? { ...published, action: true } : published)
-      .catch((err: unknown) => this.#error(s, err))
-      .finally(() => {
-        s.inFlight--;
-      });
+      .then(
+        () => {
+          s.inFlight--;
+        },
+        (err: unknown) => {
+          s.inFlight--;
+          this.#error(s, err);
+        },
+      );
     s.lastPublish = done;
     const window = s.publishes;
     window.push(done);
