@@ -263,7 +263,7 @@ export class RedisBackend implements ChatBackend {
         history = entries
           .slice(0, count)
           .reverse()
-          .flatMap((e) => this.#decode(e, true));
+          .flatMap((e) => this.#decode(e, true) ?? []);
       } catch (err) {
         debug("cluster: history of %s: %s", room, (err as Error).message);
       }
@@ -425,10 +425,12 @@ export class RedisBackend implements ChatBackend {
     const entries = (await cmd.xrevrange(key, "+", `(${sinceId}`, "COUNT", max + 1)) as Entry[];
     let isGap = entries.length > max;
     if (!isGap) isGap = await this.#lostAfter(key, sinceId);
+    // Not remembered for de-duplication: entries past this node's reader still reach the room's
+    // other members live (the hub skips them for the resumed client only).
     const events = entries
       .slice(0, max)
       .reverse()
-      .flatMap((e) => this.#decode(e, true));
+      .flatMap((e) => this.#decode(e, false) ?? []);
     return { events, isGap };
   }
 
@@ -492,7 +494,10 @@ export class RedisBackend implements ChatBackend {
           isPast = true;
           this.#watched.set(key, entry[0]);
           if (key === inbox) this.#deliverPrivate(entry);
-          else for (const e of this.#decode(entry, false)) this.#deliver(e);
+          else {
+            const e = this.#decode(entry, false);
+            if (e) this.#deliver(e);
+          }
         }
         this.#passed(key);
       }
@@ -521,18 +526,19 @@ export class RedisBackend implements ChatBackend {
   }
 
   /** One stream entry as an event; none when it is not one (another program wrote to the stream). */
-  #decode(entry: Entry, isHistory: boolean): (DeliveredEvent & { mid?: string })[] {
+  #decode(entry: Entry, isBeforeReader: boolean): (DeliveredEvent & { mid?: string }) | undefined {
     try {
       const w = JSON.parse(fieldOf(entry)) as WireEvent;
       if (typeof w !== "object" || w === null || typeof w.room !== "string" || typeof w.node !== "string")
-        return [];
-      if (isHistory && w.mid !== undefined) this.#remember(w.mid);
+        return undefined;
+      // History the reader starts after: remembered, so a re-sent copy read later is dropped.
+      if (isBeforeReader && w.mid !== undefined) this.#remember(w.mid);
       // The parsed object is ours alone: tagged in place rather than copied, once per message per node.
       const e = w as DeliveredEvent & { mid?: string };
       e.streamId = entry[0];
-      return [e];
+      return e;
     } catch {
-      return [];
+      return undefined;
     }
   }
 

@@ -493,6 +493,9 @@ export class ChatHub extends EventEmitter {
     }
     if (room !== this.#rooms.get(name)) return; // closed and reopened meanwhile: rare, rejoin plainly
     replayItems(this.#out, s, items);
+    // The stream may hold more than this node's reader passed: what it delivers up to `last` is
+    // in the replay already.
+    s.resumedTo = last;
     this.#enter(s, room);
   }
 
@@ -810,6 +813,7 @@ export class ChatHub extends EventEmitter {
         if (room.history.capacity > 0) room.history.push(new Encoded({ ...event, history: true }));
         const e = new Encoded(event);
         for (const member of room.members) {
+          if (member.resumedTo !== undefined && this.#wasReplayed(member, d.streamId)) continue;
           if (member.id !== origin || member.mode === "json") out.send(member, e);
         }
         if (this.listenerCount("message") > 0)
@@ -847,6 +851,13 @@ export class ChatHub extends EventEmitter {
         return;
       }
     }
+  }
+
+  /** A resumed session was replayed `id` already; past its replay, it is an ordinary member again. */
+  #wasReplayed(s: Session, id: string | undefined): boolean {
+    if (id !== undefined && compareStreamIds(id, s.resumedTo as string) <= 0) return true;
+    s.resumedTo = undefined;
+    return false;
   }
 
   /** The cluster link broke or came back: every client is told, and the `cluster` event says so. */
