@@ -258,10 +258,10 @@ describe("#20: lab transfer DIR sends a folder", () => {
     const help = await runLab(["transfer", "--help"]);
     const text = help.stdout.replace(/\s+/g, " ");
     expect(text).toContain(
-      `things skipped) is refused before sending (default: ${FOLDER_DEFAULTS.maxFiles})`,
+      `or a folder fetch listing more files, is refused before anything moves (default: ${FOLDER_DEFAULTS.maxFiles})`,
     );
     expect(text).toContain(
-      `more folders deep than this is refused before sending (default: ${FOLDER_DEFAULTS.maxDepth})`,
+      `more folders deep than this is refused before anything moves (default: ${FOLDER_DEFAULTS.maxDepth})`,
     );
     const bad = await runLab(["transfer", src, "--max-depth", "0", "--port", String(port)]);
     expect(bad.code).toBe(2);

@@ -155,7 +155,9 @@ describe("lab files + lab transfer", () => {
       String(port),
     ]);
     expect(up.code, up.stderr).toBe(0);
-    expect(up.stderr).toMatch(/^uploaded 2 files \(4 B\) in [\d.]+ s, [\d.]+ (B|KiB|MiB|GiB)\/s\n$/);
+    expect(up.stderr).toMatch(
+      /^sent 2 files \(4 B\) in [\d.]+ s, [\d.]+ (B|KiB|MiB|GiB)\/s; 0 already there, 0 skipped, 0 failed\n$/,
+    );
     const list = await runToEnd(["transfer", "--list", "--port", String(port)]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(
@@ -229,7 +231,9 @@ describe("lab files + lab transfer", () => {
     expect(await readdir(shared)).toEqual(["big.bin"]);
   });
 
-  it("resumes a download after the client is killed midway", { timeout: 60_000 }, async () => {
+  it("resumes a download after the client is killed midway, unasked, in one line", {
+    timeout: 60_000,
+  }, async () => {
     const { port } = await serveFiles();
     const size = 48 * 1024 * 1024;
     const hash = await makeFile(path.join(shared, "big.bin"), size, 12);
@@ -250,13 +254,19 @@ describe("lab files + lab transfer", () => {
     client.child.kill("SIGKILL");
     await client.exited;
     const again = await runToEnd(
-      ["transfer", "--get", "big.bin", "-o", out, "--resume", "--json", "--port", String(port)],
+      ["transfer", "--get", "big.bin", "-o", out, "--json", "--port", String(port)],
       {
         timeoutMs: 30_000,
       },
     );
     expect(again.code, again.stderr).toBe(0);
-    expect(json(again.stdout).files[0]!.resumedAt).toBeGreaterThanOrEqual(point);
+    const resumedAt = json(again.stdout).files[0]!.resumedAt;
+    expect(resumedAt).toBeGreaterThanOrEqual(point);
+    expect(again.stderr).toMatch(
+      new RegExp(
+        `^resuming big\\.bin at offset ${resumedAt} \\([\\d.]+ [KM]iB already here; SHA-256 of that prefix matches the server's\\)\n$`,
+      ),
+    );
     expect(await sha256File(out)).toBe(hash);
     expect(await readdir(local)).toEqual(["big.bin"]);
   });
@@ -283,7 +293,7 @@ describe("lab files + lab transfer", () => {
     server.child.kill("SIGKILL");
     expect(await client.exited).toBe(1);
     expect(client.stderr()).toMatch(
-      /^lab: connection lost after \d+ of 33554432 bytes of big\.bin; the partial file is kept in .*big\.bin\.part\nhint: run the same command again with --resume to continue\n$/,
+      /^lab: connection lost after \d+ of 33554432 bytes of big\.bin; the partial file is kept in .*big\.bin\.part\nhint: run the same command again to continue\n$/,
     );
     expect(await readdir(local)).toEqual(["big.bin.part"]);
   });
@@ -293,18 +303,11 @@ describe("lab files + lab transfer", () => {
     const hash = await makeFile(path.join(shared, "f.bin"), 5_000_000, 14);
     const out = path.join(local, "f.bin");
     await makeFile(`${out}.part`, 2_000_000, 99); // same length as a real prefix, other bytes
-    const r = await runToEnd([
-      "transfer",
-      "--get",
-      "f.bin",
-      "-o",
-      out,
-      "--resume",
-      "--json",
-      "--port",
-      String(port),
-    ]);
+    const r = await runToEnd(["transfer", "--get", "f.bin", "-o", out, "--json", "--port", String(port)]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^.*f\.bin\.part \(1\.9 MiB\) is not the start of the server's file; starting over \(it is replaced\)\n$/,
+    );
     expect(json(r.stdout).files[0]).toMatchObject({
       resumedAt: 0,
       transferredBytes: 5_000_000,

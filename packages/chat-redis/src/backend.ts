@@ -115,8 +115,11 @@ export class RedisBackend implements ChatBackend {
   readonly #seen = new Set<string>();
   readonly #seenRing: string[];
   #seenAt = 0;
-  /** Publishers waiting for their event to come back from the stream, by message id. */
-  readonly #waiters = new Map<string, { at: number; done: () => void }>();
+  /**
+   * Publishers waiting for their event to come back from the stream, by message id: the publish's
+   * own resolve, so a message costs one promise (a promise per step added up at thousands a second).
+   */
+  readonly #waiters = new Map<string, { at: number; resolve: () => void }>();
   /**
    * Stream key → the published messages' entry ids (as their XADD answered, so ascending) and ids.
    * Once the reader is past an entry its waiter is done, whether it was delivered or trimmed
@@ -125,7 +128,7 @@ export class RedisBackend implements ChatBackend {
   readonly #written = new Map<string, { id: string; mid: string }[]>();
   #waiterSweep: NodeJS.Timeout | undefined;
   /** Room events published in this turn of the event loop, sent together at its end (#flush). */
-  #outgoing: { wire: WireEvent; done: (result: Promise<void>) => void }[] = [];
+  #outgoing: Outgoing[] = [];
   /** Room events that could not be sent (degraded), oldest first. */
   #buffer: WireEvent[] = [];
   /** This node's members: nick → room, mirrored in the `node:ID:members` hash. */
@@ -176,8 +179,9 @@ export class RedisBackend implements ChatBackend {
       connectionName: `netlab-cmd-${this.nodeId}`,
       // Commands fail at once while the link is down: the node goes degraded rather than waiting.
       enableOfflineQueue: false,
-      // The XADDs of one turn of the event loop leave in one write.
-      enableAutoPipelining: true,
+      // No auto-pipelining: #flush sends a turn's events as one call already, and the pipeline
+      // would only add a setImmediate hop (and a Pipeline object) before each write.
+      enableAutoPipelining: false,
       // A Redis that accepts and never answers is an outage too (degraded), not a wait forever.
       commandTimeout: o.publishTimeoutMs,
       maxRetriesPerRequest: 0,
@@ -259,7 +263,7 @@ export class RedisBackend implements ChatBackend {
         history = entries
           .slice(0, count)
           .reverse()
-          .flatMap((e) => this.#decode(e, true));
+          .flatMap((e) => this.#decode(e, true) ?? []);
       } catch (err) {
         debug("cluster: history of %s: %s", room, (err as Error).message);
       }
@@ -281,7 +285,7 @@ export class RedisBackend implements ChatBackend {
     // The events of one turn (a client's chunk of lines, several clients' lines) leave in one call
     // once the turn's microtasks are done: the hub reads a chunk's lines one microtask apart.
     if (this.#outgoing.length === 0) process.nextTick(() => this.#flush());
-    return new Promise((resolve) => this.#outgoing.push({ wire, done: resolve }));
+    return new Promise((resolve, reject) => this.#outgoing.push({ wire, resolve, reject }));
   }
 
   /** Sends the turn's events, `appendBatch` to a call; each publish resolves once its event came back. */
@@ -289,29 +293,49 @@ export class RedisBackend implements ChatBackend {
     const outgoing = this.#outgoing;
     this.#outgoing = [];
     const size = this.options.appendBatch;
-    for (let at = 0; at < outgoing.length; at += size) {
-      const batch = outgoing.slice(at, at + size);
-      const delivered = batch.map(({ wire }) => this.#waitFor(wire.mid));
+    const at = Date.now();
+    for (const o of outgoing) this.#waiters.set(o.wire.mid, { at, resolve: o.resolve });
+    this.#waiterSweep ??= setInterval(
+      () => this.#sweepWaiters(),
+      Math.min(1_000, this.options.publishTimeoutMs),
+    );
+    this.#waiterSweep.unref();
+    for (let first = 0; first < outgoing.length; first += size) {
+      const batch = outgoing.length <= size ? outgoing : outgoing.slice(first, first + size);
       this.#append(batch.map((b) => b.wire)).then(
         (ids) => {
           for (let i = 0; i < batch.length; i++) {
-            const { wire, done } = batch[i] as (typeof batch)[number];
+            const { wire } = batch[i] as Outgoing;
             const id = ids[i];
             if (typeof id === "string") this.#wrote(this.#roomKey(wire.room), id, wire.mid);
-            else this.#waiters.get(wire.mid)?.done();
-            done(delivered[i] as Promise<void>);
+            else this.#done(wire.mid);
           }
         },
         (err: unknown) => {
           debug("cluster: publish: %s", (err as Error).message);
           this.#linkDown();
-          for (const { wire, done } of batch) {
-            this.#waiters.get(wire.mid)?.done();
-            done(this.#hold(wire));
-          }
+          for (const o of batch) this.#holdOutgoing(o);
         },
       );
     }
+  }
+
+  /**
+   * Not sent: held for when Redis is back (or refused, buffer full). A publish the reader saw come
+   * back meanwhile was answered already; the event is held all the same, readers drop it by id.
+   */
+  #holdOutgoing(o: Outgoing): void {
+    const held = this.#hold(o.wire);
+    if (this.#waiters.delete(o.wire.mid)) held.then(o.resolve, o.reject);
+    else held.catch(noop);
+  }
+
+  /** `mid` came back from the stream (or its entry was passed or trimmed): its publish resolves. */
+  #done(mid: string): void {
+    const w = this.#waiters.get(mid);
+    if (w === undefined) return;
+    this.#waiters.delete(mid);
+    w.resolve();
   }
 
   async claimNick(nick: string, previous?: string): Promise<void> {
@@ -401,10 +425,12 @@ export class RedisBackend implements ChatBackend {
     const entries = (await cmd.xrevrange(key, "+", `(${sinceId}`, "COUNT", max + 1)) as Entry[];
     let isGap = entries.length > max;
     if (!isGap) isGap = await this.#lostAfter(key, sinceId);
+    // Not remembered for de-duplication: entries past this node's reader still reach the room's
+    // other members live (the hub skips them for the resumed client only).
     const events = entries
       .slice(0, max)
       .reverse()
-      .flatMap((e) => this.#decode(e, true));
+      .flatMap((e) => this.#decode(e, false) ?? []);
     return { events, isGap };
   }
 
@@ -413,7 +439,7 @@ export class RedisBackend implements ChatBackend {
     this.#isClosed = true;
     clearInterval(this.#heartbeat);
     clearInterval(this.#waiterSweep);
-    for (const w of [...this.#waiters.values()]) w.done();
+    for (const mid of [...this.#waiters.keys()]) this.#done(mid);
     const cmd = this.#cmd;
     if (cmd && this.#isStarted && !this.#isDegraded && cmd.status === "ready") {
       try {
@@ -456,14 +482,22 @@ export class RedisBackend implements ChatBackend {
         continue;
       }
       if (!reply) continue;
+      const inbox = this.#inboxKey(this.nodeId);
       for (const [key, entries] of reply) {
+        // Entries come in id order: once one is past the last id read, so are the rest.
+        let isPast = false;
         for (const entry of entries) {
           const last = this.#watched.get(key);
           // A room closed meanwhile, or reopened from a later id: what its reader passed is history.
-          if (last === undefined || compareStreamIds(entry[0], last) <= 0) continue;
+          if (last === undefined) break;
+          if (!isPast && compareStreamIds(entry[0], last) <= 0) continue;
+          isPast = true;
           this.#watched.set(key, entry[0]);
-          if (key.startsWith(this.#key("inbox:"))) this.#deliverPrivate(entry);
-          else for (const e of this.#decode(entry, false)) this.#deliver(e);
+          if (key === inbox) this.#deliverPrivate(entry);
+          else {
+            const e = this.#decode(entry, false);
+            if (e) this.#deliver(e);
+          }
         }
         this.#passed(key);
       }
@@ -475,7 +509,7 @@ export class RedisBackend implements ChatBackend {
     if (mid !== undefined) {
       if (this.#seen.has(mid)) return;
       this.#remember(mid);
-      this.#waiters.get(mid)?.done();
+      this.#done(mid);
     }
     this.#sink?.deliver(e);
   }
@@ -492,18 +526,19 @@ export class RedisBackend implements ChatBackend {
   }
 
   /** One stream entry as an event; none when it is not one (another program wrote to the stream). */
-  #decode(entry: Entry, isHistory: boolean): (DeliveredEvent & { mid?: string })[] {
+  #decode(entry: Entry, isBeforeReader: boolean): (DeliveredEvent & { mid?: string }) | undefined {
     try {
       const w = JSON.parse(fieldOf(entry)) as WireEvent;
       if (typeof w !== "object" || w === null || typeof w.room !== "string" || typeof w.node !== "string")
-        return [];
-      if (isHistory && w.mid !== undefined) this.#remember(w.mid);
+        return undefined;
+      // History the reader starts after: remembered, so a re-sent copy read later is dropped.
+      if (isBeforeReader && w.mid !== undefined) this.#remember(w.mid);
       // The parsed object is ours alone: tagged in place rather than copied, once per message per node.
       const e = w as DeliveredEvent & { mid?: string };
       e.streamId = entry[0];
-      return [e];
+      return e;
     } catch {
-      return [];
+      return undefined;
     }
   }
 
@@ -511,7 +546,7 @@ export class RedisBackend implements ChatBackend {
   #wrote(key: string, id: string, mid: string): void {
     const last = this.#watched.get(key);
     if (last === undefined || compareStreamIds(id, last) <= 0) {
-      this.#waiters.get(mid)?.done();
+      this.#done(mid);
       return;
     }
     const written = this.#written.get(key);
@@ -526,7 +561,7 @@ export class RedisBackend implements ChatBackend {
     if (!written || last === undefined) return;
     let n = 0;
     while (n < written.length && compareStreamIds((written[n] as { id: string }).id, last) <= 0) {
-      this.#waiters.get((written[n] as { mid: string }).mid)?.done();
+      this.#done((written[n] as { mid: string }).mid);
       n++;
     }
     if (n > 0) written.splice(0, n);
@@ -542,27 +577,16 @@ export class RedisBackend implements ChatBackend {
   }
 
   /**
-   * Resolves when `mid` came back from the stream, or once it is publishTimeoutMs old (it may yet
-   * come). One sweep for every waiter, not a timer per message: at thousands a second they add up.
+   * A publish resolves when its event came back from the stream, or once it is publishTimeoutMs
+   * old (it may yet come). One sweep for every waiter, not a timer per message: at thousands a
+   * second they add up.
    */
-  #waitFor(mid: string): Promise<void> {
-    return new Promise((resolve) => {
-      const waiters = this.#waiters;
-      waiters.set(mid, { at: Date.now(), done: () => waiters.delete(mid) && resolve() });
-      this.#waiterSweep ??= setInterval(
-        () => this.#sweepWaiters(),
-        Math.min(1_000, this.options.publishTimeoutMs),
-      );
-      this.#waiterSweep.unref();
-    });
-  }
-
   #sweepWaiters(): void {
     const oldest = Date.now() - this.options.publishTimeoutMs;
     // A Map iterates in insertion order: the first one still young ends the sweep.
-    for (const w of this.#waiters.values()) {
+    for (const [mid, w] of this.#waiters) {
       if (w.at > oldest) break;
-      w.done();
+      this.#done(mid);
     }
   }
 
@@ -627,7 +651,7 @@ export class RedisBackend implements ChatBackend {
     // Published this turn, not sent yet: held now, ahead of anything published after.
     const queued = this.#outgoing;
     this.#outgoing = [];
-    for (const { wire, done } of queued) done(this.#hold(wire));
+    for (const { wire, resolve, reject } of queued) this.#hold(wire).then(resolve, reject);
   }
 
   /** Redis is back: the buffer goes out in order, the node's state is written again, then it is whole. */
@@ -832,6 +856,13 @@ export class RedisBackend implements ChatBackend {
       cause: err,
     });
   }
+}
+
+/** A room event published in this turn, and its publish's promise, settled by #flush. */
+interface Outgoing {
+  wire: WireEvent;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 /** The command connection with APPEND defined on it (EVALSHA, EVAL when Redis lost the script). */

@@ -104,11 +104,27 @@ export interface ChatBackend {
 export function compareStreamIds(a: string, b: string): number {
   const ad = a.indexOf("-");
   const bd = b.indexOf("-");
-  // Decimal strings without leading zeros: the longer is larger, else they compare as text.
-  return compareDecimal(a.slice(0, ad), b.slice(0, bd)) || compareDecimal(a.slice(ad + 1), b.slice(bd + 1));
+  // "MS" alone is MS-0, as Redis reads it.
+  if (ad < 0 || bd < 0) return compareStreamIds(ad < 0 ? `${a}-0` : a, bd < 0 ? `${b}-0` : b);
+  // Decimal strings without leading zeros: the longer is larger, else they compare digit by digit.
+  // Compared in place: a cluster node compares ids for every message it reads, and slices add up.
+  return compareDecimal(a, 0, ad, b, 0, bd) || compareDecimal(a, ad + 1, a.length, b, bd + 1, b.length);
 }
 
-function compareDecimal(a: string, b: string): number {
-  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
-  return a === b ? 0 : a < b ? -1 : 1;
+/** `a[aFrom, aTo)` against `b[bFrom, bTo)`, both decimal without leading zeros. */
+function compareDecimal(
+  a: string,
+  aFrom: number,
+  aTo: number,
+  b: string,
+  bFrom: number,
+  bTo: number,
+): number {
+  const length = aTo - aFrom;
+  if (length !== bTo - bFrom) return length < bTo - bFrom ? -1 : 1;
+  for (let i = 0; i < length; i++) {
+    const d = a.charCodeAt(aFrom + i) - b.charCodeAt(bFrom + i);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
 }

@@ -77,6 +77,12 @@ export class Session {
    * draining to empty before the client's next line is read.
    */
   readonly publishes: Promise<void>[] = [];
+  /**
+   * Cluster mode, a client resumed with `hello.since`: the last stream id it was replayed. Events
+   * the node's reader delivers up to it were in the replay, so this session skips them (the rest
+   * of the room does not); cleared at the first newer one.
+   */
+  resumedTo: string | undefined;
   readonly #options: HubOptions;
   // Made on the first line: an idle client (most of them, at 5 000) never needs them.
   #flood: FloodControl | undefined;

@@ -7,8 +7,14 @@ import type { Entry } from "./header.js";
 export async function list(
   conn: ClientConnection,
   maxEntries: number = CLIENT_DEFAULTS.maxListEntries,
+  prefix?: string,
 ): Promise<{ entries: Entry[]; truncated: boolean }> {
-  await conn.wire.writeHeader({ op: "list", v: 1, ...conn.auth() });
+  await conn.wire.writeHeader({
+    op: "list",
+    v: 1,
+    ...conn.auth(),
+    ...(prefix === undefined ? {} : { prefix }),
+  });
   const entries: Entry[] = [];
   for (;;) {
     const h = await conn.reply("entries", "listed");

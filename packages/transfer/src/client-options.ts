@@ -1,4 +1,5 @@
 import type { ClientTlsOptions } from "@netlab/tls";
+import type { ServedRoot } from "./root.js";
 import type { StreamOptions } from "./stream.js";
 
 /** Default port of `lab files`. */
@@ -81,6 +82,22 @@ export interface TransferOptions {
   maxSizeBytes?: number;
 }
 
+/** Options of one download. */
+export interface DownloadOptions extends TransferOptions {
+  /**
+   * Write into this folder: the output path (default: the name) is then relative to it, resolved
+   * without following a symlink out of it, missing folders made on the way. Used by folder fetches,
+   * whose names come from the server.
+   */
+  into?: {
+    root: ServedRoot;
+    /** The folder as the user named it, for messages and the result's `path`. */
+    path: string;
+  };
+  /** The size a listing gave: a server offering another size is refused before a byte is written. */
+  expectedBytes?: number;
+}
+
 /**
  * An upload met a partial file (`NAME.part`) on the server, emitted as `resume` before any data
  * moves: continued from `offset` when its SHA-256 prefix matched the local file, else replaced.
@@ -94,6 +111,10 @@ export interface ResumeInfo {
   matched: boolean;
   /** Where the upload starts: `partBytes` when matched, 0 when the partial is replaced. */
   offset: number;
+  /** Which side held the partial file: the server's (`upload`, the default) or ours (`download`). */
+  direction?: "upload" | "download";
+  /** Downloads: the local `.part` file. */
+  partPath?: string;
 }
 
 /** Progress of the file in flight, emitted as `progress` about once per MiB. */

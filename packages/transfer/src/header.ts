@@ -55,8 +55,16 @@ const get = z.object({
   prefixSha256: sha256.optional(),
   verify: z.boolean().default(true),
 });
-/** Directory listing request. */
-const list = z.object({ op: z.literal("list"), v: z.literal(PROTOCOL_VERSION), token });
+/**
+ * Directory listing request; `prefix` (a folder's name) lists only the files under it. A server
+ * from before `prefix` ignores it and lists everything, so clients filter the reply too.
+ */
+const list = z.object({
+  op: z.literal("list"),
+  v: z.literal(PROTOCOL_VERSION),
+  token,
+  prefix: name.optional(),
+});
 /** Upload, after `accept`: raw bytes from `offset` to the announced size follow this header. */
 const data = z.object({ op: z.literal("data"), offset: size });
 /** Sent after the raw bytes of a file, by whichever side sent them. */

@@ -1,9 +1,16 @@
 export { type TransferWireEvent, transferChannel } from "./channel.js";
 export { TransferClient } from "./client.js";
 export {
+  type FetchItem,
+  type FolderFetch,
+  type FolderFetchOptions,
+  planFolderFetch,
+} from "./client-folder.js";
+export {
   CLIENT_DEFAULTS,
   type ClientOptions,
   DEFAULT_PORT,
+  type DownloadOptions,
   type Progress,
   type ResumeInfo,
   TRANSFER_ALPN,

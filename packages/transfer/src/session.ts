@@ -121,7 +121,7 @@ export async function serveConnection(
           await serveGet(wire, ctx, header, peer, state, signal);
           break;
         case "list":
-          await serveList(wire, ctx);
+          await serveList(wire, ctx, header.prefix);
           break;
         default:
           throw new TransferError(
@@ -419,8 +419,8 @@ async function serveGet(
 /** Upper bound on the JSON of one `entries` header, well under MAX_HEADER_BYTES. */
 const ENTRIES_FRAME_BYTES = 32 * 1024;
 
-async function serveList(wire: Wire, ctx: SessionContext): Promise<void> {
-  const { entries, truncated } = await listFiles(ctx.root, ctx.maxListEntries);
+async function serveList(wire: Wire, ctx: SessionContext, prefix: string | undefined): Promise<void> {
+  const { entries, truncated } = await listFiles(ctx.root, ctx.maxListEntries, prefix);
   let batch: Entry[] = [];
   let batchBytes = 0;
   for (const entry of entries) {
@@ -442,13 +442,16 @@ async function serveList(wire: Wire, ctx: SessionContext): Promise<void> {
  * Left out: partial (`.part`) files, names the server would refuse (dotfiles unless allowed,
  * control characters, ...), and symlinks that lead outside the folder; symlinked folders are not
  * entered (no loops). Folders are opened through the root's descriptors, as downloads are.
+ * With `prefix` (a folder's name, checked like any name) only the files under it; none when it
+ * is not a folder.
  */
 export async function listFiles(
   root: ServedRoot,
   maxEntries: number,
+  prefix?: string,
 ): Promise<{ entries: Entry[]; truncated: boolean }> {
   const entries: Entry[] = [];
-  const dirs: string[] = [""];
+  const dirs: string[] = [prefix === undefined ? "" : root.split(prefix).join("/")];
   const seen = new Set<string>();
   let truncated = false;
   // Every folder is visited once (by identity) and the list is capped, so this ends.

@@ -173,6 +173,11 @@ export class SocketWire implements Wire {
     }
   }
 
+  /** Whether the socket is gone or ended (nothing more can be sent). */
+  get closed(): boolean {
+    return this.#socket.destroyed || this.#socket.writableEnded || this.#error !== undefined;
+  }
+
   writeHeader(header: HeaderInput): Promise<void> {
     return this.write(encodeHeader(header));
   }

@@ -320,6 +320,27 @@ describe("FileServer + TransferClient", () => {
     expect(entries[0]!.mtimeMs).toBe((await stat(path.join(root, "b.txt"))).mtimeMs);
   });
 
+  it("lists only the files under a prefix, and refuses a prefix that is not a name", async () => {
+    const fs = await import("node:fs/promises");
+    await fs.mkdir(path.join(root, "in", "sub"), { recursive: true });
+    await fs.mkdir(path.join(root, "inbox"));
+    await writeFile(path.join(root, "in", "a.txt"), "a");
+    await writeFile(path.join(root, "in", "sub", "b.txt"), "b");
+    await writeFile(path.join(root, "inbox", "c.txt"), "c");
+    const server = await start();
+    const c = await client(server);
+    expect((await c.list({ prefix: "in" })).entries.map((e) => e.name)).toEqual(["in/a.txt", "in/sub/b.txt"]);
+    expect((await c.list({ prefix: "in/sub" })).entries.map((e) => e.name)).toEqual(["in/sub/b.txt"]);
+    expect((await c.list({ prefix: "in/a.txt" })).entries).toEqual([]);
+    expect((await c.list({ prefix: "missing" })).entries).toEqual([]);
+    await expect(c.list({ prefix: "../x" })).rejects.toMatchObject({ code: "INVALID_NAME" });
+    const fetch = await c.listFolder("in/");
+    expect(fetch.items).toEqual([
+      { name: "in/a.txt", rel: "a.txt", size: 1 },
+      { name: "in/sub/b.txt", rel: "sub/b.txt", size: 1 },
+    ]);
+  });
+
   it("cuts a long listing at maxListEntries and says so", async () => {
     for (let i = 0; i < 30; i++) await writeFile(path.join(root, `f${i}.txt`), "x");
     const server = await start({ maxListEntries: 10 });

@@ -93,6 +93,44 @@ interface Failed {
   hint?: string;
 }
 
+/** One file of a batch: its name on the server, its local path, and how to move it over a connection. */
+export interface BatchItem {
+  name: string;
+  path: string;
+  run: (client: TransferClient) => Promise<TransferResult>;
+}
+
+/** Several files moved one way, with what was left out: a folder or several names, sent or fetched. */
+export interface Batch {
+  direction: "upload" | "download";
+  items: BatchItem[];
+  skipped: Array<{ name: string; reason: string }>;
+}
+
+/** The batch of an upload plan: each item uploaded with croc's habits (auto-resume, identical files skipped). */
+export function uploadBatch(
+  plan: UploadPlan,
+  opts: { resume: boolean; overwrite: boolean; verify: boolean },
+): Batch {
+  return {
+    direction: "upload",
+    skipped: plan.skipped,
+    items: plan.items.map((item) => ({
+      name: item.name,
+      path: item.path,
+      run: (client) =>
+        client.upload(item.path, {
+          name: item.name,
+          noFollow: item.noFollow,
+          resume: opts.resume,
+          overwrite: opts.overwrite,
+          verify: opts.verify,
+          skipIdentical: !opts.overwrite,
+        }),
+    })),
+  };
+}
+
 /** How a batch talks to the rest of the command. */
 export interface BatchHooks {
   /** A new connection after one was cut by a failure (the options and token of the first). */
@@ -108,15 +146,15 @@ export interface BatchHooks {
 }
 
 /**
- * Uploads every item, going on past a file the server refuses (reconnecting when the failure cut
- * the connection), then prints one summary: files sent, already there, skipped, failed, bytes,
- * time and rate (`--json`: one object). Exit 1 naming the failed files when any failed.
+ * Moves every item, going on past a file that fails (reconnecting when the failure cut the
+ * connection), then prints one summary: files sent (or received), already there, skipped, failed,
+ * bytes, time and rate (`--json`: one object). Exit 1 naming the failed files when any failed.
  */
 export async function runBatch(
   t: Transfer,
   first: TransferClient,
-  plan: UploadPlan,
-  opts: { json?: boolean; resume: boolean; overwrite: boolean; verify: boolean },
+  plan: Batch,
+  opts: { json?: boolean },
   signal: AbortSignal,
   hooks: BatchHooks,
 ): Promise<void> {
@@ -129,18 +167,12 @@ export async function runBatch(
   try {
     for (const item of plan.items) {
       if (stopped !== undefined) {
-        failed.push({ name: item.name, path: item.path, code: "NOT_SENT", message: `not sent: ${stopped}` });
+        const not = plan.direction === "upload" ? "not sent" : "not fetched";
+        failed.push({ name: item.name, path: item.path, code: "NOT_SENT", message: `${not}: ${stopped}` });
         continue;
       }
       try {
-        const r = await client.upload(item.path, {
-          name: item.name,
-          noFollow: item.noFollow,
-          resume: opts.resume,
-          overwrite: opts.overwrite,
-          verify: opts.verify,
-          skipIdentical: !opts.overwrite,
-        });
+        const r = await item.run(client);
         hooks.onDone(r);
         results.push(r);
       } catch (err) {
@@ -153,7 +185,7 @@ export async function runBatch(
           process.stderr.write(`failed ${escapeControls(item.name)}: ${safeLine(e.message, 300)}\n`);
         if (ENDS_BATCH.has(e.code)) {
           stopped = `an earlier file failed with ${e.code}`;
-        } else if (!KEEPS_CONNECTION.has(e.code)) {
+        } else if (!KEEPS_CONNECTION.has(e.code) || client.closed) {
           try {
             client = await hooks.reconnect();
             opened.push(client);
@@ -187,7 +219,7 @@ export async function runBatch(
       mbps: round(r.mbps, 1),
     }));
     const summary = {
-      sent: sent.length,
+      [plan.direction === "upload" ? "sent" : "received"]: sent.length,
       existed,
       skipped: plan.skipped.length,
       failed: failed.length,
@@ -208,7 +240,7 @@ export async function runBatch(
       );
     }
     process.stderr.write(
-      `sent ${plural(sent.length, "file")} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.formatRate(rate)}; ${existed} already there, ${plan.skipped.length} skipped, ${failed.length} failed\n`,
+      `${plan.direction === "upload" ? "sent" : "received"} ${plural(sent.length, "file")} (${t.formatBytes(bytes)}) in ${seconds.toFixed(2)} s, ${t.formatRate(rate)}; ${existed} already there, ${plan.skipped.length} skipped, ${failed.length} failed\n`,
     );
   }
   if (failed.length === 0) return;
@@ -218,7 +250,7 @@ export async function runBatch(
     message: `${failed.length} of ${plural(plan.items.length, "file")} failed: ${names.join(", ")}${more}`,
     hint: opts.json
       ? "'failed' in the JSON says why for each; run the same command again to retry them"
-      : "the 'failed' lines above say why; run the same command again to retry (files already there are skipped, partial ones resume)",
+      : `the 'failed' lines above say why; run the same command again to retry (files already ${plan.direction === "upload" ? "there" : "here"} are skipped, partial ones resume)`,
   });
   throw new ExitCode(1);
 }

@@ -61,17 +61,26 @@ function formatEta(seconds: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-/** The line for an upload the server already had, byte for byte. */
+/** The line for a file the other side already had, byte for byte. */
 export function alreadyThere(r: TransferResult): string {
+  if (r.direction === "download") {
+    return `${escapeControls(r.path)} is already here (same size and SHA-256 as the server's), nothing fetched`;
+  }
   return `${escapeControls(r.name)} is already on the server (same size and SHA-256), nothing sent`;
 }
 
 /**
- * The one line said when an upload meets a partial file on the server: where it resumed, or that
- * the partial was not this file's start and is being replaced.
+ * The one line said when a transfer meets a partial file (the server's for an upload, ours for a
+ * download): where it resumed, or that the partial was not this file's start and is being replaced.
  */
 export function resumeLine(t: Transfer, r: ResumeInfo): string {
   const name = escapeControls(r.name);
+  if (r.direction === "download") {
+    if (r.matched) {
+      return `resuming ${name} at offset ${r.offset} (${t.formatBytes(r.offset)} already here; SHA-256 of that prefix matches the server's)`;
+    }
+    return `${escapeControls(r.partPath ?? `${r.name}.part`)} (${t.formatBytes(r.partBytes)}) is not the start of the server's file; starting over (it is replaced)`;
+  }
   if (r.matched) {
     return `resuming ${name} at offset ${r.offset} (${t.formatBytes(r.offset)} already on the server; SHA-256 of that prefix matches)`;
   }

@@ -15,7 +15,17 @@ import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
 import { addClientTokenOptions, canPrompt, clientToken, promptToken, type TokenOpts } from "../token.js";
 import { minorGc } from "./files.js";
-import { describe, FOLDER_LIMITS, planUploads, runBatch, type UploadPlan } from "./transfer-folder.js";
+import {
+  type Batch,
+  type BatchItem,
+  baseName,
+  describe,
+  FOLDER_LIMITS,
+  planUploads,
+  runBatch,
+  type UploadPlan,
+  uploadBatch,
+} from "./transfer-folder.js";
 import { alreadyThere, ProgressBar, resumeLine } from "./transfer-progress.js";
 
 interface TransferOpts extends TokenOpts, ClientTlsFlags {
@@ -49,10 +59,13 @@ export function registerTransfer(program: Command): void {
     .description("upload files to a lab files server, download (--get) or list (--list) them")
     .argument(
       "[files...]",
-      "files or folders to upload (a folder: everything in it); with --get, names to download",
+      "files or folders to upload (a folder: everything in it); with --get, names to download (NAME/: a folder)",
     )
-    .option("--get", "download the named files instead of uploading")
-    .option("-o, --output <path>", "with --get: where to write (a folder for several names)")
+    .option("--get", "download the named files (a name ending in / : every file under that folder)")
+    .option(
+      "-o, --output <path>",
+      "with --get: where to write (for one folder NAME/: the folder to fill, default ./NAME; for several names: an existing folder)",
+    )
     .option("--list", "list the server's files: size, modified, name")
     .option("--name <name>", "name on the server for a single upload (default: the file's base name)")
     .option("--name-prefix <prefix>", "put uploads under this folder on the server, e.g. in/")
@@ -61,9 +74,9 @@ export function registerTransfer(program: Command): void {
   addFamilyOptions(cmd, "connect")
     .option(
       "--resume",
-      "continue an interrupted transfer from its .part (checked by SHA-256 first); uploads do this unasked",
+      "continue an interrupted transfer from its .part (checked by SHA-256 first); the default",
     )
-    .option("--no-resume", "uploads: start over even when the server's .part matches")
+    .option("--no-resume", "start over even when a .part (the server's, or ours for --get) matches")
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
     .option("--no-fsync", "with --get: do not fsync before renaming (faster; a crash may lose the file)")
@@ -80,12 +93,12 @@ export function registerTransfer(program: Command): void {
     )
     .option(
       "--max-files <n>",
-      "a folder send holding more entries (files, folders, things skipped) is refused before sending",
+      "a folder send holding more entries (files, folders, things skipped), or a folder fetch listing more files, is refused before anything moves",
       String(FOLDER_LIMITS.maxFiles),
     )
     .option(
       "--max-depth <n>",
-      "a folder send nesting more folders deep than this is refused before sending",
+      "a folder send or fetch nesting more folders deep than this is refused before anything moves",
       String(FOLDER_LIMITS.maxDepth),
     )
     .option("--json", "print a JSON summary on stdout (name, bytes, sha256, seconds, mbps)")
@@ -104,8 +117,9 @@ Examples:
   lab transfer a.bin b.bin --name-prefix in/    several files, into in/ on the server
   lab transfer photos/                          a folder, recursively, as photos/... on the server
   lab transfer --get test.txt -o recv.txt       download
+  lab transfer --get photos/                    a folder from the server, recursively, into ./photos
   lab transfer --list                           what the server has
-  lab transfer --get big.iso --resume           continue an interrupted download (uploads resume unasked)
+  lab transfer --get big.iso                    run again after an interruption: goes on from big.iso.part
   lab transfer --get --raw --port 6001 -o out   from lab files --raw, or nc -N -l 6001 < file
   lab transfer --tls test.txt                   over TLS to lab files --tls (trust on first use)
   lab transfer --host unix:/tmp/files.sock --list   a lab files on a Unix socket
@@ -116,15 +130,18 @@ A server started with --token-file wants a token: from --token-file FILE, else $
 (on a terminal) a prompt that does not echo. Never on the command line.
 
 Every file is checked by SHA-256 on arrival and only then appears under its name (NAME.part until
-then). An upload run again goes on from the server's NAME.part when its SHA-256 prefix matches (one
-line says so; a partial that does not match is replaced), and a file the server already has, byte
-for byte, is not sent again. A folder sends its regular files; symlinks, FIFOs, sockets and devices
-are skipped and empty folders are not created (each listed in the summary); a file that fails is
-named and the rest still go. On a terminal a progress bar per file goes to stderr; piped, one
-summary line. Exit 0 when every file arrived, 1 on a failure (the message says how to resume), 2 for
-a usage error, 130 when interrupted by Ctrl-C or SIGTERM (a download keeps its .part for
---resume); with --tls, 35 when the handshake fails, 60 when the server's certificate is not trusted
-(nothing was sent to it).`,
+then). A transfer run again goes on from the .part (the server's for an upload, the local one for
+--get) when its SHA-256 prefix matches (one line says so; a partial that does not match is
+replaced; --no-resume always starts over), and a file the other side already has, byte for byte, is
+not sent again. A folder sends its regular files; symlinks, FIFOs, sockets and devices are skipped
+and empty folders are not created (each listed in the summary). A folder fetch (--get NAME/) checks
+the server's listing first (no '..', absolute or odd names, within --max-files and --max-depth) and
+never writes outside its folder nor through a symlink found there. With a folder or several files,
+a file that fails is named and the rest still go, and one summary ends the run. On a terminal a
+progress bar per file goes to stderr; piped, one summary line. Exit 0 when every file arrived, 1 on
+a failure (the message says how to resume), 2 for a usage error, 130 when interrupted by Ctrl-C or
+SIGTERM (the .part is kept); with --tls, 35 when the handshake fails, 60 when the server's
+certificate is not trusted (nothing was sent to it).`,
     )
     .action(action(async (files: string[], opts: TransferOpts) => runTransfer(files, opts)));
 }
@@ -152,7 +169,8 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     throw new UsageError("--name is for a single upload", "use --name-prefix for several files");
   }
   if (opts.output !== undefined && !opts.get) throw new UsageError("-o is for downloads (--get)");
-  if (opts.get && !opts.raw && files.length > 1 && opts.output !== undefined && !opts.output.endsWith("/")) {
+  const isFetchBatch = opts.get === true && !opts.raw && (files.length > 1 || files.some(isFolderName));
+  if (isFetchBatch && files.length > 1 && opts.output !== undefined && !opts.output.endsWith("/")) {
     const { stat } = await import("node:fs/promises");
     const isDir = await stat(opts.output).then(
       (st) => st.isDirectory(),
@@ -214,14 +232,31 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       const askOnAuth = attempt === 0 && token === undefined && canPrompt();
       try {
         if (opts.list) return await runList(t, client, opts);
-        if (plan?.isBatch) {
-          await runFolder(t, client, plan, { ...opts, askOnAuth }, controller.signal, connect);
+        if (isFetchBatch) {
+          const limits = { maxFiles, maxDepth, maxSizeBytes };
+          const { batch, close } = await fetchBatch(t, client, files, { ...opts, ...limits });
+          try {
+            await runFolder(t, client, batch, { ...opts, askOnAuth }, controller.signal, connect);
+          } finally {
+            await close();
+          }
+          return;
+        }
+        if (plan !== undefined && (plan.isBatch || plan.items.length > 1)) {
+          const batch = uploadBatch(plan, {
+            resume: opts.resume ?? true,
+            overwrite: opts.overwrite ?? false,
+            verify: opts.verify,
+          });
+          await runFolder(t, client, batch, { ...opts, askOnAuth }, controller.signal, connect);
           return;
         }
         await runFiles(t, client, files, { ...opts, maxSizeBytes, askOnAuth, plan }, controller.signal);
         return;
       } catch (err) {
-        const needsToken = err instanceof AuthRequired || (askOnAuth && opts.list && isAuthRequired(err));
+        // A listing (--list, or the first step of a folder fetch) is the connection's first request.
+        const listedFirst = opts.list || isFetchBatch;
+        const needsToken = err instanceof AuthRequired || (askOnAuth && listedFirst && isAuthRequired(err));
         if (!needsToken) throw err;
         token = await promptToken(`token for ${formatWhere(where)}: `);
         if (token === undefined) throw err instanceof AuthRequired ? err.cause : err;
@@ -276,41 +311,101 @@ function watch(t: Transfer, client: TransferClient, bar: ProgressBar | undefined
   client.on("resume", (r) => process.stderr.write(`${resumeLine(t, r)}\n`));
 }
 
-/** A send naming a folder: every file goes, failures are noted, one summary at the end. */
+/** Whether a --get name means a folder on the server: it ends in `/`. */
+function isFolderName(name: string): boolean {
+  return name.endsWith("/");
+}
+
+/**
+ * The downloads of `--get A B DIR/`: a file is itself; a folder is every file the server lists
+ * under it (checked by {@link TransferClient.listFolder} before anything is written), written into
+ * a local folder opened once, so its names resolve without leaving it.
+ */
+async function fetchBatch(
+  t: Transfer,
+  client: TransferClient,
+  names: string[],
+  opts: Omit<TransferOpts, "maxFiles" | "maxDepth"> & {
+    maxFiles: number;
+    maxDepth: number;
+    maxSizeBytes: number | undefined;
+  },
+): Promise<{ batch: Batch; close: () => Promise<void> }> {
+  const { mkdir } = await import("node:fs/promises");
+  const path = await import("node:path");
+  const common = {
+    overwrite: opts.overwrite ?? false,
+    verify: opts.verify,
+    resume: opts.resume ?? true,
+    maxSizeBytes: opts.maxSizeBytes,
+  };
+  const items: BatchItem[] = [];
+  const roots: Array<{ close: () => Promise<void> }> = [];
+  const close = async () => {
+    for (const r of roots) await r.close();
+  };
+  try {
+    for (const name of names) {
+      if (!isFolderName(name)) {
+        const shown = opts.output === undefined ? baseName(name) : path.join(opts.output, baseName(name));
+        items.push({ name, path: shown, run: (c) => c.download(name, opts.output, common) });
+        continue;
+      }
+      const folder = name.replace(/\/+$/, "");
+      if (folder === "") {
+        throw new UsageError("name a folder on the server to fetch", "e.g. lab transfer --get photos/");
+      }
+      const fetch = await client.listFolder(folder, { maxFiles: opts.maxFiles, maxDepth: opts.maxDepth });
+      const dest =
+        names.length === 1 && opts.output !== undefined
+          ? opts.output
+          : path.join(opts.output ?? ".", baseName(folder));
+      await mkdir(dest, { recursive: true }).catch((err) => {
+        throw t.fsError(err, `creating ${dest}`);
+      });
+      // Dotfiles: the server chose to list them. Depth: the listing was checked against --max-depth.
+      const root = await t.ServedRoot.open(dest, { dotfiles: true, maxDepth: opts.maxDepth + 1 });
+      roots.push(root);
+      for (const f of fetch.items) {
+        items.push({
+          name: f.name,
+          path: path.join(dest, ...f.rel.split("/")),
+          run: (c) =>
+            c.download(f.name, f.rel, { ...common, into: { root, path: dest }, expectedBytes: f.size }),
+        });
+      }
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { batch: { direction: "download", items, skipped: [] }, close };
+}
+
+/** Several files or a folder, either way: every file goes, failures are noted, one summary at the end. */
 async function runFolder(
   t: Transfer,
   client: TransferClient,
-  plan: UploadPlan,
+  batch: Batch,
   opts: TransferOpts & { askOnAuth?: boolean },
   signal: AbortSignal,
   connect: () => Promise<TransferClient>,
 ): Promise<void> {
   const bar = process.stderr.isTTY && !opts.json ? new ProgressBar(t) : undefined;
   watch(t, client, bar);
-  await runBatch(
-    t,
-    client,
-    plan,
-    {
-      json: opts.json,
-      resume: opts.resume ?? true,
-      overwrite: opts.overwrite ?? false,
-      verify: opts.verify,
+  await runBatch(t, client, batch, { json: opts.json }, signal, {
+    reconnect: connect,
+    watch: (c) => watch(t, c, bar),
+    onDone: (r) => bar?.done(r),
+    onFail: () => bar?.clear(),
+    isAuthRetry: (err, isFirst) => {
+      if (!(opts.askOnAuth && isFirst && isAuthRequired(err))) return false;
+      throw new AuthRequired("", { cause: err });
     },
-    signal,
-    {
-      reconnect: connect,
-      watch: (c) => watch(t, c, bar),
-      onDone: (r) => bar?.done(r),
-      onFail: () => bar?.clear(),
-      isAuthRetry: (err, isFirst) => {
-        if (!(opts.askOnAuth && isFirst && isAuthRequired(err))) return false;
-        throw new AuthRequired("", { cause: err });
-      },
-    },
-  );
+  });
 }
 
+/** One file, either way (several go through {@link runBatch}). */
 async function runFiles(
   t: Transfer,
   client: TransferClient,
@@ -335,7 +430,7 @@ async function runFiles(
         item === undefined
           ? await client.download(file, opts.output ?? undefined, {
               ...common,
-              resume: opts.resume ?? false,
+              resume: opts.resume ?? true,
               maxSizeBytes: opts.maxSizeBytes,
             })
           : await client.upload(item.path, {
@@ -351,7 +446,7 @@ async function runFiles(
       bar?.clear();
       if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
         throw new AuthRequired("", { cause: err });
-      failure = signal.aborted ? interrupted(file, opts) : err;
+      failure = signal.aborted ? interrupted(file, opts) : opts.get ? folderHint(err, file) : err;
       break;
     }
   }
@@ -387,9 +482,6 @@ async function runFiles(
     );
   }
   if (failure !== undefined) {
-    if (results.length > 0 && files.length > 1) {
-      process.stderr.write(`lab: ${results.length} of ${files.length} files done before the failure\n`);
-    }
     const code = reportError(failure);
     throw new ExitCode(signal.aborted ? EXIT_INTERRUPTED : code);
   }
@@ -428,6 +520,14 @@ async function runRaw(
   }
 }
 
+/** A `--get NAME` that names a folder on the server: say how to fetch a folder. */
+function folderHint(err: unknown, name: string): unknown {
+  if ((err as { code?: unknown } | undefined)?.code !== "NOT_A_FILE") return err;
+  return Object.assign(err as Error, {
+    hint: `to fetch a folder, end its name with a /: lab transfer --get ${escapeControls(name.replace(/\/+$/, ""))}/`,
+  });
+}
+
 function interrupted(file: string, opts: TransferOpts): Error {
   if (opts.list) {
     return Object.assign(new Error("interrupted while listing"), {
@@ -444,7 +544,7 @@ function interrupted(file: string, opts: TransferOpts): Error {
   return Object.assign(new Error(`interrupted while ${opts.get ? "downloading" : "uploading"} ${file}`), {
     code: "INTERRUPTED",
     hint: opts.get
-      ? "the partial file is kept as .part; run the same command with --resume to continue"
+      ? "the partial file is kept as .part; run the same command again to continue from there"
       : "the server keeps the partial file; run the same command again to continue from there",
   });
 }
