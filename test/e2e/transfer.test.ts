@@ -376,6 +376,20 @@ describe("lab files + lab transfer", () => {
     expect(server.stderr()).toContain("refused download of ../secret.txt from 127.0.0.1:");
   });
 
+  it("takes the folder as --dir or --directory too (python -m http.server's habit), but only once", async () => {
+    await writeFile(path.join(shared, "here.txt"), "here");
+    const server = await startServer(
+      (p) => ["files", "--directory", shared, "--port", String(p)],
+      (p) => `serving ${shared} on 127.0.0.1:${p}`,
+    );
+    const list = await runToEnd(["transfer", "--list", "--port", String(server.port)]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain("here.txt");
+    const twice = await runToEnd(["files", shared, "--dir", local, "--port", "0"]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/^lab: two folders to serve: .*\nhint: /);
+  });
+
   it("--read-only refuses uploads and still serves downloads", async () => {
     await writeFile(path.join(shared, "here.txt"), "here");
     const { port } = await serveFiles(["--read-only"]);

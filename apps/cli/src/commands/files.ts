@@ -1,6 +1,6 @@
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts, logConnections } from "../log.js";
 import { formatDuration, parseDuration, parseNumber } from "../options.js";
@@ -43,6 +43,9 @@ export function registerFiles(program: Command): void {
     .option("--no-fsync", "do not fsync uploads before renaming them (faster; a crash may lose recent files)")
     .option("--dotfiles", "also serve names starting with '.' (hidden by default: .env, .git/, ...)")
     .option("--max-depth <n>", "most path segments in a name (a/b/c.txt has 3)", "64")
+    // python -m http.server's spelling (and a common guess): the folder is the argument here.
+    .addOption(new Option("--directory <dir>").hideHelp())
+    .addOption(new Option("--dir <dir>").hideHelp())
     .option(
       "--max-clients <n>",
       "connections served at once; the next gets one 'server full' line",
@@ -91,7 +94,15 @@ HOST:PORT' once ready, then one line per file; each line is 'UTC-TIME LEVEL MESS
 partial uploads stay as NAME.part, to resume. With --tls it logs 'TLS identity SHA256:…' after the
 ready line (see lab server --help for the certificate).`,
     )
-    .action(action(async (dir: string, opts: FilesOpts) => runFiles(dir, opts)));
+    .action(
+      action(async (dir: string, opts: FilesOpts & { directory?: string; dir?: string }) => {
+        const named = opts.directory ?? opts.dir;
+        if (named !== undefined && dir !== ".") {
+          throw new UsageError(`two folders to serve: ${dir} and ${named}: give the folder once, as the argument`);
+        }
+        return runFiles(named ?? dir, opts);
+      }),
+    );
 }
 
 /** Defaults of `lab files`' limits (those of FileServer, in the units the flags use). */
@@ -200,7 +211,14 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
               ? "request"
               : `${e.op} request`;
       // A peer's mistake or departure is a warning; the server's own failure (disk full, I/O) an error.
-      const level = e.error.code === "NO_SPACE" || e.error.code === "IO_ERROR" ? "error" : "warn";
+      // "Already exists" is how every re-run of a transfer starts (the client then asks whether it is
+      // the same file), so it is news, not a warning.
+      const level =
+        e.error.code === "NO_SPACE" || e.error.code === "IO_ERROR"
+          ? "error"
+          : e.error.code === "ALREADY_EXISTS"
+            ? "info"
+            : "warn";
       log.log(
         level,
         `${e.error.code === "CONNECTION_LOST" ? "lost" : "refused"} ${op}${e.name === undefined ? "" : ` ${e.name}`} from ${e.peer}: ${e.error.message}`,
