@@ -98,7 +98,9 @@ ready line (see lab server --help for the certificate).`,
       action(async (dir: string, opts: FilesOpts & { directory?: string; dir?: string }) => {
         const named = opts.directory ?? opts.dir;
         if (named !== undefined && dir !== ".") {
-          throw new UsageError(`two folders to serve: ${dir} and ${named}: give the folder once, as the argument`);
+          throw new UsageError(
+            `two folders to serve: ${dir} and ${named}: give the folder once, as the argument`,
+          );
         }
         return runFiles(named ?? dir, opts);
       }),
