@@ -38,8 +38,16 @@ async function producer(source: string): Promise<void> {
   for (let i = 1; i <= PER_PRODUCER; i++) {
     const priority = Math.floor(random() * 3);
     const job = { priority, name: `${source}-${i}` };
-    await queue.put(job, { timeout: 5_000 }); // waits while 4 jobs are queued
-    console.log(`put  ${job.name.padEnd(7)} ${LABELS[priority]}`);
+    // Each line is printed in the same synchronous step as the queue changes, so the output is
+    // the queue's true history: a job printed as put and not yet run was there to be chosen.
+    if (!queue.full()) {
+      queue.putNowait(job);
+      console.log(`put  ${job.name.padEnd(7)} ${LABELS[priority]}`);
+      await null; // let the other producer and the consumer take turns
+    } else {
+      await queue.put(job, { timeout: 5_000 }); // waits while 4 jobs are queued
+      console.log(`put  ${job.name.padEnd(7)} ${LABELS[priority]} (waited for room)`);
+    }
   }
 }
 
@@ -47,8 +55,12 @@ async function consumer(): Promise<void> {
   for (let n = 0; n < PER_PRODUCER * PRODUCERS.length; n++) {
     // Let the producers run first, so there is something to choose from.
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const job = await queue.get({ timeout: 5_000 });
-    console.log(`  run ${job.name.padEnd(7)} ${LABELS[job.priority]}`);
+    for (let tries = 0; queue.empty() && tries < 200; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const choices = queue.qsize();
+    const job = queue.getNowait();
+    console.log(`  run ${job.name.padEnd(7)} ${LABELS[job.priority]!.padEnd(6)}  chosen from ${choices}`);
     queue.taskDone();
   }
 }

@@ -127,6 +127,20 @@ describe("concurrency examples", () => {
     // With seed 8 the consumer's first pick is among web-1 (urgent), cron-1, web-2 (urgent), cron-2:
     // urgent first, in insertion order; later picks follow the same rule.
     expect(runs).toEqual(["web-1", "web-2", "cron-1", "web-3", "cron-4", "cron-3", "cron-2", "web-4"]);
+    // The output is the queue's history (#20: unambiguous): every job run has no more urgent job
+    // printed as put and not yet run, and "chosen from N" is the number of those waiting.
+    const rank: Record<string, number> = { urgent: 0, normal: 1, low: 2 };
+    const waiting = new Map<string, number>();
+    for (const line of a.stdout.split("\n")) {
+      const put = /^put {2}(\S+) +(\w+)/.exec(line);
+      if (put) waiting.set(put[1]!, rank[put[2]!]!);
+      const run = /^ {2}run (\S+) +(\w+) +chosen from (\d+)$/.exec(line);
+      if (!run) continue;
+      expect(Number(run[3]), line).toBe(waiting.size);
+      expect(Math.min(...waiting.values()), line).toBe(rank[run[2]!]);
+      waiting.delete(run[1]!);
+    }
+    expect(waiting.size).toBe(0);
     expect(a.stdout).toContain("every job ran");
   });
 });
