@@ -1,13 +1,8 @@
-// Issue #20, "transfer like croc", the download side: `lab transfer --get DIR/` fetches a server
-// folder byte for byte with one summary, a killed folder fetch resumes by itself, and several
-// files go on past a failed one; real CLI, real `lab files`, real sockets.
-
-import { createCipheriv, createHash } from "node:crypto";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeFile, sha256Of, tree, waitForSize } from "../helpers/files.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
 
 let dir: string;
@@ -24,56 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Writes `size` deterministic bytes (an AES-CTR keystream of `seed`); returns their SHA-256. */
-async function makeFile(file: string, size: number, seed = 1): Promise<string> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const key = createHash("sha256").update(`seed ${seed}`).digest();
-  const cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
-  const zeros = Buffer.alloc(1024 * 1024);
-  const hash = createHash("sha256");
-  const fh = await open(file, "w");
-  try {
-    for (let at = 0; at < size; at += zeros.length) {
-      const block = cipher.update(zeros.subarray(0, Math.min(zeros.length, size - at)));
-      hash.update(block);
-      await fh.write(block);
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest("hex");
-}
-
-const sha256Of = async (file: string) =>
-  createHash("sha256")
-    .update(await readFile(file))
-    .digest("hex");
-
-/** Every regular file under `root`, as relative path → SHA-256. */
-async function tree(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const d of await readdir(root, { withFileTypes: true, recursive: true })) {
-    if (!d.isFile()) continue;
-    const full = path.join(d.parentPath, d.name);
-    out[path.relative(root, full).split(path.sep).join("/")] = await sha256Of(full);
-  }
-  return out;
-}
-
-/** Polls until `file` holds at least `bytes` (bounded): the download is under way. */
-async function waitForSize(file: string, bytes: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const size = await stat(file).then(
-      (s) => s.size,
-      () => -1,
-    );
-    if (size >= bytes) return;
-    await sleep(10);
-  }
-  throw new Error(`${file} did not reach ${bytes} bytes within ${timeoutMs} ms`);
-}
 
 function serveFiles() {
   return startServer(

@@ -2,13 +2,12 @@
 // resume by themselves (or say they start over), over real sockets against a real `lab files`.
 
 import { execFileSync } from "node:child_process";
-import { createCipheriv, createHash } from "node:crypto";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FOLDER_DEFAULTS } from "../../packages/transfer/src/index.js";
+import { makeFile, sha256Of, tree, waitForSize } from "../helpers/files.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
 
 let dir: string;
@@ -25,55 +24,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Writes `size` deterministic bytes (an AES-CTR keystream of `seed`); returns their SHA-256. */
-async function makeFile(file: string, size: number, seed = 1): Promise<string> {
-  const key = createHash("sha256").update(`seed ${seed}`).digest();
-  const cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
-  const zeros = Buffer.alloc(1024 * 1024);
-  const hash = createHash("sha256");
-  const fh = await open(file, "w");
-  try {
-    for (let at = 0; at < size; at += zeros.length) {
-      const block = cipher.update(zeros.subarray(0, Math.min(zeros.length, size - at)));
-      hash.update(block);
-      await fh.write(block);
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest("hex");
-}
-
-const sha256Of = async (file: string) =>
-  createHash("sha256")
-    .update(await readFile(file))
-    .digest("hex");
-
-/** Every regular file under `root`, as relative path → SHA-256 (symlinks and others left out). */
-async function tree(root: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const d of await readdir(root, { withFileTypes: true, recursive: true })) {
-    if (!d.isFile()) continue;
-    const full = path.join(d.parentPath, d.name);
-    out[path.relative(root, full).split(path.sep).join("/")] = await sha256Of(full);
-  }
-  return out;
-}
-
-/** Polls until `file` holds at least `bytes` (bounded by `timeoutMs`): the upload is under way. */
-async function waitForSize(file: string, bytes: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const size = await stat(file).then(
-      (s) => s.size,
-      () => -1,
-    );
-    if (size >= bytes) return;
-    await sleep(10);
-  }
-  throw new Error(`${file} did not reach ${bytes} bytes within ${timeoutMs} ms`);
-}
 
 function serveFiles(extra: string[] = [], env?: Record<string, string>) {
   return startServer(

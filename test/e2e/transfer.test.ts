@@ -1,11 +1,9 @@
-import { createCipheriv, createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import getPort from "get-port";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { makeFile, sha256Of as sha256File, waitForSize } from "../helpers/files.js";
 import { type LabResult, type StartOptions, startLab, startServer } from "../helpers/lab.js";
 
 let dir: string;
@@ -22,31 +20,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Writes `size` deterministic bytes (an AES-CTR keystream of `seed`) in 1 MiB blocks; returns their SHA-256. */
-async function makeFile(file: string, size: number, seed = 1): Promise<string> {
-  const key = createHash("sha256").update(`seed ${seed}`).digest();
-  const cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
-  const zeros = Buffer.alloc(1024 * 1024);
-  const hash = createHash("sha256");
-  const fh = await open(file, "w");
-  try {
-    for (let at = 0; at < size; at += zeros.length) {
-      const block = cipher.update(zeros.subarray(0, Math.min(zeros.length, size - at)));
-      hash.update(block);
-      await fh.write(block);
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest("hex");
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk);
-  return hash.digest("hex");
-}
 
 async function serveFiles(extra: string[] = [], env?: Record<string, string>) {
   return startServer(
@@ -72,20 +45,6 @@ async function runToEnd(
   await closed;
   clearTimeout(timer);
   return { code, stdout: lab.stdout(), stderr: lab.stderr() };
-}
-
-/** Polls until `file` holds at least `bytes` (bounded by `timeoutMs`). */
-async function waitForSize(file: string, bytes: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const size = await stat(file).then(
-      (s) => s.size,
-      () => -1,
-    );
-    if (size >= bytes) return;
-    await sleep(10);
-  }
-  throw new Error(`${file} did not reach ${bytes} bytes within ${timeoutMs} ms`);
 }
 
 /** A point in [lo, hi) chosen by a fixed seed, so a failure can be replayed. */
