@@ -1,8 +1,7 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeFile, sha256Of, tree, waitForSize } from "../helpers/files.js";
+import { makeFile, sha256Of, transferDirs, tree, waitForSize } from "../helpers/files.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
 
 let dir: string;
@@ -10,11 +9,7 @@ let shared: string;
 let local: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "netlab-e2e-fetch-"));
-  shared = path.join(dir, "shared");
-  local = path.join(dir, "local");
-  await mkdir(shared);
-  await mkdir(local);
+  ({ dir, shared, local } = await transferDirs("netlab-e2e-fetch-"));
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

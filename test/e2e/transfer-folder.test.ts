@@ -2,12 +2,11 @@
 // resume by themselves (or say they start over), over real sockets against a real `lab files`.
 
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FOLDER_DEFAULTS } from "../../packages/transfer/src/index.js";
-import { makeFile, sha256Of, tree, waitForSize } from "../helpers/files.js";
+import { makeFile, sha256Of, transferDirs, tree, waitForSize } from "../helpers/files.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
 
 let dir: string;
@@ -15,11 +14,7 @@ let shared: string;
 let local: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "netlab-e2e-folder-"));
-  shared = path.join(dir, "shared");
-  local = path.join(dir, "local");
-  await mkdir(shared);
-  await mkdir(local);
+  ({ dir, shared, local } = await transferDirs("netlab-e2e-folder-"));
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

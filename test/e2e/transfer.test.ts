@@ -1,9 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import getPort from "get-port";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeFile, sha256Of as sha256File, waitForSize } from "../helpers/files.js";
+import { makeFile, sha256Of as sha256File, transferDirs, waitForSize } from "../helpers/files.js";
 import { type LabResult, type StartOptions, startLab, startServer } from "../helpers/lab.js";
 
 let dir: string;
@@ -11,11 +10,7 @@ let shared: string;
 let local: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "netlab-e2e-transfer-"));
-  shared = path.join(dir, "shared");
-  local = path.join(dir, "local");
-  await mkdir(shared);
-  await mkdir(local);
+  ({ dir, shared, local } = await transferDirs("netlab-e2e-transfer-"));
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });

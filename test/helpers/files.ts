@@ -2,7 +2,8 @@
 // for a transfer to be under way.
 import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, stat } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -56,4 +57,14 @@ export async function waitForSize(file: string, bytes: number, timeoutMs = 20_00
     await sleep(10);
   }
   throw new Error(`${file} did not reach ${bytes} bytes within ${timeoutMs} ms`);
+}
+
+/** A fresh temporary folder holding `shared` (what `lab files` serves) and `local` (the client's side). */
+export async function transferDirs(prefix: string): Promise<{ dir: string; shared: string; local: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const shared = path.join(dir, "shared");
+  const local = path.join(dir, "local");
+  await mkdir(shared);
+  await mkdir(local);
+  return { dir, shared, local };
 }
