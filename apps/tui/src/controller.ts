@@ -228,7 +228,9 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
 
   #watchServer(server: LabChatServer): void {
     server.on("connect", (peer: PeerSnapshot) => {
-      this.serverLine("info", `+ ${formatPeer(peer)} connected`);
+      // `lab server`'s own word, and the address last: in the 80-column log pane the line breaks
+      // before the address instead of leaving "connected" alone on a row.
+      this.serverLine("info", `+ connect ${formatPeer(peer)}`);
       this.#refreshPeers(server);
     });
     server.on("disconnect", (peer: PeerSnapshot, reason: unknown) => {

@@ -68,6 +68,10 @@ describe("#20 every scene at 80×24", () => {
     lab.send(1, "hello at eighty columns, a line long enough to wrap twice in a narrow pane");
     const f = await frameMatching((f) => f.includes(" 1 msg ") && f.includes("narrow pane"), "the message");
     expectTidy(f);
+    // The server log's connect line breaks before the address, a unit of its own; it once left
+    // "connected" alone on a row.
+    expect(f).toMatch(/\+ connect\s[\s│]*127\.0\.0\.1:\d+/);
+    expect(f).not.toMatch(/│\s+connected\s+│/);
     expect(f).toMatch(/· 1 client\b/);
     expect(f).toContain(" 1 peer ");
     expect(f).not.toMatch(/\b1 (clients|peers|msgs)\b/);
