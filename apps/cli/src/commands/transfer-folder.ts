@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import { plural } from "@netlab/core";
 import { escapeControls, safeLine } from "@netlab/core/terminal";
 import type { TransferClient, TransferResult } from "@netlab/transfer";
 import { ExitCode, reportError, UsageError } from "../run.js";
@@ -206,18 +207,7 @@ export async function runBatch(
   const moved = sent.reduce((n, r) => n + r.transferredBytes, 0);
   const rate = seconds > 0 ? moved / seconds : 0;
   if (opts.json) {
-    const files = results.map((r) => ({
-      name: r.name,
-      path: r.path,
-      direction: r.direction,
-      bytes: r.bytes,
-      transferredBytes: r.transferredBytes,
-      resumedAt: r.existed ? 0 : r.offset,
-      existed: r.existed ?? false,
-      sha256: r.sha256 ?? null,
-      seconds: round(r.seconds, 3),
-      mbps: round(r.mbps, 1),
-    }));
+    const files = results.map((r) => resultJson(r));
     const summary = {
       [plan.direction === "upload" ? "sent" : "received"]: sent.length,
       existed,
@@ -265,11 +255,27 @@ export function describe(err: unknown): { code: string; message: string; hint?: 
   };
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+/**
+ * One transfer's line in a `--json` report. `existed` is left out of downloads unless asked:
+ * the single-file report never had it there.
+ */
+export function resultJson(r: TransferResult, existedOnDownloads = true) {
+  return {
+    name: r.name,
+    path: r.path,
+    direction: r.direction,
+    bytes: r.bytes,
+    transferredBytes: r.transferredBytes,
+    resumedAt: r.existed ? 0 : r.offset,
+    ...(existedOnDownloads || r.direction === "upload" ? { existed: r.existed ?? false } : {}),
+    sha256: r.sha256 ?? null,
+    seconds: round(r.seconds, 3),
+    mbps: round(r.mbps, 1),
+  };
 }
 
-function round(n: number, digits: number): number {
+/** `n` rounded to `digits` decimals, for JSON reports. */
+export function round(n: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }

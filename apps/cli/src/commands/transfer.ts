@@ -22,6 +22,8 @@ import {
   describe,
   FOLDER_LIMITS,
   planUploads,
+  resultJson,
+  round,
   runBatch,
   type UploadPlan,
   uploadBatch,
@@ -454,18 +456,7 @@ async function runFiles(
   const moved = results.filter((r) => !r.existed);
   const bytes = moved.reduce((n, r) => n + r.transferredBytes, 0);
   if (opts.json) {
-    const summary = results.map((r) => ({
-      name: r.name,
-      path: r.path,
-      direction: r.direction,
-      bytes: r.bytes,
-      transferredBytes: r.transferredBytes,
-      resumedAt: r.existed ? 0 : r.offset,
-      ...(r.direction === "upload" ? { existed: r.existed ?? false } : {}),
-      sha256: r.sha256 ?? null,
-      seconds: round(r.seconds, 3),
-      mbps: round(r.mbps, 1),
-    }));
+    const summary = results.map((r) => resultJson(r, false));
     const error = failure === undefined ? undefined : describe(failure);
     process.stdout.write(
       `${JSON.stringify({ ok: failure === undefined, files: summary, ...(error ? { error } : {}) })}\n`,
@@ -547,9 +538,4 @@ function interrupted(file: string, opts: TransferOpts): Error {
       ? "the partial file is kept as .part; run the same command again to continue from there"
       : "the server keeps the partial file; run the same command again to continue from there",
   });
-}
-
-function round(n: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
