@@ -1,4 +1,6 @@
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
@@ -25,6 +27,46 @@ function canConnect(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
+}
+
+/** The pids of `pid`'s descendants, from /proc (Linux). */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 2nd field after the parenthesised command name.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {} // gone meanwhile
+  }
+  const found: number[] = [];
+  for (let frontier = [pid]; frontier.length > 0; ) {
+    const next = [...parents].filter(([, ppid]) => frontier.includes(ppid)).map(([child]) => child);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
+}
+
+/** The port of the redis-server below `pid`, once one is listening (checked every 50 ms). */
+async function redisPortBelow(pid: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const child of descendants(pid)) {
+      const cmd = (() => {
+        try {
+          return readFileSync(`/proc/${child}/cmdline`, "utf8");
+        } catch {
+          return "";
+        }
+      })();
+      const port = Number(/^\S*redis-server 127\.0\.0\.1:(\d+)/.exec(cmd)?.[1]);
+      if (port > 0 && (await canConnect(port))) return port;
+    }
+    await sleep(50);
+  }
+  throw new Error(`no redis-server listening below pid ${pid} within ${timeoutMs} ms`);
 }
 
 /** Every client line of a pane that carries a route (`a→b <nick> text`). */
@@ -82,6 +124,32 @@ describe.skipIf(!HAS_REDIS)("lab demo --cluster (#16)", () => {
     expect(port).toBeGreaterThan(0);
     expect(await canConnect(port)).toBe(false);
   });
+
+  it.runIf(process.platform === "linux")(
+    "its own redis-server goes too when the demo is killed with SIGKILL, with no chance to stop it",
+    async () => {
+      // An expectation that never comes keeps the demo running while the test looks for its Redis.
+      const demo = startLab([
+        "demo",
+        "--cluster",
+        "--clients",
+        "2",
+        "--script",
+        "-",
+        "--expect-timeout",
+        "60s",
+      ]);
+      demo.write("expect client 1: nobody says this\n");
+      demo.endInput();
+      const pid = demo.child.pid ?? 0;
+      const port = await redisPortBelow(pid, 15_000);
+      demo.child.kill("SIGKILL");
+      await demo.exited;
+      const deadline = Date.now() + 10_000;
+      while ((await canConnect(port)) && Date.now() < deadline) await sleep(50);
+      expect(await canConnect(port)).toBe(false);
+    },
+  );
 
   it("shares its room with an outside lab server --cluster node: a message sent there shows as c→a and c→b", async () => {
     const redis = await startRedis();

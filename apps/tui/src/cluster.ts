@@ -165,10 +165,33 @@ export async function startRedisServer(): Promise<RedisProcess> {
   }
 }
 
+/**
+ * redis-server has no "exit with my parent" switch, so it runs under a small sh watchdog that
+ * holds the read end of a pipe from this process (fd 3): when this process ends in any way, even
+ * SIGKILL, the pipe closes, `read` returns and the watchdog stops redis-server. SIGTERM to the
+ * watchdog stops redis-server and waits for it; Ctrl-C is left to the demo, which stops it.
+ */
+const REDIS_WATCHDOG = [
+  'trap "" INT',
+  "exec 3<&0",
+  '"$0" "$@" </dev/null 3<&- &',
+  "r=$!",
+  'trap "kill $r 2>/dev/null" TERM',
+  "(read _ <&3; kill $r 2>/dev/null) &",
+  "wait $r",
+  "s=$?",
+  "wait $r 2>/dev/null",
+  "exit $s",
+].join("\n");
+
 async function launchRedis(bin: string, port: number): Promise<RedisProcess> {
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const child = spawn(bin, [...args, "--dir", tmpdir()], { stdio: ["ignore", "pipe", "pipe"] });
-  const killNow = () => child.kill("SIGKILL");
+  const child = spawn("sh", ["-c", REDIS_WATCHDOG, bin, ...args, "--dir", tmpdir()], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  child.stdin.on("error", () => {}); // the watchdog gone first: nothing left to tell
+  // Closing the pipe is what stops redis-server once this process is gone; SIGTERM asks now.
+  const killNow = () => child.kill("SIGTERM");
   process.once("exit", killNow);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let output = "";
@@ -214,6 +237,8 @@ async function launchRedis(bin: string, port: number): Promise<RedisProcess> {
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  // The watchdog's other half reads this pipe: closing it stops redis-server even if sh is gone.
+  child.stdin?.end();
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill("SIGTERM");
   const timer = setTimeout(() => child.kill("SIGKILL"), REDIS_STOP_TIMEOUT_MS);
