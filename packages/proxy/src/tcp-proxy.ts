@@ -3,8 +3,9 @@ import net from "node:net";
 import { tapListen, toNetworkError, wireChannel } from "@netlab/socketserver";
 import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
 import { ProxyError } from "./errors.js";
-import { type LinkClose, type LinkInfo, ToxicLink } from "./link.js";
+import { type LinkClose, type LinkInfo, type LinkOptions, ToxicLink } from "./link.js";
 import type { ChunkEvent } from "./pipeline.js";
+import { adoptWithReusedBuffer, ReusedReads } from "./reads.js";
 import { ToxicSet } from "./toxic-set.js";
 import type { Toxic, ToxicSpec } from "./toxics.js";
 
@@ -236,13 +237,13 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     };
   }
 
-  #accept(client: net.Socket): void {
+  #accept(accepted: net.Socket): void {
     const id = this.#nextId++;
-    const who = `${client.remoteAddress}:${client.remotePort}`;
-    client.on("error", () => {});
+    const who = `${accepted.remoteAddress}:${accepted.remotePort}`;
     if (this.links.size >= this.#o.maxConnections) {
+      accepted.on("error", () => {});
       this.#refuse(
-        client,
+        accepted,
         id,
         who,
         new ProxyError("PROXY_FULL", `${this.#o.maxConnections} connections open already (maxConnections)`, {
@@ -251,13 +252,27 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       );
       return;
     }
+    // Both directions read into reused buffers where Node lets the accepted side do so (see the
+    // proxy notes in docs/benchmarks.md): a fresh 64 KiB buffer per read was most of the cost.
+    const clientReads = new ReusedReads();
+    const adopted = adoptWithReusedBuffer(accepted, clientReads.onread);
+    const client = adopted ?? accepted;
+    const reads = { client: adopted ? clientReads : undefined, upstream: new ReusedReads() };
+    client.on("error", () => {});
     const spare = this.#takeSpare();
     if (spare) {
-      this.#link(client, spare, id);
+      // Connected before, reading with 'data': what it read meanwhile is in its stream buffer.
+      this.#link(client, spare, id, { client: reads.client });
       return;
     }
     const { host, port } = this.#upstream;
-    const upstream = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const upstream = net.connect({
+      host,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: reads.upstream.onread,
+    });
     const timer = setTimeout(
       () => upstream.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
       this.#o.connectTimeoutMs,
@@ -276,15 +291,16 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
         upstream.destroy();
         return;
       }
-      this.#link(client, upstream, id);
+      this.#link(client, upstream, id, reads);
     });
   }
 
   /** Links a client to its connected upstream and starts reading the client. */
-  #link(client: net.Socket, upstream: net.Socket, id: number): void {
+  #link(client: net.Socket, upstream: net.Socket, id: number, reads: LinkOptions["reads"]): void {
     const link = new ToxicLink(client, upstream, {
       toxics: this.toxics,
       id,
+      reads,
       maxBufferedBytes: this.#o.maxBufferedBytes,
       onChunk: this.#o.onChunk,
     });
