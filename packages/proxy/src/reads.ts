@@ -1,7 +1,18 @@
 import net from "node:net";
+import { requireInt } from "./errors.js";
 
 /** Defaults of {@link ReusedReads}. */
-export const READS_DEFAULTS = { readBufferBytes: 64 * 1024 } as const;
+export const READS_DEFAULTS = { readBufferBytes: 256 * 1024 } as const;
+
+/** Throws INVALID_OPTION unless `value` is a whole number of bytes from 1 KiB to 64 MiB. */
+export function requireReadBufferBytes(value: number): void {
+  requireInt("readBufferBytes", value, { min: 1024, max: 64 * 1024 * 1024 });
+}
+
+/** The size reads start at and shrink back to: an idle connection holds two of these, one per direction. */
+const FIRST_READ_BYTES = 16 * 1024;
+/** Reads of under a quarter of the buffer in a row before it halves. */
+const SMALL_READS_TO_SHRINK = 8;
 
 /**
  * Who gets each read of a {@link ReusedReads}: `view` holds the bytes read and is valid only during
@@ -18,11 +29,15 @@ export interface OnRead {
 }
 
 /**
- * Reads of one socket into two reused buffers (net's `onread` option) instead of the fresh 64 KiB
- * buffer and the Readable machinery Node's `'data'` event costs per read. Give {@link onread} to
- * `net.connect` or {@link adoptWithReusedBuffer}, then {@link attach} the one consumer. A buffer the
- * consumer keeps (a write still in flight) is never read into again until {@link release}; at most
- * one is tracked as held, and a consumer that keeps more gets fresh buffers, so no byte is ever
+ * Reads of one socket into reused buffers (net's `onread` option) instead of the fresh 64 KiB buffer
+ * and the Readable machinery Node's `'data'` event costs per read. Give {@link onread} to
+ * `net.connect` or {@link adoptWithReusedBuffer}, then {@link attach} the one consumer.
+ *
+ * Sized by use: reads start at 16 KiB, a read that fills the buffer doubles it (up to
+ * `readBufferBytes`), and a run of reads using under a quarter of it halves it again, so a busy
+ * connection makes few large reads and an idle one holds 16 KiB. A buffer the consumer keeps (a
+ * write still in flight) is never read into again until {@link release}; at most one is tracked as
+ * held (it becomes the spare), and a consumer that keeps more gets fresh buffers, so no byte is
  * overwritten while referenced. `'end'`, `'error'`, `pause()` and `resume()` work as with `'data'`.
  * @example
  * const reads = new ReusedReads();
@@ -32,21 +47,26 @@ export interface OnRead {
 export class ReusedReads {
   /** Pass as `onread` when creating the socket. */
   readonly onread: OnRead;
-  readonly #bytes: number;
+  readonly #maxBytes: number;
+  /** The size the next buffer handed out should have. */
+  #wantBytes: number;
+  #smallReads = 0;
   #current: Buffer;
   /** The buffer a consumer still references, until `release()`. */
   #held: Buffer | undefined;
-  /** A free buffer, allocated the first time one was held. */
+  /** A free buffer: the last one held, once released. */
   #spare: Buffer | undefined;
   #wasKept = false;
   #consumer: ReadConsumer | undefined;
-  /** A read that came before `attach` (a copy), and the socket paused for it. */
+  /** A read that came before `attach` (a copy); the socket stopped reading for it. */
   #early: Buffer | undefined;
 
-  /** @param readBufferBytes Most bytes one read returns (each of the two buffers' size). Default 64 KiB, as Node's. */
+  /** @param readBufferBytes Most bytes one read returns. Default 256 KiB. */
   constructor(readBufferBytes: number = READS_DEFAULTS.readBufferBytes) {
-    this.#bytes = readBufferBytes;
-    this.#current = Buffer.allocUnsafe(readBufferBytes);
+    requireReadBufferBytes(readBufferBytes);
+    this.#maxBytes = readBufferBytes;
+    this.#wantBytes = Math.min(FIRST_READ_BYTES, readBufferBytes);
+    this.#current = Buffer.allocUnsafe(this.#wantBytes);
     this.onread = {
       // Node calls this once the callback returned, and reads next into what it returns.
       buffer: () => this.#next(),
@@ -78,6 +98,15 @@ export class ReusedReads {
 
   #onRead(nread: number, buffer: Uint8Array): boolean {
     const view = Buffer.from(buffer.buffer, buffer.byteOffset, nread);
+    if (nread === buffer.length) {
+      this.#wantBytes = Math.min(buffer.length * 2, this.#maxBytes);
+      this.#smallReads = 0;
+    } else if (nread >= buffer.length / 4) {
+      this.#smallReads = 0;
+    } else if (++this.#smallReads >= SMALL_READS_TO_SHRINK) {
+      this.#wantBytes = Math.max(Math.floor(buffer.length / 2), Math.min(FIRST_READ_BYTES, this.#maxBytes));
+      this.#smallReads = 0;
+    }
     const consumer = this.#consumer;
     if (consumer === undefined) {
       // Nobody to give it to yet: keep a copy and stop reading (returning false stops the handle).
@@ -90,17 +119,22 @@ export class ReusedReads {
   }
 
   #next(): Buffer {
-    if (!this.#wasKept) return this.#current;
-    this.#wasKept = false;
-    if (this.#held === undefined) {
-      this.#held = this.#current;
-      this.#current = this.#spare ?? Buffer.allocUnsafe(this.#bytes);
-      this.#spare = undefined;
-    } else {
-      // Two in flight: the older stays held; this one is left to the write that references it.
-      this.#current = Buffer.allocUnsafe(this.#bytes);
+    if (this.#wasKept) {
+      this.#wasKept = false;
+      // A second buffer in flight is left to the write that references it; the first stays held.
+      if (this.#held === undefined) this.#held = this.#current;
+      this.#current = this.#take();
+    } else if (this.#current.length !== this.#wantBytes) {
+      this.#current = this.#take();
     }
     return this.#current;
+  }
+
+  /** The spare if it has the size wanted, else a new buffer (and the spare is let go). */
+  #take(): Buffer {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    return spare?.length === this.#wantBytes ? spare : Buffer.allocUnsafe(this.#wantBytes);
   }
 }
 

@@ -5,7 +5,7 @@ import { type Address, formatAddress, isLoop, parseAddress } from "./address.js"
 import { ProxyError } from "./errors.js";
 import { type LinkClose, type LinkInfo, type LinkOptions, ToxicLink } from "./link.js";
 import type { ChunkEvent } from "./pipeline.js";
-import { adoptWithReusedBuffer, ReusedReads } from "./reads.js";
+import { adoptWithReusedBuffer, READS_DEFAULTS, ReusedReads, requireReadBufferBytes } from "./reads.js";
 import { ToxicSet } from "./toxic-set.js";
 import type { Toxic, ToxicSpec } from "./toxics.js";
 
@@ -31,6 +31,11 @@ export interface TcpProxyOptions {
   maxConnections?: number;
   /** Per direction, most bytes read and not yet through the toxics. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Per direction, most bytes one read returns: reads start at 16 KiB and grow to this while a
+   * connection moves data in bulk (each direction holds up to two such buffers then). Default 256 KiB.
+   */
+  readBufferBytes?: number;
   /** Called for every chunk written, either way. */
   onChunk?: (event: ChunkEvent) => void;
 }
@@ -42,6 +47,7 @@ export const TCP_PROXY_DEFAULTS = {
   connectTimeoutMs: 10_000,
   maxConnections: 1000,
   maxBufferedBytes: 1024 * 1024,
+  readBufferBytes: READS_DEFAULTS.readBufferBytes,
 } as const;
 
 /** Events of a {@link TcpProxy}. */
@@ -84,7 +90,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   #nextId = 1;
   /** An upstream connection made before any client came (the start-up check's), for the first one. */
   #spare: { socket: net.Socket; drop: () => void } | undefined;
-  readonly #o: Required<Pick<TcpProxyOptions, "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes">> &
+  readonly #o: Required<
+    Pick<TcpProxyOptions, "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes" | "readBufferBytes">
+  > &
     Pick<TcpProxyOptions, "onChunk">;
 
   constructor(options: TcpProxyOptions) {
@@ -99,8 +107,10 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       connectTimeoutMs: options.connectTimeoutMs ?? TCP_PROXY_DEFAULTS.connectTimeoutMs,
       maxConnections: options.maxConnections ?? TCP_PROXY_DEFAULTS.maxConnections,
       maxBufferedBytes: options.maxBufferedBytes ?? TCP_PROXY_DEFAULTS.maxBufferedBytes,
+      readBufferBytes: options.readBufferBytes ?? TCP_PROXY_DEFAULTS.readBufferBytes,
       onChunk: options.onChunk,
     };
+    requireReadBufferBytes(this.#o.readBufferBytes);
   }
 
   /** The address listened on (the real port once listening), `HOST:PORT`. */
@@ -254,10 +264,13 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     }
     // Both directions read into reused buffers where Node lets the accepted side do so (see the
     // proxy notes in docs/benchmarks.md): a fresh 64 KiB buffer per read was most of the cost.
-    const clientReads = new ReusedReads();
+    const clientReads = new ReusedReads(this.#o.readBufferBytes);
     const adopted = adoptWithReusedBuffer(accepted, clientReads.onread);
     const client = adopted ?? accepted;
-    const reads = { client: adopted ? clientReads : undefined, upstream: new ReusedReads() };
+    const reads = {
+      client: adopted ? clientReads : undefined,
+      upstream: new ReusedReads(this.#o.readBufferBytes),
+    };
     client.on("error", () => {});
     const spare = this.#takeSpare();
     if (spare) {

@@ -106,15 +106,43 @@ describe("ReusedReads", () => {
   }
 
   it("reads into the same buffer while the consumer keeps nothing", () => {
-    const reads = new ReusedReads(16);
+    const reads = new ReusedReads(4096);
     reads.attach(new net.Socket(), () => false);
     const first = reads.onread.buffer();
-    expect(read(reads, first, 16)).toBe(first);
-    expect(read(reads, first, 3)).toBe(first);
+    expect(first.length).toBe(4096);
+    expect(read(reads, first, 2000)).toBe(first);
+    expect(read(reads, first, 3000)).toBe(first);
+  });
+
+  it("doubles the buffer after a read that fills it, up to readBufferBytes, from 16 KiB", () => {
+    const reads = new ReusedReads(64 * 1024);
+    reads.attach(new net.Socket(), () => false);
+    const sizes = [reads.onread.buffer()];
+    for (let i = 0; i < 3; i++) {
+      const last = sizes.at(-1) as Uint8Array;
+      sizes.push(read(reads, last, last.length));
+    }
+    expect(sizes.map((b) => b.length / 1024)).toEqual([16, 32, 64, 64]);
+    expect(sizes[3]).toBe(sizes[2]);
+  });
+
+  it("halves it after 8 reads in a row of under a quarter of it, down to 16 KiB", () => {
+    const reads = new ReusedReads(64 * 1024);
+    reads.attach(new net.Socket(), () => false);
+    let buffer = reads.onread.buffer();
+    while (buffer.length < 64 * 1024) buffer = read(reads, buffer, buffer.length);
+    const sizes: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      buffer = read(reads, buffer, 10);
+      sizes.push(buffer.length / 1024);
+    }
+    expect(sizes.slice(5, 8)).toEqual([64, 64, 32]);
+    expect(sizes.slice(13, 16)).toEqual([32, 32, 16]);
+    expect(sizes.at(-1)).toBe(16);
   });
 
   it("never hands out a buffer the consumer still holds, until release()", () => {
-    const reads = new ReusedReads(16);
+    const reads = new ReusedReads(4096);
     let keep = true;
     const views: Buffer[] = [];
     reads.attach(new net.Socket(), (view) => {
@@ -122,20 +150,24 @@ describe("ReusedReads", () => {
       return keep;
     });
     const a = reads.onread.buffer();
-    const b = read(reads, a, 5);
+    const b = read(reads, a, 2000);
     expect(b).not.toBe(a);
-    expect(views[0]?.length).toBe(5);
+    expect(views[0]?.length).toBe(2000);
     expect(views[0]?.buffer).toBe(a.buffer);
     // A second buffer kept before the first was released: a third one, never a held one.
-    const c = read(reads, b, 5);
+    const c = read(reads, b, 2000);
     expect(c).not.toBe(a);
     expect(c).not.toBe(b);
     keep = false;
-    expect(read(reads, c, 5)).toBe(c);
+    expect(read(reads, c, 2000)).toBe(c);
     reads.release();
     keep = true;
     // Released: the first held buffer is the spare now.
-    expect(read(reads, c, 5)).toBe(a);
+    expect(read(reads, c, 2000)).toBe(a);
+  });
+
+  it("rejects a readBufferBytes under 1 KiB", () => {
+    expect(() => new ReusedReads(16)).toThrow(/readBufferBytes/);
   });
 });
 
@@ -280,6 +312,13 @@ describe("TcpProxy with reused read buffers", () => {
     expect(touched.before).toBeGreaterThan(0);
     expect(touched.during).toBeGreaterThan(0);
     expect(touched.after).toBeGreaterThan(0);
+  });
+
+  it("rejects a readBufferBytes outside 1 KiB–64 MiB (INVALID_OPTION)", () => {
+    for (const readBufferBytes of [10, 1024.5, 65 * 1024 * 1024])
+      expect(() => new TcpProxy({ listen: "127.0.0.1:0", upstream: "127.0.0.1:9", readBufferBytes })).toThrow(
+        expect.objectContaining({ code: "INVALID_OPTION" }),
+      );
   });
 
   it("passes a client's reset on to the upstream as a reset", { timeout: 10_000 }, async () => {
