@@ -166,6 +166,31 @@ describe("ReusedReads", () => {
     expect(read(reads, c, 2000)).toBe(a);
   });
 
+  it("keeps a read that came before attach, stops reading, and starts again once attached", {
+    timeout: 10_000,
+  }, async () => {
+    let peer!: net.Socket;
+    const port = await listen(
+      net.createServer((s) => {
+        peer = s;
+        s.write("early ");
+      }),
+    );
+    const reads = new ReusedReads();
+    const s = net.connect({ port, host: "127.0.0.1", onread: reads.onread });
+    cleanups.push(() => void s.destroy());
+    while (s.bytesRead === 0) await sleep(1);
+    let got = "";
+    reads.attach(s, (view) => {
+      got += view.toString();
+      return false;
+    });
+    expect(got).toBe("early ");
+    peer.end("late");
+    await once(s, "end");
+    expect(got).toBe("early late");
+  });
+
   it("rejects a readBufferBytes under 1 KiB", () => {
     expect(() => new ReusedReads(16)).toThrow(/readBufferBytes/);
   });
