@@ -164,6 +164,8 @@ export function adoptWithReusedBuffer(socket: net.Socket, onread: OnRead): net.S
   const old = socket as unknown as SocketInternals;
   const handle = old._handle;
   const setter = Object.getOwnPropertyDescriptor(net.Socket.prototype, "_handle")?.set;
+  // What the takeover relies on (Node 20's net.js): a handle that has not started reading and can
+  // read into a user buffer, `_handle` as an accessor, and nothing buffered on either side yet.
   if (
     handle === null ||
     typeof handle !== "object" ||
