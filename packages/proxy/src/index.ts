@@ -13,6 +13,13 @@ export {
 export { type ChunkEvent, PIPELINE_DEFAULTS, Pipeline, type PipelineOptions } from "./pipeline.js";
 export { isAffected, type Random, randomSeed, seededRandom, toxicRandom } from "./random.js";
 export {
+  adoptWithReusedBuffer,
+  type OnRead,
+  READS_DEFAULTS,
+  type ReadConsumer,
+  ReusedReads,
+} from "./reads.js";
+export {
   type Chunk,
   createStage,
   MAX_PENDING_LINE_BYTES,

@@ -3,6 +3,7 @@ import type net from "node:net";
 import { isWireWatched, tapOpen } from "@netlab/socketserver";
 import { type ChunkEvent, PIPELINE_DEFAULTS, Pipeline } from "./pipeline.js";
 import { isAffected, toxicRandom } from "./random.js";
+import type { ReusedReads } from "./reads.js";
 import { createStage, type Stage, type StageHost } from "./stages.js";
 import type { ToxicSet } from "./toxic-set.js";
 import type { Stream, Toxic } from "./toxics.js";
@@ -19,6 +20,11 @@ export interface LinkOptions {
   closeGraceMs?: number;
   /** Called for every chunk written, either way (for a live view). Leave it out on the fast path. */
   onChunk?: (event: ChunkEvent) => void;
+  /**
+   * The reused-buffer reads a socket was created with (its `onread`), per side; a side left out
+   * reads with `'data'`.
+   */
+  reads?: { client?: ReusedReads | undefined; upstream?: ReusedReads | undefined };
 }
 
 /** Defaults of {@link LinkOptions}. */
@@ -92,6 +98,7 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
       maxBufferedBytes,
       onChunk,
       tapped: "source",
+      reads: options.reads?.client,
     });
     this.#down = new Pipeline(upstream, client, {
       connection: this.id,
@@ -99,6 +106,7 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
       maxBufferedBytes,
       onChunk,
       tapped: "dest",
+      reads: options.reads?.upstream,
     });
     this.closed = new Promise((resolve) => {
       let open = 2;

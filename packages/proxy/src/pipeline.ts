@@ -1,6 +1,7 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { tapData, wireDataChannel } from "@netlab/socketserver";
+import type { ReusedReads } from "./reads.js";
 import type { Chunk, Stage } from "./stages.js";
 import type { Stream } from "./toxics.js";
 
@@ -35,6 +36,11 @@ export interface PipelineOptions {
    * as read (`source`) or written (`dest`): what the client sent and what it received.
    */
   tapped?: "source" | "dest" | undefined;
+  /**
+   * How the source reads, when it was created with these reads' `onread` (the fast path: reused
+   * buffers, copied only where something keeps a chunk); its `'data'` events otherwise.
+   */
+  reads?: ReusedReads | undefined;
 }
 
 /** Defaults for the pipeline options a caller may set. */
@@ -48,6 +54,9 @@ type Item = Chunk | "end";
  * With no stages (no toxics, or toxicity 0 for this connection) each chunk is written as it is read,
  * with no queue and no timer in between. Bounded: at most `maxBufferedBytes` waiting plus the one
  * chunk a stage holds; the source pauses past that, and while the destination is not draining.
+ * With {@link PipelineOptions.reads} the source reads into reused buffers: a chunk is written as a
+ * view of one and the buffer is held while the write is in flight; anything that keeps a chunk (the
+ * toxics' queue, the tap) gets a copy.
  */
 export class Pipeline {
   readonly #source: Duplex;
@@ -71,7 +80,9 @@ export class Pipeline {
     this.#source = source;
     this.#dest = dest;
     this.#o = options;
-    source.on("data", (data: Buffer) => this.#onData(data));
+    const reads = options.reads;
+    if (reads) reads.attach(source as net.Socket, (view) => this.#onData(view, reads));
+    else source.on("data", (data: Buffer) => this.#onData(data, undefined));
     source.on("end", () => this.#push("end"));
   }
 
@@ -87,19 +98,35 @@ export class Pipeline {
     this.#queuedBytes = 0;
   }
 
-  #onData(data: Buffer): void {
-    if (this.#isStopped) return;
+  /**
+   * One read. `reads` is set when `data` is a view of a reused buffer, valid only during the call;
+   * returns whether the destination still references it (its write is in flight).
+   */
+  #onData(data: Buffer, reads: ReusedReads | undefined): boolean {
+    if (this.#isStopped) return false;
     this.bytesIn += data.length;
     if (this.#o.tapped === "source" && wireDataChannel.hasSubscribers)
-      tapData(this.#source as net.Socket, "in", data);
+      tapData(this.#source as net.Socket, "in", reads ? Buffer.from(data) : data);
     if (!this.#isPumping && this.#stages.length === 0) {
       // The no-toxic path: straight through, the destination's backpressure pausing the source;
       // no chunk object, clock read, promise or closure per chunk unless someone observes chunks.
       const arrivedAt = this.#o.onChunk ? performance.now() : 0;
-      if (!this.#write(data, arrivedAt, undefined)) this.#waitDrain(undefined);
-      return;
+      const dest = this.#dest;
+      let chunk = data;
+      if (reads) {
+        // An empty write queue means the kernel took every byte written before: the buffers lent
+        // to those writes are free. Otherwise this write queues behind them: a copy, so that at
+        // most one buffer is ever lent.
+        if (dest.writableLength === 0) reads.release();
+        else chunk = Buffer.from(data);
+      }
+      if (!this.#write(chunk, arrivedAt, undefined, chunk !== data || !reads)) this.#waitDrain(undefined);
+      // Node writes synchronously when the kernel takes it all; anything left queued (or held by
+      // libuv for later) still references the chunk.
+      return chunk === data && dest.writableLength > 0;
     }
-    this.#push({ data, arrivedAt: performance.now() });
+    this.#push({ data: reads ? Buffer.from(data) : data, arrivedAt: performance.now() });
+    return false;
   }
 
   #push(item: Item): void {
@@ -157,13 +184,17 @@ export class Pipeline {
     return stage.chunk(chunk, (c) => this.#through(i + 1, c, stages));
   }
 
-  /** Writes; false when the destination wants the writer to wait for `drain`. */
-  #write(data: Buffer, arrivedAt: number, touched: string[] | undefined): boolean {
+  /**
+   * Writes; false when the destination wants the writer to wait for `drain`. `isOwned` is false
+   * when `data` is a view of a reused read buffer, which the tap must not keep.
+   */
+  #write(data: Buffer, arrivedAt: number, touched: string[] | undefined, isOwned = true): boolean {
     const dest = this.#dest;
     if (this.#isStopped || dest.destroyed || dest.writableEnded) return true;
     this.bytesOut += data.length;
     const ok = dest.write(data);
-    if (this.#o.tapped === "dest" && wireDataChannel.hasSubscribers) tapData(dest as net.Socket, "out", data);
+    if (this.#o.tapped === "dest" && wireDataChannel.hasSubscribers)
+      tapData(dest as net.Socket, "out", isOwned ? data : Buffer.from(data));
     this.#o.onChunk?.({
       connection: this.#o.connection,
       direction: this.#o.direction,

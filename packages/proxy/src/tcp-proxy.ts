@@ -3,8 +3,9 @@ import net from "node:net";
 import { tapListen, toNetworkError, wireChannel } from "@netlab/socketserver";
 import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
 import { ProxyError } from "./errors.js";
-import { type LinkClose, type LinkInfo, ToxicLink } from "./link.js";
+import { type LinkClose, type LinkInfo, type LinkOptions, ToxicLink } from "./link.js";
 import type { ChunkEvent } from "./pipeline.js";
+import { adoptWithReusedBuffer, READS_DEFAULTS, ReusedReads, requireReadBufferBytes } from "./reads.js";
 import { ToxicSet } from "./toxic-set.js";
 import type { Toxic, ToxicSpec } from "./toxics.js";
 
@@ -30,6 +31,11 @@ export interface TcpProxyOptions {
   maxConnections?: number;
   /** Per direction, most bytes read and not yet through the toxics. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Per direction, most bytes one read returns: reads start at 16 KiB and grow to this while a
+   * connection moves data in bulk (each direction holds up to two such buffers then). Default 256 KiB.
+   */
+  readBufferBytes?: number;
   /** Called for every chunk written, either way. */
   onChunk?: (event: ChunkEvent) => void;
 }
@@ -41,6 +47,7 @@ export const TCP_PROXY_DEFAULTS = {
   connectTimeoutMs: 10_000,
   maxConnections: 1000,
   maxBufferedBytes: 1024 * 1024,
+  readBufferBytes: READS_DEFAULTS.readBufferBytes,
 } as const;
 
 /** Events of a {@link TcpProxy}. */
@@ -83,7 +90,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   #nextId = 1;
   /** An upstream connection made before any client came (the start-up check's), for the first one. */
   #spare: { socket: net.Socket; drop: () => void } | undefined;
-  readonly #o: Required<Pick<TcpProxyOptions, "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes">> &
+  readonly #o: Required<
+    Pick<TcpProxyOptions, "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes" | "readBufferBytes">
+  > &
     Pick<TcpProxyOptions, "onChunk">;
 
   constructor(options: TcpProxyOptions) {
@@ -98,8 +107,10 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       connectTimeoutMs: options.connectTimeoutMs ?? TCP_PROXY_DEFAULTS.connectTimeoutMs,
       maxConnections: options.maxConnections ?? TCP_PROXY_DEFAULTS.maxConnections,
       maxBufferedBytes: options.maxBufferedBytes ?? TCP_PROXY_DEFAULTS.maxBufferedBytes,
+      readBufferBytes: options.readBufferBytes ?? TCP_PROXY_DEFAULTS.readBufferBytes,
       onChunk: options.onChunk,
     };
+    requireReadBufferBytes(this.#o.readBufferBytes);
   }
 
   /** The address listened on (the real port once listening), `HOST:PORT`. */
@@ -236,13 +247,13 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     };
   }
 
-  #accept(client: net.Socket): void {
+  #accept(accepted: net.Socket): void {
     const id = this.#nextId++;
-    const who = `${client.remoteAddress}:${client.remotePort}`;
-    client.on("error", () => {});
+    const who = `${accepted.remoteAddress}:${accepted.remotePort}`;
     if (this.links.size >= this.#o.maxConnections) {
+      accepted.on("error", () => {});
       this.#refuse(
-        client,
+        accepted,
         id,
         who,
         new ProxyError("PROXY_FULL", `${this.#o.maxConnections} connections open already (maxConnections)`, {
@@ -251,13 +262,30 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       );
       return;
     }
+    // Both directions read into reused buffers where Node lets the accepted side do so (see the
+    // proxy notes in docs/benchmarks.md): a fresh 64 KiB buffer per read was most of the cost.
+    const clientReads = new ReusedReads(this.#o.readBufferBytes);
+    const adopted = adoptWithReusedBuffer(accepted, clientReads.onread);
+    const client = adopted ?? accepted;
+    const reads = {
+      client: adopted ? clientReads : undefined,
+      upstream: new ReusedReads(this.#o.readBufferBytes),
+    };
+    client.on("error", () => {});
     const spare = this.#takeSpare();
     if (spare) {
-      this.#link(client, spare, id);
+      // Connected before, reading with 'data': what it read meanwhile is in its stream buffer.
+      this.#link(client, spare, id, { client: reads.client });
       return;
     }
     const { host, port } = this.#upstream;
-    const upstream = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const upstream = net.connect({
+      host,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: reads.upstream.onread,
+    });
     const timer = setTimeout(
       () => upstream.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
       this.#o.connectTimeoutMs,
@@ -276,15 +304,16 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
         upstream.destroy();
         return;
       }
-      this.#link(client, upstream, id);
+      this.#link(client, upstream, id, reads);
     });
   }
 
   /** Links a client to its connected upstream and starts reading the client. */
-  #link(client: net.Socket, upstream: net.Socket, id: number): void {
+  #link(client: net.Socket, upstream: net.Socket, id: number, reads: LinkOptions["reads"]): void {
     const link = new ToxicLink(client, upstream, {
       toxics: this.toxics,
       id,
+      reads,
       maxBufferedBytes: this.#o.maxBufferedBytes,
       onChunk: this.#o.onChunk,
     });

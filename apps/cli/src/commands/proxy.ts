@@ -45,6 +45,11 @@ export function registerProxy(program: Command): void {
       String(1024 * 1024),
     )
     .option(
+      "--read-buffer-bytes <bytes>",
+      "per direction, most bytes one read takes (reads grow to it under bulk traffic)",
+      String(256 * 1024),
+    )
+    .option(
       "--no-check-upstream",
       "skip the start-up check that the upstream answers (its connection is kept for the first client)",
     )
@@ -91,6 +96,7 @@ interface ProxyOpts extends LogOpts {
   maxConnections: string;
   connectTimeout: string;
   maxBufferBytes: string;
+  readBufferBytes: string;
   checkUpstream: boolean;
   udp?: boolean;
   loss: string;
@@ -142,6 +148,11 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
         maxBufferedBytes: parseNumber("--max-buffer-bytes", o.maxBufferBytes, {
           min: 1024,
           max: 2 ** 31,
+          integer: true,
+        }),
+        readBufferBytes: parseNumber("--read-buffer-bytes", o.readBufferBytes, {
+          min: 1024,
+          max: 64 * 1024 * 1024,
           integer: true,
         }),
       }),
