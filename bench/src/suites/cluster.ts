@@ -82,7 +82,7 @@ export const clusterSuite: Suite = {
         const base = await withNodes(redis, 0, (nodes) => openLoop(nodes, [0, 0, 0, 0], rate, seconds));
         const cluster = await withNodes(redis, 4, (nodes) => openLoop(nodes, [0, 1, 2, 3], rate, seconds));
         ctx.log(
-          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, ${fmt(cluster.cpuPerK)} CPU ms per 1,000 (Redis ${fmt(cluster.redisCpuPerK)}), kept up ${fmt(cluster.keptUp * 100, 0)} %, the bench's clients ${fmt(cluster.clientCpuPerK)} CPU ms per 1,000, Redis calls per message: ${cluster.calls}, node wake-ups/s ${fmt(cluster.wakeupsPerSecond, 0)}, node writes per message ${fmt(cluster.writesPerMessage)}; one server p99 ${fmt(base.p99Ms)} ms, ${fmt(base.cpuPerK)} CPU ms per 1,000, wake-ups/s ${fmt(base.wakeupsPerSecond, 0)}, writes per message ${fmt(base.writesPerMessage)}`,
+          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, ${fmt(cluster.cpuPerK)} CPU ms per 1,000 (Redis ${fmt(cluster.redisCpuPerK)}), kept up ${fmt(cluster.keptUp * 100, 0)} %, the bench's clients ${fmt(cluster.clientCpuPerK)} CPU ms per 1,000, Redis calls per message: ${cluster.calls}, node wake-ups/s ${fmt(cluster.wakeupsPerSecond, 0)}, node writes per message ${fmt(cluster.writesPerMessage)}, node CPU in the kernel ${fmt(cluster.nodeSysShare * 100, 0)} %; one server p99 ${fmt(base.p99Ms)} ms, ${fmt(base.cpuPerK)} CPU ms per 1,000, wake-ups/s ${fmt(base.wakeupsPerSecond, 0)}, writes per message ${fmt(base.writesPerMessage)}, in the kernel ${fmt(base.nodeSysShare * 100, 0)} %`,
         );
         latency.push([
           `4 × ${rate} msg/s`,
@@ -225,6 +225,8 @@ interface Nodes {
   cpuMs(): number;
   /** The same for redis-server alone (0 for one server without a cluster). */
   redisCpuMs(): number;
+  /** System (kernel) CPU milliseconds of the node processes alone. */
+  nodeSysMs(): number;
   /** Redis's count of calls so far, by command (INFO commandstats): XADD, XREAD, EVALSHA… */
   redisCalls(): Map<string, number>;
   /** Times the node processes (not Redis) went to sleep and were woken so far (NaN off Linux). */
@@ -255,6 +257,7 @@ async function withNodes<T>(redis: Redis, count: number, fn: (nodes: Nodes) => P
       ports,
       cpuMs: () => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0),
       redisCpuMs: () => (count > 0 ? processCpuMs(redis.pid) : 0),
+      nodeSysMs: () => nodePids.reduce((sum, pid) => sum + processCpuMs(pid, "system"), 0),
       nodeWakeups: () => nodePids.reduce((sum, pid) => sum + processWakeups(pid), 0),
       nodeWrites: () => nodePids.reduce((sum, pid) => sum + processWrites(pid), 0),
       redisCalls: () => redisCalls(redis),
@@ -286,13 +289,13 @@ function callsPerMessage(a: Map<string, number>, b: Map<string, number>, message
     .join(", ");
 }
 
-/** User + system CPU milliseconds of process `pid` from /proc (NaN where there is no /proc). */
-function processCpuMs(pid: number): number {
+/** User + system (or only `part`) CPU milliseconds of process `pid` from /proc (NaN where there is none). */
+function processCpuMs(pid: number, part: "both" | "system" = "both"): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // After "(comm)": state is field 3, utime and stime fields 14 and 15, in clock ticks (100 Hz).
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return ((part === "both" ? Number(fields[11]) : 0) + Number(fields[12])) * 10;
   } catch {
     return Number.NaN;
   }
@@ -414,6 +417,8 @@ async function openLoop(
   redisCpuPerK: number;
   /** The node processes' write system calls per message received. */
   writesPerMessage: number;
+  /** The node processes' kernel share of their CPU. */
+  nodeSysShare: number;
 }> {
   const ports = on.map((i) => nodes.ports[i]!);
   const senders = await clients(ports, ports.length);
@@ -455,12 +460,14 @@ async function openLoop(
   const wakeups0 = nodes.nodeWakeups();
   const redisCpu0 = nodes.redisCpuMs();
   const writes0 = nodes.nodeWrites();
+  const sys0 = nodes.nodeSysMs();
   const t0 = nowMs();
   await sleep(seconds * 1000);
   isMeasuring = false;
   const wakeups = nodes.nodeWakeups() - wakeups0;
   const redisCpu = nodes.redisCpuMs() - redisCpu0;
   const writes = nodes.nodeWrites() - writes0;
+  const sys = nodes.nodeSysMs() - sys0;
   const elapsedMs = nowMs() - t0;
   const cpu = nodes.cpuMs() - cpu0;
   const own = process.cpuUsage(own0);
@@ -477,6 +484,7 @@ async function openLoop(
     wakeupsPerSecond: (wakeups / elapsedMs) * 1000,
     redisCpuPerK: (redisCpu / received) * 1000,
     writesPerMessage: writes / received,
+    nodeSysShare: sys / (cpu - redisCpu),
   };
 }
 
