@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type net from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import getPort from "get-port";
 import { connectLocal, killChild, lineReader, sleep } from "../child.js";
@@ -507,8 +508,33 @@ async function serveNode(url: string, id: string): Promise<void> {
     ...(backend ? { backend } : {}),
   });
   const { port } = await server.listen();
+  if (process.env.NETLAB_BENCH_GC_LOG) logGcPauses(id);
   process.on("SIGTERM", () => process.exit(0));
   process.stdout.write(`${port}\n`);
+}
+
+/**
+ * NETLAB_BENCH_GC_LOG=1: each node counts its garbage collections by kind and pause length (as V8
+ * measured them) and writes one line a second to stderr, for finding where a latency tail comes from.
+ */
+function logGcPauses(id: string): void {
+  const kinds: Record<number, string> = { 1: "minor", 2: "major", 4: "incremental", 8: "weak" };
+  let pauses: string[] = [];
+  let totalMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = kinds[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? "other";
+      totalMs += e.duration;
+      if (e.duration >= 1) pauses.push(`${kind} ${e.duration.toFixed(1)}`);
+    }
+  }).observe({ entryTypes: ["gc"] });
+  setInterval(() => {
+    process.stderr.write(
+      `gc ${id}: ${totalMs.toFixed(1)} ms this second; ≥ 1 ms: ${pauses.join(", ") || "none"}\n`,
+    );
+    pauses = [];
+    totalMs = 0;
+  }, 1_000).unref();
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href && process.argv[2] === "--node") {
