@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type net from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import getPort from "get-port";
 import { connectLocal, killChild, lineReader, sleep } from "../child.js";
@@ -26,7 +27,8 @@ import { fmt, hasCommand, nowMs, percentile, ratio } from "../util.js";
  * Both report the server processes' CPU per 1,000 messages (from /proc), and the notes carry the
  * XADD rate redis-benchmark gets on the same machine and the load average. For profiling:
  * NETLAB_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" passes flags to every node process, and
- * NETLAB_BENCH_CLUSTER=latency runs the latency table only.
+ * NETLAB_BENCH_CLUSTER=latency runs the latency table only, and NETLAB_BENCH_CLUSTER_OPTIONS='{"…": …}'
+ * gives every node RedisBackend options (to compare a setting paired, in alternate runs).
  */
 export const clusterSuite: Suite = {
   name: "cluster",
@@ -75,11 +77,13 @@ export const clusterSuite: Suite = {
         ]);
       }
       const latency: Array<Array<string | number>> = [];
-      for (const rate of [500, 2_500]) {
+      // NETLAB_BENCH_CLUSTER_RATES=500: only these rates (msg/s per sender), for quicker paired runs.
+      const rates = (process.env.NETLAB_BENCH_CLUSTER_RATES ?? "500,2500").split(",").map(Number);
+      for (const rate of rates) {
         const base = await withNodes(redis, 0, (nodes) => openLoop(nodes, [0, 0, 0, 0], rate, seconds));
         const cluster = await withNodes(redis, 4, (nodes) => openLoop(nodes, [0, 1, 2, 3], rate, seconds));
         ctx.log(
-          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, ${fmt(cluster.cpuPerK)} CPU ms per 1,000, kept up ${fmt(cluster.keptUp * 100, 0)} %, the bench's clients ${fmt(cluster.clientCpuPerK)} CPU ms per 1,000, Redis calls per message: ${cluster.calls}; one server p99 ${fmt(base.p99Ms)} ms, ${fmt(base.cpuPerK)} CPU ms per 1,000`,
+          `4 × ${rate} msg/s: cluster p99 ${fmt(cluster.p99Ms)} ms, ${fmt(cluster.cpuPerK)} CPU ms per 1,000 (Redis ${fmt(cluster.redisCpuPerK)}), kept up ${fmt(cluster.keptUp * 100, 0)} %, the bench's clients ${fmt(cluster.clientCpuPerK)} CPU ms per 1,000, Redis calls per message: ${cluster.calls}, node wake-ups/s ${fmt(cluster.wakeupsPerSecond, 0)}, node writes per message ${fmt(cluster.writesPerMessage)}, node CPU in the kernel ${fmt(cluster.nodeSysShare * 100, 0)} %; one server p99 ${fmt(base.p99Ms)} ms, ${fmt(base.cpuPerK)} CPU ms per 1,000, wake-ups/s ${fmt(base.wakeupsPerSecond, 0)}, writes per message ${fmt(base.writesPerMessage)}, in the kernel ${fmt(base.nodeSysShare * 100, 0)} %`,
         );
         latency.push([
           `4 × ${rate} msg/s`,
@@ -220,8 +224,16 @@ interface Nodes {
   ports: number[];
   /** Milliseconds of user + system CPU of the node processes and redis-server (NaN off Linux). */
   cpuMs(): number;
+  /** The same for redis-server alone (0 for one server without a cluster). */
+  redisCpuMs(): number;
+  /** System (kernel) CPU milliseconds of the node processes alone. */
+  nodeSysMs(): number;
   /** Redis's count of calls so far, by command (INFO commandstats): XADD, XREAD, EVALSHA… */
   redisCalls(): Map<string, number>;
+  /** Times the node processes (not Redis) went to sleep and were woken so far (NaN off Linux). */
+  nodeWakeups(): number;
+  /** Write system calls (writev included) of the node processes so far (NaN off Linux). */
+  nodeWrites(): number;
 }
 
 /** Runs `count` cluster nodes (0: one server without a cluster), calls `fn` with them, stops them. */
@@ -240,11 +252,15 @@ async function withNodes<T>(redis: Redis, count: number, fn: (nodes: Nodes) => P
       children.push(child);
       ports.push(Number(await lineReader(child, "cluster node").next(15_000)));
     }
-    const pids = children.map((c) => c.pid ?? 0);
-    if (count > 0) pids.push(redis.pid);
+    const nodePids = children.map((c) => c.pid ?? 0);
+    const pids = count > 0 ? [...nodePids, redis.pid] : nodePids;
     return await fn({
       ports,
       cpuMs: () => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0),
+      redisCpuMs: () => (count > 0 ? processCpuMs(redis.pid) : 0),
+      nodeSysMs: () => nodePids.reduce((sum, pid) => sum + processCpuMs(pid, "system"), 0),
+      nodeWakeups: () => nodePids.reduce((sum, pid) => sum + processWakeups(pid), 0),
+      nodeWrites: () => nodePids.reduce((sum, pid) => sum + processWrites(pid), 0),
       redisCalls: () => redisCalls(redis),
     });
   } finally {
@@ -274,13 +290,35 @@ function callsPerMessage(a: Map<string, number>, b: Map<string, number>, message
     .join(", ");
 }
 
-/** User + system CPU milliseconds of process `pid` from /proc (NaN where there is no /proc). */
-function processCpuMs(pid: number): number {
+/** User + system (or only `part`) CPU milliseconds of process `pid` from /proc (NaN where there is none). */
+function processCpuMs(pid: number, part: "both" | "system" = "both"): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // After "(comm)": state is field 3, utime and stime fields 14 and 15, in clock ticks (100 Hz).
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return ((part === "both" ? Number(fields[11]) : 0) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Voluntary context switches of process `pid`'s main thread (from /proc): how often its event loop
+ * slept and was woken, by a socket or a timer. NaN where there is no /proc.
+ */
+function processWakeups(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Write system calls of process `pid`, all threads (`syscw` in /proc/PID/io); NaN without it. */
+function processWrites(pid: number): number {
+  try {
+    return Number(/\nsyscw:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1] ?? Number.NaN);
   } catch {
     return Number.NaN;
   }
@@ -374,6 +412,14 @@ async function openLoop(
   clientCpuPerK: number;
   keptUp: number;
   calls: string;
+  /** The node processes' wake-ups per second, all nodes together. */
+  wakeupsPerSecond: number;
+  /** redis-server's share of cpuPerK. */
+  redisCpuPerK: number;
+  /** The node processes' write system calls per message received. */
+  writesPerMessage: number;
+  /** The node processes' kernel share of their CPU. */
+  nodeSysShare: number;
 }> {
   const ports = on.map((i) => nodes.ports[i]!);
   const senders = await clients(ports, ports.length);
@@ -412,8 +458,18 @@ async function openLoop(
   const cpu0 = nodes.cpuMs();
   const own0 = process.cpuUsage();
   const calls0 = nodes.redisCalls();
+  const wakeups0 = nodes.nodeWakeups();
+  const redisCpu0 = nodes.redisCpuMs();
+  const writes0 = nodes.nodeWrites();
+  const sys0 = nodes.nodeSysMs();
+  const t0 = nowMs();
   await sleep(seconds * 1000);
   isMeasuring = false;
+  const wakeups = nodes.nodeWakeups() - wakeups0;
+  const redisCpu = nodes.redisCpuMs() - redisCpu0;
+  const writes = nodes.nodeWrites() - writes0;
+  const sys = nodes.nodeSysMs() - sys0;
+  const elapsedMs = nowMs() - t0;
   const cpu = nodes.cpuMs() - cpu0;
   const own = process.cpuUsage(own0);
   const calls = callsPerMessage(calls0, nodes.redisCalls(), received);
@@ -426,6 +482,10 @@ async function openLoop(
     clientCpuPerK: ((own.user + own.system) / 1000 / received) * 1000,
     keptUp: received / (seq - seq0),
     calls,
+    wakeupsPerSecond: (wakeups / elapsedMs) * 1000,
+    redisCpuPerK: (redisCpu / received) * 1000,
+    writesPerMessage: writes / received,
+    nodeSysShare: sys / (cpu - redisCpu),
   };
 }
 
@@ -435,7 +495,9 @@ async function serveNode(url: string, id: string): Promise<void> {
   let backend: import("@netlab/chat").ChatBackend | undefined;
   if (url !== "-") {
     const { RedisBackend } = await import("@netlab/chat-redis");
-    backend = new RedisBackend({ url, nodeId: id });
+    // NETLAB_BENCH_CLUSTER_OPTIONS: RedisBackend options as JSON, to compare settings paired.
+    const extra = JSON.parse(process.env.NETLAB_BENCH_CLUSTER_OPTIONS ?? "{}") as object;
+    backend = new RedisBackend({ ...extra, url, nodeId: id });
   }
   const server = new ChatServer({
     port: 0,
@@ -446,8 +508,33 @@ async function serveNode(url: string, id: string): Promise<void> {
     ...(backend ? { backend } : {}),
   });
   const { port } = await server.listen();
+  if (process.env.NETLAB_BENCH_GC_LOG) logGcPauses(id);
   process.on("SIGTERM", () => process.exit(0));
   process.stdout.write(`${port}\n`);
+}
+
+/**
+ * NETLAB_BENCH_GC_LOG=1: each node counts its garbage collections by kind and pause length (as V8
+ * measured them) and writes one line a second to stderr, for finding where a latency tail comes from.
+ */
+function logGcPauses(id: string): void {
+  const kinds: Record<number, string> = { 1: "minor", 2: "major", 4: "incremental", 8: "weak" };
+  let pauses: string[] = [];
+  let totalMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = kinds[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? "other";
+      totalMs += e.duration;
+      if (e.duration >= 1) pauses.push(`${kind} ${e.duration.toFixed(1)}`);
+    }
+  }).observe({ entryTypes: ["gc"] });
+  setInterval(() => {
+    process.stderr.write(
+      `gc ${id}: ${totalMs.toFixed(1)} ms this second; ≥ 1 ms: ${pauses.join(", ") || "none"}\n`,
+    );
+    pauses = [];
+    totalMs = 0;
+  }, 1_000).unref();
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href && process.argv[2] === "--node") {
