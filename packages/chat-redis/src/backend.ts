@@ -47,22 +47,16 @@ return false`;
 /**
  * Appends a batch of room events, in order, and keeps this node's member hash in step: one call for
  * everything a node publishes in one turn of its event loop. KEYS[1] is the member hash, KEYS[2…]
- * each event's room stream. ARGV[1] is the streams' MAXLEN, ARGV[2] how many entries to read back
- * per room, ARGV[3] the number R of rooms to read back, then R pairs (the room's index in KEYS, the
- * id this node's reader is at), then 5 per event: the entry, what it does to the member hash (m:
- * nothing, j: HSET a b, l: HDEL a, n: HDEL a and HSET b c) and a, b, c. Returns the entry ids and,
- * per room read back, its key and its entries after the reader's id (this node's own among them):
- * the reply delivers them, so the node's reader need not be woken for its own append.
+ * each event's room stream; ARGV[1] the streams' MAXLEN, then 5 per event: the entry, what it does
+ * to the member hash (m: nothing, j: HSET a b, l: HDEL a, n: HDEL a and HSET b c) and a, b, c.
  * Blocked readers are served once the script ends, so each reads the whole batch in one XREAD
  * (one XADD at a time woke every reader after the first of a batch).
  */
 const APPEND = `
 local members = KEYS[1]
-local reads = tonumber(ARGV[3])
-local first = 4 + reads * 2
 local ids = {}
 for i = 2, #KEYS do
-  local at = first + (i - 2) * 5
+  local at = 2 + (i - 2) * 5
   ids[i - 1] = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[at])
   local op = ARGV[at + 1]
   if op == 'j' then redis.call('HSET', members, ARGV[at + 2], ARGV[at + 3])
@@ -72,13 +66,7 @@ for i = 2, #KEYS do
     redis.call('HSET', members, ARGV[at + 3], ARGV[at + 4])
   end
 end
-local read = {}
-for r = 0, reads - 1 do
-  local key = KEYS[tonumber(ARGV[4 + r * 2])]
-  read[r * 2 + 1] = key
-  read[r * 2 + 2] = redis.call('XRANGE', key, '(' .. ARGV[5 + r * 2], '+', 'COUNT', ARGV[2])
-end
-return {ids, read}`;
+return ids`;
 
 /** Deletes keys this node holds (value `NODE|…`). */
 const RELEASE = `
@@ -156,13 +144,6 @@ export class RedisBackend implements ChatBackend {
   #isFlushing = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
-  /** An XREAD is on its way or blocked in Redis: an APPEND now would wake it, no need to read back. */
-  #isReaderWaiting = false;
-  /** APPEND calls reading back, not answered yet, and a promise that settles when the last one does. */
-  #readBacksInFlight = 0;
-  #lastReadBack: Promise<unknown> = Promise.resolve();
-  /** Ends the reader's hold (readHoldMs) early: an APPEND's reply read the rooms back meanwhile. */
-  #endHold: (() => void) | undefined;
 
   constructor(opts: Partial<RedisBackendOptions> & { url: string }) {
     this.options = redisBackendOptions(opts);
@@ -321,20 +302,8 @@ export class RedisBackend implements ChatBackend {
     this.#waiterSweep.unref();
     for (let first = 0; first < outgoing.length; first += size) {
       const batch = outgoing.length <= size ? outgoing : outgoing.slice(first, first + size);
-      // The reader not waiting in Redis (held, or busy with a reply): this call reads the rooms back,
-      // and the reader's next XREAD waits for its reply, so the node's own append wakes it once.
-      const isReading = !this.#isReaderWaiting;
-      if (isReading) this.#readBacksInFlight++;
-      const sent = this.#append(
-        batch.map((b) => b.wire),
-        isReading,
-      ).then(
-        ([ids, read]) => {
-          if (isReading) this.#readBacksInFlight--;
-          // What the reply read back first: it moves the reader on, so the ids below find it done.
-          for (let r = 0; r + 1 < read.length; r += 2)
-            this.#readEntries(read[r] as string, read[r + 1] as Entry[]);
-          if (isReading) this.#endHold?.();
+      this.#append(batch.map((b) => b.wire)).then(
+        (ids) => {
           for (let i = 0; i < batch.length; i++) {
             const { wire } = batch[i] as Outgoing;
             const id = ids[i];
@@ -343,13 +312,11 @@ export class RedisBackend implements ChatBackend {
           }
         },
         (err: unknown) => {
-          if (isReading) this.#readBacksInFlight--;
           debug("cluster: publish: %s", (err as Error).message);
           this.#linkDown();
           for (const o of batch) this.#holdOutgoing(o);
         },
       );
-      if (isReading) this.#lastReadBack = sent;
     }
   }
 
@@ -500,16 +467,9 @@ export class RedisBackend implements ChatBackend {
     const reader = this.#reader as Redis;
     const o = this.options;
     while (!this.#isClosed) {
-      // Own events about to go out, or on their way reading back: the XREAD waits for that reply
-      // rather than be woken by them. Only for the calls sent by now: a node publishing every turn
-      // still reads.
-      if (this.#outgoing.length > 0) await new Promise((resolve) => process.nextTick(resolve));
-      if (this.#readBacksInFlight > 0) await this.#lastReadBack.catch(noop);
       const keys = [...this.#watched.keys()];
       const ids = keys.map((k) => this.#watched.get(k) as string);
-      const sentAt = performance.now();
       let reply: [string, Entry[]][] | null;
-      this.#isReaderWaiting = true;
       try {
         reply = (await reader.xread("COUNT", o.readCount, "BLOCK", o.blockMs, "STREAMS", ...keys, ...ids)) as
           | [string, Entry[]][]
@@ -520,52 +480,28 @@ export class RedisBackend implements ChatBackend {
         debug("cluster: read: %s", (err as Error).message);
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
-      } finally {
-        this.#isReaderWaiting = false;
       }
       if (!reply) continue;
-      for (const [key, entries] of reply) this.#readEntries(key, entries);
-      // Woken after a quiet spell: likely the first append of a burst (nodes whose clients write at
-      // once append within a millisecond or so). The rest then comes in one reply, not one each.
-      if (o.readHoldMs > 0 && performance.now() - sentAt >= o.readHoldMs) await this.#pause(o.readHoldMs);
-    }
-  }
-
-  /** Waits `ms`, or until an APPEND reply read the rooms back. */
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.#endHold?.(), ms);
-      this.#endHold = () => {
-        this.#endHold = undefined;
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  /**
-   * Entries of `key` after some id this node read up to once (an XREAD's, or an APPEND's read-back):
-   * the ones past where the reader is now are delivered, in order, and the reader moves on. Two
-   * replies may overlap (an XREAD in flight while an APPEND read back); each entry counts once.
-   */
-  #readEntries(key: string, entries: Entry[]): void {
-    const inbox = this.#inboxKey(this.nodeId);
-    // Entries come in id order: once one is past the last id read, so are the rest.
-    let isPast = false;
-    for (const entry of entries) {
-      const last = this.#watched.get(key);
-      // A room closed meanwhile, or reopened from a later id: what its reader passed is history.
-      if (last === undefined) break;
-      if (!isPast && compareStreamIds(entry[0], last) <= 0) continue;
-      isPast = true;
-      this.#watched.set(key, entry[0]);
-      if (key === inbox) this.#deliverPrivate(entry);
-      else {
-        const e = this.#decode(entry, false);
-        if (e) this.#deliver(e);
+      const inbox = this.#inboxKey(this.nodeId);
+      for (const [key, entries] of reply) {
+        // Entries come in id order: once one is past the last id read, so are the rest.
+        let isPast = false;
+        for (const entry of entries) {
+          const last = this.#watched.get(key);
+          // A room closed meanwhile, or reopened from a later id: what its reader passed is history.
+          if (last === undefined) break;
+          if (!isPast && compareStreamIds(entry[0], last) <= 0) continue;
+          isPast = true;
+          this.#watched.set(key, entry[0]);
+          if (key === inbox) this.#deliverPrivate(entry);
+          else {
+            const e = this.#decode(entry, false);
+            if (e) this.#deliver(e);
+          }
+        }
+        this.#passed(key);
       }
     }
-    this.#passed(key);
   }
 
   #deliver(e: DeliveredEvent & { mid?: string }): void {
@@ -674,36 +610,19 @@ export class RedisBackend implements ChatBackend {
 
   // ── writing, and the degraded mode ─────────────────────────────────────────────────────────
 
-  /**
-   * Appends `events` in order (one APPEND); resolves with their entry ids and, when `isReading`,
-   * each of their rooms' key and entries after this node's reader (else an empty list).
-   */
-  #append(events: readonly WireEvent[], isReading: boolean): Promise<[unknown[], unknown[]]> {
+  /** Appends `events` in order (one APPEND); resolves with their entry ids. */
+  #append(events: readonly WireEvent[]): Promise<unknown[]> {
     const keys = [this.#membersKey(this.nodeId)];
-    /** Room → its index in KEYS (1-based) and the id the reader is at: each room read back once. */
-    const reads = new Map<string, [number, string]>();
-    const args: (string | number)[] = [];
+    const args: (string | number)[] = [this.options.maxStreamEntries];
     for (const w of events) {
-      const key = this.#roomKey(w.room);
-      keys.push(key);
-      const last = isReading && !reads.has(key) ? this.#watched.get(key) : undefined;
-      if (last !== undefined) reads.set(key, [keys.length, last]);
+      keys.push(this.#roomKey(w.room));
       const entry = JSON.stringify(w);
       if (w.type === "join") args.push(entry, "j", w.nick, w.room, "");
       else if (w.type === "leave") args.push(entry, "l", w.nick, "", "");
       else if (w.type === "nick") args.push(entry, "n", w.from, w.to, w.room);
       else args.push(entry, "m", "", "", "");
     }
-    const pairs = [...reads.values()].flat();
-    return (this.#command() as AppendingRedis).netlabAppend(
-      keys.length,
-      ...keys,
-      this.options.maxStreamEntries,
-      this.options.readCount,
-      reads.size,
-      ...pairs,
-      ...args,
-    );
+    return (this.#command() as AppendingRedis).netlabAppend(keys.length, ...keys, ...args);
   }
 
   /** Degraded: the event reaches this node's clients now and the cluster when Redis is back. */
@@ -744,7 +663,7 @@ export class RedisBackend implements ChatBackend {
       let sent = 0;
       while (this.#buffer.length > 0) {
         const slice = this.#buffer.slice(0, this.options.appendBatch);
-        await this.#append(slice, false);
+        await this.#append(slice);
         this.#buffer.splice(0, slice.length);
         sent += slice.length;
       }
@@ -947,9 +866,7 @@ interface Outgoing {
 }
 
 /** The command connection with APPEND defined on it (EVALSHA, EVAL when Redis lost the script). */
-type AppendingRedis = Redis & {
-  netlabAppend(...args: (string | number)[]): Promise<[unknown[], unknown[]]>;
-};
+type AppendingRedis = Redis & { netlabAppend(...args: (string | number)[]): Promise<unknown[]> };
 
 /** An XRANGE entry as ioredis returns it: id, then the flat field/value list. */
 type Entry = [string, string[]];

@@ -32,13 +32,6 @@ export interface RedisBackendOptions {
    * goes in calls of at most this many, so a burst does not hold Redis up for everyone. Default 256.
    */
   appendBatch: number;
-  /**
-   * After an XREAD that waited at least this long brought entries (the first of a burst), how long
-   * the next one waits, so that nodes appending within this window reach this node in one reply
-   * instead of a wake-up each; this node's own APPEND meanwhile reads the rooms back and ends the
-   * wait. 0 issues the next XREAD at once. Default 0 ms.
-   */
-  readHoldMs: number;
   /** How long the first connection to Redis may take. Default 5 000 ms. */
   connectTimeoutMs: number;
   /** Longest a sender waits for its own message to come back from the stream. Default 5 000 ms. */
@@ -56,13 +49,12 @@ export const REDIS_BACKEND_DEFAULTS: Readonly<Omit<RedisBackendOptions, "url" | 
   blockMs: 1_000,
   readCount: 1_000,
   appendBatch: 256,
-  readHoldMs: 0,
   connectTimeoutMs: 5_000,
   publishTimeoutMs: 5_000,
 };
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,32}$/;
-const { requireInt, requirePositiveInt } = optionChecks(ClusterError as never);
+const { requirePositiveInt } = optionChecks(ClusterError as never);
 
 /** The default node id: the host name and pid, cut to what a node id may hold. */
 export function defaultNodeId(): string {
@@ -82,7 +74,6 @@ export function redisBackendOptions(
       { hint: "for example --node-id a" },
     );
   }
-  requireInt("readHoldMs", o.readHoldMs, { max: 1_000 });
   for (const name of [
     "maxStreamEntries",
     "dedupWindow",
