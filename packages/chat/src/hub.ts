@@ -626,7 +626,8 @@ export class ChatHub extends EventEmitter {
       ts: Date.now(),
     };
     if (isAction) event.action = true;
-    room.history.push(new Encoded({ ...event, history: true }));
+    // A copy per message only when the room keeps history (historySize 0 keeps none).
+    if (room.history.capacity > 0) room.history.push(new Encoded({ ...event, history: true }));
     const e = new Encoded(event);
     const out = this.#out;
     for (const member of room.members) {
