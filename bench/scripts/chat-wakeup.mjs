@@ -67,8 +67,8 @@ let reached = () => {};
 for (let i = 0; i < listenerCount; i++) {
   const s = await connect();
   s.on("data", (d) => {
-    // Message lines only (they carry the sender's "m "): the joins and the banner do not count.
-    for (let at = d.indexOf("> m "); at !== -1; at = d.indexOf("> m ", at + 1)) received++;
+    // Lines; counted from zero once everyone joined, when only the sender's lines arrive.
+    for (let at = d.indexOf(10); at !== -1; at = d.indexOf(10, at + 1)) received++;
     if (received >= target) reached();
   });
   listeners.push(s);
@@ -78,6 +78,7 @@ sender.on("data", () => {});
 // The clients join #lobby after the hello grace (300 ms); with a cluster their joins cross Redis.
 const joined = Date.now() + (opts.native ? 1500 : 15_000);
 while (Date.now() < joined) await new Promise((r) => setTimeout(r, 100));
+received = 0;
 
 let seq = 0;
 function batch() {
