@@ -7,12 +7,15 @@
 //
 //   node bench/scripts/chat-wakeup.mjs [--repo DIR | --server FILE] [--redis URL] [--lines 1]
 //                                      [--listeners 4] [--warm 300] [--n 500] [--native]
+//                                      [--node-flags=--single-threaded]
 //
 // Default: the server runs under `valgrind --tool=callgrind` and the batches go in a closed loop
 // (the next when every listener has the last): user-space instructions per batch, which do not
 // move with the machine's load (the kernel's share, the writes that wake the listeners, is not in
 // them). `warm` batches first, then `n` counted: at chat rates most of the server's code is still
-// unoptimised after a few hundred wake-ups, so keep the counts near what a bench run sees.
+// unoptimised after a few hundred wake-ups, so keep the counts near what a bench run sees. V8
+// optimises on background threads, so when optimised code arrives depends on the machine's load;
+// --node-flags=--single-threaded makes the count repeat exactly (compiles on the main thread).
 // --native: no valgrind; a batch every 10 ms (as the cluster bench's senders), and the server's CPU
 // per batch from /proc/PID/task/*/schedstat (user and system, idle CPU subtracted): load-dependent,
 // so compare in pairs. Needs Linux and a built tree (pnpm build); callgrind mode needs valgrind.
@@ -35,14 +38,18 @@ const { values: opts } = parseArgs({
     warm: { type: "string", default: "300" },
     n: { type: "string", default: "500" },
     native: { type: "boolean", default: false },
+    "node-flags": { type: "string", default: "" },
   },
 });
 const lines = Number(opts.lines);
 const listenerCount = Number(opts.listeners);
 const nodeArgs = opts.redis ? [opts.redis, `wakeup-${process.pid}`] : ["-", "-"];
-const server = opts.server
-  ? [opts.server]
-  : [path.join(opts.repo, "bench/dist/suites/cluster.js"), "--node", ...nodeArgs];
+const server = [
+  ...opts["node-flags"].split(" ").filter(Boolean),
+  ...(opts.server
+    ? [opts.server]
+    : [path.join(opts.repo, "bench/dist/suites/cluster.js"), "--node", ...nodeArgs]),
+];
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-wakeup-"));
 const outFile = path.join(outDir, "callgrind.out");
 const child = opts.native
