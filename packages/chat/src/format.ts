@@ -92,11 +92,22 @@ export function formatEvent(e: ChatEvent, self?: string, options: FormatOptions 
   }
 }
 
-/** Whether any string in `value` holds a character to show; most events have none and are not copied. */
+/**
+ * Whether any string in `value` holds a character to show; most events have none and are not copied.
+ * Loops rather than `Object.values().some()`: the hub runs this once per message, mostly as cold
+ * code at chat rates, where every array and callback counts.
+ */
 function needsEscape(value: unknown): boolean {
   if (typeof value === "string") return hasControls(value);
-  if (Array.isArray(value)) return value.some(needsEscape);
-  if (typeof value === "object" && value !== null) return Object.values(value).some(needsEscape);
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (needsEscape(value[i])) return true;
+    return false;
+  }
+  for (const key in value) {
+    const field = (value as Record<string, unknown>)[key];
+    if (typeof field === "string" ? hasControls(field) : needsEscape(field)) return true;
+  }
   return false;
 }
 

@@ -626,8 +626,8 @@ export class ChatHub extends EventEmitter {
       ts: Date.now(),
     };
     if (isAction) event.action = true;
-    room.history.push(new Encoded({ ...event, history: true }));
     const e = new Encoded(event);
+    if (room.history.capacity > 0) room.history.push(Encoded.replayOf(e));
     const out = this.#out;
     for (const member of room.members) {
       // Text clients know what they typed; JSON clients get their message back with its id.
@@ -808,10 +808,8 @@ export class ChatHub extends EventEmitter {
     const out = this.#out;
     switch (d.type) {
       case "message": {
-        const event = this.#messageEvent(d, false);
-        // A copy per message only when the room keeps history (historySize 0 keeps none).
-        if (room.history.capacity > 0) room.history.push(new Encoded({ ...event, history: true }));
-        const e = new Encoded(event);
+        const e = new Encoded(this.#messageEvent(d, false));
+        if (room.history.capacity > 0) room.history.push(Encoded.replayOf(e));
         for (const member of room.members) {
           if (member.resumedTo !== undefined && this.#wasReplayed(member, d.streamId)) continue;
           if (member.id !== origin || member.mode === "json") out.send(member, e);

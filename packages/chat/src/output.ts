@@ -7,15 +7,40 @@ import { textLine } from "./text-mode.js";
 
 /** An event encoded once for each mode, so a broadcast to many costs one serialisation. */
 export class Encoded {
+  #event: ChatEvent | undefined;
+  /** A history entry's live message (see `replayOf`): its event is copied when first needed. */
+  readonly #live: Encoded | undefined;
   #text: Buffer | undefined;
   #json: Buffer | undefined;
-  constructor(readonly event: ChatEvent) {}
+
+  constructor(event: ChatEvent);
+  /** @internal `replayOf` */
+  constructor(event: undefined, live: Encoded);
+  constructor(event: ChatEvent | undefined, live?: Encoded) {
+    this.#event = event;
+    this.#live = live;
+  }
+
+  /**
+   * `live` as the room's history replays it (`history: true`). Made for every message, so it
+   * copies nothing until a joiner is replayed it; a text client's line is the live one (text mode
+   * does not mark history).
+   */
+  static replayOf(live: Encoded): Encoded {
+    return new Encoded(undefined, live);
+  }
+
+  get event(): ChatEvent {
+    this.#event ??= { ...(this.#live as Encoded).event, history: true } as ChatEvent;
+    return this.#event;
+  }
+
   for(mode: "text" | "json"): Buffer {
     if (mode === "json") {
       this.#json ??= Buffer.from(`${JSON.stringify(this.event)}\n`, "utf8");
       return this.#json;
     }
-    this.#text ??= textLine(this.event);
+    this.#text ??= this.#live === undefined ? textLine(this.event) : this.#live.for("text");
     return this.#text;
   }
 }

@@ -7,6 +7,7 @@ import {
   type PeerAddress,
   type ServerTlsOptions,
   StreamRequestHandler,
+  type StreamWriter,
   TCPServer,
 } from "@netlab/socketserver";
 import type { ChatBackend } from "./backend.js";
@@ -126,14 +127,17 @@ class ChatTCPServer extends TCPServer {
  */
 class HandlerLink implements Link {
   readonly #h: ChatHandler;
+  /** The handler's `wfile`, held: `send` and `bufferedBytes` run once per recipient of every line. */
+  readonly #w: StreamWriter;
   constructor(handler: ChatHandler) {
     this.#h = handler;
+    this.#w = handler.wfile;
   }
   send(bytes: Uint8Array): boolean {
-    return this.#h.wfile.send(bytes);
+    return this.#w.send(bytes);
   }
   get bufferedBytes(): number {
-    return this.#h.wfile.bufferedBytes;
+    return this.#w.bufferedBytes;
   }
   get maxQueuedBytes(): number {
     return this.#h.maxQueuedBytes;
@@ -143,7 +147,7 @@ class HandlerLink implements Link {
   }
   end(): void {
     // This turn's batch goes first; a client that does not close is cut off after a while.
-    this.#h.wfile.end().catch(noop);
+    this.#w.end().catch(noop);
     setTimeout(destroySocket, KICK_LINGER_MS, this.#h.request).unref();
   }
   destroy(): void {
@@ -186,8 +190,13 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
     if (!session) return;
     const hub = this.server.hub;
     const rfile = this.rfile;
-    // readFrame() rather than `for await`: no iterator result object per line. Same frames.
-    for (let line = await rfile.readFrame(); line !== undefined; line = await rfile.readFrame()) {
+    // readFrame() rather than `for await`: no iterator result object per line. Same frames. Lines
+    // that arrived together are taken without a promise each (takeFrame); readFrame() waits.
+    for (
+      let line = await rfile.readFrame();
+      line !== undefined;
+      line = rfile.takeFrame() ?? (await rfile.readFrame())
+    ) {
       // A promise while a token is checked, or (cluster mode) when the answer comes from the cluster:
       // the next line waits for it, so replies stay in order.
       const pending = hub.receive(session, line);

@@ -15,5 +15,8 @@ import type { ChatEvent } from "./schema.js";
  *   // → "<eve> hi^[[2J\n"
  */
 export function textLine(e: ChatEvent, self?: string): Buffer {
-  return Buffer.from(`${formatEvent(e, self, { escape: true })}\n`, "utf8");
+  return Buffer.from(`${formatEvent(e, self, ESCAPE)}\n`, "utf8");
 }
+
+/** formatEvent's options for a text-mode client: one object, not one per line. */
+const ESCAPE = { escape: true } as const;

@@ -40,6 +40,11 @@ export interface FramedReaderHooks<F> {
 export interface StreamReader<F> extends AsyncIterable<F> {
   /** The next frame; undefined at EOF. */
   readFrame(): Promise<F | undefined>;
+  /**
+   * The next frame if a whole one is queued now, else undefined (then `readFrame()` waits for it or
+   * says the input is over). For a loop over lines that arrived together: no promise per line.
+   */
+  takeFrame(): F | undefined;
   /** Exactly `n` raw bytes (after any already buffered); ProtocolError TRUNCATED at EOF. */
   readBytes(n: number): Promise<Uint8Array>;
   /** The next raw chunk as it arrived (at most `maxBytes`, the rest stays buffered); undefined at EOF. */
@@ -124,6 +129,8 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   #parkedMaxBytes = 0;
   /** Slow-path reads (readBytes, a read while another is parked, reads after an error) waiting for bytes or the end. */
   #waiters: Array<() => void> | undefined;
+  /** A bad frame takeFrame() met: the next readFrame() reports it, as it would have met it itself. */
+  #taken: { err: unknown } | undefined;
 
   constructor(socket: net.Socket, decoder: Decoder<F>, options: FramedReaderOptions<F> = {}) {
     this.#socket = socket;
@@ -165,7 +172,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   readFrame(): Promise<F | undefined> {
     let next: Step<F>;
     try {
-      next = this.#step();
+      next = this.#taken === undefined ? this.#step() : this.#takeFailure();
     } catch (err) {
       return this.#readFrameSlow(err);
     }
@@ -174,10 +181,34 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     return this.#parked === NO_READ ? this.#park(FRAME_READ) : this.#readFrameSlow(PENDING);
   }
 
-  next(): Promise<IteratorResult<F>> {
+  /**
+   * The next frame if a whole one is queued now; undefined when none is (nothing waits, no read is
+   * parked: call readFrame() then). A bad frame is kept for that readFrame(), which reports it.
+   */
+  takeFrame(): F | undefined {
+    if (this.#parked !== NO_READ || this.#waiters !== undefined || this.#taken !== undefined)
+      return undefined;
     let next: Step<F>;
     try {
       next = this.#step();
+    } catch (err) {
+      this.#taken = { err };
+      return undefined;
+    }
+    return next === END || next === PENDING ? undefined : this.#deliver(next);
+  }
+
+  /** Throws the failure takeFrame() kept. */
+  #takeFailure(): never {
+    const { err } = this.#taken!;
+    this.#taken = undefined;
+    throw err;
+  }
+
+  next(): Promise<IteratorResult<F>> {
+    let next: Step<F>;
+    try {
+      next = this.#taken === undefined ? this.#step() : this.#takeFailure();
     } catch (err) {
       return this.#readFrameSlow(err).then(toIteratorResult);
     }

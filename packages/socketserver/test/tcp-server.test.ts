@@ -197,6 +197,42 @@ describe("rfile and wfile", () => {
     expect(await client.readLine()).toBe("3 0aff00 done");
   });
 
+  it("takeFrame() hands over the lines that arrived together, and keeps a bad one for readFrame() to report in order", async () => {
+    class Batches extends StreamRequestHandler {
+      protected override onProtocolError(err: ProtocolError) {
+        this.wfile.send(Buffer.from(`ERR ${err.code}\n`));
+      }
+      override async handle() {
+        let batch: string[] = [];
+        for (let line = await this.rfile.readFrame(); line !== undefined; ) {
+          batch.push(line);
+          const next = this.rfile.takeFrame();
+          if (next !== undefined) {
+            line = next;
+            continue;
+          }
+          // Nothing more queued: this batch is over, the next read waits (or reports a bad line).
+          this.wfile.send(Buffer.from(`${batch.join(",")}\n`));
+          batch = [];
+          line = await this.rfile.readFrame();
+        }
+        if (batch.length > 0) this.wfile.send(Buffer.from(`${batch.join(",")}\n`));
+      }
+    }
+    const { port } = await serve(Batches);
+    const client = await LineClient.open(port);
+    client.socket.write("a\nb\nc\n");
+    expect(await client.readLine()).toBe("a,b,c");
+    // A line that is not UTF-8 between two good ones: reported after "d", before "e".
+    client.socket.write(Buffer.concat([Buffer.from("d\n"), Buffer.from([0xff, 0x0a]), Buffer.from("e\n")]));
+    expect(await client.readLine()).toBe("d");
+    expect(await client.readLine()).toBe("ERR INVALID_UTF8");
+    expect(await client.readLine()).toBe("e");
+    // A last line without its newline, then the end: readFrame() still gets it.
+    client.socket.end("f");
+    expect(await client.readLine()).toBe("f");
+  });
+
   it("gives raw chunks with readChunk until EOF", async () => {
     class Count extends StreamRequestHandler {
       override async handle() {
