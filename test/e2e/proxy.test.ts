@@ -72,6 +72,16 @@ describe("lab proxy: bad inputs, one clear line each", () => {
       /toxic named 'latency_downstream' already exists/,
       /another name/,
     ],
+    [
+      ["--read-buffer-bytes", "10"],
+      /--read-buffer-bytes must be a size from 1\.0 KiB to 64\.0 MiB \(64KiB, 1MiB; bare numbers are bytes\), got "10"/,
+      /lab proxy --help/,
+    ],
+    [
+      ["--max-buffer-bytes", "lots"],
+      /--max-buffer-bytes must be a size from 1\.0 KiB to 2\.0 GiB/,
+      undefined,
+    ],
   ])("%j", { timeout: 15_000 }, async (args, message, hint) => {
     const r = await runLab(["proxy", "127.0.0.1:0", "127.0.0.1:9", ...args]);
     expectFailure(r, r.code === 2 ? 2 : 1, message, hint);
@@ -108,11 +118,21 @@ describe("lab proxy: bad inputs, one clear line each", () => {
 });
 
 describe("lab proxy: running", () => {
-  it("half-close through the CLI, -v lines, and Ctrl-C stops it with exit 0", {
+  it("half-close through the CLI, -v lines, sizes with units, and Ctrl-C stops it with exit 0", {
     timeout: 20_000,
   }, async () => {
     const upstream = await echoServer();
-    const { lab, port } = await startProxy(upstream, ["-v", "--api", "127.0.0.1:0", "--toxic", "latency=10"]);
+    const { lab, port } = await startProxy(upstream, [
+      "-v",
+      "--api",
+      "127.0.0.1:0",
+      "--toxic",
+      "latency=10",
+      "--read-buffer-bytes",
+      "64KiB",
+      "--max-buffer-bytes",
+      "2MiB",
+    ]);
     await lab.waitForOutput(/api on http:\/\/127\.0\.0\.1:\d+/);
     const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
     const got: Buffer[] = [];

@@ -63,6 +63,16 @@ describe("lab udp echo", () => {
       expect(r.stderr).toContain(`lab: ${flag} must be a number from 0 to 1, got "1.5"`);
     }
   });
+
+  it("takes --max-queue-bytes with units, and refuses what is not a size (exit 2)", async () => {
+    const { lab } = await startEcho(["--max-queue-bytes", "1MiB", "--recv-buffer", "256K"]);
+    expect(lab.stderr()).not.toContain("lab:");
+    const r = await runLab(["udp", "echo", "--port", "0", "--max-queue-bytes", "lots"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'lab: --max-queue-bytes must be a size of 0 B or more (64KiB, 1MiB; bare numbers are bytes), got "lots"',
+    );
+  });
 });
 
 describe("lab udp ping", () => {

@@ -1,3 +1,4 @@
+import { formatBytes, parseSize } from "@netlab/core";
 import { type Command, Option } from "commander";
 import { UsageError } from "./run.js";
 
@@ -25,6 +26,32 @@ export function parseNumber(
     const kind = integer ? "a whole number" : "a number";
     const range = upper >= Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${upper}`;
     throw new UsageError(`${flag} must be ${kind} ${range}, got ${JSON.stringify(text)}`, hint);
+  }
+  return value;
+}
+
+/**
+ * Reads a size option (`64KiB`, `1M`, `2GB`, or a bare number of bytes, as {@link parseSize} reads
+ * them) and returns bytes, or throws a usage error that names the flag, the range and what was given:
+ * `--read-buffer-bytes must be a size from 1.0 KiB to 64.0 MiB (64KiB, 1MiB; bare numbers are bytes), got "10"`.
+ * @example parseByteSize("--max-buffer-bytes", "1MiB", { min: 1024 }) // 1048576
+ */
+export function parseByteSize(
+  flag: string,
+  text: string,
+  { min, max, hint }: Omit<NumberBounds, "integer">,
+): number {
+  const value = parseSize(text);
+  const upper = max ?? Number.MAX_SAFE_INTEGER;
+  if (value === undefined || value < min || value > upper) {
+    const range =
+      upper >= Number.MAX_SAFE_INTEGER
+        ? `of ${formatBytes(min)} or more`
+        : `from ${formatBytes(min)} to ${formatBytes(upper)}`;
+    throw new UsageError(
+      `${flag} must be a size ${range} (64KiB, 1MiB; bare numbers are bytes), got ${JSON.stringify(text)}`,
+      hint,
+    );
   }
   return value;
 }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
-import { parseDuration, parseNumber } from "../options.js";
+import { parseByteSize, parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -40,14 +40,14 @@ export function registerProxy(program: Command): void {
     .option("--max-connections <n>", "connections proxied at once; more are reset", "1000")
     .option("--connect-timeout <time>", "give up connecting upstream after this long", "10s")
     .option(
-      "--max-buffer-bytes <bytes>",
+      "--max-buffer-bytes <size>",
       "per direction, most bytes held by the toxics before reading pauses",
-      String(1024 * 1024),
+      "1MiB",
     )
     .option(
-      "--read-buffer-bytes <bytes>",
+      "--read-buffer-bytes <size>",
       "per direction, most bytes one read takes (reads grow to it under bulk traffic)",
-      String(256 * 1024),
+      "256KiB",
     )
     .option(
       "--no-check-upstream",
@@ -145,15 +145,10 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
           minMs: 1,
           maxMs: 3_600_000,
         }),
-        maxBufferedBytes: parseNumber("--max-buffer-bytes", o.maxBufferBytes, {
-          min: 1024,
-          max: 2 ** 31,
-          integer: true,
-        }),
-        readBufferBytes: parseNumber("--read-buffer-bytes", o.readBufferBytes, {
+        maxBufferedBytes: parseByteSize("--max-buffer-bytes", o.maxBufferBytes, { min: 1024, max: 2 ** 31 }),
+        readBufferBytes: parseByteSize("--read-buffer-bytes", o.readBufferBytes, {
           min: 1024,
           max: 64 * 1024 * 1024,
-          integer: true,
         }),
       }),
   );

@@ -2,12 +2,12 @@ import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
-import { parseDuration, parseNumber } from "../options.js";
+import { parseByteSize, parseDuration, parseNumber } from "../options.js";
 import { action } from "../run.js";
 import { untilSignal } from "./udp-shared.js";
 
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
-const DEFAULT_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_QUEUE_BYTES = "16MiB";
 
 /** `lab udp echo`: echo every datagram back to its sender, optionally through a network emulator. */
 export function registerUdpEcho(udp: Command): void {
@@ -25,11 +25,11 @@ export function registerUdpEcho(udp: Command): void {
     .option("--reorder <rate>", "hold this fraction of replies back until the next one has gone, 0–1", "0")
     .option("--seed <n>", "seed the emulator's random choices, to replay a run exactly")
     .option(
-      "--max-queue-bytes <bytes>",
+      "--max-queue-bytes <size>",
       "most bytes of delayed or held-back replies at once; what does not fit is dropped and counted",
-      String(DEFAULT_MAX_QUEUE_BYTES),
+      DEFAULT_MAX_QUEUE_BYTES,
     )
-    .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for");
+    .option("--recv-buffer <size>", "socket receive buffer (SO_RCVBUF) to ask the kernel for");
   addLogOptions(cmd, "a line per datagram (peer, bytes, what the emulator did)")
     .addHelpText(
       "after",
@@ -83,12 +83,8 @@ async function runEcho(o: EchoOpts): Promise<void> {
     recvBufferSize:
       o.recvBuffer === undefined
         ? undefined
-        : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true }),
-    maxQueuedBytes: parseNumber("--max-queue-bytes", o.maxQueueBytes, {
-      min: 0,
-      max: Number.MAX_SAFE_INTEGER,
-      integer: true,
-    }),
+        : parseByteSize("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1 }),
+    maxQueuedBytes: parseByteSize("--max-queue-bytes", o.maxQueueBytes, { min: 0 }),
   };
   const udp = await import("@netlab/udp");
   const server = new udp.UdpEchoServer(options);
