@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   adoptWithReusedBuffer,
   type ChunkEvent,
@@ -12,17 +12,7 @@ import {
   TcpProxy,
   ToxicSet,
 } from "../src/index.js";
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function listen(server: net.Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return (server.address() as net.AddressInfo).port;
-}
+import { cleanups, listen } from "./cleanup.js";
 
 function connect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

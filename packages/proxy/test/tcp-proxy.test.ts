@@ -1,18 +1,7 @@
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type LinkInfo, TcpProxy, type TcpProxyOptions, type ToxicSpec } from "../src/index.js";
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  // Newest first: clients, then the proxy, then the servers they talk to.
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function listen(server: net.Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-  return (server.address() as net.AddressInfo).port;
-}
+import { cleanups, listen } from "./cleanup.js";
 
 /** An echo server that keeps half-close: it ends its side when the client has ended its own. */
 async function echoServer(): Promise<number> {
