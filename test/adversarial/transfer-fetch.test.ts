@@ -6,12 +6,12 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
-import net from "node:net";
+import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import getPort from "get-port";
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type LabResult, runLab } from "../helpers/lab.js";
+import { frame, LIVE_CONTROLS, serve } from "../helpers/transfer-wire.js";
 
 let dir: string;
 
@@ -22,17 +22,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Characters that must never reach a terminal live (C0 but \n, DEL, C1, bidi controls, separators). */
-const LIVE_CONTROLS =
-  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
-
-function frame(header: unknown): Buffer {
-  const json = Buffer.from(JSON.stringify(header));
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(json.length);
-  return Buffer.concat([head, json]);
-}
-
 type Request = Record<string, unknown> & { op: string; name?: string };
 /** Answers one request; may be async (to change the disk between two steps). */
 type Script = (socket: net.Socket, request: Request) => void | Promise<void>;
@@ -41,12 +30,8 @@ type Script = (socket: net.Socket, request: Request) => void | Promise<void>;
  * A server that reads every header of every connection in order and hands each to `script`; its
  * sockets are destroyed and it is closed when the test finishes.
  */
-async function hostileServer(script: Script): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
+function hostileServer(script: Script): Promise<number> {
+  return serve((socket) => {
     let buf = Buffer.alloc(0);
     let chain = Promise.resolve();
     socket.on("data", (chunk) => {
@@ -63,16 +48,12 @@ async function hostileServer(script: Script): Promise<number> {
       }
     });
   });
-  const port = await getPort({ host: "127.0.0.1" });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return port;
+}
+
+/** Answers a `list` with `names`, each listed at 5 bytes. */
+function writeListing(socket: net.Socket, names: string[]): void {
+  socket.write(frame({ op: "entries", entries: names.map((name) => ({ name, size: 5, mtimeMs: 1e12 })) }));
+  socket.write(frame({ op: "listed", count: names.length, truncated: false }));
 }
 
 /** A listing of `names` (each 5 bytes), and for any `get` the 5 bytes `hello` with their hash. */
@@ -81,10 +62,7 @@ function listing(names: string[], onGet?: (req: Request) => Promise<void>): Scri
   const sha256 = createHash("sha256").update(body).digest("hex");
   return async (socket, req) => {
     if (req.op === "list") {
-      socket.write(
-        frame({ op: "entries", entries: names.map((name) => ({ name, size: 5, mtimeMs: 1e12 })) }),
-      );
-      socket.write(frame({ op: "listed", count: names.length, truncated: false }));
+      writeListing(socket, names);
       return;
     }
     await onGet?.(req);
@@ -237,8 +215,7 @@ describe("#20: a folder fetch treats the server's listing as hostile", () => {
   it("keeps no file whose bytes do not match the server's SHA-256", async () => {
     const port = await hostileServer(async (socket, req) => {
       if (req.op === "list") {
-        socket.write(frame({ op: "entries", entries: [{ name: "d/x.bin", size: 5, mtimeMs: 1e12 }] }));
-        socket.write(frame({ op: "listed", count: 1, truncated: false }));
+        writeListing(socket, ["d/x.bin"]);
         return;
       }
       socket.write(frame({ op: "file", name: req.name, size: 5, offset: 0, mtimeMs: 1e12 }));
@@ -255,8 +232,7 @@ describe("#20: a folder fetch treats the server's listing as hostile", () => {
   it("refuses a file offered at another size than listed", async () => {
     const port = await hostileServer(async (socket, req) => {
       if (req.op === "list") {
-        socket.write(frame({ op: "entries", entries: [{ name: "d/x.bin", size: 5, mtimeMs: 1e12 }] }));
-        socket.write(frame({ op: "listed", count: 1, truncated: false }));
+        writeListing(socket, ["d/x.bin"]);
         return;
       }
       socket.write(frame({ op: "file", name: req.name, size: 5_000_000, offset: 0, mtimeMs: 1e12 }));
