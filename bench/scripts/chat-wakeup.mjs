@@ -19,7 +19,7 @@
 // --native: no valgrind; a batch every 10 ms (as the cluster bench's senders), and the server's CPU
 // per batch from /proc/PID/task/*/schedstat (user and system, idle CPU subtracted): load-dependent,
 // so compare in pairs. Needs Linux and a built tree (pnpm build); callgrind mode needs valgrind.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -27,6 +27,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { callgrindControl, dumpedInstructions } from "./callgrind.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -108,14 +109,8 @@ async function closedLoop(count) {
 }
 
 /** callgrind takes a command only while the guest runs: batches go until it is taken. */
-async function callgrind(flag) {
-  let isDone = false;
-  const keepBusy = (async () => {
-    while (!isDone) await closedLoop(1);
-  })();
-  execFileSync("callgrind_control", [flag, String(child.pid)], { stdio: "ignore" });
-  isDone = true;
-  await keepBusy;
+function callgrind(flag) {
+  return callgrindControl(child.pid, flag, () => closedLoop(1));
 }
 
 /** The server's CPU so far, in ns: every thread's (the main one, GC and libuv helpers). */
@@ -155,9 +150,7 @@ if (opts.native) {
   await callgrind("-z");
   await closedLoop(Number(opts.n));
   await callgrind("-d");
-  const dump = fs.readdirSync(outDir).find((f) => f.startsWith("callgrind.out."));
-  const text = fs.readFileSync(path.join(outDir, dump), "utf8");
-  const instructions = Number(text.match(/^(?:totals|summary): (\d+)/m)[1]);
+  const instructions = dumpedInstructions(outDir);
   result.batches = Number(opts.n);
   result.instructionsPerBatch = Math.round(instructions / Number(opts.n));
 }

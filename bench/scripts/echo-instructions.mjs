@@ -13,7 +13,7 @@
 // KEEP_DIR=dir keeps callgrind's dump there; with NODE_OPTIONS=--perf-basic-prof the JIT's
 // addresses in it can be named from /tmp/perf-PID.map (where the instructions go, per function).
 // Needs Linux, valgrind (callgrind_control) and a built tree (pnpm build).
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -21,6 +21,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { callgrindControl, dumpedInstructions } from "./callgrind.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -92,19 +93,16 @@ function roundTrips(perConn) {
 }
 
 /** callgrind reads a command only while the guest runs: one connection chats until it is taken. */
-async function callgrind(flag) {
-  let isDone = false;
-  const chat = (async () => {
-    while (!isDone) {
-      await new Promise((resolve) => {
+function callgrind(flag) {
+  return callgrindControl(
+    child.pid,
+    flag,
+    () =>
+      new Promise((resolve) => {
         sockets[0].once("data", resolve);
         sockets[0].write(LINE);
-      });
-    }
-  })();
-  execFileSync("callgrind_control", [flag, String(child.pid)], { stdio: "ignore" });
-  isDone = true;
-  await chat;
+      }),
+  );
 }
 
 function procSnapshot() {
@@ -133,9 +131,7 @@ if (opts.native) {
   await callgrind("-z");
   await roundTrips(Number(opts.n));
   await callgrind("-d");
-  const dump = fs.readdirSync(outDir).find((f) => f.startsWith("callgrind.out."));
-  const text = fs.readFileSync(path.join(outDir, dump), "utf8");
-  const instructions = Number(text.match(/^(?:totals|summary): (\d+)/m)[1]);
+  const instructions = dumpedInstructions(outDir);
   result.instructionsPerRt = Math.round(instructions / counted);
 }
 for (const s of sockets) s.destroy();
