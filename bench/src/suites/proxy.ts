@@ -76,6 +76,29 @@ export const proxySuite: Suite = {
           pid: old.child.pid,
         });
       }
+      // A paired row of lab proxy with other options, e.g. "--read-buffer-bytes 1MiB".
+      const variant = process.env.NETLAB_BENCH_PROXY_VARIANT?.trim();
+      if (variant) {
+        const other = await spawnReady(
+          process.execPath,
+          [
+            LAB_BIN,
+            "proxy",
+            "127.0.0.1:0",
+            `127.0.0.1:${serverPort}`,
+            "--seed",
+            "1",
+            ...variant.split(/\s+/),
+          ],
+          /proxying 127\.0\.0\.1:(\d+)/,
+        );
+        children.push(other.child);
+        paths.push({
+          name: `lab proxy ${variant} (NETLAB_BENCH_PROXY_VARIANT)`,
+          port: Number(other.match[1]),
+          pid: other.child.pid,
+        });
+      }
       paths.push({
         name: "through lab proxy, no toxics",
         port: Number(proxy.match[1]),

@@ -36,6 +36,12 @@ export interface TcpProxyOptions {
    * connection moves data in bulk (each direction holds up to two such buffers then). Default 256 KiB.
    */
   readBufferBytes?: number;
+  /**
+   * Read into reused buffers (net's `onread`). false reads with Node's `'data'` events, a fresh
+   * buffer per read, as a plain Node proxy does: for comparison, or should a Node release change the
+   * internals the takeover of accepted sockets uses in a way its feature check misses. Default true.
+   */
+  reuseReadBuffers?: boolean;
   /** Called for every chunk written, either way. */
   onChunk?: (event: ChunkEvent) => void;
 }
@@ -48,6 +54,7 @@ export const TCP_PROXY_DEFAULTS = {
   maxConnections: 1000,
   maxBufferedBytes: 1024 * 1024,
   readBufferBytes: READS_DEFAULTS.readBufferBytes,
+  reuseReadBuffers: true,
 } as const;
 
 /** Events of a {@link TcpProxy}. */
@@ -91,7 +98,10 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   /** An upstream connection made before any client came (the start-up check's), for the first one. */
   #spare: { socket: net.Socket; drop: () => void } | undefined;
   readonly #o: Required<
-    Pick<TcpProxyOptions, "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes" | "readBufferBytes">
+    Pick<
+      TcpProxyOptions,
+      "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes" | "readBufferBytes" | "reuseReadBuffers"
+    >
   > &
     Pick<TcpProxyOptions, "onChunk">;
 
@@ -108,6 +118,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       maxConnections: options.maxConnections ?? TCP_PROXY_DEFAULTS.maxConnections,
       maxBufferedBytes: options.maxBufferedBytes ?? TCP_PROXY_DEFAULTS.maxBufferedBytes,
       readBufferBytes: options.readBufferBytes ?? TCP_PROXY_DEFAULTS.readBufferBytes,
+      reuseReadBuffers: options.reuseReadBuffers ?? TCP_PROXY_DEFAULTS.reuseReadBuffers,
       onChunk: options.onChunk,
     };
     requireReadBufferBytes(this.#o.readBufferBytes);
@@ -264,12 +275,13 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     }
     // Both directions read into reused buffers where Node lets the accepted side do so (see the
     // proxy notes in docs/benchmarks.md): a fresh 64 KiB buffer per read was most of the cost.
-    const clientReads = new ReusedReads(this.#o.readBufferBytes);
-    const adopted = adoptWithReusedBuffer(accepted, clientReads.onread);
+    const reuse = this.#o.reuseReadBuffers;
+    const clientReads = reuse ? new ReusedReads(this.#o.readBufferBytes) : undefined;
+    const adopted = clientReads && adoptWithReusedBuffer(accepted, clientReads.onread);
     const client = adopted ?? accepted;
     const reads = {
       client: adopted ? clientReads : undefined,
-      upstream: new ReusedReads(this.#o.readBufferBytes),
+      upstream: reuse ? new ReusedReads(this.#o.readBufferBytes) : undefined,
     };
     client.on("error", () => {});
     const spare = this.#takeSpare();
@@ -284,7 +296,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       port,
       allowHalfOpen: true,
       noDelay: true,
-      onread: reads.upstream.onread,
+      ...(reads.upstream && { onread: reads.upstream.onread }),
     });
     const timer = setTimeout(
       () => upstream.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),

@@ -76,7 +76,10 @@ async function writeUneven(s: net.Socket, data: Buffer): Promise<void> {
 }
 
 /** A proxy to `upstreamPort`, closed after the test. */
-async function startProxy(upstreamPort: number, more: { onChunk?: (e: ChunkEvent) => void } = {}) {
+async function startProxy(
+  upstreamPort: number,
+  more: { onChunk?: (e: ChunkEvent) => void; reuseReadBuffers?: boolean } = {},
+) {
   const proxy = new TcpProxy({
     listen: "127.0.0.1:0",
     upstream: `127.0.0.1:${upstreamPort}`,
@@ -273,81 +276,89 @@ describe("adoptWithReusedBuffer", () => {
   });
 });
 
-describe("TcpProxy with reused read buffers", () => {
-  it("64 MiB both ways to a slow server and a slow client arrive byte for byte (SHA-256)", {
-    timeout: 60_000,
-  }, async () => {
-    const infos: LinkInfo[] = [];
-    const { proxy, port } = await startProxy(await slowEcho());
-    proxy.on("close", (link) => infos.push(link.info()));
-    const data = randomBytes(64 * 1024 * 1024);
-    const s = await connect(port);
-    const [back] = await Promise.all([slowHash(s), writeUneven(s, data)]);
-    expect(back.bytes).toBe(data.length);
-    expect(back.hash).toBe(sha256(data));
-    await new Promise<void>((r) => (infos.length > 0 ? r() : proxy.once("close", () => r())));
-    expect(infos[0]?.bytesUpstream).toBe(data.length);
-    expect(infos[0]?.bytesDownstream).toBe(data.length);
-  });
-
-  it("a toxic added and removed mid-transfer loses, repeats or reorders nothing", {
-    timeout: 30_000,
-  }, async () => {
-    const touched = { before: 0, during: 0, after: 0 };
-    let phase: keyof typeof touched = "before";
-    const { proxy, port } = await startProxy(await slowEcho(), {
-      onChunk: (e) => {
-        if (phase === "during" ? e.toxics.length > 0 : e.toxics.length === 0) touched[phase] += 1;
-      },
+// false: both sides read with 'data', the path a connection takes when adoptWithReusedBuffer
+// declines (the upstream then still reuses, which the true case covers per direction).
+describe.each([{ reuseReadBuffers: true }, { reuseReadBuffers: false }])(
+  "TcpProxy, reuseReadBuffers: $reuseReadBuffers",
+  ({ reuseReadBuffers }) => {
+    it("64 MiB both ways to a slow server and a slow client arrive byte for byte (SHA-256)", {
+      timeout: 60_000,
+    }, async () => {
+      const infos: LinkInfo[] = [];
+      const { proxy, port } = await startProxy(await slowEcho(), { reuseReadBuffers });
+      proxy.on("close", (link) => infos.push(link.info()));
+      const data = randomBytes(64 * 1024 * 1024);
+      const s = await connect(port);
+      const [back] = await Promise.all([slowHash(s), writeUneven(s, data)]);
+      expect(back.bytes).toBe(data.length);
+      expect(back.hash).toBe(sha256(data));
+      await new Promise<void>((r) => (infos.length > 0 ? r() : proxy.once("close", () => r())));
+      expect(infos[0]?.bytesUpstream).toBe(data.length);
+      expect(infos[0]?.bytesDownstream).toBe(data.length);
     });
-    const data = randomBytes(16 * 1024 * 1024);
-    const s = await connect(port);
-    const back = slowHash(s);
-    const sent = writeUneven(s, data);
-    const waitFor = async (bytes: number) => {
-      while ((proxy.connections()[0]?.bytesDownstream ?? 0) < bytes) await sleep(5);
-    };
-    await waitFor(2 * 1024 * 1024);
-    phase = "during";
-    proxy.toxics.add({
-      name: "slices",
-      type: "slicer",
-      attributes: { average_size: 4096 },
-      stream: "upstream",
-    });
-    proxy.toxics.add({ name: "late", type: "latency", attributes: { latency: 1 }, stream: "downstream" });
-    await waitFor(6 * 1024 * 1024);
-    proxy.toxics.remove("slices");
-    proxy.toxics.remove("late");
-    phase = "after";
-    await sent;
-    const { hash, bytes } = await back;
-    expect(bytes).toBe(data.length);
-    expect(hash).toBe(sha256(data));
-    expect(touched.before).toBeGreaterThan(0);
-    expect(touched.during).toBeGreaterThan(0);
-    expect(touched.after).toBeGreaterThan(0);
-  });
 
+    it("a toxic added and removed mid-transfer loses, repeats or reorders nothing", {
+      timeout: 30_000,
+    }, async () => {
+      const touched = { before: 0, during: 0, after: 0 };
+      let phase: keyof typeof touched = "before";
+      const { proxy, port } = await startProxy(await slowEcho(), {
+        reuseReadBuffers,
+        onChunk: (e) => {
+          if (phase === "during" ? e.toxics.length > 0 : e.toxics.length === 0) touched[phase] += 1;
+        },
+      });
+      const data = randomBytes(16 * 1024 * 1024);
+      const s = await connect(port);
+      const back = slowHash(s);
+      const sent = writeUneven(s, data);
+      const waitFor = async (bytes: number) => {
+        while ((proxy.connections()[0]?.bytesDownstream ?? 0) < bytes) await sleep(5);
+      };
+      await waitFor(2 * 1024 * 1024);
+      phase = "during";
+      proxy.toxics.add({
+        name: "slices",
+        type: "slicer",
+        attributes: { average_size: 4096 },
+        stream: "upstream",
+      });
+      proxy.toxics.add({ name: "late", type: "latency", attributes: { latency: 1 }, stream: "downstream" });
+      await waitFor(6 * 1024 * 1024);
+      proxy.toxics.remove("slices");
+      proxy.toxics.remove("late");
+      phase = "after";
+      await sent;
+      const { hash, bytes } = await back;
+      expect(bytes).toBe(data.length);
+      expect(hash).toBe(sha256(data));
+      expect(touched.before).toBeGreaterThan(0);
+      expect(touched.during).toBeGreaterThan(0);
+      expect(touched.after).toBeGreaterThan(0);
+    });
+
+    it("passes a client's reset on to the upstream as a reset", { timeout: 10_000 }, async () => {
+      const server = net.createServer();
+      const upstreamError = new Promise<NodeJS.ErrnoException>((resolve) => {
+        server.on("connection", (c) => {
+          c.on("error", resolve);
+          c.once("data", () => client.resetAndDestroy());
+        });
+      });
+      const { port } = await startProxy(await listen(server), { reuseReadBuffers });
+      const client = await connect(port);
+      client.write("x");
+      expect((await upstreamError).code).toBe("ECONNRESET");
+    });
+  },
+);
+
+describe("TcpProxy options", () => {
   it("rejects a readBufferBytes outside 1 KiB–64 MiB (INVALID_OPTION)", () => {
     for (const readBufferBytes of [10, 1024.5, 65 * 1024 * 1024])
       expect(() => new TcpProxy({ listen: "127.0.0.1:0", upstream: "127.0.0.1:9", readBufferBytes })).toThrow(
         expect.objectContaining({ code: "INVALID_OPTION" }),
       );
-  });
-
-  it("passes a client's reset on to the upstream as a reset", { timeout: 10_000 }, async () => {
-    const server = net.createServer();
-    const upstreamError = new Promise<NodeJS.ErrnoException>((resolve) => {
-      server.on("connection", (c) => {
-        c.on("error", resolve);
-        c.once("data", () => client.resetAndDestroy());
-      });
-    });
-    const { port } = await startProxy(await listen(server));
-    const client = await connect(port);
-    client.write("x");
-    expect((await upstreamError).code).toBe("ECONNRESET");
   });
 });
 
