@@ -1,3 +1,4 @@
+import { formatBytes } from "@netlab/core";
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { udpAddress } from "../address.js";
@@ -115,9 +116,21 @@ async function runEcho(o: EchoOpts): Promise<void> {
   };
   await untilSignal(server, ready, log);
   const c = server.counters;
-  const queue = `${c.queueDrops} dropped for a full delay queue, peak ${server.emulator.peakQueuedBytes} of ${server.emulator.options.maxQueuedBytes} bytes queued`;
+  const peakQueuedBytes = server.emulator.peakQueuedBytes;
+  const maxQueuedBytes = server.emulator.options.maxQueuedBytes;
+  const queue = `${c.queueDrops} dropped for a full delay queue, peak ${formatBytes(peakQueuedBytes)} of ${formatBytes(maxQueuedBytes)} queued`;
   log.info(
     `stopped after ${c.datagrams} datagram${c.datagrams === 1 ? "" : "s"} (${c.dropped} dropped, ${c.duplicated} duplicated, ${c.reordered} reordered; ${queue})`,
+    {
+      event: "stopped",
+      datagrams: c.datagrams,
+      dropped: c.dropped,
+      duplicated: c.duplicated,
+      reordered: c.reordered,
+      queueDrops: c.queueDrops,
+      peakQueuedBytes,
+      maxQueuedBytes,
+    },
   );
 }
 
