@@ -466,6 +466,23 @@ describe("#20 one style: --json", () => {
       stream: true,
       stopAfter: "listening on udp",
     }),
+    // The sink never echoes: the one test fails at its deadline, and the report says so.
+    check: async () => ({
+      args: [
+        "check",
+        "echo",
+        `127.0.0.1:${sinks.tcpPort}`,
+        "--only",
+        "echo.all-bytes",
+        "--timeout",
+        "300ms",
+        "--json",
+      ],
+      check: (v) => {
+        const summary = v.summary as { total?: number; failed?: number } | undefined;
+        return summary?.total === 1 && summary.failed === 1 ? undefined : "want 1 test, 1 failed";
+      },
+    }),
     url: async () => ({ args: ["url", "--json", "http://example.test/"] }),
     // The url group's --json reaches its subcommands, as it would any option of theirs.
     "url join": async () => ({

@@ -26,6 +26,7 @@ interface CheckOpts {
   role: string;
   only?: string;
   format: string;
+  json?: boolean;
   seed: string;
   timeout?: string;
   transcript?: string;
@@ -48,6 +49,7 @@ export function registerCheck(program: Command): void {
     )
     .option("--only <ids>", "run only these tests, comma-separated (e.g. line.partial-line,line.crlf)")
     .option("--format <format>", `report format: ${FORMATS.join(", ")}`, "human")
+    .option("--json", "the report as JSON, as every command's --json (same as --format json)")
     .option("--seed <n>", "seed of every payload, name and fault: the same seed gives the same report", "1")
     .option("--timeout <time>", "every test's deadline, instead of its own (3–20 s each by default)")
     .option("--transcript <dir>", "write each test's bytes, both ways, as a hex dump to DIR/ID.txt")
@@ -95,7 +97,13 @@ async function runCheckCommand(
   opts: CheckOpts,
   cmd: Command,
 ): Promise<void> {
-  const format = opts.format as Format;
+  if (opts.json && opts.format !== "human" && opts.format !== "json") {
+    throw new UsageError(
+      `--json and --format ${JSON.stringify(opts.format)} ask for two reports`,
+      "give one of them",
+    );
+  }
+  const format = (opts.json ? "json" : opts.format) as Format;
   if (!FORMATS.includes(format)) {
     throw new UsageError(
       `unknown --format ${JSON.stringify(opts.format)}`,
