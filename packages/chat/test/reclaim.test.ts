@@ -1,6 +1,14 @@
 import net from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { ChatClient, type ChatEvent, ChatServer, chatChannel, type Reconnected } from "../src/index.js";
+import {
+  ChatClient,
+  type ChatEvent,
+  ChatServer,
+  type ClientState,
+  chatChannel,
+  type Reconnected,
+  type WireChunk,
+} from "../src/index.js";
 import { lineClient } from "./line-client.js";
 
 async function startChat() {
@@ -197,5 +205,29 @@ describe("reclaim tokens: a nick back at once after a reconnect", () => {
     await thief.waitFor("netlab chat/1");
     thief.send(JSON.stringify({ type: "hello", proto: 1, nick: "bob2", reclaim: first.token }));
     expect(await thief.waitFor(/"type":"error"/)).toContain("NICK_TAKEN");
+  });
+
+  it("a ChatClient whose nick another connection reclaimed with its token closes with NICK_RECLAIMED and does not reconnect (no tug of war)", async () => {
+    const { port } = await startChat();
+    const client = new ChatClient({ port, nick: "carol", reconnect: true, reconnectDelayMs: 20 });
+    onTestFinished(() => client.close());
+    // The raw bytes are the one place a caller can see the token (as they show a /auth token).
+    let heard = "";
+    client.on("wire", (w: WireChunk) => {
+      if (w.direction === "in") heard += Buffer.from(w.bytes).toString("utf8");
+    });
+    const states: [ClientState, string | undefined][] = [];
+    client.on("state", (state: ClientState, err?: { code?: string }) => states.push([state, err?.code]));
+    await client.connect();
+    await until(() => /"reclaim":"[^"]+"/.test(heard), "carol's welcome");
+    const token = /"reclaim":"([^"]+)"/.exec(heard)?.[1] ?? "";
+
+    const other = await lineClient(port, { timeoutMs: 5_000 });
+    await other.waitFor("netlab chat/1");
+    other.send(JSON.stringify({ type: "hello", proto: 1, nick: "carol", reclaim: token }));
+    expect(await other.waitFor(/"type":"welcome"/)).toContain('"nick":"carol"');
+    await until(() => client.state === "closed", "the client's close");
+    expect(states.at(-1)).toEqual(["closed", "NICK_RECLAIMED"]);
+    expect(states.some(([state]) => state === "reconnecting")).toBe(false);
   });
 });
