@@ -570,6 +570,8 @@ export class RedisBackend implements ChatBackend {
   #reclaimed(nick: string): void {
     if (!this.#held.delete(nick)) return;
     this.#members.delete(nick);
+    // CLAIM_NICK took it out of our member hash; a #register since (back from degraded) put it in again.
+    this.#command().hdel(this.#membersKey(this.nodeId), nick).catch(noop);
     this.#sink?.reclaimed(nick);
   }
 
