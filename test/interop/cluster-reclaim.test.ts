@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { describe, expect, it, onTestFinished } from "vitest";
+import type { BackendSink } from "../../packages/chat/src/index.js";
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
+import { RedisBackend } from "../../packages/chat-redis/src/index.js";
 import { startLab, startServer } from "../helpers/lab.js";
 import { HAS_REDIS, REDIS_MISSING, type RedisServer, startRedis } from "../helpers/redis.js";
 
@@ -35,7 +38,73 @@ async function jsonClient(port: number, hello: object) {
   return { c, welcome };
 }
 
+/** A started RedisBackend whose sink records the nicks other nodes reclaimed from it. */
+async function backendNode(url: string, nodeId: string) {
+  const reclaimed: string[] = [];
+  const sink: BackendSink = {
+    deliver() {},
+    deliverPrivate() {},
+    status() {},
+    lost() {},
+    reclaimed(nick) {
+      reclaimed.push(nick);
+    },
+  };
+  const backend = new RedisBackend({ url, nodeId });
+  await backend.start(sink);
+  onTestFinished(() => backend.close());
+  await backend.openRoom("#r", 0);
+  return { backend, reclaimed };
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
 describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
+  it("RedisBackend.claimNick: only the stored hash moves a nick; the old node is told, loses the member, and its release leaves the new holder's key", async () => {
+    const redis = await startRedis();
+    const a = await backendNode(redis.url, "a");
+    const b = await backendNode(redis.url, "b");
+    const get = async (key: string) => (await redis.cli("GET", key)).trim();
+    await a.backend.claimNick("Zed", undefined, { hash: sha256("t1") });
+    await a.backend.publish({ type: "join", room: "#r", nick: "Zed", ts: Date.now(), sid: 1 });
+    expect(await get("netlab:nick:zed")).toBe(`a|Zed|${sha256("t1")}`);
+    // A guest's (or text client's) nick has no hash: nothing reclaims it, not even an empty proof.
+    await a.backend.claimNick("guest-9");
+    for (const proof of ["", sha256("")]) {
+      await expect(b.backend.claimNick("guest-9", undefined, { proof })).rejects.toMatchObject({
+        code: "NICK_TAKEN",
+      });
+    }
+    const refused = b.backend.claimNick("zed", undefined, { hash: sha256("t2"), proof: sha256("t0") });
+    await expect(refused).rejects.toMatchObject({
+      code: "NICK_TAKEN",
+      message: 'nick "zed" is already taken (on node a)',
+    });
+    // A token is for its nick only: b0b's does not take "bob", which only looks like it.
+    await a.backend.claimNick("b0b", undefined, { hash: sha256("t3") });
+    await expect(b.backend.claimNick("bob", undefined, { proof: sha256("t3") })).rejects.toMatchObject({
+      code: "NICK_TAKEN",
+    });
+
+    const took = await b.backend.claimNick("zed", undefined, { hash: sha256("t2"), proof: sha256("t1") });
+    expect(took).toEqual({ node: "a", nick: "Zed", room: "#r" });
+    expect(await get("netlab:nick:zed")).toBe(`b|zed|${sha256("t2")}`);
+    expect((await redis.cli("HGETALL", "netlab:node:a:members")).trim()).toBe("");
+    const deadline = Date.now() + 5_000;
+    while (a.reclaimed.length === 0) {
+      if (Date.now() > deadline) throw new Error("node a was not told within 5 s");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(a.reclaimed).toEqual(["Zed"]);
+    // What a's session closing does: a no longer counts the nick as its own and sends nothing.
+    a.backend.releaseNick("Zed");
+    expect(await get("netlab:nick:zed")).toBe(`b|zed|${sha256("t2")}`);
+    // The spent token reclaims nothing from b.
+    await expect(a.backend.claimNick("zed", undefined, { proof: sha256("t1") })).rejects.toMatchObject({
+      code: "NICK_TAKEN",
+    });
+  });
+
   it("SIGKILL of its node: the client fails over with its reclaim token and is fay again within 5 s (lease 15 s); the room sees one leave and one return; after a's lease runs out b still holds fay", async () => {
     const redis = await startRedis();
     const a = await node(redis, "a");
