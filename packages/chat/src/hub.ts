@@ -686,7 +686,8 @@ export class ChatHub extends EventEmitter {
    */
   #takeNick(s: Session, wanted: string, reclaim?: string): Promise<void> | undefined {
     const proof = reclaim === undefined ? undefined : reclaimProof(reclaim);
-    if (proof !== undefined) this.#reclaimHere(s, wanted, proof);
+    // Degraded, the cluster refuses every claim (CLUSTER_DEGRADED): the holder must not be closed first.
+    if (proof !== undefined && !(this.#backend && this.#isDegraded)) this.#reclaimHere(s, wanted, proof);
     const grant = s.mode === "json" ? newReclaimToken() : undefined;
     const backend = this.#backend;
     if (!backend) {
