@@ -74,9 +74,10 @@ export class ChatClient extends EventEmitter {
    */
   #wantedNick: string | undefined;
   /**
-   * The server's reclaim token for our nick (its last `reclaim` event): a reconnect's hello offers
-   * it, so a session the server still holds for us (our old connection died without a FIN, or its
-   * node did) gives the nick back at once. Kept here only: never emitted, logged or printed.
+   * The server's reclaim token for our nick (the `reclaim` of its last welcome or own `nick`
+   * event): a reconnect's hello offers it, so a session the server still holds for us (our old
+   * connection died without a FIN, or its node did) gives the nick back at once. Kept here only:
+   * never emitted, logged or printed.
    */
   #reclaim: { nick: string; token: string } | undefined;
   /** Input given before the mode was known; sent once it is. */
