@@ -81,7 +81,7 @@ describe.skipIf(!HAS_REDIS)("lab client --node: failing over between cluster nod
     // Every line once, in the order the room's other members saw: nothing lost across the kill,
     // nothing replayed twice.
     expect(heard).toEqual(order);
-    // On b it is back in #ops (as a guest: node a's lease still holds "fay", docs/cluster.md).
+    // On b it is back in #ops, as fay again: its reclaim token took the nick from node a's lease.
     const joins = events.filter((e) => e.type === "join" && e.room === "#ops");
     const rejoined = joins.at(-1) as Extract<ChatEvent, { type: "join" }>;
     expect(joins.length).toBeGreaterThanOrEqual(2);

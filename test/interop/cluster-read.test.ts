@@ -19,6 +19,7 @@ async function backendNode(url: string, nodeId: string) {
     deliverPrivate() {},
     status() {},
     lost() {},
+    reclaimed() {},
   };
   const backend = new RedisBackend({ url, nodeId });
   await backend.start(sink);

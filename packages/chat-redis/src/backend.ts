@@ -7,9 +7,11 @@ import {
   compareStreamIds,
   type DeliveredEvent,
   lookalikeKey,
+  type NickToken,
   type NodeInfo,
   nickKey,
   type PrivateEvent,
+  type ReclaimedNick,
   type RoomEvent,
 } from "@netlab/chat";
 import { Redis, type RedisOptions } from "ioredis";
@@ -27,22 +29,44 @@ const noop = () => {};
 /** A room event on the wire: the publisher's event, its node and a cluster-unique id for de-duplication. */
 type WireEvent = RoomEvent & { node: string; mid: string };
 
-/** Takes a nick and its look-alike key for a node, unless another node holds either; frees the old pair. */
+/**
+ * Takes a nick and its look-alike key for a node, unless another node holds either; frees the old
+ * pair. Both keys hold `NODE|nick|HASH`, HASH the SHA-256 of the holder's reclaim token (empty for
+ * a guest or text client). KEYS: the nick, look-alike, old nick and old look-alike keys; ARGV: the
+ * node, the lease (ms), the nick, the new HASH, the offered token's hash (or empty), the key prefix.
+ *
+ * A nick another node holds is taken over when the offered hash equals the stored one (Lua compares
+ * interned strings by reference, and only hashes are compared, so timing tells nothing of the
+ * token): the keys move here, the nick leaves the old node's member hash (its lease-expiry reaping
+ * then announces nothing for it, and RELEASE there sees the keys are not its own), and the old node
+ * is told in its inbox. Answers: false (taken), the holder's value (refused), or {node, nick, room}.
+ */
 const CLAIM_NICK = `
 local prefix = ARGV[1] .. '|'
-for i = 1, 2 do
-  local holder = redis.call('GET', KEYS[i])
-  if holder and string.sub(holder, 1, #prefix) ~= prefix then return holder end
+local holder = redis.call('GET', KEYS[1])
+local took
+if holder and string.sub(holder, 1, #prefix) ~= prefix then
+  local node, held, hash = string.match(holder, '^([^|]*)|([^|]*)|?(.*)$')
+  if ARGV[5] == '' or hash == nil or hash == '' or hash ~= ARGV[5] then return holder end
+  took = {node, held}
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[3], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[1] .. '|' .. ARGV[3], 'PX', ARGV[2])
+local like = redis.call('GET', KEYS[2])
+if like and string.sub(like, 1, #prefix) ~= prefix and not (took and like == holder) then return like end
+local value = ARGV[1] .. '|' .. ARGV[3] .. '|' .. ARGV[4]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+redis.call('SET', KEYS[2], value, 'PX', ARGV[2])
 for i = 3, 4 do
   if KEYS[i] ~= KEYS[i - 2] then
-    local holder = redis.call('GET', KEYS[i])
-    if holder and string.sub(holder, 1, #prefix) == prefix then redis.call('DEL', KEYS[i]) end
+    local old = redis.call('GET', KEYS[i])
+    if old and string.sub(old, 1, #prefix) == prefix then redis.call('DEL', KEYS[i]) end
   end
 end
-return false`;
+if not took then return false end
+local members = ARGV[6] .. 'node:' .. took[1] .. ':members'
+local room = redis.call('HGET', members, took[2])
+redis.call('HDEL', members, took[2])
+redis.call('XADD', ARGV[6] .. 'inbox:' .. took[1], 'MAXLEN', '~', 1000, '*', 'r', took[2])
+return {took[1], took[2], room or ''}`;
 
 /**
  * Appends a batch of room events, in order, and keeps this node's member hash in step: one call for
@@ -133,8 +157,8 @@ export class RedisBackend implements ChatBackend {
   #buffer: WireEvent[] = [];
   /** This node's members: nick → room, mirrored in the `node:ID:members` hash. */
   readonly #members = new Map<string, string>();
-  /** Nicks this node holds in the cluster. */
-  readonly #held = new Set<string>();
+  /** Nicks this node holds in the cluster, and the hash of each one's reclaim token ("" for none). */
+  readonly #held = new Map<string, string>();
   #guestNext = 0;
   #guestEnd = 0;
   #isRefilling = false;
@@ -338,7 +362,11 @@ export class RedisBackend implements ChatBackend {
     w.resolve();
   }
 
-  async claimNick(nick: string, previous?: string): Promise<void> {
+  async claimNick(
+    nick: string,
+    previous?: string,
+    token: NickToken = {},
+  ): Promise<ReclaimedNick | undefined> {
     if (this.#isDegraded) {
       throw new ClusterError(
         "CLUSTER_DEGRADED",
@@ -348,7 +376,8 @@ export class RedisBackend implements ChatBackend {
     }
     const keys = [this.#nickKey(nick), this.#lookKey(nick)];
     const old = previous === undefined ? keys : [this.#nickKey(previous), this.#lookKey(previous)];
-    const holder = (await this.#command().eval(
+    const hash = token.hash ?? "";
+    const answer = (await this.#command().eval(
       CLAIM_NICK,
       4,
       ...keys,
@@ -356,8 +385,12 @@ export class RedisBackend implements ChatBackend {
       this.nodeId,
       this.options.leaseMs,
       nick,
-    )) as string | null;
-    if (holder !== null) {
+      hash,
+      token.proof ?? "",
+      this.options.keyPrefix,
+    )) as string | [string, string, string] | null;
+    if (typeof answer === "string") {
+      const holder = answer;
       const [node = "?", held = nick] = holder.split("|");
       const like =
         nickKey(held) === nickKey(nick) ? "is already taken" : `looks too much like "${held}", who is here`;
@@ -366,7 +399,10 @@ export class RedisBackend implements ChatBackend {
       });
     }
     if (previous !== undefined) this.#held.delete(previous);
-    this.#held.add(nick);
+    this.#held.set(nick, hash);
+    if (!Array.isArray(answer)) return undefined;
+    const [node, held, room] = answer;
+    return room === "" ? { node, nick: held } : { node, nick: held, room };
   }
 
   releaseNick(nick: string): void {
@@ -443,7 +479,7 @@ export class RedisBackend implements ChatBackend {
     const cmd = this.#cmd;
     if (cmd && this.#isStarted && !this.#isDegraded && cmd.status === "ready") {
       try {
-        const nickKeys = [...this.#held].flatMap((n) => [this.#nickKey(n), this.#lookKey(n)]);
+        const nickKeys = [...this.#held.keys()].flatMap((n) => [this.#nickKey(n), this.#lookKey(n)]);
         await cmd
           .multi()
           .eval(RELEASE, nickKeys.length, ...nickKeys, this.nodeId)
@@ -515,6 +551,11 @@ export class RedisBackend implements ChatBackend {
   }
 
   #deliverPrivate(entry: Entry): void {
+    // Not a private message: CLAIM_NICK telling this node that another took a nick over from it.
+    if (entry[1][0] === "r") {
+      this.#reclaimed(entry[1][1] ?? "");
+      return;
+    }
     try {
       const p = JSON.parse(fieldOf(entry)) as PrivateEvent;
       if (typeof p.from === "string" && typeof p.to === "string" && typeof p.text === "string") {
@@ -523,6 +564,15 @@ export class RedisBackend implements ChatBackend {
     } catch {
       debug("cluster: a private message that is not JSON, dropped");
     }
+  }
+
+  /** `nick` is another node's now (it had the token): forgotten here, and its session closed. */
+  #reclaimed(nick: string): void {
+    if (!this.#held.delete(nick)) return;
+    this.#members.delete(nick);
+    // CLAIM_NICK took it out of our member hash; a #register since (back from degraded) put it in again.
+    this.#command().hdel(this.#membersKey(this.nodeId), nick).catch(noop);
+    this.#sink?.reclaimed(nick);
   }
 
   /** One stream entry as an event; none when it is not one (another program wrote to the stream). */
@@ -689,9 +739,9 @@ export class RedisBackend implements ChatBackend {
     const members = this.#membersKey(this.nodeId);
     m.del(members);
     for (const [nick, room] of this.#members) m.hset(members, nick, room);
-    for (const nick of this.#held) {
-      m.set(this.#nickKey(nick), `${this.nodeId}|${nick}`, "PX", o.leaseMs, "NX");
-      m.set(this.#lookKey(nick), `${this.nodeId}|${nick}`, "PX", o.leaseMs, "NX");
+    for (const [nick, hash] of this.#held) {
+      m.set(this.#nickKey(nick), `${this.nodeId}|${nick}|${hash}`, "PX", o.leaseMs, "NX");
+      m.set(this.#lookKey(nick), `${this.nodeId}|${nick}|${hash}`, "PX", o.leaseMs, "NX");
     }
     await m.exec();
   }
@@ -721,7 +771,7 @@ export class RedisBackend implements ChatBackend {
       m.eval(RENEW_NODE, 1, this.#key(`node:${this.nodeId}`), this.#token, o.leaseMs);
       m.zadd(this.#key("nodes"), Date.now() + o.leaseMs, this.nodeId);
       m.pexpire(this.#membersKey(this.nodeId), o.leaseMs * 4);
-      for (const nick of this.#held) {
+      for (const nick of this.#held.keys()) {
         m.pexpire(this.#nickKey(nick), o.leaseMs);
         m.pexpire(this.#lookKey(nick), o.leaseMs);
       }

@@ -5,8 +5,10 @@ import type {
   CatchUp,
   ChatBackend,
   DeliveredEvent,
+  NickToken,
   NodeInfo,
   PrivateEvent,
+  ReclaimedNick,
   RoomEvent,
 } from "@netlab/chat";
 import { Redis, type RedisOptions } from "ioredis";
@@ -144,8 +146,8 @@ export class RedisPubSubBackend implements ChatBackend {
     await back;
   }
 
-  claimNick(nick: string, previous?: string): Promise<void> {
-    return this.#streams.claimNick(nick, previous);
+  claimNick(nick: string, previous?: string, token?: NickToken): Promise<ReclaimedNick | undefined> {
+    return this.#streams.claimNick(nick, previous, token);
   }
 
   releaseNick(nick: string): void {

@@ -41,6 +41,24 @@ export interface CatchUp {
   isGap: boolean;
 }
 
+/** The reclaim-token hashes (SHA-256, hex) a nick claim carries; the tokens themselves never leave the hub. */
+export interface NickToken {
+  /** The hash of the token granted with this claim, stored with the nick (absent: none, a guest or text client). */
+  hash?: string;
+  /** The hash of the token the client offered: takes the nick over when it matches the stored one. */
+  proof?: string;
+}
+
+/** A nick `claimNick` took over from a session on another node (its token matched). */
+export interface ReclaimedNick {
+  /** The node that held it; it drops its session when it learns (`BackendSink.reclaimed`). */
+  node: string;
+  /** The nick as that node held it. */
+  nick: string;
+  /** The room its session was in there, if any: the new holder announces that session's leave. */
+  room?: string;
+}
+
 /** How a backend hands the cluster's events to its hub. */
 export interface BackendSink {
   /** One room event, in cluster order, for the hub's local members of `event.room`. */
@@ -54,6 +72,11 @@ export interface BackendSink {
    * missing (a gap in its sequence numbers): the room's members are told, never left to guess.
    */
   lost(gap: { room: string; count: number; node: string }): void;
+  /**
+   * Another node took `nick` over from this one with its reclaim token: the local session holding
+   * it is closed, without a leave (the new holder announced it).
+   */
+  reclaimed(nick: string): void;
 }
 
 /**
@@ -77,8 +100,12 @@ export interface ChatBackend {
    * is answered after it); rejects when the cluster link is down and the outgoing buffer is full.
    */
   publish(event: RoomEvent): Promise<void>;
-  /** Takes `nick` cluster-wide for this node (`previous` is freed); rejects NICK_TAKEN when held elsewhere. */
-  claimNick(nick: string, previous?: string): Promise<void>;
+  /**
+   * Takes `nick` cluster-wide for this node (`previous` is freed), storing `token.hash`; rejects
+   * NICK_TAKEN when held elsewhere, unless `token.proof` matches the holder's stored hash: then the
+   * nick moves here at once, the old node is told, and the answer says whose it was.
+   */
+  claimNick(nick: string, previous?: string, token?: NickToken): Promise<ReclaimedNick | undefined>;
   /** Frees `nick` cluster-wide, if this node holds it. */
   releaseNick(nick: string): void;
   /** A guest number no node has given out. */

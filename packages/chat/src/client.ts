@@ -23,7 +23,7 @@ import {
 import { ChatError } from "./errors.js";
 import { Outbox } from "./outbox.js";
 import { CHAT_ALPN, type Command, nickKey, PROTOCOL_TAG, PROTOCOL_VERSION, parseInput } from "./rules.js";
-import type { ChatEvent, ClientMessage, Hello } from "./schema.js";
+import type { ChatEvent, ChatEventOf, ClientMessage, Hello } from "./schema.js";
 import { parseEvent, serverFull } from "./server-line.js";
 import { StallClock } from "./stall-clock.js";
 import { firstEvent } from "./wait.js";
@@ -73,6 +73,13 @@ export class ChatClient extends EventEmitter {
    * only a nick the server accepted, so a refused `/nick alice` is never claimed on a reconnect.
    */
   #wantedNick: string | undefined;
+  /**
+   * The server's reclaim token for our nick (the `reclaim` of its last welcome or own `nick`
+   * event): a reconnect's hello offers it, so a session the server still holds for us (our old
+   * connection died without a FIN, or its node did) gives the nick back at once. Kept here only:
+   * never emitted, logged or printed.
+   */
+  #reclaim: { nick: string; token: string } | undefined;
   /** Input given before the mode was known; sent once it is. */
   #queued: string[] = [];
   #detectTimer: NodeJS.Timeout | undefined;
@@ -410,6 +417,16 @@ export class ChatClient extends EventEmitter {
     const event = parseEvent(line);
     if (event === undefined) return;
     this.#track(event);
+    if (event.type === "error" && event.code === "NICK_RECLAIMED") {
+      // Another client took our nick with our token: reconnecting would take it back, and so on.
+      this.#refusal = new ChatError("NICK_RECLAIMED", event.message, {
+        hint: "another connection offered this client's reclaim token; not reconnecting",
+      });
+      this.emit("event", event);
+      this.#isClosing = true;
+      this.#socket?.destroy();
+      return;
+    }
     // settle()'s own ping is bookkeeping, not a reply anyone asked for (docs/chat.md showed
     // "* pong settle-1" to every library user who printed events).
     if (event.type === "pong" && typeof event.id === "string" && event.id.startsWith(SETTLE_ID)) return;
@@ -428,6 +445,7 @@ export class ChatClient extends EventEmitter {
     switch (e.type) {
       case "welcome":
         this.#isWelcomed = true;
+        this.#keepReclaim(e);
         // Given the nick we asked for (as people read it): remember the server's spelling. Given
         // another: ours was refused, and a reconnect must not claim it.
         if (this.#wantedNick !== undefined)
@@ -441,6 +459,7 @@ export class ChatClient extends EventEmitter {
           this.#nick = e.to;
           this.#wantedNick = e.to;
         }
+        this.#keepReclaim(e);
         break;
       case "join":
         if (e.nick === this.#nick) {
@@ -457,6 +476,13 @@ export class ChatClient extends EventEmitter {
         break;
       }
     }
+  }
+
+  /** Keeps the event's reclaim token and takes it out: what is emitted gets printed and logged. */
+  #keepReclaim(e: ChatEventOf<"welcome"> | ChatEventOf<"nick">): void {
+    if (e.reclaim === undefined) return;
+    this.#reclaim = { nick: e.type === "welcome" ? e.nick : e.to, token: e.reclaim };
+    delete e.reclaim;
   }
 
   #decide(mode: "json" | "plain"): void {
@@ -485,6 +511,10 @@ export class ChatClient extends EventEmitter {
   #sendHello(): Hello {
     const hello: Hello = { type: "hello", proto: PROTOCOL_VERSION };
     if (this.#wantedNick) hello.nick = this.#wantedNick;
+    const reclaim = this.#reclaim;
+    if (hello.nick !== undefined && reclaim && nickKey(reclaim.nick) === nickKey(hello.nick)) {
+      hello.reclaim = reclaim.token;
+    }
     if (this.#room !== undefined) hello.room = this.#room;
     if (this.#room !== undefined && this.#lastStreamId !== undefined) hello.since = this.#lastStreamId;
     if (!this.#isAuthRequired) {

@@ -33,6 +33,8 @@ export type ChatErrorCode =
   | "READ_ONLY"
   /** The nick is bound to the token (`name:` in the token file) and cannot change. */
   | "NICK_BOUND"
+  /** Another connection took this session's nick with its reclaim token: this one is closed. */
+  | "NICK_RECLAIMED"
   /** Client side: the server speaks a binary protocol (a lab files server, TLS), not lines. */
   | "WRONG_PROTOCOL";
 

@@ -1,7 +1,14 @@
 import { EventEmitter } from "node:events";
 import { NetlabError, TokenGate, type TokenGrant } from "@netlab/core";
 import type { ProtocolError } from "@netlab/protocol";
-import { type ChatBackend, compareStreamIds, type DeliveredEvent, type PrivateEvent } from "./backend.js";
+import {
+  type ChatBackend,
+  compareStreamIds,
+  type DeliveredEvent,
+  type NickToken,
+  type PrivateEvent,
+  type ReclaimedNick,
+} from "./backend.js";
 import { type ChatWireEvent, chatChannel } from "./channel.js";
 import { parseHello, parseJsonCommand } from "./commands.js";
 import { ChatError, type ChatErrorCode } from "./errors.js";
@@ -9,6 +16,7 @@ import { HelloGrace } from "./grace.js";
 import { NickRegistry, quoteShort } from "./nicks.js";
 import { type HubOptions, hubOptions } from "./options.js";
 import { Encoded, line, Outbox } from "./output.js";
+import { newReclaimToken, reclaimProof, sameReclaimHash } from "./reclaim.js";
 import { type Room, Rooms, replayHistory, replayItems } from "./rooms.js";
 import {
   type Command,
@@ -31,6 +39,9 @@ export { HUB_DEFAULTS, type HubOptions } from "./options.js";
 export { type Link, type PeerSnapshot, Session } from "./session.js";
 
 const noop = () => {};
+/** What the session whose nick was reclaimed is told, and the reason its room sees it leave with. */
+const RECLAIMED_TEXT = "your nick was reclaimed by a new connection";
+const RECLAIMED_REASON = "reclaimed by a new connection";
 
 /**
  * The chat itself, independent of sockets: sessions, nicks, rooms, history, flood control and
@@ -64,6 +75,12 @@ export class ChatHub extends EventEmitter {
   readonly #opening = new Map<string, Promise<Room>>();
   #isDegraded = false;
   #starting: Promise<void> | undefined;
+  /**
+   * JSON sessions holding a nick they were granted: the SHA-256 of their reclaim token, and the
+   * token itself until it has been sent to them. Here rather than on Session: text-mode and guest
+   * sessions, most of an idle crowd, pay nothing.
+   */
+  readonly #reclaim = new Map<Session, { hash: string; unsent?: string }>();
 
   /** `backend`: cluster mode (see `ChatBackend`); without it the hub is one process, as it always was. */
   constructor(opts: Partial<HubOptions> = {}, backend?: ChatBackend) {
@@ -104,6 +121,7 @@ export class ChatHub extends EventEmitter {
       deliverPrivate: (e) => this.#deliverPrivate(e),
       status: (state) => this.#clusterStatus(state),
       lost: (gap) => this.#lost(gap),
+      reclaimed: (nick) => this.#reclaimedElsewhere(nick),
     });
     await this.#openRoom(DEFAULT_ROOM);
   }
@@ -233,13 +251,29 @@ export class ChatHub extends EventEmitter {
 
   /** The connection is gone: leave the room, free the nick, tell the room. */
   detach(session: Session, reason = "connection closed"): void {
+    this.#remove(session, reason, true);
+  }
+
+  /**
+   * `isAnnounced` false: another node took the session's nick over (reclaimed) and announced its
+   * leave already; the nick is that node's now, so nothing is released or published here.
+   */
+  #remove(session: Session, reason: string, isAnnounced: boolean): void {
     if (!this.#sessions.has(session)) return;
     session.isClosed = true;
     this.#sessions.delete(session);
+    this.#reclaim.delete(session);
     this.#nicks.release(session, session.nick);
-    this.#backend?.releaseNick(session.nick);
     const why = session.closeReason ?? reason;
-    if (session.isJoined) this.#leave(session, why);
+    if (isAnnounced) {
+      this.#backend?.releaseNick(session.nick);
+      if (session.isJoined) this.#leave(session, why);
+    } else if (session.isJoined) {
+      const room = this.#rooms.get(session.room);
+      session.isJoined = false;
+      room?.members.delete(session);
+      if (room && this.#rooms.closeIfEmpty(room)) this.#backend?.closeRoom(room.name);
+    }
     this.#out.uncount(session);
     this.#bytesOutClosed += session.bytesOut;
     this.#bytesInClosed += session.link.bytesIn;
@@ -307,6 +341,7 @@ export class ChatHub extends EventEmitter {
       nick: s.nick,
       room: s.room || DEFAULT_ROOM,
       text: this.#welcomeText(s),
+      ...this.#unsentToken(s),
     };
   }
 
@@ -352,7 +387,7 @@ export class ChatHub extends EventEmitter {
     s.grant = grant;
     if (grant.name !== undefined) {
       try {
-        await this.#takeNick(s, grant.name);
+        await this.#takeNick(s, grant.name, hello?.reclaim);
       } catch (err) {
         const taken = err instanceof ChatError && err.code === "NICK_TAKEN";
         const why = taken
@@ -402,8 +437,8 @@ export class ChatHub extends EventEmitter {
       try {
         // Joined already (the hello came after the grace): the room saw the guest join, so it
         // sees the rename; the client itself only ever knew its own nick, so it gets a join.
-        if (s.isJoined) this.#rename(s, hello.nick, { tellSelf: false });
-        else this.#takeNick(s, hello.nick);
+        if (s.isJoined) this.#rename(s, hello.nick, { tellSelf: false, reclaim: hello.reclaim });
+        else this.#takeNick(s, hello.nick, hello.reclaim);
       } catch (err) {
         nickError = err;
       }
@@ -426,15 +461,16 @@ export class ChatHub extends EventEmitter {
     let nickError: unknown;
     if (hello.nick !== undefined && hello.nick !== s.nick) {
       try {
-        if (s.isJoined) await this.#rename(s, hello.nick, { tellSelf: false });
-        else await this.#takeNick(s, hello.nick);
+        if (s.isJoined) await this.#rename(s, hello.nick, { tellSelf: false, reclaim: hello.reclaim });
+        else await this.#takeNick(s, hello.nick, hello.reclaim);
       } catch (err) {
         nickError = err;
       }
     }
     if (s.isClosed) return;
     const { room, roomError } = this.#helloRoom(hello);
-    // The welcome names the room the client is about to be in (a reconnect's, not #lobby).
+    // The welcome names the room the client is about to be in (a reconnect's, not #lobby); the
+    // nick it names (a reclaimed one too) comes before any replayed history.
     this.#out.send(s, { ...this.#welcome(s), room: s.isJoined ? s.room : room });
     if (nickError) this.#error(s, nickError);
     if (roomError) this.#error(s, roomError);
@@ -644,18 +680,29 @@ export class ChatHub extends EventEmitter {
   /**
    * Unique by NFKC + case folding and by look-alike skeleton; reserved names refused (nicks.ts). In
    * a cluster the local check comes first, then the cluster's (the old nick is held until it says yes).
+   * `reclaim`: the token the client holds for `wanted`; when it matches the holder's, the holder
+   * (a session the client left behind) is closed and the nick is the client's at once. A JSON
+   * session is granted a new token with every nick, sent in its welcome or own `nick` event.
    */
-  #takeNick(s: Session, wanted: string): Promise<void> | undefined {
+  #takeNick(s: Session, wanted: string, reclaim?: string): Promise<void> | undefined {
+    const proof = reclaim === undefined ? undefined : reclaimProof(reclaim);
+    // Degraded, the cluster refuses every claim (CLUSTER_DEGRADED): the holder must not be closed first.
+    if (proof !== undefined && !(this.#backend && this.#isDegraded)) this.#reclaimHere(s, wanted, proof);
+    const grant = s.mode === "json" ? newReclaimToken() : undefined;
     const backend = this.#backend;
     if (!backend) {
       this.#nicks.claim(s, wanted, s.nick);
       s.nick = wanted;
+      this.#granted(s, grant);
       return;
     }
     const previous = s.nick;
     this.#nicks.claim(s, wanted);
-    return backend.claimNick(wanted, previous).then(
-      () => {
+    const token: NickToken = {};
+    if (grant) token.hash = grant.hash;
+    if (proof !== undefined) token.proof = proof;
+    return backend.claimNick(wanted, previous, token).then(
+      (took) => {
         if (s.isClosed) {
           this.#nicks.release(s, wanted);
           backend.releaseNick(wanted);
@@ -663,6 +710,8 @@ export class ChatHub extends EventEmitter {
         }
         this.#nicks.release(s, previous);
         s.nick = wanted;
+        this.#granted(s, grant);
+        if (took) this.#tookOver(took);
       },
       (err: unknown) => {
         this.#nicks.release(s, wanted);
@@ -671,10 +720,61 @@ export class ChatHub extends EventEmitter {
     );
   }
 
-  #rename(s: Session, wanted: string, { tellSelf = true } = {}): Promise<void> | undefined {
+  /** A session of this node holds `wanted` with the token hashed `proof`: it is closed, the nick freed. */
+  #reclaimHere(s: Session, wanted: string, proof: string): void {
+    const holder = this.#nicks.get(wanted);
+    if (holder === undefined || holder === s) return;
+    const held = this.#reclaim.get(holder);
+    // A wrong token falls through to the claim's NICK_TAKEN, word for word as without one.
+    if (held === undefined || !sameReclaimHash(held.hash, proof)) return;
+    this.kick(holder, "NICK_RECLAIMED", RECLAIMED_TEXT);
+    holder.closeReason = RECLAIMED_REASON;
+    // At once: the old connection may be a black hole whose close would take minutes.
+    this.detach(holder);
+  }
+
+  /** Another node's session lost its nick to us: its room hears it leave, before our join. */
+  #tookOver(took: ReclaimedNick): void {
+    if (took.room === undefined) return;
+    const ts = Date.now();
+    this.#publish({ type: "leave", room: took.room, nick: took.nick, ts, sid: -1, reason: RECLAIMED_REASON });
+  }
+
+  /** The cluster says another node took `nick` from this one: its session here goes, quietly. */
+  #reclaimedElsewhere(nick: string): void {
+    const s = this.#nicks.get(nick);
+    if (s === undefined) return;
+    this.kick(s, "NICK_RECLAIMED", RECLAIMED_TEXT);
+    s.closeReason = RECLAIMED_REASON;
+    this.#remove(s, RECLAIMED_REASON, false);
+  }
+
+  /** `s` holds a new nick: its new token's hash replaces the old (text sessions get none). */
+  #granted(s: Session, grant: { token: string; hash: string } | undefined): void {
+    if (grant) this.#reclaim.set(s, { hash: grant.hash, unsent: grant.token });
+    else this.#reclaim.delete(s);
+  }
+
+  /**
+   * `{ reclaim }` with the token granted with `s`'s nick, for its welcome or its own `nick` event
+   * (each goes to `s` alone); once, as only the hash is kept after.
+   */
+  #unsentToken(s: Session): { reclaim?: string } {
+    const held = this.#reclaim.get(s);
+    if (held?.unsent === undefined) return {};
+    const reclaim = held.unsent;
+    held.unsent = undefined;
+    return { reclaim };
+  }
+
+  #rename(
+    s: Session,
+    wanted: string,
+    { tellSelf = true, reclaim }: { tellSelf?: boolean; reclaim?: string | undefined } = {},
+  ): Promise<void> | undefined {
     const from = s.nick;
     if (wanted === from) return;
-    const taken = this.#takeNick(s, wanted);
+    const taken = this.#takeNick(s, wanted, reclaim);
     if (taken) return taken.then(() => this.#renamed(s, from, wanted, tellSelf));
     this.#renamed(s, from, wanted, tellSelf);
   }
@@ -684,13 +784,16 @@ export class ChatHub extends EventEmitter {
     const e = new Encoded({ type: "nick", from, to: wanted, ts });
     if (this.#backend) {
       if (s.isClosed) return;
-      if (tellSelf) this.#out.send(s, e);
+      if (tellSelf) this.#out.send(s, { ...(e.event as ChatEventOf<"nick">), ...this.#unsentToken(s) });
       // The room hears it from the cluster (#deliver), in the order every node sees.
       if (s.isJoined) this.#publish({ type: "nick", room: s.room, from, to: wanted, ts, sid: s.id });
       return;
     }
     const room = this.#rooms.get(s.room);
-    for (const member of room?.members ?? [s]) if (tellSelf || member !== s) this.#out.send(member, e);
+    for (const member of room?.members ?? [s]) {
+      if (member !== s) this.#out.send(member, e);
+      else if (tellSelf) this.#out.send(s, { ...(e.event as ChatEventOf<"nick">), ...this.#unsentToken(s) });
+    }
     if (this.listenerCount("nick") > 0) this.emit("nick", { from, to: wanted });
     if (chatChannel.hasSubscribers)
       chatChannel.publish({ type: "nick", from, to: wanted } satisfies ChatWireEvent);

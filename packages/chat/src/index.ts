@@ -4,8 +4,10 @@ export {
   type ChatBackend,
   compareStreamIds,
   type DeliveredEvent,
+  type NickToken,
   type NodeInfo,
   type PrivateEvent,
+  type ReclaimedNick,
   type RoomEvent,
 } from "./backend.js";
 export { type ChatWireEvent, chatChannel } from "./channel.js";
@@ -18,6 +20,7 @@ export { clockTime, type FormatOptions, formatEvent } from "./format.js";
 export { History } from "./history.js";
 export { ChatHub, HUB_DEFAULTS, type HubOptions, type Link, type PeerSnapshot, Session } from "./hub.js";
 export { isReservedNick, lookalikeKey, NickRegistry, RESERVED_NICKS } from "./nicks.js";
+export { MAX_RECLAIM_TOKEN_CHARS } from "./reclaim.js";
 export {
   CHAT_ALPN,
   type Command,

@@ -20,6 +20,12 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     nick: z.string().optional(),
     /** The shared secret, for a server started with a token file; ignored by one without. */
     token: z.string().max(1024).optional(),
+    /**
+     * A reconnecting client's reclaim token for `nick` (the last `reclaim` event's): takes the nick
+     * over at once from a session of ours the server still holds. At most 64 characters (checked by
+     * the hub, which answers a longer one with BAD_MESSAGE).
+     */
+    reclaim: z.string().optional(),
     /** A reconnecting client's room, joined instead of `#lobby` (any server). */
     room: name.optional(),
     /** Cluster mode: the last `streamId` seen in `room`; what was missed since is replayed. */
@@ -60,6 +66,8 @@ export const chatEventSchema = z.discriminatedUnion("type", [
     text: z.string(),
     /** The server's flood limit, so a client can pace itself below it (absent when there is none). */
     limits: z.object({ floodMessages: z.number(), floodWindowMs: z.number() }).optional(),
+    /** The token that reclaims `nick` on a reconnect (`hello.reclaim`); see `nick.reclaim`. */
+    reclaim: z.string().optional(),
   }),
   z.object({
     type: z.literal("message"),
@@ -85,7 +93,18 @@ export const chatEventSchema = z.discriminatedUnion("type", [
     ts,
     reason: z.string().optional(),
   }),
-  z.object({ type: z.literal("nick"), from: z.string(), to: z.string(), ts }),
+  z.object({
+    type: z.literal("nick"),
+    from: z.string(),
+    to: z.string(),
+    ts,
+    /**
+     * JSON mode, in the welcome and in the client's own nick change only (never to the room): the
+     * secret that reclaims the nick on a reconnect (`hello.reclaim`). A new one with each nick
+     * granted; `ChatClient` keeps it and takes it out of the events it emits.
+     */
+    reclaim: z.string().optional(),
+  }),
   z.object({ type: z.literal("who"), room: z.string(), nicks: z.array(z.string()) }),
   z.object({
     type: z.literal("rooms"),

@@ -248,6 +248,7 @@ const FAILURES: ReadonlySet<string> = new Set([
   "AUTH_FAILED",
   "AUTH_REQUIRED",
   "NICK_TAKEN",
+  "NICK_RECLAIMED",
   "WRONG_PROTOCOL",
 ]);
 

@@ -57,7 +57,7 @@ export function registerReplay(program: Command): void {
 Examples:
   lab server --record chat.jsonl            record, then in another terminal: lab client …
   lab replay chat.jsonl --to 127.0.0.1:5001 --compare
-  lab replay client.jsonl --to 127.0.0.1:5001 --compare --ignore-json-fields ts   (lab client --record)
+  lab replay client.jsonl --to 127.0.0.1:5001 --compare --ignore-json-fields ts,reclaim   (lab client --record)
   lab replay chat.jsonl --as-server --listen 127.0.0.1:5001 --compare   then run the client to test
   lab session export chat.jsonl --pcap chat.pcap && wireshark chat.pcap`,
     )
