@@ -1,6 +1,5 @@
 import http from "node:http";
-import { isNetlabError, withDefaults } from "@netlab/core";
-import { UNSAFE_TEXT } from "@netlab/core/terminal";
+import { isNetlabError, safeJson, withDefaults } from "@netlab/core";
 import { toNetworkError } from "@netlab/socketserver";
 import { type Address, formatAddress, parseAddress } from "./address.js";
 import { ProxyError, requireInt } from "./errors.js";
@@ -45,9 +44,6 @@ export const API_DEFAULTS = {
   requestTimeoutMs: 10_000,
   maxConnections: 64,
 } as const;
-
-/** Characters JSON.stringify leaves raw that a terminal could act on (C0 is escaped already). */
-const UNSAFE_JSON = new RegExp(UNSAFE_TEXT.source, "g");
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
 
@@ -454,7 +450,7 @@ function reply(res: http.ServerResponse, status: number, body?: unknown): void {
   }
   // JSON.stringify leaves DEL, C1 and bidi controls raw; as \u escapes the JSON means the same
   // and a name or error that quotes a hostile request cannot act on the terminal of whoever curls it.
-  const text = `${JSON.stringify(body).replace(UNSAFE_JSON, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`;
+  const text = `${safeJson(JSON.stringify(body))}\n`;
   res
     .writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
     .end(text);
