@@ -12,6 +12,7 @@ interface ReplayOpts {
   acceptWait: string;
   pace: string;
   speed: string;
+  maxPause: string;
   compare?: boolean;
   wait: string;
   ignoreJsonFields?: string;
@@ -42,6 +43,11 @@ export function registerReplay(program: Command): void {
       "lockstep",
     )
     .option("--speed <factor>", "with --pace original: 2 plays twice as fast", "1")
+    .option(
+      "--max-pause <time>",
+      "with --pace original: longest pause between two records; longer ones (or timestamps far ahead) are cut to it",
+      "10s",
+    )
     .option(
       "--compare",
       "check every byte the server sends against the recording; exit 1 at the first difference",
@@ -77,8 +83,9 @@ Examples:
         const { writeFile } = await import("node:fs/promises");
         const s = await readSession(file);
         for (const w of s.warnings) process.stderr.write(`lab: warning: ${w}\n`);
+        const pcap = sessionToPcap(s);
         try {
-          await writeFile(opts.pcap, sessionToPcap(s));
+          await writeFile(opts.pcap, pcap);
         } catch (err) {
           throw Object.assign(new Error(`cannot write ${opts.pcap}: ${(err as Error).message}`), {
             code: "FILE_ERROR",
@@ -96,6 +103,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   );
   const speed = Number(opts.speed);
   const waitMs = parseDuration("--wait", opts.wait, { minMs: 1, maxMs: 3_600_000 });
+  const maxPauseMs = parseDuration("--max-pause", opts.maxPause, { minMs: 0, maxMs: 86_400_000 });
   try {
     checkReplayOptions({ pace: opts.pace, speed });
   } catch (err) {
@@ -137,6 +145,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
     const common = {
       pace: opts.pace as "lockstep",
       speed,
+      maxPauseMs,
       compare: opts.compare === true,
       waitMs,
       ignoreJsonFields,
