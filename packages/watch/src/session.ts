@@ -87,7 +87,8 @@ export function parseSession(text: string, name = "session"): Session {
   if (v !== SESSION_VERSION) {
     throw new WatchError(
       "UNKNOWN_VERSION",
-      `${name}: record version ${JSON.stringify(v)} is not supported (this lab reads version ${SESSION_VERSION})`,
+      // v is anything an edited file holds (a nested array deep enough to overflow JSON.stringify).
+      `${name}: record version ${typeof v === "number" ? v : `of type ${Array.isArray(v) ? "array" : typeof v}`} is not supported (this lab reads version ${SESSION_VERSION})`,
       {
         hint: "replay it with the lab version that recorded it",
       },

@@ -1,12 +1,13 @@
 // Recordings nobody vouches for, read by `lab replay` and `lab session export`: truncated, garbage,
 // huge, full of escape codes, with timestamps that run backwards or a century ahead. Each ends in
 // one `lab:` line and a hint, or in a replay that behaves: never a stack trace, never a long sleep.
+// And `--events` on a terminal, carrying what a hostile chat client typed.
 import { closeSync, ftruncateSync, openSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { type LabResult, runLab } from "../helpers/lab.js";
-import { watchTempDir } from "../helpers/watch.js";
+import { chatServer, watchTempDir } from "../helpers/watch.js";
 
 const HEADER = { netlab: "session", v: 1, ts: 1_700_000_000_000, side: "server" };
 const ESCAPES = "\u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202e";
@@ -104,6 +105,14 @@ describe("replay of a damaged recording", () => {
     expect(r.stderr).toContain("line 5 is truncated; using the 3 records before it");
     expect(r.code).toBe(0);
     expect(got()).toBe("hello\n");
+  });
+
+  it("a header whose version is a JSON bomb: UNKNOWN_VERSION, not a stack overflow", async () => {
+    const path = await recording([`{"netlab":"session","v":${"[".repeat(100_000)}${"]".repeat(100_000)}}`]);
+    expectOneLabError(
+      await runLab(["replay", path, "--to", "127.0.0.1:9"]),
+      /record version of type array is not supported/,
+    );
   });
 
   it("a deeply nested line (a JSON bomb): BAD_RECORD, not a stack overflow", async () => {
@@ -210,5 +219,21 @@ describe("replay of a recording with hostile timestamps", () => {
     expect(r.stderr).not.toMatch(RAW_CONTROL);
     expect(r.code, r.stderr).toBe(0);
     expect(statSync(`${path}.pcap`).size).toBeGreaterThan(24);
+  });
+});
+
+describe("--events on stderr", () => {
+  it("a chat body's C1 and bidi controls arrive as \\u escapes, the line still valid JSON", async () => {
+    const { lab, port } = await chatServer(["--events", "--events-bodies"]);
+    const s = net.connect({ host: "127.0.0.1", port });
+    onTestFinished(() => {
+      s.destroy();
+    });
+    s.on("error", () => {});
+    s.write(`hello ${ESCAPES}\n`);
+    const line = await lab.waitForOutput(/^\{.*"chat\.message".*$/m, { stream: "stderr" });
+    expect(line).not.toMatch(RAW_CONTROL);
+    expect(line).toContain("\\u009b31m\\u202e");
+    expect(JSON.stringify(JSON.parse(line))).toContain("hello");
   });
 });
