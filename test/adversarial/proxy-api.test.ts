@@ -9,6 +9,7 @@ import { startLab } from "../helpers/lab.js";
 import { dribble } from "../helpers/slow-peer.js";
 
 const MiB = 1024 * 1024;
+const ESC = "\u001b]0;PWNED\u0007\u009b2J";
 
 async function startApi(options: ProxyApiOptions = {}): Promise<{ api: ProxyApi; port: number }> {
   const api = new ProxyApi({ listen: "127.0.0.1:0", seed: 1, ...options });
@@ -255,6 +256,35 @@ describe("proxy API: names and numbers", () => {
       expect(JSON.parse(r.body).error, JSON.stringify(c)).toMatch(/must be/);
     }
     expect((await get(port, "/proxies/p/toxics")).json).toEqual([]);
+  });
+});
+
+describe("proxy API: many proxies and toxics", () => {
+  it("stops at maxProxies proxies and maxToxics toxics per proxy with a 400 each", async () => {
+    const { port } = await startApi({ maxProxies: 2, maxToxics: 3 });
+    for (const name of ["a", "b", "c"]) {
+      const listen = `127.0.0.1:${await getPort({ host: "127.0.0.1" })}`;
+      const r = await raw(port, post("/proxies", JSON.stringify({ name, listen, upstream: "127.0.0.1:9" })));
+      expect(r.status, name).toBe(name === "c" ? 400 : 201);
+    }
+    for (let i = 0; i < 4; i++) {
+      const toxic = { type: "latency", name: `l${i}`, attributes: { latency: 1 } };
+      const r = await raw(port, post("/proxies/a/toxics", JSON.stringify(toxic)));
+      expect(r.status, `toxic ${i}`).toBe(i === 3 ? 400 : 200);
+    }
+    expect(API_DEFAULTS).toMatchObject({ maxProxies: 1_000, maxToxics: 64 });
+  });
+
+  it("refuses a toxic whose client holds control codes", async () => {
+    const { port } = await startApi();
+    const listen = `127.0.0.1:${await getPort({ host: "127.0.0.1" })}`;
+    await raw(port, post("/proxies", JSON.stringify({ name: "p", listen, upstream: "127.0.0.1:9" })));
+    const r = await raw(
+      port,
+      post("/proxies/p/toxics", JSON.stringify({ type: "latency", client: `1.2.3.4${ESC}` })),
+    );
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).error).toBe("'client' must be a host or host:port");
   });
 });
 

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { isNetlabError, safeJson, withDefaults } from "@netlab/core";
+import { hasControls, isNetlabError, safeJson, withDefaults } from "@netlab/core";
 import { toNetworkError } from "@netlab/socketserver";
 import { type Address, formatAddress, parseAddress } from "./address.js";
 import { ProxyError, requireInt } from "./errors.js";
@@ -31,6 +31,10 @@ export interface ProxyApiOptions {
   requestTimeoutMs?: number;
   /** Connections the API serves at once; more are closed as they arrive. Default 64. */
   maxConnections?: number;
+  /** Proxies the API creates (each listens on a port); one more is answered 400. Default 1 000. */
+  maxProxies?: number;
+  /** Toxics one proxy may hold through the API (each acts on every byte); one more is answered 400. Default 64. */
+  maxToxics?: number;
   /** Options every proxy created through the API gets (limits, observers). */
   proxyDefaults?: Omit<TcpProxyOptions, "name" | "listen" | "upstream" | "enabled" | "toxics">;
 }
@@ -43,6 +47,8 @@ export const API_DEFAULTS = {
   maxJsonDepth: 32,
   requestTimeoutMs: 10_000,
   maxConnections: 64,
+  maxProxies: 1_000,
+  maxToxics: 64,
 } as const;
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -78,6 +84,8 @@ export class ProxyApi {
     maxJsonDepth: number;
     requestTimeoutMs: number;
     maxConnections: number;
+    maxProxies: number;
+    maxToxics: number;
   };
   readonly #proxyDefaults: ProxyApiOptions["proxyDefaults"];
   #server: http.Server | undefined;
@@ -94,15 +102,19 @@ export class ProxyApi {
       );
     }
     this.seed = options.seed ?? randomSeed();
-    const { maxBodyBytes, maxJsonDepth, requestTimeoutMs, maxConnections } = withDefaults(
-      API_DEFAULTS,
-      options,
-    );
-    requireInt("maxBodyBytes", maxBodyBytes, { min: 1 });
-    requireInt("maxJsonDepth", maxJsonDepth, { min: 1 });
-    requireInt("requestTimeoutMs", requestTimeoutMs, { min: 1 });
-    requireInt("maxConnections", maxConnections, { min: 1 });
-    this.#limits = { maxBodyBytes, maxJsonDepth, requestTimeoutMs, maxConnections };
+    const limits = withDefaults(API_DEFAULTS, options);
+    const { maxBodyBytes, maxJsonDepth, requestTimeoutMs, maxConnections, maxProxies, maxToxics } = limits;
+    for (const [name, value] of Object.entries({
+      maxBodyBytes,
+      maxJsonDepth,
+      requestTimeoutMs,
+      maxConnections,
+      maxProxies,
+      maxToxics,
+    })) {
+      requireInt(name, value, { min: 1 });
+    }
+    this.#limits = { maxBodyBytes, maxJsonDepth, requestTimeoutMs, maxConnections, maxProxies, maxToxics };
     this.#proxyDefaults = options.proxyDefaults;
   }
 
@@ -134,6 +146,11 @@ export class ProxyApi {
     if (this.proxies.has(name)) {
       throw new ProxyError("DUPLICATE_PROXY", `a proxy named '${name}' already exists`, {
         hint: "choose another name, or delete the old one first",
+      });
+    }
+    if (this.proxies.size >= this.#limits.maxProxies) {
+      throw new ProxyError("BAD_REQUEST", `the API holds ${this.proxies.size} proxies, its maxProxies`, {
+        hint: "delete one first (DELETE /proxies/{name})",
       });
     }
     const proxy = new TcpProxy({
@@ -245,8 +262,19 @@ export class ProxyApi {
       }
       case "GET /proxies/*/toxics":
         return reply(res, 200, this.get(name).toxics.list());
-      case "POST /proxies/*/toxics":
-        return reply(res, 200, this.get(name).toxics.add(toxicSpec(body)));
+      case "POST /proxies/*/toxics": {
+        const { toxics } = this.get(name);
+        if (toxics.list().length >= this.#limits.maxToxics) {
+          throw new ProxyError(
+            "BAD_REQUEST",
+            `proxy '${name}' has ${this.#limits.maxToxics} toxics, its maxToxics`,
+            {
+              hint: "remove one first (DELETE /proxies/{name}/toxics/{toxic})",
+            },
+          );
+        }
+        return reply(res, 200, toxics.add(toxicSpec(body)));
+      }
       case "GET /proxies/*/toxics/*":
         return reply(res, 200, this.get(name).toxics.get(toxic));
       case "POST /proxies/*/toxics/*": {
@@ -305,7 +333,13 @@ function toxicSpec(body: unknown): ToxicSpec {
   if (o.stream !== undefined) spec.stream = String(o.stream);
   if (o.toxicity !== undefined) spec.toxicity = o.toxicity as number;
   if (o.attributes !== undefined) spec.attributes = asObject(o.attributes, "toxic attributes");
-  if (o.client !== undefined) spec.client = o.client as string;
+  if (o.client !== undefined) {
+    // Shown back in GET /toxics and /connections: an address, never text that could drive a terminal.
+    if (typeof o.client !== "string" || hasControls(o.client) || o.client.length > 300) {
+      throw new ProxyError("BAD_REQUEST", "'client' must be a host or host:port");
+    }
+    spec.client = o.client;
+  }
   if (o.connection !== undefined) spec.connection = o.connection as number;
   return spec;
 }
