@@ -146,7 +146,8 @@ describe("lab check against a server that sends escape codes", () => {
     });
     expect(junit.code).toBe(1);
     expect(junit.stdout).toMatch(/^<\?xml/);
-    expect(junit.stdout).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
+    expect(junit.stdout).not.toMatch(RAW_CONTROL);
+    expect(junit.stdout).toContain("&#x9B;31m&#x202E;evil");
   }, 60_000);
 });
 
