@@ -2,12 +2,13 @@
 // escape codes instead of a ClientHello, a crowd of half-open handshakes; and, the other way, TLS
 // clients facing servers that answer with silence, a stalled record or escape codes. The server
 // logs one escaped line per refusal and keeps serving; a client ends in one `lab:` line and a hint.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import { generateCertificate } from "../../packages/tls/src/index.js";
 import { type LabProcess, runLab, startServer } from "../helpers/lab.js";
 
 const ESCAPES = "\u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202e";
@@ -210,4 +211,43 @@ describe("TLS clients against hostile or plaintext servers", () => {
       );
     });
   }
+});
+
+describe("a TLS server whose certificate is hostile", () => {
+  it("escape codes in its subject never reach the client's terminal: exit 60, one lab: line", async () => {
+    const ca = await generateCertificate({ isCa: true, commonName: `CA ${ESCAPES}` });
+    const leaf = await generateCertificate({
+      issuer: ca,
+      sans: ["evil.test"],
+      commonName: `leaf ${ESCAPES}`,
+    });
+    await writeFile(path.join(dir, "ca.pem"), ca.cert);
+    const server = tls.createServer({ cert: leaf.cert, key: leaf.key }, (s) => s.end());
+    server.on("tlsClientError", () => {});
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await runLab(
+      [
+        "client",
+        "--tls",
+        "--tls-ca",
+        path.join(dir, "ca.pem"),
+        "--host",
+        "localhost",
+        "--port",
+        String(port),
+      ],
+      {
+        env: clientEnv,
+        input: "hi\n",
+        timeoutMs: 15_000,
+      },
+    );
+    expect(r.code, r.stderr).toBe(60);
+    expect(r.stderr).not.toMatch(RAW_CONTROL);
+    expect(r.stderr).toMatch(
+      /^lab: the certificate of localhost:\d+ is not trusted: [^\n]+\nhint: [^\n]+\n$/,
+    );
+  });
 });
