@@ -139,6 +139,21 @@ describe("replay of a damaged recording", () => {
   });
 });
 
+describe("replay of a recording that would flood the server", () => {
+  it("a recording opening 5 000 connections is refused before the first (--max-connections 1000)", async () => {
+    const { port, got } = await echoServer();
+    const path = await recording([HEADER, ...Array.from({ length: 5_000 }, (_, i) => open(i + 1))]);
+    for (const extra of [[], ["--as-server"]]) {
+      const to = extra.length === 0 ? ["--to", `127.0.0.1:${port}`] : [];
+      const r = await runLab(["replay", path, ...to, ...extra]);
+      expectOneLabError(r, /the recording opens 5000 connections, over the 1000 a replay may/);
+    }
+    expect(got()).toBe("");
+    const r = await runLab(["replay", path, "--to", `127.0.0.1:${port}`, "--max-connections", "0"]);
+    expect(r.code).toBe(2);
+  });
+});
+
 describe("replay of a recording with hostile timestamps", () => {
   it("--pace original: a record a century ahead is not waited for (pauses are cut to --max-pause)", async () => {
     const { port, got } = await echoServer();

@@ -34,6 +34,11 @@ export interface ReplayOptions {
   /** Longest wait for the server's bytes at any step, in ms. Default 5 000. */
   waitMs?: number;
   /**
+   * Most connections a recording may open (all are held until the replay ends); a recording with
+   * more is TOO_LARGE before the first connects, so an edited file cannot flood a server. Default 1 000.
+   */
+  maxConnections?: number;
+  /**
    * With `compare`: fields left out of every line that is a JSON object, at any depth, before
    * comparing (a server's clock, `ts`; ids). Lines are compared once complete. Default none.
    */
@@ -48,6 +53,7 @@ export const REPLAY_DEFAULTS = {
   maxPauseMs: 10_000,
   compare: false,
   waitMs: 5_000,
+  maxConnections: 1_000,
   ignoreJsonFields: [] as readonly string[],
 };
 
@@ -311,12 +317,14 @@ function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
 /**
  * Plays the client side of every connection of `session` against a server, in the recording's
  * order; with `compare`, checks every byte the server sends against the recording.
- * Throws WatchError INVALID_OPTION (bad pace or speed) or a NetworkError (cannot connect).
+ * Throws WatchError INVALID_OPTION (bad pace or speed), TOO_LARGE (more than `maxConnections`
+ * connections) or a NetworkError (cannot connect).
  * @example const r = await replay(await readSession("s.jsonl"), { port: 5001, compare: true });
  */
 export async function replay(session: Session, options: ReplayOptions): Promise<ReplayResult> {
   const o = { ...REPLAY_DEFAULTS, ...options };
   checkReplayOptions(o);
+  checkConnectionCount(session, o.maxConnections);
   const live = new Map<number, Live>();
   const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
   const fields = new Set(o.ignoreJsonFields);
@@ -366,11 +374,26 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
   return result;
 }
 
+/** Throws TOO_LARGE when `session` opens more than `max` connections. */
+function checkConnectionCount(session: Session, max: number): void {
+  const opened = session.records.filter((r) => r.type === "open").length;
+  if (opened > max) {
+    throw new WatchError(
+      "TOO_LARGE",
+      `the recording opens ${opened} connections, over the ${max} a replay may`,
+      {
+        hint: "raise --max-connections if you mean it, or replay part of the recording",
+      },
+    );
+  }
+}
+
 /** Throws WatchError INVALID_OPTION for a pace or speed a replay cannot use. */
 export function checkReplayOptions(o: {
   pace?: string;
   speed?: number;
   maxPauseMs?: number;
+  maxConnections?: number;
   waitMs?: number;
   acceptWaitMs?: number;
 }): void {
@@ -383,6 +406,12 @@ export function checkReplayOptions(o: {
     throw new WatchError("INVALID_OPTION", `speed must be a number above 0, got ${o.speed}`, {
       hint: "1 is the recording's own timing, 2 twice as fast",
     });
+  }
+  if (o.maxConnections !== undefined && !(Number.isSafeInteger(o.maxConnections) && o.maxConnections > 0)) {
+    throw new WatchError(
+      "INVALID_OPTION",
+      `maxConnections must be a whole number above 0, got ${o.maxConnections}`,
+    );
   }
   if (o.maxPauseMs !== undefined && !(o.maxPauseMs >= 0)) {
     throw new WatchError("INVALID_OPTION", `maxPauseMs must be 0 or more, got ${o.maxPauseMs}`);
@@ -424,6 +453,7 @@ export const REPLAY_ACCEPT_WAIT_MS = 60_000;
 export async function replayAsServer(session: Session, options: ReplayServerOptions): Promise<ReplayResult> {
   const o = { ...REPLAY_DEFAULTS, acceptWaitMs: REPLAY_ACCEPT_WAIT_MS, ...options };
   checkReplayOptions(o);
+  checkConnectionCount(session, o.maxConnections);
   const fields = new Set(o.ignoreJsonFields);
   const fromClient = bytesFrom(session.records, "client");
   const byConn = new Map<number, SessionRecord[]>();

@@ -24,13 +24,13 @@ export const SESSION_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Options for {@link readSession}. */
 export interface ReadSessionOptions {
-  /** Largest file read, bytes; a larger one is FILE_ERROR before a byte is read. Default {@link SESSION_MAX_BYTES}. */
+  /** Largest file read, bytes; a larger one is TOO_LARGE before a byte is read. Default {@link SESSION_MAX_BYTES}. */
   maxBytes?: number;
 }
 
 /**
  * Reads a session recording (`--record FILE`). Throws WatchError NOT_A_SESSION, UNKNOWN_VERSION,
- * BAD_RECORD (with the line number) or FILE_ERROR (also for a file over `maxBytes`); a last line
+ * BAD_RECORD (with the line number), FILE_ERROR or TOO_LARGE (a file over `maxBytes`); a last line
  * cut short (no newline, not JSON) is left out with a warning, as a recorder killed mid-write leaves it.
  * @example const { records } = await readSession("chat.session.jsonl");
  */
@@ -41,7 +41,7 @@ export async function readSession(path: string, options: ReadSessionOptions = {}
     const { size } = await stat(path);
     if (size > maxBytes) {
       throw new WatchError(
-        "FILE_ERROR",
+        "TOO_LARGE",
         `${path} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} a recording may be`,
         { hint: "record a shorter session, or split it (one connection's lines and the header per file)" },
       );

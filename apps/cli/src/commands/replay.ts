@@ -1,7 +1,7 @@
 import { formatSocketPath } from "@netlab/core/address";
 import type { Command } from "commander";
 import { addressArgument, listenAddress } from "../address.js";
-import { parseDuration } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -13,6 +13,7 @@ interface ReplayOpts {
   pace: string;
   speed: string;
   maxPause: string;
+  maxConnections: string;
   compare?: boolean;
   wait: string;
   ignoreJsonFields?: string;
@@ -57,6 +58,11 @@ export function registerReplay(program: Command): void {
       "with --compare: leave these fields (comma-separated, any depth) out of JSON lines, e.g. ts for lab client recordings",
     )
     .option("--wait <time>", "longest wait for the server's bytes at any step", "5s")
+    .option(
+      "--max-connections <n>",
+      "most connections the recording may open (a recording with more is refused before the first)",
+      "1000",
+    )
     .addHelpText(
       "after",
       `
@@ -104,6 +110,11 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   const speed = Number(opts.speed);
   const waitMs = parseDuration("--wait", opts.wait, { minMs: 1, maxMs: 3_600_000 });
   const maxPauseMs = parseDuration("--max-pause", opts.maxPause, { minMs: 0, maxMs: 86_400_000 });
+  const maxConnections = parseNumber("--max-connections", opts.maxConnections, {
+    min: 1,
+    max: 1_000_000,
+    integer: true,
+  });
   try {
     checkReplayOptions({ pace: opts.pace, speed });
   } catch (err) {
@@ -146,6 +157,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       pace: opts.pace as "lockstep",
       speed,
       maxPauseMs,
+      maxConnections,
       compare: opts.compare === true,
       waitMs,
       ignoreJsonFields,
