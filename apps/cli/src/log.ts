@@ -1,6 +1,6 @@
 // The subpath, not the front door: every server loads this at start.
 import { formatPeer } from "@netlab/core/address";
-import { escapeControls, UNSAFE_TEXT } from "@netlab/core/terminal";
+import { escapeControls, safeJson } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { UsageError } from "./run.js";
 
@@ -33,9 +33,6 @@ export interface LoggerOptions {
   /** The clock (tests). Default: `new Date()`. */
   now?: () => Date;
 }
-
-/** Characters JSON.stringify leaves raw that a terminal could act on (C0 is escaped already). */
-const UNSAFE_GLOBAL = new RegExp(UNSAFE_TEXT.source, "g");
 
 /**
  * Every server's log: one line per event on stderr, stamped and levelled (see {@link LOG_FORMATS}).
@@ -96,7 +93,7 @@ export class Logger {
   #json(level: LogLevel, msg: string, fields: LogFields | undefined): string {
     const line = JSON.stringify({ ts: this.#now().toISOString(), level, msg, ...fields });
     // The same string to a parser; DEL, C1 and bidi controls as \uXXXX so `tail -f` of it is safe too.
-    return line.replace(UNSAFE_GLOBAL, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    return safeJson(line);
   }
 }
 

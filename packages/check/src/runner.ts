@@ -31,8 +31,12 @@ export interface CheckOptions {
   onTranscript?: (testId: string, conns: Conn[]) => void | Promise<void>;
 }
 
-/** {@link CheckOptions} defaults. */
-export const CHECK_DEFAULTS = { seed: 1, greetingWaitMs: 300 } as const;
+/**
+ * {@link CheckOptions} defaults, and the fixed bounds of a run: `maxObservedChars` is the longest
+ * `observed` a report quotes (a server's 16 MiB line would otherwise be the report; the excerpt
+ * still shows where it went wrong).
+ */
+export const CHECK_DEFAULTS = { seed: 1, greetingWaitMs: 300, maxObservedChars: 300 } as const;
 
 /** How long after its deadline a test's connections are given to close before the next test. */
 const SETTLE_MS = 50;
@@ -274,6 +278,14 @@ function seedFor(seed: number, testId: string): number {
 }
 
 function failed(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number): TestResult {
+  const result = failure(test, err, conns, timeoutMs);
+  const max = CHECK_DEFAULTS.maxObservedChars;
+  const observed = result.observed ?? "";
+  if (observed.length > max) result.observed = `${observed.slice(0, max)}… (${observed.length} characters)`;
+  return result;
+}
+
+function failure(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number): TestResult {
   const base = { id: test.id, title: test.title, status: "fail" as const, durationMs: 0, hint: test.hint };
   if (err instanceof TestFailure) {
     const { expected, observed, hint, conn, side = "received", at } = err.info;

@@ -74,6 +74,7 @@ export {
   type EscapeOptions,
   escapeControls,
   hasControls,
+  safeJson,
   safeLine,
   showControl,
   UNSAFE_TEXT,

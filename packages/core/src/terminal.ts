@@ -60,3 +60,18 @@ export function safeLine(text: string, maxChars = Number.POSITIVE_INFINITY): str
   const shown = escapeControls(text);
   return shown.length > maxChars ? `${shown.slice(0, Math.max(0, maxChars - 1))}…` : shown;
 }
+
+/**
+ * JSON text with every character {@link escapeControls} would rewrite as a `\uXXXX` escape: the
+ * same value to a parser, but safe to `cat` or `tail -f` (JSON.stringify leaves DEL, C1, bidi and
+ * U+2028/U+2029 raw). For JSON.stringify's output, pretty or not: newlines and tabs are kept (outside
+ * strings they are layout; inside, JSON.stringify has escaped them already).
+ * @example safeJson(JSON.stringify({ name: "\u009b2J" })) // '{"name":"\\u009b2J"}'
+ */
+export function safeJson(json: string): string {
+  UNSAFE_TEXT_KEEP_LAYOUT.lastIndex = 0;
+  return json.replace(
+    UNSAFE_TEXT_KEEP_LAYOUT,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { escapeControls, hasControls, safeLine, UNSAFE_TEXT } from "../src/index.js";
+import { escapeControls, hasControls, safeJson, safeLine, UNSAFE_TEXT } from "../src/index.js";
 
 describe("escapeControls", () => {
   it("shows the attack from issue 13 visibly: no ESC, BEL or CR survives", () => {
@@ -41,5 +41,32 @@ describe("escapeControls", () => {
   it("safeLine keeps one message on one line and cuts long ones", () => {
     expect(safeLine("a\nb")).toBe("a^Jb");
     expect(safeLine("abcdef", 4)).toBe("abc…");
+  });
+});
+
+describe("safeJson", () => {
+  it("writes DEL, C1, bidi and separators as \\u escapes that parse back to the same value", () => {
+    const value = { name: "a\u009b2J\u202e\u007f\u2028b", n: 1 };
+    const json = safeJson(JSON.stringify(value));
+    expect(json).toBe('{"name":"a\\u009b2J\\u202e\\u007f\\u2028b","n":1}');
+    expect(hasControls(json)).toBe(false);
+    expect(JSON.parse(json)).toEqual(value);
+  });
+
+  it("keeps pretty-printed JSON's layout valid", () => {
+    const value = { a: ["x\u0085", { b: "\u009b" }] };
+    const json = safeJson(JSON.stringify(value, null, 2));
+    expect(json).toContain("\n  ");
+    expect(JSON.parse(json)).toEqual(value);
+  });
+
+  it("property: any value round-trips and nothing unsafe but layout remains", () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: "binary" }), fc.boolean(), (value, pretty) => {
+        const json = safeJson(JSON.stringify(value, null, pretty ? 2 : undefined));
+        expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(value)));
+        expect(hasControls(json.replace(/\n/g, ""))).toBe(false);
+      }),
+    );
   });
 });

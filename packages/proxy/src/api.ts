@@ -1,8 +1,8 @@
 import http from "node:http";
-import { isNetlabError } from "@netlab/core";
+import { hasControls, isNetlabError, safeJson, withDefaults } from "@netlab/core";
 import { toNetworkError } from "@netlab/socketserver";
 import { type Address, formatAddress, parseAddress } from "./address.js";
-import { ProxyError } from "./errors.js";
+import { ProxyError, requireInt } from "./errors.js";
 import type { LinkInfo } from "./link.js";
 import { randomSeed } from "./random.js";
 import { TcpProxy, type TcpProxyOptions } from "./tcp-proxy.js";
@@ -20,8 +20,21 @@ export interface ProxyApiOptions {
   allowRemote?: boolean;
   /** Seed of the toxic sets of proxies created through the API. Default random. */
   seed?: number;
-  /** Largest request body, bytes; more is answered 413. Default 1 MiB. */
+  /** Largest request body, bytes; more is answered 413 and the connection closed. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Deepest nesting of arrays and objects a JSON body may have; deeper is answered 400. Default 32. */
+  maxJsonDepth?: number;
+  /**
+   * How long a request may take to arrive, headers and body, ms; a slower one is answered 408 and
+   * closed, so a client that never finishes its headers (slowloris) holds a connection no longer. Default 10 000.
+   */
+  requestTimeoutMs?: number;
+  /** Connections the API serves at once; more are closed as they arrive. Default 64. */
+  maxConnections?: number;
+  /** Proxies the API creates (each listens on a port); one more is answered 400. Default 1 000. */
+  maxProxies?: number;
+  /** Toxics one proxy may hold through the API (each acts on every byte); one more is answered 400. Default 64. */
+  maxToxics?: number;
   /** Options every proxy created through the API gets (limits, observers). */
   proxyDefaults?: Omit<TcpProxyOptions, "name" | "listen" | "upstream" | "enabled" | "toxics">;
 }
@@ -31,6 +44,11 @@ export const API_DEFAULTS = {
   listen: "127.0.0.1:8474",
   allowRemote: false,
   maxBodyBytes: 1024 * 1024,
+  maxJsonDepth: 32,
+  requestTimeoutMs: 10_000,
+  maxConnections: 64,
+  maxProxies: 1_000,
+  maxToxics: 64,
 } as const;
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -61,7 +79,14 @@ export class ProxyApi {
   readonly proxies = new Map<string, TcpProxy>();
   readonly seed: number;
   #listen: Address;
-  readonly #maxBodyBytes: number;
+  readonly #limits: {
+    maxBodyBytes: number;
+    maxJsonDepth: number;
+    requestTimeoutMs: number;
+    maxConnections: number;
+    maxProxies: number;
+    maxToxics: number;
+  };
   readonly #proxyDefaults: ProxyApiOptions["proxyDefaults"];
   #server: http.Server | undefined;
 
@@ -77,7 +102,19 @@ export class ProxyApi {
       );
     }
     this.seed = options.seed ?? randomSeed();
-    this.#maxBodyBytes = options.maxBodyBytes ?? API_DEFAULTS.maxBodyBytes;
+    const limits = withDefaults(API_DEFAULTS, options);
+    const { maxBodyBytes, maxJsonDepth, requestTimeoutMs, maxConnections, maxProxies, maxToxics } = limits;
+    for (const [name, value] of Object.entries({
+      maxBodyBytes,
+      maxJsonDepth,
+      requestTimeoutMs,
+      maxConnections,
+      maxProxies,
+      maxToxics,
+    })) {
+      requireInt(name, value, { min: 1 });
+    }
+    this.#limits = { maxBodyBytes, maxJsonDepth, requestTimeoutMs, maxConnections, maxProxies, maxToxics };
     this.#proxyDefaults = options.proxyDefaults;
   }
 
@@ -111,6 +148,11 @@ export class ProxyApi {
         hint: "choose another name, or delete the old one first",
       });
     }
+    if (this.proxies.size >= this.#limits.maxProxies) {
+      throw new ProxyError("BAD_REQUEST", `the API holds ${this.proxies.size} proxies, its maxProxies`, {
+        hint: "delete one first (DELETE /proxies/{name})",
+      });
+    }
     const proxy = new TcpProxy({
       ...this.#proxyDefaults,
       name,
@@ -142,11 +184,21 @@ export class ProxyApi {
 
   /** Starts serving the API. Throws ADDRESS_IN_USE and the like. */
   async listen(): Promise<void> {
-    const server = http.createServer((req, res) => {
-      this.#handle(req, res).catch((err: unknown) => reply(res, statusOf(err), errorBody(err)));
-    });
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    const { requestTimeoutMs, maxConnections } = this.#limits;
+    const server = http.createServer(
+      {
+        headersTimeout: requestTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        // Node checks both timeouts only this often (30 s by default): a bound is only as good as it.
+        connectionsCheckingInterval: Math.min(1_000, Math.max(10, Math.floor(requestTimeoutMs / 4))),
+      },
+      (req, res) => {
+        this.#handle(req, res).catch((err: unknown) => reply(res, statusOf(err), errorBody(err)));
+      },
+    );
+    server.maxConnections = maxConnections;
+    // The two timeouts above start at a request's first byte; a connection that sends nothing is idle.
+    server.timeout = requestTimeoutMs;
     const { host, port } = this.#listen;
     await new Promise<void>((resolve, reject) => {
       server.once("error", (err) => reject(toNetworkError(err, { action: "listen", host, port })));
@@ -169,11 +221,8 @@ export class ProxyApi {
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
-    const parts = new URL(req.url ?? "/", "http://api").pathname
-      .split("/")
-      .filter(Boolean)
-      .map(decodeURIComponent);
-    const body = method === "POST" ? await readJson(req, this.#maxBodyBytes) : undefined;
+    const parts = new URL(req.url ?? "/", "http://api").pathname.split("/").filter(Boolean).map(pathPart);
+    const body = method === "POST" ? await readJson(req, res, this.#limits) : undefined;
     const route = `${method} /${parts.map((p, i) => (i === 1 || i === 3 ? "*" : p)).join("/")}`;
     const [, name = "", , toxic = ""] = parts;
     switch (route) {
@@ -213,8 +262,19 @@ export class ProxyApi {
       }
       case "GET /proxies/*/toxics":
         return reply(res, 200, this.get(name).toxics.list());
-      case "POST /proxies/*/toxics":
-        return reply(res, 200, this.get(name).toxics.add(toxicSpec(body)));
+      case "POST /proxies/*/toxics": {
+        const { toxics } = this.get(name);
+        if (toxics.list().length >= this.#limits.maxToxics) {
+          throw new ProxyError(
+            "BAD_REQUEST",
+            `proxy '${name}' has ${this.#limits.maxToxics} toxics, its maxToxics`,
+            {
+              hint: "remove one first (DELETE /proxies/{name}/toxics/{toxic})",
+            },
+          );
+        }
+        return reply(res, 200, toxics.add(toxicSpec(body)));
+      }
       case "GET /proxies/*/toxics/*":
         return reply(res, 200, this.get(name).toxics.get(toxic));
       case "POST /proxies/*/toxics/*": {
@@ -273,7 +333,13 @@ function toxicSpec(body: unknown): ToxicSpec {
   if (o.stream !== undefined) spec.stream = String(o.stream);
   if (o.toxicity !== undefined) spec.toxicity = o.toxicity as number;
   if (o.attributes !== undefined) spec.attributes = asObject(o.attributes, "toxic attributes");
-  if (o.client !== undefined) spec.client = o.client as string;
+  if (o.client !== undefined) {
+    // Shown back in GET /toxics and /connections: an address, never text that could drive a terminal.
+    if (typeof o.client !== "string" || hasControls(o.client) || o.client.length > 300) {
+      throw new ProxyError("BAD_REQUEST", "'client' must be a host or host:port");
+    }
+    spec.client = o.client;
+  }
   if (o.connection !== undefined) spec.connection = o.connection as number;
   return spec;
 }
@@ -294,27 +360,79 @@ function optionalString(o: Record<string, unknown>, key: string): string | undef
   return o[key] === undefined || o[key] === "" ? undefined : stringField(o, key);
 }
 
-function readJson(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+/** One decoded path segment; a bad %-escape is the client's error (400), not the server's. */
+function pathPart(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ProxyError("BAD_REQUEST", "the path has a malformed %-escape", {
+      hint: "percent-encode names as UTF-8, e.g. %20 for a space",
+    });
+  }
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The request's JSON body. Too large: 413 before a byte past `maxBodyBytes` is kept, and the
+ * connection is closed once the answer is out (the rest of the body is never read). Invalid UTF-8
+ * and nesting past `maxJsonDepth` are 400: a deep `[[[[…` is refused before JSON.parse, so nothing
+ * later (error messages quoting the value) recurses through it.
+ */
+function readJson(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  limits: { maxBodyBytes: number; maxJsonDepth: number },
+): Promise<unknown> {
+  const { maxBodyBytes, maxJsonDepth } = limits;
+  const tooLarge = () => {
+    res.setHeader("connection", "close");
+    return Object.assign(
+      new ProxyError("BAD_REQUEST", `request body over ${maxBodyBytes} bytes`, {
+        hint: "a proxy or toxic is a few hundred bytes of JSON",
+      }),
+      { status: 413 },
+    );
+  };
   return new Promise((resolve, reject) => {
+    if (Number(req.headers["content-length"] ?? 0) > maxBodyBytes) {
+      reject(tooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > maxBytes) {
-        reject(
-          Object.assign(new ProxyError("BAD_REQUEST", `request body over ${maxBytes} bytes`), {
-            status: 413,
-          }),
-        );
-        req.destroy();
+      if (size > maxBodyBytes) {
+        req.off("data", onData);
+        req.pause();
+        chunks.length = 0;
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on("data", onData);
     req.on("error", reject);
     req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
+      let text: string;
+      try {
+        text = UTF8.decode(Buffer.concat(chunks));
+      } catch {
+        reject(
+          new ProxyError("BAD_REQUEST", "request body is not valid UTF-8", { hint: "send JSON in UTF-8" }),
+        );
+        return;
+      }
       if (text.trim() === "") return resolve(undefined);
+      if (jsonDepth(text) > maxJsonDepth) {
+        reject(
+          new ProxyError("BAD_REQUEST", `request body nests deeper than ${maxJsonDepth} levels`, {
+            hint: "a proxy or toxic nests two or three levels",
+          }),
+        );
+        return;
+      }
       try {
         resolve(JSON.parse(text));
       } catch {
@@ -326,6 +444,23 @@ function readJson(req: http.IncomingMessage, maxBytes: number): Promise<unknown>
       }
     });
   });
+}
+
+/** The deepest nesting of `[` and `{` in JSON text, brackets inside strings not counted. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }
 
 function statusOf(err: unknown): number {
@@ -347,7 +482,9 @@ function reply(res: http.ServerResponse, status: number, body?: unknown): void {
     res.writeHead(status).end();
     return;
   }
-  const text = `${JSON.stringify(body)}\n`;
+  // JSON.stringify leaves DEL, C1 and bidi controls raw; as \u escapes the JSON means the same
+  // and a name or error that quotes a hostile request cannot act on the terminal of whoever curls it.
+  const text = `${safeJson(JSON.stringify(body))}\n`;
   res
     .writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
     .end(text);

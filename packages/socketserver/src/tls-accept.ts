@@ -40,8 +40,12 @@ const PLAINTEXT_LINGER_MS = 1_000;
 
 /** Why a connection never reached its handler: for the server's `tlsError` event. */
 export interface TlsRefusal {
-  /** `plaintext`: the client spoke first, not TLS; `handshake`: the handshake failed (an alert, a reset); `timeout`: not done within handshakeTimeoutMs. */
-  reason: "plaintext" | "handshake" | "timeout";
+  /**
+   * `plaintext`: the client spoke first, not TLS; `handshake`: the handshake failed (an alert, a
+   * reset); `timeout`: not done within handshakeTimeoutMs; `evicted`: the oldest of `maxPending`
+   * unfinished handshakes, closed to make room for a new connection.
+   */
+  reason: "plaintext" | "handshake" | "timeout" | "evicted";
   /** What went wrong, one line. */
   message: string;
 }
@@ -50,8 +54,9 @@ export interface TlsRefusal {
  * Turns accepted raw sockets into TLS sockets: peeks the first byte (a TLS client always speaks
  * first), answers a plaintext one with one readable line, and hands a socket on only once its
  * handshake completed within `handshakeTimeoutMs`. At most `maxPending` handshakes are under way
- * at once; past that, new connections are closed at once (a flood of half-open handshakes costs
- * no more than that many sockets).
+ * at once; past that, the oldest is closed to make room (a flood of half-open handshakes costs no
+ * more than that many sockets, and a real client, whose handshake takes milliseconds, still gets
+ * in: refusing the newcomer instead would lock everyone out for `handshakeTimeoutMs`).
  */
 export class TlsAcceptor {
   readonly #context: tls.SecureContext;
@@ -59,7 +64,8 @@ export class TlsAcceptor {
   readonly #timeoutMs: number;
   readonly #plaintextReply: string;
   readonly #maxPending: number;
-  #pending = 0;
+  /** The unfinished handshakes, oldest first, each with what closes it to make room. */
+  readonly #pending = new Map<net.Socket, () => void>();
 
   constructor(options: ServerTlsOptions, maxPending: number) {
     this.#timeoutMs = options.handshakeTimeoutMs ?? TLS_DEFAULTS.handshakeTimeoutMs;
@@ -91,19 +97,23 @@ export class TlsAcceptor {
     onRefused: (socket: net.Socket, refusal: TlsRefusal) => void,
   ): void {
     socket.on("error", () => {}); // a reset before or during the handshake is the peer's business
-    if (this.#pending >= this.#maxPending) {
-      socket.destroy();
-      return;
-    }
-    this.#pending++;
+    if (this.#pending.size >= this.#maxPending) this.#pending.values().next().value?.();
     let settled = false;
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
-      this.#pending--;
+      this.#pending.delete(socket);
       clearTimeout(timer);
       return true;
     };
+    this.#pending.set(socket, () => {
+      if (!settle()) return;
+      socket.destroy();
+      onRefused(socket, {
+        reason: "evicted",
+        message: `handshake not done while ${this.#maxPending} others waited; the oldest was closed`,
+      });
+    });
     let hasSpoken = false;
     const timer = setTimeout(() => {
       if (!settle()) return;

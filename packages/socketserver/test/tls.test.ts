@@ -115,6 +115,34 @@ describe("TCPServer with the tls option", () => {
     expect(got.toString()).not.toContain("speaks TLS");
   });
 
+  it("past maxConnections unfinished handshakes closes the oldest, so a real client still gets in", async () => {
+    const { server, port } = await serve(EchoHandler, { maxConnections: 4, tls: { cert, key } });
+    const evicted: TlsRefusal[] = [];
+    server.on("tlsRefused", (_p, r) => evicted.push(r));
+    // Five for four places: the fifth evicts the first whatever the timing, and the real client,
+    // accepted after them (the backlog is FIFO), evicts the second.
+    const stalled = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(port, "127.0.0.1", () => {
+              s.write(Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00]));
+              resolve(s);
+            });
+            s.on("error", () => {});
+            onTestFinished(() => void s.destroy());
+          }),
+      ),
+    );
+    const closed = new Promise<void>((resolve) => stalled[0]!.once("close", () => resolve()));
+    stalled[0]!.resume();
+    const result = await within(tlsRoundTrip(port, "still served\n"), 5_000, "echo past the crowd");
+    expect(result.reply).toBe("still served\n");
+    await within(closed, 5_000, "the oldest closed");
+    expect(evicted.map((r) => r.reason)).toContain("evicted");
+  });
+
   it("counts application bytes, not TLS records, in a connection's bytesIn", async () => {
     const { server, port } = await serve(EchoHandler, { tls: { cert, key } });
     const closed = new Promise<ConnectionInfo>((resolve) => server.once("close", resolve));

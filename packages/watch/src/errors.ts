@@ -12,6 +12,8 @@ export type WatchErrorCode =
   | "INVALID_OPTION"
   /** A file that cannot be opened for writing (a missing folder) or read. */
   | "FILE_ERROR"
+  /** A recording past a limit: larger than `maxBytes`, or opening more than `maxConnections`. */
+  | "TOO_LARGE"
   /** Replay: the server's bytes differ from the recording's. */
   | "MISMATCH"
   /** Replay: the server sent less than the recording within the wait. */

@@ -29,6 +29,14 @@ export {
   sessionJsonSchema,
   sessionRecordSchema,
 } from "./schema.js";
-export { connectionsOf, parseSession, readSession, type Session, type SessionConnection } from "./session.js";
+export {
+  connectionsOf,
+  parseSession,
+  type ReadSessionOptions,
+  readSession,
+  SESSION_MAX_BYTES,
+  type Session,
+  type SessionConnection,
+} from "./session.js";
 export { LineSink, type LineSinkOptions, SINK_MAX_QUEUED_ITEMS } from "./sink.js";
 export { formatHexEvent, startWatch, type Watch, type WatchOptions } from "./watch.js";

@@ -4,6 +4,9 @@ import type { Session } from "./session.js";
 /** Bytes of payload per synthetic TCP segment (an Ethernet MSS). */
 export const PCAP_SEGMENT_BYTES = 1460;
 
+/** The last time a pcap record header can hold, µs (its seconds are a u32). */
+const PCAP_MAX_US = (2 ** 32 - 1) * 1e6;
+
 const SYN = 0x02;
 const ACK = 0x10;
 const FIN = 0x01;
@@ -20,10 +23,16 @@ interface Flow {
 
 function endpoint(text: string, fallbackIp: number[], fallbackPort: number): { ip: number[]; port: number } {
   const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(text);
-  if (m && net.isIPv4(m[1]!)) return { ip: m[1]!.split(".").map(Number), port: Number(m[2]) };
+  if (m && net.isIPv4(m[1]!)) return { ip: m[1]!.split(".").map(Number), port: portOr(m[2]!, fallbackPort) };
   // IPv6 and Unix peers become private IPv4 ones: the bytes are what the capture is for.
   const port = /:(\d+)$/.exec(text);
-  return { ip: fallbackIp, port: port ? Number(port[1]) : fallbackPort };
+  return { ip: fallbackIp, port: port ? portOr(port[1]!, fallbackPort) : fallbackPort };
+}
+
+/** A recorded port, or the fallback when the recording's is not one (an edited file: 99999999). */
+function portOr(text: string, fallback: number): number {
+  const port = Number(text);
+  return port <= 65_535 ? port : fallback;
 }
 
 function checksum(buf: Buffer, initial = 0): number {
@@ -94,8 +103,9 @@ export function sessionToPcap(session: Session): Buffer {
   const t0 = session.header.ts;
   let lastUs = 0;
   const packet = (tMs: number, data: Buffer) => {
-    // Strictly increasing times keep the capture's order whatever the rounding.
-    let us = Math.max(Math.round((t0 + tMs) * 1000), lastUs + 1);
+    // Strictly increasing times keep the capture's order whatever the rounding; a time pcap's
+    // 32-bit seconds cannot hold (before 1970, after 2106: an edited file) is pinned to its range.
+    let us = Math.min(Math.max(Math.round((t0 + tMs) * 1000), lastUs + 1, 0), PCAP_MAX_US);
     lastUs = us;
     const rec = Buffer.alloc(16);
     rec.writeUInt32LE(Math.floor(us / 1e6), 0);

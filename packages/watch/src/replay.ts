@@ -23,10 +23,21 @@ export interface ReplayOptions {
   pace?: ReplayPace;
   /** `original` pace only: 2 plays twice as fast. Default 1; must be above 0. */
   speed?: number;
+  /**
+   * `original` pace only: the longest pause between two records, ms (after `speed`); a longer one
+   * in the recording (an idle hour, or a timestamp an edited file put a century ahead) is cut to
+   * it. Timestamps that go backwards do not pause. Default 10 000.
+   */
+  maxPauseMs?: number;
   /** Compare what the server sends with the recording; the first difference ends the replay. Default false. */
   compare?: boolean;
   /** Longest wait for the server's bytes at any step, in ms. Default 5 000. */
   waitMs?: number;
+  /**
+   * Most connections a recording may open (all are held until the replay ends); a recording with
+   * more is TOO_LARGE before the first connects, so an edited file cannot flood a server. Default 1 000.
+   */
+  maxConnections?: number;
   /**
    * With `compare`: fields left out of every line that is a JSON object, at any depth, before
    * comparing (a server's clock, `ts`; ids). Lines are compared once complete. Default none.
@@ -39,8 +50,10 @@ export interface ReplayOptions {
 export const REPLAY_DEFAULTS = {
   pace: "lockstep" as ReplayPace,
   speed: 1,
+  maxPauseMs: 10_000,
   compare: false,
   waitMs: 5_000,
+  maxConnections: 1_000,
   ignoreJsonFields: [] as readonly string[],
 };
 
@@ -214,6 +227,38 @@ class Live {
   }
 }
 
+/**
+ * The recording's timing, played from now: each record is due one pause after the one before, the
+ * pause being the recorded gap ÷ speed, at least 0 (time that runs backwards) and at most
+ * `maxPauseMs` (time far ahead). Waits end early on abort (Ctrl-C).
+ */
+class ReplayClock {
+  #due = performance.now();
+  #lastT: number;
+  constructor(
+    readonly o: { speed: number; maxPauseMs: number; signal?: AbortSignal },
+    startT: number,
+  ) {
+    this.#lastT = startT;
+  }
+  async until(t: number): Promise<void> {
+    const pause = Math.min(Math.max((t - this.#lastT) / this.o.speed, 0), this.o.maxPauseMs);
+    this.#lastT = Math.max(this.#lastT, t);
+    this.#due += pause;
+    const wait = this.#due - performance.now();
+    if (wait <= 0 || this.o.signal?.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.o.signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, wait);
+      this.o.signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
 /** The first offset where `a` and `b` differ within their common length, or -1. */
 function firstDifference(a: Buffer, b: Buffer): number {
   const n = Math.min(a.length, b.length);
@@ -272,24 +317,23 @@ function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
 /**
  * Plays the client side of every connection of `session` against a server, in the recording's
  * order; with `compare`, checks every byte the server sends against the recording.
- * Throws WatchError INVALID_OPTION (bad pace or speed) or a NetworkError (cannot connect).
+ * Throws WatchError INVALID_OPTION (bad pace or speed), TOO_LARGE (more than `maxConnections`
+ * connections) or a NetworkError (cannot connect).
  * @example const r = await replay(await readSession("s.jsonl"), { port: 5001, compare: true });
  */
 export async function replay(session: Session, options: ReplayOptions): Promise<ReplayResult> {
   const o = { ...REPLAY_DEFAULTS, ...options };
   checkReplayOptions(o);
+  checkConnectionCount(session, o.maxConnections);
   const live = new Map<number, Live>();
   const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
   const fields = new Set(o.ignoreJsonFields);
   const fromServer = bytesFrom(session.records, "server");
-  const startedAt = performance.now();
+  const clock = new ReplayClock(o, 0);
   try {
     for (const r of session.records) {
       if (o.signal?.aborted) break;
-      if (o.pace === "original") {
-        const wait = startedAt + r.t / o.speed - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      }
+      if (o.pace === "original") await clock.until(r.t);
       if (r.type === "open") {
         const socket = await connect(
           o.path ? { path: o.path } : { host: o.host, port: o.port, signal: o.signal },
@@ -330,10 +374,26 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
   return result;
 }
 
+/** Throws TOO_LARGE when `session` opens more than `max` connections. */
+function checkConnectionCount(session: Session, max: number): void {
+  const opened = session.records.filter((r) => r.type === "open").length;
+  if (opened > max) {
+    throw new WatchError(
+      "TOO_LARGE",
+      `the recording opens ${opened} connections, over the ${max} a replay may`,
+      {
+        hint: "raise --max-connections if you mean it, or replay part of the recording",
+      },
+    );
+  }
+}
+
 /** Throws WatchError INVALID_OPTION for a pace or speed a replay cannot use. */
 export function checkReplayOptions(o: {
   pace?: string;
   speed?: number;
+  maxPauseMs?: number;
+  maxConnections?: number;
   waitMs?: number;
   acceptWaitMs?: number;
 }): void {
@@ -346,6 +406,15 @@ export function checkReplayOptions(o: {
     throw new WatchError("INVALID_OPTION", `speed must be a number above 0, got ${o.speed}`, {
       hint: "1 is the recording's own timing, 2 twice as fast",
     });
+  }
+  if (o.maxConnections !== undefined && !(Number.isSafeInteger(o.maxConnections) && o.maxConnections > 0)) {
+    throw new WatchError(
+      "INVALID_OPTION",
+      `maxConnections must be a whole number above 0, got ${o.maxConnections}`,
+    );
+  }
+  if (o.maxPauseMs !== undefined && !(o.maxPauseMs >= 0)) {
+    throw new WatchError("INVALID_OPTION", `maxPauseMs must be 0 or more, got ${o.maxPauseMs}`);
   }
   if (o.waitMs !== undefined && !(o.waitMs > 0)) {
     throw new WatchError("INVALID_OPTION", `waitMs must be above 0, got ${o.waitMs}`);
@@ -384,6 +453,7 @@ export const REPLAY_ACCEPT_WAIT_MS = 60_000;
 export async function replayAsServer(session: Session, options: ReplayServerOptions): Promise<ReplayResult> {
   const o = { ...REPLAY_DEFAULTS, acceptWaitMs: REPLAY_ACCEPT_WAIT_MS, ...options };
   checkReplayOptions(o);
+  checkConnectionCount(session, o.maxConnections);
   const fields = new Set(o.ignoreJsonFields);
   const fromClient = bytesFrom(session.records, "client");
   const byConn = new Map<number, SessionRecord[]>();
@@ -467,17 +537,15 @@ export async function replayAsServer(session: Session, options: ReplayServerOpti
 async function playServerSide(
   l: Live,
   records: SessionRecord[],
-  o: Required<Pick<ReplayOptions, "pace" | "speed" | "compare" | "waitMs">> & { signal?: AbortSignal },
+  o: Required<Pick<ReplayOptions, "pace" | "speed" | "maxPauseMs" | "compare" | "waitMs">> & {
+    signal?: AbortSignal;
+  },
   result: ReplayResult,
 ): Promise<ReplayDifference | undefined> {
-  const startedAt = performance.now();
-  const openedT = records[0]?.t ?? 0;
+  const clock = new ReplayClock(o, records[0]?.t ?? 0);
   for (const r of records) {
     if (o.signal?.aborted || l.isClosed) break;
-    if (o.pace === "original") {
-      const wait = startedAt + (r.t - openedT) / o.speed - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
+    if (o.pace === "original") await clock.until(r.t);
     if (r.type === "data" && r.from === "server") {
       result.bytesSent += l.send(r.b64);
     } else if (r.type === "data") {

@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { formatBytes } from "@netlab/core";
 import { WatchError } from "./errors.js";
 import {
   SESSION_VERSION,
@@ -18,17 +19,36 @@ export interface Session {
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** Largest recording {@link readSession} reads by default, bytes (256 MiB): it is read whole. */
+export const SESSION_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Options for {@link readSession}. */
+export interface ReadSessionOptions {
+  /** Largest file read, bytes; a larger one is TOO_LARGE before a byte is read. Default {@link SESSION_MAX_BYTES}. */
+  maxBytes?: number;
+}
+
 /**
  * Reads a session recording (`--record FILE`). Throws WatchError NOT_A_SESSION, UNKNOWN_VERSION,
- * BAD_RECORD (with the line number) or FILE_ERROR; a last line cut short (no newline, not JSON)
- * is left out with a warning, as a recorder killed mid-write leaves it.
+ * BAD_RECORD (with the line number), FILE_ERROR or TOO_LARGE (a file over `maxBytes`); a last line
+ * cut short (no newline, not JSON) is left out with a warning, as a recorder killed mid-write leaves it.
  * @example const { records } = await readSession("chat.session.jsonl");
  */
-export async function readSession(path: string): Promise<Session> {
+export async function readSession(path: string, options: ReadSessionOptions = {}): Promise<Session> {
+  const maxBytes = options.maxBytes ?? SESSION_MAX_BYTES;
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > maxBytes) {
+      throw new WatchError(
+        "TOO_LARGE",
+        `${path} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} a recording may be`,
+        { hint: "record a shorter session, or split it (one connection's lines and the header per file)" },
+      );
+    }
     text = await readFile(path, "utf8");
   } catch (err) {
+    if (err instanceof WatchError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT"
@@ -67,7 +87,8 @@ export function parseSession(text: string, name = "session"): Session {
   if (v !== SESSION_VERSION) {
     throw new WatchError(
       "UNKNOWN_VERSION",
-      `${name}: record version ${JSON.stringify(v)} is not supported (this lab reads version ${SESSION_VERSION})`,
+      // v is anything an edited file holds (a nested array deep enough to overflow JSON.stringify).
+      `${name}: record version ${typeof v === "number" ? v : `of type ${Array.isArray(v) ? "array" : typeof v}`} is not supported (this lab reads version ${SESSION_VERSION})`,
       {
         hint: "replay it with the lab version that recorded it",
       },

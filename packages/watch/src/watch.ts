@@ -1,4 +1,5 @@
 import diagnostics from "node:diagnostics_channel";
+import { safeJson } from "@netlab/core";
 import {
   type WireConnection,
   type WireEvent,
@@ -159,10 +160,11 @@ async function openEvents(
     },
     stream,
   );
-  // Event names are plain ASCII and numbers print the same in JSON: only attrs need escaping.
+  // Event names are plain ASCII and numbers print the same in JSON: only attrs need escaping, and
+  // safeJson also escapes the C1 and bidi controls a chat body may carry (stderr is a terminal).
   const emit = (event: EventLine["event"], attrs: Attrs, ts = Date.now()) => {
     sink.push(
-      `{"v":${EVENTS_VERSION},"ts":${Math.round(ts * 1000) / 1000},"seq":${++seq},"event":"${event}","attrs":${JSON.stringify(attrs)}}`,
+      `{"v":${EVENTS_VERSION},"ts":${Math.round(ts * 1000) / 1000},"seq":${++seq},"event":"${event}","attrs":${safeJson(JSON.stringify(attrs))}}`,
     );
   };
   const conn = (c: WireConnection): Attrs => ({

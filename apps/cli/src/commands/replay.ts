@@ -1,7 +1,7 @@
 import { formatSocketPath } from "@netlab/core/address";
 import type { Command } from "commander";
 import { addressArgument, listenAddress } from "../address.js";
-import { parseDuration } from "../options.js";
+import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -12,6 +12,8 @@ interface ReplayOpts {
   acceptWait: string;
   pace: string;
   speed: string;
+  maxPause: string;
+  maxConnections: string;
   compare?: boolean;
   wait: string;
   ignoreJsonFields?: string;
@@ -43,6 +45,11 @@ export function registerReplay(program: Command): void {
     )
     .option("--speed <factor>", "with --pace original: 2 plays twice as fast", "1")
     .option(
+      "--max-pause <time>",
+      "with --pace original: longest pause between two records; longer ones (or timestamps far ahead) are cut to it",
+      "10s",
+    )
+    .option(
       "--compare",
       "check every byte the server sends against the recording; exit 1 at the first difference",
     )
@@ -51,6 +58,11 @@ export function registerReplay(program: Command): void {
       "with --compare: leave these fields (comma-separated, any depth) out of JSON lines, e.g. ts for lab client recordings",
     )
     .option("--wait <time>", "longest wait for the server's bytes at any step", "5s")
+    .option(
+      "--max-connections <n>",
+      "most connections the recording may open (a recording with more is refused before the first)",
+      "1000",
+    )
     .addHelpText(
       "after",
       `
@@ -77,8 +89,9 @@ Examples:
         const { writeFile } = await import("node:fs/promises");
         const s = await readSession(file);
         for (const w of s.warnings) process.stderr.write(`lab: warning: ${w}\n`);
+        const pcap = sessionToPcap(s);
         try {
-          await writeFile(opts.pcap, sessionToPcap(s));
+          await writeFile(opts.pcap, pcap);
         } catch (err) {
           throw Object.assign(new Error(`cannot write ${opts.pcap}: ${(err as Error).message}`), {
             code: "FILE_ERROR",
@@ -96,6 +109,12 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   );
   const speed = Number(opts.speed);
   const waitMs = parseDuration("--wait", opts.wait, { minMs: 1, maxMs: 3_600_000 });
+  const maxPauseMs = parseDuration("--max-pause", opts.maxPause, { minMs: 0, maxMs: 86_400_000 });
+  const maxConnections = parseNumber("--max-connections", opts.maxConnections, {
+    min: 1,
+    max: 1_000_000,
+    integer: true,
+  });
   try {
     checkReplayOptions({ pace: opts.pace, speed });
   } catch (err) {
@@ -137,6 +156,8 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
     const common = {
       pace: opts.pace as "lockstep",
       speed,
+      maxPauseMs,
+      maxConnections,
       compare: opts.compare === true,
       waitMs,
       ignoreJsonFields,

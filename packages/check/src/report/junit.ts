@@ -1,14 +1,21 @@
 import type { CheckReport } from "../types.js";
 
-/** Escapes text for XML, dropping characters XML 1.0 cannot hold at all. */
+/**
+ * Escapes text for XML, dropping characters XML 1.0 cannot hold at all; DEL, C1 and bidi controls
+ * (which it can) become character references, the same text to a parser but inert on a terminal.
+ */
 export function xml(text: string): string {
   return text
     .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "\uFFFD")
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
     .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
+    .replace(/"/g, "&quot;")
+    .replace(UNSAFE_XML, (ch) => `&#x${ch.charCodeAt(0).toString(16).toUpperCase()};`);
 }
+
+/** What {@link xml} writes as a character reference: UNSAFE_TEXT less the layout XML keeps. */
+const UNSAFE_XML = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /** JUnit XML: one testsuite per run, one testcase per test, a `<failure>` for each failure. */
 export function formatJunit(report: CheckReport): string {

@@ -1,7 +1,11 @@
+import { safeJson } from "@netlab/core";
 import type { CheckReport, TestResult } from "../types.js";
 
-/** A YAML scalar: JSON strings are valid YAML, and quoting keeps `:` and `#` harmless. */
-const y = (s: string) => JSON.stringify(s);
+/**
+ * A YAML scalar: JSON strings are valid YAML (`\uXXXX` included), quoting keeps `:` and `#`
+ * harmless, and no control code the target sent reaches the terminal raw.
+ */
+const y = (s: string) => safeJson(JSON.stringify(s));
 
 /** TAP 14: one test point per test, a YAML diagnostic block under each failure. */
 export function formatTap(report: CheckReport): string {
