@@ -1,5 +1,5 @@
 import http from "node:http";
-import { hasControls, isNetlabError, safeJson, withDefaults } from "@netlab/core";
+import { formatBytes, hasControls, isNetlabError, safeJson, withDefaults } from "@netlab/core";
 import { toNetworkError } from "@netlab/socketserver";
 import { type Address, formatAddress, parseAddress } from "./address.js";
 import { ProxyError, requireInt } from "./errors.js";
@@ -388,7 +388,7 @@ function readJson(
   const tooLarge = () => {
     res.setHeader("connection", "close");
     return Object.assign(
-      new ProxyError("BAD_REQUEST", `request body over ${maxBodyBytes} bytes`, {
+      new ProxyError("BAD_REQUEST", `request body over ${formatBytes(maxBodyBytes)}`, {
         hint: "a proxy or toxic is a few hundred bytes of JSON",
       }),
       { status: 413 },
