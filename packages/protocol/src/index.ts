@@ -12,3 +12,4 @@ export {
 export { LENGTH_PREFIXED_DEFAULTS, type LengthPrefixedOptions, lengthPrefixed } from "./length-prefixed.js";
 export { LINE_DEFAULTS, type LineOptions, lines } from "./lines.js";
 export { mapDecoder } from "./map-decoder.js";
+export { type RedactOptions, redactSecrets, SECRET_JSON_FIELDS, SecretRedactor } from "./redact.js";
