@@ -23,11 +23,12 @@ interface WatchFlags {
   eventsBodies?: boolean;
   eventsQueue?: string;
   record?: string;
+  redact?: boolean;
 }
 
 let active: { stop(): Promise<unknown> } | undefined;
 
-/** Adds --hexdump, --events, --events-bodies (and --record) to every watched command of `program`. */
+/** Adds --hexdump, --events, --events-bodies, --no-redact (and --record) to every watched command of `program`. */
 export function addWatchOptions(program: Command): void {
   const visit = (cmd: Command, path: string) => {
     const spec = WATCHED[path];
@@ -42,6 +43,10 @@ export function addWatchOptions(program: Command): void {
           "one JSON object per line: connections, chat, transfers (stderr, or FILE; schema in docs/watch.md)",
         )
         .option("--events-bodies", "with --events: include chat message bodies (left out by default)")
+        .option(
+          "--no-redact",
+          "with --hexdump/--record: keep auth and reclaim tokens as sent (masked with * by default)",
+        )
         .option(
           "--events-queue <lines>",
           "lines held per --events/--hexdump output while it is behind; then the oldest are dropped and counted (default: 10000)",
@@ -77,6 +82,7 @@ export function addWatchOptions(program: Command): void {
           : { ...file(flags.events), bodies: flags.eventsBodies === true },
       record:
         flags.record === undefined ? undefined : { path: flags.record, command: commandPath(actionCommand) },
+      redact: flags.redact !== false,
       maxQueuedLines,
     });
   });

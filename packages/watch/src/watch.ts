@@ -1,7 +1,9 @@
 import diagnostics from "node:diagnostics_channel";
 import { safeJson } from "@netlab/core";
+import { redactSecrets, SecretRedactor } from "@netlab/protocol";
 import {
   type WireConnection,
+  type WireDataEvent,
   type WireEvent,
   type WireLifecycleEvent,
   wireChannel,
@@ -25,6 +27,12 @@ export interface WatchOptions {
   events?: { path?: string; bodies?: boolean };
   /** `--record FILE`: a session recording (JSONL, base64). */
   record?: { path: string; command?: string };
+  /**
+   * Mask the chat's secrets (auth and reclaim tokens) in what --hexdump and --record write, one `*`
+   * a byte so lengths and offsets stay (see `SecretRedactor`). Default true; false (`--no-redact`)
+   * writes the bytes as they were, to debug one's own auth.
+   */
+  redact?: boolean;
   /** Lines held per output while its writer is behind; past it the oldest are dropped (counted). Default 10 000. */
   maxQueuedLines?: number;
   /** Where outputs without a file go. Default process.stderr. */
@@ -80,8 +88,14 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
     for (const output of [hex, events, record]) {
       if (output) watch(wireChannel, output.onWire as (message: unknown) => void);
     }
-    for (const output of [hex, record]) {
-      if (output) watch(wireDataChannel, output.onWire as (message: unknown) => void);
+    const chunkOutputs = [hex, record].filter((o) => o !== undefined);
+    if (chunkOutputs.length > 0) {
+      // One redaction for every output, before any of them sees the bytes.
+      const redact = options.redact === false ? (e: WireDataEvent) => e : redactor();
+      watch(wireDataChannel, (message) => {
+        const e = redact(message as WireDataEvent);
+        for (const output of chunkOutputs) output.onWire(e);
+      });
     }
     if (events) {
       watch(diagnostics.channel("netlab:chat"), events.onChat);
@@ -103,6 +117,27 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
     await Promise.all(sinks.map((s) => s?.close().catch(() => {})));
     throw err;
   }
+}
+
+/**
+ * Data events with the chat's secrets masked: one redactor per connection and direction, so a
+ * secret split across reads is masked all the same; a datagram is a stream of its own.
+ */
+function redactor(): (e: WireDataEvent) => WireDataEvent {
+  const streams = new WeakMap<WireConnection, { in: SecretRedactor; out: SecretRedactor }>();
+  return (e) => {
+    let bytes: Uint8Array;
+    if (e.conn.transport === "udp") bytes = redactSecrets(e.bytes);
+    else {
+      let pair = streams.get(e.conn);
+      if (!pair) {
+        pair = { in: new SecretRedactor(), out: new SecretRedactor() };
+        streams.set(e.conn, pair);
+      }
+      bytes = pair[e.direction].push(e.bytes);
+    }
+    return bytes === e.bytes ? e : { ...e, bytes };
+  };
 }
 
 async function openHexdump(path: string | undefined, max: number, stream: NodeJS.WritableStream) {
