@@ -88,6 +88,11 @@ export interface ChatClientOptions {
    * client asks the new node for the messages after the last one it saw (`hello.since`). Default none.
    */
   failover?: ReadonlyArray<{ host?: string; port: number }>;
+  /**
+   * Mask the auth and reclaim tokens in `wire` chunks (one `*` a byte, so lengths and offsets
+   * stay): a wire view may be on a shared screen. Default true; false shows them, to debug one's own auth.
+   */
+  redact?: boolean;
 }
 
 /** Defaults of {@link ChatClientOptions}. */
@@ -102,6 +107,7 @@ export const CLIENT_DEFAULTS = {
   detectMs: 300,
   maxLineBytes: 1024 * 1024,
   upgrade: true,
+  redact: true,
 };
 
 /** `o` without its undefined fields, so that they do not hide a default when spread. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { describeBytes, formatHostPort, formatSocketPath, NetlabError, sniffProtocol } from "@netlab/core";
-import { lines } from "@netlab/protocol";
+import { lines, SecretRedactor } from "@netlab/protocol";
 import {
   connect,
   FramedReader,
@@ -52,7 +52,8 @@ const MODE_OR_STATE = ["mode", "state"] as const;
  * `state`(ClientState, error?) on every change, with the NetlabError that caused a drop;
  * `reconnected`(Reconnected) once a reconnect has been made and (JSON mode) asked for the room and
  * the messages missed;
- * `wire`(WireChunk) for every read and write (only computed when someone listens); over TLS, the
+ * `wire`(WireChunk) for every read and write (only computed when someone listens; tokens masked
+ * unless `redact` is false); over TLS, the
  * TLS records as they crossed TCP (`tls: true`: ciphertext, handshake included) when someone
  * listened at connect time.
  * @example
@@ -90,6 +91,8 @@ export class ChatClient extends EventEmitter {
   #bytesHeard = 0;
   /** The first SNIFF_BYTES of the connection, for #sniff. */
   #firstBytes: Buffer = Buffer.alloc(0);
+  /** This connection's `wire` redaction state, each way (a secret may be split across chunks). */
+  #wireRedactors: { in: SecretRedactor; out: SecretRedactor } | undefined;
   #pingSeq = 0;
   readonly #pongWaiters = new Map<string, () => void>();
   #lastDataAt = 0;
@@ -298,6 +301,7 @@ export class ChatClient extends EventEmitter {
     this.#outbox.reset();
     this.#backoff.connected();
     this.#bytesHeard = 0;
+    this.#wireRedactors = undefined;
     this.#firstBytes = Buffer.alloc(0);
     this.#lastDataAt = Date.now();
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
@@ -350,9 +354,7 @@ export class ChatClient extends EventEmitter {
     this.#bytesHeard += chunk.length;
     // Any byte is an answer: what was owed has started to arrive.
     this.#stall.stop();
-    if (!this.#o.tls && this.listenerCount("wire") > 0) {
-      this.emit("wire", { direction: "in", bytes: chunk, at: Date.now() });
-    }
+    if (!this.#o.tls && this.listenerCount("wire") > 0) this.#emitWire("in", chunk);
   }
 
   /**
@@ -638,8 +640,16 @@ export class ChatClient extends EventEmitter {
     socket.write(bytes);
     if (wireDataChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
-    if (!this.#o.tls && this.listenerCount("wire") > 0)
-      this.emit("wire", { direction: "out", bytes, at: Date.now() });
+    if (!this.#o.tls && this.listenerCount("wire") > 0) this.#emitWire("out", bytes);
+  }
+
+  /** A plaintext `wire` chunk, its tokens masked unless `redact` is false. */
+  #emitWire(direction: "in" | "out", bytes: Uint8Array): void {
+    if (this.#o.redact) {
+      this.#wireRedactors ??= { in: new SecretRedactor(), out: new SecretRedactor() };
+      bytes = this.#wireRedactors[direction].push(bytes);
+    }
+    this.emit("wire", { direction, bytes, at: Date.now() });
   }
 
   #localError(err: NetlabError): void {

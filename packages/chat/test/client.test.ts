@@ -156,6 +156,23 @@ describe("ChatClient against a netlab chat server", () => {
     expect(text("out")).toContain('{"type":"hello","proto":1}');
   });
 
+  it("masks its reclaim token in wire chunks (one * a byte), unless redact is false", async () => {
+    const { port } = await startChat();
+    const heard = async (extra: { redact?: boolean }) => {
+      const { client } = newClient(port, `nick${extra.redact === false ? "b" : "a"}`, extra);
+      let text = "";
+      client.on("wire", (w: WireChunk) => {
+        if (w.direction === "in") text += Buffer.from(w.bytes).toString("utf8");
+      });
+      await client.connect();
+      await client.settle();
+      client.close();
+      return text;
+    };
+    expect(await heard({})).toMatch(/"reclaim":"\*{32}"/);
+    expect(await heard({ redact: false })).toMatch(/"reclaim":"[A-Za-z0-9_-]{32}"/);
+  });
+
   it("reconnects with backoff when the server restarts on the same port, back in its room under its nick", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     const first = new ChatServer({ port, helloGraceMs: 30, drainTimeoutMs: 200 });

@@ -209,9 +209,15 @@ describe("reclaim tokens: a nick back at once after a reconnect", () => {
 
   it("a ChatClient whose nick another connection reclaimed with its token closes with NICK_RECLAIMED and does not reconnect (no tug of war)", async () => {
     const { port } = await startChat();
-    const client = new ChatClient({ port, nick: "carol", reconnect: true, reconnectDelayMs: 20 });
+    const client = new ChatClient({
+      port,
+      nick: "carol",
+      reconnect: true,
+      reconnectDelayMs: 20,
+      redact: false,
+    });
     onTestFinished(() => client.close());
-    // The raw bytes are the one place a caller can see the token (as they show a /auth token).
+    // The raw bytes, unredacted, are the one place a caller can see the token.
     let heard = "";
     client.on("wire", (w: WireChunk) => {
       if (w.direction === "in") heard += Buffer.from(w.bytes).toString("utf8");
