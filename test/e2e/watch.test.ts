@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
@@ -202,12 +202,30 @@ describe("#19 watching and recording", () => {
     const dir = await watchTempDir();
     const rec = join(dir, "client.jsonl");
     const { lab: server, port } = await chatServer([]);
-    const r = await runLab(["client", "--port", String(port), "--record", rec], {
-      input: "hello\n/nick zed\nbye\n",
-      timeoutMs: 15_000,
-    });
+    const ev = join(dir, "client-events.jsonl");
+    // --nick: the welcome grants a reclaim token, and /nick another.
+    const r = await runLab(
+      ["client", "--port", String(port), "--nick", "alice", "--record", rec, "--events", ev],
+      {
+        input: "hello\n/nick zed\nbye\n",
+        timeoutMs: 15_000,
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     await server.stop("SIGINT");
+    // The tokens are masked, one * a byte: the recording holds as many bytes as crossed the socket.
+    const records = (await jsonLines(rec)).slice(1) as { type: string; from?: string; b64?: string }[];
+    const fromServer = Buffer.concat(
+      records
+        .filter((x) => x.type === "data" && x.from === "server")
+        .map((x) => Buffer.from(x.b64!, "base64")),
+    );
+    expect(fromServer.toString().match(/"reclaim":"\*{32}"/g)).toHaveLength(2);
+    expect(fromServer.toString()).not.toMatch(/"reclaim":"[^*"]/);
+    const closed = (await jsonLines(ev)).find(
+      (e) => (e as { event: string }).event === "connection.close",
+    ) as { attrs: Record<string, number> };
+    expect(fromServer.length).toBe(closed.attrs["netlab.bytes_in"]);
 
     const { lab: fresh, port: freshPort } = await chatServer([]);
     const to = `127.0.0.1:${freshPort}`;
@@ -270,5 +288,67 @@ describe("#19 watching and recording", () => {
     expect(other.stderr).toMatch(
       /connection 1: the client's bytes differ from the recording at offset \d+\n {2}expected: 22 7d 0a\n {2}got: {6}21 22 7d 0a/,
     );
+  });
+
+  it("lab server --record and --hexdump mask /auth and hello tokens (--no-redact keeps them)", async () => {
+    const dir = await watchTempDir();
+    const tokens = join(dir, "tokens.txt");
+    const TEXT_TOKEN = "text-token-0123456789abcdef";
+    const JSON_TOKEN = "json-token-0123456789abcdef";
+    await writeFile(tokens, `${TEXT_TOKEN}:rw\nalice:${JSON_TOKEN}\n`, { mode: 0o600 });
+    const serve = async (extra: string[]) => {
+      const rec = join(dir, `server${extra.length}.jsonl`);
+      const hex = join(dir, `server${extra.length}.hex`);
+      const { lab: server, port } = await chatServer([
+        "--token-file",
+        tokens,
+        "--allow-plaintext-auth",
+        "--record",
+        rec,
+        "--hexdump",
+        hex,
+        ...extra,
+      ]);
+      const text = await lineClient(port);
+      await text.waitFor(/AUTH_REQUIRED/);
+      text.send(`/auth ${TEXT_TOKEN}`);
+      await text.waitFor(/token accepted/);
+      const json = await runLab(["client", "--port", String(port)], {
+        input: "hi\n",
+        env: { LAB_TOKEN: JSON_TOKEN },
+        timeoutMs: 15_000,
+      });
+      expect(json.code, json.stderr).toBe(0);
+      text.socket.end();
+      await server.waitForOutput(/disconnect[\s\S]*disconnect/);
+      await server.stop("SIGINT");
+      const records = (await jsonLines(rec)).slice(1) as { type: string; b64?: string }[];
+      const recorded = records
+        .filter((x) => x.type === "data")
+        .map((x) => Buffer.from(x.b64!, "base64").toString())
+        .join("");
+      // The hexdump's bytes, read back from its hex columns.
+      const dumped = Buffer.from(
+        (await readFile(hex, "utf8"))
+          .split("\n")
+          .filter((l) => /^[0-9a-f]{8} {2}/.test(l))
+          .map((l) => l.slice(10, 59).replace(/ /g, ""))
+          .join(""),
+        "hex",
+      ).toString();
+      return { recorded, dumped };
+    };
+    const masked = await serve([]);
+    for (const bytes of [masked.recorded, masked.dumped]) {
+      expect(bytes).toContain(`/auth ${"*".repeat(TEXT_TOKEN.length)}\n`);
+      expect(bytes).toContain(`"token":"${"*".repeat(JSON_TOKEN.length)}"`);
+      expect(bytes).not.toContain(TEXT_TOKEN);
+      expect(bytes).not.toContain(JSON_TOKEN);
+    }
+    const raw = await serve(["--no-redact"]);
+    for (const bytes of [raw.recorded, raw.dumped]) {
+      expect(bytes).toContain(`/auth ${TEXT_TOKEN}\n`);
+      expect(bytes).toContain(`"token":"${JSON_TOKEN}"`);
+    }
   });
 });
