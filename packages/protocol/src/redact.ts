@@ -65,8 +65,8 @@ const isBlank = (b: number) => b === 0x20 || b === 0x09;
  */
 export class SecretRedactor {
   readonly #fields: ReadonlySet<string>;
-  /** Byte lengths of the fields: a key of another length without escapes is not one of them. */
-  readonly #fieldBytes: ReadonlySet<number>;
+  /** The fields as UTF-8, compared with a key written without escapes (no allocation per key). */
+  readonly #fieldBytes: readonly Uint8Array[];
   /** Longest raw key that can still name a field once its escapes are read (`\uXXXX` is 6 bytes a character). */
   readonly #maxKeyBytes: number;
   readonly #key: Uint8Array;
@@ -78,7 +78,7 @@ export class SecretRedactor {
   constructor(options: RedactOptions = {}) {
     const fields = options.jsonFields ?? SECRET_JSON_FIELDS;
     this.#fields = new Set(fields);
-    this.#fieldBytes = new Set(fields.map((f) => Buffer.byteLength(f)));
+    this.#fieldBytes = fields.map((f) => Buffer.from(f));
     this.#maxKeyBytes = 6 * Math.max(0, ...fields.map((f) => f.length));
     this.#key = new Uint8Array(this.#maxKeyBytes);
   }
@@ -94,39 +94,50 @@ export class SecretRedactor {
       out[i] = STAR;
     };
     const n = chunk.length;
+    // In a local while the loop runs (a private field read per byte costs).
+    let state = this.#state;
     for (let i = 0; i < n; i++) {
+      // Most bytes of a JSON line are outside strings or inside long ones (a message's text):
+      // skip them in a tight loop to the next byte that can change the state.
+      if (state === S.Json) {
+        while (i < n && chunk[i] !== QUOTE && chunk[i] !== NL) i++;
+        if (i === n) break;
+      } else if (state === S.JsonString && this.#keyLength > this.#maxKeyBytes) {
+        for (let c = chunk[i]; i < n && c !== QUOTE && c !== BACKSLASH && c !== NL; c = chunk[++i]);
+        if (i === n) break;
+      }
       const b = chunk[i]!;
       if (b === NL) {
-        this.#state = S.LineStart;
+        state = S.LineStart;
         continue;
       }
-      switch (this.#state) {
+      switch (state) {
         case S.LineStart:
           if (isBlank(b) || b === CR) break;
-          if (b === 0x7b) this.#state = S.Json;
+          if (b === 0x7b) state = S.Json;
           else if (b === AUTH[0]) {
-            this.#state = S.Auth;
+            state = S.Auth;
             this.#at = 1;
-          } else this.#skipLine();
+          } else state = S.Pass;
           break;
         case S.Pass: {
           // Most bytes are here (chat text, bulk data): jump to the next line.
           const next = chunk.indexOf(NL, i);
-          if (next < 0) return out ?? chunk;
-          i = next - 1;
+          if (next < 0) i = n - 1;
+          else i = next - 1;
           break;
         }
         case S.Auth:
-          if ((b | 0x20) !== AUTH[this.#at]) this.#skipLine();
-          else if (++this.#at === AUTH.length) this.#state = S.AuthBlank;
+          if ((b | 0x20) !== AUTH[this.#at]) state = S.Pass;
+          else if (++this.#at === AUTH.length) state = S.AuthBlank;
           break;
         case S.AuthBlank:
-          if (isBlank(b)) this.#state = S.AuthBlanks;
-          else this.#skipLine();
+          if (isBlank(b)) state = S.AuthBlanks;
+          else state = S.Pass;
           break;
         case S.AuthBlanks:
           if (isBlank(b)) break;
-          this.#state = S.AuthToken;
+          state = S.AuthToken;
           if (b !== CR) mask(i);
           break;
         case S.AuthToken:
@@ -134,16 +145,16 @@ export class SecretRedactor {
           break;
         case S.Json:
           if (b === QUOTE) {
-            this.#state = S.JsonString;
+            state = S.JsonString;
             this.#keyLength = 0;
             this.#keyHasEscape = false;
           }
           break;
         case S.JsonString:
-          if (b === QUOTE) this.#state = this.#isSecretKey() ? S.JsonAfterKey : S.Json;
+          if (b === QUOTE) state = this.#isSecretKey() ? S.JsonAfterKey : S.Json;
           else {
             if (b === BACKSLASH) {
-              this.#state = S.JsonStringEscape;
+              state = S.JsonStringEscape;
               this.#keyHasEscape = true;
             }
             this.#keepKeyByte(b);
@@ -151,39 +162,36 @@ export class SecretRedactor {
           break;
         case S.JsonStringEscape:
           this.#keepKeyByte(b);
-          this.#state = S.JsonString;
+          state = S.JsonString;
           break;
         case S.JsonAfterKey:
-          if (b === 0x3a) this.#state = S.JsonBeforeValue;
+          if (b === 0x3a) state = S.JsonBeforeValue;
           else if (b === QUOTE) {
             // Not a key after all (not valid JSON either): this quote opens the next string.
-            this.#state = S.JsonString;
+            state = S.JsonString;
             this.#keyLength = 0;
             this.#keyHasEscape = false;
-          } else if (!isBlank(b) && b !== CR) this.#state = S.Json;
+          } else if (!isBlank(b) && b !== CR) state = S.Json;
           break;
         case S.JsonBeforeValue:
-          if (b === QUOTE) this.#state = S.JsonSecret;
-          else if (!isBlank(b) && b !== CR) this.#state = S.Json;
+          if (b === QUOTE) state = S.JsonSecret;
+          else if (!isBlank(b) && b !== CR) state = S.Json;
           break;
         case S.JsonSecret:
-          if (b === QUOTE) this.#state = S.Json;
+          if (b === QUOTE) state = S.Json;
           else {
-            if (b === BACKSLASH) this.#state = S.JsonSecretEscape;
+            if (b === BACKSLASH) state = S.JsonSecretEscape;
             mask(i);
           }
           break;
         case S.JsonSecretEscape:
           mask(i);
-          this.#state = S.JsonSecret;
+          state = S.JsonSecret;
           break;
       }
     }
+    this.#state = state;
     return out ?? chunk;
-  }
-
-  #skipLine(): void {
-    this.#state = S.Pass;
   }
 
   #keepKeyByte(b: number): void {
@@ -194,11 +202,16 @@ export class SecretRedactor {
     }
   }
 
+  #keyIs(field: Uint8Array): boolean {
+    if (field.length !== this.#keyLength) return false;
+    for (let i = 0; i < field.length; i++) if (field[i] !== this.#key[i]) return false;
+    return true;
+  }
+
   #isSecretKey(): boolean {
     if (this.#keyLength > this.#maxKeyBytes) return false;
-    if (!this.#keyHasEscape && !this.#fieldBytes.has(this.#keyLength)) return false;
+    if (!this.#keyHasEscape) return this.#fieldBytes.some((f) => this.#keyIs(f));
     const raw = Buffer.from(this.#key.buffer, this.#key.byteOffset, this.#keyLength).toString("utf8");
-    if (!this.#keyHasEscape) return this.#fields.has(raw);
     try {
       return this.#fields.has(JSON.parse(`"${raw}"`) as string);
     } catch {
