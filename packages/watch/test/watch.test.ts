@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StreamRequestHandler, TCPServer, type WireDataEvent, wireDataChannel } from "@netlab/socketserver";
 import { describe, expect, it, onTestFinished } from "vitest";
 import {
   eventsJsonSchema,
@@ -13,6 +14,7 @@ import {
   replay,
   sessionJsonSchema,
   sessionToPcap,
+  startWatch,
 } from "../src/index.js";
 
 describe("LineSink", () => {
@@ -165,5 +167,93 @@ describe("replay against a hostile server", () => {
     });
     expect(r.bytesReceived).toBeLessThanOrEqual(3 + REPLAY_EXTRA_BYTES);
     expect(r.difference).toMatchObject({ conn: 1, offset: 3, expectedHex: "" });
+  });
+});
+
+class Echo extends StreamRequestHandler {
+  override async handle() {
+    for await (const text of this.rfile) await this.wfile.write(`${text}\n`);
+  }
+}
+
+describe("startWatch redaction", () => {
+  it("masks a token split across two reads in --record and --hexdump, both ways, at the same byte count; redact: false keeps it", {
+    timeout: 15_000,
+  }, async () => {
+    const server = new TCPServer({ host: "127.0.0.1", port: 0 }, Echo);
+    await server.listen();
+    void server.serveForever();
+    onTestFinished(() => server.shutdown());
+    const { port } = server.address;
+    const dir = await mkdtemp(join(tmpdir(), "netlab-redact-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+
+    const session = async (redact: boolean | undefined) => {
+      const rec = join(dir, `${redact}.jsonl`);
+      const hex = join(dir, `${redact}.hex`);
+      const watch = await startWatch({ record: { path: rec }, hexdump: { path: hex }, redact });
+      // The second half is written only once the server has read the first: two reads.
+      let firstRead!: () => void;
+      const readOnce = new Promise<void>((resolve) => {
+        firstRead = resolve;
+      });
+      const onData = (e: unknown) => {
+        const d = e as WireDataEvent;
+        if (d.conn.side === "server" && d.direction === "in") firstRead();
+      };
+      wireDataChannel.subscribe(onData);
+      const socket = net.connect({ host: "127.0.0.1", port });
+      onTestFinished(() => {
+        socket.destroy();
+      });
+      let echoed = "";
+      socket.on("data", (d: Buffer) => {
+        echoed += d.toString();
+      });
+      await new Promise<void>((resolve) => socket.once("connect", resolve));
+      socket.write('{"type":"hello","tok');
+      await readOnce;
+      wireDataChannel.unsubscribe(onData);
+      socket.write('en":"s3cret"}\n');
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no echo in 5 s")), 5_000);
+        socket.on("data", () => {
+          if (echoed.endsWith("\n")) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      socket.end();
+      await watch.stop();
+      const records = parseSession(await readFile(rec, "utf8")).records;
+      const bytes = (from: string) =>
+        Buffer.concat(
+          records.flatMap((r) =>
+            r.type === "data" && r.from === from ? [Buffer.from(r.b64, "base64")] : [],
+          ),
+        ).toString();
+      const dumped = Buffer.from(
+        (await readFile(hex, "utf8"))
+          .split("\n")
+          .filter((l) => /^[0-9a-f]{8} {2}/.test(l))
+          .map((l) => l.slice(10, 59).replace(/ /g, ""))
+          .join(""),
+        "hex",
+      ).toString();
+      const fromClient = records.filter((r) => r.type === "data" && r.from === "client");
+      return { client: bytes("client"), server: bytes("server"), dumped, clientChunks: fromClient.length };
+    };
+
+    const masked = await session(undefined);
+    expect(masked.clientChunks).toBeGreaterThanOrEqual(2);
+    expect(masked.client).toBe('{"type":"hello","token":"******"}\n');
+    expect(masked.server).toBe('{"type":"hello","token":"******"}\n');
+    // The hexdump, what the server read and wrote: no s3cret either way.
+    expect(masked.dumped).not.toContain("s3cret");
+    expect(masked.dumped).toContain('"token":"******"}');
+    const raw = await session(false);
+    expect(raw.client).toBe('{"type":"hello","token":"s3cret"}\n');
+    expect(raw.dumped).toContain("s3cret");
   });
 });
