@@ -77,7 +77,20 @@ const NO_READ = 0;
 const FRAME_READ = 1;
 const ITERATOR_READ = 2;
 const CHUNK_READ = 3;
-type ReadKind = typeof NO_READ | typeof FRAME_READ | typeof ITERATOR_READ | typeof CHUNK_READ;
+/** readFrameCallback(): the parked read is a callback, not a promise. */
+const CALLBACK_READ = 4;
+type ReadKind =
+  | typeof NO_READ
+  | typeof FRAME_READ
+  | typeof ITERATOR_READ
+  | typeof CHUNK_READ
+  | typeof CALLBACK_READ;
+
+/**
+ * What {@link FramedReader.readFrameCallback} calls: with the frame (undefined at the end), or with
+ * `failure` set (never undefined) when the read failed, with what readFrame() would have rejected with.
+ */
+export type FrameCallback<F, T> = (arg: T, frame: F | undefined, failure?: unknown) => void;
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
@@ -125,6 +138,9 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   #parked: ReadKind = NO_READ;
   #resolve: ((value: unknown) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
+  /** A parked readFrameCallback: its callback and argument (no promise, no closure). */
+  #callback: ((arg: unknown, frame: never, failure?: unknown) => void) | undefined;
+  #callbackArg: unknown;
   /** A parked readChunk's maxBytes. */
   #parkedMaxBytes = 0;
   /** Slow-path reads (readBytes, a read while another is parked, reads after an error) waiting for bytes or the end. */
@@ -220,6 +236,38 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
 
   [Symbol.asyncIterator](): AsyncIterator<F> {
     return this;
+  }
+
+  /**
+   * readFrame() without a promise: `callback(arg, frame)` with the next frame, `callback(arg,
+   * undefined)` at the end, or `callback(arg, undefined, err)` where readFrame() would reject. Never
+   * called before this returns; a frame that arrives later is handed over from the socket's data
+   * callback itself. For a handler that keeps nothing suspended while its connection idles: a
+   * parked callback costs two fields, where an awaited readFrame() holds a promise, its resolving
+   * functions and the suspended async function. `callback` must not throw (it runs in a socket
+   * event); take the frames already queued with takeFrame() first.
+   */
+  // The callback's type spelled out, not FrameCallback<F, T>: through the alias, TypeScript measured
+  // FramedReader<F> as invariant in F (a FramedReader<string> was no FramedReader<unknown>).
+  readFrameCallback<T>(callback: (arg: T, frame: F | undefined, failure?: unknown) => void, arg: T): void {
+    let next: Step<F>;
+    try {
+      next = this.#taken === undefined ? this.#step() : this.#takeFailure();
+    } catch (err) {
+      settleCallback(this.#readFrameSlow(err), callback, arg);
+      return;
+    }
+    if (next === PENDING && this.#parked === NO_READ) {
+      this.#waiting();
+      this.#parked = CALLBACK_READ;
+      this.#callback = callback as FrameCallback<never, unknown>;
+      this.#callbackArg = arg;
+      return;
+    }
+    // Rare: the end, a frame takeFrame() was not asked for, or another read is parked.
+    if (next === END) settleCallback(RESOLVED_UNDEFINED, callback, arg);
+    else if (next === PENDING) settleCallback(this.#readFrameSlow(PENDING), callback, arg);
+    else settleCallback(Promise.resolve(this.#deliver(next)), callback, arg);
   }
 
   /** Exactly `n` raw bytes (after what is queued); ProtocolError TRUNCATED if the stream ends first. */
@@ -456,6 +504,10 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
       else if (this.#isOver()) this.#unpark()(undefined);
       return;
     }
+    if (this.#parked === CALLBACK_READ) {
+      this.#answerCallback();
+      return;
+    }
     const isIterator = this.#parked === ITERATOR_READ;
     let next: Step<F>;
     try {
@@ -477,6 +529,33 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
       const frame = this.#deliver(next);
       resolve(isIterator ? { done: false, value: frame } : frame);
     }
+  }
+
+  /** Answers a parked readFrameCallback if its frame (or the end, or a bad frame) is here. */
+  #answerCallback(): void {
+    let next: Step<F>;
+    let failure: unknown;
+    try {
+      next = this.#step();
+    } catch (err) {
+      next = PENDING;
+      failure = err;
+    }
+    if (next === PENDING && failure === undefined) {
+      if (this.#isPartial) this.#partialPending();
+      return;
+    }
+    const callback = this.#callback as FrameCallback<never, unknown>;
+    const arg = this.#callbackArg;
+    this.#parked = NO_READ;
+    this.#callback = undefined;
+    this.#callbackArg = undefined;
+    // A frame is handed over here, in the data callback. The end and failures come from stop(),
+    // a socket event or a write cutting the peer, in the middle of someone else's work: the
+    // callback gets them in a microtask, as an awaited readFrame() would.
+    if (failure !== undefined) settleCallback(this.#readFrameSlow(failure) as Promise<never>, callback, arg);
+    else if (next === END) settleCallback(RESOLVED_UNDEFINED, callback, arg);
+    else callback(arg, this.#deliver(next as F) as never);
   }
 
   /** Clears the parked read and returns its resolve. */
@@ -517,6 +596,14 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     }
     r.#hooks.onFrameTimeout?.();
   }
+}
+
+/** Hands a promised frame to a readFrameCallback callback (the slow and rare paths). */
+function settleCallback<F, T>(frame: Promise<F | undefined>, callback: FrameCallback<F, T>, arg: T): void {
+  frame.then(
+    (f) => callback(arg, f),
+    (err: unknown) => callback(arg, undefined, err ?? new ProtocolError("DECODER_FAILED", "a read failed")),
+  );
 }
 
 function toIteratorResult<F>(frame: F | undefined): IteratorResult<F> {
