@@ -56,8 +56,13 @@ async function main() {
     : "";
   const per = (k) => ((after[k] - before[k]) / count / 1024).toFixed(2);
   console.log(
-    `${kind}: ${count} idle clients: rss ${per("rss")} KiB, heapUsed ${per("heapUsed")} KiB, external ${per("external")} KiB per connection`,
+    `${kind}: ${count} idle clients: rss ${per("rss")} KiB, heapUsed ${per("heapUsed")} KiB, heapTotal ${per("heapTotal")} KiB, external ${per("external")} KiB per connection`,
   );
+  if (args.includes("--spaces")) {
+    for (const name of Object.keys(after.spaces)) {
+      console.log(`  ${name}: ${((after.spaces[name] - before.spaces[name]) / count / 1024).toFixed(2)} KiB`);
+    }
+  }
   for (const s of sockets) s.destroy();
   child.stdin.end();
   if (wantsSnapshot) {
@@ -78,8 +83,11 @@ async function main() {
     );
     for (const [key, dc, ds] of rows)
       console.log(`${ds.toFixed(1).padStart(8)} B ${dc.toFixed(2).padStart(6)} × ${key}`);
-    rmSync(snapBefore, { force: true });
-    rmSync(snapAfter, { force: true });
+    if (args.includes("--keep")) console.log(`snapshots: ${snapBefore} ${snapAfter}`);
+    else {
+      rmSync(snapBefore, { force: true });
+      rmSync(snapAfter, { force: true });
+    }
   }
 }
 
@@ -170,7 +178,7 @@ async function serve(kind) {
     port = (await server.listen()).port;
     clients = () => server.rooms().find((r) => r.name === "#lobby")?.clients ?? 0;
   }
-  const { writeHeapSnapshot } = await import("node:v8");
+  const { writeHeapSnapshot, getHeapSpaceStatistics } = await import("node:v8");
   process.stdout.write(`${port}\n`);
   let buffer = "";
   process.stdin.setEncoding("utf8").on("data", (d) => {
@@ -182,8 +190,9 @@ async function serve(kind) {
         globalThis.gc();
         globalThis.gc();
         const m = process.memoryUsage();
+        for (const sp of getHeapSpaceStatistics()) m[sp.space_name] = sp.space_size;
         process.stdout.write(
-          `${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external })}\n`,
+          `${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, spaces: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_size])) })}\n`,
         );
       } else if (q === "clients") {
         process.stdout.write(`${clients()}\n`);

@@ -76,7 +76,12 @@ export class Session {
    * its oldest only (they come back in stream order), so the pipeline stays full instead of
    * draining to empty before the client's next line is read.
    */
-  readonly publishes: Promise<void>[] = [];
+  get publishes(): Promise<void>[] {
+    this.#publishes ??= [];
+    return this.#publishes;
+  }
+  /** Made on the first publish: a client on one node, or an idle one, never needs it. */
+  #publishes: Promise<void>[] | undefined;
   /**
    * Cluster mode, a client resumed with `hello.since`: the last stream id it was replayed. Events
    * the node's reader delivers up to it were in the replay, so this session skips them (the rest
