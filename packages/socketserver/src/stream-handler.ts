@@ -284,6 +284,8 @@ export class StreamRequestHandler<
           this.#framesDone(false);
           return;
         }
+        // wfile.write()'s answer when the socket took the bytes: settled, so the next frame goes now.
+        if (verdict === RESOLVED) continue;
         if (typeof verdict === "object" && verdict !== null) {
           verdict.then(
             (v) => (v === false ? this.#framesDone(false) : this.#serveFrames(undefined)),
