@@ -93,6 +93,15 @@ type ReadKind =
 export type FrameCallback<F, T> = (arg: T, frame: F | undefined, failure?: unknown) => void;
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * The queue of every reader that holds no bytes: shared, and never appended to (#data swaps in a
+ * queue of the reader's own first). An idle connection keeps no ByteQueue of its own.
+ */
+const EMPTY_QUEUE = new ByteQueue();
+/** Queues readers emptied, for the next reader that receives bytes: a busy server allocates none per read. */
+const spareQueues: ByteQueue[] = [];
+const MAX_SPARE_QUEUES = 64;
 const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
 
 /**
@@ -123,7 +132,8 @@ let onError: (this: ReadSocket, err: Error) => void;
  */
 export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   readonly #socket: net.Socket;
-  readonly #queue = new ByteQueue();
+  /** EMPTY_QUEUE while no bytes are held (#data takes one, #releaseQueue gives it back). */
+  #queue = EMPTY_QUEUE;
   /** Undefined once frames are over (an unrecoverable error, or the end was decoded). */
   #decoder: Decoder<F> | undefined;
   readonly #hooks: FramedReaderOptions<F>;
@@ -184,6 +194,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     if (this.#state === "paused") this.#socket.resume();
     this.#state = "stopped";
     this.#queue.clear();
+    this.#releaseQueue();
     clearTimeout(this.#frameTimer);
     this.#wake();
   }
@@ -289,7 +300,9 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
       }
       await this.#wait();
     }
-    return this.#queue.take(n);
+    const bytes = this.#queue.take(n);
+    this.#releaseQueue();
+    return bytes;
   }
 
   /**
@@ -326,6 +339,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
 
   #takeChunk(maxBytes: number): Uint8Array {
     const chunk = this.#queue.takeChunk(maxBytes);
+    this.#releaseQueue();
     this.#resumeIfLow();
     return chunk;
   }
@@ -351,7 +365,12 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     if (wireDataChannel.hasSubscribers) tapData(this.#socket, "in", chunk);
     this.#hooks.onChunk?.(chunk);
     if (this.#state === "stopped") return;
-    this.#queue.append(chunk);
+    let queue = this.#queue;
+    if (queue === EMPTY_QUEUE) {
+      queue = spareQueues.pop() ?? new ByteQueue();
+      this.#queue = queue;
+    }
+    queue.append(chunk);
     this.#wake();
     // Nobody waits (or the waiting read is satisfied) and too much is unread: let TCP push back.
     if (
@@ -397,8 +416,10 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     } catch (err) {
       this.#isPartial = false;
       if (!(err instanceof ProtocolError && err.recoverable)) this.#decoder = undefined;
+      this.#releaseQueue();
       throw err;
     }
+    this.#releaseQueue();
     if (frame !== undefined) {
       this.#isPartial = false;
       return frame;
@@ -484,6 +505,14 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     }
     if (this.#isPartial) this.#partialPending();
     else this.#partialSince = 0;
+  }
+
+  /** Gives an emptied queue back (and the reader EMPTY_QUEUE): an idle reader holds none. */
+  #releaseQueue(): void {
+    const queue = this.#queue;
+    if (queue.size !== 0 || queue === EMPTY_QUEUE) return;
+    this.#queue = EMPTY_QUEUE;
+    if (spareQueues.length < MAX_SPARE_QUEUES) spareQueues.push(queue);
   }
 
   #resumeIfLow(): void {
