@@ -6,9 +6,9 @@ import { ChatServer } from "../src/index.js";
 
 const CLIENTS = 1_000;
 /**
- * Heap per idle joined connection, in bytes, above which the test fails: 1.5 × the 2.3 KiB that
+ * Heap per idle joined connection, in bytes, above which the test fails: 1.5 × the 2.2–2.3 KiB that
  * bench/scripts/chat-memory.mjs measures (server alone in its process). Measured here, in the test
- * runner's process, it is ~2.65 KiB; before the diet (an async handle() loop, a promise and its
+ * runner's process, it is ~2.6 KiB; before the diet (an async handle() loop, a promise and its
  * closures waiting on every idle connection) it was ~3.85 KiB here and 3.5 KiB in the script.
  */
 const MAX_HEAP_BYTES_PER_CONNECTION = 1.5 * 2.3 * 1024;
