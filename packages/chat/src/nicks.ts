@@ -142,8 +142,13 @@ export function quoteShort(text: string): string {
  * `claim` checks and takes, `release` gives back, `guest` finds a free `guest-N`.
  */
 export class NickRegistry<T> {
-  readonly #byKey = new Map<string, { owner: T; nick: string }>();
-  readonly #byLookalike = new Map<string, { owner: T; nick: string }>();
+  /** nickKey → who holds the nick. */
+  readonly #byKey = new Map<string, T>();
+  /**
+   * lookalikeKey → the nick itself (its holder is `#byKey`'s, under its nickKey): two map entries
+   * per nick and no object beside them, which thousands of idle guests would each keep.
+   */
+  readonly #byLookalike = new Map<string, string>();
   readonly #extraReserved: readonly string[];
 
   /** `reserved`: names besides RESERVED_NICKS (the hub passes its `serverName`). */
@@ -153,7 +158,7 @@ export class NickRegistry<T> {
 
   /** Who holds `nick` (or one that differs only by case and width), if anyone. */
   get(nick: string): T | undefined {
-    return this.#byKey.get(nickKey(nick))?.owner;
+    return this.#byKey.get(nickKey(nick));
   }
 
   /**
@@ -166,31 +171,33 @@ export class NickRegistry<T> {
     const key = nickKey(nick);
     const lookalike = lookalikeKey(nick);
     const same = this.#byKey.get(key);
-    if (same && same.owner !== owner) {
+    if (same !== undefined && same !== owner) {
       throw new ChatError("NICK_TAKEN", `nick ${quoteShort(nick)} is already taken`, {
         hint: "choose another with /nick NAME",
       });
     }
     const like = this.#byLookalike.get(lookalike);
-    if (like && like.owner !== owner) {
+    if (like !== undefined && this.#byKey.get(nickKey(like)) !== owner) {
       throw new ChatError(
         "NICK_TAKEN",
-        `nick ${quoteShort(nick)} looks too much like ${quoteShort(like.nick)}, who is here`,
+        `nick ${quoteShort(nick)} looks too much like ${quoteShort(like)}, who is here`,
         { hint: "choose another with /nick NAME" },
       );
     }
     if (previous !== undefined) this.release(owner, previous);
-    const entry = { owner, nick };
-    this.#byKey.set(key, entry);
-    this.#byLookalike.set(lookalike, entry);
+    this.#byKey.set(key, owner);
+    this.#byLookalike.set(lookalike, nick);
   }
 
   /** Frees `nick` if `owner` holds it. */
   release(owner: T, nick: string): void {
     const key = nickKey(nick);
-    if (this.#byKey.get(key)?.owner === owner) this.#byKey.delete(key);
     const lookalike = lookalikeKey(nick);
-    if (this.#byLookalike.get(lookalike)?.owner === owner) this.#byLookalike.delete(lookalike);
+    const like = this.#byLookalike.get(lookalike);
+    // The look-alike entry is the owner's when its nick is one the owner holds (read before the
+    // nickKey entry goes).
+    if (like !== undefined && this.#byKey.get(nickKey(like)) === owner) this.#byLookalike.delete(lookalike);
+    if (this.#byKey.get(key) === owner) this.#byKey.delete(key);
   }
 
   /**
@@ -203,9 +210,8 @@ export class NickRegistry<T> {
       const key = nickKey(nick);
       const lookalike = lookalikeKey(nick);
       if (this.#byKey.has(key) || this.#byLookalike.has(lookalike)) continue;
-      const entry = { owner, nick };
-      this.#byKey.set(key, entry);
-      this.#byLookalike.set(lookalike, entry);
+      this.#byKey.set(key, owner);
+      this.#byLookalike.set(lookalike, nick);
       return nick;
     }
   }

@@ -7,7 +7,6 @@ import {
   type PeerAddress,
   type ServerTlsOptions,
   StreamRequestHandler,
-  type StreamWriter,
   TCPServer,
 } from "@netlab/socketserver";
 import type { ChatBackend } from "./backend.js";
@@ -120,61 +119,22 @@ class ChatTCPServer extends TCPServer {
   }
 }
 
-/**
- * The hub's side of one connection: the handler's writer (`wfile.send()`: batched per turn, held
- * under `maxQueuedBytes`), and the handler for the rest. Its methods are on the prototype: an
- * object literal of closures and accessors cost ~1 KB per idle client (V8 kept it as a dictionary).
- */
-class HandlerLink implements Link {
-  readonly #h: ChatHandler;
-  /** The handler's `wfile`, held: `send` and `bufferedBytes` run once per recipient of every line. */
-  readonly #w: StreamWriter;
-  constructor(handler: ChatHandler) {
-    this.#h = handler;
-    this.#w = handler.wfile;
-  }
-  send(bytes: Uint8Array): boolean {
-    return this.#w.send(bytes);
-  }
-  get bufferedBytes(): number {
-    return this.#w.bufferedBytes;
-  }
-  get maxQueuedBytes(): number {
-    return this.#h.maxQueuedBytes;
-  }
-  set maxQueuedBytes(bytes: number) {
-    this.#h.maxQueuedBytes = bytes;
-  }
-  end(): void {
-    // This turn's batch goes first; a client that does not close is cut off after a while.
-    this.#w.end().catch(noop);
-    setTimeout(destroySocket, KICK_LINGER_MS, this.#h.request).unref();
-  }
-  destroy(): void {
-    this.#h.request.destroy();
-  }
-  get address(): string {
-    return this.#h.clientAddress.address;
-  }
-  get port(): number {
-    return this.#h.clientAddress.port;
-  }
-  get bytesIn(): number {
-    return this.#h.info.bytesIn;
-  }
-  get signal(): AbortSignal {
-    return this.#h.signal;
-  }
-}
-
 function destroySocket(socket: net.Socket): void {
   socket.destroy();
 }
 
-/** One chat connection: lines in go to the hub; the hub writes to it through a HandlerLink. */
-class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
-  /** The hub's idle sweep times clients out: one interval for all, not a timer per connection. */
-  override timeout = Number.POSITIVE_INFINITY;
+/**
+ * One chat connection: lines in go to the hub, and the handler is the hub's Link to it (its writer,
+ * `wfile.send()`: batched per turn, held under `maxQueuedBytes`). One object, not a handler and a
+ * link beside it: at thousands of idle clients each object counts. The Link's methods are on the
+ * prototype (an object literal of closures and accessors cost ~1 KB per idle client).
+ */
+class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> implements Link {
+  /**
+   * The hub's idle sweep times clients out: one interval for all, not a timer per connection. Off
+   * as 0 rather than Infinity, which V8 would keep as a boxed number in every handler.
+   */
+  override timeout = 0;
   #session: Session | undefined;
 
   protected override createDecoder(): Decoder<string> {
@@ -182,27 +142,57 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> {
   }
 
   override setup(): void {
-    this.#session = this.server.hub.attach(new HandlerLink(this));
+    this.#session = this.server.hub.attach(this);
   }
 
-  override async handle(): Promise<void> {
+  /** Link: queues bytes for the client (see StreamWriter.send). */
+  send(bytes: Uint8Array): boolean {
+    return this.wfile.send(bytes);
+  }
+
+  /** Link: what is queued for the client and not yet taken. */
+  get bufferedBytes(): number {
+    return this.wfile.bufferedBytes;
+  }
+
+  /** Link: this turn's batch goes first; a client that does not close is cut off after a while. */
+  end(): void {
+    this.wfile.end().catch(noop);
+    setTimeout(destroySocket, KICK_LINGER_MS, this.request).unref();
+  }
+
+  /** Link: closes at once, dropping what is queued (the transport hook of that name, made public). */
+  override destroy(): void {
+    this.request.destroy();
+  }
+
+  get address(): string {
+    return this.clientAddress.address;
+  }
+
+  get port(): number {
+    return this.clientAddress.port;
+  }
+
+  /** Link: bytes received so far (the socket counts them). */
+  get bytesIn(): number {
+    return this.info.bytesIn;
+  }
+
+  /**
+   * One line from the client, to the hub. Frames rather than a `handle()` loop: an idle client
+   * (most of them, at 5 000) keeps no suspended async function, promise or closure, only a
+   * callback parked on its reader. Lines that arrived together are handed over without a wait each.
+   */
+  protected override handleFrame(line: string): boolean | Promise<boolean> {
     const session = this.#session;
-    if (!session) return;
-    const hub = this.server.hub;
-    const rfile = this.rfile;
-    // readFrame() rather than `for await`: no iterator result object per line. Same frames. Lines
-    // that arrived together are taken without a promise each (takeFrame); readFrame() waits.
-    for (
-      let line = await rfile.readFrame();
-      line !== undefined;
-      line = rfile.takeFrame() ?? (await rfile.readFrame())
-    ) {
-      // A promise while a token is checked, or (cluster mode) when the answer comes from the cluster:
-      // the next line waits for it, so replies stay in order.
-      const pending = hub.receive(session, line);
-      if (pending) await pending;
-      if (session.isClosed) break;
-    }
+    // Refused by the hub (full, or shutting down): its last line is out; nothing more is read.
+    if (!session) return false;
+    // A promise while a token is checked, or (cluster mode) when the answer comes from the cluster:
+    // the next line waits for it, so replies stay in order.
+    const pending = this.server.hub.receive(session, line);
+    if (pending) return pending.then(() => !session.isClosed);
+    return !session.isClosed;
   }
 
   protected override onProtocolError(err: ProtocolError): void {

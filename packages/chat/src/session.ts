@@ -46,6 +46,14 @@ export interface PeerSnapshot {
   connectedAt: number;
 }
 
+/** A session's cluster-mode state (see the accessors of the same names on Session). */
+interface ClusterState {
+  inFlight: number;
+  lastPublish: Promise<void> | undefined;
+  readonly publishes: Promise<void>[];
+  resumedTo: string | undefined;
+}
+
 /** One connected client. Created by `ChatHub.attach`. */
 export class Session {
   readonly id: number;
@@ -68,21 +76,11 @@ export class Session {
   /** Why the hub closed this session, when it did. */
   closeReason: string | undefined;
   isClosed = false;
-  /** Cluster mode: messages published and not yet back from the cluster, and the last one's promise. */
-  inFlight = 0;
-  lastPublish: Promise<void> | undefined;
   /**
-   * Cluster mode: the last `maxInFlightMessages` publishes, oldest first. A full window waits for
-   * its oldest only (they come back in stream order), so the pipeline stays full instead of
-   * draining to empty before the client's next line is read.
+   * Cluster mode's fields, made on first use: a client on one node, or an idle one, never needs
+   * them, and one field costs each session less than four.
    */
-  readonly publishes: Promise<void>[] = [];
-  /**
-   * Cluster mode, a client resumed with `hello.since`: the last stream id it was replayed. Events
-   * the node's reader delivers up to it were in the replay, so this session skips them (the rest
-   * of the room does not); cleared at the first newer one.
-   */
-  resumedTo: string | undefined;
+  #cluster: ClusterState | undefined;
   readonly #options: HubOptions;
   // Made on the first line: an idle client (most of them, at 5 000) never needs them.
   #flood: FloodControl | undefined;
@@ -93,6 +91,48 @@ export class Session {
     this.link = link;
     this.nick = `guest-${id}`;
     this.#options = o;
+  }
+
+  /** Cluster mode: messages published and not yet back from the cluster. */
+  get inFlight(): number {
+    return this.#cluster?.inFlight ?? 0;
+  }
+  set inFlight(n: number) {
+    this.#clusterState().inFlight = n;
+  }
+
+  /** Cluster mode: the last publish's promise. */
+  get lastPublish(): Promise<void> | undefined {
+    return this.#cluster?.lastPublish;
+  }
+  set lastPublish(p: Promise<void> | undefined) {
+    this.#clusterState().lastPublish = p;
+  }
+
+  /**
+   * Cluster mode: the last `maxInFlightMessages` publishes, oldest first. A full window waits for
+   * its oldest only (they come back in stream order), so the pipeline stays full instead of
+   * draining to empty before the client's next line is read.
+   */
+  get publishes(): Promise<void>[] {
+    return this.#clusterState().publishes;
+  }
+
+  /**
+   * Cluster mode, a client resumed with `hello.since`: the last stream id it was replayed. Events
+   * the node's reader delivers up to it were in the replay, so this session skips them (the rest
+   * of the room does not); cleared at the first newer one.
+   */
+  get resumedTo(): string | undefined {
+    return this.#cluster?.resumedTo;
+  }
+  set resumedTo(id: string | undefined) {
+    if (id !== undefined || this.#cluster !== undefined) this.#clusterState().resumedTo = id;
+  }
+
+  #clusterState(): ClusterState {
+    this.#cluster ??= { inFlight: 0, lastPublish: undefined, publishes: [], resumedTo: undefined };
+    return this.#cluster;
   }
 
   /** The message rate limit (`floodMessages` per `floodWindowMs`). */

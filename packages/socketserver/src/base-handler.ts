@@ -2,10 +2,12 @@ import type net from "node:net";
 import type { BaseServer } from "./base-server.js";
 import {
   formatPeer,
+  type HANDLED_LATER,
   kAbort,
   kAbortReason,
   kClose,
   kDestroy,
+  kHandle,
   kStart,
   kStarted,
   RESOLVED,
@@ -83,6 +85,11 @@ export abstract class BaseRequestHandler<S extends BaseServer = BaseServer> {
   /** @internal */
   [kStarted](): void {
     this.started();
+  }
+
+  /** @internal handle(), or (a stream handler's handleFrame) serving by callbacks: HANDLED_LATER. */
+  [kHandle](): void | Promise<void> | typeof HANDLED_LATER {
+    return this.handle();
   }
 
   /** @internal */

@@ -7,12 +7,15 @@ import type { BaseRequestHandler } from "./base-handler.js";
 import { NetworkError, requireMs, requirePositiveInt } from "./errors.js";
 import {
   formatPeer,
+  HANDLED_LATER,
   isConnectionGone,
   kAbort,
   kAbortReason,
   kClose,
   kClosing,
   kDestroy,
+  kHandle,
+  kHandled,
   kStart,
   kStarted,
   kWants,
@@ -102,6 +105,8 @@ export abstract class BaseServer extends EventEmitter {
   #shutdown: Promise<void> | undefined;
   /** Set when shutdown has finished. */
   readonly #closed = new Event();
+  /** handleRequest() waiting for a handler that serves by callbacks (HANDLED_LATER) to be done. */
+  #runEnds: Map<BaseRequestHandler, (ended: Promise<void>) => void> | undefined;
 
   constructor(options: ServerOptions, Handler: HandlerClass) {
     super();
@@ -199,7 +204,7 @@ export abstract class BaseServer extends EventEmitter {
       if (this.#state === "running") this.handleTimeout();
       return;
     }
-    await this.#process(request);
+    await this.#process(request, true);
     this.#serviceActionsSafely();
   }
 
@@ -301,7 +306,7 @@ export abstract class BaseServer extends EventEmitter {
    * Verifies the request and runs its handler. Without an overridden `verifyRequest` nothing is
    * awaited here: the handler's run is the only suspended function a connection keeps.
    */
-  #process(request: unknown): Promise<void> {
+  #process(request: unknown, isAwaited = false): Promise<void> {
     const peer = this.peerOf(request);
     if (!peer) return this.#discard(request);
     // A plain counter, not a Semaphore: nothing waits for a slot, and no release closure per connection.
@@ -311,8 +316,10 @@ export abstract class BaseServer extends EventEmitter {
       return RESOLVED;
     }
     this.#slotsInUse++;
-    if (this.verifyRequest === BaseServer.prototype.verifyRequest) return this.#start(request, peer, true);
-    return this.#verifyThenStart(request, peer);
+    if (this.verifyRequest === BaseServer.prototype.verifyRequest) {
+      return this.#start(request, peer, true, isAwaited);
+    }
+    return this.#verifyThenStart(request, peer, isAwaited);
   }
 
   #discard(request: unknown): Promise<void> {
@@ -320,7 +327,7 @@ export abstract class BaseServer extends EventEmitter {
     return RESOLVED;
   }
 
-  async #verifyThenStart(request: unknown, peer: PeerAddress): Promise<void> {
+  async #verifyThenStart(request: unknown, peer: PeerAddress, isAwaited: boolean): Promise<void> {
     let isAllowed: boolean;
     try {
       isAllowed = await this.verifyRequest(peer);
@@ -328,11 +335,11 @@ export abstract class BaseServer extends EventEmitter {
       this.#reportError(err, peer);
       isAllowed = false;
     }
-    return this.#start(request, peer, isAllowed);
+    return this.#start(request, peer, isAllowed, isAwaited);
   }
 
   /** Runs the request's handler. The slot #process took is given back once: here, or when #run ends. */
-  #start(request: unknown, peer: PeerAddress, isAllowed: boolean): Promise<void> {
+  #start(request: unknown, peer: PeerAddress, isAllowed: boolean, isAwaited: boolean): Promise<void> {
     let handler: BaseRequestHandler | undefined;
     if (isAllowed && this.#state === "running") {
       try {
@@ -346,16 +353,17 @@ export abstract class BaseServer extends EventEmitter {
       this.#slotsInUse--;
       return this.#discard(request);
     }
-    return this.#run(handler, peer);
+    return this.#run(handler, peer, isAwaited);
   }
 
   /**
    * setup → handle → finish (runs even when handle threw) → the transport's close, then the
    * bookkeeping. Hooks that return nothing are not awaited. While handle() runs, a connection
    * keeps only two reactions on its promise here, not a suspended async function (~0.2 KiB less
-   * per idle connection).
+   * per idle connection). A handler that serves by callbacks (StreamRequestHandler.handleFrame)
+   * keeps not even those: it calls [kHandled] when it is done.
    */
-  #run(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
+  #run(handler: BaseRequestHandler, peer: PeerAddress, isAwaited: boolean): Promise<void> {
     this.#connections.add(handler);
     if (this.#state !== "running") handler[kAbort](this.signal.reason);
     this.emit("open", handler.info);
@@ -367,30 +375,53 @@ export abstract class BaseServer extends EventEmitter {
     } catch (err) {
       return this.#endRun(handler, peer, false, err);
     }
-    if (setup === undefined) return this.#handle(handler, peer);
+    if (setup === undefined) return this.#handle(handler, peer, isAwaited);
     return setup.then(
-      () => this.#handle(handler, peer),
+      () => this.#handle(handler, peer, isAwaited),
       (err: unknown) => this.#endRun(handler, peer, false, err),
     );
   }
 
-  #handle(handler: BaseRequestHandler, peer: PeerAddress): Promise<void> {
+  #handle(handler: BaseRequestHandler, peer: PeerAddress, isAwaited: boolean): Promise<void> {
     try {
       handler[kStarted]();
     } catch (err) {
       return this.#endRun(handler, peer, false, err);
     }
-    let handled: void | Promise<void>;
+    let handled: void | Promise<void> | typeof HANDLED_LATER;
     try {
-      handled = handler.handle();
+      handled = handler[kHandle]();
     } catch (err) {
       return this.#endRun(handler, peer, true, err);
     }
     if (handled === undefined) return this.#endRun(handler, peer, true, NO_FAILURE);
+    if (handled === HANDLED_LATER) {
+      if (!isAwaited) return RESOLVED;
+      return new Promise<void>((resolve) => {
+        this.#runEnds ??= new Map();
+        this.#runEnds.set(handler, resolve);
+      });
+    }
     return handled.then(
       () => this.#endRun(handler, peer, true, NO_FAILURE),
       (err: unknown) => this.#endRun(handler, peer, true, err),
     );
+  }
+
+  /**
+   * A handler that returned HANDLED_LATER is done (its input ended, or it stopped or threw): finish,
+   * close and the bookkeeping, as when a handle() promise settles. Once per handler.
+   * @internal
+   */
+  [kHandled](handler: BaseRequestHandler, hasFailed: boolean, failure?: unknown): void {
+    const ended = this.#endRun(handler, handler.clientAddress, true, hasFailed ? failure : NO_FAILURE);
+    const resolve = this.#runEnds?.get(handler);
+    if (resolve === undefined) {
+      ended.catch(this.#reportUnknown);
+      return;
+    }
+    this.#runEnds?.delete(handler);
+    resolve(ended);
   }
 
   /** finish (when setup got through), the transport's close, then the bookkeeping; never rejects for the handler's errors. */

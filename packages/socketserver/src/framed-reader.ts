@@ -77,17 +77,43 @@ const NO_READ = 0;
 const FRAME_READ = 1;
 const ITERATOR_READ = 2;
 const CHUNK_READ = 3;
-type ReadKind = typeof NO_READ | typeof FRAME_READ | typeof ITERATOR_READ | typeof CHUNK_READ;
+/** readFrameCallback(): the parked read is a callback, not a promise. */
+const CALLBACK_READ = 4;
+type ReadKind =
+  | typeof NO_READ
+  | typeof FRAME_READ
+  | typeof ITERATOR_READ
+  | typeof CHUNK_READ
+  | typeof CALLBACK_READ;
+
+/**
+ * What {@link FramedReader.readFrameCallback} calls: with the frame (undefined at the end), or with
+ * `failure` set (never undefined) when the read failed, with what readFrame() would have rejected with.
+ */
+export type FrameCallback<F, T> = (arg: T, frame: F | undefined, failure?: unknown) => void;
 
 const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * The queue of every reader that holds no bytes: shared, and never appended to (#data swaps in a
+ * queue of the reader's own first). An idle connection keeps no ByteQueue of its own.
+ */
+const EMPTY_QUEUE = new ByteQueue();
+/** Queues readers emptied, for the next reader that receives bytes: a busy server allocates none per read. */
+const spareQueues: ByteQueue[] = [];
+const MAX_SPARE_QUEUES = 64;
 const ITER_DONE: Promise<IteratorResult<never>> = Promise.resolve({ done: true, value: undefined });
 
-/** Each socket's reader (one per socket), for the shared socket listeners. */
-const readers = new WeakMap<net.Socket, FramedReader<unknown>>();
-let onData: (this: net.Socket, chunk: Buffer) => void;
-let onEnd: (this: net.Socket) => void;
-let onClose: (this: net.Socket) => void;
-let onError: (this: net.Socket, err: Error) => void;
+/**
+ * Each socket's reader (one per socket), for the shared socket listeners: a property of the
+ * socket, which costs a slot in it where a WeakMap entry cost a share of a growing table.
+ */
+const kReader: unique symbol = Symbol("netlab.reader");
+type ReadSocket = net.Socket & { [kReader]: FramedReader<unknown> };
+let onData: (this: ReadSocket, chunk: Buffer) => void;
+let onEnd: (this: ReadSocket) => void;
+let onClose: (this: ReadSocket) => void;
+let onError: (this: ReadSocket, err: Error) => void;
 
 /**
  * Frames and raw bytes from one socket, in stream order: the reader owns the bytes (one
@@ -106,7 +132,8 @@ let onError: (this: net.Socket, err: Error) => void;
  */
 export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   readonly #socket: net.Socket;
-  readonly #queue = new ByteQueue();
+  /** EMPTY_QUEUE while no bytes are held (#data takes one, #releaseQueue gives it back). */
+  #queue = EMPTY_QUEUE;
   /** Undefined once frames are over (an unrecoverable error, or the end was decoded). */
   #decoder: Decoder<F> | undefined;
   readonly #hooks: FramedReaderOptions<F>;
@@ -125,6 +152,9 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   #parked: ReadKind = NO_READ;
   #resolve: ((value: unknown) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
+  /** A parked readFrameCallback: its callback and argument (no promise, no closure). */
+  #callback: ((arg: unknown, frame: never, failure?: unknown) => void) | undefined;
+  #callbackArg: unknown;
   /** A parked readChunk's maxBytes. */
   #parkedMaxBytes = 0;
   /** Slow-path reads (readBytes, a read while another is parked, reads after an error) waiting for bytes or the end. */
@@ -137,7 +167,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     this.#decoder = decoder;
     this.#hooks = options;
     this.#highWater = options.highWaterBytes ?? READ_HIGH_WATER_BYTES;
-    readers.set(socket, this as FramedReader<unknown>);
+    (socket as ReadSocket)[kReader] = this as FramedReader<unknown>;
     socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("close", onClose);
@@ -164,6 +194,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     if (this.#state === "paused") this.#socket.resume();
     this.#state = "stopped";
     this.#queue.clear();
+    this.#releaseQueue();
     clearTimeout(this.#frameTimer);
     this.#wake();
   }
@@ -222,6 +253,38 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     return this;
   }
 
+  /**
+   * readFrame() without a promise: `callback(arg, frame)` with the next frame, `callback(arg,
+   * undefined)` at the end, or `callback(arg, undefined, err)` where readFrame() would reject. Never
+   * called before this returns; a frame that arrives later is handed over from the socket's data
+   * callback itself. For a handler that keeps nothing suspended while its connection idles: a
+   * parked callback costs two fields, where an awaited readFrame() holds a promise, its resolving
+   * functions and the suspended async function. `callback` must not throw (it runs in a socket
+   * event); take the frames already queued with takeFrame() first.
+   */
+  // The callback's type spelled out, not FrameCallback<F, T>: through the alias, TypeScript measured
+  // FramedReader<F> as invariant in F (a FramedReader<string> was no FramedReader<unknown>).
+  readFrameCallback<T>(callback: (arg: T, frame: F | undefined, failure?: unknown) => void, arg: T): void {
+    let next: Step<F>;
+    try {
+      next = this.#taken === undefined ? this.#step() : this.#takeFailure();
+    } catch (err) {
+      settleCallback(this.#readFrameSlow(err), callback, arg);
+      return;
+    }
+    if (next === PENDING && this.#parked === NO_READ) {
+      this.#waiting();
+      this.#parked = CALLBACK_READ;
+      this.#callback = callback as FrameCallback<never, unknown>;
+      this.#callbackArg = arg;
+      return;
+    }
+    // Rare: the end, a frame takeFrame() was not asked for, or another read is parked.
+    if (next === END) settleCallback(RESOLVED_UNDEFINED, callback, arg);
+    else if (next === PENDING) settleCallback(this.#readFrameSlow(PENDING), callback, arg);
+    else settleCallback(Promise.resolve(this.#deliver(next)), callback, arg);
+  }
+
   /** Exactly `n` raw bytes (after what is queued); ProtocolError TRUNCATED if the stream ends first. */
   async readBytes(n: number): Promise<Uint8Array> {
     this.#checkRawAllowed();
@@ -237,7 +300,9 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
       }
       await this.#wait();
     }
-    return this.#queue.take(n);
+    const bytes = this.#queue.take(n);
+    this.#releaseQueue();
+    return bytes;
   }
 
   /**
@@ -274,24 +339,25 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
 
   #takeChunk(maxBytes: number): Uint8Array {
     const chunk = this.#queue.takeChunk(maxBytes);
+    this.#releaseQueue();
     this.#resumeIfLow();
     return chunk;
   }
 
   // The socket's listeners: shared functions (`this` is the socket) that find their reader in
-  // `readers`, rather than a closure each per connection (about 0.2 KiB of each idle connection).
+  // `socket[kReader]`, rather than a closure each per connection (about 0.2 KiB of each idle connection).
   static {
-    onData = function (this: net.Socket, chunk: Buffer): void {
-      readers.get(this)!.#data(chunk);
+    onData = function (this: ReadSocket, chunk: Buffer): void {
+      this[kReader].#data(chunk);
     };
-    onEnd = function (this: net.Socket): void {
-      readers.get(this)!.#end();
+    onEnd = function (this: ReadSocket): void {
+      this[kReader].#end();
     };
-    onClose = function (this: net.Socket): void {
-      readers.get(this)!.#close();
+    onClose = function (this: ReadSocket): void {
+      this[kReader].#close();
     };
-    onError = function (this: net.Socket, err: Error): void {
-      readers.get(this)!.#hooks.onError?.(err);
+    onError = function (this: ReadSocket, err: Error): void {
+      this[kReader].#hooks.onError?.(err);
     };
   }
 
@@ -299,7 +365,12 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     if (wireDataChannel.hasSubscribers) tapData(this.#socket, "in", chunk);
     this.#hooks.onChunk?.(chunk);
     if (this.#state === "stopped") return;
-    this.#queue.append(chunk);
+    let queue = this.#queue;
+    if (queue === EMPTY_QUEUE) {
+      queue = spareQueues.pop() ?? new ByteQueue();
+      this.#queue = queue;
+    }
+    queue.append(chunk);
     this.#wake();
     // Nobody waits (or the waiting read is satisfied) and too much is unread: let TCP push back.
     if (
@@ -345,8 +416,10 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     } catch (err) {
       this.#isPartial = false;
       if (!(err instanceof ProtocolError && err.recoverable)) this.#decoder = undefined;
+      this.#releaseQueue();
       throw err;
     }
+    this.#releaseQueue();
     if (frame !== undefined) {
       this.#isPartial = false;
       return frame;
@@ -434,6 +507,14 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     else this.#partialSince = 0;
   }
 
+  /** Gives an emptied queue back (and the reader EMPTY_QUEUE): an idle reader holds none. */
+  #releaseQueue(): void {
+    const queue = this.#queue;
+    if (queue.size !== 0 || queue === EMPTY_QUEUE) return;
+    this.#queue = EMPTY_QUEUE;
+    if (spareQueues.length < MAX_SPARE_QUEUES) spareQueues.push(queue);
+  }
+
   #resumeIfLow(): void {
     if (this.#state === "paused" && this.#queue.size < this.#highWater) {
       this.#state = "flowing";
@@ -454,6 +535,10 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     if (this.#parked === CHUNK_READ) {
       if (this.#queue.size > 0) this.#unpark()(this.#takeChunk(this.#parkedMaxBytes));
       else if (this.#isOver()) this.#unpark()(undefined);
+      return;
+    }
+    if (this.#parked === CALLBACK_READ) {
+      this.#answerCallback();
       return;
     }
     const isIterator = this.#parked === ITERATOR_READ;
@@ -477,6 +562,33 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
       const frame = this.#deliver(next);
       resolve(isIterator ? { done: false, value: frame } : frame);
     }
+  }
+
+  /** Answers a parked readFrameCallback if its frame (or the end, or a bad frame) is here. */
+  #answerCallback(): void {
+    let next: Step<F>;
+    let failure: unknown;
+    try {
+      next = this.#step();
+    } catch (err) {
+      next = PENDING;
+      failure = err;
+    }
+    if (next === PENDING && failure === undefined) {
+      if (this.#isPartial) this.#partialPending();
+      return;
+    }
+    const callback = this.#callback as FrameCallback<never, unknown>;
+    const arg = this.#callbackArg;
+    this.#parked = NO_READ;
+    this.#callback = undefined;
+    this.#callbackArg = undefined;
+    // A frame is handed over here, in the data callback. The end and failures come from stop(),
+    // a socket event or a write cutting the peer, in the middle of someone else's work: the
+    // callback gets them in a microtask, as an awaited readFrame() would.
+    if (failure !== undefined) settleCallback(this.#readFrameSlow(failure) as Promise<never>, callback, arg);
+    else if (next === END) settleCallback(RESOLVED_UNDEFINED, callback, arg);
+    else callback(arg, this.#deliver(next as F) as never);
   }
 
   /** Clears the parked read and returns its resolve. */
@@ -517,6 +629,14 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     }
     r.#hooks.onFrameTimeout?.();
   }
+}
+
+/** Hands a promised frame to a readFrameCallback callback (the slow and rare paths). */
+function settleCallback<F, T>(frame: Promise<F | undefined>, callback: FrameCallback<F, T>, arg: T): void {
+  frame.then(
+    (f) => callback(arg, f),
+    (err: unknown) => callback(arg, undefined, err ?? new ProtocolError("DECODER_FAILED", "a read failed")),
+  );
 }
 
 function toIteratorResult<F>(frame: F | undefined): IteratorResult<F> {

@@ -19,6 +19,7 @@ export {
   ForkingUnixStreamServer,
 } from "./forking.js";
 export {
+  type FrameCallback,
   FramedReader,
   type FramedReaderHooks,
   type FramedReaderOptions,

@@ -6,6 +6,14 @@ import { NetworkError } from "./errors.js";
 export const kStart: unique symbol = Symbol("netlab.start");
 export const kStarted: unique symbol = Symbol("netlab.started");
 export const kClose: unique symbol = Symbol("netlab.close");
+/**
+ * handler[kHandle](): runs handle(), or starts serving by callbacks and returns HANDLED_LATER; then
+ * the handler calls server[kHandled](handler, hasFailed, failure) once, when it is done.
+ */
+export const kHandle: unique symbol = Symbol("netlab.handle");
+export const kHandled: unique symbol = Symbol("netlab.handled");
+/** What handler[kHandle]() returns when the handler will call server[kHandled] itself. */
+export const HANDLED_LATER: unique symbol = Symbol("netlab.handledLater");
 /** handler[kAbort](reason): aborts the handler's signal; reads end, writes still flush. */
 export const kAbort: unique symbol = Symbol("netlab.abort");
 /** handler[kAbortReason]: why `signal` was aborted, undefined while it is not. */

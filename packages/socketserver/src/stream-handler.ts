@@ -5,8 +5,11 @@ import type { BaseServer } from "./base-server.js";
 import { NetworkError } from "./errors.js";
 import { FramedReader, type FramedReaderOptions, type StreamReader } from "./framed-reader.js";
 import {
+  HANDLED_LATER,
   kAbort,
   kClosing,
+  kHandle,
+  kHandled,
   kReadParked,
   kSlowConsumer,
   kWants,
@@ -109,7 +112,9 @@ class StreamInfo implements ConnectionInfo {
  * `maxQueuedBytes` (what `wfile.send()` may leave queued, default Infinity).
  * Hooks: `onProtocolError(err)` for bad frames, `onIdleTimeout()` before an idle connection closes,
  * `onFrameTimeout()` before a connection stuck on a partial frame closes, `onSlowConsumer(bytes)`
- * before a peer over `maxQueuedBytes` is cut.
+ * before a peer over `maxQueuedBytes` is cut. Instead of `handle()`, a handler may define
+ * `handleFrame(frame)`: called with each frame in order, it keeps nothing suspended while the
+ * connection idles.
  * @example
  * class Upper extends StreamRequestHandler {
  *   override async handle() {
@@ -166,6 +171,25 @@ export class StreamRequestHandler<
   protected createDecoder(): Decoder<F> {
     return lines() as unknown as Decoder<F>;
   }
+
+  /**
+   * Serves the connection a frame at a time, instead of a loop in `handle()`: a subclass that
+   * defines it (and keeps the default `handle()`) gets each frame of `rfile` in order. A returned
+   * promise holds the next frame until it settles (replies stay in order); `false`, or a promise of
+   * it, ends the connection as returning from `handle()` does, and so does the end of the input.
+   * What it throws (or its promise rejects with) is what `handle()` throwing would be. Bad frames
+   * go to `onProtocolError()` as with `rfile`. Between frames nothing waits but a callback on the
+   * reader: no async function, promise or closure per connection (about 1 KiB less per idle
+   * connection than an awaited `readFrame()` loop, for a server holding thousands of idle ones).
+   * @example
+   * class Upper extends StreamRequestHandler {
+   *   protected override handleFrame(line: string) {
+   *     return this.wfile.write(`${line.toUpperCase()}\n`);
+   *   }
+   * }
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler may return `wfile.write()`'s Promise<void>.
+  protected handleFrame?(frame: F): boolean | void | PromiseLike<boolean | void>;
 
   /**
    * Called with each bad frame (over-long line, invalid UTF-8, bad JSON); `rfile` then goes on with
@@ -235,6 +259,57 @@ export class StreamRequestHandler<
       // Later writes are rejected with why the socket failed.
       onError: (h, err) => h.#writer.fail(err),
     };
+  }
+
+  /** @internal handleFrame() serves, by callbacks, when defined and handle() is not overridden. */
+  override [kHandle](): void | Promise<void> | typeof HANDLED_LATER {
+    if (this.handleFrame === undefined || this.handle !== BaseRequestHandler.prototype.handle) {
+      return this.handle();
+    }
+    this.#serveFrames(undefined);
+    return HANDLED_LATER;
+  }
+
+  /**
+   * Hands `first` (or what is queued) and every frame already queued to handleFrame, then parks a
+   * callback on the reader (#onFrameRead) until the next one, the end or a failure.
+   */
+  #serveFrames(first: F | undefined): void {
+    const reader = this.#reader!;
+    const handleFrame = this.handleFrame!;
+    try {
+      for (let frame = first ?? reader.takeFrame(); frame !== undefined; frame = reader.takeFrame()) {
+        const verdict = handleFrame.call(this, frame);
+        if (verdict === false) {
+          this.#framesDone(false);
+          return;
+        }
+        // wfile.write()'s answer when the socket took the bytes: settled, so the next frame goes now.
+        if (verdict === RESOLVED) continue;
+        if (typeof verdict === "object" && verdict !== null) {
+          verdict.then(
+            (v) => (v === false ? this.#framesDone(false) : this.#serveFrames(undefined)),
+            (err: unknown) => this.#framesDone(true, err),
+          );
+          return;
+        }
+      }
+    } catch (err) {
+      this.#framesDone(true, err);
+      return;
+    }
+    reader.readFrameCallback(StreamRequestHandler.#onFrameRead, this);
+  }
+
+  /** The reader's callback: a frame, the end (undefined) or a failed read. Never throws. */
+  static #onFrameRead(h: StreamRequestHandler<unknown>, frame: unknown, failure?: unknown): void {
+    if (failure !== undefined) h.#framesDone(true, failure);
+    else if (frame === undefined) h.#framesDone(false);
+    else h.#serveFrames(frame);
+  }
+
+  #framesDone(hasFailed: boolean, failure?: unknown): void {
+    this.server[kHandled](this, hasFailed, failure);
   }
 
   #onClose(): void {

@@ -126,6 +126,17 @@ export class TCPServer extends BaseServer {
       return socket.destroyed ? undefined : { address: "", port: 0, family: "unix" };
     }
     if (socket.remoteAddress === undefined) return undefined;
+    // Reading remoteAddress made Node keep the peer on the socket (`_peername`, { address, family,
+    // port }): when that is a PeerAddress already, it serves as ours, rather than a second object
+    // (and its share of the socket's life) per connection.
+    const cached = (socket as { _peername?: Partial<PeerAddress> })._peername;
+    if (
+      cached?.address === socket.remoteAddress &&
+      typeof cached.port === "number" &&
+      (cached.family === "IPv4" || cached.family === "IPv6")
+    ) {
+      return cached as PeerAddress;
+    }
     return {
       address: socket.remoteAddress,
       port: socket.remotePort ?? 0,
