@@ -78,6 +78,11 @@ describe("lab proxy: bad inputs, one clear line each", () => {
       /lab proxy --help/,
     ],
     [
+      ["--read-buffer-total", "-1"],
+      /--read-buffer-total must be a size from 0 B to 16\.0 GiB/,
+      undefined,
+    ],
+    [
       ["--max-buffer-bytes", "lots"],
       /--max-buffer-bytes must be a size from 1\.0 KiB to 2\.0 GiB/,
       undefined,
@@ -130,6 +135,8 @@ describe("lab proxy: running", () => {
       "latency=10",
       "--read-buffer-bytes",
       "64KiB",
+      "--read-buffer-total",
+      "8MiB",
       "--max-buffer-bytes",
       "2MiB",
     ]);

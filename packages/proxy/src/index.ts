@@ -14,8 +14,10 @@ export { type ChunkEvent, PIPELINE_DEFAULTS, Pipeline, type PipelineOptions } fr
 export { isAffected, type Random, randomSeed, seededRandom, toxicRandom } from "./random.js";
 export {
   adoptWithReusedBuffer,
+  FREE_READ_BYTES,
   type OnRead,
   READS_DEFAULTS,
+  ReadBudget,
   type ReadConsumer,
   ReusedReads,
 } from "./reads.js";

@@ -1,12 +1,52 @@
 import net from "node:net";
 import { requireInt } from "./errors.js";
 
-/** Defaults of {@link ReusedReads}. */
-export const READS_DEFAULTS = { readBufferBytes: 256 * 1024 } as const;
+/** Defaults of {@link ReusedReads} and its {@link ReadBudget}. */
+export const READS_DEFAULTS = {
+  readBufferBytes: 1024 * 1024,
+  readBufferTotalBytes: 64 * 1024 * 1024,
+} as const;
+
+/**
+ * Reads grow to this size on their own; past it, only with room in the {@link ReadBudget}. A
+ * thousand bulk connections at this size hold 1 GiB at most (two directions, two buffers each).
+ */
+export const FREE_READ_BYTES = 256 * 1024;
 
 /** Throws INVALID_OPTION unless `value` is a whole number of bytes from 1 KiB to 64 MiB. */
 export function requireReadBufferBytes(value: number): void {
   requireInt("readBufferBytes", value, { min: 1024, max: 64 * 1024 * 1024 });
+}
+
+/** Throws INVALID_OPTION unless `value` is a whole number of bytes from 0 to 16 GiB. */
+export function requireReadBufferTotalBytes(value: number): void {
+  requireInt("readBufferTotalBytes", value, { min: 0, max: 16 * 1024 * 1024 * 1024 });
+}
+
+/**
+ * Read buffer bytes past {@link FREE_READ_BYTES} that all the reads sharing it hold at once: larger
+ * reads cost less CPU per byte (fewer system calls and wake-ups), and the budget keeps a crowd of
+ * bulk connections from each taking the largest size.
+ */
+export class ReadBudget {
+  /** Bytes taken now. */
+  usedBytes = 0;
+  /** @param limitBytes Most bytes taken at once. Default 64 MiB. */
+  constructor(readonly limitBytes: number = READS_DEFAULTS.readBufferTotalBytes) {
+    requireReadBufferTotalBytes(limitBytes);
+  }
+
+  /** Takes `bytes` if they fit under the limit; says whether they did. */
+  take(bytes: number): boolean {
+    if (this.usedBytes + bytes > this.limitBytes) return false;
+    this.usedBytes += bytes;
+    return true;
+  }
+
+  /** Gives back bytes taken before. */
+  give(bytes: number): void {
+    this.usedBytes = Math.max(0, this.usedBytes - bytes);
+  }
 }
 
 /** The size reads start at and shrink back to: an idle connection holds two of these, one per direction. */
@@ -34,8 +74,9 @@ export interface OnRead {
  * `net.connect` or {@link adoptWithReusedBuffer}, then {@link attach} the one consumer.
  *
  * Sized by use: reads start at 16 KiB, a read that fills the buffer doubles it (up to
- * `readBufferBytes`), and a run of reads using under a quarter of it halves it again, so a busy
- * connection makes few large reads and an idle one holds 16 KiB. A buffer the consumer keeps (a
+ * `readBufferBytes`; past {@link FREE_READ_BYTES} only with room in the `budget`), and a run of
+ * reads using under a quarter of it halves it again, so a busy connection makes few large reads and
+ * an idle one holds 16 KiB. {@link dispose} gives the budget back when the socket closes. A buffer the consumer keeps (a
  * write still in flight) is never read into again until {@link release}; at most one is tracked as
  * held (it becomes the spare), and a consumer that keeps more gets fresh buffers, so no byte is
  * overwritten while referenced. `'end'`, `'error'`, `pause()` and `resume()` work as with `'data'`.
@@ -48,6 +89,7 @@ export class ReusedReads {
   /** Pass as `onread` when creating the socket. */
   readonly onread: OnRead;
   readonly #maxBytes: number;
+  readonly #budget: ReadBudget | undefined;
   /** The size the next buffer handed out should have. */
   #wantBytes: number;
   #smallReads = 0;
@@ -61,10 +103,15 @@ export class ReusedReads {
   /** A read that came before `attach` (a copy); the socket stopped reading for it. */
   #early: Buffer | undefined;
 
-  /** @param readBufferBytes Most bytes one read returns. Default 256 KiB. */
-  constructor(readBufferBytes: number = READS_DEFAULTS.readBufferBytes) {
+  /**
+   * @param readBufferBytes Most bytes one read returns. Default 1 MiB.
+   * @param budget Shared by the reads whose buffers may grow past 256 KiB; none: no bound but
+   * `readBufferBytes`.
+   */
+  constructor(readBufferBytes: number = READS_DEFAULTS.readBufferBytes, budget?: ReadBudget) {
     requireReadBufferBytes(readBufferBytes);
     this.#maxBytes = readBufferBytes;
+    this.#budget = budget;
     this.#wantBytes = Math.min(FIRST_READ_BYTES, readBufferBytes);
     this.#current = Buffer.allocUnsafe(this.#wantBytes);
     this.onread = {
@@ -96,15 +143,33 @@ export class ReusedReads {
     this.#held = undefined;
   }
 
+  /** Gives back what this connection's reads took from the budget (call once its socket closed). */
+  dispose(): void {
+    this.#resize(Math.min(FIRST_READ_BYTES, this.#maxBytes));
+    this.#spare = undefined;
+  }
+
+  /** Sets the size the next buffer should have, moving what is past FREE_READ_BYTES through the budget. */
+  #resize(bytes: number): void {
+    const budget = this.#budget;
+    if (budget !== undefined) {
+      const over = (n: number) => Math.max(0, n - FREE_READ_BYTES);
+      const more = over(bytes) - over(this.#wantBytes);
+      if (more > 0 && !budget.take(more)) return;
+      if (more < 0) budget.give(-more);
+    }
+    this.#wantBytes = bytes;
+  }
+
   #onRead(nread: number, buffer: Uint8Array): boolean {
     const view = Buffer.from(buffer.buffer, buffer.byteOffset, nread);
     if (nread === buffer.length) {
-      this.#wantBytes = Math.min(buffer.length * 2, this.#maxBytes);
+      if (buffer.length === this.#wantBytes) this.#resize(Math.min(buffer.length * 2, this.#maxBytes));
       this.#smallReads = 0;
     } else if (nread >= buffer.length / 4) {
       this.#smallReads = 0;
     } else if (++this.#smallReads >= SMALL_READS_TO_SHRINK) {
-      this.#wantBytes = Math.max(Math.floor(buffer.length / 2), Math.min(FIRST_READ_BYTES, this.#maxBytes));
+      this.#resize(Math.max(Math.floor(buffer.length / 2), Math.min(FIRST_READ_BYTES, this.#maxBytes)));
       this.#smallReads = 0;
     }
     const consumer = this.#consumer;

@@ -5,7 +5,13 @@ import { type Address, formatAddress, isLoop, parseAddress } from "./address.js"
 import { ProxyError } from "./errors.js";
 import { type LinkClose, type LinkInfo, type LinkOptions, ToxicLink } from "./link.js";
 import type { ChunkEvent } from "./pipeline.js";
-import { adoptWithReusedBuffer, READS_DEFAULTS, ReusedReads, requireReadBufferBytes } from "./reads.js";
+import {
+  adoptWithReusedBuffer,
+  READS_DEFAULTS,
+  ReadBudget,
+  ReusedReads,
+  requireReadBufferBytes,
+} from "./reads.js";
 import { ToxicSet } from "./toxic-set.js";
 import type { Toxic, ToxicSpec } from "./toxics.js";
 
@@ -33,9 +39,15 @@ export interface TcpProxyOptions {
   maxBufferedBytes?: number;
   /**
    * Per direction, most bytes one read returns: reads start at 16 KiB and grow to this while a
-   * connection moves data in bulk (each direction holds up to two such buffers then). Default 256 KiB.
+   * connection moves data in bulk (each direction holds up to two such buffers then); past 256 KiB
+   * only while `readBufferTotalBytes` has room. Default 1 MiB.
    */
   readBufferBytes?: number;
+  /**
+   * Read buffer bytes past 256 KiB that all connections together may hold: the first bulk
+   * connections get the largest reads (the least CPU per byte), the rest stay at 256 KiB. Default 64 MiB.
+   */
+  readBufferTotalBytes?: number;
   /**
    * Read into reused buffers (net's `onread`). false reads with Node's `'data'` events, a fresh
    * buffer per read, as a plain Node proxy does: for comparison, or should a Node release change the
@@ -54,6 +66,7 @@ export const TCP_PROXY_DEFAULTS = {
   maxConnections: 1000,
   maxBufferedBytes: 1024 * 1024,
   readBufferBytes: READS_DEFAULTS.readBufferBytes,
+  readBufferTotalBytes: READS_DEFAULTS.readBufferTotalBytes,
   reuseReadBuffers: true,
 } as const;
 
@@ -95,6 +108,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   #server: net.Server | undefined;
   #enabled: boolean;
   #nextId = 1;
+  readonly #readBudget: ReadBudget;
   /** An upstream connection made before any client came (the start-up check's), for the first one. */
   #spare: { socket: net.Socket; drop: () => void } | undefined;
   readonly #o: Required<
@@ -122,6 +136,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       onChunk: options.onChunk,
     };
     requireReadBufferBytes(this.#o.readBufferBytes);
+    this.#readBudget = new ReadBudget(
+      options.readBufferTotalBytes ?? TCP_PROXY_DEFAULTS.readBufferTotalBytes,
+    );
   }
 
   /** The address listened on (the real port once listening), `HOST:PORT`. */
@@ -132,6 +149,11 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   /** The upstream, `HOST:PORT`. */
   get upstreamAddress(): string {
     return formatAddress(this.#upstream);
+  }
+
+  /** Read buffer bytes past 256 KiB its connections hold now, of `readBufferTotalBytes`. */
+  get readBufferBytesInUse(): number {
+    return this.#readBudget.usedBytes;
   }
 
   get enabled(): boolean {
@@ -276,13 +298,15 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     // Both directions read into reused buffers where Node lets the accepted side do so (see the
     // proxy notes in docs/benchmarks.md): a fresh 64 KiB buffer per read was most of the cost.
     const reuse = this.#o.reuseReadBuffers;
-    const clientReads = reuse ? new ReusedReads(this.#o.readBufferBytes) : undefined;
+    const clientReads = reuse ? new ReusedReads(this.#o.readBufferBytes, this.#readBudget) : undefined;
     const adopted = clientReads && adoptWithReusedBuffer(accepted, clientReads.onread);
     const client = adopted ?? accepted;
     const reads = {
       client: adopted ? clientReads : undefined,
-      upstream: reuse ? new ReusedReads(this.#o.readBufferBytes) : undefined,
+      upstream: reuse ? new ReusedReads(this.#o.readBufferBytes, this.#readBudget) : undefined,
     };
+    // What a connection's reads took from the shared budget goes back when its socket is gone.
+    client.once("close", () => reads.client?.dispose());
     client.on("error", () => {});
     const spare = this.#takeSpare();
     if (spare) {
@@ -298,6 +322,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       noDelay: true,
       ...(reads.upstream && { onread: reads.upstream.onread }),
     });
+    upstream.once("close", () => reads.upstream?.dispose());
     const timer = setTimeout(
       () => upstream.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
       this.#o.connectTimeoutMs,

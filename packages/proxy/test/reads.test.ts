@@ -8,6 +8,7 @@ import {
   type ChunkEvent,
   type LinkInfo,
   linkSockets,
+  ReadBudget,
   ReusedReads,
   TcpProxy,
   ToxicSet,
@@ -117,6 +118,35 @@ describe("ReusedReads", () => {
     }
     expect(sizes.map((b) => b.length / 1024)).toEqual([16, 32, 64, 64]);
     expect(sizes[3]).toBe(sizes[2]);
+  });
+
+  it("grows past 256 KiB only with room in the shared ReadBudget, and gives it back on shrink and dispose", () => {
+    const KiB = 1024;
+    const budget = new ReadBudget(768 * KiB);
+    const grow = (reads: ReusedReads) => {
+      let buffer = reads.onread.buffer();
+      for (let i = 0; i < 12; i++) buffer = read(reads, buffer, buffer.length);
+      return buffer.length / KiB;
+    };
+    const a = new ReusedReads(1024 * KiB, budget);
+    const b = new ReusedReads(1024 * KiB, budget);
+    for (const r of [a, b]) r.attach(new net.Socket(), () => false);
+    expect(grow(a)).toBe(1024);
+    expect(budget.usedBytes).toBe(768 * KiB);
+    // No room left: b grows freely to 256 KiB and stops there.
+    expect(grow(b)).toBe(256);
+    expect(budget.usedBytes).toBe(768 * KiB);
+    // a's small reads halve it to 512 KiB, giving 512 KiB back: b takes 256 KiB of it for 512 KiB,
+    // and 1 MiB would need 512 KiB more than the 768 KiB budget holds.
+    let buffer = a.onread.buffer();
+    for (let i = 0; i < 8; i++) buffer = read(a, buffer, 10);
+    expect(buffer.length / KiB).toBe(512);
+    expect(budget.usedBytes).toBe(256 * KiB);
+    expect(grow(b)).toBe(512);
+    expect(budget.usedBytes).toBe(512 * KiB);
+    a.dispose();
+    b.dispose();
+    expect(budget.usedBytes).toBe(0);
   });
 
   it("halves it after 8 reads in a row of under a quarter of it, down to 16 KiB", () => {
@@ -295,6 +325,9 @@ describe.each([{ reuseReadBuffers: true }, { reuseReadBuffers: false }])(
       await new Promise<void>((r) => (infos.length > 0 ? r() : proxy.once("close", () => r())));
       expect(infos[0]?.bytesUpstream).toBe(data.length);
       expect(infos[0]?.bytesDownstream).toBe(data.length);
+      // Once both sockets closed, what their reads took from the shared budget is back.
+      for (let i = 0; i < 200 && proxy.readBufferBytesInUse > 0; i++) await sleep(10);
+      expect(proxy.readBufferBytesInUse).toBe(0);
     });
 
     it("a toxic added and removed mid-transfer loses, repeats or reorders nothing", {

@@ -46,8 +46,13 @@ export function registerProxy(program: Command): void {
     )
     .option(
       "--read-buffer-bytes <size>",
-      "per direction, most bytes one read takes (reads grow to it under bulk traffic)",
-      "256KiB",
+      "per direction, most bytes one read takes (reads grow to it under bulk traffic; past 256KiB only within --read-buffer-total)",
+      "1MiB",
+    )
+    .option(
+      "--read-buffer-total <size>",
+      "read buffer bytes past 256KiB per read that all connections together may hold",
+      "64MiB",
     )
     .option(
       "--no-check-upstream",
@@ -97,6 +102,7 @@ interface ProxyOpts extends LogOpts {
   connectTimeout: string;
   maxBufferBytes: string;
   readBufferBytes: string;
+  readBufferTotal: string;
   checkUpstream: boolean;
   udp?: boolean;
   loss: string;
@@ -149,6 +155,10 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
         readBufferBytes: parseByteSize("--read-buffer-bytes", o.readBufferBytes, {
           min: 1024,
           max: 64 * 1024 * 1024,
+        }),
+        readBufferTotalBytes: parseByteSize("--read-buffer-total", o.readBufferTotal, {
+          min: 0,
+          max: 16 * 1024 * 1024 * 1024,
         }),
       }),
   );
