@@ -77,11 +77,7 @@ describe("lab proxy: bad inputs, one clear line each", () => {
       /--read-buffer-bytes must be a size from 1\.0 KiB to 64\.0 MiB \(64KiB, 1MiB; bare numbers are bytes\), got "10"/,
       /lab proxy --help/,
     ],
-    [
-      ["--read-buffer-total", "-1"],
-      /--read-buffer-total must be a size from 0 B to 16\.0 GiB/,
-      undefined,
-    ],
+    [["--read-buffer-total", "-1"], /--read-buffer-total must be a size from 0 B to 16\.0 GiB/, undefined],
     [
       ["--max-buffer-bytes", "lots"],
       /--max-buffer-bytes must be a size from 1\.0 KiB to 2\.0 GiB/,
