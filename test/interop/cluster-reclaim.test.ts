@@ -162,6 +162,44 @@ describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
     expect(await client.exited).toBe(0);
   }, 60_000);
 
+  it("SIGSTOP of its node (a machine gone silent, no FIN): an idle client notices within two --stall-timeouts, fails over and is fay again", async () => {
+    const redis = await startRedis();
+    const a = await node(redis, "a");
+    const b = await node(redis, "b");
+    const observer = await inRoom(b.port, "#ops");
+    const client = startLab([
+      "client",
+      "--json",
+      "--stall-timeout",
+      "1s",
+      "--node",
+      `127.0.0.1:${a.port}`,
+      "--node",
+      `127.0.0.1:${b.port}`,
+      "--nick",
+      "fay",
+    ]);
+    client.write("/join #ops\n");
+    await observer.c.waitFor("* fay joined #ops");
+    // A frozen node keeps its connections open and answers nothing, as a machine that lost power
+    // does to a client that is not sending: only the client's liveness pings can notice.
+    const stoppedAt = Date.now();
+    a.lab.child.kill("SIGSTOP");
+    onTestFinished(() => {
+      a.lab.child.kill("SIGKILL");
+    });
+    await client.waitForOutput(/^\* connection to .* now on .*$/m, { stream: "stderr", timeoutMs: 10_000 });
+    const joined = observer.c.lines.indexOf("* fay joined #ops");
+    await observer.c.waitFor("* fay joined #ops", { from: joined + 1, timeoutMs: 5_000 });
+    const back = Date.now() - stoppedAt;
+    // Quiet for 1 s, then a ping unanswered for 1 s, then the reconnect and the reclaim.
+    expect(back).toBeLessThan(5_000);
+    expect(client.stdout()).not.toContain("NICK_TAKEN");
+    console.log(`cluster liveness: fay back on b ${back} ms after node a was frozen (--stall-timeout 1s)`);
+    client.endInput();
+    expect(await client.exited).toBe(0);
+  }, 60_000);
+
   it("both nodes alive: a hello on b with the token takes the nick from a at once; a closes its old session with NICK_RECLAIMED and announces no second leave; a wrong token gets NICK_TAKEN (on node a)", async () => {
     const redis = await startRedis();
     const a = await node(redis, "a");

@@ -48,7 +48,9 @@ export interface ChatClientOptions {
    * came back; against a plain line server, only while it has not sent a single byte on this
    * connection (a line server may rightly say nothing to a line). A quiet chat is not a stall:
    * nothing is owed while we send nothing. The client then closes with STALLED and does not
-   * reconnect. Default 10 000 ms; `Infinity` waits forever.
+   * reconnect, unless it has `failover` nodes and `reconnect`: then a stall moves it to the next
+   * node, and it pings a server quiet for this long, so a node gone silent is noticed while we send
+   * nothing. Default 10 000 ms; `Infinity` waits forever.
    */
   stallTimeoutMs?: number;
   /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */

@@ -87,6 +87,14 @@ export class ChatClient extends EventEmitter {
   readonly #backoff: Backoff;
   /** Fires when an owed answer does not come within `stallTimeoutMs`. */
   readonly #stall = new StallClock();
+  /**
+   * With other nodes to fail over to: pings a server that has been quiet for `stallTimeoutMs`, so
+   * that a node gone silent (a machine that went away without a FIN) is noticed while we send
+   * nothing, and a stall means "try the next node" rather than "give up".
+   */
+  #liveness: NodeJS.Timeout | undefined;
+  /** Why the last connection was dropped on purpose to fail over (a stall), for the reconnect line. */
+  #stalled: ChatError | undefined;
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
   /** The first SNIFF_BYTES of the connection, for #sniff. */
@@ -295,6 +303,7 @@ export class ChatClient extends EventEmitter {
       return;
     }
     this.#socket = socket;
+    this.#startLiveness();
     this.#mode = "unknown";
     this.#isAuthRequired = false;
     this.#isWelcomed = false;
@@ -552,7 +561,10 @@ export class ChatClient extends EventEmitter {
       if (this.#state !== "closed") this.#setState("closed", this.#refusal);
       return;
     }
-    const err = new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`);
+    const err =
+      this.#stalled ??
+      new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`);
+    this.#stalled = undefined;
     if (!this.#o.reconnect) {
       this.#setState("closed", err);
       return;
@@ -615,13 +627,38 @@ export class ChatClient extends EventEmitter {
     this.#stall.start(this.#o.stallTimeoutMs, () => {
       if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      this.#refusal = new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
+      const stalled = new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
         hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
       });
-      // Not an outage to retry: a server that accepts and says nothing would only do it again.
+      if (this.#canFailOver) {
+        // Another node can take over: to a client, a node whose machine went away looks like this.
+        this.#stalled = stalled;
+        socket?.destroy();
+        return;
+      }
+      // Alone, not an outage to retry: a server that accepts and says nothing would only do it again.
+      this.#refusal = stalled;
       this.#isClosing = true;
       socket?.destroy();
     });
+  }
+
+  /** Reconnecting, with other nodes to go to, and a stall timeout to notice a silent one by. */
+  get #canFailOver(): boolean {
+    return this.#o.reconnect && this.#addresses.length > 1 && Number.isFinite(this.#o.stallTimeoutMs);
+  }
+
+  /** Starts the liveness pings (once) when this client can fail over. */
+  #startLiveness(): void {
+    if (this.#liveness !== undefined || !this.#canFailOver) return;
+    const every = this.#o.stallTimeoutMs;
+    this.#liveness = setInterval(() => {
+      const isQuiet = Date.now() - this.#lastDataAt >= every;
+      if (this.#mode !== "json" || this.#state !== "connected" || this.#stall.isRunning || !isQuiet) return;
+      // A settle id: its pong is bookkeeping, not an event.
+      this.#sendJson({ type: "ping", id: `${SETTLE_ID}${++this.#pingSeq}` });
+    }, every);
+    this.#liveness.unref();
   }
 
   #sendJson(message: ClientMessage): void {
@@ -663,6 +700,10 @@ export class ChatClient extends EventEmitter {
     this.#state = state;
     if (state !== "connected") {
       this.#outbox.stop();
+    }
+    if (state === "closed") {
+      clearInterval(this.#liveness);
+      this.#liveness = undefined;
     }
     this.emit("state", state, error);
   }
