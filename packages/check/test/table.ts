@@ -44,6 +44,12 @@ export const BROKEN: FixtureRow[] = [
     caughtBy: ["echo.half-close"],
   },
   {
+    name: "goodbye-after-echo",
+    profile: "echo",
+    argv: ["echo_server.py", "{port}", "goodbye-after-echo"],
+    caughtBy: ["echo.half-close"],
+  },
+  {
     name: "unbounded-buffering",
     profile: "echo",
     argv: ["echo_server.py", "{port}", "unbounded-buffering"],

@@ -91,6 +91,17 @@ const tests: CheckTest[] = [
           conn,
         });
       }
+      // An echo sends back what came, and nothing of its own: extra bytes are a bug too.
+      const extra = conn.receivedBytes - data.length;
+      if (extra > 0) {
+        fail({
+          expected: "EOF right after the echo's last byte",
+          observed: `${extra} more bytes after the echo, then EOF`,
+          hint: "send back exactly the bytes that came, nothing of your own (no banner, prompt or added newline)",
+          conn,
+          at: data.length,
+        });
+      }
     },
   },
   {
