@@ -1,36 +1,21 @@
 import { describe, expect, it } from "vitest";
 import type { ChatEvent } from "../../packages/chat/src/index.js";
-import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
-import { startLab, startServer } from "../helpers/lab.js";
-import { HAS_REDIS, REDIS_MISSING, type RedisServer, startRedis } from "../helpers/redis.js";
+import { lineClient } from "../../packages/chat/test/line-client.js";
+import { chatMember, clusterNode } from "../helpers/cluster.js";
+import { startLab } from "../helpers/lab.js";
+import { HAS_REDIS, REDIS_MISSING, startRedis } from "../helpers/redis.js";
 
 if (!HAS_REDIS) console.warn(REDIS_MISSING);
 
-/** A `lab server --cluster` node on a free port; killed when the test ends. */
-async function node(redis: RedisServer, id: string) {
-  return startServer(
-    (p) => ["server", "--port", String(p), "--cluster", redis.url, "--node-id", id, "--flood", "0"],
-    (p) => `listening on 127.0.0.1:${p}`,
-  );
-}
-
-/** A text-mode client that has joined `room`; its nick. */
-async function inRoom(port: number, room: string): Promise<{ c: LineClient; nick: string }> {
-  const c = await lineClient(port, { timeoutMs: 10_000 });
-  const nick = /you are (\S+)\./.exec(await c.waitFor("netlab chat/1"))?.[1] ?? "";
-  await c.waitFor(`* ${nick} joined #lobby`);
-  c.send(`/join ${room}`);
-  await c.waitFor(`* ${nick} joined ${room}`);
-  return { c, nick };
-}
+const FLOOD_OFF = ["--flood", "0"];
 
 describe.skipIf(!HAS_REDIS)("lab client --node: failing over between cluster nodes (#16)", () => {
   it("SIGKILL of its node while messages flow: the client goes on on the next node, in its room, with every message once and in the room's order", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a");
-    const b = await node(redis, "b");
-    const talkers = [await inRoom(b.port, "#ops"), await inRoom(b.port, "#ops")];
-    const observer = await inRoom(b.port, "#ops");
+    const a = await clusterNode(redis, "a", FLOOD_OFF);
+    const b = await clusterNode(redis, "b", FLOOD_OFF);
+    const talkers = [await chatMember(b.port, "#ops"), await chatMember(b.port, "#ops")];
+    const observer = await chatMember(b.port, "#ops");
     const client = startLab([
       "client",
       "--json",
@@ -91,7 +76,7 @@ describe.skipIf(!HAS_REDIS)("lab client --node: failing over between cluster nod
     // History from the room's stream (XREVRANGE, on a node new to #ops) keeps each line's own
     // time: the ts the client saw it said with, live or caught up.
     const saidAt = new Map(events.flatMap((e) => (e.type === "message" ? [[e.text, e.ts] as const] : [])));
-    const c = await node(redis, "c");
+    const c = await clusterNode(redis, "c", FLOOD_OFF);
     const joiner = await lineClient(c.port);
     await joiner.waitFor("netlab chat/1");
     joiner.send(JSON.stringify({ type: "hello", proto: 1, room: "#ops" }));

@@ -1,33 +1,18 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { BackendSink } from "../../packages/chat/src/index.js";
-import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
+import { lineClient } from "../../packages/chat/test/line-client.js";
 import { RedisBackend } from "../../packages/chat-redis/src/index.js";
-import { startLab, startServer } from "../helpers/lab.js";
-import { HAS_REDIS, REDIS_MISSING, type RedisServer, startRedis } from "../helpers/redis.js";
+import { chatMember, clusterNode } from "../helpers/cluster.js";
+import { startLab } from "../helpers/lab.js";
+import { HAS_REDIS, REDIS_MISSING, startRedis } from "../helpers/redis.js";
 
 if (!HAS_REDIS) console.warn(REDIS_MISSING);
 
+const FLOOD_OFF = ["--flood", "0"];
+
 // Reclaim tokens across nodes (docs/cluster.md, "A nick through a crash"): a client that lands on
 // another node takes its nick back at once with the token its old node gave it.
-
-/** A `lab server --cluster` node on a free port (lease 15 s, the default); killed when the test ends. */
-async function node(redis: RedisServer, id: string) {
-  return startServer(
-    (p) => ["server", "--port", String(p), "--cluster", redis.url, "--node-id", id, "--flood", "0"],
-    (p) => `listening on 127.0.0.1:${p}`,
-  );
-}
-
-/** A text-mode client that has joined `room`; its nick. */
-async function inRoom(port: number, room: string): Promise<{ c: LineClient; nick: string }> {
-  const c = await lineClient(port, { timeoutMs: 10_000 });
-  const nick = /you are (\S+)\./.exec(await c.waitFor("netlab chat/1"))?.[1] ?? "";
-  await c.waitFor(`* ${nick} joined #lobby`);
-  c.send(`/join ${room}`);
-  await c.waitFor(`* ${nick} joined ${room}`);
-  return { c, nick };
-}
 
 /** A raw JSON client whose hello is `hello`; its welcome. */
 async function jsonClient(port: number, hello: object) {
@@ -107,9 +92,9 @@ describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
 
   it("SIGKILL of its node: the client fails over with its reclaim token and is fay again within 5 s (lease 15 s); the room sees one leave and one return; after a's lease runs out b still holds fay", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a");
-    const b = await node(redis, "b");
-    const observer = await inRoom(b.port, "#ops");
+    const a = await clusterNode(redis, "a", FLOOD_OFF);
+    const b = await clusterNode(redis, "b", FLOOD_OFF);
+    const observer = await chatMember(b.port, "#ops");
     const client = startLab([
       "client",
       "--json",
@@ -164,9 +149,9 @@ describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
 
   it("SIGSTOP of its node (a machine gone silent, no FIN): an idle client notices within two --stall-timeouts, fails over and is fay again", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a");
-    const b = await node(redis, "b");
-    const observer = await inRoom(b.port, "#ops");
+    const a = await clusterNode(redis, "a", FLOOD_OFF);
+    const b = await clusterNode(redis, "b", FLOOD_OFF);
+    const observer = await chatMember(b.port, "#ops");
     const client = startLab([
       "client",
       "--json",
@@ -202,10 +187,10 @@ describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
 
   it("both nodes alive: a hello on b with the token takes the nick from a at once; a closes its old session with NICK_RECLAIMED and announces no second leave; a wrong token gets NICK_TAKEN (on node a)", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a");
-    const b = await node(redis, "b");
-    const onA = await inRoom(a.port, "#ops");
-    const onB = await inRoom(b.port, "#ops");
+    const a = await clusterNode(redis, "a", FLOOD_OFF);
+    const b = await clusterNode(redis, "b", FLOOD_OFF);
+    const onA = await chatMember(a.port, "#ops");
+    const onB = await chatMember(b.port, "#ops");
     const old = await jsonClient(a.port, { nick: "gus", room: "#ops" });
     expect(old.welcome.nick).toBe("gus");
     const token = old.welcome.reclaim ?? "";

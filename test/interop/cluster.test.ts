@@ -1,34 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { ChatClient, type ChatEvent } from "../../packages/chat/src/index.js";
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
-import { runLab, startServer } from "../helpers/lab.js";
-import { HAS_REDIS, REDIS_MISSING, type RedisServer, startRedis } from "../helpers/redis.js";
+import { chatMember, clusterNode } from "../helpers/cluster.js";
+import { runLab } from "../helpers/lab.js";
+import { HAS_REDIS, REDIS_MISSING, startRedis } from "../helpers/redis.js";
 
 if (!HAS_REDIS) console.warn(REDIS_MISSING);
-
-/** A `lab server --cluster` node on a free port; killed when the test ends. */
-async function node(redis: RedisServer, id: string, extra: string[] = []) {
-  return startServer(
-    (p) => ["server", "--port", String(p), "--cluster", redis.url, "--node-id", id, ...extra],
-    (p) => `listening on 127.0.0.1:${p}`,
-  );
-}
-
-/** A text-mode client that has joined #lobby; its nick. */
-async function joined(port: number, timeoutMs = 10_000): Promise<{ c: LineClient; nick: string }> {
-  const c = await lineClient(port, { timeoutMs });
-  const nick = /you are (\S+)\./.exec(await c.waitFor("netlab chat/1"))?.[1] ?? "";
-  await c.waitFor(`* ${nick} joined #lobby`);
-  return { c, nick };
-}
 
 describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
   it("carries a room across nodes: messages, /who and /nodes see both, nicks are unique cluster-wide", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a");
-    const b = await node(redis, "b");
-    const alice = await joined(a.port);
-    const bob = await joined(b.port);
+    const a = await clusterNode(redis, "a");
+    const b = await clusterNode(redis, "b");
+    const alice = await chatMember(a.port);
+    const bob = await chatMember(b.port);
     await alice.c.waitFor(`* ${bob.nick} joined #lobby`);
     alice.c.send("/nick alice");
     await alice.c.waitFor(`is now known as alice`);
@@ -78,7 +63,7 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
       /^lab: Redis at 127\.0\.0\.1:\d+ refused the password \(WRONGPASS\)\nhint: /,
     );
     expect(wrong.stderr).not.toContain("nope");
-    await node(redis, "a");
+    await clusterNode(redis, "a");
     const twice = await runLab(["server", "--port", "0", "--cluster", redis.url, "--node-id", "a"]);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(
@@ -96,10 +81,10 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
 
   it("a node killed with SIGKILL leaves: its users leave the room on the others within the lease, their nicks are free", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a", ["--cluster-lease", "2"]);
-    const b = await node(redis, "b", ["--cluster-lease", "2"]);
-    const alice = await joined(a.port);
-    const bob = await joined(b.port);
+    const a = await clusterNode(redis, "a", ["--cluster-lease", "2"]);
+    const b = await clusterNode(redis, "b", ["--cluster-lease", "2"]);
+    const alice = await chatMember(a.port);
+    const bob = await chatMember(b.port);
     bob.c.send("/nick bob");
     await alice.c.waitFor("is now known as bob");
     const killedAt = Date.now();
@@ -119,14 +104,18 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
     const redis = await startRedis();
     const nodes = [];
     for (let i = 0; i < NODES; i++)
-      nodes.push(await node(redis, `n${i}`, ["--flood", "0", "--history", "0"]));
+      nodes.push(await clusterNode(redis, `n${i}`, ["--flood", "0", "--history", "0"]));
     // Each joins within the hello grace (300 ms): all at once, not one after another.
     const clients = (
-      await Promise.all(nodes.flatMap((n) => Array.from({ length: PER_NODE }, () => joined(n.port, 60_000))))
+      await Promise.all(
+        nodes.flatMap((n) => Array.from({ length: PER_NODE }, () => chatMember(n.port, undefined, 60_000))),
+      )
     ).map((j) => j.c);
     // One listener per node that says nothing: it sees all 10 000, the order to compare with.
-    const observers = await Promise.all(nodes.map(async (n) => (await joined(n.port, 60_000)).c));
-    const lastNick = (await joined(nodes[0]!.port)).nick;
+    const observers = await Promise.all(
+      nodes.map(async (n) => (await chatMember(n.port, undefined, 60_000)).c),
+    );
+    const lastNick = (await chatMember(nodes[0]!.port)).nick;
     await Promise.all(clients.map((c) => c.waitFor(`* ${lastNick} joined #lobby`)));
     clients.forEach((c, i) => {
       c.socket.write(Array.from({ length: LINES }, (_, n) => `c${i} ${n}\n`).join(""));
@@ -172,11 +161,11 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
 
   it("at 1,000 msg/s, CLIENT KILL of a reader and a redis-server restart (appendonly) lose nothing and show nothing twice", async () => {
     const redis = await startRedis({ appendOnly: true });
-    const a = await node(redis, "a", ["--flood", "0", "--history", "0"]);
-    const b = await node(redis, "b", ["--flood", "0", "--history", "0"]);
-    const sender = await joined(a.port);
-    const onA = await joined(a.port);
-    const onB = await joined(b.port);
+    const a = await clusterNode(redis, "a", ["--flood", "0", "--history", "0"]);
+    const b = await clusterNode(redis, "b", ["--flood", "0", "--history", "0"]);
+    const sender = await chatMember(a.port);
+    const onA = await chatMember(a.port);
+    const onB = await chatMember(b.port);
     await sender.c.waitFor(`* ${onB.nick} joined #lobby`);
     const TOTAL = 4_000;
     let sent = 0;
@@ -213,10 +202,10 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
 
   it("a JSON client reconnecting with hello.since gets exactly what it missed, or a history gap", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a", ["--flood", "0", "--cluster-max-len", "10"]);
-    const b = await node(redis, "b", ["--flood", "0"]);
-    const talker = await joined(a.port);
-    const watcher = await joined(b.port);
+    const a = await clusterNode(redis, "a", ["--flood", "0", "--cluster-max-len", "10"]);
+    const b = await clusterNode(redis, "b", ["--flood", "0"]);
+    const talker = await chatMember(a.port);
+    const watcher = await chatMember(b.port);
     for (let i = 0; i < 5; i++) talker.c.send(`before ${i}`);
     const json = await lineClient(b.port);
     json.send(JSON.stringify({ type: "hello", proto: 1, nick: "jay" }));
@@ -242,10 +231,10 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
 
   it("--cluster-mode pubsub: killing the subscriber connections mid-run loses messages, and the room is told how many", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a", ["--cluster-mode", "pubsub", "--flood", "0"]);
-    const b = await node(redis, "b", ["--cluster-mode", "pubsub", "--flood", "0"]);
-    const talker = await joined(a.port);
-    const watcher = await joined(b.port);
+    const a = await clusterNode(redis, "a", ["--cluster-mode", "pubsub", "--flood", "0"]);
+    const b = await clusterNode(redis, "b", ["--cluster-mode", "pubsub", "--flood", "0"]);
+    const talker = await chatMember(a.port);
+    const watcher = await chatMember(b.port);
     await talker.c.waitFor(`* ${watcher.nick} joined #lobby`);
     const TOTAL = 5_000;
     for (let i = 0; i < TOTAL; i++) talker.c.send(`m ${i}`);
@@ -275,9 +264,9 @@ describe.skipIf(!HAS_REDIS)("lab server --cluster (#16)", () => {
 
   it("a ChatClient given several nodes fails over to the next when its node dies, and gets what it missed once", async () => {
     const redis = await startRedis();
-    const a = await node(redis, "a", ["--flood", "0"]);
-    const b = await node(redis, "b", ["--flood", "0"]);
-    const talker = await joined(b.port);
+    const a = await clusterNode(redis, "a", ["--flood", "0"]);
+    const b = await clusterNode(redis, "b", ["--flood", "0"]);
+    const talker = await chatMember(b.port);
     const client = new ChatClient({
       port: a.port,
       failover: [{ port: b.port }],
