@@ -44,6 +44,31 @@ async function backendNode(url: string, nodeId: string) {
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
+/**
+ * Two nodes a and b, a text client on b in #ops, and `lab client --json … --node A --node B --nick
+ * fay` (with `extra` options) on a, in #ops too once the observer saw her join.
+ */
+async function fayInOps(extra: string[]) {
+  const redis = await startRedis();
+  const a = await clusterNode(redis, "a", FLOOD_OFF);
+  const b = await clusterNode(redis, "b", FLOOD_OFF);
+  const observer = await chatMember(b.port, "#ops");
+  const client = startLab([
+    "client",
+    "--json",
+    ...extra,
+    "--node",
+    `127.0.0.1:${a.port}`,
+    "--node",
+    `127.0.0.1:${b.port}`,
+    "--nick",
+    "fay",
+  ]);
+  client.write("/join #ops\n");
+  await observer.c.waitFor("* fay joined #ops");
+  return { redis, a, b, observer, client };
+}
+
 describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
   it("RedisBackend.claimNick: only the stored hash moves a nick; the old node is told, loses the member, and its release leaves the new holder's key", async () => {
     const redis = await startRedis();
@@ -91,22 +116,7 @@ describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
   });
 
   it("SIGKILL of its node: the client fails over with its reclaim token and is fay again within 5 s (lease 15 s); the room sees one leave and one return; after a's lease runs out b still holds fay", async () => {
-    const redis = await startRedis();
-    const a = await clusterNode(redis, "a", FLOOD_OFF);
-    const b = await clusterNode(redis, "b", FLOOD_OFF);
-    const observer = await chatMember(b.port, "#ops");
-    const client = startLab([
-      "client",
-      "--json",
-      "--node",
-      `127.0.0.1:${a.port}`,
-      "--node",
-      `127.0.0.1:${b.port}`,
-      "--nick",
-      "fay",
-    ]);
-    client.write("/join #ops\n");
-    await observer.c.waitFor("* fay joined #ops");
+    const { redis, a, observer, client } = await fayInOps([]);
     expect((await redis.cli("GET", "netlab:nick:fay")).trim()).toMatch(/^a\|fay\|[0-9a-f]{64}$/);
 
     const killedAt = Date.now();
@@ -148,24 +158,7 @@ describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
   }, 60_000);
 
   it("SIGSTOP of its node (a machine gone silent, no FIN): an idle client notices within two --stall-timeouts, fails over and is fay again", async () => {
-    const redis = await startRedis();
-    const a = await clusterNode(redis, "a", FLOOD_OFF);
-    const b = await clusterNode(redis, "b", FLOOD_OFF);
-    const observer = await chatMember(b.port, "#ops");
-    const client = startLab([
-      "client",
-      "--json",
-      "--stall-timeout",
-      "1s",
-      "--node",
-      `127.0.0.1:${a.port}`,
-      "--node",
-      `127.0.0.1:${b.port}`,
-      "--nick",
-      "fay",
-    ]);
-    client.write("/join #ops\n");
-    await observer.c.waitFor("* fay joined #ops");
+    const { a, observer, client } = await fayInOps(["--stall-timeout", "1s"]);
     // A frozen node keeps its connections open and answers nothing, as a machine that lost power
     // does to a client that is not sending: only the client's liveness pings can notice.
     const stoppedAt = Date.now();
