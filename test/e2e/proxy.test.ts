@@ -79,6 +79,11 @@ describe("lab proxy: bad inputs, one clear line each", () => {
     ],
     [["--read-buffer-total", "-1"], /--read-buffer-total must be a size from 0 B to 16\.0 GiB/, undefined],
     [
+      ["--busy-poll", "2ms"],
+      /--busy-poll must be a time from 0s to 1ms \(50us, 0\.2ms; bare numbers are seconds\), got "2ms"/,
+      undefined,
+    ],
+    [
       ["--max-buffer-bytes", "lots"],
       /--max-buffer-bytes must be a size from 1\.0 KiB to 2\.0 GiB/,
       undefined,
@@ -135,6 +140,8 @@ describe("lab proxy: running", () => {
       "8MiB",
       "--max-buffer-bytes",
       "2MiB",
+      "--busy-poll",
+      "50µs",
     ]);
     await lab.waitForOutput(/api on http:\/\/127\.0\.0\.1:\d+/);
     const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });

@@ -80,17 +80,41 @@ export interface DurationBounds {
 export function parseDuration(flag: string, text: string, { minMs, maxMs, hint }: DurationBounds): number {
   const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$/i.exec(text);
   const ms = m ? Number(m[1]) * (TIME_UNITS[(m[2] ?? "s").toLowerCase()] ?? 1000) : Number.NaN;
-  const upper = maxMs ?? Number.POSITIVE_INFINITY;
-  if (!Number.isFinite(ms) || ms < minMs || ms > upper) {
-    const range = Number.isFinite(upper)
-      ? `from ${formatDuration(minMs)} to ${formatDuration(upper)}`
-      : `of ${formatDuration(minMs)} or more`;
-    throw new UsageError(
-      `${flag} must be a time ${range} (500ms, 2s, 1m; bare numbers are seconds), got ${JSON.stringify(text)}`,
-      hint,
-    );
-  }
+  checkTime(flag, text, ms, { minMs, maxMs, hint }, "500ms, 2s, 1m");
   return Math.round(ms);
+}
+
+/**
+ * Reads a time option that may be shorter than a millisecond (`50us`, `50µs`, `0.2ms`, `0`) and
+ * returns it in whole microseconds, or throws a usage error as {@link parseDuration} does.
+ * @example parseMicroseconds("--busy-poll", "50us", { minMs: 0, maxMs: 1 }) // 50
+ */
+export function parseMicroseconds(flag: string, text: string, bounds: DurationBounds): number {
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s)?\s*$/i.exec(text);
+  const unit = (m?.[2] ?? "s").toLowerCase();
+  const ms = m
+    ? Number(m[1]) * (unit === "us" || unit === "µs" ? 0.001 : (TIME_UNITS[unit] ?? 1000))
+    : Number.NaN;
+  checkTime(flag, text, ms, bounds, "50us, 0.2ms");
+  return Math.round(ms * 1000);
+}
+
+function checkTime(
+  flag: string,
+  text: string,
+  ms: number,
+  { minMs, maxMs, hint }: DurationBounds,
+  examples: string,
+): void {
+  const upper = maxMs ?? Number.POSITIVE_INFINITY;
+  if (Number.isFinite(ms) && ms >= minMs && ms <= upper) return;
+  const range = Number.isFinite(upper)
+    ? `from ${formatDuration(minMs)} to ${formatDuration(upper)}`
+    : `of ${formatDuration(minMs)} or more`;
+  throw new UsageError(
+    `${flag} must be a time ${range} (${examples}; bare numbers are seconds), got ${JSON.stringify(text)}`,
+    hint,
+  );
 }
 
 /**

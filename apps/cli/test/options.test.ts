@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseDuration } from "../src/options.js";
+import { formatDuration, parseDuration, parseMicroseconds } from "../src/options.js";
 
 describe("parseDuration (every time option of lab)", () => {
   it("#20: reads ms, s, m and h, and a bare number as seconds", () => {
@@ -21,6 +21,18 @@ describe("parseDuration (every time option of lab)", () => {
     expect(() => parseDuration("-W", "0ms", { minMs: 1 })).toThrow("-W must be a time of 1ms or more");
     for (const bad of ["", "-1", "1d", "1e3", "ms", "1 2s"]) {
       expect(() => parseDuration("--x", bad, { minMs: 0 }), bad).toThrow(/--x must be a time/);
+    }
+  });
+
+  it("parseMicroseconds reads us, µs, ms and seconds, in whole microseconds, within bounds", () => {
+    const at = (text: string) => parseMicroseconds("--busy-poll", text, { minMs: 0, maxMs: 1 });
+    expect(["50us", "50µs", " 50 US ", "0.2ms", "1ms", "0", "0.0005"].map(at)).toEqual([
+      50, 50, 50, 200, 1000, 0, 500,
+    ]);
+    for (const bad of ["1001us", "2ms", "1", "-1us", "fast", "1m", ""]) {
+      expect(() => at(bad), bad).toThrow(
+        `--busy-poll must be a time from 0s to 1ms (50us, 0.2ms; bare numbers are seconds), got ${JSON.stringify(bad)}`,
+      );
     }
   });
 

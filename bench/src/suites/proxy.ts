@@ -99,6 +99,18 @@ export const proxySuite: Suite = {
           pid: other.child.pid,
         });
       }
+      // The latency knob: what polling instead of sleeping buys on the round trip, and costs in bulk.
+      const polling = await spawnReady(
+        process.execPath,
+        [LAB_BIN, "proxy", "127.0.0.1:0", `127.0.0.1:${serverPort}`, "--seed", "1", "--busy-poll", BUSY_POLL],
+        /proxying 127\.0\.0\.1:(\d+)/,
+      );
+      children.push(polling.child);
+      paths.push({
+        name: `through lab proxy --busy-poll ${BUSY_POLL}`,
+        port: Number(polling.match[1]),
+        pid: polling.child.pid,
+      });
       paths.push({
         name: "through lab proxy, no toxics",
         port: Number(proxy.match[1]),
@@ -110,6 +122,9 @@ export const proxySuite: Suite = {
     }
   },
 };
+
+/** The busy-poll window of the row that shows it. */
+const BUSY_POLL = "50us";
 
 /**
  * A raw server: a connection whose first byte is `p` echoes (ping-pong); one whose first byte is

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { isWireWatched, tapOpen } from "@netlab/socketserver";
+import type { BusyPoll } from "./busy-poll.js";
 import { type ChunkEvent, PIPELINE_DEFAULTS, Pipeline } from "./pipeline.js";
 import { isAffected, toxicRandom } from "./random.js";
 import type { ReusedReads } from "./reads.js";
@@ -25,6 +26,8 @@ export interface LinkOptions {
    * reads with `'data'`.
    */
   reads?: { client?: ReusedReads | undefined; upstream?: ReusedReads | undefined };
+  /** Told of every read either way, to keep the loop polling for the next (off when left out). */
+  busyPoll?: BusyPoll | undefined;
 }
 
 /** Defaults of {@link LinkOptions}. */
@@ -99,6 +102,7 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
       onChunk,
       tapped: "source",
       reads: options.reads?.client,
+      busyPoll: options.busyPoll,
     });
     this.#down = new Pipeline(upstream, client, {
       connection: this.id,
@@ -107,6 +111,7 @@ export class ToxicLink extends EventEmitter<ToxicLinkEvents> implements StageHos
       onChunk,
       tapped: "dest",
       reads: options.reads?.upstream,
+      busyPoll: options.busyPoll,
     });
     this.closed = new Promise((resolve) => {
       let open = 2;

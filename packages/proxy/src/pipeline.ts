@@ -1,6 +1,7 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { tapData, wireDataChannel } from "@netlab/socketserver";
+import type { BusyPoll } from "./busy-poll.js";
 import type { ReusedReads } from "./reads.js";
 import type { Chunk, Stage } from "./stages.js";
 import type { Stream } from "./toxics.js";
@@ -41,6 +42,8 @@ export interface PipelineOptions {
    * buffers, copied only where something keeps a chunk); its `'data'` events otherwise.
    */
   reads?: ReusedReads | undefined;
+  /** Told of every read, to keep the loop polling for the next one (off when left out). */
+  busyPoll?: BusyPoll | undefined;
 }
 
 /** Defaults for the pipeline options a caller may set. */
@@ -104,6 +107,7 @@ export class Pipeline {
    */
   #onData(data: Buffer, reads: ReusedReads | undefined): boolean {
     if (this.#isStopped) return false;
+    this.#o.busyPoll?.touch();
     this.bytesIn += data.length;
     if (this.#o.tapped === "source" && wireDataChannel.hasSubscribers)
       tapData(this.#source as net.Socket, "in", reads ? Buffer.from(data) : data);

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import { tapListen, toNetworkError, wireChannel } from "@netlab/socketserver";
 import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
+import { BusyPoll } from "./busy-poll.js";
 import { ProxyError } from "./errors.js";
 import { type LinkClose, type LinkInfo, type LinkOptions, ToxicLink } from "./link.js";
 import type { ChunkEvent } from "./pipeline.js";
@@ -54,6 +55,12 @@ export interface TcpProxyOptions {
    * internals the takeover of accepted sockets uses in a way its feature check misses. Default true.
    */
   reuseReadBuffers?: boolean;
+  /**
+   * After each read, keep polling the sockets for this long, µs, instead of sleeping until the
+   * kernel wakes the process: cuts the round trip the proxy adds (most of which, on a virtual
+   * machine, is that wake-up) for a core's worth of CPU while traffic flows. 0 to 1000; default 0 (off).
+   */
+  busyPollUs?: number;
   /** Called for every chunk written, either way. */
   onChunk?: (event: ChunkEvent) => void;
 }
@@ -68,6 +75,7 @@ export const TCP_PROXY_DEFAULTS = {
   readBufferBytes: READS_DEFAULTS.readBufferBytes,
   readBufferTotalBytes: READS_DEFAULTS.readBufferTotalBytes,
   reuseReadBuffers: true,
+  busyPollUs: 0,
 } as const;
 
 /** Events of a {@link TcpProxy}. */
@@ -109,6 +117,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   #enabled: boolean;
   #nextId = 1;
   readonly #readBudget: ReadBudget;
+  readonly #busyPoll: BusyPoll;
   /** An upstream connection made before any client came (the start-up check's), for the first one. */
   #spare: { socket: net.Socket; drop: () => void } | undefined;
   readonly #o: Required<
@@ -139,6 +148,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     this.#readBudget = new ReadBudget(
       options.readBufferTotalBytes ?? TCP_PROXY_DEFAULTS.readBufferTotalBytes,
     );
+    this.#busyPoll = new BusyPoll(options.busyPollUs ?? TCP_PROXY_DEFAULTS.busyPollUs);
   }
 
   /** The address listened on (the real port once listening), `HOST:PORT`. */
@@ -249,6 +259,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     this.#server = undefined;
     this.#spare?.drop();
     for (const link of this.links.values()) link.reset("proxy closed");
+    this.#busyPoll.stop();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -262,6 +273,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     const timer = new Promise<void>((r) => setTimeout(r, drainMs).unref());
     await Promise.race([all, timer]);
     for (const link of this.links.values()) link.reset("proxy shut down");
+    this.#busyPoll.stop();
   }
 
   /** What GET /connections shows for this proxy. */
@@ -353,6 +365,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       reads,
       maxBufferedBytes: this.#o.maxBufferedBytes,
       onChunk: this.#o.onChunk,
+      busyPoll: this.#busyPoll,
     });
     this.links.set(id, link);
     link.closed.then((how) => {

@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import { type EmulatorOptions, NetworkEmulator, toUdpError } from "@netlab/udp";
 import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
+import { BusyPoll } from "./busy-poll.js";
 import { ProxyError } from "./errors.js";
 import { randomSeed } from "./random.js";
 
@@ -16,10 +17,12 @@ export interface UdpProxyOptions extends Omit<EmulatorOptions, "random"> {
   maxSessions?: number;
   /** A client silent this long loses its upstream socket, ms. Default 60 000. */
   sessionIdleMs?: number;
+  /** After each datagram, keep polling for the next this long, µs, as TcpProxy's option. Default 0 (off). */
+  busyPollUs?: number;
 }
 
 /** Defaults of {@link UdpProxyOptions}. */
-export const UDP_PROXY_DEFAULTS = { maxSessions: 1000, sessionIdleMs: 60_000 } as const;
+export const UDP_PROXY_DEFAULTS = { maxSessions: 1000, sessionIdleMs: 60_000, busyPollUs: 0 } as const;
 
 /** One datagram through the UDP proxy and what the emulator did with it. */
 export interface UdpProxyDatagram {
@@ -64,10 +67,12 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
   readonly #maxSessions: number;
   readonly #sessionIdleMs: number;
   #socket: dgram.Socket | undefined;
+  readonly #busyPoll: BusyPoll;
 
   constructor(options: UdpProxyOptions) {
     super();
-    const { listen, upstream, maxSessions, sessionIdleMs, ...emulation } = options;
+    const { listen, upstream, maxSessions, sessionIdleMs, busyPollUs, ...emulation } = options;
+    this.#busyPoll = new BusyPoll(busyPollUs ?? UDP_PROXY_DEFAULTS.busyPollUs);
     this.#listen = parseAddress(listen, "listen", { allowZero: true });
     this.#upstream = parseAddress(upstream, "upstream");
     if (isLoop(this.#listen, this.#upstream)) {
@@ -113,6 +118,7 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
 
   /** Closes every socket and cancels what the emulators hold. */
   async close(): Promise<void> {
+    this.#busyPoll.stop();
     this.upstreamEmulator.close();
     this.downstreamEmulator.close();
     for (const s of this.#sessions.values()) {
@@ -126,6 +132,7 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
   }
 
   #fromClient(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.#busyPoll.touch();
     const key = `${rinfo.address}:${rinfo.port}`;
     let session = this.#sessions.get(key);
     if (!session) {
@@ -147,6 +154,7 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
     socket.on("message", (msg) => {
       const listener = this.#socket;
       if (!listener) return;
+      this.#busyPoll.touch();
       session.timer.refresh();
       const fate = this.downstreamEmulator.submit(
         () => listener.send(msg, client.port, client.address, () => {}),

@@ -79,7 +79,7 @@ async function writeUneven(s: net.Socket, data: Buffer): Promise<void> {
 /** A proxy to `upstreamPort`, closed after the test. */
 async function startProxy(
   upstreamPort: number,
-  more: { onChunk?: (e: ChunkEvent) => void; reuseReadBuffers?: boolean } = {},
+  more: { onChunk?: (e: ChunkEvent) => void; reuseReadBuffers?: boolean; busyPollUs?: number } = {},
 ) {
   const proxy = new TcpProxy({
     listen: "127.0.0.1:0",
@@ -307,15 +307,20 @@ describe("adoptWithReusedBuffer", () => {
 });
 
 // false: both sides read with 'data', the path a connection takes when adoptWithReusedBuffer
-// declines (the upstream then still reuses, which the true case covers per direction).
-describe.each([{ reuseReadBuffers: true }, { reuseReadBuffers: false }])(
-  "TcpProxy, reuseReadBuffers: $reuseReadBuffers",
-  ({ reuseReadBuffers }) => {
+// declines (the upstream then still reuses, which the true case covers per direction). busyPollUs:
+// the loop polls between reads, so writes meet a destination whose kernel buffer has not drained.
+describe.each([
+  { reuseReadBuffers: true, busyPollUs: 0 },
+  { reuseReadBuffers: false, busyPollUs: 0 },
+  { reuseReadBuffers: true, busyPollUs: 200 },
+])(
+  "TcpProxy, reuseReadBuffers: $reuseReadBuffers, busyPollUs: $busyPollUs",
+  ({ reuseReadBuffers, busyPollUs }) => {
     it("64 MiB both ways to a slow server and a slow client arrive byte for byte (SHA-256)", {
       timeout: 60_000,
     }, async () => {
       const infos: LinkInfo[] = [];
-      const { proxy, port } = await startProxy(await slowEcho(), { reuseReadBuffers });
+      const { proxy, port } = await startProxy(await slowEcho(), { reuseReadBuffers, busyPollUs });
       proxy.on("close", (link) => infos.push(link.info()));
       const data = randomBytes(64 * 1024 * 1024);
       const s = await connect(port);
@@ -337,6 +342,7 @@ describe.each([{ reuseReadBuffers: true }, { reuseReadBuffers: false }])(
       let phase: keyof typeof touched = "before";
       const { proxy, port } = await startProxy(await slowEcho(), {
         reuseReadBuffers,
+        busyPollUs,
         onChunk: (e) => {
           if (phase === "during" ? e.toxics.length > 0 : e.toxics.length === 0) touched[phase] += 1;
         },
@@ -378,7 +384,7 @@ describe.each([{ reuseReadBuffers: true }, { reuseReadBuffers: false }])(
           c.once("data", () => client.resetAndDestroy());
         });
       });
-      const { port } = await startProxy(await listen(server), { reuseReadBuffers });
+      const { port } = await startProxy(await listen(server), { reuseReadBuffers, busyPollUs });
       const client = await connect(port);
       client.write("x");
       expect((await upstreamError).code).toBe("ECONNRESET");

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
-import { parseByteSize, parseDuration, parseNumber } from "../options.js";
+import { parseByteSize, parseDuration, parseMicroseconds, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -55,6 +55,11 @@ export function registerProxy(program: Command): void {
       "64MiB",
     )
     .option(
+      "--busy-poll <time>",
+      "after each read, poll the sockets this long (up to 1ms) instead of sleeping: a shorter round trip for a core of CPU while traffic flows",
+      "0us",
+    )
+    .option(
       "--no-check-upstream",
       "skip the start-up check that the upstream answers (its connection is kept for the first client)",
     )
@@ -103,6 +108,7 @@ interface ProxyOpts extends LogOpts {
   maxBufferBytes: string;
   readBufferBytes: string;
   readBufferTotal: string;
+  busyPoll: string;
   checkUpstream: boolean;
   udp?: boolean;
   loss: string;
@@ -160,6 +166,7 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
           min: 0,
           max: 16 * 1024 * 1024 * 1024,
         }),
+        busyPollUs: parseMicroseconds("--busy-poll", o.busyPoll, { minMs: 0, maxMs: 1 }),
       }),
   );
   const api =
@@ -327,6 +334,7 @@ async function runUdp(
         jitterMs: parseDuration("--jitter", o.jitter, { minMs: 0, maxMs: 3_600_000 }),
         duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
         reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
+        busyPollUs: parseMicroseconds("--busy-poll", o.busyPoll, { minMs: 0, maxMs: 1 }),
       }),
   );
   if (log.isVerbose) {
