@@ -31,7 +31,10 @@ export interface ProxyApiOptions {
   requestTimeoutMs?: number;
   /** Connections the API serves at once; more are closed as they arrive. Default 64. */
   maxConnections?: number;
-  /** Proxies the API creates (each listens on a port); one more is answered 400. Default 1 000. */
+  /**
+   * Proxies the API creates (each listens on a port); one more is answered 400. Those handed to
+   * {@link ProxyApi.add} (the command line's own) do not count. Default 1 000.
+   */
   maxProxies?: number;
   /** Toxics one proxy may hold through the API (each acts on every byte); one more is answered 400. Default 64. */
   maxToxics?: number;
@@ -88,6 +91,8 @@ export class ProxyApi {
     maxToxics: number;
   };
   readonly #proxyDefaults: ProxyApiOptions["proxyDefaults"];
+  /** Proxies given to add() rather than created here: maxProxies bounds only what clients make. */
+  readonly #added = new WeakSet<TcpProxy>();
   #server: http.Server | undefined;
 
   constructor(options: ProxyApiOptions = {}) {
@@ -131,6 +136,7 @@ export class ProxyApi {
       });
     }
     this.proxies.set(proxy.name, proxy);
+    this.#added.add(proxy);
   }
 
   /** Creates, starts and adds a proxy from toxiproxy's JSON (`name`, `listen`, `upstream`, `enabled`). */
@@ -148,9 +154,10 @@ export class ProxyApi {
         hint: "choose another name, or delete the old one first",
       });
     }
-    if (this.proxies.size >= this.#limits.maxProxies) {
-      throw new ProxyError("BAD_REQUEST", `the API holds ${this.proxies.size} proxies, its maxProxies`, {
-        hint: "delete one first (DELETE /proxies/{name})",
+    const created = [...this.proxies.values()].filter((p) => !this.#added.has(p)).length;
+    if (created >= this.#limits.maxProxies) {
+      throw new ProxyError("BAD_REQUEST", `the API has created ${created} proxies, its maxProxies`, {
+        hint: "delete one first (DELETE /proxies/{name}), or raise the limit (lab proxy --api-max-proxies)",
       });
     }
     const proxy = new TcpProxy({
@@ -269,7 +276,7 @@ export class ProxyApi {
             "BAD_REQUEST",
             `proxy '${name}' has ${this.#limits.maxToxics} toxics, its maxToxics`,
             {
-              hint: "remove one first (DELETE /proxies/{name}/toxics/{toxic})",
+              hint: "remove one first (DELETE /proxies/{name}/toxics/{toxic}), or raise the limit (lab proxy --api-max-toxics)",
             },
           );
         }

@@ -36,6 +36,16 @@ export function registerProxy(program: Command): void {
     .option("--seed <n>", "seed every per-connection draw (toxicity, jitter, slices), to replay a run")
     .option("--api [host:port]", "serve toxiproxy's HTTP API (default: 127.0.0.1:8474 when given bare)")
     .option("--api-allow-remote", "let the API listen on an address other machines can reach")
+    .option("--api-max-body <size>", "API: largest request body; more is answered 413 and closed", "1MiB")
+    .option("--api-max-json-depth <n>", "API: deepest nesting of a JSON body; deeper is answered 400", "32")
+    .option(
+      "--api-request-timeout <time>",
+      "API: a request's headers and body must arrive within this; else 408 and closed",
+      "10s",
+    )
+    .option("--api-max-connections <n>", "API: connections served at once; more are closed", "64")
+    .option("--api-max-proxies <n>", "API: proxies clients may create; one more is answered 400", "1000")
+    .option("--api-max-toxics <n>", "API: toxics per proxy through the API; one more is answered 400", "64")
     .option("--name <name>", "the proxy's name in the API", "proxy")
     .option("--max-connections <n>", "connections proxied at once; more are reset", "1000")
     .option("--connect-timeout <time>", "give up connecting upstream after this long", "10s")
@@ -89,8 +99,58 @@ Logs go to stderr: 'proxying LISTEN → UPSTREAM' once ready, 'UTC-TIME LEVEL ME
 (-q, --log-format as lab server's; docs/logging.md). Ctrl-C stops it (exit 0).`,
     )
     .action(
-      action(async (listen: string, upstream: string, opts: ProxyOpts) => runProxy(listen, upstream, opts)),
+      action(async (listen: string, upstream: string, opts: ProxyOpts) =>
+        runProxy(listen, upstream, opts, apiLimits(cmd, opts)),
+      ),
     );
+}
+
+/** The API's limit flags, each read into its ProxyApi option; bounds keep a typo from disarming one. */
+const API_LIMITS = {
+  apiMaxBody: (text: string) => ({
+    maxBodyBytes: parseByteSize("--api-max-body", text, { min: 1, max: 64 * 1024 * 1024 }),
+  }),
+  apiMaxJsonDepth: (text: string) => ({
+    maxJsonDepth: parseNumber("--api-max-json-depth", text, { min: 1, max: 1000, integer: true }),
+  }),
+  apiRequestTimeout: (text: string) => ({
+    requestTimeoutMs: parseDuration("--api-request-timeout", text, { minMs: 100, maxMs: 3_600_000 }),
+  }),
+  apiMaxConnections: (text: string) => ({
+    maxConnections: parseNumber("--api-max-connections", text, { min: 1, max: 100_000, integer: true }),
+  }),
+  apiMaxProxies: (text: string) => ({
+    maxProxies: parseNumber("--api-max-proxies", text, { min: 1, max: 65_535, integer: true }),
+  }),
+  apiMaxToxics: (text: string) => ({
+    maxToxics: parseNumber("--api-max-toxics", text, { min: 1, max: 10_000, integer: true }),
+  }),
+} as const;
+
+type ApiLimits = Pick<
+  import("@netlab/proxy").ProxyApiOptions,
+  "maxBodyBytes" | "maxJsonDepth" | "requestTimeoutMs" | "maxConnections" | "maxProxies" | "maxToxics"
+>;
+
+/**
+ * The --api-* flags read (their defaults too, so a bad one fails even unused), or a usage error
+ * for one given without --api: it would be silently ignored, as a --tls-* flag without --tls is not.
+ */
+function apiLimits(cmd: Command, o: ProxyOpts): ApiLimits {
+  if (o.api === undefined) {
+    const given = ["apiAllowRemote", ...Object.keys(API_LIMITS)].find((key) => {
+      const source = cmd.getOptionValueSource(key);
+      return source !== undefined && source !== "default";
+    });
+    if (given !== undefined) {
+      const flag = `--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new UsageError(`${flag} needs --api`, "add --api (or --api HOST:PORT)");
+    }
+  }
+  return Object.assign(
+    {},
+    ...Object.entries(API_LIMITS).map(([key, read]) => read(o[key as keyof typeof API_LIMITS])),
+  );
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -102,6 +162,12 @@ interface ProxyOpts extends LogOpts {
   seed?: string;
   api?: string | boolean;
   apiAllowRemote?: boolean;
+  apiMaxBody: string;
+  apiMaxJsonDepth: string;
+  apiRequestTimeout: string;
+  apiMaxConnections: string;
+  apiMaxProxies: string;
+  apiMaxToxics: string;
   name: string;
   maxConnections: string;
   connectTimeout: string;
@@ -131,7 +197,7 @@ function usage<T>(fn: () => T): T {
   }
 }
 
-async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise<void> {
+async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimits: ApiLimits): Promise<void> {
   const log = createLogger(o);
   const seed =
     o.seed === undefined
@@ -178,6 +244,7 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts): Promise
               listen: o.api === true ? px.API_DEFAULTS.listen : String(o.api),
               allowRemote: o.apiAllowRemote === true,
               seed: toxics.seed,
+              ...apiLimits,
             }),
         );
   // The check's connection becomes the first client's upstream, so the server counts no extra one.
