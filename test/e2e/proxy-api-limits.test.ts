@@ -49,7 +49,8 @@ describe("lab proxy --api-*: the API's limits on the command line", () => {
       },
     });
     // The command line's own proxy is there too, and did not count.
-    expect(Object.keys(await (await fetch(`${api}/proxies`)).json()).sort()).toEqual(["a", "b", "proxy"]);
+    const proxies = (await (await fetch(`${api}/proxies`)).json()) as Record<string, unknown>;
+    expect(Object.keys(proxies).sort()).toEqual(["a", "b", "proxy"]);
   });
 
   it("--api-max-body 1KiB: a 2 KiB body is answered 413, a small one is served", {
