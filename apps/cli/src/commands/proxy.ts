@@ -91,6 +91,7 @@ Examples:
   lab proxy :6001 127.0.0.1:5001 --toxic latency=100 --toxic slicer=1
   lab proxy :6001 127.0.0.1:5001 --toxic reset_peer=500,toxicity=0.3 --seed 1
   lab proxy :6001 127.0.0.1:5001 --api          then drive it with toxiproxy-cli or a toxiproxy client
+  lab proxy :6001 127.0.0.1:5001 --api --api-max-proxies 10 --api-request-timeout 2s
   lab proxy --udp :6003 127.0.0.1:5003 --loss 0.2 --delay 30 --jitter 10
 
 A FIN from one side passes on as a FIN (half-close works); a reset as a reset. A client's bytes
@@ -133,8 +134,8 @@ type ApiLimits = Pick<
 >;
 
 /**
- * The --api-* flags read (their defaults too, so a bad one fails even unused), or a usage error
- * for one given without --api: it would be silently ignored, as a --tls-* flag without --tls is not.
+ * The --api-* limits as ProxyApi options (their defaults when not given), or a usage error for
+ * an --api-* flag without --api: ignoring it would leave the user believing a limit is set.
  */
 function apiLimits(cmd: Command, o: ProxyOpts): ApiLimits {
   if (o.api === undefined) {
