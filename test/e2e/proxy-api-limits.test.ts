@@ -146,4 +146,31 @@ describe("lab proxy --api-*: the API's limits on the command line", () => {
       expect(runs[i]!.stderr).toBe(`lab: ${args[0]} needs --api\nhint: add --api (or --api HOST:PORT)\n`);
     }
   });
+
+  it("a proxy the API creates takes the command line's data-path limits (--max-connections 1)", {
+    timeout: 20_000,
+  }, async () => {
+    const echo = net.createServer((c) => c.on("error", () => {}).pipe(c));
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    try {
+      const api = await startApi(["--max-connections", "1", "--busy-poll", "20us"]);
+      const port = await getPort({ host: "127.0.0.1" });
+      const upstream = `127.0.0.1:${(echo.address() as net.AddressInfo).port}`;
+      const made = await post(
+        `${api}/proxies`,
+        JSON.stringify({ name: "a", listen: `127.0.0.1:${port}`, upstream }),
+      );
+      expect(made.status).toBe(201);
+      const first = net.connect({ host: "127.0.0.1", port });
+      first.write("one");
+      await new Promise<void>((r) => first.once("data", () => r()));
+      // A second connection while the first is open is one too many: reset, never served.
+      const second = net.connect({ host: "127.0.0.1", port });
+      const error = await new Promise<NodeJS.ErrnoException>((r) => second.once("error", r));
+      expect(error.code).toBe("ECONNRESET");
+      first.destroy();
+    } finally {
+      echo.close();
+    }
+  });
 });

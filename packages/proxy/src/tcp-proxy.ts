@@ -50,6 +50,11 @@ export interface TcpProxyOptions {
    */
   readBufferTotalBytes?: number;
   /**
+   * The budget of larger reads, shared with other proxies (the API's, say) so that together they
+   * hold no more than its limit; `readBufferTotalBytes` is then not used. Default: one of its own.
+   */
+  readBudget?: ReadBudget;
+  /**
    * Read into reused buffers (net's `onread`). false reads with Node's `'data'` events, a fresh
    * buffer per read, as a plain Node proxy does: for comparison, or should a Node release change the
    * internals the takeover of accepted sockets uses in a way its feature check misses. Default true.
@@ -145,9 +150,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       onChunk: options.onChunk,
     };
     requireReadBufferBytes(this.#o.readBufferBytes);
-    this.#readBudget = new ReadBudget(
-      options.readBufferTotalBytes ?? TCP_PROXY_DEFAULTS.readBufferTotalBytes,
-    );
+    this.#readBudget =
+      options.readBudget ??
+      new ReadBudget(options.readBufferTotalBytes ?? TCP_PROXY_DEFAULTS.readBufferTotalBytes);
     this.#busyPoll = new BusyPoll(options.busyPollUs ?? TCP_PROXY_DEFAULTS.busyPollUs);
   }
 

@@ -393,6 +393,15 @@ describe.each([
 );
 
 describe("TcpProxy options", () => {
+  it("proxies given one ReadBudget count against its one limit", () => {
+    const readBudget = new ReadBudget(8 * 1024 * 1024);
+    const make = () => new TcpProxy({ listen: "127.0.0.1:0", upstream: "127.0.0.1:9", readBudget });
+    const [a, b] = [make(), make()];
+    expect(readBudget.take(3 * 1024 * 1024)).toBe(true);
+    expect(a.readBufferBytesInUse).toBe(3 * 1024 * 1024);
+    expect(b.readBufferBytesInUse).toBe(3 * 1024 * 1024);
+  });
+
   it("rejects a readBufferBytes outside 1 KiB–64 MiB (INVALID_OPTION)", () => {
     for (const readBufferBytes of [10, 1024.5, 65 * 1024 * 1024])
       expect(() => new TcpProxy({ listen: "127.0.0.1:0", upstream: "127.0.0.1:9", readBufferBytes })).toThrow(

@@ -206,36 +206,30 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimit
       : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
   const px = await import("@netlab/proxy");
   if (o.udp) return runUdp(px, listen, upstream, o, seed, log);
+  // The data-path limits, for this proxy and every one the API creates; one read budget for all.
+  const dataPath = usage(() => ({
+    maxConnections: parseNumber("--max-connections", o.maxConnections, {
+      min: 1,
+      max: 1_000_000,
+      integer: true,
+    }),
+    connectTimeoutMs: parseDuration("--connect-timeout", o.connectTimeout, {
+      minMs: 1,
+      maxMs: 3_600_000,
+    }),
+    maxBufferedBytes: parseByteSize("--max-buffer-bytes", o.maxBufferBytes, { min: 1024, max: 2 ** 31 }),
+    readBufferBytes: parseByteSize("--read-buffer-bytes", o.readBufferBytes, {
+      min: 1024,
+      max: 64 * 1024 * 1024,
+    }),
+    readBudget: new px.ReadBudget(
+      parseByteSize("--read-buffer-total", o.readBufferTotal, { min: 0, max: 16 * 1024 * 1024 * 1024 }),
+    ),
+    busyPollUs: parseMicroseconds("--busy-poll", o.busyPoll, { minMs: 0, maxMs: 1 }),
+  }));
   const specs = usage(() => o.toxic.flatMap((text) => expandBoth(px.parseToxicSpec(text))));
   const toxics = usage(() => new px.ToxicSet({ seed, toxics: specs }));
-  const proxy = usage(
-    () =>
-      new px.TcpProxy({
-        name: o.name,
-        listen,
-        upstream,
-        toxics,
-        maxConnections: parseNumber("--max-connections", o.maxConnections, {
-          min: 1,
-          max: 1_000_000,
-          integer: true,
-        }),
-        connectTimeoutMs: parseDuration("--connect-timeout", o.connectTimeout, {
-          minMs: 1,
-          maxMs: 3_600_000,
-        }),
-        maxBufferedBytes: parseByteSize("--max-buffer-bytes", o.maxBufferBytes, { min: 1024, max: 2 ** 31 }),
-        readBufferBytes: parseByteSize("--read-buffer-bytes", o.readBufferBytes, {
-          min: 1024,
-          max: 64 * 1024 * 1024,
-        }),
-        readBufferTotalBytes: parseByteSize("--read-buffer-total", o.readBufferTotal, {
-          min: 0,
-          max: 16 * 1024 * 1024 * 1024,
-        }),
-        busyPollUs: parseMicroseconds("--busy-poll", o.busyPoll, { minMs: 0, maxMs: 1 }),
-      }),
-  );
+  const proxy = usage(() => new px.TcpProxy({ name: o.name, listen, upstream, toxics, ...dataPath }));
   const api =
     o.api === undefined
       ? undefined
@@ -245,6 +239,7 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimit
               listen: o.api === true ? px.API_DEFAULTS.listen : String(o.api),
               allowRemote: o.apiAllowRemote === true,
               seed: toxics.seed,
+              proxyDefaults: dataPath,
               ...apiLimits,
             }),
         );
