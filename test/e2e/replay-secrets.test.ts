@@ -1,0 +1,98 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { lineClient } from "../../packages/chat/test/line-client.js";
+import { runLab } from "../helpers/lab.js";
+import { chatServer, watchTempDir } from "../helpers/watch.js";
+
+const TOKEN = "replay-token-0123456789";
+
+/** A token file that binds TOKEN to alice, and a server that requires it. */
+async function authServer(dir: string, extra: string[] = []) {
+  const tokens = join(dir, "tokens.txt");
+  await writeFile(tokens, `alice:${TOKEN}\n`, { mode: 0o600 });
+  const { lab, port } = await chatServer(["--token-file", tokens, "--allow-plaintext-auth", ...extra]);
+  return { lab, port, tokens };
+}
+
+describe("lab replay of a recording whose secrets were masked", () => {
+  it("says the JSON token is masked (the server refuses the stars); LAB_TOKEN or --token-file puts it back", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "client.jsonl");
+    const recording = await authServer(dir);
+    const client = await runLab(["client", "--port", String(recording.port), "--record", rec], {
+      input: "hi\n",
+      env: { LAB_TOKEN: TOKEN },
+      timeoutMs: 15_000,
+    });
+    expect(client.code, client.stderr).toBe(0);
+    await recording.lab.stop("SIGINT");
+
+    const { lab: server, port, tokens } = await authServer(dir);
+    const to = ["--to", `127.0.0.1:${port}`];
+    const stars = await runLab(["replay", rec, ...to], { timeoutMs: 15_000 });
+    expect(stars.code, stars.stderr).toBe(0);
+    expect(stars.stderr).toContain(
+      "lab: note: this recording has 1 masked secret (1 JSON token; recorded without --no-redact); the server will see stars. hint: pass --token-file FILE or set LAB_TOKEN",
+    );
+    // Said once, before the replay's summary.
+    expect(stars.stderr.match(/note:/g)).toHaveLength(1);
+    expect(stars.stderr.indexOf("note:")).toBeLessThan(stars.stderr.indexOf("replayed 1 connection"));
+    await server.waitForOutput(/guest-1 left: the server refused the token/);
+
+    const compare = ["--compare", "--ignore-json-fields", "ts,reclaim"];
+    const fromEnv = await runLab(["replay", rec, ...to, ...compare], {
+      env: { LAB_TOKEN: TOKEN },
+      timeoutMs: 15_000,
+    });
+    expect(fromEnv.stderr).toContain(
+      "lab: note: sending the token from LAB_TOKEN in place of 1 masked token\n",
+    );
+    expect(fromEnv.stderr).toContain("0 differences");
+    expect(fromEnv.code).toBe(0);
+    await server.waitForOutput(/alice left: quit/);
+
+    // Not compared: alice's first replay left a message in the room's history, which she now gets.
+    const fromFile = await runLab(["replay", rec, ...to, "--token-file", tokens], {
+      timeoutMs: 15_000,
+    });
+    expect(fromFile.stderr).toContain(`sending the token from ${tokens} in place of 1 masked token`);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    await server.waitForOutput(/alice left: quit[\s\S]*alice left: quit/);
+
+    const argv = await runLab(["replay", rec, ...to, "--token", TOKEN], { timeoutMs: 15_000 });
+    expect(argv.code).toBe(2);
+    expect(argv.stderr).toMatch(/^lab: a token on the command line .* refused\nhint: .*--token-file FILE/);
+    expect(await server.stop("SIGINT")).toBe(0);
+  });
+
+  it("puts the token back after a text-mode /auth in a server's recording; the server accepts it", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "server.jsonl");
+    const recording = await authServer(dir, ["--record", rec]);
+    const text = await lineClient(recording.port);
+    await text.waitFor(/AUTH_REQUIRED/);
+    text.send(`/auth ${TOKEN}`);
+    await text.waitFor(/token accepted: you are alice/);
+    text.socket.end();
+    await recording.lab.waitForOutput(/disconnect/);
+    expect(await recording.lab.stop("SIGINT")).toBe(0);
+
+    const { lab: server, port, tokens } = await authServer(dir);
+    const to = ["--to", `127.0.0.1:${port}`, "--compare"];
+    const stars = await runLab(["replay", rec, ...to], { timeoutMs: 15_000 });
+    expect(stars.stderr).toContain("this recording has 1 masked secret (1 /auth token;");
+    expect(stars.stderr).toMatch(/the server's bytes differ from the recording/);
+    expect(stars.code).toBe(1);
+    await server.waitForOutput(/the server refused the token/);
+
+    const real = await runLab(["replay", rec, ...to, "--token-file", tokens], { timeoutMs: 15_000 });
+    expect(real.stderr).toContain("sending the token from");
+    // 0 differences: the server answered "token accepted: you are alice" and the rest, as recorded.
+    expect(real.stderr).toContain("0 differences");
+    expect(real.code).toBe(0);
+    await server.waitForOutput(/disconnect .*\(#2/);
+    expect(server.stderr().match(/refused the token/g)).toHaveLength(1);
+    expect(await server.stop("SIGINT")).toBe(0);
+  });
+});
