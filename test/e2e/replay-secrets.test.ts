@@ -95,4 +95,31 @@ describe("lab replay of a recording whose secrets were masked", () => {
     expect(server.stderr().match(/refused the token/g)).toHaveLength(1);
     expect(await server.stop("SIGINT")).toBe(0);
   });
+
+  it("says a masked reclaim cannot be restored, token or not, and still replays to a server without auth", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "hand-made.jsonl");
+    const hello = '{"type":"hello","proto":1,"nick":"alice","token":"*****","reclaim":"********"}\n';
+    const lines = [
+      { netlab: "session", v: 1, ts: 0, side: "client", command: "lab client" },
+      { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
+      { type: "data", t: 1, conn: 1, from: "client", b64: Buffer.from(hello).toString("base64") },
+      { type: "close", t: 2, conn: 1, reason: "fin" },
+    ];
+    await writeFile(rec, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+    const { lab: server, port } = await chatServer();
+    const to = ["--to", `127.0.0.1:${port}`, "--pace", "fast"];
+    const plain = await runLab(["replay", rec, ...to], { timeoutMs: 15_000 });
+    expect(plain.stderr).toContain(
+      "this recording has 2 masked secrets (1 JSON token, 1 reclaim token; recorded without --no-redact); the server will see stars; reclaim tokens cannot be restored (one-time secrets). hint:",
+    );
+    expect(plain.code, plain.stderr).toBe(0);
+    const withToken = await runLab(["replay", rec, ...to], { env: { LAB_TOKEN: TOKEN }, timeoutMs: 15_000 });
+    expect(withToken.stderr).toContain(
+      "lab: note: sending the token from LAB_TOKEN in place of 1 masked token; 1 masked reclaim token cannot be restored (one-time secrets): the server will see stars\n",
+    );
+    expect(withToken.code, withToken.stderr).toBe(0);
+    await server.waitForOutput(/disconnect .*\(#2/);
+    expect(await server.stop("SIGINT")).toBe(0);
+  });
 });
