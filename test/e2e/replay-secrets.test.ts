@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
-import { runLab } from "../helpers/lab.js";
+import { runLab, startLab } from "../helpers/lab.js";
 import { chatServer, watchTempDir } from "../helpers/watch.js";
 
 const TOKEN = "replay-token-0123456789";
@@ -15,18 +15,24 @@ async function authServer(dir: string, extra: string[] = []) {
   return { lab, port, tokens };
 }
 
+/** `lab client --record` (redacted, the default) of alice saying hi to a server that requires her token. */
+async function recordClient(dir: string): Promise<string> {
+  const rec = join(dir, "client.jsonl");
+  const recording = await authServer(dir);
+  const client = await runLab(["client", "--port", String(recording.port), "--record", rec], {
+    input: "hi\n",
+    env: { LAB_TOKEN: TOKEN },
+    timeoutMs: 15_000,
+  });
+  expect(client.code, client.stderr).toBe(0);
+  expect(await recording.lab.stop("SIGINT")).toBe(0);
+  return rec;
+}
+
 describe("lab replay of a recording whose secrets were masked", () => {
   it("says the JSON token is masked (the server refuses the stars); LAB_TOKEN or --token-file puts it back", async () => {
     const dir = await watchTempDir();
-    const rec = join(dir, "client.jsonl");
-    const recording = await authServer(dir);
-    const client = await runLab(["client", "--port", String(recording.port), "--record", rec], {
-      input: "hi\n",
-      env: { LAB_TOKEN: TOKEN },
-      timeoutMs: 15_000,
-    });
-    expect(client.code, client.stderr).toBe(0);
-    await recording.lab.stop("SIGINT");
+    const rec = await recordClient(dir);
 
     const { lab: server, port, tokens } = await authServer(dir);
     const to = ["--to", `127.0.0.1:${port}`];
@@ -121,5 +127,24 @@ describe("lab replay of a recording whose secrets were masked", () => {
     expect(withToken.code, withToken.stderr).toBe(0);
     await server.waitForOutput(/disconnect .*\(#2/);
     expect(await server.stop("SIGINT")).toBe(0);
+  });
+
+  it("--as-server --compare masks what the client sends as the recording was masked: the same client with its token finds 0 differences", async () => {
+    const dir = await watchTempDir();
+    const rec = await recordClient(dir);
+    const replay = startLab(["replay", rec, "--as-server", "--compare"]);
+    await replay.waitForOutput(/listening on 127\.0\.0\.1:\d+/);
+    const port = replay.stderr().match(/listening on 127\.0\.0\.1:(\d+)/)![1]!;
+    expect(replay.stderr()).toContain(
+      "lab: note: this recording has 1 masked secret (1 reclaim token; recorded without --no-redact); the client will see stars; reclaim tokens cannot be restored (one-time secrets).\n",
+    );
+    const client = await runLab(["client", "--port", port], {
+      input: "hi\n",
+      env: { LAB_TOKEN: TOKEN },
+      timeoutMs: 15_000,
+    });
+    expect(client.code, client.stderr).toBe(0);
+    expect(await replay.exited).toBe(0);
+    expect(replay.stderr()).toContain("0 differences");
   });
 });

@@ -166,6 +166,9 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   const note = maskedSecretsNote(secrets, opts.asServer ? "client" : "server", opts.tokenFile);
   if (note) process.stderr.write(`${note}\n`);
   const session = secrets.session;
+  // A redacted recording: what the peer sends is compared with its secrets masked the same way.
+  const peerSecrets = restoreSessionSecrets(recorded, { side: opts.asServer ? "client" : "server" }).masked;
+  const isRedacted = [secrets.masked, peerSecrets].some((m) => m.auth + m.token + m.reclaim > 0);
   const controller = new AbortController();
   const stop = onInterrupt(() => controller.abort());
   try {
@@ -177,6 +180,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       compare: opts.compare === true,
       waitMs,
       ignoreJsonFields,
+      redactReceived: isRedacted,
       signal: controller.signal,
     };
     const result = opts.asServer
