@@ -97,6 +97,8 @@ export const PRELUDES: Record<string, Prelude> = {
   },
   // docs/transfer.md: the served folder and the file of "Try it" above.
   "shared-folder": { sh: "mkdir -p shared; echo hello > test.txt" },
+  // docs/watch.md: the token file the server requires (alice's token), readable by its owner only.
+  "replay-token": { sh: "printf 'alice:s3cret-token\\n' > tokens.txt; chmod 600 tokens.txt" },
   // docs/tls.md: the folder and the report the example serves and sends.
   "report-pdf": { sh: "mkdir -p shared; head -c 50000 /dev/urandom > report.pdf" },
   // docs/url.md: the HTTP server of the lab get examples (started by run-with), and me.png.

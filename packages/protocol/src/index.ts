@@ -12,4 +12,14 @@ export {
 export { LENGTH_PREFIXED_DEFAULTS, type LengthPrefixedOptions, lengthPrefixed } from "./length-prefixed.js";
 export { LINE_DEFAULTS, type LineOptions, lines } from "./lines.js";
 export { mapDecoder } from "./map-decoder.js";
-export { type RedactOptions, redactSecrets, SECRET_JSON_FIELDS, SecretRedactor } from "./redact.js";
+export {
+  AUTH_SECRET_FIELD,
+  type RedactOptions,
+  type RestoredSecrets,
+  redactSecrets,
+  restoreMaskedSecrets,
+  SECRET_JSON_FIELDS,
+  SecretRedactor,
+  SecretScanner,
+  type SecretSpan,
+} from "./redact.js";

@@ -29,6 +29,7 @@ export {
   sessionJsonSchema,
   sessionRecordSchema,
 } from "./schema.js";
+export { restoreSessionSecrets, type SessionSecrets } from "./secrets.js";
 export {
   connectionsOf,
   parseSession,

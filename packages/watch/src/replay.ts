@@ -1,4 +1,5 @@
 import net from "node:net";
+import { SecretRedactor } from "@netlab/protocol";
 import { connect } from "@netlab/socketserver";
 import { WatchError } from "./errors.js";
 import type { SessionRecord } from "./schema.js";
@@ -43,6 +44,12 @@ export interface ReplayOptions {
    * comparing (a server's clock, `ts`; ids). Lines are compared once complete. Default none.
    */
   ignoreJsonFields?: readonly string[];
+  /**
+   * Mask the chat's secrets in what the peer sends as `--record` does (`SecretRedactor`), before
+   * keeping it to compare: a redacted recording then matches a peer with a token of the recorded
+   * length, and the server's fresh reclaim tokens. Byte counts do not change. Default false.
+   */
+  redactReceived?: boolean;
   signal?: AbortSignal;
 }
 
@@ -55,6 +62,7 @@ export const REPLAY_DEFAULTS = {
   waitMs: 5_000,
   maxConnections: 1_000,
   ignoreJsonFields: [] as readonly string[],
+  redactReceived: false,
 };
 
 /**
@@ -151,9 +159,15 @@ class Live {
     readonly fields: ReadonlySet<string>,
     /** What the recording says the peer sent, in bytes: past it by REPLAY_EXTRA_BYTES, reading stops. */
     recordedBytes: number,
+    redact: boolean,
   ) {
     const max = recordedBytes + REPLAY_EXTRA_BYTES;
-    socket.on("data", (chunk: Buffer) => {
+    const redactor = redact ? new SecretRedactor() : undefined;
+    socket.on("data", (read: Buffer) => {
+      const masked = redactor ? redactor.push(read) : read;
+      const chunk = Buffer.isBuffer(masked)
+        ? masked
+        : Buffer.from(masked.buffer, masked.byteOffset, masked.length);
       const room = max - this.received.length;
       this.received = Buffer.concat([this.received, room < chunk.length ? chunk.subarray(0, room) : chunk]);
       // A peer far past its recording differs already; what it sends beyond is not kept.
@@ -338,7 +352,7 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
         const socket = await connect(
           o.path ? { path: o.path } : { host: o.host, port: o.port, signal: o.signal },
         );
-        live.set(r.conn, new Live(r.conn, socket, fields, fromServer.get(r.conn) ?? 0));
+        live.set(r.conn, new Live(r.conn, socket, fields, fromServer.get(r.conn) ?? 0, o.redactReceived));
         result.connections++;
         continue;
       }
@@ -514,7 +528,7 @@ export async function replayAsServer(session: Session, options: ReplayServerOpti
         wake = undefined;
       }
       if (o.signal?.aborted) break;
-      const l = new Live(conn, arrivals[i]!, fields, fromClient.get(conn) ?? 0);
+      const l = new Live(conn, arrivals[i]!, fields, fromClient.get(conn) ?? 0, o.redactReceived);
       live.push(l);
       result.connections++;
       plays.push(playServerSide(l, byConn.get(conn)!, o, result));

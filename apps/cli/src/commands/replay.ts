@@ -4,8 +4,9 @@ import { addressArgument, listenAddress } from "../address.js";
 import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { addClientTokenOptions, clientToken, TOKEN_ENV, type TokenOpts } from "../token.js";
 
-interface ReplayOpts {
+interface ReplayOpts extends TokenOpts {
   to?: string;
   asServer?: boolean;
   listen: string;
@@ -21,7 +22,7 @@ interface ReplayOpts {
 
 /** `lab replay FILE --to ADDR` and `lab session export FILE --pcap OUT`. */
 export function registerReplay(program: Command): void {
-  program
+  const cmd = program
     .command("replay")
     .description(
       "play the client side of a recorded session against a server; --compare makes it a regression test",
@@ -62,10 +63,14 @@ export function registerReplay(program: Command): void {
       "--max-connections <n>",
       "most connections the recording may open (a recording with more is refused before the first)",
       "1000",
-    )
+    );
+  addClientTokenOptions(cmd)
     .addHelpText(
       "after",
       `
+A recording masks auth tokens with * unless made with --no-redact; --token-file FILE (or ${TOKEN_ENV})
+puts a real token in their place. Masked reclaim tokens cannot be restored.
+
 Examples:
   lab server --record chat.jsonl            record, then in another terminal: lab client …
   lab replay chat.jsonl --to 127.0.0.1:5001 --compare
@@ -104,9 +109,15 @@ Examples:
 }
 
 async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
-  const { checkReplayOptions, connectionsOf, readSession, replay, replayAsServer, WatchError } = await import(
-    "@netlab/watch"
-  );
+  const {
+    checkReplayOptions,
+    connectionsOf,
+    readSession,
+    replay,
+    replayAsServer,
+    restoreSessionSecrets,
+    WatchError,
+  } = await import("@netlab/watch");
   const speed = Number(opts.speed);
   const waitMs = parseDuration("--wait", opts.wait, { minMs: 1, maxMs: 3_600_000 });
   const maxPauseMs = parseDuration("--max-pause", opts.maxPause, { minMs: 0, maxMs: 86_400_000 });
@@ -148,8 +159,16 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
     opts.to === undefined
       ? listenAddress({ host: "127.0.0.1", port: "0" }, opts.listen)
       : addressArgument(opts.to);
-  const session = await readSession(file);
-  for (const w of session.warnings) process.stderr.write(`lab: warning: ${w}\n`);
+  const token = await clientToken(opts);
+  const recorded = await readSession(file);
+  for (const w of recorded.warnings) process.stderr.write(`lab: warning: ${w}\n`);
+  const secrets = restoreSessionSecrets(recorded, { side: opts.asServer ? "server" : "client", token });
+  const note = maskedSecretsNote(secrets, opts.asServer ? "client" : "server", opts.tokenFile);
+  if (note) process.stderr.write(`${note}\n`);
+  const session = secrets.session;
+  // A redacted recording: what the peer sends is compared with its secrets masked the same way.
+  const peerSecrets = restoreSessionSecrets(recorded, { side: opts.asServer ? "client" : "server" }).masked;
+  const isRedacted = [secrets.masked, peerSecrets].some((m) => m.auth + m.token + m.reclaim > 0);
   const controller = new AbortController();
   const stop = onInterrupt(() => controller.abort());
   try {
@@ -161,6 +180,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
       compare: opts.compare === true,
       waitMs,
       ignoreJsonFields,
+      redactReceived: isRedacted,
       signal: controller.signal,
     };
     const result = opts.asServer
@@ -200,4 +220,39 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   } finally {
     stop();
   }
+}
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/**
+ * One line on the masked secrets in what the replay sends, before it sends: the peer sees stars
+ * where no token was given (a server with a token file refuses them), and a reclaim never comes back.
+ */
+function maskedSecretsNote(
+  s: import("@netlab/watch").SessionSecrets,
+  peer: "server" | "client",
+  tokenFile: string | undefined,
+): string | undefined {
+  const { auth, token, reclaim } = s.masked;
+  const total = auth + token + reclaim;
+  if (total === 0) return undefined;
+  const reclaims =
+    reclaim === 0
+      ? ""
+      : `; ${plural(reclaim, "masked reclaim token")} cannot be restored (one-time secrets): the ${peer} will see stars`;
+  if (s.restored > 0) {
+    const source = tokenFile === undefined ? TOKEN_ENV : tokenFile;
+    return `lab: note: sending the token from ${source} in place of ${plural(s.restored, "masked token")}${reclaims}`;
+  }
+  const kinds = [
+    auth > 0 ? plural(auth, "/auth token") : "",
+    token > 0 ? plural(token, "JSON token") : "",
+    reclaim > 0 ? plural(reclaim, "reclaim token") : "",
+  ].filter((k) => k !== "");
+  const lost = reclaim > 0 ? "; reclaim tokens cannot be restored (one-time secrets)" : "";
+  const hint =
+    auth + token > 0
+      ? ` hint: pass --token-file FILE or set ${TOKEN_ENV} to send a real token, or record with --no-redact`
+      : "";
+  return `lab: note: this recording has ${plural(total, "masked secret")} (${kinds.join(", ")}; recorded without --no-redact); the ${peer} will see stars${lost}.${hint}`;
 }
