@@ -16,7 +16,6 @@
 // (8.3–9.2 before); raw net 1.08 KiB and 4.3–4.7 KiB.
 import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -36,12 +35,14 @@ async function main() {
   const child = spawn(process.execPath, ["--expose-gc", SELF, "--serve", kind], {
     stdio: ["pipe", "pipe", "inherit"],
   });
-  const answers = lineQueue(child.stdout);
+  const { connectLocal, lineReader } = await import(bench("child.js"));
+  const answers = lineReader(child, "the server child");
+  // A heap snapshot of thousands of connections takes seconds to write.
   const ask = async (q) => {
     child.stdin.write(`${q}\n`);
-    return JSON.parse(await answers.next());
+    return JSON.parse(await answers.next(120_000));
   };
-  const port = Number(await answers.next());
+  const port = Number(await answers.next(10_000));
   const dir = tmpdir();
   const before = await ask("mem");
   if (args.includes("--smaps")) console.log("smaps before", await ask("smaps"));
@@ -50,7 +51,7 @@ async function main() {
     : "";
   const sockets = [];
   for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, () => connect(port));
+    const batch = Array.from({ length: Math.min(200, count - i) }, () => connectLocal(port));
     sockets.push(...(await Promise.all(batch)));
   }
   const deadline = Date.now() + 60_000;
@@ -127,33 +128,6 @@ function tally(path) {
     } else out.set(key, { count: 1, size: nodes[i + iSize] });
   }
   return out;
-}
-
-function connect(port) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: "127.0.0.1", port, noDelay: true });
-    s.once("connect", () => resolve(s));
-    s.once("error", reject);
-  });
-}
-
-function lineQueue(stream) {
-  let buffer = "";
-  const lines = [];
-  const waiters = [];
-  stream.setEncoding("utf8").on("data", (d) => {
-    buffer += d;
-    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
-      const l = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const w = waiters.shift();
-      if (w) w(l);
-      else lines.push(l);
-    }
-  });
-  return {
-    next: () => (lines.length > 0 ? Promise.resolve(lines.shift()) : new Promise((r) => waiters.push(r))),
-  };
 }
 
 async function serve(kind) {
