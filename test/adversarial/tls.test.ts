@@ -10,6 +10,7 @@ import tls from "node:tls";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.js";
 import { type LabProcess, runLab, startServer } from "../helpers/lab.js";
+import { serve } from "../helpers/tcp.js";
 
 const ESCAPES = "\u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202e";
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
@@ -146,23 +147,6 @@ describe("lab server --tls against hostile clients", () => {
   }
 });
 
-/** A plain TCP server that does `behave` with each connection (a server that does not speak TLS). */
-async function plainServer(behave: (s: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => {});
-    s.on("close", () => sockets.delete(s));
-    behave(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return (server.address() as net.AddressInfo).port;
-}
-
 describe("TLS clients against hostile or plaintext servers", () => {
   const clients = [
     ["client", "--tls", "--tls-insecure"],
@@ -171,7 +155,7 @@ describe("TLS clients against hostile or plaintext servers", () => {
 
   for (const client of clients) {
     it(`lab ${client[0]} --tls against a server that accepts and says nothing: one lab: line within --connect-timeout`, async () => {
-      const port = await plainServer((s) => s.on("data", () => {}));
+      const port = await serve((s) => s.on("data", () => {}));
       const started = Date.now();
       const r = await runLab([...client, "--port", String(port), "--connect-timeout", "1s"], {
         env: clientEnv,
@@ -185,7 +169,7 @@ describe("TLS clients against hostile or plaintext servers", () => {
     });
 
     it(`lab ${client[0]} --tls against a server that sends a record header and stalls: one lab: line, bounded`, async () => {
-      const port = await plainServer((s) => s.write(Buffer.from([0x16, 0x03, 0x03, 0x40, 0x00])));
+      const port = await serve((s) => s.write(Buffer.from([0x16, 0x03, 0x03, 0x40, 0x00])));
       const started = Date.now();
       const r = await runLab([...client, "--port", String(port), "--connect-timeout", "1s"], {
         env: clientEnv,
@@ -198,7 +182,7 @@ describe("TLS clients against hostile or plaintext servers", () => {
     });
 
     it(`lab ${client[0]} --tls against a plaintext server that greets with escape codes: exit 35, escaped, a hint`, async () => {
-      const port = await plainServer((s) => s.end(`${ESCAPES} welcome\n${"x".repeat(100_000)}\n`));
+      const port = await serve((s) => s.end(`${ESCAPES} welcome\n${"x".repeat(100_000)}\n`));
       const r = await runLab([...client, "--port", String(port)], {
         env: clientEnv,
         input: "hi\n",

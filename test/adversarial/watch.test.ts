@@ -7,6 +7,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { type LabResult, runLab } from "../helpers/lab.js";
+import { serve } from "../helpers/tcp.js";
 import { chatServer, watchTempDir } from "../helpers/watch.js";
 
 const HEADER = { netlab: "session", v: 1, ts: 1_700_000_000_000, side: "server" };
@@ -40,22 +41,14 @@ async function recording(lines: unknown[], raw = ""): Promise<string> {
 /** A server that echoes every byte back (and records what it got). */
 async function echoServer(): Promise<{ port: number; got: () => string }> {
   let got = "";
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => {});
+  const port = await serve((s) => {
     s.on("data", (d) => {
       got += d.toString("latin1");
       s.write(d);
     });
     s.on("end", () => s.end());
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as net.AddressInfo).port, got: () => got };
+  return { port, got: () => got };
 }
 
 function expectOneLabError(r: LabResult, message: RegExp): void {
