@@ -27,3 +27,15 @@ export async function jsonLines(path: string): Promise<unknown[]> {
     .split("\n")
     .map((l) => JSON.parse(l));
 }
+
+/** The bytes a `--hexdump` file shows, read back from its hex columns (`OFFSET  hh hh …`). */
+export async function hexdumpBytes(path: string): Promise<Buffer> {
+  return Buffer.from(
+    (await readFile(path, "utf8"))
+      .split("\n")
+      .filter((l) => /^[0-9a-f]{8} {2}/.test(l))
+      .map((l) => l.slice(10, 59).replace(/ /g, ""))
+      .join(""),
+    "hex",
+  );
+}
