@@ -3,14 +3,14 @@
 // clients facing servers that answer with silence, a stalled record or escape codes. The server
 // logs one escaped line per refusal and keeps serving; a client ends in one `lab:` line and a hint.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
+import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.js";
 import { type LabProcess, runLab, startServer } from "../helpers/lab.js";
-import { serve } from "../helpers/tcp.js";
+import { closedWithin, drainingConnection, serve } from "../helpers/tcp.js";
 
 const ESCAPES = "\u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202e";
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
@@ -38,31 +38,6 @@ function tlsServer(command: string[], extra: string[] = []): Promise<{ lab: LabP
   );
 }
 
-function raw(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    onTestFinished(() => {
-      s.destroy();
-    });
-    s.on("error", () => {});
-    s.resume(); // read (and drop) what the server says, so its FIN is seen
-    s.once("connect", () => resolve(s));
-    s.once("error", reject);
-  });
-}
-
-function closedWithin(socket: net.Socket, ms: number): Promise<number> {
-  const started = Date.now();
-  if (socket.destroyed) return Promise.resolve(0);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(Date.now() - started);
-    });
-  });
-}
-
 /** A real TLS chat client: handshakes (any certificate) and reads the greeting line. */
 function tlsGreeting(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -83,14 +58,14 @@ function tlsGreeting(port: number): Promise<string> {
 describe("lab server --tls against hostile clients", () => {
   it("a client that connects and sends nothing is closed at --tls-handshake-timeout", async () => {
     const { lab, port } = await tlsServer(["server"], ["--tls-handshake-timeout", "300ms"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     expect(await closedWithin(s, 3_000)).toBeLessThan(2_500);
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/, { stream: "stderr" });
   });
 
   it("a client that starts a handshake record and stalls is closed at the timeout too", async () => {
     const { lab, port } = await tlsServer(["server"], ["--tls-handshake-timeout", "300ms"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     s.write(Buffer.concat([recordHeader(512), Buffer.from([0x01, 0x00])]));
     expect(await closedWithin(s, 3_000)).toBeLessThan(2_500);
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/, { stream: "stderr" });
@@ -98,7 +73,7 @@ describe("lab server --tls against hostile clients", () => {
 
   it("garbage after the handshake byte: one log line, the connection closed, the next client served", async () => {
     const { lab, port } = await tlsServer(["server"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     const junk = Buffer.alloc(64 * 1024);
     for (let i = 0; i < junk.length; i++) junk[i] = (i * 131 + 7) & 0xff;
     s.write(Buffer.concat([Buffer.from([0x16]), junk]));
@@ -112,7 +87,7 @@ describe("lab server --tls against hostile clients", () => {
 
   it("escape codes instead of a ClientHello: the plaintext reply, and the log line has no raw control codes", async () => {
     const { lab, port } = await tlsServer(["server"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     let got = "";
     s.setEncoding("utf8").on("data", (d: string) => {
       got += d;
@@ -127,7 +102,7 @@ describe("lab server --tls against hostile clients", () => {
   for (const command of [["server"], ["files", "."]]) {
     it(`${command[0]}: 300 half-open handshakes at once are bounded (the oldest closed) and time out; a real client is still served`, async () => {
       const { lab, port } = await tlsServer(command, ["--tls-handshake-timeout", "1s"]);
-      const crowd = await Promise.all(Array.from({ length: 300 }, () => raw(port)));
+      const crowd = await Promise.all(Array.from({ length: 300 }, () => drainingConnection(port)));
       for (const s of crowd) s.write(recordHeader(300));
       if (command[0] === "server") expect(await tlsGreeting(port)).toMatch(/netlab chat/);
       else {

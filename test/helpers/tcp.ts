@@ -26,3 +26,34 @@ export async function serve(
   });
   return (server.address() as net.AddressInfo).port;
 }
+
+/**
+ * A plain TCP connection to 127.0.0.1:`port` that reads and drops what the server sends (a socket
+ * with unread bytes never emits 'end', so its 'close' would wait on us, not on the server);
+ * destroyed when the test finishes.
+ */
+export function drainingConnection(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    onTestFinished(() => {
+      s.destroy();
+    });
+    s.on("error", () => {});
+    s.resume();
+    s.once("connect", () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+/** Resolves with how long it took `socket` to close (0 if it is already); rejects after `ms`. */
+export function closedWithin(socket: net.Socket, ms: number): Promise<number> {
+  const started = Date.now();
+  if (socket.destroyed) return Promise.resolve(0);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve(Date.now() - started);
+    });
+  });
+}
