@@ -122,6 +122,9 @@ describe("lab server --tls against hostile clients", () => {
   }
 });
 
+/** `lab ARGS` as a TLS client with its own config folder, typing one line. */
+const tlsClient = (args: string[]) => runLab(args, { env: clientEnv, input: "hi\n", timeoutMs: 15_000 });
+
 describe("TLS clients against hostile or plaintext servers", () => {
   const clients = [
     ["client", "--tls", "--tls-insecure"],
@@ -140,11 +143,7 @@ describe("TLS clients against hostile or plaintext servers", () => {
       it(`lab ${client[0]} --tls against a server that ${what}: one lab: line within --connect-timeout`, async () => {
         const port = await serve(behave);
         const started = Date.now();
-        const r = await runLab([...client, "--port", String(port), "--connect-timeout", "1s"], {
-          env: clientEnv,
-          input: "hi\n",
-          timeoutMs: 15_000,
-        });
+        const r = await tlsClient([...client, "--port", String(port), "--connect-timeout", "1s"]);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/^lab: [^\n]+\nhint: [^\n]+\n$/);
         expect(r.stderr).toMatch(/TLS|--tls/);
@@ -154,11 +153,7 @@ describe("TLS clients against hostile or plaintext servers", () => {
 
     it(`lab ${client[0]} --tls against a plaintext server that greets with escape codes: exit 35, escaped, a hint`, async () => {
       const port = await serve((s) => s.end(`${ESCAPES} welcome\n${"x".repeat(100_000)}\n`));
-      const r = await runLab([...client, "--port", String(port)], {
-        env: clientEnv,
-        input: "hi\n",
-        timeoutMs: 15_000,
-      });
+      const r = await tlsClient([...client, "--port", String(port)]);
       expect(r.code, r.stderr).toBe(35);
       expect(r.stderr).not.toMatch(RAW_CONTROL);
       expect(r.stderr).toMatch(
@@ -177,28 +172,11 @@ describe("a TLS server whose certificate is hostile", () => {
       commonName: `leaf ${ESCAPES}`,
     });
     await writeFile(path.join(dir, "ca.pem"), ca.cert);
-    const server = tls.createServer({ cert: leaf.cert, key: leaf.key }, (s) => s.end());
+    const server = tls.createServer({ cert: leaf.cert, key: leaf.key });
     server.on("tlsClientError", () => {});
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const port = (server.address() as net.AddressInfo).port;
-    const r = await runLab(
-      [
-        "client",
-        "--tls",
-        "--tls-ca",
-        path.join(dir, "ca.pem"),
-        "--host",
-        "localhost",
-        "--port",
-        String(port),
-      ],
-      {
-        env: clientEnv,
-        input: "hi\n",
-        timeoutMs: 15_000,
-      },
-    );
+    const port = await serve((s) => s.end(), server);
+    const trust = ["--tls-ca", path.join(dir, "ca.pem"), "--host", "localhost"];
+    const r = await tlsClient(["client", "--tls", ...trust, "--port", String(port)]);
     expect(r.code, r.stderr).toBe(60);
     expect(r.stderr).not.toMatch(RAW_CONTROL);
     expect(r.stderr).toMatch(
