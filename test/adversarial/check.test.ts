@@ -104,9 +104,9 @@ describe("lab check against a server that sends escape codes", () => {
   it("TAP, JSON and JUnit stay valid and carry no raw control codes where a person reads them", async () => {
     const port = await serve(escapingChat);
     const only = ["--only", "chat.name-duplicate,chat.broadcast"];
-    const tap = await runLab(["check", "chat", String(port), ...only, "--format", "tap"], {
-      timeoutMs: 30_000,
-    });
+    const report = (format: string) =>
+      runLab(["check", "chat", String(port), ...only, "--format", format], { timeoutMs: 30_000 });
+    const tap = await report("tap");
     expect(tap.code).toBe(1);
     expectHumanSafe(tap.stdout);
     const lines = tap.stdout.split("\n");
@@ -116,18 +116,14 @@ describe("lab check against a server that sends escape codes", () => {
     // Every line is a test point, a comment, the plan or indented YAML: nothing broke out.
     for (const l of lines.filter(Boolean)) expect(l).toMatch(/^(TAP version|1\.\.|ok |not ok |# | {2})/);
 
-    const json = await runLab(["check", "chat", String(port), ...only, "--format", "json"], {
-      timeoutMs: 30_000,
-    });
+    const json = await report("json");
     expect(json.code).toBe(1);
-    const report = JSON.parse(json.stdout);
-    expect(report.tests).toHaveLength(2);
-    expect(report.tests[0].observed).toMatch(/^! \u001b\]0;PWNED\u0007\u001b\[2J\u009b31m\u202eevil/);
+    const parsed = JSON.parse(json.stdout);
+    expect(parsed.tests).toHaveLength(2);
+    expect(parsed.tests[0].observed).toMatch(/^! \u001b\]0;PWNED\u0007\u001b\[2J\u009b31m\u202eevil/);
     expect(json.stdout).not.toMatch(RAW_CONTROL);
 
-    const junit = await runLab(["check", "chat", String(port), ...only, "--format", "junit"], {
-      timeoutMs: 30_000,
-    });
+    const junit = await report("junit");
     expect(junit.code).toBe(1);
     expect(junit.stdout).toMatch(/^<\?xml/);
     expect(junit.stdout).not.toMatch(RAW_CONTROL);
