@@ -16,7 +16,6 @@
 // (8.3–9.2 before); raw net 1.08 KiB and 4.3–4.7 KiB.
 import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -36,12 +35,14 @@ async function main() {
   const child = spawn(process.execPath, ["--expose-gc", SELF, "--serve", kind], {
     stdio: ["pipe", "pipe", "inherit"],
   });
-  const answers = lineQueue(child.stdout);
+  const { connectLocal, lineReader } = await import(bench("child.js"));
+  const answers = lineReader(child, "the server child");
+  // A heap snapshot of thousands of connections takes seconds to write.
   const ask = async (q) => {
     child.stdin.write(`${q}\n`);
-    return JSON.parse(await answers.next());
+    return JSON.parse(await answers.next(120_000));
   };
-  const port = Number(await answers.next());
+  const port = Number(await answers.next(10_000));
   const dir = tmpdir();
   const before = await ask("mem");
   if (args.includes("--smaps")) console.log("smaps before", await ask("smaps"));
@@ -50,7 +51,7 @@ async function main() {
     : "";
   const sockets = [];
   for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, () => connect(port));
+    const batch = Array.from({ length: Math.min(200, count - i) }, () => connectLocal(port));
     sockets.push(...(await Promise.all(batch)));
   }
   const deadline = Date.now() + 60_000;
@@ -129,110 +130,58 @@ function tally(path) {
   return out;
 }
 
-function connect(port) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: "127.0.0.1", port, noDelay: true });
-    s.once("connect", () => resolve(s));
-    s.once("error", reject);
-  });
-}
-
-function lineQueue(stream) {
-  let buffer = "";
-  const lines = [];
-  const waiters = [];
-  stream.setEncoding("utf8").on("data", (d) => {
-    buffer += d;
-    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
-      const l = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      const w = waiters.shift();
-      if (w) w(l);
-      else lines.push(l);
-    }
-  });
-  return {
-    next: () => (lines.length > 0 ? Promise.resolve(lines.shift()) : new Promise((r) => waiters.push(r))),
-  };
-}
-
 async function serve(kind) {
-  const load = (pkg) => import(pathToFileURL(join(ROOT, "packages", pkg, "dist/index.js")).href);
-  let port;
-  let clients;
-  if (kind === "raw") {
-    const sockets = new Set();
-    const server = net.createServer((socket) => {
-      socket.setNoDelay(true);
-      sockets.add(socket);
-      socket.on("data", (d) => {
-        for (const other of sockets) if (other !== socket) other.write(d);
-      });
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("error", () => {});
-    });
-    await new Promise((r) => server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, r));
-    port = server.address().port;
-    clients = () => sockets.size;
-  } else if (kind === "echo") {
-    const { TCPServer, EchoHandler } = await load("socketserver");
-    const server = new TCPServer({ port: 0, maxConnections: 20_000 }, EchoHandler);
-    await server.listen();
-    void server.serveForever();
-    port = server.address.port;
-    clients = () => server.connections.size;
-  } else {
-    const { ChatServer } = await load("chat");
-    const server = new ChatServer({
-      port: 0,
-      maxClients: 20_000,
-      floodMessages: Number.POSITIVE_INFINITY,
-      ...(process.env.ANNOUNCE ? { maxAnnounceMembers: Number(process.env.ANNOUNCE) } : {}),
-    });
-    port = (await server.listen()).port;
-    clients = () => server.rooms().find((r) => r.name === "#lobby")?.clients ?? 0;
-  }
+  const { listenIdleServer } = await import(bench("suites/chat.js"));
+  const { answerStdin } = await import(bench("child.js"));
+  const { port, clients } = await listenIdleServer(
+    kind,
+    process.env.ANNOUNCE ? { maxAnnounceMembers: Number(process.env.ANNOUNCE) } : {},
+  );
   const { writeHeapSnapshot, getHeapSpaceStatistics } = await import("node:v8");
   process.stdout.write(`${port}\n`);
-  let buffer = "";
-  process.stdin.setEncoding("utf8").on("data", (d) => {
-    buffer += d;
-    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
-      const q = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (q === "mem") {
-        globalThis.gc();
-        globalThis.gc();
-        const m = process.memoryUsage();
-        for (const sp of getHeapSpaceStatistics()) m[sp.space_name] = sp.space_size;
-        process.stdout.write(
-          `${JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, spaces: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_size])) })}\n`,
-        );
-      } else if (q === "smaps") {
-        // Resident KiB by kind of mapping: the brk heap (malloc's main arena), mappings of 64 MiB
-        // reserved (other threads' malloc arenas), and the rest (V8's pages, stacks, code).
-        const out = { brk: 0, arenas: 0, other: 0 };
-        let kind = "other";
-        for (const l of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
-          const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(l);
-          if (m) {
-            const size = (Number.parseInt(m[2], 16) - Number.parseInt(m[1], 16)) / 1024;
-            kind =
-              m[3] === "[heap]"
-                ? "brk"
-                : m[3] === "" && size >= 60 * 1024 && size <= 64 * 1024
-                  ? "arenas"
-                  : "other";
-          } else if (l.startsWith("Rss:")) out[kind] += Number(l.split(/\s+/)[1]);
-        }
-        process.stdout.write(`${JSON.stringify(out)}\n`);
-      } else if (q === "clients") {
-        process.stdout.write(`${clients()}\n`);
-      } else if (q.startsWith("snap ")) {
-        globalThis.gc();
-        process.stdout.write(`${JSON.stringify(writeHeapSnapshot(q.slice(5)))}\n`);
-      }
+  answerStdin((q) => {
+    if (q === "mem") {
+      globalThis.gc();
+      globalThis.gc();
+      const m = process.memoryUsage();
+      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_size]));
+      return JSON.stringify({
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        external: m.external,
+        spaces,
+      });
     }
+    if (q === "smaps") {
+      // Resident KiB by kind of mapping: the brk heap (malloc's main arena), mappings of 64 MiB
+      // reserved (other threads' malloc arenas), and the rest (V8's pages, stacks, code).
+      const out = { brk: 0, arenas: 0, other: 0 };
+      let kind = "other";
+      for (const l of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(l);
+        if (m) {
+          const size = (Number.parseInt(m[2], 16) - Number.parseInt(m[1], 16)) / 1024;
+          kind =
+            m[3] === "[heap]"
+              ? "brk"
+              : m[3] === "" && size >= 60 * 1024 && size <= 64 * 1024
+                ? "arenas"
+                : "other";
+        } else if (l.startsWith("Rss:")) out[kind] += Number(l.split(/\s+/)[1]);
+      }
+      return JSON.stringify(out);
+    }
+    if (q === "clients") return String(clients());
+    if (q.startsWith("snap ")) {
+      globalThis.gc();
+      return JSON.stringify(writeHeapSnapshot(q.slice(5)));
+    }
+    return undefined;
   });
-  process.stdin.on("end", () => process.exit(0));
+}
+
+/** The file:// URL of a module of bench/dist (the bench's own build, by `pnpm build`). */
+function bench(path) {
+  return pathToFileURL(join(ROOT, "bench/dist", path)).href;
 }

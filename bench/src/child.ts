@@ -37,6 +37,23 @@ export function lineReader(child: ChildProcess, what: string): LineReader {
   };
 }
 
+/**
+ * The child's side of a {@link LineReader}: each line of stdin is a question, and `answer`'s reply
+ * (none when it returns undefined) goes to stdout as a line; the process exits when stdin ends.
+ */
+export function answerStdin(answer: (question: string) => string | undefined): void {
+  let buffer = "";
+  process.stdin.setEncoding("utf8").on("data", (d: string) => {
+    buffer += d;
+    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
+      const reply = answer(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+      if (reply !== undefined) process.stdout.write(`${reply}\n`);
+    }
+  });
+  process.stdin.on("end", () => process.exit(0));
+}
+
 /** Kills `child` with SIGKILL and resolves once it has exited (at once if it already has). */
 export async function killChild(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => {

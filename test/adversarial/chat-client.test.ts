@@ -9,6 +9,7 @@ import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ChatClient, type ChatEvent, ChatServer } from "../../packages/chat/src/index.js";
 import { LAB_BIN, type LabProcess, runLab, startLab, startProcess } from "../helpers/lab.js";
+import { serve } from "../helpers/tcp.js";
 
 /** Everything issue 13 names: OSC title, clear screen, a CR that fakes a notice, BS, NUL, DEL, C1, bidi, separators. */
 const ATTACK =
@@ -42,21 +43,9 @@ afterAll(async () => {
 });
 
 /** A TCP server on 127.0.0.1 that plays the peer; closed (its sockets destroyed) when the test ends. */
-async function hostileServer(onConnection: (socket: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>();
+function hostileServer(onConnection: (socket: net.Socket) => void): Promise<number> {
   // allowHalfOpen: our half-close must not make it answer by closing; it stays as silent as it is told.
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return (server.address() as net.AddressInfo).port;
+  return serve(onConnection, net.createServer({ allowHalfOpen: true }));
 }
 
 /** Calls `onLine` with each line a socket sends. */

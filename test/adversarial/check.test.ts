@@ -3,9 +3,10 @@
 // within its deadlines, every report format stays valid, and nothing the server sent acts on the
 // terminal of whoever reads the report.
 import { readFileSync } from "node:fs";
-import net from "node:net";
-import { describe, expect, it, onTestFinished } from "vitest";
+import type net from "node:net";
+import { describe, expect, it } from "vitest";
 import { type LabProcess, runLab, startLab } from "../helpers/lab.js";
+import { serve } from "../helpers/tcp.js";
 
 const MiB = 1024 * 1024;
 /** A title change (OSC 0), a screen clear (CSI 2J), a C1 CSI, a bidi override, a bell. */
@@ -14,23 +15,6 @@ const ESCAPES = "\u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202eevil\u0007";
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 type Behaviour = (socket: net.Socket) => void;
-
-/** A hostile server on a free loopback port; its sockets are destroyed when the test ends. */
-async function hostile(behave: Behaviour): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => {});
-    s.on("close", () => sockets.delete(s));
-    behave(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return (server.address() as net.AddressInfo).port;
-}
 
 /** Answers each line (and a greeting first) with escape codes around it. */
 const escaping: Behaviour = (s) => {
@@ -96,7 +80,7 @@ function watchPeak(lab: LabProcess): () => number {
 
 describe("lab check against a server that sends escape codes", () => {
   it("line: the human report shows them in hex excerpts, and fails the tests", async () => {
-    const port = await hostile(escaping);
+    const port = await serve(escaping);
     const r = await runLab(["check", "line", String(port), "--timeout", "2s"], { timeoutMs: 60_000 });
     expect(r.code).toBe(1);
     expectHumanSafe(r.stdout + r.stderr);
@@ -105,7 +89,7 @@ describe("lab check against a server that sends escape codes", () => {
   }, 60_000);
 
   it("chat: an error line quoted as observed is escaped and cut to 300 characters", async () => {
-    const port = await hostile(escapingChat);
+    const port = await serve(escapingChat);
     const only = ["--only", "chat.name-duplicate,chat.broadcast"];
     const r = await runLab(["check", "chat", String(port), ...only, "--timeout", "2s"], {
       timeoutMs: 30_000,
@@ -118,11 +102,11 @@ describe("lab check against a server that sends escape codes", () => {
   }, 60_000);
 
   it("TAP, JSON and JUnit stay valid and carry no raw control codes where a person reads them", async () => {
-    const port = await hostile(escapingChat);
+    const port = await serve(escapingChat);
     const only = ["--only", "chat.name-duplicate,chat.broadcast"];
-    const tap = await runLab(["check", "chat", String(port), ...only, "--format", "tap"], {
-      timeoutMs: 30_000,
-    });
+    const report = (format: string) =>
+      runLab(["check", "chat", String(port), ...only, "--format", format], { timeoutMs: 30_000 });
+    const tap = await report("tap");
     expect(tap.code).toBe(1);
     expectHumanSafe(tap.stdout);
     const lines = tap.stdout.split("\n");
@@ -132,18 +116,14 @@ describe("lab check against a server that sends escape codes", () => {
     // Every line is a test point, a comment, the plan or indented YAML: nothing broke out.
     for (const l of lines.filter(Boolean)) expect(l).toMatch(/^(TAP version|1\.\.|ok |not ok |# | {2})/);
 
-    const json = await runLab(["check", "chat", String(port), ...only, "--format", "json"], {
-      timeoutMs: 30_000,
-    });
+    const json = await report("json");
     expect(json.code).toBe(1);
-    const report = JSON.parse(json.stdout);
-    expect(report.tests).toHaveLength(2);
-    expect(report.tests[0].observed).toMatch(/^! \u001b\]0;PWNED\u0007\u001b\[2J\u009b31m\u202eevil/);
+    const parsed = JSON.parse(json.stdout);
+    expect(parsed.tests).toHaveLength(2);
+    expect(parsed.tests[0].observed).toMatch(/^! \u001b\]0;PWNED\u0007\u001b\[2J\u009b31m\u202eevil/);
     expect(json.stdout).not.toMatch(RAW_CONTROL);
 
-    const junit = await runLab(["check", "chat", String(port), ...only, "--format", "junit"], {
-      timeoutMs: 30_000,
-    });
+    const junit = await report("junit");
     expect(junit.code).toBe(1);
     expect(junit.stdout).toMatch(/^<\?xml/);
     expect(junit.stdout).not.toMatch(RAW_CONTROL);
@@ -153,7 +133,7 @@ describe("lab check against a server that sends escape codes", () => {
 
 describe("lab check against a server that floods", () => {
   it("line: every test fails with a clear line, memory stays bounded, the run ends", async () => {
-    const port = await hostile(flooding);
+    const port = await serve(flooding);
     const lab = startLab(["check", "line", String(port), "--timeout", "3s"]);
     const peak = watchPeak(lab);
     expect(await lab.exited).toBe(1);
@@ -166,7 +146,7 @@ describe("lab check against a server that floods", () => {
 
 describe("lab check against a server that never answers", () => {
   it("line: each test ends at its deadline and the whole run within the sum of them", async () => {
-    const port = await hostile(silent);
+    const port = await serve(silent);
     const started = Date.now();
     const r = await runLab(["check", "line", String(port), "--timeout", "1s"], { timeoutMs: 60_000 });
     const tests = Number(/of (\d+)\)/.exec(r.stdout)?.[1]);
@@ -203,7 +183,7 @@ describe("lab check against a server that never answers", () => {
 
 describe("lab check against a server that resets every connection", () => {
   it("echo: the run ends with failures that say the server reset the connection", async () => {
-    const port = await hostile(resetting);
+    const port = await serve(resetting);
     const r = await runLab(["check", "echo", String(port), "--timeout", "2s"], { timeoutMs: 60_000 });
     expect(r.code).toBe(1);
     expectHumanSafe(r.stdout + r.stderr);

@@ -7,6 +7,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { API_DEFAULTS, ProxyApi, type ProxyApiOptions } from "../../packages/proxy/src/index.js";
 import { startLab } from "../helpers/lab.js";
 import { dribble } from "../helpers/slow-peer.js";
+import { closedWithin, drainingConnection } from "../helpers/tcp.js";
 
 const MiB = 1024 * 1024;
 const ESC = "\u001b]0;PWNED\u0007\u009b2J";
@@ -75,37 +76,10 @@ async function get(port: number, path: string): Promise<{ status: number; json: 
   return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
 }
 
-/** Waits until `socket` is closed by the other side; fails after `ms`. */
-function closedWithin(socket: net.Socket, ms: number): Promise<number> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(Date.now() - started);
-    });
-  });
-}
-
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    onTestFinished(() => {
-      s.destroy();
-    });
-    s.on("error", () => {});
-    // Read and drop what comes (a 408 before the close): a socket with unread bytes never emits
-    // 'end', so its 'close' would wait on us, not on the server.
-    s.resume();
-    s.once("connect", () => resolve(s));
-    s.once("error", reject);
-  });
-}
-
 describe("proxy API: requests that never end", () => {
   it("closes a connection whose headers never end (slowloris) within requestTimeoutMs", async () => {
     const { port } = await startApi({ requestTimeoutMs: 400 });
-    const s = await connect(port);
+    const s = await drainingConnection(port);
     void dribble(s, `GET /version HTTP/1.1\r\nHost: api\r\n${"X-Slow: y\r\n".repeat(100)}`, 20);
     const ms = await closedWithin(s, 3_000);
     expect(ms).toBeLessThan(2_000);
@@ -114,13 +88,13 @@ describe("proxy API: requests that never end", () => {
 
   it("closes a connection that connects and sends nothing within requestTimeoutMs", async () => {
     const { port } = await startApi({ requestTimeoutMs: 400 });
-    const s = await connect(port);
+    const s = await drainingConnection(port);
     expect(await closedWithin(s, 3_000)).toBeLessThan(2_000);
   });
 
   it("closes a request whose body trickles past requestTimeoutMs", async () => {
     const { port } = await startApi({ requestTimeoutMs: 400 });
-    const s = await connect(port);
+    const s = await drainingConnection(port);
     s.write("POST /proxies HTTP/1.1\r\nHost: api\r\nContent-Length: 1000\r\n\r\n{");
     void dribble(s, " ".repeat(500), 20);
     expect(await closedWithin(s, 3_000)).toBeLessThan(2_000);
@@ -294,8 +268,8 @@ describe("proxy API: many proxies and toxics", () => {
 describe("proxy API: many connections", () => {
   it("serves at most maxConnections at once, closes the rest, and serves again when they go", async () => {
     const { port } = await startApi({ maxConnections: 8, requestTimeoutMs: 5_000 });
-    const held = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
-    const extra = await Promise.all(Array.from({ length: 20 }, () => connect(port)));
+    const held = await Promise.all(Array.from({ length: 8 }, () => drainingConnection(port)));
+    const extra = await Promise.all(Array.from({ length: 20 }, () => drainingConnection(port)));
     await Promise.all(extra.map((s) => closedWithin(s, 3_000)));
     for (const s of held) s.destroy();
     await expect

@@ -3,13 +3,14 @@
 // clients facing servers that answer with silence, a stalled record or escape codes. The server
 // logs one escaped line per refusal and keeps serving; a client ends in one `lab:` line and a hint.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
+import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.js";
 import { type LabProcess, runLab, startServer } from "../helpers/lab.js";
+import { closedWithin, drainingConnection, serve } from "../helpers/tcp.js";
 
 const ESCAPES = "\u001b]0;PWNED\u0007\u001b[2J\u009b31m\u202e";
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
@@ -37,31 +38,6 @@ function tlsServer(command: string[], extra: string[] = []): Promise<{ lab: LabP
   );
 }
 
-function raw(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    onTestFinished(() => {
-      s.destroy();
-    });
-    s.on("error", () => {});
-    s.resume(); // read (and drop) what the server says, so its FIN is seen
-    s.once("connect", () => resolve(s));
-    s.once("error", reject);
-  });
-}
-
-function closedWithin(socket: net.Socket, ms: number): Promise<number> {
-  const started = Date.now();
-  if (socket.destroyed) return Promise.resolve(0);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(Date.now() - started);
-    });
-  });
-}
-
 /** A real TLS chat client: handshakes (any certificate) and reads the greeting line. */
 function tlsGreeting(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -82,14 +58,14 @@ function tlsGreeting(port: number): Promise<string> {
 describe("lab server --tls against hostile clients", () => {
   it("a client that connects and sends nothing is closed at --tls-handshake-timeout", async () => {
     const { lab, port } = await tlsServer(["server"], ["--tls-handshake-timeout", "300ms"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     expect(await closedWithin(s, 3_000)).toBeLessThan(2_500);
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/, { stream: "stderr" });
   });
 
   it("a client that starts a handshake record and stalls is closed at the timeout too", async () => {
     const { lab, port } = await tlsServer(["server"], ["--tls-handshake-timeout", "300ms"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     s.write(Buffer.concat([recordHeader(512), Buffer.from([0x01, 0x00])]));
     expect(await closedWithin(s, 3_000)).toBeLessThan(2_500);
     await lab.waitForOutput(/tls: 127\.0\.0\.1:\d+: no TLS handshake within 300 ms/, { stream: "stderr" });
@@ -97,7 +73,7 @@ describe("lab server --tls against hostile clients", () => {
 
   it("garbage after the handshake byte: one log line, the connection closed, the next client served", async () => {
     const { lab, port } = await tlsServer(["server"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     const junk = Buffer.alloc(64 * 1024);
     for (let i = 0; i < junk.length; i++) junk[i] = (i * 131 + 7) & 0xff;
     s.write(Buffer.concat([Buffer.from([0x16]), junk]));
@@ -111,7 +87,7 @@ describe("lab server --tls against hostile clients", () => {
 
   it("escape codes instead of a ClientHello: the plaintext reply, and the log line has no raw control codes", async () => {
     const { lab, port } = await tlsServer(["server"]);
-    const s = await raw(port);
+    const s = await drainingConnection(port);
     let got = "";
     s.setEncoding("utf8").on("data", (d: string) => {
       got += d;
@@ -126,7 +102,7 @@ describe("lab server --tls against hostile clients", () => {
   for (const command of [["server"], ["files", "."]]) {
     it(`${command[0]}: 300 half-open handshakes at once are bounded (the oldest closed) and time out; a real client is still served`, async () => {
       const { lab, port } = await tlsServer(command, ["--tls-handshake-timeout", "1s"]);
-      const crowd = await Promise.all(Array.from({ length: 300 }, () => raw(port)));
+      const crowd = await Promise.all(Array.from({ length: 300 }, () => drainingConnection(port)));
       for (const s of crowd) s.write(recordHeader(300));
       if (command[0] === "server") expect(await tlsGreeting(port)).toMatch(/netlab chat/);
       else {
@@ -146,22 +122,8 @@ describe("lab server --tls against hostile clients", () => {
   }
 });
 
-/** A plain TCP server that does `behave` with each connection (a server that does not speak TLS). */
-async function plainServer(behave: (s: net.Socket) => void): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => {});
-    s.on("close", () => sockets.delete(s));
-    behave(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return (server.address() as net.AddressInfo).port;
-}
+/** `lab ARGS` as a TLS client with its own config folder, typing one line. */
+const tlsClient = (args: string[]) => runLab(args, { env: clientEnv, input: "hi\n", timeoutMs: 15_000 });
 
 describe("TLS clients against hostile or plaintext servers", () => {
   const clients = [
@@ -170,40 +132,28 @@ describe("TLS clients against hostile or plaintext servers", () => {
   ];
 
   for (const client of clients) {
-    it(`lab ${client[0]} --tls against a server that accepts and says nothing: one lab: line within --connect-timeout`, async () => {
-      const port = await plainServer((s) => s.on("data", () => {}));
-      const started = Date.now();
-      const r = await runLab([...client, "--port", String(port), "--connect-timeout", "1s"], {
-        env: clientEnv,
-        input: "hi\n",
-        timeoutMs: 15_000,
+    const stalling = [
+      { what: "accepts and says nothing", behave: (s: net.Socket) => s.on("data", () => {}) },
+      {
+        what: "sends a record header and stalls",
+        behave: (s: net.Socket) => s.write(Buffer.from([0x16, 0x03, 0x03, 0x40, 0x00])),
+      },
+    ];
+    for (const { what, behave } of stalling) {
+      it(`lab ${client[0]} --tls against a server that ${what}: one lab: line within --connect-timeout`, async () => {
+        const port = await serve(behave);
+        const started = Date.now();
+        const r = await tlsClient([...client, "--port", String(port), "--connect-timeout", "1s"]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/^lab: [^\n]+\nhint: [^\n]+\n$/);
+        expect(r.stderr).toMatch(/TLS|--tls/);
+        expect(Date.now() - started).toBeLessThan(8_000);
       });
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toMatch(/^lab: [^\n]+\nhint: [^\n]+\n$/);
-      expect(r.stderr).toMatch(/TLS|--tls/);
-      expect(Date.now() - started).toBeLessThan(8_000);
-    });
-
-    it(`lab ${client[0]} --tls against a server that sends a record header and stalls: one lab: line, bounded`, async () => {
-      const port = await plainServer((s) => s.write(Buffer.from([0x16, 0x03, 0x03, 0x40, 0x00])));
-      const started = Date.now();
-      const r = await runLab([...client, "--port", String(port), "--connect-timeout", "1s"], {
-        env: clientEnv,
-        input: "hi\n",
-        timeoutMs: 15_000,
-      });
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toMatch(/^lab: [^\n]+\nhint: [^\n]+\n$/);
-      expect(Date.now() - started).toBeLessThan(8_000);
-    });
+    }
 
     it(`lab ${client[0]} --tls against a plaintext server that greets with escape codes: exit 35, escaped, a hint`, async () => {
-      const port = await plainServer((s) => s.end(`${ESCAPES} welcome\n${"x".repeat(100_000)}\n`));
-      const r = await runLab([...client, "--port", String(port)], {
-        env: clientEnv,
-        input: "hi\n",
-        timeoutMs: 15_000,
-      });
+      const port = await serve((s) => s.end(`${ESCAPES} welcome\n${"x".repeat(100_000)}\n`));
+      const r = await tlsClient([...client, "--port", String(port)]);
       expect(r.code, r.stderr).toBe(35);
       expect(r.stderr).not.toMatch(RAW_CONTROL);
       expect(r.stderr).toMatch(
@@ -222,28 +172,11 @@ describe("a TLS server whose certificate is hostile", () => {
       commonName: `leaf ${ESCAPES}`,
     });
     await writeFile(path.join(dir, "ca.pem"), ca.cert);
-    const server = tls.createServer({ cert: leaf.cert, key: leaf.key }, (s) => s.end());
+    const server = tls.createServer({ cert: leaf.cert, key: leaf.key });
     server.on("tlsClientError", () => {});
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const port = (server.address() as net.AddressInfo).port;
-    const r = await runLab(
-      [
-        "client",
-        "--tls",
-        "--tls-ca",
-        path.join(dir, "ca.pem"),
-        "--host",
-        "localhost",
-        "--port",
-        String(port),
-      ],
-      {
-        env: clientEnv,
-        input: "hi\n",
-        timeoutMs: 15_000,
-      },
-    );
+    const port = await serve((s) => s.end(), server);
+    const trust = ["--tls-ca", path.join(dir, "ca.pem"), "--host", "localhost"];
+    const r = await tlsClient(["client", "--tls", ...trust, "--port", String(port)]);
     expect(r.code, r.stderr).toBe(60);
     expect(r.stderr).not.toMatch(RAW_CONTROL);
     expect(r.stderr).toMatch(

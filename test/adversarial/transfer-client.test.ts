@@ -20,7 +20,8 @@ import {
   startProcess,
   startServer,
 } from "../helpers/lab.js";
-import { frame, LIVE_CONTROLS, serve } from "../helpers/transfer-wire.js";
+import { serve } from "../helpers/tcp.js";
+import { frame, LIVE_CONTROLS } from "../helpers/transfer-wire.js";
 
 let dir: string;
 

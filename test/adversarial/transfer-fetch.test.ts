@@ -11,7 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type LabResult, runLab } from "../helpers/lab.js";
-import { frame, LIVE_CONTROLS, serve } from "../helpers/transfer-wire.js";
+import { serve } from "../helpers/tcp.js";
+import { frame, LIVE_CONTROLS } from "../helpers/transfer-wire.js";
 
 let dir: string;
 

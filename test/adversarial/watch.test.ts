@@ -7,6 +7,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { type LabResult, runLab } from "../helpers/lab.js";
+import { serve } from "../helpers/tcp.js";
 import { chatServer, watchTempDir } from "../helpers/watch.js";
 
 const HEADER = { netlab: "session", v: 1, ts: 1_700_000_000_000, side: "server" };
@@ -40,22 +41,14 @@ async function recording(lines: unknown[], raw = ""): Promise<string> {
 /** A server that echoes every byte back (and records what it got). */
 async function echoServer(): Promise<{ port: number; got: () => string }> {
   let got = "";
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => {});
+  const port = await serve((s) => {
     s.on("data", (d) => {
       got += d.toString("latin1");
       s.write(d);
     });
     s.on("end", () => s.end());
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as net.AddressInfo).port, got: () => got };
+  return { port, got: () => got };
 }
 
 function expectOneLabError(r: LabResult, message: RegExp): void {
@@ -154,6 +147,19 @@ describe("replay of a recording that would flood the server", () => {
   });
 });
 
+/** `lab replay --pace original --compare` of `path` to 127.0.0.1:`port`, and how long it took. */
+async function replayInOriginalPace(
+  path: string,
+  port: number,
+  maxPause: string,
+): Promise<{ r: LabResult; ms: number }> {
+  const started = Date.now();
+  const to = ["--to", `127.0.0.1:${port}`];
+  const pace = ["--pace", "original", "--max-pause", maxPause, "--compare"];
+  const r = await runLab(["replay", path, ...to, ...pace], { timeoutMs: 20_000 });
+  return { r, ms: Date.now() - started };
+}
+
 describe("replay of a recording with hostile timestamps", () => {
   it("--pace original: a record a century ahead is not waited for (pauses are cut to --max-pause)", async () => {
     const { port, got } = await echoServer();
@@ -168,25 +174,11 @@ describe("replay of a recording with hostile timestamps", () => {
       data(1, "client", "c\n", 2_000_000_000),
       data(1, "server", "c\n", 2_000_000_001),
     ]);
-    const started = Date.now();
-    const r = await runLab(
-      [
-        "replay",
-        path,
-        "--to",
-        `127.0.0.1:${port}`,
-        "--pace",
-        "original",
-        "--max-pause",
-        "200ms",
-        "--compare",
-      ],
-      { timeoutMs: 20_000 },
-    );
+    const { r, ms } = await replayInOriginalPace(path, port, "200ms");
     expect(r.stderr).not.toMatch(/Warning|\n\s+at /);
     expect(r.code, r.stderr).toBe(0);
     expect(got()).toBe("a\nb\nc\n");
-    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(ms).toBeLessThan(8_000);
   });
 
   it("--pace original: timestamps that run backwards play at once, in file order", async () => {
@@ -199,21 +191,10 @@ describe("replay of a recording with hostile timestamps", () => {
       data(1, "client", "y\n", -5),
       data(1, "server", "y\n", -4),
     ]);
-    const started = Date.now();
-    const r = await runLab([
-      "replay",
-      path,
-      "--to",
-      `127.0.0.1:${port}`,
-      "--pace",
-      "original",
-      "--max-pause",
-      "100ms",
-      "--compare",
-    ]);
+    const { r, ms } = await replayInOriginalPace(path, port, "100ms");
     expect(r.code, r.stderr).toBe(0);
     expect(got()).toBe("x\ny\n");
-    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(ms).toBeLessThan(8_000);
   });
 
   it("the default --max-pause is 10 s", async () => {

@@ -1,10 +1,10 @@
 // Issue #20: lab behaves as the tools people already know (nc, curl, ping) and in one style.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { LAB_BIN, runLab, runProcess, startServer } from "../helpers/lab.js";
+import { serve } from "../helpers/tcp.js";
 
 const upper = () =>
   startServer(
@@ -121,17 +121,7 @@ describe("#20 wrong-protocol detection", () => {
   });
 
   it("#20: lab get quotes a non-HTTP answer safely: escaped, one line, cut", async () => {
-    const sockets = new Set<Socket>();
-    const server = createServer((s) => {
-      sockets.add(s);
-      s.end("SSH-2.0-x\x1b]0;PWNED\x07 then more\r\nsecond line\n");
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(() => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await serve((s) => s.end("SSH-2.0-x\x1b]0;PWNED\x07 then more\r\nsecond line\n"));
     const r = await runLab(["get", `http://127.0.0.1:${port}/`]);
     expect(r.code).toBe(8);
     expect(r.stderr).toContain("an SSH server (it sent 'SSH-2.0-x^[]0;PWNED^G then more^M')");

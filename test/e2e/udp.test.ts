@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { NetworkEmulator, type PingSummary } from "../../packages/udp/src/index.js";
-import { type LabProcess, runLab, startLab, startServer } from "../helpers/lab.js";
+import { type LabProcess, type RunOptions, runLab, startLab, startServer } from "../helpers/lab.js";
 import { closedUdpPort, roundTrip, udpClient } from "../helpers/udp.js";
 
 /** `lab udp echo ARGS` on a free port, ready to answer. */
@@ -11,12 +11,16 @@ async function startEcho(args: string[] = []): Promise<{ lab: LabProcess; port: 
   );
 }
 
+/** `lab udp ping --port PORT ARGS`. */
+const ping = (port: number, args: string[], opts?: RunOptions) =>
+  runLab(["udp", "ping", "--port", String(port), ...args], opts);
+
 /** `lab udp ping` against `port` with `--json`; the summary and the exit code. */
 async function pingJson(
   port: number,
   args: string[],
 ): Promise<{ code: number; summary: PingSummary; stderr: string }> {
-  const r = await runLab(["udp", "ping", "--port", String(port), "--json", ...args], { timeoutMs: 25_000 });
+  const r = await ping(port, ["--json", ...args], { timeoutMs: 25_000 });
   let summary: PingSummary;
   try {
     summary = JSON.parse(r.stdout) as PingSummary;
@@ -78,18 +82,7 @@ describe("lab udp echo", () => {
 describe("lab udp ping", () => {
   it("prints one line per probe and the summary, and exits 0", async () => {
     const { port } = await startEcho();
-    const r = await runLab([
-      "udp",
-      "ping",
-      "--port",
-      String(port),
-      "-c",
-      "5",
-      "--interval",
-      "0.02",
-      "--size",
-      "100",
-    ]);
+    const r = await ping(port, ["-c", "5", "--interval", "0.02", "--size", "100"]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     for (let seq = 0; seq < 5; seq++)
@@ -120,18 +113,7 @@ describe("lab udp ping", () => {
 
   it("prints a summary whose arithmetic matches its per-probe lines", async () => {
     const { port } = await startEcho(["--loss", "0.4", "--seed", "11", "--delay", "1ms", "--jitter", "1ms"]);
-    const r = await runLab([
-      "udp",
-      "ping",
-      "--port",
-      String(port),
-      "-c",
-      "40",
-      "--interval",
-      "0.005",
-      "-W",
-      "0.5",
-    ]);
+    const r = await ping(port, ["-c", "40", "--interval", "0.005", "-W", "0.5"]);
     const replies = [...r.stdout.matchAll(/^seq=(\d+) bytes=64 time=([\d.]+) ms$/gm)].map((m) =>
       Number(m[2]),
     );
@@ -181,20 +163,7 @@ describe("lab udp ping", () => {
 
   it("counts replies slower than -W as late (not received), and exits 0 because replies came", async () => {
     const { port } = await startEcho(["--delay", "150ms"]);
-    const r = await runLab([
-      "udp",
-      "ping",
-      "--port",
-      String(port),
-      "-c",
-      "3",
-      "--interval",
-      "0.3",
-      "-W",
-      "0.05",
-      "--linger",
-      "0.4",
-    ]);
+    const r = await ping(port, ["-c", "3", "--interval", "0.3", "-W", "0.05", "--linger", "0.4"]);
     expect(r.code).toBe(0);
     for (let seq = 0; seq < 3; seq++) {
       expect(r.stdout).toContain(`seq=${seq} timeout\n`);
@@ -207,18 +176,7 @@ describe("lab udp ping", () => {
 
   it("counts duplicates from --duplicate and marks them DUP!", async () => {
     const { port } = await startEcho(["--duplicate", "1"]);
-    const r = await runLab([
-      "udp",
-      "ping",
-      "--port",
-      String(port),
-      "-c",
-      "4",
-      "--interval",
-      "0.05",
-      "--linger",
-      "0.2",
-    ]);
+    const r = await ping(port, ["-c", "4", "--interval", "0.05", "--linger", "0.2"]);
     expect(r.code).toBe(0);
     expect([...r.stdout.matchAll(/\(DUP!\)$/gm)].length).toBe(4);
     expect(r.stdout).toContain("4 packets transmitted, 4 received, +4 duplicates, 0% packet loss");
@@ -259,7 +217,7 @@ describe("lab udp ping", () => {
 
   it("says in one line that nothing listens (ICMP port unreachable) and exits 1", async () => {
     const port = await closedUdpPort();
-    const r = await runLab(["udp", "ping", "--port", String(port), "-c", "3", "--interval", "0.05"]);
+    const r = await ping(port, ["-c", "3", "--interval", "0.05"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       `lab: no UDP service at 127.0.0.1:${port} (ICMP port unreachable): is 'lab udp echo' running?\n`,

@@ -1,10 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
 import { runLab, startServer } from "../helpers/lab.js";
-import { chatServer, jsonLines, watchTempDir } from "../helpers/watch.js";
+import { chatServer, jsonLines, twoClientChat, watchTempDir } from "../helpers/watch.js";
 
 describe("#19 lab proxy --record, --events, --hexdump (the same tap as servers and clients)", () => {
   it("records a two-client chat through the proxy; every line validates; replay lockstep --compare: 0 differences on a fresh server, exit 1 naming the offset when the greeting differs", {
@@ -31,20 +30,7 @@ describe("#19 lab proxy --record, --events, --hexdump (the same tap as servers a
     );
 
     // Plain-text clients, as nc, through the proxy.
-    const a = await lineClient(port);
-    await a.waitFor(/welcome/);
-    a.send("hello from a");
-    const b = await lineClient(port);
-    await a.waitFor(/guest-2 joined/);
-    b.send("/nick bob");
-    await a.waitFor(/now known as bob/);
-    a.send("/me waves");
-    await b.waitFor(/waves/);
-    b.socket.end();
-    await b.closed;
-    await a.waitFor(/bob left/);
-    a.socket.end();
-    await a.closed;
+    await twoClientChat(port);
     expect(await proxy.stop("SIGINT")).toBe(0);
     await server.stop("SIGINT");
 

@@ -1,10 +1,10 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
-import { chatServer, jsonLines, watchTempDir } from "../helpers/watch.js";
+import { chatServer, hexdumpBytes, jsonLines, twoClientChat, watchTempDir } from "../helpers/watch.js";
 
 describe("#19 watching and recording", () => {
   it("records a chat session of two clients; every --events and --record line validates; replay lockstep --compare finds 0 differences", async () => {
@@ -13,18 +13,7 @@ describe("#19 watching and recording", () => {
     const ev = join(dir, "events.jsonl");
     const { lab: server, port } = await chatServer(["--record", rec, "--events", ev, "--events-bodies"]);
     // Plain-text clients, as nc: lab client speaks JSON, whose lines carry the server's clock.
-    const a = await lineClient(port);
-    await a.waitFor(/welcome/);
-    a.send("hello from a");
-    const b = await lineClient(port);
-    await a.waitFor(/guest-2 joined/);
-    b.send("/nick bob");
-    await a.waitFor(/now known as bob/);
-    a.send("/me waves");
-    await b.waitFor(/waves/);
-    b.socket.end();
-    await a.waitFor(/bob left/);
-    a.socket.end();
+    await twoClientChat(port);
     await server.waitForOutput(/disconnect .*#1/);
     expect(await server.stop("SIGINT")).toBe(0);
 
@@ -327,15 +316,7 @@ describe("#19 watching and recording", () => {
         .filter((x) => x.type === "data")
         .map((x) => Buffer.from(x.b64!, "base64").toString())
         .join("");
-      // The hexdump's bytes, read back from its hex columns.
-      const dumped = Buffer.from(
-        (await readFile(hex, "utf8"))
-          .split("\n")
-          .filter((l) => /^[0-9a-f]{8} {2}/.test(l))
-          .map((l) => l.slice(10, 59).replace(/ /g, ""))
-          .join(""),
-        "hex",
-      ).toString();
+      const dumped = (await hexdumpBytes(hex)).toString();
       return { recorded, dumped };
     };
     const masked = await serve([]);

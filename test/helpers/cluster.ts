@@ -1,7 +1,11 @@
-// Cluster test pieces shared by test/interop/cluster*.test.ts: a node and a member of a room.
+// Cluster test pieces shared by test/interop/cluster*.test.ts: a node, a member of a room, and fay
+// on a failing-over `lab client` with an observer.
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
-import { startServer } from "./lab.js";
-import type { RedisServer } from "./redis.js";
+import { startLab, startServer } from "./lab.js";
+import { type RedisServer, startRedis } from "./redis.js";
+
+/** `lab server` options that turn its flood limit off, for tests that send fast on purpose. */
+export const FLOOD_OFF = ["--flood", "0"];
 
 /** A `lab server --cluster` node on a free port, with `extra` arguments; killed when the test ends. */
 export async function clusterNode(redis: RedisServer, id: string, extra: string[] = []) {
@@ -25,4 +29,32 @@ export async function chatMember(
     await c.waitFor(`* ${nick} joined ${room}`);
   }
   return { c, nick };
+}
+
+/**
+ * A fresh Redis, two nodes a and b, `talkers` text clients and then an observer on b in #ops, and
+ * `lab client --json … --node A --node B --nick fay` (with `extra` options) on a, in #ops too once
+ * the observer saw her join.
+ */
+export async function fayInOps(extra: string[] = [], talkers = 0) {
+  const redis = await startRedis();
+  const a = await clusterNode(redis, "a", FLOOD_OFF);
+  const b = await clusterNode(redis, "b", FLOOD_OFF);
+  const members = [];
+  for (let i = 0; i < talkers; i++) members.push(await chatMember(b.port, "#ops"));
+  const observer = await chatMember(b.port, "#ops");
+  const client = startLab([
+    "client",
+    "--json",
+    ...extra,
+    "--node",
+    `127.0.0.1:${a.port}`,
+    "--node",
+    `127.0.0.1:${b.port}`,
+    "--nick",
+    "fay",
+  ]);
+  client.write("/join #ops\n");
+  await observer.c.waitFor("* fay joined #ops");
+  return { redis, a, b, talkers: members, observer, client };
 }

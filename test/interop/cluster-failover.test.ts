@@ -1,33 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { ChatEvent } from "../../packages/chat/src/index.js";
 import { lineClient } from "../../packages/chat/test/line-client.js";
-import { chatMember, clusterNode } from "../helpers/cluster.js";
-import { startLab } from "../helpers/lab.js";
-import { HAS_REDIS, REDIS_MISSING, startRedis } from "../helpers/redis.js";
+import { clusterNode, FLOOD_OFF, fayInOps } from "../helpers/cluster.js";
+import { HAS_REDIS, REDIS_MISSING } from "../helpers/redis.js";
 
 if (!HAS_REDIS) console.warn(REDIS_MISSING);
 
-const FLOOD_OFF = ["--flood", "0"];
-
 describe.skipIf(!HAS_REDIS)("lab client --node: failing over between cluster nodes (#16)", () => {
   it("SIGKILL of its node while messages flow: the client goes on on the next node, in its room, with every message once and in the room's order", async () => {
-    const redis = await startRedis();
-    const a = await clusterNode(redis, "a", FLOOD_OFF);
-    const b = await clusterNode(redis, "b", FLOOD_OFF);
-    const talkers = [await chatMember(b.port, "#ops"), await chatMember(b.port, "#ops")];
-    const observer = await chatMember(b.port, "#ops");
-    const client = startLab([
-      "client",
-      "--json",
-      "--node",
-      `127.0.0.1:${a.port}`,
-      "--node",
-      `127.0.0.1:${b.port}`,
-      "--nick",
-      "fay",
-    ]);
-    client.write("/join #ops\n");
-    await observer.c.waitFor("* fay joined #ops");
+    // The talkers and the observer are in #ops before fay: the #ops joins in her output are her own.
+    const { redis, a, b, talkers, observer, client } = await fayInOps([], 2);
 
     // Both talkers say one line each 10 ms, 300 each: three seconds of traffic around the kill.
     const LINES = 300;

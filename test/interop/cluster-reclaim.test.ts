@@ -3,13 +3,10 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import type { BackendSink } from "../../packages/chat/src/index.js";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { RedisBackend } from "../../packages/chat-redis/src/index.js";
-import { chatMember, clusterNode } from "../helpers/cluster.js";
-import { startLab } from "../helpers/lab.js";
+import { chatMember, clusterNode, FLOOD_OFF, fayInOps } from "../helpers/cluster.js";
 import { HAS_REDIS, REDIS_MISSING, startRedis } from "../helpers/redis.js";
 
 if (!HAS_REDIS) console.warn(REDIS_MISSING);
-
-const FLOOD_OFF = ["--flood", "0"];
 
 // Reclaim tokens across nodes (docs/cluster.md, "A nick through a crash"): a client that lands on
 // another node takes its nick back at once with the token its old node gave it.
@@ -43,31 +40,6 @@ async function backendNode(url: string, nodeId: string) {
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/**
- * Two nodes a and b, a text client on b in #ops, and `lab client --json … --node A --node B --nick
- * fay` (with `extra` options) on a, in #ops too once the observer saw her join.
- */
-async function fayInOps(extra: string[]) {
-  const redis = await startRedis();
-  const a = await clusterNode(redis, "a", FLOOD_OFF);
-  const b = await clusterNode(redis, "b", FLOOD_OFF);
-  const observer = await chatMember(b.port, "#ops");
-  const client = startLab([
-    "client",
-    "--json",
-    ...extra,
-    "--node",
-    `127.0.0.1:${a.port}`,
-    "--node",
-    `127.0.0.1:${b.port}`,
-    "--nick",
-    "fay",
-  ]);
-  client.write("/join #ops\n");
-  await observer.c.waitFor("* fay joined #ops");
-  return { redis, a, b, observer, client };
-}
 
 describe.skipIf(!HAS_REDIS)("reclaim tokens in a cluster", () => {
   it("RedisBackend.claimNick: only the stored hash moves a nick; the old node is told, loses the member, and its release leaves the new holder's key", async () => {

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { ChatServerOptions } from "@netlab/chat";
 import getPort from "get-port";
-import { connectLocal, killChild, type LineReader, lineReader, sleep } from "../child.js";
+import { answerStdin, connectLocal, killChild, type LineReader, lineReader, sleep } from "../child.js";
 import type { Report, Suite } from "../types.js";
 import { fmt, hasCommand, median, nowMs, percentile, ratio } from "../util.js";
 
@@ -289,10 +290,15 @@ async function waitForListen(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-/** The child side: `node chat.js --serve raw|netlab` prints its port, then answers `rss` and `clients`. */
-async function serveChild(kind: string): Promise<void> {
-  let port: number;
-  let clients: () => number;
+/**
+ * A server of `kind` for idle clients, in this process: its port and how many clients it holds
+ * (the chat: joined #lobby). `chat` adds ChatServer options (bench/scripts/chat-memory.mjs uses
+ * this too, with ANNOUNCE).
+ */
+export async function listenIdleServer(
+  kind: string,
+  chat: ChatServerOptions = {},
+): Promise<{ port: number; clients: () => number }> {
   if (kind === "raw") {
     const sockets = new Set<net.Socket>();
     const server = net.createServer((socket) => {
@@ -305,43 +311,39 @@ async function serveChild(kind: string): Promise<void> {
       socket.on("error", () => {});
     });
     await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0, backlog: 511 }, r));
-    port = (server.address() as net.AddressInfo).port;
-    clients = () => sockets.size;
-  } else if (kind === "echo") {
+    return { port: (server.address() as net.AddressInfo).port, clients: () => sockets.size };
+  }
+  if (kind === "echo") {
     const { TCPServer, EchoHandler } = await import("@netlab/socketserver");
     const server = new TCPServer({ port: 0, maxConnections: 20_000 }, EchoHandler);
     await server.listen();
     void server.serveForever();
-    port = server.address.port;
-    clients = () => server.connections.size;
-  } else {
-    const { ChatServer } = await import("@netlab/chat");
-    const server = new ChatServer({
-      port: 0,
-      maxClients: 20_000,
-      floodMessages: Number.POSITIVE_INFINITY,
-    });
-    port = (await server.listen()).port;
-    // Counted from the room, not from peers(): a snapshot per client per poll is garbage made in
-    // the process being measured, which the raw and echo children (a Set's size) do not make.
-    clients = () => server.rooms().find((r) => r.name === "#lobby")?.clients ?? 0;
+    return { port: server.address.port, clients: () => server.connections.size };
   }
-  process.stdout.write(`${port}\n`);
-  let buffer = "";
-  process.stdin.setEncoding("utf8").on("data", (d: string) => {
-    buffer += d;
-    for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
-      const q = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (q === "rss") {
-        (globalThis as { gc?: () => void }).gc?.();
-        process.stdout.write(`${process.memoryUsage().rss}\n`);
-      } else if (q === "clients") {
-        process.stdout.write(`${clients()}\n`);
-      }
-    }
+  const { ChatServer } = await import("@netlab/chat");
+  const server = new ChatServer({
+    port: 0,
+    maxClients: 20_000,
+    floodMessages: Number.POSITIVE_INFINITY,
+    ...chat,
   });
-  process.stdin.on("end", () => process.exit(0));
+  const { port } = await server.listen();
+  // Counted from the room, not from peers(): a snapshot per client per poll is garbage made in
+  // the process being measured, which the raw and echo children (a Set's size) do not make.
+  return { port, clients: () => server.rooms().find((r) => r.name === "#lobby")?.clients ?? 0 };
+}
+
+/** The child side: `node chat.js --serve raw|netlab` prints its port, then answers `rss` and `clients`. */
+async function serveChild(kind: string): Promise<void> {
+  const { port, clients } = await listenIdleServer(kind);
+  process.stdout.write(`${port}\n`);
+  answerStdin((q) => {
+    if (q === "rss") {
+      (globalThis as { gc?: () => void }).gc?.();
+      return String(process.memoryUsage().rss);
+    }
+    return q === "clients" ? String(clients()) : undefined;
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href && process.argv[2] === "--serve") {

@@ -1,26 +1,9 @@
-import net from "node:net";
 import tls from "node:tls";
 import { generateCertificate } from "@netlab/tls";
 import getPort from "get-port";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
+import { serve } from "../../../test/helpers/tcp.js";
 import { CheckError, runCheck, startTarget } from "../src/index.js";
-
-/** A server on 127.0.0.1 that does `onConnection` with each socket; closed when the test ends. */
-async function serve(onConnection: (s: net.Socket) => void, server = net.createServer()): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  server.on(server instanceof tls.Server ? "secureConnection" : "connection", (s: net.Socket) => {
-    sockets.add(s);
-    s.on("error", () => {});
-    s.on("close", () => sockets.delete(s));
-    onConnection(s);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  onTestFinished(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => server.close(r));
-  });
-  return (server.address() as net.AddressInfo).port;
-}
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string; hint?: string }> {
   const err = await p.then(

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StreamRequestHandler, TCPServer, type WireDataEvent, wireDataChannel } from "@netlab/socketserver";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { hexdumpBytes } from "../../../test/helpers/watch.js";
 import {
   eventsJsonSchema,
   hexLines,
@@ -233,14 +234,7 @@ describe("startWatch redaction", () => {
             r.type === "data" && r.from === from ? [Buffer.from(r.b64, "base64")] : [],
           ),
         ).toString();
-      const dumped = Buffer.from(
-        (await readFile(hex, "utf8"))
-          .split("\n")
-          .filter((l) => /^[0-9a-f]{8} {2}/.test(l))
-          .map((l) => l.slice(10, 59).replace(/ /g, ""))
-          .join(""),
-        "hex",
-      ).toString();
+      const dumped = (await hexdumpBytes(hex)).toString();
       const fromClient = records.filter((r) => r.type === "data" && r.from === "client");
       return { client: bytes("client"), server: bytes("server"), dumped, clientChunks: fromClient.length };
     };
