@@ -104,7 +104,7 @@ describe("#20 one style, every command", () => {
         if (shown === undefined) continue;
         if (!help.includes(`(default: ${shown})`)) bad.push(`${o.long}: (default: ${shown}) not in help`);
         if (/^"/.test(shown)) bad.push(`${o.long}: default ${shown} is shown quoted`);
-        if (isTimeOption(o) && !/^\d+(\.\d+)?(ms|s|m|h)$/.test(shown)) {
+        if (isTimeOption(o) && !/^\d+(\.\d+)?(us|ms|s|m|h)$/.test(shown)) {
           bad.push(`${o.long}: time default ${shown} has no unit`);
         }
       }

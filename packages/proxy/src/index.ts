@@ -1,6 +1,6 @@
 export { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
 export { API_DEFAULTS, API_VERSION, ProxyApi, type ProxyApiOptions } from "./api.js";
-export { BusyPoll, MAX_BUSY_POLL_US, requireBusyPollUs } from "./busy-poll.js";
+export { BusyPoll, DEFAULT_BUSY_POLL_US, MAX_BUSY_POLL_US, requireBusyPollUs } from "./busy-poll.js";
 export { ProxyError, type ProxyErrorCode } from "./errors.js";
 export {
   LINK_DEFAULTS,

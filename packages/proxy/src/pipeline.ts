@@ -107,7 +107,7 @@ export class Pipeline {
    */
   #onData(data: Buffer, reads: ReusedReads | undefined): boolean {
     if (this.#isStopped) return false;
-    this.#o.busyPoll?.touch();
+    this.#o.busyPoll?.touch(data.length);
     this.bytesIn += data.length;
     if (this.#o.tapped === "source" && wireDataChannel.hasSubscribers)
       tapData(this.#source as net.Socket, "in", reads ? Buffer.from(data) : data);

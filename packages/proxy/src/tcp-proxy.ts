@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import { tapListen, toNetworkError, wireChannel } from "@netlab/socketserver";
 import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
-import { BusyPoll } from "./busy-poll.js";
+import { BusyPoll, DEFAULT_BUSY_POLL_US } from "./busy-poll.js";
 import { ProxyError } from "./errors.js";
 import { type LinkClose, type LinkInfo, type LinkOptions, ToxicLink } from "./link.js";
 import type { ChunkEvent } from "./pipeline.js";
@@ -63,7 +63,8 @@ export interface TcpProxyOptions {
   /**
    * After each read, keep polling the sockets for this long, µs, instead of sleeping until the
    * kernel wakes the process: cuts the round trip the proxy adds (most of which, on a virtual
-   * machine, is that wake-up) for a core's worth of CPU while traffic flows. 0 to 1000; default 0 (off).
+   * machine, is that wake-up), for CPU while request–reply traffic flows; backs off while windows
+   * run out with no read (see {@link BusyPoll}). 0 (off) to 1000; default 50.
    */
   busyPollUs?: number;
   /** Called for every chunk written, either way. */
@@ -80,7 +81,7 @@ export const TCP_PROXY_DEFAULTS = {
   readBufferBytes: READS_DEFAULTS.readBufferBytes,
   readBufferTotalBytes: READS_DEFAULTS.readBufferTotalBytes,
   reuseReadBuffers: true,
-  busyPollUs: 0,
+  busyPollUs: DEFAULT_BUSY_POLL_US,
 } as const;
 
 /** Events of a {@link TcpProxy}. */

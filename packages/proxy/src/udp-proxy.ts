@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import { type EmulatorOptions, NetworkEmulator, toUdpError } from "@netlab/udp";
 import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
-import { BusyPoll } from "./busy-poll.js";
+import { BusyPoll, DEFAULT_BUSY_POLL_US } from "./busy-poll.js";
 import { ProxyError } from "./errors.js";
 import { randomSeed } from "./random.js";
 
@@ -17,12 +17,16 @@ export interface UdpProxyOptions extends Omit<EmulatorOptions, "random"> {
   maxSessions?: number;
   /** A client silent this long loses its upstream socket, ms. Default 60 000. */
   sessionIdleMs?: number;
-  /** After each datagram, keep polling for the next this long, µs, as TcpProxy's option. Default 0 (off). */
+  /** After each datagram, keep polling for the next this long, µs, as TcpProxy's option. Default 50; 0 turns it off. */
   busyPollUs?: number;
 }
 
 /** Defaults of {@link UdpProxyOptions}. */
-export const UDP_PROXY_DEFAULTS = { maxSessions: 1000, sessionIdleMs: 60_000, busyPollUs: 0 } as const;
+export const UDP_PROXY_DEFAULTS = {
+  maxSessions: 1000,
+  sessionIdleMs: 60_000,
+  busyPollUs: DEFAULT_BUSY_POLL_US,
+} as const;
 
 /** One datagram through the UDP proxy and what the emulator did with it. */
 export interface UdpProxyDatagram {
@@ -132,7 +136,7 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
   }
 
   #fromClient(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    this.#busyPoll.touch();
+    this.#busyPoll.touch(msg.length);
     const key = `${rinfo.address}:${rinfo.port}`;
     let session = this.#sessions.get(key);
     if (!session) {
@@ -154,7 +158,7 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
     socket.on("message", (msg) => {
       const listener = this.#socket;
       if (!listener) return;
-      this.#busyPoll.touch();
+      this.#busyPoll.touch(msg.length);
       session.timer.refresh();
       const fate = this.downstreamEmulator.submit(
         () => listener.send(msg, client.port, client.address, () => {}),

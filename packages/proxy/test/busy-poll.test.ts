@@ -15,7 +15,7 @@ describe("BusyPoll", () => {
   it("polls for the window after a touch, then stops on its own", { timeout: 5000 }, async () => {
     const poll = new BusyPoll(1000);
     const start = performance.now();
-    poll.touch();
+    poll.touch(64);
     expect(poll.isPolling).toBe(true);
     await turnsUntilIdle(poll, 1_000_000);
     expect(poll.isPolling).toBe(false);
@@ -25,21 +25,52 @@ describe("BusyPoll", () => {
 
   it("a touch while polling extends the window from then", { timeout: 5000 }, async () => {
     const poll = new BusyPoll(1000);
-    poll.touch();
+    poll.touch(64);
     const half = performance.now() + 0.5;
     while (performance.now() < half) await nextTurn();
     const touchedAt = performance.now();
-    poll.touch();
+    poll.touch(64);
     await turnsUntilIdle(poll, 1_000_000);
     expect(performance.now() - touchedAt).toBeGreaterThanOrEqual(1);
   });
 
+  it("backs off after 4 windows in a row with no read; probes on one read in 16; pays again on a hit", {
+    timeout: 5000,
+  }, async () => {
+    const poll = new BusyPoll(100);
+    for (let miss = 0; miss < 4; miss++) {
+      expect(poll.isPaying).toBe(true);
+      poll.touch(64);
+      expect(poll.isPolling).toBe(true);
+      await turnsUntilIdle(poll, 1_000_000);
+    }
+    expect(poll.isPaying).toBe(false);
+    for (let read = 1; read < 16; read++) {
+      poll.touch(64);
+      expect(poll.isPolling, `read ${read}`).toBe(false);
+    }
+    poll.touch(64); // the 16th: a probe
+    expect(poll.isPolling).toBe(true);
+    poll.touch(64); // a read within the probe's window: polling pays again
+    expect(poll.isPaying).toBe(true);
+    poll.stop();
+  });
+
+  it("a read of 64 KiB or more (bulk) starts no window", () => {
+    const poll = new BusyPoll(1000);
+    poll.touch(64 * 1024);
+    expect(poll.isPolling).toBe(false);
+    poll.touch(64 * 1024 - 1);
+    expect(poll.isPolling).toBe(true);
+    poll.stop();
+  });
+
   it("0 never polls, and stop() ends a window at once", () => {
     const off = new BusyPoll(0);
-    off.touch();
+    off.touch(64);
     expect(off.isPolling).toBe(false);
     const on = new BusyPoll(1000);
-    on.touch();
+    on.touch(64);
     on.stop();
     expect(on.isPolling).toBe(false);
   });
