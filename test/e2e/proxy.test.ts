@@ -78,6 +78,7 @@ describe("lab proxy: bad inputs, one clear line each", () => {
       /lab proxy --help/,
     ],
     [["--read-buffer-total", "-1"], /--read-buffer-total must be a size from 0 B to 16\.0 GiB/, undefined],
+    [["--udp", "--api"], /--api drives TCP proxies \(toxiproxy's API has no UDP\)/, /drop --api/],
     [
       ["--busy-poll", "2ms"],
       /--busy-poll must be a time from 0s to 1ms \(50us, 0\.2ms; bare numbers are seconds\), got "2ms"/,

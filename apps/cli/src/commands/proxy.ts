@@ -386,6 +386,12 @@ async function runUdp(
       "--toxic is for TCP; UDP takes --loss, --delay, --jitter, --duplicate and --reorder",
     );
   }
+  if (o.api !== undefined) {
+    throw new UsageError(
+      "--api drives TCP proxies (toxiproxy's API has no UDP); --udp takes its settings on the command line",
+      "drop --api, or run a TCP proxy beside it",
+    );
+  }
   const proxy = usage(
     () =>
       new px.UdpProxy({
