@@ -145,6 +145,20 @@ describe("lab client keeps its nick's reclaim token across a restart", () => {
     await fileUntil(file, (e) => e.length === 0, "the stale entry dropped");
   }, 20_000);
 
+  it("a second client started while the first still runs does not take its nick (not a restart): it is a guest", async () => {
+    const { file, relay, client } = await setup();
+    const first = client("alice");
+    await first.waitForOutput("you are alice");
+    await fileUntil(file, (e) => e.some((x) => x.nick === "alice"), "alice's token");
+    const second = client("alice");
+    await second.waitForOutput("[NICK_TAKEN]");
+    expect(second.stdout()).toMatch(/you are guest-\d+/);
+    expect(relay.sent[1]).not.toContain('"reclaim"');
+    first.write("/who\n");
+    await first.waitForOutput(/\* in #lobby: .*alice/);
+    expect(first.child.exitCode).toBeNull();
+  }, 20_000);
+
   it("--no-keep-nick writes nothing", async () => {
     const { dir, client } = await setup();
     const alice = client("alice", "--no-keep-nick");

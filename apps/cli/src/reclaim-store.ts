@@ -18,6 +18,8 @@ export interface ReclaimEntry {
   token: string;
   /** ms since the epoch */
   at: number;
+  /** The process that holds the nick: while it runs, its token is not offered (that would take the nick from it). */
+  pid?: number;
 }
 
 /** `reclaim.json` in netlab's config folder. */
@@ -38,7 +40,8 @@ function isEntry(e: unknown): e is ReclaimEntry {
     o.nick.length <= 64 &&
     typeof o.token === "string" &&
     TOKEN.test(o.token) &&
-    typeof o.at === "number"
+    typeof o.at === "number" &&
+    (o.pid === undefined || Number.isSafeInteger(o.pid))
   );
 }
 
@@ -119,18 +122,22 @@ export class ReclaimStore {
     readonly note: (text: string) => void,
   ) {}
 
-  /** The token kept for `nickKey` on this server. */
+  /**
+   * The token kept for `nickKey` on this server, unless the process that holds the nick still
+   * runs: a second client started beside it is not a restart, and must not take the nick from it.
+   */
   async token(nickKey: string): Promise<string | undefined> {
     const { entries, problem } = await readReclaims(this.file);
     if (problem !== undefined) this.#tell(`ignoring ${this.file}: ${problem}`);
-    return entries.find((e) => e.server === this.server && e.nick === nickKey)?.token;
+    const mine = entries.find((e) => this.#isMine(e, nickKey));
+    return mine === undefined || isRunning(mine.pid) ? undefined : mine.token;
   }
 
   /** Keeps `token` for `nickKey`, replacing the one before. */
   put(nickKey: string, token: string): void {
     this.#change((entries) => [
       ...entries.filter((e) => !this.#isMine(e, nickKey)),
-      { server: this.server, nick: nickKey, token, at: Date.now() },
+      { server: this.server, nick: nickKey, token, at: Date.now(), pid: process.pid },
     ]);
   }
 
@@ -165,5 +172,16 @@ export class ReclaimStore {
     if (this.#hasNoted) return;
     this.#hasNoted = true;
     this.note(text);
+  }
+}
+
+/** Whether another process with this id runs (EPERM: it does, as another user). */
+function isRunning(pid: number | undefined): boolean {
+  if (pid === undefined || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

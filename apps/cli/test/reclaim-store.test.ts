@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -67,9 +68,18 @@ describe("reclaim.json", () => {
       ["{not json", "it is not JSON"],
       ["null", "it is not a list of reclaim entries"],
       ['{"entries":{}}', "it is not a list of reclaim entries"],
-      ['{"entries":[{"server":"a","nick":"b","token":"no spaces allowed","at":1}]}', "it is not a list of reclaim entries"],
-      [JSON.stringify({ entries: [{ ...entry(1), token: "x".repeat(65) }] }), "it is not a list of reclaim entries"],
-      [" ".repeat(RECLAIM_STORE_DEFAULTS.maxBytes + 1), `it is over ${RECLAIM_STORE_DEFAULTS.maxBytes} bytes`],
+      [
+        '{"entries":[{"server":"a","nick":"b","token":"no spaces allowed","at":1}]}',
+        "it is not a list of reclaim entries",
+      ],
+      [
+        JSON.stringify({ entries: [{ ...entry(1), token: "x".repeat(65) }] }),
+        "it is not a list of reclaim entries",
+      ],
+      [
+        " ".repeat(RECLAIM_STORE_DEFAULTS.maxBytes + 1),
+        `it is over ${RECLAIM_STORE_DEFAULTS.maxBytes} bytes`,
+      ],
     ];
     for (const [text, problem] of cases) {
       await writeFile(file, text);
@@ -103,6 +113,21 @@ describe("reclaim.json", () => {
     expect(await store.token("alice")).toBeUndefined();
     expect(JSON.parse(await readFile(file, "utf8")).entries).toHaveLength(1);
     expect(notes).toHaveLength(1);
+  });
+
+  it("ReclaimStore: a token whose holder process still runs is not offered; one whose holder is gone is", async () => {
+    const file = await tempFile();
+    const server = "127.0.0.1:5001";
+    const gone = spawnSync(process.execPath, ["-e", "0"]).pid as number;
+    await writeReclaims(file, [
+      { server, nick: "alice", token: "A".repeat(32), at: 1, pid: process.ppid },
+      { server, nick: "bob", token: "B".repeat(32), at: 2, pid: gone },
+      { server, nick: "carol", token: "C".repeat(32), at: 3 },
+    ]);
+    const store = new ReclaimStore(file, server, () => {});
+    expect(await store.token("alice")).toBeUndefined();
+    expect(await store.token("bob")).toBe("B".repeat(32));
+    expect(await store.token("carol")).toBe("C".repeat(32));
   });
 
   it("ReclaimStore: a file that cannot be written is a note, never a throw", async () => {
