@@ -3,7 +3,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { startLab, startServer } from "../helpers/lab.js";
+import { LAB_BIN, startLab, startProcess, startServer } from "../helpers/lab.js";
 
 /** A chat server, and a temp config folder for the clients (their reclaim.json lives there). */
 async function setup() {
@@ -119,6 +119,31 @@ describe("lab client keeps its nick's reclaim token across a restart", () => {
     await second.waitForOutput("you are alice");
     expect(relay.sent[1]).toContain('"nick":"alice"');
     expect(relay.sent[1]).not.toContain('"reclaim"');
+  }, 20_000);
+
+  it("Ctrl-C (SIGINT) says goodbye and forgets the token too; exit 130", async () => {
+    const { file, client } = await setup();
+    const alice = client("alice");
+    await alice.waitForOutput("you are alice");
+    await fileUntil(file, (e) => e.some((x) => x.nick === "alice"), "alice's token");
+    expect(await alice.stop("SIGINT")).toBe(130);
+    expect(await entries(file)).toEqual([]);
+  }, 20_000);
+
+  it("on a terminal: the token is kept while it runs, and Ctrl-D forgets it", async () => {
+    const { file, env, relay } = await setup();
+    const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+    const lab = [process.execPath, LAB_BIN, "client", "--port", String(relay.port), "--nick", "alice"];
+    const tty = startProcess(
+      "script",
+      ["-qfec", `env NO_COLOR=1 COLUMNS=120 LINES=40 ${lab.map(quote).join(" ")}`, "/dev/null"],
+      { env },
+    );
+    await tty.waitForOutput("* alice joined #lobby");
+    await fileUntil(file, (e) => e.some((x) => x.nick === "alice"), "alice's token");
+    tty.write("\u0004");
+    expect(await tty.exited).toBe(0);
+    expect(await entries(file)).toEqual([]);
   }, 20_000);
 
   it("a malformed file is ignored with one note line, then replaced", async () => {
