@@ -116,6 +116,10 @@ servers, after --wait without data or when the server closes); a drop ends it, u
 named nodes to fail over to (the "* connection to A lost" line goes to stderr). Times take 500ms,
 2s or 1m; a bare number is seconds.
 
+The server's reclaim token for your nick is kept in reclaim.json in ~/.config/netlab (or
+$XDG_CONFIG_HOME/netlab; mode 0600), so a client killed without a goodbye and started again takes
+its nick back at once; leaving (q, /quit, Ctrl-D, Ctrl-C) forgets it. --no-keep-nick keeps none.
+
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
 ^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
 Ctrl-C or SIGTERM leaves within a second, exit 130.
@@ -355,8 +359,9 @@ async function runPiped(
   if (client.state !== "closed") await client.settle({ quietMs: opts.waitMs, timeoutMs: opts.settleMs });
   isLeaving = true;
   await client.close();
-  if (!dropped) await left();
+  // A drop is no goodbye: the server may still hold the session, which the kept token can take back.
   if (dropped) process.exitCode = reportError(dropped);
+  else await left();
   // stdin may still be open (a terminal-less parent that never closes it): do not wait for it.
   process.stdin.destroy();
 }
