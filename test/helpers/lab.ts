@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { onTestFinished } from "vitest";
@@ -37,6 +40,22 @@ export interface LabProcess {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
+let scratchConfig: string | undefined;
+
+/**
+ * The XDG_CONFIG_HOME every spawned process gets unless the test gives its own: one folder per
+ * test process, removed at its exit, so that what lab keeps there (known_hosts, reclaim.json)
+ * never lands in the real ~/.config.
+ */
+function configHome(): string {
+  if (scratchConfig === undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-test-config-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    scratchConfig = dir;
+  }
+  return scratchConfig;
+}
+
 const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
 /** How long after the process exits its stdio may stay open before the run counts as ended anyway. */
@@ -63,7 +82,7 @@ export function startProcess(
   const name = opts.name ?? [command, ...args].join(" ");
   const child = spawn(command, args, {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, XDG_CONFIG_HOME: configHome(), ...opts.env },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let out = "";

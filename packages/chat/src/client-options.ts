@@ -95,6 +95,17 @@ export interface ChatClientOptions {
    * stay): a wire view may be on a shared screen. Default true; false shows them, to debug one's own auth.
    */
   redact?: boolean;
+  /**
+   * A reclaim token the server granted `nick` earlier (kept by the caller, e.g. on disk across a
+   * restart): offered in the first hello, so a session the server still holds for that nick is
+   * taken over at once. A wrong or spent one is answered as none (`NICK_TAKEN`). Default none.
+   */
+  reclaimToken?: string;
+  /**
+   * Told of each reclaim token the server grants (a welcome, our own `/nick`): the nick and the
+   * secret, for a caller that keeps it beyond this process. The token is never in emitted events.
+   */
+  onReclaim?: (grant: { nick: string; token: string }) => void;
 }
 
 /** Defaults of {@link ChatClientOptions}. */

@@ -128,6 +128,9 @@ export class ChatClient extends EventEmitter {
     super();
     this.#o = { ...CLIENT_DEFAULTS, ...stripUndefined(opts), port: opts.port };
     this.#wantedNick = opts.nick;
+    if (opts.nick !== undefined && opts.reclaimToken !== undefined) {
+      this.#reclaim = { nick: opts.nick, token: opts.reclaimToken };
+    }
     this.#backoff = new Backoff(this.#o);
     this.#addresses = [
       { host: this.#o.host, port: this.#o.port },
@@ -494,6 +497,7 @@ export class ChatClient extends EventEmitter {
     if (e.reclaim === undefined) return;
     this.#reclaim = { nick: e.type === "welcome" ? e.nick : e.to, token: e.reclaim };
     delete e.reclaim;
+    this.#o.onReclaim?.({ ...this.#reclaim });
   }
 
   #decide(mode: "json" | "plain"): void {

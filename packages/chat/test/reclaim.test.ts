@@ -236,4 +236,36 @@ describe("reclaim tokens: a nick back at once after a reconnect", () => {
     expect(states.at(-1)).toEqual(["closed", "NICK_RECLAIMED"]);
     expect(states.some(([state]) => state === "reconnecting")).toBe(false);
   });
+
+  it("onReclaim tells each granted token; a new ChatClient given it as reclaimToken takes the nick from a dead session at once", async () => {
+    const { port } = await startChat();
+    const relay = await deadLinkRelay(port);
+    const grants: { nick: string; token: string }[] = [];
+    const first = new ChatClient({ port: relay.port, nick: "alice", onReclaim: (g) => grants.push(g) });
+    onTestFinished(() => first.close());
+    const firstEvents: ChatEvent[] = [];
+    first.on("event", (e: ChatEvent) => firstEvents.push(e));
+    await first.connect();
+    await until(() => grants.length === 1, "the first grant");
+    expect(grants[0]?.nick).toBe("alice");
+    expect(grants[0]?.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(JSON.stringify(firstEvents)).not.toContain(grants[0]?.token);
+    relay.cut();
+    await until(() => first.state === "closed", "the first client's close");
+
+    const later: { nick: string; token: string }[] = [];
+    const second = new ChatClient({
+      port,
+      nick: "alice",
+      reclaimToken: grants[0]?.token,
+      onReclaim: (g) => later.push(g),
+    });
+    onTestFinished(() => second.close());
+    await second.connect();
+    await until(() => later.length === 1, "the second grant");
+    expect(second.nick).toBe("alice");
+    expect(later[0]?.token).not.toBe(grants[0]?.token);
+    await until(() => relay.cutOff[0]?.closed === true, "the old session's close");
+    expect(relay.cutOff[0]?.after).toContain('"code":"NICK_RECLAIMED"');
+  });
 });

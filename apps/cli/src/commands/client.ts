@@ -11,6 +11,7 @@ import {
   refuseTlsOverUnix,
 } from "../address.js";
 import { collect, parseDuration } from "../options.js";
+import { defaultReclaimFile, ReclaimStore } from "../reclaim-store.js";
 import { action, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt as onSignals } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
@@ -30,6 +31,8 @@ interface ClientOpts extends TokenOpts, ClientTlsFlags {
   /** Whether `--host`/`--port` were given (not their defaults): with --node alone, the first node comes first. */
   isAddressGiven?: boolean;
   reconnect: boolean;
+  /** `--no-keep-nick` sets it false: no reclaim token is read from or written to disk. */
+  keepNick: boolean;
   json?: boolean;
   wait: string;
   connectTimeout: string;
@@ -59,6 +62,10 @@ export function registerClient(program: Command): void {
     .option(
       "--no-reconnect",
       "do not reconnect when the server goes away (a terminal reconnects; so does a pipe given --node)",
+    )
+    .option(
+      "--no-keep-nick",
+      "do not keep the server's reclaim token for the nick on disk (by default a restarted client takes its nick back at once)",
     )
     .option("--json", "print each chat event as one JSON line (piped use)")
     .option(
@@ -108,6 +115,10 @@ at q, /quit or end of input once the replies have arrived (a netlab server confi
 servers, after --wait without data or when the server closes); a drop ends it, unless --node
 named nodes to fail over to (the "* connection to A lost" line goes to stderr). Times take 500ms,
 2s or 1m; a bare number is seconds.
+
+The server's reclaim token for your nick is kept in reclaim.json in ~/.config/netlab (or
+$XDG_CONFIG_HOME/netlab; mode 0600), so a client killed without a goodbye and started again takes
+its nick back at once; leaving (q, /quit, Ctrl-D, Ctrl-C) forgets it. --no-keep-nick keeps none.
 
 Text from the server is shown, never obeyed: on a terminal, control and bidi characters appear as
 ^[ or <U+202E>. Piped to a file or a program the text is exact; --json escapes them as \\u001b.
@@ -161,12 +172,15 @@ async function runClient(opts: ClientOpts): Promise<void> {
           return asking;
         }
       : undefined;
+  const keeper = opts.keepNick ? await keepNick(chat, where, opts.nick) : undefined;
   const client = new chat.ChatClient({
     token,
     requestToken,
     ...where,
     failover,
     nick: opts.nick,
+    reclaimToken: keeper?.offered,
+    onReclaim: keeper?.granted,
     // Piped, a drop ends the run, unless the nodes to fail over to were named.
     reconnect: (isTty || failover.length > 0) && opts.reconnect,
     connectTimeoutMs,
@@ -174,12 +188,47 @@ async function runClient(opts: ClientOpts): Promise<void> {
     reconnectTimeoutMs,
     tls: await clientTls(opts, (line) => process.stderr.write(`${safeLine(line)}\n`)),
   });
+  if (keeper) client.on("event", keeper.watch);
+  const left = async () => keeper?.left();
   if (isTty) {
-    await runInteractive(client, chat, () => asking);
+    await runInteractive(client, chat, () => asking, left);
   } else {
     const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
-    await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs });
+    await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs }, left);
   }
+}
+
+/**
+ * Keeps the server's reclaim token for our nick in reclaim.json, so that a client killed without
+ * a goodbye (a closed terminal, a crash) and started again takes its nick back at once instead of
+ * finding it NICK_TAKEN until the server notices the old connection is dead. A clean leave (q,
+ * /quit, end of input, Ctrl-C: the server is told) gives the nick up, and forgets the token.
+ */
+async function keepNick(chat: Chat, where: ConnectAddress, nick: string | undefined) {
+  const store = new ReclaimStore(defaultReclaimFile(), formatWhere(where), (text) =>
+    process.stderr.write(`${safeLine(`lab: note: ${text}`)}\n`),
+  );
+  const offered = nick === undefined ? undefined : await store.token(chat.nickKey(nick));
+  let held: string | undefined;
+  return {
+    offered,
+    granted: (grant: { nick: string; token: string }) => {
+      const key = chat.nickKey(grant.nick);
+      if (held !== undefined && held !== key) store.drop(held);
+      held = key;
+      store.put(key, grant.token);
+    },
+    /** A welcome under another nick: the token offered was wrong or spent (the nick is someone else's). */
+    watch: (e: import("@netlab/chat").ChatEvent) => {
+      if (e.type !== "welcome" || offered === undefined || nick === undefined) return;
+      const key = chat.nickKey(nick);
+      if (chat.nickKey(e.nick) !== key && held !== key) store.drop(key);
+    },
+    left: async () => {
+      if (held !== undefined) store.drop(held);
+      await store.flushed();
+    },
+  };
 }
 
 /**
@@ -257,6 +306,7 @@ async function runPiped(
   client: import("@netlab/chat").ChatClient,
   chat: Chat,
   opts: { json: boolean; waitMs: number; settleMs: number },
+  left: () => Promise<void>,
 ): Promise<void> {
   // Piped to a file or a program: the exact text. Piped input but a terminal for output: escaped.
   const isTerminal = process.stdout.isTTY === true;
@@ -290,7 +340,7 @@ async function runPiped(
   });
   onInterrupt(() => {
     isLeaving = true;
-    return client.close();
+    return client.close().then(left);
   });
   await client.connect();
 
@@ -309,7 +359,9 @@ async function runPiped(
   if (client.state !== "closed") await client.settle({ quietMs: opts.waitMs, timeoutMs: opts.settleMs });
   isLeaving = true;
   await client.close();
+  // A drop is no goodbye: the server may still hold the session, which the kept token can take back.
   if (dropped) process.exitCode = reportError(dropped);
+  else await left();
   // stdin may still be open (a terminal-less parent that never closes it): do not wait for it.
   process.stdin.destroy();
 }
@@ -343,6 +395,7 @@ async function runInteractive(
   client: import("@netlab/chat").ChatClient,
   chat: Chat,
   tokenPrompt: () => Promise<string | undefined> | undefined,
+  left: () => Promise<void>,
 ): Promise<void> {
   const readline = await import("node:readline");
   const { stdin, stdout } = process;
@@ -368,7 +421,7 @@ async function runInteractive(
     isInterrupted = true;
     isLeaving = true;
     rl?.close(); // the terminal leaves raw mode before the process exits
-    return client.close();
+    return client.close().then(left);
   });
   // Connect first: a refused connection is one error line from action(), before any prompt.
   await client.connect();
@@ -466,6 +519,7 @@ async function runInteractive(
   await finished;
   if (isInterrupted) return; // onInterrupt exits 130
   prompt.close();
+  if (!failure) await left();
   // A dropped connection with no way back (stalled, gave up reconnecting, --no-reconnect): say why.
   if (failure) process.exitCode = reportError(failure);
 }
