@@ -5,7 +5,7 @@ import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, describe, expect, it } from "vitest";
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
-import { LAB_BIN, runLab, startLab } from "../helpers/lab.js";
+import { LAB_BIN, runLab, startLab, startProcess } from "../helpers/lab.js";
 
 const dir = mkdtempSync(join(tmpdir(), "netlab-demo-scripts-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,6 +38,26 @@ describe("lab demo and start-up cost", () => {
     const demo = readFileSync(join(dir, "demo.js"), "utf8");
     expect(demo).toContain('await import("@netlab/tui")');
   });
+});
+
+describe("lab demo on a terminal with CI set", () => {
+  // Ink draws only the last frame when CI is set; runDemo takes CI out before Ink loads, which
+  // only works if nothing imported Ink before it: the unbundled path once imported all of @netlab/tui.
+  it.each(["1", "0"])(
+    "draws its frames, NETLAB_TUI_BUNDLE=%s, and Ctrl-C ends it with exit 0",
+    {
+      timeout: 30_000,
+    },
+    async (bundle) => {
+      const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+      const lab = [process.execPath, LAB_BIN, "demo", "--clients", "2"].map(quote).join(" ");
+      const env = `env CI=true NETLAB_TUI_BUNDLE=${bundle} NO_COLOR=1 COLUMNS=120 LINES=40`;
+      const demo = startProcess("script", ["-qfec", `stty cols 120 rows 40; ${env} ${lab}`, "/dev/null"]);
+      await demo.waitForOutput("● listening", { timeoutMs: 20_000 });
+      demo.write("\u0003");
+      expect(await demo.exited).toBe(0);
+    },
+  );
 });
 
 describe("lab demo without a terminal", () => {

@@ -37,7 +37,7 @@ export function bundleState(opts: { dir?: URL; env?: NodeJS.ProcessEnv } = {}): 
 /**
  * Loads what `lab demo` needs from the bundle (a few files to read and compile instead of ~800
  * modules to resolve: about a second less on a 2-core machine). Check {@link bundleState} first;
- * when it is not `fresh`, import `@netlab/tui` itself, which exports the same and more.
+ * when it is not `fresh`, import `@netlab/tui/cli`, the same entry as modules.
  */
 export async function loadBundle(): Promise<Tui> {
   return (await import(new URL("cli.js", BUNDLE_DIR).href)) as Tui;

@@ -203,7 +203,9 @@ async function loadTui(): Promise<import("@netlab/tui/load").Tui> {
   const nodeModule = (await import("node:module")) as { enableCompileCache?: () => unknown };
   nodeModule.enableCompileCache?.();
   const { bundleState, loadBundle } = await import("@netlab/tui/load");
-  return bundleState() === "fresh" ? loadBundle() : await import("@netlab/tui");
+  // The bundle's own entry either way: `@netlab/tui` itself imports Ink at once, before runDemo
+  // could take CI out of the environment (Ink then draws nothing until it exits).
+  return bundleState() === "fresh" ? loadBundle() : await import("@netlab/tui/cli");
 }
 
 function parseClients(value: string): number {
