@@ -36,7 +36,7 @@ describe("lab demo and start-up cost", () => {
         expect(line, `${file}: ${line}`).not.toMatch(/["'](ink|react|@netlab\/tui)["']/);
     }
     const demo = readFileSync(join(dir, "demo.js"), "utf8");
-    expect(demo).toContain('await import("@netlab/tui")');
+    expect(demo).toContain('await import("@netlab/tui/cli")');
   });
 });
 
