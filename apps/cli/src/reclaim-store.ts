@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { replaceFileAtomically } from "@netlab/core";
 import { configDir } from "@netlab/tls";
 
 /** Limits of the reclaim-token file. */
@@ -91,20 +91,7 @@ export async function writeReclaims(
 ): Promise<void> {
   const kept = [...entries].sort((a, b) => b.at - a.at).slice(0, maxEntries);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    const handle = await open(temp, "wx", 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify({ entries: kept })}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await replaceFileAtomically(file, `${JSON.stringify({ entries: kept })}\n`);
 }
 
 /**

@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { replaceFileAtomically } from "@netlab/core";
 import { requireMs, requirePositiveInt, TlsError } from "./errors.js";
 import { defaultKnownHostsFile } from "./paths.js";
 
@@ -180,18 +180,9 @@ function decide(known: KnownHosts, key: string, presented: string): TofuResult |
 }
 
 async function replaceFile(file: string, text: string): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
-    const handle = await open(temp, "wx", 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
+    await replaceFileAtomically(file, text);
   } catch (err) {
-    await rm(temp, { force: true });
     throw badFile(file, `cannot write it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
   }
 }
