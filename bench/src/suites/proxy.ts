@@ -1,7 +1,8 @@
-import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { killChild, lineReader, sleep, spawnReady } from "../child.js";
@@ -99,6 +100,32 @@ export const proxySuite: Suite = {
           pid: other.child.pid,
         });
       }
+      // What a proxy in C costs here, with no runtime between it and the kernel: the most any
+      // user-space proxy can do on these cores (bench/scripts/c-proxy.c, built with cc if there is one).
+      const cProxy = buildCProxy(ctx);
+      if (cProxy) {
+        for (const [mode, name] of [
+          ["copy", "C proxy, read/write 1 MiB, thread per direction (comparison)"],
+          ["splice", "C proxy, splice(2), thread per direction (comparison)"],
+        ] as const) {
+          const c = await spawnReady(cProxy, [mode, String(serverPort)], /proxying 127\.0\.0\.1:(\d+)/);
+          children.push(c.child);
+          paths.push({ name, port: Number(c.match[1]), pid: c.child.pid });
+        }
+      }
+      // Comparison rows from any programs that print "proxying 127.0.0.1:PORT" once they listen:
+      // NETLAB_BENCH_PROXY_COMMAND="path/to/proxy {upstream}; other {upstream}", {upstream} the server's port.
+      for (const command of (process.env.NETLAB_BENCH_PROXY_COMMAND ?? "").split(";").map((c) => c.trim())) {
+        if (!command) continue;
+        const [file, ...args] = command.replaceAll("{upstream}", String(serverPort)).split(/\s+/);
+        const other = await spawnReady(file!, args, /proxying 127\.0\.0\.1:(\d+)/);
+        children.push(other.child);
+        paths.push({
+          name: `${command} (NETLAB_BENCH_PROXY_COMMAND)`,
+          port: Number(other.match[1]),
+          pid: other.child.pid,
+        });
+      }
       // lab proxy sleeping between reads instead of polling (its default, 50us): what polling buys
       // on the round trip, and what it costs in bulk.
       const polling = await spawnReady(
@@ -123,6 +150,26 @@ export const proxySuite: Suite = {
     }
   },
 };
+
+/** Compiles bench/scripts/c-proxy.c into a temporary folder; undefined (and a log line) without cc. */
+function buildCProxy(ctx: BenchContext): string | undefined {
+  if (!hasCommand("cc")) {
+    ctx.log("cc not found: the C proxy comparison rows are left out (apt-get install gcc)");
+    return undefined;
+  }
+  const out = join(mkdtempSync(join(os.tmpdir(), "netlab-bench-")), "c-proxy");
+  try {
+    execFileSync("cc", ["-O2", "-pthread", "-o", out, C_PROXY_SOURCE], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    return out;
+  } catch (error) {
+    ctx.log(`cc could not build ${C_PROXY_SOURCE}, so the C proxy rows are left out: ${String(error)}`);
+    return undefined;
+  }
+}
+
+const C_PROXY_SOURCE = fileURLToPath(new URL("../../scripts/c-proxy.c", import.meta.url));
 
 /** The busy-poll window of the comparison row: none. */
 const BUSY_POLL = "0";
@@ -216,7 +263,8 @@ async function bulk(ctx: BenchContext, serverPid: number, paths: Path[]): Promis
   // the direct run of a round moved that round's ratios from 0.18 to 1.2 on a quiet machine.
   const mib = Math.max(64, Math.round(1024 * ctx.scale));
   const bytes = mib * 1024 * 1024;
-  const rounds = 9;
+  // NETLAB_BENCH_PROXY_ROUNDS=N for tighter medians when two rows are close.
+  const rounds = Math.max(1, Math.min(100, Number(process.env.NETLAB_BENCH_PROXY_ROUNDS) || 9));
   const loadBefore = os.loadavg()[0]!;
   const client = await spawnReady(process.execPath, ["--input-type=module", "-e", CLIENT], /ready/);
   try {
@@ -305,7 +353,12 @@ function coreBound(
   const allMs = median(lab.map((x) => x.allMs));
   const bound = (cores * 1000) / allMs;
   const directRate = median(direct.map((x) => x.mibps));
-  return `What limits it here: client, lab proxy and server together used ${fmt(allMs, 2)} ms of CPU per MiB, so ${cores} cores move at most ${fmt(bound, 0)} MiB/s through the proxy, ${(bound / directRate).toFixed(2)} × direct's ${fmt(directRate, 0)} MiB/s, even with perfect scheduling and no other work on the cores; and the proxy, one thread, moves at most 1000 ÷ its CPU per MiB.`;
+  const c = paths.findIndex((p) => p.name.startsWith("C proxy, read/write"));
+  const cRatio =
+    c < 0
+      ? ""
+      : ` The C proxy with the same read size, the least a user-space proxy pays here, made ${median(runs[c]!.map((x, round) => x.mibps / direct[round]!.mibps)).toFixed(2)} × direct in the same rounds.`;
+  return `What limits it here: client, lab proxy and server together used ${fmt(allMs, 2)} ms of CPU per MiB, so ${cores} cores move at most ${fmt(bound, 0)} MiB/s through the proxy, ${(bound / directRate).toFixed(2)} × direct's ${fmt(directRate, 0)} MiB/s, even with perfect scheduling and no other work on the cores; and the proxy, one thread, moves at most 1000 ÷ its CPU per MiB.${cRatio}`;
 }
 
 /** The sending side of a bulk run: reads `PORT BYTES` lines, answers each with the ms it took. */
