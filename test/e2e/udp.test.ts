@@ -102,6 +102,8 @@ describe("lab udp ping", () => {
     const r = await runLab(["udp", "ping", `[::1]:${port}`, "-c", "2", "--interval", "0.01", "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ target: `[::1]:${port}`, transmitted: 2, received: 2 });
+    // One object on one line, as every other --json: runs appended to a file stay JSON Lines.
+    expect(r.stdout).toMatch(/^\{[^\n]*\}\n$/);
   });
 
   it("pings with the largest probe, --size 65507", async () => {

@@ -114,7 +114,7 @@ async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
   } finally {
     stop();
   }
-  if (json) out(JSON.stringify({ ...summary, rtt: summary.rtt ?? null }, null, 2));
+  if (json) out(JSON.stringify({ ...summary, rtt: summary.rtt ?? null }));
   else out(["", ...udp.formatSummary(summary)].join("\n"));
   if (isInterrupted) throw new ExitCode(EXIT_INTERRUPTED);
   if (summary.received + summary.late === 0) throw new ExitCode(1);
