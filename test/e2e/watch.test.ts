@@ -222,6 +222,10 @@ describe("#19 watching and recording", () => {
     const strict = await runLab(["replay", rec, "--to", to, "--compare"], { timeoutMs: 15_000 });
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/differ from the recording at offset \d+/);
+    // … and the hint names the field and the option that leaves it out.
+    expect(strict.stderr).toMatch(
+      /\nhint: line \d+ is JSON and differs in ts; leave out fields that change on every run \(a time, a token\) with --ignore-json-fields ts\n$/,
+    );
     await fresh.stop("SIGINT");
     // … and with ts (and the reclaim token its /nick was granted) left out, a fresh server answers
     // exactly as recorded.

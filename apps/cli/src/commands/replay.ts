@@ -212,7 +212,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
           ? `at offset ${d.offset}`
           : `in line ${d.line} (offset ${d.offset} with ${ignoreJsonFields.join(", ")} left out)`;
       process.stderr.write(
-        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n`,
+        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n${differenceHint(d, peer, ignoreJsonFields)}\n`,
       );
       throw new ExitCode(1);
     }
@@ -220,6 +220,25 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   } finally {
     stop();
   }
+}
+
+/**
+ * What to try after a difference: a JSON field that changes on every run (the chat's `ts`) is the
+ * usual one, and it is named with the option that leaves it out.
+ */
+function differenceHint(
+  d: import("@netlab/watch").ReplayDifference,
+  peer: "server" | "client",
+  ignored: string[],
+): string {
+  if (d.jsonFields.length > 0) {
+    const fields = d.jsonFields.join(", ");
+    const names = [...ignored, ...d.jsonFields].join(",");
+    return `hint: line ${d.line} is JSON and differs in ${fields}; leave out fields that change on every run (a time, a token) with --ignore-json-fields ${names}`;
+  }
+  return peer === "server"
+    ? "hint: replay against a freshly started server: one that has served others since answers differently (guest numbers, history)"
+    : "hint: give the client the same input as when it was recorded";
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
