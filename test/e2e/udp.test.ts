@@ -292,11 +292,22 @@ describe("lab udp send and listen", () => {
   });
 
   it("refuses a datagram over 65,507 bytes as a usage error (exit 2)", async () => {
-    const r = await runLab(["udp", "send", "127.0.0.1:9"], { input: Buffer.alloc(65_508) });
+    const r = await runLab(["udp", "send", "127.0.0.1:9", "x".repeat(65_508)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       "lab: 65508 bytes is too large for one datagram: UDP carries at most 65507 bytes",
     );
+  });
+
+  it("refuses standard input over 65,507 bytes without naming a size it did not read (exit 2)", async () => {
+    // Reading stops one chunk past the limit: the count it reached (65536) is not the input's size.
+    for (const size of [65_508, 1_000_000]) {
+      const r = await runLab(["udp", "send", "127.0.0.1:9"], { input: Buffer.alloc(size) });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        "lab: standard input holds more than 65507 bytes, too many for one datagram\nhint: send at most 65507 bytes (UDP carries no more)\n",
+      );
+    }
   });
 
   it("refuses a target that is not HOST:PORT (exit 2)", async () => {

@@ -50,6 +50,13 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
       ? 0
       : parseDuration("--wait", o.wait, { minMs: 1, maxMs: MAX_SECONDS * 1000 }) / 1000;
   const data = text !== undefined ? Buffer.from(text) : await readStdin();
+  if (text === undefined && data.length > MAX_PAYLOAD) {
+    // readStdin stops one chunk past the limit: how much more there was is not known.
+    throw new UsageError(
+      `standard input holds more than ${MAX_PAYLOAD} bytes, too many for one datagram`,
+      `send at most ${MAX_PAYLOAD} bytes (UDP carries no more)`,
+    );
+  }
   if (data.length > MAX_PAYLOAD) {
     throw new UsageError(
       `${data.length} bytes is too large for one datagram: UDP carries at most ${MAX_PAYLOAD} bytes`,
