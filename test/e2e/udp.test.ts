@@ -272,6 +272,25 @@ describe("lab udp send and listen", () => {
     expect(d).toMatchObject({ address: "127.0.0.1", bytes: 3, text: "hi\n" });
   });
 
+  it("--json of listen and send writes a peer's bidi, C1 and line-separator characters as \\u escapes: exact when parsed, inert on a terminal", async () => {
+    const hostile = "evil\u202etxt\u0085x\u2028y\u2066";
+    const unsafe = /[\u0080-\u009f\u2028\u202e\u2066]/;
+    const { lab, port } = await startServer(
+      (p) => ["udp", "listen", "--port", String(p), "-c", "1", "--json"],
+      (p) => `listening on udp 127.0.0.1:${p}`,
+    );
+    await runLab(["udp", "send", `127.0.0.1:${port}`, hostile]);
+    expect(await lab.exited).toBe(0);
+    expect(lab.stdout()).not.toMatch(unsafe);
+    expect(lab.stdout()).toContain("evil\\u202etxt\\u0085x\\u2028y\\u2066");
+    expect(JSON.parse(lab.stdout())).toMatchObject({ text: hostile });
+    const { port: echo } = await startEcho();
+    const j = await runLab(["udp", "send", `127.0.0.1:${echo}`, hostile, "--wait", "2", "--json"]);
+    expect(j.code).toBe(0);
+    expect(j.stdout).not.toMatch(unsafe);
+    expect(JSON.parse(j.stdout)).toMatchObject({ reply: { text: hostile } });
+  });
+
   it("send --wait prints the echo's reply", async () => {
     const { port } = await startEcho();
     const r = await runLab(["udp", "send", `127.0.0.1:${port}`, "echo me", "--wait", "2"]);

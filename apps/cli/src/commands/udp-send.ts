@@ -8,6 +8,7 @@ import {
   MAX_SECONDS,
   onSignals,
   out,
+  outJson,
   payloadJson,
   readStdin,
   usage,
@@ -78,14 +79,7 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
         if (controller.signal.aborted) throw new ExitCode(EXIT_INTERRUPTED);
         // --json prints a report even when nothing came back: the datagram went, no reply did.
         if (o.json && (err as { code?: unknown }).code === "NO_REPLY") {
-          out(
-            JSON.stringify({
-              to: udp.formatHostPort(host, port),
-              from: null,
-              bytes: data.length,
-              reply: null,
-            }),
-          );
+          outJson({ to: udp.formatHostPort(host, port), from: null, bytes: data.length, reply: null });
         }
         throw err;
       });
@@ -97,7 +91,7 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
         rttMs: result.reply.rttMs,
         ...payloadJson(result.reply.packet, udp.viewPayload),
       };
-      out(JSON.stringify({ to, from: result.local, bytes: result.bytes, reply: reply ?? null }));
+      outJson({ to, from: result.local, bytes: result.bytes, reply: reply ?? null });
     } else {
       log(`sent ${result.bytes} bytes to ${to} from ${result.local}`);
       if (result.reply) out(udp.formatDatagram(result.reply.from, result.reply.packet));
