@@ -96,6 +96,12 @@ describe("#19 watching and recording", () => {
     const missing = await runLab(["server", "--port", "0", "--events", join(dir, "nope", "ev.jsonl")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^lab: cannot write .*ev\.jsonl: its folder does not exist\nhint: /);
+    // A folder given for the file, and lab session export's --pcap, say so in the same words.
+    const folder = await runLab(["server", "--port", "0", "--record", dir]);
+    expect(folder).toMatchObject({
+      code: 1,
+      stderr: `lab: cannot write ${dir}: it is a folder\nhint: give the path of a file, in that folder or another\n`,
+    });
 
     const write = async (name: string, text: string) => {
       const p = join(dir, name);
@@ -136,6 +142,20 @@ describe("#19 watching and recording", () => {
     const truncated = await write("cut.jsonl", `${head}${open}{"type":"data","t":1,"conn":1,"fr`);
     const cut = await runLab(["session", "export", truncated, "--pcap", join(dir, "cut.pcap")]);
     expect(cut.code).toBe(0);
+    for (const [pcap, why, hint] of [
+      [
+        join(dir, "nope", "x.pcap"),
+        "its folder does not exist",
+        "create the folder first, or give a path in an existing one",
+      ],
+      [dir, "it is a folder", `give a file name, such as ${join(dir, "session.pcap")}`],
+    ]) {
+      const r = await runLab(["session", "export", truncated, "--pcap", pcap!]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(`\nlab: cannot write ${pcap}: ${why}\nhint: ${hint}\n$`.replaceAll("(", "\\(")),
+      );
+    }
     expect(cut.stderr).toMatch(/warning: .*line 3 is truncated/);
 
     const speed = await runLab([

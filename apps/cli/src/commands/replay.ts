@@ -90,7 +90,7 @@ Examples:
     .requiredOption("--pcap <out>", "the pcap file to write")
     .action(
       action(async (file: string, opts: { pcap: string }) => {
-        const { readSession, sessionToPcap } = await import("@netlab/watch");
+        const { cannotWrite, readSession, sessionToPcap } = await import("@netlab/watch");
         const { writeFile } = await import("node:fs/promises");
         const s = await readSession(file);
         for (const w of s.warnings) process.stderr.write(`lab: warning: ${w}\n`);
@@ -98,10 +98,7 @@ Examples:
         try {
           await writeFile(opts.pcap, pcap);
         } catch (err) {
-          throw Object.assign(new Error(`cannot write ${opts.pcap}: ${(err as Error).message}`), {
-            code: "FILE_ERROR",
-            hint: "check that the folder exists and is writable",
-          });
+          throw cannotWrite(opts.pcap, err, "session.pcap");
         }
         process.stderr.write(`wrote ${opts.pcap}\n`);
       }),
