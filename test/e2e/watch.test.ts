@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
+import net from "node:net";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
@@ -257,6 +258,27 @@ describe("#19 watching and recording", () => {
     expect(masked.stderr).toContain("0 differences");
     expect(masked.code).toBe(0);
     await again.stop("SIGINT");
+  });
+  it("replay --compare against a server that hangs up at once says it sent less, and what to check", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "one.jsonl");
+    const lines = [
+      { netlab: "session", v: 1, ts: 1, side: "server" },
+      { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
+      { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from("hello\n").toString("base64") },
+      { type: "close", t: 2, conn: 1, reason: "fin" },
+    ];
+    await writeFile(rec, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as net.AddressInfo;
+    const r = await runLab(["replay", rec, "--to", `127.0.0.1:${port}`, "--compare", "--wait", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/got: {6}\(nothing: the server sent less\)\n/);
+    expect(r.stderr).toMatch(
+      /\nhint: the server sent less than recorded: it closed the connection, or took longer than --wait \(2 s\)\n$/,
+    );
   });
   it("replay --as-server plays a recorded server to a client: the same client finds 0 differences, another input exits 1", async () => {
     const dir = await watchTempDir();

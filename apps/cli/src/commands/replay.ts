@@ -209,7 +209,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
           ? `at offset ${d.offset}`
           : `in line ${d.line} (offset ${d.offset} with ${ignoreJsonFields.join(", ")} left out)`;
       process.stderr.write(
-        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n${differenceHint(d, peer, ignoreJsonFields)}\n`,
+        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n${differenceHint(d, peer, ignoreJsonFields, waitMs)}\n`,
       );
       throw new ExitCode(1);
     }
@@ -227,11 +227,15 @@ function differenceHint(
   d: import("@netlab/watch").ReplayDifference,
   peer: "server" | "client",
   ignored: string[],
+  waitMs: number,
 ): string {
   if (d.jsonFields.length > 0) {
     const fields = d.jsonFields.join(", ");
     const names = [...ignored, ...d.jsonFields].join(",");
     return `hint: line ${d.line} is JSON and differs in ${fields}; leave out fields that change on every run (a time, a token) with --ignore-json-fields ${names}`;
+  }
+  if (d.actualHex === "") {
+    return `hint: the ${peer} sent less than recorded: it closed the connection, or took longer than --wait (${waitMs / 1000} s)`;
   }
   return peer === "server"
     ? "hint: replay against a freshly started server: one that has served others since answers differently (guest numbers, history)"
