@@ -71,7 +71,11 @@ export function completionScript(shell: Shell, root: Node): string {
   if (shell === "fish") return fishScript(root);
   const bash = bashScript(root);
   // zsh runs the bash function through its own compatibility layer: one script to keep right.
-  return shell === "zsh" ? `#compdef lab\nautoload -U +X bashcompinit && bashcompinit\n${bash}` : bash;
+  // Installed in $fpath as _lab, the file runs on the first TAB, which only set things up and
+  // completed nothing: as that function, it completes the TAB it was loaded for as well.
+  return shell === "zsh"
+    ? `#compdef lab\nautoload -U +X bashcompinit && bashcompinit\n${bash}if [[ \${funcstack[1]-} == _lab ]]; then _bash_complete -o default -F _lab_complete; fi\n`
+    : bash;
 }
 
 function bashScript(root: Node): string {
