@@ -1,7 +1,9 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { NetworkEmulator, type PingSummary } from "../../packages/udp/src/index.js";
 import { type LabProcess, type RunOptions, runLab, startLab, startServer } from "../helpers/lab.js";
 import { closedUdpPort, roundTrip, udpClient } from "../helpers/udp.js";
+import { jsonLines, watchTempDir } from "../helpers/watch.js";
 
 /** `lab udp echo ARGS` on a free port, ready to answer. */
 async function startEcho(args: string[] = []): Promise<{ lab: LabProcess; port: number }> {
@@ -289,6 +291,42 @@ describe("lab udp send and listen", () => {
     expect(j.code).toBe(0);
     expect(j.stdout).not.toMatch(unsafe);
     expect(JSON.parse(j.stdout)).toMatchObject({ reply: { text: hostile } });
+  });
+
+  it("--events: a UDP socket's connection.open is followed by its connection.close with its bytes, on the server and the client", async () => {
+    const dir = await watchTempDir();
+    const serverEvents = join(dir, "server.jsonl");
+    const clientEvents = join(dir, "client.jsonl");
+    const { lab, port } = await startEcho(["--events", serverEvents]);
+    const r = await runLab([
+      "udp",
+      "send",
+      `127.0.0.1:${port}`,
+      "hello",
+      "--wait",
+      "2",
+      "--events",
+      clientEvents,
+    ]);
+    expect(r.code).toBe(0);
+    expect(await lab.stop("SIGINT")).toBe(0);
+    type Line = { event: string; attrs: Record<string, unknown> };
+    for (const [file, side] of [
+      [clientEvents, "client"],
+      [serverEvents, "server"],
+    ]) {
+      const events = (await jsonLines(file!)) as Line[];
+      const open = events.find((e) => e.event === "connection.open");
+      const close = events.find((e) => e.event === "connection.close");
+      expect(open?.attrs, side).toMatchObject({ "netlab.side": side, "network.transport": "udp" });
+      // Before, a UDP socket opened and never closed: no close, no byte counts, no duration.
+      expect(close?.attrs, side).toMatchObject({
+        "netlab.connection.id": open?.attrs["netlab.connection.id"],
+        "netlab.close.reason": "fin",
+        "netlab.bytes_in": 5,
+        "netlab.bytes_out": 5,
+      });
+    }
   });
 
   it("send --wait prints the echo's reply", async () => {
