@@ -80,14 +80,19 @@ Examples:
     )
     .action(action(async (file: string, opts: ReplayOpts) => runReplay(file, opts)));
 
+  const exportExample = `
+Example:
+  lab session export chat.jsonl --pcap chat.pcap && tshark -r chat.pcap -q -z follow,tcp,raw,0`;
   const session = program
     .command("session")
-    .description("work with recorded sessions (lab server --record FILE)");
+    .description("work with recorded sessions (lab server --record FILE)")
+    .addHelpText("after", exportExample);
   session
     .command("export")
     .description("write a recorded session as a pcap capture (synthetic TCP) that Wireshark and tshark open")
     .argument("<file>", "a session recording")
     .requiredOption("--pcap <out>", "the pcap file to write")
+    .addHelpText("after", exportExample)
     .action(
       action(async (file: string, opts: { pcap: string }) => {
         const { cannotWrite, readSession, sessionToPcap } = await import("@netlab/watch");
