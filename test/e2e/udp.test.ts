@@ -229,6 +229,18 @@ describe("lab udp ping", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("the hint to start an echo server names the host pinged when it is not the default 127.0.0.1", async () => {
+    const port = await closedUdpPort();
+    const v4 = await ping(port, ["-c", "1"]);
+    expect(v4.stderr).toContain(`\nhint: start one with 'lab udp echo --port ${port}', or check the port\n`);
+    // Before, [::1] got the same hint, whose server listens on 127.0.0.1 and still does not answer.
+    const v6 = await runLab(["udp", "ping", `[::1]:${port}`, "-c", "1"]);
+    expect(v6.code).toBe(1);
+    expect(v6.stderr).toContain(
+      `\nhint: start one with 'lab udp echo --host ::1 --port ${port}', or check the port\n`,
+    );
+  });
+
   it.each([
     [["--size", "65508"], "--size 65508 is too large: a UDP datagram carries at most 65507 bytes"],
     [["--size", "65536"], "--size 65536 is too large"],
