@@ -10,6 +10,17 @@ describe("lab (the CLI skeleton)", () => {
     expect(r.stderr).toBe("");
   });
 
+  it("shows an example in every command's --help, as the README promises", { timeout: 60_000 }, async () => {
+    // The command paths as the program knows them: the case labels of its bash completion.
+    const script = (await runLab(["completion", "bash"])).stdout;
+    const paths = [...script.matchAll(/^ {4}"lab ([^"]+)"\)/gm)].map((m) => m[1]!.split(" "));
+    expect(paths.length).toBeGreaterThan(20);
+    const helps = await Promise.all(
+      paths.map(async (p) => [p.join(" "), (await runLab([...p, "--help"])).stdout]),
+    );
+    expect(helps.filter(([, help]) => !/^Examples?:$/m.test(help!)).map(([p]) => p)).toEqual([]);
+  });
+
   it("prints the version for --version", async () => {
     const r = await runLab(["--version"]);
     expect(r.code).toBe(0);

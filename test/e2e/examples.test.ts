@@ -19,6 +19,7 @@ describe("lab examples", () => {
       expect.arrayContaining(["generics", "deadlock", "priority-queue"]),
     );
     for (const e of list) expect(e.summary.length).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/^\[[^\n]*\]\n$/);
   });
 
   it("run NAME runs the example with its output and exit code, announcing it on stderr", async () => {

@@ -62,6 +62,27 @@ describe("#20: lab on PATH, --version, completion, a packed CLI", () => {
     expect((await complete(["lab", "server", "--max-c"])).stdout.trim()).toBe("--max-clients");
   });
 
+  it("offers options only for a word that starts with -, and nothing (so the shell lists files) for an argument or an option's value", async () => {
+    const complete = async (words: string[]) =>
+      (
+        await runProcess("bash", [
+          "-c",
+          `source <("${process.execPath}" "${LAB_BIN}" completion bash) && COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}) && COMP_CWORD=${words.length - 1} && _lab_complete && echo "\${COMPREPLY[*]}"`,
+        ])
+      ).stdout.trim();
+    // Before: every word was offered the options, so TAB on an empty word typed their common "-".
+    expect(await complete(["lab", "replay", ""])).toBe("");
+    expect(await complete(["lab", "session", "export", "chat.jsonl", "--pcap", ""])).toBe("");
+    expect(await complete(["lab", "udp", "ping", "--port", ""])).toBe("");
+    expect(await complete(["lab", "udp", "echo", "--port", "-"])).toBe("");
+    expect(await complete(["lab", "udp", ""])).toBe("echo ping send listen");
+    expect(await complete(["lab", "udp", "-"])).toBe("--help -h");
+    expect((await complete(["lab", "replay", "chat.jsonl", "--"])).split(" ")).toContain("--as-server");
+    // An option with an optional value (--hexdump [file]) leaves the next word free.
+    expect(await complete(["lab", "udp", "ping", "--hexdump", "--j"])).toBe("--json");
+    expect((await complete(["lab", ""])).split(" ")).not.toContain("--help");
+  });
+
   it("prints zsh and fish scripts, and refuses another shell with a hint", async () => {
     expect((await runLab(["completion", "zsh"])).stdout).toMatch(/^#compdef lab\n.*bashcompinit/);
     const fish = await runLab(["completion", "fish"]);

@@ -1,7 +1,9 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { NetworkEmulator, type PingSummary } from "../../packages/udp/src/index.js";
 import { type LabProcess, type RunOptions, runLab, startLab, startServer } from "../helpers/lab.js";
 import { closedUdpPort, roundTrip, udpClient } from "../helpers/udp.js";
+import { jsonLines, watchTempDir } from "../helpers/watch.js";
 
 /** `lab udp echo ARGS` on a free port, ready to answer. */
 async function startEcho(args: string[] = []): Promise<{ lab: LabProcess; port: number }> {
@@ -102,6 +104,8 @@ describe("lab udp ping", () => {
     const r = await runLab(["udp", "ping", `[::1]:${port}`, "-c", "2", "--interval", "0.01", "--json"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ target: `[::1]:${port}`, transmitted: 2, received: 2 });
+    // One object on one line, as every other --json: runs appended to a file stay JSON Lines.
+    expect(r.stdout).toMatch(/^\{[^\n]*\}\n$/);
   });
 
   it("pings with the largest probe, --size 65507", async () => {
@@ -225,6 +229,18 @@ describe("lab udp ping", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("the hint to start an echo server names the host pinged when it is not the default 127.0.0.1", async () => {
+    const port = await closedUdpPort();
+    const v4 = await ping(port, ["-c", "1"]);
+    expect(v4.stderr).toContain(`\nhint: start one with 'lab udp echo --port ${port}', or check the port\n`);
+    // Before, [::1] got the same hint, whose server listens on 127.0.0.1 and still does not answer.
+    const v6 = await runLab(["udp", "ping", `[::1]:${port}`, "-c", "1"]);
+    expect(v6.code).toBe(1);
+    expect(v6.stderr).toContain(
+      `\nhint: start one with 'lab udp echo --host ::1 --port ${port}', or check the port\n`,
+    );
+  });
+
   it.each([
     [["--size", "65508"], "--size 65508 is too large: a UDP datagram carries at most 65507 bytes"],
     [["--size", "65536"], "--size 65536 is too large"],
@@ -270,6 +286,61 @@ describe("lab udp send and listen", () => {
     expect(d).toMatchObject({ address: "127.0.0.1", bytes: 3, text: "hi\n" });
   });
 
+  it("--json of listen and send writes a peer's bidi, C1 and line-separator characters as \\u escapes: exact when parsed, inert on a terminal", async () => {
+    const hostile = "evil\u202etxt\u0085x\u2028y\u2066";
+    const unsafe = /[\u0080-\u009f\u2028\u202e\u2066]/;
+    const { lab, port } = await startServer(
+      (p) => ["udp", "listen", "--port", String(p), "-c", "1", "--json"],
+      (p) => `listening on udp 127.0.0.1:${p}`,
+    );
+    await runLab(["udp", "send", `127.0.0.1:${port}`, hostile]);
+    expect(await lab.exited).toBe(0);
+    expect(lab.stdout()).not.toMatch(unsafe);
+    expect(lab.stdout()).toContain("evil\\u202etxt\\u0085x\\u2028y\\u2066");
+    expect(JSON.parse(lab.stdout())).toMatchObject({ text: hostile });
+    const { port: echo } = await startEcho();
+    const j = await runLab(["udp", "send", `127.0.0.1:${echo}`, hostile, "--wait", "2", "--json"]);
+    expect(j.code).toBe(0);
+    expect(j.stdout).not.toMatch(unsafe);
+    expect(JSON.parse(j.stdout)).toMatchObject({ reply: { text: hostile } });
+  });
+
+  it("--events: a UDP socket's connection.open is followed by its connection.close with its bytes, on the server and the client", async () => {
+    const dir = await watchTempDir();
+    const serverEvents = join(dir, "server.jsonl");
+    const clientEvents = join(dir, "client.jsonl");
+    const { lab, port } = await startEcho(["--events", serverEvents]);
+    const r = await runLab([
+      "udp",
+      "send",
+      `127.0.0.1:${port}`,
+      "hello",
+      "--wait",
+      "2",
+      "--events",
+      clientEvents,
+    ]);
+    expect(r.code).toBe(0);
+    expect(await lab.stop("SIGINT")).toBe(0);
+    type Line = { event: string; attrs: Record<string, unknown> };
+    for (const [file, side] of [
+      [clientEvents, "client"],
+      [serverEvents, "server"],
+    ]) {
+      const events = (await jsonLines(file!)) as Line[];
+      const open = events.find((e) => e.event === "connection.open");
+      const close = events.find((e) => e.event === "connection.close");
+      expect(open?.attrs, side).toMatchObject({ "netlab.side": side, "network.transport": "udp" });
+      // Before, a UDP socket opened and never closed: no close, no byte counts, no duration.
+      expect(close?.attrs, side).toMatchObject({
+        "netlab.connection.id": open?.attrs["netlab.connection.id"],
+        "netlab.close.reason": "fin",
+        "netlab.bytes_in": 5,
+        "netlab.bytes_out": 5,
+      });
+    }
+  });
+
   it("send --wait prints the echo's reply", async () => {
     const { port } = await startEcho();
     const r = await runLab(["udp", "send", `127.0.0.1:${port}`, "echo me", "--wait", "2"]);
@@ -290,11 +361,22 @@ describe("lab udp send and listen", () => {
   });
 
   it("refuses a datagram over 65,507 bytes as a usage error (exit 2)", async () => {
-    const r = await runLab(["udp", "send", "127.0.0.1:9"], { input: Buffer.alloc(65_508) });
+    const r = await runLab(["udp", "send", "127.0.0.1:9", "x".repeat(65_508)]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       "lab: 65508 bytes is too large for one datagram: UDP carries at most 65507 bytes",
     );
+  });
+
+  it("refuses standard input over 65,507 bytes without naming a size it did not read (exit 2)", async () => {
+    // Reading stops one chunk past the limit: the count it reached (65536) is not the input's size.
+    for (const size of [65_508, 1_000_000]) {
+      const r = await runLab(["udp", "send", "127.0.0.1:9"], { input: Buffer.alloc(size) });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        "lab: standard input holds more than 65507 bytes, too many for one datagram\nhint: send at most 65507 bytes (UDP carries no more)\n",
+      );
+    }
   });
 
   it("refuses a target that is not HOST:PORT (exit 2)", async () => {

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
+import net from "node:net";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
 import { runLab, startLab, startServer } from "../helpers/lab.js";
@@ -96,6 +97,12 @@ describe("#19 watching and recording", () => {
     const missing = await runLab(["server", "--port", "0", "--events", join(dir, "nope", "ev.jsonl")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^lab: cannot write .*ev\.jsonl: its folder does not exist\nhint: /);
+    // A folder given for the file, and lab session export's --pcap, say so in the same words.
+    const folder = await runLab(["server", "--port", "0", "--record", dir]);
+    expect(folder).toMatchObject({
+      code: 1,
+      stderr: `lab: cannot write ${dir}: it is a folder\nhint: give the path of a file, in that folder or another\n`,
+    });
 
     const write = async (name: string, text: string) => {
       const p = join(dir, name);
@@ -136,6 +143,20 @@ describe("#19 watching and recording", () => {
     const truncated = await write("cut.jsonl", `${head}${open}{"type":"data","t":1,"conn":1,"fr`);
     const cut = await runLab(["session", "export", truncated, "--pcap", join(dir, "cut.pcap")]);
     expect(cut.code).toBe(0);
+    for (const [pcap, why, hint] of [
+      [
+        join(dir, "nope", "x.pcap"),
+        "its folder does not exist",
+        "create the folder first, or give a path in an existing one",
+      ],
+      [dir, "it is a folder", `give a file name, such as ${join(dir, "session.pcap")}`],
+    ]) {
+      const r = await runLab(["session", "export", truncated, "--pcap", pcap!]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(`\nlab: cannot write ${pcap}: ${why}\nhint: ${hint}\n$`.replaceAll("(", "\\(")),
+      );
+    }
     expect(cut.stderr).toMatch(/warning: .*line 3 is truncated/);
 
     const speed = await runLab([
@@ -222,6 +243,10 @@ describe("#19 watching and recording", () => {
     const strict = await runLab(["replay", rec, "--to", to, "--compare"], { timeoutMs: 15_000 });
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/differ from the recording at offset \d+/);
+    // … and the hint names the field and the option that leaves it out.
+    expect(strict.stderr).toMatch(
+      /\nhint: line \d+ is JSON and differs in ts; leave out fields that change on every run \(a time, a token\) with --ignore-json-fields ts\n$/,
+    );
     await fresh.stop("SIGINT");
     // … and with ts (and the reclaim token its /nick was granted) left out, a fresh server answers
     // exactly as recorded.
@@ -233,6 +258,27 @@ describe("#19 watching and recording", () => {
     expect(masked.stderr).toContain("0 differences");
     expect(masked.code).toBe(0);
     await again.stop("SIGINT");
+  });
+  it("replay --compare against a server that hangs up at once says it sent less, and what to check", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "one.jsonl");
+    const lines = [
+      { netlab: "session", v: 1, ts: 1, side: "server" },
+      { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
+      { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from("hello\n").toString("base64") },
+      { type: "close", t: 2, conn: 1, reason: "fin" },
+    ];
+    await writeFile(rec, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as net.AddressInfo;
+    const r = await runLab(["replay", rec, "--to", `127.0.0.1:${port}`, "--compare", "--wait", "2"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/got: {6}\(nothing: the server sent less\)\n/);
+    expect(r.stderr).toMatch(
+      /\nhint: the server sent less than recorded: it closed the connection, or took longer than --wait \(2 s\)\n$/,
+    );
   });
   it("replay --as-server plays a recorded server to a client: the same client finds 0 differences, another input exits 1", async () => {
     const dir = await watchTempDir();

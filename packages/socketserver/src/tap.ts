@@ -196,6 +196,13 @@ export function tapDatagram(
       bytesOut: 0,
     };
     connections.set(socket, conn);
+    const opened = conn;
+    // A datagram socket has no FIN: closing it ends the "connection" normally. Without this its
+    // `open` had no `close`, so --events never gave a UDP socket's byte counts or duration.
+    socket.once("close", () => {
+      if (wireChannel.hasSubscribers)
+        wireChannel.publish({ type: "close", time: wireNow(), conn: opened, reason: opened.reason ?? "fin" });
+    });
     wireChannel.publish({ type: "open", time: conn.openedAt, conn });
   }
   const offset = direction === "in" ? conn.bytesIn : conn.bytesOut;

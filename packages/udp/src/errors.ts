@@ -71,7 +71,7 @@ export function toUdpError(err: unknown, context: UdpErrorContext): UdpError {
       return make(
         "PORT_UNREACHABLE",
         `no UDP service at ${where} (ICMP port unreachable): is 'lab udp echo' running?`,
-        `start one with 'lab udp echo --port ${context.port}', or check the port`,
+        `start one with 'lab udp echo${echoHost(context.host)} --port ${context.port}', or check the port`,
       );
     case "EMSGSIZE":
       return make(
@@ -91,4 +91,9 @@ export function toUdpError(err: unknown, context: UdpErrorContext): UdpError {
       return make(code, message, hint);
     }
   }
+}
+
+/** ` --host HOST` when `lab udp echo` would not listen there by default (on 127.0.0.1). */
+function echoHost(host: string): string {
+  return host === "127.0.0.1" || host === "localhost" ? "" : ` --host ${host.replace(/^\[(.*)\]$/, "$1")}`;
 }

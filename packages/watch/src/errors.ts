@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { NetlabError } from "@netlab/core";
 
 /** Codes the watch package fails with. */
@@ -24,3 +25,27 @@ export type WatchErrorCode =
  * @example throw new WatchError("UNKNOWN_VERSION", "session.jsonl: record version 9 is not supported")
  */
 export class WatchError extends NetlabError<WatchErrorCode> {}
+
+/**
+ * The one way a file of the watch (an --events, --hexdump or --record file, a pcap) fails to open
+ * for writing: what is wrong with the path, in words, and what to do; `fileName`, if given, is the
+ * example a folder given for the file is shown with.
+ * @example cannotWrite("/tmp", eisdir).message // "cannot write /tmp: it is a folder"
+ */
+export function cannotWrite(path: string, err: unknown, fileName?: string): WatchError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const [why, hint] =
+    code === "ENOENT"
+      ? ["its folder does not exist", "create the folder first, or give a path in an existing one"]
+      : code === "EISDIR"
+        ? [
+            "it is a folder",
+            fileName === undefined
+              ? "give the path of a file, in that folder or another"
+              : `give a file name, such as ${join(path, fileName)}`,
+          ]
+        : code === "EACCES" || code === "EPERM"
+          ? ["permission denied", "choose a path you may write, such as one in /tmp"]
+          : [(err as Error).message, "check the path"];
+  return new WatchError("FILE_ERROR", `cannot write ${path}: ${why}`, { hint, cause: err });
+}

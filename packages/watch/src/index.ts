@@ -1,4 +1,4 @@
-export { WatchError, type WatchErrorCode } from "./errors.js";
+export { cannotWrite, WatchError, type WatchErrorCode } from "./errors.js";
 export { clockTime, formatEndpoint, HEXDUMP_BYTES_PER_LINE, hexLines } from "./hexdump.js";
 export { PCAP_SEGMENT_BYTES, sessionToPcap } from "./pcap.js";
 export {

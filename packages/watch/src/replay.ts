@@ -94,6 +94,11 @@ export interface ReplayDifference {
   expectedHex: string;
   /** The server's bytes from `offset` (up to 16), hex; "" when it sent less. */
   actualHex: string;
+  /**
+   * When the difference falls in a complete line that is a JSON object on both sides: the names of
+   * its fields that differ (at any depth, in the recording's order), for `ignoreJsonFields`. Else [].
+   */
+  jsonFields: string[];
 }
 
 /** What a replay did. */
@@ -287,6 +292,41 @@ function hexAt(buf: Buffer, offset: number): string {
     .replace(/(..)(?!$)/g, "$1 ");
 }
 
+/**
+ * The fields that differ in the line holding `offset` (the same line start in both: the bytes before
+ * `offset` are equal), when that line is whole and a JSON object in both; else [].
+ */
+function differingJsonFields(expected: Buffer, received: Buffer, offset: number): string[] {
+  const start = offset === 0 ? 0 : expected.lastIndexOf(0x0a, offset - 1) + 1;
+  const object = (bytes: Buffer): Record<string, unknown> | undefined => {
+    const end = bytes.indexOf(0x0a, start);
+    if (end < 0 || bytes[start] !== 0x7b /* { */) return undefined;
+    try {
+      const value: unknown = JSON.parse(bytes.subarray(start, end).toString("utf8"));
+      return isObject(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const a = object(expected);
+  const b = object(received);
+  if (!a || !b) return [];
+  const names = new Set<string>();
+  const walk = (x: Record<string, unknown>, y: Record<string, unknown>) => {
+    for (const key of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      const [u, v] = [x[key], y[key]];
+      if (isObject(u) && isObject(v)) walk(u, v);
+      else if (JSON.stringify(u) !== JSON.stringify(v)) names.add(key);
+    }
+  };
+  walk(a, b);
+  return [...names];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** Where what `l` received first differs from what it expected; at the end, a shorter or longer stream too. */
 function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
   const expected = l.view("expected", isFinal);
@@ -304,6 +344,7 @@ function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
       line: line(at, received),
       expectedHex: hexAt(expected, at),
       actualHex: hexAt(received, at),
+      jsonFields: differingJsonFields(expected, received, at),
     };
   if (received.length > expected.length && isFinal) {
     const off = expected.length;
@@ -313,6 +354,7 @@ function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
       line: line(off, received),
       expectedHex: "",
       actualHex: hexAt(received, off),
+      jsonFields: [],
     };
   }
   if (received.length < expected.length && isFinal) {
@@ -323,6 +365,7 @@ function differenceOf(l: Live, isFinal: boolean): ReplayDifference | undefined {
       line: line(off, expected),
       expectedHex: hexAt(expected, off),
       actualHex: "",
+      jsonFields: [],
     };
   }
   return undefined;

@@ -1,5 +1,5 @@
 import { open } from "node:fs/promises";
-import { WatchError } from "./errors.js";
+import { cannotWrite, WatchError } from "./errors.js";
 
 /** Options for {@link LineSink}. */
 export interface LineSinkOptions<T> {
@@ -90,12 +90,7 @@ export class LineSink<T> {
     try {
       fh = await open(path, "w");
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "its folder does not exist" : (err as Error).message;
-      throw new WatchError("FILE_ERROR", `cannot write ${path}: ${why}`, {
-        hint: "create the folder first, or give a path in an existing one",
-        cause: err,
-      });
+      throw cannotWrite(path, err);
     }
     const target: Target = {
       write: async (bytes) => {

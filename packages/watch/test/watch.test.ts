@@ -171,6 +171,63 @@ describe("replay against a hostile server", () => {
   });
 });
 
+describe("replay --compare of JSON lines", () => {
+  it("names the fields that differ in the first differing line, at any depth, when it is a JSON object on both sides", {
+    timeout: 10_000,
+  }, async () => {
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {});
+      socket.end('* hi\n{"type":"join","ts":2,"who":{"nick":"bo","since":5},"room":"#a"}\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as net.AddressInfo;
+    const recorded = '* hi\n{"type":"join","ts":1,"who":{"nick":"bo","since":4},"room":"#a"}\n';
+    const session = parseSession(
+      [
+        { netlab: "session", v: 1, ts: 1_000, side: "client" },
+        {
+          type: "open",
+          t: 0,
+          conn: 1,
+          transport: "tcp",
+          client: "127.0.0.1:40000",
+          server: "127.0.0.1:5001",
+        },
+        { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from(recorded).toString("base64") },
+        { type: "close", t: 2, conn: 1, reason: "fin" },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join("\n")
+        .concat("\n"),
+    );
+    const r = await replay(session, { host: "127.0.0.1", port, compare: true, waitMs: 2_000 });
+    expect(r.difference).toMatchObject({ conn: 1, line: 2, jsonFields: ["ts", "since"] });
+    const text = await replay(
+      parseSession(
+        [
+          { netlab: "session", v: 1, ts: 1_000, side: "client" },
+          {
+            type: "open",
+            t: 0,
+            conn: 1,
+            transport: "tcp",
+            client: "127.0.0.1:40000",
+            server: "127.0.0.1:5001",
+          },
+          { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from("* ho\n").toString("base64") },
+          { type: "close", t: 2, conn: 1, reason: "fin" },
+        ]
+          .map((l) => JSON.stringify(l))
+          .join("\n")
+          .concat("\n"),
+      ),
+      { host: "127.0.0.1", port, compare: true, waitMs: 2_000 },
+    );
+    expect(text.difference).toMatchObject({ offset: 3, jsonFields: [] });
+  });
+});
+
 class Echo extends StreamRequestHandler {
   override async handle() {
     for await (const text of this.rfile) await this.wfile.write(`${text}\n`);

@@ -10,8 +10,8 @@ interface Node {
   path: string;
   description: string;
   subcommands: Node[];
-  /** `--port`, `-p` … each with its help line. */
-  options: { flags: string[]; description: string }[];
+  /** `--port`, `-p` … each with its help line; `takesValue` when a value must follow (`--port <port>`). */
+  options: { flags: string[]; description: string; takesValue: boolean }[];
 }
 
 /**
@@ -46,8 +46,12 @@ Examples:
 function tree(cmd: Command, path: string): Node {
   const options = cmd.options
     .filter((o) => !o.hidden)
-    .map((o) => ({ flags: [o.long, o.short].filter((f): f is string => !!f), description: o.description }));
-  options.push({ flags: ["--help", "-h"], description: "show help" });
+    .map((o) => ({
+      flags: [o.long, o.short].filter((f): f is string => !!f),
+      description: o.description,
+      takesValue: o.required,
+    }));
+  options.push({ flags: ["--help", "-h"], description: "show help", takesValue: false });
   return {
     path,
     description: cmd.description(),
@@ -67,22 +71,29 @@ export function completionScript(shell: Shell, root: Node): string {
   if (shell === "fish") return fishScript(root);
   const bash = bashScript(root);
   // zsh runs the bash function through its own compatibility layer: one script to keep right.
-  return shell === "zsh" ? `#compdef lab\nautoload -U +X bashcompinit && bashcompinit\n${bash}` : bash;
+  // Installed in $fpath as _lab, the file runs on the first TAB, which only set things up and
+  // completed nothing: as that function, it completes the TAB it was loaded for as well.
+  return shell === "zsh"
+    ? `#compdef lab\nautoload -U +X bashcompinit && bashcompinit\n${bash}if [[ \${funcstack[1]-} == _lab ]]; then _bash_complete -o default -F _lab_complete; fi\n`
+    : bash;
 }
 
 function bashScript(root: Node): string {
   const nodes = walk(root);
   const subPaths = nodes.filter((n) => n.path !== root.path).map((n) => `"${n.path}"`);
   const cases = nodes.map((n) => {
-    const words = [
-      ...n.subcommands.map((s) => s.path.split(" ").at(-1)),
-      ...n.options.flatMap((o) => o.flags),
-    ];
-    return `    "${n.path}") words="${words.join(" ")}" ;;`;
+    const subs = n.subcommands.map((s) => s.path.split(" ").at(-1));
+    const opts = n.options.flatMap((o) => o.flags);
+    const valued = n.options.filter((o) => o.takesValue).flatMap((o) => o.flags);
+    return `    "${n.path}") subs="${subs.join(" ")}" opts="${opts.join(" ")}" valued=" ${valued.join(" ")} " ;;`;
   });
+  // Options only for a word that starts with "-": offered for every word, TAB on an empty one typed
+  // their common prefix "-" where a file or a value was wanted. An empty reply lets -o default
+  // complete file names, for arguments (lab replay FILE) and option values (--pcap OUT) alike.
   return `# lab completion for bash: source <(lab completion bash)
 _lab_complete() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" path="${root.path}" words="" i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" path="${root.path}"
+  local subs="" opts="" valued=" " i
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "$path \${COMP_WORDS[i]}" in
       ${subPaths.join("|")}) path="$path \${COMP_WORDS[i]}" ;;
@@ -91,7 +102,13 @@ _lab_complete() {
   case "$path" in
 ${cases.join("\n")}
   esac
-  COMPREPLY=($(compgen -W "$words" -- "$cur"))
+  COMPREPLY=()
+  case "$valued" in *" $prev "*) return ;; esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  else
+    COMPREPLY=($(compgen -W "$subs" -- "$cur"))
+  fi
 }
 complete -o default -F _lab_complete ${root.path}
 `;

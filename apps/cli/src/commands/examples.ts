@@ -29,7 +29,7 @@ export function registerExamples(program: Command): void {
         }
         const { examples: list } = await importFromCheckout("lab examples", () => import("@netlab/examples"));
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify(list)}\n`);
           return;
         }
         process.stdout.write(formatList(list));

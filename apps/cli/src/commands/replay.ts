@@ -80,17 +80,22 @@ Examples:
     )
     .action(action(async (file: string, opts: ReplayOpts) => runReplay(file, opts)));
 
+  const exportExample = `
+Example:
+  lab session export chat.jsonl --pcap chat.pcap && tshark -r chat.pcap -q -z follow,tcp,raw,0`;
   const session = program
     .command("session")
-    .description("work with recorded sessions (lab server --record FILE)");
+    .description("work with recorded sessions (lab server --record FILE)")
+    .addHelpText("after", exportExample);
   session
     .command("export")
     .description("write a recorded session as a pcap capture (synthetic TCP) that Wireshark and tshark open")
     .argument("<file>", "a session recording")
     .requiredOption("--pcap <out>", "the pcap file to write")
+    .addHelpText("after", exportExample)
     .action(
       action(async (file: string, opts: { pcap: string }) => {
-        const { readSession, sessionToPcap } = await import("@netlab/watch");
+        const { cannotWrite, readSession, sessionToPcap } = await import("@netlab/watch");
         const { writeFile } = await import("node:fs/promises");
         const s = await readSession(file);
         for (const w of s.warnings) process.stderr.write(`lab: warning: ${w}\n`);
@@ -98,10 +103,7 @@ Examples:
         try {
           await writeFile(opts.pcap, pcap);
         } catch (err) {
-          throw Object.assign(new Error(`cannot write ${opts.pcap}: ${(err as Error).message}`), {
-            code: "FILE_ERROR",
-            hint: "check that the folder exists and is writable",
-          });
+          throw cannotWrite(opts.pcap, err, "session.pcap");
         }
         process.stderr.write(`wrote ${opts.pcap}\n`);
       }),
@@ -212,7 +214,7 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
           ? `at offset ${d.offset}`
           : `in line ${d.line} (offset ${d.offset} with ${ignoreJsonFields.join(", ")} left out)`;
       process.stderr.write(
-        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n`,
+        `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n${differenceHint(d, peer, ignoreJsonFields, waitMs)}\n`,
       );
       throw new ExitCode(1);
     }
@@ -220,6 +222,29 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
   } finally {
     stop();
   }
+}
+
+/**
+ * What to try after a difference: a JSON field that changes on every run (the chat's `ts`) is the
+ * usual one, and it is named with the option that leaves it out.
+ */
+function differenceHint(
+  d: import("@netlab/watch").ReplayDifference,
+  peer: "server" | "client",
+  ignored: string[],
+  waitMs: number,
+): string {
+  if (d.jsonFields.length > 0) {
+    const fields = d.jsonFields.join(", ");
+    const names = [...ignored, ...d.jsonFields].join(",");
+    return `hint: line ${d.line} is JSON and differs in ${fields}; leave out fields that change on every run (a time, a token) with --ignore-json-fields ${names}`;
+  }
+  if (d.actualHex === "") {
+    return `hint: the ${peer} sent less than recorded: it closed the connection, or took longer than --wait (${waitMs / 1000} s)`;
+  }
+  return peer === "server"
+    ? "hint: replay against a freshly started server: one that has served others since answers differently (guest numbers, history)"
+    : "hint: give the client the same input as when it was recorded";
 }
 
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;

@@ -5,7 +5,7 @@ import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
-import { out, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
+import { out, outJson, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
 
 /** `lab udp listen`: prints every datagram that arrives, and who sent it. */
 export function registerUdpListen(udp: Command): void {
@@ -60,15 +60,13 @@ async function runListen(o: ListenOpts): Promise<void> {
     if (d.index > count) return;
     const from = udp.formatHostPort(d.peer.address, d.peer.port);
     if (o.json) {
-      out(
-        JSON.stringify({
-          from,
-          address: d.peer.address,
-          port: d.peer.port,
-          bytes: d.packet.length,
-          ...payloadJson(d.packet, udp.viewPayload),
-        }),
-      );
+      outJson({
+        from,
+        address: d.peer.address,
+        port: d.peer.port,
+        bytes: d.packet.length,
+        ...payloadJson(d.packet, udp.viewPayload),
+      });
     } else {
       out(udp.formatDatagram(from, d.packet));
     }

@@ -10,7 +10,7 @@ import {
 } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
-import { log, MAX_PAYLOAD, MAX_SECONDS, onSignals, out, parseCount } from "./udp-shared.js";
+import { log, MAX_PAYLOAD, MAX_SECONDS, onSignals, out, outJson, parseCount } from "./udp-shared.js";
 
 /** ping's -i and -s, spelled long here: in lab, -i is include and -s silent (lab get, as curl). */
 const PING_SHORTS: ShortFlagSpellings = { "-i": "--interval", "-s": "--size" };
@@ -114,7 +114,7 @@ async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
   } finally {
     stop();
   }
-  if (json) out(JSON.stringify({ ...summary, rtt: summary.rtt ?? null }, null, 2));
+  if (json) outJson({ ...summary, rtt: summary.rtt ?? null });
   else out(["", ...udp.formatSummary(summary)].join("\n"));
   if (isInterrupted) throw new ExitCode(EXIT_INTERRUPTED);
   if (summary.received + summary.late === 0) throw new ExitCode(1);

@@ -8,6 +8,7 @@ import {
   MAX_SECONDS,
   onSignals,
   out,
+  outJson,
   payloadJson,
   readStdin,
   usage,
@@ -50,6 +51,13 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
       ? 0
       : parseDuration("--wait", o.wait, { minMs: 1, maxMs: MAX_SECONDS * 1000 }) / 1000;
   const data = text !== undefined ? Buffer.from(text) : await readStdin();
+  if (text === undefined && data.length > MAX_PAYLOAD) {
+    // readStdin stops one chunk past the limit: how much more there was is not known.
+    throw new UsageError(
+      `standard input holds more than ${MAX_PAYLOAD} bytes, too many for one datagram`,
+      `send at most ${MAX_PAYLOAD} bytes (UDP carries no more)`,
+    );
+  }
   if (data.length > MAX_PAYLOAD) {
     throw new UsageError(
       `${data.length} bytes is too large for one datagram: UDP carries at most ${MAX_PAYLOAD} bytes`,
@@ -71,14 +79,7 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
         if (controller.signal.aborted) throw new ExitCode(EXIT_INTERRUPTED);
         // --json prints a report even when nothing came back: the datagram went, no reply did.
         if (o.json && (err as { code?: unknown }).code === "NO_REPLY") {
-          out(
-            JSON.stringify({
-              to: udp.formatHostPort(host, port),
-              from: null,
-              bytes: data.length,
-              reply: null,
-            }),
-          );
+          outJson({ to: udp.formatHostPort(host, port), from: null, bytes: data.length, reply: null });
         }
         throw err;
       });
@@ -90,7 +91,7 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
         rttMs: result.reply.rttMs,
         ...payloadJson(result.reply.packet, udp.viewPayload),
       };
-      out(JSON.stringify({ to, from: result.local, bytes: result.bytes, reply: reply ?? null }));
+      outJson({ to, from: result.local, bytes: result.bytes, reply: reply ?? null });
     } else {
       log(`sent ${result.bytes} bytes to ${to} from ${result.local}`);
       if (result.reply) out(udp.formatDatagram(result.reply.from, result.reply.packet));

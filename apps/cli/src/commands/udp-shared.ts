@@ -1,3 +1,4 @@
+import { safeJson } from "@netlab/core/terminal";
 import type { Logger } from "../log.js";
 import { parseNumber } from "../options.js";
 import { UsageError } from "../run.js";
@@ -80,6 +81,11 @@ export function usage<T>(fn: () => T): T {
 
 export function out(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** One JSON line on stdout: a peer's text exact when parsed, its controls `\uXXXX` escapes on a terminal. */
+export function outJson(value: unknown): void {
+  out(safeJson(JSON.stringify(value)));
 }
 
 export function log(line: string): void {
