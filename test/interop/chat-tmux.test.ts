@@ -16,10 +16,10 @@ function tmuxServer() {
   const tmux = (...args: string[]) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
   let windows = 0;
   return {
-    /** Runs `lab ARGS` in a new 100×20 terminal; returns its target name. */
+    /** Runs `lab ARGS` in a new 100×20 terminal, then prints `[exit N]`; returns its target name. */
     lab(args: string, env = "NO_COLOR=1"): string {
       const name = `w${++windows}`;
-      const command = `env -u CI ${env} ${process.execPath} ${LAB_BIN} ${args}; sleep 30`;
+      const command = `env -u CI ${env} ${process.execPath} ${LAB_BIN} ${args}; echo "[exit $?]"; sleep 30`;
       if (windows === 1)
         tmux("new-session", "-d", "-s", "chat", "-n", name, "-x", "100", "-y", "20", command);
       else tmux("new-window", "-d", "-t", "chat", "-n", name, command);
@@ -81,5 +81,18 @@ describe("chat on a terminal (tmux)", () => {
     await t.screen(server, (s) => s.includes("<server> maintenance at noon (to 2 clients)"), "the log line");
     t.keys(server, "C-c");
     await a.waitFor("* the server is shutting down");
+  });
+
+  it("Ctrl-C at the prompt exits 130 and leaves what follows on a line of its own", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const alice = t.lab(`client --port ${port} --nick alice`);
+    await t.screen(alice, (s) => s.includes("* alice joined #lobby"), "alice's join");
+    t.keys(alice, "C-c");
+    const screen = await t.screen(alice, (s) => s.includes("[exit "), "the exit status");
+    // As at a shell's own prompt: Ctrl-C ends the prompt's line, so the next output starts a new one.
+    expect(screen).toMatch(/^\[exit 130\]$/m);
   });
 });

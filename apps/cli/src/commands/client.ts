@@ -421,6 +421,9 @@ async function runInteractive(
     isInterrupted = true;
     isLeaving = true;
     rl?.close(); // the terminal leaves raw mode before the process exits
+    // Raw mode echoes no ^C: end the prompt's line ourselves, as Ctrl-D does, or the shell's
+    // prompt would be drawn after ours on the same line.
+    if (rl) stdout.write("\n");
     return client.close().then(left);
   });
   // Connect first: a refused connection is one error line from action(), before any prompt.
