@@ -351,6 +351,8 @@ async function runPiped(
       if (client.state === "closed") break;
       if (line === "q" || line.trim().toLowerCase() === "/quit") break;
       client.send(line);
+      // Read on only as the server takes what we send: `yes | lab client` holds a bounded amount.
+      await client.drained();
     }
     isInputDone = true;
     rl.close();
