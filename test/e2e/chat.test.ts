@@ -210,7 +210,9 @@ describe("lab server + lab client (chat)", () => {
     expect(raw.lines.at(-1)).toBe("* the server is shutting down");
     await client.waitForOutput("* the server is shutting down", { stream: "stdout" });
     expect(await client.exited).toBe(1);
-    expect(client.stderr()).toMatch(/closed the connection/);
+    expect(client.stderr()).toMatch(
+      /^lab: the server at 127\.0\.0\.1:\d+ closed the connection\nhint: \S.*\n$/,
+    );
   });
 
   it("says the server is not running when nothing listens, exit 1", async () => {

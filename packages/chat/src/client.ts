@@ -605,7 +605,9 @@ export class ChatClient extends EventEmitter {
     }
     const err =
       this.#stalled ??
-      new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`);
+      new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`, {
+        hint: "it shut down or ended this connection: check that it runs, or its log for why",
+      });
     this.#stalled = undefined;
     if (!this.#o.reconnect) {
       this.#setState("closed", err);
