@@ -1,4 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -94,5 +97,22 @@ describe("chat on a terminal (tmux)", () => {
     const screen = await t.screen(alice, (s) => s.includes("[exit "), "the exit status");
     // As at a shell's own prompt: Ctrl-C ends the prompt's line, so the next output starts a new one.
     expect(screen).toMatch(/^\[exit 130\]$/m);
+  });
+
+  it("Ctrl-C at the token prompt exits 130 without drawing the chat prompt first", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-chat-tmux-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const tokens = path.join(dir, "tokens.txt");
+    writeFileSync(tokens, "0123456789abcdef0123\n", { mode: 0o600 });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port} --token-file ${tokens} --allow-plaintext-auth`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const client = t.lab(`client --port ${port}`);
+    await t.screen(client, (s) => s.includes(`token for 127.0.0.1:${port}:`), "the token prompt");
+    t.keys(client, "C-c");
+    const screen = await t.screen(client, (s) => s.includes("[exit "), "the exit status");
+    expect(screen).toMatch(/^\[exit 130\]$/m);
+    expect(screen).not.toContain(`127.0.0.1:${port}> `);
   });
 });

@@ -441,6 +441,7 @@ async function runInteractive(
   if (client.mode === "unknown") await Promise.race([once(client, "mode"), once(client, "state")]);
   await tokenPrompt();
   for (const stop of keepers) stop();
+  if (isInterrupted) return; // Ctrl-C at the token prompt: onInterrupt exits 130, no chat prompt
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
   const promptText = () => `${safeLine(client.room ?? client.address, 40)}> `;
