@@ -115,4 +115,17 @@ describe("chat on a terminal (tmux)", () => {
     expect(screen).toMatch(/^\[exit 130\]$/m);
     expect(screen).not.toContain(`127.0.0.1:${port}> `);
   });
+
+  it("--json on a terminal prints JSON events and sends typed lines, as it does piped", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const client = t.lab(`client --port ${port} --nick jo --json`);
+    await t.screen(client, (s) => s.includes('{"type":"welcome"'), "the welcome as JSON");
+    t.keys(client, "hi there", "Enter");
+    await t.screen(client, (s) => /"from":"jo","text":"hi there"/.test(s), "the echo as JSON");
+    t.keys(client, "C-d");
+    await t.screen(client, (s) => s.includes("[exit 0]"), "a clean exit");
+  });
 });

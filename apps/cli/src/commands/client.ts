@@ -67,7 +67,7 @@ export function registerClient(program: Command): void {
       "--no-keep-nick",
       "do not keep the server's reclaim token for the nick on disk (by default a restarted client takes its nick back at once)",
     )
-    .option("--json", "print each chat event as one JSON line (piped use)")
+    .option("--json", "print each chat event as one JSON line (for programs; on a terminal too)")
     .option(
       "--wait <time>",
       "piped, against a plain line server: after end of input, wait this long without data before exiting",
@@ -162,11 +162,15 @@ async function runClient(opts: ClientOpts): Promise<void> {
     }
   }
   const isTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  // --json is for reading the events themselves: on a terminal too it prints them as JSON lines and
+  // sends each line typed, as it does piped, rather than drawing the chat.
+  const isInteractive = isTty && !opts.json;
   const token = await clientToken(opts);
   // Asked only when a server wants a token and none was given; the terminal is free until then.
+  // Not beside the line reader of --json, which would read the answer as a chat line.
   let asking: Promise<string | undefined> | undefined;
   const requestToken =
-    token === undefined && canPrompt()
+    token === undefined && canPrompt() && !opts.json
       ? () => {
           asking = promptToken(`token for ${formatWhere(where)}: `);
           return asking;
@@ -190,7 +194,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
   });
   if (keeper) client.on("event", keeper.watch);
   const left = async () => keeper?.left();
-  if (isTty) {
+  if (isInteractive) {
     await runInteractive(client, chat, () => asking, left);
   } else {
     const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
