@@ -28,6 +28,15 @@ function tmuxServer() {
       else tmux("new-window", "-d", "-t", "chat", "-n", name, command);
       return `chat:${name}`;
     },
+    /** An interactive bash (job control on) in a new 100×20 terminal; returns its target name. */
+    shell(): string {
+      const name = `w${++windows}`;
+      const command = "env -u CI NO_COLOR=1 PS1='$ ' bash --norc --noprofile -i";
+      if (windows === 1)
+        tmux("new-session", "-d", "-s", "chat", "-n", name, "-x", "100", "-y", "20", command);
+      else tmux("new-window", "-d", "-t", "chat", "-n", name, command);
+      return `chat:${name}`;
+    },
     keys(target: string, ...keys: string[]): void {
       tmux("send-keys", "-t", target, ...keys);
     },
@@ -128,4 +137,29 @@ describe("chat on a terminal (tmux)", () => {
     t.keys(client, "C-d");
     await t.screen(client, (s) => s.includes("[exit 0]"), "a clean exit");
   });
+
+  it("lab server & in a shell keeps serving while the shell reads the keyboard (no SIGTTIN stop)", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const sh = t.shell();
+    const lab = `${process.execPath} ${LAB_BIN}`;
+    t.keys(sh, `${lab} server --port ${port} &`, "Enter");
+    await t.screen(sh, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server in the background");
+    // Typing at the shell gives the background server's terminal reads something to take: a read
+    // from the terminal by a background process stops it (SIGTTIN), and the whole server with it.
+    // Twice: the first line typed may reach the shell before the server's read is under way.
+    for (const run of [1, 2]) {
+      t.keys(
+        sh,
+        `echo hi${run} | ${lab} client --port ${port} --stall-timeout 3; echo "[client${run} $?]"`,
+        "Enter",
+      );
+      const exit = new RegExp(`^\\[client${run} (\\d+)\\]$`, "m");
+      const screen = await t.screen(sh, (s) => exit.test(s), `client ${run}'s exit`, 20_000);
+      expect(exit.exec(screen)?.[1], screen).toBe("0");
+    }
+    t.keys(sh, "jobs", "Enter");
+    await t.screen(sh, (s) => /Running\s+.*server --port/.test(s), "the server still running");
+    t.keys(sh, "kill %1", "Enter");
+  }, 30_000);
 });
