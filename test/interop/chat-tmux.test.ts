@@ -138,6 +138,22 @@ describe("chat on a terminal (tmux)", () => {
     await t.screen(client, (s) => s.includes("[exit 0]"), "a clean exit");
   });
 
+  it("--json on a terminal: Ctrl-C in a half-typed line exits 130 and ends that line", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const client = t.lab(`client --port ${port} --json`);
+    await t.screen(client, (s) => s.includes('{"type":"join"'), "the join as JSON");
+    t.keys(client, "half typ");
+    await t.screen(client, (s) => s.includes("half typ"), "the typed text");
+    t.keys(client, "C-c");
+    const screen = await t.screen(client, (s) => s.includes("[exit "), "the exit status");
+    // The terminal echoes ^C after the typed text; a process killed by SIGINT gets its newline from
+    // the shell, one that exits 130 itself must write it.
+    expect(screen).toMatch(/^\[exit 130\]$/m);
+  });
+
   it("lab server & in a shell keeps serving while the shell reads the keyboard (no SIGTTIN stop)", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     const t = tmuxServer();

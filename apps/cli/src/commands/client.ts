@@ -344,6 +344,9 @@ async function runPiped(
   });
   onInterrupt(() => {
     isLeaving = true;
+    // Typed at a terminal (--json there): it echoed ^C after what was typed. The shell ends that
+    // line for a process that died of SIGINT, not for one that exits 130 itself.
+    if (process.stdin.isTTY && process.stderr.isTTY) process.stderr.write("\n");
     return client.close().then(left);
   });
   await client.connect();
