@@ -178,4 +178,28 @@ describe("chat on a terminal (tmux)", () => {
     await t.screen(sh, (s) => /Running\s+.*server --port/.test(s), "the server still running");
     t.keys(sh, "kill %1", "Enter");
   }, 30_000);
+  it("piped to a program, the token typed at the prompt goes to the server only, never to the room", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-chat-tmux-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const tokens = path.join(dir, "tokens.txt");
+    const secret = "alice-secret-0123456789";
+    writeFileSync(tokens, `alice:${secret}\nwatcher-token-0123456789:ro\n`, { mode: 0o600 });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port} --token-file ${tokens} --allow-plaintext-auth`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const watcher = await lineClient(port);
+    watcher.send("/auth watcher-token-0123456789");
+    await watcher.waitFor("joined #lobby");
+    // stdin is the terminal, stdout a pipe: the client reads lines, and asks for the token there.
+    const client = t.lab(`client --port ${port} | cat`);
+    await t.screen(client, (s) => s.includes(`token for 127.0.0.1:${port}:`), "the token prompt");
+    t.keys(client, secret, "Enter");
+    await watcher.waitFor("* alice joined #lobby");
+    t.keys(client, "after the token", "Enter");
+    await watcher.waitFor("<alice> after the token");
+    expect(watcher.lines.join("\n")).not.toContain(secret);
+    t.keys(client, "C-d");
+    await t.screen(client, (s) => s.includes("[exit 0]"), "a clean exit");
+  });
 });

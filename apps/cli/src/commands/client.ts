@@ -167,10 +167,9 @@ async function runClient(opts: ClientOpts): Promise<void> {
   const isInteractive = isTty && !opts.json;
   const token = await clientToken(opts);
   // Asked only when a server wants a token and none was given; the terminal is free until then.
-  // Not beside the line reader of --json, which would read the answer as a chat line.
   let asking: Promise<string | undefined> | undefined;
   const requestToken =
-    token === undefined && canPrompt() && !opts.json
+    token === undefined && canPrompt()
       ? () => {
           asking = promptToken(`token for ${formatWhere(where)}: `);
           return asking;
@@ -198,7 +197,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
     await runInteractive(client, chat, () => asking, left);
   } else {
     const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
-    await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs }, left);
+    await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs }, () => asking, left);
   }
 }
 
@@ -310,6 +309,7 @@ async function runPiped(
   client: import("@netlab/chat").ChatClient,
   chat: Chat,
   opts: { json: boolean; waitMs: number; settleMs: number },
+  tokenPrompt: () => Promise<string | undefined> | undefined,
   left: () => Promise<void>,
 ): Promise<void> {
   // Piped to a file or a program: the exact text. Piped input but a terminal for output: escaped.
@@ -350,6 +350,14 @@ async function runPiped(
     return client.close().then(left);
   });
   await client.connect();
+  if (process.stdin.isTTY) {
+    // Lines typed at a terminal (stdout a pipe: `lab client | tee log`): a server that wants a
+    // token asks for it there first. A line reader beside the prompt would read the token too and
+    // send it to the room as a message.
+    if (client.mode === "unknown") await Promise.race([once(client, "mode"), once(client, "state")]);
+    await tokenPrompt();
+    if (isLeaving) return; // Ctrl-C at the prompt: onInterrupt exits 130
+  }
 
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
