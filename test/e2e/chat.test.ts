@@ -180,6 +180,26 @@ describe("lab server + lab client (chat)", () => {
     expect(numbers()).toEqual(Array.from({ length: sent }, (_, i) => i));
   }, 180_000);
 
+  it("a piped client reads its input only as fast as the server takes it (yes | lab client)", async () => {
+    // --flood 4: the client paces itself to 3 lines, then waits out the 5 s window.
+    const { port } = await chatServer(["--flood", "4"]);
+    const raw = await rawClient(port);
+    const client = startLab(["client", "--port", String(port), "--nick", "gus"]);
+    const line = `${"x".repeat(1023)}\n`;
+    const input = Buffer.from(line.repeat(64 * 1024)); // 64 MiB: read in well under the window
+    let isAllRead = false;
+    client.child.stdin?.end(input, () => {
+      isAllRead = true;
+    });
+    const paced = (n: number) => (lines: string[]) =>
+      lines.filter((l) => l.startsWith("<gus> x")).length >= n;
+    await raw.waitUntil(paced(3), "the first 3 lines", 10_000);
+    // The 4th line comes a window later. A client that queued the whole input has read it all by
+    // then; one that reads as the server takes its lines holds the pipe's writer back.
+    await raw.waitUntil(paced(4), "the 4th line, a flood window later", 15_000);
+    expect(isAllRead).toBe(false);
+  }, 30_000);
+
   it("sends every client a shutdown notice on SIGTERM and exits 0", async () => {
     const { lab: server, port } = await chatServer();
     const raw = await rawClient(port);
@@ -190,7 +210,9 @@ describe("lab server + lab client (chat)", () => {
     expect(raw.lines.at(-1)).toBe("* the server is shutting down");
     await client.waitForOutput("* the server is shutting down", { stream: "stdout" });
     expect(await client.exited).toBe(1);
-    expect(client.stderr()).toMatch(/closed the connection/);
+    expect(client.stderr()).toMatch(
+      /^lab: the server at 127\.0\.0\.1:\d+ closed the connection\nhint: \S.*\n$/,
+    );
   });
 
   it("says the server is not running when nothing listens, exit 1", async () => {

@@ -1,4 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -16,10 +19,19 @@ function tmuxServer() {
   const tmux = (...args: string[]) => execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
   let windows = 0;
   return {
-    /** Runs `lab ARGS` in a new 100×20 terminal; returns its target name. */
+    /** Runs `lab ARGS` in a new 100×20 terminal, then prints `[exit N]`; returns its target name. */
     lab(args: string, env = "NO_COLOR=1"): string {
       const name = `w${++windows}`;
-      const command = `env -u CI ${env} ${process.execPath} ${LAB_BIN} ${args}; sleep 30`;
+      const command = `env -u CI ${env} ${process.execPath} ${LAB_BIN} ${args}; echo "[exit $?]"; sleep 30`;
+      if (windows === 1)
+        tmux("new-session", "-d", "-s", "chat", "-n", name, "-x", "100", "-y", "20", command);
+      else tmux("new-window", "-d", "-t", "chat", "-n", name, command);
+      return `chat:${name}`;
+    },
+    /** An interactive bash (job control on) in a new 100×20 terminal; returns its target name. */
+    shell(): string {
+      const name = `w${++windows}`;
+      const command = "env -u CI NO_COLOR=1 PS1='$ ' bash --norc --noprofile -i";
       if (windows === 1)
         tmux("new-session", "-d", "-s", "chat", "-n", name, "-x", "100", "-y", "20", command);
       else tmux("new-window", "-d", "-t", "chat", "-n", name, command);
@@ -81,5 +93,113 @@ describe("chat on a terminal (tmux)", () => {
     await t.screen(server, (s) => s.includes("<server> maintenance at noon (to 2 clients)"), "the log line");
     t.keys(server, "C-c");
     await a.waitFor("* the server is shutting down");
+  });
+
+  it("Ctrl-C at the prompt exits 130 and leaves what follows on a line of its own", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const alice = t.lab(`client --port ${port} --nick alice`);
+    await t.screen(alice, (s) => s.includes("* alice joined #lobby"), "alice's join");
+    t.keys(alice, "C-c");
+    const screen = await t.screen(alice, (s) => s.includes("[exit "), "the exit status");
+    // As at a shell's own prompt: Ctrl-C ends the prompt's line, so the next output starts a new one.
+    expect(screen).toMatch(/^\[exit 130\]$/m);
+  });
+
+  it("Ctrl-C at the token prompt exits 130 without drawing the chat prompt first", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-chat-tmux-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const tokens = path.join(dir, "tokens.txt");
+    writeFileSync(tokens, "0123456789abcdef0123\n", { mode: 0o600 });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port} --token-file ${tokens} --allow-plaintext-auth`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const client = t.lab(`client --port ${port}`);
+    await t.screen(client, (s) => s.includes(`token for 127.0.0.1:${port}:`), "the token prompt");
+    t.keys(client, "C-c");
+    const screen = await t.screen(client, (s) => s.includes("[exit "), "the exit status");
+    expect(screen).toMatch(/^\[exit 130\]$/m);
+    expect(screen).not.toContain(`127.0.0.1:${port}> `);
+  });
+
+  it("--json on a terminal prints JSON events and sends typed lines, as it does piped", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const client = t.lab(`client --port ${port} --nick jo --json`);
+    await t.screen(client, (s) => s.includes('{"type":"welcome"'), "the welcome as JSON");
+    t.keys(client, "hi there", "Enter");
+    await t.screen(client, (s) => /"from":"jo","text":"hi there"/.test(s), "the echo as JSON");
+    t.keys(client, "C-d");
+    await t.screen(client, (s) => s.includes("[exit 0]"), "a clean exit");
+  });
+
+  it("--json on a terminal: Ctrl-C in a half-typed line exits 130 and ends that line", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port}`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const client = t.lab(`client --port ${port} --json`);
+    await t.screen(client, (s) => s.includes('{"type":"join"'), "the join as JSON");
+    t.keys(client, "half typ");
+    await t.screen(client, (s) => s.includes("half typ"), "the typed text");
+    t.keys(client, "C-c");
+    const screen = await t.screen(client, (s) => s.includes("[exit "), "the exit status");
+    // The terminal echoes ^C after the typed text; a process killed by SIGINT gets its newline from
+    // the shell, one that exits 130 itself must write it.
+    expect(screen).toMatch(/^\[exit 130\]$/m);
+  });
+
+  it("lab server & in a shell keeps serving while the shell reads the keyboard (no SIGTTIN stop)", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const t = tmuxServer();
+    const sh = t.shell();
+    const lab = `${process.execPath} ${LAB_BIN}`;
+    t.keys(sh, `${lab} server --port ${port} &`, "Enter");
+    await t.screen(sh, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server in the background");
+    // Typing at the shell gives the background server's terminal reads something to take: a read
+    // from the terminal by a background process stops it (SIGTTIN), and the whole server with it.
+    // Twice: the first line typed may reach the shell before the server's read is under way.
+    for (const run of [1, 2]) {
+      t.keys(
+        sh,
+        `echo hi${run} | ${lab} client --port ${port} --stall-timeout 3; echo "[client${run} $?]"`,
+        "Enter",
+      );
+      const exit = new RegExp(`^\\[client${run} (\\d+)\\]$`, "m");
+      const screen = await t.screen(sh, (s) => exit.test(s), `client ${run}'s exit`, 20_000);
+      expect(exit.exec(screen)?.[1], screen).toBe("0");
+    }
+    t.keys(sh, "jobs", "Enter");
+    await t.screen(sh, (s) => /Running\s+.*server --port/.test(s), "the server still running");
+    t.keys(sh, "kill %1", "Enter");
+  }, 30_000);
+  it("piped to a program, the token typed at the prompt goes to the server only, never to the room", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-chat-tmux-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const tokens = path.join(dir, "tokens.txt");
+    const secret = "alice-secret-0123456789";
+    writeFileSync(tokens, `alice:${secret}\nwatcher-token-0123456789:ro\n`, { mode: 0o600 });
+    const t = tmuxServer();
+    const server = t.lab(`server --port ${port} --token-file ${tokens} --allow-plaintext-auth`);
+    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const watcher = await lineClient(port);
+    watcher.send("/auth watcher-token-0123456789");
+    await watcher.waitFor("joined #lobby");
+    // stdin is the terminal, stdout a pipe: the client reads lines, and asks for the token there.
+    const client = t.lab(`client --port ${port} | cat`);
+    await t.screen(client, (s) => s.includes(`token for 127.0.0.1:${port}:`), "the token prompt");
+    t.keys(client, secret, "Enter");
+    await watcher.waitFor("* alice joined #lobby");
+    t.keys(client, "after the token", "Enter");
+    await watcher.waitFor("<alice> after the token");
+    expect(watcher.lines.join("\n")).not.toContain(secret);
+    t.keys(client, "C-d");
+    await t.screen(client, (s) => s.includes("[exit 0]"), "a clean exit");
   });
 });

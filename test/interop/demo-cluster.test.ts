@@ -105,6 +105,22 @@ describe.skipIf(!HAS_REDIS)("lab demo --cluster (#16)", () => {
     expect(await redis.cli("KEYS", "netlab:*")).not.toBe("");
   });
 
+  it("says its nodes are a and b when a node of that id is already in the cluster", async () => {
+    const redis = await startRedis();
+    await startServer(
+      (p) => ["server", "--port", String(p), "--cluster", redis.url, "--node-id", "a"],
+      (p) => `listening on 127.0.0.1:${p}`,
+    );
+    const r = await runLab(["demo", "--cluster", redis.url, "--script", "-"], {
+      input: "clients 1\n",
+      timeoutMs: 30_000,
+    });
+    expect(r.code).toBe(1);
+    // The demo has no --node-id to give: the hint says what to change instead.
+    expect(r.stderr).toMatch(/^lab: another node with --node-id a is in the cluster at 127\.0\.0\.1:\d+\n/);
+    expect(r.stderr).toMatch(/^hint: the demo's nodes are a and b: .*--node-id c/m);
+  });
+
   it("starts a redis-server of its own without a URL, and stops it on exit", async () => {
     const args = ["--clients", "2", "--json", "--expect-timeout", "10s"];
     const demo = startLab(["demo", "--cluster", "--script", "-", ...args]);

@@ -90,6 +90,14 @@ class ClusterPair extends EventEmitter {
       }
     } catch (err) {
       await this.close().catch(() => {});
+      const e = err as { code?: unknown; message?: unknown };
+      if (e.code === "NODE_ID_TAKEN" && typeof e.message === "string") {
+        // `lab server`'s hint says to pick another --node-id, which the demo has none of.
+        throw new DemoError("NODE_ID_TAKEN", e.message, {
+          hint: `the demo's nodes are ${CLUSTER_NODES.join(" and ")}: start yours with --node-id c (or any other id), or give the demo a Redis of its own`,
+          cause: err,
+        });
+      }
       throw err;
     }
     return addresses[0] as { host: string; port: number };

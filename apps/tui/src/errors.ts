@@ -20,7 +20,10 @@ export class ScriptError extends NetlabError<ScriptErrorCode> {
 }
 
 /** Codes `lab demo` itself can fail with (not a script's). */
-export type DemoErrorCode = "REDIS_NOT_INSTALLED" | "REDIS_DID_NOT_START";
+export type DemoErrorCode = "REDIS_NOT_INSTALLED" | "REDIS_DID_NOT_START" | "NODE_ID_TAKEN";
 
-/** The demo could not set up its scene: `--cluster` without a URL and no `redis-server` to start. */
+/**
+ * The demo could not set up its scene: `--cluster` without a URL and no `redis-server` to start, or
+ * a node named as one of the demo's is already in the cluster given.
+ */
 export class DemoError extends NetlabError<DemoErrorCode> {}

@@ -265,6 +265,44 @@ export class ChatClient extends EventEmitter {
     }
   }
 
+  /**
+   * Resolves once what was sent so far has left this client's own queues: the lines held back
+   * for the server's welcome or flood limit, and the socket's buffer down under its high-water
+   * mark (the kernel took the rest). Waits through a reconnect; resolves at once when closed. A
+   * caller feeding input faster than the server takes it (`yes | lab client`) awaits this between
+   * lines, so what it holds stays bounded instead of growing with the input.
+   */
+  async drained(): Promise<void> {
+    for (;;) {
+      if (this.#state === "closed") return;
+      const socket = this.#socket;
+      if (this.#state !== "connected" || this.#mode === "unknown" || !socket) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.off("state", done);
+            this.off("mode", done);
+            resolve();
+          };
+          this.on("state", done);
+          this.on("mode", done);
+        });
+        continue;
+      }
+      await this.#outbox.drained();
+      if (this.#state !== "connected" || this.#socket !== socket) continue;
+      if (!socket.writableNeedDrain) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off("drain", done);
+          socket.off("close", done);
+          resolve();
+        };
+        socket.on("drain", done);
+        socket.on("close", done);
+      });
+    }
+  }
+
   /** Leaves: sends `quit` in JSON mode, flushes, closes. Stops reconnecting. Harmless twice. */
   async close(): Promise<void> {
     this.#isClosing = true;
@@ -567,7 +605,9 @@ export class ChatClient extends EventEmitter {
     }
     const err =
       this.#stalled ??
-      new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`);
+      new NetlabError("CONNECTION_CLOSED", `the server at ${this.address} closed the connection`, {
+        hint: "it shut down or ended this connection: check that it runs, or its log for why",
+      });
     this.#stalled = undefined;
     if (!this.#o.reconnect) {
       this.#setState("closed", err);

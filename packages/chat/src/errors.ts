@@ -35,7 +35,10 @@ export type ChatErrorCode =
   | "NICK_BOUND"
   /** Another connection took this session's nick with its reclaim token: this one is closed. */
   | "NICK_RECLAIMED"
-  /** Client side: the server speaks a binary protocol (a lab files server, TLS), not lines. */
+  /**
+   * Client side: the server speaks a binary protocol (a lab files server, TLS), not lines. Server
+   * side: a TLS client on a plaintext chat port.
+   */
   | "WRONG_PROTOCOL";
 
 /**

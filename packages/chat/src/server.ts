@@ -119,6 +119,9 @@ class ChatTCPServer extends TCPServer {
   }
 }
 
+/** How a TLS record that starts a handshake begins: ContentType handshake, then version 3.x. */
+const TLS_RECORD = [0x16, 0x03] as const;
+
 function destroySocket(socket: net.Socket): void {
   socket.destroy();
 }
@@ -138,7 +141,32 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> implements
   #session: Session | undefined;
 
   protected override createDecoder(): Decoder<string> {
-    return lines({ maxLineBytes: this.server.maxLineBytes });
+    const decoder = lines({ maxLineBytes: this.server.maxLineBytes });
+    if (this.server.isTls) return decoder;
+    // A TLS client on this plaintext port (`lab client --tls`, `ncat --ssl`) starts with a
+    // handshake record, 0x16 0x03, which no person types: its ClientHello is not chat lines for the
+    // room. It is told why, and what else it sends is dropped.
+    let isTls: boolean | undefined;
+    return {
+      decode: (buf) => {
+        if (isTls === undefined) {
+          if (buf.byteAt(0) !== TLS_RECORD[0]) isTls = false;
+          else if (buf.size < 2) return undefined;
+          else isTls = buf.byteAt(1) === TLS_RECORD[1];
+          if (isTls && this.#session) {
+            this.server.hub.kick(
+              this.#session,
+              "WRONG_PROTOCOL",
+              "this port does not speak TLS; connect without --tls",
+            );
+          }
+        }
+        if (!isTls) return decoder.decode(buf);
+        buf.take(buf.size);
+        return undefined;
+      },
+      decodeEof: (buf) => (isTls ? undefined : decoder.decodeEof(buf)),
+    };
   }
 
   override setup(): void {

@@ -224,6 +224,38 @@ describe("ChatClient against other servers", () => {
     expect(lines).toEqual(["echo: first"]);
   });
 
+  it("drained() waits while a server that stopped reading leaves the socket's buffer full", async () => {
+    let peer: net.Socket | undefined;
+    const server = net.createServer((socket) => {
+      peer = socket;
+      socket.pause(); // takes nothing until the test says so
+      socket.write("+OK a server that will stop reading\n");
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => {
+      peer?.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const { client, lines } = newClient((server.address() as net.AddressInfo).port);
+    await client.connect();
+    await until(() => lines.length > 0, "the banner");
+    const line = "x".repeat(64 * 1024);
+    // More than the kernel's buffers on both ends hold: some of it must wait in the client.
+    for (let i = 0; i < 256; i++) client.send(line);
+    let isDrained = false;
+    const drained = client.drained().then(() => {
+      isDrained = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(isDrained).toBe(false);
+    peer?.resume();
+    await drained;
+    expect(client.state).toBe("connected");
+    await client.close();
+    await client.drained(); // closed: at once
+  });
+
   it("#16: connect() goes on to the next failover address when the first does not answer", async () => {
     const down = await getPort({ host: "127.0.0.1" });
     const { port } = await startChat();

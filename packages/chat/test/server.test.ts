@@ -334,6 +334,25 @@ describe("ChatServer limits and faults", () => {
     expect(third.lines).toEqual(["! server full: 2 clients connected; try again later [SERVER_FULL]"]);
   });
 
+  it("tells a TLS client on its plaintext port so and closes, sending the room none of its bytes", async () => {
+    const { port } = await startChat();
+    const room = await textClient(port);
+    const tlsClient = await lineClient(port);
+    // A handshake record's start, then bytes that would read as chat lines if taken for text.
+    tlsClient.socket.write(
+      Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x2a, 0x01]), Buffer.from("\nhello room\n")]),
+    );
+    await tlsClient.waitFor("[WRONG_PROTOCOL]", { timeoutMs: 5_000 });
+    await tlsClient.closed;
+    expect(tlsClient.lines.at(-1)).toBe(
+      "! this port does not speak TLS; connect without --tls [WRONG_PROTOCOL]",
+    );
+    // The server answers in order: once /who is answered, whatever it broadcast is in.
+    room.send("/who");
+    await room.waitFor(`* in #lobby: ${room.nick}`);
+    expect(room.lines.join("\n")).not.toContain("hello room");
+  });
+
   it("disconnects an idle client with a line that says why, and tells the room", async () => {
     const { port } = await startChat({ idleTimeoutMs: 300 });
     const idle = await textClient(port);

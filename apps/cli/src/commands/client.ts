@@ -67,7 +67,7 @@ export function registerClient(program: Command): void {
       "--no-keep-nick",
       "do not keep the server's reclaim token for the nick on disk (by default a restarted client takes its nick back at once)",
     )
-    .option("--json", "print each chat event as one JSON line (piped use)")
+    .option("--json", "print each chat event as one JSON line (for programs; on a terminal too)")
     .option(
       "--wait <time>",
       "piped, against a plain line server: after end of input, wait this long without data before exiting",
@@ -162,6 +162,9 @@ async function runClient(opts: ClientOpts): Promise<void> {
     }
   }
   const isTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  // --json is for reading the events themselves: on a terminal too it prints them as JSON lines and
+  // sends each line typed, as it does piped, rather than drawing the chat.
+  const isInteractive = isTty && !opts.json;
   const token = await clientToken(opts);
   // Asked only when a server wants a token and none was given; the terminal is free until then.
   let asking: Promise<string | undefined> | undefined;
@@ -190,11 +193,11 @@ async function runClient(opts: ClientOpts): Promise<void> {
   });
   if (keeper) client.on("event", keeper.watch);
   const left = async () => keeper?.left();
-  if (isTty) {
+  if (isInteractive) {
     await runInteractive(client, chat, () => asking, left);
   } else {
     const settleMs = 5_000 + waitMs + (Number.isFinite(stallTimeoutMs) ? stallTimeoutMs : 0);
-    await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs }, left);
+    await runPiped(client, chat, { json: opts.json ?? false, waitMs, settleMs }, () => asking, left);
   }
 }
 
@@ -306,6 +309,7 @@ async function runPiped(
   client: import("@netlab/chat").ChatClient,
   chat: Chat,
   opts: { json: boolean; waitMs: number; settleMs: number },
+  tokenPrompt: () => Promise<string | undefined> | undefined,
   left: () => Promise<void>,
 ): Promise<void> {
   // Piped to a file or a program: the exact text. Piped input but a terminal for output: escaped.
@@ -340,9 +344,20 @@ async function runPiped(
   });
   onInterrupt(() => {
     isLeaving = true;
+    // Typed at a terminal (--json there): it echoed ^C after what was typed. The shell ends that
+    // line for a process that died of SIGINT, not for one that exits 130 itself.
+    if (process.stdin.isTTY && process.stderr.isTTY) process.stderr.write("\n");
     return client.close().then(left);
   });
   await client.connect();
+  if (process.stdin.isTTY) {
+    // Lines typed at a terminal (stdout a pipe: `lab client | tee log`): a server that wants a
+    // token asks for it there first. A line reader beside the prompt would read the token too and
+    // send it to the room as a message.
+    if (client.mode === "unknown") await Promise.race([once(client, "mode"), once(client, "state")]);
+    await tokenPrompt();
+    if (isLeaving) return; // Ctrl-C at the prompt: onInterrupt exits 130
+  }
 
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
@@ -351,6 +366,8 @@ async function runPiped(
       if (client.state === "closed") break;
       if (line === "q" || line.trim().toLowerCase() === "/quit") break;
       client.send(line);
+      // Read on only as the server takes what we send: `yes | lab client` holds a bounded amount.
+      await client.drained();
     }
     isInputDone = true;
     rl.close();
@@ -421,6 +438,9 @@ async function runInteractive(
     isInterrupted = true;
     isLeaving = true;
     rl?.close(); // the terminal leaves raw mode before the process exits
+    // Raw mode echoes no ^C: end the prompt's line ourselves, as Ctrl-D does, or the shell's
+    // prompt would be drawn after ours on the same line.
+    if (rl) stdout.write("\n");
     return client.close().then(left);
   });
   // Connect first: a refused connection is one error line from action(), before any prompt.
@@ -436,6 +456,7 @@ async function runInteractive(
   if (client.mode === "unknown") await Promise.race([once(client, "mode"), once(client, "state")]);
   await tokenPrompt();
   for (const stop of keepers) stop();
+  if (isInterrupted) return; // Ctrl-C at the token prompt: onInterrupt exits 130, no chat prompt
   const prompt = readline.createInterface({ input: stdin, output: stdout, terminal: true, historySize: 200 });
   rl = prompt;
   const promptText = () => `${safeLine(client.room ?? client.address, 40)}> `;

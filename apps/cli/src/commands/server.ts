@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { BaseServer } from "@netlab/socketserver";
 import type { Command } from "commander";
@@ -8,6 +9,22 @@ import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 import { addServerTokenOptions, refuseArgvToken, serverTokens, type TokenOpts } from "../token.js";
+
+/**
+ * Whether this process is in its terminal's foreground process group (Linux: `pgrp` and `tpgid`
+ * of /proc/self/stat). Elsewhere, or without /proc, it says yes: the console reads as before.
+ */
+function isForeground(): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync("/proc/self/stat", "utf8");
+  } catch {
+    return true;
+  }
+  // After "PID (COMMAND) ": state, ppid, pgrp, session, tty_nr, tpgid, … (proc(5)).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return fields[2] === fields[5];
+}
 
 /** What every mode gets: the options common to all servers, already checked, defaults filled in. */
 export interface ServerModeOptions {
@@ -108,12 +125,27 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         // The operator console: each line typed here goes to every client as `<server> text`.
         const { createInterface } = await import("node:readline");
         const rl = createInterface({ input: process.stdin, terminal: false });
+        // `lab server &`: a background process that reads its terminal is stopped (SIGTTIN), and
+        // the whole server with it. Read only in the foreground: checked at once, on SIGCONT (`bg`
+        // after Ctrl-Z) and each second (bash's `fg` of a running job sends no signal).
+        const follow = () => (isForeground() ? rl.resume() : rl.pause());
+        follow();
+        process.on("SIGCONT", follow);
+        const watch = setInterval(follow, 1_000).unref();
         rl.on("line", (text) => {
           if (text.trim() === "") return;
           chat.broadcast(text);
           log.info(`<server> ${text} (to ${chat.stats().clients} clients)`, { event: "broadcast" });
         });
-        chat.socketServer.signal.addEventListener("abort", () => rl.close(), { once: true });
+        chat.socketServer.signal.addEventListener(
+          "abort",
+          () => {
+            clearInterval(watch);
+            process.off("SIGCONT", follow);
+            rl.close();
+          },
+          { once: true },
+        );
       }
       const { formatBytes } = await import("@netlab/core");
       if (backend) {
