@@ -322,6 +322,26 @@ describe("lab get", () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 
+  it("-O saves the body as the URL's last path segment in the current folder, as curl -O", async () => {
+    const here = mkdtempSync(join(dir, "remote-name-"));
+    const r = await runLab(["get", "-O", `${base}/hello?x=1`], { cwd: here });
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(readFileSync(join(here, "hello"), "utf8")).toBe("hello\n");
+    expect(existsSync(join(here, "hello.part"))).toBe(false);
+  });
+
+  it("-O exits 2 for a URL whose path names no file, and with -o", async () => {
+    const here = mkdtempSync(join(dir, "remote-name-"));
+    const slash = await runLab(["get", "-O", `${base}/`], { cwd: here });
+    expect(slash.code).toBe(2);
+    expect(slash.stderr.split("\n")[0]).toBe(
+      `lab: -O names the file after the URL's last path segment, and ${base}/ has none`,
+    );
+    const both = await runLab(["get", "-O", "-o", "x", `${base}/hello`], { cwd: here });
+    expect(both.code).toBe(2);
+    expect(both.stderr.split("\n")[0]).toBe("lab: give either -o FILE or -O, not both");
+  });
+
   it("-C - resumes -o FILE from its size with a Range request and appends the rest", async () => {
     const out = join(dir, "resume.bin");
     writeFileSync(out, RANGED.subarray(0, 1000));

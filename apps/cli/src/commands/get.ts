@@ -13,6 +13,7 @@ interface GetOpts {
   data?: string;
   form: string[];
   output?: string;
+  remoteName?: boolean;
   include?: boolean;
   head?: boolean;
   fail?: boolean;
@@ -73,6 +74,10 @@ export function registerGet(program: Command): void {
     )
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
     .option(
+      "-O, --remote-name",
+      "write the body to a file here named as the URL's last path segment (as curl)",
+    )
+    .option(
       "-C, --continue-at <offset>",
       "resume -o FILE: '-' asks the server for the rest after FILE's size (Range), or from OFFSET bytes",
     )
@@ -117,6 +122,7 @@ Examples:
   lab get -X POST -H "Content-Type: application/json" -d '{"a":1}' http://127.0.0.1:8000/api
   lab get -F name=alice -F photo=@me.png http://127.0.0.1:8000/form     multipart, as curl
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
+  lab get -O http://127.0.0.1:8000/files/big.iso         save it as ./big.iso, as curl -O
   lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
   lab get --json -o page.html 127.0.0.1:8000/ | jq .status   the body saved, a report on stdout
 
@@ -156,14 +162,15 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const headers = opts.header.map(parseHeader);
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
   const ca = opts.cacert === undefined ? undefined : await readCa(opts.cacert);
+  const lib = await import("@netlab/url");
+  url = withScheme(url);
+  checkUrl(lib, url);
+  if (opts.remoteName) opts.output = remoteName(lib, url, opts.output);
   const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
   if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
   if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
   const hasResolve = opts.resolve.length > 0;
 
-  const lib = await import("@netlab/url");
-  url = withScheme(url);
-  checkUrl(lib, url);
   let body = opts.data === undefined ? undefined : await readData(opts.data);
   if (opts.form.length > 0) {
     const form = lib.multipartForm(await Promise.all(opts.form.map(readFormPart)));
@@ -325,7 +332,7 @@ function reported(
 async function resumeOffset(continueAt: string | undefined, output: string | undefined) {
   if (continueAt === undefined) return undefined;
   if (output === undefined) {
-    throw new UsageError("-C resumes a file: give -o FILE", "e.g. lab get -C - -o big.iso URL");
+    throw new UsageError("-C resumes a file: give -o FILE or -O", "e.g. lab get -C - -o big.iso URL");
   }
   if (continueAt === "-") {
     const { stat } = await import("node:fs/promises");
@@ -443,6 +450,23 @@ function checkUrl(lib: typeof import("@netlab/url"), url: string): void {
     throw new UsageError(`invalid URL ${JSON.stringify(url)}: no host`, "e.g. http://127.0.0.1:8000/");
   const view = lib.whatwg(url);
   if (!view.ok) throw new UsageError(`invalid URL ${JSON.stringify(url)}: ${view.error}`);
+}
+
+/**
+ * curl's `-O`: the last segment of the URL's path as it is fetched (not decoded, query left
+ * out), a file in the current folder. A URL ending in `/` names no file (curl: exit 23).
+ */
+function remoteName(lib: typeof import("@netlab/url"), url: string, output: string | undefined): string {
+  if (output !== undefined) throw new UsageError("give either -o FILE or -O, not both");
+  const view = lib.whatwg(url);
+  const name = view.ok ? view.path.slice(view.path.lastIndexOf("/") + 1) : "";
+  if (name === "" || name === "." || name === "..") {
+    throw new UsageError(
+      `-O names the file after the URL's last path segment, and ${url} has none`,
+      "give the file's name with -o FILE",
+    );
+  }
+  return name;
 }
 
 /** curl's own guesses for an uploaded file's type, by extension (others: application/octet-stream). */
