@@ -18,7 +18,7 @@ import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
-import { runLab, startLab } from "../helpers/lab.js";
+import { LAB_BIN, runLab, runProcess, startLab } from "../helpers/lab.js";
 
 const BIG = Buffer.alloc(24 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -370,6 +370,23 @@ describe("lab get", () => {
     const r = await runLab(["get", "-o", join(dir, "no-such-dir", "x"), `${base}/hello`]);
     expect(r.code).toBe(23);
     expect(r.stderr).toContain("lab: cannot write ");
+  });
+
+  it("exits 23 with one 'cannot write' line when stdout's reader goes away (| head), as curl; -s keeps it quiet", async () => {
+    // bash, for PIPESTATUS: lab's own exit code, not head's.
+    const piped = (flags: string) =>
+      runProcess("bash", [
+        "-c",
+        `"${process.execPath}" "${LAB_BIN}" get ${flags} "${base}/big" | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+      ]);
+    for (let run = 0; run < 3; run++) {
+      const r = await piped("");
+      expect(r.stdout.trim()).toBe("23");
+      expect(r.stderr).toMatch(/^lab: cannot write the output: .*EPIPE.*\nhint: .*\n$/);
+    }
+    const quiet = await piped("-s");
+    expect(quiet.stdout.trim()).toBe("23");
+    expect(quiet.stderr).toBe("");
   });
 
   it("streams: the first chunk is out before the server has sent the rest", async () => {

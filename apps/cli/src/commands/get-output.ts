@@ -51,8 +51,13 @@ export function outputDeadline(seconds: number): AbortSignal {
   return controller.signal;
 }
 
-function writeError(err: Error): Error {
-  return Object.assign(new Error(`cannot write the output: ${err.message}`), { code: "WRITE_FAILED" });
+/** curl's "failure writing output" (exit 23), saying why when the reader went away. */
+export function writeError(err: Error): Error {
+  const isGone = (err as NodeJS.ErrnoException).code === "EPIPE";
+  return Object.assign(new Error(`cannot write the output: ${err.message}`), {
+    code: "WRITE_FAILED",
+    hint: isGone ? "whatever read the output stopped reading (| head?); -s leaves this line out" : undefined,
+  });
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
-import { drained, type Output, openOutput, outputDeadline } from "./get-output.js";
+import { drained, type Output, openOutput, outputDeadline, writeError } from "./get-output.js";
 import { PROGRESS_MIN_BYTES, Progress } from "./get-progress.js";
 
 interface GetOpts {
@@ -155,6 +155,13 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   }
   const isFail = opts.fail === true || opts.failWithBody === true;
   const isQuiet = opts.silent === true && opts.showError !== true;
+  // A failure is said once: a reader of stdout that goes away fails the write in progress and
+  // also emits 'error' on stdout, whichever comes first.
+  let isFailureSaid = false;
+  const say = (err: unknown) => {
+    if (!isQuiet && !isFailureSaid) reportError(err);
+    isFailureSaid = true;
+  };
   if (opts.head && (opts.data !== undefined || opts.form.length > 0)) {
     throw new UsageError("-I sends HEAD, which has no body: drop -d/-F");
   }
@@ -187,6 +194,13 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const started = Date.now();
   const controller = new AbortController();
   const stopSignals = onInterrupt(() => controller.abort(new Error("interrupted")));
+  // main.ts ends lab at once, with process.exitCode, when stdout's reader goes away (`| head`):
+  // that exit is curl's 23, said before it.
+  const onStdoutError = (err: Error) => {
+    process.exitCode = EXIT_CODES.WRITE_FAILED;
+    say(writeError(err));
+  };
+  process.stdout.prependListener("error", onStdoutError);
   let output: Output | undefined;
   let progress: Progress | undefined;
   try {
@@ -283,13 +297,14 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         `${JSON.stringify({ url, status: typeof status === "number" ? status : null, error: message })}\n`,
       );
     }
-    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, isQuiet, lib);
+    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, say, lib);
     // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
     // file is removed if that can be done in time, and the exit does not wait longer for it.
     if (failure instanceof ExitCode) setTimeout(() => process.exit(failure.code), DISCARD_GRACE_MS).unref();
     await output?.discard();
     throw failure;
   } finally {
+    process.stdout.off("error", onStdoutError);
     stopSignals();
   }
 }
@@ -305,7 +320,7 @@ function reported(
   err: unknown,
   isInterrupted: boolean,
   isToFile: boolean,
-  isQuiet: boolean,
+  say: (err: unknown) => void,
   lib: typeof import("@netlab/url"),
 ): unknown {
   const code = (err as { code?: string }).code ?? "";
@@ -319,8 +334,10 @@ function reported(
   }
   if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "REQUEST_TIMEOUT") {
     // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
-    if (!isQuiet) reportError(err);
-    return new ExitCode(EXIT_CODES[code] ?? 1);
+    say(err);
+    // Set now, too: main.ts ends lab early, with process.exitCode, when stdout or stderr fails.
+    process.exitCode = EXIT_CODES[code] ?? 1;
+    return new ExitCode(process.exitCode);
   }
   return err;
 }
