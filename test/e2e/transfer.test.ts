@@ -438,6 +438,9 @@ describe("lab files + lab transfer", () => {
     [["transfer", "a", "--limit-rate", "fast"], "--limit-rate must be"],
     [["files", "--max-size", "lots"], "--max-size must be a size"],
     [["transfer", "--get", "a", "b", "-o", "/nonexistent/out.bin"], "-o must be an existing folder"],
+    // A curl or nc habit: -o - is stdout there, and was silently a file named "-" here.
+    [["transfer", "--get", "a", "-o", "-"], "lab: -o - (stdout) is not supported"],
+    [["transfer", "--get", "--raw", "-o", "-"], "lab: -o - (stdout) is not supported"],
   ])("exits 2 for the usage error in %j", async (args, message) => {
     const r = await runToEnd(args);
     expect(r.code).toBe(2);

@@ -161,6 +161,13 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     );
   }
   if (opts.raw && opts.output === undefined) throw new UsageError("--get --raw needs -o OUT");
+  // curl and nc users read `-o -` as stdout; a download must not turn into a file named "-".
+  if (opts.output === "-") {
+    throw new UsageError(
+      "-o - (stdout) is not supported: a download appears only once its SHA-256 matched",
+      "save it, then print it: -o FILE && cat FILE (or -o ./- for a file named -)",
+    );
+  }
   if (!opts.list && !opts.raw && files.length === 0) {
     throw new UsageError(
       opts.get ? "name the files to download" : "name the files to upload",
