@@ -431,6 +431,7 @@ describe("lab files + lab transfer", () => {
 
   it.each([
     [["transfer"], "name the files to upload"],
+    [["transfer", "--get"], "lab: name the files to download\nhint: e.g. lab transfer --get test.txt\n"],
     [["transfer", "--list", "a"], "--list takes no files"],
     [["transfer", "a", "b", "--name", "x"], "--name is for a single upload"],
     [["transfer", "--get", "--raw"], "--get --raw needs -o OUT"],

@@ -171,7 +171,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   if (!opts.list && !opts.raw && files.length === 0) {
     throw new UsageError(
       opts.get ? "name the files to download" : "name the files to upload",
-      "e.g. lab transfer test.txt",
+      opts.get ? "e.g. lab transfer --get test.txt" : "e.g. lab transfer test.txt",
     );
   }
   if (opts.name !== undefined && (opts.get || files.length !== 1)) {
