@@ -118,6 +118,7 @@ describe("lab files + lab transfer", () => {
       /^ +3 B {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}in\/a\.txt\n +1 B {2}.* {2}in\/b\.txt\n$/,
     );
     const listJson = await runToEnd(["transfer", "--list", "--json", "--port", String(port)]);
+    expect(JSON.parse(listJson.stdout).ok).toBe(true);
     expect(JSON.parse(listJson.stdout).files.map((f: { name: string }) => f.name)).toEqual([
       "in/a.txt",
       "in/b.txt",
@@ -397,6 +398,23 @@ describe("lab files + lab transfer", () => {
     expect(r.stderr.split("\n")[0]).toBe(
       `lab: cannot connect to 127.0.0.1:${port}: connection refused (is 'lab files' running?)`,
     );
+  });
+
+  it("--json still prints one object, ok false with the error, when the server is not running", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    await writeFile(path.join(local, "up.txt"), "up");
+    for (const args of [
+      ["--list"],
+      [path.join(local, "up.txt")],
+      ["--get", "f.txt", "-o", path.join(local, "g")],
+    ]) {
+      const r = await runToEnd(["transfer", ...args, "--json", "--port", String(port)]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout.endsWith("\n") && r.stdout.split("\n").length === 2, r.stdout).toBe(true);
+      const report = JSON.parse(r.stdout);
+      expect(report).toMatchObject({ ok: false, files: [], error: { code: "CONNECTION_REFUSED" } });
+      expect(report.error.message).toContain("connection refused");
+    }
   });
 
   it("keeps an existing local file unless --overwrite", async () => {

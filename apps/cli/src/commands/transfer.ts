@@ -274,8 +274,16 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       }
     }
   } catch (err) {
-    if (!controller.signal.aborted || err instanceof ExitCode) throw err;
-    reportError(interrupted(opts.list ? "listing" : opts.raw ? opts.output! : files[0]!, opts));
+    if (err instanceof ExitCode || err instanceof UsageError) throw err; // a report is out already
+    const failure = controller.signal.aborted
+      ? interrupted(opts.list ? "listing" : opts.raw ? opts.output! : files[0]!, opts)
+      : err;
+    // --json promises one object on stdout, also when the run failed before any report (the
+    // server is not running, the listing was refused): scripts read `ok` instead of nothing.
+    if (opts.json)
+      process.stdout.write(`${JSON.stringify({ ok: false, files: [], error: describe(failure) })}\n`);
+    if (!controller.signal.aborted) throw err;
+    reportError(failure);
     throw new ExitCode(EXIT_INTERRUPTED);
   } finally {
     stopSignals();
@@ -300,7 +308,7 @@ async function runList(t: Transfer, client: TransferClient, opts: TransferOpts):
   const { entries, truncated } = await client.list();
   if (opts.json) {
     // Exact names for scripts; a reader of JSON sees escapes, never live control codes.
-    process.stdout.write(`${JSON.stringify({ files: entries, truncated })}\n`);
+    process.stdout.write(`${JSON.stringify({ ok: true, files: entries, truncated })}\n`);
     return;
   }
   for (const e of entries) {
