@@ -408,6 +408,10 @@ describe("lab get", () => {
       'lab: --timeout must be a time of 1ms or more (500ms, 2s, 1m; bare numbers are seconds), got "soon"',
     ],
     [["-H", "nocolon", "http://127.0.0.1/"], "lab: -H wants 'Name: value', got \"nocolon\""],
+    [
+      ["-X", "GE T", "http://127.0.0.1/"],
+      'lab: -X wants an HTTP method, a token such as PUT or PROPFIND, got "GE T"',
+    ],
   ])("exits 2 for %j", async (args, line) => {
     const r = await runLab(["get", ...args]);
     expect(r.code).toBe(2);

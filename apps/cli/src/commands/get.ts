@@ -167,6 +167,12 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   }
   if (opts.data !== undefined && opts.form.length > 0) throw new UsageError("give either -d or -F, not both");
   const headers = opts.header.map(parseHeader);
+  if (opts.request !== undefined && !HTTP_TOKEN.test(opts.request)) {
+    // Node would refuse it only once connected, as if the server had failed.
+    throw new UsageError(
+      `-X wants an HTTP method, a token such as PUT or PROPFIND, got ${JSON.stringify(opts.request)}`,
+    );
+  }
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
   const ca = opts.cacert === undefined ? undefined : await readCa(opts.cacert);
   const lib = await import("@netlab/url");
@@ -418,10 +424,13 @@ function parseBytes(flag: string, text: string): number {
   return value;
 }
 
+/** RFC 9110's token: what a method and a header name are made of. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 function parseHeader(h: string): [string, string] {
   const colon = h.indexOf(":");
   const name = colon < 0 ? "" : h.slice(0, colon).trim();
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+  if (!HTTP_TOKEN.test(name)) {
     throw new UsageError(`-H wants 'Name: value', got ${JSON.stringify(h)}`);
   }
   return [name, h.slice(colon + 1).trim()];
