@@ -330,6 +330,13 @@ describe("lab get", () => {
     expect(existsSync(join(here, "hello.part"))).toBe(false);
   });
 
+  it("-o - writes the body to stdout, as curl, not to a file named -", async () => {
+    const here = mkdtempSync(join(dir, "dash-"));
+    const r = await runLab(["get", "-o", "-", `${base}/hello`], { cwd: here });
+    expect(r).toEqual({ code: 0, stdout: "hello\n", stderr: "" });
+    expect(existsSync(join(here, "-"))).toBe(false);
+  });
+
   it("-O exits 2 for a URL whose path names no file, and with -o", async () => {
     const here = mkdtempSync(join(dir, "remote-name-"));
     const slash = await runLab(["get", "-O", `${base}/`], { cwd: here });

@@ -179,6 +179,8 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   url = withScheme(url);
   checkUrl(lib, url);
   if (opts.remoteName) opts.output = remoteName(lib, url, opts.output);
+  // curl's `-o -` is stdout (`-o ./-` is a file named -).
+  if (opts.output === "-") opts.output = undefined;
   const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
   if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
   if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
