@@ -61,6 +61,7 @@ const routes: Record<string, Route> = {
     res.end(BIG);
   },
   "/never": () => {},
+  "/binary": (_req, res) => res.end(Buffer.from("PNG\x00\x01\x1b[2Jrest")),
   // Serves RANGED with byte ranges (bytes=N- only), as a file server that can resume does.
   "/ranged": (req, res) => {
     lastRange = req.headers.range;
@@ -335,6 +336,24 @@ describe("lab get", () => {
     const r = await runLab(["get", "-o", "-", `${base}/hello`], { cwd: here });
     expect(r).toEqual({ code: 0, stdout: "hello\n", stderr: "" });
     expect(existsSync(join(here, "-"))).toBe(false);
+  });
+
+  it("on a terminal, a binary body is not printed (exit 23, as curl) unless -o - asks; piped, it is", async () => {
+    const onTty = (args: string[]) => {
+      const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+      const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
+      return runProcess("script", ["-qfec", `env NO_COLOR=1 ${lab}`, "/dev/null"]);
+    };
+    const guarded = await onTty(["get", `${base}/binary`]);
+    expect(guarded.code).toBe(23);
+    expect(guarded.stdout).toContain("lab: binary output can mess up your terminal; not printed");
+    expect(guarded.stdout).not.toContain("PNG");
+    const asked = await onTty(["get", "-o", "-", `${base}/binary`]);
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toContain("PNG");
+    const piped = await runLab(["get", `${base}/binary`]);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe("PNG\x00\x01\x1b[2Jrest");
   });
 
   it("-O exits 2 for a URL whose path names no file, and with -o", async () => {

@@ -179,8 +179,9 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   url = withScheme(url);
   checkUrl(lib, url);
   if (opts.remoteName) opts.output = remoteName(lib, url, opts.output);
-  // curl's `-o -` is stdout (`-o ./-` is a file named -).
-  if (opts.output === "-") opts.output = undefined;
+  // curl's `-o -` is stdout (`-o ./-` is a file named -), and says binary output there is meant.
+  const isStdoutAsked = opts.output === "-";
+  if (isStdoutAsked) opts.output = undefined;
   const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
   if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
   if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
@@ -286,7 +287,10 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       !opts.silent && process.stderr.isTTY && (total ?? PROGRESS_MIN_BYTES) >= PROGRESS_MIN_BYTES
         ? new Progress(total, await import("@netlab/core"))
         : undefined;
+    // curl's guard: a binary body (a NUL byte) is not poured onto a terminal unless -o - asks.
+    const isBinaryGuarded = dest === process.stdout && process.stdout.isTTY === true && !isStdoutAsked;
     for await (const chunk of res.body) {
+      if (isBinaryGuarded && chunk.includes(0)) throw binaryOnTerminal();
       progress?.add(chunk.length);
       bytes += chunk.length;
       hash.update(chunk);
@@ -315,6 +319,13 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     process.stdout.off("error", onStdoutError);
     stopSignals();
   }
+}
+
+function binaryOnTerminal(): Error {
+  return Object.assign(new Error("binary output can mess up your terminal; not printed"), {
+    code: "WRITE_FAILED",
+    hint: "save it with -o FILE, or print it anyway with -o - (as curl)",
+  });
 }
 
 /** How long a failed `lab get` waits for its partial file to be closed and removed, in ms. */
