@@ -1,4 +1,5 @@
-import { readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import getPort from "get-port";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -415,6 +416,27 @@ describe("lab files + lab transfer", () => {
       expect(report).toMatchObject({ ok: false, files: [], error: { code: "CONNECTION_REFUSED" } });
       expect(report.error.message).toContain("connection refused");
     }
+  });
+
+  it("a folder or FIFO on this side where the download goes is named as such, without the server-folder hint", async () => {
+    await writeFile(path.join(shared, "f.txt"), "server");
+    const { port } = await serveFiles();
+    const get = (out: string) =>
+      runToEnd(["transfer", "--get", "f.txt", "-o", out, "--overwrite", "--port", String(port)]);
+    // Without -o, the name here is f.txt, and a folder holds it.
+    await mkdir(path.join(local, "f.txt"));
+    const folder = await runToEnd(["transfer", "--get", "f.txt", "--overwrite", "--port", String(port)], {
+      cwd: local,
+    });
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toContain("is a directory");
+    expect(folder.stderr).not.toContain("end its name with a /");
+    spawnSync("mkfifo", [path.join(local, "fifo.txt.part")]);
+    const fifo = await get(path.join(local, "fifo.txt"));
+    expect(fifo.code).toBe(1);
+    expect(fifo.stderr).toBe(
+      `lab: ${path.join(local, "fifo.txt.part")} is not a regular file\nhint: that is where the download's partial file goes: move it away, or choose another -o\n`,
+    );
   });
 
   it("keeps an existing local file unless --overwrite", async () => {

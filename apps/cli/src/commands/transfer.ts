@@ -463,7 +463,7 @@ async function runFiles(
       bar?.clear();
       if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
         throw new AuthRequired("", { cause: err });
-      failure = signal.aborted ? interrupted(file, opts) : opts.get ? folderHint(err, file) : err;
+      failure = signal.aborted ? interrupted(file, opts) : opts.get ? folderHint(t, err, file) : err;
       break;
     }
   }
@@ -526,9 +526,12 @@ async function runRaw(
   }
 }
 
-/** A `--get NAME` that names a folder on the server: say how to fetch a folder. */
-function folderHint(err: unknown, name: string): unknown {
-  if ((err as { code?: unknown } | undefined)?.code !== "NOT_A_FILE") return err;
+/**
+ * A `--get NAME` that names a folder on the server: say how to fetch a folder. Only the server's
+ * refusal: a folder or FIFO on this side (NOT_A_FILE too) keeps its own hint.
+ */
+function folderHint(t: Transfer, err: unknown, name: string): unknown {
+  if (!(err instanceof t.RemoteTransferError) || err.code !== "NOT_A_FILE") return err;
   return Object.assign(err as Error, {
     hint: `to fetch a folder, end its name with a /: lab transfer --get ${escapeControls(name.replace(/\/+$/, ""))}/`,
   });
