@@ -218,7 +218,7 @@ describe("#13 lab get: limits on what a server sends", () => {
 });
 
 describe("#13 lab get: one signal stops it", () => {
-  it.each(["SIGINT", "SIGTERM"] as const)(
+  it.each(["SIGINT", "SIGTERM", "SIGHUP"] as const)(
     "#13: one %s ends a download within 1 s, exit 130, no partial file left",
     async (signal) => {
       const out = join(dir, `stopped-${signal}.bin`);

@@ -94,6 +94,10 @@ export async function openOutput(file: string, signal: AbortSignal, { isAppend =
   stream.on("error", (err) => {
     writeError = err;
   });
+  // Whatever ends lab before commit or discard (a second Ctrl-C, a closed terminal's EIO on
+  // stderr, the discard grace running out) still leaves no FILE.part behind.
+  const removeAtExit = () => fs.rmSync(target, { force: true });
+  if (!isDirect) process.once("exit", removeAtExit);
   const closed = () =>
     stream.closed ? Promise.resolve() : new Promise<void>((resolve) => stream.once("close", () => resolve()));
   return {
@@ -103,12 +107,14 @@ export async function openOutput(file: string, signal: AbortSignal, { isAppend =
       await closed();
       if (writeError) throw failed(writeError);
       if (!isDirect) await fs.promises.rename(target, file);
+      process.off("exit", removeAtExit);
     },
     /** Drops what is not written yet (a reader that stopped reading must not hold it) and removes the .part. */
     async discard() {
       stream.destroy();
       await closed();
       if (!isDirect) await fs.promises.rm(target, { force: true });
+      process.off("exit", removeAtExit);
     },
   };
 }

@@ -198,11 +198,11 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     headers.push(["Content-Type", "application/x-www-form-urlencoded"]);
   }
 
-  // The first Ctrl-C or SIGTERM aborts the request (the partial file is removed, exit 130); a second
+  // The first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) aborts the request (the partial file is removed, exit 130); a second
   // one exits at once.
   const started = Date.now();
   const controller = new AbortController();
-  const stopSignals = onInterrupt(() => controller.abort(new Error("interrupted")));
+  const stopSignals = onInterrupt(() => controller.abort(new Error("interrupted")), { hangup: true });
   // main.ts ends lab at once, with process.exitCode, when stdout's reader goes away (`| head`):
   // that exit is curl's 23, said before it.
   const onStdoutError = (err: Error) => {
