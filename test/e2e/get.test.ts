@@ -356,6 +356,21 @@ describe("lab get", () => {
     expect(piped.stdout).toBe("PNG\x00\x01\x1b[2Jrest");
   });
 
+  it("draws its progress bar within a narrow terminal's width (the bar gives way to the numbers)", async () => {
+    const out = join(dir, "narrow.bin");
+    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const lab = [process.execPath, LAB_BIN, "get", "-o", out, `${base}/big`].map(quote).join(" ");
+    const r = await runProcess("script", ["-qfec", `stty cols 50 rows 20; ${lab}`, "/dev/null"]);
+    expect(r.code, r.stdout).toBe(0);
+    const draws = r.stdout
+      .split("\x1b[K")
+      .flatMap((s) => s.split(/[\r\n]+/))
+      .filter((s) => s.includes("MiB"));
+    expect(draws.length, r.stdout).toBeGreaterThan(0);
+    for (const d of draws) expect(Array.from(d).length, d).toBeLessThanOrEqual(49);
+    expect(draws.at(-1)).toMatch(/^100% {2}24\.0 MiB \/ 24\.0 MiB {2}/);
+  });
+
   it("-O exits 2 for a URL whose path names no file, and with -o", async () => {
     const here = mkdtempSync(join(dir, "remote-name-"));
     const slash = await runLab(["get", "-O", `${base}/`], { cwd: here });

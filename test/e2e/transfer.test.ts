@@ -4,7 +4,14 @@ import path from "node:path";
 import getPort from "get-port";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeFile, sha256Of as sha256File, transferDirs, waitForSize } from "../helpers/files.js";
-import { type LabResult, type StartOptions, startLab, startServer } from "../helpers/lab.js";
+import {
+  LAB_BIN,
+  type LabResult,
+  runProcess,
+  type StartOptions,
+  startLab,
+  startServer,
+} from "../helpers/lab.js";
 
 let dir: string;
 let shared: string;
@@ -437,6 +444,27 @@ describe("lab files + lab transfer", () => {
     expect(fifo.stderr).toBe(
       `lab: ${path.join(local, "fifo.txt.part")} is not a regular file\nhint: that is where the download's partial file goes: move it away, or choose another -o\n`,
     );
+  });
+
+  it("draws its progress bar within a narrow terminal's width, so \\r redraws one line", async () => {
+    const { port } = await serveFiles();
+    const file = path.join(local, "a-rather-long-file-name-for-a-narrow-terminal.bin");
+    await makeFile(file, 3 << 20);
+    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const lab = [process.execPath, LAB_BIN, "transfer", file, "--limit-rate", "2M", "--port", String(port)];
+    const r = await runProcess("script", [
+      "-qfec",
+      `stty cols 70 rows 20; ${lab.map(quote).join(" ")}`,
+      "/dev/null",
+    ]);
+    expect(r.code, r.stdout).toBe(0);
+    const draws = r.stdout
+      .split("\x1b[K")
+      .flatMap((s) => s.split(/[\r\n]+/))
+      .filter((s) => s.includes("ETA"));
+    expect(draws.length, r.stdout).toBeGreaterThan(2);
+    for (const d of draws) expect(Array.from(d).length, d).toBeLessThanOrEqual(69);
+    expect(draws.at(-1)).toMatch(/^a-rather-l… {2}\[#+\] {2}100% {2}3.0 MiB \/ 3.0 MiB {2}/);
   });
 
   it("keeps an existing local file unless --overwrite", async () => {
