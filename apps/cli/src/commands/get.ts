@@ -212,6 +212,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   process.stdout.prependListener("error", onStdoutError);
   let output: Output | undefined;
   let progress: Progress | undefined;
+  let isAnswered = false;
   try {
     let res: import("@netlab/url").HttpResponse;
     try {
@@ -243,6 +244,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       }
       throw err;
     }
+    isAnswered = true;
     const statusHead = head(res.httpVersion, res.status, res.reason, res.rawHeaders);
     if (opts.verbose) process.stderr.write(verboseHead("<", statusHead));
     if (!opts.json && (opts.include || opts.head)) process.stdout.write(shown(statusHead));
@@ -309,7 +311,10 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         `${JSON.stringify({ url, status: typeof status === "number" ? status : null, error: message })}\n`,
       );
     }
-    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, say, lib);
+    const failure = reported(err, controller.signal.aborted, say, lib, {
+      isToFile: opts.output !== undefined,
+      isAnswered,
+    });
     // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
     // file is removed if that can be done in time, and the exit does not wait longer for it.
     if (failure instanceof ExitCode) setTimeout(() => process.exit(failure.code), DISCARD_GRACE_MS).unref();
@@ -338,16 +343,18 @@ const DISCARD_GRACE_MS = 500;
 function reported(
   err: unknown,
   isInterrupted: boolean,
-  isToFile: boolean,
   say: (err: unknown) => void,
   lib: typeof import("@netlab/url"),
+  { isToFile, isAnswered }: { isToFile: boolean; isAnswered: boolean },
 ): unknown {
   const code = (err as { code?: string }).code ?? "";
   if (err instanceof lib.URLError && code === "INVALID_URL") return new UsageError(err.message, err.hint);
   if (isInterrupted) {
-    const hint = isToFile
-      ? "nothing was saved; run the command again to fetch it"
-      : "what was printed is only the start of the body; run the command again to fetch it";
+    const hint = !isAnswered
+      ? "the server had not answered yet; run the command again"
+      : isToFile
+        ? "nothing was saved; run the command again to fetch it"
+        : "what was printed is only the start of the body; run the command again to fetch it";
     process.stderr.write(`lab: interrupted\nhint: ${hint}\n`);
     return new ExitCode(130);
   }
