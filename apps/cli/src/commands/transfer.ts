@@ -552,8 +552,9 @@ function interrupted(file: string, opts: TransferOpts): Error {
   }
   return Object.assign(new Error(`interrupted while ${opts.get ? "downloading" : "uploading"} ${file}`), {
     code: "INTERRUPTED",
+    // Said the same whether or not a byte had moved (a silent server): a hint that fits both.
     hint: opts.get
-      ? "the partial file is kept as .part; run the same command again to continue from there"
-      : "the server keeps the partial file; run the same command again to continue from there",
+      ? "whatever arrived is kept in a .part file; run the same command again to continue from there"
+      : "the server keeps whatever it received as a .part file; run the same command again to continue from there",
   });
 }
