@@ -39,7 +39,12 @@ export async function download(
     }
     hadPart = await exists(partPath);
     fh = await open(partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
-      throw fsError(err, `opening ${shownPart}`);
+      // With O_CREAT, ENOENT means the folder it goes in is missing.
+      const hint =
+        (err as NodeJS.ErrnoException).code === "ENOENT"
+          ? `the folder ${path.dirname(shownPart)} does not exist: create it, or choose another -o`
+          : undefined;
+      throw fsError(err, `opening ${shownPart}`, { hint });
     });
     // A FIFO or a device opens (without blocking) but cannot be truncated or resumed: say what
     // it is, and leave it alone.

@@ -229,6 +229,18 @@ describe("FileServer + TransferClient", () => {
     expect(sha(await readFile(path.join(dir, "g.bin")))).toBe(sha(data));
   });
 
+  it("a download into a folder that does not exist says so in its hint", async () => {
+    const server = await start();
+    const c = await client(server);
+    await writeFile(path.join(root, "f.bin"), "data");
+    const out = path.join(dir, "missing", "f.bin");
+    await expect(c.download("f.bin", out)).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: `opening ${out}.part: no such file or directory`,
+      hint: `the folder ${path.join(dir, "missing")} does not exist: create it, or choose another -o`,
+    });
+  });
+
   it("refuses a download whose OUT.part is a FIFO (NOT_A_FILE, naming it) and leaves it there", async () => {
     const server = await start();
     const c = await client(server);
