@@ -399,6 +399,15 @@ describe("lab files + lab transfer", () => {
     await server.waitForOutput("refused upload of big.bin");
   });
 
+  it("an upload of a file that is not here hints at --get (a download may have been meant)", async () => {
+    const { port } = await serveFiles();
+    const r = await runToEnd(["transfer", "nothing-here.txt", "--port", String(port)], { cwd: local });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "lab: nothing-here.txt: no such file or directory\nhint: lab transfer FILE uploads a file from here; to download it from the server: lab transfer --get nothing-here.txt\n",
+    );
+  });
+
   it("says in one line that the server is not running", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     const r = await runToEnd(["transfer", "x.txt", "--port", String(port)]);

@@ -463,7 +463,11 @@ async function runFiles(
       bar?.clear();
       if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
         throw new AuthRequired("", { cause: err });
-      failure = signal.aborted ? interrupted(file, opts) : opts.get ? folderHint(t, err, file) : err;
+      failure = signal.aborted
+        ? interrupted(file, opts)
+        : opts.get
+          ? folderHint(t, err, file)
+          : missingHint(t, err, file);
       break;
     }
   }
@@ -534,6 +538,15 @@ function folderHint(t: Transfer, err: unknown, name: string): unknown {
   if (!(err instanceof t.RemoteTransferError) || err.code !== "NOT_A_FILE") return err;
   return Object.assign(err as Error, {
     hint: `to fetch a folder, end its name with a /: lab transfer --get ${escapeControls(name.replace(/\/+$/, ""))}/`,
+  });
+}
+
+/** An upload of a file that is not here: perhaps a download was meant. */
+function missingHint(t: Transfer, err: unknown, file: string): unknown {
+  if (!(err instanceof t.TransferError) || err instanceof t.RemoteTransferError || err.code !== "NOT_FOUND")
+    return err;
+  return Object.assign(err, {
+    hint: `lab transfer FILE uploads a file from here; to download it from the server: lab transfer --get ${escapeControls(file)}`,
   });
 }
 
