@@ -203,6 +203,20 @@ describe("the token prompt on a terminal", () => {
     expect(await t.exited).toBe(0);
     expect(t.stdout()).not.toContain(RO);
   });
+
+  it("Ctrl-D at an empty token prompt answers 'no token' (as sudo's prompt), instead of waiting on", async () => {
+    const shared = path.join(dir, "shared-eof");
+    await mkdir(shared);
+    const { port } = await startServer(
+      (p) => ["files", shared, "--port", String(p), "--token-file", tokens, "--allow-plaintext-auth"],
+      (p) => `serving ${shared} on 127.0.0.1:${p}`,
+    );
+    const t = startOnTty(["transfer", "--list", "--port", String(port)]);
+    await t.waitForOutput(`token for 127.0.0.1:${port}: `);
+    t.write("\u0004");
+    await t.waitForOutput("lab: the server requires a token");
+    expect(await t.exited).toBe(1);
+  });
 });
 
 describe("bad token inputs", () => {

@@ -18,7 +18,7 @@ import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
-import { runLab, startLab } from "../helpers/lab.js";
+import { LAB_BIN, runLab, runProcess, startLab } from "../helpers/lab.js";
 
 const BIG = Buffer.alloc(24 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -61,6 +61,7 @@ const routes: Record<string, Route> = {
     res.end(BIG);
   },
   "/never": () => {},
+  "/binary": (_req, res) => res.end(Buffer.from("PNG\x00\x01\x1b[2Jrest")),
   // Serves RANGED with byte ranges (bytes=N- only), as a file server that can resume does.
   "/ranged": (req, res) => {
     lastRange = req.headers.range;
@@ -322,6 +323,66 @@ describe("lab get", () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 
+  it("-O saves the body as the URL's last path segment in the current folder, as curl -O", async () => {
+    const here = mkdtempSync(join(dir, "remote-name-"));
+    const r = await runLab(["get", "-O", `${base}/hello?x=1`], { cwd: here });
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(readFileSync(join(here, "hello"), "utf8")).toBe("hello\n");
+    expect(existsSync(join(here, "hello.part"))).toBe(false);
+  });
+
+  it("-o - writes the body to stdout, as curl, not to a file named -", async () => {
+    const here = mkdtempSync(join(dir, "dash-"));
+    const r = await runLab(["get", "-o", "-", `${base}/hello`], { cwd: here });
+    expect(r).toEqual({ code: 0, stdout: "hello\n", stderr: "" });
+    expect(existsSync(join(here, "-"))).toBe(false);
+  });
+
+  it("on a terminal, a binary body is not printed (exit 23, as curl) unless -o - asks; piped, it is", async () => {
+    const onTty = (args: string[]) => {
+      const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+      const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
+      return runProcess("script", ["-qfec", `env NO_COLOR=1 ${lab}`, "/dev/null"]);
+    };
+    const guarded = await onTty(["get", `${base}/binary`]);
+    expect(guarded.code).toBe(23);
+    expect(guarded.stdout).toContain("lab: binary output can mess up your terminal; not printed");
+    expect(guarded.stdout).not.toContain("PNG");
+    const asked = await onTty(["get", "-o", "-", `${base}/binary`]);
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toContain("PNG");
+    const piped = await runLab(["get", `${base}/binary`]);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe("PNG\x00\x01\x1b[2Jrest");
+  });
+
+  it("draws its progress bar within a narrow terminal's width (the bar gives way to the numbers)", async () => {
+    const out = join(dir, "narrow.bin");
+    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const lab = [process.execPath, LAB_BIN, "get", "-o", out, `${base}/big`].map(quote).join(" ");
+    const r = await runProcess("script", ["-qfec", `stty cols 50 rows 20; ${lab}`, "/dev/null"]);
+    expect(r.code, r.stdout).toBe(0);
+    const draws = r.stdout
+      .split("\x1b[K")
+      .flatMap((s) => s.split(/[\r\n]+/))
+      .filter((s) => s.includes("MiB"));
+    expect(draws.length, r.stdout).toBeGreaterThan(0);
+    for (const d of draws) expect(Array.from(d).length, d).toBeLessThanOrEqual(49);
+    expect(draws.at(-1)).toMatch(/^100% {2}24\.0 MiB \/ 24\.0 MiB {2}/);
+  });
+
+  it("-O exits 2 for a URL whose path names no file, and with -o", async () => {
+    const here = mkdtempSync(join(dir, "remote-name-"));
+    const slash = await runLab(["get", "-O", `${base}/`], { cwd: here });
+    expect(slash.code).toBe(2);
+    expect(slash.stderr.split("\n")[0]).toBe(
+      `lab: -O names the file after the URL's last path segment, and ${base}/ has none`,
+    );
+    const both = await runLab(["get", "-O", "-o", "x", `${base}/hello`], { cwd: here });
+    expect(both.code).toBe(2);
+    expect(both.stderr.split("\n")[0]).toBe("lab: give either -o FILE or -O, not both");
+  });
+
   it("-C - resumes -o FILE from its size with a Range request and appends the rest", async () => {
     const out = join(dir, "resume.bin");
     writeFileSync(out, RANGED.subarray(0, 1000));
@@ -352,6 +413,23 @@ describe("lab get", () => {
     expect(r.stderr).toContain("lab: cannot write ");
   });
 
+  it("exits 23 with one 'cannot write' line when stdout's reader goes away (| head), as curl; -s keeps it quiet", async () => {
+    // bash, for PIPESTATUS: lab's own exit code, not head's.
+    const piped = (flags: string) =>
+      runProcess("bash", [
+        "-c",
+        `"${process.execPath}" "${LAB_BIN}" get ${flags} "${base}/big" | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+      ]);
+    for (let run = 0; run < 3; run++) {
+      const r = await piped("");
+      expect(r.stdout.trim()).toBe("23");
+      expect(r.stderr).toMatch(/^lab: cannot write the output: .*EPIPE.*\nhint: .*\n$/);
+    }
+    const quiet = await piped("-s");
+    expect(quiet.stdout.trim()).toBe("23");
+    expect(quiet.stderr).toBe("");
+  });
+
   it("streams: the first chunk is out before the server has sent the rest", async () => {
     const lab = startLab(["get", `${base}/stream`]);
     await lab.waitForOutput("first\n", { stream: "stdout" });
@@ -371,6 +449,10 @@ describe("lab get", () => {
       'lab: --timeout must be a time of 1ms or more (500ms, 2s, 1m; bare numbers are seconds), got "soon"',
     ],
     [["-H", "nocolon", "http://127.0.0.1/"], "lab: -H wants 'Name: value', got \"nocolon\""],
+    [
+      ["-X", "GE T", "http://127.0.0.1/"],
+      'lab: -X wants an HTTP method, a token such as PUT or PROPFIND, got "GE T"',
+    ],
   ])("exits 2 for %j", async (args, line) => {
     const r = await runLab(["get", ...args]);
     expect(r.code).toBe(2);

@@ -161,7 +161,7 @@ describe("#20: lab transfer --get DIR/ fetches a folder", () => {
     client.child.kill("SIGINT");
     expect(await client.exited).toBe(130);
     expect(client.stderr()).toMatch(
-      /^lab: interrupted while downloading d\/\nhint: the partial file is kept as \.part; run the same command again to continue from there\n$/m,
+      /^lab: interrupted while downloading d\/\nhint: whatever arrived is kept in a \.part file; run the same command again to continue from there\n$/m,
     );
     expect((await stat(part)).size).toBeGreaterThanOrEqual(1024 * 1024);
   });

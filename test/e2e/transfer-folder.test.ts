@@ -106,6 +106,16 @@ describe("#20: lab transfer DIR sends a folder", () => {
     ]);
   });
 
+  it("says an empty folder sent is not created, as it says for an empty subfolder", async () => {
+    const { port } = await serveFiles();
+    await mkdir(path.join(local, "hollow"));
+    const r = await runLab(["transfer", path.join(local, "hollow"), "--port", String(port)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^skipped hollow: empty folder, not created\nsent 0 files .*; 0 already there, 1 skipped, 0 failed\n$/,
+    );
+  });
+
   it("exits 0 with a clean folder, under --name-prefix and --name, and its JSON adds up", {
     timeout: 30_000,
   }, async () => {

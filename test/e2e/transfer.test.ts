@@ -1,9 +1,17 @@
-import { readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import getPort from "get-port";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeFile, sha256Of as sha256File, transferDirs, waitForSize } from "../helpers/files.js";
-import { type LabResult, type StartOptions, startLab, startServer } from "../helpers/lab.js";
+import {
+  LAB_BIN,
+  type LabResult,
+  runProcess,
+  type StartOptions,
+  startLab,
+  startServer,
+} from "../helpers/lab.js";
 
 let dir: string;
 let shared: string;
@@ -118,6 +126,7 @@ describe("lab files + lab transfer", () => {
       /^ +3 B {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}in\/a\.txt\n +1 B {2}.* {2}in\/b\.txt\n$/,
     );
     const listJson = await runToEnd(["transfer", "--list", "--json", "--port", String(port)]);
+    expect(JSON.parse(listJson.stdout).ok).toBe(true);
     expect(JSON.parse(listJson.stdout).files.map((f: { name: string }) => f.name)).toEqual([
       "in/a.txt",
       "in/b.txt",
@@ -390,6 +399,15 @@ describe("lab files + lab transfer", () => {
     await server.waitForOutput("refused upload of big.bin");
   });
 
+  it("an upload of a file that is not here hints at --get (a download may have been meant)", async () => {
+    const { port } = await serveFiles();
+    const r = await runToEnd(["transfer", "nothing-here.txt", "--port", String(port)], { cwd: local });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "lab: nothing-here.txt: no such file or directory\nhint: lab transfer FILE uploads a file from here; to download it from the server: lab transfer --get nothing-here.txt\n",
+    );
+  });
+
   it("says in one line that the server is not running", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     const r = await runToEnd(["transfer", "x.txt", "--port", String(port)]);
@@ -397,6 +415,65 @@ describe("lab files + lab transfer", () => {
     expect(r.stderr.split("\n")[0]).toBe(
       `lab: cannot connect to 127.0.0.1:${port}: connection refused (is 'lab files' running?)`,
     );
+  });
+
+  it("--json still prints one object, ok false with the error, when the server is not running", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    await writeFile(path.join(local, "up.txt"), "up");
+    for (const args of [
+      ["--list"],
+      [path.join(local, "up.txt")],
+      ["--get", "f.txt", "-o", path.join(local, "g")],
+    ]) {
+      const r = await runToEnd(["transfer", ...args, "--json", "--port", String(port)]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout.endsWith("\n") && r.stdout.split("\n").length === 2, r.stdout).toBe(true);
+      const report = JSON.parse(r.stdout);
+      expect(report).toMatchObject({ ok: false, files: [], error: { code: "CONNECTION_REFUSED" } });
+      expect(report.error.message).toContain("connection refused");
+    }
+  });
+
+  it("a folder or FIFO on this side where the download goes is named as such, without the server-folder hint", async () => {
+    await writeFile(path.join(shared, "f.txt"), "server");
+    const { port } = await serveFiles();
+    const get = (out: string) =>
+      runToEnd(["transfer", "--get", "f.txt", "-o", out, "--overwrite", "--port", String(port)]);
+    // Without -o, the name here is f.txt, and a folder holds it.
+    await mkdir(path.join(local, "f.txt"));
+    const folder = await runToEnd(["transfer", "--get", "f.txt", "--overwrite", "--port", String(port)], {
+      cwd: local,
+    });
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toContain("is a directory");
+    expect(folder.stderr).not.toContain("end its name with a /");
+    spawnSync("mkfifo", [path.join(local, "fifo.txt.part")]);
+    const fifo = await get(path.join(local, "fifo.txt"));
+    expect(fifo.code).toBe(1);
+    expect(fifo.stderr).toBe(
+      `lab: ${path.join(local, "fifo.txt.part")} is not a regular file\nhint: that is where the download's partial file goes: move it away, or choose another -o\n`,
+    );
+  });
+
+  it("draws its progress bar within a narrow terminal's width, so \\r redraws one line", async () => {
+    const { port } = await serveFiles();
+    const file = path.join(local, "a-rather-long-file-name-for-a-narrow-terminal.bin");
+    await makeFile(file, 3 << 20);
+    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const lab = [process.execPath, LAB_BIN, "transfer", file, "--limit-rate", "2M", "--port", String(port)];
+    const r = await runProcess("script", [
+      "-qfec",
+      `stty cols 70 rows 20; ${lab.map(quote).join(" ")}`,
+      "/dev/null",
+    ]);
+    expect(r.code, r.stdout).toBe(0);
+    const draws = r.stdout
+      .split("\x1b[K")
+      .flatMap((s) => s.split(/[\r\n]+/))
+      .filter((s) => s.includes("ETA"));
+    expect(draws.length, r.stdout).toBeGreaterThan(2);
+    for (const d of draws) expect(Array.from(d).length, d).toBeLessThanOrEqual(69);
+    expect(draws.at(-1)).toMatch(/^a-rather-l… {2}\[#+\] {2}100% {2}3.0 MiB \/ 3.0 MiB {2}/);
   });
 
   it("keeps an existing local file unless --overwrite", async () => {
@@ -431,6 +508,7 @@ describe("lab files + lab transfer", () => {
 
   it.each([
     [["transfer"], "name the files to upload"],
+    [["transfer", "--get"], "lab: name the files to download\nhint: e.g. lab transfer --get test.txt\n"],
     [["transfer", "--list", "a"], "--list takes no files"],
     [["transfer", "a", "b", "--name", "x"], "--name is for a single upload"],
     [["transfer", "--get", "--raw"], "--get --raw needs -o OUT"],
@@ -438,6 +516,9 @@ describe("lab files + lab transfer", () => {
     [["transfer", "a", "--limit-rate", "fast"], "--limit-rate must be"],
     [["files", "--max-size", "lots"], "--max-size must be a size"],
     [["transfer", "--get", "a", "b", "-o", "/nonexistent/out.bin"], "-o must be an existing folder"],
+    // A curl or nc habit: -o - is stdout there, and was silently a file named "-" here.
+    [["transfer", "--get", "a", "-o", "-"], "lab: -o - (stdout) is not supported"],
+    [["transfer", "--get", "--raw", "-o", "-"], "lab: -o - (stdout) is not supported"],
   ])("exits 2 for the usage error in %j", async (args, message) => {
     const r = await runToEnd(args);
     expect(r.code).toBe(2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runLab } from "../helpers/lab.js";
+import { LAB_BIN, runLab, runProcess } from "../helpers/lab.js";
 
 describe("lab url", () => {
   it("prints a table of every part, then the parsed query", async () => {
@@ -128,5 +128,17 @@ describe("lab url", () => {
     expect(r.stdout).toContain("Examples:");
     const b = await runLab(["url", "build", "--help"]);
     expect(b.stdout).toContain("--netloc");
+  });
+
+  it("unquote shows a decoded control character escaped on a terminal, exact when piped", async () => {
+    const args = ["url", "unquote", "a%1b%5b31mRED%1b]0;T%07"];
+    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
+    const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
+    const onTty = await runProcess("script", ["-qfec", `env NO_COLOR=1 ${lab}`, "/dev/null"]);
+    expect(onTty.code).toBe(0);
+    expect(onTty.stdout).toContain("a^[[31mRED^[]0;T^G");
+    expect(onTty.stdout).not.toContain("\x1b");
+    const piped = await runLab(args);
+    expect(piped.stdout).toBe("a\x1b[31mRED\x1b]0;T\x07\n");
   });
 });

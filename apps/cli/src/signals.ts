@@ -8,10 +8,15 @@ export const EXIT_INTERRUPTED = 130;
 export interface InterruptOptions {
   /** Called before the process exits on a second signal, to say why it did not wait. */
   onAgain?: (signal: NodeJS.Signals) => void;
+  /**
+   * Also take SIGHUP (the terminal closed) as the first signal, for a command with something to
+   * clean up that a hang-up would otherwise leave behind (lab get's `FILE.part`).
+   */
+  hangup?: boolean;
 }
 
 /**
- * Every command's Ctrl-C and SIGTERM: the first calls `first` (shut down, abort, say goodbye), a
+ * Every command's Ctrl-C and SIGTERM (and SIGHUP with `hangup`): the first calls `first` (shut down, abort, say goodbye), a
  * second exits at once with {@link EXIT_INTERRUPTED}, so one impatient user is never stuck.
  * Install it before printing a ready line: a script may signal the moment it reads that line.
  * Returns a function that detaches both handlers.
@@ -28,10 +33,9 @@ export function onInterrupt(
     }
     first(signal);
   };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
+  const signals: NodeJS.Signals[] = options.hangup ? ["SIGINT", "SIGTERM", "SIGHUP"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) process.on(signal, handler);
   return () => {
-    process.off("SIGINT", handler);
-    process.off("SIGTERM", handler);
+    for (const signal of signals) process.off(signal, handler);
   };
 }

@@ -109,7 +109,7 @@ export function canPrompt(): boolean {
 
 /**
  * Asks for the token on the terminal without echoing it (raw mode; Enter ends, Ctrl-C interrupts,
- * backspace edits). Resolves undefined for an empty answer.
+ * backspace and Ctrl-U edit, Ctrl-D on an empty line gives up). Resolves undefined for an empty answer.
  */
 export function promptToken(question = "token: "): Promise<string | undefined> {
   const { stdin, stderr } = process;
@@ -136,7 +136,10 @@ export function promptToken(question = "token: "): Promise<string | undefined> {
           process.emit("SIGINT");
           return;
         }
-        if (ch === "\u007f" || ch === "\b") typed = typed.slice(0, -1);
+        // Ctrl-D on an empty line is "no answer" (sudo's habit), Ctrl-U erases the line.
+        if (ch === "\u0004" && typed === "") return finish(undefined);
+        if (ch === "\u0015") typed = "";
+        else if (ch === "\u007f" || ch === "\b") typed = typed.slice(0, -1);
         else if (ch >= " ") typed += ch;
       }
     };

@@ -120,9 +120,11 @@ export function parseAddress(text: string, options: ParseAddressOptions = {}): A
 export function parseHost(text: string): string {
   if (text.startsWith("[") && text.endsWith("]") && isIPv6(text.slice(1, -1))) return text.slice(1, -1);
   if (isIPv6(text)) return text;
-  if (/^\[.*\]:\d+$/.test(text) || /^[^:]*:\d+$/.test(text)) {
+  const withPort = /^\[(.*)\]:(\d+)$/.exec(text) ?? /^([^:]*):(\d+)$/.exec(text);
+  if (withPort) {
+    // Not "give HOST:PORT as an argument": some commands (lab transfer, lab files) take none.
     throw new AddressError("INVALID_ADDRESS", `--host takes a host without a port, got ${quote(text)}`, {
-      hint: "put the port in --port, or give the whole address as HOST:PORT",
+      hint: `write it as --host ${withPort[1]} --port ${withPort[2]}`,
     });
   }
   return checkHost(text, text);

@@ -74,6 +74,7 @@ export { closest } from "./suggest.js";
 export {
   type EscapeOptions,
   escapeControls,
+  fitColumns,
   hasControls,
   safeJson,
   safeLine,

@@ -61,6 +61,29 @@ export function safeLine(text: string, maxChars = Number.POSITIVE_INFINITY): str
   return shown.length > maxChars ? `${shown.slice(0, Math.max(0, maxChars - 1))}…` : shown;
 }
 
+// East Asian wide and fullwidth characters and most emoji take two terminal cells.
+const WIDE =
+  /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u;
+
+/**
+ * `text` (already escaped) cut to at most `columns` terminal cells, with `…` where it was cut: a
+ * line redrawn in place with `\r` must not wrap, or each redraw starts a new line.
+ * @example fitColumns("progress of a long name", 10) // "progress …"
+ */
+export function fitColumns(text: string, columns: number): string {
+  const cells = (ch: string) => (WIDE.test(ch) ? 2 : 1);
+  const chars = Array.from(text);
+  if (chars.reduce((n, ch) => n + cells(ch), 0) <= columns) return text;
+  let out = "";
+  let used = 0;
+  for (const ch of chars) {
+    if (used + cells(ch) > columns - 1) break; // one cell for the ellipsis
+    out += ch;
+    used += cells(ch);
+  }
+  return columns > 0 ? `${out}…` : "";
+}
+
 /**
  * JSON text with every character {@link escapeControls} would rewrite as a `\uXXXX` escape: the
  * same value to a parser, but safe to `cat` or `tail -f` (JSON.stringify leaves DEL, C1, bidi and

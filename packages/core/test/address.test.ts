@@ -100,6 +100,11 @@ describe("parseHost", () => {
     expect(refusal(() => parseHost("127.0.0.1:5001")).hint).toMatch(/--port/);
     expect(refusal(() => parseHost("[::1]:5001")).code).toBe("INVALID_ADDRESS");
   });
+
+  it("says how to split a HOST:PORT given to --host, and only that (lab transfer takes no address argument)", () => {
+    expect(refusal(() => parseHost("[::1]:5001")).hint).toBe("write it as --host ::1 --port 5001");
+    expect(refusal(() => parseHost("localhost:5002")).hint).toBe("write it as --host localhost --port 5002");
+  });
 });
 
 describe("formatAddress and formatPeer", () => {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { escapeControls, hasControls, safeJson, safeLine, UNSAFE_TEXT } from "../src/index.js";
+import { escapeControls, fitColumns, hasControls, safeJson, safeLine, UNSAFE_TEXT } from "../src/index.js";
 
 describe("escapeControls", () => {
   it("shows the attack from issue 13 visibly: no ESC, BEL or CR survives", () => {
@@ -41,6 +41,21 @@ describe("escapeControls", () => {
   it("safeLine keeps one message on one line and cuts long ones", () => {
     expect(safeLine("a\nb")).toBe("a^Jb");
     expect(safeLine("abcdef", 4)).toBe("abc…");
+  });
+});
+
+describe("fitColumns", () => {
+  it("keeps text that fits, and cuts longer text to exactly the columns with …", () => {
+    expect(fitColumns("abcdef", 6)).toBe("abcdef");
+    expect(fitColumns("abcdefg", 6)).toBe("abcde…");
+    expect(fitColumns("abc", 0)).toBe("");
+  });
+
+  it("counts wide characters (CJK, emoji) as two cells", () => {
+    expect(fitColumns("漢字漢字", 8)).toBe("漢字漢字");
+    expect(fitColumns("漢字漢字", 7)).toBe("漢字漢…");
+    expect(fitColumns("a🎉b", 4)).toBe("a🎉b");
+    expect(fitColumns("a🎉bc", 4)).toBe("a🎉…");
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { type TransferWireEvent, transferChannel } from "./channel.js";
 import { CLIENT_DEFAULTS, type ClientOptions, type Progress, type ResumeInfo } from "./client-options.js";
-import { isTransferErrorCode, TransferError } from "./errors.js";
+import { isTransferErrorCode, RemoteTransferError, TransferError } from "./errors.js";
 import type { Header, HeaderOf } from "./header.js";
 import type { StreamOptions } from "./stream.js";
 import { SocketWire } from "./wire.js";
@@ -147,11 +147,11 @@ export class ClientConnection {
  * An `error` header as the TransferError it names. Its text is the server's: cut to
  * `maxRemoteTextChars` here (a 64 KiB "message" is no message), escaped where it is shown.
  */
-export function remoteError(h: HeaderOf<"error">): TransferError {
+export function remoteError(h: HeaderOf<"error">): RemoteTransferError {
   const code = isTransferErrorCode(h.code) ? h.code : "IO_ERROR";
   const message = cut(h.message.trim()) || `the server reported ${code} without saying why`;
   const hint = h.hint === undefined ? undefined : cut(h.hint.trim()) || undefined;
-  return new TransferError(code, message, { hint });
+  return new RemoteTransferError(code, message, { hint });
 }
 
 function cut(text: string): string {

@@ -39,9 +39,22 @@ export async function download(
     }
     hadPart = await exists(partPath);
     fh = await open(partPath, PART_OPEN_FLAGS, 0o644).catch((err) => {
-      throw fsError(err, `opening ${shownPart}`);
+      // With O_CREAT, ENOENT means the folder it goes in is missing.
+      const hint =
+        (err as NodeJS.ErrnoException).code === "ENOENT"
+          ? `the folder ${path.dirname(shownPart)} does not exist: create it, or choose another -o`
+          : undefined;
+      throw fsError(err, `opening ${shownPart}`, { hint });
     });
+    // A FIFO or a device opens (without blocking) but cannot be truncated or resumed: say what
+    // it is, and leave it alone.
+    if (!(await fh.stat()).isFile()) {
+      throw new TransferError("NOT_A_FILE", `${shownPart} is not a regular file`, {
+        hint: "that is where the download's partial file goes: move it away, or choose another -o",
+      });
+    }
   } catch (err) {
+    await fh?.close();
     await place.close();
     throw err;
   }

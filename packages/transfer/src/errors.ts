@@ -50,6 +50,9 @@ export type TransferErrorCode =
  */
 export class TransferError extends NetlabError<TransferErrorCode> {}
 
+/** A refusal the server sent (an `error` header), as opposed to one met on this side. */
+export class RemoteTransferError extends TransferError {}
+
 const CODES: ReadonlySet<string> = new Set<TransferErrorCode>([
   "INVALID_NAME",
   "OUTSIDE_ROOT",

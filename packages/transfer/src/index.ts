@@ -19,7 +19,13 @@ export {
 } from "./client-options.js";
 export type { UploadOptions } from "./client-upload.js";
 export { commitPart } from "./commit.js";
-export { fsError, isTransferErrorCode, TransferError, type TransferErrorCode } from "./errors.js";
+export {
+  fsError,
+  isTransferErrorCode,
+  RemoteTransferError,
+  TransferError,
+  type TransferErrorCode,
+} from "./errors.js";
 export {
   FOLDER_DEFAULTS,
   type FolderFile,

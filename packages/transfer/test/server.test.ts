@@ -229,6 +229,33 @@ describe("FileServer + TransferClient", () => {
     expect(sha(await readFile(path.join(dir, "g.bin")))).toBe(sha(data));
   });
 
+  it("a download into a folder that does not exist says so in its hint", async () => {
+    const server = await start();
+    const c = await client(server);
+    await writeFile(path.join(root, "f.bin"), "data");
+    const out = path.join(dir, "missing", "f.bin");
+    await expect(c.download("f.bin", out)).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: `opening ${out}.part: no such file or directory`,
+      hint: `the folder ${path.join(dir, "missing")} does not exist: create it, or choose another -o`,
+    });
+  });
+
+  it("refuses a download whose OUT.part is a FIFO (NOT_A_FILE, naming it) and leaves it there", async () => {
+    const server = await start();
+    const c = await client(server);
+    await writeFile(path.join(root, "f.bin"), "data");
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("mkfifo", [path.join(dir, "f.bin.part")]);
+    await expect(c.download("f.bin", path.join(dir, "f.bin"), { resume: true })).rejects.toMatchObject({
+      code: "NOT_A_FILE",
+      message: `${path.join(dir, "f.bin.part")} is not a regular file`,
+    });
+    expect((await stat(path.join(dir, "f.bin.part"))).isFIFO()).toBe(true);
+    // The connection is still good for the next request.
+    await expect(c.download("f.bin", path.join(dir, "g.bin"))).resolves.toMatchObject({ bytes: 4 });
+  });
+
   it("reports disk full as NO_SPACE, removes the .part, and keeps serving", async () => {
     const failAfter: WriteFn = async (fh, buffers, position) => {
       if (position >= 1024 * 1024) throw Object.assign(new Error("no space"), { code: "ENOSPC" });

@@ -230,6 +230,20 @@ export function toURLError(err: unknown, url: string, timers: Timers): NetlabErr
     const raw = e.rawPacket ?? e.cause?.rawPacket;
     const sniffed = raw ? sniffProtocol(raw) : undefined;
     const said = raw && raw.length > 0 ? describeBytes(raw) : "nothing it could parse";
+    if (sniffed?.name === "http") {
+      // It is HTTP, broken (a control character in a header, a bad length): say what llhttp refused.
+      const why = (err as { reason?: unknown }).reason;
+      return new URLError(
+        "WEIRD_SERVER_REPLY",
+        `${host} sent a malformed HTTP answer${typeof why === "string" ? `: ${why}` : ""} (it began ${said})`,
+        {
+          reason: "Weird server reply",
+          url,
+          cause: err,
+          hint: "the server breaks HTTP's syntax; fix the server",
+        },
+      );
+    }
     return new URLError(
       "WEIRD_SERVER_REPLY",
       `${host} answered with something that is not HTTP${sniffed ? `: ${sniffed.description}` : ""} (it sent ${said})`,

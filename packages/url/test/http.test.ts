@@ -301,6 +301,24 @@ describe("urlopen limits (#13)", () => {
   });
 });
 
+describe("urlopen and a server whose HTTP is malformed", () => {
+  it("says the answer is malformed HTTP and why, not that it is 'not HTTP: an HTTP server'", async () => {
+    const server = createServer((socket) => {
+      socket.once("data", () =>
+        socket.end("HTTP/1.1 200 OK\r\nX-E: a\x1b[31mred\r\nContent-Length: 2\r\n\r\nok"),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port: rawPort } = server.address() as AddressInfo;
+    const err = await failure(urlopen(`http://127.0.0.1:${rawPort}/`));
+    expect(err.code).toBe("WEIRD_SERVER_REPLY");
+    expect(err.message).toBe(
+      `127.0.0.1:${rawPort} sent a malformed HTTP answer: Invalid header value char (it began 'HTTP/1.1 200 OK^M')`,
+    );
+  });
+});
+
 describe("urlopen and a server that closes as soon as it has sent (#13)", () => {
   it("#13: a slow reader gets the whole body though the server sent its FIN long before (undici 6 crashed)", async () => {
     const body = Buffer.alloc(1024 * 1024, 0x61);

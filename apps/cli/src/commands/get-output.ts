@@ -51,8 +51,13 @@ export function outputDeadline(seconds: number): AbortSignal {
   return controller.signal;
 }
 
-function writeError(err: Error): Error {
-  return Object.assign(new Error(`cannot write the output: ${err.message}`), { code: "WRITE_FAILED" });
+/** curl's "failure writing output" (exit 23), saying why when the reader went away. */
+export function writeError(err: Error): Error {
+  const isGone = (err as NodeJS.ErrnoException).code === "EPIPE";
+  return Object.assign(new Error(`cannot write the output: ${err.message}`), {
+    code: "WRITE_FAILED",
+    hint: isGone ? "whatever read the output stopped reading (| head?); -s leaves this line out" : undefined,
+  });
 }
 
 /**
@@ -89,6 +94,10 @@ export async function openOutput(file: string, signal: AbortSignal, { isAppend =
   stream.on("error", (err) => {
     writeError = err;
   });
+  // Whatever ends lab before commit or discard (a second Ctrl-C, a closed terminal's EIO on
+  // stderr, the discard grace running out) still leaves no FILE.part behind.
+  const removeAtExit = () => fs.rmSync(target, { force: true });
+  if (!isDirect) process.once("exit", removeAtExit);
   const closed = () =>
     stream.closed ? Promise.resolve() : new Promise<void>((resolve) => stream.once("close", () => resolve()));
   return {
@@ -98,12 +107,14 @@ export async function openOutput(file: string, signal: AbortSignal, { isAppend =
       await closed();
       if (writeError) throw failed(writeError);
       if (!isDirect) await fs.promises.rename(target, file);
+      process.off("exit", removeAtExit);
     },
     /** Drops what is not written yet (a reader that stopped reading must not hold it) and removes the .part. */
     async discard() {
       stream.destroy();
       await closed();
       if (!isDirect) await fs.promises.rm(target, { force: true });
+      process.off("exit", removeAtExit);
     },
   };
 }

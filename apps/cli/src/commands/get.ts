@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
-import { drained, type Output, openOutput, outputDeadline } from "./get-output.js";
+import { drained, type Output, openOutput, outputDeadline, writeError } from "./get-output.js";
 import { PROGRESS_MIN_BYTES, Progress } from "./get-progress.js";
 
 interface GetOpts {
@@ -13,6 +13,7 @@ interface GetOpts {
   data?: string;
   form: string[];
   output?: string;
+  remoteName?: boolean;
   include?: boolean;
   head?: boolean;
   fail?: boolean;
@@ -73,6 +74,10 @@ export function registerGet(program: Command): void {
     )
     .option("-o, --output <file>", "write the body to FILE (complete, or not at all) instead of stdout")
     .option(
+      "-O, --remote-name",
+      "write the body to a file here named as the URL's last path segment (as curl)",
+    )
+    .option(
       "-C, --continue-at <offset>",
       "resume -o FILE: '-' asks the server for the rest after FILE's size (Range), or from OFFSET bytes",
     )
@@ -117,6 +122,7 @@ Examples:
   lab get -X POST -H "Content-Type: application/json" -d '{"a":1}' http://127.0.0.1:8000/api
   lab get -F name=alice -F photo=@me.png http://127.0.0.1:8000/form     multipart, as curl
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
+  lab get -O http://127.0.0.1:8000/files/big.iso         save it as ./big.iso, as curl -O
   lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
   lab get --json -o page.html 127.0.0.1:8000/ | jq .status   the body saved, a report on stdout
 
@@ -149,21 +155,38 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   }
   const isFail = opts.fail === true || opts.failWithBody === true;
   const isQuiet = opts.silent === true && opts.showError !== true;
+  // A failure is said once: a reader of stdout that goes away fails the write in progress and
+  // also emits 'error' on stdout, whichever comes first.
+  let isFailureSaid = false;
+  const say = (err: unknown) => {
+    if (!isQuiet && !isFailureSaid) reportError(err);
+    isFailureSaid = true;
+  };
   if (opts.head && (opts.data !== undefined || opts.form.length > 0)) {
     throw new UsageError("-I sends HEAD, which has no body: drop -d/-F");
   }
   if (opts.data !== undefined && opts.form.length > 0) throw new UsageError("give either -d or -F, not both");
   const headers = opts.header.map(parseHeader);
+  if (opts.request !== undefined && !HTTP_TOKEN.test(opts.request)) {
+    // Node would refuse it only once connected, as if the server had failed.
+    throw new UsageError(
+      `-X wants an HTTP method, a token such as PUT or PROPFIND, got ${JSON.stringify(opts.request)}`,
+    );
+  }
   const resolve = Object.fromEntries(opts.resolve.map(parseResolve));
   const ca = opts.cacert === undefined ? undefined : await readCa(opts.cacert);
+  const lib = await import("@netlab/url");
+  url = withScheme(url);
+  checkUrl(lib, url);
+  if (opts.remoteName) opts.output = remoteName(lib, url, opts.output);
+  // curl's `-o -` is stdout (`-o ./-` is a file named -), and says binary output there is meant.
+  const isStdoutAsked = opts.output === "-";
+  if (isStdoutAsked) opts.output = undefined;
   const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
   if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
   if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
   const hasResolve = opts.resolve.length > 0;
 
-  const lib = await import("@netlab/url");
-  url = withScheme(url);
-  checkUrl(lib, url);
   let body = opts.data === undefined ? undefined : await readData(opts.data);
   if (opts.form.length > 0) {
     const form = lib.multipartForm(await Promise.all(opts.form.map(readFormPart)));
@@ -175,13 +198,21 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     headers.push(["Content-Type", "application/x-www-form-urlencoded"]);
   }
 
-  // The first Ctrl-C or SIGTERM aborts the request (the partial file is removed, exit 130); a second
+  // The first Ctrl-C, SIGTERM or SIGHUP (a closed terminal) aborts the request (the partial file is removed, exit 130); a second
   // one exits at once.
   const started = Date.now();
   const controller = new AbortController();
-  const stopSignals = onInterrupt(() => controller.abort(new Error("interrupted")));
+  const stopSignals = onInterrupt(() => controller.abort(new Error("interrupted")), { hangup: true });
+  // main.ts ends lab at once, with process.exitCode, when stdout's reader goes away (`| head`):
+  // that exit is curl's 23, said before it.
+  const onStdoutError = (err: Error) => {
+    process.exitCode = EXIT_CODES.WRITE_FAILED;
+    say(writeError(err));
+  };
+  process.stdout.prependListener("error", onStdoutError);
   let output: Output | undefined;
   let progress: Progress | undefined;
+  let isAnswered = false;
   try {
     let res: import("@netlab/url").HttpResponse;
     try {
@@ -213,6 +244,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       }
       throw err;
     }
+    isAnswered = true;
     const statusHead = head(res.httpVersion, res.status, res.reason, res.rawHeaders);
     if (opts.verbose) process.stderr.write(verboseHead("<", statusHead));
     if (!opts.json && (opts.include || opts.head)) process.stdout.write(shown(statusHead));
@@ -257,7 +289,10 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
       !opts.silent && process.stderr.isTTY && (total ?? PROGRESS_MIN_BYTES) >= PROGRESS_MIN_BYTES
         ? new Progress(total, await import("@netlab/core"))
         : undefined;
+    // curl's guard: a binary body (a NUL byte) is not poured onto a terminal unless -o - asks.
+    const isBinaryGuarded = dest === process.stdout && process.stdout.isTTY === true && !isStdoutAsked;
     for await (const chunk of res.body) {
+      if (isBinaryGuarded && chunk.includes(0)) throw binaryOnTerminal();
       progress?.add(chunk.length);
       bytes += chunk.length;
       hash.update(chunk);
@@ -276,15 +311,26 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         `${JSON.stringify({ url, status: typeof status === "number" ? status : null, error: message })}\n`,
       );
     }
-    const failure = reported(err, controller.signal.aborted, opts.output !== undefined, isQuiet, lib);
+    const failure = reported(err, controller.signal.aborted, say, lib, {
+      isToFile: opts.output !== undefined,
+      isAnswered,
+    });
     // A write stuck in the kernel (a FIFO nobody reads) would keep the process alive: the partial
     // file is removed if that can be done in time, and the exit does not wait longer for it.
     if (failure instanceof ExitCode) setTimeout(() => process.exit(failure.code), DISCARD_GRACE_MS).unref();
     await output?.discard();
     throw failure;
   } finally {
+    process.stdout.off("error", onStdoutError);
     stopSignals();
   }
+}
+
+function binaryOnTerminal(): Error {
+  return Object.assign(new Error("binary output can mess up your terminal; not printed"), {
+    code: "WRITE_FAILED",
+    hint: "save it with -o FILE, or print it anyway with -o - (as curl)",
+  });
 }
 
 /** How long a failed `lab get` waits for its partial file to be closed and removed, in ms. */
@@ -297,23 +343,27 @@ const DISCARD_GRACE_MS = 500;
 function reported(
   err: unknown,
   isInterrupted: boolean,
-  isToFile: boolean,
-  isQuiet: boolean,
+  say: (err: unknown) => void,
   lib: typeof import("@netlab/url"),
+  { isToFile, isAnswered }: { isToFile: boolean; isAnswered: boolean },
 ): unknown {
   const code = (err as { code?: string }).code ?? "";
   if (err instanceof lib.URLError && code === "INVALID_URL") return new UsageError(err.message, err.hint);
   if (isInterrupted) {
-    const hint = isToFile
-      ? "nothing was saved; run the command again to fetch it"
-      : "what was printed is only the start of the body; run the command again to fetch it";
+    const hint = !isAnswered
+      ? "the server had not answered yet; run the command again"
+      : isToFile
+        ? "nothing was saved; run the command again to fetch it"
+        : "what was printed is only the start of the body; run the command again to fetch it";
     process.stderr.write(`lab: interrupted\nhint: ${hint}\n`);
     return new ExitCode(130);
   }
   if (err instanceof lib.URLError || code === "WRITE_FAILED" || code === "REQUEST_TIMEOUT") {
     // reportError escapes and cuts the text (a server's reason phrase is in it); the exit code is curl's.
-    if (!isQuiet) reportError(err);
-    return new ExitCode(EXIT_CODES[code] ?? 1);
+    say(err);
+    // Set now, too: main.ts ends lab early, with process.exitCode, when stdout or stderr fails.
+    process.exitCode = EXIT_CODES[code] ?? 1;
+    return new ExitCode(process.exitCode);
   }
   return err;
 }
@@ -325,7 +375,7 @@ function reported(
 async function resumeOffset(continueAt: string | undefined, output: string | undefined) {
   if (continueAt === undefined) return undefined;
   if (output === undefined) {
-    throw new UsageError("-C resumes a file: give -o FILE", "e.g. lab get -C - -o big.iso URL");
+    throw new UsageError("-C resumes a file: give -o FILE or -O", "e.g. lab get -C - -o big.iso URL");
   }
   if (continueAt === "-") {
     const { stat } = await import("node:fs/promises");
@@ -394,10 +444,13 @@ function parseBytes(flag: string, text: string): number {
   return value;
 }
 
+/** RFC 9110's token: what a method and a header name are made of. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 function parseHeader(h: string): [string, string] {
   const colon = h.indexOf(":");
   const name = colon < 0 ? "" : h.slice(0, colon).trim();
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+  if (!HTTP_TOKEN.test(name)) {
     throw new UsageError(`-H wants 'Name: value', got ${JSON.stringify(h)}`);
   }
   return [name, h.slice(colon + 1).trim()];
@@ -443,6 +496,23 @@ function checkUrl(lib: typeof import("@netlab/url"), url: string): void {
     throw new UsageError(`invalid URL ${JSON.stringify(url)}: no host`, "e.g. http://127.0.0.1:8000/");
   const view = lib.whatwg(url);
   if (!view.ok) throw new UsageError(`invalid URL ${JSON.stringify(url)}: ${view.error}`);
+}
+
+/**
+ * curl's `-O`: the last segment of the URL's path as it is fetched (not decoded, query left
+ * out), a file in the current folder. A URL ending in `/` names no file (curl: exit 23).
+ */
+function remoteName(lib: typeof import("@netlab/url"), url: string, output: string | undefined): string {
+  if (output !== undefined) throw new UsageError("give either -o FILE or -O, not both");
+  const view = lib.whatwg(url);
+  const name = view.ok ? view.path.slice(view.path.lastIndexOf("/") + 1) : "";
+  if (name === "" || name === "." || name === "..") {
+    throw new UsageError(
+      `-O names the file after the URL's last path segment, and ${url} has none`,
+      "give the file's name with -o FILE",
+    );
+  }
+  return name;
 }
 
 /** curl's own guesses for an uploaded file's type, by extension (others: application/octet-stream). */

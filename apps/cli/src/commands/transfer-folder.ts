@@ -59,6 +59,10 @@ export async function planUploads(
     const walk = await t.walkFolder(file, { maxFiles: opts.maxFiles, maxDepth: opts.maxDepth });
     for (const f of walk.files) plan.items.push({ path: f.path, name: `${top}/${f.rel}`, noFollow: true });
     for (const s of walk.skipped) plan.skipped.push({ name: `${top}/${s.rel}`, reason: s.reason });
+    // The walk notes empty subfolders; an empty folder sent must not pass in silence either.
+    if (walk.files.length === 0 && walk.skipped.length === 0) {
+      plan.skipped.push({ name: top, reason: "empty folder, not created" });
+    }
   }
   return plan;
 }

@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/core/terminal";
+import { escapeControls, fitColumns } from "@netlab/core/terminal";
 import type { Progress, ResumeInfo, TransferResult } from "@netlab/transfer";
 
 type Transfer = typeof import("@netlab/transfer");
@@ -24,11 +24,19 @@ export class ProgressBar {
     const rate = p.elapsedMs > 0 ? moved / (p.elapsedMs / 1000) : 0;
     const left = rate > 0 ? (p.totalBytes - p.bytesDone) / rate : Number.POSITIVE_INFINITY;
     const fraction = p.totalBytes === 0 ? 1 : p.bytesDone / p.totalBytes;
-    const width = Math.max(10, Math.min(30, (process.stderr.columns ?? 80) - 70));
+    const columns = process.stderr.columns || 80;
+    const width = Math.max(10, Math.min(30, columns - 70));
     const filled = Math.round(fraction * width);
     const f = this.#t.formatBytes;
-    const line = `${escapeControls(p.name)}  [${"#".repeat(filled)}${".".repeat(width - filled)}]  ${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${this.#t.formatRate(rate)}  ETA ${formatEta(left)}`;
-    process.stderr.write(`\r${line}\x1b[K`);
+    const numbers = `${(fraction * 100).toFixed(0).padStart(3)}%  ${f(p.bytesDone)} / ${f(p.totalBytes)}  ${this.#t.formatRate(rate)}  ETA ${formatEta(left)}`;
+    const withBar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]  ${numbers}`;
+    // A line that wraps cannot be redrawn with \r (each redraw would start a new line): the name
+    // gives way first, then the bar, then the end of the line. The last column stays free (some
+    // terminals wrap there).
+    const stats = withBar.length <= columns - 1 ? withBar : numbers;
+    const nameColumns = columns - 1 - stats.length - 2;
+    const name = nameColumns >= 8 ? `${fitColumns(escapeControls(p.name), nameColumns)}  ` : "";
+    process.stderr.write(`\r${fitColumns(name + stats, columns - 1)}\x1b[K`);
     this.#drawn = true;
   }
 

@@ -161,10 +161,17 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     );
   }
   if (opts.raw && opts.output === undefined) throw new UsageError("--get --raw needs -o OUT");
+  // curl and nc users read `-o -` as stdout; a download must not turn into a file named "-".
+  if (opts.output === "-") {
+    throw new UsageError(
+      "-o - (stdout) is not supported: a download appears only once its SHA-256 matched",
+      "save it, then print it: -o FILE && cat FILE (or -o ./- for a file named -)",
+    );
+  }
   if (!opts.list && !opts.raw && files.length === 0) {
     throw new UsageError(
       opts.get ? "name the files to download" : "name the files to upload",
-      "e.g. lab transfer test.txt",
+      opts.get ? "e.g. lab transfer --get test.txt" : "e.g. lab transfer test.txt",
     );
   }
   if (opts.name !== undefined && (opts.get || files.length !== 1)) {
@@ -267,8 +274,16 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
       }
     }
   } catch (err) {
-    if (!controller.signal.aborted || err instanceof ExitCode) throw err;
-    reportError(interrupted(opts.list ? "listing" : opts.raw ? opts.output! : files[0]!, opts));
+    if (err instanceof ExitCode || err instanceof UsageError) throw err; // a report is out already
+    const failure = controller.signal.aborted
+      ? interrupted(opts.list ? "listing" : opts.raw ? opts.output! : files[0]!, opts)
+      : err;
+    // --json promises one object on stdout, also when the run failed before any report (the
+    // server is not running, the listing was refused): scripts read `ok` instead of nothing.
+    if (opts.json)
+      process.stdout.write(`${JSON.stringify({ ok: false, files: [], error: describe(failure) })}\n`);
+    if (!controller.signal.aborted) throw err;
+    reportError(failure);
     throw new ExitCode(EXIT_INTERRUPTED);
   } finally {
     stopSignals();
@@ -293,7 +308,7 @@ async function runList(t: Transfer, client: TransferClient, opts: TransferOpts):
   const { entries, truncated } = await client.list();
   if (opts.json) {
     // Exact names for scripts; a reader of JSON sees escapes, never live control codes.
-    process.stdout.write(`${JSON.stringify({ files: entries, truncated })}\n`);
+    process.stdout.write(`${JSON.stringify({ ok: true, files: entries, truncated })}\n`);
     return;
   }
   for (const e of entries) {
@@ -448,7 +463,11 @@ async function runFiles(
       bar?.clear();
       if (opts.askOnAuth && results.length === 0 && isAuthRequired(err))
         throw new AuthRequired("", { cause: err });
-      failure = signal.aborted ? interrupted(file, opts) : opts.get ? folderHint(err, file) : err;
+      failure = signal.aborted
+        ? interrupted(file, opts)
+        : opts.get
+          ? folderHint(t, err, file)
+          : missingHint(t, err, file);
       break;
     }
   }
@@ -511,11 +530,23 @@ async function runRaw(
   }
 }
 
-/** A `--get NAME` that names a folder on the server: say how to fetch a folder. */
-function folderHint(err: unknown, name: string): unknown {
-  if ((err as { code?: unknown } | undefined)?.code !== "NOT_A_FILE") return err;
+/**
+ * A `--get NAME` that names a folder on the server: say how to fetch a folder. Only the server's
+ * refusal: a folder or FIFO on this side (NOT_A_FILE too) keeps its own hint.
+ */
+function folderHint(t: Transfer, err: unknown, name: string): unknown {
+  if (!(err instanceof t.RemoteTransferError) || err.code !== "NOT_A_FILE") return err;
   return Object.assign(err as Error, {
     hint: `to fetch a folder, end its name with a /: lab transfer --get ${escapeControls(name.replace(/\/+$/, ""))}/`,
+  });
+}
+
+/** An upload of a file that is not here: perhaps a download was meant. */
+function missingHint(t: Transfer, err: unknown, file: string): unknown {
+  if (!(err instanceof t.TransferError) || err instanceof t.RemoteTransferError || err.code !== "NOT_FOUND")
+    return err;
+  return Object.assign(err, {
+    hint: `lab transfer FILE uploads a file from here; to download it from the server: lab transfer --get ${escapeControls(file)}`,
   });
 }
 
@@ -534,8 +565,9 @@ function interrupted(file: string, opts: TransferOpts): Error {
   }
   return Object.assign(new Error(`interrupted while ${opts.get ? "downloading" : "uploading"} ${file}`), {
     code: "INTERRUPTED",
+    // Said the same whether or not a byte had moved (a silent server): a hint that fits both.
     hint: opts.get
-      ? "the partial file is kept as .part; run the same command again to continue from there"
-      : "the server keeps the partial file; run the same command again to continue from there",
+      ? "whatever arrived is kept in a .part file; run the same command again to continue from there"
+      : "the server keeps whatever it received as a .part file; run the same command again to continue from there",
   });
 }

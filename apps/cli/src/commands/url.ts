@@ -1,3 +1,4 @@
+import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { addRefusedShortFlags, refuseShortFlags, type ShortFlagSpellings } from "../options.js";
 import { action, UsageError } from "../run.js";
@@ -141,10 +142,15 @@ Examples:
     );
 }
 
-/** A subcommand's result on its own line, or with `lab url --json` as `{ key: value }`. */
+/**
+ * A subcommand's result on its own line, or with `lab url --json` as `{ key: value }`. On a
+ * terminal its control characters are shown, not obeyed (`unquote "%1b[2J"` is `^[[2J`, as the
+ * parts table escapes them); piped, it is exact.
+ */
 function printResult(cmd: Command, key: string, value: string): void {
   const isJson = (cmd.optsWithGlobals() as { json?: boolean }).json === true;
-  process.stdout.write(isJson ? `${JSON.stringify({ [key]: value })}\n` : `${value}\n`);
+  if (isJson) process.stdout.write(`${JSON.stringify({ [key]: value })}\n`);
+  else process.stdout.write(`${process.stdout.isTTY ? escapeControls(value) : value}\n`);
 }
 
 function collect(value: string, previous: string[]): string[] {
