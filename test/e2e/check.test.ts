@@ -28,6 +28,18 @@ describe("#18: lab check grades netlab's own servers 100 %", () => {
     expect(performance.now() - started).toBeLessThan(30_000);
   }, 45_000);
 
+  it("lab server with its flood control on: the tests it cuts short blame the flood control, not the server's design", async () => {
+    const r = await runLab(
+      ["check", "chat", "--only", "chat.order-1000,chat.slow-reader", "--", ...lab, "server", "--port", "{port}"],
+      { timeoutMs: 40_000 },
+    );
+    expect(r.code).toBe(1);
+    const hints = r.stdout.match(/hint: .*/g) ?? [];
+    expect(hints).toHaveLength(2);
+    for (const hint of hints) expect(hint).toContain("--flood 0");
+    expect(r.stdout).not.toContain("never block the broadcast");
+  }, 45_000);
+
   it("lab server --mode upper and --mode echo pass line", async () => {
     for (const mode of ["upper", "echo"]) {
       const r = await runLab(["check", "line", "--", ...lab, "server", "--mode", mode, "--port", "{port}"], {
