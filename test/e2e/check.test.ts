@@ -30,7 +30,17 @@ describe("#18: lab check grades netlab's own servers 100 %", () => {
 
   it("lab server with its flood control on: the tests it cuts short blame the flood control, not the server's design", async () => {
     const r = await runLab(
-      ["check", "chat", "--only", "chat.order-1000,chat.slow-reader", "--", ...lab, "server", "--port", "{port}"],
+      [
+        "check",
+        "chat",
+        "--only",
+        "chat.order-1000,chat.slow-reader",
+        "--",
+        ...lab,
+        "server",
+        "--port",
+        "{port}",
+      ],
       { timeoutMs: 40_000 },
     );
     expect(r.code).toBe(1);
