@@ -71,11 +71,16 @@ export class WaitTimeout extends Error {
   constructor(
     readonly what: string,
     ms?: number,
+    /** The connection that waited: the report's excerpt shows its bytes, not another client's. */
+    readonly conn?: Conn,
   ) {
     super(`timed out waiting for ${what}`);
     this.ms = ms !== undefined && Number.isFinite(ms) ? ms : undefined;
   }
 }
+
+/** A connect that was not accepted in time: no connection, so no bytes to show. */
+export class ConnectTimeout extends WaitTimeout {}
 
 /**
  * A client connection a test drives: writes through an optional fault pipeline, keeps what the
@@ -185,10 +190,10 @@ export class Conn {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       const timer = setTimeout(
-        () => fail(new WaitTimeout(`a connection to ${host}:${port}`)),
+        () => fail(new ConnectTimeout(`a connection to ${host}:${port}`, o.connectTimeoutMs)),
         o.connectTimeoutMs,
       );
-      const onAbort = () => fail(new WaitTimeout(`a connection to ${host}:${port}`));
+      const onAbort = () => fail(new ConnectTimeout(`a connection to ${host}:${port}`));
       signal.addEventListener("abort", onAbort, { once: true });
       const conn = new Conn(socket, label, o, signal);
       function cleanup() {
@@ -326,7 +331,7 @@ export class Conn {
           resolve(value);
         } else if (this.#signal.aborted) {
           done();
-          reject(new WaitTimeout(what));
+          reject(new WaitTimeout(what, undefined, this));
         }
       };
       const done = () => {
@@ -336,7 +341,7 @@ export class Conn {
       if (Number.isFinite(timeoutMs)) {
         timer = setTimeout(() => {
           done();
-          reject(new WaitTimeout(what, timeoutMs));
+          reject(new WaitTimeout(what, timeoutMs, this));
         }, timeoutMs);
       }
       this.#waiters.add(waiter);

@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import tls from "node:tls";
-import { Conn, type ConnOptions, WaitTimeout } from "./conn.js";
+import { Conn, ConnectTimeout, type ConnOptions, WaitTimeout } from "./conn.js";
 import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
 import { fail, TestFailure } from "./failure.js";
 import { hexExcerpt } from "./hex.js";
@@ -301,13 +301,20 @@ function failure(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number
       excerpt: excerpt(conn ?? conns.at(-1), side, at),
     };
   }
+  if (err instanceof ConnectTimeout) {
+    return {
+      ...base,
+      expected: `${err.what} within ${(err.ms ?? timeoutMs) / 1000} s`,
+      observed:
+        "the server never accepted it (no answer to the TCP handshake: a full listen backlog drops new ones)",
+    };
+  }
   if (err instanceof WaitTimeout) {
-    const busiest = conns.at(-1);
     return {
       ...base,
       expected: `${err.what} within ${(err.ms ?? timeoutMs) / 1000} s`,
       observed: "nothing more arrived before the deadline",
-      excerpt: excerpt(busiest, "received", undefined),
+      excerpt: excerpt(err.conn ?? conns.at(-1), "received", undefined),
     };
   }
   if (err instanceof CheckError && err.code === "NOT_LISTENING") {
