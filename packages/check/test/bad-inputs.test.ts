@@ -84,9 +84,26 @@ describe("#18: bad inputs, one clear error each", () => {
     expect(report.results).toHaveLength(8);
     for (const r of report.results) {
       expect(r.status).toBe("fail");
-      expect(r.observed).toBe("the line 220 welcome to my FTP server");
+      expect(r.observed).toBe('the line "220 welcome to my FTP server"');
       expect(r.hint).toMatch(/is this a line server\?/);
     }
+  });
+
+  it("the server's bytes are quoted in a report, so they never read as its words (nor vanish when empty)", async () => {
+    const errors = await serve((s) => s.once("data", () => s.write('ERR line is "not" UTF-8\n')));
+    const echo = await runCheck({
+      profile: "echo",
+      host: "127.0.0.1",
+      port: errors,
+      only: ["echo.all-bytes"],
+    });
+    expect(echo.results[0]?.observed).toBe('"ERR line" at byte 0');
+    const empty = await serve((s) => s.once("data", () => s.write("\n")));
+    const line = await runCheck({ profile: "line", host: "127.0.0.1", port: empty, only: ["line.crlf"] });
+    expect(line.results[0]?.observed).toBe('the line ""');
+    const quote = await serve((s) => s.once("data", () => s.write('say "hi"\n')));
+    const quoted = await runCheck({ profile: "line", host: "127.0.0.1", port: quote, only: ["line.crlf"] });
+    expect(quoted.results[0]?.observed).toBe('the line "say \\"hi\\""');
   });
 
   it("a command that exits before listening shows the tail of its stderr", async () => {
