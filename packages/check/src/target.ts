@@ -108,18 +108,22 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
         child.stderr && !child.stderr.readableEnded ? child.stderr.once("close", r) : r(undefined),
       );
       const how = exit.error
-        ? exit.error.message
+        ? `could not be started (${spawnFailure(exit.error)})`
         : exit.signal
           ? `was killed by ${exit.signal}`
           : `exited with code ${exit.code}`;
       const last = stderrTail().trim().split("\n").slice(-5).join(" | ");
       throw new CheckError(
         "TARGET_EXITED",
-        `${command} ${how} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
+        exit.error
+          ? `${command} ${how}`
+          : `${command} ${how} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
         {
-          hint: exit.error
-            ? `is ${command} installed and on PATH?`
-            : "run the command by hand to see the whole error",
+          hint: !exit.error
+            ? "run the command by hand to see the whole error"
+            : command.includes("/")
+              ? `is ${command} there and executable (chmod +x)? or run it by its interpreter: python3 ${command}`
+              : `is ${command} installed and on PATH? (a program in this folder is ./${command})`,
         },
       );
     }
@@ -166,4 +170,12 @@ async function stopChild(
   }, graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** Why spawn() failed, in words: `spawn x ENOENT` says nothing to a learner. */
+function spawnFailure(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such program";
+  if (code === "EACCES") return "permission denied: not executable";
+  return code ?? err.message;
 }

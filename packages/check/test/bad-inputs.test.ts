@@ -1,7 +1,10 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import tls from "node:tls";
 import { generateCertificate } from "@netlab/tls";
 import getPort from "get-port";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { serve } from "../../../test/helpers/tcp.js";
 import { CheckError, runCheck, startTarget } from "../src/index.js";
 
@@ -117,6 +120,19 @@ describe("#18: bad inputs, one clear error each", () => {
     );
     expect(e.code).toBe("TARGET_EXITED");
     expect(e.message).toMatch(/exited with code 1 .*its stderr ends: Traceback: port \d+ boom/);
+  });
+
+  it("a program that does not exist, or is not executable, is said so in words", async () => {
+    const missing = await codeOf(startTarget(["no-such-program-netlab", "{port}"]));
+    expect(missing.code).toBe("TARGET_EXITED");
+    expect(missing.message).toBe("no-such-program-netlab could not be started (no such program)");
+    expect(missing.hint).toMatch(/on PATH/);
+    const script = path.join(await mkdtemp(path.join(os.tmpdir(), "netlab-check-")), "server.py");
+    onTestFinished(() => rm(path.dirname(script), { recursive: true, force: true }));
+    await writeFile(script, "print('hi')\n", { mode: 0o644 });
+    const notExecutable = await codeOf(startTarget([script, "{port}"]));
+    expect(notExecutable.message).toBe(`${script} could not be started (permission denied: not executable)`);
+    expect(notExecutable.hint).toMatch(/chmod \+x/);
   });
 
   it("a command without {port} is refused before it starts", async () => {
