@@ -148,6 +148,16 @@ describe("#18: lab check's command line", () => {
       /^lab: unknown profile "ecco"\nhint: choose one of: echo, line, chat, transfer, http\n$/,
     ],
     [
+      ["check", "127.0.0.1:5001", "line"],
+      2,
+      /^lab: unknown profile "127\.0\.0\.1:5001"\nhint: the profile comes first: lab check line 127\.0\.0\.1:5001\n$/,
+    ],
+    [
+      ["check", "--", "python3", "server.py", "{port}"],
+      2,
+      /^lab: unknown profile "python3"\nhint: name the profile before --: lab check PROFILE -- python3 server\.py \{port\} \(PROFILE: echo, line, chat, transfer, http\)\n$/,
+    ],
+    [
       ["check", "line", "--only", "line.nope", "5001"],
       2,
       /^lab: profile line has no test "line\.nope"\nhint: its tests: line\.partial-line/,

@@ -83,12 +83,37 @@ Examples:
     );
 }
 
-/** Whether `--` came before the target on the command line (commander drops it). */
-function hadDoubleDash(cmd: Command): boolean {
+/** The command line as typed, `--` included (commander drops it from the arguments). */
+function rawArgs(cmd: Command): string[] {
   let root: Command = cmd;
   while (root.parent) root = root.parent;
   // rawArgs is commander's record of argv, untyped in its declarations.
-  return ((root as unknown as { rawArgs?: string[] }).rawArgs ?? []).includes("--");
+  return (root as unknown as { rawArgs?: string[] }).rawArgs ?? [];
+}
+
+/** Whether `--` came before the target on the command line. */
+function hadDoubleDash(cmd: Command): boolean {
+  return rawArgs(cmd).includes("--");
+}
+
+/**
+ * For a profile that is not one: the command line in the right order, when the words came in
+ * another (`lab check 127.0.0.1:5001 line`, or `lab check -- python3 server.py {port}`).
+ */
+function profileOrderHint(
+  profiles: readonly string[],
+  profileName: string,
+  target: string[],
+  cmd: Command,
+): string | undefined {
+  const args = rawArgs(cmd);
+  const dash = args.indexOf("--");
+  if (dash >= 0 && args.indexOf(profileName) > dash) {
+    return `name the profile before --: lab check PROFILE -- ${[profileName, ...target].join(" ")} (PROFILE: ${profiles.join(", ")})`;
+  }
+  const given = target.find((w) => profiles.includes(w));
+  if (given !== undefined && dash < 0) return `the profile comes first: lab check ${given} ${profileName}`;
+  return undefined;
 }
 
 async function runCheckCommand(
@@ -149,7 +174,11 @@ async function runCheckCommand(
   try {
     check.selectTests(check.getProfile(profileName), only);
   } catch (err) {
-    usage(err);
+    const hint =
+      err instanceof check.CheckError && err.code === "UNKNOWN_PROFILE"
+        ? profileOrderHint(Object.keys(check.PROFILES), profileName, target, cmd)
+        : undefined;
+    usage(hint === undefined ? err : { message: (err as Error).message, hint });
   }
   const address = isCommand
     ? undefined
