@@ -7,6 +7,7 @@ import { fail, TestFailure } from "./failure.js";
 import { hexExcerpt } from "./hex.js";
 import { PROFILES } from "./profiles/index.js";
 import { seeded } from "./random.js";
+import type { StartedTarget } from "./target.js";
 import type { CheckInputs, CheckReport, CheckTest, Profile, TestContext, TestResult } from "./types.js";
 
 /** Options for {@link runCheck}. */
@@ -29,6 +30,11 @@ export interface CheckOptions {
   onResult?: (result: TestResult) => void;
   /** Called with each test's transcripts, for `--transcript DIR`. */
   onTranscript?: (testId: string, conns: Conn[]) => void | Promise<void>;
+  /**
+   * For a program netlab started: how it ended, if it has ({@link StartedTarget.ended}). A port that
+   * stops answering mid-run is then reported as the crash it is, with the program's last words.
+   */
+  targetEnded?: () => string | undefined;
 }
 
 /**
@@ -271,8 +277,15 @@ async function runOne(
   if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received)))
     throw tlsError(options.host, options.port);
   if (!test.id.endsWith(".prepare")) await options.onTranscript?.(test.id, conns);
-  // Let the target see the closes before the next test opens its connections.
+  // Let the target see the closes before the next test opens its connections (and a program that
+  // crashed be seen to have exited).
   await delay(SETTLE_MS);
+  const ended = result.status === "fail" ? options.targetEnded?.() : undefined;
+  if (ended) {
+    result.observed = `${result.observed ?? ""}; the program ${ended.slice(0, CHECK_DEFAULTS.maxObservedChars)}`;
+    result.hint =
+      "the program crashed (its last words above): run it by hand, and repeat the first test that failed alone with --only";
+  }
   return result;
 }
 
@@ -321,7 +334,8 @@ function failure(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number
     return {
       ...base,
       expected: "the server to accept a connection",
-      observed: `${err.message} (did it crash?)`,
+      observed: err.message,
+      hint: "it listened when the run began: did it crash during an earlier test?",
       excerpt: excerpt(conns.at(-1), "received", undefined),
     };
   }

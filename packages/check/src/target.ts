@@ -45,6 +45,11 @@ export interface StartedTarget {
   pid: number;
   /** The last bytes of its stderr. */
   stderrTail(): string;
+  /**
+   * How the program ended, once it has (`exited with code 1; its stderr ends: …`, its last two
+   * stderr lines), else undefined: a port that stops answering mid-run is then explained.
+   */
+  ended(): string | undefined;
   /** SIGTERM, then SIGKILL after `stopTimeoutMs`; resolves once it exited. Harmless twice. */
   stop(): Promise<void>;
 }
@@ -93,11 +98,30 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
     });
   });
   const stderrTail = () => tail.toString("utf8");
+  const how = (): string =>
+    exit?.error
+      ? `could not be started (${spawnFailure(exit.error)})`
+      : exit?.signal
+        ? `was killed by ${exit.signal}`
+        : `exited with code ${exit?.code}`;
+  // Python 3.11+ underlines the failing expression with a line of ^ and ~: no words in it.
+  const lastLines = (n: number): string =>
+    stderrTail()
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !/^[\^~]+$/.test(l))
+      .slice(-n)
+      .join(" | ");
   const target: StartedTarget = {
     host,
     port,
     pid: child.pid ?? -1,
     stderrTail,
+    ended: () => {
+      if (!exit) return undefined;
+      const last = exit.error ? "" : lastLines(2);
+      return last ? `${how()}; its stderr ends: ${last}` : how();
+    },
     stop: () => stopChild(child, exited, () => exit !== undefined, o.stopTimeoutMs),
   };
   const deadline = performance.now() + o.startupTimeoutMs;
@@ -107,17 +131,12 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
       await new Promise((r) =>
         child.stderr && !child.stderr.readableEnded ? child.stderr.once("close", r) : r(undefined),
       );
-      const how = exit.error
-        ? `could not be started (${spawnFailure(exit.error)})`
-        : exit.signal
-          ? `was killed by ${exit.signal}`
-          : `exited with code ${exit.code}`;
-      const last = stderrTail().trim().split("\n").slice(-5).join(" | ");
+      const last = lastLines(5);
       throw new CheckError(
         "TARGET_EXITED",
         exit.error
-          ? `${command} ${how}`
-          : `${command} ${how} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
+          ? `${command} ${how()}`
+          : `${command} ${how()} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
         {
           hint: !exit.error
             ? "run the command by hand to see the whole error"

@@ -135,6 +135,37 @@ describe("#18: bad inputs, one clear error each", () => {
     expect(notExecutable.hint).toMatch(/chmod \+x/);
   });
 
+  it("a program that crashes mid-run: the tests after say it exited and quote its last words", async () => {
+    // Answers the probe's netlab, then raises on the first word line (a TLS probe's bytes are not one).
+    const script = [
+      "import socket, sys",
+      "s = socket.create_server(('127.0.0.1', int(sys.argv[1])))",
+      "while True:",
+      "    c, _ = s.accept()",
+      "    for line in c.makefile('rb'):",
+      "        if line == b'netlab\\n': c.sendall(b'NETLAB\\n')",
+      "        elif line.strip().isalpha(): raise RuntimeError('boom on ' + repr(line))",
+      "    c.close()",
+    ].join("\n");
+    const target = await startTarget(["python3", "-c", script, "{port}"]);
+    onTestFinished(() => target.stop());
+    const only = ["line.partial-line", "line.several-lines", "line.crlf", "line.nul"];
+    const report = await runCheck({
+      profile: "line",
+      host: target.host,
+      port: target.port,
+      only,
+      targetEnded: target.ended,
+    });
+    expect(report.results.map((r) => r.status)).toEqual(["fail", "fail", "fail", "fail"]);
+    const last = report.results.at(-1);
+    expect(last?.observed).toMatch(
+      /refused.*; the program exited with code 1; its stderr ends: .*RuntimeError: boom on b'/,
+    );
+    expect(last?.observed).not.toMatch(/\^\^\^/);
+    expect(last?.hint).toMatch(/crashed/);
+  }, 30_000);
+
   it("a command without {port} is refused before it starts", async () => {
     const e = await codeOf(startTarget(["python3", "server.py"]));
     expect(e.code).toBe("PORT_PLACEHOLDER_MISSING");

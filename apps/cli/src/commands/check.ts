@@ -244,6 +244,7 @@ async function runCheckCommand(
       seed,
       timeoutMs,
       inputs,
+      targetEnded: started?.ended,
       onStart: () => {
         if (format === "human")
           process.stdout.write(check.humanHeader(profileName, targetLabel ?? `${host}:${port}`, seed));
