@@ -1,7 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -195,6 +196,50 @@ describe("#18: lab check's command line", () => {
     },
     25_000,
   );
+
+  it("a reader that goes away (| head -1) ends lab check, and the program it started with it", async () => {
+    const dir = await tempDir(onTestFinished);
+    const pidFile = path.join(dir, "server.pid");
+    // An upper-casing line server that says where it runs: its pid, for the check below.
+    const server = [
+      "import os, socketserver, sys",
+      "open(sys.argv[2], 'w').write(str(os.getpid()))",
+      "class H(socketserver.StreamRequestHandler):",
+      "    def handle(self):",
+      "        for line in self.rfile: self.wfile.write(line.upper())",
+      "socketserver.ThreadingTCPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()",
+    ].join("\n");
+    const child = spawn(
+      process.execPath,
+      [LAB_BIN, "check", "line", "--", "python3", "-c", server, "{port}", pidFile],
+      {
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    onTestFinished(() => {
+      child.kill("SIGKILL");
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    // Like head -1: read the header line, then close the pipe.
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    await exited;
+    const pid = Number(await readFile(pidFile, "utf8"));
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    onTestFinished(() => {
+      if (alive()) process.kill(pid, "SIGKILL");
+    });
+    const deadline = performance.now() + 3_000;
+    while (alive() && performance.now() < deadline) await delay(50);
+    expect(alive()).toBe(false);
+  }, 30_000);
 
   it("--role client grades a client against netlab's misbehaving server", async () => {
     const r = await runLab(

@@ -11,6 +11,7 @@ import {
 } from "@netlab/proxy";
 import { CheckError, requireInt } from "./errors.js";
 import { seeded, word } from "./random.js";
+import { killOnExit } from "./target.js";
 import type { CheckReport, TestResult } from "./types.js";
 
 /** What netlab, playing the server, does with the learner's client's line. */
@@ -246,6 +247,7 @@ function runClient(
   const [command, ...rest] = args as [string, ...string[]];
   return new Promise((resolve) => {
     const child = spawn(command, rest, { stdio: ["pipe", "pipe", "pipe"] });
+    const unhook = killOnExit(child);
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -260,10 +262,12 @@ function runClient(
     }, timeoutMs);
     child.once("error", (err) => {
       clearTimeout(timer);
+      unhook();
       resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut: false });
     });
     child.once("close", (code) => {
       clearTimeout(timer);
+      unhook();
       resolve({ code, stdout, stderr, timedOut });
     });
   });

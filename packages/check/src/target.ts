@@ -81,6 +81,7 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
   const args = argv.map((a) => a.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole));
   const [command, ...rest] = args as [string, ...string[]];
   const child = spawn(command, rest, { cwd: o.cwd, stdio: ["ignore", "ignore", "pipe"] });
+  const unhook = killOnExit(child);
   let tail = Buffer.alloc(0);
   child.stderr?.on("data", (d: Buffer) => {
     tail = Buffer.concat([tail, d]);
@@ -90,10 +91,12 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
   const exited = new Promise<void>((resolve) => {
     child.once("error", (error) => {
       exit = { code: null, signal: null, error };
+      unhook();
       resolve();
     });
     child.once("exit", (code, signal) => {
       exit ??= { code, signal };
+      unhook();
       resolve();
     });
   });
@@ -189,6 +192,19 @@ async function stopChild(
   }, graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Kills `child` (SIGKILL: nothing can be awaited then) if this process exits first, however it
+ * exits: a closed stdout (`lab check … | head -1`), a second Ctrl-C, a crash. The program must not
+ * outlive the check that started it. Returns the function that removes the hook.
+ */
+export function killOnExit(child: ChildProcess): () => void {
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  process.once("exit", kill);
+  return () => process.off("exit", kill);
 }
 
 /** Why spawn() failed, in words: `spawn x ENOENT` says nothing to a learner. */
