@@ -169,6 +169,11 @@ describe("#18: lab check's command line", () => {
       /^lab: the command has no \{port\}.*\nhint: write \{port\}/,
     ],
     [
+      ["check", "line", "--transcript", `${FIXTURES}seed_upper.py`, "5001"],
+      2,
+      /^lab: --transcript .*seed_upper\.py: cannot make that folder \(a file is in the way\)\nhint: give a folder/,
+    ],
+    [
       ["check", "line", "--format", "xml", "5001"],
       2,
       /^lab: unknown --format "xml"\nhint: choose one of: human, tap, junit, json\n$/,

@@ -165,7 +165,6 @@ async function runCheckCommand(
     await runClientRole(check, profileName, target, isCommand, { format, seed, timeoutMs, only });
     return;
   }
-  const { readFile, rm } = await import("node:fs/promises");
   // Usage mistakes first, before anything starts.
   const usage = (err: unknown): never => {
     const e = err as { code?: string; message: string; hint?: string };
@@ -199,6 +198,22 @@ async function runCheckCommand(
         },
       ),
     );
+  }
+  const { mkdir, readFile, rm } = await import("node:fs/promises");
+  // A folder that cannot be made is a usage mistake: said now, not as Node's EEXIST after a test.
+  if (opts.transcript !== undefined) {
+    await mkdir(opts.transcript, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === "EEXIST" || err.code === "ENOTDIR"
+          ? "a file is in the way"
+          : err.code === "EACCES" || err.code === "EPERM" || err.code === "EROFS"
+            ? "permission denied"
+            : (err.code ?? err.message);
+      throw new UsageError(
+        `--transcript ${opts.transcript}: cannot make that folder (${why})`,
+        "give a folder you can write to; it is made if missing",
+      );
+    });
   }
 
   let made: { folder: string; file: string; dir: string } | undefined;
