@@ -1,5 +1,6 @@
 import net from "node:net";
 import { type Duplex, PassThrough } from "node:stream";
+import { formatHostPort } from "@netlab/core";
 import {
   createStage,
   normalizeToxic,
@@ -190,10 +191,10 @@ export class Conn {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       const timer = setTimeout(
-        () => fail(new ConnectTimeout(`a connection to ${host}:${port}`, o.connectTimeoutMs)),
+        () => fail(new ConnectTimeout(`a connection to ${formatHostPort(host, port)}`, o.connectTimeoutMs)),
         o.connectTimeoutMs,
       );
-      const onAbort = () => fail(new ConnectTimeout(`a connection to ${host}:${port}`));
+      const onAbort = () => fail(new ConnectTimeout(`a connection to ${formatHostPort(host, port)}`));
       signal.addEventListener("abort", onAbort, { once: true });
       const conn = new Conn(socket, label, o, signal);
       function cleanup() {
@@ -216,7 +217,7 @@ export class Conn {
           err.code === "ECONNREFUSED"
             ? new CheckError(
                 "NOT_LISTENING",
-                `connection to ${host}:${port} refused: nothing listens there`,
+                `connection to ${formatHostPort(host, port)} refused: nothing listens there`,
                 {
                   hint: "is the server running, on that port? (or give a command: lab check PROFILE -- CMD {port})",
                 },

@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import tls from "node:tls";
+import { formatHostPort } from "@netlab/core";
 import { Conn, ConnectTimeout, type ConnOptions, WaitTimeout } from "./conn.js";
 import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
 import { fail, TestFailure } from "./failure.js";
@@ -153,7 +154,7 @@ export function looksLikeTls(bytes: Uint8Array): boolean {
 function tlsError(host: string, port: number): CheckError {
   return new CheckError(
     "TARGET_SPEAKS_TLS",
-    `${host}:${port} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`,
+    `${formatHostPort(host, port)} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`,
     {
       hint: "lab check talks plain TCP: run the server without TLS, or check its plain port",
     },
@@ -175,9 +176,13 @@ async function preflight(host: string, port: number): Promise<void> {
       // Reset before our side saw the connection complete: something listens, accepted and reset
       // it at once (a race on loopback). The tests will say so; it is not "nothing listens".
       if ((err as NodeJS.ErrnoException).code === "ECONNRESET") return undefined;
-      throw new CheckError("NOT_LISTENING", `cannot connect to ${host}:${port}: ${(err as Error).message}`, {
-        hint: "is the server running, on that port?",
-      });
+      throw new CheckError(
+        "NOT_LISTENING",
+        `cannot connect to ${formatHostPort(host, port)}: ${(err as Error).message}`,
+        {
+          hint: "is the server running, on that port?",
+        },
+      );
     });
     if (conn === undefined) return;
     const c = conn;

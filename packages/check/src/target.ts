@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { formatHostPort } from "@netlab/core";
 import getPort from "get-port";
 import { CheckError } from "./errors.js";
 
@@ -154,7 +155,7 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
       await target.stop();
       throw new CheckError(
         "NOT_LISTENING",
-        `${command} did not listen on ${host}:${port} within ${o.startupTimeoutMs / 1000} s`,
+        `${command} did not listen on ${formatHostPort(host, port)} within ${o.startupTimeoutMs / 1000} s`,
         {
           hint: "does it bind the port given by {port} on 127.0.0.1? (--startup-timeout raises the wait)",
         },

@@ -37,6 +37,13 @@ describe("#18: bad inputs, one clear error each", () => {
     expect(e.hint).toMatch(/running/);
   });
 
+  it("an IPv6 target is written [::1]:PORT in messages, as on the command line", async () => {
+    const port = await getPort({ host: "::1" });
+    const e = await codeOf(runCheck({ profile: "echo", host: "::1", port }));
+    expect(e.code).toBe("NOT_LISTENING");
+    expect(e.message).toContain(`[::1]:${port}`);
+  });
+
   it("a target speaking TLS is told apart, with a hint", async () => {
     const pair = await generateCertificate();
     const port = await serve((s) => s.end("hi"), tls.createServer({ key: pair.key, cert: pair.cert }));
