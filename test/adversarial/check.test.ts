@@ -85,7 +85,7 @@ describe("lab check against a server that sends escape codes", () => {
     expect(r.code).toBe(1);
     expectHumanSafe(r.stdout + r.stderr);
     expect(r.stdout).toMatch(/FAIL/);
-    expect(r.stdout).toContain("observed: the line welcome \\x1b]0;PWNED\\x07\\x1b[2J\\xc2\\x9b31m");
+    expect(r.stdout).toContain('observed: the line "welcome \\x1b]0;PWNED\\x07\\x1b[2J\\xc2\\x9b31m');
   }, 60_000);
 
   it("chat: an error line quoted as observed is escaped and cut to 300 characters", async () => {

@@ -1,7 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -26,6 +27,28 @@ describe("#18: lab check grades netlab's own servers 100 %", () => {
     expect(r.stdout).toMatch(/10 passed, 0 failed \(of 10\)/);
     expect(r.code).toBe(0);
     expect(performance.now() - started).toBeLessThan(30_000);
+  }, 45_000);
+
+  it("lab server with its flood control on: the tests it cuts short blame the flood control, not the server's design", async () => {
+    const r = await runLab(
+      [
+        "check",
+        "chat",
+        "--only",
+        "chat.order-1000,chat.slow-reader",
+        "--",
+        ...lab,
+        "server",
+        "--port",
+        "{port}",
+      ],
+      { timeoutMs: 40_000 },
+    );
+    expect(r.code).toBe(1);
+    const hints = r.stdout.match(/hint: .*/g) ?? [];
+    expect(hints).toHaveLength(2);
+    for (const hint of hints) expect(hint).toContain("--flood 0");
+    expect(r.stdout).not.toContain("never block the broadcast");
   }, 45_000);
 
   it("lab server --mode upper and --mode echo pass line", async () => {
@@ -126,6 +149,16 @@ describe("#18: lab check's command line", () => {
       /^lab: unknown profile "ecco"\nhint: choose one of: echo, line, chat, transfer, http\n$/,
     ],
     [
+      ["check", "127.0.0.1:5001", "line"],
+      2,
+      /^lab: unknown profile "127\.0\.0\.1:5001"\nhint: the profile comes first: lab check line 127\.0\.0\.1:5001\n$/,
+    ],
+    [
+      ["check", "--", "python3", "server.py", "{port}"],
+      2,
+      /^lab: unknown profile "python3"\nhint: name the profile before --: lab check PROFILE -- python3 server\.py \{port\} \(PROFILE: echo, line, chat, transfer, http\)\n$/,
+    ],
+    [
       ["check", "line", "--only", "line.nope", "5001"],
       2,
       /^lab: profile line has no test "line\.nope"\nhint: its tests: line\.partial-line/,
@@ -134,6 +167,11 @@ describe("#18: lab check's command line", () => {
       ["check", "line", "--", "python3", "server.py"],
       2,
       /^lab: the command has no \{port\}.*\nhint: write \{port\}/,
+    ],
+    [
+      ["check", "line", "--transcript", `${FIXTURES}seed_upper.py`, "5001"],
+      2,
+      /^lab: --transcript .*seed_upper\.py: cannot make that folder \(a file is in the way\)\nhint: give a folder/,
     ],
     [
       ["check", "line", "--format", "xml", "5001"],
@@ -163,6 +201,50 @@ describe("#18: lab check's command line", () => {
     },
     25_000,
   );
+
+  it("a reader that goes away (| head -1) ends lab check, and the program it started with it", async () => {
+    const dir = await tempDir(onTestFinished);
+    const pidFile = path.join(dir, "server.pid");
+    // An upper-casing line server that says where it runs: its pid, for the check below.
+    const server = [
+      "import os, socketserver, sys",
+      "open(sys.argv[2], 'w').write(str(os.getpid()))",
+      "class H(socketserver.StreamRequestHandler):",
+      "    def handle(self):",
+      "        for line in self.rfile: self.wfile.write(line.upper())",
+      "socketserver.ThreadingTCPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()",
+    ].join("\n");
+    const child = spawn(
+      process.execPath,
+      [LAB_BIN, "check", "line", "--", "python3", "-c", server, "{port}", pidFile],
+      {
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    onTestFinished(() => {
+      child.kill("SIGKILL");
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    // Like head -1: read the header line, then close the pipe.
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    await exited;
+    const pid = Number(await readFile(pidFile, "utf8"));
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    onTestFinished(() => {
+      if (alive()) process.kill(pid, "SIGKILL");
+    });
+    const deadline = performance.now() + 3_000;
+    while (alive() && performance.now() < deadline) await delay(50);
+    expect(alive()).toBe(false);
+  }, 30_000);
 
   it("--role client grades a client against netlab's misbehaving server", async () => {
     const r = await runLab(

@@ -2,6 +2,7 @@
 // --api-request-timeout, --api-max-proxies, …): each flag reaches the API, and a bad one is one
 // usage line (exit 2) before anything listens.
 import net from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 import getPort from "get-port";
 import { describe, expect, it } from "vitest";
 import { parseSize } from "../../packages/core/src/index.js";
@@ -10,6 +11,11 @@ import { runLab, startLab } from "../helpers/lab.js";
 
 /** `lab proxy --api 127.0.0.1:0 ARGS` (no upstream needed: nothing is proxied), and its API's URL. */
 async function startApi(args: string[]): Promise<string> {
+  return (await startApiLab(args)).url;
+}
+
+/** {@link startApi}, with the running lab too. */
+async function startApiLab(args: string[]): Promise<{ url: string; lab: ReturnType<typeof startLab> }> {
   const lab = startLab([
     "proxy",
     "127.0.0.1:0",
@@ -20,7 +26,7 @@ async function startApi(args: string[]): Promise<string> {
     ...args,
   ]);
   const line = await lab.waitForOutput(/api on http:\/\/127\.0\.0\.1:\d+/);
-  return `http://127.0.0.1:${/:(\d+)$/.exec(line)?.[1]}`;
+  return { url: `http://127.0.0.1:${/:(\d+)$/.exec(line)?.[1]}`, lab };
 }
 
 async function post(url: string, body: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -32,6 +38,27 @@ async function newProxy(api: string, name: string) {
   const listen = `127.0.0.1:${await getPort({ host: "127.0.0.1" })}`;
   return post(`${api}/proxies`, JSON.stringify({ name, listen, upstream: "127.0.0.1:9" }));
 }
+
+describe("lab proxy --api: one Ctrl-C ends it", () => {
+  it("with a proxy created through the API listening, SIGINT stops both and exits 0", {
+    timeout: 15_000,
+  }, async () => {
+    const { url, lab } = await startApiLab([]);
+    const listen = await getPort({ host: "127.0.0.1" });
+    const made = await post(
+      `${url}/proxies`,
+      JSON.stringify({ name: "extra", listen: `127.0.0.1:${listen}`, upstream: "127.0.0.1:9" }),
+    );
+    expect(made.status).toBe(201);
+    const code = await Promise.race([lab.stop("SIGINT"), delay(5_000).then(() => "still running after 5 s")]);
+    expect(code).toBe(0);
+    await expect(
+      new Promise((resolve, reject) =>
+        net.connect(listen, "127.0.0.1").on("connect", resolve).on("error", reject),
+      ),
+    ).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  });
+});
 
 describe("lab proxy --api-*: the API's limits on the command line", () => {
   it("--api-max-proxies 2: two proxies are created, the third is a 400 that names the flag", {

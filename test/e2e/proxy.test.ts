@@ -60,7 +60,7 @@ describe("lab proxy: bad inputs, one clear line each", () => {
     [["--toxic", "nope=1"], /unknown toxic type 'nope'/, /known types: latency/],
     [["--toxic", "latency=100,stream=sideways"], /unknown stream 'sideways'/, /upstream .* or downstream/],
     [["--toxic", "latency=-5"], /latency of latency_downstream must be a number from 0 .* got -5/, undefined],
-    [["--toxic", "latency=abc"], /latency of latency_downstream must be .* got null/, undefined],
+    [["--toxic", "latency=abc"], /latency of latency_downstream must be .* got "abc"$/, undefined],
     [["--toxic", "bandwidth=0"], /rate of bandwidth_downstream must be a number above 0/, /timeout toxic/],
     [
       ["--toxic", "latency=1,toxicity=2"],

@@ -11,6 +11,7 @@ import {
 } from "@netlab/proxy";
 import { CheckError, requireInt } from "./errors.js";
 import { seeded, word } from "./random.js";
+import { killOnExit } from "./target.js";
 import type { CheckReport, TestResult } from "./types.js";
 
 /** What netlab, playing the server, does with the learner's client's line. */
@@ -198,15 +199,22 @@ async function runClientTest(
     const durationMs = Math.round(performance.now() - started);
     const said = `exit ${run.code ?? "none"}${run.timedOut ? " (killed at the deadline)" : ""}; stdout ${JSON.stringify(run.stdout.slice(0, 200))}; stderr ${JSON.stringify(run.stderr.trim().split("\n").slice(-2).join(" | ").slice(0, 200))}`;
     const excerpt = `the line netlab received from the client: ${JSON.stringify(received.slice(0, 200))}`;
-    const fail = (expected: string): TestResult => ({
+    const fail = (expected: string, hint = test.hint): TestResult => ({
       ...base,
       durationMs,
       status: "fail",
       expected,
       observed: said,
-      hint: test.hint,
+      hint,
       excerpt,
     });
+    // Without its line the misbehaviour never happened: an exit with an error is then not a pass.
+    if (!received.includes("\n") && !run.timedOut) {
+      return fail(
+        `the client to connect and send its line (${JSON.stringify(`${line}\n`)}), then ${test.expect === "ok" ? "exit 0" : "report the error"}`,
+        "connect to the {host} and {port} netlab puts in the command, send the line read from stdin, end it with \\n",
+      );
+    }
     if (run.timedOut) return fail(`the client to finish within ${timeoutMs / 1000} s`);
     if (test.expect === "ok") {
       if (run.code !== 0 || !run.stdout.includes(reply))
@@ -239,6 +247,7 @@ function runClient(
   const [command, ...rest] = args as [string, ...string[]];
   return new Promise((resolve) => {
     const child = spawn(command, rest, { stdio: ["pipe", "pipe", "pipe"] });
+    const unhook = killOnExit(child);
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -253,10 +262,12 @@ function runClient(
     }, timeoutMs);
     child.once("error", (err) => {
       clearTimeout(timer);
+      unhook();
       resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut: false });
     });
     child.once("close", (code) => {
       clearTimeout(timer);
+      unhook();
       resolve({ code, stdout, stderr, timedOut });
     });
   });

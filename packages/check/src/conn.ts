@@ -1,5 +1,6 @@
 import net from "node:net";
 import { type Duplex, PassThrough } from "node:stream";
+import { formatHostPort } from "@netlab/core";
 import {
   createStage,
   normalizeToxic,
@@ -71,11 +72,16 @@ export class WaitTimeout extends Error {
   constructor(
     readonly what: string,
     ms?: number,
+    /** The connection that waited: the report's excerpt shows its bytes, not another client's. */
+    readonly conn?: Conn,
   ) {
     super(`timed out waiting for ${what}`);
     this.ms = ms !== undefined && Number.isFinite(ms) ? ms : undefined;
   }
 }
+
+/** A connect that was not accepted in time: no connection, so no bytes to show. */
+export class ConnectTimeout extends WaitTimeout {}
 
 /**
  * A client connection a test drives: writes through an optional fault pipeline, keeps what the
@@ -185,10 +191,10 @@ export class Conn {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       const timer = setTimeout(
-        () => fail(new WaitTimeout(`a connection to ${host}:${port}`)),
+        () => fail(new ConnectTimeout(`a connection to ${formatHostPort(host, port)}`, o.connectTimeoutMs)),
         o.connectTimeoutMs,
       );
-      const onAbort = () => fail(new WaitTimeout(`a connection to ${host}:${port}`));
+      const onAbort = () => fail(new ConnectTimeout(`a connection to ${formatHostPort(host, port)}`));
       signal.addEventListener("abort", onAbort, { once: true });
       const conn = new Conn(socket, label, o, signal);
       function cleanup() {
@@ -211,7 +217,7 @@ export class Conn {
           err.code === "ECONNREFUSED"
             ? new CheckError(
                 "NOT_LISTENING",
-                `connection to ${host}:${port} refused: nothing listens there`,
+                `connection to ${formatHostPort(host, port)} refused: nothing listens there`,
                 {
                   hint: "is the server running, on that port? (or give a command: lab check PROFILE -- CMD {port})",
                 },
@@ -326,7 +332,7 @@ export class Conn {
           resolve(value);
         } else if (this.#signal.aborted) {
           done();
-          reject(new WaitTimeout(what));
+          reject(new WaitTimeout(what, undefined, this));
         }
       };
       const done = () => {
@@ -336,7 +342,7 @@ export class Conn {
       if (Number.isFinite(timeoutMs)) {
         timer = setTimeout(() => {
           done();
-          reject(new WaitTimeout(what, timeoutMs));
+          reject(new WaitTimeout(what, timeoutMs, this));
         }, timeoutMs);
       }
       this.#waiters.add(waiter);

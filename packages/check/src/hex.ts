@@ -21,15 +21,19 @@ export function hexExcerpt(bytes: Uint8Array, at: number, context = 48, base = 0
   return rows.join("\n");
 }
 
-/** A one-line, terminal-safe picture of a few bytes: `"HEL\n"` as `HEL\n`, others as `\xff`. */
+/**
+ * A one-line, terminal-safe picture of a few bytes, quoted so that it reads as data, not as the
+ * report's own words (and an empty line shows): `HEL` + LF as `"HEL\n"`, others as `\xff`.
+ */
 export function showBytes(bytes: Uint8Array, max = 60): string {
   let out = "";
   for (const b of bytes.subarray(0, max)) {
     if (b === 0x0a) out += "\\n";
     else if (b === 0x0d) out += "\\r";
     else if (b === 0x5c) out += "\\\\";
+    else if (b === 0x22) out += '\\"';
     else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
     else out += `\\x${b.toString(16).padStart(2, "0")}`;
   }
-  return bytes.length > max ? `${out}… (${bytes.length} bytes)` : out;
+  return bytes.length > max ? `"${out}"… (${bytes.length} bytes)` : `"${out}"`;
 }

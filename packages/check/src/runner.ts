@@ -1,12 +1,14 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import tls from "node:tls";
-import { Conn, type ConnOptions, WaitTimeout } from "./conn.js";
+import { formatHostPort } from "@netlab/core";
+import { Conn, ConnectTimeout, type ConnOptions, WaitTimeout } from "./conn.js";
 import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
 import { fail, TestFailure } from "./failure.js";
 import { hexExcerpt } from "./hex.js";
 import { PROFILES } from "./profiles/index.js";
 import { seeded } from "./random.js";
+import type { StartedTarget } from "./target.js";
 import type { CheckInputs, CheckReport, CheckTest, Profile, TestContext, TestResult } from "./types.js";
 
 /** Options for {@link runCheck}. */
@@ -29,6 +31,11 @@ export interface CheckOptions {
   onResult?: (result: TestResult) => void;
   /** Called with each test's transcripts, for `--transcript DIR`. */
   onTranscript?: (testId: string, conns: Conn[]) => void | Promise<void>;
+  /**
+   * For a program netlab started: how it ended, if it has ({@link StartedTarget.ended}). A port that
+   * stops answering mid-run is then reported as the crash it is, with the program's last words.
+   */
+  targetEnded?: () => string | undefined;
 }
 
 /**
@@ -147,7 +154,7 @@ export function looksLikeTls(bytes: Uint8Array): boolean {
 function tlsError(host: string, port: number): CheckError {
   return new CheckError(
     "TARGET_SPEAKS_TLS",
-    `${host}:${port} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`,
+    `${formatHostPort(host, port)} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`,
     {
       hint: "lab check talks plain TCP: run the server without TLS, or check its plain port",
     },
@@ -169,9 +176,13 @@ async function preflight(host: string, port: number): Promise<void> {
       // Reset before our side saw the connection complete: something listens, accepted and reset
       // it at once (a race on loopback). The tests will say so; it is not "nothing listens".
       if ((err as NodeJS.ErrnoException).code === "ECONNRESET") return undefined;
-      throw new CheckError("NOT_LISTENING", `cannot connect to ${host}:${port}: ${(err as Error).message}`, {
-        hint: "is the server running, on that port?",
-      });
+      throw new CheckError(
+        "NOT_LISTENING",
+        `cannot connect to ${formatHostPort(host, port)}: ${(err as Error).message}`,
+        {
+          hint: "is the server running, on that port?",
+        },
+      );
     });
     if (conn === undefined) return;
     const c = conn;
@@ -271,8 +282,15 @@ async function runOne(
   if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received)))
     throw tlsError(options.host, options.port);
   if (!test.id.endsWith(".prepare")) await options.onTranscript?.(test.id, conns);
-  // Let the target see the closes before the next test opens its connections.
+  // Let the target see the closes before the next test opens its connections (and a program that
+  // crashed be seen to have exited).
   await delay(SETTLE_MS);
+  const ended = result.status === "fail" ? options.targetEnded?.() : undefined;
+  if (ended) {
+    result.observed = `${result.observed ?? ""}; the program ${ended.slice(0, CHECK_DEFAULTS.maxObservedChars)}`;
+    result.hint =
+      "the program crashed (its last words above): run it by hand, and repeat the first test that failed alone with --only";
+  }
   return result;
 }
 
@@ -301,20 +319,28 @@ function failure(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number
       excerpt: excerpt(conn ?? conns.at(-1), side, at),
     };
   }
+  if (err instanceof ConnectTimeout) {
+    return {
+      ...base,
+      expected: `${err.what} within ${(err.ms ?? timeoutMs) / 1000} s`,
+      observed:
+        "the server never accepted it (no answer to the TCP handshake: a full listen backlog drops new ones)",
+    };
+  }
   if (err instanceof WaitTimeout) {
-    const busiest = conns.at(-1);
     return {
       ...base,
       expected: `${err.what} within ${(err.ms ?? timeoutMs) / 1000} s`,
       observed: "nothing more arrived before the deadline",
-      excerpt: excerpt(busiest, "received", undefined),
+      excerpt: excerpt(err.conn ?? conns.at(-1), "received", undefined),
     };
   }
   if (err instanceof CheckError && err.code === "NOT_LISTENING") {
     return {
       ...base,
       expected: "the server to accept a connection",
-      observed: `${err.message} (did it crash?)`,
+      observed: err.message,
+      hint: "it listened when the run began: did it crash during an earlier test?",
       excerpt: excerpt(conns.at(-1), "received", undefined),
     };
   }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { formatHostPort } from "@netlab/core";
 import getPort from "get-port";
 import { CheckError } from "./errors.js";
 
@@ -45,6 +46,11 @@ export interface StartedTarget {
   pid: number;
   /** The last bytes of its stderr. */
   stderrTail(): string;
+  /**
+   * How the program ended, once it has (`exited with code 1; its stderr ends: …`, its last two
+   * stderr lines), else undefined: a port that stops answering mid-run is then explained.
+   */
+  ended(): string | undefined;
   /** SIGTERM, then SIGKILL after `stopTimeoutMs`; resolves once it exited. Harmless twice. */
   stop(): Promise<void>;
 }
@@ -76,6 +82,7 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
   const args = argv.map((a) => a.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole));
   const [command, ...rest] = args as [string, ...string[]];
   const child = spawn(command, rest, { cwd: o.cwd, stdio: ["ignore", "ignore", "pipe"] });
+  const unhook = killOnExit(child);
   let tail = Buffer.alloc(0);
   child.stderr?.on("data", (d: Buffer) => {
     tail = Buffer.concat([tail, d]);
@@ -85,19 +92,40 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
   const exited = new Promise<void>((resolve) => {
     child.once("error", (error) => {
       exit = { code: null, signal: null, error };
+      unhook();
       resolve();
     });
     child.once("exit", (code, signal) => {
       exit ??= { code, signal };
+      unhook();
       resolve();
     });
   });
   const stderrTail = () => tail.toString("utf8");
+  const how = (): string =>
+    exit?.error
+      ? `could not be started (${spawnFailure(exit.error)})`
+      : exit?.signal
+        ? `was killed by ${exit.signal}`
+        : `exited with code ${exit?.code}`;
+  // Python 3.11+ underlines the failing expression with a line of ^ and ~: no words in it.
+  const lastLines = (n: number): string =>
+    stderrTail()
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !/^[\^~]+$/.test(l))
+      .slice(-n)
+      .join(" | ");
   const target: StartedTarget = {
     host,
     port,
     pid: child.pid ?? -1,
     stderrTail,
+    ended: () => {
+      if (!exit) return undefined;
+      const last = exit.error ? "" : lastLines(2);
+      return last ? `${how()}; its stderr ends: ${last}` : how();
+    },
     stop: () => stopChild(child, exited, () => exit !== undefined, o.stopTimeoutMs),
   };
   const deadline = performance.now() + o.startupTimeoutMs;
@@ -107,19 +135,18 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
       await new Promise((r) =>
         child.stderr && !child.stderr.readableEnded ? child.stderr.once("close", r) : r(undefined),
       );
-      const how = exit.error
-        ? exit.error.message
-        : exit.signal
-          ? `was killed by ${exit.signal}`
-          : `exited with code ${exit.code}`;
-      const last = stderrTail().trim().split("\n").slice(-5).join(" | ");
+      const last = lastLines(5);
       throw new CheckError(
         "TARGET_EXITED",
-        `${command} ${how} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
+        exit.error
+          ? `${command} ${how()}`
+          : `${command} ${how()} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
         {
-          hint: exit.error
-            ? `is ${command} installed and on PATH?`
-            : "run the command by hand to see the whole error",
+          hint: !exit.error
+            ? "run the command by hand to see the whole error"
+            : command.includes("/")
+              ? `is ${command} there and executable (chmod +x)? or run it by its interpreter: python3 ${command}`
+              : `is ${command} installed and on PATH? (a program in this folder is ./${command})`,
         },
       );
     }
@@ -128,7 +155,7 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
       await target.stop();
       throw new CheckError(
         "NOT_LISTENING",
-        `${command} did not listen on ${host}:${port} within ${o.startupTimeoutMs / 1000} s`,
+        `${command} did not listen on ${formatHostPort(host, port)} within ${o.startupTimeoutMs / 1000} s`,
         {
           hint: "does it bind the port given by {port} on 127.0.0.1? (--startup-timeout raises the wait)",
         },
@@ -166,4 +193,25 @@ async function stopChild(
   }, graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Kills `child` (SIGKILL: nothing can be awaited then) if this process exits first, however it
+ * exits: a closed stdout (`lab check … | head -1`), a second Ctrl-C, a crash. The program must not
+ * outlive the check that started it. Returns the function that removes the hook.
+ */
+export function killOnExit(child: ChildProcess): () => void {
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  process.once("exit", kill);
+  return () => process.off("exit", kill);
+}
+
+/** Why spawn() failed, in words: `spawn x ENOENT` says nothing to a learner. */
+function spawnFailure(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such program";
+  if (code === "EACCES") return "permission denied: not executable";
+  return code ?? err.message;
 }

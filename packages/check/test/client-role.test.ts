@@ -27,6 +27,22 @@ describe.concurrent("#18: --role client, netlab as a misbehaving server", () => 
     expect(silent?.observed).toMatch(/killed at the deadline/);
   }, 60_000);
 
+  it("a client that fails before sending its line passes nothing: its error is not the one the test provokes", async () => {
+    const crashes = [
+      "python3",
+      "-c",
+      "import sys; sys.exit('IndexError: list index out of range')",
+      "{port}",
+    ];
+    const report = await runClientCheck({ argv: crashes });
+    expect(failed(report)).toEqual(CLIENT_TESTS.map((t) => t.id).sort());
+    for (const r of report.results) {
+      expect(r.expected, r.id).toMatch(/^the client to connect and send its line/);
+      expect(r.observed, r.id).toContain("IndexError");
+      expect(r.hint, r.id).toMatch(/\{host\} and \{port\}/);
+    }
+  }, 30_000);
+
   it("a client command without {port} is refused", async () => {
     const err = await runClientCheck({ argv: ["python3", "client.py"] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckError);

@@ -61,6 +61,13 @@ describe("#18: reports", () => {
     expect(parseXml(formatJunit(NASTY))).toEqual([2, 1]);
   });
 
+  it("JSON is one object on one line, as every command's --json: `| head -1` and line readers get all of it", () => {
+    const json = formatJson(NASTY);
+    expect(json.endsWith("\n")).toBe(true);
+    expect(json.slice(0, -1)).not.toContain("\n");
+    expect(JSON.parse(json).format).toBe("netlab-check/1");
+  });
+
   it("a real run's TAP, JUnit and JSON agree on the counts", async () => {
     const report = await grade("http", [
       "python3",
@@ -77,7 +84,7 @@ describe("#18: reports", () => {
   it("two runs with one seed give byte-identical JSON apart from startedAt and durationMs", async () => {
     const argv = ["python3", fixture("echo_server.py"), "{port}", "mangle-bytes"];
     const only = ["echo.all-bytes", "echo.sliced"];
-    const strip = (json: string) => json.replace(/"(startedAt|durationMs)": ("[^"]*"|\d+)/g, '"$1": 0');
+    const strip = (json: string) => json.replace(/"(startedAt|durationMs)":("[^"]*"|\d+)/g, '"$1":0');
     const [a, b, other] = await Promise.all([
       grade("echo", argv, 5, only),
       grade("echo", argv, 5, only),

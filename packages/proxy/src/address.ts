@@ -1,4 +1,4 @@
-import { AddressError, formatHost, parseAddress as parseAnyAddress } from "@netlab/core";
+import { AddressError, errnoOf, formatHost, parseAddress as parseAnyAddress } from "@netlab/core";
 import { ProxyError } from "./errors.js";
 
 /** A host and port as written on a command line or in a toxiproxy `listen`/`upstream` field. */
@@ -48,4 +48,14 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""])
 export function isLoop(listen: Address, upstream: Address): boolean {
   if (listen.port !== upstream.port || listen.port === 0) return false;
   return listen.host === upstream.host || (LOOPBACK.has(listen.host) && LOOPBACK.has(upstream.host));
+}
+
+/**
+ * The hint for a listen address already taken. The shared one names `--port`, which `lab proxy`
+ * (a positional listen address) and the API's proxies do not have.
+ */
+export function inUseHint(err: unknown): { hint?: string } {
+  return errnoOf(err) === "EADDRINUSE"
+    ? { hint: "stop the program using it, or listen on another port (port 0 picks a free one)" }
+    : {};
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import { tapListen, toNetworkError, wireChannel } from "@netlab/socketserver";
-import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
+import { type Address, formatAddress, inUseHint, isLoop, parseAddress } from "./address.js";
 import { BusyPoll, DEFAULT_BUSY_POLL_US } from "./busy-poll.js";
 import { ProxyError } from "./errors.js";
 import { type LinkClose, type LinkInfo, type LinkOptions, ToxicLink } from "./link.js";
@@ -184,7 +184,9 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
     );
     const { host, port } = this.#listen;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(toNetworkError(err, { action: "listen", host, port })));
+      server.once("error", (err) =>
+        reject(toNetworkError(err, { action: "listen", host, port, ...inUseHint(err) })),
+      );
       server.listen(port, host, () => resolve());
     });
     server.on("error", () => {});

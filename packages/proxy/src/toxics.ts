@@ -229,7 +229,7 @@ export function normalizeToxic(spec: ToxicSpec): Toxic {
   if (typeof toxicity !== "number" || Number.isNaN(toxicity) || toxicity < 0 || toxicity > 1) {
     throw new ProxyError(
       "INVALID_OPTION",
-      `toxicity of ${name} must be between 0 and 1, got ${String(toxicity)}`,
+      `toxicity of ${name} must be between 0 and 1, got ${JSON.stringify(toxicity) ?? String(toxicity)}`,
       {
         hint: "toxicity is the chance a connection is affected: 0 none, 1 all",
       },
@@ -265,7 +265,7 @@ export function normalizeToxic(spec: ToxicSpec): Toxic {
     if (!Number.isSafeInteger(spec.connection) || spec.connection < 1) {
       throw new ProxyError(
         "INVALID_OPTION",
-        `connection of ${name} must be a connection id ≥ 1, got ${String(spec.connection)}`,
+        `connection of ${name} must be a connection id ≥ 1, got ${JSON.stringify(spec.connection) ?? String(spec.connection)}`,
       );
     }
     toxic.connection = spec.connection;
@@ -336,7 +336,8 @@ export function parseToxicSpec(text: string): ToxicSpec {
         break;
       case "toxicity":
       case "connection":
-        spec[key] = toNumber(value);
+        // Not a number stays the text typed: normalizeToxic refuses it and quotes it.
+        spec[key] = toNumber(value) as number;
         break;
       default:
         attributes[key] = kind.attributes[key]?.unit === "boolean" ? toBoolean(value) : toNumber(value);
@@ -345,8 +346,10 @@ export function parseToxicSpec(text: string): ToxicSpec {
   return spec;
 }
 
-function toNumber(text: string): number {
-  return text.trim() === "" ? Number.NaN : Number(text);
+/** `text` as a number, or `text` itself when it is not one (so an error can quote it, not NaN). */
+function toNumber(text: string): number | string {
+  const n = text.trim() === "" ? Number.NaN : Number(text);
+  return Number.isNaN(n) ? text : n;
 }
 
 function toBoolean(text: string): boolean | string {

@@ -2,7 +2,7 @@ import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import { type EmulatorOptions, NetworkEmulator, toUdpError } from "@netlab/udp";
-import { type Address, formatAddress, isLoop, parseAddress } from "./address.js";
+import { type Address, formatAddress, inUseHint, isLoop, parseAddress } from "./address.js";
 import { BusyPoll, DEFAULT_BUSY_POLL_US } from "./busy-poll.js";
 import { ProxyError } from "./errors.js";
 import { randomSeed } from "./random.js";
@@ -111,7 +111,9 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
     const { host, port } = this.#listen;
     const socket = dgram.createSocket(net.isIPv6(host) ? "udp6" : "udp4");
     await new Promise<void>((resolve, reject) => {
-      socket.once("error", (err) => reject(toUdpError(err, { action: "bind", host, port })));
+      socket.once("error", (err) =>
+        reject(toUdpError(err, { action: "bind", host, port, ...inUseHint(err) })),
+      );
       socket.bind(port, host, () => resolve());
     });
     socket.on("error", () => {});

@@ -1,6 +1,7 @@
+import dgram from "node:dgram";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { type LinkInfo, TcpProxy, type TcpProxyOptions, type ToxicSpec } from "../src/index.js";
+import { type LinkInfo, TcpProxy, type TcpProxyOptions, type ToxicSpec, UdpProxy } from "../src/index.js";
 import { cleanups, listen } from "./cleanup.js";
 
 /** An echo server that keeps half-close: it ends its side when the client has ended its own. */
@@ -420,6 +421,28 @@ describe("TcpProxy", () => {
     await gone;
     expect((await readAll(await connect(portOf(proxy)))).data.toString()).toBe("you are #3");
     expect(accepted).toBe(3);
+  });
+
+  it("a listen port in use: ADDRESS_IN_USE, with a hint that does not name a --port it has not got", async () => {
+    const upstream = await echoServer();
+    const taken = await echoServer();
+    const tcp = new TcpProxy({ listen: `127.0.0.1:${taken}`, upstream: `127.0.0.1:${upstream}` });
+    await expect(tcp.listen()).rejects.toMatchObject({
+      code: "ADDRESS_IN_USE",
+      hint: expect.stringMatching(/^(?!.*--port).*another port/),
+    });
+    const udp = dgram.createSocket("udp4");
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => udp.close(() => r())));
+    const proxy = new UdpProxy({
+      listen: `127.0.0.1:${udp.address().port}`,
+      upstream: `127.0.0.1:${upstream}`,
+    });
+    cleanups.push(() => proxy.close());
+    await expect(proxy.listen()).rejects.toMatchObject({
+      code: "ADDRESS_IN_USE",
+      hint: expect.stringMatching(/^(?!.*--port).*another port/),
+    });
   });
 
   it("refuses to listen on its own upstream (PROXY_LOOP)", () => {

@@ -83,12 +83,37 @@ Examples:
     );
 }
 
-/** Whether `--` came before the target on the command line (commander drops it). */
-function hadDoubleDash(cmd: Command): boolean {
+/** The command line as typed, `--` included (commander drops it from the arguments). */
+function rawArgs(cmd: Command): string[] {
   let root: Command = cmd;
   while (root.parent) root = root.parent;
   // rawArgs is commander's record of argv, untyped in its declarations.
-  return ((root as unknown as { rawArgs?: string[] }).rawArgs ?? []).includes("--");
+  return (root as unknown as { rawArgs?: string[] }).rawArgs ?? [];
+}
+
+/** Whether `--` came before the target on the command line. */
+function hadDoubleDash(cmd: Command): boolean {
+  return rawArgs(cmd).includes("--");
+}
+
+/**
+ * For a profile that is not one: the command line in the right order, when the words came in
+ * another (`lab check 127.0.0.1:5001 line`, or `lab check -- python3 server.py {port}`).
+ */
+function profileOrderHint(
+  profiles: readonly string[],
+  profileName: string,
+  target: string[],
+  cmd: Command,
+): string | undefined {
+  const args = rawArgs(cmd);
+  const dash = args.indexOf("--");
+  if (dash >= 0 && args.indexOf(profileName) > dash) {
+    return `name the profile before --: lab check PROFILE -- ${[profileName, ...target].join(" ")} (PROFILE: ${profiles.join(", ")})`;
+  }
+  const given = target.find((w) => profiles.includes(w));
+  if (given !== undefined && dash < 0) return `the profile comes first: lab check ${given} ${profileName}`;
+  return undefined;
 }
 
 async function runCheckCommand(
@@ -140,7 +165,6 @@ async function runCheckCommand(
     await runClientRole(check, profileName, target, isCommand, { format, seed, timeoutMs, only });
     return;
   }
-  const { readFile, rm } = await import("node:fs/promises");
   // Usage mistakes first, before anything starts.
   const usage = (err: unknown): never => {
     const e = err as { code?: string; message: string; hint?: string };
@@ -149,7 +173,11 @@ async function runCheckCommand(
   try {
     check.selectTests(check.getProfile(profileName), only);
   } catch (err) {
-    usage(err);
+    const hint =
+      err instanceof check.CheckError && err.code === "UNKNOWN_PROFILE"
+        ? profileOrderHint(Object.keys(check.PROFILES), profileName, target, cmd)
+        : undefined;
+    usage(hint === undefined ? err : { message: (err as Error).message, hint });
   }
   const address = isCommand
     ? undefined
@@ -170,6 +198,22 @@ async function runCheckCommand(
         },
       ),
     );
+  }
+  const { mkdir, readFile, rm } = await import("node:fs/promises");
+  // A folder that cannot be made is a usage mistake: said now, not as Node's EEXIST after a test.
+  if (opts.transcript !== undefined) {
+    await mkdir(opts.transcript, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === "EEXIST" || err.code === "ENOTDIR"
+          ? "a file is in the way"
+          : err.code === "EACCES" || err.code === "EPERM" || err.code === "EROFS"
+            ? "permission denied"
+            : (err.code ?? err.message);
+      throw new UsageError(
+        `--transcript ${opts.transcript}: cannot make that folder (${why})`,
+        "give a folder you can write to; it is made if missing",
+      );
+    });
   }
 
   let made: { folder: string; file: string; dir: string } | undefined;
@@ -215,6 +259,7 @@ async function runCheckCommand(
       seed,
       timeoutMs,
       inputs,
+      targetEnded: started?.ended,
       onStart: () => {
         if (format === "human")
           process.stdout.write(check.humanHeader(profileName, targetLabel ?? `${host}:${port}`, seed));

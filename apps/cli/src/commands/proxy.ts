@@ -294,11 +294,14 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimit
   });
   const stopSignals = onInterrupt(
     () => {
-      log.info(`shutting down (${proxy.links.size} connection${proxy.links.size === 1 ? "" : "s"} open)`);
+      // Those created through the API too: one left listening would keep the process alive.
+      const all = new Set([proxy, ...(api?.proxies.values() ?? [])]);
+      const open = [...all].reduce((n, p) => n + p.links.size, 0);
+      log.info(`shutting down (${open} connection${open === 1 ? "" : "s"} open)`);
       // The API first, so nothing adds work; then open connections get their drain time.
       void (async () => {
         await api?.close({ keepProxies: true });
-        await proxy.shutdown();
+        await Promise.all([...all].map((p) => p.shutdown()));
       })().then(stopped);
     },
     { onAgain: (signal) => log.warn(`${signal} again: exiting without waiting`) },

@@ -70,7 +70,7 @@ const tests: CheckTest[] = [
     async run(ctx) {
       const file = expected(ctx);
       const conn = await receiveFile(ctx, file, 8_000);
-      const end = await conn.waitEnd(1_000, "EOF within 1 s of the last byte");
+      const end = await conn.waitEnd(1_000, "EOF after the last byte");
       if (end === "reset") fail({ expected: "EOF (FIN) after the file", observed: "a reset (RST)", conn });
     },
   },
