@@ -9,9 +9,17 @@ describe("a wait that ran out says what it waited for, how long, and shows that 
     ]);
     const r = report.results.find((x) => x.id === "line.clients-50");
     expect(r?.status).toBe("fail");
-    expect(r?.expected).toMatch(/^a connection to 127\.0\.0\.1:\d+ within 2 s$/);
-    expect(r?.observed).toMatch(/never accepted/);
-    expect(r?.excerpt).toBeUndefined();
+    // Which wait runs out first depends on the kernel: past the backlog a SYN may be dropped (the
+    // connect's 2 s runs out) or answered before the queue filled (then a reply's 4 s, under load).
+    if (/^a connection to/.test(r?.expected ?? "")) {
+      expect(r?.expected).toMatch(/^a connection to 127\.0\.0\.1:\d+ within 2 s$/);
+      expect(r?.observed).toMatch(/never accepted/);
+      expect(r?.excerpt).toBeUndefined();
+    } else {
+      expect(r?.expected).toMatch(/^(client \d+)'s reply within 4 s$/);
+      const waiter = /^(client \d+)'s /.exec(r?.expected ?? "")?.[1];
+      expect(r?.excerpt?.startsWith(`${waiter}, received from the server`), r?.excerpt).toBe(true);
+    }
   }, 30_000);
 
   it("a reply that never comes: 'within' said once, and the excerpt is the waiting client's", async () => {
