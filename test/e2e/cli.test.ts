@@ -61,6 +61,26 @@ describe("lab (the CLI skeleton)", () => {
     for (const r of [unknown, missing, bad]) expect(r.stdout).toBe("");
   });
 
+  it("a port or address given as a word to a command that takes options hints the options (lab server 5001)", async () => {
+    const cases: Array<[string[], string]> = [
+      [["server", "5001"], "the port is an option: lab server --port 5001"],
+      [["server", "127.0.0.1:5001"], "the address is two options: lab server --host 127.0.0.1 --port 5001"],
+      [["udp", "echo", "[::1]:7000"], "the address is two options: lab udp echo --host [::1] --port 7000"],
+      [["files", "shared", "5002"], "the port is an option: lab files shared --port 5002"],
+      // lab client takes HOST PORT as words: a third word is just one too many.
+      [["client", "localhost", "5001", "5002"], "run 'lab client --help' for usage"],
+      [["server", "extra"], "run 'lab server --help' for usage"],
+    ];
+    for (const [args, hint] of cases) {
+      const r = await runLab(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(
+        /^lab: too many arguments for '\w+'\. Expected \d arguments? but got \d\.\n/,
+      );
+      expect(r.stderr, args.join(" ")).toContain(`\nhint: ${hint}\n`);
+    }
+  });
+
   it("turns commander's suggestion into the hint", async () => {
     const r = await runLab(["clien"]);
     expect(r.code).toBe(2);

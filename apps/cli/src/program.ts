@@ -55,7 +55,9 @@ export function buildProgram(): Command {
  * do: `lab: …` then `hint: …` naming the command's --help, exit 2.
  */
 function setUsageHints(cmd: Command, path: string): void {
-  cmd.configureOutput({ outputError: (text, write) => write(formatUsageError(text, path)) });
+  cmd.configureOutput({
+    outputError: (text, write) => write(formatUsageError(text, path, operandAsOption(cmd, path, text))),
+  });
   cmd.exitOverride();
   cmd.configureHelp({ ...cmd.configureHelp(), optionDescription: describeOption });
   // Help shows a default as typed (`default: 5001`, `default: 10s`), not as a quoted JSON string.
@@ -65,6 +67,26 @@ function setUsageHints(cmd: Command, path: string): void {
     }
   }
   for (const sub of cmd.commands) setUsageHints(sub, `${path} ${sub.name()}`);
+}
+
+/**
+ * The hint for a port or address given as a word to a command that takes it as an option
+ * (`lab server 5001`, as `python -m http.server 5001`): the command line that works.
+ */
+function operandAsOption(cmd: Command, path: string, text: string): string | undefined {
+  if (!text.includes("too many arguments")) return undefined;
+  const has = (flag: string) => cmd.options.some((o) => o.long === flag);
+  const positional = cmd.registeredArguments.length;
+  const word = cmd.args.at(positional);
+  // A command that takes the port as a word (lab client HOST PORT) had one word too many instead.
+  if (word === undefined || !has("--port") || cmd.registeredArguments.some((a) => a.name() === "port"))
+    return undefined;
+  const before = [path, ...cmd.args.slice(0, positional)].join(" ");
+  if (/^\d{1,5}$/.test(word)) return `the port is an option: ${before} --port ${word}`;
+  const address = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(word);
+  if (address && has("--host"))
+    return `the address is two options: ${before} --host ${address[1]} --port ${address[2]}`;
+  return undefined;
 }
 
 /** Commander's option line, less the `(default: [])` of a repeatable option that starts empty. */

@@ -73,14 +73,15 @@ function formatFailure(message: string, hint: string | undefined): string {
 /**
  * Rewrites one of commander's usage errors (`error: unknown option '--x'\n(Did you mean --y?)`)
  * in the format every failure uses: `lab: unknown option '--x'` + `hint: did you mean --y? run …`.
+ * `ownHint` replaces the pointer to --help where the caller knows better.
  */
-export function formatUsageError(text: string, commandPath: string): string {
+export function formatUsageError(text: string, commandPath: string, ownHint?: string): string {
   const [first = "", ...rest] = text.trim().split("\n");
   const suggestion = rest
     .join(" ")
     .replace(/^\((.*)\)$/, "$1")
     .trim();
-  const hint = usageHint(commandPath);
+  const hint = ownHint ?? usageHint(commandPath);
   return formatFailure(
     first.replace(/^error: /, ""),
     suggestion ? `${suggestion.charAt(0).toLowerCase()}${suggestion.slice(1)} ${hint}` : hint,
