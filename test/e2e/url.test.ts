@@ -19,9 +19,23 @@ describe("lab url", () => {
     expect(r.stdout).toContain("query fields (parse_qsl, blank values kept):\n  salary>  25000\n");
   });
 
+  it("--json escapes bidi and C1 controls in the URL (\\u), and the parsed text is unchanged", async () => {
+    const url = "http://a/\u202eb\u009b2J";
+    const r = await runLab(["url", "--json", url]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u202e\u009b]/);
+    expect(r.stdout).toContain("\\u202e");
+    expect(JSON.parse(r.stdout).path).toBe("/\u202eb\u009b2J");
+    const join = await runLab(["url", "join", "--json", "http://a/b", "\u202ec"]);
+    expect(join.stdout).not.toMatch(/\u202e/);
+    expect(Object.values(JSON.parse(join.stdout))).toContain("http://a/\u202ec");
+  });
+
   it("prints the same as JSON with --json, port as a number and the query as pairs", async () => {
     const r = await runLab(["url", "--json", "http://User:pw@[::1]:8080/a;p?x=1&x=2&y#f"]);
     expect(r.code).toBe(0);
+    // One object on one line, as every command's --json (line-based readers, .jsonl files).
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(1);
     expect(JSON.parse(r.stdout)).toEqual({
       url: "http://User:pw@[::1]:8080/a;p?x=1&x=2&y#f",
       scheme: "http",

@@ -1,4 +1,4 @@
-import { escapeControls } from "@netlab/core/terminal";
+import { escapeControls, safeJson } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { addRefusedShortFlags, refuseShortFlags, type ShortFlagSpellings } from "../options.js";
 import { action, UsageError } from "../run.js";
@@ -149,7 +149,7 @@ Examples:
  */
 function printResult(cmd: Command, key: string, value: string): void {
   const isJson = (cmd.optsWithGlobals() as { json?: boolean }).json === true;
-  if (isJson) process.stdout.write(`${JSON.stringify({ [key]: value })}\n`);
+  if (isJson) process.stdout.write(`${safeJson(JSON.stringify({ [key]: value }))}\n`);
   else process.stdout.write(`${process.stdout.isTTY ? escapeControls(value) : value}\n`);
 }
 
@@ -204,7 +204,8 @@ async function showUrl(input: string, opts: ShowOpts): Promise<void> {
   if (opts.json) {
     const out: Record<string, unknown> = { url: input, ...parts, queryPairs: pairs };
     if (view) out.whatwg = view;
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    // One object on one line, as every --json; a URL may carry bidi or C1 controls: escaped.
+    process.stdout.write(`${safeJson(JSON.stringify(out))}\n`);
     return;
   }
   process.stdout.write(view ? sideBySide(parts, view) : table(parts));
