@@ -83,24 +83,9 @@ describe("published schemas", () => {
 
 describe("sessionToPcap", () => {
   it("writes a pcap with a handshake and the payload bytes", () => {
-    const session = parseSession(
-      [
-        { netlab: "session", v: 1, ts: 1_000, side: "server" },
-        {
-          type: "open",
-          t: 0,
-          conn: 1,
-          transport: "tcp",
-          client: "127.0.0.1:40000",
-          server: "127.0.0.1:5001",
-        },
-        { type: "data", t: 1, conn: 1, from: "client", b64: Buffer.from("ping\n").toString("base64") },
-        { type: "close", t: 2, conn: 1, reason: "fin" },
-      ]
-        .map((l) => JSON.stringify(l))
-        .join("\n")
-        .concat("\n"),
-    );
+    const session = oneConnection("server", [
+      { type: "data", t: 1, conn: 1, from: "client", b64: Buffer.from("ping\n").toString("base64") },
+    ]);
     const pcap = sessionToPcap(session);
     expect(pcap.readUInt32LE(0)).toBe(0xa1b2c3d4);
     expect(pcap.includes(Buffer.from("ping\n"))).toBe(true);
@@ -139,25 +124,14 @@ describe("replay against a hostile server", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const { port } = server.address() as net.AddressInfo;
-    const session = parseSession(
+    const session = oneConnection(
+      "client",
       [
-        { netlab: "session", v: 1, ts: 1_000, side: "client" },
-        {
-          type: "open",
-          t: 0,
-          conn: 1,
-          transport: "tcp",
-          client: "127.0.0.1:40000",
-          server: "127.0.0.1:5001",
-        },
         { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from("hi\n").toString("base64") },
         // A second later, at the recording's pace: meanwhile the server floods.
         { type: "data", t: 1_000, conn: 1, from: "client", b64: Buffer.from("bye\n").toString("base64") },
-        { type: "close", t: 1_001, conn: 1, reason: "fin" },
-      ]
-        .map((l) => JSON.stringify(l))
-        .join("\n")
-        .concat("\n"),
+      ],
+      1_001,
     );
     const r = await replay(session, {
       host: "127.0.0.1",
@@ -183,45 +157,15 @@ describe("replay --compare of JSON lines", () => {
     onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const { port } = server.address() as net.AddressInfo;
     const recorded = '* hi\n{"type":"join","ts":1,"who":{"nick":"bo","since":4},"room":"#a"}\n';
-    const session = parseSession(
-      [
-        { netlab: "session", v: 1, ts: 1_000, side: "client" },
-        {
-          type: "open",
-          t: 0,
-          conn: 1,
-          transport: "tcp",
-          client: "127.0.0.1:40000",
-          server: "127.0.0.1:5001",
-        },
-        { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from(recorded).toString("base64") },
-        { type: "close", t: 2, conn: 1, reason: "fin" },
-      ]
-        .map((l) => JSON.stringify(l))
-        .join("\n")
-        .concat("\n"),
-    );
+    const session = oneConnection("client", [
+      { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from(recorded).toString("base64") },
+    ]);
     const r = await replay(session, { host: "127.0.0.1", port, compare: true, waitMs: 2_000 });
     expect(r.difference).toMatchObject({ conn: 1, line: 2, jsonFields: ["ts", "since"] });
     const text = await replay(
-      parseSession(
-        [
-          { netlab: "session", v: 1, ts: 1_000, side: "client" },
-          {
-            type: "open",
-            t: 0,
-            conn: 1,
-            transport: "tcp",
-            client: "127.0.0.1:40000",
-            server: "127.0.0.1:5001",
-          },
-          { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from("* ho\n").toString("base64") },
-          { type: "close", t: 2, conn: 1, reason: "fin" },
-        ]
-          .map((l) => JSON.stringify(l))
-          .join("\n")
-          .concat("\n"),
-      ),
+      oneConnection("client", [
+        { type: "data", t: 1, conn: 1, from: "server", b64: Buffer.from("* ho\n").toString("base64") },
+      ]),
       { host: "127.0.0.1", port, compare: true, waitMs: 2_000 },
     );
     expect(text.difference).toMatchObject({ offset: 3, jsonFields: [] });
@@ -308,3 +252,14 @@ describe("startWatch redaction", () => {
     expect(raw.dumped).toContain("s3cret");
   });
 });
+
+/** A recording of one TCP connection seen from `side`: its open, `records` (data), its close at `closeAt` ms. */
+function oneConnection(side: "client" | "server", records: object[], closeAt = 2) {
+  const lines = [
+    { netlab: "session", v: 1, ts: 1_000, side },
+    { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:40000", server: "127.0.0.1:5001" },
+    ...records,
+    { type: "close", t: closeAt, conn: 1, reason: "fin" },
+  ];
+  return parseSession(`${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+}
