@@ -43,6 +43,9 @@ const SETTLE_ID = "settle-";
 /** The events that end a wait for the mode: it is decided, or the connection changed. */
 const MODE_OR_STATE = ["mode", "state"] as const;
 
+/** drained() looks again at least this often, so no wait of its own is without an end. */
+const DRAINED_RECHECK_MS = 1_000;
+
 /**
  * A chat client: speaks JSON mode to a netlab chat server (upgrading only when the server's first
  * line announces `netlab chat/1`) and plain lines to anything else, sending nothing the caller did
@@ -277,29 +280,13 @@ export class ChatClient extends EventEmitter {
       if (this.#state === "closed") return;
       const socket = this.#socket;
       if (this.#state !== "connected" || this.#mode === "unknown" || !socket) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            this.off("state", done);
-            this.off("mode", done);
-            resolve();
-          };
-          this.on("state", done);
-          this.on("mode", done);
-        });
+        await firstEvent(this, MODE_OR_STATE, DRAINED_RECHECK_MS);
         continue;
       }
       await this.#outbox.drained();
       if (this.#state !== "connected" || this.#socket !== socket) continue;
       if (!socket.writableNeedDrain) return;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off("drain", done);
-          socket.off("close", done);
-          resolve();
-        };
-        socket.on("drain", done);
-        socket.on("close", done);
-      });
+      await firstEvent(socket, ["drain", "close"], DRAINED_RECHECK_MS);
     }
   }
 
