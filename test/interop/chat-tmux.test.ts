@@ -54,12 +54,29 @@ function tmuxServer() {
   };
 }
 
+/**
+ * A tmux server with `lab server` on a free port in its first window, listening; with `tokens`,
+ * the server takes them as its --token-file (plaintext /auth allowed, as a learner's nc needs).
+ */
+async function chatServer(tokens?: string) {
+  const port = await getPort({ host: "127.0.0.1" });
+  let args = `server --port ${port}`;
+  if (tokens !== undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), "netlab-chat-tmux-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, "tokens.txt");
+    writeFileSync(file, tokens, { mode: 0o600 });
+    args += ` --token-file ${file} --allow-plaintext-auth`;
+  }
+  const t = tmuxServer();
+  const server = t.lab(args);
+  await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+  return { port, t, server };
+}
+
 describe("chat on a terminal (tmux)", () => {
   it("lab client keeps the line being typed while messages arrive above it", async () => {
-    const port = await getPort({ host: "127.0.0.1" });
-    const t = tmuxServer();
-    const server = t.lab(`server --port ${port}`);
-    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const { port, t } = await chatServer();
     const alice = t.lab(`client --port ${port} --nick alice`);
     await t.screen(alice, (s) => s.includes("* alice joined #lobby"), "alice's join");
     const raw = await lineClient(port);
@@ -80,10 +97,7 @@ describe("chat on a terminal (tmux)", () => {
   });
 
   it("the server's operator console sends each typed line to every client as <server> text", async () => {
-    const port = await getPort({ host: "127.0.0.1" });
-    const t = tmuxServer();
-    const server = t.lab(`server --port ${port}`);
-    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const { port, t, server } = await chatServer();
     const a = await lineClient(port);
     const b = await lineClient(port);
     await Promise.all([a.waitFor("joined #lobby"), b.waitFor("joined #lobby")]);
@@ -96,10 +110,7 @@ describe("chat on a terminal (tmux)", () => {
   });
 
   it("Ctrl-C at the prompt exits 130 and leaves what follows on a line of its own", async () => {
-    const port = await getPort({ host: "127.0.0.1" });
-    const t = tmuxServer();
-    const server = t.lab(`server --port ${port}`);
-    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const { port, t } = await chatServer();
     const alice = t.lab(`client --port ${port} --nick alice`);
     await t.screen(alice, (s) => s.includes("* alice joined #lobby"), "alice's join");
     t.keys(alice, "C-c");
@@ -109,14 +120,7 @@ describe("chat on a terminal (tmux)", () => {
   });
 
   it("Ctrl-C at the token prompt exits 130 without drawing the chat prompt first", async () => {
-    const port = await getPort({ host: "127.0.0.1" });
-    const dir = mkdtempSync(path.join(tmpdir(), "netlab-chat-tmux-"));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const tokens = path.join(dir, "tokens.txt");
-    writeFileSync(tokens, "0123456789abcdef0123\n", { mode: 0o600 });
-    const t = tmuxServer();
-    const server = t.lab(`server --port ${port} --token-file ${tokens} --allow-plaintext-auth`);
-    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const { port, t } = await chatServer("0123456789abcdef0123\n");
     const client = t.lab(`client --port ${port}`);
     await t.screen(client, (s) => s.includes(`token for 127.0.0.1:${port}:`), "the token prompt");
     t.keys(client, "C-c");
@@ -126,10 +130,7 @@ describe("chat on a terminal (tmux)", () => {
   });
 
   it("--json on a terminal prints JSON events and sends typed lines, as it does piped", async () => {
-    const port = await getPort({ host: "127.0.0.1" });
-    const t = tmuxServer();
-    const server = t.lab(`server --port ${port}`);
-    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const { port, t } = await chatServer();
     const client = t.lab(`client --port ${port} --nick jo --json`);
     await t.screen(client, (s) => s.includes('{"type":"welcome"'), "the welcome as JSON");
     t.keys(client, "hi there", "Enter");
@@ -139,10 +140,7 @@ describe("chat on a terminal (tmux)", () => {
   });
 
   it("--json on a terminal: Ctrl-C in a half-typed line exits 130 and ends that line", async () => {
-    const port = await getPort({ host: "127.0.0.1" });
-    const t = tmuxServer();
-    const server = t.lab(`server --port ${port}`);
-    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const { port, t } = await chatServer();
     const client = t.lab(`client --port ${port} --json`);
     await t.screen(client, (s) => s.includes('{"type":"join"'), "the join as JSON");
     t.keys(client, "half typ");
@@ -179,15 +177,8 @@ describe("chat on a terminal (tmux)", () => {
     t.keys(sh, "kill %1", "Enter");
   }, 30_000);
   it("piped to a program, the token typed at the prompt goes to the server only, never to the room", async () => {
-    const port = await getPort({ host: "127.0.0.1" });
-    const dir = mkdtempSync(path.join(tmpdir(), "netlab-chat-tmux-"));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const tokens = path.join(dir, "tokens.txt");
     const secret = "alice-secret-0123456789";
-    writeFileSync(tokens, `alice:${secret}\nwatcher-token-0123456789:ro\n`, { mode: 0o600 });
-    const t = tmuxServer();
-    const server = t.lab(`server --port ${port} --token-file ${tokens} --allow-plaintext-auth`);
-    await t.screen(server, (s) => s.includes(`listening on 127.0.0.1:${port}`), "the server");
+    const { port, t } = await chatServer(`alice:${secret}\nwatcher-token-0123456789:ro\n`);
     const watcher = await lineClient(port);
     watcher.send("/auth watcher-token-0123456789");
     await watcher.waitFor("joined #lobby");
