@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type net from "node:net";
-import { requireSafeAuth } from "@netlab/core";
-import { type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
+import { requireSafeAuth, startsTlsRecord } from "@netlab/core";
+import { type ByteQueue, type Decoder, LINE_DEFAULTS, lines, type ProtocolError } from "@netlab/protocol";
 import {
   type HandlerClass,
   type PeerAddress,
@@ -119,8 +119,11 @@ class ChatTCPServer extends TCPServer {
   }
 }
 
-/** How a TLS record that starts a handshake begins: ContentType handshake, then version 3.x. */
-const TLS_RECORD = [0x16, 0x03] as const;
+/** What a TLS client's bytes on a plaintext port become: nothing. */
+function dropAll(buf: ByteQueue): undefined {
+  buf.take(buf.size);
+  return undefined;
+}
 
 function destroySocket(socket: net.Socket): void {
   socket.destroy();
@@ -144,29 +147,33 @@ class ChatHandler extends StreamRequestHandler<string, ChatTCPServer> implements
     const decoder = lines({ maxLineBytes: this.server.maxLineBytes });
     if (this.server.isTls) return decoder;
     // A TLS client on this plaintext port (`lab client --tls`, `ncat --ssl`) starts with a
-    // handshake record, 0x16 0x03, which no person types: its ClientHello is not chat lines for the
-    // room. It is told why, and what else it sends is dropped.
-    let isTls: boolean | undefined;
-    return {
+    // handshake record, which no person types: its ClientHello is not chat lines for the room. It
+    // is told why, and what else it sends is dropped. Once the first bytes decided, plain lines go
+    // to the line decoder directly.
+    const first: Decoder<string> = {
       decode: (buf) => {
-        if (isTls === undefined) {
-          if (buf.byteAt(0) !== TLS_RECORD[0]) isTls = false;
-          else if (buf.size < 2) return undefined;
-          else isTls = buf.byteAt(1) === TLS_RECORD[1];
-          if (isTls && this.#session) {
-            this.server.hub.kick(
-              this.#session,
-              "WRONG_PROTOCOL",
-              "this port does not speak TLS; connect without --tls",
-            );
-          }
+        const isTls = startsTlsRecord(buf.byteAt(0), buf.size > 1 ? buf.byteAt(1) : undefined);
+        if (isTls === undefined) return undefined;
+        if (!isTls) {
+          first.decode = (b) => decoder.decode(b);
+          first.decodeEof = (b) => decoder.decodeEof(b);
+          return decoder.decode(buf);
         }
-        if (!isTls) return decoder.decode(buf);
-        buf.take(buf.size);
-        return undefined;
+        if (this.#session) {
+          this.server.hub.kick(
+            this.#session,
+            "WRONG_PROTOCOL",
+            "this port does not speak TLS; connect without --tls",
+          );
+        }
+        first.decode = dropAll;
+        first.decodeEof = dropAll;
+        return dropAll(buf);
       },
-      decodeEof: (buf) => (isTls ? undefined : decoder.decodeEof(buf)),
+      // One byte that could begin a record, then the end: a line after all.
+      decodeEof: (buf) => decoder.decodeEof(buf),
     };
+    return first;
   }
 
   override setup(): void {

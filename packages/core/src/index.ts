@@ -68,6 +68,7 @@ export {
   SNIFF_EXCERPT_CHARS,
   type SniffedProtocol,
   sniffProtocol,
+  startsTlsRecord,
   TLS_PLAINTEXT_REPLY,
 } from "./sniff.js";
 export { closest } from "./suggest.js";

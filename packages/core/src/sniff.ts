@@ -37,13 +37,22 @@ export function sniffProtocol(bytes: Uint8Array): SniffedProtocol | undefined {
     return { name: "netlab-tls-port", description: "a netlab server that speaks TLS" };
   }
   if (/^HTTP\/\d/.test(head)) return { name: "http", description: "an HTTP server" };
-  // A TLS record: handshake (22) or alert (21), version 3.x.
-  if (bytes.length >= 2 && (bytes[0] === 0x16 || bytes[0] === 0x15) && bytes[1] === 0x03) {
+  if (startsTlsRecord(bytes[0], bytes[1])) {
     return { name: "tls", description: "a TLS server" };
   }
   if (head.startsWith("SSH-")) return { name: "ssh", description: "an SSH server" };
   if (/^(220|421)[ -]/.test(head)) return { name: "smtp-like", description: "a mail or FTP server" };
   return undefined;
+}
+
+/**
+ * Whether the first two bytes a peer sent begin a TLS record (handshake 22 or alert 21, version
+ * 3.x), which no person types: true or false, or undefined while the one byte there could begin one.
+ * @example startsTlsRecord(0x16, 0x03) // true: a ClientHello (or a server's first record)
+ */
+export function startsTlsRecord(first: number | undefined, second: number | undefined): boolean | undefined {
+  if (first !== 0x16 && first !== 0x15) return false;
+  return second === undefined ? undefined : second === 0x03;
 }
 
 /**

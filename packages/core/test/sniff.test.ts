@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeBytes, sniffProtocol, TLS_PLAINTEXT_REPLY } from "../src/index.js";
+import { describeBytes, sniffProtocol, startsTlsRecord, TLS_PLAINTEXT_REPLY } from "../src/index.js";
 
 const b = (s: string | number[]) => (typeof s === "string" ? Buffer.from(s) : Uint8Array.from(s));
 
@@ -15,6 +15,17 @@ describe("sniffProtocol", () => {
     );
     expect(sniffProtocol(b("hello\n"))).toBeUndefined();
     expect(sniffProtocol(b([]))).toBeUndefined();
+  });
+});
+
+describe("startsTlsRecord", () => {
+  it("says yes to a handshake or alert record, no to text, and waits on one byte that could begin one", () => {
+    expect(startsTlsRecord(0x16, 0x03)).toBe(true);
+    expect(startsTlsRecord(0x15, 0x03)).toBe(true);
+    expect(startsTlsRecord(0x16, undefined)).toBeUndefined();
+    expect(startsTlsRecord(0x16, 0x41)).toBe(false);
+    expect(startsTlsRecord(0x68, 0x69)).toBe(false);
+    expect(startsTlsRecord(0x68, undefined)).toBe(false);
   });
 });
 
