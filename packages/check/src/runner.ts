@@ -98,13 +98,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   }
   const startedAt = new Date();
   const t0 = performance.now();
-  const report = (results: TestResult[]): CheckReport => ({
+  const report = (results: TestResult[], notes: string[] = []): CheckReport => ({
     profile: profile.name,
     target: label(options),
     seed,
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     results,
+    ...(notes.length ? { notes } : {}),
   });
   await preflight(options.host, options.port);
   options.onStart?.();
@@ -134,7 +135,33 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     results.push(result);
     options.onResult?.(result);
   }
-  return report(results);
+  return report(results, await diagnose(profile, results, options, seed, inputs, state));
+}
+
+/** The profile's note on a run with failures; none when all passed or the look itself fails. */
+async function diagnose(
+  profile: Profile,
+  results: TestResult[],
+  options: CheckOptions,
+  seed: number,
+  inputs: CheckInputs,
+  state: Record<string, unknown>,
+): Promise<string[]> {
+  if (!profile.diagnose || results.every((r) => r.status === "pass")) return [];
+  let note: string | undefined;
+  const look: CheckTest = {
+    id: `${profile.name}.diagnose`,
+    title: "",
+    timeoutMs: 3_000,
+    hint: "",
+    run: async (ctx) => {
+      note = await profile.diagnose?.(ctx, results);
+    },
+  };
+  const r = await runOne(look, { ...options, timeoutMs: undefined }, seed, inputs, state).catch(
+    () => undefined,
+  );
+  return r?.status === "pass" && note ? [note] : [];
 }
 
 function label(o: CheckOptions): string {
@@ -281,7 +308,7 @@ async function runOne(
   result.durationMs = Math.round(performance.now() - started);
   if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received)))
     throw tlsError(options.host, options.port);
-  if (!test.id.endsWith(".prepare")) await options.onTranscript?.(test.id, conns);
+  if (!/\.(prepare|diagnose)$/.test(test.id)) await options.onTranscript?.(test.id, conns);
   // Let the target see the closes before the next test opens its connections (and a program that
   // crashed be seen to have exited).
   await delay(SETTLE_MS);

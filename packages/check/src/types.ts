@@ -49,6 +49,11 @@ export interface Profile {
   tests: CheckTest[];
   /** Runs once before the tests (after the target listens), to learn its variant. */
   prepare?(ctx: TestContext): Promise<Record<string, unknown>>;
+  /**
+   * Runs once after a run with failures, to name a cause they may share (an echo target that answers
+   * only whole lines is a line server): a note for the report, or `undefined`.
+   */
+  diagnose?(ctx: TestContext, results: readonly TestResult[]): Promise<string | undefined>;
 }
 
 /** The outcome of one test, as every report format shows it. */
@@ -72,4 +77,6 @@ export interface CheckReport {
   startedAt: string;
   durationMs: number;
   results: TestResult[];
+  /** What the profile's `diagnose` made of the failures, for the end of the report. */
+  notes?: string[];
 }

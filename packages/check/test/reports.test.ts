@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { Parser } from "tap-parser";
 import { describe, expect, it } from "vitest";
-import { type CheckReport, formatJson, formatJunit, formatTap } from "../src/index.js";
+import { type CheckReport, formatJson, formatJunit, formatTap, humanSummary } from "../src/index.js";
 import { fixture, grade } from "./helpers.js";
 
 /** A report with one pass and one failure whose texts hold what XML and YAML must escape. */
@@ -94,4 +94,30 @@ describe("#18: reports", () => {
     expect(strip(formatJson(a))).toBe(strip(formatJson(b)));
     expect(strip(formatJson(a))).not.toBe(strip(formatJson(other)));
   }, 30_000);
+});
+
+describe("a note on why every test may fail", () => {
+  it("echo graded against a line server ends with a note naming lab check line, in every format", async () => {
+    const report = await grade("echo", ["python3", fixture("line_server.py"), "{port}"], 1, ["echo.sliced"]);
+    expect(report.results.map((r) => r.status)).toEqual(["fail"]);
+    expect(report.notes).toHaveLength(1);
+    expect(report.notes?.[0]).toMatch(/sent back "NETLAB" only once a newline followed.*lab check line/);
+    expect(humanSummary(report)).toMatch(
+      /^note: the server sent back "NETLAB".*\n0 passed, 1 failed \(of 1\)/,
+    );
+    expect(JSON.parse(formatJson(report)).notes).toEqual(report.notes);
+    expect(formatTap(report)).toMatch(/\n# note: the server sent back \\"NETLAB\\"/);
+    expect((await tapCounts(formatTap(report))).fail).toBe(1);
+    expect(parseXml(formatJunit(report))).toEqual([1, 1]);
+    expect(formatJunit(report)).toMatch(/<system-out>note: the server sent back &quot;NETLAB&quot;/);
+  });
+
+  it("a byte echo with a bug fails its test with no note: the note is for the line-server mix-up only", async () => {
+    const report = await grade("echo", ["python3", fixture("echo_server.py"), "{port}", "mangle-bytes"], 1, [
+      "echo.all-bytes",
+    ]);
+    expect(report.results.map((r) => r.status)).toEqual(["fail"]);
+    expect(report.notes).toBeUndefined();
+    expect(JSON.parse(formatJson(report)).notes).toEqual([]);
+  });
 });

@@ -172,14 +172,14 @@ export const SERVER_MODES: Record<string, ServerMode> = {
     },
   },
   echo: {
-    summary: "each line comes back as sent",
+    summary: "each line comes back as sent (a line server: lab check line grades it)",
     async create(o) {
       const ss = await import("@netlab/socketserver");
       return { server: new ss.TCPServer(common(o), ss.EchoHandler) };
     },
   },
   upper: {
-    summary: "each line comes back upper-cased",
+    summary: "each line comes back upper-cased (lab check line grades it too)",
     async create(o) {
       const ss = await import("@netlab/socketserver");
       return { server: new ss.TCPServer(common(o), ss.UpperHandler) };

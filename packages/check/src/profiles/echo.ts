@@ -1,7 +1,7 @@
 import { fail } from "../failure.js";
 import { printable } from "../random.js";
 import type { CheckTest, Profile } from "../types.js";
-import { expectBytes, openMany, roundTrip } from "./shared.js";
+import { expectBytes, openMany, readLine, roundTrip } from "./shared.js";
 
 const MiB = 1024 * 1024;
 
@@ -146,7 +146,7 @@ const tests: CheckTest[] = [
       }
       fail({
         expected: `the server to stop taking bytes once its writes to us blocked (we read none of the echo)`,
-        observed: `it took all ${UNREAD_OFFER_BYTES / MiB} MiB we offered: it buffers without bound`,
+        observed: `it took all ${UNREAD_OFFER_BYTES / MiB} MiB we offered and never pushed back: it buffers without bound, or drops what it does not echo`,
         conn,
         side: "sent",
       });
@@ -159,4 +159,24 @@ export const echoProfile: Profile = {
   name: "echo",
   summary: "a byte echo server (RFC 862, Protohackers 0): every byte back, any size, many clients",
   tests,
+  // The classic mix-up: a line server (lab server --mode echo is one) graded as a byte echo fails
+  // every test without saying why. It answers `netlab` only once the newline follows.
+  async diagnose(ctx) {
+    const conn = await ctx.open("probe");
+    await conn.write("netlab");
+    const answered = await conn
+      .waitFor(
+        "any answer to 6 bytes without a newline",
+        () => (conn.receivedBytes > 0 || conn.end !== "open" ? true : undefined),
+        500,
+      )
+      .catch(() => false);
+    if (answered) return undefined;
+    await conn.write("\n");
+    const line = (await readLine(conn, 1_000, "an answer to the newline").catch(() => undefined))?.toString(
+      "latin1",
+    );
+    if (line !== "netlab" && line !== "NETLAB") return undefined;
+    return `the server sent back "${line}" only once a newline followed it: it looks like a line server (lab server --mode echo is one), which lab check line grades; an echo server sends each byte back as it comes`;
+  },
 };

@@ -18,11 +18,12 @@ export function humanResult(r: TestResult): string {
   return head + lines.map((l) => `         ${escapeControls(l)}\n`).join("");
 }
 
-/** The summary line: `7 passed, 1 failed (of 8) in 3.2 s`. */
+/** The report's notes (`note: …`), then the summary line: `7 passed, 1 failed (of 8) in 3.2 s`. */
 export function humanSummary(report: CheckReport): string {
   const passed = report.results.filter((r) => r.status === "pass").length;
   const failed = report.results.length - passed;
-  return `${passed} passed, ${failed} failed (of ${report.results.length}) in ${(report.durationMs / 1000).toFixed(1)} s\n`;
+  const notes = (report.notes ?? []).map((n) => `note: ${escapeControls(n)}\n`).join("");
+  return `${notes}${passed} passed, ${failed} failed (of ${report.results.length}) in ${(report.durationMs / 1000).toFixed(1)} s\n`;
 }
 
 /** The whole human report at once (the CLI prints it test by test instead). */

@@ -31,6 +31,7 @@ export function formatJson(report: CheckReport): string {
         hint: r.hint,
         excerpt: r.excerpt,
       })),
+      notes: report.notes ?? [],
     }),
   )}\n`;
 }

@@ -40,6 +40,9 @@ export function formatJunit(report: CheckReport): string {
     `  <testsuite name="${xml(`${report.profile} ${report.target}`)}" tests="${report.results.length}" failures="${failures}" errors="0" skipped="0" time="${seconds(report.durationMs)}" timestamp="${xml(report.startedAt)}">`,
     `    <properties><property name="seed" value="${report.seed}"/></properties>`,
     ...cases,
+    ...(report.notes?.length
+      ? [`    <system-out>${xml(report.notes.map((n) => `note: ${n}`).join("\n"))}</system-out>`]
+      : []),
     "  </testsuite>",
     "</testsuites>",
     "",

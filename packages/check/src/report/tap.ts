@@ -18,6 +18,7 @@ export function formatTap(report: CheckReport): string {
     out.push(`${r.status === "pass" ? "ok" : "not ok"} ${i + 1} - ${r.id}: ${r.title.replace(/#/g, "no.")}`);
     if (r.status === "fail") out.push(...diagnostic(r));
   });
+  for (const note of report.notes ?? []) out.push(`# note: ${safeJson(JSON.stringify(note)).slice(1, -1)}`);
   return `${out.join("\n")}\n`;
 }
 
