@@ -174,6 +174,12 @@ describe("#18: lab check's command line", () => {
       /^lab: --transcript .*seed_upper\.py: cannot make that folder \(a file is in the way\)\nhint: give a folder/,
     ],
     [
+      // Node 20's recursive mkdir never returns under /proc: this once hung until killed.
+      ["check", "line", "--transcript", "/proc/netlab-transcripts", "5001"],
+      2,
+      /^lab: --transcript \/proc\/netlab-transcripts: cannot make that folder \(ENOENT\)\nhint: give a folder/,
+    ],
+    [
       ["check", "line", "--format", "xml", "5001"],
       2,
       /^lab: unknown --format "xml"\nhint: choose one of: human, tap, junit, json\n$/,

@@ -1,6 +1,6 @@
-import { mkdir, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { replaceFileAtomically } from "@netlab/core";
+import { makeDirectory, replaceFileAtomically } from "@netlab/core";
 import { configDir } from "@netlab/tls";
 
 /** Limits of the reclaim-token file. */
@@ -90,7 +90,7 @@ export async function writeReclaims(
   maxEntries: number = RECLAIM_STORE_DEFAULTS.maxEntries,
 ): Promise<void> {
   const kept = [...entries].sort((a, b) => b.at - a.at).slice(0, maxEntries);
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await makeDirectory(dirname(file), 0o700);
   await replaceFileAtomically(file, `${JSON.stringify({ entries: kept })}\n`);
 }
 

@@ -1,5 +1,6 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import { makeDirectory } from "@netlab/core";
 import type { Conn } from "./conn.js";
 import { hexExcerpt } from "./hex.js";
 
@@ -11,7 +12,7 @@ export const TRANSCRIPT_BYTES = 64 * 1024;
  * came back (the first 64 KiB each way), and how it ended.
  */
 export async function writeTranscript(dir: string, testId: string, conns: Conn[]): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const parts = conns.map((c) => {
     const t = c.transcript();
     const dump = (bytes: Buffer) =>

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 
 /**
  * Replaces `file` with `text` so that a reader sees the old file or the new, never half: writes a
@@ -21,5 +22,39 @@ export async function replaceFileAtomically(file: string, text: string): Promise
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Makes `dir` and any missing parents, as `mkdir -p`: each folder with one non-recursive mkdir, so
+ * the work is bounded by the path's length. Node 20's `mkdir(dir, { recursive: true })` never
+ * returns for a path under /proc or /sys (the kernel answers ENOENT, Node makes the parent, which
+ * exists, and tries again); here that ENOENT is thrown. A file in the way is ENOTDIR.
+ * @example await makeDirectory("/tmp/transcripts/run-1", 0o700)
+ */
+export async function makeDirectory(dir: string, mode?: number): Promise<void> {
+  const target = resolve(dir);
+  const missing: string[] = [];
+  for (let at = target; ; at = dirname(at)) {
+    const found = await stat(at).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw err;
+    });
+    if (found) {
+      if (!found.isDirectory())
+        throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), {
+          code: "ENOTDIR",
+          path: at,
+        });
+      break;
+    }
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const at of missing.reverse()) {
+    await mkdir(at, { mode }).catch((err: NodeJS.ErrnoException) => {
+      // Made meanwhile by someone else: what we wanted. A file made meanwhile fails the next mkdir.
+      if (err.code !== "EEXIST") throw err;
+    });
   }
 }

@@ -51,7 +51,7 @@ export {
   errnoOf,
 } from "./errno.js";
 export { isNetlabError, NetlabError, type NetlabErrorOptions, OptionError } from "./errors.js";
-export { replaceFileAtomically } from "./files.js";
+export { makeDirectory, replaceFileAtomically } from "./files.js";
 export {
   type IntBounds,
   type OptionChecks,

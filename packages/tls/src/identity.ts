@@ -1,7 +1,8 @@
 import { createPrivateKey, type KeyObject, randomBytes, X509Certificate } from "node:crypto";
-import { mkdir, mkdtemp, open, rename, rm, stat } from "node:fs/promises";
+import { mkdtemp, open, rename, rm, stat } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import { makeDirectory } from "@netlab/core";
 import { TlsError } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { checkSan, DEFAULT_SANS, GENERATE_DEFAULTS, generateCertificate } from "./generate.js";
@@ -65,7 +66,7 @@ export async function loadOrCreateIdentity(options: IdentityOptions = {}): Promi
   const home = join(dir, IDENTITY_SUBDIR);
   if (!options.rotate && (await exists(home))) return loadSaved(home, sans);
 
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dir, 0o700);
   const pair = await generateCertificate({
     sans,
     validDays: options.validDays ?? IDENTITY_DEFAULTS.validDays,

@@ -1,7 +1,7 @@
-import { mkdir, open, rm, stat } from "node:fs/promises";
+import { open, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { replaceFileAtomically } from "@netlab/core";
+import { makeDirectory, replaceFileAtomically } from "@netlab/core";
 import { requireMs, requirePositiveInt, TlsError } from "./errors.js";
 import { defaultKnownHostsFile } from "./paths.js";
 
@@ -153,7 +153,7 @@ export async function trustOnFirstUse(
   const seen = decide(await readKnownHosts(opts), key, presented);
   if (seen) return seen;
 
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await makeDirectory(dirname(file), 0o700);
   const unlock = await lock(file, options);
   try {
     const current = await readKnownHosts(opts); // another process may have added it meanwhile

@@ -199,10 +199,11 @@ async function runCheckCommand(
       ),
     );
   }
-  const { mkdir, readFile, rm } = await import("node:fs/promises");
+  const { readFile, rm } = await import("node:fs/promises");
+  const { makeDirectory } = await import("@netlab/core");
   // A folder that cannot be made is a usage mistake: said now, not as Node's EEXIST after a test.
   if (opts.transcript !== undefined) {
-    await mkdir(opts.transcript, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    await makeDirectory(opts.transcript).catch((err: NodeJS.ErrnoException) => {
       const why =
         err.code === "EEXIST" || err.code === "ENOTDIR"
           ? "a file is in the way"

@@ -348,7 +348,7 @@ async function fetchBatch(
     maxSizeBytes: number | undefined;
   },
 ): Promise<{ batch: Batch; close: () => Promise<void> }> {
-  const { mkdir } = await import("node:fs/promises");
+  const { makeDirectory } = await import("@netlab/core");
   const path = await import("node:path");
   const common = {
     overwrite: opts.overwrite ?? false,
@@ -377,7 +377,7 @@ async function fetchBatch(
         names.length === 1 && opts.output !== undefined
           ? opts.output
           : path.join(opts.output ?? ".", baseName(folder));
-      await mkdir(dest, { recursive: true }).catch((err) => {
+      await makeDirectory(dest).catch((err) => {
         throw t.fsError(err, `creating ${dest}`);
       });
       // Dotfiles: the server chose to list them. Depth: the listing was checked against --max-depth.

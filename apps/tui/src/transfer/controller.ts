@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatHostPort } from "@netlab/core";
+import { formatHostPort, makeDirectory } from "@netlab/core";
 import {
   FileServer,
   type ServerTransfer,
@@ -206,7 +206,7 @@ export class TransferLabController
 
   async #listen(): Promise<void> {
     const root = this.server.root;
-    await mkdir(root, { recursive: true });
+    await makeDirectory(root);
     const { server } = await this.listenWithRetries(() => {
       const server = new FileServer({ root, host: this.host, port: this.server.port });
       server.on("transfer", (t: ServerTransfer) => {
