@@ -111,57 +111,56 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   options.onStart?.();
 
   let state: Record<string, unknown> = {};
-  if (profile.prepare) {
-    const prepare: CheckTest = {
-      id: `${profile.name}.prepare`,
-      title: "",
-      timeoutMs: 5_000,
-      hint: "",
-      run: async (ctx) => {
-        state = (await profile.prepare?.(ctx)) ?? {};
-      },
-    };
-    const r = await runOne(prepare, options, seed, inputs, state);
-    if (r.status === "fail") {
+  const run = (test: CheckTest) => runOne(test, options, seed, inputs, state);
+  const { prepare, diagnose } = profile;
+  if (prepare) {
+    const { result, value } = await runStep(run, `${profile.name}.prepare`, 5_000, prepare);
+    if (result.status === "fail") {
       // The variant could not be told: every test would fail the same way; say it once per test.
-      const results = tests.map((t) => ({ ...r, id: t.id, title: t.title }));
+      const results = tests.map((t) => ({ ...result, id: t.id, title: t.title }));
       for (const x of results) options.onResult?.(x);
       return report(results);
     }
+    state = value ?? {};
   }
   const results: TestResult[] = [];
   for (const test of tests) {
-    const result = await runOne(test, options, seed, inputs, state);
+    const result = await run(test);
     results.push(result);
     options.onResult?.(result);
   }
-  return report(results, await diagnose(profile, results, options, seed, inputs, state));
+  let note: string | undefined;
+  if (diagnose && results.some((r) => r.status === "fail")) {
+    // A look that fails or finds nothing adds no note: the results stand on their own.
+    const look = await runStep(run, `${profile.name}.diagnose`, 3_000, (ctx) => diagnose(ctx, results)).catch(
+      () => undefined,
+    );
+    note = look?.value;
+  }
+  return report(results, note ? [note] : []);
 }
 
-/** The profile's note on a run with failures; none when all passed or the look itself fails. */
-async function diagnose(
-  profile: Profile,
-  results: TestResult[],
-  options: CheckOptions,
-  seed: number,
-  inputs: CheckInputs,
-  state: Record<string, unknown>,
-): Promise<string[]> {
-  if (!profile.diagnose || results.every((r) => r.status === "pass")) return [];
-  let note: string | undefined;
-  const look: CheckTest = {
-    id: `${profile.name}.diagnose`,
+/**
+ * Runs a profile's own step (`prepare`, `diagnose`) the way a test runs: under a deadline, its
+ * connections closed after. Returns the step's result, and what it returned if it passed.
+ */
+async function runStep<T>(
+  run: (test: CheckTest) => Promise<TestResult>,
+  id: string,
+  timeoutMs: number,
+  body: (ctx: TestContext) => Promise<T>,
+): Promise<{ result: TestResult; value?: T }> {
+  let value: T | undefined;
+  const result = await run({
+    id,
     title: "",
-    timeoutMs: 3_000,
+    timeoutMs,
     hint: "",
     run: async (ctx) => {
-      note = await profile.diagnose?.(ctx, results);
+      value = await body(ctx);
     },
-  };
-  const r = await runOne(look, { ...options, timeoutMs: undefined }, seed, inputs, state).catch(
-    () => undefined,
-  );
-  return r?.status === "pass" && note ? [note] : [];
+  });
+  return { result, value };
 }
 
 function label(o: CheckOptions): string {
