@@ -8,7 +8,7 @@ import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ChatClient, type ChatEvent, ChatServer } from "../../packages/chat/src/index.js";
-import { LAB_BIN, type LabProcess, runLab, startLab, startProcess } from "../helpers/lab.js";
+import { LAB_BIN, type LabProcess, runLab, shellQuote, startLab, startProcess } from "../helpers/lab.js";
 import { serve } from "../helpers/tcp.js";
 
 /** Everything issue 13 names: OSC title, clear screen, a CR that fakes a notice, BS, NUL, DEL, C1, bidi, separators. */
@@ -105,17 +105,13 @@ function silentServer(): Promise<number> {
   return hostileServer(() => {});
 }
 
-function shellQuote(arg: string): string {
-  return `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
  * `lab ARGS` on a pseudo-terminal (util-linux `script`), as a person runs it; what we write is
  * typed, what it prints is what their terminal receives. `pid()` is the lab process itself.
  */
 function startOnTty(args: string[], { stdinPipe }: { stdinPipe?: string } = {}) {
   const pidFile = join(dir, `pid-${Math.random().toString(36).slice(2)}`);
-  const lab = `env NO_COLOR=1 COLUMNS=120 LINES=40 ${shellQuote(process.execPath)} ${shellQuote(LAB_BIN)} ${args.map(shellQuote).join(" ")}`;
+  const lab = `env -u LAB_TOKEN NO_COLOR=1 COLUMNS=120 LINES=40 ${[process.execPath, LAB_BIN, ...args].map(shellQuote).join(" ")}`;
   const command = stdinPipe
     ? `echo $$ > ${shellQuote(pidFile)}; printf %s ${shellQuote(stdinPipe)} | ${lab}`
     : `echo $$ > ${shellQuote(pidFile)}; exec ${lab}`;

@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
-import { LAB_BIN, runLab, startProcess, startServer } from "../helpers/lab.js";
+import { runLab, startLabOnTerminal, startServer } from "../helpers/lab.js";
 
 const RW = "rw-token-0123456789abcdef";
 const RO = "ro-token-0123456789abcdef";
@@ -165,16 +165,7 @@ describe("chat with --token-file", () => {
   });
 });
 
-/** `lab ARGS` on a pseudo-terminal (util-linux `script`), as a person would run it. */
-function startOnTty(args: string[]) {
-  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-  const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
-  return startProcess("script", [
-    "-qfec",
-    `env -u LAB_TOKEN NO_COLOR=1 COLUMNS=120 LINES=40 ${lab}`,
-    "/dev/null",
-  ]);
-}
+const startOnTty = (args: string[]) => startLabOnTerminal(args);
 
 describe("the token prompt on a terminal", () => {
   it("lab client asks for the token only when the server wants one, and does not echo it", async () => {

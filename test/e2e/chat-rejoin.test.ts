@@ -2,7 +2,7 @@ import getPort from "get-port";
 import { describe, expect, it } from "vitest";
 import type { ChatEvent } from "../../packages/chat/src/index.js";
 import { lineClient } from "../../packages/chat/test/line-client.js";
-import { LAB_BIN, runLab, startLab, startProcess, startServer } from "../helpers/lab.js";
+import { runLab, startLab, startLabOnTerminal, startServer } from "../helpers/lab.js";
 
 /** `lab server` (chat) on `port`, once it listens. */
 async function serverOn(port: number) {
@@ -11,12 +11,8 @@ async function serverOn(port: number) {
   return lab;
 }
 
-/** `lab ARGS` on a pseudo-terminal (util-linux `script`), as a person would run it; times in UTC. */
-function startOnTty(args: string[]) {
-  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-  const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
-  return startProcess("script", ["-qfec", `env NO_COLOR=1 TZ=UTC COLUMNS=120 LINES=40 ${lab}`, "/dev/null"]);
-}
+/** `lab ARGS` on a pseudo-terminal, times in UTC. */
+const startOnTty = (args: string[]) => startLabOnTerminal(args, { envWords: ["TZ=UTC"] });
 
 /** HH:MM of `ts` in UTC, as the client shows a time said today. */
 const hhmm = (ts: number) => new Date(ts).toISOString().slice(11, 16);

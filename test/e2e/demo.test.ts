@@ -5,7 +5,7 @@ import { join } from "node:path";
 import getPort from "get-port";
 import { afterAll, describe, expect, it } from "vitest";
 import { type LineClient, lineClient } from "../../packages/chat/test/line-client.js";
-import { LAB_BIN, runLab, startLab, startProcess } from "../helpers/lab.js";
+import { LAB_BIN, runLab, startLab, startLabOnTerminal } from "../helpers/lab.js";
 
 const dir = mkdtempSync(join(tmpdir(), "netlab-demo-scripts-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,10 +49,9 @@ describe("lab demo on a terminal with CI set", () => {
       timeout: 30_000,
     },
     async (bundle) => {
-      const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-      const lab = [process.execPath, LAB_BIN, "demo", "--clients", "2"].map(quote).join(" ");
-      const env = `env CI=true NETLAB_TUI_BUNDLE=${bundle} NO_COLOR=1 COLUMNS=120 LINES=40`;
-      const demo = startProcess("script", ["-qfec", `stty cols 120 rows 40; ${env} ${lab}`, "/dev/null"]);
+      const demo = startLabOnTerminal(["demo", "--clients", "2"], {
+        envWords: ["CI=true", `NETLAB_TUI_BUNDLE=${bundle}`],
+      });
       await demo.waitForOutput("● listening", { timeoutMs: 20_000 });
       demo.write("\u0003");
       expect(await demo.exited).toBe(0);

@@ -18,7 +18,7 @@ import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
-import { LAB_BIN, runLab, runProcess, startLab } from "../helpers/lab.js";
+import { LAB_BIN, progressDraws, runLab, runLabOnTerminal, runProcess, startLab } from "../helpers/lab.js";
 
 const BIG = Buffer.alloc(24 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -339,11 +339,7 @@ describe("lab get", () => {
   });
 
   it("on a terminal, a binary body is not printed (exit 23, as curl) unless -o - asks; piped, it is", async () => {
-    const onTty = (args: string[]) => {
-      const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-      const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
-      return runProcess("script", ["-qfec", `env NO_COLOR=1 ${lab}`, "/dev/null"]);
-    };
+    const onTty = (args: string[]) => runLabOnTerminal(args);
     const guarded = await onTty(["get", `${base}/binary`]);
     expect(guarded.code).toBe(23);
     expect(guarded.stdout).toContain("lab: binary output can mess up your terminal; not printed");
@@ -358,14 +354,9 @@ describe("lab get", () => {
 
   it("draws its progress bar within a narrow terminal's width (the bar gives way to the numbers)", async () => {
     const out = join(dir, "narrow.bin");
-    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
-    const lab = [process.execPath, LAB_BIN, "get", "-o", out, `${base}/big`].map(quote).join(" ");
-    const r = await runProcess("script", ["-qfec", `stty cols 50 rows 20; ${lab}`, "/dev/null"]);
+    const r = await runLabOnTerminal(["get", "-o", out, `${base}/big`], { cols: 50, rows: 20 });
     expect(r.code, r.stdout).toBe(0);
-    const draws = r.stdout
-      .split("\x1b[K")
-      .flatMap((s) => s.split(/[\r\n]+/))
-      .filter((s) => s.includes("MiB"));
+    const draws = progressDraws(r.stdout, "MiB");
     expect(draws.length, r.stdout).toBeGreaterThan(0);
     for (const d of draws) expect(Array.from(d).length, d).toBeLessThanOrEqual(49);
     expect(draws.at(-1)).toMatch(/^100% {2}24\.0 MiB \/ 24\.0 MiB {2}/);

@@ -3,7 +3,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { LAB_BIN, startLab, startProcess, startServer } from "../helpers/lab.js";
+import { startLab, startLabOnTerminal, startServer } from "../helpers/lab.js";
 
 /** A chat server, and a temp config folder for the clients (their reclaim.json lives there). */
 async function setup() {
@@ -132,13 +132,7 @@ describe("lab client keeps its nick's reclaim token across a restart", () => {
 
   it("on a terminal: the token is kept while it runs, and Ctrl-D forgets it", async () => {
     const { file, env, relay } = await setup();
-    const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-    const lab = [process.execPath, LAB_BIN, "client", "--port", String(relay.port), "--nick", "alice"];
-    const tty = startProcess(
-      "script",
-      ["-qfec", `env NO_COLOR=1 COLUMNS=120 LINES=40 ${lab.map(quote).join(" ")}`, "/dev/null"],
-      { env },
-    );
+    const tty = startLabOnTerminal(["client", "--port", String(relay.port), "--nick", "alice"], { env });
     await tty.waitForOutput("* alice joined #lobby");
     await fileUntil(file, (e) => e.some((x) => x.nick === "alice"), "alice's token");
     tty.write("\u0004");

@@ -5,9 +5,9 @@ import getPort from "get-port";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeFile, sha256Of as sha256File, transferDirs, waitForSize } from "../helpers/files.js";
 import {
-  LAB_BIN,
   type LabResult,
-  runProcess,
+  progressDraws,
+  runLabOnTerminal,
   type StartOptions,
   startLab,
   startServer,
@@ -459,18 +459,10 @@ describe("lab files + lab transfer", () => {
     const { port } = await serveFiles();
     const file = path.join(local, "a-rather-long-file-name-for-a-narrow-terminal.bin");
     await makeFile(file, 3 << 20);
-    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
-    const lab = [process.execPath, LAB_BIN, "transfer", file, "--limit-rate", "2M", "--port", String(port)];
-    const r = await runProcess("script", [
-      "-qfec",
-      `stty cols 70 rows 20; ${lab.map(quote).join(" ")}`,
-      "/dev/null",
-    ]);
+    const lab = ["transfer", file, "--limit-rate", "2M", "--port", String(port)];
+    const r = await runLabOnTerminal(lab, { cols: 70, rows: 20 });
     expect(r.code, r.stdout).toBe(0);
-    const draws = r.stdout
-      .split("\x1b[K")
-      .flatMap((s) => s.split(/[\r\n]+/))
-      .filter((s) => s.includes("ETA"));
+    const draws = progressDraws(r.stdout, "ETA");
     expect(draws.length, r.stdout).toBeGreaterThan(2);
     for (const d of draws) expect(Array.from(d).length, d).toBeLessThanOrEqual(69);
     expect(draws.at(-1)).toMatch(/^a-rather-l… {2}\[#+\] {2}100% {2}3.0 MiB \/ 3.0 MiB {2}/);

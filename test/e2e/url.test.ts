@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LAB_BIN, runLab, runProcess } from "../helpers/lab.js";
+import { runLab, runLabOnTerminal } from "../helpers/lab.js";
 
 describe("lab url", () => {
   it("prints a table of every part, then the parsed query", async () => {
@@ -146,9 +146,7 @@ describe("lab url", () => {
 
   it("unquote shows a decoded control character escaped on a terminal, exact when piped", async () => {
     const args = ["url", "unquote", "a%1b%5b31mRED%1b]0;T%07"];
-    const quote = (t: string) => `'${t.replace(/'/g, "'\\''")}'`;
-    const lab = [process.execPath, LAB_BIN, ...args].map(quote).join(" ");
-    const onTty = await runProcess("script", ["-qfec", `env NO_COLOR=1 ${lab}`, "/dev/null"]);
+    const onTty = await runLabOnTerminal(args);
     expect(onTty.code).toBe(0);
     expect(onTty.stdout).toContain("a^[[31mRED^[]0;T^G");
     expect(onTty.stdout).not.toContain("\x1b");

@@ -215,6 +215,53 @@ async function finish(proc: LabProcess, opts: RunOptions): Promise<LabResult> {
   return { code, stdout: proc.stdout(), stderr: proc.stderr() };
 }
 
+/** How {@link startLabOnTerminal} sizes the terminal and what it sets in the environment. */
+export interface TerminalOptions extends StartOptions {
+  /** Terminal width (stty cols and COLUMNS). Default 120. */
+  cols?: number;
+  /** Terminal height (stty rows and LINES). Default 40. */
+  rows?: number;
+  /** More `NAME=value` words for `env`, e.g. `TZ=UTC`. */
+  envWords?: string[];
+}
+
+/** A word the shell passes through unchanged. */
+export const shellQuote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+/**
+ * Spawns `lab ARGS...` on a pseudo-terminal of `cols`×`rows` (util-linux `script`), as a person
+ * runs it: stdin and stdout are a TTY, NO_COLOR is set and LAB_TOKEN is not.
+ */
+export function startLabOnTerminal(args: string[], opts: TerminalOptions = {}): LabProcess {
+  const { cols = 120, rows = 40, envWords = [] } = opts;
+  const lab = [process.execPath, LAB_BIN, ...args].map(shellQuote).join(" ");
+  const env = ["NO_COLOR=1", `COLUMNS=${cols}`, `LINES=${rows}`, ...envWords].join(" ");
+  return startProcess(
+    "script",
+    ["-qfec", `stty cols ${cols} rows ${rows}; env -u LAB_TOKEN ${env} ${lab}`, "/dev/null"],
+    {
+      ...opts,
+      name: `lab ${args.join(" ")} (on a terminal)`,
+    },
+  );
+}
+
+/** Runs `lab ARGS...` to completion on a pseudo-terminal, as {@link runLab} does piped. */
+export function runLabOnTerminal(
+  args: string[],
+  opts: TerminalOptions & RunOptions = {},
+): Promise<LabResult> {
+  return finish(startLabOnTerminal(args, opts), opts);
+}
+
+/** Each redraw of a progress line in terminal output (split at `\r`, newlines and erase-line) that contains `marker`. */
+export function progressDraws(output: string, marker: string): string[] {
+  return output
+    .split("\x1b[K")
+    .flatMap((s) => s.split(/[\r\n]+/))
+    .filter((s) => s.includes(marker));
+}
+
 /**
  * Starts a `lab` server on a free port and waits until it prints `ready(port)`. A port taken
  * between get-port and listen (EADDRINUSE) gets one retry on a fresh port.
