@@ -21,6 +21,7 @@ export async function runBench(opts: RunOptions): Promise<void> {
   const unknown = opts.names.filter((n) => !suites.some((s) => s.name === n));
   if (unknown.length > 0) {
     throw Object.assign(new Error(`unknown benchmark ${unknown.join(", ")}`), {
+      code: "UNKNOWN_BENCHMARK",
       hint: `choose from: ${suites.map((s) => s.name).join(", ")}`,
     });
   }

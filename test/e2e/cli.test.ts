@@ -58,7 +58,11 @@ describe("lab (the CLI skeleton)", () => {
     expect(bad.stderr).toBe(
       "lab: --port must be a whole number from 0 to 65535, got \"abc\"\nhint: run 'lab server --help' for usage\n",
     );
-    for (const r of [unknown, missing, bad]) expect(r.stdout).toBe("");
+    // A misspelt benchmark suite is a usage mistake too, as an unknown lab check profile is.
+    const suite = await runLab(["bench", "ecoh"]);
+    expect(suite.code).toBe(2);
+    expect(suite.stderr).toMatch(/^lab: unknown benchmark ecoh\nhint: choose from: cli, demo, echo, /);
+    for (const r of [unknown, missing, bad, suite]) expect(r.stdout).toBe("");
   });
 
   it("a port or address given as a word to a command that takes options hints the options (lab server 5001)", async () => {

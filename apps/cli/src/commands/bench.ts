@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { importFromCheckout } from "../checkout.js";
-import { action } from "../run.js";
+import { action, UsageError } from "../run.js";
 
 /** `lab bench [SUITE...]`: the same runner as `pnpm bench`. */
 export function registerBench(program: Command): void {
@@ -19,6 +19,9 @@ export function registerBench(program: Command): void {
           json: opts.json ?? false,
           scale: opts.quick ? 0.2 : 1,
           command: `lab bench ${names.join(" ")}`.trim(),
+        }).catch((err: { code?: string; message: string; hint?: string }) => {
+          // A misspelt suite is the user's mistake (exit 2), as an unknown profile is for lab check.
+          throw err.code === "UNKNOWN_BENCHMARK" ? new UsageError(err.message, err.hint) : err;
         });
       }),
     );
