@@ -18,7 +18,15 @@ import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
-import { LAB_BIN, progressDraws, runLab, runLabOnTerminal, runProcess, startLab } from "../helpers/lab.js";
+import {
+  LAB_BIN,
+  progressDraws,
+  runLab,
+  runLabOnTerminal,
+  runProcess,
+  startLab,
+  startLabOnTerminal,
+} from "../helpers/lab.js";
 
 const BIG = Buffer.alloc(24 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -157,6 +165,42 @@ describe("lab get", () => {
     expect(echo.headers["x-one"]).toBe("1");
     expect(echo.headers["content-type"]).toBe("application/x-www-form-urlencoded");
     expect(echo.body).toBe("a=1&b=2");
+  });
+
+  it("-u USER:PASSWORD sends Basic auth as curl; -H Authorization wins over -u, and -u over the URL's", async () => {
+    const sent = async (args: string[], url = `${base}/echo`) => {
+      const r = await runLab(["get", ...args, url]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).headers.authorization as string | undefined;
+    };
+    const basic = (s: string) => `Basic ${Buffer.from(s).toString("base64")}`;
+    // Split at the first colon only: a password may hold colons and spaces.
+    expect(await sent(["-u", "alice: pa:ss "])).toBe(basic("alice: pa:ss "));
+    expect(await sent(["-u", "alice:"])).toBe(basic("alice:"));
+    expect(await sent(["-u", "alice:pw", "-H", "Authorization: Bearer t"])).toBe("Bearer t");
+    expect(await sent(["-u", "alice:pw"], base.replace("//", "//bob:x@") + "/echo")).toBe(basic("alice:pw"));
+  });
+
+  it("-u USER with no password and no terminal to ask on is a usage error that sends nothing", async () => {
+    const r = await runLab(["get", "-u", "alice", `${base}/echo`]);
+    expect(r).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        'lab: -u "alice" has no password, and there is no terminal to ask for it on\nhint: give -u USER:PASSWORD (other users can see it in ps), or run lab get on a terminal\n',
+    });
+  });
+
+  it("-u USER on a terminal asks for the password without echoing it, then sends it", async () => {
+    const lab = startLabOnTerminal(["get", "-u", "alice", `${base}/echo`]);
+    await lab.waitForOutput("Enter host password for user 'alice': ");
+    lab.write(" s3 cret\r");
+    expect(await lab.exited).toBe(0);
+    const body = lab.stdout().slice(lab.stdout().indexOf("{"));
+    expect(JSON.parse(body.trim()).headers.authorization).toBe(
+      `Basic ${Buffer.from("alice: s3 cret").toString("base64")}`,
+    );
+    expect(lab.stdout()).not.toContain("s3 cret");
   });
 
   it("POSTs -d with the caller's Content-Type, and -d @- from stdin", async () => {

@@ -108,10 +108,14 @@ export function canPrompt(): boolean {
 }
 
 /**
- * Asks for the token on the terminal without echoing it (raw mode; Enter ends, Ctrl-C interrupts,
- * backspace and Ctrl-U edit, Ctrl-D on an empty line gives up). Resolves undefined for an empty answer.
+ * Asks for a secret (a token, a password) on the terminal without echoing it (raw mode; Enter ends,
+ * Ctrl-C interrupts, backspace and Ctrl-U edit, Ctrl-D on an empty line gives up). Resolves
+ * undefined for an empty answer; spaces around it are dropped unless `keepSpaces` (a password's).
  */
-export function promptToken(question = "token: "): Promise<string | undefined> {
+export function promptToken(
+  question = "token: ",
+  { keepSpaces = false }: { keepSpaces?: boolean } = {},
+): Promise<string | undefined> {
   const { stdin, stderr } = process;
   return new Promise((resolve) => {
     let typed = "";
@@ -130,7 +134,7 @@ export function promptToken(question = "token: "): Promise<string | undefined> {
     };
     const onData = (chunk: string) => {
       for (const ch of chunk) {
-        if (ch === "\r" || ch === "\n") return finish(typed.trim() || undefined);
+        if (ch === "\r" || ch === "\n") return finish((keepSpaces ? typed : typed.trim()) || undefined);
         if (ch === "\u0003") {
           finish(undefined);
           process.emit("SIGINT");

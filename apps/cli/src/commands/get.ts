@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { parseDuration, parseNumber } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
+import { canPrompt, promptToken } from "../token.js";
 import { drained, type Output, openOutput, outputDeadline, writeError } from "./get-output.js";
 import { PROGRESS_MIN_BYTES, Progress } from "./get-progress.js";
 
@@ -32,6 +33,7 @@ interface GetOpts {
   resolve: string[];
   silent?: boolean;
   json?: boolean;
+  user?: string;
 }
 
 /** curl's exit code for each URLError code; anything else is 1. */
@@ -62,6 +64,10 @@ export function registerGet(program: Command): void {
     .argument("<url>", "an http:// or https:// URL; without a scheme, http:// (as curl)")
     .option("-X, --request <method>", "HTTP method (default GET, or POST with -d/-F)")
     .option("-H, --header <'Name: value'>", "a request header (repeatable)", collect, [])
+    .option(
+      "-u, --user <user[:password]>",
+      "HTTP Basic auth, as curl; with no :password it is asked for on the terminal, not echoed",
+    )
     .option(
       "-d, --data <data>",
       "request body; @FILE reads a file, @- reads stdin (sent as a form, as curl does)",
@@ -121,6 +127,7 @@ Examples:
   lab get -i http://127.0.0.1:8000/api                    status line and headers, then the body
   lab get -X POST -H "Content-Type: application/json" -d '{"a":1}' http://127.0.0.1:8000/api
   lab get -F name=alice -F photo=@me.png http://127.0.0.1:8000/form     multipart, as curl
+  lab get -u alice http://127.0.0.1:8000/private         Basic auth; asks for alice's password
   lab get -o big.iso http://127.0.0.1:8000/big.iso       save it (a progress bar on a terminal)
   lab get -O http://127.0.0.1:8000/files/big.iso         save it as ./big.iso, as curl -O
   lab get -fsSL 127.0.0.1:8000/install.sh                 curl's habit: follow, fail, quiet but errors
@@ -134,6 +141,12 @@ Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 c
 130 interrupted (Ctrl-C or SIGTERM; no partial file is left).`,
     )
     .action(action(async (url: string, opts: GetOpts) => runGet(url, opts)));
+}
+
+/** curl's `-u USER[:PASSWORD]`: split at the first colon; no colon, no password. */
+function splitUser(value: string): [string, string | undefined] {
+  const colon = value.indexOf(":");
+  return colon < 0 ? [value, undefined] : [value.slice(0, colon), value.slice(colon + 1)];
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -186,6 +199,16 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");
   if (resumeFrom !== undefined && resumeFrom > 0) headers.push(["Range", `bytes=${resumeFrom}-`]);
   const hasResolve = opts.resolve.length > 0;
+  // -H Authorization wins over -u, as in curl; -u wins over credentials in the URL (Node adds
+  // those only when no Authorization header is set).
+  const isUserAsked = opts.user !== undefined && !headers.some(([k]) => k.toLowerCase() === "authorization");
+  const [user, password] = isUserAsked ? splitUser(opts.user as string) : [];
+  if (isUserAsked && password === undefined && !canPrompt()) {
+    throw new UsageError(
+      `-u ${JSON.stringify(user)} has no password, and there is no terminal to ask for it on`,
+      "give -u USER:PASSWORD (other users can see it in ps), or run lab get on a terminal",
+    );
+  }
 
   let body = opts.data === undefined ? undefined : await readData(opts.data);
   if (opts.form.length > 0) {
@@ -214,6 +237,16 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   let progress: Progress | undefined;
   let isAnswered = false;
   try {
+    if (isUserAsked) {
+      // Asked once Ctrl-C is handled: a Ctrl-C at the prompt aborts, and urlopen says so (exit 130).
+      const typed =
+        password ??
+        (await promptToken(`Enter host password for user '${escapeControls(user ?? "")}': `, {
+          keepSpaces: true,
+        }));
+      const basic = Buffer.from(`${user}:${typed ?? ""}`).toString("base64");
+      headers.push(["Authorization", `Basic ${basic}`]);
+    }
     let res: import("@netlab/url").HttpResponse;
     try {
       res = await lib.urlopen(url, {
