@@ -1,6 +1,6 @@
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { makeDirectory, replaceFileAtomically } from "@netlab/core";
+import { lockFile, makeDirectory, replaceFileAtomically } from "@netlab/core";
 import { configDir } from "@netlab/tls";
 
 /** Limits of the reclaim-token file. */
@@ -96,7 +96,7 @@ export async function writeReclaims(
 
 /**
  * One client's view of the file: the tokens it holds on one server. Changes are written in the
- * order made, each a read-modify-write; a problem with the file is told to `note` once, and
+ * order made, each a read-modify-write under the file's lock; a problem with the file is told to `note` once, and
  * never stops the client.
  */
 export class ReclaimStore {
@@ -145,10 +145,18 @@ export class ReclaimStore {
   #change(edit: (entries: ReclaimEntry[]) => ReclaimEntry[]): void {
     this.#pending = this.#pending.then(async () => {
       try {
-        const { entries } = await readReclaims(this.file);
-        const next = edit(entries);
-        if (next.length === 0 && entries.length === 0) return;
-        await writeReclaims(this.file, next);
+        // Locked: two clients started at once each read, edit and write the whole file, and
+        // without it the second write would drop the first one's token.
+        await makeDirectory(dirname(this.file), 0o700);
+        const unlock = await lockFile(this.file);
+        try {
+          const { entries } = await readReclaims(this.file);
+          const next = edit(entries);
+          if (next.length === 0 && entries.length === 0) return;
+          await writeReclaims(this.file, next);
+        } finally {
+          await unlock();
+        }
       } catch (err) {
         this.#tell(`cannot save to ${this.file} (${(err as NodeJS.ErrnoException).code ?? err})`);
       }

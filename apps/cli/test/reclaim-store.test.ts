@@ -144,3 +144,36 @@ describe("reclaim.json", () => {
     expect(notes[0]).toMatch(/^cannot (read|save to)/);
   });
 });
+
+describe("reclaim.json shared by several lab clients", () => {
+  it("five processes each keeping 15 tokens at once lose none of them (the file is locked per change)", async () => {
+    const file = await tempFile();
+    const dist = new URL("../dist/reclaim-store.js", import.meta.url).href;
+    const script = `
+      const { ReclaimStore } = await import(${JSON.stringify(dist)});
+      const store = new ReclaimStore(process.argv[1], "127.0.0.1:5001", (t) => { console.error(t); process.exitCode = 1; });
+      for (let i = 0; i < 15; i++) store.put(process.argv[2] + "-" + i, ("t" + process.argv[2] + i).padEnd(32, "x"));
+      await store.flushed();`;
+    const { spawn } = await import("node:child_process");
+    const runs = ["a", "b", "c", "d", "e"].map(
+      (who) =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(process.execPath, ["--input-type=module", "-e", script, file, who], {
+            stdio: "inherit",
+          });
+          const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+          child.on("exit", (code) => {
+            clearTimeout(timer);
+            resolve(code);
+          });
+        }),
+    );
+    expect(await Promise.all(runs)).toEqual([0, 0, 0, 0, 0]);
+    const { entries, problem } = await readReclaims(file);
+    expect(problem).toBeUndefined();
+    expect(entries.map((e) => e.nick).sort()).toEqual(
+      ["a", "b", "c", "d", "e"].flatMap((who) => Array.from({ length: 15 }, (_, i) => `${who}-${i}`)).sort(),
+    );
+    expect(await readdir(path.dirname(file))).toEqual(["reclaim.json"]);
+  }, 30_000);
+});

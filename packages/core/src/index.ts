@@ -51,7 +51,7 @@ export {
   errnoOf,
 } from "./errno.js";
 export { isNetlabError, NetlabError, type NetlabErrorOptions, OptionError } from "./errors.js";
-export { makeDirectory, replaceFileAtomically } from "./files.js";
+export { FILE_LOCK_DEFAULTS, lockFile, makeDirectory, replaceFileAtomically } from "./files.js";
 export {
   type IntBounds,
   type OptionChecks,

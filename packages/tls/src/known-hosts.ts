@@ -1,7 +1,6 @@
-import { open, rm, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { makeDirectory, replaceFileAtomically } from "@netlab/core";
+import { isNetlabError, lockFile, makeDirectory, replaceFileAtomically } from "@netlab/core";
 import { requireMs, requirePositiveInt, TlsError } from "./errors.js";
 import { defaultKnownHostsFile } from "./paths.js";
 
@@ -187,34 +186,17 @@ async function replaceFile(file: string, text: string): Promise<void> {
   }
 }
 
-/** Takes `file.lock` (created with O_EXCL); waits for a live holder, takes over a stale one. */
+/** The known-hosts file's lock ({@link lockFile}), its failures said as the file's. */
 async function lock(file: string, options: KnownHostsOptions): Promise<() => Promise<void>> {
-  const lockFile = `${file}.lock`;
   const timeoutMs = options.lockTimeoutMs ?? KNOWN_HOSTS_DEFAULTS.lockTimeoutMs;
   const staleMs = options.staleLockMs ?? KNOWN_HOSTS_DEFAULTS.staleLockMs;
   requireMs("lockTimeoutMs", timeoutMs);
   requireMs("staleLockMs", staleMs);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await (await open(lockFile, "wx", 0o600)).close();
-      return () => rm(lockFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw badFile(file, `cannot lock it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
-      }
-    }
-    const age = await stat(lockFile).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0,
-    );
-    if (age > staleMs) await rm(lockFile, { force: true });
-    else if (Date.now() > deadline) {
-      throw new TlsError("BAD_KNOWN_HOSTS", `${file} stayed locked for ${timeoutMs} ms`, {
-        hint: `if no other lab process is running, remove ${lockFile}`,
-      });
-    } else await sleep(5 + Math.random() * 20);
-  }
+  return lockFile(file, { timeoutMs, staleMs }).catch((err) => {
+    if (isNetlabError(err, "LOCK_TIMEOUT"))
+      throw new TlsError("BAD_KNOWN_HOSTS", err.message, { hint: err.hint });
+    throw badFile(file, `cannot lock it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
+  });
 }
 
 function badFile(file: string, what: string, cause?: unknown): TlsError {
