@@ -162,6 +162,42 @@ describe.skipIf(!hasIPv6Loopback)(
       const only6 = startLab(["server", "--mode", "echo", "-6", "--port", "0"]);
       await only6.waitForOutput(/listening on \[::1\]:\d+ \(echo\)/);
     }, 30_000);
+
+    it("-6/-4 with --host localhost listen on that family's loopback, in every server and in udp ping", async () => {
+      const server = startLab(["server", "--mode", "echo", "-6", "--host", "localhost", "--port", "0"]);
+      await server.waitForOutput(/listening on \[::1\]:\d+ \(echo\)/);
+      const files = startLab(["files", tempDir(), "-4", "--host", "localhost", "--port", "0"]);
+      await files.waitForOutput(/serving \S+ on 127\.0\.0\.1:\d+/);
+      const echo = startLab(["udp", "echo", "-6", "--host", "localhost", "--port", "0"]);
+      const port = /udp \[::1\]:(\d+)/.exec(await echo.waitForOutput(/listening on udp \[::1\]:\d+/))![1]!;
+      const ping = await runLab([
+        "udp",
+        "ping",
+        "-6",
+        "--host",
+        "localhost",
+        "--port",
+        port,
+        "-c",
+        "1",
+        "-q",
+      ]);
+      expect(ping.code, ping.stderr).toBe(0);
+      expect(ping.stdout).toContain("1 received");
+    }, 30_000);
+
+    it("-6 with another host name is refused where the family cannot be chosen (a listener, lab udp)", async () => {
+      for (const args of [
+        ["server", "-6", "--host", "nonexistent.invalid", "--port", "0"],
+        ["udp", "ping", "-4", "--host", "nonexistent.invalid", "--port", "5003", "-c", "1"],
+      ]) {
+        const r = await runLab(args);
+        expect(r.code, args.join(" ")).toBe(2);
+        expect(r.stderr).toMatch(
+          /^lab: -[46] with the host name nonexistent\.invalid: .*\nhint: give an IPv[46] address/,
+        );
+      }
+    }, 30_000);
   },
 );
 

@@ -1,4 +1,6 @@
 // The subpath, not the front door: every command that listens or connects loads it at start.
+
+import { isIP } from "node:net";
 import {
   type Address,
   AddressError,
@@ -59,7 +61,7 @@ export function listenAddress(flags: AddressFlags, positional?: string): ListenA
   if (address.kind !== "host") {
     return { host: "127.0.0.1", port: 0, path: socketPath(address), ipv6Only: false };
   }
-  const host = withFamily(address.host, flags);
+  const host = requireFamilyLiteral(withFamily(address.host, flags), flags);
   return { host, port: address.port, ipv6Only: flags.ipv6 === true && host === "::" };
 }
 
@@ -100,8 +102,15 @@ function readAddress(
   return address;
 }
 
-/** The host `-4`/`-6` leave: the loopback and the wildcard swap families; any other must match. */
+/**
+ * The host `-4`/`-6` leave: the loopback and the wildcard swap families; any other must match.
+ * `localhost` is the loopback of the family asked for, as RFC 6761 has it, without asking the
+ * resolver (which answers 127.0.0.1 first, so `-6 --host localhost` would have listened on IPv4).
+ */
 function withFamily(host: string, flags: AddressFlags): string {
+  if (host.toLowerCase() === "localhost" && (flags.ipv4 || flags.ipv6)) {
+    return flags.ipv6 ? "::1" : "127.0.0.1";
+  }
   const isV6 = host.includes(":");
   const isV4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
   if (flags.ipv6 && isV4) {
@@ -115,6 +124,20 @@ function withFamily(host: string, flags: AddressFlags): string {
     throw new UsageError(`-4 with the IPv6 address ${host}`, "give an IPv4 address, or drop -4");
   }
   return host;
+}
+
+/**
+ * A listener binds, and `lab udp` sends from, the first address a name resolves to, whatever
+ * `-4`/`-6` say (only a TCP connect can ask the resolver for one family): a name other than
+ * localhost with `-4`/`-6` is refused rather than bound in the other family.
+ */
+function requireFamilyLiteral(host: string, flags: AddressFlags): string {
+  if (!(flags.ipv4 || flags.ipv6) || isIP(host) !== 0) return host;
+  const family = flags.ipv6 ? 6 : 4;
+  throw new UsageError(
+    `-${family} with the host name ${host}: it would resolve to whichever address comes first`,
+    `give an IPv${family} address (${family === 6 ? "::1 or ::" : "127.0.0.1 or 0.0.0.0"}), or drop -${family}`,
+  );
 }
 
 /**
@@ -136,7 +159,10 @@ export function udpAddress(
   const where =
     side === "listen"
       ? listenAddress(flags, positional)
-      : { ...connectAddress(flags, positional), ipv6Only: false };
+      : (() => {
+          const to = connectAddress(flags, positional);
+          return { ...to, host: requireFamilyLiteral(to.host, flags), ipv6Only: false };
+        })();
   if (where.path !== undefined) {
     throw new UsageError(
       "lab udp sends UDP datagrams, not to a Unix socket",
