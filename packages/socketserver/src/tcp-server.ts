@@ -1,5 +1,6 @@
-import { chmodSync, lstatSync } from "node:fs";
+import { chmodSync, lstatSync, statSync } from "node:fs";
 import net from "node:net";
+import { dirname } from "node:path";
 import { type AddressError, formatSocketPath, parseSocketPath } from "@netlab/core";
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
@@ -116,6 +117,15 @@ export class TCPServer extends BaseServer {
 
   protected listenError(err: unknown): NetworkError {
     const { path, host, port } = this.options;
+    if (path !== undefined && !isAbstract(path) && isMissing(dirname(path))) {
+      // libuv reports a bind into a missing directory as EACCES: "permission denied" would send
+      // the user looking at modes (even as root) for a folder that is not there.
+      return new NetworkError(
+        "NO_SUCH_SOCKET",
+        `cannot listen on ${formatSocketPath(path)}: directory ${dirname(path)} does not exist`,
+        { hint: "create the directory, or choose another path", cause: err },
+      );
+    }
     if (path !== undefined) return toNetworkError(err, { action: "listen", path });
     return toNetworkError(err, { action: "listen", host, port });
   }
@@ -178,6 +188,15 @@ export class UnixStreamServer extends TCPServer {
         hint: "pass { path: '/tmp/name.sock' }",
       });
     }
+  }
+}
+
+function isMissing(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
   }
 }
 

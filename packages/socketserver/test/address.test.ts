@@ -88,6 +88,19 @@ describe("a TCPServer given a path", () => {
     expect(existsSync(path.slice(0, 107))).toBe(false);
   });
 
+  it("says which directory is missing, not 'permission denied' (libuv's EACCES for it)", async () => {
+    const dir = join(tempDir(), "nope");
+    const err = (await new TCPServer({ path: join(dir, "s.sock") }, EchoHandler)
+      .listen()
+      .catch((e: unknown) => e)) as NetworkError;
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err).toMatchObject({
+      code: "NO_SUCH_SOCKET",
+      message: `cannot listen on unix:${join(dir, "s.sock")}: directory ${dir} does not exist`,
+      hint: "create the directory, or choose another path",
+    });
+  });
+
   it.runIf(process.platform === "linux")("listens on a Linux abstract socket (NUL + name)", async () => {
     const path = `\0netlab-test-${process.pid}-${Date.now()}`;
     const server = new TCPServer({ path }, UpperHandler);
