@@ -43,7 +43,8 @@ interface Target {
  */
 export class LineSink<T> {
   readonly #target: Target;
-  readonly #o: Required<Omit<LineSinkOptions<T>, "dropped">> & Pick<LineSinkOptions<T>, "dropped">;
+  readonly #o: Required<Omit<LineSinkOptions<T>, "dropped" | "fileMode">> &
+    Pick<LineSinkOptions<T>, "dropped" | "fileMode">;
   /** The queued lines' bytes, newline included, oldest at #start, wrapping at its end. */
   #bytes = Buffer.allocUnsafe(64 * 1024);
   #start = 0;
