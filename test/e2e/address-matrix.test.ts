@@ -235,7 +235,12 @@ describe("#19 bad addresses: one line each, exit 2 before anything is created", 
     const r = await runLab(["udp", "echo", "--host", "unix:/tmp/netlab-never-created.sock"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      "lab: lab udp sends UDP datagrams, not to a Unix socket\nhint: give HOST:PORT or --host/--port\n",
+      "lab: unix:/tmp/netlab-never-created.sock is a Unix socket; lab udp echo listens for UDP datagrams on an IP address\nhint: give HOST:PORT or --host/--port\n",
+    );
+    const ping = await runLab(["udp", "ping", "@netlab-never", "-c", "1"]);
+    expect(ping.code).toBe(2);
+    expect(ping.stderr.split("\n")[0]).toBe(
+      "lab: @netlab-never is a Unix socket; lab udp ping sends UDP datagrams to an IP address",
     );
   });
 

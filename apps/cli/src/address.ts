@@ -152,6 +152,7 @@ export function addressArgument(text: string): ConnectAddress {
 
 /** Where a UDP command binds or sends: an IP address, never a Unix socket (lab udp speaks UDP). */
 export function udpAddress(
+  command: string,
   side: "listen" | "connect",
   flags: AddressFlags,
   positional?: string,
@@ -165,7 +166,7 @@ export function udpAddress(
         })();
   if (where.path !== undefined) {
     throw new UsageError(
-      "lab udp sends UDP datagrams, not to a Unix socket",
+      `${formatSocketPath(where.path)} is a Unix socket; ${command} ${side === "listen" ? "listens for UDP datagrams on" : "sends UDP datagrams to"} an IP address`,
       "give HOST:PORT or --host/--port",
     );
   }
