@@ -9,6 +9,7 @@ import {
   formatSocketPath,
   parseAddress,
   parseHost,
+  parsePortText,
   socketPath,
 } from "@netlab/core/address";
 import type { Command } from "commander";
@@ -148,6 +149,11 @@ export function addressArgument(text: string): ConnectAddress {
   const address = usage(() => parseAddress(text));
   if (address.kind !== "host") return { host: "127.0.0.1", port: 0, path: socketPath(address), family: 0 };
   return { host: address.host, port: address.port, family: 0 };
+}
+
+/** A port given as a word (`lab client HOST PORT`): 1–65535, refused in the grammar's words. */
+export function portArgument(text: string): number {
+  return usage(() => parsePortText(text));
 }
 
 /** Where a UDP command binds or sends: an IP address, never a Unix socket (lab udp speaks UDP). */
