@@ -1,11 +1,12 @@
-import { statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
-import { runLab, startLab, startServer } from "../helpers/lab.js";
+import { LAB_BIN, runLab, startLab, startServer } from "../helpers/lab.js";
 import { chatServer, hexdumpBytes, jsonLines, twoClientChat, watchTempDir } from "../helpers/watch.js";
 
 describe("#19 watching and recording", () => {
@@ -324,6 +325,24 @@ describe("#19 watching and recording", () => {
     expect(other.stderr).toMatch(
       /connection 1: the client's bytes differ from the recording at offset \d+\n {2}expected: 22 7d 0a\n {2}got: {6}21 22 7d 0a/,
     );
+  });
+
+  it("session export --pcap - writes the capture to stdout (tcpdump -w -, curl -o -), not to a file named -", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "s.jsonl");
+    await writeFile(
+      rec,
+      '{"netlab":"session","v":1,"ts":0,"side":"server"}\n{"type":"open","t":0,"conn":1,"transport":"tcp","client":"127.0.0.1:1","server":"127.0.0.1:2"}\n{"type":"data","t":1,"conn":1,"from":"client","b64":"aGkK"}\n',
+    );
+    const file = join(dir, "s.pcap");
+    expect((await runLab(["session", "export", rec, "--pcap", file])).code).toBe(0);
+    const piped = spawnSync(process.execPath, [LAB_BIN, "session", "export", rec, "--pcap", "-"], {
+      cwd: dir,
+      timeout: 15_000,
+    });
+    expect(piped.status, piped.stderr.toString()).toBe(0);
+    expect(piped.stdout.equals(await readFile(file))).toBe(true);
+    expect(existsSync(join(dir, "-"))).toBe(false);
   });
 
   it("replay --as-server listens as every server does: a port in use and a regular file at the path are one lab: line with a hint; its socket is 0600", async () => {
