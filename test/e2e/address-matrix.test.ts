@@ -153,6 +153,25 @@ describe.skipIf(!hasIPv6Loopback)(
       expect(await lab.stop("SIGINT")).toBe(0);
     }, 30_000);
 
+    it("a chat or file server on every interface without --token-file warns who can reach it; an echo server, or one on loopback, does not", async () => {
+      const chat = startLab(["server", "--host", "::", "--port", "0", "-q"]);
+      await chat.waitForOutput(
+        /warn {2}every interface \(\[::\]\) is reachable from other machines, and without --token-file anyone who reaches it can join the chat under any free nick \(docs\/security\.md\)\n/,
+      );
+      const files = startLab(["files", tempDir(), "--host", "::", "--port", "0", "--read-only"]);
+      await files.waitForOutput(
+        /warn {2}every interface .* anyone who reaches it can list and download files /,
+      );
+      const echo = startLab(["server", "--mode", "echo", "--host", "::", "--port", "0"]);
+      const local = startLab(["files", tempDir(), "--port", "0"]);
+      await echo.waitForOutput(/limits: /);
+      await local.waitForOutput(/serving /);
+      expect(await echo.stop("SIGINT")).toBe(0);
+      expect(await local.stop("SIGINT")).toBe(0);
+      for (const quiet of [echo, local])
+        expect(quiet.stderr()).not.toContain("reachable from other machines");
+    }, 30_000);
+
     it("-6 with --host :: refuses IPv4 clients; -6 alone listens on ::1", async () => {
       const lab = startLab(["server", "--mode", "echo", "-6", "--host", "::", "--port", "0"]);
       const port = Number(/\[::\]:(\d+)/.exec(await lab.waitForOutput(/listening on \[::\]:(\d+)/))![1]);

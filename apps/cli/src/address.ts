@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import {
   type Address,
   AddressError,
+  formatHost,
   formatHostPort,
   formatPeer,
   formatSocketPath,
@@ -149,6 +150,22 @@ export function addressArgument(text: string): ConnectAddress {
   const address = usage(() => parseAddress(text));
   if (address.kind !== "host") return { host: "127.0.0.1", port: 0, path: socketPath(address), family: 0 };
   return { host: address.host, port: address.port, family: 0 };
+}
+
+/**
+ * What a server without tokens logs (as a warning) when it listens beyond this machine: security.md
+ * asks to keep such servers on loopback, and `--host 0.0.0.0` is easy to type without thinking of
+ * who else can now `what` (as redis's protected mode and jupyter warn). Loopback and sockets: nothing.
+ */
+export function exposureWarning(where: ListenAddress, what: string): string | undefined {
+  if (where.path !== undefined || isLoopback(where.host)) return undefined;
+  const on = where.host === "0.0.0.0" || where.host === "::" ? "every interface" : "an address";
+  return `${on} (${formatHost(where.host)}) is reachable from other machines, and without --token-file anyone who reaches it can ${what} (docs/security.md)`;
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** A port given as a word (`lab client HOST PORT`): 1–65535, refused in the grammar's words. */
