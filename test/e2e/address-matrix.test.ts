@@ -153,6 +153,25 @@ describe.skipIf(!hasIPv6Loopback)(
       expect(await lab.stop("SIGINT")).toBe(0);
     }, 30_000);
 
+    it("a chat or file server on every interface without --token-file warns who can reach it; an echo server, or one on loopback, does not", async () => {
+      const chat = startLab(["server", "--host", "::", "--port", "0", "-q"]);
+      await chat.waitForOutput(
+        /warn {2}every interface \(\[::\]\) is reachable from other machines, and without --token-file anyone who reaches it can join the chat under any free nick \(docs\/security\.md\)\n/,
+      );
+      const files = startLab(["files", tempDir(), "--host", "::", "--port", "0", "--read-only"]);
+      await files.waitForOutput(
+        /warn {2}every interface .* anyone who reaches it can list and download files /,
+      );
+      const echo = startLab(["server", "--mode", "echo", "--host", "::", "--port", "0"]);
+      const local = startLab(["files", tempDir(), "--port", "0"]);
+      await echo.waitForOutput(/limits: /);
+      await local.waitForOutput(/serving /);
+      expect(await echo.stop("SIGINT")).toBe(0);
+      expect(await local.stop("SIGINT")).toBe(0);
+      for (const quiet of [echo, local])
+        expect(quiet.stderr()).not.toContain("reachable from other machines");
+    }, 30_000);
+
     it("-6 with --host :: refuses IPv4 clients; -6 alone listens on ::1", async () => {
       const lab = startLab(["server", "--mode", "echo", "-6", "--host", "::", "--port", "0"]);
       const port = Number(/\[::\]:(\d+)/.exec(await lab.waitForOutput(/listening on \[::\]:(\d+)/))![1]);
@@ -161,6 +180,42 @@ describe.skipIf(!hasIPv6Loopback)(
       expect(v4.stderr).toContain("connection refused");
       const only6 = startLab(["server", "--mode", "echo", "-6", "--port", "0"]);
       await only6.waitForOutput(/listening on \[::1\]:\d+ \(echo\)/);
+    }, 30_000);
+
+    it("-6/-4 with --host localhost listen on that family's loopback, in every server and in udp ping", async () => {
+      const server = startLab(["server", "--mode", "echo", "-6", "--host", "localhost", "--port", "0"]);
+      await server.waitForOutput(/listening on \[::1\]:\d+ \(echo\)/);
+      const files = startLab(["files", tempDir(), "-4", "--host", "localhost", "--port", "0"]);
+      await files.waitForOutput(/serving \S+ on 127\.0\.0\.1:\d+/);
+      const echo = startLab(["udp", "echo", "-6", "--host", "localhost", "--port", "0"]);
+      const port = /udp \[::1\]:(\d+)/.exec(await echo.waitForOutput(/listening on udp \[::1\]:\d+/))![1]!;
+      const ping = await runLab([
+        "udp",
+        "ping",
+        "-6",
+        "--host",
+        "localhost",
+        "--port",
+        port,
+        "-c",
+        "1",
+        "-q",
+      ]);
+      expect(ping.code, ping.stderr).toBe(0);
+      expect(ping.stdout).toContain("1 received");
+    }, 30_000);
+
+    it("-6 with another host name is refused where the family cannot be chosen (a listener, lab udp)", async () => {
+      for (const args of [
+        ["server", "-6", "--host", "nonexistent.invalid", "--port", "0"],
+        ["udp", "ping", "-4", "--host", "nonexistent.invalid", "--port", "5003", "-c", "1"],
+      ]) {
+        const r = await runLab(args);
+        expect(r.code, args.join(" ")).toBe(2);
+        expect(r.stderr).toMatch(
+          /^lab: -[46] with the host name nonexistent\.invalid: .*\nhint: give an IPv[46] address/,
+        );
+      }
     }, 30_000);
   },
 );
@@ -199,7 +254,12 @@ describe("#19 bad addresses: one line each, exit 2 before anything is created", 
     const r = await runLab(["udp", "echo", "--host", "unix:/tmp/netlab-never-created.sock"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      "lab: lab udp sends UDP datagrams, not to a Unix socket\nhint: give HOST:PORT or --host/--port\n",
+      "lab: unix:/tmp/netlab-never-created.sock is a Unix socket; lab udp echo listens for UDP datagrams on an IP address\nhint: give HOST:PORT or --host/--port\n",
+    );
+    const ping = await runLab(["udp", "ping", "@netlab-never", "-c", "1"]);
+    expect(ping.code).toBe(2);
+    expect(ping.stderr.split("\n")[0]).toBe(
+      "lab: @netlab-never is a Unix socket; lab udp ping sends UDP datagrams to an IP address",
     );
   });
 

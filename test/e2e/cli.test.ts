@@ -85,6 +85,20 @@ describe("lab (the CLI skeleton)", () => {
     }
   });
 
+  it("--json (and --log json) on a server names the option that logs JSON", async () => {
+    for (const [args, flag] of [
+      [["server", "--json"], "--json"],
+      [["files", ".", "--log", "json"], "--log"],
+      [["udp", "echo", "--json"], "--json"],
+    ] as const) {
+      const r = await runLab([...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toBe(
+        `lab: unknown option '${flag}'\nhint: a JSON log is --log-format json (one object per line, docs/logging.md)\n`,
+      );
+    }
+  });
+
   it("turns commander's suggestion into the hint", async () => {
     const r = await runLab(["clien"]);
     expect(r.code).toBe(2);

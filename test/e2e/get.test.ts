@@ -479,6 +479,12 @@ describe("lab get", () => {
     [["ftp://127.0.0.1/x"], 'lab: unsupported scheme "ftp" in ftp://127.0.0.1/x'],
     [["not a url"], 'lab: invalid URL "http://not a url": Invalid URL'],
     [["http://127.0.0.1:99999/"], "lab: invalid URL: Port out of range 0-65535"],
+    // netlab's socket addresses are not URLs: refused, never looked up as a host named "unix".
+    [
+      ["unix:/tmp/netlab-get.sock"],
+      'lab: "unix:/tmp/netlab-get.sock" is a Unix socket address; lab get speaks HTTP over TCP',
+    ],
+    [["@netlab-get"], 'lab: "@netlab-get" is a Unix socket address; lab get speaks HTTP over TCP'],
     [
       ["--timeout", "soon", "http://127.0.0.1/"],
       'lab: --timeout must be a time of 1ms or more (500ms, 2s, 1m; bare numbers are seconds), got "soon"',

@@ -19,6 +19,28 @@ describe("#20 nc habits", () => {
     expect(r).toMatchObject({ code: 0, stdout: "HELLO\n" });
   });
 
+  it("lab client HOST PORT: a bad PORT word is named as the word it is, and an address with its own port takes no PORT word", async () => {
+    const cases: Array<[string[], string]> = [
+      [
+        ["client", "127.0.0.1", "0"],
+        'lab: port must be a number from 1 to 65535, got "0"\nhint: the server\'s port, such as 5001\n',
+      ],
+      [
+        ["client", "127.0.0.1:5000", "6000"],
+        'lab: "127.0.0.1:5000" already has a port, and 6000 is another\nhint: write lab client 127.0.0.1:5000 or lab client HOST 6000\n',
+      ],
+      [
+        ["client", "unix:/tmp/netlab-none.sock", "6000"],
+        'lab: "unix:/tmp/netlab-none.sock" is a Unix socket, which has no port (6000)\nhint: write lab client unix:/tmp/netlab-none.sock\n',
+      ],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await runLab(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toBe(stderr);
+    }
+  });
+
   it("#20: -p PORT works for --port on the client and the server", async () => {
     const { port } = await upper();
     const r = await runLab(["client", "-p", String(port), "--wait", "0.2"], { input: "hi\n" });

@@ -110,6 +110,18 @@ describe("lab proxy: bad inputs, one clear line each", () => {
     );
   });
 
+  it("an upstream name that does not resolve keeps the resolver's hint", { timeout: 15_000 }, async () => {
+    // .invalid never resolves (RFC 2606), and the resolver says so without asking the network.
+    const r = await runLab(["proxy", "127.0.0.1:0", "nonexistent.invalid:80"]);
+    expectFailure(
+      r,
+      1,
+      /upstream nonexistent\.invalid:80 is not answering: cannot resolve host nonexistent\.invalid/,
+      /check the host name/,
+    );
+    expect(r.stderr).not.toContain("start the server first");
+  });
+
   it("a listen address in use", { timeout: 15_000 }, async () => {
     const upstream = await echoServer();
     const taken = net.createServer();

@@ -417,6 +417,18 @@ describe("lab files + lab transfer", () => {
     );
   });
 
+  it.skipIf(process.platform !== "linux")(
+    "a socket address nobody serves hints at starting lab files on that socket, not on a port",
+    async () => {
+      const name = `@netlab-nobody-${process.pid}`;
+      const r = await runToEnd(["transfer", "--list", "--host", name]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `lab: cannot connect to ${name}: connection refused (is 'lab files' running?)\nhint: start it with 'lab files DIR --host ${name}', or pass the right address\n`,
+      );
+    },
+  );
+
   it("--json still prints one object, ok false with the error, when the server is not running", async () => {
     const port = await getPort({ host: "127.0.0.1" });
     await writeFile(path.join(local, "up.txt"), "up");

@@ -1,10 +1,12 @@
-import { writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
-import { runLab, startLab, startServer } from "../helpers/lab.js";
+import { LAB_BIN, runLab, startLab, startServer } from "../helpers/lab.js";
 import { chatServer, hexdumpBytes, jsonLines, twoClientChat, watchTempDir } from "../helpers/watch.js";
 
 describe("#19 watching and recording", () => {
@@ -323,6 +325,63 @@ describe("#19 watching and recording", () => {
     expect(other.stderr).toMatch(
       /connection 1: the client's bytes differ from the recording at offset \d+\n {2}expected: 22 7d 0a\n {2}got: {6}21 22 7d 0a/,
     );
+  });
+
+  it("session export --pcap - writes the capture to stdout (tcpdump -w -, curl -o -), not to a file named -", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "s.jsonl");
+    await writeFile(
+      rec,
+      '{"netlab":"session","v":1,"ts":0,"side":"server"}\n{"type":"open","t":0,"conn":1,"transport":"tcp","client":"127.0.0.1:1","server":"127.0.0.1:2"}\n{"type":"data","t":1,"conn":1,"from":"client","b64":"aGkK"}\n',
+    );
+    const file = join(dir, "s.pcap");
+    expect((await runLab(["session", "export", rec, "--pcap", file])).code).toBe(0);
+    const piped = spawnSync(process.execPath, [LAB_BIN, "session", "export", rec, "--pcap", "-"], {
+      cwd: dir,
+      timeout: 15_000,
+    });
+    expect(piped.status, piped.stderr.toString()).toBe(0);
+    expect(piped.stdout.equals(await readFile(file))).toBe(true);
+    expect(existsSync(join(dir, "-"))).toBe(false);
+  });
+
+  it("replay --as-server listens as every server does: a port in use and a regular file at the path are one lab: line with a hint; its socket is 0600", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "min.jsonl");
+    await writeFile(
+      rec,
+      '{"netlab":"session","v":1,"ts":0,"side":"server"}\n{"type":"open","t":0,"conn":1,"transport":"tcp","client":"127.0.0.1:1","server":"127.0.0.1:2"}\n',
+    );
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    onTestFinished(() => new Promise<void>((r) => taken.close(() => r())));
+    const { port } = taken.address() as net.AddressInfo;
+    const inUse = await runLab(["replay", rec, "--as-server", "--listen", `127.0.0.1:${port}`]);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toBe(
+      `lab: port ${port} on 127.0.0.1 is already in use\nhint: stop the other server or choose another --port\n`,
+    );
+    const file = join(dir, "notes.txt");
+    await writeFile(file, "keep");
+    const onFile = await runLab(["replay", rec, "--as-server", "--listen", `unix:${file}`]);
+    expect(onFile.code).toBe(1);
+    expect(onFile.stderr).toBe(
+      `lab: cannot listen on unix:${file}: a file that is not a socket is there\nhint: it is never replaced: choose another path, or remove it yourself\n`,
+    );
+    expect(await readFile(file, "utf8")).toBe("keep");
+
+    const sock = join(dir, "r.sock");
+    const replayer = startLab([
+      "replay",
+      rec,
+      "--as-server",
+      "--listen",
+      `unix:${sock}`,
+      "--accept-wait",
+      "15",
+    ]);
+    await replayer.waitForOutput(`listening on unix:${sock}`);
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
   });
 
   it("lab server --record and --hexdump mask /auth and hello tokens (--no-redact keeps them)", async () => {

@@ -1,12 +1,16 @@
 // The subpath, not the front door: every command that listens or connects loads it at start.
+
+import { isIP } from "node:net";
 import {
   type Address,
   AddressError,
+  formatHost,
   formatHostPort,
   formatPeer,
   formatSocketPath,
   parseAddress,
   parseHost,
+  parsePortText,
   socketPath,
 } from "@netlab/core/address";
 import type { Command } from "commander";
@@ -59,7 +63,7 @@ export function listenAddress(flags: AddressFlags, positional?: string): ListenA
   if (address.kind !== "host") {
     return { host: "127.0.0.1", port: 0, path: socketPath(address), ipv6Only: false };
   }
-  const host = withFamily(address.host, flags);
+  const host = requireFamilyLiteral(withFamily(address.host, flags), flags);
   return { host, port: address.port, ipv6Only: flags.ipv6 === true && host === "::" };
 }
 
@@ -100,8 +104,15 @@ function readAddress(
   return address;
 }
 
-/** The host `-4`/`-6` leave: the loopback and the wildcard swap families; any other must match. */
+/**
+ * The host `-4`/`-6` leave: the loopback and the wildcard swap families; any other must match.
+ * `localhost` is the loopback of the family asked for, as RFC 6761 has it, without asking the
+ * resolver (which answers 127.0.0.1 first, so `-6 --host localhost` would have listened on IPv4).
+ */
 function withFamily(host: string, flags: AddressFlags): string {
+  if (host.toLowerCase() === "localhost" && (flags.ipv4 || flags.ipv6)) {
+    return flags.ipv6 ? "::1" : "127.0.0.1";
+  }
   const isV6 = host.includes(":");
   const isV4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
   if (flags.ipv6 && isV4) {
@@ -118,6 +129,20 @@ function withFamily(host: string, flags: AddressFlags): string {
 }
 
 /**
+ * A listener binds, and `lab udp` sends from, the first address a name resolves to, whatever
+ * `-4`/`-6` say (only a TCP connect can ask the resolver for one family): a name other than
+ * localhost with `-4`/`-6` is refused rather than bound in the other family.
+ */
+function requireFamilyLiteral(host: string, flags: AddressFlags): string {
+  if (!(flags.ipv4 || flags.ipv6) || isIP(host) !== 0) return host;
+  const family = flags.ipv6 ? 6 : 4;
+  throw new UsageError(
+    `-${family} with the host name ${host}: it would resolve to whichever address comes first`,
+    `give an IPv${family} address (${family === 6 ? "::1 or ::" : "127.0.0.1 or 0.0.0.0"}), or drop -${family}`,
+  );
+}
+
+/**
  * An address argument that must name its port (`--to HOST:PORT`, `[v6]:PORT`, `unix:/path`, `@name`),
  * as a client connects to it.
  */
@@ -127,8 +152,30 @@ export function addressArgument(text: string): ConnectAddress {
   return { host: address.host, port: address.port, family: 0 };
 }
 
+/**
+ * What a server without tokens logs (as a warning) when it listens beyond this machine: security.md
+ * asks to keep such servers on loopback, and `--host 0.0.0.0` is easy to type without thinking of
+ * who else can now `what` (as redis's protected mode and jupyter warn). Loopback and sockets: nothing.
+ */
+export function exposureWarning(where: ListenAddress, what: string): string | undefined {
+  if (where.path !== undefined || isLoopback(where.host)) return undefined;
+  const on = where.host === "0.0.0.0" || where.host === "::" ? "every interface" : "an address";
+  return `${on} (${formatHost(where.host)}) is reachable from other machines, and without --token-file anyone who reaches it can ${what} (docs/security.md)`;
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** A port given as a word (`lab client HOST PORT`): 1–65535, refused in the grammar's words. */
+export function portArgument(text: string): number {
+  return usage(() => parsePortText(text));
+}
+
 /** Where a UDP command binds or sends: an IP address, never a Unix socket (lab udp speaks UDP). */
 export function udpAddress(
+  command: string,
   side: "listen" | "connect",
   flags: AddressFlags,
   positional?: string,
@@ -136,10 +183,13 @@ export function udpAddress(
   const where =
     side === "listen"
       ? listenAddress(flags, positional)
-      : { ...connectAddress(flags, positional), ipv6Only: false };
+      : (() => {
+          const to = connectAddress(flags, positional);
+          return { ...to, host: requireFamilyLiteral(to.host, flags), ipv6Only: false };
+        })();
   if (where.path !== undefined) {
     throw new UsageError(
-      "lab udp sends UDP datagrams, not to a Unix socket",
+      `${formatSocketPath(where.path)} is a Unix socket; ${command} ${side === "listen" ? "listens for UDP datagrams on" : "sends UDP datagrams to"} an IP address`,
       "give HOST:PORT or --host/--port",
     );
   }

@@ -56,7 +56,8 @@ export function buildProgram(): Command {
  */
 function setUsageHints(cmd: Command, path: string): void {
   cmd.configureOutput({
-    outputError: (text, write) => write(formatUsageError(text, path, operandAsOption(cmd, path, text))),
+    outputError: (text, write) =>
+      write(formatUsageError(text, path, operandAsOption(cmd, path, text) ?? logFormatHint(cmd, text))),
   });
   cmd.exitOverride();
   cmd.configureHelp({ ...cmd.configureHelp(), optionDescription: describeOption });
@@ -87,6 +88,16 @@ function operandAsOption(cmd: Command, path: string, text: string): string | und
   if (address && has("--host"))
     return `the address is two options: ${before} --host ${address[1]} --port ${address[2]}`;
   return undefined;
+}
+
+/**
+ * `--json` or `--log`, the spelling of other tools (and of lab's clients' --json), on a command
+ * whose log has `--log-format`: the hint names it.
+ */
+function logFormatHint(cmd: Command, text: string): string | undefined {
+  if (!/unknown option '--(json|log)'/.test(text)) return undefined;
+  if (!cmd.options.some((o) => o.long === "--log-format")) return undefined;
+  return "a JSON log is --log-format json (one object per line, docs/logging.md)";
 }
 
 /** Commander's option line, less the `(default: [])` of a repeatable option that starts empty. */

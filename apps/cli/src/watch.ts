@@ -45,7 +45,7 @@ export function addWatchOptions(program: Command): void {
         .option("--events-bodies", "with --events: include chat message bodies (left out by default)")
         .option(
           "--no-redact",
-          "with --hexdump/--record: keep auth and reclaim tokens as sent (masked with * by default)",
+          "with --hexdump/--record: keep auth and reclaim tokens as sent (masked with * by default; the files are then mode 0600)",
         )
         .option(
           "--events-queue <lines>",

@@ -108,7 +108,14 @@ export function parseAddress(text: string, options: ParseAddressOptions = {}): A
     });
   }
   const [hostText = "", portText] = text.split(":");
-  const host = colons === 1 && hostText === "" ? defaultHost : checkHost(hostText, text);
+  const host =
+    colons === 1 && hostText === ""
+      ? defaultHost
+      : checkHost(
+          hostText,
+          text,
+          `write :${hostText} (the default host) or HOST:${hostText}, such as 127.0.0.1:${hostText}`,
+        );
   return { kind: "host", host, port: port(portText) };
 }
 
@@ -127,7 +134,7 @@ export function parseHost(text: string): string {
       hint: `write it as --host ${withPort[1]} --port ${withPort[2]}`,
     });
   }
-  return checkHost(text, text);
+  return checkHost(text, text, `a port goes in --port: --port ${text}`);
 }
 
 /**
@@ -190,7 +197,14 @@ function abstractAddress(name: string, text: string): AbstractAddress {
   return { kind: "abstract", name };
 }
 
-function checkHost(host: string, text: string): string {
+function checkHost(host: string, text: string, portHint: string): string {
+  // Digits alone are no name (no top-level domain is numeric) but a resolver reads them as an
+  // IPv4 number ("5003" is 0.0.19.139) and sends there: it is a port written where a host goes.
+  if (/^\d+$/.test(host)) {
+    throw new AddressError("INVALID_ADDRESS", `${quote(host)} is a port number, not a host`, {
+      hint: portHint,
+    });
+  }
   // Names as DNS spells them; anything else (spaces, controls, `/`) is a typo, not a host.
   if (isIP(host) !== 0 || /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/.test(host)) return host;
   throw new AddressError("INVALID_ADDRESS", `${quote(text)} is not a host name or IP address`, {

@@ -119,7 +119,9 @@ export function describeErrno(err: unknown, context: ErrnoContext): ErrnoDescrip
       case "CONNECTION_REFUSED":
         return [
           `${doing}: connection refused`,
-          "check that the server is running and the host and port are right",
+          context.path === undefined
+            ? "check that the server is running and the host and port are right"
+            : "check that the server is running and listening on that socket",
         ];
       case "CONNECTION_RESET":
         return [

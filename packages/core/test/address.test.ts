@@ -72,6 +72,18 @@ describe("parseAddress", () => {
     expect(refusal(() => parseAddress("/tmp/x.sock")).hint).toBe("for a Unix socket write unix:/tmp/x.sock");
   });
 
+  it("refuses a number alone as a host (a resolver would read 5003 as 0.0.19.139), with the spelling of a port", () => {
+    const e = refusal(() => parseAddress("5003", { defaultPort: 5003 }));
+    expect(e.code).toBe("INVALID_ADDRESS");
+    expect(e.message).toBe('"5003" is a port number, not a host');
+    expect(e.hint).toBe("write :5003 (the default host) or HOST:5003, such as 127.0.0.1:5003");
+    expect(refusal(() => parseAddress("5003")).hint).toBe(
+      "write :5003 (the default host) or HOST:5003, such as 127.0.0.1:5003",
+    );
+    expect(refusal(() => parseHost("5001")).hint).toBe("a port goes in --port: --port 5001");
+    expect(parseAddress("127.1:80")).toEqual({ kind: "host", host: "127.1", port: 80 });
+  });
+
   it(`refuses a Unix path over ${MAX_UNIX_PATH_BYTES} bytes, and accepts one exactly at it`, () => {
     const at = `/tmp/${"a".repeat(MAX_UNIX_PATH_BYTES - 5)}`;
     expect(parseAddress(`unix:${at}`)).toEqual({ kind: "unix", path: at });
@@ -138,7 +150,10 @@ const ipv6 = fc.oneof(
     .map(([a, b]) => `${a.join(":")}::${b.join(":")}`),
   fc.constantFrom("::1", "::", "fe80::1%eth0", "fe80::abcd%lo"),
 );
-const name = fc.stringMatching(/^[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?$/).filter((s) => !s.includes(".."));
+// A name of digits alone is not a host (a resolver reads "5003" as the IPv4 address 0.0.19.139).
+const name = fc
+  .stringMatching(/^[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?$/)
+  .filter((s) => !s.includes("..") && !/^\d+$/.test(s));
 const port = fc.integer({ min: 1, max: 65_535 });
 const path = fc
   .array(fc.stringMatching(/^[A-Za-z0-9._ -]{1,12}$/), { minLength: 1, maxLength: 6 })

@@ -78,4 +78,11 @@ describe("describeErrno", () => {
     );
     expect(describeErrno(errno("ECONNREFUSED"), { ...at, hint: "start it" }).hint).toBe("start it");
   });
+
+  it("a refused Unix or abstract socket (a stale file, nobody bound) hints at the socket, not at a host and port", () => {
+    for (const path of ["/tmp/x.sock", "\0netlab"]) {
+      const d = describeErrno(errno("ECONNREFUSED"), { action: "connect", path });
+      expect(d.hint).toBe("check that the server is running and listening on that socket");
+    }
+  });
 });

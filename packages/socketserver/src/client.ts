@@ -1,5 +1,7 @@
+import { lstatSync } from "node:fs";
 import net from "node:net";
-import { type NetworkError, toNetworkError } from "./errors.js";
+import { formatSocketPath } from "@netlab/core";
+import { NetworkError, toNetworkError } from "./errors.js";
 import { isWireWatched, tapOpen } from "./tap.js";
 
 /** Options for {@link connect}. */
@@ -61,7 +63,8 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
       socket.destroy();
       reject(err);
     };
-    const onError = (err: Error) => fail(toNetworkError(err, context));
+    const onError = (err: Error) =>
+      fail(path !== undefined && isNotSocket(path) ? notSocket(path, err) : toNetworkError(err, context));
     const onAbort = () =>
       fail(toNetworkError(Object.assign(new Error("aborted"), { name: "AbortError" }), context));
     const onConnect = () => {
@@ -80,4 +83,26 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
       );
     }
   });
+}
+
+/** Whether a file-system socket path names something that is there but is not a socket. */
+function isNotSocket(path: string): boolean {
+  if (path.startsWith("\0")) return false;
+  try {
+    return !lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** The kernel answers a connect to a regular file with ECONNREFUSED, as if a server had stopped. */
+function notSocket(path: string, cause: Error): NetworkError {
+  return new NetworkError(
+    "NO_SUCH_SOCKET",
+    `cannot connect to ${formatSocketPath(path)}: it is a file, not a socket`,
+    {
+      hint: "check the path: a server's socket is the one its 'listening on unix:…' line names",
+      cause,
+    },
+  );
 }

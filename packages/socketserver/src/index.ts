@@ -54,7 +54,7 @@ export {
   wireDataChannel,
   wireNow,
 } from "./tap.js";
-export { TCPServer, UnixStreamServer } from "./tcp-server.js";
+export { listenStream, TCPServer, UnixStreamServer } from "./tcp-server.js";
 export {
   type ServerTlsOptions,
   TLS_DEFAULTS,

@@ -1,5 +1,6 @@
-import { chmodSync, lstatSync } from "node:fs";
+import { chmodSync, lstatSync, statSync } from "node:fs";
 import net from "node:net";
+import { dirname } from "node:path";
 import { type AddressError, formatSocketPath, parseSocketPath } from "@netlab/core";
 import { BaseServer, type BoundAddress, type HandlerClass } from "./base-server.js";
 import { NetworkError, toNetworkError } from "./errors.js";
@@ -49,8 +50,6 @@ export class TCPServer extends BaseServer {
 
   async listen(): Promise<void> {
     if (this.state !== "idle" || this.#server) return;
-    const path = this.options.path;
-    if (path !== undefined) await prepareSocketPath(path, this.options.allowReuseAddress);
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const acceptor = this.#tls;
     if (acceptor) {
@@ -71,17 +70,7 @@ export class TCPServer extends BaseServer {
     // A listener error after listen() (rare: EMFILE on accept) is reported, not thrown.
     const onError = (err: Error) => this.emit("error", err);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        const listening = () => {
-          server.off("error", reject);
-          resolve();
-        };
-        if (path === undefined || isAbstract(path)) server.listen(this.listenOptions(), listening);
-        // The socket file is born 0600: no window in which another user may connect.
-        else withUmask(0o177, () => server.listen(this.listenOptions(), listening));
-      });
-      if (path !== undefined && !isAbstract(path)) chmodSync(path, 0o600);
+      await listenStream(server, this.listenOptions(), this.options);
     } catch (err) {
       server.close();
       throw this.listenError(err);
@@ -115,9 +104,7 @@ export class TCPServer extends BaseServer {
   }
 
   protected listenError(err: unknown): NetworkError {
-    const { path, host, port } = this.options;
-    if (path !== undefined) return toNetworkError(err, { action: "listen", path });
-    return toNetworkError(err, { action: "listen", host, port });
+    return streamListenError(err, this.options);
   }
 
   protected peerOf(request: unknown): PeerAddress | undefined {
@@ -178,6 +165,62 @@ export class UnixStreamServer extends TCPServer {
         hint: "pass { path: '/tmp/name.sock' }",
       });
     }
+  }
+}
+
+/**
+ * Binds `server` as every netlab stream server binds: a Unix socket path is checked first (over
+ * 107 bytes, or a file that is not a socket: refused; a stale socket left by a dead server:
+ * replaced when `allowReuseAddress`, default true) and born mode 0600; a failure is a
+ * NetworkError that says what to do (`port 5001 on 127.0.0.1 is already in use`).
+ * @example await listenStream(net.createServer(onConnection), { path: "/tmp/r.sock" });
+ */
+export async function listenStream(
+  server: net.Server,
+  options: net.ListenOptions,
+  { allowReuseAddress = true }: { allowReuseAddress?: boolean } = {},
+): Promise<void> {
+  const { path } = options;
+  try {
+    if (path !== undefined) await prepareSocketPath(path, allowReuseAddress);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      const listening = () => {
+        server.off("error", reject);
+        resolve();
+      };
+      if (path === undefined || isAbstract(path)) server.listen(options, listening);
+      // The socket file is born 0600: no window in which another user may connect.
+      else withUmask(0o177, () => server.listen(options, listening));
+    });
+    if (path !== undefined && !isAbstract(path)) chmodSync(path, 0o600);
+  } catch (err) {
+    throw streamListenError(err, options);
+  }
+}
+
+function streamListenError(err: unknown, where: { path?: string; host?: string; port?: number }) {
+  if (err instanceof NetworkError) return err;
+  const { path, host, port } = where;
+  if (path !== undefined && !isAbstract(path) && isMissing(dirname(path))) {
+    // libuv reports a bind into a missing directory as EACCES: "permission denied" would send
+    // the user looking at modes (even as root) for a folder that is not there.
+    return new NetworkError(
+      "NO_SUCH_SOCKET",
+      `cannot listen on ${formatSocketPath(path)}: directory ${dirname(path)} does not exist`,
+      { hint: "create the directory, or choose another path", cause: err },
+    );
+  }
+  if (path !== undefined) return toNetworkError(err, { action: "listen", path });
+  return toNetworkError(err, { action: "listen", host, port });
+}
+
+function isMissing(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT";
   }
 }
 

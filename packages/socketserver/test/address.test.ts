@@ -88,6 +88,31 @@ describe("a TCPServer given a path", () => {
     expect(existsSync(path.slice(0, 107))).toBe(false);
   });
 
+  it("connect() to a path that is a regular file says so, not 'connection refused'", async () => {
+    const file = join(tempDir(), "notes.txt");
+    writeFileSync(file, "keep");
+    const err = (await connect({ path: file }).catch((e: unknown) => e)) as NetworkError;
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err).toMatchObject({
+      code: "NO_SUCH_SOCKET",
+      message: `cannot connect to unix:${file}: it is a file, not a socket`,
+      hint: "check the path: a server's socket is the one its 'listening on unix:…' line names",
+    });
+  });
+
+  it("says which directory is missing, not 'permission denied' (libuv's EACCES for it)", async () => {
+    const dir = join(tempDir(), "nope");
+    const err = (await new TCPServer({ path: join(dir, "s.sock") }, EchoHandler)
+      .listen()
+      .catch((e: unknown) => e)) as NetworkError;
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err).toMatchObject({
+      code: "NO_SUCH_SOCKET",
+      message: `cannot listen on unix:${join(dir, "s.sock")}: directory ${dir} does not exist`,
+      hint: "create the directory, or choose another path",
+    });
+  });
+
   it.runIf(process.platform === "linux")("listens on a Linux abstract socket (NUL + name)", async () => {
     const path = `\0netlab-test-${process.pid}-${Date.now()}`;
     const server = new TCPServer({ path }, UpperHandler);

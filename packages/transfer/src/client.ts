@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { Mutex } from "@netlab/concurrency";
-import { withDefaults } from "@netlab/core";
+import { formatSocketPath, withDefaults } from "@netlab/core";
 import { ClientConnection, withTimeout } from "./client-connection.js";
 import { download } from "./client-download.js";
 import { type FolderFetch, type FolderFetchOptions, planFolderFetch } from "./client-folder.js";
@@ -65,7 +65,10 @@ export class TransferClient extends EventEmitter<{ progress: [Progress]; resume:
       connectTimeoutMs: options.connectTimeoutMs,
       signal: options.signal,
       what: "'lab files'",
-      start: `lab files DIR --port ${options.port ?? DEFAULT_PORT}`,
+      start:
+        options.path === undefined
+          ? `lab files DIR --port ${options.port ?? DEFAULT_PORT}`
+          : `lab files DIR --host ${formatSocketPath(options.path)}`,
       tls: options.tls,
     });
     return new TransferClient(socket, options);

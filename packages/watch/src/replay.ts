@@ -1,6 +1,6 @@
 import net from "node:net";
 import { SecretRedactor } from "@netlab/protocol";
-import { connect } from "@netlab/socketserver";
+import { connect, listenStream } from "@netlab/socketserver";
 import { WatchError } from "./errors.js";
 import type { SessionRecord } from "./schema.js";
 import type { Session } from "./session.js";
@@ -530,13 +530,8 @@ export async function replayAsServer(session: Session, options: ReplayServerOpti
     arrivals.push(socket);
     wake?.();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.path ? { path: o.path } : { host: o.host ?? "127.0.0.1", port: o.port ?? 0 }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  // The one listen of every netlab server: a Unix path is checked and born 0600, errors have hints.
+  await listenStream(server, o.path ? { path: o.path } : { host: o.host ?? "127.0.0.1", port: o.port ?? 0 });
   const address = server.address();
   o.onListening?.(
     typeof address === "string"

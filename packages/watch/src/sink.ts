@@ -12,6 +12,11 @@ export interface LineSinkOptions<T> {
    * text; undefined when none is queued). May return undefined: say nothing.
    */
   dropped?(count: number, next: string | undefined): string | undefined;
+  /**
+   * The mode of the file (a regular file already there is narrowed to it too): 0o600 for an output
+   * that holds secrets. Default: a new file's usual mode (0o666 less the umask).
+   */
+  fileMode?: number;
 }
 
 /** Default {@link LineSinkOptions.maxQueuedItems}. */
@@ -38,7 +43,8 @@ interface Target {
  */
 export class LineSink<T> {
   readonly #target: Target;
-  readonly #o: Required<Omit<LineSinkOptions<T>, "dropped">> & Pick<LineSinkOptions<T>, "dropped">;
+  readonly #o: Required<Omit<LineSinkOptions<T>, "dropped" | "fileMode">> &
+    Pick<LineSinkOptions<T>, "dropped" | "fileMode">;
   /** The queued lines' bytes, newline included, oldest at #start, wrapping at its end. */
   #bytes = Buffer.allocUnsafe(64 * 1024);
   #start = 0;
@@ -88,7 +94,9 @@ export class LineSink<T> {
     }
     let fh: Awaited<ReturnType<typeof open>>;
     try {
-      fh = await open(path, "w");
+      fh = await open(path, "w", options.fileMode);
+      // open's mode applies only to a file it creates; a FIFO or a terminal is left as it is.
+      if (options.fileMode !== undefined && (await fh.stat()).isFile()) await fh.chmod(options.fileMode);
     } catch (err) {
       throw cannotWrite(path, err);
     }

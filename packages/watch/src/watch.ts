@@ -75,9 +75,11 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
   const subscriptions: Array<() => void> = [];
   const sinks: Array<LineSink<unknown> | undefined> = [];
   try {
-    const hex = options.hexdump ? await openHexdump(options.hexdump.path, max, stream) : undefined;
+    // Unmasked bytes hold live tokens: such files are for their owner only, as a token file is.
+    const fileMode = options.redact === false ? 0o600 : undefined;
+    const hex = options.hexdump ? await openHexdump(options.hexdump.path, max, stream, fileMode) : undefined;
     const events = options.events ? await openEvents(options.events, max, stream) : undefined;
-    const record = options.record ? await openRecord(options.record, max) : undefined;
+    const record = options.record ? await openRecord(options.record, max, fileMode) : undefined;
     sinks.push(hex?.sink, events?.sink, record?.sink);
     const watch = (channel: diagnostics.Channel, handler: (message: unknown) => void) => {
       channel.subscribe(handler);
@@ -140,11 +142,17 @@ function redactor(): (e: WireDataEvent) => WireDataEvent {
   };
 }
 
-async function openHexdump(path: string | undefined, max: number, stream: NodeJS.WritableStream) {
+async function openHexdump(
+  path: string | undefined,
+  max: number,
+  stream: NodeJS.WritableStream,
+  fileMode: number | undefined,
+) {
   const sink = await LineSink.open<WireEvent>(
     path,
     {
       maxQueuedItems: max,
+      fileMode,
       format: formatHexEvent,
       dropped: (n) => `-- ${n} chunk${n === 1 ? "" : "s"} dropped (the output could not keep up)`,
     },
@@ -294,9 +302,10 @@ function snake(name: string): string {
 
 type RecordItem = SessionHeader | SessionRecord;
 
-async function openRecord(o: { path: string; command?: string }, max: number) {
+async function openRecord(o: { path: string; command?: string }, max: number, fileMode: number | undefined) {
   const started = Date.now();
   const sink = await LineSink.open<RecordItem>(o.path, {
+    fileMode,
     // A recording is worth more than a live view: a larger ring (still bounded).
     maxQueuedItems: Math.max(max, 100_000),
     format: (r) => JSON.stringify(r),

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -169,6 +169,29 @@ describe("replay --compare of JSON lines", () => {
       { host: "127.0.0.1", port, compare: true, waitMs: 2_000 },
     );
     expect(text.difference).toMatchObject({ offset: 3, jsonFields: [] });
+  });
+});
+
+describe("startWatch file modes", () => {
+  it("redact: false (--no-redact) writes --record and --hexdump files only their owner can read, a file already there too", {
+    timeout: 10_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "netlab-mode-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const rec = join(dir, "raw.jsonl");
+    const hex = join(dir, "raw.hex");
+    await writeFile(rec, "old", { mode: 0o644 });
+    await chmod(rec, 0o644);
+    const raw = await startWatch({ record: { path: rec }, hexdump: { path: hex }, redact: false });
+    await raw.stop();
+    expect((await stat(rec)).mode & 0o777).toBe(0o600);
+    expect((await stat(hex)).mode & 0o777).toBe(0o600);
+    // Masked outputs are made to be shared: the mode of any new file (umask applies).
+    const shared = join(dir, "shared.jsonl");
+    const masked = await startWatch({ record: { path: shared } });
+    await masked.stop();
+    await writeFile(join(dir, "plain"), "");
+    expect((await stat(shared)).mode).toBe((await stat(join(dir, "plain"))).mode);
   });
 });
 

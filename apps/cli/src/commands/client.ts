@@ -8,6 +8,7 @@ import {
   type ConnectAddress,
   connectAddress,
   formatWhere,
+  portArgument,
   refuseTlsOverUnix,
 } from "../address.js";
 import { collect, parseDuration } from "../options.js";
@@ -133,6 +134,7 @@ use, not the pinned one, not signed by --tls-ca); nothing is sent to a server th
           cmd.getOptionValueSource("host") !== "default" ||
           cmd.getOptionValueSource("port") !== "default";
         // nc's HOST PORT, or one address in the grammar every command reads (HOST:PORT, [::1]:PORT, unix:/path).
+        if (port !== undefined) checkHostPortWords(host ?? opts.host, port);
         return runClient(
           port === undefined
             ? { ...opts, address: host, isAddressGiven }
@@ -140,6 +142,23 @@ use, not the pinned one, not signed by --tls-ca); nothing is sent to a server th
         );
       }),
     );
+}
+
+/** nc's `HOST PORT` words: the port said as a word (not as --port), and no second port or path. */
+function checkHostPortWords(host: string, port: string): void {
+  if (host.startsWith("unix:") || host.startsWith("@")) {
+    throw new UsageError(
+      `${JSON.stringify(host)} is a Unix socket, which has no port (${port})`,
+      `write lab client ${host}`,
+    );
+  }
+  if (/^(\[[^\]]*\]|[^:]*):\d+$/.test(host)) {
+    throw new UsageError(
+      `${JSON.stringify(host)} already has a port, and ${port} is another`,
+      `write lab client ${host} or lab client HOST ${port}`,
+    );
+  }
+  portArgument(port);
 }
 
 async function runClient(opts: ClientOpts): Promise<void> {

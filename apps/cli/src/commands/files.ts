@@ -1,7 +1,14 @@
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { ServerTransfer, ServerTransferError } from "@netlab/transfer";
 import { type Command, Option } from "commander";
-import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  exposureWarning,
+  formatBound,
+  listenAddress,
+  refuseTlsOverUnix,
+} from "../address.js";
 import { addLogOptions, createLogger, type LogOpts, logConnections } from "../log.js";
 import { formatDuration, parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
@@ -254,6 +261,11 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     address: formatBound(server.address),
   });
   for (const line of tlsSetup?.lines ?? []) log.ready(line);
+  const exposed =
+    opts.raw === undefined && tokens === undefined
+      ? exposureWarning(where, opts.readOnly ? "list and download files" : "list, download and upload files")
+      : undefined;
+  if (exposed) log.warn(exposed, { event: "exposed" });
   try {
     await server.serveForever();
   } finally {

@@ -608,6 +608,13 @@ async function readData(data: string): Promise<Uint8Array> {
 
 /** A URL without a scheme means http://, as curl takes `127.0.0.1:8000/x` or `example.test/`. */
 function withScheme(url: string): string {
+  // As http://unix:/path, the grammar's socket address would be a lookup of a host named "unix".
+  if (/^(unix:|@)/i.test(url)) {
+    throw new UsageError(
+      `${JSON.stringify(url)} is a Unix socket address; lab get speaks HTTP over TCP`,
+      "give an http:// URL, such as http://127.0.0.1:8000/",
+    );
+  }
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
 }
 

@@ -364,14 +364,18 @@ async function checkUpstream(upstream: string, px: Px): Promise<import("node:net
       timeoutMs: 5000,
       // It becomes the first client's upstream leg, which is off the tap like every upstream leg.
       tap: false,
-      hint: `start the server first (e.g. lab server --port ${port}), then the proxy`,
     });
     return socket;
   } catch (err) {
-    const e = err as Error & { hint?: string };
+    const e = err as Error & { hint?: string; code?: string };
+    // Only a refusal means "nothing listens there"; a name that does not resolve keeps its own hint.
+    const hint =
+      e.code === "CONNECTION_REFUSED"
+        ? `start the server first (e.g. lab server --port ${port}), then the proxy`
+        : e.hint;
     throw Object.assign(new Error(`upstream ${upstream} is not answering: ${e.message}`), {
       code: "UPSTREAM",
-      hint: e.hint,
+      hint,
     });
   }
 }

@@ -91,7 +91,7 @@ Example:
     .command("export")
     .description("write a recorded session as a pcap capture (synthetic TCP) that Wireshark and tshark open")
     .argument("<file>", "a session recording")
-    .requiredOption("--pcap <out>", "the pcap file to write")
+    .requiredOption("--pcap <out>", "the pcap file to write; - for stdout (as tcpdump -w -): | tshark -r -")
     .addHelpText("after", exportExample)
     .action(
       action(async (file: string, opts: { pcap: string }) => {
@@ -100,6 +100,17 @@ Example:
         const s = await readSession(file);
         for (const w of s.warnings) process.stderr.write(`lab: warning: ${w}\n`);
         const pcap = sessionToPcap(s);
+        if (opts.pcap === "-") {
+          // A capture is binary: on a terminal it is noise that may move the cursor.
+          if (process.stdout.isTTY) {
+            throw new UsageError(
+              "a pcap is binary and stdout is a terminal",
+              "pipe it (--pcap - | tshark -r -) or give a file: --pcap session.pcap",
+            );
+          }
+          await new Promise<void>((resolve) => process.stdout.write(pcap, () => resolve()));
+          return;
+        }
         try {
           await writeFile(opts.pcap, pcap);
         } catch (err) {

@@ -2,7 +2,14 @@ import { readFileSync } from "node:fs";
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { BaseServer } from "@netlab/socketserver";
 import type { Command } from "commander";
-import { ADDRESS_HELP, addFamilyOptions, formatBound, listenAddress, refuseTlsOverUnix } from "../address.js";
+import {
+  ADDRESS_HELP,
+  addFamilyOptions,
+  exposureWarning,
+  formatBound,
+  listenAddress,
+  refuseTlsOverUnix,
+} from "../address.js";
 import { addLogOptions, createLogger, type Logger, type LogOpts, logConnections } from "../log.js";
 import { formatDuration, parseDuration, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
@@ -458,6 +465,11 @@ async function runServer(opts: ServerOpts): Promise<void> {
       mode: opts.mode,
     });
     log.info(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
+    const exposed =
+      opts.mode === "chat" && opts.tokenFile === undefined
+        ? exposureWarning(where, "join the chat under any free nick")
+        : undefined;
+    if (exposed) log.warn(exposed, { event: "exposed" });
     for (const line of tlsSetup?.lines ?? []) log.ready(line);
     await server.serveForever();
   } finally {

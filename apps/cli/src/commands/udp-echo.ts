@@ -67,7 +67,7 @@ interface EchoOpts extends LogOpts {
 
 async function runEcho(o: EchoOpts): Promise<void> {
   const log = createLogger(o);
-  const { host, port, ipv6Only } = udpAddress("listen", o);
+  const { host, port, ipv6Only } = udpAddress("lab udp echo", "listen", o);
   const options = {
     host,
     port,

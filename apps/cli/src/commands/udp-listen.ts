@@ -48,7 +48,7 @@ interface ListenOpts extends LogOpts {
 
 async function runListen(o: ListenOpts): Promise<void> {
   const log = createLogger(o);
-  const { host, port } = udpAddress("listen", o);
+  const { host, port } = udpAddress("lab udp listen", "listen", o);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
   const recvBufferSize =
     o.recvBuffer === undefined

@@ -72,7 +72,7 @@ interface PingOpts {
 
 async function runPing(target: string | undefined, o: PingOpts): Promise<void> {
   refuseShortFlags("lab udp ping", o, PING_SHORTS);
-  const { host, port } = udpAddress("connect", o, target);
+  const { host, port } = udpAddress("lab udp ping", "connect", o, target);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
   const intervalS = parseDuration("--interval", o.interval, { minMs: 0, maxMs: MAX_SECONDS * 1000 }) / 1000;
   if (intervalS < MIN_INTERVAL_S) {
