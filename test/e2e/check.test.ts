@@ -180,6 +180,22 @@ describe("#18: lab check's command line", () => {
       /^lab: --transcript \/proc\/netlab-transcripts: cannot make that folder \(ENOENT\)\nhint: give a folder/,
     ],
     [
+      // The address grammar of every other command, with its hints.
+      ["check", "line", "::1:5001"],
+      2,
+      /^lab: target "::1:5001" is ambiguous: an IPv6 address with a port needs brackets\nhint: write it as \[::1\]:5001\n$/,
+    ],
+    [
+      ["check", "line", "127.0.0.1:70000"],
+      2,
+      /^lab: target port must be a number from 1 to 65535, got "70000"\n/,
+    ],
+    [
+      ["check", "line", "unix:/tmp/netlab-check.sock"],
+      2,
+      /^lab: target "unix:\/tmp\/netlab-check\.sock" is a Unix socket: lab check grades TCP servers\nhint: /,
+    ],
+    [
       ["check", "line", "--format", "xml", "5001"],
       2,
       /^lab: unknown --format "xml"\nhint: choose one of: human, tap, junit, json\n$/,

@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import tls from "node:tls";
-import { formatHostPort } from "@netlab/core";
+import { describeErrno, formatHostPort } from "@netlab/core";
 import { Conn, ConnectTimeout, type ConnOptions, WaitTimeout } from "./conn.js";
 import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
 import { fail, TestFailure } from "./failure.js";
@@ -202,13 +202,11 @@ async function preflight(host: string, port: number): Promise<void> {
       // Reset before our side saw the connection complete: something listens, accepted and reset
       // it at once (a race on loopback). The tests will say so; it is not "nothing listens".
       if ((err as NodeJS.ErrnoException).code === "ECONNRESET") return undefined;
-      throw new CheckError(
-        "NOT_LISTENING",
-        `cannot connect to ${formatHostPort(host, port)}: ${(err as Error).message}`,
-        {
-          hint: "is the server running, on that port?",
-        },
-      );
+      // The shared wording (a name that does not resolve says so), with check's own hint for a refusal.
+      const said = describeErrno(err, { action: "connect", host, port });
+      throw new CheckError("NOT_LISTENING", said.message, {
+        hint: said.code === "CONNECTION_REFUSED" ? "is the server running, on that port?" : said.hint,
+      });
     });
     if (conn === undefined) return;
     const c = conn;

@@ -1,22 +1,37 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import { formatHostPort } from "@netlab/core";
+import { formatHostPort, parseAddress as parseCoreAddress } from "@netlab/core";
 import getPort from "get-port";
 import { CheckError } from "./errors.js";
 
-/** A `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` target; host defaults to 127.0.0.1. */
+/**
+ * A `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` target in every command's address grammar (host
+ * defaults to 127.0.0.1), with its hints (`::1:5001` → `[::1]:5001`, a port out of range). A Unix
+ * socket is INVALID_OPTION: the tests slice and delay through an in-process TCP proxy.
+ */
 export function parseAddress(text: string): { host: string; port: number } {
-  const m =
-    /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ??
-    (/^(\d+)$/.test(text) ? [text, undefined, "", text] : null);
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new CheckError("INVALID_OPTION", `target ${JSON.stringify(text)} is not HOST:PORT or PORT`, {
-      hint: "give an address (127.0.0.1:5001, 5001) or a command after --: lab check line -- python3 server.py {port}",
+  let address: ReturnType<typeof parseCoreAddress>;
+  try {
+    address = parseCoreAddress(/^\d+$/.test(text) ? `:${text}` : text);
+  } catch (err) {
+    const e = err as { message: string; hint?: string };
+    throw new CheckError("INVALID_OPTION", `target ${e.message}`, {
+      hint:
+        e.hint ??
+        "give an address (127.0.0.1:5001, 5001) or a command after --: lab check line -- python3 server.py {port}",
     });
   }
-  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
+  if (address.kind !== "host") {
+    throw new CheckError(
+      "INVALID_OPTION",
+      `target ${JSON.stringify(text)} is a Unix socket: lab check grades TCP servers`,
+      {
+        hint: "run the server on a port (127.0.0.1:5001), or give its command after -- with {port}",
+      },
+    );
+  }
+  return { host: address.host, port: address.port };
 }
 
 /** Options for {@link startTarget}. */
