@@ -92,7 +92,7 @@ export interface ServerOptions {
   drainTimeoutMs?: number;
   /** Listen backlog. Default 511, as Node's (Python's 5 makes a burst of connects stall). */
   requestQueueSize?: number;
-  /** Rebind a port in TIME_WAIT (TCP: always so in Node), share a UDP port, replace a stale Unix socket file. Default true. */
+  /** Rebind a port in TIME_WAIT (TCP: always so in Node), replace a stale Unix socket file (default true); share a UDP port (UDPServer: default false, as Python's). */
   allowReuseAddress?: boolean;
   /** ms that `handleRequest()` waits for a request before calling `handleTimeout()`. Default Infinity. */
   timeout?: number;

@@ -39,7 +39,8 @@ export abstract class DatagramServer extends BaseServer {
 /**
  * A UDP server: one `DatagramRequestHandler` per datagram. There is no connection: `maxConnections`
  * bounds handlers running at once, and a datagram over it is dropped (counted in `droppedDatagrams`)
- * rather than answered, so a flood cannot be amplified.
+ * rather than answered, so a flood cannot be amplified. The port is not shared (a second server on
+ * it fails with ADDRESS_IN_USE) unless every server on it passes `allowReuseAddress: true`.
  * @example
  * class Echo extends DatagramRequestHandler { override async handle() { await this.reply(this.packet); } }
  * const server = new UDPServer({ port: 0 }, Echo);
@@ -48,7 +49,9 @@ export class UDPServer extends DatagramServer {
   #socket: dgram.Socket | undefined;
 
   constructor(options: ServerOptions, Handler: HandlerClass) {
-    super(options, Handler);
+    // Python's UDPServer does not share its port either: with SO_REUSEADDR a second server on the
+    // port binds without a word and takes the unicast datagrams meant for the first.
+    super({ ...options, allowReuseAddress: options.allowReuseAddress ?? false }, Handler);
   }
 
   /** The bound socket (undefined before `listen()`). */

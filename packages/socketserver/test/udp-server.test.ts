@@ -1,5 +1,5 @@
 import dgram from "node:dgram";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { DatagramRequestHandler, UDPServer } from "../src/index.js";
 import { serve, within } from "./helpers.js";
 
@@ -51,6 +51,21 @@ describe("UDPServer", () => {
     const { port } = await serve(Echo, {}, UDPServer);
     const second = new UDPServer({ port, allowReuseAddress: false }, Echo);
     await expect(second.listen()).rejects.toMatchObject({ code: "ADDRESS_IN_USE" });
+  });
+
+  it("does not share its port by default, as Python's UDPServer: a second one fails instead of taking the datagrams", async () => {
+    const { port } = await serve(Echo, {}, UDPServer);
+    const second = new UDPServer({ port }, Echo);
+    onTestFinished(() => second.shutdown());
+    await expect(second.listen()).rejects.toMatchObject({ code: "ADDRESS_IN_USE" });
+  });
+
+  it("shares its port when every server on it asks with allowReuseAddress: true", async () => {
+    const { port } = await serve(Echo, { allowReuseAddress: true }, UDPServer);
+    const second = new UDPServer({ port, allowReuseAddress: true }, Echo);
+    onTestFinished(() => second.shutdown());
+    await second.listen();
+    expect(second.address.port).toBe(port);
   });
 
   it("drops datagrams beyond maxConnections handlers instead of answering them", async () => {
