@@ -4,7 +4,7 @@ import { debuglog } from "node:util";
 import { Event } from "@netlab/concurrency";
 import { withDefaults } from "@netlab/core";
 import type { BaseRequestHandler } from "./base-handler.js";
-import { NetworkError, requireMs, requirePositiveInt } from "./errors.js";
+import { NetworkError, requireInt, requireMs, requirePositiveInt } from "./errors.js";
 import {
   formatPeer,
   HANDLED_LATER,
@@ -111,6 +111,8 @@ export abstract class BaseServer extends EventEmitter {
   constructor(options: ServerOptions, Handler: HandlerClass) {
     super();
     const o = withDefaults(SERVER_DEFAULTS, options) as ResolvedServerOptions;
+    // Node's own check comes only at listen(), as a RangeError that is not a NetworkError.
+    requireInt("port", o.port, { min: 0, max: 65_535 });
     requirePositiveInt("maxConnections", o.maxConnections, { allowInfinity: true });
     requirePositiveInt("requestQueueSize", o.requestQueueSize, { allowInfinity: true });
     requireMs("idleTimeoutMs", o.idleTimeoutMs);

@@ -1,7 +1,7 @@
 import { lstatSync } from "node:fs";
 import net from "node:net";
 import { formatSocketPath } from "@netlab/core";
-import { NetworkError, toNetworkError } from "./errors.js";
+import { NetworkError, requireInt, requireMs, toNetworkError } from "./errors.js";
 import { isWireWatched, tapOpen } from "./tap.js";
 
 /** Options for {@link connect}. */
@@ -45,6 +45,13 @@ export function connect(opts: ConnectOptions): Promise<net.Socket> {
   const context = path
     ? { action: "connect" as const, path, hint }
     : { action: "connect" as const, host, port, hint };
+  try {
+    // Node would throw its own RangeError (or, for port 0, try and be refused).
+    if (path === undefined) requireInt("port", port, { min: 1, max: 65_535 });
+    requireMs("timeoutMs", timeoutMs);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(toNetworkError(Object.assign(new Error("aborted"), { name: "AbortError" }), context));

@@ -34,7 +34,7 @@ export class NetworkError extends NetlabError<NetworkErrorCode> {
 }
 
 /** The option validators, throwing INVALID_OPTION as a NetworkError. */
-export const { requireMs, requirePositiveInt } = optionChecks(NetworkError);
+export const { requireInt, requireMs, requirePositiveInt } = optionChecks(NetworkError);
 
 /** Where an operation was aimed, for the message. */
 export type NetworkErrorContext = ErrnoContext;

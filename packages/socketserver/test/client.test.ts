@@ -34,6 +34,17 @@ describe("connect", () => {
     expect((err as NetworkError).hint).toBe("start it with: lab server");
   });
 
+  it.each([
+    [{ port: 70_000 }, "port must be an integer from 1 to 65535, got 70000"],
+    [{ port: 1.5 }, "port must be an integer from 1 to 65535, got 1.5"],
+    [{ port: 0 }, "port must be an integer from 1 to 65535, got 0"],
+    [{ port: 5001, timeoutMs: -1 }, "timeoutMs must be a number of ms ≥ 0, got -1"],
+  ])("rejects %o with a NetworkError INVALID_OPTION, not Node's RangeError", async (options, message) => {
+    const err = await connect(options).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err).toMatchObject({ code: "INVALID_OPTION", message });
+  });
+
   it("rejects with ABORTED when its signal aborts", async () => {
     const controller = new AbortController();
     controller.abort();

@@ -549,6 +549,18 @@ describe("limits", () => {
     );
     expect(() => new TCPServer({ idleTimeoutMs: -1 }, EchoHandler)).toThrow(/idleTimeoutMs/);
   });
+
+  it.each([-1, 65_536, 80.5])(
+    "rejects port %s at construction with INVALID_OPTION, not UNKNOWN at listen()",
+    (port) => {
+      expect(() => new TCPServer({ port }, EchoHandler)).toThrow(
+        expect.objectContaining({
+          code: "INVALID_OPTION",
+          message: `port must be an integer from 0 to 65535, got ${port}`,
+        }),
+      );
+    },
+  );
 });
 
 describe("listen errors", () => {
