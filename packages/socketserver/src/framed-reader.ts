@@ -289,7 +289,10 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   async readBytes(n: number): Promise<Uint8Array> {
     this.#checkRawAllowed();
     const max = this.#hooks.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
-    if (!Number.isSafeInteger(n) || n < 0 || n > max) {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new ProtocolError("INVALID_OPTION", `readBytes(n) needs an integer n ≥ 0, got ${n}`);
+    }
+    if (n > max) {
       throw new ProtocolError("FRAME_TOO_LARGE", `readBytes(${n}) is over maxReadBytes (${max})`, {
         hint: "read large bodies with readChunk() in a loop",
       });

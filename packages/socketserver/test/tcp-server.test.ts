@@ -379,6 +379,27 @@ describe("rfile and wfile", () => {
     expect(codes).toEqual(["FRAME_TOO_LARGE"]);
   });
 
+  it("refuses readBytes of a negative or fractional count with INVALID_OPTION, not as too large", async () => {
+    const errors: string[] = [];
+    class Clumsy extends StreamRequestHandler {
+      override async handle() {
+        for (const n of [-1, 1.5]) {
+          await this.rfile
+            .readBytes(n)
+            .catch((err: ProtocolError) => errors.push(`${err.code}: ${err.message}`));
+        }
+        await this.wfile.write("done\n");
+      }
+    }
+    const { port } = await serve(Clumsy);
+    const client = await LineClient.open(port);
+    expect(await client.readLine()).toBe("done");
+    expect(errors).toEqual([
+      "INVALID_OPTION: readBytes(n) needs an integer n ≥ 0, got -1",
+      "INVALID_OPTION: readBytes(n) needs an integer n ≥ 0, got 1.5",
+    ]);
+  });
+
   it("rejects a write to a peer that reset, without reporting an error", async () => {
     const errors: unknown[] = [];
     let writeFailure: unknown;
