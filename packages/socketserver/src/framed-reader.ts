@@ -1,5 +1,6 @@
 import type net from "node:net";
 import { ByteQueue, type Decoder, ProtocolError } from "@netlab/protocol";
+import { NetworkError } from "./errors.js";
 import { tapData, wireDataChannel } from "./tap.js";
 
 /**
@@ -161,6 +162,8 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
   #waiters: Array<() => void> | undefined;
   /** A bad frame takeFrame() met: the next readFrame() reports it, as it would have met it itself. */
   #taken: { err: unknown } | undefined;
+  /** What stop() was given: a cut-short readBytes() rejects with it. */
+  #stopReason: unknown;
 
   constructor(socket: net.Socket, decoder: Decoder<F>, options: FramedReaderOptions<F> = {}) {
     this.#socket = socket;
@@ -188,11 +191,16 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     return this.#queue.size;
   }
 
-  /** Ends every read now and drops what is queued and what still arrives (the socket keeps flowing, so a FIN gets through). */
-  stop(): void {
+  /**
+   * Ends every read now and drops what is queued and what still arrives (the socket keeps flowing,
+   * so a FIN gets through). A `readBytes()` cut short rejects with `reason` when one is given (a
+   * handler passes its abort reason, so the server knows its own shutdown or timeout).
+   */
+  stop(reason?: unknown): void {
     if (this.#state === "stopped") return;
     if (this.#state === "paused") this.#socket.resume();
     this.#state = "stopped";
+    this.#stopReason = reason;
     this.#queue.clear();
     this.#releaseQueue();
     clearTimeout(this.#frameTimer);
@@ -285,7 +293,11 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     else settleCallback(Promise.resolve(this.#deliver(next)), callback, arg);
   }
 
-  /** Exactly `n` raw bytes (after what is queued); ProtocolError TRUNCATED if the stream ends first. */
+  /**
+   * Exactly `n` raw bytes (after what is queued). If they do not all come: ProtocolError TRUNCATED
+   * after the peer's clean end (it sent less than it promised), NetworkError CONNECTION_RESET after
+   * a reset, the reason given to `stop(reason)` after a stop.
+   */
   async readBytes(n: number): Promise<Uint8Array> {
     this.#checkRawAllowed();
     const max = this.#hooks.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
@@ -298,9 +310,7 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
       });
     }
     while (this.#queue.size < n) {
-      if (this.#isOver()) {
-        throw new ProtocolError("TRUNCATED", `stream ended after ${this.#queue.size} of ${n} bytes`);
-      }
+      if (this.#isOver()) throw this.#cutShort(n);
       await this.#wait();
     }
     const bytes = this.#queue.take(n);
@@ -397,6 +407,14 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     if (this.#state === "flowing" || this.#state === "paused") this.#state = "reset";
     clearTimeout(this.#frameTimer);
     this.#wake();
+  }
+
+  /** What a readBytes(n) the stream's end cut short throws: only a clean end is the peer's fault. */
+  #cutShort(n: number): unknown {
+    const got = `${this.#queue.size} of ${n} bytes`;
+    if (this.#state === "stopped" && this.#stopReason !== undefined) return this.#stopReason;
+    if (this.#state === "reset") return new NetworkError("CONNECTION_RESET", `connection reset after ${got}`);
+    return new ProtocolError("TRUNCATED", `stream ended after ${got}`);
   }
 
   #isOver(): boolean {

@@ -7,6 +7,7 @@ import { FramedReader, type FramedReaderOptions, type StreamReader } from "./fra
 import {
   HANDLED_LATER,
   kAbort,
+  kAbortReason,
   kClosing,
   kHandle,
   kHandled,
@@ -237,7 +238,7 @@ export class StreamRequestHandler<
     const reader = new FramedReader<F>(socket, this.createDecoder(), hooks);
     this.#reader = reader;
     this.rfile = reader;
-    if (this.isAborted) reader.stop();
+    if (this.isAborted) reader.stop(this[kAbortReason]);
     socket.resume();
   }
 
@@ -325,7 +326,7 @@ export class StreamRequestHandler<
    * before the reset (whole frames and raw bytes: an upload keeps every byte it received).
    */
   protected override aborted(): void {
-    if (!this.#isClosed) this.#reader?.stop();
+    if (!this.#isClosed) this.#reader?.stop(this[kAbortReason]);
   }
 
   #whenClosed(): Promise<void> {

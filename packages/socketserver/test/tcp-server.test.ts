@@ -281,6 +281,43 @@ describe("rfile and wfile", () => {
     expect(seen).toEqual(["TRUNCATED"]);
   });
 
+  it.each([
+    ["a peer that resets", "CONNECTION_RESET", "reset", {}],
+    ["shutdown", "ABORTED", "shutdown", {}],
+    ["the idle timeout", "IDLE_TIMEOUT", "idle-timeout", { idleTimeoutMs: 200 }],
+  ])(
+    "ends a readBytes cut short by %s quietly: %s, not TRUNCATED reported as an error",
+    async (cause, code, closeReason, options) => {
+      const seen: string[] = [];
+      let parked!: () => void;
+      const isParked = new Promise<void>((r) => {
+        parked = r;
+      });
+      class Body extends StreamRequestHandler {
+        override async handle() {
+          await this.rfile.readFrame();
+          parked();
+          await this.rfile.readBytes(1000).catch((err: NetworkError) => {
+            seen.push(err.code);
+            throw err; // as a handler that does not catch it
+          });
+        }
+      }
+      const { server, port } = await serve(Body, options);
+      const errors: unknown[] = [];
+      server.on("error", (err) => errors.push(err));
+      const closed = new Promise<ConnectionInfo>((resolve) => server.once("close", resolve));
+      const client = await LineClient.open(port);
+      client.socket.write("upload\npart of a body");
+      await within(isParked, 5_000, "handler waiting for the body");
+      if (cause === "a peer that resets") client.socket.resetAndDestroy();
+      if (cause === "shutdown") void server.shutdown();
+      expect((await within(closed, 5_000, "connection closed")).closeReason).toBe(closeReason);
+      expect(seen).toEqual([code]);
+      expect(errors).toEqual([]);
+    },
+  );
+
   it("decodes another framing when createDecoder is overridden", async () => {
     class Sizes extends StreamRequestHandler<Uint8Array> {
       protected override createDecoder() {
