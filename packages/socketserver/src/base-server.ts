@@ -26,6 +26,7 @@ import {
 import { tapListen, wireChannel } from "./tap.js";
 import {
   type CloseReason,
+  type ConnectionInfo,
   type PeerAddress,
   type ResolvedServerOptions,
   SERVER_DEFAULTS,
@@ -78,6 +79,7 @@ export type ServerState = "idle" | "running" | "closing" | "closed";
  * console.log(server.address.port);
  * await server.serveForever({ signal });
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below only adds typed event overloads.
 export abstract class BaseServer extends EventEmitter {
   /** The options, with defaults filled in. */
   readonly options: ResolvedServerOptions;
@@ -521,6 +523,39 @@ export abstract class BaseServer extends EventEmitter {
     // Handlers parked on I/O end now; one stuck elsewhere is left behind, its connection gone.
     await settleWithin(all(), 100);
   }
+}
+
+/** A listener for one of {@link BaseServer}'s events, by name. */
+export type ServerListener<E extends keyof ServerEvents> = (...args: ServerEvents[E]) => void;
+
+/** The events every server emits, with their arguments (per-connection ones cost nothing unless listened to). */
+export interface ServerEvents {
+  listening: [];
+  open: [info: ConnectionInfo];
+  close: [info: ConnectionInfo];
+  bytesIn: [info: ConnectionInfo, bytes: number];
+  bytesOut: [info: ConnectionInfo, bytes: number];
+  /** A decoded frame (a datagram's bytes for UDP). */
+  frameIn: [info: ConnectionInfo, frame: unknown];
+  frameOut: [info: ConnectionInfo, frame: unknown];
+  /** A handler's error (or the listening socket's, without a peer); a listener replaces the default log line. */
+  error: [err: unknown, peer: PeerAddress | undefined];
+  /** A connection turned away by `maxConnections`. */
+  refuse: [peer: PeerAddress];
+}
+
+// Typed overloads for the events above, so `server.on("close", (info) => …)` knows `info`; the
+// EventEmitter signature stays last for the events subclasses add.
+export interface BaseServer {
+  on<E extends keyof ServerEvents>(event: E, listener: ServerListener<E>): this;
+  // biome-ignore lint/suspicious/noExplicitAny: the EventEmitter signature, kept for subclasses' events.
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends keyof ServerEvents>(event: E, listener: ServerListener<E>): this;
+  // biome-ignore lint/suspicious/noExplicitAny: the EventEmitter signature, kept for subclasses' events.
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<E extends keyof ServerEvents>(event: E, listener: ServerListener<E>): this;
+  // biome-ignore lint/suspicious/noExplicitAny: the EventEmitter signature, kept for subclasses' events.
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 /** Why a connection ended, from why its signal was aborted (timeouts, shutdown) or how its handler ended. */

@@ -5,6 +5,8 @@ export {
   connectionChannel,
   type HandlerClass,
   type ServeOptions,
+  type ServerEvents,
+  type ServerListener,
   type ServerState,
 } from "./base-server.js";
 export { EchoHandler, UpperHandler } from "./classic.js";

@@ -124,7 +124,7 @@ describe("BaseServer hooks", () => {
       }
     }
     const { server, port } = await serve(Faulty);
-    const seen = new Promise<[unknown, PeerAddress]>((r) =>
+    const seen = new Promise<[unknown, PeerAddress | undefined]>((r) =>
       server.on("error", (err, peer) => r([err, peer])),
     );
     const writes: string[] = [];
@@ -137,7 +137,7 @@ describe("BaseServer hooks", () => {
       await LineClient.open(port);
       const [err, peer] = await within(seen, 5_000, "error event");
       expect((err as Error).message).toBe("bad handler");
-      expect(peer.address).toBe("127.0.0.1");
+      expect(peer?.address).toBe("127.0.0.1");
     } finally {
       process.stderr.write = write;
     }

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { StreamRequestHandler, TCPServer } from "../src/index.js";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { type ConnectionInfo, type PeerAddress, StreamRequestHandler, TCPServer } from "../src/index.js";
 
 class MyServer extends TCPServer {
   readonly greeting = "hi";
@@ -14,5 +14,21 @@ describe("types", () => {
   it("accepts a handler typed for its own server subclass without a cast", () => {
     const server = new MyServer({}, MyHandler);
     expect(server.Handler).toBe(MyHandler);
+  });
+
+  // Checked by `pnpm typecheck` (tsc over the tests): without typed events these parameters were `any`.
+  it("types the arguments of the server's events", () => {
+    const server = new MyServer({}, MyHandler);
+    server.on("close", (info) => expectTypeOf(info).toEqualTypeOf<ConnectionInfo>());
+    server.once("bytesIn", (info, bytes) => {
+      expectTypeOf(info).toEqualTypeOf<ConnectionInfo>();
+      expectTypeOf(bytes).toEqualTypeOf<number>();
+    });
+    server.on("refuse", (peer) => expectTypeOf(peer).toEqualTypeOf<PeerAddress>());
+    server.on("error", (err, peer) => {
+      expectTypeOf(err).toEqualTypeOf<unknown>();
+      expectTypeOf(peer).toEqualTypeOf<PeerAddress | undefined>();
+    });
+    expect(server.listenerCount("close")).toBe(1);
   });
 });
