@@ -13,10 +13,11 @@ const UNITS = ["KiB", "MiB", "GiB", "TiB", "PiB"];
  */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return "unlimited";
-  if (Math.abs(bytes) < 1024) return `${Math.round(bytes)} B`;
+  // Units are chosen on the figure as shown, so 1 MiB less a byte is "1.0 MiB", not "1024.0 KiB".
+  if (Math.abs(Math.round(bytes)) < 1024) return `${Math.round(bytes)} B`;
   let value = bytes / 1024;
   let i = 0;
-  while (Math.abs(value) >= 1024 && i < UNITS.length - 1) {
+  while (Math.abs(value) >= 1023.95 && i < UNITS.length - 1) {
     value /= 1024;
     i++;
   }

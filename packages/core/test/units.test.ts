@@ -12,6 +12,14 @@ describe("formatBytes / formatRate: one unit system", () => {
     expect(formatRate(65_300_000)).toBe("62.3 MiB/s");
     expect(formatRate(400)).toBe("400 B/s");
   });
+
+  it("moves to the next unit when the shown figure would round up to 1024 of this one", () => {
+    expect(formatBytes(1023.6)).toBe("1.0 KiB");
+    expect(formatBytes(1024 * 1024 - 1)).toBe("1.0 MiB");
+    expect(formatBytes(1024 ** 3 - 1)).toBe("1.0 GiB");
+    expect(formatBytes(1024 * 1023.9)).toBe("1023.9 KiB");
+    expect(formatBytes(-(1024 * 1024 - 1))).toBe("-1.0 MiB");
+  });
 });
 
 describe("closest", () => {
