@@ -6,6 +6,8 @@ export interface ExampleInfo {
   summary: string;
   /** The idea it teaches, used to group the list (e.g. "sockets", "socketserver", "concurrency", "generics"). */
   topic: string;
+  /** The arguments it takes, as its usage line shows them (`[seed]`); without it, it takes none. */
+  args?: string;
 }
 
 /** Every example, in the order `lab examples` lists them. */
@@ -68,6 +70,7 @@ export const examples: ExampleInfo[] = [
     name: "shared-counter",
     topic: "concurrency",
     summary: "worker_threads counter: updates lost without a lock, exact with SharedMutex",
+    args: "[workers 1-64] [increments ≥ 1]",
   },
   {
     name: "semaphore",
@@ -83,5 +86,6 @@ export const examples: ExampleInfo[] = [
     name: "priority-queue",
     topic: "concurrency",
     summary: "PriorityQueue producer/consumer: urgent jobs overtake",
+    args: "[seed]",
   },
 ];

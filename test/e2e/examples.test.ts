@@ -47,6 +47,15 @@ describe("lab examples", () => {
     expect(r.stderr).toContain("priority-queue: the seed must be an integer, got --seed");
   });
 
+  it("refuses arguments for an example that takes none, instead of ignoring them", async () => {
+    const r = await runLab(["examples", "run", "echo-server", "--port", "9000"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "lab: example 'echo-server' takes no arguments, got '--port 9000'\nhint: run it as: lab examples run echo-server\n",
+    );
+  });
+
   it("an unknown name is a usage error (exit 2) that names close matches", async () => {
     const r = await runLab(["examples", "run", "evnt"]);
     expect(r.code).toBe(2);

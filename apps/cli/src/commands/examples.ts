@@ -40,7 +40,7 @@ export function registerExamples(program: Command): void {
     .command("run")
     .description("run one example (node examples/dist/NAME.js) and exit with its exit code")
     .argument("<name>", "the example's name, as `lab examples` lists it")
-    .argument("[args...]", "passed on to the example (options too: run NAME --port 9000)")
+    .argument("[args...]", "passed on to the example, options too (run priority-queue 3: its seed)")
     .allowUnknownOption()
     .addHelpText("after", "\nExample:\n  lab examples run shared-counter\n")
     .action(
@@ -48,6 +48,14 @@ export function registerExamples(program: Command): void {
         const { examples: list } = await importFromCheckout("lab examples", () => import("@netlab/examples"));
         const info = list.find((e) => e.name === name);
         if (!info) throw unknownExample(name, list);
+        // An example that takes no arguments would ignore them: `run echo-server --port 9000`
+        // would then listen on a port of its own while the user dials 9000.
+        if (args.length > 0 && info.args === undefined) {
+          throw new UsageError(
+            `example '${name}' takes no arguments, got '${args.join(" ")}'`,
+            `run it as: lab examples run ${name}`,
+          );
+        }
         const code = await runExample(info, args);
         if (code !== 0) throw new ExitCode(code);
       }),
