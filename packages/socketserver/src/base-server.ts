@@ -334,7 +334,7 @@ export abstract class BaseServer extends EventEmitter {
   async #verifyThenStart(request: unknown, peer: PeerAddress, isAwaited: boolean): Promise<void> {
     let isAllowed: boolean;
     try {
-      isAllowed = await this.verifyRequest(peer);
+      isAllowed = await untilAborted(this.verifyRequest(peer), this.signal);
     } catch (err) {
       this.#reportError(err, peer);
       isAllowed = false;
@@ -523,6 +523,20 @@ export abstract class BaseServer extends EventEmitter {
     // Handlers parked on I/O end now; one stuck elsewhere is left behind, its connection gone.
     await settleWithin(all(), 100);
   }
+}
+
+/**
+ * A verdict, or false once `signal` aborts: a verifyRequest still pending at shutdown would otherwise
+ * keep its connection open (and the process alive) after shutdown() resolved.
+ */
+function untilAborted(verdict: boolean | Promise<boolean>, signal: AbortSignal): boolean | Promise<boolean> {
+  if (typeof verdict === "boolean") return verdict;
+  if (signal.aborted) return false;
+  return new Promise<boolean>((resolve, reject) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener("abort", onAbort, { once: true });
+    verdict.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** A listener for one of {@link BaseServer}'s events, by name. */

@@ -156,6 +156,27 @@ describe("handler hooks", () => {
     expect(seen[0]?.address).toBe("127.0.0.1");
   });
 
+  it("closes a connection whose verifyRequest is still pending at shutdown, and handleRequest() returns", async () => {
+    let asked!: () => void;
+    const isAsked = new Promise<void>((r) => {
+      asked = r;
+    });
+    class Stuck extends TCPServer {
+      override verifyRequest() {
+        asked();
+        return new Promise<boolean>(() => {}); // an auth look-up that never answers
+      }
+    }
+    const server = new Stuck({ host: "127.0.0.1", port: 0 }, EchoHandler);
+    await server.listen();
+    const served = server.handleRequest();
+    const client = await LineClient.open(server.address.port);
+    await within(isAsked, 5_000, "verifyRequest called");
+    await within(server.shutdown(), 5_000, "shutdown");
+    await within(client.closed, 5_000, "the waiting connection closed");
+    await within(served, 5_000, "handleRequest returned");
+  });
+
   it("passes an over-long line to onProtocolError and goes on with the next line", async () => {
     class Strict extends StreamRequestHandler {
       protected override createDecoder() {
