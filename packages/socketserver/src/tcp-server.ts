@@ -87,6 +87,8 @@ export class TCPServer extends BaseServer {
     if (!server?.listening) return;
     // net.Server.close's callback waits for every connection; the listening socket itself closes at once.
     server.close();
+    // Handshakes under way would reach a handler no more than a connection left in the backlog.
+    this.#tls?.closePending();
     // Node unlinks the socket file when the server closes; this covers a crash-free double close.
     const path = this.options.path;
     if (path !== undefined && !isAbstract(path)) removeSocketFile(path);

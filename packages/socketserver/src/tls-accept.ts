@@ -167,6 +167,14 @@ export class TlsAcceptor {
     });
     socket.resume();
   }
+
+  /**
+   * Closes every unfinished handshake now (the listener is closing): otherwise each would keep its
+   * peer connected, and the process alive, for up to `handshakeTimeoutMs` after shutdown.
+   */
+  closePending(): void {
+    for (const socket of [...this.#pending.keys()]) socket.destroy();
+  }
 }
 
 /** OpenSSL's readable `reason`, else the message. */

@@ -115,6 +115,22 @@ describe("TCPServer with the tls option", () => {
     expect(got.toString()).not.toContain("speaks TLS");
   });
 
+  it("shutdown closes handshakes still under way instead of leaving them to handshakeTimeoutMs", async () => {
+    const { server, port } = await serve(EchoHandler, { tls: { cert, key, handshakeTimeoutMs: 60_000 } });
+    const closed = [Buffer.alloc(0), Buffer.from([0x16, 0x03, 0x01])].map(async (first) => {
+      const socket = net.connect(port, "127.0.0.1");
+      onTestFinished(() => void socket.destroy());
+      socket.on("error", () => {});
+      await new Promise((resolve) => socket.once("connect", resolve));
+      if (first.length > 0) socket.write(first); // silent, and stalled inside its ClientHello
+      return new Promise((resolve) => socket.once("close", resolve));
+    });
+    // The backlog is FIFO: once a later client is served, both reached the acceptor.
+    await within(tlsRoundTrip(port, "after them\n"), 5_000, "a later client served");
+    await within(server.shutdown(), 5_000, "shutdown");
+    await within(Promise.all(closed), 5_000, "both peers closed");
+  });
+
   it("past maxConnections unfinished handshakes closes the oldest, so a real client still gets in", async () => {
     const { server, port } = await serve(EchoHandler, { maxConnections: 4, tls: { cert, key } });
     const evicted: TlsRefusal[] = [];
