@@ -52,6 +52,12 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
 }
 
 describe("lab server --mode echo|upper: the limits chat has", () => {
+  it("says '1 client', not '1 clients', when --max-clients is 1", async () => {
+    const { lab } = await server("upper", ["--max-clients", "1"]);
+    await lab.waitForOutput("limits: 1 client, idle timeout 600 s, line timeout 30 s", { stream: "stderr" });
+    expect(await lab.stop()).toBe(0);
+  });
+
   it("#13: every mode states its limits, by default 1000 clients, 600 s idle, 30 s per line", async () => {
     for (const mode of MODES) {
       const { lab } = await server(mode);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { plural } from "@netlab/core";
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
 import type { BaseServer } from "@netlab/socketserver";
 import type { Command } from "commander";
@@ -284,7 +285,7 @@ async function maxQueued(text: unknown): Promise<number | undefined> {
 /** The limits in force, for the log: `1000 clients, idle timeout 600 s, line timeout 30 s`. */
 function limitsText(o: ServerModeOptions): string {
   const seconds = (ms: number) => (ms === 0 ? "off" : `${ms / 1000} s`);
-  return `${o.maxConnections} clients, idle timeout ${seconds(o.idleTimeoutMs)}, line timeout ${seconds(o.frameTimeoutMs)}`;
+  return `${plural(o.maxConnections, "client")}, idle timeout ${seconds(o.idleTimeoutMs)}, line timeout ${seconds(o.frameTimeoutMs)}`;
 }
 
 interface ServerOpts extends TokenOpts, ServerTlsFlags, LogOpts {
