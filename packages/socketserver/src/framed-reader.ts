@@ -1,6 +1,6 @@
 import type net from "node:net";
 import { ByteQueue, type Decoder, ProtocolError } from "@netlab/protocol";
-import { NetworkError } from "./errors.js";
+import { NetworkError, requireMs, requirePositiveInt } from "./errors.js";
 import { tapData, wireDataChannel } from "./tap.js";
 
 /**
@@ -170,6 +170,12 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
     this.#decoder = decoder;
     this.#hooks = options;
     this.#highWater = options.highWaterBytes ?? READ_HIGH_WATER_BYTES;
+    // A NaN high-water mark would never pause the socket: an unbounded queue. Checked once per
+    // connection, never per read.
+    requirePositiveInt("highWaterBytes", this.#highWater);
+    if (options.maxReadBytes !== undefined)
+      requirePositiveInt("maxReadBytes", options.maxReadBytes, { allowInfinity: true });
+    if (options.frameTimeoutMs !== undefined) requireMs("frameTimeoutMs", options.frameTimeoutMs);
     (socket as ReadSocket)[kReader] = this as FramedReader<unknown>;
     socket.on("data", onData);
     socket.on("end", onEnd);

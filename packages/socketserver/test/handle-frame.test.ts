@@ -173,3 +173,28 @@ describe("FramedReader.readFrameCallback", () => {
     }
   }, 10_000);
 });
+
+describe("FramedReader options", () => {
+  it("a NaN, zero or negative limit is INVALID_OPTION when the reader is made, not an unbounded queue later", () => {
+    const socket = new net.Socket();
+    try {
+      for (const highWaterBytes of [Number.NaN, 0, -1, Number.POSITIVE_INFINITY]) {
+        expect(() => new FramedReader(socket, lines(), { highWaterBytes })).toThrow(
+          expect.objectContaining({
+            code: "INVALID_OPTION",
+            message: expect.stringContaining("highWaterBytes"),
+          }),
+        );
+      }
+      expect(() => new FramedReader(socket, lines(), { maxReadBytes: 1.5 })).toThrow(/maxReadBytes/);
+      expect(() => new FramedReader(socket, lines(), { frameTimeoutMs: -1 })).toThrow(/frameTimeoutMs/);
+      // The documented "off" spellings stay valid.
+      new FramedReader(socket, lines(), {
+        frameTimeoutMs: Number.POSITIVE_INFINITY,
+        maxReadBytes: Number.POSITIVE_INFINITY,
+      });
+    } finally {
+      socket.destroy();
+    }
+  });
+});
