@@ -151,6 +151,20 @@ export abstract class BaseServer extends EventEmitter {
     return this.#state;
   }
 
+  /**
+   * For `listen()`: whether there is listening to do (not when it already listens). A server that
+   * was shut down does not come back, as in Python: SERVER_CLOSED, instead of a listen() that
+   * returns as if it listened.
+   */
+  protected needsListen(): boolean {
+    if (this.#state === "closing" || this.#state === "closed") {
+      throw new NetworkError("SERVER_CLOSED", "this server was shut down: it cannot listen again", {
+        hint: "make a new server object to listen again",
+      });
+    }
+    return this.#state === "idle";
+  }
+
   /** Aborted when shutdown starts. */
   get signal(): AbortSignal {
     return this.#controller.signal;

@@ -21,7 +21,9 @@ export type NetworkErrorCode =
   /** Not possible here: Unix datagrams without node-unix-socket, or under ForkingMixIn. */
   | "UNSUPPORTED"
   /** A bad option value. */
-  | "INVALID_OPTION";
+  | "INVALID_OPTION"
+  /** listen() on a server that was shut down. */
+  | "SERVER_CLOSED";
 
 /**
  * A socket-level failure said in one line (`cannot connect to 127.0.0.1:5001: connection refused`),

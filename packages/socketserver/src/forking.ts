@@ -113,7 +113,7 @@ export function ForkingMixIn<T extends ServerConstructor>(Base: T): Mixed<T, For
         await this.#listenAsWorker();
         return;
       }
-      if (this.state !== "idle" || this.#isPrimaryListening) return;
+      if (!this.needsListen() || this.#isPrimaryListening) return;
       this.#isPrimaryListening = true;
       requirePositiveInt("workers", this.workers);
       cluster.setupPrimary({

@@ -49,7 +49,7 @@ export class TCPServer extends BaseServer {
   }
 
   async listen(): Promise<void> {
-    if (this.state !== "idle" || this.#server) return;
+    if (!this.needsListen() || this.#server) return;
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     const acceptor = this.#tls;
     if (acceptor) {

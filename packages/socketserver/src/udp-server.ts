@@ -78,7 +78,7 @@ export class UDPServer extends DatagramServer {
   }
 
   async listen(): Promise<void> {
-    if (this.state !== "idle" || this.#socket) return;
+    if (!this.needsListen() || this.#socket) return;
     const { host, port, allowReuseAddress, ipv6Only } = this.options;
     const socket = dgram.createSocket({
       type: net.isIPv6(host) ? "udp6" : "udp4",
@@ -198,7 +198,7 @@ export class UnixDatagramServer extends DatagramServer {
   }
 
   async listen(): Promise<void> {
-    if (this.state !== "idle" || this.#socket) return;
+    if (!this.needsListen() || this.#socket) return;
     const path = this.options.path!;
     const DgramSocket = loadDgramSocket();
     if (this.options.allowReuseAddress && (await isStaleSocket(path))) removeSocketFile(path);

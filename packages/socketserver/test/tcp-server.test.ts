@@ -3,11 +3,13 @@ import { lengthPrefixed, type ProtocolError } from "@netlab/protocol";
 import { describe, expect, it } from "vitest";
 import {
   type ConnectionInfo,
+  DatagramRequestHandler,
   EchoHandler,
   NetworkError,
   type PeerAddress,
   StreamRequestHandler,
   TCPServer,
+  UDPServer,
   UpperHandler,
 } from "../src/index.js";
 import { LineClient, serve, within } from "./helpers.js";
@@ -925,5 +927,22 @@ describe("connect-level socket facts", () => {
     await within(closed, 5_000, "close");
     s.destroy();
     expect(noDelay).toBe(true);
+  });
+});
+
+describe("listen() after shutdown", () => {
+  it("is SERVER_CLOSED for a TCP and a UDP server, not a listen() that returns without listening", async () => {
+    const tcp = new TCPServer({ host: "127.0.0.1", port: 0 }, StreamRequestHandler);
+    await tcp.listen();
+    await tcp.listen(); // already listening: nothing to do
+    await tcp.shutdown();
+    await expect(tcp.listen()).rejects.toMatchObject({
+      code: "SERVER_CLOSED",
+      hint: "make a new server object to listen again",
+    });
+    const udp = new UDPServer({ host: "127.0.0.1", port: 0 }, DatagramRequestHandler);
+    await udp.listen();
+    await udp.shutdown();
+    await expect(udp.listen()).rejects.toMatchObject({ code: "SERVER_CLOSED" });
   });
 });
