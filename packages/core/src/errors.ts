@@ -20,6 +20,19 @@ export class NetlabError<C extends string = string> extends Error {
     this.code = code;
     this.hint = options.hint;
   }
+
+  /**
+   * What `JSON.stringify` (a JSON log line, an HTTP error body) writes: an Error's message and
+   * name are not own enumerable properties, so without this only `code` and `hint` survived.
+   */
+  toJSON(): { name: string; code: C; message: string; hint?: string } {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+    };
+  }
 }
 
 /** Whether `err` is a netlab error, optionally with the given code. */

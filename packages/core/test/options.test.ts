@@ -98,3 +98,23 @@ describe("optionChecks", () => {
     expect(() => requireInt("n", -1)).toThrow(OptionError);
   });
 });
+
+describe("NetlabError in JSON", () => {
+  it("JSON.stringify keeps its name, code, message and hint (an Error's own fields are not enumerable)", async () => {
+    const { NetlabError } = await import("../src/index.js");
+    const err = new NetlabError("ADDRESS_IN_USE", "port 5001 is in use", { hint: "pick another --port" });
+    expect(JSON.parse(JSON.stringify({ error: err }))).toEqual({
+      error: {
+        name: "NetlabError",
+        code: "ADDRESS_IN_USE",
+        message: "port 5001 is in use",
+        hint: "pick another --port",
+      },
+    });
+    expect(JSON.parse(JSON.stringify(new NetlabError("X", "no hint")))).toEqual({
+      name: "NetlabError",
+      code: "X",
+      message: "no hint",
+    });
+  });
+});
