@@ -9,7 +9,7 @@ import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ChatClient, type ChatEvent, ChatServer } from "../../packages/chat/src/index.js";
 import { LAB_BIN, type LabProcess, runLab, SIGNAL_EXIT_MS, startLab, startProcess } from "../helpers/lab.js";
-import { serve } from "../helpers/tcp.js";
+import { connectsWithin, serve } from "../helpers/tcp.js";
 
 /** Everything issue 13 names: OSC title, clear screen, a CR that fakes a notice, BS, NUL, DEL, C1, bidi, separators. */
 const ATTACK =
@@ -252,14 +252,8 @@ describe("#13 nothing hangs: lab client", () => {
     for (let i = 0; i < 20; i++) {
       const filler = net.connect(port, "127.0.0.1").on("error", () => {});
       fillers.push(filler);
-      const isConnected = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1_000); // on localhost a handshake the kernel completes takes microseconds
-        filler.once("connect", () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
-      });
-      if (!isConnected) break; // the queue is full: the next connect hangs too
+      // On localhost a handshake the kernel completes takes microseconds.
+      if (!(await connectsWithin(filler, 1_000))) break; // the queue is full: the next connect hangs too
     }
     const start = Date.now();
     const r = await runLab(["client", "--port", String(port), "--connect-timeout", "1"], { input: "hi\n" });

@@ -21,7 +21,7 @@ import {
   startProcess,
   startServer,
 } from "../helpers/lab.js";
-import { serve } from "../helpers/tcp.js";
+import { connectsWithin, serve } from "../helpers/tcp.js";
 import { frame, LIVE_CONTROLS } from "../helpers/transfer-wire.js";
 
 let dir: string;
@@ -203,11 +203,7 @@ describe("#13: lab transfer never hangs on a server that accepts and never answe
       const socket = net.connect({ port, host: "127.0.0.1" });
       socket.on("error", () => {});
       fillers.push(socket);
-      const connected = await Promise.race([
-        new Promise<boolean>((resolve) => socket.once("connect", () => resolve(true))),
-        sleep(300).then(() => false),
-      ]);
-      if (!connected) break;
+      if (!(await connectsWithin(socket, 300))) break;
     }
     const r = await timed(["transfer", "--list", "--port", String(port), "--connect-timeout", "0.5"]);
     expectCleanFailure(r, /cannot connect to 127\.0\.0\.1:\d+: timed out \(no answer in 0\.5 s\)/);
