@@ -51,7 +51,9 @@ describe("ping against an echo", () => {
       if (seqOf(msg) % 2 === 0) reply(msg);
     });
     const timeouts: number[] = [];
-    const pinger = ping({ port, count: 4, intervalMs: 5, timeoutMs: 50 });
+    // The answered probes must beat the timeout: 50 ms was shorter than this process stalls at
+    // load 13 on 2 cores (80 ms seen), and a timer due in a stall runs before the reply is read.
+    const pinger = ping({ port, count: 4, intervalMs: 5, timeoutMs: 1_000 });
     pinger.on("timeout", (t) => timeouts.push(t.seq));
     const s = await pinger.run();
     expect(timeouts).toEqual([1, 3]);
