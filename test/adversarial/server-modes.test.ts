@@ -1,6 +1,6 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { type LabProcess, runLab, startServer } from "../helpers/lab.js";
+import { type LabProcess, runLab, SIGNAL_EXIT_MS, startServer } from "../helpers/lab.js";
 import { dribble } from "../helpers/slow-peer.js";
 
 /** Issue #13: `lab server` in every mode has the chat server's limits, and one signal always stops it. */
@@ -201,7 +201,7 @@ describe("lab server: one signal stops it within a second", () => {
           const tookMs = (await exited) - start;
           expect(await lab.exited).toBe(0);
           expect(lab.stderr()).toContain("stopped");
-          expect(tookMs).toBeLessThan(1_000);
+          expect(tookMs).toBeLessThan(SIGNAL_EXIT_MS);
         } finally {
           for (const p of peers) p.destroy();
         }

@@ -400,7 +400,10 @@ describe("files with --token-file", () => {
 });
 
 describe("backoff after failed tokens", () => {
-  const DELAY_MS = 400;
+  // Undelayed refusals must come back under it: each is a round trip to the lab server process,
+  // which on a loaded 2-core machine can wait half a second for a core (a bare node process took
+  // up to 526 ms to exit on SIGTERM at load 13), so 400 ms was too close.
+  const DELAY_MS = 1_500;
 
   /** One wrong /auth from `from`: how long the refusal took, and when it came (performance.now() ms). */
   async function failOnce(port: number, from: string): Promise<{ tookMs: number; at: number }> {

@@ -95,7 +95,9 @@ describe("lab client keeps its nick's reclaim token across a restart", () => {
 
     await first.stop("SIGKILL");
     const second = client("alice");
-    await second.waitForOutput("you are alice", { timeoutMs: 3_000 });
+    // The default wait, not 3 s: it covers lab's start, seconds on a loaded 2-core machine. "At
+    // once" is what the next lines check: no guest nick first, no error.
+    await second.waitForOutput("you are alice");
     expect(second.stdout()).not.toContain("guest-");
     expect(second.stderr()).toBe("");
     await watcher.waitForOutput("* alice left #lobby (reclaimed by a new connection)");

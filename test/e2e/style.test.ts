@@ -324,10 +324,11 @@ describe("#20 one style: Ctrl-C", () => {
     for (const [what, c] of Object.entries(CLIENTS)) {
       const contact = sinks.nextContact();
       const lab = startLab(c.args());
+      // Its start included: lab alone can take 3+ s to start on a loaded 2-core machine.
       const started = await Promise.race([
         (c.started?.(lab) ?? contact).then(() => "started" as const),
         lab.exited.then(() => "exited" as const),
-        timeout(5_000, "silent" as const),
+        timeout(15_000, "silent" as const),
       ]);
       if (started !== "started") {
         lab.child.kill("SIGKILL");

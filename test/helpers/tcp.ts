@@ -57,3 +57,25 @@ export function closedWithin(socket: net.Socket, ms: number): Promise<number> {
     });
   });
 }
+
+/**
+ * Whether `socket` connects within `ms` (false: the handshake is not done, e.g. a full accept
+ * queue). A timer due while this process stalled runs before the poll that delivers 'connect', so
+ * on time-out the loop polls once more first (setImmediate runs after the poll phase): a handshake
+ * the kernel completed meanwhile still counts.
+ */
+export function connectsWithin(socket: net.Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onConnect = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    socket.once("connect", onConnect);
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        socket.off("connect", onConnect);
+        resolve(false);
+      });
+    }, ms);
+  });
+}

@@ -76,10 +76,12 @@ function ping(s: net.Socket): Promise<number> {
 }
 
 /**
- * How late plain `setTimeout(ms)` timers fire in this process while `during` runs: 20 chains of 10,
- * like the round trips. The slack a loaded machine adds to any timer, the proxy's included.
+ * How late the latest of plain `setTimeout(ms)` timers fires in this process while `during` runs:
+ * 20 chains of 10, like the round trips. That is the longest stall of this process (20 chains fire
+ * every few ms, so a longer stall holds one of them up), which delays any timer due in it, the
+ * proxy's included.
  */
-async function timerLateness<T>(ms: number, during: Promise<T>): Promise<{ result: T; lateMs: number }> {
+async function timerLateness<T>(ms: number, during: Promise<T>): Promise<{ result: T; worstMs: number }> {
   const late: number[] = [];
   const chains = Array.from({ length: 20 }, async () => {
     for (let i = 0; i < 10; i++) {
@@ -89,7 +91,7 @@ async function timerLateness<T>(ms: number, during: Promise<T>): Promise<{ resul
     }
   });
   const [result] = await Promise.all([during, ...chains]);
-  return { result, lateMs: p95(late) };
+  return { result, worstMs: Math.max(...late) };
 }
 
 function p95(values: number[]): number {
@@ -146,16 +148,19 @@ describe("TcpProxy", () => {
         }),
       );
       const lateMs = p95(late);
+      const worstMs = Math.max(...late);
       const rtts = result.flat();
       expect(rtts.length).toBe(200);
       expect(delays.length).toBe(200);
-      // ±5 ms, widened by what plain timers started alongside lose: about 1 ms on a quiet machine,
-      // 5–10 ms on this shared 2-core one under load.
+      // ±5 ms, widened by the longest stall the plain timers started alongside saw: about 1–3 ms
+      // on a quiet machine. Not their p95: at load 13 on 2 cores a few stalls of 80 ms put more of
+      // the proxy's 200 chunks past it than of the 200 plain timers (p95 off by 79.2 ms beside
+      // timers p95 late 27.1 ms), but no chunk is later than the stall it waited in.
       const off = p95(delays.map((ms) => Math.abs(ms - 100)));
       expect(
         off,
-        `p95 off by ${off.toFixed(1)} ms; plain timers p95 late ${lateMs.toFixed(1)} ms`,
-      ).toBeLessThanOrEqual(5 + lateMs);
+        `p95 off by ${off.toFixed(1)} ms; plain timers p95 late ${lateMs.toFixed(1)} ms, worst ${worstMs.toFixed(1)} ms`,
+      ).toBeLessThanOrEqual(5 + worstMs);
       expect(Math.min(...rtts)).toBeGreaterThanOrEqual(99);
     },
   );
@@ -174,20 +179,22 @@ describe("TcpProxy", () => {
         },
       );
       const s = await connect(portOf(proxy));
-      const { lateMs } = await timerLateness(
+      const { worstMs } = await timerLateness(
         40,
         (async () => {
           for (let i = 0; i < 20; i++) await ping(s);
         })(),
       );
       await proxy.close();
-      return { delays, lateMs };
+      return { delays, worstMs };
     };
     const [a, b] = [await run(), await run()];
     expect(Math.max(...a.delays) - Math.min(...a.delays)).toBeGreaterThan(20); // the jitter is there
-    // Equal up to timer noise: a different draw would differ by up to 60 ms.
+    // Equal up to timer noise: a different draw would differ by up to 60 ms. Each run's delays can
+    // be off by the longest stall of that run (timerLateness); the p95 of plain timers was not
+    // enough at load 13 (42.3 ms apart against 5 + 2 x 16.6).
     const apart = p95(a.delays.map((ms, i) => Math.abs(ms - (b.delays[i] as number))));
-    expect(apart).toBeLessThanOrEqual(5 + 2 * Math.max(a.lateMs, b.lateMs));
+    expect(apart).toBeLessThanOrEqual(5 + a.worstMs + b.worstMs);
   });
 
   it("slicer with 1-byte slices: the receiver sees ≥ 95 % of slice boundaries as separate reads", {
@@ -244,12 +251,24 @@ describe("TcpProxy", () => {
     const proxy = await startProxy(await sendingServer(Buffer.alloc(size, 2)), [
       { type: "bandwidth", attributes: { rate: 100 } },
     ]);
+    // Beside it, a chain of 100 ms timers as long as the transfer's 100 ms pieces: what this
+    // process's stalls add to such a chain (the proxy makes up at most 100 ms of each, so it loses
+    // no more). At load 13 on 2 cores the transfer took 2.89 s against 2.75 s.
+    const pieces = Math.ceil(size / 10_000);
+    const chainLag = (async () => {
+      const started = performance.now();
+      for (let i = 0; i < pieces; i++) await new Promise((r) => setTimeout(r, 100));
+      return (performance.now() - started - pieces * 100) / 1000;
+    })();
     const t0 = performance.now();
     const { data } = await readAll(await connect(portOf(proxy)));
     const seconds = (performance.now() - t0) / 1000;
+    const lagSeconds = await chainLag;
     expect(data.length).toBe(size);
     expect(seconds).toBeGreaterThanOrEqual((size / 100_000) * 0.95);
-    expect(seconds).toBeLessThanOrEqual((size / 100_000) * 1.05);
+    expect(seconds, `timers 100 ms apart lost ${lagSeconds.toFixed(2)} s`).toBeLessThanOrEqual(
+      (size / 100_000) * 1.05 + lagSeconds,
+    );
   });
 
   it("toxicity=0.3 --seed 1 over 1,000 connections: 300 ± 45 affected, the same set on a rerun", {

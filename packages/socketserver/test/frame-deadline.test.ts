@@ -26,17 +26,19 @@ describe("frameTimeoutMs (slowloris)", () => {
   });
 
   it("leaves a client alone that sends whole lines slowly, and one that completes each line in time", async () => {
-    const { port } = await serve(EchoHandler, { frameTimeoutMs: 300 });
+    // 800 ms, not 300: a line's halves 100 ms apart once came 300 ms apart at load 13 on 2 cores
+    // (the server cut it), so the deadline leaves 700 ms for a busy machine.
+    const { port } = await serve(EchoHandler, { frameTimeoutMs: 800 });
     const client = await LineClient.open(port);
     // Whole lines with pauses longer than the deadline between them: nothing is pending meanwhile.
     for (const line of ["one", "two", "three"]) {
       client.send(line);
       expect(await client.readLine()).toBe(line);
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, 900));
     }
     // A line in two halves 100 ms apart, over and over for longer than the deadline: each line
     // completes in time, so each starts its own deadline.
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 10; i++) {
       client.socket.write(`par${i}`);
       await new Promise((r) => setTimeout(r, 100));
       client.socket.write("t\n");
