@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { failedIds, fixture, grade, limit } from "./helpers.js";
+import { failedIds, failures, fixture, grade } from "./helpers.js";
 import { BROKEN } from "./table.js";
 
-const twoAtATime = limit(2);
-
-describe.concurrent("#18: each deliberately broken server is caught by exactly the tests named for its bug", () => {
+// One fixture at a time (not describe.concurrent): two graded at once on a loaded 2-core machine
+// once made a chat fixture miss a lesson's 2 s wait, failing a second test besides its bug's.
+describe("#18: each deliberately broken server is caught by exactly the tests named for its bug", () => {
   it("the table names at least 12 bugs, each caught by at least one test", () => {
     expect(BROKEN.length).toBeGreaterThanOrEqual(12);
     for (const row of BROKEN) expect(row.caughtBy.length, row.name).toBeGreaterThan(0);
@@ -13,10 +13,8 @@ describe.concurrent("#18: each deliberately broken server is caught by exactly t
   for (const row of BROKEN) {
     it(`${row.profile}: ${row.name} fails ${row.caughtBy.join(", ")} and nothing else`, async () => {
       const [script, ...args] = row.argv;
-      const report = await twoAtATime(() =>
-        grade(row.profile, ["python3", fixture(script as string), ...args]),
-      );
-      expect(failedIds(report)).toEqual([...row.caughtBy].sort());
+      const report = await grade(row.profile, ["python3", fixture(script as string), ...args]);
+      expect(failedIds(report), failures(report)).toEqual([...row.caughtBy].sort());
     }, 60_000);
   }
 });

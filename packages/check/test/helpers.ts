@@ -37,24 +37,12 @@ export async function grade(
   }
 }
 
-/**
- * Runs at most `n` of the calls at once. Fixtures are graded side by side to keep the files fast,
- * but only two at a time: the slow-reader lessons measure delays of 500 ms and 1 s, which a
- * machine busy with ten 128 MiB floods would blur.
- */
-export function limit(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (running >= n) await new Promise<void>((r) => waiting.push(r));
-    running++;
-    try {
-      return await fn();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
+/** Each failed test with what it expected and observed: the message of an assertion on {@link failedIds}. */
+export function failures(report: CheckReport): string {
+  const failed = report.results.filter((r) => r.status === "fail");
+  return failed.length === 0
+    ? "no test failed"
+    : failed.map((r) => `${r.id}: expected ${r.expected ?? "?"}; observed ${r.observed ?? "?"}`).join("\n");
 }
 
 /** The ids of the failed tests, sorted. */
