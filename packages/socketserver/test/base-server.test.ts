@@ -7,15 +7,12 @@ import {
   StreamRequestHandler,
   TCPServer,
 } from "../src/index.js";
-import { LineClient, serve, within } from "./helpers.js";
+import { LineClient, latch, serve, within } from "./helpers.js";
 
 describe("BaseServer hooks", () => {
   it("calls serviceActions every pollInterval while serving, and stops when shut down", async () => {
     let ticks = 0;
-    let reached!: () => void;
-    const threeTicks = new Promise<void>((r) => {
-      reached = r;
-    });
+    const [threeTicks, reached] = latch();
     class Ticking extends TCPServer {
       override serviceActions() {
         ticks++;

@@ -8,7 +8,7 @@ import {
   ForkingTCPServer,
   ForkingUDPServer,
 } from "../src/index.js";
-import { LineClient, within } from "./helpers.js";
+import { LineClient, latch, within } from "./helpers.js";
 
 const WORKER = fileURLToPath(new URL("./fixtures/fork-worker.mjs", import.meta.url));
 const UDP_WORKER = fileURLToPath(new URL("./fixtures/fork-udp-worker.mjs", import.meta.url));
@@ -60,10 +60,7 @@ describe("ForkingTCPServer", () => {
     const opened: ConnectionInfo[] = [];
     const closed: ConnectionInfo[] = [];
     const frames: Array<[number, unknown]> = [];
-    let closedAll!: () => void;
-    const allClosed = new Promise<void>((resolve) => {
-      closedAll = resolve;
-    });
+    const [allClosed, closedAll] = latch();
     server.on("open", (info: ConnectionInfo) => opened.push(info));
     server.on("frameIn", (info: ConnectionInfo, frame: unknown) => frames.push([info.id, frame]));
     server.on("close", (info: ConnectionInfo) => {

@@ -17,6 +17,15 @@ export async function serve<S extends BaseServer = TCPServer>(
   return { server, port: server.address.port, serving };
 }
 
+/** A promise and the function that resolves it: for a handler to say it reached a point, or to wait for a gate. */
+export function latch(): [Promise<void>, () => void] {
+  let open!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return [reached, open];
+}
+
 /** Rejects after `ms` with `what` in the message; for bounding every wait in a test. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -12,7 +12,7 @@ import {
   UDPServer,
   UpperHandler,
 } from "../src/index.js";
-import { LineClient, serve, within } from "./helpers.js";
+import { LineClient, latch, serve, within } from "./helpers.js";
 
 describe("TCPServer with the classic handlers", () => {
   it("echoes each line back", async () => {
@@ -159,10 +159,7 @@ describe("handler hooks", () => {
   });
 
   it("closes a connection whose verifyRequest is still pending at shutdown, and handleRequest() returns", async () => {
-    let asked!: () => void;
-    const isAsked = new Promise<void>((r) => {
-      asked = r;
-    });
+    const [isAsked, asked] = latch();
     class Stuck extends TCPServer {
       override verifyRequest() {
         asked();
@@ -312,10 +309,7 @@ describe("rfile and wfile", () => {
     "ends a readBytes cut short by %s quietly: %s, not TRUNCATED reported as an error",
     async (cause, code, closeReason, options) => {
       const seen: string[] = [];
-      let parked!: () => void;
-      const isParked = new Promise<void>((r) => {
-        parked = r;
-      });
+      const [isParked, parked] = latch();
       class Body extends StreamRequestHandler {
         override async handle() {
           await this.rfile.readFrame();
@@ -389,10 +383,7 @@ describe("rfile and wfile", () => {
   });
 
   it("pauses the socket while a handler does not read, so a flooding peer waits (read side bounded)", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
+    const [gate, release] = latch();
     let handler: StreamRequestHandler | undefined;
     class Lazy extends StreamRequestHandler {
       override async handle() {
@@ -463,10 +454,7 @@ describe("rfile and wfile", () => {
   it("rejects a write to a peer that reset, without reporting an error", async () => {
     const errors: unknown[] = [];
     let writeFailure: unknown;
-    let ready!: () => void;
-    const parked = new Promise<void>((r) => {
-      ready = r;
-    });
+    const [parked, ready] = latch();
     class Writer extends StreamRequestHandler {
       override async handle() {
         await this.rfile.readFrame();
@@ -832,10 +820,7 @@ describe("shutdown", () => {
   });
 
   it("does not wait out drainTimeoutMs for a flush to a client that reset while the handler closed", async () => {
-    let finishing!: () => void;
-    const isFinishing = new Promise<void>((r) => {
-      finishing = r;
-    });
+    const [isFinishing, finishing] = latch();
     class Flooder extends StreamRequestHandler {
       override async handle() {
         // More than the kernel buffers hold for a client that reads nothing: 'finish' cannot come.

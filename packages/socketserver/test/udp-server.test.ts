@@ -1,7 +1,7 @@
 import dgram from "node:dgram";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { DatagramRequestHandler, UDPServer } from "../src/index.js";
-import { serve, within } from "./helpers.js";
+import { latch, serve, within } from "./helpers.js";
 
 class Echo extends DatagramRequestHandler {
   override async handle() {
@@ -69,10 +69,7 @@ describe("UDPServer", () => {
   });
 
   it("drops datagrams beyond maxConnections handlers instead of answering them", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
+    const [gate, release] = latch();
     class Held extends DatagramRequestHandler {
       override async handle() {
         await gate;

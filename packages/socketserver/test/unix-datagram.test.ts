@@ -14,7 +14,7 @@ import {
   ThreadingUnixDatagramServer,
   UnixDatagramServer,
 } from "../src/index.js";
-import { within } from "./helpers.js";
+import { latch, within } from "./helpers.js";
 
 /** node-unix-socket, the client side of these tests too; undefined where it has no binary. */
 type DgramSocketClass = typeof import("node-unix-socket").DgramSocket;
@@ -172,10 +172,7 @@ describe.skipIf(!DgramSocket)("UnixDatagramServer", () => {
     timeout: 10_000,
   }, async () => {
     const dir = tempDir();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
+    const [gate, release] = latch();
     class Held extends DatagramRequestHandler {
       override async handle() {
         await gate;
