@@ -9,6 +9,15 @@ import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../..
 import { LAB_BIN, runLab, startLab, startServer } from "../helpers/lab.js";
 import { chatServer, hexdumpBytes, jsonLines, twoClientChat, watchTempDir } from "../helpers/watch.js";
 
+/** A recording in `dir` by hand: a server-side header, one TCP connection opened, then `records`. */
+async function oneConnectionRecording(dir: string, records = ""): Promise<string> {
+  const rec = join(dir, "s.jsonl");
+  await writeFile(
+    rec,
+    `{"netlab":"session","v":1,"ts":0,"side":"server"}\n{"type":"open","t":0,"conn":1,"transport":"tcp","client":"127.0.0.1:1","server":"127.0.0.1:2"}\n${records}`,
+  );
+  return rec;
+}
 describe("#19 watching and recording", () => {
   it("records a chat session of two clients; every --events and --record line validates; replay lockstep --compare finds 0 differences", async () => {
     const dir = await watchTempDir();
@@ -329,10 +338,9 @@ describe("#19 watching and recording", () => {
 
   it("session export --pcap - writes the capture to stdout (tcpdump -w -, curl -o -), not to a file named -", async () => {
     const dir = await watchTempDir();
-    const rec = join(dir, "s.jsonl");
-    await writeFile(
-      rec,
-      '{"netlab":"session","v":1,"ts":0,"side":"server"}\n{"type":"open","t":0,"conn":1,"transport":"tcp","client":"127.0.0.1:1","server":"127.0.0.1:2"}\n{"type":"data","t":1,"conn":1,"from":"client","b64":"aGkK"}\n',
+    const rec = await oneConnectionRecording(
+      dir,
+      '{"type":"data","t":1,"conn":1,"from":"client","b64":"aGkK"}\n',
     );
     const file = join(dir, "s.pcap");
     expect((await runLab(["session", "export", rec, "--pcap", file])).code).toBe(0);
@@ -347,11 +355,7 @@ describe("#19 watching and recording", () => {
 
   it("replay --as-server listens as every server does: a port in use and a regular file at the path are one lab: line with a hint; its socket is 0600", async () => {
     const dir = await watchTempDir();
-    const rec = join(dir, "min.jsonl");
-    await writeFile(
-      rec,
-      '{"netlab":"session","v":1,"ts":0,"side":"server"}\n{"type":"open","t":0,"conn":1,"transport":"tcp","client":"127.0.0.1:1","server":"127.0.0.1:2"}\n',
-    );
+    const rec = await oneConnectionRecording(dir);
     const taken = net.createServer();
     await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
     onTestFinished(() => new Promise<void>((r) => taken.close(() => r())));

@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lockFile, makeDirectory } from "../src/index.js";
 
-describe("makeDirectory", () => {
-  let base: string;
-  beforeEach(async () => {
-    base = await mkdtemp(join(tmpdir(), "netlab-mkdir-"));
-  });
-  afterEach(() => rm(base, { recursive: true, force: true }));
+/** A fresh folder for each test, removed after it. */
+let base: string;
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), "netlab-files-"));
+});
+afterEach(() => rm(base, { recursive: true, force: true }));
 
+describe("makeDirectory", () => {
   it("makes the folder and its missing parents with the mode given, and is content when it exists", async () => {
     const dir = join(base, "a", "b", "c");
     await makeDirectory(dir, 0o700);
@@ -32,12 +33,6 @@ describe("makeDirectory", () => {
 });
 
 describe("lockFile", () => {
-  let base: string;
-  beforeEach(async () => {
-    base = await mkdtemp(join(tmpdir(), "netlab-lock-"));
-  });
-  afterEach(() => rm(base, { recursive: true, force: true }));
-
   it("one holder at a time: the second waits for the first's unlock, then holds it", async () => {
     const file = join(base, "f.json");
     const unlock = await lockFile(file);
