@@ -57,6 +57,19 @@ describe("lab demo on a terminal with CI set", () => {
       expect(await demo.exited).toBe(0);
     },
   );
+
+  it("ends with exit 0 on a Ctrl-C typed while Ink loads, when the terminal still turns it into SIGINT", {
+    timeout: 30_000,
+  }, async () => {
+    const demo = startLabOnTerminal(["demo", "--clients", "1"], {
+      envWords: ["CI=true", "NETLAB_TUI_BUNDLE=0"],
+    });
+    // The alternate screen comes before Ink is imported, let alone puts the terminal in raw mode.
+    await demo.waitForOutput("\x1b[?1049h", { timeoutMs: 20_000 });
+    demo.write("\u0003");
+    expect(await demo.exited).toBe(0);
+    expect(demo.stdout()).toContain("\x1b[?1049l");
+  });
 });
 
 describe("lab demo without a terminal", () => {

@@ -247,7 +247,10 @@ export function startLabOnTerminal(args: string[], opts: TerminalOptions = {}): 
   const env = ["NO_COLOR=1", `COLUMNS=${cols}`, `LINES=${rows}`, ...envWords].join(" ");
   return startProcess(
     "script",
-    ["-qfec", `stty cols ${cols} rows ${rows}; env -u LAB_TOKEN ${env} ${lab}`, "/dev/null"],
+    // exec: lab must be the terminal's only foreground process, as under an interactive shell. With
+    // dash as script's shell (SHELL unset, as in CI) a waiting `sh -c` parent dies of the Ctrl-C
+    // that lab handles, and script then reports 130 whatever lab exits with.
+    ["-qfec", `stty cols ${cols} rows ${rows}; exec env -u LAB_TOKEN ${env} ${lab}`, "/dev/null"],
     {
       ...opts,
       name: `lab ${args.join(" ")} (on a terminal)`,
