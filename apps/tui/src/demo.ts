@@ -148,6 +148,16 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   started?.catch(() => {
     hasFailed = true;
   });
+  // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does; so does Ctrl-C
+  // while Ink is still loading (the terminal is not in raw mode yet, so it arrives as SIGINT).
+  let isQuitting = false;
+  const onSignal = () => {
+    isQuitting = true;
+    void lab.close().finally(() => instance?.unmount());
+  };
+  // Before the first byte on the screen: whoever sees the demo start may press Ctrl-C at once.
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const s of signals) process.on(s, onSignal);
   stdout.write(ENTER_ALT_SCREEN);
   let isScreenRestored = false;
   const restoreScreen = () => {
@@ -156,15 +166,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     stdout.write(LEAVE_ALT_SCREEN);
   };
   process.once("exit", restoreScreen);
-  // Signals from outside (kill, a closed terminal) quit the same way Ctrl-C does; so does Ctrl-C
-  // while Ink is still loading (the terminal is not in raw mode yet, so it arrives as SIGINT).
-  let isQuitting = false;
-  const onSignal = () => {
-    isQuitting = true;
-    void lab.close().finally(() => instance?.unmount());
-  };
-  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-  for (const s of signals) process.on(s, onSignal);
   try {
     const [{ renderScene }, View] = await Promise.all([
       import("./demo-view.js"),
