@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
+import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { type LabProcess, runLab, startLab } from "../helpers/lab.js";
 
@@ -219,6 +220,51 @@ describe.skipIf(!hasIPv6Loopback)(
     }, 30_000);
   },
 );
+
+describe("-4/-6 against a literal address of the other family", () => {
+  // Each used to bind or dial the other family's address in silence (the loopback and the
+  // wildcard were swapped): a user who typed both meant one of them, and lab cannot tell which.
+  it.each([
+    [["server", "-6", "--host", "127.0.0.1", "--port", "0"], "-6 asks for IPv6 but --host 127.0.0.1 is IPv4"],
+    [["server", "-6", "--host", "0.0.0.0", "--port", "0"], "-6 asks for IPv6 but --host 0.0.0.0 is IPv4"],
+    [["server", "-4", "--host", "::1", "--port", "0"], "-4 asks for IPv4 but --host ::1 is IPv6"],
+    [["files", ".", "-4", "--host", "[::1]", "--port", "0"], "-4 asks for IPv4 but --host [::1] is IPv6"],
+    [["files", ".", "-4", "--host", "::", "--port", "0"], "-4 asks for IPv4 but --host :: is IPv6"],
+    [["server", "-6", "--host", "10.0.0.1", "--port", "0"], "-6 asks for IPv6 but --host 10.0.0.1 is IPv4"],
+    [
+      ["udp", "echo", "-6", "--host", "127.0.0.1", "--port", "0"],
+      "-6 asks for IPv6 but --host 127.0.0.1 is IPv4",
+    ],
+    [["udp", "listen", "-4", "--host", "::1", "--port", "0"], "-4 asks for IPv4 but --host ::1 is IPv6"],
+    [["udp", "ping", "-6", "127.0.0.1:PORT", "-c", "1"], "-6 asks for IPv6 but 127.0.0.1:PORT is IPv4"],
+    [["udp", "ping", "-4", "[::1]:PORT", "-c", "1"], "-4 asks for IPv4 but [::1]:PORT is IPv6"],
+    [["client", "-4", "[::1]:PORT"], "-4 asks for IPv4 but [::1]:PORT is IPv6"],
+    [["client", "-6", "127.0.0.1", "PORT"], "-6 asks for IPv6 but 127.0.0.1 PORT is IPv4"],
+    [
+      ["client", "-6", "--host", "127.0.0.1", "--port", "PORT"],
+      "-6 asks for IPv6 but --host 127.0.0.1 is IPv4",
+    ],
+    [["client", "-4", "--node", "[::1]:PORT"], "-4 asks for IPv4 but --node [::1]:PORT is IPv6"],
+    [
+      ["transfer", "--list", "-6", "--host", "127.0.0.1", "--port", "PORT"],
+      "-6 asks for IPv6 but --host 127.0.0.1 is IPv4",
+    ],
+  ])(
+    "lab %j is a usage error",
+    async (words, message) => {
+      // Nothing listens there: before the fix, the clients dialled it instead of refusing.
+      const port = String(await getPort());
+      const args = words.map((w) => w.replace("PORT", port));
+      const r = await runLab(args, { input: "" });
+      expect(r.code, r.stderr).toBe(2);
+      const family = message.startsWith("-6") ? 6 : 4;
+      expect(r.stderr).toBe(
+        `lab: ${message.replace("PORT", port)}\nhint: give an IPv${family} address such as ${family === 6 ? "::1" : "127.0.0.1"} (or localhost), or drop -${family}\n`,
+      );
+    },
+    30_000,
+  );
+});
 
 describe.skipIf(!hasIPv6Loopback)(
   `#19 lab proxy over IPv6${hasIPv6Loopback ? "" : " (skipped: this machine has no ::1)"}`,

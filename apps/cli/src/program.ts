@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Help, type Option } from "commander";
+import { addFamilyDefaults } from "./address.js";
 import { commands } from "./commands/index.js";
 import { formatUsageError } from "./run.js";
 import { addWatchOptions } from "./watch.js";
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
     );
   for (const register of commands) register(program);
   addWatchOptions(program);
+  addFamilyDefaults(program);
   setUsageHints(program, "lab");
   return program;
 }
