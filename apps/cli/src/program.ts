@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Help, type Option } from "commander";
 import { addFamilyDefaults } from "./address.js";
 import { commands } from "./commands/index.js";
-import { formatUsageError } from "./run.js";
+import { formatUsageError, reportError } from "./run.js";
 import { addWatchOptions } from "./watch.js";
 
 // commander is bundled into dist/bin.js (scripts/bundle.mjs): no module resolution at start.
@@ -124,6 +124,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = benign.includes(err.code) ? EXIT.ok : EXIT.usage;
       return;
     }
-    throw err;
+    // A hook's error (the watch options are read and their files opened before the action) ends
+    // as an action's does: a usage error exits 2, not as a crash.
+    process.exitCode = reportError(err);
   }
 }

@@ -72,6 +72,7 @@ export function addWatchOptions(program: Command): void {
         min: 1,
         max: 10_000_000,
         integer: true,
+        hint: "the lines held per output while it is behind (default: 10000)",
       });
     }
     active = await startWatch({
