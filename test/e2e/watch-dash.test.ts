@@ -1,5 +1,100 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runLab } from "../helpers/lab.js";
+import { lineClient } from "../../packages/chat/test/line-client.js";
+import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
+import { runLab, startServer } from "../helpers/lab.js";
+import { watchTempDir } from "../helpers/watch.js";
+
+/** `lab server` (chat) on a free port in `cwd`, with `extra` flags. */
+const serverIn = (cwd: string, extra: string[]) =>
+  startServer(
+    (p) => ["server", "--port", String(p), ...extra],
+    (p) => `listening on 127.0.0.1:${p}`,
+    { cwd },
+  );
+
+/** One plain-text client that says hello and leaves; resolves once its connection is closed. */
+async function hello(port: number): Promise<void> {
+  const a = await lineClient(port);
+  await a.waitFor(/welcome/);
+  a.send("hello over stdout");
+  a.socket.end();
+  await a.closed;
+}
+
+const lines = (text: string) =>
+  text
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as unknown);
+
+// `-` was taken as a file name: each of these wrote a file named "-" in the current folder.
+describe("a watch output given as - (stdout)", () => {
+  it("lab server --events - writes the events to stdout, and no file named -", async () => {
+    const dir = await watchTempDir();
+    const { lab, port } = await serverIn(dir, ["--events", "-"]);
+    await hello(port);
+    await lab.waitForOutput(/disconnect .*#1/);
+    expect(await lab.stop("SIGINT")).toBe(0);
+    const events = lines(lab.stdout()).map((l) => eventLineSchema.parse(l));
+    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(["server.listen", "connection.close"]));
+    // The log stays on stderr, apart from the events.
+    expect(lab.stderr()).toContain("listening on");
+    expect(lab.stderr()).not.toContain('"event"');
+    expect(existsSync(join(dir, "-"))).toBe(false);
+  });
+
+  it("lab server --record - writes the recording to stdout, and --hexdump (no file) stays on stderr", async () => {
+    const dir = await watchTempDir();
+    const { lab, port } = await serverIn(dir, ["--record", "-", "--hexdump"]);
+    await hello(port);
+    await lab.waitForOutput(/disconnect .*#1/);
+    expect(await lab.stop("SIGINT")).toBe(0);
+    const [header, ...records] = lines(lab.stdout());
+    sessionHeaderSchema.parse(header);
+    for (const r of records) sessionRecordSchema.parse(r);
+    expect(lab.stderr()).toMatch(/^[0-9a-f]{8} {2}/m);
+    expect(existsSync(join(dir, "-"))).toBe(false);
+  });
+
+  it("refuses two outputs that both ask for stdout, with exit 2 and nothing created", async () => {
+    const dir = await watchTempDir();
+    const r = await runLab(["server", "--port", "0", "--events", "-", "--record", "-"], { cwd: dir });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --events - and --record - both ask for stdout\nhint: give one of them a file, such as --record session.jsonl\n",
+    });
+    expect(existsSync(join(dir, "-"))).toBe(false);
+  });
+
+  it.each([
+    [["client", "--port", "1", "--events", "-"], "--events", "lab client", "what the server sends"],
+    [["client", "--port", "1", "--record", "-"], "--record", "lab client", "what the server sends"],
+    [["udp", "ping", "--port", "1", "-c", "1", "--hexdump", "-"], "--hexdump", "lab udp ping", "its replies"],
+    [["udp", "listen", "--port", "0", "--events", "-"], "--events", "lab udp listen", "the datagrams"],
+    [["transfer", "--list", "--port", "1", "--events", "-"], "--events", "lab transfer", "its results"],
+  ])(
+    "lab %j refuses - where stdout is the command's own output (exit 2)",
+    async (args, flag, command, what) => {
+      const dir = await watchTempDir();
+      const r = await runLab(args, { cwd: dir });
+      const example = { "--events": "events.jsonl", "--hexdump": "hexdump.txt", "--record": "session.jsonl" }[
+        flag
+      ];
+      const hint =
+        flag === "--record"
+          ? `give a file, such as --record ${example}`
+          : `give a file, such as ${flag} ${example}, or leave out the - for stderr`;
+      expect(r).toMatchObject({
+        code: 2,
+        stderr: `lab: ${flag} - would write to stdout, which is ${command}'s output (${what})\nhint: ${hint}\n`,
+      });
+      expect(existsSync(join(dir, "-"))).toBe(false);
+    },
+  );
+});
 
 describe("a watch option's usage error", () => {
   // The options are read in a preAction hook, whose errors skipped the action's reporting: exit 1

@@ -1,21 +1,27 @@
 import type { Command } from "commander";
+import { UsageError } from "./run.js";
 
 /**
  * The commands that can be watched, by their path under `lab`. One mechanism for all: the options
  * are added here and the tap is started in a preAction hook, so no command implements a flag.
- * `record` adds `--record FILE` (stream commands whose sessions can be replayed).
+ * `record` adds `--record FILE` (stream commands whose sessions can be replayed). `stdout` says
+ * what the command itself prints there; a command that prints nothing (a server: its log is on
+ * stderr) lends stdout to one output given as `-`.
  */
-const WATCHED: Record<string, { record: boolean }> = {
+const WATCHED: Record<string, { record: boolean; stdout?: string }> = {
   server: { record: true },
-  client: { record: true },
+  client: { record: true, stdout: "what the server sends" },
   files: { record: false },
-  transfer: { record: false },
+  transfer: { record: false, stdout: "its results" },
   "udp echo": { record: false },
-  "udp ping": { record: false },
-  "udp send": { record: false },
-  "udp listen": { record: false },
+  "udp ping": { record: false, stdout: "its replies" },
+  "udp send": { record: false, stdout: "the replies" },
+  "udp listen": { record: false, stdout: "the datagrams" },
   proxy: { record: true },
 };
+
+/** A file to suggest in a hint, per output. */
+const EXAMPLE_FILE = { hexdump: "hexdump.txt", events: "events.jsonl", record: "session.jsonl" } as const;
 
 interface WatchFlags {
   hexdump?: string | boolean;
@@ -33,14 +39,15 @@ export function addWatchOptions(program: Command): void {
   const visit = (cmd: Command, path: string) => {
     const spec = WATCHED[path];
     if (spec) {
+      const dash = spec.stdout === undefined ? "; - for stdout" : "";
       cmd
         .option(
           "--hexdump [file]",
-          "show every chunk read and written, xxd style, with direction, connection and time (stderr, or FILE)",
+          `show every chunk read and written, xxd style, with direction, connection and time (stderr, or FILE${dash})`,
         )
         .option(
           "--events [file]",
-          "one JSON object per line: connections, chat, transfers (stderr, or FILE; schema in docs/watch.md)",
+          `one JSON object per line: connections, chat, transfers (stderr, or FILE${dash}; schema in docs/watch.md)`,
         )
         .option("--events-bodies", "with --events: include chat message bodies (left out by default)")
         .option(
@@ -54,7 +61,7 @@ export function addWatchOptions(program: Command): void {
       if (spec.record)
         cmd.option(
           "--record <file>",
-          "record every connection's bytes both ways (JSONL) for lab replay / lab session export",
+          `record every connection's bytes both ways (JSONL) for lab replay / lab session export${spec.stdout === undefined ? " (- for stdout)" : ""}`,
         );
     }
     for (const sub of cmd.commands) visit(sub, path ? `${path} ${sub.name()}` : sub.name());
@@ -63,8 +70,11 @@ export function addWatchOptions(program: Command): void {
   program.hook("preAction", async (_program, actionCommand) => {
     const flags = actionCommand.opts() as WatchFlags;
     if (flags.hexdump === undefined && flags.events === undefined && flags.record === undefined) return;
+    checkStdout(flags, actionCommand);
     const { startWatch } = await import("@netlab/watch");
-    const file = (v: string | boolean | undefined) => (typeof v === "string" ? { path: v } : {});
+    // `-` is stdout, as curl's -o - and tcpdump's -w -; `./-` is a file named -.
+    const file = (v: string | boolean | undefined) =>
+      v === "-" ? { stream: process.stdout } : typeof v === "string" ? { path: v } : {};
     let maxQueuedLines: number | undefined;
     if (flags.eventsQueue !== undefined) {
       const { parseNumber } = await import("./options.js");
@@ -82,7 +92,9 @@ export function addWatchOptions(program: Command): void {
           ? undefined
           : { ...file(flags.events), bodies: flags.eventsBodies === true },
       record:
-        flags.record === undefined ? undefined : { path: flags.record, command: commandPath(actionCommand) },
+        flags.record === undefined
+          ? undefined
+          : { ...file(flags.record), command: commandPath(actionCommand) },
       redact: flags.redact !== false,
       maxQueuedLines,
     });
@@ -103,6 +115,34 @@ export async function stopWatching(): Promise<void> {
       process.stderr.write(
         `lab: --${output} dropped ${n} line${n === 1 ? "" : "s"} it could not write in time\n`,
       );
+  }
+}
+
+/**
+ * Checks the outputs given as `-`: stdout is refused where the command prints its own
+ * output there, and to a second output (their lines would interleave).
+ */
+function checkStdout(flags: WatchFlags, cmd: Command): void {
+  const dashed = (["hexdump", "events", "record"] as const).filter((k) => flags[k] === "-");
+  const [first, ...others] = dashed;
+  if (first === undefined) return;
+  const path = commandPath(cmd);
+  const own = WATCHED[path.replace(/^lab /, "")]?.stdout;
+  if (own !== undefined) {
+    throw new UsageError(
+      `--${first} - would write to stdout, which is ${path}'s output (${own})`,
+      first === "record"
+        ? `give a file, such as --record ${EXAMPLE_FILE.record}`
+        : `give a file, such as --${first} ${EXAMPLE_FILE[first]}, or leave out the - for stderr`,
+    );
+  }
+  const last = others.at(-1);
+  if (last !== undefined) {
+    const names = dashed.map((k) => `--${k} -`);
+    throw new UsageError(
+      `${names.slice(0, -1).join(", ")} and ${names.at(-1)} both ask for stdout`,
+      `give one of them a file, such as --${last} ${EXAMPLE_FILE[last]}`,
+    );
   }
 }
 

@@ -286,3 +286,38 @@ function oneConnection(side: "client" | "server", records: object[], closeAt = 2
   ];
   return parseSession(`${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
 }
+
+describe("startWatch outputs", () => {
+  it("writes an output to a stream of its own (--events -), apart from the default stream", {
+    timeout: 15_000,
+  }, async () => {
+    const { PassThrough } = await import("node:stream");
+    const own = new PassThrough();
+    const fallback = new PassThrough();
+    let ownText = "";
+    let fallbackText = "";
+    own.on("data", (d: Buffer) => {
+      ownText += d.toString();
+    });
+    fallback.on("data", (d: Buffer) => {
+      fallbackText += d.toString();
+    });
+    const watch = await startWatch({ events: { stream: own }, stream: fallback });
+    const server = new TCPServer({ host: "127.0.0.1", port: 0 }, Echo);
+    await server.listen();
+    await server.shutdown();
+    await watch.stop();
+    expect(ownText).toContain('"event":"server.listen"');
+    expect(fallbackText).toBe("");
+  });
+
+  it("refuses an output with both a path and a stream, and a recording with neither (INVALID_OPTION)", async () => {
+    const { PassThrough } = await import("node:stream");
+    await expect(
+      startWatch({ events: { path: "x.jsonl", stream: new PassThrough() } }),
+    ).rejects.toMatchObject({
+      code: "INVALID_OPTION",
+    });
+    await expect(startWatch({ record: {} })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+  });
+});
