@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import getPort from "get-port";
 import { describe, expect, it } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
@@ -108,5 +109,20 @@ describe("a watch option's usage error", () => {
       ),
     });
     expect(r.stderr).not.toContain("bug");
+  });
+});
+
+describe("lab check --transcript -", () => {
+  // It made a folder named "-": a transcript is one file per test, and stdout is the report.
+  it("is a usage error that names a folder to give, and makes nothing", async () => {
+    const dir = await watchTempDir();
+    const port = await getPort({ host: "127.0.0.1" });
+    const r = await runLab(["check", "line", "--transcript", "-", String(port)], { cwd: dir });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --transcript takes a folder for one file per test, not - (stdout is lab check's report)\nhint: give a folder, such as --transcript transcripts (made if missing)\n",
+    });
+    expect(existsSync(join(dir, "-"))).toBe(false);
   });
 });
