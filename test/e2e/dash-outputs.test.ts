@@ -126,3 +126,32 @@ describe("lab check --transcript -", () => {
     expect(existsSync(join(dir, "-"))).toBe(false);
   });
 });
+
+describe("watch outputs that cannot all be written", () => {
+  it("refuses two outputs given the same file (their lines would interleave in it), and makes nothing", async () => {
+    const dir = await watchTempDir();
+    const r = await runLab(["server", "--port", "0", "--events", "x.jsonl", "--record", "./x.jsonl"], {
+      cwd: dir,
+    });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --events and --record both write x.jsonl\nhint: give each its own file, such as --record session.jsonl\n",
+    });
+    expect(existsSync(join(dir, "x.jsonl"))).toBe(false);
+  });
+
+  it.each([
+    ["--record=", "give a file, such as --record session.jsonl (- for stdout)"],
+    [
+      "--hexdump=",
+      "give a file, such as --hexdump hexdump.txt (- for stdout), or no file for stderr",
+    ],
+  ])("%s (an empty file name) is a usage error, not 'cannot write'", async (flag, hint) => {
+    const r = await runLab(["server", "--port", "0", flag], { cwd: await watchTempDir() });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: `lab: ${flag.slice(0, -1)} needs a file name, got ""\nhint: ${hint}\n`,
+    });
+  });
+});

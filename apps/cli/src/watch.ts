@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./run.js";
 
@@ -70,7 +71,7 @@ export function addWatchOptions(program: Command): void {
   program.hook("preAction", async (_program, actionCommand) => {
     const flags = actionCommand.opts() as WatchFlags;
     if (flags.hexdump === undefined && flags.events === undefined && flags.record === undefined) return;
-    checkStdout(flags, actionCommand);
+    checkOutputs(flags, actionCommand);
     const { startWatch } = await import("@netlab/watch");
     // `-` is stdout, as curl's -o - and tcpdump's -w -; `./-` is a file named -.
     const file = (v: string | boolean | undefined) =>
@@ -119,6 +120,45 @@ export async function stopWatching(): Promise<void> {
 }
 
 /**
+ * Checks the files the outputs name before any is opened: no empty name (it read as "cannot
+ * write : its folder does not exist"), no file named twice (two outputs would interleave in it),
+ * and `-` only where stdout is free.
+ */
+function checkOutputs(flags: WatchFlags, cmd: Command): void {
+  const isStdoutFree = watchedSpec(cmd)?.stdout === undefined;
+  const named = (["hexdump", "events", "record"] as const).flatMap((k) => {
+    const v = flags[k];
+    return typeof v === "string" ? [{ output: k, file: v }] : [];
+  });
+  for (const { output, file } of named) {
+    if (file !== "") continue;
+    const stdout = isStdoutFree ? " (- for stdout)" : "";
+    throw new UsageError(
+      `--${output} needs a file name, got ""`,
+      `give a file, such as --${output} ${EXAMPLE_FILE[output]}${stdout}${output === "record" ? "" : ", or no file for stderr"}`,
+    );
+  }
+  const seen = new Map<string, keyof typeof EXAMPLE_FILE>();
+  for (const { output, file } of named) {
+    if (file === "-") continue;
+    const full = resolve(file);
+    const before = seen.get(full);
+    if (before !== undefined) {
+      throw new UsageError(
+        `--${before} and --${output} both write ${flags[before]}`,
+        `give each its own file, such as --${output} ${EXAMPLE_FILE[output]}`,
+      );
+    }
+    seen.set(full, output);
+  }
+  checkStdout(flags, cmd);
+}
+
+function watchedSpec(cmd: Command) {
+  return WATCHED[commandPath(cmd).replace(/^lab /, "")];
+}
+
+/**
  * Checks the outputs given as `-`: stdout is refused where the command prints its own
  * output there, and to a second output (their lines would interleave).
  */
@@ -127,7 +167,7 @@ function checkStdout(flags: WatchFlags, cmd: Command): void {
   const [first, ...others] = dashed;
   if (first === undefined) return;
   const path = commandPath(cmd);
-  const own = WATCHED[path.replace(/^lab /, "")]?.stdout;
+  const own = watchedSpec(cmd)?.stdout;
   if (own !== undefined) {
     throw new UsageError(
       `--${first} - would write to stdout, which is ${path}'s output (${own})`,
