@@ -143,15 +143,36 @@ describe("watch outputs that cannot all be written", () => {
 
   it.each([
     ["--record=", "give a file, such as --record session.jsonl (- for stdout)"],
-    [
-      "--hexdump=",
-      "give a file, such as --hexdump hexdump.txt (- for stdout), or no file for stderr",
-    ],
+    ["--hexdump=", "give a file, such as --hexdump hexdump.txt (- for stdout), or no file for stderr"],
   ])("%s (an empty file name) is a usage error, not 'cannot write'", async (flag, hint) => {
     const r = await runLab(["server", "--port", "0", flag], { cwd: await watchTempDir() });
     expect(r).toMatchObject({
       code: 2,
       stderr: `lab: ${flag.slice(0, -1)} needs a file name, got ""\nhint: ${hint}\n`,
     });
+  });
+});
+
+describe("a watch option without the output it changes", () => {
+  // Each was ignored in silence: a user who typed --events-bodies expected bodies somewhere.
+  it.each([
+    [
+      ["--events-bodies"],
+      "--events-bodies changes --events, which is not given",
+      "add --events (stderr) or --events FILE, or drop --events-bodies",
+    ],
+    [
+      ["--events-queue", "100"],
+      "--events-queue changes --events and --hexdump, neither of which is given",
+      "add --events or --hexdump, or drop --events-queue",
+    ],
+    [
+      ["--no-redact", "--events"],
+      "--no-redact changes --hexdump and --record, neither of which is given",
+      "add --hexdump or --record FILE, or drop --no-redact",
+    ],
+  ])("lab server %j is a usage error", async (flags, message, hint) => {
+    const r = await runLab(["server", "--port", "0", ...flags], { cwd: await watchTempDir() });
+    expect(r).toMatchObject({ code: 2, stderr: `lab: ${message}\nhint: ${hint}\n` });
   });
 });

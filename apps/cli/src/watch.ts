@@ -70,6 +70,7 @@ export function addWatchOptions(program: Command): void {
   visit(program, "");
   program.hook("preAction", async (_program, actionCommand) => {
     const flags = actionCommand.opts() as WatchFlags;
+    checkModifiers(flags);
     if (flags.hexdump === undefined && flags.events === undefined && flags.record === undefined) return;
     checkOutputs(flags, actionCommand);
     const { startWatch } = await import("@netlab/watch");
@@ -116,6 +117,25 @@ export async function stopWatching(): Promise<void> {
       process.stderr.write(
         `lab: --${output} dropped ${n} line${n === 1 ? "" : "s"} it could not write in time\n`,
       );
+  }
+}
+
+/** A flag that changes outputs none of which is given did nothing: said, rather than ignored. */
+function checkModifiers(flags: WatchFlags): void {
+  const rules: Array<[string, boolean, Array<keyof typeof EXAMPLE_FILE>, string]> = [
+    ["--events-bodies", flags.eventsBodies === true, ["events"], "add --events (stderr) or --events FILE"],
+    ["--events-queue", flags.eventsQueue !== undefined, ["events", "hexdump"], "add --events or --hexdump"],
+    ["--no-redact", flags.redact === false, ["hexdump", "record"], "add --hexdump or --record FILE"],
+  ];
+  for (const [flag, isGiven, outputs, add] of rules) {
+    if (!isGiven || outputs.some((o) => flags[o] !== undefined)) continue;
+    const names = outputs.map((o) => `--${o}`);
+    throw new UsageError(
+      names.length === 1
+        ? `${flag} changes ${names[0]}, which is not given`
+        : `${flag} changes ${names.join(" and ")}, neither of which is given`,
+      `${add}, or drop ${flag}`,
+    );
   }
 }
 
