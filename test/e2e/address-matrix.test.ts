@@ -365,3 +365,22 @@ describe("#19 bad addresses: one line each, exit 2 before anything is created", 
     expect(statSync(sock).mode & 0o777).toBe(0o600);
   });
 });
+
+describe("--port with a Unix socket", () => {
+  // The port was ignored in silence: a user who typed both meant one of them.
+  it.each([
+    [["server", "--host", "unix:/tmp/netlab-am-port.sock", "--port", "5000"]],
+    [["files", ".", "--host", "@netlab-am-port", "-p", "5000"]],
+    [["client", "--host", "unix:/tmp/netlab-am-port.sock", "--port", "5000"]],
+  ])(
+    "lab %j is a usage error, and nothing listens or connects",
+    async (args) => {
+      const r = await runLab(args, { input: "" });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(
+        `lab: --port 5000 means nothing with --host ${args.find((a) => /^(unix:|@)/.test(a))}: a Unix socket has a path, not a port\nhint: drop --port, or give an IP address with --host\n`,
+      );
+    },
+    30_000,
+  );
+});

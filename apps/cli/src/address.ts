@@ -44,8 +44,21 @@ export interface ConnectAddress {
   family: 0 | 4 | 6;
 }
 
-/** Adds `-4` and `-6` to a command that listens or connects. */
+/**
+ * Adds `-4` and `-6` to a command that listens or connects (over TCP or a Unix socket), and
+ * refuses a `--port` typed with a Unix socket `--host`, which has none (it was ignored in silence).
+ */
 export function addFamilyOptions(command: Command, side: "listen" | "connect"): Command {
+  // Only these commands take a Unix socket for --host (lab udp and lab demo refuse one by name).
+  command.hook("preAction", () => {
+    const host = command.getOptionValue("host") as unknown;
+    if (command.getOptionValueSource("port") !== "cli" || typeof host !== "string") return;
+    if (!/^(unix:|@)/.test(host)) return;
+    throw new UsageError(
+      `--port ${String(command.getOptionValue("port"))} means nothing with --host ${host}: a Unix socket has a path, not a port`,
+      "drop --port, or give an IP address with --host",
+    );
+  });
   return command.option("-4, --ipv4", `${side} over IPv4 only`).option("-6, --ipv6", familyHelp(side));
 }
 
