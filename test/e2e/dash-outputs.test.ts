@@ -176,3 +176,25 @@ describe("a watch option without the output it changes", () => {
     expect(r).toMatchObject({ code: 2, stderr: `lab: ${message}\nhint: ${hint}\n` });
   });
 });
+
+describe("lab get -o", () => {
+  // Nothing listens at the URL: each used to connect, then drop the body or fail on a rename.
+  it("-o - with --json is a usage error: both would write to stdout (the body was dropped)", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const r = await runLab(["get", `http://127.0.0.1:${port}/a.txt`, "-o", "-", "--json"]);
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: -o - and --json both write to stdout\nhint: give -o FILE for the body (the JSON says where it went), or drop one of them\n",
+    });
+  });
+
+  it("-o '' is a usage error, not Node's rename error", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const r = await runLab(["get", `http://127.0.0.1:${port}/a.txt`, "-o", ""]);
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: 'lab: -o needs a file name, got ""\nhint: give a file (-O names it after the URL), or - for stdout\n',
+    });
+  });
+});
