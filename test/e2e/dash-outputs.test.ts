@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import getPort from "get-port";
 import { describe, expect, it } from "vitest";
@@ -194,7 +195,54 @@ describe("lab get -o", () => {
     const r = await runLab(["get", `http://127.0.0.1:${port}/a.txt`, "-o", ""]);
     expect(r).toMatchObject({
       code: 2,
-      stderr: 'lab: -o needs a file name, got ""\nhint: give a file (-O names it after the URL), or - for stdout\n',
+      stderr:
+        'lab: -o needs a file name, got ""\nhint: give a file (-O names it after the URL), or - for stdout\n',
+    });
+  });
+});
+
+describe("an empty file name", () => {
+  // Each read as a file error about a file with no name ("cannot write : …", "token file  does
+  // not exist", "lab: : no such file"), exit 1, some after connecting.
+  it.each([
+    [
+      ["session", "export", "s.jsonl", "--pcap", ""],
+      "--pcap",
+      "give a file, such as --pcap session.pcap, or - for stdout",
+    ],
+    [
+      ["transfer", "--get", "x", "--port", "PORT", "-o", ""],
+      "-o",
+      "give a file or a folder, or leave -o out to save it here under its name",
+    ],
+    [
+      ["server", "--port", "0", "--token-file", ""],
+      "--token-file",
+      "give the file that holds the tokens, one per line",
+    ],
+    [
+      ["client", "--port", "PORT", "--token-file", ""],
+      "--token-file",
+      "give the file that holds the tokens, one per line",
+    ],
+    [["files", "--raw", "", "--port", "0"], "--raw", "give the file to send to each client"],
+  ])("lab %j is a usage error", async (words, flag, hint) => {
+    const dir = await watchTempDir();
+    await writeFile(join(dir, "s.jsonl"), '{"netlab":"session","v":1,"ts":0,"side":"server"}\n');
+    const port = String(await getPort({ host: "127.0.0.1" }));
+    const r = await runLab(
+      words.map((w) => w.replace("PORT", port)),
+      { cwd: dir, input: "" },
+    );
+    expect(r).toMatchObject({ code: 2, stderr: `lab: ${flag} needs a file name, got ""\nhint: ${hint}\n` });
+  });
+
+  it("lab files --raw - is a usage error: each client gets the whole file, and stdin is read once", async () => {
+    const r = await runLab(["files", "--raw", "-", "--port", "0"], { input: "" });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --raw - would send stdin, which can be read only once, and each client gets the whole file\nhint: save it to a file first (cat > FILE), then --raw FILE\n",
     });
   });
 });

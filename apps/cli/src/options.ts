@@ -176,6 +176,15 @@ export function refuseShortFlags(
   }
 }
 
+/**
+ * Refuses an empty file name (`--pcap ''`, `--record=`), which would otherwise fail later as a
+ * file error about a file with no name ("cannot write : …").
+ * @example requireFileName("--pcap", opts.pcap, "give a file, such as --pcap session.pcap")
+ */
+export function requireFileName(flag: string, text: string | undefined, hint: string): void {
+  if (text === "") throw new UsageError(`${flag} needs a file name, got ""`, hint);
+}
+
 /** Commander's accumulator for a repeatable option (`--node A --node B` → ["A", "B"]). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

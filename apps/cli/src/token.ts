@@ -2,7 +2,7 @@
 // secret may come from (a file, LAB_TOKEN, a no-echo prompt; never argv) and how a server loads its
 // token file.
 import type { Command } from "commander";
-import { parseDuration } from "./options.js";
+import { parseDuration, requireFileName } from "./options.js";
 import { UsageError } from "./run.js";
 
 /** The environment variable a client reads its token from when no --token-file is given. */
@@ -59,6 +59,7 @@ export async function serverTokens(
   opts: TokenOpts,
 ): Promise<{ tokens: import("@netlab/core").TokenSet | undefined; authDelayMs: number | undefined }> {
   refuseArgvToken(opts);
+  requireFileName("--token-file", opts.tokenFile, "give the file that holds the tokens, one per line");
   const authDelayMs =
     opts.authDelay === undefined
       ? undefined
@@ -85,6 +86,7 @@ export async function serverTokens(
  */
 export async function clientToken(opts: TokenOpts): Promise<string | undefined> {
   refuseArgvToken(opts);
+  requireFileName("--token-file", opts.tokenFile, "give the file that holds the tokens, one per line");
   const core = await import("@netlab/core");
   if (opts.tokenFile !== undefined) {
     const loaded = await core.loadTokenFile(opts.tokenFile);
