@@ -384,3 +384,28 @@ describe("--port with a Unix socket", () => {
     30_000,
   );
 });
+
+describe("--port with an address argument that has its own", () => {
+  // --port was ignored in silence: a user who typed both meant one of them.
+  it.each([[["client"]], [["udp", "ping", "-c", "1"]]])(
+    "lab %j HOST:PORT --port P is a usage error",
+    async (words) => {
+      const [a, b] = [String(await getPort()), String(await getPort())];
+      const r = await runLab([...words, `127.0.0.1:${a}`, "--port", b], { input: "" });
+      expect(r).toMatchObject({
+        code: 2,
+        stderr: `lab: 127.0.0.1:${a} has a port, and --port ${b} is another\nhint: drop --port, or the port from the address\n`,
+      });
+    },
+    30_000,
+  );
+
+  it("lab client unix:/path --port P is a usage error", async () => {
+    const r = await runLab(["client", "unix:/tmp/netlab-am-port.sock", "--port", "5000"], { input: "" });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --port 5000 means nothing with unix:/tmp/netlab-am-port.sock: a Unix socket has a path, not a port\nhint: drop --port, or give an IP address with --host\n",
+    });
+  });
+});

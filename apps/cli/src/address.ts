@@ -25,6 +25,8 @@ export interface AddressFlags {
   ipv6?: boolean;
   /** How the user wrote the host, for messages (`127.0.0.1 5001`); default `--host HOST`. */
   hostAsTyped?: string;
+  /** `--port` was typed, not its default (set by {@link addAddressHooks}). */
+  isPortTyped?: boolean;
 }
 
 /** Where a server listens: host and port, or a Unix socket path (NUL + name for an abstract one). */
@@ -44,21 +46,8 @@ export interface ConnectAddress {
   family: 0 | 4 | 6;
 }
 
-/**
- * Adds `-4` and `-6` to a command that listens or connects (over TCP or a Unix socket), and
- * refuses a `--port` typed with a Unix socket `--host`, which has none (it was ignored in silence).
- */
+/** Adds `-4` and `-6` to a command that listens or connects. */
 export function addFamilyOptions(command: Command, side: "listen" | "connect"): Command {
-  // Only these commands take a Unix socket for --host (lab udp and lab demo refuse one by name).
-  command.hook("preAction", () => {
-    const host = command.getOptionValue("host") as unknown;
-    if (command.getOptionValueSource("port") !== "cli" || typeof host !== "string") return;
-    if (!/^(unix:|@)/.test(host)) return;
-    throw new UsageError(
-      `--port ${String(command.getOptionValue("port"))} means nothing with --host ${host}: a Unix socket has a path, not a port`,
-      "drop --port, or give an IP address with --host",
-    );
-  });
   return command.option("-4, --ipv4", `${side} over IPv4 only`).option("-6, --ipv6", familyHelp(side));
 }
 
@@ -70,12 +59,18 @@ export function familyHelp(side: "listen" | "connect"): string {
 }
 
 /**
- * Makes `-6` move the default `--host` (127.0.0.1) to ::1, in every command with both options:
- * only a host the user did not type may change family; one typed is checked by {@link checkFamily}.
+ * What the address options need to know of how they were given, for every command with them:
+ * `-6` moves the default `--host` (127.0.0.1) to ::1 (only a host the user did not type may
+ * change family; one typed is checked by {@link checkFamily}), and a typed `--port` is marked
+ * (`isPortTyped`), so that one beside an address with a port of its own, or a Unix socket, is
+ * refused rather than ignored.
  */
-export function addFamilyDefaults(program: Command): void {
+export function addAddressHooks(program: Command): void {
   program.hook("preAction", (_program, command) => {
     const has = (flag: string) => command.options.some((o) => o.long === flag);
+    if (has("--port") && command.getOptionValueSource("port") === "cli") {
+      command.setOptionValueWithSource("isPortTyped", true, "cli");
+    }
     if (!has("--ipv6") || !has("--host")) return;
     if (command.getOptionValue("ipv6") === true && command.getOptionValueSource("host") === "default") {
       command.setOptionValueWithSource("host", "::1", "default");
@@ -139,7 +134,34 @@ function readAddress(
       "drop -4/-6",
     );
   }
+  if (flags.isPortTyped) refuseSecondPort(address, flags, positional);
   return address;
+}
+
+/** A typed `--port` the address leaves no use for: it was ignored in silence. */
+function refuseSecondPort(address: Address, flags: AddressFlags, positional: string | undefined): void {
+  if (address.kind !== "host") {
+    throw new UsageError(
+      `--port ${flags.port} means nothing with ${typed(flags, positional)}: a Unix socket has a path, not a port`,
+      "drop --port, or give an IP address with --host",
+    );
+  }
+  if (positional === undefined) return;
+  // Parsed again without a default port: it parses only if the argument names its own.
+  const hasOwnPort = (() => {
+    try {
+      parseAddress(positional, { defaultHost: "127.0.0.1", allowZeroPort: true });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (hasOwnPort) {
+    throw new UsageError(
+      `${positional} has a port, and --port ${flags.port} is another`,
+      "drop --port, or the port from the address",
+    );
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Help, type Option } from "commander";
-import { addFamilyDefaults } from "./address.js";
+import { addAddressHooks } from "./address.js";
 import { commands } from "./commands/index.js";
 import { formatUsageError, reportError } from "./run.js";
 import { addWatchOptions } from "./watch.js";
@@ -47,7 +47,7 @@ export function buildProgram(): Command {
     );
   for (const register of commands) register(program);
   addWatchOptions(program);
-  addFamilyDefaults(program);
+  addAddressHooks(program);
   setUsageHints(program, "lab");
   return program;
 }
