@@ -400,6 +400,15 @@ describe("--port with an address argument that has its own", () => {
     30_000,
   );
 
+  it("lab client HOST PORT --port P (nc's words and the flag) is a usage error", async () => {
+    const [a, b] = [String(await getPort()), String(await getPort())];
+    const r = await runLab(["client", "127.0.0.1", a, "--port", b], { input: "" });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: `lab: ${a} and --port ${b} are two ports\nhint: write lab client 127.0.0.1 ${a} or lab client 127.0.0.1 --port ${b}\n`,
+    });
+  });
+
   it("lab client unix:/path --port P is a usage error", async () => {
     const r = await runLab(["client", "unix:/tmp/netlab-am-port.sock", "--port", "5000"], { input: "" });
     expect(r).toMatchObject({
