@@ -246,3 +246,22 @@ describe("an empty file name", () => {
     });
   });
 });
+
+describe.skipIf(!existsSync("/dev/full"))("a watch output that fails while the server runs", () => {
+  // The failure was silent until Ctrl-C, then one raw line ("lab: ENOSPC: no space left on
+  // device, write"), and the exit was 1.
+  it("is said once, when it happens, naming the output; the server goes on and stops with exit 0", async () => {
+    const dir = await watchTempDir();
+    const { lab, port } = await serverIn(dir, ["--events", "/dev/full"]);
+    await hello(port);
+    await lab.waitForOutput(
+      "lab: --events stopped: cannot write /dev/full: the disk is full (the rest goes on without it)",
+      { stream: "stderr" },
+    );
+    await hello(port);
+    await lab.waitForOutput(/disconnect .*#2/);
+    expect(await lab.stop("SIGINT")).toBe(0);
+    expect(lab.stderr().match(/--events stopped/g)).toHaveLength(1);
+    expect(lab.stderr()).not.toContain("ENOSPC");
+  });
+});

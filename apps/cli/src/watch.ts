@@ -34,6 +34,8 @@ interface WatchFlags {
 }
 
 let active: { stop(): Promise<unknown> } | undefined;
+/** Outputs that failed and were said to: their drop counts would say nothing more. */
+const failedOutputs = new Set<string>();
 
 /** Adds --hexdump, --events, --events-bodies, --no-redact (and --record) to every watched command of `program`. */
 export function addWatchOptions(program: Command): void {
@@ -99,6 +101,13 @@ export function addWatchOptions(program: Command): void {
           : { ...file(flags.record), command: commandPath(actionCommand) },
       redact: flags.redact !== false,
       maxQueuedLines,
+      // Said when it happens, once: the server keeps serving without that output.
+      onError: (output, error) => {
+        failedOutputs.add(output);
+        process.stderr.write(
+          `lab: --${output} stopped: ${error.message} (the rest goes on without it)\n${error.hint ? `hint: ${error.hint}\n` : ""}`,
+        );
+      },
     });
   });
   program.hook("postAction", async () => {
@@ -113,7 +122,7 @@ export async function stopWatching(): Promise<void> {
   if (!watch) return;
   const dropped = (await watch.stop()) as Record<string, number>;
   for (const [output, n] of Object.entries(dropped)) {
-    if (n > 0)
+    if (n > 0 && !failedOutputs.has(output))
       process.stderr.write(
         `lab: --${output} dropped ${n} line${n === 1 ? "" : "s"} it could not write in time\n`,
       );

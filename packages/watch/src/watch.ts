@@ -9,7 +9,7 @@ import {
   wireChannel,
   wireDataChannel,
 } from "@netlab/socketserver";
-import { WatchError } from "./errors.js";
+import { cannotWrite, WatchError } from "./errors.js";
 import { clockTime, formatEndpoint, hexLines } from "./hexdump.js";
 import {
   EVENTS_VERSION,
@@ -41,6 +41,12 @@ export interface WatchOptions {
   maxQueuedLines?: number;
   /** Where outputs without a file go. Default process.stderr. */
   stream?: NodeJS.WritableStream;
+  /**
+   * Called once per output whose writes fail while watching (a full disk, a FIFO's reader gone),
+   * with a FILE_ERROR that says why; that output stops, the others and the sockets go on, and
+   * stop() no longer rejects with it. Without it, stop() rejects with the first such error.
+   */
+  onError?: (output: "hexdump" | "events" | "record", error: WatchError) => void;
 }
 
 /** Where one output goes: a file created (or truncated) at `path`, else `stream`; never both. */
@@ -93,13 +99,31 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
     if (options.record && (options.record.path === undefined) === (options.record.stream === undefined)) {
       throw bothTargets("record");
     }
+    const failed = (output: "hexdump" | "events" | "record", path: string | undefined) => {
+      const onError = options.onError;
+      if (onError === undefined) return undefined;
+      return (err: Error) => onError(output, cannotWrite(path ?? "its stream", err));
+    };
     const hex = options.hexdump
-      ? await openHexdump(options.hexdump.path, max, options.hexdump.stream ?? stream, fileMode)
+      ? await openHexdump(
+          options.hexdump.path,
+          max,
+          options.hexdump.stream ?? stream,
+          fileMode,
+          failed("hexdump", options.hexdump.path),
+        )
       : undefined;
     const events = options.events
-      ? await openEvents(options.events, max, options.events.stream ?? stream)
+      ? await openEvents(
+          options.events,
+          max,
+          options.events.stream ?? stream,
+          failed("events", options.events.path),
+        )
       : undefined;
-    const record = options.record ? await openRecord(options.record, max, fileMode) : undefined;
+    const record = options.record
+      ? await openRecord(options.record, max, fileMode, failed("record", options.record.path))
+      : undefined;
     sinks.push(hex?.sink, events?.sink, record?.sink);
     const watch = (channel: diagnostics.Channel, handler: (message: unknown) => void) => {
       channel.subscribe(handler);
@@ -167,12 +191,14 @@ async function openHexdump(
   max: number,
   stream: NodeJS.WritableStream,
   fileMode: number | undefined,
+  failed: ((err: Error) => void) | undefined,
 ) {
   const sink = await LineSink.open<WireEvent>(
     path,
     {
       maxQueuedItems: max,
       fileMode,
+      failed,
       format: formatHexEvent,
       dropped: (n) => `-- ${n} chunk${n === 1 ? "" : "s"} dropped (the output could not keep up)`,
     },
@@ -206,6 +232,7 @@ async function openEvents(
   o: { path?: string; bodies?: boolean },
   max: number,
   stream: NodeJS.WritableStream,
+  failed: ((err: Error) => void) | undefined,
 ) {
   let seq = 0;
   // Lines are formatted when the event happens: the ring holds one string each, not the objects
@@ -214,6 +241,7 @@ async function openEvents(
     o.path,
     {
       maxQueuedItems: max,
+      failed,
       format: (line) => line,
       // The dropped events held seqs just below the next one written: this line takes the last of them.
       dropped: (count, next) => {
@@ -322,12 +350,18 @@ function snake(name: string): string {
 
 type RecordItem = SessionHeader | SessionRecord;
 
-async function openRecord(o: WatchOutput & { command?: string }, max: number, fileMode: number | undefined) {
+async function openRecord(
+  o: WatchOutput & { command?: string },
+  max: number,
+  fileMode: number | undefined,
+  failed: ((err: Error) => void) | undefined,
+) {
   const started = Date.now();
   const sink = await LineSink.open<RecordItem>(
     o.path,
     {
       fileMode,
+      failed,
       // A recording is worth more than a live view: a larger ring (still bounded).
       maxQueuedItems: Math.max(max, 100_000),
       format: (r) => JSON.stringify(r),

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -319,5 +320,20 @@ describe("startWatch outputs", () => {
       code: "INVALID_OPTION",
     });
     await expect(startWatch({ record: {} })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+  });
+});
+
+describe.skipIf(!existsSync("/dev/full"))("LineSink on a failing file", () => {
+  it("calls failed once and then discards what is pushed; close resolves (without failed, it rejects)", async () => {
+    const errors: Error[] = [];
+    const sink = await LineSink.open<number>("/dev/full", { format: String, failed: (e) => errors.push(e) });
+    sink.push(1);
+    await sink.close();
+    sink.push(2);
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(["ENOSPC"]);
+    expect(sink.queued).toBe(0);
+    const plain = await LineSink.open<number>("/dev/full", { format: String });
+    plain.push(1);
+    await expect(plain.close()).rejects.toMatchObject({ code: "ENOSPC" });
   });
 });
