@@ -265,3 +265,22 @@ describe.skipIf(!existsSync("/dev/full"))("a watch output that fails while the s
     expect(lab.stderr()).not.toContain("ENOSPC");
   });
 });
+
+describe("--token-file -", () => {
+  // It read as "token file - does not exist", a hint to create a file named "-".
+  it.each([[["server", "--port", "0"]], [["client", "--port", "PORT"]]])(
+    "lab %j says tokens come from a file, not stdin (exit 2)",
+    async (words) => {
+      const port = String(await getPort({ host: "127.0.0.1" }));
+      const r = await runLab([...words.map((w) => w.replace("PORT", port)), "--token-file", "-"], {
+        cwd: await watchTempDir(),
+        input: "",
+      });
+      expect(r).toMatchObject({
+        code: 2,
+        stderr:
+          "lab: --token-file - : tokens are read from a file, not stdin\nhint: put them in a file only you can read (chmod 600), one per line, or set LAB_TOKEN for a client\n",
+      });
+    },
+  );
+});

@@ -51,6 +51,16 @@ export function refuseArgvToken(opts: TokenOpts): void {
   );
 }
 
+/** `--token-file` names a file, not empty and not `-`: a client's stdin is its input, and a token file's mode is checked. */
+function checkTokenFileName(file: string | undefined): void {
+  requireFileName("--token-file", file, "give the file that holds the tokens, one per line");
+  if (file !== "-") return;
+  throw new UsageError(
+    "--token-file - : tokens are read from a file, not stdin",
+    `put them in a file only you can read (chmod 600), one per line, or set ${TOKEN_ENV} for a client`,
+  );
+}
+
 /**
  * A server's tokens from --token-file, with its warnings printed (`lab: warning: …` + hint), and
  * the backoff's first delay from --auth-delay; undefined tokens when no file is given.
@@ -59,7 +69,7 @@ export async function serverTokens(
   opts: TokenOpts,
 ): Promise<{ tokens: import("@netlab/core").TokenSet | undefined; authDelayMs: number | undefined }> {
   refuseArgvToken(opts);
-  requireFileName("--token-file", opts.tokenFile, "give the file that holds the tokens, one per line");
+  checkTokenFileName(opts.tokenFile);
   const authDelayMs =
     opts.authDelay === undefined
       ? undefined
@@ -86,7 +96,7 @@ export async function serverTokens(
  */
 export async function clientToken(opts: TokenOpts): Promise<string | undefined> {
   refuseArgvToken(opts);
-  requireFileName("--token-file", opts.tokenFile, "give the file that holds the tokens, one per line");
+  checkTokenFileName(opts.tokenFile);
   const core = await import("@netlab/core");
   if (opts.tokenFile !== undefined) {
     const loaded = await core.loadTokenFile(opts.tokenFile);
