@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import getPort from "get-port";
 import { describe, expect, it } from "vitest";
@@ -283,4 +283,27 @@ describe("--token-file -", () => {
       });
     },
   );
+});
+
+describe("a watch output given a file the command reads", () => {
+  // The outputs are opened (truncated) before the action: lab transfer a.txt --events a.txt
+  // emptied a.txt, then uploaded nothing.
+  it.each([
+    [["transfer", "a.txt", "--port", "PORT", "--events", "a.txt"], "--events", "a.txt"],
+    [["files", "--raw", "a.txt", "--port", "0", "--hexdump", "./a.txt"], "--hexdump", "./a.txt"],
+    [["server", "--port", "0", "--token-file", "a.txt", "--record", "a.txt"], "--record", "a.txt"],
+  ])("lab %j is a usage error, and the file is left as it was", async (words, flag, file) => {
+    const dir = await watchTempDir();
+    await writeFile(join(dir, "a.txt"), "precious\n");
+    const port = String(await getPort({ host: "127.0.0.1" }));
+    const r = await runLab(
+      words.map((w) => w.replace("PORT", port)),
+      { cwd: dir, input: "" },
+    );
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: `lab: ${flag} ${file} would overwrite a file this command reads\nhint: give ${flag} another file, such as ${flag} ${{ "--events": "events.jsonl", "--hexdump": "hexdump.txt", "--record": "session.jsonl" }[flag]}\n`,
+    });
+    expect(await readFile(join(dir, "a.txt"), "utf8")).toBe("precious\n");
+  });
 });

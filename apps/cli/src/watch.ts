@@ -180,7 +180,30 @@ function checkOutputs(flags: WatchFlags, cmd: Command): void {
     }
     seen.set(full, output);
   }
+  const inputs = new Set(commandFiles(cmd).map((f) => resolve(f)));
+  for (const { output, file } of named) {
+    if (file === "-" || !inputs.has(resolve(file))) continue;
+    throw new UsageError(
+      `--${output} ${file} would overwrite a file this command reads`,
+      `give --${output} another file, such as --${output} ${EXAMPLE_FILE[output]}`,
+    );
+  }
   checkStdout(flags, cmd);
+}
+
+/**
+ * The files a command is given: its arguments, and the values of its options that take a file, a
+ * path or a folder. The outputs are opened (truncated) before the action runs, so one of these
+ * given to an output would be emptied before it is read.
+ */
+function commandFiles(cmd: Command): string[] {
+  const files = cmd.args.filter((a) => typeof a === "string");
+  for (const option of cmd.options) {
+    if (!/<(file|path|dir)>/.test(option.flags) || option.attributeName() in EXAMPLE_FILE) continue;
+    const value = cmd.getOptionValue(option.attributeName()) as unknown;
+    if (typeof value === "string") files.push(value);
+  }
+  return files;
 }
 
 function watchedSpec(cmd: Command) {
