@@ -314,9 +314,11 @@ describe("startWatch outputs", () => {
 
   it("refuses an output with both a path and a stream, and a recording with neither (INVALID_OPTION)", async () => {
     const { PassThrough } = await import("node:stream");
-    await expect(
-      startWatch({ events: { path: "x.jsonl", stream: new PassThrough() } }),
-    ).rejects.toMatchObject({
+    // A folder of its own: were the check gone, the file would be made there, not in the repository.
+    const dir = await mkdtemp(join(tmpdir(), "netlab-outputs-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, "x.jsonl");
+    await expect(startWatch({ events: { path, stream: new PassThrough() } })).rejects.toMatchObject({
       code: "INVALID_OPTION",
     });
     await expect(startWatch({ record: {} })).rejects.toMatchObject({ code: "INVALID_OPTION" });
