@@ -29,7 +29,9 @@ export function parseNumber(
   const ok = notation.test(text) && Number.isFinite(value) && (!integer || Number.isInteger(value));
   if (!ok || value < min || value > upper) {
     const kind = integer ? "a whole number" : "a number";
-    const range = upper >= Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${upper}`;
+    // "N or more" for an unbounded option, unless the value is over the bound all the same.
+    const isOver = ok && value > upper;
+    const range = upper >= Number.MAX_SAFE_INTEGER && !isOver ? `${min} or more` : `from ${min} to ${upper}`;
     throw new UsageError(`${flag} must be ${kind} ${range}, got ${JSON.stringify(text)}`, hint);
   }
   return value;

@@ -77,3 +77,15 @@ describe("parseNumber (every numeric option of lab)", () => {
     );
   });
 });
+
+describe("parseNumber past Number.MAX_SAFE_INTEGER", () => {
+  // "-c must be a whole number 1 or more, got 99999999999999999999" said the number was too small.
+  it("names the largest value it takes when the number is over it", () => {
+    expect(() =>
+      parseNumber("-c", "99999999999999999999", { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    ).toThrow('-c must be a whole number from 1 to 9007199254740991, got "99999999999999999999"');
+    expect(() => parseNumber("-c", "0", { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true })).toThrow(
+      '-c must be a whole number 1 or more, got "0"',
+    );
+  });
+});
