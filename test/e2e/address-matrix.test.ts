@@ -418,3 +418,17 @@ describe("--port with an address argument that has its own", () => {
     });
   });
 });
+
+describe("the exposure warning on loopback written another way", () => {
+  // Each bound the loopback and warned "an address (127.0.0.1) is reachable from other machines".
+  it.each(["::ffff:127.0.0.1", "127.1", "127.0.0.2"])(
+    "lab server --host %s does not warn",
+    async (host) => {
+      const lab = startLab(["server", "--host", host, "--port", "0"]);
+      await lab.waitForOutput(/limits: /);
+      expect(await lab.stop("SIGINT")).toBe(0);
+      expect(lab.stderr()).not.toContain("reachable from other machines");
+    },
+    30_000,
+  );
+});

@@ -1,6 +1,6 @@
 // The subpath, not the front door: every command that listens or connects loads it at start.
 
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import {
   type Address,
   AddressError,
@@ -218,7 +218,8 @@ export function addressArgument(text: string): ConnectAddress {
 }
 
 /**
- * What a server without tokens logs (as a warning) when it listens beyond this machine: security.md
+ * What a server without tokens logs (as a warning) when it listens beyond this machine; give it
+ * the address bound (a name such as 127.1 is known to be loopback only once resolved): security.md
  * asks to keep such servers on loopback, and `--host 0.0.0.0` is easy to type without thinking of
  * who else can now `what` (as redis's protected mode and jupyter warn). Loopback and sockets: nothing.
  */
@@ -228,9 +229,15 @@ export function exposureWarning(where: ListenAddress, what: string): string | un
   return `${on} (${formatHost(where.host)}) is reachable from other machines, and without --token-file anyone who reaches it can ${what} (docs/security.md)`;
 }
 
+/** 127.0.0.0/8 and ::1, and IPv4 loopback mapped into IPv6 (::ffff:127.0.0.1), which Node checks too. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
 function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  if (host.toLowerCase() === "localhost") return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? "ipv4" : "ipv6");
 }
 
 /** A port given as a word (`lab client HOST PORT`): 1–65535, refused in the grammar's words. */

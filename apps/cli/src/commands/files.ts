@@ -270,7 +270,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   for (const line of tlsSetup?.lines ?? []) log.ready(line);
   const exposed =
     opts.raw === undefined && tokens === undefined
-      ? exposureWarning(where, opts.readOnly ? "list and download files" : "list, download and upload files")
+      ? exposureWarning(
+          { ...where, host: server.address.host },
+          opts.readOnly ? "list and download files" : "list, download and upload files",
+        )
       : undefined;
   if (exposed) log.warn(exposed, { event: "exposed" });
   try {
