@@ -1,11 +1,12 @@
-import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { createReadStream, existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import getPort from "get-port";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
-import { runLab, startServer } from "../helpers/lab.js";
+import { runLab, startLab, startServer } from "../helpers/lab.js";
 import { watchTempDir } from "../helpers/watch.js";
 
 /** `lab server` (chat) on a free port in `cwd`, with `extra` flags. */
@@ -305,5 +306,29 @@ describe("a watch output given a file the command reads", () => {
       stderr: `lab: ${flag} ${file} would overwrite a file this command reads\nhint: give ${flag} another file, such as ${flag} ${{ "--events": "events.jsonl", "--hexdump": "hexdump.txt", "--record": "session.jsonl" }[flag]}\n`,
     });
     expect(await readFile(join(dir, "a.txt"), "utf8")).toBe("precious\n");
+  });
+});
+
+describe("a watch output that is a FIFO", () => {
+  // Opening a FIFO waits for its reader: the server sat there without a word.
+  it("says it waits for the FIFO's reader, then serves once one opens it", async () => {
+    const dir = await watchTempDir();
+    const fifo = join(dir, "events.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const lab = startLab(["server", "--port", "0", "--events", fifo]);
+    await lab.waitForOutput(
+      `lab: --events ${fifo} is a FIFO: waiting for a reader to open it (such as cat ${fifo})`,
+      { stream: "stderr" },
+    );
+    const reader = createReadStream(fifo);
+    onTestFinished(() => reader.destroy());
+    let read = "";
+    reader.on("data", (d) => {
+      read += d.toString();
+    });
+    await lab.waitForOutput(/listening on 127\.0\.0\.1:\d+/);
+    expect(await lab.stop("SIGINT")).toBe(0);
+    await new Promise<void>((resolve) => (reader.closed ? resolve() : reader.once("close", () => resolve())));
+    expect(read).toContain('"event":"server.listen"');
   });
 });

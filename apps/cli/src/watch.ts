@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "./run.js";
@@ -75,6 +76,7 @@ export function addWatchOptions(program: Command): void {
     checkModifiers(flags);
     if (flags.hexdump === undefined && flags.events === undefined && flags.record === undefined) return;
     checkOutputs(flags, actionCommand);
+    noteFifos(flags);
     const { startWatch } = await import("@netlab/watch");
     // `-` is stdout, as curl's -o - and tcpdump's -w -; `./-` is a file named -.
     const file = (v: string | boolean | undefined) =>
@@ -126,6 +128,26 @@ export async function stopWatching(): Promise<void> {
       process.stderr.write(
         `lab: --${output} dropped ${n} line${n === 1 ? "" : "s"} it could not write in time\n`,
       );
+  }
+}
+
+/**
+ * Opening a FIFO for writing waits for its reader (as `tee` does): said first, or the command sat
+ * there without a word. Ctrl-C ends the wait.
+ */
+function noteFifos(flags: WatchFlags): void {
+  for (const output of ["hexdump", "events", "record"] as const) {
+    const file = flags[output];
+    if (typeof file !== "string" || file === "-") continue;
+    let isFifo = false;
+    try {
+      isFifo = statSync(file).isFIFO();
+    } catch {}
+    if (isFifo) {
+      process.stderr.write(
+        `lab: --${output} ${file} is a FIFO: waiting for a reader to open it (such as cat ${file})\n`,
+      );
+    }
   }
 }
 
