@@ -321,7 +321,9 @@ describe("a watch output that is a FIFO", () => {
       { stream: "stderr" },
     );
     const reader = createReadStream(fifo);
-    onTestFinished(() => reader.destroy());
+    onTestFinished(() => {
+      reader.destroy();
+    });
     let read = "";
     reader.on("data", (d) => {
       read += d.toString();
