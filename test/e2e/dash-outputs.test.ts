@@ -334,3 +334,26 @@ describe("a watch output that is a FIFO", () => {
     expect(read).toContain('"event":"server.listen"');
   });
 });
+
+describe("an optional FILE that is an address", () => {
+  // --hexdump and --events take an optional FILE: `lab udp ping --hexdump 127.0.0.1:PORT` wrote a
+  // hexdump file named "127.0.0.1:PORT" and pinged the default address instead.
+  it.each([
+    [["udp", "ping", "-c", "1", "--hexdump", "127.0.0.1:PORT"], "--hexdump", "127.0.0.1:PORT"],
+    [["client", "--events", "[::1]:PORT"], "--events", "[::1]:PORT"],
+    [["client", "--events", "unix:/tmp/netlab-dash.sock"], "--events", "unix:/tmp/netlab-dash.sock"],
+  ])("lab %j is a usage error, and no such file is made", async (words, flag, value) => {
+    const dir = await watchTempDir();
+    const port = String(await getPort({ host: "127.0.0.1" }));
+    const shown = value.replace("PORT", port);
+    const r = await runLab(
+      words.map((w) => w.replace("PORT", port)),
+      { cwd: dir, input: "" },
+    );
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: `lab: ${flag} took ${shown} for its file, but it is an address\nhint: put the address before ${flag}, or write ${flag} ./${shown} for a file of that name\n`,
+    });
+    expect(existsSync(join(dir, shown))).toBe(false);
+  });
+});

@@ -1,5 +1,7 @@
 import { statSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { parseAddress } from "@netlab/core/address";
 import type { Command } from "commander";
 import { UsageError } from "./run.js";
 
@@ -189,6 +191,13 @@ function checkOutputs(flags: WatchFlags, cmd: Command): void {
       `give a file, such as --${output} ${EXAMPLE_FILE[output]}${stdout}${output === "record" ? "" : ", or no file for stderr"}`,
     );
   }
+  for (const { output, file } of named) {
+    if (!isAddress(file)) continue;
+    throw new UsageError(
+      `--${output} took ${file} for its file, but it is an address`,
+      `put the address before --${output}, or write --${output} ./${file} for a file of that name`,
+    );
+  }
   const seen = new Map<string, keyof typeof EXAMPLE_FILE>();
   for (const { output, file } of named) {
     if (file === "-") continue;
@@ -211,6 +220,20 @@ function checkOutputs(flags: WatchFlags, cmd: Command): void {
     );
   }
   checkStdout(flags, cmd);
+}
+
+/**
+ * Whether an output's FILE is an address in lab's grammar (an IP or localhost with a port, a Unix
+ * or abstract socket): `--hexdump [file]` takes the next word, so `lab udp ping --hexdump
+ * 127.0.0.1:5003` named a file after the target and pinged the default one.
+ */
+function isAddress(text: string): boolean {
+  try {
+    const address = parseAddress(text);
+    return address.kind !== "host" || isIP(address.host) !== 0 || address.host.toLowerCase() === "localhost";
+  } catch {
+    return false;
+  }
 }
 
 /**
