@@ -357,3 +357,19 @@ describe("an optional FILE that is an address", () => {
     expect(existsSync(join(dir, shown))).toBe(false);
   });
 });
+
+describe("lab session export --pcap onto its own recording", () => {
+  // It read the recording, then wrote the capture over it.
+  it("is a usage error, and the recording is left as it was", async () => {
+    const dir = await watchTempDir();
+    const rec = '{"netlab":"session","v":1,"ts":0,"side":"server"}\n';
+    await writeFile(join(dir, "s.jsonl"), rec);
+    const r = await runLab(["session", "export", "s.jsonl", "--pcap", "./s.jsonl"], { cwd: dir });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --pcap ./s.jsonl is the recording it reads\nhint: give another file, such as --pcap session.pcap\n",
+    });
+    expect(await readFile(join(dir, "s.jsonl"), "utf8")).toBe(rec);
+  });
+});

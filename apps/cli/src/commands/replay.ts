@@ -96,6 +96,14 @@ Example:
     .action(
       action(async (file: string, opts: { pcap: string }) => {
         requireFileName("--pcap", opts.pcap, "give a file, such as --pcap session.pcap, or - for stdout");
+        const { resolve } = await import("node:path");
+        // The recording is read whole before the capture is written: it would be replaced by it.
+        if (opts.pcap !== "-" && resolve(opts.pcap) === resolve(file)) {
+          throw new UsageError(
+            `--pcap ${opts.pcap} is the recording it reads`,
+            "give another file, such as --pcap session.pcap",
+          );
+        }
         const { cannotWrite, readSession, sessionToPcap } = await import("@netlab/watch");
         const { writeFile } = await import("node:fs/promises");
         const s = await readSession(file);
