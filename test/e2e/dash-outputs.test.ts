@@ -177,6 +177,16 @@ describe("a watch option without the output it changes", () => {
     const r = await runLab(["server", "--port", "0", ...flags], { cwd: await watchTempDir() });
     expect(r).toMatchObject({ code: 2, stderr: `lab: ${message}\nhint: ${hint}\n` });
   });
+
+  it("names only the outputs the command has: lab udp send has no --record", async () => {
+    const port = String(await getPort({ host: "127.0.0.1" }));
+    const r = await runLab(["udp", "send", `127.0.0.1:${port}`, "hi", "--no-redact"]);
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --no-redact changes --hexdump, which is not given\nhint: add --hexdump, or drop --no-redact\n",
+    });
+  });
 });
 
 describe("lab get -o", () => {

@@ -58,7 +58,7 @@ export function addWatchOptions(program: Command): void {
         .option("--events-bodies", "with --events: include chat message bodies (left out by default)")
         .option(
           "--no-redact",
-          "with --hexdump/--record: keep auth and reclaim tokens as sent (masked with * by default; the files are then mode 0600)",
+          `with --hexdump${spec.record ? "/--record" : ""}: keep auth and reclaim tokens as sent (masked with * by default; the files are then mode 0600)`,
         )
         .option(
           "--events-queue <lines>",
@@ -75,7 +75,7 @@ export function addWatchOptions(program: Command): void {
   visit(program, "");
   program.hook("preAction", async (_program, actionCommand) => {
     const flags = actionCommand.opts() as WatchFlags;
-    checkModifiers(flags);
+    checkModifiers(flags, watchedSpec(actionCommand)?.record === true);
     if (flags.hexdump === undefined && flags.events === undefined && flags.record === undefined) return;
     checkOutputs(flags, actionCommand);
     noteFifos(flags);
@@ -154,11 +154,13 @@ function noteFifos(flags: WatchFlags): void {
 }
 
 /** A flag that changes outputs none of which is given did nothing: said, rather than ignored. */
-function checkModifiers(flags: WatchFlags): void {
+function checkModifiers(flags: WatchFlags, hasRecord: boolean): void {
   const rules: Array<[string, boolean, Array<keyof typeof EXAMPLE_FILE>, string]> = [
     ["--events-bodies", flags.eventsBodies === true, ["events"], "add --events (stderr) or --events FILE"],
     ["--events-queue", flags.eventsQueue !== undefined, ["events", "hexdump"], "add --events or --hexdump"],
-    ["--no-redact", flags.redact === false, ["hexdump", "record"], "add --hexdump or --record FILE"],
+    hasRecord
+      ? ["--no-redact", flags.redact === false, ["hexdump", "record"], "add --hexdump or --record FILE"]
+      : ["--no-redact", flags.redact === false, ["hexdump"], "add --hexdump"],
   ];
   for (const [flag, isGiven, outputs, add] of rules) {
     if (!isGiven || outputs.some((o) => flags[o] !== undefined)) continue;
