@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
+import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { type LabProcess, runLab, startLab } from "../helpers/lab.js";
 
@@ -220,6 +221,51 @@ describe.skipIf(!hasIPv6Loopback)(
   },
 );
 
+describe("-4/-6 against a literal address of the other family", () => {
+  // Each used to bind or dial the other family's address in silence (the loopback and the
+  // wildcard were swapped): a user who typed both meant one of them, and lab cannot tell which.
+  it.each([
+    [["server", "-6", "--host", "127.0.0.1", "--port", "0"], "-6 asks for IPv6 but --host 127.0.0.1 is IPv4"],
+    [["server", "-6", "--host", "0.0.0.0", "--port", "0"], "-6 asks for IPv6 but --host 0.0.0.0 is IPv4"],
+    [["server", "-4", "--host", "::1", "--port", "0"], "-4 asks for IPv4 but --host ::1 is IPv6"],
+    [["files", ".", "-4", "--host", "[::1]", "--port", "0"], "-4 asks for IPv4 but --host [::1] is IPv6"],
+    [["files", ".", "-4", "--host", "::", "--port", "0"], "-4 asks for IPv4 but --host :: is IPv6"],
+    [["server", "-6", "--host", "10.0.0.1", "--port", "0"], "-6 asks for IPv6 but --host 10.0.0.1 is IPv4"],
+    [
+      ["udp", "echo", "-6", "--host", "127.0.0.1", "--port", "0"],
+      "-6 asks for IPv6 but --host 127.0.0.1 is IPv4",
+    ],
+    [["udp", "listen", "-4", "--host", "::1", "--port", "0"], "-4 asks for IPv4 but --host ::1 is IPv6"],
+    [["udp", "ping", "-6", "127.0.0.1:PORT", "-c", "1"], "-6 asks for IPv6 but 127.0.0.1:PORT is IPv4"],
+    [["udp", "ping", "-4", "[::1]:PORT", "-c", "1"], "-4 asks for IPv4 but [::1]:PORT is IPv6"],
+    [["client", "-4", "[::1]:PORT"], "-4 asks for IPv4 but [::1]:PORT is IPv6"],
+    [["client", "-6", "127.0.0.1", "PORT"], "-6 asks for IPv6 but 127.0.0.1 PORT is IPv4"],
+    [
+      ["client", "-6", "--host", "127.0.0.1", "--port", "PORT"],
+      "-6 asks for IPv6 but --host 127.0.0.1 is IPv4",
+    ],
+    [["client", "-4", "--node", "[::1]:PORT"], "-4 asks for IPv4 but --node [::1]:PORT is IPv6"],
+    [
+      ["transfer", "--list", "-6", "--host", "127.0.0.1", "--port", "PORT"],
+      "-6 asks for IPv6 but --host 127.0.0.1 is IPv4",
+    ],
+  ])(
+    "lab %j is a usage error",
+    async (words, message) => {
+      // Nothing listens there: before the fix, the clients dialled it instead of refusing.
+      const port = String(await getPort());
+      const args = words.map((w) => w.replace("PORT", port));
+      const r = await runLab(args, { input: "" });
+      expect(r.code, r.stderr).toBe(2);
+      const family = message.startsWith("-6") ? 6 : 4;
+      expect(r.stderr).toBe(
+        `lab: ${message.replace("PORT", port)}\nhint: give an IPv${family} address such as ${family === 6 ? "::1" : "127.0.0.1"} (or localhost), or drop -${family}\n`,
+      );
+    },
+    30_000,
+  );
+});
+
 describe.skipIf(!hasIPv6Loopback)(
   `#19 lab proxy over IPv6${hasIPv6Loopback ? "" : " (skipped: this machine has no ::1)"}`,
   () => {
@@ -318,4 +364,71 @@ describe("#19 bad addresses: one line each, exit 2 before anything is created", 
     await lab.waitForOutput(`listening on unix:${sock} (echo)`);
     expect(statSync(sock).mode & 0o777).toBe(0o600);
   });
+});
+
+describe("--port with a Unix socket", () => {
+  // The port was ignored in silence: a user who typed both meant one of them.
+  it.each([
+    [["server", "--host", "unix:/tmp/netlab-am-port.sock", "--port", "5000"]],
+    [["files", ".", "--host", "@netlab-am-port", "-p", "5000"]],
+    [["client", "--host", "unix:/tmp/netlab-am-port.sock", "--port", "5000"]],
+  ])(
+    "lab %j is a usage error, and nothing listens or connects",
+    async (args) => {
+      const r = await runLab(args, { input: "" });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(
+        `lab: --port 5000 means nothing with --host ${args.find((a) => /^(unix:|@)/.test(a))}: a Unix socket has a path, not a port\nhint: drop --port, or give an IP address with --host\n`,
+      );
+    },
+    30_000,
+  );
+});
+
+describe("--port with an address argument that has its own", () => {
+  // --port was ignored in silence: a user who typed both meant one of them.
+  it.each([[["client"]], [["udp", "ping", "-c", "1"]]])(
+    "lab %j HOST:PORT --port P is a usage error",
+    async (words) => {
+      const [a, b] = [String(await getPort()), String(await getPort())];
+      const r = await runLab([...words, `127.0.0.1:${a}`, "--port", b], { input: "" });
+      expect(r).toMatchObject({
+        code: 2,
+        stderr: `lab: 127.0.0.1:${a} has a port, and --port ${b} is another\nhint: drop --port, or the port from the address\n`,
+      });
+    },
+    30_000,
+  );
+
+  it("lab client HOST PORT --port P (nc's words and the flag) is a usage error", async () => {
+    const [a, b] = [String(await getPort()), String(await getPort())];
+    const r = await runLab(["client", "127.0.0.1", a, "--port", b], { input: "" });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: `lab: ${a} and --port ${b} are two ports\nhint: write lab client 127.0.0.1 ${a} or lab client 127.0.0.1 --port ${b}\n`,
+    });
+  });
+
+  it("lab client unix:/path --port P is a usage error", async () => {
+    const r = await runLab(["client", "unix:/tmp/netlab-am-port.sock", "--port", "5000"], { input: "" });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr:
+        "lab: --port 5000 means nothing with unix:/tmp/netlab-am-port.sock: a Unix socket has a path, not a port\nhint: drop --port, or give an IP address with --host\n",
+    });
+  });
+});
+
+describe("the exposure warning on loopback written another way", () => {
+  // Each bound the loopback and warned "an address (127.0.0.1) is reachable from other machines".
+  it.each(["::ffff:127.0.0.1", "127.1", "127.0.0.2"])(
+    "lab server --host %s does not warn",
+    async (host) => {
+      const lab = startLab(["server", "--host", host, "--port", "0"]);
+      await lab.waitForOutput(/limits: /);
+      expect(await lab.stop("SIGINT")).toBe(0);
+      expect(lab.stderr()).not.toContain("reachable from other machines");
+    },
+    30_000,
+  );
 });

@@ -99,6 +99,25 @@ describe("lab demo without a terminal", () => {
     expect(scripted.stderr).toContain("lab: --script plays the chat scene only");
   });
 
+  it.each([
+    ["unix:/tmp/netlab-demo.sock", []],
+    ["@netlab-demo", ["--script", "-"]],
+    ["unix:@netlab-demo", ["--scene", "udp"]],
+  ])(
+    "refuses --host %s: its servers listen on an IP address, not a Unix socket (exit 2)",
+    async (host, more) => {
+      const r = await runLab(["demo", "--host", host, ...more], { input: "wait 1\n" });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `lab: lab demo's servers listen on an IP address (TCP; UDP in --scene udp), not on a Unix socket: "${host}"`,
+      );
+      expect(r.stderr).toContain(
+        "hint: give --host 127.0.0.1 or ::1; a chat on a Unix socket is lab server --host unix:/path",
+      );
+      expect(r.stdout).toBe("");
+    },
+  );
+
   it("says it needs a terminal for the udp scene too", async () => {
     const r = await runLab(["demo", "--scene", "udp"]);
     expect(r.code).toBe(2);

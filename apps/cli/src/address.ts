@@ -1,6 +1,6 @@
 // The subpath, not the front door: every command that listens or connects loads it at start.
 
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import {
   type Address,
   AddressError,
@@ -23,6 +23,10 @@ export interface AddressFlags {
   port: string;
   ipv4?: boolean;
   ipv6?: boolean;
+  /** How the user wrote the host, for messages (`127.0.0.1 5001`); default `--host HOST`. */
+  hostAsTyped?: string;
+  /** `--port` was typed, not its default (set by {@link addAddressHooks}). */
+  isPortTyped?: boolean;
 }
 
 /** Where a server listens: host and port, or a Unix socket path (NUL + name for an abstract one). */
@@ -44,10 +48,34 @@ export interface ConnectAddress {
 
 /** Adds `-4` and `-6` to a command that listens or connects. */
 export function addFamilyOptions(command: Command, side: "listen" | "connect"): Command {
-  const doing = side === "listen" ? "listen" : "connect";
-  return command
-    .option("-4, --ipv4", `${doing} over IPv4 only`)
-    .option("-6, --ipv6", `${doing} over IPv6 only (default host ::1; with --host :: no IPv4 clients)`);
+  return command.option("-4, --ipv4", `${side} over IPv4 only`).option("-6, --ipv6", familyHelp(side));
+}
+
+/** The help line of `-6` (lab udp adds its own `-4`/`-6` with the same words). */
+export function familyHelp(side: "listen" | "connect"): string {
+  return side === "listen"
+    ? "listen over IPv6 only (default host ::1; with --host :: no IPv4 clients)"
+    : "connect over IPv6 only (default host ::1)";
+}
+
+/**
+ * What the address options need to know of how they were given, for every command with them:
+ * `-6` moves the default `--host` (127.0.0.1) to ::1 (only a host the user did not type may
+ * change family; one typed is checked by {@link checkFamily}), and a typed `--port` is marked
+ * (`isPortTyped`), so that one beside an address with a port of its own, or a Unix socket, is
+ * refused rather than ignored.
+ */
+export function addAddressHooks(program: Command): void {
+  program.hook("preAction", (_program, command) => {
+    const has = (flag: string) => command.options.some((o) => o.long === flag);
+    if (has("--port") && command.getOptionValueSource("port") === "cli") {
+      command.setOptionValueWithSource("isPortTyped", true, "cli");
+    }
+    if (!has("--ipv6") || !has("--host")) return;
+    if (command.getOptionValue("ipv6") === true && command.getOptionValueSource("host") === "default") {
+      command.setOptionValueWithSource("host", "::1", "default");
+    }
+  });
 }
 
 /** The help lines on the address grammar that every such command prints. */
@@ -63,7 +91,7 @@ export function listenAddress(flags: AddressFlags, positional?: string): ListenA
   if (address.kind !== "host") {
     return { host: "127.0.0.1", port: 0, path: socketPath(address), ipv6Only: false };
   }
-  const host = requireFamilyLiteral(withFamily(address.host, flags), flags);
+  const host = requireFamilyLiteral(withFamily(address.host, flags, typed(flags, positional)), flags);
   return { host, port: address.port, ipv6Only: flags.ipv6 === true && host === "::" };
 }
 
@@ -72,7 +100,12 @@ export function connectAddress(flags: AddressFlags, positional?: string): Connec
   const address = readAddress(flags, positional, { allowZeroPort: false });
   if (address.kind !== "host") return { host: "127.0.0.1", port: 0, path: socketPath(address), family: 0 };
   const family = flags.ipv4 ? 4 : flags.ipv6 ? 6 : 0;
-  return { host: withFamily(address.host, flags), port: address.port, family };
+  return { host: withFamily(address.host, flags, typed(flags, positional)), port: address.port, family };
+}
+
+/** How the user wrote the address, as a message quotes it. */
+function typed(flags: AddressFlags, positional: string | undefined): string {
+  return positional ?? flags.hostAsTyped ?? `--host ${flags.host}`;
 }
 
 function readAddress(
@@ -101,31 +134,63 @@ function readAddress(
       "drop -4/-6",
     );
   }
+  if (flags.isPortTyped) refuseSecondPort(address, flags, positional);
   return address;
 }
 
+/** A typed `--port` the address leaves no use for: it was ignored in silence. */
+function refuseSecondPort(address: Address, flags: AddressFlags, positional: string | undefined): void {
+  if (address.kind !== "host") {
+    throw new UsageError(
+      `--port ${flags.port} means nothing with ${typed(flags, positional)}: a Unix socket has a path, not a port`,
+      "drop --port, or give an IP address with --host",
+    );
+  }
+  if (positional === undefined) return;
+  // Parsed again without a default port: it parses only if the argument names its own.
+  const hasOwnPort = (() => {
+    try {
+      parseAddress(positional, { defaultHost: "127.0.0.1", allowZeroPort: true });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (hasOwnPort) {
+    throw new UsageError(
+      `${positional} has a port, and --port ${flags.port} is another`,
+      "drop --port, or the port from the address",
+    );
+  }
+}
+
 /**
- * The host `-4`/`-6` leave: the loopback and the wildcard swap families; any other must match.
- * `localhost` is the loopback of the family asked for, as RFC 6761 has it, without asking the
- * resolver (which answers 127.0.0.1 first, so `-6 --host localhost` would have listened on IPv4).
+ * The host `-4`/`-6` leave. `localhost` is the loopback of the family asked for, as RFC 6761 has it,
+ * without asking the resolver (which answers 127.0.0.1 first, so `-6 --host localhost` would have
+ * listened on IPv4). A literal of the other family is refused, the loopback and the wildcard too:
+ * whoever typed `-6 --host 127.0.0.1` meant one of the two, and lab cannot tell which.
  */
-function withFamily(host: string, flags: AddressFlags): string {
+function withFamily(host: string, flags: AddressFlags, asTyped: string): string {
   if (host.toLowerCase() === "localhost" && (flags.ipv4 || flags.ipv6)) {
     return flags.ipv6 ? "::1" : "127.0.0.1";
   }
-  const isV6 = host.includes(":");
-  const isV4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
-  if (flags.ipv6 && isV4) {
-    if (host === "127.0.0.1") return "::1";
-    if (host === "0.0.0.0") return "::";
-    throw new UsageError(`-6 with the IPv4 address ${host}`, "give an IPv6 address, or drop -6");
-  }
-  if (flags.ipv4 && isV6) {
-    if (host === "::1") return "127.0.0.1";
-    if (host === "::") return "0.0.0.0";
-    throw new UsageError(`-4 with the IPv6 address ${host}`, "give an IPv4 address, or drop -4");
-  }
+  checkFamily(host, flags, asTyped);
   return host;
+}
+
+/**
+ * Throws a usage error when `host` is an IP literal of the family `-4`/`-6` do not ask for;
+ * `asTyped` is the address as the user wrote it (`--host [::1]`, `127.0.0.1:5003`).
+ * @example checkFamily("127.0.0.1", { ipv6: true, ... }, "--host 127.0.0.1") // throws: -6 asks for IPv6 but --host 127.0.0.1 is IPv4
+ */
+export function checkFamily(host: string, flags: Pick<AddressFlags, "ipv4" | "ipv6">, asTyped: string): void {
+  const wanted = flags.ipv6 ? 6 : flags.ipv4 ? 4 : 0;
+  const family = isIP(host.includes("%") ? host.slice(0, host.indexOf("%")) : host);
+  if (wanted === 0 || family === 0 || family === wanted) return;
+  throw new UsageError(
+    `-${wanted} asks for IPv${wanted} but ${asTyped} is IPv${family}`,
+    `give an IPv${wanted} address such as ${wanted === 6 ? "::1" : "127.0.0.1"} (or localhost), or drop -${wanted}`,
+  );
 }
 
 /**
@@ -153,7 +218,8 @@ export function addressArgument(text: string): ConnectAddress {
 }
 
 /**
- * What a server without tokens logs (as a warning) when it listens beyond this machine: security.md
+ * What a server without tokens logs (as a warning) when it listens beyond this machine; give it
+ * the address bound (a name such as 127.1 is known to be loopback only once resolved): security.md
  * asks to keep such servers on loopback, and `--host 0.0.0.0` is easy to type without thinking of
  * who else can now `what` (as redis's protected mode and jupyter warn). Loopback and sockets: nothing.
  */
@@ -163,9 +229,15 @@ export function exposureWarning(where: ListenAddress, what: string): string | un
   return `${on} (${formatHost(where.host)}) is reachable from other machines, and without --token-file anyone who reaches it can ${what} (docs/security.md)`;
 }
 
+/** 127.0.0.0/8 and ::1, and IPv4 loopback mapped into IPv6 (::ffff:127.0.0.1), which Node checks too. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
 function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  if (host.toLowerCase() === "localhost") return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? "ipv4" : "ipv6");
 }
 
 /** A port given as a word (`lab client HOST PORT`): 1–65535, refused in the grammar's words. */

@@ -10,6 +10,9 @@ export interface NumberBounds {
   hint?: string;
 }
 
+const WHOLE_NUMBER = /^\s*[+-]?\d+(\.0*)?\s*$/;
+const DECIMAL_NUMBER = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/;
+
 /**
  * Reads a numeric option, or throws a usage error (exit 2) that names the flag, the accepted
  * range and what was given: `--port must be a whole number from 1 to 65535, got "70000"`.
@@ -21,10 +24,14 @@ export function parseNumber(
 ): number {
   const value = Number(text);
   const upper = max ?? Number.POSITIVE_INFINITY;
-  const ok = text.trim() !== "" && Number.isFinite(value) && (!integer || Number.isInteger(value));
+  // Decimal only: Number() also reads 0x1389 (so --port 0x1389 was 5001), 0b11 and 1e2.
+  const notation = integer ? WHOLE_NUMBER : DECIMAL_NUMBER;
+  const ok = notation.test(text) && Number.isFinite(value) && (!integer || Number.isInteger(value));
   if (!ok || value < min || value > upper) {
     const kind = integer ? "a whole number" : "a number";
-    const range = upper >= Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${upper}`;
+    // "N or more" for an unbounded option, unless the value is over the bound all the same.
+    const isOver = ok && value > upper;
+    const range = upper >= Number.MAX_SAFE_INTEGER && !isOver ? `${min} or more` : `from ${min} to ${upper}`;
     throw new UsageError(`${flag} must be ${kind} ${range}, got ${JSON.stringify(text)}`, hint);
   }
   return value;
@@ -169,6 +176,15 @@ export function refuseShortFlags(
       `write ${flag} ${String(value)} as ${long} ${String(value)}`,
     );
   }
+}
+
+/**
+ * Refuses an empty file name (`--pcap ''`, `--record=`), which would otherwise fail later as a
+ * file error about a file with no name ("cannot write : …").
+ * @example requireFileName("--pcap", opts.pcap, "give a file, such as --pcap session.pcap")
+ */
+export function requireFileName(flag: string, text: string | undefined, hint: string): void {
+  if (text === "") throw new UsageError(`${flag} needs a file name, got ""`, hint);
 }
 
 /** Commander's accumulator for a repeatable option (`--node A --node B` → ["A", "B"]). */

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Help, type Option } from "commander";
+import { addAddressHooks } from "./address.js";
 import { commands } from "./commands/index.js";
-import { formatUsageError } from "./run.js";
+import { formatUsageError, reportError } from "./run.js";
 import { addWatchOptions } from "./watch.js";
 
 // commander is bundled into dist/bin.js (scripts/bundle.mjs): no module resolution at start.
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
     );
   for (const register of commands) register(program);
   addWatchOptions(program);
+  addAddressHooks(program);
   setUsageHints(program, "lab");
   return program;
 }
@@ -122,6 +124,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = benign.includes(err.code) ? EXIT.ok : EXIT.usage;
       return;
     }
-    throw err;
+    // A hook's error (the watch options are read and their files opened before the action) ends
+    // as an action's does: a usage error exits 2, not as a crash.
+    process.exitCode = reportError(err);
   }
 }

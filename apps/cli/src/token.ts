@@ -2,7 +2,7 @@
 // secret may come from (a file, LAB_TOKEN, a no-echo prompt; never argv) and how a server loads its
 // token file.
 import type { Command } from "commander";
-import { parseDuration } from "./options.js";
+import { parseDuration, requireFileName } from "./options.js";
 import { UsageError } from "./run.js";
 
 /** The environment variable a client reads its token from when no --token-file is given. */
@@ -51,6 +51,16 @@ export function refuseArgvToken(opts: TokenOpts): void {
   );
 }
 
+/** `--token-file` names a file, not empty and not `-`: a client's stdin is its input, and a token file's mode is checked. */
+function checkTokenFileName(file: string | undefined): void {
+  requireFileName("--token-file", file, "give the file that holds the tokens, one per line");
+  if (file !== "-") return;
+  throw new UsageError(
+    "--token-file - : tokens are read from a file, not stdin",
+    `put them in a file only you can read (chmod 600), one per line, or set ${TOKEN_ENV} for a client`,
+  );
+}
+
 /**
  * A server's tokens from --token-file, with its warnings printed (`lab: warning: …` + hint), and
  * the backoff's first delay from --auth-delay; undefined tokens when no file is given.
@@ -59,6 +69,7 @@ export async function serverTokens(
   opts: TokenOpts,
 ): Promise<{ tokens: import("@netlab/core").TokenSet | undefined; authDelayMs: number | undefined }> {
   refuseArgvToken(opts);
+  checkTokenFileName(opts.tokenFile);
   const authDelayMs =
     opts.authDelay === undefined
       ? undefined
@@ -85,6 +96,7 @@ export async function serverTokens(
  */
 export async function clientToken(opts: TokenOpts): Promise<string | undefined> {
   refuseArgvToken(opts);
+  checkTokenFileName(opts.tokenFile);
   const core = await import("@netlab/core");
   if (opts.tokenFile !== undefined) {
     const loaded = await core.loadTokenFile(opts.tokenFile);

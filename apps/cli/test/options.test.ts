@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseDuration, parseMicroseconds } from "../src/options.js";
+import { formatDuration, parseDuration, parseMicroseconds, parseNumber } from "../src/options.js";
 
 describe("parseDuration (every time option of lab)", () => {
   it("#20: reads ms, s, m and h, and a bare number as seconds", () => {
@@ -48,5 +48,44 @@ describe("parseDuration (every time option of lab)", () => {
       "10m",
       "1h",
     ]);
+  });
+});
+
+describe("parseNumber (every numeric option of lab)", () => {
+  const port = (text: string) => parseNumber("--port", text, { min: 0, max: 65_535, integer: true });
+  it("reads decimal whole numbers, with spaces and a sign around them", () => {
+    expect(port("5001")).toBe(5001);
+    expect(port(" 80 ")).toBe(80);
+    expect(port("+0")).toBe(0);
+    expect(port("08080")).toBe(8080);
+    expect(parseNumber("--loss", "0.25", { min: 0, max: 1 })).toBe(0.25);
+    expect(parseNumber("--loss", ".5", { min: 0, max: 1 })).toBe(0.5);
+    expect(parseNumber("--loss", "1e-3", { min: 0, max: 1 })).toBe(0.001);
+  });
+
+  // Number() reads them, so --port 0x1389 was port 5001 and --max-clients 1e2 was 100, where the
+  // address grammar's HOST:PORT takes decimal digits only.
+  it.each(["0x1389", "0b11", "0o17", "1e2", "1_000", ""])("refuses %j for a whole number", (text) => {
+    expect(() => port(text)).toThrow(
+      `--port must be a whole number from 0 to 65535, got ${JSON.stringify(text)}`,
+    );
+  });
+
+  it.each(["0x1", "Infinity", "1,5"])("refuses %j for a number", (text) => {
+    expect(() => parseNumber("--loss", text, { min: 0, max: 1 })).toThrow(
+      `--loss must be a number from 0 to 1, got ${JSON.stringify(text)}`,
+    );
+  });
+});
+
+describe("parseNumber past Number.MAX_SAFE_INTEGER", () => {
+  // "-c must be a whole number 1 or more, got 99999999999999999999" said the number was too small.
+  it("names the largest value it takes when the number is over it", () => {
+    expect(() =>
+      parseNumber("-c", "99999999999999999999", { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }),
+    ).toThrow('-c must be a whole number from 1 to 9007199254740991, got "99999999999999999999"');
+    expect(() => parseNumber("-c", "0", { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true })).toThrow(
+      '-c must be a whole number 1 or more, got "0"',
+    );
   });
 });

@@ -28,9 +28,11 @@ export type JsonOptions = Partial<LineOptions>;
 /**
  * NDJSON: one JSON value per line, each incoming one checked by `validate`. A line that is not JSON
  * or fails validation is a recoverable BAD_MESSAGE with the reason; the next line decodes.
+ * `validate` that is neither a schema nor a synchronous function throws INVALID_OPTION here.
  * @example const codec = json(z.object({ type: z.literal("ping") }));
  */
 export function json<T>(validate: Validator<T>, opts: JsonOptions = {}): Codec<T> {
+  requireValidator(validate);
   const framing = lines({ ...LINE_DEFAULTS, ...opts });
   const check = toCheck(validate);
   const decoder = mapDecoder(framing, (line: string): T => {
@@ -47,6 +49,43 @@ export function json<T>(validate: Validator<T>, opts: JsonOptions = {}): Codec<T
     decodeEof: (buf) => decoder.decodeEof(buf),
     encode: (value: T) => framing.encode(JSON.stringify(value)),
   };
+}
+
+/**
+ * Checked when the codec is made: `json(42)` would otherwise fail only when the first message
+ * arrives, as a BAD_MESSAGE blamed on the peer, and an async function would pass every message on
+ * as a Promise.
+ */
+function requireValidator(validate: unknown): void {
+  const isFunction = typeof validate === "function";
+  if (isFunction && validate.constructor.name !== "AsyncFunction") return;
+  if (!isFunction && isSchema(validate)) return;
+  throw new ProtocolError(
+    "INVALID_OPTION",
+    `json() takes a schema (an object with safeParse, such as a zod schema) or a validating function, got ${describeValue(validate)}`,
+    {
+      hint: isFunction
+        ? "validation is synchronous: return the value or throw"
+        : "pass a zod schema, or (value) => value after checking it",
+    },
+  );
+}
+
+function isSchema(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { safeParse?: unknown }).safeParse === "function"
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === "function") return "an async function";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object" && value !== null) return "an object without safeParse";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return String(value);
 }
 
 function toCheck<T>(validate: Validator<T>): (value: unknown) => T {

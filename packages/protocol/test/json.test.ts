@@ -66,6 +66,38 @@ describe("json()", () => {
     ]);
   });
 
+  it.each([
+    ["a number", 42, "42"],
+    ["a string", "hello", '"hello"'],
+    ["null", null, "null"],
+    ["undefined", undefined, "undefined"],
+    ["an object without safeParse", {}, "an object without safeParse"],
+    ["an object whose safeParse is not a function", { safeParse: true }, "an object without safeParse"],
+    ["an array", [Hello], "an array"],
+  ])("refuses %s as a schema when the codec is made, with INVALID_OPTION", (_name, schema, shown) => {
+    let error: unknown;
+    try {
+      json(schema as never);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect((error as ProtocolError).code).toBe("INVALID_OPTION");
+    expect((error as ProtocolError).message).toBe(
+      `json() takes a schema (an object with safeParse, such as a zod schema) or a validating function, got ${shown}`,
+    );
+  });
+
+  it("refuses an async validating function, whose every frame would be a Promise", () => {
+    const check = async (v: unknown) => v;
+    expect(() => json(check as never)).toThrow(
+      expect.objectContaining({
+        code: "INVALID_OPTION",
+        message: expect.stringMatching(/got an async function$/),
+      }),
+    );
+  });
+
   it("encodes one compact JSON line", () => {
     const hello: Hello = { type: "hello", proto: 1, nick: "alice" };
     expect(new TextDecoder().decode(json(Hello).encode(hello))).toBe(

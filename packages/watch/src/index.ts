@@ -40,4 +40,4 @@ export {
   type SessionConnection,
 } from "./session.js";
 export { LineSink, type LineSinkOptions, SINK_MAX_QUEUED_ITEMS } from "./sink.js";
-export { formatHexEvent, startWatch, type Watch, type WatchOptions } from "./watch.js";
+export { formatHexEvent, startWatch, type Watch, type WatchOptions, type WatchOutput } from "./watch.js";

@@ -17,6 +17,12 @@ export interface LineSinkOptions<T> {
    * that holds secrets. Default: a new file's usual mode (0o666 less the umask).
    */
   fileMode?: number;
+  /**
+   * Called once, with the error, when a write fails (a full disk, a FIFO whose reader has gone);
+   * the sink then discards what is pushed, and {@link LineSink.close} no longer rejects with it.
+   * Without it, close() rejects with the error.
+   */
+  failed?(err: Error): void;
 }
 
 /** Default {@link LineSinkOptions.maxQueuedItems}. */
@@ -43,8 +49,8 @@ interface Target {
  */
 export class LineSink<T> {
   readonly #target: Target;
-  readonly #o: Required<Omit<LineSinkOptions<T>, "dropped" | "fileMode">> &
-    Pick<LineSinkOptions<T>, "dropped" | "fileMode">;
+  readonly #o: Required<Omit<LineSinkOptions<T>, "dropped" | "fileMode" | "failed">> &
+    Pick<LineSinkOptions<T>, "dropped" | "fileMode" | "failed">;
   /** The queued lines' bytes, newline included, oldest at #start, wrapping at its end. */
   #bytes = Buffer.allocUnsafe(64 * 1024);
   #start = 0;
@@ -119,6 +125,8 @@ export class LineSink<T> {
 
   /** Queues an item; never waits. */
   push(item: T): void {
+    // A failed sink writes nothing more: its lines would only fill the ring and count as dropped.
+    if (this.#failure) return;
     const line = `${this.#o.format(item)}\n`;
     const length = Buffer.byteLength(line);
     const lengths = this.#lengths;
@@ -178,6 +186,7 @@ export class LineSink<T> {
       }
     } catch (err) {
       this.#failure = err as Error;
+      this.#o.failed?.(this.#failure);
     } finally {
       this.#writing = undefined;
     }
@@ -218,11 +227,14 @@ export class LineSink<T> {
     return out;
   }
 
-  /** Writes what is queued, then closes the file. Rejects with the write error, if one happened. */
+  /**
+   * Writes what is queued, then closes the file. Rejects with the write error, if one happened
+   * and no {@link LineSinkOptions.failed} took it.
+   */
   async close(): Promise<void> {
     while (this.#writing) await this.#writing;
-    if (this.#size > 0 || this.#dropped > 0) await this.#drain();
+    if (this.#failure === undefined && (this.#size > 0 || this.#dropped > 0)) await this.#drain();
     await this.#target.close();
-    if (this.#failure) throw this.#failure;
+    if (this.#failure && this.#o.failed === undefined) throw this.#failure;
   }
 }

@@ -9,6 +9,7 @@ import {
   wireChannel,
   wireDataChannel,
 } from "@netlab/socketserver";
+import { cannotWrite, WatchError } from "./errors.js";
 import { clockTime, formatEndpoint, hexLines } from "./hexdump.js";
 import {
   EVENTS_VERSION,
@@ -19,14 +20,17 @@ import {
 } from "./schema.js";
 import { LineSink, SINK_MAX_QUEUED_ITEMS } from "./sink.js";
 
-/** What to watch, and where each goes. A path of `undefined` with the flag on means stderr. */
+/**
+ * What to watch, and where each goes: a file (`path`), a stream of its own (`stream`, such as
+ * process.stdout for `--events -`), or else {@link WatchOptions.stream} (stderr).
+ */
 export interface WatchOptions {
   /** `--hexdump[=FILE]`: every chunk in and out, xxd style. */
-  hexdump?: { path?: string };
+  hexdump?: WatchOutput;
   /** `--events[=FILE]`: one JSON object per line. */
-  events?: { path?: string; bodies?: boolean };
-  /** `--record FILE`: a session recording (JSONL, base64). */
-  record?: { path: string; command?: string };
+  events?: WatchOutput & { bodies?: boolean };
+  /** `--record FILE`: a session recording (JSONL, base64); a path or a stream is required. */
+  record?: WatchOutput & { command?: string };
   /**
    * Mask the chat's secrets (auth and reclaim tokens) in what --hexdump and --record write, one `*`
    * a byte so lengths and offsets stay (see `SecretRedactor`). Default true; false (`--no-redact`)
@@ -36,6 +40,18 @@ export interface WatchOptions {
   /** Lines held per output while its writer is behind; past it the oldest are dropped (counted). Default 10 000. */
   maxQueuedLines?: number;
   /** Where outputs without a file go. Default process.stderr. */
+  stream?: NodeJS.WritableStream;
+  /**
+   * Called once per output whose writes fail while watching (a full disk, a FIFO's reader gone),
+   * with a FILE_ERROR that says why; that output stops, the others and the sockets go on, and
+   * stop() no longer rejects with it. Without it, stop() rejects with the first such error.
+   */
+  onError?: (output: "hexdump" | "events" | "record", error: WatchError) => void;
+}
+
+/** Where one output goes: a file created (or truncated) at `path`, else `stream`; never both. */
+export interface WatchOutput {
+  path?: string;
   stream?: NodeJS.WritableStream;
 }
 
@@ -77,9 +93,37 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
   try {
     // Unmasked bytes hold live tokens: such files are for their owner only, as a token file is.
     const fileMode = options.redact === false ? 0o600 : undefined;
-    const hex = options.hexdump ? await openHexdump(options.hexdump.path, max, stream, fileMode) : undefined;
-    const events = options.events ? await openEvents(options.events, max, stream) : undefined;
-    const record = options.record ? await openRecord(options.record, max, fileMode) : undefined;
+    for (const [name, output] of Object.entries({ hexdump: options.hexdump, events: options.events })) {
+      if (output?.path !== undefined && output.stream !== undefined) throw bothTargets(name);
+    }
+    if (options.record && (options.record.path === undefined) === (options.record.stream === undefined)) {
+      throw bothTargets("record");
+    }
+    const failed = (output: "hexdump" | "events" | "record", path: string | undefined) => {
+      const onError = options.onError;
+      if (onError === undefined) return undefined;
+      return (err: Error) => onError(output, cannotWrite(path ?? "its stream", err));
+    };
+    const hex = options.hexdump
+      ? await openHexdump(
+          options.hexdump.path,
+          max,
+          options.hexdump.stream ?? stream,
+          fileMode,
+          failed("hexdump", options.hexdump.path),
+        )
+      : undefined;
+    const events = options.events
+      ? await openEvents(
+          options.events,
+          max,
+          options.events.stream ?? stream,
+          failed("events", options.events.path),
+        )
+      : undefined;
+    const record = options.record
+      ? await openRecord(options.record, max, fileMode, failed("record", options.record.path))
+      : undefined;
     sinks.push(hex?.sink, events?.sink, record?.sink);
     const watch = (channel: diagnostics.Channel, handler: (message: unknown) => void) => {
       channel.subscribe(handler);
@@ -147,12 +191,14 @@ async function openHexdump(
   max: number,
   stream: NodeJS.WritableStream,
   fileMode: number | undefined,
+  failed: ((err: Error) => void) | undefined,
 ) {
   const sink = await LineSink.open<WireEvent>(
     path,
     {
       maxQueuedItems: max,
       fileMode,
+      failed,
       format: formatHexEvent,
       dropped: (n) => `-- ${n} chunk${n === 1 ? "" : "s"} dropped (the output could not keep up)`,
     },
@@ -186,6 +232,7 @@ async function openEvents(
   o: { path?: string; bodies?: boolean },
   max: number,
   stream: NodeJS.WritableStream,
+  failed: ((err: Error) => void) | undefined,
 ) {
   let seq = 0;
   // Lines are formatted when the event happens: the ring holds one string each, not the objects
@@ -194,6 +241,7 @@ async function openEvents(
     o.path,
     {
       maxQueuedItems: max,
+      failed,
       format: (line) => line,
       // The dropped events held seqs just below the next one written: this line takes the last of them.
       dropped: (count, next) => {
@@ -302,14 +350,24 @@ function snake(name: string): string {
 
 type RecordItem = SessionHeader | SessionRecord;
 
-async function openRecord(o: { path: string; command?: string }, max: number, fileMode: number | undefined) {
+async function openRecord(
+  o: WatchOutput & { command?: string },
+  max: number,
+  fileMode: number | undefined,
+  failed: ((err: Error) => void) | undefined,
+) {
   const started = Date.now();
-  const sink = await LineSink.open<RecordItem>(o.path, {
-    fileMode,
-    // A recording is worth more than a live view: a larger ring (still bounded).
-    maxQueuedItems: Math.max(max, 100_000),
-    format: (r) => JSON.stringify(r),
-  });
+  const sink = await LineSink.open<RecordItem>(
+    o.path,
+    {
+      fileMode,
+      failed,
+      // A recording is worth more than a live view: a larger ring (still bounded).
+      maxQueuedItems: Math.max(max, 100_000),
+      format: (r) => JSON.stringify(r),
+    },
+    o.stream,
+  );
   let side: "client" | "server" | undefined;
   const header = (s: "client" | "server") => {
     if (side) return;
@@ -355,4 +413,13 @@ async function openRecord(o: { path: string; command?: string }, max: number, fi
     }
   };
   return { sink, onWire };
+}
+
+function bothTargets(output: string): WatchError {
+  return new WatchError(
+    "INVALID_OPTION",
+    output === "record"
+      ? "record needs one of path and stream"
+      : `${output} takes a path or a stream, not both`,
+  );
 }

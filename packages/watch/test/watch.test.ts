@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -286,3 +287,55 @@ function oneConnection(side: "client" | "server", records: object[], closeAt = 2
   ];
   return parseSession(`${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
 }
+
+describe("startWatch outputs", () => {
+  it("writes an output to a stream of its own (--events -), apart from the default stream", {
+    timeout: 15_000,
+  }, async () => {
+    const { PassThrough } = await import("node:stream");
+    const own = new PassThrough();
+    const fallback = new PassThrough();
+    let ownText = "";
+    let fallbackText = "";
+    own.on("data", (d: Buffer) => {
+      ownText += d.toString();
+    });
+    fallback.on("data", (d: Buffer) => {
+      fallbackText += d.toString();
+    });
+    const watch = await startWatch({ events: { stream: own }, stream: fallback });
+    const server = new TCPServer({ host: "127.0.0.1", port: 0 }, Echo);
+    await server.listen();
+    await server.shutdown();
+    await watch.stop();
+    expect(ownText).toContain('"event":"server.listen"');
+    expect(fallbackText).toBe("");
+  });
+
+  it("refuses an output with both a path and a stream, and a recording with neither (INVALID_OPTION)", async () => {
+    const { PassThrough } = await import("node:stream");
+    // A folder of its own: were the check gone, the file would be made there, not in the repository.
+    const dir = await mkdtemp(join(tmpdir(), "netlab-outputs-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, "x.jsonl");
+    await expect(startWatch({ events: { path, stream: new PassThrough() } })).rejects.toMatchObject({
+      code: "INVALID_OPTION",
+    });
+    await expect(startWatch({ record: {} })).rejects.toMatchObject({ code: "INVALID_OPTION" });
+  });
+});
+
+describe.skipIf(!existsSync("/dev/full"))("LineSink on a failing file", () => {
+  it("calls failed once and then discards what is pushed; close resolves (without failed, it rejects)", async () => {
+    const errors: Error[] = [];
+    const sink = await LineSink.open<number>("/dev/full", { format: String, failed: (e) => errors.push(e) });
+    sink.push(1);
+    await sink.close();
+    sink.push(2);
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(["ENOSPC"]);
+    expect(sink.queued).toBe(0);
+    const plain = await LineSink.open<number>("/dev/full", { format: String });
+    plain.push(1);
+    await expect(plain.close()).rejects.toMatchObject({ code: "ENOSPC" });
+  });
+});

@@ -201,6 +201,13 @@ async function runCheckCommand(
   }
   const { readFile, rm } = await import("node:fs/promises");
   const { makeDirectory } = await import("@netlab/core");
+  // `-` is stdout elsewhere in lab; here stdout holds the report, and a transcript is many files.
+  if (opts.transcript === "-") {
+    throw new UsageError(
+      "--transcript takes a folder for one file per test, not - (stdout is lab check's report)",
+      "give a folder, such as --transcript transcripts (made if missing)",
+    );
+  }
   // A folder that cannot be made is a usage mistake: said now, not as Node's EEXIST after a test.
   if (opts.transcript !== undefined) {
     await makeDirectory(opts.transcript).catch((err: NodeJS.ErrnoException) => {

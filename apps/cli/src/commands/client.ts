@@ -6,6 +6,7 @@ import {
   addFamilyOptions,
   addressArgument,
   type ConnectAddress,
+  checkFamily,
   connectAddress,
   formatWhere,
   portArgument,
@@ -31,6 +32,8 @@ interface ClientOpts extends TokenOpts, ClientTlsFlags {
   node?: string[];
   /** Whether `--host`/`--port` were given (not their defaults): with --node alone, the first node comes first. */
   isAddressGiven?: boolean;
+  /** nc's `HOST PORT` words as typed, for a message about the host. */
+  hostAsTyped?: string;
   reconnect: boolean;
   /** `--no-keep-nick` sets it false: no reclaim token is read from or written to disk. */
   keepNick: boolean;
@@ -135,10 +138,22 @@ use, not the pinned one, not signed by --tls-ca); nothing is sent to a server th
           cmd.getOptionValueSource("port") !== "default";
         // nc's HOST PORT, or one address in the grammar every command reads (HOST:PORT, [::1]:PORT, unix:/path).
         if (port !== undefined) checkHostPortWords(host ?? opts.host, port);
+        if (port !== undefined && cmd.getOptionValueSource("port") === "cli") {
+          throw new UsageError(
+            `${port} and --port ${opts.port} are two ports`,
+            `write lab client ${host} ${port} or lab client ${host} --port ${opts.port}`,
+          );
+        }
         return runClient(
           port === undefined
             ? { ...opts, address: host, isAddressGiven }
-            : { ...opts, host: host ?? opts.host, port, isAddressGiven },
+            : {
+                ...opts,
+                host: host ?? opts.host,
+                port,
+                isAddressGiven,
+                hostAsTyped: host === undefined ? undefined : `${host} ${port}`,
+              },
         );
       }),
     );
@@ -260,7 +275,11 @@ async function keepNick(chat: Chat, where: ConnectAddress, nick: string | undefi
 function clientAddresses(opts: ClientOpts): [ConnectAddress, ...ConnectAddress[]] {
   const first = connectAddress(opts, opts.address);
   const family = first.family;
-  const nodes = (opts.node ?? []).map((text) => ({ ...addressArgument(text), family }));
+  const nodes = (opts.node ?? []).map((text) => {
+    const node = addressArgument(text);
+    if (node.path === undefined) checkFamily(node.host, opts, `--node ${text}`);
+    return { ...node, family };
+  });
   if (nodes.some((n) => n.path !== undefined) || (nodes.length > 0 && first.path !== undefined)) {
     throw new UsageError(
       "--node names a chat server over TCP, not a Unix socket",

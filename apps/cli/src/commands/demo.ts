@@ -42,7 +42,7 @@ export function registerDemo(program: Command): void {
       "--script <file>",
       "play a scripted conversation without a terminal and print every pane's transcript",
     )
-    .option("--host <host>", "address the chat server binds", "127.0.0.1")
+    .option("--host <host>", "IP address or name the servers bind (not a Unix socket)", "127.0.0.1")
     .option(
       "-p, --port <port>",
       "the server's port, so nc or lab client can join the demo (the file server's, udp echo's or proxy's in the other scenes; 0 = any free port)",
@@ -91,6 +91,7 @@ A script, one command a line (see docs/demo.md):
         const clients = flags.clients === undefined ? undefined : parseClients(flags.clients);
         const expectTimeoutMs = parseSeconds("--expect-timeout", flags.expectTimeout);
         const port = parsePort(flags.port, { allowZero: true });
+        const host = demoHost(flags.host);
         if (flags.json && flags.script === undefined) {
           throw new UsageError("--json only applies with --script", "lab demo --script FILE --json");
         }
@@ -120,7 +121,7 @@ A script, one command a line (see docs/demo.md):
         if (flags.script !== undefined) {
           await playScript(flags.script, {
             clients,
-            host: hostFlag(flags.host),
+            host,
             port,
             tls: flags.tls ?? false,
             cluster,
@@ -141,7 +142,7 @@ A script, one command a line (see docs/demo.md):
         await runDemo({
           scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
           clients,
-          host: hostFlag(flags.host),
+          host,
           port,
           tls: flags.tls ?? false,
           rateBytesPerSecond,
@@ -149,6 +150,20 @@ A script, one command a line (see docs/demo.md):
         });
       }),
     );
+}
+
+/**
+ * Every scene's servers are TCP ones (UDP in the udp scene), so a Unix socket address is refused
+ * by name here rather than as "not a host name", which left the user guessing what the demo takes.
+ */
+function demoHost(text: string): string {
+  if (/^(unix:|@)/.test(text)) {
+    throw new UsageError(
+      `lab demo's servers listen on an IP address (TCP; UDP in --scene udp), not on a Unix socket: ${JSON.stringify(text)}`,
+      "give --host 127.0.0.1 or ::1; a chat on a Unix socket is lab server --host unix:/path",
+    );
+  }
+  return hostFlag(text);
 }
 
 async function playScript(

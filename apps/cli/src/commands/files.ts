@@ -10,7 +10,7 @@ import {
   refuseTlsOverUnix,
 } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts, logConnections } from "../log.js";
-import { formatDuration, parseDuration, parseNumber } from "../options.js";
+import { formatDuration, parseDuration, parseNumber, requireFileName } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
@@ -140,6 +140,13 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     );
   }
   const stream = { releaseMemory: await minorGc(), fsync: opts.fsync };
+  requireFileName("--raw", opts.raw, "give the file to send to each client");
+  if (opts.raw === "-") {
+    throw new UsageError(
+      "--raw - would send stdin, which can be read only once, and each client gets the whole file",
+      "save it to a file first (cat > FILE), then --raw FILE",
+    );
+  }
   if (opts.tls && opts.raw !== undefined) {
     throw new UsageError("--raw serves plain nc clients: it has no --tls", "drop --tls, or --raw");
   }
@@ -263,7 +270,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
   for (const line of tlsSetup?.lines ?? []) log.ready(line);
   const exposed =
     opts.raw === undefined && tokens === undefined
-      ? exposureWarning(where, opts.readOnly ? "list and download files" : "list, download and upload files")
+      ? exposureWarning(
+          { ...where, host: server.address.host },
+          opts.readOnly ? "list and download files" : "list, download and upload files",
+        )
       : undefined;
   if (exposed) log.warn(exposed, { event: "exposed" });
   try {

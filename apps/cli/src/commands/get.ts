@@ -191,9 +191,22 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
   const lib = await import("@netlab/url");
   url = withScheme(url);
   checkUrl(lib, url);
+  if (opts.output === "") {
+    throw new UsageError(
+      '-o needs a file name, got ""',
+      "give a file (-O names it after the URL), or - for stdout",
+    );
+  }
   if (opts.remoteName) opts.output = remoteName(lib, url, opts.output);
   // curl's `-o -` is stdout (`-o ./-` is a file named -), and says binary output there is meant.
   const isStdoutAsked = opts.output === "-";
+  // --json is stdout's one line: a body there too would be dropped (it was) or break the JSON.
+  if (isStdoutAsked && opts.json) {
+    throw new UsageError(
+      "-o - and --json both write to stdout",
+      "give -o FILE for the body (the JSON says where it went), or drop one of them",
+    );
+  }
   if (isStdoutAsked) opts.output = undefined;
   const resumeFrom = await resumeOffset(opts.continueAt, opts.output);
   if (resumeFrom !== undefined && opts.head) throw new UsageError("give either -C or -I, not both");

@@ -1,7 +1,7 @@
 import { formatSocketPath } from "@netlab/core/address";
 import type { Command } from "commander";
 import { addressArgument, listenAddress } from "../address.js";
-import { parseDuration, parseNumber } from "../options.js";
+import { parseDuration, parseNumber, requireFileName } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addClientTokenOptions, clientToken, TOKEN_ENV, type TokenOpts } from "../token.js";
@@ -95,6 +95,15 @@ Example:
     .addHelpText("after", exportExample)
     .action(
       action(async (file: string, opts: { pcap: string }) => {
+        requireFileName("--pcap", opts.pcap, "give a file, such as --pcap session.pcap, or - for stdout");
+        const { resolve } = await import("node:path");
+        // The recording is read whole before the capture is written: it would be replaced by it.
+        if (opts.pcap !== "-" && resolve(opts.pcap) === resolve(file)) {
+          throw new UsageError(
+            `--pcap ${opts.pcap} is the recording it reads`,
+            "give another file, such as --pcap session.pcap",
+          );
+        }
         const { cannotWrite, readSession, sessionToPcap } = await import("@netlab/watch");
         const { writeFile } = await import("node:fs/promises");
         const s = await readSession(file);

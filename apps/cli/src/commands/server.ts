@@ -468,7 +468,7 @@ async function runServer(opts: ServerOpts): Promise<void> {
     log.info(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
     const exposed =
       opts.mode === "chat" && opts.tokenFile === undefined
-        ? exposureWarning(where, "join the chat under any free nick")
+        ? exposureWarning({ ...where, host: server.address.host }, "join the chat under any free nick")
         : undefined;
     if (exposed) log.warn(exposed, { event: "exposed" });
     for (const line of tlsSetup?.lines ?? []) log.ready(line);

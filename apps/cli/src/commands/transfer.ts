@@ -9,7 +9,7 @@ import {
   formatWhere,
   refuseTlsOverUnix,
 } from "../address.js";
-import { parseDuration, parseNumber } from "../options.js";
+import { parseDuration, parseNumber, requireFileName } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
@@ -149,6 +149,11 @@ certificate is not trusted (nothing was sent to it).`,
 }
 
 async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
+  requireFileName(
+    "-o",
+    opts.output,
+    "give a file or a folder, or leave -o out to save it here under its name",
+  );
   const where = connectAddress(opts);
   refuseTlsOverUnix(where, opts);
   if (opts.list && (opts.get || files.length > 0)) throw new UsageError("--list takes no files and no --get");

@@ -1,7 +1,7 @@
 import { formatBytes } from "@netlab/core";
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
-import { udpAddress } from "../address.js";
+import { familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseByteSize, parseDuration, parseNumber } from "../options.js";
 import { action } from "../run.js";
@@ -18,7 +18,7 @@ export function registerUdpEcho(udp: Command): void {
     .option("--host <host>", "address to bind (0.0.0.0 or :: to accept other machines)", "127.0.0.1")
     .option("-p, --port <port>", "UDP port (0 = any free port)", "5003")
     .option("-4, --ipv4", "listen over IPv4 only")
-    .option("-6, --ipv6", "listen over IPv6 only (the loopback becomes ::1)")
+    .option("-6, --ipv6", familyHelp("listen"))
     .option("--loss <rate>", "drop this fraction of datagrams, 0–1", "0")
     .option("--delay <time>", "delay every reply by this long (20ms, 1s; a bare number is seconds)", "0s")
     .option("--jitter <time>", "vary each delay uniformly by ± this much", "0s")

@@ -1,6 +1,6 @@
 import type { ReceivedDatagram } from "@netlab/udp";
 import type { Command } from "commander";
-import { udpAddress } from "../address.js";
+import { familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode } from "../run.js";
@@ -15,7 +15,7 @@ export function registerUdpListen(udp: Command): void {
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("-p, --port <port>", "UDP port (0 = any free port)", "0")
     .option("-4, --ipv4", "listen over IPv4 only")
-    .option("-6, --ipv6", "listen over IPv6 only (the loopback becomes ::1)")
+    .option("-6, --ipv6", familyHelp("listen"))
     .option("-c, --count <n>", "exit after n datagrams")
     .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
     .option("--json", "one JSON object per datagram");

@@ -1,6 +1,6 @@
 import type { PingEvent, PingSummary } from "@netlab/udp";
 import type { Command } from "commander";
-import { udpAddress } from "../address.js";
+import { familyHelp, udpAddress } from "../address.js";
 import {
   addRefusedShortFlags,
   parseDuration,
@@ -29,7 +29,7 @@ export function registerUdpPing(udp: Command): void {
     .option("--host <host>", "echo server address", "127.0.0.1")
     .option("-p, --port <port>", "echo server UDP port", "5003")
     .option("-4, --ipv4", "connect over IPv4 only")
-    .option("-6, --ipv6", "connect over IPv6 only (the loopback becomes ::1)")
+    .option("-6, --ipv6", familyHelp("connect"))
     .option("-c, --count <n>", "stop after n probes (default: until Ctrl-C)")
     .option("--interval <time>", `time between probes (at least ${MIN_INTERVAL_S * 1000}ms)`, "1s")
     .option("-W, --timeout <time>", "how long to wait for each reply before it counts as lost", "1s")
