@@ -227,6 +227,44 @@ describe("#13 nothing hangs: lab client", () => {
     expect(r.stderr).toContain("hint: ");
   });
 
+  it("piped, against a server that trickles a line and never ends it: exit 1 after --line-timeout", async () => {
+    const port = await hostileServer((socket) => {
+      socket.write("* netlab chat/1 — welcome\n");
+      // A byte each 200 ms: well inside the stall timeout, so only the line timeout can end it.
+      const timer = setInterval(() => socket.write("{"), 200);
+      socket.on("close", () => clearInterval(timer));
+    });
+    const start = Date.now();
+    const r = await runLab(["client", "--port", String(port), "--line-timeout", "2s"], {
+      input: "hi\n",
+      timeoutMs: 30_000,
+    });
+    expect(r.stderr).toBe(
+      `lab: the server at 127.0.0.1:${port} sent part of a line and no end to it in 2 s\nhint: the server is stuck or is not a line server; check it, or raise --line-timeout\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(Date.now() - start).toBeLessThan(9_000);
+  });
+
+  it("piped, against a server that sends one endless line: dropped at the line limit, exit 1 after --line-timeout", async () => {
+    const port = await hostileServer((socket) => {
+      socket.write("* netlab chat/1 — welcome\n");
+      const chunk = Buffer.alloc(16 * 1024, 0x61);
+      const pump = () => {
+        while (!socket.destroyed && socket.write(chunk));
+      };
+      socket.on("drain", pump);
+      pump();
+    });
+    const r = await runLab(["client", "--port", String(port), "--line-timeout", "2s"], {
+      input: "hi\n",
+      timeoutMs: 30_000,
+    });
+    expect(r.stdout).toMatch(/exceeds maxLineBytes \(1048576\); it was dropped/);
+    expect(r.stderr).toMatch(/^lab: the server at .* sent part of a line and no end to it in 2 s$/m);
+    expect(r.code).toBe(1);
+  });
+
   it("on a terminal, against a server that never answers what was typed: lab: + hint:, exit 1", async () => {
     const port = await silentServer();
     const client = startOnTty(["client", "--port", String(port), "--stall-timeout", "1"]);

@@ -53,6 +53,15 @@ export interface ChatClientOptions {
    * nothing. Default 10 000 ms; `Infinity` waits forever.
    */
   stallTimeoutMs?: number;
+  /**
+   * Give up when a line from the server has begun and is still not whole after this long, in ms:
+   * a server that sends part of a line (a byte a second, or an endless line with no newline) and
+   * never ends it. It counts from the line's first byte, so a trickle does not reset it; an idle
+   * server (no partial line) is never cut. The client then closes as on a stall (`STALLED`; with
+   * `failover` and `reconnect`, it goes to the next node). Default 30 000 ms (the server's own
+   * line timeout); `Infinity` waits forever.
+   */
+  frameTimeoutMs?: number;
   /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */
   reconnectDelayMs?: number;
   /** Default 8 000 ms. */
@@ -114,6 +123,7 @@ export const CLIENT_DEFAULTS = {
   reconnect: false,
   connectTimeoutMs: 10_000,
   stallTimeoutMs: 10_000,
+  frameTimeoutMs: 30_000,
   reconnectDelayMs: 250,
   maxReconnectDelayMs: 8_000,
   reconnectTimeoutMs: 60_000,

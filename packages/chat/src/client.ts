@@ -347,6 +347,21 @@ export class ChatClient extends EventEmitter {
     // A bad line (too long, not UTF-8) is a local error event, and the next line is read.
     const reader = new FramedReader(socket, lines({ maxLineBytes: this.#o.maxLineBytes }), {
       onProtocolError: (err) => this.#localError(err),
+      // The stall clock stops at the first byte of an answer: this bounds the rest of it.
+      frameTimeoutMs: this.#o.frameTimeoutMs,
+      onFrameTimeout: () => {
+        const seconds = this.#o.frameTimeoutMs / 1000;
+        this.#cut(
+          socket,
+          new ChatError(
+            "STALLED",
+            `the server at ${this.address} sent part of a line and no end to it in ${seconds} s`,
+            {
+              hint: "the server is stuck or is not a line server; check it, or raise --line-timeout",
+            },
+          ),
+        );
+      },
     });
     this.#readLines(reader, socket).catch((err: NetlabError) => this.#localError(err));
     this.#setState("connected");
@@ -656,22 +671,29 @@ export class ChatClient extends EventEmitter {
     if (!isOwed) return;
     const socket = this.#socket;
     this.#stall.start(this.#o.stallTimeoutMs, () => {
-      if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      const stalled = new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
-        hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
-      });
-      if (this.#canFailOver) {
-        // Another node can take over: to a client, a node whose machine went away looks like this.
-        this.#stalled = stalled;
-        socket?.destroy();
-        return;
-      }
-      // Alone, not an outage to retry: a server that accepts and says nothing would only do it again.
-      this.#refusal = stalled;
-      this.#isClosing = true;
-      socket?.destroy();
+      this.#cut(
+        socket,
+        new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
+          hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
+        }),
+      );
     });
+  }
+
+  /** Drops a connection whose server stopped answering (`stalled` says how): fail over, or close. */
+  #cut(socket: net.Socket | undefined, stalled: ChatError): void {
+    if (this.#isClosing || socket !== this.#socket) return;
+    if (this.#canFailOver) {
+      // Another node can take over: to a client, a node whose machine went away looks like this.
+      this.#stalled = stalled;
+      socket?.destroy();
+      return;
+    }
+    // Alone, not an outage to retry: a server that accepts and says nothing would only do it again.
+    this.#refusal = stalled;
+    this.#isClosing = true;
+    socket?.destroy();
   }
 
   /** Reconnecting, with other nodes to go to, and a stall timeout to notice a silent one by. */

@@ -325,3 +325,61 @@ describe("a stall and close() in the same turn", () => {
     expect(closes).toEqual(["STALLED"]);
   });
 });
+
+describe("a server that starts a line and never ends it", () => {
+  /** A server that sends the netlab banner, then `then` on the same socket; closed at test end. */
+  async function hostile(then: (socket: net.Socket) => void) {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      s.write("* welcome to netlab chat/1\n");
+      then(s);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  async function closedWith(port: number, frameTimeoutMs: number) {
+    const client = new ChatClient({ port, frameTimeoutMs, maxLineBytes: 4096 });
+    onTestFinished(() => client.close());
+    let closedBy: { code?: string; message?: string } | undefined;
+    client.on("state", (state: ClientState, err?: { code?: string; message?: string }) => {
+      if (state === "closed") closedBy = err ?? {};
+    });
+    client.on("event", () => {});
+    await client.connect();
+    await until(() => closedBy !== undefined, "the client to give up", 15_000);
+    return closedBy;
+  }
+
+  it("closes with STALLED when the welcome trickles in a byte at a time for frameTimeoutMs", async () => {
+    const port = await hostile((s) => {
+      const timer = setInterval(() => s.write("{"), 100);
+      s.on("close", () => clearInterval(timer));
+    });
+    const started = Date.now();
+    const err = await closedWith(port, 1_000);
+    expect(err).toMatchObject({ code: "STALLED" });
+    expect(err?.message).toMatch(/sent part of a line and no end to it in 1 s/);
+    // Each byte came well inside the 10 s stall timeout: only the line timeout ended it.
+    expect(Date.now() - started).toBeLessThan(9_000);
+  }, 20_000);
+
+  it("closes with STALLED when the server sends an endless line, past maxLineBytes", async () => {
+    const port = await hostile((s) => {
+      const chunk = Buffer.alloc(16 * 1024, 0x61);
+      const pump = () => {
+        while (!s.destroyed && s.write(chunk));
+      };
+      s.on("drain", pump);
+      pump();
+    });
+    const err = await closedWith(port, 1_000);
+    expect(err).toMatchObject({ code: "STALLED" });
+  }, 20_000);
+});

@@ -38,6 +38,7 @@ interface ClientOpts extends TokenOpts, ClientTlsFlags {
   wait: string;
   connectTimeout: string;
   stallTimeout: string;
+  lineTimeout: string;
   reconnectTimeout: string;
 }
 
@@ -79,6 +80,11 @@ export function registerClient(program: Command): void {
       "--stall-timeout <time>",
       "give up when the server owes an answer (to a line you sent, or its welcome) and sends nothing for this long (with --node: go to the next node, and ping a quiet one this often); 0 waits forever",
       "10s",
+    )
+    .option(
+      "--line-timeout <time>",
+      "give up when the server has sent part of a line and no end to it for this long (a trickle, an endless line); 0 waits forever",
+      "30s",
     )
     .option(
       "--reconnect-timeout <time>",
@@ -171,6 +177,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
   });
   const stallTimeoutMs = secondsOrForever("--stall-timeout", opts.stallTimeout);
   const reconnectTimeoutMs = secondsOrForever("--reconnect-timeout", opts.reconnectTimeout);
+  const frameTimeoutMs = secondsOrForever("--line-timeout", opts.lineTimeout);
   const chat = await import("@netlab/chat");
   if (opts.nick !== undefined) {
     try {
@@ -207,6 +214,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
     reconnect: (isTty || failover.length > 0) && opts.reconnect,
     connectTimeoutMs,
     stallTimeoutMs,
+    frameTimeoutMs,
     reconnectTimeoutMs,
     tls: await clientTls(opts, (line) => process.stderr.write(`${safeLine(line)}\n`)),
   });
