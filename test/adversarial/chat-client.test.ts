@@ -265,6 +265,24 @@ describe("#13 nothing hangs: lab client", () => {
     expect(r.code).toBe(1);
   });
 
+  it("piped, against a line server that greets and then reads nothing: exit 1 after --stall-timeout", async () => {
+    const port = await hostileServer((socket) => {
+      socket.write("hello there\n");
+      socket.pause();
+    });
+    const start = Date.now();
+    // 32 MiB of lines: more than the kernel's buffers on both sides of a loopback connection hold.
+    const r = await runLab(["client", "--port", String(port), "--stall-timeout", "1"], {
+      input: `${"x".repeat(1023)}\n`.repeat(32 * 1024),
+      timeoutMs: 30_000,
+    });
+    expect(r.stderr).toBe(
+      `lab: the server at 127.0.0.1:${port} read nothing of what we sent in 1 s\nhint: the server accepted the connection but does not read; check it, or raise --stall-timeout\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(Date.now() - start).toBeLessThan(20_000);
+  });
+
   it("on a terminal, against a server that never answers what was typed: lab: + hint:, exit 1", async () => {
     const port = await silentServer();
     const client = startOnTty(["client", "--port", String(port), "--stall-timeout", "1"]);

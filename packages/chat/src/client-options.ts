@@ -50,7 +50,8 @@ export interface ChatClientOptions {
    * nothing is owed while we send nothing. The client then closes with STALLED and does not
    * reconnect, unless it has `failover` nodes and `reconnect`: then a stall moves it to the next
    * node, and it pings a server quiet for this long, so a node gone silent is noticed while we send
-   * nothing. Default 10 000 ms; `Infinity` waits forever.
+   * nothing. A server that reads nothing of what we send for this long (the socket stays above its
+   * high-water mark) is stalled too, whatever it owes. Default 10 000 ms; `Infinity` waits forever.
    */
   stallTimeoutMs?: number;
   /**

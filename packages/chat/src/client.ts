@@ -98,6 +98,8 @@ export class ChatClient extends EventEmitter {
   #liveness: NodeJS.Timeout | undefined;
   /** Why the last connection was dropped on purpose to fail over (a stall), for the reconnect line. */
   #stalled: ChatError | undefined;
+  /** Runs while the socket holds more than its high-water mark of ours: the server must read it. */
+  #drainTimer: NodeJS.Timeout | undefined;
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
   /** The first SNIFF_BYTES of the connection, for #sniff. */
@@ -598,6 +600,8 @@ export class ChatClient extends EventEmitter {
   #onClose(socket: net.Socket): void {
     if (socket !== this.#socket) return;
     clearTimeout(this.#detectTimer);
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
     this.#stall.stop();
     this.#socket = undefined;
     for (const waiter of this.#pongWaiters.values()) waiter();
@@ -681,6 +685,36 @@ export class ChatClient extends EventEmitter {
     });
   }
 
+  /**
+   * Starts the drain clock when a write finds the socket full: a server that reads nothing of what
+   * we send for `stallTimeoutMs` is stalled too (a plain server that greeted us owes no answer, so
+   * the stall clock alone would let `yes | lab client` wait on it forever, if in bounded memory).
+   */
+  #expectDrain(socket: net.Socket): void {
+    if (this.#drainTimer !== undefined || !Number.isFinite(this.#o.stallTimeoutMs)) return;
+    const onDrain = () => {
+      clearTimeout(this.#drainTimer);
+      this.#drainTimer = undefined;
+    };
+    socket.once("drain", onDrain);
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      socket.off("drain", onDrain);
+      if (!socket.writableNeedDrain) return;
+      const seconds = this.#o.stallTimeoutMs / 1000;
+      this.#cut(
+        socket,
+        new ChatError(
+          "STALLED",
+          `the server at ${this.address} read nothing of what we sent in ${seconds} s`,
+          {
+            hint: "the server accepted the connection but does not read; check it, or raise --stall-timeout",
+          },
+        ),
+      );
+    }, this.#o.stallTimeoutMs);
+  }
+
   /** Drops a connection whose server stopped answering (`stalled` says how): fail over, or close. */
   #cut(socket: net.Socket | undefined, stalled: ChatError): void {
     if (this.#isClosing || socket !== this.#socket) return;
@@ -727,7 +761,7 @@ export class ChatClient extends EventEmitter {
     const socket = this.#socket;
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
-    socket.write(bytes);
+    if (!socket.write(bytes)) this.#expectDrain(socket);
     if (wireDataChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
     if (!this.#o.tls && this.listenerCount("wire") > 0) this.#emitWire("out", bytes);

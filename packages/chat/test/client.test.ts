@@ -383,3 +383,40 @@ describe("a server that starts a line and never ends it", () => {
     expect(err).toMatchObject({ code: "STALLED" });
   }, 20_000);
 });
+
+describe("a server that greets and then reads nothing", () => {
+  it("closes with STALLED once what we sent sits unread for stallTimeoutMs", async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      // A plain line server's greeting: from then on it owes us nothing, and it reads nothing.
+      s.write("hello there\n");
+      s.pause();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const client = new ChatClient({ port, stallTimeoutMs: 1_000, detectMs: 50 });
+    onTestFinished(() => client.close());
+    let closedBy: { code?: string; message?: string } | undefined;
+    client.on("state", (state: ClientState, err?: { code?: string; message?: string }) => {
+      if (state === "closed") closedBy = err ?? {};
+    });
+    client.on("line", () => {});
+    await client.connect();
+    await until(() => client.mode === "plain", "plain mode");
+    // More than the kernel's buffers on both sides hold, a line at a time as lab client sends them.
+    const line = "x".repeat(64 * 1024);
+    for (let i = 0; i < 1_000 && client.state === "connected"; i++) {
+      client.send(line);
+      await Promise.race([client.drained(), new Promise((r) => setTimeout(r, 50))]);
+    }
+    await until(() => closedBy !== undefined, "the client to give up", 15_000);
+    expect(closedBy).toMatchObject({ code: "STALLED" });
+    expect(closedBy?.message).toMatch(/read nothing of what we sent in 1 s/);
+  }, 30_000);
+});

@@ -78,7 +78,7 @@ export function registerClient(program: Command): void {
     .option("--connect-timeout <time>", "give up connecting after this long", "10s")
     .option(
       "--stall-timeout <time>",
-      "give up when the server owes an answer (to a line you sent, or its welcome) and sends nothing for this long (with --node: go to the next node, and ping a quiet one this often); 0 waits forever",
+      "give up when the server owes an answer (to a line you sent, or its welcome) and sends nothing for this long, or reads nothing of what you send (with --node: go to the next node, and ping a quiet one this often); 0 waits forever",
       "10s",
     )
     .option(
