@@ -1,5 +1,6 @@
 // Issue 13, the chat client's slice: a hostile or hung server never reaches the user's terminal as
 // live control codes, never hangs `lab client`, and one Ctrl-C or SIGTERM always ends it.
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
@@ -281,6 +282,35 @@ describe("#13 nothing hangs: lab client", () => {
     );
     expect(r.code).toBe(1);
     expect(Date.now() - start).toBeLessThan(20_000);
+  });
+
+  it("piped to a stdout nobody reads, against a server that floods: reads only as stdout drains", {
+    timeout: 30_000,
+  }, async () => {
+    let sent = 0;
+    const port = await hostileServer((socket) => {
+      const chunk = Buffer.from("flood line of some text\n".repeat(4096));
+      const pump = () => {
+        while (!socket.destroyed && socket.write(chunk)) sent += chunk.length;
+      };
+      socket.on("drain", pump);
+      pump();
+    });
+    // stdout is a pipe this test never reads: once it is full, lab client must stop reading too.
+    const lab = spawn(process.execPath, [LAB_BIN, "client", "--port", String(port), "--wait", "60s"], {
+      stdio: ["pipe", "pipe", "ignore"],
+    });
+    onTestFinished(() => {
+      lab.kill("SIGKILL");
+    });
+    const deadline = Date.now() + 10_000;
+    while (sent < 1024 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(sent, "the client connected and read").toBeGreaterThanOrEqual(1024 * 1024);
+    await new Promise((r) => setTimeout(r, 3_000));
+    // Kernel buffers both ways and the 64 KiB pipe and read queue: a few MiB. Unpaused, the client
+    // took 150 MiB a second into memory.
+    expect(sent).toBeLessThan(48 * 1024 * 1024);
+    expect(lab.exitCode).toBeNull();
   });
 
   it("on a terminal, against a server that never answers what was typed: lab: + hint:, exit 1", async () => {

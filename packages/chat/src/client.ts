@@ -100,6 +100,8 @@ export class ChatClient extends EventEmitter {
   #stalled: ChatError | undefined;
   /** Runs while the socket holds more than its high-water mark of ours: the server must read it. */
   #drainTimer: NodeJS.Timeout | undefined;
+  /** Set while the caller has paused reading (its output backs up); resolved by resume(). */
+  #paused: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
   /** The first SNIFF_BYTES of the connection, for #sniff. */
@@ -292,6 +294,30 @@ export class ChatClient extends EventEmitter {
     }
   }
 
+  /**
+   * Stops handing lines on until {@link ChatClient.resume}: the socket is paused once 64 KiB wait
+   * unread, so TCP holds the server back. For a caller whose own output backs up (a piped stdout
+   * that is read slowly, or not at all): without it, a server sending fast would grow this process
+   * without limit. No stall is counted while paused (the answer may be among the unread bytes).
+   * Harmless twice.
+   */
+  pause(): void {
+    if (this.#paused !== undefined) return;
+    let resolve = () => {};
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.#paused = { promise, resolve };
+    this.#stall.stop();
+  }
+
+  /** Reads on after {@link ChatClient.pause}. Harmless when not paused. */
+  resume(): void {
+    const paused = this.#paused;
+    this.#paused = undefined;
+    paused?.resolve();
+  }
+
   /** Leaves: sends `quit` in JSON mode, flushes, closes. Stops reconnecting. Harmless twice. */
   async close(): Promise<void> {
     this.#isClosing = true;
@@ -443,6 +469,7 @@ export class ChatClient extends EventEmitter {
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
   async #readLines(reader: FramedReader<string>, socket: net.Socket): Promise<void> {
     for (let line = await reader.readFrame(); line !== undefined; line = await reader.readFrame()) {
+      if (this.#paused !== undefined) await this.#paused.promise;
       // A refused connection (wrong protocol, server full) was destroyed on purpose: what it still
       // had buffered is not chat.
       if (socket.destroyed && (socket !== this.#socket || this.#refusal !== undefined)) return;
@@ -669,7 +696,7 @@ export class ChatClient extends EventEmitter {
    * and the clock is not already running; any byte read stops it.
    */
   #expectAnswer(): void {
-    if (this.#stall.isRunning || this.#isClosing) return;
+    if (this.#stall.isRunning || this.#isClosing || this.#paused !== undefined) return;
     if (!Number.isFinite(this.#o.stallTimeoutMs)) return;
     const isOwed = this.#mode === "json" || (this.#mode === "plain" && this.#bytesHeard === 0);
     if (!isOwed) return;

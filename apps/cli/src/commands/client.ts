@@ -341,7 +341,17 @@ async function runPiped(
 ): Promise<void> {
   // Piped to a file or a program: the exact text. Piped input but a terminal for output: escaped.
   const isTerminal = process.stdout.isTTY === true;
-  const out = (text: string) => process.stdout.write(`${text}\n`);
+  let isStdoutFull = false;
+  const out = (text: string) => {
+    // Read from the server only as fast as stdout is read: a flood into a slow pipe stays bounded.
+    if (process.stdout.write(`${text}\n`) || isStdoutFull) return;
+    isStdoutFull = true;
+    client.pause();
+    process.stdout.once("drain", () => {
+      isStdoutFull = false;
+      client.resume();
+    });
+  };
   let isLeaving = false;
   client.on("event", (e: import("@netlab/chat").ChatEvent) => {
     // The goodbye to our own quit and the settle() pong are not replies the user asked for.
