@@ -63,6 +63,12 @@ export interface ChatClientOptions {
    * line timeout); `Infinity` waits forever.
    */
   frameTimeoutMs?: number;
+  /**
+   * Longest flood window the client paces itself to, in ms: a welcome announcing a longer one
+   * (say "1 message a day") is paced as if it said this, so a server cannot park what we send for
+   * as long as it likes by what it announces. Default 60 000 ms.
+   */
+  maxPaceWindowMs?: number;
   /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */
   reconnectDelayMs?: number;
   /** Default 8 000 ms. */
@@ -125,6 +131,7 @@ export const CLIENT_DEFAULTS = {
   connectTimeoutMs: 10_000,
   stallTimeoutMs: 10_000,
   frameTimeoutMs: 30_000,
+  maxPaceWindowMs: 60_000,
   reconnectDelayMs: 250,
   maxReconnectDelayMs: 8_000,
   reconnectTimeoutMs: 60_000,

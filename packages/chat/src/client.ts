@@ -535,7 +535,12 @@ export class ChatClient extends EventEmitter {
           this.#wantedNick = nickKey(e.nick) === nickKey(this.#wantedNick) ? e.nick : undefined;
         this.#nick = e.nick;
         this.#room = e.room;
-        this.#outbox.welcome(e.limits);
+        this.#outbox.welcome(
+          e.limits && {
+            floodMessages: e.limits.floodMessages,
+            floodWindowMs: Math.min(e.limits.floodWindowMs, this.#o.maxPaceWindowMs),
+          },
+        );
         break;
       case "nick":
         if (e.from === this.#nick) {

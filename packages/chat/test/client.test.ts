@@ -420,3 +420,45 @@ describe("a server that greets and then reads nothing", () => {
     expect(closedBy?.message).toMatch(/read nothing of what we sent in 1 s/);
   }, 30_000);
 });
+
+describe("a server that announces an absurd flood limit", () => {
+  it("paces to maxPaceWindowMs at most: lines are not parked for the window it announced", async () => {
+    const received: string[] = [];
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      s.write("* netlab chat/1 — welcome\n");
+      let rest = "";
+      s.setEncoding("utf8").on("data", (d: string) => {
+        const parts = (rest + d).split("\n");
+        rest = parts.pop() ?? "";
+        for (const line of parts) {
+          const m = JSON.parse(line) as { type: string; text?: string };
+          if (m.type === "hello") {
+            // One message a day: paced to that, the second line would wait 24 hours.
+            const limits = { floodMessages: 1, floodWindowMs: 86_400_000 };
+            s.write(
+              `${JSON.stringify({ type: "welcome", proto: 1, server: "x", nick: "eve", room: "#lobby", text: "hi", limits })}\n`,
+            );
+          } else if (m.type === "message") {
+            received.push(m.text ?? "");
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const { client } = newClient(port, "eve", { maxPaceWindowMs: 500, stallTimeoutMs: Infinity });
+    await client.connect();
+    client.send("one");
+    client.send("two");
+    // One is sent now, two once the capped window passes (1.1 × 500 ms), not a day later.
+    await until(() => received.length === 2, "both lines to arrive", 10_000);
+    expect(received).toEqual(["one", "two"]);
+  }, 20_000);
+});
