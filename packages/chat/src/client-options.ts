@@ -58,7 +58,8 @@ export interface ChatClientOptions {
    * Give up when a line from the server has begun and is still not whole after this long, in ms:
    * a server that sends part of a line (a byte a second, or an endless line with no newline) and
    * never ends it. It counts from the line's first byte, so a trickle does not reset it; an idle
-   * server (no partial line) is never cut. The client then closes as on a stall (`STALLED`; with
+   * server (no partial line) is never cut, nor is a plain line server (it may leave a prompt such
+   * as `Name: ` unended while a person types; memory stays bounded by `maxLineBytes`). The client then closes as on a stall (`STALLED`; with
    * `failover` and `reconnect`, it goes to the next node). Default 30 000 ms (the server's own
    * line timeout); `Infinity` waits forever.
    */

@@ -378,6 +378,8 @@ export class ChatClient extends EventEmitter {
       // The stall clock stops at the first byte of an answer: this bounds the rest of it.
       frameTimeoutMs: this.#o.frameTimeoutMs,
       onFrameTimeout: () => {
+        // A plain line server may leave a prompt ("Name: ") unended while a person thinks.
+        if (this.#mode === "plain") return;
         const seconds = this.#o.frameTimeoutMs / 1000;
         this.#cut(
           socket,

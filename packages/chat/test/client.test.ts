@@ -462,3 +462,25 @@ describe("a server that announces an absurd flood limit", () => {
     expect(received).toEqual(["one", "two"]);
   }, 20_000);
 });
+
+describe("a plain line server that leaves a prompt unended", () => {
+  it("is not cut by frameTimeoutMs: a person may take their time to answer a prompt", async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      s.write("Name: ");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const { client } = newClient(port, undefined, { frameTimeoutMs: 300, detectMs: 50 });
+    await client.connect();
+    await until(() => client.mode === "plain", "plain mode");
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(client.state).toBe("connected");
+  }, 10_000);
+});

@@ -83,7 +83,7 @@ export function registerClient(program: Command): void {
     )
     .option(
       "--line-timeout <time>",
-      "give up when the server has sent part of a line and no end to it for this long (a trickle, an endless line); 0 waits forever",
+      "give up when a netlab chat server has sent part of a line and no end to it for this long (a trickle, an endless line); 0 waits forever",
       "30s",
     )
     .option(
