@@ -313,6 +313,36 @@ describe("#13 nothing hangs: lab client", () => {
     expect(lab.exitCode).toBeNull();
   });
 
+  it("piped to a stdout read late, against an echo server: no stall is blamed on the server", {
+    timeout: 40_000,
+  }, async () => {
+    // An echo server with backpressure: while we do not read its echo, it does not read our lines.
+    const port = await hostileServer((socket) => socket.pipe(socket));
+    const input = "hello\n".repeat(2 * 1024 * 1024);
+    const lab = spawn(process.execPath, [LAB_BIN, "client", "--port", String(port), "--stall-timeout", "1"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    onTestFinished(() => {
+      lab.kill("SIGKILL");
+    });
+    lab.stdin.end(input);
+    let stderr = "";
+    lab.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    // Nobody reads stdout for three stall timeouts: the client pauses, the server blocks, and our
+    // lines sit unread, which is our doing, not the server's.
+    await new Promise((r) => setTimeout(r, 3_000));
+    let got = 0;
+    lab.stdout.on("data", (d: Buffer) => {
+      got += d.length;
+    });
+    const code = await new Promise<number | null>((resolve) => lab.on("exit", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(got).toBe(input.length);
+  });
+
   it("on a terminal, against a server that never answers what was typed: lab: + hint:, exit 1", async () => {
     const port = await silentServer();
     const client = startOnTty(["client", "--port", String(port), "--stall-timeout", "1"]);

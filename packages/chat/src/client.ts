@@ -102,6 +102,10 @@ export class ChatClient extends EventEmitter {
   #drainTimer: NodeJS.Timeout | undefined;
   /** Set while the caller has paused reading (its output backs up); resolved by resume(). */
   #paused: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Connections destroyed on purpose (a refusal, a stall): their buffered lines are dropped. */
+  readonly #discarded = new WeakSet<net.Socket>();
+  /** performance.now() at the last resume(): the drain clock does not count time spent paused. */
+  #resumedAt = Number.NEGATIVE_INFINITY;
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
   /** The first SNIFF_BYTES of the connection, for #sniff. */
@@ -241,7 +245,7 @@ export class ChatClient extends EventEmitter {
    * are sent first; after that it never waits longer than `timeoutMs`.
    */
   async settle({ quietMs = 500, timeoutMs = 5_000 } = {}): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = Date.now() + timeoutMs;
     await this.#waitForMode(timeoutMs);
     if (this.#mode === "json" && this.#state === "connected") {
       // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
@@ -263,6 +267,22 @@ export class ChatClient extends EventEmitter {
     this.#lastDataAt = Math.max(this.#lastDataAt, Date.now());
     this.#socket?.end(); // half-close: a line server sees EOF and can answer, then close
     while (this.#state === "connected" && Date.now() < deadline) {
+      const paused = this.#paused;
+      if (paused !== undefined) {
+        // Our own reader's output is full: the server's quiet is ours. Wait for it as a write to a
+        // full pipe waits, and give the time back to the deadline.
+        const since = Date.now();
+        await new Promise<void>((resolve) => {
+          // Looks again each second, so a connection that closes meanwhile ends the wait.
+          const timer = setTimeout(resolve, DRAINED_RECHECK_MS);
+          void paused.promise.then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        deadline += Date.now() - since;
+        continue;
+      }
       const quietFor = Date.now() - this.#lastDataAt;
       // A server that has not said a word yet owes one (the stall clock runs): quiet is no answer.
       if (quietFor >= quietMs && !this.#stall.isRunning) break;
@@ -314,6 +334,11 @@ export class ChatClient extends EventEmitter {
   /** Reads on after {@link ChatClient.pause}. Harmless when not paused. */
   resume(): void {
     const paused = this.#paused;
+    if (paused !== undefined) {
+      this.#resumedAt = performance.now();
+      // What waited unread is arriving now: for settle(), the server has not gone quiet.
+      this.#lastDataAt = Date.now();
+    }
     this.#paused = undefined;
     paused?.resolve();
   }
@@ -465,16 +490,18 @@ export class ChatClient extends EventEmitter {
             hint: `add --tls: lab client --tls ${at}`,
           });
     this.#isClosing = true;
-    this.#socket?.destroy();
+    this.#discard(this.#socket);
   }
 
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
   async #readLines(reader: FramedReader<string>, socket: net.Socket): Promise<void> {
     for (let line = await reader.readFrame(); line !== undefined; line = await reader.readFrame()) {
       if (this.#paused !== undefined) await this.#paused.promise;
-      // A refused connection (wrong protocol, server full) was destroyed on purpose: what it still
-      // had buffered is not chat.
-      if (socket.destroyed && (socket !== this.#socket || this.#refusal !== undefined)) return;
+      // A refused or stalled connection was destroyed on purpose: what it still had buffered is
+      // not chat; nor is an old connection's once a new one is up. A connection that simply
+      // closed is read to its end (while paused, its last lines come after the close).
+      if (this.#discarded.has(socket)) return;
+      if (socket.destroyed && this.#socket !== undefined && socket !== this.#socket) return;
       this.#onLine(line);
     }
   }
@@ -486,7 +513,7 @@ export class ChatClient extends EventEmitter {
       this.#refusal = refusal;
       this.#localError(this.#refusal);
       this.#isClosing = true;
-      this.#socket?.destroy();
+      this.#discard(this.#socket);
       return;
     }
     if (this.#mode === "unknown") {
@@ -509,7 +536,7 @@ export class ChatClient extends EventEmitter {
       });
       this.emit("event", event);
       this.#isClosing = true;
-      this.#socket?.destroy();
+      this.#discard(this.#socket);
       return;
     }
     // settle()'s own ping is bookkeeping, not a reply anyone asked for (docs/chat.md showed
@@ -522,7 +549,7 @@ export class ChatClient extends EventEmitter {
         hint: event.hint ?? "check --token-file or LAB_TOKEN",
       });
       this.#isClosing = true;
-      this.#socket?.destroy();
+      this.#discard(this.#socket);
     }
   }
 
@@ -735,6 +762,12 @@ export class ChatClient extends EventEmitter {
       this.#drainTimer = undefined;
       socket.off("drain", onDrain);
       if (!socket.writableNeedDrain) return;
+      // We stopped reading (our stdout is full) during this wait: a server blocked writing to us
+      // read nothing either, through no fault of its own. Count afresh from when we read again.
+      if (this.#paused !== undefined || performance.now() - this.#resumedAt < this.#o.stallTimeoutMs) {
+        this.#expectDrain(socket);
+        return;
+      }
       const seconds = this.#o.stallTimeoutMs / 1000;
       this.#cut(
         socket,
@@ -749,19 +782,26 @@ export class ChatClient extends EventEmitter {
     }, this.#o.stallTimeoutMs);
   }
 
+  /** Destroys a connection on purpose: whatever it still had buffered is not read. */
+  #discard(socket: net.Socket | undefined): void {
+    if (socket === undefined) return;
+    this.#discarded.add(socket);
+    socket.destroy();
+  }
+
   /** Drops a connection whose server stopped answering (`stalled` says how): fail over, or close. */
   #cut(socket: net.Socket | undefined, stalled: ChatError): void {
     if (this.#isClosing || socket !== this.#socket) return;
     if (this.#canFailOver) {
       // Another node can take over: to a client, a node whose machine went away looks like this.
       this.#stalled = stalled;
-      socket?.destroy();
+      this.#discard(socket);
       return;
     }
     // Alone, not an outage to retry: a server that accepts and says nothing would only do it again.
     this.#refusal = stalled;
     this.#isClosing = true;
-    socket?.destroy();
+    this.#discard(socket);
   }
 
   /** Reconnecting, with other nodes to go to, and a stall timeout to notice a silent one by. */
