@@ -1,5 +1,6 @@
 // Issue 13, the chat client's slice: a hostile or hung server never reaches the user's terminal as
 // live control codes, never hangs `lab client`, and one Ctrl-C or SIGTERM always ends it.
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
@@ -225,6 +226,121 @@ describe("#13 nothing hangs: lab client", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`lab: no answer from 127.0.0.1:${port} in 1 s`);
     expect(r.stderr).toContain("hint: ");
+  });
+
+  it("piped, against a server that trickles a line and never ends it: exit 1 after --line-timeout", async () => {
+    const port = await hostileServer((socket) => {
+      socket.write("* netlab chat/1 — welcome\n");
+      // A byte each 200 ms: well inside the stall timeout, so only the line timeout can end it.
+      const timer = setInterval(() => socket.write("{"), 200);
+      socket.on("close", () => clearInterval(timer));
+    });
+    const start = Date.now();
+    const r = await runLab(["client", "--port", String(port), "--line-timeout", "2s"], {
+      input: "hi\n",
+      timeoutMs: 30_000,
+    });
+    expect(r.stderr).toBe(
+      `lab: the server at 127.0.0.1:${port} sent part of a line and no end to it in 2 s\nhint: the server is stuck or is not a line server; check it, or raise --line-timeout\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(Date.now() - start).toBeLessThan(9_000);
+  });
+
+  it("piped, against a server that sends one endless line: dropped at the line limit, exit 1 after --line-timeout", async () => {
+    const port = await hostileServer((socket) => {
+      socket.write("* netlab chat/1 — welcome\n");
+      const chunk = Buffer.alloc(16 * 1024, 0x61);
+      const pump = () => {
+        while (!socket.destroyed && socket.write(chunk));
+      };
+      socket.on("drain", pump);
+      pump();
+    });
+    const r = await runLab(["client", "--port", String(port), "--line-timeout", "2s"], {
+      input: "hi\n",
+      timeoutMs: 30_000,
+    });
+    expect(r.stdout).toMatch(/exceeds maxLineBytes \(1048576\); it was dropped/);
+    expect(r.stderr).toMatch(/^lab: the server at .* sent part of a line and no end to it in 2 s$/m);
+    expect(r.code).toBe(1);
+  });
+
+  it("piped, against a line server that greets and then reads nothing: exit 1 after --stall-timeout", async () => {
+    const port = await hostileServer((socket) => {
+      socket.write("hello there\n");
+      socket.pause();
+    });
+    const start = Date.now();
+    // 32 MiB of lines: more than the kernel's buffers on both sides of a loopback connection hold.
+    const r = await runLab(["client", "--port", String(port), "--stall-timeout", "1"], {
+      input: `${"x".repeat(1023)}\n`.repeat(32 * 1024),
+      timeoutMs: 30_000,
+    });
+    expect(r.stderr).toBe(
+      `lab: the server at 127.0.0.1:${port} read nothing of what we sent in 1 s\nhint: the server accepted the connection but does not read; check it, or raise --stall-timeout\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(Date.now() - start).toBeLessThan(20_000);
+  });
+
+  it("piped to a stdout nobody reads, against a server that floods: reads only as stdout drains", {
+    timeout: 30_000,
+  }, async () => {
+    let sent = 0;
+    const port = await hostileServer((socket) => {
+      const chunk = Buffer.from("flood line of some text\n".repeat(4096));
+      const pump = () => {
+        while (!socket.destroyed && socket.write(chunk)) sent += chunk.length;
+      };
+      socket.on("drain", pump);
+      pump();
+    });
+    // stdout is a pipe this test never reads: once it is full, lab client must stop reading too.
+    const lab = spawn(process.execPath, [LAB_BIN, "client", "--port", String(port), "--wait", "60s"], {
+      stdio: ["pipe", "pipe", "ignore"],
+    });
+    onTestFinished(() => {
+      lab.kill("SIGKILL");
+    });
+    const deadline = Date.now() + 10_000;
+    while (sent < 1024 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(sent, "the client connected and read").toBeGreaterThanOrEqual(1024 * 1024);
+    await new Promise((r) => setTimeout(r, 3_000));
+    // Kernel buffers both ways and the 64 KiB pipe and read queue: a few MiB. Unpaused, the client
+    // took 150 MiB a second into memory.
+    expect(sent).toBeLessThan(48 * 1024 * 1024);
+    expect(lab.exitCode).toBeNull();
+  });
+
+  it("piped to a stdout read late, against an echo server: no stall is blamed on the server", {
+    timeout: 40_000,
+  }, async () => {
+    // An echo server with backpressure: while we do not read its echo, it does not read our lines.
+    const port = await hostileServer((socket) => socket.pipe(socket));
+    const input = "hello\n".repeat(2 * 1024 * 1024);
+    const lab = spawn(process.execPath, [LAB_BIN, "client", "--port", String(port), "--stall-timeout", "1"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    onTestFinished(() => {
+      lab.kill("SIGKILL");
+    });
+    lab.stdin.end(input);
+    let stderr = "";
+    lab.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    // Nobody reads stdout for three stall timeouts: the client pauses, the server blocks, and our
+    // lines sit unread, which is our doing, not the server's.
+    await new Promise((r) => setTimeout(r, 3_000));
+    let got = 0;
+    lab.stdout.on("data", (d: Buffer) => {
+      got += d.length;
+    });
+    const code = await new Promise<number | null>((resolve) => lab.on("exit", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(got).toBe(input.length);
   });
 
   it("on a terminal, against a server that never answers what was typed: lab: + hint:, exit 1", async () => {

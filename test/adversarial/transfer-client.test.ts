@@ -184,6 +184,33 @@ describe("#13: lab transfer never hangs on a server that accepts and never answe
     expect((await stat(`${out}.part`)).size).toBe(body.length);
   }, 15_000);
 
+  it("--get and --list end after --header-timeout when the server trickles a header a byte at a time", async () => {
+    // A byte each 200 ms: the stall clock (no byte either way) never fires; only the header's own does.
+    const trickled = (socket: net.Socket, req: Record<string, unknown>) => {
+      const header = frame({ op: "file", name: req.name ?? "x", size: 1, offset: 0, mtimeMs: 1e12 });
+      let at = 0;
+      const timer = setInterval(() => {
+        if (at < header.length - 1) socket.write(header.subarray(at, ++at));
+      }, 200);
+      socket.on("close", () => clearInterval(timer));
+    };
+    const runs = await Promise.all(
+      [
+        ["transfer", "--get", "x.bin", "-o", path.join(dir, "x.bin")],
+        ["transfer", "--list"],
+      ].map(async (args) => {
+        const { port } = await hostileServer(trickled);
+        return timed([...args, "--port", String(port), "--header-timeout", "2s"], 30_000);
+      }),
+    );
+    for (const r of runs) {
+      expectCleanFailure(r, /^the server sent part of a header and not the rest in 2 s \(header timeout\)/);
+      expect(r.stderr).toMatch(/^hint: .*--header-timeout/m);
+      // Under the 30 s stall timeout, which a trickle keeps from firing at all.
+      expect(r.ms).toBeLessThan(12_000);
+    }
+  }, 40_000);
+
   it("--connect-timeout ends a connect that gets no answer (a listener whose backlog is full)", async () => {
     // A listener that never accepts: a child process that listens, then is stopped. Once its
     // accept queue is full the kernel drops further SYNs, so a connect waits for an answer that
@@ -217,6 +244,7 @@ describe("#13: lab transfer never hangs on a server that accepts and never answe
     const r = await runLab(["transfer", "--help"]);
     expect(r.stdout).toMatch(/--connect-timeout <time>[^-]*\(default:\s+10s\)/);
     expect(r.stdout).toMatch(/--stall-timeout <time>[^-]*\(default:\s+30s\)/);
+    expect(r.stdout).toMatch(/--header-timeout <time>[^-]*\(default:\s+30s\)/);
     expect(r.stdout).toMatch(/--max-size <bytes>[\s\S]*free on\s+the\s+disk/);
   });
 });

@@ -50,9 +50,26 @@ export interface ChatClientOptions {
    * nothing is owed while we send nothing. The client then closes with STALLED and does not
    * reconnect, unless it has `failover` nodes and `reconnect`: then a stall moves it to the next
    * node, and it pings a server quiet for this long, so a node gone silent is noticed while we send
-   * nothing. Default 10 000 ms; `Infinity` waits forever.
+   * nothing. A server that reads nothing of what we send for this long (the socket stays above its
+   * high-water mark) is stalled too, whatever it owes. Default 10 000 ms; `Infinity` waits forever.
    */
   stallTimeoutMs?: number;
+  /**
+   * Give up when a line from the server has begun and is still not whole after this long, in ms:
+   * a server that sends part of a line (a byte a second, or an endless line with no newline) and
+   * never ends it. It counts from the line's first byte, so a trickle does not reset it; an idle
+   * server (no partial line) is never cut, nor is a plain line server (it may leave a prompt such
+   * as `Name: ` unended while a person types; memory stays bounded by `maxLineBytes`). The client then closes as on a stall (`STALLED`; with
+   * `failover` and `reconnect`, it goes to the next node). Default 30 000 ms (the server's own
+   * line timeout); `Infinity` waits forever.
+   */
+  frameTimeoutMs?: number;
+  /**
+   * Longest flood window the client paces itself to, in ms: a welcome announcing a longer one
+   * (say "1 message a day") is paced as if it said this, so a server cannot park what we send for
+   * as long as it likes by what it announces. Default 60 000 ms.
+   */
+  maxPaceWindowMs?: number;
   /** First reconnect delay, doubled after each failure up to `maxReconnectDelayMs`. Default 250 ms. */
   reconnectDelayMs?: number;
   /** Default 8 000 ms. */
@@ -114,6 +131,8 @@ export const CLIENT_DEFAULTS = {
   reconnect: false,
   connectTimeoutMs: 10_000,
   stallTimeoutMs: 10_000,
+  frameTimeoutMs: 30_000,
+  maxPaceWindowMs: 60_000,
   reconnectDelayMs: 250,
   maxReconnectDelayMs: 8_000,
   reconnectTimeoutMs: 60_000,

@@ -98,6 +98,14 @@ export class ChatClient extends EventEmitter {
   #liveness: NodeJS.Timeout | undefined;
   /** Why the last connection was dropped on purpose to fail over (a stall), for the reconnect line. */
   #stalled: ChatError | undefined;
+  /** Runs while the socket holds more than its high-water mark of ours: the server must read it. */
+  #drainTimer: NodeJS.Timeout | undefined;
+  /** Set while the caller has paused reading (its output backs up); resolved by resume(). */
+  #paused: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Connections destroyed on purpose (a refusal, a stall): their buffered lines are dropped. */
+  readonly #discarded = new WeakSet<net.Socket>();
+  /** performance.now() at the last resume(): the drain clock does not count time spent paused. */
+  #resumedAt = Number.NEGATIVE_INFINITY;
   /** Bytes read on the current connection. */
   #bytesHeard = 0;
   /** The first SNIFF_BYTES of the connection, for #sniff. */
@@ -237,7 +245,7 @@ export class ChatClient extends EventEmitter {
    * are sent first; after that it never waits longer than `timeoutMs`.
    */
   async settle({ quietMs = 500, timeoutMs = 5_000 } = {}): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = Date.now() + timeoutMs;
     await this.#waitForMode(timeoutMs);
     if (this.#mode === "json" && this.#state === "connected") {
       // Lines held back by pacing go first (however long that takes); then the ping's deadline starts.
@@ -259,6 +267,22 @@ export class ChatClient extends EventEmitter {
     this.#lastDataAt = Math.max(this.#lastDataAt, Date.now());
     this.#socket?.end(); // half-close: a line server sees EOF and can answer, then close
     while (this.#state === "connected" && Date.now() < deadline) {
+      const paused = this.#paused;
+      if (paused !== undefined) {
+        // Our own reader's output is full: the server's quiet is ours. Wait for it as a write to a
+        // full pipe waits, and give the time back to the deadline.
+        const since = Date.now();
+        await new Promise<void>((resolve) => {
+          // Looks again each second, so a connection that closes meanwhile ends the wait.
+          const timer = setTimeout(resolve, DRAINED_RECHECK_MS);
+          void paused.promise.then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        deadline += Date.now() - since;
+        continue;
+      }
       const quietFor = Date.now() - this.#lastDataAt;
       // A server that has not said a word yet owes one (the stall clock runs): quiet is no answer.
       if (quietFor >= quietMs && !this.#stall.isRunning) break;
@@ -288,6 +312,35 @@ export class ChatClient extends EventEmitter {
       if (!socket.writableNeedDrain) return;
       await firstEvent(socket, ["drain", "close"], DRAINED_RECHECK_MS);
     }
+  }
+
+  /**
+   * Stops handing lines on until {@link ChatClient.resume}: the socket is paused once 64 KiB wait
+   * unread, so TCP holds the server back. For a caller whose own output backs up (a piped stdout
+   * that is read slowly, or not at all): without it, a server sending fast would grow this process
+   * without limit. No stall is counted while paused (the answer may be among the unread bytes).
+   * Harmless twice.
+   */
+  pause(): void {
+    if (this.#paused !== undefined) return;
+    let resolve = () => {};
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.#paused = { promise, resolve };
+    this.#stall.stop();
+  }
+
+  /** Reads on after {@link ChatClient.pause}. Harmless when not paused. */
+  resume(): void {
+    const paused = this.#paused;
+    if (paused !== undefined) {
+      this.#resumedAt = performance.now();
+      // What waited unread is arriving now: for settle(), the server has not gone quiet.
+      this.#lastDataAt = Date.now();
+    }
+    this.#paused = undefined;
+    paused?.resolve();
   }
 
   /** Leaves: sends `quit` in JSON mode, flushes, closes. Stops reconnecting. Harmless twice. */
@@ -347,6 +400,23 @@ export class ChatClient extends EventEmitter {
     // A bad line (too long, not UTF-8) is a local error event, and the next line is read.
     const reader = new FramedReader(socket, lines({ maxLineBytes: this.#o.maxLineBytes }), {
       onProtocolError: (err) => this.#localError(err),
+      // The stall clock stops at the first byte of an answer: this bounds the rest of it.
+      frameTimeoutMs: this.#o.frameTimeoutMs,
+      onFrameTimeout: () => {
+        // A plain line server may leave a prompt ("Name: ") unended while a person thinks.
+        if (this.#mode === "plain") return;
+        const seconds = this.#o.frameTimeoutMs / 1000;
+        this.#cut(
+          socket,
+          new ChatError(
+            "STALLED",
+            `the server at ${this.address} sent part of a line and no end to it in ${seconds} s`,
+            {
+              hint: "the server is stuck or is not a line server; check it, or raise --line-timeout",
+            },
+          ),
+        );
+      },
     });
     this.#readLines(reader, socket).catch((err: NetlabError) => this.#localError(err));
     this.#setState("connected");
@@ -420,15 +490,18 @@ export class ChatClient extends EventEmitter {
             hint: `add --tls: lab client --tls ${at}`,
           });
     this.#isClosing = true;
-    this.#socket?.destroy();
+    this.#discard(this.#socket);
   }
 
   /** Hands each line of one connection to #onLine, until it ends (a last line without a newline counts after a FIN). */
   async #readLines(reader: FramedReader<string>, socket: net.Socket): Promise<void> {
     for (let line = await reader.readFrame(); line !== undefined; line = await reader.readFrame()) {
-      // A refused connection (wrong protocol, server full) was destroyed on purpose: what it still
-      // had buffered is not chat.
-      if (socket.destroyed && (socket !== this.#socket || this.#refusal !== undefined)) return;
+      if (this.#paused !== undefined) await this.#paused.promise;
+      // A refused or stalled connection was destroyed on purpose: what it still had buffered is
+      // not chat; nor is an old connection's once a new one is up. A connection that simply
+      // closed is read to its end (while paused, its last lines come after the close).
+      if (this.#discarded.has(socket)) return;
+      if (socket.destroyed && this.#socket !== undefined && socket !== this.#socket) return;
       this.#onLine(line);
     }
   }
@@ -440,7 +513,7 @@ export class ChatClient extends EventEmitter {
       this.#refusal = refusal;
       this.#localError(this.#refusal);
       this.#isClosing = true;
-      this.#socket?.destroy();
+      this.#discard(this.#socket);
       return;
     }
     if (this.#mode === "unknown") {
@@ -463,7 +536,7 @@ export class ChatClient extends EventEmitter {
       });
       this.emit("event", event);
       this.#isClosing = true;
-      this.#socket?.destroy();
+      this.#discard(this.#socket);
       return;
     }
     // settle()'s own ping is bookkeeping, not a reply anyone asked for (docs/chat.md showed
@@ -476,7 +549,7 @@ export class ChatClient extends EventEmitter {
         hint: event.hint ?? "check --token-file or LAB_TOKEN",
       });
       this.#isClosing = true;
-      this.#socket?.destroy();
+      this.#discard(this.#socket);
     }
   }
 
@@ -491,7 +564,12 @@ export class ChatClient extends EventEmitter {
           this.#wantedNick = nickKey(e.nick) === nickKey(this.#wantedNick) ? e.nick : undefined;
         this.#nick = e.nick;
         this.#room = e.room;
-        this.#outbox.welcome(e.limits);
+        this.#outbox.welcome(
+          e.limits && {
+            floodMessages: e.limits.floodMessages,
+            floodWindowMs: Math.min(e.limits.floodWindowMs, this.#o.maxPaceWindowMs),
+          },
+        );
         break;
       case "nick":
         if (e.from === this.#nick) {
@@ -583,6 +661,8 @@ export class ChatClient extends EventEmitter {
   #onClose(socket: net.Socket): void {
     if (socket !== this.#socket) return;
     clearTimeout(this.#detectTimer);
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
     this.#stall.stop();
     this.#socket = undefined;
     for (const waiter of this.#pongWaiters.values()) waiter();
@@ -650,28 +730,78 @@ export class ChatClient extends EventEmitter {
    * and the clock is not already running; any byte read stops it.
    */
   #expectAnswer(): void {
-    if (this.#stall.isRunning || this.#isClosing) return;
+    if (this.#stall.isRunning || this.#isClosing || this.#paused !== undefined) return;
     if (!Number.isFinite(this.#o.stallTimeoutMs)) return;
     const isOwed = this.#mode === "json" || (this.#mode === "plain" && this.#bytesHeard === 0);
     if (!isOwed) return;
     const socket = this.#socket;
     this.#stall.start(this.#o.stallTimeoutMs, () => {
-      if (this.#isClosing || socket !== this.#socket) return;
       const seconds = this.#o.stallTimeoutMs / 1000;
-      const stalled = new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
-        hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
-      });
-      if (this.#canFailOver) {
-        // Another node can take over: to a client, a node whose machine went away looks like this.
-        this.#stalled = stalled;
-        socket?.destroy();
+      this.#cut(
+        socket,
+        new ChatError("STALLED", `no answer from ${this.address} in ${seconds} s`, {
+          hint: "the server accepted the connection but does not answer; check it, or raise --stall-timeout",
+        }),
+      );
+    });
+  }
+
+  /**
+   * Starts the drain clock when a write finds the socket full: a server that reads nothing of what
+   * we send for `stallTimeoutMs` is stalled too (a plain server that greeted us owes no answer, so
+   * the stall clock alone would let `yes | lab client` wait on it forever, if in bounded memory).
+   */
+  #expectDrain(socket: net.Socket): void {
+    if (this.#drainTimer !== undefined || !Number.isFinite(this.#o.stallTimeoutMs)) return;
+    const onDrain = () => {
+      clearTimeout(this.#drainTimer);
+      this.#drainTimer = undefined;
+    };
+    socket.once("drain", onDrain);
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      socket.off("drain", onDrain);
+      if (!socket.writableNeedDrain) return;
+      // We stopped reading (our stdout is full) during this wait: a server blocked writing to us
+      // read nothing either, through no fault of its own. Count afresh from when we read again.
+      if (this.#paused !== undefined || performance.now() - this.#resumedAt < this.#o.stallTimeoutMs) {
+        this.#expectDrain(socket);
         return;
       }
-      // Alone, not an outage to retry: a server that accepts and says nothing would only do it again.
-      this.#refusal = stalled;
-      this.#isClosing = true;
-      socket?.destroy();
-    });
+      const seconds = this.#o.stallTimeoutMs / 1000;
+      this.#cut(
+        socket,
+        new ChatError(
+          "STALLED",
+          `the server at ${this.address} read nothing of what we sent in ${seconds} s`,
+          {
+            hint: "the server accepted the connection but does not read; check it, or raise --stall-timeout",
+          },
+        ),
+      );
+    }, this.#o.stallTimeoutMs);
+  }
+
+  /** Destroys a connection on purpose: whatever it still had buffered is not read. */
+  #discard(socket: net.Socket | undefined): void {
+    if (socket === undefined) return;
+    this.#discarded.add(socket);
+    socket.destroy();
+  }
+
+  /** Drops a connection whose server stopped answering (`stalled` says how): fail over, or close. */
+  #cut(socket: net.Socket | undefined, stalled: ChatError): void {
+    if (this.#isClosing || socket !== this.#socket) return;
+    if (this.#canFailOver) {
+      // Another node can take over: to a client, a node whose machine went away looks like this.
+      this.#stalled = stalled;
+      this.#discard(socket);
+      return;
+    }
+    // Alone, not an outage to retry: a server that accepts and says nothing would only do it again.
+    this.#refusal = stalled;
+    this.#isClosing = true;
+    this.#discard(socket);
   }
 
   /** Reconnecting, with other nodes to go to, and a stall timeout to notice a silent one by. */
@@ -705,7 +835,7 @@ export class ChatClient extends EventEmitter {
     const socket = this.#socket;
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
-    socket.write(bytes);
+    if (!socket.write(bytes)) this.#expectDrain(socket);
     if (wireDataChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();
     if (!this.#o.tls && this.listenerCount("wire") > 0) this.#emitWire("out", bytes);

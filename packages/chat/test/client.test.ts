@@ -325,3 +325,162 @@ describe("a stall and close() in the same turn", () => {
     expect(closes).toEqual(["STALLED"]);
   });
 });
+
+describe("a server that starts a line and never ends it", () => {
+  /** A server that sends the netlab banner, then `then` on the same socket; closed at test end. */
+  async function hostile(then: (socket: net.Socket) => void) {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      s.write("* welcome to netlab chat/1\n");
+      then(s);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  async function closedWith(port: number, frameTimeoutMs: number) {
+    const client = new ChatClient({ port, frameTimeoutMs, maxLineBytes: 4096 });
+    onTestFinished(() => client.close());
+    let closedBy: { code?: string; message?: string } | undefined;
+    client.on("state", (state: ClientState, err?: { code?: string; message?: string }) => {
+      if (state === "closed") closedBy = err ?? {};
+    });
+    client.on("event", () => {});
+    await client.connect();
+    await until(() => closedBy !== undefined, "the client to give up", 15_000);
+    return closedBy;
+  }
+
+  it("closes with STALLED when the welcome trickles in a byte at a time for frameTimeoutMs", async () => {
+    const port = await hostile((s) => {
+      const timer = setInterval(() => s.write("{"), 100);
+      s.on("close", () => clearInterval(timer));
+    });
+    const started = Date.now();
+    const err = await closedWith(port, 1_000);
+    expect(err).toMatchObject({ code: "STALLED" });
+    expect(err?.message).toMatch(/sent part of a line and no end to it in 1 s/);
+    // Each byte came well inside the 10 s stall timeout: only the line timeout ended it.
+    expect(Date.now() - started).toBeLessThan(9_000);
+  }, 20_000);
+
+  it("closes with STALLED when the server sends an endless line, past maxLineBytes", async () => {
+    const port = await hostile((s) => {
+      const chunk = Buffer.alloc(16 * 1024, 0x61);
+      const pump = () => {
+        while (!s.destroyed && s.write(chunk));
+      };
+      s.on("drain", pump);
+      pump();
+    });
+    const err = await closedWith(port, 1_000);
+    expect(err).toMatchObject({ code: "STALLED" });
+  }, 20_000);
+});
+
+describe("a server that greets and then reads nothing", () => {
+  it("closes with STALLED once what we sent sits unread for stallTimeoutMs", async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      // A plain line server's greeting: from then on it owes us nothing, and it reads nothing.
+      s.write("hello there\n");
+      s.pause();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const client = new ChatClient({ port, stallTimeoutMs: 1_000, detectMs: 50 });
+    onTestFinished(() => client.close());
+    let closedBy: { code?: string; message?: string } | undefined;
+    client.on("state", (state: ClientState, err?: { code?: string; message?: string }) => {
+      if (state === "closed") closedBy = err ?? {};
+    });
+    client.on("line", () => {});
+    await client.connect();
+    await until(() => client.mode === "plain", "plain mode");
+    // More than the kernel's buffers on both sides hold, a line at a time as lab client sends them.
+    const line = "x".repeat(64 * 1024);
+    for (let i = 0; i < 1_000 && client.state === "connected"; i++) {
+      client.send(line);
+      await Promise.race([client.drained(), new Promise((r) => setTimeout(r, 50))]);
+    }
+    await until(() => closedBy !== undefined, "the client to give up", 15_000);
+    expect(closedBy).toMatchObject({ code: "STALLED" });
+    expect(closedBy?.message).toMatch(/read nothing of what we sent in 1 s/);
+  }, 30_000);
+});
+
+describe("a server that announces an absurd flood limit", () => {
+  it("paces to maxPaceWindowMs at most: lines are not parked for the window it announced", async () => {
+    const received: string[] = [];
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      s.write("* netlab chat/1 — welcome\n");
+      let rest = "";
+      s.setEncoding("utf8").on("data", (d: string) => {
+        const parts = (rest + d).split("\n");
+        rest = parts.pop() ?? "";
+        for (const line of parts) {
+          const m = JSON.parse(line) as { type: string; text?: string };
+          if (m.type === "hello") {
+            // One message a day: paced to that, the second line would wait 24 hours.
+            const limits = { floodMessages: 1, floodWindowMs: 86_400_000 };
+            s.write(
+              `${JSON.stringify({ type: "welcome", proto: 1, server: "x", nick: "eve", room: "#lobby", text: "hi", limits })}\n`,
+            );
+          } else if (m.type === "message") {
+            received.push(m.text ?? "");
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const { client } = newClient(port, "eve", { maxPaceWindowMs: 500, stallTimeoutMs: Infinity });
+    await client.connect();
+    client.send("one");
+    client.send("two");
+    // One is sent now, two once the capped window passes (1.1 × 500 ms), not a day later.
+    await until(() => received.length === 2, "both lines to arrive", 10_000);
+    expect(received).toEqual(["one", "two"]);
+  }, 20_000);
+});
+
+describe("a plain line server that leaves a prompt unended", () => {
+  it("is not cut by frameTimeoutMs: a person may take their time to answer a prompt", async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      s.write("Name: ");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const { client } = newClient(port, undefined, { frameTimeoutMs: 300, detectMs: 50 });
+    await client.connect();
+    await until(() => client.mode === "plain", "plain mode");
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(client.state).toBe("connected");
+  }, 10_000);
+});

@@ -61,7 +61,10 @@ export interface FramedReaderOptions<F> extends FramedReaderHooks<F> {
   highWaterBytes?: number;
   /** Largest `readBytes(n)`, in bytes. Default 16 MiB. */
   readonly maxReadBytes?: number;
-  /** Longest a read may wait on a partial frame, in ms; 0 or Infinity is off (the default). */
+  /**
+   * Longest a read may wait on a partial frame (or on the rest of a `readBytes(n)` whose first bytes
+   * are in), in ms; 0 or Infinity is off (the default).
+   */
   readonly frameTimeoutMs?: number;
 }
 
@@ -315,9 +318,18 @@ export class FramedReader<F> implements StreamReader<F>, AsyncIterator<F> {
         hint: "read large bodies with readChunk() in a loop",
       });
     }
-    while (this.#queue.size < n) {
-      if (this.#isOver()) throw this.#cutShort(n);
-      await this.#wait();
+    try {
+      while (this.#queue.size < n) {
+        if (this.#isOver()) throw this.#cutShort(n);
+        // Some of the n bytes are in: the rest is a pending frame, bounded by frameTimeoutMs as a
+        // line's rest is, so a peer trickling a byte at a time cannot hold the read forever.
+        if (this.#queue.size > 0) this.#isPartial = true;
+        await this.#wait();
+      }
+    } finally {
+      // Done with (or out of) this read: its deadline, if one started, is no longer pending.
+      this.#isPartial = false;
+      this.#partialSince = 0;
     }
     const bytes = this.#queue.take(n);
     this.#releaseQueue();

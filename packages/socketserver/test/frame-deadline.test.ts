@@ -1,7 +1,15 @@
 import net from "node:net";
-import { describe, expect, it } from "vitest";
+import { lines } from "@netlab/protocol";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { dribble } from "../../../test/helpers/slow-peer.js";
-import { EchoHandler, type NetworkError, StreamRequestHandler, TCPServer } from "../src/index.js";
+import {
+  connect,
+  EchoHandler,
+  FramedReader,
+  type NetworkError,
+  StreamRequestHandler,
+  TCPServer,
+} from "../src/index.js";
 import { LineClient, serve, within } from "./helpers.js";
 
 describe("frameTimeoutMs (slowloris)", () => {
@@ -114,5 +122,64 @@ describe("a last line without its newline", () => {
 describe("TCPServer option check", () => {
   it("accepts frameTimeoutMs 0 as off", () => {
     expect(new TCPServer({ frameTimeoutMs: 0 }, EchoHandler).options.frameTimeoutMs).toBe(0);
+  });
+});
+
+describe("frameTimeoutMs on a client's readBytes(n)", () => {
+  /** A server that sends `first`, then dribbles one byte each 100 ms; its sockets die with the test. */
+  async function tricklingServer(first: string): Promise<number> {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+      s.write(first);
+      const timer = setInterval(() => s.write("z"), 100);
+      s.on("close", () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  it("ends a readBytes(n) whose bytes trickle in, with onFrameTimeout, after frameTimeoutMs", async () => {
+    const port = await tricklingServer("abc");
+    const socket = await connect({ port });
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    let timedOut = 0;
+    const reader = new FramedReader(socket, lines(), {
+      frameTimeoutMs: 500,
+      onFrameTimeout: () => {
+        timedOut++;
+        socket.destroy();
+      },
+    });
+    const start = Date.now();
+    const err = await within(reader.readBytes(1_000), 5_000, "readBytes to end").catch((e: unknown) => e);
+    expect(timedOut).toBe(1);
+    // Our own destroy cut the read short: it says so, it does not hang or return a short buffer.
+    expect((err as Error).message).toMatch(/ of 1000 bytes/);
+    expect(Date.now() - start).toBeLessThan(4_000);
+  });
+
+  it("leaves a readBytes(n) alone that completes in time, and fires nothing after it", async () => {
+    const port = await tricklingServer("abcdef");
+    const socket = await connect({ port });
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    let timedOut = 0;
+    const reader = new FramedReader(socket, lines(), {
+      frameTimeoutMs: 400,
+      onFrameTimeout: () => timedOut++,
+    });
+    expect(Buffer.from(await reader.readBytes(8)).toString()).toBe("abcdefzz");
+    // Past the deadline the read had started: a finished read leaves no timer behind.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(timedOut).toBe(0);
   });
 });

@@ -200,9 +200,14 @@ function handshake(socket: TLSSocket, host: string, port: number, timeoutMs: num
     const timer = setTimeout(() => {
       finish();
       reject(
-        new TlsError("HANDSHAKE_FAILED", `no TLS handshake with ${host}:${port} within ${timeoutMs} ms`, {
-          hint: "the server may not speak TLS, or is overloaded; try without --tls",
-        }),
+        new TlsError(
+          "HANDSHAKE_FAILED",
+          `no TLS handshake with ${host}:${port} in ${timeoutMs / 1000} s (handshake timeout)`,
+          {
+            // lab's commands give the handshake their --connect-timeout.
+            hint: "the server may not speak TLS, or is overloaded; try without --tls, or raise --connect-timeout",
+          },
+        ),
       );
     }, timeoutMs);
     const onSecure = (): void => {

@@ -22,13 +22,14 @@ export class ClientConnection {
 
   constructor(
     socket: Socket,
-    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "token">,
+    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "headerTimeoutMs" | "token">,
     onProgress: (progress: Progress) => void,
     onResume: (info: ResumeInfo) => void = () => {},
   ) {
     this.wire = new SocketWire(socket, {
       peer: "the server",
       stallTimeoutMs: options.stallTimeoutMs ?? CLIENT_DEFAULTS.stallTimeoutMs,
+      headerTimeoutMs: options.headerTimeoutMs ?? CLIENT_DEFAULTS.headerTimeoutMs,
       signal: options.signal,
     });
     this.stream = options.stream ?? {};

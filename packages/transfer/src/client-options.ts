@@ -14,6 +14,8 @@ export const CLIENT_DEFAULTS = {
   connectTimeoutMs: 10_000,
   /** Long enough for a busy server's fsync of a large file, short enough that a dead one is noticed. */
   stallTimeoutMs: 30_000,
+  /** A header is at most 64 KiB: once its first byte is in, the rest comes at once from a live server. */
+  headerTimeoutMs: 30_000,
   /** Most entries a listing may bring (a hostile server could otherwise send them forever). */
   maxListEntries: 1_000_000,
   /** Longest error message or hint taken from the server, in characters; the rest is cut. */
@@ -37,6 +39,13 @@ export interface ClientOptions {
    * direction for this many ms. Default 30 000; Infinity waits forever.
    */
   stallTimeoutMs?: number;
+  /**
+   * Give up (a TransferError STALLED) when a header from the server has begun and is still not
+   * whole after this many ms, counted from its first byte: a server that trickles a byte at a time
+   * moves bytes, so the stall clock alone would wait forever. File data is not a header: a slow
+   * file is not cut. Default 30 000; Infinity waits forever.
+   */
+  headerTimeoutMs?: number;
   /**
    * Aborts the connection attempt and any transfer in progress at once (an ABORTED error); a
    * download keeps its `.part`, with every byte received, for a resume.

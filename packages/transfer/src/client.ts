@@ -39,7 +39,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress]; resume:
   /** Wraps a connected socket (use {@link TransferClient.connect} to dial). */
   constructor(
     socket: Socket,
-    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "token"> = {},
+    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "headerTimeoutMs" | "token"> = {},
   ) {
     super();
     socket.setNoDelay(true);

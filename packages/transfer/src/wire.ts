@@ -44,6 +44,13 @@ export interface SocketWireOptions {
    * Default Infinity (no limit); the client uses 30 000.
    */
   stallTimeoutMs?: number;
+  /**
+   * Give up (a STALLED error, and the socket is destroyed) when a header has begun to arrive and is
+   * still not whole after this many ms, counted from its first byte, however many bytes trickle in
+   * meanwhile. Raw chunks (file data) are never cut by it. Default Infinity (no limit); the client
+   * uses 30 000.
+   */
+  headerTimeoutMs?: number;
   /** Aborting it ends any wait at once (an ABORTED error) and destroys the socket. */
   signal?: AbortSignal;
 }
@@ -52,6 +59,7 @@ export interface SocketWireOptions {
 export const WIRE_DEFAULTS = {
   maxBufferedBytes: 4 * 1024 * 1024,
   stallTimeoutMs: Number.POSITIVE_INFINITY,
+  headerTimeoutMs: Number.POSITIVE_INFINITY,
 } as const;
 
 /**
@@ -78,11 +86,24 @@ export class SocketWire implements Wire {
     this.#peer = options.peer ?? "the peer";
     this.#isResetAnEnd = options.isResetAnEnd ?? false;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? WIRE_DEFAULTS.stallTimeoutMs;
+    const headerTimeoutMs = options.headerTimeoutMs ?? WIRE_DEFAULTS.headerTimeoutMs;
     this.#reader = new FramedReader(socket, refusalAware(headerDecoder()), {
       highWaterBytes: options.maxBufferedBytes ?? WIRE_DEFAULTS.maxBufferedBytes,
       onChunk: () => {
         this.#movedAt = performance.now();
       },
+      // Only a header read can be partial: raw chunks (file data) never start this clock.
+      frameTimeoutMs: headerTimeoutMs,
+      onFrameTimeout: () =>
+        this.#fail(
+          new TransferError(
+            "STALLED",
+            `${this.#peer} sent part of a header and not the rest in ${formatSeconds(headerTimeoutMs)} s (header timeout)`,
+            {
+              hint: `${this.#peer} may be stuck, or not a 'lab files' server; raise --header-timeout if it is only slow`,
+            },
+          ),
+        ),
     });
     const signal = options.signal;
     if (signal) {

@@ -83,3 +83,38 @@ describe("SocketWire stall timeout and abort", () => {
     expect(client.destroyed).toBe(true);
   });
 });
+
+describe("SocketWire header timeout", () => {
+  it("a header that trickles in a byte at a time fails with STALLED after headerTimeoutMs", {
+    timeout: 10_000,
+  }, async () => {
+    const { client, server } = await pair();
+    const wire = new SocketWire(client, { peer: "the server", stallTimeoutMs: 5_000, headerTimeoutMs: 500 });
+    // A 100-byte header announced, then a byte each 50 ms: the stall clock never fires.
+    server.write(Buffer.from([0, 0, 0, 100]));
+    const timer = setInterval(() => server.write("{"), 50);
+    onTestFinished(() => clearInterval(timer));
+    const started = performance.now();
+    await expect(wire.readHeader()).rejects.toMatchObject({
+      code: "STALLED",
+      message: "the server sent part of a header and not the rest in 0.5 s (header timeout)",
+    });
+    expect(performance.now() - started).toBeLessThan(4_000);
+    expect(client.destroyed).toBe(true);
+  });
+
+  it("file data that trickles in is never cut by headerTimeoutMs", { timeout: 5_000 }, async () => {
+    const { client, server } = await pair();
+    const wire = new SocketWire(client, { headerTimeoutMs: 200 });
+    let sent = 0;
+    const timer = setInterval(() => {
+      server.write("x");
+      if (++sent === 8) clearInterval(timer);
+    }, 100);
+    onTestFinished(() => clearInterval(timer));
+    let got = 0;
+    while (got < 8) got += (await wire.readChunk(8))!.length;
+    expect(got).toBe(8);
+    expect(client.destroyed).toBe(false);
+  });
+});

@@ -41,6 +41,7 @@ interface ClientOpts extends TokenOpts, ClientTlsFlags {
   wait: string;
   connectTimeout: string;
   stallTimeout: string;
+  lineTimeout: string;
   reconnectTimeout: string;
 }
 
@@ -80,8 +81,13 @@ export function registerClient(program: Command): void {
     .option("--connect-timeout <time>", "give up connecting after this long", "10s")
     .option(
       "--stall-timeout <time>",
-      "give up when the server owes an answer (to a line you sent, or its welcome) and sends nothing for this long (with --node: go to the next node, and ping a quiet one this often); 0 waits forever",
+      "give up when the server owes an answer (to a line you sent, or its welcome) and sends nothing for this long, or reads nothing of what you send (with --node: go to the next node, and ping a quiet one this often); 0 waits forever",
       "10s",
+    )
+    .option(
+      "--line-timeout <time>",
+      "give up when a netlab chat server has sent part of a line and no end to it for this long (a trickle, an endless line); 0 waits forever",
+      "30s",
     )
     .option(
       "--reconnect-timeout <time>",
@@ -186,6 +192,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
   });
   const stallTimeoutMs = secondsOrForever("--stall-timeout", opts.stallTimeout);
   const reconnectTimeoutMs = secondsOrForever("--reconnect-timeout", opts.reconnectTimeout);
+  const frameTimeoutMs = secondsOrForever("--line-timeout", opts.lineTimeout);
   const chat = await import("@netlab/chat");
   if (opts.nick !== undefined) {
     try {
@@ -222,6 +229,7 @@ async function runClient(opts: ClientOpts): Promise<void> {
     reconnect: (isTty || failover.length > 0) && opts.reconnect,
     connectTimeoutMs,
     stallTimeoutMs,
+    frameTimeoutMs,
     reconnectTimeoutMs,
     tls: await clientTls(opts, (line) => process.stderr.write(`${safeLine(line)}\n`)),
   });
@@ -352,7 +360,17 @@ async function runPiped(
 ): Promise<void> {
   // Piped to a file or a program: the exact text. Piped input but a terminal for output: escaped.
   const isTerminal = process.stdout.isTTY === true;
-  const out = (text: string) => process.stdout.write(`${text}\n`);
+  let isStdoutFull = false;
+  const out = (text: string) => {
+    // Read from the server only as fast as stdout is read: a flood into a slow pipe stays bounded.
+    if (process.stdout.write(`${text}\n`) || isStdoutFull) return;
+    isStdoutFull = true;
+    client.pause();
+    process.stdout.once("drain", () => {
+      isStdoutFull = false;
+      client.resume();
+    });
+  };
   let isLeaving = false;
   client.on("event", (e: import("@netlab/chat").ChatEvent) => {
     // The goodbye to our own quit and the settle() pong are not replies the user asked for.

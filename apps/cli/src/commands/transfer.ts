@@ -49,6 +49,7 @@ interface TransferOpts extends TokenOpts, ClientTlsFlags {
   maxSize?: string;
   connectTimeout: string;
   stallTimeout: string;
+  headerTimeout: string;
   fsync: boolean;
   maxFiles: string;
   maxDepth: string;
@@ -91,6 +92,11 @@ export function registerTransfer(program: Command): void {
     .option(
       "--stall-timeout <time>",
       "give up when no byte moves either way for this long while waiting on the server",
+      "30s",
+    )
+    .option(
+      "--header-timeout <time>",
+      "give up when the server has sent part of a header and not the rest for this long (a trickle)",
       "30s",
     )
     .option(
@@ -220,6 +226,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   const tls = await clientTls(opts, (line) => process.stderr.write(`${escapeControls(line)}\n`));
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
+  const headerTimeoutMs = seconds("--header-timeout", opts.headerTimeout);
   let token = await clientToken(opts);
   // Ctrl-C or SIGTERM cuts the connection at once (a download keeps its .part); a second exits.
   const controller = new AbortController();
@@ -236,6 +243,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
         signal: controller.signal,
         connectTimeoutMs,
         stallTimeoutMs,
+        headerTimeoutMs,
         token,
         tls,
         stream: { releaseMemory, rateBytesPerSecond: rate, fsync: opts.fsync },
