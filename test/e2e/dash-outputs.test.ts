@@ -319,6 +319,54 @@ describe("a watch output given a file the command reads", () => {
   });
 });
 
+describe("a watch output's file is written only once the command is under way", () => {
+  // The outputs were opened (created, truncated) in a hook before the command's own checks:
+  // lab transfer --events a.txt (the optional FILE took the file to upload) emptied a.txt and then
+  // failed for the missing file, and any usage error left an empty output file behind.
+  it("lab transfer --events a.txt fails for the missing upload and leaves a.txt as it was", async () => {
+    const dir = await watchTempDir();
+    await writeFile(join(dir, "a.txt"), "precious\n");
+    const port = String(await getPort({ host: "127.0.0.1" }));
+    const r = await runLab(["transfer", "--port", port, "--events", "a.txt"], { cwd: dir, input: "" });
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringMatching(/^lab: name the files to upload\n/) });
+    expect(await readFile(join(dir, "a.txt"), "utf8")).toBe("precious\n");
+  });
+
+  it.each([
+    [["server", "--host", "not an address!", "--port", "0", "--events", "out.txt"], /is not a host name/],
+    [["client", "--port", "70000", "--hexdump", "out.txt"], /--port must be a whole number/],
+    [["server", "--port", "0", "--record", "out.txt", "--idle-timeout", "soon"], /--idle-timeout/],
+    [["udp", "ping", "-c", "0", "--events", "out.txt"], /-c|count/],
+  ])("lab %j is a usage error that makes no file", async (words, message) => {
+    const dir = await watchTempDir();
+    const r = await runLab(words, { cwd: dir, input: "" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(join(dir, "out.txt"))).toBe(false);
+  });
+
+  it("a command that fails before it does anything leaves an existing file as it was", async () => {
+    const dir = await watchTempDir();
+    await writeFile(join(dir, "ev.jsonl"), "last run\n");
+    const port = String(await getPort({ host: "127.0.0.1" }));
+    const r = await runLab(["transfer", "missing.txt", "--port", port, "--events", "ev.jsonl"], {
+      cwd: dir,
+      input: "",
+    });
+    expect(r.code).toBe(1);
+    expect(await readFile(join(dir, "ev.jsonl"), "utf8")).toBe("last run\n");
+  });
+
+  it("a server still refuses to start when its --record file cannot be created, before it listens", async () => {
+    const dir = await watchTempDir();
+    await writeFile(join(dir, "plain"), "");
+    const r = await runLab(["server", "--port", "0", "--record", join(dir, "plain", "s.jsonl")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^lab: cannot write .*s\.jsonl: /);
+    expect(r.stderr).not.toContain("listening");
+  });
+});
+
 describe("a watch output that is a FIFO", () => {
   // Opening a FIFO waits for its reader: the server sat there without a word.
   it("says it waits for the FIFO's reader, then serves once one opens it", async () => {

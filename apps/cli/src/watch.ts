@@ -36,7 +36,7 @@ interface WatchFlags {
   redact?: boolean;
 }
 
-let active: { stop(): Promise<unknown> } | undefined;
+let active: { stop(options: { isCreatedIfUnwritten: boolean }): Promise<unknown> } | undefined;
 /** Outputs that failed and were said to: their drop counts would say nothing more. */
 const failedOutputs = new Set<string>();
 
@@ -105,6 +105,11 @@ export function addWatchOptions(program: Command): void {
           : { ...file(flags.record), command: commandPath(actionCommand) },
       redact: flags.redact !== false,
       maxQueuedLines,
+      // The command's own checks come after this hook: a file is created (truncated) only once the
+      // command is under way, so lab transfer --events a.txt (the FILE took the upload) and a usage
+      // error leave the path as it was. The path is checked here all the same: a server whose
+      // --record cannot be written refuses to start, rather than say so after it listens.
+      isFileOpenedOnFirstLine: true,
       // Said when it happens, once: the server keeps serving without that output.
       onError: (output, error) => {
         failedOutputs.add(output);
@@ -119,12 +124,17 @@ export function addWatchOptions(program: Command): void {
   });
 }
 
-/** Flushes and closes every watch output; commands that exit on their own (Ctrl-C) call it first. */
+/**
+ * Flushes and closes every watch output; commands that exit on their own (Ctrl-C) call it first.
+ * A file no line was written to is created (empty) only if the command has not failed: one that
+ * failed before it did anything leaves an existing file as it was.
+ */
 export async function stopWatching(): Promise<void> {
   const watch = active;
   active = undefined;
   if (!watch) return;
-  const dropped = (await watch.stop()) as Record<string, number>;
+  const isCreatedIfUnwritten = Number(process.exitCode ?? 0) === 0;
+  const dropped = (await watch.stop({ isCreatedIfUnwritten })) as Record<string, number>;
   for (const [output, n] of Object.entries(dropped)) {
     if (n > 0 && !failedOutputs.has(output))
       process.stderr.write(
@@ -240,8 +250,8 @@ function isAddress(text: string): boolean {
 
 /**
  * The files a command is given: its arguments, and the values of its options that take a file, a
- * path or a folder. The outputs are opened (truncated) before the action runs, so one of these
- * given to an output would be emptied before it is read.
+ * path or a folder. An output's file is truncated at its first line (the first connection), so
+ * one of these given to an output would be emptied while it is read.
  */
 function commandFiles(cmd: Command): string[] {
   const files = cmd.args.filter((a) => typeof a === "string");

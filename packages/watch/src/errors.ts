@@ -46,10 +46,12 @@ export function cannotWrite(path: string, err: unknown, fileName?: string): Watc
           ]
         : code === "EACCES" || code === "EPERM"
           ? ["permission denied", "choose a path you may write, such as one in /tmp"]
-          : code === "ENOSPC" || code === "EDQUOT"
-            ? ["the disk is full", "free some space, or give a path on another disk"]
-            : code === "EPIPE"
-              ? ["its reader has gone", "keep the reader of the pipe running while lab writes"]
-              : [(err as Error).message, "check the path"];
+          : code === "ENOTDIR"
+            ? ["a part of its path is a file, not a folder", "give a path whose folders exist"]
+            : code === "ENOSPC" || code === "EDQUOT"
+              ? ["the disk is full", "free some space, or give a path on another disk"]
+              : code === "EPIPE"
+                ? ["its reader has gone", "keep the reader of the pipe running while lab writes"]
+                : [(err as Error).message, "check the path"];
   return new WatchError("FILE_ERROR", `cannot write ${path}: ${why}`, { hint, cause: err });
 }

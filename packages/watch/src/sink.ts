@@ -1,4 +1,6 @@
-import { open } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, open, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { cannotWrite, WatchError } from "./errors.js";
 
 /** Options for {@link LineSink}. */
@@ -23,6 +25,13 @@ export interface LineSinkOptions<T> {
    * Without it, close() rejects with the error.
    */
   failed?(err: Error): void;
+  /**
+   * Create (or truncate) the file when the first line is written, not in open(): a command that
+   * fails its own checks after open() then leaves the path as it was. open() still checks the
+   * path (its folder exists, it is not a folder, it may be written) and throws as it would have;
+   * a FIFO is opened at once (nothing to create or truncate). Default false.
+   */
+  isOpenedOnFirstLine?: boolean;
 }
 
 /** Default {@link LineSinkOptions.maxQueuedItems}. */
@@ -33,8 +42,11 @@ const SINK_BATCH_BYTES = 256 * 1024;
 
 interface Target {
   write(bytes: Buffer): Promise<void>;
-  close(): Promise<void>;
+  /** `create`: a file not yet opened (no line written) is created now; else it is left alone. */
+  close(create: boolean): Promise<void>;
 }
+
+type FileHandle = Awaited<ReturnType<typeof open>>;
 
 /**
  * Lines to a file or a stream without ever making the producer wait: each item is formatted when
@@ -49,7 +61,7 @@ interface Target {
  */
 export class LineSink<T> {
   readonly #target: Target;
-  readonly #o: Required<Omit<LineSinkOptions<T>, "dropped" | "fileMode" | "failed">> &
+  readonly #o: Required<Pick<LineSinkOptions<T>, "maxQueuedItems" | "format">> &
     Pick<LineSinkOptions<T>, "dropped" | "fileMode" | "failed">;
   /** The queued lines' bytes, newline included, oldest at #start, wrapping at its end. */
   #bytes = Buffer.allocUnsafe(64 * 1024);
@@ -72,7 +84,8 @@ export class LineSink<T> {
   }
 
   /**
-   * A sink writing to `path` (created or truncated), or to `stream` (stderr) when `path` is undefined.
+   * A sink writing to `path` (created or truncated now, or at the first line with
+   * {@link LineSinkOptions.isOpenedOnFirstLine}), or to `stream` (stderr) when `path` is undefined.
    * Throws WatchError FILE_ERROR when the file cannot be created (a missing folder).
    */
   static async open<T>(
@@ -98,22 +111,39 @@ export class LineSink<T> {
       };
       return new LineSink(target, options);
     }
-    let fh: Awaited<ReturnType<typeof open>>;
-    try {
-      fh = await open(path, "w", options.fileMode);
+    const openFile = async (): Promise<FileHandle> => {
+      const fh = await open(path, "w", options.fileMode);
       // open's mode applies only to a file it creates; a FIFO or a terminal is left as it is.
       if (options.fileMode !== undefined && (await fh.stat()).isFile()) await fh.chmod(options.fileMode);
+      return fh;
+    };
+    let fh: FileHandle | undefined;
+    let opening: Promise<FileHandle> | undefined;
+    const ensureOpen = () => {
+      opening ??= openFile().then((h) => {
+        fh = h;
+        return h;
+      });
+      return opening;
+    };
+    try {
+      if (!options.isOpenedOnFirstLine || !(await checkWritable(path))) await ensureOpen();
     } catch (err) {
       throw cannotWrite(path, err);
     }
     const target: Target = {
       write: async (bytes) => {
+        const h = await ensureOpen();
         // A pipe may take part of a write: go on from where it stopped.
         for (let at = 0; at < bytes.length; ) {
-          at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
+          at += (await h.write(bytes, at, bytes.length - at)).bytesWritten;
         }
       },
-      close: () => fh.close(),
+      close: async (create) => {
+        if (fh) return fh.close();
+        // Not opened: no line was written (or its open failed, said then).
+        if (create && opening === undefined) await (await ensureOpen()).close();
+      },
     };
     return new LineSink(target, options);
   }
@@ -229,12 +259,46 @@ export class LineSink<T> {
 
   /**
    * Writes what is queued, then closes the file. Rejects with the write error, if one happened
-   * and no {@link LineSinkOptions.failed} took it.
+   * and no {@link LineSinkOptions.failed} took it. With {@link LineSinkOptions.isOpenedOnFirstLine}
+   * and no line written, the file is created (empty) only if `isCreatedIfUnwritten` (default
+   * true): false leaves the path as it was, for a command that failed before doing anything.
    */
-  async close(): Promise<void> {
+  async close({ isCreatedIfUnwritten = true }: { isCreatedIfUnwritten?: boolean } = {}): Promise<void> {
     while (this.#writing) await this.#writing;
     if (this.#failure === undefined && (this.#size > 0 || this.#dropped > 0)) await this.#drain();
-    await this.#target.close();
+    try {
+      await this.#target.close(isCreatedIfUnwritten && this.#failure === undefined);
+    } catch (err) {
+      // Creating the file here is its first open: a failure is a write's, said the same way.
+      if (this.#failure !== undefined) throw err;
+      this.#failure = err as Error;
+      this.#o.failed?.(this.#failure);
+    }
     if (this.#failure && this.#o.failed === undefined) throw this.#failure;
   }
+}
+
+/**
+ * Whether `path` may be opened for writing, checked without creating or truncating it: throws the
+ * error open() would (ENOENT for a missing folder, EISDIR, EACCES, ENOTDIR). Returns true for a
+ * file that can be opened later, false for a FIFO (opened now: it has nothing to lose).
+ */
+async function checkWritable(path: string): Promise<boolean> {
+  let isFifo = false;
+  try {
+    const s = await stat(path);
+    if (s.isDirectory()) {
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), {
+        code: "EISDIR",
+      });
+    }
+    isFifo = s.isFIFO();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    // A new file: its folder must exist and take new entries.
+    await access(dirname(path), constants.W_OK);
+    return true;
+  }
+  await access(path, constants.W_OK);
+  return !isFifo;
 }

@@ -18,7 +18,7 @@ import {
   type SessionHeader,
   type SessionRecord,
 } from "./schema.js";
-import { LineSink, SINK_MAX_QUEUED_ITEMS } from "./sink.js";
+import { LineSink, type LineSinkOptions, SINK_MAX_QUEUED_ITEMS } from "./sink.js";
 
 /**
  * What to watch, and where each goes: a file (`path`), a stream of its own (`stream`, such as
@@ -47,6 +47,13 @@ export interface WatchOptions {
    * stop() no longer rejects with it. Without it, stop() rejects with the first such error.
    */
   onError?: (output: "hexdump" | "events" | "record", error: WatchError) => void;
+  /**
+   * Create (truncate) each file when its first line is written rather than in startWatch, whose
+   * caller may yet fail its own checks: the paths are still checked here (a missing folder, a
+   * folder, no permission throw as before), and a FIFO is opened here. See {@link Watch.stop}.
+   * Default false.
+   */
+  isFileOpenedOnFirstLine?: boolean;
 }
 
 /** Where one output goes: a file created (or truncated) at `path`, else `stream`; never both. */
@@ -57,8 +64,15 @@ export interface WatchOutput {
 
 /** What {@link startWatch} returns: stop it to flush and close every output. */
 export interface Watch {
-  /** Unsubscribes, writes what is queued, closes files. Returns how many lines each output dropped. */
-  stop(): Promise<{ hexdump: number; events: number; record: number }>;
+  /**
+   * Unsubscribes, writes what is queued, closes files. Returns how many lines each output dropped.
+   * With {@link WatchOptions.isFileOpenedOnFirstLine}, a file no line was written to is created
+   * (empty) only if `isCreatedIfUnwritten` (default true); false, for a command that failed before
+   * it did anything, leaves the path as it was.
+   */
+  stop(options?: {
+    isCreatedIfUnwritten?: boolean;
+  }): Promise<{ hexdump: number; events: number; record: number }>;
 }
 
 type Attrs = Record<string, string | number | boolean>;
@@ -93,6 +107,7 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
   try {
     // Unmasked bytes hold live tokens: such files are for their owner only, as a token file is.
     const fileMode = options.redact === false ? 0o600 : undefined;
+    const isOpenedOnFirstLine = options.isFileOpenedOnFirstLine === true;
     for (const [name, output] of Object.entries({ hexdump: options.hexdump, events: options.events })) {
       if (output?.path !== undefined && output.stream !== undefined) throw bothTargets(name);
     }
@@ -105,24 +120,24 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
       return (err: Error) => onError(output, cannotWrite(path ?? "its stream", err));
     };
     const hex = options.hexdump
-      ? await openHexdump(
-          options.hexdump.path,
-          max,
-          options.hexdump.stream ?? stream,
+      ? await openHexdump(options.hexdump.path, max, options.hexdump.stream ?? stream, {
           fileMode,
-          failed("hexdump", options.hexdump.path),
-        )
+          isOpenedOnFirstLine,
+          failed: failed("hexdump", options.hexdump.path),
+        })
       : undefined;
     const events = options.events
-      ? await openEvents(
-          options.events,
-          max,
-          options.events.stream ?? stream,
-          failed("events", options.events.path),
-        )
+      ? await openEvents(options.events, max, options.events.stream ?? stream, {
+          isOpenedOnFirstLine,
+          failed: failed("events", options.events.path),
+        })
       : undefined;
     const record = options.record
-      ? await openRecord(options.record, max, fileMode, failed("record", options.record.path))
+      ? await openRecord(options.record, max, {
+          fileMode,
+          isOpenedOnFirstLine,
+          failed: failed("record", options.record.path),
+        })
       : undefined;
     sinks.push(hex?.sink, events?.sink, record?.sink);
     const watch = (channel: diagnostics.Channel, handler: (message: unknown) => void) => {
@@ -148,9 +163,9 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
       watch(diagnostics.channel("netlab:transfer"), events.onTransfer);
     }
     return {
-      async stop() {
+      async stop(stopOptions) {
         for (const unsubscribe of subscriptions.splice(0)) unsubscribe();
-        await Promise.all(sinks.map((s) => s?.close()));
+        await Promise.all(sinks.map((s) => s?.close(stopOptions)));
         return {
           hexdump: hex?.sink.droppedTotal ?? 0,
           events: events?.sink.droppedTotal ?? 0,
@@ -160,7 +175,8 @@ export async function startWatch(options: WatchOptions): Promise<Watch> {
     };
   } catch (err) {
     for (const unsubscribe of subscriptions) unsubscribe();
-    await Promise.all(sinks.map((s) => s?.close().catch(() => {})));
+    // Nothing was watched yet: files not created yet stay so.
+    await Promise.all(sinks.map((s) => s?.close({ isCreatedIfUnwritten: false }).catch(() => {})));
     throw err;
   }
 }
@@ -186,19 +202,20 @@ function redactor(): (e: WireDataEvent) => WireDataEvent {
   };
 }
 
+/** The file options every output's sink takes. */
+type FileOptions = Pick<LineSinkOptions<unknown>, "fileMode" | "isOpenedOnFirstLine" | "failed">;
+
 async function openHexdump(
   path: string | undefined,
   max: number,
   stream: NodeJS.WritableStream,
-  fileMode: number | undefined,
-  failed: ((err: Error) => void) | undefined,
+  file: FileOptions,
 ) {
   const sink = await LineSink.open<WireEvent>(
     path,
     {
+      ...file,
       maxQueuedItems: max,
-      fileMode,
-      failed,
       format: formatHexEvent,
       dropped: (n) => `-- ${n} chunk${n === 1 ? "" : "s"} dropped (the output could not keep up)`,
     },
@@ -232,7 +249,7 @@ async function openEvents(
   o: { path?: string; bodies?: boolean },
   max: number,
   stream: NodeJS.WritableStream,
-  failed: ((err: Error) => void) | undefined,
+  file: Omit<FileOptions, "fileMode">,
 ) {
   let seq = 0;
   // Lines are formatted when the event happens: the ring holds one string each, not the objects
@@ -240,8 +257,8 @@ async function openEvents(
   const sink = await LineSink.open<string>(
     o.path,
     {
+      ...file,
       maxQueuedItems: max,
-      failed,
       format: (line) => line,
       // The dropped events held seqs just below the next one written: this line takes the last of them.
       dropped: (count, next) => {
@@ -350,18 +367,12 @@ function snake(name: string): string {
 
 type RecordItem = SessionHeader | SessionRecord;
 
-async function openRecord(
-  o: WatchOutput & { command?: string },
-  max: number,
-  fileMode: number | undefined,
-  failed: ((err: Error) => void) | undefined,
-) {
+async function openRecord(o: WatchOutput & { command?: string }, max: number, file: FileOptions) {
   const started = Date.now();
   const sink = await LineSink.open<RecordItem>(
     o.path,
     {
-      fileMode,
-      failed,
+      ...file,
       // A recording is worth more than a live view: a larger ring (still bounded).
       maxQueuedItems: Math.max(max, 100_000),
       format: (r) => JSON.stringify(r),

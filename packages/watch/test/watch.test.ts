@@ -60,6 +60,62 @@ describe("LineSink", () => {
   });
 });
 
+describe("LineSink with isOpenedOnFirstLine", () => {
+  const tempDir = async () => {
+    const dir = await mkdtemp(join(tmpdir(), "netlab-sink-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it("leaves the file as it was until the first line, then truncates it and writes", async () => {
+    const path = join(await tempDir(), "out.txt");
+    await writeFile(path, "precious\n");
+    const sink = await LineSink.open<string>(path, { format: (t) => t, isOpenedOnFirstLine: true });
+    expect(await readFile(path, "utf8")).toBe("precious\n");
+    sink.push("one");
+    await sink.close();
+    expect(await readFile(path, "utf8")).toBe("one\n");
+  });
+
+  it("without a line, close() creates the empty file; close({ isCreatedIfUnwritten: false }) leaves the path as it was", async () => {
+    const dir = await tempDir();
+    const created = await LineSink.open<string>(join(dir, "new.txt"), {
+      format: (t) => t,
+      isOpenedOnFirstLine: true,
+    });
+    expect(existsSync(join(dir, "new.txt"))).toBe(false);
+    await created.close();
+    expect(await readFile(join(dir, "new.txt"), "utf8")).toBe("");
+
+    await writeFile(join(dir, "old.txt"), "precious\n");
+    for (const name of ["old.txt", "none.txt"]) {
+      const sink = await LineSink.open<string>(join(dir, name), {
+        format: (t) => t,
+        isOpenedOnFirstLine: true,
+      });
+      await sink.close({ isCreatedIfUnwritten: false });
+    }
+    expect(await readFile(join(dir, "old.txt"), "utf8")).toBe("precious\n");
+    expect(existsSync(join(dir, "none.txt"))).toBe(false);
+  });
+
+  it("still fails in open() for a path that cannot be written, in cannotWrite's words", async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "plain"), "");
+    const cases: Array<[string, string]> = [
+      [join(dir, "nope", "out.txt"), "its folder does not exist"],
+      [dir, "it is a folder"],
+      [join(dir, "plain", "out.txt"), "a part of its path is a file, not a folder"],
+    ];
+    for (const [path, why] of cases) {
+      await expect(
+        LineSink.open<string>(path, { format: (t) => t, isOpenedOnFirstLine: true }),
+        path,
+      ).rejects.toMatchObject({ code: "FILE_ERROR", message: `cannot write ${path}: ${why}` });
+    }
+  });
+});
+
 describe("hexLines", () => {
   it("prints offset, 16 bytes in two groups, and ASCII with dots for every non-printable byte", () => {
     const bytes = Buffer.from("hello\r\n\u001b[31mworld!\u0000\u00ff", "latin1");
