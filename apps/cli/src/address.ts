@@ -223,10 +223,15 @@ export function addressArgument(text: string): ConnectAddress {
  * asks to keep such servers on loopback, and `--host 0.0.0.0` is easy to type without thinking of
  * who else can now `what` (as redis's protected mode and jupyter warn). Loopback and sockets: nothing.
  */
-export function exposureWarning(where: ListenAddress, what: string): string | undefined {
+export function exposureWarning(
+  where: Pick<ListenAddress, "host" | "path">,
+  what: string,
+  /** The guard the command offers, said before "anyone"; lab demo has none. */
+  unless = "without --token-file ",
+): string | undefined {
   if (where.path !== undefined || isLoopback(where.host)) return undefined;
   const on = where.host === "0.0.0.0" || where.host === "::" ? "every interface" : "an address";
-  return `${on} (${formatHost(where.host)}) is reachable from other machines, and without --token-file anyone who reaches it can ${what} (docs/security.md)`;
+  return `${on} (${formatHost(where.host)}) is reachable from other machines, and ${unless}anyone who reaches it can ${what} (docs/security.md)`;
 }
 
 /** 127.0.0.0/8 and ::1, and IPv4 loopback mapped into IPv6 (::ffff:127.0.0.1), which Node checks too. */

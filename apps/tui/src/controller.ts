@@ -13,7 +13,13 @@ import {
   type PeerView,
   type WireChunk,
 } from "./model.js";
-import { appendLine, errorText, SceneController, type SceneSlot } from "./scene/controller.js";
+import {
+  appendLine,
+  errorText,
+  SceneController,
+  type SceneExposureOptions,
+  type SceneSlot,
+} from "./scene/controller.js";
 
 export type { ClusterNodeView };
 export { errorText };
@@ -59,7 +65,7 @@ export interface ChatFactory {
 }
 
 /** Options for {@link LabController}. */
-export interface LabControllerOptions extends Partial<LabLimits> {
+export interface LabControllerOptions extends Partial<LabLimits>, SceneExposureOptions {
   /** Clients to start with, 1..6. Default 3. */
   clients?: number;
   /** Where the server listens. Default 127.0.0.1. */
@@ -223,6 +229,7 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
     } else {
       this.serverLine("info", `listening on ${formatHostPort(host, port)}`);
     }
+    this.noteExposure(host);
     return { host, port };
   }
 

@@ -34,6 +34,11 @@ export interface DemoOptions {
   cluster?: string | true;
   /** Chat scene: speak TLS (a certificate made for this run, pinned by every client). */
   tls?: boolean;
+  /**
+   * Chat and transfer scenes: the warning for a server bound at `host` (the address bound), shown
+   * in the server pane after its listening line; undefined says nothing.
+   */
+  exposure?: (host: string) => string | undefined;
 }
 
 /** A scene's controller and the component that draws it. */
@@ -76,6 +81,7 @@ async function loadScene(opts: DemoOptions): Promise<{
         host: opts.host,
         port: opts.port,
         rateBytesPerSecond: opts.rateBytesPerSecond,
+        exposure: opts.exposure,
       }),
       loadView: async () => (await import("./transfer/TransferApp.js")).TransferApp,
     };
@@ -85,7 +91,12 @@ async function loadScene(opts: DemoOptions): Promise<{
     chatSceneFactory(opts),
   ]);
   return {
-    lab: new LabController(factory, { clients: opts.clients, host: opts.host, port: opts.port }),
+    lab: new LabController(factory, {
+      clients: opts.clients,
+      host: opts.host,
+      port: opts.port,
+      exposure: opts.exposure,
+    }),
     loadView: async () => (await import("./components/App.js")).App,
     stop,
   };

@@ -29,6 +29,8 @@ export interface RunScriptOptions {
   tls?: boolean;
   /** Two nodes joined through Redis at this URL, or (`true`) a `redis-server` started for the run. */
   cluster?: string | true;
+  /** The warning for a server bound at `host`, in the server's transcript (as runDemo's `exposure`). */
+  exposure?: (host: string) => string | undefined;
 }
 
 /** Longest wait for the starting clients to be connected and welcomed, in ms. */
@@ -49,6 +51,7 @@ export async function runScript(opts: RunScriptOptions): Promise<void> {
     port: opts.port,
     maxTranscriptLines: 10_000,
     maxLogLines: 10_000,
+    exposure: opts.exposure,
   });
   let failure: unknown;
   try {

@@ -9,8 +9,8 @@ import type { ClientState, PeerSnapshot, WireChunk } from "@netlab/chat";
 // The chat library's own types, as the lab shows them (type-only: nothing of the library loads).
 export type { ClientState, WireChunk };
 
-/** How a transcript line is shown: chat text, lab notices, errors, or what the person typed. */
-export type LineKind = "chat" | "info" | "error" | "self";
+/** How a transcript line is shown: chat text, lab notices, warnings, errors, or what the person typed. */
+export type LineKind = "chat" | "info" | "warn" | "error" | "self";
 
 /** One line of a client's transcript or of the server's event log. */
 export interface LogLine {
@@ -58,6 +58,8 @@ export type ServerStatus = "starting" | "listening" | "restarting" | "stopped";
 /** The server pane. */
 export interface ServerView {
   host: string;
+  /** The warning the address bound earned (others can reach it); see SceneServerView. */
+  exposure?: string;
   /** 0 until the first listen. */
   port: number;
   status: ServerStatus;

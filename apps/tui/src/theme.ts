@@ -70,6 +70,7 @@ export function stateGlyph(state: ClientState | ServerStatus): string {
 /** The colour for a transcript line. */
 export function lineColor(theme: Theme, kind: LineKind): string | undefined {
   if (kind === "error") return theme.bad;
+  if (kind === "warn") return theme.warn;
   if (kind === "info") return theme.dim;
   return undefined;
 }

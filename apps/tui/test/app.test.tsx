@@ -86,6 +86,40 @@ describe("App layout", () => {
   });
 });
 
+describe("App exposure warning", () => {
+  // lab demo --host 0.0.0.0 said nothing of who else could join; at 80×24 the server log is too
+  // short for the whole warning, so the title line flags it and the log has it in full.
+  const warning =
+    "every interface (0.0.0.0) is reachable from other machines, and anyone who reaches it can join the chat under any free nick (docs/security.md)";
+  const exposed = (n: number) =>
+    snapshot(n, {
+      server: server({
+        host: "0.0.0.0",
+        exposure: warning,
+        log: [
+          ...lines("listening on 0.0.0.0:40123"),
+          { seq: 2, at: 0, kind: "warn", text: `warning: ${warning}` },
+        ],
+      }),
+    });
+
+  it("flags a server others can reach in the title line at 80×24, and shows the whole warning in a roomy server log", async () => {
+    const small = await renderApp(recordingLab(exposed(3)), { columns: 80, rows: 24 });
+    const title = small.frame().split("\n")[0]!;
+    expect(title).toContain("! reachable from other machines (docs/security.md)");
+    expect([...title].length).toBeLessThanOrEqual(80);
+    cleanup();
+    const roomy = await renderApp(recordingLab(exposed(1)), { columns: 200, rows: 50 });
+    const text = roomy.frame().replace(/[│┃]/g, " ").replace(/\s+/g, " ");
+    expect(text).toContain(`warning: ${warning}`);
+  });
+
+  it("flags nothing on loopback", async () => {
+    const { frame } = await renderApp(recordingLab(snapshot(3)), { columns: 80, rows: 24 });
+    expect(frame()).not.toContain("reachable");
+  });
+});
+
 describe("App focus and input", () => {
   it("starts with the first client focused and moves with Tab and Shift-Tab, wrapping around", async () => {
     const app = await renderApp(recordingLab(snapshot(3)));

@@ -124,6 +124,29 @@ describe("LabController over real sockets", () => {
     expect(lab.getSnapshot().clients.map((c) => c.nick)).toEqual(["alice", "bob", "carol"]);
   });
 
+  it("puts exposure's warning for the address bound in the server log, after the listening line, on each start", async () => {
+    // lab demo --host 0.0.0.0 said nothing of who else could join: a line on stderr would vanish
+    // behind the alternate screen, so the warning is the server pane's.
+    const hosts: string[] = [];
+    const lab = new LabController(chatFactory, {
+      clients: 1,
+      exposure: (host) => {
+        hosts.push(host);
+        return `${host} is reachable`;
+      },
+    });
+    onTestFinished(() => lab.close());
+    await lab.start();
+    const log = () => lab.getSnapshot().server.log.map((l) => [l.kind, l.text]);
+    expect(log().slice(0, 2)).toEqual([
+      ["info", expect.stringMatching(/^listening on 127\.0\.0\.1:\d+$/)],
+      ["warn", "warning: 127.0.0.1 is reachable"],
+    ]);
+    await lab.restartServer();
+    expect(hosts).toEqual(["127.0.0.1", "127.0.0.1"]);
+    expect(log().filter(([kind]) => kind === "warn")).toHaveLength(2);
+  });
+
   it("frees the port and closes every client on close", async () => {
     const lab = await startLab(3);
     const port = lab.getSnapshot().server.port;

@@ -79,6 +79,19 @@ describe("TransferLabController over real sockets", () => {
     expect(() => new TransferLabController({ rateBytesPerSecond: 0 })).toThrow(RangeError);
   });
 
+  it("puts exposure's warning for the address the file server bound in its log", async () => {
+    const lab = new TransferLabController({
+      clients: 1,
+      fileBytes: 10_000,
+      exposure: (host) => `${host} is reachable`,
+    });
+    onTestFinished(() => lab.close());
+    await lab.start();
+    const log = lab.getSnapshot().server.log;
+    const at = log.findIndex((l) => l.text.startsWith("listening on "));
+    expect(log[at + 1]).toMatchObject({ kind: "warn", text: "warning: 127.0.0.1 is reachable" });
+  });
+
   it("removes its temporary folder on close", async () => {
     const lab = new TransferLabController({ clients: 1, fileBytes: 10_000 });
     await lab.start();

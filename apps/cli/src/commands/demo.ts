@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { hostFlag } from "../address.js";
+import { exposureWarning, hostFlag } from "../address.js";
 import { parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 
@@ -118,16 +118,22 @@ A script, one command a line (see docs/demo.md):
             "drop --scene, or run the scene in a terminal",
           );
         }
+        const exposed = exposure(flags.scene);
         if (flags.script !== undefined) {
-          await playScript(flags.script, {
-            clients,
-            host,
-            port,
-            tls: flags.tls ?? false,
-            cluster,
-            expectTimeoutMs,
-            json: flags.json ?? false,
-          });
+          try {
+            await playScript(flags.script, {
+              clients,
+              host,
+              port,
+              tls: flags.tls ?? false,
+              cluster,
+              expectTimeoutMs,
+              json: flags.json ?? false,
+              exposure: exposed.check,
+            });
+          } finally {
+            exposed.sayAgain();
+          }
           return;
         }
         if (!process.stdin.isTTY || !process.stdout.isTTY) {
@@ -139,17 +145,52 @@ A script, one command a line (see docs/demo.md):
         // React's production build loads and renders faster; nothing here needs its dev checks.
         process.env.NODE_ENV ??= "production";
         const { runDemo } = await loadTui();
-        await runDemo({
-          scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
-          clients,
-          host,
-          port,
-          tls: flags.tls ?? false,
-          rateBytesPerSecond,
-          cluster,
-        });
+        try {
+          await runDemo({
+            scene: flags.scene as "chat" | "transfer" | "udp" | "proxy",
+            clients,
+            host,
+            port,
+            tls: flags.tls ?? false,
+            rateBytesPerSecond,
+            cluster,
+            exposure: exposed.check,
+          });
+        } finally {
+          exposed.sayAgain();
+        }
       }),
     );
+}
+
+/**
+ * `lab server`'s and `lab files`'s warning for a server others can reach, for the scenes that run
+ * one (the demo has no --token-file): `check` gives it for the address bound, shown in the server
+ * pane (a line on stderr would vanish behind the alternate screen); `sayAgain` prints it on stderr
+ * once the demo is over, where it stays.
+ */
+function exposure(scene: string): { check?: (host: string) => string | undefined; sayAgain(): void } {
+  const what =
+    scene === "chat"
+      ? "join the chat under any free nick"
+      : scene === "transfer"
+        ? "list, download and upload files"
+        : undefined;
+  if (what === undefined) return { sayAgain: () => {} };
+  let said: string | undefined;
+  return {
+    check: (host) => {
+      const warning = exposureWarning({ host }, what, "");
+      said ??= warning;
+      return warning;
+    },
+    sayAgain: () => {
+      if (said === undefined) return;
+      process.stderr.write(
+        `lab: warning: ${said}\nhint: that was the demo's server while it ran; leave out --host (127.0.0.1) to keep it on this machine\n`,
+      );
+    },
+  };
 }
 
 /**
@@ -176,6 +217,7 @@ async function playScript(
     cluster: string | true | undefined;
     expectTimeoutMs: number;
     json: boolean;
+    exposure: ((host: string) => string | undefined) | undefined;
   },
 ): Promise<void> {
   let text: string;
@@ -199,6 +241,7 @@ async function playScript(
       cluster: opts.cluster,
       expectTimeoutMs: opts.expectTimeoutMs,
       json: opts.json,
+      exposure: opts.exposure,
       write: (t) => process.stdout.write(t),
     });
   } catch (err) {

@@ -120,6 +120,7 @@ export function App(props: AppProps) {
       keyMap={CHAT_KEYS}
       isQuitting={ui.isQuitting}
       hasWire={ui.isWire}
+      exposure={server.exposure}
       pane={(c, rect, isFocused) => (
         <ClientPane
           key={c.id}

@@ -6,6 +6,8 @@ import { fitFields, truncate } from "../text.js";
 import { useTheme } from "../theme.js";
 
 const TITLE = " netlab demo ";
+/** The title line's flag for a server others can reach (the whole warning is in its log). */
+const EXPOSED = " ! reachable from other machines (docs/security.md)";
 
 /** A key as the legend shows it: its keys, and what it does in a long and a short form. */
 export interface LegendItem {
@@ -32,6 +34,11 @@ export interface SceneShellProps<C extends { id: number }> {
   isQuitting: boolean;
   /** Lay out a wire view beside (or instead of) the server pane. */
   hasWire?: boolean;
+  /**
+   * The server's exposure warning, if any: flagged first in the title line (every window size
+   * shows it; the server log, where the whole warning is, may be too short to).
+   */
+  exposure?: string;
 }
 
 /**
@@ -39,7 +46,8 @@ export interface SceneShellProps<C extends { id: number }> {
  * then the key legend (or "closing…"). A window too small for the panes gets a message instead.
  */
 export function SceneShell<C extends { id: number }>(props: SceneShellProps<C>) {
-  const { columns, rows, subtitle, clients, focusedId, pane, below, keyMap, isQuitting, hasWire } = props;
+  const { columns, rows, subtitle, clients, focusedId, pane, below, keyMap, isQuitting, hasWire, exposure } =
+    props;
   const theme = useTheme();
   const layout = computeLayout(columns, rows, clients.length, { wire: hasWire });
   if (layout.kind === "too-small") {
@@ -64,7 +72,17 @@ export function SceneShell<C extends { id: number }>(props: SceneShellProps<C>) 
         <Text bold inverse color={theme.accent}>
           {TITLE}
         </Text>
-        <Text color={theme.dim}>{fitSubtitle(subtitle, Math.max(0, columns - TITLE.length))}</Text>
+        {exposure === undefined ? null : (
+          <Text bold color={theme.warn}>
+            {EXPOSED}
+          </Text>
+        )}
+        <Text color={theme.dim}>
+          {fitSubtitle(
+            subtitle,
+            Math.max(0, columns - TITLE.length - (exposure === undefined ? 0 : EXPOSED.length)),
+          )}
+        </Text>
       </Text>
       {grid.map((row, r) => (
         <Box key={row[0]?.id ?? r} flexDirection="row">

@@ -8,6 +8,8 @@ export interface SceneServerView {
   port: number;
   status: "starting" | "listening" | "restarting" | "stopped";
   log: readonly LogLine[];
+  /** The warning the address bound earned (others can reach it): logged, and flagged in the title line. */
+  exposure?: string;
 }
 
 /** Everything on screen in one scene: the server pane and the client panes, in id order. */
@@ -24,6 +26,15 @@ export interface SceneSnapshot<
 export interface SceneSlot<C> {
   view: C;
   seq: number;
+}
+
+/** What a scene whose server others could join (chat, files) is told about its address. */
+export interface SceneExposureOptions {
+  /**
+   * The warning for a server bound at `host` (the address bound), or undefined when it stays on
+   * this machine: `lab demo` passes `lab server`'s own check and words, shown in the server pane.
+   */
+  exposure?: (host: string) => string | undefined;
 }
 
 /** The one server every scene runs, as far as starting it goes. */
@@ -61,6 +72,7 @@ export abstract class SceneController<
   #timer: NodeJS.Timeout | undefined;
   /** Set after the first listen: only a restart can race its own old socket. */
   #hasListened = false;
+  readonly #exposure: ((host: string) => string | undefined) | undefined;
 
   /**
    * `server` is what the scene's server pane adds to the common fields; `clients` (1..6) is named
@@ -69,9 +81,16 @@ export abstract class SceneController<
   constructor(
     scene: Snap["scene"],
     server: Omit<Snap["server"], keyof SceneServerView>,
-    opts: { host?: string; port?: number; clients?: number; what: string; maxLogLines: number },
+    opts: SceneExposureOptions & {
+      host?: string;
+      port?: number;
+      clients?: number;
+      what: string;
+      maxLogLines: number;
+    },
   ) {
     this.host = opts.host ?? "127.0.0.1";
+    this.#exposure = opts.exposure;
     this.initialClients = opts.clients ?? 3;
     if (
       !Number.isInteger(this.initialClients) ||
@@ -129,6 +148,17 @@ export abstract class SceneController<
   protected serverLine(kind: LineKind, text: string): void {
     const log = appendLine(this.server.log, ++this.#serverSeq, kind, text, this.maxLogLines);
     this.#patchCommon({ log });
+  }
+
+  /**
+   * After the listening line: the warning {@link SceneExposureOptions.exposure} gives for the
+   * address bound, if any, in the server log and flagged in the title line, which every window
+   * size shows (a short log pane may not have room for it; stderr would vanish behind the screen).
+   */
+  protected noteExposure(host: string): void {
+    const warning = this.#exposure?.(host);
+    this.#patchCommon({ exposure: warning });
+    if (warning !== undefined) this.serverLine("warn", `warning: ${warning}`);
   }
 
   /** Adds a client pane; its id is its place, from 1. */

@@ -53,6 +53,7 @@ export function TransferApp(props: TransferAppProps) {
       focusedId={focused?.id}
       keyMap={TRANSFER_KEYS}
       isQuitting={ui.isQuitting}
+      exposure={server.exposure}
       pane={(c, rect, isFocused) => (
         <UploaderPane
           key={c.id}

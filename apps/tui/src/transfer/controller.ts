@@ -12,12 +12,18 @@ import {
   type TransferResult,
 } from "@netlab/transfer";
 import type { LineKind } from "../model.js";
-import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
+import {
+  appendLine,
+  errorText,
+  SceneController,
+  type SceneExposureOptions,
+  type SceneSlot,
+} from "../scene/controller.js";
 import { formatBytes, formatRate } from "../text.js";
 import type { TransferControls, TransferSnapshot, UploaderView } from "./model.js";
 
 /** Options for {@link TransferLabController}. */
-export interface TransferLabOptions {
+export interface TransferLabOptions extends SceneExposureOptions {
   /** Uploaders to start with, 1..6. Default 3. */
   clients?: number;
   /** Where the file server binds. Default 127.0.0.1. */
@@ -227,6 +233,7 @@ export class TransferLabController
     this.#serving = server.serveForever().catch((err: unknown) => this.serverLine("error", errorText(err)));
     this.patchServer({ status: "listening", port });
     this.serverLine("info", `listening on ${formatHostPort(this.host, port)}, storing into ${root}`);
+    this.noteExposure(server.address.host);
   }
 
   #newSlot(): number {

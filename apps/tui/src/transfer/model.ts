@@ -20,6 +20,8 @@ export interface UploaderView {
 export interface FileServerView {
   host: string;
   port: number;
+  /** The warning the address bound earned (others can reach it); see SceneServerView. */
+  exposure?: string;
   status: "starting" | "listening" | "restarting" | "stopped";
   /** The folder uploads land in (a temporary folder, removed on quit). */
   root: string;
