@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -222,6 +222,26 @@ async function finish(proc: LabProcess, opts: RunOptions): Promise<LabResult> {
   const code = await proc.exited;
   clearTimeout(timer);
   return { code, stdout: proc.stdout(), stderr: proc.stderr() };
+}
+
+/**
+ * Whether `unshare -rn` can give a process a network of its own (user namespaces, util-linux and
+ * iproute2): there a server may bind 0.0.0.0 and still reach nothing but that namespace's loopback.
+ */
+export const canIsolateNetwork =
+  spawnSync("unshare", ["-rn", "sh", "-c", "ip link set lo up"], { timeout: 5_000 }).status === 0;
+
+/** Why a test that needs {@link runLabIsolated} did not run. */
+export const ISOLATION_MISSING =
+  "skipped: needs user namespaces, unshare (apt install util-linux) and ip (apt install iproute2)";
+
+/**
+ * Runs `lab ARGS...` to completion in a network namespace of its own with only loopback up, for a
+ * test of binding beyond loopback (0.0.0.0) that must stay unreachable from other machines.
+ */
+export function runLabIsolated(args: string[], opts: RunOptions = {}): Promise<LabResult> {
+  const inside = ["sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, LAB_BIN, ...args];
+  return runProcess("unshare", ["-rn", ...inside], opts);
 }
 
 /** How {@link startLabOnTerminal} sizes the terminal and what it sets in the environment. */
