@@ -236,12 +236,18 @@ export const ISOLATION_MISSING =
   "skipped: needs user namespaces, unshare (apt install util-linux) and ip (apt install iproute2)";
 
 /**
- * Runs `lab ARGS...` to completion in a network namespace of its own with only loopback up, for a
- * test of binding beyond loopback (0.0.0.0) that must stay unreachable from other machines.
+ * Starts `lab ARGS...` in a network namespace of its own with only loopback up, for a test of
+ * binding beyond loopback (0.0.0.0, ::) that must stay unreachable from other machines. The
+ * process is lab itself (unshare and sh exec it), so signals reach it.
  */
-export function runLabIsolated(args: string[], opts: RunOptions = {}): Promise<LabResult> {
+export function startLabIsolated(args: string[], opts: StartOptions = {}): LabProcess {
   const inside = ["sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, LAB_BIN, ...args];
-  return runProcess("unshare", ["-rn", ...inside], opts);
+  return startProcess("unshare", ["-rn", ...inside], { ...opts, name: `lab ${args.join(" ")} (isolated)` });
+}
+
+/** {@link startLabIsolated}, run to completion as {@link runLab} runs. */
+export function runLabIsolated(args: string[], opts: RunOptions = {}): Promise<LabResult> {
+  return finish(startLabIsolated(args, opts), opts);
 }
 
 /** How {@link startLabOnTerminal} sizes the terminal and what it sets in the environment. */
