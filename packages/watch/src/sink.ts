@@ -113,8 +113,13 @@ export class LineSink<T> {
     }
     const openFile = async (): Promise<FileHandle> => {
       const fh = await open(path, "w", options.fileMode);
-      // open's mode applies only to a file it creates; a FIFO or a terminal is left as it is.
-      if (options.fileMode !== undefined && (await fh.stat()).isFile()) await fh.chmod(options.fileMode);
+      try {
+        // open's mode applies only to a file it creates; a FIFO or a terminal is left as it is.
+        if (options.fileMode !== undefined && (await fh.stat()).isFile()) await fh.chmod(options.fileMode);
+      } catch (err) {
+        await fh.close().catch(() => {});
+        throw err;
+      }
       return fh;
     };
     let fh: FileHandle | undefined;
