@@ -1,5 +1,8 @@
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runLab } from "../helpers/lab.js";
+import { runLab, runProcess } from "../helpers/lab.js";
+
+const BENCH_BIN = fileURLToPath(new URL("../../bench/dist/run.js", import.meta.url));
 
 describe("lab (the CLI skeleton)", () => {
   it("prints usage for --help and exits 0", async () => {
@@ -63,6 +66,20 @@ describe("lab (the CLI skeleton)", () => {
     expect(suite.code).toBe(2);
     expect(suite.stderr).toMatch(/^lab: unknown benchmark ecoh\nhint: choose from: cli, demo, echo, /);
     for (const r of [unknown, missing, bad, suite]) expect(r.stdout).toBe("");
+  });
+
+  it("pnpm bench (bench/dist/run.js) answers --help, and an unknown flag or suite with one line and exit 2", async () => {
+    const bench = (...args: string[]) => runProcess(process.execPath, [BENCH_BIN, ...args]);
+    const help = await bench("--help");
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: pnpm bench \[SUITE\.\.\.\]/);
+    expect(help.stdout).toContain("one or more of: cli, demo, echo, chat,");
+    const flag = await bench("--bogus");
+    expect(flag).toMatchObject({ code: 2, stdout: "" });
+    expect(flag.stderr).toBe("bench: Unknown option '--bogus'\nhint: pnpm bench --help\n");
+    const suite = await bench("ecoh");
+    expect(suite).toMatchObject({ code: 2, stdout: "" });
+    expect(suite.stderr).toMatch(/^bench: unknown benchmark ecoh\nhint: choose from: cli, demo, echo, /);
   });
 
   it("a port or address given as a word to a command that takes options hints the options (lab server 5001)", async () => {
