@@ -569,6 +569,40 @@ describe("lab transfer bounds a server that trickles file data (--speed-limit, -
     expect(runs[0]!.stderr).toMatch(/kept in .*x\.bin\.part/);
   }, 60_000);
 
+  it("a folder fetch (--get DIR/) names the file the server trickled, under --speed-limit, and exits 1", async () => {
+    const body = Buffer.alloc(100_000, 7);
+    // Answers every request of the connection: the listing, then each get, trickled.
+    const port = await serve((socket) => {
+      let buf = Buffer.alloc(0);
+      socket.on("data", (chunk) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+          const length = buf.readUInt32BE(0);
+          const req = JSON.parse(buf.subarray(4, 4 + length).toString("utf8")) as Record<string, unknown>;
+          buf = buf.subarray(4 + length);
+          if (req.op === "list") {
+            socket.write(
+              frame({ op: "entries", entries: [{ name: "dir/a.bin", size: body.length, mtimeMs: 1e12 }] }),
+            );
+            socket.write(frame({ op: "listed", count: 1, truncated: false }));
+          } else if (req.op === "get") {
+            const head = frame({ op: "file", name: req.name, size: body.length, offset: 0, mtimeMs: 1e12 });
+            trickle(socket, body, head);
+          }
+        }
+      });
+    });
+    const r = await timed(
+      ["transfer", "--get", "dir/", "-o", path.join(dir, "out"), "--port", String(port), ...limits],
+      40_000,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/a\.bin/);
+    expect(r.stderr).toMatch(/under the speed limit of 1\.0 KiB\/s over 2 s/);
+    expect(r.stderr).not.toMatch(LIVE_CONTROLS);
+    expect(r.ms).toBeLessThan(20_000);
+  }, 60_000);
+
   it("an upload to a server that reads slower than --speed-limit ends with lab:/hint:", async () => {
     const src = path.join(dir, "big.bin");
     await writeFile(src, Buffer.alloc(32 * 1024 * 1024, 1));
