@@ -521,3 +521,149 @@ describe("#13: terminal safety and confinement of what the server names", () => 
     expect(await readdir(dir)).toEqual(["a"]);
   });
 });
+
+describe("lab transfer bounds a server that trickles file data (--speed-limit, --speed-time)", () => {
+  /** Writes one byte of `body` every 100 ms (10 B/s): each byte is progress to the stall clock. */
+  const trickle = (socket: net.Socket, body: Buffer, after?: Buffer) => {
+    if (after) socket.write(after);
+    let at = 0;
+    const timer = setInterval(() => {
+      if (at < body.length && !socket.destroyed) socket.write(body.subarray(at, ++at));
+    }, 100);
+    socket.on("close", () => clearInterval(timer));
+    socket.on("error", () => {});
+  };
+  const limits = ["--speed-limit", "1K", "--speed-time", "2s"];
+
+  it("--get and --get --raw end with lab:/hint: once the data averages under --speed-limit", async () => {
+    const body = Buffer.alloc(100_000, 7);
+    const get = await hostileServer((socket, req) =>
+      trickle(
+        socket,
+        body,
+        frame({ op: "file", name: req.name, size: body.length, offset: 0, mtimeMs: 1e12 }),
+      ),
+    );
+    const raw = await serve((socket) => trickle(socket, body));
+    const runs = await Promise.all([
+      timed(
+        ["transfer", "--get", "x.bin", "-o", path.join(dir, "x.bin"), "--port", String(get.port), ...limits],
+        40_000,
+      ),
+      timed(
+        ["transfer", "--get", "--raw", "-o", path.join(dir, "raw.bin"), "--port", String(raw), ...limits],
+        40_000,
+      ),
+    ]);
+    for (const r of runs) {
+      expectCleanFailure(
+        r,
+        /^the server moved \d+ bytes in [\d.]+ s, under the speed limit of 1\.0 KiB\/s over 2 s/,
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^hint: .*--speed-limit/m);
+      // Far under the 30 s stall timeout, which a trickle keeps from firing at all.
+      expect(r.ms).toBeLessThan(20_000);
+    }
+    // What did arrive of the --get is kept for a resume, as after a stall.
+    expect(runs[0]!.stderr).toMatch(/kept in .*x\.bin\.part/);
+  }, 60_000);
+
+  it("a folder fetch (--get DIR/) names the file the server trickled, under --speed-limit, and exits 1", async () => {
+    const body = Buffer.alloc(100_000, 7);
+    // Answers every request of the connection: the listing, then each get, trickled.
+    const port = await serve((socket) => {
+      let buf = Buffer.alloc(0);
+      socket.on("data", (chunk) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+          const length = buf.readUInt32BE(0);
+          const req = JSON.parse(buf.subarray(4, 4 + length).toString("utf8")) as Record<string, unknown>;
+          buf = buf.subarray(4 + length);
+          if (req.op === "list") {
+            socket.write(
+              frame({ op: "entries", entries: [{ name: "dir/a.bin", size: body.length, mtimeMs: 1e12 }] }),
+            );
+            socket.write(frame({ op: "listed", count: 1, truncated: false }));
+          } else if (req.op === "get") {
+            const head = frame({ op: "file", name: req.name, size: body.length, offset: 0, mtimeMs: 1e12 });
+            trickle(socket, body, head);
+          }
+        }
+      });
+    });
+    const r = await timed(
+      ["transfer", "--get", "dir/", "-o", path.join(dir, "out"), "--port", String(port), ...limits],
+      40_000,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/a\.bin/);
+    expect(r.stderr).toMatch(/under the speed limit of 1\.0 KiB\/s over 2 s/);
+    expect(r.stderr).not.toMatch(LIVE_CONTROLS);
+    expect(r.ms).toBeLessThan(20_000);
+  }, 60_000);
+
+  it("an upload to a server that reads slower than --speed-limit ends with lab:/hint:", async () => {
+    const src = path.join(dir, "big.bin");
+    await writeFile(src, Buffer.alloc(32 * 1024 * 1024, 1));
+    const port = await serve((socket) => {
+      // Answers the put before reading it (the client reads only once it has sent), then takes
+      // 1 KiB each 100 ms in paused mode: Node refills its buffer from the kernel only as it is
+      // read, so once the kernel's buffers are full the client's bytes move at 10 KiB/s.
+      socket.write(frame({ op: "accept", offset: 0 }));
+      socket.pause();
+      socket.read(0);
+      const timer = setInterval(() => {
+        if (socket.readableLength > 0) socket.read(Math.min(1024, socket.readableLength));
+      }, 100);
+      socket.on("close", () => clearInterval(timer));
+    });
+    const r = await timed(
+      ["transfer", src, "--port", String(port), "--speed-limit", "1M", "--speed-time", "2s"],
+      40_000,
+    );
+    expectCleanFailure(r, /under the speed limit of 1\.0 MiB\/s over 2 s/);
+    expect(r.code).toBe(1);
+    expect(r.ms).toBeLessThan(25_000);
+  }, 60_000);
+
+  it("--limit-rate under --speed-limit never trips it: our own pacing is not the server's slowness", async () => {
+    const served = path.join(dir, "srv");
+    await mkdir(served);
+    const body = Buffer.alloc(12 * 1024, 3);
+    await writeFile(path.join(served, "paced.bin"), body);
+    const { port } = await startServer(
+      (p) => ["files", served, "--port", String(p)],
+      (p) => `127.0.0.1:${p}`,
+    );
+    const out = path.join(dir, "paced.bin");
+    const r = await timed(
+      [
+        "transfer",
+        "--get",
+        "paced.bin",
+        "-o",
+        out,
+        "--port",
+        String(port),
+        "--limit-rate",
+        "4K",
+        "--speed-limit",
+        "100K",
+        "--speed-time",
+        "1s",
+      ],
+      40_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(out)).toEqual(body);
+    // It was paced (12 KiB at 4 KiB/s), so the 1 s windows had every chance to fire.
+    expect(r.ms).toBeGreaterThan(1_500);
+  }, 60_000);
+
+  it("refuses a --speed-limit that is not a rate", async () => {
+    const r = await runLab(["transfer", "--list", "--speed-limit", "fast"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^lab: --speed-limit must be a rate such as 1KiB\/s/m);
+  });
+});

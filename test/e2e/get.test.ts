@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import getPort from "get-port";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { generateCertificate } from "../../packages/tls/src/index.ts";
 import { type Route, type RouteServer, startRouteServer } from "../helpers/http.js";
 import {
@@ -559,4 +559,85 @@ describe("lab get https: -k, --cacert, exit 60 (a lab-made certificate on 127.0.
   it("-k accepts any certificate", async () => {
     expect(await runLab(["get", "-k", url])).toEqual({ code: 0, stdout: "secret\n", stderr: "" });
   });
+});
+
+describe("lab get bounds a server that trickles the body (--speed-limit, --speed-time)", () => {
+  /** A raw HTTP server on 127.0.0.1 that promises `size` bytes, then sends one each 100 ms (10 B/s). */
+  async function trickler(size: number): Promise<number> {
+    const { createServer } = await import("node:net");
+    const sockets = new Set<import("node:net").Socket>();
+    const timers = new Set<NodeJS.Timeout>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.once("data", () => {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n`);
+        const timer = setInterval(() => socket.write("x"), 100);
+        timers.add(timer);
+        socket.on("close", () => clearInterval(timer));
+      });
+    });
+    const port = await getPort({ host: "127.0.0.1" });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    onTestFinished(async () => {
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return port;
+  }
+
+  it("ends with exit 28 and lab:/hint: once the body averages under --speed-limit", async () => {
+    const port = await trickler(100_000);
+    const dir = mkdtempSync(join(tmpdir(), "netlab-get-slow-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, "slow.bin");
+    const started = performance.now();
+    const r = await runLab(
+      ["get", `http://127.0.0.1:${port}/slow`, "-o", out, "--speed-limit", "1K", "--speed-time", "2s"],
+      { timeoutMs: 40_000 },
+    );
+    expect(r.code, r.stderr).toBe(28);
+    expect(r.stderr).toMatch(
+      /^lab: the body of http:\/\/127\.0\.0\.1:\d+\/slow came at \d+ bytes in [\d.]+ s, under the speed limit of 1\.0 KiB\/s over 2 s$/m,
+    );
+    expect(r.stderr).toMatch(/^hint: .*--speed-limit/m);
+    // Far under --timeout's 30 s, which each trickled byte resets.
+    expect(performance.now() - started).toBeLessThan(20_000);
+    // A failed -o leaves no file, as any other failure.
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it("refuses a --speed-limit that is not a rate, with exit 2", async () => {
+    const r = await runLab(["get", "http://127.0.0.1:9/", "--speed-limit", "fast"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^lab: --speed-limit must be a rate such as 1KiB\/s/m);
+  });
+});
+
+describe("lab get's speed limit counts the server's time, not its reader's", () => {
+  it("a reader of stdout that stops for 3 s does not trip --speed-limit 10M --speed-time 1s", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(
+      process.execPath,
+      [LAB_BIN, "get", "-s", `${base}/big`, "--speed-limit", "10M", "--speed-time", "1s"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    onTestFinished(() => {
+      child.kill("SIGKILL");
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Nothing is read for 3 s: lab waits on the pipe, the server waits on lab (windows of nothing).
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const hash = createHash("sha256");
+    child.stdout.on("data", (d: Buffer) => hash.update(d));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr).toBe(0);
+    expect(hash.digest("hex")).toBe(BIG_SHA);
+  }, 60_000);
 });

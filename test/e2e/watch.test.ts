@@ -3,6 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
+import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
@@ -291,6 +292,87 @@ describe("#19 watching and recording", () => {
       /\nhint: the server sent less than recorded: it closed the connection, or took longer than --wait \(2 s\)\n$/,
     );
   });
+  it("replay (no --compare) against a server that answers nothing stops after one silent --wait, exit 1, and says so", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "eight.jsonl");
+    const lines: object[] = [
+      { netlab: "session", v: 1, ts: 1, side: "server" },
+      { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
+    ];
+    for (let i = 0; i < 8; i++) {
+      const b64 = (text: string) => Buffer.from(text).toString("base64");
+      lines.push({ type: "data", t: 1 + 2 * i, conn: 1, from: "client", b64: b64(`ping ${i}\n`) });
+      lines.push({ type: "data", t: 2 + 2 * i, conn: 1, from: "server", b64: b64(`pong ${i}\n`) });
+    }
+    lines.push({ type: "close", t: 20, conn: 1, reason: "fin" });
+    await writeFile(rec, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    // Reads everything (the replay's writes never block) and answers nothing.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.resume();
+    });
+    const port = await getPort({ host: "127.0.0.1" });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    onTestFinished(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const started = performance.now();
+    const r = await runLab(["replay", rec, "--to", `127.0.0.1:${port}`, "--wait", "1s"], {
+      timeoutMs: 30_000,
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      /^lab: connection 1: the server said nothing for 1 s \(--wait\) where the recording has it answering \(it sent nothing at all\); replay stopped$/m,
+    );
+    expect(r.stderr).toMatch(
+      /^hint: is this the server that was recorded, and is it running\? raise --wait/m,
+    );
+    // One silent wait, not one per step (8 s before).
+    expect(performance.now() - started).toBeLessThan(6_000);
+  }, 40_000);
+
+  it("replay (no --compare) against a server that answers once, then nothing, waits on it once, warns, and ends as before", async () => {
+    const dir = await watchTempDir();
+    const rec = join(dir, "eight.jsonl");
+    const b64 = (text: string) => Buffer.from(text).toString("base64");
+    const lines: object[] = [
+      { netlab: "session", v: 1, ts: 1, side: "server" },
+      { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
+    ];
+    for (let i = 0; i < 8; i++) {
+      lines.push({ type: "data", t: 1 + 2 * i, conn: 1, from: "client", b64: b64(`ping ${i}\n`) });
+      lines.push({ type: "data", t: 2 + 2 * i, conn: 1, from: "server", b64: b64(`pong ${i}\n`) });
+    }
+    await writeFile(rec, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.once("data", () => s.write("pong 0\n"));
+      s.resume();
+    });
+    const port = await getPort({ host: "127.0.0.1" });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    onTestFinished(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const started = performance.now();
+    const r = await runLab(["replay", rec, "--to", `127.0.0.1:${port}`, "--wait", "1s"], {
+      timeoutMs: 30_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^lab: warning: connection 1: the server said nothing for 1 s \(--wait\) after 7 of the 14 bytes recorded by then; its later steps were played without waiting for it$/m,
+    );
+    expect(r.stderr).toMatch(/^replayed 1 connection: 56 B sent, 7 B received$/m);
+    // One silent wait, not one per step (7 s before).
+    expect(performance.now() - started).toBeLessThan(5_000);
+  }, 40_000);
+
   it("replay --as-server plays a recorded server to a client: the same client finds 0 differences, another input exits 1", async () => {
     const dir = await watchTempDir();
     const rec = join(dir, "client.jsonl");

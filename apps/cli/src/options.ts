@@ -1,4 +1,4 @@
-import { formatBytes, parseSize } from "@netlab/core";
+import { formatBytes, parseRate, parseSize } from "@netlab/core";
 import { type Command, Option } from "commander";
 import { UsageError } from "./run.js";
 
@@ -61,6 +61,26 @@ export function parseByteSize(
     );
   }
   return value;
+}
+
+/**
+ * curl's `--speed-limit RATE` and `--speed-time TIME`: give up when the peer moves less than RATE
+ * on average over TIME. RATE as {@link parseRate} reads it (`1KiB/s`, `10K`, a bare number is bytes
+ * per second), 0 for no limit; TIME as {@link parseDuration}. Usage errors name the flag.
+ * @example speedLimits("1KiB/s", "60s") // { minBytesPerSecond: 1024, lowSpeedTimeMs: 60000 }
+ */
+export function speedLimits(
+  rate: string,
+  time: string,
+): { minBytesPerSecond: number; lowSpeedTimeMs: number } {
+  const minBytesPerSecond = /^\s*0+\s*$/.test(rate) ? 0 : parseRate(rate);
+  if (minBytesPerSecond === undefined) {
+    throw new UsageError(
+      `--speed-limit must be a rate such as 1KiB/s or 10K (a bare number is bytes per second; 0 = no limit), got ${JSON.stringify(rate)}`,
+    );
+  }
+  const lowSpeedTimeMs = parseDuration("--speed-time", time, { minMs: 1, maxMs: 2_000_000_000 });
+  return { minBytesPerSecond, lowSpeedTimeMs };
 }
 
 /** A TCP/UDP port; servers may ask for 0 (any free port), clients may not. */

@@ -52,6 +52,7 @@ export {
 } from "./errno.js";
 export { isNetlabError, NetlabError, type NetlabErrorOptions, OptionError } from "./errors.js";
 export { FILE_LOCK_DEFAULTS, lockFile, makeDirectory, replaceFileAtomically } from "./files.js";
+export { LOW_SPEED_DEFAULTS, LowSpeedClock, type LowSpeedOptions } from "./low-speed.js";
 export {
   type IntBounds,
   type OptionChecks,

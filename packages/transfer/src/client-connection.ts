@@ -22,7 +22,16 @@ export class ClientConnection {
 
   constructor(
     socket: Socket,
-    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "headerTimeoutMs" | "token">,
+    options: Pick<
+      ClientOptions,
+      | "stream"
+      | "signal"
+      | "stallTimeoutMs"
+      | "headerTimeoutMs"
+      | "minBytesPerSecond"
+      | "lowSpeedTimeMs"
+      | "token"
+    >,
     onProgress: (progress: Progress) => void,
     onResume: (info: ResumeInfo) => void = () => {},
   ) {
@@ -30,6 +39,8 @@ export class ClientConnection {
       peer: "the server",
       stallTimeoutMs: options.stallTimeoutMs ?? CLIENT_DEFAULTS.stallTimeoutMs,
       headerTimeoutMs: options.headerTimeoutMs ?? CLIENT_DEFAULTS.headerTimeoutMs,
+      minBytesPerSecond: options.minBytesPerSecond ?? CLIENT_DEFAULTS.minBytesPerSecond,
+      lowSpeedTimeMs: options.lowSpeedTimeMs ?? CLIENT_DEFAULTS.lowSpeedTimeMs,
       signal: options.signal,
     });
     this.stream = options.stream ?? {};

@@ -200,7 +200,7 @@ export async function download(
         "STALLED",
         `${err.message}; ${received} of ${size} bytes of ${name} are kept in ${shownPart}`,
         {
-          hint: "run the same command again to continue (raise --stall-timeout if the server is only slow)",
+          hint: `run the same command again to continue (${isTooSlow(err) ? "lower --speed-limit or raise --speed-time" : "raise --stall-timeout"} if the server is only slow)`,
           cause: err,
         },
       );
@@ -362,4 +362,9 @@ function localName(name: string): string {
 export async function freeBytes(dir: string): Promise<number> {
   const fs = await statfs(dir).catch(() => undefined);
   return fs === undefined ? Number.POSITIVE_INFINITY : fs.bavail * fs.bsize;
+}
+
+/** A STALLED error from the low-speed limit (a trickle), not from the stall or header clock. */
+function isTooSlow(err: TransferError): boolean {
+  return err.hint?.includes("--speed-limit") === true;
 }

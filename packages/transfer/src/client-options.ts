@@ -1,3 +1,4 @@
+import { LOW_SPEED_DEFAULTS } from "@netlab/core";
 import type { ClientTlsOptions } from "@netlab/tls";
 import type { ServedRoot } from "./root.js";
 import type { StreamOptions } from "./stream.js";
@@ -16,6 +17,10 @@ export const CLIENT_DEFAULTS = {
   stallTimeoutMs: 30_000,
   /** A header is at most 64 KiB: once its first byte is in, the rest comes at once from a live server. */
   headerTimeoutMs: 30_000,
+  /** 1 KiB/s: a trickling server is cut, a real slow link never (see LOW_SPEED_DEFAULTS). */
+  minBytesPerSecond: LOW_SPEED_DEFAULTS.minBytesPerSecond,
+  /** 60 s of waiting on the server. */
+  lowSpeedTimeMs: LOW_SPEED_DEFAULTS.lowSpeedTimeMs,
   /** Most entries a listing may bring (a hostile server could otherwise send them forever). */
   maxListEntries: 1_000_000,
   /** Longest error message or hint taken from the server, in characters; the rest is cut. */
@@ -46,6 +51,16 @@ export interface ClientOptions {
    * file is not cut. Default 30 000; Infinity waits forever.
    */
   headerTimeoutMs?: number;
+  /**
+   * curl's --speed-limit: give up (a TransferError STALLED) when file data moves slower than this
+   * many bytes per second on average over `lowSpeedTimeMs` spent waiting on the server. A server
+   * that trickles a byte a second keeps the stall clock from ever firing; this bounds it. Time spent
+   * on our disk, hashing or our own `rateBytesPerSecond` pacing is not waiting, so it never counts.
+   * Default 1024; 0 for no limit.
+   */
+  minBytesPerSecond?: number;
+  /** curl's --speed-time: the window `minBytesPerSecond` is averaged over, in ms. Default 60 000. */
+  lowSpeedTimeMs?: number;
   /**
    * Aborts the connection attempt and any transfer in progress at once (an ABORTED error); a
    * download keeps its `.part`, with every byte received, for a resume.

@@ -156,10 +156,17 @@ export async function upload(
         throw err;
       }
       // The server's own reason (NO_SPACE, ...) beats the broken pipe it caused.
-      const h = await withTimeout(reply, 2_000).catch(() => undefined);
+      let replyErr: unknown;
+      const h = await withTimeout(reply, 2_000).catch((e: unknown) => {
+        replyErr = e;
+        return undefined;
+      });
       // Cut mid-file, the connection cannot carry another request.
       conn.wire.destroy();
       if (h?.op === "error") throw remoteError(h);
+      // Our own clock cut it (the low-speed limit, the stall timeout): that says more than "lost".
+      const stalled = [err, replyErr].find((e) => e instanceof TransferError && e.code === "STALLED");
+      if (stalled !== undefined) throw stalled;
       if (stop.signal.aborted || (err instanceof TransferError && err.code === "CONNECTION_LOST")) {
         throw lostDuringUpload(name);
       }

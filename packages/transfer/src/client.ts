@@ -39,7 +39,16 @@ export class TransferClient extends EventEmitter<{ progress: [Progress]; resume:
   /** Wraps a connected socket (use {@link TransferClient.connect} to dial). */
   constructor(
     socket: Socket,
-    options: Pick<ClientOptions, "stream" | "signal" | "stallTimeoutMs" | "headerTimeoutMs" | "token"> = {},
+    options: Pick<
+      ClientOptions,
+      | "stream"
+      | "signal"
+      | "stallTimeoutMs"
+      | "headerTimeoutMs"
+      | "minBytesPerSecond"
+      | "lowSpeedTimeMs"
+      | "token"
+    > = {},
   ) {
     super();
     socket.setNoDelay(true);

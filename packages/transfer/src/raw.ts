@@ -129,6 +129,10 @@ export interface RawGetOptions {
    * a raw server ends by closing, so silence is a server that hangs. Infinity waits forever.
    */
   stallTimeoutMs?: number;
+  /** curl's --speed-limit, as {@link ClientOptions.minBytesPerSecond}: default 1024, 0 for none. */
+  minBytesPerSecond?: number;
+  /** curl's --speed-time, as {@link ClientOptions.lowSpeedTimeMs}: default 60 000. */
+  lowSpeedTimeMs?: number;
   /** Aborting it ends the download at once (ABORTED); nothing is kept, raw cannot resume. */
   signal?: AbortSignal;
   /**
@@ -173,6 +177,8 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
     peer: "the server",
     isResetAnEnd: true,
     stallTimeoutMs: opts.stallTimeoutMs ?? CLIENT_DEFAULTS.stallTimeoutMs,
+    minBytesPerSecond: opts.minBytesPerSecond ?? CLIENT_DEFAULTS.minBytesPerSecond,
+    lowSpeedTimeMs: opts.lowSpeedTimeMs ?? CLIENT_DEFAULTS.lowSpeedTimeMs,
     signal: opts.signal,
   });
   const partPath = opts.out + PART_SUFFIX;

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { describeBytes, sniffProtocol } from "@netlab/core";
+import { describeBytes, formatRate, LowSpeedClock, sniffProtocol } from "@netlab/core";
 import type { ByteQueue, Decoder } from "@netlab/protocol";
 import { FramedReader, tapData, wireDataChannel } from "@netlab/socketserver";
 import { TransferError } from "./errors.js";
@@ -51,6 +51,16 @@ export interface SocketWireOptions {
    * uses 30 000.
    */
   headerTimeoutMs?: number;
+  /**
+   * curl's --speed-limit: give up (a STALLED error, and the socket is destroyed) when file data
+   * moves slower than this many bytes per second on average over `lowSpeedTimeMs` of waiting on the
+   * peer (reading a chunk, or a write waiting for the socket to drain; header waits are the header
+   * and stall clocks' work). A trickle of a byte a second keeps the stall clock from firing; this
+   * does not. Default 0 (no limit); the client uses 1024.
+   */
+  minBytesPerSecond?: number;
+  /** curl's --speed-time: the window `minBytesPerSecond` is averaged over, in ms. Default 60 000. */
+  lowSpeedTimeMs?: number;
   /** Aborting it ends any wait at once (an ABORTED error) and destroys the socket. */
   signal?: AbortSignal;
 }
@@ -60,6 +70,8 @@ export const WIRE_DEFAULTS = {
   maxBufferedBytes: 4 * 1024 * 1024,
   stallTimeoutMs: Number.POSITIVE_INFINITY,
   headerTimeoutMs: Number.POSITIVE_INFINITY,
+  minBytesPerSecond: 0,
+  lowSpeedTimeMs: 60_000,
 } as const;
 
 /**
@@ -80,6 +92,8 @@ export class SocketWire implements Wire {
   /** performance.now() when a byte last moved, or a wait began. */
   #movedAt = 0;
   #stallTimer: NodeJS.Timeout | undefined;
+  /** Counts file data only: readChunk and write waits (a header write seldom waits at all). */
+  readonly #lowSpeed: LowSpeedClock;
 
   constructor(socket: Socket, options: SocketWireOptions = {}) {
     this.#socket = socket;
@@ -87,10 +101,18 @@ export class SocketWire implements Wire {
     this.#isResetAnEnd = options.isResetAnEnd ?? false;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? WIRE_DEFAULTS.stallTimeoutMs;
     const headerTimeoutMs = options.headerTimeoutMs ?? WIRE_DEFAULTS.headerTimeoutMs;
+    this.#lowSpeed = new LowSpeedClock(
+      {
+        minBytesPerSecond: options.minBytesPerSecond ?? WIRE_DEFAULTS.minBytesPerSecond,
+        lowSpeedTimeMs: options.lowSpeedTimeMs ?? WIRE_DEFAULTS.lowSpeedTimeMs,
+      },
+      (bytes, ms) => this.#fail(this.#tooSlow(bytes, ms)),
+    );
     this.#reader = new FramedReader(socket, refusalAware(headerDecoder()), {
       highWaterBytes: options.maxBufferedBytes ?? WIRE_DEFAULTS.maxBufferedBytes,
-      onChunk: () => {
+      onChunk: (chunk) => {
         this.#movedAt = performance.now();
+        this.#lowSpeed.add(chunk.length);
       },
       // Only a header read can be partial: raw chunks (file data) never start this clock.
       frameTimeoutMs: headerTimeoutMs,
@@ -118,7 +140,10 @@ export class SocketWire implements Wire {
     socket.on("error", (err) => {
       this.#error ??= err;
     });
-    socket.on("close", () => clearTimeout(this.#stallTimer));
+    socket.on("close", () => {
+      clearTimeout(this.#stallTimer);
+      this.#lowSpeed.stop();
+    });
   }
 
   get bufferedBytes(): number {
@@ -147,12 +172,18 @@ export class SocketWire implements Wire {
   async readChunk(maxBytes: number): Promise<Uint8Array | undefined> {
     // Only a read that will wait starts the stall clock: nothing per chunk while data streams in.
     const willWait = this.#reader.bufferedBytes === 0;
-    if (willWait) this.#beginWait();
+    if (willWait) {
+      this.#beginWait();
+      this.#lowSpeed.begin();
+    }
     let chunk: Uint8Array | undefined;
     try {
       chunk = await this.#reader.readChunk(maxBytes);
     } finally {
-      if (willWait) this.#endWait();
+      if (willWait) {
+        this.#endWait();
+        this.#lowSpeed.end();
+      }
     }
     if (chunk === undefined) this.#checkEnd(false);
     return chunk;
@@ -171,8 +202,11 @@ export class SocketWire implements Wire {
     if (socket.destroyed || socket.writableEnded) throw this.#lost();
     if (wireDataChannel.hasSubscribers) tapData(socket, "out", data);
     // The callback runs once the kernel took these bytes: progress, for the stall clock.
-    if (socket.write(data, this.#onWritten)) return;
+    const size = data.length;
+    const onWritten = (err?: Error | null) => this.#onWritten(err, size);
+    if (socket.write(data, onWritten)) return;
     this.#beginWait();
+    this.#lowSpeed.begin();
     try {
       await new Promise<void>((resolve, reject) => {
         const done = (err?: Error) => {
@@ -191,6 +225,7 @@ export class SocketWire implements Wire {
       });
     } finally {
       this.#endWait();
+      this.#lowSpeed.end();
     }
   }
 
@@ -214,12 +249,27 @@ export class SocketWire implements Wire {
 
   destroy(): void {
     clearTimeout(this.#stallTimer);
+    this.#lowSpeed.stop();
     this.#socket.destroy();
   }
 
-  readonly #onWritten = (err?: Error | null): void => {
-    if (!err) this.#movedAt = performance.now();
-  };
+  #onWritten(err: Error | null | undefined, bytes: number): void {
+    if (err) return;
+    this.#movedAt = performance.now();
+    this.#lowSpeed.add(bytes);
+  }
+
+  /** The low-speed limit's error: how little moved, the limit, and the flags that set it. */
+  #tooSlow(bytes: number, ms: number): TransferError {
+    const limit = formatRate(this.#lowSpeed.minBytesPerSecond);
+    return new TransferError(
+      "STALLED",
+      `${this.#peer} moved ${bytes} bytes in ${formatSeconds(ms)} s, under the speed limit of ${limit} over ${formatSeconds(this.#lowSpeed.lowSpeedTimeMs)} s`,
+      {
+        hint: `${this.#peer} may be trickling on purpose; on a link this slow lower --speed-limit or raise --speed-time (--speed-limit 0 turns it off)`,
+      },
+    );
+  }
 
   /** Starts the stall clock for one more waiter (a wait beginning counts as movement). */
   #beginWait(): void {

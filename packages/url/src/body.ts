@@ -63,6 +63,7 @@ export async function* readBody(
 ): AsyncGenerator<Uint8Array> {
   let wireBytes = 0;
   let decodedBytes = 0;
+  let isWaiting = false;
   const streams: Readable[] = [res];
   try {
     const codings = codingsOf(res.headers["content-encoding"], url);
@@ -72,6 +73,7 @@ export async function* readBody(
         transform(chunk: Buffer, _encoding, done) {
           wireBytes += chunk.length;
           timers.reset();
+          timers.lowSpeed.add(chunk.length);
           done(null, chunk);
         },
       });
@@ -81,10 +83,17 @@ export async function* readBody(
       pipeline([res, count, ...decoders], () => {});
       source = decoders.at(-1)!;
     }
+    // The speed limit counts only the time spent waiting for a chunk, never the caller's time
+    // between chunks (a slow reader of our output is not a slow server).
+    timers.lowSpeed.begin();
+    isWaiting = true;
     for await (const chunk of source as AsyncIterable<Buffer>) {
+      timers.lowSpeed.end();
+      isWaiting = false;
       if (codings.length === 0) {
         wireBytes += chunk.length;
         timers.reset();
+        timers.lowSpeed.add(chunk.length);
       }
       decodedBytes += chunk.length;
       if (decodedBytes > limits.maxBodyBytes) {
@@ -106,6 +115,8 @@ export async function* readBody(
         );
       }
       yield chunk;
+      timers.lowSpeed.begin();
+      isWaiting = true;
     }
   } catch (err) {
     if (err instanceof NetlabError) throw err;
@@ -123,6 +134,7 @@ export async function* readBody(
       },
     );
   } finally {
+    if (isWaiting) timers.lowSpeed.end();
     for (const s of streams) s.destroy();
   }
 }

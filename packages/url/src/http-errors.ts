@@ -5,6 +5,7 @@ import {
   type ErrnoErrorCode,
   errnoCode,
   errnoOf,
+  formatRate,
   NetlabError,
   type NetlabErrorOptions,
   sniffProtocol,
@@ -148,6 +149,19 @@ export function toURLError(err: unknown, url: string, timers: Timers): NetlabErr
         url,
         cause: err,
         hint: "the whole request took longer than --max-time; raise it",
+      },
+    );
+  }
+  if (timers.expired === "slow") {
+    const slow = timers.slow ?? { bytes: 0, ms: timers.expiredMs };
+    return new URLError(
+      "REQUEST_TIMEOUT",
+      `the body of ${url} came at ${slow.bytes} bytes in ${formatSeconds(slow.ms)}, under the speed limit of ${formatRate(timers.lowSpeed.minBytesPerSecond)} over ${formatSeconds(timers.lowSpeed.lowSpeedTimeMs)}`,
+      {
+        reason: "timed out",
+        url,
+        cause: err,
+        hint: "the server may be trickling on purpose; on a link this slow lower --speed-limit or raise --speed-time (--speed-limit 0 turns it off)",
       },
     );
   }

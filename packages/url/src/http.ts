@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
+import { LOW_SPEED_DEFAULTS } from "@netlab/core";
 import { type BodyLimits, codingsOf, concat, parseLength, readBody, readCapped } from "./body.js";
 import { bodyTooLarge, HTTPError, tooManyRedirects, toURLError, URLError } from "./http-errors.js";
 import { staticLookup } from "./lookup.js";
@@ -26,6 +27,13 @@ export const HTTP_DEFAULTS = {
    * {@link DECOMPRESSION_RATIO_FLOOR_BYTES}.
    */
   maxDecompressionRatio: 100,
+  /**
+   * curl's --speed-limit, here on by default: 1 KiB/s (a trickling server is cut, a real slow link
+   * averages far more over a minute; see LOW_SPEED_DEFAULTS). 0 for no limit.
+   */
+  minBytesPerSecond: LOW_SPEED_DEFAULTS.minBytesPerSecond as number,
+  /** curl's --speed-time: the window the speed limit is averaged over, 60 s. */
+  lowSpeedTimeMs: LOW_SPEED_DEFAULTS.lowSpeedTimeMs as number,
 };
 
 /** Options for {@link urlopen}. */
@@ -56,6 +64,15 @@ export interface RequestOptions {
    * 1 MiB decoded); default 100; Infinity for no limit. Beyond it: DECOMPRESSION_BOMB.
    */
   maxDecompressionRatio?: number;
+  /**
+   * curl's --speed-limit: fail (REQUEST_TIMEOUT) when the body arrives slower than this many bytes
+   * per second on average over `lowSpeedTimeMs` spent waiting for it. A server trickling a byte a
+   * second resets the idle timeout with every byte; this bounds it. Time the caller spends between
+   * chunks (a slow reader of the body) is not waiting, so it never counts. Default 1024; 0 for none.
+   */
+  minBytesPerSecond?: number;
+  /** curl's --speed-time: the window `minBytesPerSecond` is averaged over, in ms. Default 60 000. */
+  lowSpeedTimeMs?: number;
   /** Follow 3xx redirects (default true); false returns the 3xx answer itself, as curl without -L. */
   followRedirects?: boolean;
   /** Throw HTTPError for a status ≥ 400 (default true); false returns the answer, as curl without -f. */
@@ -124,6 +141,8 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
   checkLimit("maxErrorBodyBytes", o.maxErrorBodyBytes, url, { allowZero: true });
   checkLimit("maxBodyBytes", o.maxBodyBytes, url, { allowZero: true });
   checkLimit("maxDecompressionRatio", o.maxDecompressionRatio, url);
+  checkLimit("minBytesPerSecond", o.minBytesPerSecond, url, { allowZero: true });
+  checkLimit("lowSpeedTimeMs", o.lowSpeedTimeMs, url);
   const limits: BodyLimits = { maxBodyBytes: o.maxBodyBytes, maxDecompressionRatio: o.maxDecompressionRatio };
 
   let target = checkUrl(url);
@@ -139,7 +158,10 @@ export async function urlopen(url: string, opts: RequestOptions = {}): Promise<H
   }
   let method = (opts.method ?? (body ? "POST" : "GET")).toUpperCase();
 
-  const timers = new Timers(o.timeoutMs, o.totalTimeoutMs, opts.signal);
+  const timers = new Timers(o.timeoutMs, o.totalTimeoutMs, opts.signal, {
+    minBytesPerSecond: o.minBytesPerSecond,
+    lowSpeedTimeMs: o.lowSpeedTimeMs,
+  });
   const redirects: string[] = [];
   let res: IncomingMessage | undefined;
   try {

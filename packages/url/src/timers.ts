@@ -1,4 +1,6 @@
-// The idle and total timeouts of one urlopen request, folded into one AbortSignal.
+// The idle and total timeouts and the low-speed limit of one urlopen request, folded into one AbortSignal.
+import { LowSpeedClock, type LowSpeedOptions } from "@netlab/core";
+
 /** setTimeout's limit (about 24.8 days); a longer wait would fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
@@ -12,10 +14,23 @@ export class Timers {
   readonly #totalMs: number;
   #idle: NodeJS.Timeout | undefined;
   #total: NodeJS.Timeout | undefined;
-  expired: "idle" | "total" | undefined;
+  expired: "idle" | "total" | "slow" | undefined;
   readonly callerSignal: AbortSignal | undefined;
+  /** Counts body bytes against the time spent waiting for them (curl's --speed-limit). */
+  readonly lowSpeed: LowSpeedClock;
+  /** What the low-speed limit saw when it fired: bytes in ms of waiting. */
+  slow: { bytes: number; ms: number } | undefined;
 
-  constructor(idleMs: number, totalMs: number, signal: AbortSignal | undefined) {
+  constructor(
+    idleMs: number,
+    totalMs: number,
+    signal: AbortSignal | undefined,
+    lowSpeed: LowSpeedOptions = { minBytesPerSecond: 0 },
+  ) {
+    this.lowSpeed = new LowSpeedClock(lowSpeed, (bytes, ms) => {
+      this.slow = { bytes, ms };
+      this.#expire("slow");
+    });
     this.#idleMs = idleMs;
     this.#totalMs = totalMs;
     this.callerSignal = signal;
@@ -34,6 +49,7 @@ export class Timers {
 
   /** The limit that expired, in ms. */
   get expiredMs(): number {
+    if (this.expired === "slow") return this.lowSpeed.lowSpeedTimeMs;
     return this.expired === "total" ? this.#totalMs : this.#idleMs;
   }
 
@@ -48,11 +64,12 @@ export class Timers {
   clear(): void {
     if (this.#idle) clearTimeout(this.#idle);
     if (this.#total) clearTimeout(this.#total);
+    this.lowSpeed.stop();
     this.#idle = undefined;
     this.#total = undefined;
   }
 
-  #expire(which: "idle" | "total"): void {
+  #expire(which: "idle" | "total" | "slow"): void {
     this.expired ??= which;
     this.clear();
     this.#controller.abort(new Error("timed out"));

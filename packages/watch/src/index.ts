@@ -13,6 +13,7 @@ export {
   type ReplayPace,
   type ReplayResult,
   type ReplayServerOptions,
+  type ReplaySilence,
   replay,
   replayAsServer,
 } from "./replay.js";

@@ -101,6 +101,23 @@ export interface ReplayDifference {
   jsonFields: string[];
 }
 
+/**
+ * Where the peer said nothing for a whole `waitMs` while the recording has it answering (lockstep).
+ * Waiting again at every later step would cost `waitMs` each (hours for a long recording), so a
+ * connection is waited on in silence once: one that had sent nothing at all stops the replay
+ * (`silence`); one that answered in part is played on without waiting (`quiet`).
+ */
+export interface ReplaySilence {
+  /** The connection's id in the recording. */
+  conn: number;
+  /** How long it waited, in ms (`waitMs`). */
+  waitedMs: number;
+  /** Bytes the peer had sent on that connection. */
+  receivedBytes: number;
+  /** Bytes the recording has it sending by then. */
+  expectedBytes: number;
+}
+
 /** What a replay did. */
 export interface ReplayResult {
   connections: number;
@@ -108,6 +125,16 @@ export interface ReplayResult {
   bytesReceived: number;
   /** Set when `compare` found a difference. */
   difference?: ReplayDifference;
+  /**
+   * Set when a peer that had sent nothing at all on a connection stayed silent for a whole `waitMs`
+   * where the recording has it answering (lockstep): the replay stopped there.
+   */
+  silence?: ReplaySilence;
+  /**
+   * Connections whose peer answered in part, then was silent for a whole `waitMs` where the recording
+   * has more: their later steps were played without waiting (and without the final wait).
+   */
+  quiet: ReplaySilence[];
 }
 
 /** `value` without the keys in `fields`, at any depth. */
@@ -156,6 +183,8 @@ class Live {
   received = Buffer.alloc(0);
   expected = Buffer.alloc(0);
   isClosed = false;
+  /** Set when a lockstep wait ran its whole `waitMs` with not one byte from the peer. */
+  silence: ReplaySilence | undefined;
   #wake: (() => void) | undefined;
   #views = new Map<string, { length: number; view: Buffer }>();
   constructor(
@@ -208,19 +237,30 @@ class Live {
    */
   async expect(b64: string, o: PlayOptions): Promise<ReplayDifference | undefined> {
     this.expected = Buffer.concat([this.expected, Buffer.from(b64, "base64")]);
-    if (o.pace !== "lockstep") return undefined;
+    // Silent for a whole wait once already: waiting again at each step would only add up.
+    if (o.pace !== "lockstep" || (this.silence && !o.compare)) return undefined;
     const want = this.view("expected", false).length;
     const has = () => this.view("received", false).length;
+    const before = this.received.length;
     await this.until(
       () => has() >= want || firstDifference(this.view("expected", false), this.view("received", false)) >= 0,
       o.waitMs,
       o.signal,
     );
+    if (has() < want && this.received.length === before && !this.isClosed && !o.signal?.aborted) {
+      this.silence = {
+        conn: this.conn,
+        waitedMs: o.waitMs,
+        receivedBytes: this.received.length,
+        expectedBytes: this.expected.length,
+      };
+    }
     if (!o.compare) return undefined;
     return differenceOf(this, false) ?? (has() < want ? differenceOf(this, true) : undefined);
   }
   /** Waits for the rest of what the peer should send; with `compare`, the first difference. */
   async finish(o: PlayOptions): Promise<ReplayDifference | undefined> {
+    if (this.silence && !o.compare) return undefined;
     const want = this.view("expected", true).length;
     await this.until(() => this.view("received", true).length >= want, o.waitMs, o.signal);
     return o.compare ? differenceOf(this, true) : undefined;
@@ -383,7 +423,7 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
   checkReplayOptions(o);
   checkConnectionCount(session, o.maxConnections);
   const live = new Map<number, Live>();
-  const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
+  const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0, quiet: [] };
   const fields = new Set(o.ignoreJsonFields);
   const fromServer = bytesFrom(session.records, "server");
   const clock = new ReplayClock(o, 0);
@@ -409,11 +449,18 @@ export async function replay(session: Session, options: ReplayOptions): Promise<
           result.difference = diff;
           break;
         }
+        if (l.silence && !o.compare && !result.quiet.includes(l.silence)) {
+          if (l.silence.receivedBytes === 0) {
+            result.silence = l.silence;
+            break;
+          }
+          result.quiet.push(l.silence);
+        }
       } else if (r.type === "half_close" && r.from === "client") {
         l.socket.end();
       }
     }
-    if (!result.difference) {
+    if (!result.difference && !result.silence) {
       for (const l of live.values()) {
         const diff = await l.finish(o);
         if (diff) {
@@ -519,7 +566,7 @@ export async function replayAsServer(session: Session, options: ReplayServerOpti
     else byConn.get(r.conn)?.push(r);
   }
   const recorded = [...byConn.keys()];
-  const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0 };
+  const result: ReplayResult = { connections: 0, bytesSent: 0, bytesReceived: 0, quiet: [] };
   const arrivals: net.Socket[] = [];
   let wake: (() => void) | undefined;
   const server = net.createServer((socket) => {
@@ -603,6 +650,13 @@ async function playServerSide(
     } else if (r.type === "data") {
       const diff = await l.expect(r.b64, o);
       if (diff) return diff;
+      if (l.silence && !o.compare && !result.quiet.includes(l.silence)) {
+        if (l.silence.receivedBytes === 0) {
+          result.silence ??= l.silence;
+          return undefined;
+        }
+        result.quiet.push(l.silence);
+      }
     } else if ((r.type === "half_close" && r.from === "server") || r.type === "close") {
       if (!l.socket.destroyed) l.socket.end();
     }

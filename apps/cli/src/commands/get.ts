@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
-import { parseDuration, parseNumber } from "../options.js";
+import { parseDuration, parseNumber, speedLimits } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { canPrompt, promptToken } from "../token.js";
@@ -27,6 +27,8 @@ interface GetOpts {
   cacert?: string;
   timeout: string;
   maxTime?: string;
+  speedLimit: string;
+  speedTime: string;
   maxFilesize?: string;
   maxRatio: string;
   maxRedirs: string;
@@ -97,6 +99,12 @@ export function registerGet(program: Command): void {
     .option("--timeout <time>", "give up when connecting, the headers or any body chunk take longer", "30s")
     .option("-m, --max-time <time>", "give up when the whole transfer takes longer (exit 28); 5 = 5s")
     .option(
+      "-Y, --speed-limit <rate>",
+      "give up when the body comes slower than this on average over --speed-time (exit 28; a trickling server), e.g. 10K; 0 = no limit",
+      "1KiB/s",
+    )
+    .option("-y, --speed-time <time>", "the time --speed-limit is averaged over (as curl's)", "60s")
+    .option(
       "--max-filesize <bytes>",
       "refuse a body larger than this, e.g. 500K, 20M, 1G (exit 63; from Content-Length before writing)",
     )
@@ -135,7 +143,7 @@ Examples:
 
 Exit codes (as curl's): 0 ok, 2 usage or invalid URL, 6 cannot resolve host, 7 cannot connect, 8 not HTTP,
 22 HTTP error with -f (status ≥ 400; "HTTP Error 404: Not Found" on stderr; the body only with --fail-with-body),
-23 cannot write the output, 28 timeout (--timeout, --max-time), 33 -C: the server does not resume,
+23 cannot write the output, 28 timeout (--timeout, --max-time, --speed-limit), 33 -C: the server does not resume,
 35 TLS failure, 47 too many redirects (-L), 60 certificate not trusted (--cacert, -k),
 61 a corrupt compressed body, 63 larger than --max-filesize or a decompression bomb (--max-ratio),
 130 interrupted (Ctrl-C or SIGTERM; no partial file is left).`,
@@ -159,6 +167,7 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
     opts.maxTime === undefined
       ? undefined
       : parseDuration("--max-time", opts.maxTime, { minMs: 1, maxMs: 2_000_000_000 }) / 1000;
+  const { minBytesPerSecond, lowSpeedTimeMs } = speedLimits(opts.speedLimit, opts.speedTime);
   const maxBodyBytes =
     opts.maxFilesize === undefined ? undefined : parseBytes("--max-filesize", opts.maxFilesize);
   const maxRatio = parseNumber("--max-ratio", opts.maxRatio, { min: 1, max: Number.MAX_SAFE_INTEGER });
@@ -269,6 +278,8 @@ async function runGet(url: string, opts: GetOpts): Promise<void> {
         timeoutMs: timeoutS * 1000,
         totalTimeoutMs: maxTimeS === undefined ? undefined : maxTimeS * 1000,
         maxBodyBytes,
+        minBytesPerSecond,
+        lowSpeedTimeMs,
         maxDecompressionRatio: maxRatio,
         maxRedirects,
         followRedirects: opts.location === true,

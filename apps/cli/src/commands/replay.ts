@@ -58,7 +58,11 @@ export function registerReplay(program: Command): void {
       "--ignore-json-fields <names>",
       "with --compare: leave these fields (comma-separated, any depth) out of JSON lines, e.g. ts for lab client recordings",
     )
-    .option("--wait <time>", "longest wait for the server's bytes at any step", "5s")
+    .option(
+      "--wait <time>",
+      "longest wait for the server's bytes at any step; a whole wait without one byte where the recording has an answer stops the replay (exit 1)",
+      "5s",
+    )
     .option(
       "--max-connections <n>",
       "most connections the recording may open (a recording with more is refused before the first)",
@@ -219,6 +223,12 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
           },
         })
       : await replay(session, { ...address, ...common });
+    for (const q of result.quiet) {
+      const peer = opts.asServer ? "client" : "server";
+      process.stderr.write(
+        `lab: warning: connection ${q.conn}: the ${peer} said nothing for ${q.waitedMs / 1000} s (--wait) after ${q.receivedBytes} of the ${q.expectedBytes} bytes recorded by then; its later steps were played without waiting for it\n`,
+      );
+    }
     process.stderr.write(
       `replayed ${result.connections} connection${result.connections === 1 ? "" : "s"}: ${result.bytesSent} B sent, ${result.bytesReceived} B received\n`,
     );
@@ -235,6 +245,19 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
           : `in line ${d.line} (offset ${d.offset} with ${ignoreJsonFields.join(", ")} left out)`;
       process.stderr.write(
         `lab: connection ${d.conn}: the ${peer}'s bytes differ from the recording ${where}\n  expected: ${expected}\n  got:      ${actual}\n${differenceHint(d, peer, ignoreJsonFields, waitMs)}\n`,
+      );
+      throw new ExitCode(1);
+    }
+    if (result.silence) {
+      const peer = opts.asServer ? "client" : "server";
+      const { conn, waitedMs, receivedBytes, expectedBytes } = result.silence;
+      const answer =
+        receivedBytes === 0
+          ? "nothing at all"
+          : `${receivedBytes} of the ${expectedBytes} bytes recorded by then`;
+      process.stderr.write(
+        `lab: connection ${conn}: the ${peer} said nothing for ${waitedMs / 1000} s (--wait) where the recording has it answering (it sent ${answer}); replay stopped\n` +
+          `hint: is this the ${peer} that was recorded, and is it running? raise --wait if it is only slow to answer\n`,
       );
       throw new ExitCode(1);
     }

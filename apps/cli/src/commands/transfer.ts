@@ -9,7 +9,7 @@ import {
   formatWhere,
   refuseTlsOverUnix,
 } from "../address.js";
-import { parseDuration, parseNumber, requireFileName } from "../options.js";
+import { parseDuration, parseNumber, requireFileName, speedLimits } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
@@ -50,6 +50,8 @@ interface TransferOpts extends TokenOpts, ClientTlsFlags {
   connectTimeout: string;
   stallTimeout: string;
   headerTimeout: string;
+  speedLimit: string;
+  speedTime: string;
   fsync: boolean;
   maxFiles: string;
   maxDepth: string;
@@ -99,6 +101,12 @@ export function registerTransfer(program: Command): void {
       "give up when the server has sent part of a header and not the rest for this long (a trickle)",
       "30s",
     )
+    .option(
+      "--speed-limit <rate>",
+      "give up when file data moves slower than this on average over --speed-time (a trickling server), e.g. 10K; 0 = no limit",
+      "1KiB/s",
+    )
+    .option("--speed-time <time>", "the time --speed-limit is averaged over (as curl's)", "60s")
     .option(
       "--max-files <n>",
       "a folder send holding more entries (files, folders, things skipped), or a folder fetch listing more files, is refused before anything moves",
@@ -227,13 +235,21 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   const connectTimeoutMs = seconds("--connect-timeout", opts.connectTimeout);
   const stallTimeoutMs = seconds("--stall-timeout", opts.stallTimeout);
   const headerTimeoutMs = seconds("--header-timeout", opts.headerTimeout);
+  const { minBytesPerSecond, lowSpeedTimeMs } = speedLimits(opts.speedLimit, opts.speedTime);
   let token = await clientToken(opts);
   // Ctrl-C or SIGTERM cuts the connection at once (a download keeps its .part); a second exits.
   const controller = new AbortController();
   const stopSignals = onInterrupt(() => controller.abort());
   try {
     if (opts.raw) {
-      const limits = { rate, connectTimeoutMs, stallTimeoutMs, maxSizeBytes };
+      const limits = {
+        rate,
+        connectTimeoutMs,
+        stallTimeoutMs,
+        minBytesPerSecond,
+        lowSpeedTimeMs,
+        maxSizeBytes,
+      };
       return await runRaw(t, opts, where, limits, controller.signal);
     }
     const releaseMemory = await minorGc();
@@ -244,6 +260,8 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
         connectTimeoutMs,
         stallTimeoutMs,
         headerTimeoutMs,
+        minBytesPerSecond,
+        lowSpeedTimeMs,
         token,
         tls,
         stream: { releaseMemory, rateBytesPerSecond: rate, fsync: opts.fsync },
@@ -518,6 +536,8 @@ async function runRaw(
     rate: number | undefined;
     connectTimeoutMs: number;
     stallTimeoutMs: number;
+    minBytesPerSecond: number;
+    lowSpeedTimeMs: number;
     maxSizeBytes: number | undefined;
   },
   signal: AbortSignal,
@@ -528,6 +548,8 @@ async function runRaw(
     overwrite: opts.overwrite ?? false,
     connectTimeoutMs: limits.connectTimeoutMs,
     stallTimeoutMs: limits.stallTimeoutMs,
+    minBytesPerSecond: limits.minBytesPerSecond,
+    lowSpeedTimeMs: limits.lowSpeedTimeMs,
     maxSizeBytes: limits.maxSizeBytes,
     signal,
     stream: { rateBytesPerSecond: limits.rate },
