@@ -3,7 +3,14 @@ import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { canIsolateNetwork, type LabProcess, runLab, startLab, startLabIsolated } from "../helpers/lab.js";
+import {
+  canIsolateNetwork,
+  type LabProcess,
+  runLab,
+  runLabInNetworkOf,
+  startLab,
+  startLabIsolated,
+} from "../helpers/lab.js";
 
 /** #19: every server and client over IPv4, IPv6 loopback, a Unix socket and an abstract socket. */
 
@@ -139,20 +146,27 @@ for (const t of TRANSPORTS) {
 describe.skipIf(!hasIPv6Loopback)(
   `#19 dual-stack${hasIPv6Loopback ? "" : " (skipped: this machine has no ::1)"}`,
   () => {
-    it("lab server --host :: takes IPv4 and IPv6 clients and logs the IPv4 one as 127.0.0.1", async () => {
-      const t = TRANSPORTS[1]!;
-      const lab = startLab(["server", "--mode", "upper", "--host", "::", "--port", "0"]);
-      const line = await lab.waitForOutput(/listening on \[::\]:(\d+)/);
-      const port = Number(/\[::\]:(\d+)/.exec(line)![1]);
-      const v4 = await runLab(["client", "--host", "127.0.0.1", "--port", String(port)], { input: "a\n" });
-      expect(v4.stdout).toBe("A\n");
-      await lab.waitForOutput(/connect 127\.0\.0\.1:\d+ \(#1\)/);
-      expect(lab.stderr()).not.toContain("::ffff:");
-      const v6 = await runLab(["client", ...t.connect("", port)], { input: "b\n" });
-      expect(v6.stdout).toBe("B\n");
-      await lab.waitForOutput(/connect \[::1\]:\d+ \(#2\)/);
-      expect(await lab.stop("SIGINT")).toBe(0);
-    }, 30_000);
+    // The servers on :: below run in a network namespace of their own, their clients in it too.
+    it.skipIf(!canIsolateNetwork)(
+      "lab server --host :: takes IPv4 and IPv6 clients and logs the IPv4 one as 127.0.0.1",
+      async () => {
+        const t = TRANSPORTS[1]!;
+        const lab = startLabIsolated(["server", "--mode", "upper", "--host", "::", "--port", "0"]);
+        const line = await lab.waitForOutput(/listening on \[::\]:(\d+)/);
+        const port = Number(/\[::\]:(\d+)/.exec(line)![1]);
+        const v4 = await runLabInNetworkOf(lab, ["client", "--host", "127.0.0.1", "--port", String(port)], {
+          input: "a\n",
+        });
+        expect(v4.stdout).toBe("A\n");
+        await lab.waitForOutput(/connect 127\.0\.0\.1:\d+ \(#1\)/);
+        expect(lab.stderr()).not.toContain("::ffff:");
+        const v6 = await runLabInNetworkOf(lab, ["client", ...t.connect("", port)], { input: "b\n" });
+        expect(v6.stdout).toBe("B\n");
+        await lab.waitForOutput(/connect \[::1\]:\d+ \(#2\)/);
+        expect(await lab.stop("SIGINT")).toBe(0);
+      },
+      30_000,
+    );
 
     // On :: inside a network namespace of their own: nothing beyond its loopback reaches them.
     it.skipIf(!canIsolateNetwork)(
@@ -178,15 +192,21 @@ describe.skipIf(!hasIPv6Loopback)(
       30_000,
     );
 
-    it("-6 with --host :: refuses IPv4 clients; -6 alone listens on ::1", async () => {
-      const lab = startLab(["server", "--mode", "echo", "-6", "--host", "::", "--port", "0"]);
-      const port = Number(/\[::\]:(\d+)/.exec(await lab.waitForOutput(/listening on \[::\]:(\d+)/))![1]);
-      const v4 = await runLab(["client", "--host", "127.0.0.1", "--port", String(port)], { input: "a\n" });
-      expect(v4.code).toBe(1);
-      expect(v4.stderr).toContain("connection refused");
-      const only6 = startLab(["server", "--mode", "echo", "-6", "--port", "0"]);
-      await only6.waitForOutput(/listening on \[::1\]:\d+ \(echo\)/);
-    }, 30_000);
+    it.skipIf(!canIsolateNetwork)(
+      "-6 with --host :: refuses IPv4 clients; -6 alone listens on ::1",
+      async () => {
+        const lab = startLabIsolated(["server", "--mode", "echo", "-6", "--host", "::", "--port", "0"]);
+        const port = Number(/\[::\]:(\d+)/.exec(await lab.waitForOutput(/listening on \[::\]:(\d+)/))![1]);
+        const v4 = await runLabInNetworkOf(lab, ["client", "--host", "127.0.0.1", "--port", String(port)], {
+          input: "a\n",
+        });
+        expect(v4.code).toBe(1);
+        expect(v4.stderr).toContain("connection refused");
+        const only6 = startLab(["server", "--mode", "echo", "-6", "--port", "0"]);
+        await only6.waitForOutput(/listening on \[::1\]:\d+ \(echo\)/);
+      },
+      30_000,
+    );
 
     it("-6/-4 with --host localhost listen on that family's loopback, in every server and in udp ping", async () => {
       const server = startLab(["server", "--mode", "echo", "-6", "--host", "localhost", "--port", "0"]);

@@ -229,11 +229,12 @@ async function finish(proc: LabProcess, opts: RunOptions): Promise<LabResult> {
  * iproute2): there a server may bind 0.0.0.0 and still reach nothing but that namespace's loopback.
  */
 export const canIsolateNetwork =
-  spawnSync("unshare", ["-rn", "sh", "-c", "ip link set lo up"], { timeout: 5_000 }).status === 0;
+  spawnSync("unshare", ["-rn", "sh", "-c", "ip link set lo up"], { timeout: 5_000 }).status === 0 &&
+  spawnSync("nsenter", ["--help"], { timeout: 5_000 }).status === 0;
 
 /** Why a test that needs {@link runLabIsolated} did not run. */
 export const ISOLATION_MISSING =
-  "skipped: needs user namespaces, unshare (apt install util-linux) and ip (apt install iproute2)";
+  "skipped: needs user namespaces, unshare and nsenter (apt install util-linux) and ip (apt install iproute2)";
 
 /**
  * Starts `lab ARGS...` in a network namespace of its own with only loopback up, for a test of
@@ -243,6 +244,19 @@ export const ISOLATION_MISSING =
 export function startLabIsolated(args: string[], opts: StartOptions = {}): LabProcess {
   const inside = ["sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, LAB_BIN, ...args];
   return startProcess("unshare", ["-rn", ...inside], { ...opts, name: `lab ${args.join(" ")} (isolated)` });
+}
+
+/**
+ * Runs `lab ARGS...` to completion inside the network namespace of `isolated` (a
+ * {@link startLabIsolated} process): a client of a server bound beyond loopback there.
+ */
+export function runLabInNetworkOf(
+  isolated: LabProcess,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<LabResult> {
+  const enter = ["-t", String(isolated.child.pid), "-U", "-n", "--preserve-credentials"];
+  return runProcess("nsenter", [...enter, process.execPath, LAB_BIN, ...args], opts);
 }
 
 /** {@link startLabIsolated}, run to completion as {@link runLab} runs. */
