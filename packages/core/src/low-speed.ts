@@ -1,3 +1,4 @@
+import { OptionError } from "./errors.js";
 /**
  * curl's low-speed limit (`--speed-limit`/`--speed-time`), for any client that waits on a peer:
  * a peer that trickles a byte a second moves bytes, so a stall clock ("no byte for N s") never
@@ -54,9 +55,16 @@ export class LowSpeedClock {
     this.minBytesPerSecond = options.minBytesPerSecond ?? LOW_SPEED_DEFAULTS.minBytesPerSecond;
     this.lowSpeedTimeMs = options.lowSpeedTimeMs ?? LOW_SPEED_DEFAULTS.lowSpeedTimeMs;
     this.#onSlow = onSlow;
-    if (!(this.minBytesPerSecond >= 0) || !(this.lowSpeedTimeMs > 0)) {
-      throw new RangeError(
-        `minBytesPerSecond must be 0 or more and lowSpeedTimeMs above 0, got ${this.minBytesPerSecond} and ${this.lowSpeedTimeMs}`,
+    if (!(this.minBytesPerSecond >= 0)) {
+      throw new OptionError(
+        "INVALID_OPTION",
+        `minBytesPerSecond must be 0 (no limit) or more, got ${String(this.minBytesPerSecond)}`,
+      );
+    }
+    if (!(this.lowSpeedTimeMs > 0)) {
+      throw new OptionError(
+        "INVALID_OPTION",
+        `lowSpeedTimeMs must be above 0 (Infinity for no limit), got ${String(this.lowSpeedTimeMs)}`,
       );
     }
     // Off: never a timer (a window of Infinity, or no rate to fall under).

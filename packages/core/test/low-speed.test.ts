@@ -55,3 +55,27 @@ describe("LowSpeedClock", () => {
     expect(fired).toBe(false);
   }, 10_000);
 });
+
+describe("LowSpeedClock options", () => {
+  it("refuses a negative or NaN rate and a window of 0 or less with INVALID_OPTION, naming the option", () => {
+    const make = (o: { minBytesPerSecond?: number; lowSpeedTimeMs?: number }) => () =>
+      new LowSpeedClock(o, () => {});
+    for (const rate of [-1, Number.NaN]) {
+      expect(make({ minBytesPerSecond: rate })).toThrow(
+        expect.objectContaining({
+          code: "INVALID_OPTION",
+          message: expect.stringContaining("minBytesPerSecond"),
+        }),
+      );
+    }
+    for (const ms of [0, -5, Number.NaN]) {
+      expect(make({ lowSpeedTimeMs: ms })).toThrow(
+        expect.objectContaining({
+          code: "INVALID_OPTION",
+          message: expect.stringContaining("lowSpeedTimeMs"),
+        }),
+      );
+    }
+    expect(make({ minBytesPerSecond: 0, lowSpeedTimeMs: Number.POSITIVE_INFINITY })).not.toThrow();
+  });
+});
