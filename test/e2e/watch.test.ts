@@ -3,12 +3,32 @@ import { existsSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
-import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { lineClient } from "../../packages/chat/test/line-client.js";
 import { eventLineSchema, sessionHeaderSchema, sessionRecordSchema } from "../../packages/watch/src/index.js";
 import { LAB_BIN, runLab, startLab, startServer } from "../helpers/lab.js";
+import { serve } from "../helpers/tcp.js";
 import { chatServer, hexdumpBytes, jsonLines, twoClientChat, watchTempDir } from "../helpers/watch.js";
+
+/**
+ * A recording of one connection where the client sends `ping i` and the server answers `pong i`,
+ * `steps` times, then (unless `close` is false) both end; returns its path.
+ */
+async function pingPongRecording(steps: number, { close = true } = {}): Promise<string> {
+  const rec = join(await watchTempDir(), "ping-pong.jsonl");
+  const b64 = (text: string) => Buffer.from(text).toString("base64");
+  const lines: object[] = [
+    { netlab: "session", v: 1, ts: 1, side: "server" },
+    { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
+  ];
+  for (let i = 0; i < steps; i++) {
+    lines.push({ type: "data", t: 1 + 2 * i, conn: 1, from: "client", b64: b64(`ping ${i}\n`) });
+    lines.push({ type: "data", t: 2 + 2 * i, conn: 1, from: "server", b64: b64(`pong ${i}\n`) });
+  }
+  if (close) lines.push({ type: "close", t: 2 + 2 * steps, conn: 1, reason: "fin" });
+  await writeFile(rec, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+  return rec;
+}
 
 /** A recording in `dir` by hand: a server-side header, one TCP connection opened, then `records`. */
 async function oneConnectionRecording(dir: string, records = ""): Promise<string> {
@@ -293,32 +313,9 @@ describe("#19 watching and recording", () => {
     );
   });
   it("replay (no --compare) against a server that answers nothing stops after one silent --wait, exit 1, and says so", async () => {
-    const dir = await watchTempDir();
-    const rec = join(dir, "eight.jsonl");
-    const lines: object[] = [
-      { netlab: "session", v: 1, ts: 1, side: "server" },
-      { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
-    ];
-    for (let i = 0; i < 8; i++) {
-      const b64 = (text: string) => Buffer.from(text).toString("base64");
-      lines.push({ type: "data", t: 1 + 2 * i, conn: 1, from: "client", b64: b64(`ping ${i}\n`) });
-      lines.push({ type: "data", t: 2 + 2 * i, conn: 1, from: "server", b64: b64(`pong ${i}\n`) });
-    }
-    lines.push({ type: "close", t: 20, conn: 1, reason: "fin" });
-    await writeFile(rec, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    const rec = await pingPongRecording(8);
     // Reads everything (the replay's writes never block) and answers nothing.
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((s) => {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.resume();
-    });
-    const port = await getPort({ host: "127.0.0.1" });
-    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-    onTestFinished(() => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    });
+    const port = await serve((s) => s.resume());
     const started = performance.now();
     const r = await runLab(["replay", rec, "--to", `127.0.0.1:${port}`, "--wait", "1s"], {
       timeoutMs: 30_000,
@@ -335,30 +332,10 @@ describe("#19 watching and recording", () => {
   }, 40_000);
 
   it("replay (no --compare) against a server that answers once, then nothing, waits on it once, warns, and ends as before", async () => {
-    const dir = await watchTempDir();
-    const rec = join(dir, "eight.jsonl");
-    const b64 = (text: string) => Buffer.from(text).toString("base64");
-    const lines: object[] = [
-      { netlab: "session", v: 1, ts: 1, side: "server" },
-      { type: "open", t: 0, conn: 1, transport: "tcp", client: "127.0.0.1:1", server: "127.0.0.1:2" },
-    ];
-    for (let i = 0; i < 8; i++) {
-      lines.push({ type: "data", t: 1 + 2 * i, conn: 1, from: "client", b64: b64(`ping ${i}\n`) });
-      lines.push({ type: "data", t: 2 + 2 * i, conn: 1, from: "server", b64: b64(`pong ${i}\n`) });
-    }
-    await writeFile(rec, lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((s) => {
-      sockets.add(s);
-      s.on("error", () => {});
+    const rec = await pingPongRecording(8, { close: false });
+    const port = await serve((s) => {
       s.once("data", () => s.write("pong 0\n"));
       s.resume();
-    });
-    const port = await getPort({ host: "127.0.0.1" });
-    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-    onTestFinished(() => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
     });
     const started = performance.now();
     const r = await runLab(["replay", rec, "--to", `127.0.0.1:${port}`, "--wait", "1s"], {

@@ -6,6 +6,18 @@ import type { Header, HeaderOf } from "./header.js";
 import type { StreamOptions } from "./stream.js";
 import { SocketWire } from "./wire.js";
 
+/** The client options one connection uses: its stream, signal, limits and token. */
+export type ConnectionOptions = Pick<
+  ClientOptions,
+  | "stream"
+  | "signal"
+  | "stallTimeoutMs"
+  | "headerTimeoutMs"
+  | "minBytesPerSecond"
+  | "lowSpeedTimeMs"
+  | "token"
+>;
+
 /**
  * The client's side of one connection, shared by upload, download and list: the wire, the stream
  * options and abort signal, the checks every reply from the server passes, and progress reports.
@@ -22,16 +34,7 @@ export class ClientConnection {
 
   constructor(
     socket: Socket,
-    options: Pick<
-      ClientOptions,
-      | "stream"
-      | "signal"
-      | "stallTimeoutMs"
-      | "headerTimeoutMs"
-      | "minBytesPerSecond"
-      | "lowSpeedTimeMs"
-      | "token"
-    >,
+    options: ConnectionOptions,
     onProgress: (progress: Progress) => void,
     onResume: (info: ResumeInfo) => void = () => {},
   ) {

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { Mutex } from "@netlab/concurrency";
 import { formatSocketPath, withDefaults } from "@netlab/core";
-import { ClientConnection, withTimeout } from "./client-connection.js";
+import { ClientConnection, type ConnectionOptions, withTimeout } from "./client-connection.js";
 import { download } from "./client-download.js";
 import { type FolderFetch, type FolderFetchOptions, planFolderFetch } from "./client-folder.js";
 import { list } from "./client-list.js";
@@ -37,19 +37,7 @@ export class TransferClient extends EventEmitter<{ progress: [Progress]; resume:
   readonly #turn = new Mutex({ name: "transfer-client" });
 
   /** Wraps a connected socket (use {@link TransferClient.connect} to dial). */
-  constructor(
-    socket: Socket,
-    options: Pick<
-      ClientOptions,
-      | "stream"
-      | "signal"
-      | "stallTimeoutMs"
-      | "headerTimeoutMs"
-      | "minBytesPerSecond"
-      | "lowSpeedTimeMs"
-      | "token"
-    > = {},
-  ) {
+  constructor(socket: Socket, options: ConnectionOptions = {}) {
     super();
     socket.setNoDelay(true);
     this.#conn = new ClientConnection(
