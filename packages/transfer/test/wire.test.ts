@@ -39,15 +39,8 @@ describe("SocketWire stall timeout and abort", () => {
     const { client, server } = await pair();
     const wire = new SocketWire(client, { stallTimeoutMs: 600 });
     // 8 bytes, one every 100 ms: 800 ms in all, never 600 ms without a byte.
-    let sent = 0;
-    const timer = setInterval(() => {
-      server.write("x");
-      if (++sent === 8) clearInterval(timer);
-    }, 100);
-    onTestFinished(() => clearInterval(timer));
-    let got = 0;
-    while (got < 8) got += (await wire.readChunk(8))!.length;
-    expect(got).toBe(8);
+    trickle(server, 8, 100);
+    expect(await readAtLeast(wire, 8)).toBe(8);
   });
 
   it("time spent not waiting on the peer does not count", { timeout: 5_000 }, async () => {
@@ -106,15 +99,25 @@ describe("SocketWire header timeout", () => {
   it("file data that trickles in is never cut by headerTimeoutMs", { timeout: 5_000 }, async () => {
     const { client, server } = await pair();
     const wire = new SocketWire(client, { headerTimeoutMs: 200 });
-    let sent = 0;
-    const timer = setInterval(() => {
-      server.write("x");
-      if (++sent === 8) clearInterval(timer);
-    }, 100);
-    onTestFinished(() => clearInterval(timer));
-    let got = 0;
-    while (got < 8) got += (await wire.readChunk(8))!.length;
-    expect(got).toBe(8);
+    trickle(server, 8, 100);
+    expect(await readAtLeast(wire, 8)).toBe(8);
     expect(client.destroyed).toBe(false);
   });
 });
+
+/** Writes one byte to `socket` every `everyMs`, `count` times (stopped when the test finishes). */
+function trickle(socket: net.Socket, count: number, everyMs: number): void {
+  let sent = 0;
+  const timer = setInterval(() => {
+    socket.write("x");
+    if (++sent === count) clearInterval(timer);
+  }, everyMs);
+  onTestFinished(() => clearInterval(timer));
+}
+
+/** Reads from `wire` until `count` bytes came; returns how many did (the last read may bring more). */
+async function readAtLeast(wire: SocketWire, count: number): Promise<number> {
+  let got = 0;
+  while (got < count) got += (await wire.readChunk(count))!.length;
+  return got;
+}
