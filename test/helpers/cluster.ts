@@ -56,5 +56,9 @@ export async function fayInOps(extra: string[] = [], talkers = 0) {
   ]);
   client.write("/join #ops\n");
   await observer.c.waitFor("* fay joined #ops");
+  // The client too: the room hears the join through Redis, while node a may still hold the
+  // client's copy in its batch for this turn; a test that freezes or kills a at once would
+  // otherwise leave a client that still thinks it is in #lobby, and rejoins there.
+  await client.waitForOutput(/"type":"join","room":"#ops","nick":"fay"/, { stream: "stdout" });
   return { redis, a, b, talkers: members, observer, client };
 }
