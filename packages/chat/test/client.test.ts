@@ -1,6 +1,7 @@
 import net from "node:net";
 import getPort from "get-port";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { serve } from "../../../test/helpers/tcp.js";
 import {
   ChatClient,
   type ChatEvent,
@@ -298,17 +299,7 @@ describe("ChatClient against other servers", () => {
 
 describe("a stall and close() in the same turn", () => {
   it("close() right after the stall cut still reports STALLED, not a clean close", async () => {
-    const sockets: net.Socket[] = [];
-    const silent = net.createServer({ allowHalfOpen: true }, (s) => {
-      sockets.push(s);
-      s.on("error", () => {});
-    });
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    onTestFinished(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => silent.close(resolve));
-    });
-    const port = (silent.address() as net.AddressInfo).port;
+    const port = await serve(() => {}, net.createServer({ allowHalfOpen: true }));
     const client = new ChatClient({ port, stallTimeoutMs: 50, detectMs: 10 });
     const closes: (string | undefined)[] = [];
     client.on("state", (state: ClientState, err?: { code?: string }) => {
@@ -329,19 +320,13 @@ describe("a stall and close() in the same turn", () => {
 describe("a server that starts a line and never ends it", () => {
   /** A server that sends the netlab banner, then `then` on the same socket; closed at test end. */
   async function hostile(then: (socket: net.Socket) => void) {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer({ allowHalfOpen: true }, (s) => {
-      sockets.push(s);
-      s.on("error", () => {});
-      s.write("* welcome to netlab chat/1\n");
-      then(s);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    return (server.address() as net.AddressInfo).port;
+    return serve(
+      (s) => {
+        s.write("* welcome to netlab chat/1\n");
+        then(s);
+      },
+      net.createServer({ allowHalfOpen: true }),
+    );
   }
 
   async function closedWith(port: number, frameTimeoutMs: number) {
@@ -386,20 +371,14 @@ describe("a server that starts a line and never ends it", () => {
 
 describe("a server that greets and then reads nothing", () => {
   it("closes with STALLED once what we sent sits unread for stallTimeoutMs", async () => {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer({ allowHalfOpen: true }, (s) => {
-      sockets.push(s);
-      s.on("error", () => {});
-      // A plain line server's greeting: from then on it owes us nothing, and it reads nothing.
-      s.write("hello there\n");
-      s.pause();
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    const port = (server.address() as net.AddressInfo).port;
+    const port = await serve(
+      (s) => {
+        // A plain line server's greeting: from then on it owes us nothing, and it reads nothing.
+        s.write("hello there\n");
+        s.pause();
+      },
+      net.createServer({ allowHalfOpen: true }),
+    );
     const client = new ChatClient({ port, stallTimeoutMs: 1_000, detectMs: 50 });
     onTestFinished(() => client.close());
     let closedBy: { code?: string; message?: string } | undefined;
@@ -424,10 +403,7 @@ describe("a server that greets and then reads nothing", () => {
 describe("a server that announces an absurd flood limit", () => {
   it("paces to maxPaceWindowMs at most: lines are not parked for the window it announced", async () => {
     const received: string[] = [];
-    const sockets: net.Socket[] = [];
-    const server = net.createServer((s) => {
-      sockets.push(s);
-      s.on("error", () => {});
+    const port = await serve((s) => {
       s.write("* netlab chat/1 — welcome\n");
       let rest = "";
       s.setEncoding("utf8").on("data", (d: string) => {
@@ -447,12 +423,6 @@ describe("a server that announces an absurd flood limit", () => {
         }
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    const port = (server.address() as net.AddressInfo).port;
     const { client } = newClient(port, "eve", { maxPaceWindowMs: 500, stallTimeoutMs: Infinity });
     await client.connect();
     client.send("one");
@@ -465,18 +435,12 @@ describe("a server that announces an absurd flood limit", () => {
 
 describe("a plain line server that leaves a prompt unended", () => {
   it("is not cut by frameTimeoutMs: a person may take their time to answer a prompt", async () => {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer({ allowHalfOpen: true }, (s) => {
-      sockets.push(s);
-      s.on("error", () => {});
-      s.write("Name: ");
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    const port = (server.address() as net.AddressInfo).port;
+    const port = await serve(
+      (s) => {
+        s.write("Name: ");
+      },
+      net.createServer({ allowHalfOpen: true }),
+    );
     const { client } = newClient(port, undefined, { frameTimeoutMs: 300, detectMs: 50 });
     await client.connect();
     await until(() => client.mode === "plain", "plain mode");

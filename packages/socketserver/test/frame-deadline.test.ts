@@ -2,6 +2,7 @@ import net from "node:net";
 import { lines } from "@netlab/protocol";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { dribble } from "../../../test/helpers/slow-peer.js";
+import { serve as servePeer } from "../../../test/helpers/tcp.js";
 import {
   connect,
   EchoHandler,
@@ -127,21 +128,12 @@ describe("TCPServer option check", () => {
 
 describe("frameTimeoutMs on a client's readBytes(n)", () => {
   /** A server that sends `first`, then dribbles one byte each 100 ms; its sockets die with the test. */
-  async function tricklingServer(first: string): Promise<number> {
-    const sockets: net.Socket[] = [];
-    const server = net.createServer((s) => {
-      sockets.push(s);
-      s.on("error", () => {});
+  function tricklingServer(first: string): Promise<number> {
+    return servePeer((s) => {
       s.write(first);
       const timer = setInterval(() => s.write("z"), 100);
       s.on("close", () => clearInterval(timer));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    return (server.address() as net.AddressInfo).port;
   }
 
   it("ends a readBytes(n) whose bytes trickle in, with onFrameTimeout, after frameTimeoutMs", async () => {
