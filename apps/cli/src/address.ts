@@ -218,20 +218,25 @@ export function addressArgument(text: string): ConnectAddress {
 }
 
 /**
- * What a server without tokens logs (as a warning) when it listens beyond this machine; give it
- * the address bound (a name such as 127.1 is known to be loopback only once resolved): security.md
- * asks to keep such servers on loopback, and `--host 0.0.0.0` is easy to type without thinking of
- * who else can now `what` (as redis's protected mode and jupyter warn). Loopback and sockets: nothing.
+ * What every server without tokens logs (as a warning) once it listens beyond this machine; give
+ * it the address bound (a name such as 127.1 is known to be loopback only once resolved):
+ * security.md asks to keep such servers on loopback, and `--host 0.0.0.0` is easy to type without
+ * thinking of who else can now `what` (as redis's protected mode and jupyter warn). Loopback and
+ * sockets: nothing.
+ * @example exposureWarning({ host: "::" }, "send it datagrams, which it prints", "") // "every interface ([::]) is reachable from other machines, and anyone who reaches it can send it datagrams, which it prints (docs/security.md)"
  */
 export function exposureWarning(
   where: Pick<ListenAddress, "host" | "path">,
   what: string,
-  /** The guard the command offers, said before "anyone"; lab demo has none. */
+  /** The guard the command offers, said before "anyone"; "" for a server with none. */
   unless = "without --token-file ",
+  /** Which of a command's listeners this is, when it has more than one (`the API`). */
+  subject?: string,
 ): string | undefined {
   if (where.path !== undefined || isLoopback(where.host)) return undefined;
   const on = where.host === "0.0.0.0" || where.host === "::" ? "every interface" : "an address";
-  return `${on} (${formatHost(where.host)}) is reachable from other machines, and ${unless}anyone who reaches it can ${what} (docs/security.md)`;
+  const who = subject === undefined ? on : `${subject} on ${on}`;
+  return `${who} (${formatHost(where.host)}) is reachable from other machines, and ${unless}anyone who reaches it can ${what} (docs/security.md)`;
 }
 
 /** 127.0.0.0/8 and ::1, and IPv4 loopback mapped into IPv6 (::ffff:127.0.0.1), which Node checks too. */

@@ -6,9 +6,10 @@ import {
 } from "@netlab/socketserver";
 import { type EmulatorOptions, type Fate, NetworkEmulator } from "./emulator.js";
 import { requireInt } from "./errors.js";
+import { ReplyLimiter, type ReplyLimitOptions } from "./reply-limit.js";
 
 /** Options for {@link UdpEchoServer}: where to bind, how to emulate the network, socket buffers. */
-export interface UdpEchoOptions extends Omit<ServerOptions, "path">, EmulatorOptions {
+export interface UdpEchoOptions extends Omit<ServerOptions, "path">, EmulatorOptions, ReplyLimitOptions {
   /** SO_RCVBUF in bytes, set once bound; the kernel may double or cap it. Default: the system's. */
   recvBufferSize?: number;
   /** SO_SNDBUF in bytes, set once bound. Default: the system's. */
@@ -22,6 +23,8 @@ export interface EchoDatagram {
   peer: PeerAddress;
   bytes: number;
   fate: Fate;
+  /** Not echoed: its source was over `maxReplyBytesPerSecond` (the emulator never saw it). */
+  rateLimited: boolean;
 }
 
 /** Running totals of an echo server. */
@@ -38,6 +41,8 @@ export interface EchoCounters {
   reordered: number;
   /** Datagrams dropped because the emulator's queue was full (maxQueuedBytes); not in `dropped`. */
   queueDrops: number;
+  /** Datagrams not echoed because their source was over `maxReplyBytesPerSecond`; not in `dropped`. */
+  rateLimited: number;
 }
 
 /** Events of a {@link UdpEchoServer}, on top of a UDPServer's. */
@@ -51,9 +56,12 @@ export interface UdpEchoEvents {
  * jitter, duplication, reordering) when one is configured. Answers any sender (`nc -u`, a Python
  * `sendto`, `lab udp ping`) and never dies on a datagram: a failed reply goes to `handleError`.
  * Refuses to share its port (`allowReuseAddress` defaults to false here), so a second server on the
- * same port fails with ADDRESS_IN_USE rather than silently stealing datagrams.
+ * same port fails with ADDRESS_IN_USE rather than silently stealing datagrams. What goes back to
+ * one source is bounded by a {@link ReplyLimiter} (256 KiB/s by default, loopback exempt): an
+ * echo answers whatever source address a datagram claims, so unbounded it would be a reflector
+ * anyone could aim at a third party.
  *
- * Read: `emulator`, `counters`, `address`. Events: `datagram` (see {@link UdpEchoEvents}) and
+ * Read: `emulator`, `replyLimiter`, `counters`, `address`. Events: `datagram` (see {@link UdpEchoEvents}) and
  * the UDPServer ones.
  * @example
  * await using server = new UdpEchoServer({ port: 5003, lossRate: 0.3, delayMs: 20, seed: 1 });
@@ -70,7 +78,10 @@ export class UdpEchoServer extends UDPServer {
     duplicated: 0,
     reordered: 0,
     queueDrops: 0,
+    rateLimited: 0,
   };
+  /** What each source may be sent back (see {@link ReplyLimiter}); read its `options`. */
+  readonly replyLimiter: ReplyLimiter;
   readonly #buffers: { recv: number | undefined; send: number | undefined };
 
   constructor(options: UdpEchoOptions = {}) {
@@ -86,6 +97,10 @@ export class UdpEchoServer extends UDPServer {
       random,
       recvBufferSize,
       sendBufferSize,
+      maxReplyBytesPerSecond,
+      replyBurstBytes,
+      maxReplySources,
+      limitLoopback,
       ...server
     } = options;
     super({ allowReuseAddress: false, ...server }, EchoHandler);
@@ -99,6 +114,12 @@ export class UdpEchoServer extends UDPServer {
       maxQueuedBytes,
       seed,
       random,
+    });
+    this.replyLimiter = new ReplyLimiter({
+      maxReplyBytesPerSecond,
+      replyBurstBytes,
+      maxReplySources,
+      limitLoopback,
     });
     if (recvBufferSize !== undefined)
       requireInt("recvBufferSize", recvBufferSize, { min: 1, max: 2 ** 31 - 1 });
@@ -129,8 +150,13 @@ class EchoHandler extends DatagramRequestHandler<UdpEchoServer> {
     const c = server.counters;
     c.datagrams++;
     c.bytesIn += packet.length;
-    if (server.emulator.isPerfect && server.listenerCount("datagram") === 0) {
-      await this.reply(packet);
+    // Charged once, before the emulator: a datagram over its source's rate costs no queue space.
+    const isAllowed = server.replyLimiter.allow(this.clientAddress.address, packet.length);
+    if (!isAllowed) c.rateLimited++;
+    const isWatched = server.listenerCount("datagram") > 0;
+    if (!isAllowed || (server.emulator.isPerfect && !isWatched)) {
+      if (isAllowed) await this.reply(packet);
+      else if (isWatched) this.#emit({ dropped: true, delaysMs: [], reordered: false }, true);
       return;
     }
     const fate = server.emulator.submit(() => {
@@ -140,15 +166,18 @@ class EchoHandler extends DatagramRequestHandler<UdpEchoServer> {
     else if (fate.dropped) c.dropped++;
     if (fate.delaysMs.length > 1) c.duplicated++;
     if (fate.reordered) c.reordered++;
-    if (server.listenerCount("datagram") > 0) {
-      const event: EchoDatagram = {
-        index: c.datagrams,
-        peer: this.clientAddress,
-        bytes: packet.length,
-        fate,
-      };
-      server.emit("datagram", event);
-    }
+    if (isWatched) this.#emit(fate, false);
+  }
+
+  #emit(fate: Fate, rateLimited: boolean): void {
+    const event: EchoDatagram = {
+      index: this.server.counters.datagrams,
+      peer: this.clientAddress,
+      bytes: this.packet.length,
+      fate,
+      rateLimited,
+    };
+    this.server.emit("datagram", event);
   }
 }
 

@@ -54,6 +54,12 @@ export {
   type Probe,
 } from "./probe.js";
 export { type Random, randomSeed, seededRandom } from "./random.js";
+export {
+  REPLY_HEADER_BYTES,
+  REPLY_LIMIT_DEFAULTS,
+  ReplyLimiter,
+  type ReplyLimitOptions,
+} from "./reply-limit.js";
 export { type SendOptions, type SendResult, sendDatagram } from "./send.js";
 export {
   formatPercent,

@@ -1,5 +1,5 @@
 import type dgram from "node:dgram";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { roundTrip as echoRoundTrip, udpClient } from "../../../test/helpers/udp.js";
 import {
   type EchoDatagram,
@@ -57,6 +57,7 @@ describe("UDP echo server", () => {
         peer: { address: "127.0.0.1", port: socket.address().port, family: "IPv4" },
         bytes: 5,
         fate: { dropped: false, delaysMs: [0], reordered: false },
+        rateLimited: false,
       },
     ]);
   });
@@ -104,6 +105,37 @@ describe("UDP echo server", () => {
     const s = await ping({ port: server.address.port, count: 4, intervalMs: 20, timeoutMs: 1000 }).run();
     expect(s.received).toBe(4);
     expect(s.reordered).toBe(2);
+  });
+
+  it("echoes no more to one source than its reply budget, and says so in counters and events", async () => {
+    // Loopback is exempt by default (it cannot be a forged source); limitLoopback puts it under test.
+    const burst = 10 * (100 + 28);
+    const server = await startEcho({
+      limitLoopback: true,
+      maxReplyBytesPerSecond: 1,
+      replyBurstBytes: burst,
+    });
+    const limited: EchoDatagram[] = [];
+    server.on("datagram", (d) => d.rateLimited && limited.push(d));
+    const socket = await udpClient();
+    const echoed: Buffer[] = [];
+    socket.on("message", (m) => echoed.push(m));
+    for (let i = 0; i < 30; i++) socket.send(Buffer.alloc(100, i), server.address.port, "127.0.0.1");
+    await vi.waitFor(() => expect(server.counters.datagrams).toBe(30), { timeout: 2_000 });
+    // 20 refused of 30 leaves exactly 10 sent: once those 10 are here, no other can come.
+    expect(server.counters.rateLimited).toBe(20);
+    await vi.waitFor(() => expect(echoed).toHaveLength(10), { timeout: 2_000 });
+    expect(echoed.map((m) => m[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(limited).toHaveLength(20);
+    expect(limited[0]).toMatchObject({ index: 11, bytes: 100, fate: { dropped: true }, rateLimited: true });
+    expect(server.counters.dropped).toBe(0);
+  });
+
+  it("echoes a loopback source at full speed by default", async () => {
+    const server = await startEcho({ maxReplyBytesPerSecond: 1, replyBurstBytes: 1 });
+    const p = await ping({ port: server.address.port, count: 20, intervalMs: 2, sizeBytes: 1_000 }).run();
+    expect(p.received).toBe(20);
+    expect(server.counters.rateLimited).toBe(0);
   });
 
   it("survives garbage and keeps serving", async () => {

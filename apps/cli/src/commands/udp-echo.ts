@@ -1,14 +1,18 @@
-import { formatBytes } from "@netlab/core";
+import { formatBytes, formatRate, parseRate } from "@netlab/core";
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
-import { familyHelp, udpAddress } from "../address.js";
+import { exposureWarning, familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseByteSize, parseDuration, parseNumber } from "../options.js";
-import { action } from "../run.js";
+import { action, UsageError } from "../run.js";
 import { untilSignal } from "./udp-shared.js";
 
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
 const DEFAULT_MAX_QUEUE_BYTES = "16MiB";
+/** The reply limits' defaults, as @netlab/udp's REPLY_LIMIT_DEFAULTS (256 KiB/s, 512 KiB, 10 000). */
+const DEFAULT_REPLY_RATE = "256KiB/s";
+const DEFAULT_REPLY_BURST = "512KiB";
+const DEFAULT_MAX_REPLY_SOURCES = "10000";
 
 /** `lab udp echo`: echo every datagram back to its sender, optionally through a network emulator. */
 export function registerUdpEcho(udp: Command): void {
@@ -30,6 +34,21 @@ export function registerUdpEcho(udp: Command): void {
       "most bytes of delayed or held-back replies at once; what does not fit is dropped and counted",
       DEFAULT_MAX_QUEUE_BYTES,
     )
+    .option(
+      "--reply-rate <rate>",
+      "most bytes per second echoed to one source address (an IPv6 /64), 28 header bytes a datagram counted; loopback exempt; 'unlimited' for none",
+      DEFAULT_REPLY_RATE,
+    )
+    .option(
+      "--reply-burst <size>",
+      "bytes one source may be echoed at once before --reply-rate applies",
+      DEFAULT_REPLY_BURST,
+    )
+    .option(
+      "--max-reply-sources <n>",
+      "sources whose --reply-rate is tracked; past it the least recently heard is forgotten",
+      DEFAULT_MAX_REPLY_SOURCES,
+    )
     .option("--recv-buffer <size>", "socket receive buffer (SO_RCVBUF) to ask the kernel for");
   addLogOptions(cmd, "a line per datagram (peer, bytes, what the emulator did)")
     .addHelpText(
@@ -44,6 +63,12 @@ Answers any sender: lab udp ping, nc -u 127.0.0.1 5003, or Python's sendto/recvf
 Replies waiting out a --delay or a --reorder hold take memory: at most --max-queue-bytes
 (default: 16 MiB) at once; a datagram that does not fit is dropped ('dropped, delay queue full'
 with -v) and counted in the summary.
+An echo answers whatever source address a datagram claims, and UDP sources are forged for free:
+unbounded, anyone who reaches it could aim its replies at a third party (a reflection attack).
+So each source address (IPv6: each /64) is echoed at most --reply-rate (default: 256 KiB/s,
+bursts of --reply-burst, 512 KiB); the rest is not echoed ('not echoed, over --reply-rate' with
+-v) and counted. Loopback senders are exempt: the kernel drops a datagram from outside that
+claims a loopback source. Bound beyond loopback, it says once who can reach it (docs/security.md).
 Logs go to stderr: 'listening on udp HOST:PORT' once ready, 'UTC-TIME LEVEL MESSAGE' per line
 (-q, --log-format as lab server's; docs/logging.md). Ctrl-C stops it (exit 0).`,
     )
@@ -63,6 +88,9 @@ interface EchoOpts extends LogOpts {
   seed?: string;
   recvBuffer?: string;
   maxQueueBytes: string;
+  replyRate: string;
+  replyBurst: string;
+  maxReplySources: string;
 }
 
 async function runEcho(o: EchoOpts): Promise<void> {
@@ -86,6 +114,13 @@ async function runEcho(o: EchoOpts): Promise<void> {
         ? undefined
         : parseByteSize("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1 }),
     maxQueuedBytes: parseByteSize("--max-queue-bytes", o.maxQueueBytes, { min: 0 }),
+    maxReplyBytesPerSecond: parseReplyRate(o.replyRate),
+    replyBurstBytes: parseByteSize("--reply-burst", o.replyBurst, { min: 1 }),
+    maxReplySources: parseNumber("--max-reply-sources", o.maxReplySources, {
+      min: 1,
+      max: 10_000_000,
+      integer: true,
+    }),
   };
   const udp = await import("@netlab/udp");
   const server = new udp.UdpEchoServer(options);
@@ -113,6 +148,12 @@ async function runEcho(o: EchoOpts): Promise<void> {
         `emulating: loss ${pct(e.lossRate)}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${pct(e.duplicateRate)}, reorder ${pct(e.reorderRate)} (--seed ${e.seed} replays it)`,
       );
     }
+    const exposed = exposureWarning(
+      server.address,
+      `aim its echoes at any address by forging the source, ${replyLimit(server.replyLimiter.options)}`,
+      "",
+    );
+    if (exposed) log.warn(exposed, { event: "exposed" });
   };
   await untilSignal(server, ready, log);
   const c = server.counters;
@@ -120,7 +161,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
   const maxQueuedBytes = server.emulator.options.maxQueuedBytes;
   const queue = `${c.queueDrops} dropped for a full delay queue, peak ${formatBytes(peakQueuedBytes)} of ${formatBytes(maxQueuedBytes)} queued`;
   log.info(
-    `stopped after ${c.datagrams} datagram${c.datagrams === 1 ? "" : "s"} (${c.dropped} dropped, ${c.duplicated} duplicated, ${c.reordered} reordered; ${queue})`,
+    `stopped after ${c.datagrams} datagram${c.datagrams === 1 ? "" : "s"} (${c.dropped} dropped, ${c.duplicated} duplicated, ${c.reordered} reordered; ${queue}; ${c.rateLimited} not echoed over --reply-rate)`,
     {
       event: "stopped",
       datagrams: c.datagrams,
@@ -128,6 +169,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
       duplicated: c.duplicated,
       reordered: c.reordered,
       queueDrops: c.queueDrops,
+      rateLimited: c.rateLimited,
       peakQueuedBytes,
       maxQueuedBytes,
     },
@@ -137,10 +179,31 @@ async function runEcho(o: EchoOpts): Promise<void> {
 function describeEcho(d: EchoDatagram, formatHostPort: (host: string, port: number) => string): string {
   const head = `#${d.index} ${formatHostPort(d.peer.address, d.peer.port)}  ${d.bytes} bytes  `;
   const f = d.fate;
+  if (d.rateLimited) return `${head}not echoed, over --reply-rate for this source`;
   if (f.queueFull) return `${head}dropped, delay queue full`;
   if (f.dropped) return `${head}dropped`;
   const delays = f.delaysMs.filter((ms) => ms > 0).map((ms) => `${ms.toFixed(1)} ms`);
   const what = f.delaysMs.length > 1 ? "echoed twice" : "echoed";
   const after = delays.length > 0 ? ` after ${delays.join(" and ")}` : "";
   return `${head}${f.reordered ? "held back, then " : ""}${what}${after}`;
+}
+
+/** `--reply-rate`: a rate as @netlab/core reads it, or `unlimited` (Infinity). */
+function parseReplyRate(text: string): number {
+  if (/^\s*unlimited\s*$/i.test(text)) return Number.POSITIVE_INFINITY;
+  const rate = parseRate(text);
+  if (rate === undefined || !Number.isSafeInteger(rate)) {
+    throw new UsageError(
+      `--reply-rate must be a rate such as 256KiB/s or 1M (a bare number is bytes per second), or unlimited, got ${JSON.stringify(text)}`,
+      "lab udp echo --reply-rate 1MiB/s",
+    );
+  }
+  return rate;
+}
+
+/** The reply limit as the exposure warning says it. */
+function replyLimit(o: { maxReplyBytesPerSecond: number }): string {
+  return o.maxReplyBytesPerSecond === Number.POSITIVE_INFINITY
+    ? "at any rate (--reply-rate unlimited)"
+    : `at most ${formatRate(o.maxReplyBytesPerSecond)} at each (--reply-rate)`;
 }

@@ -1,6 +1,6 @@
 import type { ReceivedDatagram } from "@netlab/udp";
 import type { Command } from "commander";
-import { familyHelp, udpAddress } from "../address.js";
+import { exposureWarning, familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseNumber } from "../options.js";
 import { action, ExitCode } from "../run.js";
@@ -31,7 +31,8 @@ Examples:
 Prints 'FROM_ADDR:PORT  N bytes  text' per datagram (hex when it holds control bytes or is not
 UTF-8; C1 controls, bidi overrides and line separators shown as <U+XXXX>, never obeyed). --json
 keeps the exact text. Its own lines ('listening on udp …', 'stopped after …') go to stderr as every
-server's log (-q, --log-format; docs/logging.md). Ctrl-C stops it (exit 0).`,
+server's log (-q, --log-format; docs/logging.md); bound beyond loopback, it says once who can
+reach it (docs/security.md). Ctrl-C stops it (exit 0).`,
     )
     .action(action(async (opts: ListenOpts) => runListen(opts)));
 }
@@ -76,6 +77,8 @@ async function runListen(o: ListenOpts): Promise<void> {
   const ready = () => {
     const address = udp.formatHostPort(listener.address.host, listener.address.port);
     log.ready(`listening on udp ${address}`, { event: "listening", address });
+    const exposed = exposureWarning(listener.address, "send it datagrams, which it prints", "");
+    if (exposed) log.warn(exposed, { event: "exposed" });
   };
   await untilSignal(listener, ready, log);
   const n = Math.min(listener.datagrams, count);
