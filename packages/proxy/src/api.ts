@@ -128,6 +128,14 @@ export class ProxyApi {
     return formatAddress(this.#listen);
   }
 
+  /**
+   * The IP address the listener is bound to (a name resolved, `::` or `0.0.0.0` as such), or
+   * undefined when not listening: what decides who can reach it, which a name alone does not say.
+   */
+  get boundHost(): string | undefined {
+    return (this.#server?.address() as { address: string } | null | undefined)?.address;
+  }
+
   /** Adds a proxy (already made, e.g. from the command line) to the API; DUPLICATE_PROXY if the name is taken. */
   add(proxy: TcpProxy): void {
     if (this.proxies.has(proxy.name)) {

@@ -69,6 +69,12 @@ export interface TcpProxyOptions {
   busyPollUs?: number;
   /** Called for every chunk written, either way. */
   onChunk?: (event: ChunkEvent) => void;
+  /**
+   * Called each time the proxy starts listening (at start, and when enabled again or moved through
+   * the API), once `boundHost` is known: how the command line learns where a proxy made through
+   * the API listens, to say who can reach it.
+   */
+  onListening?: (proxy: TcpProxy) => void;
 }
 
 /** Defaults of {@link TcpProxyOptions}. */
@@ -132,7 +138,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       "connectTimeoutMs" | "maxConnections" | "maxBufferedBytes" | "readBufferBytes" | "reuseReadBuffers"
     >
   > &
-    Pick<TcpProxyOptions, "onChunk">;
+    Pick<TcpProxyOptions, "onChunk" | "onListening">;
 
   constructor(options: TcpProxyOptions) {
     super();
@@ -149,6 +155,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
       readBufferBytes: options.readBufferBytes ?? TCP_PROXY_DEFAULTS.readBufferBytes,
       reuseReadBuffers: options.reuseReadBuffers ?? TCP_PROXY_DEFAULTS.reuseReadBuffers,
       onChunk: options.onChunk,
+      onListening: options.onListening,
     };
     requireReadBufferBytes(this.#o.readBufferBytes);
     this.#readBudget =
@@ -160,6 +167,14 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
   /** The address listened on (the real port once listening), `HOST:PORT`. */
   get listenAddress(): string {
     return formatAddress(this.#listen);
+  }
+
+  /**
+   * The IP address the listener is bound to (a name resolved, `::` or `0.0.0.0` as such), or
+   * undefined when not listening: what decides who can reach it, which a name alone does not say.
+   */
+  get boundHost(): string | undefined {
+    return (this.#server?.address() as net.AddressInfo | null | undefined)?.address;
   }
 
   /** The upstream, `HOST:PORT`. */
@@ -200,6 +215,7 @@ export class TcpProxy extends EventEmitter<TcpProxyEvents> {
         family: local.family === "IPv6" ? "IPv6" : "IPv4",
       });
     }
+    this.#o.onListening?.(this);
   }
 
   /**

@@ -101,6 +101,14 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
     return formatAddress(this.#listen);
   }
 
+  /**
+   * The IP address the listener is bound to (a name resolved, `::` or `0.0.0.0` as such), or
+   * undefined when not listening: what decides who can reach it, which a name alone does not say.
+   */
+  get boundHost(): string | undefined {
+    return this.#socket?.address().address;
+  }
+
   /** Clients tracked right now. */
   get sessionCount(): number {
     return this.#sessions.size;

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { exposureWarning } from "../address.js";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
 import { parseByteSize, parseDuration, parseMicroseconds, parseNumber } from "../options.js";
 import { action, UsageError } from "../run.js";
@@ -97,7 +98,8 @@ Examples:
 A FIN from one side passes on as a FIN (half-close works); a reset as a reset. A client's bytes
 are read only once its upstream connection is up; if the upstream refuses, the client is reset.
 Logs go to stderr: 'proxying LISTEN → UPSTREAM' once ready, 'UTC-TIME LEVEL MESSAGE' per line
-(-q, --log-format as lab server's; docs/logging.md). Ctrl-C stops it (exit 0).`,
+(-q, --log-format as lab server's; docs/logging.md). A proxy, or an --api-allow-remote API,
+reachable from other machines says so once in a warn line (docs/security.md). Ctrl-C stops it (exit 0).`,
     )
     .action(
       action(async (listen: string, upstream: string, opts: ProxyOpts) =>
@@ -206,8 +208,13 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimit
       : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true });
   const px = await import("@netlab/proxy");
   if (o.udp) return runUdp(px, listen, upstream, o, seed, log);
+  // Said once the ready line is out: the command line's proxy says it there, after its address.
+  let isReady = false;
   // The data-path limits, for this proxy and every one the API creates; one read budget for all.
   const dataPath = usage(() => ({
+    onListening: (p: import("@netlab/proxy").TcpProxy) => {
+      if (isReady) warnExposed(log, p.boundHost, `connect through it to ${p.upstreamAddress}`, `proxy ${p.name}`);
+    },
     maxConnections: parseNumber("--max-connections", o.maxConnections, {
       min: 1,
       max: 1_000_000,
@@ -320,6 +327,17 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimit
     for (const t of toxics.list()) log.info(`toxic ${describeToxic(t)}`);
     log.info(`seed ${toxics.seed} (--seed ${toxics.seed} replays the same choices)`);
     if (api) log.ready(`api on http://${api.address} (toxiproxy-compatible; GET /connections)`);
+    warnExposed(log, proxy.boundHost, `connect through it to ${proxy.upstreamAddress}`);
+    isReady = true;
+    if (api) {
+      // --api-allow-remote asked for it; said all the same, as the API has no password.
+      warnExposed(
+        log,
+        api.boundHost,
+        "open ports here that relay to any address, and add toxics to or reset every proxy",
+        "the API",
+      );
+    }
     await done;
   } catch (err) {
     await Promise.all([proxy.close(), api?.close()]);
@@ -331,6 +349,12 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimit
 }
 
 type Px = typeof import("@netlab/proxy");
+
+/** One `warn` line when a listener of the proxy is reachable from other machines (docs/security.md). */
+function warnExposed(log: Logger, host: string | undefined, what: string, subject?: string): void {
+  const exposed = host === undefined ? undefined : exposureWarning({ host }, what, "", subject);
+  if (exposed) log.warn(exposed, { event: "exposed" });
+}
 
 /** `stream=both` is the command line's shorthand for one toxic each way. */
 function expandBoth(spec: import("@netlab/proxy").ToxicSpec): import("@netlab/proxy").ToxicSpec[] {
@@ -445,6 +469,11 @@ async function runUdp(
       address: proxy.listenAddress,
       upstream,
     });
+    warnExposed(
+      log,
+      proxy.boundHost,
+      `relay datagrams through it to ${upstream}, and have the replies sent to any address they forge as the source`,
+    );
     log.info(
       `emulating each way: loss ${e.lossRate}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${e.duplicateRate}, reorder ${e.reorderRate} (--seed ${e.seed} replays it)`,
     );
