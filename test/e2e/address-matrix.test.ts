@@ -170,7 +170,7 @@ describe.skipIf(!hasIPv6Loopback)(
 
     // On :: inside a network namespace of their own: nothing beyond its loopback reaches them.
     it.skipIf(!canIsolateNetwork)(
-      "a chat or file server on every interface without --token-file warns who can reach it; an echo server, or one on loopback, does not",
+      "a chat or file server on every interface without --token-file warns who can reach it, an echo server what anyone can do with it; one on loopback does not",
       async () => {
         const chat = startLabIsolated(["server", "--host", "::", "--port", "0", "-q"]);
         await chat.waitForOutput(
@@ -181,13 +181,17 @@ describe.skipIf(!hasIPv6Loopback)(
           /warn {2}every interface .* anyone who reaches it can list and download files /,
         );
         const echo = startLabIsolated(["server", "--mode", "echo", "--host", "::", "--port", "0"]);
+        await echo.waitForOutput(
+          /warn {2}every interface \(\[::\]\) is reachable from other machines, and anyone who reaches it can have any line sent back \(docs\/security\.md\)\n/,
+        );
         const local = startLab(["files", tempDir(), "--port", "0"]);
-        await echo.waitForOutput(/limits: /);
+        const localEcho = startLab(["server", "--mode", "echo", "--port", "0"]);
         await local.waitForOutput(/serving /);
-        expect(await echo.stop("SIGINT")).toBe(0);
-        expect(await local.stop("SIGINT")).toBe(0);
-        for (const quiet of [echo, local])
+        await localEcho.waitForOutput(/limits: /);
+        for (const quiet of [local, localEcho]) {
+          expect(await quiet.stop("SIGINT")).toBe(0);
           expect(quiet.stderr()).not.toContain("reachable from other machines");
+        }
       },
       30_000,
     );

@@ -268,13 +268,14 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     address: formatBound(server.address),
   });
   for (const line of tlsSetup?.lines ?? []) log.ready(line);
+  const bound = { ...where, host: server.address.host };
+  // --raw takes no token (nc sends none): whoever connects is sent the file.
   const exposed =
-    opts.raw === undefined && tokens === undefined
-      ? exposureWarning(
-          { ...where, host: server.address.host },
-          opts.readOnly ? "list and download files" : "list, download and upload files",
-        )
-      : undefined;
+    opts.raw !== undefined
+      ? exposureWarning(bound, `download ${opts.raw}`, "")
+      : tokens === undefined
+        ? exposureWarning(bound, opts.readOnly ? "list and download files" : "list, download and upload files")
+        : undefined;
   if (exposed) log.warn(exposed, { event: "exposed" });
   try {
     await server.serveForever();

@@ -1,6 +1,6 @@
 import { formatSocketPath } from "@netlab/core/address";
 import type { Command } from "commander";
-import { addressArgument, listenAddress } from "../address.js";
+import { addressArgument, exposureWarning, listenAddress } from "../address.js";
 import { parseDuration, parseNumber, requireFileName } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
@@ -220,6 +220,14 @@ async function runReplay(file: string, opts: ReplayOpts): Promise<void> {
             process.stderr.write(
               `listening on ${where}: playing the server side of ${n} connection${n === 1 ? "" : "s"}\n`,
             );
+            // `at` is HOST:PORT, [IPv6]:PORT or unix:PATH; the bound host decides who can reach it.
+            const host = at.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+            const exposed = exposureWarning(
+              { host, path: address.path },
+              "connect and be played the recording's server side",
+              "",
+            );
+            if (exposed) process.stderr.write(`lab: warning: ${exposed}\n`);
           },
         })
       : await replay(session, { ...address, ...common });

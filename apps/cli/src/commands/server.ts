@@ -466,10 +466,14 @@ async function runServer(opts: ServerOpts): Promise<void> {
       mode: opts.mode,
     });
     log.info(`limits: ${[limitsText(modeOptions), limits].filter(Boolean).join(", ")}`);
+    const bound = { ...where, host: server.address.host };
+    // echo and upper take no tokens: nothing to suggest, but as reachable as a chat.
     const exposed =
-      opts.mode === "chat" && opts.tokenFile === undefined
-        ? exposureWarning({ ...where, host: server.address.host }, "join the chat under any free nick")
-        : undefined;
+      opts.mode !== "chat"
+        ? exposureWarning(bound, `have any line sent ${opts.mode === "upper" ? "back upper-cased" : "back"}`, "")
+        : opts.tokenFile === undefined
+          ? exposureWarning(bound, "join the chat under any free nick")
+          : undefined;
     if (exposed) log.warn(exposed, { event: "exposed" });
     for (const line of tlsSetup?.lines ?? []) log.ready(line);
     await server.serveForever();
