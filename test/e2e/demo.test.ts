@@ -184,6 +184,37 @@ describe("lab demo --script", () => {
     },
   );
 
+  // Each scene on a terminal (only the chat scene plays scripts), in a namespace of its own.
+  it.skipIf(!canIsolateNetwork)(
+    "the udp and proxy scenes warn in the title line and on stderr when --host reaches other machines; on loopback they do not",
+    async () => {
+      const said = {
+        udp: "aim its echoes at any address by forging the source, at most 256.0 KiB/s at each",
+        proxy: "connect through it to the demo's echo server",
+      };
+      for (const [scene, what] of Object.entries(said)) {
+        const warning = `every interface (0.0.0.0) is reachable from other machines, and anyone who reaches it can ${what} (docs/security.md)`;
+        const demo = startLabOnTerminal(["demo", "--scene", scene, "--clients", "1", "--host", "0.0.0.0"], {
+          isolated: true,
+        });
+        await demo.waitForOutput("! reachable from other machines (docs/security.md)", { timeoutMs: 15_000 });
+        demo.write("\x03");
+        expect(await demo.exited, scene).toBe(0);
+        expect(demo.stdout()).toContain(
+          `lab: warning: ${warning}\r\nhint: that was the demo's server while it ran; leave out --host (127.0.0.1) to keep it on this machine\r\n`,
+        );
+        const local = startLabOnTerminal(["demo", "--scene", scene, "--clients", "1"]);
+        await local.waitForOutput(scene === "udp" ? /udp echo 127\.0\.0\.1:\d+/ : /proxy 127\.0\.0\.1:\d+/, {
+          timeoutMs: 15_000,
+        });
+        local.write("\x03");
+        expect(await local.exited, `${scene} on loopback`).toBe(0);
+        expect(local.stdout()).not.toContain("reachable");
+      }
+    },
+    60_000,
+  );
+
   it("shows the outage and the reconnection when the server restarts", async () => {
     const file = script(
       "clients 2",

@@ -272,6 +272,11 @@ export interface TerminalOptions extends StartOptions {
   rows?: number;
   /** More `NAME=value` words for `env`, e.g. `TZ=UTC`. */
   envWords?: string[];
+  /**
+   * In a network namespace of its own, as {@link startLabIsolated}: for a server on a terminal
+   * (lab demo) bound beyond loopback. Check {@link canIsolateNetwork} first.
+   */
+  isolated?: boolean;
 }
 
 /** A word the shell passes through unchanged. */
@@ -282,20 +287,21 @@ export const shellQuote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
  * runs it: stdin and stdout are a TTY, NO_COLOR is set and LAB_TOKEN is not.
  */
 export function startLabOnTerminal(args: string[], opts: TerminalOptions = {}): LabProcess {
-  const { cols = 120, rows = 40, envWords = [] } = opts;
+  const { cols = 120, rows = 40, envWords = [], isolated = false } = opts;
   const lab = [process.execPath, LAB_BIN, ...args].map(shellQuote).join(" ");
   const env = ["NO_COLOR=1", `COLUMNS=${cols}`, `LINES=${rows}`, ...envWords].join(" ");
-  return startProcess(
-    "script",
-    // exec: lab must be the terminal's only foreground process, as under an interactive shell. With
-    // dash as script's shell (SHELL unset, as in CI) a waiting `sh -c` parent dies of the Ctrl-C
-    // that lab handles, and script then reports 130 whatever lab exits with.
-    ["-qfec", `stty cols ${cols} rows ${rows}; exec env -u LAB_TOKEN ${env} ${lab}`, "/dev/null"],
-    {
-      ...opts,
-      name: `lab ${args.join(" ")} (on a terminal)`,
-    },
-  );
+  // exec: lab must be the terminal's only foreground process, as under an interactive shell. With
+  // dash as script's shell (SHELL unset, as in CI) a waiting `sh -c` parent dies of the Ctrl-C
+  // that lab handles, and script then reports 130 whatever lab exits with.
+  const script = [
+    "-qfec",
+    `stty cols ${cols} rows ${rows}; exec env -u LAB_TOKEN ${env} ${lab}`,
+    "/dev/null",
+  ];
+  const name = `lab ${args.join(" ")} (on a terminal${isolated ? ", isolated" : ""})`;
+  if (!isolated) return startProcess("script", script, { ...opts, name });
+  const inside = ["sh", "-c", 'ip link set lo up && exec "$@"', "sh", "script", ...script];
+  return startProcess("unshare", ["-rn", ...inside], { ...opts, name });
 }
 
 /** Runs `lab ARGS...` to completion on a pseudo-terminal, as {@link runLab} does piped. */

@@ -62,14 +62,19 @@ async function loadScene(opts: DemoOptions): Promise<{
   if (opts.scene === "udp") {
     const { UdpLabController } = await import("./udp/controller.js");
     return {
-      lab: new UdpLabController({ pingers: opts.clients, host: opts.host, port: opts.port }),
+      lab: new UdpLabController({
+        pingers: opts.clients,
+        host: opts.host,
+        port: opts.port,
+        exposure: opts.exposure,
+      }),
       loadView: async () => (await import("./udp/UdpApp.js")).UdpApp,
     };
   }
   if (opts.scene === "proxy") {
     const { ProxyLabController } = await import("./proxy/controller.js");
     return {
-      lab: new ProxyLabController({ host: opts.host, port: opts.port }),
+      lab: new ProxyLabController({ host: opts.host, port: opts.port, exposure: opts.exposure }),
       loadView: async () => (await import("./proxy/ProxyApp.js")).ProxyApp,
     };
   }

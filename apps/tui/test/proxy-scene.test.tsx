@@ -52,6 +52,25 @@ describe("ProxyLabController over real sockets", () => {
     expect(lab.getSnapshot().server.toxics).toEqual([]);
   });
 
+  it("puts exposure's warning for the address the proxy bound in its log and title; its echo server stays on loopback", async () => {
+    const hosts: string[] = [];
+    const lab = new ProxyLabController({
+      host: "::1",
+      exposure: (host) => {
+        hosts.push(host);
+        return `${host} is reachable`;
+      },
+    });
+    onTestFinished(() => lab.close());
+    await lab.start();
+    expect(hosts).toEqual(["::1"]);
+    const log = lab.getSnapshot().server.log;
+    const at = log.findIndex((l) => l.text.startsWith("proxying "));
+    expect(log[at]?.text).toMatch(/^proxying \[::1\]:\d+ → \[::1\]:\d+ \(echo\)$/);
+    expect(log[at + 1]).toMatchObject({ kind: "warn", text: "warning: ::1 is reachable" });
+    expect(lab.getSnapshot().server.exposure).toBe("::1 is reachable");
+  });
+
   it("resets the client with reset_peer, and the client reconnects", { timeout: 20_000 }, async () => {
     const lab = new ProxyLabController({ intervalMs: 100, frameMs: 50 });
     onTestFinished(() => lab.close());

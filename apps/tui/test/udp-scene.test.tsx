@@ -73,6 +73,26 @@ describe("UdpLabController over real UDP sockets", () => {
     expect(lab.getSnapshot().server.status).toBe("stopped");
     expect(await canBindUdp(port)).toBe(true);
   });
+
+  it("puts exposure's warning for the address the echo server bound in its log and title, on each start", async () => {
+    const hosts: string[] = [];
+    const lab = new UdpLabController({
+      pingers: 1,
+      exposure: (host) => {
+        hosts.push(host);
+        return `${host} is reachable`;
+      },
+    });
+    onTestFinished(() => lab.close());
+    await lab.start();
+    const log = () => lab.getSnapshot().server.log;
+    const at = log().findIndex((l) => l.text.startsWith("listening on udp "));
+    expect(log()[at + 1]).toMatchObject({ kind: "warn", text: "warning: 127.0.0.1 is reachable" });
+    expect(lab.getSnapshot().server.exposure).toBe("127.0.0.1 is reachable");
+    await lab.restartServer();
+    expect(hosts).toEqual(["127.0.0.1", "127.0.0.1"]);
+    expect(log().filter((l) => l.kind === "warn")).toHaveLength(2);
+  });
 });
 
 function pinger(id: number, patch: Partial<PingerView> = {}): PingerView {

@@ -164,18 +164,24 @@ A script, one command a line (see docs/demo.md):
 }
 
 /**
- * `lab server`'s and `lab files`'s warning for a server others can reach, for the scenes that run
- * one (the demo has no --token-file): `check` gives it for the address bound, shown in the server
- * pane (a line on stderr would vanish behind the alternate screen); `sayAgain` prints it on stderr
- * once the demo is over, where it stays.
+ * What anyone who reaches a scene's server can do, in the words its command's own warning uses
+ * (lab server, lab files, lab udp echo with its default --reply-rate, lab proxy).
+ */
+const EXPOSED: Readonly<Record<string, string>> = {
+  chat: "join the chat under any free nick",
+  transfer: "list, download and upload files",
+  udp: "aim its echoes at any address by forging the source, at most 256.0 KiB/s at each",
+  proxy: "connect through it to the demo's echo server",
+};
+
+/**
+ * The warning every server command gives when others can reach it, for the scene's server (the
+ * demo has no --token-file): `check` gives it for the address bound, shown in the server pane (a
+ * line on stderr would vanish behind the alternate screen); `sayAgain` prints it on stderr once the
+ * demo is over, where it stays.
  */
 function exposure(scene: string): { check?: (host: string) => string | undefined; sayAgain(): void } {
-  const what =
-    scene === "chat"
-      ? "join the chat under any free nick"
-      : scene === "transfer"
-        ? "list, download and upload files"
-        : undefined;
+  const what = EXPOSED[scene];
   if (what === undefined) return { sayAgain: () => {} };
   let said: string | undefined;
   return {

@@ -64,6 +64,7 @@ export function ProxyApp(props: ProxyAppProps) {
       focusedId={focused?.id}
       keyMap={PROXY_KEYS}
       isQuitting={ui.isQuitting}
+      exposure={server.exposure}
       pane={(lane, rect, isFocused) => (
         <LanePane
           key={lane.id}

@@ -1,12 +1,19 @@
 import net from "node:net";
-import { escapeControls, plural } from "@netlab/core";
+import { escapeControls, formatHostPort, plural } from "@netlab/core";
 import { type ChunkEvent, TcpProxy, type ToxicSpec } from "@netlab/proxy";
 import type { LineKind } from "../model.js";
-import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
+import {
+  appendLine,
+  errorText,
+  SceneController,
+  type SceneExposureOptions,
+  type SceneSlot,
+} from "../scene/controller.js";
 import type { LaneView, ProxyControls, ProxySnapshot, SceneToxic } from "./model.js";
 
 /** Options for {@link ProxyLabController}. */
-export interface ProxyLabOptions {
+export interface ProxyLabOptions extends SceneExposureOptions {
+  /** Where the proxy binds. Default 127.0.0.1; its echo server stays on loopback whatever this says. */
   host?: string;
   /** The proxy's listening port; 0 (the default) picks a free one. */
   port?: number;
@@ -72,6 +79,10 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
   #reconnectTimer: NodeJS.Timeout | undefined;
   #burst = 0;
   #pending: Event[] = [];
+  /** The echo server's loopback, in the proxy's family: ::1 beside an IPv6 proxy. */
+  get #upstreamHost(): string {
+    return net.isIPv6(this.host) ? "::1" : "127.0.0.1";
+  }
   #skipped = 0;
   readonly #on = new Set<SceneToxic>();
 
@@ -80,6 +91,7 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
     super("proxy", server, {
       host: opts.host,
       port: opts.port,
+      exposure: opts.exposure,
       clients: 2,
       what: "lanes",
       maxLogLines: opts.maxLogLines ?? 200,
@@ -104,7 +116,8 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
     });
     await new Promise<void>((resolve, reject) => {
       echo.once("error", reject);
-      echo.listen(0, this.host, () => resolve());
+      // Only the proxy is the scene's to show others; its echo server has no reason to be reachable.
+      echo.listen(0, this.#upstreamHost, () => resolve());
     });
     this.#echo = echo;
     this.patchServer({ upstreamPort: (echo.address() as net.AddressInfo).port });
@@ -154,8 +167,8 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
     const toxics = this.#proxy?.toxics;
     const { server } = await this.listenWithRetries(() => {
       const proxy = new TcpProxy({
-        listen: `${this.host}:${this.server.port}`,
-        upstream: `${this.host}:${this.server.upstreamPort}`,
+        listen: formatHostPort(this.host, this.server.port),
+        upstream: formatHostPort(this.#upstreamHost, this.server.upstreamPort),
         seed: 1,
         toxics,
         onChunk: (e) => this.#onChunk(e),
@@ -166,6 +179,7 @@ export class ProxyLabController extends SceneController<ProxySnapshot, LaneSlot>
     const port = Number(server.listenAddress.split(":").pop());
     this.patchServer({ status: "listening", port });
     this.serverLine("info", `proxying ${server.listenAddress} → ${server.upstreamAddress} (echo)`);
+    this.noteExposure(server.boundHost ?? this.host);
   }
 
   #connect(): void {

@@ -81,6 +81,7 @@ export function UdpApp(props: UdpAppProps) {
       focusedId={focused?.id}
       keyMap={UDP_KEYS}
       isQuitting={ui.isQuitting}
+      exposure={server.exposure}
       pane={(p, rect, isFocused) => (
         <PingerPane
           key={p.id}

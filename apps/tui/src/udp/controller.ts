@@ -1,11 +1,17 @@
 import { formatHostPort } from "@netlab/core";
 import { type EchoDatagram, type PingEvent, Pinger, UdpEchoServer } from "@netlab/udp";
 import type { LineKind } from "../model.js";
-import { appendLine, errorText, SceneController, type SceneSlot } from "../scene/controller.js";
+import {
+  appendLine,
+  errorText,
+  SceneController,
+  type SceneExposureOptions,
+  type SceneSlot,
+} from "../scene/controller.js";
 import { type PingerView, RTT_HISTORY, type UdpControls, type UdpSnapshot } from "./model.js";
 
 /** Options for {@link UdpLabController}. */
-export interface UdpLabOptions {
+export interface UdpLabOptions extends SceneExposureOptions {
   /** Pingers to start with, 1..6. Default 3. */
   pingers?: number;
   /** Where the echo server binds. Default 127.0.0.1. */
@@ -57,7 +63,7 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
     const delayMs = clamp(opts.delayMs ?? 20, 0, MAX_SCENE_DELAY_MS);
     const server = { lossRate, delayMs, datagrams: 0, dropped: 0, datagramsPerSecond: 0 };
     const limits = { clients: opts.pingers, what: "pingers", maxLogLines: opts.maxLogLines ?? 200 };
-    super("udp", server, { host: opts.host, port: opts.port, ...limits });
+    super("udp", server, { host: opts.host, port: opts.port, exposure: opts.exposure, ...limits });
     this.#lossRate = lossRate;
     this.#delayMs = delayMs;
     this.#intervalMs = opts.intervalMs ?? 200;
@@ -162,6 +168,7 @@ export class UdpLabController extends SceneController<UdpSnapshot, PingerSlot> i
       "info",
       `listening on udp ${formatHostPort(host, port)} · loss ${pct(this.#lossRate)} · delay ${this.#delayMs} ms`,
     );
+    this.noteExposure(host);
   }
 
   #refreshStats(): void {

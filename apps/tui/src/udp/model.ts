@@ -38,6 +38,8 @@ export interface EchoView {
   /** Datagrams echoed per second over the last stats interval. */
   datagramsPerSecond: number;
   log: readonly LogLine[];
+  /** The warning the address bound earned (others can reach it): logged, and flagged in the title line. */
+  exposure?: string;
 }
 
 /** Everything on screen in the UDP scene. */
