@@ -274,7 +274,10 @@ async function runFiles(dir: string, opts: FilesOpts): Promise<void> {
     opts.raw !== undefined
       ? exposureWarning(bound, `download ${opts.raw}`, "")
       : tokens === undefined
-        ? exposureWarning(bound, opts.readOnly ? "list and download files" : "list, download and upload files")
+        ? exposureWarning(
+            bound,
+            opts.readOnly ? "list and download files" : "list, download and upload files",
+          )
         : undefined;
   if (exposed) log.warn(exposed, { event: "exposed" });
   try {

@@ -213,7 +213,8 @@ async function runProxy(listen: string, upstream: string, o: ProxyOpts, apiLimit
   // The data-path limits, for this proxy and every one the API creates; one read budget for all.
   const dataPath = usage(() => ({
     onListening: (p: import("@netlab/proxy").TcpProxy) => {
-      if (isReady) warnExposed(log, p.boundHost, `connect through it to ${p.upstreamAddress}`, `proxy ${p.name}`);
+      if (isReady)
+        warnExposed(log, p.boundHost, `connect through it to ${p.upstreamAddress}`, `proxy ${p.name}`);
     },
     maxConnections: parseNumber("--max-connections", o.maxConnections, {
       min: 1,

@@ -470,7 +470,11 @@ async function runServer(opts: ServerOpts): Promise<void> {
     // echo and upper take no tokens: nothing to suggest, but as reachable as a chat.
     const exposed =
       opts.mode !== "chat"
-        ? exposureWarning(bound, `have any line sent ${opts.mode === "upper" ? "back upper-cased" : "back"}`, "")
+        ? exposureWarning(
+            bound,
+            `have any line sent ${opts.mode === "upper" ? "back upper-cased" : "back"}`,
+            "",
+          )
         : opts.tokenFile === undefined
           ? exposureWarning(bound, "join the chat under any free nick")
           : undefined;
