@@ -234,7 +234,7 @@ export const canIsolateNetwork =
 
 /** Why a test that needs {@link runLabIsolated} did not run. */
 export const ISOLATION_MISSING =
-  "skipped: needs user namespaces, unshare and nsenter (apt install util-linux) and ip (apt install iproute2)";
+  "skipped: needs user namespaces (as root, or sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0), unshare and nsenter (apt install util-linux) and ip (apt install iproute2)";
 
 /**
  * Starts `lab ARGS...` in a network namespace of its own with only loopback up, for a test of

@@ -1,9 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type net from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { canIsolateNetwork, ISOLATION_MISSING, runProcess } from "../../../test/helpers/lab.js";
 import {
   connect,
   EchoHandler,
@@ -13,6 +16,8 @@ import {
   UpperHandler,
 } from "../src/index.js";
 import { LineClient, within } from "./helpers.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 const hasIPv6Loopback = Object.values(networkInterfaces())
   .flat()
@@ -130,23 +135,36 @@ describe.skipIf(!hasIPv6Loopback)("IPv6 (skipped: this machine has no ::1)", () 
     expect(await roundTrip(socket, "v6")).toBe("v6");
     expect(seen[0]).toMatchObject({ address: "::1", family: "IPv6" });
   });
-
-  it("on :: is dual-stack; an IPv4 peer arrives IPv4-mapped, which the formatter unmaps", async () => {
-    const { formatPeer } = await import("@netlab/core");
-    const server = new TCPServer({ host: "::", port: 0 }, EchoHandler);
-    const seen = peers(server);
-    await started(server);
-    const port = server.address.port;
-    expect(await roundTrip(await connect({ host: "127.0.0.1", port }), "v4")).toBe("v4");
-    expect(formatPeer(seen[0])).toMatch(/^127\.0\.0\.1:\d+$/);
-  });
-
-  it("on :: with ipv6Only refuses IPv4 clients", async () => {
-    const server = new TCPServer({ host: "::", port: 0, ipv6Only: true }, EchoHandler);
-    await started(server);
-    const err = await connect({ host: "127.0.0.1", port: server.address.port, timeoutMs: 2_000 }).catch(
-      (e: unknown) => e,
-    );
-    expect((err as NetworkError).code).toBe("CONNECTION_REFUSED");
-  });
 });
+
+// `::` is every interface: bound here, the test's listener would be open to the network while it
+// runs. So these tests run in a network namespace of their own, which has only its loopback.
+if (!canIsolateNetwork) console.warn(`socketserver's dual-stack (::) tests: ${ISOLATION_MISSING}`);
+describe.skipIf(!hasIPv6Loopback)(
+  "IPv6 on :: (dual-stack and ipv6Only; skipped: this machine has no ::1)",
+  () => {
+    it.skipIf(!canIsolateNetwork)(
+      "on :: (dual-stack and ipv6Only), in a network namespace of its own: test/netns/dual-stack.netns.ts passes",
+      async () => {
+        const vitest = join(
+          dirname(createRequire(import.meta.url).resolve("vitest/package.json")),
+          "vitest.mjs",
+        );
+        const file = "packages/socketserver/test/netns/dual-stack.netns.ts";
+        const r = await runProcess(
+          "unshare",
+          ["-rn", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, vitest].concat([
+            "run",
+            "--config",
+            "vitest.netns.config.ts",
+            file,
+          ]),
+          { cwd: ROOT, env: { CI: "1", NO_COLOR: "1" }, timeoutMs: 60_000 },
+        );
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(/Tests\s+2 passed \(2\)/);
+      },
+      90_000,
+    );
+  },
+);
