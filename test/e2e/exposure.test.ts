@@ -183,7 +183,7 @@ describe("lab proxy: exposure", () => {
       await udp.waitForOutput(
         warning(
           "every interface ([::])",
-          "relay datagrams through it to 127.0.0.1:9, and have the replies sent to any address they forge as the source",
+          "relay datagrams through it to 127.0.0.1:9, and aim the replies at any address by forging the source, at most 256.0 KiB/s at each (--reply-rate)",
         ),
       );
       expect(await exposureLines(tcp)).toBe(3);

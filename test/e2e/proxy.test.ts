@@ -80,6 +80,16 @@ describe("lab proxy: bad inputs, one clear line each", () => {
     [["--read-buffer-total", "-1"], /--read-buffer-total must be a size from 0 B to 16\.0 GiB/, undefined],
     [["--udp", "--api"], /--api drives TCP proxies \(toxiproxy's API has no UDP\)/, /drop --api/],
     [
+      ["--reply-rate", "1MiB/s"],
+      /^lab: --reply-rate bounds what --udp sends back$/,
+      /add --udp, or drop --reply-rate/,
+    ],
+    [
+      ["--udp", "--reply-rate", "soon"],
+      /--reply-rate must be a rate such as 256KiB\/s .* got "soon"/,
+      /lab proxy --udp/,
+    ],
+    [
       ["--busy-poll", "2ms"],
       /--busy-poll must be a time from 0s to 1ms \(50us, 0\.2ms; bare numbers are seconds\), got "2ms"/,
       undefined,

@@ -1,4 +1,4 @@
-import { formatBytes, parseRate, parseSize } from "@netlab/core";
+import { formatBytes, formatRate, parseRate, parseSize } from "@netlab/core";
 import { type Command, Option } from "commander";
 import { UsageError } from "./run.js";
 
@@ -210,4 +210,31 @@ export function requireFileName(flag: string, text: string | undefined, hint: st
 /** Commander's accumulator for a repeatable option (`--node A --node B` → ["A", "B"]). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/**
+ * `--reply-rate` (lab udp echo, lab proxy --udp): bytes per second as {@link parseRate} reads them
+ * (`256KiB/s`, `1M`, a bare number), or `unlimited` (Infinity); `example` is the hint's command.
+ * @example parseReplyRate("1MiB/s", "lab udp echo --reply-rate 1MiB/s") // 1048576
+ */
+export function parseReplyRate(text: string, example: string): number {
+  if (/^\s*unlimited\s*$/i.test(text)) return Number.POSITIVE_INFINITY;
+  const rate = parseRate(text);
+  if (rate === undefined || !Number.isSafeInteger(rate)) {
+    throw new UsageError(
+      `--reply-rate must be a rate such as 256KiB/s or 1M (a bare number is bytes per second), or unlimited, got ${JSON.stringify(text)}`,
+      example,
+    );
+  }
+  return rate;
+}
+
+/**
+ * The reply limit as an exposure warning says it, after "aim … at any address": `at most
+ * 256.0 KiB/s at each (--reply-rate)`, or `at any rate (--reply-rate unlimited)`.
+ */
+export function replyLimitText(o: { maxReplyBytesPerSecond: number }): string {
+  return o.maxReplyBytesPerSecond === Number.POSITIVE_INFINITY
+    ? "at any rate (--reply-rate unlimited)"
+    : `at most ${formatRate(o.maxReplyBytesPerSecond)} at each (--reply-rate)`;
 }

@@ -1,14 +1,20 @@
 import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
 import net from "node:net";
-import { type EmulatorOptions, NetworkEmulator, toUdpError } from "@netlab/udp";
+import {
+  type EmulatorOptions,
+  NetworkEmulator,
+  ReplyLimiter,
+  type ReplyLimitOptions,
+  toUdpError,
+} from "@netlab/udp";
 import { type Address, formatAddress, inUseHint, isLoop, parseAddress } from "./address.js";
 import { BusyPoll, DEFAULT_BUSY_POLL_US } from "./busy-poll.js";
 import { ProxyError } from "./errors.js";
 import { randomSeed } from "./random.js";
 
 /** Options of a {@link UdpProxy}: where, and how the emulated path treats datagrams (both ways). */
-export interface UdpProxyOptions extends Omit<EmulatorOptions, "random"> {
+export interface UdpProxyOptions extends Omit<EmulatorOptions, "random">, ReplyLimitOptions {
   /** Where to listen, `HOST:PORT` (port 0: any free port). */
   listen: string;
   /** Where to send, `HOST:PORT`. */
@@ -37,6 +43,8 @@ export interface UdpProxyDatagram {
   copies: number;
   reordered: boolean;
   delaysMs: number[];
+  /** Downstream only: not sent, the client's address was over `maxReplyBytesPerSecond`. */
+  rateLimited: boolean;
 }
 
 /** Events of a {@link UdpProxy}. */
@@ -55,7 +63,10 @@ interface Session {
  * A UDP proxy between any UDP client and server, each way through `@netlab/udp`'s
  * {@link NetworkEmulator} (loss, delay, jitter, duplicate, reorder): toxiproxy declined UDP
  * (Shopify/toxiproxy#39). Each client gets its own upstream socket, so replies find their way
- * back; sessions are bounded (`maxSessions`) and expire (`sessionIdleMs`).
+ * back; sessions are bounded (`maxSessions`) and expire (`sessionIdleMs`). What goes back to one
+ * client address is bounded by a {@link ReplyLimiter} (as `UdpEchoServer`'s, 256 KiB/s by default,
+ * loopback exempt): the proxy sends the upstream's replies to whatever source a datagram claims, so
+ * unbounded it would be a reflector, with the upstream's amplification, aimed at anyone.
  * @example
  * const proxy = new UdpProxy({ listen: "127.0.0.1:6003", upstream: "127.0.0.1:5003", lossRate: 0.2, seed: 1 });
  * await proxy.listen();
@@ -65,6 +76,10 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
   readonly upstreamEmulator: NetworkEmulator;
   /** Server → client. */
   readonly downstreamEmulator: NetworkEmulator;
+  /** What each client address may be sent back; read its `options`. */
+  readonly replyLimiter: ReplyLimiter;
+  /** Replies not sent because their client's address was over its rate. */
+  rateLimited = 0;
   readonly #sessions = new Map<string, Session>();
   #listen: Address;
   readonly #upstream: Address;
@@ -75,7 +90,24 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
 
   constructor(options: UdpProxyOptions) {
     super();
-    const { listen, upstream, maxSessions, sessionIdleMs, busyPollUs, ...emulation } = options;
+    const {
+      listen,
+      upstream,
+      maxSessions,
+      sessionIdleMs,
+      busyPollUs,
+      maxReplyBytesPerSecond,
+      replyBurstBytes,
+      maxReplySources,
+      limitLoopback,
+      ...emulation
+    } = options;
+    this.replyLimiter = new ReplyLimiter({
+      maxReplyBytesPerSecond,
+      replyBurstBytes,
+      maxReplySources,
+      limitLoopback,
+    });
     this.#busyPoll = new BusyPoll(busyPollUs ?? UDP_PROXY_DEFAULTS.busyPollUs);
     this.#listen = parseAddress(listen, "listen", { allowZero: true });
     this.#upstream = parseAddress(upstream, "upstream");
@@ -170,6 +202,12 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
       if (!listener) return;
       this.#busyPoll.touch(msg.length);
       session.timer.refresh();
+      // Charged before the emulator, as the echo server's: over the rate, the reply costs nothing.
+      if (!this.replyLimiter.allow(client.address, msg.length)) {
+        this.rateLimited++;
+        this.#report("downstream", key, msg.length, { dropped: true, delaysMs: [], reordered: false }, true);
+        return;
+      }
       const fate = this.downstreamEmulator.submit(
         () => listener.send(msg, client.port, client.address, () => {}),
         msg.length,
@@ -191,6 +229,7 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
     client: string,
     bytes: number,
     fate: { dropped: boolean; delaysMs: number[]; reordered: boolean },
+    rateLimited = false,
   ): void {
     if (this.listenerCount("datagram") === 0) return;
     this.emit("datagram", {
@@ -201,6 +240,7 @@ export class UdpProxy extends EventEmitter<UdpProxyEvents> {
       copies: fate.delaysMs.length,
       reordered: fate.reordered,
       delaysMs: fate.delaysMs,
+      rateLimited,
     });
   }
 }

@@ -1,7 +1,14 @@
 import type { Command } from "commander";
 import { exposureWarning } from "../address.js";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
-import { parseByteSize, parseDuration, parseMicroseconds, parseNumber } from "../options.js";
+import {
+  parseByteSize,
+  parseDuration,
+  parseMicroseconds,
+  parseNumber,
+  parseReplyRate,
+  replyLimitText,
+} from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -79,7 +86,18 @@ export function registerProxy(program: Command): void {
     .option("--delay <time>", "UDP: delay every datagram by this long (bare numbers are seconds)", "0s")
     .option("--jitter <time>", "UDP: vary each delay by ± this much", "0s")
     .option("--duplicate <rate>", "UDP: send this fraction twice, 0–1", "0")
-    .option("--reorder <rate>", "UDP: hold this fraction back behind the next, 0–1", "0");
+    .option("--reorder <rate>", "UDP: hold this fraction back behind the next, 0–1", "0")
+    .option(
+      "--reply-rate <rate>",
+      "UDP: most bytes per second of replies sent to one client address (an IPv6 /64), as lab udp echo's; loopback exempt; 'unlimited' for none",
+      "256KiB/s",
+    )
+    .option(
+      "--reply-burst <size>",
+      "UDP: bytes one client may be sent at once before --reply-rate applies",
+      "512KiB",
+    )
+    .option("--max-reply-sources <n>", "UDP: client addresses whose --reply-rate is tracked", "10000");
   addLogOptions(
     cmd,
     "a line per connection open (toxics acting on it) and close (bytes, duration, reason), or per datagram",
@@ -140,6 +158,16 @@ type ApiLimits = Pick<
  * an --api-* flag without --api: ignoring it would leave the user believing a limit is set.
  */
 function apiLimits(cmd: Command, o: ProxyOpts): ApiLimits {
+  if (o.udp !== true) {
+    // A TCP client's address cannot be forged past the handshake: the limit is UDP's alone.
+    const given = ["replyRate", "replyBurst", "maxReplySources"].find(
+      (key) => cmd.getOptionValueSource(key) === "cli",
+    );
+    if (given !== undefined) {
+      const flag = `--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new UsageError(`${flag} bounds what --udp sends back`, `add --udp, or drop ${flag}`);
+    }
+  }
   if (o.api === undefined) {
     const given = ["apiAllowRemote", ...Object.keys(API_LIMITS)].find((key) => {
       const source = cmd.getOptionValueSource(key);
@@ -185,6 +213,9 @@ interface ProxyOpts extends LogOpts {
   jitter: string;
   duplicate: string;
   reorder: string;
+  replyRate: string;
+  replyBurst: string;
+  maxReplySources: string;
 }
 
 /** An INVALID_OPTION, INVALID_TOXIC or PROXY_LOOP from the package is a usage error (exit 2). */
@@ -436,13 +467,25 @@ async function runUdp(
         duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
         reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
         busyPollUs: parseMicroseconds("--busy-poll", o.busyPoll, { minMs: 0, maxMs: 1 }),
+        maxReplyBytesPerSecond: parseReplyRate(
+          o.replyRate,
+          "lab proxy --udp :6003 127.0.0.1:5003 --reply-rate 1MiB/s",
+        ),
+        replyBurstBytes: parseByteSize("--reply-burst", o.replyBurst, { min: 1 }),
+        maxReplySources: parseNumber("--max-reply-sources", o.maxReplySources, {
+          min: 1,
+          max: 10_000_000,
+          integer: true,
+        }),
       }),
   );
   if (log.isVerbose) {
     proxy.on("datagram", (d) => {
-      const fate = d.dropped
-        ? "dropped"
-        : `${d.copies > 1 ? "sent twice" : "sent"}${d.reordered ? ", held back" : ""}${d.delaysMs.some((ms) => ms > 0) ? ` after ${d.delaysMs.map((ms) => ms.toFixed(1)).join(" and ")} ms` : ""}`;
+      const fate = d.rateLimited
+        ? "not sent, over --reply-rate for this client"
+        : d.dropped
+          ? "dropped"
+          : `${d.copies > 1 ? "sent twice" : "sent"}${d.reordered ? ", held back" : ""}${d.delaysMs.some((ms) => ms > 0) ? ` after ${d.delaysMs.map((ms) => ms.toFixed(1)).join(" and ")} ms` : ""}`;
       log.debug(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${d.bytes} bytes ${fate}`, {
         event: "datagram",
         direction: d.direction,
@@ -473,7 +516,7 @@ async function runUdp(
     warnExposed(
       log,
       proxy.boundHost,
-      `relay datagrams through it to ${upstream}, and have the replies sent to any address they forge as the source`,
+      `relay datagrams through it to ${upstream}, and aim the replies at any address by forging the source, ${replyLimitText(proxy.replyLimiter.options)}`,
     );
     log.info(
       `emulating each way: loss ${e.lossRate}, delay ${e.delayMs} ms ± ${e.jitterMs} ms, duplicate ${e.duplicateRate}, reorder ${e.reorderRate} (--seed ${e.seed} replays it)`,
@@ -482,5 +525,8 @@ async function runUdp(
   } finally {
     stopSignals();
   }
-  log.info("stopped");
+  log.info(`stopped (${proxy.rateLimited} replies not sent over --reply-rate)`, {
+    event: "stopped",
+    rateLimited: proxy.rateLimited,
+  });
 }

@@ -1,10 +1,10 @@
-import { formatBytes, formatRate, parseRate } from "@netlab/core";
+import { formatBytes } from "@netlab/core";
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { exposureWarning, familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
-import { parseByteSize, parseDuration, parseNumber } from "../options.js";
-import { action, UsageError } from "../run.js";
+import { parseByteSize, parseDuration, parseNumber, parseReplyRate, replyLimitText } from "../options.js";
+import { action } from "../run.js";
 import { untilSignal } from "./udp-shared.js";
 
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
@@ -114,7 +114,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
         ? undefined
         : parseByteSize("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1 }),
     maxQueuedBytes: parseByteSize("--max-queue-bytes", o.maxQueueBytes, { min: 0 }),
-    maxReplyBytesPerSecond: parseReplyRate(o.replyRate),
+    maxReplyBytesPerSecond: parseReplyRate(o.replyRate, "lab udp echo --reply-rate 1MiB/s"),
     replyBurstBytes: parseByteSize("--reply-burst", o.replyBurst, { min: 1 }),
     maxReplySources: parseNumber("--max-reply-sources", o.maxReplySources, {
       min: 1,
@@ -150,7 +150,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
     }
     const exposed = exposureWarning(
       server.address,
-      `aim its echoes at any address by forging the source, ${replyLimit(server.replyLimiter.options)}`,
+      `aim its echoes at any address by forging the source, ${replyLimitText(server.replyLimiter.options)}`,
       "",
     );
     if (exposed) log.warn(exposed, { event: "exposed" });
@@ -186,24 +186,4 @@ function describeEcho(d: EchoDatagram, formatHostPort: (host: string, port: numb
   const what = f.delaysMs.length > 1 ? "echoed twice" : "echoed";
   const after = delays.length > 0 ? ` after ${delays.join(" and ")}` : "";
   return `${head}${f.reordered ? "held back, then " : ""}${what}${after}`;
-}
-
-/** `--reply-rate`: a rate as @netlab/core reads it, or `unlimited` (Infinity). */
-function parseReplyRate(text: string): number {
-  if (/^\s*unlimited\s*$/i.test(text)) return Number.POSITIVE_INFINITY;
-  const rate = parseRate(text);
-  if (rate === undefined || !Number.isSafeInteger(rate)) {
-    throw new UsageError(
-      `--reply-rate must be a rate such as 256KiB/s or 1M (a bare number is bytes per second), or unlimited, got ${JSON.stringify(text)}`,
-      "lab udp echo --reply-rate 1MiB/s",
-    );
-  }
-  return rate;
-}
-
-/** The reply limit as the exposure warning says it. */
-function replyLimit(o: { maxReplyBytesPerSecond: number }): string {
-  return o.maxReplyBytesPerSecond === Number.POSITIVE_INFINITY
-    ? "at any rate (--reply-rate unlimited)"
-    : `at most ${formatRate(o.maxReplyBytesPerSecond)} at each (--reply-rate)`;
 }
