@@ -1,3 +1,4 @@
+import type { SocketTarget } from "@netlab/core";
 import type { Conn, ConnOptions } from "./conn.js";
 import type { Random } from "./random.js";
 
@@ -11,8 +12,10 @@ export interface CheckInputs {
 
 /** What one test gets: where the target is, its deadline, its seeded generator, its connections. */
 export interface TestContext {
-  host: string;
-  port: number;
+  /** Where the server is: `{ host, port }`, or `{ path }` of a Unix socket. */
+  target: SocketTarget;
+  /** The target is a Unix socket: no RST, no TCP segments. */
+  isUnix: boolean;
   seed: number;
   /** Seeded from the run's seed and this test's id. */
   random: Random;
@@ -38,6 +41,11 @@ export interface CheckTest {
   /** What to look at when it fails. */
   hint: string;
   run(ctx: TestContext): Promise<void>;
+  /**
+   * The title and hint over a Unix socket, for a lesson that depends on TCP (an RST) and that the
+   * test's `run` grades the Unix way (it reads `ctx.isUnix`): the report says what was checked.
+   */
+  overUnix?: { title: string; hint: string };
 }
 
 /** A set of tests for one kind of server. */
