@@ -123,7 +123,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     const { result, value } = await runStep(run, `${profile.name}.prepare`, 5_000, prepare);
     if (result.status === "fail") {
       // The variant could not be told: every test would fail the same way; say it once per test.
-      const results = tests.map((t) => ({ ...result, id: t.id, title: t.title }));
+      const results = tests.map((t) => ({ ...result, id: t.id, title: asRun(t, target).title }));
       for (const x of results) options.onResult?.(x);
       return report(results);
     }
@@ -171,6 +171,11 @@ async function runStep<T>(
 
 function label(o: CheckOptions): string {
   return o.targetLabel ?? formatTarget(targetOf(o));
+}
+
+/** A lesson that TCP teaches one way and a Unix socket another is graded, and named, as the latter. */
+function asRun(test: CheckTest, target: SocketTarget): CheckTest {
+  return "path" in target && test.overUnix ? { ...test, ...test.overUnix } : test;
 }
 
 /** Where `o` says the server is, as `net.connect` takes it. */
@@ -332,8 +337,7 @@ async function runOne(
   inputs: CheckInputs,
   state: Record<string, unknown>,
 ): Promise<TestResult> {
-  // A lesson that TCP teaches one way and a Unix socket another is graded, and named, as the latter.
-  if ("path" in target && test.overUnix) test = { ...test, ...test.overUnix };
+  test = asRun(test, target);
   const timeoutMs = options.timeoutMs ?? test.timeoutMs;
   const ac = new AbortController();
   // Every connection and wait of a test listens on its signal: 50 clients are more than 10.

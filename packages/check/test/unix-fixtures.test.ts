@@ -1,4 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { runCheck } from "../src/index.js";
 import { failedIds, failures, fixture, grade } from "./helpers.js";
 import { BROKEN, type FixtureRow, GOOD } from "./table.js";
 
@@ -44,4 +49,57 @@ describe("a Unix socket's full backlog is graded as TCP's", () => {
     const report = await grade("line", ["python3", "-c", script, "{socket}"], 1, ["line.clients-50"]);
     expect(failedIds(report), failures(report)).toEqual([]);
   }, 30_000);
+});
+
+describe("line.reset-mid-line over a Unix socket is a hang-up, and can fail", () => {
+  // One connection at a time; it dies on a half line of letters at EOF (a peer that hung up
+  // mid-word). Any other broken pipe it survives: the TLS probe before the tests (a ClientHello,
+  // then a close) must not be what kills it.
+  const script = [
+    "import socket, sys",
+    "s = socket.socket(socket.AF_UNIX)",
+    "s.bind(sys.argv[1])",
+    "s.listen(128)",
+    "while True:",
+    "    c, _ = s.accept()",
+    "    try:",
+    "        for line in c.makefile('rb'):",
+    "            if not line.endswith(b'\\n') and line.isalpha(): raise SystemExit('died on ' + repr(line))",
+    "            c.sendall(line.rstrip(b'\\n').upper() + b'\\n')",
+    "    except (BrokenPipeError, ConnectionResetError):",
+    "        pass",
+    "    c.close()",
+  ].join("\n");
+
+  it("a server that dies when a client hangs up mid-line fails it, named as a hang-up", async () => {
+    const report = await grade("line", ["python3", "-c", script, "{socket}"], 1, [
+      "line.partial-line",
+      "line.reset-mid-line",
+    ]);
+    expect(failedIds(report), failures(report)).toEqual(["line.reset-mid-line"]);
+    const failed = report.results.find((r) => r.id === "line.reset-mid-line");
+    expect(failed?.title).toMatch(/hangs up in the middle of a line \(a Unix socket has no RST\)/);
+    // The next client was queued as it died (reset) or came after (refused).
+    expect(failed?.observed).toMatch(/reset|refused/);
+  }, 30_000);
+
+  it("when the line server's variant cannot be told, each result still carries the Unix title", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-unit-"));
+    const server = net.createServer((s) => {
+      s.on("error", () => {});
+      s.resume(); // read to EOF, so the socket closes when the client does
+      s.end("not a line server\n");
+    });
+    onTestFinished(async () => {
+      await new Promise((r) => server.close(r));
+      await rm(dir, { recursive: true, force: true });
+    });
+    const where = path.join(dir, "s.sock");
+    await new Promise<void>((r) => server.listen(where, r));
+    const report = await runCheck({ profile: "line", path: where, only: ["line.reset-mid-line"] });
+    expect(report.target).toBe(`unix:${where}`);
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]?.status).toBe("fail");
+    expect(report.results[0]?.title).toMatch(/hangs up in the middle of a line/);
+  }, 20_000);
 });
