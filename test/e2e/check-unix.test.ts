@@ -241,6 +241,15 @@ describe("lab check on a Unix socket that cannot be graded: one line each, non-z
     expect(both.code).toBe(2);
   });
 
+  it("--role client with {socket} is told the client is served over TCP, with nothing on stdout", async () => {
+    const r = await runLab(["check", "line", "--role", "client", "--", "python3", "client.py", "{socket}"]);
+    expect(r.stderr).toBe(
+      "lab: --role client serves your client over TCP: {socket} is for grading a server\nhint: give the client {host} and {port}: lab check line --role client -- python3 client.py {host} {port}\n",
+    );
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(2);
+  });
+
   it("--help tells how: unix:/path as a target, {socket} in a command", async () => {
     const r = await runLab(["check", "--help"]);
     expect(r.stdout).toContain("unix:/path");

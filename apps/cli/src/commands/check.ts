@@ -339,18 +339,21 @@ async function runClientRole(
     );
   let report: import("@netlab/check").CheckReport;
   try {
-    if (o.format === "human")
-      process.stdout.write(check.humanHeader("line --role client", target.join(" "), o.seed));
     report = await check.runClientCheck({
       argv: target,
       seed: o.seed,
       only: o.only,
       timeoutMs: o.timeoutMs,
+      // The header once the command is found sound: a usage error prints nothing on stdout.
+      onStart: () => {
+        if (o.format === "human")
+          process.stdout.write(check.humanHeader("line --role client", target.join(" "), o.seed));
+      },
       onResult: o.format === "human" ? (r) => process.stdout.write(check.humanResult(r)) : undefined,
     });
   } catch (err) {
     const e = err as { code?: string; message: string; hint?: string };
-    if (e.code === "UNKNOWN_TEST" || e.code === "PORT_PLACEHOLDER_MISSING")
+    if (e.code === "UNKNOWN_TEST" || e.code === "PORT_PLACEHOLDER_MISSING" || e.code === "INVALID_OPTION")
       throw new UsageError(e.message, e.hint);
     throw err;
   }
