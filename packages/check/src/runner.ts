@@ -175,7 +175,9 @@ function label(o: CheckOptions): string {
 
 /** A lesson that TCP teaches one way and a Unix socket another is graded, and named, as the latter. */
 function asRun(test: CheckTest, target: SocketTarget): CheckTest {
-  return "path" in target && test.overUnix ? { ...test, ...test.overUnix } : test;
+  if (!("path" in target) || !test.overUnix) return test;
+  const { title = test.title, hint = test.hint } = test.overUnix;
+  return { ...test, title, hint };
 }
 
 /** Where `o` says the server is, as `net.connect` takes it. */

@@ -42,10 +42,11 @@ export interface CheckTest {
   hint: string;
   run(ctx: TestContext): Promise<void>;
   /**
-   * The title and hint over a Unix socket, for a lesson that depends on TCP (an RST) and that the
-   * test's `run` grades the Unix way (it reads `ctx.isUnix`): the report says what was checked.
+   * What the report says instead over a Unix socket: the title of a lesson TCP teaches one way and
+   * a Unix socket another (an RST), the hint where the fix is spelled another way there
+   * (`ThreadingUnixStreamServer`), so the report says what was checked and how to fix it.
    */
-  overUnix?: { title: string; hint: string };
+  overUnix?: { title?: string; hint?: string };
 }
 
 /** A set of tests for one kind of server. */

@@ -29,6 +29,8 @@ describe("lab check over a Unix socket grades the fixture servers as it grades t
       const report = await grade(row.profile, overUnix(row));
       expect(failedIds(report), failures(report)).toEqual([...caughtBy].sort());
       expect(report.results.length).toBeGreaterThan(0);
+      // A hint names the Unix socket's class, never the TCP one the learner is not using.
+      for (const r of report.results) expect(r.hint ?? "", r.id).not.toMatch(/TCPServer/);
     }, 60_000);
   }
 });
@@ -101,5 +103,26 @@ describe("line.reset-mid-line over a Unix socket is a hang-up, and can fail", ()
     expect(report.results).toHaveLength(1);
     expect(report.results[0]?.status).toBe("fail");
     expect(report.results[0]?.title).toMatch(/hangs up in the middle of a line/);
+  }, 20_000);
+});
+
+describe("a Unix socket's only reset is reported as one", () => {
+  it("an echo that closes with our bytes unread fails echo.half-close: part of the echo, then a reset", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-unit-"));
+    // Echoes the first read, then closes with the rest of the 1 MiB unread: the kernel's only reset
+    // on a Unix socket.
+    const server = net.createServer((s) => {
+      s.on("error", () => {});
+      s.once("data", (d: Buffer) => s.write(d, () => s.destroy()));
+    });
+    onTestFinished(async () => {
+      await new Promise((r) => server.close(r));
+      await rm(dir, { recursive: true, force: true });
+    });
+    const where = path.join(dir, "s.sock");
+    await new Promise<void>((r) => server.listen(where, r));
+    const report = await runCheck({ profile: "echo", path: where, only: ["echo.half-close"] });
+    expect(report.results[0]?.status).toBe("fail");
+    expect(report.results[0]?.observed).toMatch(/^\d+ bytes, then the connection was reset$/);
   }, 20_000);
 });

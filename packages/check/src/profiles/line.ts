@@ -3,7 +3,7 @@ import { fail } from "../failure.js";
 import { showBytes } from "../hex.js";
 import { word } from "../random.js";
 import type { CheckTest, Profile, TestContext } from "../types.js";
-import { openMany, readLine } from "./shared.js";
+import { openMany, readLine, THREADED_UNIX_HINT } from "./shared.js";
 
 /** What the server does to each line: the seed's echo or upper server. Learned by `prepare`. */
 type Transform = "echo" | "upper";
@@ -206,6 +206,7 @@ const tests: CheckTest[] = [
     title: "50 clients at once are each answered",
     timeoutMs: 6_000,
     hint: "serve each connection on its own thread/task (socketserver.ThreadingTCPServer), not one after another",
+    overUnix: { hint: THREADED_UNIX_HINT },
     async run(ctx) {
       const conns = await openMany((l) => ctx.open(l), 50);
       const words = conns.map(() => [word(ctx.random), word(ctx.random), word(ctx.random)]);
