@@ -114,10 +114,27 @@ describe("lab check grades servers on Unix sockets", () => {
     expect(r.stdout).toMatch(/1 passed, 1 failed \(of 2\)/);
     expect(r.code).toBe(1);
     const used = await readFile(record, "utf8");
-    expect(used).toMatch(/netlab-check-.*\/server\.sock$/);
+    expect(used).toMatch(/\/netlab-check-socket-[^/]+\/server\.sock$/);
     // The private folder {socket} was made in, socket file and all, is removed with the program.
     await expect(stat(path.dirname(used))).rejects.toMatchObject({ code: "ENOENT" });
   }, 40_000);
+
+  it("Ctrl-C mid-run stops the program and removes its {socket} folder", async () => {
+    const dir = await tempDir();
+    const record = path.join(dir, "where.txt");
+    // Reads and never answers: the run is still in its first test when Ctrl-C comes.
+    const silent = [
+      "const [where, record] = process.argv.slice(1);",
+      "require('node:net').createServer((s) => { s.on('error', () => {}); s.resume(); }).listen(where, () =>",
+      "  require('node:fs').writeFileSync(record, where));",
+    ].join("\n");
+    const check = startLab(["check", "echo", "--", process.execPath, "-e", silent, "{socket}", record]);
+    await check.waitForOutput(/lab check echo .*\(seed 1/);
+    const used = await readFile(record, "utf8");
+    expect((await stat(used)).isSocket()).toBe(true);
+    expect(await check.stop("SIGINT")).toBe(130);
+    await expect(stat(path.dirname(used))).rejects.toMatchObject({ code: "ENOENT" });
+  }, 30_000);
 
   it("the same wrong server given as unix:/path fails the same test", async () => {
     const dir = await tempDir();

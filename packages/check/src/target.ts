@@ -225,7 +225,7 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
  * or plant a socket, and short enough for the kernel's limit on a socket path.
  */
 async function makeSocketDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-"));
+  const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-socket-"));
   const bytes = Buffer.byteLength(path.join(dir, SOCKET_FILE_NAME));
   if (bytes > MAX_UNIX_PATH_BYTES) {
     await rm(dir, { recursive: true, force: true });
