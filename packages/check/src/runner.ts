@@ -348,7 +348,6 @@ async function runOne(
   let opened = 0;
   const ctx: TestContext = {
     target,
-    isUnix: "path" in target,
     seed,
     random: seeded(seed, test.id),
     signal: ac.signal,

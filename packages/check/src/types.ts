@@ -12,10 +12,8 @@ export interface CheckInputs {
 
 /** What one test gets: where the target is, its deadline, its seeded generator, its connections. */
 export interface TestContext {
-  /** Where the server is: `{ host, port }`, or `{ path }` of a Unix socket. */
+  /** Where the server is: `{ host, port }`, or `{ path }` of a Unix socket (`"path" in target`). */
   target: SocketTarget;
-  /** The target is a Unix socket: no RST, no TCP segments. */
-  isUnix: boolean;
   seed: number;
   /** Seeded from the run's seed and this test's id. */
   random: Random;

@@ -2,8 +2,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import tls from "node:tls";
+import { generateCertificate } from "@netlab/tls";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { runCheck } from "../src/index.js";
+import { CheckError, runCheck } from "../src/index.js";
 import { failedIds, failures, fixture, grade } from "./helpers.js";
 import { BROKEN, type FixtureRow, GOOD } from "./table.js";
 
@@ -124,5 +126,29 @@ describe("a Unix socket's only reset is reported as one", () => {
     const report = await runCheck({ profile: "echo", path: where, only: ["echo.half-close"] });
     expect(report.results[0]?.status).toBe("fail");
     expect(report.results[0]?.observed).toMatch(/^\d+ bytes, then the connection was reset$/);
+  }, 20_000);
+});
+
+describe("a TLS server on a Unix socket", () => {
+  it("is told apart before the tests, as on TCP", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-unit-"));
+    const pair = await generateCertificate();
+    const server = tls.createServer({ key: pair.key, cert: pair.cert }, (s) => {
+      s.on("error", () => {});
+      s.end("hi");
+    });
+    server.on("tlsClientError", () => {});
+    onTestFinished(async () => {
+      await new Promise((r) => server.close(r));
+      await rm(dir, { recursive: true, force: true });
+    });
+    const where = path.join(dir, "tls.sock");
+    await new Promise<void>((r) => server.listen(where, r));
+    const err = await runCheck({ profile: "line", path: where }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckError);
+    expect((err as CheckError).code).toBe("TARGET_SPEAKS_TLS");
+    expect((err as CheckError).message).toBe(
+      `unix:${where} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain bytes`,
+    );
   }, 20_000);
 });
