@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { generateCertificate } from "@netlab/tls";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { CheckError, runCheck } from "../src/index.js";
+import { CheckError, runCheck, startTarget } from "../src/index.js";
 import { failedIds, failures, fixture, grade } from "./helpers.js";
 import { BROKEN, type FixtureRow, GOOD } from "./table.js";
 
@@ -151,4 +151,36 @@ describe("a TLS server on a Unix socket", () => {
       `unix:${where} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain bytes`,
     );
   }, 20_000);
+});
+
+describe("{socket}: a program that never listens there", () => {
+  async function refusal(argv: string[]): Promise<{ code: string; message: string }> {
+    const err = await startTarget(argv, { startupTimeoutMs: 500 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckError);
+    const e = err as CheckError;
+    // The message names the socket path, and its private folder is gone with the program.
+    const where = /unix:(\S+\/server\.sock)/.exec(e.message)?.[1];
+    expect(where, e.message).toBeDefined();
+    await expect(stat(path.dirname(where as string))).rejects.toMatchObject({ code: "ENOENT" });
+    return e;
+  }
+
+  it("is NOT_LISTENING after the startup timeout, naming the path", async () => {
+    const e = await refusal(["python3", "-c", "import time; time.sleep(60)", "{socket}"]);
+    expect(e.code).toBe("NOT_LISTENING");
+    expect(e.message).toMatch(/did not listen on unix:\S+ within 0\.5 s$/);
+  });
+
+  it("that exits first is TARGET_EXITED, naming the path", async () => {
+    const e = await refusal([
+      "python3",
+      "-c",
+      "import sys; sys.exit('no socket for you: ' + sys.argv[1])",
+      "{socket}",
+    ]);
+    expect(e.code).toBe("TARGET_EXITED");
+    expect(e.message).toMatch(
+      /exited with code 1 before listening on unix:\S+; its stderr ends: no socket for you/,
+    );
+  });
 });
