@@ -191,11 +191,6 @@ describe("#18: lab check's command line", () => {
       /^lab: target port must be a number from 1 to 65535, got "70000"\n/,
     ],
     [
-      ["check", "line", "unix:/tmp/netlab-check.sock"],
-      2,
-      /^lab: target "unix:\/tmp\/netlab-check\.sock" is a Unix socket: lab check grades TCP servers\nhint: /,
-    ],
-    [
       ["check", "line", "--format", "xml", "5001"],
       2,
       /^lab: unknown --format "xml"\nhint: choose one of: human, tap, junit, json\n$/,

@@ -72,6 +72,8 @@ export interface ClientCheckOptions {
   only?: string[];
   /** Every test's deadline in ms, instead of its own. */
   timeoutMs?: number;
+  /** Called once the command and options are found sound, before the first test (for a header). */
+  onStart?: () => void;
   onResult?: (result: TestResult) => void;
 }
 
@@ -85,6 +87,19 @@ const MAX_OUTPUT_BYTES = 64 * 1024;
  * @example await runClientCheck({ argv: ["python3", "client.py", "{host}", "{port}"] })
  */
 export async function runClientCheck(options: ClientCheckOptions): Promise<CheckReport> {
+  // netlab's misbehaving server is a TCP one (its faults are TCP's: segments, RST): a client that
+  // speaks only Unix sockets is not graded here, and is told so rather than asked for {port}.
+  if (options.argv.some((a) => a.includes("{socket}"))) {
+    throw new CheckError(
+      "INVALID_OPTION",
+      "--role client serves your client over TCP: {socket} is for grading a server",
+      {
+        hint: `give the client {host} and {port}: lab check line --role client -- ${options.argv
+          .filter((a) => !a.includes("{socket}"))
+          .join(" ")} {host} {port}`,
+      },
+    );
+  }
   if (!options.argv.some((a) => a.includes("{port}"))) {
     throw new CheckError(
       "PORT_PLACEHOLDER_MISSING",
@@ -110,6 +125,7 @@ export async function runClientCheck(options: ClientCheckOptions): Promise<Check
   const startedAt = new Date();
   const t0 = performance.now();
   const results: TestResult[] = [];
+  options.onStart?.();
   for (const test of tests) {
     const result = await runClientTest(test, options, seed);
     results.push(result);

@@ -1,6 +1,6 @@
 import net from "node:net";
 import { type Duplex, PassThrough } from "node:stream";
-import { formatHostPort } from "@netlab/core";
+import { formatHostPort, formatSocketPath, type SocketTarget } from "@netlab/core";
 import {
   createStage,
   normalizeToxic,
@@ -61,6 +61,17 @@ export const CONN_DEFAULTS: ConnOptions = {
   id: 1,
 };
 
+/** How long a connect refused with EAGAIN (a Unix socket's full backlog) waits before it tries again, ms. */
+const CONNECT_RETRY_MS = 20;
+
+/**
+ * A target as every netlab command writes it: `127.0.0.1:5001`, `[::1]:5001`, `unix:/path`, `@name`.
+ * @example formatTarget({ path: "/tmp/s.sock" }) // "unix:/tmp/s.sock"
+ */
+export function formatTarget(target: SocketTarget): string {
+  return "path" in target ? formatSocketPath(target.path) : formatHostPort(target.host, target.port);
+}
+
 /** Bytes a fault pipeline holds before it pauses its source: a slow-reader toxic pushes back on the server. */
 const FAULT_BUFFER_BYTES = 64 * 1024;
 
@@ -113,8 +124,17 @@ export class Conn {
   readonly #stages: Stage[] = [];
   readonly #pipelines: Pipeline[] = [];
 
-  private constructor(socket: net.Socket, label: string, options: ConnOptions, signal: AbortSignal) {
+  readonly #isUnix: boolean;
+
+  private constructor(
+    socket: net.Socket,
+    label: string,
+    options: ConnOptions,
+    signal: AbortSignal,
+    isUnix: boolean,
+  ) {
     this.socket = socket;
+    this.#isUnix = isUnix;
     this.label = label;
     this.#options = options;
     this.#signal = signal;
@@ -179,26 +199,38 @@ export class Conn {
     signal.addEventListener("abort", () => this.#notify(), { once: true });
   }
 
-  /** Connects to `host:port`; throws NOT_LISTENING when refused, WaitTimeout when it takes too long. */
+  /**
+   * Connects to `target` (`{ host, port }`, or `{ path }` of a Unix socket); throws NOT_LISTENING
+   * when refused (or no socket is at the path), ConnectTimeout when it takes too long.
+   */
   static open(
-    host: string,
-    port: number,
+    target: SocketTarget,
     label: string,
     signal: AbortSignal,
     options: Partial<ConnOptions> = {},
   ): Promise<Conn> {
     const o = { ...CONN_DEFAULTS, ...options };
+    const where = formatTarget(target);
+    const deadline = performance.now() + o.connectTimeoutMs;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      let socket: net.Socket;
+      let conn: Conn;
       const timer = setTimeout(
-        () => fail(new ConnectTimeout(`a connection to ${formatHostPort(host, port)}`, o.connectTimeoutMs)),
+        () => fail(new ConnectTimeout(`a connection to ${where}`, o.connectTimeoutMs)),
         o.connectTimeoutMs,
       );
-      const onAbort = () => fail(new ConnectTimeout(`a connection to ${formatHostPort(host, port)}`));
+      let retry: NodeJS.Timeout | undefined;
+      const onAbort = () => fail(new ConnectTimeout(`a connection to ${where}`));
       signal.addEventListener("abort", onAbort, { once: true });
-      const conn = new Conn(socket, label, o, signal);
+      function attempt() {
+        socket = net.connect(target);
+        conn = new Conn(socket, label, o, signal, "path" in target);
+        socket.once("connect", onConnect);
+        socket.once("error", onError);
+      }
       function cleanup() {
         clearTimeout(timer);
+        clearTimeout(retry);
         signal.removeEventListener("abort", onAbort);
         socket.off("connect", onConnect);
         socket.off("error", onError);
@@ -213,20 +245,37 @@ export class Conn {
         resolve(conn);
       }
       function onError(err: NodeJS.ErrnoException) {
+        // A Unix socket's full listen backlog refuses at once (EAGAIN) where TCP drops the SYN and
+        // the kernel retries it: retrying here grades both the same (a backlog of 5 passes both).
+        if (err.code === "EAGAIN") {
+          if (performance.now() + CONNECT_RETRY_MS >= deadline) {
+            fail(new ConnectTimeout(`a connection to ${where}`, o.connectTimeoutMs));
+            return;
+          }
+          socket.off("connect", onConnect);
+          socket.destroy();
+          retry = setTimeout(attempt, CONNECT_RETRY_MS);
+          return;
+        }
         fail(
-          err.code === "ECONNREFUSED"
+          err.code === "ECONNREFUSED" || (err.code === "ENOENT" && "path" in target)
             ? new CheckError(
                 "NOT_LISTENING",
-                `connection to ${formatHostPort(host, port)} refused: nothing listens there`,
+                err.code === "ENOENT"
+                  ? `no socket at ${where}: nothing listens there`
+                  : `connection to ${where} refused: nothing listens there`,
                 {
-                  hint: "is the server running, on that port? (or give a command: lab check PROFILE -- CMD {port})",
+                  hint:
+                    "path" in target
+                      ? "is the server running, listening on that socket? (or give a command: lab check PROFILE -- CMD {socket})"
+                      : "is the server running, on that port? (or give a command: lab check PROFILE -- CMD {port})",
+                  cause: err,
                 },
               )
             : err,
         );
       }
-      socket.once("connect", onConnect);
-      socket.once("error", onError);
+      attempt();
     });
   }
 
@@ -290,9 +339,18 @@ export class Conn {
     this.#out.end();
   }
 
-  /** Aborts with a TCP RST (SO_LINGER 0), as a crashed or impatient client does. */
+  /** Whether this connection is over a Unix socket (no RST, no Nagle), not TCP. */
+  get isUnix(): boolean {
+    return this.#isUnix;
+  }
+
+  /**
+   * Aborts with a TCP RST (SO_LINGER 0), as a crashed or impatient client does. A Unix socket has
+   * no RST (Node refuses resetAndDestroy on one): it is closed at once instead, the nearest thing.
+   */
   reset(): void {
-    this.socket.resetAndDestroy();
+    if (this.#isUnix) this.socket.destroy();
+    else this.socket.resetAndDestroy();
   }
 
   /** Closes both ways at once (no RST unless unread data forces one). */

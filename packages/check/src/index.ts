@@ -4,6 +4,7 @@ export {
   Conn,
   type ConnOptions,
   type EndState,
+  formatTarget,
   type Transcript,
   WaitTimeout,
 } from "./conn.js";
@@ -21,6 +22,7 @@ export { formatTap } from "./report/tap.js";
 export {
   CHECK_DEFAULTS,
   type CheckOptions,
+  type CheckRunOptions,
   getProfile,
   looksLikeTls,
   runCheck,
@@ -28,6 +30,7 @@ export {
 } from "./runner.js";
 export {
   parseAddress,
+  SOCKET_FILE_NAME,
   type StartedTarget,
   type StartTargetOptions,
   startTarget,

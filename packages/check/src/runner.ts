@@ -1,8 +1,9 @@
 import { setMaxListeners } from "node:events";
+import { stat } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
 import tls from "node:tls";
-import { describeErrno, formatHostPort } from "@netlab/core";
-import { Conn, ConnectTimeout, type ConnOptions, WaitTimeout } from "./conn.js";
+import { describeErrno, formatSocketPath, type SocketTarget } from "@netlab/core";
+import { Conn, ConnectTimeout, type ConnOptions, formatTarget, WaitTimeout } from "./conn.js";
 import { CheckError, requireInt, requirePositiveInt } from "./errors.js";
 import { fail, TestFailure } from "./failure.js";
 import { hexExcerpt } from "./hex.js";
@@ -11,12 +12,16 @@ import { seeded } from "./random.js";
 import type { StartedTarget } from "./target.js";
 import type { CheckInputs, CheckReport, CheckTest, Profile, TestContext, TestResult } from "./types.js";
 
-/** Options for {@link runCheck}. */
-export interface CheckOptions {
+/**
+ * Options for {@link runCheck}: where the server is — `host` and `port`, or `path`, a Unix socket
+ * (NUL + name for an abstract one) — and how to grade it.
+ */
+export type CheckOptions = CheckRunOptions & SocketTarget;
+
+/** {@link CheckOptions} besides where the server is. */
+export interface CheckRunOptions {
   profile: string;
-  host: string;
-  port: number;
-  /** How the report names the target (`127.0.0.1:5001`, or the command with `{port}`). Default host:port. */
+  /** How the report names the target (`127.0.0.1:5001`, `unix:/path`, or the command). Default the address. */
   targetLabel?: string;
   /** Test ids to run (all when empty or absent); unknown ones are UNKNOWN_TEST. */
   only?: string[];
@@ -107,17 +112,18 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     results,
     ...(notes.length ? { notes } : {}),
   });
-  await preflight(options.host, options.port);
+  const target = targetOf(options);
+  await preflight(target);
   options.onStart?.();
 
   let state: Record<string, unknown> = {};
-  const run = (test: CheckTest) => runOne(test, options, seed, inputs, state);
+  const run = (test: CheckTest) => runOne(test, options, target, seed, inputs, state);
   const { prepare, diagnose } = profile;
   if (prepare) {
     const { result, value } = await runStep(run, `${profile.name}.prepare`, 5_000, prepare);
     if (result.status === "fail") {
       // The variant could not be told: every test would fail the same way; say it once per test.
-      const results = tests.map((t) => ({ ...result, id: t.id, title: t.title }));
+      const results = tests.map((t) => ({ ...result, id: t.id, title: asRun(t, target).title }));
       for (const x of results) options.onResult?.(x);
       return report(results);
     }
@@ -164,7 +170,80 @@ async function runStep<T>(
 }
 
 function label(o: CheckOptions): string {
-  return o.targetLabel ?? `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+  return o.targetLabel ?? formatTarget(targetOf(o));
+}
+
+/** A lesson that TCP teaches one way and a Unix socket another is graded, and named, as the latter. */
+function asRun(test: CheckTest, target: SocketTarget): CheckTest {
+  if (!("path" in target) || !test.overUnix) return test;
+  const { title = test.title, hint = test.hint } = test.overUnix;
+  return { ...test, title, hint };
+}
+
+/** Where `o` says the server is, as `net.connect` takes it. */
+function targetOf(o: CheckOptions): SocketTarget {
+  return "path" in o ? { path: o.path } : { host: o.host, port: o.port };
+}
+
+/**
+ * What is at a Unix socket path before we connect: nothing (NOT_LISTENING, exit 3, as a refused
+ * port), something that is no socket (NOT_A_SOCKET: the path is wrong), or a folder we may not
+ * enter (PERMISSION_DENIED).
+ */
+async function checkSocketFile(path: string): Promise<void> {
+  const where = formatSocketPath(path);
+  const stats = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") {
+      throw new CheckError("NOT_LISTENING", `no socket at ${where}: nothing listens there`, {
+        hint: "is the server running? it makes the socket file when it listens (check the path)",
+      });
+    }
+    if (err.code === "EACCES") {
+      throw permissionDenied(
+        path,
+        "a folder on the path may not be entered (no x permission): run lab check as the server's user, or chmod the folder",
+      );
+    }
+    if (err.code === "ENOTDIR") {
+      throw new CheckError("NOT_A_SOCKET", `${where}: a part of the path is a file, not a folder`, {
+        hint: "give the path the server listens on",
+      });
+    }
+    throw err;
+  });
+  if (stats.isSocket()) return;
+  const what = stats.isDirectory() ? "a folder" : stats.isFile() ? "a regular file" : "not a file";
+  throw new CheckError("NOT_A_SOCKET", `${where} is ${what}, not a socket`, {
+    hint: "give the path the server listens on (ls -l shows an s first for a socket)",
+  });
+}
+
+function permissionDenied(path: string, hint: string): CheckError {
+  return new CheckError(
+    "PERMISSION_DENIED",
+    `cannot connect to ${formatSocketPath(path)}: permission denied`,
+    {
+      hint,
+    },
+  );
+}
+
+/** A NOT_LISTENING that was a refusal (not a missing file). */
+function refused(err: CheckError): boolean {
+  return (
+    err.code === "NOT_LISTENING" && (err.cause as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED"
+  );
+}
+
+/** A socket file is there, and nothing listens behind it: what a server that died leaves. */
+function staleSocket(path: string): CheckError {
+  return new CheckError(
+    "NOT_LISTENING",
+    `connection to ${formatSocketPath(path)} refused: the socket file is there, but nothing listens on it`,
+    {
+      hint: "a server that exited leaves its socket file behind: start the server (it should remove the old file before it binds)",
+    },
+  );
 }
 
 /** A TLS record header (handshake or alert, version 3.x): what a TLS server answers plain text with. */
@@ -177,12 +256,13 @@ export function looksLikeTls(bytes: Uint8Array): boolean {
   );
 }
 
-function tlsError(host: string, port: number): CheckError {
+function tlsError(target: SocketTarget): CheckError {
+  const plain = "path" in target ? "plain bytes" : "plain TCP";
   return new CheckError(
     "TARGET_SPEAKS_TLS",
-    `${formatHostPort(host, port)} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not plain TCP`,
+    `${formatTarget(target)} answered with a TLS record (first byte 0x16/0x15): it speaks TLS, not ${plain}`,
     {
-      hint: "lab check talks plain TCP: run the server without TLS, or check its plain port",
+      hint: `lab check talks ${plain}: run the server without TLS, or check its plain ${"path" in target ? "socket" : "port"}`,
     },
   );
 }
@@ -192,18 +272,29 @@ function tlsError(host: string, port: number): CheckError {
  * that says nothing first gets a TLS ClientHello on a second connection: a handshake that completes
  * means it speaks TLS, and every test would fail for that one reason.
  */
-async function preflight(host: string, port: number): Promise<void> {
+async function preflight(target: SocketTarget): Promise<void> {
+  // A file-system socket is looked at first: a missing file, a file that is no socket and a
+  // folder we may not enter each say so, instead of a bare ENOENT or ECONNREFUSED.
+  const isFile = "path" in target && !target.path.startsWith("\0");
+  if (isFile) await checkSocketFile(target.path);
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 2_000);
   let conn: Conn | undefined;
   try {
-    conn = await Conn.open(host, port, "preflight", ac.signal).catch((err) => {
-      if (err instanceof CheckError) throw err;
+    conn = await Conn.open(target, "preflight", ac.signal).catch((err) => {
+      if (err instanceof CheckError) throw isFile && refused(err) ? staleSocket(target.path) : err;
       // Reset before our side saw the connection complete: something listens, accepted and reset
       // it at once (a race on loopback). The tests will say so; it is not "nothing listens".
       if ((err as NodeJS.ErrnoException).code === "ECONNRESET") return undefined;
+      // Connecting to a socket needs write permission on its file (root needs none).
+      if ("path" in target && (err as NodeJS.ErrnoException).code === "EACCES") {
+        throw permissionDenied(
+          target.path,
+          "connecting needs write permission on the socket file: run lab check as the server's user, or have the server chmod its socket",
+        );
+      }
       // The shared wording (a name that does not resolve says so), with check's own hint for a refusal.
-      const said = describeErrno(err, { action: "connect", host, port });
+      const said = describeErrno(err, { action: "connect", ...target });
       throw new CheckError("NOT_LISTENING", said.message, {
         hint: said.code === "CONNECTION_REFUSED" ? "is the server running, on that port?" : said.hint,
       });
@@ -217,17 +308,17 @@ async function preflight(host: string, port: number): Promise<void> {
         CHECK_DEFAULTS.greetingWaitMs,
       )
       .catch(() => false);
-    if (greeted ? looksLikeTls(c.received) : await speaksTls(host, port)) throw tlsError(host, port);
+    if (greeted ? looksLikeTls(c.received) : await speaksTls(target)) throw tlsError(target);
   } finally {
     clearTimeout(timer);
     conn?.destroy();
   }
 }
 
-/** Whether a TLS handshake with `host:port` completes (certificates not checked) within the greeting wait. */
-function speaksTls(host: string, port: number): Promise<boolean> {
+/** Whether a TLS handshake with `target` completes (certificates not checked) within the greeting wait. */
+function speaksTls(target: SocketTarget): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tls.connect({ host, port, rejectUnauthorized: false, servername: undefined });
+    const socket = tls.connect({ ...target, rejectUnauthorized: false, servername: undefined });
     const done = (answer: boolean) => {
       clearTimeout(timer);
       socket.destroy();
@@ -243,10 +334,12 @@ function speaksTls(host: string, port: number): Promise<boolean> {
 async function runOne(
   test: CheckTest,
   options: CheckOptions,
+  target: SocketTarget,
   seed: number,
   inputs: CheckInputs,
   state: Record<string, unknown>,
 ): Promise<TestResult> {
+  test = asRun(test, target);
   const timeoutMs = options.timeoutMs ?? test.timeoutMs;
   const ac = new AbortController();
   // Every connection and wait of a test listens on its signal: 50 clients are more than 10.
@@ -254,8 +347,7 @@ async function runOne(
   const conns: Conn[] = [];
   let opened = 0;
   const ctx: TestContext = {
-    host: options.host,
-    port: options.port,
+    target,
     seed,
     random: seeded(seed, test.id),
     signal: ac.signal,
@@ -264,7 +356,7 @@ async function runOne(
     async open(label: string, connOptions?: Partial<ConnOptions>) {
       // Toxic draws are seeded by the run's seed, the test and the connection's number in it.
       const id = ++opened;
-      const conn = await Conn.open(options.host, options.port, label, ac.signal, {
+      const conn = await Conn.open(target, label, ac.signal, {
         seed: seedFor(seed, test.id),
         id,
         ...connOptions,
@@ -296,15 +388,14 @@ async function runOne(
   } catch (err) {
     // A target that cannot be graded at all (a missing input): not one test's failure.
     if (err instanceof CheckError && err.code !== "NOT_LISTENING") throw err;
-    result = failed(test, err, conns, timeoutMs);
+    result = failed(test, err, conns, timeoutMs, "path" in target);
   } finally {
     clearTimeout(timer);
     ac.abort();
     for (const c of conns) c.destroy();
   }
   result.durationMs = Math.round(performance.now() - started);
-  if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received)))
-    throw tlsError(options.host, options.port);
+  if (result.status === "fail" && conns.some((c) => looksLikeTls(c.received))) throw tlsError(target);
   if (!/\.(prepare|diagnose)$/.test(test.id)) await options.onTranscript?.(test.id, conns);
   // Let the target see the closes before the next test opens its connections (and a program that
   // crashed be seen to have exited).
@@ -323,15 +414,27 @@ function seedFor(seed: number, testId: string): number {
   return Math.floor(seeded(seed, testId)() * 2 ** 32);
 }
 
-function failed(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number): TestResult {
-  const result = failure(test, err, conns, timeoutMs);
+function failed(
+  test: CheckTest,
+  err: unknown,
+  conns: Conn[],
+  timeoutMs: number,
+  isUnix: boolean,
+): TestResult {
+  const result = failure(test, err, conns, timeoutMs, isUnix);
   const max = CHECK_DEFAULTS.maxObservedChars;
   const observed = result.observed ?? "";
   if (observed.length > max) result.observed = `${observed.slice(0, max)}… (${observed.length} characters)`;
   return result;
 }
 
-function failure(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number): TestResult {
+function failure(
+  test: CheckTest,
+  err: unknown,
+  conns: Conn[],
+  timeoutMs: number,
+  isUnix: boolean,
+): TestResult {
   const base = { id: test.id, title: test.title, status: "fail" as const, durationMs: 0, hint: test.hint };
   if (err instanceof TestFailure) {
     const { expected, observed, hint, conn, side = "received", at } = err.info;
@@ -347,8 +450,9 @@ function failure(test: CheckTest, err: unknown, conns: Conn[], timeoutMs: number
     return {
       ...base,
       expected: `${err.what} within ${(err.ms ?? timeoutMs) / 1000} s`,
-      observed:
-        "the server never accepted it (no answer to the TCP handshake: a full listen backlog drops new ones)",
+      observed: isUnix
+        ? "the server never accepted it (its listen backlog stayed full: it is not calling accept())"
+        : "the server never accepted it (no answer to the TCP handshake: a full listen backlog drops new ones)",
     };
   }
   if (err instanceof WaitTimeout) {

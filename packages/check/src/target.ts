@@ -1,42 +1,42 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { formatHostPort, parseAddress as parseCoreAddress } from "@netlab/core";
+import {
+  MAX_UNIX_PATH_BYTES,
+  parseAddress as parseCoreAddress,
+  type SocketTarget,
+  socketTarget,
+} from "@netlab/core";
 import getPort from "get-port";
+import { formatTarget } from "./conn.js";
 import { CheckError } from "./errors.js";
 
 /**
- * A `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` target in every command's address grammar (host
- * defaults to 127.0.0.1), with its hints (`::1:5001` → `[::1]:5001`, a port out of range). A Unix
- * socket is INVALID_OPTION: the tests slice and delay through an in-process TCP proxy.
+ * A target in every command's address grammar: `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` (host
+ * defaults to 127.0.0.1), `unix:/path` or `@name` (a Unix socket, abstract on Linux), with the
+ * grammar's hints (`::1:5001` → `[::1]:5001`, `/tmp/s.sock` → `unix:/tmp/s.sock`).
+ * @example parseAddress("unix:/tmp/echo.sock") // { path: "/tmp/echo.sock" }
  */
-export function parseAddress(text: string): { host: string; port: number } {
-  let address: ReturnType<typeof parseCoreAddress>;
+export function parseAddress(text: string): SocketTarget {
   try {
-    address = parseCoreAddress(/^\d+$/.test(text) ? `:${text}` : text);
+    return socketTarget(parseCoreAddress(/^\d+$/.test(text) ? `:${text}` : text));
   } catch (err) {
     const e = err as { message: string; hint?: string };
     throw new CheckError("INVALID_OPTION", `target ${e.message}`, {
       hint:
         e.hint ??
-        "give an address (127.0.0.1:5001, 5001) or a command after --: lab check line -- python3 server.py {port}",
+        "give an address (127.0.0.1:5001, 5001, unix:/path) or a command after --: lab check line -- python3 server.py {port}",
     });
   }
-  if (address.kind !== "host") {
-    throw new CheckError(
-      "INVALID_OPTION",
-      `target ${JSON.stringify(text)} is a Unix socket: lab check grades TCP servers`,
-      {
-        hint: "run the server on a port (127.0.0.1:5001), or give its command after -- with {port}",
-      },
-    );
-  }
-  return { host: address.host, port: address.port };
 }
 
 /** Options for {@link startTarget}. */
 export interface StartTargetOptions {
-  /** Values for `{file}`, `{dir}` besides `{port}` and `{host}`. */
+  /** Values for `{file}`, `{dir}` besides `{port}`, `{host}` and `{socket}`. */
   placeholders?: Record<string, string>;
   /** How long the program has to start listening, ms. Default 10 000. */
   startupTimeoutMs?: number;
@@ -54,10 +54,13 @@ export const TARGET_DEFAULTS = {
   stderrTailBytes: 2_048,
 } as const;
 
+/** The file name `{socket}` stands for, in a fresh private folder (mode 0700) of the system's temp dir. */
+export const SOCKET_FILE_NAME = "server.sock";
+
 /** A program `lab check` started; `stop()` ends it by its own process id. */
 export interface StartedTarget {
-  host: string;
-  port: number;
+  /** Where it listens: `{ host, port }` for `{port}`, `{ path }` for `{socket}`. */
+  target: SocketTarget;
   pid: number;
   /** The last bytes of its stderr. */
   stderrTail(): string;
@@ -66,14 +69,18 @@ export interface StartedTarget {
    * stderr lines), else undefined: a port that stops answering mid-run is then explained.
    */
   ended(): string | undefined;
-  /** SIGTERM, then SIGKILL after `stopTimeoutMs`; resolves once it exited. Harmless twice. */
+  /**
+   * SIGTERM, then SIGKILL after `stopTimeoutMs`; resolves once it exited and the `{socket}`
+   * folder, socket file and all, is removed. Harmless twice.
+   */
   stop(): Promise<void>;
 }
 
 /**
- * Starts `command args…` with `{port}` (a free port from get-port), `{host}` and the given
- * placeholders substituted, and waits until something accepts connections on that port. Throws
- * PORT_PLACEHOLDER_MISSING, TARGET_EXITED (with its stderr tail) or NOT_LISTENING.
+ * Starts `command args…` with `{port}` (a free port from get-port) or `{socket}` (a Unix socket
+ * path in a fresh private folder), `{host}` and the given placeholders substituted, and waits
+ * until something accepts connections there. Throws PORT_PLACEHOLDER_MISSING, INVALID_OPTION
+ * (both `{port}` and `{socket}`), TARGET_EXITED (with its stderr tail) or NOT_LISTENING.
  * @example await using t = await startTarget(["python3", "server.py", "{port}"]);
  */
 export async function startTarget(argv: string[], options: StartTargetOptions = {}): Promise<StartedTarget> {
@@ -82,18 +89,45 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
     throw new CheckError("INVALID_OPTION", "no command after --", {
       hint: "lab check line -- python3 server.py {port}",
     });
-  if (!argv.some((a) => a.includes("{port}"))) {
+  const hasPort = argv.some((a) => a.includes("{port}"));
+  const hasSocket = argv.some((a) => a.includes("{socket}"));
+  if (!hasPort && !hasSocket) {
     throw new CheckError(
       "PORT_PLACEHOLDER_MISSING",
-      `the command has no {port}: netlab cannot tell it where to listen`,
+      `the command has no {port} or {socket}: netlab cannot tell it where to listen`,
       {
-        hint: `write {port} where the program takes its port: lab check … -- ${argv.join(" ")} {port}`,
+        hint: `write {port} where the program takes its port (or {socket} for a Unix socket path): lab check … -- ${argv.join(" ")} {port}`,
       },
     );
   }
+  if (hasPort && hasSocket) {
+    throw new CheckError("INVALID_OPTION", "the command has both {port} and {socket}: netlab grades one", {
+      hint: "keep {port} for a TCP server, or {socket} for a Unix socket server",
+    });
+  }
   const host = "127.0.0.1";
-  const port = await getPort({ host });
-  const values: Record<string, string> = { ...o.placeholders, port: String(port), host };
+  let where: SocketTarget;
+  let socketDir: string | undefined;
+  const values: Record<string, string> = { ...o.placeholders, host };
+  if (hasSocket) {
+    socketDir = await makeSocketDir();
+    where = { path: path.join(socketDir, SOCKET_FILE_NAME) };
+    values.socket = where.path;
+  } else {
+    const port = await getPort({ host });
+    where = { host, port };
+    values.port = String(port);
+  }
+  // Removed however this process ends, as the program is killed: a check leaves no socket behind.
+  const removeDirOnExit = () => {
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+  };
+  if (socketDir) process.once("exit", removeDirOnExit);
+  const removeDir = async () => {
+    if (!socketDir) return;
+    process.off("exit", removeDirOnExit);
+    await rm(socketDir, { recursive: true, force: true });
+  };
   const args = argv.map((a) => a.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole));
   const [command, ...rest] = args as [string, ...string[]];
   const child = spawn(command, rest, { cwd: o.cwd, stdio: ["ignore", "ignore", "pipe"] });
@@ -132,8 +166,7 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
       .slice(-n)
       .join(" | ");
   const target: StartedTarget = {
-    host,
-    port,
+    target: where,
     pid: child.pid ?? -1,
     stderrTail,
     ended: () => {
@@ -141,8 +174,12 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
       const last = exit.error ? "" : lastLines(2);
       return last ? `${how()}; its stderr ends: ${last}` : how();
     },
-    stop: () => stopChild(child, exited, () => exit !== undefined, o.stopTimeoutMs),
+    stop: async () => {
+      await stopChild(child, exited, () => exit !== undefined, o.stopTimeoutMs);
+      await removeDir();
+    },
   };
+  const listenWord = hasSocket ? `on ${formatTarget(where)}` : `on port ${values.port}`;
   const deadline = performance.now() + o.startupTimeoutMs;
   for (;;) {
     if (exit) {
@@ -151,11 +188,12 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
         child.stderr && !child.stderr.readableEnded ? child.stderr.once("close", r) : r(undefined),
       );
       const last = lastLines(5);
+      await removeDir();
       throw new CheckError(
         "TARGET_EXITED",
         exit.error
           ? `${command} ${how()}`
-          : `${command} ${how()} before listening on port ${port}${last ? `; its stderr ends: ${last}` : ""}`,
+          : `${command} ${how()} before listening ${listenWord}${last ? `; its stderr ends: ${last}` : ""}`,
         {
           hint: !exit.error
             ? "run the command by hand to see the whole error"
@@ -165,14 +203,16 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
         },
       );
     }
-    if (await accepts(host, port)) return target;
+    if (await accepts(where)) return target;
     if (performance.now() > deadline) {
       await target.stop();
       throw new CheckError(
         "NOT_LISTENING",
-        `${command} did not listen on ${formatHostPort(host, port)} within ${o.startupTimeoutMs / 1000} s`,
+        `${command} did not listen on ${formatTarget(where)} within ${o.startupTimeoutMs / 1000} s`,
         {
-          hint: "does it bind the port given by {port} on 127.0.0.1? (--startup-timeout raises the wait)",
+          hint: hasSocket
+            ? "does it listen on the Unix socket path given by {socket}? (--startup-timeout raises the wait)"
+            : "does it bind the port given by {port} on 127.0.0.1? (--startup-timeout raises the wait)",
         },
       );
     }
@@ -180,9 +220,27 @@ export async function startTarget(argv: string[], options: StartTargetOptions = 
   }
 }
 
-function accepts(host: string, port: number): Promise<boolean> {
+/**
+ * A fresh folder for `{socket}`: private (mkdtemp makes it 0700), so no other user can connect
+ * or plant a socket, and short enough for the kernel's limit on a socket path.
+ */
+async function makeSocketDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-socket-"));
+  const bytes = Buffer.byteLength(path.join(dir, SOCKET_FILE_NAME));
+  if (bytes > MAX_UNIX_PATH_BYTES) {
+    await rm(dir, { recursive: true, force: true });
+    throw new CheckError(
+      "INVALID_OPTION",
+      `a socket in the temp folder ${os.tmpdir()} would have a ${bytes}-byte path, over the kernel's ${MAX_UNIX_PATH_BYTES}`,
+      { hint: "point TMPDIR at a shorter folder, such as TMPDIR=/tmp" },
+    );
+  }
+  return dir;
+}
+
+function accepts(where: SocketTarget): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect({ host, port });
+    const s = net.connect(where);
     s.once("connect", () => {
       s.destroy();
       resolve(true);

@@ -1,3 +1,4 @@
+import type { SocketTarget } from "@netlab/core";
 import type { Conn, ConnOptions } from "./conn.js";
 import type { Random } from "./random.js";
 
@@ -11,8 +12,8 @@ export interface CheckInputs {
 
 /** What one test gets: where the target is, its deadline, its seeded generator, its connections. */
 export interface TestContext {
-  host: string;
-  port: number;
+  /** Where the server is: `{ host, port }`, or `{ path }` of a Unix socket (`"path" in target`). */
+  target: SocketTarget;
   seed: number;
   /** Seeded from the run's seed and this test's id. */
   random: Random;
@@ -38,6 +39,12 @@ export interface CheckTest {
   /** What to look at when it fails. */
   hint: string;
   run(ctx: TestContext): Promise<void>;
+  /**
+   * What the report says instead over a Unix socket: the title of a lesson TCP teaches one way and
+   * a Unix socket another (an RST), the hint where the fix is spelled another way there
+   * (`ThreadingUnixStreamServer`), so the report says what was checked and how to fix it.
+   */
+  overUnix?: { title?: string; hint?: string };
 }
 
 /** A set of tests for one kind of server. */

@@ -159,8 +159,7 @@ describe("#18: bad inputs, one clear error each", () => {
     const only = ["line.partial-line", "line.several-lines", "line.crlf", "line.nul"];
     const report = await runCheck({
       profile: "line",
-      host: target.host,
-      port: target.port,
+      ...target.target,
       only,
       targetEnded: target.ended,
     });

@@ -9,7 +9,7 @@ export const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/check/", i
 export const fixture = (name: string) => `${FIXTURES}${name}`;
 
 /**
- * Starts `argv` (with `{port}`, `{file}`, `{dir}`) and grades it with `profile`; the program is
+ * Starts `argv` (with `{port}` or `{socket}`, `{file}`, `{dir}`) and grades it with `profile`; the program is
  * stopped when the test finishes. Returns the report.
  */
 export async function grade(
@@ -24,8 +24,7 @@ export async function grade(
   try {
     return await runCheck({
       profile,
-      host: target.host,
-      port: target.port,
+      ...target.target,
       seed,
       only,
       inputs,

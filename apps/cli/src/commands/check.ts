@@ -41,7 +41,10 @@ export function registerCheck(program: Command): void {
     .command("check")
     .description("test your own server the way the network will: slicing, resets, slow and silent peers")
     .argument("<profile>", "what kind of server: echo, line, chat, transfer, http")
-    .argument("[target...]", "HOST:PORT or PORT, or -- CMD ARGS with {port} where the program takes its port")
+    .argument(
+      "[target...]",
+      "HOST:PORT, PORT, unix:/path or @name, or -- CMD ARGS with {port} (or {socket}) where the program takes its address",
+    )
     .option(
       "--role <role>",
       "server: test your server; client: netlab plays a misbehaving line server for your client",
@@ -65,12 +68,17 @@ export function registerCheck(program: Command): void {
 
 With a command, netlab picks a free port, substitutes {port} (and {host}, {file}, {dir}), starts
 the program, waits for the port, runs the tests, and stops the program by its process id.
+{socket} instead of {port}: a Unix socket path in a fresh private temp folder, removed afterwards.
+Over a Unix socket every profile runs; line.reset-mid-line becomes a hang-up (no RST there).
 
-Exit: 0 all passed, 1 some failed, 2 usage, 3 the target never listened.
+Exit: 0 all passed, 1 some failed (or permission denied), 2 usage (or a path that is no socket),
+3 the target never listened (nothing at that address or socket path).
 
 Examples:
   lab check line 127.0.0.1:5001
+  lab check line unix:/tmp/upper.sock
   lab check echo -- python3 echo_server.py {port}
+  lab check echo -- python3 unix_echo.py {socket}
   lab check chat --format junit -- python3 chat.py {port} > report.xml
   lab check transfer -- python3 sender.py {port} {file}
   lab check http --only http.head,http.not-found -- python3 web.py {port} {dir}
@@ -150,7 +158,7 @@ async function runCheckCommand(
     .filter(Boolean);
   const isCommand = hadDoubleDash(cmd);
   if (target.length === 0)
-    throw new UsageError("no target: give HOST:PORT, PORT, or -- CMD ARGS with {port}");
+    throw new UsageError("no target: give HOST:PORT, PORT, unix:/path, or -- CMD ARGS with {port}");
   if (!isCommand && target.length > 1) {
     throw new UsageError(
       `one address expected, got ${target.length} words`,
@@ -188,15 +196,23 @@ async function runCheckCommand(
           return usage(err);
         }
       })();
-  if (isCommand && !target.some((a) => a.includes("{port}"))) {
+  const hasPort = target.some((a) => a.includes("{port}"));
+  const hasSocket = target.some((a) => a.includes("{socket}"));
+  if (isCommand && !hasPort && !hasSocket) {
     usage(
       new check.CheckError(
         "PORT_PLACEHOLDER_MISSING",
-        "the command has no {port}: netlab cannot tell it where to listen",
+        "the command has no {port} or {socket}: netlab cannot tell it where to listen",
         {
-          hint: `write {port} where the program takes its port: lab check ${profileName} -- ${target.join(" ")} {port}`,
+          hint: `write {port} where the program takes its port (or {socket} for a Unix socket path): lab check ${profileName} -- ${target.join(" ")} {port}`,
         },
       ),
+    );
+  }
+  if (isCommand && hasPort && hasSocket) {
+    throw new UsageError(
+      "the command has both {port} and {socket}: netlab grades one",
+      "keep {port} for a TCP server, or {socket} for a Unix socket server",
     );
   }
   const { readFile, rm } = await import("node:fs/promises");
@@ -245,23 +261,21 @@ async function runCheckCommand(
     }
     inputs.root = opts.root ?? (target.some((a) => a.includes("{dir}")) ? made?.dir : undefined);
 
-    let host: string;
-    let port: number;
+    let where: import("@netlab/core").SocketTarget;
     if (address) {
-      ({ host, port } = address);
+      where = address;
     } else {
       started = await check.startTarget(target, {
         startupTimeoutMs,
         placeholders: made ? { file: made.file, dir: made.dir } : {},
       });
-      ({ host, port } = started);
+      where = started.target;
     }
     const targetLabel = isCommand ? target.join(" ") : undefined;
     const transcriptDir = opts.transcript;
     const report = await check.runCheck({
       profile: profileName,
-      host,
-      port,
+      ...where,
       targetLabel,
       only,
       seed,
@@ -270,7 +284,9 @@ async function runCheckCommand(
       targetEnded: started?.ended,
       onStart: () => {
         if (format === "human")
-          process.stdout.write(check.humanHeader(profileName, targetLabel ?? `${host}:${port}`, seed));
+          process.stdout.write(
+            check.humanHeader(profileName, targetLabel ?? check.formatTarget(where), seed),
+          );
       },
       onResult: format === "human" ? (r) => process.stdout.write(check.humanResult(r)) : undefined,
       onTranscript: transcriptDir
@@ -287,7 +303,8 @@ async function runCheckCommand(
     if (report.results.some((r) => r.status === "fail")) throw new ExitCode(1);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === "MISSING_INPUT") usage(err);
+    // A path that is no socket is a mistake in the command line, as an unknown profile is.
+    if (code === "MISSING_INPUT" || code === "NOT_A_SOCKET") usage(err);
     if (code === "NOT_LISTENING" || code === "TARGET_EXITED") {
       // Printed (escaped: it may quote the program's stderr) the way every failure is, then exit 3.
       reportError(err, "lab check");
@@ -322,18 +339,21 @@ async function runClientRole(
     );
   let report: import("@netlab/check").CheckReport;
   try {
-    if (o.format === "human")
-      process.stdout.write(check.humanHeader("line --role client", target.join(" "), o.seed));
     report = await check.runClientCheck({
       argv: target,
       seed: o.seed,
       only: o.only,
       timeoutMs: o.timeoutMs,
+      // The header once the command is found sound: a usage error prints nothing on stdout.
+      onStart: () => {
+        if (o.format === "human")
+          process.stdout.write(check.humanHeader("line --role client", target.join(" "), o.seed));
+      },
       onResult: o.format === "human" ? (r) => process.stdout.write(check.humanResult(r)) : undefined,
     });
   } catch (err) {
     const e = err as { code?: string; message: string; hint?: string };
-    if (e.code === "UNKNOWN_TEST" || e.code === "PORT_PLACEHOLDER_MISSING")
+    if (e.code === "UNKNOWN_TEST" || e.code === "PORT_PLACEHOLDER_MISSING" || e.code === "INVALID_OPTION")
       throw new UsageError(e.message, e.hint);
     throw err;
   }

@@ -1,7 +1,7 @@
 import { fail } from "../failure.js";
 import { printable } from "../random.js";
 import type { CheckTest, Profile } from "../types.js";
-import { expectBytes, openMany, readLine, roundTrip } from "./shared.js";
+import { expectBytes, openMany, readLine, roundTrip, THREADED_UNIX_HINT } from "./shared.js";
 
 const MiB = 1024 * 1024;
 
@@ -63,6 +63,7 @@ const tests: CheckTest[] = [
     title: "5 clients at once each get their own bytes back",
     timeoutMs: 5_000,
     hint: "serve each connection on its own thread/task (socketserver.ThreadingTCPServer), not one after another",
+    overUnix: { hint: THREADED_UNIX_HINT },
     run: (ctx) => concurrent(ctx, 5, 64 * 1024),
   },
   {
@@ -70,6 +71,7 @@ const tests: CheckTest[] = [
     title: "50 clients at once each get their own bytes back",
     timeoutMs: 6_000,
     hint: "serve each connection on its own thread/task; check the listen backlog and any client limit",
+    overUnix: { hint: `${THREADED_UNIX_HINT}; check the listen backlog and any client limit` },
     run: (ctx) => concurrent(ctx, 50, 16 * 1024),
   },
   {

@@ -3,7 +3,7 @@ import { fail } from "../failure.js";
 import { showBytes } from "../hex.js";
 import { word } from "../random.js";
 import type { CheckTest, Profile, TestContext } from "../types.js";
-import { openMany, readLine } from "./shared.js";
+import { openMany, readLine, THREADED_UNIX_HINT } from "./shared.js";
 
 /** What the server does to each line: the seed's echo or upper server. Learned by `prepare`. */
 type Transform = "echo" | "upper";
@@ -175,8 +175,17 @@ const tests: CheckTest[] = [
     title: "a client that resets (RST) in the middle of a line does not take the server down",
     timeoutMs: 3_000,
     hint: "catch ConnectionResetError around the handler's reads; one peer's reset ends only its connection",
+    // A Unix stream socket has no RST (a close with unread data is the only reset, and this client
+    // has none to leave): the peer that vanishes mid-line simply closes, and the server reads the
+    // half line, then EOF, and meets EPIPE if it answers it. The same lesson, the Unix way.
+    overUnix: {
+      title:
+        "a client that hangs up in the middle of a line (a Unix socket has no RST) does not take the server down",
+      hint: "a line can end at EOF, and an answer to it can meet BrokenPipeError: catch it; one peer's hang-up ends only its connection",
+    },
     async run(ctx) {
-      // lab proxy's reset_peer, in-process: an RST 100 ms after connecting, the line still unfinished.
+      // lab proxy's reset_peer, in-process: an RST 100 ms after connecting, the line still unfinished
+      // (over a Unix socket Conn.reset() closes instead: see overUnix).
       const reset = { type: "reset_peer", stream: "upstream", attributes: { timeout: 100 } };
       const rude = await ctx.open("client that resets", { toxics: [reset] });
       await rude.write(`${word(ctx.random, 20)}`);
@@ -197,6 +206,7 @@ const tests: CheckTest[] = [
     title: "50 clients at once are each answered",
     timeoutMs: 6_000,
     hint: "serve each connection on its own thread/task (socketserver.ThreadingTCPServer), not one after another",
+    overUnix: { hint: THREADED_UNIX_HINT },
     async run(ctx) {
       const conns = await openMany((l) => ctx.open(l), 50);
       const words = conns.map(() => [word(ctx.random), word(ctx.random), word(ctx.random)]);

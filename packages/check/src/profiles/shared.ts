@@ -67,3 +67,7 @@ export function openMany(
 ): Promise<Conn[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => open(`${prefix} ${i + 1}`)));
 }
+
+/** The concurrency tests' hint over a Unix socket, where socketserver's class has another name. */
+export const THREADED_UNIX_HINT =
+  "serve each connection on its own thread/task (socketserver.ThreadingUnixStreamServer), not one after another";
