@@ -532,6 +532,10 @@ async function runInteractive(
     readline.cursorTo(stdout, 0);
     readline.clearScreenDown(stdout);
     for (const line of lines) stdout.write(`${stamp(at)} ${line}\n`);
+    // readline redraws by first moving up the rows its cursor was below the prompt's start
+    // (prevRows): that move was made above, so a typed line that wraps would otherwise draw over
+    // the last rows just printed. The cursor is at the start of the prompt's row now.
+    (prompt as unknown as { prevRows: number }).prevRows = 0;
     prompt.setPrompt(promptText());
     prompt.prompt(true);
   };
@@ -577,8 +581,10 @@ async function runInteractive(
     }
     if (client.mode === "json" && line.trim() !== "") {
       // The server echoes what we said (with its time and id): drop the typed copy so it shows once.
+      // Enter left the cursor one row below the last the line drew on, and a line that fills its
+      // last row exactly has the cursor wrapped to a row of its own (readline's getCursorPos rule).
       const columns = stdout.columns || 80;
-      const rows = Math.max(1, Math.ceil((promptText().length + line.length) / columns));
+      const rows = Math.floor([...`${promptText()}${line}`].length / columns) + 1;
       readline.moveCursor(stdout, 0, -rows);
       readline.clearScreenDown(stdout);
     }
