@@ -198,8 +198,9 @@ async function runClient(opts: ClientOpts): Promise<void> {
     try {
       chat.checkNick(opts.nick);
     } catch (err) {
+      // The package's hint speaks to a chat user (/nick alice_2); here the option is what to fix.
       const e = err as Error & { hint?: string };
-      throw new UsageError(e.message, e.hint);
+      throw new UsageError(e.message, e.hint?.replaceAll("/nick ", "--nick "));
     }
   }
   const isTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
