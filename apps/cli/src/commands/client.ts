@@ -144,6 +144,12 @@ use, not the pinned one, not signed by --tls-ca); nothing is sent to a server th
           cmd.getOptionValueSource("port") !== "default";
         // nc's HOST PORT, or one address in the grammar every command reads (HOST:PORT, [::1]:PORT, unix:/path).
         if (port !== undefined) checkHostPortWords(host ?? opts.host, port);
+        if (port !== undefined && host !== undefined && cmd.getOptionValueSource("host") === "cli") {
+          throw new UsageError(
+            `${host} and --host ${opts.host} are two hosts`,
+            `write lab client ${host} ${port} or lab client --host ${opts.host} --port ${port}`,
+          );
+        }
         if (port !== undefined && cmd.getOptionValueSource("port") === "cli") {
           throw new UsageError(
             `${port} and --port ${opts.port} are two ports`,
