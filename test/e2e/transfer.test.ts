@@ -133,6 +133,24 @@ describe("lab files + lab transfer", () => {
     ]);
   });
 
+  it("--limit-rate reads a rate as every rate option does: 1MiB/s and 500K alike", async () => {
+    const { port } = await serveFiles();
+    await writeFile(path.join(local, "r.txt"), "rate");
+    for (const rate of ["1MiB/s", "500K"]) {
+      const r = await runToEnd([
+        "transfer",
+        path.join(local, "r.txt"),
+        "--limit-rate",
+        rate,
+        "--overwrite",
+        "--port",
+        String(port),
+      ]);
+      expect(r.code, `${rate}: ${r.stderr}`).toBe(0);
+    }
+    expect(await readFile(path.join(shared, "r.txt"), "utf8")).toBe("rate");
+  });
+
   it("serves several clients at once", async () => {
     const { port } = await serveFiles();
     const hashes = await Promise.all(
