@@ -275,9 +275,9 @@ describe("lab udp send and listen", () => {
     expect(lab.stdout()).toMatch(/127\.0\.0\.1:\d+ {2}3 bytes {2}hex 0001ff\n$/);
   });
 
-  it("listen --json prints one object per datagram", async () => {
+  it("listen --json prints one object per datagram; --recv-buffer takes a size as udp echo's does", async () => {
     const { lab, port } = await startServer(
-      (p) => ["udp", "listen", "--port", String(p), "-c", "1", "--json"],
+      (p) => ["udp", "listen", "--port", String(p), "-c", "1", "--json", "--recv-buffer", "256K"],
       (p) => `listening on udp 127.0.0.1:${p}`,
     );
     await runLab(["udp", "send", `127.0.0.1:${port}`, "hi\n"]);

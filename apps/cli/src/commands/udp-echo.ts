@@ -5,7 +5,7 @@ import { familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseByteSize, parseDuration, parseNumber } from "../options.js";
 import { action } from "../run.js";
-import { untilSignal } from "./udp-shared.js";
+import { RECV_BUFFER_OPTION, recvBufferSize, untilSignal } from "./udp-shared.js";
 
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
 const DEFAULT_MAX_QUEUE_BYTES = "16MiB";
@@ -30,7 +30,7 @@ export function registerUdpEcho(udp: Command): void {
       "most bytes of delayed or held-back replies at once; what does not fit is dropped and counted",
       DEFAULT_MAX_QUEUE_BYTES,
     )
-    .option("--recv-buffer <size>", "socket receive buffer (SO_RCVBUF) to ask the kernel for");
+    .option(...RECV_BUFFER_OPTION);
   addLogOptions(cmd, "a line per datagram (peer, bytes, what the emulator did)")
     .addHelpText(
       "after",
@@ -81,10 +81,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
       o.seed === undefined
         ? undefined
         : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
-    recvBufferSize:
-      o.recvBuffer === undefined
-        ? undefined
-        : parseByteSize("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1 }),
+    recvBufferSize: recvBufferSize(o.recvBuffer),
     maxQueuedBytes: parseByteSize("--max-queue-bytes", o.maxQueueBytes, { min: 0 }),
   };
   const udp = await import("@netlab/udp");
