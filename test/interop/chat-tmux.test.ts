@@ -151,6 +151,12 @@ describe("chat on a terminal (tmux)", () => {
     await a.waitFor("<server> maintenance at noon");
     await b.waitFor("<server> maintenance at noon");
     await t.screen(server, (s) => s.includes("<server> maintenance at noon (to 2 clients)"), "the log line");
+    b.close();
+    await a.waitFor("left #lobby");
+    t.keys(server, "back soon", "Enter");
+    await a.waitFor("<server> back soon");
+    // Counted as every count is: 1 client, not "1 clients".
+    await t.screen(server, (s) => s.includes("<server> back soon (to 1 client)"), "the log line for one");
     t.keys(server, "C-c");
     await a.waitFor("* the server is shutting down");
   });

@@ -144,7 +144,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         rl.on("line", (text) => {
           if (text.trim() === "") return;
           chat.broadcast(text);
-          log.info(`<server> ${text} (to ${chat.stats().clients} clients)`, { event: "broadcast" });
+          log.info(`<server> ${text} (to ${plural(chat.stats().clients, "client")})`, { event: "broadcast" });
         });
         chat.socketServer.signal.addEventListener(
           "abort",
