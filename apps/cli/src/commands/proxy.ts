@@ -1,3 +1,4 @@
+import { plural } from "@netlab/core";
 import type { Command } from "commander";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
 import { parseByteSize, parseDuration, parseMicroseconds, parseNumber } from "../options.js";
@@ -418,7 +419,7 @@ async function runUdp(
       const fate = d.dropped
         ? "dropped"
         : `${d.copies > 1 ? "sent twice" : "sent"}${d.reordered ? ", held back" : ""}${d.delaysMs.some((ms) => ms > 0) ? ` after ${d.delaysMs.map((ms) => ms.toFixed(1)).join(" and ")} ms` : ""}`;
-      log.debug(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${d.bytes} bytes ${fate}`, {
+      log.debug(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${plural(d.bytes, "byte")} ${fate}`, {
         event: "datagram",
         direction: d.direction,
         peer: d.client,

@@ -1,4 +1,4 @@
-import { formatBytes } from "@netlab/core";
+import { formatBytes, plural } from "@netlab/core";
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { familyHelp, udpAddress } from "../address.js";
@@ -132,7 +132,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
 }
 
 function describeEcho(d: EchoDatagram, formatHostPort: (host: string, port: number) => string): string {
-  const head = `#${d.index} ${formatHostPort(d.peer.address, d.peer.port)}  ${d.bytes} bytes  `;
+  const head = `#${d.index} ${formatHostPort(d.peer.address, d.peer.port)}  ${plural(d.bytes, "byte")}  `;
   const f = d.fate;
   if (f.queueFull) return `${head}dropped, delay queue full`;
   if (f.dropped) return `${head}dropped`;
