@@ -547,6 +547,15 @@ describe("lab files + lab transfer", () => {
     expect(r.stderr).toContain(message);
   });
 
+  it("lab files --raw with a missing file or a folder: one line and what to do, exit 1", async () => {
+    const missing = await runToEnd(["files", "--raw", path.join(dir, "nope.txt"), "--port", "0"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^lab: .*nope\.txt: no such file or directory\nhint: check the path/);
+    const folder = await runToEnd(["files", "--raw", shared, "--port", "0"]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toMatch(/is not a regular file\nhint: .*drop --raw: lab files FOLDER\n$/);
+  });
+
   it("stops on Ctrl-C with exit 0", async () => {
     const { lab } = await serveFiles();
     const code = await lab.stop("SIGINT");
