@@ -404,7 +404,9 @@ async function fetchBatch(
           ? opts.output
           : path.join(opts.output ?? ".", baseName(folder));
       await makeDirectory(dest).catch((err) => {
-        throw t.fsError(err, `creating ${dest}`);
+        throw t.fsError(err, `creating ${dest}`, {
+          hint: "-o names the folder to fill (made if missing): give a folder's path, not a file's",
+        });
       });
       // Dotfiles: the server chose to list them. Depth: the listing was checked against --max-depth.
       const root = await t.ServedRoot.open(dest, { dotfiles: true, maxDepth: opts.maxDepth + 1 });
