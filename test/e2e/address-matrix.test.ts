@@ -448,6 +448,34 @@ describe("--port with an address argument that has its own", () => {
   });
 });
 
+describe("--host with an address argument that names its own", () => {
+  // --host was ignored in silence, as --port was: a user who typed both meant one of them.
+  it.each([[["client"]], [["udp", "ping", "-c", "1"]]])(
+    "lab %j HOST:PORT --host H is a usage error; :PORT --host H is the address it always was",
+    async (words) => {
+      const a = String(await getPort());
+      const r = await runLab([...words, `127.0.0.1:${a}`, "--host", "127.0.0.2"], { input: "" });
+      expect(r).toMatchObject({
+        code: 2,
+        stderr: `lab: 127.0.0.1:${a} has a host, and --host 127.0.0.2 is another\nhint: drop --host, or the host from the address (:${a})\n`,
+      });
+      // :PORT takes its host from --host: nothing to refuse (it fails later: nothing listens).
+      const colon = await runLab([...words, `:${a}`, "--host", "127.0.0.2"], { input: "" });
+      expect(colon.code, colon.stderr).toBe(1);
+    },
+    30_000,
+  );
+
+  it("lab client HOST PORT --host H (nc's words and the flag) is a usage error", async () => {
+    const a = String(await getPort());
+    const r = await runLab(["client", "127.0.0.1", a, "--host", "127.0.0.2"], { input: "" });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: `lab: 127.0.0.1 and --host 127.0.0.2 are two hosts\nhint: write lab client 127.0.0.1 ${a} or lab client --host 127.0.0.2 --port ${a}\n`,
+    });
+  });
+});
+
 describe("the exposure warning on loopback written another way", () => {
   // Each bound the loopback and warned "an address (127.0.0.1) is reachable from other machines".
   it.each(["::ffff:127.0.0.1", "127.1", "127.0.0.2"])(

@@ -232,5 +232,8 @@ describe("lab server + lab client (chat)", () => {
     const n = await runLab(["client", "--nick", "no spaces"]);
     expect(n.code).toBe(2);
     expect(n.stderr).toContain("is not allowed");
+    // The example in the hint is the option being fixed, not the chat command /nick.
+    expect(n.stderr).toMatch(/^hint: .*--nick alice_2/m);
+    expect(n.stderr).not.toContain("/nick");
   });
 });

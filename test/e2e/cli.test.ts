@@ -39,6 +39,19 @@ describe("lab (the CLI skeleton)", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("a command group without its subcommand (lab udp) is a usage error: help on stderr, exit 2", async () => {
+    for (const group of [["udp"], ["session"]]) {
+      const r = await runLab(group);
+      expect(r.code, `lab ${group.join(" ")}`).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^Usage: lab ${group.join(" ")} `));
+      expect(r.stdout).toBe("");
+    }
+    // Asked for, the same help is the output: stdout, exit 0.
+    const asked = await runLab(["help", "udp"]);
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toMatch(/^Usage: lab udp /);
+  });
+
   it("rejects an unknown flag with exit 2", async () => {
     const r = await runLab(["--no-such-flag"]);
     expect(r.code).toBe(2);

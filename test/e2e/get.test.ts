@@ -448,6 +448,19 @@ describe("lab get", () => {
     expect(r.stderr).toContain("lab: cannot write ");
   });
 
+  it("-o naming a folder, or a file in a missing one: exit 23, the reason in words and what to do", async () => {
+    const folder = await runLab(["get", "-o", dir, `${base}/hello`]);
+    expect(folder.code).toBe(23);
+    expect(folder.stderr).toBe(
+      `lab: cannot write ${dir}: it is a folder\nhint: give the path of a file, in that folder or another\n`,
+    );
+    const missing = join(dir, "no-such-dir", "x");
+    const r = await runLab(["get", "-o", missing, `${base}/hello`]);
+    expect(r.stderr).toBe(
+      `lab: cannot write ${missing}: its folder does not exist\nhint: create the folder first, or give a path in an existing one\n`,
+    );
+  });
+
   it("exits 23 with one 'cannot write' line when stdout's reader goes away (| head), as curl; -s keeps it quiet", async () => {
     // bash, for PIPESTATUS: lab's own exit code, not head's.
     const piped = (flags: string) =>

@@ -284,6 +284,26 @@ describe("netlab's own programs through lab proxy", () => {
 });
 
 describe("lab proxy --udp", () => {
+  it("the --udp example in lab proxy --help emulates the milliseconds it reads as (a bare --delay is seconds)", {
+    timeout: 30_000,
+  }, async () => {
+    const help = (await runLab(["proxy", "--help"])).stdout;
+    const example = /^ {2}lab proxy (--udp .*)$/m.exec(help)?.[1];
+    expect(example, help).toBeDefined();
+    const [echo, proxyPort] = [await getPort({ host: "127.0.0.1" }), await getPort({ host: "127.0.0.1" })];
+    const args = example!
+      .trim()
+      .split(/\s+/)
+      .map((w) =>
+        w === ":6003" ? `127.0.0.1:${proxyPort}` : w === "127.0.0.1:5003" ? `127.0.0.1:${echo}` : w,
+      );
+    const lab = startLab(["proxy", ...args]);
+    const line = await lab.waitForOutput(/delay \d+ ms ± \d+ ms/);
+    const [, delay, jitter] = /delay (\d+) ms ± (\d+) ms/.exec(line)!.map(Number);
+    expect(delay, line).toBeLessThan(1000);
+    expect(jitter, line).toBeLessThan(1000);
+  });
+
   it("passes datagrams both ways through the emulator, and drops them all at --loss 1", {
     timeout: 30_000,
   }, async () => {

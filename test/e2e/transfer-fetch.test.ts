@@ -180,6 +180,18 @@ describe("#20: lab transfer --get DIR/ fetches a folder", () => {
     expect(noSlash.stderr).toBe(
       'lab: "photos" is not a regular file\nhint: to fetch a folder, end its name with a /: lab transfer --get photos/\n',
     );
+    // -o naming a file where the folder to fill should be: said in words, with what to do.
+    await writeFile(path.join(local, "a-file.txt"), "x");
+    const onFile = await runLab(
+      ["transfer", "--get", "photos/", "-o", "a-file.txt", "--port", String(port)],
+      {
+        cwd: local,
+      },
+    );
+    expect(onFile.code).toBe(1);
+    expect(onFile.stderr).toBe(
+      "lab: creating a-file.txt: a part of that path is a file, not a folder\nhint: -o names the folder to fill (made if missing): give a folder's path, not a file's\n",
+    );
   });
 });
 

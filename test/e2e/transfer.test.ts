@@ -133,6 +133,24 @@ describe("lab files + lab transfer", () => {
     ]);
   });
 
+  it("--limit-rate reads a rate as every rate option does: 1MiB/s and 500K alike", async () => {
+    const { port } = await serveFiles();
+    await writeFile(path.join(local, "r.txt"), "rate");
+    for (const rate of ["1MiB/s", "500K"]) {
+      const r = await runToEnd([
+        "transfer",
+        path.join(local, "r.txt"),
+        "--limit-rate",
+        rate,
+        "--overwrite",
+        "--port",
+        String(port),
+      ]);
+      expect(r.code, `${rate}: ${r.stderr}`).toBe(0);
+    }
+    expect(await readFile(path.join(shared, "r.txt"), "utf8")).toBe("rate");
+  });
+
   it("serves several clients at once", async () => {
     const { port } = await serveFiles();
     const hashes = await Promise.all(
@@ -527,6 +545,15 @@ describe("lab files + lab transfer", () => {
     const r = await runToEnd(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
+  });
+
+  it("lab files --raw with a missing file or a folder: one line and what to do, exit 1", async () => {
+    const missing = await runToEnd(["files", "--raw", path.join(dir, "nope.txt"), "--port", "0"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^lab: .*nope\.txt: no such file or directory\nhint: check the path/);
+    const folder = await runToEnd(["files", "--raw", shared, "--port", "0"]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toMatch(/is not a regular file\nhint: .*drop --raw: lab files FOLDER\n$/);
   });
 
   it("stops on Ctrl-C with exit 0", async () => {

@@ -49,8 +49,12 @@ describe("lab udp echo", () => {
     const socket = await udpClient();
     await roundTrip(socket, port, Buffer.from("hi"));
     await lab.waitForOutput(`#1 127.0.0.1:${socket.address().port}  2 bytes  echoed`, { stream: "stderr" });
+    // One byte is "1 byte", as lab udp listen counts it; lab udp send's own line too.
+    const sent = await runLab(["udp", "send", `127.0.0.1:${port}`, "x"]);
+    expect(sent.stderr).toMatch(/^sent 1 byte to /);
+    await lab.waitForOutput(/#2 127\.0\.0\.1:\d+ {2}1 byte {2}echoed/, { stream: "stderr" });
     expect(await lab.stop("SIGINT")).toBe(0);
-    expect(lab.stderr()).toContain("stopped after 1 datagram (0 dropped");
+    expect(lab.stderr()).toContain("stopped after 2 datagrams (0 dropped");
   });
 
   it("reports a port in use in one line and exits 1", async () => {
@@ -275,9 +279,9 @@ describe("lab udp send and listen", () => {
     expect(lab.stdout()).toMatch(/127\.0\.0\.1:\d+ {2}3 bytes {2}hex 0001ff\n$/);
   });
 
-  it("listen --json prints one object per datagram", async () => {
+  it("listen --json prints one object per datagram; --recv-buffer takes a size as udp echo's does", async () => {
     const { lab, port } = await startServer(
-      (p) => ["udp", "listen", "--port", String(p), "-c", "1", "--json"],
+      (p) => ["udp", "listen", "--port", String(p), "-c", "1", "--json", "--recv-buffer", "256K"],
       (p) => `listening on udp 127.0.0.1:${p}`,
     );
     await runLab(["udp", "send", `127.0.0.1:${port}`, "hi\n"]);

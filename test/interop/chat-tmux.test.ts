@@ -96,6 +96,52 @@ describe("chat on a terminal (tmux)", () => {
     await raw.waitFor("* alice left #lobby");
   });
 
+  it("lab client shows a wrapping message whole while the line being typed wraps too", async () => {
+    const { port, t } = await chatServer();
+    const alice = t.lab(`client --port ${port} --nick alice`);
+    await t.screen(alice, (s) => s.includes("* alice joined #lobby"), "alice's join");
+    const raw = await lineClient(port);
+    await raw.waitFor("joined #lobby");
+
+    // 8 + 119 columns typed: the prompt's line takes two rows of the 100-column window.
+    const typed = Array(20).fill("typed").join(" ");
+    t.keys(alice, "-l", typed);
+    const unwrapped = (s: string) => s.replace(/\n/g, "");
+    await t.screen(alice, (s) => unwrapped(s).includes(`#lobby> ${typed}`), "the typed text");
+    const said = `start ${"said ".repeat(30)}end`;
+    raw.send(said);
+    raw.send("and a second line");
+    // Every row of both messages is on the screen, above the typed line, which is intact.
+    const screen = await t.screen(alice, (s) => s.includes("and a second line"), "the second message");
+    expect(unwrapped(screen)).toContain(`> ${said}`);
+    expect(unwrapped(screen.trimEnd()).endsWith(`#lobby> ${typed}`)).toBe(true);
+    t.keys(alice, "C-u", "C-d");
+    await raw.waitFor("* alice left #lobby");
+  });
+
+  it("lab client shows a sent line once, also one that fills the prompt's row exactly", async () => {
+    const { port, t } = await chatServer();
+    const alice = t.lab(`client --port ${port} --nick alice`);
+    await t.screen(alice, (s) => s.includes("* alice joined #lobby"), "alice's join");
+    const raw = await lineClient(port);
+    await raw.waitFor("joined #lobby");
+    // "#lobby> " and 92 more: the 100-column row is full, and the cursor has wrapped below it.
+    for (const typed of ["f".repeat(92), "g".repeat(91), "h".repeat(150)]) {
+      t.keys(alice, "-l", typed);
+      t.keys(alice, "Enter");
+      await raw.waitFor(`<alice> ${typed}`);
+      const screen = await t.screen(
+        alice,
+        (s) => s.replace(/\n/g, "").includes(`<alice> ${typed}`),
+        "the echo",
+      );
+      // The server's echo replaces the typed copy: no row of it is left.
+      expect(screen).not.toContain(`#lobby> ${typed[0]}`);
+    }
+    t.keys(alice, "C-d");
+    await raw.waitFor("* alice left #lobby");
+  });
+
   it("the server's operator console sends each typed line to every client as <server> text", async () => {
     const { port, t, server } = await chatServer();
     const a = await lineClient(port);
@@ -105,6 +151,12 @@ describe("chat on a terminal (tmux)", () => {
     await a.waitFor("<server> maintenance at noon");
     await b.waitFor("<server> maintenance at noon");
     await t.screen(server, (s) => s.includes("<server> maintenance at noon (to 2 clients)"), "the log line");
+    b.close();
+    await a.waitFor("left #lobby");
+    t.keys(server, "back soon", "Enter");
+    await a.waitFor("<server> back soon");
+    // Counted as every count is: 1 client, not "1 clients".
+    await t.screen(server, (s) => s.includes("<server> back soon (to 1 client)"), "the log line for one");
     t.keys(server, "C-c");
     await a.waitFor("* the server is shutting down");
   });

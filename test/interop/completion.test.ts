@@ -90,6 +90,10 @@ describe("lab completion in real shells, TAB on a terminal", () => {
       await tab(t, "lab session export rec.jsonl --pcap ", "lab session export rec.jsonl --pcap rec.jsonl");
       await tab(t, "lab udp p", "lab udp ping");
       await tab(t, "lab udp ping --cou", "lab udp ping --count");
+      // The words a value may be, not file names: an option's, and an argument's.
+      await tab(t, "lab server --mode u", "lab server --mode upper");
+      await tab(t, "lab demo --scene tr", "lab demo --scene transfer");
+      await tab(t, "lab completion z", "lab completion zsh");
     },
   );
 
@@ -109,6 +113,8 @@ describe("lab completion in real shells, TAB on a terminal", () => {
       await tab(t, "lab ud", "lab udp");
       await tab(t, "lab replay ", "lab replay rec.jsonl");
       await tab(t, "lab udp ping --cou", "lab udp ping --count");
+      await tab(t, "lab server --mode u", "lab server --mode upper");
+      await tab(t, "lab completion z", "lab completion zsh");
     },
   );
 
@@ -123,6 +129,8 @@ describe("lab completion in real shells, TAB on a terminal", () => {
       await tab(t, "lab replay ", "lab replay rec.jsonl");
       await tab(t, "lab udp p", "lab udp ping");
       await tab(t, "lab udp ping --cou", "lab udp ping --count");
+      await tab(t, "lab server --mode u", "lab server --mode upper");
+      await tab(t, "lab completion z", "lab completion zsh");
     },
   );
 });

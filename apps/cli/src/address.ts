@@ -27,6 +27,8 @@ export interface AddressFlags {
   hostAsTyped?: string;
   /** `--port` was typed, not its default (set by {@link addAddressHooks}). */
   isPortTyped?: boolean;
+  /** `--host` was typed, not its default (set by {@link addAddressHooks}). */
+  isHostTyped?: boolean;
 }
 
 /** Where a server listens: host and port, or a Unix socket path (NUL + name for an abstract one). */
@@ -63,13 +65,16 @@ export function familyHelp(side: "listen" | "connect"): string {
  * `-6` moves the default `--host` (127.0.0.1) to ::1 (only a host the user did not type may
  * change family; one typed is checked by {@link checkFamily}), and a typed `--port` is marked
  * (`isPortTyped`), so that one beside an address with a port of its own, or a Unix socket, is
- * refused rather than ignored.
+ * refused rather than ignored; so is a typed `--host` (`isHostTyped`) beside an address with a host.
  */
 export function addAddressHooks(program: Command): void {
   program.hook("preAction", (_program, command) => {
     const has = (flag: string) => command.options.some((o) => o.long === flag);
     if (has("--port") && command.getOptionValueSource("port") === "cli") {
       command.setOptionValueWithSource("isPortTyped", true, "cli");
+    }
+    if (has("--host") && command.getOptionValueSource("host") === "cli") {
+      command.setOptionValueWithSource("isHostTyped", true, "cli");
     }
     if (!has("--ipv6") || !has("--host")) return;
     if (command.getOptionValue("ipv6") === true && command.getOptionValueSource("host") === "default") {
@@ -135,7 +140,21 @@ function readAddress(
     );
   }
   if (flags.isPortTyped) refuseSecondPort(address, flags, positional);
+  if (flags.isHostTyped) refuseSecondHost(flags, positional);
   return address;
+}
+
+/** A typed `--host` beside an address argument that names its own host (all but `:PORT`): it was ignored in silence. */
+function refuseSecondHost(flags: AddressFlags, positional: string | undefined): void {
+  if (positional === undefined || positional.startsWith(":")) return;
+  const isSocket = positional.startsWith("unix:") || positional.startsWith("@");
+  const port = /^(?:\[[^\]]*\]|[^:]*):(\d+)$/.exec(positional)?.[1];
+  throw new UsageError(
+    `${positional} has a ${isSocket ? "path" : "host"}, and --host ${flags.host} is another`,
+    isSocket || port === undefined
+      ? "drop --host, or the address"
+      : `drop --host, or the host from the address (:${port})`,
+  );
 }
 
 /** A typed `--port` the address leaves no use for: it was ignored in silence. */

@@ -3,6 +3,7 @@ import { formatPeer } from "@netlab/core/address";
 import { escapeControls, safeJson } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { UsageError } from "./run.js";
+import { offerWords } from "./words.js";
 
 /**
  * How a server's log lines look:
@@ -110,13 +111,14 @@ export interface LogOpts {
  */
 export function addLogOptions(cmd: Command, verbose?: string): Command {
   if (verbose !== undefined) cmd.option("-v, --verbose", `log more: ${verbose}`);
-  return cmd
+  cmd
     .option("-q, --quiet", "log warnings and errors only (and the ready line)")
     .option(
       "--log-format <format>",
       "text (UTC time, level, message), json (an object per line), plain (message only)",
       "text",
     );
+  return offerWords(cmd, "--log-format", LOG_FORMATS);
 }
 
 /** The logger the options ask for; a bad --log-format or -v with -q is a usage error. */

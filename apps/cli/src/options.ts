@@ -83,6 +83,21 @@ export function speedLimits(
   return { minBytesPerSecond, lowSpeedTimeMs };
 }
 
+/**
+ * Reads a rate option (`1MiB/s`, `500K`, `2MB/s`; a bare number is bytes per second) as every rate
+ * of lab's does, through @netlab/core's one parser, or throws a usage error naming the flag.
+ * @example parseRateOption("--limit-rate", "1MiB/s") // 1048576
+ */
+export function parseRateOption(flag: string, text: string): number {
+  const rate = parseRate(text);
+  if (rate === undefined) {
+    throw new UsageError(
+      `${flag} must be a rate such as 1MiB/s or 500K (a bare number is bytes per second), got ${JSON.stringify(text)}`,
+    );
+  }
+  return rate;
+}
+
 /** A TCP/UDP port; servers may ask for 0 (any free port), clients may not. */
 export function parsePort(text: string, { flag = "--port", allowZero = false } = {}): number {
   return parseNumber(flag, text, { min: allowZero ? 0 : 1, max: 65_535, integer: true });

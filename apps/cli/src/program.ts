@@ -120,8 +120,10 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
+      // commander.help is help asked for (`lab help udp`, exit code 0) or help shown in place of
+      // an error (`lab udp` without its subcommand, on stderr, exit code 1): the second is a usage error.
       const benign = ["commander.helpDisplayed", "commander.version", "commander.help"];
-      process.exitCode = benign.includes(err.code) ? EXIT.ok : EXIT.usage;
+      process.exitCode = benign.includes(err.code) && err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
     // A hook's error (the watch options are read and their files opened before the action) ends

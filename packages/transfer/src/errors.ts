@@ -97,6 +97,11 @@ export function fsError(err: unknown, what: string, options: NetlabErrorOptions 
       });
     case "ENOENT":
       return new TransferError("NOT_FOUND", `${what}: no such file or directory`, { hint, cause: err });
+    case "ENOTDIR":
+      return new TransferError("IO_ERROR", `${what}: a part of that path is a file, not a folder`, {
+        hint,
+        cause: err,
+      });
     case "EISDIR":
       return new TransferError("NOT_A_FILE", `${what}: is a directory`, { hint, cause: err });
     case "ELOOP":

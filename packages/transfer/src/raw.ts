@@ -51,9 +51,13 @@ export class RawFileServer extends TCPServer {
   /** Checks that the file can be read (NOT_FOUND, NOT_A_FILE), then binds. */
   override async listen(): Promise<void> {
     const info = await stat(this.file).catch((err) => {
-      throw fsError(err, this.file);
+      throw fsError(err, this.file, { hint: "check the path: raw mode sends one file that exists" });
     });
-    if (!info.isFile()) throw new TransferError("NOT_A_FILE", `${this.file} is not a regular file`);
+    if (!info.isFile()) {
+      throw new TransferError("NOT_A_FILE", `${this.file} is not a regular file`, {
+        hint: "raw mode sends one file; to serve a folder, drop --raw: lab files FOLDER",
+      });
+    }
     await super.listen();
   }
 }

@@ -144,6 +144,12 @@ use, not the pinned one, not signed by --tls-ca); nothing is sent to a server th
           cmd.getOptionValueSource("port") !== "default";
         // nc's HOST PORT, or one address in the grammar every command reads (HOST:PORT, [::1]:PORT, unix:/path).
         if (port !== undefined) checkHostPortWords(host ?? opts.host, port);
+        if (port !== undefined && host !== undefined && cmd.getOptionValueSource("host") === "cli") {
+          throw new UsageError(
+            `${host} and --host ${opts.host} are two hosts`,
+            `write lab client ${host} ${port} or lab client --host ${opts.host} --port ${port}`,
+          );
+        }
         if (port !== undefined && cmd.getOptionValueSource("port") === "cli") {
           throw new UsageError(
             `${port} and --port ${opts.port} are two ports`,
@@ -198,8 +204,9 @@ async function runClient(opts: ClientOpts): Promise<void> {
     try {
       chat.checkNick(opts.nick);
     } catch (err) {
+      // The package's hint speaks to a chat user (/nick alice_2); here the option is what to fix.
       const e = err as Error & { hint?: string };
-      throw new UsageError(e.message, e.hint);
+      throw new UsageError(e.message, e.hint?.replaceAll("/nick ", "--nick "));
     }
   }
   const isTty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -532,6 +539,10 @@ async function runInteractive(
     readline.cursorTo(stdout, 0);
     readline.clearScreenDown(stdout);
     for (const line of lines) stdout.write(`${stamp(at)} ${line}\n`);
+    // readline redraws by first moving up the rows its cursor was below the prompt's start
+    // (prevRows): that move was made above, so a typed line that wraps would otherwise draw over
+    // the last rows just printed. The cursor is at the start of the prompt's row now.
+    (prompt as unknown as { prevRows: number }).prevRows = 0;
     prompt.setPrompt(promptText());
     prompt.prompt(true);
   };
@@ -577,8 +588,10 @@ async function runInteractive(
     }
     if (client.mode === "json" && line.trim() !== "") {
       // The server echoes what we said (with its time and id): drop the typed copy so it shows once.
+      // Enter left the cursor one row below the last the line drew on, and a line that fills its
+      // last row exactly has the cursor wrapped to a row of its own (readline's getCursorPos rule).
       const columns = stdout.columns || 80;
-      const rows = Math.max(1, Math.ceil((promptText().length + line.length) / columns));
+      const rows = Math.floor([...`${promptText()}${line}`].length / columns) + 1;
       readline.moveCursor(stdout, 0, -rows);
       readline.clearScreenDown(stdout);
     }

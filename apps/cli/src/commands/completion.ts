@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { action, UsageError } from "../run.js";
+import { offeredWords, offerWords } from "../words.js";
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 type Shell = (typeof SHELLS)[number];
@@ -10,8 +11,13 @@ interface Node {
   path: string;
   description: string;
   subcommands: Node[];
-  /** `--port`, `-p` … each with its help line; `takesValue` when a value must follow (`--port <port>`). */
-  options: { flags: string[]; description: string; takesValue: boolean }[];
+  /**
+   * `--port`, `-p` … each with its help line; `takesValue` when a value must follow (`--port <port>`),
+   * and the words that value may be (`--mode`: chat, echo, upper), if the command named them.
+   */
+  options: { flags: string[]; description: string; takesValue: boolean; words: readonly string[] }[];
+  /** The words its first argument may be (`lab completion`: bash, zsh, fish), if it named them. */
+  argumentWords: readonly string[];
 }
 
 /**
@@ -19,7 +25,7 @@ interface Node {
  * (every command, subcommand and option as commander knows them), so it cannot drift from --help.
  */
 export function registerCompletion(program: Command): void {
-  program
+  const cmd = program
     .command("completion")
     .description("print a shell completion script (bash, zsh or fish) for lab's commands and options")
     .argument("<shell>", `one of ${SHELLS.join(", ")}`)
@@ -41,6 +47,7 @@ Examples:
         process.stdout.write(completionScript(shell as Shell, tree(root, root.name())));
       }),
     );
+  offerWords(cmd, "shell", SHELLS);
 }
 
 function tree(cmd: Command, path: string): Node {
@@ -50,8 +57,10 @@ function tree(cmd: Command, path: string): Node {
       flags: [o.long, o.short].filter((f): f is string => !!f),
       description: o.description,
       takesValue: o.required,
+      words: offeredWords(o),
     }));
-  options.push({ flags: ["--help", "-h"], description: "show help", takesValue: false });
+  options.push({ flags: ["--help", "-h"], description: "show help", takesValue: false, words: [] });
+  const first = cmd.registeredArguments[0];
   return {
     path,
     description: cmd.description(),
@@ -59,6 +68,7 @@ function tree(cmd: Command, path: string): Node {
       .filter((c) => !(c as unknown as { _hidden?: boolean })._hidden)
       .map((c) => tree(c, `${path} ${c.name()}`)),
     options,
+    argumentWords: first === undefined ? [] : offeredWords(first),
   };
 }
 
@@ -87,13 +97,24 @@ function bashScript(root: Node): string {
     const valued = n.options.filter((o) => o.takesValue).flatMap((o) => o.flags);
     return `    "${n.path}") subs="${subs.join(" ")}" opts="${opts.join(" ")}" valued=" ${valued.join(" ")} " ;;`;
   });
+  // The words a value may be, by "PATH PREV": an option's after the option (lab server --mode), an
+  // argument's after the command's own word (lab completion). Indented apart from the labels above,
+  // which are the command paths (a test reads them).
+  const wordCases = nodes.flatMap((n) => {
+    const labels = n.options
+      .filter((o) => o.takesValue && o.words.length > 0)
+      .map((o) => [o.flags.map((f) => `"${n.path} ${f}"`), o.words] as const);
+    if (n.argumentWords.length > 0)
+      labels.push([[`"${n.path} ${n.path.split(" ").at(-1)}"`], n.argumentWords]);
+    return labels.map(([label, words]) => `      ${label.join("|")}) words="${words.join(" ")}" ;;`);
+  });
   // Options only for a word that starts with "-": offered for every word, TAB on an empty one typed
   // their common prefix "-" where a file or a value was wanted. An empty reply lets -o default
   // complete file names, for arguments (lab replay FILE) and option values (--pcap OUT) alike.
   return `# lab completion for bash: source <(lab completion bash)
 _lab_complete() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" path="${root.path}"
-  local subs="" opts="" valued=" " i
+  local subs="" opts="" valued=" " words="" i
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "$path \${COMP_WORDS[i]}" in
       ${subPaths.join("|")}) path="$path \${COMP_WORDS[i]}" ;;
@@ -103,6 +124,13 @@ _lab_complete() {
 ${cases.join("\n")}
   esac
   COMPREPLY=()
+  case "$path $prev" in
+${wordCases.join("\n")}
+  esac
+  if [[ -n $words ]]; then
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+    return
+  fi
   case "$valued" in *" $prev "*) return ;; esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
@@ -133,11 +161,16 @@ function fishScript(root: Node): string {
       const name = sub.path.split(" ").at(-1);
       lines.push(`complete -c lab -f -n ${quote(here)} -a ${name} -d ${quote(sub.description)}`);
     }
+    if (node.argumentWords.length > 0) {
+      lines.push(`complete -c lab -f -n ${quote(here)} -a ${quote(node.argumentWords.join(" "))}`);
+    }
     for (const o of node.options) {
       const long = o.flags.find((f) => f.startsWith("--"))?.slice(2);
       const short = o.flags.find((f) => /^-[^-]$/.test(f))?.slice(1);
       const flags = [long ? `-l ${long}` : "", short ? `-s ${short}` : ""].filter(Boolean).join(" ");
-      lines.push(`complete -c lab -n ${quote(here)} ${flags} -d ${quote(o.description)}`);
+      // -x: the value is one of these words, not a file name.
+      const values = o.words.length > 0 ? ` -x -a ${quote(o.words.join(" "))}` : "";
+      lines.push(`complete -c lab -n ${quote(here)} ${flags}${values} -d ${quote(o.description)}`);
     }
   }
   return `${lines.join("\n")}\n`;

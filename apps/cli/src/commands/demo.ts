@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { exposureWarning, hostFlag } from "../address.js";
 import { parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
+import { offerWords } from "../words.js";
 
 interface DemoFlags {
   scene: string;
@@ -26,7 +27,7 @@ const SCENES = ["chat", "transfer", "udp", "proxy"];
  * `--script FILE`, the same lab played headlessly with every pane's transcript printed.
  */
 export function registerDemo(program: Command): void {
-  program
+  const cmd = program
     .command("demo")
     .description("a chat server and several clients side by side in one terminal")
     .option(
@@ -161,6 +162,7 @@ A script, one command a line (see docs/demo.md):
         }
       }),
     );
+  offerWords(cmd, "--scene", SCENES);
 }
 
 /**

@@ -69,12 +69,16 @@ export type Output = Awaited<ReturnType<typeof openOutput>>;
 
 export async function openOutput(file: string, signal: AbortSignal, { isAppend = false } = {}) {
   const fs = await import("node:fs");
+  // The watch outputs' words for a path that cannot be written (a folder, a missing folder, …).
+  const { cannotWrite } = await import("@netlab/watch");
   const existing = await fs.promises.lstat(file).catch(() => undefined);
   // Resuming (-C) appends to FILE itself and keeps what arrived on failure: that is the point of it.
   const isDirect = isAppend || (existing !== undefined && !existing.isFile());
   const target = isDirect ? file : `${file}.part`;
-  const failed = (err: Error) =>
-    Object.assign(new Error(`cannot write ${file}: ${err.message}`), { code: "WRITE_FAILED" });
+  const failed = (err: Error) => {
+    const { message, hint } = cannotWrite(file, err);
+    return Object.assign(new Error(message), { code: "WRITE_FAILED", hint });
+  };
   const isFifo = isDirect && (await fs.promises.stat(file).catch(() => undefined))?.isFIFO() === true;
   let stream: import("node:stream").Writable;
   if (isFifo) {

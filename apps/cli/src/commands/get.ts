@@ -482,8 +482,8 @@ async function readCa(file: string): Promise<string> {
   return text;
 }
 
-function writeFailed(err: { message: string }): never {
-  reportError({ message: err.message, hint: "check that the directory exists and is writable" });
+function writeFailed(err: { message: string; hint?: string }): never {
+  reportError({ message: err.message, hint: err.hint ?? "check that the directory exists and is writable" });
   throw new ExitCode(EXIT_CODES.WRITE_FAILED!);
 }
 

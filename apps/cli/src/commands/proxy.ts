@@ -1,3 +1,4 @@
+import { plural } from "@netlab/core";
 import type { Command } from "commander";
 import { exposureWarning } from "../address.js";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
@@ -111,7 +112,7 @@ Examples:
   lab proxy :6001 127.0.0.1:5001 --toxic reset_peer=500,toxicity=0.3 --seed 1
   lab proxy :6001 127.0.0.1:5001 --api          then drive it with toxiproxy-cli or a toxiproxy client
   lab proxy :6001 127.0.0.1:5001 --api --api-max-proxies 10 --api-request-timeout 2s
-  lab proxy --udp :6003 127.0.0.1:5003 --loss 0.2 --delay 30 --jitter 10
+  lab proxy --udp :6003 127.0.0.1:5003 --loss 0.2 --delay 30ms --jitter 10ms
 
 A FIN from one side passes on as a FIN (half-close works); a reset as a reset. A client's bytes
 are read only once its upstream connection is up; if the upstream refuses, the client is reset.
@@ -486,7 +487,7 @@ async function runUdp(
         : d.dropped
           ? "dropped"
           : `${d.copies > 1 ? "sent twice" : "sent"}${d.reordered ? ", held back" : ""}${d.delaysMs.some((ms) => ms > 0) ? ` after ${d.delaysMs.map((ms) => ms.toFixed(1)).join(" and ")} ms` : ""}`;
-      log.debug(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${d.bytes} bytes ${fate}`, {
+      log.debug(`${d.direction === "upstream" ? "→" : "←"} ${d.client} ${plural(d.bytes, "byte")} ${fate}`, {
         event: "datagram",
         direction: d.direction,
         peer: d.client,

@@ -5,6 +5,7 @@ import { parseDuration, parseNumber, requireFileName } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addClientTokenOptions, clientToken, TOKEN_ENV, type TokenOpts } from "../token.js";
+import { offerWords } from "../words.js";
 
 interface ReplayOpts extends TokenOpts {
   to?: string;
@@ -83,6 +84,7 @@ Examples:
   lab session export chat.jsonl --pcap chat.pcap && wireshark chat.pcap`,
     )
     .action(action(async (file: string, opts: ReplayOpts) => runReplay(file, opts)));
+  offerWords(cmd, "--pace", ["lockstep", "original", "fast"]);
 
   const exportExample = `
 Example:

@@ -17,6 +17,7 @@ import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 import { addServerTlsOptions, type ServerTlsFlags, serverTls } from "../tls-options.js";
 import { addServerTokenOptions, refuseArgvToken, serverTokens, type TokenOpts } from "../token.js";
+import { offerWords } from "../words.js";
 
 /**
  * Whether this process is in its terminal's foreground process group (Linux: `pgrp` and `tpgid`
@@ -143,7 +144,7 @@ export const SERVER_MODES: Record<string, ServerMode> = {
         rl.on("line", (text) => {
           if (text.trim() === "") return;
           chat.broadcast(text);
-          log.info(`<server> ${text} (to ${chat.stats().clients} clients)`, { event: "broadcast" });
+          log.info(`<server> ${text} (to ${plural(chat.stats().clients, "client")})`, { event: "broadcast" });
         });
         chat.socketServer.signal.addEventListener(
           "abort",
@@ -359,6 +360,8 @@ export function registerServer(program: Command): void {
       "--cluster-mode <mode>",
       "chat cluster: streams (nothing lost, one order) or pubsub (to see messages lost on a reconnect, and counted) (default: streams)",
     );
+  offerWords(cmd, "--mode", Object.keys(SERVER_MODES));
+  offerWords(cmd, "--cluster-mode", ["streams", "pubsub"]);
   addServerTokenOptions(cmd, "chat: /auth TOKEN or hello.token; name: binds the nick, :ro is listen-only");
   addServerTlsOptions(cmd);
   addLogOptions(cmd, "a line per chat room join and leave");

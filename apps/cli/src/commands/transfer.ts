@@ -9,7 +9,7 @@ import {
   formatWhere,
   refuseTlsOverUnix,
 } from "../address.js";
-import { parseDuration, parseNumber, requireFileName, speedLimits } from "../options.js";
+import { parseDuration, parseNumber, parseRateOption, requireFileName, speedLimits } from "../options.js";
 import { action, ExitCode, reportError, UsageError } from "../run.js";
 import { EXIT_INTERRUPTED, onInterrupt } from "../signals.js";
 import { addClientTlsOptions, type ClientTlsFlags, clientTls } from "../tls-options.js";
@@ -85,7 +85,7 @@ export function registerTransfer(program: Command): void {
     .option("--overwrite", "replace an existing file (atomically)")
     .option("--no-verify", "skip the SHA-256 check (faster on slow CPUs; not recommended)")
     .option("--no-fsync", "with --get: do not fsync before renaming (faster; a crash may lose the file)")
-    .option("--limit-rate <bytes>", "at most this many bytes per second, e.g. 500K, 20M")
+    .option("--limit-rate <rate>", "at most this many bytes per second, e.g. 500K, 20M or 1MiB/s")
     .option(
       "--max-size <bytes>",
       "with --get: refuse a file larger than this (--raw: stop receiving), e.g. 2G (default: the space free on the disk)",
@@ -212,12 +212,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
   }
 
   const t = await import("@netlab/transfer");
-  const rate = opts.limitRate === undefined ? undefined : t.parseSize(opts.limitRate);
-  if (opts.limitRate !== undefined && (rate === undefined || rate < 1)) {
-    throw new UsageError(
-      `--limit-rate must be a size per second such as 500K or 20M, got ${JSON.stringify(opts.limitRate)}`,
-    );
-  }
+  const rate = opts.limitRate === undefined ? undefined : parseRateOption("--limit-rate", opts.limitRate);
   const maxSizeBytes = opts.maxSize === undefined ? undefined : t.parseSize(opts.maxSize);
   if (opts.maxSize !== undefined && maxSizeBytes === undefined) {
     throw new UsageError(`--max-size must be a size such as 500M or 2G, got ${JSON.stringify(opts.maxSize)}`);
@@ -409,7 +404,9 @@ async function fetchBatch(
           ? opts.output
           : path.join(opts.output ?? ".", baseName(folder));
       await makeDirectory(dest).catch((err) => {
-        throw t.fsError(err, `creating ${dest}`);
+        throw t.fsError(err, `creating ${dest}`, {
+          hint: "-o names the folder to fill (made if missing): give a folder's path, not a file's",
+        });
       });
       // Dotfiles: the server chose to list them. Depth: the listing was checked against --max-depth.
       const root = await t.ServedRoot.open(dest, { dotfiles: true, maxDepth: opts.maxDepth + 1 });

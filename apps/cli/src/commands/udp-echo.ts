@@ -1,11 +1,11 @@
-import { formatBytes } from "@netlab/core";
+import { formatBytes, plural } from "@netlab/core";
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { exposureWarning, familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
 import { parseByteSize, parseDuration, parseNumber, parseReplyRate, replyLimitText } from "../options.js";
 import { action } from "../run.js";
-import { untilSignal } from "./udp-shared.js";
+import { RECV_BUFFER_OPTION, recvBufferSize, untilSignal } from "./udp-shared.js";
 
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
 const DEFAULT_MAX_QUEUE_BYTES = "16MiB";
@@ -49,7 +49,7 @@ export function registerUdpEcho(udp: Command): void {
       "sources whose --reply-rate is tracked; past it the least recently heard is forgotten",
       DEFAULT_MAX_REPLY_SOURCES,
     )
-    .option("--recv-buffer <size>", "socket receive buffer (SO_RCVBUF) to ask the kernel for");
+    .option(...RECV_BUFFER_OPTION);
   addLogOptions(cmd, "a line per datagram (peer, bytes, what the emulator did)")
     .addHelpText(
       "after",
@@ -109,10 +109,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
       o.seed === undefined
         ? undefined
         : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
-    recvBufferSize:
-      o.recvBuffer === undefined
-        ? undefined
-        : parseByteSize("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1 }),
+    recvBufferSize: recvBufferSize(o.recvBuffer),
     maxQueuedBytes: parseByteSize("--max-queue-bytes", o.maxQueueBytes, { min: 0 }),
     maxReplyBytesPerSecond: parseReplyRate(o.replyRate, "lab udp echo --reply-rate 1MiB/s"),
     replyBurstBytes: parseByteSize("--reply-burst", o.replyBurst, { min: 1 }),
@@ -177,7 +174,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
 }
 
 function describeEcho(d: EchoDatagram, formatHostPort: (host: string, port: number) => string): string {
-  const head = `#${d.index} ${formatHostPort(d.peer.address, d.peer.port)}  ${d.bytes} bytes  `;
+  const head = `#${d.index} ${formatHostPort(d.peer.address, d.peer.port)}  ${plural(d.bytes, "byte")}  `;
   const f = d.fate;
   if (d.rateLimited) return `${head}not echoed, over --reply-rate for this source`;
   if (f.queueFull) return `${head}dropped, delay queue full`;

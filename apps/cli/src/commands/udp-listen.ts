@@ -2,10 +2,17 @@ import type { ReceivedDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { exposureWarning, familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
-import { parseNumber } from "../options.js";
 import { action, ExitCode } from "../run.js";
 import { EXIT_INTERRUPTED } from "../signals.js";
-import { out, outJson, parseCount, payloadJson, untilSignal } from "./udp-shared.js";
+import {
+  out,
+  outJson,
+  parseCount,
+  payloadJson,
+  RECV_BUFFER_OPTION,
+  recvBufferSize,
+  untilSignal,
+} from "./udp-shared.js";
 
 /** `lab udp listen`: prints every datagram that arrives, and who sent it. */
 export function registerUdpListen(udp: Command): void {
@@ -17,7 +24,7 @@ export function registerUdpListen(udp: Command): void {
     .option("-4, --ipv4", "listen over IPv4 only")
     .option("-6, --ipv6", familyHelp("listen"))
     .option("-c, --count <n>", "exit after n datagrams")
-    .option("--recv-buffer <bytes>", "socket receive buffer (SO_RCVBUF) to ask the kernel for")
+    .option(...RECV_BUFFER_OPTION)
     .option("--json", "one JSON object per datagram");
   // Datagrams are its output (stdout); the log (stderr) has no per-datagram detail for a -v.
   addLogOptions(cmd)
@@ -51,12 +58,8 @@ async function runListen(o: ListenOpts): Promise<void> {
   const log = createLogger(o);
   const { host, port } = udpAddress("lab udp listen", "listen", o);
   const count = o.count === undefined ? Number.POSITIVE_INFINITY : parseCount("-c", o.count);
-  const recvBufferSize =
-    o.recvBuffer === undefined
-      ? undefined
-      : parseNumber("--recv-buffer", o.recvBuffer, { min: 1, max: 2 ** 31 - 1, integer: true });
   const udp = await import("@netlab/udp");
-  const listener = new udp.UdpListener({ host, port, recvBufferSize });
+  const listener = new udp.UdpListener({ host, port, recvBufferSize: recvBufferSize(o.recvBuffer) });
   listener.on("datagram", (d: ReceivedDatagram) => {
     if (d.index > count) return;
     const from = udp.formatHostPort(d.peer.address, d.peer.port);

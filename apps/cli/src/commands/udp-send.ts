@@ -1,3 +1,4 @@
+import { plural } from "@netlab/core";
 import type { Command } from "commander";
 import { parseDuration } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
@@ -93,7 +94,7 @@ async function runSend(target: string, text: string | undefined, o: SendOpts): P
       };
       outJson({ to, from: result.local, bytes: result.bytes, reply: reply ?? null });
     } else {
-      log(`sent ${result.bytes} bytes to ${to} from ${result.local}`);
+      log(`sent ${plural(result.bytes, "byte")} to ${to} from ${result.local}`);
       if (result.reply) out(udp.formatDatagram(result.reply.from, result.reply.packet));
     }
   } finally {

@@ -1,6 +1,6 @@
 import { safeJson } from "@netlab/core/terminal";
 import type { Logger } from "../log.js";
-import { parseNumber } from "../options.js";
+import { parseByteSize, parseNumber } from "../options.js";
 import { UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -62,6 +62,17 @@ export async function readStdin(): Promise<Buffer> {
     if (size > MAX_PAYLOAD) break;
   }
   return Buffer.concat(chunks);
+}
+
+/** `--recv-buffer SIZE`, the same on every UDP command that binds: the SO_RCVBUF to ask the kernel for. */
+export const RECV_BUFFER_OPTION = [
+  "--recv-buffer <size>",
+  "socket receive buffer (SO_RCVBUF) to ask the kernel for, e.g. 256K, 4MiB",
+] as const;
+
+/** Reads `--recv-buffer` (64KiB, 4M; bare numbers are bytes); undefined leaves the system's default. */
+export function recvBufferSize(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseByteSize("--recv-buffer", text, { min: 1, max: 2 ** 31 - 1 });
 }
 
 export function parseCount(flag: string, text: string): number {
