@@ -1,4 +1,3 @@
-import { BlockList, isIP } from "node:net";
 import { addressKey } from "@netlab/core";
 import { requireInt } from "./errors.js";
 
@@ -45,14 +44,14 @@ interface Bucket {
   at: number;
 }
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
-LOOPBACK.addAddress("::1", "ipv6");
-LOOPBACK.addSubnet("::ffff:127.0.0.0", 104, "ipv6");
-
+/**
+ * Whether a datagram's source is this machine's loopback (127.0.0.0/8, ::1, or 127/8 mapped into
+ * IPv6). A string test, not a BlockList: this runs per datagram, and `BlockList.check` cost about
+ * 5 µs a call here, as much as echoing the datagram. Exact for what dgram reports, which is always
+ * the canonical form (dotted quad; lower-case, compressed IPv6).
+ */
 function isLoopback(address: string): boolean {
-  const family = isIP(address);
-  return family !== 0 && LOOPBACK.check(address, family === 4 ? "ipv4" : "ipv6");
+  return address.startsWith("127.") || address === "::1" || address.startsWith("::ffff:127.");
 }
 
 /**

@@ -45,6 +45,9 @@ describe("ReplyLimiter", () => {
     for (const address of ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
       expect(free.allow(address, 60_000), address).toBe(true);
     expect(free.size).toBe(0);
+    // Look-alikes that are not loopback are limited: the first one refused uses up the burst.
+    for (const address of ["12.7.0.1", "::10", "::1:2", "::ffff:10.127.0.1", "1270::1"])
+      expect(free.allow(address, 60_000), address).toBe(false);
     const { limiter: strict } = limiter({
       maxReplyBytesPerSecond: 1,
       replyBurstBytes: 100,
