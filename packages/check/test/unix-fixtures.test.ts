@@ -9,6 +9,27 @@ import { CheckError, runCheck, startTarget } from "../src/index.js";
 import { failedIds, failures, fixture, grade } from "./helpers.js";
 import { BROKEN, type FixtureRow, GOOD } from "./table.js";
 
+/**
+ * Listens with `server` on `name` in a fresh folder; when the test ends its connections are
+ * destroyed (a close never waits on one), the server closed and the folder removed. Returns the path.
+ */
+async function listenInTemp(server: net.Server, name: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-unit-"));
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (s: net.Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  onTestFinished(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+  const where = path.join(dir, name);
+  await new Promise<void>((r) => server.listen(where, r));
+  return where;
+}
+
 /** A table row's command with `{socket}` where it had `{port}`: the same server on a Unix socket. */
 function overUnix(row: FixtureRow): string[] {
   const [script, ...args] = row.argv;
@@ -88,18 +109,12 @@ describe("line.reset-mid-line over a Unix socket is a hang-up, and can fail", ()
   }, 30_000);
 
   it("when the line server's variant cannot be told, each result still carries the Unix title", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-unit-"));
     const server = net.createServer((s) => {
       s.on("error", () => {});
       s.resume(); // read to EOF, so the socket closes when the client does
       s.end("not a line server\n");
     });
-    onTestFinished(async () => {
-      await new Promise((r) => server.close(r));
-      await rm(dir, { recursive: true, force: true });
-    });
-    const where = path.join(dir, "s.sock");
-    await new Promise<void>((r) => server.listen(where, r));
+    const where = await listenInTemp(server, "s.sock");
     const report = await runCheck({ profile: "line", path: where, only: ["line.reset-mid-line"] });
     expect(report.target).toBe(`unix:${where}`);
     expect(report.results).toHaveLength(1);
@@ -110,19 +125,13 @@ describe("line.reset-mid-line over a Unix socket is a hang-up, and can fail", ()
 
 describe("a Unix socket's only reset is reported as one", () => {
   it("an echo that closes with our bytes unread fails echo.half-close: part of the echo, then a reset", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-unit-"));
     // Echoes the first read, then closes with the rest of the 1 MiB unread: the kernel's only reset
     // on a Unix socket.
     const server = net.createServer((s) => {
       s.on("error", () => {});
       s.once("data", (d: Buffer) => s.write(d, () => s.destroy()));
     });
-    onTestFinished(async () => {
-      await new Promise((r) => server.close(r));
-      await rm(dir, { recursive: true, force: true });
-    });
-    const where = path.join(dir, "s.sock");
-    await new Promise<void>((r) => server.listen(where, r));
+    const where = await listenInTemp(server, "s.sock");
     const report = await runCheck({ profile: "echo", path: where, only: ["echo.half-close"] });
     expect(report.results[0]?.status).toBe("fail");
     expect(report.results[0]?.observed).toMatch(/^\d+ bytes, then the connection was reset$/);
@@ -131,19 +140,13 @@ describe("a Unix socket's only reset is reported as one", () => {
 
 describe("a TLS server on a Unix socket", () => {
   it("is told apart before the tests, as on TCP", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "netlab-check-unit-"));
     const pair = await generateCertificate();
     const server = tls.createServer({ key: pair.key, cert: pair.cert }, (s) => {
       s.on("error", () => {});
       s.end("hi");
     });
     server.on("tlsClientError", () => {});
-    onTestFinished(async () => {
-      await new Promise((r) => server.close(r));
-      await rm(dir, { recursive: true, force: true });
-    });
-    const where = path.join(dir, "tls.sock");
-    await new Promise<void>((r) => server.listen(where, r));
+    const where = await listenInTemp(server, "tls.sock");
     const err = await runCheck({ profile: "line", path: where }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckError);
     expect((err as CheckError).code).toBe("TARGET_SPEAKS_TLS");
