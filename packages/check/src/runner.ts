@@ -1,5 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { stat } from "node:fs/promises";
+import net from "node:net";
+import { Duplex } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import tls from "node:tls";
 import { describeErrno, formatSocketPath, type SocketTarget } from "@netlab/core";
@@ -48,7 +50,13 @@ export interface CheckRunOptions {
  * `observed` a report quotes (a server's 16 MiB line would otherwise be the report; the excerpt
  * still shows where it went wrong).
  */
-export const CHECK_DEFAULTS = { seed: 1, greetingWaitMs: 300, maxObservedChars: 300 } as const;
+export const CHECK_DEFAULTS = {
+  seed: 1,
+  greetingWaitMs: 300,
+  maxObservedChars: 300,
+  /** How long a probe connection before the tests waits, after its FIN, for the target to close its side. */
+  probeLingerMs: 1000,
+} as const;
 
 /** How long after its deadline a test's connections are given to close before the next test. */
 const SETTLE_MS = 50;
@@ -308,21 +316,74 @@ async function preflight(target: SocketTarget): Promise<void> {
         CHECK_DEFAULTS.greetingWaitMs,
       )
       .catch(() => false);
-    if (greeted ? looksLikeTls(c.received) : await speaksTls(target)) throw tlsError(target);
+    if (greeted) {
+      if (looksLikeTls(c.received)) throw tlsError(target);
+      return;
+    }
+    // Closed before the TLS probe: a server that serves one client at a time answers the probe
+    // only once this connection is gone (and one that answered it after we gave up wrote into a
+    // closed socket, got an RST and, unguarded, died of it before the first test).
+    conn = undefined;
+    await closeGently(c.socket);
+    if (await speaksTls(target)) throw tlsError(target);
   } finally {
     clearTimeout(timer);
-    conn?.destroy();
+    if (conn) await closeGently(conn.socket);
   }
+}
+
+/**
+ * Closes a probe connection as a polite client does: a FIN, then what the target still sends is
+ * read and dropped until it closes its side (at most `probeLingerMs`). A close at once would
+ * answer the target's next write with an RST, and a learner's single-loop server that does not
+ * catch BrokenPipeError died of it before the first test, so every test failed for that one
+ * lesson (which line.reset-mid-line teaches on its own). Resolves once the socket is closed.
+ */
+async function closeGently(socket: net.Socket): Promise<void> {
+  if (socket.destroyed) return;
+  const timer = setTimeout(() => socket.destroy(), CHECK_DEFAULTS.probeLingerMs);
+  socket.on("error", () => socket.destroy());
+  socket.resume();
+  socket.end();
+  // Not events.once: it rejects on the 'error' (a reset) that closes the socket just as well.
+  await new Promise((resolve) => socket.once("close", resolve));
+  clearTimeout(timer);
 }
 
 /** Whether a TLS handshake with `target` completes (certificates not checked) within the greeting wait. */
 function speaksTls(target: SocketTarget): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tls.connect({ ...target, rejectUnauthorized: false, servername: undefined });
+    // TLS over a stream of our own rather than over the socket itself (TLS would take its handle
+    // and close it with the target's unread bytes: an RST), so it can be closed gently.
+    const raw = net.connect(target);
+    raw.on("error", () => {});
+    // The socket's own errors are its own: TLS sees them as the end of its input.
+    const bridge = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        if (!raw.destroyed) raw.write(chunk);
+        callback();
+      },
+    });
+    const toTls = (data: Buffer) => bridge.push(data);
+    let isInputOver = false;
+    const endTls = () => {
+      if (isInputOver) return;
+      isInputOver = true;
+      bridge.push(null);
+    };
+    raw.on("data", toTls);
+    raw.once("end", endTls);
+    raw.once("close", endTls);
+    const socket = tls.connect({ socket: bridge, rejectUnauthorized: false, servername: undefined });
+    let isDone = false;
     const done = (answer: boolean) => {
+      if (isDone) return;
+      isDone = true;
       clearTimeout(timer);
+      raw.off("data", toTls);
       socket.destroy();
-      resolve(answer);
+      closeGently(raw).then(() => resolve(answer));
     };
     const timer = setTimeout(() => done(false), CHECK_DEFAULTS.greetingWaitMs * 2);
     socket.once("secureConnect", () => done(true));

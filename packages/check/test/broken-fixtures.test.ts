@@ -17,4 +17,12 @@ describe("#18: each deliberately broken server is caught by exactly the tests na
       expect(failedIds(report), failures(report)).toEqual([...row.caughtBy].sort());
     }, 60_000);
   }
+
+  it("line: a bare one-loop server is graded on its own two lessons, not killed by the probes before the tests", async () => {
+    // Unguarded, it dies of the first write into a socket the peer reset: when lab check's TLS
+    // probe (sent while the first probe connection still held this one-client server) was
+    // destroyed before the server got to it, the server died before the first test and all 8 failed.
+    const report = await grade("line", ["python3", fixture("bare_line_server.py"), "{port}"]);
+    expect(failedIds(report), failures(report)).toEqual(["line.clients-50", "line.reset-mid-line"]);
+  }, 60_000);
 });
