@@ -158,6 +158,15 @@ describe("lab demo --script", () => {
     expect(pane(r.stdout, /^== server 127\.0\.0\.1:\d+ \(listening\)/)).toMatch(/bob joined #lobby/);
   });
 
+  it("marks the room's history a joiner is shown, with the time it was said, as lab client does", async () => {
+    const file = script("clients 1", "client 1: said before", "add client", "expect client 2: said before");
+    const r = await runLab(["demo", "--script", file]);
+    expect(r.code, r.stderr).toBe(0);
+    // Replayed on join, not said now: without the mark it read as a live message.
+    expect(pane(r.stdout, /^== client 2 bob/)).toMatch(/^\[\d\d:\d\d\] \(history\) <alice> said before$/m);
+    expect(pane(r.stdout, /^== client 1 alice/)).toMatch(/^<alice> said before$/m);
+  });
+
   if (!canIsolateNetwork) console.warn(`lab demo --host 0.0.0.0 test ${ISOLATION_MISSING}`);
   // 0.0.0.0 inside a network namespace of its own, which has nothing but loopback: no other
   // machine can reach the demo's server while the test runs.

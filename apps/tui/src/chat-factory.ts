@@ -16,8 +16,9 @@ export const DETECT_MS = 10_000;
 export const chatFactory: ChatFactory = {
   createServer: ({ host, port }) => new ChatServer({ host, port }) as unknown as LabChatServer,
   createClient: (opts) => new ChatClient({ ...opts, detectMs: DETECT_MS }) as LabChatClient,
-  // The transcript is what a person reads: control characters from the network shown, not live.
-  formatEvent: (event, self) => formatEvent(event as ChatEvent, self, { escape: true }),
+  // The transcript is what a person reads: control characters from the network shown, not live,
+  // and the room's history a joiner is replayed marked with its time, as lab client shows it.
+  formatEvent: (event, self) => formatEvent(event as ChatEvent, self, { escape: true, markHistory: true }),
 };
 
 /**

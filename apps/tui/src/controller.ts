@@ -344,7 +344,11 @@ export class LabController extends SceneController<LabSnapshot, ClientSlot> impl
       const kind: LineKind =
         type === "error" ? "error" : type === "message" ? (from === client.nick ? "self" : "chat") : "info";
       this.updateSlot(slot, { nick: client.nick ?? slot.view.nick, room: client.room });
-      this.#clientLine(slot, kind, `${route(event, node)}${text}`);
+      // A replayed message's mark ("[12:03] (history) ") stays first, as lab client shows it; the
+      // cluster route follows it, next to the nick.
+      const isHistory = (event as { history?: unknown }).history === true;
+      const mark = isHistory ? (/^\[[^\]]*\] \(history\) /.exec(text)?.[0] ?? "") : "";
+      this.#clientLine(slot, kind, `${mark}${route(event, node)}${text.slice(mark.length)}`);
     });
     client.on("line", (line: string) => {
       if (slot.client === client) this.#clientLine(slot, "chat", line);
