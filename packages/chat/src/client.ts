@@ -70,6 +70,8 @@ export class ChatClient extends EventEmitter {
   #state: ClientState = "connecting";
   #mode: ClientMode = "unknown";
   #socket: net.Socket | undefined;
+  /** The socket corked for this turn's writes, until the tick that uncorks it. */
+  #corked: net.Socket | undefined;
   #nick: string | undefined;
   #room: string | undefined;
   /**
@@ -835,6 +837,15 @@ export class ChatClient extends EventEmitter {
     const socket = this.#socket;
     if (!socket?.writable) return;
     const bytes = Buffer.from(text, "utf8");
+    if (this.#corked !== socket) {
+      // The lines of one turn (a chunk of piped input) leave in one system call, not one each.
+      this.#corked = socket;
+      socket.cork();
+      process.nextTick(() => {
+        if (this.#corked === socket) this.#corked = undefined;
+        socket.uncork();
+      });
+    }
     if (!socket.write(bytes)) this.#expectDrain(socket);
     if (wireDataChannel.hasSubscribers) tapData(socket, "out", bytes);
     this.#expectAnswer();

@@ -368,15 +368,24 @@ async function runPiped(
   // Piped to a file or a program: the exact text. Piped input but a terminal for output: escaped.
   const isTerminal = process.stdout.isTTY === true;
   let isStdoutFull = false;
-  const out = (text: string) => {
+  let pending: string[] = [];
+  const flush = () => {
+    const text = pending.join("");
+    pending = [];
     // Read from the server only as fast as stdout is read: a flood into a slow pipe stays bounded.
-    if (process.stdout.write(`${text}\n`) || isStdoutFull) return;
+    if (process.stdout.write(text) || isStdoutFull) return;
     isStdoutFull = true;
     client.pause();
     process.stdout.once("drain", () => {
       isStdoutFull = false;
       client.resume();
     });
+  };
+  const out = (text: string) => {
+    // One write a turn, not one a line: on Linux a write to a pipe is a system call each, and
+    // the lines of one read from the server come in one turn.
+    if (pending.length === 0) process.nextTick(flush);
+    pending.push(`${text}\n`);
   };
   let isLeaving = false;
   client.on("event", (e: import("@netlab/chat").ChatEvent) => {
