@@ -1,4 +1,4 @@
-import { formatBytes, formatRate, parseRate, parseSize } from "@netlab/core";
+import { formatBytes, formatRate, parseRate, parseSize } from "@netlab/core/units";
 import { type Command, Option } from "commander";
 import { UsageError } from "./run.js";
 

@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { lockFile, makeDirectory, replaceFileAtomically } from "@netlab/core";
-import { configDir } from "@netlab/tls";
+import { lockFile, makeDirectory, replaceFileAtomically } from "@netlab/core/files";
+import { configDir } from "@netlab/tls/paths";
 
 /** Limits of the reclaim-token file. */
 export const RECLAIM_STORE_DEFAULTS = {

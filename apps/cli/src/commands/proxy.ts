@@ -1,4 +1,4 @@
-import { plural } from "@netlab/core";
+import { plural } from "@netlab/core/units";
 import type { Command } from "commander";
 import { exposureWarning } from "../address.js";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";

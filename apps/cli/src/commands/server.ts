@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { plural } from "@netlab/core";
 import { TLS_PLAINTEXT_REPLY } from "@netlab/core/sniff";
+import { plural } from "@netlab/core/units";
 import type { BaseServer } from "@netlab/socketserver";
 import type { Command } from "commander";
 import {

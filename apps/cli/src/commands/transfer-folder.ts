@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { plural } from "@netlab/core";
 import { escapeControls, safeLine } from "@netlab/core/terminal";
+import { plural } from "@netlab/core/units";
 import type { TransferClient, TransferResult } from "@netlab/transfer";
 import { ExitCode, reportError, UsageError } from "../run.js";
 

@@ -1,4 +1,4 @@
-import { formatBytes, plural } from "@netlab/core";
+import { formatBytes, plural } from "@netlab/core/units";
 import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { exposureWarning, familyHelp, udpAddress } from "../address.js";

@@ -1,4 +1,4 @@
-import { plural } from "@netlab/core";
+import { plural } from "@netlab/core/units";
 import type { Command } from "commander";
 import { parseDuration } from "../options.js";
 import { action, ExitCode, UsageError } from "../run.js";
