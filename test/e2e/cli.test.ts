@@ -1,5 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { commands } from "../../apps/cli/src/commands/index.js";
+import { buildProgram } from "../../apps/cli/src/program.js";
 import { runLab, runProcess } from "../helpers/lab.js";
 
 const BENCH_BIN = fileURLToPath(new URL("../../bench/dist/run.js", import.meta.url));
@@ -33,6 +35,15 @@ describe("lab (the CLI skeleton)", () => {
     expect(loaded.some((url) => url.endsWith("/apps/cli/dist/bin.js"))).toBe(true);
     expect(loaded.filter((url) => /\/packages\/[^/]+\/dist\/index\.js$/.test(url))).toEqual([]);
     expect(loaded.filter((url) => url.includes("/node_modules/"))).toEqual([]);
+  });
+
+  it("each name in the command table registers its module's commands and no other (lab NAME builds them alone)", () => {
+    const all = buildProgram().commands.map((c) => c.name());
+    expect(all).toEqual(commands.flatMap(([names]) => names));
+    for (const [names] of commands) {
+      for (const name of names) expect(buildProgram(name).commands.map((c) => c.name())).toEqual(names);
+    }
+    expect(buildProgram("").commands).toEqual([]);
   });
 
   it("prints the version for --version", async () => {

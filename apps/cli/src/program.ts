@@ -32,9 +32,10 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /**
  * Builds the `lab` program. Command modules register options only; each imports its feature
- * package inside its action, so `lab --help` loads commander and nothing else.
+ * package inside its action, so `lab --help` loads commander and nothing else. With `only`, just
+ * that command is registered (see {@link main}); every command otherwise.
  */
-export function buildProgram(): Command {
+export function buildProgram(only?: string): Command {
   const program = new Command("lab")
     .description("A networking lab on localhost: chat, file transfer, UDP, and the ideas behind them.")
     .version(VERSION, "-V, --version", "print the version")
@@ -45,7 +46,7 @@ export function buildProgram(): Command {
       "after",
       "\nExamples:\n  lab demo                 a chat server and three clients in one terminal\n  lab server               start the chat server on 127.0.0.1:5001\n  lab client --port 5001   join it\n\nTimes take a unit (500ms, 2s, 1m); a bare number is seconds. Ports: --port or -p.\n",
     );
-  for (const register of commands) register(program);
+  for (const [names, register] of commands) if (only === undefined || names.includes(only)) register(program);
   addWatchOptions(program);
   addAddressHooks(program);
   setUsageHints(program, "lab");
@@ -109,9 +110,22 @@ function describeOption(this: Help, option: Option): string {
   return empty ? text.replace(/ ?\(default: \[\]\)$/, "") : text;
 }
 
+/**
+ * The command `lab NAME …` runs, when it needs no other: building all 40 commands' 232 options
+ * took 18–19 ms of every start (docs/benchmarks.md). `lab --version` gets none (""); `lab --help`,
+ * `lab help …`, an unknown name and `lab completion` (which writes out the whole tree) get every command.
+ */
+function commandToRun(argv: string[]): string | undefined {
+  const name = argv[2];
+  if (name === undefined || name === "completion") return undefined;
+  // The version alone needs no command at all.
+  if (argv.length === 3 && (name === "--version" || name === "-V")) return "";
+  return commands.some(([names]) => names.includes(name)) ? name : undefined;
+}
+
 /** Runs `lab` with `argv` (as in process.argv) and sets the exit code. */
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(commandToRun(argv));
   if (argv.length <= 2) {
     program.outputHelp();
     return;

@@ -18,22 +18,23 @@ import { registerUrl } from "./url.js";
 export type Register = (program: Command) => void;
 
 /**
- * Every command, in the order `lab --help` lists them. Each module imports only commander and
- * types at the top, and its feature package inside the action, so `lab --help` stays fast.
+ * Every command module with the top-level commands it registers, in the order `lab --help` lists them. Each module imports only commander
+ * and types at the top, and its feature package inside the action, so `lab --help` stays fast. The
+ * names let `lab NAME …` register that module alone (a test holds them to what it registers).
  */
-export const commands: Register[] = [
-  registerDemo,
-  registerServer,
-  registerClient,
-  registerFiles,
-  registerTransfer,
-  registerUdp,
-  registerProxy,
-  registerCheck,
-  registerReplay,
-  registerExamples,
-  registerUrl,
-  registerGet,
-  registerBench,
-  registerCompletion,
+export const commands: ReadonlyArray<readonly [names: readonly string[], register: Register]> = [
+  [["demo"], registerDemo],
+  [["server"], registerServer],
+  [["client"], registerClient],
+  [["files"], registerFiles],
+  [["transfer"], registerTransfer],
+  [["udp"], registerUdp],
+  [["proxy"], registerProxy],
+  [["check"], registerCheck],
+  [["replay", "session"], registerReplay],
+  [["examples"], registerExamples],
+  [["url"], registerUrl],
+  [["get"], registerGet],
+  [["bench"], registerBench],
+  [["completion"], registerCompletion],
 ];
