@@ -170,8 +170,16 @@ describe("#20: lab transfer --get DIR/ fetches a folder", () => {
     const { port } = await serveFiles();
     const r = await runLab(["transfer", "--get", "nothing/", "--port", String(port)], { cwd: local });
     expect(r.code).toBe(1);
+    // The hint lists the same server: the port typed goes with it.
     expect(r.stderr).toBe(
-      'lab: no files under "nothing/" on the server\nhint: check the name with: lab transfer --list\n',
+      `lab: no files under "nothing/" on the server\nhint: check the name with: lab transfer --list --port ${port}\n`,
+    );
+    const file = await runLab(["transfer", "--get", "nothing.txt", "--port", String(port), "-4"], {
+      cwd: local,
+    });
+    expect(file.code).toBe(1);
+    expect(file.stderr).toBe(
+      `lab: no file named "nothing.txt" on the server\nhint: run 'lab transfer --list --port ${port} -4' to see what the server has\n`,
     );
     expect(await readdir(local)).toEqual([]);
     await makeFile(path.join(shared, "photos", "a.jpg"), 10, 1);

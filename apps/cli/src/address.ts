@@ -13,6 +13,7 @@ import {
   parsePortText,
   socketPath,
 } from "@netlab/core/address";
+import { escapeControls } from "@netlab/core/terminal";
 import type { Command } from "commander";
 import { parsePort } from "./options.js";
 import { UsageError } from "./run.js";
@@ -29,6 +30,22 @@ export interface AddressFlags {
   isPortTyped?: boolean;
   /** `--host` was typed, not its default (set by {@link addAddressHooks}). */
   isHostTyped?: boolean;
+}
+
+/**
+ * The options that name the same server again in a command we suggest (`lab transfer --list
+ * --port 6002`): what was typed of --host, --port, -4 and -6, each a shell word. A hint from the
+ * server cannot know how it was reached.
+ */
+export function addressArgs(flags: AddressFlags): string {
+  const word = (text: string) =>
+    /^[\w@%+=:,./[\]-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+  let args = "";
+  if (flags.isHostTyped) args += ` --host ${word(flags.host)}`;
+  if (flags.isPortTyped) args += ` --port ${word(flags.port)}`;
+  if (flags.ipv4) args += " -4";
+  if (flags.ipv6) args += " -6";
+  return escapeControls(args);
 }
 
 /** Where a server listens: host and port, or a Unix socket path (NUL + name for an abstract one). */

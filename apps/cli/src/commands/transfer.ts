@@ -3,7 +3,9 @@ import type { TransferClient, TransferResult } from "@netlab/transfer";
 import type { Command } from "commander";
 import {
   ADDRESS_HELP,
+  type AddressFlags,
   addFamilyOptions,
+  addressArgs,
   type ConnectAddress,
   connectAddress,
   formatWhere,
@@ -30,7 +32,7 @@ import {
 } from "./transfer-folder.js";
 import { alreadyThere, ProgressBar, resumeLine } from "./transfer-progress.js";
 
-interface TransferOpts extends TokenOpts, ClientTlsFlags {
+interface TransferOpts extends TokenOpts, ClientTlsFlags, AddressFlags {
   get?: boolean;
   list?: boolean;
   output?: string;
@@ -308,7 +310,7 @@ async function runTransfer(files: string[], opts: TransferOpts): Promise<void> {
     // server is not running, the listing was refused): scripts read `ok` instead of nothing.
     if (opts.json)
       process.stdout.write(`${JSON.stringify({ ok: false, files: [], error: describe(failure) })}\n`);
-    if (!controller.signal.aborted) throw err;
+    if (!controller.signal.aborted) throw listHint(err, opts);
     reportError(failure);
     throw new ExitCode(EXIT_INTERRUPTED);
   } finally {
@@ -520,7 +522,7 @@ async function runFiles(
     );
   }
   if (failure !== undefined) {
-    const code = reportError(failure);
+    const code = reportError(listHint(failure, opts));
     throw new ExitCode(signal.aborted ? EXIT_INTERRUPTED : code);
   }
 }
@@ -579,6 +581,19 @@ function missingHint(t: Transfer, err: unknown, file: string): unknown {
     return err;
   return Object.assign(err, {
     hint: `lab transfer FILE uploads a file from here; to download it from the server: lab transfer --get ${escapeControls(file)}`,
+  });
+}
+
+/**
+ * A hint that suggests `lab transfer --list` (the server's, for a name it does not have) names the
+ * server as this command reached it, so that on another port it lists the same server.
+ */
+function listHint(err: unknown, opts: TransferOpts): unknown {
+  const hint = (err as { hint?: unknown } | undefined)?.hint;
+  const args = addressArgs(opts);
+  if (args === "" || typeof hint !== "string" || !hint.includes("lab transfer --list")) return err;
+  return Object.assign(err as object, {
+    hint: hint.replace("lab transfer --list", `lab transfer --list${args}`),
   });
 }
 
