@@ -44,9 +44,28 @@ function overUnix(row: FixtureRow): string[] {
  */
 const TCP_ONLY_BUGS: Record<string, string[]> = { "destroy-on-half-close": [] };
 
+/**
+ * The broken fixtures whose bug lives in the transport (half-close, close, backlog, socket
+ * buffers), graded again over a Unix socket. The others' bugs are in the bytes (framing, names,
+ * CRLF), which lab check reads the same way over either socket, and broken-fixtures.test.ts
+ * grades them over TCP: grading all 13 twice cost CI 40 s.
+ */
+const TRANSPORT_BUGS = new Set([
+  "destroy-on-half-close",
+  "goodbye-after-echo",
+  "one-at-a-time",
+  "unbounded-buffering",
+  "closes-before-flushing",
+]);
+
 // One fixture at a time, as good-fixtures.test.ts and broken-fixtures.test.ts (a loaded machine).
 describe("lab check over a Unix socket grades the fixture servers as it grades them over TCP", () => {
-  for (const row of [...GOOD, ...BROKEN]) {
+  it("names only broken fixtures that exist", () => {
+    const names = new Set(BROKEN.map((b) => b.name));
+    for (const name of TRANSPORT_BUGS) expect(names.has(name), name).toBe(true);
+  });
+
+  for (const row of [...GOOD, ...BROKEN.filter((b) => TRANSPORT_BUGS.has(b.name))]) {
     const caughtBy = TCP_ONLY_BUGS[row.name] ?? row.caughtBy;
     it(`${row.profile}: ${row.name} on {socket} fails ${caughtBy.length === 0 ? "nothing" : caughtBy.join(", ")}`, async () => {
       const report = await grade(row.profile, overUnix(row));
