@@ -1,9 +1,11 @@
 import { readFile } from "node:fs/promises";
+import { formatRate, parseRate } from "@netlab/core/units";
 import type { Command } from "commander";
 import { exposureWarning, hostFlag } from "../address.js";
 import { parseDuration, parseNumber, parsePort } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { offerWords } from "../words.js";
+import { REPLY_LIMIT_TEXT } from "./udp-shared.js";
 
 interface DemoFlags {
   scene: string;
@@ -172,7 +174,7 @@ A script, one command a line (see docs/demo.md):
 const EXPOSED: Readonly<Record<string, string>> = {
   chat: "join the chat under any free nick",
   transfer: "list, download and upload files",
-  udp: "aim its echoes at any address by forging the source, at most 256.0 KiB/s at each",
+  udp: `aim its echoes at any address by forging the source, at most ${formatRate(parseRate(REPLY_LIMIT_TEXT.rate) ?? 0)} at each`,
   proxy: "connect through it to the demo's echo server",
 };
 

@@ -2,16 +2,10 @@ import { plural } from "@netlab/core/units";
 import type { Command } from "commander";
 import { exposureWarning } from "../address.js";
 import { addLogOptions, createLogger, type Logger, type LogOpts, seconds } from "../log.js";
-import {
-  parseByteSize,
-  parseDuration,
-  parseMicroseconds,
-  parseNumber,
-  parseReplyRate,
-  replyLimitText,
-} from "../options.js";
+import { parseByteSize, parseDuration, parseMicroseconds, parseNumber, replyLimitText } from "../options.js";
 import { action, UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
+import { REPLY_LIMIT_TEXT, replyLimits } from "./udp-shared.js";
 
 /** The toxic types, for --help without importing @netlab/proxy (kept equal to its TOXIC_KINDS). */
 const TOXIC_HELP = `
@@ -91,14 +85,18 @@ export function registerProxy(program: Command): void {
     .option(
       "--reply-rate <rate>",
       "UDP: most bytes per second of replies sent to one client address (an IPv6 /64), as lab udp echo's; loopback exempt; 'unlimited' for none",
-      "256KiB/s",
+      REPLY_LIMIT_TEXT.rate,
     )
     .option(
       "--reply-burst <size>",
       "UDP: bytes one client may be sent at once before --reply-rate applies",
-      "512KiB",
+      REPLY_LIMIT_TEXT.burst,
     )
-    .option("--max-reply-sources <n>", "UDP: client addresses whose --reply-rate is tracked", "10000");
+    .option(
+      "--max-reply-sources <n>",
+      "UDP: client addresses whose --reply-rate is tracked",
+      REPLY_LIMIT_TEXT.sources,
+    );
   addLogOptions(
     cmd,
     "a line per connection open (toxics acting on it) and close (bytes, duration, reason), or per datagram",
@@ -468,16 +466,7 @@ async function runUdp(
         duplicateRate: parseNumber("--duplicate", o.duplicate, { min: 0, max: 1 }),
         reorderRate: parseNumber("--reorder", o.reorder, { min: 0, max: 1 }),
         busyPollUs: parseMicroseconds("--busy-poll", o.busyPoll, { minMs: 0, maxMs: 1 }),
-        maxReplyBytesPerSecond: parseReplyRate(
-          o.replyRate,
-          "lab proxy --udp :6003 127.0.0.1:5003 --reply-rate 1MiB/s",
-        ),
-        replyBurstBytes: parseByteSize("--reply-burst", o.replyBurst, { min: 1 }),
-        maxReplySources: parseNumber("--max-reply-sources", o.maxReplySources, {
-          min: 1,
-          max: 10_000_000,
-          integer: true,
-        }),
+        ...replyLimits(o, "lab proxy --udp :6003 127.0.0.1:5003 --reply-rate 1MiB/s"),
       }),
   );
   if (log.isVerbose) {

@@ -3,16 +3,18 @@ import type { EchoDatagram } from "@netlab/udp";
 import type { Command } from "commander";
 import { exposureWarning, familyHelp, udpAddress } from "../address.js";
 import { addLogOptions, createLogger, type LogOpts } from "../log.js";
-import { parseByteSize, parseDuration, parseNumber, parseReplyRate, replyLimitText } from "../options.js";
+import { parseByteSize, parseDuration, parseNumber, replyLimitText } from "../options.js";
 import { action } from "../run.js";
-import { RECV_BUFFER_OPTION, recvBufferSize, untilSignal } from "./udp-shared.js";
+import {
+  RECV_BUFFER_OPTION,
+  REPLY_LIMIT_TEXT,
+  recvBufferSize,
+  replyLimits,
+  untilSignal,
+} from "./udp-shared.js";
 
 /** --max-queue-bytes' default, as @netlab/udp's EMULATOR_DEFAULTS.maxQueuedBytes (16 MiB); kept here so --help needs no import. */
 const DEFAULT_MAX_QUEUE_BYTES = "16MiB";
-/** The reply limits' defaults, as @netlab/udp's REPLY_LIMIT_DEFAULTS (256 KiB/s, 512 KiB, 10 000). */
-const DEFAULT_REPLY_RATE = "256KiB/s";
-const DEFAULT_REPLY_BURST = "512KiB";
-const DEFAULT_MAX_REPLY_SOURCES = "10000";
 
 /** `lab udp echo`: echo every datagram back to its sender, optionally through a network emulator. */
 export function registerUdpEcho(udp: Command): void {
@@ -37,17 +39,17 @@ export function registerUdpEcho(udp: Command): void {
     .option(
       "--reply-rate <rate>",
       "most bytes per second echoed to one source address (an IPv6 /64), 28 header bytes a datagram counted; loopback exempt; 'unlimited' for none",
-      DEFAULT_REPLY_RATE,
+      REPLY_LIMIT_TEXT.rate,
     )
     .option(
       "--reply-burst <size>",
       "bytes one source may be echoed at once before --reply-rate applies",
-      DEFAULT_REPLY_BURST,
+      REPLY_LIMIT_TEXT.burst,
     )
     .option(
       "--max-reply-sources <n>",
       "sources whose --reply-rate is tracked; past it the least recently heard is forgotten",
-      DEFAULT_MAX_REPLY_SOURCES,
+      REPLY_LIMIT_TEXT.sources,
     )
     .option(...RECV_BUFFER_OPTION);
   addLogOptions(cmd, "a line per datagram (peer, bytes, what the emulator did)")
@@ -111,13 +113,7 @@ async function runEcho(o: EchoOpts): Promise<void> {
         : parseNumber("--seed", o.seed, { min: 0, max: 2 ** 32 - 1, integer: true }),
     recvBufferSize: recvBufferSize(o.recvBuffer),
     maxQueuedBytes: parseByteSize("--max-queue-bytes", o.maxQueueBytes, { min: 0 }),
-    maxReplyBytesPerSecond: parseReplyRate(o.replyRate, "lab udp echo --reply-rate 1MiB/s"),
-    replyBurstBytes: parseByteSize("--reply-burst", o.replyBurst, { min: 1 }),
-    maxReplySources: parseNumber("--max-reply-sources", o.maxReplySources, {
-      min: 1,
-      max: 10_000_000,
-      integer: true,
-    }),
+    ...replyLimits(o, "lab udp echo --reply-rate 1MiB/s"),
   };
   const udp = await import("@netlab/udp");
   const server = new udp.UdpEchoServer(options);

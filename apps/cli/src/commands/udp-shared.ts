@@ -1,6 +1,6 @@
 import { safeJson } from "@netlab/core/terminal";
 import type { Logger } from "../log.js";
-import { parseByteSize, parseNumber } from "../options.js";
+import { parseByteSize, parseNumber, parseReplyRate } from "../options.js";
 import { UsageError } from "../run.js";
 import { onInterrupt } from "../signals.js";
 
@@ -8,6 +8,32 @@ import { onInterrupt } from "../signals.js";
 export const MAX_PAYLOAD = 65_507;
 /** The longest wait any option accepts, in seconds (setTimeout's limit, about 24 days). */
 export const MAX_SECONDS = 2_000_000;
+
+/**
+ * The reply limits' defaults as --help shows them, for lab udp echo and lab proxy --udp: @netlab/udp's
+ * REPLY_LIMIT_DEFAULTS (a test holds them equal), kept here so --help needs no import.
+ */
+export const REPLY_LIMIT_TEXT = { rate: "256KiB/s", burst: "512KiB", sources: "10000" } as const;
+
+/** The reply-limit options of lab udp echo and lab proxy --udp. */
+export interface ReplyLimitFlags {
+  replyRate: string;
+  replyBurst: string;
+  maxReplySources: string;
+}
+
+/** Reads the reply-limit options; `example` is the command line a bad --reply-rate's hint shows. */
+export function replyLimits(o: ReplyLimitFlags, example: string) {
+  return {
+    maxReplyBytesPerSecond: parseReplyRate(o.replyRate, example),
+    replyBurstBytes: parseByteSize("--reply-burst", o.replyBurst, { min: 1 }),
+    maxReplySources: parseNumber("--max-reply-sources", o.maxReplySources, {
+      min: 1,
+      max: 10_000_000,
+      integer: true,
+    }),
+  };
+}
 
 /** `text` when the payload is printable UTF-8, else `hex`; nothing for an empty one. */
 export function payloadJson(
