@@ -171,11 +171,14 @@ A script, one command a line (see docs/demo.md):
  * What anyone who reaches a scene's server can do, in the words its command's own warning uses
  * (lab server, lab files, lab udp echo with its default --reply-rate, lab proxy).
  */
-const EXPOSED: Readonly<Record<string, string>> = {
-  chat: "join the chat under any free nick",
-  transfer: "list, download and upload files",
-  udp: `aim its echoes at any address by forging the source, at most ${formatRate(parseRate(REPLY_LIMIT_TEXT.rate) ?? 0)} at each`,
-  proxy: "connect through it to the demo's echo server",
+const EXPOSED: Readonly<Record<string, () => string>> = {
+  chat: () => "join the chat under any free nick",
+  transfer: () => "list, download and upload files",
+  // A function, read when the demo starts: udp-shared.js is part of an import cycle through
+  // program.js, so its constant may not be set yet while this module loads.
+  udp: () =>
+    `aim its echoes at any address by forging the source, at most ${formatRate(parseRate(REPLY_LIMIT_TEXT.rate) ?? 0)} at each`,
+  proxy: () => "connect through it to the demo's echo server",
 };
 
 /**
@@ -185,7 +188,7 @@ const EXPOSED: Readonly<Record<string, string>> = {
  * demo is over, where it stays.
  */
 function exposure(scene: string): { check?: (host: string) => string | undefined; sayAgain(): void } {
-  const what = EXPOSED[scene];
+  const what = EXPOSED[scene]?.();
   if (what === undefined) return { sayAgain: () => {} };
   let said: string | undefined;
   return {
